@@ -62,8 +62,12 @@ public struct RESPRequestDecoder: NIOSingleStepByteToMessageDecoder {
 
     private func decodeInline(_ buffer: inout ByteBuffer) throws -> RESPRequest? {
         let view = buffer.readableBytesView
-        guard let newline = view.firstIndex(of: UInt8(ascii: "\n")) else {
-            if buffer.readableBytes > scanner.limits.maxLineLength {
+        let limit = scanner.limits.maxLineLength
+        let newline = view.prefix(limit + 1).firstIndex(of: UInt8(ascii: "\n"))
+        // Over the limit is an error whether or not the newline has arrived yet, so the outcome
+        // does not depend on how the bytes were split into reads.
+        guard let newline, newline - view.startIndex <= limit else {
+            if buffer.readableBytes > limit {
                 throw RESPProtocolError("Protocol error: too big inline request", offset: 0)
             }
             return nil

@@ -171,7 +171,8 @@ public struct RESPFrameScanner: Sendable {
         itemCompleted = true
         switch type {
         case UInt8(ascii: "+"), UInt8(ascii: "-"):
-            return nil
+            // A line ends at CRLF; a bare LF inside it would not survive re-encoding.
+            return line.contains(Self.lf) ? RESPProtocolError("Protocol error: LF without CR inside a line", offset: start) : nil
         case UInt8(ascii: ":"):
             return Self.parseInteger(line) == nil ? RESPProtocolError("Bad integer value", offset: start) : nil
         case UInt8(ascii: "_"):

@@ -126,7 +126,8 @@ public enum RESPValueParser {
 
     private static func parseElements(_ buffer: inout ByteBuffer, count: Int64, depth: Int, limits: RESPLimits, _ start: Int) throws(RESPProtocolError) -> [RESPValue] {
         guard count >= 0, count <= Int64(limits.maxAggregateLength) * 2 else { throw fail("Multi-bulk length out of range", buffer, start) }
-        guard depth < limits.maxDepth else {
+        // Like the scanner, count a level only when it holds something: `*0` adds no depth.
+        guard count == 0 || depth < limits.maxDepth else {
             throw fail("No support for nested multi bulk replies with depth > \(limits.maxDepth)", buffer, start)
         }
         var elements: [RESPValue] = []

@@ -47,6 +47,7 @@ struct RESPMalformedTests {
         ("multibulk count line without CR over 64 KB", Array(("*" + String(repeating: "1", count: 70_000)).utf8), "Protocol error: too big mbulk count string"),
         ("bulk count line without CR over 64 KB", Array(("*1\r\n$" + String(repeating: "1", count: 70_000)).utf8), "Protocol error: too big bulk count string"),
         ("inline line over 64 KB", Array(String(repeating: "a", count: 70_000).utf8), "Protocol error: too big inline request"),
+        ("inline line over 64 KB with its newline", Array((String(repeating: "a", count: 70_000) + "\r\n").utf8), "Protocol error: too big inline request"),
         ("unbalanced double quote", Array("SET k \"abc\r\n".utf8), "Protocol error: unbalanced quotes in request"),
         ("unbalanced single quote", Array("SET k 'abc\r\n".utf8), "Protocol error: unbalanced quotes in request"),
         ("closing quote followed by a letter", Array("SET k \"a\"b\r\n".utf8), "Protocol error: unbalanced quotes in request"),
@@ -79,6 +80,7 @@ struct RESPMalformedTests {
         ("bad big number", Array("(12a\r\n".utf8), "Bad bignum value"),
         ("short verbatim", Array("=3\r\ntxt\r\n".utf8), "Verbatim string 4 bytes of content type are missing or incorrectly encoded."),
         ("CR without LF", Array("+OK\rX\r\n".utf8), "Protocol error: CR not followed by LF"),
+        ("LF without CR inside a line", Array("+O\nK\r\n".utf8), "Protocol error: LF without CR inside a line"),
         ("bulk not terminated", Array("$2\r\nabcd\r\n".utf8), "Bad bulk string: not terminated by CRLF"),
         ("deep nesting", Array((String(repeating: "*1\r\n", count: 65) + ":1\r\n").utf8), "No support for nested multi bulk replies with depth > 64"),
         ("line over 64 KB", Array(("+" + String(repeating: "a", count: 70_000) + "\r\n").utf8), "Protocol error: line longer than 65536 bytes"),
@@ -96,6 +98,8 @@ struct RESPMalformedTests {
         let limits = RESPLimits(maxDepth: 8)
         let atLimit = Array((String(repeating: "*1\r\n", count: 8) + ":1\r\n").utf8)
         #expect(Self.replyError(atLimit, limits: limits) == nil)
+        let emptyAtLimit = Array((String(repeating: "*1\r\n", count: 8) + "*0\r\n").utf8)
+        #expect(Self.replyError(emptyAtLimit, limits: limits) == nil, "an empty aggregate adds no depth")
         let over = Array((String(repeating: "*1\r\n", count: 9) + ":1\r\n").utf8)
         #expect(Self.replyError(over, limits: limits)?.message == "No support for nested multi bulk replies with depth > 8")
     }

@@ -1,0 +1,19 @@
+// swift-tools-version: 6.1
+// libFuzzer targets for Tandem's decoders. Not part of the main build: see scripts/fuzz.
+// Sources/RESP is a link to the main package's RESP module, so this package builds the same
+// code with the fuzzer's instrumentation and nothing else of Tandem.
+import PackageDescription
+
+let package = Package(
+    name: "TandemFuzz",
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+    ],
+    targets: [
+        .target(name: "RESP", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
+        .executableTarget(
+            name: "RESPFuzzer",
+            dependencies: ["RESP", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+    ]
+)

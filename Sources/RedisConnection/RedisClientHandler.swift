@@ -1,0 +1,263 @@
+import Logging
+import NIOCore
+import RESP
+
+/// A command on its way to the server, with the promise its reply fulfils.
+struct RedisRequest {
+    var arguments: [ByteBuffer]
+    var promise: EventLoopPromise<RESPValue>
+    var timeout: TimeAmount?
+}
+
+/// A message received on a subscribed channel or pattern.
+public struct RedisPubSubMessage: Sendable, Hashable {
+    /// The pattern that matched, for `PSUBSCRIBE` deliveries.
+    public var pattern: ByteBuffer?
+    /// The channel the message was published on.
+    public var channel: ByteBuffer
+    /// The message.
+    public var payload: ByteBuffer
+
+    public init(pattern: ByteBuffer? = nil, channel: ByteBuffer, payload: ByteBuffer) {
+        self.pattern = pattern
+        self.channel = channel
+        self.payload = payload
+    }
+
+    /// The channel name as text.
+    public var channelName: String { String(buffer: channel) }
+    /// The payload as text.
+    public var text: String { String(buffer: payload) }
+}
+
+/// Matches replies to requests in FIFO order and routes pub/sub deliveries to a stream.
+///
+/// Subscription commands are answered by one confirmation per channel, so the handler
+/// counts how many confirmations each one needs (from the subscriptions known when it was
+/// sent) and completes it with all of them as one array.
+final class RedisClientHandler: ChannelDuplexHandler {
+    typealias InboundIn = RESPValue
+    typealias OutboundIn = RedisRequest
+    typealias OutboundOut = ByteBuffer
+
+    private struct Pending {
+        var command: String
+        var promise: EventLoopPromise<RESPValue>?
+        var deadline: NIODeadline?
+        var timeout: TimeAmount?
+        /// For (P)(UN)SUBSCRIBE: confirmations still to come, and those received.
+        var confirmationsLeft: Int
+        var confirmations: [RESPValue]
+        var isHello: Bool
+    }
+
+    private let server: String
+    private let messages: AsyncStream<RedisPubSubMessage>.Continuation
+    private let logger: Logger
+    private var pending = CircularBuffer<Pending>(initialCapacity: 16)
+    /// One timer per connection, set for the earliest deadline among pending requests,
+    /// rather than one per request: cancelling thousands of timers costs more than the replies.
+    private var timer: Scheduled<Void>?
+    private var timerDeadline: NIODeadline?
+    /// Requests still waiting for subscription confirmations.
+    private var subscriptionsPending = 0
+    private var channels: Set<ByteBuffer> = []
+    private var patterns: Set<ByteBuffer> = []
+    private var isRESP3 = false
+    private var context: ChannelHandlerContext?
+    private var closedError: RedisConnectionError?
+
+    init(server: String, messages: AsyncStream<RedisPubSubMessage>.Continuation, logger: Logger) {
+        self.server = server
+        self.messages = messages
+        self.logger = logger
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        failAll(closedError ?? RedisConnectionError(code: .closed, server: server, message: "connection handler removed"))
+    }
+
+    // MARK: Outbound
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let request = unwrapOutboundIn(data)
+        if let closedError {
+            var error = closedError
+            error.command = describeCommand(request.arguments.map { String(buffer: $0) })
+            request.promise.fail(error)
+            promise?.fail(error)
+            return
+        }
+        let names = request.arguments.prefix(2).map { String(buffer: $0) }
+        let command = describeCommand(names)
+        let deadline = request.timeout.map { context.eventLoop.now + $0 }
+        var entry = Pending(command: command, promise: request.promise, deadline: deadline, timeout: request.timeout,
+                            confirmationsLeft: 0, confirmations: [], isHello: command == "HELLO")
+        entry.confirmationsLeft = expectedConfirmations(command: command, arguments: request.arguments.dropFirst())
+        if entry.confirmationsLeft > 0 { subscriptionsPending += 1 }
+        if let deadline { armTimer(for: deadline, context: context) }
+        pending.append(entry)
+        var out = context.channel.allocator.buffer(capacity: 64)
+        out.writeRESPCommand(request.arguments)
+        context.write(wrapOutboundOut(out), promise: promise)
+    }
+
+    /// Counts the confirmations a (P)(UN)SUBSCRIBE will get, and records its effect.
+    private func expectedConfirmations(command: String, arguments: ArraySlice<ByteBuffer>) -> Int {
+        switch command {
+        case "SUBSCRIBE":
+            arguments.forEach { channels.insert($0) }
+            return arguments.count
+        case "PSUBSCRIBE":
+            arguments.forEach { patterns.insert($0) }
+            return arguments.count
+        case "UNSUBSCRIBE":
+            if arguments.isEmpty {
+                defer { channels.removeAll() }
+                return max(1, channels.count)
+            }
+            arguments.forEach { channels.remove($0) }
+            return arguments.count
+        case "PUNSUBSCRIBE":
+            if arguments.isEmpty {
+                defer { patterns.removeAll() }
+                return max(1, patterns.count)
+            }
+            arguments.forEach { patterns.remove($0) }
+            return arguments.count
+        default:
+            return 0
+        }
+    }
+
+    private func armTimer(for deadline: NIODeadline, context: ChannelHandlerContext) {
+        if let current = timerDeadline, current <= deadline { return }
+        timer?.cancel()
+        timerDeadline = deadline
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let loop = NIOLoopBound(context, eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleTask(deadline: deadline) {
+            handler.value.timerFired(context: loop.value)
+        }
+    }
+
+    /// Fails every request past its deadline; their slots stay so that late replies, if
+    /// any, are matched to them and dropped. Then re-arms for the next deadline.
+    private func timerFired(context: ChannelHandlerContext) {
+        timer = nil
+        timerDeadline = nil
+        let now = context.eventLoop.now
+        var next: NIODeadline?
+        for i in pending.indices {
+            guard let deadline = pending[i].deadline, pending[i].promise != nil else { continue }
+            if deadline <= now {
+                let promise = pending[i].promise
+                pending[i].promise = nil
+                promise?.fail(RedisConnectionError(
+                    code: .timeout, server: server, command: pending[i].command,
+                    message: "no reply within \((pending[i].timeout?.nanoseconds ?? 0) / 1_000_000) ms"))
+            } else if next == nil || deadline < next! {
+                next = deadline
+            }
+        }
+        if let next { armTimer(for: next, context: context) }
+    }
+
+    // MARK: Inbound
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let value = unwrapInboundIn(data)
+        if case .push(let elements) = value {
+            handlePush(elements)
+            return
+        }
+        if !isRESP3, !(channels.isEmpty && patterns.isEmpty && subscriptionsPending == 0),
+           case .array(let elements) = value, let kind = elements.first?.string?.lowercased(),
+           Self.pubSubKinds.contains(kind) {
+            handlePush(elements)
+            return
+        }
+        complete(with: value)
+    }
+
+    private static let pubSubKinds: Set<String> = [
+        "message", "pmessage", "smessage", "subscribe", "psubscribe", "ssubscribe",
+        "unsubscribe", "punsubscribe", "sunsubscribe",
+    ]
+
+    private func handlePush(_ elements: [RESPValue]) {
+        guard let kind = elements.first?.string?.lowercased() else { return }
+        switch kind {
+        case "message", "smessage":
+            guard elements.count == 3, let channel = elements[1].bytes, let payload = elements[2].bytes else { return }
+            messages.yield(RedisPubSubMessage(channel: channel, payload: payload))
+        case "pmessage":
+            guard elements.count == 4, let pattern = elements[1].bytes, let channel = elements[2].bytes, let payload = elements[3].bytes else { return }
+            messages.yield(RedisPubSubMessage(pattern: pattern, channel: channel, payload: payload))
+        case "subscribe", "psubscribe", "unsubscribe", "punsubscribe":
+            guard let head = pending.first, head.confirmationsLeft > 0 else {
+                logger.debug("unsolicited \(kind) confirmation", metadata: ["server": "\(server)"])
+                return
+            }
+            pending[pending.startIndex].confirmationsLeft -= 1
+            pending[pending.startIndex].confirmations.append(.array(elements))
+            if pending[pending.startIndex].confirmationsLeft == 0 {
+                let done = pending.removeFirst()
+                subscriptionsPending -= 1
+                done.promise?.succeed(.array(done.confirmations))
+            }
+        default:
+            logger.debug("ignored push message", metadata: ["server": "\(server)", "kind": "\(kind)"])
+        }
+    }
+
+    private func complete(with value: RESPValue) {
+        guard let head = pending.popFirst() else {
+            logger.warning("reply with no request outstanding", metadata: ["server": "\(server)"])
+            return
+        }
+        if head.confirmationsLeft > 0 { subscriptionsPending -= 1 }
+        if head.isHello, let proto = value.pairs?.first(where: { $0.key.string == "proto" })?.value.int {
+            isRESP3 = proto == 3
+        }
+        // A refused subscription (e.g. NOPERM) gets one error reply instead of confirmations.
+        head.promise?.succeed(value)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        let failure: RedisConnectionError
+        if let protocolError = error as? RESPProtocolError {
+            failure = RedisConnectionError(code: .protocolError, server: server, message: protocolError.message, underlying: protocolError)
+        } else {
+            failure = RedisConnectionError(code: .closed, server: server, message: "connection failed", underlying: error)
+        }
+        closedError = failure
+        failAll(failure)
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        let error = closedError ?? RedisConnectionError(code: .closed, server: server, message: "connection closed by the server")
+        closedError = error
+        failAll(error)
+        messages.finish()
+        context.fireChannelInactive()
+    }
+
+    private func failAll(_ error: RedisConnectionError) {
+        timer?.cancel()
+        timer = nil
+        timerDeadline = nil
+        subscriptionsPending = 0
+        while let entry = pending.popFirst() {
+            var e = error
+            e.command = entry.command
+            entry.promise?.fail(e)
+        }
+    }
+}

@@ -1,0 +1,260 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import RESP
+
+/// How to reach and log in to one Redis server.
+public struct RedisConnectionConfiguration: Sendable {
+    /// Which RESP version to speak.
+    public enum ProtocolVersion: Sendable, Hashable {
+        /// RESP2 only; no HELLO is sent.
+        case resp2
+        /// `HELLO 3`; fail if the server does not support it.
+        case resp3
+        /// `HELLO 3`, falling back to RESP2 on servers without HELLO (Redis < 6).
+        case resp3IfAvailable
+    }
+
+    public var host: String
+    public var port: Int
+    /// ACL user name; nil logs in as `default` (or with a plain `AUTH password`).
+    public var username: String?
+    /// Password for AUTH; nil sends no AUTH.
+    public var password: String?
+    public var protocolVersion: ProtocolVersion
+    /// Limit on establishing the TCP connection.
+    public var connectTimeout: TimeAmount
+    /// Default limit on waiting for each reply; nil waits forever (for blocking commands).
+    public var commandTimeout: TimeAmount?
+    /// Sent as `CLIENT SETNAME` (or in HELLO) when set.
+    public var clientName: String?
+    /// Limits applied to the server's replies.
+    public var limits: RESPLimits
+
+    public init(
+        host: String,
+        port: Int,
+        username: String? = nil,
+        password: String? = nil,
+        protocolVersion: ProtocolVersion = .resp2,
+        connectTimeout: TimeAmount = .seconds(5),
+        commandTimeout: TimeAmount? = .seconds(5),
+        clientName: String? = nil,
+        limits: RESPLimits = .default
+    ) {
+        self.host = host
+        self.port = port
+        self.username = username
+        self.password = password
+        self.protocolVersion = protocolVersion
+        self.connectTimeout = connectTimeout
+        self.commandTimeout = commandTimeout
+        self.clientName = clientName
+        self.limits = limits
+    }
+
+    /// `host:port`, with brackets around IPv6 addresses.
+    public var serverDescription: String {
+        host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
+}
+
+/// An async connection to one Redis server: pipelined requests answered in FIFO order,
+/// per-request timeouts, pub/sub, and typed INFO/ROLE helpers.
+public final class RedisConnection: Sendable {
+    public let configuration: RedisConnectionConfiguration
+    /// Messages for this connection's subscriptions, in arrival order. Ends when the connection closes.
+    public let messages: AsyncStream<RedisPubSubMessage>
+    private let channel: any Channel
+    private let negotiatedProtocol = NIOLockedValueBox(2)
+
+    private init(configuration: RedisConnectionConfiguration, channel: any Channel, messages: AsyncStream<RedisPubSubMessage>) {
+        self.configuration = configuration
+        self.channel = channel
+        self.messages = messages
+    }
+
+    /// `host:port` of the server.
+    public var server: String { configuration.serverDescription }
+
+    /// 2 or 3: the RESP version agreed in the handshake.
+    public var protocolVersion: Int { negotiatedProtocol.withLockedValue { $0 } }
+
+    /// True until the connection closes.
+    public var isActive: Bool { channel.isActive }
+
+    /// Connects, then authenticates and negotiates the protocol as configured.
+    public static func connect(
+        _ configuration: RedisConnectionConfiguration,
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger = Logger(label: "tandem.redis", factory: { _ in SwiftLogNoOpLogHandler() })
+    ) async throws -> RedisConnection {
+        let server = configuration.serverDescription
+        let (stream, continuation) = AsyncStream.makeStream(of: RedisPubSubMessage.self, bufferingPolicy: .bufferingNewest(100_000))
+        let limits = configuration.limits
+        let bootstrap = ClientBootstrap(group: eventLoopGroup)
+            .connectTimeout(configuration.connectTimeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RESPValueDecoder(limits: limits)))
+                    try channel.pipeline.syncOperations.addHandler(RedisClientHandler(server: server, messages: continuation, logger: logger))
+                }
+            }
+        let channel: any Channel
+        do {
+            channel = try await bootstrap.connect(host: configuration.host, port: configuration.port).get()
+        } catch ChannelError.connectTimeout(let amount) {
+            continuation.finish()
+            throw RedisConnectionError(code: .connectTimeout, server: server,
+                                       message: "no connection within \(amount.nanoseconds / 1_000_000) ms")
+        } catch {
+            continuation.finish()
+            throw RedisConnectionError(code: .connectFailed, server: server, message: "cannot connect", underlying: error)
+        }
+        let connection = RedisConnection(configuration: configuration, channel: channel, messages: stream)
+        do {
+            try await connection.handshake()
+        } catch {
+            await connection.close()
+            throw error
+        }
+        return connection
+    }
+
+    private func handshake() async throws {
+        let c = configuration
+        if c.protocolVersion != .resp2 {
+            var hello = ["HELLO", "3"]
+            if let password = c.password { hello += ["AUTH", c.username ?? "default", password] }
+            if let name = c.clientName { hello += ["SETNAME", name] }
+            let reply = try await send(hello)
+            if reply.errorMessage == nil {
+                negotiatedProtocol.withLockedValue { $0 = 3 }
+                return
+            }
+            let code = reply.errorCode ?? ""
+            let message = reply.errorMessage ?? ""
+            let noHello = code == "NOPROTO" || message.hasPrefix("ERR unknown command")
+            if !noHello || c.protocolVersion == .resp3 {
+                throw RedisConnectionError(
+                    code: code == "NOPROTO" || message.hasPrefix("ERR unknown command") ? .serverError : .authenticationFailed,
+                    server: server, command: "HELLO", message: message)
+            }
+        }
+        if let password = c.password {
+            let auth = c.username.map { ["AUTH", $0, password] } ?? ["AUTH", password]
+            let reply = try await send(auth)
+            if let message = reply.errorMessage {
+                throw RedisConnectionError(code: .authenticationFailed, server: server, command: "AUTH", message: message)
+            }
+        }
+        if let name = c.clientName {
+            try await command(["CLIENT", "SETNAME", name])
+        }
+    }
+
+    // MARK: Commands
+
+    /// Sends one command and returns its reply; an error reply is returned as a value.
+    public func send(_ arguments: [String], timeout: TimeAmount? = nil) async throws -> RESPValue {
+        try await send(arguments: arguments.map { ByteBuffer(string: $0) }, timeout: timeout)
+    }
+
+    /// Sends one command given as bytes.
+    public func send(arguments: [ByteBuffer], timeout: TimeAmount? = nil) async throws -> RESPValue {
+        let promise = channel.eventLoop.makePromise(of: RESPValue.self)
+        let request = RedisRequest(arguments: arguments, promise: promise, timeout: timeout ?? configuration.commandTimeout)
+        channel.writeAndFlush(request, promise: nil)
+        return try await promise.futureResult.get()
+    }
+
+    /// Sends all commands in one write and returns their replies in order.
+    public func pipeline(_ commands: [[String]], timeout: TimeAmount? = nil) async throws -> [RESPValue] {
+        var futures: [EventLoopFuture<RESPValue>] = []
+        futures.reserveCapacity(commands.count)
+        for arguments in commands {
+            let promise = channel.eventLoop.makePromise(of: RESPValue.self)
+            channel.write(RedisRequest(arguments: arguments.map { ByteBuffer(string: $0) }, promise: promise,
+                                       timeout: timeout ?? configuration.commandTimeout), promise: nil)
+            futures.append(promise.futureResult)
+        }
+        channel.flush()
+        var replies: [RESPValue] = []
+        replies.reserveCapacity(futures.count)
+        for future in futures { replies.append(try await future.get()) }
+        return replies
+    }
+
+    /// Sends a command and throws `.serverError` if Redis answers with an error reply.
+    @discardableResult
+    public func command(_ arguments: [String], timeout: TimeAmount? = nil) async throws -> RESPValue {
+        let reply = try await send(arguments, timeout: timeout)
+        if let message = reply.errorMessage {
+            throw RedisConnectionError(code: .serverError, server: server, command: describeCommand(arguments), message: message)
+        }
+        return reply
+    }
+
+    /// `PING`, expecting `PONG` (or `-LOADING`/`-MASTERDOWN`, which Sentinel also counts as alive,
+    /// are returned as server errors for the caller to judge).
+    public func ping(timeout: TimeAmount? = nil) async throws {
+        let reply = try await command(["PING"], timeout: timeout)
+        guard reply.string == "PONG" || reply.array?.first?.string == "pong" else {
+            throw RedisConnectionError(code: .unexpectedReply, server: server, command: "PING", message: "expected PONG, got \(reply)")
+        }
+    }
+
+    /// `INFO [section]`, parsed.
+    public func info(_ section: String? = nil) async throws -> RedisInfo {
+        let reply = try await command(["INFO"] + (section.map { [$0] } ?? []))
+        guard let text = reply.string else {
+            throw RedisConnectionError(code: .unexpectedReply, server: server, command: "INFO", message: "expected a bulk string, got \(reply)")
+        }
+        return RedisInfo(parsing: text)
+    }
+
+    /// `ROLE`, parsed.
+    public func role() async throws -> RedisRole {
+        let reply = try await command(["ROLE"])
+        guard let role = RedisRole(reply: reply) else {
+            throw RedisConnectionError(code: .unexpectedReply, server: server, command: "ROLE", message: "cannot parse \(reply)")
+        }
+        return role
+    }
+
+    // MARK: Pub/sub
+
+    /// Subscribes to channels; messages arrive on `messages`.
+    public func subscribe(_ channels: [String]) async throws {
+        try await subscription("SUBSCRIBE", channels)
+    }
+
+    /// Subscribes to glob-style patterns; messages arrive on `messages` with `pattern` set.
+    public func psubscribe(_ patterns: [String]) async throws {
+        try await subscription("PSUBSCRIBE", patterns)
+    }
+
+    /// Unsubscribes from the channels, or from all when none are given.
+    public func unsubscribe(_ channels: [String] = []) async throws {
+        try await subscription("UNSUBSCRIBE", channels)
+    }
+
+    /// Unsubscribes from the patterns, or from all when none are given.
+    public func punsubscribe(_ patterns: [String] = []) async throws {
+        try await subscription("PUNSUBSCRIBE", patterns)
+    }
+
+    private func subscription(_ verb: String, _ names: [String]) async throws {
+        if verb.hasSuffix("SUBSCRIBE") && !verb.contains("UN") && names.isEmpty {
+            throw RedisConnectionError(code: .unexpectedReply, server: server, command: verb, message: "needs at least one name")
+        }
+        try await command([verb] + names)
+    }
+
+    /// Closes the connection; outstanding requests fail with `.closed`.
+    public func close() async {
+        try? await channel.close().get()
+    }
+}

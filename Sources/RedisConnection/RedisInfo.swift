@@ -1,0 +1,150 @@
+/// The reply to `INFO`, parsed: every section and field, plus typed replication facts.
+public struct RedisInfo: Sendable, Hashable {
+    /// One `# Section` of the reply, its fields in reply order.
+    public struct Section: Sendable, Hashable {
+        /// The name as Redis prints it, e.g. `"Replication"`.
+        public var name: String
+        public var fields: [(String, String)] { zip(keys, values).map { ($0, $1) } }
+        var keys: [String] = []
+        var values: [String] = []
+
+        /// The value of `key` in this section.
+        public subscript(key: String) -> String? {
+            keys.firstIndex(of: key).map { values[$0] }
+        }
+    }
+
+    /// The sections in reply order.
+    public private(set) var sections: [Section] = []
+    private var index: [String: String] = [:]
+
+    /// Parses the text of an INFO reply (`# Section` headers, `key:value` lines, CRLF or LF).
+    public init(parsing text: String) {
+        var current = Section(name: "")
+        for rawLine in text.split(omittingEmptySubsequences: true, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
+            let line = rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine[...]
+            if line.isEmpty { continue }
+            if line.hasPrefix("#") {
+                if !current.name.isEmpty || !current.keys.isEmpty { sections.append(current) }
+                current = Section(name: line.dropFirst().trimmingSpaces())
+                continue
+            }
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            let key = String(line[..<colon])
+            let value = String(line[line.index(after: colon)...])
+            current.keys.append(key)
+            current.values.append(value)
+            index[key] = value
+        }
+        if !current.name.isEmpty || !current.keys.isEmpty { sections.append(current) }
+    }
+
+    /// The section named `name`, case-insensitively (`"replication"`).
+    public func section(_ name: String) -> Section? {
+        sections.first { $0.name.lowercased() == name.lowercased() }
+    }
+
+    /// The value of `key` in whichever section holds it.
+    public subscript(key: String) -> String? { index[key] }
+
+    /// `run_id` from the Server section.
+    public var runID: String? { index["run_id"] }
+
+    /// The Replication section, typed.
+    public var replication: ReplicationInfo { ReplicationInfo(info: self) }
+}
+
+/// A server's role as INFO and ROLE name it.
+public enum RedisRoleName: Sendable, Hashable {
+    case master
+    case replica
+    case sentinel
+    case other(String)
+
+    init(_ text: String) {
+        switch text {
+        case "master": self = .master
+        case "slave", "replica": self = .replica
+        case "sentinel": self = .sentinel
+        default: self = .other(text)
+        }
+    }
+}
+
+/// The replication facts Sentinel and the proxy decide on.
+public struct ReplicationInfo: Sendable, Hashable {
+    /// A `slaveN:` line of a master's INFO.
+    public struct Replica: Sendable, Hashable {
+        public var ip: String
+        public var port: Int
+        public var state: String
+        public var offset: Int64
+        public var lag: Int?
+    }
+
+    public var role: RedisRoleName?
+    public var masterHost: String?
+    public var masterPort: Int?
+    /// True when `master_link_status:up`.
+    public var masterLinkUp: Bool?
+    /// Seconds the link to the master has been down; -1 when it never came up.
+    public var masterLinkDownSinceSeconds: Int?
+    public var masterSyncInProgress: Bool?
+    public var slaveReplOffset: Int64?
+    /// `slave_priority` (or `replica_priority`): 0 means never promote.
+    public var replicaPriority: Int?
+    /// `replica_announced:0` hides a replica from Sentinel.
+    public var replicaAnnounced: Bool?
+    public var slaveReadOnly: Bool?
+    public var connectedSlaves: Int?
+    public var replicas: [Replica]
+    public var masterReplID: String?
+    public var masterReplOffset: Int64?
+    public var masterFailoverState: String?
+
+    init(info: RedisInfo) {
+        role = info["role"].map(RedisRoleName.init)
+        masterHost = info["master_host"]
+        masterPort = info["master_port"].flatMap { Int($0) }
+        masterLinkUp = info["master_link_status"].map { $0 == "up" }
+        masterLinkDownSinceSeconds = info["master_link_down_since_seconds"].flatMap { Int($0) }
+        masterSyncInProgress = info["master_sync_in_progress"].map { $0 == "1" }
+        slaveReplOffset = info["slave_repl_offset"].flatMap { Int64($0) }
+        replicaPriority = (info["replica_priority"] ?? info["slave_priority"]).flatMap { Int($0) }
+        replicaAnnounced = info["replica_announced"].map { $0 == "1" }
+        slaveReadOnly = (info["replica_read_only"] ?? info["slave_read_only"]).map { $0 == "1" }
+        connectedSlaves = info["connected_slaves"].flatMap { Int($0) }
+        masterReplID = info["master_replid"]
+        masterReplOffset = info["master_repl_offset"].flatMap { Int64($0) }
+        masterFailoverState = info["master_failover_state"]
+        var replicas: [Replica] = []
+        for n in 0..<(connectedSlaves ?? 0) {
+            guard let line = info["slave\(n)"] else { continue }
+            if let replica = Self.parseReplica(line) { replicas.append(replica) }
+        }
+        self.replicas = replicas
+    }
+
+    /// Parses `ip=127.0.0.1,port=6380,state=online,offset=123,lag=0` (and the pre-2.8 `ip,port,state` form).
+    static func parseReplica(_ line: String) -> Replica? {
+        var fields: [String: String] = [:]
+        let parts = line.split(separator: ",").map(String.init)
+        if parts.first?.contains("=") == false {
+            guard parts.count >= 3, let port = Int(parts[1]) else { return nil }
+            return Replica(ip: parts[0], port: port, state: parts[2], offset: 0, lag: nil)
+        }
+        for part in parts {
+            guard let eq = part.firstIndex(of: "=") else { continue }
+            fields[String(part[..<eq])] = String(part[part.index(after: eq)...])
+        }
+        guard let ip = fields["ip"], let port = fields["port"].flatMap({ Int($0) }) else { return nil }
+        return Replica(ip: ip, port: port, state: fields["state"] ?? "", offset: fields["offset"].flatMap { Int64($0) } ?? 0,
+                       lag: fields["lag"].flatMap { Int($0) })
+    }
+}
+
+extension Substring {
+    func trimmingSpaces() -> String {
+        String(drop(while: { $0 == " " }).reversed().drop(while: { $0 == " " }).reversed())
+    }
+}

@@ -1,0 +1,61 @@
+import ArgumentParser
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A subcommand whose issue has not landed: it says so and exits 2, whatever it is given.
+protocol PendingSubcommand: AsyncParsableCommand {
+    var arguments: [String] { get }
+}
+
+extension PendingSubcommand {
+    func run() async throws {
+        let name = Self.configuration.commandName ?? "?"
+        let message = "tandem \(name): not implemented yet\n"
+        _ = message.withCString { write(2, $0, strlen($0)) }
+        throw ExitCode(2)
+    }
+}
+
+struct SentinelCommand: PendingSubcommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sentinel",
+        abstract: "Run a Redis Sentinel compatible monitor from a sentinel.conf (not implemented yet).")
+    @Argument(parsing: .allUnrecognized, help: "sentinel.conf path and redis-sentinel style options.")
+    var arguments: [String] = []
+}
+
+struct ProxyCommand: PendingSubcommand {
+    static let configuration = CommandConfiguration(
+        commandName: "proxy",
+        abstract: "Run a RESP-aware proxy that always routes to the current master (not implemented yet).")
+    @Argument(parsing: .allUnrecognized, help: "Proxy options.")
+    var arguments: [String] = []
+}
+
+struct VRRPCommand: PendingSubcommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vrrp",
+        abstract: "Run a keepalived compatible VRRP speaker from a keepalived.conf (not implemented yet).")
+    @Argument(parsing: .allUnrecognized, help: "keepalived.conf path.")
+    var arguments: [String] = []
+}
+
+struct RunCommand: PendingSubcommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run monitor, proxy and virtual IP as one node agent from tandem.yaml (not implemented yet).")
+    @Argument(parsing: .allUnrecognized, help: "tandem.yaml path.")
+    var arguments: [String] = []
+}
+
+struct StatusCommand: PendingSubcommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show the state of a Tandem node (not implemented yet).")
+    @Argument(parsing: .allUnrecognized, help: "Status options.")
+    var arguments: [String] = []
+}

@@ -1,0 +1,157 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+import NIOConcurrencyHelpers
+
+/// Errors from the test harness, saying what it was waiting for or could not start.
+public struct HarnessError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// PIDs of every process the harness started and has not yet reaped, so that a test
+/// process that exits early still kills them (at exit), and so tests never signal
+/// anything they did not start.
+enum ProcessRegistry {
+    private static let pids = NIOLockedValueBox<Set<pid_t>>([])
+    private static let installed = NIOLockedValueBox(false)
+
+    static func add(_ pid: pid_t) {
+        pids.withLockedValue { _ = $0.insert(pid) }
+        installed.withLockedValue { done in
+            guard !done else { return }
+            done = true
+            atexit { ProcessRegistry.killAll() }
+        }
+    }
+
+    static func remove(_ pid: pid_t) {
+        pids.withLockedValue { _ = $0.remove(pid) }
+    }
+
+    static func killAll() {
+        for pid in pids.withLockedValue({ $0 }) {
+            kill(pid, SIGCONT)
+            kill(pid, SIGKILL)
+        }
+    }
+}
+
+/// Finds an executable on PATH (and in /usr/sbin, /usr/bin for Debian's daemons).
+public func findExecutable(_ name: String) -> String? {
+    let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
+    for dir in path.split(separator: ":").map(String.init) + ["/usr/sbin", "/usr/bin", "/sbin", "/bin"] {
+        let candidate = dir + "/" + name
+        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+    }
+    return nil
+}
+
+/// True when running under CI (`CI=true`), where a missing server binary is a failure, not a skip.
+public var isCI: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
+
+/// A loopback TCP port that was free a moment ago (the kernel's choice for port 0).
+public func freeLoopbackPort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw HarnessError("socket() failed: errno \(errno)") }
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = 0
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) }
+    }
+    guard bound == 0 else { throw HarnessError("bind() to 127.0.0.1:0 failed: errno \(errno)") }
+    let named = withUnsafeMutablePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+    }
+    guard named == 0 else { throw HarnessError("getsockname() failed: errno \(errno)") }
+    return Int(UInt16(bigEndian: addr.sin_port))
+}
+
+/// Polls `condition` until it holds or `timeout` passes; throws naming what it waited for.
+/// The one way tests wait: never a bare sleep.
+public func waitUntil(
+    _ what: @autoclosure () -> String,
+    timeout: Duration = .seconds(10),
+    pollEvery interval: Duration = .milliseconds(20),
+    _ condition: () async throws -> Bool
+) async throws {
+    let clock = ContinuousClock()
+    let deadline = clock.now + timeout
+    var lastError: (any Error)?
+    while true {
+        do {
+            if try await condition() { return }
+            lastError = nil
+        } catch {
+            lastError = error
+        }
+        if clock.now >= deadline {
+            throw HarnessError("timed out after \(timeout) waiting for \(what())" + (lastError.map { " (last error: \($0))" } ?? ""))
+        }
+        try await Task.sleep(for: interval)
+    }
+}
+
+/// A child process the harness owns: started, signalled and reaped by PID.
+public final class ChildProcess: @unchecked Sendable {
+    public let executable: String
+    public let arguments: [String]
+    private let process: Process
+    private let lock = NIOLock()
+
+    /// Starts `executable` with `arguments`, stdout and stderr appended to `logFile`.
+    public init(executable: String, arguments: [String], logFile: URL) throws {
+        self.executable = executable
+        self.arguments = arguments
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        if !FileManager.default.fileExists(atPath: logFile.path) {
+            _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
+        }
+        let log = try FileHandle(forWritingTo: logFile)
+        log.seekToEndOfFile()
+        process.standardOutput = log
+        process.standardError = log
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        self.process = process
+        ProcessRegistry.add(process.processIdentifier)
+    }
+
+    public var pid: pid_t { process.processIdentifier }
+    public var isRunning: Bool { process.isRunning }
+
+    /// Sends `signal` to this process only.
+    public func signal(_ signal: Int32) {
+        lock.withLock {
+            if process.isRunning { kill(process.processIdentifier, signal) }
+        }
+    }
+
+    /// SIGKILL and reap. Safe to call more than once.
+    public func kill9() {
+        signal(SIGCONT)
+        signal(SIGKILL)
+        process.waitUntilExit()
+        ProcessRegistry.remove(process.processIdentifier)
+    }
+
+    /// SIGTERM, then SIGKILL if it has not exited within `grace`.
+    public func terminate(grace: Duration = .seconds(5)) {
+        signal(SIGCONT)
+        signal(SIGTERM)
+        let deadline = ContinuousClock.now + grace
+        while process.isRunning && ContinuousClock.now < deadline { usleep(10_000) }
+        kill9()
+    }
+
+    public var terminationStatus: Int32? { process.isRunning ? nil : process.terminationStatus }
+}
