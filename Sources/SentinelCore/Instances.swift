@@ -1,0 +1,195 @@
+/// Milliseconds on a monotonic clock. The core never reads a clock: every event carries `now`.
+public typealias Millis = Int64
+
+/// An `ip:port` pair as Sentinel announces and compares them.
+public struct InstanceAddress: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public var ip: String
+    public var port: Int
+
+    public init(ip: String, port: Int) {
+        self.ip = ip
+        self.port = port
+    }
+
+    /// `ip:port` (Sentinel's instance name for replicas and sentinels).
+    public var description: String { "\(ip):\(port)" }
+
+    public static func < (a: InstanceAddress, b: InstanceAddress) -> Bool {
+        (a.ip, a.port) < (b.ip, b.port)
+    }
+}
+
+/// Names one monitored instance: a master, one of its replicas, or a peer sentinel watching it.
+public enum InstanceRef: Hashable, Sendable {
+    case master(String)
+    case replica(master: String, InstanceAddress)
+    case sentinel(master: String, runID: String)
+
+    /// The name of the master this instance belongs to.
+    public var masterName: String {
+        switch self {
+        case .master(let name), .replica(let name, _), .sentinel(let name, _): return name
+        }
+    }
+}
+
+/// Where a replica is in being reconfigured towards a promoted replica.
+public enum ReconfState: Hashable, Sendable {
+    case none
+    /// `SLAVEOF new-master` sent at this time.
+    case sent(Millis)
+    /// The replica reports the new master but has not synced yet.
+    case inProgress
+    case done
+}
+
+/// What the core knows about one instance: its link, replies and reported state.
+public struct Instance: Sendable, Hashable {
+    public var address: InstanceAddress
+    public var runID: String?
+
+    // Link and liveness.
+    public var linkConnected = false
+    /// When the link was last seen up (or created), to time SDOWN of an unreachable instance.
+    public var lastAvailTime: Millis
+    /// When the oldest unanswered PING was sent; nil when none is pending.
+    public var pingPendingSince: Millis?
+    public var lastPingSent: Millis?
+    public var infoPending = false
+    public var lastMasterDownAsk: Millis?
+    /// Last reply to PING of any kind.
+    public var lastPongTime: Millis
+    public var lastHelloSent: Millis?
+    public var sdownSince: Millis?
+
+    // From INFO.
+    public var infoRefresh: Millis?
+    public var roleReportedReplica = false
+    public var roleReportedTime: Millis
+    public var masterLinkDownTime: Millis = 0
+    public var replicaOfHost: String?
+    public var replicaOfPort: Int?
+    public var replicaOfLinkUp = false
+    public var replicaPriority = 100
+    public var replicationOffset: Int64 = 0
+    public var replicaAnnounced = true
+    public var replicaConfChangeTime: Millis
+
+    // Failover bookkeeping (replicas).
+    public var reconf: ReconfState = .none
+    public var promoted = false
+
+    // Peer sentinels.
+    public var lastHelloReceived: Millis?
+    public var reportsMasterDown = false
+    public var lastMasterDownReply: Millis?
+    public var leader: String?
+    public var leaderEpoch: UInt64 = 0
+
+    public init(address: InstanceAddress, runID: String? = nil, now: Millis) {
+        self.address = address
+        self.runID = runID
+        self.lastAvailTime = now
+        self.pingPendingSince = now
+        self.lastPongTime = now
+        self.roleReportedTime = now
+        self.replicaConfChangeTime = now
+    }
+
+    public var isSDown: Bool { sdownSince != nil }
+}
+
+/// Sentinel's failover states, named as `SENTINEL MASTER` reports them.
+public enum FailoverState: String, Hashable, Sendable {
+    case none = "none"
+    case waitStart = "wait_start"
+    case selectSlave = "select_slave"
+    case sendSlaveofNoone = "send_slaveof_noone"
+    case waitPromotion = "wait_promotion"
+    case reconfSlaves = "reconf_slaves"
+    case updateConfig = "update_config"
+}
+
+/// One monitored master with its replicas and the peer sentinels that watch it.
+public struct MonitoredMaster: Sendable, Hashable {
+    public var name: String
+    public var instance: Instance
+    public var quorum: Int
+    public var downAfter: Millis
+    public var failoverTimeout: Millis
+    public var parallelSyncs: Int
+    public var configEpoch: UInt64 = 0
+    public var replicas: [InstanceAddress: Instance] = [:]
+    /// Peer sentinels by run id.
+    public var sentinels: [String: Instance] = [:]
+
+    public var odownSince: Millis?
+    /// Our vote in `leaderEpoch`.
+    public var leader: String?
+    public var leaderEpoch: UInt64 = 0
+    public var failoverState: FailoverState = .none
+    public var failoverEpoch: UInt64 = 0
+    /// When the last failover attempt started (or was pushed back by a vote); nil: never.
+    public var failoverStartTime: Millis?
+    public var failoverStateChangeTime: Millis = 0
+    public var failoverInProgress = false
+    public var forcedFailover = false
+    public var failoverDelayLogged = false
+    public var promotedReplica: InstanceAddress?
+
+    public init(name: String, address: InstanceAddress, quorum: Int, downAfter: Millis = 30_000,
+                failoverTimeout: Millis = 180_000, parallelSyncs: Int = 1, now: Millis) {
+        self.name = name
+        self.instance = Instance(address: address, now: now)
+        self.quorum = quorum
+        self.downAfter = downAfter
+        self.failoverTimeout = failoverTimeout
+        self.parallelSyncs = parallelSyncs
+    }
+
+    public var address: InstanceAddress { instance.address }
+    public var isODown: Bool { odownSince != nil }
+
+    /// Replicas in a stable order, so decisions never depend on hash order.
+    public var sortedReplicaAddresses: [InstanceAddress] { replicas.keys.sorted() }
+    public var sortedSentinelIDs: [String] { sentinels.keys.sorted() }
+}
+
+/// Sentinel's timers (all changeable with `SENTINEL DEBUG`). Defaults are Redis 7.0's.
+public struct SentinelTimers: Sendable, Hashable {
+    public var infoPeriod: Millis = 10_000
+    public var pingPeriod: Millis = 1_000
+    public var askPeriod: Millis = 1_000
+    public var publishPeriod: Millis = 2_000
+    public var defaultDownAfter: Millis = 30_000
+    public var tiltTrigger: Millis = 2_000
+    public var tiltPeriod: Millis = 30_000
+    public var replicaReconfTimeout: Millis = 10_000
+    public var electionTimeout: Millis = 10_000
+    public var maxDesync: Millis = 1_000
+    public var minLinkReconnectPeriod: Millis = 15_000
+
+    public init() {}
+}
+
+/// Tandem's deliberate departures from Redis Sentinel 7.0, each with a switch back.
+public struct SentinelBehaviour: Sendable, Hashable {
+    /// Ask the peers the moment a master goes SDOWN instead of at the next ask period.
+    public var askOnSDown = true
+    /// Convert a returning old master after this long instead of 7.0's 4 × publish period (8 s).
+    public var convertReturningMasterAfter: Millis? = 1_000
+    /// Poll INFO of the replica being promoted, and of a replica that claims to be a master,
+    /// this often (7.0: 1 s and 10 s), so promotion and a returning old master are seen at once.
+    public var fastInfoPeriod: Millis? = 100
+
+    public init() {}
+
+    /// Exactly Redis Sentinel 7.0's timing.
+    public static var redis70: SentinelBehaviour {
+        var b = SentinelBehaviour()
+        b.askOnSDown = false
+        b.convertReturningMasterAfter = nil
+        b.fastInfoPeriod = nil
+        return b
+    }
+}

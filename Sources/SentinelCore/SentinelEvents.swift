@@ -1,0 +1,94 @@
+/// What the shell tells the core.
+public enum SentinelInput: Sendable, Hashable {
+    /// The periodic timer (Sentinel runs it 10–20 times a second).
+    case tick
+    /// The command link to an instance connected.
+    case linkUp(InstanceRef)
+    /// The command link to an instance dropped or could not be made.
+    case linkDown(InstanceRef)
+    /// A reply to PING: `valid` for PONG, -LOADING and -MASTERDOWN, as Sentinel counts them.
+    case pingReply(InstanceRef, valid: Bool)
+    /// A parsed reply to INFO.
+    case info(InstanceRef, InfoReport)
+    /// A hello payload received on `__sentinel__:hello` (or PUBLISHed to us by a peer).
+    case hello(String)
+    /// A peer's reply to `SENTINEL is-master-down-by-addr`.
+    case masterDownReply(master: String, sentinel: String, down: Bool, leader: String?, leaderEpoch: UInt64)
+}
+
+/// The parts of an INFO reply Sentinel decides on.
+public struct InfoReport: Sendable, Hashable {
+    public var runID: String?
+    public var isReplica: Bool
+    public var masterHost: String?
+    public var masterPort: Int?
+    public var masterLinkUp: Bool
+    /// `master_link_down_since_seconds` in milliseconds (0 when the link is up).
+    public var masterLinkDownTime: Millis
+    public var replicaPriority: Int
+    public var replicationOffset: Int64
+    public var replicaAnnounced: Bool
+    /// For a master: its `slaveN` lines.
+    public var replicas: [InstanceAddress]
+
+    public init(runID: String?, isReplica: Bool, masterHost: String? = nil, masterPort: Int? = nil,
+                masterLinkUp: Bool = false, masterLinkDownTime: Millis = 0, replicaPriority: Int = 100,
+                replicationOffset: Int64 = 0, replicaAnnounced: Bool = true, replicas: [InstanceAddress] = []) {
+        self.runID = runID
+        self.isReplica = isReplica
+        self.masterHost = masterHost
+        self.masterPort = masterPort
+        self.masterLinkUp = masterLinkUp
+        self.masterLinkDownTime = masterLinkDownTime
+        self.replicaPriority = replicaPriority
+        self.replicationOffset = replicationOffset
+        self.replicaAnnounced = replicaAnnounced
+        self.replicas = replicas
+    }
+}
+
+/// Levels of Sentinel's events, as in sentinel.c.
+public enum EventLevel: Int, Sendable, Hashable, Comparable {
+    case debug = 0, verbose, notice, warning
+
+    public static func < (a: EventLevel, b: EventLevel) -> Bool { a.rawValue < b.rawValue }
+}
+
+/// An event Sentinel publishes on the channel named `type` with `payload` (and logs; WARNING
+/// events also go to the notification script).
+public struct SentinelEvent: Sendable, Hashable, CustomStringConvertible {
+    public var level: EventLevel
+    public var type: String
+    public var payload: String
+
+    public init(level: EventLevel, type: String, payload: String) {
+        self.level = level
+        self.type = type
+        self.payload = payload
+    }
+
+    public var description: String { "\(type) \(payload)" }
+}
+
+/// What the core asks the shell to do, in order.
+public enum SentinelAction: Sendable, Hashable {
+    /// Open (or re-open) links to a newly known instance.
+    case connect(InstanceRef, InstanceAddress)
+    /// Close the links of an instance the core forgot.
+    case disconnect(InstanceRef)
+    case ping(InstanceRef)
+    case info(InstanceRef)
+    /// `PUBLISH __sentinel__:hello <payload>` on the instance.
+    case publishHello(InstanceRef, payload: String)
+    /// `SENTINEL is-master-down-by-addr ip port epoch runid-or-*` to a peer sentinel.
+    case askMasterState(InstanceRef, master: InstanceAddress, epoch: UInt64, runID: String)
+    /// `MULTI; SLAVEOF NO ONE; CONFIG REWRITE; CLIENT KILL TYPE normal; CLIENT KILL TYPE pubsub; EXEC`.
+    case promote(InstanceRef)
+    /// `MULTI; SLAVEOF ip port; CONFIG REWRITE; CLIENT KILL …; EXEC`.
+    case replicate(InstanceRef, to: InstanceAddress)
+    case publish(SentinelEvent)
+    /// Write the state lines to the config file (before carrying out any later action).
+    case saveConfig
+    /// Run client-reconfig-script: `<master> <role> <state> <from-ip> <from-port> <to-ip> <to-port>`.
+    case clientReconfigScript(master: String, role: String, state: String, from: InstanceAddress, to: InstanceAddress)
+}

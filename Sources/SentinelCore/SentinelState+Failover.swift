@@ -1,0 +1,271 @@
+extension SentinelState {
+    /// `sentinelStartFailoverIfNeeded`.
+    mutating func startFailoverIfNeeded(_ name: String, now: Millis) -> Bool {
+        guard let master = masters[name], master.isODown, !master.failoverInProgress else { return false }
+        if let started = master.failoverStartTime, now - started < master.failoverTimeout * 2 { return false }
+        startFailover(name, now: now)
+        return true
+    }
+
+    /// `sentinelStartFailover`: a new epoch, and a random start so peers do not collide.
+    mutating func startFailover(_ name: String, now: Millis) {
+        currentEpoch += 1
+        masters[name]!.failoverState = .waitStart
+        masters[name]!.failoverInProgress = true
+        masters[name]!.failoverEpoch = currentEpoch
+        plainEvent(.warning, "+new-epoch", "\(currentEpoch)")
+        event(.warning, "+try-failover", .master(name))
+        masters[name]!.failoverStartTime = now + randomDesync()
+        masters[name]!.failoverStateChangeTime = now
+    }
+
+    /// `sentinelVoteLeader`: one vote per epoch, first come first served, saved before it is given.
+    mutating func voteLeader(_ name: String, epoch: UInt64, candidate: String, now: Millis) -> (String?, UInt64) {
+        if epoch > currentEpoch {
+            currentEpoch = epoch
+            emit(.saveConfig)
+            plainEvent(.warning, "+new-epoch", "\(currentEpoch)")
+        }
+        if masters[name]!.leaderEpoch < epoch && currentEpoch <= epoch {
+            masters[name]!.leader = candidate
+            masters[name]!.leaderEpoch = currentEpoch
+            emit(.saveConfig)
+            plainEvent(.warning, "+vote-for-leader", "\(candidate) \(currentEpoch)")
+            if candidate != myID {
+                // Voting for someone else delays our own attempt.
+                masters[name]!.failoverStartTime = now + randomDesync()
+            }
+        }
+        return (masters[name]!.leader, masters[name]!.leaderEpoch)
+    }
+
+    /// `sentinelGetLeader`: the winner of `epoch` if it has a majority of all known sentinels
+    /// (voters = peers + us) and at least quorum votes.
+    mutating func leader(_ name: String, epoch: UInt64, now: Millis) -> String? {
+        let master = masters[name]!
+        var counts: [String: Int] = [:]
+        for runID in master.sortedSentinelIDs {
+            let peer = master.sentinels[runID]!
+            if let vote = peer.leader, peer.leaderEpoch == currentEpoch { counts[vote, default: 0] += 1 }
+        }
+        let voters = master.sentinels.count + 1
+        var winner = counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.first?.key
+        var maxVotes = winner.map { counts[$0]! } ?? 0
+        let (myVote, voteEpoch) = voteLeader(name, epoch: epoch, candidate: winner ?? myID, now: now)
+        if let myVote, voteEpoch == epoch {
+            counts[myVote, default: 0] += 1
+            if counts[myVote]! > maxVotes {
+                maxVotes = counts[myVote]!
+                winner = myVote
+            }
+        }
+        if winner != nil && (maxVotes < voters / 2 + 1 || maxVotes < master.quorum) { winner = nil }
+        return winner
+    }
+
+    /// `sentinelSelectSlave`: drop unusable replicas, then sort by priority, offset, run id.
+    func selectReplica(_ name: String, now: Millis) -> InstanceAddress? {
+        guard let master = masters[name] else { return nil }
+        var maxMasterDownTime: Millis = 0
+        if let since = master.instance.sdownSince { maxMasterDownTime += now - since }
+        maxMasterDownTime += master.downAfter * 10
+        let infoValidity = master.instance.isSDown ? timers.pingPeriod * 5 : timers.infoPeriod * 3
+        let candidates = master.replicas.values.filter { r in
+            !r.isSDown && r.linkConnected && now - r.lastAvailTime <= timers.pingPeriod * 5
+                && r.replicaPriority != 0
+                && r.infoRefresh.map { now - $0 <= infoValidity } == true
+                && r.masterLinkDownTime <= maxMasterDownTime
+        }
+        return candidates.sorted { a, b in
+            if a.replicaPriority != b.replicaPriority { return a.replicaPriority < b.replicaPriority }
+            if a.replicationOffset != b.replicationOffset { return a.replicationOffset > b.replicationOffset }
+            switch (a.runID, b.runID) {
+            case (nil, nil): return a.address < b.address
+            case (nil, _): return false
+            case (_, nil): return true
+            case (let x?, let y?): return x.lowercased() != y.lowercased() ? x.lowercased() < y.lowercased() : a.address < b.address
+            }
+        }.first?.address
+    }
+
+    /// `sentinelFailoverStateMachine`.
+    mutating func failoverStateMachine(_ name: String, now: Millis) {
+        guard let master = masters[name], master.failoverInProgress else { return }
+        let ref = InstanceRef.master(name)
+        switch master.failoverState {
+        case .waitStart:
+            let winner = leader(name, epoch: master.failoverEpoch, now: now)
+            if winner != myID && !master.forcedFailover {
+                let electionTimeout = min(timers.electionTimeout, master.failoverTimeout)
+                if now - (masters[name]!.failoverStartTime ?? now) > electionTimeout {
+                    event(.warning, "-failover-abort-not-elected", ref)
+                    abortFailover(name, now: now)
+                }
+                return
+            }
+            event(.warning, "+elected-leader", ref)
+            masters[name]!.failoverState = .selectSlave
+            masters[name]!.failoverStateChangeTime = now
+            event(.warning, "+failover-state-select-slave", ref)
+        case .selectSlave:
+            guard let chosen = selectReplica(name, now: now) else {
+                event(.warning, "-failover-abort-no-good-slave", ref)
+                abortFailover(name, now: now)
+                return
+            }
+            let replica = InstanceRef.replica(master: name, chosen)
+            event(.warning, "+selected-slave", replica)
+            masters[name]!.replicas[chosen]!.promoted = true
+            masters[name]!.promotedReplica = chosen
+            masters[name]!.failoverState = .sendSlaveofNoone
+            masters[name]!.failoverStateChangeTime = now
+            event(.notice, "+failover-state-send-slaveof-noone", replica)
+        case .sendSlaveofNoone:
+            guard let promoted = master.promotedReplica, let replica = master.replicas[promoted] else {
+                abortFailover(name, now: now)
+                return
+            }
+            if !replica.linkConnected {
+                if now - master.failoverStateChangeTime > master.failoverTimeout {
+                    event(.warning, "-failover-abort-slave-timeout", ref)
+                    abortFailover(name, now: now)
+                }
+                return
+            }
+            let replicaRef = InstanceRef.replica(master: name, promoted)
+            emit(.promote(replicaRef))
+            event(.notice, "+failover-state-wait-promotion", replicaRef)
+            masters[name]!.failoverState = .waitPromotion
+            masters[name]!.failoverStateChangeTime = now
+        case .waitPromotion:
+            if now - master.failoverStateChangeTime > master.failoverTimeout {
+                event(.warning, "-failover-abort-slave-timeout", ref)
+                abortFailover(name, now: now)
+            }
+        case .reconfSlaves:
+            reconfigureNextReplicas(name, now: now)
+        case .none, .updateConfig:
+            break
+        }
+    }
+
+    /// `sentinelAbortFailover`: only possible before the promotion is confirmed.
+    mutating func abortFailover(_ name: String, now: Millis) {
+        masters[name]!.failoverInProgress = false
+        masters[name]!.forcedFailover = false
+        masters[name]!.failoverState = .none
+        masters[name]!.failoverStateChangeTime = now
+        if let promoted = masters[name]!.promotedReplica {
+            masters[name]!.replicas[promoted]?.promoted = false
+            masters[name]!.promotedReplica = nil
+        }
+    }
+
+    /// Called when the promoted replica's INFO shows `role:master` during WAIT_PROMOTION.
+    mutating func promotionConfirmed(_ name: String, replica address: InstanceAddress, now: Millis) {
+        masters[name]!.configEpoch = masters[name]!.failoverEpoch
+        masters[name]!.failoverState = .reconfSlaves
+        masters[name]!.failoverStateChangeTime = now
+        emit(.saveConfig)
+        event(.warning, "+promoted-slave", .replica(master: name, address))
+        event(.warning, "+failover-state-reconf-slaves", .master(name))
+        emit(.clientReconfigScript(master: name, role: "leader", state: "start", from: masters[name]!.address, to: address))
+        forceHelloUpdate(name)
+    }
+
+    /// `sentinelFailoverReconfNextSlave`: point the other replicas at the promoted one,
+    /// at most parallel-syncs at a time.
+    mutating func reconfigureNextReplicas(_ name: String, now: Millis) {
+        guard let promoted = masters[name]!.promotedReplica else { return }
+        let master = masters[name]!
+        var inProgress = master.replicas.values.filter {
+            if case .sent = $0.reconf { return true }
+            return $0.reconf == .inProgress
+        }.count
+        for address in master.sortedReplicaAddresses where inProgress < master.parallelSyncs {
+            let r = masters[name]!.replicas[address]!
+            if r.promoted || r.reconf == .done { continue }
+            let ref = InstanceRef.replica(master: name, address)
+            if case .sent(let at) = r.reconf, now - at > timers.replicaReconfTimeout {
+                event(.notice, "-slave-reconf-sent-timeout", ref)
+                masters[name]!.replicas[address]!.reconf = .done
+                continue
+            }
+            if r.reconf != .none { continue }
+            if !r.linkConnected { continue }
+            emit(.replicate(ref, to: promoted))
+            masters[name]!.replicas[address]!.reconf = .sent(now)
+            event(.notice, "+slave-reconf-sent", ref)
+            inProgress += 1
+        }
+        detectFailoverEnd(name, now: now)
+    }
+
+    /// `sentinelFailoverDetectEnd`.
+    mutating func detectFailoverEnd(_ name: String, now: Millis) {
+        let master = masters[name]!
+        guard let promoted = master.promotedReplica, let p = master.replicas[promoted], !p.isSDown else { return }
+        var notReconfigured = master.replicas.values.filter { !$0.promoted && $0.reconf != .done && !$0.isSDown }.count
+        var timedOut = false
+        if now - master.failoverStateChangeTime > master.failoverTimeout {
+            notReconfigured = 0
+            timedOut = true
+            event(.warning, "+failover-end-for-timeout", .master(name))
+        }
+        guard notReconfigured == 0 else { return }
+        event(.warning, "+failover-end", .master(name))
+        masters[name]!.failoverState = .updateConfig
+        masters[name]!.failoverStateChangeTime = now
+        if timedOut {
+            for address in master.sortedReplicaAddresses {
+                let r = master.replicas[address]!
+                if r.promoted || r.reconf == .done { continue }
+                if case .sent = r.reconf { continue }
+                if !r.linkConnected { continue }
+                let ref = InstanceRef.replica(master: name, address)
+                emit(.replicate(ref, to: promoted))
+                event(.notice, "+slave-reconf-sent-be", ref)
+                masters[name]!.replicas[address]!.reconf = .sent(now)
+            }
+        }
+    }
+
+    /// `sentinelFailoverSwitchToPromotedSlave`.
+    mutating func switchToPromotedReplica(_ name: String, now: Millis) {
+        let master = masters[name]!
+        let target = master.promotedReplica ?? master.address
+        plainEvent(.warning, "+switch-master",
+                   "\(name) \(master.address.ip) \(master.address.port) \(target.ip) \(target.port)")
+        resetMasterAndChangeAddress(name, to: target, now: now)
+    }
+
+    /// `sentinelResetMasterAndChangeAddress`: the old replicas (but the new master) and the old
+    /// master become the replicas of the new address; peers are kept.
+    mutating func resetMasterAndChangeAddress(_ name: String, to address: InstanceAddress, now: Millis) {
+        let old = masters[name]!
+        var replicaAddresses = old.sortedReplicaAddresses.filter { $0 != address }
+        if address != old.address { replicaAddresses.append(old.address) }
+        for a in old.sortedReplicaAddresses { emit(.disconnect(.replica(master: name, a))) }
+        emit(.disconnect(.master(name)))
+
+        var master = old
+        master.replicas = [:]
+        master.instance = Instance(address: address, now: now)
+        master.odownSince = nil
+        master.leader = nil
+        master.failoverState = .none
+        master.failoverStateChangeTime = 0
+        master.failoverStartTime = nil  // a new failover may start at once
+        master.failoverInProgress = false
+        master.forcedFailover = false
+        master.promotedReplica = nil
+        masters[name] = master
+        emit(.connect(.master(name), address))
+        for a in replicaAddresses {
+            masters[name]!.replicas[a] = Instance(address: a, now: now)
+            emit(.connect(.replica(master: name, a), a))
+            event(.notice, "+slave", .replica(master: name, a))
+        }
+        emit(.saveConfig)
+    }
+}

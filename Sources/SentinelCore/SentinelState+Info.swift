@@ -1,0 +1,146 @@
+extension SentinelState {
+    /// `sentinelRefreshInstanceInfo`: record what INFO says, then act on role changes.
+    mutating func refreshInfo(_ ref: InstanceRef, _ report: InfoReport, now: Millis) {
+        guard let before = instance(ref), let name = Optional(ref.masterName), masters[name] != nil else { return }
+        if let runID = report.runID, before.runID != runID {
+            if before.runID != nil { event(.notice, "+reboot", ref) }
+            update(ref) { $0.runID = runID }
+        }
+        if case .master = ref {
+            for address in report.replicas where masters[name]!.replicas[address] == nil {
+                masters[name]!.replicas[address] = Instance(address: address, now: now)
+                emit(.connect(.replica(master: name, address), address))
+                event(.notice, "+slave", .replica(master: name, address))
+                emit(.saveConfig)
+            }
+        }
+        update(ref) { ri in
+            ri.infoPending = false
+            ri.masterLinkDownTime = report.isReplica ? report.masterLinkDownTime : 0
+            if report.isReplica {
+                if ri.replicaOfHost != report.masterHost || ri.replicaOfPort != report.masterPort {
+                    ri.replicaConfChangeTime = now
+                }
+                ri.replicaOfHost = report.masterHost
+                ri.replicaOfPort = report.masterPort
+                ri.replicaOfLinkUp = report.masterLinkUp
+                ri.replicaPriority = report.replicaPriority
+                ri.replicationOffset = report.replicationOffset
+                ri.replicaAnnounced = report.replicaAnnounced
+            }
+            ri.infoRefresh = now
+        }
+        let isReplicaEntry: Bool
+        if case .replica = ref { isReplicaEntry = true } else { isReplicaEntry = false }
+        if before.infoRefresh == nil || before.roleReportedReplica != report.isReplica {
+            update(ref) {
+                $0.roleReportedTime = now
+                $0.roleReportedReplica = report.isReplica
+                if report.isReplica { $0.replicaConfChangeTime = now }
+            }
+            if before.infoRefresh != nil {
+                let expected = isReplicaEntry == report.isReplica
+                event(.verbose, expected ? "+role-change" : "-role-change", ref,
+                      "new reported role is \(report.isReplica ? "slave" : "master")")
+            }
+        }
+        if isTilted { return }
+        guard case .replica(_, let address) = ref else { return }
+        let ri = instance(ref)!
+        let master = masters[name]!
+
+        if !report.isReplica {
+            if ri.promoted && master.failoverInProgress && master.failoverState == .waitPromotion {
+                promotionConfirmed(name, replica: address, now: now)
+            } else {
+                // A replica that claims to be a master (typically the old master coming back):
+                // once it has stayed so for a while and our master looks sane, convert it.
+                let wait = behaviour.convertReturningMasterAfter ?? timers.publishPeriod * 4
+                if !ri.promoted && masterLooksSane(name, now: now) && noDownFor(ri, wait, now: now)
+                    && now - ri.roleReportedTime > wait {
+                    emit(.replicate(ref, to: master.address))
+                    event(.notice, "+convert-to-slave", ref)
+                }
+            }
+        }
+        if report.isReplica && (ri.replicaOfPort != master.address.port || ri.replicaOfHost != master.address.ip) {
+            let wait = master.failoverTimeout
+            if masterLooksSane(name, now: now) && noDownFor(ri, wait, now: now) && now - ri.replicaConfChangeTime > wait {
+                emit(.replicate(ref, to: master.address))
+                event(.notice, "+fix-slave-config", ref)
+            }
+        }
+        if report.isReplica, let promoted = master.promotedReplica {
+            if case .sent = ri.reconf, ri.replicaOfHost == promoted.ip, ri.replicaOfPort == promoted.port {
+                update(ref) { $0.reconf = .inProgress }
+                event(.notice, "+slave-reconf-inprog", ref)
+            }
+            if instance(ref)!.reconf == .inProgress && report.masterLinkUp {
+                update(ref) { $0.reconf = .done }
+                event(.notice, "+slave-reconf-done", ref)
+            }
+        }
+    }
+
+    /// `sentinelMasterLooksSane`.
+    func masterLooksSane(_ name: String, now: Millis) -> Bool {
+        guard let m = masters[name] else { return false }
+        return !m.instance.roleReportedReplica && !m.instance.isSDown && !m.isODown
+            && m.instance.infoRefresh.map { now - $0 < timers.infoPeriod * 2 } == true
+    }
+
+    /// `sentinelRedisInstanceNoDownFor`.
+    func noDownFor(_ ri: Instance, _ ms: Millis, now: Millis) -> Bool {
+        guard let since = ri.sdownSince else { return true }
+        return now - since > ms
+    }
+
+    /// `sentinelProcessHelloMessage`: learn peers, adopt newer epochs and newer configurations.
+    mutating func processHello(_ payload: String, now: Millis) {
+        let fields = payload.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        guard fields.count == 8, let port = Int(fields[1]), let peerEpoch = UInt64(fields[3]),
+              let masterPort = Int(fields[6]), let masterConfigEpoch = UInt64(fields[7]) else { return }
+        let (ip, runID, name, masterIP) = (fields[0], fields[2], fields[4], fields[5])
+        guard runID != myID, masters[name] != nil else { return }
+        let address = InstanceAddress(ip: ip, port: port)
+        let known = masters[name]!.sentinels[runID]
+        if known?.address != address {
+            var switched = false
+            if known != nil {
+                switched = true
+                emit(.disconnect(.sentinel(master: name, runID: runID)))
+                masters[name]!.sentinels[runID] = nil
+                event(.notice, "+sentinel-address-switch", .master(name), "ip \(ip) port \(port) for \(runID)")
+            }
+            // Another run id at this address is a restarted sentinel: the new id replaces it.
+            for (otherID, other) in masters[name]!.sentinels where other.address == address {
+                event(.notice, "+sentinel-invalid-addr", .sentinel(master: name, runID: otherID))
+                emit(.disconnect(.sentinel(master: name, runID: otherID)))
+                masters[name]!.sentinels[otherID] = nil
+            }
+            masters[name]!.sentinels[runID] = Instance(address: address, runID: runID, now: now)
+            emit(.connect(.sentinel(master: name, runID: runID), address))
+            if !switched { event(.notice, "+sentinel", .sentinel(master: name, runID: runID)) }
+            emit(.saveConfig)
+        }
+        if peerEpoch > currentEpoch {
+            currentEpoch = peerEpoch
+            emit(.saveConfig)
+            plainEvent(.warning, "+new-epoch", "\(currentEpoch)")
+        }
+        if masters[name]!.configEpoch < masterConfigEpoch {
+            masters[name]!.configEpoch = masterConfigEpoch
+            let old = masters[name]!.address
+            let announced = InstanceAddress(ip: masterIP, port: masterPort)
+            if announced != old {
+                event(.warning, "+config-update-from", .sentinel(master: name, runID: runID))
+                plainEvent(.warning, "+switch-master", "\(name) \(old.ip) \(old.port) \(masterIP) \(masterPort)")
+                resetMasterAndChangeAddress(name, to: announced, now: now)
+                emit(.clientReconfigScript(master: name, role: "observer", state: "start", from: old, to: announced))
+            } else {
+                emit(.saveConfig)
+            }
+        }
+        masters[name]!.sentinels[runID]?.lastHelloReceived = now
+    }
+}

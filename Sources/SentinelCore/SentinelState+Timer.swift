@@ -1,0 +1,166 @@
+extension SentinelState {
+    /// `sentinelTimer`: TILT check, then every master with its replicas and sentinels.
+    mutating func timer(now: Millis) {
+        checkTilt(now: now)
+        for name in masterNames {
+            handleInstance(.master(name), now: now)
+            guard let master = masters[name] else { continue }
+            for address in master.sortedReplicaAddresses { handleInstance(.replica(master: name, address), now: now) }
+            for runID in master.sortedSentinelIDs { handleInstance(.sentinel(master: name, runID: runID), now: now) }
+            if masters[name]?.failoverState == .updateConfig {
+                switchToPromotedReplica(name, now: now)
+            }
+        }
+    }
+
+    /// `sentinelCheckTiltCondition`: a timer gap that is negative or over 2 s means the clock
+    /// jumped or the process was stopped; distrust what we saw for the TILT period.
+    mutating func checkTilt(now: Millis) {
+        if let previous = previousTick {
+            let delta = now - previous
+            if delta < 0 || delta > timers.tiltTrigger {
+                tiltSince = now  // as 7.0: a new jump during TILT restarts the period
+                plainEvent(.warning, "+tilt", "#tilt mode entered")
+            }
+        }
+        previousTick = now
+    }
+
+    /// `sentinelHandleRedisInstance`.
+    mutating func handleInstance(_ ref: InstanceRef, now: Millis) {
+        sendPeriodicCommands(ref, now: now)
+        if let since = tiltSince {
+            if now - since < timers.tiltPeriod { return }
+            tiltSince = nil
+            plainEvent(.warning, "-tilt", "#tilt mode exited")
+        }
+        checkSubjectivelyDown(ref, now: now)
+        guard case .master(let name) = ref else { return }
+        checkObjectivelyDown(name, now: now)
+        if startFailoverIfNeeded(name, now: now) {
+            askMasterStateToOtherSentinels(name, forced: true, now: now)
+        }
+        failoverStateMachine(name, now: now)
+        askMasterStateToOtherSentinels(name, forced: false, now: now)
+    }
+
+    /// `sentinelSendPeriodicCommands`: INFO, PING and hello, each at its period.
+    mutating func sendPeriodicCommands(_ ref: InstanceRef, now: Millis) {
+        guard let ri = instance(ref), ri.linkConnected, let master = masters[ref.masterName] else { return }
+        var infoPeriod = timers.infoPeriod
+        if case .replica(_, let address) = ref {
+            if master.isODown || master.failoverInProgress || ri.masterLinkDownTime != 0 {
+                infoPeriod = 1_000
+            }
+            if let fast = behaviour.fastInfoPeriod {
+                let promoting = master.promotedReplica == address && master.failoverState == .waitPromotion
+                let claimsMaster = ri.infoRefresh != nil && !ri.roleReportedReplica
+                if promoting || claimsMaster { infoPeriod = min(infoPeriod, fast) }
+            }
+        }
+        let pingPeriod = min(master.downAfter, timers.pingPeriod)
+        if case .sentinel = ref {} else if !ri.infoPending, ri.infoRefresh.map({ now - $0 > infoPeriod }) ?? true {
+            emit(.info(ref))
+            update(ref) { $0.infoPending = true }
+        }
+        if now - ri.lastPongTime > pingPeriod, ri.lastPingSent.map({ now - $0 > pingPeriod / 2 }) ?? true {
+            emit(.ping(ref))
+            update(ref) {
+                $0.lastPingSent = now
+                if $0.pingPendingSince == nil { $0.pingPendingSince = now }
+            }
+        }
+        if ri.lastHelloSent.map({ now - $0 > timers.publishPeriod }) ?? true {
+            sendHello(ref, now: now)
+        }
+    }
+
+    /// The 8-field hello: `ip,port,runid,current_epoch,master_name,master_ip,master_port,master_config_epoch`.
+    func helloPayload(for name: String) -> String? {
+        guard let master = masters[name], let address = currentMasterAddress(name) else { return nil }
+        return "\(announce.ip),\(announce.port),\(myID),\(currentEpoch),\(name),\(address.ip),\(address.port),\(master.configEpoch)"
+    }
+
+    mutating func sendHello(_ ref: InstanceRef, now: Millis) {
+        guard let payload = helloPayload(for: ref.masterName) else { return }
+        emit(.publishHello(ref, payload: payload))
+        update(ref) { $0.lastHelloSent = now }
+    }
+
+    /// `sentinelForceHelloUpdateForMaster`: send hello everywhere on the next tick.
+    mutating func forceHelloUpdate(_ name: String) {
+        guard masters[name] != nil else { return }
+        masters[name]!.instance.lastHelloSent = nil
+        for address in masters[name]!.replicas.keys { masters[name]!.replicas[address]!.lastHelloSent = nil }
+        for runID in masters[name]!.sentinels.keys { masters[name]!.sentinels[runID]!.lastHelloSent = nil }
+    }
+
+    /// `sentinelCheckSubjectivelyDown`.
+    mutating func checkSubjectivelyDown(_ ref: InstanceRef, now: Millis) {
+        guard let ri = instance(ref), let master = masters[ref.masterName] else { return }
+        var elapsed: Millis = 0
+        if let pending = ri.pingPendingSince {
+            elapsed = now - pending
+        } else if !ri.linkConnected {
+            elapsed = now - ri.lastAvailTime
+        }
+        var down = elapsed > master.downAfter
+        if case .master = ref, ri.roleReportedReplica,
+           now - ri.roleReportedTime > master.downAfter + timers.infoPeriod * 2 {
+            down = true
+        }
+        if down {
+            if !ri.isSDown {
+                event(.warning, "+sdown", ref)
+                update(ref) { $0.sdownSince = now }
+                if case .master(let name) = ref, behaviour.askOnSDown {
+                    askMasterStateToOtherSentinels(name, forced: true, now: now)
+                }
+            }
+        } else if ri.isSDown {
+            event(.warning, "-sdown", ref)
+            update(ref) { $0.sdownSince = nil }
+        }
+    }
+
+    /// `sentinelCheckObjectivelyDown`: SDOWN here plus enough peers saying so.
+    mutating func checkObjectivelyDown(_ name: String, now: Millis) {
+        guard let master = masters[name] else { return }
+        var votes = 0
+        var odown = false
+        if master.instance.isSDown {
+            votes = 1 + master.sentinels.values.filter(\.reportsMasterDown).count
+            odown = votes >= master.quorum
+        }
+        if odown {
+            if !master.isODown {
+                masters[name]!.odownSince = now
+                event(.warning, "+odown", .master(name), "#quorum \(votes)/\(master.quorum)")
+            }
+        } else if master.isODown {
+            masters[name]!.odownSince = nil
+            event(.warning, "-odown", .master(name))
+        }
+    }
+
+    /// `sentinelAskMasterStateToOtherSentinels`: while the master is SDOWN, ask each peer
+    /// whether it agrees (and, once a failover has started, ask for its vote).
+    mutating func askMasterStateToOtherSentinels(_ name: String, forced: Bool, now: Millis) {
+        guard let master = masters[name] else { return }
+        for runID in master.sortedSentinelIDs {
+            let peer = master.sentinels[runID]!
+            if now - (peer.lastMasterDownReply ?? Millis.min / 2) > timers.askPeriod * 5 {
+                masters[name]!.sentinels[runID]!.reportsMasterDown = false
+                masters[name]!.sentinels[runID]!.leader = nil
+            }
+            guard master.instance.isSDown, peer.linkConnected else { continue }
+            if !forced {
+                let last = max(peer.lastMasterDownReply ?? Millis.min / 2, peer.lastMasterDownAsk ?? Millis.min / 2)
+                if now - last < timers.askPeriod { continue }
+            }
+            let candidate = master.failoverState != .none ? myID : "*"
+            emit(.askMasterState(.sentinel(master: name, runID: runID), master: master.address, epoch: currentEpoch, runID: candidate))
+            masters[name]!.sentinels[runID]!.lastMasterDownAsk = now
+        }
+    }
+}

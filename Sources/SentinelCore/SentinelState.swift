@@ -1,0 +1,227 @@
+/// Redis Sentinel's decisions as a pure state machine: inputs and a time in, actions out.
+///
+/// Mirrors `sentinel.c` of Redis 7.0 (function names are given where a step follows one),
+/// with Tandem's deliberate changes behind `SentinelBehaviour`. No I/O, no clock, no global
+/// randomness: the shell feeds `handle(_:now:)` and carries out the returned actions in order
+/// (a `.saveConfig` before anything after it).
+public struct SentinelState: Sendable {
+    public let myID: String
+    public var currentEpoch: UInt64 = 0
+    public internal(set) var masters: [String: MonitoredMaster] = [:]
+    /// The address this sentinel announces in hello messages.
+    public var announce: InstanceAddress
+    public var timers: SentinelTimers
+    public var behaviour: SentinelBehaviour
+    public internal(set) var tiltSince: Millis?
+    var previousTick: Millis?
+    var random: SplitMix64
+    var output: [SentinelAction] = []
+
+    public init(myID: String, announce: InstanceAddress, seed: UInt64 = 0,
+                timers: SentinelTimers = SentinelTimers(), behaviour: SentinelBehaviour = SentinelBehaviour()) {
+        self.myID = myID
+        self.announce = announce
+        self.timers = timers
+        self.behaviour = behaviour
+        self.random = SplitMix64(seed: seed)
+    }
+
+    /// True while in TILT: monitoring continues, but no action is taken.
+    public var isTilted: Bool { tiltSince != nil }
+
+    /// Names of the monitored masters in order.
+    public var masterNames: [String] { masters.keys.sorted() }
+
+    // MARK: Entry points
+
+    /// Starts monitoring a master (`sentinel monitor` or `SENTINEL MONITOR`).
+    public mutating func monitor(name: String, address: InstanceAddress, quorum: Int, downAfter: Millis? = nil,
+                                 failoverTimeout: Millis = 180_000, parallelSyncs: Int = 1, now: Millis) -> [SentinelAction] {
+        var master = MonitoredMaster(name: name, address: address, quorum: quorum,
+                                     downAfter: downAfter ?? timers.defaultDownAfter,
+                                     failoverTimeout: failoverTimeout, parallelSyncs: parallelSyncs, now: now)
+        master.instance.roleReportedTime = now
+        masters[name] = master
+        emit(.connect(.master(name), address))
+        event(.warning, "+monitor", .master(name), "quorum \(quorum)")
+        return flush()
+    }
+
+    /// Restores a replica or a sentinel from the config file's state lines.
+    public mutating func restoreKnownReplica(master name: String, address: InstanceAddress, now: Millis) -> [SentinelAction] {
+        guard masters[name] != nil, masters[name]!.replicas[address] == nil else { return [] }
+        masters[name]!.replicas[address] = Instance(address: address, now: now)
+        emit(.connect(.replica(master: name, address), address))
+        return flush()
+    }
+
+    /// Restores a peer sentinel from a `known-sentinel` line.
+    public mutating func restoreKnownSentinel(master name: String, address: InstanceAddress, runID: String, now: Millis) -> [SentinelAction] {
+        guard masters[name] != nil, runID != myID else { return [] }
+        masters[name]!.sentinels[runID] = Instance(address: address, runID: runID, now: now)
+        emit(.connect(.sentinel(master: name, runID: runID), address))
+        return flush()
+    }
+
+    /// Applies one input.
+    public mutating func handle(_ input: SentinelInput, now: Millis) -> [SentinelAction] {
+        switch input {
+        case .tick: timer(now: now)
+        case .linkUp(let ref):
+            // As sentinelReconnectInstance: a fresh link is PINGed at once.
+            guard instance(ref) != nil else { break }
+            update(ref) {
+                $0.linkConnected = true
+                $0.lastPingSent = now
+                if $0.pingPendingSince == nil { $0.pingPendingSince = now }
+            }
+            emit(.ping(ref))
+        case .linkDown(let ref):
+            update(ref) {
+                if $0.linkConnected { $0.lastAvailTime = max($0.lastAvailTime, now) }
+                $0.linkConnected = false
+                $0.infoPending = false
+            }
+        case .pingReply(let ref, let valid):
+            update(ref) {
+                $0.lastPongTime = now
+                if valid {
+                    $0.lastAvailTime = now
+                    $0.pingPendingSince = nil
+                }
+            }
+        case .info(let ref, let report): refreshInfo(ref, report, now: now)
+        case .hello(let payload): processHello(payload, now: now)
+        case .masterDownReply(let name, let runID, let down, let leader, let leaderEpoch):
+            guard masters[name]?.sentinels[runID] != nil else { break }
+            masters[name]!.sentinels[runID]!.lastMasterDownReply = now
+            masters[name]!.sentinels[runID]!.reportsMasterDown = down
+            if let leader, leader != "*" {
+                masters[name]!.sentinels[runID]!.leader = leader
+                masters[name]!.sentinels[runID]!.leaderEpoch = leaderEpoch
+            }
+        }
+        return flush()
+    }
+
+    /// Answers `SENTINEL is-master-down-by-addr ip port epoch runid`: `(down, leader or "*", vote epoch)`.
+    /// The returned actions (a vote is saved before it is given) must be carried out before replying.
+    public mutating func isMasterDownByAddr(address: InstanceAddress, epoch: UInt64, runID: String, now: Millis)
+        -> (down: Bool, leader: String, leaderEpoch: UInt64, actions: [SentinelAction])
+    {
+        guard let name = masters.values.first(where: { $0.address == address })?.name else {
+            return (false, "*", 0, flush())
+        }
+        let down = !isTilted && masters[name]!.instance.isSDown
+        var leader: String?
+        var leaderEpoch: UInt64 = 0
+        if runID != "*" {
+            (leader, leaderEpoch) = voteLeader(name, epoch: epoch, candidate: runID, now: now)
+        }
+        return (down, leader ?? "*", leaderEpoch, flush())
+    }
+
+    /// Why `SENTINEL FAILOVER` was refused.
+    public enum FailoverRefusal: Error, Sendable, Hashable {
+        case noSuchMaster
+        case inProgress
+        case noGoodReplica
+    }
+
+    /// `SENTINEL FAILOVER name`: fail over now without asking the peers.
+    public mutating func forceFailover(_ name: String, now: Millis) throws(FailoverRefusal) -> [SentinelAction] {
+        guard masters[name] != nil else { throw .noSuchMaster }
+        if masters[name]!.failoverInProgress { throw .inProgress }
+        if selectReplica(name, now: now) == nil { throw .noGoodReplica }
+        startFailover(name, now: now)
+        masters[name]!.forcedFailover = true
+        return flush()
+    }
+
+    /// What `SENTINEL get-master-addr-by-name` answers: the promoted replica once it has
+    /// confirmed its promotion, else the master (`sentinelGetCurrentMasterAddress`).
+    public func currentMasterAddress(_ name: String) -> InstanceAddress? {
+        guard let master = masters[name] else { return nil }
+        if master.failoverInProgress, let promoted = master.promotedReplica,
+           [.reconfSlaves, .updateConfig].contains(master.failoverState) {
+            return promoted
+        }
+        return master.address
+    }
+
+    // MARK: Helpers
+
+    mutating func emit(_ action: SentinelAction) { output.append(action) }
+
+    mutating func flush() -> [SentinelAction] {
+        defer { output.removeAll() }
+        return output
+    }
+
+    func instance(_ ref: InstanceRef) -> Instance? {
+        switch ref {
+        case .master(let name): return masters[name]?.instance
+        case .replica(let name, let address): return masters[name]?.replicas[address]
+        case .sentinel(let name, let runID): return masters[name]?.sentinels[runID]
+        }
+    }
+
+    mutating func update(_ ref: InstanceRef, _ change: (inout Instance) -> Void) {
+        switch ref {
+        case .master(let name):
+            guard masters[name] != nil else { return }
+            change(&masters[name]!.instance)
+        case .replica(let name, let address):
+            guard masters[name]?.replicas[address] != nil else { return }
+            change(&masters[name]!.replicas[address]!)
+        case .sentinel(let name, let runID):
+            guard masters[name]?.sentinels[runID] != nil else { return }
+            change(&masters[name]!.sentinels[runID]!)
+        }
+    }
+
+    /// `<type> <name> <ip> <port> @ <master> <ip> <port>` (the `%@` of sentinelEvent).
+    func describe(_ ref: InstanceRef) -> String {
+        guard let master = masters[ref.masterName] else { return "" }
+        let at = "@ \(master.name) \(master.address.ip) \(master.address.port)"
+        switch ref {
+        case .master:
+            return "master \(master.name) \(master.address.ip) \(master.address.port)"
+        case .replica(_, let a):
+            return "slave \(a) \(a.ip) \(a.port) \(at)"
+        case .sentinel(_, let runID):
+            let a = master.sentinels[runID]?.address ?? InstanceAddress(ip: "?", port: 0)
+            return "sentinel \(runID) \(a.ip) \(a.port) \(at)"
+        }
+    }
+
+    /// An event about `ref` (payload starts with its description, then `extra`).
+    mutating func event(_ level: EventLevel, _ type: String, _ ref: InstanceRef, _ extra: String? = nil) {
+        let text = describe(ref) + (extra.map { " " + $0 } ?? "")
+        emit(.publish(SentinelEvent(level: level, type: type, payload: text)))
+    }
+
+    /// An event whose payload is only `text` (+new-epoch, +switch-master, +vote-for-leader, ±tilt).
+    mutating func plainEvent(_ level: EventLevel, _ type: String, _ text: String) {
+        emit(.publish(SentinelEvent(level: level, type: type, payload: text)))
+    }
+
+    mutating func randomDesync() -> Millis {
+        Millis(random.next() % UInt64(max(1, timers.maxDesync)))
+    }
+}
+
+/// A small seeded generator so the core's random delays are reproducible in tests.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+
+    public init(seed: UInt64) { state = seed }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

@@ -1,0 +1,302 @@
+import SentinelCore
+import Testing
+
+/// One scenario per failure mode, on a simulated group with a simulated clock.
+@Suite("Sentinel core: failure scenarios")
+struct FailoverScenarioTests {
+    typealias G = SimulatedGroup
+    static let master = G.addr(6379)
+
+    /// A group that has run long enough for every sentinel to know the replicas and its peers.
+    static func settledGroup(sentinels: Int = 3, quorum: Int = 2, behaviour: SentinelBehaviour = SentinelBehaviour(),
+                             failoverTimeout: Millis = 10_000, seed: UInt64 = 1) -> G {
+        var g = G(sentinelCount: sentinels, quorum: quorum, failoverTimeout: failoverTimeout, behaviour: behaviour, seed: seed)
+        g.run(for: 12_000)
+        return g
+    }
+
+    @Test("discovery: replicas from the master's INFO, peers from hello messages")
+    func discovery() {
+        let g = Self.settledGroup()
+        for s in g.sentinels {
+            let m = s.state.masters[G.masterName]!
+            #expect(m.sortedReplicaAddresses == [G.addr(6380), G.addr(6381)])
+            #expect(m.sentinels.count == 2)
+            #expect(!m.instance.isSDown)
+        }
+        #expect(g.events("+sentinel").count == 6)
+        #expect(g.events("+slave").count == 6)
+    }
+
+    @Test("master crash: SDOWN, ODOWN, one leader, promotion, replicas follow, all agree",
+          arguments: [UInt64(1), 2, 3, 4, 5])
+    func masterCrash(seed: UInt64) throws {
+        var g = Self.settledGroup(seed: seed)
+        g.crash(6379)
+        let took = g.run(until: 30_000) { g in
+            guard let m = g.liveMasters.first else { return false }
+            return g.converged(on: m) && g.sentinels.allSatisfy { $0.state.masters[G.masterName]!.failoverState == .none }
+        }
+        let elapsed = try #require(took, "the group did not converge on a new master")
+        let newMaster = g.liveMasters[0]
+        #expect(newMaster != Self.master)
+        #expect(g.events("+elected-leader").count == 1)
+        #expect(g.promotions.count == 1)
+        #expect(g.events("+sdown").filter { $0.payload.hasPrefix("master") }.count == 3)
+        #expect(g.events("+odown").count >= 1)
+        #expect(g.events("+switch-master").count == 3)
+        // The other replica now replicates the new master.
+        let other = [G.addr(6380), G.addr(6381)].first { $0 != newMaster }!
+        #expect(g.servers[other]!.replicaOf == newMaster)
+        // The promotion came shortly after down-after (1 s), well before 7.0's election timeout.
+        let promotedAt = g.promotions[0].at - (g.now - elapsed)
+        #expect(promotedAt < 3_000, "promoted \(promotedAt) ms after the crash")
+        // The old master is now listed as a replica, to be converted when it returns.
+        for s in g.sentinels {
+            #expect(s.state.masters[G.masterName]!.replicas[Self.master] != nil)
+        }
+    }
+
+    @Test("master paused (SIGSTOP): the link stays up but PINGs go unanswered, so it fails over")
+    func masterPaused() throws {
+        var g = Self.settledGroup()
+        g.pause(6379)
+        let took = g.run(until: 30_000) { g in
+            g.liveMasters.count == 2 && g.sentinels.indices.allSatisfy { g.advertisedMaster($0) != Self.master }
+        }
+        #expect(took != nil)
+        #expect(g.promotions.count == 1)
+    }
+
+    @Test("replica selection: priority first, then replication offset; priority 0 never")
+    func replicaSelection() throws {
+        var g = G(replicas: 3)
+        g.servers[G.addr(6380)]!.priority = 0     // never promote
+        g.servers[G.addr(6381)]!.priority = 100
+        g.servers[G.addr(6382)]!.priority = 100
+        g.run(for: 12_000)
+        // 6382 lags: it stops copying the master's offset.
+        g.servers[G.addr(6382)]!.replicaOf = G.addr(9999)
+        g.run(for: 11_000)
+        g.servers[G.addr(6382)]!.replicaOf = Self.master
+        g.servers[G.addr(6382)]!.offset = 1
+        g.crash(6379)
+        // Freeze 6382's offset below 6381's by crashing the master now, before it catches up.
+        #expect(g.run(until: 30_000) { $0.promotions.count == 1 } != nil)
+        #expect(g.promotions.first?.address == G.addr(6381))
+    }
+
+    @Test("lower replica-priority wins over a larger offset")
+    func priorityBeatsOffset() {
+        var g = G(replicas: 2)
+        g.servers[G.addr(6381)]!.priority = 10
+        g.run(for: 12_000)
+        g.crash(6379)
+        _ = g.run(until: 30_000) { $0.promotions.count == 1 }
+        #expect(g.promotions.first?.address == G.addr(6381))
+    }
+
+    @Test("a sentinel partitioned from the master alone sees SDOWN but never ODOWN: no failover")
+    func partitionOfOneSentinel() {
+        var g = Self.settledGroup()
+        g.isolate(sentinel: 0, from: Self.master)
+        g.run(for: 20_000)
+        #expect(g.events("+sdown", in: 0).contains { $0.payload.hasPrefix("master") })
+        #expect(g.events("+odown").isEmpty)
+        #expect(g.promotions.isEmpty)
+        #expect(g.sentinels.indices.allSatisfy { g.advertisedMaster($0) == Self.master })
+        g.heal()
+        g.run(for: 3_000)
+        #expect(g.events("-sdown", in: 0).contains { $0.payload.hasPrefix("master") })
+    }
+
+    @Test("two candidates in the same epoch: a voter gives one vote per epoch, first come first served")
+    func twoCandidatesSameEpoch() {
+        var voter = SentinelState(myID: "c", announce: InstanceAddress(ip: "10.0.0.2", port: 26381))
+        _ = voter.monitor(name: "m", address: Self.master, quorum: 2, now: 0)
+        let first = voter.isMasterDownByAddr(address: Self.master, epoch: 1, runID: "a", now: 10)
+        let second = voter.isMasterDownByAddr(address: Self.master, epoch: 1, runID: "b", now: 20)
+        #expect(first.leader == "a" && first.leaderEpoch == 1)
+        #expect(second.leader == "a" && second.leaderEpoch == 1)
+        // The vote is saved before it is given.
+        #expect(first.actions.contains(.saveConfig))
+        #expect(!second.actions.contains(.saveConfig))
+        // A later epoch gets a new vote.
+        let third = voter.isMasterDownByAddr(address: Self.master, epoch: 2, runID: "b", now: 30)
+        #expect(third.leader == "b" && third.leaderEpoch == 2)
+        #expect(voter.currentEpoch == 2)
+        // An unknown address is not down and gets no vote.
+        let unknown = voter.isMasterDownByAddr(address: G.addr(1), epoch: 3, runID: "a", now: 40)
+        #expect(unknown.down == false && unknown.leader == "*")
+    }
+
+    @Test("vote lost: with two of three sentinels gone, the survivor cannot be elected")
+    func voteLost() {
+        var g = Self.settledGroup(quorum: 1)
+        g.sentinels[1].alive = false
+        g.sentinels[2].alive = false
+        g.crash(6379)
+        g.run(for: 15_000)
+        #expect(!g.events("+odown", in: 0).isEmpty, "quorum 1: ODOWN on its own")
+        #expect(!g.events("+try-failover", in: 0).isEmpty)
+        #expect(!g.events("-failover-abort-not-elected", in: 0).isEmpty)
+        #expect(g.events("+elected-leader").isEmpty)
+        #expect(g.promotions.isEmpty)
+    }
+
+    @Test("leader crash mid-failover: another sentinel completes it after 2 × failover-timeout")
+    func leaderCrashMidFailover() throws {
+        var g = Self.settledGroup(failoverTimeout: 3_000)
+        g.crash(6379)
+        _ = g.run(until: 20_000) { $0.promotions.count == 1 }
+        let leader = try #require(g.promotions.first?.by)
+        g.sentinels[leader].alive = false
+        let took = g.run(until: 40_000) { g in
+            guard let m = g.liveMasters.first, g.liveMasters.count == 1 else { return false }
+            return g.converged(on: m)
+        }
+        #expect(took != nil, "the surviving sentinels did not converge")
+        #expect(g.events("+elected-leader").count >= 1)
+    }
+
+    @Test("promoted replica dies before confirming: the failover aborts and a later attempt promotes another")
+    func promotedReplicaDies() throws {
+        var g = Self.settledGroup(failoverTimeout: 3_000)
+        g.crash(6379)
+        // Kill the chosen replica the moment it is selected, before the promotion goes out.
+        _ = g.run(until: 20_000) { !$0.events("+selected-slave").isEmpty }
+        let chosen = try #require(g.events("+selected-slave").first?.payload.split(separator: " ")[1])
+        let chosenPort = Int(chosen.split(separator: ":")[1])!
+        g.crash(chosenPort)
+        let survivor = chosenPort == 6380 ? 6381 : 6380
+        let took = g.run(until: 60_000) { $0.converged(on: G.addr(survivor)) }
+        #expect(took != nil)
+        #expect(!g.events("-failover-abort-slave-timeout").isEmpty)
+    }
+
+    @Test("old master returning as master is converted to a replica within about 1 s")
+    func oldMasterReturns() throws {
+        var g = Self.settledGroup()
+        g.crash(6379)
+        _ = g.run(until: 30_000) { g in g.liveMasters.first.map { g.converged(on: $0) } ?? false }
+        let newMaster = try #require(g.liveMasters.first)
+        g.restart(6379)  // comes back claiming role:master
+        let took = g.run(until: 20_000) { $0.servers[Self.master]!.replicaOf == newMaster }
+        let t = try #require(took)
+        #expect(t <= 1_500, "old master took \(t) ms to be converted")
+        #expect(!g.events("+convert-to-slave").isEmpty)
+    }
+
+    @Test("with 7.0 behaviour the old master is converted only after 8 s")
+    func oldMasterReturnsRedis70() throws {
+        var g = Self.settledGroup(behaviour: .redis70)
+        g.crash(6379)
+        _ = g.run(until: 30_000) { g in g.liveMasters.first.map { g.converged(on: $0) } ?? false }
+        let newMaster = try #require(g.liveMasters.first)
+        g.restart(6379)
+        let took = try #require(g.run(until: 30_000) { $0.servers[Self.master]!.replicaOf == newMaster })
+        #expect(took > 8_000)
+    }
+
+    @Test("TILT from a clock jump: no failover while tilted, normal again after 30 s")
+    func tiltFromClockJump() {
+        var g = Self.settledGroup()
+        for i in g.sentinels.indices { g.sentinels[i].clockSkew = -5_000 }  // every clock jumps back
+        g.crash(6379)
+        g.run(for: 10_000)
+        #expect(g.events("+tilt").count == 3)
+        #expect(g.promotions.isEmpty, "no action in TILT")
+        #expect(g.sentinels.allSatisfy { $0.state.isTilted })
+        let t = g.run(until: 60_000) { $0.promotions.count == 1 }
+        #expect(t != nil)
+        #expect(g.events("-tilt").count == 3)
+    }
+
+    @Test("a tilted sentinel answers is-master-down-by-addr with 0")
+    func tiltedAnswersNotDown() {
+        var s = SentinelState(myID: "x", announce: InstanceAddress(ip: "10.0.0.2", port: 26379))
+        _ = s.monitor(name: "m", address: Self.master, quorum: 2, downAfter: 1_000, now: 0)
+        _ = s.handle(.linkUp(.master("m")), now: 0)
+        _ = s.handle(.tick, now: 100)
+        _ = s.handle(.tick, now: 1_500)  // no PONG: SDOWN after down-after
+        #expect(s.masters["m"]!.instance.isSDown)
+        #expect(s.isMasterDownByAddr(address: Self.master, epoch: 0, runID: "*", now: 1_500).down)
+        _ = s.handle(.tick, now: 900)  // clock went backwards
+        #expect(s.isTilted)
+        #expect(!s.isMasterDownByAddr(address: Self.master, epoch: 0, runID: "*", now: 900).down)
+    }
+}
+
+@Suite("Sentinel core: larger groups and epochs")
+struct GroupScenarioTests {
+    typealias G = SimulatedGroup
+
+    @Test("five sentinels, quorum 3: one failover, everyone follows through hello (last failover wins)")
+    func fiveSentinels() throws {
+        var g = G(sentinelCount: 5, quorum: 3)
+        g.run(for: 12_000)
+        g.crash(6379)
+        let took = g.run(until: 30_000) { g in
+            guard g.liveMasters.count == 1, let m = g.liveMasters.first else { return false }
+            return g.converged(on: m)
+        }
+        #expect(took != nil)
+        #expect(g.events("+elected-leader").count == 1)
+        #expect(g.events("+config-update-from").count == 4, "the four followers learn the new config from hello")
+        let epochs = Set(g.sentinels.map { $0.state.masters[G.masterName]!.configEpoch })
+        #expect(epochs.count == 1 && epochs.first! >= 1)
+    }
+
+    @Test("a newer config epoch in a hello replaces the master address; an older one is ignored")
+    func configEpochPropagation() {
+        var s = SentinelState(myID: "me", announce: InstanceAddress(ip: "10.0.0.2", port: 26379))
+        _ = s.monitor(name: "m", address: G.addr(6379), quorum: 2, now: 0)
+        var actions = s.handle(.hello("10.0.0.2,26380,peer,5,m,10.0.0.1,6380,5"), now: 10)
+        #expect(s.currentMasterAddress("m") == G.addr(6380))
+        #expect(s.currentEpoch == 5)
+        #expect(actions.contains(.publish(SentinelEvent(level: .warning, type: "+switch-master", payload: "m 10.0.0.1 6379 10.0.0.1 6380"))))
+        #expect(actions.contains(.saveConfig))
+        #expect(s.masters["m"]!.replicas[G.addr(6379)] != nil, "the old master is kept as a replica")
+        actions = s.handle(.hello("10.0.0.2,26381,other,5,m,10.0.0.1,6381,4"), now: 20)
+        #expect(s.currentMasterAddress("m") == G.addr(6380))
+        #expect(actions.contains { if case .publish(let e) = $0 { return e.type == "+sentinel" } else { return false } })
+        // Our own hello, and malformed ones, change nothing.
+        #expect(s.handle(.hello("10.0.0.2,26379,me,9,m,10.0.0.1,6390,9"), now: 30).isEmpty)
+        #expect(s.handle(.hello("garbage"), now: 40).isEmpty)
+        #expect(s.handle(.hello("10.0.0.2,x,peer,5,m,10.0.0.1,6380,5"), now: 50).isEmpty)
+    }
+
+    @Test("a sentinel that restarts with a new run id at the same address replaces its old entry")
+    func sentinelNewRunID() {
+        var s = SentinelState(myID: "me", announce: InstanceAddress(ip: "10.0.0.2", port: 26379))
+        _ = s.monitor(name: "m", address: G.addr(6379), quorum: 2, now: 0)
+        _ = s.handle(.hello("10.0.0.2,26380,old,0,m,10.0.0.1,6379,0"), now: 10)
+        _ = s.handle(.hello("10.0.0.2,26380,new,0,m,10.0.0.1,6379,0"), now: 20)
+        #expect(s.masters["m"]!.sortedSentinelIDs == ["new"])
+        // The same run id at a new address moves the entry.
+        let actions = s.handle(.hello("10.0.0.3,26380,new,0,m,10.0.0.1,6379,0"), now: 30)
+        #expect(s.masters["m"]!.sentinels["new"]?.address == InstanceAddress(ip: "10.0.0.3", port: 26380))
+        #expect(actions.contains { if case .publish(let e) = $0 { return e.type == "+sentinel-address-switch" } else { return false } })
+    }
+
+    @Test("SENTINEL FAILOVER: refused without a good replica or while one runs; otherwise no election")
+    func forcedFailover() throws {
+        var g = G()
+        g.run(for: 12_000)
+        var state = g.sentinels[0].state
+        #expect(throws: SentinelState.FailoverRefusal.noSuchMaster) { try state.forceFailover("nope", now: g.now) }
+        let actions = try state.forceFailover(G.masterName, now: g.now)
+        #expect(actions.contains { if case .publish(let e) = $0 { return e.type == "+try-failover" } else { return false } })
+        #expect(throws: SentinelState.FailoverRefusal.inProgress) { try state.forceFailover(G.masterName, now: g.now) }
+        g.sentinels[0].state = state
+        let took = g.run(until: 20_000) { g in g.liveMasters.count == 1 && g.liveMasters[0] != G.addr(6379) && g.converged(on: g.liveMasters[0]) }
+        #expect(took != nil)
+        #expect(g.events("+elected-leader", in: 0).count == 1)
+        // As in 7.0 it records its own vote, but asks nobody else (the master is not even down).
+        #expect(g.events("+vote-for-leader").map(\.payload) == ["\(state.myID) 1"])
+
+        var lonely = SentinelState(myID: "x", announce: InstanceAddress(ip: "10.0.0.2", port: 26379))
+        _ = lonely.monitor(name: "m", address: G.addr(6379), quorum: 2, now: 0)
+        #expect(throws: SentinelState.FailoverRefusal.noGoodReplica) { try lonely.forceFailover("m", now: 0) }
+    }
+}

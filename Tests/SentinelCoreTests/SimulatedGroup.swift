@@ -1,0 +1,262 @@
+import SentinelCore
+
+/// A simulated Redis group and a set of sentinel cores, driven by a simulated clock.
+///
+/// It plays the shell's part: carries out each core's actions against simulated servers and
+/// peers (replies arrive at once), reconnects links when an instance becomes reachable, and
+/// records every event. Faults are set by the scenario: crash, pause, partition, clock jump.
+struct SimulatedGroup {
+    struct Server {
+        var runID: String
+        var alive = true
+        var paused = false
+        var replicaOf: InstanceAddress?
+        var priority = 100
+        var offset: Int64 = 0
+    }
+
+    struct Sentinel {
+        var state: SentinelState
+        var address: InstanceAddress
+        var alive = true
+        var clockSkew: Millis = 0
+        var events: [(at: Millis, event: SentinelEvent)] = []
+        var saves = 0
+    }
+
+    var now: Millis = 0
+    var servers: [InstanceAddress: Server] = [:]
+    var sentinels: [Sentinel] = []
+    /// Pairs (sentinel index, address) that cannot reach each other.
+    var blocked: Set<Blocked> = []
+    var promotions: [(at: Millis, by: Int, address: InstanceAddress)] = []
+
+    struct Blocked: Hashable {
+        var sentinel: Int
+        var address: InstanceAddress
+    }
+
+    static let masterName = "mymaster"
+
+    static func addr(_ port: Int) -> InstanceAddress { InstanceAddress(ip: "10.0.0.1", port: port) }
+
+    /// A master on port 6379 with `replicas` replicas (6380…) and `sentinelCount` sentinels (26379…).
+    init(replicas: Int = 2, sentinelCount: Int = 3, quorum: Int = 2, downAfter: Millis = 1_000,
+         failoverTimeout: Millis = 10_000, behaviour: SentinelBehaviour = SentinelBehaviour(), seed: UInt64 = 1) {
+        let master = Self.addr(6379)
+        servers[master] = Server(runID: "server-6379")
+        for i in 0..<replicas {
+            servers[Self.addr(6380 + i)] = Server(runID: "server-\(6380 + i)", replicaOf: master)
+        }
+        for i in 0..<sentinelCount {
+            let address = InstanceAddress(ip: "10.0.0.2", port: 26379 + i)
+            var state = SentinelState(myID: "sentinel\(i)" + String(repeating: "0", count: 32), announce: address,
+                                      seed: seed &+ UInt64(i) &* 7919, behaviour: behaviour)
+            var s = Sentinel(state: state, address: address)
+            let actions = state.monitor(name: Self.masterName, address: master, quorum: quorum, downAfter: downAfter,
+                                        failoverTimeout: failoverTimeout, now: now)
+            s.state = state
+            sentinels.append(s)
+            perform(actions, by: i)
+        }
+    }
+
+    // MARK: Driving
+
+    /// Advances the clock by `duration` in 100 ms ticks.
+    mutating func run(for duration: Millis) {
+        let end = now + duration
+        while now < end { step() }
+    }
+
+    /// Runs until `condition` holds; returns the time it took, or nil after `limit`.
+    @discardableResult
+    mutating func run(until limit: Millis, _ condition: (SimulatedGroup) -> Bool) -> Millis? {
+        let start = now
+        while now - start < limit {
+            step()
+            if condition(self) { return now - start }
+        }
+        return nil
+    }
+
+    mutating func step() {
+        now += 100
+        for (address, server) in servers where server.alive && !server.paused && server.replicaOf == nil {
+            servers[address]!.offset = server.offset + 100  // the master takes writes
+        }
+        for (address, server) in servers where server.alive && !server.paused {
+            if let m = server.replicaOf, let master = servers[m], master.alive, !master.paused {
+                servers[address]!.offset = master.offset
+            }
+        }
+        for i in sentinels.indices where sentinels[i].alive {
+            syncLinks(i)
+            perform(input(i, .tick), by: i)
+        }
+    }
+
+    func time(of i: Int) -> Millis { now + sentinels[i].clockSkew }
+
+    mutating func input(_ i: Int, _ input: SentinelInput) -> [SentinelAction] {
+        sentinels[i].state.handle(input, now: time(of: i))
+    }
+
+    func reachable(_ i: Int, _ address: InstanceAddress) -> Bool {
+        !blocked.contains(Blocked(sentinel: i, address: address))
+    }
+
+    func sentinelIndex(runID: String) -> Int? {
+        sentinels.firstIndex { $0.state.myID == runID }
+    }
+
+    func sentinelIndex(address: InstanceAddress) -> Int? {
+        sentinels.firstIndex { $0.address == address }
+    }
+
+    func address(of ref: InstanceRef, in i: Int) -> InstanceAddress? {
+        let master = sentinels[i].state.masters[ref.masterName]
+        switch ref {
+        case .master: return master?.address
+        case .replica(_, let a): return a
+        case .sentinel(_, let runID): return master?.sentinels[runID]?.address
+        }
+    }
+
+    /// Whether a TCP link from sentinel `i` to `address` would be up (a paused process still accepts).
+    func linkPossible(_ i: Int, _ address: InstanceAddress) -> Bool {
+        guard reachable(i, address) else { return false }
+        if let server = servers[address] { return server.alive }
+        if let j = sentinelIndex(address: address) { return sentinels[j].alive && reachable(j, sentinels[i].address) }
+        return false
+    }
+
+    /// The shell's reconnect loop: report links that came up or went down.
+    mutating func syncLinks(_ i: Int) {
+        for name in sentinels[i].state.masterNames {
+            guard let master = sentinels[i].state.masters[name] else { continue }
+            var refs: [(InstanceRef, Instance)] = [(.master(name), master.instance)]
+            refs += master.replicas.map { (.replica(master: name, $0.key), $0.value) }
+            refs += master.sentinels.map { (.sentinel(master: name, runID: $0.key), $0.value) }
+            for (ref, ri) in refs {
+                let possible = linkPossible(i, ri.address)
+                if possible != ri.linkConnected {
+                    perform(input(i, possible ? .linkUp(ref) : .linkDown(ref)), by: i)
+                }
+            }
+        }
+    }
+
+    func canAnswer(_ i: Int, _ address: InstanceAddress) -> Bool {
+        guard linkPossible(i, address) else { return false }
+        if let server = servers[address] { return !server.paused }
+        return true
+    }
+
+    mutating func perform(_ actions: [SentinelAction], by i: Int) {
+        for action in actions { perform(action, by: i) }
+    }
+
+    mutating func perform(_ action: SentinelAction, by i: Int) {
+        switch action {
+        case .connect, .disconnect:
+            break  // links are synced every step
+        case .ping(let ref):
+            guard let a = address(of: ref, in: i), canAnswer(i, a) else { return }
+            perform(input(i, .pingReply(ref, valid: true)), by: i)
+        case .info(let ref):
+            guard let a = address(of: ref, in: i), canAnswer(i, a), let report = info(a) else { return }
+            perform(input(i, .info(ref, report)), by: i)
+        case .publishHello(let ref, let payload):
+            guard let a = address(of: ref, in: i), canAnswer(i, a) else { return }
+            if servers[a] != nil {
+                // Every sentinel subscribed on that server receives it.
+                for j in sentinels.indices where sentinels[j].alive && canAnswer(j, a) {
+                    perform(input(j, .hello(payload)), by: j)
+                }
+            } else if let j = sentinelIndex(address: a) {
+                perform(input(j, .hello(payload)), by: j)
+            }
+        case .askMasterState(let ref, let master, let epoch, let runID):
+            guard let a = address(of: ref, in: i), canAnswer(i, a), let j = sentinelIndex(address: a),
+                  case .sentinel(let name, let peerID) = ref else { return }
+            let answer = sentinels[j].state.isMasterDownByAddr(address: master, epoch: epoch, runID: runID, now: time(of: j))
+            perform(answer.actions, by: j)
+            perform(input(i, .masterDownReply(master: name, sentinel: peerID, down: answer.down,
+                                              leader: answer.leader, leaderEpoch: answer.leaderEpoch)), by: i)
+        case .promote(let ref):
+            guard let a = address(of: ref, in: i), canAnswer(i, a) else { return }
+            servers[a]!.replicaOf = nil
+            promotions.append((now, i, a))
+        case .replicate(let ref, let to):
+            guard let a = address(of: ref, in: i), canAnswer(i, a) else { return }
+            servers[a]!.replicaOf = to
+        case .publish(let event):
+            sentinels[i].events.append((now, event))
+        case .saveConfig:
+            sentinels[i].saves += 1
+        case .clientReconfigScript:
+            break
+        }
+    }
+
+    func info(_ address: InstanceAddress) -> InfoReport? {
+        guard let server = servers[address] else { return nil }
+        if let m = server.replicaOf {
+            let up = servers[m].map { $0.alive && !$0.paused } ?? false
+            return InfoReport(runID: server.runID, isReplica: true, masterHost: m.ip, masterPort: m.port,
+                              masterLinkUp: up, masterLinkDownTime: up ? 0 : 1_000, replicaPriority: server.priority,
+                              replicationOffset: server.offset)
+        }
+        let replicas = servers.filter { $0.value.alive && $0.value.replicaOf == address }.map(\.key).sorted()
+        return InfoReport(runID: server.runID, isReplica: false, replicationOffset: server.offset, replicas: replicas)
+    }
+
+    // MARK: Faults and queries
+
+    mutating func crash(_ port: Int) { servers[Self.addr(port)]!.alive = false }
+    mutating func pause(_ port: Int) { servers[Self.addr(port)]!.paused = true }
+    mutating func resume(_ port: Int) { servers[Self.addr(port)]!.paused = false }
+
+    /// The server comes back with its old configuration (a master restarting as master).
+    mutating func restart(_ port: Int, asReplicaOf master: InstanceAddress? = nil) {
+        servers[Self.addr(port)]!.alive = true
+        servers[Self.addr(port)]!.replicaOf = master
+    }
+
+    mutating func isolate(sentinel i: Int, from address: InstanceAddress) {
+        blocked.insert(Blocked(sentinel: i, address: address))
+    }
+
+    /// Cuts sentinel `i` off from everything: servers and peers, both ways.
+    mutating func isolate(sentinel i: Int) {
+        for a in servers.keys { isolate(sentinel: i, from: a) }
+        for j in sentinels.indices where j != i {
+            isolate(sentinel: i, from: sentinels[j].address)
+            isolate(sentinel: j, from: sentinels[i].address)
+        }
+    }
+
+    mutating func heal() { blocked = [] }
+
+    /// What sentinel `i` answers to get-master-addr-by-name.
+    func advertisedMaster(_ i: Int) -> InstanceAddress? {
+        sentinels[i].state.currentMasterAddress(Self.masterName)
+    }
+
+    /// Servers that think they are masters and are alive.
+    var liveMasters: [InstanceAddress] {
+        servers.filter { $0.value.alive && $0.value.replicaOf == nil }.map(\.key).sorted()
+    }
+
+    func events(_ type: String, in i: Int? = nil) -> [SentinelEvent] {
+        let indices = i.map { [$0] } ?? Array(sentinels.indices)
+        return indices.flatMap { sentinels[$0].events.map(\.event).filter { $0.type == type } }
+    }
+
+    /// True when every live sentinel advertises `address` and it is the only live master.
+    func converged(on address: InstanceAddress) -> Bool {
+        sentinels.indices.allSatisfy { !sentinels[$0].alive || advertisedMaster($0) == address }
+            && liveMasters == [address]
+    }
+}
