@@ -40,6 +40,11 @@ let package = Package(
             name: "SentinelCore",
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "SentinelConfig",
+            dependencies: ["RESP"],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "tandem",
             dependencies: [
@@ -72,6 +77,11 @@ let package = Package(
         .testTarget(
             name: "SentinelCoreTests",
             dependencies: ["SentinelCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SentinelConfigTests",
+            dependencies: ["SentinelConfig"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

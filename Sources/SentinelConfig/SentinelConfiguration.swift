@@ -1,0 +1,271 @@
+import RESP
+
+/// A sentinel.conf that could not be used: names the file, the line and the directive.
+public struct SentinelConfigError: Error, Sendable, Hashable, CustomStringConvertible {
+    public var file: String
+    public var line: Int
+    public var directive: String
+    public var message: String
+
+    public init(file: String, line: Int, directive: String, message: String) {
+        self.file = file
+        self.line = line
+        self.directive = directive
+        self.message = message
+    }
+
+    public var description: String {
+        line > 0 ? "\(file):\(line): '\(directive)': \(message)" : "\(file): \(message)"
+    }
+}
+
+/// Settings of one `sentinel monitor` master, with its state lines.
+public struct MasterSettings: Sendable, Hashable {
+    public var name: String
+    public var host: String
+    public var port: Int
+    public var quorum: Int
+    public var downAfterMilliseconds: Int64 = 30_000
+    public var failoverTimeout: Int64 = 180_000
+    public var parallelSyncs = 1
+    public var authPass: String?
+    public var authUser: String?
+    public var notificationScript: String?
+    public var clientReconfigScript: String?
+    public var masterRebootDownAfterPeriod: Int64 = 0
+    public var renamedCommands: [String: String] = [:]
+    public var configEpoch: UInt64 = 0
+    public var leaderEpoch: UInt64 = 0
+    public var knownReplicas: [(host: String, port: Int)] = []
+    public var knownSentinels: [(host: String, port: Int, runID: String)] = []
+
+    public static func == (a: MasterSettings, b: MasterSettings) -> Bool {
+        a.name == b.name && a.host == b.host && a.port == b.port && a.quorum == b.quorum
+            && a.downAfterMilliseconds == b.downAfterMilliseconds && a.failoverTimeout == b.failoverTimeout
+            && a.parallelSyncs == b.parallelSyncs && a.configEpoch == b.configEpoch && a.leaderEpoch == b.leaderEpoch
+            && a.knownReplicas.map { "\($0.host):\($0.port)" } == b.knownReplicas.map { "\($0.host):\($0.port)" }
+            && a.knownSentinels.map { "\($0.host):\($0.port):\($0.runID)" } == b.knownSentinels.map { "\($0.host):\($0.port):\($0.runID)" }
+    }
+
+    public func hash(into hasher: inout Hasher) { hasher.combine(name) }
+}
+
+/// What a sentinel.conf says: server lines, global sentinel settings, masters and state.
+public struct SentinelConfiguration: Sendable, Hashable {
+    public var port = 26379
+    public var bind: [String] = []
+    public var dir: String?
+    public var protectedMode = true
+    public var logfile: String?
+    public var pidfile: String?
+    public var requirePass: String?
+    public var myID: String?
+    public var currentEpoch: UInt64 = 0
+    public var announceIP: String?
+    public var announcePort: Int?
+    public var resolveHostnames = false
+    public var announceHostnames = false
+    public var denyScriptsReconfig = true
+    public var sentinelUser: String?
+    public var sentinelPass: String?
+    /// Masters in file order.
+    public var masters: [MasterSettings] = []
+    /// Server lines Tandem accepts but does not act on (e.g. `daemonize`, `loglevel`), by line.
+    public var ignoredLines: [Int: String] = [:]
+
+    public init() {}
+
+    public func master(_ name: String) -> MasterSettings? { masters.first { $0.name == name } }
+}
+
+extension SentinelConfiguration {
+    /// Server directives a sentinel.conf may carry that Tandem accepts without acting on them.
+    static let acceptedServerDirectives: Set<String> = [
+        "daemonize", "loglevel", "supervised", "syslog-enabled", "syslog-ident", "syslog-facility",
+        "tcp-keepalive", "tcp-backlog", "timeout", "maxclients", "unixsocket", "unixsocketperm",
+        "enable-debug-command", "user", "aclfile", "acllog-max-len", "hz", "io-threads",
+        "crash-log-enabled", "crash-memcheck-enabled", "always-show-logo", "set-proc-title",
+        "proc-title-template", "locale-collate", "oom-score-adj", "oom-score-adj-values",
+        "disable-thp", "latency-tracking", "latency-tracking-info-percentiles",
+    ]
+
+    /// Parses the text of a sentinel.conf. Directive order does not matter, as in Redis.
+    public init(parsing text: String, file: String) throws(SentinelConfigError) {
+        self.init()
+        var monitorLines: [(Int, [String])] = []
+        var laterLines: [(Int, [String])] = []
+        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let lineNumber = index + 1
+            let line = rawLine.trimmingCharacters(in: " \t\r")
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            guard let words = splitInlineArguments(Array(line.utf8))?.map({ String(decoding: $0, as: UTF8.self) }),
+                  let first = words.first else {
+                throw SentinelConfigError(file: file, line: lineNumber, directive: String(line), message: "Unbalanced quotes in configuration line")
+            }
+            let keyword = first.lowercased()
+            if keyword == "sentinel" {
+                guard words.count >= 2 else {
+                    throw SentinelConfigError(file: file, line: lineNumber, directive: String(line), message: "Unrecognized sentinel configuration statement.")
+                }
+                // Pass 1: global options; pass 2: monitor; pass 3: per-master options.
+                switch words[1].lowercased() {
+                case "monitor": monitorLines.append((lineNumber, words))
+                case "down-after-milliseconds", "failover-timeout", "parallel-syncs", "auth-pass", "auth-user",
+                     "notification-script", "client-reconfig-script", "config-epoch", "leader-epoch",
+                     "known-replica", "known-slave", "known-sentinel", "rename-command",
+                     "master-reboot-down-after-period":
+                    laterLines.append((lineNumber, words))
+                default:
+                    try applyGlobal(words, line: lineNumber, text: String(line), file: file)
+                }
+            } else {
+                try applyServer(keyword, words, line: lineNumber, text: String(line), file: file)
+            }
+        }
+        for (lineNumber, words) in monitorLines {
+            try applyMonitor(words, line: lineNumber, file: file)
+        }
+        for (lineNumber, words) in laterLines {
+            try applyMasterOption(words, line: lineNumber, file: file)
+        }
+    }
+
+    private func fail(_ file: String, _ line: Int, _ words: [String], _ message: String) -> SentinelConfigError {
+        SentinelConfigError(file: file, line: line, directive: words.joined(separator: " "), message: message)
+    }
+
+    private mutating func applyServer(_ keyword: String, _ words: [String], line: Int, text: String, file: String) throws(SentinelConfigError) {
+        func argument() throws(SentinelConfigError) -> String {
+            guard words.count == 2 else { throw fail(file, line, words, "wrong number of arguments") }
+            return words[1]
+        }
+        switch keyword {
+        case "port":
+            guard let port = Int(try argument()), (0...65535).contains(port) else { throw fail(file, line, words, "argument must be between 0 and 65535 inclusive") }
+            self.port = port
+        case "bind":
+            guard words.count >= 2 else { throw fail(file, line, words, "wrong number of arguments") }
+            bind = Array(words.dropFirst())
+        case "dir": dir = try argument()
+        case "logfile": logfile = try argument()
+        case "pidfile": pidfile = try argument()
+        case "requirepass": requirePass = try argument()
+        case "protected-mode":
+            guard let value = Self.yesNo(try argument()) else { throw fail(file, line, words, "argument must be 'yes' or 'no'") }
+            protectedMode = value
+        default:
+            guard Self.acceptedServerDirectives.contains(keyword) || keyword.hasPrefix("tls-") else {
+                throw fail(file, line, words, "Bad directive or wrong number of arguments")
+            }
+            ignoredLines[line] = text
+        }
+    }
+
+    static func yesNo(_ s: String) -> Bool? {
+        switch s.lowercased() {
+        case "yes": return true
+        case "no": return false
+        default: return nil
+        }
+    }
+
+    private mutating func applyGlobal(_ words: [String], line: Int, text: String, file: String) throws(SentinelConfigError) {
+        let option = words[1].lowercased()
+        func value() throws(SentinelConfigError) -> String {
+            guard words.count == 3 else { throw fail(file, line, words, "Unrecognized sentinel configuration statement.") }
+            return words[2]
+        }
+        switch option {
+        case "myid":
+            let id = try value()
+            guard id.utf8.count == 40 else { throw fail(file, line, words, "Malformed Sentinel id in myid option.") }
+            myID = id
+        case "current-epoch":
+            guard let epoch = UInt64(try value()) else { throw fail(file, line, words, "Invalid current-epoch.") }
+            currentEpoch = max(currentEpoch, epoch)
+        case "announce-ip": announceIP = try value()
+        case "announce-port":
+            guard let p = Int(try value()), (0...65535).contains(p) else { throw fail(file, line, words, "Invalid port.") }
+            announcePort = p
+        case "resolve-hostnames", "announce-hostnames", "deny-scripts-reconfig":
+            guard let flag = Self.yesNo(try value()) else { throw fail(file, line, words, "Please specify yes or no for the \(option) option.") }
+            if option == "resolve-hostnames" { resolveHostnames = flag }
+            else if option == "announce-hostnames" { announceHostnames = flag }
+            else { denyScriptsReconfig = flag }
+        case "sentinel-user": sentinelUser = try value()
+        case "sentinel-pass": sentinelPass = try value()
+        default:
+            throw fail(file, line, words, "Unrecognized sentinel configuration statement.")
+        }
+    }
+
+    private mutating func applyMonitor(_ words: [String], line: Int, file: String) throws(SentinelConfigError) {
+        guard words.count == 6 else { throw fail(file, line, words, "Unrecognized sentinel configuration statement.") }
+        let name = words[2]
+        guard master(name) == nil else { throw fail(file, line, words, "Duplicate master name.") }
+        guard let port = Int(words[4]), (1...65535).contains(port) else { throw fail(file, line, words, "Invalid port number") }
+        guard let quorum = Int(words[5]), quorum > 0 else { throw fail(file, line, words, "Quorum must be 1 or greater.") }
+        guard !name.contains(" "), !name.isEmpty else { throw fail(file, line, words, "Invalid master name.") }
+        masters.append(MasterSettings(name: name, host: words[3], port: port, quorum: quorum))
+    }
+
+    private mutating func applyMasterOption(_ words: [String], line: Int, file: String) throws(SentinelConfigError) {
+        let option = words[1].lowercased()
+        guard words.count >= 3 else { throw fail(file, line, words, "Unrecognized sentinel configuration statement.") }
+        guard let index = masters.firstIndex(where: { $0.name == words[2] }) else {
+            throw fail(file, line, words, "No such master with specified name.")
+        }
+        func arg(_ n: Int) throws(SentinelConfigError) -> String {
+            guard words.count == n + 1 else { throw fail(file, line, words, "Unrecognized sentinel configuration statement.") }
+            return words[n]
+        }
+        func positive(_ s: String) throws(SentinelConfigError) -> Int64 {
+            guard let v = Int64(s), v > 0 else { throw fail(file, line, words, "negative or zero time parameter.") }
+            return v
+        }
+        switch option {
+        case "down-after-milliseconds": masters[index].downAfterMilliseconds = try positive(try arg(3))
+        case "failover-timeout": masters[index].failoverTimeout = try positive(try arg(3))
+        case "parallel-syncs":
+            guard let v = Int(try arg(3)), v >= 0 else { throw fail(file, line, words, "Invalid parallel-syncs value.") }
+            masters[index].parallelSyncs = v
+        case "auth-pass": masters[index].authPass = try arg(3)
+        case "auth-user": masters[index].authUser = try arg(3)
+        case "notification-script": masters[index].notificationScript = try arg(3)
+        case "client-reconfig-script": masters[index].clientReconfigScript = try arg(3)
+        case "master-reboot-down-after-period":
+            guard let v = Int64(try arg(3)), v >= 0 else { throw fail(file, line, words, "negative time parameter.") }
+            masters[index].masterRebootDownAfterPeriod = v
+        case "config-epoch":
+            guard let v = UInt64(try arg(3)) else { throw fail(file, line, words, "Invalid config-epoch.") }
+            masters[index].configEpoch = v
+        case "leader-epoch":
+            guard let v = UInt64(try arg(3)) else { throw fail(file, line, words, "Invalid leader-epoch.") }
+            masters[index].leaderEpoch = v
+        case "known-replica", "known-slave":
+            guard words.count == 5, let port = Int(words[4]), (1...65535).contains(port) else {
+                throw fail(file, line, words, "Wrong hostname or port for replica.")
+            }
+            masters[index].knownReplicas.append((words[3], port))
+        case "known-sentinel":
+            guard words.count == 6, let port = Int(words[4]), (1...65535).contains(port) else {
+                throw fail(file, line, words, "Wrong hostname or port for sentinel.")
+            }
+            masters[index].knownSentinels.append((words[3], port, words[5]))
+        case "rename-command":
+            guard words.count == 5 else { throw fail(file, line, words, "Unrecognized sentinel configuration statement.") }
+            masters[index].renamedCommands[words[3].uppercased()] = words[4]
+        default:
+            throw fail(file, line, words, "Unrecognized sentinel configuration statement.")
+        }
+    }
+}
+
+extension Substring {
+    func trimmingCharacters(in set: String) -> Substring {
+        var s = self
+        while let f = s.first, set.contains(f) { s = s.dropFirst() }
+        while let l = s.last, set.contains(l) { s = s.dropLast() }
+        return s
+    }
+}

@@ -1,0 +1,111 @@
+import Foundation
+import SentinelConfig
+import Testing
+
+@Suite("sentinel.conf: reading and rewriting")
+struct SentinelConfigTests {
+    static let seedPath = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().appendingPathComponent("../../../shared/seeds/configs/seed1-sentinel.conf").path
+
+    @Test("the first seed's sentinel.conf loads as written")
+    func seed() throws {
+        let text = try String(contentsOfFile: Self.seedPath, encoding: .utf8)
+        let config = try SentinelConfiguration(parsing: text, file: "seed1-sentinel.conf")
+        #expect(config.port == 26379)
+        #expect(config.dir == "/tmp")
+        #expect(config.logfile == "/var/log/redis/sentinel.log")
+        let m = try #require(config.master("mymaster"))
+        #expect(m.host == "192.168.1.20" && m.port == 6379 && m.quorum == 2)
+        #expect(m.authPass == "my-redis-password")
+        #expect(m.downAfterMilliseconds == 30_000 && m.parallelSyncs == 1 && m.failoverTimeout == 180_000)
+    }
+
+    @Test("directive order does not matter; state lines are read")
+    func orderAndState() throws {
+        let text = """
+            sentinel down-after-milliseconds m 1000
+            sentinel known-replica m 127.0.0.1 6380
+            sentinel myid 0123456789012345678901234567890123456789
+            sentinel monitor m 127.0.0.1 6379 2
+            sentinel config-epoch m 3
+            sentinel leader-epoch m 4
+            sentinel known-sentinel m 127.0.0.1 26380 abcdefabcdefabcdefabcdefabcdefabcdefabcd
+            sentinel current-epoch 4
+            sentinel auth-pass m "with space"
+            daemonize no
+            """
+        let c = try SentinelConfiguration(parsing: text, file: "s.conf")
+        let m = try #require(c.master("m"))
+        #expect(m.downAfterMilliseconds == 1000)
+        #expect(m.configEpoch == 3 && m.leaderEpoch == 4)
+        #expect(m.knownReplicas.map(\.port) == [6380])
+        #expect(m.knownSentinels.map(\.runID) == ["abcdefabcdefabcdefabcdefabcdefabcdefabcd"])
+        #expect(m.authPass == "with space")
+        #expect(c.myID == "0123456789012345678901234567890123456789")
+        #expect(c.currentEpoch == 4)
+    }
+
+    static let errorCases: [(String, Int, String)] = [
+        ("port 26379\nsentinel monitor m 127.0.0.1 6379 0\n", 2, "Quorum must be 1 or greater."),
+        ("sentinel monitor m 127.0.0.1 notaport 2\n", 1, "Invalid port number"),
+        ("sentinel down-after-milliseconds nosuch 1000\n", 1, "No such master with specified name."),
+        ("sentinel monitor m 127.0.0.1 6379 2\nsentinel down-after-milliseconds m -5\n", 2, "negative or zero time parameter."),
+        ("sentinel frobnicate yes\n", 1, "Unrecognized sentinel configuration statement."),
+        ("# comment\n\nbogus-directive 1\n", 3, "Bad directive or wrong number of arguments"),
+        ("port 99999\n", 1, "argument must be between 0 and 65535 inclusive"),
+        ("sentinel monitor m \"127.0.0.1 6379 2\n", 1, "Unbalanced quotes in configuration line"),
+        ("sentinel myid tooshort\n", 1, "Malformed Sentinel id in myid option."),
+        ("sentinel monitor m 127.0.0.1 6379 2\nsentinel monitor m 127.0.0.1 6380 2\n", 2, "Duplicate master name."),
+    ]
+
+    @Test("invalid files name the file, the line and the directive", arguments: errorCases.indices)
+    func errors(index: Int) {
+        let (text, line, message) = Self.errorCases[index]
+        #expect {
+            _ = try SentinelConfiguration(parsing: text, file: "bad.conf")
+        } throws: { error in
+            guard let e = error as? SentinelConfigError else { return false }
+            return e.line == line && e.message == message && e.file == "bad.conf"
+                && "\(e)".hasPrefix("bad.conf:\(line): '")
+        }
+    }
+
+    @Test("rewrite keeps comments and other lines in place and replaces the sentinel lines")
+    func rewrite() throws {
+        let original = try String(contentsOfFile: Self.seedPath, encoding: .utf8)
+        var config = try SentinelConfiguration(parsing: original, file: "seed")
+        config.myID = String(repeating: "a", count: 40)
+        config.currentEpoch = 7
+        config.masters[0].configEpoch = 7
+        config.masters[0].host = "192.168.1.21"
+        config.masters[0].knownReplicas = [("192.168.1.20", 6379)]
+        let rewritten = SentinelConfiguration.rewrite(original, sentinelLines: config.renderSentinelLines())
+        let lines = rewritten.split(separator: "\n").map(String.init)
+        #expect(lines[0] == "# sentinel.conf from the first seed, in Redis's own syntax")
+        #expect(lines[1] == "port 26379")
+        #expect(lines.contains("# sentinel notification-script mymaster /var/redis/notify.sh"))
+        #expect(lines.contains("sentinel monitor mymaster 192.168.1.21 6379 2"))
+        #expect(lines.contains("sentinel known-replica mymaster 192.168.1.20 6379"))
+        #expect(lines.contains("sentinel current-epoch 7"))
+        #expect(lines.contains("# Generated by CONFIG REWRITE"))
+        // Reading the result back gives the same configuration.
+        let again = try SentinelConfiguration(parsing: rewritten, file: "rewritten")
+        #expect(again.masters == config.masters)
+        #expect(again.myID == config.myID && again.currentEpoch == 7)
+        // Rewriting again is stable.
+        #expect(SentinelConfiguration.rewrite(rewritten, sentinelLines: again.renderSentinelLines()) == rewritten)
+    }
+
+    @Test("the file is replaced atomically; an unwritable path is an error naming it")
+    func writeFile() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-conf-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("sentinel.conf").path
+        try ConfigFileWriter.write("port 1\n", to: path)
+        try ConfigFileWriter.write("port 2\n", to: path)
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "port 2\n")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["sentinel.conf"])
+        #expect(throws: ConfigWriteError.self) { try ConfigFileWriter.write("x", to: dir.path + "/missing/dir/s.conf") }
+    }
+}
