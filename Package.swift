@@ -45,10 +45,23 @@ let package = Package(
             dependencies: ["RESP"],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "Sentinel",
+            dependencies: [
+                "RESP", "RedisConnection", "SentinelCore", "SentinelConfig",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "tandem",
             dependencies: [
+                "Sentinel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

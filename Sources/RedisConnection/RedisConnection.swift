@@ -253,6 +253,14 @@ public final class RedisConnection: Sendable {
         try await command([verb] + names)
     }
 
+    /// The local IP address of this connection (what a peer sees as our address).
+    public var localIP: String? { channel.localAddress?.ipAddress }
+
+    /// Returns when the connection has closed, for whatever reason.
+    public func waitUntilClosed() async {
+        try? await channel.closeFuture.get()
+    }
+
     /// Closes the connection; outstanding requests fail with `.closed`.
     public func close() async {
         try? await channel.close().get()

@@ -49,7 +49,10 @@ extension SentinelState {
         guard let ri = instance(ref), ri.linkConnected, let master = masters[ref.masterName] else { return }
         var infoPeriod = timers.infoPeriod
         if case .replica(_, let address) = ref {
-            if master.isODown || master.failoverInProgress || ri.masterLinkDownTime != 0 {
+            // Tandem also refreshes replicas every second once the master is merely SDOWN, so
+            // their INFO is fresh when a failover needs to choose one.
+            let masterSuspect = behaviour.fastInfoPeriod != nil && master.instance.isSDown
+            if master.isODown || master.failoverInProgress || ri.masterLinkDownTime != 0 || masterSuspect {
                 infoPeriod = 1_000
             }
             if let fast = behaviour.fastInfoPeriod {

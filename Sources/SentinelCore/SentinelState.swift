@@ -225,3 +225,12 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
         return z ^ (z >> 31)
     }
 }
+
+extension SentinelState {
+    /// Restores `config-epoch` and `leader-epoch` from the config file.
+    public mutating func restoreEpochs(master name: String, configEpoch: UInt64, leaderEpoch: UInt64) {
+        guard masters[name] != nil else { return }
+        masters[name]!.configEpoch = configEpoch
+        masters[name]!.leaderEpoch = leaderEpoch
+    }
+}

@@ -20,14 +20,6 @@ extension PendingSubcommand {
     }
 }
 
-struct SentinelCommand: PendingSubcommand {
-    static let configuration = CommandConfiguration(
-        commandName: "sentinel",
-        abstract: "Run a Redis Sentinel compatible monitor from a sentinel.conf (not implemented yet).")
-    @Argument(parsing: .allUnrecognized, help: "sentinel.conf path and redis-sentinel style options.")
-    var arguments: [String] = []
-}
-
 struct ProxyCommand: PendingSubcommand {
     static let configuration = CommandConfiguration(
         commandName: "proxy",

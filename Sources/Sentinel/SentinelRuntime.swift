@@ -1,0 +1,320 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import RESP
+import RedisConnection
+import SentinelConfig
+import SentinelCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The shell around `SentinelState`: owns the links to every instance, the timer, the config
+/// file and the event channels. Every decision is the core's; this actor carries them out.
+public actor SentinelRuntime {
+    public internal(set) var state: SentinelState
+    public private(set) var configuration: SentinelConfiguration
+    let configPath: String
+    let configText: String
+    let hub = PubSubHub()
+    let logger: Logger
+    let startedAt = ContinuousClock.now
+    private var links: [InstanceRef: LinkTask] = [:]
+    private var connections: [InstanceRef: RedisConnection] = [:]
+    private var timerTask: Task<Void, Never>?
+    private var lastSaveFailed = false
+    private var announceResolved: Bool
+    private var nextLinkID: UInt64 = 0
+
+    /// Milliseconds since the runtime started: the core's clock.
+    var now: Millis {
+        let d = ContinuousClock.now - startedAt
+        return Millis(d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000)
+    }
+
+    /// Builds the runtime from a parsed config. A missing `myid` is generated and saved at start.
+    public init(configuration: SentinelConfiguration, configPath: String, configText: String, logger: Logger) {
+        var config = configuration
+        if config.myID == nil {
+            config.myID = (0..<40).map { _ in String("0123456789abcdef".randomElement()!) }.joined()
+        }
+        self.configuration = config
+        self.configPath = configPath
+        self.configText = configText
+        self.logger = logger
+        let announce = InstanceAddress(ip: config.announceIP ?? "127.0.0.1", port: config.announcePort ?? config.port)
+        self.announceResolved = config.announceIP != nil
+        self.state = SentinelState(myID: config.myID!, announce: announce, seed: UInt64.random(in: 0...UInt64.max))
+    }
+
+    /// Saves the config (with the new myid if one was generated), loads the masters and state
+    /// lines into the core, and starts the timer.
+    public func start() throws {
+        try saveConfig()
+        let t = now
+        var actions: [SentinelAction] = []
+        state.currentEpoch = configuration.currentEpoch
+        for m in configuration.masters {
+            actions += state.monitor(name: m.name, address: InstanceAddress(ip: m.host, port: m.port), quorum: m.quorum,
+                                     downAfter: m.downAfterMilliseconds, failoverTimeout: m.failoverTimeout,
+                                     parallelSyncs: m.parallelSyncs, now: t)
+            state.restoreEpochs(master: m.name, configEpoch: m.configEpoch, leaderEpoch: m.leaderEpoch)
+            for r in m.knownReplicas {
+                actions += state.restoreKnownReplica(master: m.name, address: InstanceAddress(ip: r.host, port: r.port), now: t)
+            }
+            for s in m.knownSentinels {
+                actions += state.restoreKnownSentinel(master: m.name, address: InstanceAddress(ip: s.host, port: s.port), runID: s.runID, now: t)
+            }
+        }
+        perform(actions)
+        timerTask = Task { [weak self] in
+            while !Task.isCancelled {
+                // Sentinel's hz is 10 + rand()%10, re-drawn each tick, to desynchronise peers.
+                try? await Task.sleep(for: .milliseconds(Int.random(in: 50...100)))
+                await self?.input(.tick)
+            }
+        }
+    }
+
+    /// Stops the timer and closes every link.
+    public func stop() async {
+        timerTask?.cancel()
+        for (_, link) in links { link.task.cancel() }
+        links.removeAll()
+        for (_, c) in connections { await c.close() }
+        connections.removeAll()
+    }
+
+    func input(_ input: SentinelInput) {
+        perform(state.handle(input, now: now))
+    }
+
+    // MARK: Actions
+
+    func perform(_ actions: [SentinelAction]) {
+        for action in actions { perform(action) }
+    }
+
+    private func perform(_ action: SentinelAction) {
+        switch action {
+        case .connect(let ref, let address):
+            openLink(ref, address)
+        case .disconnect(let ref):
+            links.removeValue(forKey: ref)?.task.cancel()
+            if let c = connections.removeValue(forKey: ref) { Task { await c.close() } }
+        case .ping(let ref):
+            send(ref, ["PING"], timeout: .seconds(60)) { runtime, reply in
+                let valid = reply.string == "PONG" || ["LOADING", "MASTERDOWN"].contains(reply.errorCode ?? "")
+                await runtime.input(.pingReply(ref, valid: valid))
+            }
+        case .info(let ref):
+            send(ref, ["INFO"], timeout: .seconds(60)) { runtime, reply in
+                guard let text = reply.string else { return }
+                await runtime.input(.info(ref, InfoReport(RedisInfo(parsing: text))))
+            }
+        case .publishHello(let ref, let payload):
+            send(ref, ["PUBLISH", "__sentinel__:hello", payload], timeout: .seconds(10)) { _, _ in }
+        case .askMasterState(let ref, let master, let epoch, let runID):
+            guard case .sentinel(let name, let peer) = ref else { return }
+            send(ref, ["SENTINEL", "is-master-down-by-addr", master.ip, String(master.port), String(epoch), runID],
+                 timeout: .seconds(10)) { runtime, reply in
+                guard let r = reply.array, r.count == 3, let down = r[0].int, let leader = r[1].string, let epoch = r[2].int else { return }
+                await runtime.input(.masterDownReply(master: name, sentinel: peer, down: down == 1,
+                                                     leader: leader == "*" ? nil : leader, leaderEpoch: UInt64(max(0, epoch))))
+            }
+        case .promote(let ref):
+            sendTransaction(ref, slaveOf: ["NO", "ONE"])
+        case .replicate(let ref, let address):
+            sendTransaction(ref, slaveOf: [address.ip, String(address.port)])
+        case .publish(let event):
+            let level: Logger.Level = event.level == .warning ? .warning : (event.level == .notice ? .notice : .debug)
+            logger.log(level: level, "\(event.type) \(event.payload)")
+            if event.level > .debug { hub.publish(channel: event.type, message: event.payload) }
+        case .saveConfig:
+            do {
+                try saveConfig()
+            } catch {
+                logger.error("Failed to save config file: \(error)")
+            }
+        case .clientReconfigScript(let master, let role, let state, let from, let to):
+            logger.debug("client-reconfig-script not run (scripts are not implemented yet): \(master) \(role) \(state) \(from) \(to)")
+        }
+    }
+
+    /// `MULTI; SLAVEOF …; CONFIG REWRITE; CLIENT KILL TYPE normal; CLIENT KILL TYPE pubsub; EXEC`.
+    private func sendTransaction(_ ref: InstanceRef, slaveOf target: [String]) {
+        guard let connection = connections[ref] else { return }
+        let rename = configuration.master(ref.masterName)?.renamedCommands ?? [:]
+        func cmd(_ name: String) -> String { rename[name] ?? name }
+        let commands = [
+            [cmd("MULTI")], [cmd("SLAVEOF")] + target, [cmd("CONFIG"), "REWRITE"],
+            [cmd("CLIENT"), "KILL", "TYPE", "normal"], [cmd("CLIENT"), "KILL", "TYPE", "pubsub"], [cmd("EXEC")],
+        ]
+        let logger = self.logger
+        Task {
+            do {
+                _ = try await connection.pipeline(commands, timeout: .seconds(10))
+            } catch {
+                logger.warning("SLAVEOF \(target.joined(separator: " ")) failed: \(error)")
+            }
+        }
+    }
+
+    private func send(_ ref: InstanceRef, _ command: [String], timeout: TimeAmount,
+                      _ handler: @escaping @Sendable (SentinelRuntime, RESPValue) async -> Void) {
+        guard let connection = connections[ref] else { return }
+        var command = command
+        if let renamed = configuration.master(ref.masterName)?.renamedCommands[command[0]], !isSentinel(ref) {
+            command[0] = renamed
+        }
+        Task { [weak self] in
+            guard let reply = try? await connection.send(command, timeout: timeout), let self else { return }
+            await handler(self, reply)
+        }
+    }
+
+    private func isSentinel(_ ref: InstanceRef) -> Bool {
+        if case .sentinel = ref { return true }
+        return false
+    }
+
+    // MARK: Links
+
+    private struct LinkTask {
+        var id: UInt64
+        var address: InstanceAddress
+        var task: Task<Void, Never>
+    }
+
+    private func openLink(_ ref: InstanceRef, _ address: InstanceAddress) {
+        if let existing = links[ref], existing.address == address { return }
+        links.removeValue(forKey: ref)?.task.cancel()
+        if let c = connections.removeValue(forKey: ref) { Task { await c.close() } }
+        var connection = RedisConnectionConfiguration(host: address.ip, port: address.port, connectTimeout: .seconds(1),
+                                                      commandTimeout: .seconds(60),
+                                                      clientName: "sentinel-\(state.myID.prefix(8))-cmd")
+        if isSentinel(ref) {
+            connection.username = configuration.sentinelUser
+            connection.password = configuration.sentinelPass
+        } else if let m = configuration.master(ref.masterName) {
+            connection.username = m.authUser
+            connection.password = m.authPass
+        }
+        let wantsHello = !isSentinel(ref)
+        let config = connection
+        nextLinkID += 1
+        let id = nextLinkID
+        let task = Task { [weak self] in
+            while !Task.isCancelled {
+                do {
+                    let c = try await RedisConnection.connect(config)
+                    guard let self else { await c.close(); return }
+                    guard await self.linkUp(ref, id, c) else { return }
+                    if wantsHello {
+                        var sub = config
+                        sub.clientName = "sentinel-\(await self.state.myID.prefix(8))-pubsub"
+                        let pubsub = try await RedisConnection.connect(sub)
+                        try await pubsub.subscribe(["__sentinel__:hello"])
+                        await withTaskGroup(of: Void.self) { group in
+                            group.addTask {
+                                for await message in pubsub.messages { await self.input(.hello(message.text)) }
+                            }
+                            group.addTask { await c.waitUntilClosed() }
+                            await group.next()
+                            group.cancelAll()
+                        }
+                        await pubsub.close()
+                    } else {
+                        await withTaskCancellationHandler {
+                            await c.waitUntilClosed()
+                        } onCancel: {
+                            Task { await c.close() }
+                        }
+                    }
+                    await c.close()
+                    await self.linkDown(ref, id, c)
+                } catch {
+                    await self?.linkFailed(ref, id)
+                }
+                if Task.isCancelled { return }
+                try? await Task.sleep(for: .milliseconds(500))
+            }
+        }
+        links[ref] = LinkTask(id: id, address: address, task: task)
+    }
+
+    /// Reports of a link that was replaced or dropped (its task cancelled) are ignored: only the
+    /// current link of an instance may say it is up or down.
+    private func isCurrent(_ ref: InstanceRef, _ id: UInt64) -> Bool { links[ref]?.id == id }
+
+    private func linkUp(_ ref: InstanceRef, _ id: UInt64, _ connection: RedisConnection) -> Bool {
+        guard isCurrent(ref, id) else {
+            Task { await connection.close() }
+            return false
+        }
+        connections[ref] = connection
+        if !announceResolved, let ip = connection.localIP {
+            state.announce.ip = ip
+            announceResolved = true
+        }
+        input(.linkUp(ref))
+        return true
+    }
+
+    private func linkDown(_ ref: InstanceRef, _ id: UInt64, _ connection: RedisConnection) {
+        guard isCurrent(ref, id) else { return }
+        if connections[ref] === connection { connections[ref] = nil }
+        input(.linkDown(ref))
+    }
+
+    private func linkFailed(_ ref: InstanceRef, _ id: UInt64) {
+        guard isCurrent(ref, id) else { return }
+        if let c = connections.removeValue(forKey: ref) { Task { await c.close() } }
+        input(.linkDown(ref))
+    }
+
+    // MARK: Config
+
+    /// Writes the state lines to the config file (fsync'd); throws on failure.
+    func saveConfig() throws {
+        var config = configuration
+        config.currentEpoch = state.currentEpoch
+        for i in config.masters.indices {
+            guard let m = state.masters[config.masters[i].name] else { continue }
+            config.masters[i].host = m.address.ip
+            config.masters[i].port = m.address.port
+            config.masters[i].configEpoch = m.configEpoch
+            config.masters[i].leaderEpoch = m.leaderEpoch
+            config.masters[i].knownReplicas = m.sortedReplicaAddresses.map { ($0.ip, $0.port) }
+            config.masters[i].knownSentinels = m.sortedSentinelIDs.map { id in
+                let s = m.sentinels[id]!
+                return (s.address.ip, s.address.port, id)
+            }
+        }
+        let current = (try? String(contentsOfFile: configPath, encoding: .utf8)) ?? configText
+        let text = SentinelConfiguration.rewrite(current, sentinelLines: config.renderSentinelLines())
+        try ConfigFileWriter.write(text, to: configPath)
+        configuration = config
+    }
+}
+
+extension InfoReport {
+    /// The parts of a parsed INFO reply the core uses.
+    init(_ info: RedisInfo) {
+        let r = info.replication
+        self.init(
+            runID: info.runID,
+            isReplica: r.role == .replica,
+            masterHost: r.masterHost,
+            masterPort: r.masterPort,
+            masterLinkUp: r.masterLinkUp ?? false,
+            masterLinkDownTime: Millis(max(0, r.masterLinkDownSinceSeconds ?? 0)) * 1000,
+            replicaPriority: r.replicaPriority ?? 100,
+            replicationOffset: r.slaveReplOffset ?? r.masterReplOffset ?? 0,
+            replicaAnnounced: r.replicaAnnounced ?? true,
+            replicas: r.replicas.map { InstanceAddress(ip: $0.ip, port: $0.port) }
+        )
+    }
+}

@@ -1,0 +1,96 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import RESP
+
+/// The sentinel port: accepts Redis clients and peers, answers commands through the runtime.
+public final class SentinelServer: Sendable {
+    let runtime: SentinelRuntime
+    let logger: Logger
+    private let channels = NIOLockedValueBox<[any Channel]>([])
+    private let nextClientID = NIOLockedValueBox<UInt64>(0)
+
+    public init(runtime: SentinelRuntime, logger: Logger) {
+        self.runtime = runtime
+        self.logger = logger
+    }
+
+    /// Binds every address and serves until the task is cancelled. Returns the bound ports
+    /// through `onBound` once listening.
+    public func run(hosts: [String], port: Int, onBound: @Sendable ([Int]) -> Void = { _ in }) async throws {
+        try await withThrowingDiscardingTaskGroup { group in
+            var ports: [Int] = []
+            for host in hosts {
+                let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                    .serverChannelOption(.backlog, value: 511)
+                    .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                    .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                    .bind(host: host, port: port) { channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RESPRequestDecoder()))
+                            return try NIOAsyncChannel<RESPRequest, ByteBuffer>(wrappingChannelSynchronously: channel)
+                        }
+                    }
+                ports.append(server.channel.localAddress?.port ?? port)
+                channels.withLockedValue { $0.append(server.channel) }
+                group.addTask {
+                    try await withTaskCancellationHandler {
+                        try await server.executeThenClose { inbound in
+                            try await withThrowingDiscardingTaskGroup { clients in
+                                for try await client in inbound {
+                                    clients.addTask { await self.serve(client) }
+                                }
+                            }
+                        }
+                    } onCancel: {
+                        server.channel.close(promise: nil)
+                    }
+                }
+            }
+            onBound(ports)
+        }
+    }
+
+    private func serve(_ client: NIOAsyncChannel<RESPRequest, ByteBuffer>) async {
+        let id = nextClientID.withLockedValue { $0 += 1; return $0 }
+        do {
+            try await client.executeThenClose { inbound, outbound in
+                let writer = outbound
+                let session = ClientSession(id: id)
+                runtime.hub.register(id) { value in
+                    var buffer = ByteBuffer()
+                    buffer.writeRESPValue(value)
+                    Task { try? await writer.write(buffer) }
+                }
+                defer { runtime.hub.unregister(id) }
+                do {
+                    for try await request in inbound {
+                        let replies = await runtime.execute(request, session: session)
+                        var buffer = ByteBuffer()
+                        for reply in replies { buffer.writeRESPValue(reply) }
+                        try await outbound.write(buffer)
+                        if session.closeAfterReply.withLockedValue({ $0 }) { break }
+                    }
+                } catch let error as RESPProtocolError {
+                    var buffer = ByteBuffer()
+                    buffer.writeRESPValue(.simpleError("ERR \(error.message)"))
+                    try? await outbound.write(buffer)
+                    logger.debug("closing client \(id): \(error)")
+                }
+            }
+        } catch {
+            logger.debug("client \(id) closed: \(error)")
+        }
+    }
+}
+
+/// Per-connection state of a client of the sentinel port.
+final class ClientSession: Sendable {
+    let id: UInt64
+    let name = NIOLockedValueBox<String?>(nil)
+    let closeAfterReply = NIOLockedValueBox(false)
+    let authenticated = NIOLockedValueBox(false)
+
+    init(id: UInt64) { self.id = id }
+}

@@ -1,0 +1,52 @@
+import ArgumentParser
+import Logging
+import Sentinel
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `tandem sentinel sentinel.conf [--sentinel] [--port N]`: redis-sentinel's invocation styles.
+struct SentinelCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sentinel",
+        abstract: "Run a Redis Sentinel compatible monitor from a sentinel.conf.")
+
+    @Argument(parsing: .allUnrecognized, help: "sentinel.conf path, then redis-sentinel style options (--port N, --bind ADDR, --sentinel).")
+    var arguments: [String] = []
+
+    func run() async throws {
+        var path: String?
+        var overrides: [String: String] = [:]
+        var i = 0
+        while i < arguments.count {
+            let a = arguments[i]
+            if a == "--sentinel" {
+                i += 1
+            } else if a.hasPrefix("--") {
+                guard i + 1 < arguments.count else { fail("option \(a) needs a value") }
+                overrides[String(a.dropFirst(2))] = arguments[i + 1]
+                i += 2
+            } else if path == nil {
+                path = a
+                i += 1
+            } else {
+                fail("unexpected argument '\(a)'")
+            }
+        }
+        guard let path else { fail("Sentinel needs config file on disk to save state. Exiting...") }
+        var logger = Logger(label: "tandem.sentinel")
+        logger.logLevel = .notice
+        do {
+            try await runSentinel(configPath: path, overrides: overrides, logger: logger)
+        } catch {
+            fail("\(error)")
+        }
+    }
+
+    private func fail(_ message: String) -> Never {
+        let text = "tandem sentinel: \(message)\n"
+        _ = text.withCString { write(2, $0, strlen($0)) }
+        Glibc.exit(1)
+    }
+}

@@ -1,0 +1,107 @@
+import Foundation
+import NIOCore
+import RESP
+import RedisConnection
+
+/// Finds the `tandem` executable built alongside the tests.
+public func tandemExecutable() throws -> String {
+    let candidates = [
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tandem"),
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../.build/debug/tandem"),
+    ]
+    guard let binary = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
+        throw HarnessError("tandem executable not found next to the test binary; run `swift build` first")
+    }
+    return binary.standardizedFileURL.path
+}
+
+/// A sentinel process for tests: the real `redis-sentinel`, or `tandem sentinel`, on a free
+/// loopback port with its own config file in a temporary directory.
+public final class SentinelProcess: @unchecked Sendable {
+    public enum Kind: String, Sendable, CustomStringConvertible {
+        case redis, tandem
+        public var description: String { rawValue }
+    }
+
+    public static let redisSentinelBinary: String? = findExecutable("redis-sentinel")
+    public static var shouldRunTests: Bool { (RedisServer.binary != nil && redisSentinelBinary != nil) || isCI }
+
+    public let kind: Kind
+    public let port: Int
+    public let directory: URL
+    private var child: ChildProcess?
+
+    public var configFile: URL { directory.appendingPathComponent("sentinel.conf") }
+    public var logFile: URL { directory.appendingPathComponent("sentinel.log") }
+
+    /// Starts a sentinel monitoring `master` as `name` and waits until it answers PING.
+    /// `extraLines` are appended to its sentinel.conf.
+    public init(kind: Kind, monitoring master: RedisServer, name: String = "mymaster", quorum: Int = 2,
+                downAfter: Int = 1000, failoverTimeout: Int = 10_000, extraLines: [String] = []) async throws {
+        self.kind = kind
+        self.port = try freeLoopbackPort()
+        self.directory = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-sentinel-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let config = ([
+            "port \(port)", "bind 127.0.0.1", "dir \(directory.path)",
+            "sentinel monitor \(name) \(master.host) \(master.port) \(quorum)",
+            "sentinel down-after-milliseconds \(name) \(downAfter)",
+            "sentinel failover-timeout \(name) \(failoverTimeout)",
+        ] + extraLines).joined(separator: "\n") + "\n"
+        try config.write(to: configFile, atomically: true, encoding: .utf8)
+        switch kind {
+        case .redis:
+            guard let binary = Self.redisSentinelBinary else {
+                throw HarnessError("redis-sentinel is not installed (apt-get install redis-sentinel)")
+            }
+            child = try ChildProcess(executable: binary, arguments: [configFile.path, "--daemonize", "no"], logFile: logFile)
+        case .tandem:
+            child = try ChildProcess(executable: try tandemExecutable(), arguments: ["sentinel", configFile.path], logFile: logFile)
+        }
+        try await waitUntil("\(kind) sentinel on port \(port) to answer PING (log: \(logFile.path))") {
+            guard self.child?.isRunning == true else { throw HarnessError("\(kind) sentinel exited: \(self.logTail())") }
+            return try await self.command(["PING"]).string == "PONG"
+        }
+    }
+
+    /// Runs one command on a short-lived connection (error replies are returned as values).
+    public func command(_ arguments: [String]) async throws -> RESPValue {
+        let c = try await RedisConnection.connect(RedisConnectionConfiguration(host: "127.0.0.1", port: port, connectTimeout: .seconds(1)))
+        do {
+            let reply = try await c.send(arguments)
+            await c.close()
+            return reply
+        } catch {
+            await c.close()
+            throw error
+        }
+    }
+
+    /// `SENTINEL get-master-addr-by-name` as `host:port`, or nil.
+    public func masterAddress(_ name: String = "mymaster") async throws -> String? {
+        let reply = try await command(["SENTINEL", "get-master-addr-by-name", name])
+        guard let parts = reply.array, parts.count == 2, let host = parts[0].string, let port = parts[1].string else { return nil }
+        return "\(host):\(port)"
+    }
+
+    /// How many other sentinels and replicas it knows for `name`.
+    public func known(_ name: String = "mymaster") async throws -> (sentinels: Int, replicas: Int) {
+        let reply = try await command(["SENTINEL", "master", name])
+        var fields: [String: String] = [:]
+        for pair in reply.pairs ?? [] { if let k = pair.key.string { fields[k] = pair.value.string } }
+        return (Int(fields["num-other-sentinels"] ?? "") ?? -1, Int(fields["num-slaves"] ?? "") ?? -1)
+    }
+
+    public func logTail(lines: Int = 20) -> String {
+        let text = (try? String(contentsOf: logFile, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").suffix(lines).joined(separator: "\n")
+    }
+
+    public var isRunning: Bool { child?.isRunning ?? false }
+    public func kill9() { child?.kill9() }
+
+    public func stop() {
+        child?.kill9()
+        try? FileManager.default.removeItem(at: directory)
+    }
+}
