@@ -153,9 +153,12 @@ public actor SentinelRuntime {
             [cmd("CLIENT"), "KILL", "TYPE", "normal"], [cmd("CLIENT"), "KILL", "TYPE", "pubsub"], [cmd("EXEC")],
         ]
         let logger = self.logger
-        Task {
+        Task { [weak self] in
             do {
                 _ = try await connection.pipeline(commands, timeout: .seconds(10))
+                // Confirm the new role at once rather than at the next INFO period.
+                let reply = try await connection.send(["INFO"], timeout: .seconds(10))
+                if let text = reply.string { await self?.input(.info(ref, InfoReport(RedisInfo(parsing: text)))) }
             } catch {
                 logger.warning("SLAVEOF \(target.joined(separator: " ")) failed: \(error)")
             }

@@ -182,6 +182,15 @@ public struct SentinelBehaviour: Sendable, Hashable {
     /// this often (7.0: 1 s and 10 s), so promotion and a returning old master are seen at once.
     public var fastInfoPeriod: Millis? = 100
 
+    /// PING every instance this often (7.0: min(down-after, 1 s)), so that a crash is measured
+    /// from a recent reply and SDOWN comes close to down-after after it.
+    public var pingPeriod: Millis? = 100
+    /// While the master is SDOWN, ask peers that said "not down" again after this long (7.0: 1 s).
+    public var askPeriod: Millis? = 100
+    /// Take the next failover step as soon as an input allows it (a peer's answer, a promoted
+    /// replica's INFO), and several steps in one tick, instead of one step per timer tick.
+    public var eagerSteps = true
+
     public init() {}
 
     /// Exactly Redis Sentinel 7.0's timing.
@@ -190,6 +199,9 @@ public struct SentinelBehaviour: Sendable, Hashable {
         b.askOnSDown = false
         b.convertReturningMasterAfter = nil
         b.fastInfoPeriod = nil
+        b.pingPeriod = nil
+        b.askPeriod = nil
+        b.eagerSteps = false
         return b
     }
 }

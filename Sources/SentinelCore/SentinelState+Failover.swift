@@ -171,6 +171,10 @@ extension SentinelState {
         event(.warning, "+failover-state-reconf-slaves", .master(name))
         emit(.clientReconfigScript(master: name, role: "leader", state: "start", from: masters[name]!.address, to: address))
         forceHelloUpdate(name)
+        if behaviour.eagerSteps {
+            // Tell the peers now rather than at the next tick: they switch on this hello.
+            sendHelloEverywhere(name, now: now)
+        }
     }
 
     /// `sentinelFailoverReconfNextSlave`: point the other replicas at the promoted one,
@@ -267,5 +271,16 @@ extension SentinelState {
             event(.notice, "+slave", .replica(master: name, a))
         }
         emit(.saveConfig)
+    }
+}
+
+extension SentinelState {
+    /// Sends hello to the master, every replica and every peer sentinel of `name` with a link.
+    mutating func sendHelloEverywhere(_ name: String, now: Millis) {
+        guard let master = masters[name] else { return }
+        var refs: [InstanceRef] = [.master(name)]
+        refs += master.sortedReplicaAddresses.map { .replica(master: name, $0) }
+        refs += master.sortedSentinelIDs.map { .sentinel(master: name, runID: $0) }
+        for ref in refs where instance(ref)?.linkConnected == true { sendHello(ref, now: now) }
     }
 }

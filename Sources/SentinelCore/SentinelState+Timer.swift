@@ -40,8 +40,35 @@ extension SentinelState {
         if startFailoverIfNeeded(name, now: now) {
             askMasterStateToOtherSentinels(name, forced: true, now: now)
         }
-        failoverStateMachine(name, now: now)
+        runFailoverSteps(name, now: now)
         askMasterStateToOtherSentinels(name, forced: false, now: now)
+    }
+
+    /// The failover state machine: one step (7.0), or with `eagerSteps` as many as can be
+    /// taken now (each step still waits for what it needs: votes, a promotion, replicas).
+    mutating func runFailoverSteps(_ name: String, now: Millis) {
+        var steps = 0
+        repeat {
+            let before = masters[name]?.failoverState
+            failoverStateMachine(name, now: now)
+            steps += 1
+            if !behaviour.eagerSteps || masters[name]?.failoverState == before || masters[name]?.failoverState == .updateConfig { break }
+        } while steps < 6
+    }
+
+    /// With `eagerSteps`, react to an input at once instead of at the next tick: recheck
+    /// SDOWN/ODOWN, start or continue a failover.
+    mutating func react(_ name: String, now: Millis) {
+        guard behaviour.eagerSteps, !isTilted, masters[name] != nil else { return }
+        checkSubjectivelyDown(.master(name), now: now)
+        checkObjectivelyDown(name, now: now)
+        if startFailoverIfNeeded(name, now: now) {
+            askMasterStateToOtherSentinels(name, forced: true, now: now)
+        }
+        runFailoverSteps(name, now: now)
+        if masters[name]?.failoverState == .updateConfig {
+            switchToPromotedReplica(name, now: now)
+        }
     }
 
     /// `sentinelSendPeriodicCommands`: INFO, PING and hello, each at its period.
@@ -61,7 +88,7 @@ extension SentinelState {
                 if promoting || claimsMaster { infoPeriod = min(infoPeriod, fast) }
             }
         }
-        let pingPeriod = min(master.downAfter, timers.pingPeriod)
+        let pingPeriod = min(master.downAfter, behaviour.pingPeriod ?? timers.pingPeriod)
         if case .sentinel = ref {} else if !ri.infoPending, ri.infoRefresh.map({ now - $0 > infoPeriod }) ?? true {
             emit(.info(ref))
             update(ref) { $0.infoPending = true }
@@ -159,7 +186,8 @@ extension SentinelState {
             guard master.instance.isSDown, peer.linkConnected else { continue }
             if !forced {
                 let last = max(peer.lastMasterDownReply ?? Millis.min / 2, peer.lastMasterDownAsk ?? Millis.min / 2)
-                if now - last < timers.askPeriod { continue }
+                let period = peer.reportsMasterDown ? timers.askPeriod : (behaviour.askPeriod ?? timers.askPeriod)
+                if now - last < period { continue }
             }
             let candidate = master.failoverState != .none ? myID : "*"
             emit(.askMasterState(.sentinel(master: name, runID: runID), master: master.address, epoch: currentEpoch, runID: candidate))

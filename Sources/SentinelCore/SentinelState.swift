@@ -90,7 +90,9 @@ public struct SentinelState: Sendable {
                     $0.pingPendingSince = nil
                 }
             }
-        case .info(let ref, let report): refreshInfo(ref, report, now: now)
+        case .info(let ref, let report):
+            refreshInfo(ref, report, now: now)
+            react(ref.masterName, now: now)
         case .hello(let payload): processHello(payload, now: now)
         case .masterDownReply(let name, let runID, let down, let leader, let leaderEpoch):
             guard masters[name]?.sentinels[runID] != nil else { break }
@@ -100,6 +102,7 @@ public struct SentinelState: Sendable {
                 masters[name]!.sentinels[runID]!.leader = leader
                 masters[name]!.sentinels[runID]!.leaderEpoch = leaderEpoch
             }
+            react(name, now: now)
         }
         return flush()
     }

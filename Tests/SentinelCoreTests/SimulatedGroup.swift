@@ -30,6 +30,8 @@ struct SimulatedGroup {
     /// Pairs (sentinel index, address) that cannot reach each other.
     var blocked: Set<Blocked> = []
     var promotions: [(at: Millis, by: Int, address: InstanceAddress)] = []
+    /// When set, the next replica told to become master dies instead (and the flag clears).
+    var crashOnNextPromotion = false
 
     struct Blocked: Hashable {
         var sentinel: Int
@@ -186,6 +188,11 @@ struct SimulatedGroup {
                                               leader: answer.leader, leaderEpoch: answer.leaderEpoch)), by: i)
         case .promote(let ref):
             guard let a = address(of: ref, in: i), canAnswer(i, a) else { return }
+            if crashOnNextPromotion {
+                crashOnNextPromotion = false
+                servers[a]!.alive = false
+                return
+            }
             servers[a]!.replicaOf = nil
             promotions.append((now, i, a))
         case .replicate(let ref, let to):

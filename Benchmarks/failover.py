@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""Failover speed: tandem sentinel vs redis-sentinel, same machine, same run, interleaved.
+
+Each trial starts a master and two replicas (real redis-server) and three sentinels of one
+kind (quorum 2, down-after-milliseconds 1000, failover-timeout 10000) on free loopback ports,
+waits until every sentinel knows its peers and both replicas, kills the master with SIGKILL and
+polls every 10 ms:
+  promoted  - a replica answers ROLE with "master"
+  api       - every sentinel's SENTINEL get-master-addr-by-name names that replica
+Prints per-trial times and medians, and tandem/redis ratios.
+
+  Benchmarks/failover.py [--trials 5] [--tandem .build/release/tandem]
+"""
+import argparse, os, shutil, signal, socket, statistics, subprocess, sys, tempfile, time
+
+def free_port():
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
+
+def command(port, *args, timeout=0.5):
+    """One RESP command on a fresh connection; returns the decoded reply (errors as Exception)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        out = b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a.encode()), a.encode()) for a in args)
+        s.sendall(out)
+        f = s.makefile("rb")
+        return read(f)
+
+def read(f):
+    line = f.readline()
+    if not line: raise ConnectionError("closed")
+    t, rest = line[:1], line[1:-2]
+    if t == b"+": return rest.decode()
+    if t == b"-": return Exception(rest.decode())
+    if t == b":": return int(rest)
+    if t == b"$":
+        n = int(rest)
+        if n < 0: return None
+        data = f.read(n + 2); return data[:-2].decode()
+    if t == b"*":
+        n = int(rest)
+        if n < 0: return None
+        return [read(f) for _ in range(n)]
+    raise ValueError("bad reply %r" % line)
+
+def wait(cond, limit, what):
+    end = time.time() + limit
+    while time.time() < end:
+        try:
+            if cond(): return
+        except Exception:
+            pass
+        time.sleep(0.02)
+    raise RuntimeError("timed out waiting for " + what)
+
+class Trial:
+    def __init__(self, kind, tandem):
+        self.kind, self.tandem = kind, tandem
+        self.dir = tempfile.mkdtemp(prefix="tandem-bench-")
+        self.procs = []
+
+    def spawn(self, args, log):
+        p = subprocess.Popen(args, stdout=open(log, "w"), stderr=subprocess.STDOUT)
+        self.procs.append(p); return p
+
+    def start(self):
+        self.ports = [free_port() for _ in range(3)]
+        self.redis = []
+        for i, port in enumerate(self.ports):
+            d = os.path.join(self.dir, str(port)); os.mkdir(d)
+            args = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", d, "--save", "",
+                    "--repl-diskless-sync-delay", "0", "--daemonize", "no", "--logfile", ""]
+            if i: args += ["--replicaof", "127.0.0.1", str(self.ports[0])]
+            self.redis.append(self.spawn(args, os.path.join(d, "log")))
+        for port in self.ports[1:]:
+            wait(lambda: "master_link_status:up" in command(port, "INFO", "replication"), 15, "replica sync")
+        self.sentinels = []
+        for i in range(3):
+            port = free_port(); self.sentinels.append(port)
+            conf = os.path.join(self.dir, "s%d.conf" % i)
+            with open(conf, "w") as f:
+                f.write("port %d\nbind 127.0.0.1\ndir %s\nsentinel monitor m 127.0.0.1 %d 2\n"
+                        "sentinel down-after-milliseconds m 1000\nsentinel failover-timeout m 10000\n"
+                        % (port, self.dir, self.ports[0]))
+            args = ([self.tandem, "sentinel", conf] if self.kind == "tandem" else ["redis-sentinel", conf])
+            self.spawn(args, conf + ".log")
+        def known():
+            for p in self.sentinels:
+                m = command(p, "SENTINEL", "MASTER", "m"); d = dict(zip(m[::2], m[1::2]))
+                if d["num-other-sentinels"] != "2" or d["num-slaves"] != "2": return False
+            return True
+        wait(known, 30, "discovery")
+        time.sleep(2)
+
+    def run(self):
+        replicas = self.ports[1:]
+        t0 = time.monotonic()
+        self.redis[0].send_signal(signal.SIGKILL)
+        promoted = api = None; winner = None
+        while time.monotonic() - t0 < 30 and (promoted is None or api is None):
+            now = time.monotonic() - t0
+            if promoted is None:
+                for p in replicas:
+                    try:
+                        if command(p, "ROLE")[0] == "master": promoted, winner = now, p
+                    except Exception: pass
+            if winner and api is None:
+                try:
+                    if all(command(s, "SENTINEL", "get-master-addr-by-name", "m")[1] == str(winner) for s in self.sentinels):
+                        api = time.monotonic() - t0
+                except Exception: pass
+            time.sleep(0.01)
+        return promoted, api
+
+    def stop(self):
+        for p in self.procs:
+            if p.poll() is None: p.kill()
+            p.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--trials", type=int, default=5)
+    ap.add_argument("--tandem", default=".build/release/tandem")
+    a = ap.parse_args()
+    results = {"redis": [], "tandem": []}
+    for trial in range(a.trials):
+        for kind in ("redis", "tandem"):
+            t = Trial(kind, os.path.abspath(a.tandem))
+            try:
+                t.start(); r = t.run()
+            finally:
+                t.stop()
+            results[kind].append(r)
+            print("trial %d %-6s promoted %s  api %s" % (trial + 1, kind,
+                  "%.3f s" % r[0] if r[0] else "-", "%.3f s" % r[1] if r[1] else "-"), flush=True)
+    def med(kind, i):
+        xs = [r[i] for r in results[kind] if r[i] is not None]
+        return statistics.median(xs) if xs else float("nan")
+    print()
+    print("median (s)        redis-sentinel   tandem   tandem/redis")
+    for i, name in ((0, "replica promoted"), (1, "API switched")):
+        r, t = med("redis", i), med("tandem", i)
+        print("%-17s %14.3f %8.3f %14.2f" % (name, r, t, t / r))
+
+if __name__ == "__main__":
+    main()
