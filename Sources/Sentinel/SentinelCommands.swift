@@ -53,6 +53,42 @@ extension SentinelRuntime {
             let ok = args.last == pass && (args.count == 2 || args[1] == "default")
             session.authenticated.withLockedValue { $0 = ok }
             return [ok ? .simpleString("OK") : .simpleError("WRONGPASS invalid username-password pair or user is disabled.")]
+        case "hello":
+            var proto = session.protocolVersion.withLockedValue { $0 }
+            var i = 1
+            if args.count > 1 {
+                guard let v = Int(args[1]) else { return [.simpleError("ERR Protocol version is not an integer or out of range")] }
+                guard v == 2 || v == 3 else { return [.simpleError("NOPROTO unsupported protocol version")] }
+                proto = v
+                i = 2
+            }
+            while i < args.count {
+                switch args[i].lowercased() {
+                case "auth" where i + 2 < args.count:
+                    let ok = configuration.requirePass.map { args[i + 2] == $0 && args[i + 1] == "default" } ?? false
+                    guard ok else { return [.simpleError("WRONGPASS invalid username-password pair or user is disabled.")] }
+                    session.authenticated.withLockedValue { $0 = true }
+                    i += 3
+                case "setname" where i + 1 < args.count:
+                    session.name.withLockedValue { $0 = args[i + 1] }
+                    i += 2
+                default:
+                    return [.simpleError("ERR Syntax error in HELLO option '\(args[i])'")]
+                }
+            }
+            if configuration.requirePass != nil && !session.authenticated.withLockedValue({ $0 }) {
+                return [.simpleError("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")]
+            }
+            session.protocolVersion.withLockedValue { $0 = proto }
+            return [.map([
+                RESPPair(key: .bulkString("server"), value: .bulkString("redis")),
+                RESPPair(key: .bulkString("version"), value: .bulkString("7.0.15")),
+                RESPPair(key: .bulkString("proto"), value: .integer(Int64(proto))),
+                RESPPair(key: .bulkString("id"), value: .integer(Int64(session.id))),
+                RESPPair(key: .bulkString("mode"), value: .bulkString("sentinel")),
+                RESPPair(key: .bulkString("role"), value: .bulkString("sentinel")),
+                RESPPair(key: .bulkString("modules"), value: .array([])),
+            ])]
         case "client":
             return [clientCommand(Array(args.dropFirst()), session: session)]
         case "command":
@@ -243,7 +279,7 @@ extension SentinelRuntime {
             fields.append(("voted-leader", ri.leader ?? "?"))
             fields.append(("voted-leader-epoch", String(ri.leaderEpoch)))
         }
-        return .array(fields.flatMap { [RESPValue.bulkString($0.0), .bulkString($0.1)] })
+        return .map(fields.map { RESPPair(key: .bulkString($0.0), value: .bulkString($0.1)) })
     }
 
     // MARK: INFO

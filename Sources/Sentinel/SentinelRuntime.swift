@@ -46,7 +46,8 @@ public actor SentinelRuntime {
         self.logger = logger
         let announce = InstanceAddress(ip: config.announceIP ?? "127.0.0.1", port: config.announcePort ?? config.port)
         self.announceResolved = config.announceIP != nil
-        self.state = SentinelState(myID: config.myID!, announce: announce, seed: UInt64.random(in: 0...UInt64.max))
+        self.state = SentinelState(myID: config.myID!, announce: announce, seed: UInt64.random(in: 0...UInt64.max),
+                                   behaviour: config.tandemBehaviour == .redis70 ? .redis70 : SentinelBehaviour())
     }
 
     /// Saves the config (with the new myid if one was generated), loads the masters and state
@@ -128,6 +129,27 @@ public actor SentinelRuntime {
             sendTransaction(ref, slaveOf: ["NO", "ONE"])
         case .replicate(let ref, let address):
             sendTransaction(ref, slaveOf: [address.ip, String(address.port)])
+        case .pauseWrites(let ref, let timeout):
+            let name = ref.masterName
+            guard let connection = connections[ref] else {
+                input(.writesPaused(master: name, offset: nil))
+                return
+            }
+            let pause = configuration.master(name)?.renamedCommands["CLIENT"] ?? "CLIENT"
+            Task { [weak self] in
+                var offset: Int64?
+                if let reply = try? await connection.send([pause, "PAUSE", String(timeout), "WRITE"], timeout: .seconds(5)),
+                   reply.errorMessage == nil,
+                   let info = try? await connection.info("replication") {
+                    offset = info.replication.masterReplOffset
+                }
+                await self?.input(.writesPaused(master: name, offset: offset))
+            }
+        case .unpauseWrites(let ref):
+            let client = configuration.master(ref.masterName)?.renamedCommands["CLIENT"] ?? "CLIENT"
+            send(ref, [client, "UNPAUSE"], timeout: .seconds(5)) { _, _ in }
+        case .demote(let ref, let address):
+            sendTransaction(ref, slaveOf: [address.ip, String(address.port)], unpause: true)
         case .publish(let event):
             let level: Logger.Level = event.level == .warning ? .warning : (event.level == .notice ? .notice : .debug)
             logger.log(level: level, "\(event.type) \(event.payload)")
@@ -144,14 +166,14 @@ public actor SentinelRuntime {
     }
 
     /// `MULTI; SLAVEOF …; CONFIG REWRITE; CLIENT KILL TYPE normal; CLIENT KILL TYPE pubsub; EXEC`.
-    private func sendTransaction(_ ref: InstanceRef, slaveOf target: [String]) {
+    private func sendTransaction(_ ref: InstanceRef, slaveOf target: [String], unpause: Bool = false) {
         guard let connection = connections[ref] else { return }
         let rename = configuration.master(ref.masterName)?.renamedCommands ?? [:]
         func cmd(_ name: String) -> String { rename[name] ?? name }
         let commands = [
             [cmd("MULTI")], [cmd("SLAVEOF")] + target, [cmd("CONFIG"), "REWRITE"],
-            [cmd("CLIENT"), "KILL", "TYPE", "normal"], [cmd("CLIENT"), "KILL", "TYPE", "pubsub"], [cmd("EXEC")],
-        ]
+            [cmd("CLIENT"), "KILL", "TYPE", "normal"], [cmd("CLIENT"), "KILL", "TYPE", "pubsub"],
+        ] + (unpause ? [[cmd("CLIENT"), "UNPAUSE"]] : []) + [[cmd("EXEC")]]
         let logger = self.logger
         Task { [weak self] in
             do {
@@ -242,7 +264,7 @@ public actor SentinelRuntime {
                     await self?.linkFailed(ref, id)
                 }
                 if Task.isCancelled { return }
-                try? await Task.sleep(for: .milliseconds(500))
+                try? await Task.sleep(for: .milliseconds(200))  // reconnect period
             }
         }
         links[ref] = LinkTask(id: id, address: address, task: task)

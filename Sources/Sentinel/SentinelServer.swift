@@ -60,7 +60,12 @@ public final class SentinelServer: Sendable {
                 let session = ClientSession(id: id)
                 runtime.hub.register(id) { value in
                     var buffer = ByteBuffer()
-                    buffer.writeRESPValue(value)
+                    let proto = session.protocolVersion.withLockedValue { $0 }
+                    if proto == 3, case .array(let elements) = value {
+                        buffer.writeRESPValue(.push(elements))
+                    } else {
+                        buffer.writeRESPValue(value)
+                    }
                     Task { try? await writer.write(buffer) }
                 }
                 defer { runtime.hub.unregister(id) }
@@ -68,7 +73,8 @@ public final class SentinelServer: Sendable {
                     for try await request in inbound {
                         let replies = await runtime.execute(request, session: session)
                         var buffer = ByteBuffer()
-                        for reply in replies { buffer.writeRESPValue(reply) }
+                        let proto = session.protocolVersion.withLockedValue { $0 }
+                        for reply in replies { buffer.writeRESPValue(adapt(reply, protocolVersion: proto)) }
                         try await outbound.write(buffer)
                         if session.closeAfterReply.withLockedValue({ $0 }) { break }
                     }
@@ -91,6 +97,31 @@ final class ClientSession: Sendable {
     let name = NIOLockedValueBox<String?>(nil)
     let closeAfterReply = NIOLockedValueBox(false)
     let authenticated = NIOLockedValueBox(false)
+    /// 2 or 3, as agreed with HELLO.
+    let protocolVersion = NIOLockedValueBox(2)
 
     init(id: UInt64) { self.id = id }
+}
+
+/// Replies are built in RESP3 shapes (maps, null); a RESP2 client gets them as Redis sends
+/// them in RESP2 (flat arrays, `$-1`/`*-1`). Subscription confirmations become pushes in RESP3.
+func adapt(_ value: RESPValue, protocolVersion: Int, top: Bool = true) -> RESPValue {
+    switch value {
+    case .map(let pairs) where protocolVersion == 2:
+        return .array(pairs.flatMap { [adapt($0.key, protocolVersion: 2, top: false), adapt($0.value, protocolVersion: 2, top: false)] })
+    case .map(let pairs):
+        return .map(pairs.map { RESPPair(key: $0.key, value: adapt($0.value, protocolVersion: 3, top: false)) })
+    case .array(let elements):
+        if protocolVersion == 3, top, let kind = elements.first?.string,
+           ["subscribe", "psubscribe", "unsubscribe", "punsubscribe"].contains(kind) {
+            return .push(elements)
+        }
+        return .array(elements.map { adapt($0, protocolVersion: protocolVersion, top: false) })
+    case .nullArray, .nullBulkString, .null:
+        if protocolVersion == 3 { return .null }
+        if case .null = value { return .nullBulkString }
+        return value
+    default:
+        return value
+    }
 }

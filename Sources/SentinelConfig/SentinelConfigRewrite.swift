@@ -10,6 +10,7 @@ extension SentinelConfiguration {
     public func renderSentinelLines() -> [String] {
         var lines: [String] = []
         if let myID { lines.append("sentinel myid \(myID)") }
+        if tandemBehaviour != .tandem { lines.append("sentinel tandem-behaviour \(tandemBehaviour.rawValue)") }
         if !denyScriptsReconfig { lines.append("sentinel deny-scripts-reconfig no") }
         if resolveHostnames { lines.append("sentinel resolve-hostnames yes") }
         if announceHostnames { lines.append("sentinel announce-hostnames yes") }

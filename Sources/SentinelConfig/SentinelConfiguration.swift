@@ -52,6 +52,12 @@ public struct MasterSettings: Sendable, Hashable {
 
 /// What a sentinel.conf says: server lines, global sentinel settings, masters and state.
 public struct SentinelConfiguration: Sendable, Hashable {
+    /// Which timing and safety rules a tandem sentinel follows.
+    public enum Behaviour: String, Sendable, Hashable {
+        case tandem
+        case redis70 = "redis-7.0"
+    }
+
     public var port = 26379
     public var bind: [String] = []
     public var dir: String?
@@ -68,6 +74,9 @@ public struct SentinelConfiguration: Sendable, Hashable {
     public var denyScriptsReconfig = true
     public var sentinelUser: String?
     public var sentinelPass: String?
+    /// Timing and safety: Tandem's (default) or exactly Redis Sentinel 7.0's
+    /// (`sentinel tandem-behaviour redis-7.0`).
+    public var tandemBehaviour: Behaviour = .tandem
     /// Masters in file order.
     public var masters: [MasterSettings] = []
     /// Server lines Tandem accepts but does not act on (e.g. `daemonize`, `loglevel`), by line.
@@ -192,6 +201,11 @@ extension SentinelConfiguration {
             if option == "resolve-hostnames" { resolveHostnames = flag }
             else if option == "announce-hostnames" { announceHostnames = flag }
             else { denyScriptsReconfig = flag }
+        case "tandem-behaviour", "tandem-behavior":
+            guard let b = Behaviour(rawValue: try value().lowercased()) else {
+                throw fail(file, line, words, "tandem-behaviour must be 'tandem' or 'redis-7.0'.")
+            }
+            tandemBehaviour = b
         case "sentinel-user": sentinelUser = try value()
         case "sentinel-pass": sentinelPass = try value()
         default:

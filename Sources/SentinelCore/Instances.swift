@@ -104,6 +104,10 @@ public enum FailoverState: String, Hashable, Sendable {
     case none = "none"
     case waitStart = "wait_start"
     case selectSlave = "select_slave"
+    /// Tandem's coordinated switchover: writes paused on the reachable old master.
+    case pauseMaster = "pause_master"
+    /// Tandem's coordinated switchover: waiting for the chosen replica to reach the master's offset.
+    case waitReplicaCatchUp = "wait_replica_catchup"
     case sendSlaveofNoone = "send_slaveof_noone"
     case waitPromotion = "wait_promotion"
     case reconfSlaves = "reconf_slaves"
@@ -136,6 +140,10 @@ public struct MonitoredMaster: Sendable, Hashable {
     public var forcedFailover = false
     public var failoverDelayLogged = false
     public var promotedReplica: InstanceAddress?
+    /// During a coordinated switchover: the paused master's replication offset to catch up to.
+    public var switchoverTargetOffset: Int64?
+    /// During a coordinated switchover: writes are paused on the old master.
+    public var writesPaused = false
 
     public init(name: String, address: InstanceAddress, quorum: Int, downAfter: Millis = 30_000,
                 failoverTimeout: Millis = 180_000, parallelSyncs: Int = 1, now: Millis) {
@@ -176,8 +184,9 @@ public struct SentinelTimers: Sendable, Hashable {
 public struct SentinelBehaviour: Sendable, Hashable {
     /// Ask the peers the moment a master goes SDOWN instead of at the next ask period.
     public var askOnSDown = true
-    /// Convert a returning old master after this long instead of 7.0's 4 × publish period (8 s).
-    public var convertReturningMasterAfter: Millis? = 1_000
+    /// Convert a returning old master after it has claimed to be a master this long, instead of
+    /// 7.0's 4 × publish period (8 s), so it takes writes for well under a second.
+    public var convertReturningMasterAfter: Millis? = 500
     /// Poll INFO of the replica being promoted, and of a replica that claims to be a master,
     /// this often (7.0: 1 s and 10 s), so promotion and a returning old master are seen at once.
     public var fastInfoPeriod: Millis? = 100
@@ -190,6 +199,12 @@ public struct SentinelBehaviour: Sendable, Hashable {
     /// Take the next failover step as soon as an input allows it (a peer's answer, a promoted
     /// replica's INFO), and several steps in one tick, instead of one step per timer tick.
     public var eagerSteps = true
+    /// `SENTINEL FAILOVER` of a reachable master is a switchover that loses no acknowledged
+    /// write: pause writes on the master, let the chosen replica catch up, promote it, then
+    /// make the old master its replica (7.0 promotes at once while the master keeps writing).
+    public var coordinatedSwitchover = true
+    /// How long a coordinated switchover may keep writes paused before it gives up.
+    public var switchoverPauseLimit: Millis = 5_000
 
     public init() {}
 
@@ -202,6 +217,7 @@ public struct SentinelBehaviour: Sendable, Hashable {
         b.pingPeriod = nil
         b.askPeriod = nil
         b.eagerSteps = false
+        b.coordinatedSwitchover = false
         return b
     }
 }

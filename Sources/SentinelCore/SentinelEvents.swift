@@ -14,6 +14,9 @@ public enum SentinelInput: Sendable, Hashable {
     case hello(String)
     /// A peer's reply to `SENTINEL is-master-down-by-addr`.
     case masterDownReply(master: String, sentinel: String, down: Bool, leader: String?, leaderEpoch: UInt64)
+    /// The answer to `.pauseWrites`: the master's replication offset once paused, or nil if
+    /// the pause failed.
+    case writesPaused(master: String, offset: Int64?)
 }
 
 /// The parts of an INFO reply Sentinel decides on.
@@ -86,6 +89,13 @@ public enum SentinelAction: Sendable, Hashable {
     case promote(InstanceRef)
     /// `MULTI; SLAVEOF ip port; CONFIG REWRITE; CLIENT KILL …; EXEC`.
     case replicate(InstanceRef, to: InstanceAddress)
+    /// `CLIENT PAUSE <timeout> WRITE`, then report the master's offset with `.writesPaused`.
+    case pauseWrites(InstanceRef, timeout: Millis)
+    /// `CLIENT UNPAUSE` (a coordinated switchover was abandoned).
+    case unpauseWrites(InstanceRef)
+    /// The old master of a coordinated switchover: `MULTI; SLAVEOF ip port; CONFIG REWRITE;
+    /// CLIENT KILL TYPE normal; CLIENT KILL TYPE pubsub; CLIENT UNPAUSE; EXEC`.
+    case demote(InstanceRef, to: InstanceAddress)
     case publish(SentinelEvent)
     /// Write the state lines to the config file (before carrying out any later action).
     case saveConfig

@@ -117,9 +117,34 @@ extension SentinelState {
             event(.warning, "+selected-slave", replica)
             masters[name]!.replicas[chosen]!.promoted = true
             masters[name]!.promotedReplica = chosen
-            masters[name]!.failoverState = .sendSlaveofNoone
             masters[name]!.failoverStateChangeTime = now
+            if behaviour.coordinatedSwitchover && master.forcedFailover && !master.instance.isSDown && master.instance.linkConnected {
+                masters[name]!.failoverState = .pauseMaster
+                masters[name]!.writesPaused = true
+                emit(.pauseWrites(ref, timeout: behaviour.switchoverPauseLimit + 1_000))
+                return
+            }
+            masters[name]!.failoverState = .sendSlaveofNoone
             event(.notice, "+failover-state-send-slaveof-noone", replica)
+        case .pauseMaster:
+            if now - master.failoverStateChangeTime > behaviour.switchoverPauseLimit {
+                event(.warning, "-failover-abort-slave-timeout", ref)
+                abortFailover(name, now: now)
+            }
+        case .waitReplicaCatchUp:
+            guard let promoted = master.promotedReplica, let replica = master.replicas[promoted],
+                  let target = master.switchoverTargetOffset else {
+                abortFailover(name, now: now)
+                return
+            }
+            if replica.replicationOffset >= target && replica.infoRefresh.map({ $0 >= master.failoverStateChangeTime }) == true {
+                masters[name]!.failoverState = .sendSlaveofNoone
+                masters[name]!.failoverStateChangeTime = now
+                event(.notice, "+failover-state-send-slaveof-noone", .replica(master: name, promoted))
+            } else if now - master.failoverStateChangeTime > behaviour.switchoverPauseLimit {
+                event(.warning, "-failover-abort-slave-timeout", ref)
+                abortFailover(name, now: now)
+            }
         case .sendSlaveofNoone:
             guard let promoted = master.promotedReplica, let replica = master.replicas[promoted] else {
                 abortFailover(name, now: now)
@@ -151,6 +176,11 @@ extension SentinelState {
 
     /// `sentinelAbortFailover`: only possible before the promotion is confirmed.
     mutating func abortFailover(_ name: String, now: Millis) {
+        if masters[name]!.writesPaused {
+            emit(.unpauseWrites(.master(name)))
+            masters[name]!.writesPaused = false
+        }
+        masters[name]!.switchoverTargetOffset = nil
         masters[name]!.failoverInProgress = false
         masters[name]!.forcedFailover = false
         masters[name]!.failoverState = .none
@@ -170,6 +200,12 @@ extension SentinelState {
         event(.warning, "+promoted-slave", .replica(master: name, address))
         event(.warning, "+failover-state-reconf-slaves", .master(name))
         emit(.clientReconfigScript(master: name, role: "leader", state: "start", from: masters[name]!.address, to: address))
+        if masters[name]!.writesPaused {
+            // Coordinated switchover: the old master follows the new one before it takes writes again.
+            emit(.demote(.master(name), to: address))
+            masters[name]!.writesPaused = false
+            masters[name]!.switchoverTargetOffset = nil
+        }
         forceHelloUpdate(name)
         if behaviour.eagerSteps {
             // Tell the peers now rather than at the next tick: they switch on this hello.
@@ -263,6 +299,8 @@ extension SentinelState {
         master.failoverInProgress = false
         master.forcedFailover = false
         master.promotedReplica = nil
+        master.writesPaused = false
+        master.switchoverTargetOffset = nil
         masters[name] = master
         emit(.connect(.master(name), address))
         for a in replicaAddresses {

@@ -83,7 +83,8 @@ extension SentinelState {
                 infoPeriod = 1_000
             }
             if let fast = behaviour.fastInfoPeriod {
-                let promoting = master.promotedReplica == address && master.failoverState == .waitPromotion
+                let promoting = master.promotedReplica == address
+                    && (master.failoverState == .waitPromotion || master.failoverState == .waitReplicaCatchUp)
                 let claimsMaster = ri.infoRefresh != nil && !ri.roleReportedReplica
                 if promoting || claimsMaster { infoPeriod = min(infoPeriod, fast) }
             }

@@ -90,6 +90,21 @@ public struct SentinelState: Sendable {
                     $0.pingPendingSince = nil
                 }
             }
+        case .writesPaused(let name, let offset):
+            guard masters[name]?.failoverState == .pauseMaster else {
+                if offset != nil { emit(.unpauseWrites(.master(name))) }  // too late: undo
+                break
+            }
+            guard let offset else {
+                masters[name]!.writesPaused = false
+                event(.warning, "-failover-abort-slave-timeout", .master(name))
+                abortFailover(name, now: now)
+                break
+            }
+            masters[name]!.switchoverTargetOffset = offset
+            masters[name]!.failoverState = .waitReplicaCatchUp
+            masters[name]!.failoverStateChangeTime = now
+            react(name, now: now)
         case .info(let ref, let report):
             refreshInfo(ref, report, now: now)
             react(ref.masterName, now: now)

@@ -316,3 +316,60 @@ struct GroupScenarioTests {
         #expect(throws: SentinelState.FailoverRefusal.noGoodReplica) { try lonely.forceFailover("m", now: 0) }
     }
 }
+
+@Suite("Sentinel core: coordinated switchover")
+struct SwitchoverScenarioTests {
+    typealias G = SimulatedGroup
+
+    @Test("SENTINEL FAILOVER of a reachable master: pause writes, catch up, promote, demote the old master")
+    func coordinatedSwitchover() throws {
+        var g = G()
+        g.run(for: 12_000)
+        // Make the replicas lag: they stop following for a moment, so catching up matters.
+        let actions = try g.sentinels[0].state.forceFailover(G.masterName, now: g.time(of: 0))
+        g.perform(actions, by: 0)
+        let took = g.run(until: 20_000) { g in
+            g.liveMasters.count == 1 && g.liveMasters[0] != G.addr(6379) && g.converged(on: g.liveMasters[0])
+        }
+        #expect(took != nil)
+        #expect(g.pauses == 1)
+        #expect(g.demotions == 1)
+        let newMaster = g.liveMasters[0]
+        // The old master follows the new one and is not left paused.
+        #expect(g.servers[G.addr(6379)]!.replicaOf == newMaster)
+        #expect(g.servers[G.addr(6379)]!.writesPaused == false)
+        // The promoted replica had every write the old master took before the pause.
+        #expect(g.servers[newMaster]!.offset >= g.servers[G.addr(6379)]!.offset)
+        #expect(g.events("+convert-to-slave").isEmpty, "no conversion needed: it was demoted in the switchover")
+    }
+
+    @Test("a switchover whose replica cannot catch up is abandoned and writes are unpaused")
+    func switchoverAbandoned() throws {
+        var g = G()
+        g.run(for: 12_000)
+        // Both replicas stop replicating: they will never reach the paused master's offset.
+        g.servers[G.addr(6380)]!.replicaOf = G.addr(1)
+        g.servers[G.addr(6381)]!.replicaOf = G.addr(1)
+        g.sentinels[0].state.behaviour.switchoverPauseLimit = 2_000
+        var state = g.sentinels[0].state
+        let actions = try state.forceFailover(G.masterName, now: g.time(of: 0))
+        g.sentinels[0].state = state
+        g.perform(actions, by: 0)
+        g.run(for: 4_000)
+        #expect(!g.events("-failover-abort-slave-timeout", in: 0).isEmpty)
+        #expect(g.servers[G.addr(6379)]!.writesPaused == false)
+        #expect(g.servers[G.addr(6379)]!.replicaOf == nil)
+        #expect(g.promotions.isEmpty)
+    }
+
+    @Test("with 7.0 behaviour SENTINEL FAILOVER promotes at once without pausing")
+    func redis70ForcedFailover() throws {
+        var g = G(behaviour: .redis70)
+        g.run(for: 12_000)
+        let actions = try g.sentinels[0].state.forceFailover(G.masterName, now: g.time(of: 0))
+        g.perform(actions, by: 0)
+        _ = g.run(until: 30_000) { $0.promotions.count == 1 }
+        #expect(g.pauses == 0 && g.demotions == 0)
+        #expect(g.promotions.count == 1)
+    }
+}

@@ -13,6 +13,7 @@ struct SimulatedGroup {
         var replicaOf: InstanceAddress?
         var priority = 100
         var offset: Int64 = 0
+        var writesPaused = false
     }
 
     struct Sentinel {
@@ -32,6 +33,8 @@ struct SimulatedGroup {
     var promotions: [(at: Millis, by: Int, address: InstanceAddress)] = []
     /// When set, the next replica told to become master dies instead (and the flag clears).
     var crashOnNextPromotion = false
+    var pauses = 0
+    var demotions = 0
 
     struct Blocked: Hashable {
         var sentinel: Int
@@ -84,7 +87,7 @@ struct SimulatedGroup {
 
     mutating func step() {
         now += 100
-        for (address, server) in servers where server.alive && !server.paused && server.replicaOf == nil {
+        for (address, server) in servers where server.alive && !server.paused && !server.writesPaused && server.replicaOf == nil {
             servers[address]!.offset = server.offset + 100  // the master takes writes
         }
         for (address, server) in servers where server.alive && !server.paused {
@@ -198,6 +201,22 @@ struct SimulatedGroup {
         case .replicate(let ref, let to):
             guard let a = address(of: ref, in: i), canAnswer(i, a) else { return }
             servers[a]!.replicaOf = to
+        case .pauseWrites(let ref, _):
+            guard let a = address(of: ref, in: i), canAnswer(i, a) else {
+                perform(input(i, .writesPaused(master: ref.masterName, offset: nil)), by: i)
+                return
+            }
+            servers[a]!.writesPaused = true
+            pauses += 1
+            perform(input(i, .writesPaused(master: ref.masterName, offset: servers[a]!.offset)), by: i)
+        case .unpauseWrites(let ref):
+            guard let a = address(of: ref, in: i), canAnswer(i, a) else { return }
+            servers[a]!.writesPaused = false
+        case .demote(let ref, let to):
+            guard let a = address(of: ref, in: i), canAnswer(i, a) else { return }
+            servers[a]!.replicaOf = to
+            servers[a]!.writesPaused = false
+            demotions += 1
         case .publish(let event):
             sentinels[i].events.append((now, event))
         case .saveConfig:

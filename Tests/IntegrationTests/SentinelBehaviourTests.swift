@@ -1,0 +1,251 @@
+import Foundation
+import NIOCore
+import NIOConcurrencyHelpers
+import RESP
+import RedisConnection
+import RedisTestSupport
+import Testing
+
+/// tandem sentinel with real redis-servers: safety improvements, clients, bad input.
+@Suite("tandem sentinel with real servers", .serialized,
+       .enabled(if: SentinelProcess.shouldRunTests, "redis-server or redis-sentinel is not installed"))
+struct SentinelBehaviourTests {
+    static func group(_ master: RedisServer, count: Int = 3) async throws -> [SentinelProcess] {
+        var sentinels: [SentinelProcess] = []
+        do {
+            for _ in 0..<count { sentinels.append(try await SentinelProcess(kind: .tandem, monitoring: master)) }
+            try await waitUntil("the sentinels to discover each other and the replicas", timeout: .seconds(30)) {
+                for s in sentinels {
+                    let k = try await s.known()
+                    if k.sentinels != count - 1 || k.replicas != 2 { return false }
+                }
+                return true
+            }
+        } catch {
+            sentinels.forEach { $0.stop() }
+            throw error
+        }
+        return sentinels
+    }
+
+    /// Writes `SET w:i i` in a loop to whatever master the sentinel names, reconnecting on
+    /// errors; returns the indices Redis acknowledged with OK.
+    final class Writer: @unchecked Sendable {
+        let acked = NIOLockedValueBox<[Int]>([])
+        let errors = NIOLockedValueBox<Int>(0)
+        let stop = NIOLockedValueBox(false)
+
+        func run(sentinel: SentinelProcess) async {
+            var i = 0
+            var connection: RedisConnection?
+            while !stop.withLockedValue({ $0 }) {
+                do {
+                    if connection == nil || connection?.isActive == false {
+                        guard let address = try await sentinel.masterAddress() else { continue }
+                        let parts = address.split(separator: ":")
+                        connection = try await RedisConnection.connect(RedisConnectionConfiguration(
+                            host: String(parts[0]), port: Int(parts[1])!, connectTimeout: .seconds(1), commandTimeout: .seconds(3)))
+                    }
+                    i += 1
+                    let reply = try await connection!.send(["SET", "w:\(i)", "\(i)"])
+                    if reply.string == "OK" {
+                        acked.withLockedValue { $0.append(i) }
+                    } else {
+                        errors.withLockedValue { $0 += 1 }
+                        await connection?.close()
+                        connection = nil
+                    }
+                } catch {
+                    errors.withLockedValue { $0 += 1 }
+                    await connection?.close()
+                    connection = nil
+                    try? await Task.sleep(for: .milliseconds(10))
+                }
+            }
+            await connection?.close()
+        }
+    }
+
+    @Test("SENTINEL FAILOVER while writes flow: no acknowledged write is lost")
+    func coordinatedSwitchoverKeepsWrites() async throws {
+        try await withReplicationGroup(replicas: 2) { master, replicas in
+            let sentinels = try await Self.group(master)
+            defer { sentinels.forEach { $0.stop() } }
+            let writer = Writer()
+            let writing = Task { await writer.run(sentinel: sentinels[1]) }
+            try await waitUntil("300 acknowledged writes before the switchover") { writer.acked.withLockedValue { $0.count } >= 300 }
+            #expect(try await sentinels[0].command(["SENTINEL", "FAILOVER", "mymaster"]) == .simpleString("OK"))
+            var newMaster: RedisServer?
+            try await waitUntil("every sentinel to name a replica as master", timeout: .seconds(30)) {
+                for s in sentinels {
+                    guard let a = try await s.masterAddress(), let r = replicas.first(where: { "127.0.0.1:\($0.port)" == a }) else { return false }
+                    newMaster = r
+                }
+                return true
+            }
+            let target = try #require(newMaster)
+            let before = writer.acked.withLockedValue { $0.count }
+            try await waitUntil("300 more acknowledged writes after the switchover") { writer.acked.withLockedValue { $0.count } >= before + 300 }
+            writer.stop.withLockedValue { $0 = true }
+            await writing.value
+            // The old master now replicates the new one.
+            try await waitUntil("the old master to follow the new master") {
+                try await master.withConnection { try await $0.info("replication") }.replication.masterPort == target.port
+            }
+            let acked = writer.acked.withLockedValue { $0 }
+            let values = try await target.withConnection { c in
+                try await c.pipeline(acked.map { ["GET", "w:\($0)"] })
+            }
+            let lost = zip(acked, values).filter { $0.1 != .bulkString("\($0.0)") }.map(\.0)
+            #expect(lost.count == 0, "\(lost.count) of \(acked.count) acknowledged writes are missing on the new master: \(lost.prefix(10))")
+        }
+    }
+
+    @Test("an old master that comes back as master is converted to a replica of the new one")
+    func returningOldMasterIsConverted() async throws {
+        try await withReplicationGroup(replicas: 2) { master, replicas in
+            let sentinels = try await Self.group(master)
+            defer { sentinels.forEach { $0.stop() } }
+            master.kill9()
+            var newPort = 0
+            try await waitUntil("a failover", timeout: .seconds(30)) {
+                guard let a = try await sentinels[0].masterAddress(), let r = replicas.first(where: { "127.0.0.1:\($0.port)" == a }) else { return false }
+                newPort = r.port
+                return true
+            }
+            try await master.restart()  // no data, no replicaof: it claims role:master again
+            #expect(try await master.withConnection { try await $0.role() }.name == .master)
+            let clock = ContinuousClock()
+            let seen = clock.now
+            try await waitUntil("the returning old master to be converted", timeout: .seconds(20)) {
+                try await master.withConnection { try await $0.info("replication") }.replication.masterPort == newPort
+            }
+            print("old master converted \(clock.now - seen) after it came back")
+        }
+    }
+
+    @Test("redis-cli and redis-py's Sentinel client find the master and follow a failover")
+    func clientsFollowFailover() async throws {
+        guard let python = findExecutable("python3") else {
+            if isCI { Issue.record("python3 missing") }
+            return
+        }
+        let check = Process()
+        check.executableURL = URL(fileURLWithPath: python)
+        check.arguments = ["-c", "import redis.sentinel"]
+        try check.run()
+        check.waitUntilExit()
+        guard check.terminationStatus == 0 else {
+            if isCI { Issue.record("redis-py is not installed (pip install redis)") }
+            return
+        }
+        try await withReplicationGroup(replicas: 2) { master, replicas in
+            let sentinels = try await Self.group(master)
+            defer { sentinels.forEach { $0.stop() } }
+            let script = """
+                import sys, time
+                from redis.sentinel import Sentinel
+                s = Sentinel([("127.0.0.1", int(p)) for p in sys.argv[1].split(",")], socket_timeout=1)
+                print(":".join(map(str, s.discover_master("mymaster"))))
+                m = s.master_for("mymaster", socket_timeout=1)
+                m.set("py", "before")
+                print(len(s.discover_slaves("mymaster")))
+                """
+            func runPython(_ source: String) throws -> [String] {
+                let p = Process()
+                p.executableURL = URL(fileURLWithPath: python)
+                p.arguments = ["-c", source, sentinels.map { String($0.port) }.joined(separator: ",")]
+                let pipe = Pipe()
+                p.standardOutput = pipe
+                p.standardError = pipe
+                try p.run()
+                let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                p.waitUntilExit()
+                #expect(p.terminationStatus == 0, "python: \(out)")
+                return out.split(separator: "\n").map(String.init)
+            }
+            let first = try runPython(script)
+            #expect(first.first == "127.0.0.1:\(master.port)")
+            #expect(first.dropFirst().first == "2")
+
+            let cli = Process()
+            cli.executableURL = URL(fileURLWithPath: findExecutable("redis-cli") ?? "/usr/bin/redis-cli")
+            cli.arguments = ["-p", String(sentinels[0].port), "SENTINEL", "get-master-addr-by-name", "mymaster"]
+            let pipe = Pipe()
+            cli.standardOutput = pipe
+            try cli.run()
+            let cliOut = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            cli.waitUntilExit()
+            #expect(cliOut.split(separator: "\n").map(String.init) == ["127.0.0.1", String(master.port)])
+
+            master.kill9()
+            try await waitUntil("every sentinel to name a replica", timeout: .seconds(30)) {
+                for s in sentinels where try await s.masterAddress() == "127.0.0.1:\(master.port)" { return false }
+                return true
+            }
+            let after = try runPython(script)
+            let replicaAddresses = replicas.map { "127.0.0.1:\($0.port)" }
+            #expect(after.first.map { replicaAddresses.contains($0) } == true, "redis-py found \(after)")
+        }
+    }
+
+    @Test("bad input on the sentinel port gets Redis's errors and the sentinel keeps serving")
+    func badInput() async throws {
+        try await withRedisServers(1) { servers in
+            let s = try await SentinelProcess(kind: .tandem, monitoring: servers[0])
+            defer { s.stop() }
+            func raw(_ bytes: String) throws -> String {
+                let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+                defer { close(fd) }
+                var addr = sockaddr_in()
+                addr.sin_family = sa_family_t(AF_INET)
+                addr.sin_port = UInt16(s.port).bigEndian
+                addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+                let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+                guard ok == 0 else { throw HarnessError("connect failed") }
+                var tv = timeval(tv_sec: 2, tv_usec: 0)
+                setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+                _ = bytes.withCString { send(fd, $0, strlen($0), 0) }
+                var buffer = [UInt8](repeating: 0, count: 4096)
+                var out = ""
+                while true {
+                    let n = recv(fd, &buffer, buffer.count, 0)
+                    if n <= 0 { break }
+                    out += String(decoding: buffer[0..<n], as: UTF8.self)
+                    if out.hasSuffix("\r\n") && !bytes.contains("PING") { break }
+                    if out.contains("PONG") { break }
+                }
+                return out
+            }
+            #expect(try raw("*1\r\n$2147483648\r\n") == "-ERR Protocol error: invalid bulk length\r\n")
+            #expect(try raw("*x\r\n") == "-ERR Protocol error: invalid multibulk length\r\n")
+            #expect(try raw("\u{1}\u{2}garbage \"unbalanced\r\n") == "-ERR Protocol error: unbalanced quotes in request\r\n")
+            #expect(try raw("FOO bar\r\n") == "-ERR unknown command 'FOO', with args beginning with: 'bar' \r\n")
+            #expect(try raw("SENTINEL get-master-addr-by-name\r\n") == "-ERR wrong number of arguments for 'sentinel|get-master-addr-by-name' command\r\n")
+            #expect(try raw("PING\r\n") == "+PONG\r\n")
+            #expect(try await s.command(["SENTINEL", "get-master-addr-by-name", "nosuch"]) == .nullArray)
+        }
+    }
+
+    @Test("an invalid sentinel.conf names file, line and directive, exits non-zero, and is left untouched")
+    func invalidConfig() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-badconf-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("sentinel.conf").path
+        let text = "port 26399\nsentinel monitor m 127.0.0.1 6379 2\nsentinel down-after-milliseconds m soon\n"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: try tandemExecutable())
+        p.arguments = ["sentinel", path]
+        let pipe = Pipe()
+        p.standardError = pipe
+        p.standardOutput = pipe
+        try p.run()
+        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(p.terminationStatus != 0)
+        #expect(out.contains("\(path):3: 'sentinel down-after-milliseconds m soon': negative or zero time parameter."), "got: \(out)")
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == text)
+    }
+}
