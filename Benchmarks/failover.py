@@ -9,7 +9,7 @@ polls every 10 ms:
   api       - every sentinel's SENTINEL get-master-addr-by-name names that replica
 Prints per-trial times and medians, and tandem/redis ratios.
 
-  Benchmarks/failover.py [--trials 5] [--tandem .build/release/tandem]
+  Benchmarks/failover.py [--trials 5] [--tandem .build/release/tandem] [--redis70]
 """
 import argparse, os, shutil, signal, socket, statistics, subprocess, sys, tempfile, time
 
@@ -52,8 +52,8 @@ def wait(cond, limit, what):
     raise RuntimeError("timed out waiting for " + what)
 
 class Trial:
-    def __init__(self, kind, tandem):
-        self.kind, self.tandem = kind, tandem
+    def __init__(self, kind, tandem, redis70=False):
+        self.kind, self.tandem, self.redis70 = kind, tandem, redis70
         self.dir = tempfile.mkdtemp(prefix="tandem-bench-")
         self.procs = []
 
@@ -80,6 +80,8 @@ class Trial:
                 f.write("port %d\nbind 127.0.0.1\ndir %s\nsentinel monitor m 127.0.0.1 %d 2\n"
                         "sentinel down-after-milliseconds m 1000\nsentinel failover-timeout m 10000\n"
                         % (port, self.dir, self.ports[0]))
+                if self.kind == "tandem" and self.redis70:
+                    f.write("sentinel tandem-behaviour redis-7.0\n")
             args = ([self.tandem, "sentinel", conf] if self.kind == "tandem" else ["redis-sentinel", conf])
             self.spawn(args, conf + ".log")
         def known():
@@ -120,11 +122,12 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--trials", type=int, default=5)
     ap.add_argument("--tandem", default=".build/release/tandem")
+    ap.add_argument("--redis70", action="store_true", help="run tandem with 'sentinel tandem-behaviour redis-7.0'")
     a = ap.parse_args()
     results = {"redis": [], "tandem": []}
     for trial in range(a.trials):
         for kind in ("redis", "tandem"):
-            t = Trial(kind, os.path.abspath(a.tandem))
+            t = Trial(kind, os.path.abspath(a.tandem), a.redis70)
             try:
                 t.start(); r = t.run()
             finally:
