@@ -317,6 +317,6 @@ extension SentinelRuntime {
             default: break
             }
         }
-        return out.joined(separator: "\r\n") + "\r\n"
+        return out.isEmpty ? "" : out.joined(separator: "\r\n") + "\r\n"
     }
 }

@@ -50,6 +50,8 @@ public struct Instance: Sendable, Hashable {
 
     // Link and liveness.
     public var linkConnected = false
+    /// When the current link came up (to decide whether it is old enough to recycle).
+    public var linkUpSince: Millis?
     /// When the link was last seen up (or created), to time SDOWN of an unreachable instance.
     public var lastAvailTime: Millis
     /// When the oldest unanswered PING was sent; nil when none is pending.

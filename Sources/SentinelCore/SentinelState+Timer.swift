@@ -135,6 +135,19 @@ extension SentinelState {
         } else if !ri.linkConnected {
             elapsed = now - ri.lastAvailTime
         }
+        // A link that has been up a while but whose PING is unanswered for half of down-after
+        // may be stuck (a half-open TCP connection): recycle it, as 7.0 does.
+        if ri.linkConnected, let since = ri.linkUpSince, now - since > timers.minLinkReconnectPeriod,
+           let pending = ri.pingPendingSince, now - pending > master.downAfter / 2,
+           now - ri.lastPongTime > master.downAfter / 2 {
+            emit(.disconnect(ref))
+            emit(.connect(ref, ri.address))
+            update(ref) {
+                $0.linkConnected = false
+                $0.linkUpSince = nil
+                $0.infoPending = false
+            }
+        }
         var down = elapsed > master.downAfter
         if case .master = ref, ri.roleReportedReplica,
            now - ri.roleReportedTime > master.downAfter + timers.infoPeriod * 2 {

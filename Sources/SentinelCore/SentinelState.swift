@@ -72,6 +72,7 @@ public struct SentinelState: Sendable {
             guard instance(ref) != nil else { break }
             update(ref) {
                 $0.linkConnected = true
+                $0.linkUpSince = now
                 $0.lastPingSent = now
                 if $0.pingPendingSince == nil { $0.pingPendingSince = now }
             }

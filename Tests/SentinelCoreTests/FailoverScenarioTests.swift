@@ -373,3 +373,30 @@ struct SwitchoverScenarioTests {
         #expect(g.promotions.count == 1)
     }
 }
+
+@Suite("Sentinel core: links")
+struct LinkScenarioTests {
+    @Test("a link whose PING stays unanswered is recycled once it is older than 15 s")
+    func linkRecycling() {
+        var s = SentinelState(myID: "x", announce: InstanceAddress(ip: "10.0.0.2", port: 26379))
+        let master = InstanceAddress(ip: "10.0.0.1", port: 6379)
+        _ = s.monitor(name: "m", address: master, quorum: 2, downAfter: 4_000, now: 0)
+        _ = s.handle(.linkUp(.master("m")), now: 0)
+        var t: Millis = 0
+        var recycledAt: Millis?
+        while t < 30_000 {
+            t += 100
+            // Replies flow for 14 s, then the server stops answering (link stays up).
+            if t < 14_000 { _ = s.handle(.pingReply(.master("m"), valid: true), now: t) }
+            let actions = s.handle(.tick, now: t)
+            if actions.contains(.disconnect(.master("m"))) {
+                #expect(actions.contains(.connect(.master("m"), master)))
+                recycledAt = t
+                break
+            }
+        }
+        // Not before the link is 15 s old, and only after half of down-after without a reply.
+        #expect(recycledAt.map { $0 > 15_000 && $0 <= 16_500 } == true, "recycled at \(String(describing: recycledAt))")
+        #expect(s.masters["m"]!.instance.linkConnected == false)
+    }
+}
