@@ -62,6 +62,7 @@ public actor SentinelRuntime {
                                      downAfter: m.downAfterMilliseconds, failoverTimeout: m.failoverTimeout,
                                      parallelSyncs: m.parallelSyncs, now: t)
             state.restoreEpochs(master: m.name, configEpoch: m.configEpoch, leaderEpoch: m.leaderEpoch)
+            state.setRebootDownAfter(master: m.name, m.masterRebootDownAfterPeriod)
             for r in m.knownReplicas {
                 actions += state.restoreKnownReplica(master: m.name, address: InstanceAddress(ip: r.host, port: r.port), now: t)
             }
@@ -107,9 +108,10 @@ public actor SentinelRuntime {
             if let c = connections.removeValue(forKey: ref) { Task { await c.close() } }
         case .ping(let ref):
             send(ref, ["PING"], timeout: .seconds(60)) { runtime, reply in
-                let valid = reply.string == "PONG" || ["LOADING", "MASTERDOWN"].contains(reply.errorCode ?? "")
-                await runtime.input(.pingReply(ref, valid: valid))
+                await runtime.input(.pingReply(ref, PingReply(text: reply.string, errorCode: reply.errorCode)))
             }
+        case .scriptKill(let ref):
+            send(ref, ["SCRIPT", "KILL"], timeout: .seconds(10)) { _, _ in }
         case .info(let ref):
             send(ref, ["INFO"], timeout: .seconds(60)) { runtime, reply in
                 guard let text = reply.string else { return }

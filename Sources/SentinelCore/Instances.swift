@@ -63,6 +63,9 @@ public struct Instance: Sendable, Hashable {
     public var lastPongTime: Millis
     public var lastHelloSent: Millis?
     public var sdownSince: Millis?
+    public var scriptKillSent = false
+    /// Set when a master's run id changed and master-reboot-down-after-period is on; cleared by a PONG.
+    public var rebootSince: Millis?
 
     // From INFO.
     public var infoRefresh: Millis?
@@ -124,6 +127,8 @@ public struct MonitoredMaster: Sendable, Hashable {
     public var downAfter: Millis
     public var failoverTimeout: Millis
     public var parallelSyncs: Int
+    /// `master-reboot-down-after-period` (0: off).
+    public var rebootDownAfter: Millis = 0
     public var configEpoch: UInt64 = 0
     public var replicas: [InstanceAddress: Instance] = [:]
     /// Peer sentinels by run id.

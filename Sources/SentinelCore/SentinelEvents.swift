@@ -6,8 +6,8 @@ public enum SentinelInput: Sendable, Hashable {
     case linkUp(InstanceRef)
     /// The command link to an instance dropped or could not be made.
     case linkDown(InstanceRef)
-    /// A reply to PING: `valid` for PONG, -LOADING and -MASTERDOWN, as Sentinel counts them.
-    case pingReply(InstanceRef, valid: Bool)
+    /// A reply to PING.
+    case pingReply(InstanceRef, PingReply)
     /// A parsed reply to INFO.
     case info(InstanceRef, InfoReport)
     /// A hello payload received on `__sentinel__:hello` (or PUBLISHed to us by a peer).
@@ -17,6 +17,29 @@ public enum SentinelInput: Sendable, Hashable {
     /// The answer to `.pauseWrites`: the master's replication offset once paused, or nil if
     /// the pause failed.
     case writesPaused(master: String, offset: Int64?)
+}
+
+/// How an instance answered PING, as Sentinel classifies it.
+public enum PingReply: Sendable, Hashable {
+    /// `+PONG`.
+    case pong
+    /// `-LOADING` or `-MASTERDOWN`: alive, though not serving.
+    case aliveNotReady
+    /// `-BUSY`: a script is running; Sentinel may send SCRIPT KILL.
+    case busy
+    /// Any other reply: not a sign of life.
+    case invalid
+
+    /// Classifies a reply's text (`PONG`) or error code (`LOADING`, `BUSY`, …).
+    public init(text: String?, errorCode: String?) {
+        if text == "PONG" { self = .pong }
+        else if errorCode == "LOADING" || errorCode == "MASTERDOWN" { self = .aliveNotReady }
+        else if errorCode == "BUSY" { self = .busy }
+        else { self = .invalid }
+    }
+
+    /// Whether Sentinel counts it as the instance being available.
+    public var isValid: Bool { self == .pong || self == .aliveNotReady }
 }
 
 /// The parts of an INFO reply Sentinel decides on.
@@ -96,6 +119,8 @@ public enum SentinelAction: Sendable, Hashable {
     /// The old master of a coordinated switchover: `MULTI; SLAVEOF ip port; CONFIG REWRITE;
     /// CLIENT KILL TYPE normal; CLIENT KILL TYPE pubsub; CLIENT UNPAUSE; EXEC`.
     case demote(InstanceRef, to: InstanceAddress)
+    /// `SCRIPT KILL`, once, to an SDOWN instance that answers -BUSY.
+    case scriptKill(InstanceRef)
     case publish(SentinelEvent)
     /// Write the state lines to the config file (before carrying out any later action).
     case saveConfig

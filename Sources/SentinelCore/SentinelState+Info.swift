@@ -3,7 +3,12 @@ extension SentinelState {
     mutating func refreshInfo(_ ref: InstanceRef, _ report: InfoReport, now: Millis) {
         guard let before = instance(ref), let name = Optional(ref.masterName), masters[name] != nil else { return }
         if let runID = report.runID, before.runID != runID {
-            if before.runID != nil { event(.notice, "+reboot", ref) }
+            if before.runID != nil {
+                event(.notice, "+reboot", ref)
+                if case .master = ref, masters[name]!.rebootDownAfter > 0 {
+                    update(ref) { $0.rebootSince = now }
+                }
+            }
             update(ref) { $0.runID = runID }
         }
         if case .master = ref {

@@ -153,6 +153,10 @@ extension SentinelState {
            now - ri.roleReportedTime > master.downAfter + timers.infoPeriod * 2 {
             down = true
         }
+        // master-reboot-down-after-period: a rebooted master that has not answered PONG since.
+        if case .master = ref, master.rebootDownAfter > 0, let since = ri.rebootSince, now - since > master.rebootDownAfter {
+            down = true
+        }
         if down {
             if !ri.isSDown {
                 event(.warning, "+sdown", ref)
@@ -163,7 +167,10 @@ extension SentinelState {
             }
         } else if ri.isSDown {
             event(.warning, "-sdown", ref)
-            update(ref) { $0.sdownSince = nil }
+            update(ref) {
+                $0.sdownSince = nil
+                $0.scriptKillSent = false
+            }
         }
     }
 

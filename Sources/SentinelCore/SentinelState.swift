@@ -83,13 +83,19 @@ public struct SentinelState: Sendable {
                 $0.linkConnected = false
                 $0.infoPending = false
             }
-        case .pingReply(let ref, let valid):
+        case .pingReply(let ref, let reply):
             update(ref) {
                 $0.lastPongTime = now
-                if valid {
+                if reply.isValid {
                     $0.lastAvailTime = now
                     $0.pingPendingSince = nil
                 }
+                if reply == .pong { $0.rebootSince = nil }
+            }
+            // sentinelPingReplyCallback: one SCRIPT KILL for an SDOWN instance stuck in a script.
+            if reply == .busy, let ri = instance(ref), ri.isSDown, !ri.scriptKillSent {
+                emit(.scriptKill(ref))
+                update(ref) { $0.scriptKillSent = true }
             }
         case .writesPaused(let name, let offset):
             guard masters[name]?.failoverState == .pauseMaster else {
@@ -251,5 +257,12 @@ extension SentinelState {
         guard masters[name] != nil else { return }
         masters[name]!.configEpoch = configEpoch
         masters[name]!.leaderEpoch = leaderEpoch
+    }
+}
+
+extension SentinelState {
+    /// Sets `master-reboot-down-after-period` for a master (0 turns the rule off).
+    public mutating func setRebootDownAfter(master name: String, _ period: Millis) {
+        masters[name]?.rebootDownAfter = period
     }
 }

@@ -262,3 +262,72 @@ struct SentinelBehaviourTests {
         #expect(try String(contentsOfFile: path, encoding: .utf8) == text)
     }
 }
+
+@Suite("tandem sentinel state and timing with real processes", .serialized,
+       .enabled(if: SentinelProcess.shouldRunTests, "redis-server or redis-sentinel is not installed"))
+struct SentinelStateTests {
+    @Test("a restarted tandem sentinel keeps its id, epochs, peers and replicas from the config file")
+    func restartKeepsState() async throws {
+        try await withReplicationGroup(replicas: 2) { master, replicas in
+            let sentinels = try await SentinelBehaviourTests.group(master)
+            defer { sentinels.forEach { $0.stop() } }
+            // One failover so that epochs are above zero.
+            master.kill9()
+            try await waitUntil("a failover", timeout: .seconds(30)) {
+                for s in sentinels where try await s.masterAddress() == "127.0.0.1:\(master.port)" { return false }
+                return true
+            }
+            let s = sentinels[0]
+            let id = try await s.command(["SENTINEL", "MYID"]).string
+            let newMaster = try await s.masterAddress()
+            let saved = try s.configText()
+            #expect(saved.contains("sentinel myid \(id ?? "?")"))
+            #expect(saved.contains("sentinel current-epoch 1"))
+            #expect(saved.contains("sentinel known-sentinel mymaster"))
+            try await s.restart()
+            #expect(try await s.command(["SENTINEL", "MYID"]).string == id)
+            #expect(try await s.masterAddress() == newMaster)
+            try await waitUntil("the restarted sentinel to list its peers and replicas") {
+                let k = try await s.known()
+                return k.sentinels == 2 && k.replicas == 2
+            }
+            let info = try await s.command(["SENTINEL", "MASTER", "mymaster"])
+            let fields = Dictionary(uniqueKeysWithValues: (info.pairs ?? []).compactMap { p in p.key.string.map { ($0, p.value.string ?? "") } })
+            #expect(fields["config-epoch"] == "1")
+            _ = replicas
+        }
+    }
+
+    @Test("one tandem sentinel monitors two masters and fails over the one that dies")
+    func twoMasters() async throws {
+        try await withRedisServers(4) { servers in
+            try await servers[1].replicate(from: servers[0])
+            try await servers[3].replicate(from: servers[2])
+            var sentinels: [SentinelProcess] = []
+            defer { sentinels.forEach { $0.stop() } }
+            for _ in 0..<3 {
+                sentinels.append(try await SentinelProcess(kind: .tandem, monitoring: servers[0], name: "a", extraLines: [
+                    "sentinel monitor b 127.0.0.1 \(servers[2].port) 2",
+                    "sentinel down-after-milliseconds b 1000",
+                    "sentinel failover-timeout b 10000",
+                ]))
+            }
+            try await waitUntil("discovery of both groups", timeout: .seconds(30)) {
+                for s in sentinels {
+                    let a = try await s.known("a"), b = try await s.known("b")
+                    if a != (2, 1) || b != (2, 1) { return false }
+                }
+                return true
+            }
+            #expect(try await sentinels[0].command(["ROLE"]) == .array([.bulkString("sentinel"), .array([.bulkString("a"), .bulkString("b")])]))
+            servers[2].kill9()
+            try await waitUntil("b to fail over to its replica", timeout: .seconds(30)) {
+                for s in sentinels where try await s.masterAddress("b") != "127.0.0.1:\(servers[3].port)" { return false }
+                return true
+            }
+            for s in sentinels {
+                #expect(try await s.masterAddress("a") == "127.0.0.1:\(servers[0].port)")
+            }
+        }
+    }
+}

@@ -49,6 +49,10 @@ public final class SentinelProcess: @unchecked Sendable {
             "sentinel failover-timeout \(name) \(failoverTimeout)",
         ] + extraLines).joined(separator: "\n") + "\n"
         try config.write(to: configFile, atomically: true, encoding: .utf8)
+        try await launch()
+    }
+
+    private func launch() async throws {
         switch kind {
         case .redis:
             guard let binary = Self.redisSentinelBinary else {
@@ -59,10 +63,26 @@ public final class SentinelProcess: @unchecked Sendable {
             child = try ChildProcess(executable: try tandemExecutable(), arguments: ["sentinel", configFile.path], logFile: logFile)
         }
         try await waitUntil("\(kind) sentinel on port \(port) to answer PING (log: \(logFile.path))") {
-            guard self.child?.isRunning == true else { throw HarnessError("\(kind) sentinel exited: \(self.logTail())") }
+            guard self.child?.isRunning == true else { throw HarnessError("\(self.kind) sentinel exited: \(self.logTail())") }
             return try await self.command(["PING"]).string == "PONG"
         }
     }
+
+    /// Kills the process and starts it again with the same config file (and so its saved state).
+    public func restart() async throws {
+        child?.kill9()
+        try await waitUntil("port \(port) to be free again") {
+            (try? await self.command(["PING"])) == nil
+        }
+        try await launch()
+    }
+
+    /// SIGSTOP / SIGCONT.
+    public func pause() { child?.signal(SIGSTOP) }
+    public func resume() { child?.signal(SIGCONT) }
+
+    /// The sentinel's config file as it is now.
+    public func configText() throws -> String { try String(contentsOf: configFile, encoding: .utf8) }
 
     /// Runs one command on a short-lived connection (error replies are returned as values).
     public func command(_ arguments: [String]) async throws -> RESPValue {
@@ -98,6 +118,7 @@ public final class SentinelProcess: @unchecked Sendable {
     }
 
     public var isRunning: Bool { child?.isRunning ?? false }
+    public var pid: pid_t? { child?.pid }
     public func kill9() { child?.kill9() }
 
     public func stop() {

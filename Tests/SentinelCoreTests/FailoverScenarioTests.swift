@@ -387,7 +387,7 @@ struct LinkScenarioTests {
         while t < 30_000 {
             t += 100
             // Replies flow for 14 s, then the server stops answering (link stays up).
-            if t < 14_000 { _ = s.handle(.pingReply(.master("m"), valid: true), now: t) }
+            if t < 14_000 { _ = s.handle(.pingReply(.master("m"), .pong), now: t) }
             let actions = s.handle(.tick, now: t)
             if actions.contains(.disconnect(.master("m"))) {
                 #expect(actions.contains(.connect(.master("m"), master)))
@@ -398,5 +398,62 @@ struct LinkScenarioTests {
         // Not before the link is 15 s old, and only after half of down-after without a reply.
         #expect(recycledAt.map { $0 > 15_000 && $0 <= 16_500 } == true, "recycled at \(String(describing: recycledAt))")
         #expect(s.masters["m"]!.instance.linkConnected == false)
+    }
+}
+
+@Suite("Sentinel core: reboot and busy rules")
+struct RebootScenarioTests {
+    static let master = InstanceAddress(ip: "10.0.0.1", port: 6379)
+
+    static func monitored(rebootDownAfter: Millis) -> SentinelState {
+        var s = SentinelState(myID: "x", announce: InstanceAddress(ip: "10.0.0.2", port: 26379))
+        _ = s.monitor(name: "m", address: master, quorum: 2, downAfter: 5_000, now: 0)
+        s.setRebootDownAfter(master: "m", rebootDownAfter)
+        _ = s.handle(.linkUp(.master("m")), now: 0)
+        _ = s.handle(.info(.master("m"), InfoReport(runID: "a", isReplica: false)), now: 10)
+        return s
+    }
+
+    @Test("master-reboot-down-after-period: a rebooted master still LOADING past the period is SDOWN")
+    func rebootRule() {
+        var s = Self.monitored(rebootDownAfter: 1_000)
+        let actions = s.handle(.info(.master("m"), InfoReport(runID: "b", isReplica: false)), now: 100)
+        #expect(actions.contains { if case .publish(let e) = $0 { return e.type == "+reboot" } else { return false } })
+        var t: Millis = 100
+        while t < 1_300 {
+            t += 100
+            _ = s.handle(.pingReply(.master("m"), .aliveNotReady), now: t)  // -LOADING: alive, not ready
+            _ = s.handle(.tick, now: t)
+        }
+        #expect(s.masters["m"]!.instance.isSDown)
+        _ = s.handle(.pingReply(.master("m"), .pong), now: t + 100)
+        _ = s.handle(.tick, now: t + 100)
+        #expect(!s.masters["m"]!.instance.isSDown)
+    }
+
+    @Test("with the period at 0 (default) a reboot alone never makes the master SDOWN")
+    func rebootRuleOff() {
+        var s = Self.monitored(rebootDownAfter: 0)
+        _ = s.handle(.info(.master("m"), InfoReport(runID: "b", isReplica: false)), now: 100)
+        for t in stride(from: Millis(200), through: 3_000, by: 100) {
+            _ = s.handle(.pingReply(.master("m"), .aliveNotReady), now: t)
+            _ = s.handle(.tick, now: t)
+        }
+        #expect(!s.masters["m"]!.instance.isSDown)
+    }
+
+    @Test("an SDOWN instance answering -BUSY gets one SCRIPT KILL")
+    func busyScriptKill() {
+        var s = Self.monitored(rebootDownAfter: 0)
+        var t: Millis = 0
+        while !(s.masters["m"]!.instance.isSDown) && t < 10_000 {
+            t += 100
+            _ = s.handle(.tick, now: t)
+        }
+        #expect(s.masters["m"]!.instance.isSDown)
+        let first = s.handle(.pingReply(.master("m"), .busy), now: t + 1)
+        let second = s.handle(.pingReply(.master("m"), .busy), now: t + 2)
+        #expect(first.contains(.scriptKill(.master("m"))))
+        #expect(!second.contains(.scriptKill(.master("m"))))
     }
 }

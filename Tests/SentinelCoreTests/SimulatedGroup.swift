@@ -168,7 +168,7 @@ struct SimulatedGroup {
             break  // links are synced every step
         case .ping(let ref):
             guard let a = address(of: ref, in: i), canAnswer(i, a) else { return }
-            perform(input(i, .pingReply(ref, valid: true)), by: i)
+            perform(input(i, .pingReply(ref, .pong)), by: i)
         case .info(let ref):
             guard let a = address(of: ref, in: i), canAnswer(i, a), let report = info(a) else { return }
             perform(input(i, .info(ref, report)), by: i)
@@ -221,7 +221,7 @@ struct SimulatedGroup {
             sentinels[i].events.append((now, event))
         case .saveConfig:
             sentinels[i].saves += 1
-        case .clientReconfigScript:
+        case .clientReconfigScript, .scriptKill:
             break
         }
     }
