@@ -331,3 +331,33 @@ struct SentinelStateTests {
         }
     }
 }
+
+@Suite("tandem sentinel with password-protected Redis", .serialized,
+       .enabled(if: SentinelProcess.shouldRunTests, "redis-server or redis-sentinel is not installed"))
+struct SentinelAuthTests {
+    @Test("auth-pass: a mixed group monitors and fails over a group that requires a password")
+    func authPass() async throws {
+        let auth = ["--requirepass", "s3cret", "--masterauth", "s3cret"]
+        try await withRedisServers(3, extraArguments: auth, password: "s3cret") { servers in
+            for r in servers.dropFirst() { try await r.replicate(from: servers[0], password: "s3cret") }
+            var sentinels: [SentinelProcess] = []
+            defer { sentinels.forEach { $0.stop() } }
+            for kind in [SentinelProcess.Kind.tandem, .tandem, .redis] {
+                sentinels.append(try await SentinelProcess(kind: kind, monitoring: servers[0], extraLines: ["sentinel auth-pass mymaster s3cret"]))
+            }
+            try await waitUntil("discovery through authenticated links", timeout: .seconds(30)) {
+                for s in sentinels {
+                    let k = try await s.known()
+                    if k.sentinels != 2 || k.replicas != 2 { return false }
+                }
+                return true
+            }
+            servers[0].kill9()
+            try await waitUntil("a failover to a replica", timeout: .seconds(40)) {
+                var answers: Set<String> = []
+                for s in sentinels { answers.insert(try await s.masterAddress() ?? "none") }
+                return answers.count == 1 && answers.first != "127.0.0.1:\(servers[0].port)"
+            }
+        }
+    }
+}
