@@ -1,7 +1,8 @@
 extension SentinelState {
     /// `sentinelRefreshInstanceInfo`: record what INFO says, then act on role changes.
     mutating func refreshInfo(_ ref: InstanceRef, _ report: InfoReport, now: Millis) {
-        guard let before = instance(ref), let name = Optional(ref.masterName), masters[name] != nil else { return }
+        let name = ref.masterName
+        guard let before = instance(ref), masters[name] != nil else { return }
         if let runID = report.runID, before.runID != runID {
             if before.runID != nil {
                 event(.notice, "+reboot", ref)
