@@ -32,8 +32,11 @@ struct Outcome: Equatable {
     var error: String? = nil
 }
 
-func replies(_ bytes: [UInt8], chunk: Int, limits: RESPLimits) -> Outcome {
-    var decoder = RESPFrameDecoder(limits: limits)
+/// Feeds `bytes` in pieces of `chunk` to a decoder and records its frames (raw bytes) or error.
+func feed<D: NIOSingleStepByteToMessageDecoder>(
+    _ bytes: [UInt8], chunk: Int, decoder: D, raw: (D.InboundOut) -> ByteBuffer
+) -> Outcome {
+    var decoder = decoder
     var buffer = ByteBuffer()
     var outcome = Outcome()
     do {
@@ -41,31 +44,21 @@ func replies(_ bytes: [UInt8], chunk: Int, limits: RESPLimits) -> Outcome {
         while i < bytes.count {
             buffer.writeBytes(bytes[i..<min(i + chunk, bytes.count)])
             i += chunk
-            while let frame = try decoder.decode(buffer: &buffer) { outcome.frames.append(frame) }
+            while let out = try decoder.decode(buffer: &buffer) { outcome.frames.append(raw(out)) }
         }
-        while let frame = try decoder.decodeLast(buffer: &buffer, seenEOF: true) { outcome.frames.append(frame) }
+        while let out = try decoder.decodeLast(buffer: &buffer, seenEOF: true) { outcome.frames.append(raw(out)) }
     } catch {
         outcome.error = (error as? RESPProtocolError)?.message ?? "\(error)"
     }
     return outcome
 }
 
+func replies(_ bytes: [UInt8], chunk: Int, limits: RESPLimits) -> Outcome {
+    feed(bytes, chunk: chunk, decoder: RESPFrameDecoder(limits: limits)) { $0 }
+}
+
 func requests(_ bytes: [UInt8], chunk: Int, limits: RESPLimits) -> Outcome {
-    var decoder = RESPRequestDecoder(limits: limits)
-    var buffer = ByteBuffer()
-    var outcome = Outcome()
-    do {
-        var i = 0
-        while i < bytes.count {
-            buffer.writeBytes(bytes[i..<min(i + chunk, bytes.count)])
-            i += chunk
-            while let request = try decoder.decode(buffer: &buffer) { outcome.frames.append(request.raw) }
-        }
-        while let request = try decoder.decodeLast(buffer: &buffer, seenEOF: true) { outcome.frames.append(request.raw) }
-    } catch {
-        outcome.error = (error as? RESPProtocolError)?.message ?? "\(error)"
-    }
-    return outcome
+    feed(bytes, chunk: chunk, decoder: RESPRequestDecoder(limits: limits)) { $0.raw }
 }
 
 // SwiftPM links an executable target's entry point as `<module>_main`; with
