@@ -298,6 +298,29 @@ struct SentinelStateTests {
         }
     }
 
+    @Test("a sentinel stopped for over 2 s enters TILT when it resumes, and says so in INFO")
+    func tiltAfterPause() async throws {
+        try await withRedisServers(1) { servers in
+            let s = try await SentinelProcess(kind: .tandem, monitoring: servers[0])
+            defer { s.stop() }
+            try await Task.sleep(for: .milliseconds(300))  // let its timer run before the stop
+            s.pause()
+            try await Task.sleep(for: .seconds(3))
+            s.resume()
+            try await waitUntil("INFO to report TILT") {
+                try await s.command(["INFO", "sentinel"]).string?.contains("sentinel_tilt:1") == true
+            }
+            // In TILT nothing is acted on: a master dead for longer than down-after (1 s) is not
+            // even marked SDOWN. (Showing an absence takes waiting past down-after.)
+            servers[0].kill9()
+            try await Task.sleep(for: .milliseconds(1_500))
+            let m = try await s.command(["SENTINEL", "MASTER", "mymaster"])
+            #expect(m.pairs?.first { $0.key.string == "flags" }?.value.string == "master,disconnected")
+            let reply = try await s.command(["SENTINEL", "is-master-down-by-addr", "127.0.0.1", String(servers[0].port), "0", "*"])
+            #expect(reply.array?.first == .integer(0))
+        }
+    }
+
     @Test("one tandem sentinel monitors two masters and fails over the one that dies")
     func twoMasters() async throws {
         try await withRedisServers(4) { servers in

@@ -130,9 +130,13 @@ public final class ChildProcess: @unchecked Sendable {
     public var isRunning: Bool { process.isRunning }
 
     /// Sends `signal` to this process only.
+    /// Set once the harness has reaped the process, so that no signal can reach a reused PID.
+    /// (Foundation's `isRunning` is not used: it turns false when the child is merely stopped.)
+    private var reaped = false
+
     public func signal(_ signal: Int32) {
         lock.withLock {
-            if process.isRunning { kill(process.processIdentifier, signal) }
+            if !reaped { kill(process.processIdentifier, signal) }
         }
     }
 
@@ -141,6 +145,7 @@ public final class ChildProcess: @unchecked Sendable {
         signal(SIGCONT)
         signal(SIGKILL)
         process.waitUntilExit()
+        lock.withLock { reaped = true }
         ProcessRegistry.remove(process.processIdentifier)
     }
 
