@@ -228,12 +228,12 @@ public final class RedisConnection: Sendable {
 
     /// Subscribes to channels; messages arrive on `messages`.
     public func subscribe(_ channels: [String]) async throws {
-        try await subscription("SUBSCRIBE", channels)
+        try await subscription("SUBSCRIBE", channels, needsNames: true)
     }
 
     /// Subscribes to glob-style patterns; messages arrive on `messages` with `pattern` set.
     public func psubscribe(_ patterns: [String]) async throws {
-        try await subscription("PSUBSCRIBE", patterns)
+        try await subscription("PSUBSCRIBE", patterns, needsNames: true)
     }
 
     /// Unsubscribes from the channels, or from all when none are given.
@@ -246,8 +246,8 @@ public final class RedisConnection: Sendable {
         try await subscription("PUNSUBSCRIBE", patterns)
     }
 
-    private func subscription(_ verb: String, _ names: [String]) async throws {
-        if verb.hasSuffix("SUBSCRIBE") && !verb.contains("UN") && names.isEmpty {
+    private func subscription(_ verb: String, _ names: [String], needsNames: Bool = false) async throws {
+        if needsNames && names.isEmpty {
             throw RedisConnectionError(code: .unexpectedReply, server: server, command: verb, message: "needs at least one name")
         }
         try await command([verb] + names)

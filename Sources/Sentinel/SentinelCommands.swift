@@ -286,9 +286,8 @@ extension SentinelRuntime {
 
     func info(sections requested: [String]) -> String {
         let all = ["server", "clients", "cpu", "stats", "sentinel"]
-        var wanted = requested.isEmpty || requested.contains("all") || requested.contains("default") || requested.contains("everything")
+        let wanted = requested.isEmpty || requested.contains("all") || requested.contains("default") || requested.contains("everything")
             ? all : requested.filter { all.contains($0) }
-        if wanted.isEmpty { wanted = [] }
         var out: [String] = []
         for section in wanted {
             if !out.isEmpty { out.append("") }

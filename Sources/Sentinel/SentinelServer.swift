@@ -8,7 +8,6 @@ import RESP
 public final class SentinelServer: Sendable {
     let runtime: SentinelRuntime
     let logger: Logger
-    private let channels = NIOLockedValueBox<[any Channel]>([])
     private let nextClientID = NIOLockedValueBox<UInt64>(0)
 
     public init(runtime: SentinelRuntime, logger: Logger) {
@@ -33,7 +32,6 @@ public final class SentinelServer: Sendable {
                         }
                     }
                 ports.append(server.channel.localAddress?.port ?? port)
-                channels.withLockedValue { $0.append(server.channel) }
                 group.addTask {
                     try await withTaskCancellationHandler {
                         try await server.executeThenClose { inbound in
@@ -56,8 +54,10 @@ public final class SentinelServer: Sendable {
         let id = nextClientID.withLockedValue { $0 += 1; return $0 }
         do {
             try await client.executeThenClose { inbound, outbound in
-                let writer = outbound
                 let session = ClientSession(id: id)
+                // Events for this client go through one queue and one writer, so a subscriber
+                // sees them in the order they were published.
+                let (pushes, pushQueue) = AsyncStream.makeStream(of: ByteBuffer.self)
                 runtime.hub.register(id) { value in
                     var buffer = ByteBuffer()
                     let proto = session.protocolVersion.withLockedValue { $0 }
@@ -66,23 +66,31 @@ public final class SentinelServer: Sendable {
                     } else {
                         buffer.writeRESPValue(value)
                     }
-                    Task { try? await writer.write(buffer) }
+                    pushQueue.yield(buffer)
                 }
                 defer { runtime.hub.unregister(id) }
-                do {
-                    for try await request in inbound {
-                        let replies = await runtime.execute(request, session: session)
-                        var buffer = ByteBuffer()
-                        let proto = session.protocolVersion.withLockedValue { $0 }
-                        for reply in replies { buffer.writeRESPValue(adapt(reply, protocolVersion: proto)) }
-                        try await outbound.write(buffer)
-                        if session.closeAfterReply.withLockedValue({ $0 }) { break }
+                await withTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        for await buffer in pushes { try? await outbound.write(buffer) }
                     }
-                } catch let error as RESPProtocolError {
-                    var buffer = ByteBuffer()
-                    buffer.writeRESPValue(.simpleError("ERR \(error.message)"))
-                    try? await outbound.write(buffer)
-                    logger.debug("closing client \(id): \(error)")
+                    do {
+                        for try await request in inbound {
+                            let replies = await runtime.execute(request, session: session)
+                            var buffer = ByteBuffer()
+                            let proto = session.protocolVersion.withLockedValue { $0 }
+                            for reply in replies { buffer.writeRESPValue(adapt(reply, protocolVersion: proto)) }
+                            try await outbound.write(buffer)
+                            if session.closeAfterReply.withLockedValue({ $0 }) { break }
+                        }
+                    } catch let error as RESPProtocolError {
+                        var buffer = ByteBuffer()
+                        buffer.writeRESPValue(.simpleError("ERR \(error.message)"))
+                        try? await outbound.write(buffer)
+                        logger.debug("closing client \(id): \(error)")
+                    } catch {
+                        logger.debug("client \(id) closed: \(error)")
+                    }
+                    pushQueue.finish()
                 }
             }
         } catch {

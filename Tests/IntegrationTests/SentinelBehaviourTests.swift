@@ -101,6 +101,39 @@ struct SentinelBehaviourTests {
         }
     }
 
+    @Test("the leader publishes the failover's events in order, on channels named after them")
+    func eventOrder() async throws {
+        try await withReplicationGroup(replicas: 2) { master, _ in
+            let sentinels = try await Self.group(master)
+            defer { sentinels.forEach { $0.stop() } }
+            var watchers: [RedisConnection] = []
+            for s in sentinels {
+                let w = try await RedisConnection.connect(RedisConnectionConfiguration(host: "127.0.0.1", port: s.port))
+                try await w.psubscribe(["*"])
+                watchers.append(w)
+            }
+            master.kill9()
+            try await waitUntil("a failover", timeout: .seconds(30)) {
+                for s in sentinels where try await s.masterAddress() == "127.0.0.1:\(master.port)" { return false }
+                return true
+            }
+            var leaderEvents: [String]?
+            for w in watchers {
+                await w.close()
+                var types: [String] = []
+                for await m in w.messages { types.append(m.channelName) }
+                if types.contains("+elected-leader") { leaderEvents = types }
+            }
+            let events = try #require(leaderEvents, "no sentinel published +elected-leader")
+            let expected = ["+sdown", "+odown", "+try-failover", "+elected-leader", "+selected-slave",
+                            "+promoted-slave", "+failover-end", "+switch-master"]
+            let positions = expected.map { events.firstIndex(of: $0) }
+            #expect(!positions.contains(nil), "missing events in \(events)")
+            let found = positions.compactMap { $0 }
+            #expect(found == found.sorted(), "out of order: \(events)")
+        }
+    }
+
     @Test("an old master that comes back as master is converted to a replica of the new one")
     func returningOldMasterIsConverted() async throws {
         try await withReplicationGroup(replicas: 2) { master, replicas in
