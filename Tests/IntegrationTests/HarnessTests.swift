@@ -4,7 +4,7 @@ import RedisConnection
 import RedisTestSupport
 import Testing
 
-@Suite("The real-server harness", .enabled(if: RedisServer.shouldRunTests, "redis-server is not installed"))
+@Suite("The real-server harness", .timeLimit(.minutes(3)), .enabled(if: RedisServer.shouldRunTests, "redis-server is not installed"))
 struct HarnessTests {
     @Test("restart keeps the port and the data directory")
     func restartKeepsData() async throws {

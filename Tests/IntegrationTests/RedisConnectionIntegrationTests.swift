@@ -4,7 +4,7 @@ import RedisConnection
 import RedisTestSupport
 import Testing
 
-@Suite("RedisConnection against a real redis-server", .enabled(if: RedisServer.shouldRunTests, "redis-server is not installed"))
+@Suite("RedisConnection against a real redis-server", .timeLimit(.minutes(3)), .enabled(if: RedisServer.shouldRunTests, "redis-server is not installed"))
 struct RedisConnectionIntegrationTests {
     @Test("AUTH with a password, and with an ACL user and password; wrong ones are refused")
     func authentication() async throws {

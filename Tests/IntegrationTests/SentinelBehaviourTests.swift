@@ -6,8 +6,20 @@ import RedisConnection
 import RedisTestSupport
 import Testing
 
+/// Waits until every sentinel names a master other than `old` and none has a failover in progress.
+func waitForCompletedFailover(_ sentinels: [SentinelProcess], awayFrom old: RedisServer, timeout: Duration = .seconds(30)) async throws {
+    try await waitUntil("a completed failover away from port \(old.port)", timeout: timeout) {
+        for s in sentinels {
+            if try await s.masterAddress() == "127.0.0.1:\(old.port)" { return false }
+            let m = try await s.command(["SENTINEL", "MASTER", "mymaster"])
+            if m.pairs?.first(where: { $0.key.string == "flags" })?.value.string?.contains("failover_in_progress") != false { return false }
+        }
+        return true
+    }
+}
+
 /// tandem sentinel with real redis-servers: safety improvements, clients, bad input.
-@Suite("tandem sentinel with real servers", .serialized,
+@Suite("tandem sentinel with real servers", .serialized, .timeLimit(.minutes(3)),
        .enabled(if: SentinelProcess.shouldRunTests, "redis-server or redis-sentinel is not installed"))
 struct SentinelBehaviourTests {
     static func group(_ master: RedisServer, count: Int = 3) async throws -> [SentinelProcess] {
@@ -113,10 +125,7 @@ struct SentinelBehaviourTests {
                 watchers.append(w)
             }
             master.kill9()
-            try await waitUntil("a failover", timeout: .seconds(30)) {
-                for s in sentinels where try await s.masterAddress() == "127.0.0.1:\(master.port)" { return false }
-                return true
-            }
+            try await waitForCompletedFailover(sentinels, awayFrom: master)
             var leaderEvents: [String]?
             for w in watchers {
                 await w.close()
@@ -296,7 +305,7 @@ struct SentinelBehaviourTests {
     }
 }
 
-@Suite("tandem sentinel state and timing with real processes", .serialized,
+@Suite("tandem sentinel state and timing with real processes", .serialized, .timeLimit(.minutes(3)),
        .enabled(if: SentinelProcess.shouldRunTests, "redis-server or redis-sentinel is not installed"))
 struct SentinelStateTests {
     @Test("a restarted tandem sentinel keeps its id, epochs, peers and replicas from the config file")
@@ -306,10 +315,7 @@ struct SentinelStateTests {
             defer { sentinels.forEach { $0.stop() } }
             // One failover so that epochs are above zero.
             master.kill9()
-            try await waitUntil("a failover", timeout: .seconds(30)) {
-                for s in sentinels where try await s.masterAddress() == "127.0.0.1:\(master.port)" { return false }
-                return true
-            }
+            try await waitForCompletedFailover(sentinels, awayFrom: master)
             let s = sentinels[0]
             let id = try await s.command(["SENTINEL", "MYID"]).string
             let newMaster = try await s.masterAddress()
@@ -388,7 +394,7 @@ struct SentinelStateTests {
     }
 }
 
-@Suite("tandem sentinel with password-protected Redis", .serialized,
+@Suite("tandem sentinel with password-protected Redis", .serialized, .timeLimit(.minutes(3)),
        .enabled(if: SentinelProcess.shouldRunTests, "redis-server or redis-sentinel is not installed"))
 struct SentinelAuthTests {
     @Test("auth-pass: a mixed group monitors and fails over a group that requires a password")

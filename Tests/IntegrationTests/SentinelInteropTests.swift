@@ -6,7 +6,7 @@ import RedisTestSupport
 import Testing
 
 /// Mixed groups of real redis-sentinel and tandem sentinel processes fail over together.
-@Suite("Sentinel interoperability with redis-sentinel 7.0", .serialized,
+@Suite("Sentinel interoperability with redis-sentinel 7.0", .serialized, .timeLimit(.minutes(5)),
        .enabled(if: SentinelProcess.shouldRunTests, "redis-server or redis-sentinel is not installed"))
 struct SentinelInteropTests {
     typealias Kind = SentinelProcess.Kind
