@@ -128,9 +128,7 @@ struct SentinelBehaviourTests {
             try await waitForCompletedFailover(sentinels, awayFrom: master)
             var leaderEvents: [String]?
             for w in watchers {
-                await w.close()
-                var types: [String] = []
-                for await m in w.messages { types.append(m.channelName) }
+                let types = await closeAndDrain(w).map(\.channelName)
                 if types.contains("+elected-leader") { leaderEvents = types }
             }
             let events = try #require(leaderEvents, "no sentinel published +elected-leader")

@@ -84,8 +84,8 @@ struct SentinelInteropTests {
             // Exactly the arranged sentinel announced that it won the election.
             var electedOn: [Int] = []
             for (i, w) in watchers.enumerated() {
-                await w.close()  // ends the stream after what was already received
-                for await m in w.messages where m.channelName == "+elected-leader" { electedOn.append(i) }
+                let messages = await closeAndDrain(w)
+                if messages.contains(where: { $0.channelName == "+elected-leader" }) { electedOn.append(i) }
             }
             #expect(electedOn == [c.leader], "elected on \(electedOn); logs:\n\(sentinels.map { $0.logTail() }.joined(separator: "\n---\n"))")
         }

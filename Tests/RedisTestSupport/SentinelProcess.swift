@@ -126,3 +126,21 @@ public final class SentinelProcess: @unchecked Sendable {
         try? FileManager.default.removeItem(at: directory)
     }
 }
+
+/// Closes `connection` and returns the pub/sub messages it had received, giving up (and
+/// returning what arrived) after `limit` rather than waiting forever for the stream to end.
+public func closeAndDrain(_ connection: RedisConnection, limit: Duration = .seconds(5)) async -> [RedisPubSubMessage] {
+    let drain = Task { () -> [RedisPubSubMessage] in
+        var received: [RedisPubSubMessage] = []
+        for await m in connection.messages { received.append(m) }
+        return received
+    }
+    let guardTask = Task {
+        try await Task.sleep(for: limit)
+        drain.cancel()
+    }
+    await connection.close()
+    let received = await drain.value
+    guardTask.cancel()
+    return received
+}
