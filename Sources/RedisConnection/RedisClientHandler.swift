@@ -80,6 +80,7 @@ final class RedisClientHandler: ChannelDuplexHandler {
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
         failAll(closedError ?? RedisConnectionError(code: .closed, server: server, message: "connection handler removed"))
+        messages.finish()
     }
 
     // MARK: Outbound
@@ -238,6 +239,9 @@ final class RedisClientHandler: ChannelDuplexHandler {
         }
         closedError = failure
         failAll(failure)
+        // The message stream must end even if no channelInactive reaches us after this
+        // (a decoder error at EOF, e.g. a close in the middle of a pushed message).
+        messages.finish()
         context.close(promise: nil)
     }
 

@@ -116,7 +116,7 @@ struct RedisClientHandlerTests {
     }
 
     @Test("malformed bytes from the server fail pending requests with a protocol error")
-    func protocolError() throws {
+    func protocolError() async throws {
         let h = try Harness()
         let (f, _) = try h.send(["PING"])
         try h.receive("?bogus\r\n")  // the handler reports the fault to the request and closes
@@ -129,5 +129,8 @@ struct RedisClientHandlerTests {
         #expect(e?.code == .protocolError)
         #expect(e?.message == "Protocol error, got \"?\" as reply type byte")
         #expect(e?.server == "test:6379")
+        // The pub/sub stream ends too, so nobody waits on it forever.
+        var iterator = h.messages.makeAsyncIterator()
+        #expect(await iterator.next() == nil)
     }
 }
