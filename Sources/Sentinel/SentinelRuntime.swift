@@ -167,19 +167,26 @@ public actor SentinelRuntime {
         }
     }
 
-    /// `MULTI; SLAVEOF …; CONFIG REWRITE; CLIENT KILL TYPE normal; CLIENT KILL TYPE pubsub; EXEC`.
+    /// `MULTI; SLAVEOF …; CONFIG REWRITE; CLIENT KILL TYPE normal; CLIENT KILL TYPE pubsub; EXEC`
+    /// (for a demoted master: CLIENT UNPAUSE in the transaction, the kills after it).
     private func sendTransaction(_ ref: InstanceRef, slaveOf target: [String], unpause: Bool = false) {
         guard let connection = connections[ref] else { return }
         let rename = configuration.master(ref.masterName)?.renamedCommands ?? [:]
         func cmd(_ name: String) -> String { rename[name] ?? name }
-        let commands = [
-            [cmd("MULTI")], [cmd("SLAVEOF")] + target, [cmd("CONFIG"), "REWRITE"],
-            [cmd("CLIENT"), "KILL", "TYPE", "normal"], [cmd("CLIENT"), "KILL", "TYPE", "pubsub"],
-        ] + (unpause ? [[cmd("CLIENT"), "UNPAUSE"]] : []) + [[cmd("EXEC")]]
+        let kill = [[cmd("CLIENT"), "KILL", "TYPE", "normal"], [cmd("CLIENT"), "KILL", "TYPE", "pubsub"]]
+        // A demoted master unpauses inside the transaction, and its clients are killed only
+        // after EXEC has returned: by then the writes held by the pause have been answered
+        // -READONLY (not run), so a client or proxy can safely send them to the new master.
+        // Killed while paused, their outcome would be unknown to the client.
+        let commands = [[cmd("MULTI")], [cmd("SLAVEOF")] + target, [cmd("CONFIG"), "REWRITE"]]
+            + (unpause ? [[cmd("CLIENT"), "UNPAUSE"]] : kill) + [[cmd("EXEC")]]
         let logger = self.logger
         Task { [weak self] in
             do {
                 _ = try await connection.pipeline(commands, timeout: .seconds(10))
+                if unpause {
+                    _ = try await connection.pipeline([[cmd("MULTI")]] + kill + [[cmd("EXEC")]], timeout: .seconds(10))
+                }
                 // Confirm the new role at once rather than at the next INFO period.
                 let reply = try await connection.send(["INFO"], timeout: .seconds(10))
                 if let text = reply.string { await self?.input(.info(ref, InfoReport(RedisInfo(parsing: text)))) }

@@ -20,14 +20,6 @@ extension PendingSubcommand {
     }
 }
 
-struct ProxyCommand: PendingSubcommand {
-    static let configuration = CommandConfiguration(
-        commandName: "proxy",
-        abstract: "Run a RESP-aware proxy that always routes to the current master (not implemented yet).")
-    @Argument(parsing: .allUnrecognized, help: "Proxy options.")
-    var arguments: [String] = []
-}
-
 struct VRRPCommand: PendingSubcommand {
     static let configuration = CommandConfiguration(
         commandName: "vrrp",

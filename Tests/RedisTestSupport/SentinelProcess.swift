@@ -123,7 +123,9 @@ public final class SentinelProcess: @unchecked Sendable {
 
     public func stop() {
         child?.kill9()
-        try? FileManager.default.removeItem(at: directory)
+        if ProcessInfo.processInfo.environment["TANDEM_KEEP_LOGS"] == nil {
+            try? FileManager.default.removeItem(at: directory)
+        }
     }
 }
 

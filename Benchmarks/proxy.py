@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+"""Proxy throughput: direct vs HAProxy (the first seed's config) vs tandem proxy, same run.
+
+Starts a password-protected master and a replica (real redis-server) on free loopback ports,
+HAProxy 2.6 with the seed's tcp-check (AUTH, PING, INFO REPLICATION expecting role:master,
+every second) in front of both, and `tandem proxy --backend` in front of both. Then, for
+each round, runs redis-benchmark SET and GET with 50 clients at -P 1 and -P 16 against the
+three targets, interleaved. Prints medians, tandem/HAProxy and tandem/direct ratios and p99s.
+Finally opens 1,000 idle client connections to the tandem proxy and reports its RSS.
+
+  Benchmarks/proxy.py [--rounds 3] [--requests 100000] [--tandem .build/release/tandem]
+"""
+import argparse, os, shutil, signal, socket, statistics, subprocess, sys, tempfile, time
+
+PASSWORD = "bench-pass"
+
+def free_port():
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
+
+def wait_port(port, limit=10):
+    end = time.time() + limit
+    while time.time() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close(); return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("port %d never opened" % port)
+
+def cli(port, *args):
+    return subprocess.run(["redis-cli", "-p", str(port), "-a", PASSWORD, "--no-auth-warning", *args],
+                          capture_output=True, text=True, timeout=10).stdout.strip()
+
+def bench(port, test, pipeline, requests):
+    out = subprocess.run(["redis-benchmark", "-p", str(port), "-a", PASSWORD, "-c", "50", "-n", str(requests),
+                          "-P", str(pipeline), "-t", test, "-r", "100000", "--csv"],
+                         capture_output=True, text=True, timeout=600).stdout
+    for line in out.splitlines():
+        cells = [c.strip('"') for c in line.split(",")]
+        if cells[0] == test.upper():
+            return float(cells[1]), float(cells[6])  # rps, p99 ms
+    raise RuntimeError("no result from redis-benchmark: " + out)
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--requests", type=int, default=100000)
+    ap.add_argument("--tandem-args", default="", help="extra tandem proxy options, e.g. \"--threads 1\"")
+    ap.add_argument("--tandem", default=os.path.join(os.path.dirname(__file__), "..", ".build", "release", "tandem"))
+    args = ap.parse_args()
+    work = tempfile.mkdtemp(prefix="tandem-proxy-bench-")
+    procs = []
+    def spawn(argv, log):
+        p = subprocess.Popen(argv, stdout=open(os.path.join(work, log), "w"), stderr=subprocess.STDOUT)
+        procs.append(p); return p
+    try:
+        master, replica = free_port(), free_port()
+        for port in (master, replica):
+            spawn(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                   "--requirepass", PASSWORD, "--masterauth", PASSWORD, "--repl-diskless-sync-delay", "0",
+                   "--dir", work, "--dbfilename", "dump-%d.rdb" % port], "redis-%d.log" % port)
+            wait_port(port)
+        cli(replica, "REPLICAOF", "127.0.0.1", str(master))
+        hap, tan = free_port(), free_port()
+        cfg = os.path.join(work, "haproxy.cfg")
+        with open(cfg, "w") as f:
+            f.write(f"""global
+    maxconn 4096
+defaults
+    mode tcp
+    retries 3
+    option redispatch
+    maxconn 2000
+    timeout connect 2s
+    timeout client 120s
+    timeout server 120s
+frontend redis
+    bind 127.0.0.1:{hap}
+    default_backend redis_backend
+backend redis_backend
+    option tcp-check
+    tcp-check send AUTH\\ {PASSWORD}\\r\\n
+    tcp-check expect string +OK
+    tcp-check send PING\\r\\n
+    tcp-check expect string +PONG
+    tcp-check send INFO\\ REPLICATION\\r\\n
+    tcp-check expect string role:master
+    tcp-check send QUIT\\r\\n
+    tcp-check expect string +OK
+    server redis1 127.0.0.1:{master} check inter 1s
+    server redis2 127.0.0.1:{replica} check inter 1s
+""")
+        spawn(["haproxy", "-f", cfg, "-db"], "haproxy.log")
+        tandem = spawn([args.tandem, "proxy", "--listen", "127.0.0.1:%d" % tan, "--backend", "127.0.0.1:%d" % master,
+                        "--backend", "127.0.0.1:%d" % replica, "--auth", PASSWORD] + args.tandem_args.split(), "tandem.log")
+        wait_port(hap); wait_port(tan)
+        deadline = time.time() + 10
+        while time.time() < deadline and cli(hap, "PING") != "PONG" or cli(tan, "PING") != "PONG":
+            time.sleep(0.2)
+        time.sleep(2)  # let HAProxy's checks mark the replica down
+        targets = [("direct", master), ("haproxy", hap), ("tandem", tan)]
+        cases = [("set", 1), ("get", 1), ("set", 16), ("get", 16)]
+        results = {(t, c): [] for t, _ in targets for c in cases}
+        for r in range(args.rounds):
+            for case in cases:
+                n = args.requests * (4 if case[1] > 1 else 1)
+                for name, port in targets:
+                    results[(name, case)].append(bench(port, case[0], case[1], n))
+            print("round %d done" % (r + 1), file=sys.stderr)
+        print("| case | direct rps | HAProxy rps (p99 ms) | tandem rps (p99 ms) | tandem/HAProxy | tandem/direct |")
+        print("|---|---|---|---|---|---|")
+        for case in cases:
+            med = {t: statistics.median(x[0] for x in results[(t, case)]) for t, _ in targets}
+            p99 = {t: statistics.median(x[1] for x in results[(t, case)]) for t, _ in targets}
+            print("| %s -P %d | %.0f | %.0f (%.2f) | %.0f (%.2f) | %.2f× | %.2f× |" % (
+                case[0].upper(), case[1], med["direct"], med["haproxy"], p99["haproxy"], med["tandem"], p99["tandem"],
+                med["tandem"] / med["haproxy"], med["tandem"] / med["direct"]))
+        # Memory with 1,000 idle clients.
+        sockets = [socket.create_connection(("127.0.0.1", tan)) for _ in range(1000)]
+        time.sleep(1)
+        rss = [l for l in open("/proc/%d/status" % tandem.pid) if l.startswith("VmRSS")][0].split()[1]
+        print("\ntandem proxy RSS with 1,000 idle clients: %.1f MB" % (int(rss) / 1024))
+        for s in sockets: s.close()
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGKILL); p.wait()
+        shutil.rmtree(work, ignore_errors=True)
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,359 @@
+import Logging
+import NIOCore
+import NIOPosix
+import RESP
+
+/// One connection from the proxy to the master: shared by stateless clients, or owned by one
+/// client that needs its own. Replies are matched to waiting commands in order, found by
+/// scanning frame boundaries; the bytes are forwarded as they are, never re-encoded.
+final class BackendLink {
+    struct Waiter {
+        let session: ClientSession
+        let seq: UInt64
+    }
+
+    unowned let loop: ProxyLoop
+    let target: MasterTarget
+    /// The client that owns this connection; nil for a shared one.
+    private(set) weak var owner: ClientSession?
+    private var channel: (any Channel)?
+    private var pending: ByteBuffer
+    private(set) var isClosed = false
+    private(set) var everActive = false
+    private var retired = false
+    private var flushScheduled = false
+    private var waiters = CircularBuffer<Waiter>(initialCapacity: 16)
+    /// Replies to the connection's own set-up commands, swallowed before any client's.
+    private var swallow: Int
+    private var swallowFrame = ByteBuffer()
+    private var swallowError: String?
+    /// Called when the set-up replies are in: nil, or the first error among them.
+    var onReady: ((String?) -> Void)?
+    private var scanner = RESPStreamScanner(mode: .reply)
+    private var errorFrame: ByteBuffer?
+    private var touched: [ClientSession] = []
+    private var readingPaused = false
+    private var selfBound: NIOLoopBound<BackendLink>!
+
+    init(loop: ProxyLoop, target: MasterTarget, owner: ClientSession?, handshake: ByteBuffer, handshakeReplies: Int) {
+        self.loop = loop
+        self.target = target
+        self.owner = owner
+        self.pending = handshake
+        self.swallow = handshakeReplies
+        self.selfBound = NIOLoopBound(self, eventLoop: loop.eventLoop)
+    }
+
+    var isShared: Bool { owner == nil }
+    var isWritable: Bool { channel?.isWritable ?? true }
+    var waiterCount: Int { waiters.count }
+
+    func connect() {
+        let bound = selfBound!
+        loop.counters.backendConnects += 1
+        ClientBootstrap(group: loop.eventLoop)
+            .connectTimeout(loop.context.settings.connectTimeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(BackendHandler(link: bound.value))
+                }
+            }
+            .connect(to: target.address)
+            .whenComplete { result in
+                let link = bound.value
+                switch result {
+                case .success(let channel): link.activated(channel)
+                case .failure(let error): link.connectFailed(error)
+                }
+            }
+    }
+
+    private func activated(_ channel: any Channel) {
+        guard !isClosed else {
+            channel.close(promise: nil)
+            return
+        }
+        self.channel = channel
+        everActive = true
+        if pending.readableBytes > 0 {
+            channel.writeAndFlush(pending, promise: nil)
+            pending = ByteBuffer()
+        }
+        if swallow == 0, let onReady {
+            self.onReady = nil
+            onReady(nil)
+        }
+    }
+
+    private func connectFailed(_ error: any Error) {
+        loop.counters.backendConnectFailures += 1
+        guard !isClosed else { return }
+        closed(reason: "cannot connect (\(error))")
+    }
+
+    /// Queues `bytes` (whole commands) for the master; flushed once per event-loop turn.
+    func send(_ bytes: ByteBuffer, waiter: Waiter?) {
+        if let waiter { waiters.append(waiter) }
+        write(bytes)
+    }
+
+    /// Queues several whole commands at once, with a waiter each (in order).
+    func send(_ bytes: ByteBuffer, waiters added: [Waiter]) {
+        waiters.append(contentsOf: added)
+        write(bytes)
+    }
+
+    private func write(_ bytes: ByteBuffer) {
+        guard let channel else {
+            var bytes = bytes
+            pending.writeBuffer(&bytes)
+            return
+        }
+        channel.write(bytes, promise: nil)
+        if !flushScheduled {
+            flushScheduled = true
+            let bound = selfBound!
+            loop.eventLoop.execute {
+                let link = bound.value
+                link.flushScheduled = false
+                link.channel?.flush()
+            }
+        }
+    }
+
+    /// Adds a waiter for a command whose bytes were already sent piece by piece.
+    func expectReply(_ waiter: Waiter) {
+        waiters.append(waiter)
+    }
+
+    /// No new commands will come; close once the last reply is in.
+    func retire() {
+        retired = true
+        if waiters.isEmpty { close() }
+    }
+
+    func close() {
+        guard !isClosed else { return }
+        isClosed = true
+        channel?.close(promise: nil)
+        channel = nil
+        failWaiters()
+    }
+
+    // MARK: Inbound
+
+    func received(_ buffer: ByteBuffer) {
+        var position = 0
+        let total = buffer.readableBytes
+        // Consecutive whole replies for one client go out as one write.
+        var runSession: ClientSession?
+        var runStart = 0
+        var runCount = 0
+        func flushRun() {
+            guard let session = runSession else { return }
+            runSession = nil
+            session.receiveRun(buffer.getSlice(at: buffer.readerIndex + runStart, length: position - runStart)!, count: runCount)
+            markTouched(session)
+        }
+        while position < total {
+            let startedHere = !scanner.isInsideFrame
+            let end: Int?
+            do {
+                end = try scanner.nextFrameEnd(in: buffer, from: position)
+            } catch {
+                flushRun()
+                loop.context.logger.error("master \(target.endpoint) sent a malformed reply: \(error); closing the connection")
+                channel?.close(promise: nil)
+                return
+            }
+            let stop = end ?? total
+            let type = scanner.frameType
+            if startedHere, end != nil, swallow == 0, type != UInt8(ascii: "-"), type != UInt8(ascii: ">"), let waiter = waiters.first {
+                if let session = runSession, session === waiter.session, session.acceptsRun(seq: waiter.seq, offset: runCount) {
+                    runCount += 1
+                    waiters.removeFirst()
+                    position = stop
+                    continue
+                }
+                flushRun()
+                if waiter.session.acceptsRun(seq: waiter.seq, offset: 0) {
+                    runSession = waiter.session
+                    runStart = position
+                    runCount = 1
+                    waiters.removeFirst()
+                    position = stop
+                    continue
+                }
+            }
+            flushRun()
+            let piece = buffer.getSlice(at: buffer.readerIndex + position, length: stop - position)!
+            deliver(piece, ended: end != nil, type: type)
+            position = stop
+        }
+        flushRun()
+        if retired && waiters.isEmpty { close() }
+    }
+
+    private func deliver(_ piece: ByteBuffer, ended: Bool, type: UInt8) {
+        if swallow > 0 {
+            var piece = piece
+            if type == UInt8(ascii: "-") { swallowFrame.writeBuffer(&piece) }
+            guard ended else { return }
+            swallow -= 1
+            if swallowFrame.readableBytes > 0 {
+                if swallowError == nil { swallowError = Self.errorText(swallowFrame) }
+                swallowFrame.clear()
+            }
+            if swallow == 0 {
+                if let error = swallowError {
+                    loop.context.logger.error("master \(target.endpoint) refused the connection set-up: \(error)")
+                }
+                if let onReady {
+                    self.onReady = nil
+                    onReady(swallowError)
+                }
+            }
+            return
+        }
+        if type == UInt8(ascii: ">") || waiters.isEmpty {
+            // Out-of-band: a push, or a RESP2 subscriber's message.
+            if let owner {
+                owner.receiveUnsolicited(piece)
+                markTouched(owner)
+            }
+            return
+        }
+        if type == UInt8(ascii: "-") {
+            var piece = piece
+            if errorFrame == nil { errorFrame = ByteBuffer() }
+            errorFrame!.writeBuffer(&piece)
+            guard ended else { return }
+            let frame = errorFrame!
+            errorFrame = nil
+            let waiter = waiters.removeFirst()
+            if Self.isReadOnly(frame) {
+                loop.linkTrouble(self, reason: "it answered -READONLY (it is a replica now)")
+            }
+            waiter.session.receiveReply(frame, seq: waiter.seq, ended: true, isError: true, from: self)
+            markTouched(waiter.session)
+        } else {
+            let waiter = ended ? waiters.removeFirst() : waiters.first!
+            waiter.session.receiveReply(piece, seq: waiter.seq, ended: ended, isError: false, from: self)
+            markTouched(waiter.session)
+        }
+        if retired && waiters.isEmpty { close() }
+    }
+
+    private func markTouched(_ session: ClientSession) {
+        if !session.touchedByLink {
+            session.touchedByLink = true
+            touched.append(session)
+        }
+    }
+
+    /// End of one batch of reads: flush every client that got bytes, and stop reading while
+    /// any of them cannot take more (backpressure).
+    func readComplete() {
+        var blocked = false
+        for session in touched {
+            session.touchedByLink = false
+            session.flush()
+            if !session.isWritable {
+                blocked = true
+                session.blockLinkUntilWritable(self)
+            }
+        }
+        touched.removeAll(keepingCapacity: true)
+        if blocked { setReading(false) }
+    }
+
+    func setReading(_ on: Bool) {
+        guard readingPaused == on, let channel else { return }
+        readingPaused = !on
+        try? channel.syncOptions?.setOption(.autoRead, value: on)
+    }
+
+    // MARK: Closing
+
+    func closed(reason: String) {
+        let wasRetired = retired
+        isClosed = true
+        channel = nil
+        if !wasRetired {
+            loop.linkTrouble(self, reason: reason)
+        }
+        failWaiters()
+        if let onReady {
+            self.onReady = nil
+            onReady("connection lost: \(reason)")
+        }
+        owner?.linkClosed(self)
+    }
+
+    private func failWaiters() {
+        let lost = waiters
+        waiters.removeAll()
+        for waiter in lost {
+            waiter.session.linkLost(seq: waiter.seq, link: self, commandsWereSent: everActive)
+        }
+        for session in touched {
+            session.touchedByLink = false
+            session.flush()
+        }
+        touched.removeAll()
+    }
+
+    static func isReadOnly(_ frame: ByteBuffer) -> Bool {
+        frame.readableBytesView.starts(with: "-READONLY".utf8)
+    }
+
+    static func errorText(_ frame: ByteBuffer) -> String {
+        var text = String(buffer: frame)
+        if text.hasPrefix("-") { text.removeFirst() }
+        return text.trimmingCharacters(in: "\r\n")
+    }
+}
+
+extension String {
+    fileprivate func trimmingCharacters(in set: String) -> String {
+        var s = Substring(self)
+        while let last = s.last, set.contains(last) { s = s.dropLast() }
+        return String(s)
+    }
+}
+
+/// The channel end of a `BackendLink`.
+final class BackendHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+
+    private let link: BackendLink
+
+    init(link: BackendLink) {
+        self.link = link
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        link.received(unwrapInboundIn(data))
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        link.readComplete()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            if let owner = link.owner { owner.pump() } else { link.loop.pumpAll() }
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if !link.isClosed {
+            link.closed(reason: "the connection closed")
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+}

@@ -1,0 +1,116 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// The proxy's single source of truth for which server is the master. Discovery publishes
+/// to it; it tells every event loop. Publishing the same master again confirms it (and
+/// ends a loop's doubt after a lost connection).
+final class ProxyRouter: Sendable {
+    private struct State {
+        var endpoint: ProxyEndpoint?
+        var target: MasterTarget?
+        var generation: UInt64 = 0
+        var switches = 0
+        var trouble = false
+    }
+
+    private let state = NIOLockedValueBox(State())
+    private let loops = NIOLockedValueBox<[NIOLoopBound<ProxyLoop>]>([])
+    let settings: ProxySettings
+    let logger: Logger
+
+    init(settings: ProxySettings, logger: Logger) {
+        self.settings = settings
+        self.logger = logger
+    }
+
+    func attach(_ loops: [NIOLoopBound<ProxyLoop>]) {
+        self.loops.withLockedValue { $0 = loops }
+    }
+
+    /// The master everything should go to now, or nil for none (commands are held).
+    func publish(_ endpoint: ProxyEndpoint?) {
+        var address: SocketAddress?
+        if let endpoint {
+            address = try? SocketAddress.makeAddressResolvingHost(endpoint.host, port: endpoint.port)
+            if address == nil { logger.error("cannot resolve master address \(endpoint)") }
+        }
+        let (target, changed, previous) = state.withLockedValue { s -> (MasterTarget?, Bool, ProxyEndpoint?) in
+            let previous = s.endpoint
+            if let endpoint, let address {
+                if s.endpoint == endpoint, let target = s.target { return (target, false, previous) }
+                s.generation += 1
+                if s.endpoint != nil { s.switches += 1 }
+                s.endpoint = endpoint
+                s.target = MasterTarget(endpoint: endpoint, address: address, generation: s.generation)
+                return (s.target, true, previous)
+            }
+            if s.target == nil { return (nil, false, previous) }
+            s.target = nil
+            s.endpoint = nil
+            return (nil, true, previous)
+        }
+        if changed {
+            if let target {
+                logger.notice("master of '\(settings.groupName)' is \(target.endpoint)\(previous.map { " (was \($0))" } ?? "")")
+            } else {
+                logger.warning("no master for '\(settings.groupName)' (was \(previous.map(\.description) ?? "none")); holding commands")
+            }
+        }
+        for loop in loops.withLockedValue({ $0 }) {
+            loop.eventLoop.execute { loop.value.setMaster(target) }
+        }
+    }
+
+    /// A loop lost its connection to the master or was told -READONLY: check now.
+    func reportTrouble() {
+        state.withLockedValue { $0.trouble = true }
+    }
+
+    /// Whether trouble was reported since the last call.
+    func takeTrouble() -> Bool {
+        state.withLockedValue { s in
+            defer { s.trouble = false }
+            return s.trouble
+        }
+    }
+
+    var currentMaster: ProxyEndpoint? { state.withLockedValue { $0.endpoint } }
+
+    /// The `INFO proxy` text, with counters summed over all loops.
+    func infoText(on eventLoop: any EventLoop) -> EventLoopFuture<String> {
+        let loops = self.loops.withLockedValue { $0 }
+        let futures = loops.map { loop in loop.eventLoop.submit { loop.value.counters } }
+        let snapshot = state.withLockedValue { $0 }
+        let settings = self.settings
+        return EventLoopFuture.whenAllSucceed(futures, on: eventLoop).map { all in
+            let c = all.reduce(ProxyCounters(), +)
+            var lines = ["# Proxy"]
+            switch settings.discovery {
+            case .sentinel(let sentinels, let name):
+                lines.append("discovery:sentinel")
+                lines.append("master_name:\(name)")
+                lines.append("sentinels:\(sentinels.map(\.description).joined(separator: ","))")
+            case .backends(let backends):
+                lines.append("discovery:backends")
+                lines.append("backends:\(backends.map(\.description).joined(separator: ","))")
+            }
+            lines.append("master:\(snapshot.endpoint?.description ?? "none")")
+            lines.append("master_generation:\(snapshot.generation)")
+            lines.append("switches:\(snapshot.switches)")
+            lines.append("connected_clients:\(c.connectedClients)")
+            lines.append("dedicated_clients:\(c.dedicatedClients)")
+            lines.append("total_connections_received:\(c.connectionsReceived)")
+            lines.append("rejected_connections:\(c.connectionsRejected)")
+            lines.append("total_commands_processed:\(c.commands)")
+            lines.append("proxy_errors:\(c.proxyErrors)")
+            lines.append("retried_commands:\(c.retriedCommands)")
+            lines.append("held_commands_timed_out:\(c.heldTimeouts)")
+            lines.append("total_net_input_bytes:\(c.bytesIn)")
+            lines.append("total_net_output_bytes:\(c.bytesOut)")
+            lines.append("backend_connects:\(c.backendConnects)")
+            lines.append("backend_connect_failures:\(c.backendConnectFailures)")
+            return lines.joined(separator: "\r\n") + "\r\n"
+        }
+    }
+}

@@ -1,0 +1,68 @@
+import Logging
+import NIOCore
+import NIOPosix
+
+/// Starts `tandem proxy`: checks discovery, listens, and routes until cancelled.
+/// `onListening` gets the bound addresses (useful with port 0).
+public func runProxy(settings: ProxySettings, logger: Logger,
+                     onListening: @Sendable ([SocketAddress]) -> Void = { _ in }) async throws {
+    guard !settings.listen.isEmpty else { throw ProxyStartError("no --listen address given") }
+    let group = MultiThreadedEventLoopGroup(numberOfThreads: settings.threads > 0 ? settings.threads : System.coreCount)
+    do {
+        try await serve(settings: settings, group: group, logger: logger, onListening: onListening)
+    } catch {
+        try? await group.shutdownGracefully()
+        throw error
+    }
+    try? await group.shutdownGracefully()
+}
+
+private func serve(settings: ProxySettings, group: MultiThreadedEventLoopGroup, logger: Logger,
+                   onListening: @Sendable ([SocketAddress]) -> Void) async throws {
+    let router = ProxyRouter(settings: settings, logger: logger)
+    let context = ProxyContext(settings: settings, logger: logger, router: router)
+    var loops: [NIOLoopBound<ProxyLoop>] = []
+    var loopsByID: [ObjectIdentifier: NIOLoopBound<ProxyLoop>] = [:]
+    for eventLoop in group.makeIterator() {
+        let bound = try await eventLoop.submit {
+            NIOLoopBound(ProxyLoop(eventLoop: eventLoop, context: context), eventLoop: eventLoop)
+        }.get()
+        loops.append(bound)
+        loopsByID[ObjectIdentifier(eventLoop)] = bound
+    }
+    router.attach(loops)
+
+    let discovery = MasterDiscovery(settings: settings, router: router, logger: logger)
+    try await discovery.initialCheck()
+
+    let idleTimeout = settings.idleTimeout
+    let byID = loopsByID
+    let bootstrap = ServerBootstrap(group: group)
+        .serverChannelOption(.backlog, value: 1024)
+        .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+        .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+        .childChannelOption(.maxMessagesPerRead, value: 16)
+        .childChannelInitializer { channel in
+            channel.eventLoop.makeCompletedFuture {
+                let loop = byID[ObjectIdentifier(channel.eventLoop)]!.value
+                if let idleTimeout {
+                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: idleTimeout))
+                }
+                try channel.pipeline.syncOperations.addHandler(ClientSession(loop: loop))
+            }
+        }
+    var servers: [any Channel] = []
+    for endpoint in settings.listen {
+        do {
+            servers.append(try await bootstrap.bind(host: endpoint.host, port: endpoint.port).get())
+        } catch {
+            for server in servers { try? await server.close() }
+            throw ProxyStartError("cannot listen on \(endpoint): \(error)")
+        }
+    }
+    let addresses = servers.compactMap(\.localAddress)
+    logger.notice("proxy for '\(settings.groupName)' listening on \(addresses.map { "\($0)" }.joined(separator: ", "))")
+    onListening(addresses)
+    await discovery.run()
+    for server in servers { try? await server.close() }
+}

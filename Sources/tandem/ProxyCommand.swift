@@ -1,0 +1,126 @@
+import ArgumentParser
+import Logging
+import NIOCore
+import Proxy
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `tandem proxy`: one address that always reaches the master.
+struct ProxyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "proxy",
+        abstract: "Run a RESP-aware proxy that always routes to the current Redis master.",
+        discussion: """
+            Follow a Sentinel group (--sentinel ADDR:PORT … --master-name NAME) or check
+            backends for role:master (--backend ADDR:PORT …). Clients connect to --listen.
+            `INFO proxy` sent to the proxy returns its own statistics.
+            """)
+
+    @Option(name: .customLong("listen"), help: "Address to accept clients on, ADDR:PORT or [V6]:PORT (repeatable).")
+    var listen: [String] = []
+    @Option(name: .customLong("sentinel"), help: "A sentinel to follow, ADDR:PORT (repeatable).")
+    var sentinels: [String] = []
+    @Option(name: .customLong("master-name"), help: "The master name the sentinels monitor.")
+    var masterName: String?
+    @Option(name: .customLong("backend"), help: "A Redis server to health-check for role:master, ADDR:PORT (repeatable).")
+    var backends: [String] = []
+    @Option(help: "Password for the proxy's own connections to Redis (checks, shared connections).")
+    var auth: String?
+    @Option(help: "ACL user for the proxy's own connections to Redis.")
+    var user: String?
+    @Option(name: .customLong("sentinel-auth"), help: "Password for the sentinels.")
+    var sentinelAuth: String?
+    @Option(name: .customLong("max-connections"), help: "Client connections allowed at once.")
+    var maxConnections = 10_000
+    @Option(name: .customLong("idle-timeout"), help: "Close clients idle this many seconds (0: never).")
+    var idleTimeout = 0
+    @Option(name: .customLong("hold-ms"), help: "How long a command waits for a master when none is known.")
+    var holdMilliseconds = 5000
+    @Option(name: .customLong("check-interval-ms"), help: "Backend check interval.")
+    var checkIntervalMilliseconds = 1000
+    @Option(help: "Failed backend checks before a backend is down.")
+    var fall = 3
+    @Option(help: "Passed backend checks before a backend is up again.")
+    var rise = 2
+    @Option(name: .customLong("read-from"), help: "master (default) or replicas: where read-only commands may go.")
+    var readFrom = "master"
+    @Option(help: "Event-loop threads (0: one per core).")
+    var threads = 0
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error.")
+    var logLevel = "notice"
+
+    func run() async throws {
+        let settings: ProxySettings
+        do {
+            settings = try makeSettings()
+        } catch {
+            fail("\(error)")
+        }
+        var logger = Logger(label: "tandem.proxy")
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .notice
+        do {
+            try await runProxy(settings: settings, logger: logger)
+        } catch {
+            fail("\(error)")
+        }
+    }
+
+    func makeSettings() throws -> ProxySettings {
+        func endpoints(_ values: [String], _ option: String) throws -> [ProxyEndpoint] {
+            try values.map { value in
+                do { return try ProxyEndpoint(parsing: value) } catch { throw ProxySettingsError("--\(option) \(error)") }
+            }
+        }
+        let listenAt = try endpoints(listen, "listen")
+        guard !listenAt.isEmpty else { throw ProxySettingsError("--listen ADDR:PORT is required") }
+        let discovery: MasterDiscoveryMode
+        switch (sentinels.isEmpty, backends.isEmpty) {
+        case (false, true):
+            guard let masterName, !masterName.isEmpty else { throw ProxySettingsError("--sentinel needs --master-name NAME") }
+            discovery = .sentinel(sentinels: try endpoints(sentinels, "sentinel"), masterName: masterName)
+        case (true, false):
+            if masterName != nil { throw ProxySettingsError("--master-name goes with --sentinel, not --backend") }
+            discovery = .backends(try endpoints(backends, "backend"))
+        case (false, false):
+            throw ProxySettingsError("use either --sentinel (with --master-name) or --backend, not both")
+        case (true, true):
+            throw ProxySettingsError("say where the master is: --sentinel ADDR:PORT --master-name NAME, or --backend ADDR:PORT")
+        }
+        var settings = ProxySettings(listen: listenAt, discovery: discovery)
+        settings.password = auth
+        settings.user = user
+        if user != nil && auth == nil { throw ProxySettingsError("--user needs --auth PASSWORD") }
+        settings.sentinelPassword = sentinelAuth
+        guard maxConnections > 0 else { throw ProxySettingsError("--max-connections \(maxConnections): must be at least 1") }
+        settings.maxConnections = maxConnections
+        guard idleTimeout >= 0 else { throw ProxySettingsError("--idle-timeout \(idleTimeout): must be 0 or more seconds") }
+        settings.idleTimeout = idleTimeout > 0 ? .seconds(Int64(idleTimeout)) : nil
+        guard holdMilliseconds >= 0 else { throw ProxySettingsError("--hold-ms \(holdMilliseconds): must be 0 or more") }
+        settings.hold = .milliseconds(Int64(holdMilliseconds))
+        guard checkIntervalMilliseconds >= 10 else { throw ProxySettingsError("--check-interval-ms \(checkIntervalMilliseconds): must be at least 10") }
+        settings.checkInterval = .milliseconds(Int64(checkIntervalMilliseconds))
+        guard fall >= 1 else { throw ProxySettingsError("--fall \(fall): must be at least 1") }
+        guard rise >= 1 else { throw ProxySettingsError("--rise \(rise): must be at least 1") }
+        guard threads >= 0 && threads <= 256 else { throw ProxySettingsError("--threads \(threads): must be from 0 to 256") }
+        settings.threads = threads
+        settings.fall = fall
+        settings.rise = rise
+        switch readFrom {
+        case "master": settings.readFromReplicas = false
+        case "replicas": throw ProxySettingsError("--read-from replicas: not implemented yet")
+        default: throw ProxySettingsError("--read-from \(readFrom): must be 'master' or 'replicas'")
+        }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ProxySettingsError("--log-level \(logLevel): must be one of trace, debug, info, notice, warning, error, critical")
+        }
+        return settings
+    }
+
+    private func fail(_ message: String) -> Never {
+        let text = "tandem proxy: \(message)\n"
+        _ = text.withCString { write(2, $0, strlen($0)) }
+        Glibc.exit(1)
+    }
+}

@@ -1,0 +1,321 @@
+import Foundation
+import NIOConcurrencyHelpers
+import NIOCore
+import RESP
+import RedisConnection
+import RedisTestSupport
+import Testing
+
+/// Writes `SET <prefix>:i i` through one proxy connection that it never reopens, and records
+/// which writes were acknowledged and which failed.
+final class ProxyWriter: @unchecked Sendable {
+    let acked = NIOLockedValueBox<[Int]>([])
+    let errors = NIOLockedValueBox<[String]>([])
+    let stop = NIOLockedValueBox(false)
+    let prefix: String
+
+    init(prefix: String) { self.prefix = prefix }
+
+    func run(_ connection: RedisConnection) async {
+        var i = 0
+        while !stop.withLockedValue({ $0 }) && connection.isActive {
+            i += 1
+            do {
+                let reply = try await connection.send(["SET", "\(prefix):\(i)", "\(i)"])
+                if reply.string == "OK" {
+                    acked.withLockedValue { $0.append(i) }
+                } else {
+                    errors.withLockedValue { $0.append(reply.errorMessage ?? "\(reply)") }
+                }
+            } catch {
+                errors.withLockedValue { $0.append("\(error)") }
+                try? await Task.sleep(for: .milliseconds(10))
+            }
+        }
+    }
+
+    /// Acknowledged writes whose value is missing on `server`.
+    func lost(on server: RedisServer) async throws -> [Int] {
+        let acked = self.acked.withLockedValue { $0 }
+        let values = try await server.withConnection { c in try await c.pipeline(acked.map { ["GET", "\(prefix):\($0)"] }) }
+        return zip(acked, values).filter { $0.1 != .bulkString("\($0.0)") }.map(\.0)
+    }
+}
+
+@Suite("tandem proxy with real servers", .serialized, .timeLimit(.minutes(4)),
+       .enabled(if: SentinelProcess.shouldRunTests, "redis-server or redis-sentinel is not installed"))
+struct ProxyTests {
+    static func backendsArguments(_ servers: [RedisServer]) -> [String] {
+        servers.flatMap { ["--backend", "127.0.0.1:\($0.port)"] } + ["--check-interval-ms", "100"]
+    }
+
+    @Test("commands, pipelines, transactions, pub/sub (RESP2 and RESP3), blocking commands and large values pass through")
+    func transparent() async throws {
+        try await withReplicationGroup(replicas: 1) { master, replicas in
+            let proxy = try await ProxyProcess(Self.backendsArguments([master] + replicas))
+            defer { proxy.stop() }
+            let c = try await proxy.connect()
+            defer { Task { await c.close() } }
+            #expect(try await c.send(["SET", "a", "1"]) == .simpleString("OK"))
+            #expect(try await master.run(["GET", "a"]) == .bulkString("1"), "the write went to the master")
+            // 1,000 pipelined commands come back in order.
+            let replies = try await c.pipeline((1...1000).map { _ in ["INCR", "counter"] })
+            #expect(replies == (1...1000).map { RESPValue.integer(Int64($0)) })
+            // MULTI/EXEC, WATCH with a conflicting write from another client.
+            #expect(try await c.pipeline([["MULTI"], ["SET", "t", "x"], ["INCR", "n"], ["EXEC"]]).last
+                    == .array([.simpleString("OK"), .integer(1)]))
+            let other = try await proxy.connect()
+            defer { Task { await other.close() } }
+            _ = try await c.send(["WATCH", "w"])
+            _ = try await other.send(["SET", "w", "changed"])
+            #expect(try await c.pipeline([["MULTI"], ["SET", "w", "mine"], ["EXEC"]]).last?.isNull == true)
+            // A 20 MB value both ways.
+            let big = String(repeating: "v", count: 20 << 20)
+            #expect(try await c.send(["SET", "big", big]) == .simpleString("OK"))
+            #expect(try await c.send(["GET", "big"]).string?.count == big.count)
+            // Blocking: BLPOP is answered when another client pushes.
+            async let popped = c.send(["BLPOP", "queue", "5"])
+            try await Task.sleep(for: .milliseconds(200))
+            _ = try await other.send(["RPUSH", "queue", "job"])
+            #expect(try await popped == .array([.bulkString("queue"), .bulkString("job")]))
+            // Pub/sub, RESP2 and RESP3 subscribers through the proxy.
+            for version in [RedisConnectionConfiguration.ProtocolVersion.resp2, .resp3] {
+                let subscriber = try await proxy.connect(protocolVersion: version)
+                try await subscriber.subscribe(["news"])
+                try await waitUntil("the subscription to reach the master") {
+                    try await other.send(["PUBLISH", "news", "hello"]).int == 1
+                }
+                var iterator = subscriber.messages.makeAsyncIterator()
+                let message = await iterator.next()
+                #expect(message.map { String(buffer: $0.payload) } == "hello", "protocol \(version)")
+                await subscriber.close()
+            }
+            // HELLO 3 through the proxy.
+            let resp3 = try await proxy.connect(protocolVersion: .resp3)
+            #expect(resp3.protocolVersion == 3)
+            #expect(try await resp3.send(["HGETALL", "nosuch"]) == .map([]))
+            await resp3.close()
+            // INFO proxy is answered by the proxy itself.
+            let info = try #require(try await c.send(["INFO", "proxy"]).string)
+            #expect(info.contains("master:127.0.0.1:\(master.port)"))
+            #expect(info.contains("discovery:backends"))
+        }
+    }
+
+    @Test("malformed input gets Redis's protocol error and closes only that client")
+    func badInput() async throws {
+        try await withRedisServers(1) { servers in
+            let proxy = try await ProxyProcess(Self.backendsArguments(servers))
+            defer { proxy.stop() }
+            let keep = try await proxy.connect()
+            defer { Task { await keep.close() } }
+            _ = try await keep.send(["SET", "k", "v"])
+            for probe in ["*1\r\n$-5\r\n", "*x\r\n", "*1\r\n$2147483648\r\n", "*1\r\n*1\r\n", "SET \"unbalanced\r\n"] {
+                let viaProxy = try SentinelBehaviourTests.rawExchange(port: proxy.port, Array(probe.utf8))
+                let direct = try SentinelBehaviourTests.rawExchange(port: servers[0].port, Array(probe.utf8))
+                #expect(String(decoding: viaProxy, as: UTF8.self) == String(decoding: direct, as: UTF8.self), "probe \(probe.debugDescription)")
+                #expect(String(decoding: viaProxy, as: UTF8.self).hasPrefix("-ERR Protocol error"))
+            }
+            #expect(try await keep.send(["GET", "k"]) == .bulkString("v"), "other clients keep working")
+        }
+    }
+
+    @Test("two backends claiming role:master: traffic goes only to the one the replicas follow")
+    func twoMastersPicksFollowed() async throws {
+        try await withRedisServers(3) { servers in
+            // servers[1] is followed by servers[2]; servers[0] is a lone master.
+            try await servers[2].replicate(from: servers[1])
+            let proxy = try await ProxyProcess(Self.backendsArguments(servers))
+            defer { proxy.stop() }
+            let c = try await proxy.connect()
+            defer { Task { await c.close() } }
+            try await waitUntil("the proxy to choose a master") {
+                (try await c.send(["INFO", "proxy"]).string ?? "").contains("master:127.0.0.1:\(servers[1].port)")
+            }
+            for i in 0..<50 { _ = try await c.send(["SET", "k\(i)", "v"]) }
+            #expect(try await servers[0].run(["DBSIZE"]) == .integer(0), "nothing reached the lone master")
+            #expect(try await servers[1].run(["DBSIZE"]) == .integer(50))
+            #expect(proxy.logTail().contains("claim role:master"))
+        }
+    }
+
+    @Test("with no master, commands are held for --hold-ms, then get -MASTERDOWN; the connection stays open")
+    func holdThenMasterDown() async throws {
+        try await withRedisServers(1) { servers in
+            let proxy = try await ProxyProcess(Self.backendsArguments(servers) + ["--hold-ms", "300", "--fall", "1"])
+            defer { proxy.stop() }
+            let c = try await proxy.connect()
+            defer { Task { await c.close() } }
+            #expect(try await c.send(["SET", "k", "v"]) == .simpleString("OK"))
+            servers[0].kill9()
+            let reply = try await c.send(["GET", "k"])
+            #expect(reply.errorMessage?.hasPrefix("MASTERDOWN") == true, "\(reply)")
+            #expect(c.isActive)
+            try await servers[0].restart()
+            try await waitUntil("commands to work again on the same connection") {
+                try await c.send(["PING"]) == .simpleString("PONG")
+            }
+        }
+    }
+
+    @Test("bad flags, unreachable sentinels and unknown master names stop the proxy with a clear error")
+    func startupErrors() async throws {
+        let free = try freeLoopbackPort()
+        let cases: [([String], String)] = [
+            (["--listen", "127.0.0.1:0"], "say where the master is"),
+            (["--listen", "nonsense", "--backend", "127.0.0.1:1"], "--listen 'nonsense'"),
+            (["--listen", "127.0.0.1:0", "--sentinel", "127.0.0.1:\(free)"], "--master-name"),
+            (["--listen", "127.0.0.1:0", "--sentinel", "127.0.0.1:\(free)", "--master-name", "m"], "cannot reach any sentinel"),
+            (["--listen", "127.0.0.1:0", "--backend", "127.0.0.1:70000"], "0 to 65535"),
+        ]
+        for (arguments, expected) in cases {
+            let (status, output) = try runTandem(["proxy"] + arguments)
+            #expect(status == 1, "\(arguments)")
+            #expect(output.contains(expected), "\(arguments): \(output)")
+        }
+        try await withRedisServers(1) { servers in
+            let sentinel = try await SentinelProcess(kind: .redis, monitoring: servers[0], quorum: 1)
+            defer { sentinel.stop() }
+            let (status, output) = try runTandem(["proxy", "--listen", "127.0.0.1:0", "--sentinel", "127.0.0.1:\(sentinel.port)", "--master-name", "nosuch"])
+            #expect(status == 1)
+            #expect(output.contains("does not monitor a master named 'nosuch'"), "\(output)")
+        }
+    }
+}
+
+@Suite("tandem proxy across failovers", .serialized, .timeLimit(.minutes(5)),
+       .enabled(if: SentinelProcess.shouldRunTests, "redis-server or redis-sentinel is not installed"))
+struct ProxyFailoverTests {
+    static func sentinels(_ kind: SentinelProcess.Kind, _ master: RedisServer) async throws -> [SentinelProcess] {
+        var sentinels: [SentinelProcess] = []
+        do {
+            for _ in 0..<3 { sentinels.append(try await SentinelProcess(kind: kind, monitoring: master)) }
+            try await waitUntil("the sentinels to discover each other and the replicas", timeout: .seconds(30)) {
+                for s in sentinels {
+                    let k = try await s.known()
+                    if k.sentinels != 2 || k.replicas != 2 { return false }
+                }
+                return true
+            }
+        } catch {
+            sentinels.forEach { $0.stop() }
+            throw error
+        }
+        return sentinels
+    }
+
+    static func proxyArguments(_ sentinels: [SentinelProcess]) -> [String] {
+        sentinels.flatMap { ["--sentinel", "127.0.0.1:\($0.port)"] } + ["--master-name", "mymaster", "--hold-ms", "15000"]
+    }
+
+    /// Kill -9 the master while clients write through the proxy: writes resume on the new
+    /// master over the same connections; idle clients keep their state and see no error.
+    func crash(_ kind: SentinelProcess.Kind) async throws {
+        try await withReplicationGroup(replicas: 2) { master, replicas in
+            let sentinels = try await Self.sentinels(kind, master)
+            defer { sentinels.forEach { $0.stop() } }
+            let proxy = try await ProxyProcess(Self.proxyArguments(sentinels))
+            defer { proxy.stop() }
+            // An idle client with connection state, and a RESP2 subscriber.
+            let idle = try await proxy.connect(timeout: .seconds(20))
+            defer { Task { await idle.close() } }
+            #expect(try await idle.send(["SELECT", "3"]) == .simpleString("OK"))
+            #expect(try await idle.send(["CLIENT", "SETNAME", "idle-client"]) == .simpleString("OK"))
+            let subscriber = try await proxy.connect()
+            try await subscriber.subscribe(["after-failover"])
+            let writers = (0..<3).map { ProxyWriter(prefix: "crash\($0)") }
+            var connections: [RedisConnection] = []
+            for _ in writers { connections.append(try await proxy.connect(timeout: .seconds(20))) }
+            let tasks = zip(writers, connections).map { w, c in Task { await w.run(c) } }
+            try await waitUntil("writes to flow") { writers.allSatisfy { $0.acked.withLockedValue { $0.count } >= 50 } }
+            let clock = ContinuousClock()
+            let killedAt = clock.now
+            master.kill9()
+            var newMaster: RedisServer?
+            var knownAt = clock.now
+            try await waitUntil("a sentinel to name a new master", timeout: .seconds(30), pollEvery: .milliseconds(5)) {
+                guard let a = try await sentinels[0].masterAddress(), let r = replicas.first(where: { "127.0.0.1:\($0.port)" == a }) else { return false }
+                newMaster = r
+                knownAt = clock.now
+                return true
+            }
+            let target = try #require(newMaster)
+            let counts = writers.map { $0.acked.withLockedValue { $0.count } }
+            try await waitUntil("every writer to be acknowledged again", timeout: .seconds(30), pollEvery: .milliseconds(5)) {
+                zip(writers, counts).allSatisfy { $0.acked.withLockedValue { $0.count } > $1 }
+            }
+            let resumedAt = clock.now
+            print("proxy crash failover (\(kind) sentinels): new master named \(knownAt - killedAt) after the kill; writes resumed \(resumedAt - knownAt) after that")
+            writers.forEach { $0.stop.withLockedValue { $0 = true } }
+            for t in tasks { await t.value }
+            // Each writer had at most its one in-flight command fail (outcome unknown).
+            for w in writers {
+                let errors = w.errors.withLockedValue { $0 }
+                #expect(errors.count <= 1, "\(w.prefix): \(errors.prefix(3))")
+            }
+            let allActive = connections.allSatisfy { $0.isActive }
+            #expect(allActive, "the proxy kept every client connection")
+            // The idle client: no error, same database and name on the new master.
+            #expect(try await idle.send(["SET", "idle-key", "1"]) == .simpleString("OK"))
+            let inDB3 = try await target.withConnection { c in
+                _ = try await c.send(["SELECT", "3"])
+                return try await c.send(["GET", "idle-key"])
+            }
+            #expect(inDB3 == .bulkString("1"), "SELECT 3 was replayed on the new master")
+            #expect(try await idle.send(["CLIENT", "GETNAME"]) == .bulkString("idle-client"))
+            // The subscriber was resubscribed on the new master.
+            let publisher = try await proxy.connect()
+            defer { Task { await publisher.close() } }
+            try await waitUntil("the subscriber to be resubscribed on the new master") {
+                try await publisher.send(["PUBLISH", "after-failover", "hi"]).int == 1
+            }
+            var iterator = subscriber.messages.makeAsyncIterator()
+            #expect(await iterator.next().map { String(buffer: $0.payload) } == "hi")
+            await subscriber.close()
+            for c in connections { await c.close() }
+        }
+    }
+
+    @Test("kill -9 of the master with tandem sentinels: writes resume over the same connections")
+    func crashWithTandemSentinels() async throws {
+        try await crash(.tandem)
+    }
+
+    @Test("kill -9 of the master with real redis-sentinels: writes resume over the same connections")
+    func crashWithRedisSentinels() async throws {
+        try await crash(.redis)
+    }
+
+    @Test("SENTINEL FAILOVER through the proxy: zero errors and zero lost acknowledged writes")
+    func coordinatedSwitchover() async throws {
+        try await withReplicationGroup(replicas: 2) { master, replicas in
+            let sentinels = try await Self.sentinels(.tandem, master)
+            defer { sentinels.forEach { $0.stop() } }
+            let proxy = try await ProxyProcess(Self.proxyArguments(sentinels))
+            defer { proxy.stop() }
+            let writers = (0..<3).map { ProxyWriter(prefix: "switch\($0)") }
+            var connections: [RedisConnection] = []
+            for _ in writers { connections.append(try await proxy.connect(timeout: .seconds(20))) }
+            let tasks = zip(writers, connections).map { w, c in Task { await w.run(c) } }
+            try await waitUntil("writes to flow") { writers.allSatisfy { $0.acked.withLockedValue { $0.count } >= 50 } }
+            #expect(try await sentinels[0].command(["SENTINEL", "FAILOVER", "mymaster"]) == .simpleString("OK"))
+            try await waitForCompletedFailover(sentinels, awayFrom: master)
+            let address = try #require(try await sentinels[0].masterAddress())
+            let target = try #require(replicas.first { "127.0.0.1:\($0.port)" == address })
+            let counts = writers.map { $0.acked.withLockedValue { $0.count } }
+            try await waitUntil("every writer to be acknowledged again", timeout: .seconds(30)) {
+                zip(writers, counts).allSatisfy { $0.acked.withLockedValue { $0.count } > $1 + 50 }
+            }
+            writers.forEach { $0.stop.withLockedValue { $0 = true } }
+            for t in tasks { await t.value }
+            for w in writers {
+                let errors = w.errors.withLockedValue { $0 }
+                #expect(errors.isEmpty, "\(w.prefix): \(errors.count) errors: \(errors.prefix(3))\n\(proxy.logTail(lines: 40))")
+                let lost = try await w.lost(on: target)
+                #expect(lost.isEmpty, "\(w.prefix): \(lost.count) acknowledged writes missing on the new master")
+            }
+            #expect(try await connections[0].send(["INFO", "proxy"]).string?.contains("switches:1") == true)
+            for c in connections { await c.close() }
+        }
+    }
+}

@@ -1,0 +1,54 @@
+import Foundation
+import RESP
+import RedisConnection
+
+/// `tandem proxy` on a free loopback port, for tests.
+public final class ProxyProcess: @unchecked Sendable {
+    public let port: Int
+    public let directory: URL
+    private var child: ChildProcess?
+
+    public var logFile: URL { directory.appendingPathComponent("proxy.log") }
+
+    /// Starts `tandem proxy --listen 127.0.0.1:PORT` plus `arguments`, and waits until the
+    /// port accepts connections.
+    public init(_ arguments: [String]) async throws {
+        port = try freeLoopbackPort()
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-proxy-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        child = try ChildProcess(executable: try tandemExecutable(),
+                                 arguments: ["proxy", "--listen", "127.0.0.1:\(port)", "--log-level", "info"] + arguments,
+                                 logFile: logFile)
+        try await waitUntil("tandem proxy on port \(port) to accept connections (log: \(logFile.path))") {
+            guard self.child?.isRunning == true else { throw HarnessError("tandem proxy exited: \(self.logTail())") }
+            let connection = try await self.connect()
+            await connection.close()
+            return true
+        }
+    }
+
+    /// A client connection through the proxy.
+    public func connect(protocolVersion: RedisConnectionConfiguration.ProtocolVersion = .resp2,
+                        password: String? = nil, timeout: TimeAmount? = .seconds(10)) async throws -> RedisConnection {
+        try await RedisConnection.connect(RedisConnectionConfiguration(
+            host: "127.0.0.1", port: port, password: password, protocolVersion: protocolVersion,
+            connectTimeout: .seconds(2), commandTimeout: timeout))
+    }
+
+    public func logTail(lines: Int = 30) -> String {
+        let text = (try? String(contentsOf: logFile, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").suffix(lines).joined(separator: "\n")
+    }
+
+    public var pid: pid_t? { child?.pid }
+    public var isRunning: Bool { child?.isRunning ?? false }
+
+    public func stop() {
+        child?.kill9()
+        if ProcessInfo.processInfo.environment["TANDEM_KEEP_LOGS"] == nil {
+            try? FileManager.default.removeItem(at: directory)
+        }
+    }
+}
+
+import NIOCore
