@@ -102,6 +102,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "ProxyUnitTests",
+            dependencies: ["Proxy", "RESP", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "SentinelCoreTests",
             dependencies: ["SentinelCore"],
             swiftSettings: swiftSettings

@@ -35,7 +35,12 @@ final class BackendLink {
     private var readingPaused = false
     private var selfBound: NIOLoopBound<BackendLink>!
 
-    init(loop: ProxyLoop, target: MasterTarget, owner: ClientSession?, handshake: ByteBuffer, handshakeReplies: Int) {
+    /// A connection to a replica, for reads (`--read-from replicas`).
+    let isReplica: Bool
+
+    init(loop: ProxyLoop, target: MasterTarget, owner: ClientSession?, handshake: ByteBuffer, handshakeReplies: Int,
+         isReplica: Bool = false) {
+        self.isReplica = isReplica
         self.loop = loop
         self.target = target
         self.owner = owner

@@ -26,6 +26,8 @@ final class ClientSession: ChannelInboundHandler {
         /// Sent instead of the server's reply (EXEC after the master changed under WATCH).
         var replacement: ByteBuffer?
         var insideTransaction = false
+        /// May be served by a replica (`--read-from replicas`).
+        var readOnly = false
         var effect: StateEffect = .none
         var effectArguments: [[UInt8]] = []
     }
@@ -180,7 +182,6 @@ final class ClientSession: ChannelInboundHandler {
             }
             guard let end else {
                 scanned = input.readableBytes
-                partialCommand()
                 break
             }
             let command = input.readSlice(length: end)!
@@ -212,6 +213,7 @@ final class ClientSession: ChannelInboundHandler {
             }
             handleCommand(command)
         }
+        if !closing && !wantDedicated { partialCommand() }
         if input.readableBytes == 0 && scanned == 0 { input = ByteBuffer() }
         pump()
         updateReading()
@@ -220,29 +222,34 @@ final class ClientSession: ChannelInboundHandler {
     /// A command larger than one read: stream it when it has a connection of its own, else
     /// move the client to one (a shared connection cannot carry half a command).
     private func partialCommand() {
-        guard input.readableBytes >= Self.streamThreshold || streaming || discarding else { return }
         if discarding {
             input.moveReaderIndex(forwardBy: input.readableBytes)
             scanned = 0
             return
         }
+        guard scanner.isInsideFrame, input.readableBytes >= Self.streamThreshold || (streaming && input.readableBytes > 0) else { return }
         if !dedicated {
             wantDedicated = true
             checkDedicatedSwitch()
-            return
+            guard dedicated else { return }
         }
-        guard !slots.hasQueued, let link = dedicatedLink(), link.isWritable || streaming else { return }
-        if sentCount > 0 && sentOn != ObjectIdentifier(link) { return }
-        streaming = true
+        if streaming {
+            guard let link, !link.isClosed, link.isWritable else { return }
+        } else {
+            guard !slots.hasQueued, let link = dedicatedLink(), link.isWritable else { return }
+            if sentCount > 0 && sentOn != ObjectIdentifier(link) { return }
+            streaming = true
+        }
         let piece = input.readSlice(length: input.readableBytes)!
         scanned = 0
-        link.send(piece, waiter: nil)
+        link!.send(piece, waiter: nil)
     }
 
     private func handleCommand(_ command: ByteBuffer) {
         if scanner.frameIsEmpty { return }
         loop.counters.commands += 1
-        let traits = CommandTraits.classify(scanner, proxyCredentials: loop.context.proxyCredentials)
+        let traits = CommandTraits.classify(scanner, proxyCredentials: loop.context.proxyCredentials,
+                                            readRouting: loop.context.settings.readFromReplicas && !dedicated)
         switch traits.route {
         case .local(.quit):
             var ok = ByteBuffer()
@@ -296,6 +303,7 @@ final class ClientSession: ChannelInboundHandler {
             return
         }
         slot.insideTransaction = inMulti
+        slot.readOnly = traits.readOnly && !inMulti
         switch effect {
         case .multi:
             inMulti = true
@@ -484,20 +492,28 @@ final class ClientSession: ChannelInboundHandler {
     /// Sends queued commands when a master is usable; otherwise holds them (up to the hold time).
     func pump() {
         guard !gone else { return }
+        if dedicated && scanner.isInsideFrame && input.readableBytes > 0 && !processing {
+            partialCommand()
+            updateReading()
+        }
         if dedicated && link == nil && subscribed {
             _ = dedicatedLink()
         }
         guard slots.hasQueued else { return }
-        let target: BackendLink?
+        var target: BackendLink?
         if dedicated {
             target = streaming ? nil : dedicatedLink()
         } else {
-            target = loop.sharedLinkForSending()
+            // The first queued command decides: a read may go to a replica, anything else to the master.
+            var first = 0
+            while slots[first].state != .queued { first += 1 }
+            target = slots[first].readOnly ? (loop.replicaLinkForSending() ?? loop.sharedLinkForSending()) : loop.sharedLinkForSending()
         }
         guard let target, !(sentCount > 0 && sentOn != ObjectIdentifier(target)), target.isWritable else {
             armHold()
             return
         }
+        let toReplica = target.isReplica
         // Consecutive commands go out as one write.
         var batch: ByteBuffer?
         var batchOwned = false
@@ -507,6 +523,8 @@ final class ClientSession: ChannelInboundHandler {
         var anyWithoutReply = false
         while index < slots.endIndex {
             if slots[index].state == .queued, var command = slots[index].command {
+                // Only commands that can share the target go in this batch; order is kept.
+                if !dedicated && (slots[index].readOnly != toReplica) && (toReplica || loop.replicaLinkForSending() != nil) { break }
                 slots[index].queuedAt = nil
                 if slots[index].expectsReply {
                     waiters.append(BackendLink.Waiter(session: self, seq: seq))
@@ -741,7 +759,7 @@ final class ClientSession: ChannelInboundHandler {
     private func updateReading() {
         guard let context else { return }
         let pause = closing || wantDedicated || slots.count > Self.maxSlots
-            || (input.readableBytes > Self.streamThreshold && !streaming) || !context.channel.isWritable
+            || input.readableBytes > Self.streamThreshold || !context.channel.isWritable
         guard pause != readPaused else { return }
         readPaused = pause
         try? context.channel.syncOptions?.setOption(.autoRead, value: !pause)

@@ -80,6 +80,7 @@ enum CommandTraits {
     }
 
     static let dedicatedKeys: Set<NameKey> = Set(dedicatedNames.map { NameKey($0[...])! })
+    static let readOnlyKeys: Set<NameKey> = Set(readOnlyNames.map { NameKey($0[...])! })
     private static let quitKey = NameKey("QUIT")
     private static let infoKey = NameKey("INFO")
 
@@ -94,11 +95,16 @@ enum CommandTraits {
         var effect: StateEffect
         /// SUBSCRIBE and friends answer with pushes (RESP3) or messages (RESP2), not a reply.
         var expectsReply: Bool
+        /// A read-only command a replica may serve (only worked out when reads may go to replicas).
+        var readOnly = false
     }
 
     /// Classifies the command the scanner just finished.
-    static func classify(_ scanner: RESPStreamScanner, proxyCredentials: [[UInt8]]?) -> Classification {
+    static func classify(_ scanner: RESPStreamScanner, proxyCredentials: [[UInt8]]?, readRouting: Bool = false) -> Classification {
         if let first = scanner.argument(0), let key = NameKey(first), !dedicatedKeys.contains(key) {
+            if readRouting && readOnlyKeys.contains(key) {
+                return Classification(route: .shared, effect: .none, expectsReply: true, readOnly: true)
+            }
             if key == quitKey { return Classification(route: .local(.quit), effect: .none, expectsReply: true) }
             if key == infoKey, scanner.argumentCount == 2, scanner.argument(1, is: "proxy") {
                 return Classification(route: .local(.infoProxy), effect: .none, expectsReply: true)

@@ -146,6 +146,32 @@ struct MasterDiscovery: Sendable {
         } else {
             router.publish(nil)
         }
+        if settings.readFromReplicas {
+            let reply = try await query.send(["SENTINEL", "replicas", name])
+            router.publishReplicas(Self.healthyReplicas(reply))
+        }
+    }
+
+    /// Replicas in a `SENTINEL replicas` reply that are up and linked to their master.
+    static func healthyReplicas(_ reply: RESPValue) -> [ProxyEndpoint] {
+        guard let entries = reply.array else { return [] }
+        return entries.compactMap { entry -> ProxyEndpoint? in
+            var fields: [String: String] = [:]
+            if let flat = entry.array {
+                var i = 0
+                while i + 1 < flat.count {
+                    if let k = flat[i].string, let v = flat[i + 1].string { fields[k] = v }
+                    i += 2
+                }
+            } else if let pairs = entry.pairs {
+                for pair in pairs { if let k = pair.key.string, let v = pair.value.string { fields[k] = v } }
+            }
+            guard let ip = fields["ip"], let port = fields["port"].flatMap({ Int($0) }) else { return nil }
+            let flags = (fields["flags"] ?? "").split(separator: ",")
+            guard !flags.contains("s_down"), !flags.contains("o_down"), !flags.contains("disconnected"),
+                  fields["master-link-status"] == "ok" else { return nil }
+            return ProxyEndpoint(host: ip, port: port)
+        }
     }
 
     // MARK: Backends
@@ -232,6 +258,9 @@ struct MasterDiscovery: Sendable {
             } else {
                 router.publish(nil)
             }
+            router.publishReplicas(states.filter {
+                $0.up == true && $0.lastCheckPassed && !$0.isMaster && chosen != nil && $0.follows == chosen!.endpoint
+            }.map(\.endpoint))
             // Sleep out the interval, but check again at once when a loop reports trouble.
             let interval = Duration.nanoseconds(settings.checkInterval.nanoseconds)
             while !Task.isCancelled && clock.now - started < interval {

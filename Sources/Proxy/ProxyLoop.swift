@@ -55,10 +55,41 @@ final class ProxyLoop {
     private var sharedLink: BackendLink?
     var sessions: [ObjectIdentifier: ClientSession] = [:]
     var counters = ProxyCounters()
+    /// Which loop this is, to spread loops over replicas.
+    let index: Int
+    private(set) var replicas: [MasterTarget] = []
+    private var replicaLink: BackendLink?
+    private var badReplicas: Set<ProxyEndpoint> = []
 
-    init(eventLoop: any EventLoop, context: ProxyContext) {
+    init(eventLoop: any EventLoop, context: ProxyContext, index: Int = 0) {
         self.eventLoop = eventLoop
         self.context = context
+        self.index = index
+    }
+
+    /// The router's list of healthy replicas (for `--read-from replicas`).
+    func setReplicas(_ targets: [MasterTarget]) {
+        guard targets.map(\.endpoint) != replicas.map(\.endpoint) || !badReplicas.isEmpty else { return }
+        replicas = targets
+        badReplicas = []
+        if let link = replicaLink, !targets.contains(where: { $0.endpoint == link.target.endpoint }) {
+            replicaLink = nil
+            link.retire()
+        }
+    }
+
+    /// A shared connection to a replica for reads, or nil (reads then go to the master).
+    func replicaLinkForSending() -> BackendLink? {
+        guard context.settings.readFromReplicas else { return nil }
+        if let link = replicaLink, !link.isClosed { return link }
+        let candidates = replicas.filter { !badReplicas.contains($0.endpoint) }
+        guard !candidates.isEmpty else { return nil }
+        let target = candidates[index % candidates.count]
+        let link = BackendLink(loop: self, target: target, owner: nil, handshake: context.handshake(),
+                               handshakeReplies: context.handshakeReplies, isReplica: true)
+        replicaLink = link
+        link.connect()
+        return link
     }
 
     /// The master commands may go to now, or nil while none is known or it is in doubt.
@@ -97,6 +128,14 @@ final class ProxyLoop {
 
     /// A connection to the master closed unexpectedly or the master said it is read-only.
     func linkTrouble(_ link: BackendLink, reason: String) {
+        if link.isReplica {
+            if link === replicaLink { replicaLink = nil }
+            if !badReplicas.contains(link.target.endpoint) {
+                badReplicas.insert(link.target.endpoint)
+                context.logger.warning("replica \(link.target.endpoint): \(reason); reads go elsewhere until it is listed again")
+            }
+            return
+        }
         if link === sharedLink { sharedLink = nil }
         guard let master, link.target.generation == master.generation, !suspect else { return }
         suspect = true

@@ -12,6 +12,7 @@ final class ProxyRouter: Sendable {
         var generation: UInt64 = 0
         var switches = 0
         var trouble = false
+        var replicas: [ProxyEndpoint] = []
     }
 
     private let state = NIOLockedValueBox(State())
@@ -62,6 +63,25 @@ final class ProxyRouter: Sendable {
         }
     }
 
+    /// The replicas reads may go to (`--read-from replicas`): healthy ones following the master.
+    func publishReplicas(_ endpoints: [ProxyEndpoint]) {
+        guard settings.readFromReplicas else { return }
+        let targets = endpoints.compactMap { endpoint -> MasterTarget? in
+            guard let address = try? SocketAddress.makeAddressResolvingHost(endpoint.host, port: endpoint.port) else { return nil }
+            return MasterTarget(endpoint: endpoint, address: address, generation: 0)
+        }
+        let changed = state.withLockedValue { s in
+            defer { s.replicas = endpoints }
+            return s.replicas != endpoints
+        }
+        if changed {
+            logger.notice("reads may go to replicas: \(endpoints.isEmpty ? "none" : endpoints.map(\.description).joined(separator: ", "))")
+        }
+        for loop in loops.withLockedValue({ $0 }) {
+            loop.eventLoop.execute { loop.value.setReplicas(targets) }
+        }
+    }
+
     /// A loop lost its connection to the master or was told -READONLY: check now.
     func reportTrouble() {
         state.withLockedValue { $0.trouble = true }
@@ -98,6 +118,10 @@ final class ProxyRouter: Sendable {
             lines.append("master:\(snapshot.endpoint?.description ?? "none")")
             lines.append("master_generation:\(snapshot.generation)")
             lines.append("switches:\(snapshot.switches)")
+            lines.append("read_from:\(settings.readFromReplicas ? "replicas" : "master")")
+            if settings.readFromReplicas {
+                lines.append("replicas:\(snapshot.replicas.map(\.description).joined(separator: ","))")
+            }
             lines.append("connected_clients:\(c.connectedClients)")
             lines.append("dedicated_clients:\(c.dedicatedClients)")
             lines.append("total_connections_received:\(c.connectionsReceived)")

@@ -23,9 +23,9 @@ private func serve(settings: ProxySettings, group: MultiThreadedEventLoopGroup, 
     let context = ProxyContext(settings: settings, logger: logger, router: router)
     var loops: [NIOLoopBound<ProxyLoop>] = []
     var loopsByID: [ObjectIdentifier: NIOLoopBound<ProxyLoop>] = [:]
-    for eventLoop in group.makeIterator() {
+    for (index, eventLoop) in group.makeIterator().enumerated() {
         let bound = try await eventLoop.submit {
-            NIOLoopBound(ProxyLoop(eventLoop: eventLoop, context: context), eventLoop: eventLoop)
+            NIOLoopBound(ProxyLoop(eventLoop: eventLoop, context: context, index: index), eventLoop: eventLoop)
         }.get()
         loops.append(bound)
         loopsByID[ObjectIdentifier(eventLoop)] = bound

@@ -109,7 +109,7 @@ struct ProxyCommand: AsyncParsableCommand {
         settings.rise = rise
         switch readFrom {
         case "master": settings.readFromReplicas = false
-        case "replicas": throw ProxySettingsError("--read-from replicas: not implemented yet")
+        case "replicas": settings.readFromReplicas = true
         default: throw ProxySettingsError("--read-from \(readFrom): must be 'master' or 'replicas'")
         }
         guard Logger.Level(rawValue: logLevel) != nil else {

@@ -102,6 +102,103 @@ struct ProxyTests {
         }
     }
 
+    @Test("--read-from replicas: reads go to a healthy replica, writes to the master; reads fall back when the replica dies")
+    func readFromReplicas() async throws {
+        try await withReplicationGroup(replicas: 1) { master, replicas in
+            let replica = replicas[0]
+            let proxy = try await ProxyProcess(Self.backendsArguments([master, replica]) + ["--read-from", "replicas"])
+            defer { proxy.stop() }
+            let c = try await proxy.connect()
+            defer { Task { await c.close() } }
+            try await waitUntil("the proxy to list the replica") {
+                (try await c.send(["INFO", "proxy"]).string ?? "").contains("replicas:127.0.0.1:\(replica.port)")
+            }
+            _ = try await master.run(["CONFIG", "RESETSTAT"])
+            _ = try await replica.run(["CONFIG", "RESETSTAT"])
+            #expect(try await c.send(["SET", "r", "1"]) == .simpleString("OK"))
+            try await waitUntil("the write to replicate") { try await replica.run(["GET", "r"]) == .bulkString("1") }
+            let replies = try await c.pipeline((0..<20).map { _ in ["GET", "r"] } + [["INCR", "n"]] + [["GET", "r"]])
+            #expect(replies.prefix(20).allSatisfy { $0 == .bulkString("1") })
+            #expect(replies[20] == .integer(1))
+            func gets(_ server: RedisServer) async throws -> Int {
+                let stats = try await server.run(["INFO", "commandstats"]).string ?? ""
+                guard let line = stats.split(separator: "\r\n").first(where: { $0.hasPrefix("cmdstat_get:calls=") }),
+                      let calls = line.dropFirst("cmdstat_get:calls=".count).split(separator: ",").first else { return 0 }
+                return Int(calls) ?? 0
+            }
+            #expect(try await gets(replica) >= 21, "reads went to the replica")
+            #expect(try await gets(master) <= 1, "reads did not go to the master")
+            #expect(try await master.run(["GET", "n"]) == .bulkString("1"), "the write went to the master")
+            replica.kill9()
+            try await waitUntil("reads to be served again with the replica gone") {
+                try await c.send(["GET", "r"]) == .bulkString("1")
+            }
+        }
+    }
+
+    static func memory(_ pid: pid_t, _ field: String) -> Int {
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix(field + ":") } ?? ""
+        return (Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) / 1024  // MB
+    }
+
+    @Test("a 100 MB value passes both ways, and a client that does not read makes the proxy hold only a bounded amount")
+    func boundedMemory() async throws {
+        try await withRedisServers(1) { servers in
+            let proxy = try await ProxyProcess(Self.backendsArguments(servers))
+            defer { proxy.stop() }
+            let pid = try #require(proxy.pid)
+            let c = try await proxy.connect(timeout: .seconds(60))
+            defer { Task { await c.close() } }
+            let big = String(repeating: "x", count: 100 << 20)
+            #expect(try await c.send(["SET", "big", big]) == .simpleString("OK"))
+            #expect(try await c.send(["STRLEN", "big"]) == .integer(Int64(big.count)))
+            #expect(try await c.send(["GET", "big"]).string?.count == big.count)
+            let peak = Self.memory(pid, "VmHWM")
+            #expect(peak < 80, "peak RSS \(peak) MB while 100 MB passed through")
+            // A client asks for 200 × 1 MB and never reads.
+            _ = try await c.send(["SET", "mb", String(repeating: "y", count: 1 << 20)])
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(fd) }
+            var addr = sockaddr_in()
+            addr.sin_family = sa_family_t(AF_INET)
+            addr.sin_port = UInt16(proxy.port).bigEndian
+            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            #expect(ok == 0)
+            let gets = Array(String(repeating: "GET mb\r\n", count: 200).utf8)
+            _ = gets.withUnsafeBufferPointer { send(fd, $0.baseAddress, $0.count, 0) }
+            try await Task.sleep(for: .seconds(2))
+            let held = Self.memory(pid, "VmRSS")
+            #expect(held < 120, "RSS \(held) MB with 200 MB of replies unread")
+            #expect(try await c.send(["PING"]) == .simpleString("PONG"), "other clients are served meanwhile")
+        }
+    }
+
+    @Test("--max-connections refuses extra clients with Redis's error; --idle-timeout closes idle ones")
+    func limits() async throws {
+        try await withRedisServers(1) { servers in
+            let proxy = try await ProxyProcess(Self.backendsArguments(servers) + ["--max-connections", "2", "--idle-timeout", "1"])
+            defer { proxy.stop() }
+            let a = try await proxy.connect()
+            // The start-up probe's connection may still be counted for a moment.
+            try await waitUntil("only this client to be connected") {
+                (try await a.send(["INFO", "proxy"]).string ?? "").contains("connected_clients:1\r\n")
+            }
+            let b = try await proxy.connect()
+            #expect(try await b.send(["PING"]) == .simpleString("PONG"))
+            let refused = try SentinelBehaviourTests.rawExchange(port: proxy.port, Array("PING\r\n".utf8))
+            #expect(String(decoding: refused, as: UTF8.self) == "-ERR max number of clients reached\r\n")
+            #expect(try await a.send(["PING"]) == .simpleString("PONG"))
+            try await waitUntil("idle clients to be closed", timeout: .seconds(5)) { !a.isActive && !b.isActive }
+            await a.close()
+            await b.close()
+            let c = try await proxy.connect()
+            #expect(try await c.send(["PING"]) == .simpleString("PONG"), "slots freed by closed clients are reused")
+            await c.close()
+        }
+    }
+
     @Test("malformed input gets Redis's protocol error and closes only that client")
     func badInput() async throws {
         try await withRedisServers(1) { servers in
