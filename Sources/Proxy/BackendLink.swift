@@ -7,9 +7,11 @@ import RESP
 /// client that needs its own. Replies are matched to waiting commands in order, found by
 /// scanning frame boundaries; the bytes are forwarded as they are, never re-encoded.
 final class BackendLink {
+    /// `count` consecutive commands of one session, from `seq` on, waiting for replies.
     struct Waiter {
         let session: ClientSession
         let seq: UInt64
+        var count: Int = 1
     }
 
     unowned let loop: ProxyLoop
@@ -23,6 +25,8 @@ final class BackendLink {
     private var retired = false
     private var flushScheduled = false
     private var waiters = CircularBuffer<Waiter>(initialCapacity: 16)
+    /// Replies already delivered to the first waiter.
+    private var headDelivered = 0
     /// Replies to the connection's own set-up commands, swallowed before any client's.
     private var swallow: Int
     private var swallowFrame = ByteBuffer()
@@ -51,7 +55,6 @@ final class BackendLink {
 
     var isShared: Bool { owner == nil }
     var isWritable: Bool { channel?.isWritable ?? true }
-    var waiterCount: Int { waiters.count }
 
     func connect() {
         let bound = selfBound!
@@ -175,18 +178,19 @@ final class BackendLink {
             let stop = end ?? total
             let type = scanner.frameType
             if startedHere, end != nil, swallow == 0, type != UInt8(ascii: "-"), type != UInt8(ascii: ">"), let waiter = waiters.first {
-                if let session = runSession, session === waiter.session, session.acceptsRun(seq: waiter.seq, offset: runCount) {
+                let seq = waiter.seq + UInt64(headDelivered)
+                if let session = runSession, session === waiter.session, session.acceptsRun(seq: seq, offset: runCount) {
                     runCount += 1
-                    waiters.removeFirst()
+                    advanceHead()
                     position = stop
                     continue
                 }
                 flushRun()
-                if waiter.session.acceptsRun(seq: waiter.seq, offset: 0) {
+                if waiter.session.acceptsRun(seq: seq, offset: 0) {
                     runSession = waiter.session
                     runStart = position
                     runCount = 1
-                    waiters.removeFirst()
+                    advanceHead()
                     position = stop
                     continue
                 }
@@ -236,18 +240,31 @@ final class BackendLink {
             guard ended else { return }
             let frame = errorFrame!
             errorFrame = nil
-            let waiter = waiters.removeFirst()
+            let waiter = waiters.first!
+            let seq = waiter.seq + UInt64(headDelivered)
+            advanceHead()
             if Self.isReadOnly(frame) {
                 loop.linkTrouble(self, reason: "it answered -READONLY (it is a replica now)")
             }
-            waiter.session.receiveReply(frame, seq: waiter.seq, ended: true, isError: true, from: self)
+            waiter.session.receiveReply(frame, seq: seq, ended: true, isError: true, from: self)
             markTouched(waiter.session)
         } else {
-            let waiter = ended ? waiters.removeFirst() : waiters.first!
-            waiter.session.receiveReply(piece, seq: waiter.seq, ended: ended, isError: false, from: self)
+            let waiter = waiters.first!
+            let seq = waiter.seq + UInt64(headDelivered)
+            if ended { advanceHead() }
+            waiter.session.receiveReply(piece, seq: seq, ended: ended, isError: false, from: self)
             markTouched(waiter.session)
         }
         if retired && waiters.isEmpty { close() }
+    }
+
+    /// One reply to the first waiter is complete.
+    private func advanceHead() {
+        headDelivered += 1
+        if headDelivered == waiters[waiters.startIndex].count {
+            waiters.removeFirst()
+            headDelivered = 0
+        }
     }
 
     private func markTouched(_ session: ClientSession) {
@@ -298,9 +315,13 @@ final class BackendLink {
 
     private func failWaiters() {
         let lost = waiters
+        let skip = headDelivered
         waiters.removeAll()
-        for waiter in lost {
-            waiter.session.linkLost(seq: waiter.seq, link: self, commandsWereSent: everActive)
+        headDelivered = 0
+        for (i, waiter) in lost.enumerated() {
+            for k in (i == 0 ? skip : 0)..<waiter.count {
+                waiter.session.linkLost(seq: waiter.seq + UInt64(k), link: self, commandsWereSent: everActive)
+            }
         }
         for session in touched {
             session.touchedByLink = false

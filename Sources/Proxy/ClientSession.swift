@@ -11,25 +11,51 @@ final class ClientSession: ChannelInboundHandler {
     typealias OutboundOut = ByteBuffer
 
     struct Slot {
-        enum State { case queued, sent, done }
+        enum State: UInt8 { case queued, sent, done }
         var state: State
+        var streamed = false
+        var expectsReply = true
+        var insideTransaction = false
+        /// May be served by a replica (`--read-from replicas`).
+        var readOnly = false
+        var effect: StateEffect = .none
         /// The command's bytes, kept so it can be sent again after -READONLY or a failed
         /// connect; nil when it was streamed.
         var command: ByteBuffer?
         /// Reply bytes received while an earlier reply was still pending.
         var reply: ByteBuffer?
-        /// Pieces of the reply already went to the client.
-        var streamed = false
-        var expectsReply = true
-        var queuedAt: NIODeadline?
-        var closeAfter = false
+        /// What few commands need, kept out of line so the common slot stays small.
+        private var extra: SlotExtra?
+
+        private final class SlotExtra {
+            var queuedAt: NIODeadline?
+            var closeAfter = false
+            var replacement: ByteBuffer?
+            var effectArguments: [[UInt8]] = []
+        }
+
+        private mutating func withExtra(_ body: (SlotExtra) -> Void) {
+            if extra == nil { extra = SlotExtra() }
+            body(extra!)
+        }
+
+        var queuedAt: NIODeadline? {
+            get { extra?.queuedAt }
+            set { if newValue != nil || extra != nil { withExtra { $0.queuedAt = newValue } } }
+        }
+        var closeAfter: Bool {
+            get { extra?.closeAfter ?? false }
+            set { if newValue || extra != nil { withExtra { $0.closeAfter = newValue } } }
+        }
         /// Sent instead of the server's reply (EXEC after the master changed under WATCH).
-        var replacement: ByteBuffer?
-        var insideTransaction = false
-        /// May be served by a replica (`--read-from replicas`).
-        var readOnly = false
-        var effect: StateEffect = .none
-        var effectArguments: [[UInt8]] = []
+        var replacement: ByteBuffer? {
+            get { extra?.replacement }
+            set { if newValue != nil || extra != nil { withExtra { $0.replacement = newValue } } }
+        }
+        var effectArguments: [[UInt8]] {
+            get { extra?.effectArguments ?? [] }
+            set { if !newValue.isEmpty || extra != nil { withExtra { $0.effectArguments = newValue } } }
+        }
     }
 
     /// What the client changed on its connection, replayed on a new master.
@@ -527,7 +553,11 @@ final class ClientSession: ChannelInboundHandler {
                 if !dedicated && (slots[index].readOnly != toReplica) && (toReplica || loop.replicaLinkForSending() != nil) { break }
                 slots[index].queuedAt = nil
                 if slots[index].expectsReply {
-                    waiters.append(BackendLink.Waiter(session: self, seq: seq))
+                    if let last = waiters.last, last.seq + UInt64(last.count) == seq {
+                        waiters[waiters.count - 1].count += 1
+                    } else {
+                        waiters.append(BackendLink.Waiter(session: self, seq: seq))
+                    }
                     slots[index].state = .sent
                     if command.readableBytes > 1 << 20 { slots[index].command = nil }
                     sentCount += 1

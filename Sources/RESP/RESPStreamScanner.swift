@@ -185,8 +185,8 @@ public struct RESPStreamScanner: Sendable {
                 }
             case .payload(let remaining):
                 let take = min(remaining, n - i)
-                if capturing {
-                    capture.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[i..<(i + take)]))
+                if capturing, take > 0, let base = bytes.baseAddress {
+                    capture.append(contentsOf: UnsafeBufferPointer(start: (base + i).assumingMemoryBound(to: UInt8.self), count: take))
                 }
                 i += take
                 phase = remaining - take == 0 ? .payloadCR : .payload(remaining: remaining - take)

@@ -320,6 +320,13 @@ struct ProxyFailoverTests {
             #expect(try await idle.send(["CLIENT", "SETNAME", "idle-client"]) == .simpleString("OK"))
             let subscriber = try await proxy.connect()
             try await subscriber.subscribe(["after-failover"])
+            // A transaction left open, and a WATCH, across the switch.
+            let inMulti = try await proxy.connect(timeout: .seconds(20))
+            defer { Task { await inMulti.close() } }
+            #expect(try await inMulti.pipeline([["MULTI"], ["SET", "tx", "1"]]) == [.simpleString("OK"), .simpleString("QUEUED")])
+            let watcher = try await proxy.connect(timeout: .seconds(20))
+            defer { Task { await watcher.close() } }
+            #expect(try await watcher.send(["WATCH", "watched"]) == .simpleString("OK"))
             let writers = (0..<3).map { ProxyWriter(prefix: "crash\($0)") }
             var connections: [RedisConnection] = []
             for _ in writers { connections.append(try await proxy.connect(timeout: .seconds(20))) }
@@ -360,6 +367,13 @@ struct ProxyFailoverTests {
             }
             #expect(inDB3 == .bulkString("1"), "SELECT 3 was replayed on the new master")
             #expect(try await idle.send(["CLIENT", "GETNAME"]) == .bulkString("idle-client"))
+            // The open MULTI is aborted; the WATCH reports the key as modified.
+            let exec = try await inMulti.send(["EXEC"])
+            #expect(exec.errorMessage?.hasPrefix("EXECABORT") == true, "\(exec)")
+            #expect(try await inMulti.send(["GET", "tx"]) == .nullBulkString, "the aborted transaction did not run")
+            let watched = try await watcher.pipeline([["MULTI"], ["SET", "watched", "1"], ["EXEC"]])
+            #expect(watched.last?.isNull == true, "EXEC after a switch under WATCH: \(watched)")
+            #expect(try await target.run(["GET", "watched"]) == .nullBulkString)
             // The subscriber was resubscribed on the new master.
             let publisher = try await proxy.connect()
             defer { Task { await publisher.close() } }
