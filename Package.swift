@@ -23,7 +23,8 @@ let package = Package(
         .target(
             name: "RESP",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")],
-            swiftSettings: swiftSettings
+            // The scanners run on every byte the proxy forwards; see the Proxy target.
+            swiftSettings: swiftSettings + [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
         ),
         .target(
             name: "RedisConnection",

@@ -8,7 +8,7 @@ each round, runs redis-benchmark SET and GET with 50 clients at -P 1 and -P 16 a
 three targets, interleaved. Prints medians, tandem/HAProxy and tandem/direct ratios and p99s.
 Finally opens 1,000 idle client connections to the tandem proxy and reports its RSS.
 
-  Benchmarks/proxy.py [--rounds 3] [--requests 100000] [--tandem .build/release/tandem]
+  Benchmarks/proxy.py [--rounds 3] [--requests 200000] [--tandem .build/release/tandem]
 """
 import argparse, os, shutil, signal, socket, statistics, subprocess, sys, tempfile, time
 
@@ -43,10 +43,15 @@ def bench(port, test, pipeline, requests):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--requests", type=int, default=100000)
+    ap.add_argument("--requests", type=int, default=200000)
     ap.add_argument("--tandem-args", default="", help="extra tandem proxy options, e.g. \"--threads 1\"")
     ap.add_argument("--tandem", default=os.path.join(os.path.dirname(__file__), "..", ".build", "release", "tandem"))
     args = ap.parse_args()
+    for tool in ("haproxy", "redis-server", "redis-benchmark", "redis-cli"):
+        if shutil.which(tool) is None:
+            sys.exit("%s not found: apt-get install haproxy redis-server redis-tools" % tool)
+    if not os.path.exists(args.tandem):
+        sys.exit("%s not found: swift build -c release" % args.tandem)
     work = tempfile.mkdtemp(prefix="tandem-proxy-bench-")
     procs = []
     def spawn(argv, log):
@@ -102,7 +107,7 @@ backend redis_backend
         results = {(t, c): [] for t, _ in targets for c in cases}
         for r in range(args.rounds):
             for case in cases:
-                n = args.requests * (4 if case[1] > 1 else 1)
+                n = args.requests * (10 if case[1] > 1 else 1)
                 for name, port in targets:
                     results[(name, case)].append(bench(port, case[0], case[1], n))
             print("round %d done" % (r + 1), file=sys.stderr)

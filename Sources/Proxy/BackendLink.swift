@@ -14,7 +14,8 @@ final class BackendLink {
         var count: Int = 1
     }
 
-    unowned let loop: ProxyLoop
+    /// Kept alive by `runProxy` for as long as any channel exists.
+    unowned(unsafe) let loop: ProxyLoop
     let target: MasterTarget
     /// The client that owns this connection; nil for a shared one.
     private(set) weak var owner: ClientSession?

@@ -69,7 +69,8 @@ final class ClientSession: ChannelInboundHandler {
         var resp3 = false
     }
 
-    unowned let loop: ProxyLoop
+    /// Kept alive by `runProxy` for as long as any channel exists.
+    unowned(unsafe) let loop: ProxyLoop
     private var context: ChannelHandlerContext?
     private var scanner = RESPStreamScanner(mode: .request)
     private var input = ByteBuffer()

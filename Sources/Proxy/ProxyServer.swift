@@ -8,17 +8,26 @@ public func runProxy(settings: ProxySettings, logger: Logger,
                      onListening: @Sendable ([SocketAddress]) -> Void = { _ in }) async throws {
     guard !settings.listen.isEmpty else { throw ProxyStartError("no --listen address given") }
     let group = MultiThreadedEventLoopGroup(numberOfThreads: settings.threads > 0 ? settings.threads : System.coreCount)
+    // Sessions and links refer to their loop with `unowned(unsafe)` (no reference counting on
+    // the byte path); the loops live here until every channel is gone with the group.
+    let keeper = LoopKeeper()
     do {
-        try await serve(settings: settings, group: group, logger: logger, onListening: onListening)
+        try await serve(settings: settings, group: group, logger: logger, keeper: keeper, onListening: onListening)
     } catch {
         try? await group.shutdownGracefully()
+        withExtendedLifetime(keeper) {}
         throw error
     }
     try? await group.shutdownGracefully()
+    withExtendedLifetime(keeper) {}
+}
+
+private final class LoopKeeper: @unchecked Sendable {
+    var loops: [NIOLoopBound<ProxyLoop>] = []
 }
 
 private func serve(settings: ProxySettings, group: MultiThreadedEventLoopGroup, logger: Logger,
-                   onListening: @Sendable ([SocketAddress]) -> Void) async throws {
+                   keeper: LoopKeeper, onListening: @Sendable ([SocketAddress]) -> Void) async throws {
     let router = ProxyRouter(settings: settings, logger: logger)
     let context = ProxyContext(settings: settings, logger: logger, router: router)
     var loops: [NIOLoopBound<ProxyLoop>] = []
@@ -30,6 +39,7 @@ private func serve(settings: ProxySettings, group: MultiThreadedEventLoopGroup, 
         loops.append(bound)
         loopsByID[ObjectIdentifier(eventLoop)] = bound
     }
+    keeper.loops = loops
     router.attach(loops)
 
     let discovery = MasterDiscovery(settings: settings, router: router, logger: logger)
