@@ -107,10 +107,14 @@ final class BackendLink {
         write(bytes)
     }
 
-    /// Queues several whole commands at once, with a waiter each (in order).
-    func send(_ bytes: ByteBuffer, waiters added: [Waiter]) {
-        waiters.append(contentsOf: added)
-        write(bytes)
+    /// Adds a waiter for the reply to `session`'s command `seq`, merged into the last waiter
+    /// when it is the same session's previous command.
+    func expectReply(from session: ClientSession, seq: UInt64) {
+        if let last = waiters.last, last.session === session, last.seq + UInt64(last.count) == seq {
+            waiters[waiters.index(before: waiters.endIndex)].count += 1
+        } else {
+            waiters.append(Waiter(session: session, seq: seq))
+        }
     }
 
     private func write(_ bytes: ByteBuffer) {

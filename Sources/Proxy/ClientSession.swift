@@ -224,7 +224,7 @@ final class ClientSession: ChannelInboundHandler {
                 streaming = false
                 if let link, !link.isClosed {
                     let seq = firstSeq + UInt64(slots.count)
-                    let expectsReply = CommandTraits.classify(scanner, proxyCredentials: nil).expectsReply
+                    let expectsReply = CommandTraits.classify(&scanner, proxyCredentials: nil).expectsReply
                     link.send(command, waiter: expectsReply ? BackendLink.Waiter(session: self, seq: seq) : nil)
                     var slot = Slot(state: .sent, command: nil)
                     slot.expectsReply = expectsReply
@@ -275,8 +275,8 @@ final class ClientSession: ChannelInboundHandler {
     private func handleCommand(_ command: ByteBuffer) {
         if scanner.frameIsEmpty { return }
         loop.counters.commands += 1
-        let traits = CommandTraits.classify(scanner, proxyCredentials: loop.context.proxyCredentials,
-                                            readRouting: loop.context.settings.readFromReplicas && !dedicated)
+        let traits = CommandTraits.classify(&scanner, proxyCredentials: loop.proxyCredentials,
+                                            readRouting: loop.readFromReplicas && !dedicated)
         switch traits.route {
         case .local(.quit):
             var ok = ByteBuffer()
@@ -544,7 +544,6 @@ final class ClientSession: ChannelInboundHandler {
         // Consecutive commands go out as one write.
         var batch: ByteBuffer?
         var batchOwned = false
-        var waiters: [BackendLink.Waiter] = []
         var index = slots.startIndex
         var seq = firstSeq
         var anyWithoutReply = false
@@ -554,11 +553,8 @@ final class ClientSession: ChannelInboundHandler {
                 if !dedicated && (slots[index].readOnly != toReplica) && (toReplica || loop.replicaLinkForSending() != nil) { break }
                 slots[index].queuedAt = nil
                 if slots[index].expectsReply {
-                    if let last = waiters.last, last.seq + UInt64(last.count) == seq {
-                        waiters[waiters.count - 1].count += 1
-                    } else {
-                        waiters.append(BackendLink.Waiter(session: self, seq: seq))
-                    }
+                    // Waiters go in before the bytes; no reply can come in between.
+                    target.expectReply(from: self, seq: seq)
                     slots[index].state = .sent
                     if command.readableBytes > 1 << 20 { slots[index].command = nil }
                     sentCount += 1
@@ -585,7 +581,7 @@ final class ClientSession: ChannelInboundHandler {
             seq += 1
         }
         if let batch {
-            target.send(batch, waiters: waiters)
+            target.send(batch, waiter: nil)
         }
         if holdTimer != nil {
             holdTimer?.cancel()

@@ -100,7 +100,7 @@ enum CommandTraits {
     }
 
     /// Classifies the command the scanner just finished.
-    static func classify(_ scanner: RESPStreamScanner, proxyCredentials: [[UInt8]]?, readRouting: Bool = false) -> Classification {
+    static func classify(_ scanner: inout RESPStreamScanner, proxyCredentials: [[UInt8]]?, readRouting: Bool = false) -> Classification {
         if let first = scanner.argument(0), let key = NameKey(first), !dedicatedKeys.contains(key) {
             if readRouting && readOnlyKeys.contains(key) {
                 return Classification(route: .shared, effect: .none, expectsReply: true, readOnly: true)

@@ -61,10 +61,17 @@ final class ProxyLoop {
     private var replicaLink: BackendLink?
     private var badReplicas: Set<ProxyEndpoint> = []
 
+    /// Copies of settings read for every command (reading them through `context` would copy
+    /// or rebuild them each time).
+    let proxyCredentials: [[UInt8]]?
+    let readFromReplicas: Bool
+
     init(eventLoop: any EventLoop, context: ProxyContext, index: Int = 0) {
         self.eventLoop = eventLoop
         self.context = context
         self.index = index
+        self.proxyCredentials = context.proxyCredentials
+        self.readFromReplicas = context.settings.readFromReplicas
     }
 
     /// The router's list of healthy replicas (for `--read-from replicas`).

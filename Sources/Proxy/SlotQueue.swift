@@ -12,11 +12,13 @@ struct SlotQueue: RandomAccessCollection {
     var endIndex: Int { storage.count - head }
 
     subscript(position: Int) -> ClientSession.Slot {
-        get { storage[head + position] }
+        // `_read` lends the slot in place: reading one field does not copy (and retain) the
+        // slot's buffers.
+        _read { yield storage[head + position] }
         _modify { yield &storage[head + position] }
     }
 
-    mutating func append(_ slot: ClientSession.Slot) {
+    mutating func append(_ slot: consuming ClientSession.Slot) {
         storage.append(slot)
     }
 

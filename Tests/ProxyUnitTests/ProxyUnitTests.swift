@@ -21,7 +21,7 @@ struct ProxyUnitTests {
         var buffer = ByteBuffer()
         buffer.writeRESPCommand(command.split(separator: " ").map(String.init))
         #expect(try scanner.nextFrameEnd(in: buffer, from: 0) == buffer.readableBytes)
-        return CommandTraits.classify(scanner, proxyCredentials: credentials, readRouting: reads)
+        return CommandTraits.classify(&scanner, proxyCredentials: credentials, readRouting: reads)
     }
 
     @Test("stateless commands share a connection; state, blocking and pub/sub get their own; QUIT and INFO proxy are local")
