@@ -7,7 +7,10 @@ import NIOPosix
 public func runProxy(settings: ProxySettings, logger: Logger,
                      onListening: @Sendable ([SocketAddress]) -> Void = { _ in }) async throws {
     guard !settings.listen.isEmpty else { throw ProxyStartError("no --listen address given") }
-    let group = MultiThreadedEventLoopGroup(numberOfThreads: settings.threads > 0 ? settings.threads : System.coreCount)
+    // Default: half the cores. The proxy shares its node with Redis (single-threaded) and its
+    // clients; on 2 cores one thread gave more throughput and a lower p99 than two
+    // (docs/benchmarks.md).
+    let group = MultiThreadedEventLoopGroup(numberOfThreads: settings.threads > 0 ? settings.threads : max(1, System.coreCount / 2))
     // Sessions and links refer to their loop with `unowned(unsafe)` (no reference counting on
     // the byte path); the loops live here until every channel is gone with the group.
     let keeper = LoopKeeper()

@@ -76,7 +76,7 @@ public struct ProxySettings: Sendable {
     public var rise = 2
     /// Connect timeout for backend and sentinel connections.
     public var connectTimeout: TimeAmount = .milliseconds(1000)
-    /// Event-loop threads; 0 means one per core.
+    /// Event-loop threads; 0 means half the cores (at least one).
     public var threads = 0
     /// Send read-only commands of stateless clients to a replica.
     public var readFromReplicas = false

@@ -46,7 +46,7 @@ struct ProxyCommand: AsyncParsableCommand {
     var rise = 2
     @Option(name: .customLong("read-from"), help: "master (default) or replicas: where read-only commands may go.")
     var readFrom = "master"
-    @Option(help: "Event-loop threads (0: one per core).")
+    @Option(help: "Event-loop threads (0: half the cores, at least one).")
     var threads = 0
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error.")
     var logLevel = "notice"
