@@ -279,14 +279,24 @@ final class BackendLink {
         }
     }
 
+    /// Replies a client that stopped reading may have waiting in the proxy before a shared
+    /// connection stops reading for it (and so for every client on it).
+    static let slowClientAllowance = 4 << 20
+
     /// End of one batch of reads: flush every client that got bytes, and stop reading while
-    /// any of them cannot take more (backpressure).
+    /// any of them cannot take more (backpressure). On a shared connection a client that
+    /// stopped reading is first moved to a connection of its own (from its next command), and
+    /// holds the others back only once more than `slowClientAllowance` of its replies wait.
     func readComplete() {
         var blocked = false
         for session in touched {
             session.touchedByLink = false
             session.flush()
             if !session.isWritable {
+                if isShared {
+                    session.leaveSharedConnections()
+                    if session.bufferedOutboundBytes <= Self.slowClientAllowance { continue }
+                }
                 blocked = true
                 session.blockLinkUntilWritable(self)
             }

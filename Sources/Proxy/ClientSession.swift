@@ -779,6 +779,20 @@ final class ClientSession: ChannelInboundHandler {
         context.flush()
     }
 
+    /// Bytes written to this client that it has not taken yet.
+    var bufferedOutboundBytes: Int {
+        (try? context?.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
+    }
+
+    /// The client stopped reading replies that come on a shared connection: its next commands
+    /// go on a connection of its own, so that from then on it holds back only itself.
+    func leaveSharedConnections() {
+        guard !dedicated, !wantDedicated, !gone, !closing else { return }
+        loop.context.logger.debug("a client stopped reading its replies; it gets a connection of its own")
+        wantDedicated = true
+        checkDedicatedSwitch()
+    }
+
     func blockLinkUntilWritable(_ link: BackendLink) {
         if !blockedLinks.contains(where: { $0 === link }) { blockedLinks.append(link) }
     }

@@ -175,6 +175,76 @@ struct ProxyTests {
         }
     }
 
+    @Test("a client that stops reading gets a connection of its own and does not hold back the others")
+    func slowReaderIsolated() async throws {
+        try await withRedisServers(1) { servers in
+            // One thread: every stateless client shares one connection to the master.
+            let proxy = try await ProxyProcess(Self.backendsArguments(servers) + ["--threads", "1"])
+            defer { proxy.stop() }
+            let writer = try await proxy.connect(timeout: .seconds(20))
+            defer { Task { await writer.close() } }
+            let size = 1 << 20
+            #expect(try await writer.send(["SET", "mb", String(repeating: "z", count: size)]) == .simpleString("OK"))
+            // A raw client asks for 1 MB values (inline commands, stateless: the shared
+            // connection) and does not read.
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(fd) }
+            // A small receive buffer, so that the replies wait in the proxy, not in the kernel.
+            var rcvbuf: Int32 = 64 << 10
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, socklen_t(MemoryLayout<Int32>.size))
+            var addr = sockaddr_in()
+            addr.sin_family = sa_family_t(AF_INET)
+            addr.sin_port = UInt16(proxy.port).bigEndian
+            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            try #require(ok == 0)
+            func ask(_ n: Int) {
+                let gets = Array(String(repeating: "GET mb\r\n", count: n).utf8)
+                _ = gets.withUnsafeBufferPointer { send(fd, $0.baseAddress, $0.count, 0) }
+            }
+            // It asks for one value at a time until the kernel's buffers are full and the
+            // proxy sees it is not reading (it is then moved to a connection of its own); the
+            // other clients are served all along.
+            let other = try await proxy.connect(timeout: .seconds(5))
+            defer { Task { await other.close() } }
+            var asked = 0
+            var counter: Int64 = 0
+            while true {
+                ask(1)
+                asked += 1
+                try await Task.sleep(for: .milliseconds(100))
+                counter += 1
+                #expect(try await other.send(["INCR", "counter"]) == .integer(counter))
+                if try await other.send(["INFO", "proxy"]).string?.contains("dedicated_clients:2\r\n") == true { break }
+                try #require(asked < 30, "the proxy never moved the client that does not read")
+            }
+            // The slow client's next requests go on its own connection: far more than the
+            // proxy lets wait on a shared one, and still the others are served.
+            ask(40)
+            try await Task.sleep(for: .milliseconds(500))
+            for _ in 1...10 {
+                counter += 1
+                #expect(try await other.send(["INCR", "counter"]) == .integer(counter))
+            }
+            #expect(try await other.send(["INFO", "proxy"]).string?.contains("dedicated_clients:2\r\n") == true)
+            // Everything the slow client asked for arrives, in order, once it reads.
+            let reply = Array("$\(size)\r\n".utf8) + [UInt8](repeating: UInt8(ascii: "z"), count: size) + Array("\r\n".utf8)
+            var timeout = timeval(tv_sec: 10, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            var received = [UInt8]()
+            var chunk = [UInt8](repeating: 0, count: 1 << 16)
+            let total = (asked + 40) * reply.count
+            while received.count < total {
+                let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+                guard n > 0 else { break }
+                received.append(contentsOf: chunk[0..<n])
+            }
+            #expect(received.count == total)
+            #expect(received.count < reply.count || Array(received[0..<reply.count]) == reply)
+            #expect(received.count < total || Array(received[(total - reply.count)...]) == reply)
+        }
+    }
+
     @Test("--max-connections refuses extra clients with Redis's error; --idle-timeout closes idle ones")
     func limits() async throws {
         try await withRedisServers(1) { servers in
