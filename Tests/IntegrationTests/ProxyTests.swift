@@ -467,6 +467,38 @@ struct ProxyFailoverTests {
         try await crash(.redis)
     }
 
+    @Test("listening on IPv4 and IPv6; when the sentinel it follows dies, the proxy follows the others")
+    func sentinelGoesAway() async throws {
+        try await withReplicationGroup(replicas: 2) { master, replicas in
+            let sentinels = try await Self.sentinels(.tandem, master)
+            defer { sentinels.forEach { $0.stop() } }
+            let port6 = try freeLoopbackPort()
+            let proxy = try await ProxyProcess(Self.proxyArguments(sentinels) + ["--listen", "[::1]:\(port6)"])
+            defer { proxy.stop() }
+            let v6 = try await RedisConnection.connect(RedisConnectionConfiguration(
+                host: "::1", port: port6, connectTimeout: .seconds(2), commandTimeout: .seconds(20)))
+            defer { Task { await v6.close() } }
+            #expect(try await v6.send(["SET", "over-v6", "1"]) == .simpleString("OK"))
+            let v4 = try await proxy.connect(timeout: .seconds(20))
+            defer { Task { await v4.close() } }
+            #expect(try await v4.send(["GET", "over-v6"]) == .bulkString("1"))
+            // Every sentinel the proxy could be following goes away but one; then that one
+            // moves the master.
+            sentinels[0].stop()
+            sentinels[1].stop()
+            let last = sentinels[2]
+            #expect(try await last.command(["SENTINEL", "FAILOVER", "mymaster"]) == .simpleString("OK"))
+            try await waitForCompletedFailover([last], awayFrom: master)
+            let address = try #require(try await last.masterAddress())
+            let target = try #require(replicas.first { "127.0.0.1:\($0.port)" == address })
+            try await waitUntil("the proxy to name the new master", timeout: .seconds(20)) {
+                (try await v4.send(["INFO", "proxy"]).string ?? "").contains("master:\(address)\r\n")
+            }
+            #expect(try await v6.send(["SET", "after-switch", "v6"]) == .simpleString("OK"))
+            #expect(try await target.run(["GET", "after-switch"]) == .bulkString("v6"), "the write went to the new master")
+        }
+    }
+
     @Test("SENTINEL FAILOVER through the proxy: zero errors and zero lost acknowledged writes")
     func coordinatedSwitchover() async throws {
         try await withReplicationGroup(replicas: 2) { master, replicas in
