@@ -142,6 +142,24 @@ struct ProxyTests {
         return (Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) / 1024  // MB
     }
 
+    /// A plain blocking TCP socket to 127.0.0.1:`port`, for clients that misbehave.
+    static func rawConnect(port: Int, receiveBuffer: Int32? = nil) throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        if var size = receiveBuffer {
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = UInt16(port).bigEndian
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard ok == 0 else {
+            close(fd)
+            throw HarnessError("cannot connect to 127.0.0.1:\(port): errno \(errno)")
+        }
+        return fd
+    }
+
     @Test("a 100 MB value passes both ways, and a client that does not read makes the proxy hold only a bounded amount")
     func boundedMemory() async throws {
         try await withRedisServers(1) { servers in
@@ -158,14 +176,8 @@ struct ProxyTests {
             #expect(peak < 80, "peak RSS \(peak) MB while 100 MB passed through")
             // A client asks for 200 × 1 MB and never reads.
             _ = try await c.send(["SET", "mb", String(repeating: "y", count: 1 << 20)])
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            let fd = try Self.rawConnect(port: proxy.port)
             defer { close(fd) }
-            var addr = sockaddr_in()
-            addr.sin_family = sa_family_t(AF_INET)
-            addr.sin_port = UInt16(proxy.port).bigEndian
-            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-            let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-            #expect(ok == 0)
             let gets = Array(String(repeating: "GET mb\r\n", count: 200).utf8)
             _ = gets.withUnsafeBufferPointer { send(fd, $0.baseAddress, $0.count, 0) }
             try await Task.sleep(for: .seconds(2))
@@ -187,17 +199,9 @@ struct ProxyTests {
             #expect(try await writer.send(["SET", "mb", String(repeating: "z", count: size)]) == .simpleString("OK"))
             // A raw client asks for 1 MB values (inline commands, stateless: the shared
             // connection) and does not read.
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            defer { close(fd) }
             // A small receive buffer, so that the replies wait in the proxy, not in the kernel.
-            var rcvbuf: Int32 = 64 << 10
-            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, socklen_t(MemoryLayout<Int32>.size))
-            var addr = sockaddr_in()
-            addr.sin_family = sa_family_t(AF_INET)
-            addr.sin_port = UInt16(proxy.port).bigEndian
-            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-            let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-            try #require(ok == 0)
+            let fd = try Self.rawConnect(port: proxy.port, receiveBuffer: 64 << 10)
+            defer { close(fd) }
             func ask(_ n: Int) {
                 let gets = Array(String(repeating: "GET mb\r\n", count: n).utf8)
                 _ = gets.withUnsafeBufferPointer { send(fd, $0.baseAddress, $0.count, 0) }
