@@ -140,6 +140,7 @@ let package = Package(
         .testTarget(
             name: "KeepalivedConfigTests",
             dependencies: ["KeepalivedConfig", "VRRPCore"],
+            exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

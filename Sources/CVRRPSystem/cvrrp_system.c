@@ -103,3 +103,41 @@ pid_t cvrrp_spawn_as(const char *path, char *const argv[], int uid, int gid, con
     }
     return pid;
 }
+
+ssize_t cvrrp_recv6(int fd, uint8_t *buf, size_t len, uint8_t src[16], uint8_t dst[16], int *hoplimit) {
+    struct sockaddr_in6 from;
+    char control[256];
+    struct iovec iov = { buf, len };
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_name = &from;
+    msg.msg_namelen = sizeof from;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    ssize_t n = recvmsg(fd, &msg, MSG_DONTWAIT);
+    if (n < 0) return -errno;
+    memcpy(src, &from.sin6_addr, 16);
+    memset(dst, 0, 16);
+    *hoplimit = -1;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level != IPPROTO_IPV6) continue;
+        if (c->cmsg_type == IPV6_PKTINFO) {
+            struct in6_pktinfo info;
+            memcpy(&info, CMSG_DATA(c), sizeof info);
+            memcpy(dst, &info.ipi6_addr, 16);
+        } else if (c->cmsg_type == IPV6_HOPLIMIT) {
+            memcpy(hoplimit, CMSG_DATA(c), sizeof(int));
+        }
+    }
+    return n;
+}
+
+int cvrrp_setup_ipv6(int fd) {
+    int offset = 6, on = 1;
+    if (setsockopt(fd, IPPROTO_IPV6, IPV6_CHECKSUM, &offset, sizeof offset) < 0) return -errno;
+    if (setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof on) < 0) return -errno;
+    if (setsockopt(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, &on, sizeof on) < 0) return -errno;
+    return 0;
+}

@@ -75,6 +75,13 @@ public struct TrackReference: Sendable, Hashable {
     public var weight: Int?
     public var reverse = false
     public var location: SourceLocation
+
+    public init(name: String, weight: Int? = nil, reverse: Bool = false, location: SourceLocation) {
+        self.name = name
+        self.weight = weight
+        self.reverse = reverse
+        self.location = location
+    }
 }
 
 /// A `vrrp_instance` block.

@@ -20,4 +20,13 @@ int cvrrp_send_unsolicited_na(int ifindex, const uint8_t mac[6], const uint8_t i
 /// Returns the child's pid or -errno.
 pid_t cvrrp_spawn_as(const char *path, char *const argv[], int uid, int gid, const char *username);
 
+
+
+/// recvmsg on an IPv6 raw socket with IPV6_RECVPKTINFO and IPV6_RECVHOPLIMIT on: the
+/// payload, the source, the destination and the hop limit. Returns the length or -errno.
+ssize_t cvrrp_recv6(int fd, uint8_t *buf, size_t len, uint8_t src[16], uint8_t dst[16], int *hoplimit);
+
+/// Sets the IPv6 raw socket options a VRRP socket needs: checksum at offset 6 (kernel computes
+/// and verifies with the pseudo-header), pktinfo and hop limit on receive. Returns 0 or -errno.
+int cvrrp_setup_ipv6(int fd);
 #endif
