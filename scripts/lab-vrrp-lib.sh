@@ -45,12 +45,17 @@ lab_setup() {  # lab_setup N   -> hosts h1..hN plus client h9
 
 lab_cleanup() {
   local pid
+  set +e
   for pid in "${LAB_PIDS[@]}"; do
     kill -CONT "$pid" 2>/dev/null; kill -KILL "$pid" 2>/dev/null
   done
-  for pid in "${LAB_PIDS[@]}"; do wait "$pid" 2>/dev/null; done
-  local n
-  for n in $(ip netns list | awk '{print $1}' | grep "^${LAB_ID}-"); do ip netns del "$n"; done
+  for pid in "${LAB_PIDS[@]}"; do { wait "$pid"; } 2>/dev/null; done
+  local n p
+  for n in $(ip netns list | awk '{print $1}' | grep "^${LAB_ID}-"); do
+    # Anything still in our namespaces was started by this lab (a script's child): stop it.
+    for p in $(ip netns pids "$n" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+    ip netns del "$n"
+  done
   [ -n "${LAB_KEEP:-}" ] || rm -rf "$LAB_DIR"
 }
 
@@ -83,7 +88,8 @@ vrrp_conf() {
 }
 
 start_tandem() {  # start_tandem HOST CONF -> sets STARTED_PID
-  inns "$1" "$TANDEM" vrrp "$2" >> "$LAB_DIR/$1.log" 2>&1 &
+  # `ip netns exec` execs tandem, so $! is tandem's own PID (a shell function would fork).
+  ip netns exec "$(ns "$1")" "$TANDEM" vrrp "$2" >> "$LAB_DIR/$1.log" 2>&1 &
   STARTED_PID=$!
   LAB_PIDS+=("$STARTED_PID")
   eval "PID_$1=$STARTED_PID"
@@ -92,7 +98,7 @@ start_tandem() {  # start_tandem HOST CONF -> sets STARTED_PID
 start_keepalived() {  # start_keepalived HOST CONF -> sets STARTED_PID (parent) and KA_CHILD_<host>
   local h=$1
   rm -f "$LAB_DIR/$h.ka.pid" "$LAB_DIR/$h.vrrp.pid" "$LAB_DIR/$h.chk.pid"
-  inns "$h" "$KEEPALIVED" -n -l -D -P -f "$2" -p "$LAB_DIR/$h.ka.pid" -r "$LAB_DIR/$h.vrrp.pid" -c "$LAB_DIR/$h.chk.pid" \
+  ip netns exec "$(ns "$h")" "$KEEPALIVED" -n -l -D -P -f "$2" -p "$LAB_DIR/$h.ka.pid" -r "$LAB_DIR/$h.vrrp.pid" -c "$LAB_DIR/$h.chk.pid" \
     >> "$LAB_DIR/$h.log" 2>&1 &
   STARTED_PID=$!
   LAB_PIDS+=("$STARTED_PID")
@@ -132,7 +138,7 @@ only_holder() {  # only_holder HOST HOSTS...: HOST holds the VIP and no other do
 start_services() {
   local h
   for h in "$@"; do
-    inns "$h" python3 -c '
+    ip netns exec "$(ns "$h")" python3 -c '
 import socket, sys
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("0.0.0.0", 7000)); s.listen(64)

@@ -1,0 +1,223 @@
+#!/usr/bin/env bash
+# VRRP lab: tandem vrrp nodes (and keepalived 2.2.7) in network namespaces this script creates.
+#
+#   scripts/lab-vrrp.sh [SCENARIO...]      default: all; `quick` is the CI subset
+#
+# Needs root, iproute2, python3; keepalived for the interop scenarios. Builds nothing: uses
+# $TANDEM (default .build/debug/tandem). Addresses only inside the lab's namespaces (10.77.0.0/24).
+# Exit 0 when every scenario passed; each scenario prints "PASS name" or "FAIL name: why".
+set -euo pipefail
+source "$(dirname "$0")/lab-vrrp-lib.sh"
+
+[ "$(id -u)" = 0 ] || { echo "lab-vrrp: needs root (network namespaces)" >&2; exit 77; }
+command -v ip >/dev/null || { echo "lab-vrrp: needs iproute2 (ip)" >&2; exit 77; }
+[ -x "$TANDEM" ] || { echo "lab-vrrp: $TANDEM not built" >&2; exit 2; }
+
+# Runs one scenario in a subshell with its own lab, so a failure cleans up and the next runs.
+run_scenario() {
+  local name=$1
+  (
+    LAB_ID="tv$$$RANDOM"
+    LAB_DIR=$(mktemp -d /tmp/tandem-vrrp-lab.XXXXXX)
+    trap 'rc=$?; if [ $rc != 0 ]; then for f in "$LAB_DIR"/*.log; do echo "--- $f"; tail -n 30 "$f"; done >&2; fi; lab_cleanup' EXIT
+    "scenario_$name"
+  ) && { echo "PASS $name"; return 0; } || { echo "FAIL $name"; return 1; }
+}
+
+two_tandems() {  # two_tandems [instance lines for h1] -- h1 prio 150, h2 prio 100
+  lab_setup 2
+  vrrp_conf "$LAB_DIR/h1.conf" 150 "$@"
+  vrrp_conf "$LAB_DIR/h2.conf" 100 "$@"
+  start_tandem h1 "$LAB_DIR/h1.conf"
+  start_tandem h2 "$LAB_DIR/h2.conf"
+}
+
+scenario_sigkill() {  # SIGKILL of the master: the backup takes over, the dead master's VIP expires
+  two_tandems
+  wait_for 8 "h1 master" only_holder h1 h1 h2
+  start_services h1 h2
+  [ "$(who_answers)" = h1 ] || lab_fail "client does not reach h1 at the VIP"
+  local t0; t0=$(now)
+  kill -KILL "$PID_h1"
+  local took; took=$(time_until_answer "$t0" h2 8) || lab_fail "client never reached h2 at the VIP"
+  lab_log "takeover after SIGKILL: ${took}s (client reaches h2)"
+  wait_for 6 "stale VIP gone from the killed node" only_holder h2 h1 h2
+  lab_log "stale VIP gone after $(elapsed "$t0" "$(now)")s"
+}
+
+scenario_sigterm() {  # graceful stop: priority 0, takeover within the skew time
+  two_tandems
+  wait_for 8 "h1 master" only_holder h1 h1 h2
+  start_services h1 h2
+  local t0; t0=$(now)
+  kill -TERM "$PID_h1"
+  local took; took=$(time_until_answer "$t0" h2 3) || lab_fail "client never reached h2 after SIGTERM"
+  lab_log "takeover after SIGTERM: ${took}s"
+  awk -v t="$took" 'BEGIN { exit !(t < 1.5) }' || lab_fail "graceful takeover took ${took}s (skew is 0.61 s)"
+  wait_for 2 "h1 VIP removed" only_holder h2 h1 h2
+  grep -q "Stopped" "$LAB_DIR/h1.log" || lab_fail "h1 did not log its stop"
+}
+
+scenario_sigstop() {  # a frozen master: backup takes over; the frozen one's VIP expires; on SIGCONT one master again
+  two_tandems
+  wait_for 8 "h1 master" only_holder h1 h1 h2
+  kill -STOP "$PID_h1"
+  wait_for 6 "h2 takes the VIP" holds_vip h2
+  wait_for 5 "frozen h1's VIP expires" only_holder h2 h1 h2
+  kill -CONT "$PID_h1"
+  # h1 has the higher priority and preempts back.
+  wait_for 8 "h1 preempts back after SIGCONT" only_holder h1 h1 h2
+}
+
+scenario_linkdown() {  # master's link down: FAULT there, backup takes over
+  two_tandems
+  wait_for 8 "h1 master" only_holder h1 h1 h2
+  ip -n "$(ns h1)" link set eth0 down
+  wait_for 6 "h2 takes the VIP" holds_vip h2
+  wait_for 2 "FAULT on h1" grep -q "Entering FAULT STATE" "$LAB_DIR/h1.log"
+  holds_vip h1 && lab_fail "h1 kept the VIP with its link down"
+  ip -n "$(ns h1)" link set eth0 up
+  wait_for 8 "h1 back as master" only_holder h1 h1 h2
+}
+
+scenario_nopreempt() {  # nopreempt: the recovered higher-priority node stays backup
+  two_tandems nopreempt
+  wait_for 8 "a master" bash -c "[ -n \"\$(source $REPO/scripts/lab-vrrp-lib.sh; LAB_ID=$LAB_ID holders h1 h2)\" ]"
+  wait_for 8 "h1 master (higher priority, first election)" only_holder h1 h1 h2
+  kill -TERM "$PID_h1"
+  wait_for 3 "h2 master" only_holder h2 h1 h2
+  vrrp_conf "$LAB_DIR/h1.conf" 150 nopreempt
+  start_tandem h1 "$LAB_DIR/h1.conf"
+  sleep 5
+  only_holder h2 h1 h2 || lab_fail "h1 preempted despite nopreempt (holders: $(holders h1 h2))"
+}
+
+scenario_preemptdelay() {  # preempt_delay 3: the recovered node waits before preempting
+  two_tandems "preempt_delay 3"
+  wait_for 8 "h1 master" only_holder h1 h1 h2
+  kill -TERM "$PID_h1"
+  wait_for 3 "h2 master" only_holder h2 h1 h2
+  start_tandem h1 "$LAB_DIR/h1.conf"
+  local t0; t0=$(now)
+  sleep 3.5
+  only_holder h2 h1 h2 || lab_fail "h1 preempted before preempt_delay (holders: $(holders h1 h2))"
+  wait_for 8 "h1 preempts after the delay" only_holder h1 h1 h2
+  lab_log "h1 preempted $(elapsed "$t0" "$(now)")s after restart (delay 3 s + down interval)"
+}
+
+scenario_trackscript() {  # a failing track_script (weight 0) moves the VIP; notify scripts run
+  lab_setup 2
+  touch "$LAB_DIR/ok"
+  chmod 755 "$LAB_DIR"
+  cat > "$LAB_DIR/notify.sh" <<EOF
+#!/bin/sh
+echo "\$@" >> $LAB_DIR/notify.\$(hostname 2>/dev/null || echo x).log
+echo "\$@" >> $LAB_DIR/notify.all
+EOF
+  chmod 755 "$LAB_DIR/notify.sh"
+  TOP_EXTRA="vrrp_script chk { script \"/usr/bin/test -e $LAB_DIR/ok\"
+  interval 0.2
+  fall 2
+  rise 2 }"
+  vrrp_conf "$LAB_DIR/h1.conf" 150 "track_script {" "  chk" "}" "notify $LAB_DIR/notify.sh"
+  vrrp_conf "$LAB_DIR/h2.conf" 100 "notify $LAB_DIR/notify.sh"
+  start_tandem h1 "$LAB_DIR/h1.conf"
+  start_tandem h2 "$LAB_DIR/h2.conf"
+  wait_for 8 "h1 master" only_holder h1 h1 h2
+  rm "$LAB_DIR/ok"
+  wait_for 6 "h2 takes over when h1's check fails" only_holder h2 h1 h2
+  grep -q "Entering FAULT STATE" "$LAB_DIR/h1.log" || lab_fail "h1 not in FAULT"
+  wait_for 2 "notify args" grep -q "INSTANCE VI_LAB MASTER 100" "$LAB_DIR/notify.all"
+  grep -q "INSTANCE VI_LAB FAULT 150" "$LAB_DIR/notify.all" || lab_fail "no FAULT notify: $(cat "$LAB_DIR/notify.all")"
+  touch "$LAB_DIR/ok"
+  wait_for 8 "h1 back after its check recovers" only_holder h1 h1 h2
+}
+
+scenario_three() {  # three nodes: exactly one holder through two failures
+  lab_setup 3
+  vrrp_conf "$LAB_DIR/h1.conf" 150
+  vrrp_conf "$LAB_DIR/h2.conf" 120
+  vrrp_conf "$LAB_DIR/h3.conf" 100
+  start_tandem h1 "$LAB_DIR/h1.conf"; start_tandem h2 "$LAB_DIR/h2.conf"; start_tandem h3 "$LAB_DIR/h3.conf"
+  wait_for 8 "h1 master" only_holder h1 h1 h2 h3
+  kill -KILL "$PID_h1"
+  wait_for 8 "h2 master after h1 killed" only_holder h2 h1 h2 h3
+  kill -TERM "$PID_h2"
+  wait_for 4 "h3 master after h2 stopped" only_holder h3 h1 h2 h3
+}
+
+scenario_v3() {  # VRRPv3 at 0.1 s, multicast: crash takeover in ~0.3 s
+  VERSION=3 INTERVAL=0.1 two_tandems
+  wait_for 5 "h1 master" only_holder h1 h1 h2
+  start_services h1 h2
+  local t0; t0=$(now)
+  kill -KILL "$PID_h1"
+  lab_log "killed h1"
+  local took; took=$(time_until_answer "$t0" h2 3) || lab_fail "no takeover"
+  lab_log "v3 takeover after SIGKILL: ${took}s"
+  awk -v t="$took" 'BEGIN { exit !(t < 1.0) }' || lab_fail "v3 crash takeover took ${took}s (MDI is 0.36 s)"
+}
+
+scenario_v3unicast() {  # VRRPv3 unicast peers (pseudo-header with the peer's address)
+  lab_setup 2
+  VERSION=3 INTERVAL=0.1 UNICAST=$LAB_NET.2 vrrp_conf "$LAB_DIR/h1.conf" 150
+  VERSION=3 INTERVAL=0.1 UNICAST=$LAB_NET.1 vrrp_conf "$LAB_DIR/h2.conf" 100
+  start_tandem h1 "$LAB_DIR/h1.conf"; start_tandem h2 "$LAB_DIR/h2.conf"
+  wait_for 5 "h1 master" only_holder h1 h1 h2
+  sleep 1
+  only_holder h1 h1 h2 || lab_fail "h2 took over although h1 advertises (unicast)"
+  kill -TERM "$PID_h1"
+  wait_for 2 "h2 master" only_holder h2 h1 h2
+}
+
+# keepalived interop: KA_VERSION, KA_UNICAST; $1 = which host runs keepalived (h1 master or h2 backup)
+interop() {
+  local ka_host=$1
+  [ -x "$KEEPALIVED" ] || lab_fail "keepalived not installed (apt-get install keepalived)"
+  lab_setup 2
+  local u1="" u2=""
+  if [ -n "${KA_UNICAST:-}" ]; then u1=$LAB_NET.2; u2=$LAB_NET.1; fi
+  VERSION=${KA_VERSION:-2} INTERVAL=${KA_INTERVAL:-1} UNICAST=$u1 vrrp_conf "$LAB_DIR/h1.conf" 150
+  VERSION=${KA_VERSION:-2} INTERVAL=${KA_INTERVAL:-1} UNICAST=$u2 vrrp_conf "$LAB_DIR/h2.conf" 100
+  if [ "$ka_host" = h1 ]; then
+    start_keepalived h1 "$LAB_DIR/h1.conf"; start_tandem h2 "$LAB_DIR/h2.conf"
+  else
+    start_tandem h1 "$LAB_DIR/h1.conf"; start_keepalived h2 "$LAB_DIR/h2.conf"
+  fi
+  wait_for 8 "h1 master" only_holder h1 h1 h2
+  sleep 2
+  only_holder h1 h1 h2 || lab_fail "split or lost VIP while h1 advertises: holders $(holders h1 h2)"
+  grep -qi "invalid\|rejected\|bogus" "$LAB_DIR/h2.log" && lab_fail "h2 rejected h1's adverts: $(grep -i 'invalid\|rejected\|bogus' "$LAB_DIR/h2.log" | head -3)"
+  # graceful stop of h1 -> h2 within the skew time
+  kill -TERM "$PID_h1"
+  wait_for 3 "h2 master after h1 SIGTERM" only_holder h2 h1 h2
+  # h1 back: preempts (higher priority)
+  if [ "$ka_host" = h1 ]; then start_keepalived h1 "$LAB_DIR/h1.conf"; else start_tandem h1 "$LAB_DIR/h1.conf"; fi
+  wait_for 10 "h1 preempts back" only_holder h1 h1 h2
+  # crash of h1 -> h2 takes over after the down interval
+  if [ "$ka_host" = h1 ]; then
+    kill -STOP "$PID_h1" "$KA_CHILD_h1"; kill -KILL "$PID_h1" "$KA_CHILD_h1"
+  else
+    kill -KILL "$PID_h1"
+  fi
+  wait_for 8 "h2 takes the VIP after h1 crashed" holds_vip h2
+}
+
+scenario_interop_v2_ka_master() { KA_VERSION=2 interop h1; }
+scenario_interop_v2_ka_backup() { KA_VERSION=2 interop h2; }
+scenario_interop_v3_ka_master() { KA_VERSION=3 KA_INTERVAL=0.1 interop h1; }
+scenario_interop_v3_ka_backup() { KA_VERSION=3 KA_INTERVAL=0.1 interop h2; }
+scenario_interop_v3_unicast_ka_master() { KA_VERSION=3 KA_INTERVAL=0.1 KA_UNICAST=1 interop h1; }
+scenario_interop_v3_unicast_ka_backup() { KA_VERSION=3 KA_INTERVAL=0.1 KA_UNICAST=1 interop h2; }
+scenario_interop_v2_unicast_ka_backup() { KA_VERSION=2 KA_UNICAST=1 interop h2; }
+
+ALL="sigkill sigterm sigstop linkdown nopreempt preemptdelay trackscript three v3 v3unicast
+  interop_v2_ka_master interop_v2_ka_backup interop_v2_unicast_ka_backup interop_v3_ka_master interop_v3_ka_backup
+  interop_v3_unicast_ka_master interop_v3_unicast_ka_backup"
+QUICK="sigterm v3 trackscript interop_v3_ka_master interop_v3_unicast_ka_backup"
+
+scenarios=${*:-$ALL}
+[ "$scenarios" = quick ] && scenarios=$QUICK
+failed=0
+for s in $scenarios; do run_scenario "$s" || failed=$((failed + 1)); done
+[ $failed = 0 ] || { echo "lab-vrrp: $failed scenario(s) failed" >&2; exit 1; }
