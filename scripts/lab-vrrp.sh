@@ -211,9 +211,51 @@ scenario_interop_v3_unicast_ka_master() { KA_VERSION=3 KA_INTERVAL=0.1 KA_UNICAS
 scenario_interop_v3_unicast_ka_backup() { KA_VERSION=3 KA_INTERVAL=0.1 KA_UNICAST=1 interop h2; }
 scenario_interop_v2_unicast_ka_backup() { KA_VERSION=2 KA_UNICAST=1 interop h2; }
 
+scenario_smtp() {  # smtp_alert: one email per transition through smtp_server (a local sink)
+  lab_setup 1
+  ip netns exec "$(ns h1)" python3 -c '
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 2525)); s.listen(8)
+out = open(sys.argv[1], "a")
+while True:
+    c, _ = s.accept(); f = c.makefile("rwb")
+    def say(t): f.write(t.encode() + b"\r\n"); f.flush()
+    say("220 sink")
+    data = False
+    for line in f:
+        t = line.decode().rstrip("\r\n")
+        if data:
+            if t == ".": data = False; say("250 queued"); out.flush(); continue
+            out.write(t + "\n"); continue
+        out.write("> " + t + "\n")
+        cmd = t.split(" ")[0].upper()
+        if cmd == "DATA": data = True; say("354 go ahead")
+        elif cmd == "QUIT": say("221 bye"); break
+        else: say("250 ok")
+    c.close()
+' "$LAB_DIR/mail.log" >/dev/null 2>&1 &
+  LAB_PIDS+=("$!")
+  sleep 0.3
+  GLOBAL_EXTRA="  notification_email {
+    ops@example.com
+  }
+  notification_email_from tandem@example.com
+  smtp_server 127.0.0.1 2525
+  smtp_connect_timeout 5" vrrp_conf "$LAB_DIR/h1.conf" 150 smtp_alert
+  start_tandem h1 "$LAB_DIR/h1.conf"
+  wait_for 8 "h1 master" holds_vip h1
+  wait_for 3 "MASTER email" grep -q "Subject: \[h1\] VRRP Instance VI_LAB - Entering MASTER state" "$LAB_DIR/mail.log"
+  grep -q "> RCPT TO:<ops@example.com>" "$LAB_DIR/mail.log" || lab_fail "no RCPT: $(cat "$LAB_DIR/mail.log")"
+  grep -q "> MAIL FROM:<tandem@example.com>" "$LAB_DIR/mail.log" || lab_fail "no MAIL FROM"
+  grep -q "Entering BACKUP state" "$LAB_DIR/mail.log" || lab_fail "no BACKUP email at start"
+  kill -TERM "$PID_h1"
+  wait_for 3 "STOP email" grep -q "Entering STOP state" "$LAB_DIR/mail.log"
+}
+
 ALL="sigkill sigterm sigstop linkdown nopreempt preemptdelay trackscript three v3 v3unicast
   interop_v2_ka_master interop_v2_ka_backup interop_v2_unicast_ka_backup interop_v3_ka_master interop_v3_ka_backup
-  interop_v3_unicast_ka_master interop_v3_unicast_ka_backup"
+  interop_v3_unicast_ka_master interop_v3_unicast_ka_backup smtp"
 QUICK="sigterm v3 trackscript interop_v3_ka_master interop_v3_unicast_ka_backup"
 
 scenarios=${*:-$ALL}

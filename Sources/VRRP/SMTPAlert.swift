@@ -50,21 +50,21 @@ public struct SMTPAlert: Sendable {
         guard connect(fd, info.pointee.ai_addr, info.pointee.ai_addrlen) == 0 else {
             return "connect to \(host):\(port): \(String(cString: strerror(errno)))"
         }
-        var pending = ""
+        var pending: [UInt8] = []
         func reply() -> Int? {
-            // Reads one (possibly multi-line) reply; returns its code.
+            // Reads one (possibly multi-line) reply; returns its code. Bytes, not Characters:
+            // "\r\n" is a single Character in Swift.
             while true {
-                if let newline = pending.firstIndex(of: "\n") {
-                    let line = String(pending[..<newline])
-                    pending = String(pending[pending.index(after: newline)...])
-                    let chars = Array(line)
-                    if chars.count >= 4 && chars[3] == "-" { continue }
-                    return Int(String(line.prefix(3)))
+                if let newline = pending.firstIndex(of: 0x0a) {
+                    let line = Array(pending[..<newline])
+                    pending.removeSubrange(...newline)
+                    if line.count >= 4 && line[3] == UInt8(ascii: "-") { continue }
+                    return Int(String(decoding: line.prefix(3), as: UTF8.self))
                 }
                 var buffer = [UInt8](repeating: 0, count: 1024)
                 let n = read(fd, &buffer, buffer.count)
                 guard n > 0 else { return nil }
-                pending += String(decoding: buffer[..<n], as: UTF8.self)
+                pending += buffer[..<n]
             }
         }
         func say(_ line: String) -> Bool {

@@ -1,4 +1,5 @@
 import KeepalivedConfig
+import Synchronization
 import VRRPCore
 
 #if canImport(Glibc)
@@ -9,6 +10,11 @@ import Glibc
 nonisolated(unsafe) private var signalPipeWrite: Int32 = -1
 /// The last termination signal received.
 nonisolated(unsafe) private var receivedSignal: Int32 = 0
+
+/// Emails being sent: shutdown waits for them (briefly) so the STOP alert goes out.
+private final class MailInFlight: Sendable {
+    let count = Atomic<Int>(0)
+}
 
 /// `tandem vrrp`: runs the VRRP instances of a keepalived.conf. One thread, one poll() loop over
 /// the raw sockets and a signal pipe; every decision is `VRRPInstance`'s.
@@ -51,6 +57,7 @@ public final class VRRPDaemon {
     private let clock = ContinuousClock()
     private let origin: ContinuousClock.Instant
     private var smtp: SMTPAlert?
+    private let mailInFlight = MailInFlight()
 
     /// Sets up sockets and removes stale addresses of every instance. Throws on a missing
     /// interface, a missing source address, or no permission.
@@ -280,6 +287,11 @@ public final class VRRPDaemon {
     private func shutdown() -> Int32 {
         say(nil, "received signal \(receivedSignal): stopping")
         for i in instances.indices { perform(i, instances[i].core.handle(.shutdown, now: now())) }
+        // Give the STOP alerts a moment (at most the SMTP connect timeout, capped at 5 s).
+        let limit = now() + .seconds(min(configuration.global.smtpConnectTimeout, 5))
+        while mailInFlight.count.load(ordering: .sequentiallyConsistent) > 0 && now() < limit {
+            usleep(10_000)
+        }
         return 0
     }
 
@@ -363,7 +375,10 @@ public final class VRRPDaemon {
             let (subject, body) = SMTPAlert.message(routerID: configuration.global.routerID ?? hostName(), instance: config.name, state: state.rawValue)
             let log = self.log
             let name = config.name
+            let inFlight = mailInFlight
+            inFlight.count.add(1, ordering: .sequentiallyConsistent)
             smtp.send(subject: subject, body: body) { error in
+                defer { inFlight.count.subtract(1, ordering: .sequentiallyConsistent) }
                 log("(\(name)) " + (error.map { "smtp alert failed: \($0)" } ?? "smtp alert sent: \(subject)"))
             }
         }
