@@ -253,9 +253,63 @@ while True:
   wait_for 3 "STOP email" grep -q "Entering STOP state" "$LAB_DIR/mail.log"
 }
 
+v6_conf() {  # v6_conf FILE PRIORITY
+  cat > "$1" <<EOF
+vrrp_instance VI_V6 {
+  state BACKUP
+  interface eth0
+  virtual_router_id 66
+  priority $2
+  advert_int 0.1
+  vrrp_version 3
+  virtual_ipaddress {
+    fd77::100/64
+  }
+}
+EOF
+}
+
+holds_vip6() { ip -n "$(ns "$1")" -6 addr show dev eth0 2>/dev/null | grep -q "inet6 fd77::100/64"; }
+only_holder6() { local want=$1 h out=""; shift; for h in "$@"; do holds_vip6 "$h" && out="$out $h"; done; [ "${out# }" = "$want" ]; }
+has_linklocal() { ip -n "$(ns "$1")" -6 addr show dev eth0 scope link | grep -q "inet6 fe80" && ! ip -n "$(ns "$1")" -6 addr show dev eth0 | grep -q tentative; }
+
+v6_setup() {
+  lab_setup 2
+  wait_for 5 "h1 link-local address" has_linklocal h1
+  wait_for 5 "h2 link-local address" has_linklocal h2
+  v6_conf "$LAB_DIR/h1.conf" 150
+  v6_conf "$LAB_DIR/h2.conf" 100
+}
+
+scenario_ipv6() {  # VRRPv3 over IPv6 (ff02::12, kernel-computed pseudo-header checksum), tandem both sides
+  v6_setup
+  start_tandem h1 "$LAB_DIR/h1.conf"; start_tandem h2 "$LAB_DIR/h2.conf"
+  wait_for 5 "h1 holds the IPv6 VIP" only_holder6 h1 h1 h2
+  sleep 1
+  only_holder6 h1 h1 h2 || lab_fail "h2 took the IPv6 VIP while h1 advertises"
+  kill -KILL "$PID_h1"
+  wait_for 3 "h2 takes the IPv6 VIP" holds_vip6 h2
+  wait_for 5 "the killed node's IPv6 VIP expires" only_holder6 h2 h1 h2
+  grep -q "rejected" "$LAB_DIR/h2.log" && lab_fail "h2 rejected adverts: $(grep rejected "$LAB_DIR/h2.log" | head -2)"
+  true
+}
+
+scenario_interop_ipv6() {  # keepalived master over IPv6, tandem backup, and back
+  [ -x "$KEEPALIVED" ] || lab_fail "keepalived not installed"
+  v6_setup
+  start_keepalived h1 "$LAB_DIR/h1.conf"; start_tandem h2 "$LAB_DIR/h2.conf"
+  wait_for 8 "keepalived h1 holds the IPv6 VIP" only_holder6 h1 h1 h2
+  sleep 1
+  only_holder6 h1 h1 h2 || lab_fail "tandem h2 took the VIP while keepalived h1 advertises: $(tail -3 "$LAB_DIR/h2.log")"
+  kill -TERM "$PID_h1"
+  wait_for 3 "tandem h2 takes the IPv6 VIP" only_holder6 h2 h1 h2
+  start_keepalived h1 "$LAB_DIR/h1.conf"
+  wait_for 8 "keepalived h1 preempts tandem" only_holder6 h1 h1 h2
+}
+
 ALL="sigkill sigterm sigstop linkdown nopreempt preemptdelay trackscript three v3 v3unicast
   interop_v2_ka_master interop_v2_ka_backup interop_v2_unicast_ka_backup interop_v3_ka_master interop_v3_ka_backup
-  interop_v3_unicast_ka_master interop_v3_unicast_ka_backup smtp"
+  interop_v3_unicast_ka_master interop_v3_unicast_ka_backup smtp ipv6 interop_ipv6"
 QUICK="sigterm v3 trackscript interop_v3_ka_master interop_v3_unicast_ka_backup"
 
 scenarios=${*:-$ALL}
