@@ -307,10 +307,41 @@ scenario_interop_ipv6() {  # keepalived master over IPv6, tandem backup, and bac
   wait_for 8 "keepalived h1 preempts tandem" only_holder6 h1 h1 h2
 }
 
+scenario_badpackets() {  # a peer flooding invalid adverts (wrong password) neither silences the master nor resets timers
+  lab_setup 3
+  vrrp_conf "$LAB_DIR/h1.conf" 150
+  vrrp_conf "$LAB_DIR/h2.conf" 100
+  start_tandem h1 "$LAB_DIR/h1.conf"; start_tandem h2 "$LAB_DIR/h2.conf"
+  wait_for 8 "h1 master" only_holder h1 h1 h2
+  # h3 sends a v2 advert for VRID 77 with a wrong password every 50 ms (TTL 255, multicast).
+  ip netns exec "$(ns h3)" python3 -c '
+import socket, struct, time
+def csum(b):
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16: s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+body = bytes([0x21, 77, 200, 1, 1, 1, 0, 0, 10, 77, 0, 100]) + b"badpass\0"
+body = body[:6] + struct.pack("!H", csum(body)) + body[8:]
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, 112)
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 255)
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton("10.77.0.3"))
+while True:
+    s.sendto(body, ("224.0.0.18", 0)); time.sleep(0.05)
+' >/dev/null 2>&1 &
+  LAB_PIDS+=("$!")
+  sleep 6
+  only_holder h1 h1 h2 || lab_fail "the bad-packet flood moved the VIP: holders $(holders h1 h2)"
+  grep -q "rejected advert from $LAB_NET.3: invalid password" "$LAB_DIR/h2.log" || lab_fail "h2 did not report the bad adverts"
+  grep -q "rejected advert from $LAB_NET.3: invalid password" "$LAB_DIR/h1.log" || lab_fail "h1 did not report the bad adverts"
+  # And the backup still takes over on time when the master dies during the flood.
+  kill -KILL "$PID_h1"
+  wait_for 5 "h2 takes over despite the flood" holds_vip h2
+}
+
 ALL="sigkill sigterm sigstop linkdown nopreempt preemptdelay trackscript three v3 v3unicast
   interop_v2_ka_master interop_v2_ka_backup interop_v2_unicast_ka_backup interop_v3_ka_master interop_v3_ka_backup
-  interop_v3_unicast_ka_master interop_v3_unicast_ka_backup smtp ipv6 interop_ipv6"
-QUICK="sigterm v3 trackscript interop_v3_ka_master interop_v3_unicast_ka_backup"
+  interop_v3_unicast_ka_master interop_v3_unicast_ka_backup smtp ipv6 interop_ipv6 badpackets"
+QUICK="sigterm v3 trackscript smtp badpackets interop_v3_ka_master interop_v3_unicast_ka_backup interop_v2_ka_backup"
 
 scenarios=${*:-$ALL}
 [ "$scenarios" = quick ] && scenarios=$QUICK
