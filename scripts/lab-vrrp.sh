@@ -338,9 +338,76 @@ while True:
   wait_for 5 "h2 takes over despite the flood" holds_vip h2
 }
 
+sync_conf() {  # sync_conf FILE PRIORITY CHECKFILE
+  cat > "$1" <<EOF
+vrrp_script chk {
+  script "/usr/bin/test -e $3"
+  interval 0.2
+}
+vrrp_sync_group G {
+  group {
+    VI_A
+    VI_B
+  }
+}
+vrrp_instance VI_A {
+  interface eth0
+  virtual_router_id 81
+  priority $2
+  advert_int 1
+  virtual_ipaddress {
+    $LAB_VIP/24
+  }
+  track_script {
+    chk
+  }
+}
+vrrp_instance VI_B {
+  interface eth0
+  virtual_router_id 82
+  priority $2
+  advert_int 1
+  virtual_ipaddress {
+    $LAB_NET.101/24
+  }
+}
+EOF
+}
+
+holds_b() { ip -n "$(ns "$1")" -4 addr show dev eth0 | grep -q "inet $LAB_NET.101/"; }
+
+scenario_syncgroup() {  # a sync group moves together: VI_A's check fails on h1, VI_B follows it to h2
+  lab_setup 2
+  touch "$LAB_DIR/ok1" "$LAB_DIR/ok2"
+  sync_conf "$LAB_DIR/h1.conf" 150 "$LAB_DIR/ok1"
+  sync_conf "$LAB_DIR/h2.conf" 100 "$LAB_DIR/ok2"
+  start_tandem h1 "$LAB_DIR/h1.conf"; start_tandem h2 "$LAB_DIR/h2.conf"
+  wait_for 8 "h1 holds both VIPs" bash -c "ip -n $(ns h1) -4 addr show dev eth0 | grep -q '$LAB_VIP/' && ip -n $(ns h1) -4 addr show dev eth0 | grep -q '$LAB_NET.101/'"
+  rm "$LAB_DIR/ok1"
+  wait_for 6 "h2 holds VI_A's VIP" holds_vip h2
+  wait_for 2 "h2 holds VI_B's VIP too" holds_b h2
+  holds_b h1 && lab_fail "h1 kept VI_B's VIP although its group is in FAULT"
+  touch "$LAB_DIR/ok1"
+  wait_for 8 "h1 takes both back" bash -c "ip -n $(ns h1) -4 addr show dev eth0 | grep -q '$LAB_VIP/' && ip -n $(ns h1) -4 addr show dev eth0 | grep -q '$LAB_NET.101/'"
+}
+
+scenario_stalevip() {  # a VIP left by a crashed daemon is removed when tandem starts
+  lab_setup 2
+  vrrp_conf "$LAB_DIR/h1.conf" 150
+  vrrp_conf "$LAB_DIR/h2.conf" 100
+  start_tandem h2 "$LAB_DIR/h2.conf"
+  wait_for 8 "h2 master" only_holder h2 h1 h2
+  ip -n "$(ns h1)" addr add $LAB_VIP/24 dev eth0   # as keepalived leaves it after SIGKILL
+  [ "$(holders h1 h2)" = "h1 h2" ] || lab_fail "setup: stale VIP not in place"
+  start_tandem h1 "$LAB_DIR/h1.conf"
+  wait_for 2 "stale VIP removed from h1 at start" only_holder h2 h1 h2
+  grep -q "removed stale virtual address $LAB_VIP" "$LAB_DIR/h1.log" || lab_fail "no log of the removal"
+  wait_for 8 "h1 preempts (priority 150)" only_holder h1 h1 h2
+}
+
 ALL="sigkill sigterm sigstop linkdown nopreempt preemptdelay trackscript three v3 v3unicast
   interop_v2_ka_master interop_v2_ka_backup interop_v2_unicast_ka_backup interop_v3_ka_master interop_v3_ka_backup
-  interop_v3_unicast_ka_master interop_v3_unicast_ka_backup smtp ipv6 interop_ipv6 badpackets"
+  interop_v3_unicast_ka_master interop_v3_unicast_ka_backup smtp ipv6 interop_ipv6 badpackets syncgroup stalevip"
 QUICK="sigterm v3 trackscript smtp badpackets interop_v3_ka_master interop_v3_unicast_ka_backup interop_v2_ka_backup"
 
 scenarios=${*:-$ALL}
