@@ -144,6 +144,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "VRRPTests",
+            dependencies: ["VRRP", "VRRPCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "RedisConnectionTests",
             dependencies: [
                 "RESP",

@@ -57,6 +57,9 @@ public final class VRRPDaemon {
     private let clock = ContinuousClock()
     private let origin: ContinuousClock.Instant
     private var smtp: SMTPAlert?
+    /// Sync group of each member instance: (tracked object name, member indices).
+    private var syncGroupOf: [Int: (object: String, members: [Int])] = [:]
+    private var propagatingSync = false
     private let mailInFlight = MailInFlight()
 
     /// Sets up sockets and removes stale addresses of every instance. Throws on a missing
@@ -68,6 +71,10 @@ public final class VRRPDaemon {
         netlink = try AddressNetlink()
         runner = ScriptRunner(enableScriptSecurity: configuration.global.enableScriptSecurity, log: log)
         try resolveScriptUser()
+        for group in configuration.syncGroups {
+            let members = group.members.compactMap { name in configuration.instances.firstIndex { $0.name == name } }
+            for m in members { syncGroupOf[m] = ("sync group \(group.name)", members) }
+        }
         for (index, config) in configuration.instances.enumerated() {
             instances.append(try makeInstance(config, index: index))
         }
@@ -140,6 +147,7 @@ public final class VRRPDaemon {
             let up = !script.initFail
             tracked.append(TrackedObject(name: "script \(track.name)", weight: weight, up: reverse ? !up : up))
         }
+        if let group = syncGroupOf[index] { tracked.append(TrackedObject(name: group.object, weight: 0)) }
         let global = configuration.global
         let refresh = config.garpMasterRefresh ?? global.garpMasterRefresh
         let settings = VRRPInstanceSettings(
@@ -343,11 +351,32 @@ public final class VRRPDaemon {
                     let rc = device.announce(vip.address, count: count)
                     if rc < 0 { say(i, "cannot announce \(vip.address) on \(device.name): \(String(cString: strerror(-rc)))") }
                 }
-            case .transition(_, let to, let priority):
+            case .transition(let from, let to, let priority):
                 say(i, to == .stopped ? "Stopped" : "Entering \(to.rawValue) STATE")
                 notify(i, state: to, priority: priority)
+                if to != .stopped { synchronise(member: i, from: from, to: to) }
             case .log(let message):
                 say(i, message)
+            }
+        }
+    }
+
+    /// keepalived's vrrp_sync_group: members follow one another to MASTER and BACKUP, and a
+    /// member's own FAULT puts the others in FAULT until it clears.
+    private func synchronise(member i: Int, from: VRRPState, to: VRRPState) {
+        guard let group = syncGroupOf[i], !propagatingSync else { return }
+        propagatingSync = true
+        defer { propagatingSync = false }
+        let others = group.members.filter { $0 != i }
+        if to == .master {
+            for j in others { perform(j, instances[j].core.handle(.syncMaster, now: now())) }
+        } else if to == .backup && from == .master {
+            for j in others { perform(j, instances[j].core.handle(.syncBackup, now: now())) }
+        }
+        if to == .fault || from == .fault {
+            for m in group.members {
+                let othersFaulty = group.members.contains { $0 != m && instances[$0].core.isFaulty(excluding: group.object) }
+                perform(m, instances[m].core.handle(.tracked(name: group.object, up: !othersFaulty), now: now()))
             }
         }
     }

@@ -93,6 +93,10 @@ public enum VRRPEvent: Sendable {
     case tracked(name: String, up: Bool)
     /// Graceful stop: priority 0 if master, addresses removed.
     case shutdown
+    /// A `vrrp_sync_group` member became master: a backup member follows at once.
+    case syncMaster
+    /// A sync group member left mastership for backup: a master member follows.
+    case syncBackup
 }
 
 /// Outputs the shell carries out, in order.
@@ -144,6 +148,12 @@ public struct VRRPInstance: Sendable {
 
     /// True when a weight-0 tracked object is down.
     public var isFaulty: Bool { tracked.values.contains { $0.weight == 0 && !$0.up } }
+
+    /// True when a weight-0 tracked object other than `excluding` is down: the instance's own
+    /// fault, as opposed to one imposed by its sync group.
+    public func isFaulty(excluding name: String) -> Bool {
+        tracked.values.contains { $0.weight == 0 && !$0.up && $0.name != name }
+    }
 
     /// The priority sent in adverts: configured ± tracking weights, kept in 1–254; 255 stays 255.
     public var effectivePriority: UInt8 {
@@ -206,6 +216,14 @@ public struct VRRPInstance: Sendable {
                 actions += settings.priority == 255 ? enterMaster(now: now) : enterBackup(now: now)
             }
             return actions
+
+        case .syncMaster:
+            guard state == .backup else { return [] }
+            return [.log("sync group: following a member to MASTER")] + enterMaster(now: now)
+
+        case .syncBackup:
+            guard state == .master else { return [] }
+            return [.log("sync group: following a member to BACKUP")] + leaveMaster(now: now)
 
         case .shutdown:
             var actions: [VRRPAction] = []

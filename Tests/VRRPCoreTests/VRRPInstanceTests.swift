@@ -268,3 +268,29 @@ struct VRRPInstanceTests {
         #expect(initFail.record(success: true) == true)
     }
 }
+
+@Suite("VRRP sync group events")
+struct VRRPSyncGroupTests {
+    @Test("syncMaster makes a backup master at once; syncBackup makes a master backup; others ignore them")
+    func follow() {
+        var h = Harness(settings())
+        h.send(.start)
+        #expect(becameMaster(h.send(.syncMaster)))
+        #expect(h.send(.syncMaster).isEmpty)
+        let back = h.send(.syncBackup)
+        #expect(back.contains(.removeVirtualAddresses))
+        #expect(h.instance.state == .backup)
+        #expect(h.send(.syncBackup).isEmpty)
+    }
+
+    @Test("a fault imposed by the group is told apart from the instance's own")
+    func ownFault() {
+        var h = Harness(settings(tracked: [TrackedObject(name: "sync group G", weight: 0), TrackedObject(name: "chk", weight: 0)]))
+        h.send(.start)
+        h.send(.tracked(name: "sync group G", up: false))
+        #expect(h.instance.state == .fault)
+        #expect(!h.instance.isFaulty(excluding: "sync group G"))
+        h.send(.tracked(name: "chk", up: false))
+        #expect(h.instance.isFaulty(excluding: "sync group G"))
+    }
+}
