@@ -405,9 +405,28 @@ scenario_stalevip() {  # a VIP left by a crashed daemon is removed when tandem s
   wait_for 8 "h1 preempts (priority 150)" only_holder h1 h1 h2
 }
 
+scenario_scriptuser() {  # notify scripts run as script_user; an insecure one is refused with enable_script_security
+  lab_setup 1
+  chmod 755 "$LAB_DIR"
+  : > "$LAB_DIR/uid.out"; chmod 666 "$LAB_DIR/uid.out"
+  printf '#!/bin/sh\nid -u >> %s\necho "$@" >> %s\n' "$LAB_DIR/uid.out" "$LAB_DIR/uid.out" > "$LAB_DIR/safe.sh"
+  chmod 755 "$LAB_DIR/safe.sh"
+  printf '#!/bin/sh\necho unsafe-ran >> %s\n' "$LAB_DIR/uid.out" > "$LAB_DIR/unsafe.sh"
+  chmod 777 "$LAB_DIR/unsafe.sh"
+  GLOBAL_EXTRA="  script_user nobody
+  enable_script_security" vrrp_conf "$LAB_DIR/h1.conf" 150 "notify_master $LAB_DIR/unsafe.sh" "notify \"$LAB_DIR/safe.sh extra\""
+  start_tandem h1 "$LAB_DIR/h1.conf"
+  wait_for 8 "h1 master" holds_vip h1
+  wait_for 3 "notify ran as nobody" grep -q "^$(id -u nobody)\$" "$LAB_DIR/uid.out"
+  wait_for 2 "notify arguments" grep -q "^extra INSTANCE VI_LAB MASTER 150\$" "$LAB_DIR/uid.out"
+  grep -q unsafe-ran "$LAB_DIR/uid.out" && lab_fail "the world-writable notify_master script ran"
+  grep -q "SECURITY VIOLATION" "$LAB_DIR/h1.log" || lab_fail "no SECURITY VIOLATION logged"
+  true
+}
+
 ALL="sigkill sigterm sigstop linkdown nopreempt preemptdelay trackscript three v3 v3unicast
   interop_v2_ka_master interop_v2_ka_backup interop_v2_unicast_ka_backup interop_v3_ka_master interop_v3_ka_backup
-  interop_v3_unicast_ka_master interop_v3_unicast_ka_backup smtp ipv6 interop_ipv6 badpackets syncgroup stalevip"
+  interop_v3_unicast_ka_master interop_v3_unicast_ka_backup smtp ipv6 interop_ipv6 badpackets syncgroup stalevip scriptuser"
 QUICK="sigterm v3 trackscript smtp badpackets interop_v3_ka_master interop_v3_unicast_ka_backup interop_v2_ka_backup"
 
 scenarios=${*:-$ALL}
