@@ -1,4 +1,7 @@
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 import VRRPCore
 @testable import KeepalivedConfig
 
@@ -176,6 +179,35 @@ struct KeepalivedConfigTests {
             "k.conf:8: warning: vrrp_instance 'use_vmac' is not supported by tandem vrrp; ignored",
             "k.conf:9: warning: unknown vrrp_instance keyword 'nopreemt' ignored",
         ])
+    }
+
+    @Test("include GLOB is relative to the including file; errors name the included file's line")
+    func include() throws {
+        let dir = "/tmp/tandem-include-\(UInt32.random(in: 0...UInt32.max))"
+        mkdir(dir, 0o755)
+        mkdir(dir + "/conf.d", 0o755)
+        defer {
+            for f in ["conf.d/a.conf", "conf.d/b.conf", "main.conf"] { unlink(dir + "/" + f) }
+            rmdir(dir + "/conf.d")
+            rmdir(dir)
+        }
+        func write(_ path: String, _ text: String) {
+            let f = fopen(dir + "/" + path, "w")!
+            fputs(text, f)
+            fclose(f)
+        }
+        write("main.conf", "global_defs {\n router_id X\n}\ninclude conf.d/*.conf\n")
+        write("conf.d/a.conf", "vrrp_instance A {\n interface e\n virtual_router_id 1\n}\n")
+        write("conf.d/b.conf", "vrrp_instance B {\n interface e\n virtual_router_id 2\n}\n")
+        let config = try KeepalivedConfiguration.load(file: dir + "/main.conf")
+        #expect(config.instances.map(\.name) == ["A", "B"])
+        #expect(config.instances[1].location == SourceLocation(file: dir + "/conf.d/b.conf", line: 1))
+        write("conf.d/b.conf", "vrrp_instance B {\n interface e\n virtual_router_id x\n}\n")
+        #expect {
+            try KeepalivedConfiguration.load(file: dir + "/main.conf")
+        } throws: { error in
+            (error as? ConfigError)?.description.hasPrefix(dir + "/conf.d/b.conf:3: ") == true
+        }
     }
 
     @Test("advert_int rounds as keepalived: v2 to whole seconds, v3 to centiseconds")
