@@ -38,7 +38,8 @@ lab_setup() {  # lab_setup N   -> hosts h1..hN plus client h9
     ip -n "$(ns h$i)" link set eth0 up
     ip -n "$(ns h$i)" link set lo up
     # Like a real host: only answer ARP for addresses on the asking interface.
-    inns h$i sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2
+    # (/proc rather than sysctl(8): procps is not on every CI image.)
+    inns h$i sh -c 'echo 1 > /proc/sys/net/ipv4/conf/all/arp_ignore; echo 2 > /proc/sys/net/ipv4/conf/all/arp_announce'
   done
   sleep 0.2
 }

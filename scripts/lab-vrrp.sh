@@ -427,7 +427,7 @@ scenario_scriptuser() {  # notify scripts run as script_user; an insecure one is
 ALL="sigkill sigterm sigstop linkdown nopreempt preemptdelay trackscript three v3 v3unicast
   interop_v2_ka_master interop_v2_ka_backup interop_v2_unicast_ka_backup interop_v3_ka_master interop_v3_ka_backup
   interop_v3_unicast_ka_master interop_v3_unicast_ka_backup smtp ipv6 interop_ipv6 badpackets syncgroup stalevip scriptuser"
-QUICK="sigterm v3 trackscript smtp badpackets interop_v3_ka_master interop_v3_unicast_ka_backup interop_v2_ka_backup"
+QUICK="sigterm v3 trackscript smtp badpackets stalevip scriptuser interop_v3_ka_master interop_v3_unicast_ka_backup interop_v2_ka_backup"
 
 scenarios=${*:-$ALL}
 [ "$scenarios" = quick ] && scenarios=$QUICK
