@@ -424,10 +424,65 @@ scenario_scriptuser() {  # notify scripts run as script_user; an insecure one is
   true
 }
 
+scenario_garp() {  # on takeover: 5 gratuitous ARPs at once, 5 more after garp_master_delay (here 2 s)
+  lab_setup 1
+  ip netns exec "$(ns h9)" python3 -c '
+import socket, struct, sys, time
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0806))
+s.settimeout(0.2)
+vip = socket.inet_aton(sys.argv[1]); end = time.time() + float(sys.argv[2])
+out = open(sys.argv[3], "w")
+while time.time() < end:
+    try: f = s.recv(100)
+    except socket.timeout: continue
+    arp = f[14:42]
+    op = struct.unpack("!H", arp[6:8])[0]
+    if op == 1 and arp[14:18] == vip and arp[24:28] == vip and arp[18:24] == b"\xff" * 6 and f[0:6] == b"\xff" * 6:
+        out.write("%.3f\n" % time.time()); out.flush()
+' "$LAB_VIP" 9 "$LAB_DIR/garp.times" &
+  local sniffer=$!
+  LAB_PIDS+=("$sniffer")
+  sleep 0.3
+  vrrp_conf "$LAB_DIR/h1.conf" 150 "garp_master_delay 2"
+  start_tandem h1 "$LAB_DIR/h1.conf"
+  wait "$sniffer" || true
+  local n; n=$(wc -l < "$LAB_DIR/garp.times")
+  [ "$n" = 10 ] || lab_fail "expected 10 gratuitous ARPs, saw $n: $(cat "$LAB_DIR/garp.times")"
+  awk 'NR == 1 { a = $1 } NR == 5 { b = $1 } NR == 6 { c = $1 }
+       END { if (b - a > 0.1 || c - a < 1.8 || c - a > 2.3) { print "bursts at", a, b, c; exit 1 } }' "$LAB_DIR/garp.times" \
+    || lab_fail "GARP bursts not 5 at once + 5 after 2 s: $(tr '\n' ' ' < "$LAB_DIR/garp.times")"
+}
+
+scenario_na() {  # IPv6 takeover: 5 unsolicited neighbour advertisements (override, target = VIP) at once
+  lab_setup 1
+  wait_for 5 "h1 link-local address" has_linklocal h1
+  wait_for 5 "h9 link-local address" has_linklocal h9
+  ip netns exec "$(ns h9)" python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+s.settimeout(0.2)
+vip = socket.inet_pton(socket.AF_INET6, sys.argv[1]); end = time.time() + float(sys.argv[2])
+out = open(sys.argv[3], "w")
+while time.time() < end:
+    try: p, a = s.recvfrom(200)
+    except socket.timeout: continue
+    if p[0] == 136 and p[4] & 0x20 and p[8:24] == vip:
+        out.write("%.3f %s\n" % (time.time(), a[0])); out.flush()
+' fd77::100 6 "$LAB_DIR/na.times" &
+  local sniffer=$!
+  LAB_PIDS+=("$sniffer")
+  sleep 0.3
+  v6_conf "$LAB_DIR/h1.conf" 150
+  start_tandem h1 "$LAB_DIR/h1.conf"
+  wait "$sniffer" || true
+  local n; n=$(wc -l < "$LAB_DIR/na.times")
+  [ "$n" -ge 5 ] || lab_fail "expected 5 unsolicited NAs, saw $n"
+}
+
 ALL="sigkill sigterm sigstop linkdown nopreempt preemptdelay trackscript three v3 v3unicast
   interop_v2_ka_master interop_v2_ka_backup interop_v2_unicast_ka_backup interop_v3_ka_master interop_v3_ka_backup
-  interop_v3_unicast_ka_master interop_v3_unicast_ka_backup smtp ipv6 interop_ipv6 badpackets syncgroup stalevip scriptuser"
-QUICK="sigterm v3 trackscript smtp badpackets stalevip scriptuser interop_v3_ka_master interop_v3_unicast_ka_backup interop_v2_ka_backup"
+  interop_v3_unicast_ka_master interop_v3_unicast_ka_backup smtp ipv6 interop_ipv6 badpackets syncgroup stalevip scriptuser garp na"
+QUICK="sigterm v3 trackscript smtp badpackets stalevip scriptuser garp interop_v3_ka_master interop_v3_unicast_ka_backup interop_v2_ka_backup"
 
 scenarios=${*:-$ALL}
 [ "$scenarios" = quick ] && scenarios=$QUICK
