@@ -179,6 +179,7 @@ private struct KeepalivedConfigReader {
             case "notify_fault": instance.notifyFault = try notify(s)
             case "notify_stop": instance.notifyStop = try notify(s)
             case "notify": instance.notify = try notify(s)
+            case "notify_master_rx_lower_pri": instance.notifyMasterRxLowerPriority = try notify(s)
             case "smtp_alert": instance.smtpAlert = try flag(s)
             case "garp_master_delay": instance.garpMasterDelay = try integer(s, try one(s), 0...3600)
             case "garp_master_repeat": instance.garpMasterRepeat = try integer(s, try one(s), 1...100)
@@ -190,7 +191,7 @@ private struct KeepalivedConfigReader {
             case "debug", "accept", "no_accept":
                 break  // no effect here: tandem never filters traffic to the addresses
             case "use_vmac", "vmac_xmit_base", "use_ipvlan", "native_ipv6", "virtual_routes", "virtual_rules",
-                 "track_process", "track_file", "track_bfd", "notify_deleted", "notify_master_rx_lower_pri",
+                 "track_process", "track_file", "track_bfd", "notify_deleted",
                  "strict_mode", "check_unicast_src", "higher_prio_send_advert", "garp_lower_prio_repeat",
                  "garp_lower_prio_delay", "promote_secondaries", "unicast_ttl", "old_unicast_checksum", "kernel_rx_buf_size",
                  "skip_check_adv_addr", "linkbeat_use_polling", "notify_priority_changes", "track_src_ip":

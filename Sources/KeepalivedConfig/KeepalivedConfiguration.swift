@@ -110,6 +110,7 @@ public struct VRRPInstanceConfig: Sendable {
     public var notifyFault: NotifyCommand?
     public var notifyStop: NotifyCommand?
     public var notify: NotifyCommand?
+    public var notifyMasterRxLowerPriority: NotifyCommand?
     public var smtpAlert: Bool?
     public var garpMasterDelay: Int?
     public var garpMasterRepeat: Int?

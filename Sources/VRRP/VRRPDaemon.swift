@@ -355,6 +355,12 @@ public final class VRRPDaemon {
                 say(i, to == .stopped ? "Stopped" : "Entering \(to.rawValue) STATE")
                 notify(i, state: to, priority: priority)
                 if to != .stopped { synchronise(member: i, from: from, to: to) }
+            case .masterReceivedLowerPriority(let priority, let from):
+                if let command = instances[i].config.notifyMasterRxLowerPriority {
+                    say(i, "master received lower priority \(priority) advert from \(from): running notify_master_rx_lower_pri")
+                    let user = command.user.flatMap { ScriptUser.resolve($0.user, group: $0.group) } ?? defaultScriptUser
+                    runner.start(command.command, as: user, deadline: nil, tag: "notify_master_rx_lower_pri")
+                }
             case .log(let message):
                 say(i, message)
             }

@@ -110,6 +110,8 @@ public enum VRRPAction: Sendable, Hashable {
     case sendGratuitous(count: Int)
     /// The instance changed state: notify scripts, email, log.
     case transition(from: VRRPState, to: VRRPState, priority: UInt8)
+    /// A master heard a lower-priority advert (keepalived's `notify_master_rx_lower_pri`).
+    case masterReceivedLowerPriority(UInt8, from: IPAddress)
     case log(String)
 }
 
@@ -273,11 +275,12 @@ public struct VRRPInstance: Sendable {
                 actions += leaveMaster(now: now)
                 return actions
             }
+            var actions: [VRRPAction] = [.masterReceivedLowerPriority(advert.priority, from: from)]
             if settings.advertOnLowerPriority {
-                return [.log("received lower priority \(advert.priority) advert from \(from): forcing a new election"),
-                        .sendAdvert(priority: mine)]
+                actions += [.log("received lower priority \(advert.priority) advert from \(from): forcing a new election"),
+                            .sendAdvert(priority: mine)]
             }
-            return []
+            return actions
 
         case .initialize, .fault, .stopped:
             return []

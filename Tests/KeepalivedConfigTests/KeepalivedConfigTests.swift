@@ -99,6 +99,7 @@ struct KeepalivedConfigTests {
                     eth9 weight -10
                 }
                 notify "/usr/local/bin/notify.sh" nobody
+                notify_master_rx_lower_pri /usr/local/bin/cloud-ip.sh
                 garp_master_delay 2
             }
             vrrp_instance B
@@ -122,6 +123,8 @@ struct KeepalivedConfigTests {
         #expect(a.trackScripts.first?.weight == 30)
         #expect(a.trackInterfaces.first == TrackReference(name: "eth9", weight: -10, location: a.trackInterfaces.first!.location))
         #expect(a.notify?.user?.user == "nobody")
+        #expect(a.notifyMasterRxLowerPriority?.command == "/usr/local/bin/cloud-ip.sh")
+        #expect(config.warnings.isEmpty, "\(config.warnings)")
         #expect(a.garpMasterDelay == 2)
         #expect(config.global.scriptUser?.user == "nobody" && config.global.scriptUser?.group == "nogroup")
         #expect(config.global.enableScriptSecurity)

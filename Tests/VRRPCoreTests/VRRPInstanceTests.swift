@@ -153,6 +153,7 @@ struct VRRPInstanceTests {
         // Equal priority from a lower address: keep mastership (and re-advertise).
         let lower = h.send(.advert(VRRPAdvert(version: .v2, vrid: 51, priority: 100, intervalCentiseconds: 100, addresses: []), from: peer))
         #expect(lower.contains(.sendAdvert(priority: 100)))
+        #expect(lower.contains(.masterReceivedLowerPriority(100, from: peer)))
         #expect(h.instance.state == .master)
         // Equal priority from a higher address: yield.
         let yielded = h.send(.advert(VRRPAdvert(version: .v2, vrid: 51, priority: 100, intervalCentiseconds: 100, addresses: []), from: higherPeer))
