@@ -13,7 +13,7 @@
 set -euo pipefail
 TRIALS=${1:-7}
 REPO=$(cd "$(dirname "$0")/.." && pwd)
-TANDEM=${TANDEM:-$REPO/.build/release/tandem}
+TANDEM=${TANDEM:-$REPO/.build/release/tandem}  # debug works too: takeover is timer-bound
 [ -x "$TANDEM" ] || TANDEM=$REPO/.build/debug/tandem
 source "$REPO/scripts/lab-vrrp-lib.sh"
 [ "$(id -u)" = 0 ] || { echo "needs root" >&2; exit 77; }

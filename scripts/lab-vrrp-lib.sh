@@ -6,7 +6,7 @@
 # is started by this script and stopped by PID; `lab_cleanup` (on EXIT) removes everything.
 
 LAB_ID=${LAB_ID:-tv$$}
-LAB_DIR=${LAB_DIR:-$(mktemp -d /tmp/tandem-vrrp-lab.XXXXXX)}
+LAB_DIR=${LAB_DIR:-}  # each scenario or trial makes its own (mktemp) and lab_cleanup removes it
 LAB_NET=10.77.0
 LAB_VIP=10.77.0.100
 LAB_PIDS=()
