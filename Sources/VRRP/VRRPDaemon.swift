@@ -108,7 +108,12 @@ public final class VRRPDaemon {
     }
 
     private func makeInstance(_ config: VRRPInstanceConfig, index: Int) throws -> Instance {
-        let interface = try NetworkInterface(name: config.interface)
+        let interface: NetworkInterface
+        do {
+            interface = try NetworkInterface(name: config.interface)
+        } catch let error as SystemError {
+            throw SystemError("\(config.location): vrrp_instance \(config.name): interface \(config.interface)", code: error.code)
+        }
         var addresses: [(VirtualAddress, NetworkInterface)] = []
         for vip in config.virtualAddresses {
             let device = try vip.device.map { try NetworkInterface(name: $0) } ?? interface
