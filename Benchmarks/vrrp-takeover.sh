@@ -3,6 +3,7 @@
 # Not a test: prints a Markdown table for docs/benchmarks.md.
 #
 #   Benchmarks/vrrp-takeover.sh [TRIALS]        (default 7; needs root, iproute2, python3, keepalived)
+#   CASES="v2-sigterm v3-crash" Benchmarks/vrrp-takeover.sh   (a subset of v2-crash v2-sigterm v3-crash v3-sigterm)
 #
 # Two nodes (h1 priority 150 master, h2 priority 100 backup, both `state BACKUP`) and a client
 # h9 that connects to a TCP service at the VIP every 5 ms. Takeover = time from the fault to
@@ -69,6 +70,7 @@ for cfg in "2 1" "3 0.1"; do
   set -- $cfg
   version=$1 interval=$2
   for fault in crash sigterm; do
+    case " ${CASES:-v2-crash v2-sigterm v3-crash v3-sigterm} " in *" v$version-$fault "*) ;; *) continue ;; esac
     for impl in tandem keepalived; do
       results=()
       for n in $(seq 1 "$TRIALS"); do results+=("$(trial "$impl" "$version" "$interval" "$fault" 2>>/tmp/vrrp-bench.err)"); done
