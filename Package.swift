@@ -70,10 +70,26 @@ let package = Package(
             // the handlers' stored properties cost ~8% of the proxy's CPU (perf, -P 16).
             swiftSettings: swiftSettings + [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
         ),
+        .target(
+            name: "VRRPCore",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "KeepalivedConfig",
+            dependencies: ["VRRPCore"],
+            swiftSettings: swiftSettings
+        ),
+        // Linux calls Glibc's module map does not reach: packet sockets, spawning as another user.
+        .target(name: "CVRRPSystem"),
+        .target(
+            name: "VRRP",
+            dependencies: ["VRRPCore", "KeepalivedConfig", "CVRRPSystem"],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "tandem",
             dependencies: [
-                "Sentinel", "Proxy",
+                "Sentinel", "Proxy", "VRRP", "KeepalivedConfig",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -115,6 +131,22 @@ let package = Package(
         .testTarget(
             name: "SentinelConfigTests",
             dependencies: ["SentinelConfig"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "VRRPCoreTests",
+            dependencies: ["VRRPCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "KeepalivedConfigTests",
+            dependencies: ["KeepalivedConfig", "VRRPCore"],
+            exclude: ["Fixtures"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "VRRPTests",
+            dependencies: ["VRRP", "VRRPCore"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -20,14 +20,6 @@ extension PendingSubcommand {
     }
 }
 
-struct VRRPCommand: PendingSubcommand {
-    static let configuration = CommandConfiguration(
-        commandName: "vrrp",
-        abstract: "Run a keepalived compatible VRRP speaker from a keepalived.conf (not implemented yet).")
-    @Argument(parsing: .allUnrecognized, help: "keepalived.conf path.")
-    var arguments: [String] = []
-}
-
 struct RunCommand: PendingSubcommand {
     static let configuration = CommandConfiguration(
         commandName: "run",

@@ -37,11 +37,35 @@ struct CommandLineTests {
         }
     }
 
-    @Test("subcommands that have not landed say so and exit 2", arguments: ["vrrp", "run", "status"])
+    @Test("subcommands that have not landed say so and exit 2", arguments: ["run", "status"])
     func pending(subcommand: String) throws {
         let result = try runTandem([subcommand, "/etc/some.conf", "--port", "26379"])
         #expect(result.status == 2)
         #expect(result.output.contains("tandem \(subcommand): not implemented yet"))
+    }
+
+    @Test("tandem vrrp --check loads both seeds' keepalived.conf; virtual_server is a warning with its line")
+    func vrrpCheckSeeds() throws {
+        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../KeepalivedConfigTests/Fixtures")
+        for name in ["seed1-keepalived-haproxy.conf", "seed1-keepalived-redis.conf", "seed2-keepalived-master.conf", "seed2-keepalived-backup.conf"] {
+            let path = fixtures.appendingPathComponent(name).standardizedFileURL.path
+            let result = try runTandem(["vrrp", "--check", path])
+            #expect(result.status == 0, "\(result.output)")
+            #expect(result.output.contains("is valid"), "\(result.output)")
+            if name.hasPrefix("seed2") {
+                #expect(result.output.contains("\(path):45: warning: 'virtual_server' ignored"), "\(result.output)")
+            }
+        }
+    }
+
+    @Test("tandem vrrp with a malformed keepalived.conf names file and line and exits 1")
+    func vrrpBadConfig() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-bad-\(ProcessInfo.processInfo.processIdentifier).conf").path
+        try "vrrp_instance A {\n  interface eth0\n  virtual_router_id 300\n}\n".write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let result = try runTandem(["vrrp", path])
+        #expect(result.status == 1)
+        #expect(result.output.contains("\(path):3: 'virtual_router_id'"), "\(result.output)")
     }
 
     @Test("an unknown subcommand is an error naming it")

@@ -1,0 +1,143 @@
+#define _GNU_SOURCE
+#include "cvrrp_system.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <netinet/icmp6.h>
+#include <netinet/in.h>
+#include <netpacket/packet.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+int cvrrp_interface_mac(const char *ifname, uint8_t mac[6]) {
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
+    int rc = ioctl(fd, SIOCGIFHWADDR, &ifr);
+    int err = errno;
+    close(fd);
+    if (rc < 0) return -err;
+    memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
+    return 0;
+}
+
+int cvrrp_send_garp(int ifindex, const uint8_t mac[6], const uint8_t ipv4[4], int count) {
+    int fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(ETH_P_ARP));
+    if (fd < 0) return -errno;
+    uint8_t arp[28];
+    arp[0] = 0; arp[1] = 1;          /* Ethernet */
+    arp[2] = 0x08; arp[3] = 0x00;    /* IPv4 */
+    arp[4] = 6; arp[5] = 4;
+    arp[6] = 0; arp[7] = 1;          /* request */
+    memcpy(arp + 8, mac, 6);
+    memcpy(arp + 14, ipv4, 4);
+    memset(arp + 18, 0xff, 6);
+    memcpy(arp + 24, ipv4, 4);
+    struct sockaddr_ll to;
+    memset(&to, 0, sizeof to);
+    to.sll_family = AF_PACKET;
+    to.sll_protocol = htons(ETH_P_ARP);
+    to.sll_ifindex = ifindex;
+    to.sll_halen = 6;
+    memset(to.sll_addr, 0xff, 6);
+    int sent = 0;
+    for (int i = 0; i < count; i++) {
+        if (sendto(fd, arp, sizeof arp, 0, (struct sockaddr *)&to, sizeof to) == (ssize_t)sizeof arp) sent++;
+    }
+    int err = errno;
+    close(fd);
+    return sent > 0 || count == 0 ? sent : -err;
+}
+
+int cvrrp_send_unsolicited_na(int ifindex, const uint8_t mac[6], const uint8_t ipv6[16], int count) {
+    int fd = socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMPV6);
+    if (fd < 0) return -errno;
+    int hops = 255;
+    setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &hops, sizeof hops);
+    setsockopt(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &hops, sizeof hops);
+    setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, &ifindex, sizeof ifindex);
+    uint8_t na[32];
+    memset(na, 0, sizeof na);
+    na[0] = ND_NEIGHBOR_ADVERT;
+    na[4] = 0x20;                    /* override */
+    memcpy(na + 8, ipv6, 16);
+    na[24] = ND_OPT_TARGET_LINKADDR;
+    na[25] = 1;
+    memcpy(na + 26, mac, 6);
+    struct sockaddr_in6 to;
+    memset(&to, 0, sizeof to);
+    to.sin6_family = AF_INET6;
+    inet_pton(AF_INET6, "ff02::1", &to.sin6_addr);
+    to.sin6_scope_id = ifindex;
+    int sent = 0;
+    for (int i = 0; i < count; i++) {
+        if (sendto(fd, na, sizeof na, 0, (struct sockaddr *)&to, sizeof to) == (ssize_t)sizeof na) sent++;
+    }
+    int err = errno;
+    close(fd);
+    return sent > 0 || count == 0 ? sent : -err;
+}
+
+pid_t cvrrp_spawn_as(const char *path, char *const argv[], int uid, int gid, const char *username) {
+    pid_t pid = fork();
+    if (pid < 0) return -errno;
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDONLY);
+        if (null >= 0) { dup2(null, 0); if (null > 2) close(null); }
+        setsid();
+        if (gid >= 0) {
+            if (username != NULL) initgroups(username, (gid_t)gid); else setgroups(0, NULL);
+            if (setgid((gid_t)gid) != 0) _exit(126);
+        }
+        if (uid >= 0 && setuid((uid_t)uid) != 0) _exit(126);
+        execv(path, argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+ssize_t cvrrp_recv6(int fd, uint8_t *buf, size_t len, uint8_t src[16], uint8_t dst[16], int *hoplimit) {
+    struct sockaddr_in6 from;
+    char control[256];
+    struct iovec iov = { buf, len };
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_name = &from;
+    msg.msg_namelen = sizeof from;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    ssize_t n = recvmsg(fd, &msg, MSG_DONTWAIT);
+    if (n < 0) return -errno;
+    memcpy(src, &from.sin6_addr, 16);
+    memset(dst, 0, 16);
+    *hoplimit = -1;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level != IPPROTO_IPV6) continue;
+        if (c->cmsg_type == IPV6_PKTINFO) {
+            struct in6_pktinfo info;
+            memcpy(&info, CMSG_DATA(c), sizeof info);
+            memcpy(dst, &info.ipi6_addr, 16);
+        } else if (c->cmsg_type == IPV6_HOPLIMIT) {
+            memcpy(hoplimit, CMSG_DATA(c), sizeof(int));
+        }
+    }
+    return n;
+}
+
+int cvrrp_setup_ipv6(int fd) {
+    int offset = 6, on = 1;
+    if (setsockopt(fd, IPPROTO_IPV6, IPV6_CHECKSUM, &offset, sizeof offset) < 0) return -errno;
+    if (setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof on) < 0) return -errno;
+    if (setsockopt(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, &on, sizeof on) < 0) return -errno;
+    return 0;
+}

@@ -1,0 +1,135 @@
+import VRRPCore
+
+/// The VRRP part of a keepalived.conf, checked and with keepalived's defaults filled in.
+public struct KeepalivedConfiguration: Sendable {
+    public var global = GlobalDefinitions()
+    public var scripts: [String: VRRPScript] = [:]
+    public var instances: [VRRPInstanceConfig] = []
+    public var syncGroups: [SyncGroup] = []
+    /// Unsupported or unknown directives, each ignored and named with its line.
+    public var warnings: [ConfigWarning] = []
+
+    public init() {}
+}
+
+/// `global_defs`.
+public struct GlobalDefinitions: Sendable {
+    public var routerID: String?
+    public var notificationEmails: [String] = []
+    public var notificationEmailFrom: String?
+    public var smtpServer: (host: String, port: Int)?
+    public var smtpHeloName: String?
+    /// Seconds (keepalived's default 30).
+    public var smtpConnectTimeout: Int = 30
+    public var scriptUser: (user: String, group: String?)?
+    public var enableScriptSecurity = false
+    public var vrrpVersion: VRRPVersion = .v2
+    public var garpMasterDelay: Int = 5
+    public var garpMasterRepeat: Int = 5
+    public var garpMasterRefresh: Int = 0
+    public var garpMasterRefreshRepeat: Int = 1
+    public var skipCheckAdvertAddresses = false
+
+    public init() {}
+}
+
+/// A `vrrp_script` block.
+public struct VRRPScript: Sendable {
+    public var name: String
+    public var command: String
+    /// Seconds between runs (default 1).
+    public var interval: Double = 1
+    /// Seconds before a run counts as failed (default: the interval).
+    public var timeout: Double?
+    public var fall: Int = 1
+    public var rise: Int = 1
+    public var weight: Int = 0
+    public var reverse = false
+    public var initFail = false
+    public var user: (user: String, group: String?)?
+    public var location: SourceLocation
+}
+
+/// One address of `virtual_ipaddress`: `ADDR[/PREFIX] [dev IF] [label L] [brd B] [scope S]`.
+public struct VirtualAddress: Sendable, Hashable {
+    public var address: IPAddress
+    public var prefixLength: Int
+    public var device: String?
+    public var label: String?
+    /// From `virtual_ipaddress_excluded`: added and removed, not carried in adverts.
+    public var excluded = false
+    public var location: SourceLocation
+}
+
+/// A notify hook: the command line and the user to run it as.
+public struct NotifyCommand: Sendable {
+    public var command: String
+    public var user: (user: String, group: String?)?
+    public var location: SourceLocation
+}
+
+/// A `track_script` or `track_interface` entry.
+public struct TrackReference: Sendable, Hashable {
+    public var name: String
+    /// nil: the script's own weight (track_interface: 0).
+    public var weight: Int?
+    public var reverse = false
+    public var location: SourceLocation
+
+    public init(name: String, weight: Int? = nil, reverse: Bool = false, location: SourceLocation) {
+        self.name = name
+        self.weight = weight
+        self.reverse = reverse
+        self.location = location
+    }
+}
+
+/// A `vrrp_instance` block.
+public struct VRRPInstanceConfig: Sendable {
+    public var name: String
+    public var location: SourceLocation
+    public var initialMaster = false
+    public var interface: String = ""
+    public var vrid: UInt8 = 0
+    public var priority: UInt8 = 100
+    /// Centiseconds, rounded as keepalived does for the version.
+    public var advertIntervalCentiseconds = 100
+    public var version: VRRPVersion = .v2
+    public var family: IPAddress.Family = .ipv4
+    public var nopreempt = false
+    /// Seconds.
+    public var preemptDelay: Double = 0
+    public var sourceAddress: IPAddress?
+    public var unicastPeers: [IPAddress] = []
+    public var authentication: VRRPAuthentication = .none
+    public var virtualAddresses: [VirtualAddress] = []
+    public var trackScripts: [TrackReference] = []
+    public var trackInterfaces: [TrackReference] = []
+    public var notifyMaster: NotifyCommand?
+    public var notifyBackup: NotifyCommand?
+    public var notifyFault: NotifyCommand?
+    public var notifyStop: NotifyCommand?
+    public var notify: NotifyCommand?
+    public var notifyMasterRxLowerPriority: NotifyCommand?
+    public var smtpAlert: Bool?
+    public var garpMasterDelay: Int?
+    public var garpMasterRepeat: Int?
+    public var garpMasterRefresh: Int?
+    public var garpMasterRefreshRepeat: Int?
+    public var downTimerAdverts = 3
+    public var lowerPriorityNoAdvert = false
+    public var dontTrackPrimary = false
+}
+
+/// A `vrrp_sync_group`: instances that change state together.
+public struct SyncGroup: Sendable {
+    public var name: String
+    public var members: [String]
+    public var notifyMaster: NotifyCommand?
+    public var notifyBackup: NotifyCommand?
+    public var notifyFault: NotifyCommand?
+    public var notifyStop: NotifyCommand?
+    public var notify: NotifyCommand?
+    public var smtpAlert: Bool?
+    public var location: SourceLocation
+}

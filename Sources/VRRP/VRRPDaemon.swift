@@ -1,0 +1,462 @@
+import KeepalivedConfig
+import Synchronization
+import VRRPCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Write end of the self-pipe the signal handler pokes.
+nonisolated(unsafe) private var signalPipeWrite: Int32 = -1
+/// The last termination signal received.
+nonisolated(unsafe) private var receivedSignal: Int32 = 0
+
+/// Emails being sent: shutdown waits for them (briefly) so the STOP alert goes out.
+private final class MailInFlight: Sendable {
+    let count = Atomic<Int>(0)
+}
+
+/// `tandem vrrp`: runs the VRRP instances of a keepalived.conf. One thread, one poll() loop over
+/// the raw sockets and a signal pipe; every decision is `VRRPInstance`'s.
+public final class VRRPDaemon {
+    /// Lifetime of an address tandem adds, in seconds; renewed every `refreshInterval` while
+    /// master, so it outlives a killed tandem by at most this long.
+    public static let addressLifetime: UInt32 = 3
+    public static let refreshInterval: Duration = .seconds(1)
+
+    private struct Instance {
+        var config: VRRPInstanceConfig
+        var core: VRRPInstance
+        var filter: VRRPAdvertFilter
+        var socket: VRRPSocket
+        var interface: NetworkInterface
+        var source: IPAddress
+        var destinations: [IPAddress]
+        var addresses: [(vip: VirtualAddress, interface: NetworkInterface)]
+        var lastRejectionLog: Duration?
+        var suppressedRejections = 0
+    }
+
+    private struct Check {
+        var script: VRRPScript
+        var tracker: CheckTracker
+        var user: ScriptUser?
+        var nextRun: Duration = .zero
+        /// (instance index, tracked object name, reversed)
+        var watchers: [(Int, String, Bool)] = []
+    }
+
+    private let configuration: KeepalivedConfiguration
+    private let log: @Sendable (String) -> Void
+    private var instances: [Instance] = []
+    private var checks: [String: Check] = [:]
+    private var interfaceWatch: [String: (up: Bool, watchers: [(Int, String)])] = [:]
+    private let netlink: AddressNetlink
+    private let runner: ScriptRunner
+    private var defaultScriptUser: ScriptUser?
+    private let clock = ContinuousClock()
+    private let origin: ContinuousClock.Instant
+    private var smtp: SMTPAlert?
+    /// Sync group of each member instance: (tracked object name, member indices).
+    private var syncGroupOf: [Int: (object: String, members: [Int])] = [:]
+    private var propagatingSync = false
+    private let mailInFlight = MailInFlight()
+
+    /// Sets up sockets and removes stale addresses of every instance. Throws on a missing
+    /// interface, a missing source address, or no permission.
+    public init(configuration: KeepalivedConfiguration, log: @escaping @Sendable (String) -> Void) throws {
+        self.configuration = configuration
+        self.log = log
+        self.origin = clock.now
+        netlink = try AddressNetlink()
+        runner = ScriptRunner(enableScriptSecurity: configuration.global.enableScriptSecurity, log: log)
+        try resolveScriptUser()
+        for group in configuration.syncGroups {
+            let members = group.members.compactMap { name in configuration.instances.firstIndex { $0.name == name } }
+            for m in members { syncGroupOf[m] = ("sync group \(group.name)", members) }
+        }
+        for (index, config) in configuration.instances.enumerated() {
+            instances.append(try makeInstance(config, index: index))
+        }
+        setUpChecks()
+        if let server = configuration.global.smtpServer {
+            var hostname = [CChar](repeating: 0, count: 256)
+            gethostname(&hostname, hostname.count)
+            let host = cString(hostname)
+            smtp = SMTPAlert(
+                host: server.host, port: server.port,
+                from: configuration.global.notificationEmailFrom ?? "keepalived@\(host)",
+                to: configuration.global.notificationEmails,
+                heloName: configuration.global.smtpHeloName ?? host,
+                connectTimeout: configuration.global.smtpConnectTimeout)
+        }
+    }
+
+    private func now() -> Duration { origin.duration(to: clock.now) }
+
+    private func resolveScriptUser() throws {
+        if let (name, group) = configuration.global.scriptUser {
+            guard let user = ScriptUser.resolve(name, group: group) else {
+                throw SystemError("script_user \(name)\(group.map { " " + $0 } ?? ""): no such user or group", code: ENOENT)
+            }
+            defaultScriptUser = user
+        } else if let user = ScriptUser.resolve("keepalived_script", group: nil) {
+            defaultScriptUser = user
+        } else if configuration.global.enableScriptSecurity {
+            log("WARNING - default user 'keepalived_script' for script execution does not exist - please create; scripts run as root")
+        }
+    }
+
+    private func makeInstance(_ config: VRRPInstanceConfig, index: Int) throws -> Instance {
+        let interface: NetworkInterface
+        do {
+            interface = try NetworkInterface(name: config.interface)
+        } catch let error as SystemError {
+            throw SystemError("\(config.location): vrrp_instance \(config.name): interface \(config.interface)", code: error.code)
+        }
+        var addresses: [(VirtualAddress, NetworkInterface)] = []
+        for vip in config.virtualAddresses {
+            let device = try vip.device.map { try NetworkInterface(name: $0) } ?? interface
+            addresses.append((vip, device))
+            // keepalived removes its instance's addresses at startup: a previous run's may be left.
+            if try netlink.remove(vip.address, prefixLength: vip.prefixLength, interface: device.index) {
+                log("(\(config.name)) removed stale virtual address \(vip.address) from \(device.name)")
+            }
+        }
+        let vipSet = Set(config.virtualAddresses.map(\.address))
+        guard let source = config.sourceAddress
+            ?? NetworkInterface.addresses(of: config.interface, family: config.family).first(where: { !vipSet.contains($0) })
+        else {
+            throw SystemError("vrrp_instance \(config.name): interface \(config.interface) has no \(config.family == .ipv4 ? "IPv4" : "IPv6") address", code: EADDRNOTAVAIL)
+        }
+        let unicast = !config.unicastPeers.isEmpty
+        let socket = try VRRPSocket(family: config.family, interface: interface, multicast: !unicast, bindAddress: unicast ? source : nil)
+        let advertised = config.virtualAddresses.filter { !$0.excluded && $0.address.family == config.family }.map(\.address)
+        let filter = VRRPAdvertFilter(
+            version: config.version, vrid: config.vrid, family: config.family, authentication: config.authentication,
+            intervalCentiseconds: config.advertIntervalCentiseconds,
+            virtualAddresses: configuration.global.skipCheckAdvertAddresses ? [] : advertised, ownAddresses: [source])
+        var tracked: [TrackedObject] = []
+        if !config.dontTrackPrimary { tracked.append(TrackedObject(name: "interface \(config.interface)", weight: 0, up: NetworkInterface.isUp(config.interface))) }
+        for track in config.trackInterfaces {
+            let name = "interface \(track.name)"
+            guard !tracked.contains(where: { $0.name == name }) else { continue }
+            let up = NetworkInterface.isUp(track.name)
+            tracked.append(TrackedObject(name: name, weight: track.weight ?? 0, up: up))
+        }
+        for track in config.trackScripts {
+            guard let script = configuration.scripts[track.name] else { continue }
+            var weight = track.weight ?? script.weight
+            let reverse = track.weight != nil ? track.reverse : script.reverse
+            if reverse { weight = -weight }
+            let up = !script.initFail
+            tracked.append(TrackedObject(name: "script \(track.name)", weight: weight, up: reverse ? !up : up))
+        }
+        if let group = syncGroupOf[index] { tracked.append(TrackedObject(name: group.object, weight: 0)) }
+        let global = configuration.global
+        let refresh = config.garpMasterRefresh ?? global.garpMasterRefresh
+        let settings = VRRPInstanceSettings(
+            name: config.name, version: config.version, vrid: config.vrid, priority: config.priority,
+            intervalCentiseconds: config.advertIntervalCentiseconds, primaryAddress: source,
+            initialMaster: config.initialMaster, preempt: !config.nopreempt,
+            preemptDelay: .milliseconds(Int(config.preemptDelay * 1000)), downTimerAdverts: config.downTimerAdverts,
+            garpRepeat: config.garpMasterRepeat ?? global.garpMasterRepeat,
+            garpDelay: .seconds(config.garpMasterDelay ?? global.garpMasterDelay),
+            garpRefresh: refresh > 0 ? .seconds(refresh) : nil,
+            garpRefreshRepeat: config.garpMasterRefreshRepeat ?? global.garpMasterRefreshRepeat,
+            advertOnLowerPriority: !config.lowerPriorityNoAdvert, addressRefresh: VRRPDaemon.refreshInterval,
+            tracked: tracked)
+        return Instance(
+            config: config, core: VRRPInstance(settings: settings), filter: filter, socket: socket, interface: interface,
+            source: source, destinations: unicast ? config.unicastPeers : [IPAddress.vrrpGroup(config.family)],
+            addresses: addresses)
+    }
+
+    private func setUpChecks() {
+        for (index, instance) in instances.enumerated() {
+            for track in instance.config.trackScripts {
+                guard let script = configuration.scripts[track.name] else { continue }
+                var check = checks[track.name] ?? Check(
+                    script: script, tracker: CheckTracker(fall: script.fall, rise: script.rise, initiallyUp: !script.initFail),
+                    user: script.user.flatMap { ScriptUser.resolve($0.user, group: $0.group) } ?? defaultScriptUser)
+                let reverse = track.weight != nil ? track.reverse : script.reverse
+                check.watchers.append((index, "script \(track.name)", reverse))
+                checks[track.name] = check
+            }
+            for track in instance.config.trackInterfaces + (instance.config.dontTrackPrimary ? [] : [TrackReference(name: instance.config.interface, location: instance.config.location)]) {
+                var watch = interfaceWatch[track.name] ?? (NetworkInterface.isUp(track.name), [])
+                if !watch.watchers.contains(where: { $0.0 == index }) { watch.watchers.append((index, "interface \(track.name)")) }
+                interfaceWatch[track.name] = watch
+            }
+        }
+    }
+
+    // MARK: the loop
+
+    /// Runs until SIGTERM or SIGINT, then leaves gracefully. Returns the exit status.
+    public func run() -> Int32 {
+        installSignalHandlers()
+        for i in instances.indices { perform(i, instances[i].core.handle(.start, now: now())) }
+        var nextLinkPoll = now()
+        while true {
+            let t = now()
+            var deadline = nextLinkPoll
+            for instance in instances { if let d = instance.core.nextDeadline { deadline = min(deadline, d) } }
+            for check in checks.values where !runner.isRunning(tag: check.script.name) { deadline = min(deadline, check.nextRun) }
+            if let d = runner.nextDeadline { deadline = min(deadline, d) }
+            if runner.hasRunning { deadline = min(deadline, t + .milliseconds(10)) }
+            let wait = max(Duration.zero, deadline - t)
+            var timeoutMs = Int32(wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000)
+            if wait > .zero && timeoutMs == 0 { timeoutMs = 1 }
+
+            var fds = [pollfd(fd: signalPipeRead, events: Int16(POLLIN), revents: 0)]
+            fds += instances.map { pollfd(fd: $0.socket.fd, events: Int16(POLLIN), revents: 0) }
+            _ = poll(&fds, nfds_t(fds.count), timeoutMs)
+
+            if fds[0].revents != 0 {
+                var byte: UInt8 = 0
+                _ = read(signalPipeRead, &byte, 1)
+                return shutdown()
+            }
+            for (k, pfd) in fds.dropFirst().enumerated() where pfd.revents & Int16(POLLIN) != 0 {
+                receive(k)
+            }
+            let after = now()
+            for i in instances.indices {
+                if let d = instances[i].core.nextDeadline, d <= after {
+                    perform(i, instances[i].core.handle(.timer, now: after))
+                }
+            }
+            if after >= nextLinkPoll {
+                pollLinks()
+                nextLinkPoll = after + .milliseconds(100)
+            }
+            runChecks(now: after)
+        }
+    }
+
+    private func receive(_ i: Int) {
+        while let packet = instances[i].socket.receive() {
+            // Packets for other VRIDs belong to other routers on the link: not ours to count.
+            guard let vrid = VRRPAdvertFilter.vrid(of: packet.payload), vrid == instances[i].config.vrid else { continue }
+            switch instances[i].filter.check(packet) {
+            case .success(let advert):
+                perform(i, instances[i].core.handle(.advert(advert, from: packet.source), now: now()))
+            case .failure(.ownAdvert):
+                continue
+            case .failure(let reason):
+                let t = now()
+                _ = instances[i].core.handle(.rejected(reason, from: packet.source), now: t)
+                // Logged at most once a second per instance; counted always.
+                if let last = instances[i].lastRejectionLog, t - last < .seconds(1) {
+                    instances[i].suppressedRejections += 1
+                } else {
+                    let suppressed = instances[i].suppressedRejections
+                    say(i, "rejected advert from \(packet.source): \(reason)" + (suppressed > 0 ? " (and \(suppressed) more since the last report)" : ""))
+                    instances[i].lastRejectionLog = t
+                    instances[i].suppressedRejections = 0
+                }
+            }
+        }
+    }
+
+    private func pollLinks() {
+        for (name, watch) in interfaceWatch {
+            let up = NetworkInterface.isUp(name)
+            guard up != watch.up else { continue }
+            interfaceWatch[name]!.up = up
+            for (i, object) in watch.watchers {
+                perform(i, instances[i].core.handle(.tracked(name: object, up: up), now: now()))
+            }
+        }
+    }
+
+    private func runChecks(now t: Duration) {
+        for (tag, success) in runner.reap(now: t) {
+            guard var check = checks[tag] else { continue }
+            if let changed = check.tracker.record(success: success) {
+                log("VRRP_Script(\(tag)) \(changed ? "succeeded" : "failed")")
+                for (i, object, reverse) in check.watchers {
+                    perform(i, instances[i].core.handle(.tracked(name: object, up: reverse ? !changed : changed), now: now()))
+                }
+            }
+            checks[tag] = check
+        }
+        for (name, check) in checks where check.nextRun <= t && !runner.isRunning(tag: name) {
+            let timeout = check.script.timeout ?? check.script.interval
+            let started = runner.start(check.script.command, as: check.user, deadline: t + .milliseconds(Int(timeout * 1000)), tag: name)
+            checks[name]!.nextRun = t + .milliseconds(Int(check.script.interval * 1000))
+            if started == nil {
+                // A script that cannot run counts as failing.
+                if let changed = checks[name]!.tracker.record(success: false) {
+                    for (i, object, reverse) in check.watchers {
+                        perform(i, instances[i].core.handle(.tracked(name: object, up: reverse ? !changed : changed), now: now()))
+                    }
+                }
+            }
+        }
+    }
+
+    private func shutdown() -> Int32 {
+        say(nil, "received signal \(receivedSignal): stopping")
+        for i in instances.indices { perform(i, instances[i].core.handle(.shutdown, now: now())) }
+        // Give the STOP alerts a moment (at most the SMTP connect timeout, capped at 5 s).
+        let limit = now() + .seconds(min(configuration.global.smtpConnectTimeout, 5))
+        while mailInFlight.count.load(ordering: .sequentiallyConsistent) > 0 && now() < limit {
+            usleep(10_000)
+        }
+        return 0
+    }
+
+    // MARK: actions
+
+    private func say(_ i: Int?, _ message: String) {
+        if let i { log("(\(instances[i].config.name)) \(message)") } else { log(message) }
+    }
+
+    private func perform(_ i: Int, _ actions: [VRRPAction]) {
+        for action in actions {
+            switch action {
+            case .sendAdvert(let priority):
+                let instance = instances[i]
+                let advert = VRRPAdvert(
+                    version: instance.config.version, vrid: instance.config.vrid, priority: priority,
+                    intervalCentiseconds: instance.config.advertIntervalCentiseconds,
+                    addresses: instance.filter.virtualAddresses.isEmpty
+                        ? instance.config.virtualAddresses.filter { !$0.excluded }.map(\.address) : instance.filter.virtualAddresses,
+                    authentication: instance.config.authentication)
+                for destination in instance.destinations {
+                    do {
+                        try instance.socket.send(advert.encode(source: instance.source, destination: destination), to: destination)
+                    } catch {
+                        say(i, "cannot send advert: \(error)")
+                    }
+                }
+            case .addVirtualAddresses, .refreshVirtualAddresses:
+                for (vip, device) in instances[i].addresses {
+                    do {
+                        try netlink.add(vip.address, prefixLength: vip.prefixLength, interface: device.index,
+                                        label: vip.label, lifetime: VRRPDaemon.addressLifetime)
+                    } catch {
+                        say(i, "cannot add \(vip.address)/\(vip.prefixLength) to \(device.name): \(error)")
+                    }
+                }
+                if action == .addVirtualAddresses { say(i, "setting VIPs") }
+            case .removeVirtualAddresses:
+                for (vip, device) in instances[i].addresses {
+                    do {
+                        try netlink.remove(vip.address, prefixLength: vip.prefixLength, interface: device.index)
+                    } catch {
+                        say(i, "cannot remove \(vip.address): \(error)")
+                    }
+                }
+                say(i, "removing VIPs")
+            case .sendGratuitous(let count):
+                for (vip, device) in instances[i].addresses {
+                    let rc = device.announce(vip.address, count: count)
+                    if rc < 0 { say(i, "cannot announce \(vip.address) on \(device.name): \(String(cString: strerror(-rc)))") }
+                }
+            case .transition(let from, let to, let priority):
+                say(i, to == .stopped ? "Stopped" : "Entering \(to.rawValue) STATE")
+                notify(i, state: to, priority: priority)
+                if to != .stopped { synchronise(member: i, from: from, to: to) }
+            case .masterReceivedLowerPriority(let priority, let from):
+                if let command = instances[i].config.notifyMasterRxLowerPriority {
+                    say(i, "master received lower priority \(priority) advert from \(from): running notify_master_rx_lower_pri")
+                    let user = command.user.flatMap { ScriptUser.resolve($0.user, group: $0.group) } ?? defaultScriptUser
+                    runner.start(command.command, as: user, deadline: nil, tag: "notify_master_rx_lower_pri")
+                }
+            case .log(let message):
+                say(i, message)
+            }
+        }
+    }
+
+    /// keepalived's vrrp_sync_group: members follow one another to MASTER and BACKUP, and a
+    /// member's own FAULT puts the others in FAULT until it clears.
+    private func synchronise(member i: Int, from: VRRPState, to: VRRPState) {
+        guard let group = syncGroupOf[i], !propagatingSync else { return }
+        propagatingSync = true
+        defer { propagatingSync = false }
+        let others = group.members.filter { $0 != i }
+        if to == .master {
+            for j in others { perform(j, instances[j].core.handle(.syncMaster, now: now())) }
+        } else if to == .backup && from == .master {
+            for j in others { perform(j, instances[j].core.handle(.syncBackup, now: now())) }
+        }
+        if to == .fault || from == .fault {
+            for m in group.members {
+                let othersFaulty = group.members.contains { $0 != m && instances[$0].core.isFaulty(excluding: group.object) }
+                perform(m, instances[m].core.handle(.tracked(name: group.object, up: !othersFaulty), now: now()))
+            }
+        }
+    }
+
+    private func notify(_ i: Int, state: VRRPState, priority: UInt8) {
+        let config = instances[i].config
+        let specific: NotifyCommand? = switch state {
+        case .master: config.notifyMaster
+        case .backup: config.notifyBackup
+        case .fault: config.notifyFault
+        case .stopped: config.notifyStop
+        case .initialize: nil
+        }
+        let user = { (command: NotifyCommand) in
+            command.user.flatMap { ScriptUser.resolve($0.user, group: $0.group) } ?? self.defaultScriptUser
+        }
+        if let specific {
+            runner.start(specific.command, as: user(specific), deadline: nil, tag: "notify_\(state.rawValue.lowercased())")
+        }
+        if let generic = config.notify {
+            runner.start(generic.command, extraArguments: ["INSTANCE", config.name, state.rawValue, String(priority)],
+                         as: user(generic), deadline: nil, tag: "notify")
+        }
+        if config.smtpAlert == true, let smtp, state != .initialize {
+            let (subject, body) = SMTPAlert.message(routerID: configuration.global.routerID ?? hostName(), instance: config.name, state: state.rawValue)
+            let log = self.log
+            let name = config.name
+            let inFlight = mailInFlight
+            inFlight.count.add(1, ordering: .sequentiallyConsistent)
+            smtp.send(subject: subject, body: body) { error in
+                defer { inFlight.count.subtract(1, ordering: .sequentiallyConsistent) }
+                log("(\(name)) " + (error.map { "smtp alert failed: \($0)" } ?? "smtp alert sent: \(subject)"))
+            }
+        }
+    }
+
+    private func hostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        gethostname(&buffer, buffer.count)
+        return cString(buffer)
+    }
+
+    // MARK: signals
+
+    private var signalPipeRead: Int32 = -1
+
+    private func installSignalHandlers() {
+        var fds: [Int32] = [0, 0]
+        pipe(&fds)
+        for fd in fds {
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+            _ = fcntl(fd, F_SETFL, O_NONBLOCK)
+        }
+        signalPipeRead = fds[0]
+        signalPipeWrite = fds[1]
+        for sig in [SIGTERM, SIGINT] {
+            signal(sig) { number in
+                receivedSignal = number
+                var byte: UInt8 = 1
+                _ = write(signalPipeWrite, &byte, 1)
+            }
+        }
+        signal(SIGPIPE, SIG_IGN)
+        // keepalived reloads on SIGHUP; tandem does not reload, and must not die of it.
+        signal(SIGHUP, SIG_IGN)
+    }
+}
+
+/// A NUL-terminated C buffer as a String.
+func cString(_ buffer: [CChar]) -> String {
+    buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+}

@@ -1,0 +1,375 @@
+/// The RFC states of an instance, plus keepalived's FAULT and the stopped state after shutdown.
+/// Raw values are keepalived's notify arguments.
+public enum VRRPState: String, Sendable, Hashable {
+    case initialize = "INIT"
+    case backup = "BACKUP"
+    case master = "MASTER"
+    case fault = "FAULT"
+    case stopped = "STOP"
+}
+
+/// What an instance is configured as; the pure core's view of a `vrrp_instance` block.
+public struct VRRPInstanceSettings: Sendable {
+    public var name: String
+    public var version: VRRPVersion
+    public var vrid: UInt8
+    /// Configured priority, 1–255; 255 is the address owner, which tracking never changes.
+    public var priority: UInt8
+    /// Advertisement interval in centiseconds (v2: a multiple of 100).
+    public var intervalCentiseconds: Int
+    /// Our primary address on the interface: the advert source and the tie-break.
+    public var primaryAddress: IPAddress
+    /// `state MASTER`: start after one interval instead of Master_Down_Interval.
+    public var initialMaster: Bool
+    public var preempt: Bool
+    public var preemptDelay: Duration
+    /// keepalived's `down_timer_adverts`: adverts missed before the master is down (RFC: 3).
+    public var downTimerAdverts: Int
+    /// Gratuitous ARPs / unsolicited NAs per burst (`garp_master_repeat`).
+    public var garpRepeat: Int
+    /// Delay of the second burst (`garp_master_delay`); zero for none.
+    public var garpDelay: Duration
+    /// Periodic re-announcement while master (`garp_master_refresh`), nil for none.
+    public var garpRefresh: Duration?
+    public var garpRefreshRepeat: Int
+    /// keepalived's default: a master answers a lower-priority advert with one of its own.
+    public var advertOnLowerPriority: Bool
+    /// How often the virtual addresses' lifetimes are renewed while master (nil: never).
+    public var addressRefresh: Duration?
+    /// Tracked objects (scripts, interfaces) with their weights; weight 0 means FAULT when down.
+    public var tracked: [TrackedObject]
+
+    public init(
+        name: String, version: VRRPVersion = .v2, vrid: UInt8, priority: UInt8 = 100, intervalCentiseconds: Int = 100,
+        primaryAddress: IPAddress, initialMaster: Bool = false, preempt: Bool = true, preemptDelay: Duration = .zero,
+        downTimerAdverts: Int = 3, garpRepeat: Int = 5, garpDelay: Duration = .seconds(5), garpRefresh: Duration? = nil,
+        garpRefreshRepeat: Int = 1, advertOnLowerPriority: Bool = true, addressRefresh: Duration? = nil,
+        tracked: [TrackedObject] = []
+    ) {
+        self.name = name
+        self.version = version
+        self.vrid = vrid
+        self.priority = priority
+        self.intervalCentiseconds = intervalCentiseconds
+        self.primaryAddress = primaryAddress
+        self.initialMaster = initialMaster
+        self.preempt = preempt
+        self.preemptDelay = preemptDelay
+        self.downTimerAdverts = downTimerAdverts
+        self.garpRepeat = garpRepeat
+        self.garpDelay = garpDelay
+        self.garpRefresh = garpRefresh
+        self.garpRefreshRepeat = garpRefreshRepeat
+        self.advertOnLowerPriority = advertOnLowerPriority
+        self.addressRefresh = addressRefresh
+        self.tracked = tracked
+    }
+}
+
+/// A tracked script or interface as the core sees it: up or down, and its weight.
+public struct TrackedObject: Sendable, Hashable {
+    public var name: String
+    /// 0: down means FAULT. > 0: added while up. < 0: subtracted while down.
+    public var weight: Int
+    public var up: Bool
+
+    public init(name: String, weight: Int, up: Bool = true) {
+        self.name = name
+        self.weight = weight
+        self.up = up
+    }
+}
+
+/// Inputs to an instance.
+public enum VRRPEvent: Sendable {
+    case start
+    /// An advert that passed `VRRPAdvertFilter`.
+    case advert(VRRPAdvert, from: IPAddress)
+    /// A packet the filter refused: counted, never a timer reset.
+    case rejected(VRRPRejection, from: IPAddress)
+    /// Time passed; deadlines at or before `now` fire.
+    case timer
+    /// A tracked object went up or down.
+    case tracked(name: String, up: Bool)
+    /// Graceful stop: priority 0 if master, addresses removed.
+    case shutdown
+    /// A `vrrp_sync_group` member became master: a backup member follows at once.
+    case syncMaster
+    /// A sync group member left mastership for backup: a master member follows.
+    case syncBackup
+}
+
+/// Outputs the shell carries out, in order.
+public enum VRRPAction: Sendable, Hashable {
+    case sendAdvert(priority: UInt8)
+    case addVirtualAddresses
+    /// Renew the addresses' finite lifetimes.
+    case refreshVirtualAddresses
+    case removeVirtualAddresses
+    /// Gratuitous ARPs (IPv4) or unsolicited neighbour advertisements (IPv6) for every address.
+    case sendGratuitous(count: Int)
+    /// The instance changed state: notify scripts, email, log.
+    case transition(from: VRRPState, to: VRRPState, priority: UInt8)
+    /// A master heard a lower-priority advert (keepalived's `notify_master_rx_lower_pri`).
+    case masterReceivedLowerPriority(UInt8, from: IPAddress)
+    case log(String)
+}
+
+/// One VRRP instance (RFC 5798 §6.4 with keepalived's deviations), driven by a clock it never
+/// reads: every input carries `now`, the time since an arbitrary origin.
+public struct VRRPInstance: Sendable {
+    public let settings: VRRPInstanceSettings
+    public private(set) var state: VRRPState = .initialize
+    /// The master's advert interval (v3 backups adopt the master's), in centiseconds.
+    public private(set) var masterAdverIntervalCentiseconds: Int
+    public private(set) var tracked: [String: TrackedObject]
+    /// Packets refused by the filter, by reason: counted, nothing more.
+    public private(set) var rejectedAdverts = 0
+    public private(set) var lastRejection: VRRPRejection?
+
+    private var advertTimer: Duration?
+    private var masterDownTimer: Duration?
+    private var preemptDeadline: Duration?
+    private var garpSecondBurst: Duration?
+    private var garpRefreshTimer: Duration?
+    private var addressRefreshTimer: Duration?
+
+    public init(settings: VRRPInstanceSettings) {
+        self.settings = settings
+        self.masterAdverIntervalCentiseconds = settings.intervalCentiseconds
+        self.tracked = Dictionary(settings.tracked.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// The earliest deadline the shell must wake up for (then send `.timer`).
+    public var nextDeadline: Duration? {
+        [advertTimer, masterDownTimer, garpSecondBurst, garpRefreshTimer, addressRefreshTimer].compactMap { $0 }.min()
+    }
+
+    /// The Master_Down_Timer's deadline, while Backup.
+    public var masterDownDeadline: Duration? { masterDownTimer }
+
+    /// True when a weight-0 tracked object is down.
+    public var isFaulty: Bool { tracked.values.contains { $0.weight == 0 && !$0.up } }
+
+    /// True when a weight-0 tracked object other than `excluding` is down: the instance's own
+    /// fault, as opposed to one imposed by its sync group.
+    public func isFaulty(excluding name: String) -> Bool {
+        tracked.values.contains { $0.weight == 0 && !$0.up && $0.name != name }
+    }
+
+    /// The priority sent in adverts: configured ± tracking weights, kept in 1–254; 255 stays 255.
+    public var effectivePriority: UInt8 {
+        guard settings.priority != 255 else { return 255 }
+        var p = Int(settings.priority)
+        for object in tracked.values {
+            if object.weight > 0 && object.up { p += object.weight }
+            if object.weight < 0 && !object.up { p += object.weight }
+        }
+        return UInt8(min(max(p, 1), 254))
+    }
+
+    /// (256 − priority) / 256 of the master's interval.
+    public var skewTime: Duration {
+        .microseconds((256 - Int(effectivePriority)) * masterAdverIntervalCentiseconds * 10_000 / 256)
+    }
+
+    /// down_timer_adverts × Master_Adver_Interval + Skew_Time.
+    public var masterDownInterval: Duration {
+        .microseconds(settings.downTimerAdverts * masterAdverIntervalCentiseconds * 10_000) + skewTime
+    }
+
+    private var advertInterval: Duration { .milliseconds(settings.intervalCentiseconds * 10) }
+
+    public mutating func handle(_ event: VRRPEvent, now: Duration) -> [VRRPAction] {
+        switch event {
+        case .start:
+            guard state == .initialize else { return [] }
+            if isFaulty { return enterFault(now: now) }
+            if settings.priority == 255 { return enterMaster(now: now) }
+            var actions = enterBackup(now: now)
+            if settings.initialMaster {
+                // keepalived: state MASTER below 255 waits one interval and the minimum skew.
+                masterDownTimer = now + advertInterval + .microseconds(settings.intervalCentiseconds * 10_000 / 256)
+                actions.append(.log("starting as MASTER candidate: taking over in \(advertInterval) unless a master advertises"))
+            }
+            return actions
+
+        case .advert(let advert, let from):
+            return receive(advert, from: from, now: now)
+
+        case .rejected(let reason, let from):
+            rejectedAdverts += 1
+            lastRejection = reason
+            return [.log("rejected advert from \(from): \(reason)")]
+
+        case .timer:
+            return fireTimers(now: now)
+
+        case .tracked(let name, let up):
+            guard var object = tracked[name], object.up != up else { return [] }
+            let before = effectivePriority
+            object.up = up
+            tracked[name] = object
+            var actions: [VRRPAction] = [.log("\(name) is \(up ? "up" : "down"); priority \(before) -> \(effectivePriority)")]
+            if state == .stopped || state == .initialize { return actions }
+            if isFaulty && state != .fault {
+                actions += enterFault(now: now)
+            } else if !isFaulty && state == .fault {
+                actions += settings.priority == 255 ? enterMaster(now: now) : enterBackup(now: now)
+            }
+            return actions
+
+        case .syncMaster:
+            guard state == .backup else { return [] }
+            return [.log("sync group: following a member to MASTER")] + enterMaster(now: now)
+
+        case .syncBackup:
+            guard state == .master else { return [] }
+            return [.log("sync group: following a member to BACKUP")] + leaveMaster(now: now)
+
+        case .shutdown:
+            var actions: [VRRPAction] = []
+            if state == .master {
+                actions += [.sendAdvert(priority: 0), .removeVirtualAddresses]
+            }
+            actions.append(.transition(from: state, to: .stopped, priority: effectivePriority))
+            state = .stopped
+            clearTimers()
+            return actions
+        }
+    }
+
+    private mutating func receive(_ advert: VRRPAdvert, from: IPAddress, now: Duration) -> [VRRPAction] {
+        let mine = effectivePriority
+        switch state {
+        case .backup:
+            if advert.priority == 0 {
+                masterDownTimer = now + skewTime
+                return [.log("received priority 0 advert from \(from): master leaving")]
+            }
+            if advert.priority >= mine || !settings.preempt {
+                preemptDeadline = nil
+                learnInterval(advert)
+                masterDownTimer = now + masterDownInterval
+                return []
+            }
+            if settings.preemptDelay > .zero {
+                // Lower-priority master: keep deferring to it until preempt_delay has passed.
+                if preemptDeadline == nil { preemptDeadline = now + settings.preemptDelay }
+                if let deadline = preemptDeadline, now < deadline {
+                    learnInterval(advert)
+                    masterDownTimer = now + masterDownInterval
+                    return []
+                }
+            }
+            return [.log("ignoring lower priority \(advert.priority) advert from \(from) (ours \(mine)): preempting")]
+
+        case .master:
+            if advert.priority == 0 {
+                advertTimer = now + advertInterval
+                return [.sendAdvert(priority: mine)]
+            }
+            if advert.priority > mine || (advert.priority == mine && from > settings.primaryAddress) {
+                learnInterval(advert)
+                var actions: [VRRPAction] = [.log("received advert from \(from) with priority \(advert.priority), ours \(mine)")]
+                actions += leaveMaster(now: now)
+                return actions
+            }
+            var actions: [VRRPAction] = [.masterReceivedLowerPriority(advert.priority, from: from)]
+            if settings.advertOnLowerPriority {
+                actions += [.log("received lower priority \(advert.priority) advert from \(from): forcing a new election"),
+                            .sendAdvert(priority: mine)]
+            }
+            return actions
+
+        case .initialize, .fault, .stopped:
+            return []
+        }
+    }
+
+    private mutating func learnInterval(_ advert: VRRPAdvert) {
+        if settings.version == .v3 && advert.intervalCentiseconds > 0 {
+            masterAdverIntervalCentiseconds = advert.intervalCentiseconds
+        }
+    }
+
+    private mutating func fireTimers(now: Duration) -> [VRRPAction] {
+        var actions: [VRRPAction] = []
+        switch state {
+        case .backup:
+            if let due = masterDownTimer, due <= now {
+                actions += enterMaster(now: now)
+            }
+        case .master:
+            if let due = advertTimer, due <= now {
+                actions.append(.sendAdvert(priority: effectivePriority))
+                advertTimer = now + advertInterval
+            }
+            if let due = addressRefreshTimer, due <= now, let every = settings.addressRefresh {
+                actions.append(.refreshVirtualAddresses)
+                addressRefreshTimer = now + every
+            }
+            if let due = garpSecondBurst, due <= now {
+                actions.append(.sendGratuitous(count: settings.garpRepeat))
+                garpSecondBurst = nil
+            }
+            if let due = garpRefreshTimer, due <= now, let every = settings.garpRefresh {
+                actions.append(.sendGratuitous(count: settings.garpRefreshRepeat))
+                garpRefreshTimer = now + every
+            }
+        case .initialize, .fault, .stopped:
+            break
+        }
+        return actions
+    }
+
+    private mutating func enterMaster(now: Duration) -> [VRRPAction] {
+        let from = state
+        clearTimers()
+        state = .master
+        masterAdverIntervalCentiseconds = settings.intervalCentiseconds
+        advertTimer = now + advertInterval
+        if settings.garpDelay > .zero { garpSecondBurst = now + settings.garpDelay }
+        if let every = settings.garpRefresh { garpRefreshTimer = now + every }
+        if let every = settings.addressRefresh { addressRefreshTimer = now + every }
+        return [
+            .sendAdvert(priority: effectivePriority),
+            .addVirtualAddresses,
+            .sendGratuitous(count: settings.garpRepeat),
+            .transition(from: from, to: .master, priority: effectivePriority),
+        ]
+    }
+
+    private mutating func enterBackup(now: Duration) -> [VRRPAction] {
+        let from = state
+        clearTimers()
+        state = .backup
+        masterDownTimer = now + masterDownInterval
+        return [.transition(from: from, to: .backup, priority: effectivePriority)]
+    }
+
+    private mutating func leaveMaster(now: Duration) -> [VRRPAction] {
+        [.removeVirtualAddresses] + enterBackup(now: now)
+    }
+
+    private mutating func enterFault(now: Duration) -> [VRRPAction] {
+        let from = state
+        var actions: [VRRPAction] = []
+        if state == .master {
+            actions += [.sendAdvert(priority: 0), .removeVirtualAddresses]
+        }
+        clearTimers()
+        state = .fault
+        actions.append(.transition(from: from, to: .fault, priority: effectivePriority))
+        return actions
+    }
+
+    private mutating func clearTimers() {
+        advertTimer = nil
+        masterDownTimer = nil
+        preemptDeadline = nil
+        garpSecondBurst = nil
+        garpRefreshTimer = nil
+        addressRefreshTimer = nil
+    }
+}

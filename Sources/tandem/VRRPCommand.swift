@@ -1,0 +1,68 @@
+import ArgumentParser
+import KeepalivedConfig
+import VRRP
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `tandem vrrp keepalived.conf [--check]`: keepalived's VRRP, from its own configuration.
+struct VRRPCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vrrp",
+        abstract: "Run a keepalived compatible VRRP speaker from a keepalived.conf.",
+        discussion: """
+            Reads keepalived.conf syntax (global_defs, vrrp_script, vrrp_instance, vrrp_sync_group, \
+            include) and runs its VRRP instances. Unsupported directives are warnings naming their line; \
+            malformed ones are errors (exit 1). SIGTERM or SIGINT: priority-0 advert, addresses removed, \
+            notify_stop. Needs root (raw sockets, netlink).
+            """)
+
+    @Argument(help: "keepalived.conf path.")
+    var path: String
+
+    @Flag(name: [.customLong("check"), .customShort("t")], help: "Check the configuration and exit (keepalived -t).")
+    var check = false
+
+    func run() throws {
+        let config: KeepalivedConfiguration
+        do {
+            config = try KeepalivedConfiguration.load(file: path)
+        } catch {
+            emit("tandem vrrp: \(error)")
+            throw ExitCode(1)
+        }
+        for warning in config.warnings { emit("tandem vrrp: \(warning)") }
+        if config.instances.isEmpty { emit("tandem vrrp: \(path): warning: no vrrp_instance") }
+        if check {
+            emit("tandem vrrp: configuration \(path) is valid (\(config.instances.count) instance(s), \(config.warnings.count) warning(s))")
+            return
+        }
+        let daemon: VRRPDaemon
+        do {
+            daemon = try VRRPDaemon(configuration: config, log: { emit("tandem vrrp: " + $0) })
+        } catch {
+            emit("tandem vrrp: \(error)")
+            throw ExitCode(1)
+        }
+        let status = daemon.run()
+        if status != 0 { throw ExitCode(status) }
+    }
+}
+
+/// One line to stderr with a UTC timestamp, unbuffered (logs interleave with scripts' output).
+private func emit(_ line: String) {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    var tm = tm()
+    var seconds = ts.tv_sec
+    gmtime_r(&seconds, &tm)
+    let stamp = String(format2: tm.tm_hour) + ":" + String(format2: tm.tm_min) + ":" + String(format2: tm.tm_sec)
+        + "." + String(String(ts.tv_nsec / 1_000_000 + 1000).dropFirst())
+    let text = stamp + " " + line + "\n"
+    _ = text.withCString { write(2, $0, strlen($0)) }
+}
+
+private extension String {
+    init(format2 value: Int32) { self = value < 10 ? "0\(value)" : "\(value)" }
+}

@@ -1,0 +1,57 @@
+import Foundation
+import RedisTestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The namespace lab needs root and iproute2; under CI=true their absence is a failure.
+enum VRRPLab {
+    static var canRun: Bool { getuid() == 0 && findExecutable("ip") != nil }
+    static var shouldRun: Bool { canRun || isCI }
+
+    static var repository: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..").standardizedFileURL
+    }
+
+    /// Runs scripts/lab-vrrp.sh with the given scenarios against the built tandem.
+    static func run(_ scenarios: [String]) throws -> (status: Int32, output: String) {
+        guard canRun else {
+            throw HarnessError("the VRRP lab needs root and iproute2 (ip)" + (isCI ? "; CI=true requires them" : ""))
+        }
+        let candidates = [
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tandem"),
+            repository.appendingPathComponent(".build/debug/tandem"),
+        ]
+        guard let tandem = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
+            throw HarnessError("tandem executable not found; run `swift build` first")
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = [repository.appendingPathComponent("scripts/lab-vrrp.sh").path] + scenarios
+        var environment = ProcessInfo.processInfo.environment
+        environment["TANDEM"] = tandem.path
+        process.environment = environment
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+}
+
+@Suite("tandem vrrp in network namespaces", .serialized, .enabled(if: VRRPLab.shouldRun), .timeLimit(.minutes(3)))
+struct VRRPLabTests {
+    /// Each scenario builds its own namespaces (10.77.0.0/24 inside them only) and removes them.
+    @Test("VIP moves on graceful stop and crash; track_script failure; smtp_alert; a bad-packet flood; keepalived interop v3 multicast and unicast",
+          arguments: ["sigterm", "v3", "trackscript", "smtp", "badpackets", "stalevip", "scriptuser", "garp", "interop_v3_ka_master", "interop_v3_unicast_ka_backup", "interop_v2_ka_backup"])
+    func scenario(_ name: String) throws {
+        if name.hasPrefix("interop"), findExecutable("keepalived") == nil, !isCI { return }
+        let result = try VRRPLab.run([name])
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.contains("PASS \(name)"), "\(result.output)")
+    }
+}

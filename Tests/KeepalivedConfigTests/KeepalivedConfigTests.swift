@@ -1,0 +1,229 @@
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+import VRRPCore
+@testable import KeepalivedConfig
+
+private func fixture(_ name: String) -> String {
+    let dir = String(#filePath.prefix(upTo: #filePath.lastIndex(of: "/")!))
+    return dir + "/Fixtures/" + name
+}
+
+@Suite("keepalived.conf reader")
+struct KeepalivedConfigTests {
+    @Test("seed 1 (VIP in front of HAProxy) loads as written")
+    func seed1Haproxy() throws {
+        let config = try KeepalivedConfiguration.load(file: fixture("seed1-keepalived-haproxy.conf"))
+        #expect(config.warnings.isEmpty, "\(config.warnings)")
+        #expect(config.global.notificationEmails == ["admin@example.com"])
+        #expect(config.global.notificationEmailFrom == "keepalived@example.com")
+        #expect(config.global.smtpServer?.host == "127.0.0.1")
+        #expect(config.global.smtpServer?.port == 25)
+        #expect(config.global.smtpConnectTimeout == 30)
+        #expect(config.global.routerID == "hostname")
+        let script = try #require(config.scripts["check_haproxy"])
+        #expect(script.command == "pkill -0 -x haproxy")
+        #expect(script.interval == 1 && script.fall == 2 && script.rise == 2 && script.weight == 0)
+        let instance = try #require(config.instances.first)
+        #expect(instance.name == "REDIS")
+        #expect(instance.interface == "eth0")
+        #expect(instance.vrid == 51 && instance.priority == 101 && instance.advertIntervalCentiseconds == 100)
+        #expect(instance.nopreempt && !instance.initialMaster)
+        #expect(instance.smtpAlert == true)
+        #expect(instance.unicastPeers == [IPAddress("192.168.1.32")!])
+        #expect(instance.authentication == .pass("hogehoge"))
+        #expect(instance.virtualAddresses.map(\.address) == [IPAddress("192.168.1.30")!])
+        #expect(instance.virtualAddresses.first?.prefixLength == 32)
+        #expect(instance.trackScripts.map(\.name) == ["check_haproxy"])
+        #expect(instance.version == .v2)
+    }
+
+    @Test("seed 1 (VIP follows Redis) loads, with its notify_master")
+    func seed1Redis() throws {
+        let config = try KeepalivedConfiguration.load(file: fixture("seed1-keepalived-redis.conf"))
+        #expect(config.warnings.isEmpty, "\(config.warnings)")
+        #expect(config.instances.first?.notifyMaster?.command == "/some/where/notify_master.sh")
+        #expect(config.instances.first?.notifyBackup == nil)
+        #expect(config.scripts["check_redis"]?.interval == 2)
+    }
+
+    @Test("seed 2 loads; virtual_server is a warning naming its line, not a silent skip", arguments: [
+        ("seed2-keepalived-master.conf", true, 100), ("seed2-keepalived-backup.conf", false, 99)
+    ])
+    func seed2(file: String, master: Bool, priority: Int) throws {
+        let config = try KeepalivedConfiguration.load(file: fixture(file))
+        let instance = try #require(config.instances.first)
+        #expect(instance.initialMaster == master)
+        #expect(Int(instance.priority) == priority)
+        #expect(instance.advertIntervalCentiseconds == 300)
+        #expect(instance.authentication == .pass("1111"))
+        #expect(instance.virtualAddresses.map(\.address) == [IPAddress("192.168.72.115")!])
+        #expect(instance.notifyMaster?.command.hasPrefix("/usr/local/redis/sh/redis_") == true)
+        #expect(instance.notifyFault?.command == "/usr/local/redis/sh/redis_fault.sh")
+        #expect(config.scripts["chk_redis"]?.command == "/usr/local/redis/sh/redis_check.sh 127.0.0.1 6379")
+        #expect(config.scripts["chk_redis"]?.timeout == 2)
+        #expect(config.global.smtpServer?.host == "128.0.0.1")
+        let warning = try #require(config.warnings.first)
+        #expect(config.warnings.count == 1)
+        #expect(warning.location.line == 45)
+        #expect(warning.description.contains("\(file):\(warning.location.line): warning: 'virtual_server' ignored"))
+        #expect(warning.message.contains("LVS"))
+    }
+
+    @Test("v3, IPv6, dev and label, track weights, notify with user, sync group, includes")
+    func fullInstance() throws {
+        let config = try KeepalivedConfiguration.parse("""
+            global_defs { vrrp_version 3
+              script_user nobody nogroup
+              enable_script_security }
+            vrrp_script chk { script "/bin/true"; interval 0.5 weight -20 }
+            vrrp_instance A {
+                interface veth0
+                virtual_router_id 7
+                advert_int 0.1
+                priority 150
+                preempt_delay 5
+                unicast_src_ip 10.0.0.1
+                unicast_peer {
+                    10.0.0.2
+                    10.0.0.3
+                }
+                virtual_ipaddress {
+                    10.0.0.100/24 dev veth0 label veth0:vip
+                }
+                track_script {
+                    chk weight 30
+                }
+                track_interface {
+                    eth9 weight -10
+                }
+                notify "/usr/local/bin/notify.sh" nobody
+                notify_master_rx_lower_pri /usr/local/bin/cloud-ip.sh
+                garp_master_delay 2
+            }
+            vrrp_instance B
+            {
+                interface veth0
+                virtual_router_id 8
+                virtual_ipaddress { 2001:db8::100/64 }
+            }
+            vrrp_sync_group G { group { A
+              B } }
+            """)
+        // `;` is not a separator in keepalived: the script line is "/bin/true;" and interval is unknown there.
+        let a = try #require(config.instances.first)
+        #expect(a.version == .v3 && a.advertIntervalCentiseconds == 10 && a.priority == 150)
+        #expect(a.preemptDelay == 5)
+        #expect(a.sourceAddress == IPAddress("10.0.0.1"))
+        #expect(a.unicastPeers.count == 2)
+        #expect(a.virtualAddresses.first?.prefixLength == 24)
+        #expect(a.virtualAddresses.first?.device == "veth0")
+        #expect(a.virtualAddresses.first?.label == "veth0:vip")
+        #expect(a.trackScripts.first?.weight == 30)
+        #expect(a.trackInterfaces.first == TrackReference(name: "eth9", weight: -10, location: a.trackInterfaces.first!.location))
+        #expect(a.notify?.user?.user == "nobody")
+        #expect(a.notifyMasterRxLowerPriority?.command == "/usr/local/bin/cloud-ip.sh")
+        #expect(config.warnings.isEmpty, "\(config.warnings)")
+        #expect(a.garpMasterDelay == 2)
+        #expect(config.global.scriptUser?.user == "nobody" && config.global.scriptUser?.group == "nogroup")
+        #expect(config.global.enableScriptSecurity)
+        let b = config.instances[1]
+        #expect(b.family == .ipv6 && b.version == .v3)
+        #expect(config.syncGroups.first?.members == ["A", "B"])
+    }
+
+    @Test("malformed configurations fail with file:line and the directive", arguments: [
+        ("vrrp_instance A {\n interface eth0\n", 1, "block is not closed"),
+        ("}\n", 1, "'}' without a matching '{'"),
+        ("vrrp_instance A {\n interface eth0\n virtual_router_id 256\n}\n", 3, "virtual_router_id"),
+        ("vrrp_instance A {\n virtual_router_id 5\n}\n", 1, "has no 'interface'"),
+        ("vrrp_instance A {\n interface eth0\n}\n", 1, "has no 'virtual_router_id'"),
+        ("vrrp_instance A {\n interface eth0\n virtual_router_id 5\n priority x\n}\n", 4, "'priority'"),
+        ("vrrp_instance A {\n interface eth0\n virtual_router_id 5\n state SLAVE\n}\n", 4, "state must be MASTER or BACKUP"),
+        ("vrrp_instance A {\n interface eth0\n virtual_router_id 5\n virtual_ipaddress {\n 10.0.0.300\n }\n}\n", 5, "not an IP address"),
+        ("vrrp_instance A {\n interface eth0\n virtual_router_id 5\n track_script {\n nope\n }\n}\n", 5, "no vrrp_script"),
+        ("vrrp_instance A {\n interface eth0\n virtual_router_id 5\n authentication {\n auth_type AH\n auth_pass x\n }\n}\n", 4, "AH is not supported"),
+        ("vrrp_instance A {\n interface eth0\n virtual_router_id 5\n virtual_ipaddress {\n 2001:db8::1\n }\n}\n", 1, "need vrrp_version 3"),
+        ("vrrp_instance A {\n interface e\n virtual_router_id 5\n}\nvrrp_instance B {\n interface e\n virtual_router_id 5\n}\n", 5, "already used by A"),
+        ("vrrp_script s {\n script \"/bin/true\n}\n", 2, "unterminated quoted string"),
+        ("include /nonexistent/*.conf\n", 1, "no such file"),
+    ])
+    func malformed(text: String, line: Int, message: String) {
+        do {
+            _ = try KeepalivedConfiguration.parse(text, file: "/etc/keepalived/keepalived.conf")
+            Issue.record("accepted: \(text)")
+        } catch let error as ConfigError {
+            #expect(error.location.line == line, "\(error)")
+            #expect(error.description.hasPrefix("/etc/keepalived/keepalived.conf:\(line): "), "\(error)")
+            #expect(error.message.contains(message), "\(error)")
+        } catch {
+            Issue.record("unexpected error \(error)")
+        }
+    }
+
+    @Test("unknown and unsupported directives are warnings with their line")
+    func warnings() throws {
+        let config = try KeepalivedConfiguration.parse("""
+            global_defs {
+              vrrp_strict
+              frobnicate 1
+            }
+            vrrp_instance A {
+              interface eth0
+              virtual_router_id 5
+              use_vmac
+              nopreemt
+            }
+            """, file: "k.conf")
+        #expect(config.warnings.map(\.description) == [
+            "k.conf:2: warning: global_defs 'vrrp_strict' is not supported by tandem vrrp; ignored",
+            "k.conf:3: warning: unknown global_defs keyword 'frobnicate' ignored",
+            "k.conf:8: warning: vrrp_instance 'use_vmac' is not supported by tandem vrrp; ignored",
+            "k.conf:9: warning: unknown vrrp_instance keyword 'nopreemt' ignored",
+        ])
+    }
+
+    @Test("include GLOB is relative to the including file; errors name the included file's line")
+    func include() throws {
+        let dir = "/tmp/tandem-include-\(UInt32.random(in: 0...UInt32.max))"
+        mkdir(dir, 0o755)
+        mkdir(dir + "/conf.d", 0o755)
+        defer {
+            for f in ["conf.d/a.conf", "conf.d/b.conf", "main.conf"] { unlink(dir + "/" + f) }
+            rmdir(dir + "/conf.d")
+            rmdir(dir)
+        }
+        func write(_ path: String, _ text: String) {
+            let f = fopen(dir + "/" + path, "w")!
+            fputs(text, f)
+            fclose(f)
+        }
+        write("main.conf", "global_defs {\n router_id X\n}\ninclude conf.d/*.conf\n")
+        write("conf.d/a.conf", "vrrp_instance A {\n interface e\n virtual_router_id 1\n}\n")
+        write("conf.d/b.conf", "vrrp_instance B {\n interface e\n virtual_router_id 2\n}\n")
+        let config = try KeepalivedConfiguration.load(file: dir + "/main.conf")
+        #expect(config.instances.map(\.name) == ["A", "B"])
+        #expect(config.instances[1].location == SourceLocation(file: dir + "/conf.d/b.conf", line: 1))
+        write("conf.d/b.conf", "vrrp_instance B {\n interface e\n virtual_router_id x\n}\n")
+        #expect {
+            try KeepalivedConfiguration.load(file: dir + "/main.conf")
+        } throws: { error in
+            (error as? ConfigError)?.description.hasPrefix(dir + "/conf.d/b.conf:3: ") == true
+        }
+    }
+
+    @Test("advert_int rounds as keepalived: v2 to whole seconds, v3 to centiseconds")
+    func advertInt() throws {
+        func interval(_ version: Int, _ text: String) throws -> Int {
+            try KeepalivedConfiguration.parse("vrrp_instance A {\n interface e\n virtual_router_id 1\n vrrp_version \(version)\n advert_int \(text)\n}\n")
+                .instances[0].advertIntervalCentiseconds
+        }
+        #expect(try interval(2, "1") == 100)
+        #expect(try interval(2, "0.1") == 100)
+        #expect(try interval(2, "2.6") == 300)
+        #expect(try interval(3, "0.1") == 10)
+        #expect(try interval(3, "0.015") == 2)
+        #expect(throws: ConfigError.self) { try interval(3, "41") }
+    }
+}

@@ -1,0 +1,297 @@
+import Testing
+@testable import VRRPCore
+
+/// A simulated clock driving one instance: events at chosen instants, timers fired exactly at
+/// their deadlines.
+private struct Harness {
+    var instance: VRRPInstance
+    var now: Duration = .zero
+    var log: [(Duration, VRRPAction)] = []
+
+    init(_ settings: VRRPInstanceSettings) { instance = VRRPInstance(settings: settings) }
+
+    @discardableResult
+    mutating func send(_ event: VRRPEvent) -> [VRRPAction] {
+        let actions = instance.handle(event, now: now)
+        log += actions.map { (now, $0) }
+        return actions
+    }
+
+    /// Advances to `t`, firing every deadline on the way at its exact time.
+    @discardableResult
+    mutating func advance(to t: Duration) -> [VRRPAction] {
+        var out: [VRRPAction] = []
+        while let next = instance.nextDeadline, next <= t {
+            now = max(now, next)
+            out += send(.timer)
+        }
+        now = t
+        return out
+    }
+
+    mutating func advance(by d: Duration) -> [VRRPAction] { advance(to: now + d) }
+
+    func advert(priority: UInt8, interval: Int? = nil) -> VRRPEvent {
+        .advert(VRRPAdvert(version: instance.settings.version, vrid: instance.settings.vrid, priority: priority,
+                           intervalCentiseconds: interval ?? instance.settings.intervalCentiseconds, addresses: []), from: peer)
+    }
+}
+
+private let me = IPAddress("10.99.0.2")!
+private let peer = IPAddress("10.99.0.1")!
+private let higherPeer = IPAddress("10.99.0.3")!
+
+private func settings(
+    priority: UInt8 = 100, version: VRRPVersion = .v2, interval: Int = 100, initialMaster: Bool = false,
+    preempt: Bool = true, preemptDelay: Duration = .zero, tracked: [TrackedObject] = []
+) -> VRRPInstanceSettings {
+    VRRPInstanceSettings(name: "VI_1", version: version, vrid: 51, priority: priority, intervalCentiseconds: interval,
+                         primaryAddress: me, initialMaster: initialMaster, preempt: preempt, preemptDelay: preemptDelay,
+                         addressRefresh: .seconds(1), tracked: tracked)
+}
+
+private func becameMaster(_ actions: [VRRPAction]) -> Bool {
+    actions.contains { if case .transition(_, .master, _) = $0 { true } else { false } }
+}
+
+@Suite("VRRP instance state machine (simulated clock)")
+struct VRRPInstanceTests {
+    @Test("timers follow the RFC: v2 prio 100 skew 0.609 s, MDI 3.609 s; v3 0.1 s skew 0.061 s, MDI 0.361 s")
+    func timers() {
+        let v2 = VRRPInstance(settings: settings())
+        #expect(v2.skewTime == .microseconds(609_375))
+        #expect(v2.masterDownInterval == .microseconds(3_609_375))
+        let v3 = VRRPInstance(settings: settings(version: .v3, interval: 10))
+        #expect(v3.skewTime == .microseconds(60_937))
+        #expect(v3.masterDownInterval == .microseconds(360_937))
+    }
+
+    @Test("a lone backup becomes master after Master_Down_Interval: advert, VIP, GARPs, notify, in that order")
+    func loneBackup() {
+        var h = Harness(settings())
+        #expect(h.send(.start) == [.transition(from: .initialize, to: .backup, priority: 100)])
+        #expect(h.advance(to: .microseconds(3_609_374)).isEmpty)
+        let actions = h.advance(to: .microseconds(3_609_375))
+        #expect(actions == [.sendAdvert(priority: 100), .addVirtualAddresses, .sendGratuitous(count: 5),
+                            .transition(from: .backup, to: .master, priority: 100)])
+        #expect(h.instance.state == .master)
+        // Adverts every interval, VIP lifetime refreshed, second GARP burst after 5 s.
+        let later = h.advance(by: .seconds(5))
+        #expect(later.filter { $0 == .sendAdvert(priority: 100) }.count == 5)
+        #expect(later.filter { $0 == .refreshVirtualAddresses }.count == 5)
+        #expect(later.filter { $0 == .sendGratuitous(count: 5) }.count == 1)
+    }
+
+    @Test("priority 255 (address owner) is master at once")
+    func owner() {
+        var h = Harness(settings(priority: 255))
+        #expect(becameMaster(h.send(.start)))
+    }
+
+    @Test("state MASTER below 255 waits one interval and the minimum skew (keepalived)")
+    func initialMaster() {
+        var h = Harness(settings(initialMaster: true))
+        h.send(.start)
+        #expect(h.instance.state == .backup)
+        #expect(!becameMaster(h.advance(to: .milliseconds(1003))))
+        #expect(becameMaster(h.advance(to: .milliseconds(1004))))
+    }
+
+    @Test("a backup hearing a master of higher or equal priority stays backup; silence makes it master")
+    func crashTakeover() {
+        var h = Harness(settings())
+        h.send(.start)
+        for t in stride(from: 1, through: 20, by: 1) {
+            #expect(!becameMaster(h.advance(to: .seconds(t))))
+            h.send(h.advert(priority: 150))
+        }
+        // Master crashes after its advert at t=20: takeover at 20 + MDI.
+        #expect(!becameMaster(h.advance(to: .seconds(20) + .microseconds(3_609_374))))
+        #expect(becameMaster(h.advance(to: .seconds(20) + .microseconds(3_609_375))))
+    }
+
+    @Test("a priority-0 advert (master leaving) makes the backup master after Skew_Time")
+    func gracefulTakeover() {
+        var h = Harness(settings())
+        h.send(.start)
+        h.advance(to: .seconds(1))
+        h.send(h.advert(priority: 150))
+        h.advance(to: .seconds(2))
+        h.send(h.advert(priority: 0))
+        #expect(!becameMaster(h.advance(to: .seconds(2) + .microseconds(609_374))))
+        #expect(becameMaster(h.advance(to: .seconds(2) + .microseconds(609_375))))
+    }
+
+    @Test("rejected packets are counted and never reset a timer (unlike keepalived)")
+    func rejectedDoNotResetTimers() {
+        // Backup: a flood of bad packets does not hold off the takeover.
+        var b = Harness(settings())
+        b.send(.start)
+        for ms in stride(from: 100, to: 3600, by: 100) {
+            #expect(!becameMaster(b.advance(to: .milliseconds(ms))))
+            b.send(.rejected(.wrongPassword, from: peer))
+        }
+        #expect(becameMaster(b.advance(to: .microseconds(3_609_375))))
+        #expect(b.instance.rejectedAdverts == 35)
+        // Master: bad packets every 0.1 s do not silence its adverts.
+        let masterAdverts = b.log.count
+        for ms in stride(from: 3700, through: 8700, by: 100) {
+            b.advance(to: .milliseconds(ms))
+            b.send(.rejected(.wrongTTL(64), from: peer))
+        }
+        let sent = b.log[masterAdverts...].filter { if case .sendAdvert = $0.1 { true } else { false } }
+        #expect(sent.count == 5)
+        #expect(b.instance.lastRejection == .wrongTTL(64))
+    }
+
+    @Test("a master yields to higher priority, and to equal priority from a higher address")
+    func masterYields() {
+        var h = Harness(settings())
+        h.send(.start)
+        h.advance(to: .seconds(4))
+        #expect(h.instance.state == .master)
+        // Equal priority from a lower address: keep mastership (and re-advertise).
+        let lower = h.send(.advert(VRRPAdvert(version: .v2, vrid: 51, priority: 100, intervalCentiseconds: 100, addresses: []), from: peer))
+        #expect(lower.contains(.sendAdvert(priority: 100)))
+        #expect(lower.contains(.masterReceivedLowerPriority(100, from: peer)))
+        #expect(h.instance.state == .master)
+        // Equal priority from a higher address: yield.
+        let yielded = h.send(.advert(VRRPAdvert(version: .v2, vrid: 51, priority: 100, intervalCentiseconds: 100, addresses: []), from: higherPeer))
+        #expect(yielded.contains(.removeVirtualAddresses))
+        #expect(yielded.contains(.transition(from: .master, to: .backup, priority: 100)))
+    }
+
+    @Test("preempt: a higher-priority backup takes over from a lower master after MDI")
+    func preempt() {
+        var h = Harness(settings(priority: 200))
+        h.send(.start)
+        for t in 1...3 {
+            h.advance(to: .seconds(t))
+            h.send(h.advert(priority: 100))
+        }
+        // Lower-priority adverts are ignored, so the down timer (started at 0) fires.
+        #expect(h.instance.state == .master || becameMaster(h.advance(to: .seconds(4))))
+        #expect(h.instance.state == .master)
+    }
+
+    @Test("nopreempt: a higher-priority backup defers to a lower-priority master while it advertises")
+    func nopreempt() {
+        var h = Harness(settings(priority: 200, preempt: false))
+        h.send(.start)
+        for t in 1...30 {
+            #expect(!becameMaster(h.advance(to: .seconds(t))))
+            h.send(h.advert(priority: 100))
+        }
+        #expect(h.instance.state == .backup)
+    }
+
+    @Test("preempt_delay: a higher-priority backup waits that long before preempting")
+    func preemptDelay() {
+        var h = Harness(settings(priority: 200, preemptDelay: .seconds(10)))
+        h.send(.start)
+        var tookOver: Duration?
+        for t in 1...30 {
+            if becameMaster(h.advance(to: .seconds(t))) { tookOver = h.now; break }
+            h.send(h.advert(priority: 100))
+        }
+        // First lower advert at 1 s, delay ends at 11 s; adverts after that are ignored and
+        // the down timer set at 10 s (3 × 1 + skew 0.22) fires at ~13.2 s.
+        #expect(tookOver == .seconds(14))
+        #expect(h.instance.state == .master)
+    }
+
+    @Test("v3 backups adopt the master's advert interval for Master_Down_Interval")
+    func v3AdoptsInterval() {
+        var h = Harness(settings(version: .v3, interval: 10))
+        h.send(.start)
+        h.send(h.advert(priority: 150, interval: 100))
+        #expect(h.instance.masterAdverIntervalCentiseconds == 100)
+        #expect(h.instance.masterDownDeadline == .microseconds(3_609_375))
+    }
+
+    @Test("a master leaving sends priority 0 and removes its addresses on shutdown")
+    func shutdown() {
+        var h = Harness(settings(priority: 255))
+        h.send(.start)
+        #expect(h.send(.shutdown) == [.sendAdvert(priority: 0), .removeVirtualAddresses,
+                                      .transition(from: .master, to: .stopped, priority: 255)])
+        #expect(h.instance.nextDeadline == nil)
+    }
+
+    @Test("track weights: weight > 0 added while up, < 0 subtracted while down, clamped to 1–254; 255 fixed")
+    func weights() {
+        var h = Harness(settings(priority: 100, tracked: [
+            TrackedObject(name: "up", weight: 20), TrackedObject(name: "down", weight: -50),
+        ]))
+        #expect(h.instance.effectivePriority == 120)
+        h.send(.tracked(name: "down", up: false))
+        #expect(h.instance.effectivePriority == 70)
+        h.send(.tracked(name: "up", up: false))
+        #expect(h.instance.effectivePriority == 50)
+        let big = VRRPInstance(settings: settings(priority: 250, tracked: [TrackedObject(name: "x", weight: 100)]))
+        #expect(big.effectivePriority == 254)
+        let owner = VRRPInstance(settings: settings(priority: 255, tracked: [TrackedObject(name: "x", weight: -100, up: false)]))
+        #expect(owner.effectivePriority == 255)
+    }
+
+    @Test("a weight-0 tracked failure puts a master in FAULT (priority 0 advert, VIP removed); recovery goes back to BACKUP")
+    func fault() {
+        var h = Harness(settings(tracked: [TrackedObject(name: "chk", weight: 0)]))
+        h.send(.start)
+        h.advance(to: .seconds(4))
+        #expect(h.instance.state == .master)
+        let down = h.send(.tracked(name: "chk", up: false))
+        #expect(Array(down.dropFirst()) == [.sendAdvert(priority: 0), .removeVirtualAddresses,
+                                            .transition(from: .master, to: .fault, priority: 100)])
+        #expect(h.advance(by: .seconds(10)).isEmpty)
+        let up = h.send(.tracked(name: "chk", up: true))
+        #expect(up.contains(.transition(from: .fault, to: .backup, priority: 100)))
+    }
+
+    @Test("starting with a failed weight-0 check starts in FAULT")
+    func startFault() {
+        var h = Harness(settings(tracked: [TrackedObject(name: "chk", weight: 0, up: false)]))
+        #expect(h.send(.start) == [.transition(from: .initialize, to: .fault, priority: 100)])
+    }
+
+    @Test("check results: fall failures make it down, rise successes make it up")
+    func checkTracker() {
+        var t = CheckTracker(fall: 3, rise: 2)
+        #expect(t.record(success: false) == nil)
+        #expect(t.record(success: false) == nil)
+        #expect(t.record(success: true) == nil)
+        #expect(t.record(success: false) == nil)
+        #expect(t.record(success: false) == nil)
+        #expect(t.record(success: false) == false)
+        #expect(t.record(success: true) == nil)
+        #expect(t.record(success: true) == true)
+        var initFail = CheckTracker(fall: 1, rise: 1, initiallyUp: false)
+        #expect(initFail.record(success: true) == true)
+    }
+}
+
+@Suite("VRRP sync group events")
+struct VRRPSyncGroupTests {
+    @Test("syncMaster makes a backup master at once; syncBackup makes a master backup; others ignore them")
+    func follow() {
+        var h = Harness(settings())
+        h.send(.start)
+        #expect(becameMaster(h.send(.syncMaster)))
+        #expect(h.send(.syncMaster).isEmpty)
+        let back = h.send(.syncBackup)
+        #expect(back.contains(.removeVirtualAddresses))
+        #expect(h.instance.state == .backup)
+        #expect(h.send(.syncBackup).isEmpty)
+    }
+
+    @Test("a fault imposed by the group is told apart from the instance's own")
+    func ownFault() {
+        var h = Harness(settings(tracked: [TrackedObject(name: "sync group G", weight: 0), TrackedObject(name: "chk", weight: 0)]))
+        h.send(.start)
+        h.send(.tracked(name: "sync group G", up: false))
+        #expect(h.instance.state == .fault)
+        #expect(!h.instance.isFaulty(excluding: "sync group G"))
+        h.send(.tracked(name: "chk", up: false))
+        #expect(h.instance.isFaulty(excluding: "sync group G"))
+    }
+}

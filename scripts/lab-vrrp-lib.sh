@@ -1,0 +1,181 @@
+# Shared functions for the VRRP namespace labs (sourced, not run).
+#
+# A lab is network namespaces this script creates itself: a switch namespace holding a bridge,
+# hosts h1..hN on 10.77.0.N/24 (eth0 is a veth into the bridge) and a client h9 (10.77.0.9).
+# Addresses exist only inside those namespaces; nothing is sent anywhere else. Every process
+# is started by this script and stopped by PID; `lab_cleanup` (on EXIT) removes everything.
+
+LAB_ID=${LAB_ID:-tv$$}
+LAB_DIR=${LAB_DIR:-}  # each scenario or trial makes its own (mktemp) and lab_cleanup removes it
+LAB_NET=10.77.0
+LAB_VIP=10.77.0.100
+LAB_PIDS=()
+REPO=${REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+TANDEM=${TANDEM:-$REPO/.build/debug/tandem}
+KEEPALIVED=${KEEPALIVED:-$(command -v keepalived || echo /usr/sbin/keepalived)}
+
+ns() { echo "${LAB_ID}-$1"; }
+inns() { local h=$1; shift; ip netns exec "$(ns "$h")" "$@"; }
+
+lab_log() { echo "[$(date +%H:%M:%S.%3N)] $*" >&2; }
+lab_fail() { lab_log "FAIL: $*"; exit 1; }
+
+# now in seconds with nanoseconds
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+
+lab_setup() {  # lab_setup N   -> hosts h1..hN plus client h9
+  local n=$1 i
+  ip netns add "$(ns sw)"
+  ip -n "$(ns sw)" link add br0 type bridge
+  ip -n "$(ns sw)" link set br0 up
+  for i in $(seq 1 "$n") 9; do
+    ip netns add "$(ns h$i)"
+    ip link add eth0 netns "$(ns h$i)" type veth peer name p$i netns "$(ns sw)"
+    ip -n "$(ns sw)" link set p$i master br0
+    ip -n "$(ns sw)" link set p$i up
+    ip -n "$(ns h$i)" addr add $LAB_NET.$i/24 dev eth0
+    ip -n "$(ns h$i)" link set eth0 up
+    ip -n "$(ns h$i)" link set lo up
+    # Like a real host: only answer ARP for addresses on the asking interface.
+    # (/proc rather than sysctl(8): procps is not on every CI image.)
+    inns h$i sh -c 'echo 1 > /proc/sys/net/ipv4/conf/all/arp_ignore; echo 2 > /proc/sys/net/ipv4/conf/all/arp_announce'
+  done
+  sleep 0.2
+}
+
+lab_cleanup() {
+  local pid
+  set +e
+  for pid in "${LAB_PIDS[@]}"; do
+    kill -CONT "$pid" 2>/dev/null; kill -KILL "$pid" 2>/dev/null
+  done
+  for pid in "${LAB_PIDS[@]}"; do { wait "$pid"; } 2>/dev/null; done
+  local n p
+  for n in $(ip netns list | awk '{print $1}' | grep "^${LAB_ID}-"); do
+    # Anything still in our namespaces was started by this lab (a script's child): stop it.
+    for p in $(ip netns pids "$n" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+    ip netns del "$n"
+  done
+  [ -n "${LAB_KEEP:-}" ] || rm -rf "$LAB_DIR"
+}
+
+# vrrp_conf FILE PRIORITY [extra instance lines...] — env: VERSION (2|3), INTERVAL, UNICAST (peer list), STATE
+vrrp_conf() {
+  local file=$1 prio=$2; shift 2
+  {
+    echo "global_defs {"
+    echo "  router_id $(basename "$file" .conf)"
+    echo "  vrrp_version ${VERSION:-2}"
+    [ -n "${GLOBAL_EXTRA:-}" ] && echo "$GLOBAL_EXTRA"
+    echo "}"
+    [ -n "${TOP_EXTRA:-}" ] && echo "$TOP_EXTRA"
+    echo "vrrp_instance VI_LAB {"
+    echo "  state ${STATE:-BACKUP}"
+    echo "  interface eth0"
+    echo "  virtual_router_id 77"
+    echo "  priority $prio"
+    echo "  advert_int ${INTERVAL:-1}"
+    if [ "${VERSION:-2}" = 2 ]; then
+      echo "  authentication {"; echo "    auth_type PASS"; echo "    auth_pass labpass"; echo "  }"
+    fi
+    if [ -n "${UNICAST:-}" ]; then
+      echo "  unicast_peer {"; for p in $UNICAST; do echo "    $p"; done; echo "  }"
+    fi
+    echo "  virtual_ipaddress {"; echo "    $LAB_VIP/24"; echo "  }"
+    for line in "$@"; do echo "  $line"; done
+    echo "}"
+  } > "$file"
+}
+
+start_tandem() {  # start_tandem HOST CONF -> sets STARTED_PID
+  # `ip netns exec` execs tandem, so $! is tandem's own PID (a shell function would fork).
+  ip netns exec "$(ns "$1")" "$TANDEM" vrrp "$2" >> "$LAB_DIR/$1.log" 2>&1 &
+  STARTED_PID=$!
+  LAB_PIDS+=("$STARTED_PID")
+  eval "PID_$1=$STARTED_PID"
+}
+
+start_keepalived() {  # start_keepalived HOST CONF -> sets STARTED_PID (parent) and KA_CHILD_<host>
+  local h=$1
+  rm -f "$LAB_DIR/$h.ka.pid" "$LAB_DIR/$h.vrrp.pid" "$LAB_DIR/$h.chk.pid"
+  ip netns exec "$(ns "$h")" "$KEEPALIVED" -n -l -D -P -f "$2" -p "$LAB_DIR/$h.ka.pid" -r "$LAB_DIR/$h.vrrp.pid" -c "$LAB_DIR/$h.chk.pid" \
+    >> "$LAB_DIR/$h.log" 2>&1 &
+  STARTED_PID=$!
+  LAB_PIDS+=("$STARTED_PID")
+  eval "PID_$h=$STARTED_PID"
+  local i
+  for i in $(seq 1 100); do [ -s "$LAB_DIR/$h.vrrp.pid" ] && break; sleep 0.05; done
+  local child; child=$(cat "$LAB_DIR/$h.vrrp.pid" 2>/dev/null || true)
+  [ -n "$child" ] && LAB_PIDS+=("$child")
+  eval "KA_CHILD_$h=$child"
+}
+
+holds_vip() { ip -n "$(ns "$1")" -4 addr show dev eth0 2>/dev/null | grep -q "inet $LAB_VIP/"; }
+
+holders() {  # prints the hosts holding the VIP
+  local h out=""
+  for h in "$@"; do holds_vip "$h" && out="$out $h"; done
+  echo "${out# }"
+}
+
+wait_for() {  # wait_for TIMEOUT_S DESCRIPTION COMMAND...
+  local timeout=$1 what=$2; shift 2
+  local deadline; deadline=$(awk -v n="$(now)" -v t="$timeout" 'BEGIN { printf "%.3f", n + t }')
+  while ! "$@"; do
+    if awk -v n="$(now)" -v d="$deadline" 'BEGIN { exit !(n > d) }'; then
+      lab_fail "timed out after ${timeout}s waiting for $what"
+    fi
+    sleep 0.02
+  done
+}
+
+only_holder() {  # only_holder HOST HOSTS...: HOST holds the VIP and no other does
+  local want=$1; shift
+  [ "$(holders "$@")" = "$want" ]
+}
+
+# A TCP service on every host: answers each connection with the host's name.
+start_services() {
+  local h
+  for h in "$@"; do
+    ip netns exec "$(ns "$h")" python3 -c '
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 7000)); s.listen(64)
+while True:
+    c, _ = s.accept(); c.sendall(sys.argv[1].encode()); c.close()
+' "$h" >/dev/null 2>&1 &
+    LAB_PIDS+=("$!")
+  done
+  sleep 0.3
+}
+
+# Which host answers at the VIP from the client namespace (empty if none within 0.2 s).
+who_answers() {
+  inns h9 python3 -c '
+import socket, sys
+try:
+    c = socket.create_connection((sys.argv[1], 7000), timeout=0.2); print(c.recv(64).decode())
+except Exception:
+    pass
+' "$LAB_VIP"
+}
+
+# Seconds from T0 until the client gets an answer from HOST at the VIP (polls every 5 ms).
+time_until_answer() {  # time_until_answer T0 HOST TIMEOUT
+  local t0=$1 host=$2 timeout=$3
+  inns h9 python3 -c '
+import socket, sys, time
+t0, host, timeout, vip = float(sys.argv[1]), sys.argv[2], float(sys.argv[3]), sys.argv[4]
+while time.time() - t0 < timeout:
+    try:
+        c = socket.create_connection((vip, 7000), timeout=0.05)
+        if c.recv(64).decode() == host:
+            print("%.3f" % (time.time() - t0)); sys.exit(0)
+    except Exception:
+        pass
+    time.sleep(0.005)
+sys.exit(1)
+' "$t0" "$host" "$timeout" "$LAB_VIP"
+}

@@ -1,0 +1,491 @@
+#!/usr/bin/env bash
+# VRRP lab: tandem vrrp nodes (and keepalived 2.2.7) in network namespaces this script creates.
+#
+#   scripts/lab-vrrp.sh [SCENARIO...]      default: all; `quick` is the CI subset
+#
+# Needs root, iproute2, python3; keepalived for the interop scenarios. Builds nothing: uses
+# $TANDEM (default .build/debug/tandem). Addresses only inside the lab's namespaces (10.77.0.0/24).
+# Exit 0 when every scenario passed; each scenario prints "PASS name" or "FAIL name: why".
+set -euo pipefail
+source "$(dirname "$0")/lab-vrrp-lib.sh"
+
+[ "$(id -u)" = 0 ] || { echo "lab-vrrp: needs root (network namespaces)" >&2; exit 77; }
+command -v ip >/dev/null || { echo "lab-vrrp: needs iproute2 (ip)" >&2; exit 77; }
+[ -x "$TANDEM" ] || { echo "lab-vrrp: $TANDEM not built" >&2; exit 2; }
+
+# Runs one scenario in a subshell with its own lab, so a failure cleans up and the next runs.
+run_scenario() {
+  local name=$1
+  (
+    LAB_ID="tv$$$RANDOM"
+    LAB_DIR=$(mktemp -d /tmp/tandem-vrrp-lab.XXXXXX)
+    trap 'rc=$?; if [ $rc != 0 ]; then for f in "$LAB_DIR"/*.log; do echo "--- $f"; tail -n 30 "$f"; done >&2; fi; lab_cleanup' EXIT
+    "scenario_$name"
+  ) && { echo "PASS $name"; return 0; } || { echo "FAIL $name"; return 1; }
+}
+
+two_tandems() {  # two_tandems [instance lines for h1] -- h1 prio 150, h2 prio 100
+  lab_setup 2
+  vrrp_conf "$LAB_DIR/h1.conf" 150 "$@"
+  vrrp_conf "$LAB_DIR/h2.conf" 100 "$@"
+  start_tandem h1 "$LAB_DIR/h1.conf"
+  start_tandem h2 "$LAB_DIR/h2.conf"
+}
+
+scenario_sigkill() {  # SIGKILL of the master: the backup takes over, the dead master's VIP expires
+  two_tandems
+  wait_for 8 "h1 master" only_holder h1 h1 h2
+  start_services h1 h2
+  [ "$(who_answers)" = h1 ] || lab_fail "client does not reach h1 at the VIP"
+  local t0; t0=$(now)
+  kill -KILL "$PID_h1"
+  local took; took=$(time_until_answer "$t0" h2 8) || lab_fail "client never reached h2 at the VIP"
+  lab_log "takeover after SIGKILL: ${took}s (client reaches h2)"
+  wait_for 6 "stale VIP gone from the killed node" only_holder h2 h1 h2
+  lab_log "stale VIP gone after $(elapsed "$t0" "$(now)")s"
+}
+
+scenario_sigterm() {  # graceful stop: priority 0, takeover within the skew time
+  two_tandems
+  wait_for 8 "h1 master" only_holder h1 h1 h2
+  start_services h1 h2
+  local t0; t0=$(now)
+  kill -TERM "$PID_h1"
+  local took; took=$(time_until_answer "$t0" h2 3) || lab_fail "client never reached h2 after SIGTERM"
+  lab_log "takeover after SIGTERM: ${took}s"
+  awk -v t="$took" 'BEGIN { exit !(t < 1.5) }' || lab_fail "graceful takeover took ${took}s (skew is 0.61 s)"
+  wait_for 2 "h1 VIP removed" only_holder h2 h1 h2
+  grep -q "Stopped" "$LAB_DIR/h1.log" || lab_fail "h1 did not log its stop"
+}
+
+scenario_sigstop() {  # a frozen master: backup takes over; the frozen one's VIP expires; on SIGCONT one master again
+  two_tandems
+  wait_for 8 "h1 master" only_holder h1 h1 h2
+  kill -STOP "$PID_h1"
+  wait_for 6 "h2 takes the VIP" holds_vip h2
+  wait_for 5 "frozen h1's VIP expires" only_holder h2 h1 h2
+  kill -CONT "$PID_h1"
+  # h1 has the higher priority and preempts back.
+  wait_for 8 "h1 preempts back after SIGCONT" only_holder h1 h1 h2
+}
+
+scenario_linkdown() {  # master's link down: FAULT there, backup takes over
+  two_tandems
+  wait_for 8 "h1 master" only_holder h1 h1 h2
+  ip -n "$(ns h1)" link set eth0 down
+  wait_for 6 "h2 takes the VIP" holds_vip h2
+  wait_for 2 "FAULT on h1" grep -q "Entering FAULT STATE" "$LAB_DIR/h1.log"
+  holds_vip h1 && lab_fail "h1 kept the VIP with its link down"
+  ip -n "$(ns h1)" link set eth0 up
+  wait_for 8 "h1 back as master" only_holder h1 h1 h2
+}
+
+scenario_nopreempt() {  # nopreempt: the recovered higher-priority node stays backup
+  two_tandems nopreempt
+  wait_for 8 "a master" bash -c "[ -n \"\$(source $REPO/scripts/lab-vrrp-lib.sh; LAB_ID=$LAB_ID holders h1 h2)\" ]"
+  wait_for 8 "h1 master (higher priority, first election)" only_holder h1 h1 h2
+  kill -TERM "$PID_h1"
+  wait_for 3 "h2 master" only_holder h2 h1 h2
+  vrrp_conf "$LAB_DIR/h1.conf" 150 nopreempt
+  start_tandem h1 "$LAB_DIR/h1.conf"
+  sleep 5
+  only_holder h2 h1 h2 || lab_fail "h1 preempted despite nopreempt (holders: $(holders h1 h2))"
+}
+
+scenario_preemptdelay() {  # preempt_delay 3: the recovered node waits before preempting
+  two_tandems "preempt_delay 3"
+  wait_for 8 "h1 master" only_holder h1 h1 h2
+  kill -TERM "$PID_h1"
+  wait_for 3 "h2 master" only_holder h2 h1 h2
+  start_tandem h1 "$LAB_DIR/h1.conf"
+  local t0; t0=$(now)
+  sleep 3.5
+  only_holder h2 h1 h2 || lab_fail "h1 preempted before preempt_delay (holders: $(holders h1 h2))"
+  wait_for 8 "h1 preempts after the delay" only_holder h1 h1 h2
+  lab_log "h1 preempted $(elapsed "$t0" "$(now)")s after restart (delay 3 s + down interval)"
+}
+
+scenario_trackscript() {  # a failing track_script (weight 0) moves the VIP; notify scripts run
+  lab_setup 2
+  touch "$LAB_DIR/ok"
+  chmod 755 "$LAB_DIR"
+  cat > "$LAB_DIR/notify.sh" <<EOF
+#!/bin/sh
+echo "\$@" >> $LAB_DIR/notify.\$(hostname 2>/dev/null || echo x).log
+echo "\$@" >> $LAB_DIR/notify.all
+EOF
+  chmod 755 "$LAB_DIR/notify.sh"
+  TOP_EXTRA="vrrp_script chk { script \"/usr/bin/test -e $LAB_DIR/ok\"
+  interval 0.2
+  fall 2
+  rise 2 }"
+  vrrp_conf "$LAB_DIR/h1.conf" 150 "track_script {" "  chk" "}" "notify $LAB_DIR/notify.sh"
+  vrrp_conf "$LAB_DIR/h2.conf" 100 "notify $LAB_DIR/notify.sh"
+  start_tandem h1 "$LAB_DIR/h1.conf"
+  start_tandem h2 "$LAB_DIR/h2.conf"
+  wait_for 8 "h1 master" only_holder h1 h1 h2
+  rm "$LAB_DIR/ok"
+  wait_for 6 "h2 takes over when h1's check fails" only_holder h2 h1 h2
+  grep -q "Entering FAULT STATE" "$LAB_DIR/h1.log" || lab_fail "h1 not in FAULT"
+  wait_for 2 "notify args" grep -q "INSTANCE VI_LAB MASTER 100" "$LAB_DIR/notify.all"
+  grep -q "INSTANCE VI_LAB FAULT 150" "$LAB_DIR/notify.all" || lab_fail "no FAULT notify: $(cat "$LAB_DIR/notify.all")"
+  touch "$LAB_DIR/ok"
+  wait_for 8 "h1 back after its check recovers" only_holder h1 h1 h2
+}
+
+scenario_three() {  # three nodes: exactly one holder through two failures
+  lab_setup 3
+  vrrp_conf "$LAB_DIR/h1.conf" 150
+  vrrp_conf "$LAB_DIR/h2.conf" 120
+  vrrp_conf "$LAB_DIR/h3.conf" 100
+  start_tandem h1 "$LAB_DIR/h1.conf"; start_tandem h2 "$LAB_DIR/h2.conf"; start_tandem h3 "$LAB_DIR/h3.conf"
+  wait_for 8 "h1 master" only_holder h1 h1 h2 h3
+  kill -KILL "$PID_h1"
+  wait_for 8 "h2 master after h1 killed" only_holder h2 h1 h2 h3
+  kill -TERM "$PID_h2"
+  wait_for 4 "h3 master after h2 stopped" only_holder h3 h1 h2 h3
+}
+
+scenario_v3() {  # VRRPv3 at 0.1 s, multicast: crash takeover in ~0.3 s
+  VERSION=3 INTERVAL=0.1 two_tandems
+  wait_for 5 "h1 master" only_holder h1 h1 h2
+  start_services h1 h2
+  local t0; t0=$(now)
+  kill -KILL "$PID_h1"
+  lab_log "killed h1"
+  local took; took=$(time_until_answer "$t0" h2 3) || lab_fail "no takeover"
+  lab_log "v3 takeover after SIGKILL: ${took}s"
+  awk -v t="$took" 'BEGIN { exit !(t < 1.0) }' || lab_fail "v3 crash takeover took ${took}s (MDI is 0.36 s)"
+}
+
+scenario_v3unicast() {  # VRRPv3 unicast peers (pseudo-header with the peer's address)
+  lab_setup 2
+  VERSION=3 INTERVAL=0.1 UNICAST=$LAB_NET.2 vrrp_conf "$LAB_DIR/h1.conf" 150
+  VERSION=3 INTERVAL=0.1 UNICAST=$LAB_NET.1 vrrp_conf "$LAB_DIR/h2.conf" 100
+  start_tandem h1 "$LAB_DIR/h1.conf"; start_tandem h2 "$LAB_DIR/h2.conf"
+  wait_for 5 "h1 master" only_holder h1 h1 h2
+  sleep 1
+  only_holder h1 h1 h2 || lab_fail "h2 took over although h1 advertises (unicast)"
+  kill -TERM "$PID_h1"
+  wait_for 2 "h2 master" only_holder h2 h1 h2
+}
+
+# keepalived interop: KA_VERSION, KA_UNICAST; $1 = which host runs keepalived (h1 master or h2 backup)
+interop() {
+  local ka_host=$1
+  [ -x "$KEEPALIVED" ] || lab_fail "keepalived not installed (apt-get install keepalived)"
+  lab_setup 2
+  local u1="" u2=""
+  if [ -n "${KA_UNICAST:-}" ]; then u1=$LAB_NET.2; u2=$LAB_NET.1; fi
+  VERSION=${KA_VERSION:-2} INTERVAL=${KA_INTERVAL:-1} UNICAST=$u1 vrrp_conf "$LAB_DIR/h1.conf" 150
+  VERSION=${KA_VERSION:-2} INTERVAL=${KA_INTERVAL:-1} UNICAST=$u2 vrrp_conf "$LAB_DIR/h2.conf" 100
+  if [ "$ka_host" = h1 ]; then
+    start_keepalived h1 "$LAB_DIR/h1.conf"; start_tandem h2 "$LAB_DIR/h2.conf"
+  else
+    start_tandem h1 "$LAB_DIR/h1.conf"; start_keepalived h2 "$LAB_DIR/h2.conf"
+  fi
+  wait_for 8 "h1 master" only_holder h1 h1 h2
+  sleep 2
+  only_holder h1 h1 h2 || lab_fail "split or lost VIP while h1 advertises: holders $(holders h1 h2)"
+  grep -qi "invalid\|rejected\|bogus" "$LAB_DIR/h2.log" && lab_fail "h2 rejected h1's adverts: $(grep -i 'invalid\|rejected\|bogus' "$LAB_DIR/h2.log" | head -3)"
+  # graceful stop of h1 -> h2 within the skew time
+  kill -TERM "$PID_h1"
+  wait_for 3 "h2 master after h1 SIGTERM" only_holder h2 h1 h2
+  # h1 back: preempts (higher priority)
+  if [ "$ka_host" = h1 ]; then start_keepalived h1 "$LAB_DIR/h1.conf"; else start_tandem h1 "$LAB_DIR/h1.conf"; fi
+  wait_for 10 "h1 preempts back" only_holder h1 h1 h2
+  # crash of h1 -> h2 takes over after the down interval
+  if [ "$ka_host" = h1 ]; then
+    kill -STOP "$PID_h1" "$KA_CHILD_h1"; kill -KILL "$PID_h1" "$KA_CHILD_h1"
+  else
+    kill -KILL "$PID_h1"
+  fi
+  wait_for 8 "h2 takes the VIP after h1 crashed" holds_vip h2
+}
+
+scenario_interop_v2_ka_master() { KA_VERSION=2 interop h1; }
+scenario_interop_v2_ka_backup() { KA_VERSION=2 interop h2; }
+scenario_interop_v3_ka_master() { KA_VERSION=3 KA_INTERVAL=0.1 interop h1; }
+scenario_interop_v3_ka_backup() { KA_VERSION=3 KA_INTERVAL=0.1 interop h2; }
+scenario_interop_v3_unicast_ka_master() { KA_VERSION=3 KA_INTERVAL=0.1 KA_UNICAST=1 interop h1; }
+scenario_interop_v3_unicast_ka_backup() { KA_VERSION=3 KA_INTERVAL=0.1 KA_UNICAST=1 interop h2; }
+scenario_interop_v2_unicast_ka_backup() { KA_VERSION=2 KA_UNICAST=1 interop h2; }
+
+scenario_smtp() {  # smtp_alert: one email per transition through smtp_server (a local sink)
+  lab_setup 1
+  ip netns exec "$(ns h1)" python3 -c '
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 2525)); s.listen(8)
+out = open(sys.argv[1], "a")
+while True:
+    c, _ = s.accept(); f = c.makefile("rwb")
+    def say(t): f.write(t.encode() + b"\r\n"); f.flush()
+    say("220 sink")
+    data = False
+    for line in f:
+        t = line.decode().rstrip("\r\n")
+        if data:
+            if t == ".": data = False; say("250 queued"); out.flush(); continue
+            out.write(t + "\n"); continue
+        out.write("> " + t + "\n")
+        cmd = t.split(" ")[0].upper()
+        if cmd == "DATA": data = True; say("354 go ahead")
+        elif cmd == "QUIT": say("221 bye"); break
+        else: say("250 ok")
+    c.close()
+' "$LAB_DIR/mail.log" >/dev/null 2>&1 &
+  LAB_PIDS+=("$!")
+  sleep 0.3
+  GLOBAL_EXTRA="  notification_email {
+    ops@example.com
+  }
+  notification_email_from tandem@example.com
+  smtp_server 127.0.0.1 2525
+  smtp_connect_timeout 5" vrrp_conf "$LAB_DIR/h1.conf" 150 smtp_alert
+  start_tandem h1 "$LAB_DIR/h1.conf"
+  wait_for 8 "h1 master" holds_vip h1
+  wait_for 3 "MASTER email" grep -q "Subject: \[h1\] VRRP Instance VI_LAB - Entering MASTER state" "$LAB_DIR/mail.log"
+  grep -q "> RCPT TO:<ops@example.com>" "$LAB_DIR/mail.log" || lab_fail "no RCPT: $(cat "$LAB_DIR/mail.log")"
+  grep -q "> MAIL FROM:<tandem@example.com>" "$LAB_DIR/mail.log" || lab_fail "no MAIL FROM"
+  grep -q "Entering BACKUP state" "$LAB_DIR/mail.log" || lab_fail "no BACKUP email at start"
+  kill -TERM "$PID_h1"
+  wait_for 3 "STOP email" grep -q "Entering STOP state" "$LAB_DIR/mail.log"
+}
+
+v6_conf() {  # v6_conf FILE PRIORITY
+  cat > "$1" <<EOF
+vrrp_instance VI_V6 {
+  state BACKUP
+  interface eth0
+  virtual_router_id 66
+  priority $2
+  advert_int 0.1
+  vrrp_version 3
+  virtual_ipaddress {
+    fd77::100/64
+  }
+}
+EOF
+}
+
+holds_vip6() { ip -n "$(ns "$1")" -6 addr show dev eth0 2>/dev/null | grep -q "inet6 fd77::100/64"; }
+only_holder6() { local want=$1 h out=""; shift; for h in "$@"; do holds_vip6 "$h" && out="$out $h"; done; [ "${out# }" = "$want" ]; }
+has_linklocal() { ip -n "$(ns "$1")" -6 addr show dev eth0 scope link | grep -q "inet6 fe80" && ! ip -n "$(ns "$1")" -6 addr show dev eth0 | grep -q tentative; }
+
+v6_setup() {
+  lab_setup 2
+  wait_for 5 "h1 link-local address" has_linklocal h1
+  wait_for 5 "h2 link-local address" has_linklocal h2
+  v6_conf "$LAB_DIR/h1.conf" 150
+  v6_conf "$LAB_DIR/h2.conf" 100
+}
+
+scenario_ipv6() {  # VRRPv3 over IPv6 (ff02::12, kernel-computed pseudo-header checksum), tandem both sides
+  v6_setup
+  start_tandem h1 "$LAB_DIR/h1.conf"; start_tandem h2 "$LAB_DIR/h2.conf"
+  wait_for 5 "h1 holds the IPv6 VIP" only_holder6 h1 h1 h2
+  sleep 1
+  only_holder6 h1 h1 h2 || lab_fail "h2 took the IPv6 VIP while h1 advertises"
+  kill -KILL "$PID_h1"
+  wait_for 3 "h2 takes the IPv6 VIP" holds_vip6 h2
+  wait_for 5 "the killed node's IPv6 VIP expires" only_holder6 h2 h1 h2
+  grep -q "rejected" "$LAB_DIR/h2.log" && lab_fail "h2 rejected adverts: $(grep rejected "$LAB_DIR/h2.log" | head -2)"
+  true
+}
+
+scenario_interop_ipv6() {  # keepalived master over IPv6, tandem backup, and back
+  [ -x "$KEEPALIVED" ] || lab_fail "keepalived not installed"
+  v6_setup
+  start_keepalived h1 "$LAB_DIR/h1.conf"; start_tandem h2 "$LAB_DIR/h2.conf"
+  wait_for 8 "keepalived h1 holds the IPv6 VIP" only_holder6 h1 h1 h2
+  sleep 1
+  only_holder6 h1 h1 h2 || lab_fail "tandem h2 took the VIP while keepalived h1 advertises: $(tail -3 "$LAB_DIR/h2.log")"
+  kill -TERM "$PID_h1"
+  wait_for 3 "tandem h2 takes the IPv6 VIP" only_holder6 h2 h1 h2
+  start_keepalived h1 "$LAB_DIR/h1.conf"
+  wait_for 8 "keepalived h1 preempts tandem" only_holder6 h1 h1 h2
+}
+
+scenario_badpackets() {  # a peer flooding invalid adverts (wrong password) neither silences the master nor resets timers
+  lab_setup 3
+  vrrp_conf "$LAB_DIR/h1.conf" 150
+  vrrp_conf "$LAB_DIR/h2.conf" 100
+  start_tandem h1 "$LAB_DIR/h1.conf"; start_tandem h2 "$LAB_DIR/h2.conf"
+  wait_for 8 "h1 master" only_holder h1 h1 h2
+  # h3 sends a v2 advert for VRID 77 with a wrong password every 50 ms (TTL 255, multicast).
+  ip netns exec "$(ns h3)" python3 -c '
+import socket, struct, time
+def csum(b):
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16: s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+body = bytes([0x21, 77, 200, 1, 1, 1, 0, 0, 10, 77, 0, 100]) + b"badpass\0"
+body = body[:6] + struct.pack("!H", csum(body)) + body[8:]
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, 112)
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 255)
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton("10.77.0.3"))
+while True:
+    s.sendto(body, ("224.0.0.18", 0)); time.sleep(0.05)
+' >/dev/null 2>&1 &
+  LAB_PIDS+=("$!")
+  sleep 6
+  only_holder h1 h1 h2 || lab_fail "the bad-packet flood moved the VIP: holders $(holders h1 h2)"
+  grep -q "rejected advert from $LAB_NET.3: invalid password" "$LAB_DIR/h2.log" || lab_fail "h2 did not report the bad adverts"
+  grep -q "rejected advert from $LAB_NET.3: invalid password" "$LAB_DIR/h1.log" || lab_fail "h1 did not report the bad adverts"
+  # And the backup still takes over on time when the master dies during the flood.
+  kill -KILL "$PID_h1"
+  wait_for 5 "h2 takes over despite the flood" holds_vip h2
+}
+
+sync_conf() {  # sync_conf FILE PRIORITY CHECKFILE
+  cat > "$1" <<EOF
+vrrp_script chk {
+  script "/usr/bin/test -e $3"
+  interval 0.2
+}
+vrrp_sync_group G {
+  group {
+    VI_A
+    VI_B
+  }
+}
+vrrp_instance VI_A {
+  interface eth0
+  virtual_router_id 81
+  priority $2
+  advert_int 1
+  virtual_ipaddress {
+    $LAB_VIP/24
+  }
+  track_script {
+    chk
+  }
+}
+vrrp_instance VI_B {
+  interface eth0
+  virtual_router_id 82
+  priority $2
+  advert_int 1
+  virtual_ipaddress {
+    $LAB_NET.101/24
+  }
+}
+EOF
+}
+
+holds_b() { ip -n "$(ns "$1")" -4 addr show dev eth0 | grep -q "inet $LAB_NET.101/"; }
+
+scenario_syncgroup() {  # a sync group moves together: VI_A's check fails on h1, VI_B follows it to h2
+  lab_setup 2
+  touch "$LAB_DIR/ok1" "$LAB_DIR/ok2"
+  sync_conf "$LAB_DIR/h1.conf" 150 "$LAB_DIR/ok1"
+  sync_conf "$LAB_DIR/h2.conf" 100 "$LAB_DIR/ok2"
+  start_tandem h1 "$LAB_DIR/h1.conf"; start_tandem h2 "$LAB_DIR/h2.conf"
+  wait_for 8 "h1 holds both VIPs" bash -c "ip -n $(ns h1) -4 addr show dev eth0 | grep -q '$LAB_VIP/' && ip -n $(ns h1) -4 addr show dev eth0 | grep -q '$LAB_NET.101/'"
+  rm "$LAB_DIR/ok1"
+  wait_for 6 "h2 holds VI_A's VIP" holds_vip h2
+  wait_for 2 "h2 holds VI_B's VIP too" holds_b h2
+  holds_b h1 && lab_fail "h1 kept VI_B's VIP although its group is in FAULT"
+  touch "$LAB_DIR/ok1"
+  wait_for 8 "h1 takes both back" bash -c "ip -n $(ns h1) -4 addr show dev eth0 | grep -q '$LAB_VIP/' && ip -n $(ns h1) -4 addr show dev eth0 | grep -q '$LAB_NET.101/'"
+}
+
+scenario_stalevip() {  # a VIP left by a crashed daemon is removed when tandem starts
+  lab_setup 2
+  vrrp_conf "$LAB_DIR/h1.conf" 150
+  vrrp_conf "$LAB_DIR/h2.conf" 100
+  start_tandem h2 "$LAB_DIR/h2.conf"
+  wait_for 8 "h2 master" only_holder h2 h1 h2
+  ip -n "$(ns h1)" addr add $LAB_VIP/24 dev eth0   # as keepalived leaves it after SIGKILL
+  [ "$(holders h1 h2)" = "h1 h2" ] || lab_fail "setup: stale VIP not in place"
+  start_tandem h1 "$LAB_DIR/h1.conf"
+  wait_for 2 "stale VIP removed from h1 at start" only_holder h2 h1 h2
+  grep -q "removed stale virtual address $LAB_VIP" "$LAB_DIR/h1.log" || lab_fail "no log of the removal"
+  wait_for 8 "h1 preempts (priority 150)" only_holder h1 h1 h2
+}
+
+scenario_scriptuser() {  # notify scripts run as script_user; an insecure one is refused with enable_script_security
+  lab_setup 1
+  chmod 755 "$LAB_DIR"
+  : > "$LAB_DIR/uid.out"; chmod 666 "$LAB_DIR/uid.out"
+  printf '#!/bin/sh\nid -u >> %s\necho "$@" >> %s\n' "$LAB_DIR/uid.out" "$LAB_DIR/uid.out" > "$LAB_DIR/safe.sh"
+  chmod 755 "$LAB_DIR/safe.sh"
+  printf '#!/bin/sh\necho unsafe-ran >> %s\n' "$LAB_DIR/uid.out" > "$LAB_DIR/unsafe.sh"
+  chmod 777 "$LAB_DIR/unsafe.sh"
+  GLOBAL_EXTRA="  script_user nobody
+  enable_script_security" vrrp_conf "$LAB_DIR/h1.conf" 150 "notify_master $LAB_DIR/unsafe.sh" "notify \"$LAB_DIR/safe.sh extra\""
+  start_tandem h1 "$LAB_DIR/h1.conf"
+  wait_for 8 "h1 master" holds_vip h1
+  wait_for 3 "notify ran as nobody" grep -q "^$(id -u nobody)\$" "$LAB_DIR/uid.out"
+  wait_for 2 "notify arguments" grep -q "^extra INSTANCE VI_LAB MASTER 150\$" "$LAB_DIR/uid.out"
+  grep -q unsafe-ran "$LAB_DIR/uid.out" && lab_fail "the world-writable notify_master script ran"
+  grep -q "SECURITY VIOLATION" "$LAB_DIR/h1.log" || lab_fail "no SECURITY VIOLATION logged"
+  true
+}
+
+scenario_garp() {  # on takeover: 5 gratuitous ARPs at once, 5 more after garp_master_delay (here 2 s)
+  lab_setup 1
+  ip netns exec "$(ns h9)" python3 -c '
+import socket, struct, sys, time
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0806))
+s.settimeout(0.2)
+vip = socket.inet_aton(sys.argv[1]); end = time.time() + float(sys.argv[2])
+out = open(sys.argv[3], "w")
+while time.time() < end:
+    try: f = s.recv(100)
+    except socket.timeout: continue
+    arp = f[14:42]
+    op = struct.unpack("!H", arp[6:8])[0]
+    if op == 1 and arp[14:18] == vip and arp[24:28] == vip and arp[18:24] == b"\xff" * 6 and f[0:6] == b"\xff" * 6:
+        out.write("%.3f\n" % time.time()); out.flush()
+' "$LAB_VIP" 9 "$LAB_DIR/garp.times" &
+  local sniffer=$!
+  LAB_PIDS+=("$sniffer")
+  sleep 0.3
+  vrrp_conf "$LAB_DIR/h1.conf" 150 "garp_master_delay 2"
+  start_tandem h1 "$LAB_DIR/h1.conf"
+  wait "$sniffer" || true
+  local n; n=$(wc -l < "$LAB_DIR/garp.times")
+  [ "$n" = 10 ] || lab_fail "expected 10 gratuitous ARPs, saw $n: $(cat "$LAB_DIR/garp.times")"
+  awk 'NR == 1 { a = $1 } NR == 5 { b = $1 } NR == 6 { c = $1 }
+       END { if (b - a > 0.1 || c - a < 1.8 || c - a > 2.3) { print "bursts at", a, b, c; exit 1 } }' "$LAB_DIR/garp.times" \
+    || lab_fail "GARP bursts not 5 at once + 5 after 2 s: $(tr '\n' ' ' < "$LAB_DIR/garp.times")"
+}
+
+scenario_na() {  # IPv6 takeover: 5 unsolicited neighbour advertisements (override, target = VIP) at once
+  lab_setup 1
+  wait_for 5 "h1 link-local address" has_linklocal h1
+  wait_for 5 "h9 link-local address" has_linklocal h9
+  ip netns exec "$(ns h9)" python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+s.settimeout(0.2)
+vip = socket.inet_pton(socket.AF_INET6, sys.argv[1]); end = time.time() + float(sys.argv[2])
+out = open(sys.argv[3], "w")
+while time.time() < end:
+    try: p, a = s.recvfrom(200)
+    except socket.timeout: continue
+    if p[0] == 136 and p[4] & 0x20 and p[8:24] == vip:
+        out.write("%.3f %s\n" % (time.time(), a[0])); out.flush()
+' fd77::100 6 "$LAB_DIR/na.times" &
+  local sniffer=$!
+  LAB_PIDS+=("$sniffer")
+  sleep 0.3
+  v6_conf "$LAB_DIR/h1.conf" 150
+  start_tandem h1 "$LAB_DIR/h1.conf"
+  wait "$sniffer" || true
+  local n; n=$(wc -l < "$LAB_DIR/na.times")
+  [ "$n" -ge 5 ] || lab_fail "expected 5 unsolicited NAs, saw $n"
+}
+
+ALL="sigkill sigterm sigstop linkdown nopreempt preemptdelay trackscript three v3 v3unicast
+  interop_v2_ka_master interop_v2_ka_backup interop_v2_unicast_ka_backup interop_v3_ka_master interop_v3_ka_backup
+  interop_v3_unicast_ka_master interop_v3_unicast_ka_backup smtp ipv6 interop_ipv6 badpackets syncgroup stalevip scriptuser garp na"
+QUICK="sigterm v3 trackscript smtp badpackets stalevip scriptuser garp interop_v3_ka_master interop_v3_unicast_ka_backup interop_v2_ka_backup"
+
+scenarios=${*:-$ALL}
+[ "$scenarios" = quick ] && scenarios=$QUICK
+failed=0
+for s in $scenarios; do run_scenario "$s" || failed=$((failed + 1)); done
+[ $failed = 0 ] || { echo "lab-vrrp: $failed scenario(s) failed" >&2; exit 1; }
