@@ -47,14 +47,16 @@ lab_setup() {  # lab_setup N   -> hosts h1..hN plus client h9
 lab_cleanup() {
   local pid
   set +e
-  for pid in "${LAB_PIDS[@]}"; do
-    kill -CONT "$pid" 2>/dev/null; kill -KILL "$pid" 2>/dev/null
+  local n p
+  # Every process this lab started runs inside one of its namespaces, so that is where they
+  # are found and stopped (SIGKILL also ends a stopped one). The PIDs in LAB_PIDS are not
+  # signalled: one that already exited may by now belong to somebody else's process (PIDs
+  # wrap around quickly while a test suite runs).
+  for n in $(ip netns list | awk '{print $1}' | grep "^${LAB_ID}-"); do
+    for p in $(ip netns pids "$n" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
   done
   for pid in "${LAB_PIDS[@]}"; do { wait "$pid"; } 2>/dev/null; done
-  local n p
   for n in $(ip netns list | awk '{print $1}' | grep "^${LAB_ID}-"); do
-    # Anything still in our namespaces was started by this lab (a script's child): stop it.
-    for p in $(ip netns pids "$n" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
     ip netns del "$n"
   done
   [ -n "${LAB_KEEP:-}" ] || rm -rf "$LAB_DIR"

@@ -405,7 +405,9 @@ struct ProxyFailoverTests {
             var connections: [RedisConnection] = []
             for _ in writers { connections.append(try await proxy.connect(timeout: .seconds(20))) }
             let tasks = zip(writers, connections).map { w, c in Task { await w.run(c) } }
-            try await waitUntil("writes to flow") { writers.allSatisfy { $0.acked.withLockedValue { $0.count } >= 50 } }
+            try await waitUntil("writes to flow (acknowledged: \(writers.map { $0.acked.withLockedValue { $0.count } }), errors: \(writers.map { $0.errors.withLockedValue { $0.prefix(2) } }); proxy log:\n\(proxy.logTail())") {
+                writers.allSatisfy { $0.acked.withLockedValue { $0.count } >= 50 }
+            }
             let clock = ContinuousClock()
             let killedAt = clock.now
             master.kill9()
@@ -514,7 +516,9 @@ struct ProxyFailoverTests {
             var connections: [RedisConnection] = []
             for _ in writers { connections.append(try await proxy.connect(timeout: .seconds(20))) }
             let tasks = zip(writers, connections).map { w, c in Task { await w.run(c) } }
-            try await waitUntil("writes to flow") { writers.allSatisfy { $0.acked.withLockedValue { $0.count } >= 50 } }
+            try await waitUntil("writes to flow (acknowledged: \(writers.map { $0.acked.withLockedValue { $0.count } }), errors: \(writers.map { $0.errors.withLockedValue { $0.prefix(2) } }); proxy log:\n\(proxy.logTail())") {
+                writers.allSatisfy { $0.acked.withLockedValue { $0.count } >= 50 }
+            }
             #expect(try await sentinels[0].command(["SENTINEL", "FAILOVER", "mymaster"]) == .simpleString("OK"))
             try await waitForCompletedFailover(sentinels, awayFrom: master)
             let address = try #require(try await sentinels[0].masterAddress())
