@@ -405,8 +405,25 @@ struct ProxyFailoverTests {
             var connections: [RedisConnection] = []
             for _ in writers { connections.append(try await proxy.connect(timeout: .seconds(20))) }
             let tasks = zip(writers, connections).map { w, c in Task { await w.run(c) } }
-            try await waitUntil("writes to flow (acknowledged: \(writers.map { $0.acked.withLockedValue { $0.count } }), errors: \(writers.map { $0.errors.withLockedValue { $0.prefix(2) } }); proxy log:\n\(proxy.logTail())") {
-                writers.allSatisfy { $0.acked.withLockedValue { $0.count } >= 50 }
+            do {
+                try await waitUntil("writes to flow") { writers.allSatisfy { $0.acked.withLockedValue { $0.count } >= 50 } }
+            } catch {
+                let state = (try? String(contentsOfFile: "/proc/\(proxy.pid ?? 0)/status", encoding: .utf8))?
+                    .split(separator: "\n").first { $0.hasPrefix("State:") } ?? "?"
+                let info = try? await proxy.connect(timeout: .seconds(2)).send(["INFO", "proxy"], timeout: .seconds(2))
+                let clients = try? await master.run(["CLIENT", "LIST"])
+                let keys = try? await master.run(["DBSIZE"])
+                let sets = try? await master.run(["INFO", "commandstats"])
+                Issue.record("""
+                    writes stalled: acknowledged \(writers.map { $0.acked.withLockedValue { $0.count } }), \
+                    errors \(writers.map { $0.errors.withLockedValue { $0.prefix(2) } }); proxy \(state)
+                    INFO proxy: \(info?.string ?? "no answer")
+                    master's clients: \(clients?.string ?? "?")
+                    master's keys: \(String(describing: keys)); \(sets?.string?.split(separator: "\r\n").filter { $0.contains("cmdstat_set:") } ?? [])
+                    proxy log:
+                    \(proxy.logTail())
+                    """)
+                throw error
             }
             let clock = ContinuousClock()
             let killedAt = clock.now
@@ -516,8 +533,25 @@ struct ProxyFailoverTests {
             var connections: [RedisConnection] = []
             for _ in writers { connections.append(try await proxy.connect(timeout: .seconds(20))) }
             let tasks = zip(writers, connections).map { w, c in Task { await w.run(c) } }
-            try await waitUntil("writes to flow (acknowledged: \(writers.map { $0.acked.withLockedValue { $0.count } }), errors: \(writers.map { $0.errors.withLockedValue { $0.prefix(2) } }); proxy log:\n\(proxy.logTail())") {
-                writers.allSatisfy { $0.acked.withLockedValue { $0.count } >= 50 }
+            do {
+                try await waitUntil("writes to flow") { writers.allSatisfy { $0.acked.withLockedValue { $0.count } >= 50 } }
+            } catch {
+                let state = (try? String(contentsOfFile: "/proc/\(proxy.pid ?? 0)/status", encoding: .utf8))?
+                    .split(separator: "\n").first { $0.hasPrefix("State:") } ?? "?"
+                let info = try? await proxy.connect(timeout: .seconds(2)).send(["INFO", "proxy"], timeout: .seconds(2))
+                let clients = try? await master.run(["CLIENT", "LIST"])
+                let keys = try? await master.run(["DBSIZE"])
+                let sets = try? await master.run(["INFO", "commandstats"])
+                Issue.record("""
+                    writes stalled: acknowledged \(writers.map { $0.acked.withLockedValue { $0.count } }), \
+                    errors \(writers.map { $0.errors.withLockedValue { $0.prefix(2) } }); proxy \(state)
+                    INFO proxy: \(info?.string ?? "no answer")
+                    master's clients: \(clients?.string ?? "?")
+                    master's keys: \(String(describing: keys)); \(sets?.string?.split(separator: "\r\n").filter { $0.contains("cmdstat_set:") } ?? [])
+                    proxy log:
+                    \(proxy.logTail())
+                    """)
+                throw error
             }
             #expect(try await sentinels[0].command(["SENTINEL", "FAILOVER", "mymaster"]) == .simpleString("OK"))
             try await waitForCompletedFailover(sentinels, awayFrom: master)

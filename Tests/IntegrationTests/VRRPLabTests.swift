@@ -16,7 +16,7 @@ enum VRRPLab {
     }
 
     /// Runs scripts/lab-vrrp.sh with the given scenarios against the built tandem.
-    static func run(_ scenarios: [String]) throws -> (status: Int32, output: String) {
+    static func run(_ scenarios: [String]) async throws -> (status: Int32, output: String) {
         guard canRun else {
             throw HarnessError("the VRRP lab needs root and iproute2 (ip)" + (isCI ? "; CI=true requires them" : ""))
         }
@@ -37,10 +37,19 @@ enum VRRPLab {
         process.standardOutput = pipe
         process.standardError = pipe
         try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        // Waiting for a minute-long lab must not hold one of the cooperative threads.
+        let box = UncheckedBox(process: process, pipe: pipe)
+        return try await offCooperativePool {
+            let data = box.pipe.fileHandleForReading.readDataToEndOfFile()
+            box.process.waitUntilExit()
+            return (box.process.terminationStatus, String(decoding: data, as: UTF8.self))
+        }
     }
+}
+
+private struct UncheckedBox: @unchecked Sendable {
+    let process: Process
+    let pipe: Pipe
 }
 
 @Suite("tandem vrrp in network namespaces", .serialized, .enabled(if: VRRPLab.shouldRun), .timeLimit(.minutes(3)))
@@ -48,9 +57,9 @@ struct VRRPLabTests {
     /// Each scenario builds its own namespaces (10.77.0.0/24 inside them only) and removes them.
     @Test("VIP moves on graceful stop and crash; track_script failure; smtp_alert; a bad-packet flood; keepalived interop v3 multicast and unicast",
           arguments: ["sigterm", "v3", "trackscript", "smtp", "badpackets", "stalevip", "scriptuser", "garp", "interop_v3_ka_master", "interop_v3_unicast_ka_backup", "interop_v2_ka_backup"])
-    func scenario(_ name: String) throws {
+    func scenario(_ name: String) async throws {
         if name.hasPrefix("interop"), findExecutable("keepalived") == nil, !isCI { return }
-        let result = try VRRPLab.run([name])
+        let result = try await VRRPLab.run([name])
         #expect(result.status == 0, "\(result.output)")
         #expect(result.output.contains("PASS \(name)"), "\(result.output)")
     }

@@ -160,7 +160,9 @@ public final class RedisServer: @unchecked Sendable {
     /// Kills the server and removes its directory.
     public func stop() {
         child?.kill9()
-        try? FileManager.default.removeItem(at: directory)
+        if ProcessInfo.processInfo.environment["TANDEM_KEEP_LOGS"] == nil {
+            try? FileManager.default.removeItem(at: directory)
+        }
     }
 }
 

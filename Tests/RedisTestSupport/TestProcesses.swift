@@ -16,11 +16,11 @@ public struct HarnessError: Error, CustomStringConvertible {
 /// process that exits early still kills them (at exit), and so tests never signal
 /// anything they did not start.
 enum ProcessRegistry {
-    private static let pids = NIOLockedValueBox<Set<pid_t>>([])
+    private static let pids = NIOLockedValueBox<[pid_t: String?]>([:])
     private static let installed = NIOLockedValueBox(false)
 
-    static func add(_ pid: pid_t) {
-        pids.withLockedValue { _ = $0.insert(pid) }
+    static func add(_ pid: pid_t, startTime: String?) {
+        pids.withLockedValue { $0[pid] = startTime }
         installed.withLockedValue { done in
             guard !done else { return }
             done = true
@@ -29,15 +29,31 @@ enum ProcessRegistry {
     }
 
     static func remove(_ pid: pid_t) {
-        pids.withLockedValue { _ = $0.remove(pid) }
+        pids.withLockedValue { _ = $0.removeValue(forKey: pid) }
     }
 
     static func killAll() {
-        for pid in pids.withLockedValue({ $0 }) {
+        for (pid, started) in pids.withLockedValue({ $0 }) where started == nil || processStartTime(pid) == started {
             kill(pid, SIGCONT)
             kill(pid, SIGKILL)
         }
     }
+}
+
+/// A process's state letter (field 3 of /proc/PID/stat: R, S, T, Z, …), nil when there is none.
+func processState(_ pid: pid_t) -> String? {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let close = stat.lastIndex(of: ")") else { return nil }
+    return stat[stat.index(after: close)...].split(separator: " ").first.map(String.init)
+}
+
+/// A process's start time (field 22 of /proc/PID/stat): with the PID, it names one process, not
+/// a later one that got the same PID after the first exited (PIDs wrap around quickly here).
+func processStartTime(_ pid: pid_t) -> String? {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let close = stat.lastIndex(of: ")") else { return nil }
+    let fields = stat[stat.index(after: close)...].split(separator: " ")
+    return fields.count > 19 ? String(fields[19]) : nil
 }
 
 /// Finds an executable on PATH (and in /usr/sbin, /usr/bin for Debian's daemons).
@@ -123,8 +139,13 @@ public final class ChildProcess: @unchecked Sendable {
         process.standardInput = FileHandle.nullDevice
         try process.run()
         self.process = process
-        ProcessRegistry.add(process.processIdentifier)
+        self.startTime = processStartTime(process.processIdentifier)
+        ProcessRegistry.add(process.processIdentifier, startTime: startTime)
     }
+
+    /// Tells this process from a later one that got its PID after it exited and Foundation
+    /// reaped it.
+    private let startTime: String?
 
     public var pid: pid_t { process.processIdentifier }
     public var isRunning: Bool { process.isRunning }
@@ -136,7 +157,10 @@ public final class ChildProcess: @unchecked Sendable {
 
     public func signal(_ signal: Int32) {
         lock.withLock {
-            if !reaped { kill(process.processIdentifier, signal) }
+            let pid = process.processIdentifier
+            // Not after it exited: by then the PID may belong to another process.
+            guard !reaped, startTime == nil || processStartTime(pid) == startTime else { return }
+            kill(pid, signal)
         }
     }
 
@@ -144,9 +168,18 @@ public final class ChildProcess: @unchecked Sendable {
     public func kill9() {
         signal(SIGCONT)
         signal(SIGKILL)
-        process.waitUntilExit()
+        // Not `waitUntilExit()`: it spins a run loop on this (cooperative) thread until
+        // Foundation notices the exit, which once never happened (a killed child stayed a
+        // zombie and the whole test run hung). Dead is enough: a zombie or no process at all.
+        let pid = process.processIdentifier
+        let deadline = ContinuousClock.now + .seconds(10)
+        while process.isRunning && ContinuousClock.now < deadline {
+            let state = processState(pid)
+            if state == nil || state == "Z" || processStartTime(pid) != startTime { break }
+            usleep(2_000)
+        }
         lock.withLock { reaped = true }
-        ProcessRegistry.remove(process.processIdentifier)
+        ProcessRegistry.remove(pid)
     }
 
     /// SIGTERM, then SIGKILL if it has not exited within `grace`.
@@ -159,4 +192,16 @@ public final class ChildProcess: @unchecked Sendable {
     }
 
     public var terminationStatus: Int32? { process.isRunning ? nil : process.terminationStatus }
+}
+
+/// Runs blocking work (waiting for a child process, reading its pipe) on a thread of its own,
+/// not on one of the few threads of Swift's cooperative pool: blocking those for long starves
+/// every other test in the run (on 2 cores there are only two).
+public func offCooperativePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        let thread = Thread {
+            do { continuation.resume(returning: try body()) } catch { continuation.resume(throwing: error) }
+        }
+        thread.start()
+    }
 }
