@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import RESP
 
 /// A sentinel.conf that could not be used: names the file, the line and the directive.
@@ -39,6 +42,13 @@ public struct MasterSettings: Sendable, Hashable {
     public var knownReplicas: [(host: String, port: Int)] = []
     public var knownSentinels: [(host: String, port: Int, runID: String)] = []
 
+    public init(name: String, host: String, port: Int, quorum: Int) {
+        self.name = name
+        self.host = host
+        self.port = port
+        self.quorum = quorum
+    }
+
     public static func == (a: MasterSettings, b: MasterSettings) -> Bool {
         a.name == b.name && a.host == b.host && a.port == b.port && a.quorum == b.quorum
             && a.downAfterMilliseconds == b.downAfterMilliseconds && a.failoverTimeout == b.failoverTimeout
@@ -61,7 +71,8 @@ public struct SentinelConfiguration: Sendable, Hashable {
     public var port = 26379
     public var bind: [String] = []
     public var dir: String?
-    public var protectedMode = true
+    /// Off unless the file says `protected-mode yes`: Redis turns it off in sentinel mode.
+    public var protectedMode = false
     public var logfile: String?
     public var pidfile: String?
     public var requirePass: String?
@@ -245,8 +256,14 @@ extension SentinelConfiguration {
             masters[index].parallelSyncs = v
         case "auth-pass": masters[index].authPass = try arg(3)
         case "auth-user": masters[index].authUser = try arg(3)
-        case "notification-script": masters[index].notificationScript = try arg(3)
-        case "client-reconfig-script": masters[index].clientReconfigScript = try arg(3)
+        case "notification-script":
+            let path = try arg(3)
+            guard access(path, X_OK) == 0 else { throw fail(file, line, words, "Notification script seems non existing or non executable.") }
+            masters[index].notificationScript = path
+        case "client-reconfig-script":
+            let path = try arg(3)
+            guard access(path, X_OK) == 0 else { throw fail(file, line, words, "Client reconfiguration script seems non existing or non executable.") }
+            masters[index].clientReconfigScript = path
         case "master-reboot-down-after-period":
             guard let v = Int64(try arg(3)), v >= 0 else { throw fail(file, line, words, "negative time parameter.") }
             masters[index].masterRebootDownAfterPeriod = v
