@@ -1,3 +1,5 @@
+import RESP
+
 /// One ACL user as Redis 7.0 keeps it (without selectors or key permissions beyond patterns:
 /// the sentinel port has no keys).
 struct ACLUser: Sendable, Hashable {
@@ -10,6 +12,9 @@ struct ACLUser: Sendable, Hashable {
     var allowed: Set<String> = []
     /// `+@all`/`allcommands` also allows commands added later (Redis's "future commands" bit).
     var allCommands = false
+    /// Command and category rules since the last `+@all`/`-@all`, as 7.0 keeps them to
+    /// describe the user (a later rule for the same target replaces the earlier one).
+    var commandRules: [String] = []
     var allKeys = false
     var keyPatterns: [String] = []
     var allChannels = false
@@ -44,8 +49,8 @@ struct ACLUser: Sendable, Hashable {
         case "resetkeys": allKeys = false; keyPatterns = []
         case "allchannels", "&*": allChannels = true; channelPatterns = []
         case "resetchannels": allChannels = false; channelPatterns = []
-        case "allcommands", "+@all": allCommands = true; allowed = Set(table.allNames)
-        case "nocommands", "-@all": allCommands = false; allowed = []
+        case "allcommands", "+@all": allCommands = true; allowed = Set(table.allNames); commandRules = []
+        case "nocommands", "-@all": allCommands = false; allowed = []; commandRules = []
         case "sanitize-payload": sanitizePayload = true
         case "skip-sanitize-payload": sanitizePayload = false
         case "reset":
@@ -92,10 +97,13 @@ struct ACLUser: Sendable, Hashable {
                     let category = String(rest.dropFirst()).lowercased()
                     guard table.categories.contains(category) else { throw ACLRuleError("Unknown command or category name in ACL") }
                     for e in table.allEntries where e.categories.contains("@" + category) { set(e.name, allow) }
+                    record(String(first) + "@" + category)
                 } else {
                     guard let e = table.entry(named: rest) else { throw ACLRuleError("Unknown command or category name in ACL") }
                     set(e.name, allow)
                     for sub in e.subcommands.keys { set(sub, allow) }
+                    let subs = (e.reply.array?[9].array ?? []).compactMap { $0.array?.first?.string }
+                    for name in subs.isEmpty ? [e.name] : subs { record(String(first) + name) }
                 }
             default:
                 throw ACLRuleError("Syntax error")
@@ -103,33 +111,20 @@ struct ACLUser: Sendable, Hashable {
         }
     }
 
+    private mutating func record(_ rule: String) {
+        let target = rule.dropFirst()
+        commandRules.removeAll { $0.dropFirst() == target }
+        commandRules.append(rule)
+    }
+
     private mutating func set(_ name: String, _ allow: Bool) {
         if allow { allowed.insert(name) } else { allowed.remove(name) }
     }
 
-    /// The command part of `ACL LIST` / `ACL GETUSER`, built as 7.0 does: a base of `+@all`
-    /// or `-@all`, the categories that most of whose commands differ from the base, then the
-    /// single commands that still differ.
+    /// The command part of `ACL LIST` / `ACL GETUSER`, as 7.0 builds it: `+@all` or `-@all`,
+    /// then the command and category rules given since, in order.
     func describeCommands(table: SentinelCommandTable) -> String {
-        var rules = [allCommands ? "+@all" : "-@all"]
-        var fake = allCommands ? Set(table.allNames) : Set<String>()
-        for category in table.categories {
-            let tag = "@" + category
-            var on = 0, off = 0
-            for name in table.order where table.commands[name]!.categories.contains(tag) {
-                if allowed.contains(name) { on += 1 } else { off += 1 }
-            }
-            if (!allCommands && on > off) || (allCommands && off > on) {
-                rules.append((allCommands ? "-" : "+") + tag)
-                for e in table.allEntries where e.categories.contains(tag) {
-                    if allCommands { fake.remove(e.name) } else { fake.insert(e.name) }
-                }
-            }
-        }
-        for name in table.allNames where allowed.contains(name) != fake.contains(name) {
-            rules.append((allowed.contains(name) ? "+" : "-") + name)
-        }
-        return rules.joined(separator: " ")
+        ([allCommands ? "+@all" : "-@all"] + commandRules).joined(separator: " ")
     }
 
     var flags: [String] {

@@ -132,7 +132,7 @@ extension SentinelRuntime {
         }
         let defaultUser = users["default"]!
         if (!defaultUser.noPass || !defaultUser.enabled) && !session.authenticated.withLockedValue({ $0 }) {
-            return .simpleError("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
+            return .simpleError("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
         }
         if let setName { session.name.withLockedValue { $0 = setName.isEmpty ? nil : setName } }
         session.protocolVersion.withLockedValue { $0 = proto }

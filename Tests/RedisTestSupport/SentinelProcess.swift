@@ -64,7 +64,8 @@ public final class SentinelProcess: @unchecked Sendable {
         }
         try await waitUntil("\(kind) sentinel on port \(port) to answer PING (log: \(logFile.path))") {
             guard self.child?.isRunning == true else { throw HarnessError("\(self.kind) sentinel exited: \(self.logTail())") }
-            return try await self.command(["PING"]).string == "PONG"
+            let reply = try await self.command(["PING"])
+            return reply.string == "PONG" || reply.errorCode == "NOAUTH"  // up, with requirepass
         }
     }
 
