@@ -164,6 +164,7 @@ extension SentinelRuntime {
         if abort { return [.simpleError("ERR No shutdown in progress.")] }
         logger.warning("User requested shutdown...")
         try? saveConfig()
+        if let pidfile = configuration.pidfile, !pidfile.isEmpty { unlink(pidfile) }
         logger.warning("Sentinel is now ready to exit, bye bye...")
         exit(0)
     }

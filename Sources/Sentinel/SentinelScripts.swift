@@ -68,8 +68,10 @@ extension SentinelRuntime {
         return rc == 0 ? pid : nil
     }
 
-    /// The process's open descriptors, from /proc/self/fd.
-    nonisolated func openDescriptors() -> [Int32] {
+}
+
+/// The process's open descriptors, from /proc/self/fd.
+func openDescriptors() -> [Int32] {
         guard let dir = opendir("/proc/self/fd") else { return [] }
         defer { closedir(dir) }
         let own = dirfd(dir)
@@ -79,8 +81,9 @@ extension SentinelRuntime {
             if let fd = Int32(name), fd != own { fds.append(fd) }
         }
         return fds
-    }
+}
 
+extension SentinelRuntime {
     /// SENTINEL PENDING-SCRIPTS entries.
     func pendingScripts() -> [RESPValue] {
         let t = now

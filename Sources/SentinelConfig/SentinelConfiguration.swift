@@ -75,6 +75,9 @@ public struct SentinelConfiguration: Sendable, Hashable {
     public var protectedMode = false
     public var logfile: String?
     public var pidfile: String?
+    public var daemonize = false
+    /// `debug`, `verbose`, `notice` (default) or `warning`.
+    public var logLevel = "notice"
     public var requirePass: String?
     public var myID: String?
     public var currentEpoch: UInt64 = 0
@@ -169,6 +172,15 @@ extension SentinelConfiguration {
         case "dir": dir = try argument()
         case "logfile": logfile = try argument()
         case "pidfile": pidfile = try argument()
+        case "daemonize":
+            guard let value = Self.yesNo(try argument()) else { throw fail(file, line, words, "argument must be 'yes' or 'no'") }
+            daemonize = value
+        case "loglevel":
+            let level = try argument().lowercased()
+            guard ["debug", "verbose", "notice", "warning", "nothing"].contains(level) else {
+                throw fail(file, line, words, "argument(s) must be one of the following: debug, verbose, notice, warning, nothing")
+            }
+            logLevel = level
         case "requirepass": requirePass = try argument()
         case "protected-mode":
             guard let value = Self.yesNo(try argument()) else { throw fail(file, line, words, "argument must be 'yes' or 'no'") }
