@@ -83,6 +83,10 @@ public actor SentinelRuntime {
         let t = now
         var actions: [SentinelAction] = []
         state.currentEpoch = configuration.currentEpoch
+        for i in configuration.masters.indices where !configuration.announceHostnames && !SentinelConfiguration.isIPLiteral(configuration.masters[i].host) {
+            // resolve-hostnames without announce-hostnames: Sentinel works with (and reports) the address.
+            if let ip = resolveHostname(configuration.masters[i].host) { configuration.masters[i].host = ip }
+        }
         for m in configuration.masters {
             actions += state.monitor(name: m.name, address: InstanceAddress(ip: m.host, port: m.port), quorum: m.quorum,
                                      downAfter: m.downAfterMilliseconds, failoverTimeout: m.failoverTimeout,

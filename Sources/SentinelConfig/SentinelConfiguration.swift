@@ -193,6 +193,12 @@ extension SentinelConfiguration {
         }
     }
 
+    /// An IPv4 or IPv6 address as text (not a name to resolve).
+    public static func isIPLiteral(_ host: String) -> Bool {
+        var v4 = in_addr(), v6 = in6_addr()
+        return inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1
+    }
+
     static func yesNo(_ s: String) -> Bool? {
         switch s.lowercased() {
         case "yes": return true
@@ -243,6 +249,7 @@ extension SentinelConfiguration {
         guard let port = Int(words[4]), (1...65535).contains(port) else { throw fail(file, line, words, "Invalid port number") }
         guard let quorum = Int(words[5]), quorum > 0 else { throw fail(file, line, words, "Quorum must be 1 or greater.") }
         guard !name.contains(" "), !name.isEmpty else { throw fail(file, line, words, "Invalid master name.") }
+        guard resolveHostnames || Self.isIPLiteral(words[3]) else { throw fail(file, line, words, "Can't resolve instance hostname.") }
         masters.append(MasterSettings(name: name, host: words[3], port: port, quorum: quorum))
     }
 

@@ -5,6 +5,10 @@ import RedisConnection
 import RedisTestSupport
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Clients, ACL users and passwords on the sentinel port, next to redis-sentinel.
 @Suite("Sentinel clients, ACL and passwords against redis-sentinel 7.0", .serialized, .timeLimit(.minutes(3)),
        .enabled(if: SentinelProcess.shouldRunTests, "redis-server or redis-sentinel is not installed"))
@@ -139,6 +143,103 @@ struct SentinelAccessTests {
                 transcripts.append(out)
             }
             for (t, r) in zip(transcripts[0], transcripts[1]) { #expect(t == r) }
+        }
+    }
+}
+
+/// sentinel-user / sentinel-pass towards peers, in a mixed group whose members all require them.
+@Suite("Sentinel peers with passwords", .serialized, .timeLimit(.minutes(3)),
+       .enabled(if: SentinelProcess.shouldRunTests, "redis-server or redis-sentinel is not installed"))
+struct SentinelPeerAuthTests {
+    @Test("a mixed group with requirepass, an ACL user for peers, sentinel-user and sentinel-pass discovers itself and fails over",
+          arguments: [false, true])
+    func peerCredentials(withUser: Bool) async throws {
+        try await withReplicationGroup(replicas: 2) { master, replicas in
+            var lines = ["requirepass s3cret", "sentinel sentinel-pass \(withUser ? "peerpw" : "s3cret")"]
+            if withUser { lines += ["user peer on >peerpw ~* &* +@all", "sentinel sentinel-user peer"] }
+            var sentinels: [SentinelProcess] = []
+            defer { sentinels.forEach { $0.stop() } }
+            for kind in [SentinelProcess.Kind.tandem, .redis, .tandem] {
+                let s = try await SentinelProcess(kind: kind, monitoring: master, extraLines: lines)
+                s.password = "s3cret"
+                sentinels.append(s)
+            }
+            try await waitUntil("discovery through authenticated peer links", timeout: .seconds(30)) {
+                for s in sentinels {
+                    let k = try await s.known()
+                    if k.sentinels != 2 || k.replicas != 2 { return false }
+                }
+                return true
+            }
+            // Votes travel over those links: a failover needs them.
+            master.kill9()
+            try await waitUntil("a failover agreed by all", timeout: .seconds(40)) {
+                var answers: Set<String> = []
+                for s in sentinels { answers.insert(try await s.masterAddress() ?? "none") }
+                return answers.count == 1 && replicas.contains { answers.first == "127.0.0.1:\($0.port)" }
+            }
+        }
+    }
+}
+
+/// protected-mode yes: only loopback clients while the default user has no password.
+@Suite("Sentinel protected mode", .serialized, .timeLimit(.minutes(1)),
+       .enabled(if: SentinelProcess.shouldRunTests, "redis-server or redis-sentinel is not installed"))
+struct SentinelProtectedModeTests {
+    /// A non-loopback IPv4 address of this machine, if it has one.
+    static func externalAddress() -> String? {
+        var list: UnsafeMutablePointer<ifaddrs>?
+        guard getifaddrs(&list) == 0, let first = list else { return nil }
+        defer { freeifaddrs(first) }
+        var p: UnsafeMutablePointer<ifaddrs>? = first
+        while let ifa = p {
+            if let addr = ifa.pointee.ifa_addr, addr.pointee.sa_family == sa_family_t(AF_INET) {
+                let ip = addr.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { String(cString: inet_ntoa($0.pointee.sin_addr)) }
+                if !ip.hasPrefix("127.") { return ip }
+            }
+            p = ifa.pointee.ifa_next
+        }
+        return nil
+    }
+
+    /// Connects from `source` to `source:port` and returns the first bytes the server sends after a PING.
+    static func pingFrom(_ source: String, port: Int) throws -> String {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = UInt16(port).bigEndian
+        addr.sin_addr.s_addr = inet_addr(source)
+        let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard ok == 0 else { throw HarnessError("connect to \(source):\(port) failed") }
+        var tv = timeval(tv_sec: 2, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        _ = "PING\r\n".withCString { send(fd, $0, 6, 0) }
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        var out: [UInt8] = []
+        while true {
+            let n = recv(fd, &buffer, buffer.count, 0)
+            if n <= 0 { break }
+            out += buffer[0..<n]
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    @Test("protected-mode yes without a password refuses a non-loopback client with 7.0's DENIED text; a password lifts it")
+    func protectedMode() async throws {
+        guard let ip = Self.externalAddress() else { return }  // no address but loopback: nothing to show
+        for password in [false, true] {
+            let lines = ["bind 127.0.0.1 \(ip)", "protected-mode yes"] + (password ? ["requirepass pw"] : [])
+            try await withRedisServers(1) { servers in
+                let tandem = try await SentinelProcess(kind: .tandem, monitoring: servers[0], extraLines: lines)
+                defer { tandem.stop() }
+                let redis = try await SentinelProcess(kind: .redis, monitoring: servers[0], extraLines: lines)
+                defer { redis.stop() }
+                let expected = try Self.pingFrom(ip, port: redis.port)
+                #expect(expected.hasPrefix(password ? "-NOAUTH" : "-DENIED"), "redis-sentinel: \(expected)")
+                #expect(try Self.pingFrom(ip, port: tandem.port) == expected)
+                #expect(try await tandem.command(["SENTINEL", "MYID"]).string != nil || password)
+            }
         }
     }
 }

@@ -1,0 +1,56 @@
+import Foundation
+import RESP
+import RedisConnection
+import RedisTestSupport
+import Testing
+
+/// resolve-hostnames / announce-hostnames, next to redis-sentinel, with "localhost" as the name.
+@Suite("Sentinel hostnames against redis-sentinel 7.0", .serialized, .timeLimit(.minutes(2)),
+       .enabled(if: SentinelProcess.shouldRunTests, "redis-server or redis-sentinel is not installed"))
+struct SentinelHostnameTests {
+    @Test("monitor by name: reported by name with announce-hostnames, by address without it; refused without resolve-hostnames",
+          arguments: [true, false])
+    func monitorByName(announce: Bool) async throws {
+        try await withReplicationGroup(replicas: 1) { master, _ in
+            let lines = ["sentinel resolve-hostnames yes", "sentinel announce-hostnames \(announce ? "yes" : "no")",
+                         "sentinel monitor byname localhost \(master.port) 1", "sentinel down-after-milliseconds byname 1000"]
+            let tandem = try await SentinelProcess(kind: .tandem, monitoring: master, extraLines: lines)
+            defer { tandem.stop() }
+            let redis = try await SentinelProcess(kind: .redis, monitoring: master, extraLines: lines)
+            defer { redis.stop() }
+            let expected = RESPValue.array([.bulkString(announce ? "localhost" : "127.0.0.1"), .bulkString(String(master.port))])
+            for s in [tandem, redis] {
+                #expect(try await s.command(["SENTINEL", "GET-MASTER-ADDR-BY-NAME", "byname"]) == expected, "\(s.kind)")
+                #expect(try await s.command(["SENTINEL", "MONITOR", "other", "localhost", String(master.port), "1"]) == .simpleString("OK"))
+                #expect(try await s.command(["SENTINEL", "GET-MASTER-ADDR-BY-NAME", "other"]) == expected, "\(s.kind)")
+                #expect(try await s.command(["SENTINEL", "MONITOR", "bad", "no-such-host.invalid", "1", "1"])
+                        == .simpleError("ERR Invalid IP address or hostname specified"))
+            }
+            try await waitUntil("the monitored-by-name master's replica to be found") { try await tandem.known("byname").replicas == 1 }
+            let saved = try tandem.configText()
+            #expect(saved.contains("sentinel monitor byname \(announce ? "localhost" : "127.0.0.1") \(master.port) 1"))
+        }
+    }
+
+    @Test("a hostname without resolve-hostnames is refused at start by both")
+    func refusedWithoutResolve() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-hostname-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("sentinel.conf").path
+        for (binary, args) in [(try tandemExecutable(), ["sentinel"]), (SentinelProcess.redisSentinelBinary ?? "/usr/bin/redis-sentinel", [])] {
+            try "port 0\nsentinel monitor m localhost 6379 2\n".write(toFile: path, atomically: true, encoding: .utf8)
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: binary)
+            p.arguments = args + [path]
+            let pipe = Pipe()
+            p.standardOutput = pipe
+            p.standardError = pipe
+            try p.run()
+            let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            #expect(p.terminationStatus != 0)
+            #expect(out.contains("Can't resolve instance hostname."), "\(binary): \(out)")
+        }
+    }
+}
