@@ -370,7 +370,9 @@ public actor SentinelRuntime {
             }
         }
         let current = (try? String(contentsOfFile: configPath, encoding: .utf8)) ?? configText
-        let text = SentinelConfiguration.rewrite(current, sentinelLines: config.renderSentinelLines())
+        // ACL users are saved as `user` lines, as Redis's config rewrite does.
+        let userLines = users.keys.sorted().map { String(users[$0]!.describe(table: .shared)) }
+        let text = SentinelConfiguration.rewrite(current, sentinelLines: config.renderSentinelLines(), userLines: userLines)
         try ConfigFileWriter.write(text, to: configPath)
         configuration = config
     }

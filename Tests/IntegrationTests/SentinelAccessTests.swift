@@ -127,6 +127,26 @@ struct SentinelAccessTests {
         }
     }
 
+    @Test("ACL users are saved as `user` lines like redis-sentinel saves them, and survive a restart")
+    func usersSaved() async throws {
+        try await SentinelSurfaceTests.pair { tandem, redis, _ in
+            for s in [tandem, redis] {
+                #expect(try await s.command(["ACL", "SETUSER", "zed", "on", ">pw", "+@all", "-sentinel|set"]) == .simpleString("OK"))
+                #expect(try await s.command(["SENTINEL", "FLUSHCONFIG"]) == .simpleString("OK"))
+            }
+            func userLines(_ s: SentinelProcess) throws -> Set<String> {
+                Set(try s.configText().split(separator: "\n").filter { $0.hasPrefix("user ") }.map(String.init))
+            }
+            let saved = try userLines(redis)
+            #expect(saved.count == 2)
+            #expect(try userLines(tandem) == saved)
+            try await tandem.restart()
+            let c = try RawClient(port: tandem.port)
+            #expect(try c.send(["AUTH", "zed", "pw"]) == "+OK\r\n")
+            #expect(try c.send(["SENTINEL", "SET", "mymaster", "quorum", "1"]).hasPrefix("-NOPERM"))
+        }
+    }
+
     @Test("requirepass: NOAUTH before AUTH, AUTH and HELLO 3 AUTH default, WRONGPASS — as redis-sentinel")
     func requirePass() async throws {
         try await SentinelSurfaceTests.pair(extraLines: ["requirepass s3cret"]) { tandem, redis, _ in
