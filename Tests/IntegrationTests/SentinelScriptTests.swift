@@ -103,6 +103,27 @@ struct SentinelScriptTests {
         }
     }
 
+    @Test("SENTINEL SIMULATE-FAILURE crash-after-election / crash-after-promotion: the sentinel exits at that step, as redis-sentinel does",
+          arguments: ["crash-after-election", "crash-after-promotion"])
+    func simulateFailure(_ mode: String) async throws {
+        for kind in [SentinelProcess.Kind.tandem, .redis] {
+            try await withReplicationGroup(replicas: 1) { master, replicas in
+                let s = try await SentinelProcess(kind: kind, monitoring: master, quorum: 1)
+                defer { s.stop() }
+                #expect(try await s.command(["SENTINEL", "SIMULATE-FAILURE", mode]) == .simpleString("OK"))
+                #expect(try await s.command(["INFO", "sentinel"]).string?.contains("sentinel_simulate_failure_flags:\(mode == "crash-after-election" ? 1 : 2)") == true)
+                try await waitUntil("\(kind) to accept SENTINEL FAILOVER", timeout: .seconds(30)) {
+                    if try await s.command(["SENTINEL", "FAILOVER", "mymaster"]) == .simpleString("OK") { return true }
+                    try await Task.sleep(for: .milliseconds(200))
+                    return false
+                }
+                try await waitUntil("\(kind) to crash after the \(mode == "crash-after-election" ? "election" : "promotion")") { !s.isRunning }
+                let promoted = try await replicas[0].withConnection { try await $0.role() }.name == .master
+                #expect(promoted == (mode == "crash-after-promotion"), "\(kind): replica promoted: \(promoted)")
+            }
+        }
+    }
+
     @Test("a script that is missing or not executable is refused at start, as redis-sentinel refuses it")
     func scriptCheckedAtStart() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-scripts-\(UUID().uuidString)")
