@@ -37,6 +37,15 @@ struct ACLUser: Sendable, Hashable {
 
     func canRun(_ fullName: String) -> Bool { allowed.contains(fullName) }
 
+    /// Channel permission as 7.0 checks it: a channel must match one of the `&` patterns; a
+    /// PSUBSCRIBE pattern must be one of them, literally.
+    func canUse(channel: String, asPattern: Bool) -> Bool {
+        if allChannels { return true }
+        let patterns = channelPatterns.map { String($0.dropFirst()) }
+        if asPattern { return patterns.contains(channel) }
+        return patterns.contains { globMatch(pattern: Array($0.utf8), string: Array(channel.utf8)) }
+    }
+
     /// Applies one `ACL SETUSER` rule; throws the message Redis gives after "modifier '…': ".
     mutating func apply(_ rule: String, table: SentinelCommandTable) throws(ACLRuleError) {
         let lower = rule.lowercased()

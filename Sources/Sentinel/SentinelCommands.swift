@@ -37,6 +37,13 @@ extension SentinelRuntime {
             logACL(reason: "command", object: entry.name, username: userName, session: session)
             return [.simpleError("NOPERM this user has no permissions to run the '\(entry.name)' command")]
         }
+        if let user, !user.allChannels, ["subscribe", "psubscribe", "publish"].contains(name) {
+            let channels = name == "publish" ? [args[1]] : Array(args.dropFirst())
+            for channel in channels where !user.canUse(channel: channel, asPattern: name == "psubscribe") {
+                logACL(reason: "channel", object: channel, username: userName, session: session)
+                return [.simpleError("NOPERM this user has no permissions to access one of the channels used as arguments")]
+            }
+        }
         if hub.subscriptionCount(session.id) > 0, session.protocolVersion.withLockedValue({ $0 }) == 2,
            !["subscribe", "psubscribe", "unsubscribe", "punsubscribe", "ping", "quit", "reset"].contains(name) {
             return [.simpleError("ERR Can't execute '\(entry.name)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")]

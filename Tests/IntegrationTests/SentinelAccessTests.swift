@@ -127,6 +127,33 @@ struct SentinelAccessTests {
         }
     }
 
+    @Test("ACL channel patterns: SUBSCRIBE, PSUBSCRIBE and PUBLISH checked against them, NOPERM and ACL LOG as redis-sentinel")
+    func aclChannels() async throws {
+        try await SentinelSurfaceTests.pair { tandem, redis, _ in
+            var transcripts: [[String]] = []
+            for s in [tandem, redis] {
+                let admin = try RawClient(port: s.port), c = try RawClient(port: s.port)
+                var out = [try admin.send(["ACL", "SETUSER", "sub", "on", ">pw", "+@all", "resetchannels", "&+sw*", "&__sentinel__:*"])]
+                out.append(try c.send(["AUTH", "sub", "pw"]))
+                out.append(try c.send(["PUBLISH", "other", "x"]))
+                out.append(try c.send(["SUBSCRIBE", "+sdown"]))
+                out.append(try c.send(["PSUBSCRIBE", "+sw"]))
+                out.append(try c.send(["PSUBSCRIBE", "*"]))
+                out.append(try c.send(["SUBSCRIBE", "+switch-master"]))
+                out.append(try c.send(["PSUBSCRIBE", "+sw*"]))
+                let log = try await s.command(["ACL", "LOG"]).array ?? []
+                for entry in log {
+                    let flat = entry.array ?? []
+                    out.append(stride(from: 0, to: flat.count - 1, by: 2).filter { !["age-seconds", "client-info"].contains(flat[$0].string ?? "") }
+                        .map { "\(flat[$0]) \(flat[$0 + 1])" }.joined(separator: ","))
+                }
+                transcripts.append(out)
+            }
+            #expect(transcripts[0].count == transcripts[1].count)
+            for (t, r) in zip(transcripts[0], transcripts[1]) { #expect(t == r) }
+        }
+    }
+
     @Test("ACL users are saved as `user` lines like redis-sentinel saves them, and survive a restart")
     func usersSaved() async throws {
         try await SentinelSurfaceTests.pair { tandem, redis, _ in
