@@ -32,6 +32,41 @@ struct SentinelHostnameTests {
         }
     }
 
+    @Test("a mixed group that monitors and announces itself by name discovers itself by name and fails over")
+    func mixedGroupByName() async throws {
+        try await withReplicationGroup(replicas: 2) { master, replicas in
+            let lines = ["sentinel resolve-hostnames yes", "sentinel announce-hostnames yes", "sentinel announce-ip localhost",
+                         "sentinel monitor named localhost \(master.port) 2", "sentinel down-after-milliseconds named 1000",
+                         "sentinel failover-timeout named 10000"]
+            var sentinels: [SentinelProcess] = []
+            defer { sentinels.forEach { $0.stop() } }
+            for kind in [SentinelProcess.Kind.tandem, .redis, .tandem] {
+                sentinels.append(try await SentinelProcess(kind: kind, monitoring: master, extraLines: lines))
+            }
+            try await waitUntil("discovery by name", timeout: .seconds(30)) {
+                for s in sentinels {
+                    let k = try await s.known("named")
+                    if k.sentinels != 2 || k.replicas != 2 { return false }
+                }
+                return true
+            }
+            for s in sentinels {
+                let peers = try await s.command(["SENTINEL", "SENTINELS", "named"]).array ?? []
+                for peer in peers {
+                    let flat = peer.array ?? []
+                    let ip = stride(from: 0, to: flat.count - 1, by: 2).first { flat[$0].string == "ip" }.map { flat[$0 + 1].string }
+                    #expect(ip == "localhost", "\(s.kind) lists a peer at \(String(describing: ip))")
+                }
+            }
+            master.kill9()
+            try await waitUntil("a failover agreed by all", timeout: .seconds(40)) {
+                var answers: Set<String> = []
+                for s in sentinels { answers.insert(try await s.masterAddress("named") ?? "none") }
+                return answers.count == 1 && replicas.contains { answers.first?.hasSuffix(":\($0.port)") == true }
+            }
+        }
+    }
+
     @Test("a hostname without resolve-hostnames is refused at start by both")
     func refusedWithoutResolve() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-hostname-\(UUID().uuidString)")
