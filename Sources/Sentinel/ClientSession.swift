@@ -18,7 +18,10 @@ final class ClientSession: Sendable {
     /// The last command's full name (`client|list`), as CLIENT LIST's `cmd=` shows it.
     let lastCommand = NIOLockedValueBox("NULL")
     /// Closes the connection (CLIENT KILL, ACL DELUSER, SHUTDOWN).
-    let closer: @Sendable () -> Void
+    private let closer: @Sendable () -> Void
+    /// Set when killed: the client is gone for CLIENT LIST / KILL at once, as in Redis, even
+    /// before its connection has finished closing.
+    let killed = NIOLockedValueBox(false)
 
     init(id: UInt64, address: String = "?:0", localAddress: String = "?:0", closer: @escaping @Sendable () -> Void = {}) {
         self.id = id
@@ -27,6 +30,11 @@ final class ClientSession: Sendable {
         self.createdAt = .now
         self.lastInteraction = NIOLockedValueBox(.now)
         self.closer = closer
+    }
+
+    func close() {
+        killed.withLockedValue { $0 = true }
+        closer()
     }
 }
 
@@ -52,7 +60,9 @@ final class ClientRegistry: Sendable {
     func remove(_ id: UInt64) { sessions.withLockedValue { _ = $0.removeValue(forKey: id) } }
 
     /// Every client, by id.
-    var all: [ClientSession] { sessions.withLockedValue { $0.values.sorted { $0.id < $1.id } } }
+    var all: [ClientSession] {
+        sessions.withLockedValue { $0.values.filter { !$0.killed.withLockedValue { $0 } }.sorted { $0.id < $1.id } }
+    }
 }
 
 extension SocketAddress {

@@ -12,9 +12,6 @@ struct ACLUser: Sendable, Hashable {
     var allowed: Set<String> = []
     /// `+@all`/`allcommands` also allows commands added later (Redis's "future commands" bit).
     var allCommands = false
-    /// Command and category rules since the last `+@all`/`-@all`, as 7.0 keeps them to
-    /// describe the user (a later rule for the same target replaces the earlier one).
-    var commandRules: [String] = []
     var allKeys = false
     var keyPatterns: [String] = []
     var allChannels = false
@@ -58,8 +55,8 @@ struct ACLUser: Sendable, Hashable {
         case "resetkeys": allKeys = false; keyPatterns = []
         case "allchannels", "&*": allChannels = true; channelPatterns = []
         case "resetchannels": allChannels = false; channelPatterns = []
-        case "allcommands", "+@all": allCommands = true; allowed = Set(table.allNames); commandRules = []
-        case "nocommands", "-@all": allCommands = false; allowed = []; commandRules = []
+        case "allcommands", "+@all": allCommands = true; allowed = Set(table.allNames)
+        case "nocommands", "-@all": allCommands = false; allowed = []
         case "sanitize-payload": sanitizePayload = true
         case "skip-sanitize-payload": sanitizePayload = false
         case "reset":
@@ -106,13 +103,10 @@ struct ACLUser: Sendable, Hashable {
                     let category = String(rest.dropFirst()).lowercased()
                     guard table.categories.contains(category) else { throw ACLRuleError("Unknown command or category name in ACL") }
                     for e in table.allEntries where e.categories.contains("@" + category) { set(e.name, allow) }
-                    record(String(first) + "@" + category)
                 } else {
                     guard let e = table.entry(named: rest) else { throw ACLRuleError("Unknown command or category name in ACL") }
                     set(e.name, allow)
                     for sub in e.subcommands.keys { set(sub, allow) }
-                    let subs = (e.reply.array?[9].array ?? []).compactMap { $0.array?.first?.string }
-                    for name in subs.isEmpty ? [e.name] : subs { record(String(first) + name) }
                 }
             default:
                 throw ACLRuleError("Syntax error")
@@ -120,20 +114,47 @@ struct ACLUser: Sendable, Hashable {
         }
     }
 
-    private mutating func record(_ rule: String) {
-        let target = rule.dropFirst()
-        commandRules.removeAll { $0.dropFirst() == target }
-        commandRules.append(rule)
-    }
-
     private mutating func set(_ name: String, _ allow: Bool) {
         if allow { allowed.insert(name) } else { allowed.remove(name) }
     }
 
-    /// The command part of `ACL LIST` / `ACL GETUSER`, as 7.0 builds it: `+@all` or `-@all`,
-    /// then the command and category rules given since, in order.
+    /// The command part of `ACL LIST` / `ACL GETUSER`, rebuilt from the permissions as 7.0
+    /// does: `+@all` or `-@all`, then categories chosen greedily (the one that fixes the most
+    /// commands first, and only while it fixes more than it leaves wrong or repeats), then the
+    /// single commands that still differ. Matches redis-sentinel 7.0.15 on every case we tried;
+    /// the single commands come in table order where Redis uses its hash order.
     func describeCommands(table: SentinelCommandTable) -> String {
-        ([allCommands ? "+@all" : "-@all"] + commandRules).joined(separator: " ")
+        var rules = [allCommands ? "+@all" : "-@all"]
+        var fake = allCommands ? Set(table.allNames) : Set<String>()
+        var used: Set<String> = []
+        while true {
+            var best: (category: String, gain: Int)?
+            for category in table.categories where !used.contains(category) {
+                var fixes = 0, breaks = 0, repeats = 0
+                for e in table.allEntries where e.categories.contains("@" + category) {
+                    let user = allowed.contains(e.name), now = fake.contains(e.name)
+                    if allCommands {
+                        // Removing: fixes a denied command still in the fake set.
+                        if !user && now { fixes += 1 } else if user && now { breaks += 1 } else if !user && !now { repeats += 1 }
+                    } else {
+                        if user && !now { fixes += 1 } else if !user && !now { breaks += 1 } else if user && now { repeats += 1 }
+                    }
+                }
+                if fixes > breaks + repeats, fixes - breaks - repeats > (best?.gain ?? 0) {
+                    best = (category, fixes - breaks - repeats)
+                }
+            }
+            guard let chosen = best else { break }
+            used.insert(chosen.category)
+            rules.append((allCommands ? "-@" : "+@") + chosen.category)
+            for e in table.allEntries where e.categories.contains("@" + chosen.category) {
+                if allCommands { fake.remove(e.name) } else { fake.insert(e.name) }
+            }
+        }
+        for name in table.allNames where allowed.contains(name) != fake.contains(name) {
+            rules.append((allowed.contains(name) ? "+" : "-") + name)
+        }
+        return rules.joined(separator: " ")
     }
 
     var flags: [String] {

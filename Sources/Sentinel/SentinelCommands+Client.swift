@@ -114,7 +114,7 @@ extension SentinelRuntime {
             guard let target = clients.all.first(where: { $0.address == args[1] }) else {
                 return .simpleError("ERR No such client")
             }
-            target.closer()
+            target.close()
             return .simpleString("OK")
         }
         guard args.count % 2 == 1 else { return .simpleError("ERR syntax error") }
@@ -155,7 +155,7 @@ extension SentinelRuntime {
                 if skipMe { continue }
                 session.closeAfterReply.withLockedValue { $0 = true }
             } else {
-                c.closer()
+                c.close()
             }
             killed += 1
         }
@@ -189,7 +189,7 @@ extension SentinelRuntime {
             for name in args.dropFirst() where users.removeValue(forKey: name) != nil {
                 count += 1
                 for c in clients.all where c.user.withLockedValue({ $0 }) == name {
-                    if c.id == session.id { session.closeAfterReply.withLockedValue { $0 = true } } else { c.closer() }
+                    if c.id == session.id { session.closeAfterReply.withLockedValue { $0 = true } } else { c.close() }
                 }
             }
             return .integer(Int64(count))

@@ -86,6 +86,17 @@ struct SentinelAccessTests {
                     note(try admin.send(["ACL", "DRYRUN", "frank"] + command))
                 }
                 note(try admin.send(["ACL", "DELUSER", "frank"]))
+                // How 7.0 describes mixed rules: categories chosen from the permissions, then single commands.
+                for rules in [["+@all", "-@dangerous", "+acl"], ["+@fast", "+@connection"], ["+@connection", "+@fast"],
+                              ["+@pubsub", "+@fast"], ["+@admin", "+@fast"], ["+@all", "-@fast", "-@connection"],
+                              ["+@all", "-@admin", "-@dangerous"], ["+ping", "+sentinel|masters", "+@connection", "-ping"],
+                              ["+sentinel|masters", "+@connection"], ["+@connection", "+ping", "-ping", "+role"],
+                              ["+@all", "-@connection", "+ping"], ["+sentinel|myid", "+@fast", "+role"], ["+@fast", "-ping", "+ping"]] {
+                    note(try admin.send(["ACL", "SETUSER", "gina", "reset", "on", "nopass"] + rules))
+                    let line = try await s.command(["ACL", "GETUSER", "gina"]).array?[5].string ?? "?"
+                    out.append("\(rules): " + Self.sortedCommandRules(line))
+                }
+                note(try admin.send(["ACL", "DELUSER", "gina"]))
                 note(try admin.send(["ACL", "SETUSER", "erin", "on", ">a", ">b", "<a", "resetchannels", "&chan*", "+@sentinel"]))
                 note(try admin.send(["ACL", "GETUSER", "alice"]))
                 note(try admin.send(["ACL", "GETUSER", "erin"]))
