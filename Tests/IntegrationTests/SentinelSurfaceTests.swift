@@ -281,6 +281,45 @@ struct SentinelSurfaceTests {
         }
     }
 
+    @Test("a dead master's events (+sdown, +odown, +try-failover, +elected-leader, -failover-abort-no-good-slave) carry redis-sentinel's payloads")
+    func downEvents() async throws {
+        try await withRedisServers(1) { servers in
+            var watchers: [(SentinelProcess, RedisConnection)] = []
+            var sentinels: [SentinelProcess] = []
+            defer { sentinels.forEach { $0.stop() } }
+            // Different master names keep them from voting for each other: each fails alone.
+            for (kind, name) in [(SentinelProcess.Kind.tandem, "t"), (.redis, "r")] {
+                let s = try await SentinelProcess(kind: kind, monitoring: servers[0], name: name, quorum: 1)
+                sentinels.append(s)
+                let w = try await RedisConnection.connect(RedisConnectionConfiguration(host: "127.0.0.1", port: s.port))
+                try await w.psubscribe(["*"])
+                watchers.append((s, w))
+            }
+            servers[0].kill9()
+            for s in sentinels {
+                try await waitUntil("\(s.kind) to give up for want of a replica", timeout: .seconds(20)) {
+                    let m = try await s.command(["SENTINEL", "MASTERS"]).array?.first?.array ?? []
+                    let flags = stride(from: 0, to: m.count - 1, by: 2).first { m[$0].string == "flags" }.map { m[$0 + 1].string ?? "" } ?? ""
+                    // After an attempt the sentinel has saved epoch 1.
+                    let saved = try s.configText()
+                    return flags.contains("o_down") && !flags.contains("failover_in_progress") && saved.contains("sentinel current-epoch 1")
+                }
+            }
+            var payloads: [[String: String]] = []
+            for (s, w) in watchers {
+                var byType: [String: String] = [:]
+                let name = s.kind == .tandem ? "t" : "r"
+                for m in await closeAndDrain(w) where byType[m.channelName] == nil {
+                    byType[m.channelName] = m.text.replacingOccurrences(of: " \(name) ", with: " NAME ")
+                }
+                payloads.append(byType)
+            }
+            for type in ["+sdown", "+odown", "+try-failover", "+elected-leader", "+failover-state-select-slave", "-failover-abort-no-good-slave"] {
+                #expect(payloads[0][type] != nil && payloads[0][type] == payloads[1][type], "\(type): tandem \(payloads[0][type] ?? "-") redis \(payloads[1][type] ?? "-")")
+            }
+        }
+    }
+
     @Test("FLUSHCONFIG and CONFIG SET on an unwritable path: ERR Failed to save config file, like redis-sentinel")
     func unwritableConfig() async throws {
         try await Self.pair { tandem, redis, _ in
