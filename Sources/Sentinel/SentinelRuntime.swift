@@ -105,8 +105,7 @@ public actor SentinelRuntime {
             while !Task.isCancelled {
                 // Sentinel's hz is 10 + rand()%10, re-drawn each tick, to desynchronise peers.
                 try? await Task.sleep(for: .milliseconds(Int.random(in: 50...100)))
-                await self?.input(.tick)
-                await self?.runScripts()
+                await self?.tick()
             }
         }
     }
@@ -120,8 +119,17 @@ public actor SentinelRuntime {
         connections.removeAll()
     }
 
-    func cacheInfo(_ ref: InstanceRef, _ text: String) {
+    /// An INFO reply: kept for SENTINEL INFO-CACHE and given to the core in one step, so
+    /// replies are handled in the order they are taken up, as before the cache existed.
+    func infoReceived(_ ref: InstanceRef, _ text: String) {
         infoCache[ref] = (now, text)
+        input(.info(ref, InfoReport(RedisInfo(parsing: text))))
+    }
+
+    /// One timer tick: the core's timer, then the scripts.
+    func tick() {
+        input(.tick)
+        runScripts()
     }
 
     func input(_ input: SentinelInput) {
@@ -150,8 +158,7 @@ public actor SentinelRuntime {
         case .info(let ref):
             send(ref, ["INFO"], timeout: .seconds(60)) { runtime, reply in
                 guard let text = reply.string else { return }
-                await runtime.cacheInfo(ref, text)
-                await runtime.input(.info(ref, InfoReport(RedisInfo(parsing: text))))
+                await runtime.infoReceived(ref, text)
             }
         case .publishHello(let ref, let payload):
             send(ref, ["PUBLISH", "__sentinel__:hello", payload], timeout: .seconds(10)) { _, _ in }
