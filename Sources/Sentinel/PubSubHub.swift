@@ -57,6 +57,18 @@ final class PubSubHub: Sendable {
         subscribers.withLockedValue { $0[client].map { $0.channels.count + $0.patterns.count } ?? 0 }
     }
 
+    /// Channels and patterns a client holds (CLIENT LIST's `sub=` and `psub=`).
+    func counts(_ client: UInt64) -> (channels: Int, patterns: Int) {
+        subscribers.withLockedValue { $0[client].map { ($0.channels.count, $0.patterns.count) } ?? (0, 0) }
+    }
+
+    /// Channels and patterns with at least one subscriber (INFO's pubsub_channels/patterns).
+    func totals() -> (channels: Int, patterns: Int) {
+        subscribers.withLockedValue { subs in
+            (Set(subs.values.flatMap(\.channels)).count, Set(subs.values.flatMap(\.patterns)).count)
+        }
+    }
+
     /// Publishes `message` on `channel`; returns how many clients received it.
     @discardableResult
     func publish(channel: String, message: String) -> Int {

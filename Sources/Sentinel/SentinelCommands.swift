@@ -1,6 +1,8 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Foundation
+import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import RESP
@@ -8,97 +10,86 @@ import SentinelConfig
 import SentinelCore
 
 extension SentinelRuntime {
-    /// Answers one command from a client of the sentinel port. Returns one reply, or several
-    /// for (P)(UN)SUBSCRIBE (one confirmation per name).
+    var table: SentinelCommandTable { .shared }
+
+    /// Answers one command from a client of the sentinel port, in the order Redis's
+    /// `processCommand` checks: lookup and arity, authentication, ACL, subscribe context.
+    /// Returns one reply, or several for (P)(UN)SUBSCRIBE (one confirmation per name).
     func execute(_ request: RESPRequest, session: ClientSession) -> [RESPValue] {
         let args = request.arguments.map { String(buffer: $0) }
         guard let first = args.first else { return [] }
         let name = first.lowercased()
-        if configuration.requirePass != nil && !session.authenticated.withLockedValue({ $0 }) && !["auth", "hello", "quit"].contains(name) {
+        let entry: SentinelCommandTable.Entry
+        switch table.lookup(args) {
+        case .rejected(let message): return [.simpleError("ERR " + message)]
+        case .found(let e): entry = e
+        }
+        clients.stats.withLockedValue { $0.commandsProcessed += 1 }
+        session.lastCommand.withLockedValue { $0 = entry.name }
+        let userName = session.user.withLockedValue { $0 }
+        let user = users[userName]
+        let defaultUser = users["default"]!
+        let authRequired = (!defaultUser.noPass || !defaultUser.enabled) && !session.authenticated.withLockedValue({ $0 })
+        if authRequired && !entry.flags.contains("no_auth") {
             return [.simpleError("NOAUTH Authentication required.")]
         }
-        if hub.subscriptionCount(session.id) > 0,
+        if !entry.flags.contains("no_auth"), user?.canRun(entry.name) != true {
+            logACL(reason: "command", object: entry.name, username: userName, session: session)
+            return [.simpleError("NOPERM this user has no permissions to run the '\(entry.name)' command")]
+        }
+        if let user, !user.allChannels, ["subscribe", "psubscribe", "publish"].contains(name) {
+            let channels = name == "publish" ? [args[1]] : Array(args.dropFirst())
+            for channel in channels where !user.canUse(channel: channel, asPattern: name == "psubscribe") {
+                logACL(reason: "channel", object: channel, username: userName, session: session)
+                return [.simpleError("NOPERM this user has no permissions to access one of the channels used as arguments")]
+            }
+        }
+        if hub.subscriptionCount(session.id) > 0, session.protocolVersion.withLockedValue({ $0 }) == 2,
            !["subscribe", "psubscribe", "unsubscribe", "punsubscribe", "ping", "quit", "reset"].contains(name) {
-            return [.simpleError("ERR Can't execute '\(name)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")]
+            return [.simpleError("ERR Can't execute '\(entry.name)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")]
         }
         switch name {
         case "ping":
-            if args.count > 2 { return [arity(name)] }
-            if hub.subscriptionCount(session.id) > 0 {
+            if args.count > 2 { return [arity("ping")] }
+            if hub.subscriptionCount(session.id) > 0 && session.protocolVersion.withLockedValue({ $0 }) == 2 {
                 return [.array([.bulkString("pong"), .bulkString(args.count == 2 ? args[1] : "")])]
             }
             return [args.count == 2 ? .bulkString(args[1]) : .simpleString("PONG")]
         case "sentinel":
-            guard args.count >= 2 else { return [arity(name)] }
             return [sentinelCommand(Array(args.dropFirst()))]
         case "info":
             return [.bulkString(info(sections: args.dropFirst().map { $0.lowercased() }))]
         case "role":
             return [.array([.bulkString("sentinel"), .array(state.masterNames.map { .bulkString($0) })])]
         case "subscribe", "psubscribe", "unsubscribe", "punsubscribe":
-            if (name == "subscribe" || name == "psubscribe") && args.count < 2 { return [arity(name)] }
             return hub.change(session.id, verb: name, names: Array(args.dropFirst()))
         case "publish":
-            guard args.count == 3 else { return [arity(name)] }
             guard args[1] == "__sentinel__:hello" else {
                 return [.simpleError("ERR Only HELLO messages are accepted by Sentinel instances.")]
             }
             input(.hello(args[2]))
             return [.integer(1)]
         case "auth":
-            guard args.count == 2 || args.count == 3 else { return [arity(name)] }
-            guard let pass = configuration.requirePass else {
+            if args.count == 2 && defaultUser.noPass {
                 return [.simpleError("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")]
             }
-            let ok = args.last == pass && (args.count == 2 || args[1] == "default")
-            session.authenticated.withLockedValue { $0 = ok }
-            return [ok ? .simpleString("OK") : .simpleError("WRONGPASS invalid username-password pair or user is disabled.")]
+            let username = args.count == 3 ? args[1] : "default"
+            guard authenticate(username, args.last!, session: session) else {
+                return [.simpleError("WRONGPASS invalid username-password pair or user is disabled.")]
+            }
+            return [.simpleString("OK")]
         case "hello":
-            var proto = session.protocolVersion.withLockedValue { $0 }
-            var i = 1
-            if args.count > 1 {
-                guard let v = Int(args[1]) else { return [.simpleError("ERR Protocol version is not an integer or out of range")] }
-                guard v == 2 || v == 3 else { return [.simpleError("NOPROTO unsupported protocol version")] }
-                proto = v
-                i = 2
-            }
-            while i < args.count {
-                switch args[i].lowercased() {
-                case "auth" where i + 2 < args.count:
-                    let ok = configuration.requirePass.map { args[i + 2] == $0 && args[i + 1] == "default" } ?? false
-                    guard ok else { return [.simpleError("WRONGPASS invalid username-password pair or user is disabled.")] }
-                    session.authenticated.withLockedValue { $0 = true }
-                    i += 3
-                case "setname" where i + 1 < args.count:
-                    session.name.withLockedValue { $0 = args[i + 1] }
-                    i += 2
-                default:
-                    return [.simpleError("ERR Syntax error in HELLO option '\(args[i])'")]
-                }
-            }
-            if configuration.requirePass != nil && !session.authenticated.withLockedValue({ $0 }) {
-                return [.simpleError("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")]
-            }
-            session.protocolVersion.withLockedValue { $0 = proto }
-            return [.map([
-                RESPPair(key: .bulkString("server"), value: .bulkString("redis")),
-                RESPPair(key: .bulkString("version"), value: .bulkString("7.0.15")),
-                RESPPair(key: .bulkString("proto"), value: .integer(Int64(proto))),
-                RESPPair(key: .bulkString("id"), value: .integer(Int64(session.id))),
-                RESPPair(key: .bulkString("mode"), value: .bulkString("sentinel")),
-                RESPPair(key: .bulkString("role"), value: .bulkString("sentinel")),
-                RESPPair(key: .bulkString("modules"), value: .array([])),
-            ])]
+            return [hello(args, session: session)]
         case "client":
             return [clientCommand(Array(args.dropFirst()), session: session)]
         case "command":
-            return [.array([])]
-        case "quit":
-            session.closeAfterReply.withLockedValue { $0 = true }
-            return [.simpleString("OK")]
+            return [commandCommand(Array(args.dropFirst()), session: session)]
+        case "acl":
+            return [aclCommand(Array(args.dropFirst()), session: session)]
+        case "shutdown":
+            return shutdown(Array(args.dropFirst()))
         default:
-            let shown = args.dropFirst().prefix(3).map { "'\($0)' " }.joined()
-            return [.simpleError("ERR unknown command '\(first)', with args beginning with: \(shown)")]
+            return [.simpleError("ERR unknown command '\(first)', with args beginning with: ")]
         }
     }
 
@@ -106,53 +97,171 @@ extension SentinelRuntime {
         .simpleError("ERR wrong number of arguments for '\(command)' command")
     }
 
-    func clientCommand(_ args: [String], session: ClientSession) -> RESPValue {
-        guard let sub = args.first?.lowercased() else { return arity("client") }
+    /// Checks a user's password; on success the connection runs as that user, on failure the
+    /// attempt goes to ACL LOG.
+    func authenticate(_ username: String, _ password: String, session: ClientSession) -> Bool {
+        guard let user = users[username], user.checks(password: password) else {
+            logACL(reason: "auth", object: "AUTH", username: username, session: session)
+            return false
+        }
+        session.user.withLockedValue { $0 = username }
+        session.authenticated.withLockedValue { $0 = true }
+        return true
+    }
+
+    func hello(_ args: [String], session: ClientSession) -> RESPValue {
+        var proto = session.protocolVersion.withLockedValue { $0 }
+        var i = 1
+        if args.count > 1 {
+            guard let v = Int(args[1]) else { return .simpleError("ERR Protocol version is not an integer or out of range") }
+            guard v == 2 || v == 3 else { return .simpleError("NOPROTO unsupported protocol version") }
+            proto = v
+            i = 2
+        }
+        var setName: String?
+        while i < args.count {
+            let more = args.count - i - 1
+            switch args[i].lowercased() {
+            case "auth" where more >= 2:
+                guard authenticate(args[i + 1], args[i + 2], session: session) else {
+                    return .simpleError("WRONGPASS invalid username-password pair or user is disabled.")
+                }
+                i += 3
+            case "setname" where more >= 1:
+                guard isValidClientName(args[i + 1]) else {
+                    return .simpleError("ERR Client names cannot contain spaces, newlines or special characters.")
+                }
+                setName = args[i + 1]
+                i += 2
+            default:
+                return .simpleError("ERR Syntax error in HELLO option '\(args[i])'")
+            }
+        }
+        let defaultUser = users["default"]!
+        if (!defaultUser.noPass || !defaultUser.enabled) && !session.authenticated.withLockedValue({ $0 }) {
+            return .simpleError("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
+        }
+        if let setName { session.name.withLockedValue { $0 = setName.isEmpty ? nil : setName } }
+        session.protocolVersion.withLockedValue { $0 = proto }
+        return .map([
+            RESPPair(key: .bulkString("server"), value: .bulkString("redis")),
+            RESPPair(key: .bulkString("version"), value: .bulkString("7.0.15")),
+            RESPPair(key: .bulkString("proto"), value: .integer(Int64(proto))),
+            RESPPair(key: .bulkString("id"), value: .integer(Int64(session.id))),
+            RESPPair(key: .bulkString("mode"), value: .bulkString("sentinel")),
+            RESPPair(key: .bulkString("modules"), value: .array([])),
+        ])
+    }
+
+    func isValidClientName(_ name: String) -> Bool {
+        name.utf8.allSatisfy { $0 >= 33 && $0 <= 126 }
+    }
+
+    /// `SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]`: a sentinel has nothing to save; it
+    /// saves its config and stops serving.
+    func shutdown(_ args: [String]) -> [RESPValue] {
+        var abort = false
+        for a in args {
+            switch a.lowercased() {
+            case "nosave", "save", "now", "force": break
+            case "abort": abort = true
+            default: return [.simpleError("ERR syntax error")]
+            }
+        }
+        if abort { return [.simpleError("ERR No shutdown in progress.")] }
+        logger.warning("User requested shutdown...")
+        try? saveConfig()
+        if let pidfile = configuration.pidfile, !pidfile.isEmpty { unlink(pidfile) }
+        logger.warning("Sentinel is now ready to exit, bye bye...")
+        exit(0)
+    }
+
+    func logACL(reason: String, object: String, username: String, session: ClientSession) {
+        let t = Int64(Date().timeIntervalSince1970 * 1000)
+        let info = clientInfoLine(session)
+        if let i = aclLog.firstIndex(where: { $0.reason == reason && $0.object == object && $0.username == username && t - $0.updatedAt < 60_000 }) {
+            var e = aclLog.remove(at: i)
+            e.count += 1
+            e.updatedAt = t
+            e.clientInfo = info
+            aclLog.insert(e, at: 0)
+        } else {
+            aclLog.insert(ACLLogEntry(count: 1, reason: reason, context: "toplevel", object: object, username: username,
+                                      createdAt: t, updatedAt: t, clientInfo: info), at: 0)
+            if aclLog.count > 128 { aclLog.removeLast() }
+        }
+    }
+
+    // MARK: COMMAND
+
+    func commandCommand(_ args: [String], session: ClientSession) -> RESPValue {
+        guard let sub = args.first?.lowercased() else {
+            return .array(table.order.map { table.commands[$0]!.reply })
+        }
         switch sub {
-        case "setname":
-            guard args.count == 2 else { return arity("client|setname") }
-            session.name.withLockedValue { $0 = args[1] }
-            return .simpleString("OK")
-        case "getname":
-            return session.name.withLockedValue { $0 }.map { .bulkString($0) } ?? .nullBulkString
-        case "id":
-            return .integer(Int64(session.id))
+        case "count":
+            return .integer(Int64(table.order.count))
+        case "list":
+            var names = table.allNames
+            if args.count > 1 {
+                guard args.count == 4, args[1].lowercased() == "filterby" else { return .simpleError("ERR syntax error") }
+                switch args[2].lowercased() {
+                case "module": names = []
+                case "aclcat":
+                    guard table.categories.contains(args[3].lowercased()) else { names = []; break }
+                    names = table.allEntries.filter { $0.categories.contains("@" + args[3].lowercased()) }.map(\.name)
+                case "pattern":
+                    names = names.filter { globMatch(pattern: Array(args[3].lowercased().utf8), string: Array($0.utf8)) }
+                default: return .simpleError("ERR syntax error")
+                }
+            }
+            return .array(names.map { .bulkString($0) })
+        case "info":
+            if args.count == 1 { return .array(table.order.map { table.commands[$0]!.reply }) }
+            return .array(args.dropFirst().map { table.entry(named: $0)?.reply ?? .nullBulkString })
+        case "docs":
+            if args.count == 1 {
+                return .map(table.docsOrder.map { RESPPair(key: .bulkString($0), value: table.docs[$0]!) })
+            }
+            return .map(args.dropFirst().compactMap { n in
+                let lower = n.lowercased()
+                return table.docs[lower].map { RESPPair(key: .bulkString(lower), value: $0) }
+            })
+        case "getkeys", "getkeysandflags":
+            guard table.entry(named: args[1]) != nil, case .found = table.lookup(Array(args.dropFirst())) else {
+                return .simpleError("ERR Invalid command specified")
+            }
+            return .simpleError("ERR The command has no key arguments")
+        case "help":
+            return SentinelCommandTable.captured("command-help")
         default:
-            return .simpleError("ERR unknown subcommand '\(args[0])'. Try CLIENT HELP.")
+            return .simpleError("ERR unknown subcommand '\(args[0])'. Try COMMAND HELP.")
         }
     }
 
     // MARK: SENTINEL
 
+    /// SENTINEL subcommands; the table has already checked the name and the arity.
     func sentinelCommand(_ args: [String]) -> RESPValue {
         let sub = args[0].lowercased()
-        func needs(_ n: Int) -> RESPValue? {
-            args.count == n ? nil : .simpleError("ERR wrong number of arguments for 'sentinel|\(sub)' command")
-        }
         let noSuchMaster = RESPValue.simpleError("ERR No such master with that name")
         switch sub {
         case "get-master-addr-by-name":
-            if let e = needs(2) { return e }
             guard let a = state.currentMasterAddress(args[1]) else { return .nullArray }
             return .array([.bulkString(a.ip), .bulkString(String(a.port))])
         case "masters":
-            if let e = needs(1) { return e }
             return .array(state.masterNames.map { describeInstance(.master($0)) })
         case "master":
-            if let e = needs(2) { return e }
             guard state.masters[args[1]] != nil else { return noSuchMaster }
             return describeInstance(.master(args[1]))
         case "replicas", "slaves":
-            if let e = needs(2) { return e }
             guard let m = state.masters[args[1]] else { return noSuchMaster }
             return .array(m.sortedReplicaAddresses.filter { m.replicas[$0]!.replicaAnnounced }
                 .map { describeInstance(.replica(master: m.name, $0)) })
         case "sentinels":
-            if let e = needs(2) { return e }
             guard let m = state.masters[args[1]] else { return noSuchMaster }
             return .array(m.sortedSentinelIDs.map { describeInstance(.sentinel(master: m.name, runID: $0)) })
         case "is-master-down-by-addr":
-            if let e = needs(5) { return e }
             guard let port = Int(args[2]), let epoch = UInt64(args[3]) else {
                 return .simpleError("ERR value is not an integer or out of range")
             }
@@ -161,7 +270,6 @@ extension SentinelRuntime {
             perform(answer.actions)  // the vote is saved before the reply goes out
             return .array([.integer(answer.down ? 1 : 0), .bulkString(answer.leader), .integer(Int64(answer.leaderEpoch))])
         case "failover":
-            if let e = needs(2) { return e }
             do throws(SentinelState.FailoverRefusal) {
                 perform(try state.forceFailover(args[1], now: now))
                 return .simpleString("OK")
@@ -173,7 +281,6 @@ extension SentinelRuntime {
                 }
             }
         case "ckquorum":
-            if let e = needs(2) { return e }
             guard let m = state.masters[args[1]] else { return noSuchMaster }
             let voters = m.sentinels.count + 1
             let usable = 1 + m.sentinels.values.filter { !$0.isSDown }.count
@@ -189,19 +296,312 @@ extension SentinelRuntime {
             }
             return .simpleError(text)
         case "myid":
-            if let e = needs(1) { return e }
             return .bulkString(state.myID)
         case "flushconfig":
-            if let e = needs(1) { return e }
-            do {
-                try saveConfig()
-                return .simpleString("OK")
-            } catch {
-                return .simpleError("ERR Failed to save config file")
+            return flushConfigReply()
+        case "monitor":
+            return monitor(args)
+        case "remove":
+            guard state.masters[args[1]] != nil else { return noSuchMaster }
+            perform(state.remove(master: args[1]))
+            configuration.masters.removeAll { $0.name == args[1] }
+            infoCache = infoCache.filter { $0.key.masterName != args[1] }
+            return flushConfigReply()
+        case "reset":
+            let pattern = Array(args[1].utf8)
+            let result = state.reset(where: { globMatch(pattern: pattern, string: Array($0.utf8)) }, now: now)
+            perform(result.actions)
+            return .integer(Int64(result.count))
+        case "set":
+            return setCommand(args)
+        case "config":
+            return configCommand(args)
+        case "debug":
+            return debugCommand(args)
+        case "info-cache":
+            return infoCacheReply(args)
+        case "pending-scripts":
+            return .array(pendingScripts())
+        case "simulate-failure":
+            var flags = 0
+            for a in args.dropFirst() {
+                switch a.lowercased() {
+                case "crash-after-election":
+                    flags |= 1
+                    logger.warning("Failure simulation: this Sentinel will crash after being successfully elected as failover leader")
+                case "crash-after-promotion":
+                    flags |= 2
+                    logger.warning("Failure simulation: this Sentinel will crash after promoting the selected replica to master")
+                case "help":
+                    return .array([.bulkString("crash-after-election"), .bulkString("crash-after-promotion")])
+                default:
+                    return .simpleError("ERR Unknown failure simulation specified")
+                }
             }
+            simulateFailureFlags = flags
+            return .simpleString("OK")
+        case "help":
+            return SentinelCommandTable.captured("sentinel-help")
         default:
             return .simpleError("ERR unknown subcommand '\(args[0])'. Try SENTINEL HELP.")
         }
+    }
+
+    func flushConfigReply() -> RESPValue {
+        do {
+            try saveConfig()
+            return .simpleString("OK")
+        } catch {
+            return .simpleError("ERR Failed to save config file. Check server logs.")
+        }
+    }
+
+    /// `SENTINEL MONITOR name ip port quorum`.
+    func monitor(_ args: [String]) -> RESPValue {
+        guard let quorum = Int(args[4]) else { return .simpleError("ERR Invalid quorum") }
+        guard let port = Int(args[3]) else { return .simpleError("ERR Invalid port") }
+        guard quorum > 0 else { return .simpleError("ERR Quorum must be 1 or greater.") }
+        var host = args[2]
+        if let resolved = resolveAddress(host) {
+            host = configuration.resolveHostnames ? (configuration.announceHostnames ? host : resolved) : resolved
+        } else {
+            return .simpleError("ERR Invalid IP address or hostname specified")
+        }
+        guard state.masters[args[1]] == nil else { return .simpleError("ERR Duplicate master name.") }
+        guard (0...65535).contains(port) else { return .simpleError("ERR Invalid port number") }
+        var settings = MasterSettings(name: args[1], host: host, port: port, quorum: quorum)
+        settings.failoverTimeout = defaultFailoverTimeout
+        configuration.masters.append(settings)
+        let actions = state.monitor(name: args[1], address: InstanceAddress(ip: host, port: port), quorum: quorum,
+                                    failoverTimeout: defaultFailoverTimeout, now: now)
+        let reply = flushConfigReply()
+        perform(actions)
+        return reply
+    }
+
+    /// An IP literal as is; a name resolved when resolve-hostnames is on; nil otherwise.
+    func resolveAddress(_ host: String) -> String? {
+        var v4 = in_addr(), v6 = in6_addr()
+        if inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1 { return host }
+        guard configuration.resolveHostnames else { return nil }
+        return resolveHostname(host)
+    }
+
+    /// `SENTINEL SET name option value [option value …]`, as 7.0's sentinelSetCommand.
+    func setCommand(_ args: [String]) -> RESPValue {
+        guard state.masters[args[1]] != nil, let index = configuration.masters.firstIndex(where: { $0.name == args[1] }) else {
+            return .simpleError("ERR No such master with that name")
+        }
+        let name = args[1]
+        var changes = 0
+        var j = 2
+        var failure: RESPValue?
+        loop: while j < args.count {
+            let option = args[j]
+            let more = args.count - 1 - j
+            let oldJ = j
+            func badArgument(_ at: Int) -> RESPValue {
+                .simpleError("ERR Invalid argument '\(args[at])' for SENTINEL SET '\(option)'")
+            }
+            var setting = SentinelState.MasterSetting.other
+            var redacted = false
+            switch option.lowercased() {
+            case "down-after-milliseconds", "failover-timeout", "parallel-syncs", "quorum", "master-reboot-down-after-period" where more > 0:
+                j += 1
+                let lower = option.lowercased()
+                guard let v = Int64(args[j]), lower == "master-reboot-down-after-period" ? v >= 0 : v > 0 else {
+                    failure = badArgument(j)
+                    break loop
+                }
+                switch lower {
+                case "down-after-milliseconds": setting = .downAfter(v); configuration.masters[index].downAfterMilliseconds = v
+                case "failover-timeout": setting = .failoverTimeout(v); configuration.masters[index].failoverTimeout = v
+                case "parallel-syncs": setting = .parallelSyncs(Int(v)); configuration.masters[index].parallelSyncs = Int(v)
+                case "quorum": setting = .quorum(Int(v)); configuration.masters[index].quorum = Int(v)
+                default: setting = .rebootDownAfter(v); configuration.masters[index].masterRebootDownAfterPeriod = v
+                }
+            case "notification-script", "client-reconfig-script" where more > 0:
+                j += 1
+                let value = args[j]
+                let isNotification = option.lowercased() == "notification-script"
+                if configuration.denyScriptsReconfig {
+                    failure = .simpleError("ERR Reconfiguration of scripts path is denied for security reasons. Check the deny-scripts-reconfig configuration directive in your Sentinel configuration")
+                    break loop
+                }
+                if !value.isEmpty && access(value, X_OK) != 0 {
+                    failure = .simpleError(isNotification
+                        ? "ERR Notification script seems non existing or non executable"
+                        : "ERR Client reconfiguration script seems non existing or non executable")
+                    break loop
+                }
+                if isNotification { configuration.masters[index].notificationScript = value.isEmpty ? nil : value }
+                else { configuration.masters[index].clientReconfigScript = value.isEmpty ? nil : value }
+            case "auth-pass", "auth-user" where more > 0:
+                j += 1
+                let value = args[j]
+                if option.lowercased() == "auth-pass" { configuration.masters[index].authPass = value.isEmpty ? nil : value }
+                else { configuration.masters[index].authUser = value.isEmpty ? nil : value }
+                redacted = true
+                reconnect(master: name)
+            case "rename-command" where more > 1:
+                let old = args[j + 1], new = args[j + 2]
+                j += 2
+                if old.isEmpty || new.isEmpty {
+                    failure = badArgument(new.isEmpty ? j : j - 1)
+                    break loop
+                }
+                configuration.masters[index].renamedCommands[old.uppercased()] = nil
+                if old.lowercased() != new.lowercased() {
+                    configuration.masters[index].renamedCommands[old.uppercased()] = new
+                }
+            default:
+                failure = .simpleError("ERR Unknown option or number of arguments for SENTINEL SET '\(option)'")
+                break loop
+            }
+            changes += 1
+            let value = j - oldJ == 2 ? "\(args[oldJ + 1]) \(args[oldJ + 2])" : (redacted ? "******" : args[oldJ + 1])
+            perform(state.set(master: name, setting, option: option, value: value))
+            j += 1
+        }
+        if let failure {
+            if changes > 0 { try? saveConfig() }
+            return failure
+        }
+        return flushConfigReply()
+    }
+
+    /// Drops the links of a master and its replicas so they reconnect with new credentials.
+    func reconnect(master name: String) {
+        guard let m = state.masters[name] else { return }
+        var refs: [InstanceRef] = [.master(name)]
+        refs += m.sortedReplicaAddresses.map { .replica(master: name, $0) }
+        for ref in refs {
+            let address = ref == .master(name) ? m.address : { if case .replica(_, let a) = ref { return a }; return m.address }()
+            perform([.disconnect(ref), .connect(ref, address)])
+        }
+    }
+
+    static let configParameters = ["resolve-hostnames", "announce-hostnames", "announce-ip", "announce-port", "sentinel-user", "sentinel-pass"]
+
+    /// `SENTINEL CONFIG GET pattern` / `SET parameter value` (7.0: one parameter per call).
+    func configCommand(_ args: [String]) -> RESPValue {
+        let verb = args[1].lowercased()
+        if verb == "get" && args.count == 3 {
+            let pattern = Array(args[2].lowercased().utf8)
+            var pairs: [RESPPair] = []
+            for p in Self.configParameters where globMatch(pattern: pattern, string: Array(p.utf8)) {
+                let value: String
+                switch p {
+                case "resolve-hostnames": value = configuration.resolveHostnames ? "yes" : "no"
+                case "announce-hostnames": value = configuration.announceHostnames ? "yes" : "no"
+                case "announce-ip": value = configuration.announceIP ?? ""
+                case "announce-port": value = String(configuration.announcePort ?? 0)
+                case "sentinel-user": value = configuration.sentinelUser ?? ""
+                default: value = configuration.sentinelPass ?? ""
+                }
+                pairs.append(RESPPair(key: .bulkString(p), value: .bulkString(value)))
+            }
+            return .map(pairs)
+        }
+        guard verb == "set" && args.count == 4 else {
+            return .simpleError("ERR Only SENTINEL CONFIG GET <option> / SET <option> <value> are supported.")
+        }
+        let option = args[2], value = args[3]
+        let bad = RESPValue.simpleError("ERR Invalid value '\(value)' to SENTINEL CONFIG SET '\(option)'")
+        switch option.lowercased() {
+        case "resolve-hostnames", "announce-hostnames":
+            guard let flag = ["yes": true, "no": false][value.lowercased()] else { return bad }
+            if option.lowercased() == "resolve-hostnames" { configuration.resolveHostnames = flag }
+            else { configuration.announceHostnames = flag }
+        case "announce-ip":
+            configuration.announceIP = value.isEmpty ? nil : value
+            if !value.isEmpty { state.announce.ip = value }
+        case "announce-port":
+            guard let p = Int(value), (0...65535).contains(p) else { return bad }
+            configuration.announcePort = p == 0 ? nil : p
+            state.announce.port = p == 0 ? configuration.port : p
+        case "sentinel-user":
+            configuration.sentinelUser = value.isEmpty ? nil : value
+        case "sentinel-pass":
+            configuration.sentinelPass = value.isEmpty ? nil : value
+        default:
+            return .simpleError("ERR Invalid argument '\(option)' to SENTINEL CONFIG SET")
+        }
+        return flushConfigReply()
+    }
+
+    static let debugTimers = ["info-period", "ping-period", "ask-period", "publish-period", "default-down-after",
+                              "default-failover-timeout", "tilt-trigger", "tilt-period", "slave-reconf-timeout",
+                              "min-link-reconnect-period", "election-timeout", "script-max-runtime", "script-retry-delay"]
+
+    func debugTimer(_ name: String) -> Millis {
+        let t = state.timers
+        switch name {
+        case "info-period": return t.infoPeriod
+        case "ping-period": return t.pingPeriod
+        case "ask-period": return t.askPeriod
+        case "publish-period": return t.publishPeriod
+        case "default-down-after": return t.defaultDownAfter
+        case "default-failover-timeout": return defaultFailoverTimeout
+        case "tilt-trigger": return t.tiltTrigger
+        case "tilt-period": return t.tiltPeriod
+        case "slave-reconf-timeout": return t.replicaReconfTimeout
+        case "min-link-reconnect-period": return t.minLinkReconnectPeriod
+        case "election-timeout": return t.electionTimeout
+        case "script-max-runtime": return scriptMaxRuntime
+        default: return scriptRetryDelay
+        }
+    }
+
+    /// `SENTINEL DEBUG [param value …]`: shows or changes every timer.
+    func debugCommand(_ args: [String]) -> RESPValue {
+        if args.count == 1 {
+            return .map(Self.debugTimers.map { RESPPair(key: .bulkString($0.uppercased()), value: .bulkString(String(debugTimer($0)))) })
+        }
+        var j = 1
+        while j < args.count {
+            let name = args[j].lowercased()
+            guard Self.debugTimers.contains(name), j + 1 < args.count else {
+                return .simpleError("ERR Unknown option or number of arguments for SENTINEL DEBUG '\(args[j])'")
+            }
+            guard let v = Millis(args[j + 1]), v > 0 else {
+                return .simpleError("ERR Invalid argument '\(args[j + 1])' for SENTINEL DEBUG '\(args[j])'")
+            }
+            switch name {
+            case "info-period": state.timers.infoPeriod = v
+            case "ping-period": state.timers.pingPeriod = v
+            case "ask-period": state.timers.askPeriod = v
+            case "publish-period": state.timers.publishPeriod = v
+            case "default-down-after": state.timers.defaultDownAfter = v
+            case "default-failover-timeout": defaultFailoverTimeout = v
+            case "tilt-trigger": state.timers.tiltTrigger = v
+            case "tilt-period": state.timers.tiltPeriod = v
+            case "slave-reconf-timeout": state.timers.replicaReconfTimeout = v
+            case "min-link-reconnect-period": state.timers.minLinkReconnectPeriod = v
+            case "election-timeout": state.timers.electionTimeout = v
+            case "script-max-runtime": scriptMaxRuntime = v
+            default: scriptRetryDelay = v
+            }
+            j += 2
+        }
+        return .simpleString("OK")
+    }
+
+    /// `SENTINEL INFO-CACHE [name …]`: each master with the last INFO of it and its replicas.
+    func infoCacheReply(_ args: [String]) -> RESPValue {
+        let names = args.count > 1 ? args.dropFirst().filter { state.masters[$0] != nil } : state.masterNames
+        var out: [RESPValue] = []
+        let t = now
+        for name in names {
+            guard let m = state.masters[name] else { continue }
+            let refs: [InstanceRef] = [.master(name)] + m.sortedReplicaAddresses.map { .replica(master: name, $0) }
+            let entries: [RESPValue] = refs.map { ref in
+                guard let cached = infoCache[ref] else { return .array([.integer(0), .nullBulkString]) }
+                return .array([.integer(t - cached.at), .bulkString(cached.text)])
+            }
+            out += [.bulkString(name), .array(entries)]
+        }
+        return .array(out)
     }
 
     /// `addReplySentinelRedisInstance`: the flat field/value list, in 7.0's order.
@@ -280,42 +680,5 @@ extension SentinelRuntime {
             fields.append(("voted-leader-epoch", String(ri.leaderEpoch)))
         }
         return .map(fields.map { RESPPair(key: .bulkString($0.0), value: .bulkString($0.1)) })
-    }
-
-    // MARK: INFO
-
-    func info(sections requested: [String]) -> String {
-        let all = ["server", "clients", "cpu", "stats", "sentinel"]
-        let wanted = requested.isEmpty || requested.contains("all") || requested.contains("default") || requested.contains("everything")
-            ? all : requested.filter { all.contains($0) }
-        var out: [String] = []
-        for section in wanted {
-            if !out.isEmpty { out.append("") }
-            switch section {
-            case "server":
-                out += ["# Server", "redis_version:7.0.15", "tandem_version:0.1.0-dev", "redis_mode:sentinel",
-                        "os:Linux", "arch_bits:64", "process_id:\(getpid())", "run_id:\(state.myID)",
-                        "tcp_port:\(configuration.port)", "uptime_in_seconds:\(now / 1000)", "uptime_in_days:\(now / 86_400_000)",
-                        "config_file:\(configPath)"]
-            case "clients":
-                out += ["# Clients"]
-            case "cpu":
-                out += ["# CPU"]
-            case "stats":
-                out += ["# Stats"]
-            case "sentinel":
-                out += ["# Sentinel", "sentinel_masters:\(state.masters.count)", "sentinel_tilt:\(state.isTilted ? 1 : 0)",
-                        "sentinel_tilt_since_seconds:\(state.tiltSince.map { (now - $0) / 1000 } ?? -1)",
-                        "sentinel_running_scripts:0", "sentinel_scripts_queue_length:0", "sentinel_simulate_failure_flags:0"]
-                for (i, name) in state.masterNames.enumerated() {
-                    let m = state.masters[name]!
-                    let status = m.isODown ? "odown" : (m.instance.isSDown ? "sdown" : "ok")
-                    let a = state.currentMasterAddress(name)!
-                    out.append("master\(i):name=\(name),status=\(status),address=\(a),slaves=\(m.replicas.count),sentinels=\(m.sentinels.count + 1)")
-                }
-            default: break
-            }
-        }
-        return out.isEmpty ? "" : out.joined(separator: "\r\n") + "\r\n"
     }
 }

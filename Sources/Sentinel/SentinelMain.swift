@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 import Logging
 import SentinelConfig
@@ -9,8 +12,9 @@ public struct SentinelStartError: Error, CustomStringConvertible {
 }
 
 /// Loads `configPath`, starts the monitor and the sentinel port, and runs until cancelled.
-/// `overrides` are redis-sentinel style `--port 26380` options, applied after the file.
-public func runSentinel(configPath: String, overrides: [String: String], logger: Logger,
+/// `overrides` are redis-server style `--port 26380` options, applied after the file as
+/// Redis applies them: as extra config lines.
+public func runSentinel(configPath: String, overrides: [(String, String)], logger baseLogger: Logger,
                         onListening: @Sendable ([Int]) -> Void = { _ in }) async throws {
     let path = URL(fileURLWithPath: configPath).standardizedFileURL.path
     guard FileManager.default.fileExists(atPath: path) else {
@@ -20,18 +24,32 @@ public func runSentinel(configPath: String, overrides: [String: String], logger:
         throw SentinelStartError(description: "Sentinel config file \(path) is not writable: Permission denied. Exiting...")
     }
     let text = try String(contentsOfFile: path, encoding: .utf8)
-    var configuration = try SentinelConfiguration(parsing: text, file: path)
-    for (key, value) in overrides {
-        switch key {
-        case "port":
-            guard let port = Int(value), (0...65535).contains(port) else {
-                throw SentinelStartError(description: "--port \(value): argument must be between 0 and 65535 inclusive")
-            }
-            configuration.port = port
-        case "bind": configuration.bind = value.split(separator: " ").map(String.init)
-        default:
-            throw SentinelStartError(description: "--\(key): option not supported by tandem sentinel yet")
-        }
+    let extra = overrides.map { "\($0.0) \($0.1)" }.joined(separator: "\n")
+    let configuration = try SentinelConfiguration(parsing: extra.isEmpty ? text : text + "\n" + extra, file: path)
+    if configuration.daemonize && ProcessInfo.processInfo.environment["TANDEM_DAEMONIZED"] == nil {
+        try daemonize()
+    }
+    if let logfile = configuration.logfile, !logfile.isEmpty {
+        let fd = open(logfile, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        guard fd >= 0 else { throw SentinelStartError(description: "Can't open the log file: \(String(cString: strerror(errno)))") }
+        dup2(fd, 1)
+        dup2(fd, 2)
+        close(fd)
+    }
+    if let dir = configuration.dir, chdir(dir) != 0 {
+        throw SentinelStartError(description: "Can't chdir to '\(dir)': \(String(cString: strerror(errno)))")
+    }
+    if let pidfile = configuration.pidfile, !pidfile.isEmpty {
+        try? "\(getpid())\n".write(toFile: pidfile, atomically: false, encoding: .utf8)
+    }
+    defer { if let pidfile = configuration.pidfile, !pidfile.isEmpty { unlink(pidfile) } }
+    var logger = baseLogger
+    switch configuration.logLevel {
+    case "debug": logger.logLevel = .debug
+    case "verbose": logger.logLevel = .info
+    case "warning": logger.logLevel = .warning
+    case "nothing": logger.logLevel = .critical
+    default: logger.logLevel = .notice
     }
     let runtime = SentinelRuntime(configuration: configuration, configPath: path, configText: text, logger: logger)
     do {
@@ -50,4 +68,28 @@ public func runSentinel(configPath: String, overrides: [String: String], logger:
         throw error
     }
     await runtime.stop()
+}
+
+/// `daemonize yes`: starts this same command again in a new session, detached from the
+/// terminal, and exits. (fork() is not safe once Swift's runtime has threads.)
+func daemonize() throws -> Never {
+    var attributes = posix_spawnattr_t()
+    posix_spawnattr_init(&attributes)
+    posix_spawnattr_setflags(&attributes, 0x80)  // POSIX_SPAWN_SETSID (not imported into Swift)
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    for fd: Int32 in 0...2 {
+        let flags = fd == 0 ? O_RDONLY : O_WRONLY
+        _ = "/dev/null".withCString { posix_spawn_file_actions_addopen(&actions, fd, $0, flags, 0) }
+    }
+    // Nothing else the launcher holds (a supervisor's pipes, sockets) stays open in the daemon.
+    for fd in openDescriptors() where fd > 2 { posix_spawn_file_actions_addclose(&actions, fd) }
+    let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+    var argv: [UnsafeMutablePointer<CChar>?] = CommandLine.arguments.map { strdup($0) } + [nil]
+    let environment: [String] = ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" } + ["TANDEM_DAEMONIZED=1"]
+    var env: [UnsafeMutablePointer<CChar>?] = environment.map { strdup($0) } + [nil]
+    var pid: pid_t = 0
+    let rc = posix_spawn(&pid, executable, &actions, &attributes, &argv, &env)
+    guard rc == 0 else { throw SentinelStartError(description: "daemonize: cannot start a child: \(String(cString: strerror(rc)))") }
+    exit(0)
 }

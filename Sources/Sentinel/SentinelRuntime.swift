@@ -15,7 +15,7 @@ import Glibc
 /// file and the event channels. Every decision is the core's; this actor carries them out.
 public actor SentinelRuntime {
     public internal(set) var state: SentinelState
-    public private(set) var configuration: SentinelConfiguration
+    public internal(set) var configuration: SentinelConfiguration
     let configPath: String
     let configText: String
     let hub = PubSubHub()
@@ -27,6 +27,23 @@ public actor SentinelRuntime {
     private var lastSaveFailed = false
     private var announceResolved: Bool
     private var nextLinkID: UInt64 = 0
+    /// Clients of the sentinel port.
+    let clients = ClientRegistry()
+    /// ACL users by name (the default user from `requirepass`, others from `user` lines and ACL SETUSER).
+    var users: [String: ACLUser] = [:]
+    var aclLog: [ACLLogEntry] = []
+    /// SENTINEL SIMULATE-FAILURE: 1 crash-after-election, 2 crash-after-promotion.
+    var simulateFailureFlags = 0
+    /// The last INFO text of each master and replica, with when it arrived (SENTINEL INFO-CACHE).
+    var infoCache: [InstanceRef: (at: Millis, text: String)] = [:]
+    /// SENTINEL DEBUG timers the core does not use.
+    var defaultFailoverTimeout: Millis = 180_000
+    var scriptMaxRuntime: Millis = 60_000
+    var scriptRetryDelay: Millis = 30_000
+    /// notification-script and client-reconfig-script runs.
+    var scripts = ScriptQueue()
+    /// Called by SHUTDOWN to end the process's serving.
+    var onShutdown: (@Sendable () -> Void)?
 
     /// Milliseconds since the runtime started: the core's clock.
     var now: Millis {
@@ -46,6 +63,15 @@ public actor SentinelRuntime {
         self.logger = logger
         let announce = InstanceAddress(ip: config.announceIP ?? "127.0.0.1", port: config.announcePort ?? config.port)
         self.announceResolved = config.announceIP != nil
+        var users = ["default": ACLUser.defaultUser(table: .shared, password: config.requirePass)]
+        for line in config.ignoredLines.sorted(by: { $0.key < $1.key }).map(\.value) {
+            let words = line.split(separator: " ").map(String.init)
+            guard words.first?.lowercased() == "user", words.count >= 2 else { continue }
+            var user = users[words[1]] ?? ACLUser(name: words[1])
+            for rule in words.dropFirst(2) { try? user.apply(rule, table: .shared) }
+            users[words[1]] = user
+        }
+        self.users = users
         self.state = SentinelState(myID: config.myID!, announce: announce, seed: UInt64.random(in: 0...UInt64.max),
                                    behaviour: config.tandemBehaviour == .redis70 ? .redis70 : SentinelBehaviour())
     }
@@ -57,6 +83,10 @@ public actor SentinelRuntime {
         let t = now
         var actions: [SentinelAction] = []
         state.currentEpoch = configuration.currentEpoch
+        for i in configuration.masters.indices where !configuration.announceHostnames && !SentinelConfiguration.isIPLiteral(configuration.masters[i].host) {
+            // resolve-hostnames without announce-hostnames: Sentinel works with (and reports) the address.
+            if let ip = resolveHostname(configuration.masters[i].host) { configuration.masters[i].host = ip }
+        }
         for m in configuration.masters {
             actions += state.monitor(name: m.name, address: InstanceAddress(ip: m.host, port: m.port), quorum: m.quorum,
                                      downAfter: m.downAfterMilliseconds, failoverTimeout: m.failoverTimeout,
@@ -75,7 +105,7 @@ public actor SentinelRuntime {
             while !Task.isCancelled {
                 // Sentinel's hz is 10 + rand()%10, re-drawn each tick, to desynchronise peers.
                 try? await Task.sleep(for: .milliseconds(Int.random(in: 50...100)))
-                await self?.input(.tick)
+                await self?.tick()
             }
         }
     }
@@ -87,6 +117,19 @@ public actor SentinelRuntime {
         links.removeAll()
         for (_, c) in connections { await c.close() }
         connections.removeAll()
+    }
+
+    /// An INFO reply: kept for SENTINEL INFO-CACHE and given to the core in one step, so
+    /// replies are handled in the order they are taken up, as before the cache existed.
+    func infoReceived(_ ref: InstanceRef, _ text: String) {
+        infoCache[ref] = (now, text)
+        input(.info(ref, InfoReport(RedisInfo(parsing: text))))
+    }
+
+    /// One timer tick: the core's timer, then the scripts.
+    func tick() {
+        input(.tick)
+        runScripts()
     }
 
     func input(_ input: SentinelInput) {
@@ -115,7 +158,7 @@ public actor SentinelRuntime {
         case .info(let ref):
             send(ref, ["INFO"], timeout: .seconds(60)) { runtime, reply in
                 guard let text = reply.string else { return }
-                await runtime.input(.info(ref, InfoReport(RedisInfo(parsing: text))))
+                await runtime.infoReceived(ref, text)
             }
         case .publishHello(let ref, let payload):
             send(ref, ["PUBLISH", "__sentinel__:hello", payload], timeout: .seconds(10)) { _, _ in }
@@ -156,6 +199,12 @@ public actor SentinelRuntime {
             let level: Logger.Level = event.level == .warning ? .warning : (event.level == .notice ? .notice : .debug)
             logger.log(level: level, "\(event.type) \(event.payload)")
             if event.level > .debug { hub.publish(channel: event.type, message: event.payload) }
+            scheduleNotification(event)
+            if (event.type == "+elected-leader" && simulateFailureFlags & 1 != 0)
+                || (event.type == "+promoted-slave" && simulateFailureFlags & 2 != 0) {
+                logger.warning("Sentinel: SIMULATED failure! Crashing!")
+                exit(99)
+            }
         case .saveConfig:
             do {
                 try saveConfig()
@@ -163,7 +212,7 @@ public actor SentinelRuntime {
                 logger.error("Failed to save config file: \(error)")
             }
         case .clientReconfigScript(let master, let role, let state, let from, let to):
-            logger.debug("client-reconfig-script not run (scripts are not implemented yet): \(master) \(role) \(state) \(from) \(to)")
+            scheduleReconfig(master: master, role: role, state: state, from: from, to: to)
         }
     }
 
@@ -328,7 +377,9 @@ public actor SentinelRuntime {
             }
         }
         let current = (try? String(contentsOfFile: configPath, encoding: .utf8)) ?? configText
-        let text = SentinelConfiguration.rewrite(current, sentinelLines: config.renderSentinelLines())
+        // ACL users are saved as `user` lines, as Redis's config rewrite does.
+        let userLines = users.keys.sorted().map { String(users[$0]!.describe(table: .shared)) }
+        let text = SentinelConfiguration.rewrite(current, sentinelLines: config.renderSentinelLines(), userLines: userLines)
         try ConfigFileWriter.write(text, to: configPath)
         configuration = config
     }

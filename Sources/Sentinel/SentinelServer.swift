@@ -1,8 +1,13 @@
+import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import RESP
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The sentinel port: accepts Redis clients and peers, answers commands through the runtime.
 public final class SentinelServer: Sendable {
@@ -54,7 +59,18 @@ public final class SentinelServer: Sendable {
         let id = nextClientID.withLockedValue { $0 += 1; return $0 }
         do {
             try await client.executeThenClose { inbound, outbound in
-                let session = ClientSession(id: id)
+                let channel = client.channel
+                let session = ClientSession(id: id, address: channel.remoteAddress?.clientListForm ?? "?:0",
+                                            localAddress: channel.localAddress?.clientListForm ?? "?:0",
+                                            closer: { channel.close(promise: nil) })
+                if let denial = await runtime.protectedModeDenial(for: channel.remoteAddress) {
+                    var buffer = ByteBuffer()
+                    buffer.writeString(denial)
+                    try? await outbound.write(buffer)
+                    return
+                }
+                runtime.clients.add(session)
+                defer { runtime.clients.remove(id) }
                 // Events for this client go through one queue and one writer, so a subscriber
                 // sees them in the order they were published.
                 let (pushes, pushQueue) = AsyncStream.makeStream(of: ByteBuffer.self)
@@ -75,10 +91,16 @@ public final class SentinelServer: Sendable {
                     }
                     do {
                         for try await request in inbound {
+                            session.lastInteraction.withLockedValue { $0 = .now }
                             let replies = await runtime.execute(request, session: session)
                             var buffer = ByteBuffer()
                             let proto = session.protocolVersion.withLockedValue { $0 }
                             for reply in replies { buffer.writeRESPValue(adapt(reply, protocolVersion: proto)) }
+                            runtime.clients.stats.withLockedValue {
+                                $0.inputBytes += request.raw.readableBytes
+                                $0.outputBytes += buffer.readableBytes
+                                $0.errorReplies += replies.filter { $0.errorMessage != nil }.count
+                            }
                             try await outbound.write(buffer)
                             if session.closeAfterReply.withLockedValue({ $0 }) { break }
                         }
@@ -99,18 +121,6 @@ public final class SentinelServer: Sendable {
     }
 }
 
-/// Per-connection state of a client of the sentinel port.
-final class ClientSession: Sendable {
-    let id: UInt64
-    let name = NIOLockedValueBox<String?>(nil)
-    let closeAfterReply = NIOLockedValueBox(false)
-    let authenticated = NIOLockedValueBox(false)
-    /// 2 or 3, as agreed with HELLO.
-    let protocolVersion = NIOLockedValueBox(2)
-
-    init(id: UInt64) { self.id = id }
-}
-
 /// Replies are built in RESP3 shapes (maps, null); a RESP2 client gets them as Redis sends
 /// them in RESP2 (flat arrays, `$-1`/`*-1`). Subscription confirmations become pushes in RESP3.
 func adapt(_ value: RESPValue, protocolVersion: Int, top: Bool = true) -> RESPValue {
@@ -119,6 +129,13 @@ func adapt(_ value: RESPValue, protocolVersion: Int, top: Bool = true) -> RESPVa
         return .array(pairs.flatMap { [adapt($0.key, protocolVersion: 2, top: false), adapt($0.value, protocolVersion: 2, top: false)] })
     case .map(let pairs):
         return .map(pairs.map { RESPPair(key: $0.key, value: adapt($0.value, protocolVersion: 3, top: false)) })
+    case .set(let elements) where protocolVersion == 2:
+        return .array(elements.map { adapt($0, protocolVersion: 2, top: false) })
+    case .verbatimString(var b) where protocolVersion == 2:
+        b.moveReaderIndex(forwardBy: min(4, b.readableBytes))  // the "txt:" format prefix
+        return .bulkString(b)
+    case .double(let d) where protocolVersion == 2:
+        return .bulkString(formatDouble(d))
     case .array(let elements):
         if protocolVersion == 3, top, let kind = elements.first?.string,
            ["subscribe", "psubscribe", "unsubscribe", "punsubscribe"].contains(kind) {
@@ -132,4 +149,10 @@ func adapt(_ value: RESPValue, protocolVersion: Int, top: Bool = true) -> RESPVa
     default:
         return value
     }
+}
+
+/// A double as Redis writes it in RESP2 (`%.17g`).
+func formatDouble(_ d: Double) -> String {
+    if d.isInfinite { return d > 0 ? "inf" : "-inf" }
+    return String(format: "%.17g", d)
 }

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import RESP
 
 /// A sentinel.conf that could not be used: names the file, the line and the directive.
@@ -39,6 +42,13 @@ public struct MasterSettings: Sendable, Hashable {
     public var knownReplicas: [(host: String, port: Int)] = []
     public var knownSentinels: [(host: String, port: Int, runID: String)] = []
 
+    public init(name: String, host: String, port: Int, quorum: Int) {
+        self.name = name
+        self.host = host
+        self.port = port
+        self.quorum = quorum
+    }
+
     public static func == (a: MasterSettings, b: MasterSettings) -> Bool {
         a.name == b.name && a.host == b.host && a.port == b.port && a.quorum == b.quorum
             && a.downAfterMilliseconds == b.downAfterMilliseconds && a.failoverTimeout == b.failoverTimeout
@@ -61,9 +71,13 @@ public struct SentinelConfiguration: Sendable, Hashable {
     public var port = 26379
     public var bind: [String] = []
     public var dir: String?
-    public var protectedMode = true
+    /// Off unless the file says `protected-mode yes`: Redis turns it off in sentinel mode.
+    public var protectedMode = false
     public var logfile: String?
     public var pidfile: String?
+    public var daemonize = false
+    /// `debug`, `verbose`, `notice` (default) or `warning`.
+    public var logLevel = "notice"
     public var requirePass: String?
     public var myID: String?
     public var currentEpoch: UInt64 = 0
@@ -158,6 +172,15 @@ extension SentinelConfiguration {
         case "dir": dir = try argument()
         case "logfile": logfile = try argument()
         case "pidfile": pidfile = try argument()
+        case "daemonize":
+            guard let value = Self.yesNo(try argument()) else { throw fail(file, line, words, "argument must be 'yes' or 'no'") }
+            daemonize = value
+        case "loglevel":
+            let level = try argument().lowercased()
+            guard ["debug", "verbose", "notice", "warning", "nothing"].contains(level) else {
+                throw fail(file, line, words, "argument(s) must be one of the following: debug, verbose, notice, warning, nothing")
+            }
+            logLevel = level
         case "requirepass": requirePass = try argument()
         case "protected-mode":
             guard let value = Self.yesNo(try argument()) else { throw fail(file, line, words, "argument must be 'yes' or 'no'") }
@@ -168,6 +191,12 @@ extension SentinelConfiguration {
             }
             ignoredLines[line] = text
         }
+    }
+
+    /// An IPv4 or IPv6 address as text (not a name to resolve).
+    public static func isIPLiteral(_ host: String) -> Bool {
+        var v4 = in_addr(), v6 = in6_addr()
+        return inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1
     }
 
     static func yesNo(_ s: String) -> Bool? {
@@ -220,6 +249,7 @@ extension SentinelConfiguration {
         guard let port = Int(words[4]), (1...65535).contains(port) else { throw fail(file, line, words, "Invalid port number") }
         guard let quorum = Int(words[5]), quorum > 0 else { throw fail(file, line, words, "Quorum must be 1 or greater.") }
         guard !name.contains(" "), !name.isEmpty else { throw fail(file, line, words, "Invalid master name.") }
+        guard resolveHostnames || Self.isIPLiteral(words[3]) else { throw fail(file, line, words, "Can't resolve instance hostname.") }
         masters.append(MasterSettings(name: name, host: words[3], port: port, quorum: quorum))
     }
 
@@ -245,8 +275,14 @@ extension SentinelConfiguration {
             masters[index].parallelSyncs = v
         case "auth-pass": masters[index].authPass = try arg(3)
         case "auth-user": masters[index].authUser = try arg(3)
-        case "notification-script": masters[index].notificationScript = try arg(3)
-        case "client-reconfig-script": masters[index].clientReconfigScript = try arg(3)
+        case "notification-script":
+            let path = try arg(3)
+            guard access(path, X_OK) == 0 else { throw fail(file, line, words, "Notification script seems non existing or non executable.") }
+            masters[index].notificationScript = path
+        case "client-reconfig-script":
+            let path = try arg(3)
+            guard access(path, X_OK) == 0 else { throw fail(file, line, words, "Client reconfiguration script seems non existing or non executable.") }
+            masters[index].clientReconfigScript = path
         case "master-reboot-down-after-period":
             guard let v = Int64(try arg(3)), v >= 0 else { throw fail(file, line, words, "negative time parameter.") }
             masters[index].masterRebootDownAfterPeriod = v

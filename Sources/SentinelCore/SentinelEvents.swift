@@ -86,11 +86,25 @@ public struct SentinelEvent: Sendable, Hashable, CustomStringConvertible {
     public var level: EventLevel
     public var type: String
     public var payload: String
+    /// The master whose notification-script the event goes to (nil: none, as for ±tilt).
+    /// Not part of equality: it routes the event and is not in what is published.
+    public var master: String?
 
-    public init(level: EventLevel, type: String, payload: String) {
+    public init(level: EventLevel, type: String, payload: String, master: String? = nil) {
         self.level = level
         self.type = type
         self.payload = payload
+        self.master = master
+    }
+
+    public static func == (a: SentinelEvent, b: SentinelEvent) -> Bool {
+        a.level == b.level && a.type == b.type && a.payload == b.payload
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(level)
+        hasher.combine(type)
+        hasher.combine(payload)
     }
 
     public var description: String { "\(type) \(payload)" }

@@ -13,7 +13,7 @@ extension SentinelState {
         masters[name]!.failoverState = .waitStart
         masters[name]!.failoverInProgress = true
         masters[name]!.failoverEpoch = currentEpoch
-        plainEvent(.warning, "+new-epoch", "\(currentEpoch)")
+        plainEvent(.warning, "+new-epoch", "\(currentEpoch)", master: name)
         event(.warning, "+try-failover", .master(name))
         masters[name]!.failoverStartTime = now + randomDesync()
         masters[name]!.failoverStateChangeTime = now
@@ -24,13 +24,13 @@ extension SentinelState {
         if epoch > currentEpoch {
             currentEpoch = epoch
             emit(.saveConfig)
-            plainEvent(.warning, "+new-epoch", "\(currentEpoch)")
+            plainEvent(.warning, "+new-epoch", "\(currentEpoch)", master: name)
         }
         if masters[name]!.leaderEpoch < epoch && currentEpoch <= epoch {
             masters[name]!.leader = candidate
             masters[name]!.leaderEpoch = currentEpoch
             emit(.saveConfig)
-            plainEvent(.warning, "+vote-for-leader", "\(candidate) \(currentEpoch)")
+            plainEvent(.warning, "+vote-for-leader", "\(candidate) \(currentEpoch)", master: name)
             if candidate != myID {
                 // Voting for someone else delays our own attempt.
                 masters[name]!.failoverStartTime = now + randomDesync()
@@ -275,7 +275,7 @@ extension SentinelState {
         let master = masters[name]!
         let target = master.promotedReplica ?? master.address
         plainEvent(.warning, "+switch-master",
-                   "\(name) \(master.address.ip) \(master.address.port) \(target.ip) \(target.port)")
+                   "\(name) \(master.address.ip) \(master.address.port) \(target.ip) \(target.port)", master: name)
         resetMasterAndChangeAddress(name, to: target, now: now)
     }
 

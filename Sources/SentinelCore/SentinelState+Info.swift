@@ -132,7 +132,7 @@ extension SentinelState {
         if peerEpoch > currentEpoch {
             currentEpoch = peerEpoch
             emit(.saveConfig)
-            plainEvent(.warning, "+new-epoch", "\(currentEpoch)")
+            plainEvent(.warning, "+new-epoch", "\(currentEpoch)", master: name)
         }
         if masters[name]!.configEpoch < masterConfigEpoch {
             masters[name]!.configEpoch = masterConfigEpoch
@@ -140,7 +140,7 @@ extension SentinelState {
             let announced = InstanceAddress(ip: masterIP, port: masterPort)
             if announced != old {
                 event(.warning, "+config-update-from", .sentinel(master: name, runID: runID))
-                plainEvent(.warning, "+switch-master", "\(name) \(old.ip) \(old.port) \(masterIP) \(masterPort)")
+                plainEvent(.warning, "+switch-master", "\(name) \(old.ip) \(old.port) \(masterIP) \(masterPort)", master: name)
                 resetMasterAndChangeAddress(name, to: announced, now: now)
                 emit(.clientReconfigScript(master: name, role: "observer", state: "start", from: old, to: announced))
             } else {

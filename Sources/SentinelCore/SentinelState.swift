@@ -223,12 +223,12 @@ public struct SentinelState: Sendable {
     /// An event about `ref` (payload starts with its description, then `extra`).
     mutating func event(_ level: EventLevel, _ type: String, _ ref: InstanceRef, _ extra: String? = nil) {
         let text = describe(ref) + (extra.map { " " + $0 } ?? "")
-        emit(.publish(SentinelEvent(level: level, type: type, payload: text)))
+        emit(.publish(SentinelEvent(level: level, type: type, payload: text, master: ref.masterName)))
     }
 
     /// An event whose payload is only `text` (+new-epoch, +switch-master, +vote-for-leader, ±tilt).
-    mutating func plainEvent(_ level: EventLevel, _ type: String, _ text: String) {
-        emit(.publish(SentinelEvent(level: level, type: type, payload: text)))
+    mutating func plainEvent(_ level: EventLevel, _ type: String, _ text: String, master: String? = nil) {
+        emit(.publish(SentinelEvent(level: level, type: type, payload: text, master: master)))
     }
 
     mutating func randomDesync() -> Millis {

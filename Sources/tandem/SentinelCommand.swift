@@ -17,16 +17,23 @@ struct SentinelCommand: AsyncParsableCommand {
 
     func run() async throws {
         var path: String?
-        var overrides: [String: String] = [:]
+        var overrides: [(String, String)] = []
         var i = 0
         while i < arguments.count {
             let a = arguments[i]
             if a == "--sentinel" {
                 i += 1
             } else if a.hasPrefix("--") {
-                guard i + 1 < arguments.count else { fail("option \(a) needs a value") }
-                overrides[String(a.dropFirst(2))] = arguments[i + 1]
-                i += 2
+                // redis-server style: `--name value…` up to the next `--option` becomes a config line.
+                var values: [String] = []
+                var j = i + 1
+                while j < arguments.count && !arguments[j].hasPrefix("--") {
+                    values.append(arguments[j])
+                    j += 1
+                }
+                guard !values.isEmpty else { fail("option \(a) needs a value") }
+                overrides.append((String(a.dropFirst(2)), values.joined(separator: " ")))
+                i = j
             } else if path == nil {
                 path = a
                 i += 1
@@ -36,7 +43,6 @@ struct SentinelCommand: AsyncParsableCommand {
         }
         guard let path else { fail("Sentinel needs config file on disk to save state. Exiting...") }
         var logger = Logger(label: "tandem.sentinel")
-        logger.logLevel = .notice
         do {
             try await runSentinel(configPath: path, overrides: overrides, logger: logger)
         } catch {

@@ -30,6 +30,9 @@ public final class SentinelProcess: @unchecked Sendable {
     public let port: Int
     public let directory: URL
     private var child: ChildProcess?
+    /// Credentials for `command` (a sentinel with requirepass or ACL users).
+    public var username: String?
+    public var password: String?
 
     public var configFile: URL { directory.appendingPathComponent("sentinel.conf") }
     public var logFile: URL { directory.appendingPathComponent("sentinel.log") }
@@ -64,7 +67,8 @@ public final class SentinelProcess: @unchecked Sendable {
         }
         try await waitUntil("\(kind) sentinel on port \(port) to answer PING (log: \(logFile.path))") {
             guard self.child?.isRunning == true else { throw HarnessError("\(self.kind) sentinel exited: \(self.logTail())") }
-            return try await self.command(["PING"]).string == "PONG"
+            let reply = try await self.command(["PING"])
+            return reply.string == "PONG" || reply.errorCode == "NOAUTH"  // up, with requirepass
         }
     }
 
@@ -86,7 +90,10 @@ public final class SentinelProcess: @unchecked Sendable {
 
     /// Runs one command on a short-lived connection (error replies are returned as values).
     public func command(_ arguments: [String]) async throws -> RESPValue {
-        let c = try await RedisConnection.connect(RedisConnectionConfiguration(host: "127.0.0.1", port: port, connectTimeout: .seconds(1)))
+        var config = RedisConnectionConfiguration(host: "127.0.0.1", port: port, connectTimeout: .seconds(1))
+        config.username = username
+        config.password = password
+        let c = try await RedisConnection.connect(config)
         do {
             let reply = try await c.send(arguments)
             await c.close()

@@ -1,0 +1,267 @@
+import Foundation
+import NIOConcurrencyHelpers
+import NIOCore
+import RESP
+
+extension SentinelRuntime {
+    // MARK: CLIENT
+
+    /// One CLIENT LIST / CLIENT INFO line, with 7.0's fields in its order.
+    nonisolated func clientInfoLine(_ s: ClientSession) -> String {
+        let now = ContinuousClock.now
+        let age = (now - s.createdAt).components.seconds
+        let idle = (now - s.lastInteraction.withLockedValue { $0 }).components.seconds
+        let (sub, psub) = hub.counts(s.id)
+        let flags = sub + psub > 0 ? "P" : "N"
+        return "id=\(s.id) addr=\(s.address) laddr=\(s.localAddress) fd=\(s.id + 7) name=\(s.name.withLockedValue { $0 } ?? "")"
+            + " age=\(age) idle=\(idle) flags=\(flags) db=0 sub=\(sub) psub=\(psub) ssub=0 multi=-1 qbuf=0 qbuf-free=0"
+            + " argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r"
+            + " cmd=\(s.lastCommand.withLockedValue { $0 }) user=\(s.user.withLockedValue { $0 }) redir=-1"
+            + " resp=\(s.protocolVersion.withLockedValue { $0 })"
+    }
+
+    func clientCommand(_ args: [String], session: ClientSession) -> RESPValue {
+        let sub = args[0].lowercased()
+        switch sub {
+        case "setname":
+            guard isValidClientName(args[1]) else {
+                return .simpleError("ERR Client names cannot contain spaces, newlines or special characters.")
+            }
+            session.name.withLockedValue { $0 = args[1].isEmpty ? nil : args[1] }
+            return .simpleString("OK")
+        case "getname":
+            return session.name.withLockedValue { $0 }.map { .bulkString($0) } ?? .nullBulkString
+        case "id":
+            return .integer(Int64(session.id))
+        case "info":
+            return .verbatimString(ByteBuffer(string: "txt:" + clientInfoLine(session) + "\n"))
+        case "list":
+            var selected = clients.all
+            var i = 1
+            while i < args.count {
+                let option = args[i].lowercased()
+                if option == "type", i + 1 < args.count {
+                    guard let type = ClientType(args[i + 1]) else {
+                        return .simpleError("ERR Unknown client type '\(args[i + 1])'")
+                    }
+                    selected = selected.filter { type.matches($0, hub: hub) }
+                    i += 2
+                } else if option == "id", i + 1 < args.count {
+                    var ids: Set<UInt64> = []
+                    i += 1
+                    while i < args.count {
+                        guard let id = Int64(args[i]), id > 0 else { return .simpleError("ERR Invalid client ID") }
+                        ids.insert(UInt64(id))
+                        i += 1
+                    }
+                    selected = selected.filter { ids.contains($0.id) }
+                } else {
+                    return .simpleError("ERR syntax error")
+                }
+            }
+            return .verbatimString(ByteBuffer(string: "txt:" + selected.map { clientInfoLine($0) + "\n" }.joined()))
+        case "kill":
+            return clientKill(args, session: session)
+        case "help":
+            return SentinelCommandTable.captured("client-help")
+        case "no-evict":
+            guard ["on", "off"].contains(args[1].lowercased()) else { return .simpleError("ERR syntax error") }
+            return .simpleString("OK")
+        case "reply":
+            return .simpleString("OK")
+        case "getredir":
+            return .integer(-1)
+        case "pause", "unpause", "unblock", "tracking", "trackinginfo", "caching":
+            // Nothing blocks, writes or tracks keys on a sentinel's port.
+            switch sub {
+            case "unpause": return .simpleString("OK")
+            case "unblock": return .integer(0)
+            case "pause":
+                guard let t = Int64(args[1]), t >= 0 else { return .simpleError("ERR timeout is not an integer or out of range") }
+                return .simpleString("OK")
+            default: return .simpleError("ERR This command is not supported by tandem sentinel")
+            }
+        default:
+            return .simpleError("ERR unknown subcommand '\(args[0])'. Try CLIENT HELP.")
+        }
+    }
+
+    enum ClientType {
+        case normal, master, replica, pubsub
+        init?(_ name: String) {
+            switch name.lowercased() {
+            case "normal": self = .normal
+            case "master": self = .master
+            case "replica", "slave": self = .replica
+            case "pubsub": self = .pubsub
+            default: return nil
+            }
+        }
+        func matches(_ s: ClientSession, hub: PubSubHub) -> Bool {
+            let subscribed = hub.subscriptionCount(s.id) > 0
+            switch self {
+            case .normal: return !subscribed
+            case .pubsub: return subscribed
+            case .master, .replica: return false
+            }
+        }
+    }
+
+    /// `CLIENT KILL ip:port` (old form) or `CLIENT KILL <filter> <value> …` with ID, TYPE,
+    /// USER, ADDR, LADDR and SKIPME.
+    func clientKill(_ args: [String], session: ClientSession) -> RESPValue {
+        if args.count == 2 {
+            guard let target = clients.all.first(where: { $0.address == args[1] }) else {
+                return .simpleError("ERR No such client")
+            }
+            target.close()
+            return .simpleString("OK")
+        }
+        guard args.count % 2 == 1 else { return .simpleError("ERR syntax error") }
+        var filters: [(ClientSession) -> Bool] = []
+        var skipMe = true
+        var i = 1
+        while i < args.count {
+            let value = args[i + 1]
+            switch args[i].lowercased() {
+            case "id":
+                guard let id = Int64(value), id > 0 else { return .simpleError("ERR client-id should be greater than 0") }
+                filters.append { $0.id == UInt64(id) }
+            case "type":
+                guard let type = ClientType(value) else { return .simpleError("ERR Unknown client type '\(value)'") }
+                let hub = self.hub
+                filters.append { type.matches($0, hub: hub) }
+            case "user":
+                guard users[value] != nil else { return .simpleError("ERR No such user '\(value)'") }
+                filters.append { $0.user.withLockedValue { $0 } == value }
+            case "addr":
+                filters.append { $0.address == value }
+            case "laddr":
+                filters.append { $0.localAddress == value }
+            case "skipme":
+                switch value.lowercased() {
+                case "yes": skipMe = true
+                case "no": skipMe = false
+                default: return .simpleError("ERR syntax error")
+                }
+            default:
+                return .simpleError("ERR syntax error")
+            }
+            i += 2
+        }
+        var killed = 0
+        for c in clients.all where filters.allSatisfy({ $0(c) }) {
+            if c.id == session.id {
+                if skipMe { continue }
+                session.closeAfterReply.withLockedValue { $0 = true }
+            } else {
+                c.close()
+            }
+            killed += 1
+        }
+        return .integer(Int64(killed))
+    }
+
+    // MARK: ACL
+
+    func aclCommand(_ args: [String], session: ClientSession) -> RESPValue {
+        let sub = args[0].lowercased()
+        switch sub {
+        case "setuser":
+            var user = users[args[1]] ?? ACLUser(name: args[1])
+            for rule in args.dropFirst(2) {
+                do throws(ACLRuleError) {
+                    try user.apply(rule, table: table)
+                } catch {
+                    return .simpleError("ERR Error in ACL SETUSER modifier '\(rule)': \(error.message)")
+                }
+            }
+            users[args[1]] = user
+            if !user.enabled || (users[args[1]] != nil && !user.noPass) {
+                // Connections keep their user; Redis only disconnects on DELUSER or a disabled user's next AUTH.
+            }
+            return .simpleString("OK")
+        case "deluser":
+            var count = 0
+            for name in args.dropFirst() {
+                if name == "default" { return .simpleError("ERR The 'default' user cannot be removed") }
+            }
+            for name in args.dropFirst() where users.removeValue(forKey: name) != nil {
+                count += 1
+                for c in clients.all where c.user.withLockedValue({ $0 }) == name {
+                    if c.id == session.id { session.closeAfterReply.withLockedValue { $0 = true } } else { c.close() }
+                }
+            }
+            return .integer(Int64(count))
+        case "getuser":
+            guard let u = users[args[1]] else { return .nullBulkString }
+            return .map([
+                RESPPair(key: .bulkString("flags"), value: .set(u.flags.map { .bulkString($0) })),
+                RESPPair(key: .bulkString("passwords"), value: .array(u.passwords.map { .bulkString($0) })),
+                RESPPair(key: .bulkString("commands"), value: .bulkString(u.describeCommands(table: table))),
+                RESPPair(key: .bulkString("keys"), value: .bulkString(u.keysDescription)),
+                RESPPair(key: .bulkString("channels"), value: .bulkString(u.channelsDescription)),
+                RESPPair(key: .bulkString("selectors"), value: .array([])),
+            ])
+        case "list":
+            return .array(users.keys.sorted().map { .bulkString(users[$0]!.describe(table: table)) })
+        case "users":
+            return .array(users.keys.sorted().map { .bulkString($0) })
+        case "whoami":
+            return .bulkString(session.user.withLockedValue { $0 })
+        case "cat":
+            if args.count == 1 { return SentinelCommandTable.captured("acl-cat") }
+            let category = args[1].lowercased()
+            guard table.categories.contains(category) else { return .simpleError("ERR Unknown category '\(args[1])'") }
+            return SentinelCommandTable.captured("acl-cat-" + category)
+        case "log":
+            if args.count == 2 {
+                if args[1].lowercased() == "reset" {
+                    aclLog.removeAll()
+                    return .simpleString("OK")
+                }
+                guard let n = Int(args[1]), n >= 0 else { return .simpleError("ERR value is not an integer or out of range") }
+                return aclLogReply(limit: n)
+            }
+            return aclLogReply(limit: 10)
+        case "genpass":
+            var bits = 256
+            if args.count == 2 {
+                guard let b = Int(args[1]), b > 0, b <= 4096 else {
+                    return .simpleError("ERR ACL GENPASS argument must be the number of bits for the output password, a positive number up to 4096")
+                }
+                bits = b
+            }
+            let chars = (bits + 3) / 4
+            return .bulkString(String((0..<chars).map { _ in "0123456789abcdef".randomElement()! }))
+        case "dryrun":
+            guard let u = users[args[1]] else { return .simpleError("ERR User '\(args[1])' not found") }
+            guard case .found(let e) = table.lookup(Array(args.dropFirst(2))) else {
+                if table.entry(named: args[2]) == nil { return .simpleError("ERR Command '\(args[2])' not found") }
+                return .simpleError("ERR wrong number of arguments for '\(args[2].lowercased())' command")
+            }
+            return u.canRun(e.name) ? .simpleString("OK") : .bulkString("This user has no permissions to run the '\(e.name)' command")
+        case "load", "save":
+            return .simpleError("ERR This Redis instance is not configured to use an ACL file. You may want to specify users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a Redis configuration file set) in order to store users in the Redis configuration.")
+        case "help":
+            return SentinelCommandTable.captured("acl-help")
+        default:
+            return .simpleError("ERR unknown subcommand '\(args[0])'. Try ACL HELP.")
+        }
+    }
+
+    func aclLogReply(limit: Int) -> RESPValue {
+        let t = Int64(Date().timeIntervalSince1970 * 1000)
+        return .array(aclLog.prefix(limit).map { e in
+            .map([
+                RESPPair(key: .bulkString("count"), value: .integer(Int64(e.count))),
+                RESPPair(key: .bulkString("reason"), value: .bulkString(e.reason)),
+                RESPPair(key: .bulkString("context"), value: .bulkString(e.context)),
+                RESPPair(key: .bulkString("object"), value: .bulkString(e.object)),
+                RESPPair(key: .bulkString("username"), value: .bulkString(e.username)),
+                RESPPair(key: .bulkString("age-seconds"), value: .double(Double(t - e.createdAt) / 1000)),
+                RESPPair(key: .bulkString("client-info"), value: .bulkString(e.clientInfo)),
+            ])
+        })
+    }
+}

@@ -1,0 +1,70 @@
+/// Runtime reconfiguration: `SENTINEL REMOVE`, `RESET`, `SET`.
+extension SentinelState {
+    /// Stops monitoring a master (`SENTINEL REMOVE`): `-monitor`, every link closed, config saved.
+    public mutating func remove(master name: String) -> [SentinelAction] {
+        guard let m = masters[name] else { return [] }
+        event(.warning, "-monitor", .master(name))
+        for a in m.sortedReplicaAddresses { emit(.disconnect(.replica(master: name, a))) }
+        for id in m.sortedSentinelIDs { emit(.disconnect(.sentinel(master: name, runID: id))) }
+        emit(.disconnect(.master(name)))
+        masters[name] = nil
+        emit(.saveConfig)
+        return flush()
+    }
+
+    /// `sentinelResetMaster` with an event: forgets replicas and peers, ends any failover, clears
+    /// the master's down state and reconnects to it. Returns how many masters matched `isMatch`.
+    public mutating func reset(where isMatch: (String) -> Bool, now: Millis) -> (count: Int, actions: [SentinelAction]) {
+        var count = 0
+        for name in masterNames where isMatch(name) {
+            count += 1
+            resetMaster(name, now: now)
+            event(.warning, "+reset-master", .master(name))
+        }
+        if count > 0 { emit(.saveConfig) }
+        return (count, flush())
+    }
+
+    mutating func resetMaster(_ name: String, now: Millis) {
+        guard let m = masters[name] else { return }
+        for a in m.sortedReplicaAddresses { emit(.disconnect(.replica(master: name, a))) }
+        for id in m.sortedSentinelIDs { emit(.disconnect(.sentinel(master: name, runID: id))) }
+        emit(.disconnect(.master(name)))
+        var fresh = MonitoredMaster(name: name, address: m.address, quorum: m.quorum, downAfter: m.downAfter,
+                                    failoverTimeout: m.failoverTimeout, parallelSyncs: m.parallelSyncs, now: now)
+        fresh.rebootDownAfter = m.rebootDownAfter
+        fresh.configEpoch = m.configEpoch
+        fresh.leader = m.leader
+        fresh.leaderEpoch = m.leaderEpoch
+        fresh.instance.roleReportedTime = now
+        masters[name] = fresh
+        emit(.connect(.master(name), m.address))
+    }
+
+    /// A master setting changed by `SENTINEL SET`; the shell validates, this applies and saves.
+    public enum MasterSetting: Sendable, Hashable {
+        case quorum(Int)
+        case downAfter(Millis)
+        case failoverTimeout(Millis)
+        case parallelSyncs(Int)
+        case rebootDownAfter(Millis)
+        /// A setting the core does not use (scripts, credentials, rename-command): only the event.
+        case other
+    }
+
+    /// Applies one `SENTINEL SET` option and emits `+set <master> <option> <value>`.
+    public mutating func set(master name: String, _ setting: MasterSetting, option: String, value: String) -> [SentinelAction] {
+        guard masters[name] != nil else { return [] }
+        switch setting {
+        case .quorum(let q): masters[name]!.quorum = q
+        case .downAfter(let ms):
+            masters[name]!.downAfter = ms
+        case .failoverTimeout(let ms): masters[name]!.failoverTimeout = ms
+        case .parallelSyncs(let n): masters[name]!.parallelSyncs = n
+        case .rebootDownAfter(let ms): masters[name]!.rebootDownAfter = ms
+        case .other: break
+        }
+        event(.warning, "+set", .master(name), "\(option) \(value)")
+        return flush()
+    }
+}

@@ -1,0 +1,341 @@
+import Foundation
+import NIOCore
+import RESP
+import RedisConnection
+import RedisTestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Tandem's sentinel-surface suites run one test at a time: each starts several real servers
+/// and sentinels, and run side by side with the rest of the integration tests they would
+/// load a 2-core machine enough to disturb timing-sensitive tests.
+@Suite("Sentinel surface", .serialized)
+struct SentinelSurfaceSerial {}
+
+extension SentinelSurfaceSerial {
+    /// A raw RESP connection: sends bytes, returns each reply's exact bytes.
+    final class RawClient {
+        let fd: Int32
+        var pending = ByteBuffer()
+
+        init(port: Int) throws {
+            fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var addr = sockaddr_in()
+            addr.sin_family = sa_family_t(AF_INET)
+            addr.sin_port = UInt16(port).bigEndian
+            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            guard ok == 0 else { close(fd); throw HarnessError("connect to \(port) failed") }
+            var tv = timeval(tv_sec: 5, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        }
+
+        deinit { close(fd) }
+
+        /// Sends one command (as a RESP array) and returns the raw bytes of its reply.
+        func send(_ args: [String]) throws -> String {
+            var out = "*\(args.count)\r\n"
+            for a in args { out += "$\(a.utf8.count)\r\n\(a)\r\n" }
+            let bytes = Array(out.utf8)
+            _ = bytes.withUnsafeBufferPointer { Glibc.send(fd, $0.baseAddress, $0.count, 0) }
+            return try readReply()
+        }
+
+        func readReply() throws -> String {
+            var scanner = RESPFrameScanner(mode: .reply)
+            while true {
+                if pending.readableBytes > 0, case .frame(let length) = try scanner.scan(pending) {
+                    let frame = pending.readSlice(length: length)!
+                    return String(buffer: frame)
+                }
+                var buffer = [UInt8](repeating: 0, count: 65536)
+                let n = recv(fd, &buffer, buffer.count, 0)
+                guard n > 0 else { throw HarnessError("connection closed or timed out; have \(String(buffer: pending))") }
+                pending.writeBytes(buffer[0..<n])
+            }
+        }
+
+        /// True when the server closed the connection.
+        func isClosed() -> Bool {
+            var tv = timeval(tv_sec: 2, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+            var byte: UInt8 = 0
+            return recv(fd, &byte, 1, 0) == 0
+        }
+    }
+
+    /// Replaces what differs between two sentinels by nature (ids, ports, times) with placeholders.
+    func masked(_ text: String, _ replacements: [(String, String)]) -> String {
+        var t = text
+        for (from, to) in replacements where !from.isEmpty { t = t.replacingOccurrences(of: from, with: to) }
+        return t
+    }
+
+    /// The surface of `tandem sentinel`, compared reply by reply with redis-sentinel 7.0.15
+    /// started on the same kind of config in the same test.
+    @Suite("Sentinel command surface against redis-sentinel 7.0", .serialized, .timeLimit(.minutes(3)),
+           .enabled(if: SentinelProcess.shouldRunTests, "redis-server or redis-sentinel is not installed"))
+    struct SentinelSurfaceTests {
+        /// Starts a tandem and a redis sentinel monitoring the same server, runs `body`.
+        static func pair(extraLines: [String] = [], _ body: (SentinelProcess, SentinelProcess, RedisServer) async throws -> Void) async throws {
+            try await withRedisServers(1) { servers in
+                let tandem = try await SentinelProcess(kind: .tandem, monitoring: servers[0], extraLines: extraLines)
+                defer { tandem.stop() }
+                let redis = try await SentinelProcess(kind: .redis, monitoring: servers[0], extraLines: extraLines)
+                defer { redis.stop() }
+                try await body(tandem, redis, servers[0])
+            }
+        }
+
+        /// Commands whose replies carry nothing instance-specific.
+        static let exactProbes: [[String]] = [
+            ["SENTINEL", "HELP"], ["CLIENT", "HELP"], ["COMMAND", "HELP"], ["ACL", "HELP"], ["COMMAND", "COUNT"],
+            ["COMMAND", "INFO", "ping", "nosuch", "sentinel|set"], ["COMMAND", "DOCS", "ping", "role"],
+            ["COMMAND", "GETKEYS", "ping"], ["COMMAND", "GETKEYS", "ping", "x"], ["COMMAND", "GETKEYS", "set", "a", "b"],
+            ["COMMAND", "LIST", "FILTERBY", "foo", "x"], ["COMMAND", "LIST", "FILTERBY", "MODULE", "x"], ["COMMAND", "NOSUCH"],
+            ["SENTINEL", "DEBUG", "info-period", "abc"], ["SENTINEL", "DEBUG", "foo", "1"], ["SENTINEL", "DEBUG", "ping-period"],
+            ["SENTINEL", "DEBUG", "ping-period", "0"], ["SENTINEL", "DEBUG"],
+            ["SENTINEL", "CONFIG", "GET", "*"], ["SENTINEL", "CONFIG", "GET", "resolve-hostnames"], ["SENTINEL", "CONFIG", "GET", "nosuch"],
+            ["SENTINEL", "CONFIG", "SET", "foo", "bar"], ["SENTINEL", "CONFIG", "SET", "announce-port", "99999"],
+            ["SENTINEL", "CONFIG", "SET", "resolve-hostnames", "maybe"], ["SENTINEL", "CONFIG", "foo"], ["SENTINEL", "CONFIG"],
+            ["SENTINEL", "CONFIG", "GET"], ["SENTINEL", "CONFIG", "SET", "x"],
+            ["SENTINEL", "SET", "mymaster", "quorum", "0"], ["SENTINEL", "SET", "mymaster", "fakeoption", "1"],
+            ["SENTINEL", "SET", "mymaster", "down-after-milliseconds", "-20"], ["SENTINEL", "SET", "nosuch", "quorum", "1"],
+            ["SENTINEL", "SET", "mymaster"], ["SENTINEL", "SET", "mymaster", "quorum"],
+            ["SENTINEL", "SET", "mymaster", "notification-script", "/bin/true"],
+            ["SENTINEL", "SET", "mymaster", "rename-command", "CONFIG", ""],
+            ["SENTINEL", "SET", "mymaster", "master-reboot-down-after-period", "-1"],
+            ["SENTINEL", "MONITOR", "mymaster", "127.0.0.1", "1", "1"], ["SENTINEL", "MONITOR", "x", "127.0.0.1", "1", "0"],
+            ["SENTINEL", "MONITOR", "x", "not-an-ip", "1", "1"], ["SENTINEL", "MONITOR", "x", "127.0.0.1", "abc", "1"],
+            ["SENTINEL", "MONITOR", "x", "127.0.0.1", "1", "abc"], ["SENTINEL", "MONITOR", "x"],
+            ["SENTINEL", "REMOVE", "nosuch"], ["SENTINEL", "RESET", "nosuch*"], ["SENTINEL", "RESET"],
+            ["SENTINEL", "SIMULATE-FAILURE", "help"], ["SENTINEL", "SIMULATE-FAILURE", "foo"],
+            ["SENTINEL", "INFO-CACHE", "nosuch"], ["SENTINEL", "PENDING-SCRIPTS"], ["SENTINEL", "FLUSHCONFIG"],
+            ["SENTINEL", "MYID", "x"], ["SENTINEL", "CKQUORUM"],
+            ["ACL", "CAT"], ["ACL", "CAT", "nosuch"], ["ACL", "WHOAMI"], ["ACL", "USERS"], ["ACL", "LIST"],
+            ["ACL", "GETUSER", "default"], ["ACL", "GETUSER", "nosuch"], ["ACL", "SETUSER", "x", "foo"],
+            ["ACL", "SETUSER", "x", "+nosuch"], ["ACL", "SETUSER", "x", "+@nosuch"], ["ACL", "SETUSER", "x", "<zz"],
+            ["ACL", "SETUSER", "x", "#zz"], ["ACL", "DELUSER", "default"], ["ACL", "LOAD"], ["ACL", "SAVE"],
+            ["ACL", "GENPASS", "0"], ["ACL", "DRYRUN", "nosuch", "ping"], ["ACL", "DRYRUN", "default", "nosuchcmd"],
+            ["ACL", "DRYRUN", "default", "ping"], ["ACL", "LOG", "x"], ["ACL", "LOG"], ["ACL", "NOSUCH"], ["ACL"],
+            ["CLIENT", "KILL", "foo"], ["CLIENT", "KILL", "type", "foo"], ["CLIENT", "KILL", "id", "x"],
+            ["CLIENT", "KILL", "skipme", "maybe"], ["CLIENT", "KILL", "user", "nosuch"], ["CLIENT", "KILL", "id", "99999"],
+            ["CLIENT", "KILL", "type"], ["CLIENT", "LIST", "type", "foo"], ["CLIENT", "LIST", "id", "99999"],
+            ["CLIENT", "SETNAME", "a b"], ["CLIENT", "GETNAME"], ["CLIENT", "SETNAME", "tester"], ["CLIENT", "GETNAME"],
+            ["CLIENT", "NOSUCH"], ["ROLE"], ["ROLE", "x"], ["SHUTDOWN", "foo"], ["SHUTDOWN", "ABORT"], ["INFO", "foo"],
+            ["AUTH", "x"], ["AUTH", "nosuch", "x"], ["HELLO", "2", "SETNAME", "a b"], ["HELLO", "x"], ["HELLO", "2", "FOO"],
+            ["HELLO", "2", "AUTH", "default"], ["PUBLISH", "x", "y"], ["UNSUBSCRIBE"], ["PUNSUBSCRIBE"], ["NOSUCH", "a", "b"],
+            ["GET", "k"], ["QUIT"], ["PING"],
+        ]
+
+        @Test("commands and error replies match redis-sentinel byte for byte")
+        func exactReplies() async throws {
+            try await Self.pair { tandem, redis, _ in
+                let t = try RawClient(port: tandem.port), r = try RawClient(port: redis.port)
+                for probe in Self.exactProbes {
+                    let expected = try r.send(probe)
+                    let got = try t.send(probe)
+                    #expect(got == expected, "for \(probe)")
+                }
+            }
+        }
+
+        @Test("RESP3 replies (maps, sets, doubles, verbatim) match redis-sentinel")
+        func resp3Replies() async throws {
+            try await Self.pair { tandem, redis, _ in
+                let t = try RawClient(port: tandem.port), r = try RawClient(port: redis.port)
+                let tHello = try t.send(["HELLO", "3"]), rHello = try r.send(["HELLO", "3"])
+                let idPattern = /:\d+\r\n\$4\r\nmode/
+                #expect(tHello.replacing(idPattern, with: ":N\r\n$4\r\nmode") == rHello.replacing(idPattern, with: ":N\r\n$4\r\nmode"))
+                for probe: [String] in [["SENTINEL", "DEBUG"], ["COMMAND", "INFO", "ping", "sentinel|set"], ["COMMAND", "DOCS", "ping", "role"], ["INFO", "nosuch"], ["CLIENT", "LIST", "ID", "99999"],
+                                        ["SENTINEL", "CONFIG", "GET", "*"], ["ACL", "GETUSER", "default"], ["ACL", "CAT"],
+                                        ["SENTINEL", "SIMULATE-FAILURE", "help"], ["CLIENT", "GETNAME"], ["ACL", "GETUSER", "nosuch"],
+                                        ["SENTINEL", "GET-MASTER-ADDR-BY-NAME", "nosuch"], ["COMMAND", "INFO", "nosuch"]] {
+                    #expect(try t.send(probe) == r.send(probe), "for \(probe)")
+                }
+            }
+        }
+
+        /// Element sets of replies whose order is Redis's hash order (random per process).
+        @Test("COMMAND, COMMAND LIST, ACL CAT <category>: the same command table (in any order)")
+        func commandTable() async throws {
+            try await Self.pair { tandem, redis, _ in
+                // Subcommands come in hash order too: sort them inside each entry.
+                func normalized(_ v: RESPValue) -> String {
+                    if let e = v.array, e.count == 10, let subs = e[9].array {
+                        return "\(Array(e.prefix(9)))" + subs.map { normalized($0) }.sorted().joined()
+                    }
+                    return "\(v)"
+                }
+                func elements(_ s: SentinelProcess, _ args: [String]) async throws -> [String] {
+                    (try await s.command(args).array ?? []).map { normalized($0) }.sorted()
+                }
+                for probe: [String] in [["COMMAND"], ["COMMAND", "LIST"], ["COMMAND", "INFO"], ["COMMAND", "LIST", "FILTERBY", "PATTERN", "s*"],
+                                        ["COMMAND", "LIST", "FILTERBY", "ACLCAT", "fast"], ["ACL", "CAT", "admin"], ["ACL", "CAT", "connection"],
+                                        ["ACL", "CAT", "dangerous"]] {
+                    let expected = try await elements(redis, probe)
+                    #expect(!expected.isEmpty)
+                    #expect(try await elements(tandem, probe) == expected, "for \(probe)")
+                }
+                #expect(try await tandem.command(["COMMAND", "LIST"]).array?.count == 72)
+                // COMMAND DOCS: name → doc pairs, with subcommand docs (again pairs) in hash order.
+                func docs(_ s: SentinelProcess) async throws -> Set<String> {
+                    let flat = try await s.command(["COMMAND", "DOCS"]).array ?? []
+                    var out: Set<String> = []
+                    for i in stride(from: 0, to: flat.count - 1, by: 2) {
+                        var fields = flat[i + 1].array ?? []
+                        if let k = fields.firstIndex(of: .bulkString("subcommands")), let subs = fields[k + 1].array {
+                            let pairs = stride(from: 0, to: subs.count - 1, by: 2).map { "\(subs[$0]) \(subs[$0 + 1])" }.sorted()
+                            fields[k + 1] = .bulkString(pairs.joined(separator: ";"))
+                        }
+                        out.insert("\(flat[i]) \(fields)")
+                    }
+                    return out
+                }
+                let redisDocs = try await docs(redis)
+                #expect(redisDocs.count == 15)
+                #expect(try await docs(tandem) == redisDocs)
+            }
+        }
+
+        @Test("INFO: the same sections and fields, in the same order, for every section filter")
+        func infoSections() async throws {
+            try await Self.pair { tandem, redis, _ in
+                func shape(_ s: SentinelProcess, _ args: [String]) async throws -> [String] {
+                    let text = try await s.command(args).string ?? ""
+                    return text.split(separator: "\r\n").map { line in
+                        line.hasPrefix("#") ? String(line) : String(line.split(separator: ":", maxSplits: 1).first ?? "")
+                    }
+                }
+                for probe: [String] in [["INFO"], ["INFO", "sentinel"], ["INFO", "server", "clients"], ["INFO", "all"], ["INFO", "default"],
+                                        ["INFO", "everything"], ["INFO", "CPU"], ["INFO", "stats"], ["INFO", "nosuch"], ["INFO", "keyspace"]] {
+                    #expect(try await shape(tandem, probe) == shape(redis, probe), "for \(probe)")
+                }
+                let info = try await tandem.command(["INFO", "sentinel"]).string ?? ""
+                let redisInfo = try await redis.command(["INFO", "sentinel"]).string ?? ""
+                #expect(info.replacingOccurrences(of: "sentinels=1", with: "") == redisInfo.replacingOccurrences(of: "sentinels=1", with: "")
+                        || info.split(separator: "\r\n").dropLast() == redisInfo.split(separator: "\r\n").dropLast())
+                #expect(info.contains("master0:name=mymaster,status=ok,address=127.0.0.1:"))
+            }
+        }
+
+        @Test("SENTINEL MONITOR, SET, RESET, REMOVE, INFO-CACHE, DEBUG and CONFIG SET change state and config as redis-sentinel does")
+        func runtimeReconfiguration() async throws {
+            try await withRedisServers(2) { servers in
+                let tandem = try await SentinelProcess(kind: .tandem, monitoring: servers[0])
+                defer { tandem.stop() }
+                let redis = try await SentinelProcess(kind: .redis, monitoring: servers[0])
+                defer { redis.stop() }
+                let other = String(servers[1].port)
+                func fields(_ s: SentinelProcess, _ name: String) async throws -> [String: String] {
+                    let reply = try await s.command(["SENTINEL", "MASTER", name])
+                    return Dictionary(uniqueKeysWithValues: (reply.pairs ?? []).compactMap { p in p.key.string.map { ($0, p.value.string ?? "") } })
+                }
+                let watcher = try await RedisConnection.connect(RedisConnectionConfiguration(host: "127.0.0.1", port: tandem.port))
+                try await watcher.subscribe(["+monitor", "-monitor", "+set", "+reset-master"])
+                for s in [tandem, redis] {
+                    #expect(try await s.command(["SENTINEL", "MONITOR", "other", "127.0.0.1", other, "2"]) == .simpleString("OK"))
+                    #expect(try await s.command(["SENTINEL", "SET", "other", "quorum", "3", "down-after-milliseconds", "2500",
+                                                 "failover-timeout", "12345", "parallel-syncs", "2", "auth-pass", "secret",
+                                                 "master-reboot-down-after-period", "7", "rename-command", "CONFIG", "XCONFIG"]) == .simpleString("OK"))
+                }
+                let tf = try await fields(tandem, "other"), rf = try await fields(redis, "other")
+                for key in ["name", "ip", "port", "quorum", "down-after-milliseconds", "failover-timeout", "parallel-syncs", "config-epoch"] {
+                    #expect(tf[key] == rf[key], "\(key)")
+                }
+                #expect(tf["quorum"] == "3" && tf["down-after-milliseconds"] == "2500")
+                let saved = try tandem.configText()
+                #expect(saved.contains("sentinel monitor other 127.0.0.1 \(other) 3"))
+                #expect(saved.contains("sentinel down-after-milliseconds other 2500"))
+                #expect(saved.contains("sentinel rename-command other CONFIG XCONFIG"))
+                #expect(saved.contains("sentinel auth-pass other secret"))
+                let roles = try await tandem.command(["ROLE"]).array, redisRoles = try await redis.command(["ROLE"]).array
+                #expect(roles?.first == redisRoles?.first)
+                #expect(roles?.last?.array.map(Set.init) == redisRoles?.last?.array.map(Set.init))
+                // INFO-CACHE: the master's INFO text, once the sentinel has polled it.
+                try await waitUntil("INFO-CACHE to hold the master's INFO") {
+                    let reply = try await tandem.command(["SENTINEL", "INFO-CACHE", "mymaster"]).array ?? []
+                    return reply.count == 2 && reply[0].string == "mymaster"
+                        && (reply[1].array?.first?.array?.last?.string?.contains("# Replication") ?? false)
+                }
+                // RESET forgets and counts; REMOVE drops the master and its config lines.
+                for s in [tandem, redis] {
+                    #expect(try await s.command(["SENTINEL", "RESET", "oth*"]) == .integer(1))
+                    #expect(try await s.command(["SENTINEL", "RESET", "*"]) == .integer(2))
+                    #expect(try await s.command(["SENTINEL", "REMOVE", "other"]) == .simpleString("OK"))
+                    #expect(try await s.command(["SENTINEL", "MASTER", "other"]) == .simpleError("ERR No such master with that name"))
+                }
+                #expect(!(try tandem.configText().contains("other")))
+                // DEBUG and CONFIG SET: the new values read back and are saved where Redis saves them.
+                for s in [tandem, redis] {
+                    #expect(try await s.command(["SENTINEL", "DEBUG", "info-period", "5000", "script-retry-delay", "100"]) == .simpleString("OK"))
+                    #expect(try await s.command(["SENTINEL", "CONFIG", "SET", "announce-hostnames", "yes"]) == .simpleString("OK"))
+                    #expect(try await s.command(["SENTINEL", "CONFIG", "SET", "resolve-hostnames", "yes"]) == .simpleString("OK"))
+                }
+                #expect(try await tandem.command(["SENTINEL", "DEBUG"]) == redis.command(["SENTINEL", "DEBUG"]))
+                #expect(try await tandem.command(["SENTINEL", "CONFIG", "GET", "*"]) == redis.command(["SENTINEL", "CONFIG", "GET", "*"]))
+                #expect(try tandem.configText().contains("sentinel announce-hostnames yes"))
+                let events = await closeAndDrain(watcher).map { "\($0.channelName) \($0.text)" }
+                #expect(events.first == "+monitor master other 127.0.0.1 \(other) quorum 2")
+                #expect(events.contains("+set master other 127.0.0.1 \(other) quorum 3"))
+                #expect(events.contains("+set master other 127.0.0.1 \(other) auth-pass ******"))
+                #expect(events.contains("+set master other 127.0.0.1 \(other) rename-command CONFIG XCONFIG"))
+                #expect(events.contains("+reset-master master other 127.0.0.1 \(other)"))
+                #expect(events.last == "-monitor master other 127.0.0.1 \(other)")
+            }
+        }
+
+        @Test("a dead master's events (+sdown, +odown, +try-failover, +elected-leader, -failover-abort-no-good-slave) carry redis-sentinel's payloads")
+        func downEvents() async throws {
+            try await withRedisServers(1) { servers in
+                var watchers: [(SentinelProcess, RedisConnection)] = []
+                var sentinels: [SentinelProcess] = []
+                defer { sentinels.forEach { $0.stop() } }
+                // Different master names keep them from voting for each other: each fails alone.
+                for (kind, name) in [(SentinelProcess.Kind.tandem, "t"), (.redis, "r")] {
+                    let s = try await SentinelProcess(kind: kind, monitoring: servers[0], name: name, quorum: 1)
+                    sentinels.append(s)
+                    let w = try await RedisConnection.connect(RedisConnectionConfiguration(host: "127.0.0.1", port: s.port))
+                    try await w.psubscribe(["*"])
+                    watchers.append((s, w))
+                }
+                servers[0].kill9()
+                for s in sentinels {
+                    try await waitUntil("\(s.kind) to give up for want of a replica", timeout: .seconds(20)) {
+                        let m = try await s.command(["SENTINEL", "MASTERS"]).array?.first?.array ?? []
+                        let flags = stride(from: 0, to: m.count - 1, by: 2).first { m[$0].string == "flags" }.map { m[$0 + 1].string ?? "" } ?? ""
+                        // After an attempt the sentinel has saved epoch 1.
+                        let saved = try s.configText()
+                        return flags.contains("o_down") && !flags.contains("failover_in_progress") && saved.contains("sentinel current-epoch 1")
+                    }
+                }
+                var payloads: [[String: String]] = []
+                for (s, w) in watchers {
+                    var byType: [String: String] = [:]
+                    let name = s.kind == .tandem ? "t" : "r"
+                    for m in await closeAndDrain(w) where byType[m.channelName] == nil {
+                        byType[m.channelName] = m.text.replacingOccurrences(of: " \(name) ", with: " NAME ")
+                    }
+                    payloads.append(byType)
+                }
+                for type in ["+sdown", "+odown", "+try-failover", "+elected-leader", "+failover-state-select-slave", "-failover-abort-no-good-slave"] {
+                    #expect(payloads[0][type] != nil && payloads[0][type] == payloads[1][type], "\(type): tandem \(payloads[0][type] ?? "-") redis \(payloads[1][type] ?? "-")")
+                }
+            }
+        }
+
+        @Test("FLUSHCONFIG and CONFIG SET on an unwritable path: ERR Failed to save config file, like redis-sentinel")
+        func unwritableConfig() async throws {
+            try await Self.pair { tandem, redis, _ in
+                for s in [tandem, redis] {
+                    try FileManager.default.removeItem(at: s.directory)
+                    #expect(try await s.command(["SENTINEL", "FLUSHCONFIG"]) == .simpleError("ERR Failed to save config file. Check server logs."))
+                    #expect(try await s.command(["SENTINEL", "CONFIG", "SET", "announce-port", "1234"]) == .simpleError("ERR Failed to save config file. Check server logs."))
+                }
+            }
+        }
+    }
+}
