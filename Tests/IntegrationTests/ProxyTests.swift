@@ -510,7 +510,10 @@ struct ProxyFailoverTests {
             sentinels[0].stop()
             sentinels[1].stop()
             let last = sentinels[2]
-            #expect(try await last.command(["SENTINEL", "FAILOVER", "mymaster"]) == .simpleString("OK"))
+            // It may first answer -NOGOODSLAVE while its view of the replicas is refreshed.
+            try await waitUntil("the last sentinel to accept SENTINEL FAILOVER", timeout: .seconds(15), pollEvery: .milliseconds(200)) {
+                try await last.command(["SENTINEL", "FAILOVER", "mymaster"]) == .simpleString("OK")
+            }
             try await waitForCompletedFailover([last], awayFrom: master)
             let address = try #require(try await last.masterAddress())
             let target = try #require(replicas.first { "127.0.0.1:\($0.port)" == address })

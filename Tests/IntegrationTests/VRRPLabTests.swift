@@ -33,23 +33,26 @@ enum VRRPLab {
         var environment = ProcessInfo.processInfo.environment
         environment["TANDEM"] = tandem.path
         process.environment = environment
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        // Waiting for a minute-long lab must not hold one of the cooperative threads.
-        let box = UncheckedBox(process: process, pipe: pipe)
-        return try await offCooperativePool {
-            let data = box.pipe.fileHandleForReading.readDataToEndOfFile()
-            box.process.waitUntilExit()
-            return (box.process.terminationStatus, String(decoding: data, as: UTF8.self))
+        // Output to a file and the exit reported by a handler: nothing blocks a thread of the
+        // cooperative pool for the minute a lab takes.
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-vrrp-lab-\(UUID().uuidString).log")
+        FileManager.default.createFile(atPath: output.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: output) }
+        let log = try FileHandle(forWritingTo: output)
+        process.standardOutput = log
+        process.standardError = log
+        process.standardInput = FileHandle.nullDevice
+        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
+            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
+            do { try process.run() } catch {
+                process.terminationHandler = nil
+                continuation.resume(throwing: error)
+            }
         }
+        try? log.close()
+        let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
+        return (status, text)
     }
-}
-
-private struct UncheckedBox: @unchecked Sendable {
-    let process: Process
-    let pipe: Pipe
 }
 
 @Suite("tandem vrrp in network namespaces", .serialized, .enabled(if: VRRPLab.shouldRun), .timeLimit(.minutes(3)))

@@ -40,13 +40,6 @@ enum ProcessRegistry {
     }
 }
 
-/// A process's state letter (field 3 of /proc/PID/stat: R, S, T, Z, …), nil when there is none.
-func processState(_ pid: pid_t) -> String? {
-    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-          let close = stat.lastIndex(of: ")") else { return nil }
-    return stat[stat.index(after: close)...].split(separator: " ").first.map(String.init)
-}
-
 /// A process's start time (field 22 of /proc/PID/stat): with the PID, it names one process, not
 /// a later one that got the same PID after the first exited (PIDs wrap around quickly here).
 func processStartTime(_ pid: pid_t) -> String? {
@@ -168,16 +161,12 @@ public final class ChildProcess: @unchecked Sendable {
     public func kill9() {
         signal(SIGCONT)
         signal(SIGKILL)
-        // Not `waitUntilExit()`: it spins a run loop on this (cooperative) thread until
-        // Foundation notices the exit, which once never happened (a killed child stayed a
-        // zombie and the whole test run hung). Dead is enough: a zombie or no process at all.
+        // Not `waitUntilExit()`: it spins a run loop until Foundation reaps the child, which
+        // once never happened (the killed child stayed a zombie and the test run hung). Wait
+        // for the reaping, but at most 10 s.
         let pid = process.processIdentifier
         let deadline = ContinuousClock.now + .seconds(10)
-        while process.isRunning && ContinuousClock.now < deadline {
-            let state = processState(pid)
-            if state == nil || state == "Z" || processStartTime(pid) != startTime { break }
-            usleep(2_000)
-        }
+        while process.isRunning && ContinuousClock.now < deadline { usleep(2_000) }
         lock.withLock { reaped = true }
         ProcessRegistry.remove(pid)
     }
@@ -192,16 +181,4 @@ public final class ChildProcess: @unchecked Sendable {
     }
 
     public var terminationStatus: Int32? { process.isRunning ? nil : process.terminationStatus }
-}
-
-/// Runs blocking work (waiting for a child process, reading its pipe) on a thread of its own,
-/// not on one of the few threads of Swift's cooperative pool: blocking those for long starves
-/// every other test in the run (on 2 cores there are only two).
-public func offCooperativePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        let thread = Thread {
-            do { continuation.resume(returning: try body()) } catch { continuation.resume(throwing: error) }
-        }
-        thread.start()
-    }
 }
