@@ -375,6 +375,31 @@ struct ProxyFailoverTests {
         return sentinels
     }
 
+    /// Waits until every writer has 50 acknowledged writes; if they stall, records what the
+    /// proxy, the master and the writers looked like.
+    static func waitForWrites(_ writers: [ProxyWriter], through proxy: ProxyProcess, master: RedisServer) async throws {
+        do {
+            try await waitUntil("writes to flow") { writers.allSatisfy { $0.acked.withLockedValue { $0.count } >= 50 } }
+        } catch {
+            let state = (try? String(contentsOfFile: "/proc/\(proxy.pid ?? 0)/status", encoding: .utf8))?
+                .split(separator: "\n").first { $0.hasPrefix("State:") } ?? "?"
+            let info = try? await proxy.connect(timeout: .seconds(2)).send(["INFO", "proxy"], timeout: .seconds(2))
+            let clients = try? await master.run(["CLIENT", "LIST"])
+            let keys = try? await master.run(["DBSIZE"])
+            let sets = try? await master.run(["INFO", "commandstats"])
+            Issue.record("""
+                writes stalled: acknowledged \(writers.map { $0.acked.withLockedValue { $0.count } }), \
+                errors \(writers.map { $0.errors.withLockedValue { $0.prefix(2) } }); proxy \(state)
+                INFO proxy: \(info?.string ?? "no answer")
+                master's clients: \(clients?.string ?? "?")
+                master's keys: \(String(describing: keys)); \(sets?.string?.split(separator: "\r\n").filter { $0.contains("cmdstat_set:") } ?? [])
+                proxy log:
+                \(proxy.logTail())
+                """)
+            throw error
+        }
+    }
+
     static func proxyArguments(_ sentinels: [SentinelProcess]) -> [String] {
         sentinels.flatMap { ["--sentinel", "127.0.0.1:\($0.port)"] } + ["--master-name", "mymaster", "--hold-ms", "15000"]
     }
@@ -405,26 +430,7 @@ struct ProxyFailoverTests {
             var connections: [RedisConnection] = []
             for _ in writers { connections.append(try await proxy.connect(timeout: .seconds(20))) }
             let tasks = zip(writers, connections).map { w, c in Task { await w.run(c) } }
-            do {
-                try await waitUntil("writes to flow") { writers.allSatisfy { $0.acked.withLockedValue { $0.count } >= 50 } }
-            } catch {
-                let state = (try? String(contentsOfFile: "/proc/\(proxy.pid ?? 0)/status", encoding: .utf8))?
-                    .split(separator: "\n").first { $0.hasPrefix("State:") } ?? "?"
-                let info = try? await proxy.connect(timeout: .seconds(2)).send(["INFO", "proxy"], timeout: .seconds(2))
-                let clients = try? await master.run(["CLIENT", "LIST"])
-                let keys = try? await master.run(["DBSIZE"])
-                let sets = try? await master.run(["INFO", "commandstats"])
-                Issue.record("""
-                    writes stalled: acknowledged \(writers.map { $0.acked.withLockedValue { $0.count } }), \
-                    errors \(writers.map { $0.errors.withLockedValue { $0.prefix(2) } }); proxy \(state)
-                    INFO proxy: \(info?.string ?? "no answer")
-                    master's clients: \(clients?.string ?? "?")
-                    master's keys: \(String(describing: keys)); \(sets?.string?.split(separator: "\r\n").filter { $0.contains("cmdstat_set:") } ?? [])
-                    proxy log:
-                    \(proxy.logTail())
-                    """)
-                throw error
-            }
+            try await Self.waitForWrites(writers, through: proxy, master: master)
             let clock = ContinuousClock()
             let killedAt = clock.now
             master.kill9()
@@ -536,26 +542,7 @@ struct ProxyFailoverTests {
             var connections: [RedisConnection] = []
             for _ in writers { connections.append(try await proxy.connect(timeout: .seconds(20))) }
             let tasks = zip(writers, connections).map { w, c in Task { await w.run(c) } }
-            do {
-                try await waitUntil("writes to flow") { writers.allSatisfy { $0.acked.withLockedValue { $0.count } >= 50 } }
-            } catch {
-                let state = (try? String(contentsOfFile: "/proc/\(proxy.pid ?? 0)/status", encoding: .utf8))?
-                    .split(separator: "\n").first { $0.hasPrefix("State:") } ?? "?"
-                let info = try? await proxy.connect(timeout: .seconds(2)).send(["INFO", "proxy"], timeout: .seconds(2))
-                let clients = try? await master.run(["CLIENT", "LIST"])
-                let keys = try? await master.run(["DBSIZE"])
-                let sets = try? await master.run(["INFO", "commandstats"])
-                Issue.record("""
-                    writes stalled: acknowledged \(writers.map { $0.acked.withLockedValue { $0.count } }), \
-                    errors \(writers.map { $0.errors.withLockedValue { $0.prefix(2) } }); proxy \(state)
-                    INFO proxy: \(info?.string ?? "no answer")
-                    master's clients: \(clients?.string ?? "?")
-                    master's keys: \(String(describing: keys)); \(sets?.string?.split(separator: "\r\n").filter { $0.contains("cmdstat_set:") } ?? [])
-                    proxy log:
-                    \(proxy.logTail())
-                    """)
-                throw error
-            }
+            try await Self.waitForWrites(writers, through: proxy, master: master)
             #expect(try await sentinels[0].command(["SENTINEL", "FAILOVER", "mymaster"]) == .simpleString("OK"))
             try await waitForCompletedFailover(sentinels, awayFrom: master)
             let address = try #require(try await sentinels[0].masterAddress())
