@@ -11,16 +11,7 @@ func runTandem(_ arguments: [String]) throws -> (status: Int32, output: String) 
     guard let binary = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
         throw HarnessError("tandem executable not found next to the test binary; run `swift build` first")
     }
-    let process = Process()
-    process.executableURL = binary
-    process.arguments = arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    return try runProgram(binary.path, arguments)
 }
 
 @Suite("The tandem command line")

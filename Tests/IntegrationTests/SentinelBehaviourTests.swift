@@ -288,16 +288,8 @@ struct SentinelBehaviourTests {
         let path = dir.appendingPathComponent("sentinel.conf").path
         let text = "port 26399\nsentinel monitor m 127.0.0.1 6379 2\nsentinel down-after-milliseconds m soon\n"
         try text.write(toFile: path, atomically: true, encoding: .utf8)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: try tandemExecutable())
-        p.arguments = ["sentinel", path]
-        let pipe = Pipe()
-        p.standardError = pipe
-        p.standardOutput = pipe
-        try p.run()
-        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        #expect(p.terminationStatus != 0)
+        let (status, out) = try runProgram(try tandemExecutable(), ["sentinel", path])
+        #expect(status != 0)
         #expect(out.contains("\(path):3: 'sentinel down-after-milliseconds m soon': negative or zero time parameter."), "got: \(out)")
         #expect(try String(contentsOfFile: path, encoding: .utf8) == text)
     }

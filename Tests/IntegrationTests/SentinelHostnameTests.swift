@@ -76,16 +76,8 @@ extension SentinelSurfaceSerial {
             let path = dir.appendingPathComponent("sentinel.conf").path
             for (binary, args) in [(try tandemExecutable(), ["sentinel"]), (SentinelProcess.redisSentinelBinary ?? "/usr/bin/redis-sentinel", [])] {
                 try "port 0\nsentinel monitor m localhost 6379 2\n".write(toFile: path, atomically: true, encoding: .utf8)
-                let p = Process()
-                p.executableURL = URL(fileURLWithPath: binary)
-                p.arguments = args + [path]
-                let pipe = Pipe()
-                p.standardOutput = pipe
-                p.standardError = pipe
-                try p.run()
-                let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-                p.waitUntilExit()
-                #expect(p.terminationStatus != 0)
+                let (status, out) = try runProgram(binary, args + [path])
+                #expect(status != 0)
                 #expect(out.contains("Can't resolve instance hostname."), "\(binary): \(out)")
             }
         }

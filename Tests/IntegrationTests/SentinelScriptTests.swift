@@ -48,15 +48,17 @@ extension SentinelSurfaceSerial {
                         return false
                     }
                     let old = "127.0.0.1 \(master.port)", new = "127.0.0.1 \(replicas[0].port)"
-                    try await waitUntil("\(kind): the scripts to have run", timeout: .seconds(30)) {
-                        Self.lines(reconfigLog).contains("mymaster leader start \(old) \(new)")
+                    let expected = ["+new-epoch", "+try-failover", "+elected-leader", "+failover-state-select-slave", "+selected-slave",
+                                    "+promoted-slave", "+failover-state-reconf-slaves", "+failover-end", "+switch-master"]
+                    // Scripts run concurrently (up to 16), so their lines may land in any order:
+                    // wait for all of them.
+                    try await waitUntil("\(kind): the scripts to have run (notified: \(Self.lines(notifyLog)))", timeout: .seconds(30)) {
+                        let events = Set(Self.lines(notifyLog).map { String($0.split(separator: " ").first ?? "") })
+                        return Self.lines(reconfigLog).contains("mymaster leader start \(old) \(new)")
                             && Self.lines(notifyLog).contains("+switch-master mymaster \(old) \(new)")
+                            && expected.allSatisfy(events.contains)
                     }
                     let events = Self.lines(notifyLog).map { String($0.split(separator: " ").first ?? "") }
-                    for e in ["+new-epoch", "+try-failover", "+elected-leader", "+failover-state-select-slave", "+selected-slave",
-                              "+promoted-slave", "+failover-state-reconf-slaves", "+failover-end", "+switch-master"] {
-                        #expect(events.contains(e), "\(kind) notified \(events)")
-                    }
                     #expect(!events.contains("+slave-reconf-sent"), "NOTICE events are not passed to the script")
                     if kind == .tandem {
                         let fds = Self.lines(URL(fileURLWithPath: notifyLog.path + ".fds"))
@@ -136,16 +138,8 @@ extension SentinelSurfaceSerial {
                 for line in ["sentinel notification-script m \(plain)", "sentinel client-reconfig-script m \(dir.path)/missing.sh"] {
                     let path = dir.appendingPathComponent("sentinel.conf").path
                     try "port 0\nsentinel monitor m 127.0.0.1 6379 2\n\(line)\n".write(toFile: path, atomically: true, encoding: .utf8)
-                    let p = Process()
-                    p.executableURL = URL(fileURLWithPath: binary)
-                    p.arguments = args + [path]
-                    let pipe = Pipe()
-                    p.standardOutput = pipe
-                    p.standardError = pipe
-                    try p.run()
-                    let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-                    p.waitUntilExit()
-                    #expect(p.terminationStatus != 0, "\(binary) accepted \(line)")
+                    let (status, out) = try runProgram(binary, args + [path])
+                    #expect(status != 0, "\(binary) accepted \(line)")
                     #expect(out.contains("seems non existing or non executable"), "\(binary): \(out)")
                 }
             }

@@ -182,3 +182,17 @@ public final class ChildProcess: @unchecked Sendable {
 
     public var terminationStatus: Int32? { process.isRunning ? nil : process.terminationStatus }
 }
+
+/// Runs a short-lived program to its end: its exit status and its stdout and stderr together.
+public func runProgram(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}
