@@ -85,6 +85,14 @@ final class RedisClientHandler: ChannelDuplexHandler {
 
     // MARK: Outbound
 
+    /// A close asked for on this side: outstanding requests fail saying so (not "by the server").
+    func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        if mode == .all, closedError == nil {
+            closedError = RedisConnectionError(code: .closed, server: server, message: "connection closed locally")
+        }
+        context.close(mode: mode, promise: promise)
+    }
+
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let request = unwrapOutboundIn(data)
         if let closedError {

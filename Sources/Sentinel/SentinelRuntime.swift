@@ -27,6 +27,11 @@ public actor SentinelRuntime {
     private var lastSaveFailed = false
     private var announceResolved: Bool
     private var nextLinkID: UInt64 = 0
+    /// Transactions (SLAVEOF …) waiting for their replies, per connection. A link dropped or
+    /// replaced meanwhile (a +switch-master resets every link of the master) is closed only
+    /// once they are answered: closed under them, a demote could be lost while writes are paused.
+    private var transactionsInFlight: [ObjectIdentifier: Int] = [:]
+    private var retiring: [ObjectIdentifier: RedisConnection] = [:]
     /// Clients of the sentinel port.
     let clients = ClientRegistry()
     /// ACL users by name (the default user from `requirepass`, others from `user` lines and ACL SETUSER).
@@ -148,7 +153,7 @@ public actor SentinelRuntime {
             openLink(ref, address)
         case .disconnect(let ref):
             links.removeValue(forKey: ref)?.task.cancel()
-            if let c = connections.removeValue(forKey: ref) { Task { await c.close() } }
+            if let c = connections.removeValue(forKey: ref) { retire(c) }
         case .ping(let ref):
             send(ref, ["PING"], timeout: .seconds(60)) { runtime, reply in
                 await runtime.input(.pingReply(ref, PingReply(text: reply.string, errorCode: reply.errorCode)))
@@ -175,18 +180,29 @@ public actor SentinelRuntime {
         case .replicate(let ref, let address):
             sendTransaction(ref, slaveOf: [address.ip, String(address.port)])
         case .pauseWrites(let ref, let timeout):
+            // On a connection of its own, as the demote later: a PUBLISH (a peer's hello) on the
+            // link would wait out the pause and hold up the INFO behind it.
             let name = ref.masterName
-            guard let connection = connections[ref] else {
+            guard let address = links[ref]?.address, connections[ref] != nil else {
                 input(.writesPaused(master: name, offset: nil))
                 return
             }
             let pause = configuration.master(name)?.renamedCommands["CLIENT"] ?? "CLIENT"
+            let config = linkConfiguration(ref, address)
+            let logger = self.logger
             Task { [weak self] in
                 var offset: Int64?
-                if let reply = try? await connection.send([pause, "PAUSE", String(timeout), "WRITE"], timeout: .seconds(5)),
-                   reply.errorMessage == nil,
-                   let info = try? await connection.info("replication") {
-                    offset = info.replication.masterReplOffset
+                do {
+                    let connection = try await RedisConnection.connect(config)
+                    let reply = try await connection.send([pause, "PAUSE", String(timeout), "WRITE"], timeout: .seconds(5))
+                    if let error = reply.errorMessage {
+                        logger.warning("CLIENT PAUSE on \(address.ip):\(address.port) failed: \(error)")
+                    } else {
+                        offset = try await connection.info("replication").replication.masterReplOffset
+                    }
+                    await connection.close()
+                } catch {
+                    logger.warning("CLIENT PAUSE on \(address.ip):\(address.port) failed: \(error)")
                 }
                 await self?.input(.writesPaused(master: name, offset: offset))
             }
@@ -194,7 +210,7 @@ public actor SentinelRuntime {
             let client = configuration.master(ref.masterName)?.renamedCommands["CLIENT"] ?? "CLIENT"
             send(ref, [client, "UNPAUSE"], timeout: .seconds(5)) { _, _ in }
         case .demote(let ref, let address):
-            sendTransaction(ref, slaveOf: [address.ip, String(address.port)], unpause: true)
+            demote(ref, to: address)
         case .publish(let event):
             let level: Logger.Level = event.level == .warning ? .warning : (event.level == .notice ? .notice : .debug)
             logger.log(level: level, "\(event.type) \(event.payload)")
@@ -217,32 +233,120 @@ public actor SentinelRuntime {
     }
 
     /// `MULTI; SLAVEOF …; CONFIG REWRITE; CLIENT KILL TYPE normal; CLIENT KILL TYPE pubsub; EXEC`
-    /// (for a demoted master: CLIENT UNPAUSE in the transaction, the kills after it).
-    private func sendTransaction(_ ref: InstanceRef, slaveOf target: [String], unpause: Bool = false) {
-        guard let connection = connections[ref] else { return }
-        let rename = configuration.master(ref.masterName)?.renamedCommands ?? [:]
-        func cmd(_ name: String) -> String { rename[name] ?? name }
-        let kill = [[cmd("CLIENT"), "KILL", "TYPE", "normal"], [cmd("CLIENT"), "KILL", "TYPE", "pubsub"]]
-        // A demoted master unpauses inside the transaction, and its clients are killed only
-        // after EXEC has returned: by then the writes held by the pause have been answered
-        // -READONLY (not run), so a client or proxy can safely send them to the new master.
-        // Killed while paused, their outcome would be unknown to the client.
-        let commands = [[cmd("MULTI")], [cmd("SLAVEOF")] + target, [cmd("CONFIG"), "REWRITE"]]
-            + (unpause ? [[cmd("CLIENT"), "UNPAUSE"]] : kill) + [[cmd("EXEC")]]
+    /// on the instance's link, then INFO to confirm the new role at once.
+    private func sendTransaction(_ ref: InstanceRef, slaveOf target: [String]) {
+        guard let connection = connections[ref], let address = links[ref]?.address else { return }
+        let commands = Self.slaveOfTransaction(slaveOf: target, unpause: false, rename: renamedCommands(ref))
         let logger = self.logger
+        transactionStarted(connection)
         Task { [weak self] in
             do {
-                _ = try await connection.pipeline(commands, timeout: .seconds(10))
-                if unpause {
-                    _ = try await connection.pipeline([[cmd("MULTI")]] + kill + [[cmd("EXEC")]], timeout: .seconds(10))
-                }
-                // Confirm the new role at once rather than at the next INFO period.
+                try await Self.runTransaction(commands, on: connection)
+                // Confirm the new role at once rather than at the next INFO period (only while
+                // the link still goes to that address: a switch may have moved the ref).
                 let reply = try await connection.send(["INFO"], timeout: .seconds(10))
-                if let text = reply.string { await self?.input(.info(ref, InfoReport(RedisInfo(parsing: text)))) }
+                if let text = reply.string { await self?.infoReceived(ref, at: address, text) }
             } catch {
                 logger.warning("SLAVEOF \(target.joined(separator: " ")) failed: \(error)")
             }
+            await self?.transactionEnded(connection)
         }
+    }
+
+    /// Coordinated switchover: the old master (paused) follows the new one, unpausing in the same
+    /// transaction. Its clients are killed only after EXEC has returned: by then the writes held
+    /// by the pause have been answered -READONLY (not run), so a client or proxy can safely send
+    /// them to the new master; killed while paused, their outcome would be unknown to the client.
+    /// Sent on a connection of its own, never on the link: a PUBLISH there (a peer's hello) waits
+    /// out the pause and would hold the demote up behind it until the old master had run the
+    /// held writes. Retried until the pause would have run out.
+    private func demote(_ ref: InstanceRef, to newMaster: InstanceAddress) {
+        guard let oldMaster = links[ref]?.address else { return }
+        let rename = renamedCommands(ref)
+        let demote = Self.slaveOfTransaction(slaveOf: [newMaster.ip, String(newMaster.port)], unpause: true, rename: rename)
+        let kill = Self.clientKills(rename)
+        let config = linkConfiguration(ref, oldMaster)
+        let deadline = ContinuousClock.now + .milliseconds(state.behaviour.switchoverPauseLimit + 1_000)
+        let logger = self.logger
+        Task {
+            var attempt = 0
+            while ContinuousClock.now < deadline {
+                if attempt > 0 { try? await Task.sleep(for: .milliseconds(100)) }
+                attempt += 1
+                let connection: RedisConnection
+                do {
+                    connection = try await RedisConnection.connect(config)
+                } catch {
+                    logger.warning("Cannot reach the old master \(oldMaster.ip):\(oldMaster.port) to demote it (attempt \(attempt)): \(error)")
+                    continue
+                }
+                do {
+                    try await Self.runTransaction(demote, on: connection)
+                } catch {
+                    logger.warning("SLAVEOF \(newMaster.ip) \(newMaster.port) on the old master failed (attempt \(attempt)): \(error)")
+                    await connection.close()
+                    continue
+                }
+                if attempt > 1 { logger.notice("Old master \(oldMaster.ip):\(oldMaster.port) demoted on attempt \(attempt)") }
+                _ = try? await connection.pipeline(kill, timeout: .seconds(10))
+                await connection.close()
+                return
+            }
+        }
+    }
+
+    /// `MULTI; SLAVEOF …; CONFIG REWRITE; <kills or CLIENT UNPAUSE>; EXEC`.
+    static func slaveOfTransaction(slaveOf target: [String], unpause: Bool, rename: [String: String]) -> [[String]] {
+        func cmd(_ name: String) -> String { rename[name] ?? name }
+        let tail = unpause ? [[cmd("CLIENT"), "UNPAUSE"]] : Array(clientKills(rename).dropFirst().dropLast())
+        return [[cmd("MULTI")], [cmd("SLAVEOF")] + target, [cmd("CONFIG"), "REWRITE"]] + tail + [[cmd("EXEC")]]
+    }
+
+    /// `MULTI; CLIENT KILL TYPE normal; CLIENT KILL TYPE pubsub; EXEC`.
+    static func clientKills(_ rename: [String: String]) -> [[String]] {
+        func cmd(_ name: String) -> String { rename[name] ?? name }
+        return [[cmd("MULTI")], [cmd("CLIENT"), "KILL", "TYPE", "normal"], [cmd("CLIENT"), "KILL", "TYPE", "pubsub"], [cmd("EXEC")]]
+    }
+
+    /// Sends a transaction; throws unless EXEC ran it.
+    static func runTransaction(_ commands: [[String]], on connection: RedisConnection) async throws {
+        let replies = try await connection.pipeline(commands, timeout: .seconds(10))
+        if let exec = replies.last, exec.array == nil {
+            throw RedisConnectionError(code: .serverError, server: connection.server,
+                                       message: "EXEC: \(exec.errorMessage ?? "no transaction result")")
+        }
+    }
+
+    private func renamedCommands(_ ref: InstanceRef) -> [String: String] {
+        configuration.master(ref.masterName)?.renamedCommands ?? [:]
+    }
+
+    private func transactionStarted(_ c: RedisConnection) {
+        transactionsInFlight[ObjectIdentifier(c), default: 0] += 1
+    }
+
+    private func transactionEnded(_ c: RedisConnection) {
+        let id = ObjectIdentifier(c)
+        transactionsInFlight[id, default: 1] -= 1
+        guard transactionsInFlight[id]! <= 0 else { return }
+        transactionsInFlight[id] = nil
+        if let c = retiring.removeValue(forKey: id) { Task { await c.close() } }
+    }
+
+    /// Closes a link's connection that is no longer the instance's, once its transactions are answered.
+    private func retire(_ c: RedisConnection) {
+        if transactionsInFlight[ObjectIdentifier(c), default: 0] > 0 {
+            retiring[ObjectIdentifier(c)] = c
+        } else {
+            Task { await c.close() }
+        }
+    }
+
+    /// An INFO reply read on a connection to `address`: given to the core only if the
+    /// instance's link still goes there.
+    private func infoReceived(_ ref: InstanceRef, at address: InstanceAddress, _ text: String) {
+        guard links[ref]?.address == address else { return }
+        infoReceived(ref, text)
     }
 
     private func send(_ ref: InstanceRef, _ command: [String], timeout: TimeAmount,
@@ -274,19 +378,9 @@ public actor SentinelRuntime {
     private func openLink(_ ref: InstanceRef, _ address: InstanceAddress) {
         if let existing = links[ref], existing.address == address { return }
         links.removeValue(forKey: ref)?.task.cancel()
-        if let c = connections.removeValue(forKey: ref) { Task { await c.close() } }
-        var connection = RedisConnectionConfiguration(host: address.ip, port: address.port, connectTimeout: .seconds(1),
-                                                      commandTimeout: .seconds(60),
-                                                      clientName: "sentinel-\(state.myID.prefix(8))-cmd")
-        if isSentinel(ref) {
-            connection.username = configuration.sentinelUser
-            connection.password = configuration.sentinelPass
-        } else if let m = configuration.master(ref.masterName) {
-            connection.username = m.authUser
-            connection.password = m.authPass
-        }
+        if let c = connections.removeValue(forKey: ref) { retire(c) }
         let wantsHello = !isSentinel(ref)
-        let config = connection
+        let config = linkConfiguration(ref, address)
         nextLinkID += 1
         let id = nextLinkID
         let task = Task { [weak self] in
@@ -332,6 +426,21 @@ public actor SentinelRuntime {
     /// current link of an instance may say it is up or down.
     private func isCurrent(_ ref: InstanceRef, _ id: UInt64) -> Bool { links[ref]?.id == id }
 
+    /// How the link to an instance connects: its address, its credentials, our client name.
+    private func linkConfiguration(_ ref: InstanceRef, _ address: InstanceAddress) -> RedisConnectionConfiguration {
+        var connection = RedisConnectionConfiguration(host: address.ip, port: address.port, connectTimeout: .seconds(1),
+                                                      commandTimeout: .seconds(60),
+                                                      clientName: "sentinel-\(state.myID.prefix(8))-cmd")
+        if isSentinel(ref) {
+            connection.username = configuration.sentinelUser
+            connection.password = configuration.sentinelPass
+        } else if let m = configuration.master(ref.masterName) {
+            connection.username = m.authUser
+            connection.password = m.authPass
+        }
+        return connection
+    }
+
     private func linkUp(_ ref: InstanceRef, _ id: UInt64, _ connection: RedisConnection) -> Bool {
         guard isCurrent(ref, id) else {
             Task { await connection.close() }
@@ -354,7 +463,7 @@ public actor SentinelRuntime {
 
     private func linkFailed(_ ref: InstanceRef, _ id: UInt64) {
         guard isCurrent(ref, id) else { return }
-        if let c = connections.removeValue(forKey: ref) { Task { await c.close() } }
+        if let c = connections.removeValue(forKey: ref) { retire(c) }
         input(.linkDown(ref))
     }
 

@@ -212,6 +212,9 @@ public struct SentinelBehaviour: Sendable, Hashable {
     public var coordinatedSwitchover = true
     /// How long a coordinated switchover may keep writes paused before it gives up.
     public var switchoverPauseLimit: Millis = 5_000
+    /// How long a switchover waits for the master's link if it is down when the replica is
+    /// chosen, before it falls back to 7.0's promotion without a pause.
+    public var switchoverLinkWait: Millis = 2_000
 
     public init() {}
 

@@ -108,6 +108,12 @@ extension SentinelState {
             masters[name]!.failoverStateChangeTime = now
             event(.warning, "+failover-state-select-slave", ref)
         case .selectSlave:
+            if behaviour.coordinatedSwitchover && master.forcedFailover && !master.instance.isSDown
+                && !master.instance.linkConnected && now - master.failoverStateChangeTime < behaviour.switchoverLinkWait {
+                // A reachable master whose link is down for a moment (recycled, reconnecting):
+                // wait for it rather than fall back to promoting while it still takes writes.
+                return
+            }
             guard let chosen = selectReplica(name, now: now) else {
                 event(.warning, "-failover-abort-no-good-slave", ref)
                 abortFailover(name, now: now)

@@ -113,6 +113,9 @@ extension SentinelState {
     }
 
     mutating func sendHello(_ ref: InstanceRef, now: Millis) {
+        // PUBLISH waits out a CLIENT PAUSE WRITE, and every later command on the link waits
+        // behind it: not to a master whose writes this sentinel paused for a switchover.
+        if case .master(let name) = ref, masters[name]?.writesPaused == true { return }
         guard let payload = helloPayload(for: ref.masterName) else { return }
         emit(.publishHello(ref, payload: payload))
         update(ref) { $0.lastHelloSent = now }

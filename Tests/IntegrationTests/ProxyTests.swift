@@ -557,13 +557,7 @@ struct ProxyFailoverTests {
                 let errors = w.errors.withLockedValue { $0 }
                 #expect(errors.isEmpty, "\(w.prefix): \(errors.count) errors: \(errors.prefix(3))\n\(proxy.logTail(lines: 40))")
                 let lost = try await w.lost(on: target)
-                // Known bug (open): sometimes the leader's demote transaction on the old master
-                // fails ("connection closed by the server"), the write pause runs out, and the
-                // old master takes the held writes before it is converted: one write per writer
-                // is lost. Recorded as a known issue so it stays visible in every run.
-                withKnownIssue("coordinated switchover: demote transaction lost, held writes taken by the old master", isIntermittent: true) {
-                    #expect(lost.isEmpty, "\(w.prefix): \(lost.count) acknowledged writes missing on the new master")
-                }
+                #expect(lost.isEmpty, "\(w.prefix): \(lost.count) acknowledged writes missing on the new master")
             }
             #expect(try await connections[0].send(["INFO", "proxy"]).string?.contains("switches:1") == true)
             for c in connections { await c.close() }

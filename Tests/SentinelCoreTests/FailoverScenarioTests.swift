@@ -341,6 +341,52 @@ struct SwitchoverScenarioTests {
         // The promoted replica had every write the old master took before the pause.
         #expect(g.servers[newMaster]!.offset >= g.servers[G.addr(6379)]!.offset)
         #expect(g.events("+convert-to-slave").isEmpty, "no conversion needed: it was demoted in the switchover")
+        #expect(g.publishesWhileOwnPause == 0, "no hello PUBLISHed to the master while its writes are paused")
+    }
+
+    @Test("while a switchover waits for the replica to catch up, the leader PUBLISHes no hello to the paused master")
+    func noHelloToPausedMaster() throws {
+        var g = G()
+        g.run(for: 12_000)
+        // The replicas take 3 s to catch up: longer than the hello period (2 s).
+        g.servers[G.addr(6380)]!.lagging = true
+        g.servers[G.addr(6381)]!.lagging = true
+        let actions = try g.sentinels[0].state.forceFailover(G.masterName, now: g.time(of: 0))
+        g.perform(actions, by: 0)
+        g.run(for: 3_000)
+        #expect(g.promotions.isEmpty, "still waiting for the catch-up")
+        g.servers[G.addr(6380)]!.lagging = false
+        g.servers[G.addr(6381)]!.lagging = false
+        let took = g.run(until: 20_000) { g in
+            g.liveMasters.count == 1 && g.liveMasters[0] != G.addr(6379) && g.converged(on: g.liveMasters[0])
+        }
+        #expect(took != nil)
+        #expect(g.pauses == 1 && g.demotions == 1)
+        // A real PUBLISH waits out the pause and holds up every later command on that link,
+        // the demote included: the old master would run the held writes first.
+        #expect(g.publishesWhileOwnPause == 0)
+    }
+
+    @Test("SENTINEL FAILOVER while the master's link is down for a moment waits for it and still pauses writes")
+    func switchoverWaitsForMasterLink() throws {
+        var g = G()
+        g.run(for: 12_000)
+        // The leader's link to the master drops (a recycled or reconnecting link) just before
+        // the failover; the master itself is fine.
+        g.isolate(sentinel: 0, from: G.addr(6379))
+        g.run(for: 150)
+        #expect(g.sentinels[0].state.masters[G.masterName]!.instance.linkConnected == false)
+        let actions = try g.sentinels[0].state.forceFailover(G.masterName, now: g.time(of: 0))
+        g.perform(actions, by: 0)
+        g.run(for: 600)
+        #expect(g.promotions.isEmpty, "nothing is promoted while the master's link is down")
+        g.heal()
+        let took = g.run(until: 30_000) { g in
+            g.liveMasters.count == 1 && g.liveMasters[0] != G.addr(6379) && g.converged(on: g.liveMasters[0])
+        }
+        #expect(took != nil)
+        #expect(g.pauses == 1, "the coordinated path was taken, not 7.0's promotion of a writing master")
+        #expect(g.demotions == 1)
     }
 
     @Test("a switchover whose replica cannot catch up is abandoned and writes are unpaused")

@@ -14,6 +14,10 @@ struct SimulatedGroup {
         var priority = 100
         var offset: Int64 = 0
         var writesPaused = false
+        /// A replica that stays connected but applies nothing (its offset stands still).
+        var lagging = false
+        /// The sentinel whose CLIENT PAUSE is in force.
+        var pausedBy: Int?
     }
 
     struct Sentinel {
@@ -35,6 +39,9 @@ struct SimulatedGroup {
     var crashOnNextPromotion = false
     var pauses = 0
     var demotions = 0
+    /// PUBLISHes a sentinel sent to a master whose writes it had paused itself (on a real
+    /// server each waits out the pause and holds up every later command on that link).
+    var publishesWhileOwnPause = 0
 
     struct Blocked: Hashable {
         var sentinel: Int
@@ -91,7 +98,7 @@ struct SimulatedGroup {
             servers[address]!.offset = server.offset + 100  // the master takes writes
         }
         for (address, server) in servers where server.alive && !server.paused {
-            if let m = server.replicaOf, let master = servers[m], master.alive, !master.paused {
+            if let m = server.replicaOf, let master = servers[m], master.alive, !master.paused, !server.lagging {
                 servers[address]!.offset = master.offset
             }
         }
@@ -174,6 +181,7 @@ struct SimulatedGroup {
             perform(input(i, .info(ref, report)), by: i)
         case .publishHello(let ref, let payload):
             guard let a = address(of: ref, in: i), canAnswer(i, a) else { return }
+            if servers[a]?.writesPaused == true && servers[a]?.pausedBy == i { publishesWhileOwnPause += 1 }
             if servers[a] != nil {
                 // Every sentinel subscribed on that server receives it.
                 for j in sentinels.indices where sentinels[j].alive && canAnswer(j, a) {
@@ -207,6 +215,7 @@ struct SimulatedGroup {
                 return
             }
             servers[a]!.writesPaused = true
+            servers[a]!.pausedBy = i
             pauses += 1
             perform(input(i, .writesPaused(master: ref.masterName, offset: servers[a]!.offset)), by: i)
         case .unpauseWrites(let ref):
