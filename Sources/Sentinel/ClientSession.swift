@@ -17,6 +17,10 @@ final class ClientSession: Sendable {
     let lastInteraction: NIOLockedValueBox<ContinuousClock.Instant>
     /// The last command's full name (`client|list`), as CLIENT LIST's `cmd=` shows it.
     let lastCommand = NIOLockedValueBox("NULL")
+    /// `CLIENT REPLY`: replies sent (on), none (off), or the next command's dropped (skip).
+    let replyMode = NIOLockedValueBox(ReplyMode.on)
+    /// Waiting out a `CLIENT PAUSE` (CLIENT LIST flag `b`, INFO `blocked_clients`).
+    let postponed = NIOLockedValueBox(false)
     /// Closes the connection (CLIENT KILL, ACL DELUSER, SHUTDOWN).
     private let closer: @Sendable () -> Void
     /// Set when killed: the client is gone for CLIENT LIST / KILL at once, as in Redis, even
@@ -36,6 +40,14 @@ final class ClientSession: Sendable {
         killed.withLockedValue { $0 = true }
         closer()
     }
+}
+
+enum ReplyMode: Sendable {
+    case on, off
+    /// Set by CLIENT REPLY SKIP: the next command's reply is dropped.
+    case skipNext
+    /// The command being run is the one after CLIENT REPLY SKIP.
+    case skip
 }
 
 /// The connected clients, for CLIENT LIST / KILL and INFO.

@@ -1,4 +1,8 @@
+import Foundation
 import RESP
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One ACL user as Redis 7.0 keeps it (without selectors or key permissions beyond patterns:
 /// the sentinel port has no keys).
@@ -151,8 +155,15 @@ struct ACLUser: Sendable, Hashable {
                 if allCommands { fake.remove(e.name) } else { fake.insert(e.name) }
             }
         }
+        // Single commands: a rule for a parent command (`-acl`) also sets its subcommands, as
+        // 7.0's ACLChangeSelectorPerm does, so they need no rule of their own unless they differ.
         for name in table.allNames where allowed.contains(name) != fake.contains(name) {
-            rules.append((allowed.contains(name) ? "+" : "-") + name)
+            let allow = allowed.contains(name)
+            rules.append((allow ? "+" : "-") + name)
+            let affected = name.contains("|") ? [name] : [name] + table.allNames.filter { $0.hasPrefix(name + "|") }
+            for n in affected {
+                if allow { fake.insert(n) } else { fake.remove(n) }
+            }
         }
         return rules.joined(separator: " ")
     }
@@ -193,4 +204,68 @@ struct ACLLogEntry: Sendable {
     var createdAt: Int64
     var updatedAt: Int64
     var clientInfo: String
+}
+
+/// An ACL file (`aclfile`), read and written as 7.0's ACLLoadFromFile / ACLSaveToFile do.
+enum ACLFile {
+    struct LoadError: Error {
+        var message: String
+    }
+
+    /// The users a file defines. Every error is collected (with file and line) and none of
+    /// the file is used if there is one; a file without `default` gets a fresh default user
+    /// (`on nopass ~* &* +@all`: a `requirepass` is not kept, as in 7.0).
+    static func parse(_ text: String, path: String, table: SentinelCommandTable) -> Result<[String: ACLUser], LoadError> {
+        var users: [String: ACLUser] = [:]
+        var errors = ""
+        for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let lineNumber = index + 1
+            let line = raw.trimmingCharacters(in: CharacterSet(charactersIn: " \t\r\n"))
+            if line.isEmpty { continue }
+            let words = line.split(separator: " ").map(String.init)
+            guard words.count >= 2, words[0] == "user" else {
+                errors += "\(path):\(lineNumber) should start with user keyword followed by the username. "
+                continue
+            }
+            let name = words[1]
+            guard users[name] == nil else {
+                errors += "WARNING: Duplicate user '\(name)' found on line \(lineNumber). "
+                continue
+            }
+            var user = ACLUser(name: name)
+            var failed = false
+            for rule in words.dropFirst(2) {
+                do throws(ACLRuleError) {
+                    try user.apply(rule.trimmingCharacters(in: CharacterSet(charactersIn: "\t\r\n")), table: table)
+                } catch {
+                    errors += "\(path):\(lineNumber): Error in applying operation '\(rule)': \(error.message). "
+                    failed = true
+                    break
+                }
+            }
+            if !failed { users[name] = user }
+        }
+        guard errors.isEmpty else {
+            return .failure(LoadError(message: errors + "WARNING: ACL errors detected, no change to the previously active ACL rules was performed"))
+        }
+        if users["default"] == nil { users["default"] = ACLUser.defaultUser(table: table, password: nil) }
+        return .success(users)
+    }
+
+    static func load(_ path: String, table: SentinelCommandTable) -> Result<[String: ACLUser], LoadError> {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else {
+            return .failure(LoadError(message: "Error loading ACLs, opening file '\(path)': \(String(cString: strerror(errno)))"))
+        }
+        close(fd)
+        guard let data = FileManager.default.contents(atPath: path) else {
+            return .failure(LoadError(message: "Error loading ACLs, opening file '\(path)': cannot read it"))
+        }
+        return parse(String(decoding: data, as: UTF8.self), path: path, table: table)
+    }
+
+    /// `ACL SAVE`: one `user` line per user, by name.
+    static func render(_ users: [String: ACLUser], table: SentinelCommandTable) -> String {
+        users.keys.sorted().map { users[$0]!.describe(table: table) + "\n" }.joined()
+    }
 }

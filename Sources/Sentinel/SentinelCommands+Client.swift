@@ -1,9 +1,65 @@
 import Foundation
+import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import RESP
+import SentinelConfig
 
 extension SentinelRuntime {
+    // MARK: CLIENT PAUSE
+
+    /// Whether a command waits out the current `CLIENT PAUSE`: every command under ALL, only
+    /// PUBLISH (the one sentinel command that may replicate) under WRITE.
+    func isPaused(_ command: String) -> Bool {
+        guard let pause = clientPause else { return false }
+        if ContinuousClock.now >= pause.end {
+            endClientPause()
+            return false
+        }
+        return !pause.writeOnly || command == "publish"
+    }
+
+    /// Holds a client's command (and so everything after it on that connection) until the
+    /// pause ends: 7.0's blockPostponeClient. Clients resume in the order they were held.
+    func waitOutPause(_ command: String, session: ClientSession) async {
+        session.postponed.withLockedValue { $0 = true }
+        while isPaused(command) {
+            await withCheckedContinuation { pauseWaiters.append($0) }
+        }
+        session.postponed.withLockedValue { $0 = false }
+    }
+
+    /// `CLIENT PAUSE`: the stricter mode and the later end of the current and the new pause win.
+    func pauseClients(milliseconds: Int64, writeOnly: Bool) {
+        var end = ContinuousClock.now + .milliseconds(milliseconds)
+        var writes = writeOnly
+        if let current = clientPause {
+            end = max(end, current.end)
+            writes = current.writeOnly && writeOnly
+        }
+        clientPause = ClientPause(writeOnly: writes, end: end)
+        pauseTimer?.cancel()
+        pauseTimer = Task { [weak self] in
+            try? await Task.sleep(until: end, clock: .continuous)
+            guard !Task.isCancelled else { return }
+            await self?.pauseTimerFired()
+        }
+    }
+
+    private func pauseTimerFired() {
+        if let pause = clientPause, ContinuousClock.now >= pause.end { endClientPause() }
+    }
+
+    /// `CLIENT UNPAUSE` or the pause's end: held clients go on, in order.
+    func endClientPause() {
+        clientPause = nil
+        pauseTimer?.cancel()
+        pauseTimer = nil
+        let waiters = pauseWaiters
+        pauseWaiters.removeAll()
+        for w in waiters { w.resume() }
+    }
+
     // MARK: CLIENT
 
     /// One CLIENT LIST / CLIENT INFO line, with 7.0's fields in its order.
@@ -12,7 +68,9 @@ extension SentinelRuntime {
         let age = (now - s.createdAt).components.seconds
         let idle = (now - s.lastInteraction.withLockedValue { $0 }).components.seconds
         let (sub, psub) = hub.counts(s.id)
-        let flags = sub + psub > 0 ? "P" : "N"
+        var flags = sub + psub > 0 ? "P" : ""
+        if s.postponed.withLockedValue({ $0 }) { flags += "b" }
+        if flags.isEmpty { flags = "N" }
         return "id=\(s.id) addr=\(s.address) laddr=\(s.localAddress) fd=\(s.id + 7) name=\(s.name.withLockedValue { $0 } ?? "")"
             + " age=\(age) idle=\(idle) flags=\(flags) db=0 sub=\(sub) psub=\(psub) ssub=0 multi=-1 qbuf=0 qbuf-free=0"
             + " argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r"
@@ -68,19 +126,43 @@ extension SentinelRuntime {
             guard ["on", "off"].contains(args[1].lowercased()) else { return .simpleError("ERR syntax error") }
             return .simpleString("OK")
         case "reply":
+            switch args[1].lowercased() {
+            case "on": session.replyMode.withLockedValue { $0 = .on }
+            case "off": session.replyMode.withLockedValue { $0 = .off }
+            case "skip": session.replyMode.withLockedValue { if $0 != .off { $0 = .skipNext } }
+            default: return .simpleError("ERR syntax error")
+            }
             return .simpleString("OK")
+        case "pause":
+            guard args.count <= 3 else { return .simpleError("ERR unknown subcommand or wrong number of arguments for 'PAUSE'. Try CLIENT HELP.") }
+            guard let ms = Int64(args[1]) else { return .simpleError("ERR timeout is not an integer or out of range") }
+            guard ms >= 0 else { return .simpleError("ERR timeout is negative") }
+            var writeOnly = false
+            if args.count == 3 {
+                switch args[2].lowercased() {
+                case "write": writeOnly = true
+                case "all": writeOnly = false
+                default: return .simpleError("ERR CLIENT PAUSE mode must be WRITE or ALL")
+                }
+            }
+            pauseClients(milliseconds: ms, writeOnly: writeOnly)
+            return .simpleString("OK")
+        case "unpause":
+            endClientPause()
+            return .simpleString("OK")
+        case "unblock":
+            // Only a client blocked in a blocking command can be unblocked; a sentinel has none
+            // (a client waiting out CLIENT PAUSE is not unblocked either, as in 7.0).
+            guard Int64(args[1]) != nil else { return .simpleError("ERR value is not an integer or out of range") }
+            if args.count == 3, !["timeout", "error"].contains(args[2].lowercased()) {
+                return .simpleError("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+            }
+            return .integer(0)
         case "getredir":
             return .integer(-1)
-        case "pause", "unpause", "unblock", "tracking", "trackinginfo", "caching":
-            // Nothing blocks, writes or tracks keys on a sentinel's port.
-            switch sub {
-            case "unpause": return .simpleString("OK")
-            case "unblock": return .integer(0)
-            case "pause":
-                guard let t = Int64(args[1]), t >= 0 else { return .simpleError("ERR timeout is not an integer or out of range") }
-                return .simpleString("OK")
-            default: return .simpleError("ERR This command is not supported by tandem sentinel")
-            }
+        case "tracking", "trackinginfo", "caching":
+            // No keys on a sentinel's port: nothing to track.
+            return .simpleError("ERR This command is not supported by tandem sentinel")
         default:
             return .simpleError("ERR unknown subcommand '\(args[0])'. Try CLIENT HELP.")
         }
@@ -242,7 +324,30 @@ extension SentinelRuntime {
             }
             return u.canRun(e.name) ? .simpleString("OK") : .bulkString("This user has no permissions to run the '\(e.name)' command")
         case "load", "save":
-            return .simpleError("ERR This Redis instance is not configured to use an ACL file. You may want to specify users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a Redis configuration file set) in order to store users in the Redis configuration.")
+            guard let path = configuration.aclFile else {
+                return .simpleError("ERR This Redis instance is not configured to use an ACL file. You may want to specify users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a Redis configuration file set) in order to store users in the Redis configuration.")
+            }
+            if sub == "save" {
+                do {
+                    try ConfigFileWriter.write(ACLFile.render(users, table: table), to: path)
+                } catch {
+                    logger.warning("Saving the ACL file \(path): \(error)")
+                    return .simpleError("ERR There was an error trying to save the ACLs. Please check the server logs for more information")
+                }
+                return .simpleString("OK")
+            }
+            switch ACLFile.load(path, table: table) {
+            case .failure(let error):
+                return .simpleError("ERR " + error.message)
+            case .success(let loaded):
+                users = loaded
+                // As 7.0: every connection authenticated as another user than default is closed
+                // (the caller's after this reply); the default user's keep going.
+                for c in clients.all where c.user.withLockedValue({ $0 }) != "default" {
+                    if c.id == session.id { session.closeAfterReply.withLockedValue { $0 = true } } else { c.close() }
+                }
+                return .simpleString("OK")
+            }
         case "help":
             return SentinelCommandTable.captured("acl-help")
         default:

@@ -40,7 +40,7 @@ extension SentinelRuntime {
                         "executable:\(executable)", "config_file:\(configPath)", "io_threads_active:0"]
             case "clients":
                 out += ["# Clients", "connected_clients:\(connected.count)", "cluster_connections:0", "maxclients:10000",
-                        "client_recent_max_input_buffer:0", "client_recent_max_output_buffer:0", "blocked_clients:0",
+                        "client_recent_max_input_buffer:0", "client_recent_max_output_buffer:0", "blocked_clients:\(clients.all.filter { $0.postponed.withLockedValue { $0 } }.count)",
                         "tracking_clients:0", "clients_in_timeout_table:0"]
             case "stats":
                 let totals = hub.totals()

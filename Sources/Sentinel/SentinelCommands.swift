@@ -15,7 +15,7 @@ extension SentinelRuntime {
     /// Answers one command from a client of the sentinel port, in the order Redis's
     /// `processCommand` checks: lookup and arity, authentication, ACL, subscribe context.
     /// Returns one reply, or several for (P)(UN)SUBSCRIBE (one confirmation per name).
-    func execute(_ request: RESPRequest, session: ClientSession) -> [RESPValue] {
+    func execute(_ request: RESPRequest, session: ClientSession) async -> [RESPValue] {
         let args = request.arguments.map { String(buffer: $0) }
         guard let first = args.first else { return [] }
         let name = first.lowercased()
@@ -48,6 +48,8 @@ extension SentinelRuntime {
            !["subscribe", "psubscribe", "unsubscribe", "punsubscribe", "ping", "quit", "reset"].contains(name) {
             return [.simpleError("ERR Can't execute '\(entry.name)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")]
         }
+        // CLIENT PAUSE is checked last, as in 7.0: errors above are answered at once.
+        if isPaused(name) { await waitOutPause(name, session: session) }
         switch name {
         case "ping":
             if args.count > 2 { return [arity("ping")] }
@@ -405,8 +407,11 @@ extension SentinelRuntime {
             }
             var setting = SentinelState.MasterSetting.other
             var redacted = false
-            switch option.lowercased() {
-            case "down-after-milliseconds", "failover-timeout", "parallel-syncs", "quorum", "master-reboot-down-after-period" where more > 0:
+            // Every option needs its value: `where` on a multi-pattern case guards only the last
+            // pattern, so the value check is part of each case's single pattern here.
+            let lowerOption = option.lowercased()
+            switch more > 0 ? lowerOption : "" {
+            case "down-after-milliseconds", "failover-timeout", "parallel-syncs", "quorum", "master-reboot-down-after-period":
                 j += 1
                 let lower = option.lowercased()
                 guard let v = Int64(args[j]), lower == "master-reboot-down-after-period" ? v >= 0 : v > 0 else {
@@ -420,7 +425,7 @@ extension SentinelRuntime {
                 case "quorum": setting = .quorum(Int(v)); configuration.masters[index].quorum = Int(v)
                 default: setting = .rebootDownAfter(v); configuration.masters[index].masterRebootDownAfterPeriod = v
                 }
-            case "notification-script", "client-reconfig-script" where more > 0:
+            case "notification-script", "client-reconfig-script":
                 j += 1
                 let value = args[j]
                 let isNotification = option.lowercased() == "notification-script"
@@ -436,7 +441,7 @@ extension SentinelRuntime {
                 }
                 if isNotification { configuration.masters[index].notificationScript = value.isEmpty ? nil : value }
                 else { configuration.masters[index].clientReconfigScript = value.isEmpty ? nil : value }
-            case "auth-pass", "auth-user" where more > 0:
+            case "auth-pass", "auth-user":
                 j += 1
                 let value = args[j]
                 if option.lowercased() == "auth-pass" { configuration.masters[index].authPass = value.isEmpty ? nil : value }

@@ -52,6 +52,7 @@ public func runSentinel(configPath: String, overrides: [(String, String)], logge
     default: logger.logLevel = .notice
     }
     let runtime = SentinelRuntime(configuration: configuration, configPath: path, configText: text, logger: logger)
+    try await runtime.loadACLFileAtStart()
     do {
         try await runtime.start()
     } catch {

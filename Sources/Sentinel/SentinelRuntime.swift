@@ -47,6 +47,10 @@ public actor SentinelRuntime {
     var scriptRetryDelay: Millis = 30_000
     /// notification-script and client-reconfig-script runs.
     var scripts = ScriptQueue()
+    /// `CLIENT PAUSE` in force, the clients waiting it out, and the timer that ends it.
+    var clientPause: ClientPause?
+    var pauseWaiters: [CheckedContinuation<Void, Never>] = []
+    var pauseTimer: Task<Void, Never>?
     /// Called by SHUTDOWN to end the process's serving.
     var onShutdown: (@Sendable () -> Void)?
 
@@ -79,6 +83,17 @@ public actor SentinelRuntime {
         self.users = users
         self.state = SentinelState(myID: config.myID!, announce: announce, seed: UInt64.random(in: 0...UInt64.max),
                                    behaviour: config.tandemBehaviour == .redis70 ? .redis70 : SentinelBehaviour())
+    }
+
+    /// `aclfile`: the users come from that file; any error in it stops the start, as in 7.0.
+    public func loadACLFileAtStart() throws(SentinelStartError) {
+        guard let path = configuration.aclFile else { return }
+        switch ACLFile.load(path, table: .shared) {
+        case .failure(let error):
+            throw SentinelStartError(description: "Aborting startup because of ACL errors: \(error.message)")
+        case .success(let loaded):
+            users = loaded
+        }
     }
 
     /// Saves the config (with the new myid if one was generated), loads the masters and state
@@ -487,11 +502,17 @@ public actor SentinelRuntime {
         }
         let current = (try? String(contentsOfFile: configPath, encoding: .utf8)) ?? configText
         // ACL users are saved as `user` lines, as Redis's config rewrite does.
-        let userLines = users.keys.sorted().map { String(users[$0]!.describe(table: .shared)) }
+        // With an aclfile the users live there (ACL SAVE), not in the config file.
+        let userLines = configuration.aclFile != nil ? [] : users.keys.sorted().map { String(users[$0]!.describe(table: .shared)) }
         let text = SentinelConfiguration.rewrite(current, sentinelLines: config.renderSentinelLines(), userLines: userLines)
         try ConfigFileWriter.write(text, to: configPath)
         configuration = config
     }
+}
+
+struct ClientPause {
+    var writeOnly: Bool
+    var end: ContinuousClock.Instant
 }
 
 extension InfoReport {

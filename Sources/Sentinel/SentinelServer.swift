@@ -92,16 +92,30 @@ public final class SentinelServer: Sendable {
                     do {
                         for try await request in inbound {
                             session.lastInteraction.withLockedValue { $0 = .now }
+                            session.replyMode.withLockedValue { if $0 == .skipNext { $0 = .skip } }
                             let replies = await runtime.execute(request, session: session)
                             var buffer = ByteBuffer()
                             let proto = session.protocolVersion.withLockedValue { $0 }
-                            for reply in replies { buffer.writeRESPValue(adapt(reply, protocolVersion: proto)) }
+                            // CLIENT REPLY: nothing while off, nothing for CLIENT REPLY OFF / SKIP
+                            // themselves, nothing for the command after SKIP (unless it is ON).
+                            let silent = session.replyMode.withLockedValue { mode in
+                                switch mode {
+                                case .on: return false
+                                case .off, .skipNext: return true
+                                case .skip:
+                                    mode = .on
+                                    return true
+                                }
+                            }
+                            if !silent {
+                                for reply in replies { buffer.writeRESPValue(adapt(reply, protocolVersion: proto)) }
+                            }
                             runtime.clients.stats.withLockedValue {
                                 $0.inputBytes += request.raw.readableBytes
                                 $0.outputBytes += buffer.readableBytes
                                 $0.errorReplies += replies.filter { $0.errorMessage != nil }.count
                             }
-                            try await outbound.write(buffer)
+                            if buffer.readableBytes > 0 { try await outbound.write(buffer) }
                             if session.closeAfterReply.withLockedValue({ $0 }) { break }
                         }
                     } catch let error as RESPProtocolError {

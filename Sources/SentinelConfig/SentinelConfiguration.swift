@@ -79,6 +79,8 @@ public struct SentinelConfiguration: Sendable, Hashable {
     /// `debug`, `verbose`, `notice` (default) or `warning`.
     public var logLevel = "notice"
     public var requirePass: String?
+    /// `aclfile`: ACL users are loaded from (and `ACL SAVE`d to) this file instead of `user` lines.
+    public var aclFile: String?
     public var myID: String?
     public var currentEpoch: UInt64 = 0
     public var announceIP: String?
@@ -95,6 +97,8 @@ public struct SentinelConfiguration: Sendable, Hashable {
     public var masters: [MasterSettings] = []
     /// Server lines Tandem accepts but does not act on (e.g. `daemonize`, `loglevel`), by line.
     public var ignoredLines: [Int: String] = [:]
+    /// Where `aclfile` was set (for the error when `user` lines are there too).
+    private var aclFileLine: Int?
 
     public init() {}
 
@@ -106,7 +110,7 @@ extension SentinelConfiguration {
     static let acceptedServerDirectives: Set<String> = [
         "daemonize", "loglevel", "supervised", "syslog-enabled", "syslog-ident", "syslog-facility",
         "tcp-keepalive", "tcp-backlog", "timeout", "maxclients", "unixsocket", "unixsocketperm",
-        "enable-debug-command", "user", "aclfile", "acllog-max-len", "hz", "io-threads",
+        "enable-debug-command", "user", "acllog-max-len", "hz", "io-threads",
         "crash-log-enabled", "crash-memcheck-enabled", "always-show-logo", "set-proc-title",
         "proc-title-template", "locale-collate", "oom-score-adj", "oom-score-adj-values",
         "disable-thp", "latency-tracking", "latency-tracking-info-percentiles",
@@ -151,6 +155,9 @@ extension SentinelConfiguration {
         for (lineNumber, words) in laterLines {
             try applyMasterOption(words, line: lineNumber, file: file)
         }
+        if let line = aclFileLine, let path = aclFile, ignoredLines.values.contains(where: { $0.split(separator: " ").first?.lowercased() == "user" }) {
+            throw fail(file, line, ["aclfile", path], "Configuring Redis with users defined in redis.conf and at the same setting an ACL file path is invalid. This setup is very likely to lead to configuration errors and security holes, please define either an ACL file or declare users directly in your redis.conf, but not both.")
+        }
     }
 
     private func fail(_ file: String, _ line: Int, _ words: [String], _ message: String) -> SentinelConfigError {
@@ -182,6 +189,17 @@ extension SentinelConfiguration {
             }
             logLevel = level
         case "requirepass": requirePass = try argument()
+        case "aclfile":
+            aclFile = try argument()
+            aclFileLine = line
+        case "tls-port":
+            guard let port = Int(try argument()), (0...65535).contains(port) else { throw fail(file, line, words, "argument must be between 0 and 65535 inclusive") }
+            if port != 0 { throw fail(file, line, words, "TLS is not supported by tandem sentinel (tls-port must be 0)") }
+            ignoredLines[line] = text
+        case "tls-replication", "tls-cluster":
+            guard let value = Self.yesNo(try argument()) else { throw fail(file, line, words, "argument must be 'yes' or 'no'") }
+            if value { throw fail(file, line, words, "TLS is not supported by tandem sentinel") }
+            ignoredLines[line] = text
         case "protected-mode":
             guard let value = Self.yesNo(try argument()) else { throw fail(file, line, words, "argument must be 'yes' or 'no'") }
             protectedMode = value

@@ -192,6 +192,68 @@ extension SentinelSurfaceSerial {
             }
         }
 
+        @Test("aclfile: users loaded at start, ACL SAVE writes the file, ACL LOAD reloads it (errors, closed connections) — as redis-sentinel")
+        func aclFile() async throws {
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-acl-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: dir) }
+            let initial = "user alice on >secret ~* &* +@all -acl\n\nuser bob on >pw resetchannels -@all +ping\n"
+            try await withRedisServers(1) { servers in
+                var sentinels: [SentinelProcess] = []
+                defer { sentinels.forEach { $0.stop() } }
+                var files: [String] = []
+                for kind in [SentinelProcess.Kind.tandem, .redis] {
+                    let file = dir.appendingPathComponent("\(kind).acl").path
+                    try initial.write(toFile: file, atomically: true, encoding: .utf8)
+                    files.append(file)
+                    // requirepass is overridden by the file's users (no `default` in it: a fresh default user), as in 7.0.
+                    sentinels.append(try await SentinelProcess(kind: kind, monitoring: servers[0], extraLines: ["aclfile \(file)", "requirepass ignored"]))
+                }
+                var transcripts: [[String]] = []
+                for (s, file) in zip(sentinels, files) {
+                    func masked(_ t: String) -> String { t.replacingOccurrences(of: file, with: "FILE") }
+                    let c = try RawClient(port: s.port)
+                    var out = [try c.send(["ACL", "LIST"]), try c.send(["PING"])]
+                    let alice = try RawClient(port: s.port)
+                    out.append(try alice.send(["AUTH", "alice", "secret"]))
+                    out.append(try alice.send(["ACL", "WHOAMI"]))
+                    out.append(try c.send(["ACL", "SETUSER", "carol", "on", "nopass", "+@all"]))
+                    out.append(try c.send(["ACL", "SAVE"]))
+                    out.append(try String(contentsOfFile: file, encoding: .utf8))
+                    // A broken file: every error reported, nothing changed.
+                    try (initial + "garbage line\nuser alice on\nuser dave on +nosuchcommand\n").write(toFile: file, atomically: true, encoding: .utf8)
+                    out.append(masked(try c.send(["ACL", "LOAD"])))
+                    out.append(try c.send(["ACL", "USERS"]))
+                    // A good one: loaded; connections of users other than default are closed.
+                    try "user alice on >secret2 +@all\nuser default on nopass +@all ~* &*\n".write(toFile: file, atomically: true, encoding: .utf8)
+                    out.append(try c.send(["ACL", "LOAD"]))
+                    out.append(try c.send(["ACL", "USERS"]))
+                    out.append(try c.send(["PING"]))
+                    out.append(alice.isClosed() ? "alice closed" : "alice open")
+                    try FileManager.default.removeItem(atPath: file)
+                    out.append(masked(try c.send(["ACL", "LOAD"])))
+                    #expect(!(try s.configText().contains("\nuser ")), "\(s.kind): with an aclfile no user lines go into the config")
+                    transcripts.append(out)
+                }
+                #expect(transcripts[0].count == transcripts[1].count)
+                for (t, r) in zip(transcripts[0], transcripts[1]) { #expect(t == r) }
+            }
+            // Refused at start: users in both places, or a file that is missing or has errors.
+            let conf = dir.appendingPathComponent("sentinel.conf").path
+            let bad = dir.appendingPathComponent("bad.acl").path
+            try "user default on nopass +@all\nfoo bar\n".write(toFile: bad, atomically: true, encoding: .utf8)
+            for (lines, message) in [(["aclfile \(bad)", "user zed on nopass"], "ACL file path is invalid"),
+                                     (["aclfile \(dir.path)/missing.acl"], "No such file or directory"),
+                                     (["aclfile \(bad)"], "bad.acl:2 should start with user keyword")] {
+                for (binary, args) in [(try tandemExecutable(), ["sentinel"]), (SentinelProcess.redisSentinelBinary ?? "/usr/bin/redis-sentinel", [])] {
+                    try (["port \(try freeLoopbackPort())", "bind 127.0.0.1", "sentinel monitor m 127.0.0.1 6379 2"] + lines).joined(separator: "\n").write(toFile: conf, atomically: true, encoding: .utf8)
+                    let (status, out) = try runProgram(binary, args + [conf])
+                    #expect(status != 0, "\(binary) started with \(lines)")
+                    #expect(out.contains(message), "\(binary): \(out)")
+                }
+            }
+        }
+
         @Test("requirepass: NOAUTH before AUTH, AUTH and HELLO 3 AUTH default, WRONGPASS — as redis-sentinel")
         func requirePass() async throws {
             try await SentinelSurfaceTests.pair(extraLines: ["requirepass s3cret"]) { tandem, redis, _ in

@@ -58,6 +58,26 @@ extension SentinelSurfaceSerial {
             }
         }
 
+        /// Sends one command without waiting for a reply.
+        func write(_ args: [String]) {
+            var out = "*\(args.count)\r\n"
+            for a in args { out += "$\(a.utf8.count)\r\n\(a)\r\n" }
+            let bytes = Array(out.utf8)
+            _ = bytes.withUnsafeBufferPointer { Glibc.send(fd, $0.baseAddress, $0.count, 0) }
+        }
+
+        /// True when reply bytes arrive within `milliseconds` (they are kept for readReply).
+        func hasReply(within milliseconds: Int32) -> Bool {
+            if pending.readableBytes > 0 { return true }
+            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&p, 1, milliseconds) == 1 else { return false }
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            let n = recv(fd, &buffer, buffer.count, 0)
+            guard n > 0 else { return false }
+            pending.writeBytes(buffer[0..<n])
+            return true
+        }
+
         /// True when the server closed the connection.
         func isClosed() -> Bool {
             var tv = timeval(tv_sec: 2, tv_usec: 0)
@@ -129,6 +149,16 @@ extension SentinelSurfaceSerial {
             ["AUTH", "x"], ["AUTH", "nosuch", "x"], ["HELLO", "2", "SETNAME", "a b"], ["HELLO", "x"], ["HELLO", "2", "FOO"],
             ["HELLO", "2", "AUTH", "default"], ["PUBLISH", "x", "y"], ["UNSUBSCRIBE"], ["PUNSUBSCRIBE"], ["NOSUCH", "a", "b"],
             ["GET", "k"], ["QUIT"], ["PING"],
+            // Every SENTINEL SET option without its value (a missing value once crashed tandem).
+            ["SENTINEL", "SET", "mymaster", "down-after-milliseconds"], ["SENTINEL", "SET", "mymaster", "failover-timeout"],
+            ["SENTINEL", "SET", "mymaster", "parallel-syncs"], ["SENTINEL", "SET", "mymaster", "master-reboot-down-after-period"],
+            ["SENTINEL", "SET", "mymaster", "notification-script"], ["SENTINEL", "SET", "mymaster", "client-reconfig-script"],
+            ["SENTINEL", "SET", "mymaster", "auth-pass"], ["SENTINEL", "SET", "mymaster", "auth-user"],
+            ["SENTINEL", "SET", "mymaster", "rename-command", "CONFIG"],
+            ["CLIENT", "PAUSE", "abc"], ["CLIENT", "PAUSE", "-1"], ["CLIENT", "PAUSE", "100", "FOO"],
+            ["CLIENT", "PAUSE", "100", "write", "x"], ["CLIENT", "PAUSE"], ["CLIENT", "UNPAUSE"], ["CLIENT", "UNPAUSE", "x"],
+            ["CLIENT", "UNBLOCK", "abc"], ["CLIENT", "UNBLOCK", "99999"], ["CLIENT", "UNBLOCK", "99999", "foo"],
+            ["CLIENT", "UNBLOCK", "99999", "error"], ["CLIENT", "REPLY", "maybe"], ["CLIENT", "REPLY"],
         ]
 
         @Test("commands and error replies match redis-sentinel byte for byte")
@@ -140,6 +170,68 @@ extension SentinelSurfaceSerial {
                     let got = try t.send(probe)
                     #expect(got == expected, "for \(probe)")
                 }
+            }
+        }
+
+        @Test("CLIENT PAUSE WRITE holds PUBLISH and what follows it until UNPAUSE; ALL holds every command until it ends — as redis-sentinel")
+        func clientPause() async throws {
+            try await Self.pair { tandem, redis, _ in
+                var heldReplies: [String] = []
+                for s in [tandem, redis] {
+                    let a = try RawClient(port: s.port), b = try RawClient(port: s.port), c = try RawClient(port: s.port)
+                    let bID = try b.send(["CLIENT", "ID"])
+                    #expect(try a.send(["CLIENT", "PAUSE", "20000", "WRITE"]) == "+OK\r\n", "\(s.kind)")
+                    b.write(["PUBLISH", "__sentinel__:hello", "x"])
+                    b.write(["PING", "after"])
+                    #expect(try c.send(["PING"]) == "+PONG\r\n", "\(s.kind): a read is not held by a WRITE pause")
+                    #expect(!b.hasReply(within: 300), "\(s.kind): PUBLISH is held")
+                    let info = try c.send(["INFO", "clients"])
+                    #expect(info.contains("blocked_clients:1\r\n"), "\(s.kind): \(info)")
+                    let id = bID.dropFirst().prefix { $0.isNumber }
+                    let line = try c.send(["CLIENT", "LIST", "ID", String(id)])
+                    #expect(line.contains(" flags=b ") && line.contains(" cmd=publish "), "\(s.kind): \(line)")
+                    if s.kind == .tandem {
+                        // redis-sentinel 7.0.15 crashes here ("Guru Meditation: Unknown btype in
+                        // replyToBlockedClientTimedOut()", blocked.c:230); tandem answers 0.
+                        #expect(try c.send(["CLIENT", "UNBLOCK", String(id)]) == ":0\r\n", "a held client is not unblocked")
+                    }
+                    #expect(!b.hasReply(within: 200), "\(s.kind): still held")
+                    #expect(try c.send(["CLIENT", "UNPAUSE"]) == "+OK\r\n")
+                    heldReplies.append(try b.readReply() + b.readReply())
+                    #expect(try c.send(["INFO", "clients"]).contains("blocked_clients:0\r\n"))
+                    // ALL: every command waits, the pausing client's own too, until the time runs out.
+                    #expect(try a.send(["CLIENT", "PAUSE", "600"]) == "+OK\r\n")
+                    c.write(["PING"])
+                    a.write(["PING"])
+                    #expect(!c.hasReply(within: 300), "\(s.kind): PING is held under ALL")
+                    #expect(try c.readReply() == "+PONG\r\n", "\(s.kind): answered when the pause ends")
+                    #expect(try a.readReply() == "+PONG\r\n")
+                }
+                #expect(heldReplies[0] == heldReplies[1], "tandem \(heldReplies[0]) redis \(heldReplies[1])")
+            }
+        }
+
+        @Test("CLIENT REPLY OFF / SKIP / ON silence replies exactly as redis-sentinel")
+        func clientReply() async throws {
+            try await Self.pair { tandem, redis, _ in
+                let script: [[String]] = [
+                    ["CLIENT", "REPLY", "OFF"], ["PING", "1"], ["CLIENT", "NOSUCH"], ["CLIENT", "REPLY", "SKIP"], ["CLIENT", "REPLY", "ON"],
+                    ["CLIENT", "REPLY", "SKIP"], ["PING", "2"], ["PING", "3"],
+                    ["CLIENT", "REPLY", "SKIP"], ["CLIENT", "REPLY", "SKIP"], ["PING", "4"], ["PING", "5"],
+                    ["CLIENT", "REPLY", "SKIP"], ["CLIENT", "REPLY", "ON"], ["PING", "6"],
+                    ["CLIENT", "REPLY", "SKIP"], ["CLIENT", "REPLY", "OFF"], ["PING", "7"], ["CLIENT", "REPLY", "ON"],
+                    ["PING", "end"],
+                ]
+                var streams: [String] = []
+                for s in [tandem, redis] {
+                    let c = try RawClient(port: s.port)
+                    for command in script { c.write(command) }
+                    var stream = ""
+                    while !stream.hasSuffix("$3\r\nend\r\n") { stream += try c.readReply() }
+                    streams.append(stream)
+                }
+                #expect(streams[0] == streams[1], "tandem \(streams[0].debugDescription) redis \(streams[1].debugDescription)")
+                #expect(streams[0].contains("$1\r\n3\r\n") && !streams[0].contains("$1\r\n2\r\n"))
             }
         }
 

@@ -56,7 +56,16 @@ struct SentinelConfigTests {
         ("sentinel monitor m \"127.0.0.1 6379 2\n", 1, "Unbalanced quotes in configuration line"),
         ("sentinel myid tooshort\n", 1, "Malformed Sentinel id in myid option."),
         ("sentinel monitor m 127.0.0.1 6379 2\nsentinel monitor m 127.0.0.1 6380 2\n", 2, "Duplicate master name."),
+        ("tls-cert-file /x.crt\ntls-port 26380\n", 2, "TLS is not supported by tandem sentinel (tls-port must be 0)"),
+        ("tls-replication yes\n", 1, "TLS is not supported by tandem sentinel"),
+        ("user zed on nopass\naclfile /etc/users.acl\n", 2, "Configuring Redis with users defined in redis.conf and at the same setting an ACL file path is invalid. This setup is very likely to lead to configuration errors and security holes, please define either an ACL file or declare users directly in your redis.conf, but not both."),
     ]
+
+    @Test("TLS switched off (tls-port 0, tls-replication no) and its file paths are accepted; aclfile is read")
+    func tlsOffAndACLFile() throws {
+        let c = try SentinelConfiguration(parsing: "tls-port 0\ntls-replication no\ntls-cert-file /x.crt\naclfile /etc/users.acl\n", file: "ok.conf")
+        #expect(c.aclFile == "/etc/users.acl")
+    }
 
     @Test("invalid files name the file, the line and the directive", arguments: errorCases.indices)
     func errors(index: Int) {
