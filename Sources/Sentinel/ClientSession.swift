@@ -21,13 +21,20 @@ final class ClientSession: Sendable {
     let replyMode = NIOLockedValueBox(ReplyMode.on)
     /// Waiting out a `CLIENT PAUSE` (CLIENT LIST flag `b`, INFO `blocked_clients`).
     let postponed = NIOLockedValueBox(false)
+    /// Buffers, for CLIENT LIST's memory fields.
+    let buffers = NIOLockedValueBox(Buffers())
     /// Closes the connection (CLIENT KILL, ACL DELUSER, SHUTDOWN).
     private let closer: @Sendable () -> Void
     /// Set when killed: the client is gone for CLIENT LIST / KILL at once, as in Redis, even
     /// before its connection has finished closing.
     let killed = NIOLockedValueBox(false)
 
-    init(id: UInt64, address: String = "?:0", localAddress: String = "?:0", closer: @escaping @Sendable () -> Void = {}) {
+    /// Bytes of requests received and not yet run (shared with the connection's InputCounter).
+    let unprocessedInput: NIOLockedValueBox<Int>
+
+    init(id: UInt64, address: String = "?:0", localAddress: String = "?:0",
+         unprocessedInput: NIOLockedValueBox<Int> = NIOLockedValueBox(0), closer: @escaping @Sendable () -> Void = {}) {
+        self.unprocessedInput = unprocessedInput
         self.id = id
         self.address = address
         self.localAddress = localAddress
@@ -42,6 +49,23 @@ final class ClientSession: Sendable {
     }
 }
 
+/// What a client's connection holds in memory now (CLIENT LIST's qbuf, argv-mem, rbs, rbp,
+/// oll, omem, tot-mem).
+struct Buffers: Sendable {
+    /// Bytes of the request being run.
+    var query = 0
+    /// Bytes of the arguments of the command being run or held by a pause.
+    var arguments = 0
+    /// Size of the last reply buffer, and the largest in the last few seconds.
+    var replyBuffer = 0
+    var replyPeak = 0
+    /// Output not yet handed to the socket: event messages queued, and their count.
+    var pendingOutput = 0
+    var pendingMessages = 0
+
+    var total: Int { query + arguments + replyBuffer + pendingOutput }
+}
+
 enum ReplyMode: Sendable {
     case on, off
     /// Set by CLIENT REPLY SKIP: the next command's reply is dropped.
@@ -54,6 +78,12 @@ enum ReplyMode: Sendable {
 final class ClientRegistry: Sendable {
     private let sessions = NIOLockedValueBox<[UInt64: ClientSession]>([:])
     let stats = NIOLockedValueBox(Stats())
+
+    /// Samples for INFO's instantaneous_* fields, as Redis takes them: every 100 ms, the
+    /// average of the last 16.
+    let samples = NIOLockedValueBox(InstantaneousMetrics())
+    /// The largest request and reply of each of the last 8 seconds (client_recent_max_*).
+    let recentPeaks = NIOLockedValueBox(RecentPeaks())
 
     struct Stats: Sendable {
         var connectionsReceived = 0
@@ -81,5 +111,47 @@ extension SocketAddress {
     /// `ip:port` as CLIENT LIST writes it.
     var clientListForm: String {
         "\(ipAddress ?? "?"):\(port ?? 0)"
+    }
+}
+
+/// `trackInstantaneousMetric`: rates measured every 100 ms, averaged over the last 16 samples.
+struct InstantaneousMetrics: Sendable {
+    private var last: (at: ContinuousClock.Instant, commands: Int, input: Int, output: Int)?
+    private var rates: [(commands: Double, input: Double, output: Double)] = []
+
+    mutating func sample(_ stats: ClientRegistry.Stats, now: ContinuousClock.Instant) {
+        defer { if last == nil || now - last!.at >= .milliseconds(100) { last = (now, stats.commandsProcessed, stats.inputBytes, stats.outputBytes) } }
+        guard let last, now - last.at >= .milliseconds(100) else { return }
+        let d = now - last.at
+        let seconds = Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+        rates.append((Double(stats.commandsProcessed - last.commands) / seconds,
+                      Double(stats.inputBytes - last.input) / seconds,
+                      Double(stats.outputBytes - last.output) / seconds))
+        if rates.count > 16 { rates.removeFirst(rates.count - 16) }
+    }
+
+    var opsPerSecond: Int { rates.isEmpty ? 0 : Int(rates.map(\.commands).reduce(0, +) / Double(rates.count)) }
+    var inputKbps: Double { rates.isEmpty ? 0 : rates.map(\.input).reduce(0, +) / Double(rates.count) / 1024 }
+    var outputKbps: Double { rates.isEmpty ? 0 : rates.map(\.output).reduce(0, +) / Double(rates.count) / 1024 }
+}
+
+/// The largest input and output buffer of any client, per second over the last 8 seconds
+/// (Redis's CLIENTS_PEAK_MEM_USAGE_SLOTS).
+struct RecentPeaks: Sendable {
+    private var slots: [(second: Int64, input: Int, output: Int)] = []
+
+    mutating func record(input: Int, output: Int, second: Int64) {
+        slots.removeAll { $0.second <= second - 8 }
+        if let i = slots.firstIndex(where: { $0.second == second }) {
+            slots[i].input = max(slots[i].input, input)
+            slots[i].output = max(slots[i].output, output)
+        } else {
+            slots.append((second, input, output))
+        }
+    }
+
+    func maxima(second: Int64) -> (input: Int, output: Int) {
+        let recent = slots.filter { $0.second > second - 8 }
+        return (recent.map(\.input).max() ?? 0, recent.map(\.output).max() ?? 0)
     }
 }

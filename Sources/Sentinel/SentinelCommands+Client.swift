@@ -68,12 +68,18 @@ extension SentinelRuntime {
         let age = (now - s.createdAt).components.seconds
         let idle = (now - s.lastInteraction.withLockedValue { $0 }).components.seconds
         let (sub, psub) = hub.counts(s.id)
+        var b = s.buffers.withLockedValue { $0 }
+        // qbuf: what has been received and not run: the command being run and any after it;
+        // a command held by a pause has been parsed (its bytes count in argv-mem instead).
+        let unread = s.unprocessedInput.withLockedValue { $0 }
+        b.query = s.postponed.withLockedValue({ $0 }) ? max(0, unread - b.query) : unread
         var flags = sub + psub > 0 ? "P" : ""
         if s.postponed.withLockedValue({ $0 }) { flags += "b" }
         if flags.isEmpty { flags = "N" }
         return "id=\(s.id) addr=\(s.address) laddr=\(s.localAddress) fd=\(s.id + 7) name=\(s.name.withLockedValue { $0 } ?? "")"
-            + " age=\(age) idle=\(idle) flags=\(flags) db=0 sub=\(sub) psub=\(psub) ssub=0 multi=-1 qbuf=0 qbuf-free=0"
-            + " argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r"
+            + " age=\(age) idle=\(idle) flags=\(flags) db=0 sub=\(sub) psub=\(psub) ssub=0 multi=-1 qbuf=\(b.query) qbuf-free=0"
+            + " argv-mem=\(b.arguments) multi-mem=0 rbs=\(b.replyBuffer) rbp=\(b.replyPeak) obl=0 oll=\(b.pendingMessages)"
+            + " omem=\(b.pendingOutput) tot-mem=\(b.total) events=r"
             + " cmd=\(s.lastCommand.withLockedValue { $0 }) user=\(s.user.withLockedValue { $0 }) redir=-1"
             + " resp=\(s.protocolVersion.withLockedValue { $0 })"
     }

@@ -16,6 +16,8 @@ extension SentinelRuntime {
             ? all : all.filter { requested.contains($0) }
         var out: [String] = []
         let stats = clients.stats.withLockedValue { $0 }
+        let peaks = clients.recentPeaks.withLockedValue { $0.maxima(second: Int64(Date().timeIntervalSince1970)) }
+        let rates = clients.samples.withLockedValue { $0 }
         let connected = clients.all
         let uptime = (ContinuousClock.now - startedAt).components.seconds
         for section in wanted {
@@ -40,15 +42,16 @@ extension SentinelRuntime {
                         "executable:\(executable)", "config_file:\(configPath)", "io_threads_active:0"]
             case "clients":
                 out += ["# Clients", "connected_clients:\(connected.count)", "cluster_connections:0", "maxclients:10000",
-                        "client_recent_max_input_buffer:0", "client_recent_max_output_buffer:0", "blocked_clients:\(clients.all.filter { $0.postponed.withLockedValue { $0 } }.count)",
+                        "client_recent_max_input_buffer:\(peaks.input)", "client_recent_max_output_buffer:\(peaks.output)", "blocked_clients:\(clients.all.filter { $0.postponed.withLockedValue { $0 } }.count)",
                         "tracking_clients:0", "clients_in_timeout_table:0"]
             case "stats":
                 let totals = hub.totals()
                 out += ["# Stats", "total_connections_received:\(stats.connectionsReceived)",
-                        "total_commands_processed:\(stats.commandsProcessed)", "instantaneous_ops_per_sec:0",
+                        "total_commands_processed:\(stats.commandsProcessed)", "instantaneous_ops_per_sec:\(rates.opsPerSecond)",
                         "total_net_input_bytes:\(stats.inputBytes)", "total_net_output_bytes:\(stats.outputBytes)",
                         "total_net_repl_input_bytes:0", "total_net_repl_output_bytes:0",
-                        "instantaneous_input_kbps:0.00", "instantaneous_output_kbps:0.00",
+                        "instantaneous_input_kbps:\(String(format: "%.2f", rates.inputKbps))",
+                        "instantaneous_output_kbps:\(String(format: "%.2f", rates.outputKbps))",
                         "instantaneous_input_repl_kbps:0.00", "instantaneous_output_repl_kbps:0.00",
                         "rejected_connections:\(stats.rejectedConnections)", "sync_full:0", "sync_partial_ok:0", "sync_partial_err:0",
                         "expired_keys:0", "expired_stale_perc:0.00", "expired_time_cap_reached_count:0",

@@ -24,7 +24,6 @@ extension SentinelRuntime {
         case .rejected(let message): return [.simpleError("ERR " + message)]
         case .found(let e): entry = e
         }
-        clients.stats.withLockedValue { $0.commandsProcessed += 1 }
         session.lastCommand.withLockedValue { $0 = entry.name }
         let userName = session.user.withLockedValue { $0 }
         let user = users[userName]

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import RESP
@@ -148,6 +149,8 @@ public actor SentinelRuntime {
 
     /// One timer tick: the core's timer, then the scripts.
     func tick() {
+        let stats = clients.stats.withLockedValue { $0 }
+        clients.samples.withLockedValue { $0.sample(stats, now: .now) }
         input(.tick)
         runScripts()
     }

@@ -33,6 +33,7 @@ public final class SentinelServer: Sendable {
                     .bind(host: host, port: port) { channel in
                         channel.eventLoop.makeCompletedFuture {
                             try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RESPRequestDecoder()))
+                            try channel.pipeline.syncOperations.addHandler(InputCounter())
                             return try NIOAsyncChannel<RESPRequest, ByteBuffer>(wrappingChannelSynchronously: channel)
                         }
                     }
@@ -60,8 +61,10 @@ public final class SentinelServer: Sendable {
         do {
             try await client.executeThenClose { inbound, outbound in
                 let channel = client.channel
+                let unread = (try? await channel.pipeline.handler(type: InputCounter.self).get())?.unprocessed ?? NIOLockedValueBox(0)
                 let session = ClientSession(id: id, address: channel.remoteAddress?.clientListForm ?? "?:0",
                                             localAddress: channel.localAddress?.clientListForm ?? "?:0",
+                                            unprocessedInput: unread,
                                             closer: { channel.close(promise: nil) })
                 if let denial = await runtime.protectedModeDenial(for: channel.remoteAddress) {
                     var buffer = ByteBuffer()
@@ -82,17 +85,34 @@ public final class SentinelServer: Sendable {
                     } else {
                         buffer.writeRESPValue(value)
                     }
+                    session.buffers.withLockedValue {
+                        $0.pendingOutput += buffer.readableBytes
+                        $0.pendingMessages += 1
+                    }
                     pushQueue.yield(buffer)
                 }
                 defer { runtime.hub.unregister(id) }
                 await withTaskGroup(of: Void.self) { group in
                     group.addTask {
-                        for await buffer in pushes { try? await outbound.write(buffer) }
+                        for await buffer in pushes {
+                            try? await outbound.write(buffer)
+                            session.buffers.withLockedValue {
+                                $0.pendingOutput -= buffer.readableBytes
+                                $0.pendingMessages -= 1
+                            }
+                        }
                     }
                     do {
                         for try await request in inbound {
                             session.lastInteraction.withLockedValue { $0 = .now }
                             session.replyMode.withLockedValue { if $0 == .skipNext { $0 = .skip } }
+                            // Counted as read before it runs, as Redis counts its input.
+                            runtime.clients.stats.withLockedValue { $0.inputBytes += request.raw.readableBytes }
+                            session.buffers.withLockedValue {
+                                $0.query = request.raw.readableBytes
+                                $0.arguments = request.arguments.reduce(0) { $0 + $1.readableBytes }
+                            }
+                            defer { unread.withLockedValue { $0 -= request.raw.readableBytes } }
                             let replies = await runtime.execute(request, session: session)
                             var buffer = ByteBuffer()
                             let proto = session.protocolVersion.withLockedValue { $0 }
@@ -110,8 +130,18 @@ public final class SentinelServer: Sendable {
                             if !silent {
                                 for reply in replies { buffer.writeRESPValue(adapt(reply, protocolVersion: proto)) }
                             }
+                            let second = Int64(Date().timeIntervalSince1970)
+                            session.buffers.withLockedValue {
+                                $0.query = 0
+                                $0.arguments = 0
+                                $0.replyBuffer = buffer.capacity
+                                $0.replyPeak = max($0.replyPeak, buffer.readableBytes)
+                            }
+                            runtime.clients.recentPeaks.withLockedValue {
+                                $0.record(input: request.raw.readableBytes, output: buffer.readableBytes, second: second)
+                            }
                             runtime.clients.stats.withLockedValue {
-                                $0.inputBytes += request.raw.readableBytes
+                                $0.commandsProcessed += 1
                                 $0.outputBytes += buffer.readableBytes
                                 $0.errorReplies += replies.filter { $0.errorMessage != nil }.count
                             }
@@ -169,4 +199,18 @@ func adapt(_ value: RESPValue, protocolVersion: Int, top: Bool = true) -> RESPVa
 func formatDouble(_ d: Double) -> String {
     if d.isInfinite { return d > 0 ? "inf" : "-inf" }
     return String(format: "%.17g", d)
+}
+
+/// Counts the bytes of requests received and not yet done with (CLIENT LIST's qbuf: Redis
+/// keeps them in the client's query buffer until each has run).
+final class InputCounter: ChannelInboundHandler, Sendable {
+    typealias InboundIn = RESPRequest
+    typealias InboundOut = RESPRequest
+    let unprocessed = NIOLockedValueBox(0)
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let request = unwrapInboundIn(data)
+        unprocessed.withLockedValue { $0 += request.raw.readableBytes }
+        context.fireChannelRead(data)
+    }
 }

@@ -177,6 +177,7 @@ extension SentinelSurfaceSerial {
         func clientPause() async throws {
             try await Self.pair { tandem, redis, _ in
                 var heldReplies: [String] = []
+                var heldFields: [[String]] = []
                 for s in [tandem, redis] {
                     let a = try RawClient(port: s.port), b = try RawClient(port: s.port), c = try RawClient(port: s.port)
                     let bID = try b.send(["CLIENT", "ID"])
@@ -190,6 +191,8 @@ extension SentinelSurfaceSerial {
                     let id = bID.dropFirst().prefix { $0.isNumber }
                     let line = try c.send(["CLIENT", "LIST", "ID", String(id)])
                     #expect(line.contains(" flags=b ") && line.contains(" cmd=publish "), "\(s.kind): \(line)")
+                    // Its command has been read: its bytes are arguments now, not input buffer.
+                    heldFields.append(line.split(separator: " ").filter { $0.hasPrefix("qbuf=") || $0.hasPrefix("argv-mem=") }.map(String.init))
                     if s.kind == .tandem {
                         // redis-sentinel 7.0.15 crashes here ("Guru Meditation: Unknown btype in
                         // replyToBlockedClientTimedOut()", blocked.c:230); tandem answers 0.
@@ -208,6 +211,7 @@ extension SentinelSurfaceSerial {
                     #expect(try a.readReply() == "+PONG\r\n")
                 }
                 #expect(heldReplies[0] == heldReplies[1], "tandem \(heldReplies[0]) redis \(heldReplies[1])")
+                #expect(heldFields[0] == heldFields[1], "tandem \(heldFields[0]) redis \(heldFields[1])")
             }
         }
 
@@ -311,6 +315,56 @@ extension SentinelSurfaceSerial {
                 #expect(info.replacingOccurrences(of: "sentinels=1", with: "") == redisInfo.replacingOccurrences(of: "sentinels=1", with: "")
                         || info.split(separator: "\r\n").dropLast() == redisInfo.split(separator: "\r\n").dropLast())
                 #expect(info.contains("master0:name=mymaster,status=ok,address=127.0.0.1:"))
+            }
+        }
+
+        @Test("INFO counters and rates, CLIENT LIST buffer fields: measured, and counted as redis-sentinel counts them")
+        func measuredCounters() async throws {
+            try await withRedisServers(1) { servers in
+                // Different master names: the two do not become peers, so only this test's
+                // commands reach their ports.
+                let tandem = try await SentinelProcess(kind: .tandem, monitoring: servers[0], name: "t")
+                defer { tandem.stop() }
+                let redis = try await SentinelProcess(kind: .redis, monitoring: servers[0], name: "r")
+                defer { redis.stop() }
+                func field(_ info: String, _ name: String) -> String? {
+                    info.split(separator: "\r\n").first { $0.hasPrefix(name + ":") }.map { String($0.dropFirst(name.count + 1)) }
+                }
+                var deltas: [[Int]] = []
+                var callerFields: [[String]] = []
+                for s in [tandem, redis] {
+                    let c = try RawClient(port: s.port)
+                    let before = try c.send(["INFO", "stats"])
+                    let big = String(repeating: "x", count: 5000)
+                    for _ in 0..<40 { _ = try c.send(["PING"]) }
+                    _ = try c.send(["PING", big])
+                    let peakInfo = try c.send(["INFO", "clients"])
+                    if s.kind == .tandem {
+                        // client_recent_max_*: the 5000-byte request and its echo are the largest of
+                        // the last seconds. (Redis samples its buffers' allocations in a cron, so
+                        // what it shows depends on timing; not compared.)
+                        #expect(Int(field(peakInfo, "client_recent_max_input_buffer") ?? "") ?? 0 >= 5000, "\(peakInfo)")
+                        #expect(Int(field(peakInfo, "client_recent_max_output_buffer") ?? "") ?? 0 >= 5000, "\(peakInfo)")
+                    }
+                    // Commands spread over more than a few sampling periods give a rate.
+                    for _ in 0..<10 {
+                        for _ in 0..<20 { _ = try c.send(["PING"]) }
+                        try await Task.sleep(for: .milliseconds(40))
+                    }
+                    let after = try c.send(["INFO", "stats"])
+                    #expect(Int(field(after, "instantaneous_ops_per_sec") ?? "") ?? 0 > 0, "\(s.kind): \(after)")
+                    #expect(Double(field(after, "instantaneous_input_kbps") ?? "") ?? 0 > 0, "\(s.kind): \(after)")
+                    #expect(Double(field(after, "instantaneous_output_kbps") ?? "") ?? 0 > 0, "\(s.kind): \(after)")
+                    deltas.append(["total_commands_processed", "total_net_input_bytes", "total_net_output_bytes"].map {
+                        (Int(field(after, $0) ?? "") ?? -1) - (Int(field(before, $0) ?? "") ?? -1)
+                    })
+                    // The caller's own line: its request still in the input buffer and its arguments.
+                    let line = try c.send(["CLIENT", "LIST", "ID", String(try c.send(["CLIENT", "ID"]).dropFirst().prefix { $0.isNumber })])
+                    callerFields.append(line.split(separator: " ").filter { $0.hasPrefix("qbuf=") || $0.hasPrefix("argv-mem=") }.map(String.init))
+                }
+                // Input and commands are counted alike (output differs: INFO replies differ in length).
+                #expect(deltas[0][0] == deltas[1][0] && deltas[0][1] == deltas[1][1], "tandem \(deltas[0]) redis \(deltas[1])")
+                #expect(callerFields[0].count == 2 && callerFields[0] == callerFields[1], "tandem \(callerFields[0]) redis \(callerFields[1])")
             }
         }
 
