@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import RESP
@@ -41,7 +42,7 @@ extension SentinelRuntime {
                         "lru_clock:\((micros / 1_000_000) & ((1 << 24) - 1))",
                         "executable:\(executable)", "config_file:\(configPath)", "io_threads_active:0"]
             case "clients":
-                out += ["# Clients", "connected_clients:\(connected.count)", "cluster_connections:0", "maxclients:10000",
+                out += ["# Clients", "connected_clients:\(connected.count)", "cluster_connections:0", "maxclients:\(configuration.maxClients)",
                         "client_recent_max_input_buffer:\(peaks.input)", "client_recent_max_output_buffer:\(peaks.output)", "blocked_clients:\(clients.all.filter { $0.postponed.withLockedValue { $0 } }.count)",
                         "tracking_clients:0", "clients_in_timeout_table:0"]
             case "stats":
@@ -112,6 +113,26 @@ extension SentinelRuntime {
             p = ai.pointee.ai_next
         }
         return best
+    }
+
+    /// `maxclients`: a connection beyond the limit gets Redis's error and is closed.
+    func connectionLimitDenial() -> String? {
+        guard clients.all.count >= configuration.maxClients else { return nil }
+        clients.stats.withLockedValue { $0.rejectedConnections += 1 }
+        return "-ERR max number of clients reached\r\n"
+    }
+
+    /// `timeout`: closes clients idle for longer, except subscribers and clients held by a pause (as Redis).
+    func closeIdleClients() {
+        let limit = configuration.clientIdleTimeout
+        guard limit > 0 else { return }
+        let now = ContinuousClock.now
+        for c in clients.all where hub.subscriptionCount(c.id) == 0 && !c.postponed.withLockedValue({ $0 }) {
+            if (now - c.lastInteraction.withLockedValue { $0 }) > .seconds(limit) {
+                logger.debug("Closing idle client \(c.id)")
+                c.close()
+            }
+        }
     }
 
     /// Redis's protected mode: with `protected-mode yes` and no password on the default user,

@@ -153,6 +153,7 @@ public actor SentinelRuntime {
         clients.samples.withLockedValue { $0.sample(stats, now: .now) }
         input(.tick)
         runScripts()
+        closeIdleClients()
     }
 
     func input(_ input: SentinelInput) {

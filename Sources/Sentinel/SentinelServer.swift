@@ -66,6 +66,12 @@ public final class SentinelServer: Sendable {
                                             localAddress: channel.localAddress?.clientListForm ?? "?:0",
                                             unprocessedInput: unread,
                                             closer: { channel.close(promise: nil) })
+                if let denial = await runtime.connectionLimitDenial() {
+                    var buffer = ByteBuffer()
+                    buffer.writeString(denial)
+                    try? await outbound.write(buffer)
+                    return
+                }
                 if let denial = await runtime.protectedModeDenial(for: channel.remoteAddress) {
                     var buffer = ByteBuffer()
                     buffer.writeString(denial)

@@ -79,6 +79,10 @@ public struct SentinelConfiguration: Sendable, Hashable {
     /// `debug`, `verbose`, `notice` (default) or `warning`.
     public var logLevel = "notice"
     public var requirePass: String?
+    /// `maxclients`: connections on the sentinel port beyond this are refused.
+    public var maxClients = 10_000
+    /// `timeout`: seconds after which an idle client (not subscribed, not held) is closed; 0 never.
+    public var clientIdleTimeout = 0
     /// `aclfile`: ACL users are loaded from (and `ACL SAVE`d to) this file instead of `user` lines.
     public var aclFile: String?
     public var myID: String?
@@ -106,15 +110,12 @@ public struct SentinelConfiguration: Sendable, Hashable {
 }
 
 extension SentinelConfiguration {
-    /// Server directives a sentinel.conf may carry that Tandem accepts without acting on them.
-    static let acceptedServerDirectives: Set<String> = [
-        "daemonize", "loglevel", "supervised", "syslog-enabled", "syslog-ident", "syslog-facility",
-        "tcp-keepalive", "tcp-backlog", "timeout", "maxclients", "unixsocket", "unixsocketperm",
-        "enable-debug-command", "user", "acllog-max-len", "hz", "io-threads",
-        "crash-log-enabled", "crash-memcheck-enabled", "always-show-logo", "set-proc-title",
-        "proc-title-template", "locale-collate", "oom-score-adj", "oom-score-adj-values",
-        "disable-thp", "latency-tracking", "latency-tracking-info-percentiles",
-    ]
+    /// Server directives a sentinel.conf may carry that Tandem accepts without acting on them:
+    /// every directive redis-server 7.0 knows (redis-sentinel reads its file with the same
+    /// parser), `user` lines, and `locale-collate` (7.2) for files written for a newer Redis.
+    static func isAcceptedServerDirective(_ keyword: String) -> Bool {
+        redisConfigNames.contains(keyword) || keyword == "user" || keyword == "locale-collate"
+    }
 
     /// Parses the text of a sentinel.conf. Directive order does not matter, as in Redis.
     public init(parsing text: String, file: String) throws(SentinelConfigError) {
@@ -203,8 +204,18 @@ extension SentinelConfiguration {
         case "protected-mode":
             guard let value = Self.yesNo(try argument()) else { throw fail(file, line, words, "argument must be 'yes' or 'no'") }
             protectedMode = value
+        case "maxclients":
+            guard let n = Int(try argument()), n >= 1 else { throw fail(file, line, words, "argument must be between 1 and 4294967295 inclusive") }
+            maxClients = n
+            ignoredLines[line] = text
+        case "timeout":
+            guard let n = Int(try argument()), n >= 0 else { throw fail(file, line, words, "argument must be between 0 and 2147483647 inclusive") }
+            clientIdleTimeout = n
+            ignoredLines[line] = text
+        case "include", "loadmodule", "rename-command":
+            throw fail(file, line, words, "'\(keyword)' is not supported by tandem sentinel")
         default:
-            guard Self.acceptedServerDirectives.contains(keyword) || keyword.hasPrefix("tls-") else {
+            guard Self.isAcceptedServerDirective(keyword) else {
                 throw fail(file, line, words, "Bad directive or wrong number of arguments")
             }
             ignoredLines[line] = text

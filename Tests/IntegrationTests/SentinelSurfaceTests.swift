@@ -110,6 +110,18 @@ extension SentinelSurfaceSerial {
             }
         }
 
+        /// Like `pair`, but the two monitor the server under different names, so they do not
+        /// become peers: only the test's own connections reach their ports.
+        static func loners(extraLines: [String] = [], _ body: (SentinelProcess, SentinelProcess) async throws -> Void) async throws {
+            try await withRedisServers(1) { servers in
+                let tandem = try await SentinelProcess(kind: .tandem, monitoring: servers[0], name: "t", extraLines: extraLines)
+                defer { tandem.stop() }
+                let redis = try await SentinelProcess(kind: .redis, monitoring: servers[0], name: "r", extraLines: extraLines)
+                defer { redis.stop() }
+                try await body(tandem, redis)
+            }
+        }
+
         /// Commands whose replies carry nothing instance-specific.
         static let exactProbes: [[String]] = [
             ["SENTINEL", "HELP"], ["CLIENT", "HELP"], ["COMMAND", "HELP"], ["ACL", "HELP"], ["COMMAND", "COUNT"],
@@ -320,13 +332,7 @@ extension SentinelSurfaceSerial {
 
         @Test("INFO counters and rates, CLIENT LIST buffer fields: measured, and counted as redis-sentinel counts them")
         func measuredCounters() async throws {
-            try await withRedisServers(1) { servers in
-                // Different master names: the two do not become peers, so only this test's
-                // commands reach their ports.
-                let tandem = try await SentinelProcess(kind: .tandem, monitoring: servers[0], name: "t")
-                defer { tandem.stop() }
-                let redis = try await SentinelProcess(kind: .redis, monitoring: servers[0], name: "r")
-                defer { redis.stop() }
+            try await Self.loners { tandem, redis in
                 func field(_ info: String, _ name: String) -> String? {
                     info.split(separator: "\r\n").first { $0.hasPrefix(name + ":") }.map { String($0.dropFirst(name.count + 1)) }
                 }
@@ -365,6 +371,49 @@ extension SentinelSurfaceSerial {
                 // Input and commands are counted alike (output differs: INFO replies differ in length).
                 #expect(deltas[0][0] == deltas[1][0] && deltas[0][1] == deltas[1][1], "tandem \(deltas[0]) redis \(deltas[1])")
                 #expect(callerFields[0].count == 2 && callerFields[0] == callerFields[1], "tandem \(callerFields[0]) redis \(callerFields[1])")
+            }
+        }
+
+        @Test("any directive redis-server knows starts both (save, appendonly, maxmemory, client-output-buffer-limit, …)")
+        func serverDirectivesAccepted() async throws {
+            let lines = ["save \"\"", "appendonly no", "maxmemory 1gb", "client-output-buffer-limit pubsub 32mb 8mb 60",
+                         "databases 16", "lazyfree-lazy-eviction no", "hash-max-ziplist-entries 128", "slave-serve-stale-data yes",
+                         "tcp-keepalive 300", "supervised no", "latency-monitor-threshold 0"]
+            try await Self.pair(extraLines: lines) { tandem, redis, _ in
+                for s in [tandem, redis] {
+                    let reply = try await s.command(["PING"])
+                    #expect(reply == .simpleString("PONG"), "\(s.kind)")
+                }
+            }
+        }
+
+        @Test("maxclients refuses the connection beyond it and timeout closes idle clients (not subscribers), as redis-sentinel")
+        func maxClientsAndTimeout() async throws {
+            try await Self.loners(extraLines: ["maxclients 4", "timeout 1"]) { tandem, redis in
+                var outcomes: [[String]] = []
+                for s in [tandem, redis] {
+                    var out: [String] = []
+                    var open: [RawClient] = []
+                    while open.count < 6 {
+                        let c = try RawClient(port: s.port)
+                        let reply = (try? c.send(["PING"])) ?? "closed"
+                        out.append(reply)
+                        if reply != "+PONG\r\n" { break }
+                        open.append(c)
+                    }
+                    out.append(try open[0].send(["INFO", "clients"]).split(separator: "\r\n").filter { $0.hasPrefix("maxclients:") }.joined())
+                    // Idle past the timeout: a plain client is closed, a subscriber is not.
+                    let subscriber = open[1]
+                    _ = try subscriber.send(["SUBSCRIBE", "+switch-master"])
+                    try await Task.sleep(for: .milliseconds(2_500))
+                    out.append(open[0].isClosed() ? "idle client closed" : "idle client open")
+                    out.append(subscriber.hasReply(within: 100) ? "subscriber got something" : "subscriber open")
+                    out.append((try? subscriber.send(["PING"])) ?? "subscriber closed")
+                    outcomes.append(out)
+                }
+                #expect(outcomes[0] == outcomes[1], "tandem \(outcomes[0]) redis \(outcomes[1])")
+                #expect(outcomes[0].contains("-ERR max number of clients reached\r\n"))
+                #expect(outcomes[0].contains("idle client closed"))
             }
         }
 

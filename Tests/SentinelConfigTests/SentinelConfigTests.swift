@@ -58,6 +58,9 @@ struct SentinelConfigTests {
         ("sentinel monitor m 127.0.0.1 6379 2\nsentinel monitor m 127.0.0.1 6380 2\n", 2, "Duplicate master name."),
         ("tls-cert-file /x.crt\ntls-port 26380\n", 2, "TLS is not supported by tandem sentinel (tls-port must be 0)"),
         ("tls-replication yes\n", 1, "TLS is not supported by tandem sentinel"),
+        ("include /etc/redis/common.conf\n", 1, "'include' is not supported by tandem sentinel"),
+        ("loadmodule /x.so\n", 1, "'loadmodule' is not supported by tandem sentinel"),
+        ("maxclients 0\n", 1, "argument must be between 1 and 4294967295 inclusive"),
         ("user zed on nopass\naclfile /etc/users.acl\n", 2, "Configuring Redis with users defined in redis.conf and at the same setting an ACL file path is invalid. This setup is very likely to lead to configuration errors and security holes, please define either an ACL file or declare users directly in your redis.conf, but not both."),
     ]
 
