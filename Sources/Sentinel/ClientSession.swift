@@ -21,6 +21,10 @@ final class ClientSession: Sendable {
     let replyMode = NIOLockedValueBox(ReplyMode.on)
     /// Waiting out a `CLIENT PAUSE` (CLIENT LIST flag `b`, INFO `blocked_clients`).
     let postponed = NIOLockedValueBox(false)
+    /// CLIENT TRACKING state (no key is ever invalidated on a sentinel's port, but the state
+    /// is kept and reported as 7.0 keeps it), and CLIENT NO-EVICT.
+    let tracking = NIOLockedValueBox(TrackingState())
+    let noEvict = NIOLockedValueBox(false)
     /// Buffers, for CLIENT LIST's memory fields.
     let buffers = NIOLockedValueBox(Buffers())
     /// Closes the connection (CLIENT KILL, ACL DELUSER, SHUTDOWN).
@@ -64,6 +68,19 @@ struct Buffers: Sendable {
     var pendingMessages = 0
 
     var total: Int { query + arguments + replyBuffer + pendingOutput }
+}
+
+/// `CLIENT TRACKING` options of one client.
+struct TrackingState: Sendable {
+    var on = false
+    var bcast = false
+    var optIn = false
+    var optOut = false
+    var noLoop = false
+    /// CLIENT CACHING yes/no: lasts until a command other than CLIENT runs.
+    var caching = false
+    var redirect: Int64 = 0
+    var prefixes: Set<String> = []
 }
 
 enum ReplyMode: Sendable {

@@ -73,14 +73,19 @@ extension SentinelRuntime {
         // a command held by a pause has been parsed (its bytes count in argv-mem instead).
         let unread = s.unprocessedInput.withLockedValue { $0 }
         b.query = s.postponed.withLockedValue({ $0 }) ? max(0, unread - b.query) : unread
+        let tracking = s.tracking.withLockedValue { $0 }
         var flags = sub + psub > 0 ? "P" : ""
         if s.postponed.withLockedValue({ $0 }) { flags += "b" }
+        if tracking.on { flags += "t" }
+        if tracking.bcast { flags += "B" }
+        if s.closeAfterReply.withLockedValue({ $0 }) { flags += "c" }
+        if s.noEvict.withLockedValue({ $0 }) { flags += "e" }
         if flags.isEmpty { flags = "N" }
         return "id=\(s.id) addr=\(s.address) laddr=\(s.localAddress) fd=\(s.id + 7) name=\(s.name.withLockedValue { $0 } ?? "")"
             + " age=\(age) idle=\(idle) flags=\(flags) db=0 sub=\(sub) psub=\(psub) ssub=0 multi=-1 qbuf=\(b.query) qbuf-free=0"
             + " argv-mem=\(b.arguments) multi-mem=0 rbs=\(b.replyBuffer) rbp=\(b.replyPeak) obl=0 oll=\(b.pendingMessages)"
             + " omem=\(b.pendingOutput) tot-mem=\(b.total) events=r"
-            + " cmd=\(s.lastCommand.withLockedValue { $0 }) user=\(s.user.withLockedValue { $0 }) redir=-1"
+            + " cmd=\(s.lastCommand.withLockedValue { $0 }) user=\(s.user.withLockedValue { $0 }) redir=\(tracking.on ? tracking.redirect : -1)"
             + " resp=\(s.protocolVersion.withLockedValue { $0 })"
     }
 
@@ -130,6 +135,7 @@ extension SentinelRuntime {
             return SentinelCommandTable.captured("client-help")
         case "no-evict":
             guard ["on", "off"].contains(args[1].lowercased()) else { return .simpleError("ERR syntax error") }
+            session.noEvict.withLockedValue { $0 = args[1].lowercased() == "on" }
             return .simpleString("OK")
         case "reply":
             switch args[1].lowercased() {
@@ -165,13 +171,111 @@ extension SentinelRuntime {
             }
             return .integer(0)
         case "getredir":
-            return .integer(-1)
-        case "tracking", "trackinginfo", "caching":
-            // No keys on a sentinel's port: nothing to track.
-            return .simpleError("ERR This command is not supported by tandem sentinel")
+            let t = session.tracking.withLockedValue { $0 }
+            return .integer(t.on ? t.redirect : -1)
+        case "tracking":
+            return clientTracking(args, session: session)
+        case "trackinginfo":
+            let t = session.tracking.withLockedValue { $0 }
+            var flags = [t.on ? "on" : "off"]
+            if t.bcast { flags.append("bcast") }
+            if t.optIn { flags.append("optin"); if t.caching { flags.append("caching-yes") } }
+            if t.optOut { flags.append("optout"); if t.caching { flags.append("caching-no") } }
+            if t.noLoop { flags.append("noloop") }
+            return .map([
+                RESPPair(key: .bulkString("flags"), value: .set(flags.map { .bulkString($0) })),
+                RESPPair(key: .bulkString("redirect"), value: .integer(t.on ? t.redirect : -1)),
+                RESPPair(key: .bulkString("prefixes"), value: .array(t.prefixes.sorted().map { .bulkString($0) })),
+            ])
+        case "caching":
+            var t = session.tracking.withLockedValue { $0 }
+            guard t.on else {
+                return .simpleError("ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled")
+            }
+            switch args[1].lowercased() {
+            case "yes":
+                guard t.optIn else { return .simpleError("ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.") }
+            case "no":
+                guard t.optOut else { return .simpleError("ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.") }
+            default:
+                return .simpleError("ERR syntax error")
+            }
+            t.caching = true
+            session.tracking.withLockedValue { $0 = t }
+            return .simpleString("OK")
         default:
             return .simpleError("ERR unknown subcommand '\(args[0])'. Try CLIENT HELP.")
         }
+    }
+
+    /// `CLIENT TRACKING ON|OFF [REDIRECT id] [PREFIX p …] [BCAST] [OPTIN] [OPTOUT] [NOLOOP]`,
+    /// checked in 7.0's order with its texts. A sentinel's port has no keys, so no
+    /// invalidation is ever sent; the state is kept and reported.
+    func clientTracking(_ args: [String], session: ClientSession) -> RESPValue {
+        var redirect: Int64 = 0
+        var bcast = false, optIn = false, optOut = false, noLoop = false
+        var prefixes: [String] = []
+        var j = 2
+        while j < args.count {
+            let more = args.count - 1 - j
+            switch args[j].lowercased() {
+            case "redirect" where more > 0:
+                j += 1
+                if redirect != 0 { return .simpleError("ERR A client can only redirect to a single other client") }
+                guard let id = Int64(args[j]) else { return .simpleError("ERR value is not an integer or out of range") }
+                guard clients.all.contains(where: { Int64($0.id) == id }) else {
+                    return .simpleError("ERR The client ID you want redirect to does not exist")
+                }
+                redirect = id
+            case "bcast": bcast = true
+            case "optin": optIn = true
+            case "optout": optOut = true
+            case "noloop": noLoop = true
+            case "prefix" where more > 0:
+                j += 1
+                prefixes.append(args[j])
+            default:
+                return .simpleError("ERR syntax error")
+            }
+            j += 1
+        }
+        var t = session.tracking.withLockedValue { $0 }
+        switch args[1].lowercased() {
+        case "on":
+            if !bcast && !prefixes.isEmpty { return .simpleError("ERR PREFIX option requires BCAST mode to be enabled") }
+            if t.on && t.bcast != bcast {
+                return .simpleError("ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode.")
+            }
+            if bcast && (optIn || optOut) { return .simpleError("ERR OPTIN and OPTOUT are not compatible with BCAST") }
+            if optIn && optOut { return .simpleError("ERR You can't specify both OPTIN mode and OPTOUT mode") }
+            if (optIn && t.optOut) || (optOut && t.optIn) {
+                return .simpleError("ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then re-enabling it with a different mode.")
+            }
+            if bcast {
+                func overlap(_ a: String, _ b: String) -> Bool { a.utf8.starts(with: b.utf8) || b.utf8.starts(with: a.utf8) }
+                for (i, p) in prefixes.enumerated() {
+                    if let existing = t.prefixes.sorted().first(where: { overlap($0, p) }) {
+                        return .simpleError("ERR Prefix '\(p)' overlaps with an existing prefix '\(existing)'. Prefixes for a single client must not overlap.")
+                    }
+                    if let other = prefixes[(i + 1)...].first(where: { overlap(p, $0) }) {
+                        return .simpleError("ERR Prefix '\(p)' overlaps with another provided prefix '\(other)'. Prefixes for a single client must not overlap.")
+                    }
+                }
+            }
+            t.on = true
+            t.redirect = redirect
+            t.bcast = bcast
+            t.optIn = optIn
+            t.optOut = optOut
+            t.noLoop = noLoop
+            if bcast { t.prefixes.formUnion(prefixes.isEmpty ? [""] : prefixes) }
+        case "off":
+            t = TrackingState()
+        default:
+            return .simpleError("ERR syntax error")
+        }
+        session.tracking.withLockedValue { $0 = t }
+        return .simpleString("OK")
     }
 
     enum ClientType {

@@ -120,6 +120,10 @@ public final class SentinelServer: Sendable {
                             }
                             defer { unread.withLockedValue { $0 -= request.raw.readableBytes } }
                             let replies = await runtime.execute(request, session: session)
+                            // CLIENT CACHING applies to the next command that is not CLIENT.
+                            if request.arguments.first.map({ String(buffer: $0).lowercased() }) != "client" {
+                                session.tracking.withLockedValue { $0.caching = false }
+                            }
                             var buffer = ByteBuffer()
                             let proto = session.protocolVersion.withLockedValue { $0 }
                             // CLIENT REPLY: nothing while off, nothing for CLIENT REPLY OFF / SKIP

@@ -251,6 +251,55 @@ extension SentinelSurfaceSerial {
             }
         }
 
+        @Test("CLIENT TRACKING / TRACKINGINFO / CACHING / GETREDIR / NO-EVICT: state, flags and errors as redis-sentinel")
+        func clientTracking() async throws {
+            try await Self.pair { tandem, redis, _ in
+                let script: [[String]] = [
+                    ["CLIENT", "TRACKINGINFO"], ["CLIENT", "GETREDIR"], ["CLIENT", "CACHING", "yes"], ["CLIENT", "TRACKING", "maybe"],
+                    ["CLIENT", "TRACKING", "on", "foo"], ["CLIENT", "TRACKING", "on", "redirect", "99999"],
+                    ["CLIENT", "TRACKING", "on", "redirect", "abc"], ["CLIENT", "TRACKING", "on", "prefix", "a"],
+                    ["CLIENT", "TRACKING", "on", "optin", "optout"], ["CLIENT", "TRACKING", "on", "bcast", "optin"],
+                    ["CLIENT", "TRACKING", "on", "optin"], ["CLIENT", "TRACKINGINFO"], ["CLIENT", "CACHING", "yes"],
+                    ["CLIENT", "TRACKINGINFO"], ["CLIENT", "CACHING", "no"], ["CLIENT", "CACHING", "maybe"], ["PING"],
+                    ["CLIENT", "TRACKINGINFO"], ["CLIENT", "TRACKING", "on", "optout"],
+                    ["CLIENT", "TRACKING", "on", "bcast"], ["CLIENT", "TRACKING", "off"], ["CLIENT", "TRACKINGINFO"],
+                    ["CLIENT", "TRACKING", "on", "bcast", "prefix", "ab", "prefix", "abc"],
+                    ["CLIENT", "TRACKING", "on", "bcast", "prefix", "a", "prefix", "b", "noloop"], ["CLIENT", "TRACKINGINFO"],
+                    ["CLIENT", "TRACKING", "on", "bcast", "prefix", "bc"], ["CLIENT", "TRACKING", "on", "bcast", "prefix", "c"],
+                    ["CLIENT", "TRACKINGINFO"], ["INFO", "clients"], ["CLIENT", "TRACKING", "off"],
+                    ["CLIENT", "TRACKING", "on", "redirect", "REDIRECT-ID"], ["CLIENT", "GETREDIR"], ["CLIENT", "TRACKINGINFO"],
+                    ["CLIENT", "TRACKING", "on", "redirect", "REDIRECT-ID", "redirect", "REDIRECT-ID"],
+                    ["CLIENT", "NO-EVICT", "on"], ["CLIENT", "TRACKING", "on", "optout"], ["CLIENT", "CACHING", "no"],
+                    ["HELLO", "3"], ["CLIENT", "TRACKINGINFO"], ["CLIENT", "TRACKING", "off"], ["CLIENT", "GETREDIR"],
+                ]
+                var transcripts: [[String]] = []
+                for s in [tandem, redis] {
+                    let c = try RawClient(port: s.port), other = try RawClient(port: s.port)
+                    let otherID = String(try other.send(["CLIENT", "ID"]).dropFirst().prefix { $0.isNumber })
+                    let ownID = String(try c.send(["CLIENT", "ID"]).dropFirst().prefix { $0.isNumber })
+                    var out: [String] = []
+                    for command in script {
+                        var reply = try c.send(command.map { $0 == "REDIRECT-ID" ? otherID : $0 })
+                        if command == ["INFO", "clients"] {
+                            reply = reply.split(separator: "\r\n").filter { $0.hasPrefix("tracking_clients:") }.joined()
+                        }
+                        out.append(reply.replacingOccurrences(of: ":\(otherID)\r\n", with: ":ID\r\n")
+                            .replacing(/:\d+\r\n\$4\r\nmode/, with: ":N\r\n$4\r\nmode"))
+                        if command == ["CLIENT", "NO-EVICT", "on"] || command == ["CLIENT", "GETREDIR"] {
+                            // The client's own CLIENT LIST flags and redir= at this point.
+                            let line = try c.send(["CLIENT", "LIST", "ID", ownID])
+                            out.append(line.split(separator: " ").filter { $0.hasPrefix("flags=") || $0.hasPrefix("redir=") }
+                                .map { $0.replacingOccurrences(of: "redir=\(otherID)", with: "redir=ID") }.joined(separator: " "))
+                        }
+                    }
+                    transcripts.append(out)
+                }
+                for (i, (t, r)) in zip(transcripts[0], transcripts[1]).enumerated() {
+                    #expect(t == r, "step \(i): tandem \(t.debugDescription) redis \(r.debugDescription)")
+                }
+            }
+        }
+
         @Test("RESP3 replies (maps, sets, doubles, verbatim) match redis-sentinel")
         func resp3Replies() async throws {
             try await Self.pair { tandem, redis, _ in
