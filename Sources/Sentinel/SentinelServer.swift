@@ -33,7 +33,10 @@ public final class SentinelServer: Sendable {
                     .bind(host: host, port: port) { channel in
                         channel.eventLoop.makeCompletedFuture {
                             try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RESPRequestDecoder()))
-                            try channel.pipeline.syncOperations.addHandler(InputCounter())
+                            // The client id is drawn as the connection is accepted, so ids follow
+                            // the order clients connected in, as Redis numbers them.
+                            let id = self.nextClientID.withLockedValue { $0 += 1; return $0 }
+                            try channel.pipeline.syncOperations.addHandler(InputCounter(clientID: id))
                             return try NIOAsyncChannel<RESPRequest, ByteBuffer>(wrappingChannelSynchronously: channel)
                         }
                     }
@@ -57,11 +60,12 @@ public final class SentinelServer: Sendable {
     }
 
     private func serve(_ client: NIOAsyncChannel<RESPRequest, ByteBuffer>) async {
-        let id = nextClientID.withLockedValue { $0 += 1; return $0 }
         do {
             try await client.executeThenClose { inbound, outbound in
                 let channel = client.channel
-                let unread = (try? await channel.pipeline.handler(type: InputCounter.self).get())?.unprocessed ?? NIOLockedValueBox(0)
+                guard let counter = try? await channel.pipeline.handler(type: InputCounter.self).get() else { return }
+                let id = counter.clientID
+                let unread = counter.unprocessed
                 let session = ClientSession(id: id, address: channel.remoteAddress?.clientListForm ?? "?:0",
                                             localAddress: channel.localAddress?.clientListForm ?? "?:0",
                                             unprocessedInput: unread,
@@ -170,7 +174,7 @@ public final class SentinelServer: Sendable {
                 }
             }
         } catch {
-            logger.debug("client \(id) closed: \(error)")
+            logger.debug("client closed: \(error)")
         }
     }
 }
@@ -217,6 +221,9 @@ final class InputCounter: ChannelInboundHandler, Sendable {
     typealias InboundIn = RESPRequest
     typealias InboundOut = RESPRequest
     let unprocessed = NIOLockedValueBox(0)
+    let clientID: UInt64
+
+    init(clientID: UInt64) { self.clientID = clientID }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let request = unwrapInboundIn(data)

@@ -277,6 +277,7 @@ extension SentinelSurfaceSerial {
                     let c = try RawClient(port: s.port), other = try RawClient(port: s.port)
                     let otherID = String(try other.send(["CLIENT", "ID"]).dropFirst().prefix { $0.isNumber })
                     let ownID = String(try c.send(["CLIENT", "ID"]).dropFirst().prefix { $0.isNumber })
+                    #expect(Int(ownID)! < Int(otherID)!, "\(s.kind): client ids follow the order of connection")
                     var out: [String] = []
                     for command in script {
                         var reply = try c.send(command.map { $0 == "REDIRECT-ID" ? otherID : $0 })
