@@ -26,16 +26,18 @@ public final class SentinelServer: Sendable {
         try await withThrowingDiscardingTaskGroup { group in
             var ports: [Int] = []
             for host in hosts {
+                let numbering = ClientNumbering(next: nextClientID)
                 let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                    .serverChannelInitializer { channel in
+                        channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(numbering) }
+                    }
                     .serverChannelOption(.backlog, value: 511)
                     .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                     .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                     .bind(host: host, port: port) { channel in
                         channel.eventLoop.makeCompletedFuture {
                             try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RESPRequestDecoder()))
-                            // The client id is drawn as the connection is accepted, so ids follow
-                            // the order clients connected in, as Redis numbers them.
-                            let id = self.nextClientID.withLockedValue { $0 += 1; return $0 }
+                            let id = numbering.take(channel)
                             try channel.pipeline.syncOperations.addHandler(InputCounter(clientID: id))
                             return try NIOAsyncChannel<RESPRequest, ByteBuffer>(wrappingChannelSynchronously: channel)
                         }
@@ -229,5 +231,30 @@ final class InputCounter: ChannelInboundHandler, Sendable {
         let request = unwrapInboundIn(data)
         unprocessed.withLockedValue { $0 += request.raw.readableBytes }
         context.fireChannelRead(data)
+    }
+}
+
+/// Numbers accepted connections on the listening channel, in the order they are accepted (the
+/// child channels' own set-up runs on several event loops, in no fixed order), as Redis numbers
+/// its clients.
+final class ClientNumbering: ChannelInboundHandler, Sendable {
+    typealias InboundIn = any Channel
+    typealias InboundOut = any Channel
+    private let next: NIOLockedValueBox<UInt64>
+    private let assigned = NIOLockedValueBox<[ObjectIdentifier: UInt64]>([:])
+
+    init(next: NIOLockedValueBox<UInt64>) { self.next = next }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let child = unwrapInboundIn(data)
+        let id = next.withLockedValue { $0 += 1; return $0 }
+        assigned.withLockedValue { $0[ObjectIdentifier(child)] = id }
+        context.fireChannelRead(data)
+    }
+
+    /// The number given to `channel` when it was accepted (a fresh one if it went unseen).
+    func take(_ channel: any Channel) -> UInt64 {
+        assigned.withLockedValue { $0.removeValue(forKey: ObjectIdentifier(channel)) }
+            ?? next.withLockedValue { $0 += 1; return $0 }
     }
 }

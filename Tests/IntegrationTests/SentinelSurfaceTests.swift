@@ -284,7 +284,8 @@ extension SentinelSurfaceSerial {
                         if command == ["INFO", "clients"] {
                             reply = reply.split(separator: "\r\n").filter { $0.hasPrefix("tracking_clients:") }.joined()
                         }
-                        out.append(reply.replacingOccurrences(of: ":\(otherID)\r\n", with: ":ID\r\n")
+                        if command[0] != "HELLO" { reply = reply.replacingOccurrences(of: ":\(otherID)\r\n", with: ":ID\r\n") }
+                        out.append(reply
                             .replacing(/:\d+\r\n\$4\r\nmode/, with: ":N\r\n$4\r\nmode"))
                         if command == ["CLIENT", "NO-EVICT", "on"] || command == ["CLIENT", "GETREDIR"] {
                             // The client's own CLIENT LIST flags and redir= at this point.
