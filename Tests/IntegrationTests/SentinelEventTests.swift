@@ -60,8 +60,14 @@ struct RoleLabels: Sendable {
 
     mutating func add(sentinel: SentinelProcess, _ label: String) async throws {
         add(port: sentinel.port, label)
-        let id = try #require(try await sentinel.command(["SENTINEL", "MYID"]).string)
-        words[id] = label
+        add(id: try await Self.id(of: sentinel), label)
+    }
+
+    /// A run id.
+    mutating func add(id: String, _ label: String) { words[id] = label }
+
+    static func id(of sentinel: SentinelProcess) async throws -> String {
+        try #require(try await sentinel.command(["SENTINEL", "MYID"]).string)
     }
 
     func apply(_ event: RecordedEvent) -> RecordedEvent {
@@ -484,5 +490,53 @@ struct SentinelEventTests {
         for (name, log) in [("tandem", tandem), ("redis-sentinel", redis)] {
             #expect(log.typeOrder.filter { order.contains($0) || $0.contains("timeout") } == order, "\(name): \(log.events)")
         }
+    }
+
+    // MARK: 6. A peer with a new run id, then at a new address
+
+    /// A peer restarted without its `sentinel myid` (a new run id at the old address), then
+    /// replaced by a sentinel with that id on another port (the same id at a new address). The
+    /// watched sentinel's down-after is 10 s so the gaps between them are no SDOWN.
+    static func peerIdentityScenario(_ kind: Kind) async throws -> EventLog {
+        try await withRedisServers(1) { servers in
+            let master = servers[0]
+            var sentinels: [SentinelProcess] = []
+            defer { sentinels.forEach { $0.stop() } }
+            let watched = try await SentinelProcess(kind: kind, monitoring: master, downAfter: 10_000, extraLines: extraLines(kind))
+            sentinels.append(watched)
+            let peer = try await SentinelProcess(kind: kind, monitoring: master, downAfter: 10_000, extraLines: extraLines(kind))
+            sentinels.append(peer)
+            try await waitForDiscovery(sentinels, replicas: 0)
+            let events = try await EventRecorder(watched)
+            var labels = RoleLabels()
+            labels.add(port: master.port, "MASTER")
+            try await labels.add(sentinel: watched, "SENTINEL-W")
+            labels.add(port: peer.port, "PEER")
+            let firstID = try await RoleLabels.id(of: peer)
+            labels.add(id: firstID, "ID-1")
+
+            try await peer.restart { config in
+                config.split(separator: "\n").filter { !$0.hasPrefix("sentinel myid ") }.joined(separator: "\n") + "\n"
+            }
+            let secondID = try await RoleLabels.id(of: peer)
+            try #require(secondID != firstID)
+            labels.add(id: secondID, "ID-2")
+            try await events.wait(for: "+sentinel")
+            peer.kill9()
+            let moved = try await SentinelProcess(kind: kind, monitoring: master, downAfter: 10_000,
+                                                  extraLines: extraLines(kind) + ["sentinel myid \(secondID)"])
+            sentinels.append(moved)
+            labels.add(port: moved.port, "PEER-MOVED")
+            try await events.wait(for: "+sentinel-address-switch")
+            await events.close()
+            return try EventLog(events.events, labels: labels, sentinel: watched)
+        }
+    }
+
+    @Test("a peer's new run id (+sentinel-invalid-addr, +sentinel) and new address (+sentinel-address-switch): as redis-sentinel's")
+    func peerIdentity() async throws {
+        let (tandem, redis) = try await Self.sideBySide(Self.peerIdentityScenario)
+        expectSameEvents("sentinel", tandem: tandem, redis: redis)
+        #expect(Set(redis.events.map(\.type)) == ["+sentinel-invalid-addr", "+sentinel", "+sentinel-address-switch"], "\(redis.events)")
     }
 }
