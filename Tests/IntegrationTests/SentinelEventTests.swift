@@ -467,7 +467,10 @@ struct SentinelEventTests {
             try await waitForReplicaInfo(s)
             let events = try await EventRecorder(s)
             master.kill9()
-            try await events.wait(for: "+sdown", timeout: .seconds(30)) { $0.hasPrefix("slave 127.0.0.1:\(master.port) ") }
+            // Until the switch: both replicas listed under the new master. (Later SDOWNs need
+            // down-after to pass and are compared in `failover`.)
+            try await events.wait(for: "+switch-master", timeout: .seconds(30))
+            try await events.wait(for: "+slave", count: 2)
             await events.close()
 
             var labels = RoleLabels()
