@@ -584,4 +584,54 @@ struct SentinelEventTests {
             #expect(failoverOnly(log).typeOrder == order, "\(name): \(log.events)")
         }
     }
+
+    // MARK: 8. Notification scripts that fail
+
+    /// A notification script that exits 2 (-script-error), then one that outlives
+    /// script-max-runtime (1 s here) and is killed (-script-timeout), both run for `+set`.
+    /// The scripts are shared by both runs, so their paths need no label; the pid does.
+    static func scriptScenario(_ kind: Kind, fail: String, slow: String) async throws -> EventLog {
+        try await withRedisServers(1) { servers in
+            let s = try await SentinelProcess(kind: kind, monitoring: servers[0], extraLines: extraLines(kind) + [
+                "sentinel notification-script mymaster \(fail)", "sentinel deny-scripts-reconfig no",
+            ])
+            defer { s.stop() }
+            try await debug(s, ["script-max-runtime": 1000])
+            let events = try await EventRecorder(s)
+            #expect(try await s.command(["SENTINEL", "SET", "mymaster", "quorum", "1"]) == .simpleString("OK"))
+            try await events.wait(for: "-script-error")
+            #expect(try await s.command(["SENTINEL", "SET", "mymaster", "notification-script", slow]) == .simpleString("OK"))
+            try await events.wait(for: "-script-timeout")
+            await events.close()
+
+            var labels = RoleLabels()
+            labels.add(port: servers[0].port, "MASTER")
+            var log = try EventLog(events.events, labels: labels, sentinel: s)
+            for i in log.events.indices where log.events[i].type == "-script-timeout" {
+                var words = log.events[i].payload.split(separator: " ").map(String.init)
+                if let pid = words.last, Int(pid) != nil { words[words.count - 1] = "PID" }
+                log.events[i].payload = words.joined(separator: " ")
+            }
+            return log
+        }
+    }
+
+    @Test("notification scripts that fail (-script-error) or run too long (-script-timeout): as redis-sentinel's")
+    func scriptFailures() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-event-scripts-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var paths: [String] = []
+        for (name, body) in [("fail.sh", "exit 2"), ("slow.sh", "exec sleep 10")] {
+            let path = dir.appendingPathComponent(name).path
+            try "#!/bin/sh\n\(body)\n".write(toFile: path, atomically: true, encoding: .utf8)
+            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
+            paths.append(path)
+        }
+        let (fail, slow) = (paths[0], paths[1])
+        let (tandem, redis) = try await Self.sideBySide { try await Self.scriptScenario($0, fail: fail, slow: slow) }
+        expectSameEvents("sentinel", tandem: tandem, redis: redis)
+        #expect(redis.events.contains(RecordedEvent(type: "-script-error", payload: "\(fail) 0 2")), "\(redis.events)")
+        #expect(redis.events.contains(RecordedEvent(type: "-script-timeout", payload: "\(slow) PID")), "\(redis.events)")
+    }
 }
