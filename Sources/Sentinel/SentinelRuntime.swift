@@ -231,7 +231,13 @@ public actor SentinelRuntime {
         case .demote(let ref, let address):
             demote(ref, to: address)
         case .publish(let event):
-            let level: Logger.Level = event.level == .warning ? .warning : (event.level == .notice ? .notice : .debug)
+            // `loglevel verbose` is Logger's .info (SentinelMain), so VERBOSE events log there.
+            let level: Logger.Level = switch event.level {
+            case .warning: .warning
+            case .notice: .notice
+            case .verbose: .info
+            case .debug: .debug
+            }
             logger.log(level: level, "\(event.type) \(event.payload)")
             if event.level > .debug { hub.publish(channel: event.type, message: event.payload) }
             scheduleNotification(event)

@@ -44,11 +44,14 @@ extension SentinelState {
                 $0.roleReportedReplica = report.isReplica
                 if report.isReplica { $0.replicaConfChangeTime = now }
             }
-            if before.infoRefresh != nil {
-                let expected = isReplicaEntry == report.isReplica
-                event(.verbose, expected ? "+role-change" : "-role-change", ref,
-                      "new reported role is \(report.isReplica ? "slave" : "master")")
-            }
+        }
+        // As 7.0's role_reported, an entry starts out reporting the role it is listed with, so
+        // a replica entry whose first INFO says master (an old master back) is a -role-change.
+        let reportedBefore = before.infoRefresh == nil ? isReplicaEntry : before.roleReportedReplica
+        if reportedBefore != report.isReplica {
+            let expected = isReplicaEntry == report.isReplica
+            event(.verbose, expected ? "+role-change" : "-role-change", ref,
+                  "new reported role is \(report.isReplica ? "slave" : "master")")
         }
         if isTilted { return }
         guard case .replica(_, let address) = ref else { return }

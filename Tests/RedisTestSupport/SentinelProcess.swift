@@ -72,12 +72,14 @@ public final class SentinelProcess: @unchecked Sendable {
         }
     }
 
-    /// Kills the process and starts it again with the same config file (and so its saved state).
-    public func restart() async throws {
+    /// Kills the process and starts it again with the same config file (and so its saved state),
+    /// first changed by `editConfig` if given (e.g. to drop `sentinel myid` for a new run id).
+    public func restart(editConfig: ((String) -> String)? = nil) async throws {
         child?.kill9()
         try await waitUntil("port \(port) to be free again") {
             (try? await self.command(["PING"])) == nil
         }
+        if let editConfig { try editConfig(try configText()).write(to: configFile, atomically: true, encoding: .utf8) }
         try await launch()
     }
 
