@@ -46,10 +46,11 @@ let package = Package(
             dependencies: ["RESP"],
             swiftSettings: swiftSettings
         ),
+        .target(name: "CSpawn"),
         .target(
             name: "Sentinel",
             dependencies: [
-                "RESP", "RedisConnection", "SentinelCore", "SentinelConfig",
+                "RESP", "RedisConnection", "SentinelCore", "SentinelConfig", "CSpawn",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

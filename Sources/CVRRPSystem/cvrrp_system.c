@@ -93,6 +93,7 @@ pid_t cvrrp_spawn_as(const char *path, char *const argv[], int uid, int gid, con
         int null = open("/dev/null", O_RDONLY);
         if (null >= 0) { dup2(null, 0); if (null > 2) close(null); }
         setsid();
+        closefrom(3);  /* no raw socket, netlink socket or pipe of ours in the script */
         if (gid >= 0) {
             if (username != NULL) initgroups(username, (gid_t)gid); else setgroups(0, NULL);
             if (setgid((gid_t)gid) != 0) _exit(126);

@@ -659,7 +659,11 @@ extension SentinelRuntime {
         fields.append(("down-after-milliseconds", String(m.downAfter)))
         if case .sentinel = ref {} else {
             fields.append(("info-refresh", String(ri.infoRefresh.map { t - $0 } ?? 0)))
-            fields.append(("role-reported", ri.roleReportedReplica ? "slave" : "master"))
+            // Before its first INFO an entry reports the role it is listed with (7.0 starts
+            // role_reported from the instance's kind).
+            var reportsReplica = ri.roleReportedReplica
+            if ri.infoRefresh == nil, case .replica = ref { reportsReplica = true }
+            fields.append(("role-reported", reportsReplica ? "slave" : "master"))
             fields.append(("role-reported-time", String(t - ri.roleReportedTime)))
         }
         switch ref {

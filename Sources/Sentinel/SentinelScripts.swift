@@ -1,3 +1,4 @@
+import CSpawn
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -59,8 +60,11 @@ extension SentinelRuntime {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        // Glibc's addclosefrom_np is not visible from Swift: close each open descriptor above 2.
-        for fd in openDescriptors() where fd > 2 { posix_spawn_file_actions_addclose(&actions, fd) }
+        // Every descriptor above 2 is closed in the child, however recently it was opened
+        // (listing them first let a socket opened meanwhile by another thread leak).
+        if cspawn_addclosefrom(&actions, 3) != 0 {
+            for fd in openDescriptors() where fd > 2 { posix_spawn_file_actions_addclose(&actions, fd) }
+        }
         var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
         defer { for p in cArgs { free(p) } }
         var pid: pid_t = 0

@@ -425,6 +425,27 @@ extension SentinelSurfaceSerial {
             }
         }
 
+        @Test("a known replica that never answered is listed as redis-sentinel lists it (role-reported slave, flags)")
+        func unreachableReplica() async throws {
+            let dead = try freeLoopbackPort()
+            try await Self.pair(extraLines: ["sentinel known-replica mymaster 127.0.0.1 \(dead)"]) { tandem, redis, _ in
+                var entries: [[String: String]] = []
+                for s in [tandem, redis] {
+                    let replicas = try await s.command(["SENTINEL", "REPLICAS", "mymaster"]).array ?? []
+                    let entry = replicas.compactMap { r -> [String: String]? in
+                        let a = r.array ?? []
+                        var d: [String: String] = [:]
+                        for i in stride(from: 0, to: a.count - 1, by: 2) { d[a[i].string ?? ""] = a[i + 1].string ?? "" }
+                        return d["port"] == String(dead) ? d : nil
+                    }.first
+                    entries.append(try #require(entry, "\(s.kind) lists the replica"))
+                }
+                for field in ["role-reported", "flags", "master-link-status", "slave-priority", "slave-repl-offset"] {
+                    #expect(entries[0][field] == entries[1][field], "\(field): tandem \(entries[0][field] ?? "-") redis \(entries[1][field] ?? "-")")
+                }
+            }
+        }
+
         @Test("any directive redis-server knows starts both (save, appendonly, maxmemory, client-output-buffer-limit, …)")
         func serverDirectivesAccepted() async throws {
             let lines = ["save \"\"", "appendonly no", "maxmemory 1gb", "client-output-buffer-limit pubsub 32mb 8mb 60",

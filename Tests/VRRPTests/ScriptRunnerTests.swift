@@ -61,6 +61,31 @@ struct ScriptRunnerTests {
         #expect(results == ["ok": true, "bad": false, "hung": false])
         #expect(!runner.hasRunning)
     }
+
+    @Test("a script gets none of our descriptors: only stdin, stdout and stderr are open in it")
+    func noDescriptorLeak() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-fds-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // A descriptor of ours without close-on-exec, as a leak would be.
+        let held = open(dir.appendingPathComponent("held").path, O_CREAT | O_WRONLY, 0o600)
+        defer { close(held) }
+        let out = dir.appendingPathComponent("fds").path
+        let script = dir.appendingPathComponent("list.sh").path
+        // python3 rather than sh: dash keeps descriptors of its own (10, 11) open.
+        try "#!/usr/bin/python3\nimport os\nfds = sorted(int(f) for f in os.listdir('/proc/self/fd'))\nopen('\(out).tmp', 'w').write(' '.join(map(str, fds)))\nos.rename('\(out).tmp', '\(out)')\n"
+            .write(toFile: script, atomically: true, encoding: .utf8)
+        chmod(script, 0o755)
+        let runner = ScriptRunner(enableScriptSecurity: false, log: { _ in })
+        #expect(runner.start(script, as: nil, deadline: nil, tag: "fds") != nil)
+        let deadline = ContinuousClock.now + .seconds(5)
+        while !FileManager.default.fileExists(atPath: out) && ContinuousClock.now < deadline { usleep(10_000) }
+        _ = runner.reap(now: .seconds(1))
+        let fds = try String(contentsOfFile: out, encoding: .utf8).split(separator: " ").compactMap { Int($0) }
+        // 0-2, and 3: the directory python lists.
+        #expect(fds.filter { $0 > 3 }.isEmpty, "open in the script: \(fds)")
+        #expect(!fds.contains(Int(held)) || held <= 3, "our descriptor \(held) leaked: \(fds)")
+    }
 }
 
 @Suite("smtp_alert message")
