@@ -226,8 +226,21 @@ public actor SentinelRuntime {
                 await self?.input(.writesPaused(master: name, offset: offset))
             }
         case .unpauseWrites(let ref):
+            // An abandoned switchover: also on a connection of its own, so that a hello sent on
+            // the link just before cannot hold the UNPAUSE up until the pause runs out.
+            guard let address = links[ref]?.address else { return }
             let client = configuration.master(ref.masterName)?.renamedCommands["CLIENT"] ?? "CLIENT"
-            send(ref, [client, "UNPAUSE"], timeout: .seconds(5)) { _, _ in }
+            let config = linkConfiguration(ref, address)
+            let logger = self.logger
+            Task {
+                do {
+                    let connection = try await RedisConnection.connect(config)
+                    _ = try await connection.send([client, "UNPAUSE"], timeout: .seconds(5))
+                    await connection.close()
+                } catch {
+                    logger.warning("CLIENT UNPAUSE on \(address.ip):\(address.port) failed: \(error)")
+                }
+            }
         case .demote(let ref, let address):
             demote(ref, to: address)
         case .publish(let event):
