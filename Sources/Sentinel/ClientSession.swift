@@ -137,14 +137,19 @@ struct InstantaneousMetrics: Sendable {
     private var rates: [(commands: Double, input: Double, output: Double)] = []
 
     mutating func sample(_ stats: ClientRegistry.Stats, now: ContinuousClock.Instant) {
-        defer { if last == nil || now - last!.at >= .milliseconds(100) { last = (now, stats.commandsProcessed, stats.inputBytes, stats.outputBytes) } }
-        guard let last, now - last.at >= .milliseconds(100) else { return }
+        let current = (at: now, commands: stats.commandsProcessed, input: stats.inputBytes, output: stats.outputBytes)
+        guard let last else {
+            self.last = current
+            return
+        }
+        guard now - last.at >= .milliseconds(100) else { return }
         let d = now - last.at
         let seconds = Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
-        rates.append((Double(stats.commandsProcessed - last.commands) / seconds,
-                      Double(stats.inputBytes - last.input) / seconds,
-                      Double(stats.outputBytes - last.output) / seconds))
+        rates.append((Double(current.commands - last.commands) / seconds,
+                      Double(current.input - last.input) / seconds,
+                      Double(current.output - last.output) / seconds))
         if rates.count > 16 { rates.removeFirst(rates.count - 16) }
+        self.last = current
     }
 
     var opsPerSecond: Int { rates.isEmpty ? 0 : Int(rates.map(\.commands).reduce(0, +) / Double(rates.count)) }

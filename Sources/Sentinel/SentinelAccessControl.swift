@@ -257,9 +257,9 @@ enum ACLFile {
         guard fd >= 0 else {
             return .failure(LoadError(message: "Error loading ACLs, opening file '\(path)': \(String(cString: strerror(errno)))"))
         }
-        close(fd)
-        guard let data = FileManager.default.contents(atPath: path) else {
-            return .failure(LoadError(message: "Error loading ACLs, opening file '\(path)': cannot read it"))
+        let file = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+        guard let data = try? file.readToEnd() ?? Data() else {
+            return .failure(LoadError(message: "Error loading ACLs, reading file '\(path)' failed"))
         }
         return parse(String(decoding: data, as: UTF8.self), path: path, table: table)
     }

@@ -43,7 +43,8 @@ extension SentinelRuntime {
                         "executable:\(executable)", "config_file:\(configPath)", "io_threads_active:0"]
             case "clients":
                 out += ["# Clients", "connected_clients:\(connected.count)", "cluster_connections:0", "maxclients:\(configuration.maxClients)",
-                        "client_recent_max_input_buffer:\(peaks.input)", "client_recent_max_output_buffer:\(peaks.output)", "blocked_clients:\(clients.all.filter { $0.postponed.withLockedValue { $0 } }.count)",
+                        "client_recent_max_input_buffer:\(peaks.input)", "client_recent_max_output_buffer:\(peaks.output)",
+                        "blocked_clients:\(connected.filter { $0.postponed.withLockedValue { $0 } }.count)",
                         "tracking_clients:\(connected.filter { $0.tracking.withLockedValue { $0.on } }.count)", "clients_in_timeout_table:0"]
             case "stats":
                 let totals = hub.totals()

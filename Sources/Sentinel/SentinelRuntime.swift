@@ -212,14 +212,13 @@ public actor SentinelRuntime {
             Task { [weak self] in
                 var offset: Int64?
                 do {
-                    let connection = try await RedisConnection.connect(config)
-                    let reply = try await connection.send([pause, "PAUSE", String(timeout), "WRITE"], timeout: .seconds(5))
-                    if let error = reply.errorMessage {
-                        logger.warning("CLIENT PAUSE on \(address.ip):\(address.port) failed: \(error)")
-                    } else {
-                        offset = try await connection.info("replication").replication.masterReplOffset
+                    offset = try await Self.withOwnConnection(config) { c in
+                        let reply = try await c.send([pause, "PAUSE", String(timeout), "WRITE"], timeout: .seconds(5))
+                        if let error = reply.errorMessage {
+                            throw RedisConnectionError(code: .serverError, server: c.server, message: "CLIENT PAUSE: \(error)")
+                        }
+                        return try await c.info("replication").replication.masterReplOffset
                     }
-                    await connection.close()
                 } catch {
                     logger.warning("CLIENT PAUSE on \(address.ip):\(address.port) failed: \(error)")
                 }
@@ -234,9 +233,7 @@ public actor SentinelRuntime {
             let logger = self.logger
             Task {
                 do {
-                    let connection = try await RedisConnection.connect(config)
-                    _ = try await connection.send([client, "UNPAUSE"], timeout: .seconds(5))
-                    await connection.close()
+                    try await Self.withOwnConnection(config) { c in _ = try await c.send([client, "UNPAUSE"], timeout: .seconds(5)) }
                 } catch {
                     logger.warning("CLIENT UNPAUSE on \(address.ip):\(address.port) failed: \(error)")
                 }
@@ -302,7 +299,7 @@ public actor SentinelRuntime {
         guard let oldMaster = links[ref]?.address else { return }
         let rename = renamedCommands(ref)
         let demote = Self.slaveOfTransaction(slaveOf: [newMaster.ip, String(newMaster.port)], unpause: true, rename: rename)
-        let kill = Self.clientKills(rename)
+        let kill = [[rename["MULTI"] ?? "MULTI"]] + Self.clientKills(rename) + [[rename["EXEC"] ?? "EXEC"]]
         let config = linkConfiguration(ref, oldMaster)
         let deadline = ContinuousClock.now + .milliseconds(state.behaviour.switchoverPauseLimit + 1_000)
         let logger = self.logger
@@ -311,39 +308,45 @@ public actor SentinelRuntime {
             while ContinuousClock.now < deadline {
                 if attempt > 0 { try? await Task.sleep(for: .milliseconds(100)) }
                 attempt += 1
-                let connection: RedisConnection
                 do {
-                    connection = try await RedisConnection.connect(config)
+                    try await Self.withOwnConnection(config) { c in
+                        try await Self.runTransaction(demote, on: c)
+                        _ = try? await c.pipeline(kill, timeout: .seconds(10))
+                    }
+                    if attempt > 1 { logger.notice("Old master \(oldMaster.ip):\(oldMaster.port) demoted on attempt \(attempt)") }
+                    return
                 } catch {
-                    logger.warning("Cannot reach the old master \(oldMaster.ip):\(oldMaster.port) to demote it (attempt \(attempt)): \(error)")
-                    continue
+                    logger.warning("Demoting the old master \(oldMaster.ip):\(oldMaster.port) to follow \(newMaster.ip):\(newMaster.port) failed (attempt \(attempt)): \(error)")
                 }
-                do {
-                    try await Self.runTransaction(demote, on: connection)
-                } catch {
-                    logger.warning("SLAVEOF \(newMaster.ip) \(newMaster.port) on the old master failed (attempt \(attempt)): \(error)")
-                    await connection.close()
-                    continue
-                }
-                if attempt > 1 { logger.notice("Old master \(oldMaster.ip):\(oldMaster.port) demoted on attempt \(attempt)") }
-                _ = try? await connection.pipeline(kill, timeout: .seconds(10))
-                await connection.close()
-                return
             }
         }
     }
 
-    /// `MULTI; SLAVEOF …; CONFIG REWRITE; <kills or CLIENT UNPAUSE>; EXEC`.
+    /// `MULTI; SLAVEOF …; CONFIG REWRITE; <client kills or CLIENT UNPAUSE>; EXEC`.
     static func slaveOfTransaction(slaveOf target: [String], unpause: Bool, rename: [String: String]) -> [[String]] {
         func cmd(_ name: String) -> String { rename[name] ?? name }
-        let tail = unpause ? [[cmd("CLIENT"), "UNPAUSE"]] : Array(clientKills(rename).dropFirst().dropLast())
+        let tail = unpause ? [[cmd("CLIENT"), "UNPAUSE"]] : clientKills(rename)
         return [[cmd("MULTI")], [cmd("SLAVEOF")] + target, [cmd("CONFIG"), "REWRITE"]] + tail + [[cmd("EXEC")]]
     }
 
-    /// `MULTI; CLIENT KILL TYPE normal; CLIENT KILL TYPE pubsub; EXEC`.
+    /// `CLIENT KILL TYPE normal`, `CLIENT KILL TYPE pubsub`.
     static func clientKills(_ rename: [String: String]) -> [[String]] {
-        func cmd(_ name: String) -> String { rename[name] ?? name }
-        return [[cmd("MULTI")], [cmd("CLIENT"), "KILL", "TYPE", "normal"], [cmd("CLIENT"), "KILL", "TYPE", "pubsub"], [cmd("EXEC")]]
+        let client = rename["CLIENT"] ?? "CLIENT"
+        return [[client, "KILL", "TYPE", "normal"], [client, "KILL", "TYPE", "pubsub"]]
+    }
+
+    /// Runs `body` on a connection of its own to an instance (not its link), then closes it.
+    static func withOwnConnection<T: Sendable>(_ config: RedisConnectionConfiguration,
+                                               _ body: (RedisConnection) async throws -> T) async throws -> T {
+        let connection = try await RedisConnection.connect(config)
+        do {
+            let result = try await body(connection)
+            await connection.close()
+            return result
+        } catch {
+            await connection.close()
+            throw error
+        }
     }
 
     /// Sends a transaction; throws unless EXEC ran it.
