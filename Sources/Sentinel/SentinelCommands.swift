@@ -674,6 +674,10 @@ extension SentinelRuntime {
             fields.append(("quorum", String(m.quorum)))
             fields.append(("failover-timeout", String(m.failoverTimeout)))
             fields.append(("parallel-syncs", String(m.parallelSyncs)))
+            if let settings = configuration.master(m.name) {
+                if let script = settings.notificationScript { fields.append(("notification-script", script)) }
+                if let script = settings.clientReconfigScript { fields.append(("client-reconfig-script", script)) }
+            }
         case .replica:
             fields.append(("master-link-down-time", String(ri.masterLinkDownTime)))
             fields.append(("master-link-status", ri.replicaOfLinkUp ? "ok" : "err"))

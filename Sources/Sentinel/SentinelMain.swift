@@ -26,7 +26,18 @@ public func runSentinel(configPath: String, overrides: [(String, String)], logge
     let text = try String(contentsOfFile: path, encoding: .utf8)
     let extra = overrides.map { "\($0.0) \($0.1)" }.joined(separator: "\n")
     let configuration = try SentinelConfiguration(parsing: extra.isEmpty ? text : text + "\n" + extra, file: path)
+    // As redis-sentinel: change to each `dir` in file order (a relative one is relative to the
+    // one before), then check the scripts, then daemonize; the log file, pidfile, aclfile and
+    // scripts are then found relative to the last `dir`, at start-up and after a restart from
+    // the rewritten file (which records the directory as an absolute `dir`).
+    let startDirectory = FileManager.default.currentDirectoryPath
+    for change in configuration.directoryChanges {
+        guard chdir(change.path) == 0 else { throw change.error(String(cString: strerror(errno))) }
+    }
+    try configuration.checkScripts()
     if configuration.daemonize && ProcessInfo.processInfo.environment["TANDEM_DAEMONIZED"] == nil {
+        // The daemon is this command started again: it must read the same paths from where we began.
+        chdir(startDirectory)
         try daemonize()
     }
     if let logfile = configuration.logfile, !logfile.isEmpty {
@@ -35,9 +46,6 @@ public func runSentinel(configPath: String, overrides: [(String, String)], logge
         dup2(fd, 1)
         dup2(fd, 2)
         close(fd)
-    }
-    if let dir = configuration.dir, chdir(dir) != 0 {
-        throw SentinelStartError(description: "Can't chdir to '\(dir)': \(String(cString: strerror(errno)))")
     }
     if let pidfile = configuration.pidfile, !pidfile.isEmpty {
         try? "\(getpid())\n".write(toFile: pidfile, atomically: false, encoding: .utf8)

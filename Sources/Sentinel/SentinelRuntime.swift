@@ -530,7 +530,8 @@ public actor SentinelRuntime {
         // ACL users are saved as `user` lines, as Redis's config rewrite does.
         // With an aclfile the users live there (ACL SAVE), not in the config file.
         let userLines = configuration.aclFile != nil ? [] : users.keys.sorted().map { String(users[$0]!.describe(table: .shared)) }
-        let text = SentinelConfiguration.rewrite(current, sentinelLines: config.renderSentinelLines(), userLines: userLines)
+        let text = SentinelConfiguration.rewrite(current, sentinelLines: config.renderSentinelLines(), userLines: userLines,
+                                                 directory: FileManager.default.currentDirectoryPath)
         try ConfigFileWriter.write(text, to: configPath)
         configuration = config
     }

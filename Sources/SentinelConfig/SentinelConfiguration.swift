@@ -70,7 +70,12 @@ public struct SentinelConfiguration: Sendable, Hashable {
 
     public var port = 26379
     public var bind: [String] = []
-    public var dir: String?
+    /// Every `dir` in the order redis-sentinel applies them: it changes directory at each one as
+    /// it reads it, so a relative `dir` is relative to the one before, and every relative path
+    /// used after start-up (logfile, pidfile, aclfile, scripts) is relative to the last one.
+    public var directoryChanges: [DirectoryChange] = []
+    /// The last `dir` (nil: the sentinel stays in the directory it was started in).
+    public var dir: String? { directoryChanges.last?.path }
     /// Off unless the file says `protected-mode yes`: Redis turns it off in sentinel mode.
     public var protectedMode = false
     public var logfile: String?
@@ -103,6 +108,8 @@ public struct SentinelConfiguration: Sendable, Hashable {
     public var ignoredLines: [Int: String] = [:]
     /// Where `aclfile` was set (for the error when `user` lines are there too).
     private var aclFileLine: Int?
+    /// The script directives still to be checked by `checkScripts()` once `dir` is applied.
+    private var scriptDirectives: [ScriptDirective] = []
 
     public init() {}
 
@@ -177,7 +184,7 @@ extension SentinelConfiguration {
         case "bind":
             guard words.count >= 2 else { throw fail(file, line, words, "wrong number of arguments") }
             bind = Array(words.dropFirst())
-        case "dir": dir = try argument()
+        case "dir": directoryChanges.append(DirectoryChange(path: try argument(), line: line, file: file))
         case "logfile": logfile = try argument()
         case "pidfile": pidfile = try argument()
         case "daemonize":
@@ -306,11 +313,11 @@ extension SentinelConfiguration {
         case "auth-user": masters[index].authUser = try arg(3)
         case "notification-script":
             let path = try arg(3)
-            guard access(path, X_OK) == 0 else { throw fail(file, line, words, "Notification script seems non existing or non executable.") }
+            scriptDirectives.append(ScriptDirective(path: path, error: fail(file, line, words, "Notification script seems non existing or non executable.")))
             masters[index].notificationScript = path
         case "client-reconfig-script":
             let path = try arg(3)
-            guard access(path, X_OK) == 0 else { throw fail(file, line, words, "Client reconfiguration script seems non existing or non executable.") }
+            scriptDirectives.append(ScriptDirective(path: path, error: fail(file, line, words, "Client reconfiguration script seems non existing or non executable.")))
             masters[index].clientReconfigScript = path
         case "master-reboot-down-after-period":
             guard let v = Int64(try arg(3)), v >= 0 else { throw fail(file, line, words, "negative time parameter.") }
@@ -336,6 +343,36 @@ extension SentinelConfiguration {
             masters[index].renamedCommands[words[3].uppercased()] = words[4]
         default:
             throw fail(file, line, words, "Unrecognized sentinel configuration statement.")
+        }
+    }
+}
+
+/// One `dir` directive: where it stands, for the error when the directory cannot be entered.
+public struct DirectoryChange: Sendable, Hashable {
+    public var path: String
+    public var line: Int
+    public var file: String
+
+    /// The start-up error when `chdir` to this directory fails with `reason` (strerror).
+    public func error(_ reason: String) -> SentinelConfigError {
+        SentinelConfigError(file: file, line: line, directive: "dir \(path)", message: reason)
+    }
+}
+
+/// A notification-script or client-reconfig-script line, checked after `dir` is applied.
+struct ScriptDirective: Sendable, Hashable {
+    var path: String
+    var error: SentinelConfigError
+}
+
+extension SentinelConfiguration {
+    /// What redis-sentinel checks once the whole file is read and every `dir` applied (its
+    /// sentinel lines are queued and applied after the file): each notification-script and
+    /// client-reconfig-script exists and is executable, a relative path taken from the current
+    /// directory. Call it after changing to `dir`.
+    public func checkScripts() throws(SentinelConfigError) {
+        for script in scriptDirectives where access(script.path, X_OK) != 0 {
+            throw script.error
         }
     }
 }

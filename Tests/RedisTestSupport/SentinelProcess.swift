@@ -34,8 +34,13 @@ public final class SentinelProcess: @unchecked Sendable {
     public var username: String?
     public var password: String?
 
-    public var configFile: URL { directory.appendingPathComponent("sentinel.conf") }
-    public var logFile: URL { directory.appendingPathComponent("sentinel.log") }
+    public let configFile: URL
+    /// Where the process's own output goes (its `logfile`, if the config names one, may be elsewhere).
+    public let logFile: URL
+    /// The config file as given on the command line (relative to `workingDirectory` if relative).
+    private var configArgument: String
+    /// The directory the process is started in (nil: the test's own).
+    public private(set) var workingDirectory: URL?
 
     /// Starts a sentinel monitoring `master` as `name` and waits until it answers PING.
     /// `extraLines` are appended to its sentinel.conf.
@@ -44,6 +49,9 @@ public final class SentinelProcess: @unchecked Sendable {
         self.kind = kind
         self.port = try freeLoopbackPort()
         self.directory = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-sentinel-\(UUID().uuidString)")
+        self.configFile = directory.appendingPathComponent("sentinel.conf")
+        self.logFile = directory.appendingPathComponent("sentinel.log")
+        self.configArgument = configFile.path
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let config = ([
             "port \(port)", "bind 127.0.0.1", "dir \(directory.path)",
@@ -55,15 +63,31 @@ public final class SentinelProcess: @unchecked Sendable {
         try await launch()
     }
 
+    /// Starts a sentinel from a config file the test wrote (which must say `port port`), given
+    /// as `configArgument` on the command line and started in `workingDirectory`, as a user who
+    /// keeps relative paths would start it. `directory` is removed by `stop()`.
+    public init(kind: Kind, port: Int, directory: URL, configFile: URL, configArgument: String, workingDirectory: URL) async throws {
+        self.kind = kind
+        self.port = port
+        self.directory = directory
+        self.configFile = configFile
+        self.configArgument = configArgument
+        self.workingDirectory = workingDirectory
+        self.logFile = directory.appendingPathComponent("\(kind)-output.log")
+        try await launch()
+    }
+
     private func launch() async throws {
         switch kind {
         case .redis:
             guard let binary = Self.redisSentinelBinary else {
                 throw HarnessError("redis-sentinel is not installed (apt-get install redis-sentinel)")
             }
-            child = try ChildProcess(executable: binary, arguments: [configFile.path, "--daemonize", "no"], logFile: logFile)
+            child = try ChildProcess(executable: binary, arguments: [configArgument, "--daemonize", "no"], logFile: logFile,
+                                     workingDirectory: workingDirectory)
         case .tandem:
-            child = try ChildProcess(executable: try tandemExecutable(), arguments: ["sentinel", configFile.path], logFile: logFile)
+            child = try ChildProcess(executable: try tandemExecutable(), arguments: ["sentinel", configArgument], logFile: logFile,
+                                     workingDirectory: workingDirectory)
         }
         try await waitUntil("\(kind) sentinel on port \(port) to answer PING (log: \(logFile.path))") {
             guard self.child?.isRunning == true else { throw HarnessError("\(self.kind) sentinel exited: \(self.logTail())") }
@@ -73,13 +97,16 @@ public final class SentinelProcess: @unchecked Sendable {
     }
 
     /// Kills the process and starts it again with the same config file (and so its saved state),
-    /// first changed by `editConfig` if given (e.g. to drop `sentinel myid` for a new run id).
-    public func restart(editConfig: ((String) -> String)? = nil) async throws {
+    /// first changed by `editConfig` if given (e.g. to drop `sentinel myid` for a new run id),
+    /// from `workingDirectory` with the file given as `configArgument` if given.
+    public func restart(editConfig: ((String) -> String)? = nil, workingDirectory: URL? = nil, configArgument: String? = nil) async throws {
         child?.kill9()
         try await waitUntil("port \(port) to be free again") {
             (try? await self.command(["PING"])) == nil
         }
         if let editConfig { try editConfig(try configText()).write(to: configFile, atomically: true, encoding: .utf8) }
+        if let workingDirectory { self.workingDirectory = workingDirectory }
+        if let configArgument { self.configArgument = configArgument }
         try await launch()
     }
 

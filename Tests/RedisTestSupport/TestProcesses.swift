@@ -115,13 +115,15 @@ public final class ChildProcess: @unchecked Sendable {
     private let process: Process
     private let lock = NIOLock()
 
-    /// Starts `executable` with `arguments`, stdout and stderr appended to `logFile`.
-    public init(executable: String, arguments: [String], logFile: URL) throws {
+    /// Starts `executable` with `arguments`, stdout and stderr appended to `logFile`, in
+    /// `workingDirectory` (default: the test's own).
+    public init(executable: String, arguments: [String], logFile: URL, workingDirectory: URL? = nil) throws {
         self.executable = executable
         self.arguments = arguments
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        if let workingDirectory { process.currentDirectoryURL = workingDirectory }
         if !FileManager.default.fileExists(atPath: logFile.path) {
             _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
         }
