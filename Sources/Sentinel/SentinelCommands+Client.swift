@@ -368,10 +368,9 @@ extension SentinelRuntime {
                     return .simpleError("ERR Error in ACL SETUSER modifier '\(rule)': \(error.message)")
                 }
             }
+            // Connections keep their user and stay authenticated, as in 7.0: only DELUSER (and
+            // ACL LOAD) closes them; `off` and a new password only refuse the next AUTH.
             users[args[1]] = user
-            if !user.enabled || (users[args[1]] != nil && !user.noPass) {
-                // Connections keep their user; Redis only disconnects on DELUSER or a disabled user's next AUTH.
-            }
             return .simpleString("OK")
         case "deluser":
             var count = 0

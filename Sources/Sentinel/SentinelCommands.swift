@@ -98,6 +98,13 @@ extension SentinelRuntime {
         .simpleError("ERR wrong number of arguments for '\(command)' command")
     }
 
+    /// Whether a new connection starts authenticated (7.0's createClient): the default user is
+    /// enabled and needs no password.
+    func newConnectionsStartAuthenticated() -> Bool {
+        guard let defaultUser = users["default"] else { return false }
+        return defaultUser.noPass && defaultUser.enabled
+    }
+
     /// Checks a user's password; on success the connection runs as that user, on failure the
     /// attempt goes to ACL LOG.
     func authenticate(_ username: String, _ password: String, session: ClientSession) -> Bool {

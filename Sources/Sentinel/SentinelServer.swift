@@ -84,6 +84,11 @@ public final class SentinelServer: Sendable {
                     try? await outbound.write(buffer)
                     return
                 }
+                // As 7.0's createClient: a connection made while the default user is enabled
+                // and needs no password starts authenticated, and stays so whatever later
+                // happens to that user (ACL SETUSER default off, a new password).
+                let open = await runtime.newConnectionsStartAuthenticated()
+                session.authenticated.withLockedValue { $0 = open }
                 runtime.clients.add(session)
                 defer { runtime.clients.remove(id) }
                 // Events for this client go through one queue and one writer, so a subscriber

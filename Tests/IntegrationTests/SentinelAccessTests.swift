@@ -145,6 +145,39 @@ extension SentinelSurfaceSerial {
             }
         }
 
+        @Test("ACL changes and connected clients: off and a new password keep open connections working, DELUSER closes them, a connection still authenticated as a disabled default runs CLIENT KILL USER default — as redis-sentinel")
+        func aclChangesAndConnectedClients() async throws {
+            try await SentinelSurfaceTests.loners { tandem, redis in
+                var transcripts: [[String]] = []
+                for s in [tandem, redis] {
+                    var t: [String] = []
+                    let admin = try RawClient(port: s.port)
+                    t.append(try admin.send(["ACL", "SETUSER", "u", "on", ">p1", "+@all"]))
+                    let asU = try RawClient(port: s.port)
+                    t.append(try asU.send(["AUTH", "u", "p1"]))
+                    t.append(try admin.send(["ACL", "SETUSER", "u", "resetpass", ">p2"]))
+                    t.append("u after a new password: " + (try asU.send(["PING"])))
+                    t.append(try admin.send(["ACL", "SETUSER", "u", "off"]))
+                    t.append("u after off: " + (try asU.send(["ACL", "WHOAMI"])))
+                    t.append("new AUTH as disabled u: " + (try RawClient(port: s.port).send(["AUTH", "u", "p2"])))
+                    t.append(try admin.send(["ACL", "SETUSER", "gone", "on", "nopass", "+@all"]))
+                    let asGone = try RawClient(port: s.port)
+                    t.append(try asGone.send(["AUTH", "gone", "x"]))
+                    t.append(try admin.send(["ACL", "DELUSER", "gone"]))
+                    t.append("DELUSER closed its connection: \(asGone.isClosed())")
+                    t.append(try admin.send(["ACL", "SETUSER", "default", "off"]))
+                    t.append("old connection after default off: " + (try admin.send(["PING"])))
+                    let late = try RawClient(port: s.port)
+                    t.append("new connection after default off: " + (try late.send(["PING"])))
+                    t.append("kill: " + (try admin.send(["CLIENT", "KILL", "USER", "default", "SKIPME", "no"])))
+                    t.append("killer closed: \(admin.isClosed()), late closed: \(late.isClosed()), u open: \(!asU.isClosed())")
+                    transcripts.append(t)
+                }
+                #expect(transcripts[1].contains("old connection after default off: +PONG\r\n"), "redis-sentinel: \(transcripts[1])")
+                #expect(transcripts[0] == transcripts[1], "tandem: \(transcripts[0])\nredis:  \(transcripts[1])")
+            }
+        }
+
         @Test("ACL channel patterns: SUBSCRIBE, PSUBSCRIBE and PUBLISH checked against them, NOPERM and ACL LOG as redis-sentinel")
         func aclChannels() async throws {
             try await SentinelSurfaceTests.pair { tandem, redis, _ in
