@@ -1,6 +1,24 @@
 /// Milliseconds on a monotonic clock. The core never reads a clock: every event carries `now`.
 public typealias Millis = Int64
 
+extension Int64 {
+    /// `self * factor`, held at `.max` / `.min` instead of trapping: down-after, failover-timeout
+    /// and the DEBUG timers take any positive value a client sends (Int64.max included), and
+    /// the core multiplies them.
+    public func saturatingTimes(_ factor: Int64) -> Int64 {
+        let (product, overflow) = multipliedReportingOverflow(by: factor)
+        guard overflow else { return product }
+        return (self < 0) == (factor < 0) ? .max : .min
+    }
+
+    /// `self + other`, held at `.max` / `.min` instead of trapping.
+    public func saturatingPlus(_ other: Int64) -> Int64 {
+        let (sum, overflow) = addingReportingOverflow(other)
+        guard overflow else { return sum }
+        return other > 0 ? .max : .min
+    }
+}
+
 /// An `ip:port` pair as Sentinel announces and compares them.
 public struct InstanceAddress: Hashable, Sendable, Comparable, CustomStringConvertible {
     public var ip: String

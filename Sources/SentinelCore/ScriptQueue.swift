@@ -88,7 +88,7 @@ public struct ScriptQueue: Sendable {
         if retry && jobs[i].retryNumber < maxRetries {
             jobs[i].isRunning = false
             jobs[i].pid = 0
-            jobs[i].startTime = now + delay(forRetry: jobs[i].retryNumber)
+            jobs[i].startTime = now.saturatingPlus(delay(forRetry: jobs[i].retryNumber))
             return nil
         }
         let job = jobs.remove(at: i)
@@ -99,7 +99,7 @@ public struct ScriptQueue: Sendable {
     /// `sentinelScriptRetryDelay`: retryDelay, doubled for each run after the first.
     public func delay(forRetry runs: Int) -> Millis {
         var d = retryDelay
-        for _ in 1..<max(1, runs) { d *= 2 }
+        for _ in 1..<max(1, runs) { d = d.saturatingTimes(2) }
         return d
     }
 

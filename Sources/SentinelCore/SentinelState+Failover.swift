@@ -2,7 +2,7 @@ extension SentinelState {
     /// `sentinelStartFailoverIfNeeded`.
     mutating func startFailoverIfNeeded(_ name: String, now: Millis) -> Bool {
         guard let master = masters[name], master.isODown, !master.failoverInProgress else { return false }
-        if let started = master.failoverStartTime, now - started < master.failoverTimeout * 2 { return false }
+        if let started = master.failoverStartTime, now - started < master.failoverTimeout.saturatingTimes(2) { return false }
         startFailover(name, now: now)
         return true
     }
@@ -68,10 +68,10 @@ extension SentinelState {
         guard let master = masters[name] else { return nil }
         var maxMasterDownTime: Millis = 0
         if let since = master.instance.sdownSince { maxMasterDownTime += now - since }
-        maxMasterDownTime += master.downAfter * 10
-        let infoValidity = master.instance.isSDown ? timers.pingPeriod * 5 : timers.infoPeriod * 3
+        maxMasterDownTime = maxMasterDownTime.saturatingPlus(master.downAfter.saturatingTimes(10))
+        let infoValidity = master.instance.isSDown ? timers.pingPeriod.saturatingTimes(5) : timers.infoPeriod.saturatingTimes(3)
         let candidates = master.replicas.values.filter { r in
-            !r.isSDown && r.linkConnected && now - r.lastAvailTime <= timers.pingPeriod * 5
+            !r.isSDown && r.linkConnected && now - r.lastAvailTime <= timers.pingPeriod.saturatingTimes(5)
                 && r.replicaPriority != 0
                 && r.infoRefresh.map { now - $0 <= infoValidity } == true
                 && r.masterLinkDownTime <= maxMasterDownTime

@@ -64,7 +64,7 @@ extension SentinelState {
             } else {
                 // A replica that claims to be a master (typically the old master coming back):
                 // once it has stayed so for a while and our master looks sane, convert it.
-                let wait = behaviour.convertReturningMasterAfter ?? timers.publishPeriod * 4
+                let wait = behaviour.convertReturningMasterAfter ?? timers.publishPeriod.saturatingTimes(4)
                 if !ri.promoted && masterLooksSane(name, now: now) && noDownFor(ri, wait, now: now)
                     && now - ri.roleReportedTime > wait {
                     emit(.replicate(ref, to: master.address))
@@ -95,7 +95,7 @@ extension SentinelState {
     func masterLooksSane(_ name: String, now: Millis) -> Bool {
         guard let m = masters[name] else { return false }
         return !m.instance.roleReportedReplica && !m.instance.isSDown && !m.isODown
-            && m.instance.infoRefresh.map { now - $0 < timers.infoPeriod * 2 } == true
+            && m.instance.infoRefresh.map { now - $0 < timers.infoPeriod.saturatingTimes(2) } == true
     }
 
     /// `sentinelRedisInstanceNoDownFor`.

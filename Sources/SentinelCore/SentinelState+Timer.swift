@@ -153,7 +153,7 @@ extension SentinelState {
         }
         var down = elapsed > master.downAfter
         if case .master = ref, ri.roleReportedReplica,
-           now - ri.roleReportedTime > master.downAfter + timers.infoPeriod * 2 {
+           now - ri.roleReportedTime > master.downAfter.saturatingPlus(timers.infoPeriod.saturatingTimes(2)) {
             down = true
         }
         // master-reboot-down-after-period: a rebooted master that has not answered PONG since.
@@ -203,7 +203,7 @@ extension SentinelState {
         guard let master = masters[name] else { return }
         for runID in master.sortedSentinelIDs {
             let peer = master.sentinels[runID]!
-            if now - (peer.lastMasterDownReply ?? Millis.min / 2) > timers.askPeriod * 5 {
+            if now - (peer.lastMasterDownReply ?? Millis.min / 2) > timers.askPeriod.saturatingTimes(5) {
                 masters[name]!.sentinels[runID]!.reportsMasterDown = false
                 masters[name]!.sentinels[runID]!.leader = nil
             }

@@ -315,6 +315,28 @@ struct GroupScenarioTests {
         _ = lonely.monitor(name: "m", address: G.addr(6379), quorum: 2, now: 0)
         #expect(throws: SentinelState.FailoverRefusal.noGoodReplica) { try lonely.forceFailover("m", now: 0) }
     }
+
+    @Test("down-after and failover-timeout at Int64.max (SENTINEL SET takes any positive value): a forced failover and a crash never trap, and the largest setting simply never expires")
+    func hostileSettings() throws {
+        var g = G()
+        g.run(for: 12_000)
+        for i in g.sentinels.indices {
+            for setting in [SentinelState.MasterSetting.downAfter(.max), .failoverTimeout(.max), .rebootDownAfter(.max)] {
+                _ = g.sentinels[i].state.set(master: G.masterName, setting, option: "x", value: "9223372036854775807")
+            }
+        }
+        var state = g.sentinels[0].state
+        _ = try state.forceFailover(G.masterName, now: g.now)
+        g.sentinels[0].state = state
+        let took = g.run(until: 20_000) { g in g.liveMasters.count == 1 && g.liveMasters[0] != G.addr(6379) && g.converged(on: g.liveMasters[0]) }
+        #expect(took != nil, "the forced failover did not complete")
+        // A crash of the new master: with down-after at Int64.max it is never SDOWN.
+        g.crash(g.liveMasters[0].port)
+        g.run(for: 10_000)
+        #expect(g.events("+sdown").filter { $0.payload.hasPrefix("master") }.isEmpty)
+        #expect(Int64.max.saturatingTimes(2) == .max && Int64(-3).saturatingTimes(.max) == .min && Int64(3).saturatingTimes(4) == 12)
+        #expect(Int64.max.saturatingPlus(1) == .max && Int64.min.saturatingPlus(-1) == .min && Int64(1).saturatingPlus(2) == 3)
+    }
 }
 
 @Suite("Sentinel core: coordinated switchover")
