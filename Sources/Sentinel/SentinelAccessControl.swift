@@ -24,7 +24,7 @@ struct ACLUser: Sendable, Hashable {
     /// The default user: `on nopass ~* &* +@all`, or with a password from `requirepass`.
     static func defaultUser(table: SentinelCommandTable, password: String?) -> ACLUser {
         var u = ACLUser(name: "default", enabled: true, noPass: password == nil)
-        if let password { u.passwords = [SHA256.hex(Array(password.utf8))] }
+        if let password { u.passwords = [PasswordHash.hex(password)] }
         u.allKeys = true
         u.allChannels = true
         u.allCommands = true
@@ -33,7 +33,7 @@ struct ACLUser: Sendable, Hashable {
     }
 
     func checks(password: String) -> Bool {
-        enabled && (noPass || passwords.contains(SHA256.hex(Array(password.utf8))))
+        enabled && (noPass || PasswordHash.matches(password, anyOf: passwords))
     }
 
     func canRun(_ fullName: String) -> Bool { allowed.contains(fullName) }
@@ -71,7 +71,7 @@ struct ACLUser: Sendable, Hashable {
             let rest = String(rule.dropFirst())
             switch first {
             case ">":
-                let hash = SHA256.hex(Array(rest.utf8))
+                let hash = PasswordHash.hex(rest)
                 if !passwords.contains(hash) { passwords.append(hash) }
                 noPass = false
             case "#":
@@ -81,7 +81,7 @@ struct ACLUser: Sendable, Hashable {
                 if !passwords.contains(rest) { passwords.append(rest) }
                 noPass = false
             case "<", "!":
-                let hash = first == "<" ? SHA256.hex(Array(rest.utf8)) : rest
+                let hash = first == "<" ? PasswordHash.hex(rest) : rest
                 if first == "!" && !(rest.utf8.count == 64 && rest.utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) })) {
                     throw ACLRuleError("The password hash must be exactly 64 characters and contain only lowercase hexadecimal characters")
                 }
