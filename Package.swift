@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "5.0.1"),
     ],
     targets: [
         .target(
@@ -89,10 +90,16 @@ let package = Package(
             dependencies: ["VRRPCore", "KeepalivedConfig", "CVRRPSystem"],
             swiftSettings: swiftSettings
         ),
+        // node.yaml reader for `tandem run`: typed settings, errors with file, line and key.
+        .target(
+            name: "NodeConfig",
+            dependencies: [.product(name: "Yams", package: "Yams")],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "tandem",
             dependencies: [
-                "Sentinel", "Proxy", "VRRP", "KeepalivedConfig",
+                "Sentinel", "Proxy", "VRRP", "KeepalivedConfig", "NodeConfig",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -134,6 +141,11 @@ let package = Package(
         .testTarget(
             name: "SentinelConfigTests",
             dependencies: ["SentinelConfig"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "NodeConfigTests",
+            dependencies: ["NodeConfig"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

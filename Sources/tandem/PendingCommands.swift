@@ -20,14 +20,6 @@ extension PendingSubcommand {
     }
 }
 
-struct RunCommand: PendingSubcommand {
-    static let configuration = CommandConfiguration(
-        commandName: "run",
-        abstract: "Run monitor, proxy and virtual IP as one node agent from tandem.yaml (not implemented yet).")
-    @Argument(parsing: .allUnrecognized, help: "tandem.yaml path.")
-    var arguments: [String] = []
-}
-
 struct StatusCommand: PendingSubcommand {
     static let configuration = CommandConfiguration(
         commandName: "status",

@@ -28,11 +28,31 @@ struct CommandLineTests {
         }
     }
 
-    @Test("subcommands that have not landed say so and exit 2", arguments: ["run", "status"])
+    @Test("subcommands that have not landed say so and exit 2", arguments: ["status"])
     func pending(subcommand: String) throws {
         let result = try runTandem([subcommand, "/etc/some.conf", "--port", "26379"])
         #expect(result.status == 2)
         #expect(result.output.contains("tandem \(subcommand): not implemented yet"))
+    }
+
+    @Test("tandem run --check validates node.yaml (0 valid, 1 with file:line:key); running the agent is not implemented yet (2)")
+    func runCheck() throws {
+        let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../docs/examples")
+        for name in ["three-nodes-n1.yaml", "witness-n1.yaml", "witness-w1.yaml", "adopt-n2.yaml"] {
+            let result = try runTandem(["run", "--check", examples.appendingPathComponent(name).path])
+            #expect(result.status == 0 && result.output.contains("configuration OK"), "\(name): \(result.output)")
+        }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-run-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let bad = dir.appendingPathComponent("node.yaml").path
+        try "node:\n  name: n1\n  colour: blue\n".write(toFile: bad, atomically: true, encoding: .utf8)
+        let refused = try runTandem(["run", "--check", bad])
+        #expect(refused.status == 1 && refused.output.contains("\(bad):3: 'node.colour': unknown key"), "\(refused.output)")
+        let missing = try runTandem(["run", "--check", dir.appendingPathComponent("none.yaml").path])
+        #expect(missing.status == 1 && missing.output.contains("cannot read"), "\(missing.output)")
+        let pending = try runTandem(["run", examples.appendingPathComponent("witness-w1.yaml").path])
+        #expect(pending.status == 2 && pending.output.contains("not implemented yet"), "\(pending.output)")
     }
 
     @Test("tandem vrrp --check loads both seeds' keepalived.conf; virtual_server is a warning with its line")

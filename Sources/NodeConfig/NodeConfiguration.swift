@@ -1,0 +1,251 @@
+import Yams
+
+/// What one node's node.yaml says: who this node is, the group it belongs to, and which parts
+/// (Redis, monitor, proxy, virtual IP) it runs. docs/configuration.md documents every key.
+public struct NodeConfiguration: Sendable, Hashable {
+    /// `data`: runs a Redis server (and usually the proxy and the VIP); `witness`: only votes.
+    public enum Role: String, Sendable, Hashable { case data, witness }
+
+    /// One member of the group, as every node lists it.
+    public struct Member: Sendable, Hashable {
+        public var name: String
+        public var address: String
+        public var role: Role
+        /// The member's Redis port (data nodes).
+        public var redisPort: Int
+        /// The member's monitor (sentinel) port.
+        public var monitorPort: Int
+    }
+
+    public struct Group: Sendable, Hashable {
+        /// The Sentinel master name (what clients ask `SENTINEL get-master-addr-by-name` for).
+        public var name: String
+        public var quorum: Int
+        public var downAfterMilliseconds: Int64
+        public var failoverTimeoutMilliseconds: Int64
+        /// `replicated`: a write is acknowledged only once a replica has it.
+        public var durability: Durability
+        /// Two data nodes and no witness start only with this set (see docs/node.md).
+        public var acceptSplitBrain: Bool
+        public var members: [Member]
+    }
+
+    public enum Durability: String, Sendable, Hashable { case async, replicated }
+
+    public struct Redis: Sendable, Hashable {
+        public var port: Int
+        public var password: String?
+        public var user: String?
+        /// Start and restart the local redis-server, writing `replicaof` before each start.
+        public var supervise: Bool
+        public var server: String
+        public var configFile: String?
+    }
+
+    public struct Monitor: Sendable, Hashable {
+        public var port: Int
+        public var bind: [String]
+    }
+
+    public struct Proxy: Sendable, Hashable {
+        public var listen: [String]
+    }
+
+    public struct VIP: Sendable, Hashable {
+        public enum Placement: String, Sendable, Hashable { case direct, proxy }
+        /// `10.0.0.100/24`.
+        public var address: String
+        public var interface: String
+        public var placement: Placement
+        public var vrrpVersion: Int
+        public var routerID: Int
+        public var advertIntervalMilliseconds: Int64
+        public var priority: Int
+        public var authPass: String?
+    }
+
+    public var name: String
+    public var role: Role
+    public var group: Group
+    public var redis: Redis?
+    public var monitor: Monitor
+    public var proxy: Proxy?
+    public var vip: VIP?
+
+    /// This node as the group lists it (always there in a configuration that was read).
+    public var me: Member? { group.members.first { $0.name == name } }
+}
+
+extension NodeConfiguration {
+    /// Reads and checks a node.yaml. Every error names the file, the line and the key.
+    public init(parsing text: String, file: String) throws(NodeConfigError) {
+        let root: Node
+        do {
+            guard let node = try Yams.compose(yaml: text) else {
+                throw NodeConfigError(file: file, line: 1, key: "", message: "the file is empty")
+            }
+            root = node
+        } catch let error as NodeConfigError {
+            throw error
+        } catch let error as YamlError {
+            throw Self.yamlError(error, file: file)
+        } catch {
+            throw NodeConfigError(file: file, line: 1, key: "", message: "not valid YAML: \(error)")
+        }
+        var top = try YAMLFields(root, path: "", file: file)
+
+        guard var nodeFields = try top.mapping("node") else { throw top.error("node", "is required") }
+        let name = try nodeFields.requiredString("name")
+        let role = Role(rawValue: try nodeFields.choice("role", ["data", "witness"]) ?? "data")!
+        try nodeFields.finish()
+
+        guard var groupFields = try top.mapping("group") else { throw top.error("group", "is required") }
+        let group = try Self.readGroup(&groupFields)
+        try groupFields.finish()
+
+        // Ports come from this node's entry in group.nodes, so every node agrees on them.
+        let myPorts = group.members.first { $0.name == name }.map { ($0.redisPort, $0.monitorPort) } ?? (6379, 26379)
+        var redis: Redis?
+        if var fields = try top.mapping("redis") {
+            redis = Redis(port: myPorts.0, password: try fields.string("password"), user: try fields.string("user"),
+                          supervise: try fields.bool("supervise") ?? false,
+                          server: try fields.string("server") ?? "/usr/bin/redis-server",
+                          configFile: try fields.string("config"))
+            if redis!.supervise, !fields.has("config") { throw fields.error("supervise", "needs redis.config: the redis.conf to start the server with") }
+            try fields.finish()
+        } else if role == .data {
+            redis = Redis(port: myPorts.0, password: nil, user: nil, supervise: false, server: "/usr/bin/redis-server", configFile: nil)
+        }
+        var monitor = Monitor(port: myPorts.1, bind: ["0.0.0.0"])
+        if var fields = try top.mapping("monitor") {
+            monitor.bind = try fields.strings("bind") ?? monitor.bind
+            try fields.finish()
+        }
+        var proxy: Proxy?
+        if var fields = try top.mapping("proxy") {
+            let listen = try fields.strings("listen") ?? []
+            guard !listen.isEmpty else { throw fields.error("listen", "is required: the addresses clients connect to, e.g. 0.0.0.0:6380") }
+            for address in listen where !Self.isHostPort(address) {
+                throw fields.error("listen", "'\(address)' is not HOST:PORT")
+            }
+            proxy = Proxy(listen: listen)
+            try fields.finish()
+        }
+        var vip: VIP?
+        if var fields = try top.mapping("vip") {
+            vip = try Self.readVIP(&fields, hasProxy: proxy != nil)
+            try fields.finish()
+        }
+        try top.finish()
+
+        self.init(name: name, role: role, group: group, redis: redis, monitor: monitor, proxy: proxy, vip: vip)
+        try check(top: top)
+    }
+
+    private static func readGroup(_ fields: inout YAMLFields) throws(NodeConfigError) -> Group {
+        let name = try fields.requiredString("name")
+        guard !name.isEmpty, !name.contains(where: { $0 == " " || $0.isNewline }) else {
+            throw fields.error("name", "a master name has no spaces")
+        }
+        let members = try fields.list("nodes") { (m: inout YAMLFields) throws(NodeConfigError) -> Member in
+            let role = Role(rawValue: try m.choice("role", ["data", "witness"]) ?? "data")!
+            return Member(name: try m.requiredString("name"), address: try m.requiredString("address"), role: role,
+                          redisPort: try m.integer("redis-port", in: 1...65535) ?? 6379,
+                          monitorPort: try m.integer("monitor-port", in: 1...65535) ?? 26379)
+        } ?? []
+        guard !members.isEmpty else { throw fields.error("nodes", "is required: every node of the group, this one included") }
+        var seen: Set<String> = []
+        for member in members where !seen.insert(member.name).inserted {
+            throw fields.error("nodes", "the name '\(member.name)' is given twice")
+        }
+        let majority = members.count / 2 + 1
+        let quorum = try fields.integer("quorum", in: 1...members.count) ?? majority
+        return Group(name: name, quorum: quorum,
+                     downAfterMilliseconds: try fields.milliseconds("down-after", in: 100...3_600_000) ?? 5_000,
+                     failoverTimeoutMilliseconds: try fields.milliseconds("failover-timeout", in: 1_000...86_400_000) ?? 60_000,
+                     durability: Durability(rawValue: try fields.choice("durability", ["async", "replicated"]) ?? "async")!,
+                     acceptSplitBrain: try fields.bool("accept-split-brain") ?? false,
+                     members: members)
+    }
+
+    private static func readVIP(_ fields: inout YAMLFields, hasProxy: Bool) throws(NodeConfigError) -> VIP {
+        let address = try fields.requiredString("address")
+        guard isPrefix(address) else { throw fields.error("address", "expected an address with its prefix length, e.g. 10.0.0.100/24, got '\(address)'") }
+        guard let interface = try fields.string("interface"), !interface.isEmpty else {
+            throw fields.error("interface", "is required: the network interface the virtual IP is added to")
+        }
+        let placement = VIP.Placement(rawValue: try fields.choice("mode", ["direct", "proxy"]) ?? (hasProxy ? "proxy" : "direct"))!
+        if placement == .proxy && !hasProxy { throw fields.error("mode", "'proxy' needs a proxy section on this node") }
+        var version = 3, routerID = 51, interval: Int64 = 1000, priority = 100
+        var authPass: String?
+        if var vrrp = try fields.mapping("vrrp") {
+            version = try vrrp.integer("version", in: 2...3) ?? 3
+            routerID = try vrrp.integer("router-id", in: 1...255) ?? 51
+            interval = try vrrp.milliseconds("advert-interval", in: 10...40_950) ?? (version == 3 ? 100 : 1000)
+            priority = try vrrp.integer("priority", in: 1...254) ?? 100
+            authPass = try vrrp.string("auth-pass")
+            if version == 2 && interval % 1000 != 0 { throw vrrp.error("advert-interval", "VRRPv2 counts whole seconds") }
+            if version == 3 && interval % 10 != 0 { throw vrrp.error("advert-interval", "VRRPv3 counts centiseconds") }
+            if version == 3 && authPass != nil { throw vrrp.error("auth-pass", "VRRPv3 has no authentication (RFC 5798)") }
+            if let pass = authPass, pass.utf8.count > 8 { throw vrrp.error("auth-pass", "at most 8 characters (VRRPv2 PASS)") }
+            try vrrp.finish()
+        } else {
+            interval = 100
+        }
+        return VIP(address: address, interface: interface, placement: placement, vrrpVersion: version, routerID: routerID,
+                   advertIntervalMilliseconds: interval, priority: priority, authPass: authPass)
+    }
+
+    /// Combinations no single key can reject.
+    private func check(top: YAMLFields) throws(NodeConfigError) {
+        guard let me = group.members.first(where: { $0.name == name }) else {
+            throw top.error("node", "node.name '\(name)' is not among group.nodes (\(group.members.map(\.name).joined(separator: ", ")))")
+        }
+        if me.role != role {
+            throw top.error("node", "node.role is \(role.rawValue) but group.nodes lists '\(name)' as \(me.role.rawValue)")
+        }
+        if role == .witness {
+            for (key, present) in [("redis", redis != nil), ("proxy", proxy != nil), ("vip", vip != nil)] where present {
+                throw top.error(key, "a witness only votes: it runs no \(key)")
+            }
+        }
+        for address in proxy?.listen ?? [] {
+            let port = Int(address.split(separator: ":").last ?? "") ?? 0
+            if port == me.monitorPort || (role == .data && port == me.redisPort) {
+                throw top.error("proxy", "proxy.listen \(address) takes this node's \(port == me.monitorPort ? "monitor" : "Redis") port \(port)")
+            }
+        }
+        let data = group.members.filter { $0.role == .data }.count
+        let witnesses = group.members.count - data
+        if data == 0 { throw top.error("group", "group.nodes has no data node") }
+        if data == 2 && witnesses == 0 && !group.acceptSplitBrain {
+            throw top.error("group", "two data nodes and no witness cannot tell a dead peer from a cut link: each would promote itself. Add a witness node (see docs/node.md), or set group.accept-split-brain: true to accept that risk")
+        }
+        if group.durability == .replicated && data < 2 {
+            throw top.error("group", "durability: replicated needs at least two data nodes")
+        }
+    }
+
+    static func yamlError(_ error: YamlError, file: String) -> NodeConfigError {
+        switch error {
+        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
+            return NodeConfigError(file: file, line: mark.line, key: "", message: "not valid YAML: \(problem)")
+        default:
+            return NodeConfigError(file: file, line: 1, key: "", message: "not valid YAML: \(error)")
+        }
+    }
+
+    static func isHostPort(_ text: String) -> Bool {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]) else { return false }
+        return (1...65535).contains(port) && colon != text.startIndex
+    }
+
+    static func isPrefix(_ text: String) -> Bool {
+        let parts = text.split(separator: "/")
+        guard parts.count == 2, let length = Int(parts[1]) else { return false }
+        let isV6 = parts[0].contains(":")
+        if isV6 { return (1...128).contains(length) }
+        let octets = parts[0].split(separator: ".", omittingEmptySubsequences: false)
+        return octets.count == 4 && octets.allSatisfy { UInt8($0) != nil } && (1...32).contains(length)
+    }
+}

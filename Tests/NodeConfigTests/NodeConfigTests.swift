@@ -1,0 +1,132 @@
+import Foundation
+import NodeConfig
+import Testing
+
+@Suite("node.yaml: reading and checking")
+struct NodeConfigTests {
+    static let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../docs/examples")
+
+    static func load(_ name: String) throws -> NodeConfiguration {
+        let path = examples.appendingPathComponent(name).path
+        return try NodeConfiguration(parsing: try String(contentsOfFile: path, encoding: .utf8), file: name)
+    }
+
+    /// The error a text gives (the test fails if it loads).
+    static func error(_ text: String) -> NodeConfigError? {
+        do {
+            _ = try NodeConfiguration(parsing: text, file: "node.yaml")
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    static let minimal = """
+        node:
+          name: n1
+        group:
+          name: mymaster
+          nodes:
+            - { name: n1, address: 10.9.0.1 }
+            - { name: n2, address: 10.9.0.2 }
+            - { name: n3, address: 10.9.0.3 }
+
+        """
+
+    @Test("the documented examples load as docs/configuration.md describes them")
+    func examplesLoad() throws {
+        let three = try Self.load("three-nodes-n1.yaml")
+        #expect(three.name == "n1" && three.role == .data && three.group.members.count == 3 && three.group.quorum == 2)
+        #expect(three.group.downAfterMilliseconds == 1000 && three.group.failoverTimeoutMilliseconds == 60_000)
+        #expect(three.redis?.port == 6379 && three.redis?.supervise == false && three.monitor.port == 26379)
+        #expect(three.proxy?.listen == ["0.0.0.0:6380"])
+        let vip = try #require(three.vip)
+        #expect(vip.address == "10.0.0.100/24" && vip.interface == "eth0" && vip.placement == .proxy && vip.vrrpVersion == 3)
+        #expect(vip.routerID == 51 && vip.advertIntervalMilliseconds == 100 && vip.priority == 100 && vip.authPass == nil)
+
+        let n1 = try Self.load("witness-n1.yaml")
+        #expect(n1.group.durability == .replicated && n1.redis?.supervise == true && n1.redis?.configFile == "/etc/redis/redis.conf")
+        #expect(n1.vip?.placement == .direct && n1.proxy == nil)
+        let w1 = try Self.load("witness-w1.yaml")
+        #expect(w1.role == .witness && w1.redis == nil && w1.proxy == nil && w1.vip == nil && w1.monitor.port == 26379)
+
+        let adopt = try Self.load("adopt-n2.yaml")
+        #expect(adopt.group.name == "cache" && adopt.group.downAfterMilliseconds == 30_000)
+        #expect(adopt.redis?.password == "my-redis-password" && adopt.monitor.bind == ["198.51.100.12", "127.0.0.1"])
+    }
+
+    @Test("defaults: quorum is a majority, down-after 5 s, the ports from group.nodes, VRRPv3 at 100 ms")
+    func defaults() throws {
+        let c = try NodeConfiguration(parsing: Self.minimal + "vip:\n  address: 10.9.0.100/24\n  interface: eth0\n", file: "node.yaml")
+        #expect(c.group.quorum == 2 && c.group.downAfterMilliseconds == 5_000 && c.group.durability == .async)
+        #expect(c.redis?.port == 6379 && c.monitor.port == 26379)
+        #expect(c.vip?.placement == .direct && c.vip?.vrrpVersion == 3 && c.vip?.advertIntervalMilliseconds == 100)
+    }
+
+    @Test("bad files: each error names the line and the key", arguments: [
+        ("node:\n  name: n1\n  nmae: x\n", 3, "node.nmae", "unknown key"),
+        ("node: [a, b]\n", 1, "node", "expected a mapping"),
+        ("node:\n  name: n1\n  role: leader\n", 3, "node.role", "must be one of data, witness"),
+        ("node:\n  name: n1\ngroup:\n  name: m\n", 3, "group.nodes", "is required"),
+        ("node:\n  name: [n1\n", 3, "", "not valid YAML"),
+        ("node:\n  name: n1\n  name: n2\n", 3, "node.name", "given twice"),
+    ] as [(String, Int, String, String)])
+    func badFiles(text: String, line: Int, key: String, message: String) throws {
+        let error = try #require(Self.error(text))
+        #expect(error.line == line && error.key == key && error.message.contains(message), "\(error)")
+        #expect(error.description.hasPrefix("node.yaml:\(line): "))
+    }
+
+    @Test("bad values and impossible combinations are refused with their line and key", arguments: [
+        ("  down-after: 1 minute\n", "group.down-after", "expected a duration"),
+        ("  down-after: 10ms\n", "group.down-after", "must be from 100 ms"),
+        ("  quorum: 4\n", "group.quorum", "from 1 to 3"),
+        ("  quorum: -1\n", "group.quorum", "from 1 to 3"),
+        ("  quorum: 99999999999999999999999\n", "group.quorum", "from 1 to 3"),
+        ("  durability: sync\n", "group.durability", "one of async, replicated"),
+    ] as [(String, String, String)])
+    func badGroupValues(line: String, key: String, message: String) throws {
+        let text = Self.minimal.replacingOccurrences(of: "  name: mymaster\n", with: "  name: mymaster\n" + line)
+        let error = try #require(Self.error(text))
+        #expect(error.key == key && error.message.contains(message) && error.line == 5, "\(error)")
+    }
+
+    @Test("a VIP needs an interface and a prefix; a proxy-placed VIP needs a proxy; VRRP settings are checked", arguments: [
+        ("vip:\n  address: 10.9.0.100/24\n", "vip.interface", "is required"),
+        ("vip:\n  address: 10.9.0.100\n  interface: eth0\n", "vip.address", "prefix length"),
+        ("vip:\n  address: 10.9.0.100/24\n  interface: eth0\n  mode: proxy\n", "vip.mode", "needs a proxy section"),
+        ("vip:\n  address: 10.9.0.100/24\n  interface: eth0\n  vrrp:\n    version: 2\n    advert-interval: 1500ms\n", "vip.vrrp.advert-interval", "whole seconds"),
+        ("vip:\n  address: 10.9.0.100/24\n  interface: eth0\n  vrrp:\n    auth-pass: secret\n", "vip.vrrp.auth-pass", "no authentication"),
+        ("vip:\n  address: 10.9.0.100/24\n  interface: eth0\n  vrrp:\n    router-id: 256\n", "vip.vrrp.router-id", "from 1 to 255"),
+        ("proxy:\n  listen: [0.0.0.0:6379]\n", "proxy", "takes this node's Redis port 6379"),
+        ("proxy:\n  listen: [nowhere]\n", "proxy.listen", "is not HOST:PORT"),
+        ("redis:\n  supervise: true\n", "redis.supervise", "needs redis.config"),
+    ] as [(String, String, String)])
+    func badSections(section: String, key: String, message: String) throws {
+        let error = try #require(Self.error(Self.minimal + section))
+        #expect(error.key == key && error.message.contains(message), "\(error)")
+    }
+
+    @Test("a witness runs no Redis, proxy or VIP; the node must be listed with its role; two data nodes need a witness or an explicit risk")
+    func layouts() throws {
+        let witness = Self.minimal.replacingOccurrences(of: "  name: n1\ngroup", with: "  name: n3\n  role: witness\ngroup")
+            .replacingOccurrences(of: "{ name: n3, address: 10.9.0.3 }", with: "{ name: n3, address: 10.9.0.3, role: witness }")
+        #expect(try NodeConfiguration(parsing: witness, file: "w.yaml").role == .witness)
+        for section in ["proxy:\n  listen: [0.0.0.0:6380]\n", "redis:\n  password: x\n", "vip:\n  address: 10.9.0.100/24\n  interface: eth0\n"] {
+            let error = try #require(Self.error(witness + section))
+            #expect(error.message.contains("a witness only votes"), "\(error)")
+        }
+        let unlisted = try #require(Self.error(Self.minimal.replacingOccurrences(of: "  name: n1\ngroup", with: "  name: n9\ngroup")))
+        #expect(unlisted.message.contains("'n9' is not among group.nodes"), "\(unlisted)")
+        let wrongRole = try #require(Self.error(Self.minimal.replacingOccurrences(of: "  name: n1\ngroup", with: "  name: n1\n  role: witness\ngroup")))
+        #expect(wrongRole.message.contains("lists 'n1' as data"), "\(wrongRole)")
+
+        let two = Self.minimal.replacingOccurrences(of: "    - { name: n3, address: 10.9.0.3 }\n", with: "")
+        let splitBrain = try #require(Self.error(two))
+        #expect(splitBrain.key == "group" && splitBrain.message.contains("Add a witness"), "\(splitBrain)")
+        let accepted = two.replacingOccurrences(of: "  name: mymaster\n", with: "  name: mymaster\n  accept-split-brain: true\n")
+        #expect(try NodeConfiguration(parsing: accepted, file: "two.yaml").group.acceptSplitBrain)
+        let duplicate = try #require(Self.error(Self.minimal.replacingOccurrences(of: "name: n2,", with: "name: n1,")))
+        #expect(duplicate.message.contains("'n1' is given twice"), "\(duplicate)")
+    }
+}
