@@ -90,6 +90,11 @@ let package = Package(
             dependencies: ["VRRPCore", "KeepalivedConfig", "CVRRPSystem"],
             swiftSettings: swiftSettings
         ),
+        // PURE: the node agent's decisions (fencing, VIP placement) on a simulated clock.
+        .target(
+            name: "NodeCore",
+            swiftSettings: swiftSettings
+        ),
         // node.yaml reader for `tandem run`: typed settings, errors with file, line and key.
         .target(
             name: "NodeConfig",
@@ -141,6 +146,11 @@ let package = Package(
         .testTarget(
             name: "SentinelConfigTests",
             dependencies: ["SentinelConfig"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "NodeCoreTests",
+            dependencies: ["NodeCore"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

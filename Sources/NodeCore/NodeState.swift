@@ -1,0 +1,162 @@
+/// The node agent's decisions, pure: what this node's virtual IP, fence and local Redis should
+/// do, from what the node observes. No I/O and no clock reads: every input carries `now`
+/// (milliseconds on any monotonic clock), and the output is a list of actions for the shell.
+///
+/// The rules (docs/node.md has the timing argument):
+/// - *Majority contact*: this node and the monitors it heard from within `contactWindow` make a
+///   majority of the group.
+/// - *Fence*: a node whose Redis is master and which has been without majority contact for
+///   `fenceAfter` (down-after / 2) refuses writes (CLIENT PAUSE WRITE, renewed while isolated,
+///   and its proxy stops forwarding writes) and releases the VIP, before the majority can
+///   promote (that takes down-after). Contact back: unfenced; if the group has moved on to
+///   another master, the local Redis is first made its replica.
+/// - *VIP*: in `direct` placement, only the node whose Redis is the confirmed master, unfenced
+///   and in majority contact, may hold it; in `proxy` placement any unfenced node in majority
+///   contact whose proxy is up may, the master's node preferred.
+public struct NodeState: Sendable, Hashable {
+    public enum Placement: Sendable, Hashable { case direct, proxy }
+
+    /// How the local Redis answered its last check.
+    public enum RedisRole: Sendable, Hashable { case master, replica, down }
+
+    /// What the shell tells the core.
+    public enum Input: Sendable, Hashable {
+        /// The periodic timer.
+        case tick
+        /// The local monitor's view of the group: the confirmed master's address (nil: none yet).
+        case groupMaster(String?)
+        /// A message (hello, PING reply, vote) arrived from that node's monitor.
+        case heardFrom(node: String)
+        /// The local Redis's role, from its last INFO/ROLE (or `.down` when it did not answer).
+        case localRedis(RedisRole)
+        /// The local proxy is (not) serving.
+        case proxyUp(Bool)
+    }
+
+    /// What the core tells the shell to do.
+    public enum Action: Sendable, Hashable {
+        /// Take part in the VRRP election for the VIP with this priority.
+        case vipEligible(priority: Int)
+        /// Do not hold the VIP: leave at once (priority-0 advert) if holding it, never claim it.
+        case vipIneligible
+        /// Refuse writes on the local Redis for `milliseconds` (CLIENT PAUSE … WRITE), and stop the
+        /// local proxy forwarding writes. Sent again before it runs out while the fence holds.
+        case fence(milliseconds: Int64)
+        /// Writes are allowed again (CLIENT UNPAUSE; the proxy forwards writes).
+        case unfence
+        /// Make the local Redis a replica of the group's master (`REPLICAOF host port`).
+        case replicate(to: String)
+    }
+
+    public struct Settings: Sendable, Hashable {
+        public var myName: String
+        /// This node's Redis as the group's monitors name it (`host:port`).
+        public var myRedis: String
+        /// Every node of the group that runs a monitor, this one included.
+        public var members: [String]
+        public var placement: Placement
+        /// A monitor not heard from for this long no longer counts as in contact.
+        public var contactWindow: Int64
+        /// Without majority contact for this long, a master fences itself (down-after / 2).
+        public var fenceAfter: Int64
+        public var basePriority: Int
+
+        public init(myName: String, myRedis: String, members: [String], placement: Placement,
+                    downAfter: Int64, basePriority: Int = 100) {
+            self.myName = myName
+            self.myRedis = myRedis
+            self.members = members
+            self.placement = placement
+            // Monitors hear from each other several times per down-after (hellos, PINGs); a
+            // quarter of it without a word is already a sign, half of it is the decision.
+            self.contactWindow = max(1, downAfter / 4)
+            self.fenceAfter = max(1, downAfter / 2)
+            self.basePriority = basePriority
+        }
+    }
+
+    public let settings: Settings
+    public private(set) var groupMaster: String?
+    public private(set) var localRedis: RedisRole = .down
+    public private(set) var proxyUp = false
+    public private(set) var lastHeard: [String: Int64] = [:]
+    /// When majority contact was last seen (nil: never yet).
+    public private(set) var lastMajority: Int64?
+    /// The first input's time: a node that starts cut off counts as isolated from then.
+    public private(set) var startedAt: Int64?
+    /// Until when the current fence holds (nil: not fenced).
+    public private(set) var fencedUntil: Int64?
+    /// The VIP decision last sent, so it is sent only when it changes.
+    public private(set) var vip: Action?
+
+    public init(settings: Settings) {
+        self.settings = settings
+    }
+
+    public var isFenced: Bool { fencedUntil != nil }
+
+    /// Whether this node and the monitors heard from within the window are a majority.
+    public func hasMajorityContact(now: Int64) -> Bool {
+        let heard = settings.members.filter { $0 != settings.myName && (lastHeard[$0].map { now - $0 <= settings.contactWindow } ?? false) }
+        return heard.count + 1 >= settings.members.count / 2 + 1
+    }
+
+    public mutating func handle(_ input: Input, now: Int64) -> [Action] {
+        if startedAt == nil { startedAt = now }
+        switch input {
+        case .tick: break
+        case .groupMaster(let master): groupMaster = master
+        case .heardFrom(let node): lastHeard[node] = now
+        case .localRedis(let role): localRedis = role
+        case .proxyUp(let up): proxyUp = up
+        }
+        return decide(now: now)
+    }
+
+    private mutating func decide(now: Int64) -> [Action] {
+        var actions: [Action] = []
+        let majority = hasMajorityContact(now: now)
+        if majority { lastMajority = now }
+        let isolatedFor = now - (lastMajority ?? startedAt ?? now)
+
+        // Fence: a master cut off from the majority, before the majority can promote.
+        if localRedis == .master && !majority && isolatedFor >= settings.fenceAfter {
+            // Renewed at half its length, so it never lapses while the isolation lasts.
+            let length = settings.fenceAfter * 2
+            if fencedUntil.map({ $0 - now <= length / 2 }) ?? true {
+                fencedUntil = now + length
+                actions.append(.fence(milliseconds: length))
+            }
+        } else if fencedUntil != nil && majority {
+            if let master = groupMaster, master != settings.myRedis, localRedis == .master {
+                actions.append(.replicate(to: master))
+            }
+            fencedUntil = nil
+            actions.append(.unfence)
+        }
+
+        // VIP.
+        let wanted: Action
+        // A blip shorter than the fence delay moves nothing; a node never in majority contact
+        // (just started, or started cut off) holds nothing.
+        let eligible = !isFenced && lastMajority != nil && (majority || isolatedFor < settings.fenceAfter)
+        switch settings.placement {
+        case .direct:
+            wanted = eligible && localRedis == .master && groupMaster == settings.myRedis
+                ? .vipEligible(priority: settings.basePriority) : .vipIneligible
+        case .proxy:
+            if eligible && proxyUp {
+                // The master's node is preferred: clients then reach the master with no extra hop.
+                let bonus = groupMaster == settings.myRedis ? 50 : 0
+                wanted = .vipEligible(priority: min(254, settings.basePriority + bonus))
+            } else {
+                wanted = .vipIneligible
+            }
+        }
+        if wanted != vip {
+            vip = wanted
+            actions.append(wanted)
+        }
+        return actions
+    }
+}
