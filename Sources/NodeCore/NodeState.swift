@@ -25,7 +25,7 @@ public struct NodeState: Sendable, Hashable {
         case tick
         /// The local monitor's view of the group: the confirmed master's address (nil: none yet).
         case groupMaster(String?)
-        /// A message (hello, PING reply, vote) arrived from that node's monitor.
+        /// A heartbeat (or any message) arrived from that node's agent.
         case heardFrom(node: String)
         /// The local Redis's role, from its last INFO/ROLE (or `.down` when it did not answer).
         case localRedis(RedisRole)
