@@ -256,7 +256,7 @@ extension SentinelRuntime {
         switch sub {
         case "get-master-addr-by-name":
             guard let a = state.currentMasterAddress(args[1]) else { return .nullArray }
-            return .array([.bulkString(a.ip), .bulkString(String(a.port))])
+            return .array([.bulkString(announced(a, master: args[1])), .bulkString(String(a.port))])
         case "masters":
             return .array(state.masterNames.map { describeInstance(.master($0)) })
         case "master":
@@ -369,14 +369,11 @@ extension SentinelRuntime {
         guard let quorum = Int(args[4]) else { return .simpleError("ERR Invalid quorum") }
         guard let port = Int(args[3]) else { return .simpleError("ERR Invalid port") }
         guard quorum > 0 else { return .simpleError("ERR Quorum must be 1 or greater.") }
-        var host = args[2]
-        if let resolved = resolveAddress(host) {
-            host = configuration.resolveHostnames ? (configuration.announceHostnames ? host : resolved) : resolved
-        } else {
-            return .simpleError("ERR Invalid IP address or hostname specified")
-        }
+        guard let resolved = resolveAddress(args[2]) else { return .simpleError("ERR Invalid IP address or hostname specified") }
+        let host = configuration.resolveHostnames && configuration.announceHostnames ? args[2] : resolved
         guard state.masters[args[1]] == nil else { return .simpleError("ERR Duplicate master name.") }
         guard (0...65535).contains(port) else { return .simpleError("ERR Invalid port number") }
+        if resolved != args[2] { hostnames.remember(master: args[1], name: args[2], address: resolved, port: port) }
         var settings = MasterSettings(name: args[1], host: host, port: port, quorum: quorum)
         settings.failoverTimeout = defaultFailoverTimeout
         configuration.masters.append(settings)
@@ -388,6 +385,13 @@ extension SentinelRuntime {
     }
 
     /// An IP literal as is; a name resolved when resolve-hostnames is on; nil otherwise.
+    /// How an instance's host is shown (replies, the saved config): 7.0's announceSentinelAddr,
+    /// the name with announce-hostnames and the address without, for names the operator gave.
+    /// `master`: the master's name when `address` is that master's own.
+    func announced(_ address: InstanceAddress, master: String? = nil) -> String {
+        hostnames.shown(address.ip, port: address.port, master: master, announceHostnames: configuration.announceHostnames)
+    }
+
     func resolveAddress(_ host: String) -> String? {
         var v4 = in_addr(), v6 = in6_addr()
         if inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1 { return host }
@@ -633,7 +637,8 @@ extension SentinelRuntime {
             ri = m.sentinels[id]!
             fields.append(("name", id))
         }
-        fields.append(("ip", ri.address.ip))
+        let isMaster = if case .master = ref { true } else { false }
+        fields.append(("ip", announced(ri.address, master: isMaster ? m.name : nil)))
         fields.append(("port", String(ri.address.port)))
         fields.append(("runid", ri.runID ?? ""))
         if ri.isSDown { flags.append("s_down") }

@@ -40,6 +40,10 @@ public actor SentinelRuntime {
     var aclLog: [ACLLogEntry] = []
     /// SENTINEL SIMULATE-FAILURE: 1 crash-after-election, 2 crash-after-promotion.
     var simulateFailureFlags = 0
+    /// Names the operator gave for instances (`sentinel monitor m localhost …`) and the
+    /// addresses they resolved to, so replies show one or the other as announce-hostnames
+    /// says at the time of the reply (7.0 keeps both per instance).
+    var hostnames = HostnameBook()
     /// The last INFO text of each master and replica, with when it arrived (SENTINEL INFO-CACHE).
     var infoCache: [InstanceRef: (at: Millis, text: String)] = [:]
     /// SENTINEL DEBUG timers the core does not use.
@@ -104,9 +108,12 @@ public actor SentinelRuntime {
         let t = now
         var actions: [SentinelAction] = []
         state.currentEpoch = configuration.currentEpoch
-        for i in configuration.masters.indices where !configuration.announceHostnames && !SentinelConfiguration.isIPLiteral(configuration.masters[i].host) {
-            // resolve-hostnames without announce-hostnames: Sentinel works with (and reports) the address.
-            if let ip = resolveHostname(configuration.masters[i].host) { configuration.masters[i].host = ip }
+        for i in configuration.masters.indices where !SentinelConfiguration.isIPLiteral(configuration.masters[i].host) {
+            let name = configuration.masters[i].host
+            guard let ip = resolveHostname(name) else { continue }
+            hostnames.remember(master: configuration.masters[i].name, name: name, address: ip, port: configuration.masters[i].port)
+            // resolve-hostnames without announce-hostnames: Sentinel works with the address.
+            if !configuration.announceHostnames { configuration.masters[i].host = ip }
         }
         for m in configuration.masters {
             actions += state.monitor(name: m.name, address: InstanceAddress(ip: m.host, port: m.port), quorum: m.quorum,
@@ -516,7 +523,7 @@ public actor SentinelRuntime {
         config.currentEpoch = state.currentEpoch
         for i in config.masters.indices {
             guard let m = state.masters[config.masters[i].name] else { continue }
-            config.masters[i].host = m.address.ip
+            config.masters[i].host = announced(m.address, master: m.name)
             config.masters[i].port = m.address.port
             config.masters[i].configEpoch = m.configEpoch
             config.masters[i].leaderEpoch = m.leaderEpoch

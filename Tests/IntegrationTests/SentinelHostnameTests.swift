@@ -33,6 +33,34 @@ extension SentinelSurfaceSerial {
             }
         }
 
+        @Test("announce-hostnames switched back and forth at runtime: the master shown by name or by address as redis-sentinel shows it, replies and saved file",
+              arguments: [true, false])
+        func announceSwitchedAtRuntime(startWith announce: Bool) async throws {
+            try await withReplicationGroup(replicas: 1) { master, _ in
+                let lines = ["sentinel resolve-hostnames yes", "sentinel announce-hostnames \(announce ? "yes" : "no")",
+                             "sentinel monitor byname localhost \(master.port) 1"]
+                var transcripts: [[String]] = []
+                for kind in [SentinelProcess.Kind.tandem, .redis] {
+                    let s = try await SentinelProcess(kind: kind, monitoring: master, extraLines: lines)
+                    defer { s.stop() }
+                    try await waitUntil("\(kind) to know the replica") { try await s.known("byname").replicas == 1 }
+                    var t: [String] = []
+                    for setting in [!announce, announce, !announce] {
+                        t.append("\(try await s.command(["SENTINEL", "CONFIG", "SET", "announce-hostnames", setting ? "yes" : "no"]))")
+                        t.append("\(try await s.command(["SENTINEL", "GET-MASTER-ADDR-BY-NAME", "byname"]))")
+                        let fields = try await s.command(["SENTINEL", "MASTER", "byname"]).pairs ?? []
+                        t.append("master ip: " + (fields.first { $0.key.string == "ip" }?.value.string ?? "?"))
+                        let replicas = try await s.command(["SENTINEL", "REPLICAS", "byname"]).array ?? []
+                        t.append("replica ip: " + replicas.map { r in (r.pairs ?? []).first { $0.key.string == "ip" }?.value.string ?? "?" }.joined())
+                        #expect(try await s.command(["SENTINEL", "FLUSHCONFIG"]) == .simpleString("OK"))
+                        t.append("saved: " + (try s.configText().split(separator: "\n").first { $0.hasPrefix("sentinel monitor byname") }.map(String.init) ?? "none"))
+                    }
+                    transcripts.append(t)
+                }
+                #expect(transcripts[0] == transcripts[1], "tandem: \(transcripts[0])\nredis:  \(transcripts[1])")
+            }
+        }
+
         @Test("a mixed group that monitors and announces itself by name discovers itself by name and fails over")
         func mixedGroupByName() async throws {
             try await withReplicationGroup(replicas: 2) { master, replicas in
