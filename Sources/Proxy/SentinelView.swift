@@ -17,7 +17,7 @@ struct SentinelReport: Sendable, Equatable {
     var replicas: [ProxyEndpoint] = []
     /// It is carrying out a failover (`failover_in_progress`): once the promoted replica
     /// answers as master it reports the new epoch but still the old address, until its
-    /// `+switch-master`. Such a report loses to a settled one of the same epoch.
+    /// `+switch-master`. Such a report names no master while any settled one exists.
     var failoverInProgress = false
 
     /// True when this sentinel and the peers it reaches are more than half of the group it knows:
@@ -99,6 +99,9 @@ struct SentinelView: Sendable {
         var reachable = false
         var knowsMaster = true
         var problem: String?
+        /// When a `+switch-master` set this report: a poll answered after the event but sent
+        /// before it must not undo it (the events come over another connection).
+        var switchedAt: Millis?
     }
 
     /// Configured sentinels first, then discovered ones: list order breaks ties.
@@ -126,7 +129,19 @@ struct SentinelView: Sendable {
     /// One poll's answer.
     mutating func report(_ report: SentinelReport, from sentinel: ProxyEndpoint, now: Millis) {
         _ = add(sentinel)
-        entries[sentinel] = Entry(report: report, at: now, reachable: true, knowsMaster: true)
+        var entry = Entry(report: report, at: now, reachable: true, knowsMaster: true)
+        if let old = entries[sentinel], let switched = old.switchedAt, let previous = old.report, now - switched <= staleAfter,
+           report.configEpoch < previous.configEpoch || (report.configEpoch == previous.configEpoch && report.failoverInProgress) {
+            // Older than the switch this sentinel announced: keep the switch, take the rest.
+            var kept = report
+            kept.master = previous.master
+            kept.configEpoch = previous.configEpoch
+            kept.failoverInProgress = false
+            kept.replicas = previous.replicas
+            entry.report = kept
+            entry.switchedAt = switched
+        }
+        entries[sentinel] = entry
         settle(now: now)
     }
 
@@ -158,6 +173,7 @@ struct SentinelView: Sendable {
         report.replicas = []
         entry.report = report
         entry.at = now
+        entry.switchedAt = now
         entries[sentinel] = entry
         settle(now: now)
     }
@@ -194,12 +210,14 @@ struct SentinelView: Sendable {
         guard !reports.isEmpty else {
             return MasterChoice(reachableSentinels: reachable.count, reason: reachable.isEmpty ? .noSentinelReachable : .masterUnknown)
         }
-        let majority = reports.filter { $0.1.seesMajority }
-        let candidates = majority.isEmpty ? reports : majority
+        // A failover's leader reports the new epoch with the old address until it switches:
+        // its address is no configuration while any sentinel reports a settled one.
+        let settled = reports.filter { !$0.1.failoverInProgress }
+        let usable = settled.isEmpty ? reports : settled
+        let majority = usable.filter { $0.1.seesMajority }
+        let candidates = majority.isEmpty ? usable : majority
         let epoch = candidates.map(\.1.configEpoch).max()!
-        var newest = candidates.filter { $0.1.configEpoch == epoch }
-        let settled = newest.filter { !$0.1.failoverInProgress }
-        if !settled.isEmpty { newest = settled }
+        let newest = candidates.filter { $0.1.configEpoch == epoch }
         // One epoch names one master; should two disagree anyway, the one more of them name,
         // then the one already chosen, then list order.
         var votes: [ProxyEndpoint: Int] = [:]

@@ -127,6 +127,40 @@ struct SentinelViewTests {
         #expect(choice.agreeing == 2)
     }
 
+    @Test("a poll sent before a +switch-master but answered after it does not undo the switch")
+    func pollOlderThanTheEvent() {
+        var g = Group()
+        g.healthy(epoch: 4)
+        g.clock.advance(by: 1500)
+        for s in [Group.s1, Group.s2, Group.s3] { g.poll(s, master: Group.m1, epoch: 4, peers: s == Group.s1 ? 0 : 1) }
+        g.view.switchMaster(to: Group.m3, from: Group.s2, now: g.clock.now)
+        g.clock.advance(by: 30)
+        g.poll(Group.s2, master: Group.m1, epoch: 4, peers: 1)
+        #expect(g.view.choice(now: g.clock.now).master == Group.m3)
+        // The leader: new epoch with the old address while failing over, then its own switch.
+        let leader = SentinelReport(master: Group.m1, configEpoch: 5, knownPeers: 2, reachablePeers: 1, failoverInProgress: true)
+        g.view.report(leader, from: Group.s3, now: g.clock.now)
+        g.view.switchMaster(to: Group.m3, from: Group.s3, now: g.clock.now)
+        g.clock.advance(by: 30)
+        g.view.report(leader, from: Group.s3, now: g.clock.now)
+        #expect(g.view.choice(now: g.clock.now).agreeing == 2)
+        // Polls confirm; from then on a poll is taken as it comes.
+        g.clock.advance(by: 100)
+        g.poll(Group.s2, master: Group.m3, epoch: 5, peers: 1)
+        g.poll(Group.s3, master: Group.m3, epoch: 5, peers: 1)
+        g.clock.advance(by: 100)
+        g.poll(Group.s2, master: Group.m1, epoch: 4, peers: 1)
+        #expect(g.view.choice(now: g.clock.now).sentinel == Group.s3)
+        // A switch no poll confirms within staleAfter gives way to the polls.
+        var h = Group()
+        h.healthy(epoch: 4)
+        h.view.switchMaster(to: Group.m2, from: Group.s1, now: h.clock.now)
+        #expect(h.view.choice(now: h.clock.now).master == Group.m2)
+        h.clock.advance(by: 1100)
+        for s in [Group.s1, Group.s2, Group.s3] { h.poll(s, master: Group.m1, epoch: 4, peers: 2) }
+        #expect(h.view.choice(now: h.clock.now).master == Group.m1)
+    }
+
     @Test("the first sentinel cut off alone (same epoch everywhere): no switch")
     func firstSentinelCutOffAlone() {
         var g = Group()

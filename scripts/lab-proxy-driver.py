@@ -1,0 +1,224 @@
+#!/usr/bin/env python3
+"""Writers and watchers for scripts/lab-proxy-partition.sh (runs in the client namespace).
+
+Writers SET unique keys through the proxy and remember which were acknowledged and when. A
+watcher polls every 10 ms: the proxy's INFO proxy (its master), the servers' ROLE and the
+sentinels' get-master-addr-by-name. At --cut-at seconds it runs --cut, --partition seconds later
+--heal, then lets the writers run --settle seconds more, stops them and counts the acknowledged
+writes the final master does not have. Prints RESULT key=value ... and PASS/FAIL lines.
+"""
+import argparse, socket, subprocess, sys, threading, time
+
+
+class Conn:
+    """One RESP connection (no client library needed for the watcher)."""
+
+    def __init__(self, addr, timeout=0.5):
+        host, port = addr.rsplit(":", 1)
+        self.s = socket.create_connection((host, int(port)), timeout=timeout)
+        self.f = self.s.makefile("rb")
+
+    def __call__(self, *args):
+        out = b"*%d\r\n" % len(args)
+        for a in args:
+            a = str(a).encode()
+            out += b"$%d\r\n%s\r\n" % (len(a), a)
+        self.s.sendall(out)
+        return self.read()
+
+    def read(self):
+        line = self.f.readline()
+        if not line:
+            raise ConnectionError("closed")
+        t, rest = line[:1], line[1:-2]
+        if t == b"+": return rest.decode()
+        if t == b"-": return Exception(rest.decode())
+        if t == b":": return int(rest)
+        if t == b"$":
+            n = int(rest)
+            if n < 0: return None
+            return self.f.read(n + 2)[:-2].decode()
+        if t == b"*":
+            n = int(rest)
+            if n < 0: return None
+            return [self.read() for _ in range(n)]
+        raise ValueError("bad reply %r" % line)
+
+    def close(self):
+        try: self.s.close()
+        except Exception: pass
+
+
+def ask(conns, addr, *args):
+    """A command over a kept connection to addr; None when it fails (reconnects next time)."""
+    try:
+        if addr not in conns:
+            conns[addr] = Conn(addr, timeout=0.3)
+        return conns[addr](*args)
+    except Exception:
+        c = conns.pop(addr, None)
+        if c: c.close()
+        return None
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--proxy", required=True)
+    p.add_argument("--servers", required=True, help="comma-separated; the first is the initial master")
+    p.add_argument("--sentinels", required=True, help="comma-separated; the majority's (watched for their switch)")
+    p.add_argument("--cut", required=True)
+    p.add_argument("--heal", required=True)
+    p.add_argument("--cut-at", type=float, default=2)
+    p.add_argument("--partition", type=float, default=6)
+    p.add_argument("--settle", type=float, default=3)
+    p.add_argument("--writers", type=int, default=8)
+    p.add_argument("--expect", choices=["switch", "stay"], required=True)
+    p.add_argument("--limit", type=float, default=0, help="max seconds from the cut to the proxy's switch (0: no check)")
+    p.add_argument("--after-sentinels", type=float, default=0.3, help="max seconds from the first majority sentinel's switch to the proxy's")
+    p.add_argument("--label", default="")
+    a = p.parse_args()
+    servers = a.servers.split(",")
+    old = servers[0]
+
+    stop = threading.Event()
+    acks = [[] for _ in range(a.writers)]
+    errors = [0] * a.writers
+    last_error = [""] * a.writers
+
+    def writer(i):
+        c = None
+        seq = 0
+        while not stop.is_set():
+            try:
+                if c is None:
+                    c = Conn(a.proxy, timeout=8)
+                seq += 1
+                r = c("SET", "w%d:%d" % (i, seq), seq)
+                if r == "OK":
+                    acks[i].append((seq, time.time()))
+                else:
+                    errors[i] += 1; last_error[i] = str(r); time.sleep(0.01)
+            except Exception as e:
+                errors[i] += 1; last_error[i] = repr(e)
+                if c: c.close()
+                c = None
+                time.sleep(0.01)
+        if c: c.close()
+
+    timeline = {}
+    proxy_masters = []  # (time, master) on every change
+    mid_info = {}
+
+    def watcher():
+        conns = {}
+        while not stop.is_set():
+            now = time.time()
+            info = ask(conns, a.proxy, "INFO", "proxy")
+            if isinstance(info, str):
+                fields = dict(l.split(":", 1) for l in info.split("\r\n") if ":" in l)
+                m = fields.get("master")
+                if not proxy_masters or proxy_masters[-1][1] != m:
+                    proxy_masters.append((now, m))
+                if "cut" in timeline and now - timeline["cut"] > a.partition / 2 and not mid_info:
+                    mid_info.update(fields)
+            if "cut" in timeline:
+                for s in servers[1:]:
+                    r = ask(conns, s, "ROLE")
+                    if isinstance(r, list) and r and r[0] == "master" and "promoted" not in timeline:
+                        timeline["promoted"] = now
+                        timeline["promoted_server"] = s
+                for s in a.sentinels.split(","):
+                    r = ask(conns, s, "SENTINEL", "get-master-addr-by-name", "mymaster")
+                    if isinstance(r, list) and len(r) == 2 and "%s:%s" % (r[0], r[1]) != old and "sentinel_switch" not in timeline:
+                        timeline["sentinel_switch"] = now
+            time.sleep(0.01)
+        for c in conns.values(): c.close()
+
+    threads = [threading.Thread(target=writer, args=(i,), daemon=True) for i in range(a.writers)]
+    threads.append(threading.Thread(target=watcher, daemon=True))
+    for t in threads: t.start()
+    time.sleep(a.cut_at)
+    timeline["cut"] = time.time()
+    subprocess.run(["bash", a.cut], check=True)
+    time.sleep(a.partition)
+    timeline["heal"] = time.time()
+    subprocess.run(["bash", a.heal], check=True)
+    time.sleep(a.settle)
+    stop.set()
+    for t in threads: t.join(timeout=15)
+
+    # The final master, as the majority's sentinel names it; count what it has.
+    conns = {}
+    final = None
+    for s in a.sentinels.split(","):
+        r = ask(conns, s, "SENTINEL", "get-master-addr-by-name", "mymaster")
+        if isinstance(r, list) and len(r) == 2:
+            final = "%s:%s" % (r[0], r[1]); break
+    present = set()
+    if final:
+        c = Conn(final, timeout=5)
+        cursor = "0"
+        while True:
+            cursor, keys = c("SCAN", cursor, "MATCH", "w*", "COUNT", "10000")
+            present.update(keys)
+            if cursor == "0": break
+        c.close()
+
+    cut = timeline["cut"]
+    switch = next((t for t, m in proxy_masters if t >= cut and m not in (old, None, "none")), None)
+    acked = sum(len(x) for x in acks)
+    lost_keys = [(i, seq, t) for i in range(a.writers) for seq, t in acks[i] if "w%d:%d" % (i, seq) not in present]
+    lost = len(lost_keys)
+    lost_before_cut = sum(1 for _, _, t in lost_keys if t < cut)
+    lost_after_switch = sum(1 for _, _, t in lost_keys if switch is not None and t > switch + 0.001)
+    in_window = sum(1 for i in range(a.writers) for _, t in acks[i] if cut <= t <= (switch or timeline["heal"]))
+
+    def rel(key):
+        return "%.3f" % (timeline[key] - cut) if key in timeline else "none"
+    result = {
+        "label": a.label, "final_master": final,
+        "cut_to_promoted": rel("promoted"), "cut_to_first_sentinel_switch": rel("sentinel_switch"),
+        "cut_to_proxy_switch": "%.3f" % (switch - cut) if switch else "none",
+        "acked": acked, "acked_cut_to_switch": in_window, "lost": lost,
+        "lost_acked_before_cut": lost_before_cut, "lost_acked_after_switch": lost_after_switch,
+        "errors": sum(errors), "proxy_masters": "|".join(str(m) for _, m in proxy_masters),
+    }
+    print("RESULT " + " ".join("%s=%s" % kv for kv in result.items()))
+    print("INFO-MID-PARTITION " + " ".join("%s=%s" % (k, v.replace(" ", "_")) for k, v in mid_info.items() if k.startswith(("believed", "sentinels", "master"))))
+    if sum(errors):
+        print("writer errors: " + "; ".join(e for e in last_error if e))
+
+    failures = []
+    if a.expect == "switch":
+        if switch is None or switch > timeline["heal"]:
+            failures.append("the proxy did not switch during the partition (masters seen: %s)" % result["proxy_masters"])
+        else:
+            if a.limit and switch - cut > a.limit:
+                failures.append("switch %.3f s after the cut, limit %.3f s" % (switch - cut, a.limit))
+            if "sentinel_switch" in timeline and switch - timeline["sentinel_switch"] > a.after_sentinels:
+                failures.append("switch %.3f s after the first majority sentinel's, limit %.3f s"
+                                % (switch - timeline["sentinel_switch"], a.after_sentinels))
+            if lost_after_switch:
+                failures.append("%d writes acknowledged after the switch were lost" % lost_after_switch)
+        if lost_before_cut:
+            failures.append("%d writes acknowledged before the cut were lost" % lost_before_cut)
+        if final is None or final == old:
+            failures.append("the final master is %s" % final)
+    else:
+        if len(proxy_masters) != 1 or proxy_masters[0][1] != old:
+            failures.append("the proxy's master changed: %s" % result["proxy_masters"])
+        if sum(errors):
+            failures.append("%d writer errors" % sum(errors))
+        if lost:
+            failures.append("%d acknowledged writes lost" % lost)
+        if final != old:
+            failures.append("the final master is %s" % final)
+    if acked == 0:
+        failures.append("no write was acknowledged")
+    for f in failures:
+        print("FAIL: " + f)
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()
