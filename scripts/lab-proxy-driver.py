@@ -75,6 +75,7 @@ def main():
     p.add_argument("--expect", choices=["switch", "stay"], required=True)
     p.add_argument("--limit", type=float, default=0, help="max seconds from the cut to the proxy's switch (0: no check)")
     p.add_argument("--after-sentinels", type=float, default=0.3, help="max seconds from the first majority sentinel's switch to the proxy's")
+    p.add_argument("--cut-off-sentinel", default="", help="the sentinel the cut isolates: INFO proxy must not believe it mid-cut")
     p.add_argument("--label", default="")
     a = p.parse_args()
     servers = a.servers.split(",")
@@ -213,6 +214,13 @@ def main():
             failures.append("%d acknowledged writes lost" % lost)
         if final != old:
             failures.append("the final master is %s" % final)
+    if a.cut_off_sentinel:
+        if mid_info.get("believed_sentinel") in (None, a.cut_off_sentinel):
+            failures.append("mid-cut INFO proxy believes %s" % mid_info.get("believed_sentinel"))
+        if mid_info.get("sentinels_reachable") != "3":
+            failures.append("mid-cut INFO proxy reaches %s sentinels, not 3" % mid_info.get("sentinels_reachable"))
+    if a.expect == "switch" and mid_info.get("believed_master") != final:
+        failures.append("mid-cut INFO proxy names %s, the final master is %s" % (mid_info.get("believed_master"), final))
     if acked == 0:
         failures.append("no write was acknowledged")
     for f in failures:

@@ -133,7 +133,7 @@ drive() {  # drive LABEL EXPECT [driver options]
   set +e
   inns h9 python3 "$DRIVER" --proxy $LAB_NET.9:6390 --label "$label" --expect "$expect" \
     --servers $LAB_NET.1:6379,$LAB_NET.2:6379,$LAB_NET.3:6379 --sentinels $LAB_NET.12:26379,$LAB_NET.13:26379 \
-    --cut "$LAB_DIR/cut.sh" --heal "$LAB_DIR/heal.sh" --partition "$PARTITION_S" "$@" | tee "$LAB_DIR/driver.out"
+    --cut "$LAB_DIR/cut.sh" --heal "$LAB_DIR/heal.sh" --partition "$PARTITION_S" --cut-off-sentinel $LAB_NET.11:26379 "$@" | tee "$LAB_DIR/driver.out"
   rc=${PIPESTATUS[0]}
   set -e
   grep "believ\|switch-master" "$LAB_DIR/proxy.log" | tail -n 8 >&2 || true

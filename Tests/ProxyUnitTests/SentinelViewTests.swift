@@ -266,6 +266,26 @@ struct SentinelViewTests {
         #expect(g.view.choice(now: 0).master == Group.m1, "one each: keep the current")
     }
 
+    @Test("the log line and INFO proxy say whom the proxy believes and why")
+    func describeTheChoice() {
+        var g = Group()
+        g.healthy(epoch: 4)
+        g.clock.advance(by: 1500)
+        g.poll(Group.s1, master: Group.m1, epoch: 4, peers: 0)
+        g.poll(Group.s2, master: Group.m3, epoch: 5, peers: 1)
+        let choice = g.view.choice(now: g.clock.now)
+        let text = MasterDiscovery.describe(choice)
+        #expect(text.hasPrefix("believing sentinel 10.0.0.2:26379 (config epoch 5, reaches 1 of 2 peers, 1 of 2 reachable sentinels agree"), "s3 is silent: \(text)")
+        #expect(text.hasSuffix("master 10.0.0.3:6379, not yet confirmed by ROLE"), "\(text)")
+        let fields = Dictionary(uniqueKeysWithValues: MasterDiscovery.infoFields(choice, sentinels: 3, unreachable: ""))
+        #expect(fields["believed_sentinel"] == "10.0.0.2:26379")
+        #expect(fields["believed_config_epoch"] == "5")
+        #expect(fields["believed_sentinel_reachable_peers"] == "1")
+        #expect(fields["believed_reason"] == "highest config epoch among sentinels that see a majority of their peers")
+        #expect(fields["sentinels_unreachable"] == "none")
+        #expect(MasterDiscovery.describe(SentinelView(sentinels: [Group.s1]).choice(now: 0)) == "no master for now: no sentinel reachable; holding commands")
+    }
+
     @Test("discovered sentinels join the view once, after the configured ones")
     func discovery() {
         var view = SentinelView(sentinels: [Group.s1], staleAfter: 1000)
