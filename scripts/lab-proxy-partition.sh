@@ -20,6 +20,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lab-vrrp-lib.sh"
 LAB_NET=10.78.0
+LAB_PREFIX=t20-
 DRIVER="$(cd "$(dirname "$0")" && pwd)/lab-proxy-driver.py"
 DOWN_AFTER=${DOWN_AFTER:-1000}
 PARTITION_S=${PARTITION_S:-6}
@@ -30,16 +31,6 @@ for tool in ip python3 redis-server redis-sentinel redis-cli; do
   command -v $tool >/dev/null || { echo "lab-proxy-partition: needs $tool" >&2; exit 77; }
 done
 [ -x "$TANDEM" ] || { echo "lab-proxy-partition: $TANDEM not built" >&2; exit 2; }
-
-run_scenario() {
-  local name=$1
-  (
-    LAB_ID="t20-$$$RANDOM"
-    LAB_DIR=$(mktemp -d /tmp/tandem-proxy-lab.XXXXXX)
-    trap 'rc=$?; if [ $rc != 0 ]; then for f in "$LAB_DIR"/*.log; do echo "--- $f"; tail -n 25 "$f"; done >&2; fi; lab_cleanup' EXIT
-    "scenario_$name"
-  ) && { echo "PASS $name"; return 0; } || { echo "FAIL $name"; return 1; }
-}
 
 started() { LAB_PIDS+=("$!"); }
 
