@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Writers and watchers for scripts/lab-proxy-partition.sh (runs in the client namespace).
 
-Writers SET unique keys through the proxy and remember which were acknowledged and when. A
-watcher polls every 10 ms: the proxy's INFO proxy (its master), the servers' ROLE and the
+Writers SET unique keys through the proxy and remember which were acknowledged and when. Three
+watchers poll every 5 ms: the proxy's INFO proxy (its master), the servers' ROLE and the
 sentinels' get-master-addr-by-name. At --cut-at seconds it runs --cut, --partition seconds later
 --heal, then lets the writers run --settle seconds more, stops them and counts the acknowledged
 writes the final master does not have. Prints RESULT key=value ... and PASS/FAIL lines.
@@ -74,8 +74,9 @@ def main():
     p.add_argument("--writers", type=int, default=8)
     p.add_argument("--expect", choices=["switch", "stay"], required=True)
     p.add_argument("--limit", type=float, default=0, help="max seconds from the cut to the proxy's switch (0: no check)")
-    p.add_argument("--after-sentinels", type=float, default=0.3, help="max seconds from the first majority sentinel's switch to the proxy's")
-    p.add_argument("--cut-off-sentinel", default="", help="the sentinel the cut isolates: INFO proxy must not believe it mid-cut")
+    p.add_argument("--after-sentinels", type=float, default=0.3, help="max seconds from the majority's first +switch-master to the proxy's switch")
+    p.add_argument("--cut-off-sentinel", default="", help="the sentinel the cut isolates: INFO proxy must not believe it before the heal")
+    p.add_argument("--in-flight", type=float, default=0.05, help="seconds after the switch a write may still go to the old master")
     p.add_argument("--label", default="")
     a = p.parse_args()
     servers = a.servers.split(",")
@@ -94,9 +95,10 @@ def main():
                 if c is None:
                     c = Conn(a.proxy, timeout=8)
                 seq += 1
+                sent = time.time()
                 r = c("SET", "w%d:%d" % (i, seq), seq)
                 if r == "OK":
-                    acks[i].append((seq, time.time()))
+                    acks[i].append((seq, time.time(), sent))
                 else:
                     errors[i] += 1; last_error[i] = str(r); time.sleep(0.01)
             except Exception as e:
@@ -110,33 +112,63 @@ def main():
     proxy_masters = []  # (time, master) on every change
     mid_info = {}
 
-    def watcher():
+    # One thread per thing watched, so that one slow answer does not delay noticing another.
+    def watch_proxy():
         conns = {}
         while not stop.is_set():
-            now = time.time()
             info = ask(conns, a.proxy, "INFO", "proxy")
+            now = time.time()
             if isinstance(info, str):
                 fields = dict(l.split(":", 1) for l in info.split("\r\n") if ":" in l)
                 m = fields.get("master")
                 if not proxy_masters or proxy_masters[-1][1] != m:
                     proxy_masters.append((now, m))
-                if "cut" in timeline and now - timeline["cut"] > a.partition / 2 and not mid_info:
-                    mid_info.update(fields)
-            if "cut" in timeline:
-                for s in servers[1:]:
-                    r = ask(conns, s, "ROLE")
-                    if isinstance(r, list) and r and r[0] == "master" and "promoted" not in timeline:
-                        timeline["promoted"] = now
-                        timeline["promoted_server"] = s
-                for s in a.sentinels.split(","):
-                    r = ask(conns, s, "SENTINEL", "get-master-addr-by-name", "mymaster")
-                    if isinstance(r, list) and len(r) == 2 and "%s:%s" % (r[0], r[1]) != old and "sentinel_switch" not in timeline:
-                        timeline["sentinel_switch"] = now
-            time.sleep(0.01)
+                if "cut" in timeline and "heal" not in timeline:
+                    mid_info.clear()
+                    mid_info.update(fields)  # the last INFO proxy before the heal
+            time.sleep(0.005)
         for c in conns.values(): c.close()
 
+    def watch_servers():
+        conns = {}
+        while not stop.is_set():
+            if "cut" in timeline and "promoted" not in timeline:
+                for s in servers[1:]:
+                    r = ask(conns, s, "ROLE")
+                    if isinstance(r, list) and r and r[0] == "master":
+                        timeline["promoted"] = time.time()
+                        timeline["promoted_server"] = s
+            time.sleep(0.005)
+        for c in conns.values(): c.close()
+
+    def watch_sentinels():
+        conns = {}
+        while not stop.is_set():
+            if "cut" in timeline and "sentinel_switch" not in timeline:
+                for s in a.sentinels.split(","):
+                    r = ask(conns, s, "SENTINEL", "get-master-addr-by-name", "mymaster")
+                    if isinstance(r, list) and len(r) == 2 and "%s:%s" % (r[0], r[1]) != old:
+                        timeline["sentinel_switch"] = time.time()
+            time.sleep(0.005)
+        for c in conns.values(): c.close()
+
+    def watch_events(sentinel):
+        # The majority's +switch-master as a subscriber sees it: the issue's reference point.
+        while not stop.is_set():
+            try:
+                c = Conn(sentinel, timeout=0.5)
+                c("SUBSCRIBE", "+switch-master")
+                c.s.settimeout(None)  # a daemon thread: blocks until a message or the end
+                while not stop.is_set():
+                    m = c.read()
+                    if isinstance(m, list) and m and m[0] == "message" and "switch_event" not in timeline:
+                        timeline["switch_event"] = time.time()
+            except Exception:
+                time.sleep(0.05)
+
     threads = [threading.Thread(target=writer, args=(i,), daemon=True) for i in range(a.writers)]
-    threads.append(threading.Thread(target=watcher, daemon=True))
+    threads += [threading.Thread(target=w, daemon=True) for w in (watch_proxy, watch_servers, watch_sentinels)]
+    threads += [threading.Thread(target=watch_events, args=(x,), daemon=True) for x in a.sentinels.split(",")]
     for t in threads: t.start()
     time.sleep(a.cut_at)
     timeline["cut"] = time.time()
@@ -168,24 +200,31 @@ def main():
     cut = timeline["cut"]
     switch = next((t for t, m in proxy_masters if t >= cut and m not in (old, None, "none")), None)
     acked = sum(len(x) for x in acks)
-    lost_keys = [(i, seq, t) for i in range(a.writers) for seq, t in acks[i] if "w%d:%d" % (i, seq) not in present]
+    lost_keys = [(i, seq, t, sent) for i in range(a.writers) for seq, t, sent in acks[i] if "w%d:%d" % (i, seq) not in present]
     lost = len(lost_keys)
-    lost_before_cut = sum(1 for _, _, t in lost_keys if t < cut)
-    lost_after_switch = sum(1 for _, _, t in lost_keys if switch is not None and t > switch + 0.001)
-    in_window = sum(1 for i in range(a.writers) for _, t in acks[i] if cut <= t <= (switch or timeline["heal"]))
+    lost_before_cut = sum(1 for _, _, t, _ in lost_keys if t < cut)
+    # A write the old master acknowledged just after INFO proxy named the new one was already on
+    # its way (the event loops switch a moment after the router): only writes sent later count.
+    lost_after_switch = sum(1 for _, _, _, sent in lost_keys if switch is not None and sent > switch + a.in_flight)
+    last_lost = max((t for _, _, t, _ in lost_keys), default=None)
+    in_window = sum(1 for i in range(a.writers) for _, t, _ in acks[i] if cut <= t <= (switch or timeline["heal"]))
 
     def rel(key):
         return "%.3f" % (timeline[key] - cut) if key in timeline else "none"
     result = {
-        "label": a.label, "final_master": final,
+        "label": a.label, "cut_at": time.strftime("%H:%M:%S", time.localtime(cut)) + ("%.3f" % (cut % 1))[1:],
+        "final_master": final,
         "cut_to_promoted": rel("promoted"), "cut_to_first_sentinel_switch": rel("sentinel_switch"),
+        "cut_to_first_switch_master_event": rel("switch_event"),
         "cut_to_proxy_switch": "%.3f" % (switch - cut) if switch else "none",
+        "event_to_proxy_switch_ms": "%.0f" % ((switch - timeline["switch_event"]) * 1000) if switch and "switch_event" in timeline else "none",
         "acked": acked, "acked_cut_to_switch": in_window, "lost": lost,
-        "lost_acked_before_cut": lost_before_cut, "lost_acked_after_switch": lost_after_switch,
+        "lost_acked_before_cut": lost_before_cut, "lost_sent_after_switch": lost_after_switch,
+        "last_lost_ack_after_switch_ms": "%.0f" % ((last_lost - switch) * 1000) if last_lost and switch else "none",
         "errors": sum(errors), "proxy_masters": "|".join(str(m) for _, m in proxy_masters),
     }
     print("RESULT " + " ".join("%s=%s" % kv for kv in result.items()))
-    print("INFO-MID-PARTITION " + " ".join("%s=%s" % (k, v.replace(" ", "_")) for k, v in mid_info.items() if k.startswith(("believed", "sentinels", "master"))))
+    print("INFO-BEFORE-HEAL " + " ".join("%s=%s" % (k, v.replace(" ", "_")) for k, v in mid_info.items() if k.startswith(("believed", "sentinels", "master"))))
     if sum(errors):
         print("writer errors: " + "; ".join(e for e in last_error if e))
 
@@ -196,11 +235,11 @@ def main():
         else:
             if a.limit and switch - cut > a.limit:
                 failures.append("switch %.3f s after the cut, limit %.3f s" % (switch - cut, a.limit))
-            if "sentinel_switch" in timeline and switch - timeline["sentinel_switch"] > a.after_sentinels:
-                failures.append("switch %.3f s after the first majority sentinel's, limit %.3f s"
-                                % (switch - timeline["sentinel_switch"], a.after_sentinels))
+            if "switch_event" in timeline and switch - timeline["switch_event"] > a.after_sentinels:
+                failures.append("switch %.3f s after the majority's first +switch-master, limit %.3f s"
+                                % (switch - timeline["switch_event"], a.after_sentinels))
             if lost_after_switch:
-                failures.append("%d writes acknowledged after the switch were lost" % lost_after_switch)
+                failures.append("%d writes sent more than %.0f ms after the switch were lost" % (lost_after_switch, a.in_flight * 1000))
         if lost_before_cut:
             failures.append("%d writes acknowledged before the cut were lost" % lost_before_cut)
         if final is None or final == old:
@@ -216,11 +255,11 @@ def main():
             failures.append("the final master is %s" % final)
     if a.cut_off_sentinel:
         if mid_info.get("believed_sentinel") in (None, a.cut_off_sentinel):
-            failures.append("mid-cut INFO proxy believes %s" % mid_info.get("believed_sentinel"))
+            failures.append("INFO proxy before the heal believes %s" % mid_info.get("believed_sentinel"))
         if mid_info.get("sentinels_reachable") != "3":
-            failures.append("mid-cut INFO proxy reaches %s sentinels, not 3" % mid_info.get("sentinels_reachable"))
+            failures.append("INFO proxy before the heal reaches %s sentinels, not 3" % mid_info.get("sentinels_reachable"))
     if a.expect == "switch" and mid_info.get("believed_master") != final:
-        failures.append("mid-cut INFO proxy names %s, the final master is %s" % (mid_info.get("believed_master"), final))
+        failures.append("INFO proxy before the heal names %s, the final master is %s" % (mid_info.get("believed_master"), final))
     if acked == 0:
         failures.append("no write was acknowledged")
     for f in failures:

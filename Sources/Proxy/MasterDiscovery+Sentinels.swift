@@ -13,7 +13,7 @@ private enum SentinelLinkEvent: Sendable {
 }
 
 extension MasterDiscovery {
-    /// How often every sentinel is polled (`SENTINEL MASTER` + `SENTINEL SENTINELS`).
+    /// How often every sentinel is polled (`SENTINEL MASTER`, `SENTINELS`, `GET-MASTER-ADDR-BY-NAME`).
     static let sentinelPoll = Duration.milliseconds(150)
     /// A sentinel silent for this long counts as unreachable.
     static let sentinelStaleAfter: Millis = 1000
@@ -51,6 +51,7 @@ extension MasterDiscovery {
                 }
             }
             var lastRoleCheck = Millis.min / 2
+            var lastChecked: ProxyEndpoint?
             var described = ""
             var problems = ""
             for await event in events {
@@ -77,11 +78,15 @@ extension MasterDiscovery {
                 }
                 var choice = view.choice(now: now)
                 let trouble = router.takeTrouble()
+                // A newly chosen master is asked at once; one that did not answer master yet,
+                // every 100 ms; the confirmed one every check interval and on trouble.
                 if let master = choice.master,
-                   trouble || (choice.needsRoleCheck && now - lastRoleCheck >= 100) || now - lastRoleCheck >= recheck {
+                   master != lastChecked || trouble || (choice.needsRoleCheck && now - lastRoleCheck >= 100)
+                    || now - lastRoleCheck >= recheck {
                     let role = await checker.role(of: master)
                     now = millis()
                     lastRoleCheck = now
+                    lastChecked = master
                     view.role(role, of: master, now: now)
                     choice = view.choice(now: now)
                     // Publishing the same master again confirms it to loops that doubted it.
@@ -145,7 +150,7 @@ extension MasterDiscovery {
     /// sentinel, reconnecting after failures, and reports what it hears.
     private func sentinelLink(_ sentinel: ProxyEndpoint, name: String,
                               sink: AsyncStream<SentinelLinkEvent>.Continuation) async {
-        var commands = [["SENTINEL", "MASTER", name], ["SENTINEL", "SENTINELS", name]]
+        var commands = [["SENTINEL", "MASTER", name], ["SENTINEL", "SENTINELS", name], ["SENTINEL", "GET-MASTER-ADDR-BY-NAME", name]]
         if settings.readFromReplicas { commands.append(["SENTINEL", "REPLICAS", name]) }
         let timeout = TimeAmount.milliseconds(Int64(Self.sentinelStaleAfter) / 2)
         while !Task.isCancelled {
@@ -166,8 +171,8 @@ extension MasterDiscovery {
                 }
                 while !Task.isCancelled {
                     let replies = try await query!.pipeline(commands, timeout: timeout)
-                    if let report = try SentinelReplies.report(master: replies[0], sentinels: replies[1],
-                                                                replicas: replies.count > 2 ? replies[2] : nil) {
+                    if let report = try SentinelReplies.report(master: replies[0], sentinels: replies[1], address: replies[2],
+                                                                replicas: replies.count > 3 ? replies[3] : nil) {
                         sink.yield(.report(sentinel, report, peers: SentinelReplies.peers(replies[1]).map(\.endpoint)))
                     } else {
                         sink.yield(.masterUnknown(sentinel))

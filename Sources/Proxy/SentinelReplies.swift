@@ -18,9 +18,14 @@ enum SentinelReplies {
         return fields
     }
 
-    /// `SENTINEL MASTER <name>` and `SENTINEL SENTINELS <name>` as one report; nil when the
-    /// sentinel does not monitor the name (an -ERR to SENTINEL MASTER).
-    static func report(master: RESPValue, sentinels: RESPValue, replicas: RESPValue? = nil) throws(Malformed) -> SentinelReport? {
+    /// `SENTINEL MASTER <name>`, `SENTINEL SENTINELS <name>` and (when asked)
+    /// `SENTINEL GET-MASTER-ADDR-BY-NAME <name>` as one report; nil when the sentinel does not
+    /// monitor the name (an -ERR to SENTINEL MASTER). A failover's leader names the promoted
+    /// replica in GET-MASTER-ADDR-BY-NAME as soon as it answers as master (its epoch is the new
+    /// one then), while SENTINEL MASTER keeps the old address until the failover ends: that
+    /// report is settled, with the promoted replica as master.
+    static func report(master: RESPValue, sentinels: RESPValue, address: RESPValue? = nil,
+                       replicas: RESPValue? = nil) throws(Malformed) -> SentinelReport? {
         if master.errorMessage != nil { return nil }
         guard let fields = fields(master) else { throw Malformed(description: "SENTINEL MASTER: expected a map, got \(master)") }
         guard let ip = fields["ip"], let port = fields["port"].flatMap({ Int($0) }), (0...65535).contains(port) else {
@@ -34,25 +39,32 @@ enum SentinelReplies {
         }
         let flags = (fields["flags"] ?? "").split(separator: ",")
         let reachable: Int? = sentinels.errorMessage == nil ? peers(sentinels).filter(\.reachable).count : nil
-        return SentinelReport(master: ProxyEndpoint(host: ip, port: port), configEpoch: epoch, knownPeers: known,
-                              reachablePeers: reachable.map { min($0, known) },
-                              replicas: replicas.map { MasterDiscovery.healthyReplicas($0) } ?? [],
-                              failoverInProgress: flags.contains("failover_in_progress"))
+        var report = SentinelReport(master: ProxyEndpoint(host: ip, port: port), configEpoch: epoch, knownPeers: known,
+                                    reachablePeers: reachable.map { min($0, known) },
+                                    replicas: replicas.map { MasterDiscovery.healthyReplicas($0) } ?? [],
+                                    failoverInProgress: flags.contains("failover_in_progress"))
+        if report.failoverInProgress, let pair = address?.array, pair.count == 2, let host = pair[0].string,
+           let port = pair[1].string.flatMap({ Int($0) }), (0...65535).contains(port) {
+            let promoted = ProxyEndpoint(host: host, port: port)
+            if promoted != report.master {
+                report.master = promoted
+                report.failoverInProgress = false
+                report.replicas = []
+            }
+        }
+        return report
     }
 
     /// The peers in a `SENTINEL SENTINELS` reply and whether the asked sentinel reaches each:
-    /// not s_down or disconnected, and a ping answered within its down-after period.
+    /// not s_down or disconnected. (Not `last-ok-ping-reply` against down-after: sentinels ping
+    /// each other once per down-after period, so that passes it briefly before every reply.)
     static func peers(_ reply: RESPValue) -> [(endpoint: ProxyEndpoint, reachable: Bool)] {
         guard let entries = reply.array else { return [] }
         return entries.compactMap { entry in
             guard let f = fields(entry), let ip = f["ip"], let port = f["port"].flatMap({ Int($0) }),
                   (0...65535).contains(port) else { return nil }
             let flags = (f["flags"] ?? "").split(separator: ",")
-            var reachable = !flags.contains("s_down") && !flags.contains("o_down") && !flags.contains("disconnected")
-            if let since = f["last-ok-ping-reply"].flatMap({ Int64($0) }),
-               let downAfter = f["down-after-milliseconds"].flatMap({ Int64($0) }), since > downAfter {
-                reachable = false
-            }
+            let reachable = !flags.contains("s_down") && !flags.contains("o_down") && !flags.contains("disconnected")
             return (ProxyEndpoint(host: ip, port: port), reachable)
         }
     }

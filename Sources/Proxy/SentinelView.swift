@@ -131,6 +131,7 @@ struct SentinelView: Sendable {
         _ = add(sentinel)
         var entry = Entry(report: report, at: now, reachable: true, knowsMaster: true)
         if let old = entries[sentinel], let switched = old.switchedAt, let previous = old.report, now - switched <= staleAfter,
+           report.master != previous.master,
            report.configEpoch < previous.configEpoch || (report.configEpoch == previous.configEpoch && report.failoverInProgress) {
             // Older than the switch this sentinel announced: keep the switch, take the rest.
             var kept = report
@@ -161,14 +162,17 @@ struct SentinelView: Sendable {
     }
 
     /// `+switch-master` from `sentinel`: its configuration now names `master`. The event carries
-    /// no epoch, but a sentinel switches only to a newer configuration, so its epoch is at least
-    /// one more than the last it reported (the next poll gives the exact value).
+    /// no epoch, but a sentinel switches only to a newer configuration, so it counts as one more
+    /// than the last it reported until a poll naming that master gives the exact value (a poll
+    /// naming another master within `staleAfter` was sent before the switch and is not taken).
     mutating func switchMaster(to master: ProxyEndpoint, from sentinel: ProxyEndpoint, now: Millis) {
         guard var entry = entries[sentinel], var report = entry.report, entry.reachable else { return }
         guard report.master != master else { return }
         report.master = master
-        // The failover's leader already reported the new epoch with the old address.
-        if !report.failoverInProgress { report.configEpoch += 1 }
+        // One more than the last reported, even from a failover's leader (whose last report may
+        // or may not carry the new epoch already): the next poll naming this master gives the
+        // exact value.
+        report.configEpoch += 1
         report.failoverInProgress = false
         report.replicas = []
         entry.report = report

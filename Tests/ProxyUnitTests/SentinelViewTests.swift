@@ -118,13 +118,33 @@ struct SentinelViewTests {
         var choice = g.view.choice(now: g.clock.now)
         #expect(choice.master == Group.m3)
         #expect(choice.sentinel == Group.s2)
-        // The leader's own +switch-master does not raise the epoch it already reported.
-        leader.master = Group.m1
+        // The leader's own +switch-master counts one more than its last epoch until its next
+        // poll gives the exact one.
         g.view.switchMaster(to: Group.m3, from: Group.s3, now: g.clock.now)
+        choice = g.view.choice(now: g.clock.now)
+        #expect(choice.master == Group.m3)
+        #expect(choice.agreeing == 2)
+        leader.master = Group.m3
+        leader.failoverInProgress = false
+        g.clock.advance(by: 100)
+        g.view.report(leader, from: Group.s3, now: g.clock.now)
         choice = g.view.choice(now: g.clock.now)
         #expect(choice.configEpoch == 5)
         #expect(choice.sentinel == Group.s2)
-        #expect(choice.agreeing == 2)
+    }
+
+    @Test("the leader's last poll (failing over, old epoch) then its +switch-master: the switch is immediate")
+    func leaderSwitchBeforeItsEpochWasPolled() {
+        var g = Group()
+        g.healthy(epoch: 0)
+        g.clock.advance(by: 1500)
+        g.poll(Group.s1, master: Group.m1, epoch: 0, peers: 0)
+        g.poll(Group.s2, master: Group.m1, epoch: 0, peers: 1)
+        g.view.report(SentinelReport(master: Group.m1, configEpoch: 0, knownPeers: 2, reachablePeers: 1, failoverInProgress: true),
+                      from: Group.s3, now: g.clock.now)
+        g.clock.advance(by: 20)
+        g.view.switchMaster(to: Group.m3, from: Group.s3, now: g.clock.now)
+        #expect(g.view.choice(now: g.clock.now).master == Group.m3, "not a one-one tie in epoch 0 kept on m1")
     }
 
     @Test("a poll sent before a +switch-master but answered after it does not undo the switch")
@@ -306,7 +326,7 @@ struct SentinelRepliesTests {
              ("down-after-milliseconds", "1000")])
     }
 
-    @Test("SENTINEL MASTER and SENTINEL SENTINELS make a report; reachable peers exclude s_down, disconnected and silent ones")
+    @Test("SENTINEL MASTER and SENTINEL SENTINELS make a report; reachable peers exclude s_down and disconnected ones")
     func report() throws {
         let master = Self.map([("name", "mymaster"), ("ip", "10.0.0.3"), ("port", "6379"), ("flags", "master,failover_in_progress"),
                                ("config-epoch", "5"), ("num-other-sentinels", "3")])
@@ -314,8 +334,16 @@ struct SentinelRepliesTests {
                                      Self.peer("10.0.0.4", flags: "sentinel,disconnected"),
                                      Self.peer("10.0.0.5", flags: "sentinel", lastOK: 1500)])
         let report = try #require(try SentinelReplies.report(master: master, sentinels: peers))
-        #expect(report == SentinelReport(master: Group.m3, configEpoch: 5, knownPeers: 3, reachablePeers: 1, failoverInProgress: true))
-        #expect(!report.seesMajority)
+        #expect(report == SentinelReport(master: Group.m3, configEpoch: 5, knownPeers: 3, reachablePeers: 2, failoverInProgress: true),
+                 "10.0.0.2 and 10.0.0.5 (a ping overdue is not s_down)")
+        // The failover's leader names the promoted replica in GET-MASTER-ADDR-BY-NAME: settled.
+        let promoted = RESPValue.array([.bulkString(ByteBuffer(string: "10.0.0.2")), .bulkString(ByteBuffer(string: "6379"))])
+        let leader = try #require(try SentinelReplies.report(master: master, sentinels: peers, address: promoted))
+        #expect(leader.master == Group.m2 && !leader.failoverInProgress && leader.configEpoch == 5)
+        let same = RESPValue.array([.bulkString(ByteBuffer(string: "10.0.0.3")), .bulkString(ByteBuffer(string: "6379"))])
+        #expect(try SentinelReplies.report(master: master, sentinels: peers, address: same)?.failoverInProgress == true)
+        #expect(try SentinelReplies.report(master: master, sentinels: peers, address: .nullArray)?.master == Group.m3)
+        #expect(report.seesMajority)
         #expect(SentinelReplies.peers(peers).map(\.endpoint.host) == ["10.0.0.1", "10.0.0.2", "10.0.0.4", "10.0.0.5"])
         // RESP3 maps read the same.
         let map3 = RESPValue.map([RESPPair(key: .bulkString(ByteBuffer(string: "ip")), value: .bulkString(ByteBuffer(string: "10.0.0.3"))),
