@@ -168,7 +168,8 @@ def main():
 
     threads = [threading.Thread(target=writer, args=(i,), daemon=True) for i in range(a.writers)]
     threads += [threading.Thread(target=w, daemon=True) for w in (watch_proxy, watch_servers, watch_sentinels)]
-    threads += [threading.Thread(target=watch_events, args=(x,), daemon=True) for x in a.sentinels.split(",")]
+    for x in a.sentinels.split(","):  # not joined: they block in a read until the process ends
+        threading.Thread(target=watch_events, args=(x,), daemon=True).start()
     for t in threads: t.start()
     time.sleep(a.cut_at)
     timeline["cut"] = time.time()
