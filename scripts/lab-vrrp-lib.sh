@@ -1,4 +1,4 @@
-# Shared functions for the VRRP namespace labs (sourced, not run).
+# Shared functions for the namespace labs, VRRP and proxy partition (sourced, not run).
 #
 # A lab is network namespaces this script creates itself: a switch namespace holding a bridge,
 # hosts h1..hN on 10.77.0.N/24 (eth0 is a veth into the bridge) and a client h9 (10.77.0.9).
@@ -42,6 +42,18 @@ lab_setup() {  # lab_setup N   -> hosts h1..hN plus client h9
     inns h$i sh -c 'echo 1 > /proc/sys/net/ipv4/conf/all/arp_ignore; echo 2 > /proc/sys/net/ipv4/conf/all/arp_announce'
   done
   sleep 0.2
+}
+
+# Runs scenario_NAME in a subshell with its own lab (namespaces named LAB_PREFIX…, default tv),
+# so a failure cleans up (showing the lab's logs) and the next scenario runs.
+run_scenario() {
+  local name=$1
+  (
+    LAB_ID="${LAB_PREFIX:-tv}$$$RANDOM"
+    LAB_DIR=$(mktemp -d /tmp/tandem-lab.XXXXXX)
+    trap 'rc=$?; if [ $rc != 0 ]; then for f in "$LAB_DIR"/*.log; do echo "--- $f"; tail -n 30 "$f"; done >&2; fi; lab_cleanup' EXIT
+    "scenario_$name"
+  ) && { echo "PASS $name"; return 0; } || { echo "FAIL $name"; return 1; }
 }
 
 lab_cleanup() {

@@ -13,17 +13,6 @@ source "$(dirname "$0")/lab-vrrp-lib.sh"
 command -v ip >/dev/null || { echo "lab-vrrp: needs iproute2 (ip)" >&2; exit 77; }
 [ -x "$TANDEM" ] || { echo "lab-vrrp: $TANDEM not built" >&2; exit 2; }
 
-# Runs one scenario in a subshell with its own lab, so a failure cleans up and the next runs.
-run_scenario() {
-  local name=$1
-  (
-    LAB_ID="tv$$$RANDOM"
-    LAB_DIR=$(mktemp -d /tmp/tandem-vrrp-lab.XXXXXX)
-    trap 'rc=$?; if [ $rc != 0 ]; then for f in "$LAB_DIR"/*.log; do echo "--- $f"; tail -n 30 "$f"; done >&2; fi; lab_cleanup' EXIT
-    "scenario_$name"
-  ) && { echo "PASS $name"; return 0; } || { echo "FAIL $name"; return 1; }
-}
-
 two_tandems() {  # two_tandems [instance lines for h1] -- h1 prio 150, h2 prio 100
   lab_setup 2
   vrrp_conf "$LAB_DIR/h1.conf" 150 "$@"

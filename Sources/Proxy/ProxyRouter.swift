@@ -13,6 +13,8 @@ final class ProxyRouter: Sendable {
         var switches = 0
         var trouble = false
         var replicas: [ProxyEndpoint] = []
+        /// Whom discovery believes and why, as `INFO proxy` fields.
+        var belief: [(String, String)] = []
     }
 
     private let state = NIOLockedValueBox(State())
@@ -82,6 +84,11 @@ final class ProxyRouter: Sendable {
         }
     }
 
+    /// Whom discovery believes and why (`INFO proxy` shows these fields).
+    func publishBelief(_ fields: [(String, String)]) {
+        state.withLockedValue { $0.belief = fields }
+    }
+
     /// A loop lost its connection to the master or was told -READONLY: check now.
     func reportTrouble() {
         state.withLockedValue { $0.trouble = true }
@@ -115,6 +122,7 @@ final class ProxyRouter: Sendable {
                 lines.append("discovery:backends")
                 lines.append("backends:\(backends.map(\.description).joined(separator: ","))")
             }
+            for (key, value) in snapshot.belief { lines.append("\(key):\(value)") }
             lines.append("master:\(snapshot.endpoint?.description ?? "none")")
             lines.append("master_generation:\(snapshot.generation)")
             lines.append("switches:\(snapshot.switches)")

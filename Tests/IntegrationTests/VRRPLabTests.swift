@@ -15,10 +15,11 @@ enum VRRPLab {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..").standardizedFileURL
     }
 
-    /// Runs scripts/lab-vrrp.sh with the given scenarios against the built tandem.
-    static func run(_ scenarios: [String]) async throws -> (status: Int32, output: String) {
+    /// Runs a namespace lab script (scripts/lab-vrrp.sh unless told) with the given scenarios
+    /// against the built tandem.
+    static func run(_ scenarios: [String], script: String = "scripts/lab-vrrp.sh") async throws -> (status: Int32, output: String) {
         guard canRun else {
-            throw HarnessError("the VRRP lab needs root and iproute2 (ip)" + (isCI ? "; CI=true requires them" : ""))
+            throw HarnessError("the namespace labs need root and iproute2 (ip)" + (isCI ? "; CI=true requires them" : ""))
         }
         let candidates = [
             URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tandem"),
@@ -29,7 +30,7 @@ enum VRRPLab {
         }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = [repository.appendingPathComponent("scripts/lab-vrrp.sh").path] + scenarios
+        process.arguments = [repository.appendingPathComponent(script).path] + scenarios
         var environment = ProcessInfo.processInfo.environment
         environment["TANDEM"] = tandem.path
         process.environment = environment
