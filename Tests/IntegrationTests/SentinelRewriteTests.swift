@@ -1,0 +1,68 @@
+import Foundation
+import NIOCore
+import RESP
+import RedisConnection
+import RedisTestSupport
+import Testing
+
+extension SentinelSurfaceSerial {
+    /// The file the rewrite produces, next to redis-sentinel's: an operator's comments must stay
+    /// beside the directives they describe.
+    @Suite("Sentinel config rewrite against redis-sentinel 7.0", .serialized, .timeLimit(.minutes(2)),
+           .enabled(if: SentinelProcess.shouldRunTests, "redis-server or redis-sentinel is not installed"))
+    struct SentinelRewriteTests {
+        /// The comment and sentinel lines of a file in order, with what differs by nature (the
+        /// sentinel's id, its port, the master's port) masked. Server lines that redis-sentinel
+        /// generates from its own settings table (`protected-mode`, `latency-tracking…`, in hash
+        /// order) are left out.
+        static func shape(_ text: String, port: Int, masterPort: Int) -> [String] {
+            text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+                .filter { $0.hasPrefix("#") || $0.hasPrefix("sentinel ") }
+                .map { line in
+                    var l = line.replacingOccurrences(of: " \(masterPort) ", with: " <master-port> ")
+                        .replacingOccurrences(of: "\(port)", with: "<port>")
+                    if l.hasPrefix("sentinel myid ") { l = "sentinel myid <id>" }
+                    return l
+                }
+        }
+
+        @Test("after FLUSHCONFIG, SENTINEL SET and SENTINEL CONFIG SET, comments and sentinel lines stand where redis-sentinel leaves them")
+        func linesStayInPlace() async throws {
+            try await withRedisServers(1) { servers in
+                let master = servers[0]
+                var shapes: [[[String]]] = []
+                for kind in [SentinelProcess.Kind.redis, .tandem] {
+                    let port = try freeLoopbackPort()
+                    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-rewrite-\(kind)-\(UUID().uuidString)")
+                    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+                    let file = directory.appendingPathComponent("sentinel.conf")
+                    try """
+                        # Sentinel for the cache
+                        port \(port)
+                        bind 127.0.0.1
+                        # monitoring set
+                        sentinel monitor mymaster 127.0.0.1 \(master.port) 1
+                        # a master silent this long is down
+                        sentinel down-after-milliseconds mymaster 5000
+                        # end of the operator's part
+
+                        """.write(to: file, atomically: true, encoding: .utf8)
+                    let s = try await SentinelProcess(kind: kind, port: port, directory: directory, configFile: file,
+                                                      configArgument: file.path, workingDirectory: directory)
+                    defer { s.stop() }
+                    var steps: [[String]] = []
+                    for command in [["SENTINEL", "FLUSHCONFIG"], ["SENTINEL", "SET", "mymaster", "failover-timeout", "20000"],
+                                    ["SENTINEL", "CONFIG", "SET", "resolve-hostnames", "yes"]] {
+                        _ = try await s.command(command)
+                        _ = try await s.command(["SENTINEL", "FLUSHCONFIG"])
+                        steps.append(Self.shape(try s.configText(), port: port, masterPort: master.port))
+                    }
+                    shapes.append(steps)
+                }
+                for (step, (redis, tandem)) in zip(shapes[0], shapes[1]).enumerated() where redis != tandem {
+                    Issue.record("step \(step):\ntandem: \(tandem)\nredis:  \(redis)")
+                }
+            }
+        }
+    }
+}
