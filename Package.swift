@@ -135,7 +135,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ProxyUnitTests",
-            dependencies: ["Proxy", "RESP", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["Proxy", "RESP", .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -10,7 +10,10 @@ final class ProxyRouter: Sendable {
         var endpoint: ProxyEndpoint?
         var target: MasterTarget?
         var generation: UInt64 = 0
+        /// Changes of master: counted against the last master routed to, so a switch that
+        /// passes through a hold (no master for a moment) still counts once.
         var switches = 0
+        var lastMaster: ProxyEndpoint?
         var trouble = false
         var replicas: [ProxyEndpoint] = []
         /// Whom discovery believes and why, as `INFO proxy` fields.
@@ -31,6 +34,9 @@ final class ProxyRouter: Sendable {
         self.loops.withLockedValue { $0 = loops }
     }
 
+    /// How many times the master routed to has changed (INFO proxy's `switches`).
+    var switchCount: Int { state.withLockedValue { $0.switches } }
+
     /// The master everything should go to now, or nil for none (commands are held).
     func publish(_ endpoint: ProxyEndpoint?) {
         var address: SocketAddress?
@@ -43,7 +49,8 @@ final class ProxyRouter: Sendable {
             if let endpoint, let address {
                 if s.endpoint == endpoint, let target = s.target { return (target, false, previous) }
                 s.generation += 1
-                if s.endpoint != nil { s.switches += 1 }
+                if let last = s.lastMaster, last != endpoint { s.switches += 1 }
+                s.lastMaster = endpoint
                 s.endpoint = endpoint
                 s.target = MasterTarget(endpoint: endpoint, address: address, generation: s.generation)
                 return (s.target, true, previous)

@@ -559,7 +559,8 @@ struct ProxyFailoverTests {
                 let lost = try await w.lost(on: target)
                 #expect(lost.isEmpty, "\(w.prefix): \(lost.count) acknowledged writes missing on the new master")
             }
-            #expect(try await connections[0].send(["INFO", "proxy"]).string?.contains("switches:1") == true)
+            let info = try await connections[0].send(["INFO", "proxy"]).string ?? ""
+            #expect(info.contains("switches:1"), "\(info)\n\(proxy.logTail(lines: 60))")
             for c in connections { await c.close() }
         }
     }

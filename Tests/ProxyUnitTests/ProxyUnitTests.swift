@@ -1,3 +1,4 @@
+import Logging
 import NIOCore
 @testable import Proxy
 import RESP
@@ -59,5 +60,22 @@ struct ProxyUnitTests {
         ])
         #expect(MasterDiscovery.healthyReplicas(reply) == [ProxyEndpoint(host: "127.0.0.1", port: 1)])
         #expect(MasterDiscovery.healthyReplicas(.nullArray) == [])
+    }
+
+    @Test("switches count changes of master, also one that passes through a hold; a hold alone or a return to the same master is none")
+    func switchCount() {
+        let a = ProxyEndpoint(host: "127.0.0.1", port: 7001), b = ProxyEndpoint(host: "127.0.0.1", port: 7002)
+        let router = ProxyRouter(settings: ProxySettings(listen: [], discovery: .backends([a, b])), logger: Logger(label: "test"))
+        router.publish(a)
+        #expect(router.switchCount == 0)
+        router.publish(nil)
+        router.publish(a)
+        #expect(router.switchCount == 0)
+        router.publish(nil)
+        router.publish(b)
+        #expect(router.switchCount == 1)
+        router.publish(b)
+        router.publish(a)
+        #expect(router.switchCount == 2)
     }
 }
