@@ -187,6 +187,8 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
+                // The tests run the executable: depending on it makes `swift test` rebuild it.
+                "tandem",
                 "RESP",
                 "RedisConnection",
                 "RedisTestSupport",

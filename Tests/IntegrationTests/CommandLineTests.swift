@@ -4,14 +4,7 @@ import Testing
 
 /// Runs the built `tandem` executable.
 func runTandem(_ arguments: [String]) throws -> (status: Int32, output: String) {
-    let candidates = [
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tandem"),
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../.build/debug/tandem"),
-    ]
-    guard let binary = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
-        throw HarnessError("tandem executable not found next to the test binary; run `swift build` first")
-    }
-    return try runProgram(binary.path, arguments)
+    try runProgram(try tandemExecutable(), arguments)
 }
 
 @Suite("The tandem command line")

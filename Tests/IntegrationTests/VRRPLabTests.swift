@@ -21,13 +21,7 @@ enum VRRPLab {
         guard canRun else {
             throw HarnessError("the namespace labs need root and iproute2 (ip)" + (isCI ? "; CI=true requires them" : ""))
         }
-        let candidates = [
-            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tandem"),
-            repository.appendingPathComponent(".build/debug/tandem"),
-        ]
-        guard let tandem = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
-            throw HarnessError("tandem executable not found; run `swift build` first")
-        }
+        let tandem = URL(fileURLWithPath: try tandemExecutable())
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/bash")
         process.arguments = [repository.appendingPathComponent(script).path] + scenarios
@@ -37,7 +31,7 @@ enum VRRPLab {
         // Output to a file and the exit reported by a handler: nothing blocks a thread of the
         // cooperative pool for the minute a lab takes.
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-vrrp-lab-\(UUID().uuidString).log")
-        FileManager.default.createFile(atPath: output.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: output) }
         let log = try FileHandle(forWritingTo: output)
         process.standardOutput = log

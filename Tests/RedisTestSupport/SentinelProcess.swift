@@ -3,14 +3,13 @@ import NIOCore
 import RESP
 import RedisConnection
 
-/// Finds the `tandem` executable built alongside the tests.
+/// The `tandem` executable built with the tests: the one beside the test binary, never an older
+/// one elsewhere (the integration tests depend on the executable target, so `swift test`
+/// rebuilds it first).
 public func tandemExecutable() throws -> String {
-    let candidates = [
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tandem"),
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../.build/debug/tandem"),
-    ]
-    guard let binary = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
-        throw HarnessError("tandem executable not found next to the test binary; run `swift build` first")
+    let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tandem")
+    guard FileManager.default.isExecutableFile(atPath: binary.path) else {
+        throw HarnessError("tandem executable not found beside the test binary (\(binary.path)); run `swift build --build-tests` first")
     }
     return binary.standardizedFileURL.path
 }
