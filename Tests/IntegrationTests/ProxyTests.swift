@@ -75,7 +75,9 @@ struct ProxyTests {
             #expect(try await c.send(["GET", "big"]).string?.count == big.count)
             // Blocking: BLPOP is answered when another client pushes.
             async let popped = c.send(["BLPOP", "queue", "5"])
-            try await Task.sleep(for: .milliseconds(200))
+            try await waitUntil("the BLPOP to block on the master") {
+                try await other.send(["INFO", "clients"]).string?.contains("blocked_clients:1\r\n") == true
+            }
             _ = try await other.send(["RPUSH", "queue", "job"])
             #expect(try await popped == .array([.bulkString("queue"), .bulkString("job")]))
             // Pub/sub, RESP2 and RESP3 subscribers through the proxy.
