@@ -4,26 +4,36 @@ import RedisConnection
 
 /// `tandem proxy` on a free loopback port, for tests.
 public final class ProxyProcess: @unchecked Sendable {
-    public let port: Int
+    public private(set) var port: Int
     public let directory: URL
     private var child: ChildProcess?
 
     public var logFile: URL { directory.appendingPathComponent("proxy.log") }
 
     /// Starts `tandem proxy --listen 127.0.0.1:PORT` plus `arguments`, and waits until the
-    /// port accepts connections.
+    /// port accepts connections. Another process may take the free port before the proxy binds
+    /// it: then it is tried again on another.
     public init(_ arguments: [String]) async throws {
         port = try freeLoopbackPort()
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-proxy-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        child = try ChildProcess(executable: try tandemExecutable(),
-                                 arguments: ["proxy", "--listen", "127.0.0.1:\(port)", "--log-level", "info"] + arguments,
-                                 logFile: logFile)
-        try await waitUntil("tandem proxy on port \(port) to accept connections (log: \(logFile.path))") {
-            guard self.child?.isRunning == true else { throw HarnessError("tandem proxy exited: \(self.logTail())") }
-            let connection = try await self.connect()
-            await connection.close()
-            return true
+        for attempt in 1...5 {
+            child = try ChildProcess(executable: try tandemExecutable(),
+                                     arguments: ["proxy", "--listen", "127.0.0.1:\(port)", "--log-level", "info"] + arguments,
+                                     logFile: logFile)
+            do {
+                try await waitUntil("tandem proxy on port \(port) to accept connections (log: \(logFile.path))") {
+                    guard self.child?.isRunning == true else { throw HarnessError("tandem proxy exited: \(self.logTail())") }
+                    let connection = try await self.connect()
+                    await connection.close()
+                    return true
+                }
+                return
+            } catch {
+                child?.kill9()
+                guard attempt < 5, logTail().contains("Address already in use") else { throw error }
+                port = try freeLoopbackPort()
+            }
         }
     }
 

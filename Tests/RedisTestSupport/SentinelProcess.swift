@@ -26,7 +26,7 @@ public final class SentinelProcess: @unchecked Sendable {
     public static var shouldRunTests: Bool { (RedisServer.binary != nil && redisSentinelBinary != nil) || isCI }
 
     public let kind: Kind
-    public let port: Int
+    public private(set) var port: Int
     public let directory: URL
     private var child: ChildProcess?
     /// Credentials for `command` (a sentinel with requirepass or ACL users).
@@ -52,14 +52,26 @@ public final class SentinelProcess: @unchecked Sendable {
         self.logFile = directory.appendingPathComponent("sentinel.log")
         self.configArgument = configFile.path
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let config = ([
-            "port \(port)", "bind 127.0.0.1", "dir \(directory.path)",
-            "sentinel monitor \(name) \(master.host) \(master.port) \(quorum)",
-            "sentinel down-after-milliseconds \(name) \(downAfter)",
-            "sentinel failover-timeout \(name) \(failoverTimeout)",
-        ] + extraLines).joined(separator: "\n") + "\n"
-        try config.write(to: configFile, atomically: true, encoding: .utf8)
-        try await launch()
+        // Another process may take the free port before the sentinel binds it: then it is
+        // tried again on another.
+        for attempt in 1...5 {
+            let config = ([
+                "port \(port)", "bind 127.0.0.1", "dir \(directory.path)",
+                "sentinel monitor \(name) \(master.host) \(master.port) \(quorum)",
+                "sentinel down-after-milliseconds \(name) \(downAfter)",
+                "sentinel failover-timeout \(name) \(failoverTimeout)",
+            ] + extraLines).joined(separator: "\n") + "\n"
+            try config.write(to: configFile, atomically: true, encoding: .utf8)
+            do {
+                try await launch()
+                return
+            } catch {
+                child?.kill9()
+                let log = (try? String(contentsOf: logFile, encoding: .utf8)) ?? ""
+                guard attempt < 5, log.contains("Address already in use") else { throw error }
+                port = try freeLoopbackPort()
+            }
+        }
     }
 
     /// Starts a sentinel from a config file the test wrote (which must say `port port`), given
