@@ -26,7 +26,7 @@ extension SentinelState {
             emit(.saveConfig)
             plainEvent(.warning, "+new-epoch", "\(currentEpoch)", master: name)
         }
-        if masters[name]!.leaderEpoch < epoch && currentEpoch <= epoch {
+        if (masters[name]!.leaderEpoch < epoch || brokenForTesting == .voteTwiceInAnEpoch) && currentEpoch <= epoch {
             masters[name]!.leader = candidate
             masters[name]!.leaderEpoch = currentEpoch
             emit(.saveConfig)

@@ -29,6 +29,11 @@ public struct SentinelState: Sendable {
     /// True while in TILT: monitoring continues, but no action is taken.
     public var isTilted: Bool { tiltSince != nil }
 
+    /// Deliberate bugs, switched on only by tests (through `@testable import`), to show that the
+    /// randomized schedules catch a broken rule. Never set outside tests.
+    enum DeliberateBug: Sendable, Hashable { case voteTwiceInAnEpoch }
+    var brokenForTesting: DeliberateBug?
+
     /// Names of the monitored masters in order.
     public var masterNames: [String] { masters.keys.sorted() }
 

@@ -42,6 +42,10 @@ struct SimulatedGroup {
     /// PUBLISHes a sentinel sent to a master whose writes it had paused itself (on a real
     /// server each waits out the pause and holds up every later command on that link).
     var publishesWhileOwnPause = 0
+    /// When set, PINGs and INFOs sent to a paused server are answered when it resumes, as a
+    /// stopped process answers what waited in its socket (by default they are never answered).
+    var answerAfterPause = false
+    var heldByPause: [InstanceAddress: [(sentinel: Int, action: SentinelAction)]] = [:]
 
     struct Blocked: Hashable {
         var sentinel: Int
@@ -94,6 +98,7 @@ struct SimulatedGroup {
 
     mutating func step() {
         now += 100
+        if answerAfterPause { deliverHeld() }
         for (address, server) in servers where server.alive && !server.paused && !server.writesPaused && server.replicaOf == nil {
             servers[address]!.offset = server.offset + 100  // the master takes writes
         }
@@ -174,9 +179,17 @@ struct SimulatedGroup {
         case .connect, .disconnect:
             break  // links are synced every step
         case .ping(let ref):
+            if answerAfterPause, let a = address(of: ref, in: i), linkPossible(i, a), servers[a]?.paused == true {
+                heldByPause[a, default: []].append((i, action))
+                return
+            }
             guard let a = address(of: ref, in: i), canAnswer(i, a) else { return }
             perform(input(i, .pingReply(ref, .pong)), by: i)
         case .info(let ref):
+            if answerAfterPause, let a = address(of: ref, in: i), linkPossible(i, a), servers[a]?.paused == true {
+                heldByPause[a, default: []].append((i, action))
+                return
+            }
             guard let a = address(of: ref, in: i), canAnswer(i, a), let report = info(a) else { return }
             perform(input(i, .info(ref, report)), by: i)
         case .publishHello(let ref, let payload):
@@ -249,9 +262,29 @@ struct SimulatedGroup {
 
     // MARK: Faults and queries
 
-    mutating func crash(_ port: Int) { servers[Self.addr(port)]!.alive = false }
+    mutating func crash(_ port: Int) {
+        servers[Self.addr(port)]!.alive = false
+        if answerAfterPause {
+            // The process is gone: what waited in its sockets is never answered, and every
+            // sentinel sees its links drop (a restart in the same step must not hide that).
+            heldByPause[Self.addr(port)] = nil
+            for i in sentinels.indices where sentinels[i].alive { syncLinks(i) }
+        }
+    }
     mutating func pause(_ port: Int) { servers[Self.addr(port)]!.paused = true }
     mutating func resume(_ port: Int) { servers[Self.addr(port)]!.paused = false }
+
+    /// Answers what waited for a paused server once it runs again, to sentinels that run (a
+    /// stopped sentinel gets its answers when it runs again).
+    mutating func deliverHeld() {
+        for address in heldByPause.keys.sorted() where servers[address].map({ $0.alive && !$0.paused }) == true {
+            var waiting: [(sentinel: Int, action: SentinelAction)] = []
+            for (i, action) in heldByPause.removeValue(forKey: address) ?? [] {
+                if sentinels[i].alive { perform(action, by: i) } else { waiting.append((i, action)) }
+            }
+            if !waiting.isEmpty { heldByPause[address, default: []] += waiting }
+        }
+    }
 
     /// The server comes back with its old configuration (a master restarting as master).
     mutating func restart(_ port: Int, asReplicaOf master: InstanceAddress? = nil) {
@@ -293,5 +326,20 @@ struct SimulatedGroup {
     func converged(on address: InstanceAddress) -> Bool {
         sentinels.indices.allSatisfy { !sentinels[$0].alive || advertisedMaster($0) == address }
             && liveMasters == [address]
+    }
+}
+
+/// SplitMix64: a small seeded generator, so a schedule replays exactly from its seed.
+struct SeededRandom: RandomNumberGenerator {
+    var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }

@@ -1,0 +1,212 @@
+import Foundation
+@testable import SentinelCore
+import Testing
+
+/// Randomized fault schedules on the simulated group, each decided entirely by one seed, with
+/// Sentinel's safety invariants checked after every step and liveness checked once the faults
+/// heal. A failure names its seed; `SIMULATE_SEED=<seed> swift test --filter RandomSchedules`
+/// replays it with a trace of every fault and event.
+struct RandomSchedule {
+    typealias G = SimulatedGroup
+
+    let seed: UInt64
+    var trace: [String] = []
+    var violations: [String] = []
+    let tracing: Bool
+
+    /// A deliberate bug put into every sentinel, to show the invariants catch it.
+    var bug: SentinelState.DeliberateBug?
+
+    init(seed: UInt64, tracing: Bool = false, bug: SentinelState.DeliberateBug? = nil) {
+        self.seed = seed
+        self.tracing = tracing
+        self.bug = bug
+    }
+
+    /// What each sentinel voted for in each epoch, the leader elected in each epoch, and the
+    /// replica promoted in each epoch: none may be two.
+    private var votes: [Int: [UInt64: String]] = [:]
+    private var leaders: [UInt64: Int] = [:]
+    private var promotedIn: [UInt64: InstanceAddress] = [:]
+    private var eventsSeen: [Int] = []
+    private var promotionsSeen = 0
+
+    private mutating func note(_ g: G, _ text: @autoclosure () -> String) {
+        if tracing { trace.append("t=\(g.now) \(text())") }
+    }
+
+    /// The safety invariants, on what happened since the last check.
+    private mutating func check(_ g: G) {
+        if eventsSeen.count < g.sentinels.count { eventsSeen += Array(repeating: 0, count: g.sentinels.count - eventsSeen.count) }
+        for i in g.sentinels.indices {
+            let events = g.sentinels[i].events
+            for (at, event) in events[eventsSeen[i]...] {
+                if tracing { trace.append("t=\(at) s\(i) \(event.type) \(event.payload)") }
+                switch event.type {
+                case "+vote-for-leader":
+                    let words = event.payload.split(separator: " ")
+                    guard words.count == 2, let epoch = UInt64(words[1]) else { continue }
+                    let candidate = String(words[0])
+                    if let earlier = votes[i]?[epoch], earlier != candidate {
+                        violations.append("sentinel \(i) voted twice in epoch \(epoch): \(earlier) and \(candidate)")
+                    }
+                    votes[i, default: [:]][epoch] = candidate
+                case "+elected-leader":
+                    let epoch = g.sentinels[i].state.masters[G.masterName]?.failoverEpoch ?? 0
+                    if let other = leaders[epoch], other != i {
+                        violations.append("two leaders in epoch \(epoch): sentinels \(other) and \(i)")
+                    }
+                    leaders[epoch] = i
+                default:
+                    break
+                }
+            }
+            eventsSeen[i] = events.count
+        }
+        for promotion in g.promotions[promotionsSeen...] {
+            let epoch = g.sentinels[promotion.by].state.masters[G.masterName]?.failoverEpoch ?? 0
+            if let other = promotedIn[epoch], other != promotion.address {
+                violations.append("two promotions in epoch \(epoch): \(other) and \(promotion.address)")
+            }
+            promotedIn[epoch] = promotion.address
+        }
+        promotionsSeen = g.promotions.count
+    }
+
+    /// Runs the schedule: a settled group, 40 s of random faults, then everything healed and
+    /// restarted; the group must converge on one master within 3 minutes.
+    mutating func run() {
+        var random = SeededRandom(seed: seed)
+        func pick(_ n: Int) -> Int { Int(random.next() % UInt64(n)) }
+        var g = G(sentinelCount: 3, failoverTimeout: 10_000, seed: seed)
+        g.answerAfterPause = true
+        for i in g.sentinels.indices { g.sentinels[i].state.brokenForTesting = bug }
+        g.run(for: 12_000)
+        check(g)
+        let ports = [6379, 6380, 6381]
+        // The role each crashed server had, to come back with.
+        var crashedAs: [Int: InstanceAddress?] = [:]
+        let faultsEnd = g.now + 40_000
+        while g.now < faultsEnd {
+            let gap = Millis(200 + pick(4_800))
+            let until = min(faultsEnd, g.now + gap)
+            while g.now < until {
+                g.step()
+                check(g)
+            }
+            let port = ports[pick(ports.count)]
+            let address = G.addr(port)
+            let s = pick(g.sentinels.count)
+            switch pick(9) {
+            case 0:
+                if g.servers[address]!.alive {
+                    crashedAs[port] = g.servers[address]!.replicaOf
+                    g.crash(port)
+                    note(g, "fault: crash \(port)")
+                }
+            case 1:
+                if !g.servers[address]!.alive {
+                    g.restart(port, asReplicaOf: crashedAs[port] ?? nil)
+                    note(g, "fault: restart \(port) as \(crashedAs[port].flatMap { $0 }.map { "replica of \($0)" } ?? "master")")
+                }
+            case 2:
+                if g.servers[address]!.paused { g.resume(port) } else { g.pause(port) }
+                note(g, "fault: \(g.servers[address]!.paused ? "pause" : "resume") \(port)")
+            case 3:
+                g.isolate(sentinel: s, from: address)
+                note(g, "fault: sentinel \(s) cut from \(port)")
+            case 4:
+                let other = (s + 1 + pick(g.sentinels.count - 1)) % g.sentinels.count
+                g.isolate(sentinel: s, from: g.sentinels[other].address)
+                g.isolate(sentinel: other, from: g.sentinels[s].address)
+                note(g, "fault: sentinels \(s) and \(other) cut from each other")
+            case 5:
+                g.isolate(sentinel: s)
+                note(g, "fault: sentinel \(s) isolated")
+            case 6:
+                g.heal()
+                note(g, "fault: partitions healed")
+            case 7:
+                g.sentinels[s].alive.toggle()
+                note(g, "fault: sentinel \(s) \(g.sentinels[s].alive ? "back" : "stopped")")
+            default:
+                let jump = Millis(pick(6_000)) - 3_000
+                g.sentinels[s].clockSkew += jump
+                note(g, "fault: sentinel \(s) clock jumps \(jump) ms")
+            }
+        }
+        // Heal: every partition and pause gone; crashed servers back with their old role;
+        // stopped sentinels back.
+        g.heal()
+        for port in ports {
+            let address = G.addr(port)
+            if g.servers[address]!.paused { g.resume(port) }
+            if !g.servers[address]!.alive { g.restart(port, asReplicaOf: crashedAs[port] ?? nil) }
+        }
+        for i in g.sentinels.indices { g.sentinels[i].alive = true }
+        note(g, "heal: everything")
+        let converged = g.run(until: 180_000) { g in
+            g.liveMasters.count == 1 && g.converged(on: g.liveMasters[0])
+        }
+        check(g)
+        if tracing {
+            for i in g.sentinels.indices {
+                let m = g.sentinels[i].state.masters[G.masterName]!
+                for (a, r) in m.replicas.sorted(by: { $0.key < $1.key }) {
+                    trace.append("end s\(i) replica \(a): link \(r.linkConnected) sdown \(r.isSDown) roleReportedReplica \(r.roleReportedReplica) infoRefresh \(r.infoRefresh.map { String(g.time(of: i) - $0) } ?? "never") replicaOf \(r.replicaOfHost ?? "-"):\(r.replicaOfPort ?? 0)")
+                }
+                trace.append("end s\(i) master \(m.address) sdown \(m.instance.isSDown) failover \(m.failoverState) tilt \(g.sentinels[i].state.isTilted)")
+            }
+            trace.append("end servers: " + g.servers.sorted { $0.key < $1.key }.map { "\($0.key) alive \($0.value.alive) paused \($0.value.paused) replicaOf \($0.value.replicaOf.map(\.description) ?? "-")" }.joined(separator: "; "))
+        }
+        if converged == nil {
+            let advertised = g.sentinels.indices.map { g.advertisedMaster($0).map(\.description) ?? "none" }
+            violations.append("no convergence 180 s after the heal: live masters \(g.liveMasters), sentinels advertise \(advertised)")
+        }
+    }
+}
+
+@Suite("Sentinel core: randomized fault schedules")
+struct RandomScheduleTests {
+    /// How many schedules a test run checks (SIMULATE_SCHEDULES to change it).
+    static var count: Int { Int(ProcessInfo.processInfo.environment["SIMULATE_SCHEDULES"] ?? "") ?? 2000 }
+    static var firstSeed: UInt64 { UInt64(ProcessInfo.processInfo.environment["SIMULATE_FIRST_SEED"] ?? "") ?? 1 }
+
+    @Test("one leader and one promotion per epoch, one vote per sentinel per epoch, convergence after the faults heal")
+    func schedules() {
+        if let seed = ProcessInfo.processInfo.environment["SIMULATE_SEED"].flatMap({ UInt64($0) }) {
+            var schedule = RandomSchedule(seed: seed, tracing: true)
+            schedule.run()
+            print(schedule.trace.joined(separator: "\n"))
+            #expect(schedule.violations.isEmpty, "seed \(seed): \(schedule.violations)")
+            return
+        }
+        let start = ContinuousClock.now
+        var failed: [(UInt64, [String])] = []
+        for seed in Self.firstSeed..<(Self.firstSeed + UInt64(Self.count)) {
+            var schedule = RandomSchedule(seed: seed)
+            schedule.run()
+            if !schedule.violations.isEmpty { failed.append((seed, schedule.violations)) }
+        }
+        let seconds = Double((ContinuousClock.now - start).components.attoseconds) / 1e18 + Double((ContinuousClock.now - start).components.seconds)
+        print("simulated \(Self.count) schedules in \(String(format: "%.1f", seconds)) s, \(failed.count) invariant violations (\(String(format: "%.0f", Double(Self.count) / max(seconds, 0.001))) schedules per second, seeds \(Self.firstSeed)–\(Self.firstSeed + UInt64(Self.count) - 1))")
+        for (seed, violations) in failed.prefix(5) {
+            Issue.record("seed \(seed): \(violations.prefix(3)); replay: SIMULATE_SEED=\(seed) swift test --disable-xctest --filter RandomScheduleTests")
+        }
+    }
+
+    @Test("a sentinel that votes twice in an epoch (a deliberate bug) is caught within the same budget")
+    func brokenVotingIsCaught() {
+        var caught: UInt64?
+        for seed in Self.firstSeed..<(Self.firstSeed + UInt64(Self.count)) {
+            var schedule = RandomSchedule(seed: seed, bug: .voteTwiceInAnEpoch)
+            schedule.run()
+            if schedule.violations.contains(where: { $0.contains("voted twice") }) {
+                caught = seed
+                break
+            }
+        }
+        #expect(caught != nil, "no schedule of \(Self.count) caught the double vote")
+        print("the deliberate double vote was caught by seed \(caught.map(String.init) ?? "none")")
+    }
+}
