@@ -89,20 +89,54 @@ extension SentinelState {
                 if promoting || claimsMaster { infoPeriod = min(infoPeriod, fast) }
             }
         }
-        let pingPeriod = min(master.downAfter, behaviour.pingPeriod ?? timers.pingPeriod)
+        let pingPeriod = pingPeriod(for: ref, of: master)
         if case .sentinel = ref {} else if !ri.infoPending, ri.infoRefresh.map({ now - $0 > infoPeriod }) ?? true {
             emit(.info(ref))
             update(ref) { $0.infoPending = true }
         }
         if now - ri.lastPongTime > pingPeriod, ri.lastPingSent.map({ now - $0 > pingPeriod / 2 }) ?? true {
             emit(.ping(ref))
-            update(ref) {
+            let sent: (inout Instance) -> Void = {
                 $0.lastPingSent = now
                 if $0.pingPendingSince == nil { $0.pingPendingSince = now }
+            }
+            if case .sentinel(_, let runID) = ref {
+                updatePeer(runID, at: ri.address, sent)
+            } else {
+                update(ref, sent)
             }
         }
         if ri.lastHelloSent.map({ now - $0 > timers.publishPeriod }) ?? true {
             sendHello(ref, now: now)
+        }
+    }
+
+    /// How often `ref` is PINGed. 7.0: min(down-after, ping period) for every instance. With
+    /// `behaviour.pingPeriod`, the master is PINGed at that fast period, so a crash is timed
+    /// from a recent reply; its replicas and peers only while the master is SDOWN, ODOWN or
+    /// being failed over, when their liveness decides the election and the replica chosen.
+    /// Otherwise they keep 7.0's period: a replica of a healthy master need not be PINGed ten
+    /// times a second, and with hundreds of masters those PINGs were most of the work.
+    func pingPeriod(for ref: InstanceRef, of master: MonitoredMaster) -> Millis {
+        let standard = min(master.downAfter, timers.pingPeriod)
+        guard let fast = behaviour.pingPeriod else { return standard }
+        if case .master = ref { return min(master.downAfter, fast) }
+        let urgent = master.instance.isSDown || master.isODown || master.failoverInProgress
+        return urgent ? min(master.downAfter, fast) : standard
+    }
+
+    /// A PING sent to a peer, or its reply, counts for every master the peer watches at that
+    /// address over a connected link: 7.0 shares one link per peer among those masters (its
+    /// `act_ping_time` and `last_pong_time` live on the link), so a peer watching 200 masters
+    /// with us is PINGed once per period, not 200 times.
+    mutating func updatePeer(_ runID: String, at address: InstanceAddress, _ change: (inout Instance) -> Void) {
+        // Walked by index so the masters are changed in place, never copied.
+        var i = masters.startIndex
+        while i != masters.endIndex {
+            if let peer = masters.values[i].sentinels[runID], peer.address == address, peer.linkConnected {
+                change(&masters.values[i].sentinels[runID]!)
+            }
+            i = masters.index(after: i)
         }
     }
 
@@ -143,8 +177,7 @@ extension SentinelState {
         if ri.linkConnected, let since = ri.linkUpSince, now - since > timers.minLinkReconnectPeriod,
            let pending = ri.pingPendingSince, now - pending > master.downAfter / 2,
            now - ri.lastPongTime > master.downAfter / 2 {
-            emit(.disconnect(ref))
-            emit(.connect(ref, ri.address))
+            emit(.reconnect(ref, ri.address))
             update(ref) {
                 $0.linkConnected = false
                 $0.linkUpSince = nil

@@ -84,13 +84,18 @@ public struct SentinelState: Sendable {
                 $0.infoPending = false
             }
         case .pingReply(let ref, let reply):
-            update(ref) {
+            let received: (inout Instance) -> Void = {
                 $0.lastPongTime = now
                 if reply.isValid {
                     $0.lastAvailTime = now
                     $0.pingPendingSince = nil
                 }
                 if reply == .pong { $0.rebootSince = nil }
+            }
+            if case .sentinel(_, let runID) = ref, let peer = instance(ref), peer.linkConnected {
+                updatePeer(runID, at: peer.address, received)
+            } else {
+                update(ref, received)
             }
             // sentinelPingReplyCallback: one SCRIPT KILL for an SDOWN instance stuck in a script.
             if reply == .busy, let ri = instance(ref), ri.isSDown, !ri.scriptKillSent {
