@@ -70,10 +70,11 @@ def cpu_ticks(pid):
         fields = f.read().rsplit(")", 1)[1].split()
     return int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
 
-def rss_mb(pid):
+def rss_mb(pid, field="VmRSS"):
+    """VmRSS (or RssAnon, RssFile) in MB."""
     with open("/proc/%d/status" % pid) as f:
         for line in f:
-            if line.startswith("VmRSS:"): return int(line.split()[1]) / 1024
+            if line.startswith(field + ":"): return int(line.split()[1]) / 1024
     return float("nan")
 
 class Bench:
@@ -157,6 +158,7 @@ class Bench:
             time.sleep(seconds)
         t1, c1 = time.monotonic(), [cpu_ticks(pid) for pid in pids]
         cpu = [100.0 * (b - a) / CLK_TCK / (t1 - t0) for a, b in zip(c0, c1)]
+        self.anon = [rss_mb(pid, "RssAnon") for pid in pids]
         return cpu, [rss_mb(pid) for pid in pids]
 
     def failover(self, g):
@@ -228,9 +230,9 @@ def main():
                 bench.stop_sentinels()
                 base.setdefault(kind, sum(cpu) / 3)
                 rows.append((n, kind, cpu, rss, fo))
-                print("N=%-4d %-15s CPU %% %s  mean %5.2f   RSS MB %s%s" % (
+                print("N=%-4d %-15s CPU %% %s  mean %5.2f   RSS MB %s (anon %s)%s" % (
                     n, kind, " ".join("%5.2f" % c for c in cpu), sum(cpu) / 3,
-                    " ".join("%5.1f" % r for r in rss),
+                    " ".join("%5.1f" % r for r in rss), " ".join("%.1f" % r for r in bench.anon),
                     ("   failover promoted %s api %s" % tuple("%.3f s" % x if x else "-" for x in fo)) if fo[0] or fo[1] else ""),
                     flush=True)
             if "redis" in base:

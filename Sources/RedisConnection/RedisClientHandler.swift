@@ -90,7 +90,8 @@ final class RedisClientHandler: ChannelDuplexHandler {
     /// Called on the event loop for each message, instead of yielding it to `messages`.
     private let onMessage: (@Sendable (RedisPubSubMessage) -> Void)?
     private let logger: Logger
-    private var pending = CircularBuffer<Pending>(initialCapacity: 16)
+    /// Small at first (it grows with pipelining): a monitor holds hundreds of connections.
+    private var pending = CircularBuffer<Pending>(initialCapacity: 4)
     /// One timer per connection, set for the earliest deadline among pending requests,
     /// rather than one per request: cancelling thousands of timers costs more than the replies.
     private var timer: Scheduled<Void>?

@@ -31,6 +31,9 @@ public struct RedisConnectionConfiguration: Sendable {
     public var clientName: String?
     /// Limits applied to the server's replies.
     public var limits: RESPLimits
+    /// The first read buffer's size (NIO's adaptive default is 2048, grown after full reads and
+    /// kept per connection): a monitor holding hundreds of mostly idle connections sets it small.
+    public var initialReadBufferSize: Int?
 
     public init(
         host: String,
@@ -99,6 +102,9 @@ public final class RedisConnection: Sendable {
         let bootstrap = ClientBootstrap(group: eventLoopGroup)
             .connectTimeout(configuration.connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.recvAllocator, value: configuration.initialReadBufferSize.map {
+                AdaptiveRecvByteBufferAllocator(minimum: 64, initial: $0, maximum: 65536)
+            } ?? AdaptiveRecvByteBufferAllocator())
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RESPValueDecoder(limits: limits)))
@@ -288,6 +294,9 @@ public final class RedisConnection: Sendable {
 
     /// The local IP address of this connection (what a peer sees as our address).
     public var localIP: String? { channel.localAddress?.ipAddress }
+
+    /// Completes when the connection has closed, for whatever reason.
+    public var closeFuture: EventLoopFuture<Void> { channel.closeFuture }
 
     /// Returns when the connection has closed, for whatever reason.
     public func waitUntilClosed() async {

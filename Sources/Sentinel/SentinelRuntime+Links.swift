@@ -44,12 +44,13 @@ extension SentinelRuntime {
                         self?.assumeIsolated { $0.input(.hello(message.text)) }
                     }
                     try await pubsub.subscribe(["__sentinel__:hello"])
-                    await withTaskGroup(of: Void.self) { group in
-                        group.addTask { await pubsub.waitUntilClosed() }
-                        group.addTask { await c.waitUntilClosed() }
-                        await group.next()
-                        group.cancelAll()
-                    }
+                    // Until either connection closes (the command one is closed by .disconnect,
+                    // once its transactions are answered). Waited on a promise, not child tasks:
+                    // with hundreds of links, their memory counts.
+                    let eitherClosed = loop.makePromise(of: Void.self)
+                    c.closeFuture.whenComplete { _ in eitherClosed.succeed() }
+                    pubsub.closeFuture.whenComplete { _ in eitherClosed.succeed() }
+                    try? await eitherClosed.futureResult.get()
                     await pubsub.close()
                     await c.close()
                     await self.linkDown(ref, id, c)
@@ -72,6 +73,9 @@ extension SentinelRuntime {
         var connection = RedisConnectionConfiguration(host: address.ip, port: address.port, connectTimeout: .seconds(1),
                                                       commandTimeout: .seconds(60),
                                                       clientName: "sentinel-\(state.myID.prefix(8))-cmd")
+        // Replies are PONGs and hellos of a few dozen bytes, INFO of a few KB every 10 s: small
+        // first buffers keep hundreds of links from holding 2 KB or more each.
+        connection.initialReadBufferSize = 256
         if isSentinel(ref) {
             connection.username = configuration.sentinelUser
             connection.password = configuration.sentinelPass

@@ -155,11 +155,16 @@ extension SentinelState {
         // Walked by index so the masters are changed in place, never copied.
         var i = masters.startIndex
         while i != masters.endIndex {
-            if let peer = masters.values[i].sentinels[runID], peer.address == address, peer.linkConnected {
-                change(&masters.values[i].sentinels[runID]!)
-            }
+            Self.updatePeer(runID, at: address, in: &masters.values[i], change)
             i = masters.index(after: i)
         }
+    }
+
+    private static func updatePeer(_ runID: String, at address: InstanceAddress, in master: inout MonitoredMaster,
+                                   _ change: (inout Instance) -> Void) {
+        guard let j = master.sentinels.index(forKey: runID), master.sentinels.values[j].linkConnected,
+              master.sentinels.values[j].address == address else { return }
+        change(&master.sentinels.values[j])
     }
 
     /// The 8-field hello: `ip,port,runid,current_epoch,master_name,master_ip,master_port,master_config_epoch`.
@@ -259,13 +264,14 @@ extension SentinelState {
     /// `sentinelAskMasterStateToOtherSentinels`: while the master is SDOWN, ask each peer
     /// whether it agrees (and, once a failover has started, ask for its vote).
     mutating func askMasterStateToOtherSentinels(_ name: String, forced: Bool, now: Millis) {
-        guard let i = masters.index(forKey: name) else { return }
-        if !masters.values[i].instance.isSDown {
-            // Nothing is asked while the master is up: only stale answers are forgotten, in place.
-            Self.forgetStaleAnswers(of: &masters.values[i], now: now, after: timers.askPeriod * 5)
-            return
-        }
-        let master = masters.values[i]
+        // Nothing is asked while the master is up: only stale answers are forgotten, in place.
+        let age = timers.askPeriod * 5
+        guard let up = withMaster(name, { m in
+            if m.instance.isSDown { return false }
+            Self.forgetStaleAnswers(of: &m, now: now, after: age)
+            return true
+        }), !up else { return }
+        let master = masters[name]!
         for runID in master.sortedSentinelIDs {
             let peer = master.sentinels[runID]!
             if now - (peer.lastMasterDownReply ?? Millis.min / 2) > timers.askPeriod * 5 {
