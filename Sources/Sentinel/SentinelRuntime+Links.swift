@@ -47,10 +47,12 @@ extension SentinelRuntime {
                     // Until either connection closes (the command one is closed by .disconnect,
                     // once its transactions are answered). Waited on a promise, not child tasks:
                     // with hundreds of links, their memory counts.
-                    let eitherClosed = loop.makePromise(of: Void.self)
-                    c.closeFuture.whenComplete { _ in eitherClosed.succeed() }
-                    pubsub.closeFuture.whenComplete { _ in eitherClosed.succeed() }
-                    try? await eitherClosed.futureResult.get()
+                    await withTaskGroup(of: Void.self) { group in
+                        group.addTask { await pubsub.waitUntilClosed() }
+                        group.addTask { await c.waitUntilClosed() }
+                        await group.next()
+                        group.cancelAll()
+                    }
                     await pubsub.close()
                     await c.close()
                     await self.linkDown(ref, id, c)
