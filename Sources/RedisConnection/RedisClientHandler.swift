@@ -5,8 +5,42 @@ import RESP
 /// A command on its way to the server, with the promise its reply fulfils.
 struct RedisRequest {
     var arguments: [ByteBuffer]
+    /// A command encoded once and sent many times (then `arguments` is empty).
+    var prepared: PreparedCommand?
     var promise: EventLoopPromise<RESPValue>
     var timeout: TimeAmount?
+
+    init(arguments: [ByteBuffer], promise: EventLoopPromise<RESPValue>, timeout: TimeAmount?) {
+        self.arguments = arguments
+        self.promise = promise
+        self.timeout = timeout
+    }
+
+    init(prepared: PreparedCommand, promise: EventLoopPromise<RESPValue>, timeout: TimeAmount?) {
+        self.arguments = []
+        self.prepared = prepared
+        self.promise = promise
+        self.timeout = timeout
+    }
+}
+
+/// A command encoded once, to be sent many times without building or encoding it again
+/// (a monitor's PING and INFO). Not for subscription commands.
+public struct PreparedCommand: Sendable {
+    /// The command's name as errors report it (`PING`, `CONFIG GET`).
+    public let name: String
+    /// The command as RESP bytes.
+    public let bytes: ByteBuffer
+    /// The command's arguments.
+    public let arguments: [String]
+
+    public init(_ arguments: [String]) {
+        self.arguments = arguments
+        name = describeCommand(arguments)
+        var bytes = ByteBuffer()
+        bytes.writeRESPCommand(arguments)
+        self.bytes = bytes
+    }
 }
 
 /// A message received on a subscribed channel or pattern.
@@ -53,8 +87,11 @@ final class RedisClientHandler: ChannelDuplexHandler {
 
     private let server: String
     private let messages: AsyncStream<RedisPubSubMessage>.Continuation
+    /// Called on the event loop for each message, instead of yielding it to `messages`.
+    private let onMessage: (@Sendable (RedisPubSubMessage) -> Void)?
     private let logger: Logger
-    private var pending = CircularBuffer<Pending>(initialCapacity: 16)
+    /// Small at first (it grows with pipelining): a monitor holds hundreds of connections.
+    private var pending = CircularBuffer<Pending>(initialCapacity: 4)
     /// One timer per connection, set for the earliest deadline among pending requests,
     /// rather than one per request: cancelling thousands of timers costs more than the replies.
     private var timer: Scheduled<Void>?
@@ -67,9 +104,11 @@ final class RedisClientHandler: ChannelDuplexHandler {
     private var context: ChannelHandlerContext?
     private var closedError: RedisConnectionError?
 
-    init(server: String, messages: AsyncStream<RedisPubSubMessage>.Continuation, logger: Logger) {
+    init(server: String, messages: AsyncStream<RedisPubSubMessage>.Continuation, logger: Logger,
+         onMessage: (@Sendable (RedisPubSubMessage) -> Void)? = nil) {
         self.server = server
         self.messages = messages
+        self.onMessage = onMessage
         self.logger = logger
     }
 
@@ -97,9 +136,17 @@ final class RedisClientHandler: ChannelDuplexHandler {
         let request = unwrapOutboundIn(data)
         if let closedError {
             var error = closedError
-            error.command = describeCommand(request.arguments.map { String(buffer: $0) })
+            error.command = request.prepared?.name ?? describeCommand(request.arguments.map { String(buffer: $0) })
             request.promise.fail(error)
             promise?.fail(error)
+            return
+        }
+        if let prepared = request.prepared {
+            let deadline = request.timeout.map { context.eventLoop.now + $0 }
+            if let deadline { armTimer(for: deadline, context: context) }
+            pending.append(Pending(command: prepared.name, promise: request.promise, deadline: deadline, timeout: request.timeout,
+                                   confirmationsLeft: 0, confirmations: [], isHello: false))
+            context.write(wrapOutboundOut(prepared.bytes), promise: promise)
             return
         }
         let names = request.arguments.prefix(2).map { String(buffer: $0) }
@@ -204,10 +251,10 @@ final class RedisClientHandler: ChannelDuplexHandler {
         switch kind {
         case "message", "smessage":
             guard elements.count == 3, let channel = elements[1].bytes, let payload = elements[2].bytes else { return }
-            messages.yield(RedisPubSubMessage(channel: channel, payload: payload))
+            deliver(RedisPubSubMessage(channel: channel, payload: payload))
         case "pmessage":
             guard elements.count == 4, let pattern = elements[1].bytes, let channel = elements[2].bytes, let payload = elements[3].bytes else { return }
-            messages.yield(RedisPubSubMessage(pattern: pattern, channel: channel, payload: payload))
+            deliver(RedisPubSubMessage(pattern: pattern, channel: channel, payload: payload))
         case "subscribe", "psubscribe", "unsubscribe", "punsubscribe":
             guard let head = pending.first, head.confirmationsLeft > 0 else {
                 logger.debug("unsolicited \(kind) confirmation", metadata: ["server": "\(server)"])
@@ -223,6 +270,10 @@ final class RedisClientHandler: ChannelDuplexHandler {
         default:
             logger.debug("ignored push message", metadata: ["server": "\(server)", "kind": "\(kind)"])
         }
+    }
+
+    private func deliver(_ message: RedisPubSubMessage) {
+        if let onMessage { onMessage(message) } else { messages.yield(message) }
     }
 
     private func complete(with value: RESPValue) {

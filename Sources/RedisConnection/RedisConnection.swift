@@ -31,6 +31,9 @@ public struct RedisConnectionConfiguration: Sendable {
     public var clientName: String?
     /// Limits applied to the server's replies.
     public var limits: RESPLimits
+    /// The first read buffer's size (NIO's adaptive default is 2048, grown after full reads and
+    /// kept per connection): a monitor holding hundreds of mostly idle connections sets it small.
+    public var initialReadBufferSize: Int?
 
     public init(
         host: String,
@@ -64,7 +67,8 @@ public struct RedisConnectionConfiguration: Sendable {
 /// per-request timeouts, pub/sub, and typed INFO/ROLE helpers.
 public final class RedisConnection: Sendable {
     public let configuration: RedisConnectionConfiguration
-    /// Messages for this connection's subscriptions, in arrival order. Ends when the connection closes.
+    /// Messages for this connection's subscriptions, in arrival order (none when connected with
+    /// `onMessage`). Ends when the connection closes.
     public let messages: AsyncStream<RedisPubSubMessage>
     private let channel: any Channel
     private let negotiatedProtocol = NIOLockedValueBox(2)
@@ -84,11 +88,13 @@ public final class RedisConnection: Sendable {
     /// True until the connection closes.
     public var isActive: Bool { channel.isActive }
 
-    /// Connects, then authenticates and negotiates the protocol as configured.
+    /// Connects, then authenticates and negotiates the protocol as configured. With `onMessage`,
+    /// subscription messages are handed to it on the connection's event loop instead of `messages`.
     public static func connect(
         _ configuration: RedisConnectionConfiguration,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-        logger: Logger = Logger(label: "tandem.redis", factory: { _ in SwiftLogNoOpLogHandler() })
+        logger: Logger = Logger(label: "tandem.redis", factory: { _ in SwiftLogNoOpLogHandler() }),
+        onMessage: (@Sendable (RedisPubSubMessage) -> Void)? = nil
     ) async throws -> RedisConnection {
         let server = configuration.serverDescription
         let (stream, continuation) = AsyncStream.makeStream(of: RedisPubSubMessage.self, bufferingPolicy: .bufferingNewest(100_000))
@@ -96,10 +102,14 @@ public final class RedisConnection: Sendable {
         let bootstrap = ClientBootstrap(group: eventLoopGroup)
             .connectTimeout(configuration.connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.recvAllocator, value: configuration.initialReadBufferSize.map {
+                AdaptiveRecvByteBufferAllocator(minimum: 64, initial: $0, maximum: 65536)
+            } ?? AdaptiveRecvByteBufferAllocator())
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RESPValueDecoder(limits: limits)))
-                    try channel.pipeline.syncOperations.addHandler(RedisClientHandler(server: server, messages: continuation, logger: logger))
+                    try channel.pipeline.syncOperations.addHandler(RedisClientHandler(server: server, messages: continuation, logger: logger,
+                                                                                               onMessage: onMessage))
                 }
             }
         let channel: any Channel
@@ -165,10 +175,39 @@ public final class RedisConnection: Sendable {
     /// Sends one command given as bytes.
     public func send(arguments: [ByteBuffer], timeout: TimeAmount? = nil) async throws -> RESPValue {
         let promise = channel.eventLoop.makePromise(of: RESPValue.self)
-        let request = RedisRequest(arguments: arguments, promise: promise, timeout: timeout ?? configuration.commandTimeout)
-        channel.writeAndFlush(request, promise: nil)
+        enqueue(RedisRequest(arguments: arguments, promise: promise, timeout: timeout ?? configuration.commandTimeout))
         return try await promise.futureResult.get()
     }
+
+    /// Writes a request. One written after the connection closed (its handler gone) fails at
+    /// once rather than leaving its promise unanswered.
+    private func enqueue(_ request: RedisRequest) {
+        if channel.eventLoop.inEventLoop {
+            // On the loop the handler is in the pipeline for as long as the channel is active.
+            guard channel.isActive else {
+                request.promise.fail(RedisConnectionError(code: .closed, server: server, command: request.prepared?.name,
+                                                          message: "connection closed"))
+                return
+            }
+            channel.writeAndFlush(request, promise: nil)
+        } else {
+            let written = channel.eventLoop.makePromise(of: Void.self)
+            let reply = request.promise
+            written.futureResult.whenFailure { reply.fail($0) }
+            channel.writeAndFlush(request, promise: written)
+        }
+    }
+
+    /// Sends a prepared command; the future completes on the connection's event loop, in the
+    /// order the replies arrive (no task per reply, for callers that already run on that loop).
+    public func submit(_ command: PreparedCommand, timeout: TimeAmount? = nil) -> EventLoopFuture<RESPValue> {
+        let promise = channel.eventLoop.makePromise(of: RESPValue.self)
+        enqueue(RedisRequest(prepared: command, promise: promise, timeout: timeout ?? configuration.commandTimeout))
+        return promise.futureResult
+    }
+
+    /// The event loop the connection's I/O and its futures run on.
+    public var eventLoop: any EventLoop { channel.eventLoop }
 
     /// Sends all commands in one write and returns their replies in order.
     public func pipeline(_ commands: [[String]], timeout: TimeAmount? = nil) async throws -> [RESPValue] {
@@ -255,6 +294,9 @@ public final class RedisConnection: Sendable {
 
     /// The local IP address of this connection (what a peer sees as our address).
     public var localIP: String? { channel.localAddress?.ipAddress }
+
+    /// Completes when the connection has closed, for whatever reason.
+    public var closeFuture: EventLoopFuture<Void> { channel.closeFuture }
 
     /// Returns when the connection has closed, for whatever reason.
     public func waitUntilClosed() async {

@@ -14,20 +14,36 @@ import Glibc
 
 /// The shell around `SentinelState`: owns the links to every instance, the timer, the config
 /// file and the event channels. Every decision is the core's; this actor carries them out.
+///
+/// The actor runs on one event loop, and every link to an instance is made on that loop: a
+/// reply is handed to the core from the connection's future callback, in the order replies
+/// arrive, without a task or a thread hop per reply (issue 19: with hundreds of masters those
+/// hops were most of the cost of a message).
 public actor SentinelRuntime {
     public internal(set) var state: SentinelState
-    public internal(set) var configuration: SentinelConfiguration
+    public internal(set) var configuration: SentinelConfiguration {
+        didSet { renames = Self.renames(configuration) }
+    }
+    /// The loop the actor and all its links run on.
+    nonisolated let loop: any EventLoop = MultiThreadedEventLoopGroup.singleton.next()
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { loop.executor.asUnownedSerialExecutor() }
+    /// `rename-command`s by master, for the masters that have any.
+    private var renames: [String: [String: String]] = [:]
     let configPath: String
     let configText: String
     let hub = PubSubHub()
     let logger: Logger
     let startedAt = ContinuousClock.now
-    private var links: [InstanceRef: LinkTask] = [:]
-    private var connections: [InstanceRef: RedisConnection] = [:]
+    var links: [InstanceRef: LinkTask] = [:]
+    /// Links to peer sentinels, by address: one shared by every master's entry for the peer.
+    var peerLinks: [InstanceAddress: PeerLink] = [:]
+    /// The address of each peer entry's shared link.
+    var peerAddresses: [InstanceRef: InstanceAddress] = [:]
+    var connections: [InstanceRef: RedisConnection] = [:]
     private var timerTask: Task<Void, Never>?
     private var lastSaveFailed = false
-    private var announceResolved: Bool
-    private var nextLinkID: UInt64 = 0
+    var announceResolved: Bool
+    var nextLinkID: UInt64 = 0
     /// Transactions (SLAVEOF …) waiting for their replies, per connection. A link dropped or
     /// replaced meanwhile (a +switch-master resets every link of the master) is closed only
     /// once they are answered: closed under them, a demote could be lost while writes are paused.
@@ -72,6 +88,7 @@ public actor SentinelRuntime {
             config.myID = (0..<40).map { _ in String("0123456789abcdef".randomElement()!) }.joined()
         }
         self.configuration = config
+        self.renames = Self.renames(config)
         self.configPath = configPath
         self.configText = configText
         self.logger = logger
@@ -143,6 +160,9 @@ public actor SentinelRuntime {
         timerTask?.cancel()
         for (_, link) in links { link.task.cancel() }
         links.removeAll()
+        for (_, link) in peerLinks { link.task.cancel() }
+        peerLinks.removeAll()
+        peerAddresses.removeAll()
         for (_, c) in connections { await c.close() }
         connections.removeAll()
     }
@@ -151,7 +171,8 @@ public actor SentinelRuntime {
     /// replies are handled in the order they are taken up, as before the cache existed.
     func infoReceived(_ ref: InstanceRef, _ text: String) {
         infoCache[ref] = (now, text)
-        input(.info(ref, InfoReport(RedisInfo(parsing: text))))
+        let (runID, replication) = RedisInfo.scanReplication(text)
+        input(.info(ref, InfoReport(runID: runID, replication)))
     }
 
     /// One timer tick: the core's timer, then the scripts.
@@ -176,30 +197,42 @@ public actor SentinelRuntime {
     private func perform(_ action: SentinelAction) {
         switch action {
         case .connect(let ref, let address):
-            openLink(ref, address)
+            if isSentinel(ref) { joinPeerLink(ref, address) } else { openLink(ref, address) }
         case .disconnect(let ref):
-            links.removeValue(forKey: ref)?.task.cancel()
-            if let c = connections.removeValue(forKey: ref) { retire(c) }
+            if isSentinel(ref) {
+                leavePeerLink(ref)
+            } else {
+                links.removeValue(forKey: ref)?.task.cancel()
+                if let c = connections.removeValue(forKey: ref) { retire(c) }
+            }
+        case .reconnect(let ref, let address):
+            if isSentinel(ref), peerAddresses[ref] == address, let c = peerLinks[address]?.connection {
+                // The shared link is closed for all the peer's entries; its task reconnects.
+                Task { await c.close() }
+            } else {
+                perform(.disconnect(ref))
+                perform(.connect(ref, address))
+            }
         case .ping(let ref):
-            send(ref, ["PING"], timeout: .seconds(60)) { runtime, reply in
-                await runtime.input(.pingReply(ref, PingReply(text: reply.string, errorCode: reply.errorCode)))
+            send(ref, prepared(ref, Self.ping), timeout: .seconds(60)) { runtime, reply in
+                runtime.input(.pingReply(ref, PingReply(text: reply.string, errorCode: reply.errorCode)))
             }
         case .scriptKill(let ref):
-            send(ref, ["SCRIPT", "KILL"], timeout: .seconds(10)) { _, _ in }
+            send(ref, prepared(ref, PreparedCommand(["SCRIPT", "KILL"])), timeout: .seconds(10))
         case .info(let ref):
-            send(ref, ["INFO"], timeout: .seconds(60)) { runtime, reply in
+            send(ref, prepared(ref, Self.info), timeout: .seconds(60)) { runtime, reply in
                 guard let text = reply.string else { return }
-                await runtime.infoReceived(ref, text)
+                runtime.infoReceived(ref, text)
             }
         case .publishHello(let ref, let payload):
-            send(ref, ["PUBLISH", "__sentinel__:hello", payload], timeout: .seconds(10)) { _, _ in }
+            send(ref, prepared(ref, PreparedCommand(["PUBLISH", "__sentinel__:hello", payload])), timeout: .seconds(10))
         case .askMasterState(let ref, let master, let epoch, let runID):
             guard case .sentinel(let name, let peer) = ref else { return }
-            send(ref, ["SENTINEL", "is-master-down-by-addr", master.ip, String(master.port), String(epoch), runID],
-                 timeout: .seconds(10)) { runtime, reply in
+            let ask = PreparedCommand(["SENTINEL", "is-master-down-by-addr", master.ip, String(master.port), String(epoch), runID])
+            send(ref, ask, timeout: .seconds(10)) { runtime, reply in
                 guard let r = reply.array, r.count == 3, let down = r[0].int, let leader = r[1].string, let epoch = r[2].int else { return }
-                await runtime.input(.masterDownReply(master: name, sentinel: peer, down: down == 1,
-                                                     leader: leader == "*" ? nil : leader, leaderEpoch: UInt64(max(0, epoch))))
+                runtime.input(.masterDownReply(master: name, sentinel: peer, down: down == 1,
+                                               leader: leader == "*" ? nil : leader, leaderEpoch: UInt64(max(0, epoch))))
             }
         case .promote(let ref):
             sendTransaction(ref, slaveOf: ["NO", "ONE"])
@@ -382,7 +415,7 @@ public actor SentinelRuntime {
     }
 
     /// Closes a link's connection that is no longer the instance's, once its transactions are answered.
-    private func retire(_ c: RedisConnection) {
+    func retire(_ c: RedisConnection) {
         if transactionsInFlight[ObjectIdentifier(c), default: 0] > 0 {
             retiring[ObjectIdentifier(c)] = c
         } else {
@@ -397,122 +430,37 @@ public actor SentinelRuntime {
         infoReceived(ref, text)
     }
 
-    private func send(_ ref: InstanceRef, _ command: [String], timeout: TimeAmount,
-                      _ handler: @escaping @Sendable (SentinelRuntime, RESPValue) async -> Void) {
+    static let ping = PreparedCommand(["PING"])
+    static let info = PreparedCommand(["INFO"])
+
+    /// `command` as sent to `ref`: renamed if its master has a `rename-command` for it.
+    private func prepared(_ ref: InstanceRef, _ command: PreparedCommand) -> PreparedCommand {
+        guard !renames.isEmpty, !isSentinel(ref), let rename = renames[ref.masterName], let renamed = rename[command.arguments[0]]
+        else { return command }
+        return PreparedCommand([renamed] + command.arguments.dropFirst())
+    }
+
+    private static func renames(_ configuration: SentinelConfiguration) -> [String: [String: String]] {
+        var renames: [String: [String: String]] = [:]
+        for m in configuration.masters where !m.renamedCommands.isEmpty { renames[m.name] = m.renamedCommands }
+        return renames
+    }
+
+    /// Sends on the instance's link. The reply is handled on the actor's loop from the future's
+    /// callback: no task per command, replies taken in the order they arrive.
+    private func send(_ ref: InstanceRef, _ command: PreparedCommand, timeout: TimeAmount,
+                      _ handler: (@Sendable (isolated SentinelRuntime, RESPValue) -> Void)? = nil) {
         guard let connection = connections[ref] else { return }
-        var command = command
-        if let renamed = configuration.master(ref.masterName)?.renamedCommands[command[0]], !isSentinel(ref) {
-            command[0] = renamed
-        }
-        Task { [weak self] in
-            guard let reply = try? await connection.send(command, timeout: timeout), let self else { return }
-            await handler(self, reply)
+        let reply = connection.submit(command, timeout: timeout)
+        guard let handler else { return }
+        reply.hop(to: loop).whenSuccess { [weak self] reply in
+            self?.assumeIsolated { handler($0, reply) }
         }
     }
 
-    private func isSentinel(_ ref: InstanceRef) -> Bool {
+    func isSentinel(_ ref: InstanceRef) -> Bool {
         if case .sentinel = ref { return true }
         return false
-    }
-
-    // MARK: Links
-
-    private struct LinkTask {
-        var id: UInt64
-        var address: InstanceAddress
-        var task: Task<Void, Never>
-    }
-
-    private func openLink(_ ref: InstanceRef, _ address: InstanceAddress) {
-        if let existing = links[ref], existing.address == address { return }
-        links.removeValue(forKey: ref)?.task.cancel()
-        if let c = connections.removeValue(forKey: ref) { retire(c) }
-        let wantsHello = !isSentinel(ref)
-        let config = linkConfiguration(ref, address)
-        nextLinkID += 1
-        let id = nextLinkID
-        let task = Task { [weak self] in
-            while !Task.isCancelled {
-                do {
-                    let c = try await RedisConnection.connect(config)
-                    guard let self else { await c.close(); return }
-                    guard await self.linkUp(ref, id, c) else { return }
-                    if wantsHello {
-                        var sub = config
-                        sub.clientName = "sentinel-\(await self.state.myID.prefix(8))-pubsub"
-                        let pubsub = try await RedisConnection.connect(sub)
-                        try await pubsub.subscribe(["__sentinel__:hello"])
-                        await withTaskGroup(of: Void.self) { group in
-                            group.addTask {
-                                for await message in pubsub.messages { await self.input(.hello(message.text)) }
-                            }
-                            group.addTask { await c.waitUntilClosed() }
-                            await group.next()
-                            group.cancelAll()
-                        }
-                        await pubsub.close()
-                    } else {
-                        await withTaskCancellationHandler {
-                            await c.waitUntilClosed()
-                        } onCancel: {
-                            Task { await c.close() }
-                        }
-                    }
-                    await c.close()
-                    await self.linkDown(ref, id, c)
-                } catch {
-                    await self?.linkFailed(ref, id)
-                }
-                if Task.isCancelled { return }
-                try? await Task.sleep(for: .milliseconds(200))  // reconnect period
-            }
-        }
-        links[ref] = LinkTask(id: id, address: address, task: task)
-    }
-
-    /// Reports of a link that was replaced or dropped (its task cancelled) are ignored: only the
-    /// current link of an instance may say it is up or down.
-    private func isCurrent(_ ref: InstanceRef, _ id: UInt64) -> Bool { links[ref]?.id == id }
-
-    /// How the link to an instance connects: its address, its credentials, our client name.
-    private func linkConfiguration(_ ref: InstanceRef, _ address: InstanceAddress) -> RedisConnectionConfiguration {
-        var connection = RedisConnectionConfiguration(host: address.ip, port: address.port, connectTimeout: .seconds(1),
-                                                      commandTimeout: .seconds(60),
-                                                      clientName: "sentinel-\(state.myID.prefix(8))-cmd")
-        if isSentinel(ref) {
-            connection.username = configuration.sentinelUser
-            connection.password = configuration.sentinelPass
-        } else if let m = configuration.master(ref.masterName) {
-            connection.username = m.authUser
-            connection.password = m.authPass
-        }
-        return connection
-    }
-
-    private func linkUp(_ ref: InstanceRef, _ id: UInt64, _ connection: RedisConnection) -> Bool {
-        guard isCurrent(ref, id) else {
-            Task { await connection.close() }
-            return false
-        }
-        connections[ref] = connection
-        if !announceResolved, let ip = connection.localIP {
-            state.announce.ip = ip
-            announceResolved = true
-        }
-        input(.linkUp(ref))
-        return true
-    }
-
-    private func linkDown(_ ref: InstanceRef, _ id: UInt64, _ connection: RedisConnection) {
-        guard isCurrent(ref, id) else { return }
-        if connections[ref] === connection { connections[ref] = nil }
-        input(.linkDown(ref))
-    }
-
-    private func linkFailed(_ ref: InstanceRef, _ id: UInt64) {
-        guard isCurrent(ref, id) else { return }
-        if let c = connections.removeValue(forKey: ref) { retire(c) }
-        input(.linkDown(ref))
     }
 
     // MARK: Config
@@ -551,10 +499,9 @@ struct ClientPause {
 
 extension InfoReport {
     /// The parts of a parsed INFO reply the core uses.
-    init(_ info: RedisInfo) {
-        let r = info.replication
+    init(runID: String?, _ r: ReplicationInfo) {
         self.init(
-            runID: info.runID,
+            runID: runID,
             isReplica: r.role == .replica,
             masterHost: r.masterHost,
             masterPort: r.masterPort,

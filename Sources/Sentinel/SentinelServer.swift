@@ -23,11 +23,13 @@ public final class SentinelServer: Sendable {
     /// Binds every address and serves until the task is cancelled. Returns the bound ports
     /// through `onBound` once listening.
     public func run(hosts: [String], port: Int, onBound: @Sendable ([Int]) -> Void = { _ in }) async throws {
+        let executor = EventLoopTaskExecutor(runtime.loop)
         try await withThrowingDiscardingTaskGroup { group in
             var ports: [Int] = []
             for host in hosts {
                 let numbering = ClientNumbering(next: nextClientID)
-                let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                // On the runtime's loop, sessions too (see EventLoopTaskExecutor).
+                let server = try await ServerBootstrap(group: runtime.loop)
                     .serverChannelInitializer { channel in
                         channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(numbering) }
                     }
@@ -48,7 +50,7 @@ public final class SentinelServer: Sendable {
                         try await server.executeThenClose { inbound in
                             try await withThrowingDiscardingTaskGroup { clients in
                                 for try await client in inbound {
-                                    clients.addTask { await self.serve(client) }
+                                    clients.addTask(executorPreference: executor) { await self.serve(client) }
                                 }
                             }
                         }

@@ -116,6 +116,9 @@ public enum SentinelAction: Sendable, Hashable {
     case connect(InstanceRef, InstanceAddress)
     /// Close the links of an instance the core forgot.
     case disconnect(InstanceRef)
+    /// Close the instance's link and make a new one (it looks stuck). A link shared with other
+    /// entries of the same peer is recycled for all of them, as 7.0 closes a shared link.
+    case reconnect(InstanceRef, InstanceAddress)
     case ping(InstanceRef)
     case info(InstanceRef)
     /// `PUBLISH __sentinel__:hello <payload>` on the instance.

@@ -1,7 +1,7 @@
 extension SentinelState {
     /// `sentinelStartFailoverIfNeeded`.
     mutating func startFailoverIfNeeded(_ name: String, now: Millis) -> Bool {
-        guard let master = masters[name], master.isODown, !master.failoverInProgress else { return false }
+        guard withMaster(name, { $0.isODown && !$0.failoverInProgress }) == true, let master = masters[name] else { return false }
         if let started = master.failoverStartTime, now - started < master.failoverTimeout.saturatingTimes(2) { return false }
         startFailover(name, now: now)
         return true

@@ -106,14 +106,18 @@ extension SentinelState {
 
     /// `sentinelProcessHelloMessage`: learn peers, adopt newer epochs and newer configurations.
     mutating func processHello(_ payload: String, now: Millis) {
-        let fields = payload.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        // Split on the comma byte into substrings (no grapheme breaking, no string per field):
+        // hundreds of hellos a second arrive with many masters, nearly all repeating what we know.
+        let fields = payload.utf8.split(separator: UInt8(ascii: ","), maxSplits: 8, omittingEmptySubsequences: false)
+            .map { Substring($0) }
         guard fields.count == 8, let port = Int(fields[1]), let peerEpoch = UInt64(fields[3]),
               let masterPort = Int(fields[6]), let masterConfigEpoch = UInt64(fields[7]) else { return }
-        let (ip, runID, name, masterIP) = (fields[0], fields[2], fields[4], fields[5])
-        guard runID != myID, masters[name] != nil else { return }
-        let address = InstanceAddress(ip: ip, port: port)
-        let known = masters[name]!.sentinels[runID]
-        if known?.address != address {
+        let (runID, name) = (String(fields[2]), String(fields[4]))
+        guard fields[2] != myID, let (known, configEpoch) = withMaster(name, { ($0.sentinels[runID]?.address, $0.configEpoch) })
+        else { return }
+        if !(known.map { $0.port == port && $0.ip == fields[0] } ?? false) {
+            let ip = String(fields[0])
+            let address = InstanceAddress(ip: ip, port: port)
             var switched = false
             if known != nil {
                 switched = true
@@ -137,9 +141,10 @@ extension SentinelState {
             emit(.saveConfig)
             plainEvent(.warning, "+new-epoch", "\(currentEpoch)", master: name)
         }
-        if masters[name]!.configEpoch < masterConfigEpoch {
+        if configEpoch < masterConfigEpoch {
             masters[name]!.configEpoch = masterConfigEpoch
             let old = masters[name]!.address
+            let masterIP = String(fields[5])
             let announced = InstanceAddress(ip: masterIP, port: masterPort)
             if announced != old {
                 event(.warning, "+config-update-from", .sentinel(master: name, runID: runID))

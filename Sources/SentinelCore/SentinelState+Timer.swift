@@ -4,10 +4,10 @@ extension SentinelState {
         checkTilt(now: now)
         for name in masterNames {
             handleInstance(.master(name), now: now)
-            guard let master = masters[name] else { continue }
-            for address in master.sortedReplicaAddresses { handleInstance(.replica(master: name, address), now: now) }
-            for runID in master.sortedSentinelIDs { handleInstance(.sentinel(master: name, runID: runID), now: now) }
-            if masters[name]?.failoverState == .updateConfig {
+            guard let (replicas, peers) = withMaster(name, { ($0.sortedReplicaAddresses, $0.sortedSentinelIDs) }) else { continue }
+            for address in replicas { handleInstance(.replica(master: name, address), now: now) }
+            for runID in peers { handleInstance(.sentinel(master: name, runID: runID), now: now) }
+            if withMaster(name, { $0.failoverState }) == .updateConfig {
                 switchToPromotedReplica(name, now: now)
             }
         }
@@ -47,6 +47,7 @@ extension SentinelState {
     /// The failover state machine: one step (7.0), or with `eagerSteps` as many as can be
     /// taken now (each step still waits for what it needs: votes, a promotion, replicas).
     mutating func runFailoverSteps(_ name: String, now: Millis) {
+        guard withMaster(name, { $0.failoverInProgress }) == true else { return }  // nothing to step
         var steps = 0
         repeat {
             let before = masters[name]?.failoverState
@@ -73,37 +74,97 @@ extension SentinelState {
 
     /// `sentinelSendPeriodicCommands`: INFO, PING and hello, each at its period.
     mutating func sendPeriodicCommands(_ ref: InstanceRef, now: Millis) {
-        guard let ri = instance(ref), ri.linkConnected, let master = masters[ref.masterName] else { return }
+        guard let i = masters.index(forKey: ref.masterName) else { return }
+        // Decided on the master in place, then the actions emitted in 7.0's order.
+        let due = Self.periodicCommandsDue(ref, of: &masters.values[i], now: now, timers: timers, behaviour: behaviour)
+        guard let due else { return }
+        if due.info { emit(.info(ref)) }
+        if due.ping {
+            emit(.ping(ref))
+            if case .sentinel(_, let runID) = ref, let address = due.peerAddress {
+                updatePeer(runID, at: address) {
+                    $0.lastPingSent = now
+                    if $0.pingPendingSince == nil { $0.pingPendingSince = now }
+                }
+            }
+        }
+        if due.hello { sendHello(ref, now: now) }
+    }
+
+    /// Which periodic commands are due for `ref`; marks INFO and PING as sent on the instance.
+    /// Nil when its link is down.
+    static func periodicCommandsDue(_ ref: InstanceRef, of master: inout MonitoredMaster, now: Millis,
+                                    timers: SentinelTimers, behaviour: SentinelBehaviour)
+        -> (info: Bool, ping: Bool, hello: Bool, peerAddress: InstanceAddress?)?
+    {
         var infoPeriod = timers.infoPeriod
-        if case .replica(_, let address) = ref {
+        if case .replica(_, let address) = ref, let j = master.replicas.index(forKey: address) {
             // Tandem also refreshes replicas every second once the master is merely SDOWN, so
             // their INFO is fresh when a failover needs to choose one.
             let masterSuspect = behaviour.fastInfoPeriod != nil && master.instance.isSDown
-            if master.isODown || master.failoverInProgress || ri.masterLinkDownTime != 0 || masterSuspect {
+            if master.isODown || master.failoverInProgress || master.replicas.values[j].masterLinkDownTime != 0 || masterSuspect {
                 infoPeriod = 1_000
             }
             if let fast = behaviour.fastInfoPeriod {
                 let promoting = master.promotedReplica == address
                     && (master.failoverState == .waitPromotion || master.failoverState == .waitReplicaCatchUp)
-                let claimsMaster = ri.infoRefresh != nil && !ri.roleReportedReplica
+                let claimsMaster = master.replicas.values[j].infoRefresh != nil && !master.replicas.values[j].roleReportedReplica
                 if promoting || claimsMaster { infoPeriod = min(infoPeriod, fast) }
             }
         }
-        let pingPeriod = min(master.downAfter, behaviour.pingPeriod ?? timers.pingPeriod)
-        if case .sentinel = ref {} else if !ri.infoPending, ri.infoRefresh.map({ now - $0 > infoPeriod }) ?? true {
-            emit(.info(ref))
-            update(ref) { $0.infoPending = true }
-        }
-        if now - ri.lastPongTime > pingPeriod, ri.lastPingSent.map({ now - $0 > pingPeriod / 2 }) ?? true {
-            emit(.ping(ref))
-            update(ref) {
-                $0.lastPingSent = now
-                if $0.pingPendingSince == nil { $0.pingPendingSince = now }
+        let pingPeriod = pingPeriod(for: ref, of: master, timers: timers, behaviour: behaviour)
+        return withInstance(ref, in: &master) { ri in
+            guard ri.linkConnected else { return nil }
+            var due: (info: Bool, ping: Bool, hello: Bool, peerAddress: InstanceAddress?) = (false, false, false, nil)
+            if case .sentinel = ref {} else if !ri.infoPending, ri.infoRefresh.map({ now - $0 > infoPeriod }) ?? true {
+                due.info = true
+                ri.infoPending = true
             }
+            if now - ri.lastPongTime > pingPeriod, ri.lastPingSent.map({ now - $0 > pingPeriod / 2 }) ?? true {
+                due.ping = true
+                // A peer's other entries are marked too, by the caller (`updatePeer`).
+                ri.lastPingSent = now
+                if ri.pingPendingSince == nil { ri.pingPendingSince = now }
+                if case .sentinel = ref { due.peerAddress = ri.address }
+            }
+            due.hello = ri.lastHelloSent.map({ now - $0 > timers.publishPeriod }) ?? true
+            return due
+        } ?? nil
+    }
+
+    /// How often `ref` is PINGed. 7.0: min(down-after, ping period) for every instance. With
+    /// `behaviour.pingPeriod`, the master is PINGed at that fast period, so a crash is timed
+    /// from a recent reply; its replicas and peers only while the master is SDOWN, ODOWN or
+    /// being failed over, when their liveness decides the election and the replica chosen.
+    /// Otherwise they keep 7.0's period: a replica of a healthy master need not be PINGed ten
+    /// times a second, and with hundreds of masters those PINGs were most of the work.
+    static func pingPeriod(for ref: InstanceRef, of master: borrowing MonitoredMaster, timers: SentinelTimers,
+                           behaviour: SentinelBehaviour) -> Millis {
+        let standard = min(master.downAfter, timers.pingPeriod)
+        guard let fast = behaviour.pingPeriod else { return standard }
+        if case .master = ref { return min(master.downAfter, fast) }
+        let urgent = master.instance.isSDown || master.isODown || master.failoverInProgress
+        return urgent ? min(master.downAfter, fast) : standard
+    }
+
+    /// A PING sent to a peer, or its reply, counts for every master the peer watches at that
+    /// address over a connected link: 7.0 shares one link per peer among those masters (its
+    /// `act_ping_time` and `last_pong_time` live on the link), so a peer watching 200 masters
+    /// with us is PINGed once per period, not 200 times.
+    mutating func updatePeer(_ runID: String, at address: InstanceAddress, _ change: (inout Instance) -> Void) {
+        // Walked by index so the masters are changed in place, never copied.
+        var i = masters.startIndex
+        while i != masters.endIndex {
+            Self.updatePeer(runID, at: address, in: &masters.values[i], change)
+            i = masters.index(after: i)
         }
-        if ri.lastHelloSent.map({ now - $0 > timers.publishPeriod }) ?? true {
-            sendHello(ref, now: now)
-        }
+    }
+
+    private static func updatePeer(_ runID: String, at address: InstanceAddress, in master: inout MonitoredMaster,
+                                   _ change: (inout Instance) -> Void) {
+        guard let j = master.sentinels.index(forKey: runID), master.sentinels.values[j].linkConnected,
+              master.sentinels.values[j].address == address else { return }
+        change(&master.sentinels.values[j])
     }
 
     /// The 8-field hello: `ip,port,runid,current_epoch,master_name,master_ip,master_port,master_config_epoch`.
@@ -131,7 +192,9 @@ extension SentinelState {
 
     /// `sentinelCheckSubjectivelyDown`.
     mutating func checkSubjectivelyDown(_ ref: InstanceRef, now: Millis) {
-        guard let ri = instance(ref), let master = masters[ref.masterName] else { return }
+        // Read in place: the scalars this check needs, not copies of the instance and master.
+        guard let (downAfter, rebootDownAfter) = withMaster(ref.masterName, { ($0.downAfter, $0.rebootDownAfter) }),
+              let ri = withInstance(ref, { Liveness($0) }) else { return }
         var elapsed: Millis = 0
         if let pending = ri.pingPendingSince {
             elapsed = now - pending
@@ -141,23 +204,22 @@ extension SentinelState {
         // A link that has been up a while but whose PING is unanswered for half of down-after
         // may be stuck (a half-open TCP connection): recycle it, as 7.0 does.
         if ri.linkConnected, let since = ri.linkUpSince, now - since > timers.minLinkReconnectPeriod,
-           let pending = ri.pingPendingSince, now - pending > master.downAfter / 2,
-           now - ri.lastPongTime > master.downAfter / 2 {
-            emit(.disconnect(ref))
-            emit(.connect(ref, ri.address))
+           let pending = ri.pingPendingSince, now - pending > downAfter / 2,
+           now - ri.lastPongTime > downAfter / 2 {
+            emit(.reconnect(ref, instance(ref)!.address))
             update(ref) {
                 $0.linkConnected = false
                 $0.linkUpSince = nil
                 $0.infoPending = false
             }
         }
-        var down = elapsed > master.downAfter
+        var down = elapsed > downAfter
         if case .master = ref, ri.roleReportedReplica,
-           now - ri.roleReportedTime > master.downAfter.saturatingPlus(timers.infoPeriod.saturatingTimes(2)) {
+           now - ri.roleReportedTime > downAfter.saturatingPlus(timers.infoPeriod.saturatingTimes(2)) {
             down = true
         }
         // master-reboot-down-after-period: a rebooted master that has not answered PONG since.
-        if case .master = ref, master.rebootDownAfter > 0, let since = ri.rebootSince, now - since > master.rebootDownAfter {
+        if case .master = ref, rebootDownAfter > 0, let since = ri.rebootSince, now - since > rebootDownAfter {
             down = true
         }
         if down {
@@ -179,7 +241,9 @@ extension SentinelState {
 
     /// `sentinelCheckObjectivelyDown`: SDOWN here plus enough peers saying so.
     mutating func checkObjectivelyDown(_ name: String, now: Millis) {
-        guard let master = masters[name] else { return }
+        // Neither SDOWN nor ODOWN (nearly every master on nearly every tick): nothing changes.
+        guard let (sdown, wasODown) = withMaster(name, { ($0.instance.isSDown, $0.isODown) }), sdown || wasODown else { return }
+        let master = masters[name]!
         var votes = 0
         var odown = false
         if master.instance.isSDown {
@@ -200,7 +264,14 @@ extension SentinelState {
     /// `sentinelAskMasterStateToOtherSentinels`: while the master is SDOWN, ask each peer
     /// whether it agrees (and, once a failover has started, ask for its vote).
     mutating func askMasterStateToOtherSentinels(_ name: String, forced: Bool, now: Millis) {
-        guard let master = masters[name] else { return }
+        // Nothing is asked while the master is up: only stale answers are forgotten, in place.
+        let age = timers.askPeriod.saturatingTimes(5)
+        guard let up = withMaster(name, { m in
+            if m.instance.isSDown { return false }
+            Self.forgetStaleAnswers(of: &m, now: now, after: age)
+            return true
+        }), !up else { return }
+        let master = masters[name]!
         for runID in master.sortedSentinelIDs {
             let peer = master.sentinels[runID]!
             if now - (peer.lastMasterDownReply ?? Millis.min / 2) > timers.askPeriod.saturatingTimes(5) {
@@ -217,5 +288,54 @@ extension SentinelState {
             emit(.askMasterState(.sentinel(master: name, runID: runID), master: master.address, epoch: currentEpoch, runID: candidate))
             masters[name]!.sentinels[runID]!.lastMasterDownAsk = now
         }
+    }
+}
+
+extension SentinelState {
+    /// Peers' answers older than `age` no longer count (the first step of
+    /// `sentinelAskMasterStateToOtherSentinels`). Written only where something changes.
+    static func forgetStaleAnswers(of master: inout MonitoredMaster, now: Millis, after age: Millis) {
+        var j = master.sentinels.startIndex
+        while j != master.sentinels.endIndex {
+            if now - (master.sentinels.values[j].lastMasterDownReply ?? Millis.min / 2) > age,
+               master.sentinels.values[j].reportsMasterDown || master.sentinels.values[j].leader != nil {
+                master.sentinels.values[j].reportsMasterDown = false
+                master.sentinels.values[j].leader = nil
+            }
+            j = master.sentinels.index(after: j)
+        }
+    }
+}
+
+/// The scalars of an instance that the SDOWN check reads (no strings: nothing to retain).
+struct Liveness {
+    var linkConnected: Bool
+    var linkUpSince: Millis?
+    var lastAvailTime: Millis
+    var pingPendingSince: Millis?
+    var lastPongTime: Millis
+    var roleReportedReplica: Bool
+    var roleReportedTime: Millis
+    var rebootSince: Millis?
+    var isSDown: Bool
+
+    init(_ ri: borrowing Instance) {
+        linkConnected = ri.linkConnected
+        linkUpSince = ri.linkUpSince
+        lastAvailTime = ri.lastAvailTime
+        pingPendingSince = ri.pingPendingSince
+        lastPongTime = ri.lastPongTime
+        roleReportedReplica = ri.roleReportedReplica
+        roleReportedTime = ri.roleReportedTime
+        rebootSince = ri.rebootSince
+        isSDown = ri.isSDown
+    }
+}
+
+extension SentinelState {
+    /// Runs `body` on the master where it is stored (no copy). Nil if there is no such master.
+    mutating func withMaster<T>(_ name: String, _ body: (inout MonitoredMaster) -> T) -> T? {
+        guard let i = masters.index(forKey: name) else { return nil }
+        return body(&masters.values[i])
     }
 }

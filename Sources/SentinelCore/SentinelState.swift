@@ -89,13 +89,18 @@ public struct SentinelState: Sendable {
                 $0.infoPending = false
             }
         case .pingReply(let ref, let reply):
-            update(ref) {
+            let received: (inout Instance) -> Void = {
                 $0.lastPongTime = now
                 if reply.isValid {
                     $0.lastAvailTime = now
                     $0.pingPendingSince = nil
                 }
                 if reply == .pong { $0.rebootSince = nil }
+            }
+            if case .sentinel(_, let runID) = ref, let peer = instance(ref), peer.linkConnected {
+                updatePeer(runID, at: peer.address, received)
+            } else {
+                update(ref, received)
             }
             // sentinelPingReplyCallback: one SCRIPT KILL for an SDOWN instance stuck in a script.
             if reply == .busy, let ri = instance(ref), ri.isSDown, !ri.scriptKillSent {
@@ -197,16 +202,27 @@ public struct SentinelState: Sendable {
     }
 
     mutating func update(_ ref: InstanceRef, _ change: (inout Instance) -> Void) {
+        _ = withInstance(ref, change)
+    }
+
+    /// Runs `body` on the instance where it is stored: neither it nor its master is copied
+    /// (with hundreds of masters, copies of both for every instance on every tick were most of
+    /// the timer's cost). Nil if there is no such instance.
+    mutating func withInstance<T>(_ ref: InstanceRef, _ body: (inout Instance) -> T) -> T? {
+        guard let i = masters.index(forKey: ref.masterName) else { return nil }
+        return Self.withInstance(ref, in: &masters.values[i], body)
+    }
+
+    static func withInstance<T>(_ ref: InstanceRef, in master: inout MonitoredMaster, _ body: (inout Instance) -> T) -> T? {
         switch ref {
-        case .master(let name):
-            guard masters[name] != nil else { return }
-            change(&masters[name]!.instance)
-        case .replica(let name, let address):
-            guard masters[name]?.replicas[address] != nil else { return }
-            change(&masters[name]!.replicas[address]!)
-        case .sentinel(let name, let runID):
-            guard masters[name]?.sentinels[runID] != nil else { return }
-            change(&masters[name]!.sentinels[runID]!)
+        case .master:
+            return body(&master.instance)
+        case .replica(_, let address):
+            guard let j = master.replicas.index(forKey: address) else { return nil }
+            return body(&master.replicas.values[j])
+        case .sentinel(_, let runID):
+            guard let j = master.sentinels.index(forKey: runID) else { return nil }
+            return body(&master.sentinels.values[j])
         }
     }
 

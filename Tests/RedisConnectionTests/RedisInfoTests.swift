@@ -76,6 +76,23 @@ struct RedisInfoTests {
         #expect(r.replicaPriority == nil)
     }
 
+    @Test("the one-pass replication scan reads what the full parse reads", arguments: [
+        replicaInfo,
+        "# Replication\nrole:master\nconnected_slaves:2\nslave0:ip=127.0.0.1,port=6381,state=online,offset=998,lag=1\n"
+            + "slave1:127.0.0.1,6382,wait_bgsave\nslave2:ip=127.0.0.1,port=6383,state=online,offset=1,lag=0\nmaster_repl_offset:1000\n",
+        "replica_priority:42\r\nslave_priority:7\r\nrun_id:a\r\nrun_id:b\r\nslave_read_repl_offset:5\r\nslave00:ip=1.2.3.4,port=1\r\n",
+        "replica_priority:x\nslave_priority:7\nconnected_slaves:1\nslave0:garbage\nmaster_link_status:up\nrole:replica\n",
+        "connected_slaves:3\r\r\nslave1:ip=a,port=2\nslave01:ip=b,port=3\nslave+2:ip=c,port=4\nslave2:ip=d,port=5\n"
+            + "replica_announced:10\nmaster_link_status:upx\n:novalue\nnokey\n#x:y\nslave_read_only:1\n",
+        "",
+    ])
+    func scanMatchesParse(text: String) {
+        let full = RedisInfo(parsing: text)
+        let scanned = RedisInfo.scanReplication(text)
+        #expect(scanned.runID == full.runID)
+        #expect(scanned.replication == full.replication)
+    }
+
     @Test("replica_priority is read as well as slave_priority")
     func replicaPriorityName() {
         #expect(RedisInfo(parsing: "replica_priority:42\r\n").replication.replicaPriority == 42)

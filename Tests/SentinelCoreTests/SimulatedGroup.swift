@@ -52,27 +52,42 @@ struct SimulatedGroup {
         var address: InstanceAddress
     }
 
+    /// When set, every PING a sentinel sends is recorded in `pings`.
+    var recordPings = false
+    var pings: [(at: Millis, by: Int, ref: InstanceRef)] = []
+
     static let masterName = "mymaster"
 
     static func addr(_ port: Int) -> InstanceAddress { InstanceAddress(ip: "10.0.0.1", port: port) }
 
-    /// A master on port 6379 with `replicas` replicas (6380…) and `sentinelCount` sentinels (26379…).
+    /// The name of master group `g` (group 0 is `mymaster`).
+    static func masterName(_ g: Int) -> String { g == 0 ? masterName : "master-\(g)" }
+
+    /// The port of master group `g`: 6379 for group 0 (its replicas on 6380…), 10000 + 10 g for the others.
+    static func masterPort(_ g: Int) -> Int { g == 0 ? 6379 : 10_000 + 10 * g }
+
+    /// `groups` masters (the first on port 6379, see `masterPort`), each with `replicas` replicas
+    /// on the ports after it, and `sentinelCount` sentinels (26379…) watching all of them.
     init(replicas: Int = 2, sentinelCount: Int = 3, quorum: Int = 2, downAfter: Millis = 1_000,
-         failoverTimeout: Millis = 10_000, behaviour: SentinelBehaviour = SentinelBehaviour(), seed: UInt64 = 1) {
-        let master = Self.addr(6379)
-        servers[master] = Server(runID: "server-6379")
-        for i in 0..<replicas {
-            servers[Self.addr(6380 + i)] = Server(runID: "server-\(6380 + i)", replicaOf: master)
+         failoverTimeout: Millis = 10_000, behaviour: SentinelBehaviour = SentinelBehaviour(), seed: UInt64 = 1,
+         groups: Int = 1) {
+        for g in 0..<groups {
+            let port = Self.masterPort(g)
+            servers[Self.addr(port)] = Server(runID: "server-\(port)")
+            for i in 0..<replicas {
+                servers[Self.addr(port + 1 + i)] = Server(runID: "server-\(port + 1 + i)", replicaOf: Self.addr(port))
+            }
         }
         for i in 0..<sentinelCount {
             let address = InstanceAddress(ip: "10.0.0.2", port: 26379 + i)
             var state = SentinelState(myID: "sentinel\(i)" + String(repeating: "0", count: 32), announce: address,
                                       seed: seed &+ UInt64(i) &* 7919, behaviour: behaviour)
-            var s = Sentinel(state: state, address: address)
-            let actions = state.monitor(name: Self.masterName, address: master, quorum: quorum, downAfter: downAfter,
-                                        failoverTimeout: failoverTimeout, now: now)
-            s.state = state
-            sentinels.append(s)
+            var actions: [SentinelAction] = []
+            for g in 0..<groups {
+                actions += state.monitor(name: Self.masterName(g), address: Self.addr(Self.masterPort(g)), quorum: quorum,
+                                         downAfter: downAfter, failoverTimeout: failoverTimeout, now: now)
+            }
+            sentinels.append(Sentinel(state: state, address: address))
             perform(actions, by: i)
         }
     }
@@ -176,9 +191,10 @@ struct SimulatedGroup {
 
     mutating func perform(_ action: SentinelAction, by i: Int) {
         switch action {
-        case .connect, .disconnect:
+        case .connect, .disconnect, .reconnect:
             break  // links are synced every step
         case .ping(let ref):
+            if recordPings { pings.append((now, i, ref)) }
             if answerAfterPause, let a = address(of: ref, in: i), linkPossible(i, a), servers[a]?.paused == true {
                 heldByPause[a, default: []].append((i, action))
                 return
@@ -307,9 +323,9 @@ struct SimulatedGroup {
 
     mutating func heal() { blocked = [] }
 
-    /// What sentinel `i` answers to get-master-addr-by-name.
-    func advertisedMaster(_ i: Int) -> InstanceAddress? {
-        sentinels[i].state.currentMasterAddress(Self.masterName)
+    /// What sentinel `i` answers to get-master-addr-by-name (for group 0 unless `master` is given).
+    func advertisedMaster(_ i: Int, master: String = masterName) -> InstanceAddress? {
+        sentinels[i].state.currentMasterAddress(master)
     }
 
     /// Servers that think they are masters and are alive.

@@ -1,0 +1,202 @@
+import NIOCore
+import RedisConnection
+import SentinelConfig
+import SentinelCore
+
+/// The links to instances: one task per master or replica (command connection plus a
+/// `__sentinel__:hello` subscription), and one per peer sentinel address, shared by every
+/// master that peer watches with us.
+extension SentinelRuntime {
+    struct LinkTask {
+        var id: UInt64
+        var address: InstanceAddress
+        var task: Task<Void, Never>
+    }
+
+    /// A connection to a peer sentinel, shared by every master's entry for that peer as 7.0
+    /// shares an instance link: with 200 masters, one connection to each peer (and one PING per
+    /// period, see `SentinelState.updatePeer`) instead of 200.
+    struct PeerLink {
+        var id: UInt64
+        var task: Task<Void, Never>
+        var refs: Set<InstanceRef>
+        var connection: RedisConnection?
+    }
+
+    func openLink(_ ref: InstanceRef, _ address: InstanceAddress) {
+        if let existing = links[ref], existing.address == address { return }
+        links.removeValue(forKey: ref)?.task.cancel()
+        if let c = connections.removeValue(forKey: ref) { retire(c) }
+        let config = linkConfiguration(ref, address)
+        let loop = self.loop
+        nextLinkID += 1
+        let id = nextLinkID
+        let task = Task { [weak self] in
+            while !Task.isCancelled {
+                do {
+                    let c = try await RedisConnection.connect(config, eventLoopGroup: loop)
+                    guard let self else { await c.close(); return }
+                    guard await self.linkUp(ref, id, c) else { return }
+                    var sub = config
+                    sub.clientName = "sentinel-\(await self.state.myID.prefix(8))-pubsub"
+                    // Hellos are handed to the core on the loop as they arrive.
+                    let pubsub = try await RedisConnection.connect(sub, eventLoopGroup: loop) { [weak self] message in
+                        self?.assumeIsolated { $0.input(.hello(message.text)) }
+                    }
+                    try await pubsub.subscribe(["__sentinel__:hello"])
+                    // Until either connection closes (the command one is closed by .disconnect,
+                    // once its transactions are answered). Waited on a promise, not child tasks:
+                    // with hundreds of links, their memory counts.
+                    await withTaskGroup(of: Void.self) { group in
+                        group.addTask { await pubsub.waitUntilClosed() }
+                        group.addTask { await c.waitUntilClosed() }
+                        await group.next()
+                        group.cancelAll()
+                    }
+                    await pubsub.close()
+                    await c.close()
+                    await self.linkDown(ref, id, c)
+                } catch {
+                    await self?.linkFailed(ref, id)
+                }
+                if Task.isCancelled { return }
+                try? await Task.sleep(for: .milliseconds(200))  // reconnect period
+            }
+        }
+        links[ref] = LinkTask(id: id, address: address, task: task)
+    }
+
+    /// Reports of a link that was replaced or dropped (its task cancelled) are ignored: only the
+    /// current link of an instance may say it is up or down.
+    private func isCurrent(_ ref: InstanceRef, _ id: UInt64) -> Bool { links[ref]?.id == id }
+
+    /// How the link to an instance connects: its address, its credentials, our client name.
+    func linkConfiguration(_ ref: InstanceRef, _ address: InstanceAddress) -> RedisConnectionConfiguration {
+        var connection = RedisConnectionConfiguration(host: address.ip, port: address.port, connectTimeout: .seconds(1),
+                                                      commandTimeout: .seconds(60),
+                                                      clientName: "sentinel-\(state.myID.prefix(8))-cmd")
+        // Replies are PONGs and hellos of a few dozen bytes, INFO of a few KB every 10 s: small
+        // first buffers keep hundreds of links from holding 2 KB or more each.
+        connection.initialReadBufferSize = 256
+        if isSentinel(ref) {
+            connection.username = configuration.sentinelUser
+            connection.password = configuration.sentinelPass
+        } else if let m = configuration.master(ref.masterName) {
+            connection.username = m.authUser
+            connection.password = m.authPass
+        }
+        return connection
+    }
+
+    private func linkUp(_ ref: InstanceRef, _ id: UInt64, _ connection: RedisConnection) -> Bool {
+        guard isCurrent(ref, id) else {
+            Task { await connection.close() }
+            return false
+        }
+        connections[ref] = connection
+        learnAnnounceIP(connection)
+        input(.linkUp(ref))
+        return true
+    }
+
+    private func learnAnnounceIP(_ connection: RedisConnection) {
+        if !announceResolved, let ip = connection.localIP {
+            state.announce.ip = ip
+            announceResolved = true
+        }
+    }
+
+    private func linkDown(_ ref: InstanceRef, _ id: UInt64, _ connection: RedisConnection) {
+        guard isCurrent(ref, id) else { return }
+        if connections[ref] === connection { connections[ref] = nil }
+        input(.linkDown(ref))
+    }
+
+    private func linkFailed(_ ref: InstanceRef, _ id: UInt64) {
+        guard isCurrent(ref, id) else { return }
+        if let c = connections.removeValue(forKey: ref) { retire(c) }
+        input(.linkDown(ref))
+    }
+
+    // MARK: Peer sentinels
+
+    /// A master's entry for a peer joins the link to that address (made if it is the first).
+    func joinPeerLink(_ ref: InstanceRef, _ address: InstanceAddress) {
+        if let current = peerAddresses[ref] {
+            if current == address { return }
+            leavePeerLink(ref)
+        }
+        peerAddresses[ref] = address
+        if peerLinks[address] != nil {
+            peerLinks[address]!.refs.insert(ref)
+            if let c = peerLinks[address]!.connection {
+                connections[ref] = c
+                input(.linkUp(ref))
+            }
+            return
+        }
+        let config = linkConfiguration(ref, address)
+        let loop = self.loop
+        nextLinkID += 1
+        let id = nextLinkID
+        let task = Task { [weak self] in
+            while !Task.isCancelled {
+                do {
+                    let c = try await RedisConnection.connect(config, eventLoopGroup: loop)
+                    guard let self else { await c.close(); return }
+                    guard await self.peerLinkUp(address, id, c) else { return }
+                    await withTaskCancellationHandler {
+                        await c.waitUntilClosed()
+                    } onCancel: {
+                        Task { await c.close() }
+                    }
+                    await c.close()
+                    await self.peerLinkDown(address, id)
+                } catch {
+                    await self?.peerLinkDown(address, id)
+                }
+                if Task.isCancelled { return }
+                try? await Task.sleep(for: .milliseconds(200))  // reconnect period
+            }
+        }
+        peerLinks[address] = PeerLink(id: id, task: task, refs: [ref])
+    }
+
+    /// An entry leaves its peer's link; the last one out closes it.
+    func leavePeerLink(_ ref: InstanceRef) {
+        guard let address = peerAddresses.removeValue(forKey: ref) else { return }
+        connections[ref] = nil
+        peerLinks[address]?.refs.remove(ref)
+        guard peerLinks[address]?.refs.isEmpty == true, let link = peerLinks.removeValue(forKey: address) else { return }
+        link.task.cancel()
+        if let c = link.connection { retire(c) }
+    }
+
+    /// The entries of the peer, in a stable order (by master name).
+    private func peerRefs(_ address: InstanceAddress) -> [InstanceRef] {
+        (peerLinks[address]?.refs ?? []).sorted { $0.masterName < $1.masterName }
+    }
+
+    private func peerLinkUp(_ address: InstanceAddress, _ id: UInt64, _ connection: RedisConnection) -> Bool {
+        guard peerLinks[address]?.id == id else {
+            Task { await connection.close() }
+            return false
+        }
+        peerLinks[address]!.connection = connection
+        learnAnnounceIP(connection)
+        for ref in peerRefs(address) {
+            connections[ref] = connection
+            input(.linkUp(ref))
+        }
+        return true
+    }
+
+    private func peerLinkDown(_ address: InstanceAddress, _ id: UInt64) {
+        guard peerLinks[address]?.id == id else { return }
+        peerLinks[address]!.connection = nil
+        for ref in peerRefs(address) {
+            connections[ref] = nil
+            input(.linkDown(ref))
+        }
+    }
+}

@@ -1,0 +1,96 @@
+import SentinelCore
+import Testing
+
+/// Many masters watched by one set of sentinels (issue 19): the failover of one master while
+/// hundreds of others stay monitored, and the PING periods that keep that cheap.
+@Suite("Sentinel core: many masters")
+struct ScaleScenarioTests {
+    typealias G = SimulatedGroup
+
+    @Test("500 masters: one crashes and fails over as alone; the other 499 are left as they were",
+          .timeLimit(.minutes(5)))
+    func fiveHundredMasters() throws {
+        let groups = 500
+        var g = G(replicas: 1, groups: groups)
+        // Long enough for every sentinel to see each master's replica (first INFO) and its peers (hellos).
+        g.run(for: 4_000)
+        for s in g.sentinels {
+            #expect(s.state.masters.count == groups)
+            #expect(s.state.masters.values.allSatisfy { $0.replicas.count == 1 && $0.sentinels.count == 2 && !$0.instance.isSDown })
+        }
+        let crashed = 123
+        let name = G.masterName(crashed)
+        let replica = G.addr(G.masterPort(crashed) + 1)
+        let crashedAt = g.now
+        g.crash(G.masterPort(crashed))
+        let took = g.run(until: 30_000) { g in
+            g.sentinels.indices.allSatisfy { g.advertisedMaster($0, master: name) == replica }
+                && g.sentinels.allSatisfy { $0.state.masters[name]!.failoverState == .none }
+        }
+        let elapsed = try #require(took, "the sentinels did not converge on the promoted replica")
+        #expect(g.promotions.count == 1)
+        #expect(g.promotions.first?.address == replica)
+        // As fast as with one master: promoted shortly after down-after (1 s).
+        let promotedAfter = try #require(g.promotions.first).at - crashedAt
+        #expect(promotedAfter <= 1_300, "promoted \(promotedAfter) ms after the crash")
+        #expect(elapsed <= 2_000)
+        // Nothing happened to any other master.
+        for type in ["+sdown", "+odown", "+try-failover", "+switch-master"] {
+            let others = g.events(type).filter { $0.master != name }
+            #expect(others.isEmpty, "\(type): \(others.prefix(3).map(\.payload))")
+        }
+        #expect(g.events("+switch-master").count == 3)
+        for s in g.sentinels {
+            let untouched = s.state.masters.values.filter { $0.name != name }
+            #expect(untouched.allSatisfy { $0.configEpoch == 0 && $0.failoverState == .none && !$0.instance.isSDown })
+        }
+    }
+
+    @Test("a replica of a healthy master is PINGed at 7.0's period, at the fast period once the master is SDOWN")
+    func replicaPingPeriod() throws {
+        // Quorum 4 of 3 sentinels: the master stays SDOWN without a failover taking the replica away.
+        var g = G(replicas: 1, quorum: 4)
+        g.run(for: 5_000)
+        g.recordPings = true
+        g.run(for: 5_000)
+        let replica = InstanceRef.replica(master: G.masterName, G.addr(6380))
+        func pings(_ ref: InstanceRef, by i: Int, from start: Millis) -> Int {
+            g.pings.filter { $0.by == i && $0.ref == ref && $0.at > start }.count
+        }
+        // 5 s: the master at every tick its fast period allows (replies here come at once, so
+        // every other 100 ms tick), its replica about every second.
+        let healthyStart = g.now - 5_000
+        #expect(pings(.master(G.masterName), by: 0, from: healthyStart) >= 20)
+        #expect((4...6).contains(pings(replica, by: 0, from: healthyStart)))
+        g.crash(6379)
+        try #require(g.run(until: 3_000) { $0.sentinels[0].state.masters[G.masterName]!.instance.isSDown } != nil)
+        let sdownAt = g.now
+        g.run(for: 1_000)
+        #expect(pings(replica, by: 0, from: sdownAt) >= 4)
+        #expect(g.sentinels[0].state.masters[G.masterName]!.replicas.count == 1)
+    }
+
+    @Test("a peer watching many masters with us is PINGed once per period, not once per master")
+    func peerPingsShared() {
+        let groups = 20
+        var g = G(replicas: 1, behaviour: .redis70, groups: groups)
+        g.run(for: 5_000)
+        g.recordPings = true
+        g.run(for: 10_000)
+        func isPeer(_ ref: InstanceRef) -> Bool {
+            if case .sentinel = ref { return true }
+            return false
+        }
+        let toPeers = g.pings.filter { $0.by == 0 && isPeer($0.ref) }
+        // Two peers, one PING each per second: about 20 in 10 s (not 20 × 20).
+        #expect((16...24).contains(toPeers.count), "\(toPeers.count) PINGs to peers")
+        for s in g.sentinels {
+            #expect(s.state.masters.values.allSatisfy { m in m.sentinels.values.allSatisfy { !$0.isSDown } })
+        }
+        // A peer that stops answering goes SDOWN under every master it watches.
+        g.sentinels[1].alive = false
+        g.run(for: 3_000)
+        let peer = g.sentinels[1].state.myID
+        #expect(g.sentinels[0].state.masters.values.allSatisfy { $0.sentinels[peer]?.isSDown == true })
+    }
+}
