@@ -144,5 +144,19 @@ scenarios=("$@")
 [ ${#scenarios[@]} = 0 ] && scenarios=(partition_tandem partition_redis alone_tandem alone_redis)
 [ "${scenarios[*]}" = quick ] && scenarios=(partition_tandem)
 failed=0
-for s in "${scenarios[@]}"; do run_scenario "$s" || failed=1; done
+for s in "${scenarios[@]}"; do
+  out=$(mktemp)
+  if ! run_scenario "$s" | tee "$out"; then
+    # A split vote between the majority's two sentinels delays their election past the heal
+    # (Sentinel's own behaviour, seen about 1 run in 5 here): that run tests nothing about the
+    # proxy, so the scenario runs once more, and says so.
+    if grep -q '^NO-ELECTION' "$out"; then
+      echo "RETRY $s: the majority did not elect a leader during the partition"
+      run_scenario "$s" || failed=1
+    else
+      failed=1
+    fi
+  fi
+  rm -f "$out"
+done
 exit $failed
