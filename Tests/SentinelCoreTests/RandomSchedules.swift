@@ -76,7 +76,7 @@ struct RandomSchedule {
     /// Runs the schedule: a settled group, 40 s of random faults, then everything healed and
     /// restarted; the group must converge on one master within 3 minutes.
     mutating func run() {
-        var random = SeededRandom(seed: seed)
+        var random = SplitMix64(seed: seed)
         func pick(_ n: Int) -> Int { Int(random.next() % UInt64(n)) }
         var g = G(sentinelCount: 3, failoverTimeout: 10_000, seed: seed)
         g.answerAfterPause = true
