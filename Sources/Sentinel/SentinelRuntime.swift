@@ -56,6 +56,10 @@ public actor SentinelRuntime {
     var aclLog: [ACLLogEntry] = []
     /// SENTINEL SIMULATE-FAILURE: 1 crash-after-election, 2 crash-after-promotion.
     var simulateFailureFlags = 0
+    /// The step SIMULATE-FAILURE names was reached: the process exits at the next timer tick,
+    /// as redis-sentinel exits from its timer, so the reply to the command that led there
+    /// (a SENTINEL FAILOVER that elected us at once) has gone out first.
+    var simulatedCrashDue = false
     /// Names the operator gave for instances (`sentinel monitor m localhost …`) and the
     /// addresses they resolved to, so replies show one or the other as announce-hostnames
     /// says at the time of the reply (7.0 keeps both per instance).
@@ -177,6 +181,10 @@ public actor SentinelRuntime {
 
     /// One timer tick: the core's timer, then the scripts.
     func tick() {
+        if simulatedCrashDue {
+            logger.warning("Sentinel: SIMULATED failure! Crashing!")
+            exit(99)
+        }
         let stats = clients.stats.withLockedValue { $0 }
         clients.samples.withLockedValue { $0.sample(stats, now: .now) }
         input(.tick)
@@ -293,8 +301,7 @@ public actor SentinelRuntime {
             scheduleNotification(event)
             if (event.type == "+elected-leader" && simulateFailureFlags & 1 != 0)
                 || (event.type == "+promoted-slave" && simulateFailureFlags & 2 != 0) {
-                logger.warning("Sentinel: SIMULATED failure! Crashing!")
-                exit(99)
+                simulatedCrashDue = true
             }
         case .saveConfig:
             do {
