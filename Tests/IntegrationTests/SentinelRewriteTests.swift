@@ -59,8 +59,13 @@ extension SentinelSurfaceSerial {
                     }
                     shapes.append(steps)
                 }
-                for (step, (redis, tandem)) in zip(shapes[0], shapes[1]).enumerated() where redis != tandem {
-                    Issue.record("step \(step):\ntandem: \(tandem)\nredis:  \(redis)")
+                #expect(shapes.count == 2 && shapes.allSatisfy { $0.count == 3 })
+                // redis-sentinel keeps the operator's comment above the directive it describes.
+                let redisFirst = shapes[0][0]
+                #expect(redisFirst.firstIndex(of: "# a master silent this long is down").map { redisFirst[$0 + 1].hasPrefix("sentinel down-after-milliseconds") } == true,
+                        "redis-sentinel: \(redisFirst)")
+                for (step, (redis, tandem)) in zip(shapes[0], shapes[1]).enumerated() {
+                    #expect(tandem == redis, "step \(step):\ntandem: \(tandem)\nredis:  \(redis)")
                 }
             }
         }
