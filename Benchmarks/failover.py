@@ -12,6 +12,7 @@ Prints per-trial times and medians, and tandem/redis ratios.
   Benchmarks/failover.py [--trials 5] [--tandem .build/release/tandem] [--redis70]
 """
 import argparse, os, shutil, signal, socket, statistics, subprocess, sys, tempfile, time
+from resp import encode, read
 
 def free_port():
     s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
@@ -19,27 +20,9 @@ def free_port():
 def command(port, *args, timeout=0.5):
     """One RESP command on a fresh connection; returns the decoded reply (errors as Exception)."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        out = b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a.encode()), a.encode()) for a in args)
-        s.sendall(out)
+        s.sendall(encode(args))
         f = s.makefile("rb")
         return read(f)
-
-def read(f):
-    line = f.readline()
-    if not line: raise ConnectionError("closed")
-    t, rest = line[:1], line[1:-2]
-    if t == b"+": return rest.decode()
-    if t == b"-": return Exception(rest.decode())
-    if t == b":": return int(rest)
-    if t == b"$":
-        n = int(rest)
-        if n < 0: return None
-        data = f.read(n + 2); return data[:-2].decode()
-    if t == b"*":
-        n = int(rest)
-        if n < 0: return None
-        return [read(f) for _ in range(n)]
-    raise ValueError("bad reply %r" % line)
 
 def wait(cond, limit, what):
     end = time.time() + limit

@@ -20,6 +20,7 @@ one so the next kind starts from a healthy group.
                                [--kinds redis,tandem,tandem-redis70] [--tandem .build/release/tandem]
 """
 import argparse, os, resource, shutil, signal, socket, subprocess, sys, tempfile, time
+from resp import encode, read
 
 def free_port(taken):
     while True:
@@ -27,25 +28,6 @@ def free_port(taken):
         if p not in taken:
             taken.add(p); return p
 
-def encode(args):
-    return b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a.encode()), a.encode()) for a in args)
-
-def read(f):
-    line = f.readline()
-    if not line: raise ConnectionError("closed")
-    t, rest = line[:1], line[1:-2]
-    if t == b"+": return rest.decode()
-    if t == b"-": return Exception(rest.decode())
-    if t == b":": return int(rest)
-    if t == b"$":
-        n = int(rest)
-        if n < 0: return None
-        data = f.read(n + 2); return data[:-2].decode()
-    if t == b"*":
-        n = int(rest)
-        if n < 0: return None
-        return [read(f) for _ in range(n)]
-    raise ValueError("bad reply %r" % line)
 
 def command(port, *args, timeout=2.0):
     """One RESP command on a fresh connection; returns the decoded reply (errors as Exception)."""

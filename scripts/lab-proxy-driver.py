@@ -7,7 +7,9 @@ sentinels' get-master-addr-by-name. At --cut-at seconds it runs --cut, --partiti
 --heal, then lets the writers run --settle seconds more, stops them and counts the acknowledged
 writes the final master does not have. Prints RESULT key=value ... and PASS/FAIL lines.
 """
-import argparse, socket, subprocess, sys, threading, time
+import argparse, os, socket, subprocess, sys, threading, time
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Benchmarks"))
+from resp import encode, read  # noqa: E402
 
 
 class Conn:
@@ -19,30 +21,11 @@ class Conn:
         self.f = self.s.makefile("rb")
 
     def __call__(self, *args):
-        out = b"*%d\r\n" % len(args)
-        for a in args:
-            a = str(a).encode()
-            out += b"$%d\r\n%s\r\n" % (len(a), a)
-        self.s.sendall(out)
+        self.s.sendall(encode(args))
         return self.read()
 
     def read(self):
-        line = self.f.readline()
-        if not line:
-            raise ConnectionError("closed")
-        t, rest = line[:1], line[1:-2]
-        if t == b"+": return rest.decode()
-        if t == b"-": return Exception(rest.decode())
-        if t == b":": return int(rest)
-        if t == b"$":
-            n = int(rest)
-            if n < 0: return None
-            return self.f.read(n + 2)[:-2].decode()
-        if t == b"*":
-            n = int(rest)
-            if n < 0: return None
-            return [self.read() for _ in range(n)]
-        raise ValueError("bad reply %r" % line)
+        return read(self.f)
 
     def close(self):
         try: self.s.close()
