@@ -101,10 +101,21 @@ let package = Package(
             dependencies: [.product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings
         ),
+        // The node agent's shell: runs monitor, proxy and VIP in one process and carries out
+        // NodeCore's decisions.
+        .target(
+            name: "Node",
+            dependencies: [
+                "NodeCore", "NodeConfig", "Sentinel", "Proxy", "VRRP", "VRRPCore", "KeepalivedConfig", "RESP", "RedisConnection",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "tandem",
             dependencies: [
-                "Sentinel", "Proxy", "VRRP", "KeepalivedConfig", "NodeConfig",
+                "Sentinel", "Proxy", "VRRP", "KeepalivedConfig", "NodeConfig", "Node",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

@@ -27,6 +27,10 @@ public struct NodeConfiguration: Sendable, Hashable {
         public var durability: Durability
         /// Two data nodes and no witness start only with this set (see docs/node.md).
         public var acceptSplitBrain: Bool
+        /// The group's Redis password and ACL user, for every node's monitor and proxy (a
+        /// witness has no `redis` section); `redis.password`/`redis.user` override them.
+        public var password: String?
+        public var user: String?
         public var members: [Member]
     }
 
@@ -66,6 +70,9 @@ public struct NodeConfiguration: Sendable, Hashable {
 
     public var name: String
     public var role: Role
+    /// Where the agent keeps its state (the monitor's sentinel.conf with epochs and the
+    /// current master): `node.state-dir`, default `/var/lib/tandem/<node name>`.
+    public var stateDirectory: String
     public var group: Group
     public var redis: Redis?
     public var monitor: Monitor
@@ -97,6 +104,8 @@ extension NodeConfiguration {
         guard var nodeFields = try top.mapping("node") else { throw top.error("node", "is required") }
         let name = try nodeFields.requiredString("name")
         let role = Role(rawValue: try nodeFields.choice("role", ["data", "witness"]) ?? "data")!
+        let stateDirectory = try nodeFields.string("state-dir") ?? "/var/lib/tandem/\(name)"
+        if stateDirectory.isEmpty { throw nodeFields.error("state-dir", "must not be empty") }
         try nodeFields.finish()
 
         guard var groupFields = try top.mapping("group") else { throw top.error("group", "is required") }
@@ -138,7 +147,7 @@ extension NodeConfiguration {
         }
         try top.finish()
 
-        self.init(name: name, role: role, group: group, redis: redis, monitor: monitor, proxy: proxy, vip: vip)
+        self.init(name: name, role: role, stateDirectory: stateDirectory, group: group, redis: redis, monitor: monitor, proxy: proxy, vip: vip)
         try check(top: top)
     }
 
@@ -154,6 +163,9 @@ extension NodeConfiguration {
                           monitorPort: try m.integer("monitor-port", in: 1...65535) ?? 26379)
         } ?? []
         guard !members.isEmpty else { throw fields.error("nodes", "is required: every node of the group, this one included") }
+        for member in members where !isIPAddress(member.address) {
+            throw fields.error("nodes", "node '\(member.name)': address '\(member.address)' is not an IP address (the monitors name masters by IP)")
+        }
         var seen: Set<String> = []
         for member in members where !seen.insert(member.name).inserted {
             throw fields.error("nodes", "the name '\(member.name)' is given twice")
@@ -165,6 +177,7 @@ extension NodeConfiguration {
                      failoverTimeoutMilliseconds: try fields.milliseconds("failover-timeout", in: 1_000...86_400_000) ?? 60_000,
                      durability: Durability(rawValue: try fields.choice("durability", ["async", "replicated"]) ?? "async")!,
                      acceptSplitBrain: try fields.bool("accept-split-brain") ?? false,
+                     password: try fields.string("password"), user: try fields.string("user"),
                      members: members)
     }
 
@@ -238,6 +251,12 @@ extension NodeConfiguration {
     static func isHostPort(_ text: String) -> Bool {
         guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]) else { return false }
         return (1...65535).contains(port) && colon != text.startIndex
+    }
+
+    static func isIPAddress(_ text: String) -> Bool {
+        if text.contains(":") { return text.allSatisfy { $0.isHexDigit || $0 == ":" || $0 == "." } && text.count >= 2 }
+        let octets = text.split(separator: ".", omittingEmptySubsequences: false)
+        return octets.count == 4 && octets.allSatisfy { UInt8($0) != nil }
     }
 
     static func isPrefix(_ text: String) -> Bool {

@@ -5,11 +5,12 @@
 /// The rules (docs/node.md has the timing argument):
 /// - *Majority contact*: this node and the monitors it heard from within `contactWindow` make a
 ///   majority of the group.
-/// - *Fence*: a node whose Redis is master and which has been without majority contact for
-///   `fenceAfter` (down-after / 2) refuses writes (CLIENT PAUSE WRITE, renewed while isolated,
-///   and its proxy stops forwarding writes) and releases the VIP, before the majority can
-///   promote (that takes down-after). Contact back: unfenced; if the group has moved on to
-///   another master, the local Redis is first made its replica.
+/// - *Fence*: a node whose Redis is master and which has not heard from a majority of the
+///   group for `fenceAfter` refuses writes (CLIENT PAUSE WRITE, renewed while isolated) and
+///   releases the VIP, before the majority can promote (that takes down-after). `fenceAfter` is
+///   down-after × 0.4 counted from the last heartbeat heard; heartbeats come every down-after / 10,
+///   so the fence is set at most down-after / 2 after the cut. Contact back: unfenced; if the
+///   group has moved on to another master, the local Redis is first made its replica.
 /// - *VIP*: in `direct` placement, only the node whose Redis is the confirmed master, unfenced
 ///   and in majority contact, may hold it; in `proxy` placement any unfenced node in majority
 ///   contact whose proxy is up may, the master's node preferred.
@@ -25,8 +26,8 @@ public struct NodeState: Sendable, Hashable {
         case tick
         /// The local monitor's view of the group: the confirmed master's address (nil: none yet).
         case groupMaster(String?)
-        /// A heartbeat (or any message) arrived from that node's agent.
-        case heardFrom(node: String)
+        /// A heartbeat arrived from that node's agent, at `at` (default: the input's `now`).
+        case heardFrom(node: String, at: Int64? = nil)
         /// The local Redis's role, from its last INFO/ROLE (or `.down` when it did not answer).
         case localRedis(RedisRole)
         /// The local proxy is (not) serving.
@@ -57,9 +58,15 @@ public struct NodeState: Sendable, Hashable {
         public var placement: Placement
         /// A monitor not heard from for this long no longer counts as in contact.
         public var contactWindow: Int64
-        /// Without majority contact for this long, a master fences itself (down-after / 2).
+        /// How often the agents send heartbeats to each other (down-after / 10).
+        public var heartbeatInterval: Int64
+        /// This long after it last heard from a majority, a master fences itself
+        /// (down-after / 2 minus one heartbeat interval: at most down-after / 2 after a cut).
         public var fenceAfter: Int64
         public var basePriority: Int
+        /// direct: how long a holder whose Redis is no longer the group's master stays in the
+        /// election (at the base priority) for the new master's node to preempt it.
+        public var handoverHold: Int64
 
         public init(myName: String, myRedis: String, members: [String], placement: Placement,
                     downAfter: Int64, basePriority: Int = 100) {
@@ -70,8 +77,10 @@ public struct NodeState: Sendable, Hashable {
             // Monitors hear from each other several times per down-after (hellos, PINGs); a
             // quarter of it without a word is already a sign, half of it is the decision.
             self.contactWindow = max(1, downAfter / 4)
-            self.fenceAfter = max(1, downAfter / 2)
+            self.heartbeatInterval = max(1, downAfter / 10)
+            self.fenceAfter = max(1, downAfter / 2 - downAfter / 10)
             self.basePriority = basePriority
+            self.handoverHold = max(1, downAfter / 2)
         }
     }
 
@@ -82,12 +91,22 @@ public struct NodeState: Sendable, Hashable {
     public private(set) var lastHeard: [String: Int64] = [:]
     /// When majority contact was last seen (nil: never yet).
     public private(set) var lastMajority: Int64?
+    /// The last instant at which this node had heard from a majority (itself included): the
+    /// `needed`-th most recent heartbeat among the peers.
+    public var lastMajorityHeard: Int64? {
+        let needed = settings.members.count / 2  // peers, besides this node
+        if needed == 0 { return Int64.max }
+        let times = settings.members.filter { $0 != settings.myName }.compactMap { lastHeard[$0] }.sorted(by: >)
+        return times.count >= needed ? times[needed - 1] : nil
+    }
     /// The first input's time: a node that starts cut off counts as isolated from then.
     public private(set) var startedAt: Int64?
     /// Until when the current fence holds (nil: not fenced).
     public private(set) var fencedUntil: Int64?
     /// The VIP decision last sent, so it is sent only when it changes.
     public private(set) var vip: Action?
+    /// direct: since when this holder has been handing the VIP over to a new master's node.
+    public private(set) var handoverSince: Int64?
 
     public init(settings: Settings) {
         self.settings = settings
@@ -106,7 +125,7 @@ public struct NodeState: Sendable, Hashable {
         switch input {
         case .tick: break
         case .groupMaster(let master): groupMaster = master
-        case .heardFrom(let node): lastHeard[node] = now
+        case .heardFrom(let node, let at): lastHeard[node] = max(lastHeard[node] ?? Int64.min, min(at ?? now, now))
         case .localRedis(let role): localRedis = role
         case .proxyUp(let up): proxyUp = up
         }
@@ -117,7 +136,8 @@ public struct NodeState: Sendable, Hashable {
         var actions: [Action] = []
         let majority = hasMajorityContact(now: now)
         if majority { lastMajority = now }
-        let isolatedFor = now - (lastMajority ?? startedAt ?? now)
+        let heard = lastMajorityHeard
+        let isolatedFor = heard == Int64.max ? 0 : now - (heard ?? startedAt ?? now)
 
         // Fence: a master cut off from the majority, before the majority can promote.
         if localRedis == .master && !majority && isolatedFor >= settings.fenceAfter {
@@ -142,8 +162,26 @@ public struct NodeState: Sendable, Hashable {
         let eligible = !isFenced && lastMajority != nil && (majority || isolatedFor < settings.fenceAfter)
         switch settings.placement {
         case .direct:
-            wanted = eligible && localRedis == .master && groupMaster == settings.myRedis
-                ? .vipEligible(priority: settings.basePriority) : .vipIneligible
+            // Claimed only by a node whose Redis answers as the confirmed master (bidding
+            // base + 50); kept while the group still names this node's Redis even if it stopped
+            // answering (a crash): until a replica is promoted, clients at the VIP are refused
+            // at once (RST) rather than sending into an address nobody holds (SYN retried after
+            // 1 s). Once the group names another master, the holder stays in the election at
+            // the base priority for `handoverHold`, so the new master's node (base + 50) takes
+            // the address over by preemption, with no moment in which nobody holds it.
+            let holding: Bool = if case .vipEligible = vip { true } else { false }
+            let named = groupMaster == settings.myRedis
+            if eligible && named && (localRedis == .master || (holding && localRedis == .down)) {
+                handoverSince = nil
+                wanted = .vipEligible(priority: min(254, settings.basePriority + 50))
+            } else if eligible && holding && !named && groupMaster != nil
+                        && now - (handoverSince ?? now) < settings.handoverHold {
+                if handoverSince == nil { handoverSince = now }
+                wanted = .vipEligible(priority: settings.basePriority)
+            } else {
+                handoverSince = nil
+                wanted = .vipIneligible
+            }
         case .proxy:
             if eligible && proxyUp {
                 // The master's node is preferred: clients then reach the master with no extra hop.

@@ -60,9 +60,16 @@ final class BackendLink {
     func connect() {
         let bound = selfBound!
         loop.counters.backendConnects += 1
-        ClientBootstrap(group: loop.eventLoop)
+        var bootstrap = ClientBootstrap(group: loop.eventLoop)
             .connectTimeout(loop.context.settings.connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
+        if let unacked = loop.context.settings.backendUnackedTimeout {
+            // TCP_USER_TIMEOUT (Linux: 18), in milliseconds.
+            bootstrap = bootstrap.channelOption(
+                ChannelOptions.Types.SocketOption(level: .tcp, name: NIOBSDSocket.Option(rawValue: 18)),
+                value: SocketOptionValue(max(1, unacked.nanoseconds / 1_000_000)))
+        }
+        bootstrap
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(BackendHandler(link: bound.value))

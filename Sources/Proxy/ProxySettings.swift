@@ -80,6 +80,12 @@ public struct ProxySettings: Sendable {
     public var threads = 0
     /// Send read-only commands of stateless clients to a replica.
     public var readFromReplicas = false
+    /// A backend connection whose sent bytes stay unacknowledged by the server's TCP this long
+    /// is closed (TCP_USER_TIMEOUT), so commands sent to a master that a partition cut off end
+    /// with an error ("may or may not have run") instead of waiting for the cut to heal. A
+    /// paused but reachable master (a switchover) acknowledges the bytes and is not affected.
+    /// nil: the kernel's default (about 15 minutes). The node agent sets it to down-after.
+    public var backendUnackedTimeout: TimeAmount?
 
     public init(listen: [ProxyEndpoint], discovery: MasterDiscoveryMode) {
         self.listen = listen

@@ -12,7 +12,7 @@ import SentinelCore
 extension SentinelRuntime {
     /// INFO as 7.0's sentinel mode: server, clients, stats, cpu and sentinel sections, filtered.
     func info(sections requested: [String]) -> String {
-        let all = ["server", "clients", "stats", "cpu", "sentinel"]
+        let all = ["server", "clients", "stats", "cpu", "sentinel"] + extraInfoSections.map(\.name)
         let wanted = requested.isEmpty || requested.contains("all") || requested.contains("default") || requested.contains("everything")
             ? all : all.filter { requested.contains($0) }
         var out: [String] = []
@@ -89,7 +89,8 @@ extension SentinelRuntime {
                     let a = state.currentMasterAddress(name)!
                     out.append("master\(i):name=\(name),status=\(status),address=\(a),slaves=\(m.replicas.count),sentinels=\(m.sentinels.count + 1)")
                 }
-            default: break
+            default:
+                if let extra = extraInfoSections.first(where: { $0.name == section }) { out += extra.lines() }
             }
         }
         return out.isEmpty ? "" : out.joined(separator: "\r\n") + "\r\n"

@@ -15,6 +15,7 @@ public struct SentinelStartError: Error, CustomStringConvertible {
 /// `overrides` are redis-server style `--port 26380` options, applied after the file as
 /// Redis applies them: as extra config lines.
 public func runSentinel(configPath: String, overrides: [(String, String)], logger baseLogger: Logger,
+                        extraInfo: [(name: String, lines: @Sendable () -> [String])] = [],
                         onListening: @Sendable ([Int]) -> Void = { _ in }) async throws {
     let path = URL(fileURLWithPath: configPath).standardizedFileURL.path
     guard FileManager.default.fileExists(atPath: path) else {
@@ -60,6 +61,7 @@ public func runSentinel(configPath: String, overrides: [(String, String)], logge
     default: logger.logLevel = .notice
     }
     let runtime = SentinelRuntime(configuration: configuration, configPath: path, configText: text, logger: logger)
+    await runtime.setExtraInfo(extraInfo)
     try await runtime.loadACLFileAtStart()
     do {
         try await runtime.start()
@@ -77,6 +79,10 @@ public func runSentinel(configPath: String, overrides: [(String, String)], logge
         throw error
     }
     await runtime.stop()
+}
+
+extension SentinelRuntime {
+    func setExtraInfo(_ sections: [(name: String, lines: @Sendable () -> [String])]) { extraInfoSections = sections }
 }
 
 /// `daemonize yes`: starts this same command again in a new session, detached from the

@@ -86,6 +86,9 @@ public actor SentinelRuntime {
     }
 
     /// Builds the runtime from a parsed config. A missing `myid` is generated and saved at start.
+    /// Sections an embedding program adds to INFO (the node agent's `# Node`): name and lines.
+    var extraInfoSections: [(name: String, lines: @Sendable () -> [String])] = []
+
     public init(configuration: SentinelConfiguration, configPath: String, configText: String, logger: Logger) {
         var config = configuration
         if config.myID == nil {

@@ -17,8 +17,10 @@ private final class MailInFlight: Sendable {
 }
 
 /// `tandem vrrp`: runs the VRRP instances of a keepalived.conf. One thread, one poll() loop over
-/// the raw sockets and a signal pipe; every decision is `VRRPInstance`'s.
-public final class VRRPDaemon {
+/// the raw sockets and a signal pipe; every decision is `VRRPInstance`'s. Sendable because the
+/// loop's state is touched only by the thread in `run`; other threads use `post` and `states`,
+/// which take a lock.
+public final class VRRPDaemon: @unchecked Sendable {
     /// Lifetime of an address tandem adds, in seconds; renewed every `refreshInterval` while
     /// master, so it outlives a killed tandem by at most this long.
     public static let addressLifetime: UInt32 = 3
@@ -61,12 +63,33 @@ public final class VRRPDaemon {
     private var syncGroupOf: [Int: (object: String, members: [Int])] = [:]
     private var propagatingSync = false
     private let mailInFlight = MailInFlight()
+    /// Objects the embedding program (the node agent) sets up or down through `post`.
+    private let externalTracked: [TrackedObject]
+    private let control = DaemonControl()
+
+    /// What an embedding program asks of a running daemon (`post`), from any thread.
+    public enum Control: Sendable {
+        /// An object given in `externalTracked` went up or down (every instance hears it).
+        case tracked(name: String, up: Bool)
+        /// Take over now if backup (`VRRPEvent.claim`).
+        case claim
+        /// Leave as on SIGTERM (priority-0 advert, addresses removed) and return from `run`.
+        case stop
+    }
+
+    /// Hands a command to the daemon's loop (thread-safe; wakes the loop).
+    public func post(_ command: Control) { control.post(command) }
+
+    /// Each instance's state, as last entered (thread-safe).
+    public var states: [VRRPState] { control.states.withLock { $0 } }
 
     /// Sets up sockets and removes stale addresses of every instance. Throws on a missing
     /// interface, a missing source address, or no permission.
-    public init(configuration: KeepalivedConfiguration, log: @escaping @Sendable (String) -> Void) throws {
+    public init(configuration: KeepalivedConfiguration, externalTracked: [TrackedObject] = [],
+                log: @escaping @Sendable (String) -> Void) throws {
         self.configuration = configuration
         self.log = log
+        self.externalTracked = externalTracked
         self.origin = clock.now
         netlink = try AddressNetlink()
         runner = ScriptRunner(enableScriptSecurity: configuration.global.enableScriptSecurity, log: log)
@@ -153,6 +176,7 @@ public final class VRRPDaemon {
             tracked.append(TrackedObject(name: "script \(track.name)", weight: weight, up: reverse ? !up : up))
         }
         if let group = syncGroupOf[index] { tracked.append(TrackedObject(name: group.object, weight: 0)) }
+        tracked += externalTracked
         let global = configuration.global
         let refresh = config.garpMasterRefresh ?? global.garpMasterRefresh
         let settings = VRRPInstanceSettings(
@@ -193,9 +217,11 @@ public final class VRRPDaemon {
 
     // MARK: the loop
 
-    /// Runs until SIGTERM or SIGINT, then leaves gracefully. Returns the exit status.
-    public func run() -> Int32 {
-        installSignalHandlers()
+    /// Runs until SIGTERM or SIGINT (with `handleSignals`) or a posted `.stop`, then leaves
+    /// gracefully. Returns the exit status.
+    public func run(handleSignals: Bool = true) -> Int32 {
+        if handleSignals { installSignalHandlers() } else { signalPipeRead = control.wakeRead }
+        control.states.withLock { $0 = instances.map(\.core.state) }
         for i in instances.indices { perform(i, instances[i].core.handle(.start, now: now())) }
         var nextLinkPoll = now()
         while true {
@@ -209,16 +235,29 @@ public final class VRRPDaemon {
             var timeoutMs = Int32(wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000)
             if wait > .zero && timeoutMs == 0 { timeoutMs = 1 }
 
-            var fds = [pollfd(fd: signalPipeRead, events: Int16(POLLIN), revents: 0)]
+            var fds = [pollfd(fd: signalPipeRead, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: control.wakeRead, events: Int16(POLLIN), revents: 0)]
             fds += instances.map { pollfd(fd: $0.socket.fd, events: Int16(POLLIN), revents: 0) }
             _ = poll(&fds, nfds_t(fds.count), timeoutMs)
 
-            if fds[0].revents != 0 {
+            if fds[0].revents != 0 && signalPipeRead != control.wakeRead {
                 var byte: UInt8 = 0
                 _ = read(signalPipeRead, &byte, 1)
                 return shutdown()
             }
-            for (k, pfd) in fds.dropFirst().enumerated() where pfd.revents & Int16(POLLIN) != 0 {
+            if fds[1].revents != 0 {
+                for command in control.take() {
+                    switch command {
+                    case .stop:
+                        return shutdown()
+                    case .tracked(let name, let up):
+                        for i in instances.indices { perform(i, instances[i].core.handle(.tracked(name: name, up: up), now: now())) }
+                    case .claim:
+                        for i in instances.indices { perform(i, instances[i].core.handle(.claim, now: now())) }
+                    }
+                }
+            }
+            for (k, pfd) in fds.dropFirst(2).enumerated() where pfd.revents & Int16(POLLIN) != 0 {
                 receive(k)
             }
             let after = now()
@@ -298,7 +337,7 @@ public final class VRRPDaemon {
     }
 
     private func shutdown() -> Int32 {
-        say(nil, "received signal \(receivedSignal): stopping")
+        say(nil, receivedSignal != 0 ? "received signal \(receivedSignal): stopping" : "stopping")
         for i in instances.indices { perform(i, instances[i].core.handle(.shutdown, now: now())) }
         // Give the STOP alerts a moment (at most the SMTP connect timeout, capped at 5 s).
         let limit = now() + .seconds(min(configuration.global.smtpConnectTimeout, 5))
@@ -357,6 +396,7 @@ public final class VRRPDaemon {
                     if rc < 0 { say(i, "cannot announce \(vip.address) on \(device.name): \(String(cString: strerror(-rc)))") }
                 }
             case .transition(let from, let to, let priority):
+                control.states.withLock { if i < $0.count { $0[i] = to } }
                 say(i, to == .stopped ? "Stopped" : "Entering \(to.rawValue) STATE")
                 notify(i, state: to, priority: priority)
                 if to != .stopped { synchronise(member: i, from: from, to: to) }
@@ -453,6 +493,37 @@ public final class VRRPDaemon {
         signal(SIGPIPE, SIG_IGN)
         // keepalived reloads on SIGHUP; tandem does not reload, and must not die of it.
         signal(SIGHUP, SIG_IGN)
+    }
+}
+
+/// The embedding program's commands, handed over under a lock; a pipe wakes the poll loop.
+private final class DaemonControl: Sendable {
+    let wakeRead: Int32
+    let wakeWrite: Int32
+    let queue = Mutex<[VRRPDaemon.Control]>([])
+    let states = Mutex<[VRRPState]>([])
+
+    init() {
+        var fds: [Int32] = [0, 0]
+        pipe(&fds)
+        for fd in fds {
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+            _ = fcntl(fd, F_SETFL, O_NONBLOCK)
+        }
+        wakeRead = fds[0]
+        wakeWrite = fds[1]
+    }
+
+    func post(_ command: VRRPDaemon.Control) {
+        queue.withLock { $0.append(command) }
+        var byte: UInt8 = 1
+        _ = write(wakeWrite, &byte, 1)
+    }
+
+    func take() -> [VRRPDaemon.Control] {
+        var buffer = [UInt8](repeating: 0, count: 64)
+        while read(wakeRead, &buffer, buffer.count) > 0 {}
+        return queue.withLock { let taken = $0; $0 = []; return taken }
     }
 }
 

@@ -97,6 +97,11 @@ public enum VRRPEvent: Sendable {
     case syncMaster
     /// A sync group member left mastership for backup: a master member follows.
     case syncBackup
+    /// The node agent knows this router should hold the addresses now (its Redis was just
+    /// confirmed as the group's master): a backup takes over after Skew_Time, as if the master
+    /// had left with a priority-0 advert, instead of waiting out Master_Down_Interval. A live
+    /// master with a higher priority still wins: its next advert sends us back to backup.
+    case claim
 }
 
 /// Outputs the shell carries out, in order.
@@ -226,6 +231,13 @@ public struct VRRPInstance: Sendable {
         case .syncBackup:
             guard state == .master else { return [] }
             return [.log("sync group: following a member to BACKUP")] + leaveMaster(now: now)
+
+        case .claim:
+            guard state == .backup else { return [] }
+            let due = now + skewTime
+            if let current = masterDownTimer, current <= due { return [] }
+            masterDownTimer = due
+            return [.log("claiming the addresses: taking over in \(skewTime) unless a master advertises")]
 
         case .shutdown:
             var actions: [VRRPAction] = []

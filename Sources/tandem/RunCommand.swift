@@ -1,24 +1,29 @@
 import ArgumentParser
 import Foundation
+import Logging
+import Node
 import NodeConfig
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// `tandem run node.yaml [--check]`: the node agent. So far only `--check` works: it reads and
+/// `tandem run node.yaml [--check]`: the node agent (Sources/Node). `--check` reads and
 /// validates the file like `keepalived -t` and exits 0 (valid) or 1 (each error named with its
-/// file, line and key). Running the agent itself is not implemented yet (exit 2).
+/// file, line and key); without it the agent runs until SIGTERM/SIGINT.
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Run monitor, proxy and virtual IP as one node agent from node.yaml (only --check works yet).")
+        abstract: "Run monitor, proxy and virtual IP as one node agent from node.yaml.")
 
     @Argument(help: "node.yaml path.")
     var path: String
 
     @Flag(name: .long, help: "Check the file and exit: 0 if it is valid, 1 with the errors if not.")
     var check = false
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error.")
+    var logLevel = "notice"
 
     func run() async throws {
         let text: String
@@ -33,7 +38,17 @@ struct RunCommand: AsyncParsableCommand {
         } catch {
             fail("\(error)", code: 1)
         }
-        guard check else { fail("running the node agent is not implemented yet (--check validates \(path))", code: 2) }
+        guard check else {
+            var logger = Logger(label: "tandem.node")
+            guard let level = Logger.Level(rawValue: logLevel) else { fail("--log-level \(logLevel): must be one of trace, debug, info, notice, warning, error", code: 1) }
+            logger.logLevel = level
+            do {
+                try await runNode(configuration: configuration, source: path, logger: logger)
+            } catch {
+                fail("\(error)", code: 1)
+            }
+            return
+        }
         let parts = ["monitor on port \(configuration.monitor.port)"]
             + (configuration.redis.map { ["redis on port \($0.port)\($0.supervise ? " (supervised)" : "")"] } ?? [])
             + (configuration.proxy.map { ["proxy on \($0.listen.joined(separator: ", "))"] } ?? [])

@@ -28,7 +28,7 @@ struct CommandLineTests {
         #expect(result.output.contains("tandem \(subcommand): not implemented yet"))
     }
 
-    @Test("tandem run --check validates node.yaml (0 valid, 1 with file:line:key); running the agent is not implemented yet (2)")
+    @Test("tandem run --check validates node.yaml (0 valid, 1 with file:line:key); a run that cannot set up exits 1 naming why")
     func runCheck() throws {
         let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../docs/examples")
         for name in ["three-nodes-n1.yaml", "witness-n1.yaml", "witness-w1.yaml", "adopt-n2.yaml"] {
@@ -44,8 +44,15 @@ struct CommandLineTests {
         #expect(refused.status == 1 && refused.output.contains("\(bad):3: 'node.colour': unknown key"), "\(refused.output)")
         let missing = try runTandem(["run", "--check", dir.appendingPathComponent("none.yaml").path])
         #expect(missing.status == 1 && missing.output.contains("cannot read"), "\(missing.output)")
-        let pending = try runTandem(["run", examples.appendingPathComponent("witness-w1.yaml").path])
-        #expect(pending.status == 2 && pending.output.contains("not implemented yet"), "\(pending.output)")
+        // The agent's state directory cannot be made (a file is in the way): exit 1 before anything starts.
+        let blocker = dir.appendingPathComponent("file").path
+        try "".write(toFile: blocker, atomically: true, encoding: .utf8)
+        let example = try String(contentsOf: examples.appendingPathComponent("witness-w1.yaml"), encoding: .utf8)
+        let unstartable = dir.appendingPathComponent("w1.yaml").path
+        try example.replacingOccurrences(of: "  role: witness\n", with: "  role: witness\n  state-dir: \(blocker)/state\n")
+            .write(toFile: unstartable, atomically: true, encoding: .utf8)
+        let failed = try runTandem(["run", unstartable])
+        #expect(failed.status == 1 && failed.output.contains("cannot create node.state-dir \(blocker)/state"), "\(failed.output)")
     }
 
     @Test("tandem vrrp --check loads both seeds' keepalived.conf; virtual_server is a warning with its line")

@@ -2,7 +2,7 @@ import NodeCore
 import Testing
 
 /// Scenarios on a simulated clock: three nodes n1 (this one), n2, n3; down-after 1000 ms, so
-/// monitors out of contact after 250 ms and a fence after 500 ms.
+/// monitors out of contact after 250 ms and a fence 400 ms after a majority was last heard.
 @Suite("Node core: fencing and VIP placement")
 struct NodeStateTests {
     static func node(_ placement: NodeState.Placement = .direct) -> NodeState {
@@ -43,31 +43,48 @@ struct NodeStateTests {
     @Test("the confirmed master's node in majority contact is eligible for the VIP in direct placement")
     func masterHoldsVIP() {
         let run = Self.settledMaster()
-        #expect(run.state.vip == .vipEligible(priority: 100))
+        #expect(run.state.vip == .vipEligible(priority: 150))
         #expect(run.times { if case .fence = $0 { return true } else { return false } }.isEmpty)
     }
 
-    @Test("a master cut off from both peers fences itself after down-after/2 and leaves the VIP at once with it; the fence is renewed while the cut lasts")
+    @Test("a master cut off from both peers fences itself within down-after/2 of the cut and leaves the VIP at once with it; the fence is renewed while the cut lasts")
     func isolatedMasterFences() throws {
         var run = Self.settledMaster()
         let cut = run.now
         run.ticks(30, hearing: [])
         let fences = run.times { if case .fence = $0 { return true } else { return false } }
         let first = try #require(fences.first)
-        // Contact is lost once the window (250 ms) passes; the fence follows fenceAfter (500 ms) later,
-        // well before the majority may promote (down-after, 1000 ms, after its own last reply).
-        #expect(first - cut >= 500 && first - cut < 1000, "fenced \(first - cut) ms after the cut")
+        // The fence follows the last heartbeat by fenceAfter (400 ms): at most down-after/2 after
+        // the cut, whenever in the heartbeat interval it fell, and well before the majority may
+        // promote (down-after, 1000 ms, after its own last reply).
+        #expect(first - cut >= 400 && first - cut <= 500, "fenced \(first - cut) ms after the cut")
         #expect(run.times { $0 == .vipIneligible }.filter { $0 > cut }.first == first)
         // Renewed before each fence runs out (1000 ms long, renewed at half).
         for (a, b) in zip(fences, fences.dropFirst()) { #expect(b - a <= 500) }
         #expect(fences.count >= 4 && run.state.isFenced)
     }
 
+    @Test("a heartbeat counts from when it was heard, not when the shell passed it on")
+    func heardAt() {
+        var run = Self.settledMaster()
+        let cut = run.now
+        // Nothing heard after the cut except one stale heartbeat delivered late: it does not postpone the fence.
+        run.ticks(2, hearing: [])
+        run.input(.heardFrom(node: "n2", at: cut - 50))
+        run.ticks(3, hearing: [])
+        #expect(run.state.isFenced)
+        let first = run.times { if case .fence = $0 { return true } else { return false } }.first
+        #expect(first == cut + 400)
+        // A time in the future is taken as now.
+        run.input(.heardFrom(node: "n2", at: run.now + 10_000))
+        #expect(run.state.lastHeard["n2"] == run.now)
+    }
+
     @Test("one peer lost is still a majority: no fence, the VIP stays")
     func onePeerLost() {
         var run = Self.settledMaster()
         run.ticks(50, hearing: ["n2"])
-        #expect(!run.state.isFenced && run.state.vip == .vipEligible(priority: 100))
+        #expect(!run.state.isFenced && run.state.vip == .vipEligible(priority: 150))
     }
 
     @Test("after the heal a fenced old master whose group moved on becomes a replica of the new master, then is unfenced; it never claims the VIP")
@@ -79,20 +96,21 @@ struct NodeStateTests {
         run.ticks(1, hearing: ["n2", "n3"])
         let last = run.actions.suffix(2).map(\.action)
         #expect(last == [.replicate(to: "10.0.0.3:6379"), .unfence])
+        // A fenced node is out of the election at once: no handover stay.
         #expect(run.state.vip == .vipIneligible)
         run.input(.localRedis(.replica))
         run.ticks(5, hearing: ["n2", "n3"])
         #expect(run.state.vip == .vipIneligible && !run.state.isFenced)
     }
 
-    @Test("a short blip (under down-after/2) fences nothing")
+    @Test("a short blip (under the fence delay) fences nothing")
     func blip() {
         var run = Self.settledMaster()
-        run.ticks(6, hearing: [])
+        run.ticks(3, hearing: [])
         run.ticks(10, hearing: ["n2", "n3"])
         #expect(run.times { if case .fence = $0 { return true } else { return false } }.isEmpty)
         // The VIP was never given up.
-        #expect(run.times { $0 == .vipIneligible }.filter { $0 > 0 }.isEmpty && run.state.vip == .vipEligible(priority: 100))
+        #expect(run.times { $0 == .vipIneligible }.filter { $0 > 0 }.isEmpty && run.state.vip == .vipEligible(priority: 150))
     }
 
     @Test("a node that starts cut off as a master fences after down-after/2 from its start")
@@ -101,6 +119,26 @@ struct NodeStateTests {
         run.input(.localRedis(.master))
         run.ticks(10, hearing: [])
         #expect(run.state.isFenced)
+        #expect(run.state.vip == .vipIneligible)
+    }
+
+    @Test("direct placement: the holder keeps the VIP while its crashed Redis is still the group's master, and leaves once a replica is promoted")
+    func crashedMasterKeepsUntilPromotion() {
+        var run = Self.settledMaster()
+        run.input(.localRedis(.down))
+        run.ticks(5, hearing: ["n2", "n3"])
+        #expect(run.state.vip == .vipEligible(priority: 150))
+        run.input(.groupMaster("10.0.0.3:6379"))
+        // Handing over: in the election at the base priority, for n3's node (150) to preempt it,
+        // then out after handoverHold (500 ms).
+        #expect(run.state.vip == .vipEligible(priority: 100))
+        run.ticks(4, hearing: ["n2", "n3"])
+        #expect(run.state.vip == .vipEligible(priority: 100))
+        run.ticks(1, hearing: ["n2", "n3"])
+        #expect(run.state.vip == .vipIneligible)
+        // Its Redis back (as a replica or even as a master): the group names another, so no claim.
+        run.input(.localRedis(.master))
+        run.ticks(5, hearing: ["n2", "n3"])
         #expect(run.state.vip == .vipIneligible)
     }
 

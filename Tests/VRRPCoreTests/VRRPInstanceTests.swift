@@ -248,6 +248,38 @@ struct VRRPInstanceTests {
         #expect(up.contains(.transition(from: .fault, to: .backup, priority: 100)))
     }
 
+    @Test("a claim takes over after Skew_Time, not Master_Down_Interval; a live higher-priority master still wins")
+    func claim() {
+        // v3, 100 ms adverts, priority 150: skew 41 ms, Master_Down_Interval 341 ms.
+        var h = Harness(settings(priority: 150, version: .v3, interval: 10, tracked: [TrackedObject(name: "node", weight: 0, up: false)]))
+        h.send(.start)
+        #expect(h.instance.state == .fault)
+        h.advance(to: .seconds(1))
+        h.send(.tracked(name: "node", up: true))
+        #expect(h.instance.state == .backup)
+        h.send(.claim)
+        #expect(h.instance.masterDownDeadline == .seconds(1) + h.instance.skewTime)
+        #expect(becameMaster(h.advance(by: .milliseconds(50))))
+        // A claim in any other state does nothing.
+        #expect(h.send(.claim).isEmpty)
+
+        // Backup hearing a higher-priority master: the claim is overridden by its next advert.
+        var g = Harness(settings(priority: 150, version: .v3, interval: 10))
+        g.send(.start)
+        g.send(g.advert(priority: 200))
+        g.send(.claim)
+        g.advance(by: .milliseconds(30))
+        g.send(g.advert(priority: 200))
+        #expect(g.instance.state == .backup)
+        #expect(!becameMaster(g.advance(by: .milliseconds(200))))
+        // A claim never delays a takeover that is already due sooner.
+        let due = g.instance.masterDownDeadline
+        g.send(g.advert(priority: 0))
+        #expect(g.instance.masterDownDeadline! < due!)
+        let sooner = g.instance.masterDownDeadline
+        #expect(g.send(.claim).isEmpty && g.instance.masterDownDeadline == sooner)
+    }
+
     @Test("starting with a failed weight-0 check starts in FAULT")
     func startFault() {
         var h = Harness(settings(tracked: [TrackedObject(name: "chk", weight: 0, up: false)]))

@@ -1,0 +1,170 @@
+#!/usr/bin/env python3
+"""Writers and watchers for scripts/lab-node.sh (runs in the client namespace).
+
+Writers SET unique keys through the endpoint (the virtual IP: Redis itself in `direct` mode, the
+proxy in `proxy` mode) and remember which were acknowledged and when. A watcher samples which
+lab host holds the virtual IP every 10 ms (`ip -n`). At --fault-at seconds the driver runs
+--fault; with --heal, --heal-after seconds later it runs that; then it lets the writers run
+--settle seconds more, stops them, and counts the acknowledged writes the final master (as the
+monitors name it) does not have. Prints RESULT key=value and PASS/FAIL lines; exits 1 on FAIL.
+"""
+import argparse, os, socket, subprocess, sys, threading, time
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Benchmarks"))
+from resp import encode, read  # noqa: E402
+
+
+class Conn:
+    def __init__(self, addr, timeout=0.5):
+        host, port = addr.rsplit(":", 1)
+        self.s = socket.create_connection((host, int(port)), timeout=timeout)
+        self.f = self.s.makefile("rb")
+
+    def __call__(self, *args):
+        self.s.sendall(encode(args))
+        return read(self.f)
+
+    def close(self):
+        try: self.s.close()
+        except Exception: pass
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--endpoint", required=True, help="HOST:PORT the writers use (the VIP)")
+    p.add_argument("--monitors", required=True, help="comma-separated monitor addresses, asked for the final master")
+    p.add_argument("--vip", required=True, help="the virtual IP, watched on every --hosts namespace")
+    p.add_argument("--hosts", required=True, help="comma-separated name=namespace pairs")
+    p.add_argument("--fault", required=True, help="shell script run at --fault-at")
+    p.add_argument("--heal", default="", help="shell script run --heal-after seconds after the fault")
+    p.add_argument("--fault-at", type=float, default=2)
+    p.add_argument("--heal-after", type=float, default=4)
+    p.add_argument("--settle", type=float, default=3)
+    p.add_argument("--writers", type=int, default=4)
+    p.add_argument("--max-lost", type=int, default=0, help="acknowledged writes that may be lost")
+    p.add_argument("--max-lost-window", type=float, default=-1,
+                   help="seconds after the fault within which lost writes may have been acknowledged (-1: no check)")
+    p.add_argument("--max-resume", type=float, default=0, help="max seconds from the fault to the first write acknowledged after it (0: no check)")
+    p.add_argument("--label", default="")
+    a = p.parse_args()
+    hosts = [h.split("=", 1) for h in a.hosts.split(",")]
+
+    stop = threading.Event()
+    acks = [[] for _ in range(a.writers)]
+    errors = [0] * a.writers
+    last_error = [""] * a.writers
+    holders_log = []  # (time, tuple of holders) on every change
+    fault_at = [None]
+
+    def writer(i):
+        c = None
+        seq = 0
+        while not stop.is_set():
+            try:
+                if c is None:
+                    c = Conn(a.endpoint, timeout=3)
+                seq += 1
+                sent = time.time()
+                r = c("SET", "w%d:%d" % (i, seq), seq)
+                if r == "OK":
+                    acks[i].append((seq, time.time(), sent))
+                else:
+                    errors[i] += 1; last_error[i] = str(r); time.sleep(0.01)
+            except Exception as e:
+                errors[i] += 1; last_error[i] = repr(e)
+                if c: c.close()
+                c = None
+                time.sleep(0.01)
+        if c: c.close()
+
+    def watch_vip():
+        while not stop.is_set():
+            now = time.time()
+            held = []
+            for name, netns in hosts:
+                out = subprocess.run(["ip", "-n", netns, "-4", "addr", "show", "dev", "eth0"], capture_output=True, text=True).stdout
+                if ("inet %s/" % a.vip) in out:
+                    held.append(name)
+            if not holders_log or holders_log[-1][1] != tuple(held):
+                holders_log.append((now, tuple(held)))
+            time.sleep(0.01)
+
+    threads = [threading.Thread(target=writer, args=(i,), daemon=True) for i in range(a.writers)]
+    threads.append(threading.Thread(target=watch_vip, daemon=True))
+    for t in threads: t.start()
+    time.sleep(a.fault_at)
+    fault = time.time()
+    fault_at[0] = fault
+    subprocess.run(["bash", a.fault], check=True)
+    if a.heal:
+        time.sleep(a.heal_after)
+        subprocess.run(["bash", a.heal], check=True)
+    time.sleep(a.settle)
+    stop.set()
+    for t in threads: t.join(timeout=15)
+
+    final = None
+    for m in a.monitors.split(","):
+        try:
+            c = Conn(m, timeout=2)
+            r = c("SENTINEL", "get-master-addr-by-name", "mymaster")
+            c.close()
+            if isinstance(r, list) and len(r) == 2:
+                final = "%s:%s" % (r[0], r[1]); break
+        except Exception:
+            pass
+    present = set()
+    if final:
+        c = Conn(final, timeout=5)
+        cursor = "0"
+        while True:
+            cursor, keys = c("SCAN", cursor, "MATCH", "w*", "COUNT", "10000")
+            present.update(keys)
+            if cursor == "0": break
+        c.close()
+
+    acked = sum(len(x) for x in acks)
+    lost = [(t, sent) for i in range(a.writers) for seq, t, sent in acks[i] if "w%d:%d" % (i, seq) not in present]
+    # The outage: the longest pause between acknowledged writes after the fault (a fenced or
+    # killed master stops acknowledging; writes resume once the group and the VIP have moved).
+    # resume_s: from the fault to the end of that pause.
+    times = sorted(t for x in acks for _, t, _ in x if t >= fault)
+    resume, gap = None, 0.0
+    prev = fault
+    for t in times:
+        if t - prev > gap:
+            gap, resume = t - prev, t - fault
+        prev = t
+    if resume is None and times:
+        resume = 0.0
+    last_lost = max((t for t, _ in lost), default=None)
+    two_holders = sum(1 for _, h in holders_log if len(h) > 1)
+    holder_changes = " ".join("%+.3f:%s" % (t - fault, "+".join(h) or "none") for t, h in holders_log if t >= fault - 0.5)
+    result = {
+        "label": a.label, "final_master": final, "acked": acked, "lost": len(lost),
+        "lost_last_acked_s": "%.3f" % (last_lost - fault) if last_lost else "none",
+        "errors": sum(errors), "resume_s": "%.3f" % resume if resume is not None else "none", "gap_s": "%.3f" % gap,
+        "two_holders_samples": two_holders, "vip_holders": holder_changes or "unchanged",
+    }
+    print("RESULT " + " ".join("%s=%s" % kv for kv in result.items()))
+    ok = True
+    if final is None:
+        print("FAIL no monitor names a master"); ok = False
+    if len(lost) > a.max_lost:
+        if a.max_lost_window >= 0 and last_lost is not None and last_lost - fault <= a.max_lost_window:
+            print("PASS %d acknowledged writes lost, all acknowledged within %.3f s of the fault (allowed: %.3f s)"
+                  % (len(lost), last_lost - fault, a.max_lost_window))
+        else:
+            print("FAIL %d acknowledged writes lost (allowed %d), the last acknowledged %s s after the fault"
+                  % (len(lost), a.max_lost, result["lost_last_acked_s"])); ok = False
+    if two_holders:
+        print("FAIL the virtual IP was on two hosts at once (%d samples)" % two_holders); ok = False
+    if resume is None:
+        print("FAIL no write was acknowledged after the fault (last error: %s)" % next((e for e in last_error if e), "")); ok = False
+    elif a.max_resume and resume > a.max_resume:
+        print("FAIL writes resumed %.3f s after the fault (limit %.3f s)" % (resume, a.max_resume)); ok = False
+    print("PASS" if ok else "FAIL", a.label)
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# Node agent lab (issue 12): three nodes, each a network namespace with a real redis-server and
+# `tandem run node.yaml` (monitor, proxy in proxy mode, the virtual IP 10.79.0.100), and a client
+# namespace writing through the VIP. Measures what a client loses.
+#
+#   scripts/lab-node.sh [SCENARIO...]      default: all; `quick` = the ones the test command runs
+#
+# Scenarios (down-after 1000 ms, VRRPv3 100 ms adverts):
+#   kill_redis_direct  kill -9 of the master's redis-server; clients write to Redis at the VIP
+#   kill_redis_proxy   the same, clients write to the proxies at the VIP (port 6380)
+#   partition_direct   the master's node cut from the other two for 4 s (blackhole routes); the
+#                      client reaches every node. The old master must fence itself: writes it
+#                      acknowledged after the cut are lost only within down-after/2 (+ slack)
+#   partition_proxy    the same with the proxy at the VIP
+# Each checks: the VIP never on two hosts at once, writes resume (RESUME_LIMIT s), and no
+# acknowledged write lost except as above (kill -9: writes acknowledged before the kill that had
+# not reached a replica; async replication). Needs root, iproute2, python3, redis-server. Uses
+# $TANDEM (default .build/debug/tandem). Addresses only inside the lab's namespaces
+# (10.79.0.0/24), named t12-*; everything stopped on exit.
+set -euo pipefail
+source "$(dirname "$0")/lab-vrrp-lib.sh"
+LAB_NET=10.79.0
+LAB_VIP=10.79.0.100
+LAB_PREFIX=t12-
+DRIVER="$(cd "$(dirname "$0")" && pwd)/lab-node-driver.py"
+DOWN_AFTER=${DOWN_AFTER:-1000}
+RESUME_LIMIT=${RESUME_LIMIT:-3}
+FENCE_SLACK=${FENCE_SLACK:-0.3}
+
+[ "$(id -u)" = 0 ] || { echo "lab-node: needs root (network namespaces)" >&2; exit 77; }
+for tool in ip python3 redis-server redis-cli; do
+  command -v $tool >/dev/null || { echo "lab-node: needs $tool" >&2; exit 77; }
+done
+[ -x "$TANDEM" ] || { echo "lab-node: $TANDEM not built" >&2; exit 2; }
+
+started() { LAB_PIDS+=("$!"); }
+cli() { inns h9 redis-cli -h "$1" -p "$2" "${@:3}" 2>/dev/null; }
+
+nodes_up() {  # nodes_up direct|proxy
+  local mode=$1 i
+  lab_setup 3
+  for i in 1 2 3; do
+    mkdir -p "$LAB_DIR/r$i"
+    ip netns exec "$(ns h$i)" redis-server --bind 0.0.0.0 --port 6379 --protected-mode no --save '' \
+      --appendonly no --repl-diskless-sync-delay 0 --replica-announce-ip $LAB_NET.$i --dir "$LAB_DIR/r$i" \
+      --daemonize no >> "$LAB_DIR/redis$i.log" 2>&1 &
+    started
+    echo $! > "$LAB_DIR/redis$i.pid"
+  done
+  for i in 1 2 3; do
+    {
+      echo "node: { name: n$i, state-dir: $LAB_DIR/state$i }"
+      echo "group:"
+      echo "  name: mymaster"
+      echo "  down-after: ${DOWN_AFTER}ms"
+      echo "  failover-timeout: 10s"
+      echo "  nodes:"
+      for j in 1 2 3; do echo "    - { name: n$j, address: $LAB_NET.$j }"; done
+      [ "$mode" = proxy ] && echo "proxy: { listen: [0.0.0.0:6380] }"
+      echo "vip:"
+      echo "  address: $LAB_VIP/24"
+      echo "  interface: eth0"
+      echo "  mode: $mode"
+      echo "  vrrp: { version: 3, router-id: 79, advert-interval: 100ms }"
+    } > "$LAB_DIR/n$i.yaml"
+    ip netns exec "$(ns h$i)" "$TANDEM" run "$LAB_DIR/n$i.yaml" --log-level info >> "$LAB_DIR/node$i.log" 2>&1 &
+    started
+    echo $! > "$LAB_DIR/node$i.pid"
+  done
+  for i in 2 3; do
+    wait_for 20 "h$i's Redis to replicate h1's" sh -c "ip netns exec $(ns h9) redis-cli -h $LAB_NET.$i INFO replication 2>/dev/null | grep -q master_link_status:up"
+  done
+  for i in 1 2 3; do
+    wait_for 20 "monitor $i to know 2 peers and 2 replicas" sh -c "
+      out=\$(ip netns exec $(ns h9) redis-cli -h $LAB_NET.$i -p 26379 SENTINEL MASTER mymaster 2>/dev/null)
+      echo \"\$out\" | grep -A1 -x num-other-sentinels | tail -1 | grep -qx 2 &&
+      echo \"\$out\" | grep -A1 -x num-slaves | tail -1 | grep -qx 2"
+  done
+  # direct: on the master's node; proxy: on one node (the master's preferred at the first election).
+  if [ "$mode" = direct ]; then
+    wait_for 10 "the VIP on h1" only_holder h1 h1 h2 h3
+  else
+    wait_for 10 "the VIP on one node" one_holder
+  fi
+}
+
+one_holder() { [ "$(holders h1 h2 h3 | wc -w)" = 1 ]; }
+
+endpoint() { [ "$1" = direct ] && echo $LAB_VIP:6379 || echo $LAB_VIP:6380; }
+
+drive() {  # drive LABEL MODE [driver options]
+  local label=$1 mode=$2; shift 2
+  inns h9 python3 "$DRIVER" --endpoint "$(endpoint "$mode")" --vip $LAB_VIP --label "$label" \
+    --monitors $LAB_NET.2:26379,$LAB_NET.3:26379,$LAB_NET.1:26379 \
+    --hosts "h1=$(ns h1),h2=$(ns h2),h3=$(ns h3)" --fault "$LAB_DIR/fault.sh" --max-resume "$RESUME_LIMIT" "$@" | tee "$LAB_DIR/driver.out"
+  return "${PIPESTATUS[0]}"
+}
+
+write_kill_redis() { echo "kill -9 $(cat "$LAB_DIR/redis1.pid")" > "$LAB_DIR/fault.sh"; }
+
+# Blackhole routes between h1 and h2, h3, both ways (the VRRP multicast still crosses: a cut of
+# the unicast paths, as a broken router would make).
+write_partition() {
+  local i
+  : > "$LAB_DIR/fault.sh"; : > "$LAB_DIR/heal.sh"
+  for i in 2 3; do
+    echo "ip -n $(ns h1) route replace blackhole $LAB_NET.$i/32" >> "$LAB_DIR/fault.sh"
+    echo "ip -n $(ns h$i) route replace blackhole $LAB_NET.1/32" >> "$LAB_DIR/fault.sh"
+    echo "ip -n $(ns h1) route del blackhole $LAB_NET.$i/32" >> "$LAB_DIR/heal.sh"
+    echo "ip -n $(ns h$i) route del blackhole $LAB_NET.1/32" >> "$LAB_DIR/heal.sh"
+  done
+}
+
+fence_window() { awk -v d="$DOWN_AFTER" -v s="$FENCE_SLACK" 'BEGIN { printf "%.3f", d / 2000 + s }'; }
+
+# After the heal the old master must follow the new one.
+check_rejoined() {
+  wait_for 15 "h1's Redis to replicate the new master" sh -c "ip netns exec $(ns h9) redis-cli -h $LAB_NET.1 ROLE 2>/dev/null | head -1 | grep -qx slave"
+  lab_log "h1 rejoined as a replica"
+}
+
+scenario_kill_redis_direct() { nodes_up direct; write_kill_redis; drive kill_redis_direct direct --max-lost-window 0.05; }
+scenario_kill_redis_proxy() { nodes_up proxy; write_kill_redis; drive kill_redis_proxy proxy --max-lost-window 0.05; }
+scenario_partition_direct() {
+  nodes_up direct; write_partition
+  drive partition_direct direct --heal "$LAB_DIR/heal.sh" --heal-after 4 --max-lost-window "$(fence_window)"
+  check_rejoined
+}
+scenario_partition_proxy() {
+  nodes_up proxy; write_partition
+  drive partition_proxy proxy --heal "$LAB_DIR/heal.sh" --heal-after 4 --max-lost-window "$(fence_window)"
+  check_rejoined
+}
+
+scenarios=("$@")
+[ ${#scenarios[@]} = 0 ] && scenarios=(kill_redis_direct kill_redis_proxy partition_direct partition_proxy)
+[ "${scenarios[*]}" = quick ] && scenarios=(kill_redis_direct partition_direct)
+failed=0
+for s in "${scenarios[@]}"; do
+  run_scenario "$s" || failed=1
+done
+exit $failed
