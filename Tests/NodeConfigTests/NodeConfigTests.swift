@@ -61,6 +61,20 @@ struct NodeConfigTests {
         #expect(c.group.quorum == 2 && c.group.downAfterMilliseconds == 5_000 && c.group.durability == .async)
         #expect(c.redis?.port == 6379 && c.monitor.port == 26379)
         #expect(c.vip?.placement == .direct && c.vip?.vrrpVersion == 3 && c.vip?.advertIntervalMilliseconds == 100)
+        #expect(c.stateDirectory == "/var/lib/tandem/n1" && c.group.password == nil && c.group.user == nil)
+        let set = try NodeConfiguration(parsing: Self.minimal.replacingOccurrences(of: "  name: n1\n", with: "  name: n1\n  state-dir: /srv/tandem\n")
+            .replacingOccurrences(of: "  name: mymaster\n", with: "  name: mymaster\n  password: secret\n  user: tandem\n"), file: "node.yaml")
+        #expect(set.stateDirectory == "/srv/tandem" && set.group.password == "secret" && set.group.user == "tandem")
+    }
+
+    @Test("a node's address must be an IP address (the monitors name masters by IP)")
+    func addressesAreIPs() throws {
+        let text = Self.minimal.replacingOccurrences(of: "address: 10.9.0.2", with: "address: redis-b.example")
+        let error = try #require(Self.error(text))
+        #expect(error.key == "group.nodes" && error.message.contains("'redis-b.example' is not an IP address"), "\(error)")
+        let v6 = Self.minimal.replacingOccurrences(of: "address: 10.9.0.2", with: "address: 'fd00::2'")
+        #expect(Self.error(v6) == nil)
+        #expect(Self.error(Self.minimal.replacingOccurrences(of: "address: 10.9.0.2", with: "address: 10.9.0.256")) != nil)
     }
 
     @Test("bad files: each error names the line and the key", arguments: [
