@@ -12,6 +12,8 @@
 #                      client reaches every node. The old master must fence itself: writes it
 #                      acknowledged after the cut are lost only within down-after/2 (+ slack)
 #   partition_proxy    the same with the proxy at the VIP
+#   kill_agent_direct  kill -9 of the master node's tandem (its Redis keeps running): the others
+#                      switch the master away after 3 s (zero-loss SENTINEL FAILOVER)
 # Each checks: the VIP never on two hosts at once, writes resume (RESUME_LIMIT s), and no
 # acknowledged write lost except as above (kill -9: writes acknowledged before the kill that had
 # not reached a replica; async replication). Needs root, iproute2, python3, redis-server. Uses
@@ -97,6 +99,8 @@ drive() {  # drive LABEL MODE [driver options]
 }
 
 write_kill_redis() { echo "kill -9 $(cat "$LAB_DIR/redis1.pid")" > "$LAB_DIR/fault.sh"; }
+# The master node's agent: `ip netns exec` execs tandem, so the PID is tandem's.
+write_kill_agent() { echo "kill -9 $(cat "$LAB_DIR/node1.pid")" > "$LAB_DIR/fault.sh"; }
 
 # Blackhole routes between h1 and h2, h3, both ways (the VRRP multicast still crosses: a cut of
 # the unicast paths, as a broken router would make).
@@ -121,6 +125,10 @@ check_rejoined() {
 
 scenario_kill_redis_direct() { nodes_up direct; write_kill_redis; drive kill_redis_direct direct --max-lost-window 0.05; }
 scenario_kill_redis_proxy() { nodes_up proxy; write_kill_redis; drive kill_redis_proxy proxy --max-lost-window 0.05; }
+# The master's node agent SIGKILLed, its Redis running on: nobody else may claim the VIP while
+# that Redis is the master, so after 3 s of silence (the dead agent's address has expired) the
+# first other node asks for a switchover (zero-loss) and its node takes the VIP.
+scenario_kill_agent_direct() { nodes_up direct; write_kill_agent; drive kill_agent_direct direct --max-resume 6 --settle 5; }
 scenario_partition_direct() {
   nodes_up direct; write_partition
   drive partition_direct direct --heal "$LAB_DIR/heal.sh" --heal-after 4 --max-lost-window "$(fence_window)"
@@ -133,7 +141,7 @@ scenario_partition_proxy() {
 }
 
 scenarios=("$@")
-[ ${#scenarios[@]} = 0 ] && scenarios=(kill_redis_direct kill_redis_proxy partition_direct partition_proxy)
+[ ${#scenarios[@]} = 0 ] && scenarios=(kill_redis_direct kill_redis_proxy partition_direct partition_proxy kill_agent_direct)
 [ "${scenarios[*]}" = quick ] && scenarios=(kill_redis_direct partition_direct)
 failed=0
 for s in "${scenarios[@]}"; do

@@ -143,9 +143,21 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
         ? me.address : (c.monitor.bind.first ?? me.address)
     workers.append(Task {
         await probeLoop(host: monitorHost, port: me.monitorPort, password: nil, user: nil, every: tick, timeout: contactWindow) { connection in
-            let reply = try await connection.send(["SENTINEL", "get-master-addr-by-name", c.group.name], timeout: .milliseconds(contactWindow))
-            if let parts = reply.array, parts.count == 2, let host = parts[0].string, let port = parts[1].string {
-                status.update { $0.groupMaster = "\(host):\(port)" }
+            let reply = try await connection.send(["SENTINEL", "MASTER", c.group.name], timeout: .milliseconds(contactWindow))
+            if let parts = reply.array {
+                var fields: [String: String] = [:]
+                var i = 0
+                while i + 1 < parts.count {
+                    if let key = parts[i].string, let value = parts[i + 1].string { fields[key] = value }
+                    i += 2
+                }
+                if let host = fields["ip"], let port = fields["port"], let flags = fields["flags"] {
+                    let healthy = flags.split(separator: ",").allSatisfy { $0 == "master" }
+                    status.update {
+                        $0.groupMaster = "\(host):\(port)"
+                        $0.groupMasterHealthy = healthy
+                    }
+                }
             }
         } onFailure: {}
     })
@@ -167,17 +179,23 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
             }
         })
         let placement: NodeState.Placement = c.vip?.placement == .proxy ? .proxy : .direct
-        let settings = NodeState.Settings(
+        var settings = NodeState.Settings(
             myName: c.name, myRedis: "\(me.address):\(redis.port)", members: c.group.members.map(\.name),
             placement: placement, downAfter: downAfter, basePriority: c.vip?.priority ?? 100)
+        settings.redisOfNode = Dictionary(uniqueKeysWithValues: c.group.members.filter { $0.role == .data }.map { ($0.name, "\($0.address):\($0.redisPort)") })
+        settings.failoverRetry = c.group.failoverTimeoutMilliseconds
+        let monitorActions = LocalRedisActions(host: monitorHost, port: me.monitorPort, password: nil, user: nil,
+                                               timeout: contactWindow, logger: logger)
         let actor = LocalRedisActions(host: me.address, port: redis.port, password: password, user: user,
                                       timeout: contactWindow, logger: logger)
         let vip = daemon
         // Decisions run more often than heartbeats: a fence is due a fixed time after the last
         // heartbeat heard, and comes that much late at most by this period.
         let decisionPeriod = max(5, downAfter / 50)
+        let nodeSettings = settings
         workers.append(Task {
-            await decisionLoop(settings: settings, every: decisionPeriod, status: status, daemon: vip, redis: actor, logger: logger)
+            await decisionLoop(settings: nodeSettings, every: decisionPeriod, status: status, daemon: vip, redis: actor,
+                               monitorActions: monitorActions, groupName: c.group.name, logger: logger)
         })
     }
     status.update {
@@ -211,7 +229,7 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
 /// The decision loop: every `every` ms, what the observers saw goes into `NodeState`, and its
 /// actions are carried out.
 private func decisionLoop(settings: NodeState.Settings, every tick: Int64, status: NodeStatus, daemon: VRRPDaemon?,
-                          redis: LocalRedisActions, logger: Logger) async {
+                          redis: LocalRedisActions, monitorActions: LocalRedisActions, groupName: String, logger: Logger) async {
     var core = NodeState(settings: settings)
     var fedPongs: [String: Int64] = [:]
     while !Task.isCancelled {
@@ -223,6 +241,7 @@ private func decisionLoop(settings: NodeState.Settings, every tick: Int64, statu
             actions += core.handle(.heardFrom(node: node, at: at), now: now)
         }
         actions += core.handle(.groupMaster(seen.groupMaster), now: now)
+        actions += core.handle(.groupMasterHealthy(seen.groupMasterHealthy), now: now)
         actions += core.handle(.localRedis(seen.localRole), now: now)
         actions += core.handle(.proxyUp(seen.proxyUp), now: now)
         actions += core.handle(.tick, now: now)
@@ -244,6 +263,9 @@ private func decisionLoop(settings: NodeState.Settings, every tick: Int64, statu
             case .unfence:
                 logger.notice("node: majority contact is back: writes allowed again")
                 await redis.run(["CLIENT", "UNPAUSE"])
+            case .requestFailover:
+                logger.warning("node: the master's node agent has been silent while its Redis runs on: asking the monitors for a switchover")
+                await monitorActions.run(["SENTINEL", "FAILOVER", groupName])
             case .replicate(let master):
                 let (host, port) = splitHostPort(master)
                 logger.notice("node: the group moved on to \(master): the local Redis becomes its replica")
@@ -312,13 +334,13 @@ private actor LocalRedisActions {
                 }
                 let reply = try await connection!.send(command)
                 if let error = reply.errorMessage {
-                    logger.warning("node: \(command.joined(separator: " ")) on the local Redis: \(error)")
+                    logger.warning("node: \(command.joined(separator: " ")) on \(configuration.serverDescription): \(error)")
                 }
                 return
             } catch {
                 await connection?.close()
                 connection = nil
-                if attempt == 1 { logger.warning("node: \(command.joined(separator: " ")) on the local Redis failed: \(error)") }
+                if attempt == 1 { logger.warning("node: \(command.joined(separator: " ")) on \(configuration.serverDescription) failed: \(error)") }
             }
         }
     }
@@ -393,6 +415,7 @@ final class NodeStatus: Sendable {
         var placement = ""
         var members: [String] = []
         var groupMaster: String?
+        var groupMasterHealthy = true
         var localRole: NodeState.RedisRole = .down
         var lastPong: [String: Int64] = [:]
         var proxyUp = false

@@ -30,6 +30,9 @@ public struct NodeState: Sendable, Hashable {
         case heardFrom(node: String, at: Int64? = nil)
         /// The local Redis's role, from its last INFO/ROLE (or `.down` when it did not answer).
         case localRedis(RedisRole)
+        /// Whether the local monitor sees the group's master healthy (no s_down/o_down, no
+        /// failover in progress).
+        case groupMasterHealthy(Bool)
         /// The local proxy is (not) serving.
         case proxyUp(Bool)
     }
@@ -47,6 +50,9 @@ public struct NodeState: Sendable, Hashable {
         case unfence
         /// Make the local Redis a replica of the group's master (`REPLICAOF host port`).
         case replicate(to: String)
+        /// direct: the master's node agent is gone while its Redis runs on, so no node may hold
+        /// the VIP: ask the local monitor for a (zero-loss) switchover (`SENTINEL FAILOVER`).
+        case requestFailover
     }
 
     public struct Settings: Sendable, Hashable {
@@ -67,6 +73,14 @@ public struct NodeState: Sendable, Hashable {
         /// direct: how long a holder whose Redis is no longer the group's master stays in the
         /// election (at the base priority) for the new master's node to preempt it.
         public var handoverHold: Int64
+        /// Every member's Redis (`host:port`) by node name (data nodes).
+        public var redisOfNode: [String: String] = [:]
+        /// direct: a master's node agent silent this long (its Redis still healthy) has the
+        /// master moved away. At least the VIP's address lifetime (3 s), so the silent node's
+        /// address has expired before another node claims it.
+        public var agentLossFailoverAfter: Int64
+        /// How long after a failover request another may be made (failover-timeout).
+        public var failoverRetry: Int64 = 60_000
 
         public init(myName: String, myRedis: String, members: [String], placement: Placement,
                     downAfter: Int64, basePriority: Int = 100) {
@@ -81,6 +95,7 @@ public struct NodeState: Sendable, Hashable {
             self.fenceAfter = max(1, downAfter / 2 - downAfter / 10)
             self.basePriority = basePriority
             self.handoverHold = max(1, downAfter / 2)
+            self.agentLossFailoverAfter = max(downAfter, 3_000)
         }
     }
 
@@ -107,6 +122,9 @@ public struct NodeState: Sendable, Hashable {
     public private(set) var vip: Action?
     /// direct: since when this holder has been handing the VIP over to a new master's node.
     public private(set) var handoverSince: Int64?
+    public private(set) var groupMasterHealthy = true
+    /// When this node last asked for a failover away from a silent master's node.
+    public private(set) var failoverRequestedAt: Int64?
 
     public init(settings: Settings) {
         self.settings = settings
@@ -128,6 +146,7 @@ public struct NodeState: Sendable, Hashable {
         case .heardFrom(let node, let at): lastHeard[node] = max(lastHeard[node] ?? Int64.min, min(at ?? now, now))
         case .localRedis(let role): localRedis = role
         case .proxyUp(let up): proxyUp = up
+        case .groupMasterHealthy(let healthy): groupMasterHealthy = healthy
         }
         return decide(now: now)
     }
@@ -194,6 +213,21 @@ public struct NodeState: Sendable, Hashable {
         if wanted != vip {
             vip = wanted
             actions.append(wanted)
+        }
+
+        // direct: a master whose node agent is gone (its Redis healthy) keeps the VIP from every
+        // node; the first in-contact node by name asks for a switchover, once per failover-timeout.
+        if settings.placement == .direct, majority, groupMasterHealthy, let master = groupMaster, master != settings.myRedis,
+           let masterNode = settings.redisOfNode.first(where: { $0.value == master })?.key, masterNode != settings.myName {
+            let silentFor = now - (lastHeard[masterNode] ?? startedAt ?? now)
+            let inContact = settings.members.filter { name in
+                name != masterNode && (name == settings.myName || (lastHeard[name].map { now - $0 <= settings.contactWindow } ?? false))
+            }
+            if silentFor >= settings.agentLossFailoverAfter, inContact.min() == settings.myName,
+               failoverRequestedAt.map({ now - $0 >= settings.failoverRetry }) ?? true {
+                failoverRequestedAt = now
+                actions.append(.requestFailover)
+            }
         }
         return actions
     }

@@ -142,6 +142,48 @@ struct NodeStateTests {
         #expect(run.state.vip == .vipIneligible)
     }
 
+    @Test("direct placement: a master's node agent silent 3 s while its Redis is healthy: the first node by name in contact asks for a switchover, once per failover-timeout")
+    func silentMasterAgent() {
+        func replica(_ name: String) -> Run {
+            var settings = NodeState.Settings(myName: name, myRedis: "10.0.0.\(name.dropFirst()):6379", members: ["n1", "n2", "n3"],
+                                              placement: .direct, downAfter: 1000)
+            settings.redisOfNode = ["n1": "10.0.0.1:6379", "n2": "10.0.0.2:6379", "n3": "10.0.0.3:6379"]
+            settings.failoverRetry = 10_000
+            var run = Run(state: NodeState(settings: settings))
+            run.input(.localRedis(.replica))
+            run.input(.groupMaster("10.0.0.1:6379"))
+            run.ticks(10, hearing: ["n1", "n2", "n3"].filter { $0 != name })
+            return run
+        }
+        var n2 = replica("n2"), n3 = replica("n3")
+        let death = n2.now
+        n2.ticks(60, hearing: ["n3"])
+        n3.ticks(60, hearing: ["n2"])
+        let asked = n2.times { $0 == .requestFailover }
+        #expect(asked.first.map { $0 - death } == 3000, "\(asked)")
+        // Once per failover-timeout (10 s here): 6 s of silence asked once.
+        #expect(asked.count == 1)
+        #expect(n3.times { $0 == .requestFailover }.isEmpty, "n3 leaves it to n2")
+        // n2 silent too: n3 is the first in contact (with itself) — but alone it has no majority: it asks nothing.
+        n3.ticks(40, hearing: [])
+        #expect(n3.times { $0 == .requestFailover }.isEmpty)
+
+        // The master's Redis unhealthy (the monitors see it down, e.g. a partition): Sentinel's own
+        // failover runs; no request.
+        var cut = replica("n2")
+        cut.input(.groupMasterHealthy(false))
+        cut.ticks(60, hearing: ["n3"])
+        #expect(cut.times { $0 == .requestFailover }.isEmpty)
+        // proxy placement: the proxies reach the healthy master; nothing to move.
+        var proxySettings = NodeState.Settings(myName: "n2", myRedis: "10.0.0.2:6379", members: ["n1", "n2", "n3"],
+                                               placement: .proxy, downAfter: 1000)
+        proxySettings.redisOfNode = ["n1": "10.0.0.1:6379", "n2": "10.0.0.2:6379", "n3": "10.0.0.3:6379"]
+        var proxy = Run(state: NodeState(settings: proxySettings))
+        proxy.input(.groupMaster("10.0.0.1:6379"))
+        proxy.ticks(60, hearing: ["n3"])
+        #expect(proxy.times { $0 == .requestFailover }.isEmpty)
+    }
+
     @Test("direct placement: a replica, a down Redis, or a master the group does not confirm never gets the VIP")
     func directPlacementRules() {
         for (role, master) in [(NodeState.RedisRole.replica, "10.0.0.2:6379"), (.down, "10.0.0.2:6379"), (.master, "10.0.0.2:6379"), (.master, nil)] as [(NodeState.RedisRole, String?)] {
