@@ -8,7 +8,7 @@
 # Scenarios (down-after 1000 ms, VRRPv3 100 ms adverts):
 #   kill_redis_direct  kill -9 of the master's redis-server; clients write to Redis at the VIP
 #   kill_redis_proxy   the same, clients write to the proxies at the VIP (port 6380)
-#   partition_direct   the master's node cut from the other two for 4 s (blackhole routes); the
+#   partition_direct   the master's node cut from the other two for 4 s (a silent cut); the
 #                      client reaches every node. The old master must fence itself: writes it
 #                      acknowledged after the cut are lost only within down-after/2 (+ slack)
 #   partition_proxy    the same with the proxy at the VIP
@@ -41,6 +41,11 @@ cli() { inns h9 redis-cli -h "$1" -p "$2" "${@:3}" 2>/dev/null; }
 nodes_up() {  # nodes_up direct|proxy
   local mode=$1 i
   lab_setup 3
+  for i in 1 2 3; do
+    # cut0: where write_partition sends the other side's traffic (its peer stays down).
+    ip -n "$(ns h$i)" link add cut0 type veth peer name cut1
+    ip -n "$(ns h$i)" link set cut0 up
+  done
   for i in 1 2 3; do
     mkdir -p "$LAB_DIR/r$i"
     ip netns exec "$(ns h$i)" redis-server --bind 0.0.0.0 --port 6379 --protected-mode no --save '' \
@@ -102,16 +107,18 @@ write_kill_redis() { echo "kill -9 $(cat "$LAB_DIR/redis1.pid")" > "$LAB_DIR/fau
 # The master node's agent: `ip netns exec` execs tandem, so the PID is tandem's.
 write_kill_agent() { echo "kill -9 $(cat "$LAB_DIR/node1.pid")" > "$LAB_DIR/fault.sh"; }
 
-# Blackhole routes between h1 and h2, h3, both ways (the VRRP multicast still crosses: a cut of
-# the unicast paths, as a broken router would make).
+# A silent cut between h1 and h2, h3, both ways: each side routes the other's address into a veth
+# whose peer is down, where packets vanish with no error (a blackhole route instead makes the
+# sender's socket fail with EINVAL, which NIO treats as a programming error and traps on; no
+# network does that). The VRRP multicast still crosses, as adverts would over a separate path.
 write_partition() {
   local i
   : > "$LAB_DIR/fault.sh"; : > "$LAB_DIR/heal.sh"
   for i in 2 3; do
-    echo "ip -n $(ns h1) route replace blackhole $LAB_NET.$i/32" >> "$LAB_DIR/fault.sh"
-    echo "ip -n $(ns h$i) route replace blackhole $LAB_NET.1/32" >> "$LAB_DIR/fault.sh"
-    echo "ip -n $(ns h1) route del blackhole $LAB_NET.$i/32" >> "$LAB_DIR/heal.sh"
-    echo "ip -n $(ns h$i) route del blackhole $LAB_NET.1/32" >> "$LAB_DIR/heal.sh"
+    echo "ip -n $(ns h1) route replace $LAB_NET.$i/32 dev cut0" >> "$LAB_DIR/fault.sh"
+    echo "ip -n $(ns h$i) route replace $LAB_NET.1/32 dev cut0" >> "$LAB_DIR/fault.sh"
+    echo "ip -n $(ns h1) route del $LAB_NET.$i/32 dev cut0" >> "$LAB_DIR/heal.sh"
+    echo "ip -n $(ns h$i) route del $LAB_NET.1/32 dev cut0" >> "$LAB_DIR/heal.sh"
   done
 }
 

@@ -43,6 +43,10 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
     let sentinelPath = stateDirectory + "/sentinel.conf"
     let downAfter = c.group.downAfterMilliseconds
     let tick = max(10, downAfter / 10)
+    // The local monitor's master and the local Redis's role are asked more often than peers are
+    // pinged: a promotion reaches the VIP within this much (plus the decision period and
+    // VRRP's Skew_Time). Both are on this machine; the cost is a few round trips a second.
+    let localTick = max(10, downAfter / 25)
     let contactWindow = max(1, downAfter / 4)
     let status = NodeStatus()
     let signals = TerminationSignals()
@@ -134,29 +138,27 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
     for peer in peers {
         workers.append(Task {
             await probeLoop(host: peer.address, port: peer.monitorPort, password: nil, user: nil, every: tick, timeout: contactWindow) { connection in
-                try await connection.ping(timeout: .milliseconds(contactWindow))
-                status.update { $0.lastPong[peer.name] = status.now() }
+                // The heartbeat asks the peer's monitor for its view of the group: any answer
+                // counts as heard; a view carries the master and its configuration epoch.
+                let reply = try await connection.send(["SENTINEL", "MASTER", c.group.name], timeout: .milliseconds(contactWindow))
+                let view = masterView(reply)
+                status.update {
+                    $0.lastPong[peer.name] = status.now()
+                    if let view { $0.peerViews[peer.name] = view }
+                }
             } onFailure: {}
         })
     }
     let monitorHost = c.monitor.bind.contains("0.0.0.0") || c.monitor.bind.contains(me.address) || c.monitor.bind.contains("::")
         ? me.address : (c.monitor.bind.first ?? me.address)
     workers.append(Task {
-        await probeLoop(host: monitorHost, port: me.monitorPort, password: nil, user: nil, every: tick, timeout: contactWindow) { connection in
+        await probeLoop(host: monitorHost, port: me.monitorPort, password: nil, user: nil, every: localTick, timeout: contactWindow) { connection in
             let reply = try await connection.send(["SENTINEL", "MASTER", c.group.name], timeout: .milliseconds(contactWindow))
-            if let parts = reply.array {
-                var fields: [String: String] = [:]
-                var i = 0
-                while i + 1 < parts.count {
-                    if let key = parts[i].string, let value = parts[i + 1].string { fields[key] = value }
-                    i += 2
-                }
-                if let host = fields["ip"], let port = fields["port"], let flags = fields["flags"] {
-                    let healthy = flags.split(separator: ",").allSatisfy { $0 == "master" }
-                    status.update {
-                        $0.groupMaster = "\(host):\(port)"
-                        $0.groupMasterHealthy = healthy
-                    }
+            if let view = masterView(reply) {
+                status.update {
+                    $0.groupMaster = view.master
+                    $0.groupEpoch = view.epoch
+                    $0.groupMasterHealthy = view.healthy
                 }
             }
         } onFailure: {}
@@ -165,7 +167,7 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
         let password = redis.password ?? c.group.password
         let user = redis.user ?? c.group.user
         workers.append(Task {
-            await probeLoop(host: me.address, port: redis.port, password: password, user: user, every: tick, timeout: contactWindow) { connection in
+            await probeLoop(host: me.address, port: redis.port, password: password, user: user, every: localTick, timeout: contactWindow) { connection in
                 let role = try await connection.role()
                 status.update {
                     switch role {
@@ -193,9 +195,15 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
         // heartbeat heard, and comes that much late at most by this period.
         let decisionPeriod = max(5, downAfter / 50)
         let nodeSettings = settings
+        // direct: clients at the VIP talk to Redis itself, on the VIP's address.
+        let vipClients = c.vip.flatMap { vip -> String? in
+            guard vip.placement == .direct, let address = vip.address.split(separator: "/").first else { return nil }
+            return address.contains(":") ? "[\(address)]:\(redis.port)" : "\(address):\(redis.port)"
+        }
         workers.append(Task {
             await decisionLoop(settings: nodeSettings, every: decisionPeriod, status: status, daemon: vip, redis: actor,
-                               monitorActions: monitorActions, groupName: c.group.name, logger: logger)
+                               monitorActions: monitorActions, groupName: c.group.name,
+                               vipClients: vipClients, logger: logger)
         })
     }
     status.update {
@@ -229,9 +237,11 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
 /// The decision loop: every `every` ms, what the observers saw goes into `NodeState`, and its
 /// actions are carried out.
 private func decisionLoop(settings: NodeState.Settings, every tick: Int64, status: NodeStatus, daemon: VRRPDaemon?,
-                          redis: LocalRedisActions, monitorActions: LocalRedisActions, groupName: String, logger: Logger) async {
+                          redis: LocalRedisActions, monitorActions: LocalRedisActions, groupName: String,
+                          vipClients: String?, logger: Logger) async {
     var core = NodeState(settings: settings)
     var fedPongs: [String: Int64] = [:]
+    var wasFenced = false
     while !Task.isCancelled {
         let seen = status.read { $0 }
         let now = status.now()
@@ -240,7 +250,10 @@ private func decisionLoop(settings: NodeState.Settings, every tick: Int64, statu
             fedPongs[node] = at
             actions += core.handle(.heardFrom(node: node, at: at), now: now)
         }
-        actions += core.handle(.groupMaster(seen.groupMaster), now: now)
+        for (node, view) in seen.peerViews {
+            actions += core.handle(.peerView(node: node, master: view.master, epoch: view.epoch), now: now)
+        }
+        actions += core.handle(.groupMaster(seen.groupMaster, epoch: seen.groupEpoch), now: now)
         actions += core.handle(.groupMasterHealthy(seen.groupMasterHealthy), now: now)
         actions += core.handle(.localRedis(seen.localRole), now: now)
         actions += core.handle(.proxyUp(seen.proxyUp), now: now)
@@ -258,9 +271,16 @@ private func decisionLoop(settings: NodeState.Settings, every tick: Int64, statu
                 logger.notice("node: may not hold the virtual IP")
                 daemon?.post(.tracked(name: NodeFiles.eligibleObject, up: false))
             case .fence(let milliseconds):
-                if !seen.fenced { logger.warning("node: no contact with a majority of the group: fencing the local Redis (writes refused)") }
                 await redis.run(["CLIENT", "PAUSE", String(milliseconds), "WRITE"])
+                if !wasFenced {
+                    logger.warning("node: no contact with a majority of the group: the local Redis is fenced (writes wait, none is acknowledged)")
+                    // Clients that reached Redis at the VIP would wait on their paused writes
+                    // until their own timeout: closed now, they reconnect to the VIP's next holder.
+                    if let vipClients { await redis.run(["CLIENT", "KILL", "LADDR", vipClients]) }
+                }
+                wasFenced = true
             case .unfence:
+                wasFenced = false
                 logger.notice("node: majority contact is back: writes allowed again")
                 await redis.run(["CLIENT", "UNPAUSE"])
             case .requestFailover:
@@ -401,6 +421,26 @@ private func ask(_ host: String, _ port: Int, password: String?, user: String?, 
     return try await connection.send(command)
 }
 
+/// A monitor's `SENTINEL MASTER` reply: the master, its configuration epoch, whether healthy.
+struct MasterView: Sendable {
+    var master: String
+    var epoch: Int64
+    var healthy: Bool
+}
+
+func masterView(_ reply: RESPValue) -> MasterView? {
+    guard let parts = reply.array else { return nil }
+    var fields: [String: String] = [:]
+    var i = 0
+    while i + 1 < parts.count {
+        if let key = parts[i].string, let value = parts[i + 1].string { fields[key] = value }
+        i += 2
+    }
+    guard let host = fields["ip"], let port = fields["port"], let flags = fields["flags"] else { return nil }
+    return MasterView(master: "\(host):\(port)", epoch: Int64(fields["config-epoch"] ?? "") ?? 0,
+                      healthy: flags.split(separator: ",").allSatisfy { $0 == "master" })
+}
+
 func splitHostPort(_ text: String) -> (String, Int) {
     guard let colon = text.lastIndex(of: ":") else { return (text, 6379) }
     return (String(text[..<colon]), Int(text[text.index(after: colon)...]) ?? 6379)
@@ -415,7 +455,9 @@ final class NodeStatus: Sendable {
         var placement = ""
         var members: [String] = []
         var groupMaster: String?
+        var groupEpoch: Int64 = 0
         var groupMasterHealthy = true
+        var peerViews: [String: MasterView] = [:]
         var localRole: NodeState.RedisRole = .down
         var lastPong: [String: Int64] = [:]
         var proxyUp = false

@@ -24,8 +24,13 @@ public struct NodeState: Sendable, Hashable {
     public enum Input: Sendable, Hashable {
         /// The periodic timer.
         case tick
-        /// The local monitor's view of the group: the confirmed master's address (nil: none yet).
-        case groupMaster(String?)
+        /// The local monitor's view of the group: the confirmed master's address (nil: none yet)
+        /// and the configuration epoch it was learned in.
+        case groupMaster(String?, epoch: Int64 = 0)
+        /// A peer's monitor's view, from its reply to the heartbeat. The view with the highest
+        /// epoch among this node's monitor and the peers in contact is the group's master: a
+        /// node back from a cut trusts the majority's newer view over its own monitor's stale one.
+        case peerView(node: String, master: String?, epoch: Int64)
         /// A heartbeat arrived from that node's agent, at `at` (default: the input's `now`).
         case heardFrom(node: String, at: Int64? = nil)
         /// The local Redis's role, from its last INFO/ROLE (or `.down` when it did not answer).
@@ -94,13 +99,21 @@ public struct NodeState: Sendable, Hashable {
             self.heartbeatInterval = max(1, downAfter / 10)
             self.fenceAfter = max(1, downAfter / 2 - downAfter / 10)
             self.basePriority = basePriority
-            self.handoverHold = max(1, downAfter / 2)
+            self.handoverHold = max(1, downAfter)
             self.agentLossFailoverAfter = max(downAfter, 3_000)
         }
     }
 
     public let settings: Settings
+    /// The group's master as last decided: the newest view (highest epoch) among the local
+    /// monitor's and the in-contact peers'.
     public private(set) var groupMaster: String?
+    public struct View: Sendable, Hashable {
+        public var master: String?
+        public var epoch: Int64
+    }
+    public private(set) var localView = View(master: nil, epoch: 0)
+    public private(set) var peerViews: [String: View] = [:]
     public private(set) var localRedis: RedisRole = .down
     public private(set) var proxyUp = false
     public private(set) var lastHeard: [String: Int64] = [:]
@@ -142,7 +155,8 @@ public struct NodeState: Sendable, Hashable {
         if startedAt == nil { startedAt = now }
         switch input {
         case .tick: break
-        case .groupMaster(let master): groupMaster = master
+        case .groupMaster(let master, let epoch): localView = View(master: master, epoch: epoch)
+        case .peerView(let node, let master, let epoch): peerViews[node] = View(master: master, epoch: epoch)
         case .heardFrom(let node, let at): lastHeard[node] = max(lastHeard[node] ?? Int64.min, min(at ?? now, now))
         case .localRedis(let role): localRedis = role
         case .proxyUp(let up): proxyUp = up
@@ -151,8 +165,19 @@ public struct NodeState: Sendable, Hashable {
         return decide(now: now)
     }
 
+    /// The newest view among the local monitor's and the peers' in contact (ties: the local one).
+    public func newestView(now: Int64) -> View {
+        var best = localView
+        for (node, view) in peerViews.sorted(by: { $0.key < $1.key })
+        where view.master != nil && view.epoch > best.epoch && (lastHeard[node].map { now - $0 <= settings.contactWindow } ?? false) {
+            best = view
+        }
+        return best
+    }
+
     private mutating func decide(now: Int64) -> [Action] {
         var actions: [Action] = []
+        groupMaster = newestView(now: now).master
         let majority = hasMajorityContact(now: now)
         if majority { lastMajority = now }
         let heard = lastMajorityHeard
@@ -166,7 +191,10 @@ public struct NodeState: Sendable, Hashable {
                 fencedUntil = now + length
                 actions.append(.fence(milliseconds: length))
             }
-        } else if fencedUntil != nil && majority {
+        } else if fencedUntil != nil && majority
+                    && settings.members.contains(where: { $0 != settings.myName && peerViews[$0] != nil && (lastHeard[$0].map { now - $0 <= settings.contactWindow } ?? false) }) {
+            // Unfenced only once a peer in contact has said what the group's master is: the
+            // local monitor's view may be the stale one from before the cut.
             if let master = groupMaster, master != settings.myRedis, localRedis == .master {
                 actions.append(.replicate(to: master))
             }

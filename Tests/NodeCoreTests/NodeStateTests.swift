@@ -93,6 +93,10 @@ struct NodeStateTests {
         run.ticks(20, hearing: [])
         #expect(run.state.isFenced)
         run.input(.groupMaster("10.0.0.3:6379"))
+        // Contact back, but no peer has said yet what the group's master is: still fenced.
+        run.ticks(1, hearing: ["n2", "n3"])
+        #expect(run.state.isFenced)
+        run.input(.peerView(node: "n2", master: "10.0.0.3:6379", epoch: 1))
         run.ticks(1, hearing: ["n2", "n3"])
         let last = run.actions.suffix(2).map(\.action)
         #expect(last == [.replicate(to: "10.0.0.3:6379"), .unfence])
@@ -101,6 +105,39 @@ struct NodeStateTests {
         run.input(.localRedis(.replica))
         run.ticks(5, hearing: ["n2", "n3"])
         #expect(run.state.vip == .vipIneligible && !run.state.isFenced)
+    }
+
+    @Test("back from a cut, the majority's newer view beats the local monitor's stale one: the old master replicates, never reclaims the VIP")
+    func staleLocalViewAfterHeal() {
+        var run = Self.settledMaster()
+        run.ticks(20, hearing: [])
+        #expect(run.state.isFenced)
+        // The heal: the peers answer with the group's new master in a later epoch, while this
+        // node's own monitor still names this node (it has not heard the peers' hellos yet).
+        run.input(.peerView(node: "n2", master: "10.0.0.3:6379", epoch: 1))
+        run.input(.peerView(node: "n3", master: "10.0.0.3:6379", epoch: 1))
+        run.ticks(1, hearing: ["n2", "n3"])
+        #expect(run.actions.suffix(2).map(\.action) == [.replicate(to: "10.0.0.3:6379"), .unfence])
+        #expect(run.state.groupMaster == "10.0.0.3:6379")
+        run.ticks(10, hearing: ["n2", "n3"])
+        #expect(run.state.vip == .vipIneligible)
+        #expect(!run.actions.contains { if case .vipEligible = $0.action { $0.at > 0 && $0.at > 1000 } else { false } })
+    }
+
+    @Test("a promotion: the new master's monitor's newer view wins over peers still naming the old master, so its node claims at once")
+    func newerLocalViewWins() {
+        var run = Run(state: Self.node())
+        run.input(.localRedis(.replica))
+        run.input(.groupMaster("10.0.0.2:6379", epoch: 3))
+        run.ticks(5, hearing: ["n2", "n3"])
+        run.input(.peerView(node: "n2", master: "10.0.0.2:6379", epoch: 3))
+        #expect(run.state.vip == .vipIneligible)
+        run.input(.localRedis(.master))
+        run.input(.groupMaster("10.0.0.1:6379", epoch: 4))
+        #expect(run.state.vip == .vipEligible(priority: 150))
+        // A stale peer view never wins, whatever it names; a newer one from a peer out of contact neither.
+        run.input(.peerView(node: "n3", master: "10.0.0.3:6379", epoch: 2))
+        #expect(run.state.groupMaster == "10.0.0.1:6379")
     }
 
     @Test("a short blip (under the fence delay) fences nothing")
@@ -130,9 +167,9 @@ struct NodeStateTests {
         #expect(run.state.vip == .vipEligible(priority: 150))
         run.input(.groupMaster("10.0.0.3:6379"))
         // Handing over: in the election at the base priority, for n3's node (150) to preempt it,
-        // then out after handoverHold (500 ms).
+        // then out after handoverHold (down-after, 1000 ms).
         #expect(run.state.vip == .vipEligible(priority: 100))
-        run.ticks(4, hearing: ["n2", "n3"])
+        run.ticks(9, hearing: ["n2", "n3"])
         #expect(run.state.vip == .vipEligible(priority: 100))
         run.ticks(1, hearing: ["n2", "n3"])
         #expect(run.state.vip == .vipIneligible)
