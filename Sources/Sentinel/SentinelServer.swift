@@ -280,27 +280,3 @@ final class ClientNumbering: ChannelInboundHandler, Sendable {
             ?? next.withLockedValue { $0 += 1; return $0 }
     }
 }
-
-/// Says why a client of the TLS port was turned away (wrong CA, no certificate, plain text on
-/// the TLS port), naming it as Redis does: `Error accepting a client connection: <reason>
-/// (addr=<client> laddr=<our address>)`. The connection closes; the port keeps serving.
-final class TLSAcceptFailureLogger: ChannelInboundHandler {
-    typealias InboundIn = ByteBuffer
-    typealias InboundOut = ByteBuffer
-    let logger: Logger
-    private var logged = false
-
-    init(logger: Logger) { self.logger = logger }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if !logged, let reason = TLSFailure.reason(error) {
-            logged = true
-            let peer = context.channel.remoteAddress?.clientListForm ?? "?"
-            let local = context.channel.localAddress?.clientListForm ?? "?"
-            let line = "Error accepting a client connection: \(reason) (addr=\(peer) laddr=\(local))"
-            // A client that connects and goes away without a word is not worth a warning.
-            if case NIOSSLError.uncleanShutdown = error { logger.debug("\(line)") } else { logger.warning("\(line)") }
-        }
-        context.fireErrorCaught(error)
-    }
-}
