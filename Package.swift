@@ -71,6 +71,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             // The byte path is single-threaded per event loop; dynamic exclusivity checks on
@@ -139,7 +140,8 @@ let package = Package(
         ),
         .testTarget(
             name: "ProxyUnitTests",
-            dependencies: ["Proxy", "RESP", .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Proxy", "RESP", .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
+                           .product(name: "NIOSSL", package: "swift-nio-ssl")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

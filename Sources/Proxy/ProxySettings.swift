@@ -1,4 +1,5 @@
 import NIOCore
+import NIOSSL
 
 /// A `host:port` endpoint as given on the command line (`[::1]:6379` for IPv6).
 public struct ProxyEndpoint: Sendable, Hashable, CustomStringConvertible {
@@ -80,6 +81,10 @@ public struct ProxySettings: Sendable {
     public var threads = 0
     /// Send read-only commands of stateless clients to a replica.
     public var readFromReplicas = false
+    /// TLS for clients of the listening addresses (`--tls-cert`, `--tls-key`); nil: plain.
+    public var tlsServer: NIOSSLContext?
+    /// TLS toward backends and sentinels (`--backend-tls`); nil: plain.
+    public var backendTLS: NIOSSLContext?
 
     public init(listen: [ProxyEndpoint], discovery: MasterDiscoveryMode) {
         self.listen = listen
