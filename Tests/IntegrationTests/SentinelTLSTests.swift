@@ -109,7 +109,7 @@ struct SentinelTLSTests {
         #expect(output.split(separator: "\n").map(String.init) == [expectMaster, "after 1"], "redis-py: \(output)")
     }
 
-    @Test("wrong CA, no client certificate, plain text on the TLS port, a master with an untrusted certificate: a log line naming the peer and the reason, and the sentinel keeps serving")
+    @Test("wrong CA, expired certificate, no client certificate, plain text on the TLS port, a master with an untrusted certificate: a log line naming the peer and the reason, and the sentinel keeps serving")
     func badPeersAreLoggedAndRefused() async throws {
         let certs = try TLSCertificates()
         defer { certs.remove() }
@@ -125,6 +125,10 @@ struct SentinelTLSTests {
         await #expect(throws: (any Error).self) {
             _ = try await tlsCommand(port: sentinel.tlsPort, context: try certs.clientContext(certificate: .rogue), ["PING"])
         }
+        // An expired client certificate from the right CA.
+        await #expect(throws: (any Error).self) {
+            _ = try await tlsCommand(port: sentinel.tlsPort, context: try certs.clientContext(certificate: .expired), ["PING"])
+        }
         // No client certificate while tls-auth-clients is yes (the default).
         await #expect(throws: (any Error).self) {
             _ = try await tlsCommand(port: sentinel.tlsPort, context: try certs.clientContext(certificate: .none), ["PING"])
@@ -138,7 +142,7 @@ struct SentinelTLSTests {
         }
         try await waitUntil("a log line for each refused client and for the untrusted master", timeout: .seconds(10)) {
             let refused = sentinel.log.split(separator: "\n").filter { $0.contains("Error accepting a client connection:") && $0.contains("addr=127.0.0.1:") && $0.contains("laddr=127.0.0.1:\(sentinel.tlsPort)") }
-            return refused.count >= 3 && sentinel.log.contains("TLS connection to 127.0.0.1:\(rogue.port) failed:")
+            return refused.count >= 4 && sentinel.log.contains("TLS connection to 127.0.0.1:\(rogue.port) failed:")
         }
         let log = sentinel.log
         #expect(log.contains("certificate verify failed"), "\(sentinel.logTail(lines: 30))")

@@ -23,6 +23,9 @@ public final class TLSCertificates: @unchecked Sendable {
     /// `key` encrypted (PKCS#8, AES-256) with `keyPassphrase`.
     public var encryptedKey: String { path("redis-encrypted.key") }
     public let keyPassphrase = "tandem test pass"
+    /// Signed by the group's CA, expired yesterday.
+    public var expiredCert: String { path("expired.crt") }
+    public var expiredKey: String { path("expired.key") }
     /// Signed by another CA the group does not trust.
     public var rogueCert: String { path("rogue.crt") }
     public var rogueKey: String { path("rogue.key") }
@@ -39,12 +42,15 @@ public final class TLSCertificates: @unchecked Sendable {
         let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
         let leafExtensions = path("leaf.ext")
         try "basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n".write(toFile: leafExtensions, atomically: true, encoding: .utf8)
-        for (ca, leaf) in [("ca", "redis"), ("rogue-ca", "rogue")] {
+        for ca in ["ca", "rogue-ca"] {
             try run(["req", "-x509", "-new"] + ec + ["-keyout", path("\(ca).key"), "-out", path("\(ca).crt"), "-days", "2",
                                                       "-subj", "/CN=Tandem test \(ca)"])
+        }
+        // "expired": signed by the group's CA, valid until yesterday (-days -1).
+        for (ca, leaf, days) in [("ca", "redis", "2"), ("rogue-ca", "rogue", "2"), ("ca", "expired", "-1")] {
             try run(["req", "-new"] + ec + ["-keyout", path("\(leaf).key"), "-out", path("\(leaf).csr"), "-subj", "/CN=\(leaf)"])
             try run(["x509", "-req", "-in", path("\(leaf).csr"), "-CA", path("\(ca).crt"), "-CAkey", path("\(ca).key"),
-                     "-CAcreateserial", "-out", path("\(leaf).crt"), "-days", "2", "-extfile", leafExtensions])
+                     "-CAcreateserial", "-out", path("\(leaf).crt"), "-days", days, "-extfile", leafExtensions])
         }
         try run(["pkey", "-in", key, "-out", encryptedKey, "-aes256", "-passout", "pass:\(keyPassphrase)"])
         // redis-server reads its key as its own user; the files are the test's own.
@@ -55,7 +61,7 @@ public final class TLSCertificates: @unchecked Sendable {
 
     public func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
 
-    /// A client context trusting the group's CA, presenting `cert` (or the rogue one, or none).
+    /// A client context trusting the group's CA, presenting `cert` (or the rogue or expired one, or none).
     public func clientContext(certificate: ClientCertificate = .group) throws -> NIOSSLContext {
         var c = TLSConfiguration.makeClientConfiguration()
         c.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caCert))
@@ -67,13 +73,16 @@ public final class TLSCertificates: @unchecked Sendable {
         case .rogue:
             c.certificateChain = try NIOSSLCertificate.fromPEMFile(rogueCert).map { .certificate($0) }
             c.privateKey = .privateKey(try NIOSSLPrivateKey(file: rogueKey, format: .pem))
+        case .expired:
+            c.certificateChain = try NIOSSLCertificate.fromPEMFile(expiredCert).map { .certificate($0) }
+            c.privateKey = .privateKey(try NIOSSLPrivateKey(file: expiredKey, format: .pem))
         case .none:
             break
         }
         return try NIOSSLContext(configuration: c)
     }
 
-    public enum ClientCertificate: Sendable { case group, rogue, none }
+    public enum ClientCertificate: Sendable { case group, rogue, expired, none }
 
     /// redis-cli's TLS options for this group.
     public var redisCLIArguments: [String] { ["--tls", "--cacert", caCert, "--cert", cert, "--key", key] }
