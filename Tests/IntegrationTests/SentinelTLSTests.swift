@@ -37,9 +37,10 @@ struct SentinelTLSTests {
         try await Self.withTLSGroup(certs) { master, replicas in
             var sentinels: [TLSSentinel] = []
             defer { sentinels.forEach { $0.stop() } }
-            // A tandem sentinel on TLS only, one with a plain port too and an encrypted key,
-            // and a redis-sentinel: every hello carries the TLS port (tls-replication yes).
-            sentinels.append(try await TLSSentinel(kind: .tandem, certs: certs, monitoring: master))
+            // A tandem sentinel on TLS only with its CA from a directory, one with a plain port
+            // too and an encrypted key, and a redis-sentinel: every hello carries the TLS port
+            // (tls-replication yes).
+            sentinels.append(try await TLSSentinel(kind: .tandem, certs: certs, monitoring: master, caDirectory: true))
             sentinels.append(try await TLSSentinel(kind: .tandem, certs: certs, monitoring: master, plainPort: true, encryptedKey: true))
             sentinels.append(try await TLSSentinel(kind: .redis, certs: certs, monitoring: master))
             try await waitUntil("every sentinel to know its 2 peers and both replicas over TLS", timeout: .seconds(30)) {

@@ -23,6 +23,8 @@ public final class TLSCertificates: @unchecked Sendable {
     /// `key` encrypted (PKCS#8, AES-256) with `keyPassphrase`.
     public var encryptedKey: String { path("redis-encrypted.key") }
     public let keyPassphrase = "tandem test pass"
+    /// The group's CA alone in a directory, hashed (`openssl rehash`), for `tls-ca-cert-dir`.
+    public var caDirectory: String { path("cadir") }
     /// Signed by the group's CA, expired yesterday.
     public var expiredCert: String { path("expired.crt") }
     public var expiredKey: String { path("expired.key") }
@@ -53,8 +55,12 @@ public final class TLSCertificates: @unchecked Sendable {
                      "-CAcreateserial", "-out", path("\(leaf).crt"), "-days", days, "-extfile", leafExtensions])
         }
         try run(["pkey", "-in", key, "-out", encryptedKey, "-aes256", "-passout", "pass:\(keyPassphrase)"])
+        // A CA directory as tls-ca-cert-dir wants it: certificates under their hash names.
+        try FileManager.default.createDirectory(atPath: caDirectory, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: caCert, toPath: caDirectory + "/ca.pem")
+        try run(["rehash", caDirectory])
         // redis-server reads its key as its own user; the files are the test's own.
-        for file in try FileManager.default.contentsOfDirectory(atPath: directory.path) {
+        for file in try FileManager.default.contentsOfDirectory(atPath: directory.path) where file != "cadir" {
             try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: path(file))
         }
     }
@@ -188,9 +194,11 @@ public final class TLSSentinel: @unchecked Sendable {
     private var child: ChildProcess?
     private let context: NIOSSLContext
 
-    /// `encryptedKey`: the key file is the encrypted one, with `tls-key-file-pass`.
+    /// `encryptedKey`: the key file is the encrypted one, with `tls-key-file-pass`; `caDirectory`:
+    /// the CA comes from `tls-ca-cert-dir` instead of `tls-ca-cert-file`.
     public init(kind: SentinelProcess.Kind, certs: TLSCertificates, monitoring master: TLSRedisServer, quorum: Int = 2,
-                downAfter: Int = 1000, plainPort: Bool = false, encryptedKey: Bool = false, extraLines: [String] = []) async throws {
+                downAfter: Int = 1000, plainPort: Bool = false, encryptedKey: Bool = false, caDirectory: Bool = false,
+                extraLines: [String] = []) async throws {
         self.kind = kind
         self.context = try certs.clientContext()
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-tls-sentinel-\(UUID().uuidString)")
@@ -202,7 +210,8 @@ public final class TLSSentinel: @unchecked Sendable {
             if plainPort { self.plainPort = try freeLoopbackPort() }
             var lines = [
                 "port \(self.plainPort ?? 0)", "tls-port \(tlsPort)", "bind 127.0.0.1", "dir \(directory.path)",
-                "tls-cert-file \(certs.cert)", "tls-ca-cert-file \(certs.caCert)", "tls-replication yes",
+                "tls-cert-file \(certs.cert)", caDirectory ? "tls-ca-cert-dir \(certs.caDirectory)" : "tls-ca-cert-file \(certs.caCert)",
+                "tls-replication yes",
             ]
             lines += encryptedKey ? ["tls-key-file \(certs.encryptedKey)", "tls-key-file-pass \"\(certs.keyPassphrase)\""]
                                   : ["tls-key-file \(certs.key)"]
