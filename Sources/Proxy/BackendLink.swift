@@ -1,6 +1,8 @@
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
+import RedisConnection
 import RESP
 
 /// One connection from the proxy to the master: shared by stateless clients, or owned by one
@@ -60,6 +62,7 @@ final class BackendLink {
     func connect() {
         let bound = selfBound!
         loop.counters.backendConnects += 1
+        let tls = loop.context.settings.backendTLS
         var bootstrap = ClientBootstrap(group: loop.eventLoop)
             .connectTimeout(loop.context.settings.connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -72,6 +75,8 @@ final class BackendLink {
         bootstrap
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    // Backends are reached by address: no SNI; the certificate must chain to --tls-ca.
+                    if let tls { try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: nil)) }
                     try channel.pipeline.syncOperations.addHandler(BackendHandler(link: bound.value))
                 }
             }
@@ -402,6 +407,9 @@ final class BackendHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if !link.isClosed, let reason = TLSFailure.reason(error) {
+            link.closed(reason: "TLS failed: \(reason)")
+        }
         context.close(promise: nil)
     }
 }

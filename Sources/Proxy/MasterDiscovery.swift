@@ -17,8 +17,10 @@ struct MasterDiscovery: Sendable {
     let logger: Logger
 
     private func configuration(_ endpoint: ProxyEndpoint, password: String?, user: String?) -> RedisConnectionConfiguration {
-        RedisConnectionConfiguration(host: endpoint.host, port: endpoint.port, username: user, password: password,
-                                     connectTimeout: settings.connectTimeout, commandTimeout: .seconds(2))
+        var c = RedisConnectionConfiguration(host: endpoint.host, port: endpoint.port, username: user, password: password,
+                                             connectTimeout: settings.connectTimeout, commandTimeout: .seconds(2))
+        c.tlsContext = settings.backendTLS
+        return c
     }
 
     func connectSentinel(_ endpoint: ProxyEndpoint) async throws -> RedisConnection {
@@ -99,10 +101,10 @@ actor RoleChecker {
             self.endpoint = endpoint
             let s = discovery.settings
             do {
-                connection = try await RedisConnection.connect(
-                    RedisConnectionConfiguration(host: endpoint.host, port: endpoint.port, username: s.user, password: s.password,
-                                                 connectTimeout: s.connectTimeout, commandTimeout: .seconds(1)),
-                    logger: discovery.logger)
+                var c = RedisConnectionConfiguration(host: endpoint.host, port: endpoint.port, username: s.user, password: s.password,
+                                                     connectTimeout: s.connectTimeout, commandTimeout: .seconds(1))
+                c.tlsContext = s.backendTLS
+                connection = try await RedisConnection.connect(c, logger: discovery.logger)
             } catch {
                 return .unreachable("\(error)")
             }

@@ -1,6 +1,8 @@
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
+import RedisConnection
 
 /// Starts `tandem proxy`: checks discovery, listens, and routes until cancelled.
 /// `onListening` gets the bound addresses (useful with port 0).
@@ -49,6 +51,7 @@ private func serve(settings: ProxySettings, group: MultiThreadedEventLoopGroup, 
     try await discovery.initialCheck()
 
     let idleTimeout = settings.idleTimeout
+    let tls = settings.tlsServer
     let byID = loopsByID
     let bootstrap = ServerBootstrap(group: group)
         .serverChannelOption(.backlog, value: 1024)
@@ -58,6 +61,10 @@ private func serve(settings: ProxySettings, group: MultiThreadedEventLoopGroup, 
         .childChannelInitializer { channel in
             channel.eventLoop.makeCompletedFuture {
                 let loop = byID[ObjectIdentifier(channel.eventLoop)]!.value
+                if let tls {
+                    try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
+                    try channel.pipeline.syncOperations.addHandler(TLSAcceptFailureLogger(logger: logger))
+                }
                 if let idleTimeout {
                     try channel.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: idleTimeout))
                 }
@@ -74,7 +81,7 @@ private func serve(settings: ProxySettings, group: MultiThreadedEventLoopGroup, 
         }
     }
     let addresses = servers.compactMap(\.localAddress)
-    logger.notice("proxy for '\(settings.groupName)' listening on \(addresses.map { "\($0)" }.joined(separator: ", "))")
+    logger.notice("proxy for '\(settings.groupName)'\(tls == nil ? "" : " (TLS)") listening on \(addresses.map { "\($0)" }.joined(separator: ", "))")
     onListening(addresses)
     await discovery.run()
     for server in servers { try? await server.close() }

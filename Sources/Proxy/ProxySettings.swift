@@ -1,4 +1,5 @@
 import NIOCore
+import NIOSSL
 
 /// A `host:port` endpoint as given on the command line (`[::1]:6379` for IPv6).
 public struct ProxyEndpoint: Sendable, Hashable, CustomStringConvertible {
@@ -86,6 +87,10 @@ public struct ProxySettings: Sendable {
     /// paused but reachable master (a switchover) acknowledges the bytes and is not affected.
     /// nil: the kernel's default (about 15 minutes). The node agent sets it to down-after.
     public var backendUnackedTimeout: TimeAmount?
+    /// TLS for clients of the listening addresses (`--tls-cert`, `--tls-key`); nil: plain.
+    public var tlsServer: NIOSSLContext?
+    /// TLS toward backends and sentinels (`--backend-tls`); nil: plain.
+    public var backendTLS: NIOSSLContext?
 
     public init(listen: [ProxyEndpoint], discovery: MasterDiscoveryMode) {
         self.listen = listen

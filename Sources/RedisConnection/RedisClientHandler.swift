@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import NIOSSL
 import RESP
 
 /// A command on its way to the server, with the promise its reply fulfils.
@@ -293,6 +294,8 @@ final class RedisClientHandler: ChannelDuplexHandler {
         let failure: RedisConnectionError
         if let protocolError = error as? RESPProtocolError {
             failure = RedisConnectionError(code: .protocolError, server: server, message: protocolError.message, underlying: protocolError)
+        } else if let reason = TLSFailure.reason(error) {
+            failure = RedisConnectionError(code: .tlsFailed, server: server, message: reason)
         } else {
             failure = RedisConnectionError(code: .closed, server: server, message: "connection failed", underlying: error)
         }

@@ -2,6 +2,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import NIOSSL
 import RESP
 
 /// How to reach and log in to one Redis server.
@@ -34,6 +35,11 @@ public struct RedisConnectionConfiguration: Sendable {
     /// The first read buffer's size (NIO's adaptive default is 2048, grown after full reads and
     /// kept per connection): a monitor holding hundreds of mostly idle connections sets it small.
     public var initialReadBufferSize: Int?
+    /// TLS toward the server (trust roots, client certificate, verification); nil: plain TCP.
+    public var tlsContext: NIOSSLContext?
+    /// The name sent as SNI and checked if the context verifies host names; nil: `host` unless
+    /// it is an IP address (which SNI cannot carry).
+    public var tlsServerName: String?
 
     public init(
         host: String,
@@ -55,6 +61,12 @@ public struct RedisConnectionConfiguration: Sendable {
         self.commandTimeout = commandTimeout
         self.clientName = clientName
         self.limits = limits
+    }
+
+    /// The SNI name: `tlsServerName`, else `host` if it is a name rather than an address.
+    var sniName: String? {
+        if let tlsServerName { return tlsServerName }
+        return (try? SocketAddress(ipAddress: host, port: 0)) == nil ? host : nil
     }
 
     /// `host:port`, with brackets around IPv6 addresses.
@@ -107,6 +119,10 @@ public final class RedisConnection: Sendable {
             } ?? AdaptiveRecvByteBufferAllocator())
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let context = configuration.tlsContext {
+                        try channel.pipeline.syncOperations.addHandler(
+                            try NIOSSLClientHandler(context: context, serverHostname: configuration.sniName))
+                    }
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RESPValueDecoder(limits: limits)))
                     try channel.pipeline.syncOperations.addHandler(RedisClientHandler(server: server, messages: continuation, logger: logger,
                                                                                                onMessage: onMessage))

@@ -10,6 +10,7 @@ public struct RedisConnectionError: Error, Sendable, CustomStringConvertible {
             case connectTimeout = "connect timed out"
             case timeout = "timed out"
             case closed = "connection closed"
+            case tlsFailed = "TLS failed"
             case protocolError = "protocol error"
             case authenticationFailed = "authentication failed"
             case serverError = "server error"
@@ -25,6 +26,8 @@ public struct RedisConnectionError: Error, Sendable, CustomStringConvertible {
         public static let timeout = Code(base: .timeout)
         /// The connection closed before the reply arrived.
         public static let closed = Code(base: .closed)
+        /// The TLS handshake or a TLS record failed (the message says why: unknown CA, …).
+        public static let tlsFailed = Code(base: .tlsFailed)
         /// The server sent bytes that are not valid RESP.
         public static let protocolError = Code(base: .protocolError)
         /// AUTH or HELLO … AUTH was refused.

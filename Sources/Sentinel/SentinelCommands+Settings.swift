@@ -181,7 +181,7 @@ extension SentinelRuntime {
         case "announce-port":
             guard let p = Int(value), (0...65535).contains(p) else { return bad }
             configuration.announcePort = p == 0 ? nil : p
-            state.announce.port = p == 0 ? configuration.port : p
+            state.announce.port = configuration.helloPort
         case "sentinel-user":
             configuration.sentinelUser = value.isEmpty ? nil : value
         case "sentinel-pass":

@@ -60,7 +60,9 @@ public func runSentinel(configPath: String, overrides: [(String, String)], logge
     case "nothing": logger.logLevel = .critical
     default: logger.logLevel = .notice
     }
-    let runtime = SentinelRuntime(configuration: configuration, configPath: path, configText: text, logger: logger)
+    let tls = try SentinelTLSContexts.make(configuration.tls, logger: logger)
+    let runtime = SentinelRuntime(configuration: configuration, configPath: path, configText: text, logger: logger,
+                                  tlsClient: tls.client)
     await runtime.setExtraInfo(extraInfo)
     try await runtime.loadACLFileAtStart()
     do {
@@ -73,7 +75,8 @@ public func runSentinel(configPath: String, overrides: [(String, String)], logge
     logger.notice("Sentinel ID is \(myID)")
     do {
         try await server.run(hosts: configuration.bind.isEmpty ? ["0.0.0.0"] : configuration.bind,
-                             port: configuration.port, onBound: onListening)
+                             port: configuration.port, tlsPort: configuration.tls.port, tls: tls.server,
+                             onBound: onListening)
     } catch {
         await runtime.stop()
         throw error

@@ -1,4 +1,6 @@
+import Logging
 import NIOCore
+import NIOSSL
 import RedisConnection
 import SentinelConfig
 import SentinelCore
@@ -31,10 +33,13 @@ extension SentinelRuntime {
         let loop = self.loop
         nextLinkID += 1
         let id = nextLinkID
+        let logger = self.logger
         let task = Task { [weak self] in
+            var tlsFailure: String?
             while !Task.isCancelled {
                 do {
                     let c = try await RedisConnection.connect(config, eventLoopGroup: loop)
+                    tlsFailure = nil
                     guard let self else { await c.close(); return }
                     guard await self.linkUp(ref, id, c) else { return }
                     var sub = config
@@ -57,6 +62,7 @@ extension SentinelRuntime {
                     await c.close()
                     await self.linkDown(ref, id, c)
                 } catch {
+                    tlsFailure = Self.logTLSFailure(error, link: config, after: tlsFailure, logger: logger)
                     await self?.linkFailed(ref, id)
                 }
                 if Task.isCancelled { return }
@@ -64,6 +70,17 @@ extension SentinelRuntime {
             }
         }
         links[ref] = LinkTask(id: id, address: address, task: task)
+    }
+
+    /// Logs a link's TLS failure (unknown CA, a plain-text server, …) naming the instance, once
+    /// per reason: the link retries every 200 ms. Returns the reason now in force.
+    nonisolated static func logTLSFailure(_ error: any Error, link: RedisConnectionConfiguration, after previous: String?,
+                                          logger: Logger) -> String? {
+        guard let e = error as? RedisConnectionError, e.code == .tlsFailed else { return previous }
+        if e.message != previous {
+            logger.warning("TLS connection to \(link.serverDescription) failed: \(e.message)")
+        }
+        return e.message
     }
 
     /// Reports of a link that was replaced or dropped (its task cancelled) are ignored: only the
@@ -78,6 +95,7 @@ extension SentinelRuntime {
         // Replies are PONGs and hellos of a few dozen bytes, INFO of a few KB every 10 s: small
         // first buffers keep hundreds of links from holding 2 KB or more each.
         connection.initialReadBufferSize = 256
+        connection.tlsContext = tlsClient
         if isSentinel(ref) {
             connection.username = configuration.sentinelUser
             connection.password = configuration.sentinelPass
@@ -139,10 +157,13 @@ extension SentinelRuntime {
         let loop = self.loop
         nextLinkID += 1
         let id = nextLinkID
+        let logger = self.logger
         let task = Task { [weak self] in
+            var tlsFailure: String?
             while !Task.isCancelled {
                 do {
                     let c = try await RedisConnection.connect(config, eventLoopGroup: loop)
+                    tlsFailure = nil
                     guard let self else { await c.close(); return }
                     guard await self.peerLinkUp(address, id, c) else { return }
                     await withTaskCancellationHandler {
@@ -153,6 +174,7 @@ extension SentinelRuntime {
                     await c.close()
                     await self.peerLinkDown(address, id)
                 } catch {
+                    tlsFailure = Self.logTLSFailure(error, link: config, after: tlsFailure, logger: logger)
                     await self?.peerLinkDown(address, id)
                 }
                 if Task.isCancelled { return }

@@ -3,6 +3,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import NIOSSL
 import RESP
 import RedisConnection
 import SentinelConfig
@@ -76,6 +77,8 @@ public actor SentinelRuntime {
     var clientPause: ClientPause?
     var pauseWaiters: [CheckedContinuation<Void, Never>] = []
     var pauseTimer: Task<Void, Never>?
+    /// TLS for links to masters, replicas and peers (`tls-replication yes`); nil: plain TCP.
+    let tlsClient: NIOSSLContext?
     /// Called by SHUTDOWN to end the process's serving.
     var onShutdown: (@Sendable () -> Void)?
 
@@ -89,7 +92,9 @@ public actor SentinelRuntime {
     /// Sections an embedding program adds to INFO (the node agent's `# Node`): name and lines.
     var extraInfoSections: [(name: String, lines: @Sendable () -> [String])] = []
 
-    public init(configuration: SentinelConfiguration, configPath: String, configText: String, logger: Logger) {
+    public init(configuration: SentinelConfiguration, configPath: String, configText: String, logger: Logger,
+                tlsClient: NIOSSLContext? = nil) {
+        self.tlsClient = tlsClient
         var config = configuration
         if config.myID == nil {
             config.myID = (0..<40).map { _ in String("0123456789abcdef".randomElement()!) }.joined()
@@ -99,7 +104,7 @@ public actor SentinelRuntime {
         self.configPath = configPath
         self.configText = configText
         self.logger = logger
-        let announce = InstanceAddress(ip: config.announceIP ?? "127.0.0.1", port: config.announcePort ?? config.port)
+        let announce = InstanceAddress(ip: config.announceIP ?? "127.0.0.1", port: config.helloPort)
         self.announceResolved = config.announceIP != nil
         var users = ["default": ACLUser.defaultUser(table: .shared, password: config.requirePass)]
         for line in config.ignoredLines.sorted(by: { $0.key < $1.key }).map(\.value) {

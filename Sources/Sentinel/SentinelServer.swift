@@ -3,7 +3,9 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import NIOSSL
 import RESP
+import RedisConnection
 
 #if canImport(Glibc)
 import Glibc
@@ -20,13 +22,22 @@ public final class SentinelServer: Sendable {
         self.logger = logger
     }
 
-    /// Binds every address and serves until the task is cancelled. Returns the bound ports
-    /// through `onBound` once listening.
-    public func run(hosts: [String], port: Int, onBound: @Sendable ([Int]) -> Void = { _ in }) async throws {
+    /// Binds every address on the plain port and on the TLS port (each skipped when 0, as
+    /// Redis's `port 0` / `tls-port 0`) and serves until the task is cancelled. Returns the
+    /// bound ports through `onBound` once listening.
+    public func run(hosts: [String], port: Int, tlsPort: Int = 0, tls: NIOSSLContext? = nil,
+                    onBound: @Sendable ([Int]) -> Void = { _ in }) async throws {
+        var listeners: [(host: String, port: Int, tls: NIOSSLContext?)] = []
+        for host in hosts {
+            if port != 0 { listeners.append((host, port, nil)) }
+            if tlsPort != 0, let tls { listeners.append((host, tlsPort, tls)) }
+        }
+        guard !listeners.isEmpty else { throw SentinelStartError(description: "Configured to not listen anywhere, exiting.") }
         let executor = EventLoopTaskExecutor(runtime.loop)
+        let logger = self.logger
         try await withThrowingDiscardingTaskGroup { group in
             var ports: [Int] = []
-            for host in hosts {
+            for listener in listeners {
                 let numbering = ClientNumbering(next: nextClientID)
                 // On the runtime's loop, sessions too (see EventLoopTaskExecutor).
                 let server = try await ServerBootstrap(group: runtime.loop)
@@ -36,15 +47,19 @@ public final class SentinelServer: Sendable {
                     .serverChannelOption(.backlog, value: 511)
                     .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                     .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-                    .bind(host: host, port: port) { channel in
+                    .bind(host: listener.host, port: listener.port) { channel in
                         channel.eventLoop.makeCompletedFuture {
+                            if let tls = listener.tls {
+                                try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
+                                try channel.pipeline.syncOperations.addHandler(TLSAcceptFailureLogger(logger: logger))
+                            }
                             try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RESPRequestDecoder()))
                             let id = numbering.take(channel)
                             try channel.pipeline.syncOperations.addHandler(InputCounter(clientID: id))
                             return try NIOAsyncChannel<RESPRequest, ByteBuffer>(wrappingChannelSynchronously: channel)
                         }
                     }
-                ports.append(server.channel.localAddress?.port ?? port)
+                ports.append(server.channel.localAddress?.port ?? listener.port)
                 group.addTask {
                     try await withTaskCancellationHandler {
                         try await server.executeThenClose { inbound in

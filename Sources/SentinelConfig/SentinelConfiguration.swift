@@ -99,6 +99,8 @@ public struct SentinelConfiguration: Sendable, Hashable {
     public var denyScriptsReconfig = true
     public var sentinelUser: String?
     public var sentinelPass: String?
+    /// `tls-port`, certificates, `tls-replication` and the other `tls-*` directives.
+    public var tls = SentinelTLSSettings()
     /// Timing and safety: Tandem's (default) or exactly Redis Sentinel 7.0's
     /// (`sentinel tandem-behaviour redis-7.0`).
     public var tandemBehaviour: Behaviour = .tandem
@@ -114,6 +116,13 @@ public struct SentinelConfiguration: Sendable, Hashable {
     public init() {}
 
     public func master(_ name: String) -> MasterSettings? { masters.first { $0.name == name } }
+
+    /// The port this sentinel gives in its hellos: `announce-port`, else the TLS port when its
+    /// links use TLS (peers must then reach it there), else `port` (sentinelSendHello).
+    public var helloPort: Int {
+        if let announcePort { return announcePort }
+        return tls.replication && tls.port != 0 ? tls.port : port
+    }
 }
 
 extension SentinelConfiguration {
@@ -177,6 +186,10 @@ extension SentinelConfiguration {
             guard words.count == 2 else { throw fail(file, line, words, "wrong number of arguments") }
             return words[1]
         }
+        if keyword.hasPrefix("tls-"), try applyTLS(keyword, words, line: line, file: file) {
+            ignoredLines[line] = text
+            return
+        }
         switch keyword {
         case "port":
             guard let port = Int(try argument()), (0...65535).contains(port) else { throw fail(file, line, words, "argument must be between 0 and 65535 inclusive") }
@@ -200,14 +213,6 @@ extension SentinelConfiguration {
         case "aclfile":
             aclFile = try argument()
             aclFileLine = line
-        case "tls-port":
-            guard let port = Int(try argument()), (0...65535).contains(port) else { throw fail(file, line, words, "argument must be between 0 and 65535 inclusive") }
-            if port != 0 { throw fail(file, line, words, "TLS is not supported by tandem sentinel (tls-port must be 0)") }
-            ignoredLines[line] = text
-        case "tls-replication", "tls-cluster":
-            guard let value = Self.yesNo(try argument()) else { throw fail(file, line, words, "argument must be 'yes' or 'no'") }
-            if value { throw fail(file, line, words, "TLS is not supported by tandem sentinel") }
-            ignoredLines[line] = text
         case "protected-mode":
             guard let value = Self.yesNo(try argument()) else { throw fail(file, line, words, "argument must be 'yes' or 'no'") }
             protectedMode = value

@@ -48,6 +48,16 @@ struct ProxyCommand: AsyncParsableCommand {
     var readFrom = "master"
     @Option(help: "Event-loop threads (0: half the cores, at least one).")
     var threads = 0
+    @Option(name: .customLong("tls-cert"), help: "Certificate (PEM) for TLS clients; with --backend-tls also the client certificate toward Redis.")
+    var tlsCert: String?
+    @Option(name: .customLong("tls-key"), help: "Private key (PEM) for --tls-cert.")
+    var tlsKey: String?
+    @Option(name: .customLong("tls-ca"), help: "CA certificate(s) (PEM) that backends', sentinels' and clients' certificates chain to.")
+    var tlsCA: String?
+    @Option(name: .customLong("tls-auth-clients"), help: "yes, no or optional: whether TLS clients must present a certificate (default: yes with --tls-ca).")
+    var tlsAuthClients: String?
+    @Flag(name: .customLong("backend-tls"), help: "Reach backends and sentinels with TLS (verified with --tls-ca).")
+    var backendTLS = false
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error.")
     var logLevel = "notice"
 
@@ -112,6 +122,13 @@ struct ProxyCommand: AsyncParsableCommand {
         case "replicas": settings.readFromReplicas = true
         default: throw ProxySettingsError("--read-from \(readFrom): must be 'master' or 'replicas'")
         }
+        var tls = ProxyTLSOptions()
+        tls.certFile = tlsCert
+        tls.keyFile = tlsKey
+        tls.caFile = tlsCA
+        tls.authClients = tlsAuthClients
+        tls.backendTLS = backendTLS
+        try tls.apply(to: &settings)
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ProxySettingsError("--log-level \(logLevel): must be one of trace, debug, info, notice, warning, error, critical")
         }

@@ -1,4 +1,5 @@
 import Foundation
+import NIOSSL
 import RESP
 import RedisConnection
 
@@ -7,13 +8,16 @@ public final class ProxyProcess: @unchecked Sendable {
     public private(set) var port: Int
     public let directory: URL
     private var child: ChildProcess?
+    /// TLS toward the proxy's listening side, when it has one.
+    private let tls: NIOSSLContext?
 
     public var logFile: URL { directory.appendingPathComponent("proxy.log") }
 
     /// Starts `tandem proxy --listen 127.0.0.1:PORT` plus `arguments`, and waits until the
     /// port accepts connections. Another process may take the free port before the proxy binds
     /// it: then it is tried again on another.
-    public init(_ arguments: [String]) async throws {
+    public init(_ arguments: [String], tls: NIOSSLContext? = nil) async throws {
+        self.tls = tls
         port = try freeLoopbackPort()
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-proxy-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -40,9 +44,11 @@ public final class ProxyProcess: @unchecked Sendable {
     /// A client connection through the proxy.
     public func connect(protocolVersion: RedisConnectionConfiguration.ProtocolVersion = .resp2,
                         password: String? = nil, timeout: TimeAmount? = .seconds(10)) async throws -> RedisConnection {
-        try await RedisConnection.connect(RedisConnectionConfiguration(
+        var config = RedisConnectionConfiguration(
             host: "127.0.0.1", port: port, password: password, protocolVersion: protocolVersion,
-            connectTimeout: .seconds(2), commandTimeout: timeout))
+            connectTimeout: .seconds(2), commandTimeout: timeout)
+        config.tlsContext = tls
+        return try await RedisConnection.connect(config)
     }
 
     public func logTail(lines: Int = 30) -> String {
