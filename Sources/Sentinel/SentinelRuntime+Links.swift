@@ -33,6 +33,9 @@ extension SentinelRuntime {
         let id = nextLinkID
         let task = Task { [weak self] in
             while !Task.isCancelled {
+                // A link that was up and dropped is retried at once, once: a crashed process's
+                // port then refuses at once, which is what crash detection waits for.
+                var retryAtOnce = false
                 do {
                     let c = try await RedisConnection.connect(config, eventLoopGroup: loop)
                     guard let self else { await c.close(); return }
@@ -56,10 +59,14 @@ extension SentinelRuntime {
                     await pubsub.close()
                     await c.close()
                     await self.linkDown(ref, id, c)
+                    retryAtOnce = true
+                } catch let error as RedisConnectionError where error.isConnectionRefused {
+                    await self?.linkRefused(ref, id)
                 } catch {
                     await self?.linkFailed(ref, id)
                 }
                 if Task.isCancelled { return }
+                if retryAtOnce { continue }
                 try? await Task.sleep(for: .milliseconds(200))  // reconnect period
             }
         }
@@ -116,6 +123,14 @@ extension SentinelRuntime {
         guard isCurrent(ref, id) else { return }
         if let c = connections.removeValue(forKey: ref) { retire(c) }
         input(.linkDown(ref))
+    }
+
+    /// The connect was refused (ECONNREFUSED): the core decides whether that, with the
+    /// replicas' view, is a crash (it asks them for INFO at once).
+    private func linkRefused(_ ref: InstanceRef, _ id: UInt64) {
+        guard isCurrent(ref, id) else { return }
+        if let c = connections.removeValue(forKey: ref) { retire(c) }
+        input(.connectionRefused(ref))
     }
 
     // MARK: Peer sentinels
