@@ -113,4 +113,23 @@ struct SentinelCrashFastTests {
             }
         }
     }
+    @Test("SENTINEL SET mymaster crash-detection no: saved in sentinel.conf, and a killed master then waits for down-after")
+    func crashDetectionOffBySet() async throws {
+        try await withReplicationGroup(replicas: 2) { master, _ in
+            let sentinels = try await Self.group(master, kinds: [.tandem, .tandem, .tandem])
+            defer { sentinels.forEach { $0.stop() } }
+            let bad = try await sentinels[0].command(["SENTINEL", "SET", "mymaster", "crash-detection", "maybe"])
+            #expect(bad.errorCode == "ERR")
+            for s in sentinels {
+                #expect(try await s.command(["SENTINEL", "SET", "mymaster", "crash-detection", "no"]).string == "OK")
+                #expect(try s.configText().contains("sentinel crash-detection mymaster no"))
+            }
+            master.kill9()
+            try await Task.sleep(for: .seconds(3))
+            for s in sentinels {
+                #expect(try await s.masterAddress() == "127.0.0.1:\(master.port)")
+                #expect(!s.logTail(lines: 200).contains("+crash-down"))
+            }
+        }
+    }
 }
