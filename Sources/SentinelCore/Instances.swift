@@ -87,6 +87,8 @@ public struct Instance: Sendable, Hashable {
     /// When its port first actively refused a reconnect (TCP RST, ECONNREFUSED) in the current
     /// run of refusals; nil once a link is made, a reply arrives or a connect fails otherwise.
     public var refusedSince: Millis?
+    /// The current SDOWN was decided by crash detection (every sentinel sees it at once).
+    public var sdownFromCrash = false
 
     // From INFO.
     public var infoRefresh: Millis?
@@ -251,9 +253,10 @@ public struct SentinelBehaviour: Sendable, Hashable {
     /// How far a replica's `master_link_down_since_seconds` may reach back before the master's
     /// link was lost for the replica to count as agreeing (the field has a one-second resolution).
     public var crashAgreementSlack: Millis = 1_000
-    /// Start a failover up to this long (uniformly random, from the seeded generator) after
-    /// ODOWN instead of at once, so that sentinels that see a crash in the same millisecond
-    /// rarely all stand in one epoch and split the vote (7.0: at once).
+    /// Start a failover up to this long (uniformly random, from the seeded generator) after a
+    /// crash-down master's ODOWN instead of at once, so that sentinels that see a crash in the
+    /// same millisecond rarely all stand in one epoch and split the vote (7.0: at once). A
+    /// down-after SDOWN is already spread by each sentinel's own PING timing: no delay there.
     public var candidacyJitter: Millis? = 100
 
     public init() {}

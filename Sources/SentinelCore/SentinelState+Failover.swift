@@ -7,10 +7,10 @@ extension SentinelState {
             return false
         }
         // Candidacy jitter: sentinels that reach ODOWN in the same millisecond (a crash-down
-        // is seen by all at once) would all stand in one epoch, each vote for itself and split
+        // is seen by all at once; a down-after SDOWN is spread by each one's PING timing) would all stand in one epoch, each vote for itself and split
         // the vote; then 7.0 retries only after 2 × failover-timeout. A random start spreads
         // them so the first candidate's vote requests reach the others before they stand.
-        if let jitter = behaviour.candidacyJitter, jitter > 0 {
+        if let jitter = behaviour.candidacyJitter, jitter > 0, master.instance.sdownFromCrash {
             if master.candidacyNotBefore == nil {
                 masters[name]!.candidacyNotBefore = now + Millis(random.next() % UInt64(jitter))
             }

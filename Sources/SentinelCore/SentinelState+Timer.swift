@@ -235,7 +235,10 @@ extension SentinelState {
             if !ri.isSDown {
                 if crashed { event(.notice, "+crash-down", ref) }
                 event(.warning, "+sdown", ref)
-                update(ref) { $0.sdownSince = now }
+                update(ref) {
+                    $0.sdownSince = now
+                    $0.sdownFromCrash = crashed
+                }
                 if case .master(let name) = ref, behaviour.askOnSDown {
                     askMasterStateToOtherSentinels(name, forced: true, now: now)
                 }
@@ -244,6 +247,7 @@ extension SentinelState {
             event(.warning, "-sdown", ref)
             update(ref) {
                 $0.sdownSince = nil
+                $0.sdownFromCrash = false
                 $0.scriptKillSent = false
             }
         }

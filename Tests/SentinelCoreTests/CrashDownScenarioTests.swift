@@ -179,15 +179,32 @@ struct CrashDownScenarioTests {
 struct CandidacyJitterTests {
     static let master = InstanceAddress(ip: "10.0.0.1", port: 6379)
 
+    static let replica = InstanceAddress(ip: "10.0.0.1", port: 6380)
+
     /// A sentinel with two peers that reaches ODOWN at t = 1000 (its own SDOWN plus a peer's
-    /// answer); returns when it started the failover (`+try-failover`).
-    static func candidacyStart(seed: UInt64, behaviour: SentinelBehaviour = SentinelBehaviour()) -> Millis? {
+    /// answer) — from crash-down (refused, the replica's link down) or, with `crash` false,
+    /// from down-after; returns when it started the failover (`+try-failover`).
+    static func candidacyStart(seed: UInt64, behaviour: SentinelBehaviour = SentinelBehaviour(), crash: Bool = true) -> Millis? {
         var s = SentinelState(myID: "me", announce: InstanceAddress(ip: "10.0.0.2", port: 26379), seed: seed, behaviour: behaviour)
-        _ = s.monitor(name: "m", address: master, quorum: 2, downAfter: 500, now: 0)
+        _ = s.monitor(name: "m", address: master, quorum: 2, downAfter: crash ? 30_000 : 500, now: 0)
+        s.setCrashDetection(master: "m", true)
         _ = s.handle(.hello("10.0.0.2,26380,peer1,0,m,10.0.0.1,6379,0"), now: 0)
         _ = s.handle(.hello("10.0.0.2,26381,peer2,0,m,10.0.0.1,6379,0"), now: 0)
         _ = s.handle(.linkUp(.sentinel(master: "m", runID: "peer1")), now: 0)
-        _ = s.handle(.tick, now: 900)  // master never linked: SDOWN
+        let r = InstanceRef.replica(master: "m", replica)
+        if crash {
+            _ = s.handle(.linkUp(.master("m")), now: 0)
+            _ = s.handle(.info(.master("m"), InfoReport(runID: "a", isReplica: false, replicas: [replica])), now: 10)
+            _ = s.handle(.linkUp(r), now: 20)
+            _ = s.handle(.info(r, InfoReport(runID: "b", isReplica: true, masterHost: master.ip, masterPort: master.port, masterLinkUp: true)), now: 30)
+            _ = s.handle(.pingReply(.master("m"), .pong), now: 990)
+            let asked = s.handle(.connectionRefused(.master("m")), now: 1_000)
+            guard asked.contains(.info(r)) else { return nil }  // the replica is asked at once
+            _ = s.handle(.info(r, InfoReport(runID: "b", isReplica: true, masterHost: master.ip, masterPort: master.port, masterLinkUp: false)), now: 1_000)
+            guard s.masters["m"]!.instance.isSDown else { return nil }
+        } else {
+            _ = s.handle(.tick, now: 900)  // master never linked: SDOWN after down-after
+        }
         let actions = s.handle(.masterDownReply(master: "m", sentinel: "peer1", down: true, leader: nil, leaderEpoch: 0), now: 1_000)
         func started(_ actions: [SentinelAction]) -> Bool {
             actions.contains { if case .publish(let e) = $0 { return e.type == "+try-failover" } else { return false } }
@@ -201,7 +218,7 @@ struct CandidacyJitterTests {
         return nil
     }
 
-    @Test("ODOWN starts the failover after a seeded random delay below the jitter, not in the same instant")
+    @Test("a crash-down ODOWN starts the failover after a seeded random delay below the jitter, not in the same instant")
     func jitterDelaysCandidacy() throws {
         let jitter = try #require(SentinelBehaviour().candidacyJitter)
         var starts: Set<Millis> = []
@@ -215,8 +232,11 @@ struct CandidacyJitterTests {
         #expect(starts.contains { $0 > 1_000 })
     }
 
-    @Test("with redis-7.0 behaviour the failover starts at once")
-    func noJitterRedis70() {
+    @Test("a down-after ODOWN, and any ODOWN with redis-7.0 behaviour, starts the failover at once")
+    func noJitterOtherwise() {
+        for seed in UInt64(1)...4 {
+            #expect(Self.candidacyStart(seed: seed, crash: false) == 1_000)
+        }
         var b = SentinelBehaviour.redis70
         b.eagerSteps = true  // so that the reply itself starts it, as with Tandem's behaviour
         #expect(Self.candidacyStart(seed: 1, behaviour: b) == 1_000)
