@@ -2,14 +2,21 @@
 """Failover speed: tandem sentinel vs redis-sentinel, same machine, same run, interleaved.
 
 Each trial starts a master and two replicas (real redis-server) and three sentinels of one
-kind (quorum 2, down-after-milliseconds 1000, failover-timeout 10000) on free loopback ports,
+kind (quorum 2, down-after-milliseconds 1000 or --down-after, failover-timeout 10000) on free loopback ports,
 waits until every sentinel knows its peers and both replicas, kills the master with SIGKILL and
 polls every 10 ms:
   promoted  - a replica answers ROLE with "master"
   api       - every sentinel's SENTINEL get-master-addr-by-name names that replica
 Prints per-trial times and medians, and tandem/redis ratios.
 
+With a down-after far above the failover time (--down-after 30000, as operators set it) the
+tandem row measures crash-fast failover (issue 18): the killed master's port refuses
+connections and its replicas lose their links, so tandem does not wait for down-after;
+redis-sentinel does. --no-crash-detection sets 'sentinel crash-detection m no' on the tandem
+sentinels (down-after decides again).
+
   Benchmarks/failover.py [--trials 5] [--tandem .build/release/tandem] [--redis70]
+                         [--down-after 30000] [--no-crash-detection]
 """
 import argparse, os, shutil, signal, socket, statistics, subprocess, sys, tempfile, time
 from resp import encode, read
@@ -35,8 +42,9 @@ def wait(cond, limit, what):
     raise RuntimeError("timed out waiting for " + what)
 
 class Trial:
-    def __init__(self, kind, tandem, redis70=False):
+    def __init__(self, kind, tandem, redis70=False, down_after=1000, crash_detection=True):
         self.kind, self.tandem, self.redis70 = kind, tandem, redis70
+        self.down_after, self.crash_detection = down_after, crash_detection
         self.dir = tempfile.mkdtemp(prefix="tandem-bench-")
         self.procs = []
 
@@ -61,10 +69,12 @@ class Trial:
             conf = os.path.join(self.dir, "s%d.conf" % i)
             with open(conf, "w") as f:
                 f.write("port %d\nbind 127.0.0.1\ndir %s\nsentinel monitor m 127.0.0.1 %d 2\n"
-                        "sentinel down-after-milliseconds m 1000\nsentinel failover-timeout m 10000\n"
-                        % (port, self.dir, self.ports[0]))
+                        "sentinel down-after-milliseconds m %d\nsentinel failover-timeout m 10000\n"
+                        % (port, self.dir, self.ports[0], self.down_after))
                 if self.kind == "tandem" and self.redis70:
                     f.write("sentinel tandem-behaviour redis-7.0\n")
+                if self.kind == "tandem" and not self.crash_detection:
+                    f.write("sentinel crash-detection m no\n")
             args = ([self.tandem, "sentinel", conf] if self.kind == "tandem" else ["redis-sentinel", conf])
             self.spawn(args, conf + ".log")
         def known():
@@ -80,7 +90,8 @@ class Trial:
         t0 = time.monotonic()
         self.redis[0].send_signal(signal.SIGKILL)
         promoted = api = None; winner = None
-        while time.monotonic() - t0 < 30 and (promoted is None or api is None):
+        limit = self.down_after / 1000 + 30
+        while time.monotonic() - t0 < limit and (promoted is None or api is None):
             now = time.monotonic() - t0
             if promoted is None:
                 for p in replicas:
@@ -106,11 +117,13 @@ def main():
     ap.add_argument("--trials", type=int, default=5)
     ap.add_argument("--tandem", default=".build/release/tandem")
     ap.add_argument("--redis70", action="store_true", help="run tandem with 'sentinel tandem-behaviour redis-7.0'")
+    ap.add_argument("--down-after", type=int, default=1000, help="down-after-milliseconds for every sentinel (default 1000)")
+    ap.add_argument("--no-crash-detection", action="store_true", help="'sentinel crash-detection m no' on the tandem sentinels")
     a = ap.parse_args()
     results = {"redis": [], "tandem": []}
     for trial in range(a.trials):
         for kind in ("redis", "tandem"):
-            t = Trial(kind, os.path.abspath(a.tandem), a.redis70)
+            t = Trial(kind, os.path.abspath(a.tandem), a.redis70, a.down_after, not a.no_crash_detection)
             try:
                 t.start(); r = t.run()
             finally:
@@ -122,6 +135,8 @@ def main():
         xs = [r[i] for r in results[kind] if r[i] is not None]
         return statistics.median(xs) if xs else float("nan")
     print()
+    crash_fast = not a.redis70 and not a.no_crash_detection
+    print("down-after-milliseconds %d%s" % (a.down_after, ", tandem with crash detection (crash-fast)" if crash_fast else ""))
     print("median (s)        redis-sentinel   tandem   tandem/redis")
     for i, name in ((0, "replica promoted"), (1, "API switched")):
         r, t = med("redis", i), med("tandem", i)

@@ -1,3 +1,9 @@
+import NIOCore
+import NIOPosix
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A failure talking to one Redis server: which server, which command, what went wrong.
 ///
 /// An error *reply* from Redis (`-ERR …`) is normally a `RESPValue`; it becomes this error
@@ -83,3 +89,21 @@ private let containerCommands: Set<String> = [
     "CLIENT", "CONFIG", "SENTINEL", "ACL", "COMMAND", "CLUSTER", "MEMORY", "OBJECT", "XINFO",
     "SCRIPT", "FUNCTION", "DEBUG", "MODULE", "LATENCY", "SLOWLOG",
 ]
+
+extension RedisConnectionError {
+    /// The connection was actively refused (TCP RST, `ECONNREFUSED`): the host is up and
+    /// answered, but nothing listens on the port. A connect timeout, an unreachable network or
+    /// a reset after connecting is not a refusal.
+    public var isConnectionRefused: Bool {
+        code == .connectFailed && underlying.map(Self.isRefusal) == true
+    }
+
+    static func isRefusal(_ error: any Error) -> Bool {
+        if let io = error as? IOError { return io.errnoCode == ECONNREFUSED }
+        if let e = error as? NIOConnectionError {
+            // Every address tried refused (with a name that resolves to several, all of them).
+            return !e.connectionErrors.isEmpty && e.connectionErrors.allSatisfy { isRefusal($0.error) }
+        }
+        return false
+    }
+}

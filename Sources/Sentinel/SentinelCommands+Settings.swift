@@ -82,6 +82,17 @@ extension SentinelRuntime {
                 case "quorum": setting = .quorum(Int(v)); configuration.masters[index].quorum = Int(v)
                 default: setting = .rebootDownAfter(v); configuration.masters[index].masterRebootDownAfterPeriod = v
                 }
+            case "crash-detection":
+                j += 1
+                switch args[j].lowercased() {
+                case "yes", "no":
+                    let on = args[j].lowercased() == "yes"
+                    setting = .crashDetection(on)
+                    configuration.masters[index].crashDetection = on
+                default:
+                    failure = badArgument(j)
+                    break loop
+                }
             case "notification-script", "client-reconfig-script":
                 j += 1
                 let value = args[j]

@@ -37,6 +37,9 @@ extension SentinelRuntime {
         let task = Task { [weak self] in
             var tlsFailure: String?
             while !Task.isCancelled {
+                // A link that was up and dropped is retried at once, once: a crashed process's
+                // port then refuses at once, which is what crash detection waits for.
+                var retryAtOnce = false
                 do {
                     let c = try await RedisConnection.connect(config, eventLoopGroup: loop)
                     tlsFailure = nil
@@ -61,11 +64,15 @@ extension SentinelRuntime {
                     await pubsub.close()
                     await c.close()
                     await self.linkDown(ref, id, c)
+                    retryAtOnce = true
+                } catch let error as RedisConnectionError where error.isConnectionRefused {
+                    await self?.linkRefused(ref, id)
                 } catch {
                     tlsFailure = Self.logTLSFailure(error, link: config, after: tlsFailure, logger: logger)
                     await self?.linkFailed(ref, id)
                 }
                 if Task.isCancelled { return }
+                if retryAtOnce { continue }
                 try? await Task.sleep(for: .milliseconds(200))  // reconnect period
             }
         }
@@ -134,6 +141,14 @@ extension SentinelRuntime {
         guard isCurrent(ref, id) else { return }
         if let c = connections.removeValue(forKey: ref) { retire(c) }
         input(.linkDown(ref))
+    }
+
+    /// The connect was refused (ECONNREFUSED): the core decides whether that, with the
+    /// replicas' view, is a crash (it asks them for INFO at once).
+    private func linkRefused(_ ref: InstanceRef, _ id: UInt64) {
+        guard isCurrent(ref, id) else { return }
+        if let c = connections.removeValue(forKey: ref) { retire(c) }
+        input(.connectionRefused(ref))
     }
 
     // MARK: Peer sentinels

@@ -150,6 +150,7 @@ public actor SentinelRuntime {
                                      parallelSyncs: m.parallelSyncs, now: t)
             state.restoreEpochs(master: m.name, configEpoch: m.configEpoch, leaderEpoch: m.leaderEpoch)
             state.setRebootDownAfter(master: m.name, m.masterRebootDownAfterPeriod)
+            state.setCrashDetection(master: m.name, m.crashDetection)
             for r in m.knownReplicas {
                 actions += state.restoreKnownReplica(master: m.name, address: InstanceAddress(ip: r.host, port: r.port), now: t)
             }

@@ -36,6 +36,9 @@ public struct MasterSettings: Sendable, Hashable {
     public var notificationScript: String?
     public var clientReconfigScript: String?
     public var masterRebootDownAfterPeriod: Int64 = 0
+    /// `sentinel crash-detection <master> yes|no` (Tandem's): nil when not set, so the
+    /// behaviour's default applies (on, off under `tandem-behaviour redis-7.0`).
+    public var crashDetection: Bool?
     public var renamedCommands: [String: String] = [:]
     public var configEpoch: UInt64 = 0
     public var leaderEpoch: UInt64 = 0
@@ -157,7 +160,7 @@ extension SentinelConfiguration {
                 case "down-after-milliseconds", "failover-timeout", "parallel-syncs", "auth-pass", "auth-user",
                      "notification-script", "client-reconfig-script", "config-epoch", "leader-epoch",
                      "known-replica", "known-slave", "known-sentinel", "rename-command",
-                     "master-reboot-down-after-period":
+                     "master-reboot-down-after-period", "crash-detection":
                     laterLines.append((lineNumber, words))
                 default:
                     try applyGlobal(words, line: lineNumber, text: String(line), file: file)
@@ -327,6 +330,12 @@ extension SentinelConfiguration {
         case "master-reboot-down-after-period":
             guard let v = Int64(try arg(3)), v >= 0 else { throw fail(file, line, words, "negative time parameter.") }
             masters[index].masterRebootDownAfterPeriod = v
+        case "crash-detection":
+            switch try arg(3).lowercased() {
+            case "yes": masters[index].crashDetection = true
+            case "no": masters[index].crashDetection = false
+            default: throw fail(file, line, words, "crash-detection must be 'yes' or 'no'.")
+            }
         case "config-epoch":
             guard let v = UInt64(try arg(3)) else { throw fail(file, line, words, "Invalid config-epoch.") }
             masters[index].configEpoch = v

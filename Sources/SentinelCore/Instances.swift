@@ -84,6 +84,11 @@ public struct Instance: Sendable, Hashable {
     public var scriptKillSent = false
     /// Set when a master's run id changed and master-reboot-down-after-period is on; cleared by a PONG.
     public var rebootSince: Millis?
+    /// When its port first actively refused a reconnect (TCP RST, ECONNREFUSED) in the current
+    /// run of refusals; nil once a link is made, a reply arrives or a connect fails otherwise.
+    public var refusedSince: Millis?
+    /// The current SDOWN was decided by crash detection (every sentinel sees it at once).
+    public var sdownFromCrash = false
 
     // From INFO.
     public var infoRefresh: Millis?
@@ -169,6 +174,11 @@ public struct MonitoredMaster: Sendable, Hashable {
     public var switchoverTargetOffset: Int64?
     /// During a coordinated switchover: writes are paused on the old master.
     public var writesPaused = false
+    /// `sentinel crash-detection <master> yes|no`; nil: as `SentinelBehaviour.crashDetection`.
+    public var crashDetection: Bool?
+    /// With `SentinelBehaviour.candidacyJitter`: the ODOWN master's failover is not started
+    /// before this time (nil: no start pending).
+    public var candidacyNotBefore: Millis?
 
     public init(name: String, address: InstanceAddress, quorum: Int, downAfter: Millis = 30_000,
                 failoverTimeout: Millis = 180_000, parallelSyncs: Int = 1, now: Millis) {
@@ -234,11 +244,28 @@ public struct SentinelBehaviour: Sendable, Hashable {
     /// chosen, before it falls back to 7.0's promotion without a pause.
     public var switchoverLinkWait: Millis = 2_000
 
+    /// Exactly Redis Sentinel 7.0's timing.
+    /// A master whose port refuses connections while its replicas report their replication
+    /// link down since then is *crash-down*: SDOWN at once, without waiting for down-after
+    /// (the process died on a host that is up). Each master can override this
+    /// (`sentinel crash-detection <master> yes|no`).
+    public var crashDetection = true
+    /// How far a replica's `master_link_down_since_seconds` may reach back before the master's
+    /// link was lost for the replica to count as agreeing (the field has a one-second resolution).
+    public var crashAgreementSlack: Millis = 1_000
+    /// Start a failover up to this long (uniformly random, from the seeded generator) after a
+    /// crash-down master's ODOWN instead of at once, so that sentinels that see a crash in the
+    /// same millisecond rarely all stand in one epoch and split the vote (7.0: at once). A
+    /// down-after SDOWN is already spread by each sentinel's own PING timing: no delay there.
+    public var candidacyJitter: Millis? = 100
+
     public init() {}
 
     /// Exactly Redis Sentinel 7.0's timing.
     public static var redis70: SentinelBehaviour {
         var b = SentinelBehaviour()
+        b.crashDetection = false
+        b.candidacyJitter = nil
         b.askOnSDown = false
         b.convertReturningMasterAfter = nil
         b.fastInfoPeriod = nil

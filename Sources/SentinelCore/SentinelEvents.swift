@@ -6,6 +6,9 @@ public enum SentinelInput: Sendable, Hashable {
     case linkUp(InstanceRef)
     /// The command link to an instance dropped or could not be made.
     case linkDown(InstanceRef)
+    /// A reconnect to the instance was actively refused (TCP RST, ECONNREFUSED): nothing
+    /// listens on the port of a host that is up. Also means the link is down.
+    case connectionRefused(InstanceRef)
     /// A reply to PING.
     case pingReply(InstanceRef, PingReply)
     /// A parsed reply to INFO.

@@ -33,6 +33,7 @@ extension SentinelState {
         var fresh = MonitoredMaster(name: name, address: m.address, quorum: m.quorum, downAfter: m.downAfter,
                                     failoverTimeout: m.failoverTimeout, parallelSyncs: m.parallelSyncs, now: now)
         fresh.rebootDownAfter = m.rebootDownAfter
+        fresh.crashDetection = m.crashDetection
         fresh.configEpoch = m.configEpoch
         fresh.leader = m.leader
         fresh.leaderEpoch = m.leaderEpoch
@@ -48,6 +49,8 @@ extension SentinelState {
         case failoverTimeout(Millis)
         case parallelSyncs(Int)
         case rebootDownAfter(Millis)
+        /// `crash-detection yes|no`.
+        case crashDetection(Bool)
         /// A setting the core does not use (scripts, credentials, rename-command): only the event.
         case other
     }
@@ -62,6 +65,7 @@ extension SentinelState {
         case .failoverTimeout(let ms): masters[name]!.failoverTimeout = ms
         case .parallelSyncs(let n): masters[name]!.parallelSyncs = n
         case .rebootDownAfter(let ms): masters[name]!.rebootDownAfter = ms
+        case .crashDetection(let on): masters[name]!.crashDetection = on
         case .other: break
         }
         event(.warning, "+set", .master(name), "\(option) \(value)")

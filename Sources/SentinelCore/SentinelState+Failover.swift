@@ -2,7 +2,21 @@ extension SentinelState {
     /// `sentinelStartFailoverIfNeeded`.
     mutating func startFailoverIfNeeded(_ name: String, now: Millis) -> Bool {
         guard withMaster(name, { $0.isODown && !$0.failoverInProgress }) == true, let master = masters[name] else { return false }
-        if let started = master.failoverStartTime, now - started < master.failoverTimeout.saturatingTimes(2) { return false }
+        if let started = master.failoverStartTime, now - started < master.failoverTimeout.saturatingTimes(2) {
+            masters[name]!.candidacyNotBefore = nil
+            return false
+        }
+        // Candidacy jitter: sentinels that reach ODOWN in the same millisecond (a crash-down
+        // is seen by all at once; a down-after SDOWN is spread by each one's PING timing) would all stand in one epoch, each vote for itself and split
+        // the vote; then 7.0 retries only after 2 × failover-timeout. A random start spreads
+        // them so the first candidate's vote requests reach the others before they stand.
+        if let jitter = behaviour.candidacyJitter, jitter > 0, master.instance.sdownFromCrash {
+            if master.candidacyNotBefore == nil {
+                masters[name]!.candidacyNotBefore = now + Millis(random.next() % UInt64(jitter))
+            }
+            if now < masters[name]!.candidacyNotBefore! { return false }
+        }
+        masters[name]!.candidacyNotBefore = nil
         startFailover(name, now: now)
         return true
     }
@@ -279,6 +293,15 @@ extension SentinelState {
     /// `sentinelFailoverSwitchToPromotedSlave`.
     mutating func switchToPromotedReplica(_ name: String, now: Millis) {
         let master = masters[name]!
+        // A hello brought a newer configuration while our failover ran (we were stopped or cut
+        // off mid-failover and the group failed over again since): ours is stale. Switching to
+        // our promoted replica now would advertise it under that newer config epoch, and no
+        // peer would ever follow (7.0 switches anyway; a randomized schedule found it).
+        if master.configEpoch > master.failoverEpoch {
+            event(.warning, "-failover-abort-superseded", .master(name), "#config epoch \(master.configEpoch)")
+            resetMasterAndChangeAddress(name, to: master.address, now: now)
+            return
+        }
         let target = master.promotedReplica ?? master.address
         plainEvent(.warning, "+switch-master",
                    "\(name) \(master.address.ip) \(master.address.port) \(target.ip) \(target.port)", master: name)
@@ -307,6 +330,7 @@ extension SentinelState {
         master.promotedReplica = nil
         master.writesPaused = false
         master.switchoverTargetOffset = nil
+        master.candidacyNotBefore = nil
         masters[name] = master
         emit(.connect(.master(name), address))
         for a in replicaAddresses {

@@ -101,7 +101,10 @@ extension SentinelState {
         if case .replica(_, let address) = ref, let j = master.replicas.index(forKey: address) {
             // Tandem also refreshes replicas every second once the master is merely SDOWN, so
             // their INFO is fresh when a failover needs to choose one.
-            let masterSuspect = behaviour.fastInfoPeriod != nil && master.instance.isSDown
+            // So does a master whose port refuses connections (crash detection asked them at
+            // the first refusal; this keeps asking while the refusals last).
+            let masterSuspect = behaviour.fastInfoPeriod != nil
+                && (master.instance.isSDown || (master.instance.refusedSince != nil && (master.crashDetection ?? behaviour.crashDetection)))
             if master.isODown || master.failoverInProgress || master.replicas.values[j].masterLinkDownTime != 0 || masterSuspect {
                 infoPeriod = 1_000
             }
@@ -222,10 +225,20 @@ extension SentinelState {
         if case .master = ref, rebootDownAfter > 0, let since = ri.rebootSince, now - since > rebootDownAfter {
             down = true
         }
+        // Crash-down (see SentinelState+CrashDown.swift): SDOWN at once, before down-after.
+        var crashed = false
+        if !down, case .master(let name) = ref, ri.refusedSince != nil, isCrashDown(name) {
+            down = true
+            crashed = true
+        }
         if down {
             if !ri.isSDown {
+                if crashed { event(.notice, "+crash-down", ref) }
                 event(.warning, "+sdown", ref)
-                update(ref) { $0.sdownSince = now }
+                update(ref) {
+                    $0.sdownSince = now
+                    $0.sdownFromCrash = crashed
+                }
                 if case .master(let name) = ref, behaviour.askOnSDown {
                     askMasterStateToOtherSentinels(name, forced: true, now: now)
                 }
@@ -234,6 +247,7 @@ extension SentinelState {
             event(.warning, "-sdown", ref)
             update(ref) {
                 $0.sdownSince = nil
+                $0.sdownFromCrash = false
                 $0.scriptKillSent = false
             }
         }
@@ -257,6 +271,7 @@ extension SentinelState {
             }
         } else if master.isODown {
             masters[name]!.odownSince = nil
+            masters[name]!.candidacyNotBefore = nil
             event(.warning, "-odown", .master(name))
         }
     }
@@ -317,6 +332,7 @@ struct Liveness {
     var roleReportedReplica: Bool
     var roleReportedTime: Millis
     var rebootSince: Millis?
+    var refusedSince: Millis?
     var isSDown: Bool
 
     init(_ ri: borrowing Instance) {
@@ -328,6 +344,7 @@ struct Liveness {
         roleReportedReplica = ri.roleReportedReplica
         roleReportedTime = ri.roleReportedTime
         rebootSince = ri.rebootSince
+        refusedSince = ri.refusedSince
         isSDown = ri.isSDown
     }
 }

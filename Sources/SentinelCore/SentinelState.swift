@@ -80,6 +80,7 @@ public struct SentinelState: Sendable {
                 $0.linkUpSince = now
                 $0.lastPingSent = now
                 if $0.pingPendingSince == nil { $0.pingPendingSince = now }
+                $0.refusedSince = nil  // something accepts connections there again
             }
             emit(.ping(ref))
         case .linkDown(let ref):
@@ -87,7 +88,10 @@ public struct SentinelState: Sendable {
                 if $0.linkConnected { $0.lastAvailTime = max($0.lastAvailTime, now) }
                 $0.linkConnected = false
                 $0.infoPending = false
+                $0.refusedSince = nil  // a timeout or a reset: ambiguous, down-after decides
             }
+        case .connectionRefused(let ref):
+            connectionRefused(ref, now: now)
         case .pingReply(let ref, let reply):
             let received: (inout Instance) -> Void = {
                 $0.lastPongTime = now
@@ -95,6 +99,7 @@ public struct SentinelState: Sendable {
                     $0.lastAvailTime = now
                     $0.pingPendingSince = nil
                 }
+                $0.refusedSince = nil
                 if reply == .pong { $0.rebootSince = nil }
             }
             if case .sentinel(_, let runID) = ref, let peer = instance(ref), peer.linkConnected {

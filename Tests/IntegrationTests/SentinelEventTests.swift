@@ -83,6 +83,9 @@ struct EventLog: Sendable {
     /// Event type → `warning`, `notice`, `verbose` or `debug`, from the sentinel's log.
     var levels: [String: String]
 
+    /// Event types only tandem publishes, left out of the comparison with redis-sentinel.
+    static let tandemOnlyTypes: Set<String> = ["+crash-down"]
+
     /// Types in the order of their first appearance.
     var typeOrder: [String] {
         var seen: Set<String> = []
@@ -116,9 +119,12 @@ extension EventLog {
             }
             if messageLevels[String(message)] == nil { messageLevels[String(message)] = level }
         }
-        events = raw.map { labels.apply($0) }
+        // Events only Tandem publishes (+crash-down: its crash-fast failover, README) have no
+        // redis-sentinel counterpart to compare with; the rest must match.
+        let compared = raw.filter { sentinel.kind == .redis || !EventLog.tandemOnlyTypes.contains($0.type) }
+        events = compared.map { labels.apply($0) }
         levels = [:]
-        for e in raw where levels[e.type] == nil {
+        for e in compared where levels[e.type] == nil {
             levels[e.type] = messageLevels[e.description] ?? "not logged"
         }
     }

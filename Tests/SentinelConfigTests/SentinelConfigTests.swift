@@ -66,8 +66,30 @@ struct SentinelConfigTests {
         ("include /etc/redis/common.conf\n", 1, "'include' is not supported by tandem sentinel"),
         ("loadmodule /x.so\n", 1, "'loadmodule' is not supported by tandem sentinel"),
         ("maxclients 0\n", 1, "argument must be between 1 and 4294967295 inclusive"),
+        ("sentinel monitor m 127.0.0.1 6379 2\nsentinel crash-detection m maybe\n", 2, "crash-detection must be 'yes' or 'no'."),
         ("user zed on nopass\naclfile /etc/users.acl\n", 2, "Configuring Redis with users defined in redis.conf and at the same setting an ACL file path is invalid. This setup is very likely to lead to configuration errors and security holes, please define either an ACL file or declare users directly in your redis.conf, but not both."),
     ]
+
+    @Test("sentinel crash-detection <master> yes|no is read and rewritten; unset, it is left to the behaviour and not written")
+    func crashDetection() throws {
+        let text = """
+            sentinel monitor a 127.0.0.1 6379 2
+            sentinel monitor b 127.0.0.1 6479 2
+            sentinel monitor c 127.0.0.1 6579 2
+            sentinel crash-detection a no
+            sentinel crash-detection b YES
+            """
+        let config = try SentinelConfiguration(parsing: text, file: "s.conf")
+        #expect(config.master("a")?.crashDetection == false)
+        #expect(config.master("b")?.crashDetection == true)
+        #expect(config.master("c")?.crashDetection == nil)
+        let lines = config.renderSentinelLines()
+        #expect(lines.contains("sentinel crash-detection a no"))
+        #expect(lines.contains("sentinel crash-detection b yes"))
+        #expect(!lines.contains { $0.hasPrefix("sentinel crash-detection c") })
+        let again = try SentinelConfiguration(parsing: lines.joined(separator: "\n") + "\n", file: "rewritten")
+        #expect(again.masters == config.masters)
+    }
 
     @Test("TLS switched off (tls-port 0, tls-replication no) and its file paths are accepted; aclfile is read")
     func tlsOffAndACLFile() throws {

@@ -18,6 +18,13 @@ struct SimulatedGroup {
         var lagging = false
         /// The sentinel whose CLIENT PAUSE is in force.
         var pausedBy: Int?
+        /// The host is up: with the process dead, its port refuses connections (TCP RST).
+        var hostUp = true
+        /// A replica: when its replication link went down, if a scenario says so; otherwise a
+        /// replica whose link is down reports it down for 1 s.
+        var linkDownSince: Millis?
+        /// Bumped by every restart: links to the old process drop even if a new one listens.
+        var incarnation = 0
     }
 
     struct Sentinel {
@@ -27,6 +34,8 @@ struct SimulatedGroup {
         var clockSkew: Millis = 0
         var events: [(at: Millis, event: SentinelEvent)] = []
         var saves = 0
+        /// The incarnation of each server its links were made to.
+        var linkedIncarnation: [InstanceAddress: Int] = [:]
     }
 
     var now: Millis = 0
@@ -34,6 +43,9 @@ struct SimulatedGroup {
     var sentinels: [Sentinel] = []
     /// Pairs (sentinel index, address) that cannot reach each other.
     var blocked: Set<Blocked> = []
+    /// Pairs whose connections are actively refused (a local firewall's REJECT): like `blocked`,
+    /// but the sentinel sees ECONNREFUSED.
+    var rejected: Set<Blocked> = []
     var promotions: [(at: Millis, by: Int, address: InstanceAddress)] = []
     /// When set, the next replica told to become master dies instead (and the flag clears).
     var crashOnNextPromotion = false
@@ -114,6 +126,7 @@ struct SimulatedGroup {
     mutating func step() {
         now += 100
         if answerAfterPause { deliverHeld() }
+
         for (address, server) in servers where server.alive && !server.paused && !server.writesPaused && server.replicaOf == nil {
             servers[address]!.offset = server.offset + 100  // the master takes writes
         }
@@ -157,7 +170,7 @@ struct SimulatedGroup {
 
     /// Whether a TCP link from sentinel `i` to `address` would be up (a paused process still accepts).
     func linkPossible(_ i: Int, _ address: InstanceAddress) -> Bool {
-        guard reachable(i, address) else { return false }
+        guard reachable(i, address), !rejected.contains(Blocked(sentinel: i, address: address)) else { return false }
         if let server = servers[address] { return server.alive }
         if let j = sentinelIndex(address: address) { return sentinels[j].alive && reachable(j, sentinels[i].address) }
         return false
@@ -172,11 +185,32 @@ struct SimulatedGroup {
             refs += master.sentinels.map { (.sentinel(master: name, runID: $0.key), $0.value) }
             for (ref, ri) in refs {
                 let possible = linkPossible(i, ri.address)
-                if possible != ri.linkConnected {
-                    perform(input(i, possible ? .linkUp(ref) : .linkDown(ref)), by: i)
+                var connected = ri.linkConnected
+                if connected, let server = servers[ri.address],
+                   sentinels[i].linkedIncarnation[ri.address].map({ $0 != server.incarnation }) == true {
+                    // The process was replaced: the old connection closed (a new one may follow).
+                    perform(input(i, .linkDown(ref)), by: i)
+                    connected = false
+                }
+                if possible && !connected {
+                    sentinels[i].linkedIncarnation[ri.address] = servers[ri.address]?.incarnation
+                    perform(input(i, .linkUp(ref)), by: i)
+                } else if !possible && refused(i, ri.address) {
+                    // The shell retries a refused link: every attempt is reported.
+                    perform(input(i, .connectionRefused(ref)), by: i)
+                } else if !possible && connected {
+                    perform(input(i, .linkDown(ref)), by: i)
                 }
             }
         }
+    }
+
+    /// Whether a connect from sentinel `i` to the server at `address` gets a TCP RST: the
+    /// process is gone from a host that is up, or a firewall rejects it.
+    func refused(_ i: Int, _ address: InstanceAddress) -> Bool {
+        if rejected.contains(Blocked(sentinel: i, address: address)) { return true }
+        guard reachable(i, address), let server = servers[address] else { return false }
+        return !server.alive && server.hostUp
     }
 
     func canAnswer(_ i: Int, _ address: InstanceAddress) -> Bool {
@@ -268,8 +302,10 @@ struct SimulatedGroup {
         guard let server = servers[address] else { return nil }
         if let m = server.replicaOf {
             let up = servers[m].map { $0.alive && !$0.paused } ?? false
+            // master_link_down_since_seconds: whole seconds.
+            let downFor = up ? 0 : server.linkDownSince.map { (now - $0) / 1_000 * 1_000 } ?? 1_000
             return InfoReport(runID: server.runID, isReplica: true, masterHost: m.ip, masterPort: m.port,
-                              masterLinkUp: up, masterLinkDownTime: up ? 0 : 1_000, replicaPriority: server.priority,
+                              masterLinkUp: up, masterLinkDownTime: downFor, replicaPriority: server.priority,
                               replicationOffset: server.offset)
         }
         let replicas = servers.filter { $0.value.alive && $0.value.replicaOf == address }.map(\.key).sorted()
@@ -287,6 +323,13 @@ struct SimulatedGroup {
             for i in sentinels.indices where sentinels[i].alive { syncLinks(i) }
         }
     }
+    /// The master's whole host stops answering (power loss, a cable): no process refuses
+    /// anything, connections time out.
+    mutating func hostFails(_ port: Int) {
+        servers[Self.addr(port)]!.alive = false
+        servers[Self.addr(port)]!.hostUp = false
+    }
+
     mutating func pause(_ port: Int) { servers[Self.addr(port)]!.paused = true }
     mutating func resume(_ port: Int) { servers[Self.addr(port)]!.paused = false }
 
@@ -305,7 +348,9 @@ struct SimulatedGroup {
     /// The server comes back with its old configuration (a master restarting as master).
     mutating func restart(_ port: Int, asReplicaOf master: InstanceAddress? = nil) {
         servers[Self.addr(port)]!.alive = true
+        servers[Self.addr(port)]!.hostUp = true
         servers[Self.addr(port)]!.replicaOf = master
+        servers[Self.addr(port)]!.incarnation += 1
     }
 
     mutating func isolate(sentinel i: Int, from address: InstanceAddress) {
@@ -321,7 +366,10 @@ struct SimulatedGroup {
         }
     }
 
-    mutating func heal() { blocked = [] }
+    mutating func heal() {
+        blocked = []
+        rejected = []
+    }
 
     /// What sentinel `i` answers to get-master-addr-by-name (for group 0 unless `master` is given).
     func advertisedMaster(_ i: Int, master: String = masterName) -> InstanceAddress? {

@@ -1,0 +1,63 @@
+/// Crash-down: a master whose process died on a host that is still up fails over as fast as the
+/// evidence arrives, whatever down-after says. The evidence must be unambiguous: the master's
+/// port actively refuses our reconnect (a timeout, a hang or a partition never counts) *and*
+/// the replicas, asked afresh, report their replication link down since about then. A refusal
+/// that only we see (a local firewall, a port change) while a replica still has its link up
+/// is not a crash: down-after decides, as in 7.0.
+extension SentinelState {
+    /// Whether crash detection is on for `name`: its own setting, else the behaviour's.
+    public func crashDetectionEnabled(_ name: String) -> Bool {
+        guard let m = masters[name] else { return false }
+        return m.crashDetection ?? behaviour.crashDetection
+    }
+
+    /// `sentinel crash-detection <master> yes|no` (nil: back to the behaviour's default).
+    public mutating func setCrashDetection(master name: String, _ on: Bool?) {
+        masters[name]?.crashDetection = on
+    }
+
+    /// A reconnect to `ref` was refused. For the master (with crash detection on), the first
+    /// refusal of a run asks every connected replica for INFO at once: their view of the
+    /// replication link is the second half of the evidence.
+    mutating func connectionRefused(_ ref: InstanceRef, now: Millis) {
+        let first = withInstance(ref) { ri -> Bool in
+            if ri.linkConnected { ri.lastAvailTime = max(ri.lastAvailTime, now) }
+            ri.linkConnected = false
+            ri.infoPending = false
+            guard ri.refusedSince == nil else { return false }
+            ri.refusedSince = now
+            return true
+        }
+        guard first == true, case .master(let name) = ref, crashDetectionEnabled(name) else {
+            if case .master(let name) = ref { react(name, now: now) }
+            return
+        }
+        for address in masters[name]!.sortedReplicaAddresses where masters[name]!.replicas[address]!.linkConnected {
+            // Even if an INFO is in flight: it may have been answered before the crash.
+            emit(.info(.replica(master: name, address)))
+            masters[name]!.replicas[address]!.infoPending = true
+        }
+        react(name, now: now)
+    }
+
+    /// Whether `name` is crash-down now: refused since `refusedSince`, and every replica we
+    /// reach that replicates it has answered INFO since the refusal with its link down, lost
+    /// no earlier than about when our own link was (at least one such replica). A replica not
+    /// yet heard from since the refusal makes us wait for it; one whose link is up vetoes.
+    func isCrashDown(_ name: String) -> Bool {
+        guard let m = masters[name], m.crashDetection ?? behaviour.crashDetection,
+              let refused = m.instance.refusedSince, !m.instance.linkConnected else { return false }
+        var agreeing = 0
+        for r in m.replicas.values where r.linkConnected && r.infoRefresh != nil && r.roleReportedReplica
+            && r.replicaOfHost == m.address.ip && r.replicaOfPort == m.address.port
+        {
+            guard let at = r.infoRefresh, at >= refused else { return false }  // wait for its fresh INFO
+            if r.replicaOfLinkUp { return false }
+            // Its link was lost around when ours was, not long before (that proves nothing now).
+            let lostBefore = at - m.instance.lastAvailTime + behaviour.crashAgreementSlack
+            if r.masterLinkDownTime > lostBefore { continue }
+            agreeing += 1
+        }
+        return agreeing > 0
+    }
+}

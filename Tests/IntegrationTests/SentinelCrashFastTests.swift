@@ -1,0 +1,135 @@
+import Foundation
+import RESP
+import RedisConnection
+import RedisTestSupport
+import Testing
+
+/// Crash-fast failover (issue 18) with real processes: down-after-milliseconds is 30 s, as
+/// operators set it, yet a killed master process fails over in well under that; a stopped
+/// (hung) one does not.
+@Suite("tandem sentinel crash-fast failover", .serialized, .timeLimit(.minutes(3)),
+       .enabled(if: SentinelProcess.shouldRunTests, "redis-server or redis-sentinel is not installed"))
+struct SentinelCrashFastTests {
+    static let downAfter = 30_000
+
+    /// `kinds` sentinels monitoring `master` with down-after 30 s, once they know each other
+    /// and both replicas.
+    static func group(_ master: RedisServer, kinds: [SentinelProcess.Kind]) async throws -> [SentinelProcess] {
+        var sentinels: [SentinelProcess] = []
+        do {
+            for kind in kinds {
+                sentinels.append(try await SentinelProcess(kind: kind, monitoring: master, downAfter: downAfter, failoverTimeout: 60_000))
+            }
+            try await waitUntil("the sentinels to discover each other and the replicas", timeout: .seconds(30)) {
+                for s in sentinels {
+                    let k = try await s.known()
+                    if k.sentinels != kinds.count - 1 || k.replicas != 2 { return false }
+                }
+                return true
+            }
+        } catch {
+            sentinels.forEach { $0.stop() }
+            throw error
+        }
+        return sentinels
+    }
+
+    /// Kills the master and waits until every sentinel names a replica; returns how long it took.
+    static func killAndWaitForSwitch(_ master: RedisServer, _ replicas: [RedisServer], _ sentinels: [SentinelProcess]) async throws -> Duration {
+        let clock = ContinuousClock()
+        let killed = clock.now
+        master.kill9()
+        let replicaAddresses = Set(replicas.map { "127.0.0.1:\($0.port)" })
+        // Well under down-after (30 s): only crash detection can get there in time.
+        try await waitUntil("every sentinel to name a promoted replica", timeout: .seconds(10)) {
+            for s in sentinels {
+                guard let a = try await s.masterAddress(), replicaAddresses.contains(a) else { return false }
+            }
+            return true
+        }
+        let took = clock.now - killed
+        let promoted = try #require(try await sentinels[0].masterAddress())
+        let server = try #require(replicas.first { "127.0.0.1:\($0.port)" == promoted })
+        #expect(try await server.withConnection { try await $0.role() }.name == .master)
+        return took
+    }
+
+    @Test("three tandem sentinels, down-after 30 s: kill -9 of the master promotes a replica and every sentinel switches within seconds")
+    func killedMasterFailsOverFast() async throws {
+        try await withReplicationGroup(replicas: 2) { master, replicas in
+            let sentinels = try await Self.group(master, kinds: [.tandem, .tandem, .tandem])
+            defer { sentinels.forEach { $0.stop() } }
+            let took = try await Self.killAndWaitForSwitch(master, replicas, sentinels)
+            print("crash-fast: every sentinel switched \(took) after kill -9 (down-after 30 s)")
+            // The leader said why it did not wait.
+            var crashDownSeen = false
+            for s in sentinels where s.logTail(lines: 200).contains("+crash-down") { crashDownSeen = true }
+            #expect(crashDownSeen)
+        }
+    }
+
+    @Test("two tandem sentinels and one redis-sentinel, quorum 2: the tandem pair's crash detection makes ODOWN, redis-sentinel votes and follows")
+    func mixedGroupFailsOverFast() async throws {
+        try await withReplicationGroup(replicas: 2) { master, replicas in
+            let sentinels = try await Self.group(master, kinds: [.tandem, .tandem, .redis])
+            defer { sentinels.forEach { $0.stop() } }
+            let took = try await Self.killAndWaitForSwitch(master, replicas, sentinels)
+            print("crash-fast, mixed group: every sentinel switched \(took) after kill -9 (down-after 30 s)")
+        }
+    }
+
+    @Test("SIGSTOP of the master for 5 s (connections accepted, nothing refused): no SDOWN, no failover")
+    func stoppedMasterDoesNotFailOver() async throws {
+        try await withReplicationGroup(replicas: 2) { master, replicas in
+            let sentinels = try await Self.group(master, kinds: [.tandem, .tandem, .tandem])
+            defer { sentinels.forEach { $0.stop() } }
+            let old = "127.0.0.1:\(master.port)"
+            master.pause()
+            let clock = ContinuousClock()
+            let resumeAt = clock.now + .seconds(5)
+            do {
+                while clock.now < resumeAt {
+                    for s in sentinels {
+                        #expect(try await s.masterAddress() == old)
+                        let m = try await s.command(["SENTINEL", "MASTER", "mymaster"])
+                        let flags = m.pairs?.first { $0.key.string == "flags" }?.value.string ?? ""
+                        #expect(!flags.contains("s_down") && !flags.contains("failover"), "flags: \(flags)")
+                    }
+                    try await Task.sleep(for: .milliseconds(250))
+                }
+            } catch {
+                master.resume()
+                throw error
+            }
+            master.resume()
+            try await Task.sleep(for: .seconds(1))
+            for s in sentinels {
+                #expect(try await s.masterAddress() == old)
+                #expect(!s.logTail(lines: 200).contains("+try-failover"))
+            }
+            #expect(try await master.withConnection { try await $0.role() }.name == .master)
+            for r in replicas {
+                #expect(try await r.withConnection { try await $0.role() }.name == .replica)
+            }
+        }
+    }
+    @Test("SENTINEL SET mymaster crash-detection no: saved in sentinel.conf, and a killed master then waits for down-after")
+    func crashDetectionOffBySet() async throws {
+        try await withReplicationGroup(replicas: 2) { master, _ in
+            let sentinels = try await Self.group(master, kinds: [.tandem, .tandem, .tandem])
+            defer { sentinels.forEach { $0.stop() } }
+            let bad = try await sentinels[0].command(["SENTINEL", "SET", "mymaster", "crash-detection", "maybe"])
+            #expect(bad.errorCode == "ERR")
+            for s in sentinels {
+                #expect(try await s.command(["SENTINEL", "SET", "mymaster", "crash-detection", "no"]).string == "OK")
+                #expect(try s.configText().contains("sentinel crash-detection mymaster no"))
+            }
+            master.kill9()
+            try await Task.sleep(for: .seconds(3))
+            for s in sentinels {
+                #expect(try await s.masterAddress() == "127.0.0.1:\(master.port)")
+                #expect(!s.logTail(lines: 200).contains("+crash-down"))
+            }
+        }
+    }
+}

@@ -1,0 +1,244 @@
+import SentinelCore
+import Testing
+
+/// Crash-down: a master process that dies on a host that is up (its port refuses connections,
+/// its replicas lose their links) fails over without waiting for down-after; every ambiguous
+/// failure still waits for it. down-after is 30 s here, as operators set it.
+@Suite("Sentinel core: crash-down")
+struct CrashDownScenarioTests {
+    typealias G = SimulatedGroup
+    static let master = G.addr(6379)
+    static let downAfter: Millis = 30_000
+
+    static func settledGroup(behaviour: SentinelBehaviour = SentinelBehaviour(), seed: UInt64 = 1,
+                             sentinels: Int = 3) -> G {
+        var g = G(sentinelCount: sentinels, downAfter: downAfter, failoverTimeout: 60_000, behaviour: behaviour, seed: seed)
+        g.run(for: 12_000)
+        return g
+    }
+
+    static func masterSDowns(_ g: G) -> [SentinelEvent] {
+        g.events("+sdown").filter { $0.payload.hasPrefix("master") }
+    }
+
+    static func convergedElsewhere(_ g: G) -> Bool {
+        guard g.liveMasters.count == 1, let m = g.liveMasters.first, m != master else { return false }
+        return g.converged(on: m)
+    }
+
+    @Test("crash (kill -9 on a live host): crash-down, ODOWN, one election, promotion, all switch — long before down-after",
+          arguments: [UInt64(1), 2, 3, 4, 5, 6, 7, 8])
+    func crashPromotes(seed: UInt64) throws {
+        var g = Self.settledGroup(seed: seed)
+        g.crash(6379)
+        let took = g.run(until: 5_000) { Self.convergedElsewhere($0) }
+        try #require(took != nil, "not converged within 5 s of simulated time (down-after is 30 s)")
+        #expect(g.promotions.count == 1)
+        #expect(g.events("+elected-leader").count == 1, "one election, no split vote")
+        #expect(g.events("+try-failover").count == 1)
+        #expect(g.events("+crash-down").count >= 2, "at least a quorum saw the crash themselves")
+        g.run(for: 2_000)  // the leader's own +switch-master follows the replicas' reconfiguration
+        #expect(g.events("+switch-master").count == 3)
+        let other = [G.addr(6380), G.addr(6381)].first { $0 != g.liveMasters[0] }!
+        #expect(g.servers[other]!.replicaOf == g.liveMasters[0])
+    }
+
+    @Test("hang (SIGSTOP): connections accepted, nothing refused — no SDOWN and no failover before down-after")
+    func hangWaitsForDownAfter() {
+        var g = Self.settledGroup()
+        g.pause(6379)
+        g.run(for: Self.downAfter - 1_000)
+        #expect(Self.masterSDowns(g).isEmpty)
+        #expect(g.events("+crash-down").isEmpty)
+        #expect(g.promotions.isEmpty)
+        // It is a failure all the same once down-after has passed.
+        #expect(g.run(until: 10_000) { $0.promotions.count == 1 } != nil)
+    }
+
+    @Test("host stops answering (no RST, replicas' links down too): no failover before down-after")
+    func hostFailureWaitsForDownAfter() {
+        var g = Self.settledGroup()
+        g.hostFails(6379)
+        g.run(for: Self.downAfter - 1_000)
+        #expect(Self.masterSDowns(g).isEmpty)
+        #expect(g.promotions.isEmpty)
+        #expect(g.run(until: 10_000) { $0.promotions.count == 1 } != nil)
+    }
+
+    @Test("partition of every sentinel from the master (connections time out, replicas fine): no failover before down-after")
+    func partitionWaitsForDownAfter() {
+        var g = Self.settledGroup()
+        for i in g.sentinels.indices { g.isolate(sentinel: i, from: Self.master) }
+        g.run(for: Self.downAfter - 1_000)
+        #expect(Self.masterSDowns(g).isEmpty)
+        #expect(g.promotions.isEmpty)
+    }
+
+    @Test("a refusal seen by one sentinel only (local firewall REJECT) while the replicas' links stay up: no fast SDOWN")
+    func refusalSeenByOneSentinel() {
+        var g = Self.settledGroup()
+        g.rejected.insert(G.Blocked(sentinel: 0, address: Self.master))
+        g.run(for: Self.downAfter - 1_000)
+        #expect(g.events("+crash-down").isEmpty)
+        #expect(Self.masterSDowns(g).isEmpty)
+        #expect(g.promotions.isEmpty)
+        #expect(g.sentinels.indices.allSatisfy { g.advertisedMaster($0) == Self.master })
+        // Past down-after it is SDOWN there (7.0's rule), and still never ODOWN: the others see it up.
+        g.run(for: 5_000)
+        #expect(g.events("+sdown", in: 0).contains { $0.payload.hasPrefix("master") })
+        #expect(g.events("+odown").isEmpty)
+    }
+
+    @Test("every sentinel refused (the master's port changed) while its replicas keep their links: no fast failover")
+    func refusalWithReplicasUp() {
+        var g = Self.settledGroup()
+        for i in g.sentinels.indices { g.rejected.insert(G.Blocked(sentinel: i, address: Self.master)) }
+        g.run(for: Self.downAfter - 1_000)
+        #expect(g.events("+crash-down").isEmpty)
+        #expect(Self.masterSDowns(g).isEmpty)
+        #expect(g.promotions.isEmpty)
+    }
+
+    @Test("a master restarted at once (back and accepting before any reconnect is refused): no failover")
+    func restartWithinWindow() {
+        var g = Self.settledGroup()
+        g.crash(6379)
+        g.restart(6379)  // same step: the sentinels' links drop and reconnect to the new process
+        g.run(for: Self.downAfter + 5_000)
+        #expect(g.events("+crash-down").isEmpty)
+        #expect(Self.masterSDowns(g).isEmpty)
+        #expect(g.promotions.isEmpty)
+        #expect(g.converged(on: Self.master))
+    }
+
+    @Test("a master that comes back after the failover has started: it completes and the old master is converted to a replica")
+    func restartAfterDecision() throws {
+        var g = Self.settledGroup()
+        g.crash(6379)
+        _ = g.run(until: 5_000) { !$0.events("+try-failover").isEmpty }
+        g.restart(6379)
+        let took = g.run(until: 10_000) { g in
+            Self.convergedElsewhere(g) && g.servers[Self.master]!.replicaOf == g.liveMasters.first
+        }
+        #expect(took != nil)
+        #expect(g.promotions.count == 1)
+    }
+
+    @Test("a replica whose link has been down long before the crash does not count as agreeing")
+    func staleReplicaLinkDoesNotCount() {
+        var g = G(replicas: 1, downAfter: Self.downAfter, failoverTimeout: 60_000)
+        g.run(for: 12_000)
+        // The only replica reports its link to the master lost 10 s before the crash.
+        g.servers[G.addr(6380)]!.linkDownSince = g.now - 10_000
+        g.crash(6379)
+        g.run(for: 5_000)
+        #expect(g.events("+crash-down").isEmpty)
+        #expect(g.promotions.isEmpty)
+    }
+
+    @Test("crash detection off: with redis-7.0 behaviour, and per master (sentinel crash-detection <master> no)")
+    func crashDetectionOff() throws {
+        var g70 = Self.settledGroup(behaviour: .redis70)
+        g70.crash(6379)
+        g70.run(for: Self.downAfter - 1_000)
+        #expect(g70.promotions.isEmpty)
+        #expect(g70.events("+crash-down").isEmpty)
+        #expect(g70.run(until: 40_000) { Self.convergedElsewhere($0) } != nil)
+
+        var g = Self.settledGroup()
+        for i in g.sentinels.indices {
+            _ = g.sentinels[i].state.set(master: G.masterName, .crashDetection(false), option: "crash-detection", value: "no")
+            #expect(!g.sentinels[i].state.crashDetectionEnabled(G.masterName))
+        }
+        g.crash(6379)
+        g.run(for: Self.downAfter - 1_000)
+        #expect(g.promotions.isEmpty)
+        #expect(g.events("+crash-down").isEmpty)
+
+        // And on again per master under redis-7.0 behaviour.
+        var on = Self.settledGroup(behaviour: .redis70)
+        for i in on.sentinels.indices { on.sentinels[i].state.setCrashDetection(master: G.masterName, true) }
+        on.crash(6379)
+        _ = on.run(until: 5_000) { !$0.events("+odown").isEmpty }
+        #expect(!on.events("+crash-down").isEmpty)
+        #expect(!on.events("+odown").isEmpty)
+    }
+
+    @Test("a mixed group: a peer without crash detection still votes, so quorum-many detecting peers fail over fast")
+    func mixedGroup() {
+        var g = Self.settledGroup()
+        // Sentinel 2 behaves as redis-sentinel 7.0 (answers down only after down-after).
+        g.sentinels[2].state.behaviour = .redis70
+        g.crash(6379)
+        #expect(g.run(until: 5_000) { Self.convergedElsewhere($0) } != nil)
+        #expect(g.events("+crash-down", in: 2).isEmpty)
+    }
+}
+
+@Suite("Sentinel core: candidacy jitter")
+struct CandidacyJitterTests {
+    static let master = InstanceAddress(ip: "10.0.0.1", port: 6379)
+
+    static let replica = InstanceAddress(ip: "10.0.0.1", port: 6380)
+
+    /// A sentinel with two peers that reaches ODOWN at t = 1000 (its own SDOWN plus a peer's
+    /// answer) — from crash-down (refused, the replica's link down) or, with `crash` false,
+    /// from down-after; returns when it started the failover (`+try-failover`).
+    static func candidacyStart(seed: UInt64, behaviour: SentinelBehaviour = SentinelBehaviour(), crash: Bool = true) -> Millis? {
+        var s = SentinelState(myID: "me", announce: InstanceAddress(ip: "10.0.0.2", port: 26379), seed: seed, behaviour: behaviour)
+        _ = s.monitor(name: "m", address: master, quorum: 2, downAfter: crash ? 30_000 : 500, now: 0)
+        s.setCrashDetection(master: "m", true)
+        _ = s.handle(.hello("10.0.0.2,26380,peer1,0,m,10.0.0.1,6379,0"), now: 0)
+        _ = s.handle(.hello("10.0.0.2,26381,peer2,0,m,10.0.0.1,6379,0"), now: 0)
+        _ = s.handle(.linkUp(.sentinel(master: "m", runID: "peer1")), now: 0)
+        let r = InstanceRef.replica(master: "m", replica)
+        if crash {
+            _ = s.handle(.linkUp(.master("m")), now: 0)
+            _ = s.handle(.info(.master("m"), InfoReport(runID: "a", isReplica: false, replicas: [replica])), now: 10)
+            _ = s.handle(.linkUp(r), now: 20)
+            _ = s.handle(.info(r, InfoReport(runID: "b", isReplica: true, masterHost: master.ip, masterPort: master.port, masterLinkUp: true)), now: 30)
+            _ = s.handle(.pingReply(.master("m"), .pong), now: 990)
+            let asked = s.handle(.connectionRefused(.master("m")), now: 1_000)
+            guard asked.contains(.info(r)) else { return nil }  // the replica is asked at once
+            _ = s.handle(.info(r, InfoReport(runID: "b", isReplica: true, masterHost: master.ip, masterPort: master.port, masterLinkUp: false)), now: 1_000)
+            guard s.masters["m"]!.instance.isSDown else { return nil }
+        } else {
+            _ = s.handle(.tick, now: 900)  // master never linked: SDOWN after down-after
+        }
+        let actions = s.handle(.masterDownReply(master: "m", sentinel: "peer1", down: true, leader: nil, leaderEpoch: 0), now: 1_000)
+        func started(_ actions: [SentinelAction]) -> Bool {
+            actions.contains { if case .publish(let e) = $0 { return e.type == "+try-failover" } else { return false } }
+        }
+        if started(actions) { return 1_000 }
+        var t: Millis = 1_000
+        while t < 3_000 {
+            t += 10
+            if started(s.handle(.tick, now: t)) { return t }
+        }
+        return nil
+    }
+
+    @Test("a crash-down ODOWN starts the failover after a seeded random delay below the jitter, not in the same instant")
+    func jitterDelaysCandidacy() throws {
+        let jitter = try #require(SentinelBehaviour().candidacyJitter)
+        var starts: Set<Millis> = []
+        for seed in UInt64(1)...8 {
+            let start = try #require(Self.candidacyStart(seed: seed))
+            #expect(start >= 1_000 && start <= 1_000 + jitter + 10)
+            #expect(start == Self.candidacyStart(seed: seed), "deterministic for a seed")
+            starts.insert(start)
+        }
+        #expect(starts.count > 1, "different sentinels (seeds) stand at different times")
+        #expect(starts.contains { $0 > 1_000 })
+    }
+
+    @Test("a down-after ODOWN, and any ODOWN with redis-7.0 behaviour, starts the failover at once")
+    func noJitterOtherwise() {
+        for seed in UInt64(1)...4 {
+            #expect(Self.candidacyStart(seed: seed, crash: false) == 1_000)
+        }
+        var b = SentinelBehaviour.redis70
+        b.eagerSteps = true  // so that the reply itself starts it, as with Tandem's behaviour
+        #expect(Self.candidacyStart(seed: 1, behaviour: b) == 1_000)
+    }
+}
