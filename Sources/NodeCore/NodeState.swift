@@ -157,7 +157,12 @@ public struct NodeState: Sendable, Hashable {
         case .tick: break
         case .groupMaster(let master, let epoch): localView = View(master: master, epoch: epoch)
         case .peerView(let node, let master, let epoch): peerViews[node] = View(master: master, epoch: epoch)
-        case .heardFrom(let node, let at): lastHeard[node] = max(lastHeard[node] ?? Int64.min, min(at ?? now, now))
+        case .heardFrom(let node, let at):
+            let heard = min(at ?? now, now)
+            // Back in contact after a silence: what it said before is stale (the group may have
+            // moved on meanwhile); its view counts again once it says it anew.
+            if let last = lastHeard[node], heard - last > settings.contactWindow { peerViews[node] = nil }
+            lastHeard[node] = max(lastHeard[node] ?? Int64.min, heard)
         case .localRedis(let role): localRedis = role
         case .proxyUp(let up): proxyUp = up
         case .groupMasterHealthy(let healthy): groupMasterHealthy = healthy

@@ -97,7 +97,6 @@ struct NodeStateTests {
         run.ticks(1, hearing: ["n2", "n3"])
         #expect(run.state.isFenced)
         run.input(.peerView(node: "n2", master: "10.0.0.3:6379", epoch: 1))
-        run.ticks(1, hearing: ["n2", "n3"])
         let last = run.actions.suffix(2).map(\.action)
         #expect(last == [.replicate(to: "10.0.0.3:6379"), .unfence])
         // A fenced node is out of the election at once: no handover stay.
@@ -114,14 +113,30 @@ struct NodeStateTests {
         #expect(run.state.isFenced)
         // The heal: the peers answer with the group's new master in a later epoch, while this
         // node's own monitor still names this node (it has not heard the peers' hellos yet).
+        run.ticks(1, hearing: ["n2", "n3"])
         run.input(.peerView(node: "n2", master: "10.0.0.3:6379", epoch: 1))
         run.input(.peerView(node: "n3", master: "10.0.0.3:6379", epoch: 1))
-        run.ticks(1, hearing: ["n2", "n3"])
         #expect(run.actions.suffix(2).map(\.action) == [.replicate(to: "10.0.0.3:6379"), .unfence])
         #expect(run.state.groupMaster == "10.0.0.3:6379")
         run.ticks(10, hearing: ["n2", "n3"])
         #expect(run.state.vip == .vipIneligible)
         #expect(!run.actions.contains { if case .vipEligible = $0.action { $0.at > 0 && $0.at > 1000 } else { false } })
+    }
+
+    @Test("a peer's view from before a cut is not trusted after it: the fence holds until the peer says anew what the master is")
+    func viewFromBeforeTheCut() {
+        var run = Self.settledMaster()
+        run.input(.peerView(node: "n2", master: "10.0.0.1:6379", epoch: 0))
+        run.input(.peerView(node: "n3", master: "10.0.0.1:6379", epoch: 0))
+        run.ticks(20, hearing: [])
+        #expect(run.state.isFenced)
+        // The heal: heartbeats answered, but the new views not yet read. Unfencing on the old
+        // views would make this node the master again (and let it claim the VIP).
+        run.ticks(2, hearing: ["n2", "n3"])
+        #expect(run.state.isFenced && run.state.vip == .vipIneligible)
+        run.input(.peerView(node: "n2", master: "10.0.0.3:6379", epoch: 1))
+        #expect(run.actions.suffix(2).map(\.action) == [.replicate(to: "10.0.0.3:6379"), .unfence])
+        #expect(run.state.vip == .vipIneligible)
     }
 
     @Test("a promotion: the new master's monitor's newer view wins over peers still naming the old master, so its node claims at once")
