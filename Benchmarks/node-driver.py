@@ -23,24 +23,9 @@ Prints one line: RESULT key=value ...
 """
 import argparse, datetime, os, socket, subprocess, sys, threading, time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from resp import encode, read  # noqa: E402
+from resp import Conn, read, scan_keys  # noqa: E402
 
 PAUSE_MIN = 0.2
-
-
-class Conn:
-    def __init__(self, addr, timeout=0.5):
-        host, port = addr.rsplit(":", 1)
-        self.s = socket.create_connection((host, int(port)), timeout=timeout)
-        self.f = self.s.makefile("rb")
-
-    def __call__(self, *args):
-        self.s.sendall(encode(args))
-        return read(self.f)
-
-    def close(self):
-        try: self.s.close()
-        except Exception: pass
 
 
 def main():
@@ -135,14 +120,7 @@ def main():
     present = None  # None: no reachable final master, so no count of what was lost
     if final:
         try:
-            c = Conn(final, timeout=5)
-            found, cursor = set(), "0"
-            while True:
-                cursor, keys = c("SCAN", cursor, "MATCH", "w*", "COUNT", "10000")
-                found.update(keys)
-                if cursor == "0": break
-            c.close()
-            present = found
+            present = scan_keys(final, "w*")
         except Exception:
             final += "(unreachable)"
 

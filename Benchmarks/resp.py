@@ -1,5 +1,7 @@
 """The small RESP client the benchmark and lab scripts share: encode a command, read one reply
-(errors come back as Exception values, not raised)."""
+(errors come back as Exception values, not raised), and a connection that does both."""
+import socket
+
 
 
 def encode(args):
@@ -24,3 +26,34 @@ def read(f):
         if n < 0: return None
         return [read(f) for _ in range(n)]
     raise ValueError("bad reply %r" % line)
+
+
+class Conn:
+    """One RESP connection: `conn("SET", "k", "v")` sends a command and returns its reply."""
+
+    def __init__(self, addr, timeout=0.5):
+        host, port = addr.rsplit(":", 1)
+        self.s = socket.create_connection((host, int(port)), timeout=timeout)
+        self.f = self.s.makefile("rb")
+
+    def __call__(self, *args):
+        self.s.sendall(encode(args))
+        return read(self.f)
+
+    def close(self):
+        try: self.s.close()
+        except Exception: pass
+
+
+def scan_keys(addr, pattern, timeout=5):
+    """Every key matching pattern on the server at addr (SCAN)."""
+    c = Conn(addr, timeout=timeout)
+    keys, cursor = set(), "0"
+    try:
+        while True:
+            cursor, batch = c("SCAN", cursor, "MATCH", pattern, "COUNT", "10000")
+            keys.update(batch)
+            if cursor == "0":
+                return keys
+    finally:
+        c.close()

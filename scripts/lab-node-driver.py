@@ -10,22 +10,7 @@ monitors name it) does not have. Prints RESULT key=value and PASS/FAIL lines; ex
 """
 import argparse, os, socket, subprocess, sys, threading, time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Benchmarks"))
-from resp import encode, read  # noqa: E402
-
-
-class Conn:
-    def __init__(self, addr, timeout=0.5):
-        host, port = addr.rsplit(":", 1)
-        self.s = socket.create_connection((host, int(port)), timeout=timeout)
-        self.f = self.s.makefile("rb")
-
-    def __call__(self, *args):
-        self.s.sendall(encode(args))
-        return read(self.f)
-
-    def close(self):
-        try: self.s.close()
-        except Exception: pass
+from resp import Conn, read, scan_keys  # noqa: E402
 
 
 def main():
@@ -125,15 +110,7 @@ def main():
                 final = "%s:%s" % (r[0], r[1]); break
         except Exception:
             pass
-    present = set()
-    if final:
-        c = Conn(final, timeout=5)
-        cursor = "0"
-        while True:
-            cursor, keys = c("SCAN", cursor, "MATCH", "w*", "COUNT", "10000")
-            present.update(keys)
-            if cursor == "0": break
-        c.close()
+    present = scan_keys(final, "w*") if final else set()
 
     acked = sum(len(x) for x in acks)
     lost = [(t, sent) for i in range(a.writers) for seq, t, sent in acks[i] if "w%d:%d" % (i, seq) not in present]

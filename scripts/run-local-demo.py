@@ -12,22 +12,7 @@ first write acknowledged after it (sent after the kill).
 """
 import argparse, os, select, signal, socket, subprocess, sys, threading, time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Benchmarks"))
-from resp import encode, read  # noqa: E402
-
-
-class Conn:
-    def __init__(self, addr, timeout=1.0):
-        host, port = addr.rsplit(":", 1)
-        self.s = socket.create_connection((host, int(port)), timeout=timeout)
-        self.f = self.s.makefile("rb")
-
-    def __call__(self, *args):
-        self.s.sendall(encode(args))
-        return read(self.f)
-
-    def close(self):
-        try: self.s.close()
-        except Exception: pass
+from resp import Conn, read, scan_keys  # noqa: E402
 
 
 def ask(addr, *args, timeout=1.0):
@@ -170,15 +155,7 @@ def main():
         r = ask(m, "SENTINEL", "get-master-addr-by-name", "mymaster")
         if isinstance(r, list) and len(r) == 2:
             final = "%s:%s" % (r[0], r[1]); break
-    present = set()
-    if final:
-        c = Conn(final, timeout=5)
-        cursor = "0"
-        while True:
-            cursor, keys = c("SCAN", cursor, "MATCH", "demo:*", "COUNT", "10000")
-            present.update(keys)
-            if cursor == "0": break
-        c.close()
+    present = scan_keys(final, "demo:*") if final else set()
     lost = sum(1 for i in range(a.writers) for seq, t, sent in acks[i] if t <= kill + 60 and "demo:%d:%d" % (i, seq) not in present)
     after = sorted(t for x in acks for _, t, sent in x if sent > kill)
     resume = after[0] - kill if after else None
