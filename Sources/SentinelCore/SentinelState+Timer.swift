@@ -61,6 +61,9 @@ extension SentinelState {
     /// SDOWN/ODOWN, start or continue a failover.
     mutating func react(_ name: String, now: Millis) {
         guard behaviour.eagerSteps, !isTilted, masters[name] != nil else { return }
+        // A clock that went back since the last tick: the next tick enters TILT; deciding now
+        // would measure negative silences (a dead master's SDOWN once cleared this way).
+        if let previous = previousTick, now < previous { return }
         checkSubjectivelyDown(.master(name), now: now)
         checkObjectivelyDown(name, now: now)
         if startFailoverIfNeeded(name, now: now) {
@@ -231,6 +234,13 @@ extension SentinelState {
             down = true
             crashed = true
         }
+        // A crash-down SDOWN holds until the master answers again: the replicas' reports it
+        // rested on change as the failover reconfigures them, and a dead master that looked
+        // healthy again mid-failover was handed to clients (SENTINEL MASTERS without s_down).
+        if !down, ri.isSDown, ri.sdownFromCrash, let since = ri.sdownSince, ri.lastAvailTime <= since {
+            down = true
+            crashed = true
+        }
         if down {
             if !ri.isSDown {
                 if crashed { event(.notice, "+crash-down", ref) }
@@ -334,6 +344,8 @@ struct Liveness {
     var rebootSince: Millis?
     var refusedSince: Millis?
     var isSDown: Bool
+    var sdownSince: Millis?
+    var sdownFromCrash: Bool
 
     init(_ ri: borrowing Instance) {
         linkConnected = ri.linkConnected
@@ -346,6 +358,8 @@ struct Liveness {
         rebootSince = ri.rebootSince
         refusedSince = ri.refusedSince
         isSDown = ri.isSDown
+        sdownSince = ri.sdownSince
+        sdownFromCrash = ri.sdownFromCrash
     }
 }
 

@@ -222,13 +222,6 @@ struct SentinelBehaviourTests {
         try await withReplicationGroup(replicas: 2) { master, replicas in
             let sentinels = try await Self.group(master)
             defer { sentinels.forEach { $0.stop() } }
-            // This test is about the clients; the failover goes through down-after. (With
-            // crash-fast detection, a fresh-clone CI run once saw redis-py get the killed master
-            // again from a sentinel just after every sentinel had named the replica: a transient
-            // revert, noted on issue 18 and covered there, not here.)
-            for s in sentinels {
-                #expect(try await s.command(["SENTINEL", "SET", "mymaster", "crash-detection", "no"]).string == "OK")
-            }
             let script = """
                 import sys, time
                 from redis.sentinel import Sentinel

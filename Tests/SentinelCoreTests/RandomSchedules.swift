@@ -30,6 +30,8 @@ struct RandomSchedule {
     private var promotedIn: [UInt64: InstanceAddress] = [:]
     private var eventsSeen: [Int] = []
     private var promotionsSeen = 0
+    /// Each sentinel's master address and whether it was SDOWN at the last check.
+    private var lastSDown: [Int: (address: InstanceAddress, sdown: Bool)] = [:]
 
     private mutating func note(_ g: G, _ text: @autoclosure () -> String) {
         if tracing { trace.append("t=\(g.now) \(text())") }
@@ -71,6 +73,19 @@ struct RandomSchedule {
             promotedIn[epoch] = promotion.address
         }
         promotionsSeen = g.promotions.count
+        // A dead master never looks healthy again: a sentinel that has it SDOWN keeps it SDOWN
+        // (SENTINEL MASTERS shows s_down, so clients such as redis-py skip it) until it answers
+        // or the sentinel switches to another master. Crash-down SDOWN once cleared itself when
+        // the replicas it rested on were reconfigured, mid-failover.
+        for i in g.sentinels.indices where g.sentinels[i].alive {
+            guard let m = g.sentinels[i].state.masters[G.masterName] else { continue }
+            let sdown = m.instance.isSDown
+            if let last = lastSDown[i], last.address == m.address, last.sdown, !sdown,
+               g.servers[m.address].map({ !$0.alive }) == true {
+                violations.append("sentinel \(i) cleared SDOWN of its master \(m.address) at t=\(g.now) while that process is dead")
+            }
+            lastSDown[i] = (m.address, sdown)
+        }
     }
 
     /// Runs the schedule: a settled group, 40 s of random faults, then everything healed and
