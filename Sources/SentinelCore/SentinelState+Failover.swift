@@ -10,12 +10,11 @@ extension SentinelState {
         // is seen by all at once; a down-after SDOWN is spread by each one's PING timing) would all stand in one epoch, each vote for itself and split
         // the vote; then 7.0 retries only after 2 × failover-timeout. A random start spreads
         // them so the first candidate's vote requests reach the others before they stand.
-        if let jitter = behaviour.candidacyJitter, jitter > 0, master.instance.sdownFromCrash {
-            if master.candidacyNotBefore == nil {
-                masters[name]!.candidacyNotBefore = now + Millis(random.next() % UInt64(jitter))
-            }
-            if now < masters[name]!.candidacyNotBefore! { return false }
+        if let jitter = behaviour.candidacyJitter, jitter > 0, master.instance.sdownFromCrash, master.candidacyNotBefore == nil {
+            masters[name]!.candidacyNotBefore = now + Millis(random.next() % UInt64(jitter))
         }
+        // (Also set by a split vote's retry, whatever the SDOWN came from.)
+        if let notBefore = masters[name]!.candidacyNotBefore, now < notBefore { return false }
         masters[name]!.candidacyNotBefore = nil
         startFailover(name, now: now)
         return true
@@ -77,6 +76,27 @@ extension SentinelState {
         return winner
     }
 
+    /// Whether the election of `epoch` is split: more than one candidate holds votes (ours and
+    /// the peers' replies for this epoch), and with every peer that may still answer (its link
+    /// up, not SDOWN, no vote of this epoch heard yet) none can reach the votes needed (a
+    /// majority of all known sentinels, and the quorum).
+    func isSplitVote(_ name: String, epoch: UInt64) -> Bool {
+        guard let master = masters[name], master.leaderEpoch == epoch, let mine = master.leader else { return false }
+        var counts: [String: Int] = [mine: 1]
+        var undecided = 0
+        for peer in master.sentinels.values {
+            if peer.leaderEpoch == epoch, let vote = peer.leader {
+                counts[vote, default: 0] += 1
+            } else if peer.linkConnected && !peer.isSDown {
+                undecided += 1
+            }
+        }
+        let needed = max((master.sentinels.count + 1) / 2 + 1, master.quorum)
+        // Split: another candidate holds votes too. (Alone with every other voter out of
+        // reach is not a split: 7.0's timeout and retry apply, no new epoch every moment.)
+        return counts.count > 1 && counts.values.allSatisfy { $0 + undecided < needed }
+    }
+
     /// `sentinelSelectSlave`: drop unusable replicas, then sort by priority, offset, run id.
     func selectReplica(_ name: String, now: Millis) -> InstanceAddress? {
         guard let master = masters[name] else { return nil }
@@ -110,6 +130,15 @@ extension SentinelState {
         case .waitStart:
             let winner = leader(name, epoch: master.failoverEpoch, now: now)
             if winner != myID && !master.forcedFailover {
+                if let retry = behaviour.splitVoteRetry, retry > 0, isSplitVote(name, epoch: master.failoverEpoch) {
+                    event(.warning, "-failover-abort-split-vote", ref)
+                    abortFailover(name, now: now)
+                    // Stand again soon, in a new epoch, after a random delay: the other
+                    // candidates do the same, and the first to stand gets the others' votes.
+                    masters[name]!.failoverStartTime = nil
+                    masters[name]!.candidacyNotBefore = now + 1 + Millis(random.next() % UInt64(retry))
+                    return
+                }
                 let electionTimeout = min(timers.electionTimeout, master.failoverTimeout)
                 if now - (masters[name]!.failoverStartTime ?? now) > electionTimeout {
                     event(.warning, "-failover-abort-not-elected", ref)

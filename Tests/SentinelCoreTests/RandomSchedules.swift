@@ -95,6 +95,8 @@ struct RandomSchedule {
         func pick(_ n: Int) -> Int { Int(random.next() % UInt64(n)) }
         var g = G(sentinelCount: 3, failoverTimeout: 10_000, seed: seed)
         g.answerAfterPause = true
+        // Every other schedule delays vote requests by a step, so candidates can split the vote.
+        g.askLatency = seed % 2 == 0
         for i in g.sentinels.indices { g.sentinels[i].state.brokenForTesting = bug }
         g.run(for: 12_000)
         check(g)

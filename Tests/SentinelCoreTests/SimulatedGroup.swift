@@ -57,6 +57,10 @@ struct SimulatedGroup {
     /// When set, PINGs and INFOs sent to a paused server are answered when it resumes, as a
     /// stopped process answers what waited in its socket (by default they are never answered).
     var answerAfterPause = false
+    /// Vote requests and their answers take one step (100 ms) instead of none: sentinels that
+    /// stand within the same step cannot learn of each other first (a split vote).
+    var askLatency = false
+    var asksInFlight: [(sentinel: Int, action: SentinelAction)] = []
     var heldByPause: [InstanceAddress: [(sentinel: Int, action: SentinelAction)]] = [:]
 
     struct Blocked: Hashable {
@@ -126,6 +130,11 @@ struct SimulatedGroup {
     mutating func step() {
         now += 100
         if answerAfterPause { deliverHeld() }
+        if !asksInFlight.isEmpty {
+            let asks = asksInFlight
+            asksInFlight = []
+            for (i, action) in asks where sentinels[i].alive { deliverAsk(action, by: i) }
+        }
 
         for (address, server) in servers where server.alive && !server.paused && !server.writesPaused && server.replicaOf == nil {
             servers[address]!.offset = server.offset + 100  // the master takes writes
@@ -219,6 +228,17 @@ struct SimulatedGroup {
         return true
     }
 
+    /// Delivers a vote request / down-state question and its answer.
+    mutating func deliverAsk(_ action: SentinelAction, by i: Int) {
+        guard case .askMasterState(let ref, let master, let epoch, let runID) = action else { return }
+        guard let a = address(of: ref, in: i), canAnswer(i, a), let j = sentinelIndex(address: a),
+              case .sentinel(let name, let peerID) = ref else { return }
+        let answer = sentinels[j].state.isMasterDownByAddr(address: master, epoch: epoch, runID: runID, now: time(of: j))
+        perform(answer.actions, by: j)
+        perform(input(i, .masterDownReply(master: name, sentinel: peerID, down: answer.down,
+                                          leader: answer.leader, leaderEpoch: answer.leaderEpoch)), by: i)
+    }
+
     mutating func perform(_ actions: [SentinelAction], by i: Int) {
         for action in actions { perform(action, by: i) }
     }
@@ -253,13 +273,12 @@ struct SimulatedGroup {
             } else if let j = sentinelIndex(address: a) {
                 perform(input(j, .hello(payload)), by: j)
             }
-        case .askMasterState(let ref, let master, let epoch, let runID):
-            guard let a = address(of: ref, in: i), canAnswer(i, a), let j = sentinelIndex(address: a),
-                  case .sentinel(let name, let peerID) = ref else { return }
-            let answer = sentinels[j].state.isMasterDownByAddr(address: master, epoch: epoch, runID: runID, now: time(of: j))
-            perform(answer.actions, by: j)
-            perform(input(i, .masterDownReply(master: name, sentinel: peerID, down: answer.down,
-                                              leader: answer.leader, leaderEpoch: answer.leaderEpoch)), by: i)
+        case .askMasterState:
+            if askLatency {
+                asksInFlight.append((i, action))
+            } else {
+                deliverAsk(action, by: i)
+            }
         case .promote(let ref):
             guard let a = address(of: ref, in: i), canAnswer(i, a) else { return }
             if crashOnNextPromotion {
