@@ -14,6 +14,10 @@
 #   partition_proxy    the same with the proxy at the VIP
 #   kill_agent_direct  kill -9 of the master node's tandem (its Redis keeps running): the others
 #                      switch the master away after 3 s (zero-loss SENTINEL FAILOVER)
+#   supervised_kill_redis  redis.supervise: kill -9 of the master's server, which its agent
+#                      restarts only as a replica of the promoted one
+#   reboot_master      redis.supervise: the master's node "reboots" (agent and Redis killed, VIP
+#                      gone), its agent starts again 3 s later: its Redis comes back as a replica
 # Each checks: the VIP never on two hosts at once, writes resume (RESUME_LIMIT s), and no
 # acknowledged write lost except as above (kill -9: writes acknowledged before the kill that had
 # not reached a replica; async replication). Needs root, iproute2, python3, redis-server. Uses
@@ -38,8 +42,8 @@ done
 started() { LAB_PIDS+=("$!"); }
 cli() { inns h9 redis-cli -h "$1" -p "$2" "${@:3}" 2>/dev/null; }
 
-nodes_up() {  # nodes_up direct|proxy
-  local mode=$1 i
+nodes_up() {  # nodes_up direct|proxy [supervised]
+  local mode=$1 supervised=${2:-} i
   lab_setup 3
   for i in 1 2 3; do
     # cut0: where write_partition sends the other side's traffic (its peer stays down).
@@ -48,6 +52,12 @@ nodes_up() {  # nodes_up direct|proxy
   done
   for i in 1 2 3; do
     mkdir -p "$LAB_DIR/r$i"
+    if [ -n "$supervised" ]; then
+      # redis.supervise: the agent starts the server from this file (and restarts it).
+      printf '%s\n' "bind 0.0.0.0" "port 6379" "protected-mode no" 'save ""' "appendonly no" \
+        "repl-diskless-sync-delay 0" "replica-announce-ip $LAB_NET.$i" "dir $LAB_DIR/r$i" > "$LAB_DIR/r$i.conf"
+      continue
+    fi
     ip netns exec "$(ns h$i)" redis-server --bind 0.0.0.0 --port 6379 --protected-mode no --save '' \
       --appendonly no --repl-diskless-sync-delay 0 --replica-announce-ip $LAB_NET.$i --dir "$LAB_DIR/r$i" \
       --daemonize no >> "$LAB_DIR/redis$i.log" 2>&1 &
@@ -64,6 +74,7 @@ nodes_up() {  # nodes_up direct|proxy
       echo "  nodes:"
       for j in 1 2 3; do echo "    - { name: n$j, address: $LAB_NET.$j }"; done
       [ "$mode" = proxy ] && echo "proxy: { listen: [0.0.0.0:6380] }"
+      [ -n "$supervised" ] && echo "redis: { supervise: true, server: $(command -v redis-server), config: $LAB_DIR/r$i.conf }"
       echo "vip:"
       echo "  address: $LAB_VIP/24"
       echo "  interface: eth0"
@@ -89,7 +100,13 @@ nodes_up() {  # nodes_up direct|proxy
   else
     wait_for 10 "the VIP on one node" one_holder
   fi
+  # Supervised: the PIDs of the servers the agents started.
+  if [ -n "$supervised" ]; then
+    for i in 1 2 3; do redis_pid $i > "$LAB_DIR/redis$i.pid"; done
+  fi
 }
+
+redis_pid() { cli $LAB_NET.$1 6379 INFO server | tr -d '\r' | sed -n 's/^process_id://p'; }
 
 one_holder() { [ "$(holders h1 h2 h3 | wc -w)" = 1 ]; }
 
@@ -147,8 +164,38 @@ scenario_partition_proxy() {
   check_rejoined
 }
 
+# redis.supervise: h1's server, started by its agent, killed -9 as the master. The agent keeps it
+# down until the monitors have promoted a replica (crash-down), then starts it as that replica's
+# replica (--replicaof on its command line: it never serves as a master, not for an instant).
+h1_restarted() { local p; p=$(redis_pid 1); [ -n "$p" ] && [ "$p" != "$1" ]; }
+# (redis-server rewrites its /proc cmdline, so the agent's log says how it was started.)
+check_restarted_as_replica() {
+  local old=$1 how
+  wait_for 15 "h1's agent to start its redis-server again" h1_restarted "$old"
+  how=$(grep -o "redis-server started as .*" "$LAB_DIR/node1.log" | tail -n +1)
+  lab_log "h1's agent: $how"
+  echo "$how" | grep -Eq "^redis-server started as a replica of $LAB_NET\.[23]:6379$" ||
+    { lab_log "h1's redis-server was not restarted only as a replica of the new master"; return 1; }
+  check_rejoined
+}
+scenario_supervised_kill_redis() {
+  nodes_up direct supervised; write_kill_redis
+  drive supervised_kill_redis direct --max-lost-window 0.05
+  check_restarted_as_replica "$(cat "$LAB_DIR/redis1.pid")"
+}
+# The master's node reboots: its agent and its Redis killed -9 and the VIP gone from its interface
+# (a reboot clears addresses), then the agent started again 3 s later with the same node.yaml.
+# It must bring its Redis back as a replica of the master the group promoted meanwhile.
+scenario_reboot_master() {
+  nodes_up direct supervised
+  echo "kill -9 $(cat "$LAB_DIR/node1.pid") $(cat "$LAB_DIR/redis1.pid"); ip -n $(ns h1) addr flush dev eth0 to $LAB_VIP/32" > "$LAB_DIR/fault.sh"
+  echo "ip netns exec $(ns h1) $TANDEM run $LAB_DIR/n1.yaml --log-level info >> $LAB_DIR/node1.log 2>&1 &" > "$LAB_DIR/heal.sh"
+  drive reboot_master direct --heal "$LAB_DIR/heal.sh" --heal-after 3 --max-lost-window 0.05
+  check_restarted_as_replica "$(cat "$LAB_DIR/redis1.pid")"
+}
+
 scenarios=("$@")
-[ ${#scenarios[@]} = 0 ] && scenarios=(kill_redis_direct kill_redis_proxy partition_direct partition_proxy kill_agent_direct)
+[ ${#scenarios[@]} = 0 ] && scenarios=(kill_redis_direct kill_redis_proxy partition_direct partition_proxy kill_agent_direct supervised_kill_redis reboot_master)
 [ "${scenarios[*]}" = quick ] && scenarios=(kill_redis_direct partition_direct)
 failed=0
 for s in "${scenarios[@]}"; do

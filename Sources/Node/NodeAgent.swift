@@ -51,6 +51,25 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
     let status = NodeStatus()
     let signals = TerminationSignals()
 
+    // redis.supervise: the agent starts the local redis-server (RedisSupervision decides when
+    // and as what). On the very first start it runs as its file says, for the group's first
+    // master to be chosen as for a server started by hand; after that, never before the
+    // group's master is known.
+    var supervisor: SupervisedRedis?
+    var supervision: RedisSupervision?
+    if c.role == .data, let redis = c.redis, redis.supervise, let file = redis.configFile {
+        let s = SupervisedRedis(server: redis.server, configFile: file, port: redis.port)
+        supervisor = s
+        supervision = RedisSupervision(settings: RedisSupervision.Settings(
+            myRedis: "\(me.address):\(redis.port)",
+            holdLimit: downAfter + c.group.failoverTimeoutMilliseconds))
+        if !FileManager.default.fileExists(atPath: sentinelPath) {
+            try s.start(replicaOf: nil) { how in status.update { $0.redisExits.append((status.now(), how)) } }
+            supervision!.started(now: status.now())
+            logger.notice("node \(c.name): first start: redis-server started from \(file) as it is")
+        }
+    }
+
     // The first start: decide the group's master from what the others say.
     if !FileManager.default.fileExists(atPath: sentinelPath) {
         let master: String
@@ -200,10 +219,11 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
             guard vip.placement == .direct, let address = vip.address.split(separator: "/").first else { return nil }
             return address.contains(":") ? "[\(address)]:\(redis.port)" : "\(address):\(redis.port)"
         }
+        let supervised = supervisor.map { ($0, supervision!) }
         workers.append(Task {
             await decisionLoop(settings: nodeSettings, every: decisionPeriod, status: status, daemon: vip, redis: actor,
                                monitorActions: monitorActions, groupName: c.group.name,
-                               vipClients: vipClients, logger: logger)
+                               vipClients: vipClients, supervised: supervised, logger: logger)
         })
     }
     status.update {
@@ -231,6 +251,10 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
     monitorTask.cancel()
     await monitorTask.value
     for worker in workers { await worker.value }
+    if let supervisor, supervisor.isRunning {
+        logger.notice("node \(c.name): stopping the supervised redis-server")
+        await supervisor.stop()
+    }
     logger.notice("node \(c.name): stopped")
 }
 
@@ -238,8 +262,11 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
 /// actions are carried out.
 private func decisionLoop(settings: NodeState.Settings, every tick: Int64, status: NodeStatus, daemon: VRRPDaemon?,
                           redis: LocalRedisActions, monitorActions: LocalRedisActions, groupName: String,
-                          vipClients: String?, logger: Logger) async {
+                          vipClients: String?, supervised: (SupervisedRedis, RedisSupervision)?, logger: Logger) async {
     var core = NodeState(settings: settings)
+    var supervision = supervised?.1
+    var lastWait = ""
+    var adopted = false
     var fedPongs: [String: Int64] = [:]
     var wasFenced = false
     while !Task.isCancelled {
@@ -293,6 +320,42 @@ private func decisionLoop(settings: NodeState.Settings, every tick: Int64, statu
             }
         }
         let majority = core.hasMajorityContact(now: now)
+        if let supervisor = supervised?.0, var s = supervision {
+            let exits = status.update { snapshot -> [(Int64, String)] in
+                defer { snapshot.redisExits = [] }
+                return snapshot.redisExits
+            }
+            for (at, how) in exits {
+                logger.warning("node: \(how)")
+                s.exited(now: at)
+            }
+            // A server already answering that this agent did not start (left by an earlier
+            // agent): adopted as it is; supervision resumes once it stops.
+            if !s.running && !supervisor.isRunning && seen.localRole != .down {
+                if !adopted { logger.notice("node: a redis-server already answers on the local port: adopted, supervised once it stops") }
+                adopted = true
+            } else {
+                adopted = false
+                switch s.decide(groupMaster: core.groupMaster, majorityContact: majority, now: now) {
+                case .start(let master):
+                    do {
+                        try supervisor.start(replicaOf: master ?? "") { how in status.update { $0.redisExits.append((status.now(), how)) } }
+                        s.started(now: now)
+                        logger.notice("node: redis-server started as \(master.map { "a replica of \($0)" } ?? "the master (no replica was promoted in its place)")")
+                    } catch {
+                        s.startFailed(now: now)
+                        logger.error("node: \(error)")
+                    }
+                    lastWait = ""
+                case .wait(let why):
+                    if why != lastWait { logger.notice("node: redis-server not started: \(why)") }
+                    lastWait = why
+                case .running:
+                    lastWait = ""
+                }
+            }
+            supervision = s
+        }
         let fenced = core.isFenced
         let vip = core.vip
         let vipStates = daemon?.states ?? []
@@ -466,6 +529,8 @@ final class NodeStatus: Sendable {
         var vipEligible = false
         var vipState = "none"
         var decidedAt: Int64 = 0
+        /// Exits of the supervised redis-server not yet handled: when, and how.
+        var redisExits: [(Int64, String)] = []
     }
 
     private let state = Mutex(Snapshot())
@@ -477,7 +542,8 @@ final class NodeStatus: Sendable {
         return d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000
     }
 
-    func update(_ change: (inout Snapshot) -> Void) { state.withLock { change(&$0) } }
+    @discardableResult
+    func update<T>(_ change: (inout Snapshot) -> T) -> T { state.withLock { change(&$0) } }
     func read<T>(_ body: (Snapshot) -> T) -> T { state.withLock { body($0) } }
 
     func infoLines() -> [String] {

@@ -11,9 +11,12 @@ struct NodeLabTests {
     /// moves to the promoted replica's node, never on two nodes), nothing acknowledged is lost
     /// but what the master acknowledged as it died. partition_direct: the master's node cut off
     /// fences itself; only writes acknowledged within down-after/2 of the cut are lost, and the
-    /// old master follows the new one after the heal.
-    @Test("kill -9 of the master's Redis and a partition of the master's node, clients at the VIP",
-          arguments: ["kill_redis_direct", "partition_direct"])
+    /// old master follows the new one after the heal. reboot_master (redis.supervise): the
+    /// master's agent and Redis killed together and its VIP gone, the agent started again: the
+    /// two nodes left fail over (a split vote between them retried at once) and the rebooted
+    /// node's agent starts its Redis only as a replica of the new master.
+    @Test("kill -9 of the master's Redis, a partition of the master's node, a reboot of the master's node, clients at the VIP",
+          arguments: ["kill_redis_direct", "partition_direct", "reboot_master"])
     func scenario(_ name: String) async throws {
         let result = try await VRRPLab.run([name], script: "scripts/lab-node.sh")
         #expect(result.status == 0, "\(result.output)")
