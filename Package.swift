@@ -119,7 +119,7 @@ let package = Package(
         .executableTarget(
             name: "tandem",
             dependencies: [
-                "Sentinel", "Proxy", "VRRP", "KeepalivedConfig", "NodeConfig", "Node",
+                "Sentinel", "Proxy", "VRRP", "KeepalivedConfig", "NodeConfig", "Node", "NodeCore", "RESP", "RedisConnection",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

@@ -13,6 +13,6 @@ struct Tandem: AsyncParsableCommand {
             master/replica group. Each job is a subcommand; `tandem run` runs them together.
             """,
         version: tandemVersion,
-        subcommands: [SentinelCommand.self, ProxyCommand.self, VRRPCommand.self, RunCommand.self, StatusCommand.self]
+        subcommands: [SentinelCommand.self, ProxyCommand.self, VRRPCommand.self, RunCommand.self, SwitchoverCommand.self, StatusCommand.self]
     )
 }

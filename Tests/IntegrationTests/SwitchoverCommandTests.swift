@@ -1,0 +1,76 @@
+import Foundation
+import NIOConcurrencyHelpers
+import RESP
+import RedisConnection
+import RedisTestSupport
+import Testing
+
+/// `tandem switchover` against three tandem sentinels and a real group: the chosen replica is
+/// promoted with every write kept, each step printed with its time, the other replica's
+/// replica-priority restored; bad requests refused with the reason and exit 1.
+@Suite("tandem switchover", .serialized, .timeLimit(.minutes(3)),
+       .enabled(if: SentinelProcess.shouldRunTests, "redis-server or redis-sentinel is not installed"))
+struct SwitchoverCommandTests {
+    @Test("--to a replica: promoted without losing a write, events printed, the other replica's priority restored")
+    func switchoverTo() async throws {
+        try await withReplicationGroup(replicas: 2) { master, replicas in
+            let target = replicas[1], other = replicas[0]
+            _ = try await other.withConnection { try await $0.send(["CONFIG", "SET", "replica-priority", "70"]) }
+            let sentinels = try await SentinelBehaviourTests.group(master)
+            defer { sentinels.forEach { $0.stop() } }
+            let writer = SentinelBehaviourTests.Writer()
+            let writing = Task { await writer.run(sentinel: sentinels[1]) }
+            try await waitUntil("300 acknowledged writes before the switchover") { writer.acked.withLockedValue { $0.count } >= 300 }
+
+            let monitor = "127.0.0.1:\(sentinels[0].port)"
+            let (status, output) = try runProgram(try tandemExecutable(),
+                                                  ["switchover", "--monitor", monitor, "--group", "mymaster", "--to", "127.0.0.1:\(target.port)"])
+            #expect(status == 0, "\(output)")
+            let lines = output.split(separator: "\n").map(String.init)
+            #expect(lines.contains { $0.contains("127.0.0.1:\(other.port): replica-priority 0 for the switchover (was 70)") }, "\(output)")
+            #expect(lines.contains { $0.contains("+selected-slave slave 127.0.0.1:\(target.port)") }, "\(output)")
+            #expect(lines.contains { $0.contains("+switch-master mymaster 127.0.0.1 \(master.port) 127.0.0.1 \(target.port)") }, "\(output)")
+            #expect(lines.last?.hasSuffix("switched: the master of mymaster is 127.0.0.1:\(target.port)") == true, "\(output)")
+            // Every line carries its time since the start.
+            #expect(lines.allSatisfy { $0.range(of: #"^ *\d+ ms  "#, options: .regularExpression) != nil }, "\(output)")
+
+            try await waitUntil("every sentinel to name the target", timeout: .seconds(20)) {
+                for s in sentinels where try await s.masterAddress() != "127.0.0.1:\(target.port)" { return false }
+                return true
+            }
+            let priority = try await other.withConnection { try await $0.send(["CONFIG", "GET", "replica-priority"]) }
+            #expect(priority.array?.last?.string == "70", "restored to its own value")
+
+            let before = writer.acked.withLockedValue { $0.count }
+            try await waitUntil("300 more acknowledged writes after the switchover") { writer.acked.withLockedValue { $0.count } >= before + 300 }
+            writer.stop.withLockedValue { $0 = true }
+            await writing.value
+            let acked = writer.acked.withLockedValue { $0 }
+            let values = try await target.withConnection { c in try await c.pipeline(acked.map { ["GET", "w:\($0)"] }) }
+            let lost = zip(acked, values).filter { $0.1 != .bulkString("\($0.0)") }.map(\.0)
+            #expect(lost.isEmpty, "\(lost.count) of \(acked.count) acknowledged writes missing on the new master")
+        }
+    }
+
+    @Test("refused with the reason and exit 1: an unknown --to, an unknown group, no monitor there")
+    func refusals() async throws {
+        try await withReplicationGroup(replicas: 1) { master, _ in
+            let sentinel = try await SentinelProcess(kind: .tandem, monitoring: master, quorum: 1)
+            defer { sentinel.stop() }
+            try await waitUntil("the sentinel to know the replica") { try await sentinel.known().replicas == 1 }
+            let monitor = "127.0.0.1:\(sentinel.port)"
+            let tandem = try tandemExecutable()
+            let unknownTarget = try runProgram(tandem, ["switchover", "--monitor", monitor, "--to", "127.0.0.1:1"])
+            #expect(unknownTarget.status == 1)
+            #expect(unknownTarget.output.contains("--to 127.0.0.1:1 is not a replica of this master"), "\(unknownTarget.output)")
+            let unknownGroup = try runProgram(tandem, ["switchover", "--monitor", monitor, "--group", "nosuch"])
+            #expect(unknownGroup.status == 1)
+            #expect(unknownGroup.output.contains("No such master with that name"), "\(unknownGroup.output)")
+            let nobody = try runProgram(tandem, ["switchover", "--monitor", "127.0.0.1:\(try freeLoopbackPort())"])
+            #expect(nobody.status == 1)
+            #expect(nobody.output.contains("cannot reach the monitor"), "\(nobody.output)")
+            // Nothing was switched.
+            #expect(try await sentinel.masterAddress() == "127.0.0.1:\(master.port)")
+        }
+    }
+}
