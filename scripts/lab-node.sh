@@ -16,6 +16,8 @@
 #                      switch the master away after 3 s (zero-loss SENTINEL FAILOVER)
 #   supervised_kill_redis  redis.supervise: kill -9 of the master's server, which its agent
 #                      restarts only as a replica of the promoted one
+#   link_down_direct   the master node's eth0 down for 4 s, then up
+#   witness_kill_redis, witness_partition  two data nodes and a witness (h3 runs a monitor only)
 #   reboot_master      redis.supervise: the master's node "reboots" (agent and Redis killed, VIP
 #                      gone), its agent starts again 3 s later: its Redis comes back as a replica
 # Each checks: the VIP never on two hosts at once, writes resume (RESUME_LIMIT s), and no
@@ -42,15 +44,18 @@ done
 started() { LAB_PIDS+=("$!"); }
 cli() { inns h9 redis-cli -h "$1" -p "$2" "${@:3}" 2>/dev/null; }
 
+# WITNESS=1: h3 is a witness (a monitor only: no Redis, proxy or VIP), the seeds' two-machine
+# layout made safe.
 nodes_up() {  # nodes_up direct|proxy [supervised]
-  local mode=$1 supervised=${2:-} i
+  local mode=$1 supervised=${2:-} i data=3 role
+  [ -n "${WITNESS:-}" ] && data=2
   lab_setup 3
   for i in 1 2 3; do
     # cut0: where write_partition sends the other side's traffic (its peer stays down).
     ip -n "$(ns h$i)" link add cut0 type veth peer name cut1
     ip -n "$(ns h$i)" link set cut0 up
   done
-  for i in 1 2 3; do
+  for i in $(seq 1 $data); do
     mkdir -p "$LAB_DIR/r$i"
     if [ -n "$supervised" ]; then
       # redis.supervise: the agent starts the server from this file (and restarts it).
@@ -65,34 +70,40 @@ nodes_up() {  # nodes_up direct|proxy [supervised]
     echo $! > "$LAB_DIR/redis$i.pid"
   done
   for i in 1 2 3; do
+    role=data; [ "$i" -gt "$data" ] && role=witness
     {
-      echo "node: { name: n$i, state-dir: $LAB_DIR/state$i }"
+      echo "node: { name: n$i, role: $role, state-dir: $LAB_DIR/state$i }"
       echo "group:"
       echo "  name: mymaster"
       echo "  down-after: ${DOWN_AFTER}ms"
       echo "  failover-timeout: 10s"
       echo "  nodes:"
-      for j in 1 2 3; do echo "    - { name: n$j, address: $LAB_NET.$j }"; done
-      [ "$mode" = proxy ] && echo "proxy: { listen: [0.0.0.0:6380] }"
-      [ -n "$supervised" ] && echo "redis: { supervise: true, server: $(command -v redis-server), config: $LAB_DIR/r$i.conf }"
-      echo "vip:"
-      echo "  address: $LAB_VIP/24"
-      echo "  interface: eth0"
-      echo "  mode: $mode"
-      echo "  vrrp: { version: 3, router-id: 79, advert-interval: 100ms }"
+      for j in 1 2 3; do
+        if [ "$j" -gt "$data" ]; then echo "    - { name: n$j, address: $LAB_NET.$j, role: witness }"
+        else echo "    - { name: n$j, address: $LAB_NET.$j }"; fi
+      done
+      if [ $role = data ]; then
+        [ "$mode" = proxy ] && echo "proxy: { listen: [0.0.0.0:6380] }"
+        [ -n "$supervised" ] && echo "redis: { supervise: true, server: $(command -v redis-server), config: $LAB_DIR/r$i.conf }"
+        echo "vip:"
+        echo "  address: $LAB_VIP/24"
+        echo "  interface: eth0"
+        echo "  mode: $mode"
+        echo "  vrrp: { version: 3, router-id: 79, advert-interval: 100ms }"
+      fi
     } > "$LAB_DIR/n$i.yaml"
     ip netns exec "$(ns h$i)" "$TANDEM" run "$LAB_DIR/n$i.yaml" --log-level info >> "$LAB_DIR/node$i.log" 2>&1 &
     started
     echo $! > "$LAB_DIR/node$i.pid"
   done
-  for i in 2 3; do
+  for i in $(seq 2 $data); do
     wait_for 20 "h$i's Redis to replicate h1's" sh -c "ip netns exec $(ns h9) redis-cli -h $LAB_NET.$i INFO replication 2>/dev/null | grep -q master_link_status:up"
   done
   for i in 1 2 3; do
-    wait_for 20 "monitor $i to know 2 peers and 2 replicas" sh -c "
+    wait_for 20 "monitor $i to know 2 peers and $((data - 1)) replicas" sh -c "
       out=\$(ip netns exec $(ns h9) redis-cli -h $LAB_NET.$i -p 26379 SENTINEL MASTER mymaster 2>/dev/null)
       echo \"\$out\" | grep -A1 -x num-other-sentinels | tail -1 | grep -qx 2 &&
-      echo \"\$out\" | grep -A1 -x num-slaves | tail -1 | grep -qx 2"
+      echo \"\$out\" | grep -A1 -x num-slaves | tail -1 | grep -qx $((data - 1))"
   done
   # direct: on the master's node; proxy: on one node (the master's preferred at the first election).
   if [ "$mode" = direct ]; then
@@ -102,7 +113,7 @@ nodes_up() {  # nodes_up direct|proxy [supervised]
   fi
   # Supervised: the PIDs of the servers the agents started.
   if [ -n "$supervised" ]; then
-    for i in 1 2 3; do redis_pid $i > "$LAB_DIR/redis$i.pid"; done
+    for i in $(seq 1 $data); do redis_pid $i > "$LAB_DIR/redis$i.pid"; done
   fi
 }
 
@@ -194,8 +205,26 @@ scenario_reboot_master() {
   check_restarted_as_replica "$(cat "$LAB_DIR/redis1.pid")"
 }
 
+# Link down: the master node's interface goes down for 4 s (VRRP adverts stop too, unlike the
+# silent cut). It fences itself and leaves the VIP; the others promote; after the link comes
+# back it follows the new master.
+scenario_link_down_direct() {
+  nodes_up direct
+  echo "ip -n $(ns h1) link set eth0 down" > "$LAB_DIR/fault.sh"
+  echo "ip -n $(ns h1) link set eth0 up" > "$LAB_DIR/heal.sh"
+  drive link_down_direct direct --heal "$LAB_DIR/heal.sh" --heal-after 4 --max-lost-window "$(fence_window)"
+  check_rejoined
+}
+# The two-machine layout made safe: two data nodes and a witness (h3: a monitor only).
+scenario_witness_kill_redis() { WITNESS=1; nodes_up direct; write_kill_redis; drive witness_kill_redis direct --max-lost-window 0.05; }
+scenario_witness_partition() {
+  WITNESS=1; nodes_up direct; write_partition
+  drive witness_partition direct --heal "$LAB_DIR/heal.sh" --heal-after 4 --max-lost-window "$(fence_window)"
+  check_rejoined
+}
+
 scenarios=("$@")
-[ ${#scenarios[@]} = 0 ] && scenarios=(kill_redis_direct kill_redis_proxy partition_direct partition_proxy kill_agent_direct supervised_kill_redis reboot_master)
+[ ${#scenarios[@]} = 0 ] && scenarios=(kill_redis_direct kill_redis_proxy partition_direct partition_proxy kill_agent_direct supervised_kill_redis reboot_master link_down_direct witness_kill_redis witness_partition)
 [ "${scenarios[*]}" = quick ] && scenarios=(kill_redis_direct partition_direct)
 failed=0
 for s in "${scenarios[@]}"; do
