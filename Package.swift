@@ -99,6 +99,11 @@ let package = Package(
             name: "NodeCore",
             swiftSettings: swiftSettings
         ),
+        // PURE: `tandem status`'s report from a monitor's replies, its table and JSON.
+        .target(
+            name: "Status",
+            swiftSettings: swiftSettings
+        ),
         // node.yaml reader for `tandem run`: typed settings, errors with file, line and key.
         .target(
             name: "NodeConfig",
@@ -119,7 +124,7 @@ let package = Package(
         .executableTarget(
             name: "tandem",
             dependencies: [
-                "Sentinel", "Proxy", "VRRP", "KeepalivedConfig", "NodeConfig", "Node", "NodeCore", "RESP", "RedisConnection",
+                "Sentinel", "Proxy", "VRRP", "KeepalivedConfig", "NodeConfig", "Node", "NodeCore", "Status", "RESP", "RedisConnection",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -168,6 +173,11 @@ let package = Package(
         .testTarget(
             name: "NodeCoreTests",
             dependencies: ["NodeCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "StatusTests",
+            dependencies: ["Status"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

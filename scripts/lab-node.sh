@@ -158,7 +158,14 @@ check_rejoined() {
   lab_log "h1 rejoined as a replica"
 }
 
-scenario_kill_redis_direct() { nodes_up direct; write_kill_redis; drive kill_redis_direct direct --max-lost-window 0.05; }
+# `tandem status` from the client's namespace names the node now holding the VIP.
+check_status_vip() {
+  local out
+  out=$(inns h9 "$TANDEM" status --monitor $LAB_NET.1:26379)
+  echo "$out" | sed 's/^/  status: /' >&2
+  echo "$out" | head -1 | grep -Eq "VIP on n[23]$" || { lab_log "tandem status does not show the VIP on the new master's node"; return 1; }
+}
+scenario_kill_redis_direct() { nodes_up direct; write_kill_redis; drive kill_redis_direct direct --max-lost-window 0.05; check_status_vip; }
 scenario_kill_redis_proxy() { nodes_up proxy; write_kill_redis; drive kill_redis_proxy proxy --max-lost-window 0.05; }
 # The master's node agent SIGKILLed, its Redis running on: nobody else may claim the VIP while
 # that Redis is the master, so after 3 s of silence (the dead agent's address has expired) the

@@ -16,16 +16,9 @@ struct CommandLineTests {
         #expect(version.output.hasPrefix("0."))
         let help = try runTandem(["--help"])
         #expect(help.status == 0)
-        for subcommand in ["sentinel", "proxy", "vrrp", "run", "status"] {
+        for subcommand in ["sentinel", "proxy", "vrrp", "run", "switchover", "status"] {
             #expect(help.output.contains(subcommand), "help does not list \(subcommand)")
         }
-    }
-
-    @Test("subcommands that have not landed say so and exit 2", arguments: ["status"])
-    func pending(subcommand: String) throws {
-        let result = try runTandem([subcommand, "/etc/some.conf", "--port", "26379"])
-        #expect(result.status == 2)
-        #expect(result.output.contains("tandem \(subcommand): not implemented yet"))
     }
 
     @Test("tandem run --check validates node.yaml (0 valid, 1 with file:line:key); a run that cannot set up exits 1 naming why")

@@ -74,3 +74,51 @@ struct SwitchoverCommandTests {
         }
     }
 }
+
+/// `tandem status` against a real group watched by tandem sentinels and a redis-sentinel.
+@Suite("tandem status", .serialized, .timeLimit(.minutes(2)),
+       .enabled(if: SentinelProcess.shouldRunTests, "redis-server or redis-sentinel is not installed"))
+struct StatusCommandTests {
+    @Test("asked of a tandem sentinel and of a redis-sentinel: the master, both replicas linked with their lag, every monitor; JSON too")
+    func status() async throws {
+        try await withReplicationGroup(replicas: 2) { master, replicas in
+            var sentinels: [SentinelProcess] = []
+            defer { sentinels.forEach { $0.stop() } }
+            sentinels.append(try await SentinelProcess(kind: .tandem, monitoring: master))
+            sentinels.append(try await SentinelProcess(kind: .tandem, monitoring: master))
+            sentinels.append(try await SentinelProcess(kind: .redis, monitoring: master))
+            try await waitUntil("every sentinel to know its peers and the replicas", timeout: .seconds(30)) {
+                for s in sentinels {
+                    let k = try await s.known()
+                    if k.sentinels != 2 || k.replicas != 2 { return false }
+                }
+                return true
+            }
+            for s in [sentinels[0], sentinels[2]] {
+                let (status, output) = try runProgram(try tandemExecutable(), ["status", "--monitor", "127.0.0.1:\(s.port)"])
+                #expect(status == 0, "\(s.kind): \(output)")
+                let lines = output.split(separator: "\n").map(String.init)
+                #expect(lines.first == "group mymaster: master 127.0.0.1:\(master.port) ok  epoch 0  quorum 2", "\(s.kind): \(output)")
+                for r in replicas {
+                    #expect(lines.contains { $0.hasPrefix("  127.0.0.1:\(r.port) ") && $0.contains(" up ") }, "\(s.kind): \(output)")
+                }
+                for peer in sentinels {
+                    #expect(lines.contains { $0.hasPrefix("  127.0.0.1:\(peer.port) ") && ($0.contains(" ok ") || $0.contains(" asked ")) },
+                            "\(s.kind): \(output)")
+                }
+                #expect(lines.allSatisfy { $0.count <= 100 })
+            }
+            let (status, output) = try runProgram(try tandemExecutable(), ["status", "--json", "--monitor", "127.0.0.1:\(sentinels[1].port)"])
+            #expect(status == 0, "\(output)")
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any], "\(output)")
+            let group = try #require((object["groups"] as? [[String: Any]])?.first)
+            #expect(group["master"] as? String == "127.0.0.1:\(master.port)")
+            #expect((group["replicas"] as? [[String: Any]])?.count == 2)
+            #expect((group["monitors"] as? [[String: Any]])?.count == 3)
+            #expect(group["masterOffset"] as? Int != nil, "the master's offset read from the master")
+            // Nobody there: exit 1 with the reason.
+            let nobody = try runProgram(try tandemExecutable(), ["status", "--monitor", "127.0.0.1:\(try freeLoopbackPort())"])
+            #expect(nobody.status == 1 && nobody.output.hasPrefix("tandem status: 127.0.0.1:"), "\(nobody.output)")
+        }
+    }
+}

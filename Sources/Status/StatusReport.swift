@@ -1,0 +1,182 @@
+/// `tandem status`: what a monitor (a node agent's, a `tandem sentinel`'s or a redis-sentinel's
+/// port) knows of its groups, as a value built from its replies, a 100-column table and JSON.
+/// Pure: the command asks, this module reads and renders.
+public struct StatusReport: Codable, Sendable, Hashable {
+    /// The monitor asked (`host:port`).
+    public var monitor: String
+    public var groups: [Group]
+
+    public init(monitor: String, groups: [Group]) {
+        self.monitor = monitor
+        self.groups = groups
+    }
+
+    public struct Group: Codable, Sendable, Hashable {
+        public var name: String
+        /// The master as the monitor names it (`host:port`).
+        public var master: String
+        /// `flags` of SENTINEL MASTER: `master`, plus `s_down`, `o_down`, `failover_in_progress`…
+        public var masterFlags: [String]
+        public var configEpoch: Int64
+        public var quorum: Int
+        /// The failover's state while one runs (`failover-state`), else nil.
+        public var failoverState: String?
+        /// The master's replication offset, when the command could ask the master.
+        public var masterOffset: Int64?
+        public var replicas: [Replica]
+        /// Every monitor of the group: the one asked first, then its peers.
+        public var monitors: [Monitor]
+
+        public init(name: String, master: String, masterFlags: [String], configEpoch: Int64, quorum: Int,
+                    failoverState: String?, masterOffset: Int64?, replicas: [Replica], monitors: [Monitor]) {
+            self.name = name
+            self.master = master
+            self.masterFlags = masterFlags
+            self.configEpoch = configEpoch
+            self.quorum = quorum
+            self.failoverState = failoverState
+            self.masterOffset = masterOffset
+            self.replicas = replicas
+            self.monitors = monitors
+        }
+
+        /// From SENTINEL MASTER's, SENTINEL REPLICAS' and SENTINEL SENTINELS' field maps.
+        public init(master f: [String: String], replicas: [[String: String]], sentinels: [[String: String]],
+                    asked: String, masterOffset: Int64?) {
+            name = f["name"] ?? ""
+            master = "\(f["ip"] ?? "?"):\(f["port"] ?? "?")"
+            masterFlags = Self.flags(f["flags"])
+            configEpoch = Int64(f["config-epoch"] ?? "") ?? 0
+            quorum = Int(f["quorum"] ?? "") ?? 0
+            let state = f["failover-state"] ?? ""
+            failoverState = state.isEmpty || state == "none" ? nil : state
+            self.masterOffset = masterOffset
+            let best = replicas.compactMap { Int64($0["slave-repl-offset"] ?? "") }.max()
+            self.replicas = replicas.map { r in
+                let offset = Int64(r["slave-repl-offset"] ?? "") ?? 0
+                // Lag against the master's offset when known, else against the replica furthest on.
+                let reference = masterOffset ?? best ?? offset
+                return Replica(address: "\(r["ip"] ?? "?"):\(r["port"] ?? "?")", flags: Self.flags(r["flags"]),
+                               linkUp: r["master-link-status"] == "ok", offset: offset, lagBytes: max(0, reference - offset),
+                               priority: Int(r["slave-priority"] ?? "") ?? 100,
+                               linkDownMilliseconds: Int64(r["master-link-down-time"] ?? "") ?? 0)
+            }
+            monitors = [Monitor(address: asked, runID: nil, flags: ["self"], lastOkPingMilliseconds: 0, node: nil)]
+                + sentinels.map { s in
+                    Monitor(address: "\(s["ip"] ?? "?"):\(s["port"] ?? "?")", runID: s["runid"], flags: Self.flags(s["flags"]),
+                            lastOkPingMilliseconds: Int64(s["last-ok-ping-reply"] ?? ""), node: nil)
+                }
+        }
+
+        static func flags(_ text: String?) -> [String] {
+            (text ?? "").split(separator: ",").map(String.init).filter { !$0.isEmpty }
+        }
+
+        /// Healthy: the master has no s_down/o_down flag and no failover runs.
+        public var masterHealthy: Bool { masterFlags.allSatisfy { $0 == "master" } }
+    }
+
+    public struct Replica: Codable, Sendable, Hashable {
+        public var address: String
+        public var flags: [String]
+        /// The replica's own replication link to the master (`master-link-status:ok`).
+        public var linkUp: Bool
+        public var offset: Int64
+        /// Bytes behind the master (or behind the replica furthest on, if the master could not be asked).
+        public var lagBytes: Int64
+        public var priority: Int
+        public var linkDownMilliseconds: Int64
+    }
+
+    public struct Monitor: Codable, Sendable, Hashable {
+        public var address: String
+        public var runID: String?
+        /// `self` for the monitor asked; otherwise SENTINEL SENTINELS' flags (`sentinel`, `s_down`, `disconnected`…).
+        public var flags: [String]
+        /// Milliseconds since its last valid PING reply, as the monitor asked saw it.
+        public var lastOkPingMilliseconds: Int64?
+        /// `INFO node` of a node agent's monitor (nil: a plain sentinel, or not reachable).
+        public var node: NodeInfo?
+    }
+
+    /// `INFO node`'s fields.
+    public struct NodeInfo: Codable, Sendable, Hashable {
+        public var name: String
+        public var role: String
+        public var localRedis: String?
+        public var fenced: Bool
+        public var majorityContact: Bool
+        public var vipState: String?
+        public var proxy: String?
+
+        /// From `INFO node`'s text; nil when it has no `node_name` (not a node agent).
+        public init?(info text: String) {
+            var f: [String: String] = [:]
+            for line in text.split(whereSeparator: \.isNewline) {
+                guard let colon = line.firstIndex(of: ":"), !line.hasPrefix("#") else { continue }
+                f[String(line[..<colon])] = String(line[line.index(after: colon)...])
+            }
+            guard let name = f["node_name"] else { return nil }
+            self.name = name
+            role = f["node_role"] ?? "?"
+            localRedis = f["local_redis"]
+            fenced = f["fenced"] == "1"
+            majorityContact = f["majority_contact"] == "1"
+            vipState = f["vip_state"].flatMap { $0 == "none" ? nil : $0 }
+            proxy = f["proxy"].flatMap { $0 == "none" ? nil : $0 }
+        }
+    }
+}
+
+extension StatusReport {
+    /// The human table: at most `width` columns per line.
+    public func table(width: Int = 100) -> String {
+        var lines: [String] = []
+        for g in groups {
+            var head = "group \(g.name): master \(g.master) \(g.masterHealthy ? "ok" : g.masterFlags.filter { $0 != "master" }.joined(separator: ","))"
+            head += "  epoch \(g.configEpoch)  quorum \(g.quorum)"
+            if let state = g.failoverState { head += "  failover: \(state)" }
+            if let vip = g.monitors.first(where: { $0.node?.vipState == "MASTER" })?.node?.name { head += "  VIP on \(vip)" }
+            lines.append(head)
+            lines.append(row(["  replica", "link", "offset", "lag", "prio", "flags"], [24, 6, 14, 12, 5]))
+            for r in g.replicas {
+                lines.append(row(["  " + r.address, r.linkUp ? "up" : "down", String(r.offset), Self.bytes(r.lagBytes),
+                                  String(r.priority), r.flags.joined(separator: ",")], [24, 6, 14, 12, 5]))
+            }
+            if g.replicas.isEmpty { lines.append("  (no replicas)") }
+            lines.append(row(["  monitor", "state", "last ping", "node", "role", "redis", "fenced", "vip", "proxy"],
+                             [24, 8, 10, 8, 8, 8, 7, 8]))
+            for m in g.monitors {
+                let state = m.flags.contains("self") ? "asked" : (m.flags.contains("s_down") || m.flags.contains("disconnected") ? "down" : "ok")
+                let ping = m.flags.contains("self") ? "-" : m.lastOkPingMilliseconds.map { "\($0) ms" } ?? "?"
+                let n = m.node
+                lines.append(row(["  " + m.address, state, ping, n?.name ?? "-", n?.role ?? "-", n?.localRedis ?? "-",
+                                  n.map { $0.fenced ? "yes" : "no" } ?? "-", n?.vipState ?? "-", n?.proxy ?? "-"],
+                                 [24, 8, 10, 8, 8, 8, 7, 8]))
+            }
+            lines.append("")
+        }
+        if groups.isEmpty { lines.append("monitor \(monitor) watches no group") }
+        return lines.map { String($0.prefix(width)) }.joined(separator: "\n")
+    }
+
+    private func row(_ cells: [String], _ widths: [Int]) -> String {
+        var out = ""
+        for (i, cell) in cells.enumerated() {
+            if i < widths.count {
+                let w = widths[i]
+                out += cell.count >= w ? String(cell.prefix(w - 1)) + " " : cell + String(repeating: " ", count: w - cell.count)
+            } else {
+                out += cell
+            }
+        }
+        while out.hasSuffix(" ") { out.removeLast() }
+        return out
+    }
+
+    static func bytes(_ n: Int64) -> String {
+        if n < 1024 { return "\(n) B" }
+        if n < 1024 * 1024 { return "\(n / 1024) KiB" }
+        return "\(n / (1024 * 1024)) MiB"
+    }
+}

@@ -1,0 +1,135 @@
+import ArgumentParser
+import Foundation
+import NIOCore
+import NodeConfig
+import RESP
+import RedisConnection
+import Status
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `tandem status`: asks one monitor (a node agent's, a `tandem sentinel`'s or a
+/// redis-sentinel's port) for its groups, their replicas and monitors, the master's offset, and
+/// every peer monitor's `INFO node`; prints `StatusReport`'s table or JSON. `--watch` repeats
+/// every second.
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show the groups a monitor watches: master, replicas and lag, monitors, nodes and VIP.")
+
+    @Option(name: .long, help: "The monitor to ask (HOST:PORT). Default: the node's monitor with --config, else 127.0.0.1:26379.")
+    var monitor: String?
+
+    @Option(name: .long, help: "A node.yaml: its monitor and Redis password.")
+    var config: String?
+
+    @Option(name: .long, help: "Password for the monitors (requirepass of the sentinels).")
+    var monitorPassword: String?
+
+    @Option(name: .long, help: "Password for the masters' Redis (to read their replication offset).")
+    var password: String?
+
+    @Flag(name: .long, help: "Print JSON (schema in docs/operations.md) instead of the table.")
+    var json = false
+
+    @Flag(name: .long, help: "Print again every second until interrupted.")
+    var watch = false
+
+    func run() async throws {
+        var monitorAddress = monitor ?? "127.0.0.1:26379"
+        var redisPassword = password
+        var redisUser: String?
+        if let config {
+            let c: NodeConfiguration
+            do {
+                c = try NodeConfiguration(parsing: try String(contentsOfFile: config, encoding: .utf8), file: config)
+            } catch {
+                fail("\(config): \(error)")
+            }
+            if monitor == nil, let me = c.me { monitorAddress = "\(me.address):\(me.monitorPort)" }
+            if password == nil { redisPassword = c.redis?.password ?? c.group.password }
+            redisUser = c.redis?.user ?? c.group.user
+        }
+        guard let (host, port) = SwitchoverCommand.hostPort(monitorAddress) else { fail("--monitor \(monitorAddress): expected HOST:PORT") }
+        repeat {
+            let report: StatusReport
+            do {
+                report = try await Self.report(host: host, port: port, monitorPassword: monitorPassword,
+                                               redisUser: redisUser, redisPassword: redisPassword)
+            } catch {
+                if !watch { fail("\(monitorAddress): \(error)") }
+                print("\u{1B}[H\u{1B}[2J\(monitorAddress): \(error)")
+                try? await Task.sleep(for: .seconds(1))
+                continue
+            }
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            } else {
+                print((watch ? "\u{1B}[H\u{1B}[2J" : "") + report.table())
+            }
+            if watch { try? await Task.sleep(for: .seconds(1)) }
+        } while watch
+    }
+
+    static func report(host: String, port: Int, monitorPassword: String?, redisUser: String?, redisPassword: String?) async throws -> StatusReport {
+        let asked = "\(host):\(port)"
+        let c = try await RedisConnection.connect(RedisConnectionConfiguration(
+            host: host, port: port, password: monitorPassword, connectTimeout: .seconds(2), commandTimeout: .seconds(3)))
+        defer { Task { await c.close() } }
+        let masters = try await c.send(["SENTINEL", "MASTERS"])
+        if let error = masters.errorMessage { throw StatusFailure("SENTINEL MASTERS: \(error)") }
+        let ownNode = (try? await c.send(["INFO", "node"]))?.string.flatMap { StatusReport.NodeInfo(info: $0) }
+        var groups: [StatusReport.Group] = []
+        var nodeOf: [String: StatusReport.NodeInfo?] = [:]
+        for entry in masters.array ?? [] {
+            let f = SwitchoverCommand.fields(entry)
+            guard let name = f["name"] else { continue }
+            let replicas = (try await c.send(["SENTINEL", "REPLICAS", name]).array ?? []).map { SwitchoverCommand.fields($0) }
+            let sentinels = (try await c.send(["SENTINEL", "SENTINELS", name]).array ?? []).map { SwitchoverCommand.fields($0) }
+            var offset: Int64?
+            if let ip = f["ip"], let p = f["port"].flatMap({ Int($0) }),
+               let m = try? await RedisConnection.connect(RedisConnectionConfiguration(
+                   host: ip, port: p, username: redisUser, password: redisPassword,
+                   connectTimeout: .milliseconds(500), commandTimeout: .seconds(1))) {
+                if let info = try? await m.info("replication") {
+                    offset = info.section("Replication")?["master_repl_offset"].flatMap { Int64($0) }
+                }
+                await m.close()
+            }
+            var group = StatusReport.Group(master: f, replicas: replicas, sentinels: sentinels, asked: asked, masterOffset: offset)
+            group.monitors[0].node = ownNode
+            for i in group.monitors.indices.dropFirst() {
+                let address = group.monitors[i].address
+                if nodeOf[address] == nil, let (h, p) = SwitchoverCommand.hostPort(address) {
+                    nodeOf[address] = await Self.nodeInfo(host: h, port: p, password: monitorPassword)
+                }
+                group.monitors[i].node = nodeOf[address] ?? nil
+            }
+            groups.append(group)
+        }
+        return StatusReport(monitor: asked, groups: groups)
+    }
+
+    /// A peer monitor's `INFO node` (nil: not a node agent, or not reachable in time).
+    static func nodeInfo(host: String, port: Int, password: String?) async -> StatusReport.NodeInfo? {
+        guard let c = try? await RedisConnection.connect(RedisConnectionConfiguration(
+            host: host, port: port, password: password, connectTimeout: .milliseconds(500), commandTimeout: .seconds(1))) else { return nil }
+        defer { Task { await c.close() } }
+        return (try? await c.send(["INFO", "node"]))?.string.flatMap { StatusReport.NodeInfo(info: $0) }
+    }
+
+    private func fail(_ message: String) -> Never {
+        let text = "tandem status: \(message)\n"
+        _ = text.withCString { write(2, $0, strlen($0)) }
+        Glibc.exit(1)
+    }
+}
+
+private struct StatusFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
