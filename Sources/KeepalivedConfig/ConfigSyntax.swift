@@ -62,9 +62,7 @@ public enum ConfigSyntax {
     }
 
     private static func parse(file path: String, includeDepth: inout Int) throws -> [ConfigStatement] {
-        guard let text = readFile(path) else {
-            throw ConfigError(SourceLocation(file: path, line: 0), "cannot read file: \(String(cString: strerror(errno)))")
-        }
+        let text = try readFile(path)
         return try parse(text: text, file: path, includeDepth: &includeDepth)
     }
 
@@ -187,15 +185,33 @@ public enum ConfigSyntax {
         return (0..<Int(result.gl_pathc)).compactMap { result.gl_pathv[$0].map { String(cString: $0) } }
     }
 
-    private static func readFile(_ path: String) -> String? {
-        guard let f = fopen(path, "r") else { return nil }
+    /// The largest file read (a configuration is a few kilobytes).
+    static let maxFileSize = 16 << 20
+
+    /// A regular file's text: a device, FIFO or directory (`include /dev/zero`) or a file over
+    /// `maxFileSize` is refused rather than read forever.
+    private static func readFile(_ path: String) throws -> String {
+        let location = SourceLocation(file: path, line: 0)
+        guard let f = fopen(path, "r") else {
+            throw ConfigError(location, "cannot read file: \(String(cString: strerror(errno)))")
+        }
         defer { fclose(f) }
+        var info = stat()
+        guard fstat(fileno(f), &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+            throw ConfigError(location, "cannot read file: not a regular file")
+        }
+        guard info.st_size <= maxFileSize else {
+            throw ConfigError(location, "cannot read file: \(info.st_size) bytes, more than \(maxFileSize)")
+        }
         var bytes: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
+        while bytes.count <= maxFileSize {
             let n = fread(&buffer, 1, buffer.count, f)
             if n <= 0 { break }
             bytes += buffer[..<n]
+        }
+        guard bytes.count <= maxFileSize else {
+            throw ConfigError(location, "cannot read file: more than \(maxFileSize) bytes")
         }
         return String(decoding: bytes, as: UTF8.self)
     }

@@ -227,3 +227,20 @@ struct KeepalivedConfigTests {
         #expect(throws: ConfigError.self) { try interval(3, "41") }
     }
 }
+
+@Suite("keepalived.conf: files that are not configuration files")
+struct KeepalivedConfigFileTests {
+    @Test("include of a device or a directory is refused with the file named, not read forever")
+    func includeDevice() {
+        for target in ["/dev/zero", "/tmp"] {
+            do {
+                _ = try KeepalivedConfiguration.parse("include \(target)\n", file: "/etc/keepalived/keepalived.conf")
+                Issue.record("include \(target) accepted")
+            } catch let error as ConfigError {
+                #expect(error.description == "\(target):0: cannot read file: not a regular file", "\(error)")
+            } catch {
+                Issue.record("\(error)")
+            }
+        }
+    }
+}
