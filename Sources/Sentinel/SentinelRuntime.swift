@@ -260,26 +260,31 @@ public actor SentinelRuntime {
             // link would wait out the pause and hold up the INFO behind it.
             let name = ref.masterName
             guard let address = links[ref]?.address, connections[ref] != nil else {
-                input(.writesPaused(master: name, offset: nil))
+                input(.pauseFailed(master: name, .noLink))
                 return
             }
             let pause = configuration.master(name)?.renamedCommands["CLIENT"] ?? "CLIENT"
             let config = linkConfiguration(ref, address)
             let logger = self.logger
             Task { [weak self] in
-                var offset: Int64?
+                let answer: SentinelInput
                 do {
-                    offset = try await Self.withOwnConnection(config) { c in
+                    let offset = try await Self.withOwnConnection(config) { c in
                         let reply = try await c.send([pause, "PAUSE", String(timeout), "WRITE"], timeout: .seconds(5))
                         if let error = reply.errorMessage {
                             throw RedisConnectionError(code: .serverError, server: c.server, message: "CLIENT PAUSE: \(error)")
                         }
-                        return try await c.info("replication").replication.masterReplOffset
+                        guard let offset = try await c.info("replication").replication.masterReplOffset else {
+                            throw RedisConnectionError(code: .serverError, server: c.server, message: "INFO replication: no master_repl_offset")
+                        }
+                        return offset
                     }
+                    answer = .writesPaused(master: name, offset: offset)
                 } catch {
                     logger.warning("CLIENT PAUSE on \(address.ip):\(address.port) failed: \(error)")
+                    answer = .pauseFailed(master: name, .failed(String(describing: error)))
                 }
-                await self?.input(.writesPaused(master: name, offset: offset))
+                await self?.input(answer)
             }
         case .unpauseWrites(let ref):
             // An abandoned switchover: also on a connection of its own, so that a hello sent on
@@ -295,8 +300,8 @@ public actor SentinelRuntime {
                     logger.warning("CLIENT UNPAUSE on \(address.ip):\(address.port) failed: \(error)")
                 }
             }
-        case .demote(let ref, let address):
-            demote(ref, to: address)
+        case .demote(let name, let oldMaster, let newMaster, let attempt):
+            demote(name, at: oldMaster, to: newMaster, attempt: attempt)
         case .publish(let event):
             // `loglevel verbose` is Logger's .info (SentinelMain), so VERBOSE events log there.
             let level: Logger.Level = switch event.level {
@@ -350,31 +355,26 @@ public actor SentinelRuntime {
     /// them to the new master; killed while paused, their outcome would be unknown to the client.
     /// Sent on a connection of its own, never on the link: a PUBLISH there (a peer's hello) waits
     /// out the pause and would hold the demote up behind it until the old master had run the
-    /// held writes. Retried until the pause would have run out.
-    private func demote(_ ref: InstanceRef, to newMaster: InstanceAddress) {
-        guard let oldMaster = links[ref]?.address else { return }
-        let rename = renamedCommands(ref)
+    /// held writes. One attempt; the core decides on another (`SentinelState.Demotion`).
+    private func demote(_ name: String, at oldMaster: InstanceAddress, to newMaster: InstanceAddress, attempt: Int) {
+        let rename = configuration.master(name)?.renamedCommands ?? [:]
         let demote = Self.slaveOfTransaction(slaveOf: [newMaster.ip, String(newMaster.port)], unpause: true, rename: rename)
         let kill = [[rename["MULTI"] ?? "MULTI"]] + Self.clientKills(rename) + [[rename["EXEC"] ?? "EXEC"]]
-        let config = linkConfiguration(ref, oldMaster)
-        let deadline = ContinuousClock.now + .milliseconds(state.behaviour.switchoverPauseLimit + 1_000)
+        let config = linkConfiguration(.master(name), oldMaster)
         let logger = self.logger
-        Task {
-            var attempt = 0
-            while ContinuousClock.now < deadline {
-                if attempt > 0 { try? await Task.sleep(for: .milliseconds(100)) }
-                attempt += 1
-                do {
-                    try await Self.withOwnConnection(config) { c in
-                        try await Self.runTransaction(demote, on: c)
-                        _ = try? await c.pipeline(kill, timeout: .seconds(10))
-                    }
-                    if attempt > 1 { logger.notice("Old master \(oldMaster.ip):\(oldMaster.port) demoted on attempt \(attempt)") }
-                    return
-                } catch {
-                    logger.warning("Demoting the old master \(oldMaster.ip):\(oldMaster.port) to follow \(newMaster.ip):\(newMaster.port) failed (attempt \(attempt)): \(error)")
+        Task { [weak self] in
+            var failure: String?
+            do {
+                try await Self.withOwnConnection(config) { c in
+                    try await Self.runTransaction(demote, on: c)
+                    _ = try? await c.pipeline(kill, timeout: .seconds(10))
                 }
+                if attempt > 1 { logger.notice("Old master \(oldMaster.ip):\(oldMaster.port) demoted on attempt \(attempt)") }
+            } catch {
+                logger.warning("Demoting the old master \(oldMaster.ip):\(oldMaster.port) to follow \(newMaster.ip):\(newMaster.port) failed (attempt \(attempt)): \(error)")
+                failure = String(describing: error)
             }
+            await self?.input(.demoteResult(master: name, at: oldMaster, failure: failure))
         }
     }
 

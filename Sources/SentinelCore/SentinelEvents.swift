@@ -17,9 +17,21 @@ public enum SentinelInput: Sendable, Hashable {
     case hello(String)
     /// A peer's reply to `SENTINEL is-master-down-by-addr`.
     case masterDownReply(master: String, sentinel: String, down: Bool, leader: String?, leaderEpoch: UInt64)
-    /// The answer to `.pauseWrites`: the master's replication offset once paused, or nil if
-    /// the pause failed.
-    case writesPaused(master: String, offset: Int64?)
+    /// The answer to `.pauseWrites`: writes are paused and this is the master's replication offset.
+    case writesPaused(master: String, offset: Int64)
+    /// The answer to `.pauseWrites` when writes could not be paused.
+    case pauseFailed(master: String, PauseFailure)
+    /// The answer to one `.demote` attempt: the old master now follows the new one (`nil`) or
+    /// the attempt failed (why). The core decides whether to try again.
+    case demoteResult(master: String, at: InstanceAddress, failure: String?)
+}
+
+/// Why `CLIENT PAUSE` for a coordinated switchover did not pause writes.
+public enum PauseFailure: Sendable, Hashable {
+    /// The shell has no connected link to the master to send it on.
+    case noLink
+    /// The connection, the command or the INFO after it failed (the error's text).
+    case failed(String)
 }
 
 /// How an instance answered PING, as Sentinel classifies it.
@@ -132,13 +144,16 @@ public enum SentinelAction: Sendable, Hashable {
     case promote(InstanceRef)
     /// `MULTI; SLAVEOF ip port; CONFIG REWRITE; CLIENT KILL …; EXEC`.
     case replicate(InstanceRef, to: InstanceAddress)
-    /// `CLIENT PAUSE <timeout> WRITE`, then report the master's offset with `.writesPaused`.
+    /// `CLIENT PAUSE <timeout> WRITE`, then report the master's offset with `.writesPaused`
+    /// (or `.pauseFailed`).
     case pauseWrites(InstanceRef, timeout: Millis)
     /// `CLIENT UNPAUSE` (a coordinated switchover was abandoned).
     case unpauseWrites(InstanceRef)
-    /// The old master of a coordinated switchover: `MULTI; SLAVEOF ip port; CONFIG REWRITE;
-    /// CLIENT KILL TYPE normal; CLIENT KILL TYPE pubsub; CLIENT UNPAUSE; EXEC`.
-    case demote(InstanceRef, to: InstanceAddress)
+    /// The old master of a coordinated switchover, at `address` (the master's link may already
+    /// go to the new one): `MULTI; SLAVEOF ip port; CONFIG REWRITE; CLIENT UNPAUSE; EXEC`, then
+    /// `CLIENT KILL TYPE normal` and `pubsub`, on a connection of its own. One attempt (the
+    /// first is 1), answered with `.demoteResult`.
+    case demote(master: String, at: InstanceAddress, to: InstanceAddress, attempt: Int)
     /// `SCRIPT KILL`, once, to an SDOWN instance that answers -BUSY.
     case scriptKill(InstanceRef)
     case publish(SentinelEvent)

@@ -222,7 +222,7 @@ extension SentinelState {
         emit(.clientReconfigScript(master: name, role: "leader", state: "start", from: masters[name]!.address, to: address))
         if masters[name]!.writesPaused {
             // Coordinated switchover: the old master follows the new one before it takes writes again.
-            emit(.demote(.master(name), to: address))
+            startDemotion(name, newMaster: address, now: now)
             masters[name]!.writesPaused = false
             masters[name]!.switchoverTargetOffset = nil
         }

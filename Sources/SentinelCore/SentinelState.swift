@@ -13,6 +13,8 @@ public struct SentinelState: Sendable {
     public var timers: SentinelTimers
     public var behaviour: SentinelBehaviour
     public internal(set) var tiltSince: Millis?
+    /// Old masters of coordinated switchovers still being demoted, by address.
+    public internal(set) var demotions: [InstanceAddress: Demotion] = [:]
     var previousTick: Millis?
     var random: SplitMix64
     var output: [SentinelAction] = []
@@ -113,20 +115,11 @@ public struct SentinelState: Sendable {
                 update(ref) { $0.scriptKillSent = true }
             }
         case .writesPaused(let name, let offset):
-            guard masters[name]?.failoverState == .pauseMaster else {
-                if offset != nil { emit(.unpauseWrites(.master(name))) }  // too late: undo
-                break
-            }
-            guard let offset else {
-                masters[name]!.writesPaused = false
-                event(.warning, "-failover-abort-slave-timeout", .master(name))
-                abortFailover(name, now: now)
-                break
-            }
-            masters[name]!.switchoverTargetOffset = offset
-            masters[name]!.failoverState = .waitReplicaCatchUp
-            masters[name]!.failoverStateChangeTime = now
-            react(name, now: now)
+            writesPaused(name, offset: offset, now: now)
+        case .pauseFailed(let name, let failure):
+            pauseFailed(name, failure, now: now)
+        case .demoteResult(let name, let address, let failure):
+            demoteResult(name, at: address, failure: failure, now: now)
         case .info(let ref, let report):
             refreshInfo(ref, report, now: now)
             react(ref.masterName, now: now)
