@@ -289,14 +289,12 @@ extension SentinelRuntime {
                 }
             }
         case "ckquorum":
-            guard let m = state.masters[args[1]] else { return noSuchMaster }
-            let voters = m.sentinels.count + 1
-            let usable = 1 + m.sentinels.values.filter { !$0.isSDown }.count
-            let noQuorum = usable < m.quorum, noAuth = usable < voters / 2 + 1
+            guard let check = state.quorumCheck(args[1]) else { return noSuchMaster }
+            let noQuorum = !check.quorumReachable, noAuth = !check.majorityReachable
             if !noQuorum && !noAuth {
-                return .simpleString("OK \(usable) usable Sentinels. Quorum and failover authorization can be reached")
+                return .simpleString("OK \(check.usable) usable Sentinels. Quorum and failover authorization can be reached")
             }
-            var text = "NOQUORUM \(usable) usable Sentinels. "
+            var text = "NOQUORUM \(check.usable) usable Sentinels. "
             if noQuorum { text += "Not enough available Sentinels to reach the specified quorum for this master" }
             if noAuth {
                 if noQuorum { text += ". " }

@@ -73,7 +73,7 @@ extension SentinelState {
                 winner = myVote
             }
         }
-        if winner != nil && (maxVotes < voters / 2 + 1 || maxVotes < master.quorum) { winner = nil }
+        if winner != nil && (maxVotes < Self.majority(of: voters) || maxVotes < master.quorum) { winner = nil }
         return winner
     }
 
