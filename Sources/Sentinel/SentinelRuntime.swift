@@ -43,7 +43,6 @@ public actor SentinelRuntime {
     var connections: [InstanceRef: RedisConnection] = [:]
     private var timerTask: Task<Void, Never>?
     private var lastSaveFailed = false
-    var announceResolved: Bool
     var nextLinkID: UInt64 = 0
     /// Transactions (SLAVEOF …) waiting for their replies, per connection. A link dropped or
     /// replaced meanwhile (a +switch-master resets every link of the master) is closed only
@@ -67,11 +66,8 @@ public actor SentinelRuntime {
     var hostnames = HostnameBook()
     /// The last INFO text of each master and replica, with when it arrived (SENTINEL INFO-CACHE).
     var infoCache: [InstanceRef: (at: Millis, text: String)] = [:]
-    /// SENTINEL DEBUG timers the core does not use.
-    var defaultFailoverTimeout: Millis = 180_000
-    var scriptMaxRuntime: Millis = 60_000
-    var scriptRetryDelay: Millis = 30_000
-    /// notification-script and client-reconfig-script runs.
+    /// notification-script and client-reconfig-script runs (SENTINEL DEBUG sets their
+    /// script-max-runtime and script-retry-delay there).
     var scripts = ScriptQueue()
     /// `CLIENT PAUSE` in force, the clients waiting it out, and the timer that ends it.
     var clientPause: ClientPause?
@@ -105,7 +101,6 @@ public actor SentinelRuntime {
         self.configText = configText
         self.logger = logger
         let announce = InstanceAddress(ip: config.announceIP ?? "127.0.0.1", port: config.helloPort)
-        self.announceResolved = config.announceIP != nil
         var users = ["default": ACLUser.defaultUser(table: .shared, password: config.requirePass)]
         for line in config.ignoredLines.sorted(by: { $0.key < $1.key }).map(\.value) {
             let words = line.split(separator: " ").map(String.init)
@@ -115,7 +110,8 @@ public actor SentinelRuntime {
             users[words[1]] = user
         }
         self.users = users
-        self.state = SentinelState(myID: config.myID!, announce: announce, seed: UInt64.random(in: 0...UInt64.max),
+        self.state = SentinelState(myID: config.myID!, announce: announce, learnsAnnounceIP: config.announceIP == nil,
+                                   seed: UInt64.random(in: 0...UInt64.max),
                                    behaviour: config.tandemBehaviour == .redis70 ? .redis70 : SentinelBehaviour())
     }
 
@@ -489,6 +485,13 @@ public actor SentinelRuntime {
             guard let m = state.masters[config.masters[i].name] else { continue }
             config.masters[i].host = announced(m.address, master: m.name)
             config.masters[i].port = m.address.port
+            // The settings the core decides with live there (SENTINEL SET changes them there).
+            config.masters[i].quorum = m.quorum
+            config.masters[i].downAfterMilliseconds = m.downAfter
+            config.masters[i].failoverTimeout = m.failoverTimeout
+            config.masters[i].parallelSyncs = m.parallelSyncs
+            config.masters[i].masterRebootDownAfterPeriod = m.rebootDownAfter
+            config.masters[i].crashDetection = m.crashDetection
             config.masters[i].configEpoch = m.configEpoch
             config.masters[i].leaderEpoch = m.leaderEpoch
             config.masters[i].knownReplicas = m.sortedReplicaAddresses.map { ($0.ip, $0.port) }

@@ -26,8 +26,6 @@ extension SentinelRuntime {
     func runScripts() {
         guard !scripts.jobs.isEmpty else { return }
         let t = now
-        scripts.maxRuntime = scriptMaxRuntime
-        scripts.retryDelay = scriptRetryDelay
         for job in scripts.jobs where job.isRunning && job.pid != 0 {
             var status: Int32 = 0
             guard waitpid(job.pid, &status, WNOHANG) == job.pid else { continue }

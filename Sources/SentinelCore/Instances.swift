@@ -205,6 +205,8 @@ public struct SentinelTimers: Sendable, Hashable {
     public var askPeriod: Millis = 1_000
     public var publishPeriod: Millis = 2_000
     public var defaultDownAfter: Millis = 30_000
+    /// The failover-timeout of a master added by `SENTINEL MONITOR`.
+    public var defaultFailoverTimeout: Millis = 180_000
     public var tiltTrigger: Millis = 2_000
     public var tiltPeriod: Millis = 30_000
     public var replicaReconfTimeout: Millis = 10_000

@@ -9,8 +9,11 @@ public struct SentinelState: Sendable {
     public var currentEpoch: UInt64 = 0
     public internal(set) var masters: [String: MonitoredMaster] = [:]
     /// The address this sentinel announces in hello messages.
-    public var announce: InstanceAddress
-    public var timers: SentinelTimers
+    public internal(set) var announce: InstanceAddress
+    /// True until `announce.ip` is learned from a link's local address (no announce-ip at start).
+    public internal(set) var learnsAnnounceIP: Bool
+    /// Changed with `setTimer` (`SENTINEL DEBUG`).
+    public internal(set) var timers: SentinelTimers
     public var behaviour: SentinelBehaviour
     public internal(set) var tiltSince: Millis?
     /// Old masters of coordinated switchovers still being demoted, by address.
@@ -19,10 +22,13 @@ public struct SentinelState: Sendable {
     var random: SplitMix64
     var output: [SentinelAction] = []
 
-    public init(myID: String, announce: InstanceAddress, seed: UInt64 = 0,
+    /// `learnsAnnounceIP`: `announce.ip` is a placeholder until `learnAnnounceIP` gives the
+    /// local address of the first link made.
+    public init(myID: String, announce: InstanceAddress, learnsAnnounceIP: Bool = false, seed: UInt64 = 0,
                 timers: SentinelTimers = SentinelTimers(), behaviour: SentinelBehaviour = SentinelBehaviour()) {
         self.myID = myID
         self.announce = announce
+        self.learnsAnnounceIP = learnsAnnounceIP
         self.timers = timers
         self.behaviour = behaviour
         self.random = SplitMix64(seed: seed)
@@ -42,11 +48,13 @@ public struct SentinelState: Sendable {
     // MARK: Entry points
 
     /// Starts monitoring a master (`sentinel monitor` or `SENTINEL MONITOR`).
+    /// Without `downAfter` or `failoverTimeout`, the defaults in `timers` (`SENTINEL DEBUG` can change them).
     public mutating func monitor(name: String, address: InstanceAddress, quorum: Int, downAfter: Millis? = nil,
-                                 failoverTimeout: Millis = 180_000, parallelSyncs: Int = 1, now: Millis) -> [SentinelAction] {
+                                 failoverTimeout: Millis? = nil, parallelSyncs: Int = 1, now: Millis) -> [SentinelAction] {
         var master = MonitoredMaster(name: name, address: address, quorum: quorum,
                                      downAfter: downAfter ?? timers.defaultDownAfter,
-                                     failoverTimeout: failoverTimeout, parallelSyncs: parallelSyncs, now: now)
+                                     failoverTimeout: failoverTimeout ?? timers.defaultFailoverTimeout,
+                                     parallelSyncs: parallelSyncs, now: now)
         master.instance.roleReportedTime = now
         masters[name] = master
         emit(.connect(.master(name), address))
