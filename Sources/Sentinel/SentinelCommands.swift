@@ -329,14 +329,14 @@ extension SentinelRuntime {
         case "pending-scripts":
             return .array(pendingScripts())
         case "simulate-failure":
-            var flags = 0
+            var flags: SimulatedFailure = []
             for a in args.dropFirst() {
                 switch a.lowercased() {
                 case "crash-after-election":
-                    flags |= 1
+                    flags.insert(.crashAfterElection)
                     logger.warning("Failure simulation: this Sentinel will crash after being successfully elected as failover leader")
                 case "crash-after-promotion":
-                    flags |= 2
+                    flags.insert(.crashAfterPromotion)
                     logger.warning("Failure simulation: this Sentinel will crash after promoting the selected replica to master")
                 case "help":
                     return .array([.bulkString("crash-after-election"), .bulkString("crash-after-promotion")])
@@ -344,7 +344,7 @@ extension SentinelRuntime {
                     return .simpleError("ERR Unknown failure simulation specified")
                 }
             }
-            simulateFailureFlags = flags
+            state.setSimulatedFailure(flags)
             return .simpleString("OK")
         case "help":
             return SentinelCommandTable.captured("sentinel-help")

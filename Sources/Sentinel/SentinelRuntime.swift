@@ -54,8 +54,6 @@ public actor SentinelRuntime {
     /// ACL users by name (the default user from `requirepass`, others from `user` lines and ACL SETUSER).
     var users: [String: ACLUser] = [:]
     var aclLog: [ACLLogEntry] = []
-    /// SENTINEL SIMULATE-FAILURE: 1 crash-after-election, 2 crash-after-promotion.
-    var simulateFailureFlags = 0
     /// The step SIMULATE-FAILURE names was reached: the process exits at the next timer tick,
     /// as redis-sentinel exits from its timer, so the reply to the command that led there
     /// (a SENTINEL FAILOVER that elected us at once) has gone out first.
@@ -308,11 +306,10 @@ public actor SentinelRuntime {
             }
             logger.log(level: level, "\(event.type) \(event.payload)")
             if event.level > .debug { hub.publish(channel: event.type, message: event.payload) }
-            scheduleNotification(event)
-            if (event.type == "+elected-leader" && simulateFailureFlags & 1 != 0)
-                || (event.type == "+promoted-slave" && simulateFailureFlags & 2 != 0) {
-                simulatedCrashDue = true
-            }
+        case .notificationScript(let master, let event):
+            scheduleNotification(master: master, event)
+        case .simulatedCrash:
+            simulatedCrashDue = true
         case .saveConfig:
             do {
                 try saveConfig()

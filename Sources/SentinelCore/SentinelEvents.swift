@@ -95,34 +95,30 @@ public enum EventLevel: Int, Sendable, Hashable, Comparable {
     public static func < (a: EventLevel, b: EventLevel) -> Bool { a.rawValue < b.rawValue }
 }
 
-/// An event Sentinel publishes on the channel named `type` with `payload` (and logs; WARNING
-/// events also go to the notification script).
+/// An event Sentinel publishes on the channel named `type` with `payload` (and logs).
 public struct SentinelEvent: Sendable, Hashable, CustomStringConvertible {
     public var level: EventLevel
     public var type: String
     public var payload: String
-    /// The master whose notification-script the event goes to (nil: none, as for ±tilt).
-    /// Not part of equality: it routes the event and is not in what is published.
-    public var master: String?
 
-    public init(level: EventLevel, type: String, payload: String, master: String? = nil) {
+    public init(level: EventLevel, type: String, payload: String) {
         self.level = level
         self.type = type
         self.payload = payload
-        self.master = master
-    }
-
-    public static func == (a: SentinelEvent, b: SentinelEvent) -> Bool {
-        a.level == b.level && a.type == b.type && a.payload == b.payload
-    }
-
-    public func hash(into hasher: inout Hasher) {
-        hasher.combine(level)
-        hasher.combine(type)
-        hasher.combine(payload)
     }
 
     public var description: String { "\(type) \(payload)" }
+}
+
+/// `SENTINEL SIMULATE-FAILURE`: the failover steps after which this sentinel exits.
+public struct SimulatedFailure: OptionSet, Sendable, Hashable {
+    public let rawValue: Int
+    public init(rawValue: Int) { self.rawValue = rawValue }
+
+    /// `crash-after-election`: after `+elected-leader`.
+    public static let crashAfterElection = SimulatedFailure(rawValue: 1)
+    /// `crash-after-promotion`: after `+promoted-slave`.
+    public static let crashAfterPromotion = SimulatedFailure(rawValue: 2)
 }
 
 /// What the core asks the shell to do, in order.
@@ -157,6 +153,12 @@ public enum SentinelAction: Sendable, Hashable {
     /// `SCRIPT KILL`, once, to an SDOWN instance that answers -BUSY.
     case scriptKill(InstanceRef)
     case publish(SentinelEvent)
+    /// Run the master's notification-script, if it has one, with `<type> <payload>` (after each
+    /// WARNING event about one of its instances, as sentinelEvent does).
+    case notificationScript(master: String, SentinelEvent)
+    /// A step `SENTINEL SIMULATE-FAILURE` names was reached: exit with status 99 (once the
+    /// replies to the commands that led here are out; 7.0 exits from its timer too).
+    case simulatedCrash
     /// Write the state lines to the config file (before carrying out any later action).
     case saveConfig
     /// Run client-reconfig-script: `<master> <role> <state> <from-ip> <from-port> <to-ip> <to-port>`.

@@ -94,6 +94,11 @@ extension SentinelState {
         learnsAnnounceIP = false
     }
 
+    /// `SENTINEL SIMULATE-FAILURE`: replaces the flags.
+    public mutating func setSimulatedFailure(_ flags: SimulatedFailure) {
+        simulatedFailure = flags
+    }
+
     /// `SENTINEL DEBUG <timer> <milliseconds>`; the shell has checked the value is positive.
     public mutating func setTimer(_ name: SentinelTimers.Name, _ value: Millis) {
         timers[name] = value

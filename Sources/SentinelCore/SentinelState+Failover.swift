@@ -118,6 +118,7 @@ extension SentinelState {
                 return
             }
             event(.warning, "+elected-leader", ref)
+            simulatedCrashPoint(.crashAfterElection)
             masters[name]!.failoverState = .selectSlave
             masters[name]!.failoverStateChangeTime = now
             event(.warning, "+failover-state-select-slave", ref)
@@ -218,6 +219,7 @@ extension SentinelState {
         masters[name]!.failoverStateChangeTime = now
         emit(.saveConfig)
         event(.warning, "+promoted-slave", .replica(master: name, address))
+        simulatedCrashPoint(.crashAfterPromotion)
         event(.warning, "+failover-state-reconf-slaves", .master(name))
         emit(.clientReconfigScript(master: name, role: "leader", state: "start", from: masters[name]!.address, to: address))
         if masters[name]!.writesPaused {

@@ -16,6 +16,8 @@ public struct SentinelState: Sendable {
     public internal(set) var timers: SentinelTimers
     public var behaviour: SentinelBehaviour
     public internal(set) var tiltSince: Millis?
+    /// `SENTINEL SIMULATE-FAILURE`'s flags.
+    public internal(set) var simulatedFailure: SimulatedFailure = []
     /// Old masters of coordinated switchovers still being demoted, by address.
     public internal(set) var demotions: [InstanceAddress: Demotion] = [:]
     var previousTick: Millis?
@@ -250,12 +252,24 @@ public struct SentinelState: Sendable {
     /// An event about `ref` (payload starts with its description, then `extra`).
     mutating func event(_ level: EventLevel, _ type: String, _ ref: InstanceRef, _ extra: String? = nil) {
         let text = describe(ref) + (extra.map { " " + $0 } ?? "")
-        emit(.publish(SentinelEvent(level: level, type: type, payload: text, master: ref.masterName)))
+        publish(SentinelEvent(level: level, type: type, payload: text), master: ref.masterName)
     }
 
     /// An event whose payload is only `text` (+new-epoch, +switch-master, +vote-for-leader, ±tilt).
     mutating func plainEvent(_ level: EventLevel, _ type: String, _ text: String, master: String? = nil) {
-        emit(.publish(SentinelEvent(level: level, type: type, payload: text, master: master)))
+        publish(SentinelEvent(level: level, type: type, payload: text), master: master)
+    }
+
+    /// `sentinelEvent`: publish, and a WARNING event about a master's instance also goes to that
+    /// master's notification-script (none for ±tilt, which is about no master).
+    mutating func publish(_ e: SentinelEvent, master: String?) {
+        emit(.publish(e))
+        if e.level == .warning, let master { emit(.notificationScript(master: master, e)) }
+    }
+
+    /// A step `SENTINEL SIMULATE-FAILURE` can name: the shell is told to crash if it is set.
+    mutating func simulatedCrashPoint(_ point: SimulatedFailure) {
+        if simulatedFailure.contains(point) { emit(.simulatedCrash) }
     }
 
     mutating func randomDesync() -> Millis {

@@ -16,7 +16,8 @@ struct AdminTests {
     func set() throws {
         var s = Self.monitored()
         let actions = s.set(master: "m", .quorum(1), option: "quorum", value: "1")
-        #expect(actions == [.publish(SentinelEvent(level: .warning, type: "+set", payload: "master m 10.0.0.1 6379 quorum 1"))])
+        let set = SentinelEvent(level: .warning, type: "+set", payload: "master m 10.0.0.1 6379 quorum 1")
+        #expect(actions == [.publish(set), .notificationScript(master: "m", set)])
         #expect(s.masters["m"]!.quorum == 1)
         #expect(try #require(s.quorumCheck("m")).quorumReachable, "alone, quorum 1 is reachable")
         _ = s.set(master: "m", .downAfter(5_000), option: "down-after-milliseconds", value: "5000")

@@ -53,6 +53,10 @@ struct SimulatedGroup {
     var demotions = 0
     /// Every demote attempt a sentinel made: when, and its number.
     var demoteAttempts: [(at: Millis, attempt: Int)] = []
+    /// `.notificationScript` actions: by which sentinel, for which master, the event.
+    var notifications: [(by: Int, master: String, event: SentinelEvent)] = []
+    /// `.simulatedCrash` actions: when, by which sentinel, and the type of its last event before.
+    var simulatedCrashes: [(at: Millis, by: Int, after: String?)] = []
     /// When set, the next CLIENT PAUSE fails (and the flag clears).
     var failNextPause = false
     /// How many demote attempts still fail (a connection refused, a timeout) before one succeeds.
@@ -306,6 +310,11 @@ struct SimulatedGroup {
             sentinels[i].events.append((now, event))
         case .saveConfig:
             sentinels[i].saves += 1
+        case .simulatedCrash:
+            // The shell exits at its next tick; here the crash is recorded with the event it followed.
+            simulatedCrashes.append((now, i, sentinels[i].events.last?.event.type))
+        case .notificationScript(let master, let event):
+            notifications.append((i, master, event))
         case .clientReconfigScript, .scriptKill:
             break
         }
