@@ -42,7 +42,6 @@ public actor SentinelRuntime {
     var peerAddresses: [InstanceRef: InstanceAddress] = [:]
     var connections: [InstanceRef: RedisConnection] = [:]
     private var timerTask: Task<Void, Never>?
-    private var lastSaveFailed = false
     var nextLinkID: UInt64 = 0
     /// Transactions (SLAVEOF …) waiting for their replies, per connection. A link dropped or
     /// replaced meanwhile (a +switch-master resets every link of the master) is closed only
@@ -73,8 +72,6 @@ public actor SentinelRuntime {
     var pauseTimer: Task<Void, Never>?
     /// TLS for links to masters, replicas and peers (`tls-replication yes`); nil: plain TCP.
     let tlsClient: NIOSSLContext?
-    /// Called by SHUTDOWN to end the process's serving.
-    var onShutdown: (@Sendable () -> Void)?
 
     /// Milliseconds since the runtime started: the core's clock.
     var now: Millis {

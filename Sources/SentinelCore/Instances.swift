@@ -168,7 +168,6 @@ public struct MonitoredMaster: Sendable, Hashable {
     public var failoverStateChangeTime: Millis = 0
     public var failoverInProgress = false
     public var forcedFailover = false
-    public var failoverDelayLogged = false
     public var promotedReplica: InstanceAddress?
     /// During a coordinated switchover: the paused master's replication offset to catch up to.
     public var switchoverTargetOffset: Int64?
