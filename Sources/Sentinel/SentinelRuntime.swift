@@ -347,7 +347,7 @@ public actor SentinelRuntime {
     /// out the pause and would hold the demote up behind it until the old master had run the
     /// held writes. One attempt; the core decides on another (`SentinelState.Demotion`).
     private func demote(_ name: String, at oldMaster: InstanceAddress, to newMaster: InstanceAddress, attempt: Int) {
-        let rename = configuration.master(name)?.renamedCommands ?? [:]
+        let rename = renamedCommands(.master(name))
         let demote = Self.slaveOfTransaction(slaveOf: [newMaster.ip, String(newMaster.port)], unpause: true, rename: rename)
         let kill = [[rename["MULTI"] ?? "MULTI"]] + Self.clientKills(rename) + [[rename["EXEC"] ?? "EXEC"]]
         let config = linkConfiguration(.master(name), oldMaster)
