@@ -91,14 +91,3 @@ extension ByteBuffer {
         }
     }
 }
-
-/// Encodes `RESPValue`s onto a channel.
-public struct RESPValueEncoder: MessageToByteEncoder {
-    public typealias OutboundIn = RESPValue
-
-    public init() {}
-
-    public func encode(data: RESPValue, out: inout ByteBuffer) throws {
-        out.writeRESPValue(data)
-    }
-}

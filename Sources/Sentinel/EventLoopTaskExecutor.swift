@@ -1,6 +1,6 @@
 import NIOCore
 
-/// Runs tasks on one event loop: the sentinel port's client sessions run where the runtime and
+/// Runs tasks on one event loop: the sentinel port's client connections run where the runtime and
 /// its links run, so a peer's PUBLISH or PING is read, handled by the runtime and answered
 /// without a thread hop (hundreds a second with many masters).
 final class EventLoopTaskExecutor: TaskExecutor, @unchecked Sendable {

@@ -21,12 +21,12 @@ extension SentinelRuntime {
 
     /// Holds a client's command (and so everything after it on that connection) until the
     /// pause ends: 7.0's blockPostponeClient. Clients resume in the order they were held.
-    func waitOutPause(_ command: String, session: ClientSession) async {
-        session.postponed.withLockedValue { $0 = true }
+    func waitOutPause(_ command: String, client: SentinelClient) async {
+        client.postponed.withLockedValue { $0 = true }
         while isPaused(command) {
             await withCheckedContinuation { pauseWaiters.append($0) }
         }
-        session.postponed.withLockedValue { $0 = false }
+        client.postponed.withLockedValue { $0 = false }
     }
 
     /// `CLIENT PAUSE`: the stricter mode and the later end of the current and the new pause win.
@@ -63,7 +63,7 @@ extension SentinelRuntime {
     // MARK: CLIENT
 
     /// One CLIENT LIST / CLIENT INFO line, with 7.0's fields in its order.
-    nonisolated func clientInfoLine(_ s: ClientSession) -> String {
+    nonisolated func clientInfoLine(_ s: SentinelClient) -> String {
         let now = ContinuousClock.now
         let age = (now - s.createdAt).components.seconds
         let idle = (now - s.lastInteraction.withLockedValue { $0 }).components.seconds
@@ -89,21 +89,21 @@ extension SentinelRuntime {
             + " resp=\(s.protocolVersion.withLockedValue { $0 })"
     }
 
-    func clientCommand(_ args: [String], session: ClientSession) -> RESPValue {
+    func clientCommand(_ args: [String], client: SentinelClient) -> RESPValue {
         let sub = args[0].lowercased()
         switch sub {
         case "setname":
             guard isValidClientName(args[1]) else {
                 return .simpleError("ERR Client names cannot contain spaces, newlines or special characters.")
             }
-            session.name.withLockedValue { $0 = args[1].isEmpty ? nil : args[1] }
+            client.name.withLockedValue { $0 = args[1].isEmpty ? nil : args[1] }
             return .simpleString("OK")
         case "getname":
-            return session.name.withLockedValue { $0 }.map { .bulkString($0) } ?? .nullBulkString
+            return client.name.withLockedValue { $0 }.map { .bulkString($0) } ?? .nullBulkString
         case "id":
-            return .integer(Int64(session.id))
+            return .integer(Int64(client.id))
         case "info":
-            return .verbatimString(ByteBuffer(string: "txt:" + clientInfoLine(session) + "\n"))
+            return .verbatimString(ByteBuffer(string: "txt:" + clientInfoLine(client) + "\n"))
         case "list":
             var selected = clients.all
             var i = 1
@@ -130,18 +130,18 @@ extension SentinelRuntime {
             }
             return .verbatimString(ByteBuffer(string: "txt:" + selected.map { clientInfoLine($0) + "\n" }.joined()))
         case "kill":
-            return clientKill(args, session: session)
+            return clientKill(args, client: client)
         case "help":
             return SentinelCommandTable.captured("client-help")
         case "no-evict":
             guard ["on", "off"].contains(args[1].lowercased()) else { return .simpleError("ERR syntax error") }
-            session.noEvict.withLockedValue { $0 = args[1].lowercased() == "on" }
+            client.noEvict.withLockedValue { $0 = args[1].lowercased() == "on" }
             return .simpleString("OK")
         case "reply":
             switch args[1].lowercased() {
-            case "on": session.replyMode.withLockedValue { $0 = .on }
-            case "off": session.replyMode.withLockedValue { $0 = .off }
-            case "skip": session.replyMode.withLockedValue { if $0 != .off { $0 = .skipNext } }
+            case "on": client.replyMode.withLockedValue { $0 = .on }
+            case "off": client.replyMode.withLockedValue { $0 = .off }
+            case "skip": client.replyMode.withLockedValue { if $0 != .off { $0 = .skipNext } }
             default: return .simpleError("ERR syntax error")
             }
             return .simpleString("OK")
@@ -171,12 +171,12 @@ extension SentinelRuntime {
             }
             return .integer(0)
         case "getredir":
-            let t = session.tracking.withLockedValue { $0 }
+            let t = client.tracking.withLockedValue { $0 }
             return .integer(t.on ? t.redirect : -1)
         case "tracking":
-            return clientTracking(args, session: session)
+            return clientTracking(args, client: client)
         case "trackinginfo":
-            let t = session.tracking.withLockedValue { $0 }
+            let t = client.tracking.withLockedValue { $0 }
             var flags = [t.on ? "on" : "off"]
             if t.bcast { flags.append("bcast") }
             if t.optIn { flags.append("optin"); if t.caching { flags.append("caching-yes") } }
@@ -188,7 +188,7 @@ extension SentinelRuntime {
                 RESPPair(key: .bulkString("prefixes"), value: .array(t.prefixes.sorted().map { .bulkString($0) })),
             ])
         case "caching":
-            var t = session.tracking.withLockedValue { $0 }
+            var t = client.tracking.withLockedValue { $0 }
             guard t.on else {
                 return .simpleError("ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled")
             }
@@ -201,7 +201,7 @@ extension SentinelRuntime {
                 return .simpleError("ERR syntax error")
             }
             t.caching = true
-            session.tracking.withLockedValue { $0 = t }
+            client.tracking.withLockedValue { $0 = t }
             return .simpleString("OK")
         default:
             return .simpleError("ERR unknown subcommand '\(args[0])'. Try CLIENT HELP.")
@@ -211,7 +211,7 @@ extension SentinelRuntime {
     /// `CLIENT TRACKING ON|OFF [REDIRECT id] [PREFIX p …] [BCAST] [OPTIN] [OPTOUT] [NOLOOP]`,
     /// checked in 7.0's order with its texts. A sentinel's port has no keys, so no
     /// invalidation is ever sent; the state is kept and reported.
-    func clientTracking(_ args: [String], session: ClientSession) -> RESPValue {
+    func clientTracking(_ args: [String], client: SentinelClient) -> RESPValue {
         var redirect: Int64 = 0
         var bcast = false, optIn = false, optOut = false, noLoop = false
         var prefixes: [String] = []
@@ -239,7 +239,7 @@ extension SentinelRuntime {
             }
             j += 1
         }
-        var t = session.tracking.withLockedValue { $0 }
+        var t = client.tracking.withLockedValue { $0 }
         switch args[1].lowercased() {
         case "on":
             if !bcast && !prefixes.isEmpty { return .simpleError("ERR PREFIX option requires BCAST mode to be enabled") }
@@ -274,7 +274,7 @@ extension SentinelRuntime {
         default:
             return .simpleError("ERR syntax error")
         }
-        session.tracking.withLockedValue { $0 = t }
+        client.tracking.withLockedValue { $0 = t }
         return .simpleString("OK")
     }
 
@@ -289,7 +289,7 @@ extension SentinelRuntime {
             default: return nil
             }
         }
-        func matches(_ s: ClientSession, hub: PubSubHub) -> Bool {
+        func matches(_ s: SentinelClient, hub: PubSubHub) -> Bool {
             let subscribed = hub.subscriptionCount(s.id) > 0
             switch self {
             case .normal: return !subscribed
@@ -301,7 +301,7 @@ extension SentinelRuntime {
 
     /// `CLIENT KILL ip:port` (old form) or `CLIENT KILL <filter> <value> …` with ID, TYPE,
     /// USER, ADDR, LADDR and SKIPME.
-    func clientKill(_ args: [String], session: ClientSession) -> RESPValue {
+    func clientKill(_ args: [String], client: SentinelClient) -> RESPValue {
         if args.count == 2 {
             guard let target = clients.all.first(where: { $0.address == args[1] }) else {
                 return .simpleError("ERR No such client")
@@ -310,7 +310,7 @@ extension SentinelRuntime {
             return .simpleString("OK")
         }
         guard args.count % 2 == 1 else { return .simpleError("ERR syntax error") }
-        var filters: [(ClientSession) -> Bool] = []
+        var filters: [(SentinelClient) -> Bool] = []
         var skipMe = true
         var i = 1
         while i < args.count {
@@ -343,9 +343,9 @@ extension SentinelRuntime {
         }
         var killed = 0
         for c in clients.all where filters.allSatisfy({ $0(c) }) {
-            if c.id == session.id {
+            if c.id == client.id {
                 if skipMe { continue }
-                session.closeAfterReply.withLockedValue { $0 = true }
+                client.closeAfterReply.withLockedValue { $0 = true }
             } else {
                 c.close()
             }
@@ -356,7 +356,7 @@ extension SentinelRuntime {
 
     // MARK: ACL
 
-    func aclCommand(_ args: [String], session: ClientSession) -> RESPValue {
+    func aclCommand(_ args: [String], client: SentinelClient) -> RESPValue {
         let sub = args[0].lowercased()
         switch sub {
         case "setuser":
@@ -380,7 +380,7 @@ extension SentinelRuntime {
             for name in args.dropFirst() where users.removeValue(forKey: name) != nil {
                 count += 1
                 for c in clients.all where c.user.withLockedValue({ $0 }) == name {
-                    if c.id == session.id { session.closeAfterReply.withLockedValue { $0 = true } } else { c.close() }
+                    if c.id == client.id { client.closeAfterReply.withLockedValue { $0 = true } } else { c.close() }
                 }
             }
             return .integer(Int64(count))
@@ -399,7 +399,7 @@ extension SentinelRuntime {
         case "users":
             return .array(users.keys.sorted().map { .bulkString($0) })
         case "whoami":
-            return .bulkString(session.user.withLockedValue { $0 })
+            return .bulkString(client.user.withLockedValue { $0 })
         case "cat":
             if args.count == 1 { return SentinelCommandTable.captured("acl-cat") }
             let category = args[1].lowercased()
@@ -453,7 +453,7 @@ extension SentinelRuntime {
                 // As 7.0: every connection authenticated as another user than default is closed
                 // (the caller's after this reply); the default user's keep going.
                 for c in clients.all where c.user.withLockedValue({ $0 }) != "default" {
-                    if c.id == session.id { session.closeAfterReply.withLockedValue { $0 = true } } else { c.close() }
+                    if c.id == client.id { client.closeAfterReply.withLockedValue { $0 = true } } else { c.close() }
                 }
                 return .simpleString("OK")
             }

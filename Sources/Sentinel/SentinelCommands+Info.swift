@@ -82,7 +82,7 @@ extension SentinelRuntime {
                 out += ["# Sentinel", "sentinel_masters:\(state.masters.count)", "sentinel_tilt:\(state.isTilted ? 1 : 0)",
                         "sentinel_tilt_since_seconds:\(state.tiltSince.map { (now - $0) / 1000 } ?? -1)",
                         "sentinel_running_scripts:\(scripts.running)", "sentinel_scripts_queue_length:\(scripts.queued)",
-                        "sentinel_simulate_failure_flags:\(simulateFailureFlags)"]
+                        "sentinel_simulate_failure_flags:\(state.simulatedFailure.rawValue)"]
                 for (i, name) in state.masterNames.enumerated() {
                     let m = state.masters[name]!
                     let status = m.isODown ? "odown" : (m.instance.isSDown ? "sdown" : "ok")

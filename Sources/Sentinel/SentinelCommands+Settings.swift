@@ -21,11 +21,9 @@ extension SentinelRuntime {
         guard state.masters[args[1]] == nil else { return .simpleError("ERR Duplicate master name.") }
         guard (0...65535).contains(port) else { return .simpleError("ERR Invalid port number") }
         if resolved != args[2] { hostnames.remember(master: args[1], name: args[2], address: resolved, port: port) }
-        var settings = MasterSettings(name: args[1], host: host, port: port, quorum: quorum)
-        settings.failoverTimeout = defaultFailoverTimeout
-        configuration.masters.append(settings)
-        let actions = state.monitor(name: args[1], address: InstanceAddress(ip: host, port: port), quorum: quorum,
-                                    failoverTimeout: defaultFailoverTimeout, now: now)
+        // The core holds quorum, down-after and the rest (saveConfig writes them from there).
+        configuration.masters.append(MasterSettings(name: args[1], host: host, port: port, quorum: quorum))
+        let actions = state.monitor(name: args[1], address: InstanceAddress(ip: host, port: port), quorum: quorum, now: now)
         let reply = flushConfigReply()
         perform(actions)
         return reply
@@ -76,19 +74,17 @@ extension SentinelRuntime {
                     break loop
                 }
                 switch lower {
-                case "down-after-milliseconds": setting = .downAfter(v); configuration.masters[index].downAfterMilliseconds = v
-                case "failover-timeout": setting = .failoverTimeout(v); configuration.masters[index].failoverTimeout = v
-                case "parallel-syncs": setting = .parallelSyncs(Int(v)); configuration.masters[index].parallelSyncs = Int(v)
-                case "quorum": setting = .quorum(Int(v)); configuration.masters[index].quorum = Int(v)
-                default: setting = .rebootDownAfter(v); configuration.masters[index].masterRebootDownAfterPeriod = v
+                case "down-after-milliseconds": setting = .downAfter(v)
+                case "failover-timeout": setting = .failoverTimeout(v)
+                case "parallel-syncs": setting = .parallelSyncs(Int(v))
+                case "quorum": setting = .quorum(Int(v))
+                default: setting = .rebootDownAfter(v)
                 }
             case "crash-detection":
                 j += 1
                 switch args[j].lowercased() {
                 case "yes", "no":
-                    let on = args[j].lowercased() == "yes"
-                    setting = .crashDetection(on)
-                    configuration.masters[index].crashDetection = on
+                    setting = .crashDetection(args[j].lowercased() == "yes")
                 default:
                     failure = badArgument(j)
                     break loop
@@ -188,11 +184,11 @@ extension SentinelRuntime {
             else { configuration.announceHostnames = flag }
         case "announce-ip":
             configuration.announceIP = value.isEmpty ? nil : value
-            if !value.isEmpty { state.announce.ip = value }
+            state.setAnnounceIP(configuration.announceIP)
         case "announce-port":
             guard let p = Int(value), (0...65535).contains(p) else { return bad }
             configuration.announcePort = p == 0 ? nil : p
-            state.announce.port = configuration.helloPort
+            state.setAnnouncePort(configuration.helloPort)
         case "sentinel-user":
             configuration.sentinelUser = value.isEmpty ? nil : value
         case "sentinel-pass":
@@ -207,23 +203,10 @@ extension SentinelRuntime {
                               "default-failover-timeout", "tilt-trigger", "tilt-period", "slave-reconf-timeout",
                               "min-link-reconnect-period", "election-timeout", "script-max-runtime", "script-retry-delay"]
 
+    /// A DEBUG timer: the core's, or the script queue's two.
     func debugTimer(_ name: String) -> Millis {
-        let t = state.timers
-        switch name {
-        case "info-period": return t.infoPeriod
-        case "ping-period": return t.pingPeriod
-        case "ask-period": return t.askPeriod
-        case "publish-period": return t.publishPeriod
-        case "default-down-after": return t.defaultDownAfter
-        case "default-failover-timeout": return defaultFailoverTimeout
-        case "tilt-trigger": return t.tiltTrigger
-        case "tilt-period": return t.tiltPeriod
-        case "slave-reconf-timeout": return t.replicaReconfTimeout
-        case "min-link-reconnect-period": return t.minLinkReconnectPeriod
-        case "election-timeout": return t.electionTimeout
-        case "script-max-runtime": return scriptMaxRuntime
-        default: return scriptRetryDelay
-        }
+        if let timer = SentinelTimers.Name(rawValue: name) { return state.timers[timer] }
+        return name == "script-max-runtime" ? scripts.maxRuntime : scripts.retryDelay
     }
 
     /// `SENTINEL DEBUG [param value …]`: shows or changes every timer.
@@ -240,20 +223,12 @@ extension SentinelRuntime {
             guard let v = Millis(args[j + 1]), v > 0 else {
                 return .simpleError("ERR Invalid argument '\(args[j + 1])' for SENTINEL DEBUG '\(args[j])'")
             }
-            switch name {
-            case "info-period": state.timers.infoPeriod = v
-            case "ping-period": state.timers.pingPeriod = v
-            case "ask-period": state.timers.askPeriod = v
-            case "publish-period": state.timers.publishPeriod = v
-            case "default-down-after": state.timers.defaultDownAfter = v
-            case "default-failover-timeout": defaultFailoverTimeout = v
-            case "tilt-trigger": state.timers.tiltTrigger = v
-            case "tilt-period": state.timers.tiltPeriod = v
-            case "slave-reconf-timeout": state.timers.replicaReconfTimeout = v
-            case "min-link-reconnect-period": state.timers.minLinkReconnectPeriod = v
-            case "election-timeout": state.timers.electionTimeout = v
-            case "script-max-runtime": scriptMaxRuntime = v
-            default: scriptRetryDelay = v
+            if let timer = SentinelTimers.Name(rawValue: name) {
+                state.setTimer(timer, v)
+            } else if name == "script-max-runtime" {
+                scripts.maxRuntime = v
+            } else {
+                scripts.retryDelay = v
             }
             j += 2
         }

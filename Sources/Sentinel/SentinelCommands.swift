@@ -15,7 +15,7 @@ extension SentinelRuntime {
     /// Answers one command from a client of the sentinel port, in the order Redis's
     /// `processCommand` checks: lookup and arity, authentication, ACL, subscribe context.
     /// Returns one reply, or several for (P)(UN)SUBSCRIBE (one confirmation per name).
-    func execute(_ request: RESPRequest, session: ClientSession) async -> [RESPValue] {
+    func execute(_ request: RESPRequest, client: SentinelClient) async -> [RESPValue] {
         let args = request.arguments.map { String(buffer: $0) }
         guard let first = args.first else { return [] }
         let name = first.lowercased()
@@ -24,35 +24,35 @@ extension SentinelRuntime {
         case .rejected(let message): return [.simpleError("ERR " + message)]
         case .found(let e): entry = e
         }
-        session.lastCommand.withLockedValue { $0 = entry.name }
-        let userName = session.user.withLockedValue { $0 }
+        client.lastCommand.withLockedValue { $0 = entry.name }
+        let userName = client.user.withLockedValue { $0 }
         let user = users[userName]
         let defaultUser = users["default"]!
-        let authRequired = (!defaultUser.noPass || !defaultUser.enabled) && !session.authenticated.withLockedValue({ $0 })
+        let authRequired = (!defaultUser.noPass || !defaultUser.enabled) && !client.authenticated.withLockedValue({ $0 })
         if authRequired && !entry.flags.contains("no_auth") {
             return [.simpleError("NOAUTH Authentication required.")]
         }
         if !entry.flags.contains("no_auth"), user?.canRun(entry.name) != true {
-            logACL(reason: "command", object: entry.name, username: userName, session: session)
+            logACL(reason: "command", object: entry.name, username: userName, client: client)
             return [.simpleError("NOPERM this user has no permissions to run the '\(entry.name)' command")]
         }
         if let user, !user.allChannels, ["subscribe", "psubscribe", "publish"].contains(name) {
             let channels = name == "publish" ? [args[1]] : Array(args.dropFirst())
             for channel in channels where !user.canUse(channel: channel, asPattern: name == "psubscribe") {
-                logACL(reason: "channel", object: channel, username: userName, session: session)
+                logACL(reason: "channel", object: channel, username: userName, client: client)
                 return [.simpleError("NOPERM this user has no permissions to access one of the channels used as arguments")]
             }
         }
-        if hub.subscriptionCount(session.id) > 0, session.protocolVersion.withLockedValue({ $0 }) == 2,
+        if hub.subscriptionCount(client.id) > 0, client.protocolVersion.withLockedValue({ $0 }) == 2,
            !["subscribe", "psubscribe", "unsubscribe", "punsubscribe", "ping", "quit", "reset"].contains(name) {
             return [.simpleError("ERR Can't execute '\(entry.name)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")]
         }
         // CLIENT PAUSE is checked last, as in 7.0: errors above are answered at once.
-        if isPaused(name) { await waitOutPause(name, session: session) }
+        if isPaused(name) { await waitOutPause(name, client: client) }
         switch name {
         case "ping":
             if args.count > 2 { return [arity("ping")] }
-            if hub.subscriptionCount(session.id) > 0 && session.protocolVersion.withLockedValue({ $0 }) == 2 {
+            if hub.subscriptionCount(client.id) > 0 && client.protocolVersion.withLockedValue({ $0 }) == 2 {
                 return [.array([.bulkString("pong"), .bulkString(args.count == 2 ? args[1] : "")])]
             }
             return [args.count == 2 ? .bulkString(args[1]) : .simpleString("PONG")]
@@ -63,7 +63,7 @@ extension SentinelRuntime {
         case "role":
             return [.array([.bulkString("sentinel"), .array(state.masterNames.map { .bulkString($0) })])]
         case "subscribe", "psubscribe", "unsubscribe", "punsubscribe":
-            return hub.change(session.id, verb: name, names: Array(args.dropFirst()))
+            return hub.change(client.id, verb: name, names: Array(args.dropFirst()))
         case "publish":
             guard args[1] == "__sentinel__:hello" else {
                 return [.simpleError("ERR Only HELLO messages are accepted by Sentinel instances.")]
@@ -75,18 +75,18 @@ extension SentinelRuntime {
                 return [.simpleError("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")]
             }
             let username = args.count == 3 ? args[1] : "default"
-            guard authenticate(username, args.last!, session: session) else {
+            guard authenticate(username, args.last!, client: client) else {
                 return [.simpleError("WRONGPASS invalid username-password pair or user is disabled.")]
             }
             return [.simpleString("OK")]
         case "hello":
-            return [hello(args, session: session)]
+            return [hello(args, client: client)]
         case "client":
-            return [clientCommand(Array(args.dropFirst()), session: session)]
+            return [clientCommand(Array(args.dropFirst()), client: client)]
         case "command":
-            return [commandCommand(Array(args.dropFirst()), session: session)]
+            return [commandCommand(Array(args.dropFirst()), client: client)]
         case "acl":
-            return [aclCommand(Array(args.dropFirst()), session: session)]
+            return [aclCommand(Array(args.dropFirst()), client: client)]
         case "shutdown":
             return shutdown(Array(args.dropFirst()))
         default:
@@ -107,18 +107,18 @@ extension SentinelRuntime {
 
     /// Checks a user's password; on success the connection runs as that user, on failure the
     /// attempt goes to ACL LOG.
-    func authenticate(_ username: String, _ password: String, session: ClientSession) -> Bool {
+    func authenticate(_ username: String, _ password: String, client: SentinelClient) -> Bool {
         guard let user = users[username], user.checks(password: password) else {
-            logACL(reason: "auth", object: "AUTH", username: username, session: session)
+            logACL(reason: "auth", object: "AUTH", username: username, client: client)
             return false
         }
-        session.user.withLockedValue { $0 = username }
-        session.authenticated.withLockedValue { $0 = true }
+        client.user.withLockedValue { $0 = username }
+        client.authenticated.withLockedValue { $0 = true }
         return true
     }
 
-    func hello(_ args: [String], session: ClientSession) -> RESPValue {
-        var proto = session.protocolVersion.withLockedValue { $0 }
+    func hello(_ args: [String], client: SentinelClient) -> RESPValue {
+        var proto = client.protocolVersion.withLockedValue { $0 }
         var i = 1
         if args.count > 1 {
             guard let v = Int(args[1]) else { return .simpleError("ERR Protocol version is not an integer or out of range") }
@@ -131,7 +131,7 @@ extension SentinelRuntime {
             let more = args.count - i - 1
             switch args[i].lowercased() {
             case "auth" where more >= 2:
-                guard authenticate(args[i + 1], args[i + 2], session: session) else {
+                guard authenticate(args[i + 1], args[i + 2], client: client) else {
                     return .simpleError("WRONGPASS invalid username-password pair or user is disabled.")
                 }
                 i += 3
@@ -146,16 +146,16 @@ extension SentinelRuntime {
             }
         }
         let defaultUser = users["default"]!
-        if (!defaultUser.noPass || !defaultUser.enabled) && !session.authenticated.withLockedValue({ $0 }) {
+        if (!defaultUser.noPass || !defaultUser.enabled) && !client.authenticated.withLockedValue({ $0 }) {
             return .simpleError("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
         }
-        if let setName { session.name.withLockedValue { $0 = setName.isEmpty ? nil : setName } }
-        session.protocolVersion.withLockedValue { $0 = proto }
+        if let setName { client.name.withLockedValue { $0 = setName.isEmpty ? nil : setName } }
+        client.protocolVersion.withLockedValue { $0 = proto }
         return .map([
             RESPPair(key: .bulkString("server"), value: .bulkString("redis")),
             RESPPair(key: .bulkString("version"), value: .bulkString("7.0.15")),
             RESPPair(key: .bulkString("proto"), value: .integer(Int64(proto))),
-            RESPPair(key: .bulkString("id"), value: .integer(Int64(session.id))),
+            RESPPair(key: .bulkString("id"), value: .integer(Int64(client.id))),
             RESPPair(key: .bulkString("mode"), value: .bulkString("sentinel")),
             RESPPair(key: .bulkString("modules"), value: .array([])),
         ])
@@ -184,9 +184,9 @@ extension SentinelRuntime {
         exit(0)
     }
 
-    func logACL(reason: String, object: String, username: String, session: ClientSession) {
+    func logACL(reason: String, object: String, username: String, client: SentinelClient) {
         let t = Int64(Date().timeIntervalSince1970 * 1000)
-        let info = clientInfoLine(session)
+        let info = clientInfoLine(client)
         if let i = aclLog.firstIndex(where: { $0.reason == reason && $0.object == object && $0.username == username && t - $0.updatedAt < 60_000 }) {
             var e = aclLog.remove(at: i)
             e.count += 1
@@ -202,7 +202,7 @@ extension SentinelRuntime {
 
     // MARK: COMMAND
 
-    func commandCommand(_ args: [String], session: ClientSession) -> RESPValue {
+    func commandCommand(_ args: [String], client: SentinelClient) -> RESPValue {
         guard let sub = args.first?.lowercased() else {
             return .array(table.order.map { table.commands[$0]!.reply })
         }
@@ -289,14 +289,12 @@ extension SentinelRuntime {
                 }
             }
         case "ckquorum":
-            guard let m = state.masters[args[1]] else { return noSuchMaster }
-            let voters = m.sentinels.count + 1
-            let usable = 1 + m.sentinels.values.filter { !$0.isSDown }.count
-            let noQuorum = usable < m.quorum, noAuth = usable < voters / 2 + 1
+            guard let check = state.quorumCheck(args[1]) else { return noSuchMaster }
+            let noQuorum = !check.quorumReachable, noAuth = !check.majorityReachable
             if !noQuorum && !noAuth {
-                return .simpleString("OK \(usable) usable Sentinels. Quorum and failover authorization can be reached")
+                return .simpleString("OK \(check.usable) usable Sentinels. Quorum and failover authorization can be reached")
             }
-            var text = "NOQUORUM \(usable) usable Sentinels. "
+            var text = "NOQUORUM \(check.usable) usable Sentinels. "
             if noQuorum { text += "Not enough available Sentinels to reach the specified quorum for this master" }
             if noAuth {
                 if noQuorum { text += ". " }
@@ -331,14 +329,14 @@ extension SentinelRuntime {
         case "pending-scripts":
             return .array(pendingScripts())
         case "simulate-failure":
-            var flags = 0
+            var flags: SimulatedFailure = []
             for a in args.dropFirst() {
                 switch a.lowercased() {
                 case "crash-after-election":
-                    flags |= 1
+                    flags.insert(.crashAfterElection)
                     logger.warning("Failure simulation: this Sentinel will crash after being successfully elected as failover leader")
                 case "crash-after-promotion":
-                    flags |= 2
+                    flags.insert(.crashAfterPromotion)
                     logger.warning("Failure simulation: this Sentinel will crash after promoting the selected replica to master")
                 case "help":
                     return .array([.bulkString("crash-after-election"), .bulkString("crash-after-promotion")])
@@ -346,7 +344,7 @@ extension SentinelRuntime {
                     return .simpleError("ERR Unknown failure simulation specified")
                 }
             }
-            simulateFailureFlags = flags
+            state.setSimulatedFailure(flags)
             return .simpleString("OK")
         case "help":
             return SentinelCommandTable.captured("sentinel-help")

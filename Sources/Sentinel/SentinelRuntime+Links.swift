@@ -125,10 +125,7 @@ extension SentinelRuntime {
     }
 
     private func learnAnnounceIP(_ connection: RedisConnection) {
-        if !announceResolved, let ip = connection.localIP {
-            state.announce.ip = ip
-            announceResolved = true
-        }
+        if state.learnsAnnounceIP, let ip = connection.localIP { state.learnAnnounceIP(ip) }
     }
 
     private func linkDown(_ ref: InstanceRef, _ id: UInt64, _ connection: RedisConnection) {

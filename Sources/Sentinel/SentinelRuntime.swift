@@ -42,8 +42,6 @@ public actor SentinelRuntime {
     var peerAddresses: [InstanceRef: InstanceAddress] = [:]
     var connections: [InstanceRef: RedisConnection] = [:]
     private var timerTask: Task<Void, Never>?
-    private var lastSaveFailed = false
-    var announceResolved: Bool
     var nextLinkID: UInt64 = 0
     /// Transactions (SLAVEOF …) waiting for their replies, per connection. A link dropped or
     /// replaced meanwhile (a +switch-master resets every link of the master) is closed only
@@ -55,8 +53,6 @@ public actor SentinelRuntime {
     /// ACL users by name (the default user from `requirepass`, others from `user` lines and ACL SETUSER).
     var users: [String: ACLUser] = [:]
     var aclLog: [ACLLogEntry] = []
-    /// SENTINEL SIMULATE-FAILURE: 1 crash-after-election, 2 crash-after-promotion.
-    var simulateFailureFlags = 0
     /// The step SIMULATE-FAILURE names was reached: the process exits at the next timer tick,
     /// as redis-sentinel exits from its timer, so the reply to the command that led there
     /// (a SENTINEL FAILOVER that elected us at once) has gone out first.
@@ -67,11 +63,8 @@ public actor SentinelRuntime {
     var hostnames = HostnameBook()
     /// The last INFO text of each master and replica, with when it arrived (SENTINEL INFO-CACHE).
     var infoCache: [InstanceRef: (at: Millis, text: String)] = [:]
-    /// SENTINEL DEBUG timers the core does not use.
-    var defaultFailoverTimeout: Millis = 180_000
-    var scriptMaxRuntime: Millis = 60_000
-    var scriptRetryDelay: Millis = 30_000
-    /// notification-script and client-reconfig-script runs.
+    /// notification-script and client-reconfig-script runs (SENTINEL DEBUG sets their
+    /// script-max-runtime and script-retry-delay there).
     var scripts = ScriptQueue()
     /// `CLIENT PAUSE` in force, the clients waiting it out, and the timer that ends it.
     var clientPause: ClientPause?
@@ -79,8 +72,6 @@ public actor SentinelRuntime {
     var pauseTimer: Task<Void, Never>?
     /// TLS for links to masters, replicas and peers (`tls-replication yes`); nil: plain TCP.
     let tlsClient: NIOSSLContext?
-    /// Called by SHUTDOWN to end the process's serving.
-    var onShutdown: (@Sendable () -> Void)?
 
     /// Milliseconds since the runtime started: the core's clock.
     var now: Millis {
@@ -105,7 +96,6 @@ public actor SentinelRuntime {
         self.configText = configText
         self.logger = logger
         let announce = InstanceAddress(ip: config.announceIP ?? "127.0.0.1", port: config.helloPort)
-        self.announceResolved = config.announceIP != nil
         var users = ["default": ACLUser.defaultUser(table: .shared, password: config.requirePass)]
         for line in config.ignoredLines.sorted(by: { $0.key < $1.key }).map(\.value) {
             let words = line.split(separator: " ").map(String.init)
@@ -115,7 +105,8 @@ public actor SentinelRuntime {
             users[words[1]] = user
         }
         self.users = users
-        self.state = SentinelState(myID: config.myID!, announce: announce, seed: UInt64.random(in: 0...UInt64.max),
+        self.state = SentinelState(myID: config.myID!, announce: announce, learnsAnnounceIP: config.announceIP == nil,
+                                   seed: UInt64.random(in: 0...UInt64.max),
                                    behaviour: config.tandemBehaviour == .redis70 ? .redis70 : SentinelBehaviour())
     }
 
@@ -260,26 +251,31 @@ public actor SentinelRuntime {
             // link would wait out the pause and hold up the INFO behind it.
             let name = ref.masterName
             guard let address = links[ref]?.address, connections[ref] != nil else {
-                input(.writesPaused(master: name, offset: nil))
+                input(.pauseFailed(master: name, .noLink))
                 return
             }
             let pause = configuration.master(name)?.renamedCommands["CLIENT"] ?? "CLIENT"
             let config = linkConfiguration(ref, address)
             let logger = self.logger
             Task { [weak self] in
-                var offset: Int64?
+                let answer: SentinelInput
                 do {
-                    offset = try await Self.withOwnConnection(config) { c in
+                    let offset = try await Self.withOwnConnection(config) { c in
                         let reply = try await c.send([pause, "PAUSE", String(timeout), "WRITE"], timeout: .seconds(5))
                         if let error = reply.errorMessage {
                             throw RedisConnectionError(code: .serverError, server: c.server, message: "CLIENT PAUSE: \(error)")
                         }
-                        return try await c.info("replication").replication.masterReplOffset
+                        guard let offset = try await c.info("replication").replication.masterReplOffset else {
+                            throw RedisConnectionError(code: .serverError, server: c.server, message: "INFO replication: no master_repl_offset")
+                        }
+                        return offset
                     }
+                    answer = .writesPaused(master: name, offset: offset)
                 } catch {
                     logger.warning("CLIENT PAUSE on \(address.ip):\(address.port) failed: \(error)")
+                    answer = .pauseFailed(master: name, .failed(String(describing: error)))
                 }
-                await self?.input(.writesPaused(master: name, offset: offset))
+                await self?.input(answer)
             }
         case .unpauseWrites(let ref):
             // An abandoned switchover: also on a connection of its own, so that a hello sent on
@@ -295,8 +291,8 @@ public actor SentinelRuntime {
                     logger.warning("CLIENT UNPAUSE on \(address.ip):\(address.port) failed: \(error)")
                 }
             }
-        case .demote(let ref, let address):
-            demote(ref, to: address)
+        case .demote(let name, let oldMaster, let newMaster, let attempt):
+            demote(name, at: oldMaster, to: newMaster, attempt: attempt)
         case .publish(let event):
             // `loglevel verbose` is Logger's .info (SentinelMain), so VERBOSE events log there.
             let level: Logger.Level = switch event.level {
@@ -307,11 +303,10 @@ public actor SentinelRuntime {
             }
             logger.log(level: level, "\(event.type) \(event.payload)")
             if event.level > .debug { hub.publish(channel: event.type, message: event.payload) }
-            scheduleNotification(event)
-            if (event.type == "+elected-leader" && simulateFailureFlags & 1 != 0)
-                || (event.type == "+promoted-slave" && simulateFailureFlags & 2 != 0) {
-                simulatedCrashDue = true
-            }
+        case .notificationScript(let master, let event):
+            scheduleNotification(master: master, event)
+        case .simulatedCrash:
+            simulatedCrashDue = true
         case .saveConfig:
             do {
                 try saveConfig()
@@ -350,31 +345,26 @@ public actor SentinelRuntime {
     /// them to the new master; killed while paused, their outcome would be unknown to the client.
     /// Sent on a connection of its own, never on the link: a PUBLISH there (a peer's hello) waits
     /// out the pause and would hold the demote up behind it until the old master had run the
-    /// held writes. Retried until the pause would have run out.
-    private func demote(_ ref: InstanceRef, to newMaster: InstanceAddress) {
-        guard let oldMaster = links[ref]?.address else { return }
-        let rename = renamedCommands(ref)
+    /// held writes. One attempt; the core decides on another (`SentinelState.Demotion`).
+    private func demote(_ name: String, at oldMaster: InstanceAddress, to newMaster: InstanceAddress, attempt: Int) {
+        let rename = renamedCommands(.master(name))
         let demote = Self.slaveOfTransaction(slaveOf: [newMaster.ip, String(newMaster.port)], unpause: true, rename: rename)
         let kill = [[rename["MULTI"] ?? "MULTI"]] + Self.clientKills(rename) + [[rename["EXEC"] ?? "EXEC"]]
-        let config = linkConfiguration(ref, oldMaster)
-        let deadline = ContinuousClock.now + .milliseconds(state.behaviour.switchoverPauseLimit + 1_000)
+        let config = linkConfiguration(.master(name), oldMaster)
         let logger = self.logger
-        Task {
-            var attempt = 0
-            while ContinuousClock.now < deadline {
-                if attempt > 0 { try? await Task.sleep(for: .milliseconds(100)) }
-                attempt += 1
-                do {
-                    try await Self.withOwnConnection(config) { c in
-                        try await Self.runTransaction(demote, on: c)
-                        _ = try? await c.pipeline(kill, timeout: .seconds(10))
-                    }
-                    if attempt > 1 { logger.notice("Old master \(oldMaster.ip):\(oldMaster.port) demoted on attempt \(attempt)") }
-                    return
-                } catch {
-                    logger.warning("Demoting the old master \(oldMaster.ip):\(oldMaster.port) to follow \(newMaster.ip):\(newMaster.port) failed (attempt \(attempt)): \(error)")
+        Task { [weak self] in
+            var failure: String?
+            do {
+                try await Self.withOwnConnection(config) { c in
+                    try await Self.runTransaction(demote, on: c)
+                    _ = try? await c.pipeline(kill, timeout: .seconds(10))
                 }
+                if attempt > 1 { logger.notice("Old master \(oldMaster.ip):\(oldMaster.port) demoted on attempt \(attempt)") }
+            } catch {
+                logger.warning("Demoting the old master \(oldMaster.ip):\(oldMaster.port) to follow \(newMaster.ip):\(newMaster.port) failed (attempt \(attempt)): \(error)")
+                failure = String(describing: error)
             }
+            await self?.input(.demoteResult(master: name, at: oldMaster, failure: failure))
         }
     }
 
@@ -489,6 +479,13 @@ public actor SentinelRuntime {
             guard let m = state.masters[config.masters[i].name] else { continue }
             config.masters[i].host = announced(m.address, master: m.name)
             config.masters[i].port = m.address.port
+            // The settings the core decides with live there (SENTINEL SET changes them there).
+            config.masters[i].quorum = m.quorum
+            config.masters[i].downAfterMilliseconds = m.downAfter
+            config.masters[i].failoverTimeout = m.failoverTimeout
+            config.masters[i].parallelSyncs = m.parallelSyncs
+            config.masters[i].masterRebootDownAfterPeriod = m.rebootDownAfter
+            config.masters[i].crashDetection = m.crashDetection
             config.masters[i].configEpoch = m.configEpoch
             config.masters[i].leaderEpoch = m.leaderEpoch
             config.masters[i].knownReplicas = m.sortedReplicaAddresses.map { ($0.ip, $0.port) }

@@ -10,10 +10,9 @@ import SentinelCore
 /// The shell of `ScriptQueue`: starts scripts with posix_spawn (no descriptor but 0–2 is
 /// inherited), reaps them, kills the ones over their time. Called on every timer tick.
 extension SentinelRuntime {
-    /// Queues the notification script of an event's master, for WARNING events.
-    func scheduleNotification(_ event: SentinelEvent) {
-        guard event.level == .warning, let name = event.master,
-              let script = configuration.master(name)?.notificationScript else { return }
+    /// Queues the master's notification script, if it has one (the core says which events).
+    func scheduleNotification(master name: String, _ event: SentinelEvent) {
+        guard let script = configuration.master(name)?.notificationScript else { return }
         scripts.schedule([script, event.type, event.payload])
     }
 
@@ -26,8 +25,6 @@ extension SentinelRuntime {
     func runScripts() {
         guard !scripts.jobs.isEmpty else { return }
         let t = now
-        scripts.maxRuntime = scriptMaxRuntime
-        scripts.retryDelay = scriptRetryDelay
         for job in scripts.jobs where job.isRunning && job.pid != 0 {
             var status: Int32 = 0
             guard waitpid(job.pid, &status, WNOHANG) == job.pid else { continue }

@@ -39,7 +39,7 @@ public final class SentinelServer: Sendable {
             var ports: [Int] = []
             for listener in listeners {
                 let numbering = ClientNumbering(next: nextClientID)
-                // On the runtime's loop, sessions too (see EventLoopTaskExecutor).
+                // On the runtime's loop, client connections too (see EventLoopTaskExecutor).
                 let server = try await ServerBootstrap(group: runtime.loop)
                     .serverChannelInitializer { channel in
                         channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(numbering) }
@@ -85,7 +85,7 @@ public final class SentinelServer: Sendable {
                 guard let counter = try? await channel.pipeline.handler(type: InputCounter.self).get() else { return }
                 let id = counter.clientID
                 let unread = counter.unprocessed
-                let session = ClientSession(id: id, address: channel.remoteAddress?.clientListForm ?? "?:0",
+                let client = SentinelClient(id: id, address: channel.remoteAddress?.clientListForm ?? "?:0",
                                             localAddress: channel.localAddress?.clientListForm ?? "?:0",
                                             unprocessedInput: unread,
                                             closer: { channel.close(promise: nil) })
@@ -105,21 +105,21 @@ public final class SentinelServer: Sendable {
                 // and needs no password starts authenticated, and stays so whatever later
                 // happens to that user (ACL SETUSER default off, a new password).
                 let open = await runtime.newConnectionsStartAuthenticated()
-                session.authenticated.withLockedValue { $0 = open }
-                runtime.clients.add(session)
+                client.authenticated.withLockedValue { $0 = open }
+                runtime.clients.add(client)
                 defer { runtime.clients.remove(id) }
                 // Events for this client go through one queue and one writer, so a subscriber
                 // sees them in the order they were published.
                 let (pushes, pushQueue) = AsyncStream.makeStream(of: ByteBuffer.self)
                 runtime.hub.register(id) { value in
                     var buffer = ByteBuffer()
-                    let proto = session.protocolVersion.withLockedValue { $0 }
+                    let proto = client.protocolVersion.withLockedValue { $0 }
                     if proto == 3, case .array(let elements) = value {
                         buffer.writeRESPValue(.push(elements))
                     } else {
                         buffer.writeRESPValue(value)
                     }
-                    session.buffers.withLockedValue {
+                    client.buffers.withLockedValue {
                         $0.pendingOutput += buffer.readableBytes
                         $0.pendingMessages += 1
                     }
@@ -130,7 +130,7 @@ public final class SentinelServer: Sendable {
                     group.addTask {
                         for await buffer in pushes {
                             try? await outbound.write(buffer)
-                            session.buffers.withLockedValue {
+                            client.buffers.withLockedValue {
                                 $0.pendingOutput -= buffer.readableBytes
                                 $0.pendingMessages -= 1
                             }
@@ -138,25 +138,25 @@ public final class SentinelServer: Sendable {
                     }
                     do {
                         for try await request in inbound {
-                            session.lastInteraction.withLockedValue { $0 = .now }
-                            session.replyMode.withLockedValue { if $0 == .skipNext { $0 = .skip } }
+                            client.lastInteraction.withLockedValue { $0 = .now }
+                            client.replyMode.withLockedValue { if $0 == .skipNext { $0 = .skip } }
                             // Counted as read before it runs, as Redis counts its input.
                             runtime.clients.stats.withLockedValue { $0.inputBytes += request.raw.readableBytes }
-                            session.buffers.withLockedValue {
+                            client.buffers.withLockedValue {
                                 $0.query = request.raw.readableBytes
                                 $0.arguments = request.arguments.reduce(0) { $0 + $1.readableBytes }
                             }
                             defer { unread.withLockedValue { $0 -= request.raw.readableBytes } }
-                            let replies = await runtime.execute(request, session: session)
+                            let replies = await runtime.execute(request, client: client)
                             // CLIENT CACHING applies to the next command that is not CLIENT.
                             if request.arguments.first.map({ String(buffer: $0).lowercased() }) != "client" {
-                                session.tracking.withLockedValue { $0.caching = false }
+                                client.tracking.withLockedValue { $0.caching = false }
                             }
                             var buffer = ByteBuffer()
-                            let proto = session.protocolVersion.withLockedValue { $0 }
+                            let proto = client.protocolVersion.withLockedValue { $0 }
                             // CLIENT REPLY: nothing while off, nothing for CLIENT REPLY OFF / SKIP
                             // themselves, nothing for the command after SKIP (unless it is ON).
-                            let silent = session.replyMode.withLockedValue { mode in
+                            let silent = client.replyMode.withLockedValue { mode in
                                 switch mode {
                                 case .on: return false
                                 case .off, .skipNext: return true
@@ -169,7 +169,7 @@ public final class SentinelServer: Sendable {
                                 for reply in replies { buffer.writeRESPValue(adapt(reply, protocolVersion: proto)) }
                             }
                             let second = Int64(Date().timeIntervalSince1970)
-                            session.buffers.withLockedValue {
+                            client.buffers.withLockedValue {
                                 $0.query = 0
                                 $0.arguments = 0
                                 $0.replyBuffer = buffer.capacity
@@ -184,7 +184,7 @@ public final class SentinelServer: Sendable {
                                 $0.errorReplies += replies.filter { $0.errorMessage != nil }.count
                             }
                             if buffer.readableBytes > 0 { try await outbound.write(buffer) }
-                            if session.closeAfterReply.withLockedValue({ $0 }) { break }
+                            if client.closeAfterReply.withLockedValue({ $0 }) { break }
                         }
                     } catch let error as RESPProtocolError {
                         var buffer = ByteBuffer()

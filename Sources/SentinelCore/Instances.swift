@@ -168,7 +168,6 @@ public struct MonitoredMaster: Sendable, Hashable {
     public var failoverStateChangeTime: Millis = 0
     public var failoverInProgress = false
     public var forcedFailover = false
-    public var failoverDelayLogged = false
     public var promotedReplica: InstanceAddress?
     /// During a coordinated switchover: the paused master's replication offset to catch up to.
     public var switchoverTargetOffset: Int64?
@@ -205,6 +204,8 @@ public struct SentinelTimers: Sendable, Hashable {
     public var askPeriod: Millis = 1_000
     public var publishPeriod: Millis = 2_000
     public var defaultDownAfter: Millis = 30_000
+    /// The failover-timeout of a master added by `SENTINEL MONITOR`.
+    public var defaultFailoverTimeout: Millis = 180_000
     public var tiltTrigger: Millis = 2_000
     public var tiltPeriod: Millis = 30_000
     public var replicaReconfTimeout: Millis = 10_000

@@ -17,9 +17,21 @@ public enum SentinelInput: Sendable, Hashable {
     case hello(String)
     /// A peer's reply to `SENTINEL is-master-down-by-addr`.
     case masterDownReply(master: String, sentinel: String, down: Bool, leader: String?, leaderEpoch: UInt64)
-    /// The answer to `.pauseWrites`: the master's replication offset once paused, or nil if
-    /// the pause failed.
-    case writesPaused(master: String, offset: Int64?)
+    /// The answer to `.pauseWrites`: writes are paused and this is the master's replication offset.
+    case writesPaused(master: String, offset: Int64)
+    /// The answer to `.pauseWrites` when writes could not be paused.
+    case pauseFailed(master: String, PauseFailure)
+    /// The answer to one `.demote` attempt: the old master now follows the new one (`nil`) or
+    /// the attempt failed (why). The core decides whether to try again.
+    case demoteResult(master: String, at: InstanceAddress, failure: String?)
+}
+
+/// Why `CLIENT PAUSE` for a coordinated switchover did not pause writes.
+public enum PauseFailure: Sendable, Hashable {
+    /// The shell has no connected link to the master to send it on.
+    case noLink
+    /// The connection, the command or the INFO after it failed (the error's text).
+    case failed(String)
 }
 
 /// How an instance answered PING, as Sentinel classifies it.
@@ -83,34 +95,30 @@ public enum EventLevel: Int, Sendable, Hashable, Comparable {
     public static func < (a: EventLevel, b: EventLevel) -> Bool { a.rawValue < b.rawValue }
 }
 
-/// An event Sentinel publishes on the channel named `type` with `payload` (and logs; WARNING
-/// events also go to the notification script).
+/// An event Sentinel publishes on the channel named `type` with `payload` (and logs).
 public struct SentinelEvent: Sendable, Hashable, CustomStringConvertible {
     public var level: EventLevel
     public var type: String
     public var payload: String
-    /// The master whose notification-script the event goes to (nil: none, as for ±tilt).
-    /// Not part of equality: it routes the event and is not in what is published.
-    public var master: String?
 
-    public init(level: EventLevel, type: String, payload: String, master: String? = nil) {
+    public init(level: EventLevel, type: String, payload: String) {
         self.level = level
         self.type = type
         self.payload = payload
-        self.master = master
-    }
-
-    public static func == (a: SentinelEvent, b: SentinelEvent) -> Bool {
-        a.level == b.level && a.type == b.type && a.payload == b.payload
-    }
-
-    public func hash(into hasher: inout Hasher) {
-        hasher.combine(level)
-        hasher.combine(type)
-        hasher.combine(payload)
     }
 
     public var description: String { "\(type) \(payload)" }
+}
+
+/// `SENTINEL SIMULATE-FAILURE`: the failover steps after which this sentinel exits.
+public struct SimulatedFailure: OptionSet, Sendable, Hashable {
+    public let rawValue: Int
+    public init(rawValue: Int) { self.rawValue = rawValue }
+
+    /// `crash-after-election`: after `+elected-leader`.
+    public static let crashAfterElection = SimulatedFailure(rawValue: 1)
+    /// `crash-after-promotion`: after `+promoted-slave`.
+    public static let crashAfterPromotion = SimulatedFailure(rawValue: 2)
 }
 
 /// What the core asks the shell to do, in order.
@@ -132,16 +140,25 @@ public enum SentinelAction: Sendable, Hashable {
     case promote(InstanceRef)
     /// `MULTI; SLAVEOF ip port; CONFIG REWRITE; CLIENT KILL …; EXEC`.
     case replicate(InstanceRef, to: InstanceAddress)
-    /// `CLIENT PAUSE <timeout> WRITE`, then report the master's offset with `.writesPaused`.
+    /// `CLIENT PAUSE <timeout> WRITE`, then report the master's offset with `.writesPaused`
+    /// (or `.pauseFailed`).
     case pauseWrites(InstanceRef, timeout: Millis)
     /// `CLIENT UNPAUSE` (a coordinated switchover was abandoned).
     case unpauseWrites(InstanceRef)
-    /// The old master of a coordinated switchover: `MULTI; SLAVEOF ip port; CONFIG REWRITE;
-    /// CLIENT KILL TYPE normal; CLIENT KILL TYPE pubsub; CLIENT UNPAUSE; EXEC`.
-    case demote(InstanceRef, to: InstanceAddress)
+    /// The old master of a coordinated switchover, at `address` (the master's link may already
+    /// go to the new one): `MULTI; SLAVEOF ip port; CONFIG REWRITE; CLIENT UNPAUSE; EXEC`, then
+    /// `CLIENT KILL TYPE normal` and `pubsub`, on a connection of its own. One attempt (the
+    /// first is 1), answered with `.demoteResult`.
+    case demote(master: String, at: InstanceAddress, to: InstanceAddress, attempt: Int)
     /// `SCRIPT KILL`, once, to an SDOWN instance that answers -BUSY.
     case scriptKill(InstanceRef)
     case publish(SentinelEvent)
+    /// Run the master's notification-script, if it has one, with `<type> <payload>` (after each
+    /// WARNING event about one of its instances, as sentinelEvent does).
+    case notificationScript(master: String, SentinelEvent)
+    /// A step `SENTINEL SIMULATE-FAILURE` names was reached: exit with status 99 (once the
+    /// replies to the commands that led here are out; 7.0 exits from its timer too).
+    case simulatedCrash
     /// Write the state lines to the config file (before carrying out any later action).
     case saveConfig
     /// Run client-reconfig-script: `<master> <role> <state> <from-ip> <from-port> <to-ip> <to-port>`.

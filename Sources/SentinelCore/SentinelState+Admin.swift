@@ -1,4 +1,4 @@
-/// Runtime reconfiguration: `SENTINEL REMOVE`, `RESET`, `SET`.
+/// Runtime reconfiguration: `SENTINEL REMOVE`, `RESET`, `SET`, `CONFIG SET announce-*`, `DEBUG`.
 extension SentinelState {
     /// Stops monitoring a master (`SENTINEL REMOVE`): `-monitor`, every link closed, config saved.
     public mutating func remove(master name: String) -> [SentinelAction] {
@@ -70,5 +70,87 @@ extension SentinelState {
         }
         event(.warning, "+set", .master(name), "\(option) \(value)")
         return flush()
+    }
+}
+
+extension SentinelState {
+    /// `SENTINEL CONFIG SET announce-ip`: nil (an empty value) keeps the address in use.
+    public mutating func setAnnounceIP(_ ip: String?) {
+        guard let ip else { return }
+        announce.ip = ip
+        learnsAnnounceIP = false
+    }
+
+    /// `SENTINEL CONFIG SET announce-port` (the port announced: the sentinel's own when 0).
+    public mutating func setAnnouncePort(_ port: Int) {
+        announce.port = port
+    }
+
+    /// The local address of a link just made: announced from now on if no announce-ip was
+    /// given and none was learned yet.
+    public mutating func learnAnnounceIP(_ ip: String) {
+        guard learnsAnnounceIP else { return }
+        announce.ip = ip
+        learnsAnnounceIP = false
+    }
+
+    /// `SENTINEL SIMULATE-FAILURE`: replaces the flags.
+    public mutating func setSimulatedFailure(_ flags: SimulatedFailure) {
+        simulatedFailure = flags
+    }
+
+    /// `SENTINEL DEBUG <timer> <milliseconds>`; the shell has checked the value is positive.
+    public mutating func setTimer(_ name: SentinelTimers.Name, _ value: Millis) {
+        timers[name] = value
+    }
+}
+
+extension SentinelTimers {
+    /// The timers as `SENTINEL DEBUG` names them.
+    public enum Name: String, CaseIterable, Sendable {
+        case infoPeriod = "info-period"
+        case pingPeriod = "ping-period"
+        case askPeriod = "ask-period"
+        case publishPeriod = "publish-period"
+        case defaultDownAfter = "default-down-after"
+        case defaultFailoverTimeout = "default-failover-timeout"
+        case tiltTrigger = "tilt-trigger"
+        case tiltPeriod = "tilt-period"
+        case replicaReconfTimeout = "slave-reconf-timeout"
+        case minLinkReconnectPeriod = "min-link-reconnect-period"
+        case electionTimeout = "election-timeout"
+    }
+
+    public subscript(_ name: Name) -> Millis {
+        get {
+            switch name {
+            case .infoPeriod: infoPeriod
+            case .pingPeriod: pingPeriod
+            case .askPeriod: askPeriod
+            case .publishPeriod: publishPeriod
+            case .defaultDownAfter: defaultDownAfter
+            case .defaultFailoverTimeout: defaultFailoverTimeout
+            case .tiltTrigger: tiltTrigger
+            case .tiltPeriod: tiltPeriod
+            case .replicaReconfTimeout: replicaReconfTimeout
+            case .minLinkReconnectPeriod: minLinkReconnectPeriod
+            case .electionTimeout: electionTimeout
+            }
+        }
+        set {
+            switch name {
+            case .infoPeriod: infoPeriod = newValue
+            case .pingPeriod: pingPeriod = newValue
+            case .askPeriod: askPeriod = newValue
+            case .publishPeriod: publishPeriod = newValue
+            case .defaultDownAfter: defaultDownAfter = newValue
+            case .defaultFailoverTimeout: defaultFailoverTimeout = newValue
+            case .tiltTrigger: tiltTrigger = newValue
+            case .tiltPeriod: tiltPeriod = newValue
+            case .replicaReconfTimeout: replicaReconfTimeout = newValue
+            case .minLinkReconnectPeriod: minLinkReconnectPeriod = newValue
+            case .electionTimeout: electionTimeout = newValue
+            }
+        }
     }
 }

@@ -72,7 +72,7 @@ extension SentinelState {
                 winner = myVote
             }
         }
-        if winner != nil && (maxVotes < voters / 2 + 1 || maxVotes < master.quorum) { winner = nil }
+        if winner != nil && (maxVotes < Self.majority(of: voters) || maxVotes < master.quorum) { winner = nil }
         return winner
     }
 
@@ -147,6 +147,7 @@ extension SentinelState {
                 return
             }
             event(.warning, "+elected-leader", ref)
+            simulatedCrashPoint(.crashAfterElection)
             masters[name]!.failoverState = .selectSlave
             masters[name]!.failoverStateChangeTime = now
             event(.warning, "+failover-state-select-slave", ref)
@@ -247,11 +248,12 @@ extension SentinelState {
         masters[name]!.failoverStateChangeTime = now
         emit(.saveConfig)
         event(.warning, "+promoted-slave", .replica(master: name, address))
+        simulatedCrashPoint(.crashAfterPromotion)
         event(.warning, "+failover-state-reconf-slaves", .master(name))
         emit(.clientReconfigScript(master: name, role: "leader", state: "start", from: masters[name]!.address, to: address))
         if masters[name]!.writesPaused {
             // Coordinated switchover: the old master follows the new one before it takes writes again.
-            emit(.demote(.master(name), to: address))
+            startDemotion(name, newMaster: address, now: now)
             masters[name]!.writesPaused = false
             masters[name]!.switchoverTargetOffset = nil
         }

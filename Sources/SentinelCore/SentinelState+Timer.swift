@@ -2,6 +2,7 @@ extension SentinelState {
     /// `sentinelTimer`: TILT check, then every master with its replicas and sentinels.
     mutating func timer(now: Millis) {
         checkTilt(now: now)
+        retryDemotions(now: now)
         for name in masterNames {
             handleInstance(.master(name), now: now)
             guard let (replicas, peers) = withMaster(name, { ($0.sortedReplicaAddresses, $0.sortedSentinelIDs) }) else { continue }

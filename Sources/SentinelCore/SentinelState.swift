@@ -9,18 +9,28 @@ public struct SentinelState: Sendable {
     public var currentEpoch: UInt64 = 0
     public internal(set) var masters: [String: MonitoredMaster] = [:]
     /// The address this sentinel announces in hello messages.
-    public var announce: InstanceAddress
-    public var timers: SentinelTimers
+    public internal(set) var announce: InstanceAddress
+    /// True until `announce.ip` is learned from a link's local address (no announce-ip at start).
+    public internal(set) var learnsAnnounceIP: Bool
+    /// Changed with `setTimer` (`SENTINEL DEBUG`).
+    public internal(set) var timers: SentinelTimers
     public var behaviour: SentinelBehaviour
     public internal(set) var tiltSince: Millis?
+    /// `SENTINEL SIMULATE-FAILURE`'s flags.
+    public internal(set) var simulatedFailure: SimulatedFailure = []
+    /// Old masters of coordinated switchovers still being demoted, by address.
+    public internal(set) var demotions: [InstanceAddress: Demotion] = [:]
     var previousTick: Millis?
     var random: SplitMix64
     var output: [SentinelAction] = []
 
-    public init(myID: String, announce: InstanceAddress, seed: UInt64 = 0,
+    /// `learnsAnnounceIP`: `announce.ip` is a placeholder until `learnAnnounceIP` gives the
+    /// local address of the first link made.
+    public init(myID: String, announce: InstanceAddress, learnsAnnounceIP: Bool = false, seed: UInt64 = 0,
                 timers: SentinelTimers = SentinelTimers(), behaviour: SentinelBehaviour = SentinelBehaviour()) {
         self.myID = myID
         self.announce = announce
+        self.learnsAnnounceIP = learnsAnnounceIP
         self.timers = timers
         self.behaviour = behaviour
         self.random = SplitMix64(seed: seed)
@@ -40,11 +50,13 @@ public struct SentinelState: Sendable {
     // MARK: Entry points
 
     /// Starts monitoring a master (`sentinel monitor` or `SENTINEL MONITOR`).
+    /// Without `downAfter` or `failoverTimeout`, the defaults in `timers` (`SENTINEL DEBUG` can change them).
     public mutating func monitor(name: String, address: InstanceAddress, quorum: Int, downAfter: Millis? = nil,
-                                 failoverTimeout: Millis = 180_000, parallelSyncs: Int = 1, now: Millis) -> [SentinelAction] {
+                                 failoverTimeout: Millis? = nil, parallelSyncs: Int = 1, now: Millis) -> [SentinelAction] {
         var master = MonitoredMaster(name: name, address: address, quorum: quorum,
                                      downAfter: downAfter ?? timers.defaultDownAfter,
-                                     failoverTimeout: failoverTimeout, parallelSyncs: parallelSyncs, now: now)
+                                     failoverTimeout: failoverTimeout ?? timers.defaultFailoverTimeout,
+                                     parallelSyncs: parallelSyncs, now: now)
         master.instance.roleReportedTime = now
         masters[name] = master
         emit(.connect(.master(name), address))
@@ -113,20 +125,11 @@ public struct SentinelState: Sendable {
                 update(ref) { $0.scriptKillSent = true }
             }
         case .writesPaused(let name, let offset):
-            guard masters[name]?.failoverState == .pauseMaster else {
-                if offset != nil { emit(.unpauseWrites(.master(name))) }  // too late: undo
-                break
-            }
-            guard let offset else {
-                masters[name]!.writesPaused = false
-                event(.warning, "-failover-abort-slave-timeout", .master(name))
-                abortFailover(name, now: now)
-                break
-            }
-            masters[name]!.switchoverTargetOffset = offset
-            masters[name]!.failoverState = .waitReplicaCatchUp
-            masters[name]!.failoverStateChangeTime = now
-            react(name, now: now)
+            writesPaused(name, offset: offset, now: now)
+        case .pauseFailed(let name, let failure):
+            pauseFailed(name, failure, now: now)
+        case .demoteResult(let name, let address, let failure):
+            demoteResult(name, at: address, failure: failure, now: now)
         case .info(let ref, let report):
             refreshInfo(ref, report, now: now)
             react(ref.masterName, now: now)
@@ -249,12 +252,24 @@ public struct SentinelState: Sendable {
     /// An event about `ref` (payload starts with its description, then `extra`).
     mutating func event(_ level: EventLevel, _ type: String, _ ref: InstanceRef, _ extra: String? = nil) {
         let text = describe(ref) + (extra.map { " " + $0 } ?? "")
-        emit(.publish(SentinelEvent(level: level, type: type, payload: text, master: ref.masterName)))
+        publish(SentinelEvent(level: level, type: type, payload: text), master: ref.masterName)
     }
 
     /// An event whose payload is only `text` (+new-epoch, +switch-master, +vote-for-leader, ±tilt).
     mutating func plainEvent(_ level: EventLevel, _ type: String, _ text: String, master: String? = nil) {
-        emit(.publish(SentinelEvent(level: level, type: type, payload: text, master: master)))
+        publish(SentinelEvent(level: level, type: type, payload: text), master: master)
+    }
+
+    /// `sentinelEvent`: publish, and a WARNING event about a master's instance also goes to that
+    /// master's notification-script (none for ±tilt, which is about no master).
+    mutating func publish(_ e: SentinelEvent, master: String?) {
+        emit(.publish(e))
+        if e.level == .warning, let master { emit(.notificationScript(master: master, e)) }
+    }
+
+    /// A step `SENTINEL SIMULATE-FAILURE` can name: the shell is told to crash if it is set.
+    mutating func simulatedCrashPoint(_ point: SimulatedFailure) {
+        if simulatedFailure.contains(point) { emit(.simulatedCrash) }
     }
 
     mutating func randomDesync() -> Millis {

@@ -118,9 +118,6 @@ public final class VRRPSocket {
         }
     }
 
-    /// Whether receive() would return nil because the queue is empty (versus a bad packet).
-    public var lastErrorWasEmpty: Bool { errno == EAGAIN || errno == EWOULDBLOCK }
-
     static func socketAddress(_ address: IPAddress, scope: Int32) -> (sockaddr_storage, socklen_t) {
         var storage = sockaddr_storage()
         switch address {

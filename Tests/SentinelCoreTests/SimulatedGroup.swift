@@ -51,6 +51,16 @@ struct SimulatedGroup {
     var crashOnNextPromotion = false
     var pauses = 0
     var demotions = 0
+    /// Every demote attempt a sentinel made: when, and its number.
+    var demoteAttempts: [(at: Millis, attempt: Int)] = []
+    /// `.notificationScript` actions: by which sentinel, for which master, the event.
+    var notifications: [(by: Int, master: String, event: SentinelEvent)] = []
+    /// `.simulatedCrash` actions: when, by which sentinel, and the type of its last event before.
+    var simulatedCrashes: [(at: Millis, by: Int, after: String?)] = []
+    /// When set, the next CLIENT PAUSE fails (and the flag clears).
+    var failNextPause = false
+    /// How many demote attempts still fail (a connection refused, a timeout) before one succeeds.
+    var failDemotes = 0
     /// PUBLISHes a sentinel sent to a master whose writes it had paused itself (on a real
     /// server each waits out the pause and holds up every later command on that link).
     var publishesWhileOwnPause = 0
@@ -292,8 +302,9 @@ struct SimulatedGroup {
             guard let a = address(of: ref, in: i), canAnswer(i, a) else { return }
             servers[a]!.replicaOf = to
         case .pauseWrites(let ref, _):
-            guard let a = address(of: ref, in: i), canAnswer(i, a) else {
-                perform(input(i, .writesPaused(master: ref.masterName, offset: nil)), by: i)
+            guard let a = address(of: ref, in: i), canAnswer(i, a), !failNextPause else {
+                failNextPause = false
+                perform(input(i, .pauseFailed(master: ref.masterName, .failed("unreachable"))), by: i)
                 return
             }
             servers[a]!.writesPaused = true
@@ -303,15 +314,26 @@ struct SimulatedGroup {
         case .unpauseWrites(let ref):
             guard let a = address(of: ref, in: i), canAnswer(i, a) else { return }
             servers[a]!.writesPaused = false
-        case .demote(let ref, let to):
-            guard let a = address(of: ref, in: i), canAnswer(i, a) else { return }
+        case .demote(let name, let a, let to, let attempt):
+            demoteAttempts.append((now, attempt))
+            guard canAnswer(i, a), servers[a] != nil, failDemotes == 0 else {
+                failDemotes = max(0, failDemotes - 1)
+                perform(input(i, .demoteResult(master: name, at: a, failure: "unreachable")), by: i)
+                return
+            }
             servers[a]!.replicaOf = to
             servers[a]!.writesPaused = false
             demotions += 1
+            perform(input(i, .demoteResult(master: name, at: a, failure: nil)), by: i)
         case .publish(let event):
             sentinels[i].events.append((now, event))
         case .saveConfig:
             sentinels[i].saves += 1
+        case .simulatedCrash:
+            // The shell exits at its next tick; here the crash is recorded with the event it followed.
+            simulatedCrashes.append((now, i, sentinels[i].events.last?.event.type))
+        case .notificationScript(let master, let event):
+            notifications.append((i, master, event))
         case .clientReconfigScript, .scriptKill:
             break
         }

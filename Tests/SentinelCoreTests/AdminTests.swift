@@ -1,0 +1,62 @@
+import SentinelCore
+import Testing
+
+/// `SENTINEL SET`, `CONFIG SET announce-*` and `DEBUG` as core calls: the settings live in the core.
+@Suite("Sentinel core: runtime settings")
+struct AdminTests {
+    static let master = InstanceAddress(ip: "10.0.0.1", port: 6379)
+
+    static func monitored(learnsAnnounceIP: Bool = false) -> SentinelState {
+        var s = SentinelState(myID: "me", announce: InstanceAddress(ip: "127.0.0.1", port: 26379), learnsAnnounceIP: learnsAnnounceIP)
+        _ = s.monitor(name: "m", address: master, quorum: 2, now: 0)
+        return s
+    }
+
+    @Test("SENTINEL SET: the core's master changes and +set is published; the quorum check follows")
+    func set() throws {
+        var s = Self.monitored()
+        let actions = s.set(master: "m", .quorum(1), option: "quorum", value: "1")
+        let set = SentinelEvent(level: .warning, type: "+set", payload: "master m 10.0.0.1 6379 quorum 1")
+        #expect(actions == [.publish(set), .notificationScript(master: "m", set)])
+        #expect(s.masters["m"]!.quorum == 1)
+        #expect(try #require(s.quorumCheck("m")).quorumReachable, "alone, quorum 1 is reachable")
+        _ = s.set(master: "m", .downAfter(5_000), option: "down-after-milliseconds", value: "5000")
+        _ = s.set(master: "m", .crashDetection(false), option: "crash-detection", value: "no")
+        #expect(s.masters["m"]!.downAfter == 5_000 && s.masters["m"]!.crashDetection == false)
+        #expect(s.set(master: "nosuch", .quorum(1), option: "quorum", value: "1").isEmpty)
+    }
+
+    @Test("SENTINEL DEBUG: every timer by its DEBUG name; a new master takes the default timeouts")
+    func debugTimers() {
+        var s = Self.monitored()
+        for (i, name) in SentinelTimers.Name.allCases.enumerated() { s.setTimer(name, Millis(1_000 + i)) }
+        for (i, name) in SentinelTimers.Name.allCases.enumerated() { #expect(s.timers[name] == Millis(1_000 + i), "\(name)") }
+        #expect(s.timers.infoPeriod == 1_000 && s.timers.electionTimeout == 1_010)
+        #expect(SentinelTimers.Name(rawValue: "slave-reconf-timeout") == .replicaReconfTimeout)
+        s.setTimer(.defaultFailoverTimeout, 7_000)
+        s.setTimer(.defaultDownAfter, 4_000)
+        _ = s.monitor(name: "n", address: InstanceAddress(ip: "10.0.0.1", port: 7000), quorum: 1, now: 0)
+        #expect(s.masters["n"]!.failoverTimeout == 7_000 && s.masters["n"]!.downAfter == 4_000)
+        #expect(s.masters["m"]!.failoverTimeout == 180_000, "a master already monitored keeps its own")
+    }
+
+    @Test("the announce address: learned once from a link unless announce-ip was given; CONFIG SET changes it")
+    func announce() {
+        var s = Self.monitored(learnsAnnounceIP: true)
+        s.learnAnnounceIP("10.0.0.9")
+        s.learnAnnounceIP("10.0.0.8")
+        #expect(s.announce.ip == "10.0.0.9" && !s.learnsAnnounceIP)
+        _ = s.handle(.linkUp(.master("m")), now: 0)
+        let hello = s.handle(.tick, now: 100).compactMap { if case .publishHello(_, let p) = $0 { p } else { nil } }
+        #expect(hello.first?.hasPrefix("10.0.0.9,26379,me,") == true)
+
+        var fixed = Self.monitored()
+        fixed.learnAnnounceIP("10.0.0.9")
+        #expect(fixed.announce.ip == "127.0.0.1", "announce-ip given: nothing learned")
+        fixed.setAnnounceIP(nil)
+        #expect(fixed.announce.ip == "127.0.0.1", "an empty announce-ip keeps the address in use")
+        fixed.setAnnounceIP("192.0.2.1")
+        fixed.setAnnouncePort(26999)
+        #expect(fixed.announce == InstanceAddress(ip: "192.0.2.1", port: 26999))
+    }
+}

@@ -1,0 +1,86 @@
+import SentinelCore
+import Testing
+
+/// What the core decides from the answers to a coordinated switchover's CLIENT PAUSE and demote.
+@Suite("Sentinel core: switchover pause and demote outcomes")
+struct SwitchoverOutcomeTests {
+    typealias G = SimulatedGroup
+    static let abort = SentinelEvent(level: .warning, type: "-failover-abort-slave-timeout", payload: "master mymaster 10.0.0.1 6379")
+
+    /// Sentinel 0's core after a forced failover has asked for the pause (no answer fed yet), and the time.
+    static func waitingForPause() throws -> (SentinelState, Millis) {
+        var g = G()
+        g.run(for: 12_000)
+        var s = g.sentinels[0].state
+        var t = g.time(of: 0)
+        var actions = try s.forceFailover(G.masterName, now: t)
+        while !actions.contains(where: { if case .pauseWrites = $0 { true } else { false } }) {
+            t += 100
+            try #require(t < g.time(of: 0) + 2_000, "no CLIENT PAUSE asked for")
+            actions = s.handle(.tick, now: t)
+        }
+        #expect(s.masters[G.masterName]!.failoverState == .pauseMaster)
+        return (s, t)
+    }
+
+    @Test("no link to send CLIENT PAUSE on: the switchover is abandoned, with nothing to unpause")
+    func pauseWithoutLink() throws {
+        var (s, t) = try Self.waitingForPause()
+        let actions = s.handle(.pauseFailed(master: G.masterName, .noLink), now: t + 1)
+        #expect(actions.contains(.publish(Self.abort)))
+        #expect(!actions.contains(.unpauseWrites(.master(G.masterName))), "writes were never paused")
+        #expect(s.masters[G.masterName]!.failoverInProgress == false)
+        #expect(s.masters[G.masterName]!.writesPaused == false)
+        // A pause that succeeds after all, too late, is undone.
+        #expect(s.handle(.writesPaused(master: G.masterName, offset: 42), now: t + 2) == [.unpauseWrites(.master(G.masterName))])
+    }
+
+    @Test("a CLIENT PAUSE that fails abandons the switchover: nothing promoted, the master keeps its writes")
+    func pauseFails() throws {
+        var g = G()
+        g.run(for: 12_000)
+        g.failNextPause = true
+        g.perform(try g.sentinels[0].state.forceFailover(G.masterName, now: g.time(of: 0)), by: 0)
+        g.run(for: 3_000)
+        #expect(g.events("-failover-abort-slave-timeout", in: 0).count == 1)
+        #expect(g.promotions.isEmpty && g.pauses == 0 && g.demotions == 0)
+        #expect(g.liveMasters == [G.addr(6379)])
+        #expect(g.sentinels[0].state.masters[G.masterName]!.failoverInProgress == false)
+    }
+
+    @Test("a demote that fails is retried 100 ms later until the old master follows")
+    func demoteRetried() throws {
+        var g = G()
+        g.run(for: 12_000)
+        g.failDemotes = 3
+        g.perform(try g.sentinels[0].state.forceFailover(G.masterName, now: g.time(of: 0)), by: 0)
+        let took = g.run(until: 20_000) { g in
+            g.liveMasters.count == 1 && g.liveMasters[0] != G.addr(6379) && g.converged(on: g.liveMasters[0])
+        }
+        #expect(took != nil)
+        #expect(g.demoteAttempts.map(\.attempt) == [1, 2, 3, 4])
+        let gaps = zip(g.demoteAttempts.dropFirst(), g.demoteAttempts).map { $0.at - $1.at }
+        #expect(gaps.allSatisfy { $0 >= 100 && $0 <= 200 }, "gaps \(gaps)")
+        #expect(g.demotions == 1)
+        #expect(g.servers[G.addr(6379)]!.replicaOf == g.liveMasters.first)
+        #expect(g.servers[G.addr(6379)]!.writesPaused == false)
+        #expect(g.sentinels[0].state.demotions.isEmpty, "nothing left to retry")
+    }
+
+    @Test("a demote that keeps failing is given up once the pause it would lift has run out")
+    func demoteGivenUp() throws {
+        var g = G()
+        g.run(for: 12_000)
+        g.failDemotes = .max
+        g.perform(try g.sentinels[0].state.forceFailover(G.masterName, now: g.time(of: 0)), by: 0)
+        _ = g.run(until: 20_000) { !$0.demoteAttempts.isEmpty }
+        let first = try #require(g.demoteAttempts.first).at
+        let window = g.sentinels[0].state.behaviour.switchoverPauseLimit + 1_000
+        g.run(for: window + 3_000)
+        let last = try #require(g.demoteAttempts.last).at
+        #expect(last < first + window, "an attempt \(last - first) ms after the first, past the pause")
+        #expect(last >= first + window - 200, "attempts went on until the pause ran out")
+        #expect(g.demoteAttempts.count >= 50)
+        #expect(g.sentinels[0].state.demotions.isEmpty)
+    }
+}
