@@ -24,7 +24,15 @@ public func runSentinel(configPath: String, overrides: [(String, String)], logge
     guard FileManager.default.isWritableFile(atPath: path) else {
         throw SentinelStartError(description: "Sentinel config file \(path) is not writable: Permission denied. Exiting...")
     }
-    let text = try String(contentsOfFile: path, encoding: .utf8)
+    guard (try? FileManager.default.attributesOfItem(atPath: path)[.type] as? FileAttributeType) == .typeRegular else {
+        throw SentinelStartError(description: "Sentinel config file \(path) is not a regular file. Exiting...")
+    }
+    let text: String
+    do {
+        text = try String(contentsOfFile: path, encoding: .utf8)
+    } catch {
+        throw SentinelStartError(description: "Sentinel config file \(path) cannot be read (\(String(describing: (error as NSError).localizedDescription))). Exiting...")
+    }
     let extra = overrides.map { "\($0.0) \($0.1)" }.joined(separator: "\n")
     let configuration = try SentinelConfiguration(parsing: extra.isEmpty ? text : text + "\n" + extra, file: path)
     // As redis-sentinel: change to each `dir` in file order (a relative one is relative to the

@@ -27,6 +27,12 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         let text: String
+        guard (try? FileManager.default.attributesOfItem(atPath: path)[.type] as? FileAttributeType) != nil else {
+            fail("cannot read \(path): no such file", code: 1)
+        }
+        guard (try? FileManager.default.attributesOfItem(atPath: path)[.type] as? FileAttributeType) == .typeRegular else {
+            fail("cannot read \(path): not a regular file", code: 1)
+        }
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
