@@ -516,8 +516,8 @@ struct ProxySession {
 
     // MARK: Sending
 
-    /// Where the queued commands go: nil for the client's own connection (or none queued);
-    /// otherwise whether the first queued command may be served by a replica.
+    /// Whether the first queued command may be served by a replica (a stateless client's
+    /// queued commands go to a replica or to the master as the first one decides).
     var firstQueuedIsReadOnly: Bool {
         var first = 0
         while first < slots.count && slots[first].state != .queued { first += 1 }
