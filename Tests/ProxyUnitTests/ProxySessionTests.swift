@@ -400,6 +400,7 @@ struct ProxySessionTests {
         d.drain()
         #expect(d.takeOutput() == "", "not before its own hold time")
         d.send(on: nil)
+        #expect(d.holdDeadline == start + .milliseconds(2000), "armed again for the oldest held command, not from now")
         d.advance(ms: 1)
         d.session.holdExpired(now: d.now)
         d.drain()
