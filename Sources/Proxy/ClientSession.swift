@@ -39,6 +39,14 @@ final class ClientSession: ChannelInboundHandler {
     var isWritable: Bool { context?.channel.isWritable ?? true }
     private var id: ObjectIdentifier { ObjectIdentifier(self) }
 
+    /// Asks the session something in place. A non-mutating call straight on `core` copies the
+    /// whole struct first (retaining every buffer in it), as it is a class's stored property;
+    /// on the byte path that cost 14% of the proxy's CPU per command at -P 16.
+    @inline(__always)
+    private func query<R>(_ body: (inout ProxySession) -> R) -> R {
+        body(&core)
+    }
+
     // MARK: Channel events
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -87,7 +95,7 @@ final class ClientSession: ChannelInboundHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is IdleStateHandler.IdleStateEvent, core.isIdle {
+        if event is IdleStateHandler.IdleStateEvent, query({ $0.isIdle }) {
             context.close(promise: nil)
             return
         }
@@ -122,7 +130,12 @@ final class ClientSession: ChannelInboundHandler {
     // MARK: Carrying out the session's actions
 
     /// Carries out what the session decided, in order (an action may lead to more).
+    @inline(__always)
     private func perform() {
+        if core.hasActions { performActions() }
+    }
+
+    private func performActions() {
         while let action = core.nextAction() {
             switch action {
             case .write(let bytes):
@@ -215,9 +228,9 @@ final class ClientSession: ChannelInboundHandler {
         loop.counters.commands += 1
         let traits = CommandTraits.classify(&scanner, proxyCredentials: loop.proxyCredentials,
                                             readRouting: loop.readFromReplicas && !core.dedicated)
-        var command = ProxySession.Command(bytes: bytes, traits: traits)
-        if traits.effect != .none { command.arguments = scanner.arguments.map(Array.init) }
-        core.command(command)
+        // Built in the call so that it is moved into the session, not copied.
+        core.command(ProxySession.Command(
+            bytes: bytes, traits: traits, arguments: traits.effect == .none ? [] : scanner.arguments.map(Array.init)))
         perform()
     }
 
@@ -229,7 +242,8 @@ final class ClientSession: ChannelInboundHandler {
             scanned = 0
             return
         }
-        guard core.shouldStream(bufferedInput: input.readableBytes, insideFrame: scanner.isInsideFrame) else { return }
+        let bufferedInput = input.readableBytes, insideFrame = scanner.isInsideFrame
+        guard query({ $0.shouldStream(bufferedInput: bufferedInput, insideFrame: insideFrame) }) else { return }
         if !core.dedicated {
             core.needDedicatedForPartialCommand()
             perform()
@@ -240,7 +254,7 @@ final class ClientSession: ChannelInboundHandler {
             guard let link, !link.isClosed, link.isWritable else { return }
             target = link
         } else {
-            guard !core.hasQueued, let link = dedicatedLink(), link.isWritable,
+            guard !query({ $0.hasQueued }), let link = dedicatedLink(), link.isWritable,
                   core.beginStreaming(on: ObjectIdentifier(link)) else { return }
             target = link
         }
@@ -315,16 +329,16 @@ final class ClientSession: ChannelInboundHandler {
             partialCommand()
             updateReading()
         }
-        if core.dedicated && link == nil && core.subscribed {
+        if core.dedicated && link == nil && query({ $0.subscribed }) {
             _ = dedicatedLink()
         }
-        guard core.hasQueued else { return }
+        guard query({ $0.hasQueued }) else { return }
         var target: BackendLink?
         if core.dedicated {
             target = core.streaming ? nil : dedicatedLink()
         } else {
             // The first queued command decides: a read may go to a replica, anything else to the master.
-            target = core.firstQueuedIsReadOnly ? (loop.replicaLinkForSending() ?? loop.sharedLinkForSending()) : loop.sharedLinkForSending()
+            target = query({ $0.firstQueuedIsReadOnly }) ? (loop.replicaLinkForSending() ?? loop.sharedLinkForSending()) : loop.sharedLinkForSending()
         }
         let facts = target.map { ProxySession.LinkFacts(id: ObjectIdentifier($0), isWritable: $0.isWritable, isReplica: $0.isReplica) }
         let loop = self.loop
@@ -359,7 +373,7 @@ final class ClientSession: ChannelInboundHandler {
     /// Whether the reply to `seq` can go straight out as part of a run of whole replies
     /// (`offset` replies of the run are before it).
     func acceptsRun(seq: UInt64, offset: Int) -> Bool {
-        !gone && core.acceptsRun(seq: seq, offset: offset)
+        !gone && query { $0.acceptsRun(seq: seq, offset: offset) }
     }
 
     /// `count` whole replies, for the first `count` slots.
@@ -429,7 +443,8 @@ final class ClientSession: ChannelInboundHandler {
 
     private func updateReading() {
         guard let context else { return }
-        let pause = core.shouldPauseReading(bufferedInput: input.readableBytes, clientWritable: context.channel.isWritable)
+        let bufferedInput = input.readableBytes, writable = context.channel.isWritable
+        let pause = query { $0.shouldPauseReading(bufferedInput: bufferedInput, clientWritable: writable) }
         guard pause != readPaused else { return }
         readPaused = pause
         try? context.channel.syncOptions?.setOption(.autoRead, value: !pause)

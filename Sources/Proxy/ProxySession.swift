@@ -198,10 +198,18 @@ struct ProxySession {
         outbox.reserveCapacity(4)
     }
 
+    @inline(__always)
     var subscribed: Bool { !replay.channels.isEmpty || !replay.patterns.isEmpty }
+    @inline(__always)
     var hasQueued: Bool { slots.hasQueued }
     /// Nothing pending and nothing subscribed: an idle timeout may close the client.
+    @inline(__always)
     var isIdle: Bool { slots.isEmpty && !subscribed && !closing }
+
+    /// Whether `nextAction()` has anything (checked inline on the byte path, where there
+    /// rarely is).
+    @inline(__always)
+    var hasActions: Bool { outboxHead < outbox.count }
 
     /// The next thing for the shell to do, in the order decided.
     mutating func nextAction() -> Action? {
@@ -228,6 +236,7 @@ struct ProxySession {
     }
 
     /// Whether the shell should stop reading from the client.
+    @inline(__always)
     func shouldPauseReading(bufferedInput: Int, clientWritable: Bool) -> Bool {
         closing || wantDedicated || slots.count > configuration.maxSlots
             || bufferedInput > configuration.streamThreshold || !clientWritable
@@ -236,7 +245,7 @@ struct ProxySession {
     // MARK: Commands in
 
     /// A whole command from the client.
-    mutating func command(_ command: Command) {
+    mutating func command(_ command: consuming Command) {
         switch command.traits.route {
         case .local(.quit):
             var slot = Slot(state: .done, command: nil, reply: ByteBuffer(string: "+OK\r\n"))
@@ -284,7 +293,7 @@ struct ProxySession {
         emit(.flush)
     }
 
-    private mutating func enqueue(_ command: Command) {
+    private mutating func enqueue(_ command: consuming Command) {
         var bytes = command.bytes
         let traits = command.traits
         var slot = Slot(state: .queued, command: bytes)
@@ -380,6 +389,7 @@ struct ProxySession {
 
     /// Whether the buffered part of an unfinished command should go out now: it is large, or
     /// the command is already being streamed.
+    @inline(__always)
     func shouldStream(bufferedInput: Int, insideFrame: Bool) -> Bool {
         insideFrame && (bufferedInput >= configuration.streamThreshold || (streaming && bufferedInput > 0))
     }
@@ -518,6 +528,7 @@ struct ProxySession {
 
     /// Whether the first queued command may be served by a replica (a stateless client's
     /// queued commands go to a replica or to the master as the first one decides).
+    @inline(__always)
     var firstQueuedIsReadOnly: Bool {
         var first = 0
         while first < slots.count && slots[first].state != .queued { first += 1 }
@@ -529,6 +540,7 @@ struct ProxySession {
     /// bytes go. With no link, an unwritable one, or another link still owing replies, the
     /// commands are held (the hold timer is armed; `now` is only read then). `replicaAvailable` says whether reads have
     /// a replica to go to (only asked when the batch would mix reads and writes).
+    @inline(__always)  // one caller, on the byte path: its closures are inlined too
     mutating func sendQueued(on link: LinkFacts?, now: @autoclosure () -> NIODeadline, replicaAvailable: () -> Bool,
                              expectReply: (UInt64) -> Void) -> ByteBuffer? {
         guard let link, !(sentCount > 0 && sentOn != link.id), link.isWritable else {
@@ -663,6 +675,7 @@ struct ProxySession {
 
     /// Whether the reply to `seq` can go straight out as part of a run of whole replies
     /// (`offset` replies of the run are before it).
+    @inline(__always)
     func acceptsRun(seq: UInt64, offset: Int) -> Bool {
         guard seq == firstSeq + UInt64(offset), offset < slots.count else { return false }
         return slots[offset].state == .sent && slots[offset].reply == nil && slots[offset].replacement == nil
@@ -670,6 +683,7 @@ struct ProxySession {
     }
 
     /// The shell wrote `count` whole replies, for the first `count` slots, to the client.
+    @inline(__always)  // one caller, on the byte path: its closures are inlined too
     mutating func runDelivered(count: Int) {
         slots.removeFirst(count)
         firstSeq += UInt64(count)
