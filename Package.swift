@@ -156,7 +156,8 @@ let package = Package(
         ),
         .testTarget(
             name: "ProxyUnitTests",
-            dependencies: ["Proxy", "RESP", .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
+            dependencies: ["Proxy", "RESP", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
+                           .product(name: "Logging", package: "swift-log"),
                            .product(name: "NIOSSL", package: "swift-nio-ssl")],
             swiftSettings: swiftSettings
         ),

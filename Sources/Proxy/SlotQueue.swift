@@ -1,7 +1,7 @@
 /// A FIFO of a client's pending commands with in-place element access (an array and a head
 /// index), so checking a slot's state does not copy it.
 struct SlotQueue: RandomAccessCollection {
-    private var storage: [ClientSession.Slot] = []
+    private var storage: [ProxySession.Slot] = []
     private var head = 0
 
     init() {
@@ -11,14 +11,14 @@ struct SlotQueue: RandomAccessCollection {
     var startIndex: Int { 0 }
     var endIndex: Int { storage.count - head }
 
-    subscript(position: Int) -> ClientSession.Slot {
+    subscript(position: Int) -> ProxySession.Slot {
         // `_read` lends the slot in place: reading one field does not copy (and retain) the
         // slot's buffers.
         _read { yield storage[head + position] }
         _modify { yield &storage[head + position] }
     }
 
-    mutating func append(_ slot: consuming ClientSession.Slot) {
+    mutating func append(_ slot: consuming ProxySession.Slot) {
         storage.append(slot)
     }
 

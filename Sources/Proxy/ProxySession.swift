@@ -1,0 +1,756 @@
+import NIOCore
+import RESP
+
+/// Every decision about one proxy client, with no channel, no clock and no I/O: which
+/// commands wait, which go out and where, what the client is told and in what order, what
+/// state is replayed on a new master, what happens to a transaction or a WATCH when the master
+/// changes under it, and when held commands give up with -MASTERDOWN.
+///
+/// `ClientSession` is the shell: it parses commands, owns the channel, the backend links and
+/// the hold timer, feeds events in and carries out the `Action`s taken with `nextAction()`
+/// in order. Methods that need a fact about a backend link take it as an argument.
+struct ProxySession {
+    /// What the session is configured with (all values, read once).
+    struct Configuration {
+        /// How long a command may wait for a usable master before it gets -MASTERDOWN.
+        var hold: TimeAmount
+        /// The master group's name, for -MASTERDOWN.
+        var groupName: String
+        /// AUTH with the proxy's own credentials, sent first on a connection of the client's
+        /// own unless the client authenticates itself; and how many replies it produces.
+        var handshake = ByteBuffer()
+        var handshakeReplies = 0
+        /// A command larger than this arriving in pieces is streamed to the master.
+        var streamThreshold = 64 * 1024
+        /// Reading from the client pauses while more commands than this wait.
+        var maxSlots = 4096
+    }
+
+    /// Counters the shell adds to the loop's `INFO proxy` figures.
+    enum Counter: Equatable {
+        /// A reply made by the proxy that is an error.
+        case proxyError
+        /// A held command timed out (also counted as a proxy error).
+        case heldTimeout
+        /// A command answered -READONLY is sent again.
+        case retriedCommand
+        /// The client moved to a connection of its own.
+        case becameDedicated
+    }
+
+    /// What the shell must do, in order.
+    enum Action {
+        /// Write these bytes to the client (flushed at the end of the event-loop turn).
+        case write(ByteBuffer)
+        /// Flush and close the client (its last reply was written).
+        case close
+        /// Write this error, flush, then close the client.
+        case failAndClose(ByteBuffer)
+        /// Flush the client now.
+        case flush
+        /// Wake `holdExpired(now:)` at this deadline.
+        case armHold(NIODeadline)
+        /// The hold timer is no longer needed.
+        case cancelHold
+        /// Fetch `INFO proxy` and pass it to `infoReady(seq:text:)`.
+        case fetchInfo(seq: UInt64)
+        /// Try to send queued commands (the shell resolves the link and calls `sendQueued`).
+        case pump
+        /// The client may be read again: scan the input already buffered.
+        case resumeInput
+        case count(Counter)
+    }
+
+    /// One client command: its bytes (or nil once sent and too large to keep) and what
+    /// became of it.
+    struct Slot {
+        enum State: UInt8 { case queued, sent, done }
+        var state: State
+        var streamed = false
+        var expectsReply = true
+        var insideTransaction = false
+        /// May be served by a replica (`--read-from replicas`).
+        var readOnly = false
+        var effect: StateEffect = .none
+        /// The command's bytes, kept so it can be sent again after -READONLY or a failed
+        /// connect; nil when it was streamed.
+        var command: ByteBuffer?
+        /// Reply bytes received while an earlier reply was still pending.
+        var reply: ByteBuffer?
+        /// What few commands need, kept out of line so the common slot stays small.
+        private var extra: SlotExtra?
+
+        private final class SlotExtra {
+            var queuedAt: NIODeadline?
+            var closeAfter = false
+            var replacement: ByteBuffer?
+            var effectArguments: [[UInt8]] = []
+        }
+
+        init(state: State, command: ByteBuffer?, reply: ByteBuffer? = nil) {
+            self.state = state
+            self.command = command
+            self.reply = reply
+        }
+
+        private mutating func withExtra(_ body: (SlotExtra) -> Void) {
+            if extra == nil { extra = SlotExtra() }
+            body(extra!)
+        }
+
+        var queuedAt: NIODeadline? {
+            get { extra?.queuedAt }
+            set { if newValue != nil || extra != nil { withExtra { $0.queuedAt = newValue } } }
+        }
+        var closeAfter: Bool {
+            get { extra?.closeAfter ?? false }
+            set { if newValue || extra != nil { withExtra { $0.closeAfter = newValue } } }
+        }
+        /// Sent instead of the server's reply (EXEC after the master changed under WATCH).
+        var replacement: ByteBuffer? {
+            get { extra?.replacement }
+            set { if newValue != nil || extra != nil { withExtra { $0.replacement = newValue } } }
+        }
+        var effectArguments: [[UInt8]] {
+            get { extra?.effectArguments ?? [] }
+            set { if !newValue.isEmpty || extra != nil { withExtra { $0.effectArguments = newValue } } }
+        }
+    }
+
+    /// What the client changed on its connection, replayed on a new master.
+    struct ReplayState: Equatable {
+        var hello: [[UInt8]]?
+        var auth: [[UInt8]]?
+        var select: [[UInt8]]?
+        var setName: [[UInt8]]?
+        var channels: [[UInt8]] = []
+        var patterns: [[UInt8]] = []
+        var resp3 = false
+    }
+
+    /// A parsed client command, as the shell's scanner found it.
+    struct Command {
+        var bytes: ByteBuffer
+        var traits: CommandTraits.Classification
+        /// The arguments, name first; only needed (and only filled) when `traits.effect` is
+        /// not `.none`.
+        var arguments: [[UInt8]] = []
+    }
+
+    /// A backend connection as the session sees it when choosing where commands go.
+    struct LinkFacts {
+        var id: ObjectIdentifier
+        var isWritable = true
+        var isReplica = false
+    }
+
+    /// The client's own connection as it stands, for `dedicatedLinkStep`.
+    struct DedicatedLinkFacts {
+        var generation: UInt64
+        var isClosed: Bool
+    }
+
+    /// What to do about the client's own connection.
+    enum DedicatedLinkStep: Equatable {
+        /// Send on the current one.
+        case use
+        /// Nothing to send on now; if `retire`, let the current one go (once its replies are in).
+        case none(retire: Bool)
+        /// Open a connection to the usable master, starting with `handshake` (the proxy's AUTH
+        /// and the client's replayed state) whose `replies` are swallowed; retire the current one
+        /// first if `retire`.
+        case open(handshake: ByteBuffer, replies: Int, retire: Bool)
+    }
+
+    let configuration: Configuration
+    private(set) var slots = SlotQueue()
+    private(set) var firstSeq: UInt64 = 0
+    /// Commands sent and not yet answered.
+    private(set) var sentCount = 0
+    /// The link the unanswered commands went to: commands go to another only when all are in.
+    private var sentOn: ObjectIdentifier?
+    private(set) var replay = ReplayState()
+    private(set) var inMulti = false
+    private(set) var watching = false
+    /// The master changed inside MULTI: the transaction ends in -EXECABORT.
+    private(set) var multiBroken = false
+    /// The master changed under WATCH: EXEC becomes DISCARD and answers a nil reply.
+    private(set) var watchBroken = false
+    /// A RESP2 subscriber: its messages are not replies, so its bytes flow without slots.
+    private(set) var raw = false
+    /// QUIT, a protocol error or a failed replay: no more commands are read.
+    private(set) var closing = false
+    /// The client has a connection of its own.
+    private(set) var dedicated = false
+    /// The client moves to a connection of its own once its pending replies are in.
+    private(set) var wantDedicated = false
+    private var deferred: Command?
+    /// A large command is going to the client's own connection piece by piece.
+    private(set) var streaming = false
+    /// That connection closed mid-command: the rest of the command is dropped.
+    private(set) var discarding = false
+    private(set) var holdArmed = false
+    private var outbox: [Action] = []
+    private var outboxHead = 0
+
+    init(configuration: Configuration) {
+        self.configuration = configuration
+        outbox.reserveCapacity(4)
+    }
+
+    @inline(__always)
+    var subscribed: Bool { !replay.channels.isEmpty || !replay.patterns.isEmpty }
+    @inline(__always)
+    var hasQueued: Bool { slots.hasQueued }
+    /// Nothing pending and nothing subscribed: an idle timeout may close the client.
+    @inline(__always)
+    var isIdle: Bool { slots.isEmpty && !subscribed && !closing }
+
+    /// Whether `nextAction()` has anything (checked inline on the byte path, where there
+    /// rarely is).
+    @inline(__always)
+    var hasActions: Bool { outboxHead < outbox.count }
+
+    /// The next thing for the shell to do, in the order decided.
+    mutating func nextAction() -> Action? {
+        guard outboxHead < outbox.count else { return nil }
+        let action = outbox[outboxHead]
+        outboxHead += 1
+        if outboxHead == outbox.count {
+            outbox.removeAll(keepingCapacity: true)
+            outboxHead = 0
+        }
+        return action
+    }
+
+    private mutating func emit(_ action: Action) {
+        outbox.append(action)
+    }
+
+    /// The client is gone: forget every pending command and action.
+    mutating func clientClosed() {
+        slots.removeAll()
+        outbox.removeAll()
+        outboxHead = 0
+        holdArmed = false
+    }
+
+    /// Whether the shell should stop reading from the client.
+    @inline(__always)
+    func shouldPauseReading(bufferedInput: Int, clientWritable: Bool) -> Bool {
+        closing || wantDedicated || slots.count > configuration.maxSlots
+            || bufferedInput > configuration.streamThreshold || !clientWritable
+    }
+
+    // MARK: Commands in
+
+    /// A whole command from the client.
+    mutating func command(_ command: consuming Command) {
+        switch command.traits.route {
+        case .local(.quit):
+            var slot = Slot(state: .done, command: nil, reply: ByteBuffer(string: "+OK\r\n"))
+            slot.closeAfter = true
+            slots.append(slot)
+            closing = true
+            deliverReady()
+            return
+        case .local(.infoProxy):
+            let seq = firstSeq + UInt64(slots.count)
+            slots.append(Slot(state: .sent, command: nil))
+            sentCount += 1
+            emit(.fetchInfo(seq: seq))
+            return
+        case .dedicated where !dedicated:
+            wantDedicated = true
+            deferred = command
+            checkDedicatedSwitch()
+            return
+        default:
+            break
+        }
+        enqueue(command)
+    }
+
+    /// Input the scanner cannot parse: Redis's error, then close.
+    mutating func protocolError(_ message: String) {
+        closing = true
+        var slot = Slot(state: .done, command: nil, reply: ByteBuffer(string: "-ERR \(message)\r\n"))
+        slot.closeAfter = true
+        slots.append(slot)
+        emit(.count(.proxyError))
+        deliverReady()
+    }
+
+    /// `INFO proxy`'s text for the command `seq` (empty when it could not be had).
+    mutating func infoReady(seq: UInt64, text: String) {
+        guard let index = index(of: seq) else { return }
+        var reply = ByteBuffer()
+        reply.writeRESPValue(.bulkString(ByteBuffer(string: text)))
+        slots[index].reply = reply
+        slots[index].state = .done
+        sentCount -= 1
+        deliverReady()
+        emit(.flush)
+    }
+
+    private mutating func enqueue(_ command: consuming Command) {
+        var bytes = command.bytes
+        let traits = command.traits
+        var slot = Slot(state: .queued, command: bytes)
+        slot.expectsReply = traits.expectsReply && !raw
+        let effect = traits.effect
+        if multiBroken {
+            switch effect {
+            case .exec:
+                multiBroken = false
+                inMulti = false
+                appendLocal(literal: "-EXECABORT Transaction discarded because the master changed during the transaction.\r\n")
+            case .discard:
+                multiBroken = false
+                inMulti = false
+                appendLocal(literal: "+OK\r\n")
+            case .multi:
+                appendLocal(literal: "-ERR MULTI calls can not be nested\r\n")
+            default:
+                appendLocal(Self.errorReply("the master changed during MULTI; the transaction will be discarded at EXEC"))
+            }
+            return
+        }
+        slot.insideTransaction = inMulti
+        slot.readOnly = traits.readOnly && !inMulti
+        switch effect {
+        case .multi:
+            inMulti = true
+        case .exec:
+            if inMulti && watchBroken {
+                bytes = ByteBuffer()
+                bytes.writeRESPCommand(["DISCARD"])
+                slot.replacement = ByteBuffer(string: replay.resp3 ? "_\r\n" : "*-1\r\n")
+            }
+            inMulti = false
+            watching = false
+            watchBroken = false
+        case .discard, .unwatch:
+            inMulti = effect == .unwatch ? inMulti : false
+            watching = false
+            watchBroken = false
+        case .watch:
+            watching = true
+        case .auth, .hello, .select, .setName:
+            slot.effect = effect
+            slot.effectArguments = command.arguments
+        case .subscribe, .psubscribe, .unsubscribe, .punsubscribe:
+            applySubscription(effect, command.arguments.dropFirst())
+        case .reset:
+            replay = ReplayState()
+            inMulti = false
+            watching = false
+            watchBroken = false
+        case .none:
+            break
+        }
+        slot.command = bytes
+        slots.append(slot)
+    }
+
+    private mutating func applySubscription(_ effect: StateEffect, _ arguments: ArraySlice<[UInt8]>) {
+        switch effect {
+        case .subscribe:
+            for a in arguments where !replay.channels.contains(a) { replay.channels.append(a) }
+        case .psubscribe:
+            for a in arguments where !replay.patterns.contains(a) { replay.patterns.append(a) }
+        case .unsubscribe:
+            replay.channels = arguments.isEmpty ? [] : replay.channels.filter { !arguments.contains($0) }
+        case .punsubscribe:
+            replay.patterns = arguments.isEmpty ? [] : replay.patterns.filter { !arguments.contains($0) }
+        default:
+            break
+        }
+        if !replay.resp3 && subscribed { raw = true }
+    }
+
+    private mutating func appendLocal(_ reply: ByteBuffer) {
+        slots.append(Slot(state: .done, command: nil, reply: reply))
+        if reply.readableBytesView.first == UInt8(ascii: "-") { emit(.count(.proxyError)) }
+        deliverReady()
+    }
+
+    private mutating func appendLocal(literal: String) {
+        appendLocal(ByteBuffer(string: literal))
+    }
+
+    static func errorReply(_ message: String) -> ByteBuffer {
+        ByteBuffer(string: "-ERR Tandem proxy: \(message)\r\n")
+    }
+
+    static let lostWhileSending = "the connection to the master was lost while the command was being sent; it did not run"
+
+    // MARK: Commands larger than one read
+
+    /// Whether the buffered part of an unfinished command should go out now: it is large, or
+    /// the command is already being streamed.
+    @inline(__always)
+    func shouldStream(bufferedInput: Int, insideFrame: Bool) -> Bool {
+        insideFrame && (bufferedInput >= configuration.streamThreshold || (streaming && bufferedInput > 0))
+    }
+
+    /// Whether streaming may start on `link` (the client's own, writable): no command waits
+    /// before it and none is unanswered on another link.
+    mutating func beginStreaming(on link: ObjectIdentifier) -> Bool {
+        guard !slots.hasQueued, !(sentCount > 0 && sentOn != link) else { return false }
+        streaming = true
+        return true
+    }
+
+    /// The last piece of a streamed command arrived. With `link` (still open) it goes there and
+    /// the returned sequence number, if any, waits for its reply; without, the command is lost.
+    mutating func streamedCommandEnded(on link: ObjectIdentifier?, expectsReply: Bool) -> UInt64? {
+        streaming = false
+        guard let link else {
+            appendLocal(Self.errorReply(Self.lostWhileSending))
+            return nil
+        }
+        guard expectsReply else { return nil }
+        let seq = firstSeq + UInt64(slots.count)
+        var slot = Slot(state: .sent, command: nil)
+        slot.expectsReply = true
+        slots.append(slot)
+        sentCount += 1
+        sentOn = link
+        return seq
+    }
+
+    /// The rest of a command whose connection closed mid-way arrived and was dropped.
+    mutating func discardedCommandEnded(wasEmpty: Bool) {
+        discarding = false
+        if !wasEmpty { appendLocal(Self.errorReply(Self.lostWhileSending)) }
+    }
+
+    // MARK: A connection of the client's own
+
+    /// The client needs a connection of its own (it stopped reading replies that come on a
+    /// shared one, or a command larger than one read arrived). False when it has or will.
+    @discardableResult
+    mutating func wantDedicatedConnection() -> Bool {
+        guard !dedicated, !wantDedicated, !closing else { return false }
+        wantDedicated = true
+        checkDedicatedSwitch()
+        return true
+    }
+
+    /// Starts a pending move to a connection of its own from an unfinished command.
+    mutating func needDedicatedForPartialCommand() {
+        wantDedicated = true
+        checkDedicatedSwitch()
+    }
+
+    private mutating func checkDedicatedSwitch() {
+        guard wantDedicated, slots.isEmpty else { return }
+        wantDedicated = false
+        dedicated = true
+        emit(.count(.becameDedicated))
+        if var command = deferred {
+            deferred = nil
+            command.traits.readOnly = false  // no read routing on a connection of its own
+            self.command(command)
+        }
+        emit(.resumeInput)
+    }
+
+    /// Decides about the client's own connection. `current` is the one it has, if any;
+    /// `masterGeneration` the master the loop knows (nil: none); `usable` whether commands may
+    /// go to it now (known and not in doubt).
+    mutating func dedicatedLinkStep(current: DedicatedLinkFacts?, masterGeneration: UInt64?, usable: Bool) -> DedicatedLinkStep {
+        var retire = false
+        if let current {
+            if !current.isClosed && current.generation == masterGeneration {
+                return usable ? .use : .none(retire: false)
+            }
+            // Closed, or connected to an older master: leave it once its replies are in.
+            if !current.isClosed && (sentCount > 0 || streaming || masterGeneration == nil) { return .none(retire: false) }
+            retire = true
+            connectionStateLost()
+        }
+        guard usable else { return .none(retire: retire) }
+        let (handshake, replies) = replayHandshake()
+        return .open(handshake: handshake, replies: replies, retire: retire)
+    }
+
+    /// The commands that restore the client's state on a new connection, and their reply count.
+    func replayHandshake() -> (ByteBuffer, Int) {
+        var handshake = ByteBuffer()
+        var replies = 0
+        if replay.auth == nil && !(replay.hello?.contains { Self.equalsIgnoringCase($0, "AUTH") } ?? false) {
+            handshake = configuration.handshake
+            replies = configuration.handshakeReplies
+        }
+        func add(_ arguments: [[UInt8]]?, _ count: Int = 1) {
+            guard let arguments else { return }
+            handshake.writeRESPCommand(arguments.map { ByteBuffer(bytes: $0) })
+            replies += count
+        }
+        add(replay.hello)
+        add(replay.auth)
+        add(replay.select)
+        add(replay.setName)
+        if !replay.channels.isEmpty { add([Array("SUBSCRIBE".utf8)] + replay.channels, replay.channels.count) }
+        if !replay.patterns.isEmpty { add([Array("PSUBSCRIBE".utf8)] + replay.patterns, replay.patterns.count) }
+        return (handshake, replies)
+    }
+
+    private static func equalsIgnoringCase(_ bytes: [UInt8], _ word: String) -> Bool {
+        bytes.count == word.utf8.count && zip(bytes, word.utf8).allSatisfy { a, b in
+            (a >= 0x61 && a <= 0x7a ? a - 0x20 : a) == b
+        }
+    }
+
+    private mutating func connectionStateLost() {
+        if inMulti { multiBroken = true }
+        if watching { watchBroken = true }
+    }
+
+    /// The client's own connection closed.
+    mutating func dedicatedLinkClosed() {
+        connectionStateLost()
+        if streaming {
+            streaming = false
+            discarding = true
+        }
+    }
+
+    /// The new connection refused the replayed state: tell the client and close.
+    mutating func replayFailed(master: String, error: String) {
+        closing = true
+        emit(.failAndClose(Self.errorReply("could not restore this connection's state on master \(master): \(error)")))
+    }
+
+    // MARK: Sending
+
+    /// Whether the first queued command may be served by a replica (a stateless client's
+    /// queued commands go to a replica or to the master as the first one decides).
+    @inline(__always)
+    var firstQueuedIsReadOnly: Bool {
+        var first = 0
+        while first < slots.count && slots[first].state != .queued { first += 1 }
+        return first < slots.count && slots[first].readOnly
+    }
+
+    /// Sends the queued commands that can go to `link` now, in order, and returns their bytes
+    /// as one write; `expectReply` is called for each command that waits for a reply, before the
+    /// bytes go. With no link, an unwritable one, or another link still owing replies, the
+    /// commands are held (the hold timer is armed; `now` is only read then). `replicaAvailable` says whether reads have
+    /// a replica to go to (only asked when the batch would mix reads and writes).
+    @inline(__always)  // one caller, on the byte path: its closures are inlined too
+    mutating func sendQueued(on link: LinkFacts?, now: @autoclosure () -> NIODeadline, replicaAvailable: () -> Bool,
+                             expectReply: (UInt64) -> Void) -> ByteBuffer? {
+        guard let link, !(sentCount > 0 && sentOn != link.id), link.isWritable else {
+            armHold(now: now())
+            return nil
+        }
+        let toReplica = link.isReplica
+        // Consecutive commands go out as one write.
+        var batch: ByteBuffer?
+        var batchOwned = false
+        var index = slots.startIndex
+        var seq = firstSeq
+        var anyWithoutReply = false
+        while index < slots.endIndex {
+            if slots[index].state == .queued, var command = slots[index].command {
+                // Only commands that can share the target go in this batch; order is kept.
+                if !dedicated && (slots[index].readOnly != toReplica) && (toReplica || replicaAvailable()) { break }
+                slots[index].queuedAt = nil
+                if slots[index].expectsReply {
+                    // Waiters go in before the bytes; no reply can come in between.
+                    expectReply(seq)
+                    slots[index].state = .sent
+                    if command.readableBytes > 1 << 20 { slots[index].command = nil }
+                    sentCount += 1
+                    sentOn = link.id
+                } else {
+                    slots[index].state = .done
+                    slots[index].reply = nil
+                    anyWithoutReply = true
+                }
+                if batch == nil {
+                    batch = command
+                } else {
+                    if !batchOwned {
+                        var copy = ByteBuffer()
+                        copy.reserveCapacity(batch!.readableBytes * 8)
+                        copy.writeBuffer(&batch!)
+                        batch = copy
+                        batchOwned = true
+                    }
+                    batch!.writeBuffer(&command)
+                }
+            }
+            index = slots.index(after: index)
+            seq += 1
+        }
+        if holdArmed {
+            holdArmed = false
+            emit(.cancelHold)
+        }
+        if anyWithoutReply { deliverReady() }
+        return batch
+    }
+
+    private mutating func armHold(now: NIODeadline) {
+        guard !holdArmed else { return }
+        var earliest = now
+        for index in slots.indices where slots[index].state == .queued {
+            if slots[index].queuedAt == nil { slots[index].queuedAt = now }
+            earliest = min(earliest, slots[index].queuedAt!)
+        }
+        holdArmed = true
+        emit(.armHold(earliest + configuration.hold))
+    }
+
+    /// The hold timer fired: commands held for the hold time get -MASTERDOWN. The shell pumps
+    /// afterwards (which arms the timer again for what is still held).
+    mutating func holdExpired(now: NIODeadline) {
+        holdArmed = false
+        let hold = configuration.hold
+        var expired = false
+        for index in slots.indices where slots[index].state == .queued {
+            if let at = slots[index].queuedAt, at + hold <= now {
+                slots[index].state = .done
+                slots[index].reply = ByteBuffer(string: "-MASTERDOWN Tandem proxy: no master for '\(configuration.groupName)' within \(hold.nanoseconds / 1_000_000) ms\r\n")
+                emit(.count(.heldTimeout))
+                emit(.count(.proxyError))
+                expired = true
+            }
+        }
+        if expired {
+            deliverReady()
+            emit(.flush)
+        }
+    }
+
+    // MARK: Replies in
+
+    private func index(of seq: UInt64) -> Int? {
+        guard seq >= firstSeq, Int(seq - firstSeq) < slots.count else { return nil }
+        return slots.index(slots.startIndex, offsetBy: Int(seq - firstSeq))
+    }
+
+    static func isReadOnlyError(_ frame: ByteBuffer) -> Bool {
+        frame.readableBytesView.starts(with: "-READONLY".utf8)
+    }
+
+    /// A piece of the reply to `seq` (the whole of it if `ended`). Returns true when the reply
+    /// was -READONLY and the command is queued again for the next master.
+    @discardableResult
+    mutating func receiveReply(_ piece: ByteBuffer, seq: UInt64, ended: Bool, isError: Bool) -> Bool {
+        guard let index = index(of: seq) else { return false }
+        if isError && Self.isReadOnlyError(piece) && slots[index].command != nil && !slots[index].insideTransaction
+            && slots[index].replacement == nil {
+            // The server is no longer the master and did not run the command: send it again
+            // to the next master, in order.
+            slots[index].state = .queued
+            slots[index].reply = nil
+            sentCount -= 1
+            emit(.count(.retriedCommand))
+            afterReply()
+            return true
+        }
+        if index == slots.startIndex && slots[index].reply == nil && slots[index].replacement == nil {
+            emit(.write(piece))
+            slots[index].streamed = true
+        } else if slots[index].replacement == nil {
+            var piece = piece
+            if slots[index].reply == nil { slots[index].reply = ByteBuffer() }
+            slots[index].reply!.writeBuffer(&piece)
+        }
+        guard ended else { return false }
+        slots[index].state = .done
+        sentCount -= 1
+        if slots[index].effect != .none && !isError {
+            applyEffect(slots[index].effect, slots[index].effectArguments)
+        }
+        if index == slots.startIndex { deliverReady() }
+        afterReply()
+        return false
+    }
+
+    /// Whether the reply to `seq` can go straight out as part of a run of whole replies
+    /// (`offset` replies of the run are before it).
+    @inline(__always)
+    func acceptsRun(seq: UInt64, offset: Int) -> Bool {
+        guard seq == firstSeq + UInt64(offset), offset < slots.count else { return false }
+        return slots[offset].state == .sent && slots[offset].reply == nil && slots[offset].replacement == nil
+            && slots[offset].effect == .none && !slots[offset].streamed
+    }
+
+    /// The shell wrote `count` whole replies, for the first `count` slots, to the client.
+    @inline(__always)  // one caller, on the byte path: its closures are inlined too
+    mutating func runDelivered(count: Int) {
+        slots.removeFirst(count)
+        firstSeq += UInt64(count)
+        sentCount -= count
+        deliverReady()
+        afterReply()
+    }
+
+    private mutating func applyEffect(_ effect: StateEffect, _ arguments: [[UInt8]]) {
+        switch effect {
+        case .auth: replay.auth = arguments
+        case .select: replay.select = arguments
+        case .setName: replay.setName = arguments
+        case .hello:
+            replay.hello = arguments
+            if arguments.count >= 2 { replay.resp3 = arguments[1] == Array("3".utf8) }
+        default: break
+        }
+    }
+
+    private mutating func afterReply() {
+        if sentCount == 0 {
+            if wantDedicated { checkDedicatedSwitch() }
+            if slots.hasQueued { emit(.pump) }
+        }
+    }
+
+    /// A connection closed before the reply to `seq`. `commandsWereSent`: it had connected,
+    /// so the command may have run.
+    mutating func linkLost(seq: UInt64, master: ProxyEndpoint, commandsWereSent: Bool) {
+        guard let index = index(of: seq), slots[index].state == .sent else { return }
+        sentCount -= 1
+        if !commandsWereSent, slots[index].command != nil {
+            slots[index].state = .queued  // it never left: send it to the next master
+        } else {
+            slots[index].state = .done
+            if !slots[index].streamed {
+                slots[index].reply = Self.errorReply("the connection to master \(master) closed before the reply; the command may or may not have run")
+                slots[index].replacement = nil
+                emit(.count(.proxyError))
+            }
+        }
+        if index == slots.startIndex { deliverReady() }
+        afterReply()
+    }
+
+    // MARK: Replies out
+
+    private mutating func deliverReady() {
+        while let first = slots.first, first.state == .done {
+            slots.removeFirst()
+            firstSeq += 1
+            if !first.streamed, let reply = first.replacement ?? first.reply {
+                emit(.write(reply))
+            }
+            if first.closeAfter {
+                emit(.close)
+                return
+            }
+        }
+        if let first = slots.first, first.state == .sent, let partial = first.reply {
+            slots[slots.startIndex].reply = nil
+            slots[slots.startIndex].streamed = true
+            emit(.write(partial))
+        }
+        if slots.isEmpty && wantDedicated && sentCount == 0 {
+            checkDedicatedSwitch()
+        }
+    }
+}
