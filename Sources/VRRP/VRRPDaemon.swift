@@ -60,7 +60,7 @@ public final class VRRPDaemon: @unchecked Sendable {
     private let origin: ContinuousClock.Instant
     private var smtp: SMTPAlert?
     /// Sync group of each member instance: (tracked object name, member indices).
-    private var syncGroupOf: [Int: (object: String, members: [Int])] = [:]
+    private var syncGroupOf: [Int: VRRPSyncGroup] = [:]
     private var propagatingSync = false
     private let mailInFlight = MailInFlight()
     /// Objects the embedding program (the node agent) sets up or down through `post`.
@@ -96,7 +96,7 @@ public final class VRRPDaemon: @unchecked Sendable {
         try resolveScriptUser()
         for group in configuration.syncGroups {
             let members = group.members.compactMap { name in configuration.instances.firstIndex { $0.name == name } }
-            for m in members { syncGroupOf[m] = ("sync group \(group.name)", members) }
+            for m in members { syncGroupOf[m] = VRRPSyncGroup(name: group.name, members: members) }
         }
         for (index, config) in configuration.instances.enumerated() {
             instances.append(try makeInstance(config, index: index))
@@ -326,8 +326,7 @@ public final class VRRPDaemon: @unchecked Sendable {
             let started = runner.start(check.script.command, as: check.user, deadline: t + .milliseconds(Int(timeout * 1000)), tag: name)
             checks[name]!.nextRun = t + .milliseconds(Int(check.script.interval * 1000))
             if started == nil {
-                // A script that cannot run counts as failing.
-                if let changed = checks[name]!.tracker.record(success: false) {
+                if let changed = checks[name]!.tracker.recordCannotRun() {
                     for (i, object, reverse) in check.watchers {
                         perform(i, instances[i].core.handle(.tracked(name: object, up: reverse ? !changed : changed), now: now()))
                     }
@@ -418,18 +417,8 @@ public final class VRRPDaemon: @unchecked Sendable {
         guard let group = syncGroupOf[i], !propagatingSync else { return }
         propagatingSync = true
         defer { propagatingSync = false }
-        let others = group.members.filter { $0 != i }
-        if to == .master {
-            for j in others { perform(j, instances[j].core.handle(.syncMaster, now: now())) }
-        } else if to == .backup && from == .master {
-            for j in others { perform(j, instances[j].core.handle(.syncBackup, now: now())) }
-        }
-        if to == .fault || from == .fault {
-            for m in group.members {
-                let othersFaulty = group.members.contains { $0 != m && instances[$0].core.isFaulty(excluding: group.object) }
-                perform(m, instances[m].core.handle(.tracked(name: group.object, up: !othersFaulty), now: now()))
-            }
-        }
+        let events = group.propagate(member: i, from: from, to: to) { instances[$0].core.isFaulty(excluding: group.object) }
+        for (m, event) in events { perform(m, instances[m].core.handle(event, now: now())) }
     }
 
     private func notify(_ i: Int, state: VRRPState, priority: UInt8) {

@@ -327,3 +327,45 @@ struct VRRPSyncGroupTests {
         #expect(h.instance.isFaulty(excluding: "sync group G"))
     }
 }
+
+@Suite("VRRP sync group propagation")
+struct VRRPSyncPropagationTests {
+    let group = VRRPSyncGroup(name: "G", members: [0, 2, 5])
+
+    func describe(_ events: [(member: Int, event: VRRPEvent)]) -> [String] {
+        events.map { m, e in
+            switch e {
+            case .syncMaster: "\(m) syncMaster"
+            case .syncBackup: "\(m) syncBackup"
+            case .tracked(let name, let up): "\(m) \(name) \(up ? "up" : "down")"
+            default: "\(m) other"
+            }
+        }
+    }
+
+    @Test("to MASTER: the others follow; MASTER to BACKUP: the others follow; other moves and non-members: nothing")
+    func followers() {
+        #expect(describe(group.propagate(member: 2, from: .backup, to: .master) { _ in false }) == ["0 syncMaster", "5 syncMaster"])
+        #expect(describe(group.propagate(member: 0, from: .master, to: .backup) { _ in false }) == ["2 syncBackup", "5 syncBackup"])
+        #expect(group.propagate(member: 0, from: .initialize, to: .backup) { _ in false }.isEmpty)
+        #expect(group.propagate(member: 3, from: .backup, to: .master) { _ in false }.isEmpty)
+    }
+
+    @Test("a member's own fault puts the others in FAULT through the group's object, and its recovery lifts it")
+    func faults() {
+        // Member 2 went to FAULT on its own: the others' group object goes down, its own stays up.
+        let down = group.propagate(member: 2, from: .backup, to: .fault) { $0 == 2 }
+        #expect(describe(down) == ["0 sync group G down", "2 sync group G up", "5 sync group G down"])
+        // It recovered: every member's group object is up again.
+        let up = group.propagate(member: 2, from: .fault, to: .backup) { _ in false }
+        #expect(describe(up) == ["0 sync group G up", "2 sync group G up", "5 sync group G up"])
+    }
+
+    @Test("a check that cannot run counts as failed")
+    func cannotRun() {
+        var t = CheckTracker(fall: 2, rise: 1)
+        #expect(t.recordCannotRun() == nil)
+        #expect(t.recordCannotRun() == false)
+        #expect(!t.up)
+    }
+}
