@@ -19,17 +19,7 @@ struct StatusCommand: AsyncParsableCommand {
         commandName: "status",
         abstract: "Show the groups a monitor watches: master, replicas and lag, monitors, nodes and VIP.")
 
-    @Option(name: .long, help: "The monitor to ask (HOST:PORT). Default: the node's monitor with --config, else 127.0.0.1:26379.")
-    var monitor: String?
-
-    @Option(name: .long, help: "A node.yaml: its monitor and Redis password.")
-    var config: String?
-
-    @Option(name: .long, help: "Password for the monitors (requirepass of the sentinels).")
-    var monitorPassword: String?
-
-    @Option(name: .long, help: "Password for the masters' Redis (to read their replication offset).")
-    var password: String?
+    @OptionGroup var target: MonitorOptions
 
     @Flag(name: .long, help: "Print JSON (schema in docs/operations.md) instead of the table.")
     var json = false
@@ -38,21 +28,12 @@ struct StatusCommand: AsyncParsableCommand {
     var watch = false
 
     func run() async throws {
-        var monitorAddress = monitor ?? "127.0.0.1:26379"
-        var redisPassword = password
-        var redisUser: String?
-        if let config {
-            let c: NodeConfiguration
-            do {
-                c = try NodeConfiguration(parsing: try String(contentsOfFile: config, encoding: .utf8), file: config)
-            } catch {
-                fail("\(config): \(error)")
-            }
-            if monitor == nil, let me = c.me { monitorAddress = "\(me.address):\(me.monitorPort)" }
-            if password == nil { redisPassword = c.redis?.password ?? c.group.password }
-            redisUser = c.redis?.user ?? c.group.user
-        }
-        guard let (host, port) = SwitchoverCommand.hostPort(monitorAddress) else { fail("--monitor \(monitorAddress): expected HOST:PORT") }
+        let resolved = target.resolve(command: "status")
+        let (host, port) = (resolved.host, resolved.port)
+        let monitorAddress = "\(host):\(port)"
+        let monitorPassword = target.monitorPassword
+        let redisUser = resolved.redisUser
+        let redisPassword = resolved.redisPassword
         repeat {
             let report: StatusReport
             do {
@@ -86,10 +67,10 @@ struct StatusCommand: AsyncParsableCommand {
         var groups: [StatusReport.Group] = []
         var nodeOf: [String: StatusReport.NodeInfo?] = [:]
         for entry in masters.array ?? [] {
-            let f = SwitchoverCommand.fields(entry)
+            let f = MonitorOptions.fields(entry)
             guard let name = f["name"] else { continue }
-            let replicas = (try await c.send(["SENTINEL", "REPLICAS", name]).array ?? []).map { SwitchoverCommand.fields($0) }
-            let sentinels = (try await c.send(["SENTINEL", "SENTINELS", name]).array ?? []).map { SwitchoverCommand.fields($0) }
+            let replicas = (try await c.send(["SENTINEL", "REPLICAS", name]).array ?? []).map { MonitorOptions.fields($0) }
+            let sentinels = (try await c.send(["SENTINEL", "SENTINELS", name]).array ?? []).map { MonitorOptions.fields($0) }
             var offset: Int64?
             if let ip = f["ip"], let p = f["port"].flatMap({ Int($0) }),
                let m = try? await RedisConnection.connect(RedisConnectionConfiguration(
@@ -104,7 +85,7 @@ struct StatusCommand: AsyncParsableCommand {
             group.monitors[0].node = ownNode
             for i in group.monitors.indices.dropFirst() {
                 let address = group.monitors[i].address
-                if nodeOf[address] == nil, let (h, p) = SwitchoverCommand.hostPort(address) {
+                if nodeOf[address] == nil, let (h, p) = MonitorOptions.hostPort(address) {
                     nodeOf[address] = await Self.nodeInfo(host: h, port: p, password: monitorPassword)
                 }
                 group.monitors[i].node = nodeOf[address] ?? nil
@@ -122,11 +103,7 @@ struct StatusCommand: AsyncParsableCommand {
         return (try? await c.send(["INFO", "node"]))?.string.flatMap { StatusReport.NodeInfo(info: $0) }
     }
 
-    private func fail(_ message: String) -> Never {
-        let text = "tandem status: \(message)\n"
-        _ = text.withCString { write(2, $0, strlen($0)) }
-        Glibc.exit(1)
-    }
+    private func fail(_ message: String) -> Never { MonitorOptions.fail("status", message) }
 }
 
 private struct StatusFailure: Error, CustomStringConvertible {

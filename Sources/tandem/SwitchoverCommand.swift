@@ -20,8 +20,7 @@ struct SwitchoverCommand: AsyncParsableCommand {
         commandName: "switchover",
         abstract: "Move a group's master to a replica, without losing an acknowledged write.")
 
-    @Option(name: .long, help: "The monitor to ask (HOST:PORT). Default: the node's monitor with --config, else 127.0.0.1:26379.")
-    var monitor: String?
+    @OptionGroup var target: MonitorOptions
 
     @Option(name: .long, help: "The group (Sentinel's master name). Default: the node's group with --config, else mymaster.")
     var group: String?
@@ -29,37 +28,18 @@ struct SwitchoverCommand: AsyncParsableCommand {
     @Option(name: .long, help: "The replica to promote (HOST:PORT as the monitor lists it). Default: the monitor chooses.")
     var to: String?
 
-    @Option(name: .long, help: "A node.yaml: its monitor, group and Redis password.")
-    var config: String?
-
-    @Option(name: .long, help: "Password for the monitor (requirepass of the sentinel).")
-    var monitorPassword: String?
-
-    @Option(name: .long, help: "Password for the replicas' Redis (with --to). Default: the node's group.password with --config.")
-    var password: String?
-
     @Option(name: .long, help: "Give up after this many seconds (default: the group's failover-timeout).")
     var timeout: Double?
 
     func run() async throws {
-        var monitorAddress = monitor ?? "127.0.0.1:26379"
-        var groupName = group ?? "mymaster"
-        var redisPassword = password
-        var redisUser: String?
-        if let config {
-            let text: String
-            do { text = try String(contentsOfFile: config, encoding: .utf8) } catch {
-                fail("cannot read \(config): \((error as NSError).localizedDescription)")
-            }
-            let c: NodeConfiguration
-            do { c = try NodeConfiguration(parsing: text, file: config) } catch { fail("\(error)") }
-            if monitor == nil, let me = c.me { monitorAddress = "\(me.address):\(me.monitorPort)" }
-            if group == nil { groupName = c.group.name }
-            if password == nil { redisPassword = c.redis?.password ?? c.group.password }
-            redisUser = c.redis?.user ?? c.group.user
-        }
-        guard let (host, port) = Self.hostPort(monitorAddress) else { fail("--monitor \(monitorAddress): expected HOST:PORT") }
-        if let to, Self.hostPort(to) == nil { fail("--to \(to): expected HOST:PORT") }
+        let resolved = target.resolve(command: "switchover")
+        let (host, port) = (resolved.host, resolved.port)
+        let monitorAddress = "\(host):\(port)"
+        let groupName = group ?? resolved.group ?? "mymaster"
+        let redisPassword = resolved.redisPassword
+        let redisUser = resolved.redisUser
+        let monitorPassword = target.monitorPassword
+        if let to, MonitorOptions.hostPort(to) == nil { fail("--to \(to): expected HOST:PORT") }
 
         let started = ContinuousClock.now
         @Sendable func stamp() -> String {
@@ -79,13 +59,13 @@ struct SwitchoverCommand: AsyncParsableCommand {
         let masterReply: RESPValue
         do { masterReply = try await control.send(["SENTINEL", "MASTER", groupName]) } catch { fail("SENTINEL MASTER \(groupName): \(error)") }
         if let error = masterReply.errorMessage { fail("the monitor at \(monitorAddress): \(error)") }
-        let master = Self.fields(masterReply)
+        let master = MonitorOptions.fields(masterReply)
         guard let masterIP = master["ip"], let masterPort = master["port"] else { fail("the monitor's SENTINEL MASTER reply has no address") }
         let failoverTimeout = Double(master["failover-timeout"] ?? "") ?? 180_000
         let replicas: [Switchover.Replica]
         do {
             let reply = try await control.send(["SENTINEL", "REPLICAS", groupName])
-            replicas = (reply.array ?? []).map { Self.replica(Self.fields($0)) }
+            replicas = (reply.array ?? []).map { Self.replica(MonitorOptions.fields($0)) }
         } catch { fail("SENTINEL REPLICAS \(groupName): \(error)") }
         let plan: Switchover.Plan
         switch Switchover.plan(masterFlags: (master["flags"] ?? "").split(separator: ",").map(String.init), replicas: replicas, target: to) {
@@ -99,7 +79,7 @@ struct SwitchoverCommand: AsyncParsableCommand {
         var lowered: [Switchover.Replica] = []
         func restore() async {
             for r in lowered {
-                guard let (h, p) = Self.hostPort(r.address) else { continue }
+                guard let (h, p) = MonitorOptions.hostPort(r.address) else { continue }
                 do {
                     let c = try await RedisConnection.connect(RedisConnectionConfiguration(host: h, port: p, username: redisUser, password: redisPassword,
                                                                                            connectTimeout: .seconds(3), commandTimeout: .seconds(3)))
@@ -112,7 +92,7 @@ struct SwitchoverCommand: AsyncParsableCommand {
             }
         }
         for r in plan.excluded {
-            guard let (h, p) = Self.hostPort(r.address) else { continue }
+            guard let (h, p) = MonitorOptions.hostPort(r.address) else { continue }
             do {
                 let c = try await RedisConnection.connect(RedisConnectionConfiguration(host: h, port: p, username: redisUser, password: redisPassword,
                                                                                        connectTimeout: .seconds(3), commandTimeout: .seconds(3)))
@@ -132,7 +112,7 @@ struct SwitchoverCommand: AsyncParsableCommand {
             var seen = false
             while ContinuousClock.now < deadline {
                 if let reply = try? await control.send(["SENTINEL", "REPLICAS", groupName]) {
-                    let now = (reply.array ?? []).map { Self.replica(Self.fields($0)) }
+                    let now = (reply.array ?? []).map { Self.replica(MonitorOptions.fields($0)) }
                     if lowered.allSatisfy({ r in now.contains { $0.address == r.address && $0.priority == 0 } }) { seen = true; break }
                 }
                 try? await Task.sleep(for: .milliseconds(50))
@@ -203,29 +183,7 @@ struct SwitchoverCommand: AsyncParsableCommand {
         return Switchover.Replica(address: address, flags: flags, priority: priority, linkUp: f["master-link-status"] == "ok")
     }
 
-    static func hostPort(_ text: String) -> (String, Int)? {
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port) else { return nil }
-        var host = String(text[..<colon])
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        return host.isEmpty ? nil : (host, port)
-    }
-
-    static func fields(_ reply: RESPValue) -> [String: String] {
-        var fields: [String: String] = [:]
-        let parts = reply.array ?? []
-        var i = 0
-        while i + 1 < parts.count {
-            if let key = parts[i].string, let value = parts[i + 1].string { fields[key] = value }
-            i += 2
-        }
-        return fields
-    }
-
-    private func fail(_ message: String) -> Never {
-        let text = "tandem switchover: \(message)\n"
-        _ = text.withCString { write(2, $0, strlen($0)) }
-        Glibc.exit(1)
-    }
+    private func fail(_ message: String) -> Never { MonitorOptions.fail("switchover", message) }
 }
 
 private struct SwitchoverFailure: Error, CustomStringConvertible {
