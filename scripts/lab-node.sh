@@ -16,8 +16,9 @@
 #                      switch the master away after 3 s (zero-loss SENTINEL FAILOVER)
 #   supervised_kill_redis  redis.supervise: kill -9 of the master's server, which its agent
 #                      restarts only as a replica of the promoted one
-#   link_down_direct   the master node's eth0 down for 4 s, then up
-#   witness_kill_redis, witness_partition  two data nodes and a witness (h3 runs a monitor only)
+#   link_down_direct, link_down_proxy  the master node's eth0 down for 4 s, then up
+#   witness_kill_redis, witness_partition, witness_partition_proxy  two data nodes and a witness
+#                      (h3 runs a monitor only)
 #   reboot_master      redis.supervise: the master's node "reboots" (agent and Redis killed, VIP
 #                      gone), its agent starts again 3 s later: its Redis comes back as a replica
 # Each checks: the VIP never on two hosts at once, writes resume (RESUME_LIMIT s), and no
@@ -222,6 +223,13 @@ scenario_link_down_direct() {
   drive link_down_direct direct --heal "$LAB_DIR/heal.sh" --heal-after 4 --max-lost-window "$(fence_window)"
   check_rejoined
 }
+scenario_link_down_proxy() {
+  nodes_up proxy
+  echo "ip -n $(ns h1) link set eth0 down" > "$LAB_DIR/fault.sh"
+  echo "ip -n $(ns h1) link set eth0 up" > "$LAB_DIR/heal.sh"
+  drive link_down_proxy proxy --heal "$LAB_DIR/heal.sh" --heal-after 4 --max-lost-window "$(fence_window)"
+  check_rejoined
+}
 # The two-machine layout made safe: two data nodes and a witness (h3: a monitor only).
 scenario_witness_kill_redis() { WITNESS=1; nodes_up direct; write_kill_redis; drive witness_kill_redis direct --max-lost-window 0.05; }
 scenario_witness_partition() {
@@ -230,8 +238,14 @@ scenario_witness_partition() {
   check_rejoined
 }
 
+scenario_witness_partition_proxy() {
+  WITNESS=1; nodes_up proxy; write_partition
+  drive witness_partition_proxy proxy --heal "$LAB_DIR/heal.sh" --heal-after 4 --max-lost-window "$(fence_window)"
+  check_rejoined
+}
+
 scenarios=("$@")
-[ ${#scenarios[@]} = 0 ] && scenarios=(kill_redis_direct kill_redis_proxy partition_direct partition_proxy kill_agent_direct supervised_kill_redis reboot_master link_down_direct witness_kill_redis witness_partition)
+[ ${#scenarios[@]} = 0 ] && scenarios=(kill_redis_direct kill_redis_proxy partition_direct partition_proxy kill_agent_direct supervised_kill_redis reboot_master link_down_direct link_down_proxy witness_kill_redis witness_partition witness_partition_proxy)
 [ "${scenarios[*]}" = quick ] && scenarios=(kill_redis_direct partition_direct)
 failed=0
 for s in "${scenarios[@]}"; do
