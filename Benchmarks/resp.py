@@ -40,6 +40,10 @@ class Conn:
         self.s.sendall(encode(args))
         return read(self.f)
 
+    def read(self):
+        """The next reply without sending anything (pushed messages after SUBSCRIBE)."""
+        return read(self.f)
+
     def close(self):
         try: self.s.close()
         except Exception: pass

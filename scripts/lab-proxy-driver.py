@@ -9,27 +9,7 @@ writes the final master does not have. Prints RESULT key=value ... and PASS/FAIL
 """
 import argparse, os, socket, subprocess, sys, threading, time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Benchmarks"))
-from resp import encode, read  # noqa: E402
-
-
-class Conn:
-    """One RESP connection (no client library needed for the watcher)."""
-
-    def __init__(self, addr, timeout=0.5):
-        host, port = addr.rsplit(":", 1)
-        self.s = socket.create_connection((host, int(port)), timeout=timeout)
-        self.f = self.s.makefile("rb")
-
-    def __call__(self, *args):
-        self.s.sendall(encode(args))
-        return self.read()
-
-    def read(self):
-        return read(self.f)
-
-    def close(self):
-        try: self.s.close()
-        except Exception: pass
+from resp import Conn, scan_keys  # noqa: E402
 
 
 def ask(conns, addr, *args):
@@ -171,15 +151,7 @@ def main():
         r = ask(conns, s, "SENTINEL", "get-master-addr-by-name", "mymaster")
         if isinstance(r, list) and len(r) == 2:
             final = "%s:%s" % (r[0], r[1]); break
-    present = set()
-    if final:
-        c = Conn(final, timeout=5)
-        cursor = "0"
-        while True:
-            cursor, keys = c("SCAN", cursor, "MATCH", "w*", "COUNT", "10000")
-            present.update(keys)
-            if cursor == "0": break
-        c.close()
+    present = scan_keys(final, "w*") if final else set()
 
     cut = timeline["cut"]
     switch = next((t for t, m in proxy_masters if t >= cut and m not in (old, None, "none")), None)

@@ -41,7 +41,6 @@ public struct RedisSupervision: Sendable, Hashable {
 
     public let settings: Settings
     public private(set) var running = false
-    public private(set) var starts = 0
     private var startedAt: Int64?
     private var lastExit: Int64?
     private var failedStarts = 0
@@ -90,7 +89,6 @@ public struct RedisSupervision: Sendable, Hashable {
     public mutating func started(now: Int64) {
         running = true
         startedAt = now
-        starts += 1
         holdingSince = nil
     }
 

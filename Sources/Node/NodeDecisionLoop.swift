@@ -1,0 +1,130 @@
+import Dispatch
+import Foundation
+import KeepalivedConfig
+import Logging
+import NIOCore
+import NodeConfig
+import NodeCore
+import Proxy
+import RESP
+import RedisConnection
+import Sentinel
+import Synchronization
+import VRRP
+import VRRPCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The decision loop: every `every` ms, what the observers saw goes into `NodeState`, and its
+/// actions are carried out.
+func decisionLoop(settings: NodeState.Settings, every tick: Int64, status: NodeStatus, daemon: VRRPDaemon?,
+                          redis: LocalRedisActions, monitorActions: LocalRedisActions, groupName: String,
+                          vipClients: String?, supervised: (SupervisedRedis, RedisSupervision)?, logger: Logger) async {
+    var core = NodeState(settings: settings)
+    var supervision = supervised?.1
+    var lastWait = ""
+    var adopted = false
+    var fedPongs: [String: Int64] = [:]
+    var wasFenced = false
+    while !Task.isCancelled {
+        let seen = status.read { $0 }
+        let now = status.now()
+        var actions: [NodeState.Action] = []
+        for (node, at) in seen.lastPong where at > (fedPongs[node] ?? -1) {
+            fedPongs[node] = at
+            actions += core.handle(.heardFrom(node: node, at: at), now: now)
+        }
+        for (node, view) in seen.peerViews {
+            actions += core.handle(.peerView(node: node, master: view.master, epoch: view.epoch), now: now)
+        }
+        actions += core.handle(.groupMaster(seen.groupMaster, epoch: seen.groupEpoch), now: now)
+        actions += core.handle(.groupMasterHealthy(seen.groupMasterHealthy), now: now)
+        actions += core.handle(.localRedis(seen.localRole), now: now)
+        actions += core.handle(.proxyUp(seen.proxyUp), now: now)
+        actions += core.handle(.tick, now: now)
+        for action in actions {
+            switch action {
+            case .vipEligible(let priority):
+                logger.notice("node: may hold the virtual IP (priority \(priority))")
+                daemon?.post(.tracked(name: NodeFiles.preferredObject, up: priority > settings.basePriority))
+                daemon?.post(.tracked(name: NodeFiles.eligibleObject, up: true))
+                // direct, above the base priority: this node's Redis is the confirmed master;
+                // the address moves now (at the base priority it is handing the address over).
+                if settings.placement == .direct && priority > settings.basePriority { daemon?.post(.claim) }
+            case .vipIneligible:
+                logger.notice("node: may not hold the virtual IP")
+                daemon?.post(.tracked(name: NodeFiles.eligibleObject, up: false))
+            case .fence(let milliseconds):
+                await redis.run(["CLIENT", "PAUSE", String(milliseconds), "WRITE"])
+                if !wasFenced {
+                    logger.warning("node: no contact with a majority of the group: the local Redis is fenced (writes wait, none is acknowledged)")
+                    // Clients that reached Redis at the VIP would wait on their paused writes
+                    // until their own timeout: closed now, they reconnect to the VIP's next holder.
+                    if let vipClients { await redis.run(["CLIENT", "KILL", "LADDR", vipClients]) }
+                }
+                wasFenced = true
+            case .unfence:
+                wasFenced = false
+                logger.notice("node: majority contact is back: writes allowed again")
+                await redis.run(["CLIENT", "UNPAUSE"])
+            case .requestFailover:
+                logger.warning("node: the master's node agent has been silent while its Redis runs on: asking the monitors for a switchover")
+                await monitorActions.run(["SENTINEL", "FAILOVER", groupName])
+            case .replicate(let master):
+                let (host, port) = splitHostPort(master)
+                logger.notice("node: the group moved on to \(master): the local Redis becomes its replica")
+                await redis.run(["REPLICAOF", host, String(port)])
+            }
+        }
+        let majority = core.hasMajorityContact(now: now)
+        if let supervisor = supervised?.0, var s = supervision {
+            let exits = status.update { snapshot -> [(Int64, String)] in
+                defer { snapshot.redisExits = [] }
+                return snapshot.redisExits
+            }
+            for (at, how) in exits {
+                logger.warning("node: \(how)")
+                s.exited(now: at)
+            }
+            // A server already answering that this agent did not start (left by an earlier
+            // agent): adopted as it is; supervision resumes once it stops.
+            if !s.running && !supervisor.isRunning && seen.localRole != .down {
+                if !adopted { logger.notice("node: a redis-server already answers on the local port: adopted, supervised once it stops") }
+                adopted = true
+            } else {
+                adopted = false
+                switch s.decide(groupMaster: core.groupMaster, majorityContact: majority, now: now) {
+                case .start(let master):
+                    do {
+                        try supervisor.start(replicaOf: master ?? "") { how in status.update { $0.redisExits.append((status.now(), how)) } }
+                        s.started(now: now)
+                        logger.notice("node: redis-server started as \(master.map { "a replica of \($0)" } ?? "the master (no replica was promoted in its place)")")
+                    } catch {
+                        s.startFailed(now: now)
+                        logger.error("node: \(error)")
+                    }
+                    lastWait = ""
+                case .wait(let why):
+                    if why != lastWait { logger.notice("node: redis-server not started: \(why)") }
+                    lastWait = why
+                case .running:
+                    lastWait = ""
+                }
+            }
+            supervision = s
+        }
+        let fenced = core.isFenced
+        let vip = core.vip
+        let vipStates = daemon?.states ?? []
+        status.update {
+            $0.fenced = fenced
+            $0.majority = majority
+            $0.vipEligible = vip.map { if case .vipEligible = $0 { true } else { false } } ?? false
+            $0.vipState = vipStates.first?.rawValue ?? "none"
+            $0.decidedAt = now
+        }
+        try? await Task.sleep(for: .milliseconds(tick))
+    }
+}
