@@ -14,6 +14,8 @@ final class BackendLink {
         let session: ClientSession
         let seq: UInt64
         var count: Int = 1
+        /// The reply to a WAIT the session sent after writes (durability), not to a command.
+        var sync = false
     }
 
     /// Kept alive by `runProxy` for as long as any channel exists.
@@ -33,6 +35,8 @@ final class BackendLink {
     /// Replies to the connection's own set-up commands, swallowed before any client's.
     private var swallow: Int
     private var swallowFrame = ByteBuffer()
+    /// The WAIT answer read so far.
+    private var syncFrame = ByteBuffer()
     private var swallowError: String?
     /// Called when the set-up replies are in: nil, or the first error among them.
     var onReady: ((String?) -> Void)?
@@ -122,11 +126,16 @@ final class BackendLink {
     /// Adds a waiter for the reply to `session`'s command `seq`, merged into the last waiter
     /// when it is the same session's previous command.
     func expectReply(from session: ClientSession, seq: UInt64) {
-        if let last = waiters.last, last.session === session, last.seq + UInt64(last.count) == seq {
+        if let last = waiters.last, last.session === session, !last.sync, last.seq + UInt64(last.count) == seq {
             waiters[waiters.index(before: waiters.endIndex)].count += 1
         } else {
             waiters.append(Waiter(session: session, seq: seq))
         }
+    }
+
+    /// Adds a waiter for the WAIT `session` sends after its writes.
+    func expectSync(from session: ClientSession) {
+        waiters.append(Waiter(session: session, seq: 0, sync: true))
     }
 
     private func write(_ bytes: ByteBuffer) {
@@ -194,7 +203,8 @@ final class BackendLink {
             }
             let stop = end ?? total
             let type = scanner.frameType
-            if startedHere, end != nil, swallow == 0, type != UInt8(ascii: "-"), type != UInt8(ascii: ">"), let waiter = waiters.first {
+            if startedHere, end != nil, swallow == 0, type != UInt8(ascii: "-"), type != UInt8(ascii: ">"), let waiter = waiters.first,
+               !waiter.sync {
                 let seq = waiter.seq + UInt64(headDelivered)
                 if let session = runSession, session === waiter.session, session.acceptsRun(seq: seq, offset: runCount) {
                     runCount += 1
@@ -248,6 +258,26 @@ final class BackendLink {
                 owner.receiveUnsolicited(piece)
                 markTouched(owner)
             }
+            return
+        }
+        if waiters.first!.sync {
+            // WAIT's answer: an integer (the replicas that acknowledged), or an error.
+            var piece = piece
+            syncFrame.writeBuffer(&piece)
+            guard ended else { return }
+            let waiter = waiters.first!
+            advanceHead()
+            var replicas: Int?
+            if type == UInt8(ascii: ":"), let text = syncFrame.getString(at: syncFrame.readerIndex + 1, length: syncFrame.readableBytes - 1) {
+                replicas = Int(text.trimmingCharacters(in: "\r\n"))
+            }
+            if replicas == nil {
+                loop.context.logger.warning("master \(target.endpoint) answered WAIT with \(Self.errorText(syncFrame))")
+            }
+            syncFrame.clear()
+            waiter.session.syncReplied(replicas: replicas)
+            markTouched(waiter.session)
+            if retired && waiters.isEmpty { close() }
             return
         }
         if type == UInt8(ascii: "-") {
@@ -346,6 +376,10 @@ final class BackendLink {
         waiters.removeAll()
         headDelivered = 0
         for (i, waiter) in lost.enumerated() {
+            if waiter.sync {
+                waiter.session.syncReplied(replicas: nil)
+                continue
+            }
             for k in (i == 0 ? skip : 0)..<waiter.count {
                 waiter.session.linkLost(seq: waiter.seq + UInt64(k), link: self, commandsWereSent: everActive)
             }

@@ -33,7 +33,9 @@ final class ClientSession: ChannelInboundHandler {
         let settings = loop.context.settings
         core = ProxySession(configuration: .init(
             hold: settings.hold, groupName: settings.groupName,
-            handshake: loop.context.handshake(), handshakeReplies: loop.context.handshakeReplies))
+            handshake: loop.context.handshake(), handshakeReplies: loop.context.handshakeReplies,
+            durability: settings.waitReplicas > 0
+                ? .init(replicas: settings.waitReplicas, timeoutMilliseconds: Int(settings.waitTimeout.nanoseconds / 1_000_000)) : nil))
     }
 
     var isWritable: Bool { context?.channel.isWritable ?? true }
@@ -175,6 +177,7 @@ final class ClientSession: ChannelInboundHandler {
                 case .heldTimeout: loop.counters.heldTimeouts += 1
                 case .retriedCommand: loop.counters.retriedCommands += 1
                 case .becameDedicated: loop.counters.dedicatedClients += 1
+                case .unconfirmedWrites: loop.counters.unconfirmedWrites += 1
                 }
             }
         }
@@ -210,9 +213,13 @@ final class ClientSession: ChannelInboundHandler {
             }
             if core.streaming {
                 let open = link.flatMap { $0.isClosed ? nil : $0 }
-                let expectsReply = CommandTraits.classify(&scanner, proxyCredentials: nil).expectsReply
-                let seq = core.streamedCommandEnded(on: open.map(ObjectIdentifier.init), expectsReply: expectsReply)
+                let traits = CommandTraits.classify(&scanner, proxyCredentials: nil, writes: loop.durable)
+                let seq = core.streamedCommandEnded(on: open.map(ObjectIdentifier.init), expectsReply: traits.expectsReply,
+                                                    mayWrite: traits.mayWrite)
                 open?.send(command, waiter: seq.map { BackendLink.Waiter(session: self, seq: $0) })
+                if let open, let wait = core.syncAfterStreamedCommand() {
+                    open.send(wait, waiter: BackendLink.Waiter(session: self, seq: 0, sync: true))
+                }
                 perform()
                 continue
             }
@@ -228,7 +235,7 @@ final class ClientSession: ChannelInboundHandler {
         if scanner.frameIsEmpty { return }
         loop.counters.commands += 1
         let traits = CommandTraits.classify(&scanner, proxyCredentials: loop.proxyCredentials,
-                                            readRouting: loop.readFromReplicas && !core.dedicated)
+                                            readRouting: loop.readFromReplicas && !core.dedicated, writes: loop.durable)
         // Built in the call so that it is moved into the session, not copied.
         core.command(ProxySession.Command(
             bytes: bytes, traits: traits, arguments: traits.effect == .none ? [] : scanner.arguments.map(Array.init)))
@@ -344,7 +351,8 @@ final class ClientSession: ChannelInboundHandler {
         let facts = target.map { ProxySession.LinkFacts(id: ObjectIdentifier($0), isWritable: $0.isWritable, isReplica: $0.isReplica) }
         let loop = self.loop
         let batch = core.sendQueued(on: facts, now: loop.eventLoop.now, replicaAvailable: { loop.replicaLinkForSending() != nil },
-                                    expectReply: { seq in target!.expectReply(from: self, seq: seq) })
+                                    expectReply: { seq in target!.expectReply(from: self, seq: seq) },
+                                    expectSync: { target!.expectSync(from: self) })
         if let batch {
             target!.send(batch, waiter: nil)
         }
@@ -381,6 +389,15 @@ final class ClientSession: ChannelInboundHandler {
     func receiveRun(_ bytes: ByteBuffer, count: Int) {
         write(bytes)
         core.runDelivered(count: count)
+        perform()
+        updateReading()
+    }
+
+    /// The answer to a WAIT sent after this client's writes: the replicas that acknowledged
+    /// them, or nil (an error, or the connection closed first).
+    func syncReplied(replicas: Int?) {
+        guard !gone else { return }
+        core.syncReplied(replicas: replicas)
         perform()
         updateReading()
     }

@@ -79,8 +79,26 @@ enum CommandTraits {
         }
     }
 
+    /// Commands that never change data, besides the read-only ones: with durability on, no
+    /// WAIT follows them. Anything not named here or there counts as a write (an unknown
+    /// command waits for the replicas rather than risk a write answered too early).
+    static let nonWriteNames: Set<[UInt8]> = Set([
+        "PING", "ECHO", "INFO", "TIME", "COMMAND", "CONFIG", "LASTSAVE", "ROLE", "LOLWUT", "SLOWLOG",
+        "LATENCY", "MEMORY", "OBJECT", "PUBLISH", "SPUBLISH", "PUBSUB", "HELLO", "AUTH", "CLIENT",
+        "EXISTS", "KEYS", "SRANDMEMBER", "SORT_RO", "EVAL_RO", "EVALSHA_RO", "FCALL_RO", "BITFIELD_RO",
+        "GEORADIUS_RO", "GEORADIUSBYMEMBER_RO", "XINFO", "XPENDING", "STRALGO", "LCS", "SUBSTR",
+        "HRANDFIELD", "ZRANDMEMBER", "ZRANGESTORE_RO", "ZDIFF", "ZINTER", "ZUNION", "ZINTERCARD",
+        "SINTERCARD", "GETEX_RO", "TYPE", "WAIT", "WAITAOF", "FUNCTION_RO", "SCRIPT", "QUIT",
+    ].map { Array($0.utf8) })
+    /// Commands that need a connection of their own and may change data (a blocking pop, a
+    /// group read that moves entries to the pending list).
+    static let dedicatedWriteNames: Set<[UInt8]> = Set([
+        "BLPOP", "BRPOP", "BRPOPLPUSH", "BLMOVE", "BLMPOP", "BZPOPMIN", "BZPOPMAX", "BZMPOP", "XREADGROUP",
+    ].map { Array($0.utf8) })
+
     static let dedicatedKeys: Set<NameKey> = Set(dedicatedNames.map { NameKey($0[...])! })
     static let readOnlyKeys: Set<NameKey> = Set(readOnlyNames.map { NameKey($0[...])! })
+    static let nonWriteKeys: Set<NameKey> = Set(nonWriteNames.compactMap { NameKey($0[...]) })
     private static let quitKey = NameKey("QUIT")
     private static let infoKey = NameKey("INFO")
 
@@ -97,10 +115,14 @@ enum CommandTraits {
         var expectsReply: Bool
         /// A read-only command a replica may serve (only worked out when reads may go to replicas).
         var readOnly = false
+        /// May change data (only worked out with durability on; then unknown commands count).
+        var mayWrite = false
     }
 
     /// Classifies the command the scanner just finished.
-    static func classify(_ scanner: inout RESPStreamScanner, proxyCredentials: [[UInt8]]?, readRouting: Bool = false) -> Classification {
+    /// With `writes`, also whether the command may change data (`mayWrite`).
+    static func classify(_ scanner: inout RESPStreamScanner, proxyCredentials: [[UInt8]]?, readRouting: Bool = false,
+                         writes: Bool = false) -> Classification {
         if let first = scanner.argument(0), let key = NameKey(first), !dedicatedKeys.contains(key) {
             if readRouting && readOnlyKeys.contains(key) {
                 return Classification(route: .shared, effect: .none, expectsReply: true, readOnly: true)
@@ -109,15 +131,19 @@ enum CommandTraits {
             if key == infoKey, scanner.argumentCount == 2, scanner.argument(1, is: "proxy") {
                 return Classification(route: .local(.infoProxy), effect: .none, expectsReply: true)
             }
-            return Classification(route: .shared, effect: .none, expectsReply: true)
+            return Classification(route: .shared, effect: .none, expectsReply: true,
+                                  mayWrite: writes && !readOnlyKeys.contains(key) && !nonWriteKeys.contains(key))
         }
-        guard let name = upperName(scanner) else { return Classification(route: .shared, effect: .none, expectsReply: true) }
+        guard let name = upperName(scanner) else {
+            return Classification(route: .shared, effect: .none, expectsReply: true, mayWrite: writes)
+        }
         guard dedicatedNames.contains(name) else {
             if name == quit { return Classification(route: .local(.quit), effect: .none, expectsReply: true) }
             if name == info, scanner.argumentCount == 2, scanner.argument(1, is: "proxy") {
                 return Classification(route: .local(.infoProxy), effect: .none, expectsReply: true)
             }
-            return Classification(route: .shared, effect: .none, expectsReply: true)
+            return Classification(route: .shared, effect: .none, expectsReply: true,
+                                  mayWrite: writes && !readOnlyNames.contains(name) && !nonWriteNames.contains(name))
         }
         let effect = effect(name, scanner)
         let expectsReply = !subscriptionNames.contains(name)
@@ -129,7 +155,8 @@ enum CommandTraits {
         if name == hello && (scanner.argumentCount == 1 || (scanner.argumentCount == 2 && scanner.argument(1, is: "2"))) {
             return Classification(route: .shared, effect: .none, expectsReply: true)
         }
-        return Classification(route: .dedicated, effect: effect, expectsReply: expectsReply)
+        return Classification(route: .dedicated, effect: effect, expectsReply: expectsReply,
+                              mayWrite: writes && dedicatedWriteNames.contains(name))
     }
 
     private static let quit = Array("QUIT".utf8)

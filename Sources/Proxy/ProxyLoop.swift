@@ -19,6 +19,7 @@ struct ProxyCounters: Sendable {
     var commands = 0
     var proxyErrors = 0
     var retriedCommands = 0
+    var unconfirmedWrites = 0
     var heldTimeouts = 0
     var bytesIn = 0
     var bytesOut = 0
@@ -34,6 +35,7 @@ struct ProxyCounters: Sendable {
         r.commands += b.commands
         r.proxyErrors += b.proxyErrors
         r.retriedCommands += b.retriedCommands
+        r.unconfirmedWrites += b.unconfirmedWrites
         r.heldTimeouts += b.heldTimeouts
         r.bytesIn += b.bytesIn
         r.bytesOut += b.bytesOut
@@ -65,6 +67,8 @@ final class ProxyLoop {
     /// or rebuild them each time).
     let proxyCredentials: [[UInt8]]?
     let readFromReplicas: Bool
+    /// `--wait-replicas` > 0: commands are classified as writes or not.
+    let durable: Bool
 
     init(eventLoop: any EventLoop, context: ProxyContext, index: Int = 0) {
         self.eventLoop = eventLoop
@@ -72,6 +76,7 @@ final class ProxyLoop {
         self.index = index
         self.proxyCredentials = context.proxyCredentials
         self.readFromReplicas = context.settings.readFromReplicas
+        self.durable = context.settings.waitReplicas > 0
     }
 
     /// The router's list of healthy replicas (for `--read-from replicas`).

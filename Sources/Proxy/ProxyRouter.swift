@@ -134,6 +134,11 @@ final class ProxyRouter: Sendable {
             lines.append("master_generation:\(snapshot.generation)")
             lines.append("switches:\(snapshot.switches)")
             lines.append("read_from:\(settings.readFromReplicas ? "replicas" : "master")")
+            lines.append("durability:\(settings.waitReplicas > 0 ? "replicated" : "async")")
+            if settings.waitReplicas > 0 {
+                lines.append("wait_replicas:\(settings.waitReplicas)")
+                lines.append("wait_timeout_ms:\(settings.waitTimeout.nanoseconds / 1_000_000)")
+            }
             if settings.readFromReplicas {
                 lines.append("replicas:\(snapshot.replicas.map(\.description).joined(separator: ","))")
             }
@@ -144,6 +149,7 @@ final class ProxyRouter: Sendable {
             lines.append("total_commands_processed:\(c.commands)")
             lines.append("proxy_errors:\(c.proxyErrors)")
             lines.append("retried_commands:\(c.retriedCommands)")
+            lines.append("unconfirmed_writes:\(c.unconfirmedWrites)")
             lines.append("held_commands_timed_out:\(c.heldTimeouts)")
             lines.append("total_net_input_bytes:\(c.bytesIn)")
             lines.append("total_net_output_bytes:\(c.bytesOut)")

@@ -19,6 +19,27 @@ extension ProxySession {
         var streamThreshold = 64 * 1024
         /// Reading from the client pauses while more commands than this wait.
         var maxSlots = 4096
+        /// `durability: replicated`: writes are answered only once this many replicas have
+        /// them (WAIT after each batch that holds a write); nil: Redis's own asynchronous
+        /// replication.
+        var durability: Durability?
+    }
+
+    /// A write is confirmed to the client only after `replicas` replicas acknowledged it,
+    /// waiting at most `timeoutMilliseconds` (Redis's WAIT).
+    struct Durability {
+        var replicas: Int
+        var timeoutMilliseconds: Int
+        /// `WAIT replicas timeout`, encoded once.
+        let waitCommand: ByteBuffer
+
+        init(replicas: Int, timeoutMilliseconds: Int) {
+            self.replicas = replicas
+            self.timeoutMilliseconds = timeoutMilliseconds
+            var command = ByteBuffer()
+            command.writeRESPCommand(["WAIT", String(replicas), String(timeoutMilliseconds)])
+            waitCommand = command
+        }
     }
 
     /// Counters the shell adds to the loop's `INFO proxy` figures.
@@ -31,6 +52,9 @@ extension ProxySession {
         case retriedCommand
         /// The client moved to a connection of its own.
         case becameDedicated
+        /// A batch of writes was not confirmed by enough replicas: its writes were answered
+        /// with -NOREPLICAS.
+        case unconfirmedWrites
     }
 
     /// What the shell must do, in order.
@@ -66,6 +90,12 @@ extension ProxySession {
         var insideTransaction = false
         /// May be served by a replica (`--read-from replicas`).
         var readOnly = false
+        /// May change data (with durability on): its reply waits for the replicas' WAIT.
+        var write = false
+        /// After this command the connection is outside MULTI: a WAIT may follow it.
+        var syncPoint = true
+        /// Its reply is held until the WAIT sent after it answers.
+        var gated = false
         var effect: StateEffect = .none
         /// The command's bytes, kept so it can be sent again after -READONLY or a failed
         /// connect; nil when it was streamed.

@@ -38,6 +38,10 @@ struct ProxySession {
     /// That connection closed mid-command: the rest of the command is dropped.
     private(set) var discarding = false
     private(set) var holdArmed = false
+    /// With durability on: for each WAIT sent and not yet answered, the sequence number of the
+    /// last command it covers (in the order sent; they answer in that order).
+    private(set) var gates: [UInt64] = []
+    private var gatesHead = 0
     private var outbox: [Action] = []
     private var outboxHead = 0
 
@@ -75,8 +79,18 @@ struct ProxySession {
         outbox.append(action)
     }
 
+    /// WAITs sent and not yet answered.
+    @inline(__always)
+    var pendingGates: Int { gates.count - gatesHead }
+
+    /// Replies (or confirmations) still owed by the link the session last sent on.
+    @inline(__always)
+    private var owed: Bool { sentCount > 0 || gatesHead < gates.count }
+
     /// The client is gone: forget every pending command and action.
     mutating func clientClosed() {
+        gates.removeAll()
+        gatesHead = 0
         slots.removeAll()
         outbox.removeAll()
         outboxHead = 0
@@ -166,6 +180,9 @@ struct ProxySession {
         }
         slot.insideTransaction = inMulti
         slot.readOnly = traits.readOnly && !inMulti
+        // With durability on, a command that may change data outside a transaction, or the
+        // EXEC that runs one, waits for the replicas.
+        slot.write = configuration.durability != nil && (traits.mayWrite && !inMulti || effect == .exec)
         switch effect {
         case .multi:
             inMulti = true
@@ -174,6 +191,7 @@ struct ProxySession {
                 bytes = ByteBuffer()
                 bytes.writeRESPCommand(["DISCARD"])
                 slot.replacement = ByteBuffer(string: replay.resp3 ? "_\r\n" : "*-1\r\n")
+                slot.write = false
             }
             inMulti = false
             watching = false
@@ -197,6 +215,7 @@ struct ProxySession {
         case .none:
             break
         }
+        slot.syncPoint = !inMulti
         slot.command = bytes
         slots.append(slot)
     }
@@ -245,14 +264,15 @@ struct ProxySession {
     /// Whether streaming may start on `link` (the client's own, writable): no command waits
     /// before it and none is unanswered on another link.
     mutating func beginStreaming(on link: ObjectIdentifier) -> Bool {
-        guard !slots.hasQueued, !(sentCount > 0 && sentOn != link) else { return false }
+        guard !slots.hasQueued, !(owed && sentOn != link) else { return false }
         streaming = true
         return true
     }
 
     /// The last piece of a streamed command arrived. With `link` (still open) it goes there and
     /// the returned sequence number, if any, waits for its reply; without, the command is lost.
-    mutating func streamedCommandEnded(on link: ObjectIdentifier?, expectsReply: Bool) -> UInt64? {
+    /// A write (with durability on) is then followed by `syncAfterStreamedCommand()`'s WAIT.
+    mutating func streamedCommandEnded(on link: ObjectIdentifier?, expectsReply: Bool, mayWrite: Bool = false) -> UInt64? {
         streaming = false
         guard let link else {
             appendLocal(Self.errorReply(Self.lostWhileSending))
@@ -262,10 +282,21 @@ struct ProxySession {
         let seq = firstSeq + UInt64(slots.count)
         var slot = Slot(state: .sent, command: nil)
         slot.expectsReply = true
+        slot.write = configuration.durability != nil && mayWrite && !inMulti
+        slot.gated = slot.write
+        slot.syncPoint = !inMulti
         slots.append(slot)
         sentCount += 1
         sentOn = link
         return seq
+    }
+
+    /// The WAIT to send after the streamed command that just ended, when it was a write (its
+    /// reply is held until the WAIT answers, through `syncReplied`).
+    mutating func syncAfterStreamedCommand() -> ByteBuffer? {
+        guard let durability = configuration.durability, let last = slots.last, last.gated, last.state == .sent else { return nil }
+        gates.append(firstSeq + UInt64(slots.count - 1))
+        return durability.waitCommand
     }
 
     /// The rest of a command whose connection closed mid-way arrived and was dropped.
@@ -315,7 +346,7 @@ struct ProxySession {
                 return usable ? .use : .none(retire: false)
             }
             // Closed, or connected to an older master: leave it once its replies are in.
-            if !current.isClosed && (sentCount > 0 || streaming || masterGeneration == nil) { return .none(retire: false) }
+            if !current.isClosed && (owed || streaming || masterGeneration == nil) { return .none(retire: false) }
             retire = true
             connectionStateLost()
         }
@@ -388,10 +419,12 @@ struct ProxySession {
     /// bytes go. With no link, an unwritable one, or another link still owing replies, the
     /// commands are held (the hold timer is armed; `now` is only read then). `replicaAvailable` says whether reads have
     /// a replica to go to (only asked when the batch would mix reads and writes).
+    /// With durability on, a WAIT follows the writes (before a MULTI, and at the end of the
+    /// batch), and `expectSync` is called for it in its place among the `expectReply` calls.
     @inline(__always)  // one caller, on the byte path: its closures are inlined too
     mutating func sendQueued(on link: LinkFacts?, now: @autoclosure () -> NIODeadline, replicaAvailable: () -> Bool,
-                             expectReply: (UInt64) -> Void) -> ByteBuffer? {
-        guard let link, !(sentCount > 0 && sentOn != link.id), link.isWritable else {
+                             expectReply: (UInt64) -> Void, expectSync: () -> Void = {}) -> ByteBuffer? {
+        guard let link, !(owed && sentOn != link.id), link.isWritable else {
             armHold(now: now())
             return nil
         }
@@ -402,10 +435,25 @@ struct ProxySession {
         var index = slots.startIndex
         var seq = firstSeq
         var anyWithoutReply = false
+        // Durability: whether a write went into the batch since the last WAIT, and the last
+        // command sent (a WAIT covers the commands up to it).
+        let durable = configuration.durability != nil
+        var unconfirmed = false
+        var lastSent = seq
         while index < slots.endIndex {
             if slots[index].state == .queued, var command = slots[index].command {
                 // Only commands that can share the target go in this batch; order is kept.
                 if !dedicated && (slots[index].readOnly != toReplica) && (toReplica || replicaAvailable()) { break }
+                if durable {
+                    if unconfirmed && !slots[index].syncPoint && !slots[index].insideTransaction {
+                        // A MULTI: the WAIT goes before it (inside a transaction it would be queued).
+                        appendWait(to: &batch, owned: &batchOwned, covering: lastSent, expectSync: expectSync)
+                        unconfirmed = false
+                    }
+                    if slots[index].write { unconfirmed = true }
+                    if unconfirmed && slots[index].expectsReply { slots[index].gated = true }
+                    lastSent = seq
+                }
                 slots[index].queuedAt = nil
                 if slots[index].expectsReply {
                     // Waiters go in before the bytes; no reply can come in between.
@@ -435,12 +483,70 @@ struct ProxySession {
             index = slots.index(after: index)
             seq += 1
         }
+        if unconfirmed {
+            appendWait(to: &batch, owned: &batchOwned, covering: lastSent, expectSync: expectSync)
+        }
         if holdArmed {
             holdArmed = false
             emit(.cancelHold)
         }
         if anyWithoutReply { deliverReady() }
         return batch
+    }
+
+    /// Adds the WAIT covering the commands up to `seq` to the batch.
+    private mutating func appendWait(to batch: inout ByteBuffer?, owned: inout Bool, covering seq: UInt64, expectSync: () -> Void) {
+        var wait = configuration.durability!.waitCommand
+        expectSync()
+        gates.append(seq)
+        if !owned {
+            var copy = ByteBuffer()
+            copy.reserveCapacity((batch?.readableBytes ?? 0) * 2 + wait.readableBytes)
+            if batch != nil { copy.writeBuffer(&batch!) }
+            batch = copy
+            owned = true
+        }
+        batch!.writeBuffer(&wait)
+    }
+
+    /// The WAIT sent after the writes up to the first pending gate answered: `replicas`
+    /// acknowledged them (nil: an error, or the connection closed before the answer). With
+    /// fewer than required, each write it covers is answered -NOREPLICAS instead of its reply
+    /// (it ran on the master, but a failover may lose it).
+    mutating func syncReplied(replicas: Int?, master: ProxyEndpoint? = nil) {
+        guard gatesHead < gates.count, let durability = configuration.durability else { return }
+        let last = gates[gatesHead]
+        gatesHead += 1
+        if gatesHead == gates.count {
+            gates.removeAll(keepingCapacity: true)
+            gatesHead = 0
+        }
+        let confirmed = (replicas ?? -1) >= durability.replicas
+        var failedWrites = false
+        var seq = firstSeq
+        var index = slots.startIndex
+        while index < slots.endIndex && seq <= last {
+            if slots[index].gated {
+                slots[index].gated = false
+                if !confirmed && slots[index].write && slots[index].state == .done && slots[index].replacement == nil
+                    && slots[index].reply?.readableBytesView.first != UInt8(ascii: "-") {
+                    let why = replicas == nil
+                        ? "the master did not confirm that a replica has this write (the connection closed, or WAIT failed)"
+                        : "only \(replicas!) of \(durability.replicas) replicas acknowledged this write within \(durability.timeoutMilliseconds) ms"
+                    slots[index].replacement = ByteBuffer(string: "-NOREPLICAS Tandem proxy: \(why) (durability: replicated); it ran on the master and a failover may lose it\r\n")
+                    failedWrites = true
+                }
+            }
+            index = slots.index(after: index)
+            seq += 1
+        }
+        if failedWrites {
+            emit(.count(.unconfirmedWrites))
+            emit(.count(.proxyError))
+        }
+        deliverReady()
+        emit(.flush)
+        afterReply()
     }
 
     private mutating func armHold(now: NIODeadline) {
@@ -502,7 +608,7 @@ struct ProxySession {
             afterReply()
             return true
         }
-        if index == slots.startIndex && slots[index].reply == nil && slots[index].replacement == nil {
+        if index == slots.startIndex && slots[index].reply == nil && slots[index].replacement == nil && !slots[index].gated {
             emit(.write(piece))
             slots[index].streamed = true
         } else if slots[index].replacement == nil {
@@ -527,7 +633,7 @@ struct ProxySession {
     func acceptsRun(seq: UInt64, offset: Int) -> Bool {
         guard seq == firstSeq + UInt64(offset), offset < slots.count else { return false }
         return slots[offset].state == .sent && slots[offset].reply == nil && slots[offset].replacement == nil
-            && slots[offset].effect == .none && !slots[offset].streamed
+            && slots[offset].effect == .none && !slots[offset].streamed && !slots[offset].gated
     }
 
     /// The shell wrote `count` whole replies, for the first `count` slots, to the client.
@@ -553,7 +659,7 @@ struct ProxySession {
     }
 
     private mutating func afterReply() {
-        if sentCount == 0 {
+        if !owed {
             if wantDedicated { checkDedicatedSwitch() }
             if slots.hasQueued { emit(.pump) }
         }
@@ -581,7 +687,7 @@ struct ProxySession {
     // MARK: Replies out
 
     private mutating func deliverReady() {
-        while let first = slots.first, first.state == .done {
+        while let first = slots.first, first.state == .done, !first.gated {
             slots.removeFirst()
             firstSeq += 1
             if !first.streamed, let reply = first.replacement ?? first.reply {
@@ -592,7 +698,7 @@ struct ProxySession {
                 return
             }
         }
-        if let first = slots.first, first.state == .sent, let partial = first.reply {
+        if let first = slots.first, first.state == .sent, !first.gated, let partial = first.reply {
             slots[slots.startIndex].reply = nil
             slots[slots.startIndex].streamed = true
             emit(.write(partial))

@@ -81,6 +81,11 @@ public struct ProxySettings: Sendable {
     public var threads = 0
     /// Send read-only commands of stateless clients to a replica.
     public var readFromReplicas = false
+    /// `durability: replicated` (`--wait-replicas N`): a write is answered only once N replicas
+    /// acknowledged it (WAIT N after each batch that holds a write); when fewer do within
+    /// `waitTimeout`, the client gets -NOREPLICAS. 0: Redis's asynchronous replication.
+    public var waitReplicas = 0
+    public var waitTimeout: TimeAmount = .milliseconds(1000)
     /// A backend connection whose sent bytes stay unacknowledged by the server's TCP this long
     /// is closed (TCP_USER_TIMEOUT), so commands sent to a master that a partition cut off end
     /// with an error ("may or may not have run") instead of waiting for the cut to heal. A

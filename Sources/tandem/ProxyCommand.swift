@@ -46,6 +46,10 @@ struct ProxyCommand: AsyncParsableCommand {
     var rise = 2
     @Option(name: .customLong("read-from"), help: "master (default) or replicas: where read-only commands may go.")
     var readFrom = "master"
+    @Option(name: .customLong("wait-replicas"), help: "Answer a write only once this many replicas acknowledged it (WAIT); 0 (default): asynchronous replication.")
+    var waitReplicas = 0
+    @Option(name: .customLong("wait-timeout-ms"), help: "How long a write waits for --wait-replicas before the client gets -NOREPLICAS.")
+    var waitTimeoutMilliseconds = 1000
     @Option(help: "Event-loop threads (0: half the cores, at least one).")
     var threads = 0
     @Option(name: .customLong("tls-cert"), help: "Certificate (PEM) for TLS clients; with --backend-tls also the client certificate toward Redis.")
@@ -122,6 +126,12 @@ struct ProxyCommand: AsyncParsableCommand {
         case "replicas": settings.readFromReplicas = true
         default: throw ProxySettingsError("--read-from \(readFrom): must be 'master' or 'replicas'")
         }
+        guard (0...64).contains(waitReplicas) else { throw ProxySettingsError("--wait-replicas \(waitReplicas): must be from 0 to 64") }
+        guard (1...3_600_000).contains(waitTimeoutMilliseconds) else {
+            throw ProxySettingsError("--wait-timeout-ms \(waitTimeoutMilliseconds): must be from 1 to 3600000")
+        }
+        settings.waitReplicas = waitReplicas
+        settings.waitTimeout = .milliseconds(Int64(waitTimeoutMilliseconds))
         var tls = ProxyTLSOptions()
         tls.certFile = tlsCert
         tls.keyFile = tlsKey

@@ -138,6 +138,52 @@ struct ProxyTests {
         }
     }
 
+    @Test("--wait-replicas 1: a write is answered once the replica has it; without a replica it gets -NOREPLICAS, reads go on")
+    func durabilityReplicated() async throws {
+        try await withReplicationGroup(replicas: 1) { master, replicas in
+            let replica = replicas[0]
+            let proxy = try await ProxyProcess(Self.backendsArguments([master, replica]) + ["--wait-replicas", "1", "--wait-timeout-ms", "300"])
+            defer { proxy.stop() }
+            let c = try await proxy.connect()
+            defer { Task { await c.close() } }
+            // A replica fresh from a diskless sync is counted by WAIT only once its first
+            // REPLCONF ACK made it online (up to a second).
+            try await waitUntil("the master to count its replica online") {
+                (try await master.run(["INFO", "replication"]).string ?? "").contains(",state=online,")
+            }
+            // Each acknowledged write is on the replica the moment its reply arrives.
+            for i in 1...20 {
+                let reply = try await c.send(["SET", "d:\(i)", "\(i)"])
+                #expect(reply == .simpleString("OK"), "write \(i): \(reply)")
+                #expect(try await replica.run(["GET", "d:\(i)"]) == .bulkString("\(i)"), "write \(i) was acknowledged before the replica had it")
+            }
+            // Pipelined writes, a transaction, and a value larger than one read (streamed).
+            let replies = try await c.pipeline((1...500).map { ["INCR", "counter:\($0 % 7)"] } + [["GET", "d:1"]])
+            #expect(replies.dropLast().allSatisfy { $0.int != nil } && replies.last == .bulkString("1"))
+            #expect(try await replica.run(["GET", "counter:0"]) == master.run(["GET", "counter:0"]))
+            #expect(try await c.pipeline([["MULTI"], ["SET", "t", "x"], ["INCR", "tn"], ["EXEC"]]).last
+                    == .array([.simpleString("OK"), .integer(1)]))
+            #expect(try await replica.run(["GET", "tn"]) == .bulkString("1"))
+            let big = String(repeating: "v", count: 3 << 20)
+            #expect(try await c.send(["SET", "big", big]) == .simpleString("OK"))
+            #expect(try await replica.run(["STRLEN", "big"]) == .integer(Int64(big.count)))
+            let info = try #require(try await c.send(["INFO", "proxy"]).string)
+            #expect(info.contains("durability:replicated\r\n") && info.contains("wait_replicas:1\r\n"))
+            #expect(info.contains("unconfirmed_writes:0\r\n"))
+            // No replica: a write is refused with -NOREPLICAS after the wait; a read is answered.
+            replica.kill9()
+            try await waitUntil("the master to see its replica gone") {
+                (try await master.run(["INFO", "replication"]).string ?? "").contains("connected_slaves:0")
+            }
+            let refused = try await c.send(["SET", "lonely", "1"])
+            #expect(refused.errorMessage?.hasPrefix("NOREPLICAS Tandem proxy: only 0 of 1 replicas acknowledged this write within 300 ms") == true,
+                    "got \(refused)")
+            #expect(try await c.send(["GET", "d:2"]) == .bulkString("2"))
+            let after = try #require(try await c.send(["INFO", "proxy"]).string)
+            #expect(after.contains("unconfirmed_writes:1\r\n"))
+        }
+    }
+
     static func memory(_ pid: pid_t, _ field: String) -> Int {
         let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
         let line = status.split(separator: "\n").first { $0.hasPrefix(field + ":") } ?? ""

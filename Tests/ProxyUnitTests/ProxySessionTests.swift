@@ -26,12 +26,17 @@ struct SessionDriver {
     var flushes = 0
     var infoRequests: [UInt64] = []
 
-    init(holdMs: Int64 = 1000, maxSlots: Int = 4096, streamThreshold: Int = 64 * 1024) {
+    /// With durability on: the order in which the last `send` expected replies ("0", "1", …)
+    /// and WAIT answers ("W").
+    var sendOrder: [String] = []
+
+    init(holdMs: Int64 = 1000, maxSlots: Int = 4096, streamThreshold: Int = 64 * 1024,
+         durability: ProxySession.Durability? = nil) {
         var handshake = ByteBuffer()
         handshake.writeString(Self.proxyAuth)
         session = ProxySession(configuration: .init(
             hold: .milliseconds(holdMs), groupName: Self.groupName, handshake: handshake, handshakeReplies: 1,
-            streamThreshold: streamThreshold, maxSlots: maxSlots))
+            streamThreshold: streamThreshold, maxSlots: maxSlots, durability: durability))
     }
 
     static func resp(_ words: String...) -> String { resp(words) }
@@ -75,7 +80,8 @@ struct SessionDriver {
         let end = try! scanner.nextFrameEnd(in: buffer, from: 0)
         precondition(end == buffer.readableBytes)
         let traits = CommandTraits.classify(&scanner, proxyCredentials: [Array("proxy-pass".utf8)],
-                                            readRouting: reads && !session.dedicated)
+                                            readRouting: reads && !session.dedicated,
+                                            writes: session.configuration.durability != nil)
         var command = ProxySession.Command(bytes: buffer, traits: traits)
         if traits.effect != .none { command.arguments = scanner.arguments.map(Array.init) }
         session.command(command)
@@ -88,9 +94,12 @@ struct SessionDriver {
     mutating func send(on link: FakeLink?, writable: Bool = true, replica: Bool = false,
                        replicaAvailable: Bool = false) -> (bytes: String?, seqs: [UInt64]) {
         var seqs: [UInt64] = []
+        var order: [String] = []
         let facts = link.map { ProxySession.LinkFacts(id: $0.id, isWritable: writable, isReplica: replica) }
         let batch = session.sendQueued(on: facts, now: now, replicaAvailable: { replicaAvailable },
-                                       expectReply: { seqs.append($0) })
+                                       expectReply: { seqs.append($0); order.append(String($0)) },
+                                       expectSync: { order.append("W") })
+        sendOrder = order
         drain()
         return (batch.map { String(buffer: $0) }, seqs)
     }
