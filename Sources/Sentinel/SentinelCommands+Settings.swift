@@ -80,6 +80,15 @@ extension SentinelRuntime {
                 case "quorum": setting = .quorum(Int(v))
                 default: setting = .rebootDownAfter(v)
                 }
+            case "durability":
+                j += 1
+                switch args[j].lowercased() {
+                case "async", "replicated":
+                    setting = .replicatedDurability(args[j].lowercased() == "replicated")
+                default:
+                    failure = badArgument(j)
+                    break loop
+                }
             case "crash-detection":
                 j += 1
                 switch args[j].lowercased() {

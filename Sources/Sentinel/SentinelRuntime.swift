@@ -142,6 +142,7 @@ public actor SentinelRuntime {
             state.restoreEpochs(master: m.name, configEpoch: m.configEpoch, leaderEpoch: m.leaderEpoch)
             state.setRebootDownAfter(master: m.name, m.masterRebootDownAfterPeriod)
             state.setCrashDetection(master: m.name, m.crashDetection)
+            state.setReplicatedDurability(master: m.name, m.replicatedDurability)
             for r in m.knownReplicas {
                 actions += state.restoreKnownReplica(master: m.name, address: InstanceAddress(ip: r.host, port: r.port), now: t)
             }
@@ -486,6 +487,7 @@ public actor SentinelRuntime {
             config.masters[i].parallelSyncs = m.parallelSyncs
             config.masters[i].masterRebootDownAfterPeriod = m.rebootDownAfter
             config.masters[i].crashDetection = m.crashDetection
+            config.masters[i].replicatedDurability = m.replicatedDurability
             config.masters[i].configEpoch = m.configEpoch
             config.masters[i].leaderEpoch = m.leaderEpoch
             config.masters[i].knownReplicas = m.sortedReplicaAddresses.map { ($0.ip, $0.port) }

@@ -30,6 +30,7 @@ extension SentinelConfiguration {
             if let s = m.authUser { lines.append("sentinel auth-user \(n) \(Self.quote(s))") }
             if m.masterRebootDownAfterPeriod != 0 { lines.append("sentinel master-reboot-down-after-period \(n) \(m.masterRebootDownAfterPeriod)") }
             if let on = m.crashDetection { lines.append("sentinel crash-detection \(n) \(on ? "yes" : "no")") }
+            if m.replicatedDurability { lines.append("sentinel durability \(n) replicated") }
             lines.append("sentinel config-epoch \(n) \(m.configEpoch)")
             lines.append("sentinel leader-epoch \(n) \(m.leaderEpoch)")
             for (command, renamed) in m.renamedCommands.sorted(by: { $0.key < $1.key }) {

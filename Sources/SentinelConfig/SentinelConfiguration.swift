@@ -39,6 +39,8 @@ public struct MasterSettings: Sendable, Hashable {
     /// `sentinel crash-detection <master> yes|no` (Tandem's): nil when not set, so the
     /// behaviour's default applies (on, off under `tandem-behaviour redis-7.0`).
     public var crashDetection: Bool?
+    /// `sentinel durability <master> async|replicated` (Tandem's): true when replicated.
+    public var replicatedDurability = false
     public var renamedCommands: [String: String] = [:]
     public var configEpoch: UInt64 = 0
     public var leaderEpoch: UInt64 = 0
@@ -160,7 +162,7 @@ extension SentinelConfiguration {
                 case "down-after-milliseconds", "failover-timeout", "parallel-syncs", "auth-pass", "auth-user",
                      "notification-script", "client-reconfig-script", "config-epoch", "leader-epoch",
                      "known-replica", "known-slave", "known-sentinel", "rename-command",
-                     "master-reboot-down-after-period", "crash-detection":
+                     "master-reboot-down-after-period", "crash-detection", "durability":
                     laterLines.append((lineNumber, words))
                 default:
                     try applyGlobal(words, line: lineNumber, text: String(line), file: file)
@@ -335,6 +337,12 @@ extension SentinelConfiguration {
             case "yes": masters[index].crashDetection = true
             case "no": masters[index].crashDetection = false
             default: throw fail(file, line, words, "crash-detection must be 'yes' or 'no'.")
+            }
+        case "durability":
+            switch try arg(3).lowercased() {
+            case "async": masters[index].replicatedDurability = false
+            case "replicated": masters[index].replicatedDurability = true
+            default: throw fail(file, line, words, "durability must be 'async' or 'replicated'.")
             }
         case "config-epoch":
             guard let v = UInt64(try arg(3)) else { throw fail(file, line, words, "Invalid config-epoch.") }

@@ -175,6 +175,11 @@ public struct MonitoredMaster: Sendable, Hashable {
     public var writesPaused = false
     /// `sentinel crash-detection <master> yes|no`; nil: as `SentinelBehaviour.crashDetection`.
     public var crashDetection: Bool?
+    /// `sentinel durability <master> replicated` (Tandem's): writes are acknowledged only once a
+    /// replica has them (by the proxy's WAIT), so a failover of a master that is down promotes
+    /// the replica with the highest offset read after the master went down, whatever the
+    /// priorities say.
+    public var replicatedDurability = false
     /// With `SentinelBehaviour.candidacyJitter`: the ODOWN master's failover is not started
     /// before this time (nil: no start pending).
     public var candidacyNotBefore: Millis?

@@ -34,6 +34,7 @@ extension SentinelState {
                                     failoverTimeout: m.failoverTimeout, parallelSyncs: m.parallelSyncs, now: now)
         fresh.rebootDownAfter = m.rebootDownAfter
         fresh.crashDetection = m.crashDetection
+        fresh.replicatedDurability = m.replicatedDurability
         fresh.configEpoch = m.configEpoch
         fresh.leader = m.leader
         fresh.leaderEpoch = m.leaderEpoch
@@ -51,6 +52,8 @@ extension SentinelState {
         case rebootDownAfter(Millis)
         /// `crash-detection yes|no`.
         case crashDetection(Bool)
+        /// `durability async|replicated` (true: replicated).
+        case replicatedDurability(Bool)
         /// A setting the core does not use (scripts, credentials, rename-command): only the event.
         case other
     }
@@ -66,6 +69,7 @@ extension SentinelState {
         case .parallelSyncs(let n): masters[name]!.parallelSyncs = n
         case .rebootDownAfter(let ms): masters[name]!.rebootDownAfter = ms
         case .crashDetection(let on): masters[name]!.crashDetection = on
+        case .replicatedDurability(let on): masters[name]!.replicatedDurability = on
         case .other: break
         }
         event(.warning, "+set", .master(name), "\(option) \(value)")

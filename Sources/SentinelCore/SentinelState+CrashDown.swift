@@ -16,6 +16,11 @@ extension SentinelState {
         masters[name]?.crashDetection = on
     }
 
+    /// `sentinel durability <master> replicated` (true) or `async`.
+    public mutating func setReplicatedDurability(master name: String, _ on: Bool) {
+        masters[name]?.replicatedDurability = on
+    }
+
     /// A reconnect to `ref` was refused. For the master (with crash detection on), the first
     /// refusal of a run asks every connected replica for INFO at once: their view of the
     /// replication link is the second half of the evidence.

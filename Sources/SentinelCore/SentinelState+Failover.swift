@@ -97,20 +97,43 @@ extension SentinelState {
         return counts.count > 1 && counts.values.allSatisfy { $0 + undecided < needed }
     }
 
+    /// With `durability replicated` and the master down: the moment it was first seen down
+    /// (its port refusing, or SDOWN). Every write a replica acknowledged was acknowledged before
+    /// it, so a replica's INFO read after it shows every such write it has.
+    func durableSince(_ master: borrowing MonitoredMaster) -> Millis? {
+        guard master.replicatedDurability, let sdown = master.instance.sdownSince else { return nil }
+        return min(master.instance.refusedSince ?? sdown, sdown)
+    }
+
     /// `sentinelSelectSlave`: drop unusable replicas, then sort by priority, offset, run id.
+    /// With `durability replicated` and the master down, only replicas whose INFO was read
+    /// after it went down are candidates, and the highest offset comes first (an acknowledged
+    /// write is on some replica; the one furthest ahead has them all).
     func selectReplica(_ name: String, now: Millis) -> InstanceAddress? {
-        guard let master = masters[name] else { return nil }
+        selectableReplicas(name, now: now).ordered.first
+    }
+
+    /// Usable replicas in the order `selectReplica` prefers them; with `durability replicated`
+    /// and the master down, `unconfirmed` counts the reachable ones left out because no INFO
+    /// read since the master went down is in yet.
+    func selectableReplicas(_ name: String, now: Millis) -> (ordered: [InstanceAddress], unconfirmed: Int) {
+        guard let master = masters[name] else { return ([], 0) }
         var maxMasterDownTime: Millis = 0
         if let since = master.instance.sdownSince { maxMasterDownTime += now - since }
         maxMasterDownTime = maxMasterDownTime.saturatingPlus(master.downAfter.saturatingTimes(10))
         let infoValidity = master.instance.isSDown ? timers.pingPeriod.saturatingTimes(5) : timers.infoPeriod.saturatingTimes(3)
-        let candidates = master.replicas.values.filter { r in
+        let reachable = master.replicas.values.filter { r in
             !r.isSDown && r.linkConnected && now - r.lastAvailTime <= timers.pingPeriod.saturatingTimes(5)
                 && r.replicaPriority != 0
-                && r.infoRefresh.map { now - $0 <= infoValidity } == true
+        }
+        let since = durableSince(master)
+        let candidates = reachable.filter { r in
+            r.infoRefresh.map { now - $0 <= infoValidity && $0 >= (since ?? $0) } == true
                 && r.masterLinkDownTime <= maxMasterDownTime
         }
-        return candidates.sorted { a, b in
+        let offsetFirst = since != nil
+        let ordered = candidates.sorted { a, b in
+            if offsetFirst && a.replicationOffset != b.replicationOffset { return a.replicationOffset > b.replicationOffset }
             if a.replicaPriority != b.replicaPriority { return a.replicaPriority < b.replicaPriority }
             if a.replicationOffset != b.replicationOffset { return a.replicationOffset > b.replicationOffset }
             switch (a.runID, b.runID) {
@@ -119,8 +142,17 @@ extension SentinelState {
             case (_, nil): return true
             case (let x?, let y?): return x.lowercased() != y.lowercased() ? x.lowercased() < y.lowercased() : a.address < b.address
             }
-        }.first?.address
+        }.map(\.address)
+        // Durability: reachable replicas whose INFO since the master went down is still to come.
+        let unconfirmed = since.map { since in
+            reachable.filter { r in r.infoRefresh.map { $0 < since || now - $0 > infoValidity } ?? true }.count
+        } ?? 0
+        return (ordered, unconfirmed)
     }
+
+    /// How long a failover with `durability replicated` waits in select-slave for replicas'
+    /// INFO read after the master went down before it gives up (-failover-abort-no-good-slave).
+    static let durableSelectionWait: Millis = 3_000
 
     /// `sentinelFailoverStateMachine`.
     mutating func failoverStateMachine(_ name: String, now: Millis) {
@@ -158,7 +190,13 @@ extension SentinelState {
                 // wait for it rather than fall back to promoting while it still takes writes.
                 return
             }
-            guard let chosen = selectReplica(name, now: now) else {
+            let (ordered, unconfirmed) = selectableReplicas(name, now: now)
+            if unconfirmed > 0 && now - master.failoverStateChangeTime < Self.durableSelectionWait {
+                // Durability: a replica left out may hold writes the others lack; wait for its
+                // INFO (asked for at once, see periodicCommandsDue) rather than lose them.
+                return
+            }
+            guard let chosen = ordered.first else {
                 event(.warning, "-failover-abort-no-good-slave", ref)
                 abortFailover(name, now: now)
                 return

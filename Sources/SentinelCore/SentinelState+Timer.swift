@@ -112,6 +112,10 @@ extension SentinelState {
             if master.isODown || master.failoverInProgress || master.replicas.values[j].masterLinkDownTime != 0 || masterSuspect {
                 infoPeriod = 1_000
             }
+            if master.replicatedDurability && master.failoverInProgress && master.failoverState == .selectSlave {
+                // Durability: the choice waits for INFO read after the master went down.
+                infoPeriod = min(infoPeriod, behaviour.fastInfoPeriod ?? 100)
+            }
             if let fast = behaviour.fastInfoPeriod {
                 let promoting = master.promotedReplica == address
                     && (master.failoverState == .waitPromotion || master.failoverState == .waitReplicaCatchUp)

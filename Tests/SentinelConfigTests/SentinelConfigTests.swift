@@ -91,6 +91,27 @@ struct SentinelConfigTests {
         #expect(again.masters == config.masters)
     }
 
+    @Test("sentinel durability <master> async|replicated (Tandem's): read, written back only when replicated, bad values refused")
+    func durability() throws {
+        let text = """
+            sentinel monitor a 127.0.0.1 6379 2
+            sentinel monitor b 127.0.0.1 6479 2
+            sentinel durability a Replicated
+            sentinel durability b async
+            """
+        let config = try SentinelConfiguration(parsing: text, file: "s.conf")
+        #expect(config.master("a")?.replicatedDurability == true)
+        #expect(config.master("b")?.replicatedDurability == false)
+        let lines = config.renderSentinelLines()
+        #expect(lines.contains("sentinel durability a replicated"))
+        #expect(!lines.contains { $0.hasPrefix("sentinel durability b") })
+        let again = try SentinelConfiguration(parsing: lines.joined(separator: "\n") + "\n", file: "rewritten")
+        #expect(again.master("a")?.replicatedDurability == true && again.master("b")?.replicatedDurability == false)
+        #expect {
+            _ = try SentinelConfiguration(parsing: "sentinel monitor a 127.0.0.1 6379 2\nsentinel durability a sync\n", file: "bad.conf")
+        } throws: { "\($0)" == "bad.conf:2: 'sentinel durability a sync': durability must be 'async' or 'replicated'." }
+    }
+
     @Test("TLS switched off (tls-port 0, tls-replication no) and its file paths are accepted; aclfile is read")
     func tlsOffAndACLFile() throws {
         let c = try SentinelConfiguration(parsing: "tls-port 0\ntls-replication no\ntls-cert-file /x.crt\naclfile /etc/users.acl\n", file: "ok.conf")
