@@ -7,8 +7,10 @@ every second) in front of both, and `tandem proxy --backend` in front of both. T
 each round, runs redis-benchmark SET and GET with 50 clients at -P 1 and -P 16 against the
 three targets, interleaved. Prints medians, tandem/HAProxy and tandem/direct ratios and p99s.
 Finally opens 1,000 idle client connections to the tandem proxy and reports its RSS.
+With --durability, a second tandem proxy with --wait-replicas 1 (durability: replicated) runs in
+the same rounds, and a second table gives its cost against the asynchronous one.
 
-  Benchmarks/proxy.py [--rounds 3] [--requests 200000] [--tandem .build/release/tandem]
+  Benchmarks/proxy.py [--rounds 3] [--requests 200000] [--durability] [--tandem .build/release/tandem]
 """
 import argparse, os, shutil, signal, socket, statistics, subprocess, sys, tempfile, time
 
@@ -44,6 +46,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--requests", type=int, default=200000)
+    ap.add_argument("--durability", action="store_true", help="also measure tandem proxy --wait-replicas 1")
     ap.add_argument("--tandem-args", default="", help="extra tandem proxy options, e.g. \"--threads 1\"")
     ap.add_argument("--tandem", default=os.path.join(os.path.dirname(__file__), "..", ".build", "release", "tandem"))
     args = ap.parse_args()
@@ -97,12 +100,21 @@ backend redis_backend
         spawn(["haproxy", "-f", cfg, "-db"], "haproxy.log")
         tandem = spawn([args.tandem, "proxy", "--listen", "127.0.0.1:%d" % tan, "--backend", "127.0.0.1:%d" % master,
                         "--backend", "127.0.0.1:%d" % replica, "--auth", PASSWORD] + args.tandem_args.split(), "tandem.log")
+        durable = free_port()
+        if args.durability:
+            spawn([args.tandem, "proxy", "--listen", "127.0.0.1:%d" % durable, "--backend", "127.0.0.1:%d" % master,
+                   "--backend", "127.0.0.1:%d" % replica, "--auth", PASSWORD, "--wait-replicas", "1"] + args.tandem_args.split(),
+                  "tandem-durable.log")
+            wait_port(durable)
+            # WAIT counts the replica only once its first REPLCONF ACK made it online.
+            while "state=online" not in cli(master, "INFO", "replication"):
+                time.sleep(0.1)
         wait_port(hap); wait_port(tan)
         deadline = time.time() + 10
         while time.time() < deadline and cli(hap, "PING") != "PONG" or cli(tan, "PING") != "PONG":
             time.sleep(0.2)
         time.sleep(2)  # let HAProxy's checks mark the replica down
-        targets = [("direct", master), ("haproxy", hap), ("tandem", tan)]
+        targets = [("direct", master), ("haproxy", hap), ("tandem", tan)] + ([("replicated", durable)] if args.durability else [])
         cases = [("set", 1), ("get", 1), ("set", 16), ("get", 16)]
         results = {(t, c): [] for t, _ in targets for c in cases}
         for r in range(args.rounds):
@@ -119,6 +131,17 @@ backend redis_backend
             print("| %s -P %d | %.0f | %.0f (%.2f) | %.0f (%.2f) | %.2f× | %.2f× |" % (
                 case[0].upper(), case[1], med["direct"], med["haproxy"], p99["haproxy"], med["tandem"], p99["tandem"],
                 med["tandem"] / med["haproxy"], med["tandem"] / med["direct"]))
+        if args.durability:
+            print("\n| case | tandem rps (p99 ms) | tandem --wait-replicas 1 rps (p99 ms) | replicated/async |")
+            print("|---|---|---|---|")
+            for case in cases:
+                med = {t: statistics.median(x[0] for x in results[(t, case)]) for t in ("tandem", "replicated")}
+                p99 = {t: statistics.median(x[1] for x in results[(t, case)]) for t in ("tandem", "replicated")}
+                print("| %s -P %d | %.0f (%.2f) | %.0f (%.2f) | %.2f× |" % (
+                    case[0].upper(), case[1], med["tandem"], p99["tandem"], med["replicated"], p99["replicated"],
+                    med["replicated"] / med["tandem"]))
+            unconfirmed = [l for l in cli(durable, "INFO", "proxy").splitlines() if l.startswith("unconfirmed_writes:")]
+            print("\n" + (unconfirmed[0] if unconfirmed else "unconfirmed_writes: ?"))
         # Memory with 1,000 idle clients.
         sockets = [socket.create_connection(("127.0.0.1", tan)) for _ in range(1000)]
         time.sleep(1)

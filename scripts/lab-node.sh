@@ -78,6 +78,7 @@ nodes_up() {  # nodes_up direct|proxy [supervised]
       echo "  name: mymaster"
       echo "  down-after: ${DOWN_AFTER}ms"
       echo "  failover-timeout: 10s"
+      [ -n "${DURABLE:-}" ] && echo "  durability: replicated"
       echo "  nodes:"
       for j in 1 2 3; do
         if [ "$j" -gt "$data" ]; then echo "    - { name: n$j, address: $LAB_NET.$j, role: witness }"
@@ -244,8 +245,32 @@ scenario_witness_partition_proxy() {
   check_rejoined
 }
 
+# durability: replicated (DURABLE=1; proxy placement, as it needs): the proxy answers a write
+# once a replica has it, so no acknowledged write may be lost at all — not even in the moments
+# before a crash or a fence that the async scenarios allow (--max-lost 0, no window).
+scenario_durable_kill_redis() { DURABLE=1; nodes_up proxy; write_kill_redis; drive durable_kill_redis proxy; }
+scenario_durable_partition() {
+  DURABLE=1; nodes_up proxy; write_partition
+  drive durable_partition proxy --heal "$LAB_DIR/heal.sh" --heal-after 4
+  check_rejoined
+}
+scenario_durable_link_down() {
+  DURABLE=1; nodes_up proxy
+  echo "ip -n $(ns h1) link set eth0 down" > "$LAB_DIR/fault.sh"
+  echo "ip -n $(ns h1) link set eth0 up" > "$LAB_DIR/heal.sh"
+  drive durable_link_down proxy --heal "$LAB_DIR/heal.sh" --heal-after 4
+  check_rejoined
+}
+# Two data nodes: once h1's Redis is dead, h2 has no replica to confirm a write, so writes are
+# refused (-NOREPLICAS, none acknowledged) until the supervised h1 is back as its replica.
+scenario_durable_witness_kill_redis() {
+  DURABLE=1; WITNESS=1; nodes_up proxy supervised; write_kill_redis
+  drive durable_witness_kill_redis proxy --max-resume 10 --settle 5
+  check_restarted_as_replica "$(cat "$LAB_DIR/redis1.pid")"
+}
+
 scenarios=("$@")
-[ ${#scenarios[@]} = 0 ] && scenarios=(kill_redis_direct kill_redis_proxy partition_direct partition_proxy kill_agent_direct supervised_kill_redis reboot_master link_down_direct link_down_proxy witness_kill_redis witness_partition witness_partition_proxy)
+[ ${#scenarios[@]} = 0 ] && scenarios=(kill_redis_direct kill_redis_proxy partition_direct partition_proxy kill_agent_direct supervised_kill_redis reboot_master link_down_direct link_down_proxy witness_kill_redis witness_partition witness_partition_proxy durable_kill_redis durable_partition durable_link_down durable_witness_kill_redis)
 [ "${scenarios[*]}" = quick ] && scenarios=(kill_redis_direct partition_direct)
 failed=0
 for s in "${scenarios[@]}"; do

@@ -32,6 +32,7 @@ enum NodeFiles {
             ("sentinel", "failover-timeout \(g) \(c.group.failoverTimeoutMilliseconds)"),
             ("sentinel", "parallel-syncs \(g) 1"),
         ]
+        if c.group.durability == .replicated { lines.append(("sentinel", "durability \(g) replicated")) }
         if let password = c.redis?.password ?? c.group.password { lines.append(("sentinel", "auth-pass \(g) \(password)")) }
         if let user = c.redis?.user ?? c.group.user { lines.append(("sentinel", "auth-user \(g) \(user)")) }
         return lines
@@ -48,6 +49,10 @@ enum NodeFiles {
         // Commands sent to a master that a partition cut off fail after down-after (the group
         // promotes by then) instead of waiting for the heal.
         settings.backendUnackedTimeout = .milliseconds(c.group.downAfterMilliseconds)
+        if c.group.durability == .replicated {
+            settings.waitReplicas = 1
+            settings.waitTimeout = .milliseconds(min(1_000, c.group.downAfterMilliseconds))
+        }
         return settings
     }
 

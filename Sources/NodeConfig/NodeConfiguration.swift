@@ -237,6 +237,14 @@ extension NodeConfiguration {
         if group.durability == .replicated && data < 2 {
             throw top.error("group", "durability: replicated needs at least two data nodes")
         }
+        if group.durability == .replicated && role == .data {
+            if proxy == nil {
+                throw top.error("group", "durability: replicated holds each write in the proxy until a replica has it: this data node needs a proxy section")
+            }
+            if vip?.placement == .direct {
+                throw top.error("vip", "vip.mode direct sends clients to Redis itself, past the proxy that makes durability: replicated hold: use mode proxy")
+            }
+        }
     }
 
     static func yamlError(_ error: YamlError, file: String) -> NodeConfigError {

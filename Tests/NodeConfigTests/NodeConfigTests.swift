@@ -46,7 +46,7 @@ struct NodeConfigTests {
 
         let n1 = try Self.load("witness-n1.yaml")
         #expect(n1.group.durability == .replicated && n1.redis?.supervise == true && n1.redis?.configFile == "/etc/redis/redis.conf")
-        #expect(n1.vip?.placement == .direct && n1.proxy == nil)
+        #expect(n1.vip?.placement == .proxy && n1.proxy?.listen == ["0.0.0.0:6380"])
         let w1 = try Self.load("witness-w1.yaml")
         #expect(w1.role == .witness && w1.redis == nil && w1.proxy == nil && w1.vip == nil && w1.monitor.port == 26379)
 
@@ -119,6 +119,21 @@ struct NodeConfigTests {
     func badSections(section: String, key: String, message: String) throws {
         let error = try #require(Self.error(Self.minimal + section))
         #expect(error.key == key && error.message.contains(message), "\(error)")
+    }
+
+    @Test("durability: replicated needs the proxy on a data node and no direct VIP; a witness needs neither")
+    func durabilityNeedsTheProxy() throws {
+        let replicated = Self.minimal.replacingOccurrences(of: "  name: mymaster\n", with: "  name: mymaster\n  durability: replicated\n")
+        let noProxy = try #require(Self.error(replicated))
+        #expect(noProxy.key == "group" && noProxy.message.contains("needs a proxy section"), "\(noProxy)")
+        let proxy = "proxy:\n  listen: [0.0.0.0:6380]\n"
+        let direct = try #require(Self.error(replicated + proxy + "vip:\n  address: 10.9.0.100/24\n  interface: eth0\n  mode: direct\n"))
+        #expect(direct.key == "vip" && direct.message.contains("use mode proxy"), "\(direct)")
+        let ok = try NodeConfiguration(parsing: replicated + proxy + "vip:\n  address: 10.9.0.100/24\n  interface: eth0\n", file: "n.yaml")
+        #expect(ok.group.durability == .replicated && ok.vip?.placement == .proxy)
+        let witness = replicated.replacingOccurrences(of: "  name: n1\ngroup", with: "  name: n3\n  role: witness\ngroup")
+            .replacingOccurrences(of: "{ name: n3, address: 10.9.0.3 }", with: "{ name: n3, address: 10.9.0.3, role: witness }")
+        #expect(try NodeConfiguration(parsing: witness, file: "w.yaml").group.durability == .replicated)
     }
 
     @Test("a witness runs no Redis, proxy or VIP; the node must be listed with its role; two data nodes need a witness or an explicit risk")
