@@ -1,16 +1,21 @@
 import NIOConcurrencyHelpers
 import NIOCore
 
-/// The connected clients, for CLIENT LIST / KILL and INFO.
+/// The connected clients, for CLIENT LIST / KILL and INFO, and the counters over them: one
+/// `Fields` value under one lock (read with `clients.stats`, change with `clients.update`).
+@dynamicMemberLookup
 final class ClientRegistry: Sendable {
-    private let byID = NIOLockedValueBox<[UInt64: SentinelClient]>([:])
-    let stats = NIOLockedValueBox(Stats())
+    private let fields = NIOLockedValueBox(Fields())
 
-    /// Samples for INFO's instantaneous_* fields, as Redis takes them: every 100 ms, the
-    /// average of the last 16.
-    let samples = NIOLockedValueBox(InstantaneousMetrics())
-    /// The largest request and reply of each of the last 8 seconds (client_recent_max_*).
-    let recentPeaks = NIOLockedValueBox(RecentPeaks())
+    struct Fields: Sendable {
+        var byID: [UInt64: SentinelClient] = [:]
+        var stats = Stats()
+        /// Samples for INFO's instantaneous_* fields, as Redis takes them: every 100 ms, the
+        /// average of the last 16.
+        var samples = InstantaneousMetrics()
+        /// The largest request and reply of each of the last 8 seconds (client_recent_max_*).
+        var recentPeaks = RecentPeaks()
+    }
 
     struct Stats: Sendable {
         var connectionsReceived = 0
@@ -21,16 +26,29 @@ final class ClientRegistry: Sendable {
         var outputBytes = 0
     }
 
-    func add(_ s: SentinelClient) {
-        byID.withLockedValue { $0[s.id] = s }
-        stats.withLockedValue { $0.connectionsReceived += 1 }
+    /// One field, read under the lock.
+    subscript<T>(dynamicMember field: KeyPath<Fields, T>) -> T {
+        fields.withLockedValue { $0[keyPath: field] }
     }
 
-    func remove(_ id: UInt64) { byID.withLockedValue { _ = $0.removeValue(forKey: id) } }
+    /// Changes fields under the lock; what `change` returns.
+    @discardableResult
+    func update<T>(_ change: (inout Fields) -> T) -> T {
+        fields.withLockedValue(change)
+    }
+
+    func add(_ s: SentinelClient) {
+        update {
+            $0.byID[s.id] = s
+            $0.stats.connectionsReceived += 1
+        }
+    }
+
+    func remove(_ id: UInt64) { update { _ = $0.byID.removeValue(forKey: id) } }
 
     /// Every client, by id.
     var all: [SentinelClient] {
-        byID.withLockedValue { $0.values.filter { !$0.killed.withLockedValue { $0 } }.sorted { $0.id < $1.id } }
+        fields.withLockedValue { $0.byID.values.filter { !$0.killed }.sorted { $0.id < $1.id } }
     }
 }
 

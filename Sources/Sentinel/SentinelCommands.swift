@@ -24,11 +24,11 @@ extension SentinelRuntime {
         case .rejected(let message): return [.simpleError("ERR " + message)]
         case .found(let e): entry = e
         }
-        client.lastCommand.withLockedValue { $0 = entry.name }
-        let userName = client.user.withLockedValue { $0 }
+        client.update { $0.lastCommand = entry.name }
+        let userName = client.user
         let user = users[userName]
         let defaultUser = users["default"]!
-        let authRequired = (!defaultUser.noPass || !defaultUser.enabled) && !client.authenticated.withLockedValue({ $0 })
+        let authRequired = (!defaultUser.noPass || !defaultUser.enabled) && !client.authenticated
         if authRequired && !entry.flags.contains("no_auth") {
             return [.simpleError("NOAUTH Authentication required.")]
         }
@@ -43,7 +43,7 @@ extension SentinelRuntime {
                 return [.simpleError("NOPERM this user has no permissions to access one of the channels used as arguments")]
             }
         }
-        if hub.subscriptionCount(client.id) > 0, client.protocolVersion.withLockedValue({ $0 }) == 2,
+        if hub.subscriptionCount(client.id) > 0, client.protocolVersion == 2,
            !["subscribe", "psubscribe", "unsubscribe", "punsubscribe", "ping", "quit", "reset"].contains(name) {
             return [.simpleError("ERR Can't execute '\(entry.name)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")]
         }
@@ -52,7 +52,7 @@ extension SentinelRuntime {
         switch name {
         case "ping":
             if args.count > 2 { return [arity("ping")] }
-            if hub.subscriptionCount(client.id) > 0 && client.protocolVersion.withLockedValue({ $0 }) == 2 {
+            if hub.subscriptionCount(client.id) > 0 && client.protocolVersion == 2 {
                 return [.array([.bulkString("pong"), .bulkString(args.count == 2 ? args[1] : "")])]
             }
             return [args.count == 2 ? .bulkString(args[1]) : .simpleString("PONG")]
@@ -112,13 +112,15 @@ extension SentinelRuntime {
             logACL(reason: "auth", object: "AUTH", username: username, client: client)
             return false
         }
-        client.user.withLockedValue { $0 = username }
-        client.authenticated.withLockedValue { $0 = true }
+        client.update {
+            $0.user = username
+            $0.authenticated = true
+        }
         return true
     }
 
     func hello(_ args: [String], client: SentinelClient) -> RESPValue {
-        var proto = client.protocolVersion.withLockedValue { $0 }
+        var proto = client.protocolVersion
         var i = 1
         if args.count > 1 {
             guard let v = Int(args[1]) else { return .simpleError("ERR Protocol version is not an integer or out of range") }
@@ -146,11 +148,13 @@ extension SentinelRuntime {
             }
         }
         let defaultUser = users["default"]!
-        if (!defaultUser.noPass || !defaultUser.enabled) && !client.authenticated.withLockedValue({ $0 }) {
+        if (!defaultUser.noPass || !defaultUser.enabled) && !client.authenticated {
             return .simpleError("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
         }
-        if let setName { client.name.withLockedValue { $0 = setName.isEmpty ? nil : setName } }
-        client.protocolVersion.withLockedValue { $0 = proto }
+        client.update {
+            if let setName { $0.name = setName.isEmpty ? nil : setName }
+            $0.protocolVersion = proto
+        }
         return .map([
             RESPPair(key: .bulkString("server"), value: .bulkString("redis")),
             RESPPair(key: .bulkString("version"), value: .bulkString("7.0.15")),

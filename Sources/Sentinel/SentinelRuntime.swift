@@ -188,8 +188,10 @@ public actor SentinelRuntime {
             logger.warning("Sentinel: SIMULATED failure! Crashing!")
             exit(99)
         }
-        let stats = clients.stats.withLockedValue { $0 }
-        clients.samples.withLockedValue { $0.sample(stats, now: .now) }
+        clients.update {
+            let stats = $0.stats
+            $0.samples.sample(stats, now: .now)
+        }
         input(.tick)
         runScripts()
         closeIdleClients()
