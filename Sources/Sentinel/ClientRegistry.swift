@@ -3,9 +3,8 @@ import NIOCore
 
 /// The connected clients, for CLIENT LIST / KILL and INFO, and the counters over them: one
 /// `Fields` value under one lock (read with `clients.stats`, change with `clients.update`).
-@dynamicMemberLookup
-final class ClientRegistry: Sendable {
-    private let fields = NIOLockedValueBox(Fields())
+final class ClientRegistry: FieldsUnderOneLock {
+    let fields = NIOLockedValueBox(Fields())
 
     struct Fields: Sendable {
         var byID: [UInt64: SentinelClient] = [:]
@@ -26,17 +25,6 @@ final class ClientRegistry: Sendable {
         var outputBytes = 0
     }
 
-    /// One field, read under the lock.
-    subscript<T>(dynamicMember field: KeyPath<Fields, T>) -> T {
-        fields.withLockedValue { $0[keyPath: field] }
-    }
-
-    /// Changes fields under the lock; what `change` returns.
-    @discardableResult
-    func update<T>(_ change: (inout Fields) -> T) -> T {
-        fields.withLockedValue(change)
-    }
-
     func add(_ s: SentinelClient) {
         update {
             $0.byID[s.id] = s
@@ -49,6 +37,27 @@ final class ClientRegistry: Sendable {
     /// Every client, by id.
     var all: [SentinelClient] {
         fields.withLockedValue { $0.byID.values.filter { !$0.killed }.sorted { $0.id < $1.id } }
+    }
+}
+
+/// A class whose changing state is one `Fields` value under one lock: `owner.name` reads a
+/// field, `owner.update { … }` changes any of them together.
+@dynamicMemberLookup
+protocol FieldsUnderOneLock: AnyObject, Sendable {
+    associatedtype Fields: Sendable
+    var fields: NIOLockedValueBox<Fields> { get }
+}
+
+extension FieldsUnderOneLock {
+    /// One field, read under the lock.
+    subscript<T>(dynamicMember field: KeyPath<Fields, T>) -> T {
+        fields.withLockedValue { $0[keyPath: field] }
+    }
+
+    /// Changes fields under the lock; what `change` returns.
+    @discardableResult
+    func update<T>(_ change: (inout Fields) -> T) -> T {
+        fields.withLockedValue(change)
     }
 }
 

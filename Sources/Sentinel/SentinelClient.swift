@@ -5,13 +5,12 @@ import NIOCore
 /// reply mode, tracking, buffers), for the commands and CLIENT LIST. Its changing fields are one
 /// `Fields` value under one lock: read one with `client.name`, change any together with
 /// `client.update { $0.name = … }`.
-@dynamicMemberLookup
-final class SentinelClient: Sendable {
+final class SentinelClient: FieldsUnderOneLock {
     let id: UInt64
     let address: String
     let localAddress: String
     let createdAt: ContinuousClock.Instant
-    private let fields: NIOLockedValueBox<Fields>
+    let fields: NIOLockedValueBox<Fields>
     /// Closes the connection (CLIENT KILL, ACL DELUSER, SHUTDOWN).
     private let closer: @Sendable () -> Void
 
@@ -54,17 +53,6 @@ final class SentinelClient: Sendable {
         self.createdAt = .now
         self.fields = NIOLockedValueBox(Fields(lastInteraction: .now))
         self.closer = closer
-    }
-
-    /// One field, read under the lock.
-    subscript<T>(dynamicMember field: KeyPath<Fields, T>) -> T {
-        fields.withLockedValue { $0[keyPath: field] }
-    }
-
-    /// Changes fields under the lock; what `change` returns.
-    @discardableResult
-    func update<T>(_ change: (inout Fields) -> T) -> T {
-        fields.withLockedValue(change)
     }
 
     func close() {
