@@ -188,22 +188,6 @@ extension SentinelRuntime {
         exit(0)
     }
 
-    func logACL(reason: String, object: String, username: String, client: SentinelClient) {
-        let t = Int64(Date().timeIntervalSince1970 * 1000)
-        let info = clientInfoLine(client)
-        if let i = aclLog.firstIndex(where: { $0.reason == reason && $0.object == object && $0.username == username && t - $0.updatedAt < 60_000 }) {
-            var e = aclLog.remove(at: i)
-            e.count += 1
-            e.updatedAt = t
-            e.clientInfo = info
-            aclLog.insert(e, at: 0)
-        } else {
-            aclLog.insert(ACLLogEntry(count: 1, reason: reason, context: "toplevel", object: object, username: username,
-                                      createdAt: t, updatedAt: t, clientInfo: info), at: 0)
-            if aclLog.count > 128 { aclLog.removeLast() }
-        }
-    }
-
     // MARK: COMMAND
 
     func commandCommand(_ args: [String], client: SentinelClient) -> RESPValue {
