@@ -50,11 +50,18 @@ let package = Package(
             dependencies: ["RESP"],
             swiftSettings: swiftSettings
         ),
+        // posix_spawn's closefrom and GNU flags, and fork-then-exec for a child run as another user.
         .target(name: "CSpawn"),
+        // One helper every child process is started with (scripts, the daemon, redis-server).
+        .target(
+            name: "Spawn",
+            dependencies: ["CSpawn"],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "Sentinel",
             dependencies: [
-                "RESP", "RedisConnection", "SentinelCore", "SentinelConfig", "CSpawn",
+                "RESP", "RedisConnection", "SentinelCore", "SentinelConfig", "Spawn",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -87,11 +94,11 @@ let package = Package(
             dependencies: ["VRRPCore"],
             swiftSettings: swiftSettings
         ),
-        // Linux calls Glibc's module map does not reach: packet sockets, spawning as another user.
+        // Linux calls Glibc's module map does not reach: packet sockets, IPv6 receive options.
         .target(name: "CVRRPSystem"),
         .target(
             name: "VRRP",
-            dependencies: ["VRRPCore", "KeepalivedConfig", "CVRRPSystem"],
+            dependencies: ["VRRPCore", "KeepalivedConfig", "CVRRPSystem", "Spawn"],
             swiftSettings: swiftSettings
         ),
         // PURE: the node agent's decisions (fencing, VIP placement) on a simulated clock.
@@ -115,7 +122,7 @@ let package = Package(
         .target(
             name: "Node",
             dependencies: [
-                "NodeCore", "NodeConfig", "Sentinel", "Proxy", "VRRP", "VRRPCore", "KeepalivedConfig", "RESP", "RedisConnection",
+                "NodeCore", "NodeConfig", "Sentinel", "Proxy", "VRRP", "VRRPCore", "KeepalivedConfig", "RESP", "RedisConnection", "Spawn",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -195,6 +202,11 @@ let package = Package(
             name: "KeepalivedConfigTests",
             dependencies: ["KeepalivedConfig", "VRRPCore"],
             exclude: ["Fixtures"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SpawnTests",
+            dependencies: ["Spawn"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

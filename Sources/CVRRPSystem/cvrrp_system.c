@@ -86,25 +86,6 @@ int cvrrp_send_unsolicited_na(int ifindex, const uint8_t mac[6], const uint8_t i
     return sent > 0 || count == 0 ? sent : -err;
 }
 
-pid_t cvrrp_spawn_as(const char *path, char *const argv[], int uid, int gid, const char *username) {
-    pid_t pid = fork();
-    if (pid < 0) return -errno;
-    if (pid == 0) {
-        int null = open("/dev/null", O_RDONLY);
-        if (null >= 0) { dup2(null, 0); if (null > 2) close(null); }
-        setsid();
-        closefrom(3);  /* no raw socket, netlink socket or pipe of ours in the script */
-        if (gid >= 0) {
-            if (username != NULL) initgroups(username, (gid_t)gid); else setgroups(0, NULL);
-            if (setgid((gid_t)gid) != 0) _exit(126);
-        }
-        if (uid >= 0 && setuid((uid_t)uid) != 0) _exit(126);
-        execv(path, argv);
-        _exit(127);
-    }
-    return pid;
-}
-
 ssize_t cvrrp_recv6(int fd, uint8_t *buf, size_t len, uint8_t src[16], uint8_t dst[16], int *hoplimit) {
     struct sockaddr_in6 from;
     char control[256];

@@ -1,4 +1,5 @@
 import Foundation
+import Spawn
 import Synchronization
 
 #if canImport(Glibc)
@@ -39,32 +40,19 @@ final class SupervisedRedis: Sendable {
     /// description of how. Throws when it cannot be started at all.
     func start(replicaOf: String?, onExit: @escaping @Sendable (String) -> Void) throws {
         let argv = arguments(replicaOf: replicaOf)
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
         // Its own process group (a Ctrl-C at the agent's terminal is the agent's to handle: it
         // stops the server last, in order), default dispositions for the signals the agent
         // catches or ignores (ignored ones would be inherited), and nothing blocked.
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for s in [SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGQUIT] { sigaddset(&defaults, s) }
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        var mask = sigset_t()
-        sigemptyset(&mask)
-        posix_spawnattr_setsigmask(&attributes, &mask)
-        posix_spawnattr_setpgroup(&attributes, 0)
-        // POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK (glibc's values).
-        posix_spawnattr_setflags(&attributes, 0x02 | 0x04 | 0x08)
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        _ = "/dev/null".withCString { posix_spawn_file_actions_addopen(&actions, 0, $0, O_RDONLY, 0) }
-        var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
-        defer { for p in cArgs { free(p) } }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, server, &actions, &attributes, &cArgs, environ)
-        guard rc == 0 else {
-            throw NodeStartError("cannot start \(server): \(String(cString: strerror(rc)))")
+        var options = SpawnOptions()
+        options.standardInput = .devNull
+        options.grouping = .ownProcessGroup
+        options.defaultSignals = [SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGQUIT]
+        options.unblockSignals = true
+        let pid: pid_t
+        do {
+            pid = try spawnProcess(server, arguments: argv, options: options)
+        } catch {
+            throw NodeStartError(error.description)
         }
         child.withLock { $0 = pid }
         let thread = Thread { [self, pid] in

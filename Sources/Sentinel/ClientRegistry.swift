@@ -1,16 +1,20 @@
 import NIOConcurrencyHelpers
 import NIOCore
 
-/// The connected clients, for CLIENT LIST / KILL and INFO.
-final class ClientRegistry: Sendable {
-    private let byID = NIOLockedValueBox<[UInt64: SentinelClient]>([:])
-    let stats = NIOLockedValueBox(Stats())
+/// The connected clients, for CLIENT LIST / KILL and INFO, and the counters over them: one
+/// `Fields` value under one lock (read with `clients.stats`, change with `clients.update`).
+final class ClientRegistry: FieldsUnderOneLock {
+    let fields = NIOLockedValueBox(Fields())
 
-    /// Samples for INFO's instantaneous_* fields, as Redis takes them: every 100 ms, the
-    /// average of the last 16.
-    let samples = NIOLockedValueBox(InstantaneousMetrics())
-    /// The largest request and reply of each of the last 8 seconds (client_recent_max_*).
-    let recentPeaks = NIOLockedValueBox(RecentPeaks())
+    struct Fields: Sendable {
+        var byID: [UInt64: SentinelClient] = [:]
+        var stats = Stats()
+        /// Samples for INFO's instantaneous_* fields, as Redis takes them: every 100 ms, the
+        /// average of the last 16.
+        var samples = InstantaneousMetrics()
+        /// The largest request and reply of each of the last 8 seconds (client_recent_max_*).
+        var recentPeaks = RecentPeaks()
+    }
 
     struct Stats: Sendable {
         var connectionsReceived = 0
@@ -22,15 +26,38 @@ final class ClientRegistry: Sendable {
     }
 
     func add(_ s: SentinelClient) {
-        byID.withLockedValue { $0[s.id] = s }
-        stats.withLockedValue { $0.connectionsReceived += 1 }
+        update {
+            $0.byID[s.id] = s
+            $0.stats.connectionsReceived += 1
+        }
     }
 
-    func remove(_ id: UInt64) { byID.withLockedValue { _ = $0.removeValue(forKey: id) } }
+    func remove(_ id: UInt64) { update { _ = $0.byID.removeValue(forKey: id) } }
 
     /// Every client, by id.
     var all: [SentinelClient] {
-        byID.withLockedValue { $0.values.filter { !$0.killed.withLockedValue { $0 } }.sorted { $0.id < $1.id } }
+        fields.withLockedValue { $0.byID.values.filter { !$0.killed }.sorted { $0.id < $1.id } }
+    }
+}
+
+/// A class whose changing state is one `Fields` value under one lock: `owner.name` reads a
+/// field, `owner.update { … }` changes any of them together.
+@dynamicMemberLookup
+protocol FieldsUnderOneLock: AnyObject, Sendable {
+    associatedtype Fields: Sendable
+    var fields: NIOLockedValueBox<Fields> { get }
+}
+
+extension FieldsUnderOneLock {
+    /// One field, read under the lock.
+    subscript<T>(dynamicMember field: KeyPath<Fields, T>) -> T {
+        fields.withLockedValue { $0[keyPath: field] }
+    }
+
+    /// Changes fields under the lock; what `change` returns.
+    @discardableResult
+    func update<T>(_ change: (inout Fields) -> T) -> T {
+        fields.withLockedValue(change)
     }
 }
 

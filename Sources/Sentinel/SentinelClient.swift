@@ -2,40 +2,47 @@ import NIOConcurrencyHelpers
 import NIOCore
 
 /// A client of the sentinel port: what Redis keeps in its `client` struct (name, user, protocol,
-/// reply mode, tracking, buffers), for the commands and CLIENT LIST.
-final class SentinelClient: Sendable {
+/// reply mode, tracking, buffers), for the commands and CLIENT LIST. Its changing fields are one
+/// `Fields` value under one lock: read one with `client.name`, change any together with
+/// `client.update { $0.name = … }`.
+final class SentinelClient: FieldsUnderOneLock {
     let id: UInt64
     let address: String
     let localAddress: String
     let createdAt: ContinuousClock.Instant
-    let name = NIOLockedValueBox<String?>(nil)
-    let closeAfterReply = NIOLockedValueBox(false)
-    let authenticated = NIOLockedValueBox(false)
-    /// The ACL user this connection runs as.
-    let user = NIOLockedValueBox("default")
-    /// 2 or 3, as agreed with HELLO.
-    let protocolVersion = NIOLockedValueBox(2)
-    let lastInteraction: NIOLockedValueBox<ContinuousClock.Instant>
-    /// The last command's full name (`client|list`), as CLIENT LIST's `cmd=` shows it.
-    let lastCommand = NIOLockedValueBox("NULL")
-    /// `CLIENT REPLY`: replies sent (on), none (off), or the next command's dropped (skip).
-    let replyMode = NIOLockedValueBox(ReplyMode.on)
-    /// Waiting out a `CLIENT PAUSE` (CLIENT LIST flag `b`, INFO `blocked_clients`).
-    let postponed = NIOLockedValueBox(false)
-    /// CLIENT TRACKING state (no key is ever invalidated on a sentinel's port, but the state
-    /// is kept and reported as 7.0 keeps it), and CLIENT NO-EVICT.
-    let tracking = NIOLockedValueBox(TrackingState())
-    let noEvict = NIOLockedValueBox(false)
-    /// Buffers, for CLIENT LIST's memory fields.
-    let buffers = NIOLockedValueBox(Buffers())
+    let fields: NIOLockedValueBox<Fields>
     /// Closes the connection (CLIENT KILL, ACL DELUSER, SHUTDOWN).
     private let closer: @Sendable () -> Void
-    /// Set when killed: the client is gone for CLIENT LIST / KILL at once, as in Redis, even
-    /// before its connection has finished closing.
-    let killed = NIOLockedValueBox(false)
 
-    /// Bytes of requests received and not yet run (shared with the connection's InputCounter).
+    /// Bytes of requests received and not yet run: the connection's `InputCounter` counts them
+    /// on the channel, in a box of its own that this reads.
     let unprocessedInput: NIOLockedValueBox<Int>
+
+    struct Fields: Sendable {
+        var name: String?
+        var closeAfterReply = false
+        var authenticated = false
+        /// The ACL user this connection runs as.
+        var user = "default"
+        /// 2 or 3, as agreed with HELLO.
+        var protocolVersion = 2
+        var lastInteraction: ContinuousClock.Instant
+        /// The last command's full name (`client|list`), as CLIENT LIST's `cmd=` shows it.
+        var lastCommand = "NULL"
+        /// `CLIENT REPLY`: replies sent (on), none (off), or the next command's dropped (skip).
+        var replyMode = ReplyMode.on
+        /// Waiting out a `CLIENT PAUSE` (CLIENT LIST flag `b`, INFO `blocked_clients`).
+        var postponed = false
+        /// CLIENT TRACKING state (no key is ever invalidated on a sentinel's port, but the state
+        /// is kept and reported as 7.0 keeps it), and CLIENT NO-EVICT.
+        var tracking = TrackingState()
+        var noEvict = false
+        /// Buffers, for CLIENT LIST's memory fields.
+        var buffers = Buffers()
+        /// Set when killed: the client is gone for CLIENT LIST / KILL at once, as in Redis, even
+        /// before its connection has finished closing.
+        var killed = false
+    }
 
     init(id: UInt64, address: String = "?:0", localAddress: String = "?:0",
          unprocessedInput: NIOLockedValueBox<Int> = NIOLockedValueBox(0), closer: @escaping @Sendable () -> Void = {}) {
@@ -44,12 +51,12 @@ final class SentinelClient: Sendable {
         self.address = address
         self.localAddress = localAddress
         self.createdAt = .now
-        self.lastInteraction = NIOLockedValueBox(.now)
+        self.fields = NIOLockedValueBox(Fields(lastInteraction: .now))
         self.closer = closer
     }
 
     func close() {
-        killed.withLockedValue { $0 = true }
+        update { $0.killed = true }
         closer()
     }
 }

@@ -22,11 +22,11 @@ extension SentinelRuntime {
     /// Holds a client's command (and so everything after it on that connection) until the
     /// pause ends: 7.0's blockPostponeClient. Clients resume in the order they were held.
     func waitOutPause(_ command: String, client: SentinelClient) async {
-        client.postponed.withLockedValue { $0 = true }
+        client.update { $0.postponed = true }
         while isPaused(command) {
             await withCheckedContinuation { pauseWaiters.append($0) }
         }
-        client.postponed.withLockedValue { $0 = false }
+        client.update { $0.postponed = false }
     }
 
     /// `CLIENT PAUSE`: the stricter mode and the later end of the current and the new pause win.
@@ -66,27 +66,27 @@ extension SentinelRuntime {
     nonisolated func clientInfoLine(_ s: SentinelClient) -> String {
         let now = ContinuousClock.now
         let age = (now - s.createdAt).components.seconds
-        let idle = (now - s.lastInteraction.withLockedValue { $0 }).components.seconds
+        let idle = (now - s.lastInteraction).components.seconds
         let (sub, psub) = hub.counts(s.id)
-        var b = s.buffers.withLockedValue { $0 }
+        var b = s.buffers
         // qbuf: what has been received and not run: the command being run and any after it;
         // a command held by a pause has been parsed (its bytes count in argv-mem instead).
         let unread = s.unprocessedInput.withLockedValue { $0 }
-        b.query = s.postponed.withLockedValue({ $0 }) ? max(0, unread - b.query) : unread
-        let tracking = s.tracking.withLockedValue { $0 }
+        b.query = s.postponed ? max(0, unread - b.query) : unread
+        let tracking = s.tracking
         var flags = sub + psub > 0 ? "P" : ""
-        if s.postponed.withLockedValue({ $0 }) { flags += "b" }
+        if s.postponed { flags += "b" }
         if tracking.on { flags += "t" }
         if tracking.bcast { flags += "B" }
-        if s.closeAfterReply.withLockedValue({ $0 }) { flags += "c" }
-        if s.noEvict.withLockedValue({ $0 }) { flags += "e" }
+        if s.closeAfterReply { flags += "c" }
+        if s.noEvict { flags += "e" }
         if flags.isEmpty { flags = "N" }
-        return "id=\(s.id) addr=\(s.address) laddr=\(s.localAddress) fd=\(s.id + 7) name=\(s.name.withLockedValue { $0 } ?? "")"
+        return "id=\(s.id) addr=\(s.address) laddr=\(s.localAddress) fd=\(s.id + 7) name=\(s.name ?? "")"
             + " age=\(age) idle=\(idle) flags=\(flags) db=0 sub=\(sub) psub=\(psub) ssub=0 multi=-1 qbuf=\(b.query) qbuf-free=0"
             + " argv-mem=\(b.arguments) multi-mem=0 rbs=\(b.replyBuffer) rbp=\(b.replyPeak) obl=0 oll=\(b.pendingMessages)"
             + " omem=\(b.pendingOutput) tot-mem=\(b.total) events=r"
-            + " cmd=\(s.lastCommand.withLockedValue { $0 }) user=\(s.user.withLockedValue { $0 }) redir=\(tracking.on ? tracking.redirect : -1)"
-            + " resp=\(s.protocolVersion.withLockedValue { $0 })"
+            + " cmd=\(s.lastCommand) user=\(s.user) redir=\(tracking.on ? tracking.redirect : -1)"
+            + " resp=\(s.protocolVersion)"
     }
 
     func clientCommand(_ args: [String], client: SentinelClient) -> RESPValue {
@@ -96,10 +96,10 @@ extension SentinelRuntime {
             guard isValidClientName(args[1]) else {
                 return .simpleError("ERR Client names cannot contain spaces, newlines or special characters.")
             }
-            client.name.withLockedValue { $0 = args[1].isEmpty ? nil : args[1] }
+            client.update { $0.name = args[1].isEmpty ? nil : args[1] }
             return .simpleString("OK")
         case "getname":
-            return client.name.withLockedValue { $0 }.map { .bulkString($0) } ?? .nullBulkString
+            return client.name.map { .bulkString($0) } ?? .nullBulkString
         case "id":
             return .integer(Int64(client.id))
         case "info":
@@ -135,13 +135,13 @@ extension SentinelRuntime {
             return SentinelCommandTable.captured("client-help")
         case "no-evict":
             guard ["on", "off"].contains(args[1].lowercased()) else { return .simpleError("ERR syntax error") }
-            client.noEvict.withLockedValue { $0 = args[1].lowercased() == "on" }
+            client.update { $0.noEvict = args[1].lowercased() == "on" }
             return .simpleString("OK")
         case "reply":
             switch args[1].lowercased() {
-            case "on": client.replyMode.withLockedValue { $0 = .on }
-            case "off": client.replyMode.withLockedValue { $0 = .off }
-            case "skip": client.replyMode.withLockedValue { if $0 != .off { $0 = .skipNext } }
+            case "on": client.update { $0.replyMode = .on }
+            case "off": client.update { $0.replyMode = .off }
+            case "skip": client.update { if $0.replyMode != .off { $0.replyMode = .skipNext } }
             default: return .simpleError("ERR syntax error")
             }
             return .simpleString("OK")
@@ -171,12 +171,12 @@ extension SentinelRuntime {
             }
             return .integer(0)
         case "getredir":
-            let t = client.tracking.withLockedValue { $0 }
+            let t = client.tracking
             return .integer(t.on ? t.redirect : -1)
         case "tracking":
             return clientTracking(args, client: client)
         case "trackinginfo":
-            let t = client.tracking.withLockedValue { $0 }
+            let t = client.tracking
             var flags = [t.on ? "on" : "off"]
             if t.bcast { flags.append("bcast") }
             if t.optIn { flags.append("optin"); if t.caching { flags.append("caching-yes") } }
@@ -188,7 +188,7 @@ extension SentinelRuntime {
                 RESPPair(key: .bulkString("prefixes"), value: .array(t.prefixes.sorted().map { .bulkString($0) })),
             ])
         case "caching":
-            var t = client.tracking.withLockedValue { $0 }
+            var t = client.tracking
             guard t.on else {
                 return .simpleError("ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled")
             }
@@ -201,7 +201,7 @@ extension SentinelRuntime {
                 return .simpleError("ERR syntax error")
             }
             t.caching = true
-            client.tracking.withLockedValue { $0 = t }
+            client.update { $0.tracking = t }
             return .simpleString("OK")
         default:
             return .simpleError("ERR unknown subcommand '\(args[0])'. Try CLIENT HELP.")
@@ -239,7 +239,7 @@ extension SentinelRuntime {
             }
             j += 1
         }
-        var t = client.tracking.withLockedValue { $0 }
+        var t = client.tracking
         switch args[1].lowercased() {
         case "on":
             if !bcast && !prefixes.isEmpty { return .simpleError("ERR PREFIX option requires BCAST mode to be enabled") }
@@ -274,7 +274,7 @@ extension SentinelRuntime {
         default:
             return .simpleError("ERR syntax error")
         }
-        client.tracking.withLockedValue { $0 = t }
+        client.update { $0.tracking = t }
         return .simpleString("OK")
     }
 
@@ -325,7 +325,7 @@ extension SentinelRuntime {
                 filters.append { type.matches($0, hub: hub) }
             case "user":
                 guard users[value] != nil else { return .simpleError("ERR No such user '\(value)'") }
-                filters.append { $0.user.withLockedValue { $0 } == value }
+                filters.append { $0.user == value }
             case "addr":
                 filters.append { $0.address == value }
             case "laddr":
@@ -345,137 +345,12 @@ extension SentinelRuntime {
         for c in clients.all where filters.allSatisfy({ $0(c) }) {
             if c.id == client.id {
                 if skipMe { continue }
-                client.closeAfterReply.withLockedValue { $0 = true }
+                client.update { $0.closeAfterReply = true }
             } else {
                 c.close()
             }
             killed += 1
         }
         return .integer(Int64(killed))
-    }
-
-    // MARK: ACL
-
-    func aclCommand(_ args: [String], client: SentinelClient) -> RESPValue {
-        let sub = args[0].lowercased()
-        switch sub {
-        case "setuser":
-            var user = users[args[1]] ?? ACLUser(name: args[1])
-            for rule in args.dropFirst(2) {
-                do throws(ACLRuleError) {
-                    try user.apply(rule, table: table)
-                } catch {
-                    return .simpleError("ERR Error in ACL SETUSER modifier '\(rule)': \(error.message)")
-                }
-            }
-            // Connections keep their user and stay authenticated, as in 7.0: only DELUSER (and
-            // ACL LOAD) closes them; `off` and a new password only refuse the next AUTH.
-            users[args[1]] = user
-            return .simpleString("OK")
-        case "deluser":
-            var count = 0
-            for name in args.dropFirst() {
-                if name == "default" { return .simpleError("ERR The 'default' user cannot be removed") }
-            }
-            for name in args.dropFirst() where users.removeValue(forKey: name) != nil {
-                count += 1
-                for c in clients.all where c.user.withLockedValue({ $0 }) == name {
-                    if c.id == client.id { client.closeAfterReply.withLockedValue { $0 = true } } else { c.close() }
-                }
-            }
-            return .integer(Int64(count))
-        case "getuser":
-            guard let u = users[args[1]] else { return .nullBulkString }
-            return .map([
-                RESPPair(key: .bulkString("flags"), value: .set(u.flags.map { .bulkString($0) })),
-                RESPPair(key: .bulkString("passwords"), value: .array(u.passwords.map { .bulkString($0) })),
-                RESPPair(key: .bulkString("commands"), value: .bulkString(u.describeCommands(table: table))),
-                RESPPair(key: .bulkString("keys"), value: .bulkString(u.keysDescription)),
-                RESPPair(key: .bulkString("channels"), value: .bulkString(u.channelsDescription)),
-                RESPPair(key: .bulkString("selectors"), value: .array([])),
-            ])
-        case "list":
-            return .array(users.keys.sorted().map { .bulkString(users[$0]!.describe(table: table)) })
-        case "users":
-            return .array(users.keys.sorted().map { .bulkString($0) })
-        case "whoami":
-            return .bulkString(client.user.withLockedValue { $0 })
-        case "cat":
-            if args.count == 1 { return SentinelCommandTable.captured("acl-cat") }
-            let category = args[1].lowercased()
-            guard table.categories.contains(category) else { return .simpleError("ERR Unknown category '\(args[1])'") }
-            return SentinelCommandTable.captured("acl-cat-" + category)
-        case "log":
-            if args.count == 2 {
-                if args[1].lowercased() == "reset" {
-                    aclLog.removeAll()
-                    return .simpleString("OK")
-                }
-                guard let n = Int(args[1]), n >= 0 else { return .simpleError("ERR value is not an integer or out of range") }
-                return aclLogReply(limit: n)
-            }
-            return aclLogReply(limit: 10)
-        case "genpass":
-            var bits = 256
-            if args.count == 2 {
-                guard let b = Int(args[1]), b > 0, b <= 4096 else {
-                    return .simpleError("ERR ACL GENPASS argument must be the number of bits for the output password, a positive number up to 4096")
-                }
-                bits = b
-            }
-            let chars = (bits + 3) / 4
-            return .bulkString(String((0..<chars).map { _ in "0123456789abcdef".randomElement()! }))
-        case "dryrun":
-            guard let u = users[args[1]] else { return .simpleError("ERR User '\(args[1])' not found") }
-            guard case .found(let e) = table.lookup(Array(args.dropFirst(2))) else {
-                if table.entry(named: args[2]) == nil { return .simpleError("ERR Command '\(args[2])' not found") }
-                return .simpleError("ERR wrong number of arguments for '\(args[2].lowercased())' command")
-            }
-            return u.canRun(e.name) ? .simpleString("OK") : .bulkString("This user has no permissions to run the '\(e.name)' command")
-        case "load", "save":
-            guard let path = configuration.aclFile else {
-                return .simpleError("ERR This Redis instance is not configured to use an ACL file. You may want to specify users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a Redis configuration file set) in order to store users in the Redis configuration.")
-            }
-            if sub == "save" {
-                do {
-                    try ConfigFileWriter.write(ACLFile.render(users, table: table), to: path)
-                } catch {
-                    logger.warning("Saving the ACL file \(path): \(error)")
-                    return .simpleError("ERR There was an error trying to save the ACLs. Please check the server logs for more information")
-                }
-                return .simpleString("OK")
-            }
-            switch ACLFile.load(path, table: table) {
-            case .failure(let error):
-                return .simpleError("ERR " + error.message)
-            case .success(let loaded):
-                users = loaded
-                // As 7.0: every connection authenticated as another user than default is closed
-                // (the caller's after this reply); the default user's keep going.
-                for c in clients.all where c.user.withLockedValue({ $0 }) != "default" {
-                    if c.id == client.id { client.closeAfterReply.withLockedValue { $0 = true } } else { c.close() }
-                }
-                return .simpleString("OK")
-            }
-        case "help":
-            return SentinelCommandTable.captured("acl-help")
-        default:
-            return .simpleError("ERR unknown subcommand '\(args[0])'. Try ACL HELP.")
-        }
-    }
-
-    func aclLogReply(limit: Int) -> RESPValue {
-        let t = Int64(Date().timeIntervalSince1970 * 1000)
-        return .array(aclLog.prefix(limit).map { e in
-            .map([
-                RESPPair(key: .bulkString("count"), value: .integer(Int64(e.count))),
-                RESPPair(key: .bulkString("reason"), value: .bulkString(e.reason)),
-                RESPPair(key: .bulkString("context"), value: .bulkString(e.context)),
-                RESPPair(key: .bulkString("object"), value: .bulkString(e.object)),
-                RESPPair(key: .bulkString("username"), value: .bulkString(e.username)),
-                RESPPair(key: .bulkString("age-seconds"), value: .double(Double(t - e.createdAt) / 1000)),
-                RESPPair(key: .bulkString("client-info"), value: .bulkString(e.clientInfo)),
-            ])
-        })
     }
 }

@@ -16,9 +16,9 @@ extension SentinelRuntime {
         let wanted = requested.isEmpty || requested.contains("all") || requested.contains("default") || requested.contains("everything")
             ? all : all.filter { requested.contains($0) }
         var out: [String] = []
-        let stats = clients.stats.withLockedValue { $0 }
-        let peaks = clients.recentPeaks.withLockedValue { $0.maxima(second: Int64(Date().timeIntervalSince1970)) }
-        let rates = clients.samples.withLockedValue { $0 }
+        let stats = clients.stats
+        let peaks = clients.recentPeaks.maxima(second: Int64(Date().timeIntervalSince1970))
+        let rates = clients.samples
         let connected = clients.all
         let uptime = (ContinuousClock.now - startedAt).components.seconds
         for section in wanted {
@@ -44,8 +44,8 @@ extension SentinelRuntime {
             case "clients":
                 out += ["# Clients", "connected_clients:\(connected.count)", "cluster_connections:0", "maxclients:\(configuration.maxClients)",
                         "client_recent_max_input_buffer:\(peaks.input)", "client_recent_max_output_buffer:\(peaks.output)",
-                        "blocked_clients:\(connected.filter { $0.postponed.withLockedValue { $0 } }.count)",
-                        "tracking_clients:\(connected.filter { $0.tracking.withLockedValue { $0.on } }.count)", "clients_in_timeout_table:0"]
+                        "blocked_clients:\(connected.filter { $0.postponed }.count)",
+                        "tracking_clients:\(connected.filter { $0.tracking.on }.count)", "clients_in_timeout_table:0"]
             case "stats":
                 let totals = hub.totals()
                 out += ["# Stats", "total_connections_received:\(stats.connectionsReceived)",
@@ -120,7 +120,7 @@ extension SentinelRuntime {
     /// `maxclients`: a connection beyond the limit gets Redis's error and is closed.
     func connectionLimitDenial() -> String? {
         guard clients.all.count >= configuration.maxClients else { return nil }
-        clients.stats.withLockedValue { $0.rejectedConnections += 1 }
+        clients.update { $0.stats.rejectedConnections += 1 }
         return "-ERR max number of clients reached\r\n"
     }
 
@@ -129,8 +129,8 @@ extension SentinelRuntime {
         let limit = configuration.clientIdleTimeout
         guard limit > 0 else { return }
         let now = ContinuousClock.now
-        for c in clients.all where hub.subscriptionCount(c.id) == 0 && !c.postponed.withLockedValue({ $0 }) {
-            if (now - c.lastInteraction.withLockedValue { $0 }) > .seconds(limit) {
+        for c in clients.all where hub.subscriptionCount(c.id) == 0 && !c.postponed {
+            if (now - c.lastInteraction) > .seconds(limit) {
                 logger.debug("Closing idle client \(c.id)")
                 c.close()
             }
@@ -142,7 +142,7 @@ extension SentinelRuntime {
     func protectedModeDenial(for address: SocketAddress?) -> String? {
         guard configuration.protectedMode, users["default"]?.noPass == true, let ip = address?.ipAddress,
               ip != "127.0.0.1", ip != "::1", !ip.hasPrefix("::ffff:127.") else { return nil }
-        clients.stats.withLockedValue { $0.rejectedConnections += 1 }
+        clients.update { $0.stats.rejectedConnections += 1 }
         return "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n"
     }
 }

@@ -24,11 +24,11 @@ extension SentinelRuntime {
         case .rejected(let message): return [.simpleError("ERR " + message)]
         case .found(let e): entry = e
         }
-        client.lastCommand.withLockedValue { $0 = entry.name }
-        let userName = client.user.withLockedValue { $0 }
+        client.update { $0.lastCommand = entry.name }
+        let userName = client.user
         let user = users[userName]
         let defaultUser = users["default"]!
-        let authRequired = (!defaultUser.noPass || !defaultUser.enabled) && !client.authenticated.withLockedValue({ $0 })
+        let authRequired = (!defaultUser.noPass || !defaultUser.enabled) && !client.authenticated
         if authRequired && !entry.flags.contains("no_auth") {
             return [.simpleError("NOAUTH Authentication required.")]
         }
@@ -43,7 +43,7 @@ extension SentinelRuntime {
                 return [.simpleError("NOPERM this user has no permissions to access one of the channels used as arguments")]
             }
         }
-        if hub.subscriptionCount(client.id) > 0, client.protocolVersion.withLockedValue({ $0 }) == 2,
+        if hub.subscriptionCount(client.id) > 0, client.protocolVersion == 2,
            !["subscribe", "psubscribe", "unsubscribe", "punsubscribe", "ping", "quit", "reset"].contains(name) {
             return [.simpleError("ERR Can't execute '\(entry.name)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")]
         }
@@ -52,7 +52,7 @@ extension SentinelRuntime {
         switch name {
         case "ping":
             if args.count > 2 { return [arity("ping")] }
-            if hub.subscriptionCount(client.id) > 0 && client.protocolVersion.withLockedValue({ $0 }) == 2 {
+            if hub.subscriptionCount(client.id) > 0 && client.protocolVersion == 2 {
                 return [.array([.bulkString("pong"), .bulkString(args.count == 2 ? args[1] : "")])]
             }
             return [args.count == 2 ? .bulkString(args[1]) : .simpleString("PONG")]
@@ -112,13 +112,15 @@ extension SentinelRuntime {
             logACL(reason: "auth", object: "AUTH", username: username, client: client)
             return false
         }
-        client.user.withLockedValue { $0 = username }
-        client.authenticated.withLockedValue { $0 = true }
+        client.update {
+            $0.user = username
+            $0.authenticated = true
+        }
         return true
     }
 
     func hello(_ args: [String], client: SentinelClient) -> RESPValue {
-        var proto = client.protocolVersion.withLockedValue { $0 }
+        var proto = client.protocolVersion
         var i = 1
         if args.count > 1 {
             guard let v = Int(args[1]) else { return .simpleError("ERR Protocol version is not an integer or out of range") }
@@ -146,11 +148,13 @@ extension SentinelRuntime {
             }
         }
         let defaultUser = users["default"]!
-        if (!defaultUser.noPass || !defaultUser.enabled) && !client.authenticated.withLockedValue({ $0 }) {
+        if (!defaultUser.noPass || !defaultUser.enabled) && !client.authenticated {
             return .simpleError("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
         }
-        if let setName { client.name.withLockedValue { $0 = setName.isEmpty ? nil : setName } }
-        client.protocolVersion.withLockedValue { $0 = proto }
+        client.update {
+            if let setName { $0.name = setName.isEmpty ? nil : setName }
+            $0.protocolVersion = proto
+        }
         return .map([
             RESPPair(key: .bulkString("server"), value: .bulkString("redis")),
             RESPPair(key: .bulkString("version"), value: .bulkString("7.0.15")),
@@ -182,22 +186,6 @@ extension SentinelRuntime {
         if let pidfile = configuration.pidfile, !pidfile.isEmpty { unlink(pidfile) }
         logger.warning("Sentinel is now ready to exit, bye bye...")
         exit(0)
-    }
-
-    func logACL(reason: String, object: String, username: String, client: SentinelClient) {
-        let t = Int64(Date().timeIntervalSince1970 * 1000)
-        let info = clientInfoLine(client)
-        if let i = aclLog.firstIndex(where: { $0.reason == reason && $0.object == object && $0.username == username && t - $0.updatedAt < 60_000 }) {
-            var e = aclLog.remove(at: i)
-            e.count += 1
-            e.updatedAt = t
-            e.clientInfo = info
-            aclLog.insert(e, at: 0)
-        } else {
-            aclLog.insert(ACLLogEntry(count: 1, reason: reason, context: "toplevel", object: object, username: username,
-                                      createdAt: t, updatedAt: t, clientInfo: info), at: 0)
-            if aclLog.count > 128 { aclLog.removeLast() }
-        }
     }
 
     // MARK: COMMAND
@@ -245,224 +233,5 @@ extension SentinelRuntime {
         default:
             return .simpleError("ERR unknown subcommand '\(args[0])'. Try COMMAND HELP.")
         }
-    }
-
-    // MARK: SENTINEL
-
-    /// SENTINEL subcommands; the table has already checked the name and the arity.
-    func sentinelCommand(_ args: [String]) -> RESPValue {
-        let sub = args[0].lowercased()
-        let noSuchMaster = RESPValue.simpleError("ERR No such master with that name")
-        switch sub {
-        case "get-master-addr-by-name":
-            guard let a = state.currentMasterAddress(args[1]) else { return .nullArray }
-            return .array([.bulkString(announced(a, master: args[1])), .bulkString(String(a.port))])
-        case "masters":
-            return .array(state.masterNames.map { describeInstance(.master($0)) })
-        case "master":
-            guard state.masters[args[1]] != nil else { return noSuchMaster }
-            return describeInstance(.master(args[1]))
-        case "replicas", "slaves":
-            guard let m = state.masters[args[1]] else { return noSuchMaster }
-            return .array(m.sortedReplicaAddresses.filter { m.replicas[$0]!.replicaAnnounced }
-                .map { describeInstance(.replica(master: m.name, $0)) })
-        case "sentinels":
-            guard let m = state.masters[args[1]] else { return noSuchMaster }
-            return .array(m.sortedSentinelIDs.map { describeInstance(.sentinel(master: m.name, runID: $0)) })
-        case "is-master-down-by-addr":
-            guard let port = Int(args[2]), let epoch = UInt64(args[3]) else {
-                return .simpleError("ERR value is not an integer or out of range")
-            }
-            let answer = state.isMasterDownByAddr(address: InstanceAddress(ip: args[1], port: port), epoch: epoch,
-                                                  runID: args[4], now: now)
-            perform(answer.actions)  // the vote is saved before the reply goes out
-            return .array([.integer(answer.down ? 1 : 0), .bulkString(answer.leader), .integer(Int64(answer.leaderEpoch))])
-        case "failover":
-            do throws(SentinelState.FailoverRefusal) {
-                perform(try state.forceFailover(args[1], now: now))
-                return .simpleString("OK")
-            } catch {
-                switch error {
-                case .noSuchMaster: return noSuchMaster
-                case .inProgress: return .simpleError("INPROG Failover already in progress")
-                case .noGoodReplica: return .simpleError("NOGOODSLAVE No suitable replica to promote")
-                }
-            }
-        case "ckquorum":
-            guard let check = state.quorumCheck(args[1]) else { return noSuchMaster }
-            let noQuorum = !check.quorumReachable, noAuth = !check.majorityReachable
-            if !noQuorum && !noAuth {
-                return .simpleString("OK \(check.usable) usable Sentinels. Quorum and failover authorization can be reached")
-            }
-            var text = "NOQUORUM \(check.usable) usable Sentinels. "
-            if noQuorum { text += "Not enough available Sentinels to reach the specified quorum for this master" }
-            if noAuth {
-                if noQuorum { text += ". " }
-                text += "Not enough available Sentinels to reach the majority and authorize a failover"
-            }
-            return .simpleError(text)
-        case "myid":
-            return .bulkString(state.myID)
-        case "flushconfig":
-            return flushConfigReply()
-        case "monitor":
-            return monitor(args)
-        case "remove":
-            guard state.masters[args[1]] != nil else { return noSuchMaster }
-            perform(state.remove(master: args[1]))
-            configuration.masters.removeAll { $0.name == args[1] }
-            infoCache = infoCache.filter { $0.key.masterName != args[1] }
-            return flushConfigReply()
-        case "reset":
-            let pattern = Array(args[1].utf8)
-            let result = state.reset(where: { globMatch(pattern: pattern, string: Array($0.utf8)) }, now: now)
-            perform(result.actions)
-            return .integer(Int64(result.count))
-        case "set":
-            return setCommand(args)
-        case "config":
-            return configCommand(args)
-        case "debug":
-            return debugCommand(args)
-        case "info-cache":
-            return infoCacheReply(args)
-        case "pending-scripts":
-            return .array(pendingScripts())
-        case "simulate-failure":
-            var flags: SimulatedFailure = []
-            for a in args.dropFirst() {
-                switch a.lowercased() {
-                case "crash-after-election":
-                    flags.insert(.crashAfterElection)
-                    logger.warning("Failure simulation: this Sentinel will crash after being successfully elected as failover leader")
-                case "crash-after-promotion":
-                    flags.insert(.crashAfterPromotion)
-                    logger.warning("Failure simulation: this Sentinel will crash after promoting the selected replica to master")
-                case "help":
-                    return .array([.bulkString("crash-after-election"), .bulkString("crash-after-promotion")])
-                default:
-                    return .simpleError("ERR Unknown failure simulation specified")
-                }
-            }
-            state.setSimulatedFailure(flags)
-            return .simpleString("OK")
-        case "help":
-            return SentinelCommandTable.captured("sentinel-help")
-        default:
-            return .simpleError("ERR unknown subcommand '\(args[0])'. Try SENTINEL HELP.")
-        }
-    }
-
-    func flushConfigReply() -> RESPValue {
-        do {
-            try saveConfig()
-            return .simpleString("OK")
-        } catch {
-            return .simpleError("ERR Failed to save config file. Check server logs.")
-        }
-    }
-
-    /// `SENTINEL INFO-CACHE [name …]`: each master with the last INFO of it and its replicas.
-    func infoCacheReply(_ args: [String]) -> RESPValue {
-        let names = args.count > 1 ? args.dropFirst().filter { state.masters[$0] != nil } : state.masterNames
-        var out: [RESPValue] = []
-        let t = now
-        for name in names {
-            guard let m = state.masters[name] else { continue }
-            let refs: [InstanceRef] = [.master(name)] + m.sortedReplicaAddresses.map { .replica(master: name, $0) }
-            let entries: [RESPValue] = refs.map { ref in
-                guard let cached = infoCache[ref] else { return .array([.integer(0), .nullBulkString]) }
-                return .array([.integer(t - cached.at), .bulkString(cached.text)])
-            }
-            out += [.bulkString(name), .array(entries)]
-        }
-        return .array(out)
-    }
-
-    /// `addReplySentinelRedisInstance`: the flat field/value list, in 7.0's order.
-    func describeInstance(_ ref: InstanceRef) -> RESPValue {
-        guard let m = state.masters[ref.masterName] else { return .nullArray }
-        let t = now
-        var fields: [(String, String)] = []
-        let ri: Instance
-        var flags: [String] = []
-        switch ref {
-        case .master:
-            ri = m.instance
-            fields.append(("name", m.name))
-        case .replica(_, let a):
-            ri = m.replicas[a]!
-            fields.append(("name", a.description))
-        case .sentinel(_, let id):
-            ri = m.sentinels[id]!
-            fields.append(("name", id))
-        }
-        let isMaster = if case .master = ref { true } else { false }
-        fields.append(("ip", announced(ri.address, master: isMaster ? m.name : nil)))
-        fields.append(("port", String(ri.address.port)))
-        fields.append(("runid", ri.runID ?? ""))
-        if ri.isSDown { flags.append("s_down") }
-        if case .master = ref, m.isODown { flags.append("o_down") }
-        switch ref {
-        case .master: flags.append("master")
-        case .replica: flags.append("slave")
-        case .sentinel: flags.append("sentinel")
-        }
-        if !ri.linkConnected { flags.append("disconnected") }
-        if case .sentinel = ref, ri.reportsMasterDown { flags.append("master_down") }
-        if case .master = ref, m.failoverInProgress { flags.append("failover_in_progress") }
-        if ri.promoted { flags.append("promoted") }
-        switch ri.reconf {
-        case .sent: flags.append("reconf_sent")
-        case .inProgress: flags.append("reconf_inprog")
-        case .done: flags.append("reconf_done")
-        case .none: break
-        }
-        if case .master = ref, m.forcedFailover { flags.append("force_failover") }
-        fields.append(("flags", flags.joined(separator: ",")))
-        fields.append(("link-pending-commands", "0"))
-        fields.append(("link-refcount", "1"))
-        if case .master = ref, m.failoverInProgress { fields.append(("failover-state", m.failoverState.rawValue)) }
-        fields.append(("last-ping-sent", String(ri.pingPendingSince.map { t - $0 } ?? 0)))
-        fields.append(("last-ok-ping-reply", String(t - ri.lastAvailTime)))
-        fields.append(("last-ping-reply", String(t - ri.lastPongTime)))
-        if let since = ri.sdownSince { fields.append(("s-down-time", String(t - since))) }
-        if case .master = ref, let since = m.odownSince { fields.append(("o-down-time", String(t - since))) }
-        fields.append(("down-after-milliseconds", String(m.downAfter)))
-        if case .sentinel = ref {} else {
-            fields.append(("info-refresh", String(ri.infoRefresh.map { t - $0 } ?? 0)))
-            // Before its first INFO an entry reports the role it is listed with (7.0 starts
-            // role_reported from the instance's kind).
-            var reportsReplica = ri.roleReportedReplica
-            if ri.infoRefresh == nil, case .replica = ref { reportsReplica = true }
-            fields.append(("role-reported", reportsReplica ? "slave" : "master"))
-            fields.append(("role-reported-time", String(t - ri.roleReportedTime)))
-        }
-        switch ref {
-        case .master:
-            fields.append(("config-epoch", String(m.configEpoch)))
-            fields.append(("num-slaves", String(m.replicas.count)))
-            fields.append(("num-other-sentinels", String(m.sentinels.count)))
-            fields.append(("quorum", String(m.quorum)))
-            fields.append(("failover-timeout", String(m.failoverTimeout)))
-            fields.append(("parallel-syncs", String(m.parallelSyncs)))
-            if let settings = configuration.master(m.name) {
-                if let script = settings.notificationScript { fields.append(("notification-script", script)) }
-                if let script = settings.clientReconfigScript { fields.append(("client-reconfig-script", script)) }
-            }
-        case .replica:
-            fields.append(("master-link-down-time", String(ri.masterLinkDownTime)))
-            fields.append(("master-link-status", ri.replicaOfLinkUp ? "ok" : "err"))
-            fields.append(("master-host", ri.replicaOfHost ?? "?"))
-            fields.append(("master-port", String(ri.replicaOfPort ?? 0)))
-            fields.append(("slave-priority", String(ri.replicaPriority)))
-            fields.append(("slave-repl-offset", String(ri.replicationOffset)))
-            fields.append(("replica-announced", ri.replicaAnnounced ? "1" : "0"))
-        case .sentinel:
-            fields.append(("last-hello-message", String(ri.lastHelloReceived.map { t - $0 } ?? 0)))
-            fields.append(("voted-leader", ri.leader ?? "?"))
-            fields.append(("voted-leader-epoch", String(ri.leaderEpoch)))
-        }
-        return .map(fields.map { RESPPair(key: .bulkString($0.0), value: .bulkString($0.1)) })
     }
 }

@@ -5,6 +5,7 @@ import Foundation
 import Logging
 import SentinelConfig
 import SentinelCore
+import Spawn
 
 /// A sentinel that cannot start: the message says why (Redis's wording where it has one).
 public struct SentinelStartError: Error, CustomStringConvertible {
@@ -99,23 +100,19 @@ extension SentinelRuntime {
 /// `daemonize yes`: starts this same command again in a new session, detached from the
 /// terminal, and exits. (fork() is not safe once Swift's runtime has threads.)
 func daemonize() throws -> Never {
-    var attributes = posix_spawnattr_t()
-    posix_spawnattr_init(&attributes)
-    posix_spawnattr_setflags(&attributes, 0x80)  // POSIX_SPAWN_SETSID (not imported into Swift)
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    for fd: Int32 in 0...2 {
-        let flags = fd == 0 ? O_RDONLY : O_WRONLY
-        _ = "/dev/null".withCString { posix_spawn_file_actions_addopen(&actions, fd, $0, flags, 0) }
-    }
+    var options = SpawnOptions()
+    options.grouping = .newSession
+    options.standardInput = .devNull
+    options.standardOutput = .devNull
+    options.standardError = .devNull
     // Nothing else the launcher holds (a supervisor's pipes, sockets) stays open in the daemon.
-    for fd in openDescriptors() where fd > 2 { posix_spawn_file_actions_addclose(&actions, fd) }
+    options.closeOtherDescriptors = true
+    options.environment = ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" } + ["TANDEM_DAEMONIZED=1"]
     let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
-    var argv: [UnsafeMutablePointer<CChar>?] = CommandLine.arguments.map { strdup($0) } + [nil]
-    let environment: [String] = ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" } + ["TANDEM_DAEMONIZED=1"]
-    var env: [UnsafeMutablePointer<CChar>?] = environment.map { strdup($0) } + [nil]
-    var pid: pid_t = 0
-    let rc = posix_spawn(&pid, executable, &actions, &attributes, &argv, &env)
-    guard rc == 0 else { throw SentinelStartError(description: "daemonize: cannot start a child: \(String(cString: strerror(rc)))") }
+    do {
+        _ = try spawnProcess(executable, arguments: CommandLine.arguments, options: options)
+    } catch {
+        throw SentinelStartError(description: "daemonize: \(error)")
+    }
     exit(0)
 }

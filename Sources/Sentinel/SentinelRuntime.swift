@@ -174,7 +174,10 @@ public actor SentinelRuntime {
 
     /// An INFO reply: kept for SENTINEL INFO-CACHE and given to the core in one step, so
     /// replies are handled in the order they are taken up, as before the cache existed.
-    func infoReceived(_ ref: InstanceRef, _ text: String) {
+    /// An INFO reply read on a link to `address`: cached and given to the core only if the
+    /// core says the instance is still there (`SentinelState.isCurrent`).
+    func infoReceived(_ ref: InstanceRef, from address: InstanceAddress, _ text: String) {
+        guard state.isCurrent(address, of: ref) else { return }
         infoCache[ref] = (now, text)
         let (runID, replication) = RedisInfo.scanReplication(text)
         input(.info(ref, InfoReport(runID: runID, replication)))
@@ -186,8 +189,10 @@ public actor SentinelRuntime {
             logger.warning("Sentinel: SIMULATED failure! Crashing!")
             exit(99)
         }
-        let stats = clients.stats.withLockedValue { $0 }
-        clients.samples.withLockedValue { $0.sample(stats, now: .now) }
+        clients.update {
+            let stats = $0.stats
+            $0.samples.sample(stats, now: .now)
+        }
         input(.tick)
         runScripts()
         closeIdleClients()
@@ -229,9 +234,10 @@ public actor SentinelRuntime {
         case .scriptKill(let ref):
             send(ref, prepared(ref, PreparedCommand(["SCRIPT", "KILL"])), timeout: .seconds(10))
         case .info(let ref):
+            guard let address = links[ref]?.address else { return }
             send(ref, prepared(ref, Self.info), timeout: .seconds(60)) { runtime, reply in
                 guard let text = reply.string else { return }
-                runtime.infoReceived(ref, text)
+                runtime.infoReceived(ref, from: address, text)
             }
         case .publishHello(let ref, let payload):
             send(ref, prepared(ref, PreparedCommand(["PUBLISH", "__sentinel__:hello", payload])), timeout: .seconds(10))
@@ -332,7 +338,7 @@ public actor SentinelRuntime {
                 // Confirm the new role at once rather than at the next INFO period (only while
                 // the link still goes to that address: a switch may have moved the ref).
                 let reply = try await connection.send(["INFO"], timeout: .seconds(10))
-                if let text = reply.string { await self?.infoReceived(ref, at: address, text) }
+                if let text = reply.string { await self?.infoReceived(ref, from: address, text) }
             } catch {
                 logger.warning("SLAVEOF \(target.joined(separator: " ")) failed: \(error)")
             }
@@ -428,13 +434,6 @@ public actor SentinelRuntime {
         } else {
             Task { await c.close() }
         }
-    }
-
-    /// An INFO reply read on a connection to `address`: given to the core only if the
-    /// instance's link still goes there.
-    private func infoReceived(_ ref: InstanceRef, at address: InstanceAddress, _ text: String) {
-        guard links[ref]?.address == address else { return }
-        infoReceived(ref, text)
     }
 
     static let ping = PreparedCommand(["PING"])

@@ -1,4 +1,3 @@
-import CSpawn
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -6,8 +5,9 @@ import Logging
 import RESP
 import SentinelConfig
 import SentinelCore
+import Spawn
 
-/// The shell of `ScriptQueue`: starts scripts with posix_spawn (no descriptor but 0–2 is
+/// The shell of `ScriptQueue`: starts scripts with `spawnProcess` (no descriptor but 0–2 is
 /// inherited), reaps them, kills the ones over their time. Called on every timer tick.
 extension SentinelRuntime {
     /// Queues the master's notification script, if it has one (the core says which events).
@@ -28,8 +28,10 @@ extension SentinelRuntime {
         for job in scripts.jobs where job.isRunning && job.pid != 0 {
             var status: Int32 = 0
             guard waitpid(job.pid, &status, WNOHANG) == job.pid else { continue }
-            let signal = status & 0x7f
-            let how: ScriptQueue.Termination = signal == 0 ? .exited((status >> 8) & 0xff) : .signalled(signal)
+            let how: ScriptQueue.Termination = switch ChildExit(waitStatus: status) {
+            case .exited(let code): .exited(code)
+            case .signalled(let signal): .signalled(signal)
+            }
             logger.debug("-script-child \(job.argv[0]) \(job.pid) \(how)")
             if let event = scripts.terminated(pid: job.pid, how, now: t) { publishScriptEvent(event) }
         }
@@ -38,11 +40,13 @@ extension SentinelRuntime {
             publishScriptEvent(event)
         }
         for job in scripts.due(now: t) {
-            if let pid = spawn(job.argv) {
+            do {
+                let pid = try spawnProcess(job.argv[0], arguments: job.argv, options: Self.scriptOptions)
                 scripts.started(job.id, pid: pid)
                 logger.debug("+script-child \(pid)")
-            } else if let event = scripts.startFailed(job.id, now: t) {
-                publishScriptEvent(event)
+            } catch {
+                logger.debug("\(error)")
+                if let event = scripts.startFailed(job.id, now: t) { publishScriptEvent(event) }
             }
         }
     }
@@ -52,36 +56,12 @@ extension SentinelRuntime {
         hub.publish(channel: event.type, message: event.payload)
     }
 
-    /// posix_spawn with every descriptor above 2 closed in the child.
-    nonisolated func spawn(_ argv: [String]) -> pid_t? {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        // Every descriptor above 2 is closed in the child, however recently it was opened
-        // (listing them first let a socket opened meanwhile by another thread leak).
-        if cspawn_addclosefrom(&actions, 3) != 0 {
-            for fd in openDescriptors() where fd > 2 { posix_spawn_file_actions_addclose(&actions, fd) }
-        }
-        var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
-        defer { for p in cArgs { free(p) } }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, argv[0], &actions, nil, &cArgs, environ)
-        return rc == 0 ? pid : nil
-    }
-
-}
-
-/// The process's open descriptors, from /proc/self/fd.
-func openDescriptors() -> [Int32] {
-        guard let dir = opendir("/proc/self/fd") else { return [] }
-        defer { closedir(dir) }
-        let own = dirfd(dir)
-        var fds: [Int32] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if let fd = Int32(name), fd != own { fds.append(fd) }
-        }
-        return fds
+    /// Scripts inherit no descriptor but 0–2.
+    static let scriptOptions = {
+        var options = SpawnOptions()
+        options.closeOtherDescriptors = true
+        return options
+    }()
 }
 
 extension SentinelRuntime {

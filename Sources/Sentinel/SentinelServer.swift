@@ -105,7 +105,7 @@ public final class SentinelServer: Sendable {
                 // and needs no password starts authenticated, and stays so whatever later
                 // happens to that user (ACL SETUSER default off, a new password).
                 let open = await runtime.newConnectionsStartAuthenticated()
-                client.authenticated.withLockedValue { $0 = open }
+                client.update { $0.authenticated = open }
                 runtime.clients.add(client)
                 defer { runtime.clients.remove(id) }
                 // Events for this client go through one queue and one writer, so a subscriber
@@ -113,15 +113,15 @@ public final class SentinelServer: Sendable {
                 let (pushes, pushQueue) = AsyncStream.makeStream(of: ByteBuffer.self)
                 runtime.hub.register(id) { value in
                     var buffer = ByteBuffer()
-                    let proto = client.protocolVersion.withLockedValue { $0 }
+                    let proto = client.protocolVersion
                     if proto == 3, case .array(let elements) = value {
                         buffer.writeRESPValue(.push(elements))
                     } else {
                         buffer.writeRESPValue(value)
                     }
-                    client.buffers.withLockedValue {
-                        $0.pendingOutput += buffer.readableBytes
-                        $0.pendingMessages += 1
+                    client.update {
+                        $0.buffers.pendingOutput += buffer.readableBytes
+                        $0.buffers.pendingMessages += 1
                     }
                     pushQueue.yield(buffer)
                 }
@@ -130,38 +130,38 @@ public final class SentinelServer: Sendable {
                     group.addTask {
                         for await buffer in pushes {
                             try? await outbound.write(buffer)
-                            client.buffers.withLockedValue {
-                                $0.pendingOutput -= buffer.readableBytes
-                                $0.pendingMessages -= 1
+                            client.update {
+                                $0.buffers.pendingOutput -= buffer.readableBytes
+                                $0.buffers.pendingMessages -= 1
                             }
                         }
                     }
                     do {
                         for try await request in inbound {
-                            client.lastInteraction.withLockedValue { $0 = .now }
-                            client.replyMode.withLockedValue { if $0 == .skipNext { $0 = .skip } }
-                            // Counted as read before it runs, as Redis counts its input.
-                            runtime.clients.stats.withLockedValue { $0.inputBytes += request.raw.readableBytes }
-                            client.buffers.withLockedValue {
-                                $0.query = request.raw.readableBytes
-                                $0.arguments = request.arguments.reduce(0) { $0 + $1.readableBytes }
+                            client.update {
+                                $0.lastInteraction = .now
+                                if $0.replyMode == .skipNext { $0.replyMode = .skip }
+                                $0.buffers.query = request.raw.readableBytes
+                                $0.buffers.arguments = request.arguments.reduce(0) { $0 + $1.readableBytes }
                             }
+                            // Counted as read before it runs, as Redis counts its input.
+                            runtime.clients.update { $0.stats.inputBytes += request.raw.readableBytes }
                             defer { unread.withLockedValue { $0 -= request.raw.readableBytes } }
                             let replies = await runtime.execute(request, client: client)
                             // CLIENT CACHING applies to the next command that is not CLIENT.
                             if request.arguments.first.map({ String(buffer: $0).lowercased() }) != "client" {
-                                client.tracking.withLockedValue { $0.caching = false }
+                                client.update { $0.tracking.caching = false }
                             }
                             var buffer = ByteBuffer()
-                            let proto = client.protocolVersion.withLockedValue { $0 }
+                            let proto = client.protocolVersion
                             // CLIENT REPLY: nothing while off, nothing for CLIENT REPLY OFF / SKIP
                             // themselves, nothing for the command after SKIP (unless it is ON).
-                            let silent = client.replyMode.withLockedValue { mode in
-                                switch mode {
+                            let silent = client.update { fields in
+                                switch fields.replyMode {
                                 case .on: return false
                                 case .off, .skipNext: return true
                                 case .skip:
-                                    mode = .on
+                                    fields.replyMode = .on
                                     return true
                                 }
                             }
@@ -169,22 +169,21 @@ public final class SentinelServer: Sendable {
                                 for reply in replies { buffer.writeRESPValue(adapt(reply, protocolVersion: proto)) }
                             }
                             let second = Int64(Date().timeIntervalSince1970)
-                            client.buffers.withLockedValue {
-                                $0.query = 0
-                                $0.arguments = 0
-                                $0.replyBuffer = buffer.capacity
-                                $0.replyPeak = max($0.replyPeak, buffer.readableBytes)
+                            client.update {
+                                $0.buffers.query = 0
+                                $0.buffers.arguments = 0
+                                $0.buffers.replyBuffer = buffer.capacity
+                                $0.buffers.replyPeak = max($0.buffers.replyPeak, buffer.readableBytes)
                             }
-                            runtime.clients.recentPeaks.withLockedValue {
-                                $0.record(input: request.raw.readableBytes, output: buffer.readableBytes, second: second)
-                            }
-                            runtime.clients.stats.withLockedValue {
-                                $0.commandsProcessed += 1
-                                $0.outputBytes += buffer.readableBytes
-                                $0.errorReplies += replies.filter { $0.errorMessage != nil }.count
+                            let errors = replies.filter { $0.errorMessage != nil }.count
+                            runtime.clients.update {
+                                $0.recentPeaks.record(input: request.raw.readableBytes, output: buffer.readableBytes, second: second)
+                                $0.stats.commandsProcessed += 1
+                                $0.stats.outputBytes += buffer.readableBytes
+                                $0.stats.errorReplies += errors
                             }
                             if buffer.readableBytes > 0 { try await outbound.write(buffer) }
-                            if client.closeAfterReply.withLockedValue({ $0 }) { break }
+                            if client.closeAfterReply { break }
                         }
                     } catch let error as RESPProtocolError {
                         var buffer = ByteBuffer()

@@ -11,7 +11,7 @@ public enum SentinelInput: Sendable, Hashable {
     case connectionRefused(InstanceRef)
     /// A reply to PING.
     case pingReply(InstanceRef, PingReply)
-    /// A parsed reply to INFO.
+    /// A parsed reply to INFO, read on a link to where the instance is now (`isCurrent`).
     case info(InstanceRef, InfoReport)
     /// A hello payload received on `__sentinel__:hello` (or PUBLISHed to us by a peer).
     case hello(String)

@@ -1,4 +1,12 @@
 extension SentinelState {
+    /// Whether a reply read on a link to `address` speaks for `ref` now. A switch to a new
+    /// master address or a SENTINEL RESET may have moved or removed the instance while the
+    /// command was in flight; a reply from where it was must not be taken for where it is (the
+    /// shell asks before handing an INFO reply over as `.info`).
+    public func isCurrent(_ address: InstanceAddress, of ref: InstanceRef) -> Bool {
+        instance(ref)?.address == address
+    }
+
     /// `sentinelRefreshInstanceInfo`: record what INFO says, then act on role changes.
     mutating func refreshInfo(_ ref: InstanceRef, _ report: InfoReport, now: Millis) {
         let name = ref.masterName

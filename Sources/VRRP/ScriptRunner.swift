@@ -1,5 +1,5 @@
-import CVRRPSystem
 import KeepalivedConfig
+import Spawn
 
 #if canImport(Glibc)
 import Glibc
@@ -121,15 +121,26 @@ public final class ScriptRunner {
             }
         }
         argv[0] = program
-        var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
-        defer { for p in cArgs { free(p) } }
-        let pid = cvrrp_spawn_as(program, &cArgs, user.map { Int32($0.uid) } ?? -1, user.map { Int32($0.gid) } ?? -1, user?.name)
-        guard pid > 0 else {
-            log("cannot run \(tag) '\(command)': \(String(cString: strerror(-pid)))")
+        let pid: pid_t
+        do {
+            pid = try spawnProcess(program, arguments: argv, options: ScriptRunner.options(as: user))
+        } catch {
+            log("cannot run \(tag) '\(command)': \(String(cString: strerror(error.code)))")
             return nil
         }
         running[pid] = Running(pid: pid, deadline: deadline, tag: tag)
         return pid
+    }
+
+    /// As keepalived runs them: stdin from /dev/null, a session of their own, no descriptor of
+    /// ours (raw socket, netlink socket, pipe), as the script user when there is one.
+    static func options(as user: ScriptUser?) -> SpawnOptions {
+        var options = SpawnOptions()
+        options.standardInput = .devNull
+        options.grouping = .newSession
+        options.closeOtherDescriptors = true
+        options.user = user.map { SpawnUser(name: $0.name, uid: $0.uid, gid: $0.gid) }
+        return options
     }
 
     /// Whether any child is still running (the caller then polls more often).
@@ -146,8 +157,7 @@ public final class ScriptRunner {
             let rc = waitpid(pid, &status, WNOHANG)
             if rc == pid {
                 running[pid] = nil
-                // WIFEXITED && WEXITSTATUS == 0
-                done.append((child.tag, status & 0x7f == 0 && (status >> 8) & 0xff == 0))
+                done.append((child.tag, ChildExit(waitStatus: status).succeeded))
             } else if rc < 0 {
                 running[pid] = nil
                 done.append((child.tag, false))

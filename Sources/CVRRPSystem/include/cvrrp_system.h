@@ -16,12 +16,6 @@ int cvrrp_send_garp(int ifindex, const uint8_t mac[6], const uint8_t ipv4[4], in
 /// hop limit 255 from the interface. Returns the number sent, or -errno.
 int cvrrp_send_unsolicited_na(int ifindex, const uint8_t mac[6], const uint8_t ipv6[16], int count);
 
-/// fork + setgid/initgroups/setuid + execv, stdin from /dev/null. uid/gid < 0: keep ours.
-/// Returns the child's pid or -errno.
-pid_t cvrrp_spawn_as(const char *path, char *const argv[], int uid, int gid, const char *username);
-
-
-
 /// recvmsg on an IPv6 raw socket with IPV6_RECVPKTINFO and IPV6_RECVHOPLIMIT on: the
 /// payload, the source, the destination and the hop limit. Returns the length or -errno.
 ssize_t cvrrp_recv6(int fd, uint8_t *buf, size_t len, uint8_t src[16], uint8_t dst[16], int *hoplimit);
