@@ -16,6 +16,8 @@ final class BackendLink {
         var count: Int = 1
         /// The reply to a WAIT the session sent after writes (durability), not to a command.
         var sync = false
+        /// On a shared connection: one WAIT for the writes of every session listed here.
+        var syncSessions: [ClientSession] = []
     }
 
     /// Kept alive by `runProxy` for as long as any channel exists.
@@ -138,6 +140,30 @@ final class BackendLink {
         waiters.append(Waiter(session: session, seq: 0, sync: true))
     }
 
+    /// Sessions whose writes on this shared connection wait for the next WAIT it sends.
+    private var sharedSyncSessions: [ClientSession] = []
+
+    /// On a shared connection, one WAIT (`wait`) at the end of the event-loop turn answers for
+    /// the writes every session sent on it during that turn (group commit: WAIT covers all the
+    /// connection's writes before it), instead of one WAIT per client.
+    func expectSharedSync(from session: ClientSession, wait: ByteBuffer) {
+        if sharedSyncSessions.isEmpty {
+            let bound = selfBound!
+            loop.eventLoop.execute {
+                let link = bound.value
+                let sessions = link.sharedSyncSessions
+                link.sharedSyncSessions = []
+                guard !sessions.isEmpty else { return }
+                guard !link.isClosed else {
+                    for session in sessions { session.syncReplied(replicas: nil) }
+                    return
+                }
+                link.send(wait, waiter: Waiter(session: sessions[0], seq: 0, sync: true, syncSessions: sessions))
+            }
+        }
+        sharedSyncSessions.append(session)
+    }
+
     private func write(_ bytes: ByteBuffer) {
         guard let channel else {
             var bytes = bytes
@@ -159,6 +185,34 @@ final class BackendLink {
     /// Adds a waiter for a command whose bytes were already sent piece by piece.
     func expectReply(_ waiter: Waiter) {
         waiters.append(waiter)
+    }
+
+    /// Whether a connection is cut off, from its socket's TCP state: bytes it sent are still
+    /// unacknowledged and no acknowledgement came for `stalledAfter`. (A paused but reachable
+    /// master — a switchover — acknowledges the bytes at once, so it never looks stalled.)
+    static func isStalled(unackedSegments: UInt32, millisecondsSinceLastAck: UInt32) -> Bool {
+        unackedSegments > 0 && millisecondsSinceLastAck >= stalledAfterMilliseconds
+    }
+    static let stalledAfterMilliseconds: UInt32 = 200
+
+    /// The group named another master while this connection still owes replies: if the old
+    /// master is cut off (`isStalled`), close now, so that its commands end with an error ("may
+    /// or may not have run") and the clients move on, instead of waiting for TCP_USER_TIMEOUT or
+    /// the kernel's retransmissions to give up.
+    func closeIfStalled() {
+        #if os(Linux)
+        guard !isClosed, !waiters.isEmpty, let provider = channel as? any SocketOptionProvider else { return }
+        let bound = selfBound!
+        provider.getTCPInfo().whenSuccess { info in
+            let link = bound.value
+            guard !link.isClosed, !link.waiters.isEmpty,
+                  Self.isStalled(unackedSegments: info.tcpi_unacked, millisecondsSinceLastAck: info.tcpi_last_ack_recv) else { return }
+            link.loop.context.logger.warning("master \(link.target.endpoint) replaced while \(info.tcpi_unacked) segments to it were unacknowledged for \(info.tcpi_last_ack_recv) ms: closing the connection (its commands may or may not have run)")
+            let channel = link.channel
+            link.closed(reason: "cut off (bytes unacknowledged) after the master changed")
+            channel?.close(promise: nil)
+        }
+        #endif
     }
 
     /// No new commands will come; close once the last reply is in.
@@ -275,8 +329,10 @@ final class BackendLink {
                 loop.context.logger.warning("master \(target.endpoint) answered WAIT with \(Self.errorText(syncFrame))")
             }
             syncFrame.clear()
-            waiter.session.syncReplied(replicas: replicas)
-            markTouched(waiter.session)
+            for session in waiter.syncSessions.isEmpty ? [waiter.session] : waiter.syncSessions {
+                session.syncReplied(replicas: replicas)
+                markTouched(session)
+            }
             if retired && waiters.isEmpty { close() }
             return
         }
@@ -377,7 +433,9 @@ final class BackendLink {
         headDelivered = 0
         for (i, waiter) in lost.enumerated() {
             if waiter.sync {
-                waiter.session.syncReplied(replicas: nil)
+                for session in waiter.syncSessions.isEmpty ? [waiter.session] : waiter.syncSessions {
+                    session.syncReplied(replicas: nil)
+                }
                 continue
             }
             for k in (i == 0 ? skip : 0)..<waiter.count {

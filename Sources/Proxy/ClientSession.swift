@@ -28,14 +28,19 @@ final class ClientSession: ChannelInboundHandler {
     var touchedByLink = false
     private var selfBound: NIOLoopBound<ClientSession>?
 
+    /// With durability on: the WAIT a shared connection sends after its clients' writes.
+    private let waitCommand: ByteBuffer?
+
     init(loop: ProxyLoop) {
         self.loop = loop
         let settings = loop.context.settings
+        let durability: ProxySession.Durability? = settings.waitReplicas > 0
+            ? .init(replicas: settings.waitReplicas, timeoutMilliseconds: Int(settings.waitTimeout.nanoseconds / 1_000_000)) : nil
+        waitCommand = durability?.waitCommand
         core = ProxySession(configuration: .init(
             hold: settings.hold, groupName: settings.groupName,
             handshake: loop.context.handshake(), handshakeReplies: loop.context.handshakeReplies,
-            durability: settings.waitReplicas > 0
-                ? .init(replicas: settings.waitReplicas, timeoutMilliseconds: Int(settings.waitTimeout.nanoseconds / 1_000_000)) : nil))
+            durability: durability))
     }
 
     var isWritable: Bool { context?.channel.isWritable ?? true }
@@ -323,6 +328,9 @@ final class ClientSession: ChannelInboundHandler {
 
     /// The router named a new master.
     func masterChanged() {
+        if let link, let master = loop.master, link.target.generation != master.generation {
+            link.closeIfStalled()
+        }
         if core.dedicated {
             _ = dedicatedLink()
         }
@@ -352,7 +360,14 @@ final class ClientSession: ChannelInboundHandler {
         let loop = self.loop
         let batch = core.sendQueued(on: facts, now: loop.eventLoop.now, replicaAvailable: { loop.replicaLinkForSending() != nil },
                                     expectReply: { seq in target!.expectReply(from: self, seq: seq) },
-                                    expectSync: { target!.expectSync(from: self) })
+                                    syncByConnection: target?.isShared ?? false,
+                                    expectSync: {
+                                        if target!.isShared {
+                                            target!.expectSharedSync(from: self, wait: self.waitCommand!)
+                                        } else {
+                                            target!.expectSync(from: self)
+                                        }
+                                    })
         if let batch {
             target!.send(batch, waiter: nil)
         }

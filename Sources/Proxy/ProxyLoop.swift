@@ -123,6 +123,7 @@ final class ProxyLoop {
         if let link = sharedLink {
             sharedLink = nil
             link.retire()
+            if target != nil { link.closeIfStalled() }
         }
         for session in sessions.values { session.masterChanged() }
         pumpAll()

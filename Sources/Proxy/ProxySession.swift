@@ -421,9 +421,12 @@ struct ProxySession {
     /// a replica to go to (only asked when the batch would mix reads and writes).
     /// With durability on, a WAIT follows the writes (before a MULTI, and at the end of the
     /// batch), and `expectSync` is called for it in its place among the `expectReply` calls.
+    /// With `syncByConnection` (a shared connection) the WAIT is not in the batch: the connection
+    /// sends one after the writes of every client in this event-loop turn.
     @inline(__always)  // one caller, on the byte path: its closures are inlined too
     mutating func sendQueued(on link: LinkFacts?, now: @autoclosure () -> NIODeadline, replicaAvailable: () -> Bool,
-                             expectReply: (UInt64) -> Void, expectSync: () -> Void = {}) -> ByteBuffer? {
+                             expectReply: (UInt64) -> Void, syncByConnection: Bool = false,
+                             expectSync: () -> Void = {}) -> ByteBuffer? {
         guard let link, !(owed && sentOn != link.id), link.isWritable else {
             armHold(now: now())
             return nil
@@ -447,7 +450,7 @@ struct ProxySession {
                 if durable {
                     if unconfirmed && !slots[index].syncPoint && !slots[index].insideTransaction {
                         // A MULTI: the WAIT goes before it (inside a transaction it would be queued).
-                        appendWait(to: &batch, owned: &batchOwned, covering: lastSent, expectSync: expectSync)
+                        appendWait(to: &batch, owned: &batchOwned, covering: lastSent, inBatch: !syncByConnection, expectSync: expectSync)
                         unconfirmed = false
                     }
                     if slots[index].write { unconfirmed = true }
@@ -484,7 +487,7 @@ struct ProxySession {
             seq += 1
         }
         if unconfirmed {
-            appendWait(to: &batch, owned: &batchOwned, covering: lastSent, expectSync: expectSync)
+            appendWait(to: &batch, owned: &batchOwned, covering: lastSent, inBatch: !syncByConnection, expectSync: expectSync)
         }
         if holdArmed {
             holdArmed = false
@@ -495,10 +498,12 @@ struct ProxySession {
     }
 
     /// Adds the WAIT covering the commands up to `seq` to the batch.
-    private mutating func appendWait(to batch: inout ByteBuffer?, owned: inout Bool, covering seq: UInt64, expectSync: () -> Void) {
+    private mutating func appendWait(to batch: inout ByteBuffer?, owned: inout Bool, covering seq: UInt64, inBatch: Bool,
+                                     expectSync: () -> Void) {
         var wait = configuration.durability!.waitCommand
         expectSync()
         gates.append(seq)
+        guard inBatch else { return }
         if !owned {
             var copy = ByteBuffer()
             copy.reserveCapacity((batch?.readableBytes ?? 0) * 2 + wait.readableBytes)

@@ -192,6 +192,22 @@ struct ProxyDurabilityTests {
         #expect(none == nil)
     }
 
+    @Test("on a shared connection the WAIT is the connection's (one for every client's writes of the turn): not in the batch, but awaited")
+    func sharedConnectionWait() {
+        var d = Self.driver()
+        d.command("SET a 1")
+        d.command("GET a")
+        let r = d.send(on: FakeLink(), syncByConnection: true)
+        #expect(r.bytes == D.resp("SET", "a", "1") + D.resp("GET", "a"))
+        #expect(d.sendOrder == ["0", "1", "W"] && d.session.pendingGates == 1)
+        d.reply("+OK\r\n", seq: 0)
+        d.reply("$1\r\n1\r\n", seq: 1)
+        #expect(d.takeOutput() == "")
+        d.session.syncReplied(replicas: 1)
+        d.drain()
+        #expect(d.takeOutput() == "+OK\r\n$1\r\n1\r\n")
+    }
+
     @Test("without durability no WAIT is ever sent")
     func off() {
         var d = SessionDriver()
@@ -216,5 +232,16 @@ struct ProxyDurabilityTests {
         #expect(!mayWrite("GET", "a") && !mayWrite("PING") && !mayWrite("INFO") && !mayWrite("SUBSCRIBE", "c"))
         #expect(!mayWrite("MULTI") && !mayWrite("WATCH", "k") && !mayWrite("SELECT", "1") && !mayWrite("XREAD", "STREAMS", "s", "0"))
         #expect(!mayWrite("GEORADIUSBYMEMBER_RO", "k", "m", "1", "km"), "a name longer than 16 bytes is looked up too")
+    }
+}
+
+@Suite("BackendLink: a connection to a replaced master is cut off only when TCP says so")
+struct StalledLinkTests {
+    @Test("unacknowledged bytes with no acknowledgement for 200 ms: stalled; acknowledged or recent: not")
+    func stalled() {
+        #expect(BackendLink.isStalled(unackedSegments: 3, millisecondsSinceLastAck: 1_200))
+        #expect(BackendLink.isStalled(unackedSegments: 1, millisecondsSinceLastAck: 200))
+        #expect(!BackendLink.isStalled(unackedSegments: 0, millisecondsSinceLastAck: 60_000), "idle, everything acknowledged (a paused master)")
+        #expect(!BackendLink.isStalled(unackedSegments: 2, millisecondsSinceLastAck: 5), "bytes in flight on a live link")
     }
 }

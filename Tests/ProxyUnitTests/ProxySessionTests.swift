@@ -92,12 +92,13 @@ struct SessionDriver {
     /// numbers that now wait for replies.
     @discardableResult
     mutating func send(on link: FakeLink?, writable: Bool = true, replica: Bool = false,
-                       replicaAvailable: Bool = false) -> (bytes: String?, seqs: [UInt64]) {
+                       replicaAvailable: Bool = false, syncByConnection: Bool = false) -> (bytes: String?, seqs: [UInt64]) {
         var seqs: [UInt64] = []
         var order: [String] = []
         let facts = link.map { ProxySession.LinkFacts(id: $0.id, isWritable: writable, isReplica: replica) }
         let batch = session.sendQueued(on: facts, now: now, replicaAvailable: { replicaAvailable },
                                        expectReply: { seqs.append($0); order.append(String($0)) },
+                                       syncByConnection: syncByConnection,
                                        expectSync: { order.append("W") })
         sendOrder = order
         drain()
