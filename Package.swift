@@ -163,7 +163,8 @@ let package = Package(
         ),
         .testTarget(
             name: "ProxyUnitTests",
-            dependencies: ["Proxy", "RESP", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
+            dependencies: ["Proxy", "RESP", "RedisConnection", "RedisTestSupport",
+                           .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "NIOSSL", package: "swift-nio-ssl")],
             swiftSettings: swiftSettings

@@ -167,20 +167,20 @@ check_status_vip() {
   echo "$out" | sed 's/^/  status: /' >&2
   echo "$out" | head -1 | grep -Eq "VIP on n[23]$" || { lab_log "tandem status does not show the VIP on the new master's node"; return 1; }
 }
-scenario_kill_redis_direct() { nodes_up direct; write_kill_redis; drive kill_redis_direct direct --max-lost-window 0.05; check_status_vip; }
-scenario_kill_redis_proxy() { nodes_up proxy; write_kill_redis; drive kill_redis_proxy proxy --max-lost-window 0.05; }
+scenario_kill_redis_direct() { nodes_up direct; write_kill_redis; drive kill_redis_direct direct --max-lost-window 0.05 || return 1; check_status_vip; }
+scenario_kill_redis_proxy() { nodes_up proxy; write_kill_redis; drive kill_redis_proxy proxy --max-lost-window 0.05 || return 1; }
 # The master's node agent SIGKILLed, its Redis running on: nobody else may claim the VIP while
 # that Redis is the master, so after 3 s of silence (the dead agent's address has expired) the
 # first other node asks for a switchover (zero-loss) and its node takes the VIP.
-scenario_kill_agent_direct() { nodes_up direct; write_kill_agent; drive kill_agent_direct direct --max-resume 6 --settle 5; }
+scenario_kill_agent_direct() { nodes_up direct; write_kill_agent; drive kill_agent_direct direct --max-resume 6 --settle 5 || return 1; }
 scenario_partition_direct() {
   nodes_up direct; write_partition
-  drive partition_direct direct --heal "$LAB_DIR/heal.sh" --heal-after 4 --max-lost-window "$(fence_window)"
+  drive partition_direct direct --heal "$LAB_DIR/heal.sh" --heal-after 4 --max-lost-window "$(fence_window)" || return 1
   check_rejoined
 }
 scenario_partition_proxy() {
   nodes_up proxy; write_partition
-  drive partition_proxy proxy --heal "$LAB_DIR/heal.sh" --heal-after 4 --max-lost-window "$(fence_window)"
+  drive partition_proxy proxy --heal "$LAB_DIR/heal.sh" --heal-after 4 --max-lost-window "$(fence_window)" || return 1
   check_rejoined
 }
 
@@ -200,7 +200,7 @@ check_restarted_as_replica() {
 }
 scenario_supervised_kill_redis() {
   nodes_up direct supervised; write_kill_redis
-  drive supervised_kill_redis direct --max-lost-window 0.05
+  drive supervised_kill_redis direct --max-lost-window 0.05 || return 1
   check_restarted_as_replica "$(cat "$LAB_DIR/redis1.pid")"
 }
 # The master's node reboots: its agent and its Redis killed -9 and the VIP gone from its interface
@@ -210,7 +210,7 @@ scenario_reboot_master() {
   nodes_up direct supervised
   echo "kill -9 $(cat "$LAB_DIR/node1.pid") $(cat "$LAB_DIR/redis1.pid"); ip -n $(ns h1) addr flush dev eth0 to $LAB_VIP/32" > "$LAB_DIR/fault.sh"
   echo "ip netns exec $(ns h1) $TANDEM run $LAB_DIR/n1.yaml --log-level info >> $LAB_DIR/node1.log 2>&1 &" > "$LAB_DIR/heal.sh"
-  drive reboot_master direct --heal "$LAB_DIR/heal.sh" --heal-after 3 --max-lost-window 0.05
+  drive reboot_master direct --heal "$LAB_DIR/heal.sh" --heal-after 3 --max-lost-window 0.05 || return 1
   check_restarted_as_replica "$(cat "$LAB_DIR/redis1.pid")"
 }
 
@@ -221,51 +221,51 @@ scenario_link_down_direct() {
   nodes_up direct
   echo "ip -n $(ns h1) link set eth0 down" > "$LAB_DIR/fault.sh"
   echo "ip -n $(ns h1) link set eth0 up" > "$LAB_DIR/heal.sh"
-  drive link_down_direct direct --heal "$LAB_DIR/heal.sh" --heal-after 4 --max-lost-window "$(fence_window)"
+  drive link_down_direct direct --heal "$LAB_DIR/heal.sh" --heal-after 4 --max-lost-window "$(fence_window)" || return 1
   check_rejoined
 }
 scenario_link_down_proxy() {
   nodes_up proxy
   echo "ip -n $(ns h1) link set eth0 down" > "$LAB_DIR/fault.sh"
   echo "ip -n $(ns h1) link set eth0 up" > "$LAB_DIR/heal.sh"
-  drive link_down_proxy proxy --heal "$LAB_DIR/heal.sh" --heal-after 4 --max-lost-window "$(fence_window)"
+  drive link_down_proxy proxy --heal "$LAB_DIR/heal.sh" --heal-after 4 --max-lost-window "$(fence_window)" || return 1
   check_rejoined
 }
 # The two-machine layout made safe: two data nodes and a witness (h3: a monitor only).
-scenario_witness_kill_redis() { WITNESS=1; nodes_up direct; write_kill_redis; drive witness_kill_redis direct --max-lost-window 0.05; }
+scenario_witness_kill_redis() { WITNESS=1; nodes_up direct; write_kill_redis; drive witness_kill_redis direct --max-lost-window 0.05 || return 1; }
 scenario_witness_partition() {
   WITNESS=1; nodes_up direct; write_partition
-  drive witness_partition direct --heal "$LAB_DIR/heal.sh" --heal-after 4 --max-lost-window "$(fence_window)"
+  drive witness_partition direct --heal "$LAB_DIR/heal.sh" --heal-after 4 --max-lost-window "$(fence_window)" || return 1
   check_rejoined
 }
 
 scenario_witness_partition_proxy() {
   WITNESS=1; nodes_up proxy; write_partition
-  drive witness_partition_proxy proxy --heal "$LAB_DIR/heal.sh" --heal-after 4 --max-lost-window "$(fence_window)"
+  drive witness_partition_proxy proxy --heal "$LAB_DIR/heal.sh" --heal-after 4 --max-lost-window "$(fence_window)" || return 1
   check_rejoined
 }
 
 # durability: replicated (DURABLE=1; proxy placement, as it needs): the proxy answers a write
 # once a replica has it, so no acknowledged write may be lost at all — not even in the moments
 # before a crash or a fence that the async scenarios allow (--max-lost 0, no window).
-scenario_durable_kill_redis() { DURABLE=1; nodes_up proxy; write_kill_redis; drive durable_kill_redis proxy; }
+scenario_durable_kill_redis() { DURABLE=1; nodes_up proxy; write_kill_redis; drive durable_kill_redis proxy || return 1; }
 scenario_durable_partition() {
   DURABLE=1; nodes_up proxy; write_partition
-  drive durable_partition proxy --heal "$LAB_DIR/heal.sh" --heal-after 4
+  drive durable_partition proxy --heal "$LAB_DIR/heal.sh" --heal-after 4 || return 1
   check_rejoined
 }
 scenario_durable_link_down() {
   DURABLE=1; nodes_up proxy
   echo "ip -n $(ns h1) link set eth0 down" > "$LAB_DIR/fault.sh"
   echo "ip -n $(ns h1) link set eth0 up" > "$LAB_DIR/heal.sh"
-  drive durable_link_down proxy --heal "$LAB_DIR/heal.sh" --heal-after 4
+  drive durable_link_down proxy --heal "$LAB_DIR/heal.sh" --heal-after 4 || return 1
   check_rejoined
 }
 # Two data nodes: once h1's Redis is dead, h2 has no replica to confirm a write, so writes are
 # refused (-NOREPLICAS, none acknowledged) until the supervised h1 is back as its replica.
 scenario_durable_witness_kill_redis() {
   DURABLE=1; WITNESS=1; nodes_up proxy supervised; write_kill_redis
-  drive durable_witness_kill_redis proxy --max-resume 10 --settle 5
+  drive durable_witness_kill_redis proxy --max-resume 10 --settle 5 || return 1
   check_restarted_as_replica "$(cat "$LAB_DIR/redis1.pid")"
 }
 

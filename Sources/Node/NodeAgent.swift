@@ -117,11 +117,12 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
 
     // The proxy.
     var proxyTask: Task<Void, Never>?
+    let proxyControl = ProxyControl()
     if let settings = try NodeFiles.proxySettings(config) {
         let proxyStarted = Completion()
         proxyTask = Task {
             do {
-                try await runProxy(settings: settings, logger: logger, onListening: { _ in
+                try await runProxy(settings: settings, logger: logger, control: proxyControl, onListening: { _ in
                     status.update { $0.proxyUp = true }
                     proxyStarted.complete(nil)
                 })
@@ -223,7 +224,9 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
         workers.append(Task {
             await decisionLoop(settings: nodeSettings, every: decisionPeriod, status: status, daemon: vip, redis: actor,
                                monitorActions: monitorActions, groupName: c.group.name,
-                               vipClients: vipClients, supervised: supervised, logger: logger)
+                               vipClients: vipClients,
+                               proxyClients: c.vip?.placement == .proxy && c.proxy != nil ? proxyControl : nil,
+                               supervised: supervised, logger: logger)
         })
     }
     status.update {

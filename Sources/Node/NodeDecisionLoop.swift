@@ -21,7 +21,8 @@ import Glibc
 /// actions are carried out.
 func decisionLoop(settings: NodeState.Settings, every tick: Int64, status: NodeStatus, daemon: VRRPDaemon?,
                           redis: LocalRedisActions, monitorActions: LocalRedisActions, groupName: String,
-                          vipClients: String?, supervised: (SupervisedRedis, RedisSupervision)?, logger: Logger) async {
+                          vipClients: String?, proxyClients: ProxyControl?,
+                          supervised: (SupervisedRedis, RedisSupervision)?, logger: Logger) async {
     var core = NodeState(settings: settings)
     var supervision = supervised?.1
     var lastWait = ""
@@ -48,6 +49,7 @@ func decisionLoop(settings: NodeState.Settings, every tick: Int64, status: NodeS
             switch action {
             case .vipEligible(let priority):
                 logger.notice("node: may hold the virtual IP (priority \(priority))")
+                await proxyClients?.setRefusing(false)
                 daemon?.post(.tracked(name: NodeFiles.preferredObject, up: priority > settings.basePriority))
                 daemon?.post(.tracked(name: NodeFiles.eligibleObject, up: true))
                 // direct, above the base priority: this node's Redis is the confirmed master;
@@ -55,6 +57,10 @@ func decisionLoop(settings: NodeState.Settings, every tick: Int64, status: NodeS
                 if settings.placement == .direct && priority > settings.basePriority { daemon?.post(.claim) }
             case .vipIneligible:
                 logger.notice("node: may not hold the virtual IP")
+                // proxy placement: clients of this node's proxy are closed while it still holds
+                // the address (the address leaves right after), so they reconnect to its next
+                // holder at once instead of waiting on replies that can no longer reach them.
+                await proxyClients?.setRefusing(true)
                 daemon?.post(.tracked(name: NodeFiles.eligibleObject, up: false))
             case .fence(let milliseconds):
                 await redis.run(["CLIENT", "PAUSE", String(milliseconds), "WRITE"])

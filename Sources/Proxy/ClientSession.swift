@@ -76,6 +76,12 @@ final class ClientSession: ChannelInboundHandler {
         loop.counters.connectedClients += 1
         loop.sessions[id] = self
         context.fireChannelActive()
+        if loop.refusing { closeNow() }
+    }
+
+    /// Closes the client now, whatever it waits for (the loop refuses clients).
+    func closeNow() {
+        context?.close(promise: nil)
     }
 
     func channelInactive(context: ChannelHandlerContext) {

@@ -175,6 +175,21 @@ final class ProxyLoop {
         }
     }
 
+    /// Clients are closed as they connect (and those connected now are closed): the node agent's
+    /// proxy on a node that must not serve (cut off from the majority, or no longer holding
+    /// the virtual IP), so its clients reconnect to the address's next holder at once instead of
+    /// waiting on replies that cannot come.
+    private(set) var refusing = false
+
+    func setRefusing(_ on: Bool) {
+        guard on != refusing else { return }
+        refusing = on
+        context.logger.notice(on ? "proxy: closing its clients and refusing new ones (this node must not serve)" : "proxy: taking clients again")
+        if on {
+            for session in Array(sessions.values) { session.closeNow() }
+        }
+    }
+
     func pumpAll() {
         for session in sessions.values { session.pump() }
     }

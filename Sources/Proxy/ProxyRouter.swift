@@ -91,6 +91,13 @@ final class ProxyRouter: Sendable {
         }
     }
 
+    /// Every loop: closes its clients and refuses new ones (`refusing`), or takes them again.
+    func setRefusing(_ refusing: Bool) async {
+        for loop in loops.withLockedValue({ $0 }) {
+            try? await loop.eventLoop.submit { loop.value.setRefusing(refusing) }.get()
+        }
+    }
+
     /// Whom discovery believes and why (`INFO proxy` shows these fields).
     func publishBelief(_ fields: [(String, String)]) {
         state.withLockedValue { $0.belief = fields }

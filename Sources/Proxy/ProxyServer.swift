@@ -1,12 +1,30 @@
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIOSSL
 import RedisConnection
 
+/// What the node agent may ask of a running proxy.
+public final class ProxyControl: Sendable {
+    private let router = NIOLockedValueBox<ProxyRouter?>(nil)
+
+    public init() {}
+
+    func attach(_ router: ProxyRouter) {
+        self.router.withLockedValue { $0 = router }
+    }
+
+    /// `true`: close every client and refuse new ones (they reconnect to the virtual IP's next
+    /// holder); `false`: take clients again.
+    public func setRefusing(_ refusing: Bool) async {
+        await router.withLockedValue { $0 }?.setRefusing(refusing)
+    }
+}
+
 /// Starts `tandem proxy`: checks discovery, listens, and routes until cancelled.
 /// `onListening` gets the bound addresses (useful with port 0).
-public func runProxy(settings: ProxySettings, logger: Logger,
+public func runProxy(settings: ProxySettings, logger: Logger, control: ProxyControl? = nil,
                      onListening: @Sendable ([SocketAddress]) -> Void = { _ in }) async throws {
     guard !settings.listen.isEmpty else { throw ProxyStartError("no --listen address given") }
     // Default: half the cores. The proxy shares its node with Redis (single-threaded) and its
@@ -17,7 +35,7 @@ public func runProxy(settings: ProxySettings, logger: Logger,
     // the byte path); the loops live here until every channel is gone with the group.
     let keeper = LoopKeeper()
     do {
-        try await serve(settings: settings, group: group, logger: logger, keeper: keeper, onListening: onListening)
+        try await serve(settings: settings, group: group, logger: logger, keeper: keeper, control: control, onListening: onListening)
     } catch {
         try? await group.shutdownGracefully()
         withExtendedLifetime(keeper) {}
@@ -32,7 +50,7 @@ private final class LoopKeeper: @unchecked Sendable {
 }
 
 private func serve(settings: ProxySettings, group: MultiThreadedEventLoopGroup, logger: Logger,
-                   keeper: LoopKeeper, onListening: @Sendable ([SocketAddress]) -> Void) async throws {
+                   keeper: LoopKeeper, control: ProxyControl?, onListening: @Sendable ([SocketAddress]) -> Void) async throws {
     let router = ProxyRouter(settings: settings, logger: logger)
     let context = ProxyContext(settings: settings, logger: logger, router: router)
     var loops: [NIOLoopBound<ProxyLoop>] = []
@@ -46,6 +64,7 @@ private func serve(settings: ProxySettings, group: MultiThreadedEventLoopGroup, 
     }
     keeper.loops = loops
     router.attach(loops)
+    control?.attach(router)
 
     let discovery = MasterDiscovery(settings: settings, router: router, logger: logger)
     try await discovery.initialCheck()

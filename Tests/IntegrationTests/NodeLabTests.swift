@@ -14,9 +14,10 @@ struct NodeLabTests {
     /// old master follows the new one after the heal. reboot_master (redis.supervise): the
     /// master's agent and Redis killed together and its VIP gone, the agent started again: the
     /// two nodes left fail over (a split vote between them retried at once) and the rebooted
-    /// node's agent starts its Redis only as a replica of the new master.
-    @Test("kill -9 of the master's Redis, a partition of the master's node, a reboot of the master's node, clients at the VIP",
-          arguments: ["kill_redis_direct", "partition_direct", "reboot_master"])
+    /// node's agent starts its Redis only as a replica of the new master. durable_partition
+    /// (durability: replicated, proxy placement): the same cut loses no acknowledged write at all.
+    @Test("kill -9 of the master's Redis, a partition of the master's node (async and replicated), a reboot of the master's node, clients at the VIP",
+          arguments: ["kill_redis_direct", "partition_direct", "reboot_master", "durable_partition"])
     func scenario(_ name: String) async throws {
         let result = try await VRRPLab.run([name], script: "scripts/lab-node.sh")
         #expect(result.status == 0, "\(result.output)")

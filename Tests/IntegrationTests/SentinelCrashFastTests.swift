@@ -113,6 +113,26 @@ struct SentinelCrashFastTests {
             }
         }
     }
+    @Test("SENTINEL SET mymaster durability replicated: saved in sentinel.conf; a killed master still fails over at once, to a replica read after the kill")
+    func durabilityBySet() async throws {
+        try await withReplicationGroup(replicas: 2) { master, replicas in
+            let sentinels = try await Self.group(master, kinds: [.tandem, .tandem, .tandem])
+            defer { sentinels.forEach { $0.stop() } }
+            let bad = try await sentinels[0].command(["SENTINEL", "SET", "mymaster", "durability", "sync"])
+            #expect(bad.errorMessage == "ERR Invalid argument 'sync' for SENTINEL SET 'durability'")
+            for s in sentinels {
+                #expect(try await s.command(["SENTINEL", "SET", "mymaster", "durability", "replicated"]).string == "OK")
+                #expect(try s.configText().contains("sentinel durability mymaster replicated"))
+            }
+            master.kill9()
+            let ports = replicas.map { "127.0.0.1:\($0.port)" }
+            try await waitUntil("a replica promoted", timeout: .seconds(5)) {
+                ports.contains(try await sentinels[0].masterAddress() ?? "")
+            }
+            #expect(sentinels.contains { $0.logTail(lines: 300).contains("+selected-slave") })
+        }
+    }
+
     @Test("SENTINEL SET mymaster crash-detection no: saved in sentinel.conf, and a killed master then waits for down-after")
     func crashDetectionOffBySet() async throws {
         try await withReplicationGroup(replicas: 2) { master, _ in
