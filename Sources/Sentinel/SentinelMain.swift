@@ -100,8 +100,10 @@ public func runSentinel(configPath: String, overrides: [(String, String)], logge
 
 extension SentinelRuntime {
     /// SIGTERM/SIGINT: "Received SIGTERM scheduling shutdown...", then as SHUTDOWN (exit 0).
+    /// SIGHUP is ignored, as redis-sentinel ignores it.
     nonisolated func shutDownOnSignals(logger: Logger) -> [any DispatchSourceSignal] {
-        [SIGTERM, SIGINT].map { number in
+        signal(SIGHUP, SIG_IGN)
+        return [SIGTERM, SIGINT].map { number in
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler { [weak self] in

@@ -154,8 +154,10 @@ struct ProxyCommand: AsyncParsableCommand {
     }
 
     /// SIGTERM/SIGINT: exit 0 (clients see their connections close, as with HAProxy's hard stop).
+    /// SIGHUP is ignored: there is nothing to reload.
     private func terminationSources(_ logger: Logger) -> [any DispatchSourceSignal] {
-        [SIGTERM, SIGINT].map { number in
+        signal(SIGHUP, SIG_IGN)
+        return [SIGTERM, SIGINT].map { number in
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler {

@@ -51,6 +51,7 @@ struct RunCommand: AsyncParsableCommand {
         guard check else {
             bootstrapLogging(format: logFormat)
             let notifier = SystemdNotifier.takeFromEnvironment()
+            signal(SIGHUP, SIG_IGN)  // nothing to reload; a stray SIGHUP must not stop the node
             var logger = Logger(label: "tandem.node")
             guard let level = Logger.Level(rawValue: logLevel) else { fail("--log-level \(logLevel): must be one of trace, debug, info, notice, warning, error", code: 1) }
             logger.logLevel = level

@@ -78,14 +78,14 @@ struct ServiceTests {
         }
     }
 
-    @Test("tandem proxy sends READY=1 once it listens, and exits 0 on SIGTERM")
+    @Test("tandem proxy sends READY=1 once it listens, ignores SIGHUP, exits 0 on SIGTERM")
     func proxyReadiness() async throws {
         try await expectReadiness(name: "proxy") { dir, port in
             ["proxy", "--listen", "127.0.0.1:\(port)", "--backend", "127.0.0.1:\(try freeLoopbackPort())"]
         }
     }
 
-    @Test("tandem sentinel sends READY=1 once it listens, and exits 0 on SIGTERM")
+    @Test("tandem sentinel sends READY=1 once it listens, ignores SIGHUP, exits 0 on SIGTERM")
     func sentinelReadiness() async throws {
         try await expectReadiness(name: "sentinel") { dir, port in
             let conf = dir.appendingPathComponent("sentinel.conf")
@@ -96,7 +96,7 @@ struct ServiceTests {
     }
 
     /// Starts `tandem` with `NOTIFY_SOCKET` set to a socket in a temporary directory and
-    /// requires READY=1, then a port that answers, then exit status 0 after SIGTERM.
+    /// requires READY=1, then a port that answers, still after SIGHUP, then exit status 0 after SIGTERM.
     private func expectReadiness(name: String, arguments: (URL, Int) throws -> [String]) async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-ready-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -119,6 +119,12 @@ struct ServiceTests {
         // Ready means listening: the port answers at once.
         let connection = try await RedisConnection.connect(RedisConnectionConfiguration(host: "127.0.0.1", port: port))
         await connection.close()
+        // SIGHUP is ignored (nothing reloads): still answering afterwards.
+        child.signal(SIGHUP)
+        try await Task.sleep(for: .milliseconds(200))  // an absence: give a fatal signal time to act
+        #expect(child.isRunning, "tandem \(name) died of SIGHUP: \(output())")
+        let again = try await RedisConnection.connect(RedisConnectionConfiguration(host: "127.0.0.1", port: port))
+        await again.close()
         child.terminate(grace: .seconds(10))
         #expect(child.terminationStatus == 0, "tandem \(name) after SIGTERM: \(output())")
     }
