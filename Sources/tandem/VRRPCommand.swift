@@ -36,7 +36,8 @@ struct VRRPCommand: ParsableCommand {
         let format = logFormat
         let emit: @Sendable (String) -> Void = { line in
             if format == .json {
-                logger.notice("\(line.hasPrefix("tandem vrrp: ") ? String(line.dropFirst(13)) : line)")
+                let message = line.hasPrefix("tandem vrrp: ") ? String(line.dropFirst(13)) : line
+                logger.log(level: message.contains(": warning: ") ? .warning : .notice, "\(message)")
             } else {
                 emitText(line)
             }

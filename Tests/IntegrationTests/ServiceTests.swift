@@ -95,6 +95,36 @@ struct ServiceTests {
         }
     }
 
+    @Test("tandem run (a witness node) sends READY=1 once its monitor listens, ignores SIGHUP, exits 0 on SIGTERM")
+    func nodeReadiness() async throws {
+        try await expectReadiness(name: "run") { dir, port in
+            // The group's first master already chosen (the saved sentinel.conf): the agent starts
+            // its monitor without waiting for the other nodes, which need not exist.
+            let state = dir.appendingPathComponent("state")
+            try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
+            try "dir \"\(state.path)\"\nsentinel monitor mymaster 127.0.0.1 \(try freeLoopbackPort()) 2\n"
+                .write(to: state.appendingPathComponent("sentinel.conf"), atomically: true, encoding: .utf8)
+            let yaml = dir.appendingPathComponent("w1.yaml")
+            try """
+                node:
+                  name: w1
+                  role: witness
+                  state-dir: \(state.path)
+                group:
+                  name: mymaster
+                  down-after: 1s
+                  nodes:
+                    - { name: n1, address: 127.0.0.1, monitor-port: \(try freeLoopbackPort()) }
+                    - { name: n2, address: 127.0.0.1, monitor-port: \(try freeLoopbackPort()) }
+                    - { name: w1, address: 127.0.0.1, role: witness, monitor-port: \(port) }
+                monitor:
+                  bind: 127.0.0.1
+
+                """.write(to: yaml, atomically: true, encoding: .utf8)
+            return ["run", yaml.path]
+        }
+    }
+
     /// Starts `tandem` with `NOTIFY_SOCKET` set to a socket in a temporary directory and
     /// requires READY=1, then a port that answers, still after SIGHUP, then exit status 0 after SIGTERM.
     private func expectReadiness(name: String, arguments: (URL, Int) throws -> [String]) async throws {
