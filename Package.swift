@@ -128,10 +128,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // What every daemon shares: its log line format (text, JSON) and systemd's readiness notice.
+        .target(
+            name: "Daemon",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "tandem",
             dependencies: [
                 "Sentinel", "Proxy", "VRRP", "KeepalivedConfig", "NodeConfig", "Node", "NodeCore", "Status", "RESP", "RedisConnection",
+                "Daemon", "SentinelConfig",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -203,6 +210,11 @@ let package = Package(
             name: "KeepalivedConfigTests",
             dependencies: ["KeepalivedConfig", "VRRPCore"],
             exclude: ["Fixtures"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DaemonTests",
+            dependencies: ["Daemon", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

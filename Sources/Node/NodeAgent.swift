@@ -30,7 +30,10 @@ public struct NodeStartError: Error, CustomStringConvertible {
 ///
 /// SIGTERM/SIGINT drain in order: the VIP is released (priority-0 advert), then the proxy stops
 /// accepting and closes its clients, then the monitor stops.
-public func runNode(configuration c: NodeConfiguration, source: String, logger: Logger) async throws {
+/// `onReady` is called once the monitor and the proxy listen and the VIP's speaker runs
+/// (systemd's READY=1).
+public func runNode(configuration c: NodeConfiguration, source: String, logger: Logger,
+                    onReady: @Sendable () -> Void = {}) async throws {
     guard let me = c.me else { throw NodeStartError("node \(c.name) is not in group.nodes") }
     let stateDirectory = URL(fileURLWithPath: c.stateDirectory).standardizedFileURL.path
     var config = c
@@ -151,6 +154,7 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
     } else {
         vipDone.complete(nil)
     }
+    onReady()
 
     // Observers and the decision loop (data nodes: a witness only votes).
     var workers: [Task<Void, Never>] = []

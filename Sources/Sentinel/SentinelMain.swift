@@ -14,9 +14,12 @@ public struct SentinelStartError: Error, CustomStringConvertible {
 
 /// Loads `configPath`, starts the monitor and the sentinel port, and runs until cancelled.
 /// `overrides` are redis-server style `--port 26380` options, applied after the file as
-/// Redis applies them: as extra config lines.
+/// Redis applies them: as extra config lines. With `handleTermination` SIGTERM and SIGINT
+/// end the process as redis-sentinel's do: config saved, pidfile removed, exit 0 (a node agent
+/// leaves it off and drains in its own order).
 public func runSentinel(configPath: String, overrides: [(String, String)], logger baseLogger: Logger,
                         extraInfo: [(name: String, lines: @Sendable () -> [String])] = [],
+                        handleTermination: Bool = false,
                         onListening: @Sendable ([Int]) -> Void = { _ in }) async throws {
     let path = URL(fileURLWithPath: configPath).standardizedFileURL.path
     guard FileManager.default.fileExists(atPath: path) else {
@@ -79,6 +82,8 @@ public func runSentinel(configPath: String, overrides: [(String, String)], logge
     } catch {
         throw SentinelStartError(description: "cannot save \(path): \(error)")
     }
+    let terminationSources = handleTermination ? runtime.shutDownOnSignals(logger: logger) : []
+    defer { terminationSources.forEach { $0.cancel() } }
     let server = SentinelServer(runtime: runtime, logger: logger)
     let myID = await runtime.state.myID
     logger.notice("Sentinel ID is \(myID)")
@@ -94,6 +99,23 @@ public func runSentinel(configPath: String, overrides: [(String, String)], logge
 }
 
 extension SentinelRuntime {
+    /// SIGTERM/SIGINT: "Received SIGTERM scheduling shutdown...", then as SHUTDOWN (exit 0).
+    /// SIGHUP is ignored, as redis-sentinel ignores it.
+    nonisolated func shutDownOnSignals(logger: Logger) -> [any DispatchSourceSignal] {
+        signal(SIGHUP, SIG_IGN)
+        return [SIGTERM, SIGINT].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { [weak self] in
+                logger.warning("Received \(number == SIGTERM ? "SIGTERM" : "SIGINT") scheduling shutdown...")
+                guard let self else { exit(0) }
+                Task { _ = await self.shutdown([]) }
+            }
+            source.resume()
+            return source
+        }
+    }
+
     func setExtraInfo(_ sections: [(name: String, lines: @Sendable () -> [String])]) { extraInfoSections = sections }
 }
 

@@ -308,7 +308,7 @@ public actor SentinelRuntime {
             case .verbose: .info
             case .debug: .debug
             }
-            logger.log(level: level, "\(event.type) \(event.payload)")
+            logger.log(level: level, "\(event.type) \(event.payload)", metadata: event.logMetadata)
             if event.level > .debug { hub.publish(channel: event.type, message: event.payload) }
         case .notificationScript(let master, let event):
             scheduleNotification(master: master, event)

@@ -52,7 +52,7 @@ extension SentinelRuntime {
     }
 
     private func publishScriptEvent(_ event: SentinelEvent) {
-        logger.warning("\(event.type) \(event.payload)")
+        logger.warning("\(event.type) \(event.payload)", metadata: event.logMetadata)
         hub.publish(channel: event.type, message: event.payload)
     }
 

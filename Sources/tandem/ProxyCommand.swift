@@ -1,4 +1,6 @@
 import ArgumentParser
+import Daemon
+import Foundation
 import Logging
 import NIOCore
 import Proxy
@@ -64,6 +66,8 @@ struct ProxyCommand: AsyncParsableCommand {
     var backendTLS = false
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error.")
     var logLevel = "notice"
+    @Option(name: .customLong("log-format"), help: "text (default) or json: one JSON object per line.")
+    var logFormat: LogFormat = .text
 
     func run() async throws {
         let settings: ProxySettings
@@ -72,10 +76,14 @@ struct ProxyCommand: AsyncParsableCommand {
         } catch {
             fail("\(error)")
         }
+        bootstrapLogging(format: logFormat)
+        let notifier = SystemdNotifier.takeFromEnvironment()
         var logger = Logger(label: "tandem.proxy")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .notice
+        let terminate = terminationSources(logger)
+        defer { terminate.forEach { $0.cancel() } }
         do {
-            try await runProxy(settings: settings, logger: logger)
+            try await runProxy(settings: settings, logger: logger, onListening: { _ in notifier?.ready() })
         } catch {
             fail("\(error)")
         }
@@ -143,6 +151,22 @@ struct ProxyCommand: AsyncParsableCommand {
             throw ProxySettingsError("--log-level \(logLevel): must be one of trace, debug, info, notice, warning, error, critical")
         }
         return settings
+    }
+
+    /// SIGTERM/SIGINT: exit 0 (clients see their connections close, as with HAProxy's hard stop).
+    /// SIGHUP is ignored: there is nothing to reload.
+    private func terminationSources(_ logger: Logger) -> [any DispatchSourceSignal] {
+        signal(SIGHUP, SIG_IGN)
+        return [SIGTERM, SIGINT].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                logger.notice("received \(number == SIGTERM ? "SIGTERM" : "SIGINT"): stopping")
+                Glibc.exit(0)
+            }
+            source.resume()
+            return source
+        }
     }
 
     private func fail(_ message: String) -> Never {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Daemon
 import Foundation
 import Logging
 import Node
@@ -25,6 +26,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error.")
     var logLevel = "notice"
 
+    @Option(name: .customLong("log-format"), help: "text (default) or json: one JSON object per line.")
+    var logFormat: LogFormat = .text
+
     func run() async throws {
         let text: String
         guard (try? FileManager.default.attributesOfItem(atPath: path)[.type] as? FileAttributeType) != nil else {
@@ -45,11 +49,14 @@ struct RunCommand: AsyncParsableCommand {
             fail("\(error)", code: 1)
         }
         guard check else {
+            bootstrapLogging(format: logFormat)
+            let notifier = SystemdNotifier.takeFromEnvironment()
+            signal(SIGHUP, SIG_IGN)  // nothing to reload; a stray SIGHUP must not stop the node
             var logger = Logger(label: "tandem.node")
             guard let level = Logger.Level(rawValue: logLevel) else { fail("--log-level \(logLevel): must be one of trace, debug, info, notice, warning, error", code: 1) }
             logger.logLevel = level
             do {
-                try await runNode(configuration: configuration, source: path, logger: logger)
+                try await runNode(configuration: configuration, source: path, logger: logger, onReady: { notifier?.ready() })
             } catch {
                 fail("\(error)", code: 1)
             }

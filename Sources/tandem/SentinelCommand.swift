@@ -1,4 +1,5 @@
 import ArgumentParser
+import Daemon
 import Logging
 import Sentinel
 
@@ -12,17 +13,23 @@ struct SentinelCommand: AsyncParsableCommand {
         commandName: "sentinel",
         abstract: "Run a Redis Sentinel compatible monitor from a sentinel.conf.")
 
-    @Argument(parsing: .allUnrecognized, help: "sentinel.conf path, then redis-sentinel style options (--port N, --bind ADDR, --sentinel).")
+    @Argument(parsing: .allUnrecognized, help: "sentinel.conf path, then redis-sentinel style options (--port N, --bind ADDR, --sentinel), and --log-format text|json.")
     var arguments: [String] = []
 
     func run() async throws {
         var path: String?
         var overrides: [(String, String)] = []
+        var logFormat = LogFormat.text
         var i = 0
         while i < arguments.count {
             let a = arguments[i]
             if a == "--sentinel" {
                 i += 1
+            } else if a == "--log-format" {
+                // Tandem's own option, not a config line.
+                guard i + 1 < arguments.count, let f = LogFormat(rawValue: arguments[i + 1]) else { fail("--log-format: must be text or json") }
+                logFormat = f
+                i += 2
             } else if a.hasPrefix("--") {
                 // redis-server style: `--name value…` up to the next `--option` becomes a config line.
                 var values: [String] = []
@@ -42,9 +49,12 @@ struct SentinelCommand: AsyncParsableCommand {
             }
         }
         guard let path else { fail("Sentinel needs config file on disk to save state. Exiting...") }
-        var logger = Logger(label: "tandem.sentinel")
+        bootstrapLogging(format: logFormat)
+        let notifier = SystemdNotifier.takeFromEnvironment()
+        let logger = Logger(label: "tandem.sentinel")
         do {
-            try await runSentinel(configPath: path, overrides: overrides, logger: logger)
+            try await runSentinel(configPath: path, overrides: overrides, logger: logger, handleTermination: true,
+                                  onListening: { _ in notifier?.ready() })
         } catch {
             fail("\(error)")
         }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Daemon
 
 /// Tandem's version, printed by `tandem --version`.
 let tandemVersion = "0.1.0-dev"
@@ -13,6 +14,9 @@ struct Tandem: AsyncParsableCommand {
             master/replica group. Each job is a subcommand; `tandem run` runs them together.
             """,
         version: tandemVersion,
-        subcommands: [SentinelCommand.self, ProxyCommand.self, VRRPCommand.self, RunCommand.self, SwitchoverCommand.self, StatusCommand.self]
+        subcommands: [SentinelCommand.self, ProxyCommand.self, VRRPCommand.self, RunCommand.self, SwitchoverCommand.self, StatusCommand.self,
+                      CheckConfigCommand.self]
     )
 }
+
+extension LogFormat: ExpressibleByArgument {}

@@ -1,5 +1,7 @@
 import ArgumentParser
+import Daemon
 import KeepalivedConfig
+import Logging
 import VRRP
 
 #if canImport(Glibc)
@@ -24,7 +26,22 @@ struct VRRPCommand: ParsableCommand {
     @Flag(name: [.customLong("check"), .customShort("t")], help: "Check the configuration and exit (keepalived -t).")
     var check = false
 
+    @Option(name: .customLong("log-format"), help: "text (default) or json: one JSON object per line.")
+    var logFormat: LogFormat = .text
+
     func run() throws {
+        bootstrapLogging(format: logFormat)
+        let notifier = SystemdNotifier.takeFromEnvironment()
+        let logger = Logger(label: "tandem.vrrp")
+        let format = logFormat
+        let emit: @Sendable (String) -> Void = { line in
+            if format == .json {
+                let message = line.hasPrefix("tandem vrrp: ") ? String(line.dropFirst(13)) : line
+                logger.log(level: message.contains(": warning: ") ? .warning : .notice, "\(message)")
+            } else {
+                emitText(line)
+            }
+        }
         let config: KeepalivedConfiguration
         do {
             config = try KeepalivedConfiguration.load(file: path)
@@ -45,13 +62,14 @@ struct VRRPCommand: ParsableCommand {
             emit("tandem vrrp: \(error)")
             throw ExitCode(1)
         }
+        notifier?.ready()
         let status = daemon.run()
         if status != 0 { throw ExitCode(status) }
     }
 }
 
 /// One line to stderr with a UTC timestamp, unbuffered (logs interleave with scripts' output).
-private func emit(_ line: String) {
+private func emitText(_ line: String) {
     var ts = timespec()
     clock_gettime(CLOCK_REALTIME, &ts)
     var tm = tm()

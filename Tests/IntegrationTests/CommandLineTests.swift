@@ -16,7 +16,7 @@ struct CommandLineTests {
         #expect(version.output.hasPrefix("0."))
         let help = try runTandem(["--help"])
         #expect(help.status == 0)
-        for subcommand in ["sentinel", "proxy", "vrrp", "run", "switchover", "status"] {
+        for subcommand in ["sentinel", "proxy", "vrrp", "run", "switchover", "status", "check-config"] {
             #expect(help.output.contains(subcommand), "help does not list \(subcommand)")
         }
     }

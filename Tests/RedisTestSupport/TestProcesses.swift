@@ -116,14 +116,18 @@ public final class ChildProcess: @unchecked Sendable {
     private let lock = NIOLock()
 
     /// Starts `executable` with `arguments`, stdout and stderr appended to `logFile`, in
-    /// `workingDirectory` (default: the test's own).
-    public init(executable: String, arguments: [String], logFile: URL, workingDirectory: URL? = nil) throws {
+    /// `workingDirectory` (default: the test's own), with `environment` added to the test's own.
+    public init(executable: String, arguments: [String], logFile: URL, workingDirectory: URL? = nil,
+                environment: [String: String] = [:]) throws {
         self.executable = executable
         self.arguments = arguments
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         if let workingDirectory { process.currentDirectoryURL = workingDirectory }
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
         if !FileManager.default.fileExists(atPath: logFile.path) {
             _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
         }
