@@ -103,9 +103,7 @@ public final class VRRPDaemon: @unchecked Sendable {
         }
         setUpChecks()
         if let server = configuration.global.smtpServer {
-            var hostname = [CChar](repeating: 0, count: 256)
-            gethostname(&hostname, hostname.count)
-            let host = cString(hostname)
+            let host = hostName()
             smtp = SMTPAlert(
                 host: server.host, port: server.port,
                 from: configuration.global.notificationEmailFrom ?? "keepalived@\(host)",
