@@ -2,6 +2,7 @@ import ArgumentParser
 import Logging
 import NIOCore
 import Proxy
+import TandemMetrics
 
 #if canImport(Glibc)
 import Glibc
@@ -64,18 +65,33 @@ struct ProxyCommand: AsyncParsableCommand {
     var backendTLS = false
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error.")
     var logLevel = "notice"
+    @Option(name: .customLong("http"), help: "Serve GET /metrics (Prometheus) on ADDR:PORT.")
+    var http: String?
 
     func run() async throws {
         let settings: ProxySettings
+        let endpoint: HTTPEndpoint?
         do {
             settings = try makeSettings()
+            endpoint = try http.map(HTTPEndpoint.init(parsing:))
         } catch {
             fail("\(error)")
         }
         var logger = Logger(label: "tandem.proxy")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .notice
         do {
-            try await runProxy(settings: settings, logger: logger)
+            let metrics = MetricsRegistry()
+            var server: MetricsHTTPServer?
+            if let endpoint {
+                server = try await MetricsHTTPServer.start(endpoint, metrics: metrics)
+                metrics.addProcessMetrics()
+                logger.notice("metrics on http://\(endpoint)/metrics")
+            }
+            let serving = server != nil
+            try await runProxy(settings: settings, logger: logger, onStatistics: { statistics in
+                if serving { metrics.addProxy(statistics) }
+            })
+            await server?.close()
         } catch {
             fail("\(error)")
         }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Logging
 import Sentinel
+import TandemMetrics
 
 #if canImport(Glibc)
 import Glibc
@@ -12,17 +13,23 @@ struct SentinelCommand: AsyncParsableCommand {
         commandName: "sentinel",
         abstract: "Run a Redis Sentinel compatible monitor from a sentinel.conf.")
 
-    @Argument(parsing: .allUnrecognized, help: "sentinel.conf path, then redis-sentinel style options (--port N, --bind ADDR, --sentinel).")
+    @Argument(parsing: .allUnrecognized, help: "sentinel.conf path, then redis-sentinel style options (--port N, --bind ADDR, --sentinel), and --http ADDR:PORT for GET /metrics.")
     var arguments: [String] = []
 
     func run() async throws {
         var path: String?
         var overrides: [(String, String)] = []
+        var http: HTTPEndpoint?
         var i = 0
         while i < arguments.count {
             let a = arguments[i]
             if a == "--sentinel" {
                 i += 1
+            } else if a == "--http" || a.hasPrefix("--http=") {
+                // Tandem's own option, not a config line: where GET /metrics is served.
+                let value = a == "--http" ? (i + 1 < arguments.count ? arguments[i + 1] : "") : String(a.dropFirst("--http=".count))
+                do { http = try HTTPEndpoint(parsing: value) } catch { fail("\(error)") }
+                i += a == "--http" ? 2 : 1
             } else if a.hasPrefix("--") {
                 // redis-server style: `--name value…` up to the next `--option` becomes a config line.
                 var values: [String] = []
@@ -44,7 +51,20 @@ struct SentinelCommand: AsyncParsableCommand {
         guard let path else { fail("Sentinel needs config file on disk to save state. Exiting...") }
         var logger = Logger(label: "tandem.sentinel")
         do {
-            try await runSentinel(configPath: path, overrides: overrides, logger: logger)
+            // The HTTP port is bound once the runtime exists: after `daemonize yes` has started
+            // the daemon, so the launcher never holds it.
+            let metrics = MetricsRegistry()
+            let server = MetricsHTTPServerBox()
+            let http = http
+            let logger = logger
+            try await runSentinel(configPath: path, overrides: overrides, logger: logger, onRuntime: { runtime in
+                guard let http else { return }
+                server.set(try await MetricsHTTPServer.start(http, metrics: metrics))
+                metrics.addProcessMetrics()
+                await metrics.addSentinel(runtime)
+                logger.notice("metrics on http://\(http)/metrics")
+            })
+            await server.close()
         } catch {
             fail("\(error)")
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import KeepalivedConfig
+import TandemMetrics
 import VRRP
 
 #if canImport(Glibc)
@@ -24,6 +25,9 @@ struct VRRPCommand: ParsableCommand {
     @Flag(name: [.customLong("check"), .customShort("t")], help: "Check the configuration and exit (keepalived -t).")
     var check = false
 
+    @Option(name: .customLong("http"), help: "Serve GET /metrics (Prometheus) on ADDR:PORT.")
+    var http: String?
+
     func run() throws {
         let config: KeepalivedConfiguration
         do {
@@ -45,7 +49,22 @@ struct VRRPCommand: ParsableCommand {
             emit("tandem vrrp: \(error)")
             throw ExitCode(1)
         }
+        var server: MetricsHTTPServer?
+        if let http {
+            do {
+                let endpoint = try HTTPEndpoint(parsing: http)
+                let metrics = MetricsRegistry()
+                server = try MetricsHTTPServer.startBlocking(endpoint, metrics: metrics)
+                metrics.addProcessMetrics()
+                metrics.addVRRP(daemon)
+                emit("tandem vrrp: metrics on http://\(endpoint)/metrics")
+            } catch {
+                emit("tandem vrrp: \(error)")
+                throw ExitCode(1)
+            }
+        }
         let status = daemon.run()
+        server?.closeBlocking()
         if status != 0 { throw ExitCode(status) }
     }
 }
