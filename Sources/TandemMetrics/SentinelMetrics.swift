@@ -60,6 +60,8 @@ final class FailoverCounters: Sendable {
         let seconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
         guard let outcome = tracker.withLock({ $0.observe(type: event.type, payload: event.payload, now: seconds) }) else { return }
         switch outcome {
+        case .attempt(let master):
+            attempts(master).increment()
         case .success(let master, let duration):
             total(master, "success").increment()
             histogram(master).record(.nanoseconds(Int64(duration * 1e9)))
@@ -75,16 +77,22 @@ final class FailoverCounters: Sendable {
             _ = total(master, "success")
             _ = total(master, "abort")
             _ = histogram(master)
+            _ = attempts(master)
         }
     }
 
     private func total(_ master: String, _ outcome: String) -> Counter {
-        metrics.counter("tandem_sentinel_failovers_total", "Failovers this sentinel ran, by outcome (success: +switch-master; abort: -failover-abort-*).",
+        metrics.counter("tandem_sentinel_failovers_total", "Failovers this sentinel led (was elected for), by outcome (success: +switch-master; abort: -failover-abort-*).",
                         [("master", master), ("outcome", outcome)])
     }
 
+    private func attempts(_ master: String) -> Counter {
+        metrics.counter("tandem_sentinel_failover_attempts_total", "Failovers this sentinel tried to lead (+try-failover), elected or not.",
+                        [("master", master)])
+    }
+
     private func histogram(_ master: String) -> DurationHistogram {
-        metrics.histogram("tandem_sentinel_failover_duration_seconds", "Seconds from +try-failover to +switch-master of the failovers this sentinel ran.",
+        metrics.histogram("tandem_sentinel_failover_duration_seconds", "Seconds from +try-failover to +switch-master of the failovers this sentinel led.",
                           [("master", master)], buckets: Self.buckets)
     }
 }

@@ -100,11 +100,13 @@ import Testing
 
 /// Failover outcomes from a sentinel's own events.
 @Suite struct FailoverTrackerTests {
-    @Test func triedThenSwitchedIsASuccessWithItsDuration() {
+    static let m = "master m 127.0.0.1 6379"
+
+    @Test func electedThenSwitchedIsASuccessWithItsDuration() {
         var t = FailoverTracker()
-        #expect(t.observe(type: "+sdown", payload: "master m 127.0.0.1 6379", now: 0) == nil)
-        #expect(t.observe(type: "+try-failover", payload: "master m 127.0.0.1 6379", now: 1) == nil)
-        #expect(t.observe(type: "+elected-leader", payload: "master m 127.0.0.1 6379", now: 1.1) == nil)
+        #expect(t.observe(type: "+sdown", payload: Self.m, now: 0) == nil)
+        #expect(t.observe(type: "+try-failover", payload: Self.m, now: 1) == .attempt(master: "m"))
+        #expect(t.observe(type: "+elected-leader", payload: Self.m, now: 1.1) == nil)
         #expect(t.observe(type: "+switch-master", payload: "m 127.0.0.1 6379 127.0.0.1 6380", now: 3.5)
                 == .success(master: "m", seconds: 2.5))
     }
@@ -112,22 +114,32 @@ import Testing
     @Test func aSwitchLearntFromAnotherSentinelIsNoOutcome() {
         var t = FailoverTracker()
         #expect(t.observe(type: "+switch-master", payload: "m 127.0.0.1 6379 127.0.0.1 6380", now: 3) == nil)
+        // Tried, lost the election, then learnt the winner's switch from its hello.
+        #expect(t.observe(type: "+try-failover", payload: Self.m, now: 4) == .attempt(master: "m"))
+        #expect(t.observe(type: "+switch-master", payload: "m 127.0.0.1 6379 127.0.0.1 6380", now: 5) == nil)
     }
 
-    @Test func notElectedIsAnAbort() {
+    @Test func notElectedIsNoOutcome() {
         var t = FailoverTracker()
-        _ = t.observe(type: "+try-failover", payload: "master m 127.0.0.1 6379", now: 1)
-        #expect(t.observe(type: "-failover-abort-not-elected", payload: "master m 127.0.0.1 6379", now: 11)
-                == .abort(master: "m", reason: "not-elected"))
-        // The attempt is closed: a later switch learnt by hello is not this sentinel's success.
+        _ = t.observe(type: "+try-failover", payload: Self.m, now: 1)
+        #expect(t.observe(type: "-failover-abort-not-elected", payload: Self.m, now: 11) == nil)
         #expect(t.observe(type: "+switch-master", payload: "m 127.0.0.1 6379 127.0.0.1 6380", now: 12) == nil)
+    }
+
+    @Test func anAbortAfterTheElectionIsAnAbort() {
+        var t = FailoverTracker()
+        _ = t.observe(type: "+try-failover", payload: Self.m, now: 1)
+        _ = t.observe(type: "+elected-leader", payload: Self.m, now: 1.5)
+        #expect(t.observe(type: "-failover-abort-no-good-slave", payload: Self.m, now: 4) == .abort(master: "m", reason: "no-good-slave"))
     }
 
     @Test func mastersAreTrackedApart() {
         var t = FailoverTracker()
-        _ = t.observe(type: "+try-failover", payload: "master a 127.0.0.1 6379", now: 1)
-        _ = t.observe(type: "+try-failover", payload: "master b 127.0.0.1 7379", now: 2)
-        #expect(t.observe(type: "+switch-master", payload: "b 127.0.0.1 7379 127.0.0.1 7380", now: 4) == .success(master: "b", seconds: 2))
+        for (name, port) in [("a", 6379), ("b", 7379)] {
+            _ = t.observe(type: "+try-failover", payload: "master \(name) 127.0.0.1 \(port)", now: 1)
+            _ = t.observe(type: "+elected-leader", payload: "master \(name) 127.0.0.1 \(port)", now: 2)
+        }
+        #expect(t.observe(type: "+switch-master", payload: "b 127.0.0.1 7379 127.0.0.1 7380", now: 4) == .success(master: "b", seconds: 3))
         #expect(t.observe(type: "-failover-abort-slave-timeout", payload: "master a 127.0.0.1 6379", now: 5) == .abort(master: "a", reason: "slave-timeout"))
     }
 }
