@@ -187,7 +187,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TandemMetricsTests",
-            dependencies: ["TandemMetrics", .product(name: "Prometheus", package: "swift-prometheus")],
+            dependencies: ["TandemMetrics", "Sentinel", .product(name: "Prometheus", package: "swift-prometheus")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -49,7 +49,7 @@ extension SentinelRuntime {
     /// `slave0:ip=127.0.0.1,port=6380,state=online,offset=123,lag=0` lines of a master's INFO.
     static func replicaLags(inInfo text: String) -> [(replica: String, seconds: Double)] {
         var out: [(String, Double)] = []
-        for line in text.split(whereSeparator: { $0 == "\r" || $0 == "\n" }) where line.hasPrefix("slave") {
+        for line in text.split(whereSeparator: \.isNewline) where line.hasPrefix("slave") {
             guard let colon = line.firstIndex(of: ":"), line[line.startIndex..<colon].dropFirst(5).allSatisfy(\.isNumber) else { continue }
             var ip: Substring?, port: Substring?, lag: Double?
             for field in line[line.index(after: colon)...].split(separator: ",") {

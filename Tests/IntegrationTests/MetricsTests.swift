@@ -49,6 +49,8 @@ struct MetricsTests {
             #expect(before.value("tandem_sentinel_master_odown", ["master": "mymaster"]) == 0)
             #expect(before.value("tandem_sentinel_replicas", ["master": "mymaster"]) == 2)
             #expect(before.value("tandem_sentinel_failovers_total", ["master": "mymaster", "outcome": "success"]) == 0)
+            let lags = before.samples.filter { $0.name == "tandem_sentinel_replica_lag_seconds" }
+            #expect(Set(lags.compactMap { $0.labels["replica"] }) == Set(replicas.map { "127.0.0.1:\($0.port)" }))
 
             master.kill9()
             let replicaAddresses = Set(replicas.map { "127.0.0.1:\($0.port)" })

@@ -1,6 +1,7 @@
 import Foundation
 import Prometheus
 import Testing
+@testable import Sentinel
 @testable import TandemMetrics
 
 /// The text /metrics serves: names, TYPE and HELP lines, label escaping, counters that follow
@@ -86,6 +87,16 @@ import Testing
         let now = try #require(ProcessSample.read())
         #expect(now.residentBytes > 0)
         #expect(now.openFDs > 0)
+    }
+
+    @Test func replicaLagFromAMastersInfo() {
+        let info = "# Replication\r\nrole:master\r\nconnected_slaves:2\r\n"
+            + "slave0:ip=127.0.0.1,port=6380,state=online,offset=2056,lag=0\r\n"
+            + "slave1:ip=10.0.0.2,port=6379,state=wait_bgsave,offset=0,lag=3\r\n"
+            + "slave_read_repl_offset:1\r\nmaster_repl_offset:2070\r\n"
+        let lags = SentinelRuntime.replicaLags(inInfo: info)
+        #expect(lags.map(\.replica) == ["127.0.0.1:6380", "10.0.0.2:6379"])
+        #expect(lags.map(\.seconds) == [0, 3])
     }
 
     @Test func httpEndpoints() throws {
