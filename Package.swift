@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "5.0.1"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         .target(
@@ -101,6 +102,19 @@ let package = Package(
             dependencies: ["VRRPCore", "KeepalivedConfig", "CVRRPSystem", "Spawn"],
             swiftSettings: swiftSettings
         ),
+        // `--http ADDR:PORT`: GET /metrics (Prometheus text) from the daemons' own state, read at
+        // scrape time; the HTTP server is a thin NIOHTTP1 shell.
+        .target(
+            name: "TandemMetrics",
+            dependencies: [
+                "Sentinel", "SentinelCore", "Proxy", "VRRP", "VRRPCore",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // PURE: the node agent's decisions (fencing, VIP placement) on a simulated clock.
         .target(
             name: "NodeCore",
@@ -123,8 +137,10 @@ let package = Package(
             name: "Node",
             dependencies: [
                 "NodeCore", "NodeConfig", "Sentinel", "Proxy", "VRRP", "VRRPCore", "KeepalivedConfig", "RESP", "RedisConnection", "Spawn",
+                "TandemMetrics",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -138,7 +154,7 @@ let package = Package(
             name: "tandem",
             dependencies: [
                 "Sentinel", "Proxy", "VRRP", "KeepalivedConfig", "NodeConfig", "Node", "NodeCore", "Status", "RESP", "RedisConnection",
-                "Daemon", "SentinelConfig",
+                "Daemon", "SentinelConfig", "TandemMetrics",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -174,6 +190,11 @@ let package = Package(
                            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "NIOSSL", package: "swift-nio-ssl")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TandemMetricsTests",
+            dependencies: ["TandemMetrics", "Sentinel", .product(name: "Prometheus", package: "swift-prometheus")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -9,10 +9,13 @@ three targets, interleaved. Prints medians, tandem/HAProxy and tandem/direct rat
 Finally opens 1,000 idle client connections to the tandem proxy and reports its RSS.
 With --durability, a second tandem proxy with --wait-replicas 1 (durability: replicated) runs in
 the same rounds, and a second table gives its cost against the asynchronous one.
+With --scrape-every S, another tandem proxy with --http runs in the same rounds while a thread
+GETs its /metrics every S seconds; a table gives its throughput against the unscraped one, and
+the CPU time one scrape costs the proxy is measured (500 scrapes back to back).
 
-  Benchmarks/proxy.py [--rounds 3] [--requests 200000] [--durability] [--tandem .build/release/tandem]
+  Benchmarks/proxy.py [--rounds 3] [--requests 200000] [--durability] [--scrape-every 1] [--tandem .build/release/tandem]
 """
-import argparse, os, shutil, signal, socket, statistics, subprocess, sys, tempfile, time
+import argparse, os, shutil, signal, socket, statistics, subprocess, sys, tempfile, threading, time, urllib.request
 
 PASSWORD = "bench-pass"
 
@@ -47,6 +50,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--requests", type=int, default=200000)
     ap.add_argument("--durability", action="store_true", help="also measure tandem proxy --wait-replicas 1")
+    ap.add_argument("--scrape-every", type=float, default=0, help="also measure a tandem proxy whose /metrics is scraped every S seconds")
     ap.add_argument("--tandem-args", default="", help="extra tandem proxy options, e.g. \"--threads 1\"")
     ap.add_argument("--tandem", default=os.path.join(os.path.dirname(__file__), "..", ".build", "release", "tandem"))
     args = ap.parse_args()
@@ -109,12 +113,27 @@ backend redis_backend
             # WAIT counts the replica only once its first REPLCONF ACK made it online.
             while "state=online" not in cli(master, "INFO", "replication"):
                 time.sleep(0.1)
+        scraped, scraped_http = free_port(), free_port()
+        scraped_proc = None
+        stop_scraping = threading.Event()
+        scrapes = [0]
+        if args.scrape_every > 0:
+            scraped_proc = spawn([args.tandem, "proxy", "--listen", "127.0.0.1:%d" % scraped, "--backend", "127.0.0.1:%d" % master,
+                                  "--backend", "127.0.0.1:%d" % replica, "--auth", PASSWORD, "--http", "127.0.0.1:%d" % scraped_http]
+                                 + args.tandem_args.split(), "tandem-scraped.log")
+            wait_port(scraped); wait_port(scraped_http)
+            def scrape_loop():
+                while not stop_scraping.wait(args.scrape_every):
+                    urllib.request.urlopen("http://127.0.0.1:%d/metrics" % scraped_http, timeout=5).read()
+                    scrapes[0] += 1
+            threading.Thread(target=scrape_loop, daemon=True).start()
         wait_port(hap); wait_port(tan)
         deadline = time.time() + 10
         while time.time() < deadline and cli(hap, "PING") != "PONG" or cli(tan, "PING") != "PONG":
             time.sleep(0.2)
         time.sleep(2)  # let HAProxy's checks mark the replica down
-        targets = [("direct", master), ("haproxy", hap), ("tandem", tan)] + ([("replicated", durable)] if args.durability else [])
+        targets = [("direct", master), ("haproxy", hap), ("tandem", tan)] + ([("replicated", durable)] if args.durability else []) \
+            + ([("scraped", scraped)] if args.scrape_every > 0 else [])
         cases = [("set", 1), ("get", 1), ("set", 16), ("get", 16)]
         results = {(t, c): [] for t, _ in targets for c in cases}
         for r in range(args.rounds):
@@ -142,6 +161,31 @@ backend redis_backend
                     med["replicated"] / med["tandem"]))
             unconfirmed = [l for l in cli(durable, "INFO", "proxy").splitlines() if l.startswith("unconfirmed_writes:")]
             print("\n" + (unconfirmed[0] if unconfirmed else "unconfirmed_writes: ?"))
+        if args.scrape_every > 0:
+            stop_scraping.set()
+            print("\n| case | tandem rps (p99 ms) | tandem --http, /metrics every %g s, rps (p99 ms) | scraped/unscraped |" % args.scrape_every)
+            print("|---|---|---|---|")
+            for case in cases:
+                med = {t: statistics.median(x[0] for x in results[(t, case)]) for t in ("tandem", "scraped")}
+                p99 = {t: statistics.median(x[1] for x in results[(t, case)]) for t in ("tandem", "scraped")}
+                print("| %s -P %d | %.0f (%.2f) | %.0f (%.2f) | %.3f× |" % (
+                    case[0].upper(), case[1], med["tandem"], p99["tandem"], med["scraped"], p99["scraped"],
+                    med["scraped"] / med["tandem"]))
+            all_t = sum(statistics.median(x[0] for x in results[("tandem", c)]) for c in cases)
+            all_s = sum(statistics.median(x[0] for x in results[("scraped", c)]) for c in cases)
+            print("\nscrapes during the rounds: %d; sum of medians scraped/unscraped: %.3f×" % (scrapes[0], all_s / all_t))
+            # CPU time of one scrape, on the proxy: 500 back to back, from /proc/PID/stat.
+            def cpu(pid):
+                fields = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+                return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            before = cpu(scraped_proc.pid)
+            started = time.time()
+            for _ in range(500):
+                body = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % scraped_http, timeout=5).read()
+            elapsed = time.time() - started
+            per = (cpu(scraped_proc.pid) - before) / 500
+            print("one scrape: %.2f ms of proxy CPU, %.2f ms wall, %d bytes; at one scrape every %g s: %.3f%% of one core" % (
+                per * 1000, elapsed / 500 * 1000, len(body), args.scrape_every, per / args.scrape_every * 100))
         # Memory with 1,000 idle clients.
         sockets = [socket.create_connection(("127.0.0.1", tan)) for _ in range(1000)]
         time.sleep(1)

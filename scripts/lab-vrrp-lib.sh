@@ -102,9 +102,9 @@ vrrp_conf() {
   } > "$file"
 }
 
-start_tandem() {  # start_tandem HOST CONF -> sets STARTED_PID
+start_tandem() {  # start_tandem HOST CONF [OPTION...] -> sets STARTED_PID
   # `ip netns exec` execs tandem, so $! is tandem's own PID (a shell function would fork).
-  ip netns exec "$(ns "$1")" "$TANDEM" vrrp "$2" >> "$LAB_DIR/$1.log" 2>&1 &
+  ip netns exec "$(ns "$1")" "$TANDEM" vrrp "$2" "${@:3}" >> "$LAB_DIR/$1.log" 2>&1 &
   STARTED_PID=$!
   LAB_PIDS+=("$STARTED_PID")
   eval "PID_$1=$STARTED_PID"

@@ -468,10 +468,35 @@ while time.time() < end:
   [ "$n" -ge 5 ] || lab_fail "expected 5 unsolicited NAs, saw $n"
 }
 
+metrics_scrape() { inns "$1" python3 -c 'import urllib.request; print(urllib.request.urlopen("http://127.0.0.1:9123/metrics", timeout=5).read().decode())'; }
+metrics_has() { metrics_scrape "$1" | grep -qxF "$2"; }
+
+scenario_metrics() {  # --http on both: /metrics shows MASTER/BACKUP and the transitions, before and after a graceful stop
+  lab_setup 2
+  vrrp_conf "$LAB_DIR/h1.conf" 150
+  vrrp_conf "$LAB_DIR/h2.conf" 100
+  start_tandem h1 "$LAB_DIR/h1.conf" --http 127.0.0.1:9123
+  start_tandem h2 "$LAB_DIR/h2.conf" --http 127.0.0.1:9123
+  wait_for 8 "h1 master" only_holder h1 h1 h2
+  wait_for 3 "h1's /metrics: MASTER" metrics_has h1 'tandem_vrrp_state{instance="VI_LAB",state="MASTER"} 1.0'
+  local m1 m2; m1=$(metrics_scrape h1); m2=$(metrics_scrape h2)
+  grep -qxF 'tandem_vrrp_master{instance="VI_LAB"} 1.0' <<<"$m1" || lab_fail "h1 /metrics: not master: $m1"
+  grep -qxF 'tandem_vrrp_state{instance="VI_LAB",state="BACKUP"} 1.0' <<<"$m2" || lab_fail "h2 /metrics: not backup: $m2"
+  grep -qxF '# TYPE tandem_vrrp_transitions_total counter' <<<"$m1" || lab_fail "h1 /metrics: no transitions counter: $m1"
+  grep -q '^tandem_process_resident_memory_bytes [1-9]' <<<"$m1" || lab_fail "h1 /metrics: no process metrics: $m1"
+  local before; before=$(grep -F 'tandem_vrrp_transitions_total{instance="VI_LAB"}' <<<"$m2" | awk '{print $2}')
+  kill -TERM "$PID_h1"
+  wait_for 4 "h2 takes the VIP" holds_vip h2
+  wait_for 3 "h2's /metrics: MASTER" metrics_has h2 'tandem_vrrp_master{instance="VI_LAB"} 1.0'
+  local after; after=$(metrics_scrape h2 | grep -F 'tandem_vrrp_transitions_total{instance="VI_LAB"}' | awk '{print $2}')
+  [ "${after:-0}" -gt "${before:-0}" ] || lab_fail "h2's transitions did not grow: $before -> $after"
+  lab_log "metrics: h2 transitions $before -> $after"
+}
+
 ALL="sigkill sigterm sigstop linkdown nopreempt preemptdelay trackscript three v3 v3unicast
   interop_v2_ka_master interop_v2_ka_backup interop_v2_unicast_ka_backup interop_v3_ka_master interop_v3_ka_backup
-  interop_v3_unicast_ka_master interop_v3_unicast_ka_backup smtp ipv6 interop_ipv6 badpackets syncgroup stalevip scriptuser garp na"
-QUICK="sigterm v3 trackscript smtp badpackets stalevip scriptuser garp interop_v3_ka_master interop_v3_unicast_ka_backup interop_v2_ka_backup"
+  interop_v3_unicast_ka_master interop_v3_unicast_ka_backup smtp ipv6 interop_ipv6 badpackets syncgroup stalevip scriptuser garp na metrics"
+QUICK="sigterm v3 trackscript smtp badpackets stalevip scriptuser garp interop_v3_ka_master interop_v3_unicast_ka_backup interop_v2_ka_backup metrics"
 
 scenarios=${*:-$ALL}
 [ "$scenarios" = quick ] && scenarios=$QUICK

@@ -5,11 +5,13 @@ import Logging
 import NIOCore
 import NodeConfig
 import NodeCore
+import Prometheus
 import Proxy
 import RESP
 import RedisConnection
 import Sentinel
 import Synchronization
+import TandemMetrics
 import VRRP
 import VRRPCore
 
@@ -53,6 +55,23 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
     let contactWindow = max(1, downAfter / 4)
     let status = NodeStatus()
     let signals = TerminationSignals()
+
+    // node.http.listen: /metrics, up before anything else so a bind failure stops the start.
+    let metrics = MetricsRegistry()
+    var http: MetricsHTTPServer?
+    if let listen = c.httpListen {
+        let endpoint = try HTTPEndpoint(parsing: listen)
+        do {
+            http = try await MetricsHTTPServer.start(endpoint, metrics: metrics)
+        } catch {
+            throw NodeStartError("node.http.listen: \(error)")
+        }
+        metrics.addProcessMetrics()
+        addNodeMetrics(metrics, status: status)
+        logger.notice("node \(c.name): metrics on http://\(endpoint)/metrics")
+    }
+    let serving = http != nil
+    defer { if let http { Task { await http.close() } } }
 
     // redis.supervise: the agent starts the local redis-server (RedisSupervision decides when
     // and as what). On the very first start it runs as its file says, for the group's first
@@ -108,7 +127,8 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
         do {
             try await runSentinel(configPath: sentinelPath, overrides: NodeFiles.sentinelOverrides(config), logger: logger,
                                   extraInfo: [("node", { status.infoLines() })],
-                                  onListening: { _ in monitorStarted.complete(nil) })
+                                  onListening: { _ in monitorStarted.complete(nil) },
+                                  onRuntime: { runtime in if serving { await metrics.addSentinel(runtime) } })
             monitorStarted.complete(nil)
         } catch {
             monitorStarted.complete("monitor: \(error)")
@@ -128,7 +148,7 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
                 try await runProxy(settings: settings, logger: logger, control: proxyControl, onListening: { _ in
                     status.update { $0.proxyUp = true }
                     proxyStarted.complete(nil)
-                })
+                }, onStatistics: { statistics in if serving { metrics.addProxy(statistics) } })
                 proxyStarted.complete(nil)
             } catch {
                 proxyStarted.complete("proxy: \(error)")
@@ -145,6 +165,7 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
     // The VIP's loop has a thread of its own (poll() on raw sockets).
     let vipDone = Completion()
     if let daemon {
+        if serving { metrics.addVRRP(daemon) }
         let thread = Thread {
             _ = daemon.run(handleSignals: false)
             vipDone.complete(nil)
@@ -263,4 +284,23 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
         await supervisor.stop()
     }
     logger.notice("node \(c.name): stopped")
+}
+
+/// `tandem_node_*`: the agent's own view and decisions, from the status `INFO node` shows.
+func addNodeMetrics(_ metrics: MetricsRegistry, status: NodeStatus) {
+    let fenced = metrics.gauge("tandem_node_fenced", "1 while this node has fenced its Redis (no majority contact while master).")
+    let majority = metrics.gauge("tandem_node_majority_contact", "1 while this node hears from a majority of the group.")
+    let eligible = metrics.gauge("tandem_node_vip_eligible", "1 while this node may hold the virtual IP.")
+    let proxyUp = metrics.gauge("tandem_node_proxy_up", "1 while this node's proxy is listening.")
+    let redisRole = metrics.gauge("tandem_node_local_redis_master", "1 while the local Redis reports role master (0: replica or down).")
+    let redisUp = metrics.gauge("tandem_node_local_redis_up", "1 while the local Redis answers.")
+    metrics.addCollector {
+        let s = status.read { $0 }
+        fenced.set(to: s.fenced ? 1 : 0)
+        majority.set(to: s.majority ? 1 : 0)
+        eligible.set(to: s.vipEligible ? 1 : 0)
+        proxyUp.set(to: s.proxyUp ? 1 : 0)
+        redisRole.set(to: s.localRole == .master ? 1 : 0)
+        redisUp.set(to: s.localRole == .down ? 0 : 1)
+    }
 }

@@ -78,6 +78,8 @@ public struct NodeConfiguration: Sendable, Hashable {
     public var monitor: Monitor
     public var proxy: Proxy?
     public var vip: VIP?
+    /// `node.http.listen`: where `GET /metrics` is served (ADDR:PORT), or nil for nowhere.
+    public var httpListen: String? = nil
 
     /// This node as the group lists it (always there in a configuration that was read).
     public var me: Member? { group.members.first { $0.name == name } }
@@ -106,6 +108,13 @@ extension NodeConfiguration {
         let role = Role(rawValue: try nodeFields.choice("role", ["data", "witness"]) ?? "data")!
         let stateDirectory = try nodeFields.string("state-dir") ?? "/var/lib/tandem/\(name)"
         if stateDirectory.isEmpty { throw nodeFields.error("state-dir", "must not be empty") }
+        var httpListen: String?
+        if var http = try nodeFields.mapping("http") {
+            httpListen = try http.string("listen")
+            guard let address = httpListen else { throw http.error("listen", "is required: the address /metrics is served on, e.g. 127.0.0.1:9121") }
+            if !Self.isHostPort(address) { throw http.error("listen", "'\(address)' is not HOST:PORT") }
+            try http.finish()
+        }
         try nodeFields.finish()
 
         guard var groupFields = try top.mapping("group") else { throw top.error("group", "is required") }
@@ -148,6 +157,7 @@ extension NodeConfiguration {
         try top.finish()
 
         self.init(name: name, role: role, stateDirectory: stateDirectory, group: group, redis: redis, monitor: monitor, proxy: proxy, vip: vip)
+        self.httpListen = httpListen
         try check(top: top)
     }
 
@@ -226,6 +236,14 @@ extension NodeConfiguration {
             let port = Int(address.split(separator: ":").last ?? "") ?? 0
             if port == me.monitorPort || (role == .data && port == me.redisPort) {
                 throw top.error("proxy", "proxy.listen \(address) takes this node's \(port == me.monitorPort ? "monitor" : "Redis") port \(port)")
+            }
+        }
+        if let address = httpListen {
+            let port = Int(address.split(separator: ":").last ?? "") ?? 0
+            let taken = [(me.monitorPort, "monitor")] + (role == .data ? [(me.redisPort, "Redis")] : [])
+                + (proxy?.listen ?? []).map { (Int($0.split(separator: ":").last ?? "") ?? 0, "proxy") }
+            if let (_, what) = taken.first(where: { $0.0 == port }) {
+                throw top.error("node", "node.http.listen \(address) takes this node's \(what) port \(port)")
             }
         }
         let data = group.members.filter { $0.role == .data }.count

@@ -34,6 +34,8 @@ final class ProxyRouter: Sendable {
         self.loops.withLockedValue { $0 = loops }
     }
 
+    var attachedLoops: [NIOLoopBound<ProxyLoop>] { loops.withLockedValue { $0 } }
+
     /// How many times the master routed to has changed (INFO proxy's `switches`).
     var switchCount: Int { state.withLockedValue { $0.switches } }
 

@@ -20,7 +20,8 @@ public struct SentinelStartError: Error, CustomStringConvertible {
 public func runSentinel(configPath: String, overrides: [(String, String)], logger baseLogger: Logger,
                         extraInfo: [(name: String, lines: @Sendable () -> [String])] = [],
                         handleTermination: Bool = false,
-                        onListening: @Sendable ([Int]) -> Void = { _ in }) async throws {
+                        onListening: @Sendable ([Int]) -> Void = { _ in },
+                        onRuntime: @Sendable (SentinelRuntime) async throws -> Void = { _ in }) async throws {
     let path = URL(fileURLWithPath: configPath).standardizedFileURL.path
     guard FileManager.default.fileExists(atPath: path) else {
         throw SentinelStartError(description: "Sentinel config file \(path) does not exist. Exiting...")
@@ -76,6 +77,8 @@ public func runSentinel(configPath: String, overrides: [(String, String)], logge
     let runtime = SentinelRuntime(configuration: configuration, configPath: path, configText: text, logger: logger,
                                   tlsClient: tls.client)
     await runtime.setExtraInfo(extraInfo)
+    // Before start: an observer set here sees every event from the first.
+    try await onRuntime(runtime)
     try await runtime.loadACLFileAtStart()
     do {
         try await runtime.start()

@@ -83,6 +83,12 @@ public final class VRRPDaemon: @unchecked Sendable {
     /// Each instance's state, as last entered (thread-safe).
     public var states: [VRRPState] { control.states.withLock { $0 } }
 
+    /// Each instance's name (`vrrp_instance NAME`), in the order of `states`.
+    public var instanceNames: [String] { configuration.instances.map(\.name) }
+
+    /// How many state changes each instance has made, in the order of `states` (thread-safe).
+    public var transitionCounts: [Int] { control.transitions.withLock { $0 } }
+
     /// Sets up sockets and removes stale addresses of every instance. Throws on a missing
     /// interface, a missing source address, or no permission.
     public init(configuration: KeepalivedConfiguration, externalTracked: [TrackedObject] = [],
@@ -220,6 +226,7 @@ public final class VRRPDaemon: @unchecked Sendable {
     public func run(handleSignals: Bool = true) -> Int32 {
         if handleSignals { installSignalHandlers() } else { signalPipeRead = control.wakeRead }
         control.states.withLock { $0 = instances.map(\.core.state) }
+        control.transitions.withLock { $0 = Array(repeating: 0, count: instances.count) }
         for i in instances.indices { perform(i, instances[i].core.handle(.start, now: now())) }
         var nextLinkPoll = now()
         while true {
@@ -394,6 +401,7 @@ public final class VRRPDaemon: @unchecked Sendable {
                 }
             case .transition(let from, let to, let priority):
                 control.states.withLock { if i < $0.count { $0[i] = to } }
+                control.transitions.withLock { if i < $0.count { $0[i] += 1 } }
                 say(i, to == .stopped ? "Stopped" : "Entering \(to.rawValue) STATE")
                 notify(i, state: to, priority: priority)
                 if to != .stopped { synchronise(member: i, from: from, to: to) }
@@ -489,6 +497,7 @@ private final class DaemonControl: Sendable {
     let wakeWrite: Int32
     let queue = Mutex<[VRRPDaemon.Control]>([])
     let states = Mutex<[VRRPState]>([])
+    let transitions = Mutex<[Int]>([])
 
     init() {
         var fds: [Int32] = [0, 0]

@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import NIOCore
 import Proxy
+import TandemMetrics
 
 #if canImport(Glibc)
 import Glibc
@@ -68,11 +69,15 @@ struct ProxyCommand: AsyncParsableCommand {
     var logLevel = "notice"
     @Option(name: .customLong("log-format"), help: "text (default) or json: one JSON object per line.")
     var logFormat: LogFormat = .text
+    @Option(name: .customLong("http"), help: "Serve GET /metrics (Prometheus) on ADDR:PORT.")
+    var http: String?
 
     func run() async throws {
         let settings: ProxySettings
+        let endpoint: HTTPEndpoint?
         do {
             settings = try makeSettings()
+            endpoint = try http.map(HTTPEndpoint.init(parsing:))
         } catch {
             fail("\(error)")
         }
@@ -83,7 +88,18 @@ struct ProxyCommand: AsyncParsableCommand {
         let terminate = terminationSources(logger)
         defer { terminate.forEach { $0.cancel() } }
         do {
-            try await runProxy(settings: settings, logger: logger, onListening: { _ in notifier?.ready() })
+            let metrics = MetricsRegistry()
+            var server: MetricsHTTPServer?
+            if let endpoint {
+                server = try await MetricsHTTPServer.start(endpoint, metrics: metrics)
+                metrics.addProcessMetrics()
+                logger.notice("metrics on http://\(endpoint)/metrics")
+            }
+            let serving = server != nil
+            try await runProxy(settings: settings, logger: logger, onListening: { _ in notifier?.ready() }, onStatistics: { statistics in
+                if serving { metrics.addProxy(statistics) }
+            })
+            await server?.close()
         } catch {
             fail("\(error)")
         }

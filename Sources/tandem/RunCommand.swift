@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import Node
 import NodeConfig
+import TandemMetrics
 
 #if canImport(Glibc)
 import Glibc
@@ -28,6 +29,8 @@ struct RunCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("log-format"), help: "text (default) or json: one JSON object per line.")
     var logFormat: LogFormat = .text
+    @Option(name: .customLong("http"), help: "Serve GET /metrics (Prometheus) on ADDR:PORT (overrides node.http.listen).")
+    var http: String?
 
     func run() async throws {
         let text: String
@@ -42,11 +45,15 @@ struct RunCommand: AsyncParsableCommand {
         } catch {
             fail("cannot read \(path): \((error as NSError).localizedDescription)", code: 1)
         }
-        let configuration: NodeConfiguration
+        var configuration: NodeConfiguration
         do {
             configuration = try NodeConfiguration(parsing: text, file: path)
         } catch {
             fail("\(error)", code: 1)
+        }
+        if let http {
+            guard (try? HTTPEndpoint(parsing: http)) != nil else { fail("--http \(http): expected ADDR:PORT (e.g. 127.0.0.1:9121)", code: 1) }
+            configuration.httpListen = http
         }
         guard check else {
             bootstrapLogging(format: logFormat)
@@ -66,6 +73,7 @@ struct RunCommand: AsyncParsableCommand {
             + (configuration.redis.map { ["redis on port \($0.port)\($0.supervise ? " (supervised)" : "")"] } ?? [])
             + (configuration.proxy.map { ["proxy on \($0.listen.joined(separator: ", "))"] } ?? [])
             + (configuration.vip.map { ["virtual IP \($0.address) on \($0.interface) (\($0.placement.rawValue), VRRPv\($0.vrrpVersion))"] } ?? [])
+            + (configuration.httpListen.map { ["metrics on \($0)"] } ?? [])
         print("\(path): configuration OK: node \(configuration.name) (\(configuration.role.rawValue)) of group \(configuration.group.name) with \(configuration.group.members.count) nodes; \(parts.joined(separator: "; "))")
     }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Daemon
 import Logging
 import Sentinel
+import TandemMetrics
 
 #if canImport(Glibc)
 import Glibc
@@ -13,13 +14,14 @@ struct SentinelCommand: AsyncParsableCommand {
         commandName: "sentinel",
         abstract: "Run a Redis Sentinel compatible monitor from a sentinel.conf.")
 
-    @Argument(parsing: .allUnrecognized, help: "sentinel.conf path, then redis-sentinel style options (--port N, --bind ADDR, --sentinel), and --log-format text|json.")
+    @Argument(parsing: .allUnrecognized, help: "sentinel.conf path, then redis-sentinel style options (--port N, --bind ADDR, --sentinel), --log-format text|json, and --http ADDR:PORT for GET /metrics.")
     var arguments: [String] = []
 
     func run() async throws {
         var path: String?
         var overrides: [(String, String)] = []
         var logFormat = LogFormat.text
+        var http: HTTPEndpoint?
         var i = 0
         while i < arguments.count {
             let a = arguments[i]
@@ -30,6 +32,11 @@ struct SentinelCommand: AsyncParsableCommand {
                 guard i + 1 < arguments.count, let f = LogFormat(rawValue: arguments[i + 1]) else { fail("--log-format: must be text or json") }
                 logFormat = f
                 i += 2
+            } else if a == "--http" || a.hasPrefix("--http=") {
+                // Tandem's own option, not a config line: where GET /metrics is served.
+                let value = a == "--http" ? (i + 1 < arguments.count ? arguments[i + 1] : "") : String(a.dropFirst("--http=".count))
+                do { http = try HTTPEndpoint(parsing: value) } catch { fail("\(error)") }
+                i += a == "--http" ? 2 : 1
             } else if a.hasPrefix("--") {
                 // redis-server style: `--name value…` up to the next `--option` becomes a config line.
                 var values: [String] = []
@@ -53,8 +60,21 @@ struct SentinelCommand: AsyncParsableCommand {
         let notifier = SystemdNotifier.takeFromEnvironment()
         let logger = Logger(label: "tandem.sentinel")
         do {
+            // The HTTP port is bound once the runtime exists: after `daemonize yes` has started
+            // the daemon, so the launcher never holds it.
+            let metrics = MetricsRegistry()
+            let server = MetricsHTTPServerBox()
+            let http = http
+            let logger = logger
             try await runSentinel(configPath: path, overrides: overrides, logger: logger, handleTermination: true,
-                                  onListening: { _ in notifier?.ready() })
+                                  onListening: { _ in notifier?.ready() }, onRuntime: { runtime in
+                guard let http else { return }
+                server.set(try await MetricsHTTPServer.start(http, metrics: metrics))
+                metrics.addProcessMetrics()
+                await metrics.addSentinel(runtime)
+                logger.notice("metrics on http://\(http)/metrics")
+            })
+            await server.close()
         } catch {
             fail("\(error)")
         }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Daemon
 import KeepalivedConfig
 import Logging
+import TandemMetrics
 import VRRP
 
 #if canImport(Glibc)
@@ -28,6 +29,8 @@ struct VRRPCommand: ParsableCommand {
 
     @Option(name: .customLong("log-format"), help: "text (default) or json: one JSON object per line.")
     var logFormat: LogFormat = .text
+    @Option(name: .customLong("http"), help: "Serve GET /metrics (Prometheus) on ADDR:PORT.")
+    var http: String?
 
     func run() throws {
         bootstrapLogging(format: logFormat)
@@ -62,8 +65,23 @@ struct VRRPCommand: ParsableCommand {
             emit("tandem vrrp: \(error)")
             throw ExitCode(1)
         }
+        var server: MetricsHTTPServer?
+        if let http {
+            do {
+                let endpoint = try HTTPEndpoint(parsing: http)
+                let metrics = MetricsRegistry()
+                server = try MetricsHTTPServer.startBlocking(endpoint, metrics: metrics)
+                metrics.addProcessMetrics()
+                metrics.addVRRP(daemon)
+                emit("tandem vrrp: metrics on http://\(endpoint)/metrics")
+            } catch {
+                emit("tandem vrrp: \(error)")
+                throw ExitCode(1)
+            }
+        }
         notifier?.ready()
         let status = daemon.run()
+        server?.closeBlocking()
         if status != 0 { throw ExitCode(status) }
     }
 }

@@ -121,6 +121,20 @@ struct NodeConfigTests {
         #expect(error.key == key && error.message.contains(message), "\(error)")
     }
 
+    @Test("node.http.listen: /metrics's address, HOST:PORT, on no port the node already uses")
+    func httpListen() throws {
+        let with = { (http: String) in Self.minimal.replacingOccurrences(of: "  name: n1\ngroup", with: "  name: n1\n" + http + "group") }
+        let ok = try NodeConfiguration(parsing: with("  http:\n    listen: 127.0.0.1:9121\n"), file: "n.yaml")
+        #expect(ok.httpListen == "127.0.0.1:9121")
+        #expect(try NodeConfiguration(parsing: Self.minimal, file: "n.yaml").httpListen == nil)
+        let bad = try #require(Self.error(with("  http:\n    listen: nowhere\n")))
+        #expect(bad.key == "node.http.listen" && bad.message.contains("is not HOST:PORT") && bad.line == 4, "\(bad)")
+        let missing = try #require(Self.error(with("  http:\n    port: 9121\n")))
+        #expect(missing.key.hasPrefix("node.http."), "\(missing)")
+        let taken = try #require(Self.error(with("  http:\n    listen: 0.0.0.0:26379\n")))
+        #expect(taken.message.contains("takes this node's monitor port 26379"), "\(taken)")
+    }
+
     @Test("durability: replicated needs the proxy on a data node and no direct VIP; a witness needs neither")
     func durabilityNeedsTheProxy() throws {
         let replicated = Self.minimal.replacingOccurrences(of: "  name: mymaster\n", with: "  name: mymaster\n  durability: replicated\n")

@@ -38,14 +38,18 @@ public final class SentinelProcess: @unchecked Sendable {
     public let logFile: URL
     /// The config file as given on the command line (relative to `workingDirectory` if relative).
     private var configArgument: String
+    private var extraArguments: [String] = []
     /// The directory the process is started in (nil: the test's own).
     public private(set) var workingDirectory: URL?
 
     /// Starts a sentinel monitoring `master` as `name` and waits until it answers PING.
     /// `extraLines` are appended to its sentinel.conf.
+    /// `arguments` follow the config file on a tandem sentinel's command line (`--http ADDR:PORT`).
     public init(kind: Kind, monitoring master: RedisServer, name: String = "mymaster", quorum: Int = 2,
-                downAfter: Int = 1000, failoverTimeout: Int = 10_000, extraLines: [String] = []) async throws {
+                downAfter: Int = 1000, failoverTimeout: Int = 10_000, extraLines: [String] = [],
+                arguments: [String] = []) async throws {
         self.kind = kind
+        self.extraArguments = arguments
         self.port = try freeLoopbackPort()
         self.directory = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-sentinel-\(UUID().uuidString)")
         self.configFile = directory.appendingPathComponent("sentinel.conf")
@@ -97,7 +101,7 @@ public final class SentinelProcess: @unchecked Sendable {
             child = try ChildProcess(executable: binary, arguments: [configArgument, "--daemonize", "no"], logFile: logFile,
                                      workingDirectory: workingDirectory)
         case .tandem:
-            child = try ChildProcess(executable: try tandemExecutable(), arguments: ["sentinel", configArgument], logFile: logFile,
+            child = try ChildProcess(executable: try tandemExecutable(), arguments: ["sentinel", configArgument] + extraArguments, logFile: logFile,
                                      workingDirectory: workingDirectory)
         }
         try await waitUntil("\(kind) sentinel on port \(port) to answer PING (log: \(logFile.path))") {

@@ -1,0 +1,133 @@
+import Foundation
+import RESP
+import RedisConnection
+import RedisTestSupport
+import Testing
+
+/// `--http ADDR:PORT` and GET /metrics with real processes: three tandem sentinels and a tandem
+/// proxy, each serving /metrics; the master is killed, and after the failover the scrapes show
+/// it (names, TYPE lines, values).
+@Suite("metrics: GET /metrics after a failover", .serialized, .timeLimit(.minutes(2)),
+       .enabled(if: SentinelProcess.shouldRunTests, "redis-server or redis-sentinel is not installed"))
+struct MetricsTests {
+    static func scrape(_ port: Int) async throws -> Exposition {
+        let (status, body) = try await httpGet(port: port, path: "/metrics")
+        #expect(status == 200)
+        return Exposition(body)
+    }
+
+    @Test("three sentinels and a proxy with --http: failovers_total{outcome=success} 1 on the leader, the duration histogram, master switches on the proxy, process metrics")
+    func failoverShowsInMetrics() async throws {
+        try await withReplicationGroup(replicas: 2) { master, replicas in
+            var sentinels: [SentinelProcess] = []
+            var httpPorts: [Int] = []
+            defer { sentinels.forEach { $0.stop() } }
+            for _ in 0..<3 {
+                let port = try freeLoopbackPort()
+                httpPorts.append(port)
+                sentinels.append(try await SentinelProcess(kind: .tandem, monitoring: master, arguments: ["--http", "127.0.0.1:\(port)"]))
+            }
+            try await waitUntil("the sentinels to discover each other and the replicas", timeout: .seconds(20)) {
+                for s in sentinels {
+                    let k = try await s.known()
+                    if k.sentinels != 2 || k.replicas != 2 { return false }
+                }
+                return true
+            }
+            let proxyHTTP = try freeLoopbackPort()
+            let proxy = try await ProxyProcess(sentinels.flatMap { ["--sentinel", "127.0.0.1:\($0.port)"] }
+                + ["--master-name", "mymaster", "--http", "127.0.0.1:\(proxyHTTP)"])
+            defer { proxy.stop() }
+            let client = try await proxy.connect()
+            for i in 0..<10 { #expect(try await client.send(["SET", "k\(i)", "v"]).string == "OK") }
+            await client.close()
+
+            // Before: the master is up, nothing failed over.
+            let before = try await Self.scrape(httpPorts[0])
+            #expect(before.types["tandem_sentinel_master_sdown"] == "gauge")
+            #expect(before.value("tandem_sentinel_master_sdown", ["master": "mymaster"]) == 0)
+            #expect(before.value("tandem_sentinel_master_odown", ["master": "mymaster"]) == 0)
+            #expect(before.value("tandem_sentinel_replicas", ["master": "mymaster"]) == 2)
+            #expect(before.value("tandem_sentinel_failovers_total", ["master": "mymaster", "outcome": "success"]) == 0)
+            let lags = before.samples.filter { $0.name == "tandem_sentinel_replica_lag_seconds" }
+            #expect(Set(lags.compactMap { $0.labels["replica"] }) == Set(replicas.map { "127.0.0.1:\($0.port)" }))
+
+            master.kill9()
+            let replicaAddresses = Set(replicas.map { "127.0.0.1:\($0.port)" })
+            try await waitUntil("every sentinel to name a promoted replica", timeout: .seconds(20)) {
+                for s in sentinels {
+                    guard let a = try await s.masterAddress(), replicaAddresses.contains(a) else { return false }
+                }
+                return true
+            }
+            try await waitUntil("the proxy to count the master switch", timeout: .seconds(15)) {
+                (try await Self.scrape(proxyHTTP).value("tandem_proxy_master_switches_total") ?? 0) >= 1
+            }
+
+            // The sentinels: exactly one ran the failover and it succeeded.
+            var scrapes: [Exposition] = []
+            for port in httpPorts { scrapes.append(try await Self.scrape(port)) }
+            let successes = scrapes.map { $0.value("tandem_sentinel_failovers_total", ["master": "mymaster", "outcome": "success"]) ?? 0 }
+            #expect(successes.reduce(0, +) == 1, "successes per sentinel: \(successes)")
+            let leader = try #require(scrapes.first { $0.value("tandem_sentinel_failovers_total", ["master": "mymaster", "outcome": "success"]) == 1 })
+            #expect(leader.types["tandem_sentinel_failovers_total"] == "counter")
+            #expect(leader.value("tandem_sentinel_failovers_total", ["master": "mymaster", "outcome": "abort"]) == 0)
+            #expect(leader.value("tandem_sentinel_failover_attempts_total", ["master": "mymaster"]) == 1)
+            #expect(leader.types["tandem_sentinel_failover_duration_seconds"] == "histogram")
+            #expect(leader.value("tandem_sentinel_failover_duration_seconds_count", ["master": "mymaster"]) == 1)
+            let took = try #require(leader.value("tandem_sentinel_failover_duration_seconds_sum", ["master": "mymaster"]))
+            #expect(took > 0 && took < 20, "failover took \(took) s")
+            print("metrics: failover took \(took) s by the leader's histogram; successes per sentinel \(successes)")
+            #expect(leader.value("tandem_sentinel_failover_duration_seconds_bucket", ["master": "mymaster", "le": "+Inf"]) == 1)
+            for s in scrapes {
+                #expect((s.value("tandem_sentinel_epoch") ?? 0) >= 1)
+                #expect(s.types["tandem_sentinel_epoch"] == "gauge")
+                #expect(s.value("tandem_sentinel_masters") == 1)
+                #expect(s.value("tandem_sentinel_master_odown", ["master": "mymaster"]) == 0)
+                #expect(s.value("tandem_sentinel_other_sentinels", ["master": "mymaster"]) == 2)
+                #expect((s.value("tandem_sentinel_master_config_epoch", ["master": "mymaster"]) ?? 0) >= 1)
+                #expect((s.value("tandem_process_resident_memory_bytes") ?? 0) > 0)
+                #expect((s.value("tandem_process_cpu_seconds_total") ?? 0) > 0)
+                #expect((s.value("tandem_process_open_fds") ?? 0) > 0)
+                #expect(s.types["tandem_process_cpu_seconds_total"] == "counter")
+            }
+
+            // The proxy.
+            let p = try await Self.scrape(proxyHTTP)
+            #expect(p.types["tandem_proxy_commands_total"] == "counter")
+            #expect(p.types["tandem_proxy_connections"] == "gauge")
+            #expect((p.value("tandem_proxy_commands_total") ?? 0) >= 10)
+            #expect((p.value("tandem_proxy_connections_total") ?? 0) >= 1)
+            #expect((p.value("tandem_proxy_bytes_received_total") ?? 0) > 0)
+            #expect((p.value("tandem_proxy_bytes_sent_total") ?? 0) > 0)
+            #expect((p.value("tandem_proxy_master_switches_total") ?? 0) >= 1)
+            #expect(p.value("tandem_proxy_errors_total") != nil)
+            #expect(p.value("tandem_proxy_held_commands_timed_out_total") == 0)
+            #expect(p.value("tandem_proxy_unconfirmed_writes_total") == 0)
+            #expect((p.value("tandem_process_resident_memory_bytes") ?? 0) > 0)
+
+            // Other paths: 404.
+            #expect(try await httpGet(port: proxyHTTP, path: "/").status == 404)
+            #expect(try await httpGet(port: httpPorts[0], path: "/status").status == 404)
+        }
+    }
+
+    @Test("--http on a port in use: the proxy does not start and says which address")
+    func bindFailureIsAStartError() async throws {
+        let port = try freeLoopbackPort()
+        let holder = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(holder) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = UInt16(port).bigEndian
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(holder, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        try #require(bound == 0 && listen(holder, 1) == 0)
+        let result = try runProgram(try tandemExecutable(), ["proxy", "--listen", "127.0.0.1:\(try freeLoopbackPort())",
+                                                             "--backend", "127.0.0.1:1", "--http", "127.0.0.1:\(port)"])
+        #expect(result.status == 1)
+        #expect(result.output.contains("cannot listen for HTTP on 127.0.0.1:\(port)"), "output: \(result.output)")
+    }
+}
