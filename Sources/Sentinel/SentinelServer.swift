@@ -16,6 +16,9 @@ public final class SentinelServer: Sendable {
     let runtime: SentinelRuntime
     let logger: Logger
     private let nextClientID = NIOLockedValueBox<UInt64>(0)
+    /// Connections accepted and not yet taken by `serve` (at shutdown some never are: they are
+    /// closed here, as NIO requires of an async channel, instead of trapping at deinit).
+    private let unserved = NIOLockedValueBox<[ObjectIdentifier: NIOAsyncChannel<RESPRequest, ByteBuffer>]>([:])
 
     public init(runtime: SentinelRuntime, logger: Logger) {
         self.runtime = runtime
@@ -56,29 +59,49 @@ public final class SentinelServer: Sendable {
                             try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RESPRequestDecoder()))
                             let id = numbering.take(channel)
                             try channel.pipeline.syncOperations.addHandler(InputCounter(clientID: id))
-                            return try NIOAsyncChannel<RESPRequest, ByteBuffer>(wrappingChannelSynchronously: channel)
+                            let client = try NIOAsyncChannel<RESPRequest, ByteBuffer>(wrappingChannelSynchronously: channel)
+                            self.unserved.withLockedValue { $0[ObjectIdentifier(channel)] = client }
+                            return client
                         }
                     }
                 ports.append(server.channel.localAddress?.port ?? listener.port)
                 group.addTask {
-                    try await withTaskCancellationHandler {
-                        try await server.executeThenClose { inbound in
-                            try await withThrowingDiscardingTaskGroup { clients in
-                                for try await client in inbound {
-                                    clients.addTask(executorPreference: executor) { await self.serve(client) }
+                    do {
+                        try await withTaskCancellationHandler {
+                            try await server.executeThenClose { inbound in
+                                try await withThrowingDiscardingTaskGroup { clients in
+                                    for try await client in inbound {
+                                        clients.addTask(executorPreference: executor) { await self.serve(client) }
+                                    }
                                 }
                             }
+                        } onCancel: {
+                            server.channel.close(promise: nil)
                         }
-                    } onCancel: {
-                        server.channel.close(promise: nil)
+                    } catch {
+                        await self.closeUnserved()
+                        throw error
                     }
+                    await self.closeUnserved()
                 }
             }
             onBound(ports)
         }
     }
 
+    /// Closes the connections accepted that `serve` never took (the server stopped first).
+    private func closeUnserved() async {
+        let left = unserved.withLockedValue { all in
+            defer { all.removeAll() }
+            return Array(all.values)
+        }
+        for client in left {
+            try? await client.executeThenClose { _, _ in }
+        }
+    }
+
     private func serve(_ client: NIOAsyncChannel<RESPRequest, ByteBuffer>) async {
+        _ = unserved.withLockedValue { $0.removeValue(forKey: ObjectIdentifier(client.channel)) }
         do {
             try await client.executeThenClose { inbound, outbound in
                 let channel = client.channel
