@@ -245,6 +245,15 @@ scenario_witness_partition_proxy() {
   check_rejoined
 }
 
+# The same two faults in proxy placement: the VIP stays on a node with a healthy proxy, and the
+# proxies follow the master the group promotes (for the killed agent, the other nodes' switchover).
+scenario_kill_agent_proxy() { nodes_up proxy; write_kill_agent; drive kill_agent_proxy proxy --max-resume 6 --settle 5 || return 1; }
+scenario_supervised_kill_redis_proxy() {
+  nodes_up proxy supervised; write_kill_redis
+  drive supervised_kill_redis_proxy proxy --max-lost-window 0.05 || return 1
+  check_restarted_as_replica "$(cat "$LAB_DIR/redis1.pid")"
+}
+
 # durability: replicated (DURABLE=1; proxy placement, as it needs): the proxy answers a write
 # once a replica has it, so no acknowledged write may be lost at all — not even in the moments
 # before a crash or a fence that the async scenarios allow (--max-lost 0, no window).
@@ -270,7 +279,7 @@ scenario_durable_witness_kill_redis() {
 }
 
 scenarios=("$@")
-[ ${#scenarios[@]} = 0 ] && scenarios=(kill_redis_direct kill_redis_proxy partition_direct partition_proxy kill_agent_direct supervised_kill_redis reboot_master link_down_direct link_down_proxy witness_kill_redis witness_partition witness_partition_proxy durable_kill_redis durable_partition durable_link_down durable_witness_kill_redis)
+[ ${#scenarios[@]} = 0 ] && scenarios=(kill_redis_direct kill_redis_proxy partition_direct partition_proxy kill_agent_direct supervised_kill_redis reboot_master link_down_direct link_down_proxy witness_kill_redis witness_partition witness_partition_proxy kill_agent_proxy supervised_kill_redis_proxy durable_kill_redis durable_partition durable_link_down durable_witness_kill_redis)
 [ "${scenarios[*]}" = quick ] && scenarios=(kill_redis_direct partition_direct)
 failed=0
 for s in "${scenarios[@]}"; do
