@@ -9,39 +9,43 @@ import RESP
 /// `ClientSession` is the shell: it parses commands, owns the channel, the backend links and
 /// the hold timer, feeds events in and carries out the `Action`s taken with `nextAction()`
 /// in order. Methods that need a fact about a backend link take it as an argument.
+///
+/// Split by concern over ProxySession*.swift (this file: commands in, sending, holding, replies;
+/// +OwnConnection: large commands and a connection of the client's own; +Durability: WAIT after
+/// writes; +Types: the values). Its state is changed only in those files; the shell only reads it.
 struct ProxySession {
     let configuration: Configuration
-    private(set) var slots = SlotQueue()
+    var slots = SlotQueue()
     private(set) var firstSeq: UInt64 = 0
     /// Commands sent and not yet answered.
-    private(set) var sentCount = 0
+    var sentCount = 0
     /// The link the unanswered commands went to: commands go to another only when all are in.
-    private var sentOn: ObjectIdentifier?
+    var sentOn: ObjectIdentifier?
     private(set) var replay = ReplayState()
     private(set) var inMulti = false
     private(set) var watching = false
     /// The master changed inside MULTI: the transaction ends in -EXECABORT.
-    private(set) var multiBroken = false
+    var multiBroken = false
     /// The master changed under WATCH: EXEC becomes DISCARD and answers a nil reply.
-    private(set) var watchBroken = false
+    var watchBroken = false
     /// A RESP2 subscriber: its messages are not replies, so its bytes flow without slots.
     private(set) var raw = false
     /// QUIT, a protocol error or a failed replay: no more commands are read.
-    private(set) var closing = false
+    var closing = false
     /// The client has a connection of its own.
-    private(set) var dedicated = false
+    var dedicated = false
     /// The client moves to a connection of its own once its pending replies are in.
-    private(set) var wantDedicated = false
-    private var deferred: Command?
+    var wantDedicated = false
+    var deferred: Command?
     /// A large command is going to the client's own connection piece by piece.
-    private(set) var streaming = false
+    var streaming = false
     /// That connection closed mid-command: the rest of the command is dropped.
-    private(set) var discarding = false
+    var discarding = false
     private(set) var holdArmed = false
     /// With durability on: for each WAIT sent and not yet answered, the sequence number of the
-    /// last command it covers (in the order sent; they answer in that order).
-    private(set) var gates: [UInt64] = []
-    private var gatesHead = 0
+    /// last command it covers (in the order sent; they answer in that order). Kept by
+    /// ProxySession+Durability.swift.
+    var gates = CircularBuffer<UInt64>(initialCapacity: 4)
     private var outbox: [Action] = []
     private var outboxHead = 0
 
@@ -75,22 +79,17 @@ struct ProxySession {
         return action
     }
 
-    private mutating func emit(_ action: Action) {
+    mutating func emit(_ action: Action) {
         outbox.append(action)
     }
 
-    /// WAITs sent and not yet answered.
-    @inline(__always)
-    var pendingGates: Int { gates.count - gatesHead }
-
     /// Replies (or confirmations) still owed by the link the session last sent on.
     @inline(__always)
-    private var owed: Bool { sentCount > 0 || gatesHead < gates.count }
+    var owed: Bool { sentCount > 0 || !gates.isEmpty }
 
     /// The client is gone: forget every pending command and action.
     mutating func clientClosed() {
         gates.removeAll()
-        gatesHead = 0
         slots.removeAll()
         outbox.removeAll()
         outboxHead = 0
@@ -236,13 +235,13 @@ struct ProxySession {
         if !replay.resp3 && subscribed { raw = true }
     }
 
-    private mutating func appendLocal(_ reply: ByteBuffer) {
+    mutating func appendLocal(_ reply: ByteBuffer) {
         slots.append(Slot(state: .done, command: nil, reply: reply))
         if reply.readableBytesView.first == UInt8(ascii: "-") { emit(.count(.proxyError)) }
         deliverReady()
     }
 
-    private mutating func appendLocal(literal: String) {
+    mutating func appendLocal(literal: String) {
         appendLocal(ByteBuffer(string: literal))
     }
 
@@ -251,157 +250,6 @@ struct ProxySession {
     }
 
     static let lostWhileSending = "the connection to the master was lost while the command was being sent; it did not run"
-
-    // MARK: Commands larger than one read
-
-    /// Whether the buffered part of an unfinished command should go out now: it is large, or
-    /// the command is already being streamed.
-    @inline(__always)
-    func shouldStream(bufferedInput: Int, insideFrame: Bool) -> Bool {
-        insideFrame && (bufferedInput >= configuration.streamThreshold || (streaming && bufferedInput > 0))
-    }
-
-    /// Whether streaming may start on `link` (the client's own, writable): no command waits
-    /// before it and none is unanswered on another link.
-    mutating func beginStreaming(on link: ObjectIdentifier) -> Bool {
-        guard !slots.hasQueued, !(owed && sentOn != link) else { return false }
-        streaming = true
-        return true
-    }
-
-    /// The last piece of a streamed command arrived. With `link` (still open) it goes there and
-    /// the returned sequence number, if any, waits for its reply; without, the command is lost.
-    /// A write (with durability on) is then followed by `syncAfterStreamedCommand()`'s WAIT.
-    mutating func streamedCommandEnded(on link: ObjectIdentifier?, expectsReply: Bool, mayWrite: Bool = false) -> UInt64? {
-        streaming = false
-        guard let link else {
-            appendLocal(Self.errorReply(Self.lostWhileSending))
-            return nil
-        }
-        guard expectsReply else { return nil }
-        let seq = firstSeq + UInt64(slots.count)
-        var slot = Slot(state: .sent, command: nil)
-        slot.expectsReply = true
-        slot.write = configuration.durability != nil && mayWrite && !inMulti
-        slot.gated = slot.write
-        slot.syncPoint = !inMulti
-        slots.append(slot)
-        sentCount += 1
-        sentOn = link
-        return seq
-    }
-
-    /// The WAIT to send after the streamed command that just ended, when it was a write (its
-    /// reply is held until the WAIT answers, through `syncReplied`).
-    mutating func syncAfterStreamedCommand() -> ByteBuffer? {
-        guard let durability = configuration.durability, let last = slots.last, last.gated, last.state == .sent else { return nil }
-        gates.append(firstSeq + UInt64(slots.count - 1))
-        return durability.waitCommand
-    }
-
-    /// The rest of a command whose connection closed mid-way arrived and was dropped.
-    mutating func discardedCommandEnded(wasEmpty: Bool) {
-        discarding = false
-        if !wasEmpty { appendLocal(Self.errorReply(Self.lostWhileSending)) }
-    }
-
-    // MARK: A connection of the client's own
-
-    /// The client needs a connection of its own (it stopped reading replies that come on a
-    /// shared one, or a command larger than one read arrived). False when it has or will.
-    @discardableResult
-    mutating func wantDedicatedConnection() -> Bool {
-        guard !dedicated, !wantDedicated, !closing else { return false }
-        wantDedicated = true
-        checkDedicatedSwitch()
-        return true
-    }
-
-    /// Starts a pending move to a connection of its own from an unfinished command.
-    mutating func needDedicatedForPartialCommand() {
-        wantDedicated = true
-        checkDedicatedSwitch()
-    }
-
-    private mutating func checkDedicatedSwitch() {
-        guard wantDedicated, slots.isEmpty else { return }
-        wantDedicated = false
-        dedicated = true
-        emit(.count(.becameDedicated))
-        if var command = deferred {
-            deferred = nil
-            command.traits.readOnly = false  // no read routing on a connection of its own
-            self.command(command)
-        }
-        emit(.resumeInput)
-    }
-
-    /// Decides about the client's own connection. `current` is the one it has, if any;
-    /// `masterGeneration` the master the loop knows (nil: none); `usable` whether commands may
-    /// go to it now (known and not in doubt).
-    mutating func dedicatedLinkStep(current: DedicatedLinkFacts?, masterGeneration: UInt64?, usable: Bool) -> DedicatedLinkStep {
-        var retire = false
-        if let current {
-            if !current.isClosed && current.generation == masterGeneration {
-                return usable ? .use : .none(retire: false)
-            }
-            // Closed, or connected to an older master: leave it once its replies are in.
-            if !current.isClosed && (owed || streaming || masterGeneration == nil) { return .none(retire: false) }
-            retire = true
-            connectionStateLost()
-        }
-        guard usable else { return .none(retire: retire) }
-        let (handshake, replies) = replayHandshake()
-        return .open(handshake: handshake, replies: replies, retire: retire)
-    }
-
-    /// The commands that restore the client's state on a new connection, and their reply count.
-    func replayHandshake() -> (ByteBuffer, Int) {
-        var handshake = ByteBuffer()
-        var replies = 0
-        if replay.auth == nil && !(replay.hello?.contains { Self.equalsIgnoringCase($0, "AUTH") } ?? false) {
-            handshake = configuration.handshake
-            replies = configuration.handshakeReplies
-        }
-        func add(_ arguments: [[UInt8]]?, _ count: Int = 1) {
-            guard let arguments else { return }
-            handshake.writeRESPCommand(arguments.map { ByteBuffer(bytes: $0) })
-            replies += count
-        }
-        add(replay.hello)
-        add(replay.auth)
-        add(replay.select)
-        add(replay.setName)
-        if !replay.channels.isEmpty { add([Array("SUBSCRIBE".utf8)] + replay.channels, replay.channels.count) }
-        if !replay.patterns.isEmpty { add([Array("PSUBSCRIBE".utf8)] + replay.patterns, replay.patterns.count) }
-        return (handshake, replies)
-    }
-
-    private static func equalsIgnoringCase(_ bytes: [UInt8], _ word: String) -> Bool {
-        bytes.count == word.utf8.count && zip(bytes, word.utf8).allSatisfy { a, b in
-            (a >= 0x61 && a <= 0x7a ? a - 0x20 : a) == b
-        }
-    }
-
-    private mutating func connectionStateLost() {
-        if inMulti { multiBroken = true }
-        if watching { watchBroken = true }
-    }
-
-    /// The client's own connection closed.
-    mutating func dedicatedLinkClosed() {
-        connectionStateLost()
-        if streaming {
-            streaming = false
-            discarding = true
-        }
-    }
-
-    /// The new connection refused the replayed state: tell the client and close.
-    mutating func replayFailed(master: String, error: String) {
-        closing = true
-        emit(.failAndClose(Self.errorReply("could not restore this connection's state on master \(master): \(error)")))
-    }
 
     // MARK: Sending
 
@@ -495,63 +343,6 @@ struct ProxySession {
         }
         if anyWithoutReply { deliverReady() }
         return batch
-    }
-
-    /// Adds the WAIT covering the commands up to `seq` to the batch.
-    private mutating func appendWait(to batch: inout ByteBuffer?, owned: inout Bool, covering seq: UInt64, inBatch: Bool,
-                                     expectSync: () -> Void) {
-        var wait = configuration.durability!.waitCommand
-        expectSync()
-        gates.append(seq)
-        guard inBatch else { return }
-        if !owned {
-            var copy = ByteBuffer()
-            copy.reserveCapacity((batch?.readableBytes ?? 0) * 2 + wait.readableBytes)
-            if batch != nil { copy.writeBuffer(&batch!) }
-            batch = copy
-            owned = true
-        }
-        batch!.writeBuffer(&wait)
-    }
-
-    /// The WAIT sent after the writes up to the first pending gate answered: `replicas`
-    /// acknowledged them (nil: an error, or the connection closed before the answer). With
-    /// fewer than required, each write it covers is answered -NOREPLICAS instead of its reply
-    /// (it ran on the master, but a failover may lose it).
-    mutating func syncReplied(replicas: Int?, master: ProxyEndpoint? = nil) {
-        guard gatesHead < gates.count, let durability = configuration.durability else { return }
-        let last = gates[gatesHead]
-        gatesHead += 1
-        if gatesHead == gates.count {
-            gates.removeAll(keepingCapacity: true)
-            gatesHead = 0
-        }
-        let confirmed = (replicas ?? -1) >= durability.replicas
-        var failedWrites = false
-        var seq = firstSeq
-        var index = slots.startIndex
-        while index < slots.endIndex && seq <= last {
-            if slots[index].gated {
-                slots[index].gated = false
-                if !confirmed && slots[index].write && slots[index].state == .done && slots[index].replacement == nil
-                    && slots[index].reply?.readableBytesView.first != UInt8(ascii: "-") {
-                    let why = replicas == nil
-                        ? "the master did not confirm that a replica has this write (the connection closed, or WAIT failed)"
-                        : "only \(replicas!) of \(durability.replicas) replicas acknowledged this write within \(durability.timeoutMilliseconds) ms"
-                    slots[index].replacement = ByteBuffer(string: "-NOREPLICAS Tandem proxy: \(why) (durability: replicated); it ran on the master and a failover may lose it\r\n")
-                    failedWrites = true
-                }
-            }
-            index = slots.index(after: index)
-            seq += 1
-        }
-        if failedWrites {
-            emit(.count(.unconfirmedWrites))
-            emit(.count(.proxyError))
-        }
-        deliverReady()
-        emit(.flush)
-        afterReply()
     }
 
     private mutating func armHold(now: NIODeadline) {
@@ -663,7 +454,7 @@ struct ProxySession {
         }
     }
 
-    private mutating func afterReply() {
+    mutating func afterReply() {
         if !owed {
             if wantDedicated { checkDedicatedSwitch() }
             if slots.hasQueued { emit(.pump) }
@@ -691,7 +482,7 @@ struct ProxySession {
 
     // MARK: Replies out
 
-    private mutating func deliverReady() {
+    mutating func deliverReady() {
         while let first = slots.first, first.state == .done, !first.gated {
             slots.removeFirst()
             firstSeq += 1

@@ -1,0 +1,72 @@
+import NIOCore
+
+/// `durability: replicated` (`--wait-replicas N`): the WAITs that follow a client's writes and
+/// what their answers do to the replies held behind them. `sendQueued` marks the slots it sends
+/// after a write as gated and calls `appendWait`; a gated reply reaches the client only through
+/// `syncReplied`.
+extension ProxySession {
+    /// WAITs sent and not yet answered.
+    @inline(__always)
+    var pendingGates: Int { gates.count }
+
+    /// The WAIT to send after the streamed command that just ended, when it was a write (its
+    /// reply is held until the WAIT answers, through `syncReplied`).
+    mutating func syncAfterStreamedCommand() -> ByteBuffer? {
+        guard let durability = configuration.durability, let last = slots.last, last.gated, last.state == .sent else { return nil }
+        gates.append(firstSeq + UInt64(slots.count - 1))
+        return durability.waitCommand
+    }
+
+    /// A WAIT covering the commands up to `seq`: `expectSync` is told, and unless the connection
+    /// sends its own (`inBatch` false: a shared one, one WAIT per event-loop turn) it is added to
+    /// the batch.
+    mutating func appendWait(to batch: inout ByteBuffer?, owned: inout Bool, covering seq: UInt64, inBatch: Bool,
+                             expectSync: () -> Void) {
+        var wait = configuration.durability!.waitCommand
+        expectSync()
+        gates.append(seq)
+        guard inBatch else { return }
+        if !owned {
+            var copy = ByteBuffer()
+            copy.reserveCapacity((batch?.readableBytes ?? 0) * 2 + wait.readableBytes)
+            if batch != nil { copy.writeBuffer(&batch!) }
+            batch = copy
+            owned = true
+        }
+        batch!.writeBuffer(&wait)
+    }
+
+    /// The WAIT sent after the writes up to the first pending gate answered: `replicas`
+    /// acknowledged them (nil: an error, or the connection closed before the answer). With
+    /// fewer than required, each write it covers is answered -NOREPLICAS instead of its reply
+    /// (it ran on the master, but a failover may lose it).
+    mutating func syncReplied(replicas: Int?) {
+        guard let durability = configuration.durability, let last = gates.popFirst() else { return }
+        let confirmed = (replicas ?? -1) >= durability.replicas
+        var failedWrites = false
+        var seq = firstSeq
+        var index = slots.startIndex
+        while index < slots.endIndex && seq <= last {
+            if slots[index].gated {
+                slots[index].gated = false
+                if !confirmed && slots[index].write && slots[index].state == .done && slots[index].replacement == nil
+                    && slots[index].reply?.readableBytesView.first != UInt8(ascii: "-") {
+                    let why = replicas.map {
+                        "only \($0) of \(durability.replicas) replicas acknowledged this write within \(durability.timeoutMilliseconds) ms"
+                    } ?? "the master did not confirm that a replica has this write (the connection closed, or WAIT failed)"
+                    slots[index].replacement = ByteBuffer(string: "-NOREPLICAS Tandem proxy: \(why) (durability: replicated); it ran on the master and a failover may lose it\r\n")
+                    failedWrites = true
+                }
+            }
+            index = slots.index(after: index)
+            seq += 1
+        }
+        if failedWrites {
+            emit(.count(.unconfirmedWrites))
+            emit(.count(.proxyError))
+        }
+        deliverReady()
+        emit(.flush)
+        afterReply()
+    }
+}
