@@ -21,13 +21,18 @@ two_tandems() {  # two_tandems [instance lines for h1] -- h1 prio 150, h2 prio 1
   start_tandem h2 "$LAB_DIR/h2.conf"
 }
 
-scenario_sigkill() {  # SIGKILL of the master: the backup takes over, the dead master's VIP expires
+scenario_sigkill() {  # SIGKILL of the master: its address guard removes its VIP at once, the backup takes over
   two_tandems
   wait_for 8 "h1 master" only_holder h1 h1 h2
   start_services h1 h2
   [ "$(who_answers)" = h1 ] || lab_fail "client does not reach h1 at the VIP"
   local t0; t0=$(now)
   kill -KILL "$PID_h1"
+  # Well before the address's 3 s lifetime (renewed every second) could end: the guard did it.
+  wait_for 1 "the killed tandem's VIP removed by its address guard" eval '! holds_vip h1'
+  grep -q "tandem address-guard: tandem (pid $PID_h1) is gone: removed $LAB_VIP/24" "$LAB_DIR/h1.log" \
+    || lab_fail "h1's log does not show its address guard removing $LAB_VIP"
+  lab_log "killed node's VIP removed after $(elapsed "$t0" "$(now)")s"
   local took; took=$(time_until_answer "$t0" h2 8) || lab_fail "client never reached h2 at the VIP"
   lab_log "takeover after SIGKILL: ${took}s (client reaches h2)"
   wait_for 6 "stale VIP gone from the killed node" only_holder h2 h1 h2

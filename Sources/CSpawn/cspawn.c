@@ -42,6 +42,11 @@ pid_t cspawn_fork_exec(const char *path, char *const argv[], char *const envp[],
     if (pid == 0) {
         close(report[0]);
         for (int fd = 0; fd < 3; fd++) {
+            if (o->dup_stdio[fd] >= 0) {
+                if (o->dup_stdio[fd] == fd) { int fl = fcntl(fd, F_GETFD); if (fl >= 0) fcntl(fd, F_SETFD, fl & ~FD_CLOEXEC); }
+                else if (dup2(o->dup_stdio[fd], fd) < 0) fail(report[1], errno);
+                continue;
+            }
             if (!o->null_stdio[fd]) continue;
             int null = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
             if (null < 0) fail(report[1], errno);

@@ -34,7 +34,9 @@ public struct NodeStartError: Error, CustomStringConvertible {
 /// accepting and closes its clients, then the monitor stops.
 /// `onReady` is called once the monitor and the proxy listen and the VIP's speaker runs
 /// (systemd's READY=1).
+/// `addressGuard`: how to start `tandem address-guard` for the VIP (see `AddressGuard`).
 public func runNode(configuration c: NodeConfiguration, source: String, logger: Logger,
+                    addressGuard: (program: String, arguments: [String])? = nil,
                     onReady: @Sendable () -> Void = {}) async throws {
     guard let me = c.me else { throw NodeStartError("node \(c.name) is not in group.nodes") }
     let stateDirectory = URL(fileURLWithPath: c.stateDirectory).standardizedFileURL.path
@@ -118,6 +120,7 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
             configuration: vrrp,
             externalTracked: [TrackedObject(name: NodeFiles.eligibleObject, weight: 0, up: false),
                               TrackedObject(name: NodeFiles.preferredObject, weight: NodeFiles.preferredWeight, up: false)],
+            addressGuard: addressGuard,
             log: { [logger] in logger.notice("vip: \($0)") })
     }
 

@@ -10,6 +10,8 @@ public struct SpawnOptions: Sendable {
     public enum Standard: Sendable, Hashable {
         case inherit
         case devNull
+        /// This descriptor of ours (dup2'd onto it; the original may be close-on-exec).
+        case descriptor(Int32)
     }
 
     /// Which process group and session the child is in.
@@ -96,8 +98,15 @@ private func posixSpawn(_ program: String, _ argv: inout [UnsafeMutablePointer<C
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
-    for (fd, standard) in [options.standardInput, options.standardOutput, options.standardError].enumerated() where standard == .devNull {
-        _ = "/dev/null".withCString { posix_spawn_file_actions_addopen(&actions, Int32(fd), $0, fd == 0 ? O_RDONLY : O_WRONLY, 0) }
+    for (fd, standard) in [options.standardInput, options.standardOutput, options.standardError].enumerated() {
+        switch standard {
+        case .inherit: break
+        case .devNull:
+            _ = "/dev/null".withCString { posix_spawn_file_actions_addopen(&actions, Int32(fd), $0, fd == 0 ? O_RDONLY : O_WRONLY, 0) }
+        case .descriptor(let source):
+            let rc = posix_spawn_file_actions_adddup2(&actions, source, Int32(fd))
+            guard rc == 0 else { return -rc }
+        }
     }
     if options.closeOtherDescriptors {
         let rc = cspawn_addclosefrom(&actions, 3)
@@ -139,6 +148,11 @@ private func forkExec(_ program: String, _ argv: inout [UnsafeMutablePointer<CCh
     var o = cspawn_fork_options()
     o.null_stdio = (options.standardInput == .devNull ? 1 : 0, options.standardOutput == .devNull ? 1 : 0,
                     options.standardError == .devNull ? 1 : 0)
+    func dup(_ standard: SpawnOptions.Standard) -> Int32 {
+        if case .descriptor(let source) = standard { return source }
+        return -1
+    }
+    o.dup_stdio = (dup(options.standardInput), dup(options.standardOutput), dup(options.standardError))
     o.close_from = options.closeOtherDescriptors ? 3 : -1
     o.grouping = switch options.grouping {
     case .inherit: 0

@@ -65,6 +65,8 @@ public final class VRRPDaemon: @unchecked Sendable {
     private let mailInFlight = MailInFlight()
     /// Objects the embedding program (the node agent) sets up or down through `post`.
     private let externalTracked: [TrackedObject]
+    /// Removes our addresses if we die without removing them (nil: none running).
+    private var guardian: AddressGuard?
     private let control = DaemonControl()
 
     /// What an embedding program asks of a running daemon (`post`), from any thread.
@@ -91,13 +93,23 @@ public final class VRRPDaemon: @unchecked Sendable {
 
     /// Sets up sockets and removes stale addresses of every instance. Throws on a missing
     /// interface, a missing source address, or no permission.
+    /// `addressGuard`: the program and argv of `tandem address-guard` (see `AddressGuard`); nil:
+    /// no guard, a SIGKILLed daemon's addresses last their lifetime.
     public init(configuration: KeepalivedConfiguration, externalTracked: [TrackedObject] = [],
+                addressGuard: (program: String, arguments: [String])? = nil,
                 log: @escaping @Sendable (String) -> Void) throws {
         self.configuration = configuration
         self.log = log
         self.externalTracked = externalTracked
         self.origin = clock.now
         netlink = try AddressNetlink()
+        if let addressGuard, !configuration.instances.isEmpty {
+            do {
+                guardian = try AddressGuard(program: addressGuard.program, arguments: addressGuard.arguments, log: log)
+            } catch {
+                log("WARNING - \(error); a SIGKILLed tandem's virtual addresses will last their lifetime (\(VRRPDaemon.addressLifetime) s)")
+            }
+        }
         runner = ScriptRunner(enableScriptSecurity: configuration.global.enableScriptSecurity, log: log)
         try resolveScriptUser()
         for group in configuration.syncGroups {
@@ -378,6 +390,8 @@ public final class VRRPDaemon: @unchecked Sendable {
             case .addVirtualAddresses, .refreshVirtualAddresses:
                 for (vip, device) in instances[i].addresses {
                     do {
+                        // The guard hears of it first: we may die between the two.
+                        guardian?.hold(GuardedAddress(address: vip.address, prefixLength: vip.prefixLength, interface: device.index))
                         try netlink.add(vip.address, prefixLength: vip.prefixLength, interface: device.index,
                                         label: vip.label, lifetime: VRRPDaemon.addressLifetime)
                     } catch {
@@ -389,6 +403,7 @@ public final class VRRPDaemon: @unchecked Sendable {
                 for (vip, device) in instances[i].addresses {
                     do {
                         try netlink.remove(vip.address, prefixLength: vip.prefixLength, interface: device.index)
+                        guardian?.release(GuardedAddress(address: vip.address, prefixLength: vip.prefixLength, interface: device.index))
                     } catch {
                         say(i, "cannot remove \(vip.address): \(error)")
                     }

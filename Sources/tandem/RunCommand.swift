@@ -63,7 +63,7 @@ struct RunCommand: AsyncParsableCommand {
             guard let level = Logger.Level(rawValue: logLevel) else { fail("--log-level \(logLevel): must be one of trace, debug, info, notice, warning, error", code: 1) }
             logger.logLevel = level
             do {
-                try await runNode(configuration: configuration, source: path, logger: logger, onReady: { notifier?.ready() })
+                try await runNode(configuration: configuration, source: path, logger: logger, addressGuard: addressGuardLaunch, onReady: { notifier?.ready() })
             } catch {
                 fail("\(error)", code: 1)
             }

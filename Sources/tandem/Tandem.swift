@@ -15,7 +15,7 @@ struct Tandem: AsyncParsableCommand {
             """,
         version: tandemVersion,
         subcommands: [SentinelCommand.self, ProxyCommand.self, VRRPCommand.self, RunCommand.self, SwitchoverCommand.self, StatusCommand.self,
-                      CheckConfigCommand.self]
+                      CheckConfigCommand.self, AddressGuardCommand.self]
     )
 }
 

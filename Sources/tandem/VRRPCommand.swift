@@ -60,7 +60,7 @@ struct VRRPCommand: ParsableCommand {
         }
         let daemon: VRRPDaemon
         do {
-            daemon = try VRRPDaemon(configuration: config, log: { emit("tandem vrrp: " + $0) })
+            daemon = try VRRPDaemon(configuration: config, addressGuard: addressGuardLaunch, log: { emit("tandem vrrp: " + $0) })
         } catch {
             emit("tandem vrrp: \(error)")
             throw ExitCode(1)

@@ -101,4 +101,25 @@ private func runShell(_ script: String, _ options: SpawnOptions = SpawnOptions()
             try spawnProcess("/nonexistent/tandem-test", arguments: ["x"], options: options)
         }
     }
+
+    /// A descriptor of ours as the child's standard input: what we write, it reads; our
+    /// close-on-exec end is not inherited, so our closing it is its end of file. Both spawn
+    /// paths (posix_spawn, and fork+exec for a user change).
+    @Test(arguments: [false, true])
+    func descriptorAsStandardInput(asUser: Bool) throws {
+        if asUser && getuid() != 0 { return }
+        var pair: [Int32] = [-1, -1]
+        #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0)
+        var options = SpawnOptions()
+        options.standardInput = .descriptor(pair[1])
+        options.closeOtherDescriptors = true
+        if asUser { options.user = SpawnUser(name: "root", uid: 0, gid: 0) }
+        // Exits 0 only if it read exactly "hello" and then end of file.
+        let pid = try spawnProcess("/bin/sh", arguments: ["sh", "-c", "[ \"$(cat)\" = hello ]"], options: options)
+        close(pair[1])
+        let sent = Array("hello".utf8).withUnsafeBytes { send(pair[0], $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        #expect(sent == 5)
+        close(pair[0])
+        #expect(reap(pid) == .exited(0))
+    }
 }

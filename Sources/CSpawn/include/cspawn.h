@@ -21,6 +21,8 @@ extern const short cspawn_flag_setsid;
 struct cspawn_fork_options {
     /// 1: open /dev/null on descriptor 0, 1, 2.
     int null_stdio[3];
+    /// A descriptor to put on 0, 1, 2 (dup2; -1: none). Takes precedence over null_stdio.
+    int dup_stdio[3];
     /// Close every descriptor from this one up (-1: none).
     int close_from;
     /// 1: setpgid(0, 0); 2: setsid().
