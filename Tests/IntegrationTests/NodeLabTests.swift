@@ -16,8 +16,10 @@ struct NodeLabTests {
     /// two nodes left fail over (a split vote between them retried at once) and the rebooted
     /// node's agent starts its Redis only as a replica of the new master. durable_partition
     /// (durability: replicated, proxy placement): the same cut loses no acknowledged write at all.
-    @Test("kill -9 of the master's Redis, a partition of the master's node (async and replicated), a reboot of the master's node, clients at the VIP",
-          arguments: ["kill_redis_direct", "partition_direct", "reboot_master", "durable_partition"])
+    /// kill_agent_proxy: kill -9 of the agent holding the VIP; its address guard removes the VIP,
+    /// so it is never on two nodes while the next node takes it.
+    @Test("kill -9 of the master's Redis, a partition of the master's node (async and replicated), a reboot of the master's node, kill -9 of the VIP's agent, clients at the VIP",
+          arguments: ["kill_redis_direct", "partition_direct", "reboot_master", "durable_partition", "kill_agent_proxy"])
     func scenario(_ name: String) async throws {
         let result = try await VRRPLab.run([name], script: "scripts/lab-node.sh")
         #expect(result.status == 0, "\(result.output)")
