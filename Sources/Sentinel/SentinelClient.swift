@@ -1,5 +1,6 @@
 import NIOConcurrencyHelpers
 import NIOCore
+import SentinelConfig
 
 /// A client of the sentinel port: what Redis keeps in its `client` struct (name, user, protocol,
 /// reply mode, tracking, buffers), for the commands and CLIENT LIST. Its changing fields are one
@@ -39,6 +40,8 @@ final class SentinelClient: FieldsUnderOneLock {
         var noEvict = false
         /// Buffers, for CLIENT LIST's memory fields.
         var buffers = Buffers()
+        /// Against `client-output-buffer-limit` (the soft limit's start).
+        var outputLimit = OutputLimitTracker()
         /// Set when killed: the client is gone for CLIENT LIST / KILL at once, as in Redis, even
         /// before its connection has finished closing.
         var killed = false

@@ -6,6 +6,7 @@ import NIOPosix
 import NIOSSL
 import RESP
 import RedisConnection
+import SentinelConfig
 
 #if canImport(Glibc)
 import Glibc
@@ -134,6 +135,11 @@ public final class SentinelServer: Sendable {
                 // Events for this client go through one queue and one writer, so a subscriber
                 // sees them in the order they were published.
                 let (pushes, pushQueue) = AsyncStream.makeStream(of: ByteBuffer.self)
+                // client-output-buffer-limit: a subscriber whose events pile up unread is closed,
+                // as Redis closes it (checked when output is added, as 7.0 checks it).
+                let limits = await runtime.configuration.outputBufferLimits
+                let hub = runtime.hub
+                let runtime = runtime
                 runtime.hub.register(id) { value in
                     var buffer = ByteBuffer()
                     let proto = client.protocolVersion
@@ -142,9 +148,20 @@ public final class SentinelServer: Sendable {
                     } else {
                         buffer.writeRESPValue(value)
                     }
-                    client.update {
+                    let kind: OutputBufferClass = hub.subscriptionCount(id) > 0 ? .pubsub : .normal
+                    let limit = limits[kind] ?? OutputBufferLimit(hard: 0, soft: 0, softSeconds: 0)
+                    let seconds = Int64(Date().timeIntervalSince1970)
+                    let overLimit = client.update {
                         $0.buffers.pendingOutput += buffer.readableBytes
                         $0.buffers.pendingMessages += 1
+                        guard !$0.killed else { return false }
+                        return $0.outputLimit.exceeded(used: UInt64($0.buffers.pendingOutput), limit: limit, nowSeconds: seconds)
+                    }
+                    if overLimit {
+                        let info = runtime.clientInfoLine(client)
+                        client.close()
+                        runtime.logger.warning("Client \(info) scheduled to be closed ASAP for overcoming of output buffer limits.")
+                        return
                     }
                     pushQueue.yield(buffer)
                 }

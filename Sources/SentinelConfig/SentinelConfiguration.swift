@@ -93,6 +93,9 @@ public struct SentinelConfiguration: Sendable, Hashable {
     public var maxClients = 10_000
     /// `timeout`: seconds after which an idle client (not subscribed, not held) is closed; 0 never.
     public var clientIdleTimeout = 0
+    /// `client-output-buffer-limit`: per class (a sentinel's clients are `normal` or, while
+    /// subscribed, `pubsub`).
+    public var outputBufferLimits = OutputBufferLimit.defaults
     /// `aclfile`: ACL users are loaded from (and `ACL SAVE`d to) this file instead of `user` lines.
     public var aclFile: String?
     public var myID: String?
@@ -228,6 +231,14 @@ extension SentinelConfiguration {
         case "timeout":
             guard let n = Int(try argument()), n >= 0 else { throw fail(file, line, words, "argument must be between 0 and 2147483647 inclusive") }
             clientIdleTimeout = n
+            ignoredLines[line] = text
+        case "client-output-buffer-limit":
+            switch OutputBufferLimit.parse(Array(words.dropFirst())) {
+            case .success(let limits):
+                for (kind, limit) in limits { outputBufferLimits[kind] = limit }
+            case .failure(let error):
+                throw fail(file, line, words, error.message)
+            }
             ignoredLines[line] = text
         case "include", "loadmodule", "rename-command":
             throw fail(file, line, words, "'\(keyword)' is not supported by tandem sentinel")
