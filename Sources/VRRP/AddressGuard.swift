@@ -5,53 +5,142 @@ import VRRPCore
 import Glibc
 #endif
 
-/// One virtual address on one interface, as the guard is told about it.
+/// One virtual address on one interface, as the guard is told about it, with the VRRP instance
+/// (VRID) it belongs to.
 public struct GuardedAddress: Hashable, Sendable, CustomStringConvertible {
     public var address: IPAddress
     public var prefixLength: Int
     public var interface: Int32
+    public var vrid: UInt8
 
-    public init(address: IPAddress, prefixLength: Int, interface: Int32) {
+    public init(address: IPAddress, prefixLength: Int, interface: Int32, vrid: UInt8) {
         self.address = address
         self.prefixLength = prefixLength
         self.interface = interface
+        self.vrid = vrid
     }
 
     public var description: String { "\(address)/\(prefixLength) on interface #\(interface)" }
 }
 
-/// What the daemon tells its guard, one line each: `+ IFINDEX ADDRESS PREFIX` (now held) or
-/// `- IFINDEX ADDRESS PREFIX` (released).
+/// What a master sends when it leaves (priority 0) for one VRID, prepared while it is alive:
+/// the guard sends it for a daemon that died, so the backups take over at once, and keeps the
+/// addresses until a new master's advert is heard (or `deadlineMilliseconds`, the instance's
+/// Master_Down_Interval, passes) — so that a client's reconnection in between is answered
+/// (refused) rather than lost, and the address is on one node at a time but for an advert's trip.
+public struct Farewell: Hashable, Sendable {
+    public var vrid: UInt8
+    public var interface: String
+    public var family: IPAddress.Family
+    public var multicast: Bool
+    /// Our address in the adverts (also the unicast bind address).
+    public var source: IPAddress
+    public var deadlineMilliseconds: Int
+    /// The priority-0 advert for each destination (multicast group or unicast peer).
+    public var adverts: [IPAddress: [UInt8]]
+
+    public init(vrid: UInt8, interface: String, family: IPAddress.Family, multicast: Bool, source: IPAddress,
+                deadlineMilliseconds: Int, adverts: [IPAddress: [UInt8]]) {
+        self.vrid = vrid
+        self.interface = interface
+        self.family = family
+        self.multicast = multicast
+        self.source = source
+        self.deadlineMilliseconds = deadlineMilliseconds
+        self.adverts = adverts
+    }
+
+    /// Whether a received advert shows another master for this VRID.
+    public func isNewMaster(_ advert: VRRPAdvert, from sender: IPAddress) -> Bool {
+        advert.vrid == vrid && advert.priority > 0 && sender != source
+    }
+}
+
+/// What the daemon tells its guard, one line each:
+/// - `+ IFINDEX ADDRESS PREFIX VRID` (now held) and `- IFINDEX ADDRESS PREFIX VRID` (released);
+/// - `a VRID INTERFACE 4|6 m|u SOURCE DEADLINE_MS DESTINATION HEX` (the priority-0 advert to
+///   send to DESTINATION if we die; one line per destination) and `a- VRID` (no longer master).
 public enum AddressGuardMessage: Hashable, Sendable {
     case hold(GuardedAddress)
     case release(GuardedAddress)
+    case farewell(Farewell)
+    case forget(vrid: UInt8)
 
+    /// The line(s), each ending in a newline (a farewell: one per destination).
     public var line: String {
         switch self {
-        case .hold(let a): "+ \(a.interface) \(a.address) \(a.prefixLength)\n"
-        case .release(let a): "- \(a.interface) \(a.address) \(a.prefixLength)\n"
+        case .hold(let a): return "+ \(a.interface) \(a.address) \(a.prefixLength) \(a.vrid)\n"
+        case .release(let a): return "- \(a.interface) \(a.address) \(a.prefixLength) \(a.vrid)\n"
+        case .forget(let vrid): return "a- \(vrid)\n"
+        case .farewell(let f):
+            let head = "a \(f.vrid) \(f.interface) \(f.family == .ipv4 ? 4 : 6) \(f.multicast ? "m" : "u") \(f.source) \(f.deadlineMilliseconds)"
+            return f.adverts.sorted { $0.key < $1.key }.map { destination, bytes in
+                "\(head) \(destination) \(bytes.map { String($0, radix: 16).leftPadded(2) }.joined())\n"
+            }.joined()
         }
     }
 
-    /// Parses one line (without its newline); nil for anything else.
+    /// Parses one line (without its newline); nil for anything else. A farewell line carries one
+    /// destination (the guard merges them).
     public init?(line: some StringProtocol) {
         let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-        guard fields.count == 4, let index = Int32(fields[1]), index > 0,
-              let address = IPAddress(fields[2]), let prefix = Int(fields[3]), prefix >= 0,
-              prefix <= (address.family == .ipv4 ? 32 : 128) else { return nil }
-        let guarded = GuardedAddress(address: address, prefixLength: prefix, interface: index)
-        switch fields[0] {
-        case "+": self = .hold(guarded)
-        case "-": self = .release(guarded)
-        default: return nil
+        guard let kind = fields.first else { return nil }
+        switch kind {
+        case "+", "-":
+            guard fields.count == 5, let index = Int32(fields[1]), index > 0,
+                  let address = IPAddress(fields[2]), let prefix = Int(fields[3]), prefix >= 0,
+                  prefix <= (address.family == .ipv4 ? 32 : 128), let vrid = UInt8(fields[4]) else { return nil }
+            let guarded = GuardedAddress(address: address, prefixLength: prefix, interface: index, vrid: vrid)
+            self = kind == "+" ? .hold(guarded) : .release(guarded)
+        case "a-":
+            guard fields.count == 2, let vrid = UInt8(fields[1]) else { return nil }
+            self = .forget(vrid: vrid)
+        case "a":
+            guard fields.count == 9, let vrid = UInt8(fields[1]), !fields[2].isEmpty, fields[2].utf8.count < 16,
+                  let family: IPAddress.Family = fields[3] == "4" ? .ipv4 : fields[3] == "6" ? .ipv6 : nil,
+                  fields[4] == "m" || fields[4] == "u",
+                  let source = IPAddress(fields[5]), source.family == family,
+                  let deadline = Int(fields[6]), (0...60_000).contains(deadline),
+                  let destination = IPAddress(fields[7]), destination.family == family,
+                  let bytes = hexBytes(fields[8]), !bytes.isEmpty, bytes.count <= 1500 else { return nil }
+            self = .farewell(Farewell(vrid: vrid, interface: String(fields[2]), family: family, multicast: fields[4] == "m",
+                                      source: source, deadlineMilliseconds: deadline, adverts: [destination: bytes]))
+        default:
+            return nil
         }
     }
 }
 
-/// The set of addresses the guard removes when its daemon is gone: the holds not yet released,
-/// in the order they were first held.
+private func hexBytes(_ text: some StringProtocol) -> [UInt8]? {
+    let digits = Array(text.utf8)
+    guard digits.count % 2 == 0 else { return nil }
+    var out: [UInt8] = []
+    out.reserveCapacity(digits.count / 2)
+    func value(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
+        default: nil
+        }
+    }
+    for i in stride(from: 0, to: digits.count, by: 2) {
+        guard let high = value(digits[i]), let low = value(digits[i + 1]) else { return nil }
+        out.append(high << 4 | low)
+    }
+    return out
+}
+
+extension String {
+    fileprivate func leftPadded(_ width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}
+
+/// What the guard knows: the addresses held and not released (in the order first held), and
+/// each VRID's farewell while master.
 public struct GuardedSet: Sendable {
     public private(set) var held: [GuardedAddress] = []
+    public private(set) var farewells: [UInt8: Farewell] = [:]
 
     public init() {}
 
@@ -59,20 +148,47 @@ public struct GuardedSet: Sendable {
         switch message {
         case .hold(let a): if !held.contains(a) { held.append(a) }
         case .release(let a): held.removeAll { $0 == a }
+        case .forget(let vrid): farewells[vrid] = nil
+        case .farewell(let f):
+            if var known = farewells[f.vrid], known.interface == f.interface, known.family == f.family,
+               known.multicast == f.multicast, known.source == f.source {
+                known.deadlineMilliseconds = f.deadlineMilliseconds
+                known.adverts.merge(f.adverts) { _, new in new }
+                farewells[f.vrid] = known
+            } else {
+                farewells[f.vrid] = f
+            }
         }
+    }
+
+    /// What to do once the daemon is gone: addresses to remove at once (no farewell for their
+    /// VRID), and per VRID with a farewell, the advert to send and the addresses to remove when a
+    /// new master is heard or the deadline passes.
+    public var endOfLife: (removeNow: [GuardedAddress], handovers: [(farewell: Farewell, addresses: [GuardedAddress])]) {
+        var now: [GuardedAddress] = []
+        var byVRID: [UInt8: [GuardedAddress]] = [:]
+        for a in held {
+            if farewells[a.vrid] != nil { byVRID[a.vrid, default: []].append(a) } else { now.append(a) }
+        }
+        let handovers = byVRID.keys.sorted().map { (farewell: farewells[$0]!, addresses: byVRID[$0]!) }
+        return (now, handovers)
     }
 }
 
-/// A small child process (`tandem address-guard`) that removes the virtual addresses this
-/// process holds once it is gone without removing them itself — SIGKILL, a crash, the OOM
-/// killer. Without it such an address stays until its lifetime runs out (3 s), beside the new
-/// holder's. The child reads what is held from a socket whose other end only this process has
-/// (close-on-exec, so no other child keeps it open); end of file there means we are gone.
-/// A SIGSTOPped daemon keeps its end open: then the lifetime is what removes the address.
+/// A small child process (`tandem address-guard`) that hands over the virtual addresses this
+/// process holds once it is gone without releasing them itself — SIGKILL, a crash, the OOM
+/// killer: it sends the priority-0 advert we would have sent, so a backup takes over at once,
+/// and removes the addresses as soon as the new master's advert arrives (at most the
+/// instance's Master_Down_Interval later). Without it such an address stays until its lifetime
+/// runs out (3 s), beside the new holder's. The child reads what is held from a socket whose
+/// other end only this process has (close-on-exec, so no other child keeps it open); end of
+/// file there means we are gone. A SIGSTOPped daemon keeps its end open: then the lifetime is
+/// what removes the address.
 public final class AddressGuard {
     private let socket: Int32
     public let pid: pid_t
     private var sent: Set<GuardedAddress> = []
+    private var farewellSent: [UInt8: Farewell] = [:]
     private var broken = false
     private let log: (String) -> Void
 
@@ -113,10 +229,18 @@ public final class AddressGuard {
         send(.release(address))
     }
 
-    /// Whether the guard process has ended (reaps it then).
-    public var hasExited: Bool {
-        var status: Int32 = 0
-        return waitpid(pid, &status, WNOHANG) == pid
+    /// The advert to send for `farewell.vrid` if we die as its master (sent again only if changed).
+    public func prepareFarewell(_ farewell: Farewell) {
+        guard farewellSent[farewell.vrid] != farewell else { return }
+        farewellSent[farewell.vrid] = farewell
+        send(.forget(vrid: farewell.vrid))
+        send(.farewell(farewell))
+    }
+
+    /// No longer master of `vrid`: nothing to send for it.
+    public func forgetFarewell(vrid: UInt8) {
+        guard farewellSent.removeValue(forKey: vrid) != nil else { return }
+        send(.forget(vrid: vrid))
     }
 
     private func send(_ message: AddressGuardMessage) {
@@ -131,9 +255,10 @@ public final class AddressGuard {
 }
 
 /// `tandem address-guard`: the guard's side. Reads messages from standard input until end of
-/// file, then removes what is still held, reporting each removal on standard error. Ignores
-/// SIGINT, SIGTERM and SIGHUP: its daemon's end of the socket decides when it ends (a daemon
-/// stopping cleanly releases its addresses first, and this finds nothing left to remove).
+/// file, then hands over what is still held (see `AddressGuard`), reporting each step on
+/// standard error. Ignores SIGINT, SIGTERM and SIGHUP: its daemon's end of the socket decides
+/// when it ends (a daemon stopping cleanly releases its addresses first, and this finds
+/// nothing left to do).
 public func runAddressGuard(log: (String) -> Void) -> Int32 {
     signal(SIGINT, SIG_IGN)
     signal(SIGTERM, SIG_IGN)
@@ -141,7 +266,7 @@ public func runAddressGuard(log: (String) -> Void) -> Int32 {
     let parent = getppid()
     var set = GuardedSet()
     var pending: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 4096)
+    var buffer = [UInt8](repeating: 0, count: 65536)
     while true {
         let n = buffer.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
         if n < 0 && errno == EINTR { continue }
@@ -156,9 +281,10 @@ public func runAddressGuard(log: (String) -> Void) -> Int32 {
                 log("ignored a malformed line: \(line.prefix(80).debugDescription)")
             }
         }
-        if pending.count > 4096 { pending.removeAll() }  // no newline in 4 KiB: not ours
+        if pending.count > 8192 { pending.removeAll() }  // no newline in 8 KiB: not ours
     }
-    guard !set.held.isEmpty else { return 0 }
+    let (removeNow, handovers) = set.endOfLife
+    guard !removeNow.isEmpty || !handovers.isEmpty else { return 0 }
     let netlink: AddressNetlink
     do {
         netlink = try AddressNetlink()
@@ -167,15 +293,68 @@ public func runAddressGuard(log: (String) -> Void) -> Int32 {
         return 1
     }
     var failed = false
-    for a in set.held {
-        do {
-            if try netlink.remove(a.address, prefixLength: a.prefixLength, interface: a.interface) {
-                log("tandem (pid \(parent)) is gone: removed \(a)")
+    func remove(_ addresses: [GuardedAddress], _ why: String) {
+        for a in addresses {
+            do {
+                if try netlink.remove(a.address, prefixLength: a.prefixLength, interface: a.interface) {
+                    log("tandem (pid \(parent)) is gone: removed \(a)\(why)")
+                }
+            } catch {
+                failed = true
+                log("tandem (pid \(parent)) is gone: cannot remove \(a): \(error)")
             }
-        } catch {
-            failed = true
-            log("tandem (pid \(parent)) is gone: cannot remove \(a): \(error)")
         }
     }
+    remove(removeNow, "")
+    // Hand over: the priority-0 advert, then wait for the new master's (or the deadline).
+    let clock = ContinuousClock()
+    let start = clock.now
+    var waiting: [(farewell: Farewell, addresses: [GuardedAddress], socket: VRRPSocket?, deadline: ContinuousClock.Instant)] = []
+    for (farewell, addresses) in handovers {
+        var socket: VRRPSocket?
+        do {
+            let s = try VRRPSocket(family: farewell.family, interface: try NetworkInterface(name: farewell.interface),
+                                   multicast: farewell.multicast, bindAddress: farewell.multicast ? nil : farewell.source)
+            for (destination, advert) in farewell.adverts { try s.send(advert, to: destination) }
+            log("tandem (pid \(parent)) is gone: sent VRID \(farewell.vrid)'s priority-0 advert; its addresses stay until a new master is heard (at most \(farewell.deadlineMilliseconds) ms)")
+            socket = s
+        } catch {
+            log("tandem (pid \(parent)) is gone: cannot send VRID \(farewell.vrid)'s priority-0 advert: \(error)")
+        }
+        waiting.append((farewell, addresses, socket, start + .milliseconds(socket == nil ? 0 : farewell.deadlineMilliseconds)))
+    }
+    while !waiting.isEmpty {
+        let now = clock.now
+        var still: [(farewell: Farewell, addresses: [GuardedAddress], socket: VRRPSocket?, deadline: ContinuousClock.Instant)] = []
+        for w in waiting {
+            var heard: IPAddress?
+            while heard == nil, let packet = w.socket?.receive() {
+                if case .success(let advert) = VRRPAdvert.decode(packet.payload, family: w.farewell.family,
+                                                                 source: packet.source, destination: packet.destination),
+                   w.farewell.isNewMaster(advert, from: packet.source) {
+                    heard = packet.source
+                }
+            }
+            if let heard {
+                remove(w.addresses, " (VRID \(w.farewell.vrid)'s new master \(heard) heard after \(formatMilliseconds(start.duration(to: now))))")
+            } else if now >= w.deadline {
+                remove(w.addresses, " (no new master for VRID \(w.farewell.vrid) within \(w.farewell.deadlineMilliseconds) ms)")
+            } else {
+                still.append(w)
+            }
+        }
+        waiting = still
+        guard !waiting.isEmpty else { break }
+        var fds = waiting.compactMap { $0.socket.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) } }
+        let next = waiting.map(\.deadline).min()!
+        let wait = max(0, min(1000, Int32(clock.now.duration(to: next).components.seconds * 1000
+                                            + clock.now.duration(to: next).components.attoseconds / 1_000_000_000_000_000) + 1))
+        _ = poll(&fds, nfds_t(fds.count), wait)
+    }
     return failed ? 1 : 0
+}
+
+private func formatMilliseconds(_ d: Duration) -> String {
+    let ms = Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
+    return "\(Int(ms.rounded())) ms"
 }

@@ -374,12 +374,7 @@ public final class VRRPDaemon: @unchecked Sendable {
             switch action {
             case .sendAdvert(let priority):
                 let instance = instances[i]
-                let advert = VRRPAdvert(
-                    version: instance.config.version, vrid: instance.config.vrid, priority: priority,
-                    intervalCentiseconds: instance.config.advertIntervalCentiseconds,
-                    addresses: instance.filter.virtualAddresses.isEmpty
-                        ? instance.config.virtualAddresses.filter { !$0.excluded }.map(\.address) : instance.filter.virtualAddresses,
-                    authentication: instance.config.authentication)
+                let advert = self.advert(i, priority: priority)
                 for destination in instance.destinations {
                     do {
                         try instance.socket.send(advert.encode(source: instance.source, destination: destination), to: destination)
@@ -388,10 +383,22 @@ public final class VRRPDaemon: @unchecked Sendable {
                     }
                 }
             case .addVirtualAddresses, .refreshVirtualAddresses:
+                // The guard hears of it first: we may die between the two.
+                if let guardian {
+                    let instance = instances[i]
+                    guardian.prepareFarewell(Farewell(
+                        vrid: instance.config.vrid, interface: instance.interface.name, family: instance.config.family,
+                        multicast: instance.config.unicastPeers.isEmpty, source: instance.source,
+                        deadlineMilliseconds: Int(instance.core.masterDownInterval.components.seconds * 1000
+                                                  + instance.core.masterDownInterval.components.attoseconds / 1_000_000_000_000_000),
+                        adverts: Dictionary(instance.destinations.map { destination in
+                            (destination, advert(i, priority: 0).encode(source: instance.source, destination: destination))
+                        }, uniquingKeysWith: { first, _ in first })))
+                }
                 for (vip, device) in instances[i].addresses {
                     do {
-                        // The guard hears of it first: we may die between the two.
-                        guardian?.hold(GuardedAddress(address: vip.address, prefixLength: vip.prefixLength, interface: device.index))
+                        guardian?.hold(GuardedAddress(address: vip.address, prefixLength: vip.prefixLength, interface: device.index,
+                                                      vrid: instances[i].config.vrid))
                         try netlink.add(vip.address, prefixLength: vip.prefixLength, interface: device.index,
                                         label: vip.label, lifetime: VRRPDaemon.addressLifetime)
                     } catch {
@@ -403,11 +410,13 @@ public final class VRRPDaemon: @unchecked Sendable {
                 for (vip, device) in instances[i].addresses {
                     do {
                         try netlink.remove(vip.address, prefixLength: vip.prefixLength, interface: device.index)
-                        guardian?.release(GuardedAddress(address: vip.address, prefixLength: vip.prefixLength, interface: device.index))
+                        guardian?.release(GuardedAddress(address: vip.address, prefixLength: vip.prefixLength, interface: device.index,
+                                                         vrid: instances[i].config.vrid))
                     } catch {
                         say(i, "cannot remove \(vip.address): \(error)")
                     }
                 }
+                guardian?.forgetFarewell(vrid: instances[i].config.vrid)
                 say(i, "removing VIPs")
             case .sendGratuitous(let count):
                 for (vip, device) in instances[i].addresses {
@@ -440,6 +449,17 @@ public final class VRRPDaemon: @unchecked Sendable {
         defer { propagatingSync = false }
         let events = group.propagate(member: i, from: from, to: to) { instances[$0].core.isFaulty(excluding: group.object) }
         for (m, event) in events { perform(m, instances[m].core.handle(event, now: now())) }
+    }
+
+    /// Instance `i`'s advert at `priority`.
+    private func advert(_ i: Int, priority: UInt8) -> VRRPAdvert {
+        let instance = instances[i]
+        return VRRPAdvert(
+            version: instance.config.version, vrid: instance.config.vrid, priority: priority,
+            intervalCentiseconds: instance.config.advertIntervalCentiseconds,
+            addresses: instance.filter.virtualAddresses.isEmpty
+                ? instance.config.virtualAddresses.filter { !$0.excluded }.map(\.address) : instance.filter.virtualAddresses,
+            authentication: instance.config.authentication)
     }
 
     private func notify(_ i: Int, state: VRRPState, priority: UInt8) {
