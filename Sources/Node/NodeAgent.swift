@@ -114,6 +114,10 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
     // The VIP's speaker is set up first: a missing interface or no permission stops the start
     // before anything listens.
     var daemon: VRRPDaemon?
+    // VRRP claims the VIP only while this node has heard from a majority just now: a node cut
+    // off from the others fails that before VRRP's own timers run out (NodeState.mayClaim).
+    let gateSettings = NodeState.Settings(myName: c.name, myRedis: "", members: c.group.members.map(\.name),
+                                          placement: .direct, downAfter: downAfter)
     if let text = NodeFiles.keepalivedConf(config) {
         let vrrp = try KeepalivedConfiguration.parse(text, file: "\(source) (vip)")
         daemon = try VRRPDaemon(
@@ -121,6 +125,7 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
             externalTracked: [TrackedObject(name: NodeFiles.eligibleObject, weight: 0, up: false),
                               TrackedObject(name: NodeFiles.preferredObject, weight: NodeFiles.preferredWeight, up: false)],
             addressGuard: addressGuard,
+            claimGate: { NodeState.mayClaim(settings: gateSettings, lastHeard: status.read { $0.lastPong }, now: status.now()) },
             log: { [logger] in logger.notice("vip: \($0)") })
     }
 
@@ -185,7 +190,8 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
     let peers = c.group.members.filter { $0.name != c.name }
     for peer in peers {
         workers.append(Task {
-            await probeLoop(host: peer.address, port: peer.monitorPort, password: nil, user: nil, every: tick, timeout: contactWindow) { connection in
+            await probeLoop(host: peer.address, port: peer.monitorPort, password: nil, user: nil,
+                            every: gateSettings.peerProbeInterval, timeout: contactWindow) { connection in
                 // The heartbeat asks the peer's monitor for its view of the group: any answer
                 // counts as heard; a view carries the master and its configuration epoch.
                 let reply = try await connection.send(["SENTINEL", "MASTER", c.group.name], timeout: .milliseconds(contactWindow))

@@ -69,6 +69,10 @@ public struct NodeState: Sendable, Hashable {
         public var placement: Placement
         /// A monitor not heard from for this long no longer counts as in contact.
         public var contactWindow: Int64
+        /// Claiming the VIP needs a majority heard within this (`mayClaim`): 1.5 heartbeats.
+        public var claimWindow: Int64 = 150
+        /// The agents' heartbeats to each other: every `heartbeatInterval`, at most 100 ms.
+        public var peerProbeInterval: Int64 { min(heartbeatInterval, 100) }
         /// How often the agents send heartbeats to each other (down-after / 10).
         public var heartbeatInterval: Int64
         /// This long after it last heard from a majority, a master fences itself
@@ -147,8 +151,23 @@ public struct NodeState: Sendable, Hashable {
 
     /// Whether this node and the monitors heard from within the window are a majority.
     public func hasMajorityContact(now: Int64) -> Bool {
-        let heard = settings.members.filter { $0 != settings.myName && (lastHeard[$0].map { now - $0 <= settings.contactWindow } ?? false) }
+        Self.majorityHeard(settings: settings, lastHeard: lastHeard, now: now, window: settings.contactWindow)
+    }
+
+    /// Whether this node and the monitors heard from (`lastHeard`, by node) within `window` of
+    /// `now` are a majority of the group.
+    public static func majorityHeard(settings: Settings, lastHeard: [String: Int64], now: Int64, window: Int64) -> Bool {
+        let heard = settings.members.filter { $0 != settings.myName && (lastHeard[$0].map { now - $0 <= window } ?? false) }
         return heard.count + 1 >= settings.members.count / 2 + 1
+    }
+
+    /// Whether VRRP may make this node the VIP's holder now (asked when its timers would): a
+    /// majority heard within `claimWindow`. Heartbeats come every 100 ms at most and VRRP's
+    /// Master_Down_Interval (3 × 100 ms + skew) runs at least 200 ms + skew after a cut, so a node
+    /// cut off from the majority fails this before its timers could claim — while its fence and
+    /// eligibility wait for `fenceAfter` so that a blip moves nothing.
+    public static func mayClaim(settings: Settings, lastHeard: [String: Int64], now: Int64) -> Bool {
+        majorityHeard(settings: settings, lastHeard: lastHeard, now: now, window: settings.claimWindow)
     }
 
     public mutating func handle(_ input: Input, now: Int64) -> [Action] {

@@ -67,6 +67,12 @@ public final class VRRPDaemon: @unchecked Sendable {
     private let externalTracked: [TrackedObject]
     /// Removes our addresses if we die without removing them (nil: none running).
     private var guardian: AddressGuard?
+    /// Asked when a backup's timer would make it master (Master_Down_Interval, preemption):
+    /// false holds the claim back (asked again every 20 ms) — the node agent's "heard from a
+    /// majority just now", which an isolated node fails before VRRP's timers run out.
+    private let claimGate: (@Sendable () -> Bool)?
+    /// Instances whose claim the gate is holding back.
+    private var gated: Set<Int> = []
     private let control = DaemonControl()
 
     /// What an embedding program asks of a running daemon (`post`), from any thread.
@@ -97,8 +103,10 @@ public final class VRRPDaemon: @unchecked Sendable {
     /// no guard, a SIGKILLed daemon's addresses last their lifetime.
     public init(configuration: KeepalivedConfiguration, externalTracked: [TrackedObject] = [],
                 addressGuard: (program: String, arguments: [String])? = nil,
+                claimGate: (@Sendable () -> Bool)? = nil,
                 log: @escaping @Sendable (String) -> Void) throws {
         self.configuration = configuration
+        self.claimGate = claimGate
         self.log = log
         self.externalTracked = externalTracked
         self.origin = clock.now
@@ -244,7 +252,9 @@ public final class VRRPDaemon: @unchecked Sendable {
         while true {
             let t = now()
             var deadline = nextLinkPoll
-            for instance in instances { if let d = instance.core.nextDeadline { deadline = min(deadline, d) } }
+            for (i, instance) in instances.enumerated() {
+                if let d = instance.core.nextDeadline { deadline = min(deadline, gated.contains(i) ? max(d, t + .milliseconds(20)) : d) }
+            }
             for check in checks.values where !runner.isRunning(tag: check.script.name) { deadline = min(deadline, check.nextRun) }
             if let d = runner.nextDeadline { deadline = min(deadline, d) }
             if runner.hasRunning { deadline = min(deadline, t + .milliseconds(10)) }
@@ -280,7 +290,14 @@ public final class VRRPDaemon: @unchecked Sendable {
             let after = now()
             for i in instances.indices {
                 if let d = instances[i].core.nextDeadline, d <= after {
+                    if instances[i].core.state == .backup, let claimGate, !claimGate() {
+                        if gated.insert(i).inserted { say(i, "master down, but this node has not heard from a majority of its group just now: not claiming") }
+                        continue
+                    }
+                    if gated.remove(i) != nil { say(i, "claiming: a majority of the group heard again") }
                     perform(i, instances[i].core.handle(.timer, now: after))
+                } else if gated.remove(i) != nil {
+                    say(i, "a master advertises again: nothing to claim")
                 }
             }
             if after >= nextLinkPoll {

@@ -64,6 +64,31 @@ struct NodeStateTests {
         #expect(fences.count >= 4 && run.state.isFenced)
     }
 
+    /// The claim gate VRRP asks before its timers make this node the VIP's holder: a node cut
+    /// off from both peers fails it before VRRPv3's Master_Down_Interval at 100 ms adverts could
+    /// end (at least 200 ms + skew after the cut: the last advert came up to 100 ms before it),
+    /// wherever in the heartbeat period the cut falls; one peer heard is still a majority.
+    @Test("VRRP may claim only with a majority heard within 150 ms: a node cut off fails that before VRRP's timers run out")
+    func claimGate() {
+        let settings = NodeState.Settings(myName: "n1", myRedis: "10.0.0.1:6379", members: ["n1", "n2", "n3"],
+                                          placement: .proxy, downAfter: 1000)
+        #expect(settings.peerProbeInterval == 100)
+        for lastHeartbeat in stride(from: Int64(0), through: 100, by: 10) {
+            let cut = lastHeartbeat  // the cut right after a heartbeat, or up to a period later
+            let heard = ["n2": lastHeartbeat, "n3": lastHeartbeat]
+            #expect(NodeState.mayClaim(settings: settings, lastHeard: heard, now: lastHeartbeat + 100))
+            let earliestVRRPClaim = cut + 200 + 1
+            #expect(!NodeState.mayClaim(settings: settings, lastHeard: heard, now: earliestVRRPClaim), "cut at \(cut)")
+        }
+        #expect(NodeState.mayClaim(settings: settings, lastHeard: ["n2": 1000], now: 1140))
+        #expect(!NodeState.mayClaim(settings: settings, lastHeard: [:], now: 1000))
+        // A slower group: heartbeats still every 100 ms, so the same gate holds.
+        let slow = NodeState.Settings(myName: "n1", myRedis: "10.0.0.1:6379", members: ["n1", "n2", "n3"],
+                                      placement: .proxy, downAfter: 30_000)
+        #expect(slow.peerProbeInterval == 100)
+        #expect(!NodeState.mayClaim(settings: slow, lastHeard: ["n2": 0, "n3": 0], now: 201))
+    }
+
     @Test("a heartbeat counts from when it was heard, not when the shell passed it on")
     func heardAt() {
         var run = Self.settledMaster()
