@@ -45,7 +45,7 @@ public struct DaemonLogHandler: LogHandler {
         clock_gettime(CLOCK_REALTIME, &timestamp)
         switch format {
         case .text:
-            sink("\(Self.localTime(timestamp.tv_sec)) \(event.level) \(label): [\(event.source)] \(event.message)\n")
+            sink("\(Self.localTime(timestamp.tv_sec, milliseconds: Int(timestamp.tv_nsec / 1_000_000))) \(event.level) \(label): [\(event.source)] \(event.message)\n")
         case .json:
             var fields = metadataProvider?.get() ?? [:]
             fields.merge(metadata) { _, new in new }
@@ -116,12 +116,18 @@ public struct DaemonLogHandler: LogHandler {
     }
 
     /// swift-log's stream handler's time: local, `%Y-%m-%dT%H:%M:%S%z`.
-    static func localTime(_ seconds: time_t) -> String {
+    /// `2026-12-05T09:34:56.123+0000`: swift-log's stream format with milliseconds, which the
+    /// timelines of a failover need (Redis's own log lines carry them too).
+    static func localTime(_ seconds: time_t, milliseconds: Int) -> String {
         var t = seconds
         var parts = tm()
         localtime_r(&t, &parts)
         var buffer = [Int8](repeating: 0, count: 64)
-        let n = strftime(&buffer, buffer.count, "%Y-%m-%dT%H:%M:%S%z", &parts)
-        return String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let n = strftime(&buffer, buffer.count, "%Y-%m-%dT%H:%M:%S", &parts)
+        let m = strftime(&buffer[n], buffer.count - n, "%z", &parts)
+        let ms = String(milliseconds)
+        let fraction = "." + String(repeating: "0", count: max(0, 3 - ms.count)) + ms
+        return String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) + fraction
+            + String(decoding: buffer[n..<(n + m)].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

@@ -44,6 +44,9 @@ struct DaemonLogHandlerTests {
         let line = try #require(lines.all.first)
         #expect(lines.all.count == 1)
         #expect(line.contains(" warning tandem.proxy: [DaemonTests] master changed\n"), "\(line)")
+        // The time with milliseconds: 2026-12-05T09:34:56.123+0000
+        let time = String(line.prefix { $0 != " " })
+        #expect(time.wholeMatch(of: /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d{4}/) != nil, "\(time)")
         #expect(!line.contains("event"))
     }
 

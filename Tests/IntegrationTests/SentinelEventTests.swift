@@ -109,7 +109,7 @@ extension EventLog {
                 level = ["#": "warning", "*": "notice", "-": "verbose", ".": "debug"][String(parts[5])] ?? "?"
                 message = parts[6]
             case .tandem:
-                // `2026-11-30T20:21:34+0000 notice tandem.sentinel: [Sentinel] +slave …`
+                // `2026-11-30T20:21:34.152+0000 notice tandem.sentinel: [Sentinel] +slave …`
                 guard let marker = line.range(of: " tandem.sentinel: ") else { continue }
                 let name = line.split(separator: " ")[1]
                 level = ["warning": "warning", "notice": "notice", "info": "verbose", "debug": "debug"][String(name)] ?? String(name)
