@@ -212,6 +212,7 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
                 status.update {
                     $0.groupMaster = view.master
                     $0.groupEpoch = view.epoch
+                    $0.groupInFailover = view.inFailover
                     $0.groupMasterHealthy = view.healthy
                 }
             }

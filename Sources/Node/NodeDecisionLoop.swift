@@ -38,9 +38,9 @@ func decisionLoop(settings: NodeState.Settings, every tick: Int64, status: NodeS
             actions += core.handle(.heardFrom(node: node, at: at), now: now)
         }
         for (node, view) in seen.peerViews {
-            actions += core.handle(.peerView(node: node, master: view.master, epoch: view.epoch), now: now)
+            actions += core.handle(.peerView(node: node, master: view.master, epoch: view.epoch, inFailover: view.inFailover), now: now)
         }
-        actions += core.handle(.groupMaster(seen.groupMaster, epoch: seen.groupEpoch), now: now)
+        actions += core.handle(.groupMaster(seen.groupMaster, epoch: seen.groupEpoch, inFailover: seen.groupInFailover), now: now)
         actions += core.handle(.groupMasterHealthy(seen.groupMasterHealthy), now: now)
         actions += core.handle(.localRedis(seen.localRole), now: now)
         actions += core.handle(.proxyUp(seen.proxyUp), now: now)

@@ -136,6 +136,7 @@ struct MasterView: Sendable {
     var master: String
     var epoch: Int64
     var healthy: Bool
+    var inFailover = false
 }
 
 func masterView(_ reply: RESPValue) -> MasterView? {
@@ -148,7 +149,8 @@ func masterView(_ reply: RESPValue) -> MasterView? {
     }
     guard let host = fields["ip"], let port = fields["port"], let flags = fields["flags"] else { return nil }
     return MasterView(master: "\(host):\(port)", epoch: Int64(fields["config-epoch"] ?? "") ?? 0,
-                      healthy: flags.split(separator: ",").allSatisfy { $0 == "master" })
+                      healthy: flags.split(separator: ",").allSatisfy { $0 == "master" },
+                      inFailover: flags.split(separator: ",").contains("failover_in_progress"))
 }
 
 func splitHostPort(_ text: String) -> (String, Int) {

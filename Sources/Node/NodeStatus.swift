@@ -27,6 +27,7 @@ final class NodeStatus: Sendable {
         var members: [String] = []
         var groupMaster: String?
         var groupEpoch: Int64 = 0
+        var groupInFailover = false
         var groupMasterHealthy = true
         var peerViews: [String: MasterView] = [:]
         var localRole: NodeState.RedisRole = .down

@@ -26,11 +26,13 @@ public struct NodeState: Sendable, Hashable {
         case tick
         /// The local monitor's view of the group: the confirmed master's address (nil: none yet)
         /// and the configuration epoch it was learned in.
-        case groupMaster(String?, epoch: Int64 = 0)
+        /// `inFailover`: the monitor is failing that master over (SENTINEL MASTER's
+        /// `failover_in_progress`).
+        case groupMaster(String?, epoch: Int64 = 0, inFailover: Bool = false)
         /// A peer's monitor's view, from its reply to the heartbeat. The view with the highest
         /// epoch among this node's monitor and the peers in contact is the group's master: a
         /// node back from a cut trusts the majority's newer view over its own monitor's stale one.
-        case peerView(node: String, master: String?, epoch: Int64)
+        case peerView(node: String, master: String?, epoch: Int64, inFailover: Bool = false)
         /// A heartbeat arrived from that node's agent, at `at` (default: the input's `now`).
         case heardFrom(node: String, at: Int64? = nil)
         /// The local Redis's role, from its last INFO/ROLE (or `.down` when it did not answer).
@@ -115,6 +117,23 @@ public struct NodeState: Sendable, Hashable {
     public struct View: Sendable, Hashable {
         public var master: String?
         public var epoch: Int64
+        /// Its monitor is failing this master over: the leader's view names the old master in
+        /// the failover's epoch until the failover ends (Sentinel sets the config epoch at the
+        /// promotion and the address only once the replicas are reconfigured), while the other
+        /// monitors already name the promoted one in that epoch.
+        public var inFailover = false
+
+        public init(master: String?, epoch: Int64, inFailover: Bool = false) {
+            self.master = master
+            self.epoch = epoch
+            self.inFailover = inFailover
+        }
+
+        /// Whether this view is newer than `other`: a higher epoch, or the same epoch named
+        /// by a monitor that is not in the middle of failing `other`'s master over.
+        public func isNewer(than other: View) -> Bool {
+            epoch > other.epoch || (epoch == other.epoch && other.inFailover && !inFailover && master != other.master)
+        }
     }
     public private(set) var localView = View(master: nil, epoch: 0)
     public private(set) var peerViews: [String: View] = [:]
@@ -174,8 +193,8 @@ public struct NodeState: Sendable, Hashable {
         if startedAt == nil { startedAt = now }
         switch input {
         case .tick: break
-        case .groupMaster(let master, let epoch): localView = View(master: master, epoch: epoch)
-        case .peerView(let node, let master, let epoch): peerViews[node] = View(master: master, epoch: epoch)
+        case .groupMaster(let master, let epoch, let inFailover): localView = View(master: master, epoch: epoch, inFailover: inFailover)
+        case .peerView(let node, let master, let epoch, let inFailover): peerViews[node] = View(master: master, epoch: epoch, inFailover: inFailover)
         case .heardFrom(let node, let at):
             let heard = min(at ?? now, now)
             // Back in contact after a silence: what it said before is stale (the group may have
@@ -189,11 +208,12 @@ public struct NodeState: Sendable, Hashable {
         return decide(now: now)
     }
 
-    /// The newest view among the local monitor's and the peers' in contact (ties: the local one).
+    /// The newest view among the local monitor's and the peers' in contact (`View.isNewer`;
+    /// otherwise the local one).
     public func newestView(now: Int64) -> View {
         var best = localView
         for (node, view) in peerViews.sorted(by: { $0.key < $1.key })
-        where view.master != nil && view.epoch > best.epoch && (lastHeard[node].map { now - $0 <= settings.contactWindow } ?? false) {
+        where view.master != nil && view.isNewer(than: best) && (lastHeard[node].map { now - $0 <= settings.contactWindow } ?? false) {
             best = view
         }
         return best
