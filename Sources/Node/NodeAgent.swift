@@ -70,7 +70,6 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
         }
         metrics.addProcessMetrics()
         addNodeMetrics(metrics, status: status)
-        addNodeStatus(page, status: status)
         logger.notice("node \(c.name): metrics on http://\(endpoint)/metrics, status page on http://\(endpoint)/")
     }
     let serving = http != nil
@@ -145,6 +144,8 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
     if let error = await monitorStarted.wait() {
         throw NodeStartError(error)
     }
+    // After the monitor's part (added as it started): INFO node goes on its own entry.
+    if serving { addNodeStatus(page, status: status) }
 
     // The proxy.
     var proxyTask: Task<Void, Never>?
