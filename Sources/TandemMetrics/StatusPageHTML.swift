@@ -193,27 +193,31 @@ function drawFailover(f) {
   const leader = f.leader === "self" ? "this sentinel" : f.leader ? f.leader.substring(0, 8) : "?";
   div.appendChild(el("div", { class: "sub" }, `began ${clock(f.startedAt)} · leader ${leader}` + (f.epoch != null ? ` · epoch ${f.epoch}` : "")));
   // The bar: each step starts a segment in its phase's colour, up to the next step.
-  const W = 940, H = 46, L = 10, R = 10, scale = (W - L - R) / total;
+  const W = 940, H = 60, L = 10, R = 10, scale = (W - L - R) / total;
   const svg = sv("svg", { width: W, height: H, viewBox: `0 0 ${W} ${H}`, class: "bar", role: "img", "aria-label": "failover timeline" });
   svg.appendChild(sv("rect", { x: L, y: 8, width: W - L - R, height: 16, rx: 3, fill: "#eef0f4" }));
   const steps = f.steps || [];
   steps.forEach((st, i) => {
     const x = L + (st.at - f.startedAt) * scale;
     const next = i + 1 < steps.length ? L + (steps[i + 1].at - f.startedAt) * scale : W - R;
-    svg.appendChild(sv("rect", { x, y: 8, width: Math.max(2, next - x), height: 16, fill: color(st.phase), "data-phase": st.phase }));
+    svg.appendChild(sv("rect", { x: Math.min(x, W - R - 3), y: 8, width: Math.max(3, next - x), height: 16,
+      fill: color(st.phase), "data-phase": st.phase }));
   });
-  // Phase boundaries: a tick and a label where each phase first appears.
-  let lastLabelX = -1e9;
+  // Phase boundaries: a tick where each phase first appears, its label on the first of two
+  // rows where it does not overlap the one before (else left out: the list below has it).
+  const rowEnd = [-1e9, -1e9];
   const seen = new Set();
   for (const st of steps) {
     if (seen.has(st.phase)) continue;
     seen.add(st.phase);
     const x = L + (st.at - f.startedAt) * scale;
     svg.appendChild(sv("line", { x1: x, y1: 4, x2: x, y2: 28, stroke: "#1d2330", "stroke-width": 1 }));
-    if (x - lastLabelX > 70) {
-      svg.appendChild(sv("text", { x: Math.min(x, W - 90), y: 42, class: "small" }, `${st.phase} +${ms(st.at - f.startedAt)}`));
-      lastLabelX = x;
-    }
+    const label = `${st.phase} +${ms(st.at - f.startedAt)}`, width = label.length * 6.5;
+    const left = Math.max(L, Math.min(x, W - R - width));
+    const row = rowEnd.findIndex(end => left > end + 6);
+    if (row < 0) continue;
+    svg.appendChild(sv("text", { x: left, y: 40 + row * 14, class: "small" }, label));
+    rowEnd[row] = left + width;
   }
   div.appendChild(svg);
   const ol = el("ol", { class: "steps" });
