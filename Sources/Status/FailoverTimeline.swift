@@ -71,6 +71,9 @@ public struct FailoverTimeline: Sendable, Hashable {
     /// How long after `+switch-master` a VIP takeover still belongs to the failover.
     public let vipWindowMilliseconds: Int64
 
+    /// Steps kept per failover.
+    public static let maxSteps = 200
+
     public init(myID: String = "", limit: Int = 20, vipWindowMilliseconds: Int64 = 30_000) {
         self.myID = myID
         self.limit = max(1, limit)
@@ -129,6 +132,9 @@ public struct FailoverTimeline: Sendable, Hashable {
         guard let index = found else { return }
         var f = failovers[index]
         f.steps.append(step)
+        // A master down for hours that no failover can move (no good replica) repeats its
+        // election steps: keep the first step and the latest ones.
+        if f.steps.count > Self.maxSteps { f.steps.remove(at: 1) }
         f.endedAt = at
         switch type {
         case "+new-epoch":

@@ -140,6 +140,21 @@ import Testing
         #expect(t.failovers[0].steps.filter { $0.phase == "vip" }.count == 1)
     }
 
+    @Test func aMasterDownForLongKeepsItsFirstStepAndTheLatestOnes() throws {
+        var t = FailoverTimeline(myID: "me")
+        t.observe(type: "+sdown", payload: "master m 10.0.0.1 6379", at: 0)
+        for epoch in 1...300 {
+            t.observe(type: "+new-epoch", payload: "\(epoch)", at: Int64(epoch))
+        }
+        let f = try #require(t.failovers.first)
+        #expect(f.steps.count == FailoverTimeline.maxSteps)
+        #expect(f.steps.first?.event == "+sdown")
+        #expect(f.steps.last?.detail == "300")
+        #expect(f.steps[1].detail == "\(300 - FailoverTimeline.maxSteps + 2)")
+        #expect(f.epoch == 300)
+        #expect(f.startedAt == 0)
+    }
+
     @Test func onlyTheLastFailoversAreKept() {
         var t = FailoverTimeline(limit: 3)
         for i in 0..<5 {
