@@ -174,6 +174,12 @@ final class MetricsHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private static let page = Array(StatusPageHTML.page.utf8)
 
+    /// A request that is no HTTP: NIO's error handler has answered 400; the connection ends
+    /// here (left open, a bad client held it until it gave up).
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+
     private func respond(context: ChannelHandlerContext, version: HTTPVersion, keepAlive: Bool, status: HTTPResponseStatus,
                          contentType: String, body: [UInt8], includeBody: Bool, allow: Bool = false, noStore: Bool = false) {
         guard context.channel.isActive else { return }

@@ -52,6 +52,9 @@ struct StatusPageTests {
             #expect(try await httpGet(port: httpPorts[0], path: "/status.json", method: "POST").status == 405)
             #expect(try await httpGet(port: httpPorts[0], path: "/nope").status == 404)
             #expect(try await httpGet(port: httpPorts[0], path: "/metrics").status == 200)
+            // A request that is no HTTP gets 400 and the server goes on.
+            #expect(try await httpGet(port: httpPorts[0], path: "/", method: "G\u{1}T").status == 400)
+            #expect(try await httpGet(port: httpPorts[0], path: "/status.json?x=1").status == 200)
             let before = try await Self.document(httpPorts[0])
             #expect(before["daemon"] as? String == "sentinel")
             #expect(before["monitor"] as? String == "127.0.0.1:\(sentinels[0].port)")
