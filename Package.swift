@@ -195,7 +195,9 @@ let package = Package(
         ),
         .testTarget(
             name: "TandemMetricsTests",
-            dependencies: ["TandemMetrics", "Sentinel", .product(name: "Prometheus", package: "swift-prometheus")],
+            dependencies: ["TandemMetrics", "Sentinel", .product(name: "Prometheus", package: "swift-prometheus"),
+                           .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
+                           .product(name: "NIOHTTP1", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
