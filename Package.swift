@@ -102,12 +102,13 @@ let package = Package(
             dependencies: ["VRRPCore", "KeepalivedConfig", "CVRRPSystem", "Spawn"],
             swiftSettings: swiftSettings
         ),
-        // `--http ADDR:PORT`: GET /metrics (Prometheus text) from the daemons' own state, read at
-        // scrape time; the HTTP server is a thin NIOHTTP1 shell.
+        // `--http ADDR:PORT`: GET /metrics (Prometheus text) and the status page (GET /,
+        // /status.json) from the daemons' own state, read when asked; the HTTP server is a thin
+        // NIOHTTP1 shell.
         .target(
             name: "TandemMetrics",
             dependencies: [
-                "Sentinel", "SentinelCore", "Proxy", "VRRP", "VRRPCore",
+                "Sentinel", "SentinelCore", "Proxy", "VRRP", "VRRPCore", "Status",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -137,7 +138,7 @@ let package = Package(
             name: "Node",
             dependencies: [
                 "NodeCore", "NodeConfig", "Sentinel", "Proxy", "VRRP", "VRRPCore", "KeepalivedConfig", "RESP", "RedisConnection", "Spawn",
-                "TandemMetrics",
+                "TandemMetrics", "Status",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -194,7 +195,9 @@ let package = Package(
         ),
         .testTarget(
             name: "TandemMetricsTests",
-            dependencies: ["TandemMetrics", "Sentinel", .product(name: "Prometheus", package: "swift-prometheus")],
+            dependencies: ["TandemMetrics", "Sentinel", .product(name: "Prometheus", package: "swift-prometheus"),
+                           .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
+                           .product(name: "NIOHTTP1", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

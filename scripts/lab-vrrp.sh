@@ -476,6 +476,7 @@ while time.time() < end:
 
 metrics_scrape() { inns "$1" python3 -c 'import urllib.request; print(urllib.request.urlopen("http://127.0.0.1:9123/metrics", timeout=5).read().decode())'; }
 metrics_has() { metrics_scrape "$1" | grep -qxF "$2"; }
+status_json() { inns "$1" python3 -c 'import urllib.request; print(urllib.request.urlopen("http://127.0.0.1:9123/status.json", timeout=5).read().decode())'; }
 
 scenario_metrics() {  # --http on both: /metrics shows MASTER/BACKUP and the transitions, before and after a graceful stop
   lab_setup 2
@@ -490,6 +491,12 @@ scenario_metrics() {  # --http on both: /metrics shows MASTER/BACKUP and the tra
   grep -qxF 'tandem_vrrp_state{instance="VI_LAB",state="BACKUP"} 1.0' <<<"$m2" || lab_fail "h2 /metrics: not backup: $m2"
   grep -qxF '# TYPE tandem_vrrp_transitions_total counter' <<<"$m1" || lab_fail "h1 /metrics: no transitions counter: $m1"
   grep -q '^tandem_process_resident_memory_bytes [1-9]' <<<"$m1" || lab_fail "h1 /metrics: no process metrics: $m1"
+  # The status page's document: the instance, its state and its address.
+  local s1; s1=$(status_json h1)
+  python3 -c 'import json, sys
+d = json.loads(sys.argv[1]); v = d["vrrp"][0]
+assert d["daemon"] == "vrrp" and v["name"] == "VI_LAB" and v["state"] == "MASTER" and v["addresses"], d' "$s1" \
+    || lab_fail "h1 /status.json: $s1"
   local before; before=$(grep -F 'tandem_vrrp_transitions_total{instance="VI_LAB"}' <<<"$m2" | awk '{print $2}')
   kill -TERM "$PID_h1"
   wait_for 4 "h2 takes the VIP" holds_vip h2

@@ -10,6 +10,7 @@ import Proxy
 import RESP
 import RedisConnection
 import Sentinel
+import Status
 import Synchronization
 import TandemMetrics
 import VRRP
@@ -60,17 +61,18 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
 
     // node.http.listen: /metrics, up before anything else so a bind failure stops the start.
     let metrics = MetricsRegistry()
+    let page = StatusPageSource(daemon: "node", node: c.name)
     var http: MetricsHTTPServer?
     if let listen = c.httpListen {
         let endpoint = try HTTPEndpoint(parsing: listen)
         do {
-            http = try await MetricsHTTPServer.start(endpoint, metrics: metrics)
+            http = try await MetricsHTTPServer.start(endpoint, metrics: metrics, status: page)
         } catch {
             throw NodeStartError("node.http.listen: \(error)")
         }
         metrics.addProcessMetrics()
         addNodeMetrics(metrics, status: status)
-        logger.notice("node \(c.name): metrics on http://\(endpoint)/metrics")
+        logger.notice("node \(c.name): metrics on http://\(endpoint)/metrics, status page on http://\(endpoint)/")
     }
     let serving = http != nil
     defer { if let http { Task { await http.close() } } }
@@ -136,7 +138,12 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
             try await runSentinel(configPath: sentinelPath, overrides: NodeFiles.sentinelOverrides(config), logger: logger,
                                   extraInfo: [("node", { status.infoLines() })],
                                   onListening: { _ in monitorStarted.complete(nil) },
-                                  onRuntime: { runtime in if serving { await metrics.addSentinel(runtime) } })
+                                  onRuntime: { runtime in
+                                      if serving {
+                                          await metrics.addSentinel(runtime)
+                                          await page.addSentinel(runtime)
+                                      }
+                                  })
             monitorStarted.complete(nil)
         } catch {
             monitorStarted.complete("monitor: \(error)")
@@ -145,6 +152,8 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
     if let error = await monitorStarted.wait() {
         throw NodeStartError(error)
     }
+    // After the monitor's part (added as it started): INFO node goes on its own entry.
+    if serving { addNodeStatus(page, status: status) }
 
     // The proxy.
     var proxyTask: Task<Void, Never>?
@@ -156,7 +165,12 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
                 try await runProxy(settings: settings, logger: logger, control: proxyControl, onListening: { _ in
                     status.update { $0.proxyUp = true }
                     proxyStarted.complete(nil)
-                }, onStatistics: { statistics in if serving { metrics.addProxy(statistics) } })
+                }, onStatistics: { statistics in
+                    if serving {
+                        metrics.addProxy(statistics)
+                        page.addProxy(statistics, listen: settings.listen.first.map { "\($0)" })
+                    }
+                })
                 proxyStarted.complete(nil)
             } catch {
                 proxyStarted.complete("proxy: \(error)")
@@ -173,7 +187,10 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
     // The VIP's loop has a thread of its own (poll() on raw sockets).
     let vipDone = Completion()
     if let daemon {
-        if serving { metrics.addVRRP(daemon) }
+        if serving {
+            metrics.addVRRP(daemon)
+            page.addVRRP(daemon, addresses: [c.vip.map { [$0.address] } ?? []])
+        }
         let thread = Thread {
             _ = daemon.run(handleSignals: false)
             vipDone.complete(nil)
@@ -187,6 +204,18 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
 
     // Observers and the decision loop (data nodes: a witness only votes).
     var workers: [Task<Void, Never>] = []
+    if serving, let daemon {
+        // The status page's timeline: when the VIP came to this node (recorded, not decided).
+        workers.append(Task {
+            var last = ""
+            while !Task.isCancelled {
+                let state = daemon.states.first?.rawValue ?? ""
+                if state != last, state == "MASTER" { page.recordVIP(holder: c.name) }
+                last = state
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+        })
+    }
     let peers = c.group.members.filter { $0.name != c.name }
     for peer in peers {
         workers.append(Task {
@@ -297,6 +326,18 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
 }
 
 /// `tandem_node_*`: the agent's own view and decisions, from the status `INFO node` shows.
+/// The status page's node part: `INFO node` of this agent on its own monitor's entry.
+func addNodeStatus(_ page: StatusPageSource, status: NodeStatus) {
+    page.addContributor { document in
+        guard let info = StatusReport.NodeInfo(info: status.infoLines().joined(separator: "\n")) else { return }
+        for g in document.groups.indices {
+            for m in document.groups[g].monitors.indices where document.groups[g].monitors[m].flags.contains("self") {
+                document.groups[g].monitors[m].node = info
+            }
+        }
+    }
+}
+
 func addNodeMetrics(_ metrics: MetricsRegistry, status: NodeStatus) {
     let fenced = metrics.gauge("tandem_node_fenced", "1 while this node has fenced its Redis (no majority contact while master).")
     let majority = metrics.gauge("tandem_node_majority_contact", "1 while this node hears from a majority of the group.")

@@ -144,7 +144,13 @@ extension SentinelRuntime {
 
     /// `addReplySentinelRedisInstance`: the flat field/value list, in 7.0's order.
     func describeInstance(_ ref: InstanceRef) -> RESPValue {
-        guard let m = state.masters[ref.masterName] else { return .nullArray }
+        guard let fields = instanceFields(ref) else { return .nullArray }
+        return .map(fields.map { RESPPair(key: .bulkString($0.0), value: .bulkString($0.1)) })
+    }
+
+    /// SENTINEL MASTER's (REPLICAS', SENTINELS') fields of one instance, in 7.0's order.
+    func instanceFields(_ ref: InstanceRef) -> [(String, String)]? {
+        guard let m = state.masters[ref.masterName] else { return nil }
         let t = now
         var fields: [(String, String)] = []
         let ri: Instance
@@ -226,6 +232,6 @@ extension SentinelRuntime {
             fields.append(("voted-leader", ri.leader ?? "?"))
             fields.append(("voted-leader-epoch", String(ri.leaderEpoch)))
         }
-        return .map(fields.map { RESPPair(key: .bulkString($0.0), value: .bulkString($0.1)) })
+        return fields
     }
 }

@@ -1,4 +1,23 @@
+import Foundation
 import SentinelCore
+
+/// `statusSnapshot()`: SENTINEL MASTER's, REPLICAS' and SENTINELS' field maps per master, as
+/// `tandem status` would read them over the port.
+public struct SentinelStatusSnapshot: Sendable {
+    public struct Group: Sendable {
+        public var master: [String: String]
+        public var replicas: [[String: String]]
+        public var sentinels: [[String: String]]
+        /// `master_repl_offset` of the master's last INFO.
+        public var masterOffset: Int64?
+    }
+
+    /// This sentinel's run ID.
+    public var myID: String
+    /// This sentinel's address (`ip:port`) as it announces itself.
+    public var address: String
+    public var groups: [Group]
+}
 
 /// What `/metrics` shows of a sentinel, read from the core's state at scrape time.
 public struct SentinelMetricsSnapshot: Sendable {
@@ -41,9 +60,35 @@ extension SentinelRuntime {
     }
 
     /// Every event the core publishes is also handed to `observer`, on the runtime's loop
-    /// (the metrics count failovers from them). It must not block.
-    public func setEventObserver(_ observer: @escaping @Sendable (SentinelEvent) -> Void) {
-        eventObserver = observer
+    /// (the metrics count failovers from them, the status page draws them). It must not block.
+    public func addEventObserver(_ observer: @escaping @Sendable (SentinelEvent) -> Void) {
+        eventObservers.append(observer)
+    }
+
+    /// What `tandem status` asks a monitor for, read from this sentinel's own state: per master
+    /// the fields of SENTINEL MASTER, REPLICAS and SENTINELS, and the master's
+    /// `master_repl_offset` from its last INFO. No I/O.
+    public func statusSnapshot() -> SentinelStatusSnapshot {
+        let groups = state.masterNames.compactMap { name -> SentinelStatusSnapshot.Group? in
+            guard let m = state.masters[name], let master = instanceFields(.master(name)) else { return nil }
+            let replicas = m.sortedReplicaAddresses.filter { m.replicas[$0]!.replicaAnnounced }
+                .compactMap { instanceFields(.replica(master: name, $0)) }
+            let sentinels = m.sortedSentinelIDs.compactMap { instanceFields(.sentinel(master: name, runID: $0)) }
+            let offset = infoCache[.master(name)].flatMap { Self.infoField("master_repl_offset", in: $0.text) }.flatMap { Int64($0) }
+            return SentinelStatusSnapshot.Group(master: Dictionary(master, uniquingKeysWith: { a, _ in a }),
+                                                replicas: replicas.map { Dictionary($0, uniquingKeysWith: { a, _ in a }) },
+                                                sentinels: sentinels.map { Dictionary($0, uniquingKeysWith: { a, _ in a }) },
+                                                masterOffset: offset)
+        }
+        return SentinelStatusSnapshot(myID: state.myID, address: "\(state.announce.ip):\(state.announce.port)", groups: groups)
+    }
+
+    /// `name:value` of an INFO text.
+    static func infoField(_ name: String, in text: String) -> String? {
+        for line in text.split(whereSeparator: \.isNewline) where line.hasPrefix(name + ":") {
+            return String(line.dropFirst(name.count + 1)).trimmingCharacters(in: .whitespaces)
+        }
+        return nil
     }
 
     /// `slave0:ip=127.0.0.1,port=6380,state=online,offset=123,lag=0` lines of a master's INFO.

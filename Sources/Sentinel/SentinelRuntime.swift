@@ -82,8 +82,8 @@ public actor SentinelRuntime {
     /// Builds the runtime from a parsed config. A missing `myid` is generated and saved at start.
     /// Sections an embedding program adds to INFO (the node agent's `# Node`): name and lines.
     var extraInfoSections: [(name: String, lines: @Sendable () -> [String])] = []
-    /// Sees every published event (`setEventObserver`; the metrics).
-    var eventObserver: (@Sendable (SentinelEvent) -> Void)?
+    /// See every published event (`addEventObserver`: the metrics, the status page's timeline).
+    var eventObservers: [@Sendable (SentinelEvent) -> Void] = []
 
     public init(configuration: SentinelConfiguration, configPath: String, configText: String, logger: Logger,
                 tlsClient: NIOSSLContext? = nil) {
@@ -312,7 +312,7 @@ public actor SentinelRuntime {
             }
             logger.log(level: level, "\(event.type) \(event.payload)", metadata: event.logMetadata)
             if event.level > .debug { hub.publish(channel: event.type, message: event.payload) }
-            eventObserver?(event)
+            for observer in eventObservers { observer(event) }
         case .notificationScript(let master, let event):
             scheduleNotification(master: master, event)
         case .simulatedCrash:

@@ -1,9 +1,11 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Status
 import Synchronization
 
-/// `--http ADDR:PORT`: answers `GET /metrics` with the registry's exposition and 404 for any
+/// `--http ADDR:PORT`: answers `GET /metrics` with the registry's exposition and, given a status
+/// source, `GET /` with the status page and `GET /status.json` with its document; 404 for any
 /// other path. A thin shell: one NIO event loop of the shared group; nothing here decides.
 public final class MetricsHTTPServer: Sendable {
     private let channel: any Channel
@@ -14,20 +16,20 @@ public final class MetricsHTTPServer: Sendable {
     private init(channel: any Channel) { self.channel = channel }
 
     /// Binds now; a bind failure is an error naming the address.
-    public static func start(_ endpoint: HTTPEndpoint, metrics: MetricsRegistry,
+    public static func start(_ endpoint: HTTPEndpoint, metrics: MetricsRegistry, status: StatusPageSource? = nil,
                              group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> MetricsHTTPServer {
         do {
-            return MetricsHTTPServer(channel: try await bootstrap(group, metrics).bind(host: endpoint.host, port: endpoint.port).get())
+            return MetricsHTTPServer(channel: try await bootstrap(group, metrics, status).bind(host: endpoint.host, port: endpoint.port).get())
         } catch {
             throw HTTPStartError("cannot listen for HTTP on \(endpoint): \(error)")
         }
     }
 
     /// `start` for a caller that is not async (`tandem vrrp`'s thread runs a poll loop).
-    public static func startBlocking(_ endpoint: HTTPEndpoint, metrics: MetricsRegistry,
+    public static func startBlocking(_ endpoint: HTTPEndpoint, metrics: MetricsRegistry, status: StatusPageSource? = nil,
                                      group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) throws -> MetricsHTTPServer {
         do {
-            return MetricsHTTPServer(channel: try bootstrap(group, metrics).bind(host: endpoint.host, port: endpoint.port).wait())
+            return MetricsHTTPServer(channel: try bootstrap(group, metrics, status).bind(host: endpoint.host, port: endpoint.port).wait())
         } catch {
             throw HTTPStartError("cannot listen for HTTP on \(endpoint): \(error)")
         }
@@ -38,14 +40,14 @@ public final class MetricsHTTPServer: Sendable {
         try? channel.close().wait()
     }
 
-    private static func bootstrap(_ group: any EventLoopGroup, _ metrics: MetricsRegistry) -> ServerBootstrap {
+    private static func bootstrap(_ group: any EventLoopGroup, _ metrics: MetricsRegistry, _ status: StatusPageSource?) -> ServerBootstrap {
         ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 64)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(MetricsHTTPHandler(metrics: metrics))
+                    try channel.pipeline.syncOperations.addHandler(MetricsHTTPHandler(metrics: metrics, status: status))
                 }
             }
     }
@@ -96,9 +98,27 @@ final class MetricsHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias OutboundOut = HTTPServerResponsePart
 
     private let metrics: MetricsRegistry
+    private let status: StatusPageSource?
     private var head: HTTPRequestHead?
 
-    init(metrics: MetricsRegistry) { self.metrics = metrics }
+    init(metrics: MetricsRegistry, status: StatusPageSource?) {
+        self.metrics = metrics
+        self.status = status
+    }
+
+    /// The paths served, and how each body is made.
+    private enum Resource {
+        case metrics, page, statusJSON
+    }
+
+    private func resource(_ path: String) -> Resource? {
+        switch path {
+        case "/metrics": return .metrics
+        case "/", "/index.html": return status == nil ? nil : .page
+        case "/status.json": return status == nil ? nil : .statusJSON
+        default: return nil
+        }
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
@@ -112,9 +132,10 @@ final class MetricsHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             let path = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? head.uri
             let keepAlive = head.isKeepAlive
             let version = head.version
-            guard path == "/metrics" else {
+            guard let resource = resource(path) else {
+                let known = status == nil ? "GET /metrics" : "GET /, /status.json, /metrics"
                 respond(context: context, version: version, keepAlive: keepAlive, status: .notFound,
-                        contentType: "text/plain; charset=utf-8", body: Array("not found: GET /metrics\n".utf8), includeBody: true)
+                        contentType: "text/plain; charset=utf-8", body: Array("not found: \(known)\n".utf8), includeBody: head.method != .HEAD)
                 return
             }
             guard head.method == .GET || head.method == .HEAD else {
@@ -123,27 +144,50 @@ final class MetricsHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                 return
             }
             let includeBody = head.method == .GET
+            if case .page = resource {
+                respond(context: context, version: version, keepAlive: keepAlive, status: .ok,
+                        contentType: "text/html; charset=utf-8", body: Self.page, includeBody: includeBody, noStore: true)
+                return
+            }
             let metrics = self.metrics
+            let status = self.status
             let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
             let eventLoop = context.eventLoop
             Task {
-                let body = await metrics.render()
+                let body: [UInt8]
+                let contentType: String
+                if case .statusJSON = resource, let status {
+                    body = await status.page().json()
+                    contentType = "application/json"
+                } else {
+                    body = await metrics.render()
+                    contentType = "text/plain; version=0.0.4; charset=utf-8"
+                }
                 eventLoop.execute {
                     let (handler, context) = loopBound.value
                     handler.respond(context: context, version: version, keepAlive: keepAlive, status: .ok,
-                                    contentType: "text/plain; version=0.0.4; charset=utf-8", body: body, includeBody: includeBody)
+                                    contentType: contentType, body: body, includeBody: includeBody, noStore: resource == .statusJSON)
                 }
             }
         }
     }
 
+    private static let page = Array(StatusPageHTML.page.utf8)
+
+    /// A request that is no HTTP: NIO's error handler has answered 400; the connection ends
+    /// here (left open, a bad client held it until it gave up).
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+
     private func respond(context: ChannelHandlerContext, version: HTTPVersion, keepAlive: Bool, status: HTTPResponseStatus,
-                         contentType: String, body: [UInt8], includeBody: Bool, allow: Bool = false) {
+                         contentType: String, body: [UInt8], includeBody: Bool, allow: Bool = false, noStore: Bool = false) {
         guard context.channel.isActive else { return }
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: contentType)
         headers.add(name: "Content-Length", value: String(body.count))
         if allow { headers.add(name: "Allow", value: "GET, HEAD") }
+        if noStore { headers.add(name: "Cache-Control", value: "no-store") }
         if !keepAlive { headers.add(name: "Connection", value: "close") }
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)
         if includeBody {

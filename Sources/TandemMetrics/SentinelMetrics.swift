@@ -21,7 +21,7 @@ extension MetricsRegistry {
         let masters = gauge("tandem_sentinel_masters", "Masters this sentinel monitors.")
 
         let failovers = FailoverCounters(self)
-        await runtime.setEventObserver { event in failovers.observe(event) }
+        await runtime.addEventObserver { event in failovers.observe(event) }
         addCollector {
             let s = await runtime.metricsSnapshot()
             func each(_ value: (SentinelMetricsSnapshot.Master) -> Double) -> [(labels: [(String, String)], value: Double)] {

@@ -69,7 +69,7 @@ struct ProxyCommand: AsyncParsableCommand {
     var logLevel = "notice"
     @Option(name: .customLong("log-format"), help: "text (default) or json: one JSON object per line.")
     var logFormat: LogFormat = .text
-    @Option(name: .customLong("http"), help: "Serve GET /metrics (Prometheus) on ADDR:PORT.")
+    @Option(name: .customLong("http"), help: "Serve GET /metrics (Prometheus), the status page (GET /) and /status.json on ADDR:PORT.")
     var http: String?
 
     func run() async throws {
@@ -89,15 +89,20 @@ struct ProxyCommand: AsyncParsableCommand {
         defer { terminate.forEach { $0.cancel() } }
         do {
             let metrics = MetricsRegistry()
+            let page = StatusPageSource(daemon: "proxy")
             var server: MetricsHTTPServer?
             if let endpoint {
-                server = try await MetricsHTTPServer.start(endpoint, metrics: metrics)
+                server = try await MetricsHTTPServer.start(endpoint, metrics: metrics, status: page)
                 metrics.addProcessMetrics()
-                logger.notice("metrics on http://\(endpoint)/metrics")
+                logger.notice("metrics on http://\(endpoint)/metrics, status page on http://\(endpoint)/")
             }
             let serving = server != nil
+            let listenAt = listen.first
             try await runProxy(settings: settings, logger: logger, onListening: { _ in notifier?.ready() }, onStatistics: { statistics in
-                if serving { metrics.addProxy(statistics) }
+                if serving {
+                    metrics.addProxy(statistics)
+                    page.addProxy(statistics, listen: listenAt)
+                }
             })
             await server?.close()
         } catch {

@@ -29,7 +29,7 @@ struct RunCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("log-format"), help: "text (default) or json: one JSON object per line.")
     var logFormat: LogFormat = .text
-    @Option(name: .customLong("http"), help: "Serve GET /metrics (Prometheus) on ADDR:PORT (overrides node.http.listen).")
+    @Option(name: .customLong("http"), help: "Serve GET /metrics (Prometheus), the status page (GET /) and /status.json on ADDR:PORT (overrides node.http.listen).")
     var http: String?
 
     func run() async throws {
@@ -73,7 +73,7 @@ struct RunCommand: AsyncParsableCommand {
             + (configuration.redis.map { ["redis on port \($0.port)\($0.supervise ? " (supervised)" : "")"] } ?? [])
             + (configuration.proxy.map { ["proxy on \($0.listen.joined(separator: ", "))"] } ?? [])
             + (configuration.vip.map { ["virtual IP \($0.address) on \($0.interface) (\($0.placement.rawValue), VRRPv\($0.vrrpVersion))"] } ?? [])
-            + (configuration.httpListen.map { ["metrics on \($0)"] } ?? [])
+            + (configuration.httpListen.map { ["metrics and status page on \($0)"] } ?? [])
         print("\(path): configuration OK: node \(configuration.name) (\(configuration.role.rawValue)) of group \(configuration.group.name) with \(configuration.group.members.count) nodes; \(parts.joined(separator: "; "))")
     }
 

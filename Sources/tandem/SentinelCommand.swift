@@ -14,7 +14,7 @@ struct SentinelCommand: AsyncParsableCommand {
         commandName: "sentinel",
         abstract: "Run a Redis Sentinel compatible monitor from a sentinel.conf.")
 
-    @Argument(parsing: .allUnrecognized, help: "sentinel.conf path, then redis-sentinel style options (--port N, --bind ADDR, --sentinel), --log-format text|json, and --http ADDR:PORT for GET /metrics.")
+    @Argument(parsing: .allUnrecognized, help: "sentinel.conf path, then redis-sentinel style options (--port N, --bind ADDR, --sentinel), --log-format text|json, and --http ADDR:PORT for GET /metrics and the status page (GET /, /status.json).")
     var arguments: [String] = []
 
     func run() async throws {
@@ -63,16 +63,18 @@ struct SentinelCommand: AsyncParsableCommand {
             // The HTTP port is bound once the runtime exists: after `daemonize yes` has started
             // the daemon, so the launcher never holds it.
             let metrics = MetricsRegistry()
+            let page = StatusPageSource(daemon: "sentinel")
             let server = MetricsHTTPServerBox()
             let http = http
             let logger = logger
             try await runSentinel(configPath: path, overrides: overrides, logger: logger, handleTermination: true,
                                   onListening: { _ in notifier?.ready() }, onRuntime: { runtime in
                 guard let http else { return }
-                server.set(try await MetricsHTTPServer.start(http, metrics: metrics))
+                server.set(try await MetricsHTTPServer.start(http, metrics: metrics, status: page))
                 metrics.addProcessMetrics()
                 await metrics.addSentinel(runtime)
-                logger.notice("metrics on http://\(http)/metrics")
+                await page.addSentinel(runtime)
+                logger.notice("metrics on http://\(http)/metrics, status page on http://\(http)/")
             })
             await server.close()
         } catch {

@@ -29,7 +29,7 @@ struct VRRPCommand: ParsableCommand {
 
     @Option(name: .customLong("log-format"), help: "text (default) or json: one JSON object per line.")
     var logFormat: LogFormat = .text
-    @Option(name: .customLong("http"), help: "Serve GET /metrics (Prometheus) on ADDR:PORT.")
+    @Option(name: .customLong("http"), help: "Serve GET /metrics (Prometheus), the status page (GET /) and /status.json on ADDR:PORT.")
     var http: String?
 
     func run() throws {
@@ -70,10 +70,12 @@ struct VRRPCommand: ParsableCommand {
             do {
                 let endpoint = try HTTPEndpoint(parsing: http)
                 let metrics = MetricsRegistry()
-                server = try MetricsHTTPServer.startBlocking(endpoint, metrics: metrics)
+                let page = StatusPageSource(daemon: "vrrp")
+                server = try MetricsHTTPServer.startBlocking(endpoint, metrics: metrics, status: page)
                 metrics.addProcessMetrics()
                 metrics.addVRRP(daemon)
-                emit("tandem vrrp: metrics on http://\(endpoint)/metrics")
+                page.addVRRP(daemon, addresses: config.instances.map { $0.virtualAddresses.map { "\($0.address)/\($0.prefixLength)" } })
+                emit("tandem vrrp: metrics on http://\(endpoint)/metrics, status page on http://\(endpoint)/")
             } catch {
                 emit("tandem vrrp: \(error)")
                 throw ExitCode(1)

@@ -106,8 +106,20 @@ struct MetricsTests {
             #expect(p.value("tandem_proxy_unconfirmed_writes_total") == 0)
             #expect((p.value("tandem_process_resident_memory_bytes") ?? 0) > 0)
 
+            // The proxy's /status.json: what a proxy knows (no monitor, no failovers).
+            let (status, body) = try await httpGet(port: proxyHTTP, path: "/status.json")
+            #expect(status == 200)
+            let document = try #require(try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])
+            #expect(document["daemon"] as? String == "proxy")
+            let proxyPart = try #require(document["proxy"] as? [String: Any])
+            #expect(proxyPart["masterKnown"] as? Bool == true)
+            #expect((proxyPart["masterSwitches"] as? Int ?? 0) >= 1)
+            #expect((proxyPart["commands"] as? Int ?? 0) >= 10)
+            #expect((document["groups"] as? [Any])?.isEmpty == true)
+            #expect(try await httpGet(port: proxyHTTP, path: "/").status == 200)
+
             // Other paths: 404.
-            #expect(try await httpGet(port: proxyHTTP, path: "/").status == 404)
+            #expect(try await httpGet(port: proxyHTTP, path: "/nope").status == 404)
             #expect(try await httpGet(port: httpPorts[0], path: "/status").status == 404)
         }
     }

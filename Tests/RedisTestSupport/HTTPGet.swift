@@ -4,9 +4,9 @@ import Foundation
 import Glibc
 #endif
 
-/// One HTTP/1.0 GET to 127.0.0.1:`port` (the server closes after the reply): the status code
-/// and the body. Blocking socket calls, off the caller's executor.
-public func httpGet(port: Int, path: String, timeout: Duration = .seconds(5)) async throws -> (status: Int, body: String) {
+/// One HTTP/1.0 GET (or `method`) to 127.0.0.1:`port` (the server closes after the reply): the
+/// status code and the body. Blocking socket calls, off the caller's executor.
+public func httpGet(port: Int, path: String, method: String = "GET", timeout: Duration = .seconds(5)) async throws -> (status: Int, body: String) {
     try await Task.detached {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw HarnessError("socket() failed: errno \(errno)") }
@@ -22,7 +22,7 @@ public func httpGet(port: Int, path: String, timeout: Duration = .seconds(5)) as
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard connected == 0 else { throw HarnessError("connect to 127.0.0.1:\(port) failed: errno \(errno)") }
-        let request = Array("GET \(path) HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".utf8)
+        let request = Array("\(method) \(path) HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".utf8)
         guard send(fd, request, request.count, 0) == request.count else { throw HarnessError("send failed: errno \(errno)") }
         var response: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65_536)
