@@ -95,6 +95,11 @@ let package = Package(
             dependencies: ["VRRPCore"],
             swiftSettings: swiftSettings
         ),
+        // PURE: keepalived's virtual_server in user space: checker state machine, quorum, schedulers.
+        .target(
+            name: "LVSCore",
+            swiftSettings: swiftSettings
+        ),
         // Linux calls Glibc's module map does not reach: packet sockets, IPv6 receive options.
         .target(name: "CVRRPSystem"),
         .target(
@@ -225,6 +230,11 @@ let package = Package(
         .testTarget(
             name: "VRRPCoreTests",
             dependencies: ["VRRPCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "LVSCoreTests",
+            dependencies: ["LVSCore"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
