@@ -107,6 +107,17 @@ let package = Package(
             dependencies: ["VRRPCore", "KeepalivedConfig", "CVRRPSystem", "Spawn"],
             swiftSettings: swiftSettings
         ),
+        // The virtual servers' shell: a TCP listener per virtual_server, the byte path, the checkers.
+        .target(
+            name: "LVS",
+            dependencies: [
+                "LVSCore", "KeepalivedConfig", "VRRPCore", "VRRP", "Spawn",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // `--http ADDR:PORT`: GET /metrics (Prometheus text) from the daemons' own state, read at
         // scrape time; the HTTP server is a thin NIOHTTP1 shell.
         .target(
@@ -159,7 +170,7 @@ let package = Package(
             name: "tandem",
             dependencies: [
                 "Sentinel", "Proxy", "VRRP", "KeepalivedConfig", "NodeConfig", "Node", "NodeCore", "Status", "RESP", "RedisConnection",
-                "Daemon", "SentinelConfig", "TandemMetrics",
+                "Daemon", "SentinelConfig", "TandemMetrics", "LVS", "VRRPCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
