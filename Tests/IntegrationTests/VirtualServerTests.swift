@@ -256,3 +256,125 @@ struct VirtualServerTests {
         }
     }
 }
+
+/// `python3 -m http.server` on a free loopback port serving `directory`; stopped by PID.
+private final class HTTPServerProcess: @unchecked Sendable {
+    static let python = findExecutable("python3")
+    let port: Int
+    private let child: ChildProcess
+
+    init(directory: URL) async throws {
+        port = try freeLoopbackPort()
+        child = try ChildProcess(
+            executable: HTTPServerProcess.python!,
+            arguments: ["-m", "http.server", "\(port)", "--bind", "127.0.0.1", "--directory", directory.path],
+            logFile: directory.appendingPathComponent("http-\(port).log"))
+        try await waitUntil("python3 http.server on \(port)") { (try? rawExchange(port: port, request: "GET / HTTP/1.0\r\n\r\n")) != nil }
+    }
+
+    func stop() { child.kill9() }
+    deinit { child.kill9() }
+}
+
+/// Connects, writes `request`, shuts the write side (a half-close), and reads to the end.
+private func rawExchange(port: Int, request: String) throws -> String {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw HarnessError("socket: errno \(errno)") }
+    defer { close(fd) }
+    var timeout = timeval(tv_sec: 3, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = UInt16(port).bigEndian
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let connected = withUnsafePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard connected == 0 else { throw HarnessError("connect to \(port): errno \(errno)") }
+    let bytes = Array(request.utf8)
+    guard write(fd, bytes, bytes.count) == bytes.count else { throw HarnessError("write: errno \(errno)") }
+    shutdown(fd, Int32(SHUT_WR))
+    var reply: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = read(fd, &buffer, buffer.count)
+        if n < 0 { throw HarnessError("read: errno \(errno)") }
+        if n == 0 { break }
+        reply += buffer[..<n]
+    }
+    guard !reply.isEmpty else { throw HarnessError("empty reply from \(port)") }
+    return String(decoding: reply, as: UTF8.self)
+}
+
+@Suite("tandem vrrp serving virtual_server with HTTP servers", .serialized, .timeLimit(.minutes(2)),
+       .enabled(if: HTTPServerProcess.python != nil || isCI, "python3 is not installed"))
+struct VirtualServerHTTPTests {
+    @Test("HTTP_GET with status_code and digest; persistence holds a client address; a half-closed request is answered")
+    func httpGetPersistenceHalfClose() async throws {
+        let site = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-http-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: site, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: site) }
+        // Each server serves its own directory: name (who answered) and health (what is checked).
+        var servers: [HTTPServerProcess] = []
+        defer { servers.forEach { $0.stop() } }
+        for name in ["one", "two"] {
+            let root = site.appendingPathComponent(name)
+            try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+            try name.write(to: root.appendingPathComponent("name"), atomically: true, encoding: .utf8)
+            try "healthy\n".write(to: root.appendingPathComponent("health"), atomically: true, encoding: .utf8)
+            servers.append(try await HTTPServerProcess(directory: root))
+        }
+        // The digest of "healthy\n", as genhash would print it.
+        let digest = try runProgram("/usr/bin/md5sum", [site.appendingPathComponent("one/health").path]).output.prefix(32)
+        func real(_ server: HTTPServerProcess) -> String {
+            """
+              real_server 127.0.0.1 \(server.port) {
+                HTTP_GET {
+                  url {
+                    path /health
+                    status_code 200
+                    digest \(digest)
+                  }
+                  connect_timeout 1
+                  retry 0
+                  warmup 0
+                }
+              }
+            """
+        }
+        let lvs = try VirtualServerProcess("""
+              delay_loop 0.5
+              lb_algo rr
+              persistence_timeout 50
+            \(real(servers[0]))
+            \(real(servers[1]))
+            """)
+        defer { _ = lvs.stop() }
+        try await lvs.waitListening()
+
+        // Every connection from 127.0.0.1 goes to the same server (persistence), half-closed or not.
+        var names: [String] = []
+        for _ in 0..<4 {
+            let reply = try rawExchange(port: lvs.port, request: "GET /name HTTP/1.0\r\n\r\n")
+            #expect(reply.hasPrefix("HTTP/1.0 200"), "\(reply)")
+            names.append(reply.components(separatedBy: "\r\n\r\n").last ?? "")
+        }
+        #expect(Set(names).count == 1, "\(names)")
+        let first = try #require(names.first)
+
+        // That server's health page changes: the digest no longer matches → down → the other.
+        try "sick\n".write(to: site.appendingPathComponent("\(first)/health"), atomically: true, encoding: .utf8)
+        try await waitUntil("the digest failure (log: \(lvs.logTail()))") { lvs.log.contains("MD5 digest error to [/health]") }
+        try await waitUntil("the other server answering") {
+            let reply = try rawExchange(port: lvs.port, request: "GET /name HTTP/1.0\r\n\r\n")
+            return !reply.hasSuffix(first)
+        }
+        // The page gone: a 404 fails status_code 200 as well.
+        let other = first == "one" ? "two" : "one"
+        try FileManager.default.removeItem(at: site.appendingPathComponent("\(other)/health"))
+        try await waitUntil("the status code failure (log: \(lvs.logTail()))") {
+            lvs.log.contains("status_code = 404")
+        }
+        #expect(lvs.stop() == 0)
+    }
+}
