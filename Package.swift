@@ -249,6 +249,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "LVSTests",
+            dependencies: ["LVS", "LVSCore", "KeepalivedConfig",
+                           .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "KeepalivedConfigTests",
             dependencies: ["KeepalivedConfig", "VRRPCore"],
             exclude: ["Fixtures"],

@@ -119,6 +119,13 @@ public struct HTTPCheck: Sendable {
         /// Lower-case hex MD5 of the body, when given.
         public var digest: String?
         public var virtualhost: String?
+
+        public init(path: String, statusCodes: [ClosedRange<Int>] = [200...299], digest: String? = nil, virtualhost: String? = nil) {
+            self.path = path
+            self.statusCodes = statusCodes
+            self.digest = digest
+            self.virtualhost = virtualhost
+        }
     }
 
     public var urls: [URL] = []
