@@ -251,7 +251,8 @@ let package = Package(
         .testTarget(
             name: "LVSTests",
             dependencies: ["LVS", "LVSCore", "KeepalivedConfig",
-                           .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")],
+                           .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                           .product(name: "NIOEmbedded", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -20,8 +20,8 @@ public struct VirtualServerError: Error, Sendable, CustomStringConvertible {
 /// keepalived's `virtual_server`s served in user space: a TCP listener on each virtual server's
 /// address and port (IP_FREEBIND, so both nodes listen whether or not they hold the VIP), every
 /// connection forwarded to the real server `VirtualServerState` picks, the checkers run here and
-/// their verdicts fed back. Everything runs on one event loop of its own; `start` and `stop`
-/// may be called from any thread.
+/// their verdicts fed back. The decisions run on one event loop, each connection's bytes on one
+/// of a group of loops (one per core); `start` and `stop` may be called from any thread.
 public final class VirtualServers: Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let servers: [VirtualServerLoop]
@@ -30,7 +30,9 @@ public final class VirtualServers: Sendable {
     /// vrrp_instance carries it, the checks run). Called on the virtual servers' loop every second.
     public init(configuration: KeepalivedConfiguration, log: @escaping @Sendable (String) -> Void,
                 addressHeld: @escaping @Sendable (IPAddress) -> Bool? = { _ in nil }) throws {
-        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        // One loop for the decisions (the first), every loop for connections' bytes.
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        self.group = group
         let loop = group.next()
         var defaultUser: ScriptUser?
         if let (name, groupName) = configuration.global.scriptUser {
@@ -44,7 +46,7 @@ public final class VirtualServers: Sendable {
         }
         let scripts = ChildScripts(loop: loop, enableScriptSecurity: configuration.global.enableScriptSecurity, log: log)
         servers = configuration.virtualServers.map {
-            VirtualServerLoop(config: $0, loop: loop, scripts: scripts, defaultUser: defaultUser, log: log, addressHeld: addressHeld)
+            VirtualServerLoop(config: $0, loop: loop, connections: group, scripts: scripts, defaultUser: defaultUser, log: log, addressHeld: addressHeld)
         }
     }
 
@@ -75,11 +77,12 @@ public final class VirtualServers: Sendable {
     }
 }
 
-/// One virtual server on the event loop: its core, listener, timers and checks. Touched only on
-/// `loop`, hence @unchecked Sendable.
+/// One virtual server: its core, listener, timers and checks, touched only on `loop` (hence
+/// @unchecked Sendable); connections run on `connections`' loops and hop to `loop` to decide.
 final class VirtualServerLoop: @unchecked Sendable {
     let config: VirtualServerConfig
     let loop: any EventLoop
+    private let connections: any EventLoopGroup
     private let scripts: ChildScripts
     private let defaultUser: ScriptUser?
     private let log: @Sendable (String) -> Void
@@ -94,10 +97,11 @@ final class VirtualServerLoop: @unchecked Sendable {
     private var clients: Set<ObjectIdentifier> = []
     private var openChannels: [ObjectIdentifier: any Channel] = [:]
 
-    init(config: VirtualServerConfig, loop: any EventLoop, scripts: ChildScripts, defaultUser: ScriptUser?,
+    init(config: VirtualServerConfig, loop: any EventLoop, connections: any EventLoopGroup, scripts: ChildScripts, defaultUser: ScriptUser?,
          log: @escaping @Sendable (String) -> Void, addressHeld: @escaping @Sendable (IPAddress) -> Bool?) {
         self.config = config
         self.loop = loop
+        self.connections = connections
         self.scripts = scripts
         self.defaultUser = defaultUser
         self.log = log
@@ -135,7 +139,7 @@ final class VirtualServerLoop: @unchecked Sendable {
         let freebind: ChannelOptions.Types.SocketOption = family == .ipv4
             ? .init(level: .init(rawValue: CInt(IPPROTO_IP)), name: .init(rawValue: 15 /* IP_FREEBIND */))
             : .init(level: .init(rawValue: CInt(IPPROTO_IPV6)), name: .init(rawValue: 78 /* IPV6_FREEBIND */))
-        let bootstrap = ServerBootstrap(group: loop)
+        let bootstrap = ServerBootstrap(group: loop, childGroup: connections)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(freebind, value: 1)
             .serverChannelOption(ChannelOptions.backlog, value: 511)
@@ -143,8 +147,12 @@ final class VirtualServerLoop: @unchecked Sendable {
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { [self] channel in
-                accepted(channel)
-                return channel.eventLoop.makeSucceededVoidFuture()
+                // Placed once registered and active: the initializer runs before registration,
+                // which comes after a hop to the listener's loop and back.
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(OnActive { [self] in accepted($0) })
+                    try channel.pipeline.syncOperations.addHandler(GlueHandler())
+                }
             }
         let address: SocketAddress
         do {
@@ -163,15 +171,21 @@ final class VirtualServerLoop: @unchecked Sendable {
     private func started() {
         log("\(name): listening (\(config.scheduler.rawValue), \(config.realServers.count) real server(s)\(config.sorryServer.map { ", sorry server \($0)" } ?? ""))")
         if config.haSuspend {
-            suspendPoll = loop.scheduleRepeatedTask(initialDelay: .zero, delay: .seconds(1)) { [self] _ in
-                let held = addressHeld(config.service.address) ?? true
-                if held == state.suspended {
-                    log("\(name): \(held ? "address held: checkers resume" : "address not held: checkers suspended (ha_suspend)")")
-                    perform(state.handle(.suspend(!held), now: now()))
-                }
+            // Before the first tick: a node without the address must not check even once.
+            checkAddressHeld()
+            suspendPoll = loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [self] _ in
+                checkAddressHeld()
             }
         }
         perform(state.handle(.tick, now: now()))
+    }
+
+    /// ha_suspend: suspends or resumes the checks as this node loses or gains the address.
+    private func checkAddressHeld() {
+        let held = addressHeld(config.service.address) ?? true
+        guard held == state.suspended else { return }
+        log("\(name): \(held ? "address held: checkers resume" : "address not held: checkers suspended (ha_suspend)")")
+        perform(state.handle(.suspend(!held), now: now()))
     }
 
     func stop() {
@@ -265,35 +279,50 @@ final class VirtualServerLoop: @unchecked Sendable {
 
     // MARK: connections
 
+    /// On the connection's own loop: asks the core (on `loop`) where it goes, then connects
+    /// there from the connection's loop, so the bytes of a connection stay on one thread and
+    /// only the decisions hop to the core's.
     private func accepted(_ channel: any Channel) {
-        guard !stopped, let remote = channel.remoteAddress else {
+        guard let remote = channel.remoteAddress else {
             channel.close(promise: nil)
             return
         }
         let client = ClientKey(address: remote.addressBytes, port: UInt16(clamping: remote.port ?? 0))
-        guard let destination = state.connect(client: client, now: now()) else {
-            channel.close(promise: nil)
-            return
+        loop.execute { [self] in
+            guard !stopped, let destination = state.connect(client: client, now: now()) else {
+                channel.close(promise: nil)
+                return
+            }
+            let id = ObjectIdentifier(channel)
+            openChannels[id] = channel
+            channel.closeFuture.whenComplete { [self] _ in
+                loop.execute { [self] in
+                    openChannels[id] = nil
+                    state.connectionClosed(destination, client: client, now: now())
+                }
+            }
+            let target: ServiceAddress
+            let timeout: Double
+            switch destination {
+            case .real(let r):
+                target = config.realServers[r].service
+                timeout = config.realServers[r].checkers.first?.connectTimeout ?? 5
+            case .sorry:
+                target = config.sorryServer!
+                timeout = 5
+            }
+            let description = destination == .sorry ? "sorry server" : "real server"
+            channel.eventLoop.execute { [self] in
+                forward(channel, to: target, description: description, timeout: timeout, client: remote)
+            }
         }
-        let id = ObjectIdentifier(channel)
-        openChannels[id] = channel
-        channel.closeFuture.whenComplete { [self] _ in
-            openChannels[id] = nil
-            state.connectionClosed(destination, client: client, now: now())
-        }
-        let target: ServiceAddress
-        let timeout: Double
-        switch destination {
-        case .real(let r):
-            target = config.realServers[r].service
-            timeout = config.realServers[r].checkers.first?.connectTimeout ?? 5
-        case .sorry:
-            target = config.sorryServer!
-            timeout = 5
-        }
+    }
+
+    /// On the client channel's loop: connects to `target` and glues the two channels.
+    private func forward(_ channel: any Channel, to target: ServiceAddress, description: String, timeout: Double, client: SocketAddress) {
         let backend: EventLoopFuture<any Channel>
         do {
-            backend = ClientBootstrap(group: loop)
+            backend = ClientBootstrap(group: channel.eventLoop)
                 .connectTimeout(.nanoseconds(Int64(timeout * 1e9)))
                 .channelOption(ChannelOptions.autoRead, value: false)
                 .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
@@ -303,33 +332,48 @@ final class VirtualServerLoop: @unchecked Sendable {
             channel.close(promise: nil)
             return
         }
-        backend.whenComplete { [self] result in
+        let name = self.name
+        let log = self.log
+        backend.whenComplete { result in
             switch result {
             case .failure(let error):
-                log("\(name): cannot reach \(destination == .sorry ? "sorry server" : "real server") \(target) for \(remote): \(describe(error))")
+                log("\(name): cannot reach \(description) \(target) for \(client): \(describe(error))")
                 channel.close(promise: nil)
             case .success(let server):
-                guard channel.isActive, !stopped else {
+                guard channel.isActive else {
                     server.close(promise: nil)
                     channel.close(promise: nil)
                     return
                 }
-                let (clientSide, serverSide) = GlueHandler.matchedPair()
                 do {
-                    try channel.pipeline.syncOperations.addHandler(clientSide)
-                    try server.pipeline.syncOperations.addHandler(serverSide)
+                    let clientSide = try channel.pipeline.syncOperations.handler(type: GlueHandler.self)
+                    try server.pipeline.syncOperations.addHandler(GlueHandler.attach(clientSide))
+                    clientSide.replayEarly()
                 } catch {
                     server.close(promise: nil)
                     channel.close(promise: nil)
                     return
                 }
-                let serverID = ObjectIdentifier(server)
-                openChannels[serverID] = server
-                server.closeFuture.whenComplete { [self] _ in openChannels[serverID] = nil }
+                // The client gone meanwhile, or gone later: the glue closes the server side.
+                channel.closeFuture.whenComplete { _ in server.close(promise: nil) }
                 channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
                 server.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
             }
         }
+    }
+}
+
+/// Calls back once its channel is active, then passes every event on.
+private final class OnActive: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+    private let action: (any Channel) -> Void
+
+    init(_ action: @escaping (any Channel) -> Void) { self.action = action }
+
+    func channelActive(context: ChannelHandlerContext) {
+        action(context.channel)
+        context.fireChannelActive()
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
     }
 }
 

@@ -2,6 +2,8 @@ import KeepalivedConfig
 import LVSCore
 import NIOCore
 import NIOEmbedded
+import NIOPosix
+import Synchronization
 import Testing
 @testable import LVS
 
@@ -116,6 +118,25 @@ struct GlueHandlerTests {
         _ = try? server.finish()
     }
 
+    @Test("what a client sends before its real server is connected is handed over on attach")
+    func earlyData() throws {
+        let client = EmbeddedChannel()
+        let server = EmbeddedChannel()
+        let clientSide = GlueHandler()
+        try client.pipeline.syncOperations.addHandler(clientSide)
+        try client.writeInbound(buffer("GET / HTTP/1.0\r\n"))
+        try client.writeInbound(buffer("\r\n"))
+        #expect(try server.readOutbound(as: ByteBuffer.self) == nil)
+        try server.pipeline.syncOperations.addHandler(GlueHandler.attach(clientSide))
+        clientSide.replayEarly()
+        #expect(try server.readOutbound(as: ByteBuffer.self) == buffer("GET / HTTP/1.0\r\n"))
+        #expect(try server.readOutbound(as: ByteBuffer.self) == buffer("\r\n"))
+        try server.writeInbound(buffer("HTTP/1.0 200 OK\r\n\r\n"))
+        #expect(try client.readOutbound(as: ByteBuffer.self) == buffer("HTTP/1.0 200 OK\r\n\r\n"))
+        _ = try? client.finish()
+        _ = try? server.finish()
+    }
+
     @Test("one side closing closes the other")
     func closeTravels() throws {
         let client = EmbeddedChannel()
@@ -128,5 +149,90 @@ struct GlueHandlerTests {
         #expect(server.isActive)
         try client.close().wait()
         #expect(!server.isActive)
+    }
+}
+
+/// Lines the virtual servers log, collected from their loop.
+private final class LogLines: Sendable {
+    let lines = Mutex<[String]>([])
+    func append(_ line: String) { lines.withLock { $0.append(line) } }
+    var all: [String] { lines.withLock { $0 } }
+    func index(of text: String) -> Int? { all.firstIndex { $0.contains(text) } }
+}
+
+private final class Flag: Sendable {
+    let value = Atomic<Bool>(false)
+}
+
+/// A loopback port that was free a moment ago.
+private func freePort() async throws -> Int {
+    let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
+    let port = channel.localAddress?.port ?? 0
+    try await channel.close()
+    return port
+}
+
+/// Connects to a loopback port and waits for the other side to close the connection.
+private func connectAndWaitForClose(_ port: Int) async throws {
+    let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).get()
+    try await channel.closeFuture.get()
+}
+
+private func waitFor(_ what: String, _ condition: () -> Bool) async throws {
+    let deadline = ContinuousClock.now + .seconds(10)
+    while !condition() {
+        guard ContinuousClock.now < deadline else { throw CancellationError() }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+}
+
+@Suite("VirtualServers in process", .timeLimit(.minutes(1)))
+struct VirtualServersTests {
+    @Test("ha_suspend: without the address no check runs (a dead real server stays in); with it, it is taken out")
+    func haSuspend() async throws {
+        let port = try await freePort()
+        let dead = try await freePort()
+        let config = try KeepalivedConfiguration.parse("""
+            virtual_server 127.0.0.1 \(port) {
+              delay_loop 0.2
+              ha_suspend
+              real_server 127.0.0.1 \(dead) {
+                TCP_CHECK {
+                  connect_timeout 0.5
+                  retry 0
+                  warmup 0
+                }
+              }
+            }
+            """)
+        let log = LogLines()
+        let held = Flag()
+        let servers = try VirtualServers(configuration: config, log: { log.append($0) }, addressHeld: { _ in held.value.load(ordering: .relaxed) })
+        try servers.start()
+        defer { servers.stop() }
+        #expect(servers.boundPorts == [port])
+        #expect(log.index(of: "checkers suspended (ha_suspend)") != nil, "\(log.all)")
+        // The dead server is still in the pool: a client is sent there and closed.
+        try await connectAndWaitForClose(port)
+        try await waitFor("the failed forward") { log.index(of: "cannot reach real server 127.0.0.1:\(dead)") != nil }
+        #expect(log.index(of: "down") == nil, "checked while suspended: \(log.all)")
+        held.value.store(true, ordering: .relaxed)
+        try await waitFor("the dead server taken out") { log.index(of: "real server 127.0.0.1:\(dead) down") != nil }
+        let resumed = try #require(log.index(of: "checkers resume"))
+        #expect(resumed < log.index(of: "down")!)
+    }
+
+    @Test("a virtual server whose port is taken: start fails naming the file:line and the address")
+    func bindFailure() async throws {
+        let port = try await freePort()
+        let first = try VirtualServers(configuration: try KeepalivedConfiguration.parse("virtual_server 127.0.0.1 \(port) {\n}\n"), log: { _ in })
+        try first.start()
+        defer { first.stop() }
+        let second = try VirtualServers(configuration: try KeepalivedConfiguration.parse("\nvirtual_server 127.0.0.1 \(port) {\n}\n", file: "b.conf"), log: { _ in })
+        #expect {
+            try second.start()
+        } throws: { error in
+            "\(error)".hasPrefix("b.conf:2: virtual_server 127.0.0.1:\(port): cannot listen")
+        }
     }
 }
