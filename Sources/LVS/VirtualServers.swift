@@ -50,7 +50,7 @@ public final class VirtualServers: Sendable {
         }
     }
 
-    /// Binds every listener and starts the checkers. Throws (and binds nothing) if one cannot bind.
+    /// Binds every listener and starts the checkers. Throws (after closing what it bound) if one cannot bind.
     public func start() throws {
         do {
             for server in servers { try server.loop.flatSubmit { server.start() }.wait() }

@@ -222,6 +222,16 @@ struct VirtualServersTests {
         #expect(resumed < log.index(of: "down")!)
     }
 
+    @Test("IP_FREEBIND: a node listens on a virtual address it does not hold (yet)")
+    func freebind() async throws {
+        let port = try await freePort()
+        // 192.0.2.0/24 is TEST-NET-1: never configured on a host.
+        let servers = try VirtualServers(configuration: try KeepalivedConfiguration.parse("virtual_server 192.0.2.77 \(port) {\n}\n"), log: { _ in })
+        try servers.start()
+        defer { servers.stop() }
+        #expect(servers.boundPorts == [port])
+    }
+
     @Test("a virtual server whose port is taken: start fails naming the file:line and the address")
     func bindFailure() async throws {
         let port = try await freePort()
