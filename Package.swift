@@ -116,7 +116,8 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
-            swiftSettings: swiftSettings
+            // The byte path, as the Proxy target's: no dynamic exclusivity checks in release.
+            swiftSettings: swiftSettings + [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
         ),
         // `--http ADDR:PORT`: GET /metrics (Prometheus text) from the daemons' own state, read at
         // scrape time; the HTTP server is a thin NIOHTTP1 shell.
