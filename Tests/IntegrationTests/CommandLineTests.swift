@@ -58,6 +58,7 @@ struct CommandLineTests {
             #expect(result.output.contains("is valid"), "\(result.output)")
             if name.hasPrefix("seed2") {
                 #expect(result.output.contains("\(path):48: warning: 'lb_kind NAT'"), "\(result.output)")
+                #expect(result.output.contains("(1 instance(s), 1 virtual server(s), 2 warning(s))"), "\(result.output)")
             }
         }
     }
