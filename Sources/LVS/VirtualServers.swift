@@ -96,6 +96,8 @@ final class VirtualServerLoop: @unchecked Sendable {
     private var stopped = false
     private var clients: Set<ObjectIdentifier> = []
     private var openChannels: [ObjectIdentifier: any Channel] = [:]
+    private var refused = 0
+    private var lastRefusalLog: Duration?
 
     init(config: VirtualServerConfig, loop: any EventLoop, connections: any EventLoopGroup, scripts: ChildScripts, defaultUser: ScriptUser?,
          log: @escaping @Sendable (String) -> Void, addressHeld: @escaping @Sendable (IPAddress) -> Bool?) {
@@ -289,7 +291,18 @@ final class VirtualServerLoop: @unchecked Sendable {
         }
         let client = ClientKey(address: remote.addressBytes, port: UInt16(clamping: remote.port ?? 0))
         loop.execute { [self] in
-            guard !stopped, let destination = state.connect(client: client, now: now()) else {
+            guard !stopped else {
+                channel.close(promise: nil)
+                return
+            }
+            guard let destination = state.connect(client: client, now: now()) else {
+                refused += 1
+                // At most one line a second, with the count since the last.
+                if lastRefusalLog.map({ now() - $0 >= .seconds(1) }) ?? true {
+                    log("\(name): no real server can take a connection (\(refused) refused, the last from \(remote)): closed")
+                    lastRefusalLog = now()
+                    refused = 0
+                }
                 channel.close(promise: nil)
                 return
             }

@@ -252,6 +252,14 @@ struct VirtualServerTests {
                     && lvs.log.contains("real server 127.0.0.1:\(replica.port) up")
             }
             #expect(try await servedPorts(lvs, count: 4) == Array(repeating: replica.port, count: 4))
+            // No master at all and no sorry server: connections are closed, and that is logged.
+            _ = try await replica.run(["REPLICAOF", "127.0.0.1", "\(master.port)"])
+            try await waitUntil("no server left (log: \(lvs.logTail()))") {
+                // The second time: it was down at the start too.
+                lvs.log.components(separatedBy: "real server 127.0.0.1:\(replica.port) down (role:slave").count == 3
+            }
+            await #expect(throws: (any Error).self) { _ = try await servedPorts(lvs, count: 1) }
+            try await waitUntil("the refusal logged") { lvs.log.contains("no real server can take a connection (1 refused") }
             #expect(lvs.stop() == 0)
         }
     }
