@@ -95,12 +95,29 @@ let package = Package(
             dependencies: ["VRRPCore"],
             swiftSettings: swiftSettings
         ),
+        // PURE: keepalived's virtual_server in user space: checker state machine, quorum, schedulers.
+        .target(
+            name: "LVSCore",
+            swiftSettings: swiftSettings
+        ),
         // Linux calls Glibc's module map does not reach: packet sockets, IPv6 receive options.
         .target(name: "CVRRPSystem"),
         .target(
             name: "VRRP",
             dependencies: ["VRRPCore", "KeepalivedConfig", "CVRRPSystem", "Spawn"],
             swiftSettings: swiftSettings
+        ),
+        // The virtual servers' shell: a TCP listener per virtual_server, the byte path, the checkers.
+        .target(
+            name: "LVS",
+            dependencies: [
+                "LVSCore", "KeepalivedConfig", "VRRPCore", "VRRP", "Spawn",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            // The byte path, as the Proxy target's: no dynamic exclusivity checks in release.
+            swiftSettings: swiftSettings + [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
         ),
         // `--http ADDR:PORT`: GET /metrics (Prometheus text) and the status page (GET /,
         // /status.json) from the daemons' own state, read when asked; the HTTP server is a thin
@@ -155,7 +172,7 @@ let package = Package(
             name: "tandem",
             dependencies: [
                 "Sentinel", "Proxy", "VRRP", "KeepalivedConfig", "NodeConfig", "Node", "NodeCore", "Status", "RESP", "RedisConnection",
-                "Daemon", "SentinelConfig", "TandemMetrics",
+                "Daemon", "SentinelConfig", "TandemMetrics", "LVS", "VRRPCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -228,6 +245,18 @@ let package = Package(
         .testTarget(
             name: "VRRPCoreTests",
             dependencies: ["VRRPCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "LVSCoreTests",
+            dependencies: ["LVSCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "LVSTests",
+            dependencies: ["LVS", "LVSCore", "KeepalivedConfig",
+                           .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                           .product(name: "NIOEmbedded", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

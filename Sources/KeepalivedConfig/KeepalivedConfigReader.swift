@@ -17,8 +17,7 @@ extension KeepalivedConfiguration {
 
 /// Top-level blocks keepalived has that tandem does not run, and why.
 private let unsupportedTopLevel: [String: String] = [
-    "virtual_server": "LVS/IPVS is not supported (this kernel has no IPVS; tandem proxy covers that role)",
-    "virtual_server_group": "LVS/IPVS is not supported (tandem proxy covers that role)",
+    "virtual_server_group": "virtual_server_group is not supported yet (write one virtual_server per address)",
     "static_ipaddress": "static addresses are not managed by tandem vrrp",
     "static_routes": "static routes are not managed by tandem vrrp",
     "static_rules": "static rules are not managed by tandem vrrp",
@@ -32,7 +31,7 @@ private let unsupportedTopLevel: [String: String] = [
     "net_namespace": "run tandem inside the namespace instead (ip netns exec)",
 ]
 
-private struct KeepalivedConfigReader {
+struct KeepalivedConfigReader {
     var config = KeepalivedConfiguration()
 
     mutating func read(_ statements: [ConfigStatement]) throws -> KeepalivedConfiguration {
@@ -50,6 +49,8 @@ private struct KeepalivedConfigReader {
                 config.instances.append(try readInstance(s))
             case "vrrp_sync_group":
                 config.syncGroups.append(try readSyncGroup(s))
+            case "virtual_server":
+                if let server = try readVirtualServer(s) { config.virtualServers.append(server) }
             default:
                 if let why = unsupportedTopLevel[s.keyword] {
                     warn(s, "'\(s.keyword)' ignored: \(why)")
@@ -330,6 +331,7 @@ private struct KeepalivedConfigReader {
                 throw ConfigError(track.location, "track_script \(track.name): no vrrp_script of that name")
             }
         }
+        try checkVirtualServers()
         for group in config.syncGroups {
             for member in group.members where seen[member] == nil {
                 throw ConfigError(group.location, "vrrp_sync_group \(group.name): no vrrp_instance \(member)")

@@ -6,6 +6,8 @@ public struct KeepalivedConfiguration: Sendable {
     public var scripts: [String: VRRPScript] = [:]
     public var instances: [VRRPInstanceConfig] = []
     public var syncGroups: [SyncGroup] = []
+    /// `virtual_server` blocks, served in user space by `tandem vrrp`.
+    public var virtualServers: [VirtualServerConfig] = []
     /// Unsupported or unknown directives, each ignored and named with its line.
     public var warnings: [ConfigWarning] = []
 

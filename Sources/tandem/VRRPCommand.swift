@@ -1,9 +1,11 @@
 import ArgumentParser
 import Daemon
 import KeepalivedConfig
+import LVS
 import Logging
 import TandemMetrics
 import VRRP
+import VRRPCore
 
 #if canImport(Glibc)
 import Glibc
@@ -16,7 +18,8 @@ struct VRRPCommand: ParsableCommand {
         abstract: "Run a keepalived compatible VRRP speaker from a keepalived.conf.",
         discussion: """
             Reads keepalived.conf syntax (global_defs, vrrp_script, vrrp_instance, vrrp_sync_group, \
-            include) and runs its VRRP instances. Unsupported directives are warnings naming their line; \
+            virtual_server, include) and runs its VRRP instances, and its virtual servers as TCP \
+            proxies in user space with keepalived's checkers. Unsupported directives are warnings naming their line; \
             malformed ones are errors (exit 1). SIGTERM or SIGINT: priority-0 advert, addresses removed, \
             notify_stop. Needs root (raw sockets, netlink).
             """)
@@ -53,9 +56,9 @@ struct VRRPCommand: ParsableCommand {
             throw ExitCode(1)
         }
         for warning in config.warnings { emit("tandem vrrp: \(warning)") }
-        if config.instances.isEmpty { emit("tandem vrrp: \(path): warning: no vrrp_instance") }
+        if config.instances.isEmpty && config.virtualServers.isEmpty { emit("tandem vrrp: \(path): warning: no vrrp_instance") }
         if check {
-            emit("tandem vrrp: configuration \(path) is valid (\(config.instances.count) instance(s), \(config.warnings.count) warning(s))")
+            emit("tandem vrrp: configuration \(path) is valid (\(config.instances.count) instance(s), \(config.virtualServers.count) virtual server(s), \(config.warnings.count) warning(s))")
             return
         }
         let daemon: VRRPDaemon
@@ -64,6 +67,25 @@ struct VRRPCommand: ParsableCommand {
         } catch {
             emit("tandem vrrp: \(error)")
             throw ExitCode(1)
+        }
+        var virtualServers: VirtualServers?
+        if !config.virtualServers.isEmpty {
+            // ha_suspend: an address is held while an instance carrying it is master.
+            let carried = config.instances.map { Set($0.virtualAddresses.map(\.address)) }
+            let vrrp = daemon
+            do {
+                let servers = try VirtualServers(configuration: config, log: { emit("tandem vrrp: " + $0) }, addressHeld: { address in
+                    let owners = carried.indices.filter { carried[$0].contains(address) }
+                    guard !owners.isEmpty else { return nil }
+                    let states = vrrp.states
+                    return owners.contains { states.indices.contains($0) && states[$0] == .master }
+                })
+                try servers.start()
+                virtualServers = servers
+            } catch {
+                emit("tandem vrrp: \(error)")
+                throw ExitCode(1)
+            }
         }
         var server: MetricsHTTPServer?
         if let http {
@@ -83,6 +105,7 @@ struct VRRPCommand: ParsableCommand {
         }
         notifier?.ready()
         let status = daemon.run()
+        virtualServers?.stop()
         server?.closeBlocking()
         if status != 0 { throw ExitCode(status) }
     }

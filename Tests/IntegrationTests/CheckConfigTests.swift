@@ -50,7 +50,7 @@ struct CheckConfigTests {
             // All at once: still 0; keepalived's warnings are printed with their line.
             let all = try runTandem(["check-config"] + expected.map(\.0))
             #expect(all.status == 0, "\(all.output)")
-            #expect(all.output.contains("seed2-keepalived-master.conf:45: warning: 'virtual_server' ignored"), "\(all.output)")
+            #expect(all.output.contains("seed2-keepalived-master.conf:48: warning: 'lb_kind NAT'"), "\(all.output)")
         }
     }
 

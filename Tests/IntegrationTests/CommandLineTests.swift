@@ -48,7 +48,7 @@ struct CommandLineTests {
         #expect(failed.status == 1 && failed.output.contains("cannot create node.state-dir \(blocker)/state"), "\(failed.output)")
     }
 
-    @Test("tandem vrrp --check loads both seeds' keepalived.conf; virtual_server is a warning with its line")
+    @Test("tandem vrrp --check loads both seeds' keepalived.conf; its virtual_server loads, lb_kind NAT a warning with its line")
     func vrrpCheckSeeds() throws {
         let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../KeepalivedConfigTests/Fixtures")
         for name in ["seed1-keepalived-haproxy.conf", "seed1-keepalived-redis.conf", "seed2-keepalived-master.conf", "seed2-keepalived-backup.conf"] {
@@ -57,7 +57,8 @@ struct CommandLineTests {
             #expect(result.status == 0, "\(result.output)")
             #expect(result.output.contains("is valid"), "\(result.output)")
             if name.hasPrefix("seed2") {
-                #expect(result.output.contains("\(path):45: warning: 'virtual_server' ignored"), "\(result.output)")
+                #expect(result.output.contains("\(path):48: warning: 'lb_kind NAT'"), "\(result.output)")
+                #expect(result.output.contains("(1 instance(s), 1 virtual server(s), 2 warning(s))"), "\(result.output)")
             }
         }
     }

@@ -48,7 +48,7 @@ struct KeepalivedConfigTests {
         #expect(config.scripts["check_redis"]?.interval == 2)
     }
 
-    @Test("seed 2 loads; virtual_server is a warning naming its line, not a silent skip", arguments: [
+    @Test("seed 2 loads, its virtual_server too; lb_kind NAT and nat_mask are warnings naming their line", arguments: [
         ("seed2-keepalived-master.conf", true, 100), ("seed2-keepalived-backup.conf", false, 99)
     ])
     func seed2(file: String, master: Bool, priority: Int) throws {
@@ -64,11 +64,25 @@ struct KeepalivedConfigTests {
         #expect(config.scripts["chk_redis"]?.command == "/usr/local/redis/sh/redis_check.sh 127.0.0.1 6379")
         #expect(config.scripts["chk_redis"]?.timeout == 2)
         #expect(config.global.smtpServer?.host == "128.0.0.1")
-        let warning = try #require(config.warnings.first)
-        #expect(config.warnings.count == 1)
-        #expect(warning.location.line == 45)
-        #expect(warning.description.contains("\(file):\(warning.location.line): warning: 'virtual_server' ignored"))
-        #expect(warning.message.contains("LVS"))
+        let server = try #require(config.virtualServers.first)
+        #expect(config.virtualServers.count == 1)
+        #expect(server.service == ServiceAddress(address: IPAddress("192.168.72.115")!, port: 6379))
+        #expect(server.location.line == 45)
+        #expect(server.scheduler == .rr && server.forwarding == .nat && server.persistenceTimeout == 50)
+        #expect(server.sorryServer == ServiceAddress(address: IPAddress("127.0.0.1")!, port: 80))
+        #expect(server.realServers.map(\.service.description) == ["192.168.72.11:6379", "192.168.72.128:6379"])
+        for real in server.realServers {
+            #expect(real.weight == 1)
+            let check = try #require(real.checkers.first)
+            guard case .tcp = check.kind else { Issue.record("not TCP_CHECK: \(check.kind)"); continue }
+            #expect(check.connectTimeout == 3 && check.retry == 3 && check.delayBeforeRetry == 3 && check.delayLoop == 6)
+            #expect(check.connectAddress == ServiceAddress(address: real.service.address, port: 6379))
+            #expect(check.warmup == 6 && !check.alpha)
+        }
+        #expect(config.warnings.map(\.description) == [
+            "\(fixture(file)):48: warning: 'lb_kind NAT': tandem serves virtual servers in user space as a TCP proxy whatever the kind: real servers see connections from this host, not from the client, and replies come back through it",
+            "\(fixture(file)):49: warning: virtual_server 'nat_mask' ignored: NAT-only setting; user space proxies every connection",
+        ])
     }
 
     @Test("v3, IPv6, dev and label, track weights, notify with user, sync group, includes")

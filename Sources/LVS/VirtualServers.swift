@@ -1,0 +1,398 @@
+import KeepalivedConfig
+import LVSCore
+import NIOCore
+import NIOPosix
+import Spawn
+import VRRP
+import VRRPCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Errors starting the virtual servers: a listener that cannot bind, a script user that does
+/// not exist.
+public struct VirtualServerError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// keepalived's `virtual_server`s served in user space: a TCP listener on each virtual server's
+/// address and port (IP_FREEBIND, so both nodes listen whether or not they hold the VIP), every
+/// connection forwarded to the real server `VirtualServerState` picks, the checkers run here and
+/// their verdicts fed back. The decisions run on one event loop, each connection's bytes on one
+/// of a group of loops (one per core); `start` and `stop` may be called from any thread.
+public final class VirtualServers: Sendable {
+    private let group: MultiThreadedEventLoopGroup
+    private let servers: [VirtualServerLoop]
+
+    /// `addressHeld`: for ha_suspend, whether this node holds an address now (nil: no
+    /// vrrp_instance carries it, the checks run). Called on the virtual servers' loop every second.
+    public init(configuration: KeepalivedConfiguration, log: @escaping @Sendable (String) -> Void,
+                addressHeld: @escaping @Sendable (IPAddress) -> Bool? = { _ in nil }) throws {
+        // One loop for the decisions (the first), every loop for connections' bytes.
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        self.group = group
+        let loop = group.next()
+        var defaultUser: ScriptUser?
+        if let (name, groupName) = configuration.global.scriptUser {
+            guard let user = ScriptUser.resolve(name, group: groupName) else {
+                try? group.syncShutdownGracefully()
+                throw VirtualServerError("script_user \(name): no such user or group")
+            }
+            defaultUser = user
+        } else {
+            defaultUser = ScriptUser.resolve("keepalived_script", group: nil)
+        }
+        let scripts = ChildScripts(loop: loop, enableScriptSecurity: configuration.global.enableScriptSecurity, log: log)
+        servers = configuration.virtualServers.map {
+            VirtualServerLoop(config: $0, loop: loop, connections: group, scripts: scripts, defaultUser: defaultUser, log: log, addressHeld: addressHeld)
+        }
+    }
+
+    /// Binds every listener and starts the checkers. Throws (after closing what it bound) if one cannot bind.
+    public func start() throws {
+        do {
+            for server in servers { try server.loop.flatSubmit { server.start() }.wait() }
+        } catch {
+            stop()
+            throw error
+        }
+    }
+
+    /// Stops accepting, runs omega's notify_down/quorum_down, closes every connection.
+    public func stop() {
+        for server in servers { try? server.loop.submit { server.stop() }.wait() }
+        // omega's scripts get a moment to run before the loop goes.
+        let deadline = NIODeadline.now() + .seconds(2)
+        while NIODeadline.now() < deadline, servers.first.map({ server in (try? server.loop.submit { server.scriptsRunning }.wait()) ?? false }) == true {
+            usleep(20_000)
+        }
+        try? group.syncShutdownGracefully()
+    }
+
+    /// The port each virtual server listens on, in configuration order (tests bind port 0).
+    public var boundPorts: [Int] {
+        servers.map { server in (try? server.loop.submit { server.boundPort }.wait()) ?? 0 }
+    }
+}
+
+/// One virtual server: its core, listener, timers and checks, touched only on `loop` (hence
+/// @unchecked Sendable); connections run on `connections`' loops and hop to `loop` to decide.
+final class VirtualServerLoop: @unchecked Sendable {
+    let config: VirtualServerConfig
+    let loop: any EventLoop
+    private let connections: any EventLoopGroup
+    private let scripts: ChildScripts
+    private let defaultUser: ScriptUser?
+    private let log: @Sendable (String) -> Void
+    private let addressHeld: @Sendable (IPAddress) -> Bool?
+    private let origin = NIODeadline.now()
+    private var state: VirtualServerState
+    private var listener: (any Channel)?
+    private var timer: Scheduled<Void>?
+    private var timerDeadline: Duration?
+    private var suspendPoll: RepeatedTask?
+    private var stopped = false
+    private var clients: Set<ObjectIdentifier> = []
+    private var openChannels: [ObjectIdentifier: any Channel] = [:]
+    private var refused = 0
+    private var lastRefusalLog: Duration?
+
+    init(config: VirtualServerConfig, loop: any EventLoop, connections: any EventLoopGroup, scripts: ChildScripts, defaultUser: ScriptUser?,
+         log: @escaping @Sendable (String) -> Void, addressHeld: @escaping @Sendable (IPAddress) -> Bool?) {
+        self.config = config
+        self.loop = loop
+        self.connections = connections
+        self.scripts = scripts
+        self.defaultUser = defaultUser
+        self.log = log
+        self.addressHeld = addressHeld
+        let settings = VirtualServerSettings(
+            algorithm: SchedulingAlgorithm(rawValue: config.scheduler.rawValue) ?? .wlc,
+            hashFallback: config.hashFallback, hashPort: config.hashPort,
+            persistence: config.persistenceTimeout.map { .seconds($0) },
+            hasSorryServer: config.sorryServer != nil, quorum: config.quorum, hysteresis: config.hysteresis,
+            omega: config.omega,
+            realServers: config.realServers.map { real in
+                RealServerSettings(
+                    weight: real.weight, inhibitOnFailure: real.inhibitOnFailure,
+                    checkers: real.checkers.map { check in
+                        CheckerPolicy(
+                            delayLoop: .seconds(check.delayLoop), retry: check.retry,
+                            delayBeforeRetry: .seconds(check.delayBeforeRetry),
+                            firstCheck: check.warmup > 0 ? .seconds(Double.random(in: 0...check.warmup)) : .zero,
+                            alpha: check.alpha)
+                    },
+                    identity: real.service.address.bytes + [UInt8(real.service.port >> 8), UInt8(real.service.port & 0xFF)])
+            })
+        state = VirtualServerState(settings: settings, now: .zero)
+    }
+
+    private var name: String { "VS \(config.service)" }
+    private func now() -> Duration { .nanoseconds((NIODeadline.now() - origin).nanoseconds) }
+    var boundPort: Int { listener?.localAddress?.port ?? 0 }
+    var scriptsRunning: Bool { scripts.isRunning }
+
+    // MARK: start and stop
+
+    func start() -> EventLoopFuture<Void> {
+        let family = config.service.address.family
+        let freebind: ChannelOptions.Types.SocketOption = family == .ipv4
+            ? .init(level: .init(rawValue: CInt(IPPROTO_IP)), name: .init(rawValue: 15 /* IP_FREEBIND */))
+            : .init(level: .init(rawValue: CInt(IPPROTO_IPV6)), name: .init(rawValue: 78 /* IPV6_FREEBIND */))
+        let bootstrap = ServerBootstrap(group: loop, childGroup: connections)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(freebind, value: 1)
+            .serverChannelOption(ChannelOptions.backlog, value: 511)
+            .childChannelOption(ChannelOptions.autoRead, value: false)
+            .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { [self] channel in
+                // Placed once registered and active: the initializer runs before registration,
+                // which comes after a hop to the listener's loop and back.
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(OnActive { [self] in accepted($0) })
+                    try channel.pipeline.syncOperations.addHandler(GlueHandler())
+                }
+            }
+        let address: SocketAddress
+        do {
+            address = try SocketAddress(ipAddress: config.service.address.description, port: config.service.port)
+        } catch {
+            return loop.makeFailedFuture(VirtualServerError("\(config.location): virtual_server \(config.service): \(error)"))
+        }
+        return bootstrap.bind(to: address).flatMapErrorThrowing { [config] error in
+            throw VirtualServerError("\(config.location): virtual_server \(config.service): cannot listen: \(error)")
+        }.map { [self] channel in
+            listener = channel
+            started()
+        }
+    }
+
+    private func started() {
+        log("\(name): listening (\(config.scheduler.rawValue), \(config.realServers.count) real server(s)\(config.sorryServer.map { ", sorry server \($0)" } ?? ""))")
+        if config.haSuspend {
+            // Before the first tick: a node without the address must not check even once.
+            checkAddressHeld()
+            suspendPoll = loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [self] _ in
+                checkAddressHeld()
+            }
+        }
+        perform(state.handle(.tick, now: now()))
+    }
+
+    /// ha_suspend: suspends or resumes the checks as this node loses or gains the address.
+    private func checkAddressHeld() {
+        let held = addressHeld(config.service.address) ?? true
+        guard held == state.suspended else { return }
+        log("\(name): \(held ? "address held: checkers resume" : "address not held: checkers suspended (ha_suspend)")")
+        perform(state.handle(.suspend(!held), now: now()))
+    }
+
+    func stop() {
+        guard !stopped else { return }
+        stopped = true
+        suspendPoll?.cancel()
+        timer?.cancel()
+        listener?.close(promise: nil)
+        perform(state.handle(.shutdown, now: now()))
+        for channel in openChannels.values { channel.close(promise: nil) }
+    }
+
+    // MARK: the core's actions
+
+    private func perform(_ actions: [VirtualServerAction]) {
+        for action in actions {
+            switch action {
+            case .runCheck(let r, let c):
+                runCheck(r, c)
+            case .realServerUp(let r):
+                let real = config.realServers[r]
+                log("\(name): real server \(real.service) up: added\(state.weight(r) == 0 ? " with weight 0" : "")")
+                if let notify = real.notifyUp { runNotify(notify, tag: "notify_up \(real.service)") }
+            case .realServerDown(let r, let reason):
+                let real = config.realServers[r]
+                log("\(name): real server \(real.service) down (\(reason)): \(real.inhibitOnFailure ? "weight set to 0 (inhibit_on_failure)" : "removed")")
+                if let notify = real.notifyDown { runNotify(notify, tag: "notify_down \(real.service)") }
+            case .retrying(let r, let c, let attempt, let total, let reason):
+                log("\(name): \(config.realServers[r].checkers[c].name) of \(config.realServers[r].service) failed (\(reason)); retry \(attempt) of \(total)")
+            case .weightChanged(let r, let weight):
+                log("\(name): real server \(config.realServers[r].service) weight \(weight)")
+            case .quorumUp:
+                log("\(name): gained quorum \(config.quorum)+\(config.hysteresis)=\(config.quorum + config.hysteresis) <= \(state.aliveWeight)\(config.sorryServer.map { "; sorry server \($0) out of use" } ?? "")")
+                if let notify = config.quorumUp { runNotify(notify, tag: "quorum_up \(config.service)") }
+            case .quorumDown:
+                log("\(name): lost quorum \(config.quorum)-\(config.hysteresis)=\(config.quorum - config.hysteresis) > \(state.aliveWeight)\(config.sorryServer.map { "; sorry server \($0) in use" } ?? "")")
+                if let notify = config.quorumDown { runNotify(notify, tag: "quorum_down \(config.service)") }
+            }
+        }
+        scheduleTimer()
+    }
+
+    private func runNotify(_ notify: NotifyCommand, tag: String) {
+        let user = notify.user.flatMap { ScriptUser.resolve($0.user, group: $0.group) } ?? defaultUser
+        scripts.notify(notify.command, as: user, tag: tag)
+    }
+
+    private func scheduleTimer() {
+        guard !stopped else { return }
+        guard let deadline = state.nextDeadline else {
+            timer?.cancel()
+            timer = nil
+            timerDeadline = nil
+            return
+        }
+        if timer != nil, timerDeadline == deadline { return }
+        timer?.cancel()
+        timerDeadline = deadline
+        let wait = max(.zero, deadline - now())
+        timer = loop.scheduleTask(in: .nanoseconds(Int64(wait / .nanoseconds(1)))) { [self] in
+            timer = nil
+            timerDeadline = nil
+            perform(state.handle(.tick, now: now()))
+        }
+    }
+
+    // MARK: checks
+
+    private func runCheck(_ r: Int, _ c: Int) {
+        let check = config.realServers[r].checkers[c]
+        let finish: @Sendable (CheckOutcome) -> Void = { [self] outcome in
+            guard !stopped else { return }
+            perform(state.handle(.checkFinished(real: r, checker: c, outcome), now: now()))
+        }
+        switch check.kind {
+        case .misc(let misc):
+            let user = misc.user.flatMap { ScriptUser.resolve($0.user, group: $0.group) } ?? defaultUser
+            let timeout = misc.timeout ?? check.delayLoop
+            scripts.run(misc.path, as: user, timeout: .nanoseconds(Int64(timeout * 1e9)), tag: "MISC_CHECK \(config.realServers[r].service)") { exit in
+                switch exit {
+                case .exited(0)?: finish(.success)
+                case .exited(let code)? where misc.dynamic && code >= 2: finish(.successWithWeight(Int(code) - 2))
+                case let exit?: finish(.failure(reason: "misc_path \(exit)"))
+                case nil: finish(.failure(reason: "misc_path timed out or could not run"))
+                }
+            }
+        default:
+            NetworkChecks(loop: loop).run(check).whenSuccess(finish)
+        }
+    }
+
+    // MARK: connections
+
+    /// On the connection's own loop: asks the core (on `loop`) where it goes, then connects
+    /// there from the connection's loop, so the bytes of a connection stay on one thread and
+    /// only the decisions hop to the core's.
+    private func accepted(_ channel: any Channel) {
+        guard let remote = channel.remoteAddress else {
+            channel.close(promise: nil)
+            return
+        }
+        let client = ClientKey(address: remote.addressBytes, port: UInt16(clamping: remote.port ?? 0))
+        loop.execute { [self] in
+            guard !stopped else {
+                channel.close(promise: nil)
+                return
+            }
+            guard let destination = state.connect(client: client, now: now()) else {
+                refused += 1
+                // At most one line a second, with the count since the last.
+                if lastRefusalLog.map({ now() - $0 >= .seconds(1) }) ?? true {
+                    log("\(name): no real server can take a connection (\(refused) refused, the last from \(remote)): closed")
+                    lastRefusalLog = now()
+                    refused = 0
+                }
+                channel.close(promise: nil)
+                return
+            }
+            let id = ObjectIdentifier(channel)
+            openChannels[id] = channel
+            channel.closeFuture.whenComplete { [self] _ in
+                loop.execute { [self] in
+                    openChannels[id] = nil
+                    state.connectionClosed(destination, client: client, now: now())
+                }
+            }
+            let target: ServiceAddress
+            let timeout: Double
+            switch destination {
+            case .real(let r):
+                target = config.realServers[r].service
+                timeout = config.realServers[r].checkers.first?.connectTimeout ?? 5
+            case .sorry:
+                target = config.sorryServer!
+                timeout = 5
+            }
+            let description = destination == .sorry ? "sorry server" : "real server"
+            channel.eventLoop.execute { [self] in
+                forward(channel, to: target, description: description, timeout: timeout, client: remote)
+            }
+        }
+    }
+
+    /// On the client channel's loop: connects to `target` and glues the two channels.
+    private func forward(_ channel: any Channel, to target: ServiceAddress, description: String, timeout: Double, client: SocketAddress) {
+        let backend: EventLoopFuture<any Channel>
+        do {
+            backend = ClientBootstrap(group: channel.eventLoop)
+                .connectTimeout(.nanoseconds(Int64(timeout * 1e9)))
+                .channelOption(ChannelOptions.autoRead, value: false)
+                .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+                .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+                .connect(to: try SocketAddress(ipAddress: target.address.description, port: target.port))
+        } catch {
+            channel.close(promise: nil)
+            return
+        }
+        let name = self.name
+        let log = self.log
+        backend.whenComplete { result in
+            switch result {
+            case .failure(let error):
+                log("\(name): cannot reach \(description) \(target) for \(client): \(describe(error))")
+                channel.close(promise: nil)
+            case .success(let server):
+                guard channel.isActive else {
+                    server.close(promise: nil)
+                    channel.close(promise: nil)
+                    return
+                }
+                do {
+                    let clientSide = try channel.pipeline.syncOperations.handler(type: GlueHandler.self)
+                    try server.pipeline.syncOperations.addHandler(GlueHandler.attach(clientSide))
+                    clientSide.replayEarly()
+                } catch {
+                    server.close(promise: nil)
+                    channel.close(promise: nil)
+                    return
+                }
+                // The client gone meanwhile, or gone later: the glue closes the server side.
+                channel.closeFuture.whenComplete { _ in server.close(promise: nil) }
+                channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+                server.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+            }
+        }
+    }
+}
+
+/// Calls back once its channel is active, then passes every event on.
+private final class OnActive: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+    private let action: (any Channel) -> Void
+
+    init(_ action: @escaping (any Channel) -> Void) { self.action = action }
+
+    func channelActive(context: ChannelHandlerContext) {
+        action(context.channel)
+        context.fireChannelActive()
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+    }
+}
+
+extension SocketAddress {
+    /// The address's bytes (4 for IPv4, 16 for IPv6), for hashing and persistence.
+    var addressBytes: [UInt8] {
+        ipAddress.flatMap { IPAddress($0) }?.bytes ?? []
+    }
+}

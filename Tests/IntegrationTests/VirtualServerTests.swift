@@ -1,0 +1,388 @@
+import Foundation
+import NIOCore
+import RESP
+import RedisConnection
+import RedisTestSupport
+import Testing
+
+/// `tandem vrrp` with only virtual_server blocks (no VRRP instance: no root needed), on a free
+/// loopback port, its config and scripts in a temporary directory; stopped by PID at the end.
+private final class VirtualServerProcess: @unchecked Sendable {
+    let directory: URL
+    let port: Int
+    private var child: ChildProcess?
+    var logFile: URL { directory.appendingPathComponent("tandem.log") }
+    var notifyLog: URL { directory.appendingPathComponent("notify.log") }
+
+    /// `body` is the virtual_server block's inside; `PORT` and `DIR` in it are replaced.
+    init(_ body: String, scripts: [String: String] = [:]) throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-lvs-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        port = try freeLoopbackPort()
+        for (name, text) in scripts {
+            let path = directory.appendingPathComponent(name).path
+            try text.replacingOccurrences(of: "DIR", with: directory.path).write(toFile: path, atomically: true, encoding: .utf8)
+            chmod(path, 0o755)
+        }
+        let conf = directory.appendingPathComponent("keepalived.conf").path
+        try "virtual_server 127.0.0.1 \(port) {\n\(body.replacingOccurrences(of: "DIR", with: directory.path))\n}\n"
+            .write(toFile: conf, atomically: true, encoding: .utf8)
+        child = try ChildProcess(executable: try tandemExecutable(), arguments: ["vrrp", conf], logFile: logFile)
+    }
+
+    func waitListening() async throws {
+        try await waitUntil("tandem vrrp to listen on \(port) (log: \(logTail()))") {
+            guard child?.isRunning == true else { throw HarnessError("tandem vrrp exited: \(logTail())") }
+            return log.contains("listening")
+        }
+    }
+
+    var log: String { (try? String(contentsOf: logFile, encoding: .utf8)) ?? "" }
+    var notifications: [String] {
+        ((try? String(contentsOf: notifyLog, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+    }
+    func logTail(lines: Int = 30) -> String { log.split(separator: "\n").suffix(lines).joined(separator: "\n") }
+
+    /// A new client connection through the virtual server.
+    func connect() async throws -> RedisConnection {
+        try await RedisConnection.connect(RedisConnectionConfiguration(
+            host: "127.0.0.1", port: port, connectTimeout: .seconds(2), commandTimeout: .seconds(2)))
+    }
+
+    /// SIGTERM; the exit status.
+    func stop() -> Int32? {
+        child?.terminate()
+        let status = child?.terminationStatus
+        child = nil
+        if ProcessInfo.processInfo.environment["TANDEM_KEEP_LOGS"] == nil {
+            try? FileManager.default.removeItem(at: directory)
+        }
+        return status
+    }
+
+    deinit { child?.kill9() }
+}
+
+/// The port of the Redis a connection reached.
+private func servedPort(_ connection: RedisConnection) async throws -> Int {
+    let reply = try await connection.send(["CONFIG", "GET", "port"])
+    guard let text = reply.array?.last?.string, let port = Int(text) else { throw HarnessError("CONFIG GET port: \(reply)") }
+    return port
+}
+
+/// The ports `count` new connections reach, one connection each.
+private func servedPorts(_ lvs: VirtualServerProcess, count: Int) async throws -> [Int] {
+    var ports: [Int] = []
+    for _ in 0..<count {
+        let connection = try await lvs.connect()
+        ports.append(try await servedPort(connection))
+        await connection.close()
+    }
+    return ports
+}
+
+private let notifyScript = "#!/bin/sh\necho \"$@\" >> DIR/notify.log\n"
+
+@Suite("tandem vrrp serving virtual_server with real redis-servers", .serialized, .timeLimit(.minutes(3)),
+       .enabled(if: RedisServer.shouldRunTests, "redis-server is not installed"))
+struct VirtualServerTests {
+    @Test("TCP_CHECK: rr over two servers; one killed leaves within delay_loop + retries; both killed: the sorry server answers")
+    func tcpCheckFailoverAndSorryServer() async throws {
+        try await withRedisServers(3) { servers in
+            let (a, b, sorry) = (servers[0], servers[1], servers[2])
+            func real(_ server: RedisServer, _ name: String) -> String {
+                """
+                  real_server 127.0.0.1 \(server.port) {
+                    weight 1
+                    notify_up "DIR/notify.sh up \(name)"
+                    notify_down "DIR/notify.sh down \(name)"
+                    TCP_CHECK {
+                      connect_timeout 1
+                      nb_get_retry 1
+                      delay_before_retry 0.5
+                      warmup 0
+                    }
+                  }
+                """
+            }
+            let lvs = try VirtualServerProcess("""
+                  delay_loop 1
+                  lb_algo rr
+                  lb_kind NAT
+                  protocol TCP
+                  sorry_server 127.0.0.1 \(sorry.port)
+                  quorum_down "DIR/notify.sh quorum_down"
+                \(real(a, "A"))
+                \(real(b, "B"))
+                """, scripts: ["notify.sh": notifyScript])
+            defer { _ = lvs.stop() }
+            try await lvs.waitListening()
+            #expect(lvs.log.contains("'lb_kind NAT': tandem serves virtual servers in user space as a TCP proxy"))
+
+            // Round robin: every other connection on each server; data goes through both ways.
+            let ports = try await servedPorts(lvs, count: 4)
+            #expect(Set(ports) == [a.port, b.port], "\(ports)")
+            #expect(ports[0] != ports[1] && ports[0] == ports[2] && ports[1] == ports[3], "\(ports)")
+            let big = String(repeating: "x", count: 3 << 20)
+            let connection = try await lvs.connect()
+            #expect(try await connection.send(["SET", "big", big]).string == "OK")
+            #expect(try await connection.send(["GET", "big"]).string?.count == big.count)
+            await connection.close()
+
+            // Kill A: down after the failed check and its one retry (delay_loop 1 + 0.5 s).
+            a.kill9()
+            let killed = ContinuousClock.now
+            try await waitUntil("A out of the pool (log: \(lvs.logTail()))", timeout: .seconds(8)) {
+                lvs.log.contains("real server 127.0.0.1:\(a.port) down")
+            }
+            let removedAfter = ContinuousClock.now - killed
+            #expect(removedAfter < .seconds(4), "removed \(removedAfter) after the kill; delay_loop 1 + retry 1 × 0.5 s + connect_timeout 1")
+            #expect(try await servedPorts(lvs, count: 6) == Array(repeating: b.port, count: 6))
+            try await waitUntil("notify_down A") { lvs.notifications.contains("down A") }
+
+            // Kill B too: quorum lost, the sorry server takes every new connection.
+            b.kill9()
+            try await waitUntil("quorum lost (log: \(lvs.logTail()))", timeout: .seconds(8)) { lvs.log.contains("lost quorum") }
+            #expect(try await servedPorts(lvs, count: 3) == Array(repeating: sorry.port, count: 3))
+            try await waitUntil("notify_down B and quorum_down") {
+                lvs.notifications.contains("down B") && lvs.notifications.contains("quorum_down")
+            }
+
+            // A back: up on its first successful check, the sorry server out of use.
+            try await a.restart()
+            try await waitUntil("A back (log: \(lvs.logTail()))", timeout: .seconds(8)) { lvs.log.contains("gained quorum") }
+            #expect(try await servedPorts(lvs, count: 3) == Array(repeating: a.port, count: 3))
+            try await waitUntil("notify_up A") { lvs.notifications.contains("up A") }
+            #expect(lvs.stop() == 0)
+        }
+    }
+
+    @Test("MISC_CHECK misc_dynamic weight 0 drains: open connections stay, new ones go to the other server")
+    func drainWithDynamicWeight() async throws {
+        try await withRedisServers(2) { servers in
+            let (a, b) = (servers[0], servers[1])
+            // The weight file holds exit status − 2: "3" = weight 1, "2" = weight 0.
+            func real(_ server: RedisServer) -> String {
+                """
+                  real_server 127.0.0.1 \(server.port) {
+                    weight 1
+                    MISC_CHECK {
+                      misc_path "DIR/weight.sh \(server.port)"
+                      misc_timeout 2
+                      misc_dynamic
+                      warmup 0
+                    }
+                  }
+                """
+            }
+            let lvs = try VirtualServerProcess("""
+                  delay_loop 0.5
+                  lb_algo wlc
+                \(real(a))
+                \(real(b))
+                """, scripts: ["weight.sh": "#!/bin/sh\nexit $(cat DIR/weight-$1)\n"])
+            defer { _ = lvs.stop() }
+            for server in [a, b] {
+                try "3".write(to: lvs.directory.appendingPathComponent("weight-\(server.port)"), atomically: true, encoding: .utf8)
+            }
+            try await lvs.waitListening()
+
+            // A connection that stays open on A.
+            var held: [RedisConnection] = []
+            var onA: RedisConnection?
+            for _ in 0..<4 where onA == nil {
+                let connection = try await lvs.connect()
+                if try await servedPort(connection) == a.port { onA = connection } else { held.append(connection) }
+            }
+            let kept = try #require(onA)
+            try "2".write(to: lvs.directory.appendingPathComponent("weight-\(a.port)"), atomically: true, encoding: .utf8)
+            try await waitUntil("A's weight 0 (log: \(lvs.logTail()))") { lvs.log.contains("real server 127.0.0.1:\(a.port) weight 0") }
+            #expect(try await servedPorts(lvs, count: 5) == Array(repeating: b.port, count: 5))
+            #expect(try await servedPort(kept) == a.port)
+            #expect(try await kept.send(["SET", "still", "here"]).string == "OK")
+
+            try "3".write(to: lvs.directory.appendingPathComponent("weight-\(a.port)"), atomically: true, encoding: .utf8)
+            try await waitUntil("A's weight back") { lvs.log.contains("real server 127.0.0.1:\(a.port) weight 1") }
+            // wlc, all kept open: A has 1, B 0 → B; then 1 each → A (first on a tie); then B, A.
+            var next: [Int] = []
+            for _ in 0..<4 {
+                let connection = try await lvs.connect()
+                next.append(try await servedPort(connection))
+                held.append(connection)
+            }
+            #expect(next == [b.port, a.port, b.port, a.port], "\(next)")
+            await kept.close()
+            for connection in held { await connection.close() }
+            #expect(lvs.stop() == 0)
+        }
+    }
+
+    @Test("REDIS_CHECK: only the master is in the pool, and the pool follows a role change")
+    func redisCheckFollowsMaster() async throws {
+        try await withReplicationGroup(replicas: 1) { master, replicas in
+            let replica = replicas[0]
+            func real(_ server: RedisServer) -> String {
+                """
+                  real_server 127.0.0.1 \(server.port) {
+                    REDIS_CHECK {
+                      connect_timeout 1
+                      retry 0
+                      warmup 0
+                    }
+                  }
+                """
+            }
+            let lvs = try VirtualServerProcess("""
+                  delay_loop 0.5
+                  lb_algo rr
+                \(real(master))
+                \(real(replica))
+                """)
+            defer { _ = lvs.stop() }
+            try await lvs.waitListening()
+            try await waitUntil("the replica out of the pool (log: \(lvs.logTail()))") {
+                lvs.log.contains("real server 127.0.0.1:\(replica.port) down (role:slave, not role:master)")
+            }
+            #expect(try await servedPorts(lvs, count: 4) == Array(repeating: master.port, count: 4))
+            // Swap the roles as a failover would.
+            _ = try await replica.run(["REPLICAOF", "NO", "ONE"])
+            _ = try await master.run(["REPLICAOF", "127.0.0.1", "\(replica.port)"])
+            try await waitUntil("the new master alone in the pool (log: \(lvs.logTail()))") {
+                lvs.log.contains("real server 127.0.0.1:\(master.port) down (role:slave")
+                    && lvs.log.contains("real server 127.0.0.1:\(replica.port) up")
+            }
+            #expect(try await servedPorts(lvs, count: 4) == Array(repeating: replica.port, count: 4))
+            // No master at all and no sorry server: connections are closed, and that is logged.
+            _ = try await replica.run(["REPLICAOF", "127.0.0.1", "\(master.port)"])
+            try await waitUntil("no server left (log: \(lvs.logTail()))") {
+                // The second time: it was down at the start too.
+                lvs.log.components(separatedBy: "real server 127.0.0.1:\(replica.port) down (role:slave").count == 3
+            }
+            await #expect(throws: (any Error).self) { _ = try await servedPorts(lvs, count: 1) }
+            try await waitUntil("the refusal logged") { lvs.log.contains("no real server can take a connection (1 refused") }
+            #expect(lvs.stop() == 0)
+        }
+    }
+}
+
+/// `python3 -m http.server` on a free loopback port serving `directory`; stopped by PID.
+private final class HTTPServerProcess: @unchecked Sendable {
+    static let python = findExecutable("python3")
+    let port: Int
+    private let child: ChildProcess
+
+    init(directory: URL) async throws {
+        port = try freeLoopbackPort()
+        child = try ChildProcess(
+            executable: HTTPServerProcess.python!,
+            arguments: ["-m", "http.server", "\(port)", "--bind", "127.0.0.1", "--directory", directory.path],
+            logFile: directory.appendingPathComponent("http-\(port).log"))
+        try await waitUntil("python3 http.server on \(port)") { (try? rawExchange(port: port, request: "GET / HTTP/1.0\r\n\r\n")) != nil }
+    }
+
+    func stop() { child.kill9() }
+    deinit { child.kill9() }
+}
+
+/// Connects, writes `request`, shuts the write side (a half-close), and reads to the end.
+private func rawExchange(port: Int, request: String) throws -> String {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw HarnessError("socket: errno \(errno)") }
+    defer { close(fd) }
+    var timeout = timeval(tv_sec: 3, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = UInt16(port).bigEndian
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let connected = withUnsafePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard connected == 0 else { throw HarnessError("connect to \(port): errno \(errno)") }
+    let bytes = Array(request.utf8)
+    guard write(fd, bytes, bytes.count) == bytes.count else { throw HarnessError("write: errno \(errno)") }
+    shutdown(fd, Int32(SHUT_WR))
+    var reply: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = read(fd, &buffer, buffer.count)
+        if n < 0 { throw HarnessError("read: errno \(errno)") }
+        if n == 0 { break }
+        reply += buffer[..<n]
+    }
+    guard !reply.isEmpty else { throw HarnessError("empty reply from \(port)") }
+    return String(decoding: reply, as: UTF8.self)
+}
+
+@Suite("tandem vrrp serving virtual_server with HTTP servers", .serialized, .timeLimit(.minutes(2)),
+       .enabled(if: HTTPServerProcess.python != nil || isCI, "python3 is not installed"))
+struct VirtualServerHTTPTests {
+    @Test("HTTP_GET with status_code and digest; persistence holds a client address; a half-closed request is answered")
+    func httpGetPersistenceHalfClose() async throws {
+        let site = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-http-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: site, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: site) }
+        // Each server serves its own directory: name (who answered) and health (what is checked).
+        var servers: [HTTPServerProcess] = []
+        defer { servers.forEach { $0.stop() } }
+        for name in ["one", "two"] {
+            let root = site.appendingPathComponent(name)
+            try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+            try name.write(to: root.appendingPathComponent("name"), atomically: true, encoding: .utf8)
+            try "healthy\n".write(to: root.appendingPathComponent("health"), atomically: true, encoding: .utf8)
+            servers.append(try await HTTPServerProcess(directory: root))
+        }
+        // The digest of "healthy\n", as genhash would print it.
+        let digest = try runProgram("/usr/bin/md5sum", [site.appendingPathComponent("one/health").path]).output.prefix(32)
+        func real(_ server: HTTPServerProcess) -> String {
+            """
+              real_server 127.0.0.1 \(server.port) {
+                HTTP_GET {
+                  url {
+                    path /health
+                    status_code 200
+                    digest \(digest)
+                  }
+                  connect_timeout 1
+                  retry 0
+                  warmup 0
+                }
+              }
+            """
+        }
+        let lvs = try VirtualServerProcess("""
+              delay_loop 0.5
+              lb_algo rr
+              persistence_timeout 50
+            \(real(servers[0]))
+            \(real(servers[1]))
+            """)
+        defer { _ = lvs.stop() }
+        try await lvs.waitListening()
+
+        // Every connection from 127.0.0.1 goes to the same server (persistence), half-closed or not.
+        var names: [String] = []
+        for _ in 0..<4 {
+            let reply = try rawExchange(port: lvs.port, request: "GET /name HTTP/1.0\r\n\r\n")
+            #expect(reply.hasPrefix("HTTP/1.0 200"), "\(reply)")
+            names.append(reply.components(separatedBy: "\r\n\r\n").last ?? "")
+        }
+        #expect(Set(names).count == 1, "\(names)")
+        let first = try #require(names.first)
+
+        // That server's health page changes: the digest no longer matches → down → the other.
+        try "sick\n".write(to: site.appendingPathComponent("\(first)/health"), atomically: true, encoding: .utf8)
+        try await waitUntil("the digest failure (log: \(lvs.logTail()))") { lvs.log.contains("MD5 digest error to [/health]") }
+        try await waitUntil("the other server answering") {
+            let reply = try rawExchange(port: lvs.port, request: "GET /name HTTP/1.0\r\n\r\n")
+            return !reply.hasSuffix(first)
+        }
+        // The page gone: a 404 fails status_code 200 as well.
+        let other = first == "one" ? "two" : "one"
+        try FileManager.default.removeItem(at: site.appendingPathComponent("\(other)/health"))
+        try await waitUntil("the status code failure (log: \(lvs.logTail()))") {
+            lvs.log.contains("status_code = 404")
+        }
+        #expect(lvs.stop() == 0)
+    }
+}

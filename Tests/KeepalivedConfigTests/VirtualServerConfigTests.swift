@@ -1,0 +1,166 @@
+import Testing
+import VRRPCore
+@testable import KeepalivedConfig
+
+@Suite("keepalived.conf reader: virtual_server")
+struct VirtualServerConfigTests {
+    @Test("timing inherits virtual server → real server → checker; every checker kind reads")
+    func fullVirtualServer() throws {
+        let config = try KeepalivedConfiguration.parse("""
+            virtual_server 10.0.0.1 6379 {
+              delay_loop 2
+              lb_algo wlc
+              persistence_timeout
+              retry 2
+              connect_timeout 1.5
+              sorry_server 10.0.0.9 6380
+              sorry_server_inhibit
+              inhibit_on_failure
+              alpha
+              omega
+              quorum 3
+              hysteresis 1
+              quorum_up "/bin/echo up"
+              quorum_down /bin/echo
+              ha_suspend
+              real_server 10.0.0.2 6379 {
+                weight 3
+                delay_before_retry 0.5
+                notify_up "/usr/bin/logger rs up"
+                notify_down /usr/bin/logger
+                TCP_CHECK {
+                  connect_port 6000
+                  connect_ip 10.0.0.20
+                  bindto 10.0.0.1
+                  nb_get_retry 4
+                  warmup 0
+                }
+                MISC_CHECK {
+                  misc_path "/usr/local/bin/check 1 2"
+                  misc_timeout 3
+                  misc_dynamic
+                }
+              }
+              real_server 10.0.0.3 {
+                inhibit_on_failure false
+                HTTP_GET {
+                  url { path /health
+                        status_code 200 204-206
+                        digest 9B3A0C85A887A256D6939DA88AABD8CD }
+                  url { path / }
+                  virtualhost example.org
+                }
+                REDIS_CHECK { password secret }
+              }
+            }
+            """, file: "lvs.conf")
+        #expect(config.warnings.isEmpty, "\(config.warnings)")
+        let server = try #require(config.virtualServers.first)
+        #expect(server.scheduler == .wlc && server.persistenceTimeout == 360)
+        #expect(server.sorryServer?.description == "10.0.0.9:6380" && server.sorryServerInhibit)
+        #expect(server.alpha && server.omega && server.haSuspend)
+        #expect(server.quorum == 3 && server.hysteresis == 1)
+        #expect(server.quorumUp?.command == "/bin/echo up" && server.quorumDown?.command == "/bin/echo")
+        let a = server.realServers[0], b = server.realServers[1]
+        #expect(a.weight == 3 && a.inhibitOnFailure && a.notifyUp?.command == "/usr/bin/logger rs up")
+        #expect(b.service.port == 6379 && b.weight == 1 && !b.inhibitOnFailure)
+        let tcp = a.checkers[0]
+        #expect(tcp.connectAddress.description == "10.0.0.20:6000" && tcp.bindAddress == IPAddress("10.0.0.1"))
+        #expect(tcp.retry == 4 && tcp.delayBeforeRetry == 0.5 && tcp.delayLoop == 2 && tcp.connectTimeout == 1.5)
+        #expect(tcp.warmup == 0 && tcp.alpha)
+        guard case .misc(let misc) = a.checkers[1].kind else { Issue.record("not MISC_CHECK"); return }
+        #expect(misc.path == "/usr/local/bin/check 1 2" && misc.timeout == 3 && misc.dynamic)
+        #expect(a.checkers[1].retry == 2 && a.checkers[1].warmup == 2)
+        guard case .http(let http) = b.checkers[0].kind else { Issue.record("not HTTP_GET"); return }
+        #expect(http.urls.map(\.path) == ["/health", "/"])
+        #expect(http.urls[0].statusCodes == [200...200, 204...206] && http.urls[1].statusCodes == [200...299])
+        #expect(http.urls[0].digest == "9b3a0c85a887a256d6939da88aabd8cd")
+        #expect(http.virtualhost == "example.org")
+        #expect(b.checkers[0].delayBeforeRetry == 3 && b.checkers[0].retry == 2)
+        guard case .redis(let redis) = b.checkers[1].kind else { Issue.record("not REDIS_CHECK"); return }
+        #expect(redis.password == "secret" && redis.requireMaster)
+    }
+
+    @Test("keepalived's defaults: wlc, delay_loop 60, connect_timeout 5, retry 1 (MISC 0), delay_before_retry 1 (HTTP 3)")
+    func defaults() throws {
+        let config = try KeepalivedConfiguration.parse("""
+            virtual_server 10.0.0.1 80 {
+              real_server 10.0.0.2 80 {
+                TCP_CHECK { }
+                HTTP_GET { url { path / } }
+                MISC_CHECK { misc_path /bin/true }
+              }
+            }
+            """)
+        let server = try #require(config.virtualServers.first)
+        #expect(server.scheduler == .wlc && server.persistenceTimeout == nil && server.quorum == 1 && !server.alpha)
+        let checks = server.realServers[0].checkers
+        #expect(checks.map(\.delayLoop) == [60, 60, 60] && checks.map(\.connectTimeout) == [5, 5, 5])
+        #expect(checks.map(\.retry) == [1, 1, 0] && checks.map(\.delayBeforeRetry) == [1, 3, 1])
+        #expect(checks.map(\.warmup) == [60, 60, 60])
+    }
+
+    @Test("not served: fwmark, group, UDP, SSL_GET, virtual_server_group, unknown keys — warnings with file:line")
+    func warnings() throws {
+        let config = try KeepalivedConfiguration.parse("""
+            virtual_server_group G { 10.0.0.1 80 }
+            virtual_server fwmark 1 { }
+            virtual_server 10.0.0.1 53 {
+              protocol UDP
+            }
+            virtual_server 10.0.0.1 80 {
+              lb_kind DR
+              persistence_granularity 255.255.255.0
+              frob 1
+              real_server 10.0.0.2 80 {
+                SSL_GET { url { path / } }
+                uthreshold 10
+                TCP_CHECK { bind_if eth0 }
+              }
+            }
+            """, file: "w.conf")
+        let lines = config.warnings.map(\.location.line)
+        #expect(lines == [1, 2, 3, 7, 8, 9, 11, 12, 13], "\(config.warnings)")
+        #expect(config.warnings[0].description.hasPrefix("w.conf:1: warning: 'virtual_server_group' ignored"))
+        #expect(config.warnings[2].message.contains("UDP"))
+        #expect(config.warnings[3].message.contains("lb_kind DR") && config.warnings[3].message.contains("proxy"))
+        #expect(config.virtualServers.count == 1 && config.virtualServers[0].forwarding == .dr)
+        #expect(config.virtualServers[0].realServers[0].checkers.count == 1)
+    }
+
+    @Test("bad values are errors naming file:line and the key", arguments: [
+        ("virtual_server 10.0.0.1 {\n}", 1, "virtual_server takes an address and a port"),
+        ("virtual_server 10.0.0.1 99999 {\n}", 1, "'virtual_server': '99999' is not a port"),
+        ("virtual_server nowhere 80 {\n}", 1, "'nowhere' is not an IP address"),
+        ("virtual_server 10.0.0.1 80 {\n lb_algo lblc\n}", 2, "'lb_algo': 'lblc' is not a scheduler tandem serves"),
+        ("virtual_server 10.0.0.1 80 {\n lb_kind FOO\n}", 2, "'lb_kind': 'FOO' is not NAT, DR or TUN"),
+        ("virtual_server 10.0.0.1 80 {\n delay_loop -1\n}", 2, "'delay_loop': '-1' is not a number of seconds"),
+        ("virtual_server 10.0.0.1 80 {\n quorum 0\n}", 2, "'quorum': '0' is not an integer"),
+        ("virtual_server 10.0.0.1 80 {\n quorum 2\n hysteresis 2\n}", 1, "hysteresis 2 must be less than quorum 2"),
+        ("virtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 {\n  weight 70000\n }\n}", 3, "'weight': '70000' is not an integer in 0…65535"),
+        ("virtual_server 10.0.0.1 80 {\n real_server ::1 80 {\n }\n}", 2, "is not of virtual_server 10.0.0.1:80's address family"),
+        ("virtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 {\n }\n real_server 10.0.0.2 80 {\n }\n}", 4, "listed twice"),
+        ("virtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 {\n  TCP_CHECK {\n   connect_port 0\n  }\n }\n}", 4, "'connect_port': '0' is not a port"),
+        ("virtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 {\n  TCP_CHECK {\n   nb_get_retry x\n  }\n }\n}", 4, "'nb_get_retry': 'x' is not an integer"),
+        ("virtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 {\n  MISC_CHECK {\n  }\n }\n}", 3, "MISC_CHECK of real_server 10.0.0.2:80 has no misc_path"),
+        ("virtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 {\n  HTTP_GET {\n  }\n }\n}", 3, "HTTP_GET of real_server 10.0.0.2:80 has no url block"),
+        ("virtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 {\n  HTTP_GET {\n   url {\n    path /\n    digest xyz\n   }\n  }\n }\n}", 6, "'digest': 'xyz' is not an MD5 digest"),
+        ("virtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 {\n  HTTP_GET {\n   url {\n    path /\n    status_code 200-99\n   }\n  }\n }\n}", 6, "'status_code': '200-99'"),
+        ("virtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 {\n  HTTP_GET {\n   url {\n    path health\n   }\n  }\n }\n}", 4, "url path 'health' does not start with '/'"),
+        ("virtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 {\n  REDIS_CHECK {\n   role slave\n  }\n }\n}", 4, "REDIS_CHECK 'role': 'slave' is not master or any"),
+        ("virtual_server 10.0.0.1 80 {\n}\nvirtual_server 10.0.0.1 80 {\n}", 3, "virtual_server 10.0.0.1:80 is already defined at x.conf:1"),
+        ("virtual_server 10.0.0.1 80 {\n sorry_server ::1 80\n}", 1, "sorry_server [::1]:80 is not of virtual_server"),
+    ])
+    func errors(text: String, line: Int, message: String) {
+        do {
+            let config = try KeepalivedConfiguration.parse(text, file: "x.conf")
+            Issue.record("no error; got \(config.virtualServers.count) virtual server(s)")
+        } catch let error as ConfigError {
+            #expect(error.location.line == line, "\(error)")
+            #expect(error.description.hasPrefix("x.conf:\(line): "), "\(error)")
+            #expect(error.message.contains(message), "\(error)")
+        } catch {
+            Issue.record("unexpected error \(error)")
+        }
+    }
+}
