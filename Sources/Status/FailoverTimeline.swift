@@ -158,7 +158,9 @@ public struct FailoverTimeline: Sendable, Hashable {
             }
             f.outcome = "switched"
         case "-failover-abort-not-elected", "-failover-abort-split-vote":
-            break  // the group's failover goes on under another leader or a new epoch
+            // The group's failover goes on under another leader or in a new epoch: this
+            // sentinel's own vote for itself made it no leader.
+            if f.leader == "self" { f.leader = nil }
         default:
             if phase == "abort" { f.outcome = "aborted" }
         }

@@ -72,6 +72,30 @@ import Testing
         #expect(f.steps.map(\.phase) == ["sdown", "odown", "election", "election", "election", "election", "promotion", "switch"])
     }
 
+    /// A split vote: this sentinel stood in epoch 1 and voted for itself, the election ended
+    /// split, and another won epoch 2. It was never the leader.
+    @Test func aCandidateOfASplitVoteIsNoLeader() throws {
+        let events: [(String, String)] = [
+            ("+crash-down", "master mymaster 127.0.0.1 6379"),
+            ("+sdown", "master mymaster 127.0.0.1 6379"),
+            ("+odown", "master mymaster 127.0.0.1 6379 #quorum 2/2"),
+            ("+new-epoch", "1"),
+            ("+try-failover", "master mymaster 127.0.0.1 6379"),
+            ("+vote-for-leader", "me0000 1"),
+            ("-failover-abort-split-vote", "master mymaster 127.0.0.1 6379"),
+            ("+new-epoch", "2"),
+            ("+config-update-from", "sentinel peer111 127.0.0.1 26380 @ mymaster 127.0.0.1 6379"),
+            ("+switch-master", "mymaster 127.0.0.1 6379 127.0.0.1 6380"),
+        ]
+        let f = try #require(Self.timeline(events).failovers.last)
+        #expect(f.outcome == "switched")
+        #expect(f.leader == "peer111")
+        // Standing again in epoch 2 and winning it: the leader after all.
+        let won = events.prefix(8) + [("+vote-for-leader", "me0000 2"), ("+elected-leader", "master mymaster 127.0.0.1 6379"),
+                                       ("+switch-master", "mymaster 127.0.0.1 6379 127.0.0.1 6380")]
+        #expect(try #require(Self.timeline(Array(won)).failovers.last).leader == "self")
+    }
+
     @Test func aMasterBackBeforeAnyFailoverStepLeavesNoFailover() {
         let t = Self.timeline([
             ("+sdown", "master mymaster 127.0.0.1 6379"),
