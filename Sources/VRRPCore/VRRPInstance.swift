@@ -139,6 +139,16 @@ public struct VRRPInstance: Sendable {
     private var garpRefreshTimer: Duration?
     private var addressRefreshTimer: Duration?
 
+    /// TEST-ONLY: a deliberate flaw the randomized VRRP schedules must catch
+    /// (Tests/VRRPCoreTests/VRRPFaultSchedules.swift). Nothing outside the tests sets it.
+    enum DeliberateBug: Sendable, Hashable {
+        /// A master never steps down for a higher-priority advert.
+        case masterIgnoresHigherPriority
+        /// A master never steps down for an equal-priority advert from a higher address.
+        case masterSkipsTieBreak
+    }
+    var brokenForTesting: DeliberateBug?
+
     public init(settings: VRRPInstanceSettings) {
         self.settings = settings
         self.masterAdverIntervalCentiseconds = settings.intervalCentiseconds
@@ -281,7 +291,9 @@ public struct VRRPInstance: Sendable {
                 advertTimer = now + advertInterval
                 return [.sendAdvert(priority: mine)]
             }
-            if advert.priority > mine || (advert.priority == mine && from > settings.primaryAddress) {
+            let higher = advert.priority > mine && brokenForTesting != .masterIgnoresHigherPriority
+            let wonTieBreak = advert.priority == mine && from > settings.primaryAddress && brokenForTesting != .masterSkipsTieBreak
+            if higher || wonTieBreak {
                 learnInterval(advert)
                 var actions: [VRRPAction] = [.log("received advert from \(from) with priority \(advert.priority), ours \(mine)")]
                 actions += leaveMaster(now: now)
