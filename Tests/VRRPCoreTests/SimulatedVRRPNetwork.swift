@@ -96,8 +96,22 @@ struct SimulatedVRRPNetwork {
     var stableSince: Micros = 0
     /// How long the network must have been healed and undisturbed before invariant (a) holds.
     let convergenceBound: Micros
-    /// How many steps invariant (a) was checked at.
-    var convergenceChecks = 0
+    /// What the schedule exercised: steps at which (a) was checked, adverts that arrived after
+    /// one sent later on the same link, pairs of masters that could hear each other (b).
+    struct Coverage {
+        var convergenceChecks = 0
+        var overtaken = 0
+        var dualMasters = 0
+
+        static func += (a: inout Coverage, b: Coverage) {
+            a.convergenceChecks += b.convergenceChecks
+            a.overtaken += b.overtaken
+            a.dualMasters += b.dualMasters
+        }
+    }
+    var coverage = Coverage()
+    /// Per link, the latest send sequence number delivered.
+    private var lastDelivered: [[Int]]
     /// Per pair (i < j): since when both are MASTER and can hear each other with unchanged priorities.
     private var dualSince: [[Micros?]]
 
@@ -112,6 +126,7 @@ struct SimulatedVRRPNetwork {
         self.bug = bug
         self.traceLog = tracing ? TraceLog() : nil
         self.dualSince = Array(repeating: Array(repeating: nil, count: settings.count), count: settings.count)
+        self.lastDelivered = Array(repeating: Array(repeating: 0, count: settings.count), count: settings.count)
         // (a)'s bound, with MDI the longest Master_Down_Interval (the most down_timer_adverts
         // times the longest interval, plus that interval for the skew) and D the largest link
         // delay: within D + MDI some speaker is master (timers were set at most MDI ahead, in-
@@ -337,6 +352,8 @@ struct SimulatedVRRPNetwork {
     }
 
     private mutating func deliver(_ p: Packet) {
+        if p.seq < lastDelivered[p.from][p.to] { coverage.overtaken += 1 }
+        lastDelivered[p.from][p.to] = max(lastDelivered[p.from][p.to], p.seq)
         guard speakers[p.to].running else { return }
         if speakers[p.to].paused {
             speakers[p.to].inbox.append((p.advert, p.from))
@@ -424,6 +441,7 @@ struct SimulatedVRRPNetwork {
                 }
                 guard let since = dualSince[i][j] else {
                     dualSince[i][j] = now
+                    coverage.dualMasters += 1
                     continue
                 }
                 let interval = Micros(max(speakers[i].settings.intervalCentiseconds, speakers[j].settings.intervalCentiseconds)) * 10_000
@@ -440,7 +458,7 @@ struct SimulatedVRRPNetwork {
             }
         }
         guard networkHealthy, now - stableSince > convergenceBound else { return }
-        convergenceChecks += 1
+        coverage.convergenceChecks += 1
         let eligible = speakers.indices.filter { speakers[$0].running && !speakers[$0].instance.isFaulty }
         if eligible.isEmpty {
             if !masters.isEmpty { violations.append("t=\(Self.time(now)) (a) no speaker can be master, yet \(masters.map(name)) are") }

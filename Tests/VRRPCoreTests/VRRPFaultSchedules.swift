@@ -14,8 +14,7 @@ struct VRRPFaultSchedule {
     let bug: VRRPInstance.DeliberateBug?
     var trace: [String] = []
     var violations: [String] = []
-    /// Steps at which invariant (a) was checked.
-    var convergenceChecks = 0
+    var coverage = SimulatedVRRPNetwork.Coverage()
 
     init(seed: UInt64, tracing: Bool = false, bug: VRRPInstance.DeliberateBug? = nil) {
         self.seed = seed
@@ -163,7 +162,7 @@ struct VRRPFaultSchedule {
         net.steadyDelays()
         net.note("heal: everything; tracked objects stay as they are")
         net.run(until: net.now + net.convergenceBound + 5 * Self.second)
-        if net.violations.isEmpty && net.convergenceChecks == 0 {
+        if net.violations.isEmpty && net.coverage.convergenceChecks == 0 {
             net.violations.append("(a) never checked: the network was never healthy past the bound")
         }
         if tracing {
@@ -174,7 +173,7 @@ struct VRRPFaultSchedule {
         }
         trace = net.trace
         violations = net.violations
-        convergenceChecks = net.convergenceChecks
+        coverage = net.coverage
     }
 }
 
@@ -195,16 +194,17 @@ struct VRRPFaultScheduleTests {
         }
         let start = ContinuousClock.now
         var failed: [(UInt64, [String])] = []
-        var checks = 0
+        var coverage = SimulatedVRRPNetwork.Coverage()
         for seed in Self.firstSeed..<(Self.firstSeed + UInt64(Self.count)) {
             var schedule = VRRPFaultSchedule(seed: seed)
             schedule.run()
-            checks += schedule.convergenceChecks
+            coverage += schedule.coverage
             if !schedule.violations.isEmpty { failed.append((seed, schedule.violations)) }
         }
         let elapsed = ContinuousClock.now - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        print("simulated \(Self.count) schedules in \(String(format: "%.1f", seconds)) s, \(failed.count) invariant violations (\(String(format: "%.0f", Double(Self.count) / max(seconds, 0.001))) schedules per second, seeds \(Self.firstSeed)–\(Self.firstSeed + UInt64(Self.count) - 1), convergence checked at \(checks) steps)")
+        print("simulated \(Self.count) schedules in \(String(format: "%.1f", seconds)) s, \(failed.count) invariant violations (\(String(format: "%.0f", Double(Self.count) / max(seconds, 0.001))) schedules per second, seeds \(Self.firstSeed)–\(Self.firstSeed + UInt64(Self.count) - 1))")
+        print("  (a) checked at \(coverage.convergenceChecks) steps; \(coverage.dualMasters) times two masters could hear each other (b); \(coverage.overtaken) adverts overtaken by a later one on their link")
         for (seed, violations) in failed.prefix(5) {
             Issue.record("seed \(seed): \(violations.prefix(3)); replay: SIMULATE_SEED=\(seed) swift test --disable-xctest --filter VRRPFaultScheduleTests/schedules")
         }
