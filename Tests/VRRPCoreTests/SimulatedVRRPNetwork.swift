@@ -60,8 +60,10 @@ struct SimulatedVRRPNetwork {
         var running = false
         var paused = false
         var resumeAt: Micros?
+        /// keepalived's receive checks, as the daemon applies them before the instance.
+        var filter: VRRPAdvertFilter
         /// Packets that reached the socket while the process was stopped.
-        var inbox: [(advert: VRRPAdvert, from: Int)] = []
+        var inbox: [(bytes: [UInt8], from: Int)] = []
         /// The virtual address is on this speaker's interface (from the add/remove actions).
         var holdsAddresses = false
         /// The state the transition actions say the instance is in.
@@ -73,10 +75,12 @@ struct SimulatedVRRPNetwork {
         var seq: Int
         var from: Int
         var to: Int
-        var advert: VRRPAdvert
+        var bytes: [UInt8]
+        var priority: UInt8
     }
 
     static let vip = IPAddress("10.0.0.100")!
+    static let group = IPAddress("224.0.0.18")!
 
     var now: Micros = 0
     var speakers: [Speaker]
@@ -115,10 +119,18 @@ struct SimulatedVRRPNetwork {
     /// Per pair (i < j): since when both are MASTER and can hear each other with unchanged priorities.
     private var dualSince: [[Micros?]]
 
-    init(settings: [VRRPInstanceSettings], tracked: [[TrackedObject]], links: [[Link]], delayCap: Micros,
-         random: ScheduleRandom, bug: VRRPInstance.DeliberateBug?, tracing: Bool) {
+    /// v2 speakers' `auth_pass` (nil: none).
+    let authentication: VRRPAuthentication
+
+    init(settings: [VRRPInstanceSettings], tracked: [[TrackedObject]], authentication: VRRPAuthentication,
+         links: [[Link]], delayCap: Micros, random: ScheduleRandom, bug: VRRPInstance.DeliberateBug?, tracing: Bool) {
+        self.authentication = authentication
         self.speakers = settings.indices.map { i in
-            Speaker(settings: settings[i], instance: VRRPInstance(settings: settings[i]), tracked: tracked[i])
+            let s = settings[i]
+            let filter = VRRPAdvertFilter(version: s.version, vrid: s.vrid, family: .ipv4, authentication: authentication,
+                                          intervalCentiseconds: s.intervalCentiseconds, virtualAddresses: [Self.vip],
+                                          ownAddresses: [s.primaryAddress])
+            return Speaker(settings: s, instance: VRRPInstance(settings: s), tracked: tracked[i], filter: filter)
         }
         self.links = links
         self.delayCap = delayCap
@@ -225,8 +237,8 @@ struct SimulatedVRRPNetwork {
         disturb([i])
         let waiting = speakers[i].inbox
         speakers[i].inbox = []
-        for (advert, from) in waiting where speakers[i].running {
-            handle(i, .advert(advert, from: speakers[from].settings.primaryAddress))
+        for (bytes, from) in waiting where speakers[i].running {
+            receive(i, bytes, from: from)
         }
     }
 
@@ -334,7 +346,9 @@ struct SimulatedVRRPNetwork {
     private mutating func send(from i: Int, priority: UInt8) {
         let s = speakers[i].settings
         let advert = VRRPAdvert(version: s.version, vrid: s.vrid, priority: priority,
-                                intervalCentiseconds: s.intervalCentiseconds, addresses: [Self.vip])
+                                intervalCentiseconds: s.intervalCentiseconds, addresses: [Self.vip],
+                                authentication: authentication)
+        let bytes = advert.encode(source: s.primaryAddress, destination: Self.group)
         note("\(name(i)) sends priority \(priority)")
         for j in speakers.indices where j != i {
             let link = links[i][j]
@@ -346,7 +360,8 @@ struct SimulatedVRRPNetwork {
             let copies = link.duplicatePercent > 0 && random.percent(link.duplicatePercent) ? 2 : 1
             for _ in 0..<copies {
                 seq += 1
-                inFlight.append(Packet(at: now + random.pick(link.minDelay...link.maxDelay), seq: seq, from: i, to: j, advert: advert))
+                inFlight.append(Packet(at: now + random.pick(link.minDelay...link.maxDelay), seq: seq, from: i, to: j,
+                                       bytes: bytes, priority: priority))
             }
         }
     }
@@ -356,11 +371,24 @@ struct SimulatedVRRPNetwork {
         lastDelivered[p.from][p.to] = max(lastDelivered[p.from][p.to], p.seq)
         guard speakers[p.to].running else { return }
         if speakers[p.to].paused {
-            speakers[p.to].inbox.append((p.advert, p.from))
+            speakers[p.to].inbox.append((p.bytes, p.from))
             return
         }
-        note("s\(p.to) receives priority \(p.advert.priority) from s\(p.from) (sent #\(p.seq))")
-        handle(p.to, .advert(p.advert, from: speakers[p.from].settings.primaryAddress))
+        note("s\(p.to) receives priority \(p.priority) from s\(p.from) (sent #\(p.seq))")
+        receive(p.to, p.bytes, from: p.from)
+    }
+
+    /// The daemon's receive path: the packet through the codec and keepalived's checks, then
+    /// to the instance. Every speaker here is configured alike, so a refusal is a finding.
+    private mutating func receive(_ i: Int, _ bytes: [UInt8], from: Int) {
+        let source = speakers[from].settings.primaryAddress
+        switch speakers[i].filter.check(ReceivedPacket(payload: bytes, source: source, destination: Self.group, ttl: 255)) {
+        case .success(let advert):
+            handle(i, .advert(advert, from: source))
+        case .failure(let reason):
+            violations.append("t=\(Self.time(now)) \(name(i)) refused an advert from \(name(from)): \(reason)")
+            handle(i, .rejected(reason, from: source))
+        }
     }
 
     /// Runs every packet arrival, resume and timer due up to `limit`, in time order (at one

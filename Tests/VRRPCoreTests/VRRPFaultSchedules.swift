@@ -78,9 +78,10 @@ struct VRRPFaultSchedule {
         var links: [[SimulatedVRRPNetwork.Link]] = []
         for _ in 0..<count { links.append((0..<count).map { _ in randomLink() }) }
 
-        var net = SimulatedVRRPNetwork(settings: settings, tracked: tracked, links: links, delayCap: delayCap,
-                                       random: random, bug: bug, tracing: tracing)
-        net.note("seed \(seed): \(count) speakers, \(version), link delay ≤ \(SimulatedVRRPNetwork.time(delayCap)) s, convergence bound \(SimulatedVRRPNetwork.time(net.convergenceBound)) s")
+        let authentication: VRRPAuthentication = version == .v2 && random.percent(50) ? .pass("tandem") : .none
+        var net = SimulatedVRRPNetwork(settings: settings, tracked: tracked, authentication: authentication, links: links,
+                                       delayCap: delayCap, random: random, bug: bug, tracing: tracing)
+        net.note("seed \(seed): \(count) speakers, \(version)\(authentication == .none ? "" : " auth PASS"), link delay ≤ \(SimulatedVRRPNetwork.time(delayCap)) s, convergence bound \(SimulatedVRRPNetwork.time(net.convergenceBound)) s")
         for i in 0..<count {
             let s = settings[i]
             net.note("  s\(i) \(s.primaryAddress) priority \(s.priority) interval \(s.intervalCentiseconds) cs \(s.preempt ? (s.preemptDelay > .zero ? "preempt_delay \(s.preemptDelay)" : "preempt") : "nopreempt")\(s.initialMaster ? " state MASTER" : "") down_timer_adverts \(s.downTimerAdverts) lower_prio_advert \(s.advertOnLowerPriority) tracked \(tracked[i].map { "\($0.name)/\($0.weight)/\($0.up ? "up" : "down")" })")
