@@ -146,6 +146,8 @@ public struct VRRPInstance: Sendable {
         case masterIgnoresHigherPriority
         /// A master never steps down for an equal-priority advert from a higher address.
         case masterSkipsTieBreak
+        /// A backup defers to a lower-priority master as if it had `nopreempt`.
+        case backupNeverPreempts
     }
     var brokenForTesting: DeliberateBug?
 
@@ -269,7 +271,7 @@ public struct VRRPInstance: Sendable {
                 masterDownTimer = now + skewTime
                 return [.log("received priority 0 advert from \(from): master leaving")]
             }
-            if advert.priority >= mine || !settings.preempt {
+            if advert.priority >= mine || !settings.preempt || brokenForTesting == .backupNeverPreempts {
                 preemptDeadline = nil
                 learnInterval(advert)
                 masterDownTimer = now + masterDownInterval

@@ -228,6 +228,13 @@ struct VRRPFaultScheduleTests {
         print("the deliberately ignored higher-priority advert was caught by seed \(caught.map(String.init) ?? "none")")
     }
 
+    @Test("a backup that never preempts a lower-priority master (a deliberate bug) is caught within the same budget")
+    func brokenPreemptionIsCaught() {
+        let caught = Self.firstCaught(by: .backupNeverPreempts, invariant: "(a)")
+        #expect(caught != nil, "no schedule of \(Self.count) caught a backup that never preempts")
+        print("the deliberately missing preemption was caught by seed \(caught.map(String.init) ?? "none")")
+    }
+
     @Test("a master that skips the equal-priority tie-break (a deliberate bug) is caught within the same budget")
     func brokenTieBreakIsCaught() {
         let caught = Self.firstCaught(by: .masterSkipsTieBreak, invariant: "(b)")
