@@ -153,6 +153,8 @@ struct VRRPFaultSchedule {
                 net.links[i][j].minDelay = low
                 net.links[i][j].maxDelay = net.random.pick(low...delayCap)
                 net.note("fault: link s\(i) -> s\(j) delay now \(SimulatedVRRPNetwork.time(low))–\(SimulatedVRRPNetwork.time(net.links[i][j].maxDelay)) s")
+                // A takeover the old variation allowed may still be resolving: (a) waits again.
+                net.disturb([i, j])
             }
         }
 
