@@ -119,7 +119,7 @@ struct SimulatedVRRPNetwork {
     /// Per pair (i < j): since when both are MASTER and can hear each other with unchanged priorities.
     private var dualSince: [[Micros?]]
 
-    /// v2 speakers' `auth_pass` (nil: none).
+    /// Every speaker's v2 authentication (`auth_pass`, or none); v3 ignores it.
     let authentication: VRRPAuthentication
 
     init(settings: [VRRPInstanceSettings], tracked: [[TrackedObject]], authentication: VRRPAuthentication,
