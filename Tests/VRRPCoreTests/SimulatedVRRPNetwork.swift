@@ -106,9 +106,12 @@ struct SimulatedVRRPNetwork {
         var convergenceChecks = 0
         var overtaken = 0
         var dualMasters = 0
+        /// Schedules whose configuration the protocol promises no convergence for (see `safeJitter`).
+        var unpromised = 0
 
         static func += (a: inout Coverage, b: Coverage) {
             a.convergenceChecks += b.convergenceChecks
+            a.unpromised += b.unpromised
             a.overtaken += b.overtaken
             a.dualMasters += b.dualMasters
         }
@@ -279,14 +282,26 @@ struct SimulatedVRRPNetwork {
 
     /// The most a link's delay may vary for its receiver never to miss a master's advert: the
     /// gap between two adverts' arrivals is at most the sender's interval plus the variation,
-    /// and the receiver's Master_Down_Timer runs down_timer_adverts × that interval + Skew_Time
-    /// (v3 backups adopt the master's interval). Beyond it the protocol itself lets a backup
-    /// take over between two adverts (with down_timer_adverts 1 any variation above the skew
-    /// does), so (a) is checked only below it.
+    /// and the receiver's Master_Down_Timer runs down_timer_adverts × Master_Adver_Interval +
+    /// Skew_Time. A v3 backup takes Master_Adver_Interval from *any* advert it accepts (RFC 5798
+    /// §6.4.2; keepalived too), including the last adverts of a master just deposed, which
+    /// arrive after the new master's (seeds 215823, 223394): so the shortest interval of any
+    /// speaker counts. Beyond this limit the protocol itself lets a backup take over between
+    /// two adverts (with down_timer_adverts 1 any variation above the skew does; with v3
+    /// intervals far apart, none at all: the result is ≤ 0), so (a) is checked only below it.
     func safeJitter(from m: Int, to j: Int) -> Micros {
-        let interval = Micros(speakers[m].settings.intervalCentiseconds) * 10_000
-        let skew = Micros(256 - Int(speakers[j].instance.effectivePriority)) * interval / 256
-        return Micros(speakers[j].settings.downTimerAdverts - 1) * interval + skew
+        let sent = Micros(speakers[m].settings.intervalCentiseconds) * 10_000
+        let learned = Micros(speakers.map(\.settings.intervalCentiseconds).min()!) * 10_000
+        let skew = Micros(256 - Int(speakers[j].instance.effectivePriority)) * learned / 256
+        return Micros(speakers[j].settings.downTimerAdverts) * learned + skew - sent
+    }
+
+    /// Whether (a) can hold at all: every link can be steadied below `safeJitter`.
+    var convergencePromised: Bool {
+        for i in speakers.indices {
+            for j in speakers.indices where i != j && safeJitter(from: i, to: j) <= 0 { return false }
+        }
+        return true
     }
 
     /// Healed: no cut, no loss, nobody paused, and every link's delay varying less than
@@ -429,6 +444,7 @@ struct SimulatedVRRPNetwork {
                 }
             }
         }
+        guard violations.isEmpty else { return }
         now = max(now, limit)
         checkInvariants()
     }
