@@ -139,6 +139,18 @@ public struct VRRPInstance: Sendable {
     private var garpRefreshTimer: Duration?
     private var addressRefreshTimer: Duration?
 
+    /// TEST-ONLY: a deliberate flaw the randomized VRRP schedules must catch
+    /// (Tests/VRRPCoreTests/VRRPFaultSchedules.swift). Nothing outside the tests sets it.
+    enum DeliberateBug: Sendable, Hashable {
+        /// A master never steps down for a higher-priority advert.
+        case masterIgnoresHigherPriority
+        /// A master never steps down for an equal-priority advert from a higher address.
+        case masterSkipsTieBreak
+        /// A backup defers to a lower-priority master as if it had `nopreempt`.
+        case backupNeverPreempts
+    }
+    var brokenForTesting: DeliberateBug?
+
     public init(settings: VRRPInstanceSettings) {
         self.settings = settings
         self.masterAdverIntervalCentiseconds = settings.intervalCentiseconds
@@ -259,7 +271,7 @@ public struct VRRPInstance: Sendable {
                 masterDownTimer = now + skewTime
                 return [.log("received priority 0 advert from \(from): master leaving")]
             }
-            if advert.priority >= mine || !settings.preempt {
+            if advert.priority >= mine || !settings.preempt || brokenForTesting == .backupNeverPreempts {
                 preemptDeadline = nil
                 learnInterval(advert)
                 masterDownTimer = now + masterDownInterval
@@ -281,7 +293,9 @@ public struct VRRPInstance: Sendable {
                 advertTimer = now + advertInterval
                 return [.sendAdvert(priority: mine)]
             }
-            if advert.priority > mine || (advert.priority == mine && from > settings.primaryAddress) {
+            let higher = advert.priority > mine && brokenForTesting != .masterIgnoresHigherPriority
+            let wonTieBreak = advert.priority == mine && from > settings.primaryAddress && brokenForTesting != .masterSkipsTieBreak
+            if higher || wonTieBreak {
                 learnInterval(advert)
                 var actions: [VRRPAction] = [.log("received advert from \(from) with priority \(advert.priority), ours \(mine)")]
                 actions += leaveMaster(now: now)
