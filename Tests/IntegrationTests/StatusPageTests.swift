@@ -90,7 +90,7 @@ struct StatusPageTests {
 
             // The browser, after, on the leader's page: the bar and every step, the new master.
             let url = "http://127.0.0.1:\(httpPorts[leader])/"
-            let after = try await browser.dumpDOM(url)
+            let after = try await browser.dumpDOM(url) { $0.contains("data-outcome=\"switched\"") }
             #expect(after.contains("data-role=\"master\" data-address=\"\(newMaster)\""), "\(after.prefix(600))")
             #expect(after.contains("data-role=\"replica\" data-address=\"\(oldMaster)\""))
             #expect(after.contains("class=\"failover\" data-master=\"mymaster\" data-outcome=\"switched\" data-to=\"\(newMaster)\""))
@@ -107,7 +107,7 @@ struct StatusPageTests {
             // A follower's page: the same failover as it saw it (its vote, the switch it learnt;
             // its own +sdown only if it saw the crash before the leader's hello).
             let follower = try #require(httpPorts.indices.first { $0 != leader })
-            let seen = try await browser.dumpDOM("http://127.0.0.1:\(httpPorts[follower])/")
+            let seen = try await browser.dumpDOM("http://127.0.0.1:\(httpPorts[follower])/") { $0.contains("data-outcome=\"switched\"") }
             #expect(seen.contains("data-role=\"master\" data-address=\"\(newMaster)\""))
             #expect(seen.contains("data-outcome=\"switched\""))
             #expect(seen.contains("data-event=\"+switch-master\""))
@@ -217,7 +217,19 @@ struct Chromium {
 
     /// The DOM after the page's scripts ran for `budget` ms of virtual time (the page polls
     /// status.json every second; fetches hold virtual time until they are answered).
-    func dumpDOM(_ url: String, budget: Int = 2500) async throws -> String {
+    /// The DOM once the page has drawn /status.json (`data-loaded="1"`) and `ready` holds: a
+    /// busy machine can end chromium's virtual-time budget before the first fetch is answered,
+    /// so up to five loads.
+    func dumpDOM(_ url: String, budget: Int = 2500, until ready: (String) -> Bool = { _ in true }) async throws -> String {
+        var dom = ""
+        for _ in 0..<5 {
+            dom = try await dumpDOMOnce(url, budget: budget)
+            if dom.contains("data-loaded=\"1\"") && ready(dom) { return dom }
+        }
+        return dom
+    }
+
+    func dumpDOMOnce(_ url: String, budget: Int = 2500) async throws -> String {
         let out = try await run(["--virtual-time-budget=\(budget)", "--dump-dom", url])
         let text = String(decoding: out, as: UTF8.self)
         guard let start = text.range(of: "<html"), let end = text.range(of: "</html>", options: .backwards) else {
