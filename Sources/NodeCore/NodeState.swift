@@ -8,7 +8,7 @@
 /// - *Fence*: a node whose Redis is master and which has not heard from a majority of the
 ///   group for `fenceAfter` refuses writes (CLIENT PAUSE WRITE, renewed while isolated) and
 ///   releases the VIP, before the majority can promote (that takes down-after). `fenceAfter` is
-///   down-after × 0.4 counted from the last heartbeat heard; heartbeats come every down-after / 10,
+///   down-after × 0.4 counted from the last heartbeat heard; heartbeats come every down-after / 10 or more often,
 ///   so the fence is set at most down-after / 2 after the cut. Contact back: unfenced; if the
 ///   group has moved on to another master, the local Redis is first made its replica.
 /// - *VIP*: in `direct` placement, only the node whose Redis is the confirmed master, unfenced
@@ -75,7 +75,8 @@ public struct NodeState: Sendable, Hashable {
         public var claimWindow: Int64 = 150
         /// The agents' heartbeats to each other: every `heartbeatInterval`, at most 100 ms.
         public var peerProbeInterval: Int64 { min(heartbeatInterval, 100) }
-        /// How often the agents send heartbeats to each other (down-after / 10).
+        /// down-after / 10: the decision period, and the heartbeat period's upper bound
+        /// (`peerProbeInterval`).
         public var heartbeatInterval: Int64
         /// This long after it last heard from a majority, a master fences itself
         /// (down-after / 2 minus one heartbeat interval: at most down-after / 2 after a cut).

@@ -336,7 +336,7 @@ public func runAddressGuard(log: (String) -> Void) -> Int32 {
                 }
             }
             if let heard {
-                remove(w.addresses, " (VRID \(w.farewell.vrid)'s new master \(heard) heard after \(formatMilliseconds(start.duration(to: now))))")
+                remove(w.addresses, " (VRID \(w.farewell.vrid)'s new master \(heard) heard after \(start.duration(to: now).wholeMilliseconds) ms)")
             } else if now >= w.deadline {
                 remove(w.addresses, " (no new master for VRID \(w.farewell.vrid) within \(w.farewell.deadlineMilliseconds) ms)")
             } else {
@@ -346,15 +346,13 @@ public func runAddressGuard(log: (String) -> Void) -> Int32 {
         waiting = still
         guard !waiting.isEmpty else { break }
         var fds = waiting.compactMap { $0.socket.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) } }
-        let next = waiting.map(\.deadline).min()!
-        let wait = max(0, min(1000, Int32(clock.now.duration(to: next).components.seconds * 1000
-                                            + clock.now.duration(to: next).components.attoseconds / 1_000_000_000_000_000) + 1))
-        _ = poll(&fds, nfds_t(fds.count), wait)
+        let untilNext = clock.now.duration(to: waiting.map(\.deadline).min()!)
+        _ = poll(&fds, nfds_t(fds.count), Int32(max(0, min(1000, untilNext.wholeMilliseconds + 1))))
     }
     return failed ? 1 : 0
 }
 
-private func formatMilliseconds(_ d: Duration) -> String {
-    let ms = Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
-    return "\(Int(ms.rounded())) ms"
+extension Duration {
+    /// Whole milliseconds, rounded down.
+    var wholeMilliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
 }

@@ -259,7 +259,7 @@ public final class VRRPDaemon: @unchecked Sendable {
             if let d = runner.nextDeadline { deadline = min(deadline, d) }
             if runner.hasRunning { deadline = min(deadline, t + .milliseconds(10)) }
             let wait = max(Duration.zero, deadline - t)
-            var timeoutMs = Int32(wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000)
+            var timeoutMs = Int32(wait.wholeMilliseconds)
             if wait > .zero && timeoutMs == 0 { timeoutMs = 1 }
 
             var fds = [pollfd(fd: signalPipeRead, events: Int16(POLLIN), revents: 0),
@@ -406,8 +406,7 @@ public final class VRRPDaemon: @unchecked Sendable {
                     guardian.prepareFarewell(Farewell(
                         vrid: instance.config.vrid, interface: instance.interface.name, family: instance.config.family,
                         multicast: instance.config.unicastPeers.isEmpty, source: instance.source,
-                        deadlineMilliseconds: Int(instance.core.masterDownInterval.components.seconds * 1000
-                                                  + instance.core.masterDownInterval.components.attoseconds / 1_000_000_000_000_000),
+                        deadlineMilliseconds: Int(instance.core.masterDownInterval.wholeMilliseconds),
                         adverts: Dictionary(instance.destinations.map { destination in
                             (destination, advert(i, priority: 0).encode(source: instance.source, destination: destination))
                         }, uniquingKeysWith: { first, _ in first })))
