@@ -39,6 +39,7 @@ def main():
     acks = [[] for _ in range(a.writers)]
     errors = [0] * a.writers
     last_error = [""] * a.writers
+    trace = [[] for _ in range(a.writers)]  # (time, what): errors and reconnects, for the WRITER lines
     holders_log = []  # (time, tuple of holders) on every change
     fault_at = [None]
 
@@ -48,16 +49,18 @@ def main():
         while not stop.is_set():
             try:
                 if c is None:
+                    t0 = time.time()
                     c = Conn(a.endpoint, timeout=3)
+                    trace[i].append((t0, "connect %.3fs" % (time.time() - t0)))
                 seq += 1
                 sent = time.time()
                 r = c("SET", "w%d:%d" % (i, seq), seq)
                 if r == "OK":
                     acks[i].append((seq, time.time(), sent))
                 else:
-                    errors[i] += 1; last_error[i] = str(r); time.sleep(0.01)
+                    errors[i] += 1; last_error[i] = str(r); trace[i].append((time.time(), str(r)[:40])); time.sleep(0.01)
             except Exception as e:
-                errors[i] += 1; last_error[i] = repr(e)
+                errors[i] += 1; last_error[i] = repr(e); trace[i].append((time.time(), repr(e)[:40]))
                 if c: c.close()
                 c = None
                 time.sleep(0.01)
@@ -149,6 +152,14 @@ def main():
         "vip_overlap_ms": "%.1f" % (max_overlap * 1000), "vip_holders": holder_changes or "unchanged",
     }
     print("RESULT " + " ".join("%s=%s" % kv for kv in result.items()))
+    # Per writer, what it went through after the fault (times from the fault): errors,
+    # reconnections (with how long connect() took) and its first acknowledgement after each.
+    for i in range(a.writers):
+        steps = [(t, w) for t, w in trace[i] if t >= fault]
+        first = [t for _, t, _ in acks[i] if t >= (steps[-1][0] if steps else fault)]
+        if steps:
+            print("WRITER %d " % i + " ".join("%+.3f:%s" % (t - fault, w.replace(" ", "_")) for t, w in steps)
+                  + (" %+.3f:ack" % (first[0] - fault) if first else " no-ack"))
     ok = True
     if final is None:
         print("FAIL no monitor names a master"); ok = False

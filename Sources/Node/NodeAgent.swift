@@ -270,6 +270,9 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
             placement: placement, downAfter: downAfter, basePriority: c.vip?.priority ?? 100)
         settings.redisOfNode = Dictionary(uniqueKeysWithValues: c.group.members.filter { $0.role == .data }.map { ($0.name, "\($0.address):\($0.redisPort)") })
         settings.failoverRetry = c.group.failoverTimeoutMilliseconds
+        if let vip = c.vip {
+            settings.closeClientsAfter = NodeState.Settings.closeClientsAfter(advertInterval: vip.advertIntervalMilliseconds)
+        }
         let monitorActions = LocalRedisActions(host: monitorHost, port: me.monitorPort, password: nil, user: nil,
                                                timeout: contactWindow, logger: logger)
         let actor = LocalRedisActions(host: me.address, port: redis.port, password: password, user: user,

@@ -29,6 +29,7 @@ func decisionLoop(settings: NodeState.Settings, every tick: Int64, status: NodeS
     var adopted = false
     var fedPongs: [String: Int64] = [:]
     var wasFenced = false
+    var holderAdverts = daemon?.holderAdvertsHeard ?? 0
     while !Task.isCancelled {
         let seen = status.read { $0 }
         let now = status.now()
@@ -44,6 +45,10 @@ func decisionLoop(settings: NodeState.Settings, every tick: Int64, status: NodeS
         actions += core.handle(.groupMasterHealthy(seen.groupMasterHealthy), now: now)
         actions += core.handle(.localRedis(seen.localRole), now: now)
         actions += core.handle(.proxyUp(seen.proxyUp), now: now)
+        if let heard = daemon?.holderAdvertsHeard, heard != holderAdverts {
+            holderAdverts = heard
+            actions += core.handle(.vipHolderHeard(), now: now)
+        }
         actions += core.handle(.tick, now: now)
         for action in actions {
             switch action {
@@ -57,24 +62,34 @@ func decisionLoop(settings: NodeState.Settings, every tick: Int64, status: NodeS
                 if settings.placement == .direct && priority > settings.basePriority { daemon?.post(.claim) }
             case .vipIneligible:
                 logger.notice("node: may not hold the virtual IP")
-                // proxy placement: clients of this node's proxy are closed while it still holds
-                // the address (the address leaves right after), so they reconnect to its next
-                // holder at once instead of waiting on replies that can no longer reach them.
-                await proxyClients?.setRefusing(true)
+                // proxy placement: new clients of this node's proxy are refused; those connected
+                // are closed (`closeClients`) once the address's next holder is heard, so they
+                // reconnect to it instead of into an address nobody holds yet. That needs the
+                // proxy's sockets to send from the address after it left (IP_TRANSPARENT); without
+                // them they are closed now, while it is still here.
+                if let proxyClients {
+                    await proxyClients.setRefusing(true, closingClients: !proxyClients.listensTransparently)
+                }
                 daemon?.post(.tracked(name: NodeFiles.eligibleObject, up: false))
             case .fence(let milliseconds):
                 await redis.run(["CLIENT", "PAUSE", String(milliseconds), "WRITE"])
                 if !wasFenced {
                     logger.warning("node: no contact with a majority of the group: the local Redis is fenced (writes wait, none is acknowledged)")
-                    // Clients that reached Redis at the VIP would wait on their paused writes
-                    // until their own timeout: closed now, they reconnect to the VIP's next holder.
-                    if let vipClients { await redis.run(["CLIENT", "KILL", "LADDR", vipClients]) }
                 }
                 wasFenced = true
             case .unfence:
                 wasFenced = false
                 logger.notice("node: majority contact is back: writes allowed again")
                 await redis.run(["CLIENT", "UNPAUSE"])
+            case .closeClients:
+                // Clients that reached this node at the VIP would wait on replies that cannot
+                // come (a fenced Redis, a proxy that must not serve) until their own timeout.
+                if let proxyClients {
+                    await proxyClients.closeClients()
+                } else if let vipClients {
+                    logger.notice("node: closing the local Redis's clients at the virtual IP (they reconnect to its holder)")
+                    await redis.run(["CLIENT", "KILL", "LADDR", vipClients])
+                }
             case .requestFailover:
                 logger.warning("node: the master's node agent has been silent while its Redis runs on: asking the monitors for a switchover")
                 await monitorActions.run(["SENTINEL", "FAILOVER", groupName])

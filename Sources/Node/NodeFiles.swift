@@ -49,6 +49,8 @@ enum NodeFiles {
         // Commands sent to a master that a partition cut off fail after down-after (the group
         // promotes by then) instead of waiting for the heal.
         settings.backendUnackedTimeout = .milliseconds(c.group.downAfterMilliseconds)
+        // proxy placement: clients are closed after the VIP left (when its next holder is heard).
+        settings.transparentListen = c.vip?.placement == .proxy
         if c.group.durability == .replicated {
             settings.waitReplicas = 1
             // A quarter of down-after (100 ms to 1 s): after a failover the WAIT that is blocked

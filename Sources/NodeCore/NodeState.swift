@@ -42,6 +42,9 @@ public struct NodeState: Sendable, Hashable {
         case groupMasterHealthy(Bool)
         /// The local proxy is (not) serving.
         case proxyUp(Bool)
+        /// Another node advertised itself as the VIP's holder (a VRRP advert with a priority
+        /// above 0) at `at` (default: the input's `now`).
+        case vipHolderHeard(at: Int64? = nil)
     }
 
     /// What the core tells the shell to do.
@@ -60,6 +63,14 @@ public struct NodeState: Sendable, Hashable {
         /// direct: the master's node agent is gone while its Redis runs on, so no node may hold
         /// the VIP: ask the local monitor for a (zero-loss) switchover (`SENTINEL FAILOVER`).
         case requestFailover
+        /// Close the clients that reached this node through the VIP, so they reconnect to the
+        /// address's next holder. proxy placement: the proxy's clients, once that holder is heard
+        /// (a SYN sent while nobody holds the address is lost and retried only after TCP's 1 s),
+        /// or after `closeClientsAfter` without hearing it. direct: the local Redis's clients on
+        /// the VIP's address, at the fence, before the address leaves (Redis's FIN to a client
+        /// needs the address it was sent from; after it is gone the client learns only from a
+        /// retransmission reaching the next holder: 0.7 s later in the lab).
+        case closeClients
     }
 
     public struct Settings: Sendable, Hashable {
@@ -93,6 +104,11 @@ public struct NodeState: Sendable, Hashable {
         public var agentLossFailoverAfter: Int64
         /// How long after a failover request another may be made (failover-timeout).
         public var failoverRetry: Int64 = 60_000
+        /// proxy placement: how long a node that left the VIP waits to hear the address's next
+        /// holder before it closes its proxy's clients anyway (`closeClients`): a backup takes
+        /// over within Master_Down_Interval, 4 adverts at most. The default assumes 100 ms
+        /// adverts; the shell sets it from the configured interval.
+        public var closeClientsAfter: Int64
 
         public init(myName: String, myRedis: String, members: [String], placement: Placement,
                     downAfter: Int64, basePriority: Int = 100) {
@@ -108,6 +124,12 @@ public struct NodeState: Sendable, Hashable {
             self.basePriority = basePriority
             self.handoverHold = max(1, downAfter)
             self.agentLossFailoverAfter = max(downAfter, 3_000)
+            self.closeClientsAfter = Self.closeClientsAfter(advertInterval: 100)
+        }
+
+        /// `closeClientsAfter` for this VRRP advert interval.
+        public static func closeClientsAfter(advertInterval: Int64) -> Int64 {
+            4 * advertInterval
         }
     }
 
@@ -162,6 +184,11 @@ public struct NodeState: Sendable, Hashable {
     public private(set) var groupMasterHealthy = true
     /// When this node last asked for a failover away from a silent master's node.
     public private(set) var failoverRequestedAt: Int64?
+    /// Since when this node's clients are to be closed (`closeClients`), once the VIP's next
+    /// holder is heard; nil: nothing pending.
+    public private(set) var closeClientsSince: Int64?
+    /// When another node was last heard advertising itself as the VIP's holder.
+    public private(set) var lastHolderHeard: Int64?
 
     public init(settings: Settings) {
         self.settings = settings
@@ -205,6 +232,7 @@ public struct NodeState: Sendable, Hashable {
         case .localRedis(let role): localRedis = role
         case .proxyUp(let up): proxyUp = up
         case .groupMasterHealthy(let healthy): groupMasterHealthy = healthy
+        case .vipHolderHeard(let at): lastHolderHeard = max(lastHolderHeard ?? Int64.min, min(at ?? now, now))
         }
         return decide(now: now)
     }
@@ -227,14 +255,19 @@ public struct NodeState: Sendable, Hashable {
         if majority { lastMajority = now }
         let heard = lastMajorityHeard
         let isolatedFor = heard == Int64.max ? 0 : now - (heard ?? startedAt ?? now)
+        var closeAtFence = false
 
         // Fence: a master cut off from the majority, before the majority can promote.
         if localRedis == .master && !majority && isolatedFor >= settings.fenceAfter {
             // Renewed at half its length, so it never lapses while the isolation lasts.
             let length = settings.fenceAfter * 2
             if fencedUntil.map({ $0 - now <= length / 2 }) ?? true {
+                // direct: clients at the VIP would wait on their paused writes: closed now, while
+                // the address is still here (it leaves with the VIP decision below).
+                if fencedUntil == nil && settings.placement == .direct { closeAtFence = true }
                 fencedUntil = now + length
                 actions.append(.fence(milliseconds: length))
+                if closeAtFence { actions.append(.closeClients) }
             }
         } else if fencedUntil != nil && majority
                     && settings.members.contains(where: { $0 != settings.myName && peerViews[$0] != nil && (lastHeard[$0].map { now - $0 <= settings.contactWindow } ?? false) }) {
@@ -284,8 +317,17 @@ public struct NodeState: Sendable, Hashable {
             }
         }
         if wanted != vip {
+            if settings.placement == .proxy {
+                if case .vipEligible = vip, wanted == .vipIneligible { closeClientsSince = now }
+                if case .vipEligible = wanted { closeClientsSince = nil }
+            }
             vip = wanted
             actions.append(wanted)
+        }
+        if let since = closeClientsSince,
+           (lastHolderHeard.map { $0 > since } ?? false) || now - since >= settings.closeClientsAfter {
+            closeClientsSince = nil
+            actions.append(.closeClients)
         }
 
         // direct: a master whose node agent is gone (its Redis healthy) keeps the VIP from every

@@ -215,6 +215,15 @@ final class BackendLink {
         #endif
     }
 
+    /// The group named another master (or none) before this connection was even made: nothing
+    /// was sent on it, so its commands can go to the next master. Close it now instead of
+    /// waiting for the connect to finish or time out (a cut-off master: `--connect-timeout`).
+    func abandonIfConnecting() {
+        guard !isClosed, !everActive else { return }
+        retired = true
+        closed(reason: "the master changed before the connection was made")
+    }
+
     /// No new commands will come; close once the last reply is in.
     func retire() {
         retired = true

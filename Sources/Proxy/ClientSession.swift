@@ -334,8 +334,9 @@ final class ClientSession: ChannelInboundHandler {
 
     /// The router named a new master.
     func masterChanged() {
-        if let link, let master = loop.master, link.target.generation != master.generation {
-            link.closeIfStalled()
+        if let link, link.target.generation != loop.master?.generation {
+            link.abandonIfConnecting()
+            if loop.master != nil { link.closeIfStalled() }
         }
         if core.dedicated {
             _ = dedicatedLink()

@@ -9,6 +9,8 @@ private enum SentinelLinkEvent: Sendable {
     case masterUnknown(ProxyEndpoint)
     case unreachable(ProxyEndpoint, String)
     case switchMaster(ProxyEndpoint, to: ProxyEndpoint)
+    /// What a server answered to ROLE, asked at that time (milliseconds since the start).
+    case role(ProxyEndpoint, ServerRole, askedAt: Millis)
     case tick
 }
 
@@ -24,7 +26,13 @@ extension MasterDiscovery {
     /// reply and event goes, in order, into `SentinelView`, whose choice is published.
     func followSentinels(_ configured: [ProxyEndpoint], name: String) async {
         let (events, sink) = AsyncStream.makeStream(of: SentinelLinkEvent.self)
-        let checker = RoleChecker(discovery: self)
+        // One checker (and kept connection) per server asked: a ROLE check of a master that
+        // hangs (cut off: up to its 1 s timeout) must not delay the check of the next one, nor
+        // the events that name it — the checks run beside the loop and report back as events.
+        var checkers: [ProxyEndpoint: RoleChecker] = [:]
+        var asking: Set<ProxyEndpoint> = []
+        /// Trouble reported while a check of the master was already out: ask again after it.
+        var askAgain = false
         let clock = ContinuousClock()
         let start = clock.now
         func millis() -> Millis { Millis((clock.now - start) / .milliseconds(1)) }
@@ -55,7 +63,8 @@ extension MasterDiscovery {
             var described = ""
             var problems = ""
             for await event in events {
-                var now = millis()
+                let now = millis()
+                var answered = false
                 switch event {
                 case .report(let sentinel, let report, let peers):
                     view.report(report, from: sentinel, now: now)
@@ -73,25 +82,38 @@ extension MasterDiscovery {
                 case .switchMaster(let sentinel, let master):
                     logger.notice("sentinel \(sentinel): +switch-master to \(master)")
                     view.switchMaster(to: master, from: sentinel, now: now)
+                case .role(let server, let role, let askedAt):
+                    asking.remove(server)
+                    view.role(role, of: server, askedAt: askedAt, now: now)
+                    if server == view.choice(now: now).master {
+                        lastRoleCheck = now
+                        answered = true
+                    } else if let checker = checkers.removeValue(forKey: server) {
+                        // No longer the master: its kept connection is not needed.
+                        group.addTask { await checker.close() }
+                    }
                 case .tick:
                     view.tick(now: now)
                 }
-                var choice = view.choice(now: now)
-                let trouble = router.takeTrouble()
+                let choice = view.choice(now: now)
+                if router.takeTrouble() { askAgain = true }
                 // A newly chosen master is asked at once; one that did not answer master yet,
                 // every 100 ms; the confirmed one every check interval and on trouble.
-                if let master = choice.master,
-                   master != lastChecked || trouble || (choice.needsRoleCheck && now - lastRoleCheck >= 100)
+                if let master = choice.master, !asking.contains(master),
+                   master != lastChecked || askAgain || (choice.needsRoleCheck && now - lastRoleCheck >= 100)
                     || now - lastRoleCheck >= recheck {
-                    let role = await checker.role(of: master)
-                    now = millis()
-                    lastRoleCheck = now
+                    askAgain = false
                     lastChecked = master
-                    view.role(role, of: master, now: now)
-                    choice = view.choice(now: now)
+                    asking.insert(master)
+                    let checker = checkers[master] ?? RoleChecker(discovery: self)
+                    checkers[master] = checker
+                    group.addTask {
+                        let role = await checker.role(of: master)
+                        sink.yield(.role(master, role, askedAt: now))
+                    }
+                }
+                if answered || choice.route != router.currentMaster {
                     // Publishing the same master again confirms it to loops that doubted it.
-                    router.publish(choice.route)
-                } else if choice.route != router.currentMaster {
                     router.publish(choice.route)
                 }
                 if settings.readFromReplicas { router.publishReplicas(choice.route == nil ? [] : choice.replicas) }
@@ -109,7 +131,7 @@ extension MasterDiscovery {
             }
             group.cancelAll()
         }
-        await checker.close()
+        for checker in checkers.values { await checker.close() }
     }
 
     /// One log line saying whom the proxy believes and why.

@@ -123,6 +123,7 @@ final class ProxyLoop {
         if let link = sharedLink {
             sharedLink = nil
             link.retire()
+            link.abandonIfConnecting()
             if target != nil { link.closeIfStalled() }
         }
         for session in sessions.values { session.masterChanged() }
@@ -181,13 +182,19 @@ final class ProxyLoop {
     /// waiting on replies that cannot come.
     private(set) var refusing = false
 
-    func setRefusing(_ on: Bool) {
+    func setRefusing(_ on: Bool, closingClients: Bool = true) {
         guard on != refusing else { return }
         refusing = on
-        context.logger.notice(on ? "proxy: closing its clients and refusing new ones (this node must not serve)" : "proxy: taking clients again")
-        if on {
-            for session in Array(sessions.values) { session.closeNow() }
-        }
+        context.logger.notice(on ? (closingClients ? "proxy: closing its clients and refusing new ones (this node must not serve)"
+                                                   : "proxy: refusing new clients (this node must not serve)")
+                                 : "proxy: taking clients again")
+        if on && closingClients { closeClients() }
+    }
+
+    func closeClients() {
+        guard !sessions.isEmpty else { return }
+        context.logger.notice("proxy: closing its \(sessions.count) clients (they reconnect to the virtual IP's holder)")
+        for session in Array(sessions.values) { session.closeNow() }
     }
 
     func pumpAll() {

@@ -94,9 +94,15 @@ final class ProxyRouter: Sendable {
     }
 
     /// Every loop: closes its clients and refuses new ones (`refusing`), or takes them again.
-    func setRefusing(_ refusing: Bool) async {
+    func setRefusing(_ refusing: Bool, closingClients: Bool) async {
         for loop in loops.withLockedValue({ $0 }) {
-            try? await loop.eventLoop.submit { loop.value.setRefusing(refusing) }.get()
+            try? await loop.eventLoop.submit { loop.value.setRefusing(refusing, closingClients: closingClients) }.get()
+        }
+    }
+
+    func closeClients() async {
+        for loop in loops.withLockedValue({ $0 }) {
+            try? await loop.eventLoop.submit { loop.value.closeClients() }.get()
         }
     }
 

@@ -8,17 +8,31 @@ import RedisConnection
 /// What the node agent may ask of a running proxy.
 public final class ProxyControl: Sendable {
     private let router = NIOLockedValueBox<ProxyRouter?>(nil)
+    private let transparent = NIOLockedValueBox(false)
 
     public init() {}
+
+    /// Whether every listening socket has IP_TRANSPARENT (`ProxySettings.transparentListen`), so
+    /// clients can be closed after the virtual IP left this host.
+    public var listensTransparently: Bool { transparent.withLockedValue { $0 } }
+
+    func setTransparent(_ on: Bool) {
+        transparent.withLockedValue { $0 = on }
+    }
 
     func attach(_ router: ProxyRouter) {
         self.router.withLockedValue { $0 = router }
     }
 
-    /// `true`: close every client and refuse new ones (they reconnect to the virtual IP's next
-    /// holder); `false`: take clients again.
-    public func setRefusing(_ refusing: Bool) async {
-        await router.withLockedValue { $0 }?.setRefusing(refusing)
+    /// `true`: refuse new clients and (with `closingClients`) close every connected one (they
+    /// reconnect to the virtual IP's next holder); `false`: take clients again.
+    public func setRefusing(_ refusing: Bool, closingClients: Bool = true) async {
+        await router.withLockedValue { $0 }?.setRefusing(refusing, closingClients: closingClients)
+    }
+
+    /// Closes every connected client (new ones are served or refused as before).
+    public func closeClients() async {
+        await router.withLockedValue { $0 }?.closeClients()
     }
 }
 
@@ -96,14 +110,30 @@ private func serve(settings: ProxySettings, group: MultiThreadedEventLoopGroup, 
             }
         }
     var servers: [any Channel] = []
+    var allTransparent = settings.transparentListen
     for endpoint in settings.listen {
         do {
+            if settings.transparentListen {
+                let ipv6 = endpoint.host.contains(":")
+                let transparent = ChannelOptions.Types.SocketOption(
+                    level: .init(rawValue: CInt(ipv6 ? IPPROTO_IPV6 : IPPROTO_IP)),
+                    name: .init(rawValue: ipv6 ? 75 /* IPV6_TRANSPARENT */ : 19 /* IP_TRANSPARENT */))
+                do {
+                    servers.append(try await bootstrap.serverChannelOption(transparent, value: 1)
+                        .bind(host: endpoint.host, port: endpoint.port).get())
+                    continue
+                } catch {
+                    logger.warning("cannot listen on \(endpoint) with IP_TRANSPARENT (\(error); needs CAP_NET_ADMIN): clients that reached this node at the virtual IP are closed before the address leaves instead")
+                    allTransparent = false
+                }
+            }
             servers.append(try await bootstrap.bind(host: endpoint.host, port: endpoint.port).get())
         } catch {
             for server in servers { try? await server.close() }
             throw ProxyStartError("cannot listen on \(endpoint): \(error)")
         }
     }
+    control?.setTransparent(allTransparent)
     let addresses = servers.compactMap(\.localAddress)
     logger.notice("proxy for '\(settings.groupName)'\(tls == nil ? "" : " (TLS)") listening on \(addresses.map { "\($0)" }.joined(separator: ", "))")
     onListening(addresses)

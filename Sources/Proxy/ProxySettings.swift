@@ -92,6 +92,12 @@ public struct ProxySettings: Sendable {
     /// paused but reachable master (a switchover) acknowledges the bytes and is not affected.
     /// nil: the kernel's default (about 15 minutes). The node agent sets it to down-after.
     public var backendUnackedTimeout: TimeAmount?
+    /// Listen with IP_TRANSPARENT (IPV6_TRANSPARENT; needs CAP_NET_ADMIN): a client connection
+    /// made to a virtual IP can still be closed (its FIN sent from that address) after the
+    /// address has left this host — the node agent closes its proxy's clients once the
+    /// address's next holder is heard. Without the capability the proxy listens without it
+    /// (and says so).
+    public var transparentListen = false
     /// TLS for clients of the listening addresses (`--tls-cert`, `--tls-key`); nil: plain.
     public var tlsServer: NIOSSLContext?
     /// TLS toward backends and sentinels (`--backend-tls`); nil: plain.

@@ -182,10 +182,12 @@ struct SentinelView: Sendable {
         settle(now: now)
     }
 
-    /// What `server` answered to ROLE.
-    mutating func role(_ role: ServerRole, of server: ProxyEndpoint, now: Millis) {
+    /// What `server` answered to ROLE, asked at `askedAt` (the shell asks without waiting, so
+    /// the answer can come after the choice changed; one asked before the server was chosen
+    /// says nothing about it now). `askedAt` defaults to `now`.
+    mutating func role(_ role: ServerRole, of server: ProxyEndpoint, askedAt: Millis? = nil, now: Millis) {
         settle(now: now)
-        roles[server] = (role, now)
+        roles[server] = (role, min(askedAt ?? now, now))
     }
 
     /// Remembers when the chosen master changed (a ROLE answer must be newer than that).

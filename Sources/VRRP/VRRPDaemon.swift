@@ -97,6 +97,10 @@ public final class VRRPDaemon: @unchecked Sendable {
     /// How many state changes each instance has made, in the order of `states` (thread-safe).
     public var transitionCounts: [Int] { control.transitions.withLock { $0 } }
 
+    /// How many adverts with a priority above 0 have come from other routers (any instance):
+    /// each says another router holds the addresses (only a master advertises). Thread-safe.
+    public var holderAdvertsHeard: Int { control.holderAdverts.withLock { $0 } }
+
     /// Sets up sockets and removes stale addresses of every instance. Throws on a missing
     /// interface, a missing source address, or no permission.
     /// `addressGuard`: the program and argv of `tandem address-guard` (see `AddressGuard`); nil:
@@ -314,6 +318,7 @@ public final class VRRPDaemon: @unchecked Sendable {
             guard let vrid = VRRPAdvertFilter.vrid(of: packet.payload), vrid == instances[i].config.vrid else { continue }
             switch instances[i].filter.check(packet) {
             case .success(let advert):
+                if advert.priority > 0 { control.holderAdverts.withLock { $0 += 1 } }
                 perform(i, instances[i].core.handle(.advert(advert, from: packet.source), now: now()))
             case .failure(.ownAdvert):
                 continue
@@ -549,6 +554,7 @@ private final class DaemonControl: Sendable {
     let queue = Mutex<[VRRPDaemon.Control]>([])
     let states = Mutex<[VRRPState]>([])
     let transitions = Mutex<[Int]>([])
+    let holderAdverts = Mutex<Int>(0)
 
     init() {
         var fds: [Int32] = [0, 0]

@@ -323,4 +323,68 @@ struct NodeStateTests {
         master.ticks(10, hearing: [])
         #expect(master.state.isFenced && master.state.vip == .vipIneligible)
     }
+
+    static func isClose(_ action: NodeState.Action) -> Bool { action == .closeClients }
+
+    @Test("proxy: a holder that leaves the VIP closes its proxy's clients once the next holder is heard, not before")
+    func proxyClientsClosedWhenNextHolderHeard() throws {
+        var run = Self.settledMaster(.proxy, proxyUp: true)
+        #expect(run.state.vip == .vipEligible(priority: 150))
+        run.ticks(30, hearing: [])
+        let left = try #require(run.times { $0 == .vipIneligible }.last)
+        // Not closed while nobody is heard holding the address (a reconnecting client's SYN
+        // would go into an address nobody holds), until the bound.
+        #expect(run.times(of: Self.isClose).allSatisfy { $0 - left >= run.state.settings.closeClientsAfter })
+        var heard = Self.settledMaster(.proxy, proxyUp: true)
+        heard.ticks(5, hearing: [])
+        let leftAt = try #require(heard.times { $0 == .vipIneligible }.last)
+        #expect(heard.times(of: Self.isClose).isEmpty, "nothing heard yet, within the bound")
+        heard.input(.vipHolderHeard())
+        #expect(heard.times(of: Self.isClose) == [heard.now], "closed when the next holder is heard")
+        #expect(heard.now - leftAt < heard.state.settings.closeClientsAfter)
+        heard.input(.vipHolderHeard())
+        heard.ticks(10, hearing: [])
+        #expect(heard.times(of: Self.isClose).count == 1, "once per departure")
+    }
+
+    @Test("proxy: without hearing the next holder the clients are closed after closeClientsAfter (4 adverts)")
+    func proxyClientsClosedAfterBound() throws {
+        var run = Self.settledMaster(.proxy, proxyUp: true)
+        run.ticks(30, hearing: [])
+        let left = try #require(run.times { $0 == .vipIneligible }.last)
+        let closed = try #require(run.times(of: Self.isClose).first)
+        #expect(run.state.settings.closeClientsAfter == 400)
+        #expect(closed - left >= 400 && closed - left < 500)
+    }
+
+    @Test("proxy: an advert heard before the departure does not count; coming back eligible cancels the close")
+    func proxyEarlierAdvertDoesNotCount() throws {
+        var run = Self.settledMaster(.proxy, proxyUp: true)
+        run.input(.vipHolderHeard())
+        run.ticks(5, hearing: [])
+        #expect(run.state.vip == .vipIneligible)
+        #expect(run.times(of: Self.isClose).isEmpty)
+        // The peers are heard again and say the group's master is still this node's Redis.
+        run.ticks(1, hearing: ["n2", "n3"])
+        run.input(.peerView(node: "n2", master: "10.0.0.1:6379", epoch: 0))
+        run.input(.peerView(node: "n3", master: "10.0.0.1:6379", epoch: 0))
+        run.ticks(1, hearing: ["n2", "n3"])
+        #expect(run.state.vip == .vipEligible(priority: 150))
+        run.ticks(10, hearing: ["n2", "n3"])
+        #expect(run.times(of: Self.isClose).isEmpty, "eligible again before the bound: nothing to close")
+    }
+
+    @Test("direct: the fenced master's clients at the VIP are closed at the fence, before the address leaves, once")
+    func directClientsClosedAtFence() throws {
+        var run = Self.settledMaster(.direct)
+        run.ticks(40, hearing: [])
+        let fence = try #require(run.actions.firstIndex { if case .fence = $0.action { return true } else { return false } })
+        let close = try #require(run.actions.firstIndex { $0.action == .closeClients })
+        let leave = try #require(run.actions.lastIndex { $0.action == .vipIneligible })
+        #expect(fence < close && close < leave, "fence, close, then the address leaves")
+        #expect(run.actions[close].at == run.actions[fence].at)
+        #expect(run.times(of: Self.isClose).count == 1, "not again at each renewal of the fence")
+        run.input(.vipHolderHeard())
+        #expect(run.times(of: Self.isClose).count == 1)
+    }
 }
