@@ -40,6 +40,10 @@ public enum ClusterStep: Sendable, Hashable {
     /// On the client's own connection to the target's master, in order; one reply goes to the
     /// client (from the commands with `deliver`).
     case own(OwnTarget, [OwnCommand])
+    /// On the client's subscription connection (opened to the target's master when there is
+    /// none); what that connection sends back goes to the client as it comes (confirmations,
+    /// messages), after the replies the client is still owed.
+    case subscription(OwnTarget)
 }
 
 /// One client's connection state in cluster mode, and every decision that depends on it:
@@ -72,6 +76,12 @@ public struct ClusterClientState: Sendable {
     var transaction: Transaction = .none
     /// The connection holding the WATCH or the transaction closed: the next EXEC fails.
     var ownConnectionLost = false
+    /// Subscribed to a channel, pattern or shard channel (until the server confirms none is left).
+    public private(set) var subscribed = false
+    /// What the client is subscribed to, to subscribe again on a new connection.
+    public private(set) var channels: [ByteBuffer] = []
+    public private(set) var patterns: [ByteBuffer] = []
+    public private(set) var shardChannels: [ByteBuffer] = []
     /// CLIENT SETNAME, answered by the proxy.
     public private(set) var clientName: ByteBuffer?
 
@@ -92,7 +102,6 @@ public struct ClusterClientState: Sendable {
 
     /// Commands refused (not yet supported in cluster mode, or meaningless through a proxy).
     static let refused: Set<String> = [
-        "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE",
         "MONITOR", "SYNC", "PSYNC", "REPLCONF", "WAIT", "WAITAOF", "RESET", "SCAN", "MIGRATE",
     ]
 
@@ -104,6 +113,7 @@ public struct ClusterClientState: Sendable {
         guard !arguments.isEmpty else { return Self.error("ERR unknown command ''") }
         let name = CommandKeys.word(arguments, 0)
         let info = CommandKeys.info(for: arguments)
+        if let step = subscriptionStep(name, arguments) { return step }
         switch name {
         case "MULTI", "EXEC", "DISCARD", "WATCH", "UNWATCH":
             return transactionCommand(name, arguments)
@@ -161,6 +171,61 @@ public struct ClusterClientState: Sendable {
             }
         }
         return .route(route)
+    }
+
+    /// Pub/sub: SUBSCRIBE and PSUBSCRIBE on one connection to one master (the cluster
+    /// broadcasts PUBLISH to every node), SSUBSCRIBE to the master of its shard channels' slot.
+    /// While subscribed, PING goes to that connection too and QUIT closes; other commands get
+    /// Redis's refusal for a subscribed RESP2 client.
+    private mutating func subscriptionStep(_ name: String, _ arguments: [ByteBuffer]) -> ClusterStep? {
+        let rest = Array(arguments.dropFirst())
+        func update(_ list: inout [ByteBuffer], adding: Bool) {
+            if adding {
+                for item in rest where !list.contains(item) { list.append(item) }
+            } else {
+                list = rest.isEmpty ? [] : list.filter { !rest.contains($0) }
+            }
+        }
+        switch name {
+        case "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE":
+            guard !rest.isEmpty else { return Self.error("ERR wrong number of arguments for '\(name.lowercased())' command") }
+            guard !inTransaction else { return Self.unsupported("\(name) inside a transaction") }
+            var target = OwnTarget.anyMaster
+            if name == "SSUBSCRIBE" {
+                guard let common = ClusterRouting.commonSlot(rest), let slot = common else { return Self.error(ClusterErrors.crossSlot) }
+                target = .slot(slot)
+                update(&shardChannels, adding: true)
+            } else if name == "SUBSCRIBE" {
+                update(&channels, adding: true)
+            } else {
+                update(&patterns, adding: true)
+            }
+            subscribed = true
+            return .subscription(target)
+        case "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE":
+            guard !inTransaction else { return nil }
+            switch name {
+            case "UNSUBSCRIBE": update(&channels, adding: false)
+            case "PUNSUBSCRIBE": update(&patterns, adding: false)
+            default: update(&shardChannels, adding: false)
+            }
+            return .subscription(.anyMaster)
+        case "QUIT":
+            return nil
+        case "PING":
+            return subscribed ? .subscription(.anyMaster) : nil
+        default:
+            // Redis's answer, given here: a node would answer a key elsewhere with MOVED first.
+            return subscribed ? Self.error("ERR Can't execute '\(name.lowercased())': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context") : nil
+        }
+    }
+
+    /// The subscription connection confirmed that no subscription is left.
+    public mutating func subscriptionsEnded() {
+        subscribed = false
+        channels = []
+        patterns = []
+        shardChannels = []
     }
 
     private func auth(_ arguments: [ByteBuffer]) -> ClusterStep {

@@ -24,6 +24,9 @@ final class ClusterClient: ChannelInboundHandler {
     /// The node holding the client's WATCH or transaction.
     private var transactionNode: ClusterNodeAddress?
     private var readPaused = false
+    /// The client's subscription connection, and what it sent while replies were still owed.
+    private var subscription: ClusterSubscription?
+    private var outOfBand: [RESPValue] = []
     static let maxPending = 1024
 
     init(pool: ClusterLoopPool, configuration: ClusterClientState.Configuration) {
@@ -41,6 +44,8 @@ final class ClusterClient: ChannelInboundHandler {
             future.whenSuccess { connection in Task { await connection.close() } }
         }
         own = [:]
+        subscription?.close()
+        subscription = nil
         context.fireChannelInactive()
     }
 
@@ -77,6 +82,8 @@ final class ClusterClient: ChannelInboundHandler {
             runOwn(target, commands, inTransaction: wasInTransaction || state.inTransaction).assumeIsolated().whenSuccess { [self] in
                 complete(seq, $0)
             }
+        case .subscription(let target):
+            subscribe(target, request.arguments, seq: seq)
         }
         if !state.inTransaction { transactionNode = nil }
         if replies.count >= Self.maxPending && !readPaused {
@@ -196,6 +203,82 @@ final class ClusterClient: ChannelInboundHandler {
         }
     }
 
+    // MARK: Pub/sub
+
+    /// Sends a command on the subscription connection (opened to the target's master if there
+    /// is none); its answers come back as `subscriptionValue`s, so it takes no reply slot.
+    private func subscribe(_ target: OwnTarget, _ arguments: [ByteBuffer], seq: UInt64) {
+        let wanted: ClusterNodeAddress?
+        switch target {
+        case .slot(let slot): wanted = pool.topology.master(forSlot: slot)
+        case .anyMaster: wanted = subscription?.node ?? pool.topology.anyMaster()
+        }
+        guard let node = wanted else {
+            if subscription == nil { state.subscriptionsEnded() }
+            complete(seq, .simpleError("CLUSTERDOWN Tandem proxy: no master known for this subscription"))
+            return
+        }
+        if let subscription, subscription.node != node {
+            complete(seq, .simpleError("ERR Tandem proxy: subscriptions on two masters (a shard channel of another master) are not supported yet"))
+            return
+        }
+        replies.removeLast()  // the answers come on the subscription connection
+        subscriptionConnection(to: node).send(arguments)
+    }
+
+    private func subscriptionConnection(to node: ClusterNodeAddress) -> ClusterSubscription {
+        if let subscription { return subscription }
+        var made: ClusterSubscription?
+        let link = ClusterSubscription(node: node, topology: pool.topology, eventLoop: pool.eventLoop,
+                                       onValue: { [weak self] value in self?.subscriptionValue(value) },
+                                       onClose: { [weak self] in
+                                           guard let self, let made, self.subscription === made else { return }
+                                           self.subscriptionClosed()
+                                       })
+        made = link
+        subscription = link
+        return link
+    }
+
+    private func subscriptionValue(_ value: RESPValue) {
+        guard !closed, let context else { return }
+        if let items = value.array, items.count == 3, let kind = items[0].string?.lowercased(),
+           kind == "unsubscribe" || kind == "punsubscribe" || kind == "sunsubscribe", items[2].int == 0,
+           state.channels.isEmpty && state.patterns.isEmpty && state.shardChannels.isEmpty {
+            state.subscriptionsEnded()
+        }
+        guard replies.isEmpty else {
+            outOfBand.append(value)
+            return
+        }
+        var buffer = context.channel.allocator.buffer(capacity: 128)
+        buffer.writeRESPValue(value)
+        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+    }
+
+    /// The subscription connection closed (its node died or failed over): subscribe again, on
+    /// a master found afresh, to everything the client is subscribed to.
+    private func subscriptionClosed() {
+        subscription = nil
+        guard !closed, state.subscribed else { return }
+        pool.topology.requestRefresh()
+        pool.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(200)) { [self] in
+            guard !closed, state.subscribed, subscription == nil else { return }
+            let node = state.shardChannels.first.map { pool.topology.master(forSlot: HashSlot.slot(of: $0.readableBytesView)) }
+                ?? pool.topology.anyMaster()
+            guard let node else {
+                subscriptionClosed()
+                return
+            }
+            let link = subscriptionConnection(to: node)
+            for (name, list) in [("SUBSCRIBE", state.channels), ("PSUBSCRIBE", state.patterns), ("SSUBSCRIBE", state.shardChannels)]
+            where !list.isEmpty {
+                link.drop(list.count)
+                link.send([ByteBuffer(string: name)] + list)
+            }
+        }
+    }
+
     private func complete(_ seq: UInt64, _ value: RESPValue) {
         guard !closed, seq >= firstSeq, let context else { return }
         let index = Int(seq - firstSeq)
@@ -214,6 +297,11 @@ final class ClusterClient: ChannelInboundHandler {
                 return
             }
             firstSeq += 1
+        }
+        if replies.isEmpty && !outOfBand.isEmpty {
+            for value in outOfBand { buffer.writeRESPValue(value) }
+            outOfBand = []
+            wrote = true
         }
         if wrote { context.writeAndFlush(wrapOutboundOut(buffer), promise: nil) }
         if readPaused && replies.count < Self.maxPending / 2 {

@@ -27,7 +27,10 @@ private let foo = 12182, bar = 5061
         ("READONLY", .reply(.simpleString("OK"))),
         ("HELLO 3", .reply(.simpleError("NOPROTO unsupported protocol version"))),
         ("HELLO 2", .route(.anyMaster)),
-        ("SUBSCRIBE ch", .reply(.simpleError("ERR Tandem proxy: SUBSCRIBE is not supported in cluster mode yet"))),
+        ("SUBSCRIBE ch", .subscription(.anyMaster)),
+        ("SSUBSCRIBE foo {foo}x", .subscription(.slot(12182))),
+        ("SSUBSCRIBE foo bar", .reply(.simpleError("CROSSSLOT Keys in request don't hash to the same slot"))),
+        ("MONITOR", .reply(.simpleError("ERR Tandem proxy: MONITOR is not supported in cluster mode yet"))),
         ("CLIENT TRACKING on", .reply(.simpleError("ERR Tandem proxy: CLIENT TRACKING is not supported in cluster mode yet"))),
         ("CLIENT LIST", .route(.anyMaster)),
         ("GET foo", .route(.slot(12182))),
@@ -129,5 +132,27 @@ private let foo = 12182, bar = 5061
         #expect(state.step(command("MULTI")) == ok)
         _ = state.step(command("SET foo 1"))
         #expect(state.step(command("EXEC")) == own(foo, [("DISCARD", .replace(.nullArray))]))
+    }
+
+    @Test func subscribedClientsTalkToTheirSubscriptionConnection() {
+        var state = ClusterClientState()
+        #expect(state.step(command("SUBSCRIBE a b")) == .subscription(.anyMaster))
+        #expect(state.step(command("PSUBSCRIBE p*")) == .subscription(.anyMaster))
+        #expect(state.subscribed && state.channels.map { String(buffer: $0) } == ["a", "b"])
+        // Redis's refusal for a subscribed client (a node would answer MOVED first); QUIT still closes.
+        #expect(state.step(command("GET foo")) == .reply(.simpleError("ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")))
+        #expect(state.step(command("PING")) == .subscription(.anyMaster))
+        #expect(state.step(command("UNSUBSCRIBE a")) == .subscription(.anyMaster))
+        #expect(state.channels.map { String(buffer: $0) } == ["b"])
+        #expect(state.step(command("QUIT")) == .replyAndClose(.simpleString("OK")))
+        state.subscriptionsEnded()
+        #expect(state.step(command("GET foo")) == .route(.slot(foo)))
+        #expect(state.channels.isEmpty && state.patterns.isEmpty)
+    }
+
+    @Test func noSubscribeInsideATransaction() {
+        var state = ClusterClientState()
+        _ = state.step(command("MULTI"))
+        #expect(state.step(command("SUBSCRIBE a")) == .reply(.simpleError("ERR Tandem proxy: SUBSCRIBE inside a transaction is not supported in cluster mode yet")))
     }
 }

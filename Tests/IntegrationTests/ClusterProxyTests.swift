@@ -146,6 +146,46 @@ struct ClusterProxyTests {
         }
     }
 
+    @Test("pub/sub: SUBSCRIBE and PSUBSCRIBE get PUBLISHed messages, SSUBSCRIBE gets SPUBLISHed ones, and after UNSUBSCRIBE commands route again")
+    func pubSub() async throws {
+        try await withRedisCluster(masters: 3, replicasPerMaster: 0) { cluster in
+            let proxy = try await ProxyProcess(cluster.seedArguments)
+            defer { proxy.stop() }
+            let subscriber = try await proxy.connect()
+            defer { Task { await subscriber.close() } }
+            let publisher = try await proxy.connect()
+            defer { Task { await publisher.close() } }
+            #expect(try await subscriber.send(["SET", "before", "1"]) == .simpleString("OK"))
+            try await subscriber.subscribe(["news"])
+            try await subscriber.psubscribe(["n*"])
+            var messages = subscriber.messages.makeAsyncIterator()
+            // The cluster broadcasts PUBLISH: whichever master the publisher reaches, it arrives.
+            for i in 0..<3 {
+                let receivers = try await publisher.send(["PUBLISH", "news", "hello \(i)"])
+                #expect(receivers == .integer(2) || receivers == .integer(0), "\(receivers)")
+                var got: [String] = []
+                for _ in 0..<2 { if let message = await messages.next() { got.append("\(message.pattern.map { String(buffer: $0) } ?? "-") \(message.text)") } }
+                #expect(got.sorted() == ["- hello \(i)", "n* hello \(i)"])
+            }
+            try await subscriber.unsubscribe()
+            try await subscriber.punsubscribe()
+            #expect(try await subscriber.send(["GET", "before"]) == .bulkString("1"), "routed again after the last UNSUBSCRIBE")
+            // Shard channels: to the master of the channel's slot.
+            let raw = try SentinelSurfaceSerial.RawClient(port: proxy.port)
+            #expect(try raw.send(["SSUBSCRIBE", "{s}ch"]) == "*3\r\n$10\r\nssubscribe\r\n$5\r\n{s}ch\r\n:1\r\n")
+            #expect(try await publisher.send(["SPUBLISH", "{s}ch", "sharded"]) == .integer(1))
+            #expect(try raw.readReply() == "*3\r\n$8\r\nsmessage\r\n$5\r\n{s}ch\r\n$7\r\nsharded\r\n")
+            // A subscribed client gets a standalone server's answer (a cluster node would say MOVED first).
+            let refusal = try raw.send(["GET", "x"])
+            let direct = try SentinelSurfaceSerial.RawClient(port: cluster.servers[0].port)
+            _ = try direct.send(["SUBSCRIBE", "c"])
+            #expect(refusal == "-ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n")
+            #expect(try direct.send(["ECHO", "x"]) == refusal.replacingOccurrences(of: "'get'", with: "'echo'"))
+            #expect(try raw.send(["PING"]) == "*2\r\n$4\r\npong\r\n$0\r\n\r\n")
+            #expect(try raw.send(["SSUBSCRIBE", "a", "b"]) == "-CROSSSLOT Keys in request don't hash to the same slot\r\n")
+        }
+    }
+
     /// Moves `slot` from its master to `target` as redis-cli's reshard does: IMPORTING on the
     /// target, MIGRATING on the source, MIGRATE the keys, then SETSLOT NODE everywhere.
     static func migrate(slot: Int, keys: [String], in cluster: RedisCluster, to target: RedisServer,
@@ -204,15 +244,25 @@ struct ClusterProxyTests {
             try await waitUntil("every writer to have 100 acknowledged writes") {
                 writers.allSatisfy { $0.acked.withLockedValue { $0.count } >= 100 }
             }
-            // The master of the slot of w0:1.
-            let victim = try await cluster.master(ofSlot: HashSlot.slot(of: "w0:1"))
-            let survivor = cluster.servers.first { $0.port != victim.port && $0.isRunning }!
-            victim.kill9()
+            // A subscriber too; the victim is the master its subscription connection is on.
+            let subscriber = try await proxy.connect(timeout: .seconds(15))
+            defer { Task { await subscriber.close() } }
+            try await subscriber.subscribe(["events"])
+            var victim: RedisServer?
+            for server in cluster.servers {
+                let clients = try await server.run(["CLIENT", "LIST"]).string ?? ""
+                if clients.contains(" sub=1 ") { victim = server }
+            }
+            let dead = try #require(victim)
+            let slotOfVictim = try #require(try await cluster.servers.first { $0.port != dead.port }!.run(["CLUSTER", "SLOTS"]).array?
+                .first { $0.array?[2].array?[1].int == Int64(dead.port) }?.array?[0].int)
+            let survivor = cluster.servers.first { $0.port != dead.port && $0.isRunning }!
+            dead.kill9()
             let killedAt = ContinuousClock.now
             let before = writers.map { $0.acked.withLockedValue { $0.count } }
             try await waitUntil("a replica to be promoted", timeout: .seconds(30), pollEvery: .milliseconds(100)) {
-                let master = try await cluster.master(ofSlot: HashSlot.slot(of: "w0:1"), askingNode: survivor)
-                return master.port != victim.port
+                let master = try await cluster.master(ofSlot: Int(slotOfVictim), askingNode: survivor)
+                return master.port != dead.port
             }
             let promotedAfter = ContinuousClock.now - killedAt
             // Every writer makes progress again, on the same connection.
@@ -221,6 +271,16 @@ struct ClusterProxyTests {
             }
             for writer in writers { writer.stop.withLockedValue { $0 = true } }
             for task in tasks { await task.value }
+            // The subscription was made again on a live master: a PUBLISH reaches it.
+            let publisher = try await proxy.connect()
+            defer { Task { await publisher.close() } }
+            let received = NIOLockedValueBox<[String]>([])
+            let listener = Task { for await message in subscriber.messages { received.withLockedValue { $0.append(message.text) } } }
+            defer { listener.cancel() }
+            try await waitUntil("the subscriber to hear a PUBLISH after the failover", timeout: .seconds(10), pollEvery: .milliseconds(200)) {
+                _ = try await publisher.send(["PUBLISH", "events", "after"])
+                return received.withLockedValue { $0.contains("after") }
+            }
             let errors = writers.flatMap { $0.errors.withLockedValue { $0 } }
             print("cluster failover: promoted after \(promotedAfter), \(errors.count) errors: \(errors.prefix(10))")
             let allOpen = connections.allSatisfy { $0.isActive }
