@@ -293,6 +293,55 @@ struct ClusterProxyTests {
         }
     }
 
+    @Test("CLUSTER FAILOVER under load: zero errors, zero acknowledged writes lost, connections stay open")
+    func manualFailover() async throws {
+        try await withRedisCluster(masters: 3, replicasPerMaster: 1, nodeTimeoutMilliseconds: 1000) { cluster in
+            let proxy = try await ProxyProcess(cluster.seedArguments)
+            defer { proxy.stop() }
+            let writers = (0..<8).map { ProxyWriter(prefix: "m\($0)") }
+            var connections: [RedisConnection] = []
+            for _ in writers { connections.append(try await proxy.connect(timeout: .seconds(15))) }
+            let tasks = zip(writers, connections).map { writer, connection in Task { await writer.run(connection) } }
+            try await waitUntil("every writer to have 100 acknowledged writes") {
+                writers.allSatisfy { $0.acked.withLockedValue { $0.count } >= 100 }
+            }
+            let slot = HashSlot.slot(of: "m0:1")
+            let oldMaster = try await cluster.master(ofSlot: slot)
+            var replica: RedisServer?
+            for server in cluster.servers where server.port != oldMaster.port {
+                let role = try await server.run(["ROLE"])
+                if role.array?.first?.string == "slave", role.array?[2].int == Int64(oldMaster.port) { replica = server }
+            }
+            let promoted = try #require(replica)
+            let before = writers.map { $0.acked.withLockedValue { $0.count } }
+            try await promoted.run(["CLUSTER", "FAILOVER"])
+            try await waitUntil("the replica to be master of the slot", timeout: .seconds(20), pollEvery: .milliseconds(100)) {
+                try await cluster.master(ofSlot: slot, askingNode: oldMaster).port == promoted.port
+            }
+            try await waitUntil("every writer to have 200 more acknowledged writes", timeout: .seconds(30)) {
+                zip(writers, before).allSatisfy { $0.acked.withLockedValue { $0.count } >= $1 + 200 }
+            }
+            for writer in writers { writer.stop.withLockedValue { $0 = true } }
+            for task in tasks { await task.value }
+            let errors = writers.flatMap { $0.errors.withLockedValue { $0 } }
+            #expect(errors.isEmpty, "\(errors.prefix(5))")
+            let allOpen = connections.allSatisfy { $0.isActive }
+            #expect(allOpen)
+            // Every acknowledged write is there, read through the proxy.
+            let reader = try await proxy.connect()
+            defer { Task { await reader.close() } }
+            var lost = 0
+            for writer in writers {
+                let acked = writer.acked.withLockedValue { $0 }
+                let values = try await reader.pipeline(acked.map { ["GET", "\(writer.prefix):\($0)"] })
+                lost += zip(acked, values).filter { $0.1 != .bulkString("\($0.0)") }.count
+            }
+            print("cluster manual failover: \(writers.map { $0.acked.withLockedValue { $0.count } }.reduce(0, +)) acknowledged writes, \(errors.count) errors, \(lost) lost")
+            #expect(lost == 0)
+            for connection in connections { await connection.close() }
+        }
+    }
+
     @Test("--cluster with nothing listening stops with a clear error; --cluster goes alone")
     func startupErrors() async throws {
         let free = try freeLoopbackPort()
