@@ -38,7 +38,34 @@ final class ClusterClient: ChannelInboundHandler {
         self.context = context
     }
 
+    private var admitted = false
+
+    func channelActive(context: ChannelHandlerContext) {
+        admitted = pool.topology.admitClient()
+        if !admitted {
+            // Redis's answer beyond maxclients.
+            closed = true
+            var buffer = context.channel.allocator.buffer(capacity: 48)
+            buffer.writeString("-ERR max number of clients reached\r\n")
+            context.writeAndFlush(wrapOutboundOut(buffer)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        }
+        context.fireChannelActive()
+    }
+
+    /// `--idle-timeout`: a client with nothing pending and no subscription is closed.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            if replies.isEmpty && !state.subscribed && !state.inTransaction && !closed { context.close(promise: nil) }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
+        if admitted {
+            admitted = false
+            pool.topology.clientLeft()
+        }
         closed = true
         for future in own.values {
             future.whenSuccess { connection in Task { await connection.close() } }

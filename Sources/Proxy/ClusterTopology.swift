@@ -16,6 +16,7 @@ final class ClusterTopology: Sendable {
         var moved = 0
         var answeredBy: ClusterNodeAddress?
         var nextAnyMaster = 0
+        var clients = 0
     }
 
     private let state = NIOLockedValueBox(State())
@@ -54,6 +55,20 @@ final class ClusterTopology: Sendable {
             $0.refreshRequested = true
             $0.moved += 1
         }
+    }
+
+    /// Counts a new client; false (and not counted) when `--max-connections` are already open.
+    func admitClient() -> Bool {
+        let limit = settings.maxConnections
+        return state.withLockedValue { state in
+            guard state.clients < limit else { return false }
+            state.clients += 1
+            return true
+        }
+    }
+
+    func clientLeft() {
+        state.withLockedValue { $0.clients -= 1 }
     }
 
     func requestRefresh() {

@@ -342,6 +342,27 @@ struct ClusterProxyTests {
         }
     }
 
+    @Test("--max-connections refuses extra clients with Redis's error; --idle-timeout closes idle ones, not subscribers")
+    func limits() async throws {
+        try await withRedisCluster(masters: 3, replicasPerMaster: 0) { cluster in
+            let proxy = try await ProxyProcess(cluster.seedArguments + ["--max-connections", "3", "--idle-timeout", "1"])
+            defer { proxy.stop() }
+            let a = try await proxy.connect()
+            let subscriber = try await proxy.connect()
+            try await subscriber.subscribe(["c"])
+            let b = try await proxy.connect()
+            #expect(try await a.send(["SET", "k", "v"]) == .simpleString("OK"))
+            let refused = try SentinelBehaviourTests.rawExchange(port: proxy.port, Array("PING\r\n".utf8))
+            #expect(String(decoding: refused, as: UTF8.self) == "-ERR max number of clients reached\r\n")
+            try await waitUntil("idle clients to be closed", timeout: .seconds(5)) { !a.isActive && !b.isActive }
+            #expect(subscriber.isActive, "a subscriber is not idle")
+            let c = try await proxy.connect()
+            #expect(try await c.send(["GET", "k"]) == .bulkString("v"), "closed clients free their places")
+            await c.close()
+            await subscriber.close()
+        }
+    }
+
     @Test("--cluster with nothing listening stops with a clear error; --cluster goes alone")
     func startupErrors() async throws {
         let free = try freeLoopbackPort()
