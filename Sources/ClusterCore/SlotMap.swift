@@ -133,7 +133,8 @@ public struct SlotMap: Sendable, Hashable {
 extension SlotMap {
     /// Reads a CLUSTER SHARDS reply (Redis 7.0+, RESP2 or RESP3) from the node at `answeredBy`
     /// (whose host stands in for nodes that report no address). A shard's master is its node
-    /// with role `master`; nodes whose health is `fail` are left out of the replicas.
+    /// with role `master` (a healthy one before a failed one); its replicas are the nodes whose
+    /// health is `online` (not `fail`, not `loading`).
     public static func parseShards(_ reply: RESPValue, answeredBy: ClusterNodeAddress) throws(SlotMapError) -> SlotMap {
         if let message = reply.errorMessage { throw SlotMapError("CLUSTER SHARDS answered: \(message)") }
         guard let shards = reply.array else { throw SlotMapError("CLUSTER SHARDS: expected an array, got \(reply)") }
@@ -164,14 +165,16 @@ extension SlotMap {
                 if host.isEmpty || host == "?" { host = node["endpoint"]?.string ?? "" }
                 if host.isEmpty || host == "?" { host = answeredBy.host }
                 let address = ClusterNodeAddress(host: host, port: Int(portValue))
-                let healthy = node["health"]?.string != "fail"
+                let health = node["health"]?.string
+                let healthy = health != "fail"
                 if node["role"]?.string == "master" {
                     // Two masters in one shard (a failed one not yet demoted): the healthy one.
                     if master == nil || (!masterHealthy && healthy) {
                         master = address
                         masterHealthy = healthy
                     }
-                } else if healthy {
+                } else if health == nil || health == "online" {
+                    // Only replicas that can serve reads (not failed, not loading a sync).
                     replicas.append(address)
                 }
             }

@@ -18,6 +18,9 @@ final class ClusterLoopPool {
     /// Where a stateless command goes.
     enum Target {
         case slot(Int)
+        /// A read, to a replica of the slot's master (`--read-from replicas`); to the master
+        /// when there is none, and after any trouble with the replica.
+        case replicaOf(Int)
         case node(ClusterNodeAddress)
         case anyMaster
     }
@@ -42,7 +45,13 @@ final class ClusterLoopPool {
         let promise = eventLoop.makePromise(of: RedisConnection.self)
         let configuration = topology.connectionConfiguration(node)
         let loop = eventLoop
-        promise.completeWithTask { try await RedisConnection.connect(configuration, eventLoopGroup: loop) }
+        let readonly = topology.settings.readFromReplicas
+        promise.completeWithTask {
+            let connection = try await RedisConnection.connect(configuration, eventLoopGroup: loop)
+            // Replicas serve reads of their master's slots only after READONLY (harmless on a master).
+            if readonly { _ = try await connection.send(["READONLY"]) }
+            return connection
+        }
         return promise.futureResult
     }
 
@@ -86,6 +95,8 @@ final class ClusterLoopPool {
     /// again after its connection closed before the reply.
     func run(_ arguments: [ByteBuffer], target: Target, readOnly: Bool) -> EventLoopFuture<RESPValue> {
         let promise = eventLoop.makePromise(of: RESPValue.self)
+        var target = target
+        if readOnly && topology.settings.readFromReplicas, case .slot(let slot) = target { target = .replicaOf(slot) }
         attempt(arguments, target: target, readOnly: readOnly, deadline: .now() + hold, redirects: 0, promise: promise)
         return promise.futureResult
     }
@@ -93,6 +104,7 @@ final class ClusterLoopPool {
     private func resolve(_ target: Target) -> ClusterNodeAddress? {
         switch target {
         case .slot(let slot): return topology.master(forSlot: slot)
+        case .replicaOf(let slot): return topology.replica(forSlot: slot) ?? topology.master(forSlot: slot)
         case .node(let node): return node
         case .anyMaster: return topology.anyMaster()
         }
@@ -100,7 +112,7 @@ final class ClusterLoopPool {
 
     private func describe(_ target: Target) -> String {
         switch target {
-        case .slot(let slot): return "slot \(slot)"
+        case .slot(let slot), .replicaOf(let slot): return "slot \(slot)"
         case .node(let node): return "node \(node)"
         case .anyMaster: return "any master"
         }
@@ -160,8 +172,13 @@ final class ClusterLoopPool {
             }
             switch redirect {
             case .moved(let slot, let to):
+                let next: Target
+                switch target {
+                case .node: next = .node(to)
+                case .replicaOf(let slot): next = .slot(slot)  // the replica's master has not this slot now
+                default: next = target
+                }
                 topology.moved(slot: slot, to: to)
-                let next: Target = if case .node = target { .node(to) } else { target }
                 attempt(arguments, target: next, readOnly: readOnly, deadline: deadline, redirects: redirects + 1, promise: promise)
             case .ask(_, let to):
                 connection(to: to).assumeIsolated().whenComplete { [self] result in
@@ -177,6 +194,10 @@ final class ClusterLoopPool {
             }
             return
         }
+        if case .replicaOf = target, message.hasPrefix("LOADING") || message.hasPrefix("MASTERDOWN") {
+            later(arguments, target: target, readOnly: readOnly, deadline: deadline, redirects: redirects, promise: promise, problem: reply)
+            return
+        }
         if message.hasPrefix("TRYAGAIN") || message.hasPrefix("CLUSTERDOWN") {
             // A multi-key command during a slot migration, or a cluster still electing: again soon.
             if message.hasPrefix("CLUSTERDOWN") { topology.requestRefresh() }
@@ -188,6 +209,11 @@ final class ClusterLoopPool {
 
     private func later(_ arguments: [ByteBuffer], target: Target, readOnly: Bool, deadline: NIODeadline, redirects: Int,
                        promise: EventLoopPromise<RESPValue>, problem: RESPValue) {
+        if case .replicaOf(let slot) = target {
+            // A replica that is down, loading or no longer its slot's: the master, at once.
+            attempt(arguments, target: .slot(slot), readOnly: readOnly, deadline: deadline, redirects: redirects, promise: promise)
+            return
+        }
         guard NIODeadline.now() + Self.retryDelay <= deadline else {
             promise.succeed(problem)
             return

@@ -46,6 +46,17 @@ final class ClusterTopology: Sendable {
         }
     }
 
+    /// A replica of the slot's master for a read (`--read-from replicas`), taken in turn; nil
+    /// when it has none that is online.
+    func replica(forSlot slot: Int) -> ClusterNodeAddress? {
+        state.withLockedValue { state in
+            let replicas = state.map.replicas(forSlot: slot)
+            guard !replicas.isEmpty else { return nil }
+            state.nextAnyMaster &+= 1
+            return replicas[state.nextAnyMaster % replicas.count]
+        }
+    }
+
     func masters() -> [ClusterNodeAddress] { state.withLockedValue { $0.map.masters } }
 
     /// A MOVED reply: the slot is served elsewhere; the whole map is read again soon.

@@ -342,6 +342,39 @@ struct ClusterProxyTests {
         }
     }
 
+    @Test("--read-from replicas: reads go to the replicas (READONLY), writes to the masters; a dead replica's reads go to its master")
+    func readFromReplicas() async throws {
+        try await withRedisCluster(masters: 3, replicasPerMaster: 1) { cluster in
+            let proxy = try await ProxyProcess(cluster.seedArguments + ["--read-from", "replicas"])
+            defer { proxy.stop() }
+            let c = try await proxy.connect()
+            defer { Task { await c.close() } }
+            for i in 0..<60 { #expect(try await c.send(["SET", "r:\(i)", "\(i)"]) == .simpleString("OK")) }
+            try await waitUntil("the replicas to have the writes") {
+                try await c.send(["GET", "r:59"]) == .bulkString("59")
+            }
+            for i in 0..<60 { #expect(try await c.send(["GET", "r:\(i)"]) == .bulkString("\(i)")) }
+            #expect(try await c.send(["MGET", "r:1", "r:2", "r:3"]) == .array(["1", "2", "3"].map { .bulkString($0) }))
+            // Which servers ran the GETs: replicas only.
+            func gets(_ server: RedisServer) async throws -> Int {
+                let stats = try await server.run(["INFO", "commandstats"]).string ?? ""
+                guard let line = stats.split(separator: "\r\n").first(where: { $0.hasPrefix("cmdstat_get:") }),
+                      let calls = line.split(separator: ",").first?.split(separator: "=").last else { return 0 }
+                return Int(calls) ?? 0
+            }
+            var onMasters = 0, onReplicas = 0
+            var replicas: [RedisServer] = []
+            for server in cluster.servers {
+                let isReplica = try await server.run(["ROLE"]).array?.first?.string == "slave"
+                if isReplica { replicas.append(server); onReplicas += try await gets(server) } else { onMasters += try await gets(server) }
+            }
+            #expect(onMasters == 0 && onReplicas >= 60, "GETs on masters \(onMasters), on replicas \(onReplicas)")
+            // A replica killed: its reads go to its master, without an error.
+            replicas[0].kill9()
+            for i in 0..<60 { #expect(try await c.send(["GET", "r:\(i)"]) == .bulkString("\(i)")) }
+        }
+    }
+
     @Test("--max-connections refuses extra clients with Redis's error; --idle-timeout closes idle ones, not subscribers")
     func limits() async throws {
         try await withRedisCluster(masters: 3, replicasPerMaster: 0) { cluster in
@@ -369,7 +402,7 @@ struct ClusterProxyTests {
         let cases: [([String], String)] = [
             (["--listen", "127.0.0.1:0", "--cluster", "127.0.0.1:\(free)"], "no cluster node gave its slot map"),
             (["--listen", "127.0.0.1:0", "--cluster", "127.0.0.1:\(free)", "--backend", "127.0.0.1:1"], "--cluster goes alone"),
-            (["--listen", "127.0.0.1:0", "--cluster", "127.0.0.1:\(free)", "--read-from", "replicas"], "not supported with --cluster yet"),
+            (["--listen", "127.0.0.1:0", "--cluster", "127.0.0.1:\(free)", "--wait-replicas", "1"], "not supported with --cluster yet"),
             (["--listen", "127.0.0.1:0", "--cluster", "nonsense"], "--cluster 'nonsense'"),
         ]
         for (arguments, expected) in cases {
