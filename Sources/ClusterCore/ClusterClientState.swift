@@ -35,6 +35,8 @@ public enum ClusterStep: Sendable, Hashable {
     case reply(RESPValue)
     /// Answer with this reply, then close the client.
     case replyAndClose(RESPValue)
+    /// `INFO proxy`: the proxy's own lines (the shell knows them).
+    case infoProxy
     /// Stateless: on the shared connections, by this route.
     case route(ClusterRoute)
     /// On the client's own connection to the target's master, in order; one reply goes to the
@@ -125,6 +127,8 @@ public struct ClusterClientState: Sendable {
             return db == 0 ? Self.ok : Self.error(ClusterErrors.selectNotAllowed)
         case "QUIT":
             return .replyAndClose(.simpleString("OK"))
+        case "INFO" where arguments.count == 2 && CommandKeys.word(arguments, 1) == "PROXY":
+            return .infoProxy
         case "ASKING", "READONLY", "READWRITE":
             return arguments.count == 1 ? Self.ok : Self.error("ERR wrong number of arguments for '\(name.lowercased())' command")
         case "AUTH":

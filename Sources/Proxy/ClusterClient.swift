@@ -111,6 +111,8 @@ final class ClusterClient: ChannelInboundHandler {
             }
         case .subscription(let target):
             subscribe(target, request.arguments, seq: seq)
+        case .infoProxy:
+            complete(seq, .bulkString(pool.topology.infoLines().joined(separator: "\r\n") + "\r\n"))
         }
         if !state.inTransaction { transactionNode = nil }
         if replies.count >= Self.maxPending && !readPaused {

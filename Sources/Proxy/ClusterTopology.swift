@@ -91,6 +91,22 @@ final class ClusterTopology: Sendable {
         state.withLockedValue { ($0.refreshes, $0.moved, $0.answeredBy) }
     }
 
+    /// `INFO proxy` in cluster mode.
+    func infoLines() -> [String] {
+        let (map, refreshes, moved, answeredBy, clients) = state.withLockedValue { ($0.map, $0.refreshes, $0.moved, $0.answeredBy, $0.clients) }
+        var lines = ["# Proxy", "discovery:cluster", "cluster_seeds:\(seeds.map(\.description).joined(separator: ","))",
+                     "cluster_masters:\(map.masters.count)", "cluster_slots_covered:\(map.coveredSlots)",
+                     "cluster_map_from:\(answeredBy?.description ?? "none")", "cluster_map_refreshes:\(refreshes)",
+                     "cluster_moved:\(moved)", "read_from:\(settings.readFromReplicas ? "replicas" : "master")",
+                     "connected_clients:\(clients)"]
+        for (index, master) in map.masters.enumerated() {
+            let ranges = map.slotRanges(of: master).map { $0.lowerBound == $0.upperBound ? "\($0.lowerBound)" : "\($0.lowerBound)-\($0.upperBound)" }
+            let replicas = map.shards.first { $0.master == master }?.replicas.map(\.description).joined(separator: ",") ?? ""
+            lines.append("master\(index):address=\(master),slots=\(ranges.joined(separator: " ")),replicas=\(replicas)")
+        }
+        return lines
+    }
+
     func connectionConfiguration(_ node: ClusterNodeAddress, clientName: String? = nil) -> RedisConnectionConfiguration {
         var configuration = RedisConnectionConfiguration(host: node.host, port: node.port, username: settings.user,
                                                          password: settings.password, protocolVersion: .resp2,

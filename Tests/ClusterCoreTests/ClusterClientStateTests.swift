@@ -33,6 +33,8 @@ private let foo = 12182, bar = 5061
         ("MONITOR", .reply(.simpleError("ERR Tandem proxy: MONITOR is not supported in cluster mode yet"))),
         ("CLIENT TRACKING on", .reply(.simpleError("ERR Tandem proxy: CLIENT TRACKING is not supported in cluster mode yet"))),
         ("CLIENT LIST", .route(.anyMaster)),
+        ("INFO proxy", .infoProxy),
+        ("INFO", .route(.anyMaster)),
         ("GET foo", .route(.slot(12182))),
         ("BLPOP foo 0", .own(.slot(12182), [OwnCommand(command("BLPOP foo 0"))])),
         ("BLPOP foo bar 0", .reply(.simpleError("CROSSSLOT Keys in request don't hash to the same slot"))),

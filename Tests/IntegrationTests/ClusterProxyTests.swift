@@ -140,6 +140,15 @@ struct ClusterProxyTests {
             #expect(try await popped == .array([.bulkString("queue"), .bulkString("job")]))
             #expect(try await c.send(["BLPOP", "queue", "key:1", "1"]) == Self.crossSlot)
 
+            // Bad input: a cluster node's own protocol error, and only that client is closed.
+            for probe in ["*1\r\n$-5\r\n", "*x\r\n", "*1\r\n$2147483648\r\n", "*1\r\n*1\r\n", "SET \"unbalanced\r\n"] {
+                let viaProxy = try SentinelBehaviourTests.rawExchange(port: proxy.port, Array(probe.utf8))
+                let direct = try SentinelBehaviourTests.rawExchange(port: cluster.servers[0].port, Array(probe.utf8))
+                #expect(String(decoding: viaProxy, as: UTF8.self) == String(decoding: direct, as: UTF8.self), "probe \(probe.debugDescription)")
+            }
+            let info = try await c.send(["INFO", "proxy"]).string ?? ""
+            #expect(info.contains("discovery:cluster") && info.contains("cluster_masters:3") && info.contains("cluster_slots_covered:16384"), "\(info)")
+
             // Pipelined commands to different masters come back in order.
             let replies = try await c.pipeline((0..<100).map { ["GET", "key:\($0)"] })
             #expect(replies == (0..<100).map { RESPValue.bulkString("v\($0)") })
