@@ -384,6 +384,77 @@ struct ClusterProxyTests {
         }
     }
 
+    @Test("a live reshard of 1,000 slots with redis-cli under 8 writers: zero client-visible errors, zero acknowledged writes lost")
+    func liveReshard() async throws {
+        try await withRedisCluster(masters: 3, replicasPerMaster: 0) { cluster in
+            let proxy = try await ProxyProcess(cluster.seedArguments)
+            defer { proxy.stop() }
+            // Keys in the slots that move, so MIGRATE has work and ASK/TRYAGAIN happen.
+            let loader = try await proxy.connect()
+            defer { Task { await loader.close() } }
+            for batch in 0..<10 {
+                let pairs = (0..<200).flatMap { ["pre:\(batch * 200 + $0)", "\(batch * 200 + $0)"] }
+                #expect(try await loader.send(["MSET"] + pairs) == .simpleString("OK"))
+            }
+            let writers = (0..<8).map { ProxyWriter(prefix: "r\($0)") }
+            var connections: [RedisConnection] = []
+            for _ in writers { connections.append(try await proxy.connect(timeout: .seconds(15))) }
+            let tasks = zip(writers, connections).map { writer, connection in Task { await writer.run(connection) } }
+            let reads = NIOLockedValueBox<(Int, [String])>((0, []))
+            let stopReads = NIOLockedValueBox(false)
+            let reader = Task {
+                var i = 0
+                while !stopReads.withLockedValue({ $0 }) {
+                    i += 1
+                    let keys = (0..<10).map { "pre:\((i * 37 + $0 * 191) % 2000)" }
+                    do {
+                        let reply = try await loader.send(["MGET"] + keys)
+                        let good = reply == .array(keys.map { .bulkString(String($0.dropFirst(4))) })
+                        reads.withLockedValue { if good { $0.0 += 1 } else { $0.1.append("\(reply)") } }
+                    } catch {
+                        reads.withLockedValue { $0.1.append("\(error)") }
+                    }
+                }
+            }
+            try await waitUntil("every writer to have 50 acknowledged writes") {
+                writers.allSatisfy { $0.acked.withLockedValue { $0.count } >= 50 }
+            }
+            let from = try await cluster.nodeID(cluster.master(ofSlot: 0))
+            let to = try await cluster.nodeID(cluster.master(ofSlot: 16383))
+            let started = ContinuousClock.now
+            let (status, output) = try runProgram(findExecutable("redis-cli")!, [
+                "--cluster", "reshard", "127.0.0.1:\(cluster.servers[0].port)", "--cluster-from", from, "--cluster-to", to,
+                "--cluster-slots", "1000", "--cluster-yes",
+            ])
+            let took = ContinuousClock.now - started
+            #expect(status == 0, "\(output.suffix(1000))")
+            let before = writers.map { $0.acked.withLockedValue { $0.count } }
+            try await waitUntil("every writer to have 50 more acknowledged writes") {
+                zip(writers, before).allSatisfy { $0.acked.withLockedValue { $0.count } >= $1 + 50 }
+            }
+            stopReads.withLockedValue { $0 = true }
+            await reader.value
+            for writer in writers { writer.stop.withLockedValue { $0 = true } }
+            for task in tasks { await task.value }
+            let errors = writers.flatMap { $0.errors.withLockedValue { $0 } }
+            let (goodReads, badReads) = reads.withLockedValue { $0 }
+            var lost = 0
+            for writer in writers {
+                let acked = writer.acked.withLockedValue { $0 }
+                let values = try await loader.pipeline(acked.map { ["GET", "\(writer.prefix):\($0)"] })
+                lost += zip(acked, values).filter { $0.1 != .bulkString("\($0.0)") }.count
+            }
+            let info = try await loader.send(["INFO", "proxy"]).string ?? ""
+            let moved = info.split(separator: "\r\n").first { $0.hasPrefix("cluster_moved:") } ?? ""
+            print("cluster reshard of 1000 slots in \(took): \(writers.map { $0.acked.withLockedValue { $0.count } }.reduce(0, +)) writes, \(goodReads) MGETs of 10, \(errors.count + badReads.count) errors, \(lost) lost, \(moved)")
+            #expect(errors.isEmpty, "\(errors.prefix(5))")
+            #expect(badReads.isEmpty, "\(badReads.prefix(5))")
+            #expect(lost == 0)
+            #expect(try await cluster.master(ofSlot: 999).port == cluster.master(ofSlot: 16383).port, "the slots moved")
+            for connection in connections { await connection.close() }
+        }
+    }
+
     @Test("--max-connections refuses extra clients with Redis's error; --idle-timeout closes idle ones, not subscribers")
     func limits() async throws {
         try await withRedisCluster(masters: 3, replicasPerMaster: 0) { cluster in
