@@ -72,10 +72,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // PURE: Redis Cluster routing for the proxy: hash slots, key positions, the slot map,
+        // split and merge, transactions pinned to a slot.
+        .target(
+            name: "ClusterCore",
+            dependencies: ["RESP", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "Proxy",
             dependencies: [
-                "RESP", "RedisConnection",
+                "RESP", "RedisConnection", "ClusterCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -211,6 +218,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "ClusterCoreTests",
+            dependencies: ["ClusterCore", "RESP", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "TandemMetricsTests",
             dependencies: ["TandemMetrics", "Sentinel", .product(name: "Prometheus", package: "swift-prometheus"),
                            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -295,6 +307,7 @@ let package = Package(
             dependencies: [
                 // The tests run the executable: depending on it makes `swift test` rebuild it.
                 "tandem",
+                "ClusterCore",
                 "RESP",
                 "RedisConnection",
                 "RedisTestSupport",

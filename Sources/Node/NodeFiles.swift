@@ -43,6 +43,13 @@ enum NodeFiles {
         guard let proxy = c.proxy else { return nil }
         let listen = try proxy.listen.map { try ProxyEndpoint(parsing: $0) }
         let monitors = c.group.members.map { ProxyEndpoint(host: $0.address, port: $0.monitorPort) }
+        if !proxy.cluster.isEmpty {
+            // In front of a Redis Cluster: the group's master is not the proxy's business.
+            var settings = ProxySettings(listen: listen, discovery: .cluster(try proxy.cluster.map { try ProxyEndpoint(parsing: $0) }))
+            settings.password = c.redis?.password ?? c.group.password
+            settings.user = c.redis?.user ?? c.group.user
+            return settings
+        }
         var settings = ProxySettings(listen: listen, discovery: .sentinel(sentinels: monitors, masterName: c.group.name))
         settings.password = c.redis?.password ?? c.group.password
         settings.user = c.redis?.user ?? c.group.user

@@ -53,6 +53,9 @@ public struct NodeConfiguration: Sendable, Hashable {
 
     public struct Proxy: Sendable, Hashable {
         public var listen: [String]
+        /// `proxy.cluster`: nodes of a Redis Cluster to front (HOST:PORT); empty: the proxy
+        /// follows this node's group.
+        public var cluster: [String] = []
     }
 
     public struct VIP: Sendable, Hashable {
@@ -146,7 +149,11 @@ extension NodeConfiguration {
             for address in listen where !Self.isHostPort(address) {
                 throw fields.error("listen", "'\(address)' is not HOST:PORT")
             }
-            proxy = Proxy(listen: listen)
+            let cluster = try fields.strings("cluster") ?? []
+            for address in cluster where !Self.isHostPort(address) {
+                throw fields.error("cluster", "'\(address)' is not HOST:PORT")
+            }
+            proxy = Proxy(listen: listen, cluster: cluster)
             try fields.finish()
         }
         var vip: VIP?
@@ -258,6 +265,9 @@ extension NodeConfiguration {
         if group.durability == .replicated && role == .data {
             if proxy == nil {
                 throw top.error("group", "durability: replicated holds each write in the proxy until a replica has it: this data node needs a proxy section")
+            }
+            if proxy?.cluster.isEmpty == false {
+                throw top.error("proxy", "proxy.cluster fronts a Redis Cluster, where durability: replicated (WAIT after writes) is not supported yet")
             }
             if vip?.placement == .direct {
                 throw top.error("vip", "vip.mode direct sends clients to Redis itself, past the proxy that makes durability: replicated hold: use mode proxy")

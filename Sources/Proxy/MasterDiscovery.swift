@@ -66,6 +66,7 @@ struct MasterDiscovery: Sendable {
         switch settings.discovery {
         case .sentinel(let sentinels, let name): await followSentinels(sentinels, name: name)
         case .backends(let backends): await checkBackends(backends)
+        case .cluster: return  // cluster mode has its own topology (ClusterTopology)
         }
     }
 

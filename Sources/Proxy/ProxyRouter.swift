@@ -143,6 +143,9 @@ final class ProxyRouter: Sendable {
             case .backends(let backends):
                 lines.append("discovery:backends")
                 lines.append("backends:\(backends.map(\.description).joined(separator: ","))")
+            case .cluster(let nodes):
+                lines.append("discovery:cluster")
+                lines.append("cluster_seeds:\(nodes.map(\.description).joined(separator: ","))")
             }
             for (key, value) in snapshot.belief { lines.append("\(key):\(value)") }
             lines.append("master:\(snapshot.endpoint?.description ?? "none")")

@@ -50,6 +50,16 @@ public func runProxy(settings: ProxySettings, logger: Logger, control: ProxyCont
     // Sessions and links refer to their loop with `unowned(unsafe)` (no reference counting on
     // the byte path); the loops live here until every channel is gone with the group.
     let keeper = LoopKeeper()
+    if case .cluster(let seeds) = settings.discovery {
+        do {
+            try await serveCluster(settings: settings, seeds: seeds, group: group, logger: logger, onListening: onListening)
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        try? await group.shutdownGracefully()
+        return
+    }
     do {
         try await serve(settings: settings, group: group, logger: logger, keeper: keeper, control: control, onListening: onListening,
                         onStatistics: onStatistics)

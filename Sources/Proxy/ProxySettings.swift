@@ -52,6 +52,8 @@ public enum MasterDiscoveryMode: Sendable, Hashable {
     case sentinel(sentinels: [ProxyEndpoint], masterName: String)
     /// Health-check each backend like HAProxy's tcp-check for `role:master`.
     case backends([ProxyEndpoint])
+    /// Route by slot to the masters of a Redis Cluster; these nodes give the first slot map.
+    case cluster([ProxyEndpoint])
 }
 
 /// Everything `tandem proxy` is configured with.
@@ -77,6 +79,8 @@ public struct ProxySettings: Sendable {
     public var rise = 2
     /// Connect timeout for backend and sentinel connections.
     public var connectTimeout: TimeAmount = .milliseconds(1000)
+    /// Cluster mode: how often the slot map is read again when nothing asked for it sooner.
+    public var clusterRefreshInterval: TimeAmount = .seconds(5)
     /// Event-loop threads; 0 means half the cores (at least one).
     public var threads = 0
     /// Send read-only commands of stateless clients to a replica.
@@ -113,6 +117,7 @@ public struct ProxySettings: Sendable {
         switch discovery {
         case .sentinel(_, let name): return name
         case .backends: return "backends"
+        case .cluster: return "cluster"
         }
     }
 }

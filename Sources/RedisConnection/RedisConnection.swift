@@ -222,6 +222,15 @@ public final class RedisConnection: Sendable {
         return promise.futureResult
     }
 
+    /// Sends a command given as bytes; the future completes on the connection's event loop, in
+    /// reply order. Commands submitted one after another on that loop go out in that order with
+    /// nothing between them (the cluster proxy's ASKING relies on it).
+    public func submit(arguments: [ByteBuffer], timeout: TimeAmount? = nil) -> EventLoopFuture<RESPValue> {
+        let promise = channel.eventLoop.makePromise(of: RESPValue.self)
+        enqueue(RedisRequest(arguments: arguments, promise: promise, timeout: timeout ?? configuration.commandTimeout))
+        return promise.futureResult
+    }
+
     /// The event loop the connection's I/O and its futures run on.
     public var eventLoop: any EventLoop { channel.eventLoop }
 

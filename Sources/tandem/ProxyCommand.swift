@@ -16,8 +16,9 @@ struct ProxyCommand: AsyncParsableCommand {
         commandName: "proxy",
         abstract: "Run a RESP-aware proxy that always routes to the current Redis master.",
         discussion: """
-            Follow a Sentinel group (--sentinel ADDR:PORT … --master-name NAME) or check
-            backends for role:master (--backend ADDR:PORT …). Clients connect to --listen.
+            Follow a Sentinel group (--sentinel ADDR:PORT … --master-name NAME), check
+            backends for role:master (--backend ADDR:PORT …), or route by slot to a Redis
+            Cluster's masters (--cluster ADDR:PORT …). Clients connect to --listen.
             `INFO proxy` sent to the proxy returns its own statistics.
             """)
 
@@ -29,6 +30,10 @@ struct ProxyCommand: AsyncParsableCommand {
     var masterName: String?
     @Option(name: .customLong("backend"), help: "A Redis server to health-check for role:master, ADDR:PORT (repeatable).")
     var backends: [String] = []
+    @Option(name: .customLong("cluster"), help: "A Redis Cluster node, ADDR:PORT (repeatable): route by slot to the cluster's masters.")
+    var clusterNodes: [String] = []
+    @Option(name: .customLong("cluster-refresh-ms"), help: "Cluster mode: read the slot map again this often (also after MOVED and connection errors).")
+    var clusterRefreshMilliseconds = 5000
     @Option(help: "Password for the proxy's own connections to Redis (checks, shared connections).")
     var auth: String?
     @Option(help: "ACL user for the proxy's own connections to Redis.")
@@ -119,17 +124,28 @@ struct ProxyCommand: AsyncParsableCommand {
         let listenAt = try endpoints(listen, "listen")
         guard !listenAt.isEmpty else { throw ProxySettingsError("--listen ADDR:PORT is required") }
         let discovery: MasterDiscoveryMode
-        switch (sentinels.isEmpty, backends.isEmpty) {
-        case (false, true):
-            guard let masterName, !masterName.isEmpty else { throw ProxySettingsError("--sentinel needs --master-name NAME") }
-            discovery = .sentinel(sentinels: try endpoints(sentinels, "sentinel"), masterName: masterName)
-        case (true, false):
-            if masterName != nil { throw ProxySettingsError("--master-name goes with --sentinel, not --backend") }
-            discovery = .backends(try endpoints(backends, "backend"))
-        case (false, false):
-            throw ProxySettingsError("use either --sentinel (with --master-name) or --backend, not both")
-        case (true, true):
-            throw ProxySettingsError("say where the master is: --sentinel ADDR:PORT --master-name NAME, or --backend ADDR:PORT")
+        if !clusterNodes.isEmpty {
+            guard sentinels.isEmpty && backends.isEmpty && masterName == nil else {
+                throw ProxySettingsError("--cluster goes alone: not with --sentinel, --master-name or --backend")
+            }
+            guard waitReplicas == 0 else { throw ProxySettingsError("--wait-replicas is not supported with --cluster yet") }
+            guard (100...3_600_000).contains(clusterRefreshMilliseconds) else {
+                throw ProxySettingsError("--cluster-refresh-ms \(clusterRefreshMilliseconds): must be from 100 to 3600000")
+            }
+            discovery = .cluster(try endpoints(clusterNodes, "cluster"))
+        } else {
+            switch (sentinels.isEmpty, backends.isEmpty) {
+            case (false, true):
+                guard let masterName, !masterName.isEmpty else { throw ProxySettingsError("--sentinel needs --master-name NAME") }
+                discovery = .sentinel(sentinels: try endpoints(sentinels, "sentinel"), masterName: masterName)
+            case (true, false):
+                if masterName != nil { throw ProxySettingsError("--master-name goes with --sentinel, not --backend") }
+                discovery = .backends(try endpoints(backends, "backend"))
+            case (false, false):
+                throw ProxySettingsError("use either --sentinel (with --master-name) or --backend, not both")
+            case (true, true):
+                throw ProxySettingsError("say where the master is: --sentinel ADDR:PORT --master-name NAME, --backend ADDR:PORT or --cluster ADDR:PORT")
+            }
         }
         var settings = ProxySettings(listen: listenAt, discovery: discovery)
         settings.password = auth
@@ -148,6 +164,7 @@ struct ProxyCommand: AsyncParsableCommand {
         guard rise >= 1 else { throw ProxySettingsError("--rise \(rise): must be at least 1") }
         guard threads >= 0 && threads <= 256 else { throw ProxySettingsError("--threads \(threads): must be from 0 to 256") }
         settings.threads = threads
+        settings.clusterRefreshInterval = .milliseconds(Int64(clusterRefreshMilliseconds))
         settings.fall = fall
         settings.rise = rise
         switch readFrom {

@@ -114,11 +114,23 @@ struct NodeConfigTests {
         ("vip:\n  address: 10.9.0.100/24\n  interface: eth0\n  vrrp:\n    router-id: 256\n", "vip.vrrp.router-id", "from 1 to 255"),
         ("proxy:\n  listen: [0.0.0.0:6379]\n", "proxy", "takes this node's Redis port 6379"),
         ("proxy:\n  listen: [nowhere]\n", "proxy.listen", "is not HOST:PORT"),
+        ("proxy:\n  listen: [0.0.0.0:6380]\n  cluster: [10.0.0.5]\n", "proxy.cluster", "is not HOST:PORT"),
         ("redis:\n  supervise: true\n", "redis.supervise", "needs redis.config"),
     ] as [(String, String, String)])
     func badSections(section: String, key: String, message: String) throws {
         let error = try #require(Self.error(Self.minimal + section))
         #expect(error.key == key && error.message.contains(message), "\(error)")
+    }
+
+    @Test("proxy.cluster: the proxy fronts a Redis Cluster; not with durability: replicated")
+    func proxyCluster() throws {
+        let config = try NodeConfiguration(parsing: Self.minimal + "proxy:\n  listen: 0.0.0.0:6380\n  cluster: [10.0.0.5:7000, 10.0.0.6:7000]\n", file: "n.yaml")
+        #expect(config.proxy?.cluster == ["10.0.0.5:7000", "10.0.0.6:7000"])
+        #expect(try NodeConfiguration(parsing: Self.minimal + "proxy:\n  listen: 0.0.0.0:6380\n", file: "n.yaml").proxy?.cluster == [])
+        let replicated = Self.minimal.replacingOccurrences(of: "  name: mymaster\n", with: "  name: mymaster\n  durability: replicated\n")
+            + "proxy:\n  listen: 0.0.0.0:6380\n  cluster: 10.0.0.5:7000\n"
+        let error = try #require(Self.error(replicated))
+        #expect(error.key == "proxy" && error.message.contains("durability: replicated"), "\(error)")
     }
 
     @Test("node.http.listen: /metrics's address, HOST:PORT, on no port the node already uses")

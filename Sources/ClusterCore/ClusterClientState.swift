@@ -1,0 +1,337 @@
+import NIOCore
+import RESP
+
+/// Which of a client's own backend connections a command goes to.
+public enum OwnTarget: Sendable, Hashable {
+    /// The master serving this slot.
+    case slot(Int)
+    /// Any master (a transaction without keys).
+    case anyMaster
+}
+
+/// A command sent on a client's own connection.
+public struct OwnCommand: Sendable, Hashable {
+    /// What becomes of the server's reply.
+    public enum Reply: Sendable, Hashable {
+        /// It goes to the client.
+        case deliver
+        /// Dropped: the proxy already answered (a command queued before the transaction was pinned).
+        case drop
+        /// The client gets this instead (when the server's reply arrives).
+        case replace(RESPValue)
+    }
+    public var arguments: [ByteBuffer]
+    public var reply: Reply
+
+    public init(_ arguments: [ByteBuffer], reply: Reply = .deliver) {
+        self.arguments = arguments
+        self.reply = reply
+    }
+}
+
+/// What to do with one client command in cluster mode.
+public enum ClusterStep: Sendable, Hashable {
+    /// Answer with this reply.
+    case reply(RESPValue)
+    /// Answer with this reply, then close the client.
+    case replyAndClose(RESPValue)
+    /// `INFO proxy`: the proxy's own lines (the shell knows them).
+    case infoProxy
+    /// Stateless: on the shared connections, by this route.
+    case route(ClusterRoute)
+    /// On the client's own connection to the target's master, in order; one reply goes to the
+    /// client (from the commands with `deliver`).
+    case own(OwnTarget, [OwnCommand])
+    /// On the client's subscription connection (opened to the target's master when there is
+    /// none); what that connection sends back goes to the client as it comes (confirmations,
+    /// messages), after the replies the client is still owed.
+    case subscription(OwnTarget)
+}
+
+/// One client's connection state in cluster mode, and every decision that depends on it:
+/// transactions pinned to the slot of their first key (WATCH or the first keyed command after
+/// MULTI), `-CROSSSLOT` for a later key in another slot, blocking commands on the client's own
+/// connection, SELECT refused as Redis Cluster refuses it, and what the proxy answers itself.
+/// Pure: the shell (`ClusterClient`) carries the steps out.
+public struct ClusterClientState: Sendable {
+    /// Credentials clients must give with AUTH (the proxy's own, `--user`/`--auth`).
+    public struct Configuration: Sendable {
+        public var user: String?
+        public var password: String?
+        public init(user: String? = nil, password: String? = nil) {
+            self.user = user
+            self.password = password
+        }
+    }
+
+    enum Transaction: Sendable, Hashable {
+        case none
+        /// WATCH sent on the connection to the master of `slot`.
+        case watching(slot: Int)
+        /// Inside MULTI. `pinned`: the slot whose master holds the transaction (nil while no key
+        /// was named: MULTI and keyless commands are kept in `held`). `dirty`: a command was
+        /// refused, EXEC will abort.
+        case multi(pinned: Int?, held: [[ByteBuffer]], dirty: Bool, watchLost: Bool)
+    }
+
+    let configuration: Configuration
+    var transaction: Transaction = .none
+    /// The connection holding the WATCH or the transaction closed: the next EXEC fails.
+    var ownConnectionLost = false
+    /// Subscribed to a channel, pattern or shard channel (until the server confirms none is left).
+    public private(set) var subscribed = false
+    /// What the client is subscribed to, to subscribe again on a new connection.
+    public private(set) var channels: [ByteBuffer] = []
+    public private(set) var patterns: [ByteBuffer] = []
+    public private(set) var shardChannels: [ByteBuffer] = []
+    /// CLIENT SETNAME, answered by the proxy.
+    public private(set) var clientName: ByteBuffer?
+
+    public init(configuration: Configuration = Configuration()) {
+        self.configuration = configuration
+    }
+
+    /// Whether the client is inside MULTI or holds a WATCH (its commands may need its own connection).
+    public var inTransaction: Bool { transaction != .none }
+
+    private static func error(_ text: String) -> ClusterStep { .reply(.simpleError(text)) }
+    private static let ok = ClusterStep.reply(.simpleString("OK"))
+    private static let queued = ClusterStep.reply(.simpleString("QUEUED"))
+    static let execAbort = "EXECABORT Transaction discarded because of previous errors."
+    private static func unsupported(_ name: String) -> ClusterStep {
+        error("ERR Tandem proxy: \(name) is not supported in cluster mode yet")
+    }
+
+    /// Commands refused (not yet supported in cluster mode, or meaningless through a proxy).
+    static let refused: Set<String> = [
+        "MONITOR", "SYNC", "PSYNC", "REPLCONF", "WAIT", "WAITAOF", "RESET", "SCAN", "MIGRATE",
+    ]
+
+    /// CLIENT subcommands forwarded to any master; the others are answered or refused.
+    static let forwardedClientSubcommands: Set<String> = ["CLIENT|LIST", "CLIENT|INFO", "CLIENT|HELP", "CLIENT|KILL"]
+
+    /// The step for one command (`arguments`, name first).
+    public mutating func step(_ arguments: [ByteBuffer]) -> ClusterStep {
+        guard !arguments.isEmpty else { return Self.error("ERR unknown command ''") }
+        let name = CommandKeys.word(arguments, 0)
+        let info = CommandKeys.info(for: arguments)
+        if let step = subscriptionStep(name, arguments) { return step }
+        switch name {
+        case "MULTI", "EXEC", "DISCARD", "WATCH", "UNWATCH":
+            return transactionCommand(name, arguments)
+        case "SELECT":
+            guard arguments.count == 2 else { return Self.error("ERR wrong number of arguments for 'select' command") }
+            guard let db = Int(String(decoding: arguments[1].readableBytesView, as: UTF8.self)), db >= Int(Int32.min), db <= Int(Int32.max) else {
+                return Self.error(ClusterErrors.notInteger)
+            }
+            return db == 0 ? Self.ok : Self.error(ClusterErrors.selectNotAllowed)
+        case "QUIT":
+            return .replyAndClose(.simpleString("OK"))
+        case "INFO" where arguments.count == 2 && CommandKeys.word(arguments, 1) == "PROXY":
+            return .infoProxy
+        case "ASKING", "READONLY", "READWRITE":
+            return arguments.count == 1 ? Self.ok : Self.error("ERR wrong number of arguments for '\(name.lowercased())' command")
+        case "AUTH":
+            return auth(arguments)
+        case "HELLO":
+            if arguments.count >= 2 {
+                let version = String(decoding: arguments[1].readableBytesView, as: UTF8.self)
+                guard version == "2" else {
+                    return Int(version) == nil ? Self.error("ERR Protocol version is not an integer or out of range")
+                        : Self.error("NOPROTO unsupported protocol version")
+                }
+                guard arguments.count == 2 else {
+                    return Self.error("ERR Tandem proxy: HELLO with AUTH or SETNAME is not supported in cluster mode yet")
+                }
+            }
+            return .route(.anyMaster)
+        case "CLIENT":
+            let sub = arguments.count >= 2 ? "CLIENT|" + CommandKeys.word(arguments, 1) : "CLIENT"
+            if sub == "CLIENT|SETNAME" && arguments.count == 3 {
+                if arguments[2].readableBytesView.contains(where: { $0 <= 32 || $0 >= 127 }) {
+                    return Self.error("ERR Client names cannot contain spaces, newlines or special characters.")
+                }
+                clientName = arguments[2].readableBytes == 0 ? nil : arguments[2]
+                return Self.ok
+            }
+            if sub == "CLIENT|GETNAME" && arguments.count == 2 {
+                return .reply(clientName.map { RESPValue.bulkString($0) } ?? .nullBulkString)
+            }
+            if Self.forwardedClientSubcommands.contains(sub) { return .route(.anyMaster) }
+            return Self.unsupported(sub.split(separator: "|").joined(separator: " "))
+        default:
+            break
+        }
+        if Self.refused.contains(name) { return Self.unsupported(name) }
+        if case .multi = transaction { return queueInTransaction(arguments) }
+        let route = ClusterRouting.route(arguments)
+        if let info, info.flags.contains(.blocking) {
+            // A blocking command would stall the shared connection: the client's own one.
+            switch route {
+            case .slot(let slot): return .own(.slot(slot), [OwnCommand(arguments)])
+            case .anyMaster: return .own(.anyMaster, [OwnCommand(arguments)])
+            case .error(let text): return Self.error(text)
+            case .split, .allMasters: return Self.error(ClusterErrors.crossSlot)
+            }
+        }
+        return .route(route)
+    }
+
+    /// Pub/sub: SUBSCRIBE and PSUBSCRIBE on one connection to one master (the cluster
+    /// broadcasts PUBLISH to every node), SSUBSCRIBE to the master of its shard channels' slot.
+    /// While subscribed, PING goes to that connection too and QUIT closes; other commands get
+    /// Redis's refusal for a subscribed RESP2 client.
+    private mutating func subscriptionStep(_ name: String, _ arguments: [ByteBuffer]) -> ClusterStep? {
+        let rest = Array(arguments.dropFirst())
+        func update(_ list: inout [ByteBuffer], adding: Bool) {
+            if adding {
+                for item in rest where !list.contains(item) { list.append(item) }
+            } else {
+                list = rest.isEmpty ? [] : list.filter { !rest.contains($0) }
+            }
+        }
+        switch name {
+        case "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE":
+            guard !rest.isEmpty else { return Self.error("ERR wrong number of arguments for '\(name.lowercased())' command") }
+            guard !inTransaction else { return Self.unsupported("\(name) inside a transaction") }
+            var target = OwnTarget.anyMaster
+            if name == "SSUBSCRIBE" {
+                guard let common = ClusterRouting.commonSlot(rest), let slot = common else { return Self.error(ClusterErrors.crossSlot) }
+                target = .slot(slot)
+                update(&shardChannels, adding: true)
+            } else if name == "SUBSCRIBE" {
+                update(&channels, adding: true)
+            } else {
+                update(&patterns, adding: true)
+            }
+            subscribed = true
+            return .subscription(target)
+        case "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE":
+            guard !inTransaction else { return nil }
+            switch name {
+            case "UNSUBSCRIBE": update(&channels, adding: false)
+            case "PUNSUBSCRIBE": update(&patterns, adding: false)
+            default: update(&shardChannels, adding: false)
+            }
+            return .subscription(.anyMaster)
+        case "QUIT":
+            return nil
+        case "PING":
+            return subscribed ? .subscription(.anyMaster) : nil
+        default:
+            // Redis's answer, given here: a node would answer a key elsewhere with MOVED first.
+            return subscribed ? Self.error("ERR Can't execute '\(name.lowercased())': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context") : nil
+        }
+    }
+
+    /// The subscription connection confirmed that no subscription is left.
+    public mutating func subscriptionsEnded() {
+        subscribed = false
+        channels = []
+        patterns = []
+        shardChannels = []
+    }
+
+    private func auth(_ arguments: [ByteBuffer]) -> ClusterStep {
+        guard arguments.count == 2 || arguments.count == 3 else { return Self.error("ERR wrong number of arguments for 'auth' command") }
+        let given = arguments.map { String(decoding: $0.readableBytesView, as: UTF8.self) }
+        guard let password = configuration.password else {
+            return Self.error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
+        }
+        let user = arguments.count == 3 ? given[1] : "default"
+        if given.last == password && user == (configuration.user ?? "default") { return Self.ok }
+        return Self.error("WRONGPASS invalid username-password pair or user is disabled.")
+    }
+
+    private mutating func transactionCommand(_ name: String, _ arguments: [ByteBuffer]) -> ClusterStep {
+        switch (name, transaction) {
+        case ("MULTI", .multi):
+            return Self.error("ERR MULTI calls can not be nested")
+        case ("MULTI", .watching(let slot)):
+            transaction = .multi(pinned: slot, held: [], dirty: false, watchLost: false)
+            return .own(.slot(slot), [OwnCommand(arguments)])
+        case ("MULTI", .none):
+            transaction = .multi(pinned: nil, held: [arguments], dirty: false, watchLost: ownConnectionLost)
+            ownConnectionLost = false
+            return Self.ok
+        case ("EXEC", .multi(let pinned, let held, let dirty, let watchLost)):
+            transaction = .none
+            if dirty || watchLost {
+                // Redis's answers: an error queued → EXECABORT; a watched key changed → nil.
+                let answer: RESPValue = dirty ? .simpleError(Self.execAbort) : .nullArray
+                if let pinned { return .own(.slot(pinned), [OwnCommand(Self.words(["DISCARD"]), reply: .replace(answer))]) }
+                return .reply(answer)
+            }
+            if let pinned { return .own(.slot(pinned), [OwnCommand(arguments)]) }
+            return .own(.anyMaster, held.map { OwnCommand($0, reply: .drop) } + [OwnCommand(arguments)])
+        case ("DISCARD", .multi(let pinned, _, _, _)):
+            transaction = .none
+            if let pinned { return .own(.slot(pinned), [OwnCommand(arguments)]) }
+            return Self.ok
+        case ("EXEC", _), ("DISCARD", _):
+            if name == "EXEC" && ownConnectionLost {
+                ownConnectionLost = false
+            }
+            return Self.error("ERR \(name) without MULTI")
+        case ("WATCH", .multi(let pinned, _, _, _)):
+            if let pinned { return .own(.slot(pinned), [OwnCommand(arguments)]) }
+            return Self.error("ERR WATCH inside MULTI is not allowed")
+        case ("WATCH", _):
+            guard arguments.count >= 2 else { return Self.error("ERR wrong number of arguments for 'watch' command") }
+            guard let common = ClusterRouting.commonSlot(Array(arguments.dropFirst())), let slot = common else {
+                return Self.error(ClusterErrors.crossSlot)
+            }
+            if case .watching(let watched) = transaction, watched != slot { return Self.error(ClusterErrors.crossSlot) }
+            transaction = .watching(slot: slot)
+            return .own(.slot(slot), [OwnCommand(arguments)])
+        case ("UNWATCH", .watching(let slot)):
+            transaction = .none
+            return .own(.slot(slot), [OwnCommand(arguments)])
+        case ("UNWATCH", .multi(let pinned, _, _, _)):
+            if let pinned { return .own(.slot(pinned), [OwnCommand(arguments)]) }
+            return Self.queued
+        default:  // UNWATCH without WATCH
+            ownConnectionLost = false
+            return Self.ok
+        }
+    }
+
+    private static func words(_ words: [String]) -> [ByteBuffer] { words.map { ByteBuffer(string: $0) } }
+
+    /// A command inside MULTI: queued on the pinned master, pinning the transaction to its keys'
+    /// slot when it is the first with keys; -CROSSSLOT (and EXEC will abort) for keys elsewhere.
+    private mutating func queueInTransaction(_ arguments: [ByteBuffer]) -> ClusterStep {
+        guard case .multi(let pinned, var held, let dirty, let watchLost) = transaction else { return Self.error("ERR internal") }
+        // Redis queues nothing more once a transaction has failed, but still answers QUEUED.
+        if dirty { return Self.queued }
+        let keys = CommandKeys.keys(arguments)
+        if keys.isEmpty {
+            if let pinned { return .own(.slot(pinned), [OwnCommand(arguments)]) }
+            held.append(arguments)
+            transaction = .multi(pinned: nil, held: held, dirty: dirty, watchLost: watchLost)
+            return Self.queued
+        }
+        guard let common = ClusterRouting.commonSlot(keys), let slot = common, pinned == nil || pinned == slot else {
+            transaction = .multi(pinned: pinned, held: held, dirty: true, watchLost: watchLost)
+            return Self.error(ClusterErrors.crossSlot)
+        }
+        if let pinned { return .own(.slot(pinned), [OwnCommand(arguments)]) }
+        transaction = .multi(pinned: slot, held: [], dirty: dirty, watchLost: watchLost)
+        return .own(.slot(slot), held.map { OwnCommand($0, reply: .drop) } + [OwnCommand(arguments)])
+    }
+
+    /// The client's own connection that held its WATCH or transaction closed: the transaction
+    /// is gone on the server; EXEC will abort (a WATCH lost before MULTI makes the transaction
+    /// abort too, as if a watched key had changed: Redis's promise holds either way).
+    public mutating func ownConnectionClosed() {
+        switch transaction {
+        case .none:
+            return
+        case .watching:
+            transaction = .none
+            ownConnectionLost = true
+        case .multi(_, let held, _, let watchLost):
+            transaction = .multi(pinned: nil, held: held, dirty: true, watchLost: watchLost)
+        }
+    }
+}

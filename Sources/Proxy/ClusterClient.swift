@@ -1,0 +1,341 @@
+import ClusterCore
+import Logging
+import NIOCore
+import RESP
+import RedisConnection
+
+/// One client of the cluster proxy: reads its commands, takes each one's step from
+/// `ClusterClientState` (pure), carries it out on the loop's shared connections or on the
+/// client's own ones, and writes the replies back in command order.
+final class ClusterClient: ChannelInboundHandler {
+    typealias InboundIn = RESPRequest
+    typealias OutboundOut = ByteBuffer
+
+    private let pool: ClusterLoopPool
+    private var state: ClusterClientState
+    private var context: ChannelHandlerContext?
+    /// Replies by command, from `firstSeq`; nil until it arrived.
+    private var replies = CircularBuffer<RESPValue?>()
+    private var firstSeq: UInt64 = 0
+    private var closeAfter: UInt64?
+    private var closed = false
+    /// The client's own connections (transactions, blocking commands), by node.
+    private var own: [ClusterNodeAddress: EventLoopFuture<RedisConnection>] = [:]
+    /// The node holding the client's WATCH or transaction.
+    private var transactionNode: ClusterNodeAddress?
+    private var readPaused = false
+    /// The client's subscription connection, and what it sent while replies were still owed.
+    private var subscription: ClusterSubscription?
+    private var outOfBand: [RESPValue] = []
+    static let maxPending = 1024
+
+    init(pool: ClusterLoopPool, configuration: ClusterClientState.Configuration) {
+        self.pool = pool
+        self.state = ClusterClientState(configuration: configuration)
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    private var admitted = false
+
+    func channelActive(context: ChannelHandlerContext) {
+        admitted = pool.topology.admitClient()
+        if !admitted {
+            // Redis's answer beyond maxclients.
+            closed = true
+            var buffer = context.channel.allocator.buffer(capacity: 48)
+            buffer.writeString("-ERR max number of clients reached\r\n")
+            context.writeAndFlush(wrapOutboundOut(buffer)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        }
+        context.fireChannelActive()
+    }
+
+    /// `--idle-timeout`: a client with nothing pending and no subscription is closed.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            if replies.isEmpty && !state.subscribed && !state.inTransaction && !closed { context.close(promise: nil) }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if admitted {
+            admitted = false
+            pool.topology.clientLeft()
+        }
+        closed = true
+        for future in own.values {
+            future.whenSuccess { connection in Task { await connection.close() } }
+        }
+        own = [:]
+        subscription?.close()
+        subscription = nil
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard !closed else { return }
+        if let error = error as? RESPProtocolError {
+            // Redis's answer to bad input: the error, then the connection closes.
+            var buffer = context.channel.allocator.buffer(capacity: 64)
+            buffer.writeRESPValue(.simpleError("ERR \(error.message)"))
+            context.writeAndFlush(wrapOutboundOut(buffer)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        } else {
+            context.close(promise: nil)
+        }
+        closed = true
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let request = unwrapInboundIn(data)
+        guard !closed, closeAfter == nil else { return }
+        let seq = firstSeq + UInt64(replies.count)
+        replies.append(nil)
+        let wasInTransaction = state.inTransaction
+        let step = state.step(request.arguments)
+        switch step {
+        case .reply(let value):
+            complete(seq, value)
+        case .replyAndClose(let value):
+            closeAfter = seq
+            complete(seq, value)
+        case .route(let route):
+            let readOnly = CommandKeys.info(for: request.arguments)?.flags.contains(.readonly) ?? false
+            run(route, request.arguments, readOnly: readOnly).assumeIsolated().whenSuccess { [self] in complete(seq, $0) }
+        case .own(let target, let commands):
+            runOwn(target, commands, inTransaction: wasInTransaction || state.inTransaction).assumeIsolated().whenSuccess { [self] in
+                complete(seq, $0)
+            }
+        case .subscription(let target):
+            subscribe(target, request.arguments, seq: seq)
+        case .infoProxy:
+            complete(seq, .bulkString(pool.topology.infoLines().joined(separator: "\r\n") + "\r\n"))
+        }
+        if !state.inTransaction { transactionNode = nil }
+        if replies.count >= Self.maxPending && !readPaused {
+            readPaused = true
+            context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
+        }
+    }
+
+    private func run(_ route: ClusterRoute, _ arguments: [ByteBuffer], readOnly: Bool) -> EventLoopFuture<RESPValue> {
+        switch route {
+        case .anyMaster:
+            return pool.run(arguments, target: .anyMaster, readOnly: readOnly)
+        case .slot(let slot):
+            return pool.run(arguments, target: .slot(slot), readOnly: readOnly)
+        case .error(let text):
+            return pool.eventLoop.makeSucceededFuture(.simpleError(text))
+        case .split(let plan):
+            let futures = plan.parts.map { pool.run($0.arguments, target: .slot($0.slot), readOnly: readOnly) }
+            let positions = plan.parts.map(\.positions)
+            return EventLoopFuture.whenAllSucceed(futures, on: pool.eventLoop).map { replies in
+                ClusterRouting.merge(plan.merge, replies: replies, positions: positions, keyCount: plan.keyCount)
+            }
+        case .allMasters(let merge):
+            let masters = pool.topology.masters()
+            guard !masters.isEmpty else {
+                return pool.eventLoop.makeSucceededFuture(.simpleError("CLUSTERDOWN Tandem proxy: no master known"))
+            }
+            let futures = masters.map { pool.run(arguments, target: .node($0), readOnly: readOnly) }
+            return EventLoopFuture.whenAllSucceed(futures, on: pool.eventLoop).map { replies in
+                ClusterRouting.merge(merge, replies: replies)
+            }
+        }
+    }
+
+    /// The client's own connection to `node`, opened when there is none.
+    private func ownConnection(to node: ClusterNodeAddress) -> EventLoopFuture<RedisConnection> {
+        if let future = own[node] { return future }
+        let future = pool.connect(node)
+        own[node] = future
+        future.assumeIsolated().whenComplete { [self] result in
+            switch result {
+            case .failure:
+                if own[node] === future { own[node] = nil }
+                pool.topology.requestRefresh()
+            case .success(let connection):
+                if closed {
+                    Task { await connection.close() }
+                    return
+                }
+                connection.closeFuture.assumeIsolated().whenComplete { [self] _ in
+                    if own[node] === future { own[node] = nil }
+                    if transactionNode == node {
+                        transactionNode = nil
+                        state.ownConnectionClosed()
+                    }
+                }
+            }
+        }
+        return future
+    }
+
+    /// Sends `commands` on the client's own connection to the target's master and answers with
+    /// the reply the client is owed.
+    private func runOwn(_ target: OwnTarget, _ commands: [OwnCommand], inTransaction: Bool, redirects: Int = 0) -> EventLoopFuture<RESPValue> {
+        let loop = pool.eventLoop
+        let node: ClusterNodeAddress?
+        if inTransaction, let pinned = transactionNode {
+            node = pinned
+        } else {
+            switch target {
+            case .slot(let slot): node = pool.topology.master(forSlot: slot)
+            case .anyMaster: node = pool.topology.anyMaster()
+            }
+        }
+        guard let node else {
+            pool.topology.requestRefresh()
+            if inTransaction { state.ownConnectionClosed() }
+            return loop.makeSucceededFuture(.simpleError("CLUSTERDOWN Tandem proxy: no master known for this slot"))
+        }
+        if inTransaction && state.inTransaction { transactionNode = node }
+        return ownConnection(to: node).flatMapWithEventLoop { connection, loop in
+            var answer: EventLoopFuture<RESPValue>?
+            for command in commands {
+                let reply = connection.submit(arguments: command.arguments)
+                switch command.reply {
+                case .deliver: answer = reply
+                case .replace(let value): answer = reply.map { _ in value }
+                case .drop: break
+                }
+            }
+            return answer ?? loop.makeSucceededFuture(.simpleString("OK"))
+        }.assumeIsolated().flatMap { [self] reply -> EventLoopFuture<RESPValue> in
+            guard let redirect = ClusterRedirect(reply, defaultHost: node.host) else { return loop.makeSucceededFuture(reply) }
+            switch redirect {
+            case .moved(let slot, let to):
+                pool.topology.moved(slot: slot, to: to)
+            case .ask:
+                pool.topology.requestRefresh()
+            }
+            if inTransaction {
+                // Redis flagged the transaction (EXEC will abort); the client learns why.
+                return loop.makeSucceededFuture(.simpleError("ERR Tandem proxy: the transaction's slot moved to another master during the transaction; EXEC will abort"))
+            }
+            // A blocking command that did not run there: to the slot's master now (ASK: after ASKING).
+            guard redirects < ClusterLoopPool.maxRedirects else {
+                return loop.makeSucceededFuture(.simpleError("ERR Tandem proxy: too many cluster redirections"))
+            }
+            if case .ask(_, let to) = redirect {
+                return ownConnection(to: to).flatMap { connection in
+                    _ = connection.submit(arguments: [ByteBuffer(string: "ASKING")])
+                    return connection.submit(arguments: commands.last!.arguments)
+                }
+            }
+            return runOwn(target, commands, inTransaction: false, redirects: redirects + 1)
+        }.nonisolated().flatMapErrorWithEventLoop { error, loop in
+            loop.makeSucceededFuture(.simpleError("ERR Tandem proxy: the connection to \(node) closed before the reply; the command may or may not have run"))
+        }
+    }
+
+    // MARK: Pub/sub
+
+    /// Sends a command on the subscription connection (opened to the target's master if there
+    /// is none); its answers come back as `subscriptionValue`s, so it takes no reply slot.
+    private func subscribe(_ target: OwnTarget, _ arguments: [ByteBuffer], seq: UInt64) {
+        let wanted: ClusterNodeAddress?
+        switch target {
+        case .slot(let slot): wanted = pool.topology.master(forSlot: slot)
+        case .anyMaster: wanted = subscription?.node ?? pool.topology.anyMaster()
+        }
+        guard let node = wanted else {
+            if subscription == nil { state.subscriptionsEnded() }
+            complete(seq, .simpleError("CLUSTERDOWN Tandem proxy: no master known for this subscription"))
+            return
+        }
+        if let subscription, subscription.node != node {
+            complete(seq, .simpleError("ERR Tandem proxy: subscriptions on two masters (a shard channel of another master) are not supported yet"))
+            return
+        }
+        replies.removeLast()  // the answers come on the subscription connection
+        subscriptionConnection(to: node).send(arguments)
+    }
+
+    private func subscriptionConnection(to node: ClusterNodeAddress) -> ClusterSubscription {
+        if let subscription { return subscription }
+        var made: ClusterSubscription?
+        let link = ClusterSubscription(node: node, topology: pool.topology, eventLoop: pool.eventLoop,
+                                       onValue: { [weak self] value in self?.subscriptionValue(value) },
+                                       onClose: { [weak self] in
+                                           guard let self, let made, self.subscription === made else { return }
+                                           self.subscriptionClosed()
+                                       })
+        made = link
+        subscription = link
+        return link
+    }
+
+    private func subscriptionValue(_ value: RESPValue) {
+        guard !closed, let context else { return }
+        if let items = value.array, items.count == 3, let kind = items[0].string?.lowercased(),
+           kind == "unsubscribe" || kind == "punsubscribe" || kind == "sunsubscribe", items[2].int == 0,
+           state.channels.isEmpty && state.patterns.isEmpty && state.shardChannels.isEmpty {
+            state.subscriptionsEnded()
+        }
+        guard replies.isEmpty else {
+            outOfBand.append(value)
+            return
+        }
+        var buffer = context.channel.allocator.buffer(capacity: 128)
+        buffer.writeRESPValue(value)
+        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+    }
+
+    /// The subscription connection closed (its node died or failed over): subscribe again, on
+    /// a master found afresh, to everything the client is subscribed to.
+    private func subscriptionClosed() {
+        subscription = nil
+        guard !closed, state.subscribed else { return }
+        pool.topology.requestRefresh()
+        pool.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(200)) { [self] in
+            guard !closed, state.subscribed, subscription == nil else { return }
+            let node = state.shardChannels.first.map { pool.topology.master(forSlot: HashSlot.slot(of: $0.readableBytesView)) }
+                ?? pool.topology.anyMaster()
+            guard let node else {
+                subscriptionClosed()
+                return
+            }
+            let link = subscriptionConnection(to: node)
+            for (name, list) in [("SUBSCRIBE", state.channels), ("PSUBSCRIBE", state.patterns), ("SSUBSCRIBE", state.shardChannels)]
+            where !list.isEmpty {
+                link.drop(list.count)
+                link.send([ByteBuffer(string: name)] + list)
+            }
+        }
+    }
+
+    private func complete(_ seq: UInt64, _ value: RESPValue) {
+        guard !closed, seq >= firstSeq, let context else { return }
+        let index = Int(seq - firstSeq)
+        guard index < replies.count else { return }
+        replies[replies.index(replies.startIndex, offsetBy: index)] = value
+        var wrote = false
+        var buffer = context.channel.allocator.buffer(capacity: 256)
+        while let first = replies.first, let ready = first {
+            replies.removeFirst()
+            buffer.writeRESPValue(ready)
+            wrote = true
+            if closeAfter == firstSeq {
+                firstSeq += 1
+                context.writeAndFlush(wrapOutboundOut(buffer)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+                closed = true
+                return
+            }
+            firstSeq += 1
+        }
+        if replies.isEmpty && !outOfBand.isEmpty {
+            for value in outOfBand { buffer.writeRESPValue(value) }
+            outOfBand = []
+            wrote = true
+        }
+        if wrote { context.writeAndFlush(wrapOutboundOut(buffer), promise: nil) }
+        if readPaused && replies.count < Self.maxPending / 2 {
+            readPaused = false
+            context.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+        }
+    }
+}

@@ -1,0 +1,225 @@
+import ClusterCore
+import Logging
+import NIOCore
+import RESP
+import RedisConnection
+
+/// One event loop's shared connections to the cluster's nodes, and the retry rules for a
+/// stateless command: MOVED (update the map, send again to the new master), ASK (ASKING, then
+/// the command, on the connection to the node named), TRYAGAIN and CLUSTERDOWN (again after
+/// 100 ms), a node that cannot be reached (refresh the map, again after 100 ms) — all until
+/// `--hold-ms` has passed. Used only on its loop.
+final class ClusterLoopPool {
+    enum Link {
+        case connecting(EventLoopFuture<RedisConnection>)
+        case ready(RedisConnection)
+    }
+
+    /// Where a stateless command goes.
+    enum Target {
+        case slot(Int)
+        /// A read, to a replica of the slot's master (`--read-from replicas`); to the master
+        /// when there is none, and after any trouble with the replica.
+        case replicaOf(Int)
+        case node(ClusterNodeAddress)
+        case anyMaster
+    }
+
+    let eventLoop: any EventLoop
+    let topology: ClusterTopology
+    let hold: TimeAmount
+    let logger: Logger
+    private var links: [ClusterNodeAddress: Link] = [:]
+    static let retryDelay = TimeAmount.milliseconds(100)
+    static let maxRedirects = 16
+
+    init(eventLoop: any EventLoop, topology: ClusterTopology, hold: TimeAmount, logger: Logger) {
+        self.eventLoop = eventLoop
+        self.topology = topology
+        self.hold = hold
+        self.logger = logger
+    }
+
+    /// A new connection to `node` on this loop (handshake done).
+    func connect(_ node: ClusterNodeAddress) -> EventLoopFuture<RedisConnection> {
+        let promise = eventLoop.makePromise(of: RedisConnection.self)
+        let configuration = topology.connectionConfiguration(node)
+        let loop = eventLoop
+        let readonly = topology.settings.readFromReplicas
+        promise.completeWithTask {
+            let connection = try await RedisConnection.connect(configuration, eventLoopGroup: loop)
+            // Replicas serve reads of their master's slots only after READONLY (harmless on a master).
+            if readonly { _ = try await connection.send(["READONLY"]) }
+            return connection
+        }
+        return promise.futureResult
+    }
+
+    /// The shared connection to `node`, opened when there is none.
+    func connection(to node: ClusterNodeAddress) -> EventLoopFuture<RedisConnection> {
+        switch links[node] {
+        case .ready(let connection) where connection.isActive:
+            return eventLoop.makeSucceededFuture(connection)
+        case .connecting(let future):
+            return future
+        default:
+            break
+        }
+        let future = connect(node)
+        links[node] = .connecting(future)
+        future.assumeIsolated().whenComplete { [self] result in
+            switch result {
+            case .success(let connection):
+                links[node] = .ready(connection)
+                connection.closeFuture.assumeIsolated().whenComplete { [self] _ in
+                    if case .ready(let current) = links[node], current === connection { links[node] = nil }
+                    topology.requestRefresh()
+                }
+            case .failure(let error):
+                logger.info("cluster node \(node): \(error)")
+                links[node] = nil
+                topology.requestRefresh()
+            }
+        }
+        return future
+    }
+
+    /// Closes every shared connection (shutdown).
+    func closeAll() {
+        for case .ready(let connection) in links.values { Task { await connection.close() } }
+        links = [:]
+    }
+
+    /// Sends a stateless command by `target` and answers with its final reply: never MOVED or
+    /// ASK, never a failure (an error reply names what went wrong). `readOnly`: it may be sent
+    /// again after its connection closed before the reply.
+    func run(_ arguments: [ByteBuffer], target: Target, readOnly: Bool) -> EventLoopFuture<RESPValue> {
+        let promise = eventLoop.makePromise(of: RESPValue.self)
+        var target = target
+        if readOnly && topology.settings.readFromReplicas, case .slot(let slot) = target { target = .replicaOf(slot) }
+        attempt(arguments, target: target, readOnly: readOnly, deadline: .now() + hold, redirects: 0, promise: promise)
+        return promise.futureResult
+    }
+
+    private func resolve(_ target: Target) -> ClusterNodeAddress? {
+        switch target {
+        case .slot(let slot): return topology.master(forSlot: slot)
+        case .replicaOf(let slot): return topology.replica(forSlot: slot) ?? topology.master(forSlot: slot)
+        case .node(let node): return node
+        case .anyMaster: return topology.anyMaster()
+        }
+    }
+
+    private func describe(_ target: Target) -> String {
+        switch target {
+        case .slot(let slot), .replicaOf(let slot): return "slot \(slot)"
+        case .node(let node): return "node \(node)"
+        case .anyMaster: return "any master"
+        }
+    }
+
+    private func attempt(_ arguments: [ByteBuffer], target: Target, readOnly: Bool, deadline: NIODeadline, redirects: Int,
+                         promise: EventLoopPromise<RESPValue>, lastProblem: RESPValue? = nil) {
+        guard let node = resolve(target) else {
+            topology.requestRefresh()
+            later(arguments, target: target, readOnly: readOnly, deadline: deadline, redirects: redirects, promise: promise,
+                  problem: .simpleError("CLUSTERDOWN Tandem proxy: no master known for \(describe(target))"))
+            return
+        }
+        connection(to: node).assumeIsolated().whenComplete { [self] result in
+            switch result {
+            case .failure(let error):
+                // Not sent: try again once the map says more (a replica promoted) or the node is back.
+                later(arguments, target: target, readOnly: readOnly, deadline: deadline, redirects: redirects, promise: promise,
+                      problem: .simpleError("CLUSTERDOWN Tandem proxy: cannot reach master \(node) for \(describe(target)): \(error)"))
+            case .success(let connection):
+                send(arguments, on: connection, node: node, asking: false, target: target, readOnly: readOnly,
+                     deadline: deadline, redirects: redirects, promise: promise)
+            }
+        }
+    }
+
+    private func send(_ arguments: [ByteBuffer], on connection: RedisConnection, node: ClusterNodeAddress, asking: Bool,
+                      target: Target, readOnly: Bool, deadline: NIODeadline, redirects: Int, promise: EventLoopPromise<RESPValue>) {
+        if asking { _ = connection.submit(arguments: [ByteBuffer(string: "ASKING")]) }
+        connection.submit(arguments: arguments).assumeIsolated().whenComplete { [self] result in
+            switch result {
+            case .failure(let error):
+                topology.requestRefresh()
+                if readOnly {
+                    later(arguments, target: target, readOnly: readOnly, deadline: deadline, redirects: redirects, promise: promise,
+                          problem: .simpleError("ERR Tandem proxy: the connection to \(node) closed before the reply: \(error)"))
+                } else {
+                    promise.succeed(.simpleError("ERR Tandem proxy: the connection to \(node) closed before the reply; the command may or may not have run"))
+                }
+            case .success(let reply):
+                handle(reply, from: node, arguments: arguments, target: target, readOnly: readOnly, deadline: deadline,
+                       redirects: redirects, promise: promise)
+            }
+        }
+    }
+
+    private func handle(_ reply: RESPValue, from node: ClusterNodeAddress, arguments: [ByteBuffer], target: Target, readOnly: Bool,
+                        deadline: NIODeadline, redirects: Int, promise: EventLoopPromise<RESPValue>) {
+        guard let message = reply.errorMessage else {
+            promise.succeed(reply)
+            return
+        }
+        if let redirect = ClusterRedirect(reply, defaultHost: node.host) {
+            guard redirects < Self.maxRedirects else {
+                promise.succeed(.simpleError("ERR Tandem proxy: too many cluster redirections (last: \(message))"))
+                return
+            }
+            switch redirect {
+            case .moved(let slot, let to):
+                let next: Target
+                switch target {
+                case .node: next = .node(to)
+                case .replicaOf(let slot): next = .slot(slot)  // the replica's master has not this slot now
+                default: next = target
+                }
+                topology.moved(slot: slot, to: to)
+                attempt(arguments, target: next, readOnly: readOnly, deadline: deadline, redirects: redirects + 1, promise: promise)
+            case .ask(_, let to):
+                connection(to: to).assumeIsolated().whenComplete { [self] result in
+                    switch result {
+                    case .failure:
+                        later(arguments, target: target, readOnly: readOnly, deadline: deadline, redirects: redirects + 1, promise: promise,
+                              problem: reply)
+                    case .success(let connection):
+                        send(arguments, on: connection, node: to, asking: true, target: target, readOnly: readOnly,
+                             deadline: deadline, redirects: redirects + 1, promise: promise)
+                    }
+                }
+            }
+            return
+        }
+        if case .replicaOf = target, message.hasPrefix("LOADING") || message.hasPrefix("MASTERDOWN") {
+            later(arguments, target: target, readOnly: readOnly, deadline: deadline, redirects: redirects, promise: promise, problem: reply)
+            return
+        }
+        if message.hasPrefix("TRYAGAIN") || message.hasPrefix("CLUSTERDOWN") {
+            // A multi-key command during a slot migration, or a cluster still electing: again soon.
+            if message.hasPrefix("CLUSTERDOWN") { topology.requestRefresh() }
+            later(arguments, target: target, readOnly: readOnly, deadline: deadline, redirects: redirects, promise: promise, problem: reply)
+            return
+        }
+        promise.succeed(reply)
+    }
+
+    private func later(_ arguments: [ByteBuffer], target: Target, readOnly: Bool, deadline: NIODeadline, redirects: Int,
+                       promise: EventLoopPromise<RESPValue>, problem: RESPValue) {
+        if case .replicaOf(let slot) = target {
+            // A replica that is down, loading or no longer its slot's: the master, at once.
+            attempt(arguments, target: .slot(slot), readOnly: readOnly, deadline: deadline, redirects: redirects, promise: promise)
+            return
+        }
+        guard NIODeadline.now() + Self.retryDelay <= deadline else {
+            promise.succeed(problem)
+            return
+        }
+        eventLoop.assumeIsolated().scheduleTask(in: Self.retryDelay) { [self] in
+            attempt(arguments, target: target, readOnly: readOnly, deadline: deadline, redirects: redirects, promise: promise)
+        }
+    }
+}

@@ -1,0 +1,188 @@
+import ClusterCore
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import RESP
+import RedisConnection
+
+/// The cluster's slot map as the proxy knows it, and its refreshes: at start, on a timer, and
+/// soon after a MOVED or a connection error (`requestRefresh`). Read from every event loop.
+final class ClusterTopology: Sendable {
+    private struct State {
+        var map = SlotMap()
+        var refreshRequested = false
+        var lastRefresh: NIODeadline = .uptimeNanoseconds(0)
+        var refreshes = 0
+        var moved = 0
+        var answeredBy: ClusterNodeAddress?
+        var nextAnyMaster = 0
+        var clients = 0
+    }
+
+    private let state = NIOLockedValueBox(State())
+    let seeds: [ClusterNodeAddress]
+    let settings: ProxySettings
+    let logger: Logger
+
+    init(seeds: [ClusterNodeAddress], settings: ProxySettings, logger: Logger) {
+        self.seeds = seeds
+        self.settings = settings
+        self.logger = logger
+    }
+
+    var map: SlotMap { state.withLockedValue { $0.map } }
+
+    func master(forSlot slot: Int) -> ClusterNodeAddress? {
+        state.withLockedValue { $0.map.master(forSlot: slot) }
+    }
+
+    /// A master for commands without keys, taken in turn.
+    func anyMaster() -> ClusterNodeAddress? {
+        state.withLockedValue { state in
+            let masters = state.map.masters
+            guard !masters.isEmpty else { return nil }
+            state.nextAnyMaster = (state.nextAnyMaster + 1) % masters.count
+            return masters[state.nextAnyMaster]
+        }
+    }
+
+    /// A replica of the slot's master for a read (`--read-from replicas`), taken in turn; nil
+    /// when it has none that is online.
+    func replica(forSlot slot: Int) -> ClusterNodeAddress? {
+        state.withLockedValue { state in
+            let replicas = state.map.replicas(forSlot: slot)
+            guard !replicas.isEmpty else { return nil }
+            state.nextAnyMaster &+= 1
+            return replicas[state.nextAnyMaster % replicas.count]
+        }
+    }
+
+    func masters() -> [ClusterNodeAddress] { state.withLockedValue { $0.map.masters } }
+
+    /// A MOVED reply: the slot is served elsewhere; the whole map is read again soon.
+    func moved(slot: Int, to node: ClusterNodeAddress) {
+        state.withLockedValue {
+            $0.map.moved(slot: slot, to: node)
+            $0.refreshRequested = true
+            $0.moved += 1
+        }
+    }
+
+    /// Counts a new client; false (and not counted) when `--max-connections` are already open.
+    func admitClient() -> Bool {
+        let limit = settings.maxConnections
+        return state.withLockedValue { state in
+            guard state.clients < limit else { return false }
+            state.clients += 1
+            return true
+        }
+    }
+
+    func clientLeft() {
+        state.withLockedValue { $0.clients -= 1 }
+    }
+
+    func requestRefresh() {
+        state.withLockedValue { $0.refreshRequested = true }
+    }
+
+    /// Counters for INFO and the logs.
+    var counters: (refreshes: Int, moved: Int, answeredBy: ClusterNodeAddress?) {
+        state.withLockedValue { ($0.refreshes, $0.moved, $0.answeredBy) }
+    }
+
+    /// `INFO proxy` in cluster mode.
+    func infoLines() -> [String] {
+        let (map, refreshes, moved, answeredBy, clients) = state.withLockedValue { ($0.map, $0.refreshes, $0.moved, $0.answeredBy, $0.clients) }
+        var lines = ["# Proxy", "discovery:cluster", "cluster_seeds:\(seeds.map(\.description).joined(separator: ","))",
+                     "cluster_masters:\(map.masters.count)", "cluster_slots_covered:\(map.coveredSlots)",
+                     "cluster_map_from:\(answeredBy?.description ?? "none")", "cluster_map_refreshes:\(refreshes)",
+                     "cluster_moved:\(moved)", "read_from:\(settings.readFromReplicas ? "replicas" : "master")",
+                     "connected_clients:\(clients)"]
+        for (index, master) in map.masters.enumerated() {
+            let ranges = map.slotRanges(of: master).map { $0.lowerBound == $0.upperBound ? "\($0.lowerBound)" : "\($0.lowerBound)-\($0.upperBound)" }
+            let replicas = map.shards.first { $0.master == master }?.replicas.map(\.description).joined(separator: ",") ?? ""
+            lines.append("master\(index):address=\(master),slots=\(ranges.joined(separator: " ")),replicas=\(replicas)")
+        }
+        return lines
+    }
+
+    func connectionConfiguration(_ node: ClusterNodeAddress, clientName: String? = nil) -> RedisConnectionConfiguration {
+        var configuration = RedisConnectionConfiguration(host: node.host, port: node.port, username: settings.user,
+                                                         password: settings.password, protocolVersion: .resp2,
+                                                         connectTimeout: settings.connectTimeout, commandTimeout: nil,
+                                                         clientName: clientName)
+        configuration.tlsContext = settings.backendTLS
+        return configuration
+    }
+
+    /// Reads the slot map from the first node that answers: known masters, then every other
+    /// known node, then the seeds. CLUSTER SHARDS, or CLUSTER SLOTS where SHARDS is unknown
+    /// (before Redis 7). Throws when no node gives a map.
+    func refresh(group: any EventLoopGroup) async throws {
+        let (known, last) = state.withLockedValue { ($0.map, $0.answeredBy) }
+        var candidates: [ClusterNodeAddress] = []
+        for node in (last.map { [$0] } ?? []) + known.masters + known.allNodes + seeds where !candidates.contains(node) { candidates.append(node) }
+        var problems: [String] = []
+        for node in candidates {
+            do {
+                let connection = try await RedisConnection.connect(connectionConfiguration(node), eventLoopGroup: group)
+                defer { Task { await connection.close() } }
+                var reply = try await connection.send(["CLUSTER", "SHARDS"], timeout: .seconds(2))
+                let map: SlotMap
+                if let message = reply.errorMessage, message.lowercased().contains("unknown subcommand") {
+                    reply = try await connection.send(["CLUSTER", "SLOTS"], timeout: .seconds(2))
+                    map = try SlotMap.parseSlots(reply, answeredBy: node)
+                } else {
+                    map = try SlotMap.parseShards(reply, answeredBy: node)
+                }
+                guard map.coveredSlots > 0 else {
+                    problems.append("\(node): serves no slots yet")
+                    continue
+                }
+                let changed = state.withLockedValue { state -> Bool in
+                    let changed = state.map != map
+                    state.map = map
+                    state.refreshes += 1
+                    state.answeredBy = node
+                    return changed
+                }
+                if changed {
+                    logger.notice("cluster slot map from \(node): \(map.masters.map { "\($0) \(describe(map.slotRanges(of: $0)))" }.joined(separator: ", "))")
+                }
+                return
+            } catch {
+                problems.append("\(node): \(error)")
+            }
+        }
+        throw ProxyStartError("no cluster node gave its slot map: \(problems.joined(separator: "; "))")
+    }
+
+    private func describe(_ ranges: [ClosedRange<Int>]) -> String {
+        ranges.map { $0.lowerBound == $0.upperBound ? "\($0.lowerBound)" : "\($0.lowerBound)-\($0.upperBound)" }.joined(separator: ",")
+    }
+
+    /// Refreshes every `interval`, and within ~50 ms of a request (at most one refresh per 100 ms),
+    /// until cancelled.
+    func run(group: any EventLoopGroup, interval: TimeAmount) async {
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: .milliseconds(50)) } catch { return }
+            let now = NIODeadline.now()
+            let due = state.withLockedValue { state -> Bool in
+                let due = (state.refreshRequested && now - state.lastRefresh >= .milliseconds(100)) || now - state.lastRefresh >= interval
+                if due {
+                    state.refreshRequested = false
+                    state.lastRefresh = now
+                }
+                return due
+            }
+            guard due else { continue }
+            do {
+                try await refresh(group: group)
+            } catch {
+                logger.warning("\(error)")
+                requestRefresh()
+            }
+        }
+    }
+}

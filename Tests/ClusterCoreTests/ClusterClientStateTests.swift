@@ -1,0 +1,160 @@
+import ClusterCore
+import NIOCore
+import RESP
+import Testing
+
+private func own(_ slot: Int, _ commands: [(String, OwnCommand.Reply)]) -> ClusterStep {
+    .own(.slot(slot), commands.map { OwnCommand(command($0.0), reply: $0.1) })
+}
+
+private let crossSlot = ClusterStep.reply(.simpleError("CROSSSLOT Keys in request don't hash to the same slot"))
+private let ok = ClusterStep.reply(.simpleString("OK"))
+private let queued = ClusterStep.reply(.simpleString("QUEUED"))
+private let foo = 12182, bar = 5061
+
+@Suite struct ClusterClientStateTests {
+    /// Texts as a redis-server 7.0.15 cluster node answers them.
+    @Test(arguments: [
+        ("SELECT 0", ClusterStep.reply(.simpleString("OK"))),
+        ("SELECT 1", .reply(.simpleError("ERR SELECT is not allowed in cluster mode"))),
+        ("SELECT 16", .reply(.simpleError("ERR SELECT is not allowed in cluster mode"))),
+        ("SELECT x", .reply(.simpleError("ERR value is not an integer or out of range"))),
+        ("SELECT", .reply(.simpleError("ERR wrong number of arguments for 'select' command"))),
+        ("EXEC", .reply(.simpleError("ERR EXEC without MULTI"))),
+        ("DISCARD", .reply(.simpleError("ERR DISCARD without MULTI"))),
+        ("UNWATCH", .reply(.simpleString("OK"))),
+        ("QUIT", .replyAndClose(.simpleString("OK"))),
+        ("READONLY", .reply(.simpleString("OK"))),
+        ("HELLO 3", .reply(.simpleError("NOPROTO unsupported protocol version"))),
+        ("HELLO 2", .route(.anyMaster)),
+        ("SUBSCRIBE ch", .subscription(.anyMaster)),
+        ("SSUBSCRIBE foo {foo}x", .subscription(.slot(12182))),
+        ("SSUBSCRIBE foo bar", .reply(.simpleError("CROSSSLOT Keys in request don't hash to the same slot"))),
+        ("MONITOR", .reply(.simpleError("ERR Tandem proxy: MONITOR is not supported in cluster mode yet"))),
+        ("CLIENT TRACKING on", .reply(.simpleError("ERR Tandem proxy: CLIENT TRACKING is not supported in cluster mode yet"))),
+        ("CLIENT LIST", .route(.anyMaster)),
+        ("INFO proxy", .infoProxy),
+        ("INFO", .route(.anyMaster)),
+        ("GET foo", .route(.slot(12182))),
+        ("BLPOP foo 0", .own(.slot(12182), [OwnCommand(command("BLPOP foo 0"))])),
+        ("BLPOP foo bar 0", .reply(.simpleError("CROSSSLOT Keys in request don't hash to the same slot"))),
+        ("AUTH x", .reply(.simpleError("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"))),
+    ])
+    func alone(text: String, step: ClusterStep) {
+        var state = ClusterClientState()
+        #expect(state.step(command(text)) == step)
+    }
+
+    @Test func authAgainstTheProxysCredentials() {
+        var state = ClusterClientState(configuration: .init(password: "s3cret"))
+        #expect(state.step(command("AUTH s3cret")) == ok)
+        #expect(state.step(command("AUTH default s3cret")) == ok)
+        #expect(state.step(command("AUTH nope")) == .reply(.simpleError("WRONGPASS invalid username-password pair or user is disabled.")))
+    }
+
+    @Test func clientName() {
+        var state = ClusterClientState()
+        #expect(state.step(command("CLIENT GETNAME")) == .reply(.nullBulkString))
+        #expect(state.step(command("CLIENT SETNAME worker-1")) == ok)
+        #expect(state.step(command("CLIENT GETNAME")) == .reply(.bulkString("worker-1")))
+    }
+
+    @Test func multiPinnedByFirstKey() {
+        var state = ClusterClientState()
+        #expect(state.step(command("MULTI")) == ok)
+        #expect(state.step(command("PING")) == queued)
+        // The first key pins the transaction: MULTI and what was held go first, their replies dropped.
+        #expect(state.step(command("SET foo 1")) == own(foo, [("MULTI", .drop), ("PING", .drop), ("SET foo 1", .deliver)]))
+        #expect(state.step(command("INCR {foo}n")) == own(foo, [("INCR {foo}n", .deliver)]))
+        #expect(state.step(command("PING")) == own(foo, [("PING", .deliver)]))
+        #expect(state.step(command("EXEC")) == own(foo, [("EXEC", .deliver)]))
+        #expect(state.step(command("GET bar")) == .route(.slot(bar)))
+    }
+
+    @Test func laterKeyInAnotherSlotAbortsTheTransaction() {
+        var state = ClusterClientState()
+        _ = state.step(command("MULTI"))
+        _ = state.step(command("SET foo 1"))
+        #expect(state.step(command("SET bar 1")) == crossSlot)
+        #expect(state.step(command("SET foo 2")) == queued)
+        #expect(state.step(command("EXEC")) == own(foo, [("DISCARD", .replace(.simpleError("EXECABORT Transaction discarded because of previous errors.")))]))
+        #expect(state.inTransaction == false)
+    }
+
+    @Test func crossSlotCommandInsideMulti() {
+        var state = ClusterClientState()
+        _ = state.step(command("MULTI"))
+        #expect(state.step(command("MGET foo bar")) == crossSlot)
+        #expect(state.step(command("EXEC")) == .reply(.simpleError("EXECABORT Transaction discarded because of previous errors.")))
+    }
+
+    @Test func watchPinsMulti() {
+        var state = ClusterClientState()
+        #expect(state.step(command("WATCH foo {foo}2")) == own(foo, [("WATCH foo {foo}2", .deliver)]))
+        #expect(state.step(command("WATCH bar")) == crossSlot)
+        #expect(state.step(command("GET foo")) == .route(.slot(foo)))
+        #expect(state.step(command("MULTI")) == own(foo, [("MULTI", .deliver)]))
+        #expect(state.step(command("SET bar 1")) == crossSlot)
+        #expect(state.step(command("DISCARD")) == own(foo, [("DISCARD", .deliver)]))
+        #expect(state.step(command("WATCH foo bar")) == crossSlot)
+        #expect(state.step(command("WATCH bar")) == own(bar, [("WATCH bar", .deliver)]))
+        #expect(state.step(command("UNWATCH")) == own(bar, [("UNWATCH", .deliver)]))
+        #expect(state.inTransaction == false)
+    }
+
+    @Test func keylessTransactionGoesToAnyMaster() {
+        var state = ClusterClientState()
+        _ = state.step(command("MULTI"))
+        #expect(state.step(command("MULTI")) == .reply(.simpleError("ERR MULTI calls can not be nested")))
+        _ = state.step(command("PING"))
+        #expect(state.step(command("EXEC")) == .own(.anyMaster, [OwnCommand(command("MULTI"), reply: .drop), OwnCommand(command("PING"), reply: .drop), OwnCommand(command("EXEC"))]))
+    }
+
+    @Test func discardBeforePinning() {
+        var state = ClusterClientState()
+        _ = state.step(command("MULTI"))
+        #expect(state.step(command("DISCARD")) == ok)
+        #expect(state.step(command("EXEC")) == .reply(.simpleError("ERR EXEC without MULTI")))
+    }
+
+    @Test func connectionLostInsideMulti() {
+        var state = ClusterClientState()
+        _ = state.step(command("MULTI"))
+        _ = state.step(command("SET foo 1"))
+        state.ownConnectionClosed()
+        // Nothing more is sent: the server's transaction is gone.
+        #expect(state.step(command("SET foo 2")) == queued)
+        #expect(state.step(command("EXEC")) == .reply(.simpleError("EXECABORT Transaction discarded because of previous errors.")))
+    }
+
+    @Test func watchLostMakesExecNil() {
+        var state = ClusterClientState()
+        _ = state.step(command("WATCH foo"))
+        state.ownConnectionClosed()
+        #expect(state.step(command("MULTI")) == ok)
+        _ = state.step(command("SET foo 1"))
+        #expect(state.step(command("EXEC")) == own(foo, [("DISCARD", .replace(.nullArray))]))
+    }
+
+    @Test func subscribedClientsTalkToTheirSubscriptionConnection() {
+        var state = ClusterClientState()
+        #expect(state.step(command("SUBSCRIBE a b")) == .subscription(.anyMaster))
+        #expect(state.step(command("PSUBSCRIBE p*")) == .subscription(.anyMaster))
+        #expect(state.subscribed && state.channels.map { String(buffer: $0) } == ["a", "b"])
+        // Redis's refusal for a subscribed client (a node would answer MOVED first); QUIT still closes.
+        #expect(state.step(command("GET foo")) == .reply(.simpleError("ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")))
+        #expect(state.step(command("PING")) == .subscription(.anyMaster))
+        #expect(state.step(command("UNSUBSCRIBE a")) == .subscription(.anyMaster))
+        #expect(state.channels.map { String(buffer: $0) } == ["b"])
+        #expect(state.step(command("QUIT")) == .replyAndClose(.simpleString("OK")))
+        state.subscriptionsEnded()
+        #expect(state.step(command("GET foo")) == .route(.slot(foo)))
+        #expect(state.channels.isEmpty && state.patterns.isEmpty)
+    }
+
+    @Test func noSubscribeInsideATransaction() {
+        var state = ClusterClientState()
+        _ = state.step(command("MULTI"))
+        #expect(state.step(command("SUBSCRIBE a")) == .reply(.simpleError("ERR Tandem proxy: SUBSCRIBE inside a transaction is not supported in cluster mode yet")))
+    }
+}

@@ -1,0 +1,494 @@
+import ClusterCore
+import Foundation
+import NIOConcurrencyHelpers
+import NIOCore
+import RESP
+import RedisConnection
+import RedisTestSupport
+import Testing
+
+/// `tandem proxy --cluster` in front of a real Redis Cluster (redis-server 7.0.15, 3 masters and
+/// 3 replicas created by the test with `redis-cli --cluster create`).
+@Suite("tandem proxy in front of a Redis Cluster", .serialized, .timeLimit(.minutes(4)),
+       .enabled(if: RedisServer.shouldRunTests, "redis-server is not installed"))
+struct ClusterProxyTests {
+    static let crossSlot = RESPValue.simpleError("CROSSSLOT Keys in request don't hash to the same slot")
+
+    static func send(_ c: RedisConnection, _ words: String...) async throws -> RESPValue {
+        try await c.send(words)
+    }
+
+    @Test("hash slots, key positions and error texts match a real cluster node")
+    func matchesRedis() async throws {
+        try await withRedisCluster(masters: 3, replicasPerMaster: 0) { cluster in
+            let node = cluster.servers[0]
+            try await node.withConnection { c in
+                // CLUSTER KEYSLOT for keys with and without hash tags, binary and odd ones.
+                var keys = ["", "{", "}", "{}", "{}{a}", "a{b}c{d}", "{user:1}:x", "é", "k\u{0}z"]
+                for i in 0..<300 { keys.append("key:\(i * 7919)") }
+                for i in 0..<50 { keys.append("{tag\(i)}rest\(i)") }
+                for key in keys {
+                    let slot = try await c.send(["CLUSTER", "KEYSLOT", key]).int
+                    #expect(slot.map(Int.init) == HashSlot.slot(of: key), "\(key)")
+                }
+                // COMMAND GETKEYS against the key table, for the movable-keys commands and others.
+                let commands = [
+                    "GET k", "MSET a 1 b 2", "BLPOP l1 l2 0", "EVAL s 2 k1 k2 a", "FCALL f 1 k1 a", "ZUNIONSTORE d 2 z1 z2 WEIGHTS 1 2",
+                    "ZINTER 2 z1 z2", "ZDIFFSTORE d 1 z1", "SINTERCARD 2 s1 s2", "LMPOP 2 l1 l2 LEFT", "BLMPOP 0 2 l1 l2 LEFT",
+                    "BZMPOP 0 1 z1 MIN", "XREAD COUNT 1 STREAMS s1 s2 0 0", "XREADGROUP GROUP g c STREAMS s1 0",
+                    "SORT k BY w LIMIT 0 1 GET x STORE d", "SORT_RO k", "GEORADIUS k 0 0 1 m STORE d",
+                    "GEORADIUSBYMEMBER k m 1 m STOREDIST d", "OBJECT ENCODING k", "XINFO STREAM s", "MEMORY USAGE k",
+                    "BITOP AND d a b", "PFCOUNT a b", "ZRANGESTORE d src 0 1", "COPY a b", "LMOVE a b LEFT RIGHT",
+                    "GETEX k PX 10", "SINTERSTORE d a b", "XADD s * f v", "HSET h f v", "RENAME a b", "SMOVE a b m",
+                ]
+                for text in commands {
+                    let words = text.split(separator: " ").map(String.init)
+                    let reply = try await c.send(["COMMAND", "GETKEYS"] + words)
+                    let expected = reply.array?.compactMap(\.string) ?? []
+                    #expect(CommandKeys.keys(words.map { ByteBuffer(string: $0) }).map { String(buffer: $0) } == expected, "\(text): \(reply)")
+                }
+                // The errors the proxy gives itself, as the node gives them.
+                #expect(try await c.send(["MGET", "a", "b"]) == Self.crossSlot)
+                #expect(try await c.send(["SELECT", "1"]) == .simpleError(ClusterErrors.selectNotAllowed))
+                #expect(try await c.send(["SELECT", "x"]) == .simpleError(ClusterErrors.notInteger))
+                #expect(try await c.send(["SELECT", "0"]) == .simpleString("OK"))
+            }
+        }
+    }
+
+    @Test("single-key commands by slot, hash tags, split MGET/MSET/DEL/EXISTS/TOUCH/UNLINK, CROSSSLOT, transactions, SELECT, blocking commands")
+    func commandFamilies() async throws {
+        try await withRedisCluster(masters: 3, replicasPerMaster: 0) { cluster in
+            let proxy = try await ProxyProcess(cluster.seedArguments)
+            defer { proxy.stop() }
+            let c = try await proxy.connect()
+            defer { Task { await c.close() } }
+
+            // 300 keys over every master; each is on the master of its slot.
+            for i in 0..<300 {
+                #expect(try await c.send(["SET", "key:\(i)", "v\(i)"]) == .simpleString("OK"))
+            }
+            var perMaster: [Int: Int] = [:]
+            for i in stride(from: 0, to: 300, by: 7) {
+                let owner = try await cluster.master(ofSlot: HashSlot.slot(of: "key:\(i)"))
+                #expect(try await owner.withConnection { try await $0.send(["GET", "key:\(i)"]) } == .bulkString("v\(i)"))
+                perMaster[owner.port, default: 0] += 1
+            }
+            #expect(perMaster.count == 3, "keys reached every master: \(perMaster)")
+            #expect(try await c.send(["INCR", "counter"]) == .integer(1))
+            #expect(try await c.send(["GET", "missing"]) == .nullBulkString)
+
+            // Split and merged.
+            let keys = (0..<50).map { "key:\($0)" }
+            let values = try await c.send(["MGET"] + keys + ["missing", "key:0"])
+            #expect(values == .array(keys.indices.map { .bulkString("v\($0)") } + [.nullBulkString, .bulkString("v0")]))
+            #expect(try await c.send(["MSET", "m:a", "1", "m:b", "2", "m:c", "3", "m:d", "4"]) == .simpleString("OK"))
+            #expect(try await c.send(["MGET", "m:a", "m:b", "m:c", "m:d"]) == .array(["1", "2", "3", "4"].map { .bulkString($0) }))
+            #expect(try await c.send(["EXISTS", "m:a", "m:b", "nope", "m:a"]) == .integer(3))
+            #expect(try await c.send(["TOUCH", "m:a", "m:b", "nope"]) == .integer(2))
+            #expect(try await c.send(["DEL", "m:a", "m:b", "nope"]) == .integer(2))
+            #expect(try await c.send(["UNLINK", "m:c", "m:d"]) == .integer(2))
+            #expect(try await c.send(["EXISTS", "m:a", "m:b", "m:c", "m:d"]) == .integer(0))
+
+            // Hash tags keep multi-key commands on one slot; otherwise CROSSSLOT, as Redis says.
+            #expect(try await c.send(["MSET", "{u1}a", "1", "{u1}b", "2"]) == .simpleString("OK"))
+            #expect(try await c.send(["RENAME", "{u1}a", "{u1}c"]) == .simpleString("OK"))
+            #expect(try await c.send(["RENAME", "key:1", "key:2"]) == Self.crossSlot)
+            #expect(try await c.send(["MSETNX", "x:1", "1", "x:2", "2"]) == Self.crossSlot)
+            #expect(try await c.send(["EVAL", "return redis.call('GET', KEYS[1])", "1", "{u1}b"]) == .bulkString("2"))
+            #expect(try await c.send(["EVAL", "return 1", "2", "key:1", "key:2"]) == Self.crossSlot)
+
+            // Keyspace-wide commands reach every master.
+            let size = try await c.send(["DBSIZE"]).int ?? -1
+            var direct: Int64 = 0
+            for server in cluster.servers { direct += try await server.run(["DBSIZE"]).int ?? 0 }
+            #expect(size == direct && size > 300)
+            #expect(try await c.send(["KEYS", "key:1?"]).array?.count == 10)
+
+            // SELECT as Redis Cluster answers it; the connection stays usable.
+            #expect(try await c.send(["SELECT", "1"]) == .simpleError("ERR SELECT is not allowed in cluster mode"))
+            #expect(try await c.send(["SELECT", "0"]) == .simpleString("OK"))
+
+            // MULTI/EXEC pinned to the first key's slot.
+            #expect(try await c.send(["MULTI"]) == .simpleString("OK"))
+            #expect(try await c.send(["SET", "{t}a", "1"]) == .simpleString("QUEUED"))
+            #expect(try await c.send(["INCR", "{t}b"]) == .simpleString("QUEUED"))
+            #expect(try await c.send(["EXEC"]) == .array([.simpleString("OK"), .integer(1)]))
+            // A later key in another slot: CROSSSLOT, and EXEC aborts as Redis's would.
+            #expect(try await c.send(["MULTI"]) == .simpleString("OK"))
+            #expect(try await c.send(["SET", "{t}a", "2"]) == .simpleString("QUEUED"))
+            #expect(try await c.send(["SET", "key:1", "x"]) == Self.crossSlot)
+            #expect(try await c.send(["EXEC"]) == .simpleError("EXECABORT Transaction discarded because of previous errors."))
+            #expect(try await c.send(["GET", "{t}a"]) == .bulkString("1"))
+            // WATCH: another client's write makes EXEC return nil.
+            let other = try await proxy.connect()
+            defer { Task { await other.close() } }
+            #expect(try await c.send(["WATCH", "{t}a"]) == .simpleString("OK"))
+            #expect(try await other.send(["SET", "{t}a", "changed"]) == .simpleString("OK"))
+            #expect(try await c.send(["MULTI"]) == .simpleString("OK"))
+            #expect(try await c.send(["SET", "{t}a", "mine"]) == .simpleString("QUEUED"))
+            #expect(try await c.send(["EXEC"]) == .nullArray)
+            #expect(try await c.send(["GET", "{t}a"]) == .bulkString("changed"))
+
+            // A blocking command waits on a connection of its own: others are not held up.
+            let blocked = try await proxy.connect(timeout: .seconds(20))
+            defer { Task { await blocked.close() } }
+            async let popped = blocked.send(["BLPOP", "queue", "10"])
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(try await c.send(["GET", "key:3"]) == .bulkString("v3"))
+            #expect(try await other.send(["RPUSH", "queue", "job"]) == .integer(1))
+            #expect(try await popped == .array([.bulkString("queue"), .bulkString("job")]))
+            #expect(try await c.send(["BLPOP", "queue", "key:1", "1"]) == Self.crossSlot)
+
+            // Bad input: a cluster node's own protocol error, and only that client is closed.
+            for probe in ["*1\r\n$-5\r\n", "*x\r\n", "*1\r\n$2147483648\r\n", "*1\r\n*1\r\n", "SET \"unbalanced\r\n"] {
+                let viaProxy = try SentinelBehaviourTests.rawExchange(port: proxy.port, Array(probe.utf8))
+                let direct = try SentinelBehaviourTests.rawExchange(port: cluster.servers[0].port, Array(probe.utf8))
+                #expect(String(decoding: viaProxy, as: UTF8.self) == String(decoding: direct, as: UTF8.self), "probe \(probe.debugDescription)")
+            }
+            let info = try await c.send(["INFO", "proxy"]).string ?? ""
+            #expect(info.contains("discovery:cluster") && info.contains("cluster_masters:3") && info.contains("cluster_slots_covered:16384"), "\(info)")
+
+            // Pipelined commands to different masters come back in order.
+            let replies = try await c.pipeline((0..<100).map { ["GET", "key:\($0)"] })
+            #expect(replies == (0..<100).map { RESPValue.bulkString("v\($0)") })
+        }
+    }
+
+    @Test("pub/sub: SUBSCRIBE and PSUBSCRIBE get PUBLISHed messages, SSUBSCRIBE gets SPUBLISHed ones, and after UNSUBSCRIBE commands route again")
+    func pubSub() async throws {
+        try await withRedisCluster(masters: 3, replicasPerMaster: 0) { cluster in
+            let proxy = try await ProxyProcess(cluster.seedArguments)
+            defer { proxy.stop() }
+            let subscriber = try await proxy.connect()
+            defer { Task { await subscriber.close() } }
+            let publisher = try await proxy.connect()
+            defer { Task { await publisher.close() } }
+            #expect(try await subscriber.send(["SET", "before", "1"]) == .simpleString("OK"))
+            try await subscriber.subscribe(["news"])
+            try await subscriber.psubscribe(["n*"])
+            var messages = subscriber.messages.makeAsyncIterator()
+            // The cluster broadcasts PUBLISH: whichever master the publisher reaches, it arrives.
+            for i in 0..<3 {
+                let receivers = try await publisher.send(["PUBLISH", "news", "hello \(i)"])
+                #expect(receivers == .integer(2) || receivers == .integer(0), "\(receivers)")
+                var got: [String] = []
+                for _ in 0..<2 { if let message = await messages.next() { got.append("\(message.pattern.map { String(buffer: $0) } ?? "-") \(message.text)") } }
+                #expect(got.sorted() == ["- hello \(i)", "n* hello \(i)"])
+            }
+            try await subscriber.unsubscribe()
+            try await subscriber.punsubscribe()
+            #expect(try await subscriber.send(["GET", "before"]) == .bulkString("1"), "routed again after the last UNSUBSCRIBE")
+            // Shard channels: to the master of the channel's slot.
+            let raw = try SentinelSurfaceSerial.RawClient(port: proxy.port)
+            #expect(try raw.send(["SSUBSCRIBE", "{s}ch"]) == "*3\r\n$10\r\nssubscribe\r\n$5\r\n{s}ch\r\n:1\r\n")
+            #expect(try await publisher.send(["SPUBLISH", "{s}ch", "sharded"]) == .integer(1))
+            #expect(try raw.readReply() == "*3\r\n$8\r\nsmessage\r\n$5\r\n{s}ch\r\n$7\r\nsharded\r\n")
+            // A subscribed client gets a standalone server's answer (a cluster node would say MOVED first).
+            let refusal = try raw.send(["GET", "x"])
+            let direct = try SentinelSurfaceSerial.RawClient(port: cluster.servers[0].port)
+            _ = try direct.send(["SUBSCRIBE", "c"])
+            #expect(refusal == "-ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n")
+            #expect(try direct.send(["ECHO", "x"]) == refusal.replacingOccurrences(of: "'get'", with: "'echo'"))
+            #expect(try raw.send(["PING"]) == "*2\r\n$4\r\npong\r\n$0\r\n\r\n")
+            #expect(try raw.send(["SSUBSCRIBE", "a", "b"]) == "-CROSSSLOT Keys in request don't hash to the same slot\r\n")
+        }
+    }
+
+    /// Moves `slot` from its master to `target` as redis-cli's reshard does: IMPORTING on the
+    /// target, MIGRATING on the source, MIGRATE the keys, then SETSLOT NODE everywhere.
+    static func migrate(slot: Int, keys: [String], in cluster: RedisCluster, to target: RedisServer,
+                        between: () async throws -> Void = {}) async throws {
+        let source = try await cluster.master(ofSlot: slot)
+        let sourceID = try await cluster.nodeID(source)
+        let targetID = try await cluster.nodeID(target)
+        try await target.run(["CLUSTER", "SETSLOT", String(slot), "IMPORTING", sourceID])
+        try await source.run(["CLUSTER", "SETSLOT", String(slot), "MIGRATING", targetID])
+        try await source.run(["MIGRATE", "127.0.0.1", String(target.port), "", "0", "5000", "KEYS"] + keys)
+        try await between()
+        for server in cluster.servers where server.isRunning {
+            try await server.run(["CLUSTER", "SETSLOT", String(slot), "NODE", targetID])
+        }
+    }
+
+    @Test("a slot migrated between masters: ASK during the migration and MOVED after it never reach the client")
+    func movedAndAsk() async throws {
+        try await withRedisCluster(masters: 3, replicasPerMaster: 0) { cluster in
+            let proxy = try await ProxyProcess(cluster.seedArguments + ["--cluster-refresh-ms", "3600000"])
+            defer { proxy.stop() }
+            let c = try await proxy.connect()
+            defer { Task { await c.close() } }
+            let slot = HashSlot.slot(of: "{mv}")
+            let keys = (0..<20).map { "{mv}\($0)" }
+            for key in keys { #expect(try await c.send(["SET", key, key]) == .simpleString("OK")) }
+            let source = try await cluster.master(ofSlot: slot)
+            let target = cluster.servers.first { $0.port != source.port }!
+            try await Self.migrate(slot: slot, keys: keys, in: cluster, to: target) {
+                // Keys are on the target, the slot still the source's: the source answers ASK.
+                let direct = try await source.withConnection { try await $0.send(["GET", keys[0]]) }
+                #expect(direct.errorMessage?.hasPrefix("ASK \(slot)") == true, "\(direct)")
+                for key in keys { #expect(try await c.send(["GET", key]) == .bulkString(key)) }
+                #expect(try await c.send(["SET", "{mv}new", "during"]) == .simpleString("OK"))
+            }
+            // Now the source answers MOVED; the proxy's map (no timed refresh) is stale.
+            let direct = try await source.withConnection { try await $0.send(["GET", keys[1]]) }
+            #expect(direct.errorMessage?.hasPrefix("MOVED \(slot)") == true, "\(direct)")
+            for key in keys { #expect(try await c.send(["GET", key]) == .bulkString(key)) }
+            #expect(try await c.send(["GET", "{mv}new"]) == .bulkString("during"))
+            #expect(try await c.send(["MGET", keys[0], "other"]) == .array([.bulkString(keys[0]), .nullBulkString]))
+            #expect(try await target.withConnection { try await $0.send(["GET", keys[2]]) } == .bulkString(keys[2]))
+            #expect(proxy.logTail(lines: 200).contains("cluster slot map from"))
+        }
+    }
+
+    @Test("kill -9 of a master under load: client connections stay open and writes succeed after the replica is promoted")
+    func masterKilled() async throws {
+        try await withRedisCluster(masters: 3, replicasPerMaster: 1, nodeTimeoutMilliseconds: 1000) { cluster in
+            let proxy = try await ProxyProcess(cluster.seedArguments + ["--hold-ms", "8000"])
+            defer { proxy.stop() }
+            let writers = (0..<8).map { ProxyWriter(prefix: "w\($0)") }
+            var connections: [RedisConnection] = []
+            for _ in writers { connections.append(try await proxy.connect(timeout: .seconds(15))) }
+            let tasks = zip(writers, connections).map { writer, connection in Task { await writer.run(connection) } }
+            try await waitUntil("every writer to have 100 acknowledged writes") {
+                writers.allSatisfy { $0.acked.withLockedValue { $0.count } >= 100 }
+            }
+            // A subscriber too; the victim is the master its subscription connection is on.
+            let subscriber = try await proxy.connect(timeout: .seconds(15))
+            defer { Task { await subscriber.close() } }
+            try await subscriber.subscribe(["events"])
+            var victim: RedisServer?
+            for server in cluster.servers {
+                let clients = try await server.run(["CLIENT", "LIST"]).string ?? ""
+                if clients.contains(" sub=1 ") { victim = server }
+            }
+            let dead = try #require(victim)
+            let slotOfVictim = try #require(try await cluster.servers.first { $0.port != dead.port }!.run(["CLUSTER", "SLOTS"]).array?
+                .first { $0.array?[2].array?[1].int == Int64(dead.port) }?.array?[0].int)
+            let survivor = cluster.servers.first { $0.port != dead.port && $0.isRunning }!
+            dead.kill9()
+            let killedAt = ContinuousClock.now
+            let before = writers.map { $0.acked.withLockedValue { $0.count } }
+            try await waitUntil("a replica to be promoted", timeout: .seconds(30), pollEvery: .milliseconds(100)) {
+                let master = try await cluster.master(ofSlot: Int(slotOfVictim), askingNode: survivor)
+                return master.port != dead.port
+            }
+            let promotedAfter = ContinuousClock.now - killedAt
+            // Every writer makes progress again, on the same connection.
+            try await waitUntil("every writer to have 200 more acknowledged writes", timeout: .seconds(30)) {
+                zip(writers, before).allSatisfy { $0.acked.withLockedValue { $0.count } >= $1 + 200 }
+            }
+            for writer in writers { writer.stop.withLockedValue { $0 = true } }
+            for task in tasks { await task.value }
+            // The subscription was made again on a live master: a PUBLISH reaches it.
+            let publisher = try await proxy.connect()
+            defer { Task { await publisher.close() } }
+            let received = NIOLockedValueBox<[String]>([])
+            let listener = Task { for await message in subscriber.messages { received.withLockedValue { $0.append(message.text) } } }
+            defer { listener.cancel() }
+            try await waitUntil("the subscriber to hear a PUBLISH after the failover", timeout: .seconds(10), pollEvery: .milliseconds(200)) {
+                _ = try await publisher.send(["PUBLISH", "events", "after"])
+                return received.withLockedValue { $0.contains("after") }
+            }
+            let errors = writers.flatMap { $0.errors.withLockedValue { $0 } }
+            print("cluster failover: promoted after \(promotedAfter), \(errors.count) errors: \(errors.prefix(10))")
+            let allOpen = connections.allSatisfy { $0.isActive }
+            #expect(allOpen, "no client connection was closed")
+            // Only commands in flight on the killed master's connections when it died may fail
+            // (one per writer at most; the others waited for the promotion).
+            #expect(errors.count <= writers.count, "\(errors)")
+            #expect(errors.allSatisfy { $0.contains("may or may not have run") }, "\(errors)")
+            for connection in connections { await connection.close() }
+        }
+    }
+
+    @Test("CLUSTER FAILOVER under load: zero errors, zero acknowledged writes lost, connections stay open")
+    func manualFailover() async throws {
+        try await withRedisCluster(masters: 3, replicasPerMaster: 1, nodeTimeoutMilliseconds: 1000) { cluster in
+            let proxy = try await ProxyProcess(cluster.seedArguments)
+            defer { proxy.stop() }
+            let writers = (0..<8).map { ProxyWriter(prefix: "m\($0)") }
+            var connections: [RedisConnection] = []
+            for _ in writers { connections.append(try await proxy.connect(timeout: .seconds(15))) }
+            let tasks = zip(writers, connections).map { writer, connection in Task { await writer.run(connection) } }
+            try await waitUntil("every writer to have 100 acknowledged writes") {
+                writers.allSatisfy { $0.acked.withLockedValue { $0.count } >= 100 }
+            }
+            let slot = HashSlot.slot(of: "m0:1")
+            let oldMaster = try await cluster.master(ofSlot: slot)
+            var replica: RedisServer?
+            for server in cluster.servers where server.port != oldMaster.port {
+                let role = try await server.run(["ROLE"])
+                if role.array?.first?.string == "slave", role.array?[2].int == Int64(oldMaster.port) { replica = server }
+            }
+            let promoted = try #require(replica)
+            let before = writers.map { $0.acked.withLockedValue { $0.count } }
+            try await promoted.run(["CLUSTER", "FAILOVER"])
+            try await waitUntil("the replica to be master of the slot", timeout: .seconds(20), pollEvery: .milliseconds(100)) {
+                try await cluster.master(ofSlot: slot, askingNode: oldMaster).port == promoted.port
+            }
+            try await waitUntil("every writer to have 200 more acknowledged writes", timeout: .seconds(30)) {
+                zip(writers, before).allSatisfy { $0.acked.withLockedValue { $0.count } >= $1 + 200 }
+            }
+            for writer in writers { writer.stop.withLockedValue { $0 = true } }
+            for task in tasks { await task.value }
+            let errors = writers.flatMap { $0.errors.withLockedValue { $0 } }
+            #expect(errors.isEmpty, "\(errors.prefix(5))")
+            let allOpen = connections.allSatisfy { $0.isActive }
+            #expect(allOpen)
+            // Every acknowledged write is there, read through the proxy.
+            let reader = try await proxy.connect()
+            defer { Task { await reader.close() } }
+            var lost = 0
+            for writer in writers {
+                let acked = writer.acked.withLockedValue { $0 }
+                let values = try await reader.pipeline(acked.map { ["GET", "\(writer.prefix):\($0)"] })
+                lost += zip(acked, values).filter { $0.1 != .bulkString("\($0.0)") }.count
+            }
+            print("cluster manual failover: \(writers.map { $0.acked.withLockedValue { $0.count } }.reduce(0, +)) acknowledged writes, \(errors.count) errors, \(lost) lost")
+            #expect(lost == 0)
+            for connection in connections { await connection.close() }
+        }
+    }
+
+    @Test("--read-from replicas: reads go to the replicas (READONLY), writes to the masters; a dead replica's reads go to its master")
+    func readFromReplicas() async throws {
+        try await withRedisCluster(masters: 3, replicasPerMaster: 1) { cluster in
+            let proxy = try await ProxyProcess(cluster.seedArguments + ["--read-from", "replicas"])
+            defer { proxy.stop() }
+            let c = try await proxy.connect()
+            defer { Task { await c.close() } }
+            for i in 0..<60 { #expect(try await c.send(["SET", "r:\(i)", "\(i)"]) == .simpleString("OK")) }
+            try await waitUntil("the replicas to have the writes") {
+                try await c.send(["GET", "r:59"]) == .bulkString("59")
+            }
+            for i in 0..<60 { #expect(try await c.send(["GET", "r:\(i)"]) == .bulkString("\(i)")) }
+            #expect(try await c.send(["MGET", "r:1", "r:2", "r:3"]) == .array(["1", "2", "3"].map { .bulkString($0) }))
+            // Which servers ran the GETs: replicas only.
+            func gets(_ server: RedisServer) async throws -> Int {
+                let stats = try await server.run(["INFO", "commandstats"]).string ?? ""
+                guard let line = stats.split(separator: "\r\n").first(where: { $0.hasPrefix("cmdstat_get:") }),
+                      let calls = line.split(separator: ",").first?.split(separator: "=").last else { return 0 }
+                return Int(calls) ?? 0
+            }
+            var onMasters = 0, onReplicas = 0
+            var replicas: [RedisServer] = []
+            for server in cluster.servers {
+                let isReplica = try await server.run(["ROLE"]).array?.first?.string == "slave"
+                if isReplica { replicas.append(server); onReplicas += try await gets(server) } else { onMasters += try await gets(server) }
+            }
+            #expect(onMasters == 0 && onReplicas >= 60, "GETs on masters \(onMasters), on replicas \(onReplicas)")
+            // A replica killed: its reads go to its master, without an error.
+            replicas[0].kill9()
+            for i in 0..<60 { #expect(try await c.send(["GET", "r:\(i)"]) == .bulkString("\(i)")) }
+        }
+    }
+
+    @Test("a live reshard of 1,000 slots with redis-cli under 8 writers: zero client-visible errors, zero acknowledged writes lost")
+    func liveReshard() async throws {
+        try await withRedisCluster(masters: 3, replicasPerMaster: 0) { cluster in
+            let proxy = try await ProxyProcess(cluster.seedArguments)
+            defer { proxy.stop() }
+            // Keys in the slots that move, so MIGRATE has work and ASK/TRYAGAIN happen.
+            let loader = try await proxy.connect()
+            defer { Task { await loader.close() } }
+            for batch in 0..<10 {
+                let pairs = (0..<200).flatMap { ["pre:\(batch * 200 + $0)", "\(batch * 200 + $0)"] }
+                #expect(try await loader.send(["MSET"] + pairs) == .simpleString("OK"))
+            }
+            let writers = (0..<8).map { ProxyWriter(prefix: "r\($0)") }
+            var connections: [RedisConnection] = []
+            for _ in writers { connections.append(try await proxy.connect(timeout: .seconds(15))) }
+            let tasks = zip(writers, connections).map { writer, connection in Task { await writer.run(connection) } }
+            let reads = NIOLockedValueBox<(Int, [String])>((0, []))
+            let stopReads = NIOLockedValueBox(false)
+            let reader = Task {
+                var i = 0
+                while !stopReads.withLockedValue({ $0 }) {
+                    i += 1
+                    let keys = (0..<10).map { "pre:\((i * 37 + $0 * 191) % 2000)" }
+                    do {
+                        let reply = try await loader.send(["MGET"] + keys)
+                        let good = reply == .array(keys.map { .bulkString(String($0.dropFirst(4))) })
+                        reads.withLockedValue { if good { $0.0 += 1 } else { $0.1.append("\(reply)") } }
+                    } catch {
+                        reads.withLockedValue { $0.1.append("\(error)") }
+                    }
+                }
+            }
+            try await waitUntil("every writer to have 50 acknowledged writes") {
+                writers.allSatisfy { $0.acked.withLockedValue { $0.count } >= 50 }
+            }
+            let from = try await cluster.nodeID(cluster.master(ofSlot: 0))
+            let to = try await cluster.nodeID(cluster.master(ofSlot: 16383))
+            let started = ContinuousClock.now
+            let (status, output) = try runProgram(findExecutable("redis-cli")!, [
+                "--cluster", "reshard", "127.0.0.1:\(cluster.servers[0].port)", "--cluster-from", from, "--cluster-to", to,
+                "--cluster-slots", "1000", "--cluster-yes",
+            ])
+            let took = ContinuousClock.now - started
+            #expect(status == 0, "\(output.suffix(1000))")
+            let before = writers.map { $0.acked.withLockedValue { $0.count } }
+            try await waitUntil("every writer to have 50 more acknowledged writes") {
+                zip(writers, before).allSatisfy { $0.acked.withLockedValue { $0.count } >= $1 + 50 }
+            }
+            stopReads.withLockedValue { $0 = true }
+            await reader.value
+            for writer in writers { writer.stop.withLockedValue { $0 = true } }
+            for task in tasks { await task.value }
+            let errors = writers.flatMap { $0.errors.withLockedValue { $0 } }
+            let (goodReads, badReads) = reads.withLockedValue { $0 }
+            var lost = 0
+            for writer in writers {
+                let acked = writer.acked.withLockedValue { $0 }
+                let values = try await loader.pipeline(acked.map { ["GET", "\(writer.prefix):\($0)"] })
+                lost += zip(acked, values).filter { $0.1 != .bulkString("\($0.0)") }.count
+            }
+            let info = try await loader.send(["INFO", "proxy"]).string ?? ""
+            let moved = info.split(separator: "\r\n").first { $0.hasPrefix("cluster_moved:") } ?? ""
+            print("cluster reshard of 1000 slots in \(took): \(writers.map { $0.acked.withLockedValue { $0.count } }.reduce(0, +)) writes, \(goodReads) MGETs of 10, \(errors.count + badReads.count) errors, \(lost) lost, \(moved)")
+            #expect(errors.isEmpty, "\(errors.prefix(5))")
+            #expect(badReads.isEmpty, "\(badReads.prefix(5))")
+            #expect(lost == 0)
+            #expect(try await cluster.master(ofSlot: 999).port == cluster.master(ofSlot: 16383).port, "the slots moved")
+            for connection in connections { await connection.close() }
+        }
+    }
+
+    @Test("--max-connections refuses extra clients with Redis's error; --idle-timeout closes idle ones, not subscribers")
+    func limits() async throws {
+        try await withRedisCluster(masters: 3, replicasPerMaster: 0) { cluster in
+            let proxy = try await ProxyProcess(cluster.seedArguments + ["--max-connections", "3", "--idle-timeout", "1"])
+            defer { proxy.stop() }
+            let a = try await proxy.connect()
+            let subscriber = try await proxy.connect()
+            try await subscriber.subscribe(["c"])
+            let b = try await proxy.connect()
+            #expect(try await a.send(["SET", "k", "v"]) == .simpleString("OK"))
+            let refused = try SentinelBehaviourTests.rawExchange(port: proxy.port, Array("PING\r\n".utf8))
+            #expect(String(decoding: refused, as: UTF8.self) == "-ERR max number of clients reached\r\n")
+            try await waitUntil("idle clients to be closed", timeout: .seconds(5)) { !a.isActive && !b.isActive }
+            #expect(subscriber.isActive, "a subscriber is not idle")
+            let c = try await proxy.connect()
+            #expect(try await c.send(["GET", "k"]) == .bulkString("v"), "closed clients free their places")
+            await c.close()
+            await subscriber.close()
+        }
+    }
+
+    @Test("--cluster with nothing listening stops with a clear error; --cluster goes alone")
+    func startupErrors() async throws {
+        let free = try freeLoopbackPort()
+        let cases: [([String], String)] = [
+            (["--listen", "127.0.0.1:0", "--cluster", "127.0.0.1:\(free)"], "no cluster node gave its slot map"),
+            (["--listen", "127.0.0.1:0", "--cluster", "127.0.0.1:\(free)", "--backend", "127.0.0.1:1"], "--cluster goes alone"),
+            (["--listen", "127.0.0.1:0", "--cluster", "127.0.0.1:\(free)", "--wait-replicas", "1"], "not supported with --cluster yet"),
+            (["--listen", "127.0.0.1:0", "--cluster", "nonsense"], "--cluster 'nonsense'"),
+        ]
+        for (arguments, expected) in cases {
+            let (status, output) = try runTandem(["proxy"] + arguments)
+            #expect(status == 1, "\(arguments)")
+            #expect(output.contains(expected), "\(arguments): \(output)")
+        }
+    }
+}
