@@ -42,6 +42,8 @@ public actor SentinelRuntime {
     var peerAddresses: [InstanceRef: InstanceAddress] = [:]
     var connections: [InstanceRef: RedisConnection] = [:]
     private var timerTask: Task<Void, Never>?
+    /// Background lookups of configured masters' names (`lookUpConfiguredName`).
+    private var nameLookups: [Task<Void, Never>] = []
     var nextLinkID: UInt64 = 0
     /// Transactions (SLAVEOF …) waiting for their replies, per connection. A link dropped or
     /// replaced meanwhile (a +switch-master resets every link of the master) is closed only
@@ -130,13 +132,10 @@ public actor SentinelRuntime {
         let t = now
         var actions: [SentinelAction] = []
         state.currentEpoch = configuration.currentEpoch
-        for i in configuration.masters.indices where !SentinelConfiguration.isIPLiteral(configuration.masters[i].host) {
-            let name = configuration.masters[i].host
-            guard let ip = resolveHostname(name) else { continue }
-            hostnames.remember(master: configuration.masters[i].name, name: name, address: ip, port: configuration.masters[i].port)
-            // resolve-hostnames without announce-hostnames: Sentinel works with the address.
-            if !configuration.announceHostnames { configuration.masters[i].host = ip }
-        }
+        // Masters given by name are monitored by that name at once and looked up in the
+        // background (`lookUpConfiguredName`): a DNS server that does not answer delays no other
+        // master, and not this one's links, which look the name up themselves on each connect.
+        let named = configuration.masters.filter { !SentinelConfiguration.isIPLiteral($0.host) }
         for m in configuration.masters {
             actions += state.monitor(name: m.name, address: InstanceAddress(ip: m.host, port: m.port), quorum: m.quorum,
                                      downAfter: m.downAfterMilliseconds, failoverTimeout: m.failoverTimeout,
@@ -153,6 +152,9 @@ public actor SentinelRuntime {
             }
         }
         perform(actions)
+        for m in named {
+            nameLookups.append(Task { [weak self] in await self?.lookUpConfiguredName(master: m.name, name: m.host, port: m.port) })
+        }
         timerTask = Task { [weak self] in
             while !Task.isCancelled {
                 // Sentinel's hz is 10 + rand()%10, re-drawn each tick, to desynchronise peers.
@@ -162,9 +164,41 @@ public actor SentinelRuntime {
         }
     }
 
+    /// Looks up the name a configured master is monitored by, off the actor, until it resolves
+    /// or the master has moved away from it: the address goes into the hostname book (replies
+    /// show the name or the address as announce-hostnames says) and, without announce-hostnames,
+    /// the core moves the master to it (`SentinelInput.nameResolved`), as 7.0 does at load.
+    func lookUpConfiguredName(master: String, name host: String, port: Int) async {
+        let from = InstanceAddress(ip: host, port: port)
+        var failures = 0
+        while !Task.isCancelled {
+            let result = await lookUp(host)
+            guard state.masters[master]?.address == from else { return }
+            switch result {
+            case .success(let ip):
+                hostnames.remember(master: master, name: host, address: ip, port: port)
+                if !configuration.announceHostnames {
+                    input(.nameResolved(master: master, from: from, address: ip))
+                    if state.masters[master]?.address.ip == ip, let i = configuration.masters.firstIndex(where: { $0.name == master }) {
+                        configuration.masters[i].host = ip
+                    }
+                }
+                if failures > 0 { logger.notice("Master \(master): \(host) resolved to \(ip)") }
+                return
+            case .failure(let error):
+                if failures == 0 { logger.warning("Master \(master): \(error); monitoring it by name, looking it up again every second") }
+                input(.nameResolved(master: master, from: from, address: nil))
+                failures += 1
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+
     /// Stops the timer and closes every link.
     public func stop() async {
         timerTask?.cancel()
+        for task in nameLookups { task.cancel() }
+        nameLookups.removeAll()
         for (_, link) in links { link.task.cancel() }
         links.removeAll()
         for (_, link) in peerLinks { link.task.cancel() }

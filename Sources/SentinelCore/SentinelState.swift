@@ -130,6 +130,8 @@ public struct SentinelState: Sendable {
             pauseFailed(name, failure, now: now)
         case .demoteResult(let name, let address, let failure):
             demoteResult(name, at: address, failure: failure, now: now)
+        case .nameResolved(let name, let from, let address):
+            nameResolved(master: name, from: from, address: address, now: now)
         case .info(let ref, let report):
             refreshInfo(ref, report, now: now)
             react(ref.masterName, now: now)
