@@ -52,8 +52,10 @@ def wait_for(what, condition, limit):
 
 
 def main():
-    master = start(["redis-server", "--port", str(P_MASTER), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], "master.log")
+    master = start(["redis-server", "--port", str(P_MASTER), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                    "--dir", DIR, "--dbfilename", "master.rdb"], "master.log")
     start(["redis-server", "--port", str(P_REPLICA), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+           "--dir", DIR, "--dbfilename", "replica.rdb",
            "--replicaof", "127.0.0.1", str(P_MASTER)], "replica.log")
     replica = redis.Redis(port=P_REPLICA, socket_timeout=2)
     wait_for("replica in sync", lambda: replica.info("replication").get("master_link_status") == "up", 10)
