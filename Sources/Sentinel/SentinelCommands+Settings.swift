@@ -36,7 +36,7 @@ extension SentinelRuntime {
     /// the name with announce-hostnames and the address without, for names the operator gave.
     /// `master`: the master's name when `address` is that master's own.
     func announced(_ address: InstanceAddress, master: String? = nil) -> String {
-        hostnames.shown(address.ip, port: address.port, master: master, announceHostnames: configuration.announceHostnames)
+        state.shown(address, master: master)
     }
 
     func resolveAddress(_ host: String) async -> String? {

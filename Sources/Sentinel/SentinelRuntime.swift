@@ -23,7 +23,10 @@ import Glibc
 public actor SentinelRuntime {
     public internal(set) var state: SentinelState
     public internal(set) var configuration: SentinelConfiguration {
-        didSet { renames = Self.renames(configuration) }
+        didSet {
+            renames = Self.renames(configuration)
+            state.announceHostnames = configuration.announceHostnames
+        }
     }
     /// The loop the actor and all its links run on.
     nonisolated let loop: any EventLoop = MultiThreadedEventLoopGroup.singleton.next()
@@ -60,9 +63,13 @@ public actor SentinelRuntime {
     /// (a SENTINEL FAILOVER that elected us at once) has gone out first.
     var simulatedCrashDue = false
     /// Names the operator gave for instances (`sentinel monitor m localhost …`) and the
-    /// addresses they resolved to, so replies show one or the other as announce-hostnames
-    /// says at the time of the reply (7.0 keeps both per instance).
-    var hostnames = HostnameBook()
+    /// addresses they resolved to, so replies and events show one or the other as
+    /// announce-hostnames says at the time (7.0 keeps both per instance). Kept in the core,
+    /// which formats the events.
+    var hostnames: HostnameBook {
+        get { state.hostnames }
+        set { state.hostnames = newValue }
+    }
     /// The last INFO text of each master and replica, with when it arrived (SENTINEL INFO-CACHE).
     var infoCache: [InstanceRef: (at: Millis, text: String)] = [:]
     /// notification-script and client-reconfig-script runs (SENTINEL DEBUG sets their
@@ -112,6 +119,7 @@ public actor SentinelRuntime {
         self.state = SentinelState(myID: config.myID!, announce: announce, learnsAnnounceIP: config.announceIP == nil,
                                    seed: UInt64.random(in: 0...UInt64.max),
                                    behaviour: config.tandemBehaviour == .redis70 ? .redis70 : SentinelBehaviour())
+        self.state.announceHostnames = config.announceHostnames
     }
 
     /// `aclfile`: the users come from that file; any error in it stops the start, as in 7.0.
