@@ -135,9 +135,10 @@ public final class RedisConnection: Sendable {
         let addresses: [String]
         do {
             addresses = try await configuration.resolver.addresses(of: configuration.host, timeout: configuration.connectTimeout)
+            if addresses.isEmpty { throw NameResolutionError(host: configuration.host, reason: "no address") }
         } catch {
             continuation.finish()
-            throw RedisConnectionError(code: .connectFailed, server: server, message: error.description, underlying: error)
+            throw RedisConnectionError(code: .connectFailed, server: server, message: "\(error)", underlying: error)
         }
         let channel: any Channel
         do {
@@ -150,7 +151,8 @@ public final class RedisConnection: Sendable {
                     if i == addresses.count - 1 { throw error }
                 }
             }
-            channel = connected!
+            guard let connected else { throw ChannelError.connectPending }  // not reached: the last failure was thrown
+            channel = connected
         } catch ChannelError.connectTimeout(let amount) {
             continuation.finish()
             throw RedisConnectionError(code: .connectTimeout, server: server,
