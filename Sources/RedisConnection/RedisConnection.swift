@@ -40,6 +40,8 @@ public struct RedisConnectionConfiguration: Sendable {
     /// The name sent as SNI and checked if the context verifies host names; nil: `host` unless
     /// it is an IP address (which SNI cannot carry).
     public var tlsServerName: String?
+    /// Looks up `host` when it is a name (off the event loop, within `connectTimeout`).
+    public var resolver: NameResolver = .shared
 
     public init(
         host: String,
@@ -128,9 +130,29 @@ public final class RedisConnection: Sendable {
                                                                                                onMessage: onMessage))
                 }
             }
+        // A name is looked up by our resolver, never on the event loop nor on NIO's serial
+        // per-loop queue; each address is tried in turn (IPv4 first).
+        let addresses: [String]
+        do {
+            addresses = try await configuration.resolver.addresses(of: configuration.host, timeout: configuration.connectTimeout)
+            if addresses.isEmpty { throw NameResolutionError(host: configuration.host, reason: "no address") }
+        } catch {
+            continuation.finish()
+            throw RedisConnectionError(code: .connectFailed, server: server, message: "\(error)", underlying: error)
+        }
         let channel: any Channel
         do {
-            channel = try await bootstrap.connect(host: configuration.host, port: configuration.port).get()
+            var connected: (any Channel)?
+            for (i, address) in addresses.enumerated() {
+                do {
+                    connected = try await bootstrap.connect(to: try SocketAddress(ipAddress: address, port: configuration.port)).get()
+                    break
+                } catch {
+                    if i == addresses.count - 1 { throw error }
+                }
+            }
+            guard let connected else { throw ChannelError.connectPending }  // not reached: the last failure was thrown
+            channel = connected
         } catch ChannelError.connectTimeout(let amount) {
             continuation.finish()
             throw RedisConnectionError(code: .connectTimeout, server: server,

@@ -6,6 +6,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import RESP
+import RedisConnection
 import SentinelConfig
 import SentinelCore
 
@@ -96,26 +97,19 @@ extension SentinelRuntime {
         return out.isEmpty ? "" : out.joined(separator: "\r\n") + "\r\n"
     }
 
-    /// The first IPv4 (else IPv6) address of `host`, or nil.
-    nonisolated func resolveHostname(_ host: String) -> String? {
-        var hints = addrinfo()
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        var result: UnsafeMutablePointer<addrinfo>?
-        guard getaddrinfo(host, nil, &hints, &result) == 0, let first = result else { return nil }
-        defer { freeaddrinfo(first) }
-        var best: String?
-        var p: UnsafeMutablePointer<addrinfo>? = first
-        while let ai = p {
-            var buffer = [CChar](repeating: 0, count: Int(NI_MAXHOST))
-            if getnameinfo(ai.pointee.ai_addr, ai.pointee.ai_addrlen, &buffer, socklen_t(buffer.count), nil, 0, NI_NUMERICHOST) == 0 {
-                let text = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-                if ai.pointee.ai_family == AF_INET { return text }
-                if best == nil { best = text }
-            }
-            p = ai.pointee.ai_next
+    /// The first address of `host` (IPv4 first), looked up off the actor (`NameResolver`): the
+    /// actor serves commands and runs its timer while a DNS server takes its time.
+    nonisolated func lookUp(_ host: String) async -> Result<String, NameResolutionError> {
+        do {
+            return .success(try await NameResolver.shared.addresses(of: host, timeout: Self.nameLookupTimeout)[0])
+        } catch {
+            return .failure(error)
         }
-        return best
     }
+
+    /// How long a lookup for `SENTINEL MONITOR` or a configured master may take (getaddrinfo's
+    /// own retries usually end it first: 5 s × 2 attempts by default).
+    static let nameLookupTimeout = TimeAmount.seconds(30)
 
     /// `maxclients`: a connection beyond the limit gets Redis's error and is closed.
     func connectionLimitDenial() -> String? {

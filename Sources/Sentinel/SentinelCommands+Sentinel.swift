@@ -69,7 +69,8 @@ extension SentinelRuntime {
         case "flushconfig":
             return flushConfigReply()
         case "monitor":
-            return monitor(args)
+            // Answered by `execute`, which awaits the name lookup; not reached from there.
+            return .simpleError("ERR SENTINEL MONITOR is answered asynchronously")
         case "remove":
             guard state.masters[args[1]] != nil else { return noSuchMaster }
             perform(state.remove(master: args[1]))

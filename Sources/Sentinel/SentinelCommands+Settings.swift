@@ -6,17 +6,19 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import RESP
+import RedisConnection
 import SentinelConfig
 import SentinelCore
 
 /// SENTINEL MONITOR, SET, CONFIG and DEBUG: the commands that change what is monitored and how.
 extension SentinelRuntime {
-    /// `SENTINEL MONITOR name ip port quorum`.
-    func monitor(_ args: [String]) -> RESPValue {
+    /// `SENTINEL MONITOR name ip port quorum`. A name is looked up off the actor: the reply
+    /// waits for it, the sentinel goes on monitoring and answering meanwhile.
+    func monitor(_ args: [String]) async -> RESPValue {
         guard let quorum = Int(args[4]) else { return .simpleError("ERR Invalid quorum") }
         guard let port = Int(args[3]) else { return .simpleError("ERR Invalid port") }
         guard quorum > 0 else { return .simpleError("ERR Quorum must be 1 or greater.") }
-        guard let resolved = resolveAddress(args[2]) else { return .simpleError("ERR Invalid IP address or hostname specified") }
+        guard let resolved = await resolveAddress(args[2]) else { return .simpleError("ERR Invalid IP address or hostname specified") }
         let host = configuration.resolveHostnames && configuration.announceHostnames ? args[2] : resolved
         guard state.masters[args[1]] == nil else { return .simpleError("ERR Duplicate master name.") }
         guard (0...65535).contains(port) else { return .simpleError("ERR Invalid port number") }
@@ -34,14 +36,18 @@ extension SentinelRuntime {
     /// the name with announce-hostnames and the address without, for names the operator gave.
     /// `master`: the master's name when `address` is that master's own.
     func announced(_ address: InstanceAddress, master: String? = nil) -> String {
-        hostnames.shown(address.ip, port: address.port, master: master, announceHostnames: configuration.announceHostnames)
+        state.shown(address, master: master)
     }
 
-    func resolveAddress(_ host: String) -> String? {
-        var v4 = in_addr(), v6 = in6_addr()
-        if inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1 { return host }
+    func resolveAddress(_ host: String) async -> String? {
+        if NameResolver.isAddressLiteral(host) { return host }
         guard configuration.resolveHostnames else { return nil }
-        return resolveHostname(host)
+        switch await lookUp(host) {
+        case .success(let address): return address
+        case .failure(let error):
+            logger.warning("SENTINEL MONITOR: \(error)")
+            return nil
+        }
     }
 
     /// `SENTINEL SET name option value [option value …]`, as 7.0's sentinelSetCommand.

@@ -57,6 +57,7 @@ extension SentinelRuntime {
             }
             return [args.count == 2 ? .bulkString(args[1]) : .simpleString("PONG")]
         case "sentinel":
+            if args.count > 1, args[1].lowercased() == "monitor" { return [await monitor(Array(args.dropFirst()))] }
             return [sentinelCommand(Array(args.dropFirst()))]
         case "info":
             return [.bulkString(info(sections: args.dropFirst().map { $0.lowercased() }))]

@@ -165,7 +165,6 @@ extension SentinelRuntime {
             }
             return
         }
-        let config = linkConfiguration(ref, address)
         let loop = self.loop
         nextLinkID += 1
         let id = nextLinkID
@@ -173,6 +172,9 @@ extension SentinelRuntime {
         let task = Task { [weak self] in
             var tlsFailure: String?
             while !Task.isCancelled {
+                // The credentials as they are now: SENTINEL CONFIG SET sentinel-user/sentinel-pass
+                // takes effect at the next attempt (a peer that requires them refuses the last).
+                guard let config = await self?.linkConfiguration(ref, address) else { return }
                 do {
                     let c = try await RedisConnection.connect(config, eventLoopGroup: loop)
                     tlsFailure = nil

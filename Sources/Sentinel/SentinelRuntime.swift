@@ -23,7 +23,10 @@ import Glibc
 public actor SentinelRuntime {
     public internal(set) var state: SentinelState
     public internal(set) var configuration: SentinelConfiguration {
-        didSet { renames = Self.renames(configuration) }
+        didSet {
+            renames = Self.renames(configuration)
+            state.announceHostnames = configuration.announceHostnames
+        }
     }
     /// The loop the actor and all its links run on.
     nonisolated let loop: any EventLoop = MultiThreadedEventLoopGroup.singleton.next()
@@ -42,6 +45,8 @@ public actor SentinelRuntime {
     var peerAddresses: [InstanceRef: InstanceAddress] = [:]
     var connections: [InstanceRef: RedisConnection] = [:]
     private var timerTask: Task<Void, Never>?
+    /// Background lookups of configured masters' names (`lookUpConfiguredName`).
+    private var nameLookups: [Task<Void, Never>] = []
     var nextLinkID: UInt64 = 0
     /// Transactions (SLAVEOF …) waiting for their replies, per connection. A link dropped or
     /// replaced meanwhile (a +switch-master resets every link of the master) is closed only
@@ -58,9 +63,13 @@ public actor SentinelRuntime {
     /// (a SENTINEL FAILOVER that elected us at once) has gone out first.
     var simulatedCrashDue = false
     /// Names the operator gave for instances (`sentinel monitor m localhost …`) and the
-    /// addresses they resolved to, so replies show one or the other as announce-hostnames
-    /// says at the time of the reply (7.0 keeps both per instance).
-    var hostnames = HostnameBook()
+    /// addresses they resolved to, so replies and events show one or the other as
+    /// announce-hostnames says at the time (7.0 keeps both per instance). Kept in the core,
+    /// which formats the events.
+    var hostnames: HostnameBook {
+        get { state.hostnames }
+        set { state.hostnames = newValue }
+    }
     /// The last INFO text of each master and replica, with when it arrived (SENTINEL INFO-CACHE).
     var infoCache: [InstanceRef: (at: Millis, text: String)] = [:]
     /// notification-script and client-reconfig-script runs (SENTINEL DEBUG sets their
@@ -110,6 +119,7 @@ public actor SentinelRuntime {
         self.state = SentinelState(myID: config.myID!, announce: announce, learnsAnnounceIP: config.announceIP == nil,
                                    seed: UInt64.random(in: 0...UInt64.max),
                                    behaviour: config.tandemBehaviour == .redis70 ? .redis70 : SentinelBehaviour())
+        self.state.announceHostnames = config.announceHostnames
     }
 
     /// `aclfile`: the users come from that file; any error in it stops the start, as in 7.0.
@@ -130,13 +140,10 @@ public actor SentinelRuntime {
         let t = now
         var actions: [SentinelAction] = []
         state.currentEpoch = configuration.currentEpoch
-        for i in configuration.masters.indices where !SentinelConfiguration.isIPLiteral(configuration.masters[i].host) {
-            let name = configuration.masters[i].host
-            guard let ip = resolveHostname(name) else { continue }
-            hostnames.remember(master: configuration.masters[i].name, name: name, address: ip, port: configuration.masters[i].port)
-            // resolve-hostnames without announce-hostnames: Sentinel works with the address.
-            if !configuration.announceHostnames { configuration.masters[i].host = ip }
-        }
+        // Masters given by name are monitored by that name at once and looked up in the
+        // background (`lookUpConfiguredName`): a DNS server that does not answer delays no other
+        // master, and not this one's links, which look the name up themselves on each connect.
+        let named = configuration.masters.filter { !SentinelConfiguration.isIPLiteral($0.host) }
         for m in configuration.masters {
             actions += state.monitor(name: m.name, address: InstanceAddress(ip: m.host, port: m.port), quorum: m.quorum,
                                      downAfter: m.downAfterMilliseconds, failoverTimeout: m.failoverTimeout,
@@ -153,6 +160,9 @@ public actor SentinelRuntime {
             }
         }
         perform(actions)
+        for m in named {
+            nameLookups.append(Task { [weak self] in await self?.lookUpConfiguredName(master: m.name, name: m.host, port: m.port) })
+        }
         timerTask = Task { [weak self] in
             while !Task.isCancelled {
                 // Sentinel's hz is 10 + rand()%10, re-drawn each tick, to desynchronise peers.
@@ -162,9 +172,41 @@ public actor SentinelRuntime {
         }
     }
 
+    /// Looks up the name a configured master is monitored by, off the actor, until it resolves
+    /// or the master has moved away from it: the address goes into the hostname book (replies
+    /// show the name or the address as announce-hostnames says) and, without announce-hostnames,
+    /// the core moves the master to it (`SentinelInput.nameResolved`), as 7.0 does at load.
+    func lookUpConfiguredName(master: String, name host: String, port: Int) async {
+        let from = InstanceAddress(ip: host, port: port)
+        var failures = 0
+        while !Task.isCancelled {
+            let result = await lookUp(host)
+            guard state.masters[master]?.address == from else { return }
+            switch result {
+            case .success(let ip):
+                hostnames.remember(master: master, name: host, address: ip, port: port)
+                if !configuration.announceHostnames {
+                    input(.nameResolved(master: master, from: from, address: ip))
+                    if state.masters[master]?.address.ip == ip, let i = configuration.masters.firstIndex(where: { $0.name == master }) {
+                        configuration.masters[i].host = ip
+                    }
+                }
+                if failures > 0 { logger.notice("Master \(master): \(host) resolved to \(ip)") }
+                return
+            case .failure(let error):
+                if failures == 0 { logger.warning("Master \(master): \(error); monitoring it by name, looking it up again every second") }
+                input(.nameResolved(master: master, from: from, address: nil))
+                failures += 1
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+
     /// Stops the timer and closes every link.
     public func stop() async {
         timerTask?.cancel()
+        for task in nameLookups { task.cancel() }
+        nameLookups.removeAll()
         for (_, link) in links { link.task.cancel() }
         links.removeAll()
         for (_, link) in peerLinks { link.task.cancel() }

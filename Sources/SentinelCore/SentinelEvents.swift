@@ -24,6 +24,9 @@ public enum SentinelInput: Sendable, Hashable {
     /// The answer to one `.demote` attempt: the old master now follows the new one (`nil`) or
     /// the attempt failed (why). The core decides whether to try again.
     case demoteResult(master: String, at: InstanceAddress, failure: String?)
+    /// The name a master was monitored by (`from`: name and port) was looked up: its address,
+    /// or nil when the lookup failed or timed out (the links then go on trying the name).
+    case nameResolved(master: String, from: InstanceAddress, address: String?)
 }
 
 /// Why `CLIENT PAUSE` for a coordinated switchover did not pause writes.

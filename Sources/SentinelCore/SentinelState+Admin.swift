@@ -43,6 +43,20 @@ extension SentinelState {
         emit(.connect(.master(name), m.address))
     }
 
+    /// A master monitored by a name its sentinel looks up in the background (the configured
+    /// `sentinel monitor m db.example 6379 2` at start) moves to the address the name resolved
+    /// to, unless it has moved meanwhile (a failover, a reset to a hello's address) or is
+    /// failing over: its master link is made again there. An unresolved name (nil) changes
+    /// nothing: the links go on trying it, and down-after decides as for any unreachable master.
+    mutating func nameResolved(master name: String, from: InstanceAddress, address: String?, now: Millis) {
+        guard let address, var m = masters[name], m.address == from, !m.failoverInProgress else { return }
+        emit(.disconnect(.master(name)))
+        m.instance = Instance(address: InstanceAddress(ip: address, port: from.port), now: now)
+        masters[name] = m
+        emit(.connect(.master(name), m.address))
+        emit(.saveConfig)
+    }
+
     /// A master setting changed by `SENTINEL SET`; the shell validates, this applies and saves.
     public enum MasterSetting: Sendable, Hashable {
         case quorum(Int)

@@ -373,7 +373,8 @@ extension SentinelState {
         }
         let target = master.promotedReplica ?? master.address
         plainEvent(.warning, "+switch-master",
-                   "\(name) \(master.address.ip) \(master.address.port) \(target.ip) \(target.port)", master: name)
+                   "\(name) \(shown(master.address, master: name)) \(master.address.port) \(shown(target, master: name)) \(target.port)",
+                   master: name)
         resetMasterAndChangeAddress(name, to: target, now: now)
     }
 

@@ -156,7 +156,7 @@ extension SentinelState {
             let announced = InstanceAddress(ip: masterIP, port: masterPort)
             if announced != old {
                 event(.warning, "+config-update-from", .sentinel(master: name, runID: runID))
-                plainEvent(.warning, "+switch-master", "\(name) \(old.ip) \(old.port) \(masterIP) \(masterPort)", master: name)
+                plainEvent(.warning, "+switch-master", "\(name) \(shown(old, master: name)) \(old.port) \(masterIP) \(masterPort)", master: name)
                 resetMasterAndChangeAddress(name, to: announced, now: now)
                 emit(.clientReconfigScript(master: name, role: "observer", state: "start", from: old, to: announced))
             } else {

@@ -7,6 +7,12 @@
 public struct SentinelState: Sendable {
     public let myID: String
     public var currentEpoch: UInt64 = 0
+    /// Names the operator gave for instances and the addresses they resolved to (the shell
+    /// remembers them as it resolves), and whether announce-hostnames is on: together they say
+    /// how an instance's host is shown in replies and event payloads, at the time of each
+    /// (7.0's announceSentinelAddr).
+    public var hostnames = HostnameBook()
+    public var announceHostnames = false
     public internal(set) var masters: [String: MonitoredMaster] = [:]
     /// The address this sentinel announces in hello messages.
     public internal(set) var announce: InstanceAddress
@@ -130,6 +136,8 @@ public struct SentinelState: Sendable {
             pauseFailed(name, failure, now: now)
         case .demoteResult(let name, let address, let failure):
             demoteResult(name, at: address, failure: failure, now: now)
+        case .nameResolved(let name, let from, let address):
+            nameResolved(master: name, from: from, address: address, now: now)
         case .info(let ref, let report):
             refreshInfo(ref, report, now: now)
             react(ref.masterName, now: now)
@@ -237,16 +245,22 @@ public struct SentinelState: Sendable {
     /// `<type> <name> <ip> <port> @ <master> <ip> <port>` (the `%@` of sentinelEvent).
     func describe(_ ref: InstanceRef) -> String {
         guard let master = masters[ref.masterName] else { return "" }
-        let at = "@ \(master.name) \(master.address.ip) \(master.address.port)"
+        let at = "@ \(master.name) \(shown(master.address, master: master.name)) \(master.address.port)"
         switch ref {
         case .master:
-            return "master \(master.name) \(master.address.ip) \(master.address.port)"
+            return "master \(master.name) \(shown(master.address, master: master.name)) \(master.address.port)"
         case .replica(_, let a):
-            return "slave \(a) \(a.ip) \(a.port) \(at)"
+            return "slave \(a) \(shown(a)) \(a.port) \(at)"
         case .sentinel(_, let runID):
             let a = master.sentinels[runID]?.address ?? InstanceAddress(ip: "?", port: 0)
-            return "sentinel \(runID) \(a.ip) \(a.port) \(at)"
+            return "sentinel \(runID) \(shown(a)) \(a.port) \(at)"
         }
+    }
+
+    /// How `address`'s host is shown now (`hostnames`); `master`: the master's name when the
+    /// address is that master's own.
+    public func shown(_ address: InstanceAddress, master: String? = nil) -> String {
+        hostnames.shown(address.ip, port: address.port, master: master, announceHostnames: announceHostnames)
     }
 
     /// An event about `ref` (payload starts with its description, then `extra`).

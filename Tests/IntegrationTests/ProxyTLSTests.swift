@@ -71,4 +71,52 @@ struct ProxyTLSTests {
         #expect(try await promoted.command(["GET", "k"]).string == "after")
         #expect(p.isRunning)
     }
+
+    @Test("an expired client certificate on the proxy's TLS port, and a master whose certificate has expired: each logged naming the peer and the reason; the proxy keeps serving good clients")
+    func expiredCertificates() async throws {
+        let certs = try TLSCertificates()
+        defer { certs.remove() }
+        let master = try await TLSRedisServer.start(certs)
+        defer { master.stop() }
+        let expired = try await TLSRedisServer.start(certs, expired: true)
+        defer { expired.stop() }
+        let sentinel = try await TLSSentinel(kind: .tandem, certs: certs, monitoring: master, quorum: 1,
+                                             extraLines: ["sentinel monitor expired 127.0.0.1 \(expired.port) 1"])
+        defer { sentinel.stop() }
+        let tlsArguments = ["--tls-cert", certs.cert, "--tls-key", certs.key, "--tls-ca", certs.caCert, "--backend-tls"]
+        let p = try await ProxyProcess(["--sentinel", "127.0.0.1:\(sentinel.tlsPort)", "--master-name", "mymaster"] + tlsArguments,
+                                       tls: try certs.clientContext())
+        defer { p.stop() }
+
+        // A client certificate from the group's CA that has expired: refused and logged with its address.
+        await #expect(throws: (any Error).self) {
+            _ = try await tlsCommand(port: p.port, context: try certs.clientContext(certificate: .expired), ["PING"])
+        }
+        try await waitUntil("the proxy to log the expired client") {
+            p.logTail(lines: 200).split(separator: "\n").contains {
+                $0.contains("Error accepting a client connection: handshake failed: certificate verify failed")
+                    && $0.contains("addr=127.0.0.1:") && $0.contains("laddr=127.0.0.1:\(p.port)")
+            }
+        }
+        let good = try await p.connect()
+        defer { Task { await good.close() } }
+        #expect(try await good.send(["PING"]).string == "PONG")
+        #expect(p.isRunning)
+
+        // A proxy for the group whose master presents an expired certificate: the backend's
+        // failure is logged with the master's address and the reason; clients get an error, not a hang.
+        let q = try await ProxyProcess(["--sentinel", "127.0.0.1:\(sentinel.tlsPort)", "--master-name", "expired"] + tlsArguments, tls: try certs.clientContext())
+        defer { q.stop() }
+        let client = try await q.connect(timeout: .seconds(15))
+        defer { Task { await client.close() } }
+        let reply = try? await client.send(["SET", "k", "v"])
+        #expect(reply?.string != "OK", "\(String(describing: reply))")
+        try await waitUntil("the proxy to log the master's expired certificate") {
+            q.logTail(lines: 200).split(separator: "\n").contains {
+                $0.contains("127.0.0.1:\(expired.port)") && $0.contains("TLS failed:") && $0.contains("certificate verify failed")
+            }
+        }
+        #expect(q.isRunning)
+        #expect(try await good.send(["PING"]).string == "PONG")
+    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import RESP
 import RedisConnection
 import RedisTestSupport
@@ -33,7 +34,7 @@ extension SentinelSurfaceSerial {
             }
         }
 
-        @Test("announce-hostnames switched back and forth at runtime: the master shown by name or by address as redis-sentinel shows it, replies and saved file",
+        @Test("announce-hostnames switched back and forth at runtime: the master shown by name or by address as redis-sentinel shows it, replies, event payloads and saved file",
               arguments: [true, false])
         func announceSwitchedAtRuntime(startWith announce: Bool) async throws {
             try await withReplicationGroup(replicas: 1) { master, _ in
@@ -45,8 +46,20 @@ extension SentinelSurfaceSerial {
                     defer { s.stop() }
                     try await waitUntil("\(kind) to know the replica") { try await s.known("byname").replicas == 1 }
                     var t: [String] = []
+                    let events = try await RedisConnection.connect(RedisConnectionConfiguration(host: "127.0.0.1", port: s.port))
+                    try await events.subscribe(["+set"])
+                    let received = Task { () -> [String] in
+                        var got: [String] = []
+                        for await m in events.messages {
+                            got.append("\(String(buffer: m.channel)) \(String(buffer: m.payload))")
+                            if got.count == 3 { break }
+                        }
+                        return got
+                    }
                     for setting in [!announce, announce, !announce] {
                         t.append("\(try await s.command(["SENTINEL", "CONFIG", "SET", "announce-hostnames", setting ? "yes" : "no"]))")
+                        // An event about the master after the switch: its payload names it as replies do.
+                        _ = try await s.command(["SENTINEL", "SET", "byname", "quorum", "1"])
                         t.append("\(try await s.command(["SENTINEL", "GET-MASTER-ADDR-BY-NAME", "byname"]))")
                         let fields = try await s.command(["SENTINEL", "MASTER", "byname"]).pairs ?? []
                         t.append("master ip: " + (fields.first { $0.key.string == "ip" }?.value.string ?? "?"))
@@ -55,6 +68,14 @@ extension SentinelSurfaceSerial {
                         #expect(try await s.command(["SENTINEL", "FLUSHCONFIG"]) == .simpleString("OK"))
                         t.append("saved: " + (try s.configText().split(separator: "\n").first { $0.hasPrefix("sentinel monitor byname") }.map(String.init) ?? "none"))
                     }
+                    // The three +set events, or what came within 5 s (closing ends the stream).
+                    let limit = Task {
+                        try await Task.sleep(for: .seconds(5))
+                        await events.close()
+                    }
+                    t += await received.value
+                    limit.cancel()
+                    await events.close()
                     transcripts.append(t)
                 }
                 #expect(transcripts[0] == transcripts[1], "tandem: \(transcripts[0])\nredis:  \(transcripts[1])")

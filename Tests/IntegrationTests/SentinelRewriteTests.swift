@@ -69,5 +69,81 @@ extension SentinelSurfaceSerial {
                 }
             }
         }
+
+        /// `shape` after a failover: the old master's and the promoted replica's ports named for
+        /// their roles, and the epochs masked.
+        static func failoverShape(_ text: String, port: Int, oldMaster: Int, promoted: Int) -> [String] {
+            text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+                .filter { $0.hasPrefix("#") || $0.hasPrefix("sentinel ") }
+                .map { line in
+                    var words = line.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
+                    for i in words.indices {
+                        switch words[i] {
+                        case String(port): words[i] = "<port>"
+                        case String(oldMaster): words[i] = "<old-master-port>"
+                        case String(promoted): words[i] = "<promoted-port>"
+                        default: break
+                        }
+                    }
+                    if words.count >= 2, words[0] == "sentinel" {
+                        switch words[1] {
+                        case "myid": words = ["sentinel", "myid", "<id>"]
+                        case "current-epoch", "config-epoch", "leader-epoch": words[words.count - 1] = "<epoch>"
+                        default: break
+                        }
+                    }
+                    return words.joined(separator: " ")
+                }
+        }
+
+        @Test("after a failover (SENTINEL FAILOVER) and FLUSHCONFIG, the file's comment and sentinel lines match redis-sentinel's, ids, ports and epochs masked")
+        func afterFailover() async throws {
+            var shapes: [SentinelProcess.Kind: [String]] = [:]
+            for kind in [SentinelProcess.Kind.redis, .tandem] {
+                try await withReplicationGroup(replicas: 1) { master, replicas in
+                    let port = try freeLoopbackPort()
+                    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-rewrite-failover-\(kind)-\(UUID().uuidString)")
+                    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+                    let file = directory.appendingPathComponent("sentinel.conf")
+                    try """
+                        # Sentinel for the cache
+                        port \(port)
+                        bind 127.0.0.1
+                        # monitoring set
+                        sentinel monitor mymaster 127.0.0.1 \(master.port) 1
+                        # a master silent this long is down
+                        sentinel down-after-milliseconds mymaster 5000
+                        sentinel failover-timeout mymaster 10000
+                        # end of the operator's part
+
+                        """.write(to: file, atomically: true, encoding: .utf8)
+                    let s = try await SentinelProcess(kind: kind, port: port, directory: directory, configFile: file,
+                                                      configArgument: file.path, workingDirectory: directory)
+                    defer { s.stop() }
+                    try await waitUntil("\(kind) to know the replica") { try await s.known().replicas == 1 }
+                    // The replica's INFO must show it in sync before a replica is a good candidate.
+                    try await Task.sleep(for: .seconds(1))
+                    #expect(try await s.command(["SENTINEL", "FAILOVER", "mymaster"]) == .simpleString("OK"), "\(kind)")
+                    let promoted = replicas[0].port
+                    try await waitUntil("\(kind) to switch to the replica", timeout: .seconds(30)) {
+                        try await s.masterAddress() == "127.0.0.1:\(promoted)"
+                    }
+                    // The old master is demoted to a replica of the new one and seen there.
+                    try await waitUntil("\(kind) to see the old master as a replica", timeout: .seconds(30)) {
+                        let reply = try await s.command(["SENTINEL", "REPLICAS", "mymaster"])
+                        return (reply.array ?? []).contains { r in
+                            let fields = Dictionary((r.pairs ?? []).compactMap { p in p.key.string.flatMap { k in p.value.string.map { (k, $0) } } },
+                                                    uniquingKeysWith: { a, _ in a })
+                            return fields["port"] == String(master.port) && fields["master-link-status"] == "ok"
+                        }
+                    }
+                    _ = try await s.command(["SENTINEL", "FLUSHCONFIG"])
+                    shapes[kind] = Self.failoverShape(try s.configText(), port: port, oldMaster: master.port, promoted: promoted)
+                }
+            }
+            let redis = shapes[.redis] ?? [], tandem = shapes[.tandem] ?? []
+            #expect(redis.contains("sentinel monitor mymaster 127.0.0.1 <promoted-port> 1"), "redis-sentinel: \(redis)")
+            #expect(tandem == redis, "\ntandem: \(tandem)\nredis:  \(redis)")
+        }
     }
 }

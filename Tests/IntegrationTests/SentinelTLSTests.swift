@@ -110,7 +110,7 @@ struct SentinelTLSTests {
         #expect(output.split(separator: "\n").map(String.init) == [expectMaster, "after 1"], "redis-py: \(output)")
     }
 
-    @Test("wrong CA, expired certificate, no client certificate, plain text on the TLS port, a master with an untrusted certificate: a log line naming the peer and the reason, and the sentinel keeps serving")
+    @Test("wrong CA, expired certificate, no client certificate, plain text on the TLS port, a master with an untrusted certificate, a master with an expired certificate: a log line naming the peer and the reason, and the sentinel keeps serving")
     func badPeersAreLoggedAndRefused() async throws {
         let certs = try TLSCertificates()
         defer { certs.remove() }
@@ -118,8 +118,11 @@ struct SentinelTLSTests {
         defer { master.stop() }
         let rogue = try await TLSRedisServer.start(certs, rogue: true)
         defer { rogue.stop() }
+        let expired = try await TLSRedisServer.start(certs, expired: true)
+        defer { expired.stop() }
         let sentinel = try await TLSSentinel(kind: .tandem, certs: certs, monitoring: master,
-                                             extraLines: ["sentinel monitor untrusted 127.0.0.1 \(rogue.port) 1"])
+                                             extraLines: ["sentinel monitor untrusted 127.0.0.1 \(rogue.port) 1",
+                                                          "sentinel monitor expired 127.0.0.1 \(expired.port) 1"])
         defer { sentinel.stop() }
 
         // A client certificate from another CA.
@@ -144,6 +147,7 @@ struct SentinelTLSTests {
         try await waitUntil("a log line for each refused client and for the untrusted master", timeout: .seconds(10)) {
             let refused = sentinel.log.split(separator: "\n").filter { $0.contains("Error accepting a client connection:") && $0.contains("addr=127.0.0.1:") && $0.contains("laddr=127.0.0.1:\(sentinel.tlsPort)") }
             return refused.count >= 4 && sentinel.log.contains("TLS connection to 127.0.0.1:\(rogue.port) failed:")
+                && sentinel.log.contains("TLS connection to 127.0.0.1:\(expired.port) failed:")
         }
         let log = sentinel.log
         #expect(log.contains("certificate verify failed"), "\(sentinel.logTail(lines: 30))")
@@ -151,6 +155,9 @@ struct SentinelTLSTests {
         #expect(log.contains("wrong version number") || log.contains("http request"), "\(sentinel.logTail(lines: 30))")
         // The untrusted master's link is logged once, not every 200 ms retry.
         #expect(log.components(separatedBy: "TLS connection to 127.0.0.1:\(rogue.port) failed:").count == 2)
+        // The master whose certificate (from the right CA) has expired: named, with the reason.
+        let expiredLine = log.split(separator: "\n").first { $0.contains("TLS connection to 127.0.0.1:\(expired.port) failed:") } ?? ""
+        #expect(expiredLine.contains("certificate verify failed"), "\(expiredLine)")
         // Still serving, and the trusted master is linked while the untrusted one is not.
         #expect(sentinel.isRunning)
         #expect(try await sentinel.command(["PING"]).string == "PONG")
@@ -159,8 +166,10 @@ struct SentinelTLSTests {
             return (reply.pairs ?? []).first { $0.key.string == "flags" }?.value.string ?? ""
         }
         try await waitUntil("the trusted master to be linked") { try await flags("mymaster") == "master" }
-        let untrusted = try await flags("untrusted")
-        #expect(untrusted.contains("disconnected") || untrusted.contains("s_down"), "\(untrusted)")
+        for name in ["untrusted", "expired"] {
+            let f = try await flags(name)
+            #expect(f.contains("disconnected") || f.contains("s_down"), "\(name): \(f)")
+        }
     }
 
     @Test("TLS set-up errors stop the start with Redis's wording", arguments: [

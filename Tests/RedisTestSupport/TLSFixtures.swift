@@ -126,9 +126,11 @@ public final class TLSRedisServer: @unchecked Sendable {
         self.context = context
     }
 
-    /// Starts a server with the group's certificate (or the rogue one), as a replica of
-    /// `replicaOf` if given, and waits until it answers PING (and, as a replica, is in sync).
-    public static func start(_ certs: TLSCertificates, replicaOf master: TLSRedisServer? = nil, rogue: Bool = false) async throws -> TLSRedisServer {
+    /// Starts a server with the group's certificate (or the rogue one, or the group CA's expired
+    /// one), as a replica of `replicaOf` if given, and waits until it answers PING (and, as a
+    /// replica, is in sync); a rogue or expired server until it refuses our client instead.
+    public static func start(_ certs: TLSCertificates, replicaOf master: TLSRedisServer? = nil, rogue: Bool = false,
+                             expired: Bool = false) async throws -> TLSRedisServer {
         guard let binary = RedisServer.binary else { throw HarnessError("redis-server is not installed (apt-get install redis-server)") }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-tls-redis-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -137,7 +139,8 @@ public final class TLSRedisServer: @unchecked Sendable {
             let server = TLSRedisServer(port: try freeLoopbackPort(), directory: directory, context: try certs.clientContext())
             var arguments = [
                 "--port", "0", "--tls-port", String(server.port), "--bind", "127.0.0.1", "--dir", directory.path,
-                "--tls-cert-file", rogue ? certs.rogueCert : certs.cert, "--tls-key-file", rogue ? certs.rogueKey : certs.key,
+                "--tls-cert-file", rogue ? certs.rogueCert : expired ? certs.expiredCert : certs.cert,
+                "--tls-key-file", rogue ? certs.rogueKey : expired ? certs.expiredKey : certs.key,
                 "--tls-ca-cert-file", rogue ? certs.rogueCA : certs.caCert, "--tls-replication", "yes",
                 "--daemonize", "no", "--save", "", "--appendonly", "no", "--repl-diskless-sync-delay", "0", "--logfile", "",
             ]
@@ -146,7 +149,11 @@ public final class TLSRedisServer: @unchecked Sendable {
                 server.child = try ChildProcess(executable: binary, arguments: arguments, logFile: server.logFile)
                 try await waitUntil("TLS redis-server on port \(server.port) to answer PING (log: \(server.logFile.path))") {
                     guard server.child?.isRunning == true else { throw HarnessError("redis-server exited: \(server.logTail())") }
-                    if rogue { return (try? await tlsCommand(port: server.port, context: try certs.clientContext(), ["PING"])) == nil }
+                    if rogue || expired {
+                        // Up (it says so) and refusing a client that verifies its certificate.
+                        guard server.logTail(lines: 50).contains("Ready to accept connections") else { return false }
+                        return (try? await tlsCommand(port: server.port, context: try certs.clientContext(), ["PING"])) == nil
+                    }
                     return try await server.command(["PING"]).string == "PONG"
                 }
                 if master != nil {

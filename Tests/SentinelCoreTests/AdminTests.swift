@@ -26,6 +26,23 @@ struct AdminTests {
         #expect(s.set(master: "nosuch", .quorum(1), option: "quorum", value: "1").isEmpty)
     }
 
+    @Test("a master monitored by a name moves to the address the lookup gave, unless it moved meanwhile; no address changes nothing")
+    func nameResolved() {
+        let byName = InstanceAddress(ip: "db.example", port: 6379)
+        var s = SentinelState(myID: "me", announce: InstanceAddress(ip: "127.0.0.1", port: 26379))
+        _ = s.monitor(name: "n", address: byName, quorum: 2, now: 0)
+        #expect(s.handle(.nameResolved(master: "n", from: byName, address: nil), now: 10).isEmpty)
+        #expect(s.masters["n"]!.address == byName)
+        let actions = s.handle(.nameResolved(master: "n", from: byName, address: "10.0.0.7"), now: 20)
+        let moved = InstanceAddress(ip: "10.0.0.7", port: 6379)
+        #expect(s.masters["n"]!.address == moved)
+        #expect(actions == [.disconnect(.master("n")), .connect(.master("n"), moved), .saveConfig])
+        // A late answer for the old name (a second lookup) and an unknown master change nothing.
+        #expect(s.handle(.nameResolved(master: "n", from: byName, address: "10.0.0.8"), now: 30).isEmpty)
+        #expect(s.masters["n"]!.address == moved)
+        #expect(s.handle(.nameResolved(master: "nosuch", from: byName, address: "10.0.0.8"), now: 30).isEmpty)
+    }
+
     @Test("SENTINEL DEBUG: every timer by its DEBUG name; a new master takes the default timeouts")
     func debugTimers() {
         var s = Self.monitored()
