@@ -20,7 +20,11 @@ extension SentinelRuntime {
         let host = configuration.resolveHostnames && configuration.announceHostnames ? args[2] : resolved
         guard state.masters[args[1]] == nil else { return .simpleError("ERR Duplicate master name.") }
         guard (0...65535).contains(port) else { return .simpleError("ERR Invalid port number") }
-        if resolved != args[2] { hostnames.remember(master: args[1], name: args[2], address: resolved, port: port) }
+        if let normal = Self.normalisedAddressLiteral(host), normal != host { state.learnHostAddress(host, normal) }
+        if resolved != args[2] {
+            hostnames.remember(master: args[1], name: args[2], address: resolved, port: port)
+            state.learnHostAddress(args[2], resolved)
+        }
         // The core holds quorum, down-after and the rest (saveConfig writes them from there).
         configuration.masters.append(MasterSettings(name: args[1], host: host, port: port, quorum: quorum))
         let actions = state.monitor(name: args[1], address: InstanceAddress(ip: host, port: port), quorum: quorum, now: now)
@@ -35,6 +39,33 @@ extension SentinelRuntime {
     /// `master`: the master's name when `address` is that master's own.
     func announced(_ address: InstanceAddress, master: String? = nil) -> String {
         hostnames.shown(address.ip, port: address.port, master: master, announceHostnames: configuration.announceHostnames)
+    }
+
+    /// The address a replica's `master_host` names, for the core to match it with its master
+    /// (7.0's sentinelAddrEqualsHostname): an address literal in its normal form; with
+    /// resolve-hostnames a name resolved (kept a minute, and taught to the core); else nil.
+    func reportedAddress(_ host: String) -> String? {
+        if let literal = Self.normalisedAddressLiteral(host) { return literal }
+        guard configuration.resolveHostnames else { return nil }
+        if let cached = reportedHostAddresses[host], now - cached.at < 60_000 { return cached.address }
+        let address = resolveHostname(host)
+        reportedHostAddresses[host] = (address, now)
+        if let address { state.learnHostAddress(host, address) }
+        return address
+    }
+
+    /// `::0:1` → `::1`, `10.0.0.1` as is; nil for anything that is not an address literal.
+    static func normalisedAddressLiteral(_ host: String) -> String? {
+        var v4 = in_addr(), v6 = in6_addr()
+        var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        if inet_pton(AF_INET, host, &v4) == 1 {
+            guard inet_ntop(AF_INET, &v4, &buffer, socklen_t(buffer.count)) != nil else { return nil }
+        } else if inet_pton(AF_INET6, host, &v6) == 1 {
+            guard inet_ntop(AF_INET6, &v6, &buffer, socklen_t(buffer.count)) != nil else { return nil }
+        } else {
+            return nil
+        }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     func resolveAddress(_ host: String) -> String? {

@@ -63,6 +63,8 @@ public actor SentinelRuntime {
     var hostnames = HostnameBook()
     /// The last INFO text of each master and replica, with when it arrived (SENTINEL INFO-CACHE).
     var infoCache: [InstanceRef: (at: Millis, text: String)] = [:]
+    /// Replicas' `master_host` names resolved (resolve-hostnames), each kept a minute.
+    var reportedHostAddresses: [String: (address: String?, at: Millis)] = [:]
     /// notification-script and client-reconfig-script runs (SENTINEL DEBUG sets their
     /// script-max-runtime and script-retry-delay there).
     var scripts = ScriptQueue()
@@ -134,10 +136,12 @@ public actor SentinelRuntime {
             let name = configuration.masters[i].host
             guard let ip = resolveHostname(name) else { continue }
             hostnames.remember(master: configuration.masters[i].name, name: name, address: ip, port: configuration.masters[i].port)
+            state.learnHostAddress(name, ip)
             // resolve-hostnames without announce-hostnames: Sentinel works with the address.
             if !configuration.announceHostnames { configuration.masters[i].host = ip }
         }
         for m in configuration.masters {
+            if let normal = Self.normalisedAddressLiteral(m.host), normal != m.host { state.learnHostAddress(m.host, normal) }
             actions += state.monitor(name: m.name, address: InstanceAddress(ip: m.host, port: m.port), quorum: m.quorum,
                                      downAfter: m.downAfterMilliseconds, failoverTimeout: m.failoverTimeout,
                                      parallelSyncs: m.parallelSyncs, now: t)
@@ -182,7 +186,9 @@ public actor SentinelRuntime {
         guard state.isCurrent(address, of: ref) else { return }
         infoCache[ref] = (now, text)
         let (runID, replication) = RedisInfo.scanReplication(text)
-        input(.info(ref, InfoReport(runID: runID, replication)))
+        var report = InfoReport(runID: runID, replication)
+        if let host = report.masterHost { report.masterAddress = reportedAddress(host) }
+        input(.info(ref, report))
     }
 
     /// One timer tick: the core's timer, then the scripts.
@@ -527,7 +533,9 @@ extension InfoReport {
             replicaPriority: r.replicaPriority ?? 100,
             replicationOffset: r.slaveReplOffset ?? r.masterReplOffset ?? 0,
             replicaAnnounced: r.replicaAnnounced ?? true,
-            replicas: r.replicas.map { InstanceAddress(ip: $0.ip, port: $0.port) }
+            replicas: r.replicas.map { InstanceAddress(ip: $0.ip, port: $0.port) },
+            keyCount: r.keys,
+            loading: r.loading ?? false
         )
     }
 }
