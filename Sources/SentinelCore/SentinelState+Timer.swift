@@ -112,6 +112,12 @@ extension SentinelState {
             if master.isODown || master.failoverInProgress || master.replicas.values[j].masterLinkDownTime != 0 || masterSuspect {
                 infoPeriod = 1_000
             }
+            // For 2 s after the master's port first refused: a replica asked at the refusal may
+            // have answered before it read its master's EOF (link still up, a veto); ask again
+            // at the fast period rather than a second later.
+            if masterSuspect, let fast = behaviour.fastInfoPeriod, let refused = master.instance.refusedSince, now - refused < 2_000 {
+                infoPeriod = min(infoPeriod, fast)
+            }
             if master.replicatedDurability && master.failoverInProgress && master.failoverState == .selectSlave {
                 // Durability: the choice waits for INFO read after the master went down.
                 infoPeriod = min(infoPeriod, behaviour.fastInfoPeriod ?? 100)

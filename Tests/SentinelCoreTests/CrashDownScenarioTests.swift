@@ -273,6 +273,34 @@ struct CrashDownScenarioTests {
         #expect(g.promotions.isEmpty)
     }
 
+    @Test("a replica that answered the refusal's INFO with its link still up (it had not read its master's EOF yet) is asked again within the fast period, and the crash is then seen")
+    func replicaVetoIsAskedAgain() {
+        let master = InstanceAddress(ip: "10.0.0.1", port: 6379), replica = InstanceAddress(ip: "10.0.0.1", port: 6380)
+        var s = SentinelState(myID: "me", announce: InstanceAddress(ip: "10.0.0.2", port: 26379))
+        _ = s.monitor(name: "m", address: master, quorum: 1, downAfter: Self.downAfter, now: 0)
+        let r = InstanceRef.replica(master: "m", replica)
+        _ = s.handle(.linkUp(.master("m")), now: 0)
+        _ = s.handle(.info(.master("m"), InfoReport(runID: "a", isReplica: false, replicas: [replica])), now: 10)
+        _ = s.handle(.linkUp(r), now: 20)
+        _ = s.handle(.info(r, InfoReport(runID: "b", isReplica: true, masterHost: master.ip, masterPort: master.port, masterLinkUp: true)), now: 30)
+        _ = s.handle(.pingReply(.master("m"), .pong), now: 990)
+        _ = s.handle(.linkDown(.master("m")), now: 1_000)
+        #expect(s.handle(.connectionRefused(.master("m")), now: 1_001).contains(.info(r)))
+        // Its answer still says the link is up: no crash-down yet.
+        _ = s.handle(.info(r, InfoReport(runID: "b", isReplica: true, masterHost: master.ip, masterPort: master.port, masterLinkUp: true)), now: 1_002)
+        #expect(!s.masters["m"]!.instance.isSDown)
+        var askedAgain: Millis?
+        var t: Millis = 1_002
+        while t < 1_500, askedAgain == nil {
+            t += 50
+            if s.handle(.tick, now: t).contains(.info(r)) { askedAgain = t }
+        }
+        #expect(askedAgain.map { $0 <= 1_002 + 200 } == true, "asked again at \(String(describing: askedAgain))")
+        let actions = s.handle(.info(r, InfoReport(runID: "b", isReplica: true, masterHost: master.ip, masterPort: master.port, masterLinkUp: false)), now: t + 1)
+        #expect(s.masters["m"]!.instance.isSDown)
+        #expect(actions.contains { if case .publish(let e) = $0 { return e.type == "+crash-down" } else { return false } })
+    }
+
     @Test("crash detection off: with redis-7.0 behaviour, and per master (sentinel crash-detection <master> no)")
     func crashDetectionOff() throws {
         var g70 = Self.settledGroup(behaviour: .redis70)
