@@ -14,11 +14,12 @@ struct SentinelCrashFastTests {
 
     /// `kinds` sentinels monitoring `master` with down-after 30 s, once they know each other
     /// and both replicas.
-    static func group(_ master: RedisServer, kinds: [SentinelProcess.Kind]) async throws -> [SentinelProcess] {
+    static func group(_ master: RedisServer, kinds: [SentinelProcess.Kind], extraLines: [String] = []) async throws -> [SentinelProcess] {
         var sentinels: [SentinelProcess] = []
         do {
             for kind in kinds {
-                sentinels.append(try await SentinelProcess(kind: kind, monitoring: master, downAfter: downAfter, failoverTimeout: 60_000))
+                sentinels.append(try await SentinelProcess(kind: kind, monitoring: master, downAfter: downAfter, failoverTimeout: 60_000,
+                                                           extraLines: extraLines))
             }
             try await waitUntil("the sentinels to discover each other and the replicas", timeout: .seconds(30)) {
                 for s in sentinels {
@@ -65,6 +66,28 @@ struct SentinelCrashFastTests {
             var crashDownSeen = false
             for s in sentinels where s.logTail(lines: 200).contains("+crash-down") { crashDownSeen = true }
             #expect(crashDownSeen)
+        }
+    }
+
+    /// Without resolve-hostnames (or before the match by address) the replicas' `master_host
+    /// localhost` does not match 127.0.0.1, no replica counts, and this waits for down-after
+    /// (checked: it then times out).
+    @Test("replicas pointed at their master by a host name (REPLICAOF localhost …), sentinels with resolve-hostnames monitoring it by address: the replicas' reports still count, kill -9 fails over crash-fast")
+    func replicasNamingTheirMasterByHostname() async throws {
+        try await withReplicationGroup(replicas: 2) { master, replicas in
+            for r in replicas { _ = try await r.run(["REPLICAOF", "localhost", String(master.port)]) }
+            try await waitUntil("the replicas to report master_host localhost with the link up", timeout: .seconds(15)) {
+                for r in replicas {
+                    let info = try await r.withConnection { try await $0.info("replication") }.replication
+                    if info.masterHost != "localhost" || info.masterLinkUp != true { return false }
+                }
+                return true
+            }
+            let sentinels = try await Self.group(master, kinds: [.tandem, .tandem, .tandem], extraLines: ["sentinel resolve-hostnames yes"])
+            defer { sentinels.forEach { $0.stop() } }
+            let took = try await Self.killAndWaitForSwitch(master, replicas, sentinels)
+            print("crash-fast, replicas naming their master 'localhost': every sentinel switched \(took) after kill -9 (down-after 30 s)")
+            #expect(sentinels.contains { $0.logTail(lines: 200).contains("+crash-down") })
         }
     }
 
