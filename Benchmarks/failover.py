@@ -17,6 +17,12 @@ sentinels (down-after decides again).
 
   Benchmarks/failover.py [--trials 5] [--tandem .build/release/tandem] [--redis70]
                          [--down-after 30000] [--no-crash-detection]
+                         [--kinds tandem] [--keep-slow DIR [--slow 0.3]]
+
+--kinds runs only the kinds named (e.g. tandem alone, for many trials of the crash-fast row);
+--keep-slow copies the sentinels' and servers' logs of every trial whose promotion took more
+than --slow seconds into DIR (trial-N-kind/), with the kill's wall-clock time, to find which
+step carried the tail.
 """
 import argparse, os, shutil, signal, socket, statistics, subprocess, sys, tempfile, time
 from resp import encode, read
@@ -87,6 +93,7 @@ class Trial:
 
     def run(self):
         replicas = self.ports[1:]
+        self.killed_at = time.time()
         t0 = time.monotonic()
         self.redis[0].send_signal(signal.SIGKILL)
         promoted = api = None; winner = None
@@ -119,13 +126,22 @@ def main():
     ap.add_argument("--redis70", action="store_true", help="run tandem with 'sentinel tandem-behaviour redis-7.0'")
     ap.add_argument("--down-after", type=int, default=1000, help="down-after-milliseconds for every sentinel (default 1000)")
     ap.add_argument("--no-crash-detection", action="store_true", help="'sentinel crash-detection m no' on the tandem sentinels")
+    ap.add_argument("--kinds", default="redis,tandem", help="which sentinels to run, comma-separated (default redis,tandem)")
+    ap.add_argument("--keep-slow", metavar="DIR", help="keep the logs of trials whose promotion took more than --slow s")
+    ap.add_argument("--slow", type=float, default=0.3)
     a = ap.parse_args()
+    kinds = [k for k in a.kinds.split(",") if k]
     results = {"redis": [], "tandem": []}
     for trial in range(a.trials):
-        for kind in ("redis", "tandem"):
+        for kind in kinds:
             t = Trial(kind, os.path.abspath(a.tandem), a.redis70, a.down_after, not a.no_crash_detection)
             try:
                 t.start(); r = t.run()
+                if a.keep_slow and (r[0] is None or r[0] > a.slow):
+                    dest = os.path.join(a.keep_slow, "trial-%d-%s" % (trial + 1, kind))
+                    shutil.copytree(t.dir, dest, ignore=shutil.ignore_patterns("*.rdb"))
+                    with open(os.path.join(dest, "killed-at"), "w") as f:
+                        f.write("%.3f %s\n" % (t.killed_at, time.strftime("%H:%M:%S", time.localtime(t.killed_at))))
             finally:
                 t.stop()
             results[kind].append(r)
@@ -141,6 +157,12 @@ def main():
     for i, name in ((0, "replica promoted"), (1, "API switched")):
         r, t = med("redis", i), med("tandem", i)
         print("%-17s %14.3f %8.3f %14.2f" % (name, r, t, t / r))
+    for kind in kinds:
+        for i, name in ((0, "promoted"), (1, "API switched")):
+            xs = sorted(r[i] for r in results[kind] if r[i] is not None)
+            if xs:
+                print("%-6s %-12s spread %.3f–%.3f s over %d trials, %d above %.3f s" % (
+                    kind, name, xs[0], xs[-1], len(xs), sum(x > a.slow for x in xs), a.slow))
 
 if __name__ == "__main__":
     main()

@@ -101,6 +101,11 @@ public struct ReplicationInfo: Sendable, Hashable {
     public var masterReplID: String?
     public var masterReplOffset: Int64?
     public var masterFailoverState: String?
+    /// `loading:1` (Persistence): the server is still loading its data set from disk.
+    public var loading: Bool?
+    /// The keys of every `dbN:keys=…` line of the Keyspace section; 0 when the section is there
+    /// but empty, nil when the reply has no Keyspace section (INFO asked for other sections).
+    public var keys: Int?
 
     init() {
         replicas = []
@@ -121,12 +126,29 @@ public struct ReplicationInfo: Sendable, Hashable {
         masterReplID = info["master_replid"]
         masterReplOffset = info["master_repl_offset"].flatMap { Int64($0) }
         masterFailoverState = info["master_failover_state"]
+        loading = info["loading"].map { $0 == "1" }
+        if let keyspace = info.section("Keyspace") {
+            keys = keyspace.fields.reduce(0) { sum, field in
+                Self.isDatabaseKey(field.0) ? sum &+ Self.keyCount(field.1) : sum
+            }
+        }
         var replicas: [Replica] = []
         for n in 0..<(connectedSlaves ?? 0) {
             guard let line = info["slave\(n)"] else { continue }
             if let replica = Self.parseReplica(line) { replicas.append(replica) }
         }
         self.replicas = replicas
+    }
+
+    /// `db0`, `db15`: a Keyspace line's key.
+    static func isDatabaseKey(_ key: String) -> Bool {
+        key.count > 2 && key.hasPrefix("db") && key.dropFirst(2).allSatisfy { ("0"..."9").contains($0) }
+    }
+
+    /// The `keys=N` of a Keyspace line's value (`keys=3,expires=0,avg_ttl=0`); 0 if unreadable.
+    static func keyCount(_ value: String) -> Int {
+        guard let field = value.split(separator: ",").first(where: { $0.hasPrefix("keys=") }) else { return 0 }
+        return Int(field.dropFirst(5)).map { max(0, $0) } ?? 0
     }
 
     /// Parses `ip=127.0.0.1,port=6380,state=online,offset=123,lag=0` (and the pre-2.8 `ip,port,state` form).
@@ -198,6 +220,7 @@ private struct InfoScanner {
         var replicaPriority: Int??, slavePriority: Int??
         var replicaReadOnly: Bool?, slaveReadOnly: Bool?
         var replicaLines: [(Int, Range<Int>)] = []
+        var inKeyspace = false
         var start = 0
         while start < bytes.count {
             var end = start
@@ -208,7 +231,14 @@ private struct InfoScanner {
             var lineEnd = end
             if end < bytes.count, lineEnd > start, bytes[lineEnd - 1] == UInt8(ascii: "\r") { lineEnd -= 1 }
             if lineEnd > start, bytes[lineEnd - 1] == UInt8(ascii: "\r") { lineEnd -= 1 }
-            guard lineEnd > start, bytes[start] != UInt8(ascii: "#"),
+            if lineEnd > start, bytes[start] == UInt8(ascii: "#") {
+                // As `section("Keyspace")`: the first section of that name (any case) counts.
+                let isKeyspace = string((start + 1)..<lineEnd)[...].trimmingSpaces().lowercased() == "keyspace"
+                inKeyspace = isKeyspace && r.keys == nil
+                if inKeyspace { r.keys = 0 }
+                continue
+            }
+            guard lineEnd > start,
                   let colon = (start..<lineEnd).first(where: { bytes[$0] == UInt8(ascii: ":") }) else { continue }
             let key = start..<colon
             let value = (colon + 1)..<lineEnd
@@ -235,6 +265,12 @@ private struct InfoScanner {
                 else if let n = replicaIndex(key) { replicaLines.append((n, value)) }
             case UInt8(ascii: "c"):
                 if equals(key, "connected_slaves") { r.connectedSlaves = int(value) }
+            case UInt8(ascii: "l"):
+                if equals(key, "loading") { r.loading = equals(value, "1") }
+            case UInt8(ascii: "d"):
+                if inKeyspace, ReplicationInfo.isDatabaseKey(string(key)) {
+                    r.keys = r.keys! &+ ReplicationInfo.keyCount(string(value))
+                }
             default:
                 break
             }

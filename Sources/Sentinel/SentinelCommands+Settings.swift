@@ -22,7 +22,11 @@ extension SentinelRuntime {
         let host = configuration.resolveHostnames && configuration.announceHostnames ? args[2] : resolved
         guard state.masters[args[1]] == nil else { return .simpleError("ERR Duplicate master name.") }
         guard (0...65535).contains(port) else { return .simpleError("ERR Invalid port number") }
-        if resolved != args[2] { hostnames.remember(master: args[1], name: args[2], address: resolved, port: port) }
+        if let normal = Self.normalisedAddressLiteral(host), normal != host { state.learnHostAddress(host, normal) }
+        if resolved != args[2] {
+            hostnames.remember(master: args[1], name: args[2], address: resolved, port: port)
+            state.learnHostAddress(args[2], resolved)
+        }
         // The core holds quorum, down-after and the rest (saveConfig writes them from there).
         configuration.masters.append(MasterSettings(name: args[1], host: host, port: port, quorum: quorum))
         let actions = state.monitor(name: args[1], address: InstanceAddress(ip: host, port: port), quorum: quorum, now: now)
@@ -31,7 +35,6 @@ extension SentinelRuntime {
         return reply
     }
 
-    /// An IP literal as is; a name resolved when resolve-hostnames is on; nil otherwise.
     /// How an instance's host is shown (replies, the saved config): 7.0's announceSentinelAddr,
     /// the name with announce-hostnames and the address without, for names the operator gave.
     /// `master`: the master's name when `address` is that master's own.
@@ -39,6 +42,46 @@ extension SentinelRuntime {
         state.shown(address, master: master)
     }
 
+    /// The address a replica's `master_host` names, for the core to match it with its master
+    /// (7.0's sentinelAddrEqualsHostname): an address literal in its normal form; with
+    /// resolve-hostnames a name resolved (kept a minute, and taught to the core); else nil.
+    /// A name not in the cache is looked up off the actor (it never blocks the state actor):
+    /// nil until the answer is in, which the next INFO of that replica uses.
+    func reportedAddress(_ host: String) -> String? {
+        if let literal = Self.normalisedAddressLiteral(host) { return literal }
+        guard configuration.resolveHostnames else { return nil }
+        if let cached = reportedHostAddresses[host], now - cached.at < 60_000 { return cached.address }
+        // Marked as asked (nil) so one lookup at a time goes out per name.
+        reportedHostAddresses[host] = (nil, now)
+        Task { [weak self] in
+            guard let self else { return }
+            let result = await self.lookUp(host)
+            await self.reportedHostResolved(host, result)
+        }
+        return nil
+    }
+
+    func reportedHostResolved(_ host: String, _ result: Result<String, NameResolutionError>) {
+        guard case .success(let address) = result else { return }
+        reportedHostAddresses[host] = (address, now)
+        state.learnHostAddress(host, address)
+    }
+
+    /// `::0:1` → `::1`, `10.0.0.1` as is; nil for anything that is not an address literal.
+    static func normalisedAddressLiteral(_ host: String) -> String? {
+        var v4 = in_addr(), v6 = in6_addr()
+        var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        if inet_pton(AF_INET, host, &v4) == 1 {
+            guard inet_ntop(AF_INET, &v4, &buffer, socklen_t(buffer.count)) != nil else { return nil }
+        } else if inet_pton(AF_INET6, host, &v6) == 1 {
+            guard inet_ntop(AF_INET6, &v6, &buffer, socklen_t(buffer.count)) != nil else { return nil }
+        } else {
+            return nil
+        }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// An IP literal as is; a name resolved (off the actor) when resolve-hostnames is on; nil otherwise.
     func resolveAddress(_ host: String) async -> String? {
         if NameResolver.isAddressLiteral(host) { return host }
         guard configuration.resolveHostnames else { return nil }

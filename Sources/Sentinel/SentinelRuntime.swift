@@ -72,6 +72,8 @@ public actor SentinelRuntime {
     }
     /// The last INFO text of each master and replica, with when it arrived (SENTINEL INFO-CACHE).
     var infoCache: [InstanceRef: (at: Millis, text: String)] = [:]
+    /// Replicas' `master_host` names resolved (resolve-hostnames), each kept a minute.
+    var reportedHostAddresses: [String: (address: String?, at: Millis)] = [:]
     /// notification-script and client-reconfig-script runs (SENTINEL DEBUG sets their
     /// script-max-runtime and script-retry-delay there).
     var scripts = ScriptQueue()
@@ -145,6 +147,7 @@ public actor SentinelRuntime {
         // master, and not this one's links, which look the name up themselves on each connect.
         let named = configuration.masters.filter { !SentinelConfiguration.isIPLiteral($0.host) }
         for m in configuration.masters {
+            if let normal = Self.normalisedAddressLiteral(m.host), normal != m.host { state.learnHostAddress(m.host, normal) }
             actions += state.monitor(name: m.name, address: InstanceAddress(ip: m.host, port: m.port), quorum: m.quorum,
                                      downAfter: m.downAfterMilliseconds, failoverTimeout: m.failoverTimeout,
                                      parallelSyncs: m.parallelSyncs, now: t)
@@ -185,6 +188,8 @@ public actor SentinelRuntime {
             switch result {
             case .success(let ip):
                 hostnames.remember(master: master, name: host, address: ip, port: port)
+                // Replicas that name their master by this name are matched to it by address.
+                state.learnHostAddress(host, ip)
                 if !configuration.announceHostnames {
                     input(.nameResolved(master: master, from: from, address: ip))
                     if state.masters[master]?.address.ip == ip, let i = configuration.masters.firstIndex(where: { $0.name == master }) {
@@ -224,7 +229,9 @@ public actor SentinelRuntime {
         guard state.isCurrent(address, of: ref) else { return }
         infoCache[ref] = (now, text)
         let (runID, replication) = RedisInfo.scanReplication(text)
-        input(.info(ref, InfoReport(runID: runID, replication)))
+        var report = InfoReport(runID: runID, replication)
+        if let host = report.masterHost { report.masterAddress = reportedAddress(host) }
+        input(.info(ref, report))
     }
 
     /// One timer tick: the core's timer, then the scripts.
@@ -569,7 +576,9 @@ extension InfoReport {
             replicaPriority: r.replicaPriority ?? 100,
             replicationOffset: r.slaveReplOffset ?? r.masterReplOffset ?? 0,
             replicaAnnounced: r.replicaAnnounced ?? true,
-            replicas: r.replicas.map { InstanceAddress(ip: $0.ip, port: $0.port) }
+            replicas: r.replicas.map { InstanceAddress(ip: $0.ip, port: $0.port) },
+            keyCount: r.keys,
+            loading: r.loading ?? false
         )
     }
 }

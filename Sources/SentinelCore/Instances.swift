@@ -89,6 +89,13 @@ public struct Instance: Sendable, Hashable {
     public var refusedSince: Millis?
     /// The current SDOWN was decided by crash detection (every sentinel sees it at once).
     public var sdownFromCrash = false
+    /// A master whose run id changed (a restart) and that has not yet shown, not loading, a
+    /// data set or a replica's role: whether it came back empty is still to be decided.
+    public var restartedSince: Millis?
+    /// A master that restarted empty while a replica holds data (crash detection): SDOWN
+    /// while this holds, so a replica with the data is promoted before a full resync from
+    /// the empty master wipes them.
+    public var emptyRestartSince: Millis?
 
     // From INFO.
     public var infoRefresh: Millis?
@@ -97,6 +104,10 @@ public struct Instance: Sendable, Hashable {
     public var masterLinkDownTime: Millis = 0
     public var replicaOfHost: String?
     public var replicaOfPort: Int?
+    /// The address `replicaOfHost` names, as the shell resolved or normalised it (nil: as is).
+    public var replicaOfAddress: String?
+    /// The keys of its last INFO's Keyspace section (nil: not reported).
+    public var keyCount: Int?
     public var replicaOfLinkUp = false
     public var replicaPriority = 100
     public var replicationOffset: Int64 = 0

@@ -66,6 +66,9 @@ public struct InfoReport: Sendable, Hashable {
     public var isReplica: Bool
     public var masterHost: String?
     public var masterPort: Int?
+    /// The address `masterHost` names, when the shell resolved a name or normalised an address
+    /// literal (nil: `masterHost` as is).
+    public var masterAddress: String?
     public var masterLinkUp: Bool
     /// `master_link_down_since_seconds` in milliseconds (0 when the link is up).
     public var masterLinkDownTime: Millis
@@ -74,10 +77,15 @@ public struct InfoReport: Sendable, Hashable {
     public var replicaAnnounced: Bool
     /// For a master: its `slaveN` lines.
     public var replicas: [InstanceAddress]
+    /// The keys of its Keyspace section (nil: the reply had none).
+    public var keyCount: Int?
+    /// `loading:1`: still loading its data set from disk (its key count is not final).
+    public var loading: Bool
 
     public init(runID: String?, isReplica: Bool, masterHost: String? = nil, masterPort: Int? = nil,
                 masterLinkUp: Bool = false, masterLinkDownTime: Millis = 0, replicaPriority: Int = 100,
-                replicationOffset: Int64 = 0, replicaAnnounced: Bool = true, replicas: [InstanceAddress] = []) {
+                replicationOffset: Int64 = 0, replicaAnnounced: Bool = true, replicas: [InstanceAddress] = [],
+                keyCount: Int? = nil, loading: Bool = false, masterAddress: String? = nil) {
         self.runID = runID
         self.isReplica = isReplica
         self.masterHost = masterHost
@@ -88,6 +96,9 @@ public struct InfoReport: Sendable, Hashable {
         self.replicationOffset = replicationOffset
         self.replicaAnnounced = replicaAnnounced
         self.replicas = replicas
+        self.keyCount = keyCount
+        self.loading = loading
+        self.masterAddress = masterAddress
     }
 }
 

@@ -54,7 +54,7 @@ extension SentinelState {
               let refused = m.instance.refusedSince, !m.instance.linkConnected else { return false }
         var agreeing = 0
         for r in m.replicas.values where r.linkConnected && r.infoRefresh != nil && r.roleReportedReplica
-            && r.replicaOfHost == m.address.ip && r.replicaOfPort == m.address.port
+            && replicates(r, from: m.address)
         {
             guard let at = r.infoRefresh, at >= refused else { return false }  // wait for its fresh INFO
             if r.replicaOfLinkUp { return false }
@@ -64,5 +64,56 @@ extension SentinelState {
             agreeing += 1
         }
         return agreeing > 0
+    }
+
+    /// Whether replica `ri`'s INFO (`master_host`, `master_port`) names `address`. As 7.0's
+    /// sentinelAddrEqualsHostname the host is compared as an address where one is known and
+    /// as a name otherwise (any case): the replica may have been pointed at its master by a
+    /// name while we know the master by its address, or the other way round (announce-hostnames),
+    /// or by another spelling of one IPv6 address (the shell normalises address literals).
+    func replicates(_ ri: Instance, from address: InstanceAddress) -> Bool {
+        guard ri.replicaOfPort == address.port, let host = ri.replicaOfHost else { return false }
+        if host == address.ip || host.lowercased() == address.ip.lowercased() { return true }
+        let reported = ri.replicaOfAddress ?? hostAddresses[host.lowercased()] ?? host.lowercased()
+        let known = hostAddresses[address.ip.lowercased()] ?? address.ip.lowercased()
+        return reported == known
+    }
+
+    /// The shell resolved host name `name` to `address` (a master monitored by name, a
+    /// replica's `master_host`): replicas that name their master either way match it.
+    public mutating func learnHostAddress(_ name: String, _ address: String) {
+        hostAddresses[name.lowercased()] = address.lowercased()
+    }
+
+    /// A master's INFO after a restart: if it came back as a master with an empty data set
+    /// (and not still loading one) while a replica still reports keys, it lost its data, and
+    /// its replicas are about to lose theirs: its next full resync flushes them (≈1 s after
+    /// the restart with disk-based sync, ≈5 s with 7.0's diskless default). With crash
+    /// detection that is a crash (SDOWN at once, see `checkSubjectivelyDown`), so a replica
+    /// with the data is promoted first. A master restarted with its data (persistence), one
+    /// whose replicas are empty too, and one that is a replica now are left alone.
+    mutating func checkEmptyRestart(_ name: String, _ report: InfoReport, rebooted: Bool, now: Millis) {
+        guard crashDetectionEnabled(name) else {
+            masters[name]!.instance.restartedSince = nil
+            masters[name]!.instance.emptyRestartSince = nil
+            return
+        }
+        if rebooted { masters[name]!.instance.restartedSince = now }
+        let empty = !report.isReplica && !report.loading && report.keyCount == 0
+        let replicaHoldsData = masters[name]!.replicas.values.contains { ($0.keyCount ?? 0) > 0 }
+        if masters[name]!.instance.emptyRestartSince != nil {
+            if !empty || !replicaHoldsData {
+                masters[name]!.instance.emptyRestartSince = nil
+                event(.notice, "-empty-restart", .master(name))
+            }
+            return
+        }
+        guard masters[name]!.instance.restartedSince != nil else { return }
+        if report.loading { return }  // decided once it has loaded
+        masters[name]!.instance.restartedSince = nil
+        if empty && replicaHoldsData {
+            masters[name]!.instance.emptyRestartSince = now
+            event(.warning, "+empty-restart", .master(name), "restarted as a master with no keys while a replica holds data")
+        }
     }
 }

@@ -11,8 +11,10 @@ extension SentinelState {
     mutating func refreshInfo(_ ref: InstanceRef, _ report: InfoReport, now: Millis) {
         let name = ref.masterName
         guard let before = instance(ref), masters[name] != nil else { return }
+        var rebooted = false
         if let runID = report.runID, before.runID != runID {
             if before.runID != nil {
+                rebooted = true
                 event(.notice, "+reboot", ref)
                 if case .master = ref, masters[name]!.rebootDownAfter > 0 {
                     update(ref) { $0.rebootSince = now }
@@ -36,14 +38,17 @@ extension SentinelState {
                     ri.replicaConfChangeTime = now
                 }
                 ri.replicaOfHost = report.masterHost
+                ri.replicaOfAddress = report.masterAddress
                 ri.replicaOfPort = report.masterPort
                 ri.replicaOfLinkUp = report.masterLinkUp
                 ri.replicaPriority = report.replicaPriority
                 ri.replicationOffset = report.replicationOffset
                 ri.replicaAnnounced = report.replicaAnnounced
             }
+            ri.keyCount = report.keyCount
             ri.infoRefresh = now
         }
+        if case .master = ref { checkEmptyRestart(name, report, rebooted: rebooted, now: now) }
         let isReplicaEntry: Bool
         if case .replica = ref { isReplicaEntry = true } else { isReplicaEntry = false }
         if before.infoRefresh == nil || before.roleReportedReplica != report.isReplica {
@@ -80,7 +85,7 @@ extension SentinelState {
                 }
             }
         }
-        if report.isReplica && (ri.replicaOfPort != master.address.port || ri.replicaOfHost != master.address.ip) {
+        if report.isReplica && !replicates(ri, from: master.address) {
             let wait = master.failoverTimeout
             if masterLooksSane(name, now: now) && noDownFor(ri, wait, now: now) && now - ri.replicaConfChangeTime > wait {
                 emit(.replicate(ref, to: master.address))
@@ -88,7 +93,7 @@ extension SentinelState {
             }
         }
         if report.isReplica, let promoted = master.promotedReplica {
-            if case .sent = ri.reconf, ri.replicaOfHost == promoted.ip, ri.replicaOfPort == promoted.port {
+            if case .sent = ri.reconf, replicates(ri, from: promoted) {
                 update(ref) { $0.reconf = .inProgress }
                 event(.notice, "+slave-reconf-inprog", ref)
             }

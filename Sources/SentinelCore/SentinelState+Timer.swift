@@ -112,6 +112,12 @@ extension SentinelState {
             if master.isODown || master.failoverInProgress || master.replicas.values[j].masterLinkDownTime != 0 || masterSuspect {
                 infoPeriod = 1_000
             }
+            // For 2 s after the master's port first refused: a replica asked at the refusal may
+            // have answered before it read its master's EOF (link still up, a veto); ask again
+            // at the fast period rather than a second later.
+            if masterSuspect, let fast = behaviour.fastInfoPeriod, let refused = master.instance.refusedSince, now - refused < 2_000 {
+                infoPeriod = min(infoPeriod, fast)
+            }
             if master.replicatedDurability && master.failoverInProgress && master.failoverState == .selectSlave {
                 // Durability: the choice waits for INFO read after the master went down.
                 infoPeriod = min(infoPeriod, behaviour.fastInfoPeriod ?? 100)
@@ -234,21 +240,34 @@ extension SentinelState {
             down = true
         }
         // Crash-down (see SentinelState+CrashDown.swift): SDOWN at once, before down-after.
-        var crashed = false
+        var crashed = false, refused = false
         if !down, case .master(let name) = ref, ri.refusedSince != nil, isCrashDown(name) {
+            down = true
+            crashed = true
+            refused = true
+        }
+        // A master that restarted empty while a replica holds data (see checkEmptyRestart).
+        if !down, case .master(let name) = ref, ri.emptyRestartSince != nil, crashDetectionEnabled(name) {
             down = true
             crashed = true
         }
         // A crash-down SDOWN holds until the master answers again: the replicas' reports it
         // rested on change as the failover reconfigures them, and a dead master that looked
         // healthy again mid-failover was handed to clients (SENTINEL MASTERS without s_down).
-        if !down, ri.isSDown, ri.sdownFromCrash, let since = ri.sdownSince, ri.lastAvailTime <= since {
-            down = true
-            crashed = true
+        // Answering is not enough if it restarted: it holds until an INFO read on the new link
+        // has shown whether the master came back empty (that INFO is sent with the first PING).
+        if !down, ri.isSDown, ri.sdownFromCrash, let since = ri.sdownSince {
+            let infoAwaited = ri.linkConnected && ri.linkUpSince.map { up in
+                (ri.infoRefresh ?? Millis.min) < up && now - up < downAfter
+            } == true
+            if ri.lastAvailTime <= since || infoAwaited {
+                down = true
+                crashed = true
+            }
         }
         if down {
             if !ri.isSDown {
-                if crashed { event(.notice, "+crash-down", ref) }
+                if refused { event(.notice, "+crash-down", ref) }
                 event(.warning, "+sdown", ref)
                 update(ref) {
                     $0.sdownSince = now
@@ -351,6 +370,8 @@ struct Liveness {
     var isSDown: Bool
     var sdownSince: Millis?
     var sdownFromCrash: Bool
+    var emptyRestartSince: Millis?
+    var infoRefresh: Millis?
 
     init(_ ri: borrowing Instance) {
         linkConnected = ri.linkConnected
@@ -365,6 +386,8 @@ struct Liveness {
         isSDown = ri.isSDown
         sdownSince = ri.sdownSince
         sdownFromCrash = ri.sdownFromCrash
+        emptyRestartSince = ri.emptyRestartSince
+        infoRefresh = ri.infoRefresh
     }
 }
 

@@ -26,6 +26,9 @@ public struct SentinelState: Sendable {
     public internal(set) var simulatedFailure: SimulatedFailure = []
     /// Old masters of coordinated switchovers still being demoted, by address.
     public internal(set) var demotions: [InstanceAddress: Demotion] = [:]
+    /// Host names the shell resolved (lower-cased) to the addresses they name: a replica's
+    /// `master_host` may name its master by either (see `replicates(_:from:)`).
+    public internal(set) var hostAddresses: [String: String] = [:]
     var previousTick: Millis?
     var random: SplitMix64
     var output: [SentinelAction] = []
@@ -101,6 +104,12 @@ public struct SentinelState: Sendable {
                 $0.refusedSince = nil  // something accepts connections there again
             }
             emit(.ping(ref))
+            // With crash detection, a master's new link asks INFO at once: if the process was
+            // restarted (possibly empty), that is known before anything is decided on it.
+            if case .master(let name) = ref, crashDetectionEnabled(name), let ri = instance(ref), ri.runID != nil, !ri.infoPending {
+                emit(.info(ref))
+                update(ref) { $0.infoPending = true }
+            }
         case .linkDown(let ref):
             update(ref) {
                 if $0.linkConnected { $0.lastAvailTime = max($0.lastAvailTime, now) }

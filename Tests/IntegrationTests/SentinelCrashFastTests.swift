@@ -14,11 +14,12 @@ struct SentinelCrashFastTests {
 
     /// `kinds` sentinels monitoring `master` with down-after 30 s, once they know each other
     /// and both replicas.
-    static func group(_ master: RedisServer, kinds: [SentinelProcess.Kind]) async throws -> [SentinelProcess] {
+    static func group(_ master: RedisServer, kinds: [SentinelProcess.Kind], extraLines: [String] = []) async throws -> [SentinelProcess] {
         var sentinels: [SentinelProcess] = []
         do {
             for kind in kinds {
-                sentinels.append(try await SentinelProcess(kind: kind, monitoring: master, downAfter: downAfter, failoverTimeout: 60_000))
+                sentinels.append(try await SentinelProcess(kind: kind, monitoring: master, downAfter: downAfter, failoverTimeout: 60_000,
+                                                           extraLines: extraLines))
             }
             try await waitUntil("the sentinels to discover each other and the replicas", timeout: .seconds(30)) {
                 for s in sentinels {
@@ -68,6 +69,28 @@ struct SentinelCrashFastTests {
         }
     }
 
+    /// Without resolve-hostnames (or before the match by address) the replicas' `master_host
+    /// localhost` does not match 127.0.0.1, no replica counts, and this waits for down-after
+    /// (checked: it then times out).
+    @Test("replicas pointed at their master by a host name (REPLICAOF localhost …), sentinels with resolve-hostnames monitoring it by address: the replicas' reports still count, kill -9 fails over crash-fast")
+    func replicasNamingTheirMasterByHostname() async throws {
+        try await withReplicationGroup(replicas: 2) { master, replicas in
+            for r in replicas { _ = try await r.run(["REPLICAOF", "localhost", String(master.port)]) }
+            try await waitUntil("the replicas to report master_host localhost with the link up", timeout: .seconds(15)) {
+                for r in replicas {
+                    let info = try await r.withConnection { try await $0.info("replication") }.replication
+                    if info.masterHost != "localhost" || info.masterLinkUp != true { return false }
+                }
+                return true
+            }
+            let sentinels = try await Self.group(master, kinds: [.tandem, .tandem, .tandem], extraLines: ["sentinel resolve-hostnames yes"])
+            defer { sentinels.forEach { $0.stop() } }
+            let took = try await Self.killAndWaitForSwitch(master, replicas, sentinels)
+            print("crash-fast, replicas naming their master 'localhost': every sentinel switched \(took) after kill -9 (down-after 30 s)")
+            #expect(sentinels.contains { $0.logTail(lines: 200).contains("+crash-down") })
+        }
+    }
+
     @Test("two tandem sentinels and one redis-sentinel, quorum 2: the tandem pair's crash detection makes ODOWN, redis-sentinel votes and follows")
     func mixedGroupFailsOverFast() async throws {
         try await withReplicationGroup(replicas: 2) { master, replicas in
@@ -75,6 +98,70 @@ struct SentinelCrashFastTests {
             defer { sentinels.forEach { $0.stop() } }
             let took = try await Self.killAndWaitForSwitch(master, replicas, sentinels)
             print("crash-fast, mixed group: every sentinel switched \(took) after kill -9 (down-after 30 s)")
+        }
+    }
+
+    /// `sentinelsStopped`: the sentinels are stopped (SIGSTOP) across the restart, so that it
+    /// beats every reconnect: they find the empty process answering, never a refused port,
+    /// and only its INFO (new run id, no keys, replicas with data) tells them.
+    @Test("three tandem sentinels, down-after 30 s: the master killed and restarted empty on its port at once — a replica holding the data is promoted, the data survives, the empty server becomes its replica",
+          arguments: [false, true])
+    func emptyRestartedMasterFailsOver(sentinelsStopped: Bool) async throws {
+        try await withReplicationGroup(replicas: 2) { master, replicas in
+            let keys = 200
+            _ = try await master.run(["MSET"] + (0..<keys).flatMap { ["key:\($0)", "value-\($0)"] })
+            try await waitUntil("the replicas to hold the data", timeout: .seconds(10)) {
+                for r in replicas {
+                    if try await r.run(["DBSIZE"]).int != Int64(keys) { return false }
+                }
+                return true
+            }
+            let sentinels = try await Self.group(master, kinds: [.tandem, .tandem, .tandem])
+            defer { sentinels.forEach { $0.stop() } }
+            let clock = ContinuousClock()
+            let killed = clock.now
+            if sentinelsStopped { sentinels.forEach { $0.pause() } }
+            do {
+                try await master.restart()  // kill -9, then the same port again at once, empty (no persistence)
+            } catch {
+                if sentinelsStopped { sentinels.forEach { $0.resume() } }
+                throw error
+            }
+            let restartedAfter = clock.now - killed
+            if sentinelsStopped { sentinels.forEach { $0.resume() } }
+            let replicaAddresses = Set(replicas.map { "127.0.0.1:\($0.port)" })
+            try await waitUntil("every sentinel to name a promoted replica", timeout: .seconds(10)) {
+                for s in sentinels {
+                    guard let a = try await s.masterAddress(), replicaAddresses.contains(a) else { return false }
+                }
+                return true
+            }
+            let took = clock.now - killed
+            print("empty restart (sentinels stopped: \(sentinelsStopped)): restarted after \(restartedAfter), every sentinel switched \(took) after kill -9 (down-after 30 s)")
+            let promoted = try #require(try await sentinels[0].masterAddress())
+            let server = try #require(replicas.first { "127.0.0.1:\($0.port)" == promoted })
+            #expect(try await server.run(["DBSIZE"]).int == Int64(keys), "the promoted replica kept the data")
+            #expect(try await server.run(["GET", "key:7"]).string == "value-7")
+            let emptyRestartSeen = sentinels.contains { $0.logTail(lines: 300).contains("+empty-restart") }
+            let crashDownSeen = sentinels.contains { $0.logTail(lines: 300).contains("+crash-down") }
+            print("empty restart: +empty-restart \(emptyRestartSeen), +crash-down \(crashDownSeen)")
+            if sentinelsStopped {
+                #expect(emptyRestartSeen, "the sentinels never saw a refusal: only the empty restart's INFO can have told them")
+            } else {
+                #expect(emptyRestartSeen || crashDownSeen)
+            }
+            try await waitUntil("the restarted server to replicate the promoted replica and hold the data", timeout: .seconds(15)) {
+                let info = try await master.withConnection { try await $0.info("replication") }.replication
+                guard info.role == .replica, info.masterPort == server.port, info.masterLinkUp == true else { return false }
+                return try await master.run(["DBSIZE"]).int == Int64(keys)
+            }
+            for r in replicas where r.port != server.port {
+                try await waitUntil("the other replica to follow the promoted one with the data", timeout: .seconds(15)) {
+                    let follows = try await r.withConnection { try await $0.info("replication") }.replication.masterPort == server.port
+                    guard follows else { return false }
+                    return try await r.run(["DBSIZE"]).int == Int64(keys)
+                }
+            }
         }
     }
 

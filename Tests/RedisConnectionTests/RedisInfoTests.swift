@@ -85,12 +85,27 @@ struct RedisInfoTests {
         "connected_slaves:3\r\r\nslave1:ip=a,port=2\nslave01:ip=b,port=3\nslave+2:ip=c,port=4\nslave2:ip=d,port=5\n"
             + "replica_announced:10\nmaster_link_status:upx\n:novalue\nnokey\n#x:y\nslave_read_only:1\n",
         "",
+        "# Persistence\r\nloading:0\r\n\r\n# Keyspace\r\ndb0:keys=3,expires=0,avg_ttl=0\r\ndb12:keys=40,expires=1,avg_ttl=5\r\n",
+        "# Persistence\nloading:1\n# keyspace \n# Keyspace\ndb0:keys=9\n# Other\ndb1:keys=5\n",
+        "# Keyspace\n",
+        "db0:keys=3\n# Keyspace\ndbx:keys=2\ndb1:expires=1\ndb2:keys=-4,x=1\ndb3:keys=z\n",
     ])
     func scanMatchesParse(text: String) {
         let full = RedisInfo(parsing: text)
         let scanned = RedisInfo.scanReplication(text)
         #expect(scanned.runID == full.runID)
         #expect(scanned.replication == full.replication)
+    }
+
+    @Test("the Keyspace section's keys are summed (0 when it is empty, nil without it), and loading is read")
+    func keysAndLoading() {
+        let loaded = RedisInfo.scanReplication("# Persistence\r\nloading:0\r\n# Keyspace\r\ndb0:keys=3,expires=0,avg_ttl=0\r\ndb12:keys=40,expires=1,avg_ttl=5\r\n")
+        #expect(loaded.replication.keys == 43)
+        #expect(loaded.replication.loading == false)
+        #expect(RedisInfo.scanReplication("# Keyspace\r\n").replication.keys == 0)
+        #expect(RedisInfo.scanReplication("# Replication\r\nrole:master\r\n").replication.keys == nil)
+        #expect(RedisInfo.scanReplication("loading:1\n").replication.loading == true)
+        #expect(RedisInfo(parsing: "# Keyspace\ndb0:keys=7,expires=0\n").replication.keys == 7)
     }
 
     @Test("replica_priority is read as well as slave_priority")

@@ -149,6 +149,118 @@ struct CrashDownScenarioTests {
         #expect(g.promotions.count == 1)
     }
 
+    /// The live master the group converged on, if it still holds the data (1,000 keys), and
+    /// the restarted server is its replica holding them too.
+    static func dataSurvived(_ g: G) -> Bool {
+        guard Self.convergedElsewhere(g), let m = g.liveMasters.first else { return false }
+        return g.servers[m]!.keys == 1_000 && g.servers[Self.master]!.replicaOf == m && g.servers[Self.master]!.keys == 1_000
+    }
+
+    @Test("a master restarted empty (no persistence) before any refusal was seen: SDOWN at once, a replica with the data is promoted before a full resync flushes it, the empty server becomes its replica",
+          arguments: [UInt64(1), 2, 3, 4, 5])
+    func emptyRestartBeforeRefusal(seed: UInt64) throws {
+        var g = Self.settledGroup(seed: seed)
+        g.crash(6379)
+        g.restart(6379, empty: true)  // same step: back (empty) before any reconnect is refused
+        var wiped = false
+        let took = g.run(until: 10_000) { g in
+            if g.servers.contains(where: { $0.key != Self.master && $0.value.keys == 0 }) { wiped = true }
+            return Self.dataSurvived(g)
+        }
+        try #require(took != nil, "the data did not survive on a promoted replica within 10 s (down-after is 30 s)")
+        #expect(!g.events("+empty-restart").isEmpty)
+        #expect(g.events("+crash-down").isEmpty, "nothing was refused")
+        #expect(g.promotions.count == 1)
+        #expect(g.promotions[0].at < 1_000 + 12_000, "promoted before the 1 s full resync could flush the replicas")
+        #expect(!wiped, "a replica took the empty data set")
+    }
+
+    @Test("a master restarted empty after its crash-down was seen (the failover under way): the data survives, the restarted server is never offered to clients",
+          arguments: [UInt64(1), 2, 3])
+    func emptyRestartAfterCrashDown(seed: UInt64) throws {
+        var g = Self.settledGroup(seed: seed)
+        g.crash(6379)
+        _ = g.run(until: 2_000) { !$0.events("+crash-down").isEmpty }
+        g.restart(6379, empty: true)
+        var offered = false
+        let took = g.run(until: 10_000) { g in
+            for i in g.sentinels.indices {
+                if let m = g.sentinels[i].state.masters[G.masterName], m.address == Self.master, !m.instance.isSDown, !m.isODown {
+                    offered = true
+                }
+            }
+            return Self.dataSurvived(g)
+        }
+        #expect(took != nil)
+        #expect(g.promotions.count == 1)
+        #expect(!offered, "a sentinel offered the empty restarted master as the master")
+    }
+
+    @Test("not an empty restart: a master restarted with its data (persistence, a new run id), or empty while its replicas are empty too, or still loading — no failover before down-after")
+    func restartsThatAreNotEmpty() {
+        var withData = Self.settledGroup()
+        withData.crash(6379)
+        withData.servers[Self.master]!.runID = "restarted-with-data"
+        withData.restart(6379)
+        withData.run(for: Self.downAfter - 1_000)
+        #expect(withData.events("+empty-restart").isEmpty)
+        #expect(withData.promotions.isEmpty)
+        #expect(withData.converged(on: Self.master))
+
+        var allEmpty = Self.settledGroup()
+        for a in allEmpty.servers.keys { allEmpty.servers[a]!.keys = 0 }
+        allEmpty.run(for: 12_000)  // every replica's INFO shows it empty
+        allEmpty.crash(6379)
+        allEmpty.restart(6379, empty: true)
+        allEmpty.run(for: Self.downAfter - 1_000)
+        #expect(allEmpty.events("+empty-restart").isEmpty)
+        #expect(allEmpty.promotions.isEmpty)
+
+        var loading = Self.settledGroup()
+        loading.crash(6379)
+        loading.restart(6379, empty: true)
+        loading.servers[Self.master]!.loading = true  // its RDB is being loaded: keys not final
+        loading.run(for: 3_000)
+        #expect(loading.events("+empty-restart").isEmpty)
+        loading.servers[Self.master]!.loading = false
+        loading.servers[Self.master]!.keys = 1_000  // loaded
+        loading.run(for: Self.downAfter - 5_000)
+        #expect(loading.events("+empty-restart").isEmpty)
+        #expect(loading.promotions.isEmpty)
+    }
+
+    @Test("an empty restart with redis-7.0 behaviour: no failover, the replicas resync from the empty master and lose the data (7.0's data loss, kept)")
+    func emptyRestartUnder70() {
+        var g = Self.settledGroup(behaviour: .redis70)
+        g.crash(6379)
+        g.restart(6379, empty: true)
+        g.run(for: Self.downAfter + 10_000)
+        #expect(g.events("+empty-restart").isEmpty)
+        #expect(g.promotions.isEmpty)
+        #expect(g.servers.values.allSatisfy { $0.keys == 0 })
+    }
+
+    @Test("replicas that name their master by a host name (or in another case) still count for crash-down once the name's address is known")
+    func replicaMatchByHostName() throws {
+        var g = G(downAfter: Self.downAfter, failoverTimeout: 60_000)
+        g.hostNames[Self.master] = "Redis-A.example"
+        for i in g.sentinels.indices { g.sentinels[i].state.learnHostAddress("redis-a.example", Self.master.ip) }
+        g.run(for: 12_000)
+        #expect(g.events("+fix-slave-config").isEmpty, "a replica naming its master by name is configured right")
+        g.crash(6379)
+        #expect(g.run(until: 5_000) { Self.convergedElsewhere($0) } != nil)
+        #expect(g.events("+crash-down").count >= 2)
+
+        // The same name never resolved: the replicas' reports cannot be matched, so no crash-down.
+        var unknown = G(downAfter: Self.downAfter, failoverTimeout: 60_000)
+        unknown.hostNames[Self.master] = "redis-a.example"
+        unknown.run(for: 12_000)
+        unknown.crash(6379)
+        unknown.run(for: 5_000)
+        #expect(unknown.events("+crash-down").isEmpty)
+        #expect(unknown.promotions.isEmpty)
+    }
+
     @Test("a replica whose link has been down long before the crash does not count as agreeing")
     func staleReplicaLinkDoesNotCount() {
         var g = G(replicas: 1, downAfter: Self.downAfter, failoverTimeout: 60_000)
@@ -159,6 +271,34 @@ struct CrashDownScenarioTests {
         g.run(for: 5_000)
         #expect(g.events("+crash-down").isEmpty)
         #expect(g.promotions.isEmpty)
+    }
+
+    @Test("a replica that answered the refusal's INFO with its link still up (it had not read its master's EOF yet) is asked again within the fast period, and the crash is then seen")
+    func replicaVetoIsAskedAgain() {
+        let master = InstanceAddress(ip: "10.0.0.1", port: 6379), replica = InstanceAddress(ip: "10.0.0.1", port: 6380)
+        var s = SentinelState(myID: "me", announce: InstanceAddress(ip: "10.0.0.2", port: 26379))
+        _ = s.monitor(name: "m", address: master, quorum: 1, downAfter: Self.downAfter, now: 0)
+        let r = InstanceRef.replica(master: "m", replica)
+        _ = s.handle(.linkUp(.master("m")), now: 0)
+        _ = s.handle(.info(.master("m"), InfoReport(runID: "a", isReplica: false, replicas: [replica])), now: 10)
+        _ = s.handle(.linkUp(r), now: 20)
+        _ = s.handle(.info(r, InfoReport(runID: "b", isReplica: true, masterHost: master.ip, masterPort: master.port, masterLinkUp: true)), now: 30)
+        _ = s.handle(.pingReply(.master("m"), .pong), now: 990)
+        _ = s.handle(.linkDown(.master("m")), now: 1_000)
+        #expect(s.handle(.connectionRefused(.master("m")), now: 1_001).contains(.info(r)))
+        // Its answer still says the link is up: no crash-down yet.
+        _ = s.handle(.info(r, InfoReport(runID: "b", isReplica: true, masterHost: master.ip, masterPort: master.port, masterLinkUp: true)), now: 1_002)
+        #expect(!s.masters["m"]!.instance.isSDown)
+        var askedAgain: Millis?
+        var t: Millis = 1_002
+        while t < 1_500, askedAgain == nil {
+            t += 50
+            if s.handle(.tick, now: t).contains(.info(r)) { askedAgain = t }
+        }
+        #expect(askedAgain.map { $0 <= 1_002 + 200 } == true, "asked again at \(String(describing: askedAgain))")
+        let actions = s.handle(.info(r, InfoReport(runID: "b", isReplica: true, masterHost: master.ip, masterPort: master.port, masterLinkUp: false)), now: t + 1)
+        #expect(s.masters["m"]!.instance.isSDown)
+        #expect(actions.contains { if case .publish(let e) = $0 { return e.type == "+crash-down" } else { return false } })
     }
 
     @Test("crash detection off: with redis-7.0 behaviour, and per master (sentinel crash-detection <master> no)")

@@ -25,6 +25,15 @@ struct SimulatedGroup {
         var linkDownSince: Millis?
         /// Bumped by every restart: links to the old process drop even if a new one listens.
         var incarnation = 0
+        /// The keys it holds (its INFO's Keyspace section).
+        var keys = 1_000
+        /// Which data set it holds: a master restarted empty starts a new one, and a replica
+        /// of a master holding another data set takes it by a full resync (flushing its own).
+        var dataSet = 0
+        /// A full resync in progress: from which master, since when.
+        var resync: (from: InstanceAddress, since: Millis)?
+        /// Reports `loading:1` (a restarted server loading its data from disk).
+        var loading = false
     }
 
     struct Sentinel {
@@ -71,6 +80,10 @@ struct SimulatedGroup {
     /// stand within the same step cannot learn of each other first (a split vote).
     var askLatency = false
     var asksInFlight: [(sentinel: Int, action: SentinelAction)] = []
+    /// How long a replica's full resync takes from its first contact with a master holding
+    /// another data set until its own keys are flushed (7.0: ≈0.8 s after the master is back
+    /// with disk-based sync, ≈5 s with the diskless default's delay).
+    var fullSyncTime: Millis = 1_000
     var heldByPause: [InstanceAddress: [(sentinel: Int, action: SentinelAction)]] = [:]
 
     struct Blocked: Hashable {
@@ -150,8 +163,17 @@ struct SimulatedGroup {
             servers[address]!.offset = server.offset + 100  // the master takes writes
         }
         for (address, server) in servers where server.alive && !server.paused {
-            if let m = server.replicaOf, let master = servers[m], master.alive, !master.paused, !server.lagging {
+            if let m = server.replicaOf, let master = servers[m], master.alive, !master.paused, !master.loading, !server.lagging {
+                if server.dataSet != master.dataSet {
+                    // A full resync: the replica keeps its data until the transfer flushes it.
+                    let since = server.resync.flatMap { $0.from == m ? $0.since : nil } ?? now
+                    servers[address]!.resync = (m, since)
+                    if now - since < fullSyncTime { continue }
+                    servers[address]!.dataSet = master.dataSet
+                    servers[address]!.resync = nil
+                }
                 servers[address]!.offset = master.offset
+                servers[address]!.keys = master.keys
             }
         }
         for i in sentinels.indices where sentinels[i].alive {
@@ -186,6 +208,10 @@ struct SimulatedGroup {
         case .sentinel(_, let runID): return master?.sentinels[runID]?.address
         }
     }
+
+    /// Host names of servers: a replica reports such a master by its name in `master_host`
+    /// (replicas pointed at their master by a host name).
+    var hostNames: [InstanceAddress: String] = [:]
 
     /// Whether a TCP link from sentinel `i` to `address` would be up (a paused process still accepts).
     func linkPossible(_ i: Int, _ address: InstanceAddress) -> Bool {
@@ -345,12 +371,13 @@ struct SimulatedGroup {
             let up = servers[m].map { $0.alive && !$0.paused } ?? false
             // master_link_down_since_seconds: whole seconds.
             let downFor = up ? 0 : server.linkDownSince.map { (now - $0) / 1_000 * 1_000 } ?? 1_000
-            return InfoReport(runID: server.runID, isReplica: true, masterHost: m.ip, masterPort: m.port,
-                              masterLinkUp: up, masterLinkDownTime: downFor, replicaPriority: server.priority,
-                              replicationOffset: server.offset)
+            return InfoReport(runID: server.runID, isReplica: true, masterHost: hostNames[m] ?? m.ip, masterPort: m.port,
+                              masterLinkUp: up && server.resync == nil, masterLinkDownTime: downFor, replicaPriority: server.priority,
+                              replicationOffset: server.offset, keyCount: server.keys, loading: server.loading)
         }
         let replicas = servers.filter { $0.value.alive && $0.value.replicaOf == address }.map(\.key).sorted()
-        return InfoReport(runID: server.runID, isReplica: false, replicationOffset: server.offset, replicas: replicas)
+        return InfoReport(runID: server.runID, isReplica: false, replicationOffset: server.offset, replicas: replicas,
+                          keyCount: server.keys, loading: server.loading)
     }
 
     // MARK: Faults and queries
@@ -386,8 +413,15 @@ struct SimulatedGroup {
         }
     }
 
-    /// The server comes back with its old configuration (a master restarting as master).
-    mutating func restart(_ port: Int, asReplicaOf master: InstanceAddress? = nil) {
+    /// The server comes back with its old configuration (a master restarting as master) and
+    /// its data; `empty`: a new process (new run id) without persistence, no keys, offset 0.
+    mutating func restart(_ port: Int, asReplicaOf master: InstanceAddress? = nil, empty: Bool = false) {
+        if empty {
+            servers[Self.addr(port)]!.runID = "server-\(port)-restart-\(servers[Self.addr(port)]!.incarnation + 1)"
+            servers[Self.addr(port)]!.keys = 0
+            servers[Self.addr(port)]!.offset = 0
+            servers[Self.addr(port)]!.dataSet = port * 1_000 + servers[Self.addr(port)]!.incarnation + 1
+        }
         servers[Self.addr(port)]!.alive = true
         servers[Self.addr(port)]!.hostUp = true
         servers[Self.addr(port)]!.replicaOf = master
