@@ -55,6 +55,10 @@ final class ProxyLoop {
     /// router confirms a master again.
     private(set) var suspect = false
     private var sharedLink: BackendLink?
+    /// Shared links to replaced masters still owing replies: when the next master is named they
+    /// are closed if TCP shows theirs cut off (`closeIfStalled`), also when the group went
+    /// through "no master" between the two (the link was retired then, with nobody to compare).
+    private var retiredLinks: [BackendLink] = []
     var sessions: [ObjectIdentifier: ClientSession] = [:]
     var counters = ProxyCounters()
     /// Which loop this is, to spread loops over replicas.
@@ -124,7 +128,12 @@ final class ProxyLoop {
             sharedLink = nil
             link.retire()
             link.abandonIfConnecting()
-            if target != nil { link.closeIfStalled() }
+            if !link.isClosed { retiredLinks.append(link) }
+        }
+        retiredLinks.removeAll { $0.isClosed }
+        if target != nil {
+            for link in retiredLinks { link.closeIfStalled() }
+            retiredLinks.removeAll()
         }
         for session in sessions.values { session.masterChanged() }
         pumpAll()
