@@ -25,5 +25,7 @@ let package = Package(
             name: "ConfigFuzzer",
             dependencies: ["SentinelConfig", "KeepalivedConfig", "NodeConfig"]
         ),
+        // The VRRP receive path: the advert decoder and keepalived's per-instance checks.
+        .executableTarget(name: "VRRPFuzzer", dependencies: ["VRRPCore"]),
     ]
 )
