@@ -64,7 +64,19 @@ struct MetricsTests {
                 (try await Self.scrape(proxyHTTP).value("tandem_proxy_master_switches_total") ?? 0) >= 1
             }
 
-            // The sentinels: exactly one ran the failover and it succeeded.
+            // The sentinels: exactly one ran the failover and it succeeded. The leader names the
+            // promoted replica as soon as it is promoted (as 7.0 does), so the peers and the proxy
+            // can switch before the leader has reconfigured the other replica and counted the
+            // failover's end: wait for that count (a crash-fast failover ends well within the
+            // limit), then check that no other sentinel counted one.
+            let ports = httpPorts
+            try await waitUntil("a sentinel to count the failover's end", timeout: .seconds(20)) {
+                for port in ports {
+                    let e = try await Self.scrape(port)
+                    if (e.value("tandem_sentinel_failovers_total", ["master": "mymaster", "outcome": "success"]) ?? 0) >= 1 { return true }
+                }
+                return false
+            }
             var scrapes: [Exposition] = []
             for port in httpPorts { scrapes.append(try await Self.scrape(port)) }
             let successes = scrapes.map { $0.value("tandem_sentinel_failovers_total", ["master": "mymaster", "outcome": "success"]) ?? 0 }
