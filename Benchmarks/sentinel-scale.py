@@ -65,6 +65,7 @@ class Bench:
         self.dir = tempfile.mkdtemp(prefix="tandem-scale-")
         self.procs = []          # every process started, stopped by PID at the end
         self.taken = set()
+        self.syscall_mix = False
 
     def spawn(self, args, log):
         p = subprocess.Popen(args, stdout=open(log, "w"), stderr=subprocess.STDOUT, cwd=self.dir)
@@ -137,7 +138,35 @@ class Bench:
             self.procs.append(perf)
             perf.wait()
         else:
+            # Syscalls of the three sentinels while measuring (perf stat: a count of messages that,
+            # unlike CPU %, hardly depends on how busy the machine is).
+            self.syscalls = None
+            stat = None
+            if shutil.which("perf"):
+                stat = subprocess.Popen(["perf", "stat", "-x", ",", "-e", "raw_syscalls:sys_enter", "-e",
+                                         "syscalls:sys_enter_write,syscalls:sys_enter_writev,syscalls:sys_enter_sendto,syscalls:sys_enter_sendmsg",
+                                         "-p", ",".join(map(str, pids)), "--", "sleep", str(seconds)],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                self.procs.append(stat)
+            mix = None
+            if self.syscall_mix and shutil.which("strace"):
+                mix = subprocess.Popen(["timeout", "-s", "INT", str(min(seconds, 5)), "strace", "-c", "-f", "-p", str(pids[0])],
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                self.procs.append(mix)
             time.sleep(seconds)
+            if mix:
+                print("syscalls of the first sentinel over %s s (strace -c; it slows the process):" % min(seconds, 5))
+                print("\n".join(mix.communicate()[1].splitlines()[:40]), flush=True)
+            if stat:
+                out = stat.communicate()[1]
+                self.sends = 0
+                for line in out.splitlines():
+                    f = line.split(",")
+                    if len(f) > 2 and f[0].isdigit():
+                        if f[2].startswith("raw_syscalls:sys_enter"):
+                            self.syscalls = int(f[0]) / 3 / seconds
+                        elif f[2].startswith("syscalls:sys_enter_"):  # write, writev, sendto, sendmsg
+                            self.sends += int(f[0]) / 3 / seconds
         t1, c1 = time.monotonic(), [cpu_ticks(pid) for pid in pids]
         cpu = [100.0 * (b - a) / CLK_TCK / (t1 - t0) for a, b in zip(c0, c1)]
         self.anon = [rss_mb(pid, "RssAnon") for pid in pids]
@@ -188,11 +217,13 @@ def main():
     ap.add_argument("--failover-at", type=int, default=200)
     ap.add_argument("--perf", metavar="DIR", help="perf record the first tandem sentinel of each kind into DIR")
     ap.add_argument("--keep", action="store_true", help="keep the run's directory (configs, logs)")
+    ap.add_argument("--syscall-mix", action="store_true", help="print strace -c of the first sentinel of each kind")
     a = ap.parse_args()
     kinds = a.kinds.split(",")
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # inherited by the sentinels
     bench = Bench(os.path.abspath(a.tandem))
+    bench.syscall_mix = a.syscall_mix
     def on_signal(sig, frame):
         raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, on_signal)
@@ -212,9 +243,10 @@ def main():
                 bench.stop_sentinels()
                 base.setdefault(kind, sum(cpu) / 3)
                 rows.append((n, kind, cpu, rss, fo))
-                print("N=%-4d %-15s CPU %% %s  mean %5.2f   RSS MB %s (anon %s)%s" % (
+                print("N=%-4d %-15s CPU %% %s  mean %5.2f   RSS MB %s (anon %s)   syscalls/s %s%s" % (
                     n, kind, " ".join("%5.2f" % c for c in cpu), sum(cpu) / 3,
                     " ".join("%5.1f" % r for r in rss), " ".join("%.1f" % r for r in bench.anon),
+                    ("%.0f (sends %.0f)" % (bench.syscalls, bench.sends)) if getattr(bench, "syscalls", None) else "-",
                     ("   failover promoted %s api %s" % tuple("%.3f s" % x if x else "-" for x in fo)) if fo[0] or fo[1] else ""),
                     flush=True)
             if "redis" in base:

@@ -125,6 +125,7 @@ public final class RedisConnection: Sendable {
                         try channel.pipeline.syncOperations.addHandler(
                             try NIOSSLClientHandler(context: context, serverHostname: configuration.sniName))
                     }
+                    try channel.pipeline.syncOperations.addHandler(FlushCoalescingHandler())
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RESPValueDecoder(limits: limits)))
                     try channel.pipeline.syncOperations.addHandler(RedisClientHandler(server: server, messages: continuation, logger: logger,
                                                                                                onMessage: onMessage))

@@ -60,6 +60,8 @@ public final class SentinelServer: Sendable {
                             try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RESPRequestDecoder()))
                             let id = numbering.take(channel)
                             try channel.pipeline.syncOperations.addHandler(InputCounter(clientID: id))
+                            // Replies to a peer's pipelined hellos leave in one write, not one each.
+                            try channel.pipeline.syncOperations.addHandler(FlushCoalescingHandler())
                             let client = try NIOAsyncChannel<RESPRequest, ByteBuffer>(wrappingChannelSynchronously: channel)
                             self.unserved.withLockedValue { $0[ObjectIdentifier(channel)] = client }
                             return client

@@ -246,6 +246,17 @@ public struct SentinelBehaviour: Sendable, Hashable {
     /// PING every instance this often (7.0: min(down-after, 1 s)), so that a crash is measured
     /// from a recent reply and SDOWN comes close to down-after after it.
     public var pingPeriod: Millis? = 100
+    /// At most this many fast PINGs a second to masters: with more masters than that over
+    /// `pingPeriod`, the masters' fast period stretches (one millisecond per master; never past
+    /// 7.0's period), so a sentinel watching hundreds of masters does not spend its CPU on PINGs
+    /// (each is a system call and a wakeup of the server). A crash is still seen at once from the
+    /// refused connection (`crashDetection`); a hung master waits down-after plus at most one
+    /// (longer) period.
+    public var fastPingsPerSecond: Int? = 1_000
+    /// A PING that goes out carries the INFO and the hello that would fall due within half a
+    /// ping period, so they leave in one write (7.0 sends each at its own period, and hiredis
+    /// joins them only when they fall in one timer pass).
+    public var periodicRideAlong = true
     /// While the master is SDOWN, ask peers that said "not down" again after this long (7.0: 1 s).
     public var askPeriod: Millis? = 100
     /// Take the next failover step as soon as an input allows it (a peer's answer, a promoted
@@ -295,6 +306,8 @@ public struct SentinelBehaviour: Sendable, Hashable {
         b.convertReturningMasterAfter = nil
         b.fastInfoPeriod = nil
         b.pingPeriod = nil
+        b.fastPingsPerSecond = nil
+        b.periodicRideAlong = false
         b.askPeriod = nil
         b.eagerSteps = false
         b.coordinatedSwitchover = false

@@ -80,7 +80,9 @@ extension SentinelState {
     mutating func sendPeriodicCommands(_ ref: InstanceRef, now: Millis) {
         guard let i = masters.index(forKey: ref.masterName) else { return }
         // Decided on the master in place, then the actions emitted in 7.0's order.
-        let due = Self.periodicCommandsDue(ref, of: &masters.values[i], now: now, timers: timers, behaviour: behaviour)
+        let count = masters.count
+        let due = Self.periodicCommandsDue(ref, of: &masters.values[i], now: now, timers: timers, behaviour: behaviour,
+                                           masterCount: count)
         guard let due else { return }
         if due.info { emit(.info(ref)) }
         if due.ping {
@@ -98,7 +100,7 @@ extension SentinelState {
     /// Which periodic commands are due for `ref`; marks INFO and PING as sent on the instance.
     /// Nil when its link is down.
     static func periodicCommandsDue(_ ref: InstanceRef, of master: inout MonitoredMaster, now: Millis,
-                                    timers: SentinelTimers, behaviour: SentinelBehaviour)
+                                    timers: SentinelTimers, behaviour: SentinelBehaviour, masterCount: Int)
         -> (info: Bool, ping: Bool, hello: Bool, peerAddress: InstanceAddress?)?
     {
         var infoPeriod = timers.infoPeriod
@@ -129,22 +131,41 @@ extension SentinelState {
                 if promoting || claimsMaster { infoPeriod = min(infoPeriod, fast) }
             }
         }
-        let pingPeriod = pingPeriod(for: ref, of: master, timers: timers, behaviour: behaviour)
+        let pingPeriod = pingPeriod(for: ref, of: master, timers: timers, behaviour: behaviour, masterCount: masterCount)
         return withInstance(ref, in: &master) { ri in
             guard ri.linkConnected else { return nil }
             var due: (info: Bool, ping: Bool, hello: Bool, peerAddress: InstanceAddress?) = (false, false, false, nil)
-            if case .sentinel = ref {} else if !ri.infoPending, ri.infoRefresh.map({ now - $0 > infoPeriod }) ?? true {
-                due.info = true
-                ri.infoPending = true
+            let isPeer: Bool
+            if case .sentinel = ref { isPeer = true } else { isPeer = false }
+            // Each command is due at its own period (7.0's rules); with `periodicRideAlong`, once
+            // one of them is due, the others that would fall due within half a ping period go
+            // with it, in the same write. Half a period: a command sent early is never sent
+            // twice as often as its period says; a PING sent early only measures more often.
+            func pingDue(_ slack: Millis) -> Bool {
+                now - ri.lastPongTime > pingPeriod - slack && (ri.lastPingSent.map { now - $0 > pingPeriod / 2 } ?? true)
             }
-            if now - ri.lastPongTime > pingPeriod, ri.lastPingSent.map({ now - $0 > pingPeriod / 2 }) ?? true {
-                due.ping = true
+            func infoDue(_ slack: Millis) -> Bool {
+                !isPeer && !ri.infoPending && (ri.infoRefresh.map { now - $0 > infoPeriod - min(slack, infoPeriod / 2) } ?? true)
+            }
+            func helloDue(_ slack: Millis) -> Bool {
+                ri.lastHelloSent.map { now - $0 > timers.publishPeriod - min(slack, timers.publishPeriod / 2) } ?? true
+            }
+            due.ping = pingDue(0)
+            due.info = infoDue(0)
+            due.hello = helloDue(0)
+            if behaviour.periodicRideAlong, due.ping || due.info || due.hello {
+                let slack = pingPeriod / 2
+                due.ping = due.ping || pingDue(slack)
+                due.info = due.info || infoDue(slack)
+                due.hello = due.hello || helloDue(slack)
+            }
+            if due.ping {
                 // A peer's other entries are marked too, by the caller (`updatePeer`).
                 ri.lastPingSent = now
                 if ri.pingPendingSince == nil { ri.pingPendingSince = now }
-                if case .sentinel = ref { due.peerAddress = ri.address }
+                if isPeer { due.peerAddress = ri.address }
             }
-            due.hello = ri.lastHelloSent.map({ now - $0 > timers.publishPeriod }) ?? true
+            if due.info { ri.infoPending = true }
             return due
         } ?? nil
     }
@@ -155,12 +176,23 @@ extension SentinelState {
     /// being failed over, when their liveness decides the election and the replica chosen.
     /// Otherwise they keep 7.0's period: a replica of a healthy master need not be PINGed ten
     /// times a second, and with hundreds of masters those PINGs were most of the work.
+    ///
+    /// The masters' fast period stretches with their number past `behaviour.fastPingsPerSecond`
+    /// (200 masters: 200 ms), never past the standard period; a master that is SDOWN, ODOWN or
+    /// being failed over, and its replicas and peers then, keep the fast period itself.
     static func pingPeriod(for ref: InstanceRef, of master: borrowing MonitoredMaster, timers: SentinelTimers,
-                           behaviour: SentinelBehaviour) -> Millis {
+                           behaviour: SentinelBehaviour, masterCount: Int) -> Millis {
         let standard = min(master.downAfter, timers.pingPeriod)
         guard let fast = behaviour.pingPeriod else { return standard }
-        if case .master = ref { return min(master.downAfter, fast) }
         let urgent = master.instance.isSDown || master.isODown || master.failoverInProgress
+        if case .master = ref {
+            if urgent { return min(master.downAfter, fast) }
+            var period = fast
+            if let budget = behaviour.fastPingsPerSecond, budget > 0 {
+                period = max(fast, Millis(masterCount).saturatingTimes(1_000) / Millis(budget))
+            }
+            return min(standard, period)
+        }
         return urgent ? min(master.downAfter, fast) : standard
     }
 

@@ -95,4 +95,64 @@ struct ScaleScenarioTests {
         let peer = g.sentinels[1].state.myID
         #expect(g.sentinels[0].state.masters.values.allSatisfy { $0.sentinels[peer]?.isSDown == true })
     }
+
+    @Test("a PING carries the INFO and the hello due within half its period: one write per instance where 7.0 makes up to three, at the same periods")
+    func rideAlong() {
+        func run(_ behaviour: SentinelBehaviour) -> (writes: Int, hellos: Int, infos: Int, alone: Int) {
+            var g = G(replicas: 1, behaviour: behaviour)
+            g.run(for: 5_000)
+            g.recordPings = true
+            g.run(for: 20_000)
+            let replica = InstanceRef.replica(master: G.masterName, G.addr(6380))
+            let toReplica = g.sent.filter { $0.by == 0 && $0.ref == replica }
+            let pingTimes = Set(toReplica.filter { $0.command == "PING" }.map(\.at))
+            // Commands given to one link in one tick leave in one write (the shell's flush).
+            let writes = Set(toReplica.map(\.at)).count
+            let alone = toReplica.filter { $0.command != "PING" && !pingTimes.contains($0.at) }.count
+            return (writes, toReplica.filter { $0.command == "PUBLISH" }.count, toReplica.filter { $0.command == "INFO" }.count, alone)
+        }
+        var without = SentinelBehaviour()
+        without.periodicRideAlong = false
+        let on = run(SentinelBehaviour())
+        let off = run(without)
+        // The hello stays about every 2 s and INFO every 10 s (never twice as often)...
+        #expect((9...11).contains(on.hellos), "\(on.hellos) hellos in 20 s")
+        #expect((2...3).contains(on.infos), "\(on.infos) INFO in 20 s")
+        #expect((9...11).contains(off.hellos) && (2...3).contains(off.infos))
+        // ...but each goes out with a PING: fewer writes than without riding along.
+        #expect(on.alone == 0, "\(on.alone) commands sent without a PING")
+        #expect(off.alone > 0)
+        #expect(on.writes < off.writes, "writes \(on.writes) with, \(off.writes) without")
+        // 7.0's timing is kept as it is.
+        #expect(!SentinelBehaviour.redis70.periodicRideAlong)
+    }
+
+    @Test("the masters' fast PING period stretches with their number (about 1,000 PINGs a second), and is fast again for a master in trouble")
+    func fastPingBudget() throws {
+        func masterPings(groups: Int, of g: Int) -> Int {
+            var sim = G(replicas: 1, groups: groups)
+            sim.run(for: 4_000)
+            sim.recordPings = true
+            sim.run(for: 6_000)
+            return sim.pings.filter { $0.by == 0 && $0.ref == .master(G.masterName(g)) }.count
+        }
+        // One master: every other 100 ms tick (replies come at once here) — about 30 in 6 s.
+        let one = masterPings(groups: 1, of: 0)
+        #expect(one >= 25, "\(one) PINGs to the only master in 6 s")
+        // 300 masters: a 300 ms period, so every fourth tick — about 15 in 6 s.
+        let many = masterPings(groups: 300, of: 7)
+        #expect((12...18).contains(many), "\(many) PINGs to one of 300 masters in 6 s")
+
+        // A master that stops answering is PINGed at the fast period again once SDOWN (here
+        // unanswered, so at every tick past half the period: 100 ms), not every 150 ms.
+        var sim = G(replicas: 1, quorum: 4, groups: 300)
+        sim.run(for: 4_000)
+        let name = G.masterName(7)
+        sim.pause(G.masterPort(7))
+        try #require(sim.run(until: 5_000) { $0.sentinels[0].state.masters[name]!.instance.isSDown } != nil)
+        sim.recordPings = true
+        sim.run(for: 1_000)
+        let whileDown = sim.pings.filter { $0.by == 0 && $0.ref == .master(name) }.count
+        #expect(whileDown >= 8, "\(whileDown) PINGs in the first second of SDOWN")
+    }
 }

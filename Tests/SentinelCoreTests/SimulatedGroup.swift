@@ -94,6 +94,8 @@ struct SimulatedGroup {
     /// When set, every PING a sentinel sends is recorded in `pings`.
     var recordPings = false
     var pings: [(at: Millis, by: Int, ref: InstanceRef)] = []
+    /// With `recordPings`, every PING, INFO and hello sent, by command name.
+    var sent: [(at: Millis, by: Int, ref: InstanceRef, command: String)] = []
 
     static let masterName = "mymaster"
 
@@ -284,7 +286,7 @@ struct SimulatedGroup {
         case .connect, .disconnect, .reconnect:
             break  // links are synced every step
         case .ping(let ref):
-            if recordPings { pings.append((now, i, ref)) }
+            if recordPings { pings.append((now, i, ref)); sent.append((now, i, ref, "PING")) }
             if answerAfterPause, let a = address(of: ref, in: i), linkPossible(i, a), servers[a]?.paused == true {
                 heldByPause[a, default: []].append((i, action))
                 return
@@ -292,6 +294,7 @@ struct SimulatedGroup {
             guard let a = address(of: ref, in: i), canAnswer(i, a) else { return }
             perform(input(i, .pingReply(ref, .pong)), by: i)
         case .info(let ref):
+            if recordPings { sent.append((now, i, ref, "INFO")) }
             if answerAfterPause, let a = address(of: ref, in: i), linkPossible(i, a), servers[a]?.paused == true {
                 heldByPause[a, default: []].append((i, action))
                 return
@@ -299,6 +302,7 @@ struct SimulatedGroup {
             guard let a = address(of: ref, in: i), canAnswer(i, a), let report = info(a) else { return }
             perform(input(i, .info(ref, report)), by: i)
         case .publishHello(let ref, let payload):
+            if recordPings { sent.append((now, i, ref, "PUBLISH")) }
             guard let a = address(of: ref, in: i), canAnswer(i, a) else { return }
             if servers[a]?.writesPaused == true && servers[a]?.pausedBy == i { publishesWhileOwnPause += 1 }
             if servers[a] != nil {
