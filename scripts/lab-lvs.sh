@@ -186,11 +186,14 @@ scenario_seed2() {
   start_redis n2
   start_sorry_server n1
   start_sorry_server n2
-  start_node n1 "$SEED_CONFIGS/seed2-keepalived-master.conf"
-  start_node n2 "$SEED_CONFIGS/seed2-keepalived-backup.conf"
+  # Byte-for-byte copies (the reload step edits n1's).
+  cp "$SEED_CONFIGS/seed2-keepalived-master.conf" "$LAB_DIR/master.conf"
+  cp "$SEED_CONFIGS/seed2-keepalived-backup.conf" "$LAB_DIR/backup.conf"
+  start_node n1 "$LAB_DIR/master.conf"
+  start_node n2 "$LAB_DIR/backup.conf"
   wait_for 15 "n1 (state MASTER, priority 100) holds the VIP" only_seed_holder n1
   wait_for 5 "both virtual servers listening" sh -c 'grep -q "VS .*listening" "$1" && grep -q "VS .*listening" "$2"' sh "$LAB_DIR/n1.log" "$LAB_DIR/n2.log"
-  grep -q "seed2-keepalived-master.conf:48: warning: 'lb_kind NAT'" "$LAB_DIR/n1.log" || lab_fail "n1 did not warn that lb_kind NAT is served as a proxy"
+  grep -q "master.conf:48: warning: 'lb_kind NAT'" "$LAB_DIR/n1.log" || lab_fail "n1 did not warn that lb_kind NAT is served as a proxy"
   lab_log "n1 holds $VIP"
 
   # Round robin over the two real servers; persistence_timeout 50 keeps each client address on its own.
@@ -212,14 +215,34 @@ scenario_seed2() {
 
   # n1 back (state MASTER, priority 100, preempt): the VIP returns.
   t0=$(now)
-  start_node n1 "$SEED_CONFIGS/seed2-keepalived-master.conf"
+  start_node n1 "$LAB_DIR/master.conf"
   wait_for 15 "n1 takes the VIP back" only_seed_holder n1
   lab_log "VIP back on n1 $(elapsed "$t0" "$(now)")s after its tandem started"
   wait_for 5 "n1's virtual server listening again" sh -c '[ "$(grep -c "VS .*listening" "$1")" -ge 2 ]' sh "$LAB_DIR/n1.log"
   expect_probe "clients through n1's restarted virtual server" "n1|n2"
 
-  # A real server killed: out within delay_loop + nb_get_retry × delay_before_retry (+1 s slack).
-  local bound=$((DELAY_LOOP + RETRIES * DELAY_BEFORE_RETRY + 1)) from took
+  # SIGHUP with 192.168.72.128 drained (weight 0) and the instance's priority changed: the
+  # virtual server applies the weight, the instance runs on (a warning), the VIP never leaves n1.
+  sed -i '/real_server 192.168.72.128 6379/,/}/ s/weight 1/weight 0/; s/priority 100/priority 101/' "$LAB_DIR/master.conf"
+  local from; from=$(log_lines n1)
+  kill -HUP "$PID_n1"
+  wait_log n1 "$from" "reload: virtual servers: 0 unchanged, 1 changed, 0 added, 0 removed" "$(now)" 3 "n1's reload" >/dev/null
+  grep -q "real server $ADDR_n2:6379 weight 0" <(tail -n +"$((from + 1))" "$LAB_DIR/n1.log") || lab_fail "n1's reload did not set $ADDR_n2's weight 0"
+  grep -q "warning: reload: global_defs, vrrp_script, vrrp_instance or vrrp_sync_group changed: not applied" <(tail -n +"$((from + 1))" "$LAB_DIR/n1.log") \
+    || lab_fail "n1's reload did not warn that the instance change is not applied"
+  expect_probe "clients with $ADDR_n2 drained" "n1"
+  local i; for i in $(seq 1 20); do only_seed_holder n1 || lab_fail "the VIP left n1 after SIGHUP"; sleep 0.1; done
+  cp "$SEED_CONFIGS/seed2-keepalived-master.conf" "$LAB_DIR/master.conf"
+  from=$(log_lines n1)
+  kill -HUP "$PID_n1"
+  wait_log n1 "$from" "reload: virtual servers: 0 unchanged, 1 changed" "$(now)" 3 "n1's second reload" >/dev/null
+  grep -q "real server $ADDR_n2:6379 weight 1" <(tail -n +"$((from + 1))" "$LAB_DIR/n1.log") || lab_fail "n1's second reload did not give $ADDR_n2 weight 1"
+  # (The four client addresses persist on n1 for persistence_timeout 50 s: they stay there.)
+  expect_probe "clients with $ADDR_n2 back to weight 1" "n1"
+  lab_log "SIGHUP: weight 0 drained $ADDR_n2 and back, VIP kept on n1"
+
+  # A real server killed: out within delay_loop + nb_get_retry × delay_before_retry (+2 s slack).
+  local bound=$((DELAY_LOOP + RETRIES * DELAY_BEFORE_RETRY + 2)) took
   from=$(log_lines n1); t0=$(now)
   kill -KILL "$REDIS_n2"
   took=$(wait_log n1 "$from" "real server $ADDR_n2:6379 down" "$t0" "$bound" "n1's virtual server to take out $ADDR_n2:6379 (killed)")

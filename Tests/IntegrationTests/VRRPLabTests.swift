@@ -65,7 +65,7 @@ struct VRRPLabTests {
 
 @Suite("the second seed's keepalived.conf pair in network namespaces", .enabled(if: VRRPLab.shouldRun), .timeLimit(.minutes(3)))
 struct SeedLVSLabTests {
-    /// scripts/lab-lvs.sh (about 30 s): the seed's two configs as written, real redis-servers,
+    /// scripts/lab-lvs.sh (about 35 s): the seed's two configs as written, real redis-servers,
     /// the VIP moving both ways, a killed real server out within delay_loop + retries, the
     /// sorry server answering with both real servers down.
     @Test("seed 2: VIP moves, clients reach Redis through the virtual_server, checkers and sorry_server")

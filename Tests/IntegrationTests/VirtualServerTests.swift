@@ -15,7 +15,8 @@ private final class VirtualServerProcess: @unchecked Sendable {
     var notifyLog: URL { directory.appendingPathComponent("notify.log") }
 
     /// `body` is the virtual_server block's inside; `PORT` and `DIR` in it are replaced.
-    init(_ body: String, scripts: [String: String] = [:], global: String = "") throws {
+    /// `wholeFile`: the whole keepalived.conf instead (`PORT` and `DIR` in it replaced).
+    init(_ body: String, scripts: [String: String] = [:], global: String = "", wholeFile: String? = nil) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-lvs-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         port = try freeLoopbackPort()
@@ -25,8 +26,9 @@ private final class VirtualServerProcess: @unchecked Sendable {
             chmod(path, 0o755)
         }
         let conf = directory.appendingPathComponent("keepalived.conf").path
-        try "\(global.isEmpty ? "" : global + "\n")virtual_server 127.0.0.1 \(port) {\n\(body.replacingOccurrences(of: "DIR", with: directory.path))\n}\n"
-            .write(toFile: conf, atomically: true, encoding: .utf8)
+        let text = wholeFile?.replacingOccurrences(of: "PORT", with: String(port))
+            ?? "\(global.isEmpty ? "" : global + "\n")virtual_server 127.0.0.1 \(port) {\n\(body)\n}\n"
+        try text.replacingOccurrences(of: "DIR", with: directory.path).write(toFile: conf, atomically: true, encoding: .utf8)
         child = try ChildProcess(executable: try tandemExecutable(), arguments: ["vrrp", conf], logFile: logFile)
     }
 
@@ -296,6 +298,61 @@ struct VirtualServerTests {
             #expect(sink.text.contains("=> TCP CHECK succeed on service <="))
             #expect(sink.text.contains("=> Gained quorum 1+0=1 <= 1 <="))
             #expect(lvs.log.contains("smtp alert sent: [LVS_LAB] Realserver \(rs) of virtual server \(vs) - DOWN"))
+            #expect(lvs.stop() == 0)
+        }
+    }
+
+    @Test("virtual_server_group: every entry listens, one scheduler behind them all; a reload adds and removes an entry")
+    func virtualServerGroup() async throws {
+        try await withRedisServers(2) { servers in
+            let (a, b) = (servers[0], servers[1])
+            func file(_ entries: String) -> String {
+                """
+                virtual_server_group REDIS {
+                \(entries)
+                }
+                virtual_server group REDIS {
+                  delay_loop 1
+                  lb_algo rr
+                  real_server 127.0.0.1 \(a.port) {
+                    TCP_CHECK {
+                      connect_timeout 1
+                    }
+                  }
+                  real_server 127.0.0.1 \(b.port) {
+                    TCP_CHECK {
+                      connect_timeout 1
+                    }
+                  }
+                }
+                """
+            }
+            let lvs = try VirtualServerProcess("", wholeFile: file("  127.0.0.1-2 PORT"))
+            defer { _ = lvs.stop() }
+            try await lvs.waitListening()
+            let port = lvs.port
+            #expect(lvs.log.contains("VS group REDIS: listening on 127.0.0.1:\(port), 127.0.0.2:\(port) (rr, 2 real server(s))"), "\(lvs.logTail())")
+            func served(via host: String) async throws -> Int {
+                let connection = try await RedisConnection.connect(RedisConnectionConfiguration(
+                    host: host, port: port, connectTimeout: .seconds(2), commandTimeout: .seconds(2)))
+                let served = try await servedPort(connection)
+                await connection.close()
+                return served
+            }
+            // rr runs across the entries: the next connection takes the next server, whichever address it came to.
+            var order: [Int] = []
+            for host in ["127.0.0.1", "127.0.0.2", "127.0.0.2", "127.0.0.1"] { order.append(try await served(via: host)) }
+            #expect(order[0] != order[1] && order[1] != order[2] && order[2] != order[3], "\(order)")
+            #expect(Set(order) == [a.port, b.port])
+
+            var outcome = try await lvs.reload(file("  127.0.0.1 PORT\n  127.0.0.3 \(port)").replacingOccurrences(of: "PORT", with: String(port)))
+            #expect(outcome.contains("0 unchanged, 1 changed"), "\(outcome)")
+            try await waitUntil("127.0.0.3 listening (log: \(lvs.logTail()))") { lvs.log.contains("listening on 127.0.0.3:\(port) (added by reload)") }
+            #expect(lvs.log.contains("127.0.0.2:\(port) removed by reload: no longer listening there"))
+            #expect([a.port, b.port].contains(try await served(via: "127.0.0.3")))
+            await #expect(throws: (any Error).self) { _ = try await served(via: "127.0.0.2") }
+            outcome = try await lvs.reload(file("  127.0.0.1 PORT\n  127.0.0.3 \(port)").replacingOccurrences(of: "PORT", with: String(port)))
+            #expect(outcome.contains("1 unchanged, 0 changed"), "\(outcome)")
             #expect(lvs.stop() == 0)
         }
     }
