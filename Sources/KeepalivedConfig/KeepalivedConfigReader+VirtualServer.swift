@@ -250,9 +250,9 @@ extension KeepalivedConfigReader {
             case "inhibit_on_failure": real.inhibitOnFailure = try flag(s)
             case "notify_up": real.notifyUp = try notify(s)
             case "notify_down": real.notifyDown = try notify(s)
-            case "TCP_CHECK", "HTTP_GET", "MISC_CHECK", "REDIS_CHECK":
+            case "TCP_CHECK", "HTTP_GET", "SSL_GET", "MISC_CHECK", "REDIS_CHECK":
                 checkerStatements.append(s)
-            case "SSL_GET", "SMTP_CHECK", "DNS_CHECK", "BFD_CHECK", "UDP_CHECK", "PING_CHECK", "FILE_CHECK":
+            case "SMTP_CHECK", "DNS_CHECK", "BFD_CHECK", "UDP_CHECK", "PING_CHECK", "FILE_CHECK":
                 warn(s, "real_server \(real.service): \(s.keyword) is not supported by tandem vrrp; this checker is ignored")
             case "lvs_method", "lb_kind":
                 warn(s, "real_server '\(s.keyword)' ignored: every kind is served as a proxy")
@@ -284,9 +284,11 @@ extension KeepalivedConfigReader {
         var misc: MiscCheck?
         var redis = RedisCheck()
         let kind = block.keyword
+        // SSL_GET reads as HTTP_GET and runs over TLS.
+        let reading = kind == "SSL_GET" ? "HTTP_GET" : kind
         for s in block.block ?? [] {
             if try readTiming(s, into: &timing) { continue }
-            switch (kind, s.keyword) {
+            switch (reading, s.keyword) {
             case (_, "connect_ip"): connectIP = try address(s, try one(s))
             case (_, "connect_port"): connectPort = try port(s, try one(s))
             case (_, "bindto"): bindAddress = try address(s, try one(s))
@@ -296,7 +298,7 @@ extension KeepalivedConfigReader {
             case ("HTTP_GET", "url"): http.urls.append(try readURL(s))
             case ("HTTP_GET", "virtualhost"): http.virtualhost = try one(s)
             case ("HTTP_GET", "http_protocol"), ("HTTP_GET", "fast_recovery"):
-                warn(s, "HTTP_GET '\(s.keyword)' is not supported by tandem vrrp (it sends HTTP/1.0 with Connection: close and checks every url each round); ignored")
+                warn(s, "\(kind) '\(s.keyword)' is not supported by tandem vrrp (it sends HTTP/1.0 with Connection: close and checks every url each round); ignored")
             case ("MISC_CHECK", "misc_path"):
                 misc = MiscCheck(path: try commandLine(s), timeout: misc?.timeout, dynamic: misc?.dynamic ?? false, user: misc?.user)
             case ("MISC_CHECK", "misc_timeout"):
@@ -324,8 +326,9 @@ extension KeepalivedConfigReader {
         let checkerKind: CheckerConfig.Kind
         switch kind {
         case "TCP_CHECK": checkerKind = .tcp
-        case "HTTP_GET":
-            guard !http.urls.isEmpty else { throw ConfigError(block.location, "HTTP_GET of real_server \(real) has no url block") }
+        case "HTTP_GET", "SSL_GET":
+            guard !http.urls.isEmpty else { throw ConfigError(block.location, "\(kind) of real_server \(real) has no url block") }
+            http.tls = kind == "SSL_GET"
             checkerKind = .http(http)
         case "MISC_CHECK":
             guard let misc, !misc.path.isEmpty else { throw ConfigError(block.location, "MISC_CHECK of real_server \(real) has no misc_path") }

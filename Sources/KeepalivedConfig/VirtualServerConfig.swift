@@ -119,14 +119,14 @@ public struct CheckerConfig: Sendable {
     public var name: String {
         switch kind {
         case .tcp: "TCP_CHECK"
-        case .http: "HTTP_GET"
+        case .http(let http): http.tls ? "SSL_GET" : "HTTP_GET"
         case .misc: "MISC_CHECK"
         case .redis: "REDIS_CHECK"
         }
     }
 }
 
-/// `HTTP_GET { url { … } … }`.
+/// `HTTP_GET { url { … } … }` and `SSL_GET`.
 public struct HTTPCheck: Sendable {
     public struct URL: Sendable {
         public var path: String
@@ -146,6 +146,9 @@ public struct HTTPCheck: Sendable {
 
     public var urls: [URL] = []
     public var virtualhost: String?
+    /// SSL_GET: the same request over TLS (the server's certificate is not verified, as
+    /// keepalived without an `ssl` block; SNI is the virtualhost when it is a name).
+    public var tls = false
 }
 
 /// `MISC_CHECK { misc_path … }`.

@@ -514,9 +514,88 @@ private func rawExchange(port: Int, request: String) throws -> String {
     return String(decoding: reply, as: UTF8.self)
 }
 
+/// An HTTPS server (python3 http.server wrapped in TLS, a test certificate) serving
+/// `directory` on a free loopback port; stopped by PID.
+private final class HTTPSServerProcess: @unchecked Sendable {
+    let port: Int
+    private let child: ChildProcess
+
+    init(directory: URL, certificate: String, key: String) async throws {
+        port = try freeLoopbackPort()
+        child = try ChildProcess(
+            executable: HTTPServerProcess.python!,
+            arguments: ["-c", """
+                import functools, http.server, ssl, sys
+                port, directory, cert, key = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+                handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=directory)
+                httpd = http.server.HTTPServer(("127.0.0.1", port), handler)
+                context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+                context.load_cert_chain(cert, key)
+                httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+                httpd.serve_forever()
+                """, "\(port)", directory.path, certificate, key],
+            logFile: directory.appendingPathComponent("https-\(port).log"))
+        let port = self.port
+        try await waitUntil("python3 https server on \(port)") {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(fd) }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            return withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+            }
+        }
+    }
+
+    func stop() { child.kill9() }
+    deinit { child.kill9() }
+}
+
 @Suite("tandem vrrp serving virtual_server with HTTP servers", .serialized, .timeLimit(.minutes(2)),
        .enabled(if: HTTPServerProcess.python != nil || isCI, "python3 is not installed"))
 struct VirtualServerHTTPTests {
+    @Test("SSL_GET: the url over TLS (a certificate nobody verifies, as keepalived), up on its digest, down when the page changes")
+    func sslGet() async throws {
+        guard TLSCertificates.opensslBinary != nil || isCI else { return }
+        let certificates = try TLSCertificates()
+        let site = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-https-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: site, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: site) }
+        let health = site.appendingPathComponent("health")
+        try "healthy\n".write(to: health, atomically: true, encoding: .utf8)
+        let digest = try runProgram("/usr/bin/md5sum", [health.path]).output.prefix(32)
+        let server = try await HTTPSServerProcess(directory: site, certificate: certificates.cert, key: certificates.key)
+        defer { server.stop() }
+        let lvs = try VirtualServerProcess("""
+              delay_loop 0.5
+              real_server 127.0.0.1 \(server.port) {
+                SSL_GET {
+                  url {
+                    path /health
+                    digest \(digest)
+                  }
+                  connect_timeout 2
+                  retry 0
+                  warmup 0
+                  alpha
+                }
+              }
+            """)
+        defer { _ = lvs.stop() }
+        try await lvs.waitListening()
+        // alpha: down until the first check over TLS succeeds.
+        try await waitUntil("SSL_GET up (log: \(lvs.logTail()))", timeout: .seconds(8)) {
+            lvs.log.contains("real server 127.0.0.1:\(server.port) up")
+        }
+        try "changed\n".write(to: health, atomically: true, encoding: .utf8)
+        try await waitUntil("SSL_GET down on the digest (log: \(lvs.logTail()))", timeout: .seconds(8)) {
+            lvs.log.contains("real server 127.0.0.1:\(server.port) down (MD5 digest error to [/health]")
+        }
+        #expect(lvs.stop() == 0)
+    }
+
     @Test("HTTP_GET with status_code and digest; persistence holds a client address; a half-closed request is answered")
     func httpGetPersistenceHalfClose() async throws {
         let site = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-http-\(UUID().uuidString)")

@@ -101,7 +101,7 @@ struct VirtualServerConfigTests {
         #expect(checks.map(\.warmup) == [60, 60, 60])
     }
 
-    @Test("not served: fwmark, UDP, SSL_GET, unknown keys — warnings with file:line")
+    @Test("not served: fwmark, UDP, SMTP_CHECK, unknown keys — warnings with file:line")
     func warnings() throws {
         let config = try KeepalivedConfiguration.parse("""
             virtual_server fwmark 1 { }
@@ -113,7 +113,7 @@ struct VirtualServerConfigTests {
               persistence_granularity 255.255.255.0
               frob 1
               real_server 10.0.0.2 80 {
-                SSL_GET { url { path / } }
+                SMTP_CHECK { connect_timeout 1 }
                 uthreshold 10
                 TCP_CHECK { bind_if eth0 }
               }
@@ -262,6 +262,35 @@ struct CheckerSMTPAlertConfigTests {
         #expect(try read("smtp_alert", vs: "smtp_alert false", rs: "smtp_alert") == (false, true))
         #expect(try read("", rs: "smtp_alert") == (false, true))
         #expect(try read("", vs: "smtp_alert", checker: "smtp_alert false") == (true, false))
+    }
+}
+
+@Suite("keepalived.conf reader: SSL_GET")
+struct SSLGetConfigTests {
+    @Test("SSL_GET reads as HTTP_GET (urls, digest, status_code, HTTP_GET's defaults) and is marked TLS")
+    func sslGet() throws {
+        let config = try KeepalivedConfiguration.parse("""
+            virtual_server 10.0.0.1 443 {
+              real_server 10.0.0.2 443 {
+                SSL_GET {
+                  url {
+                    path /health
+                    status_code 200
+                  }
+                  virtualhost www.example.com
+                }
+              }
+            }
+            """)
+        #expect(config.warnings.isEmpty, "\(config.warnings)")
+        let check = try #require(config.virtualServers.first?.realServers.first?.checkers.first)
+        #expect(check.name == "SSL_GET")
+        guard case .http(let http) = check.kind else { Issue.record("\(check.kind)"); return }
+        #expect(http.tls && http.virtualhost == "www.example.com" && http.urls.map(\.path) == ["/health"])
+        #expect(check.delayBeforeRetry == 3 && check.retry == 1)
+        #expect(throws: ConfigError.self) {
+            _ = try KeepalivedConfiguration.parse("virtual_server 10.0.0.1 443 {\n real_server 10.0.0.2 443 {\n  SSL_GET {\n  }\n }\n}")
+        }
     }
 }
 
