@@ -15,8 +15,9 @@
 # command lines; the lab writes small ones that do what the article says (redis_check.sh:
 # PING; notify_master: SLAVEOF NO ONE, the master node first syncing from its peer;
 # notify_backup: SLAVEOF the peer) and log their arguments. Each tandem sees them at that path
-# through an overlay mount on /usr/local in a mount namespace of its own: nothing on the host
-# changes.
+# through an overlay mount on /usr/local in a mount namespace of its own (or, where overlayfs
+# cannot stack, a tmpfs there with the scripts' directory bound in; LAB_LVS_NO_OVERLAY=1
+# forces that): nothing on the host changes.
 #
 # One difference from the seed's hosts: Redis binds 127.0.0.1 and the node's address, not
 # every address. With IPVS the kernel takes VIP:6379 before any socket; in user space tandem
@@ -122,9 +123,13 @@ start_node() {  # start_node HOST CONF: tandem vrrp CONF with the seed's scripts
   mkdir -p "$upper" "$work"
   write_seed_scripts "$upper"
   # ip netns exec → unshare → sh → exec tandem: $! is tandem's own PID.
-  ip netns exec "$(ns $h)" unshare -m --propagation private sh -c \
-    'mount -t overlay overlay -o "lowerdir=/usr/local,upperdir=$1,workdir=$2" /usr/local && exec "$3" vrrp "$4"' \
-    sh "$upper" "$work" "$TANDEM" "$conf" >> "$LAB_DIR/$h.log" 2>&1 &
+  # Where overlayfs cannot stack (an overlay /tmp), a tmpfs on /usr/local with the scripts'
+  # directory bound into it (the lab needs nothing else under /usr/local).
+  ip netns exec "$(ns $h)" unshare -m --propagation private sh -c '
+    { [ -z "$5" ] && mount -t overlay overlay -o "lowerdir=/usr/local,upperdir=$1,workdir=$2" /usr/local 2>/dev/null; } ||
+      { mount -t tmpfs tmpfs /usr/local && mkdir /usr/local/redis && mount --bind "$1/redis" /usr/local/redis; } || exit 1
+    exec "$3" vrrp "$4"' \
+    sh "$upper" "$work" "$TANDEM" "$conf" "${LAB_LVS_NO_OVERLAY:-}" >> "$LAB_DIR/$h.log" 2>&1 &
   LAB_PIDS+=("$!")
   eval "PID_$h=$!"
 }
