@@ -44,6 +44,14 @@ public struct ConfigStatement: Sendable {
     public var arguments: [String]
     public var block: [ConfigStatement]?
     public var location: SourceLocation
+
+    /// The statement as text, without locations or comments: two statements that read the same
+    /// have the same fingerprint wherever they are written (what a reload compares).
+    public var fingerprint: String {
+        var text = ([keyword] + arguments).joined(separator: "\u{1F}")
+        if let block { text += "{" + block.map(\.fingerprint).joined(separator: "\u{1E}") + "}" }
+        return text
+    }
 }
 
 /// keepalived.conf's lexical syntax: words separated by blanks, `"…"` quoting, `#` and `!`

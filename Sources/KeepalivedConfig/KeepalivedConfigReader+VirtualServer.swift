@@ -10,6 +10,8 @@ private struct CheckerTiming {
     var delayLoop: Double?
     var warmup: Double?
     var alpha: Bool?
+    /// `smtp_alert`: e-mail on the real servers' up/down (and the virtual server's quorum).
+    var smtpAlert: Bool?
 }
 
 /// Keywords of keepalived's LVS that tandem reads but does not act on, and why.
@@ -19,7 +21,6 @@ private let ignoredVirtualServerKeywords: [String: String] = [
     "persistence_engine": "persistence engines are not supported",
     "ops": "one-packet scheduling is for UDP, which is not served",
     "ip_family": "the family is the virtual server address's",
-    "smtp_alert": "e-mail on quorum changes is not sent by the user-space checkers",
     "snmp_name": "SNMP is not supported",
     "virtualhost": "HTTP_GET takes virtualhost in its url block or the checker",
     "sorry_server_lvs_method": "every kind is served as a proxy",
@@ -28,22 +29,116 @@ private let ignoredVirtualServerKeywords: [String: String] = [
     "flag-3": "scheduler flags other than sh/mh port and fallback are not supported",
 ]
 
+/// A `virtual_server_group NAME { ADDRESS[-LAST] PORT … }` block.
+struct VirtualServerGroupDefinition {
+    var name: String
+    var entries: [ServiceAddress]
+    var fingerprint: String
+    var location: SourceLocation
+    var used = false
+}
+
 extension KeepalivedConfigReader {
+    // MARK: virtual_server_group
+
+    /// Reads a `virtual_server_group`: each entry `ADDRESS PORT` or `ADDRESS-LAST PORT` (a
+    /// range in the last byte of an IPv4 address, the last hex group of an IPv6 one, as
+    /// keepalived); `fwmark` entries are warned and ignored.
+    mutating func readVirtualServerGroup(_ block: ConfigStatement) throws {
+        let name = try one(block)
+        if let other = virtualServerGroups[name] {
+            throw ConfigError(block.location, "virtual_server_group \(name) is already defined at \(other.location)")
+        }
+        var entries: [ServiceAddress] = []
+        for s in block.block ?? [] {
+            if s.keyword == "fwmark" {
+                warn(s, "virtual_server_group \(name): 'fwmark' entries are not served by tandem vrrp (no firewall marks in user space); ignored")
+                continue
+            }
+            guard s.arguments.count == 1 else {
+                throw ConfigError(s.location, "virtual_server_group \(name): an entry is 'ADDRESS[-LAST] PORT', got '\(([s.keyword] + s.arguments).joined(separator: " "))'")
+            }
+            let portNumber = try port(s, s.arguments[0])
+            for address in try addressRange(s, s.keyword) {
+                let entry = ServiceAddress(address: address, port: portNumber)
+                if entries.contains(entry) { throw ConfigError(s.location, "virtual_server_group \(name): \(entry) is listed twice") }
+                if let first = entries.first, first.address.family != address.family {
+                    throw ConfigError(s.location, "virtual_server_group \(name): \(entry) is not of \(first)'s address family")
+                }
+                entries.append(entry)
+            }
+            if entries.count > 1024 {
+                throw ConfigError(s.location, "virtual_server_group \(name): more than 1024 addresses (tandem listens on each)")
+            }
+        }
+        virtualServerGroups[name] = VirtualServerGroupDefinition(name: name, entries: entries, fingerprint: block.fingerprint, location: block.location)
+    }
+
+    /// `ADDRESS` or `ADDRESS-LAST`: LAST replaces the address's last byte (IPv4, decimal) or
+    /// last 16-bit group (IPv6, hex) and must not be below it.
+    private func addressRange(_ s: ConfigStatement, _ text: String) throws -> [IPAddress] {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        let first = try address(s, String(parts[0]))
+        guard parts.count == 2 else {
+            if parts.count > 2 { throw ConfigError(s.location, "'\(text)' is not an address or an address range") }
+            return [first]
+        }
+        var bytes = first.bytes
+        if first.family == .ipv4 {
+            guard let last = Int(parts[1]), (Int(bytes[3])...255).contains(last) else {
+                throw ConfigError(s.location, "'\(text)': the range's end must be a number from \(bytes[3]) to 255")
+            }
+            return (Int(bytes[3])...last).compactMap { value in
+                bytes[3] = UInt8(value)
+                return IPAddress(bytes: bytes)
+            }
+        }
+        let start = Int(bytes[14]) << 8 | Int(bytes[15])
+        guard let last = Int(parts[1], radix: 16), (start...0xFFFF).contains(last) else {
+            throw ConfigError(s.location, "'\(text)': the range's end must be hex from \(String(start, radix: 16)) to ffff")
+        }
+        return (start...last).compactMap { value in
+            bytes[14] = UInt8(value >> 8)
+            bytes[15] = UInt8(value & 0xFF)
+            return IPAddress(bytes: bytes)
+        }
+    }
+
     // MARK: virtual_server
 
     /// Reads a `virtual_server`; nil (with a warning) for forms not served (fwmark, group, UDP).
     mutating func readVirtualServer(_ block: ConfigStatement) throws -> VirtualServerConfig? {
         let args = block.arguments
         guard let first = args.first else { throw ConfigError(block.location, "virtual_server needs an address and a port") }
-        if first == "fwmark" || first == "group" {
-            warn(block, "'virtual_server \(first)' ignored: fwmark and virtual_server_group services are not supported by tandem vrrp")
+        if first == "fwmark" {
+            warn(block, "'virtual_server fwmark' ignored: firewall-mark services are not supported by tandem vrrp")
             return nil
         }
         guard args.count == 2 else {
             throw ConfigError(block.location, "virtual_server takes an address and a port (tandem serves TCP on both), got \(args.count) value(s)")
         }
-        let service = ServiceAddress(address: try address(block, first), port: try port(block, args[1]))
-        var server = VirtualServerConfig(service: service, location: block.location)
+        var server: VirtualServerConfig
+        if first == "group" {
+            guard var group = virtualServerGroups[args[1]] else {
+                throw ConfigError(block.location, "virtual_server group \(args[1]): no virtual_server_group of that name")
+            }
+            if group.used { throw ConfigError(block.location, "virtual_server group \(args[1]): the group is already used by another virtual_server") }
+            group.used = true
+            virtualServerGroups[group.name] = group
+            guard let entry = group.entries.first else {
+                warn(block, "virtual_server group \(group.name): the group has no address and port tandem can serve; this virtual server is ignored")
+                return nil
+            }
+            server = VirtualServerConfig(service: entry, location: block.location)
+            server.group = group.name
+            server.listenAddresses = group.entries
+            // The group's entries are part of what a reload compares.
+            server.fingerprint = block.fingerprint + "\u{1D}" + group.fingerprint
+        } else {
+            server = VirtualServerConfig(service: ServiceAddress(address: try address(block, first), port: try port(block, args[1])), location: block.location)
+            server.fingerprint = block.fingerprint
+        }
+        let service = server.service
         var timing = CheckerTiming()
         var inhibit = false
         var protocolUDP = false
@@ -100,6 +195,7 @@ extension KeepalivedConfigReader {
             return nil
         }
         server.alpha = timing.alpha ?? false
+        server.smtpAlert = timing.smtpAlert ?? config.global.smtpAlertChecker ?? config.global.smtpAlert ?? false
         if server.hysteresis >= server.quorum {
             throw ConfigError(block.location, "virtual_server \(service): hysteresis \(server.hysteresis) must be less than quorum \(server.quorum)")
         }
@@ -134,6 +230,7 @@ extension KeepalivedConfigReader {
         case "delay_before_retry": timing.delayBeforeRetry = try seconds(s, try one(s), 0...86400)
         case "warmup": timing.warmup = try seconds(s, try one(s), 0...86400)
         case "alpha": timing.alpha = try flag(s)
+        case "smtp_alert": timing.smtpAlert = try flag(s)
         default: return false
         }
         return true
@@ -153,13 +250,13 @@ extension KeepalivedConfigReader {
             case "inhibit_on_failure": real.inhibitOnFailure = try flag(s)
             case "notify_up": real.notifyUp = try notify(s)
             case "notify_down": real.notifyDown = try notify(s)
-            case "TCP_CHECK", "HTTP_GET", "MISC_CHECK", "REDIS_CHECK":
+            case "TCP_CHECK", "HTTP_GET", "SSL_GET", "MISC_CHECK", "REDIS_CHECK":
                 checkerStatements.append(s)
-            case "SSL_GET", "SMTP_CHECK", "DNS_CHECK", "BFD_CHECK", "UDP_CHECK", "PING_CHECK", "FILE_CHECK":
+            case "SMTP_CHECK", "DNS_CHECK", "BFD_CHECK", "UDP_CHECK", "PING_CHECK", "FILE_CHECK":
                 warn(s, "real_server \(real.service): \(s.keyword) is not supported by tandem vrrp; this checker is ignored")
             case "lvs_method", "lb_kind":
                 warn(s, "real_server '\(s.keyword)' ignored: every kind is served as a proxy")
-            case "uthreshold", "lthreshold", "smtp_alert", "virtualhost", "snmp_name":
+            case "uthreshold", "lthreshold", "virtualhost", "snmp_name":
                 warn(s, "real_server '\(s.keyword)' is not supported by tandem vrrp; ignored")
             default:
                 warn(s, "unknown real_server keyword '\(s.keyword)' ignored")
@@ -168,6 +265,10 @@ extension KeepalivedConfigReader {
         for s in checkerStatements {
             real.checkers.append(try readChecker(s, real: real.service, timing: timing))
         }
+        // smtp_alert in a checker (tandem reads it there too; keepalived 2.2.7 only at the
+        // real and virtual server), else the real server's, the virtual server's, global_defs'.
+        let inChecker = try checkerStatements.flatMap { $0.block ?? [] }.last { $0.keyword == "smtp_alert" }.map { try flag($0) }
+        real.smtpAlert = inChecker ?? timing.smtpAlert ?? config.global.smtpAlertChecker ?? config.global.smtpAlert ?? false
         return real
     }
 
@@ -183,9 +284,11 @@ extension KeepalivedConfigReader {
         var misc: MiscCheck?
         var redis = RedisCheck()
         let kind = block.keyword
+        // SSL_GET reads as HTTP_GET and runs over TLS.
+        let reading = kind == "SSL_GET" ? "HTTP_GET" : kind
         for s in block.block ?? [] {
             if try readTiming(s, into: &timing) { continue }
-            switch (kind, s.keyword) {
+            switch (reading, s.keyword) {
             case (_, "connect_ip"): connectIP = try address(s, try one(s))
             case (_, "connect_port"): connectPort = try port(s, try one(s))
             case (_, "bindto"): bindAddress = try address(s, try one(s))
@@ -195,7 +298,7 @@ extension KeepalivedConfigReader {
             case ("HTTP_GET", "url"): http.urls.append(try readURL(s))
             case ("HTTP_GET", "virtualhost"): http.virtualhost = try one(s)
             case ("HTTP_GET", "http_protocol"), ("HTTP_GET", "fast_recovery"):
-                warn(s, "HTTP_GET '\(s.keyword)' is not supported by tandem vrrp (it sends HTTP/1.0 with Connection: close and checks every url each round); ignored")
+                warn(s, "\(kind) '\(s.keyword)' is not supported by tandem vrrp (it sends HTTP/1.0 with Connection: close and checks every url each round); ignored")
             case ("MISC_CHECK", "misc_path"):
                 misc = MiscCheck(path: try commandLine(s), timeout: misc?.timeout, dynamic: misc?.dynamic ?? false, user: misc?.user)
             case ("MISC_CHECK", "misc_timeout"):
@@ -223,8 +326,9 @@ extension KeepalivedConfigReader {
         let checkerKind: CheckerConfig.Kind
         switch kind {
         case "TCP_CHECK": checkerKind = .tcp
-        case "HTTP_GET":
-            guard !http.urls.isEmpty else { throw ConfigError(block.location, "HTTP_GET of real_server \(real) has no url block") }
+        case "HTTP_GET", "SSL_GET":
+            guard !http.urls.isEmpty else { throw ConfigError(block.location, "\(kind) of real_server \(real) has no url block") }
+            http.tls = kind == "SSL_GET"
             checkerKind = .http(http)
         case "MISC_CHECK":
             guard let misc, !misc.path.isEmpty else { throw ConfigError(block.location, "MISC_CHECK of real_server \(real) has no misc_path") }
@@ -308,13 +412,19 @@ extension KeepalivedConfigReader {
 
     // MARK: cross-checks
 
-    func checkVirtualServers() throws {
+    mutating func checkVirtualServers() throws {
         var seen: [ServiceAddress: VirtualServerConfig] = [:]
         for server in config.virtualServers {
-            if let other = seen[server.service] {
-                throw ConfigError(server.location, "virtual_server \(server.service) is already defined at \(other.location)")
+            for address in server.listenAddresses {
+                if let other = seen[address] {
+                    let what = server.group.map { "virtual_server group \($0): \(address)" } ?? "virtual_server \(address)"
+                    throw ConfigError(server.location, "\(what) is already defined at \(other.location)\(other.group.map { " (group \($0))" } ?? "")")
+                }
+                seen[address] = server
             }
-            seen[server.service] = server
+        }
+        for group in virtualServerGroups.values.sorted(by: { $0.location.line < $1.location.line }) where !group.used {
+            config.warnings.append(ConfigWarning(location: group.location, message: "virtual_server_group \(group.name) is not used by any virtual_server"))
         }
     }
 }

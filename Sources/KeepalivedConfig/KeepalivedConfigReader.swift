@@ -17,7 +17,6 @@ extension KeepalivedConfiguration {
 
 /// Top-level blocks keepalived has that tandem does not run, and why.
 private let unsupportedTopLevel: [String: String] = [
-    "virtual_server_group": "virtual_server_group is not supported yet (write one virtual_server per address)",
     "static_ipaddress": "static addresses are not managed by tandem vrrp",
     "static_routes": "static routes are not managed by tandem vrrp",
     "static_rules": "static rules are not managed by tandem vrrp",
@@ -33,13 +32,18 @@ private let unsupportedTopLevel: [String: String] = [
 
 struct KeepalivedConfigReader {
     var config = KeepalivedConfiguration()
+    /// `virtual_server_group` blocks by name, read before the virtual servers that use them.
+    var virtualServerGroups: [String: VirtualServerGroupDefinition] = [:]
 
     mutating func read(_ statements: [ConfigStatement]) throws -> KeepalivedConfiguration {
         // global_defs first: vrrp_version and garp defaults apply to every instance.
         for s in statements where s.keyword == "global_defs" { try readGlobal(s) }
+        for s in statements where s.keyword == "virtual_server_group" { try readVirtualServerGroup(s) }
+        config.vrrpFingerprint = statements.filter { !["virtual_server", "virtual_server_group"].contains($0.keyword) }
+            .map(\.fingerprint).joined(separator: "\n")
         for s in statements {
             switch s.keyword {
-            case "global_defs":
+            case "global_defs", "virtual_server_group":
                 continue
             case "vrrp_script":
                 let script = try readScript(s)
@@ -92,6 +96,9 @@ struct KeepalivedConfigReader {
             case "vrrp_garp_master_refresh": config.global.garpMasterRefresh = try integer(s, try one(s), 0...86400)
             case "vrrp_garp_master_refresh_repeat": config.global.garpMasterRefreshRepeat = try integer(s, try one(s), 1...100)
             case "vrrp_skip_check_adv_addr": config.global.skipCheckAdvertAddresses = true
+            case "smtp_alert": config.global.smtpAlert = try flag(s)
+            case "smtp_alert_vrrp": config.global.smtpAlertVRRP = try flag(s)
+            case "smtp_alert_checker": config.global.smtpAlertChecker = try flag(s)
             case "notification_email_to", "enable_traps", "enable_snmp_vrrp", "enable_snmp_keepalived", "enable_dbus",
                  "vrrp_strict", "vrrp_iptables", "vrrp_ipsets", "nftables", "lvs_id", "lvs_sync_daemon", "lvs_timeouts",
                  "lvs_flush", "vrrp_mcast_group4", "vrrp_mcast_group6", "dynamic_interfaces", "use_pid_dir",

@@ -10,6 +10,9 @@ public struct KeepalivedConfiguration: Sendable {
     public var virtualServers: [VirtualServerConfig] = []
     /// Unsupported or unknown directives, each ignored and named with its line.
     public var warnings: [ConfigWarning] = []
+    /// Everything but the virtual servers (global_defs, scripts, instances, sync groups), as
+    /// text without locations: a reload compares it to know whether the VRRP part changed.
+    public var vrrpFingerprint = ""
 
     public init() {}
 }
@@ -31,6 +34,11 @@ public struct GlobalDefinitions: Sendable {
     public var garpMasterRefresh: Int = 0
     public var garpMasterRefreshRepeat: Int = 1
     public var skipCheckAdvertAddresses = false
+    /// `smtp_alert`: the default for VRRP instances and checkers.
+    public var smtpAlert: Bool?
+    /// `smtp_alert_vrrp` / `smtp_alert_checker`: the default for each side, before `smtp_alert`.
+    public var smtpAlertVRRP: Bool?
+    public var smtpAlertChecker: Bool?
 
     public init() {}
 }

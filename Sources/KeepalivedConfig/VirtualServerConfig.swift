@@ -28,8 +28,13 @@ public enum ForwardingMethod: String, Sendable, Hashable {
 
 /// A `virtual_server IP PORT { … }` block, with the defaults keepalived gives it.
 public struct VirtualServerConfig: Sendable {
+    /// Its address and port; for `virtual_server group NAME`, the group's first entry.
     public var service: ServiceAddress
     public var location: SourceLocation
+    /// `virtual_server group NAME`: the virtual_server_group's name; nil for `virtual_server IP PORT`.
+    public var group: String?
+    /// Where it listens: its address and port, or every entry of its virtual_server_group.
+    public var listenAddresses: [ServiceAddress]
     public var scheduler: SchedulerName = .wlc
     public var forwarding: ForwardingMethod = .nat
     /// Seconds a client address stays with its real server; nil: no persistence.
@@ -43,16 +48,25 @@ public struct VirtualServerConfig: Sendable {
     public var quorumUp: NotifyCommand?
     public var quorumDown: NotifyCommand?
     public var haSuspend = false
+    /// `smtp_alert` (or global_defs' `smtp_alert_checker` / `smtp_alert`): e-mail when the quorum is gained or lost.
+    public var smtpAlert = false
     /// `sh-fallback` / `mh-fallback`: when the hashed server cannot take the connection, try the next.
     public var hashFallback = false
     /// `sh-port` / `mh-port`: hash the client's port too.
     public var hashPort = false
     public var realServers: [RealServerConfig] = []
+    /// The block as text without locations (`ConfigStatement.fingerprint`): a reload leaves a
+    /// virtual server whose block reads the same alone.
+    public var fingerprint = ""
 
     public init(service: ServiceAddress, location: SourceLocation) {
         self.service = service
         self.location = location
+        self.listenAddresses = [service]
     }
+
+    /// How logs and reloads name it: `IP:PORT`, or `group NAME`.
+    public var name: String { group.map { "group \($0)" } ?? service.description }
 }
 
 /// A `real_server IP PORT { … }` block.
@@ -63,6 +77,8 @@ public struct RealServerConfig: Sendable {
     public var inhibitOnFailure = false
     public var notifyUp: NotifyCommand?
     public var notifyDown: NotifyCommand?
+    /// E-mail when it goes up or down (`smtp_alert` here, in a checker, or inherited).
+    public var smtpAlert = false
     public var checkers: [CheckerConfig] = []
 
     public init(service: ServiceAddress, location: SourceLocation) {
@@ -103,14 +119,14 @@ public struct CheckerConfig: Sendable {
     public var name: String {
         switch kind {
         case .tcp: "TCP_CHECK"
-        case .http: "HTTP_GET"
+        case .http(let http): http.tls ? "SSL_GET" : "HTTP_GET"
         case .misc: "MISC_CHECK"
         case .redis: "REDIS_CHECK"
         }
     }
 }
 
-/// `HTTP_GET { url { … } … }`.
+/// `HTTP_GET { url { … } … }` and `SSL_GET`.
 public struct HTTPCheck: Sendable {
     public struct URL: Sendable {
         public var path: String
@@ -130,6 +146,9 @@ public struct HTTPCheck: Sendable {
 
     public var urls: [URL] = []
     public var virtualhost: String?
+    /// SSL_GET: the same request over TLS (the server's certificate is not verified, as
+    /// keepalived without an `ssl` block; SNI is the virtualhost when it is a name).
+    public var tls = false
 }
 
 /// `MISC_CHECK { misc_path … }`.

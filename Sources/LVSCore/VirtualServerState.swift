@@ -10,13 +10,18 @@ public struct CheckerPolicy: Sendable, Hashable {
     public var firstCheck: Duration
     /// Start as failed: the server is down until this checker succeeds.
     public var alpha: Bool
+    /// What it checks (kind, target, parameters), from the shell: on a reload a checker with the
+    /// same identity keeps its state (keepalived migrates a checker that compares equal).
+    public var identity: String
 
-    public init(delayLoop: Duration, retry: Int, delayBeforeRetry: Duration, firstCheck: Duration = .zero, alpha: Bool = false) {
+    public init(delayLoop: Duration, retry: Int, delayBeforeRetry: Duration, firstCheck: Duration = .zero, alpha: Bool = false,
+                identity: String = "") {
         self.delayLoop = delayLoop
         self.retry = retry
         self.delayBeforeRetry = delayBeforeRetry
         self.firstCheck = firstCheck
         self.alpha = alpha
+        self.identity = identity
     }
 }
 
@@ -26,7 +31,7 @@ public struct RealServerSettings: Sendable, Hashable {
     /// Down: kept with weight 0 (existing connections stay, no new ones) instead of removed.
     public var inhibitOnFailure: Bool
     public var checkers: [CheckerPolicy]
-    /// Address bytes and port, for Maglev's permutation.
+    /// Address bytes and port, for Maglev's permutation, and what a reload matches servers by.
     public var identity: [UInt8]
 
     public init(weight: Int, inhibitOnFailure: Bool = false, checkers: [CheckerPolicy], identity: [UInt8] = []) {
@@ -139,7 +144,7 @@ public struct VirtualServerState: Sendable {
         var expires: Duration
     }
 
-    public let settings: VirtualServerSettings
+    public internal(set) var settings: VirtualServerSettings
     var servers: [RealServer]
     var scheduler: Scheduler
     var persistent: [[UInt8]: Persistent] = [:]
@@ -267,7 +272,7 @@ public struct VirtualServerState: Sendable {
         updateQuorum(into: &actions)
     }
 
-    private mutating func updateQuorum(into actions: inout [VirtualServerAction]) {
+    mutating func updateQuorum(into actions: inout [VirtualServerAction]) {
         let sum = aliveWeight
         if quorumUp && sum < settings.quorum - settings.hysteresis {
             quorumUp = false

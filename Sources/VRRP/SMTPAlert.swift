@@ -26,6 +26,33 @@ public struct SMTPAlert: Sendable {
         return (subject, body)
     }
 
+    /// keepalived's subject and body when a checker takes a real server up or down (its
+    /// checker's wording: `=> TCP CHECK succeed on service <=`, HTTP_GET's `=> CHECK failed on
+    /// service : REASON <=`, …), or when a reload removes a live one (`=> Removing <=`) or the
+    /// daemon stops with omega (`=> Shutting down <=`).
+    public static func realServerMessage(routerID: String, realServer: String, virtualServer: String, up: Bool,
+                                         checker: String, reason: String? = nil) -> (subject: String, body: String) {
+        let subject = "[\(routerID)] Realserver \(realServer) of virtual server \(virtualServer) - \(up ? "UP" : "DOWN")"
+        let outcome = up ? "succeed" : "failed"
+        let body = switch checker {
+        case "TCP_CHECK": "=> TCP CHECK \(outcome) on service <="
+        case "MISC_CHECK": "=> MISC CHECK \(outcome) on service <="
+        case "REDIS_CHECK": "=> REDIS CHECK \(outcome) on service <="
+        case "reload": "=> Removing <="
+        case "shutdown": "=> Shutting down <="
+        default: up ? "=> CHECK succeed on service <=" : "=> CHECK failed on service : \(reason ?? "HTTP request failed") <="
+        }
+        return (subject, body)
+    }
+
+    /// keepalived's subject and body when a virtual server gains or loses its quorum.
+    public static func quorumMessage(routerID: String, virtualServer: String, gained: Bool, quorum: Int, hysteresis: Int,
+                                     weight: Int) -> (subject: String, body: String) {
+        let threshold = gained ? quorum + hysteresis : quorum - hysteresis
+        let subject = "[\(routerID)] Virtualserver \(virtualServer) - \(gained ? "UP" : "DOWN")"
+        return (subject, "=> \(gained ? "Gained quorum" : "Lost quorum") \(quorum)+\(hysteresis)=\(threshold) <= \(weight) <=")
+    }
+
     /// Sends in the background; `completion` gets nil or the error text.
     public func send(subject: String, body: String, completion: @escaping @Sendable (String?) -> Void) {
         let alert = self

@@ -10,6 +10,8 @@ import Glibc
 nonisolated(unsafe) private var signalPipeWrite: Int32 = -1
 /// The last termination signal received.
 nonisolated(unsafe) private var receivedSignal: Int32 = 0
+/// Set by SIGHUP (when the embedder asked for reloads), cleared by the loop.
+nonisolated(unsafe) private var reloadRequested: Int32 = 0
 
 /// Emails being sent: shutdown waits for them (briefly) so the STOP alert goes out.
 private final class MailInFlight: Sendable {
@@ -74,6 +76,8 @@ public final class VRRPDaemon: @unchecked Sendable {
     /// Instances whose claim the gate is holding back.
     private var gated: Set<Int> = []
     private let control = DaemonControl()
+    /// Called on the daemon's thread on SIGHUP (with `run(handleSignals: true)`); nil: SIGHUP ignored.
+    private let onReload: (@Sendable () -> Void)?
 
     /// What an embedding program asks of a running daemon (`post`), from any thread.
     public enum Control: Sendable {
@@ -108,9 +112,11 @@ public final class VRRPDaemon: @unchecked Sendable {
     public init(configuration: KeepalivedConfiguration, externalTracked: [TrackedObject] = [],
                 addressGuard: (program: String, arguments: [String])? = nil,
                 claimGate: (@Sendable () -> Bool)? = nil,
+                onReload: (@Sendable () -> Void)? = nil,
                 log: @escaping @Sendable (String) -> Void) throws {
         self.configuration = configuration
         self.claimGate = claimGate
+        self.onReload = onReload
         self.log = log
         self.externalTracked = externalTracked
         self.origin = clock.now
@@ -272,9 +278,13 @@ public final class VRRPDaemon: @unchecked Sendable {
             _ = poll(&fds, nfds_t(fds.count), timeoutMs)
 
             if fds[0].revents != 0 && signalPipeRead != control.wakeRead {
-                var byte: UInt8 = 0
-                _ = read(signalPipeRead, &byte, 1)
-                return shutdown()
+                var buffer = [UInt8](repeating: 0, count: 16)
+                while read(signalPipeRead, &buffer, buffer.count) > 0 {}
+                if receivedSignal != 0 { return shutdown() }
+                if reloadRequested != 0 {
+                    reloadRequested = 0
+                    onReload?()
+                }
             }
             if fds[1].revents != 0 {
                 for command in control.take() {
@@ -502,7 +512,8 @@ public final class VRRPDaemon: @unchecked Sendable {
             runner.start(generic.command, extraArguments: ["INSTANCE", config.name, state.rawValue, String(priority)],
                          as: user(generic), deadline: nil, tag: "notify")
         }
-        if config.smtpAlert == true, let smtp, state != .initialize {
+        let global = configuration.global
+        if (config.smtpAlert ?? global.smtpAlertVRRP ?? global.smtpAlert) == true, let smtp, state != .initialize {
             let (subject, body) = SMTPAlert.message(routerID: configuration.global.routerID ?? hostName(), instance: config.name, state: state.rawValue)
             let log = self.log
             let name = config.name
@@ -542,8 +553,17 @@ public final class VRRPDaemon: @unchecked Sendable {
             }
         }
         signal(SIGPIPE, SIG_IGN)
-        // keepalived reloads on SIGHUP; tandem does not reload, and must not die of it.
-        signal(SIGHUP, SIG_IGN)
+        if onReload != nil {
+            // keepalived reloads on SIGHUP: the embedder re-reads its file.
+            signal(SIGHUP) { _ in
+                reloadRequested = 1
+                var byte: UInt8 = 1
+                _ = write(signalPipeWrite, &byte, 1)
+            }
+        } else {
+            // Nothing to reload here; a stray SIGHUP must not stop the daemon.
+            signal(SIGHUP, SIG_IGN)
+        }
     }
 }
 

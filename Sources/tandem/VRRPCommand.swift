@@ -3,6 +3,7 @@ import Daemon
 import KeepalivedConfig
 import LVS
 import Logging
+import Synchronization
 import TandemMetrics
 import VRRP
 import VRRPCore
@@ -21,7 +22,8 @@ struct VRRPCommand: ParsableCommand {
             virtual_server, include) and runs its VRRP instances, and its virtual servers as TCP \
             proxies in user space with keepalived's checkers. Unsupported directives are warnings naming their line; \
             malformed ones are errors (exit 1). SIGTERM or SIGINT: priority-0 advert, addresses removed, \
-            notify_stop. Needs root (raw sockets, netlink).
+            notify_stop. SIGHUP: re-read the file and apply its virtual server changes \
+            (the VRRP instances run on unchanged). Needs root (raw sockets, netlink).
             """)
 
     @Argument(help: "keepalived.conf path.")
@@ -61,27 +63,31 @@ struct VRRPCommand: ParsableCommand {
             emit("tandem vrrp: configuration \(path) is valid (\(config.instances.count) instance(s), \(config.virtualServers.count) virtual server(s), \(config.warnings.count) warning(s))")
             return
         }
+        let live = LiveVirtualServers()
         let daemon: VRRPDaemon
         do {
-            daemon = try VRRPDaemon(configuration: config, addressGuard: addressGuardLaunch, log: { emit("tandem vrrp: " + $0) })
+            let path = self.path
+            daemon = try VRRPDaemon(configuration: config, addressGuard: addressGuardLaunch,
+                                    onReload: { reloadConfiguration(path: path, running: config, live: live, emit: emit) },
+                                    log: { emit("tandem vrrp: " + $0) })
         } catch {
             emit("tandem vrrp: \(error)")
             throw ExitCode(1)
         }
-        var virtualServers: VirtualServers?
+        // ha_suspend: an address is held while an instance carrying it is master.
+        let carried = config.instances.map { Set($0.virtualAddresses.map(\.address)) }
+        let vrrp = daemon
+        live.addressHeld.withLock {
+            $0 = { address in
+                let owners = carried.indices.filter { carried[$0].contains(address) }
+                guard !owners.isEmpty else { return nil }
+                let states = vrrp.states
+                return owners.contains { states.indices.contains($0) && states[$0] == .master }
+            }
+        }
         if !config.virtualServers.isEmpty {
-            // ha_suspend: an address is held while an instance carrying it is master.
-            let carried = config.instances.map { Set($0.virtualAddresses.map(\.address)) }
-            let vrrp = daemon
             do {
-                let servers = try VirtualServers(configuration: config, log: { emit("tandem vrrp: " + $0) }, addressHeld: { address in
-                    let owners = carried.indices.filter { carried[$0].contains(address) }
-                    guard !owners.isEmpty else { return nil }
-                    let states = vrrp.states
-                    return owners.contains { states.indices.contains($0) && states[$0] == .master }
-                })
-                try servers.start()
-                virtualServers = servers
+                try live.start(config, emit: emit)
             } catch {
                 emit("tandem vrrp: \(error)")
                 throw ExitCode(1)
@@ -105,9 +111,58 @@ struct VRRPCommand: ParsableCommand {
         }
         notifier?.ready()
         let status = daemon.run()
-        virtualServers?.stop()
+        live.servers.withLock { $0 }?.stop()
         server?.closeBlocking()
         if status != 0 { throw ExitCode(status) }
+    }
+}
+
+/// The virtual servers running (nil until a configuration has one), and ha_suspend's question.
+private final class LiveVirtualServers: Sendable {
+    let servers = Mutex<VirtualServers?>(nil)
+    let addressHeld = Mutex<(@Sendable (IPAddress) -> Bool?)?>(nil)
+
+    func start(_ configuration: KeepalivedConfiguration, emit: @escaping @Sendable (String) -> Void) throws {
+        let held: @Sendable (IPAddress) -> Bool? = addressHeld.withLock { $0 } ?? { @Sendable _ in nil }
+        let started = try VirtualServers(configuration: configuration, log: { emit("tandem vrrp: " + $0) }, addressHeld: held)
+        try started.start()
+        servers.withLock { $0 = started }
+    }
+}
+
+/// SIGHUP, on the VRRP daemon's thread: re-reads the file. A file that does not load is
+/// reported (file:line) and the running configuration stays. Virtual servers are changed as
+/// keepalived's reload changes them (`VirtualServers.reload`); the VRRP instances keep running
+/// untouched (their addresses stay), and a change to them is reported as not applied.
+private func reloadConfiguration(path: String, running: KeepalivedConfiguration, live: LiveVirtualServers,
+                                 emit: @escaping @Sendable (String) -> Void) {
+    emit("tandem vrrp: SIGHUP: reloading \(path)")
+    let loaded: KeepalivedConfiguration
+    do {
+        loaded = try KeepalivedConfiguration.load(file: path)
+    } catch {
+        emit("tandem vrrp: reload failed: \(error); the running configuration stays")
+        return
+    }
+    for warning in loaded.warnings { emit("tandem vrrp: \(warning)") }
+    if loaded.vrrpFingerprint != running.vrrpFingerprint {
+        emit("tandem vrrp: \(path): warning: reload: global_defs, vrrp_script, vrrp_instance or vrrp_sync_group changed: "
+             + "not applied (tandem vrrp applies them at its next start); the instances run on unchanged")
+    }
+    // The running global_defs (script_user, script security) with the new virtual servers.
+    var next = running
+    next.virtualServers = loaded.virtualServers
+    if let servers = live.servers.withLock({ $0 }) {
+        servers.reload(next)
+    } else if !next.virtualServers.isEmpty {
+        do {
+            try live.start(next, emit: emit)
+            emit("tandem vrrp: reload: virtual servers: 0 unchanged, 0 changed, \(next.virtualServers.count) added, 0 removed")
+        } catch {
+            emit("tandem vrrp: reload: \(error)")
+        }
+    } else {
+        emit("tandem vrrp: reload: no virtual server before or after")
     }
 }
 

@@ -66,7 +66,9 @@ struct ServiceTests {
             for setting in ["NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes"] {
                 #expect(lines.contains(setting), "\(unit): \(setting)")
             }
-            #expect(!lines.contains { $0.hasPrefix("ExecReload=") }, "\(unit): no daemon reloads on SIGHUP")
+            // Only tandem vrrp reloads (its virtual servers) on SIGHUP.
+            #expect(lines.contains { $0.hasPrefix("ExecReload=") } == (unit == "tandem-vrrp@.service"), "\(unit): ExecReload")
+            if unit == "tandem-vrrp@.service" { #expect(lines.contains("ExecReload=/bin/kill -HUP $MAINPID")) }
             let vip = unit == "tandem-vrrp@.service" || unit == "tandem@.service"
             #expect(lines.contains(vip ? "CapabilityBoundingSet=CAP_NET_RAW CAP_NET_ADMIN" : "CapabilityBoundingSet="), "\(unit)")
             #expect(lines.contains(vip ? "AmbientCapabilities=CAP_NET_RAW CAP_NET_ADMIN" : "AmbientCapabilities="), "\(unit)")

@@ -62,3 +62,17 @@ struct VRRPLabTests {
         #expect(result.output.contains("PASS \(name)"), "\(result.output)")
     }
 }
+
+@Suite("the second seed's keepalived.conf pair in network namespaces", .enabled(if: VRRPLab.shouldRun), .timeLimit(.minutes(3)))
+struct SeedLVSLabTests {
+    /// scripts/lab-lvs.sh (about 35 s): the seed's two configs as written, real redis-servers,
+    /// the VIP moving both ways, a killed real server out within delay_loop + retries, the
+    /// sorry server answering with both real servers down.
+    @Test("seed 2: VIP moves, clients reach Redis through the virtual_server, checkers and sorry_server")
+    func seed2() async throws {
+        if findExecutable("redis-server") == nil, !isCI { return }
+        let result = try await VRRPLab.run(["seed2"], script: "scripts/lab-lvs.sh")
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.contains("PASS seed2"), "\(result.output)")
+    }
+}

@@ -15,7 +15,8 @@ private final class VirtualServerProcess: @unchecked Sendable {
     var notifyLog: URL { directory.appendingPathComponent("notify.log") }
 
     /// `body` is the virtual_server block's inside; `PORT` and `DIR` in it are replaced.
-    init(_ body: String, scripts: [String: String] = [:]) throws {
+    /// `wholeFile`: the whole keepalived.conf instead (`PORT` and `DIR` in it replaced).
+    init(_ body: String, scripts: [String: String] = [:], global: String = "", wholeFile: String? = nil) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-lvs-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         port = try freeLoopbackPort()
@@ -25,8 +26,9 @@ private final class VirtualServerProcess: @unchecked Sendable {
             chmod(path, 0o755)
         }
         let conf = directory.appendingPathComponent("keepalived.conf").path
-        try "virtual_server 127.0.0.1 \(port) {\n\(body.replacingOccurrences(of: "DIR", with: directory.path))\n}\n"
-            .write(toFile: conf, atomically: true, encoding: .utf8)
+        let text = wholeFile?.replacingOccurrences(of: "PORT", with: String(port))
+            ?? "\(global.isEmpty ? "" : global + "\n")virtual_server 127.0.0.1 \(port) {\n\(body)\n}\n"
+        try text.replacingOccurrences(of: "DIR", with: directory.path).write(toFile: conf, atomically: true, encoding: .utf8)
         child = try ChildProcess(executable: try tandemExecutable(), arguments: ["vrrp", conf], logFile: logFile)
     }
 
@@ -38,6 +40,24 @@ private final class VirtualServerProcess: @unchecked Sendable {
     }
 
     var log: String { (try? String(contentsOf: logFile, encoding: .utf8)) ?? "" }
+
+    /// Replaces the whole keepalived.conf (`DIR` replaced) and sends SIGHUP; waits for the
+    /// reload's outcome line after it and returns it.
+    func reload(_ text: String) async throws -> String {
+        let conf = directory.appendingPathComponent("keepalived.conf").path
+        try text.replacingOccurrences(of: "DIR", with: directory.path).write(toFile: conf, atomically: true, encoding: .utf8)
+        let before = log.split(separator: "\n").count
+        guard let pid = child?.pid else { throw HarnessError("tandem vrrp is not running") }
+        kill(pid, SIGHUP)
+        var outcome = ""
+        try await waitUntil("the reload's outcome (log: \(logTail()))") {
+            let lines = log.split(separator: "\n").dropFirst(before)
+            guard let line = lines.first(where: { $0.contains("reload: virtual servers:") || $0.contains("reload failed:") }) else { return false }
+            outcome = String(line)
+            return true
+        }
+        return outcome
+    }
     var notifications: [String] {
         ((try? String(contentsOf: notifyLog, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
     }
@@ -153,6 +173,186 @@ struct VirtualServerTests {
             try await waitUntil("A back (log: \(lvs.logTail()))", timeout: .seconds(8)) { lvs.log.contains("gained quorum") }
             #expect(try await servedPorts(lvs, count: 3) == Array(repeating: a.port, count: 3))
             try await waitUntil("notify_up A") { lvs.notifications.contains("up A") }
+            #expect(lvs.stop() == 0)
+        }
+    }
+
+    @Test("SIGHUP: weight 0 drains, a new real server takes connections, a removed one keeps its open connection, a bad file keeps the running one, a new virtual server listens")
+    func reloadOnSIGHUP() async throws {
+        try await withRedisServers(3) { servers in
+            let (a, b, c) = (servers[0], servers[1], servers[2])
+            func real(_ server: RedisServer, weight: Int = 1) -> String {
+                """
+                  real_server 127.0.0.1 \(server.port) {
+                    weight \(weight)
+                    TCP_CHECK {
+                      connect_timeout 1
+                      warmup 0
+                    }
+                  }
+                """
+            }
+            let lvs = try VirtualServerProcess("  delay_loop 1\n  lb_algo rr\n\(real(a))\n\(real(b))\n")
+            let lvsPort = lvs.port
+            func conf(_ reals: String, extra: String = "") -> String {
+                "virtual_server 127.0.0.1 \(lvsPort) {\n  delay_loop 1\n  lb_algo rr\n\(reals)\n}\n\(extra)"
+            }
+            defer { _ = lvs.stop() }
+            try await lvs.waitListening()
+            #expect(Set(try await servedPorts(lvs, count: 2)) == [a.port, b.port])
+            // One connection that stays open on B.
+            var kept: RedisConnection?
+            var others: [RedisConnection] = []
+            for _ in 0..<4 where kept == nil {
+                let connection = try await lvs.connect()
+                if try await servedPort(connection) == b.port { kept = connection } else { others.append(connection) }
+            }
+            let onB = try #require(kept)
+
+            // B drained to weight 0, C added: new connections go to A and C; B's open one works.
+            var outcome = try await lvs.reload(conf(real(a) + "\n" + real(b, weight: 0) + "\n" + real(c)))
+            #expect(outcome.contains("0 unchanged, 1 changed, 0 added, 0 removed"), "\(outcome)")
+            #expect(lvs.log.contains("real server 127.0.0.1:\(c.port) added by reload"))
+            #expect(lvs.log.contains("real server 127.0.0.1:\(b.port) weight 0"))
+            let drained = try await servedPorts(lvs, count: 6)
+            #expect(Set(drained) == [a.port, c.port], "\(drained)")
+            #expect(try await onB.send(["SET", "drained", "1"]).string == "OK")
+
+            // B removed: its open connection stays until it ends.
+            outcome = try await lvs.reload(conf(real(a) + "\n" + real(c)))
+            #expect(outcome.contains("1 changed"), "\(outcome)")
+            #expect(lvs.log.contains("real server 127.0.0.1:\(b.port) removed by reload; its 1 open connection(s) stay until they end"), "\(lvs.logTail())")
+            #expect(try await onB.send(["GET", "drained"]).string == "1")
+            #expect(Set(try await servedPorts(lvs, count: 4)) == [a.port, c.port])
+
+            // A file that does not load: reported with its line, the running configuration stays.
+            outcome = try await lvs.reload(conf(real(a) + "\n" + real(c)).replacingOccurrences(of: "lb_algo rr", with: "lb_algo nosuch"))
+            #expect(outcome.contains("keepalived.conf:3: 'lb_algo': 'nosuch' is not a scheduler"), "\(outcome)")
+            #expect(outcome.contains("the running configuration stays"), "\(outcome)")
+            #expect(Set(try await servedPorts(lvs, count: 4)) == [a.port, c.port])
+
+            // Unchanged text with a second virtual server after it: the first untouched, the second listens.
+            let second = try freeLoopbackPort()
+            outcome = try await lvs.reload(conf(real(a) + "\n" + real(c), extra: "virtual_server 127.0.0.1 \(second) {\n  delay_loop 1\n\(real(b))\n}\n"))
+            #expect(outcome.contains("1 unchanged, 0 changed, 1 added, 0 removed"), "\(outcome)")
+            let connection = try await RedisConnection.connect(RedisConnectionConfiguration(
+                host: "127.0.0.1", port: second, connectTimeout: .seconds(2), commandTimeout: .seconds(2)))
+            #expect(try await servedPort(connection) == b.port)
+            await connection.close()
+
+            // The first removed: it stops listening; the second serves on.
+            outcome = try await lvs.reload("virtual_server 127.0.0.1 \(second) {\n  delay_loop 1\n\(real(b))\n}\n")
+            #expect(outcome.contains("1 unchanged, 0 changed, 0 added, 1 removed"), "\(outcome)")
+            await #expect(throws: (any Error).self) { _ = try await lvs.connect() }
+            await onB.close()
+            for connection in others { await connection.close() }
+            #expect(lvs.stop() == 0)
+        }
+    }
+
+    @Test("smtp_alert: a killed real server's DOWN mail and the lost quorum's, then UP and gained, keepalived's subjects and bodies")
+    func smtpAlerts() async throws {
+        try await withRedisServers(1) { servers in
+            let a = servers[0]
+            let sink = try MailSink()
+            defer { sink.stop() }
+            try await sink.waitListening()
+            let lvs = try VirtualServerProcess("""
+                  delay_loop 0.5
+                  lb_algo rr
+                  smtp_alert
+                  real_server 127.0.0.1 \(a.port) {
+                    TCP_CHECK {
+                      connect_timeout 1
+                      nb_get_retry 0
+                      warmup 0
+                    }
+                  }
+                """, global: """
+                global_defs {
+                  router_id LVS_LAB
+                  notification_email {
+                    ops@example.com
+                  }
+                  notification_email_from lvs@example.com
+                  smtp_server 127.0.0.1 \(sink.port)
+                  smtp_connect_timeout 5
+                }
+                """)
+            defer { _ = lvs.stop() }
+            try await lvs.waitListening()
+            let rs = "127.0.0.1:\(a.port)", vs = "127.0.0.1:\(lvs.port)"
+            a.kill9()
+            try await waitUntil("the DOWN mails (log: \(lvs.logTail()); mail: \(sink.text))", timeout: .seconds(10)) {
+                sink.text.contains("Subject: [LVS_LAB] Realserver \(rs) of virtual server \(vs) - DOWN")
+                    && sink.text.contains("Subject: [LVS_LAB] Virtualserver \(vs) - DOWN")
+            }
+            #expect(sink.text.contains("=> TCP CHECK failed on service <="))
+            #expect(sink.text.contains("=> Lost quorum 1+0=1 <= 0 <="))
+            #expect(sink.text.contains("> MAIL FROM:<lvs@example.com>") && sink.text.contains("> RCPT TO:<ops@example.com>"))
+            try await a.restart()
+            try await waitUntil("the UP mails (log: \(lvs.logTail()); mail: \(sink.text))", timeout: .seconds(10)) {
+                sink.text.contains("Subject: [LVS_LAB] Realserver \(rs) of virtual server \(vs) - UP")
+                    && sink.text.contains("Subject: [LVS_LAB] Virtualserver \(vs) - UP")
+            }
+            #expect(sink.text.contains("=> TCP CHECK succeed on service <="))
+            #expect(sink.text.contains("=> Gained quorum 1+0=1 <= 1 <="))
+            #expect(lvs.log.contains("smtp alert sent: [LVS_LAB] Realserver \(rs) of virtual server \(vs) - DOWN"))
+            #expect(lvs.stop() == 0)
+        }
+    }
+
+    @Test("virtual_server_group: every entry listens, one scheduler behind them all; a reload adds and removes an entry")
+    func virtualServerGroup() async throws {
+        try await withRedisServers(2) { servers in
+            let (a, b) = (servers[0], servers[1])
+            func file(_ entries: String) -> String {
+                """
+                virtual_server_group REDIS {
+                \(entries)
+                }
+                virtual_server group REDIS {
+                  delay_loop 1
+                  lb_algo rr
+                  real_server 127.0.0.1 \(a.port) {
+                    TCP_CHECK {
+                      connect_timeout 1
+                    }
+                  }
+                  real_server 127.0.0.1 \(b.port) {
+                    TCP_CHECK {
+                      connect_timeout 1
+                    }
+                  }
+                }
+                """
+            }
+            let lvs = try VirtualServerProcess("", wholeFile: file("  127.0.0.1-2 PORT"))
+            defer { _ = lvs.stop() }
+            try await lvs.waitListening()
+            let port = lvs.port
+            #expect(lvs.log.contains("VS group REDIS: listening on 127.0.0.1:\(port), 127.0.0.2:\(port) (rr, 2 real server(s))"), "\(lvs.logTail())")
+            func served(via host: String) async throws -> Int {
+                let connection = try await RedisConnection.connect(RedisConnectionConfiguration(
+                    host: host, port: port, connectTimeout: .seconds(2), commandTimeout: .seconds(2)))
+                let served = try await servedPort(connection)
+                await connection.close()
+                return served
+            }
+            // rr runs across the entries: the next connection takes the next server, whichever address it came to.
+            var order: [Int] = []
+            for host in ["127.0.0.1", "127.0.0.2", "127.0.0.2", "127.0.0.1"] { order.append(try await served(via: host)) }
+            #expect(order[0] != order[1] && order[1] != order[2] && order[2] != order[3], "\(order)")
+            #expect(Set(order) == [a.port, b.port])
+
+            var outcome = try await lvs.reload(file("  127.0.0.1 PORT\n  127.0.0.3 \(port)").replacingOccurrences(of: "PORT", with: String(port)))
+            #expect(outcome.contains("0 unchanged, 1 changed"), "\(outcome)")
+            try await waitUntil("127.0.0.3 listening (log: \(lvs.logTail()))") { lvs.log.contains("listening on 127.0.0.3:\(port) (added by reload)") }
+            #expect(lvs.log.contains("127.0.0.2:\(port) removed by reload: no longer listening there"))
+            #expect([a.port, b.port].contains(try await served(via: "127.0.0.3")))
+            await #expect(throws: (any Error).self) { _ = try await served(via: "127.0.0.2") }
+            outcome = try await lvs.reload(file("  127.0.0.1 PORT\n  127.0.0.3 \(port)").replacingOccurrences(of: "PORT", with: String(port)))
+            #expect(outcome.contains("1 unchanged, 0 changed"), "\(outcome)")
             #expect(lvs.stop() == 0)
         }
     }
@@ -314,9 +514,88 @@ private func rawExchange(port: Int, request: String) throws -> String {
     return String(decoding: reply, as: UTF8.self)
 }
 
+/// An HTTPS server (python3 http.server wrapped in TLS, a test certificate) serving
+/// `directory` on a free loopback port; stopped by PID.
+private final class HTTPSServerProcess: @unchecked Sendable {
+    let port: Int
+    private let child: ChildProcess
+
+    init(directory: URL, certificate: String, key: String) async throws {
+        port = try freeLoopbackPort()
+        child = try ChildProcess(
+            executable: HTTPServerProcess.python!,
+            arguments: ["-c", """
+                import functools, http.server, ssl, sys
+                port, directory, cert, key = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+                handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=directory)
+                httpd = http.server.HTTPServer(("127.0.0.1", port), handler)
+                context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+                context.load_cert_chain(cert, key)
+                httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+                httpd.serve_forever()
+                """, "\(port)", directory.path, certificate, key],
+            logFile: directory.appendingPathComponent("https-\(port).log"))
+        let port = self.port
+        try await waitUntil("python3 https server on \(port)") {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(fd) }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            return withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+            }
+        }
+    }
+
+    func stop() { child.kill9() }
+    deinit { child.kill9() }
+}
+
 @Suite("tandem vrrp serving virtual_server with HTTP servers", .serialized, .timeLimit(.minutes(2)),
        .enabled(if: HTTPServerProcess.python != nil || isCI, "python3 is not installed"))
 struct VirtualServerHTTPTests {
+    @Test("SSL_GET: the url over TLS (a certificate nobody verifies, as keepalived), up on its digest, down when the page changes")
+    func sslGet() async throws {
+        guard TLSCertificates.opensslBinary != nil || isCI else { return }
+        let certificates = try TLSCertificates()
+        let site = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-https-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: site, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: site) }
+        let health = site.appendingPathComponent("health")
+        try "healthy\n".write(to: health, atomically: true, encoding: .utf8)
+        let digest = try runProgram("/usr/bin/md5sum", [health.path]).output.prefix(32)
+        let server = try await HTTPSServerProcess(directory: site, certificate: certificates.cert, key: certificates.key)
+        defer { server.stop() }
+        let lvs = try VirtualServerProcess("""
+              delay_loop 0.5
+              real_server 127.0.0.1 \(server.port) {
+                SSL_GET {
+                  url {
+                    path /health
+                    digest \(digest)
+                  }
+                  connect_timeout 2
+                  retry 0
+                  warmup 0
+                  alpha
+                }
+              }
+            """)
+        defer { _ = lvs.stop() }
+        try await lvs.waitListening()
+        // alpha: down until the first check over TLS succeeds.
+        try await waitUntil("SSL_GET up (log: \(lvs.logTail()))", timeout: .seconds(8)) {
+            lvs.log.contains("real server 127.0.0.1:\(server.port) up")
+        }
+        try "changed\n".write(to: health, atomically: true, encoding: .utf8)
+        try await waitUntil("SSL_GET down on the digest (log: \(lvs.logTail()))", timeout: .seconds(8)) {
+            lvs.log.contains("real server 127.0.0.1:\(server.port) down (MD5 digest error to [/health]")
+        }
+        #expect(lvs.stop() == 0)
+    }
+
     @Test("HTTP_GET with status_code and digest; persistence holds a client address; a half-closed request is answered")
     func httpGetPersistenceHalfClose() async throws {
         let site = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-http-\(UUID().uuidString)")
@@ -385,4 +664,66 @@ struct VirtualServerHTTPTests {
         }
         #expect(lvs.stop() == 0)
     }
+}
+
+/// An SMTP sink (python3) on a free loopback port: each command line as "> LINE", each
+/// message's lines as they are, in one file; stopped by PID.
+private final class MailSink: @unchecked Sendable {
+    let port: Int
+    let directory: URL
+    private var child: ChildProcess?
+    var file: URL { directory.appendingPathComponent("mail.log") }
+    var text: String { (try? String(contentsOf: file, encoding: .utf8)) ?? "" }
+
+    init() throws {
+        guard let python = HTTPServerProcess.python else { throw HarnessError("python3 is not installed") }
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-mail-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        port = try freeLoopbackPort()
+        child = try ChildProcess(executable: python, arguments: ["-c", """
+            import socket, sys
+            s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(8)
+            out = open(sys.argv[2], "a")
+            while True:
+                c, _ = s.accept(); f = c.makefile("rwb")
+                def say(t): f.write(t.encode() + b"\\r\\n"); f.flush()
+                say("220 sink")
+                data = False
+                for line in f:
+                    t = line.decode().rstrip("\\r\\n")
+                    if data:
+                        if t == ".": data = False; say("250 queued"); out.flush(); continue
+                        out.write(t + "\\n"); continue
+                    out.write("> " + t + "\\n"); out.flush()
+                    cmd = t.split(" ")[0].upper()
+                    if cmd == "DATA": data = True; say("354 go ahead")
+                    elif cmd == "QUIT": say("221 bye"); break
+                    else: say("250 ok")
+                c.close()
+            """, String(port), file.path], logFile: directory.appendingPathComponent("sink.log"))
+    }
+
+    func waitListening() async throws {
+        let port = self.port
+        try await waitUntil("the mail sink on \(port)") {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(fd) }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            return withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+            }
+        }
+    }
+
+    func stop() {
+        child?.terminate()
+        child = nil
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    deinit { child?.kill9() }
 }

@@ -96,4 +96,26 @@ struct SMTPAlertTests {
         #expect(m.subject == "[LVS_MASTER] VRRP Instance VI_1 - Entering MASTER state")
         #expect(m.body == "=> VRRP Instance is now owning VRRP VIPs <=")
     }
+
+    @Test("checker alerts: keepalived 2.2.7's subjects and each checker's body")
+    func checkerMessages() {
+        let down = SMTPAlert.realServerMessage(routerID: "LVS_MASTER", realServer: "192.168.72.128:6379",
+                                               virtualServer: "192.168.72.115:6379", up: false, checker: "TCP_CHECK")
+        #expect(down.subject == "[LVS_MASTER] Realserver 192.168.72.128:6379 of virtual server 192.168.72.115:6379 - DOWN")
+        #expect(down.body == "=> TCP CHECK failed on service <=")
+        let up = SMTPAlert.realServerMessage(routerID: "R", realServer: "a", virtualServer: "v", up: true, checker: "TCP_CHECK")
+        #expect(up.subject == "[R] Realserver a of virtual server v - UP" && up.body == "=> TCP CHECK succeed on service <=")
+        #expect(SMTPAlert.realServerMessage(routerID: "R", realServer: "a", virtualServer: "v", up: true, checker: "HTTP_GET").body
+                == "=> CHECK succeed on service <=")
+        #expect(SMTPAlert.realServerMessage(routerID: "R", realServer: "a", virtualServer: "v", up: false, checker: "HTTP_GET",
+                                            reason: "status code 500").body == "=> CHECK failed on service : status code 500 <=")
+        #expect(SMTPAlert.realServerMessage(routerID: "R", realServer: "a", virtualServer: "v", up: false, checker: "MISC_CHECK").body
+                == "=> MISC CHECK failed on service <=")
+        #expect(SMTPAlert.realServerMessage(routerID: "R", realServer: "a", virtualServer: "v", up: false, checker: "reload").body
+                == "=> Removing <=")
+        let lost = SMTPAlert.quorumMessage(routerID: "R", virtualServer: "group G", gained: false, quorum: 3, hysteresis: 1, weight: 1)
+        #expect(lost.subject == "[R] Virtualserver group G - DOWN" && lost.body == "=> Lost quorum 3+1=2 <= 1 <=")
+        let gained = SMTPAlert.quorumMessage(routerID: "R", virtualServer: "v", gained: true, quorum: 3, hysteresis: 1, weight: 4)
+        #expect(gained.subject == "[R] Virtualserver v - UP" && gained.body == "=> Gained quorum 3+1=4 <= 4 <=")
+    }
 }
