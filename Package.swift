@@ -48,7 +48,7 @@ let package = Package(
         ),
         .target(
             name: "SentinelConfig",
-            dependencies: ["RESP"],
+            dependencies: ["RESP", "AlertCore"],
             swiftSettings: swiftSettings
         ),
         // posix_spawn's closefrom and GNU flags, and fork-then-exec for a child run as another user.
@@ -109,9 +109,20 @@ let package = Package(
         ),
         // Linux calls Glibc's module map does not reach: packet sockets, IPv6 receive options.
         .target(name: "CVRRPSystem"),
+        // PURE: which event becomes which alert, the retry/backoff/drop schedule, the payloads.
+        .target(
+            name: "AlertCore",
+            swiftSettings: swiftSettings
+        ),
+        // The alerts' shell: a thread per sink doing the webhook's HTTP POST or the SMTP.
+        .target(
+            name: "Alerts",
+            dependencies: ["AlertCore"],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "VRRP",
-            dependencies: ["VRRPCore", "KeepalivedConfig", "CVRRPSystem", "Spawn"],
+            dependencies: ["VRRPCore", "KeepalivedConfig", "CVRRPSystem", "Spawn", "Alerts"],
             swiftSettings: swiftSettings
         ),
         // The virtual servers' shell: a TCP listener per virtual_server, the byte path, the checkers.
@@ -153,7 +164,7 @@ let package = Package(
         // node.yaml reader for `tandem run`: typed settings, errors with file, line and key.
         .target(
             name: "NodeConfig",
-            dependencies: [.product(name: "Yams", package: "Yams")],
+            dependencies: ["AlertCore", .product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings
         ),
         // The node agent's shell: runs monitor, proxy and VIP in one process and carries out
@@ -162,7 +173,7 @@ let package = Package(
             name: "Node",
             dependencies: [
                 "NodeCore", "NodeConfig", "Sentinel", "Proxy", "VRRP", "VRRPCore", "KeepalivedConfig", "RESP", "RedisConnection", "Spawn",
-                "TandemMetrics", "Status",
+                "TandemMetrics", "Status", "AlertCore", "Alerts", "SentinelCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -179,7 +190,7 @@ let package = Package(
             name: "tandem",
             dependencies: [
                 "Sentinel", "Proxy", "VRRP", "KeepalivedConfig", "NodeConfig", "Node", "NodeCore", "Status", "RESP", "RedisConnection",
-                "Daemon", "SentinelConfig", "TandemMetrics", "LVS", "VRRPCore",
+                "Daemon", "SentinelConfig", "TandemMetrics", "LVS", "VRRPCore", "AlertCore", "Alerts", "SentinelCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -236,12 +247,17 @@ let package = Package(
         ),
         .testTarget(
             name: "SentinelConfigTests",
-            dependencies: ["SentinelConfig"],
+            dependencies: ["SentinelConfig", "AlertCore"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "NodeCoreTests",
             dependencies: ["NodeCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AlertCoreTests",
+            dependencies: ["AlertCore"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -251,7 +267,7 @@ let package = Package(
         ),
         .testTarget(
             name: "NodeConfigTests",
-            dependencies: ["NodeConfig"],
+            dependencies: ["NodeConfig", "AlertCore"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -289,7 +305,7 @@ let package = Package(
         ),
         .testTarget(
             name: "VRRPTests",
-            dependencies: ["VRRP", "VRRPCore"],
+            dependencies: ["VRRP", "VRRPCore", "Alerts"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
