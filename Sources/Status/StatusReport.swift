@@ -205,9 +205,9 @@ extension StatusReport {
         var lines = ["last failovers (as \(monitor) saw them, newest last)"]
         for f in failovers.suffix(5) {
             let took = f.durationMilliseconds.map(Self.milliseconds) ?? "running"
-            var head = "  \(f.master): \(f.from ?? "?") -> \(f.to ?? "?")  \(f.outcome)  \(took)  at \(Self.clock(f.startedAt)) UTC"
-            if let leader = f.leader { head += "  leader " + (leader == "self" ? "self" : String(leader.prefix(8))) }
+            var head = "  \(f.master): \(f.from ?? "?") -> \(f.to ?? "?")  \(f.outcome)  \(took)  \(Self.clock(f.startedAt)) UTC"
             if let epoch = f.epoch { head += "  epoch \(epoch)" }
+            if let leader = f.leader { head += leader == "self" ? "  led here" : "  leader \(leader.prefix(8))" }
             lines.append(head)
             lines.append("    " + f.steps.map { "\($0.phase) " + ($0.afterMilliseconds == 0 ? "0" : "+" + Self.milliseconds($0.afterMilliseconds)) }
                 .joined(separator: "  "))

@@ -2,9 +2,12 @@ import Foundation
 import RedisTestSupport
 import Testing
 
-/// python3 with redis-py (Debian's python3-redis): the walk's writer is an ordinary Sentinel client.
+/// The python3 on PATH (where `.ci/run` installs redis-py), else Debian's.
+private let python = findExecutable("python3") ?? "/usr/bin/python3"
+
+/// python3 with redis-py: the walk's writer is an ordinary Sentinel client.
 private func pythonHasRedisPy() -> Bool {
-    (try? runProgram("/usr/bin/python3", ["-c", "import redis"]).status) == 0
+    (try? runProgram(python, ["-c", "import redis"]).status) == 0
 }
 
 /// The rolling migration walk (scripts/migrate-sentinels.py): three redis-sentinels replaced one
@@ -17,7 +20,7 @@ struct MigrationWalkTests {
     func walk() throws {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .appendingPathComponent("../../scripts/migrate-sentinels.py").standardizedFileURL.path
-        let (status, output) = try runProgram("/usr/bin/python3", [script, "--tandem", try tandemExecutable(), "--json"])
+        let (status, output) = try runProgram(python, [script, "--tandem", try tandemExecutable(), "--json"])
         print("migration walk:\n\(output)")
         let start = try #require(output.firstIndex(of: "{"), "\(output)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(output[start...].utf8)) as? [String: Any], "\(output)")

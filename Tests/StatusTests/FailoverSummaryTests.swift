@@ -40,7 +40,7 @@ import Testing
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
         #expect(lines.allSatisfy { $0.count <= 100 }, "\(text)")
         #expect(lines.contains("last failovers (as 10.0.0.1:26379 saw them, newest last)"))
-        #expect(lines.contains("  mymaster: 127.0.0.1:6379 -> 127.0.0.1:6380  switched  14 ms  at 15:03:21 UTC  leader self  epoch 1"))
+        #expect(lines.contains("  mymaster: 127.0.0.1:6379 -> 127.0.0.1:6380  switched  14 ms  15:03:21 UTC  epoch 1  led here"))
         #expect(lines.contains("    sdown 0  odown +2 ms  election +3 ms  promotion +7 ms  switch +14 ms"))
         let redis = StatusReport(monitor: "10.0.0.1:26379", groups: [g]).table()
         #expect(redis.hasSuffix("failovers: 10.0.0.1:26379 keeps no failover history (redis-sentinel?); a tandem monitor does"))
