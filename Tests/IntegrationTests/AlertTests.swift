@@ -220,6 +220,61 @@ struct AlertTests {
         }
     }
 
+    @Test("tandem run with node.yaml alerts: the agents' monitors alert the failover as daemon node, source the node's name")
+    func nodeAgentAlerts() async throws {
+        let webhook = try await AlertSink(.http)
+        defer { webhook.stop() }
+        try await withReplicationGroup(replicas: 2) { master, replicas in
+            let servers = [master] + replicas
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-alert-nodes-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let monitorPorts = try servers.map { _ in try freeLoopbackPort() }
+            var nodes: [ChildProcess] = []
+            defer { nodes.forEach { $0.terminate() } }
+            for i in servers.indices {
+                let yaml = directory.appendingPathComponent("n\(i + 1).yaml")
+                let members = servers.indices.map {
+                    "    - { name: n\($0 + 1), address: 127.0.0.1, redis-port: \(servers[$0].port), monitor-port: \(monitorPorts[$0]) }"
+                }
+                try ([
+                    "node: { name: n\(i + 1), state-dir: \(directory.appendingPathComponent("state-n\(i + 1)").path) }",
+                    "group:", "  name: mymaster", "  down-after: 1000ms", "  failover-timeout: 10s", "  nodes:",
+                ] + members + ["monitor: { bind: 127.0.0.1 }",
+                               "alerts: { webhook: \"http://127.0.0.1:\(webhook.port)/node\", timeout: 2s, attempts: 2 }", ""])
+                    .joined(separator: "\n").write(to: yaml, atomically: true, encoding: .utf8)
+                nodes.append(try ChildProcess(executable: try tandemExecutable(), arguments: ["run", yaml.path],
+                                              logFile: directory.appendingPathComponent("n\(i + 1).log")))
+            }
+            try await waitUntil("every node's monitor to see two replicas and two peers", timeout: .seconds(30)) {
+                for port in monitorPorts {
+                    guard let c = try? await RedisConnection.connect(RedisConnectionConfiguration(host: "127.0.0.1", port: port)) else { return false }
+                    defer { Task { await c.close() } }
+                    let m = try await c.send(["SENTINEL", "MASTER", "mymaster"])
+                    let f = Dictionary(uniqueKeysWithValues: stride(from: 0, to: (m.array ?? []).count - 1, by: 2).compactMap { i -> (String, String)? in
+                        guard let k = m.array?[i].string, let v = m.array?[i + 1].string else { return nil }
+                        return (k, v)
+                    })
+                    if f["num-slaves"] != "2" || f["num-other-sentinels"] != "2" { return false }
+                }
+                return true
+            }
+            master.kill9()
+            try await waitUntil("the webhook to get failover-end and master-switched from every node", timeout: .seconds(30)) {
+                let got = webhook.alerts()
+                return got.contains { $0["event"] as? String == "failover-end" }
+                    && Set(got.filter { $0["event"] as? String == "master-switched" }.compactMap { $0["source"] as? String }) == ["n1", "n2", "n3"]
+            }
+            let got = webhook.alerts()
+            print("alerts (node agents): \(got.map { "\($0["source"] ?? "?") \($0["event"] ?? "?")" })")
+            #expect(got.allSatisfy { $0["daemon"] as? String == "node" })
+            let start = try #require(got.first { $0["event"] as? String == "failover-start" })
+            #expect(start["group"] as? String == "mymaster")
+            #expect(["n1", "n2", "n3"].contains(start["source"] as? String ?? ""))
+            #expect(webhook.read().allSatisfy { $0["body"] == nil || $0["path"] as? String == "/node" })
+        }
+    }
+
     @Test("a webhook that never answers does not hold the failover up: it completes while the first alert's try is still waiting")
     func deadWebhookDoesNotDelayFailover() async throws {
         let sink = try await AlertSink(.hang)
