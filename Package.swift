@@ -48,7 +48,7 @@ let package = Package(
         ),
         .target(
             name: "SentinelConfig",
-            dependencies: ["RESP"],
+            dependencies: ["RESP", "AlertCore"],
             swiftSettings: swiftSettings
         ),
         // posix_spawn's closefrom and GNU flags, and fork-then-exec for a child run as another user.
@@ -109,16 +109,27 @@ let package = Package(
         ),
         // Linux calls Glibc's module map does not reach: packet sockets, IPv6 receive options.
         .target(name: "CVRRPSystem"),
+        // PURE: which event becomes which alert, the retry/backoff/drop schedule, the payloads.
+        .target(
+            name: "AlertCore",
+            swiftSettings: swiftSettings
+        ),
+        // The alerts' shell: a thread per sink doing the webhook's HTTP POST or the SMTP.
+        .target(
+            name: "Alerts",
+            dependencies: ["AlertCore"],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "VRRP",
-            dependencies: ["VRRPCore", "KeepalivedConfig", "CVRRPSystem", "Spawn"],
+            dependencies: ["VRRPCore", "KeepalivedConfig", "CVRRPSystem", "Spawn", "Alerts"],
             swiftSettings: swiftSettings
         ),
         // The virtual servers' shell: a TCP listener per virtual_server, the byte path, the checkers.
         .target(
             name: "LVS",
             dependencies: [
-                "LVSCore", "KeepalivedConfig", "VRRPCore", "VRRP", "Spawn",
+                "LVSCore", "KeepalivedConfig", "VRRPCore", "VRRP", "Spawn", "Alerts",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -154,7 +165,7 @@ let package = Package(
         // node.yaml reader for `tandem run`: typed settings, errors with file, line and key.
         .target(
             name: "NodeConfig",
-            dependencies: [.product(name: "Yams", package: "Yams")],
+            dependencies: ["AlertCore", .product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings
         ),
         // The node agent's shell: runs monitor, proxy and VIP in one process and carries out
@@ -163,7 +174,7 @@ let package = Package(
             name: "Node",
             dependencies: [
                 "NodeCore", "NodeConfig", "Sentinel", "Proxy", "VRRP", "VRRPCore", "KeepalivedConfig", "RESP", "RedisConnection", "Spawn",
-                "TandemMetrics", "Status",
+                "TandemMetrics", "Status", "AlertCore", "Alerts", "SentinelCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -180,7 +191,7 @@ let package = Package(
             name: "tandem",
             dependencies: [
                 "Sentinel", "Proxy", "VRRP", "KeepalivedConfig", "NodeConfig", "Node", "NodeCore", "Status", "RESP", "RedisConnection",
-                "Daemon", "SentinelConfig", "TandemMetrics", "LVS", "VRRPCore",
+                "Daemon", "SentinelConfig", "TandemMetrics", "LVS", "VRRPCore", "AlertCore", "Alerts", "SentinelCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -237,12 +248,17 @@ let package = Package(
         ),
         .testTarget(
             name: "SentinelConfigTests",
-            dependencies: ["SentinelConfig"],
+            dependencies: ["SentinelConfig", "AlertCore"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "NodeCoreTests",
             dependencies: ["NodeCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AlertCoreTests",
+            dependencies: ["AlertCore"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -252,7 +268,7 @@ let package = Package(
         ),
         .testTarget(
             name: "NodeConfigTests",
-            dependencies: ["NodeConfig"],
+            dependencies: ["NodeConfig", "AlertCore"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -290,7 +306,7 @@ let package = Package(
         ),
         .testTarget(
             name: "VRRPTests",
-            dependencies: ["VRRP", "VRRPCore"],
+            dependencies: ["VRRP", "VRRPCore", "Alerts"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

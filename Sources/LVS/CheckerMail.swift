@@ -1,6 +1,7 @@
 import KeepalivedConfig
 import Synchronization
 import VRRP
+import Alerts
 
 #if canImport(Glibc)
 import Glibc

@@ -5,6 +5,7 @@ import NIOPosix
 import Spawn
 import Synchronization
 import VRRP
+import Alerts
 import VRRPCore
 
 #if canImport(Glibc)

@@ -1,3 +1,5 @@
+import AlertCore
+import Alerts
 import Dispatch
 import Foundation
 import KeepalivedConfig
@@ -10,6 +12,7 @@ import Proxy
 import RESP
 import RedisConnection
 import Sentinel
+import SentinelCore
 import Status
 import Synchronization
 import TandemMetrics
@@ -96,6 +99,10 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
         }
     }
 
+    // alerts: the monitor's events, fencing and the VIP's moves, sent beside everything else.
+    let alerts = AlertDispatcher(settings: c.alerts, daemon: "node", source: c.name, log: { [logger] in logger.notice("alerts: \($0)") })
+    defer { alerts?.close() }
+
     // The first start: decide the group's master from what the others say.
     if !FileManager.default.fileExists(atPath: sentinelPath) {
         let master: String
@@ -128,6 +135,10 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
                               TrackedObject(name: NodeFiles.preferredObject, weight: NodeFiles.preferredWeight, up: false)],
             addressGuard: addressGuard,
             claimGate: { NodeState.mayClaim(settings: gateSettings, lastHeard: status.read { $0.lastPong }, now: status.now()) },
+            onStateChange: { instance, state, priority, addresses in
+                guard let alerts, let alert = AlertRules.vrrpState(instance: instance, state: state.rawValue, priority: Int(priority), addresses: addresses) else { return }
+                alerts.post(alert)
+            },
             log: { [logger] in logger.notice("vip: \($0)") })
     }
 
@@ -136,13 +147,17 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
     let monitorTask = Task {
         do {
             try await runSentinel(configPath: sentinelPath, overrides: NodeFiles.sentinelOverrides(config), logger: logger,
-                                  extraInfo: [("node", { status.infoLines() })],
+                                  extraInfo: [("node", { status.infoLines() }), ("failovers", { page.failoverInfoLines() })],
                                   onListening: { _ in monitorStarted.complete(nil) },
                                   onRuntime: { runtime in
-                                      if serving {
-                                          await metrics.addSentinel(runtime)
-                                          await page.addSentinel(runtime)
+                                      if let alerts {
+                                          await runtime.addEventObserver { event in
+                                              if let alert = AlertRules.sentinelEvent(type: event.type, payload: event.payload) { alerts.post(alert) }
+                                          }
                                       }
+                                      // Always: INFO failovers reads the page's timeline.
+                                      await page.addSentinel(runtime)
+                                      if serving { await metrics.addSentinel(runtime) }
                                   })
             monitorStarted.complete(nil)
         } catch {
@@ -158,6 +173,7 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
     // The proxy.
     var proxyTask: Task<Void, Never>?
     let proxyControl = ProxyControl()
+    let proxySampler = Mutex<Task<Void, Never>?>(nil)
     if let settings = try NodeFiles.proxySettings(config) {
         let proxyStarted = Completion()
         proxyTask = Task {
@@ -166,6 +182,8 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
                     status.update { $0.proxyUp = true }
                     proxyStarted.complete(nil)
                 }, onStatistics: { statistics in
+                    // INFO node's proxy clients and throughput: sampled once a second.
+                    proxySampler.withLock { $0 = Task { await sampleProxy(statistics, status: status) } }
                     if serving {
                         metrics.addProxy(statistics)
                         page.addProxy(statistics, listen: settings.listen.first.map { "\($0)" })
@@ -293,7 +311,7 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
                                monitorActions: monitorActions, groupName: c.group.name,
                                vipClients: vipClients,
                                proxyClients: c.vip?.placement == .proxy && c.proxy != nil ? proxyControl : nil,
-                               supervised: supervised, logger: logger)
+                               supervised: supervised, alerts: alerts, logger: logger)
         })
     }
     status.update {
@@ -314,6 +332,7 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
     daemon?.post(.stop)
     _ = await vipDone.wait()
     for worker in workers { worker.cancel() }
+    proxySampler.withLock { $0?.cancel() }
     if let proxyTask {
         proxyTask.cancel()
         await proxyTask.value
@@ -326,6 +345,21 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
         await supervisor.stop()
     }
     logger.notice("node \(c.name): stopped")
+}
+
+/// The proxy's counters into `status` every second, with the throughput between samples.
+func sampleProxy(_ statistics: ProxyStatistics, status: NodeStatus) async {
+    while !Task.isCancelled {
+        if let s = try? await statistics.snapshot() {
+            let at = status.now()
+            status.update {
+                $0.proxyClients = s.connectedClients
+                $0.proxyCommands = Int64(s.commands)
+                $0.proxyThroughput.sample(commands: Int64(s.commands), bytesIn: Int64(s.bytesIn), bytesOut: Int64(s.bytesOut), at: at)
+            }
+        }
+        try? await Task.sleep(for: .seconds(1))
+    }
 }
 
 /// `tandem_node_*`: the agent's own view and decisions, from the status `INFO node` shows.

@@ -1,3 +1,5 @@
+import AlertCore
+import Alerts
 import Dispatch
 import Foundation
 import KeepalivedConfig
@@ -22,7 +24,7 @@ import Glibc
 func decisionLoop(settings: NodeState.Settings, every tick: Int64, status: NodeStatus, daemon: VRRPDaemon?,
                           redis: LocalRedisActions, monitorActions: LocalRedisActions, groupName: String,
                           vipClients: String?, proxyClients: ProxyControl?,
-                          supervised: (SupervisedRedis, RedisSupervision)?, logger: Logger) async {
+                          supervised: (SupervisedRedis, RedisSupervision)?, alerts: AlertDispatcher? = nil, logger: Logger) async {
     var core = NodeState(settings: settings)
     var supervision = supervised?.1
     var lastWait = ""
@@ -74,11 +76,13 @@ func decisionLoop(settings: NodeState.Settings, every tick: Int64, status: NodeS
             case .fence(let milliseconds):
                 await redis.run(["CLIENT", "PAUSE", String(milliseconds), "WRITE"])
                 if !wasFenced {
+                    alerts?.post(AlertRules.fence(node: settings.myName, group: groupName, fenced: true))
                     logger.warning("node: no contact with a majority of the group: the local Redis is fenced (writes wait, none is acknowledged)")
                 }
                 wasFenced = true
             case .unfence:
                 wasFenced = false
+                alerts?.post(AlertRules.fence(node: settings.myName, group: groupName, fenced: false))
                 logger.notice("node: majority contact is back: writes allowed again")
                 await redis.run(["CLIENT", "UNPAUSE"])
             case .closeClients:

@@ -9,6 +9,7 @@ import Proxy
 import RESP
 import RedisConnection
 import Sentinel
+import Status
 import Synchronization
 import VRRP
 import VRRPCore
@@ -33,6 +34,10 @@ final class NodeStatus: Sendable {
         var localRole: NodeState.RedisRole = .down
         var lastPong: [String: Int64] = [:]
         var proxyUp = false
+        /// The proxy's clients and commands at the last sample, and its throughput.
+        var proxyClients: Int?
+        var proxyCommands: Int64?
+        var proxyThroughput = ProxyThroughput()
         var fenced = false
         var majority = false
         var vipEligible = false
@@ -55,6 +60,8 @@ final class NodeStatus: Sendable {
     func update<T>(_ change: (inout Snapshot) -> T) -> T { state.withLock { change(&$0) } }
     func read<T>(_ body: (Snapshot) -> T) -> T { state.withLock { body($0) } }
 
+    static func decimal(_ d: Double) -> String { String(Double(Int((d * 100).rounded())) / 100) }
+
     func infoLines() -> [String] {
         let s = read { $0 }
         let now = now()
@@ -67,6 +74,14 @@ final class NodeStatus: Sendable {
             lines += ["local_redis:\(s.localRole)", "majority_contact:\(s.majority ? 1 : 0)", "fenced:\(s.fenced ? 1 : 0)",
                       "vip_mode:\(s.placement)", "vip_eligible:\(s.vipEligible ? 1 : 0)", "vip_state:\(s.vipState)",
                       "proxy:\(s.proxyUp ? "up" : "none")"]
+            if let clients = s.proxyClients, let commands = s.proxyCommands {
+                let t = s.proxyThroughput
+                lines += ["proxy_clients:\(clients)", "proxy_commands:\(commands)"]
+                if let c = t.commandsPerSecond, let i = t.bytesInPerSecond, let o = t.bytesOutPerSecond {
+                    lines += ["proxy_commands_per_sec:\(Self.decimal(c))", "proxy_input_bytes_per_sec:\(Self.decimal(i))",
+                              "proxy_output_bytes_per_sec:\(Self.decimal(o))"]
+                }
+            }
         }
         return lines
     }

@@ -1,3 +1,4 @@
+import AlertCore
 import Yams
 
 /// What one node's node.yaml says: who this node is, the group it belongs to, and which parts
@@ -83,6 +84,8 @@ public struct NodeConfiguration: Sendable, Hashable {
     public var vip: VIP?
     /// `node.http.listen`: where `GET /metrics` is served (ADDR:PORT), or nil for nowhere.
     public var httpListen: String? = nil
+    /// `alerts:`: the webhook and email the agent's alerts go to (none by default).
+    public var alerts = AlertSettings()
 
     /// This node as the group lists it (always there in a configuration that was read).
     public var me: Member? { group.members.first { $0.name == name } }
@@ -161,11 +164,36 @@ extension NodeConfiguration {
             vip = try Self.readVIP(&fields, hasProxy: proxy != nil)
             try fields.finish()
         }
+        var alerts = AlertSettings()
+        if var fields = try top.mapping("alerts") {
+            alerts = try Self.readAlerts(&fields)
+            try fields.finish()
+        }
         try top.finish()
 
         self.init(name: name, role: role, stateDirectory: stateDirectory, group: group, redis: redis, monitor: monitor, proxy: proxy, vip: vip)
         self.httpListen = httpListen
+        self.alerts = alerts
         try check(top: top)
+    }
+
+    /// `alerts: {webhook: URL, email: {server, from, to}, timeout: 5s, attempts: 4}`.
+    private static func readAlerts(_ fields: inout YAMLFields) throws(NodeConfigError) -> AlertSettings {
+        var alerts = AlertSettings()
+        if let url = try fields.string("webhook") {
+            do { alerts.webhook = try WebhookURL(parsing: url) } catch { throw fields.error("webhook", "\(error)") }
+        }
+        if var email = try fields.mapping("email") {
+            let server = try email.requiredString("server")
+            let from = try email.requiredString("from")
+            let to = try email.strings("to") ?? []
+            do { alerts.email = try EmailTarget(server: server, from: from, to: to) } catch { throw email.error("to", "\(error)") }
+            try email.finish()
+        }
+        if alerts.isEmpty { throw fields.error("webhook", "alerts needs a webhook or an email (or leave alerts out)") }
+        if let timeout = try fields.milliseconds("timeout", in: 1...600_000) { alerts.policy.timeoutMilliseconds = timeout }
+        if let attempts = try fields.integer("attempts", in: 1...100) { alerts.policy.attempts = attempts }
+        return alerts
     }
 
     private static func readGroup(_ fields: inout YAMLFields) throws(NodeConfigError) -> Group {

@@ -13,9 +13,12 @@ import SentinelCore
 extension SentinelRuntime {
     /// INFO as 7.0's sentinel mode: server, clients, stats, cpu and sentinel sections, filtered.
     func info(sections requested: [String]) -> String {
-        let all = ["server", "clients", "stats", "cpu", "sentinel"] + extraInfoSections.map(\.name)
+        // `failovers` (Tandem's history for `tandem status`) only when asked by name: INFO's
+        // default output of a plain tandem sentinel stays 7.0's.
+        let named = ["server", "clients", "stats", "cpu", "sentinel"] + extraInfoSections.map(\.name)
+        let all = named.filter { $0 != "failovers" }
         let wanted = requested.isEmpty || requested.contains("all") || requested.contains("default") || requested.contains("everything")
-            ? all : all.filter { requested.contains($0) }
+            ? all : named.filter { requested.contains($0) }
         var out: [String] = []
         let stats = clients.stats
         let peaks = clients.recentPeaks.maxima(second: Int64(Date().timeIntervalSince1970))

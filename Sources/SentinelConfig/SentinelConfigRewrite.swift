@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import AlertCore
 import Foundation
 
 extension SentinelConfiguration {
@@ -11,6 +12,13 @@ extension SentinelConfiguration {
         var lines: [String] = []
         if let myID { lines.append("sentinel myid \(myID)") }
         if tandemBehaviour != .tandem { lines.append("sentinel tandem-behaviour \(tandemBehaviour.rawValue)") }
+        if let webhook = alerts.webhook { lines.append("sentinel tandem-alert-webhook \(Self.quote(webhook.description))") }
+        if let email = alerts.email {
+            lines.append("sentinel tandem-alert-email \(email.server) \(Self.quote(email.from)) " + email.to.map(Self.quote).joined(separator: " "))
+        }
+        let defaults = AlertPolicy()
+        if alerts.policy.timeoutMilliseconds != defaults.timeoutMilliseconds { lines.append("sentinel tandem-alert-timeout \(alerts.policy.timeoutMilliseconds)") }
+        if alerts.policy.attempts != defaults.attempts { lines.append("sentinel tandem-alert-attempts \(alerts.policy.attempts)") }
         if !denyScriptsReconfig { lines.append("sentinel deny-scripts-reconfig no") }
         if resolveHostnames { lines.append("sentinel resolve-hostnames yes") }
         if announceHostnames { lines.append("sentinel announce-hostnames yes") }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import AlertCore
 import RESP
 
 /// A sentinel.conf that could not be used: names the file, the line and the directive.
@@ -112,6 +113,9 @@ public struct SentinelConfiguration: Sendable, Hashable {
     /// Timing and safety: Tandem's (default) or exactly Redis Sentinel 7.0's
     /// (`sentinel tandem-behaviour redis-7.0`).
     public var tandemBehaviour: Behaviour = .tandem
+    /// Tandem's own `sentinel tandem-alert-webhook URL`, `tandem-alert-email SERVER FROM TO…`,
+    /// `tandem-alert-timeout MS` and `tandem-alert-attempts N`: where this sentinel's alerts go.
+    public var alerts = AlertSettings()
     /// Masters in file order.
     public var masters: [MasterSettings] = []
     /// Server lines Tandem accepts but does not act on (e.g. `daemonize`, `loglevel`), by line.
@@ -292,6 +296,21 @@ extension SentinelConfiguration {
                 throw fail(file, line, words, "tandem-behaviour must be 'tandem' or 'redis-7.0'.")
             }
             tandemBehaviour = b
+        case "tandem-alert-webhook":
+            do { alerts.webhook = try WebhookURL(parsing: try value()) } catch {
+                throw fail(file, line, words, "\(error)")
+            }
+        case "tandem-alert-email":
+            guard words.count >= 5 else { throw fail(file, line, words, "tandem-alert-email needs SMTP-SERVER[:PORT] FROM TO [TO…].") }
+            do { alerts.email = try EmailTarget(server: words[2], from: words[3], to: Array(words[4...])) } catch {
+                throw fail(file, line, words, "\(error)")
+            }
+        case "tandem-alert-timeout", "tandem-alert-attempts":
+            guard let n = Int(try value()), n >= 1, n <= (option == "tandem-alert-timeout" ? 600_000 : 100) else {
+                throw fail(file, line, words, option == "tandem-alert-timeout"
+                           ? "tandem-alert-timeout must be milliseconds from 1 to 600000." : "tandem-alert-attempts must be from 1 to 100.")
+            }
+            if option == "tandem-alert-timeout" { alerts.policy.timeoutMilliseconds = Int64(n) } else { alerts.policy.attempts = n }
         case "sentinel-user": sentinelUser = try value()
         case "sentinel-pass": sentinelPass = try value()
         default:

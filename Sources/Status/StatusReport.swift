@@ -5,10 +5,14 @@ public struct StatusReport: Codable, Sendable, Hashable {
     /// The monitor asked (`host:port`).
     public var monitor: String
     public var groups: [Group]
+    /// The last failovers as the monitor asked saw them (`INFO failovers`), newest last; nil when
+    /// it keeps no history (redis-sentinel).
+    public var failovers: [FailoverSummary]?
 
-    public init(monitor: String, groups: [Group]) {
+    public init(monitor: String, groups: [Group], failovers: [FailoverSummary]? = nil) {
         self.monitor = monitor
         self.groups = groups
+        self.failovers = failovers
     }
 
     public struct Group: Codable, Sendable, Hashable {
@@ -108,6 +112,13 @@ public struct StatusReport: Codable, Sendable, Hashable {
         public var majorityContact: Bool
         public var vipState: String?
         public var proxy: String?
+        /// The node's proxy: clients connected, commands since it started, and per second over
+        /// the agent's last second of samples (nil: no proxy, or an older agent).
+        public var proxyClients: Int?
+        public var proxyCommands: Int64?
+        public var proxyCommandsPerSecond: Double?
+        public var proxyBytesInPerSecond: Double?
+        public var proxyBytesOutPerSecond: Double?
 
         /// From `INFO node`'s text; nil when it has no `node_name` (not a node agent).
         public init?(info text: String) {
@@ -124,6 +135,11 @@ public struct StatusReport: Codable, Sendable, Hashable {
             majorityContact = f["majority_contact"] == "1"
             vipState = f["vip_state"].flatMap { $0 == "none" ? nil : $0 }
             proxy = f["proxy"].flatMap { $0 == "none" ? nil : $0 }
+            proxyClients = f["proxy_clients"].flatMap { Int($0) }
+            proxyCommands = f["proxy_commands"].flatMap { Int64($0) }
+            proxyCommandsPerSecond = f["proxy_commands_per_sec"].flatMap { Double($0) }
+            proxyBytesInPerSecond = f["proxy_input_bytes_per_sec"].flatMap { Double($0) }
+            proxyBytesOutPerSecond = f["proxy_output_bytes_per_sec"].flatMap { Double($0) }
         }
     }
 }
@@ -157,10 +173,64 @@ extension StatusReport {
             lines.append("")
         }
         if groups.isEmpty { lines.append("monitor \(monitor) watches no group") }
+        lines += proxyLines()
+        lines += failoverLines()
+        while lines.last == "" { lines.removeLast() }
         return lines.map { String($0.prefix(width)) }.joined(separator: "\n")
     }
 
-    private func row(_ cells: [String], _ widths: [Int]) -> String {
+    /// The node agents' proxies with their clients and throughput (none: no block).
+    func proxyLines() -> [String] {
+        var seen: Set<String> = []
+        let nodes = groups.flatMap(\.monitors).compactMap(\.node).filter { $0.proxyClients != nil && seen.insert($0.name).inserted }
+        guard !nodes.isEmpty else { return [] }
+        let widths = [12, 9, 13, 11, 12, 12]
+        var lines = [row(["  proxy of", "clients", "commands", "cmd/s", "in/s", "out/s"], widths)]
+        for n in nodes {
+            lines.append(row(["  " + n.name, n.proxyClients.map(String.init) ?? "-", n.proxyCommands.map(String.init) ?? "-",
+                              n.proxyCommandsPerSecond.map(Self.rate) ?? "-",
+                              n.proxyBytesInPerSecond.map { Self.bytes(Int64($0)) } ?? "-",
+                              n.proxyBytesOutPerSecond.map { Self.bytes(Int64($0)) } ?? "-"], widths))
+        }
+        return lines + [""]
+    }
+
+    /// The last failovers with each phase's time after the first step; what a redis-sentinel
+    /// cannot say, said.
+    func failoverLines() -> [String] {
+        guard let failovers else {
+            return ["failovers: \(monitor) keeps no failover history (redis-sentinel?); a tandem monitor does"]
+        }
+        guard !failovers.isEmpty else { return ["failovers: none since monitor \(monitor) started"] }
+        var lines = ["last failovers (as \(monitor) saw them, newest last)"]
+        for f in failovers.suffix(5) {
+            let took = f.durationMilliseconds.map(Self.milliseconds) ?? "running"
+            var head = "  \(f.master): \(f.from ?? "?") -> \(f.to ?? "?")  \(f.outcome)  \(took)  \(Self.clock(f.startedAt)) UTC"
+            if let epoch = f.epoch { head += "  epoch \(epoch)" }
+            if let leader = f.leader { head += leader == "self" ? "  led here" : "  leader \(leader.prefix(8))" }
+            lines.append(head)
+            lines.append("    " + f.steps.map { "\($0.phase) " + ($0.afterMilliseconds == 0 ? "0" : "+" + Self.milliseconds($0.afterMilliseconds)) }
+                .joined(separator: "  "))
+        }
+        return lines
+    }
+
+    static func milliseconds(_ ms: Int64) -> String {
+        ms < 10_000 ? "\(ms) ms" : "\(ms / 1000).\((ms % 1000) / 100) s"
+    }
+
+    static func rate(_ r: Double) -> String {
+        r < 10_000 ? String(Int(r.rounded())) : "\(Int((r / 1000).rounded()))k"
+    }
+
+    /// `hh:mm:ss` of a Unix time in milliseconds, UTC.
+    static func clock(_ ms: Int64) -> String {
+        let s = (ms / 1000) % 86_400
+        func two(_ n: Int64) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        return "\(two(s / 3600)):\(two(s / 60 % 60)):\(two(s % 60))"
+    }
+
+    func row(_ cells: [String], _ widths: [Int]) -> String {
         var out = ""
         for (i, cell) in cells.enumerated() {
             if i < widths.count {

@@ -36,6 +36,11 @@ public final class StatusPageSource: Sendable {
         return page
     }
 
+    /// `INFO failovers`' lines: the failovers recorded so far (`tandem status` shows them).
+    public func failoverInfoLines() -> [String] {
+        FailoverSummary.infoLines(timeline.withLock { $0.failovers })
+    }
+
     /// The monitor's groups from its own state, and its failovers from the events it publishes.
     public func addSentinel(_ runtime: SentinelRuntime) async {
         let myID = await runtime.state.myID

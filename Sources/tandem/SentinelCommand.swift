@@ -1,7 +1,11 @@
+import AlertCore
+import Alerts
 import ArgumentParser
 import Daemon
 import Logging
 import Sentinel
+import SentinelConfig
+import SentinelCore
 import TandemMetrics
 
 #if canImport(Glibc)
@@ -14,7 +18,7 @@ struct SentinelCommand: AsyncParsableCommand {
         commandName: "sentinel",
         abstract: "Run a Redis Sentinel compatible monitor from a sentinel.conf.")
 
-    @Argument(parsing: .allUnrecognized, help: "sentinel.conf path, then redis-sentinel style options (--port N, --bind ADDR, --sentinel), --log-format text|json, and --http ADDR:PORT for GET /metrics and the status page (GET /, /status.json).")
+    @Argument(parsing: .allUnrecognized, help: "sentinel.conf path, then redis-sentinel style options (--port N, --bind ADDR, --sentinel), --log-format text|json, --http ADDR:PORT for GET /metrics and the status page (GET /, /status.json), --alert-webhook URL and --alert-email SMTP-SERVER[:PORT] FROM TO… (saved in the file as `sentinel tandem-alert-*` lines).")
     var arguments: [String] = []
 
     func run() async throws {
@@ -37,6 +41,17 @@ struct SentinelCommand: AsyncParsableCommand {
                 let value = a == "--http" ? (i + 1 < arguments.count ? arguments[i + 1] : "") : String(a.dropFirst("--http=".count))
                 do { http = try HTTPEndpoint(parsing: value) } catch { fail("\(error)") }
                 i += a == "--http" ? 2 : 1
+            } else if a == "--alert-webhook" || a == "--alert-email" {
+                // Tandem's own, as the config lines `sentinel tandem-alert-webhook|email …`.
+                var values: [String] = []
+                var j = i + 1
+                while j < arguments.count && !arguments[j].hasPrefix("--") {
+                    values.append(arguments[j])
+                    j += 1
+                }
+                guard !values.isEmpty else { fail("option \(a) needs a value") }
+                overrides.append(("sentinel", "tandem-\(a.dropFirst(2)) " + values.joined(separator: " ")))
+                i = j
             } else if a.hasPrefix("--") {
                 // redis-server style: `--name value…` up to the next `--option` becomes a config line.
                 var values: [String] = []
@@ -67,18 +82,33 @@ struct SentinelCommand: AsyncParsableCommand {
             let server = MetricsHTTPServerBox()
             let http = http
             let logger = logger
-            try await runSentinel(configPath: path, overrides: overrides, logger: logger, handleTermination: true,
+            try await runSentinel(configPath: path, overrides: overrides, logger: logger,
+                                  extraInfo: [("failovers", { page.failoverInfoLines() })], handleTermination: true,
                                   onListening: { _ in notifier?.ready() }, onRuntime: { runtime in
+                await startAlerts(runtime, logger: logger)
+                // Always: `INFO failovers` (for `tandem status`) reads the page's timeline.
+                await page.addSentinel(runtime)
                 guard let http else { return }
                 server.set(try await MetricsHTTPServer.start(http, metrics: metrics, status: page))
                 metrics.addProcessMetrics()
                 await metrics.addSentinel(runtime)
-                await page.addSentinel(runtime)
                 logger.notice("metrics on http://\(http)/metrics, status page on http://\(http)/")
             })
             await server.close()
         } catch {
             fail("\(error)")
+        }
+    }
+
+    /// `sentinel tandem-alert-*`: this sentinel's events as alerts (AlertRules), sent beside the
+    /// runtime's loop (AlertDispatcher).
+    private func startAlerts(_ runtime: SentinelRuntime, logger: Logger) async {
+        let settings = await runtime.configuration.alerts
+        let source = await runtime.statusSnapshot().address
+        guard let alerts = AlertDispatcher(settings: settings, daemon: "sentinel", source: source,
+                                           log: { logger.notice("alerts: \($0)") }) else { return }
+        await runtime.addEventObserver { event in
+            if let alert = AlertRules.sentinelEvent(type: event.type, payload: event.payload) { alerts.post(alert) }
         }
     }
 

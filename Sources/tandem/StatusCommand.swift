@@ -92,7 +92,9 @@ struct StatusCommand: AsyncParsableCommand {
             }
             groups.append(group)
         }
-        return StatusReport(monitor: asked, groups: groups)
+        // A tandem monitor's failover history; redis-sentinel has no such section (nil).
+        let failovers = (try? await c.send(["INFO", "failovers"]))?.string.flatMap { FailoverSummary.parse(info: $0) }
+        return StatusReport(monitor: asked, groups: groups, failovers: failovers)
     }
 
     /// A peer monitor's `INFO node` (nil: not a node agent, or not reachable in time).

@@ -1,3 +1,5 @@
+import AlertCore
+import Alerts
 import ArgumentParser
 import Daemon
 import KeepalivedConfig
@@ -36,6 +38,10 @@ struct VRRPCommand: ParsableCommand {
     var logFormat: LogFormat = .text
     @Option(name: .customLong("http"), help: "Serve GET /metrics (Prometheus), the status page (GET /) and /status.json on ADDR:PORT.")
     var http: String?
+    @Option(name: .customLong("alert-webhook"), help: "POST each state change (vip-state alerts, JSON) to this http:// URL, with retries.")
+    var alertWebhook: String?
+    @Option(name: .customLong("alert-timeout"), help: "Milliseconds each webhook try may take (default 5000).")
+    var alertTimeout: Int?
 
     func run() throws {
         bootstrapLogging(format: logFormat)
@@ -63,13 +69,35 @@ struct VRRPCommand: ParsableCommand {
             emit("tandem vrrp: configuration \(path) is valid (\(config.instances.count) instance(s), \(config.virtualServers.count) virtual server(s), \(config.warnings.count) warning(s))")
             return
         }
+        var alerts: AlertDispatcher?
+        if let alertWebhook {
+            var settings = AlertSettings()
+            do {
+                settings.webhook = try WebhookURL(parsing: alertWebhook)
+            } catch {
+                emit("tandem vrrp: --alert-webhook: \(error)")
+                throw ExitCode(1)
+            }
+            if let alertTimeout {
+                guard (1...600_000).contains(alertTimeout) else {
+                    emit("tandem vrrp: --alert-timeout: must be milliseconds from 1 to 600000")
+                    throw ExitCode(1)
+                }
+                settings.policy.timeoutMilliseconds = Int64(alertTimeout)
+            }
+            alerts = AlertDispatcher(settings: settings, daemon: "vrrp", source: config.global.routerID ?? "",
+                                     log: { emit("tandem vrrp: alerts: " + $0) })
+        }
         let live = LiveVirtualServers()
         let daemon: VRRPDaemon
         do {
             let path = self.path
             daemon = try VRRPDaemon(configuration: config, addressGuard: addressGuardLaunch,
                                     onReload: { reloadConfiguration(path: path, running: config, live: live, emit: emit) },
-                                    log: { emit("tandem vrrp: " + $0) })
+                                    onStateChange: { [alerts] instance, state, priority, addresses in
+                guard let alerts, let alert = AlertRules.vrrpState(instance: instance, state: state.rawValue, priority: Int(priority), addresses: addresses) else { return }
+                alerts.post(alert)
+            }, log: { emit("tandem vrrp: " + $0) })
         } catch {
             emit("tandem vrrp: \(error)")
             throw ExitCode(1)

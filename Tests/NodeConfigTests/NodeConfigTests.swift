@@ -1,3 +1,4 @@
+import AlertCore
 import Foundation
 import NodeConfig
 import Testing
@@ -65,6 +66,28 @@ struct NodeConfigTests {
         let set = try NodeConfiguration(parsing: Self.minimal.replacingOccurrences(of: "  name: n1\n", with: "  name: n1\n  state-dir: /srv/tandem\n")
             .replacingOccurrences(of: "  name: mymaster\n", with: "  name: mymaster\n  password: secret\n  user: tandem\n"), file: "node.yaml")
         #expect(set.stateDirectory == "/srv/tandem" && set.group.password == "secret" && set.group.user == "tandem")
+    }
+
+    @Test("alerts: webhook, email, timeout and attempts; a bad URL or an empty alerts block names its key")
+    func alerts() throws {
+        let c = try NodeConfiguration(parsing: Self.minimal + """
+            alerts:
+              webhook: http://127.0.0.1:9099/hook
+              email: { server: "127.0.0.1:2525", from: tandem@example, to: [oncall@example] }
+              timeout: 2s
+              attempts: 3
+
+            """, file: "node.yaml")
+        #expect(c.alerts.webhook?.description == "http://127.0.0.1:9099/hook")
+        #expect(c.alerts.email?.port == 2525)
+        #expect(c.alerts.policy.timeoutMilliseconds == 2000)
+        #expect(c.alerts.policy.attempts == 3)
+        #expect(try NodeConfiguration(parsing: Self.minimal, file: "node.yaml").alerts.isEmpty)
+        let https = Self.error(Self.minimal + "alerts:\n  webhook: https://x/\n")
+        #expect(https?.key == "alerts.webhook")
+        #expect(https?.message.contains("https is not supported") == true)
+        #expect(Self.error(Self.minimal + "alerts:\n  attempts: 3\n")?.key == "alerts.webhook")
+        #expect(Self.error(Self.minimal + "alerts:\n  webhook: http://x/\n  retries: 3\n") != nil)
     }
 
     @Test("a node's address must be an IP address (the monitors name masters by IP)")

@@ -1,3 +1,4 @@
+import AlertCore
 import Foundation
 import SentinelConfig
 import Testing
@@ -69,6 +70,46 @@ struct SentinelConfigTests {
         ("sentinel monitor m 127.0.0.1 6379 2\nsentinel crash-detection m maybe\n", 2, "crash-detection must be 'yes' or 'no'."),
         ("user zed on nopass\naclfile /etc/users.acl\n", 2, "Configuring Redis with users defined in redis.conf and at the same setting an ACL file path is invalid. This setup is very likely to lead to configuration errors and security holes, please define either an ACL file or declare users directly in your redis.conf, but not both."),
     ]
+
+    @Test("sentinel tandem-alert-* lines: read, written back by the rewrite, bad values refused naming the line")
+    func alertDirectives() throws {
+        let text = """
+            sentinel monitor a 127.0.0.1 6379 2
+            sentinel tandem-alert-webhook http://127.0.0.1:9099/hook
+            sentinel tandem-alert-email 127.0.0.1:2525 tandem@example oncall@example ops@example
+            sentinel tandem-alert-timeout 1500
+            sentinel tandem-alert-attempts 2
+            """
+        let config = try SentinelConfiguration(parsing: text, file: "s.conf")
+        #expect(config.alerts.webhook?.port == 9099)
+        #expect(config.alerts.webhook?.path == "/hook")
+        #expect(config.alerts.email?.to == ["oncall@example", "ops@example"])
+        #expect(config.alerts.policy.timeoutMilliseconds == 1500)
+        #expect(config.alerts.policy.attempts == 2)
+        let lines = config.renderSentinelLines()
+        #expect(lines.contains("sentinel tandem-alert-webhook http://127.0.0.1:9099/hook"))
+        #expect(lines.contains("sentinel tandem-alert-email 127.0.0.1:2525 tandem@example oncall@example ops@example"))
+        #expect(lines.contains("sentinel tandem-alert-timeout 1500"))
+        let again = try SentinelConfiguration(parsing: lines.joined(separator: "\n") + "\n", file: "rewritten")
+        #expect(again.alerts == config.alerts)
+        // Unset: nothing written.
+        let plain = try SentinelConfiguration(parsing: "sentinel monitor a 127.0.0.1 6379 2\n", file: "s.conf")
+        #expect(!plain.renderSentinelLines().contains { $0.contains("tandem-alert") })
+        for (bad, says) in [
+            ("sentinel tandem-alert-webhook https://x/", "https is not supported"),
+            ("sentinel tandem-alert-email 127.0.0.1 tandem@example", "needs SMTP-SERVER"),
+            ("sentinel tandem-alert-timeout 0", "tandem-alert-timeout must be"),
+            ("sentinel tandem-alert-attempts lots", "tandem-alert-attempts must be"),
+        ] {
+            do {
+                _ = try SentinelConfiguration(parsing: "sentinel monitor a 127.0.0.1 6379 2\n" + bad + "\n", file: "s.conf")
+                Issue.record("accepted: \(bad)")
+            } catch {
+                #expect("\(error)".contains(says), "\(error)")
+                #expect("\(error)".contains("s.conf:2:"), "\(error)")
+            }
+        }
+    }
 
     @Test("sentinel crash-detection <master> yes|no is read and rewritten; unset, it is left to the behaviour and not written")
     func crashDetection() throws {

@@ -69,7 +69,8 @@ struct StatusReportTests {
         #expect(lines.contains { $0.hasPrefix("  10.0.0.3:26379") && $0.contains("down") && $0.contains("9000 ms") })
         // A narrower terminal: still cut, never wrapped.
         #expect(StatusReport(monitor: "m", groups: [g]).table(width: 40).split(separator: "\n").allSatisfy { $0.count <= 40 })
-        #expect(StatusReport(monitor: "m:1", groups: []).table() == "monitor m:1 watches no group")
+        #expect(StatusReport(monitor: "m:1", groups: [], failovers: []).table()
+                == "monitor m:1 watches no group\nfailovers: none since monitor m:1 started")
     }
 
     @Test("JSON: the documented keys, and it reads back to the same report")

@@ -1,5 +1,9 @@
 import Foundation
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// keepalived's `smtp_alert`: one email per state transition through `smtp_server`, sent on a
 /// background thread so a slow or dead mail server never delays VRRP.
 public struct SMTPAlert: Sendable {
@@ -113,7 +117,7 @@ public struct SMTPAlert: Sendable {
         gmtime_r(&now, &tm)
         var dateBuffer = [CChar](repeating: 0, count: 64)
         strftime(&dateBuffer, dateBuffer.count, "%a, %d %b %Y %H:%M:%S +0000", &tm)
-        let date = cString(dateBuffer)
+        let date = String(decoding: dateBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         let content = [
             "From: \(from)", "Subject: \(subject)", "X-Mailer: Tandem", "Date: \(date)",
             "To: " + to.joined(separator: ", "), "", body, ".",
