@@ -218,6 +218,7 @@ def main():
         ("uncertain", sum(w.uncertain for w in writers)),
         ("end_masters", sum(1 for st in end.values() if st and st[0] == "master")),
         ("final_master", final), ("vip_two_hosts_s", "%.3f" % vip_overlap),
+        ("vip_at_fault", "+".join(next((h for t, h in reversed(vip.log) if t <= fault), ())) or "none"),
         ("spans", ",".join("%s:%+.2f..%+.2f" % (names.get(rid, "?"), lo - fault, hi - fault) for rid, (lo, hi) in order)),
         ("vip_holders", ",".join("%+.2f:%s" % (t - fault, "+".join(h) or "none") for t, h in vip.log if t >= fault - 0.5) or "unchanged"),
         ("servers_end", ",".join("%s:%s" % (n, st[0] if st else "down") for n, st in end.items())),

@@ -7,6 +7,7 @@
 #   TRIALS=1 STACKS="seed proxy" FAULTS="switchover blackhole" scripts/lab-reliability.sh
 #   RESULTS=/tmp/tandem-reliability.XXXXXX scripts/lab-reliability.sh --summary   the table again
 #   LAB_LOCK=/tmp/tandem-build.lock scripts/lab-reliability.sh    each trial under that lock
+#   FIRST=4 TRIALS=2 ...               trials numbered 4 and 5 (more trials into the same RESULTS)
 #
 # The nodes and stacks are Benchmarks/node.sh's (scripts/lab-stack-lib.sh): h1..h3 on 10.83.0.N/24
 # and a client h9, each node a redis-server 7.0.15 (h1 the master) and either the seed stack as
@@ -151,7 +152,7 @@ echo "# scripts/lab-reliability.sh: TRIALS=$TRIALS STACKS=\"$STACKS\" FAULTS=\"$
 # LAB_LOCK=/tmp/tandem-build.lock: each trial holds that lock (builds on a shared machine wait
 # for a trial, not for the whole run).
 [ -n "${LAB_LOCK:-}" ] && exec {lock_fd}>>"$LAB_LOCK"
-for n in $(seq 1 "$TRIALS"); do
+for n in $(seq "${FIRST:-1}" $((${FIRST:-1} + TRIALS - 1))); do
   for fault in $FAULTS; do
     for stack in $STACKS; do
       [ -n "${LAB_LOCK:-}" ] && flock "$lock_fd"
