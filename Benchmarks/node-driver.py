@@ -21,9 +21,10 @@ because a stack that keeps acknowledging writes on an isolated master never paus
 
 Prints one line: RESULT key=value ...
 """
-import argparse, datetime, os, socket, subprocess, sys, threading, time
+import argparse, os, socket, subprocess, sys, threading, time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from resp import Conn, read, scan_keys  # noqa: E402
+from vipwatch import VipWatch  # noqa: E402
 
 PAUSE_MIN = 0.2
 
@@ -74,25 +75,7 @@ def main():
                 time.sleep(0.01)
         if c: c.close()
 
-    initial = {}
-    for name, netns in hosts:
-        out = subprocess.run(["ip", "-n", netns, "-4", "addr", "show", "dev", "eth0"], capture_output=True, text=True).stdout
-        initial[name] = ("inet %s/" % a.vip) in out
-    started_watching = time.time()
-    events = []
-    monitors = []
-
-    def watch_vip(name, netns):
-        proc = subprocess.Popen(["ip", "-n", netns, "-ts", "monitor", "address"], stdout=subprocess.PIPE, text=True)
-        monitors.append(proc)
-        for line in proc.stdout:
-            if ("inet %s/" % a.vip) not in line or not line.startswith("["):
-                continue
-            stamp = datetime.datetime.fromisoformat(line[1:line.index("]")]).timestamp()
-            events.append((stamp, name, "Deleted" not in line))
-
-    for name, netns in hosts:
-        threading.Thread(target=watch_vip, args=(name, netns), daemon=True).start()
+    vip = VipWatch(hosts, a.vip)
 
     threads = [threading.Thread(target=writer, args=(i,), daemon=True) for i in range(a.writers)]
     for t in threads: t.start()
@@ -105,7 +88,7 @@ def main():
     time.sleep(a.settle)
     stop.set()
     for t in threads: t.join(timeout=15)
-    for proc in monitors: proc.terminate()
+    log = vip.stop()
 
     final = None
     for m in a.monitors.split(","):
@@ -145,16 +128,7 @@ def main():
         after = max(fault + resume, last_lost if last_lost is not None else fault)
         first = min((t for t in kept_times if t >= after), default=None)
         kept = None if first is None else max(first - fault, resume)
-    held = dict(initial)
-    log = [(started_watching, tuple(n for n, _ in hosts if held[n]))]
-    for stamp, name, holds in sorted(events):
-        if held[name] != holds:
-            held[name] = holds
-            log.append((stamp, tuple(n for n, _ in hosts if held[n])))
-    overlap = 0.0
-    for (t, h), (t2, _) in zip(log, log[1:] + [(time.time(), ())]):
-        if len(h) > 1:
-            overlap = max(overlap, t2 - t)
+    overlap = vip.longest_overlap()
     at_fault = "+".join(next((h for t, h in reversed(log) if t <= fault), ())) or "none"
     holders = " ".join("%+.3f:%s" % (t - fault, "+".join(h) or "none") for t, h in log if t >= fault - 0.5)
     fmt = lambda x: "none" if x is None else "%.3f" % x  # noqa: E731

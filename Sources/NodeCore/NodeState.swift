@@ -165,6 +165,9 @@ public struct NodeState: Sendable, Hashable {
     public private(set) var lastHeard: [String: Int64] = [:]
     /// When majority contact was last seen (nil: never yet).
     public private(set) var lastMajority: Int64?
+    /// Since when majority contact has held without a break (nil: not now). A peer's silence
+    /// counts only from then: while this node heard nobody it cannot tell who was silent.
+    public private(set) var majoritySince: Int64?
     /// The last instant at which this node had heard from a majority (itself included): the
     /// `needed`-th most recent heartbeat among the peers.
     public var lastMajorityHeard: Int64? {
@@ -252,7 +255,7 @@ public struct NodeState: Sendable, Hashable {
         var actions: [Action] = []
         groupMaster = newestView(now: now).master
         let majority = hasMajorityContact(now: now)
-        if majority { lastMajority = now }
+        if majority { lastMajority = now; majoritySince = majoritySince ?? now } else { majoritySince = nil }
         let heard = lastMajorityHeard
         let isolatedFor = heard == Int64.max ? 0 : now - (heard ?? startedAt ?? now)
         var closeAtFence = false
@@ -334,7 +337,9 @@ public struct NodeState: Sendable, Hashable {
         // node; the first in-contact node by name asks for a switchover, once per failover-timeout.
         if settings.placement == .direct, majority, groupMasterHealthy, let master = groupMaster, master != settings.myRedis,
            let masterNode = settings.redisOfNode.first(where: { $0.value == master })?.key, masterNode != settings.myName {
-            let silentFor = now - (lastHeard[masterNode] ?? startedAt ?? now)
+            // Silent while this node was in contact: a node back from a cut has not heard the
+            // new master's agent yet, which says nothing about that agent.
+            let silentFor = now - max(lastHeard[masterNode] ?? startedAt ?? now, majoritySince ?? now)
             let inContact = settings.members.filter { name in
                 name != masterNode && (name == settings.myName || (lastHeard[name].map { now - $0 <= settings.contactWindow } ?? false))
             }

@@ -297,6 +297,33 @@ struct NodeStateTests {
         #expect(proxy.times { $0 == .requestFailover }.isEmpty)
     }
 
+    @Test("direct placement: a node back from a cut counts the new master's agent silent only from when it regained majority contact (the fault lab's one-way partition: the healed old master asked a needless switchover of the new one at once)")
+    func silenceCountedInContactOnly() {
+        var settings = NodeState.Settings(myName: "n1", myRedis: "10.0.0.1:6379", members: ["n1", "n2", "n3"],
+                                          placement: .direct, downAfter: 1000)
+        settings.redisOfNode = ["n1": "10.0.0.1:6379", "n2": "10.0.0.2:6379", "n3": "10.0.0.3:6379"]
+        var run = Run(state: NodeState(settings: settings))
+        run.input(.localRedis(.master))
+        run.input(.groupMaster("10.0.0.1:6379"))
+        run.ticks(10, hearing: ["n2", "n3"])
+        // Cut off for 4 s (fenced meanwhile); the majority promotes n3's Redis.
+        run.ticks(40, hearing: [])
+        // The heal: n1's monitor learns the new master and n2 is heard at once; n3's agent a
+        // little later (0.5 s here): no switchover of the healthy new master.
+        let heal = run.now
+        run.input(.groupMaster("10.0.0.3:6379", epoch: 1))
+        run.ticks(5, hearing: ["n2"])
+        #expect(run.times { $0 == .requestFailover }.isEmpty, "\(run.actions)")
+        run.ticks(20, hearing: ["n2", "n3"])
+        #expect(run.times { $0 == .requestFailover }.isEmpty)
+        // n3's agent silent for real from then on: asked once it has been silent 3 s while n1 was
+        // in contact (its last heartbeat was 2.5 s after the heal).
+        let lastHeardN3 = run.now
+        run.ticks(40, hearing: ["n2"])
+        let asked = run.times { $0 == .requestFailover }
+        #expect(asked.count == 1 && asked.first.map { $0 - lastHeardN3 } == 3000, "asked at \(asked.map { $0 - heal }) ms after the heal")
+    }
+
     @Test("direct placement: a replica, a down Redis, or a master the group does not confirm never gets the VIP")
     func directPlacementRules() {
         for (role, master) in [(NodeState.RedisRole.replica, "10.0.0.2:6379"), (.down, "10.0.0.2:6379"), (.master, "10.0.0.2:6379"), (.master, nil)] as [(NodeState.RedisRole, String?)] {
