@@ -38,7 +38,8 @@ extension SentinelRuntime {
             }
             let answer = state.isMasterDownByAddr(address: InstanceAddress(ip: args[1], port: port), epoch: epoch,
                                                   runID: args[4], now: now)
-            perform(answer.actions)  // the vote is saved before the reply goes out
+            perform(answer.actions)
+            saveIfPending()  // the vote is saved before the reply goes out
             return .array([.integer(answer.down ? 1 : 0), .bulkString(answer.leader), .integer(Int64(answer.leaderEpoch))])
         case "failover":
             do throws(SentinelState.FailoverRefusal) {
