@@ -172,11 +172,13 @@ struct AlertTests {
             // The leader's own alerts come in the order of its events: odown, start, end.
             let leaderEvents = got.filter { $0["source"] as? String == leader }.map { $0["event"] as? String ?? "?" }
                 .filter { ["odown", "failover-start", "failover-end"].contains($0) }
-            // (Its ODOWN may end and begin again before it stands — an `odown` alert each time,
-            // seen in 2 of 3 runs on 2026-12-05 — so: an odown, then the start, then the end.)
+            // (Its `-odown` — also an `odown` alert — may come before or after its start: the
+            // leader's ODOWN ends when the new configuration is taken, and the test's sink answers
+            // 500 once, which delays one sentinel's queue. So: an odown before the start, the end
+            // after it.)
             let startAt = try #require(leaderEvents.firstIndex(of: "failover-start"), "\(events)")
             #expect(leaderEvents[..<startAt].contains("odown"), "\(events)")
-            #expect(leaderEvents[startAt...].dropFirst().first == "failover-end", "\(events)")
+            #expect(leaderEvents[startAt...].contains("failover-end"), "\(events)")
             let start = try #require(starts.first)
             #expect(start["version"] as? Int == 1)
             #expect(start["daemon"] as? String == "sentinel")
