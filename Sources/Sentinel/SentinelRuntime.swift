@@ -62,6 +62,8 @@ public actor SentinelRuntime {
     /// as redis-sentinel exits from its timer, so the reply to the command that led there
     /// (a SENTINEL FAILOVER that elected us at once) has gone out first.
     var simulatedCrashDue = false
+    /// A `.saveConfig` not yet carried out (see `scheduleSave`, SentinelRuntime+Config.swift).
+    var savePending = false
     /// Names the operator gave for instances (`sentinel monitor m localhost …`) and the
     /// addresses they resolved to, so replies and events show one or the other as
     /// announce-hostnames says at the time (7.0 keeps both per instance). Kept in the core,
@@ -522,63 +524,6 @@ public actor SentinelRuntime {
         return false
     }
 
-    // MARK: Config
-
-    /// A `.saveConfig` not yet carried out (see `scheduleSave`).
-    private var savePending = false
-
-    private func scheduleSave() {
-        if savePending { return }
-        savePending = true
-        loop.execute { [weak self] in
-            self?.assumeIsolated { $0.saveIfPending() }
-        }
-    }
-
-    /// Carries out a save asked for in this pass of the loop now (before a vote's reply leaves).
-    func saveIfPending() {
-        guard savePending else { return }
-        do {
-            try saveConfig()
-        } catch {
-            logger.error("Failed to save config file: \(error)")
-        }
-    }
-
-    /// Writes the state lines to the config file (fsync'd); throws on failure.
-    func saveConfig() throws {
-        savePending = false
-        var config = configuration
-        config.currentEpoch = state.currentEpoch
-        for i in config.masters.indices {
-            guard let m = state.masters[config.masters[i].name] else { continue }
-            config.masters[i].host = announced(m.address, master: m.name)
-            config.masters[i].port = m.address.port
-            // The settings the core decides with live there (SENTINEL SET changes them there).
-            config.masters[i].quorum = m.quorum
-            config.masters[i].downAfterMilliseconds = m.downAfter
-            config.masters[i].failoverTimeout = m.failoverTimeout
-            config.masters[i].parallelSyncs = m.parallelSyncs
-            config.masters[i].masterRebootDownAfterPeriod = m.rebootDownAfter
-            config.masters[i].crashDetection = m.crashDetection
-            config.masters[i].replicatedDurability = m.replicatedDurability
-            config.masters[i].configEpoch = m.configEpoch
-            config.masters[i].leaderEpoch = m.leaderEpoch
-            config.masters[i].knownReplicas = m.sortedReplicaAddresses.map { ($0.ip, $0.port) }
-            config.masters[i].knownSentinels = m.sortedSentinelIDs.map { id in
-                let s = m.sentinels[id]!
-                return (s.address.ip, s.address.port, id)
-            }
-        }
-        let current = (try? String(contentsOfFile: configPath, encoding: .utf8)) ?? configText
-        // ACL users are saved as `user` lines, as Redis's config rewrite does.
-        // With an aclfile the users live there (ACL SAVE), not in the config file.
-        let userLines = configuration.aclFile != nil ? [] : users.keys.sorted().map { String(users[$0]!.describe(table: .shared)) }
-        let text = SentinelConfiguration.rewrite(current, sentinelLines: config.renderSentinelLines(), userLines: userLines,
-                                                 directory: FileManager.default.currentDirectoryPath)
-        try ConfigFileWriter.write(text, to: configPath)
-        configuration = config
-    }
 }
 
 struct ClientPause {

@@ -7,13 +7,6 @@ import VRRPCore
 import Glibc
 #endif
 
-/// Write end of the self-pipe the signal handler pokes.
-nonisolated(unsafe) private var signalPipeWrite: Int32 = -1
-/// The last termination signal received.
-nonisolated(unsafe) private var receivedSignal: Int32 = 0
-/// Set by SIGHUP (when the embedder asked for reloads), cleared by the loop.
-nonisolated(unsafe) private var reloadRequested: Int32 = 0
-
 /// Emails being sent: shutdown waits for them (briefly) so the STOP alert goes out.
 private final class MailInFlight: Sendable {
     let count = Atomic<Int>(0)
@@ -80,8 +73,10 @@ public final class VRRPDaemon: @unchecked Sendable {
     /// Instances whose claim the gate is holding back.
     private var gated: Set<Int> = []
     private let control = DaemonControl()
+    /// Read end of the self-pipe the signal handlers poke (VRRPDaemon+Signals.swift).
+    var signalPipeRead: Int32 = -1
     /// Called on the daemon's thread on SIGHUP (with `run(handleSignals: true)`); nil: SIGHUP ignored.
-    private let onReload: (@Sendable () -> Void)?
+    let onReload: (@Sendable () -> Void)?
 
     /// What an embedding program asks of a running daemon (`post`), from any thread.
     public enum Control: Sendable {
@@ -538,76 +533,4 @@ public final class VRRPDaemon: @unchecked Sendable {
         gethostname(&buffer, buffer.count)
         return cString(buffer)
     }
-
-    // MARK: signals
-
-    private var signalPipeRead: Int32 = -1
-
-    private func installSignalHandlers() {
-        var fds: [Int32] = [0, 0]
-        pipe(&fds)
-        for fd in fds {
-            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-            _ = fcntl(fd, F_SETFL, O_NONBLOCK)
-        }
-        signalPipeRead = fds[0]
-        signalPipeWrite = fds[1]
-        for sig in [SIGTERM, SIGINT] {
-            signal(sig) { number in
-                receivedSignal = number
-                var byte: UInt8 = 1
-                _ = write(signalPipeWrite, &byte, 1)
-            }
-        }
-        signal(SIGPIPE, SIG_IGN)
-        if onReload != nil {
-            // keepalived reloads on SIGHUP: the embedder re-reads its file.
-            signal(SIGHUP) { _ in
-                reloadRequested = 1
-                var byte: UInt8 = 1
-                _ = write(signalPipeWrite, &byte, 1)
-            }
-        } else {
-            // Nothing to reload here; a stray SIGHUP must not stop the daemon.
-            signal(SIGHUP, SIG_IGN)
-        }
-    }
-}
-
-/// The embedding program's commands, handed over under a lock; a pipe wakes the poll loop.
-private final class DaemonControl: Sendable {
-    let wakeRead: Int32
-    let wakeWrite: Int32
-    let queue = Mutex<[VRRPDaemon.Control]>([])
-    let states = Mutex<[VRRPState]>([])
-    let transitions = Mutex<[Int]>([])
-    let holderAdverts = Mutex<Int>(0)
-
-    init() {
-        var fds: [Int32] = [0, 0]
-        pipe(&fds)
-        for fd in fds {
-            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-            _ = fcntl(fd, F_SETFL, O_NONBLOCK)
-        }
-        wakeRead = fds[0]
-        wakeWrite = fds[1]
-    }
-
-    func post(_ command: VRRPDaemon.Control) {
-        queue.withLock { $0.append(command) }
-        var byte: UInt8 = 1
-        _ = write(wakeWrite, &byte, 1)
-    }
-
-    func take() -> [VRRPDaemon.Control] {
-        var buffer = [UInt8](repeating: 0, count: 64)
-        while read(wakeRead, &buffer, buffer.count) > 0 {}
-        return queue.withLock { let taken = $0; $0 = []; return taken }
-    }
-}
-
-/// A NUL-terminated C buffer as a String.
-func cString(_ buffer: [CChar]) -> String {
-    buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
 }
