@@ -103,6 +103,12 @@ EOF
     ip netns exec "$(ns h$i)" "$HAPROXY" -db -f "$LAB_DIR/haproxy$i.cfg" >> "$LAB_DIR/haproxy$i.log" 2>&1 &
     started
     echo $! > "$LAB_DIR/haproxy$i.pid"
+    # The seed's check_haproxy is `pkill -0 -x haproxy`; here: the node's proxy process, by the
+    # PID in proxyN.pid (scripts/migrate-stack.sh writes `tandem proxy`'s there when it
+    # replaces HAProxy, as an operator points the check at the new proxy).
+    cp "$LAB_DIR/haproxy$i.pid" "$LAB_DIR/proxy$i.pid"
+    printf '#!/bin/sh\nkill -0 "$(cat %s)"\n' "$LAB_DIR/proxy$i.pid" > "$LAB_DIR/check$i.sh"
+    chmod 755 "$LAB_DIR/check$i.sh"
   done
   for i in 1 2 3; do
     {
@@ -110,7 +116,7 @@ EOF
       echo "    router_id n$i"
       echo "}"
       echo "vrrp_script check_haproxy {"
-      echo "    script \"/bin/kill -0 $(cat "$LAB_DIR/haproxy$i.pid")\""
+      echo "    script \"$LAB_DIR/check$i.sh\""
       echo "    interval 1"
       echo "    fall 2"
       echo "    rise 2"
