@@ -16,7 +16,7 @@ Needs redis-server, redis-sentinel and python3 with redis-py (Debian: python3-re
 Not covered here: replacing HAProxy by `tandem proxy` and keepalived by `tandem vrrp` (those
 need the VIP, i.e. network namespaces and root; see docs/operations.md, "Rolling migration").
 """
-import argparse, json, os, shutil, signal, socket, subprocess, sys, tempfile, threading, time
+import argparse, json, os, secrets, shutil, signal, socket, subprocess, sys, tempfile, threading, time
 
 import redis
 from redis.sentinel import Sentinel
@@ -28,7 +28,20 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wait(what, condition, timeout=30.0):
+def clean_signals():
+    """Children get an empty signal mask and default SIGTERM/SIGINT/SIGHUP (both are inherited
+    through exec). Run from `swift test`, this script was spawned by a thread of Swift's
+    cooperative pool (libdispatch workers block every asynchronous signal) and inherited that
+    mask: redis-sentinel (plain sigaction handlers) then never saw the SIGTERM of a
+    replacement step and was killed only after stop()'s 10 s, which is why each replacement
+    took 11-12 s under the test harness and 1-2 s by hand."""
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        if signal.getsignal(sig) == signal.SIG_IGN:
+            signal.signal(sig, signal.SIG_DFL)
+
+
+def wait(what, condition, timeout=30.0, explain=None):
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
@@ -38,7 +51,13 @@ def wait(what, condition, timeout=30.0):
         except Exception as e:  # not up yet
             last = e
         time.sleep(0.1)
-    raise RuntimeError(f"timed out waiting for {what}" + (f" (last error: {last})" if last else ""))
+    detail = ""
+    if explain:
+        try:
+            detail = "; " + explain()
+        except Exception as e:
+            detail = f"; (could not explain: {e})"
+    raise RuntimeError(f"timed out after {timeout:.0f} s waiting for {what}" + (f" (last error: {last})" if last else "") + detail)
 
 
 class Group:
@@ -49,6 +68,10 @@ class Group:
         self.redis_ports = [free_port() for _ in range(3)]
         self.sentinel_ports = [free_port() for _ in range(3)]
         self.kinds = ["redis-sentinel"] * 3
+        # A name of its own: a sentinel of another test (or another run on this machine)
+        # monitoring "mymaster" at a loopback port that one of ours now reuses would announce
+        # itself on our master's hello channel and join the group as a fourth sentinel.
+        self.name = "mig-" + secrets.token_hex(4)
 
     def start(self, name, argv, log):
         self.procs[name] = subprocess.Popen(argv, stdout=open(log, "ab"), stderr=subprocess.STDOUT, cwd=self.dir)
@@ -87,9 +110,9 @@ class Group:
         if not os.path.exists(conf):
             with open(conf, "w") as f:
                 f.write(f"port {self.sentinel_ports[i]}\nbind 127.0.0.1\ndir {self.dir}\n"
-                        f"sentinel monitor mymaster 127.0.0.1 {self.redis_ports[0]} 2\n"
-                        "sentinel down-after-milliseconds mymaster 1000\n"
-                        "sentinel failover-timeout mymaster 10000\n")
+                        f"sentinel monitor {self.name} 127.0.0.1 {self.redis_ports[0]} 2\n"
+                        f"sentinel down-after-milliseconds {self.name} 1000\n"
+                        f"sentinel failover-timeout {self.name} 10000\n")
         log = os.path.join(self.dir, f"sentinel-{i}.log")
         if self.kinds[i] == "redis-sentinel":
             self.start(f"sentinel{i}", ["redis-sentinel", conf], log)
@@ -101,7 +124,7 @@ class Group:
         return redis.Redis(port=self.sentinel_ports[i], socket_timeout=1, decode_responses=True)
 
     def master_of(self, i):
-        addr = self.sentinel(i).execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster")
+        addr = self.sentinel(i).execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.name)
         return f"{addr[0]}:{addr[1]}" if addr else None
 
     def settled(self):
@@ -109,11 +132,11 @@ class Group:
         masters = set()
         for i in range(3):
             s = self.sentinel(i)
-            m = s.execute_command("SENTINEL", "MASTER", "mymaster")
+            m = s.execute_command("SENTINEL", "MASTER", self.name)
             fields = dict(zip(m[::2], m[1::2])) if isinstance(m, list) else m
             if fields.get("flags") != "master" or fields.get("num-slaves") != "2" or fields.get("num-other-sentinels") != "2":
                 return False
-            peers = s.execute_command("SENTINEL", "SENTINELS", "mymaster")
+            peers = s.execute_command("SENTINEL", "SENTINELS", self.name)
             for p in peers:
                 pf = dict(zip(p[::2], p[1::2])) if isinstance(p, list) else p
                 if "s_down" in pf.get("flags", "") or "disconnected" in pf.get("flags", ""):
@@ -121,13 +144,36 @@ class Group:
             masters.add(self.master_of(i))
         return len(masters) == 1
 
+    def views(self):
+        """What each sentinel sees, for a settle that timed out (and the tail of its log)."""
+        out = []
+        for i in range(3):
+            try:
+                s = self.sentinel(i)
+                m = s.execute_command("SENTINEL", "MASTER", self.name)
+                f = dict(zip(m[::2], m[1::2])) if isinstance(m, list) else m
+                peers = s.execute_command("SENTINEL", "SENTINELS", self.name)
+                pf = [dict(zip(p[::2], p[1::2])) if isinstance(p, list) else p for p in peers]
+                out.append(f"{self.kinds[i]} {i} (:{self.sentinel_ports[i]}): master {f.get('ip')}:{f.get('port')} "
+                           f"flags={f.get('flags')} replicas={f.get('num-slaves')} peers={f.get('num-other-sentinels')} "
+                           f"[" + ", ".join(f"{p.get('ip')}:{p.get('port')} {p.get('flags')}" for p in pf) + "]")
+            except Exception as e:
+                out.append(f"{self.kinds[i]} {i} (:{self.sentinel_ports[i]}): {e}")
+            try:
+                with open(os.path.join(self.dir, f"sentinel-{i}.log"), errors="replace") as log:
+                    out.append("  log: " + " | ".join(line.strip() for line in log.readlines()[-6:]))
+            except OSError:
+                pass
+        return "\n".join(out)
+
 
 class Writer(threading.Thread):
     """SET w:N N through Sentinel discovery, one at a time; records which step each ack or error
     happened in."""
 
-    def __init__(self, ports):
+    def __init__(self, ports, name):
         super().__init__(daemon=True)
+        self.name = name
         self.sentinel = Sentinel([("127.0.0.1", p) for p in ports], socket_timeout=0.5, min_other_sentinels=0)
         self.step = "start"
         self.acked = {}   # n -> step
@@ -136,7 +182,7 @@ class Writer(threading.Thread):
         self.n = 0
 
     def run(self):
-        client = self.sentinel.master_for("mymaster", socket_timeout=0.5, retry_on_timeout=False)
+        client = self.sentinel.master_for(self.name, socket_timeout=0.5, retry_on_timeout=False)
         while not self.stopping:
             self.n += 1
             n, step = self.n, self.step
@@ -156,6 +202,7 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory (logs)")
     args = ap.parse_args()
     tandem = os.path.abspath(args.tandem)
+    clean_signals()
     for tool in ["redis-server", "redis-sentinel"]:
         if not shutil.which(tool):
             print(f"migrate-sentinels: {tool} not found", file=sys.stderr)
@@ -172,8 +219,8 @@ def main():
         g.start_redis()
         for i in range(3):
             g.start_sentinel(i)
-        wait("the redis-sentinels to settle", g.settled)
-        writer = Writer(g.sentinel_ports)
+        wait("the redis-sentinels to settle", g.settled, timeout=60, explain=g.views)
+        writer = Writer(g.sentinel_ports, g.name)
         writer.start()
         wait("the writer's first acknowledged write", lambda: len(writer.acked) > 0)
 
@@ -197,15 +244,15 @@ def main():
                 g.stop(f"sentinel{i}")
                 g.kinds[i] = "tandem"
                 g.start_sentinel(i)
-                wait(f"tandem sentinel {i} to settle in the mixed group", g.settled)
+                wait(f"tandem sentinel {i} to settle in the mixed group", g.settled, timeout=60, explain=g.views)
                 return f"master still {old}" if g.master_of(i) == old else f"master moved to {g.master_of(i)}"
             run_step(f"replace sentinel {i} by tandem", replace)
 
             def failover(i=i):
                 before = g.master_of(i)
-                g.sentinel(i).execute_command("SENTINEL", "FAILOVER", "mymaster")
+                g.sentinel(i).execute_command("SENTINEL", "FAILOVER", g.name)
                 wait("the master to move", lambda: all(g.master_of(k) not in (None, before) for k in range(3)))
-                wait("the group to settle", g.settled)
+                wait("the group to settle", g.settled, timeout=60, explain=g.views)
                 return f"{before} -> {g.master_of(i)} (asked of tandem sentinel {i}; others: {', '.join(g.kinds)})"
             run_step(f"failover in the mixed group ({sum(k == 'tandem' for k in g.kinds)} tandem)", failover)
         writer.step = "end"
