@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """The writer of scripts/migrate-stack.sh (run in the client namespace, not by hand): one
 connection to ENDPOINT (the VIP), `SET w:N N` one at a time, N counting up; a failed write
-(connection refused, reset, closed, timed out, or an error reply) is counted, the connection
-dropped and a new one made 50 ms later. Each acknowledgement and each error is filed under the
-step named in STEP_FILE at that moment. When STOP_FILE appears it stops, finds the master through
+(connection refused, reset or closed, no connection within 1 s or no reply within 5 s, or an
+error reply) is counted, the connection dropped and a new one made 50 ms later. Each
+acknowledgement and each error is filed under the step named in STEP_FILE at that moment. When STOP_FILE appears it stops, finds the master through
 the monitors (SENTINEL GET-MASTER-ADDR-BY-NAME), reads every acknowledged key back from it and
 prints one JSON object: per step acked, errors (and the first error's text), lost (acknowledged,
 not on the final master) and the longest time between two acknowledgements that ended in it.
@@ -106,6 +106,9 @@ def main():
         try:
             if sock is None:
                 sock = socket.create_connection((host, int(port)), timeout=1.0)
+                # A reply may take up to 5 s (`tandem proxy` holds commands while it has no
+                # master, --hold-ms 5000): only then is a write given up as an error.
+                sock.settimeout(5.0)
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 reader = Reader(sock)
             sock.sendall(command("SET", f"w:{n}", n))
