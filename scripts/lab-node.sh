@@ -283,52 +283,16 @@ scenario_durable_witness_kill_redis() {
 }
 
 # Alerts from real node agents: each agent's webhook is a sink in the client's namespace
-# (10.79.0.9:8099, path /nN; every POST one JSON line in alerts.jsonl). The master's node h1 is
+# (10.79.0.9:8099, path /nN; lab-vrrp-lib.sh's start_alert_sink). The master's node h1 is
 # cut off as in partition_direct: its agent must send `fenced` (and `unfenced` after the heal) and
 # a vip-state that is not MASTER as it lets the VIP go, and the agent of the node that takes the
 # VIP a vip-state MASTER.
-start_alert_sink() {
-  inns h9 python3 -c '
-import http.server, json, sys
-out = sys.argv[1]
-class H(http.server.BaseHTTPRequestHandler):
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
-        with open(out, "a") as f:
-            f.write(json.dumps({"path": self.path, "alert": json.loads(body)}) + "\n")
-        self.send_response(200); self.send_header("Content-Length", "0"); self.end_headers()
-    def log_message(self, *a):
-        pass
-http.server.ThreadingHTTPServer(("0.0.0.0", 8099), H).serve_forever()
-' "$LAB_DIR/alerts.jsonl" >> "$LAB_DIR/sink.log" 2>&1 &
-  started
-  : > "$LAB_DIR/alerts.jsonl"
-  wait_for 5 "the alert sink" sh -c "ip netns exec $(ns h9) ss -Hltn 'sport = :8099' | grep -q 8099"
-}
-# alert_seen NODE EVENT [STATE]: the sink got EVENT from NODE's agent (for vip-state: in STATE,
-# or with STATE prefixed by ! in any other state), after the first ALERTS_FROM alerts (0).
-alert_seen() {
-  python3 - "$LAB_DIR/alerts.jsonl" "${ALERTS_FROM:-0}" "$@" <<'PY'
-import json, sys
-path, skip, node, event = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-state = sys.argv[5] if len(sys.argv) > 5 else None
-for line in open(path).readlines()[skip:]:
-    r = json.loads(line)
-    a = r["alert"]
-    if r["path"] != "/" + node or a.get("event") != event or a.get("daemon") != "node":
-        continue
-    s = a.get("fields", {}).get("state")
-    if state is None or (state.startswith("!") and s != state[1:]) or s == state:
-        sys.exit(0)
-sys.exit(1)
-PY
-}
 scenario_alerts_partition() {
   ALERT_SINK=1
   nodes_up direct
-  start_alert_sink
+  start_alert_sink h9 8099
   # Before the fault: h1 took the VIP at start, and said so.
-  wait_for 10 "n1's vip-state MASTER alert (VIP taken at start)" alert_seen n1 vip-state MASTER
+  wait_for 10 "n1's vip-state MASTER alert (VIP taken at start)" alert_seen node /n1 vip-state MASTER
   # From here on only the alerts the cut and the heal cause count (each agent's VRRP instance
   # also said FAULT once at start, before its agent let it bid).
   ALERTS_FROM=$(wc -l < "$LAB_DIR/alerts.jsonl")
@@ -336,17 +300,12 @@ scenario_alerts_partition() {
   drive alerts_partition direct --heal "$LAB_DIR/heal.sh" --heal-after 4 --max-lost-window "$(fence_window)" || return 1
   local holder; holder=$(holders h1 h2 h3)
   [ "$holder" = h2 ] || [ "$holder" = h3 ] || { lab_log "the VIP is on '$holder' after the partition"; return 1; }
-  wait_for 10 "n1's fenced alert" alert_seen n1 fenced
-  wait_for 10 "n1's vip-state alert leaving MASTER" alert_seen n1 vip-state '!MASTER'
-  wait_for 10 "n${holder#h}'s vip-state MASTER alert (the VIP moved there)" alert_seen "n${holder#h}" vip-state MASTER
+  wait_for 10 "n1's fenced alert" alert_seen node /n1 fenced
+  wait_for 10 "n1's vip-state alert leaving MASTER" alert_seen node /n1 vip-state '!MASTER'
+  wait_for 10 "n${holder#h}'s vip-state MASTER alert (the VIP moved there)" alert_seen node "/n${holder#h}" vip-state MASTER
   check_rejoined
-  wait_for 10 "n1's unfenced alert after the heal" alert_seen n1 unfenced
-  python3 -c '
-import json, sys
-for i, line in enumerate(open(sys.argv[1])):
-    r = json.loads(line); a = r["alert"]
-    print("  alert %s %s %-9s %-8s %s" % ("  " if i < int(sys.argv[2]) else "->", r["path"], a["event"], a["severity"], a["summary"]))
-' "$LAB_DIR/alerts.jsonl" "$ALERTS_FROM" >&2
+  wait_for 10 "n1's unfenced alert after the heal" alert_seen node /n1 unfenced
+  show_alerts
 }
 
 scenarios=("$@")

@@ -193,3 +193,54 @@ while time.time() - t0 < timeout:
 sys.exit(1)
 ' "$t0" "$host" "$timeout" "$LAB_VIP"
 }
+
+# An alert webhook sink in HOST's namespace on 0.0.0.0:PORT: every POST one JSON line
+# ({"path", "alert"}) in $LAB_DIR/alerts.jsonl.
+start_alert_sink() {  # start_alert_sink HOST PORT
+  : > "$LAB_DIR/alerts.jsonl"
+  inns "$1" python3 -c '
+import http.server, json, sys
+out = sys.argv[1]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+        with open(out, "a") as f:
+            f.write(json.dumps({"path": self.path, "alert": json.loads(body)}) + "\n")
+        self.send_response(200); self.send_header("Content-Length", "0"); self.end_headers()
+    def log_message(self, *a):
+        pass
+http.server.ThreadingHTTPServer(("0.0.0.0", int(sys.argv[2])), H).serve_forever()
+' "$LAB_DIR/alerts.jsonl" "$2" >> "$LAB_DIR/sink.log" 2>&1 &
+  LAB_PIDS+=("$!")
+  wait_for 5 "the alert sink" sh -c "ip netns exec $(ns "$1") ss -Hltn 'sport = :$2' | grep -q ':$2'"
+}
+
+# alert_seen DAEMON PATH EVENT [STATE]: the sink got EVENT from a DAEMON (node, vrrp, sentinel)
+# at PATH (for vip-state: in STATE, or with STATE prefixed by ! in any other state), after the
+# first ALERTS_FROM alerts (default 0).
+alert_seen() {
+  python3 - "$LAB_DIR/alerts.jsonl" "${ALERTS_FROM:-0}" "$@" <<'PY'
+import json, sys
+path, skip, daemon, where, event = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+state = sys.argv[6] if len(sys.argv) > 6 else None
+for line in open(path).readlines()[skip:]:
+    r = json.loads(line)
+    a = r["alert"]
+    if r["path"] != where or a.get("event") != event or a.get("daemon") != daemon:
+        continue
+    s = a.get("fields", {}).get("state")
+    if state is None or (state.startswith("!") and s != state[1:]) or s == state:
+        sys.exit(0)
+sys.exit(1)
+PY
+}
+
+# The alerts received, one line each (-> marks those after the first ALERTS_FROM), to stderr.
+show_alerts() {
+  python3 -c '
+import json, sys
+for i, line in enumerate(open(sys.argv[1])):
+    r = json.loads(line); a = r["alert"]
+    print("  alert %s %s %-9s %-8s %s" % ("  " if i < int(sys.argv[2]) else "->", r["path"], a["event"], a["severity"], a["summary"]))
+' "$LAB_DIR/alerts.jsonl" "${ALERTS_FROM:-0}" >&2
+}

@@ -14,7 +14,8 @@
 #      keepalived's VRRP instance as a backup; the VIP stays on h1. No reconnect expected.
 #   3. keepalived -> `tandem vrrp` on the VIP holder h1: keepalived's priority-0 advert hands the
 #      VIP to h2 (now `tandem vrrp`); h1's tandem vrrp starts as a backup (nopreempt). The writer's
-#      connection was to h1's HAProxy: it must reconnect (to h2's HAProxy).
+#      connection was to h1's HAProxy: it must reconnect (to h2's HAProxy). Each tandem vrrp
+#      has --alert-webhook at a sink in h9: h2's must post vip-state MASTER, h1's BACKUP.
 #   4. HAProxy -> `tandem proxy` (same VIP:6379, following the sentinels) on h1, h3 (not holding
 #      the VIP), the check script pointed at the new proxy. No reconnect expected.
 #   5. HAProxy -> `tandem proxy` on the VIP holder h2: the writer's connection was to that
@@ -126,7 +127,8 @@ replace_sentinel() {  # on host N
 replace_keepalived() {  # on host N
   local i=$1
   stop_pids "keepalived on h$i" $(pids_in h$i keepalived)
-  ip netns exec "$(ns h$i)" "$TANDEM" vrrp "$LAB_DIR/ka$i.conf" >> "$LAB_DIR/tvrrp$i.log" 2>&1 &
+  ip netns exec "$(ns h$i)" "$TANDEM" vrrp "$LAB_DIR/ka$i.conf" --alert-webhook "http://$LAB_NET.9:8099/h$i" \
+    >> "$LAB_DIR/tvrrp$i.log" 2>&1 &
   started
 }
 
@@ -150,6 +152,7 @@ replace_haproxy() {  # on host N
 walk() {
   seed_up
   wait_for 30 "the redis-sentinels to settle" monitors_settled
+  start_alert_sink h9 8099  # where each tandem vrrp posts its alerts (/hN)
   step "seed stack" no
   rm -f "$LAB_DIR/stop"
   inns h9 python3 "$WRITER" --endpoint $LAB_VIP:6379 --step-file "$LAB_DIR/step" --stop-file "$LAB_DIR/stop" \
@@ -177,6 +180,10 @@ walk() {
   wait_for 10 "the VIP on h2 (the highest priority left)" only_holder h2 h1 h2 h3
   sleep 3  # h1's tandem vrrp, nopreempt, stays a backup
   only_holder h2 h1 h2 h3 || lab_fail "the VIP is on '$(holders h1 h2 h3)', not on h2 alone"
+  # tandem vrrp --alert-webhook: h2's said it took the VIP; h1's that it started as a backup.
+  wait_for 10 "h2's tandem vrrp vip-state MASTER alert" alert_seen vrrp /h2 vip-state MASTER
+  wait_for 10 "h1's tandem vrrp vip-state BACKUP alert" alert_seen vrrp /h1 vip-state BACKUP
+  show_alerts
 
   for i in 1 3; do
     step "HAProxy -> tandem proxy on h$i (not the VIP holder)" no
