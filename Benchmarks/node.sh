@@ -25,7 +25,8 @@
 #           priority 101/100/99, advert_int 1, VRRPv2 PASS auth, unicast peers, the VIP as a
 #           /32, track_script check_haproxy every 1 s fall 2 rise 2). The seed's check is
 #           `pkill -0 -x haproxy`; namespaces share one PID space, so it would see every node's
-#           HAProxy: here it is `kill -0` of this node's HAProxy. No notify scripts: the seed's
+#           HAProxy: here it is `kill -0` of this node's HAProxy (its PID in proxyN.pid, which
+#           scripts/migrate-stack.sh points at `tandem proxy`). No notify scripts: the seed's
 #           HAProxy variant has none ("there is no need to set anything here"); its SMTP alerts
 #           are left out. Clients write to HAProxy at VIP:6379.
 #   direct  redis-server + `tandem run` (down-after DOWN_AFTER, VRRPv3 100 ms adverts, VIP on the
