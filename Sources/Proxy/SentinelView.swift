@@ -172,7 +172,7 @@ struct SentinelView: Sendable {
         // One more than the last reported, even from a failover's leader (whose last report may
         // or may not carry the new epoch already): the next poll naming this master gives the
         // exact value.
-        report.configEpoch += 1
+        report.configEpoch = report.configEpoch == .max ? .max : report.configEpoch + 1
         report.failoverInProgress = false
         report.replicas = []
         entry.report = report

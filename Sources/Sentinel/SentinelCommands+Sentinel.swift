@@ -211,7 +211,8 @@ extension SentinelRuntime {
         }
         switch ref {
         case .master:
-            fields.append(("config-epoch", String(m.configEpoch)))
+            // 7.0 replies with addReplyBulkLongLong: the epoch as a signed 64-bit number.
+            fields.append(("config-epoch", String(Int64(bitPattern: m.configEpoch))))
             fields.append(("num-slaves", String(m.replicas.count)))
             fields.append(("num-other-sentinels", String(m.sentinels.count)))
             fields.append(("quorum", String(m.quorum)))

@@ -73,6 +73,9 @@ public func runSentinel(configPath: String, overrides: [(String, String)], logge
     case "nothing": logger.logLevel = .critical
     default: logger.logLevel = .notice
     }
+    for warning in configuration.warnings {
+        logger.warning("\(warning.file):\(warning.line): '\(warning.directive)': \(warning.message)")
+    }
     let tls = try SentinelTLSContexts.make(configuration.tls, logger: logger)
     let runtime = SentinelRuntime(configuration: configuration, configPath: path, configText: text, logger: logger,
                                   tlsClient: tls.client)

@@ -140,10 +140,12 @@ public actor SentinelRuntime {
     /// Saves the config (with the new myid if one was generated), loads the masters and state
     /// lines into the core, and starts the timer.
     public func start() throws {
+        // The file's epoch into the core first: the save below writes the core's back (it was
+        // written as 0 here before, so every restart lost the current epoch).
+        state.currentEpoch = configuration.currentEpoch
         try saveConfig()
         let t = now
         var actions: [SentinelAction] = []
-        state.currentEpoch = configuration.currentEpoch
         // Masters given by name are monitored by that name at once and looked up in the
         // background (`lookUpConfiguredName`): a DNS server that does not answer delays no other
         // master, and not this one's links, which look the name up themselves on each connect.

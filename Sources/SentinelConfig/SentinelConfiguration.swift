@@ -118,6 +118,10 @@ public struct SentinelConfiguration: Sendable, Hashable {
     public var alerts = AlertSettings()
     /// Masters in file order.
     public var masters: [MasterSettings] = []
+    /// Lines redis-sentinel would read as a number other than the one written (`sentinel
+    /// parallel-syncs m abc` is 0 there: C's atoi): accepted as it accepts them, each named here
+    /// so the sentinel can say so at start.
+    public var warnings: [SentinelConfigError] = []
     /// Server lines Tandem accepts but does not act on (e.g. `daemonize`, `loglevel`), by line.
     public var ignoredLines: [Int: String] = [:]
     /// Where `aclfile` was set (for the error when `user` lines are there too).
@@ -193,10 +197,35 @@ extension SentinelConfiguration {
         SentinelConfigError(file: file, line: line, directive: words.joined(separator: " "), message: message)
     }
 
+    /// C's atoi of a `sentinel …` argument, as sentinel.c reads it; a warning when that is not
+    /// the number written (text, a fraction, a value past 32 bits).
+    private mutating func cInt(_ text: String, _ words: [String], line: Int, file: String, warn: Bool = true) -> Int32 {
+        let (value, exact) = CNumber.atoi(text)
+        if warn, !exact {
+            warnings.append(fail(file, line, words, "'\(text)' is not a 32-bit number: read as \(value), as redis-sentinel reads it (atoi)"))
+        }
+        return value
+    }
+
+    /// C's strtoull of an epoch, as sentinel.c reads it; a warning when that is not the number written.
+    private mutating func cUnsigned(_ text: String, _ words: [String], line: Int, file: String) -> UInt64 {
+        let (value, exact) = CNumber.strtoull(text)
+        if !exact {
+            warnings.append(fail(file, line, words, "'\(text)' is not a 64-bit unsigned number: read as \(value), as redis-sentinel reads it (strtoull)"))
+        }
+        return value
+    }
+
     private mutating func applyServer(_ keyword: String, _ words: [String], line: Int, text: String, file: String) throws(SentinelConfigError) {
         func argument() throws(SentinelConfigError) -> String {
             guard words.count == 2 else { throw fail(file, line, words, "wrong number of arguments") }
             return words[1]
+        }
+        func numeric(_ name: String, _ text: String) throws(SentinelConfigError) -> Int64 {
+            switch Self.redisNumericConfigs[name]!.read(text) {
+            case .success(let v): return v
+            case .failure(let error): throw fail(file, line, words, error.message)
+            }
         }
         if keyword.hasPrefix("tls-"), try applyTLS(keyword, words, line: line, file: file) {
             ignoredLines[line] = text
@@ -204,8 +233,7 @@ extension SentinelConfiguration {
         }
         switch keyword {
         case "port":
-            guard let port = Int(try argument()), (0...65535).contains(port) else { throw fail(file, line, words, "argument must be between 0 and 65535 inclusive") }
-            self.port = port
+            self.port = Int(try numeric(keyword, try argument()))
         case "bind":
             guard words.count >= 2 else { throw fail(file, line, words, "wrong number of arguments") }
             bind = Array(words.dropFirst())
@@ -229,12 +257,10 @@ extension SentinelConfiguration {
             guard let value = Self.yesNo(try argument()) else { throw fail(file, line, words, "argument must be 'yes' or 'no'") }
             protectedMode = value
         case "maxclients":
-            guard let n = Int(try argument()), n >= 1 else { throw fail(file, line, words, "argument must be between 1 and 4294967295 inclusive") }
-            maxClients = n
+            maxClients = Int(try numeric(keyword, try argument()))
             ignoredLines[line] = text
         case "timeout":
-            guard let n = Int(try argument()), n >= 0 else { throw fail(file, line, words, "argument must be between 0 and 2147483647 inclusive") }
-            clientIdleTimeout = n
+            clientIdleTimeout = Int(try numeric(keyword, try argument()))
             ignoredLines[line] = text
         case "client-output-buffer-limit":
             switch OutputBufferLimit.parse(Array(words.dropFirst())) {
@@ -250,6 +276,8 @@ extension SentinelConfiguration {
             guard Self.isAcceptedServerDirective(keyword) else {
                 throw fail(file, line, words, "Bad directive or wrong number of arguments")
             }
+            // Checked as redis-server checks it (type and bounds), though a sentinel does not use it.
+            if words.count == 2, Self.redisNumericConfigs[keyword] != nil { _ = try numeric(keyword, words[1]) }
             ignoredLines[line] = text
         }
     }
@@ -280,12 +308,13 @@ extension SentinelConfiguration {
             guard id.utf8.count == 40 else { throw fail(file, line, words, "Malformed Sentinel id in myid option.") }
             myID = id
         case "current-epoch":
-            guard let epoch = UInt64(try value()) else { throw fail(file, line, words, "Invalid current-epoch.") }
+            let epoch = cUnsigned(try value(), words, line: line, file: file)
             currentEpoch = max(currentEpoch, epoch)
         case "announce-ip": announceIP = try value()
         case "announce-port":
-            guard let p = Int(try value()), (0...65535).contains(p) else { throw fail(file, line, words, "Invalid port.") }
-            announcePort = p
+            // sentinel.c: atoi, no check (0 means not set; redis-sentinel announces any other).
+            let p = Int(cInt(try value(), words, line: line, file: file))
+            announcePort = p == 0 ? nil : p
         case "resolve-hostnames", "announce-hostnames", "deny-scripts-reconfig":
             guard let flag = Self.yesNo(try value()) else { throw fail(file, line, words, "Please specify yes or no for the \(option) option.") }
             if option == "resolve-hostnames" { resolveHostnames = flag }
@@ -322,8 +351,13 @@ extension SentinelConfiguration {
         guard words.count == 6 else { throw fail(file, line, words, "Unrecognized sentinel configuration statement.") }
         let name = words[2]
         guard master(name) == nil else { throw fail(file, line, words, "Duplicate master name.") }
-        guard let port = Int(words[4]), (1...65535).contains(port) else { throw fail(file, line, words, "Invalid port number") }
-        guard let quorum = Int(words[5]), quorum > 0 else { throw fail(file, line, words, "Quorum must be 1 or greater.") }
+        // sentinel.c reads both with atoi: port 0 (or "abc") is accepted, as there.
+        let quorum = Int(cInt(words[5], words, line: line, file: file, warn: false))
+        guard quorum > 0 else { throw fail(file, line, words, "Quorum must be 1 or greater.") }
+        let port = Int(cInt(words[4], words, line: line, file: file, warn: false))
+        guard (0...65535).contains(port) else { throw fail(file, line, words, "Invalid port number.") }
+        _ = cInt(words[5], words, line: line, file: file)
+        _ = cInt(words[4], words, line: line, file: file)
         guard !name.contains(" "), !name.isEmpty else { throw fail(file, line, words, "Invalid master name.") }
         guard resolveHostnames || Self.isIPLiteral(words[3]) else { throw fail(file, line, words, "Can't resolve instance hostname.") }
         masters.append(MasterSettings(name: name, host: words[3], port: port, quorum: quorum))
@@ -339,16 +373,18 @@ extension SentinelConfiguration {
             guard words.count == n + 1 else { throw fail(file, line, words, "Unrecognized sentinel configuration statement.") }
             return words[n]
         }
+        // sentinel.c reads these with atoi (strtoull for the epochs), as redis-sentinel does.
         func positive(_ s: String) throws(SentinelConfigError) -> Int64 {
-            guard let v = Int64(s), v > 0 else { throw fail(file, line, words, "negative or zero time parameter.") }
+            let v = Int64(cInt(s, words, line: line, file: file, warn: false))
+            guard v > 0 else { throw fail(file, line, words, "negative or zero time parameter.") }
+            _ = cInt(s, words, line: line, file: file)
             return v
         }
         switch option {
         case "down-after-milliseconds": masters[index].downAfterMilliseconds = try positive(try arg(3))
         case "failover-timeout": masters[index].failoverTimeout = try positive(try arg(3))
         case "parallel-syncs":
-            guard let v = Int(try arg(3)), v >= 0 else { throw fail(file, line, words, "Invalid parallel-syncs value.") }
-            masters[index].parallelSyncs = v
+            masters[index].parallelSyncs = Int(cInt(try arg(3), words, line: line, file: file))
         case "auth-pass": masters[index].authPass = try arg(3)
         case "auth-user": masters[index].authUser = try arg(3)
         case "notification-script":
@@ -360,7 +396,9 @@ extension SentinelConfiguration {
             scriptDirectives.append(ScriptDirective(path: path, error: fail(file, line, words, "Client reconfiguration script seems non existing or non executable.")))
             masters[index].clientReconfigScript = path
         case "master-reboot-down-after-period":
-            guard let v = Int64(try arg(3)), v >= 0 else { throw fail(file, line, words, "negative time parameter.") }
+            let v = Int64(cInt(try arg(3), words, line: line, file: file, warn: false))
+            guard v >= 0 else { throw fail(file, line, words, "negative time parameter.") }
+            _ = cInt(try arg(3), words, line: line, file: file)
             masters[index].masterRebootDownAfterPeriod = v
         case "crash-detection":
             switch try arg(3).lowercased() {
@@ -375,20 +413,22 @@ extension SentinelConfiguration {
             default: throw fail(file, line, words, "durability must be 'async' or 'replicated'.")
             }
         case "config-epoch":
-            guard let v = UInt64(try arg(3)) else { throw fail(file, line, words, "Invalid config-epoch.") }
-            masters[index].configEpoch = v
+            masters[index].configEpoch = cUnsigned(try arg(3), words, line: line, file: file)
+            // sentinel.c: a config epoch above the current epoch raises it.
+            currentEpoch = max(currentEpoch, masters[index].configEpoch)
         case "leader-epoch":
-            guard let v = UInt64(try arg(3)) else { throw fail(file, line, words, "Invalid leader-epoch.") }
-            masters[index].leaderEpoch = v
+            masters[index].leaderEpoch = cUnsigned(try arg(3), words, line: line, file: file)
         case "known-replica", "known-slave":
-            guard words.count == 5, let port = Int(words[4]), (1...65535).contains(port) else {
-                throw fail(file, line, words, "Wrong hostname or port for replica.")
-            }
+            guard words.count == 5 else { throw fail(file, line, words, "Unrecognized sentinel configuration statement.") }
+            let port = Int(cInt(words[4], words, line: line, file: file, warn: false))
+            guard (0...65535).contains(port) else { throw fail(file, line, words, "Invalid port number.") }
+            _ = cInt(words[4], words, line: line, file: file)
             masters[index].knownReplicas.append((words[3], port))
         case "known-sentinel":
-            guard words.count == 6, let port = Int(words[4]), (1...65535).contains(port) else {
-                throw fail(file, line, words, "Wrong hostname or port for sentinel.")
-            }
+            guard words.count == 6 else { throw fail(file, line, words, "Unrecognized sentinel configuration statement.") }
+            let port = Int(cInt(words[4], words, line: line, file: file, warn: false))
+            guard (0...65535).contains(port) else { throw fail(file, line, words, "Invalid port number.") }
+            _ = cInt(words[4], words, line: line, file: file)
             masters[index].knownSentinels.append((words[3], port, words[5]))
         case "rename-command":
             guard words.count == 5 else { throw fail(file, line, words, "Unrecognized sentinel configuration statement.") }

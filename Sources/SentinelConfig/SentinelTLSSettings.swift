@@ -99,10 +99,12 @@ extension SentinelConfiguration {
             return value.isEmpty ? nil : value
         }
         func number(_ range: ClosedRange<Int>) throws(SentinelConfigError) -> Int {
-            guard let n = Int(try argument()), range.contains(n) else {
+            // As redis-server's numeric configs: string2ll, then the bounds.
+            guard let n = CNumber.string2ll(try argument()) else { throw fail("argument couldn't be parsed into an integer") }
+            guard n >= Int64(range.lowerBound), n <= Int64(range.upperBound) else {
                 throw fail("argument must be between \(range.lowerBound) and \(range.upperBound) inclusive")
             }
-            return n
+            return Int(n)
         }
         switch keyword {
         case "tls-port": tls.port = try number(0...65535)

@@ -22,7 +22,9 @@ extension SentinelState {
 
     /// `sentinelStartFailover`: a new epoch, and a random start so peers do not collide.
     mutating func startFailover(_ name: String, now: Millis) {
-        currentEpoch += 1
+        // Wraps as 7.0's uint64 does: an epoch of 2^64 - 1 (from the file or a peer's hello)
+        // must not stop the process.
+        currentEpoch &+= 1
         masters[name]!.failoverState = .waitStart
         masters[name]!.failoverInProgress = true
         masters[name]!.failoverEpoch = currentEpoch

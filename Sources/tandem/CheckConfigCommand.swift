@@ -59,7 +59,8 @@ struct CheckConfigCommand: ParsableCommand {
         switch kind {
         case .sentinel:
             do {
-                _ = try SentinelConfiguration(parsing: text, file: path)
+                let c = try SentinelConfiguration(parsing: text, file: path)
+                for warning in c.warnings { _ = say(0, "\(warning.file):\(warning.line): warning: '\(warning.directive)': \(warning.message)") }
             } catch {
                 return say(1, "\(error)")
             }

@@ -48,7 +48,8 @@ struct SentinelConfigTests {
 
     static let errorCases: [(String, Int, String)] = [
         ("port 26379\nsentinel monitor m 127.0.0.1 6379 0\n", 2, "Quorum must be 1 or greater."),
-        ("sentinel monitor m 127.0.0.1 notaport 2\n", 1, "Invalid port number"),
+        ("sentinel monitor m 127.0.0.1 -1 2\n", 1, "Invalid port number."),
+        ("hz abc\n", 1, "argument couldn't be parsed into an integer"),
         ("sentinel down-after-milliseconds nosuch 1000\n", 1, "No such master with specified name."),
         ("sentinel monitor m 127.0.0.1 6379 2\nsentinel down-after-milliseconds m -5\n", 2, "negative or zero time parameter."),
         ("sentinel frobnicate yes\n", 1, "Unrecognized sentinel configuration statement."),
