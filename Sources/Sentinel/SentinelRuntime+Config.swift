@@ -55,7 +55,8 @@ extension SentinelRuntime {
         // With an aclfile the users live there (ACL SAVE), not in the config file.
         let userLines = configuration.aclFile != nil ? [] : users.keys.sorted().map { String(users[$0]!.describe(table: .shared)) }
         let text = SentinelConfiguration.rewrite(current, sentinelLines: config.renderSentinelLines(), userLines: userLines,
-                                                 directory: FileManager.default.currentDirectoryPath)
+                                                 directory: FileManager.default.currentDirectoryPath,
+                                                 serverLines: config.generatedServerLines)
         try ConfigFileWriter.write(text, to: configPath)
         configuration = config
     }

@@ -11,22 +11,32 @@ extension SentinelSurfaceSerial {
     @Suite("Sentinel config rewrite against redis-sentinel 7.0", .serialized, .timeLimit(.minutes(2)),
            .enabled(if: SentinelProcess.shouldRunTests, "redis-server or redis-sentinel is not installed"))
     struct SentinelRewriteTests {
-        /// The comment and sentinel lines of a file in order, with what differs by nature (the
-        /// sentinel's id, its port, the master's port) masked. Server lines that redis-sentinel
-        /// generates from its own settings table (`protected-mode`, `latency-tracking…`, in hash
-        /// order) are left out.
+        /// Every line of a file in order, with what differs by nature (the sentinel's id, its
+        /// port, the master's port, the directory) masked. The server lines redis-sentinel
+        /// generates from its settings table (`protected-mode`, `latency-tracking…`) come in that
+        /// table's hash order, which changes from run to run: among themselves they are sorted.
         static func shape(_ text: String, port: Int, masterPort: Int) -> [String] {
-            text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-                .filter { $0.hasPrefix("#") || $0.hasPrefix("sentinel ") }
+            sortingGenerated(text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init))
                 .map { line in
                     var l = line.replacingOccurrences(of: " \(masterPort) ", with: " <master-port> ")
                         .replacingOccurrences(of: "\(port)", with: "<port>")
                     if l.hasPrefix("sentinel myid ") { l = "sentinel myid <id>" }
+                    if l.hasPrefix("dir ") { l = "dir <dir>" }
                     return l
                 }
         }
 
-        @Test("after FLUSHCONFIG, SENTINEL SET and SENTINEL CONFIG SET, comments and sentinel lines stand where redis-sentinel leaves them")
+        /// The file's lines with those of redis-server's settings table that a rewrite generates
+        /// sorted among their own places.
+        static func sortingGenerated(_ lines: [String]) -> [String] {
+            let generated = ["protected-mode ", "latency-tracking-info-percentiles "]
+            let places = lines.indices.filter { i in generated.contains { lines[i].hasPrefix($0) } }
+            var out = lines
+            for (place, line) in zip(places, places.map { lines[$0] }.sorted()) { out[place] = line }
+            return out
+        }
+
+        @Test("after FLUSHCONFIG, SENTINEL SET and SENTINEL CONFIG SET, the file is redis-sentinel's, line for line (ids, ports, the directory masked)")
         func linesStayInPlace() async throws {
             try await withRedisServers(1) { servers in
                 let master = servers[0]
@@ -73,8 +83,7 @@ extension SentinelSurfaceSerial {
         /// `shape` after a failover: the old master's and the promoted replica's ports named for
         /// their roles, and the epochs masked.
         static func failoverShape(_ text: String, port: Int, oldMaster: Int, promoted: Int) -> [String] {
-            text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-                .filter { $0.hasPrefix("#") || $0.hasPrefix("sentinel ") }
+            sortingGenerated(text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init))
                 .map { line in
                     var words = line.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
                     for i in words.indices {
@@ -85,6 +94,7 @@ extension SentinelSurfaceSerial {
                         default: break
                         }
                     }
+                    if words.first == "dir" { words = ["dir", "<dir>"] }
                     if words.count >= 2, words[0] == "sentinel" {
                         switch words[1] {
                         case "myid": words = ["sentinel", "myid", "<id>"]
@@ -96,7 +106,7 @@ extension SentinelSurfaceSerial {
                 }
         }
 
-        @Test("after a failover (SENTINEL FAILOVER) and FLUSHCONFIG, the file's comment and sentinel lines match redis-sentinel's, ids, ports and epochs masked")
+        @Test("after a failover (SENTINEL FAILOVER) and FLUSHCONFIG, the file is redis-sentinel's, line for line (ids, ports, epochs, the directory masked)")
         func afterFailover() async throws {
             var shapes: [SentinelProcess.Kind: [String]] = [:]
             for kind in [SentinelProcess.Kind.redis, .tandem] {
