@@ -20,6 +20,8 @@ sentinels (down-after decides again).
                          [--kinds tandem] [--keep-slow DIR [--slow 0.3]]
 
 --kinds runs only the kinds named (e.g. tandem alone, for many trials of the crash-fast row);
+the kind `mixed` is a group of two tandem sentinels and one redis-sentinel (quorum 2: the
+tandem pair's crash detection can make ODOWN; redis-sentinel votes and follows);
 --keep-slow copies the sentinels' and servers' logs of every trial whose promotion took more
 than --slow seconds into DIR (trial-N-kind/), with the kill's wall-clock time, to find which
 step carried the tail.
@@ -73,15 +75,16 @@ class Trial:
         for i in range(3):
             port = free_port(); self.sentinels.append(port)
             conf = os.path.join(self.dir, "s%d.conf" % i)
+            kind = "tandem" if self.kind == "tandem" or (self.kind == "mixed" and i < 2) else "redis"
             with open(conf, "w") as f:
                 f.write("port %d\nbind 127.0.0.1\ndir %s\nsentinel monitor m 127.0.0.1 %d 2\n"
                         "sentinel down-after-milliseconds m %d\nsentinel failover-timeout m 10000\n"
                         % (port, self.dir, self.ports[0], self.down_after))
-                if self.kind == "tandem" and self.redis70:
+                if kind == "tandem" and self.redis70:
                     f.write("sentinel tandem-behaviour redis-7.0\n")
-                if self.kind == "tandem" and not self.crash_detection:
+                if kind == "tandem" and not self.crash_detection:
                     f.write("sentinel crash-detection m no\n")
-            args = ([self.tandem, "sentinel", conf] if self.kind == "tandem" else ["redis-sentinel", conf])
+            args = ([self.tandem, "sentinel", conf] if kind == "tandem" else ["redis-sentinel", conf])
             self.spawn(args, conf + ".log")
         def known():
             for p in self.sentinels:
@@ -131,7 +134,7 @@ def main():
     ap.add_argument("--slow", type=float, default=0.3)
     a = ap.parse_args()
     kinds = [k for k in a.kinds.split(",") if k]
-    results = {"redis": [], "tandem": []}
+    results = {"redis": [], "tandem": [], "mixed": []}
     for trial in range(a.trials):
         for kind in kinds:
             t = Trial(kind, os.path.abspath(a.tandem), a.redis70, a.down_after, not a.no_crash_detection)
@@ -157,6 +160,8 @@ def main():
     for i, name in ((0, "replica promoted"), (1, "API switched")):
         r, t = med("redis", i), med("tandem", i)
         print("%-17s %14.3f %8.3f %14.2f" % (name, r, t, t / r))
+        if results["mixed"]:
+            print("%-17s mixed (2 tandem + 1 redis-sentinel) %.3f" % (name, med("mixed", i)))
     for kind in kinds:
         for i, name in ((0, "promoted"), (1, "API switched")):
             xs = sorted(r[i] for r in results[kind] if r[i] is not None)

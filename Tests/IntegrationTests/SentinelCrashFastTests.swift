@@ -165,10 +165,11 @@ struct SentinelCrashFastTests {
         }
     }
 
-    @Test("SIGSTOP of the master for 5 s (connections accepted, nothing refused): no SDOWN, no failover")
-    func stoppedMasterDoesNotFailOver() async throws {
+    @Test("SIGSTOP of the master for 5 s (connections accepted, nothing refused): no SDOWN, no failover — three tandem sentinels, and two with one redis-sentinel",
+          arguments: [[SentinelProcess.Kind.tandem, .tandem, .tandem], [.tandem, .tandem, .redis]])
+    func stoppedMasterDoesNotFailOver(kinds: [SentinelProcess.Kind]) async throws {
         try await withReplicationGroup(replicas: 2) { master, replicas in
-            let sentinels = try await Self.group(master, kinds: [.tandem, .tandem, .tandem])
+            let sentinels = try await Self.group(master, kinds: kinds)
             defer { sentinels.forEach { $0.stop() } }
             let old = "127.0.0.1:\(master.port)"
             master.pause()
