@@ -64,10 +64,15 @@ let package = Package(
             dependencies: ["CSpawn"],
             swiftSettings: swiftSettings
         ),
+        // BoringSSL's own check of a TLSv1.2 cipher list (swift-nio-ssl would stop the process on one it refuses).
+        .target(
+            name: "CTLSCipherList",
+            dependencies: [.product(name: "NIOSSL", package: "swift-nio-ssl")]
+        ),
         .target(
             name: "Sentinel",
             dependencies: [
-                "RESP", "RedisConnection", "SentinelCore", "SentinelConfig", "Spawn", "ConstantTime",
+                "RESP", "RedisConnection", "SentinelCore", "SentinelConfig", "Spawn", "ConstantTime", "CTLSCipherList",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
