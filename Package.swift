@@ -46,6 +46,11 @@ let package = Package(
             name: "SentinelCore",
             swiftSettings: swiftSettings
         ),
+        // PURE: comparing secrets (passwords, their hashes) in time independent of their contents.
+        .target(
+            name: "ConstantTime",
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "SentinelConfig",
             dependencies: ["RESP", "AlertCore"],
@@ -59,10 +64,15 @@ let package = Package(
             dependencies: ["CSpawn"],
             swiftSettings: swiftSettings
         ),
+        // BoringSSL's own check of a TLSv1.2 cipher list (swift-nio-ssl would stop the process on one it refuses).
+        .target(
+            name: "CTLSCipherList",
+            dependencies: [.product(name: "NIOSSL", package: "swift-nio-ssl")]
+        ),
         .target(
             name: "Sentinel",
             dependencies: [
-                "RESP", "RedisConnection", "SentinelCore", "SentinelConfig", "Spawn",
+                "RESP", "RedisConnection", "SentinelCore", "SentinelConfig", "Spawn", "ConstantTime", "CTLSCipherList",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -76,7 +86,7 @@ let package = Package(
         // split and merge, transactions pinned to a slot.
         .target(
             name: "ClusterCore",
-            dependencies: ["RESP", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["RESP", "ConstantTime", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -227,6 +237,11 @@ let package = Package(
                            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "NIOSSL", package: "swift-nio-ssl")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ConstantTimeTests",
+            dependencies: ["ConstantTime"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

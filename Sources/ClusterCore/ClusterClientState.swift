@@ -1,3 +1,4 @@
+import ConstantTime
 import NIOCore
 import RESP
 
@@ -239,7 +240,9 @@ public struct ClusterClientState: Sendable {
             return Self.error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
         }
         let user = arguments.count == 3 ? given[1] : "default"
-        if given.last == password && user == (configuration.user ?? "default") { return Self.ok }
+        // The password in constant time (a reply's timing must not tell how much of it was right).
+        let passwordMatches = ConstantTime.equals(Array(arguments[arguments.count - 1].readableBytesView), Array(password.utf8))
+        if passwordMatches && user == (configuration.user ?? "default") { return Self.ok }
         return Self.error("WRONGPASS invalid username-password pair or user is disabled.")
     }
 

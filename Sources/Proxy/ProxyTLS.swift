@@ -37,6 +37,10 @@ public struct ProxyTLSOptions: Sendable, Hashable {
         return ProxyTLSPlan(listens: listens, clientVerification: verification, backend: backendTLS)
     }
 
+    /// TLSv1.2 and TLSv1.3, as Redis's default `tls-protocols` (swift-nio-ssl's own default
+    /// would also allow TLSv1 and TLSv1.1).
+    static let minimumVersion = TLSVersion.tlsv12
+
     /// Reads the files and sets the proxy's TLS contexts.
     public func apply(to settings: inout ProxySettings) throws(ProxySettingsError) {
         let plan = try plan()
@@ -66,12 +70,14 @@ public struct ProxyTLSOptions: Sendable, Hashable {
         do {
             if plan.listens, let key {
                 var server = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: key)
+                server.minimumTLSVersion = Self.minimumVersion
                 server.certificateVerification = plan.clientVerification
                 server.trustRoots = roots ?? .certificates([])
                 settings.tlsServer = try NIOSSLContext(configuration: server)
             }
             if plan.backend {
                 var client = TLSConfiguration.makeClientConfiguration()
+                client.minimumTLSVersion = Self.minimumVersion
                 client.trustRoots = roots
                 // Backends and sentinels are reached by the addresses sentinels report: the
                 // certificate must chain to the CA, its names are not checked (as Redis does).

@@ -1,8 +1,9 @@
+import ConstantTime
 import Crypto
 
 /// ACL passwords as Redis stores and shows them: the SHA-256 of the password as 64 lower-case
-/// hex digits, compared in time that does not depend on where two hashes differ (as 7.0's
-/// time_independent_strcmp).
+/// hex digits, compared in time that does not depend on where two hashes differ (`ConstantTime`, as
+/// 7.0's time_independent_strcmp).
 enum PasswordHash {
     /// The hex SHA-256 of `password`.
     static func hex(_ password: String) -> String {
@@ -21,10 +22,9 @@ enum PasswordHash {
         let candidate = Array(hex(password).utf8)
         var found = false
         for hash in hashes {
-            let stored = Array(hash.utf8)
-            var difference = UInt8(stored.count == candidate.count ? 0 : 1)
-            for i in 0..<min(stored.count, candidate.count) { difference |= stored[i] ^ candidate[i] }
-            found = found || difference == 0
+            // Not short-circuited: every stored hash is compared whatever the earlier ones gave.
+            let equal = ConstantTime.equals(Array(hash.utf8), candidate)
+            found = found || equal
         }
         return found
     }

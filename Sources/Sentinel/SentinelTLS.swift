@@ -1,3 +1,4 @@
+import CTLSCipherList
 import Foundation
 import Logging
 import NIOCore
@@ -57,6 +58,12 @@ public struct SentinelTLSContexts: Sendable {
             }
             if roots == nil { roots = .file(dir) } else { extraRoots.append(.file(dir)) }
         }
+        // swift-nio-ssl hands tls-ciphers to BoringSSL under a precondition: a list BoringSSL
+        // refuses (nothing it knows, a TLSv1.3 suite name) would stop the process. Checked first,
+        // with Redis's message.
+        if let ciphers = tls.ciphers, ctls_cipher_list_is_valid(ciphers) != 1 {
+            throw fail("Failed to configure ciphers: \(ciphers)")
+        }
         let range = tls.protocolRange
         func common(_ c: inout TLSConfiguration) {
             c.minimumTLSVersion = Self.version(range.lowerBound)
@@ -90,17 +97,22 @@ public struct SentinelTLSContexts: Sendable {
         return contexts
     }
 
-    /// Settings BoringSSL gives no way to apply, said once at start rather than dropped silently.
+    /// Settings swift-nio-ssl gives no way to apply, said once at start rather than dropped
+    /// silently. The BoringSSL it bundles has each (`SSL_CTX_set1_tls13_ciphers`,
+    /// `SSL_OP_CIPHER_SERVER_PREFERENCE`, `SSL_CTX_set_session_cache_mode`), but swift-nio-ssl
+    /// 2.37.6's `TLSConfiguration` has no field for them, `NIOSSLContext` keeps its `SSL_CTX`
+    /// private and none of its callbacks (SNI context, PSK, key log, verification) is handed
+    /// one; its BoringSSL module is not a library product.
     static func notApplied(_ tls: SentinelTLSSettings) -> [String] {
         var notes: [String] = []
         if tls.ciphersuites != nil {
-            notes.append("tls-ciphersuites is checked but not applied: BoringSSL always enables its three TLSv1.3 suites")
+            notes.append("tls-ciphersuites is checked but not applied: swift-nio-ssl has no setting for TLSv1.3 suites, all three stay enabled")
         }
         if tls.preferServerCiphers {
-            notes.append("tls-prefer-server-ciphers is not applied: BoringSSL uses the client's preference order")
+            notes.append("tls-prefer-server-ciphers is not applied: swift-nio-ssl has no setting for it, the client's preference order is used")
         }
         if !tls.sessionCaching {
-            notes.append("tls-session-caching no is not applied: BoringSSL's server-side session cache stays on")
+            notes.append("tls-session-caching no is not applied: swift-nio-ssl has no setting for it, the server-side session cache stays on")
         }
         return notes
     }

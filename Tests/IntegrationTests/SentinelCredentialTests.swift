@@ -63,6 +63,67 @@ extension SentinelSurfaceSerial {
                 print("credentials changed at runtime: reconnected after \(reconnected)")
             }
         }
+
+        @Test("a sentinel restarted with the old credentials (never given the new ones) shows master and replica disconnected, and reconnects once SENTINEL SET gives them; as redis-sentinel")
+        func restartedWithOldCredentials() async throws {
+            try await withReplicationGroup(replicas: 1) { master, replicas in
+                let servers = [master] + replicas
+                let sentinels = [try await SentinelProcess(kind: .tandem, monitoring: master, quorum: 3, downAfter: 2000),
+                                 try await SentinelProcess(kind: .redis, monitoring: master, quorum: 3, downAfter: 2000)]
+                defer { for s in sentinels { s.stop() } }
+                for s in sentinels {
+                    try await waitUntil("\(s.kind) to know the replica") { try await s.known().replicas == 1 }
+                }
+                // The servers move to user u with password pw, and the sentinels are told (the
+                // file now holds auth-user u, auth-pass pw).
+                for server in servers {
+                    try await server.withConnection { c in
+                        _ = try await c.command(["ACL", "SETUSER", "u", "on", ">pw", "+@all", "~*", "&*"])
+                        _ = try await c.command(["CONFIG", "SET", "masteruser", "u"])
+                        _ = try await c.command(["CONFIG", "SET", "masterauth", "pw"])
+                        _ = try await c.command(["ACL", "SETUSER", "default", "off"])
+                        _ = try await c.command(["CLIENT", "KILL", "USER", "default", "SKIPME", "no"])
+                    }
+                }
+                for s in sentinels {
+                    #expect(try await s.command(["SENTINEL", "SET", "mymaster", "auth-user", "u", "auth-pass", "pw"]) == .simpleString("OK"))
+                    try await waitUntil("\(s.kind) to connect as u", timeout: .seconds(10)) { try await Self.flags(s) == ["master", "slave"] }
+                    #expect(try s.configText().contains("auth-pass mymaster pw"), "\(s.kind)")
+                }
+                // The password changes to pw2; the sentinels are then restarted with their files,
+                // which still say pw.
+                for server in servers {
+                    let c = try await server.connect(username: "u", password: "pw")
+                    _ = try await c.command(["ACL", "SETUSER", "u", "resetpass", ">pw2"])
+                    _ = try await c.command(["CONFIG", "SET", "masterauth", "pw2"])
+                    _ = try? await c.command(["CLIENT", "KILL", "USER", "u", "SKIPME", "no"])  // closes this one too
+                    await c.close()
+                }
+                for server in replicas {
+                    try await waitUntil("replica \(server.port) to sync again with pw2", timeout: .seconds(15)) {
+                        let c = try await server.connect(username: "u", password: "pw2")
+                        defer { Task { await c.close() } }
+                        return try await c.info("replication").replication.masterLinkUp == true
+                    }
+                }
+                for s in sentinels {
+                    try await s.restart()
+                    try await waitUntil("\(s.kind), restarted with the old password, to show master and replica disconnected", timeout: .seconds(15)) {
+                        try await Self.flags(s).allSatisfy { $0.contains("disconnected") }
+                    }
+                }
+                for s in sentinels {
+                    #expect(try await s.command(["SENTINEL", "SET", "mymaster", "auth-pass", "pw2"]) == .simpleString("OK"))
+                    try await waitUntil("\(s.kind) to reconnect with the new password", timeout: .seconds(10)) {
+                        try await Self.flags(s) == ["master", "slave"]
+                    }
+                }
+                try await Task.sleep(for: .seconds(3))
+                for s in sentinels {
+                    #expect(try await Self.flags(s) == ["master", "slave"], "\(s.kind)")
+                }
+            }
+        }
     }
 }
 

@@ -67,11 +67,15 @@ public final class TLSCertificates: @unchecked Sendable {
 
     public func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
 
-    /// A client context trusting the group's CA, presenting `cert` (or the rogue or expired one, or none).
-    public func clientContext(certificate: ClientCertificate = .group) throws -> NIOSSLContext {
+    /// A client context trusting the group's CA (or the rogue CA), presenting `cert` (or the rogue
+    /// or expired one, or none), offering the TLS versions from `minimumVersion` to `maximumVersion`.
+    public func clientContext(certificate: ClientCertificate = .group, trustRogueCA: Bool = false,
+                              minimumVersion: TLSVersion = .tlsv1, maximumVersion: TLSVersion? = nil) throws -> NIOSSLContext {
         var c = TLSConfiguration.makeClientConfiguration()
-        c.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caCert))
+        c.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(trustRogueCA ? rogueCA : caCert))
         c.certificateVerification = .noHostnameVerification
+        c.minimumTLSVersion = minimumVersion
+        c.maximumTLSVersion = maximumVersion
         switch certificate {
         case .group:
             c.certificateChain = try NIOSSLCertificate.fromPEMFile(cert).map { .certificate($0) }
@@ -89,6 +93,40 @@ public final class TLSCertificates: @unchecked Sendable {
     }
 
     public enum ClientCertificate: Sendable { case group, rogue, expired, none }
+
+    /// What `openssl s_client` (OpenSSL, not BoringSSL) negotiated with a TLS port.
+    public struct OpenSSLHandshake: Sendable, CustomStringConvertible {
+        /// `TLSv1.2 ECDHE-ECDSA-AES128-GCM-SHA256`, or `refused` when the handshake failed.
+        public var outcome: String
+        /// The session was resumed (`Reused`), with `-sess_in`.
+        public var reused: Bool
+        public var output: String
+        public var description: String { outcome }
+    }
+
+    /// Connects `openssl s_client` to `port` with the group's certificate and CA, its standard
+    /// input empty (it leaves once the handshake is done), with `options` (`-tls1_2`, `-cipher …`).
+    public func opensslHandshake(port: Int, _ options: [String]) throws -> OpenSSLHandshake {
+        guard let openssl = Self.opensslBinary else { throw HarnessError("openssl is not installed") }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: openssl)
+        process.arguments = ["s_client", "-connect", "127.0.0.1:\(port)", "-CAfile", caCert, "-cert", cert, "-key", key] + options
+        let pipe = Pipe()
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        // "New, TLSv1.2, Cipher is ECDHE-ECDSA-AES128-GCM-SHA256" (or "Reused, …").
+        let line = output.split(separator: "\n").first { $0.hasPrefix("New, ") || $0.hasPrefix("Reused, ") }
+        guard process.terminationStatus == 0, let line, !line.hasSuffix("Cipher is (NONE)") else {
+            return OpenSSLHandshake(outcome: "refused", reused: false, output: output)
+        }
+        let parts = line.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        let cipher = parts.count > 2 ? parts[2].replacingOccurrences(of: "Cipher is ", with: "") : "?"
+        return OpenSSLHandshake(outcome: "\(parts.count > 1 ? parts[1] : "?") \(cipher)", reused: line.hasPrefix("Reused"), output: output)
+    }
 
     /// redis-cli's TLS options for this group.
     public var redisCLIArguments: [String] { ["--tls", "--cacert", caCert, "--cert", cert, "--key", key] }
@@ -202,12 +240,13 @@ public final class TLSSentinel: @unchecked Sendable {
     private let context: NIOSSLContext
 
     /// `encryptedKey`: the key file is the encrypted one, with `tls-key-file-pass`; `caDirectory`:
-    /// the CA comes from `tls-ca-cert-dir` instead of `tls-ca-cert-file`.
+    /// the CA comes from `tls-ca-cert-dir` instead of `tls-ca-cert-file`; `rogue`: its TLS port
+    /// presents the certificate from the CA the group does not trust.
     public init(kind: SentinelProcess.Kind, certs: TLSCertificates, monitoring master: TLSRedisServer, quorum: Int = 2,
                 downAfter: Int = 1000, plainPort: Bool = false, encryptedKey: Bool = false, caDirectory: Bool = false,
-                extraLines: [String] = []) async throws {
+                rogue: Bool = false, extraLines: [String] = []) async throws {
         self.kind = kind
-        self.context = try certs.clientContext()
+        self.context = try certs.clientContext(trustRogueCA: rogue)
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-tls-sentinel-\(UUID().uuidString)")
         configFile = directory.appendingPathComponent("sentinel.conf")
         logFile = directory.appendingPathComponent("sentinel.log")
@@ -217,11 +256,11 @@ public final class TLSSentinel: @unchecked Sendable {
             if plainPort { self.plainPort = try freeLoopbackPort() }
             var lines = [
                 "port \(self.plainPort ?? 0)", "tls-port \(tlsPort)", "bind 127.0.0.1", "dir \(directory.path)",
-                "tls-cert-file \(certs.cert)", caDirectory ? "tls-ca-cert-dir \(certs.caDirectory)" : "tls-ca-cert-file \(certs.caCert)",
+                "tls-cert-file \(rogue ? certs.rogueCert : certs.cert)", caDirectory ? "tls-ca-cert-dir \(certs.caDirectory)" : "tls-ca-cert-file \(certs.caCert)",
                 "tls-replication yes",
             ]
             lines += encryptedKey ? ["tls-key-file \(certs.encryptedKey)", "tls-key-file-pass \"\(certs.keyPassphrase)\""]
-                                  : ["tls-key-file \(certs.key)"]
+                                  : ["tls-key-file \(rogue ? certs.rogueKey : certs.key)"]
             lines += [
                 "sentinel monitor mymaster 127.0.0.1 \(master.port) \(quorum)",
                 "sentinel down-after-milliseconds mymaster \(downAfter)",
