@@ -2,12 +2,12 @@
 # Throughput through a virtual_server served by `tandem vrrp` against HAProxy in TCP mode and a
 # direct connection: one redis-server, redis-benchmark SET/GET with 50 clients at -P 1 and -P 16.
 # Everything on 127.0.0.1 (free ports from 17400), stopped by PID at the end.
-#   Benchmarks/lvs.sh [REQUESTS]        (default 200000; needs a release build: swift build -c release)
+#   Benchmarks/lvs.sh [REQUESTS]        (default 200000; needs a release build: swift build -c release --static-swift-stdlib)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-200000}
 TANDEM=.build/release/tandem
-[ -x "$TANDEM" ] || { echo "no $TANDEM: swift build -c release --product tandem" >&2; exit 2; }
+[ -x "$TANDEM" ] || { echo "no $TANDEM: swift build -c release --static-swift-stdlib --product tandem" >&2; exit 2; }
 DIR=$(mktemp -d /tmp/tandem-lvs-bench.XXXXXX)
 PIDS=()
 cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$DIR"; }

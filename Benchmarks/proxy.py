@@ -58,7 +58,7 @@ def main():
         if shutil.which(tool) is None:
             sys.exit("%s not found: apt-get install haproxy redis-server redis-tools" % tool)
     if not os.path.exists(args.tandem):
-        sys.exit("%s not found: swift build -c release" % args.tandem)
+        sys.exit("%s not found: swift build -c release --static-swift-stdlib" % args.tandem)
     work = tempfile.mkdtemp(prefix="tandem-proxy-bench-")
     procs = []
     def spawn(argv, log):

@@ -355,4 +355,10 @@ public final class RedisConnection: Sendable {
     public func close() async {
         try? await channel.close().get()
     }
+
+    /// Starts closing the connection without waiting (`closeFuture` says when it is closed);
+    /// outstanding requests fail with `.closed`.
+    public func closeNow() {
+        channel.close(promise: nil)
+    }
 }

@@ -59,17 +59,14 @@ extension SentinelRuntime {
                         self?.assumeIsolated { $0.input(.hello(message.text)) }
                     }
                     try await pubsub.subscribe(["__sentinel__:hello"])
-                    // Until either connection closes (the command one is closed by .disconnect,
-                    // once its transactions are answered). Waited on a promise, not child tasks:
-                    // with hundreds of links, their memory counts.
-                    await withTaskGroup(of: Void.self) { group in
-                        group.addTask { await pubsub.waitUntilClosed() }
-                        group.addTask { await c.waitUntilClosed() }
-                        await group.next()
-                        group.cancelAll()
-                    }
-                    await pubsub.close()
-                    await c.close()
+                    // Until the command connection closes (a drop, or .disconnect once its
+                    // transactions are answered); its close closes the subscription. Not the
+                    // other way round: a failover's SLAVEOF transaction kills the instance's
+                    // pubsub clients (ours too) while its EXEC reply is still on the way.
+                    // No child tasks waiting: with hundreds of links, their memory counts.
+                    c.closeFuture.whenComplete { _ in pubsub.closeNow() }
+                    await c.waitUntilClosed()
+                    await pubsub.waitUntilClosed()
                     await self.linkDown(ref, id, c)
                     retryAtOnce = true
                     quickRetries = 3

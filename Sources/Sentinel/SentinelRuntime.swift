@@ -64,6 +64,8 @@ public actor SentinelRuntime {
     var simulatedCrashDue = false
     /// A `.saveConfig` not yet carried out (see `scheduleSave`, SentinelRuntime+Config.swift).
     var savePending = false
+    /// When the config was last saved (`scheduleSave` spaces core-driven saves).
+    var lastSave: ContinuousClock.Instant?
     /// Names the operator gave for instances (`sentinel monitor m localhost …`) and the
     /// addresses they resolved to, so replies and events show one or the other as
     /// announce-hostnames says at the time (7.0 keeps both per instance). Kept in the core,
@@ -214,6 +216,7 @@ public actor SentinelRuntime {
     /// Stops the timer and closes every link.
     public func stop() async {
         timerTask?.cancel()
+        saveIfPending()  // a save spaced out by `scheduleSave` and not yet run
         for task in nameLookups { task.cancel() }
         nameLookups.removeAll()
         for (_, link) in links { link.task.cancel() }

@@ -59,9 +59,15 @@ public final class SentinelServer: Sendable {
                             }
                             try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RESPRequestDecoder()))
                             let id = numbering.take(channel)
-                            try channel.pipeline.syncOperations.addHandler(InputCounter(clientID: id))
-                            // Replies to a peer's pipelined hellos leave in one write, not one each.
-                            try channel.pipeline.syncOperations.addHandler(FlushCoalescingHandler())
+                            let counter = InputCounter(clientID: id)
+                            try channel.pipeline.syncOperations.addHandler(counter)
+                            // Replies to a peer's pipelined hellos leave in one write, not one each:
+                            // the flush waits while requests already read are still unanswered
+                            // (each one hops between the loop's tasks; 200 masters' hellos from
+                            // a peer were ~170 writes a second of ":1").
+                            try channel.pipeline.syncOperations.addHandler(FlushCoalescingHandler(holdWhile: {
+                                counter.unprocessed.withLockedValue { $0 > 0 }
+                            }))
                             let client = try NIOAsyncChannel<RESPRequest, ByteBuffer>(wrappingChannelSynchronously: channel)
                             self.unserved.withLockedValue { $0[ObjectIdentifier(channel)] = client }
                             return client
