@@ -243,7 +243,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SentinelCoreTests",
-            dependencies: ["SentinelCore"],
+            dependencies: ["SentinelCore", "NodeCore"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
