@@ -258,7 +258,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SentinelCoreTests",
-            dependencies: ["SentinelCore"],
+            dependencies: ["SentinelCore", "NodeCore"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

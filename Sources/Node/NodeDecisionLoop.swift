@@ -36,6 +36,10 @@ func decisionLoop(settings: NodeState.Settings, every tick: Int64, status: NodeS
         let seen = status.read { $0 }
         let now = status.now()
         var actions: [NodeState.Action] = []
+        // The local monitor's view first: a peer heard again may unfence this node, and that
+        // decision must see a failover the local monitor has under way (NodeState's keepFence).
+        actions += core.handle(.groupMaster(seen.groupMaster, epoch: seen.groupEpoch, inFailover: seen.groupInFailover), now: now)
+        actions += core.handle(.groupMasterHealthy(seen.groupMasterHealthy), now: now)
         for (node, at) in seen.lastPong where at > (fedPongs[node] ?? -1) {
             fedPongs[node] = at
             actions += core.handle(.heardFrom(node: node, at: at), now: now)
@@ -43,8 +47,6 @@ func decisionLoop(settings: NodeState.Settings, every tick: Int64, status: NodeS
         for (node, view) in seen.peerViews {
             actions += core.handle(.peerView(node: node, master: view.master, epoch: view.epoch, inFailover: view.inFailover), now: now)
         }
-        actions += core.handle(.groupMaster(seen.groupMaster, epoch: seen.groupEpoch, inFailover: seen.groupInFailover), now: now)
-        actions += core.handle(.groupMasterHealthy(seen.groupMasterHealthy), now: now)
         actions += core.handle(.localRedis(seen.localRole), now: now)
         actions += core.handle(.proxyUp(seen.proxyUp), now: now)
         if let heard = daemon?.holderAdvertsHeard, heard != holderAdverts {

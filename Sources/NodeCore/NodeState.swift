@@ -104,6 +104,10 @@ public struct NodeState: Sendable, Hashable {
         public var agentLossFailoverAfter: Int64
         /// How long after a failover request another may be made (failover-timeout).
         public var failoverRetry: Int64 = 60_000
+        /// The longest a monitor's switchover keeps a master's writes paused (Sentinel's
+        /// `switchoverPauseLimit` + 1 s, its CLIENT PAUSE timeout): how long a fence is kept
+        /// after contact is back while a failover is under way.
+        public var switchoverPauseHold: Int64 = 6_000
         /// proxy placement: how long a node that left the VIP waits to hear the address's next
         /// holder before it closes its proxy's clients anyway (`closeClients`): a backup takes
         /// over within Master_Down_Interval, 4 adverts at most. The default assumes 100 ms
@@ -197,6 +201,14 @@ public struct NodeState: Sendable, Hashable {
         self.settings = settings
     }
 
+    /// Deliberate bugs, switched on only by tests (through `@testable import`), to show that the
+    /// randomized schedules catch a broken rule. Never set outside tests.
+    enum DeliberateBug: Sendable, Hashable {
+        /// An isolated master never fences itself.
+        case neverFences
+    }
+    var brokenForTesting: DeliberateBug?
+
     public var isFenced: Bool { fencedUntil != nil }
 
     /// Whether this node and the monitors heard from within the window are a majority.
@@ -260,8 +272,22 @@ public struct NodeState: Sendable, Hashable {
         let isolatedFor = heard == Int64.max ? 0 : now - (heard ?? startedAt ?? now)
         var closeAtFence = false
 
+        // A failover under way by a monitor in contact (this node's or a peer's): a coordinated
+        // switchover may hold this Redis's writes paused, and the fence's CLIENT UNPAUSE would
+        // lift that pause too (Redis keeps one), letting the old master take writes the promoted
+        // replica never gets. So a fence stays, renewed, until the failover ends. (Found by the
+        // simulator, seeds 438 and 654 of WriteScheduleTests.)
+        let failoverUnderWay = localView.inFailover || peerViews.contains { node, view in
+            view.inFailover && (lastHeard[node].map { now - $0 <= settings.contactWindow } ?? false)
+        }
+        // At most `switchoverPauseHold` after majority contact came back: no switchover's pause
+        // outlives that (a failover stuck in TILT keeps no fence for long).
+        let keepFence = fencedUntil != nil && failoverUnderWay
+            && (majoritySince.map { now - $0 < settings.switchoverPauseHold } ?? true)
+
         // Fence: a master cut off from the majority, before the majority can promote.
-        if localRedis == .master && !majority && isolatedFor >= settings.fenceAfter {
+        if localRedis == .master && ((!majority && isolatedFor >= settings.fenceAfter) || keepFence)
+            && brokenForTesting != .neverFences {
             // Renewed at half its length, so it never lapses while the isolation lasts.
             let length = settings.fenceAfter * 2
             if fencedUntil.map({ $0 - now <= length / 2 }) ?? true {
@@ -272,7 +298,7 @@ public struct NodeState: Sendable, Hashable {
                 actions.append(.fence(milliseconds: length))
                 if closeAtFence { actions.append(.closeClients) }
             }
-        } else if fencedUntil != nil && majority
+        } else if fencedUntil != nil && majority && !keepFence
                     && settings.members.contains(where: { $0 != settings.myName && peerViews[$0] != nil && (lastHeard[$0].map { now - $0 <= settings.contactWindow } ?? false) }) {
             // Unfenced only once a peer in contact has said what the group's master is: the
             // local monitor's view may be the stale one from before the cut.

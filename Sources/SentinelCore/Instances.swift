@@ -184,6 +184,8 @@ public struct MonitoredMaster: Sendable, Hashable {
     public var switchoverTargetOffset: Int64?
     /// During a coordinated switchover: writes are paused on the old master.
     public var writesPaused = false
+    /// During a coordinated switchover: when the CLIENT PAUSE was sent.
+    public var writesPausedSince: Millis?
     /// `sentinel crash-detection <master> yes|no`; nil: as `SentinelBehaviour.crashDetection`.
     public var crashDetection: Bool?
     /// `sentinel durability <master> replicated` (Tandem's): writes are acknowledged only once a

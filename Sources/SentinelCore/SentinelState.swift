@@ -50,7 +50,11 @@ public struct SentinelState: Sendable {
 
     /// Deliberate bugs, switched on only by tests (through `@testable import`), to show that the
     /// randomized schedules catch a broken rule. Never set outside tests.
-    enum DeliberateBug: Sendable, Hashable { case voteTwiceInAnEpoch }
+    enum DeliberateBug: Sendable, Hashable {
+        case voteTwiceInAnEpoch
+        /// A coordinated switchover promotes without waiting for the replica to catch up.
+        case switchoverSkipsCatchUp
+    }
     var brokenForTesting: DeliberateBug?
 
     /// Names of the monitored masters in order.

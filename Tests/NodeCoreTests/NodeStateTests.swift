@@ -148,6 +148,37 @@ struct NodeStateTests {
         #expect(!run.state.isFenced && run.state.vip == .vipEligible(priority: 150))
     }
 
+    /// Redis keeps one CLIENT PAUSE: the fence's CLIENT UNPAUSE would also lift a coordinated
+    /// switchover's pause on this master (the simulator's seeds 438 and 654).
+    @Test("back in contact while a failover is under way, a fenced master keeps its fence (renewed) until it ends, at most switchoverPauseHold")
+    func fenceKeptDuringFailover() {
+        var run = Self.settledMaster()
+        run.ticks(20, hearing: [])
+        #expect(run.state.isFenced)
+        // The local monitor leads a switchover of this master when contact comes back.
+        run.input(.groupMaster("10.0.0.1:6379", epoch: 0, inFailover: true))
+        run.ticks(1, hearing: ["n2", "n3"])
+        run.input(.peerView(node: "n2", master: "10.0.0.1:6379", epoch: 0))
+        run.ticks(10, hearing: ["n2", "n3"])
+        #expect(run.state.isFenced && !run.actions.contains { $0.action == .unfence })
+        let renewed = run.times { if case .fence = $0 { return true } else { return false } }
+        #expect(renewed.contains { $0 > run.now - 1_000 }, "the fence is renewed while kept")
+        // The failover ends: unfenced.
+        let before = run.actions.count
+        run.input(.groupMaster("10.0.0.1:6379", epoch: 0))
+        #expect(run.actions[before...].contains { $0.action == .unfence })
+        // A failover that never ends (a monitor stuck in TILT) holds the fence no longer than switchoverPauseHold.
+        var stuck = Self.settledMaster()
+        stuck.ticks(20, hearing: [])
+        stuck.input(.groupMaster("10.0.0.1:6379", epoch: 0, inFailover: true))
+        stuck.ticks(1, hearing: ["n2", "n3"])
+        stuck.input(.peerView(node: "n2", master: "10.0.0.1:6379", epoch: 0))
+        let back = stuck.now
+        stuck.ticks(70, hearing: ["n2", "n3"])
+        let unfenced = stuck.times { $0 == .unfence }
+        #expect(unfenced.count == 1 && unfenced[0] - back >= 5_900 && unfenced[0] - back <= 6_100, "unfenced at \(unfenced.map { $0 - back })")
+    }
+
     @Test("after the heal a fenced old master whose group moved on becomes a replica of the new master, then is unfenced; it never claims the VIP")
     func healAfterPromotion() {
         var run = Self.settledMaster()

@@ -34,6 +34,65 @@ struct SimulatedGroup {
         var resync: (from: InstanceAddress, since: Millis)?
         /// Reports `loading:1` (a restarted server loading its data from disk).
         var loading = false
+        /// The clients' writes it holds (`WriteLog`): a replica copies its master's with its offset.
+        var data = DataRef()
+        /// With `pauseExpiry`: when the CLIENT PAUSE in force runs out.
+        var pauseExpires: Millis?
+    }
+
+    /// A server's clients' writes: the first `length` entries of `writeHistories[history]`.
+    /// Histories are shared and append-only; a master that writes after a prefix of one forks
+    /// a new history from that prefix (a write keeps its index in every history holding it).
+    struct DataRef: Hashable {
+        var history = 0
+        var length = 0
+    }
+
+    /// Where a write landed: the history and index it has in every server that holds it.
+    struct WritePosition: Hashable {
+        var id: Int
+        var history: Int
+        var index: Int
+    }
+
+    /// The write histories `DataRef`s point into (history 0: the initial, empty one).
+    var writeHistories: [[Int]] = [[]]
+    /// When set, a CLIENT PAUSE ends after its timeout, as on a real server (by default it holds until lifted).
+    var pauseExpiry = false
+    /// Server pairs whose replication link is cut (a partition between their hosts).
+    var replicationCut: Set<ServerPair> = []
+
+    struct ServerPair: Hashable {
+        var a: InstanceAddress
+        var b: InstanceAddress
+        init(_ x: InstanceAddress, _ y: InstanceAddress) { (a, b) = x < y ? (x, y) : (y, x) }
+    }
+
+    func replicationPossible(_ x: InstanceAddress, _ y: InstanceAddress) -> Bool {
+        replicationCut.isEmpty || !replicationCut.contains(ServerPair(x, y))
+    }
+
+    /// A client's write executed by the (master) server at `address`: appended to its data and
+    /// its offset advanced.
+    mutating func applyWrite(_ id: Int, at address: InstanceAddress) -> WritePosition {
+        var ref = servers[address]!.data
+        if writeHistories[ref.history].count != ref.length {
+            // Written after a prefix of a history others went on with: a history of its own.
+            writeHistories.append(Array(writeHistories[ref.history][..<ref.length]))
+            ref.history = writeHistories.count - 1
+        }
+        writeHistories[ref.history].append(id)
+        ref.length += 1
+        servers[address]!.data = ref
+        servers[address]!.offset += 1
+        return WritePosition(id: id, history: ref.history, index: ref.length - 1)
+    }
+
+    /// Whether the server at `address` holds that write.
+    func holds(_ address: InstanceAddress, _ write: WritePosition) -> Bool {
+        guard let ref = servers[address]?.data, ref.length > write.index else { return false }
+        let history = writeHistories[ref.history]
+        return history[write.index] == write.id
     }
 
     struct Sentinel {
@@ -155,6 +214,12 @@ struct SimulatedGroup {
     mutating func step() {
         now += 100
         if answerAfterPause { deliverHeld() }
+        if pauseExpiry {
+            for (address, server) in servers where server.writesPaused && server.pauseExpires.map({ now >= $0 }) == true {
+                servers[address]!.writesPaused = false
+                servers[address]!.pauseExpires = nil
+            }
+        }
         if !asksInFlight.isEmpty {
             let asks = asksInFlight
             asksInFlight = []
@@ -165,7 +230,8 @@ struct SimulatedGroup {
             servers[address]!.offset = server.offset + 100  // the master takes writes
         }
         for (address, server) in servers where server.alive && !server.paused {
-            if let m = server.replicaOf, let master = servers[m], master.alive, !master.paused, !master.loading, !server.lagging {
+            if let m = server.replicaOf, let master = servers[m], master.alive, !master.paused, !master.loading, !server.lagging,
+               replicationPossible(address, m) {
                 if server.dataSet != master.dataSet {
                     // A full resync: the replica keeps its data until the transfer flushes it.
                     let since = server.resync.flatMap { $0.from == m ? $0.since : nil } ?? now
@@ -173,9 +239,11 @@ struct SimulatedGroup {
                     if now - since < fullSyncTime { continue }
                     servers[address]!.dataSet = master.dataSet
                     servers[address]!.resync = nil
+                    servers[address]!.data = master.data
                 }
                 servers[address]!.offset = master.offset
                 servers[address]!.keys = master.keys
+                servers[address]!.data = master.data
             }
         }
         for i in sentinels.indices where sentinels[i].alive {
@@ -339,11 +407,15 @@ struct SimulatedGroup {
             }
             servers[a]!.writesPaused = true
             servers[a]!.pausedBy = i
+            if pauseExpiry, case .pauseWrites(_, let timeout) = action {
+                servers[a]!.pauseExpires = max(servers[a]!.pauseExpires ?? 0, now + timeout)
+            }
             pauses += 1
             perform(input(i, .writesPaused(master: ref.masterName, offset: servers[a]!.offset)), by: i)
         case .unpauseWrites(let ref):
             guard let a = address(of: ref, in: i), canAnswer(i, a) else { return }
             servers[a]!.writesPaused = false
+            servers[a]!.pauseExpires = nil
         case .demote(let name, let a, let to, let attempt):
             demoteAttempts.append((now, attempt))
             guard canAnswer(i, a), servers[a] != nil, failDemotes == 0 else {
@@ -353,6 +425,7 @@ struct SimulatedGroup {
             }
             servers[a]!.replicaOf = to
             servers[a]!.writesPaused = false
+            servers[a]!.pauseExpires = nil
             demotions += 1
             perform(input(i, .demoteResult(master: name, at: a, failure: nil)), by: i)
         case .publish(let event):
@@ -372,7 +445,7 @@ struct SimulatedGroup {
     func info(_ address: InstanceAddress) -> InfoReport? {
         guard let server = servers[address] else { return nil }
         if let m = server.replicaOf {
-            let up = servers[m].map { $0.alive && !$0.paused } ?? false
+            let up = (servers[m].map { $0.alive && !$0.paused } ?? false) && replicationPossible(address, m)
             // master_link_down_since_seconds: whole seconds.
             let downFor = up ? 0 : server.linkDownSince.map { (now - $0) / 1_000 * 1_000 } ?? 1_000
             return InfoReport(runID: server.runID, isReplica: true, masterHost: hostNames[m] ?? m.ip, masterPort: m.port,
@@ -425,6 +498,12 @@ struct SimulatedGroup {
             servers[Self.addr(port)]!.keys = 0
             servers[Self.addr(port)]!.offset = 0
             servers[Self.addr(port)]!.dataSet = port * 1_000 + servers[Self.addr(port)]!.incarnation + 1
+            servers[Self.addr(port)]!.data = DataRef()
+        }
+        if pauseExpiry {
+            // A restarted process is not paused: CLIENT PAUSE does not survive it.
+            servers[Self.addr(port)]!.writesPaused = false
+            servers[Self.addr(port)]!.pauseExpires = nil
         }
         servers[Self.addr(port)]!.alive = true
         servers[Self.addr(port)]!.hostUp = true

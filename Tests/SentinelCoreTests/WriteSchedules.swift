@@ -1,0 +1,783 @@
+import Foundation
+@testable import NodeCore
+@testable import SentinelCore
+import Testing
+
+/// Randomized fault schedules with clients: the simulated group (`SimulatedGroup`) on three
+/// nodes, each running a sentinel core, a node agent core (`NodeState`) and a Redis server, and
+/// clients writing through the endpoint a user would use (the VIP's holder: its proxy routing as
+/// `tandem proxy` does, or its Redis in `direct` placement). Every write a server acknowledges is
+/// recorded with where it landed, so a loss is exact: an acknowledged write the final master
+/// does not hold. Three kinds of schedule, by seed:
+/// - `switchover`: a planned switchover (SENTINEL FAILOVER, or the node agents' request when a
+///   master's agent is gone) amid faults that cost no data (replicas crash, restart with or without
+///   data, hang, lag or are cut off; tandem processes killed; sentinels' clocks jump; CLIENT PAUSE
+///   and demotes fail): no acknowledged write may be lost.
+/// - `durable`: `durability: replicated` (a write is acknowledged once a replica has it, as the
+///   proxy's WAIT 1) and exactly one fault, anywhere: no acknowledged write may be lost.
+/// - `fencing`: asynchronous writes and any number of faults, the master's node cut off among
+///   them: no write acknowledged by a master whose node agent had fenced it, nor by a master cut
+///   off from the majority for longer than the fence's promise (down-after / 2); losses are counted.
+/// In all: a settled group converges on one master after the heal, its node unfenced, and in
+/// `direct` placement its node alone bids for the VIP as the master's node.
+struct WriteSchedule {
+    typealias G = SimulatedGroup
+    typealias Address = InstanceAddress
+
+    enum Kind: String, CaseIterable { case switchover, durable, fencing }
+
+    let seed: UInt64
+    let kind: Kind
+    let tracing: Bool
+    /// The trace's lines (kept in a box, so that a non-mutating `note` can add to them).
+    private final class Lines { var lines: [String] = [] }
+    private let traced = Lines()
+    var trace: [String] { traced.lines }
+    var violations: [String] = []
+    /// Deliberate bugs put into every core, to show the invariants catch them.
+    var sentinelBug: SentinelState.DeliberateBug?
+    var nodeBug: NodeState.DeliberateBug?
+
+    /// Writes acknowledged, and (for `fencing`, where losses are allowed) how many were lost.
+    private(set) var acknowledged = 0
+    private(set) var lostAllowed = 0
+    /// Writes executed by a master whose node agent had fenced it, after the fence's CLIENT PAUSE
+    /// was lifted behind the agent's back (a sentinel's CLIENT UNPAUSE ending a switchover, or a
+    /// restart), before the agent renewed it: a known gap, counted rather than failed (docs/development.md).
+    private(set) var fenceLiftedWrites = 0
+
+    init(seed: UInt64, tracing: Bool = false, sentinelBug: SentinelState.DeliberateBug? = nil,
+         nodeBug: NodeState.DeliberateBug? = nil) {
+        self.seed = seed
+        self.kind = Kind.allCases[Int(seed % 3)]
+        self.tracing = tracing
+        self.sentinelBug = sentinelBug
+        self.nodeBug = nodeBug
+    }
+
+    static let downAfter: Millis = 1_000
+    static let nodeNames = ["n0", "n1", "n2"]
+    static func serverAddress(_ k: Int) -> Address { G.addr(6379 + k) }
+    static func redisName(_ a: Address) -> String { "\(a.ip):\(a.port)" }
+    static func node(of a: Address) -> Int { a.port - 6379 }
+
+    struct Ack {
+        var write: G.WritePosition
+        var server: Address
+        var at: Millis
+    }
+
+    struct NodePair: Hashable {
+        var a: Int
+        var b: Int
+        init(_ x: Int, _ y: Int) { (a, b) = (min(x, y), max(x, y)) }
+    }
+
+    // The world besides the group.
+    private var g = G()
+    private var random = SplitMix64(seed: 0)
+    private var placement = NodeState.Placement.proxy
+    private var durable = false
+    /// Each node's agent core; nil while that node's tandem process is down.
+    private var nodes: [NodeState?] = []
+    private var nodeCuts: Set<NodePair> = []
+    /// The nodes the clients reach (all unless a cut puts them on one side).
+    private var clientsReach: Set<Int> = [0, 1, 2]
+    /// proxy placement: the node whose proxy the clients are connected to (through the VIP).
+    /// The connection stays when the VIP moves, until that proxy closes its clients
+    /// (`closeClients`), its tandem dies or a cut separates them.
+    private var clientsAt: Int?
+    private var nextWrite = 0
+    /// Writes waiting on a server: CLIENT PAUSE, or a stopped process; the client gives up at `until`.
+    private var blocked: [(id: Int, server: Address, until: Millis)] = []
+    /// Writes executed, waiting for WAIT 1's answer (durability), with what was wrong when
+    /// they were executed (a violation once acknowledged).
+    private var waits: [(write: G.WritePosition, server: Address, until: Millis, wrong: String?)] = []
+    private var acks: [Ack] = []
+    /// Since when each node has been cut off from a majority of the nodes (network-wise).
+    private var cutOffSince: [Int: Millis] = [:]
+
+    private func note(_ text: @autoclosure () -> String) {
+        if tracing { traced.lines.append("t=\(g.now) \(text())") }
+    }
+
+    private mutating func pick(_ n: Int) -> Int { Int(random.next() % UInt64(n)) }
+
+    // MARK: The nodes
+
+    private func settings(_ k: Int) -> NodeState.Settings {
+        var s = NodeState.Settings(myName: Self.nodeNames[k], myRedis: Self.redisName(Self.serverAddress(k)),
+                                   members: Self.nodeNames, placement: placement, downAfter: Self.downAfter)
+        s.redisOfNode = Dictionary(uniqueKeysWithValues: (0..<3).map { (Self.nodeNames[$0], Self.redisName(Self.serverAddress($0))) })
+        return s
+    }
+
+    private func freshNode(_ k: Int) -> NodeState {
+        var state = NodeState(settings: settings(k))
+        state.brokenForTesting = nodeBug
+        return state
+    }
+
+    private func connected(_ i: Int, _ j: Int) -> Bool { i == j || !nodeCuts.contains(NodePair(i, j)) }
+
+    /// The group's links as the node cuts say: sentinels, servers and replication across a cut
+    /// are cut both ways; within a node everything flows.
+    private mutating func applyCuts() {
+        g.blocked = []
+        g.replicationCut = []
+        for cut in nodeCuts {
+            for (i, j) in [(cut.a, cut.b), (cut.b, cut.a)] {
+                g.isolate(sentinel: i, from: Self.serverAddress(j))
+                g.isolate(sentinel: i, from: g.sentinels[j].address)
+            }
+            g.replicationCut.insert(G.ServerPair(Self.serverAddress(cut.a), Self.serverAddress(cut.b)))
+        }
+    }
+
+    /// What node `k`'s monitor answers to SENTINEL MASTER: its master, config epoch, failover flag, health.
+    private func monitorView(_ k: Int) -> (master: String, epoch: Int64, inFailover: Bool, healthy: Bool)? {
+        guard g.sentinels[k].alive, let m = g.sentinels[k].state.masters[G.masterName] else { return nil }
+        return (Self.redisName(m.address), Int64(m.configEpoch), m.failoverInProgress,
+                !m.instance.isSDown && !m.isODown && !m.failoverInProgress && m.instance.linkConnected)
+    }
+
+    /// Feeds each running node agent what its probes saw this step, and carries out its actions.
+    private mutating func tickNodes() {
+        for k in 0..<3 where nodes[k] != nil {
+            var state = nodes[k]!
+            let now = g.now
+            var actions: [NodeState.Action] = []
+            // An input that would change nothing is left out (each input runs the core's whole
+            // decision, and one repeated at the same time decides the same). In the shell's
+            // order (NodeDecisionLoop): the local monitor's view, then the peers'.
+            if let view = monitorView(k) {
+                if state.localView != NodeState.View(master: view.master, epoch: view.epoch, inFailover: view.inFailover) {
+                    actions += state.handle(.groupMaster(view.master, epoch: view.epoch, inFailover: view.inFailover), now: now)
+                }
+                if state.groupMasterHealthy != view.healthy { actions += state.handle(.groupMasterHealthy(view.healthy), now: now) }
+            }
+            for j in 0..<3 where j != k && nodes[j] != nil && connected(k, j) {
+                let name = Self.nodeNames[j]
+                actions += state.handle(.heardFrom(node: name), now: now)
+                if let view = monitorView(j) {
+                    let peer = NodeState.View(master: view.master, epoch: view.epoch, inFailover: view.inFailover)
+                    if state.peerViews[name] != peer {
+                        actions += state.handle(.peerView(node: name, master: view.master, epoch: view.epoch,
+                                                          inFailover: view.inFailover), now: now)
+                    }
+                }
+            }
+            let server = g.servers[Self.serverAddress(k)]!
+            let role: NodeState.RedisRole = !server.alive || server.paused ? .down : server.replicaOf == nil ? .master : .replica
+            if state.localRedis != role { actions += state.handle(.localRedis(role), now: now) }
+            if state.proxyUp != (placement == .proxy) { actions += state.handle(.proxyUp(placement == .proxy), now: now) }
+            actions += state.handle(.tick, now: now)
+            nodes[k] = state
+            for action in actions { perform(action, node: k) }
+        }
+    }
+
+    private mutating func perform(_ action: NodeState.Action, node k: Int) {
+        let address = Self.serverAddress(k)
+        switch action {
+        case .fence(let milliseconds):
+            note("n\(k) fence \(milliseconds) ms")
+            guard g.servers[address]!.alive else { return }
+            // CLIENT PAUSE … WRITE: the later of the two ends holds.
+            g.servers[address]!.writesPaused = true
+            g.servers[address]!.pauseExpires = max(g.servers[address]!.pauseExpires ?? 0, g.now + milliseconds)
+        case .unfence:
+            note("n\(k) unfence")
+            guard g.servers[address]!.alive else { return }
+            g.servers[address]!.writesPaused = false  // CLIENT UNPAUSE lifts every pause
+            g.servers[address]!.pauseExpires = nil
+        case .replicate(let to):
+            note("n\(k) replicate to \(to)")
+            guard g.servers[address]!.alive, let target = (0..<3).map(Self.serverAddress).first(where: { Self.redisName($0) == to }) else { return }
+            g.servers[address]!.replicaOf = target
+        case .requestFailover:
+            note("n\(k) requests a failover")
+            guard g.sentinels[k].alive, let actions = try? g.sentinels[k].state.forceFailover(G.masterName, now: g.time(of: k)) else { return }
+            g.perform(actions, by: k)
+        case .vipEligible(let priority):
+            note("n\(k) VIP eligible \(priority)")
+        case .vipIneligible:
+            note("n\(k) VIP ineligible")
+        case .closeClients:
+            note("n\(k) closes its clients")
+            if clientsAt == k { clientsAt = nil }
+        }
+    }
+
+    // MARK: Clients
+
+    /// The node whose VIP the clients reach: among the nodes they reach, the eligible one with
+    /// the highest priority (VRRP's election among the nodes that hear each other's adverts).
+    private func vipHolder() -> Int? {
+        var best: (node: Int, priority: Int)?
+        for k in clientsReach.sorted() {
+            guard let state = nodes[k], case .vipEligible(let priority) = state.vip else { continue }
+            if best.map({ priority > $0.priority }) ?? true { best = (k, priority) }
+        }
+        return best?.node
+    }
+
+    /// Where a client's write goes now (nil: nowhere, the write fails at once).
+    private mutating func route() -> Address? {
+        if placement == .direct {
+            // Clients talk to Redis at the VIP: a connection lives as long as the address stays.
+            return vipHolder().map(Self.serverAddress)
+        }
+        if let at = clientsAt, nodes[at] == nil || !clientsReach.contains(at) { clientsAt = nil }
+        if clientsAt == nil { clientsAt = vipHolder() }
+        guard let holder = clientsAt else { return nil }
+        // The holder's proxy: the newest configuration among the sentinels it reaches that see a
+        // majority (else all it reaches), and only a server that answers ROLE with master.
+        let reached = (0..<3).filter { connected(holder, $0) && g.sentinels[$0].alive }
+        let seeMajority = reached.filter { s in (0..<3).contains { $0 != s && connected(s, $0) && g.sentinels[$0].alive } }
+        let believed = seeMajority.isEmpty ? reached : seeMajority
+        var best: (address: Address, epoch: UInt64)?
+        for s in believed {
+            guard let m = g.sentinels[s].state.masters[G.masterName], let a = g.sentinels[s].state.currentMasterAddress(G.masterName) else { continue }
+            if best.map({ m.configEpoch > $0.epoch }) ?? true { best = (a, m.configEpoch) }
+        }
+        guard let target = best?.address, connected(holder, Self.node(of: target)),
+              let server = g.servers[target], server.alive, server.replicaOf == nil else { return nil }
+        return target
+    }
+
+    /// The WAIT timeout of `durability: replicated`: down-after / 4, 100 ms to 1 s.
+    static var waitTimeout: Millis { min(1_000, max(100, downAfter / 4)) }
+    /// How long a client waits for a reply before it gives up.
+    static let clientTimeout: Millis = 3_000
+
+    /// A write reaching `server`: executed, held (pause), or refused.
+    private mutating func deliver(_ id: Int, to address: Address, until: Millis) {
+        guard let server = g.servers[address], server.alive else { return }  // connection refused
+        if server.paused || server.writesPaused {
+            blocked.append((id, address, until))
+            return
+        }
+        guard server.replicaOf == nil else { return }  // -READONLY
+        let position = g.applyWrite(id, at: address)
+        if durable {
+            waits.append((position, address, g.now + Self.waitTimeout, wrong(id, at: address)))
+        } else {
+            acknowledge(position, by: address, wrong: wrong(id, at: address))
+        }
+    }
+
+    /// What is wrong with the server at `address` executing write `id` now: its node agent had
+    /// fenced it, or it has been cut off from a majority (the network, or the other agents
+    /// gone) for longer than the fence's promise, down-after / 2 (plus the 100 ms step).
+    private mutating func wrong(_ id: Int, at address: Address) -> String? {
+        let k = Self.node(of: address)
+        if let state = nodes[k], state.isFenced {
+            // The fence's pause is the server's only one: executing a write, it was lifted by
+            // someone else (a sentinel's CLIENT UNPAUSE, a restart) and not yet renewed.
+            fenceLiftedWrites += 1
+            note("write \(id) executed by \(address) while its node agent had fenced it: the pause was lifted behind the agent's back (known gap)")
+            return nil
+        }
+        if nodes[k] != nil, let since = cutOffSince[k], g.now - since > Self.downAfter / 2 + 100 {
+            return "write \(id) executed by \(address) at t=\(g.now), \(g.now - since) ms after its node was cut off from the majority (the fence's promise: down-after / 2)"
+        }
+        return nil
+    }
+
+    private mutating func acknowledge(_ write: G.WritePosition, by address: Address, wrong: String?) {
+        acks.append(Ack(write: write, server: address, at: g.now))
+        if let wrong { violations.append(wrong + ", and acknowledged") }
+    }
+
+    /// The clients' step: held writes retried, WAITs answered, new writes sent.
+    private mutating func clients() {
+        let held = blocked
+        blocked = []
+        for (id, address, until) in held {
+            if g.now >= until { continue }  // the client gave up (its connection closed)
+            deliver(id, to: address, until: until)
+        }
+        var pending: [(write: G.WritePosition, server: Address, until: Millis, wrong: String?)] = []
+        for w in waits {
+            guard g.servers[w.server]?.alive == true else { continue }  // connection lost: not acknowledged
+            let replicated = g.servers.contains { address, server in
+                server.alive && server.replicaOf == w.server && g.replicationPossible(address, w.server) && g.holds(address, w.write)
+            }
+            if replicated {
+                acknowledge(w.write, by: w.server, wrong: w.wrong)
+            } else if g.now < w.until {
+                pending.append(w)
+            }  // else -NOREPLICAS: not acknowledged
+        }
+        waits = pending
+        for _ in 0..<(1 + pick(3)) {
+            nextWrite += 1
+            if let target = route() { deliver(nextWrite, to: target, until: g.now + Self.clientTimeout) }
+        }
+    }
+
+    // MARK: Steps and checks
+
+    private mutating func step() {
+        // Faults come between steps: a cut made now began at `g.now`, right after the last
+        // heartbeats went through.
+        for k in 0..<3 {
+            // The peers whose agents it can hear; a node agent restarted counts from its start.
+            let reached = (0..<3).filter { $0 != k && connected(k, $0) && nodes[$0] != nil }.count
+            if reached + 1 >= 2 || nodes[k] == nil { cutOffSince[k] = nil } else if cutOffSince[k] == nil { cutOffSince[k] = g.now }
+        }
+        g.step()
+        tickNodes()
+        clients()
+        if tracing { traceEvents() }
+    }
+
+    /// With tracing: the sentinels' events since the last step, and servers' role changes.
+    private var eventsSeen: [Int] = [0, 0, 0]
+    private var rolesSeen: [Address: String] = [:]
+    private mutating func traceEvents() {
+        for i in g.sentinels.indices {
+            let events = g.sentinels[i].events
+            if eventsSeen[i] > events.count { eventsSeen[i] = 0 }
+            for (at, event) in events[eventsSeen[i]...] { traced.lines.append("t=\(at) s\(i) \(event.type) \(event.payload)") }
+            eventsSeen[i] = events.count
+        }
+        for (address, server) in g.servers.sorted(by: { $0.key < $1.key }) {
+            let role = !server.alive ? "dead" : (server.replicaOf.map { "replica of \($0.port)" } ?? "master")
+                + (server.paused ? ", stopped" : "") + (server.writesPaused ? ", writes paused" : "")
+            if rolesSeen[address] != role { traced.lines.append("t=\(g.now) server \(address.port): \(role)") }
+            rolesSeen[address] = role
+        }
+    }
+
+    private mutating func run(for duration: Millis) {
+        let end = g.now + duration
+        while g.now < end { step() }
+    }
+
+    /// The loss check: every acknowledged write in the final master's data.
+    private mutating func checkLosses(master: Address) {
+        var lost: [Ack] = []
+        for ack in acks where !g.holds(master, ack.write) { lost.append(ack) }
+        acknowledged = acks.count
+        guard !lost.isEmpty else { return }
+        if kind == .fencing {
+            lostAllowed = lost.count
+            note("lost \(lost.count) acknowledged writes (asynchronous replication: allowed)")
+        } else {
+            let first = lost[0]
+            violations.append("\(lost.count) of \(acks.count) acknowledged writes lost (\(kind.rawValue)); the first, write \(first.write.id), acknowledged by \(first.server) at t=\(first.at); the final master is \(master)")
+        }
+    }
+
+    // MARK: The schedule
+
+    /// One live master, advertised by every sentinel, and no failover or demotion under way.
+    private func isSettled() -> Bool {
+        g.liveMasters.count == 1 && g.converged(on: g.liveMasters[0]) && g.sentinels.allSatisfy { s in
+            s.state.demotions.isEmpty && s.state.masters[G.masterName]?.failoverInProgress != true
+        }
+    }
+
+    /// Groups settled for 12 s (sentinels know each other and the replicas), by durability and
+    /// one of 8 seeds for the sentinels' own randomness: each schedule starts from a copy.
+    nonisolated(unsafe) private static var settledGroups: [Int: G] = [:]
+    private static let settledLock = NSLock()
+
+    static func settled(durable: Bool, variant: Int) -> G {
+        let key = variant * 2 + (durable ? 1 : 0)
+        settledLock.lock()
+        defer { settledLock.unlock() }
+        if let g = settledGroups[key] { return g }
+        var g = G(sentinelCount: 3, downAfter: downAfter, failoverTimeout: 10_000, seed: UInt64(variant + 1))
+        g.answerAfterPause = true
+        g.pauseExpiry = true
+        for i in g.sentinels.indices { g.sentinels[i].state.setReplicatedDurability(master: G.masterName, durable) }
+        g.run(for: 12_000)
+        settledGroups[key] = g
+        return g
+    }
+
+    /// The group's master by the newest configuration among the running sentinels.
+    private func groupMaster() -> Address {
+        var best: (address: Address, epoch: UInt64)?
+        for s in g.sentinels.indices where g.sentinels[s].alive {
+            guard let m = g.sentinels[s].state.masters[G.masterName], let a = g.sentinels[s].state.currentMasterAddress(G.masterName) else { continue }
+            if best.map({ m.configEpoch > $0.epoch }) ?? true { best = (a, m.configEpoch) }
+        }
+        return best?.address ?? G.addr(6379)
+    }
+
+    /// Faults that lose no data: the schedule's switchover must lose no acknowledged write.
+    /// Servers that may hold acknowledged writes only they have are spared: every live master
+    /// (mid-switchover, the old one too) and any replica a sentinel is promoting. So is the
+    /// switchover's leader (its node is neither cut off nor its tandem killed while it leads or
+    /// demotes): a leader that cannot reach the master falls back to 7.0's promotion without a
+    /// pause, and one gone for longer than the pause leaves the old master writing again, both
+    /// outside the switchover's promise. Clocks only jump forward (the shell's clock is
+    /// monotonic: a jump is a stall), and demotes fail for at most 1 s, well within the pause.
+    private mutating func benignFault() {
+        let master = groupMaster()
+        var spared = Set(g.liveMasters)
+        var leaders = Set<Int>()
+        for s in g.sentinels.indices {
+            guard let m = g.sentinels[s].state.masters[G.masterName] else { continue }
+            if let promoted = m.promotedReplica { spared.insert(promoted) }
+            if m.failoverInProgress || !g.sentinels[s].state.demotions.isEmpty { leaders.insert(s) }
+        }
+        let replicas = (0..<3).map(Self.serverAddress).filter { !spared.contains($0) }
+        let pickedReplica = replicas.isEmpty ? nil : replicas[pick(replicas.count)]
+        let fault = pick(8)
+        guard let replica = pickedReplica else { return }
+        let port = replica.port
+        switch fault {
+        case 0:
+            if g.servers[replica]!.alive { g.crash(port); note("fault: crash replica \(port)") }
+        case 1:
+            if !g.servers[replica]!.alive {
+                let empty = pick(2) == 0
+                g.restart(port, asReplicaOf: master, empty: empty)
+                note("fault: restart \(port) as a replica of \(master)\(empty ? ", empty" : "")")
+            }
+        case 2:
+            if g.servers[replica]!.paused { g.resume(port) } else { g.pause(port) }
+            note("fault: \(g.servers[replica]!.paused ? "pause" : "resume") replica \(port)")
+        case 3:
+            g.servers[replica]!.lagging.toggle()
+            note("fault: replica \(port) \(g.servers[replica]!.lagging ? "lags" : "catches up")")
+        case 4:
+            let k = Self.node(of: replica)
+            if nodeCuts.isEmpty && !leaders.contains(k) {
+                for j in 0..<3 where j != k { nodeCuts.insert(NodePair(k, j)) }
+                note("fault: node n\(k) (a replica's) cut off")
+            } else {
+                nodeCuts = []
+                note("fault: cuts healed")
+            }
+            applyCuts()
+        case 5:
+            let k = pick(3)
+            if nodes[k] != nil {
+                guard !leaders.contains(k) else { return }
+                nodes[k] = nil
+                if clientsAt == k { clientsAt = nil }
+                g.sentinels[k].alive = false
+                note("fault: tandem on n\(k) killed")
+            } else {
+                nodes[k] = freshNode(k)
+                g.sentinels[k].alive = true
+                note("fault: tandem on n\(k) restarted")
+            }
+        case 6:
+            let k = pick(3)
+            let jump = Millis(pick(3_000))
+            g.sentinels[k].clockSkew += jump
+            note("fault: sentinel \(k) clock jumps \(jump) ms")
+        default:
+            if pick(2) == 0 { g.failNextPause = true; note("fault: the next CLIENT PAUSE fails") } else {
+                g.failDemotes = 1 + pick(10)
+                note("fault: the next \(g.failDemotes) demotes fail")
+            }
+        }
+    }
+
+    /// One fault of any kind, anywhere (the durable schedules' single fault), for `duration`.
+    private mutating func singleFault(master: Address, duration: Millis) {
+        let port = 6379 + pick(3)
+        let address = G.addr(port)
+        let k = Self.node(of: address)
+        let role = address == master ? "master" : "replica"
+        switch pick(5) {
+        case 0:
+            let asWas = g.servers[address]!.replicaOf
+            g.crash(port)
+            let empty = pick(2) == 0
+            note("fault: crash \(role) \(port) for \(duration) ms, back \(empty ? "empty" : "with its data")")
+            run(for: duration)
+            if empty && asWas == nil {
+                // Without its data a master comes back as `redis.supervise` starts it
+                // (RedisSupervision): not while the group names it, then as the new master's
+                // replica. Restarted empty *as a master* at once (an outside supervisor, no
+                // persistence) it loses every write, durability or not (seed 2020 did that when
+                // this model restarted it so; crash detection's empty-restart check came too late).
+                let holdUntil = g.now + 11_000
+                while g.now < holdUntil && groupMaster() == address { step() }
+                let master = groupMaster()
+                g.restart(port, asReplicaOf: master == address ? nil : master, empty: true)
+                note("restarted empty as \(master == address ? "the master (nothing promoted)" : "a replica of \(master)")")
+            } else {
+                // With its data it comes back as it was (a master restarting as a master).
+                g.restart(port, asReplicaOf: asWas, empty: empty)
+            }
+        case 1:
+            g.pause(port)
+            note("fault: \(role) \(port) hangs (SIGSTOP) for \(duration) ms")
+            run(for: duration)
+            g.resume(port)
+        case 2:
+            for j in 0..<3 where j != k { nodeCuts.insert(NodePair(k, j)) }
+            let withClients = pick(2) == 0
+            if withClients { clientsReach = [k] } else { clientsReach = Set(0..<3).subtracting([k]) }
+            applyCuts()
+            note("fault: node n\(k) (\(role)'s) cut off for \(duration) ms, the clients on \(withClients ? "its" : "the majority's") side")
+            run(for: duration)
+            nodeCuts = []
+            clientsReach = [0, 1, 2]
+            applyCuts()
+        case 3:
+            nodes[k] = nil
+            g.sentinels[k].alive = false
+            note("fault: tandem on n\(k) (the \(role)'s node) killed for \(duration) ms")
+            run(for: duration)
+            nodes[k] = freshNode(k)
+            g.sentinels[k].alive = true
+        default:
+            let s = pick(3)
+            let jump = Millis(pick(3_000))
+            g.sentinels[s].clockSkew += jump
+            note("fault: sentinel \(s) clock jumps \(jump) ms (a stall)")
+            run(for: duration)
+        }
+        note("fault over")
+    }
+
+    /// Any fault, for the fencing schedules: several, overlapping.
+    private mutating func anyFault(crashedAs: inout [Int: Address?]) {
+        let port = 6379 + pick(3)
+        let address = G.addr(port)
+        let k = Self.node(of: address)
+        switch pick(8) {
+        case 0:
+            if g.servers[address]!.alive {
+                crashedAs[port] = g.servers[address]!.replicaOf
+                g.crash(port)
+                note("fault: crash \(port)")
+            }
+        case 1:
+            if !g.servers[address]!.alive {
+                let empty = pick(3) == 0
+                g.restart(port, asReplicaOf: crashedAs[port] ?? nil, empty: empty)
+                note("fault: restart \(port)\(empty ? " empty" : "")")
+            }
+        case 2:
+            if g.servers[address]!.paused { g.resume(port) } else { g.pause(port) }
+            note("fault: \(g.servers[address]!.paused ? "pause" : "resume") \(port)")
+        case 3:
+            for j in 0..<3 where j != k { nodeCuts.insert(NodePair(k, j)) }
+            clientsReach = pick(2) == 0 ? [k] : Set(0..<3).subtracting([k])
+            applyCuts()
+            note("fault: node n\(k) cut off, the clients reach \(clientsReach.sorted())")
+        case 4:
+            let j = (k + 1 + pick(2)) % 3
+            nodeCuts.insert(NodePair(k, j))
+            applyCuts()
+            note("fault: nodes n\(k) and n\(j) cut from each other")
+        case 5:
+            nodeCuts = []
+            clientsReach = [0, 1, 2]
+            applyCuts()
+            note("fault: cuts healed")
+        case 6:
+            if nodes[k] != nil {
+                nodes[k] = nil
+                g.sentinels[k].alive = false
+                note("fault: tandem on n\(k) killed")
+            } else {
+                nodes[k] = freshNode(k)
+                g.sentinels[k].alive = true
+                note("fault: tandem on n\(k) restarted")
+            }
+        default:
+            let jump = Millis(pick(3_000))
+            g.sentinels[k].clockSkew += jump
+            note("fault: sentinel \(k) clock jumps \(jump) ms")
+        }
+    }
+
+    /// Runs the schedule: a settled group with writers, the kind's faults, then everything
+    /// healed; the group must converge, and the invariants hold throughout.
+    mutating func run() {
+        random = SplitMix64(seed: seed &* 0x9E37_79B9_7F4A_7C15 &+ 17)
+        durable = kind == .durable
+        placement = durable || pick(2) == 0 ? .proxy : .direct
+        g = Self.settled(durable: durable, variant: Int(seed % 8))
+        g.askLatency = pick(2) == 0
+        for i in g.sentinels.indices { g.sentinels[i].state.brokenForTesting = sentinelBug }
+        nodes = (0..<3).map { freshNode($0) }
+        note("schedule \(kind.rawValue), placement \(placement), durability \(durable ? "replicated" : "async")")
+        run(for: 2_000)
+        switch kind {
+        case .switchover:
+            // A planned switchover within 10 s, amid benign faults for 20 s.
+            let switchAt = g.now + Millis(pick(10_000))
+            var switched = false
+            let end = g.now + 20_000
+            while g.now < end {
+                run(for: Millis(100 + pick(3_000)))
+                if !switched && g.now >= switchAt {
+                    // On a sentinel linked to the master: the zero-loss path (coordinatedSwitchover).
+                    let s = pick(3)
+                    if g.sentinels[s].alive, g.sentinels[s].state.masters[G.masterName]?.instance.linkConnected == true,
+                       let actions = try? g.sentinels[s].state.forceFailover(G.masterName, now: g.time(of: s)) {
+                        note("SENTINEL FAILOVER on sentinel \(s) (its master link \(g.sentinels[s].state.masters[G.masterName]!.instance.linkConnected), sdown \(g.sentinels[s].state.masters[G.masterName]!.instance.isSDown))")
+                        g.perform(actions, by: s)
+                        switched = true
+                    }
+                }
+                benignFault()
+            }
+        case .durable:
+            if pick(3) == 0 {
+                let s = pick(3)
+                if let actions = try? g.sentinels[s].state.forceFailover(G.masterName, now: g.time(of: s)) {
+                    note("SENTINEL FAILOVER on sentinel \(s)")
+                    g.perform(actions, by: s)
+                }
+            }
+            run(for: Millis(pick(3_000)))
+            if pick(4) == 0 { g.servers[G.addr(6380 + pick(2))]!.lagging = true; note("a replica lags") }
+            singleFault(master: groupMaster(), duration: Millis(200 + pick(15_000)))
+        case .fencing:
+            var crashedAs: [Int: Address?] = [:]
+            let end = g.now + 30_000
+            while g.now < end {
+                run(for: Millis(200 + pick(4_000)))
+                anyFault(crashedAs: &crashedAs)
+            }
+        }
+        // Heal everything: cuts, hangs, lag, tandem processes; crashed servers back as replicas
+        // of the master they left (with their data).
+        nodeCuts = []
+        clientsReach = [0, 1, 2]
+        applyCuts()
+        g.failDemotes = 0
+        g.failNextPause = false
+        for port in 6379...6381 {
+            let address = G.addr(port)
+            if g.servers[address]!.paused { g.resume(port) }
+            g.servers[address]!.lagging = false
+            if !g.servers[address]!.alive { g.restart(port, asReplicaOf: g.servers[address]!.replicaOf) }
+        }
+        for k in 0..<3 where nodes[k] == nil {
+            nodes[k] = freshNode(k)
+            g.sentinels[k].alive = true
+        }
+        note("heal: everything")
+        let limit = g.now + 180_000
+        var converged = false
+        while g.now < limit {
+            step()
+            if isSettled() {
+                converged = true
+                break
+            }
+        }
+        guard converged else {
+            let advertised = g.sentinels.indices.map { g.advertisedMaster($0).map(\.description) ?? "none" }
+            violations.append("no convergence 180 s after the heal: live masters \(g.liveMasters), sentinels advertise \(advertised)")
+            return
+        }
+        // Settle: writes go on through the endpoint; the master's node unfenced, and in direct
+        // placement the only node bidding as the master's.
+        // (A fence is kept up to 6 s after contact is back while a failover is under way.)
+        run(for: 3_000)
+        let unfencedBy = g.now + 10_000
+        while g.now < unfencedBy, let m = g.liveMasters.first, nodes[Self.node(of: m)]?.isFenced == true { step() }
+        let settledBy = g.now + 60_000
+        while g.now < settledBy && !isSettled() { step() }
+        guard let final = g.liveMasters.first, g.liveMasters.count == 1 else {
+            violations.append("after convergence: live masters \(g.liveMasters)")
+            return
+        }
+        let k = Self.node(of: final)
+        if nodes[k]!.isFenced || g.servers[final]!.writesPaused {
+            violations.append("the final master \(final) is still fenced 13 s after convergence")
+        }
+        if placement == .direct {
+            let bidding = (0..<3).filter { if case .vipEligible(let p) = nodes[$0]!.vip { p > 100 } else { false } }
+            if bidding != [k] {
+                violations.append("direct placement: nodes \(bidding) bid for the VIP as the master's node 3 s after convergence on \(final) (n\(k))")
+            }
+        }
+        // Writes still waiting are not acknowledged; everything acknowledged must be on the final master.
+        checkLosses(master: final)
+        note("end: master \(final), \(acks.count) acknowledged writes of \(nextWrite)")
+    }
+}
+
+@Suite("Simulator: clients' writes, node agents, switchovers and faults")
+struct WriteScheduleTests {
+    /// How many schedules a test run checks (SIMULATE_SCHEDULES to change it).
+    static var count: Int { Int(ProcessInfo.processInfo.environment["SIMULATE_SCHEDULES"] ?? "") ?? 1_000 }
+    static var firstSeed: UInt64 { UInt64(ProcessInfo.processInfo.environment["SIMULATE_FIRST_SEED"] ?? "") ?? 1 }
+
+    @Test("no acknowledged write lost in a planned switchover or, with durability replicated, under any single fault; none acknowledged by a fenced master; convergence")
+    func schedules() {
+        if let seed = ProcessInfo.processInfo.environment["SIMULATE_SEED"].flatMap({ UInt64($0) }) {
+            var schedule = WriteSchedule(seed: seed, tracing: true)
+            schedule.run()
+            print(schedule.trace.joined(separator: "\n"))
+            #expect(schedule.violations.isEmpty, "seed \(seed): \(schedule.violations)")
+            return
+        }
+        let start = ContinuousClock.now
+        var failed: [(UInt64, [String])] = []
+        var acknowledged = 0, lost = 0, fenceLifted = 0, fenceLiftedSchedules = 0
+        for seed in Self.firstSeed..<(Self.firstSeed + UInt64(Self.count)) {
+            var schedule = WriteSchedule(seed: seed)
+            schedule.run()
+            acknowledged += schedule.acknowledged
+            lost += schedule.lostAllowed
+            fenceLifted += schedule.fenceLiftedWrites
+            if schedule.fenceLiftedWrites > 0 { fenceLiftedSchedules += 1 }
+            if !schedule.violations.isEmpty { failed.append((seed, schedule.violations)) }
+        }
+        let elapsed = ContinuousClock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        print("simulated \(Self.count) schedules in \(String(format: "%.1f", seconds)) s, \(failed.count) invariant violations (\(String(format: "%.0f", Double(Self.count) / max(seconds, 0.001))) schedules per second, seeds \(Self.firstSeed)–\(Self.firstSeed + UInt64(Self.count) - 1); \(acknowledged) acknowledged writes, \(lost) lost where asynchronous replication allows it; known gap: \(fenceLifted) writes in \(fenceLiftedSchedules) schedules executed by a fenced master whose pause another's CLIENT UNPAUSE or a restart lifted)")
+        for (seed, violations) in failed.prefix(5) {
+            Issue.record("seed \(seed): \(violations.prefix(3)); replay: SIMULATE_SEED=\(seed) swift test --disable-xctest --filter WriteScheduleTests/schedules")
+        }
+    }
+
+    /// The first seed of `kind` from `firstSeed` on within the budget that shows a violation
+    /// containing `text` with the bug switched on.
+    static func firstCatch(_ kind: WriteSchedule.Kind, _ text: String, sentinelBug: SentinelState.DeliberateBug? = nil,
+                           nodeBug: NodeState.DeliberateBug? = nil) -> UInt64? {
+        for seed in firstSeed..<(firstSeed + UInt64(count)) {
+            var schedule = WriteSchedule(seed: seed, sentinelBug: sentinelBug, nodeBug: nodeBug)
+            guard schedule.kind == kind else { continue }
+            schedule.run()
+            if schedule.violations.contains(where: { $0.contains(text) }) { return seed }
+        }
+        return nil
+    }
+
+    @Test("a switchover that promotes before the replica caught up (a deliberate bug) loses acknowledged writes: caught within the same budget")
+    func brokenCatchUpIsCaught() {
+        let caught = Self.firstCatch(.switchover, "acknowledged writes lost", sentinelBug: .switchoverSkipsCatchUp)
+        #expect(caught != nil, "no switchover schedule of \(Self.count) seeds caught the skipped catch-up")
+        print("the deliberately skipped catch-up was caught by seed \(caught.map(String.init) ?? "none")")
+    }
+
+    @Test("a node agent that never fences (a deliberate bug) lets a cut-off master acknowledge writes: caught within the same budget")
+    func brokenFenceIsCaught() {
+        let caught = Self.firstCatch(.fencing, "after its node was cut off from the majority", nodeBug: .neverFences)
+        #expect(caught != nil, "no fencing schedule of \(Self.count) seeds caught the missing fence")
+        print("the deliberately missing fence was caught by seed \(caught.map(String.init) ?? "none")")
+    }
+
+    /// Seeds that once found a bug, kept: 438 and 654, a node agent's unfence (CLIENT UNPAUSE)
+    /// lifted a switchover's pause, and the old master took writes the promoted replica never
+    /// got (NodeState now keeps the fence while a failover is under way); 694, with durability
+    /// replicated, a switchover whose promoted replica was cut off before its promotion was
+    /// confirmed completed after the old master's pause ran out, discarding the writes it took
+    /// since (the core now abandons it first); 408, that abandonment's check of the test itself.
+    @Test("seeds that once found a bug", arguments: [UInt64(408), 438, 654, 694])
+    func regressions(seed: UInt64) {
+        var schedule = WriteSchedule(seed: seed)
+        schedule.run()
+        #expect(schedule.violations.isEmpty, "seed \(seed): \(schedule.violations)")
+    }
+}
