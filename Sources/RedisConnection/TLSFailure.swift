@@ -32,7 +32,9 @@ public enum TLSFailure {
     private static func reason(_ error: BoringSSLError) -> String {
         switch error {
         case .sslError(let stack), .unknownError(let stack), .invalidSNIName(let stack), .failedToSetALPN(let stack):
-            let reasons = stack.map { openSSLReason($0.description) }
+            // Each reason once: BoringSSL's TLSv1.3 server queues NO_SHARED_CIPHER twice.
+            var reasons: [String] = []
+            for reason in stack.map({ openSSLReason($0.description) }) where !reasons.contains(reason) { reasons.append(reason) }
             return reasons.isEmpty ? "\(error)" : reasons.joined(separator: "; ")
         case .syscallError: return "connection closed by the peer"
         case .zeroReturn: return "connection closed by the peer (close_notify)"

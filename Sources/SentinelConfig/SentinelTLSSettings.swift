@@ -44,7 +44,7 @@ public struct SentinelTLSSettings: Sendable, Hashable {
     public var protocols: [ProtocolVersion] = []
     /// `tls-ciphers`: OpenSSL cipher list for TLSv1.2 and below.
     public var ciphers: String?
-    /// `tls-ciphersuites`: TLSv1.3 suites (checked, not applied: swift-nio-ssl offers all three).
+    /// `tls-ciphersuites`: TLSv1.3 suites, checked against BoringSSL's three; applied in the Sentinel module.
     public var ciphersuites: String?
     public var preferServerCiphers = false
     public var sessionCaching = true
@@ -76,7 +76,7 @@ public struct SentinelTLSSettings: Sendable, Hashable {
         return versions
     }
 
-    /// The TLSv1.3 suites BoringSSL implements (swift-nio-ssl leaves all three enabled).
+    /// The TLSv1.3 suites BoringSSL implements.
     static let knownCiphersuites: Set<String> = ["TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"]
 }
 

@@ -7,10 +7,11 @@ import RedisTestSupport
 import Testing
 
 /// The TLS port's options side by side with redis-sentinel 7.0.15: `tls-auth-clients no` and
-/// `optional`, `tls-protocols`, `tls-ciphers`; and the three that swift-nio-ssl cannot apply
-/// (`tls-ciphersuites`, `tls-prefer-server-ciphers`, `tls-session-caching no`), whose
-/// difference is pinned here as docs/sentinel-compatibility.md states it. One sentinel at a
-/// time, so no two with different settings link to each other.
+/// `optional`, `tls-protocols`, `tls-ciphers`, `tls-ciphersuites`, `tls-prefer-server-ciphers`
+/// and the session cache (`tls-session-caching`, `tls-session-cache-timeout`), the last three
+/// applied to the `SSL_CTX` swift-nio-ssl keeps private; the one remaining difference is pinned
+/// here as docs/sentinel-compatibility.md states it. One sentinel at a time, so no two with
+/// different settings link to each other.
 @Suite("Sentinel TLS options", .serialized, .timeLimit(.minutes(5)),
        .enabled(if: TLSCertificates.shouldRunTests, "openssl, redis-server, redis-sentinel or redis-cli is not installed"))
 struct SentinelTLSOptionTests {
@@ -132,6 +133,22 @@ struct SentinelTLSOptionTests {
         // tls-ciphers leaves TLSv1.3 alone.
         (["tls-ciphers ECDHE-ECDSA-AES128-GCM-SHA256"], [["-tls1_2", "-cipher", "ECDHE-ECDSA-AES256-GCM-SHA384"], ["-tls1_3"]],
          ["refused", "TLSv1.3 TLS_AES_256_GCM_SHA384"], ["no shared cipher"]),
+        // tls-ciphersuites: a TLSv1.3 client offering only a suite left out is refused; among
+        // the allowed ones the client's order wins (OpenSSL's client prefers AES-256, then CHACHA20).
+        (["tls-ciphersuites TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256"],
+         [["-ciphersuites", "TLS_AES_256_GCM_SHA384"], ["-tls1_3"], ["-ciphersuites", "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256"],
+          ["-ciphersuites", "TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256"]],
+         ["refused", "TLSv1.3 TLS_CHACHA20_POLY1305_SHA256", "TLSv1.3 TLS_AES_128_GCM_SHA256", "TLSv1.3 TLS_CHACHA20_POLY1305_SHA256"],
+         ["no shared cipher"]),
+        // tls-prefer-server-ciphers yes: the port's order wins, TLSv1.3 (the listed suites, or
+        // OpenSSL's default order, AES-256 first) and TLSv1.2.
+        (["tls-ciphersuites TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256", "tls-prefer-server-ciphers yes"],
+         [["-tls1_3"], ["-ciphersuites", "TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256"]],
+         ["TLSv1.3 TLS_AES_128_GCM_SHA256", "TLSv1.3 TLS_AES_128_GCM_SHA256"], []),
+        (["tls-prefer-server-ciphers yes"], [["-ciphersuites", "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384"]],
+         ["TLSv1.3 TLS_AES_256_GCM_SHA384"], []),
+        (["tls-protocols TLSv1.2", "tls-ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305", "tls-prefer-server-ciphers yes"],
+         [[]], ["TLSv1.2 ECDHE-ECDSA-AES128-GCM-SHA256"], []),
     ])
     func protocolsAndCiphers(lines: [String], probes: [[String]], outcomes: [String], logged: [String]) async throws {
         let certs = try TLSCertificates()
@@ -144,43 +161,91 @@ struct SentinelTLSOptionTests {
         #expect(tandem == redis, "\(lines): tandem \(tandem), redis-sentinel \(redis)")
     }
 
-    @Test("not applied by tandem, as docs/sentinel-compatibility.md says: tls-ciphersuites (a TLSv1.3 suite left out is still negotiated), tls-prefer-server-ciphers (the client's order wins), tls-session-caching no (a TLSv1.2 session is resumed); each said once at start")
-    func notApplied() async throws {
+    /// What a client that keeps its sessions sees on its second connection, TLSv1.2 and TLSv1.3:
+    /// `Reused`, `New`, `refused`, or `no session` when the first left it none to offer; and the
+    /// reasons logged.
+    struct Resumption: Equatable, CustomStringConvertible {
+        var tls12: String
+        var tls13: String
+        var logged: [String]
+        var description: String { "TLSv1.2 \(tls12), TLSv1.3 \(tls13), logged \(logged)" }
+    }
+
+    static func resumption(_ kind: SentinelProcess.Kind, _ certs: TLSCertificates, _ master: TLSRedisServer, lines: [String],
+                           wait: Duration = .zero) async throws -> Resumption {
+        let sentinel = try await TLSSentinel(kind: kind, certs: certs, monitoring: master, extraLines: lines)
+        defer { sentinel.stop() }
+        var second: [String] = []
+        for version in ["-tls1_2", "-tls1_3"] {
+            let session = certs.path("session-\(kind)\(version)-\(UUID().uuidString).pem")
+            let first = try certs.opensslHandshake(port: sentinel.tlsPort, [version, "-sess_out", session], input: "PING\r\n",
+                                                   stayFor: .milliseconds(300))
+            #expect(first.outcome != "refused" && !first.reused && first.output.contains("+PONG"), "\(kind) \(lines) \(version): \(first.output)")
+            guard FileManager.default.fileExists(atPath: session) else {
+                // s_client keeps no session the server cannot resume (no ticket, no session id).
+                second.append("no session")
+                continue
+            }
+            try await Task.sleep(for: wait)
+            let before = Self.refusals(sentinel).count
+            let h = try certs.opensslHandshake(port: sentinel.tlsPort, [version, "-sess_in", session])
+            second.append(h.outcome == "refused" ? "refused" : h.reused ? "Reused" : "New")
+            if h.outcome == "refused" {
+                try await waitUntil("\(kind) to log the refused resumption", timeout: .seconds(5)) { Self.refusals(sentinel).count > before }
+            }
+        }
+        #expect(sentinel.isRunning)
+        #expect(try await sentinel.command(["PING"]).string == "PONG")
+        #expect(!sentinel.log.contains(" is not applied") && !sentinel.log.contains("not applied:"), "\(sentinel.logTail(lines: 20))")
+        return Resumption(tls12: second[0], tls13: second[1], logged: Self.refusals(sentinel))
+    }
+
+    @Test("session resumption as redis-sentinel: resumed by default and, with tls-session-caching no, with tls-auth-clients no (OpenSSL keeps tickets on); not once tls-session-cache-timeout has passed; with tls-session-caching no and clients verified not resumed (redis-sentinel sends a ticket and refuses the handshake that offers it, tandem sends none: the difference pinned)", arguments: [
+        (["tls-auth-clients yes"], Duration.zero, "Reused"),
+        (["tls-session-caching no", "tls-auth-clients no"], Duration.zero, "Reused"),
+        (["tls-session-cache-timeout 1"], Duration.milliseconds(2100), "New"),
+        (["tls-session-caching no", "tls-auth-clients yes"], Duration.zero, "no session"),
+        (["tls-session-caching no", "tls-auth-clients optional"], Duration.zero, "no session"),
+    ])
+    func sessions(lines: [String], wait: Duration, tandemOutcome: String) async throws {
         let certs = try TLSCertificates()
         defer { certs.remove() }
         let master = try await TLSRedisServer.start(certs)
         defer { master.stop() }
-        let suites = ["tls-ciphersuites TLS_AES_128_GCM_SHA256"]
-        let prefer = ["tls-protocols TLSv1.2", "tls-ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305",
-                      "tls-prefer-server-ciphers yes"]
-        for kind in Self.kinds {
-            let s = try await Self.probe(kind, certs, master, lines: suites, probes: [["-ciphersuites", "TLS_AES_256_GCM_SHA384"]])
-            #expect(s.outcomes == [kind == .redis ? "refused" : "TLSv1.3 TLS_AES_256_GCM_SHA384"], "\(kind): \(s)")
-            let p = try await Self.probe(kind, certs, master, lines: prefer, probes: [[]])
-            #expect(p.outcomes == [kind == .redis ? "TLSv1.2 ECDHE-ECDSA-AES128-GCM-SHA256" : "TLSv1.2 ECDHE-ECDSA-CHACHA20-POLY1305"],
-                    "\(kind): \(p)")
+        let redis = try await Self.resumption(.redis, certs, master, lines: lines, wait: wait)
+        let tandem = try await Self.resumption(.tandem, certs, master, lines: lines, wait: wait)
+        #expect(tandem == Resumption(tls12: tandemOutcome, tls13: tandemOutcome, logged: []), "tandem with \(lines): \(tandem)")
+        if lines.contains("tls-session-caching no") && !lines.contains("tls-auth-clients no") {
+            // redis-sentinel 7.0.15 sends tickets with caching off (SSL_SESS_CACHE_OFF leaves
+            // them on) and then refuses a client offering one: it verifies clients and Redis
+            // sets no session id context with caching off. Tandem sends no ticket (and no
+            // session id): the client has nothing to offer and makes a new session. Neither
+            // resumes.
+            #expect(redis == Resumption(tls12: "refused", tls13: "refused",
+                                        logged: ["session id context uninitialized", "session id context uninitialized"]), "redis-sentinel with \(lines): \(redis)")
+        } else {
+            #expect(tandem == redis, "\(lines): tandem \(tandem), redis-sentinel \(redis)")
+        }
+    }
 
-            let sentinel = try await TLSSentinel(kind: kind, certs: certs, monitoring: master,
-                                                 extraLines: ["tls-session-caching no"] + suites + ["tls-prefer-server-ciphers yes"])
+    @Test("the differences that remain, pinned as docs/sentinel-compatibility.md states them: with tls-prefer-server-ciphers yes and no tls-ciphers a TLSv1.2 client gets swift-nio-ssl's first cipher (AES-128-GCM) where redis-sentinel picks OpenSSL's (AES-256-GCM); a TLSv1.2 session without a ticket (session id only) is resumed by tandem, not by redis-sentinel")
+    func remainingDifferences() async throws {
+        let certs = try TLSCertificates()
+        defer { certs.remove() }
+        let master = try await TLSRedisServer.start(certs)
+        defer { master.stop() }
+        for kind in Self.kinds {
+            let p = try await Self.probe(kind, certs, master, lines: ["tls-prefer-server-ciphers yes"],
+                                         probes: [["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384"]])
+            #expect(p.outcomes == [kind == .redis ? "TLSv1.2 ECDHE-ECDSA-AES256-GCM-SHA384" : "TLSv1.2 ECDHE-ECDSA-AES128-GCM-SHA256"], "\(kind): \(p)")
+
+            let sentinel = try await TLSSentinel(kind: kind, certs: certs, monitoring: master)
             defer { sentinel.stop() }
-            let session = certs.path("session-\(kind).pem")
-            let first = try certs.opensslHandshake(port: sentinel.tlsPort, ["-tls1_2", "-sess_out", session])
-            let second = try certs.opensslHandshake(port: sentinel.tlsPort, ["-tls1_2", "-sess_in", session])
+            let session = certs.path("session-id-\(kind).pem")
+            let first = try certs.opensslHandshake(port: sentinel.tlsPort, ["-tls1_2", "-no_ticket", "-sess_out", session], stayFor: .milliseconds(300))
+            let second = try certs.opensslHandshake(port: sentinel.tlsPort, ["-tls1_2", "-no_ticket", "-sess_in", session])
             #expect(first.outcome != "refused" && !first.reused, "\(kind): \(first.output)")
-            if kind == .tandem {
-                #expect(second.outcome != "refused" && second.reused, "tandem: \(second.output)")
-            } else {
-                // redis-sentinel 7.0.15 does not resume it: it makes a new session or, as here
-                // with tls-auth-clients yes, refuses the handshake (OpenSSL's "session id context
-                // uninitialized": Redis sets one only when caching is on).
-                #expect(!second.reused, "redis: \(second.output)")
-            }
-            if kind == .tandem {
-                let log = sentinel.log
-                for directive in ["tls-ciphersuites", "tls-prefer-server-ciphers", "tls-session-caching no"] {
-                    #expect(log.components(separatedBy: "\(directive) is").count == 2, "\(directive): \(sentinel.logTail(lines: 20))")
-                }
-            }
+            #expect(second.outcome != "refused" && second.reused == (kind == .tandem), "\(kind): \(second.output)")
         }
     }
 

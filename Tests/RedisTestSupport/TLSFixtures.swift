@@ -106,16 +106,26 @@ public final class TLSCertificates: @unchecked Sendable {
 
     /// Connects `openssl s_client` to `port` with the group's certificate and CA, its standard
     /// input empty (it leaves once the handshake is done), with `options` (`-tls1_2`, `-cipher …`).
-    public func opensslHandshake(port: Int, _ options: [String]) throws -> OpenSSLHandshake {
+    /// `stayFor`: how long it keeps the connection open, after sending `input`, before its
+    /// standard input ends (a TLSv1.3 server sends its session tickets after the handshake, and
+    /// swift-nio-ssl only with the next data it writes; `-sess_out` needs them).
+    public func opensslHandshake(port: Int, _ options: [String], input text: String = "", stayFor: Duration? = nil) throws -> OpenSSLHandshake {
         guard let openssl = Self.opensslBinary else { throw HarnessError("openssl is not installed") }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: openssl)
         process.arguments = ["s_client", "-connect", "127.0.0.1:\(port)", "-CAfile", caCert, "-cert", cert, "-key", key] + options
         let pipe = Pipe()
-        process.standardInput = FileHandle.nullDevice
+        let input = Pipe()
+        process.standardInput = stayFor == nil ? FileHandle.nullDevice : input
         process.standardOutput = pipe
         process.standardError = pipe
         try process.run()
+        if let stayFor {
+            try input.fileHandleForWriting.write(contentsOf: Data(text.utf8))
+            // s_client's output (a few kB) fits the pipe meanwhile.
+            Thread.sleep(forTimeInterval: Double(stayFor.components.seconds) + Double(stayFor.components.attoseconds) / 1e18)
+            try? input.fileHandleForWriting.close()
+        }
         let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         // "New, TLSv1.2, Cipher is ECDHE-ECDSA-AES128-GCM-SHA256" (or "Reused, …").
