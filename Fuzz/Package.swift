@@ -17,10 +17,11 @@ let package = Package(
             dependencies: ["RESP", .product(name: "NIOCore", package: "swift-nio")]
         ),
         // The config readers (sentinel.conf, keepalived.conf, node.yaml), linked the same way.
-        .target(name: "SentinelConfig", dependencies: ["RESP"]),
+        .target(name: "AlertCore"),
+        .target(name: "SentinelConfig", dependencies: ["RESP", "AlertCore"]),
         .target(name: "VRRPCore"),
         .target(name: "KeepalivedConfig", dependencies: ["VRRPCore"]),
-        .target(name: "NodeConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
+        .target(name: "NodeConfig", dependencies: ["AlertCore", .product(name: "Yams", package: "Yams")]),
         .executableTarget(
             name: "ConfigFuzzer",
             dependencies: ["SentinelConfig", "KeepalivedConfig", "NodeConfig"]
