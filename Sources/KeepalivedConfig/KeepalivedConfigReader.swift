@@ -261,7 +261,8 @@ struct KeepalivedConfigReader {
     }
 
     mutating func readVirtualAddress(_ s: ConfigStatement) throws -> VirtualAddress {
-        let parts = s.keyword.split(separator: "/", maxSplits: 1)
+        // Empty pieces kept: "/24" is an empty address (an error naming it), not a crash.
+        let parts = s.keyword.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
         let vip = try address(s, String(parts[0]))
         let maxPrefix = vip.family == .ipv4 ? 32 : 128
         let prefix = parts.count > 1 ? try integer(s, String(parts[1]), 0...maxPrefix) : maxPrefix

@@ -156,6 +156,8 @@ struct KeepalivedConfigTests {
         ("vrrp_instance A {\n interface eth0\n virtual_router_id 5\n priority x\n}\n", 4, "'priority'"),
         ("vrrp_instance A {\n interface eth0\n virtual_router_id 5\n state SLAVE\n}\n", 4, "state must be MASTER or BACKUP"),
         ("vrrp_instance A {\n interface eth0\n virtual_router_id 5\n virtual_ipaddress {\n 10.0.0.300\n }\n}\n", 5, "not an IP address"),
+        // Found by the config fuzzer: an address that is only a prefix ("/24") trapped.
+        ("vrrp_instance A {\n interface eth0\n virtual_router_id 5\n virtual_ipaddress {\n /24\n }\n}\n", 5, "'' is not an IP address"),
         ("vrrp_instance A {\n interface eth0\n virtual_router_id 5\n track_script {\n nope\n }\n}\n", 5, "no vrrp_script"),
         ("vrrp_instance A {\n interface eth0\n virtual_router_id 5\n authentication {\n auth_type AH\n auth_pass x\n }\n}\n", 4, "AH is not supported"),
         ("vrrp_instance A {\n interface eth0\n virtual_router_id 5\n virtual_ipaddress {\n 2001:db8::1\n }\n}\n", 1, "need vrrp_version 3"),
