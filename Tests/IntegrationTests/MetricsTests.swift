@@ -136,6 +136,53 @@ struct MetricsTests {
         }
     }
 
+    @Test("sentinel tandem-http in sentinel.conf alone serves /metrics; a rewrite keeps the line; --http wins over it")
+    func sentinelHTTPFromTheFile() async throws {
+        try await withRedisServers(1) { servers in
+            let master = servers[0]
+            let fromFile = try freeLoopbackPort()
+            let sentinel = try await SentinelProcess(kind: .tandem, monitoring: master, quorum: 1,
+                                                     extraLines: ["sentinel tandem-http 127.0.0.1:\(fromFile)"])
+            defer { sentinel.stop() }
+            try await waitUntil("/metrics on the file's address (log: \(sentinel.logTail()))", timeout: .seconds(10)) {
+                (try? await httpGet(port: fromFile, path: "/metrics"))?.status == 200
+            }
+            let e = try await Self.scrape(fromFile)
+            #expect(e.value("tandem_sentinel_masters") == 1)
+            #expect(e.types["tandem_sentinel_master_sdown"] == "gauge")
+            #expect((e.value("tandem_process_resident_memory_bytes") ?? 0) > 0)
+            // A config save (SENTINEL FLUSHCONFIG rewrites the file) keeps the line.
+            #expect(try await sentinel.command(["SENTINEL", "FLUSHCONFIG"]).string == "OK")
+            let saved = try sentinel.configText()
+            #expect(saved.split(separator: "\n").contains("sentinel tandem-http 127.0.0.1:\(fromFile)"), "\(saved)")
+
+            // The same line with --http: only --http's address serves.
+            let fileAddress = try freeLoopbackPort()
+            let flag = try freeLoopbackPort()
+            let overridden = try await SentinelProcess(kind: .tandem, monitoring: master, quorum: 1,
+                                                       extraLines: ["sentinel tandem-http 127.0.0.1:\(fileAddress)"],
+                                                       arguments: ["--http", "127.0.0.1:\(flag)"])
+            defer { overridden.stop() }
+            try await waitUntil("/metrics on --http's address (log: \(overridden.logTail()))", timeout: .seconds(10)) {
+                (try? await httpGet(port: flag, path: "/metrics"))?.status == 200
+            }
+            #expect((try? await httpGet(port: fileAddress, path: "/metrics")) == nil, "the file's address serves too")
+            #expect(overridden.logTail(lines: 100).contains("metrics on http://127.0.0.1:\(flag)/metrics"))
+        }
+    }
+
+    @Test("sentinel tandem-http with a bad address: the sentinel does not start and names file:line")
+    func sentinelHTTPBadAddress() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-http-conf-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let conf = dir.appendingPathComponent("sentinel.conf").path
+        try "port \(try freeLoopbackPort())\nsentinel tandem-http 127.0.0.1\n".write(toFile: conf, atomically: true, encoding: .utf8)
+        let result = try runProgram(try tandemExecutable(), ["sentinel", conf])
+        #expect(result.status == 1)
+        #expect(result.output.contains("\(conf):2: 'sentinel tandem-http 127.0.0.1': tandem-http must be ADDR:PORT"), "output: \(result.output)")
+    }
+
     @Test("--http on a port in use: the proxy does not start and says which address")
     func bindFailureIsAStartError() async throws {
         let port = try freeLoopbackPort()
