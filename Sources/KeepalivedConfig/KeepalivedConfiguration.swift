@@ -39,6 +39,9 @@ public struct GlobalDefinitions: Sendable {
     /// `smtp_alert_vrrp` / `smtp_alert_checker`: the default for each side, before `smtp_alert`.
     public var smtpAlertVRRP: Bool?
     public var smtpAlertChecker: Bool?
+    /// Tandem's own `tandem_http ADDR:PORT`: where `tandem vrrp` serves GET /metrics and its
+    /// status page (the `--http` option wins over it). keepalived logs it as an unknown keyword.
+    public var tandemHTTP: String?
 
     public init() {}
 }

@@ -362,7 +362,6 @@ func sampleProxy(_ statistics: ProxyStatistics, status: NodeStatus) async {
     }
 }
 
-/// `tandem_node_*`: the agent's own view and decisions, from the status `INFO node` shows.
 /// The status page's node part: `INFO node` of this agent on its own monitor's entry.
 func addNodeStatus(_ page: StatusPageSource, status: NodeStatus) {
     page.addContributor { document in
@@ -375,6 +374,7 @@ func addNodeStatus(_ page: StatusPageSource, status: NodeStatus) {
     }
 }
 
+/// `tandem_node_*`: the agent's own view and decisions, from the status `INFO node` shows.
 func addNodeMetrics(_ metrics: MetricsRegistry, status: NodeStatus) {
     let fenced = metrics.gauge("tandem_node_fenced", "1 while this node has fenced its Redis (no majority contact while master).")
     let majority = metrics.gauge("tandem_node_majority_contact", "1 while this node hears from a majority of the group.")

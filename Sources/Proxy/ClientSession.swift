@@ -44,6 +44,8 @@ final class ClientSession: ChannelInboundHandler {
     }
 
     var isWritable: Bool { context?.channel.isWritable ?? true }
+    /// Commands of this client held now, waiting for a master (`tandem_proxy_held_commands`).
+    var heldCommands: Int { query { $0.heldCommandCount } }
     private var id: ObjectIdentifier { ObjectIdentifier(self) }
 
     /// Asks the session something in place. A non-mutating call straight on `core` copies the

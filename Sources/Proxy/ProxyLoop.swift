@@ -61,6 +61,8 @@ final class ProxyLoop {
     private var retiredLinks: [BackendLink] = []
     var sessions: [ObjectIdentifier: ClientSession] = [:]
     var counters = ProxyCounters()
+    /// Commands held now over this loop's clients (asked at a scrape; walks every session).
+    var heldCommands: Int { sessions.values.reduce(0) { $0 + $1.heldCommands } }
     /// Which loop this is, to spread loops over replicas.
     let index: Int
     private(set) var replicas: [MasterTarget] = []

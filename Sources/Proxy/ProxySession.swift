@@ -345,6 +345,15 @@ struct ProxySession {
         return batch
     }
 
+    /// Commands held now: queued while the hold timer is armed (no master, or no connection to
+    /// it that can take them). Counted when asked (a scrape), not kept on the byte path.
+    var heldCommandCount: Int {
+        guard holdArmed else { return 0 }
+        var count = 0
+        for index in slots.indices where slots[index].state == .queued { count += 1 }
+        return count
+    }
+
     private mutating func armHold(now: NIODeadline) {
         guard !holdArmed else { return }
         var earliest = now

@@ -17,6 +17,8 @@ public struct ProxyMetricsSnapshot: Sendable {
     public var backendConnects = 0
     public var backendConnectFailures = 0
     public var masterSwitches = 0
+    /// Commands held now: received, waiting for a master (or for a connection to it) to take them.
+    public var heldCommands = 0
     /// Whether a master is known (commands are held while none is).
     public var masterKnown = false
     public var eventLoops = 0
@@ -34,8 +36,11 @@ public final class ProxyStatistics: Sendable {
     public func snapshot() async throws -> ProxyMetricsSnapshot {
         let loops = router.attachedLoops
         var c = ProxyCounters()
+        var held = 0
         for loop in loops {
-            c = c + (try await loop.eventLoop.submit { loop.value.counters }.get())
+            let (counters, heldHere) = try await loop.eventLoop.submit { (loop.value.counters, loop.value.heldCommands) }.get()
+            c = c + counters
+            held += heldHere
         }
         var s = ProxyMetricsSnapshot()
         s.connectedClients = c.connectedClients
@@ -51,6 +56,7 @@ public final class ProxyStatistics: Sendable {
         s.bytesOut = c.bytesOut
         s.backendConnects = c.backendConnects
         s.backendConnectFailures = c.backendConnectFailures
+        s.heldCommands = held
         s.masterSwitches = router.switchCount
         s.masterKnown = router.currentMaster != nil
         s.eventLoops = loops.count

@@ -24,6 +24,8 @@ public struct SentinelMetricsSnapshot: Sendable {
     /// One monitored master.
     public struct Master: Sendable {
         public var name: String
+        /// `ip:port` this sentinel names as the master's now (SENTINEL GET-MASTER-ADDR-BY-NAME).
+        public var address: String
         public var sdown: Bool
         public var odown: Bool
         public var failoverInProgress: Bool
@@ -50,7 +52,7 @@ extension SentinelRuntime {
             guard let m = state.masters[name] else { return nil }
             let lag = infoCache[.master(name)].map { Self.replicaLags(inInfo: $0.text) } ?? []
             return SentinelMetricsSnapshot.Master(
-                name: name, sdown: m.instance.isSDown, odown: m.isODown, failoverInProgress: m.failoverInProgress,
+                name: name, address: m.address.description, sdown: m.instance.isSDown, odown: m.isODown, failoverInProgress: m.failoverInProgress,
                 configEpoch: m.configEpoch, replicas: m.replicas.count,
                 replicasDown: m.replicas.values.filter(\.isSDown).count,
                 sentinels: m.sentinels.count, replicaLag: lag)

@@ -19,6 +19,7 @@ extension SentinelConfiguration {
         let defaults = AlertPolicy()
         if alerts.policy.timeoutMilliseconds != defaults.timeoutMilliseconds { lines.append("sentinel tandem-alert-timeout \(alerts.policy.timeoutMilliseconds)") }
         if alerts.policy.attempts != defaults.attempts { lines.append("sentinel tandem-alert-attempts \(alerts.policy.attempts)") }
+        if let httpListen { lines.append("sentinel tandem-http \(httpListen)") }
         if !denyScriptsReconfig { lines.append("sentinel deny-scripts-reconfig no") }
         if resolveHostnames { lines.append("sentinel resolve-hostnames yes") }
         if announceHostnames { lines.append("sentinel announce-hostnames yes") }

@@ -116,6 +116,9 @@ public struct SentinelConfiguration: Sendable, Hashable {
     /// Tandem's own `sentinel tandem-alert-webhook URL`, `tandem-alert-email SERVER FROM TO…`,
     /// `tandem-alert-timeout MS` and `tandem-alert-attempts N`: where this sentinel's alerts go.
     public var alerts = AlertSettings()
+    /// Tandem's own `sentinel tandem-http ADDR:PORT`: where GET /metrics and the status page are
+    /// served (the `--http` option wins over it); nil for nowhere.
+    public var httpListen: String?
     /// Masters in file order.
     public var masters: [MasterSettings] = []
     /// Lines redis-sentinel would read as a number other than the one written (`sentinel
@@ -288,6 +291,21 @@ extension SentinelConfiguration {
         return inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1
     }
 
+    /// `tandem-http`'s ADDR:PORT: a host (an IPv6 one in brackets) and a port from 1 to 65535,
+    /// as `--http` reads it (TandemMetrics' HTTPEndpoint), without port 0's "any free port".
+    public static func isHTTPListenAddress(_ text: String) -> Bool {
+        guard let colon = text.lastIndex(of: ":"), colon != text.startIndex,
+              let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port) else { return false }
+        var host = text[..<colon]
+        if host.hasPrefix("[") {
+            guard host.hasSuffix("]") else { return false }
+            host = host.dropFirst().dropLast()
+        } else if host.contains(":") || host.hasSuffix("]") {
+            return false
+        }
+        return !host.isEmpty
+    }
+
     static func yesNo(_ s: String) -> Bool? {
         switch s.lowercased() {
         case "yes": return true
@@ -340,6 +358,12 @@ extension SentinelConfiguration {
                            ? "tandem-alert-timeout must be milliseconds from 1 to 600000." : "tandem-alert-attempts must be from 1 to 100.")
             }
             if option == "tandem-alert-timeout" { alerts.policy.timeoutMilliseconds = Int64(n) } else { alerts.policy.attempts = n }
+        case "tandem-http":
+            let address = try value()
+            guard Self.isHTTPListenAddress(address) else {
+                throw fail(file, line, words, "tandem-http must be ADDR:PORT with a port from 1 to 65535 (e.g. 127.0.0.1:9121, [::1]:9121).")
+            }
+            httpListen = address
         case "sentinel-user": sentinelUser = try value()
         case "sentinel-pass": sentinelPass = try value()
         default:

@@ -8,6 +8,7 @@ extension MetricsRegistry {
         let connections = gauge("tandem_proxy_connections", "Client connections open now.")
         let dedicated = gauge("tandem_proxy_dedicated_connections", "Clients on a backend connection of their own (MULTI, blocking commands, Pub/Sub, ...).")
         let masterKnown = gauge("tandem_proxy_master_known", "1 while the proxy knows a master to send commands to (0: commands are held).")
+        let held = gauge("tandem_proxy_held_commands", "Commands held now, waiting for a master (or a connection to it) to take them.")
         let mirrors: [(String, String, any KeyPath<ProxyMetricsSnapshot, Int> & Sendable)] = [
             ("tandem_proxy_connections_total", "Client connections accepted.", \.connectionsReceived),
             ("tandem_proxy_rejected_connections_total", "Client connections refused (--max-connections).", \.connectionsRejected),
@@ -28,6 +29,7 @@ extension MetricsRegistry {
             connections.set(to: Double(s.connectedClients))
             dedicated.set(to: Double(s.dedicatedClients))
             masterKnown.set(to: s.masterKnown ? 1 : 0)
+            held.set(to: Double(s.heldCommands))
             for (mirror, field) in counters { mirror.follow(s[keyPath: field]) }
         }
     }

@@ -7,6 +7,7 @@ extension MetricsRegistry {
     /// `tandem_sentinel_*` for a running sentinel: per-master state read from the core at
     /// scrape time; failovers counted from the events the core publishes.
     public func addSentinel(_ runtime: SentinelRuntime) async {
+        let info = GaugeSet(self, "tandem_sentinel_master_info", "1 for the address (ip:port) this sentinel names as the master's now; the series of an old master goes away after a failover.")
         let sdown = GaugeSet(self, "tandem_sentinel_master_sdown", "1 while this sentinel sees the master as subjectively down.")
         let odown = GaugeSet(self, "tandem_sentinel_master_odown", "1 while the master is objectively down (quorum agrees).")
         let failing = GaugeSet(self, "tandem_sentinel_failover_in_progress", "1 while a failover of the master is in progress here.")
@@ -27,6 +28,7 @@ extension MetricsRegistry {
             func each(_ value: (SentinelMetricsSnapshot.Master) -> Double) -> [(labels: [(String, String)], value: Double)] {
                 s.masters.map { ([("master", $0.name)], value($0)) }
             }
+            info.update(s.masters.map { ([("master", $0.name), ("address", $0.address)], 1) })
             sdown.update(each { $0.sdown ? 1 : 0 })
             odown.update(each { $0.odown ? 1 : 0 })
             failing.update(each { $0.failoverInProgress ? 1 : 0 })

@@ -18,7 +18,7 @@ struct SentinelCommand: AsyncParsableCommand {
         commandName: "sentinel",
         abstract: "Run a Redis Sentinel compatible monitor from a sentinel.conf.")
 
-    @Argument(parsing: .allUnrecognized, help: "sentinel.conf path, then redis-sentinel style options (--port N, --bind ADDR, --sentinel), --log-format text|json, --http ADDR:PORT for GET /metrics and the status page (GET /, /status.json), --alert-webhook URL and --alert-email SMTP-SERVER[:PORT] FROM TO… (saved in the file as `sentinel tandem-alert-*` lines).")
+    @Argument(parsing: .allUnrecognized, help: "sentinel.conf path, then redis-sentinel style options (--port N, --bind ADDR, --sentinel), --log-format text|json, --http ADDR:PORT for GET /metrics and the status page (GET /, /status.json; wins over the file's `sentinel tandem-http ADDR:PORT`), --alert-webhook URL and --alert-email SMTP-SERVER[:PORT] FROM TO… (saved in the file as `sentinel tandem-alert-*` lines).")
     var arguments: [String] = []
 
     func run() async throws {
@@ -88,7 +88,9 @@ struct SentinelCommand: AsyncParsableCommand {
                 await startAlerts(runtime, logger: logger)
                 // Always: `INFO failovers` (for `tandem status`) reads the page's timeline.
                 await page.addSentinel(runtime)
-                guard let http else { return }
+                // `--http` wins over the file's `sentinel tandem-http` (checked when the file was read).
+                let fromFile = await runtime.configuration.httpListen
+                guard let http = try http ?? fromFile.map(HTTPEndpoint.init(parsing:)) else { return }
                 server.set(try await MetricsHTTPServer.start(http, metrics: metrics, status: page))
                 metrics.addProcessMetrics()
                 await metrics.addSentinel(runtime)

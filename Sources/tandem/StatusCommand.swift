@@ -13,7 +13,7 @@ import Glibc
 /// `tandem status`: asks one monitor (a node agent's, a `tandem sentinel`'s or a
 /// redis-sentinel's port) for its groups, their replicas and monitors, the master's offset, and
 /// every peer monitor's `INFO node`; prints `StatusReport`'s table or JSON. `--watch` repeats
-/// every second.
+/// every second until SIGINT or SIGTERM (exit 0).
 struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
@@ -34,6 +34,8 @@ struct StatusCommand: AsyncParsableCommand {
         let monitorPassword = target.monitorPassword
         let redisUser = resolved.redisUser
         let redisPassword = resolved.redisPassword
+        let stopSources = watch ? Self.stopOnSignals() : []
+        defer { stopSources.forEach { $0.cancel() } }
         repeat {
             let report: StatusReport
             do {
@@ -42,6 +44,7 @@ struct StatusCommand: AsyncParsableCommand {
             } catch {
                 if !watch { fail("\(monitorAddress): \(error)") }
                 print("\u{1B}[H\u{1B}[2J\(monitorAddress): \(error)")
+                fflush(nil)
                 try? await Task.sleep(for: .seconds(1))
                 continue
             }
@@ -52,8 +55,22 @@ struct StatusCommand: AsyncParsableCommand {
             } else {
                 print((watch ? "\u{1B}[H\u{1B}[2J" : "") + report.table())
             }
+            // Each screen whole as soon as it is made, also into a pipe or a file (fully buffered).
+            if watch { fflush(nil) }
             if watch { try? await Task.sleep(for: .seconds(1)) }
         } while watch
+    }
+
+    /// `--watch` ends on SIGINT (Ctrl-C) or SIGTERM with exit status 0, the last screen whole
+    /// (stdout is flushed after each one).
+    private static func stopOnSignals() -> [any DispatchSourceSignal] {
+        [SIGINT, SIGTERM].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { Glibc.exit(0) }
+            source.resume()
+            return source
+        }
     }
 
     static func report(host: String, port: Int, monitorPassword: String?, redisUser: String?, redisPassword: String?) async throws -> StatusReport {

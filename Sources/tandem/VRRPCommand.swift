@@ -36,7 +36,7 @@ struct VRRPCommand: ParsableCommand {
 
     @Option(name: .customLong("log-format"), help: "text (default) or json: one JSON object per line.")
     var logFormat: LogFormat = .text
-    @Option(name: .customLong("http"), help: "Serve GET /metrics (Prometheus), the status page (GET /) and /status.json on ADDR:PORT.")
+    @Option(name: .customLong("http"), help: "Serve GET /metrics (Prometheus), the status page (GET /) and /status.json on ADDR:PORT (overrides global_defs' tandem_http).")
     var http: String?
     @Option(name: .customLong("alert-webhook"), help: "POST each state change (vip-state alerts, JSON) to this http:// URL, with retries.")
     var alertWebhook: String?
@@ -122,7 +122,8 @@ struct VRRPCommand: ParsableCommand {
             }
         }
         var server: MetricsHTTPServer?
-        if let http {
+        // `--http` wins over global_defs' `tandem_http` (checked when the file was read).
+        if let http = http ?? config.global.tandemHTTP {
             do {
                 let endpoint = try HTTPEndpoint(parsing: http)
                 let metrics = MetricsRegistry()

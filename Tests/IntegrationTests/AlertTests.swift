@@ -226,10 +226,12 @@ struct AlertTests {
         }
     }
 
-    @Test("tandem run with node.yaml alerts: the agents' monitors alert the failover as daemon node, source the node's name")
+    @Test("tandem run with node.yaml alerts: the agents' monitors alert the failover as daemon node, source the node's name: the leader's odown, start and end in order, every node's master-switched; email too")
     func nodeAgentAlerts() async throws {
         let webhook = try await AlertSink(.http)
         defer { webhook.stop() }
+        let smtp = try await AlertSink(.smtp)
+        defer { smtp.stop() }
         try await withReplicationGroup(replicas: 2) { master, replicas in
             let servers = [master] + replicas
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-alert-nodes-\(UUID().uuidString)")
@@ -247,7 +249,8 @@ struct AlertTests {
                     "node: { name: n\(i + 1), state-dir: \(directory.appendingPathComponent("state-n\(i + 1)").path) }",
                     "group:", "  name: mymaster", "  down-after: 1000ms", "  failover-timeout: 10s", "  nodes:",
                 ] + members + ["monitor: { bind: 127.0.0.1 }",
-                               "alerts: { webhook: \"http://127.0.0.1:\(webhook.port)/node\", timeout: 2s, attempts: 2 }", ""])
+                               "alerts: { webhook: \"http://127.0.0.1:\(webhook.port)/node\", timeout: 2s, attempts: 2,",
+                               "          email: { server: \"127.0.0.1:\(smtp.port)\", from: n\(i + 1)@test.invalid, to: [oncall@test.invalid] } }", ""])
                     .joined(separator: "\n").write(to: yaml, atomically: true, encoding: .utf8)
                 nodes.append(try ChildProcess(executable: try tandemExecutable(), arguments: ["run", yaml.path],
                                               logFile: directory.appendingPathComponent("n\(i + 1).log")))
@@ -276,8 +279,105 @@ struct AlertTests {
             #expect(got.allSatisfy { $0["daemon"] as? String == "node" })
             let start = try #require(got.first { $0["event"] as? String == "failover-start" })
             #expect(start["group"] as? String == "mymaster")
-            #expect(["n1", "n2", "n3"].contains(start["source"] as? String ?? ""))
+            let leader = try #require(start["source"] as? String)
+            #expect(["n1", "n2", "n3"].contains(leader))
+            // The leader's own alerts in its events' order: an odown before its start, its end
+            // after it (its -odown, also an `odown` alert, may come on either side of the start).
+            let leaderEvents = got.filter { $0["source"] as? String == leader }.map { $0["event"] as? String ?? "?" }
+            let startAt = try #require(leaderEvents.firstIndex(of: "failover-start"), "\(leaderEvents)")
+            #expect(leaderEvents[..<startAt].contains("odown"), "\(leaderEvents)")
+            #expect(leaderEvents[startAt...].contains("failover-end"), "\(leaderEvents)")
+            #expect(got.first { $0["event"] as? String == "failover-end" }?["source"] as? String == leader)
+            #expect(!got.contains { $0["event"] as? String == "failover-abort" })
             #expect(webhook.read().allSatisfy { $0["body"] == nil || $0["path"] as? String == "/node" })
+            // Email: the leader's start, from its node's sender.
+            let subject = "Subject: [tandem] CRITICAL failover of mymaster started"
+            try await waitUntil("the SMTP sink to get the failover's start", timeout: .seconds(15)) {
+                smtp.read().contains { (($0["data"] as? [String]) ?? []).contains { $0.hasPrefix(subject) } }
+            }
+            let mail = try #require(smtp.read().first { (($0["data"] as? [String]) ?? []).contains { $0.hasPrefix(subject) } })
+            #expect(mail["from"] as? String == "\(leader)@test.invalid")
+            #expect(mail["rcpt"] as? [String] == ["oncall@test.invalid"])
+            let lines = mail["data"] as? [String] ?? []
+            #expect(lines.contains("event: failover-start") && lines.contains { $0.hasPrefix("daemon: node \(leader) on ") }, "\(lines)")
+        }
+    }
+
+    @Test("unreachable and reachable: a sentinel stopped then started, a replica killed; then the master killed with no replica to promote: the leader's failover-start and failover-abort (no-good-slave)")
+    func unreachableAndAbortAlerts() async throws {
+        let webhook = try await AlertSink(.http)
+        defer { webhook.stop() }
+        try await withReplicationGroup(replicas: 1) { master, replicas in
+            let replica = replicas[0]
+            var sentinels: [SentinelProcess] = []
+            defer { sentinels.forEach { $0.stop() } }
+            for _ in 0..<3 {
+                sentinels.append(try await SentinelProcess(kind: .tandem, monitoring: master,
+                                                           arguments: ["--alert-webhook", "http://127.0.0.1:\(webhook.port)/hook"]))
+            }
+            try await waitUntil("the sentinels to discover each other and the replica", timeout: .seconds(20)) {
+                for s in sentinels {
+                    let k = try await s.known()
+                    if k.sentinels != 2 || k.replicas != 1 { return false }
+                }
+                return true
+            }
+            let address = { (s: SentinelProcess) in "127.0.0.1:\(s.port)" }
+            func alerts(_ event: String, _ type: String) -> [[String: Any]] {
+                webhook.alerts().filter { $0["event"] as? String == event && ($0["fields"] as? [String: String])?["instance_type"] == type }
+            }
+            func sources(_ list: [[String: Any]]) -> Set<String> { Set(list.compactMap { $0["source"] as? String }) }
+            let others = Set(sentinels.prefix(2).map(address))
+
+            // A sentinel stopped: the other two say it is unreachable, then reachable once it is back.
+            let stopped = sentinels[2]
+            stopped.kill9()
+            try await waitUntil("unreachable (sentinel) from the other two (got \(webhook.alerts().map { $0["event"] ?? "?" }))", timeout: .seconds(15)) {
+                sources(alerts("unreachable", "sentinel")) == others
+            }
+            for alert in alerts("unreachable", "sentinel") {
+                let f = alert["fields"] as? [String: String] ?? [:]
+                #expect(f["port"] == String(stopped.port) && f["master_name"] == "mymaster", "\(alert)")
+                #expect(alert["severity"] as? String == "warning" && alert["origin"] as? String == "+sdown" && alert["group"] as? String == "mymaster")
+                #expect(alert["summary"] as? String == "mymaster: sentinel 127.0.0.1:\(stopped.port) is unreachable", "\(alert)")
+            }
+            try await stopped.restart()
+            try await waitUntil("reachable (sentinel) from the other two", timeout: .seconds(15)) {
+                sources(alerts("reachable", "sentinel")) == others
+            }
+            #expect(alerts("reachable", "sentinel").allSatisfy { $0["severity"] as? String == "info" && $0["origin"] as? String == "-sdown" })
+
+            // The replica killed: unreachable from the sentinels.
+            replica.kill9()
+            try await waitUntil("unreachable (replica) from every sentinel", timeout: .seconds(15)) {
+                sources(alerts("unreachable", "slave")) == Set(sentinels.map(address))
+            }
+            for alert in alerts("unreachable", "slave") {
+                let f = alert["fields"] as? [String: String] ?? [:]
+                #expect(f["port"] == String(replica.port) && f["master_port"] == String(master.port), "\(alert)")
+                #expect(alert["summary"] as? String == "mymaster: replica 127.0.0.1:\(replica.port) is unreachable", "\(alert)")
+            }
+
+            // The master killed with its only replica down: the leader is elected and gives up.
+            master.kill9()
+            try await waitUntil("failover-abort (got \(webhook.alerts().map { $0["event"] ?? "?" }))", timeout: .seconds(30)) {
+                webhook.alerts().contains { $0["event"] as? String == "failover-abort" }
+            }
+            let got = webhook.alerts()
+            print("alerts: webhook got \(got.map { "\($0["source"] ?? "?") \($0["event"] ?? "?")" })")
+            let abort = try #require(got.first { $0["event"] as? String == "failover-abort" })
+            let leader = try #require(abort["source"] as? String)
+            #expect(abort["severity"] as? String == "critical")
+            #expect(abort["origin"] as? String == "-failover-abort-no-good-slave")
+            #expect(abort["group"] as? String == "mymaster")
+            #expect(abort["summary"] as? String == "failover of mymaster aborted: no-good-slave")
+            let f = abort["fields"] as? [String: String] ?? [:]
+            #expect(f["reason"] == "no-good-slave" && f["port"] == String(master.port), "\(abort)")
+            // Its start came first, from the same sentinel; nothing was switched.
+            let leaderEvents = got.filter { $0["source"] as? String == leader }.map { $0["event"] as? String ?? "?" }
+            let startAt = try #require(leaderEvents.firstIndex(of: "failover-start"), "\(leaderEvents)")
+            #expect(startAt < leaderEvents.firstIndex(of: "failover-abort")!, "\(leaderEvents)")
+            #expect(!got.contains { ["master-switched", "failover-end"].contains($0["event"] as? String ?? "") })
         }
     }
 

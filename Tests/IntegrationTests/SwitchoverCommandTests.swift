@@ -121,4 +121,39 @@ struct StatusCommandTests {
             #expect(nobody.status == 1 && nobody.output.hasPrefix("tandem status: 127.0.0.1:"), "\(nobody.output)")
         }
     }
+
+    @Test("--watch into a file: a whole screen every second (each after a clear-screen), exit 0 on SIGTERM and on SIGINT", arguments: [SIGTERM, SIGINT])
+    func watch(signal: Int32) async throws {
+        try await withRedisServers(1) { servers in
+            let master = servers[0]
+            let sentinel = try await SentinelProcess(kind: .tandem, monitoring: master, quorum: 1)
+            defer { sentinel.stop() }
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-watch-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: dir) }
+            let log = dir.appendingPathComponent("watch.out")
+            let started = ContinuousClock.now
+            let child = try ChildProcess(executable: try tandemExecutable(),
+                                         arguments: ["status", "--watch", "--monitor", "127.0.0.1:\(sentinel.port)"], logFile: log)
+            defer { child.kill9() }
+            let header = "group mymaster: master 127.0.0.1:\(master.port) ok"
+            let output = { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+            // --watch prints every second: the second screen within about 2.5 s of the start.
+            try await waitUntil("two screens (output: \(output()))", timeout: .seconds(10)) {
+                guard child.isRunning else { throw HarnessError("tandem status --watch exited: \(output())") }
+                return output().components(separatedBy: header).count - 1 >= 2
+            }
+            let took = ContinuousClock.now - started
+            let screens = output().components(separatedBy: "\u{1B}[H\u{1B}[2J").dropFirst()
+            #expect(screens.count >= 2)
+            for screen in screens.dropLast() {
+                #expect(screen.hasPrefix(header), "\(screen)")
+                #expect(screen.split(separator: "\n").allSatisfy { $0.count <= 100 }, "\(screen)")
+            }
+            print("status --watch: \(screens.count) screens in \(took)")
+            child.signal(signal)
+            try await waitUntil("tandem status --watch to exit after signal \(signal)", timeout: .seconds(5)) { !child.isRunning }
+            #expect(child.terminationStatus == 0, "output: \(output())")
+        }
+    }
 }

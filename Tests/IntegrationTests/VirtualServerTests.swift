@@ -250,6 +250,44 @@ struct VirtualServerTests {
         }
     }
 
+    @Test("global_defs tandem_http alone: tandem vrrp serves /metrics and /status.json there; keepalived's file needs no --http")
+    func httpFromGlobalDefs() async throws {
+        try await withRedisServers(1) { servers in
+            let http = try freeLoopbackPort()
+            let lvs = try VirtualServerProcess("""
+                  delay_loop 1
+                  lb_algo rr
+                  real_server 127.0.0.1 \(servers[0].port) {
+                    TCP_CHECK {
+                      connect_timeout 1
+                    }
+                  }
+                """, global: """
+                global_defs {
+                  router_id LVS_LAB
+                  tandem_http 127.0.0.1:\(http)
+                }
+                """)
+            defer { _ = lvs.stop() }
+            try await lvs.waitListening()
+            try await waitUntil("/metrics on tandem_http's address (log: \(lvs.logTail()))", timeout: .seconds(10)) {
+                (try? await httpGet(port: http, path: "/metrics"))?.status == 200
+            }
+            let (status, body) = try await httpGet(port: http, path: "/metrics")
+            #expect(status == 200)
+            let e = Exposition(body)
+            #expect((e.value("tandem_process_resident_memory_bytes") ?? 0) > 0)
+            #expect(e.types["tandem_process_cpu_seconds_total"] == "counter")
+            let page = try await httpGet(port: http, path: "/status.json")
+            #expect(page.status == 200)
+            let document = try #require(try JSONSerialization.jsonObject(with: Data(page.body.utf8)) as? [String: Any])
+            #expect(document["daemon"] as? String == "vrrp")
+            #expect(lvs.log.contains("metrics on http://127.0.0.1:\(http)/metrics"), "\(lvs.logTail())")
+            #expect(!lvs.log.contains("tandem_http"), "a warning about tandem_http: \(lvs.logTail())")
+            #expect(lvs.stop() == 0)
+        }
+    }
+
     @Test("smtp_alert: a killed real server's DOWN mail and the lost quorum's, then UP and gained, keepalived's subjects and bodies")
     func smtpAlerts() async throws {
         try await withRedisServers(1) { servers in

@@ -200,6 +200,31 @@ struct KeepalivedConfigTests {
         ])
     }
 
+    @Test("global_defs tandem_http ADDR:PORT: read without a warning; bad values are errors with file:line")
+    func tandemHTTP() throws {
+        let config = try KeepalivedConfiguration.parse("""
+            global_defs {
+              router_id a
+              tandem_http 127.0.0.1:9123
+            }
+            """, file: "k.conf")
+        #expect(config.global.tandemHTTP == "127.0.0.1:9123")
+        #expect(config.warnings.isEmpty, "\(config.warnings)")
+        #expect(try KeepalivedConfiguration.parse("global_defs {\n tandem_http [::1]:9123\n}\n").global.tandemHTTP == "[::1]:9123")
+        #expect(try KeepalivedConfiguration.parse("global_defs {\n router_id a\n}\n").global.tandemHTTP == nil)
+        for (value, says) in [("9123", "tandem_http must be ADDR:PORT"), ("127.0.0.1:0", "tandem_http must be ADDR:PORT"),
+                              ("127.0.0.1:70000", "tandem_http must be ADDR:PORT"), ("::1:9123", "tandem_http must be ADDR:PORT"),
+                              ("127.0.0.1:9123 127.0.0.1:9124", "takes one value"), ("", "needs a value")] {
+            do {
+                _ = try KeepalivedConfiguration.parse("global_defs {\n router_id a\n tandem_http \(value)\n}\n", file: "k.conf")
+                Issue.record("accepted: tandem_http \(value)")
+            } catch let error as ConfigError {
+                #expect(error.description.hasPrefix("k.conf:3: "), "\(error)")
+                #expect(error.message.contains(says), "\(error)")
+            }
+        }
+    }
+
     @Test("include GLOB is relative to the including file; errors name the included file's line")
     func include() throws {
         let dir = "/tmp/tandem-include-\(UInt32.random(in: 0...UInt32.max))"

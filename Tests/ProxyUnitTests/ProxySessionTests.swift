@@ -418,6 +418,21 @@ struct ProxySessionTests {
         #expect(!d.session.hasQueued && !d.closed)
     }
 
+    @Test("heldCommandCount (tandem_proxy_held_commands): none before a hold, every queued command while held, none once a master takes them")
+    func heldCommandCount() {
+        var d = SessionDriver(holdMs: 1000)
+        d.command("SET a 1")
+        #expect(d.session.heldCommandCount == 0, "queued, not yet held: no send was tried")
+        d.send(on: nil)
+        #expect(d.session.heldCommandCount == 1)
+        d.command("GET b")
+        d.command("GET c")
+        d.send(on: FakeLink(), writable: false)
+        #expect(d.session.heldCommandCount == 3, "a connection that cannot take them holds them too")
+        d.send(on: FakeLink())
+        #expect(d.session.heldCommandCount == 0)
+    }
+
     @Test("a master usable within the hold time takes the held commands and the timer is cancelled")
     func holdThenMaster() {
         var d = SessionDriver(holdMs: 1000)

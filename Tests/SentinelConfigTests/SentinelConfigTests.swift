@@ -112,6 +112,43 @@ struct SentinelConfigTests {
         }
     }
 
+    @Test("sentinel tandem-http ADDR:PORT: read, kept by the rewrite in place, absent when unset, bad values refused naming the line")
+    func httpDirective() throws {
+        let text = """
+            sentinel monitor a 127.0.0.1 6379 2
+            # metrics and the status page
+            sentinel tandem-http 127.0.0.1:9121
+            """
+        let config = try SentinelConfiguration(parsing: text, file: "s.conf")
+        #expect(config.httpListen == "127.0.0.1:9121")
+        let lines = config.renderSentinelLines()
+        #expect(lines.filter { $0.contains("tandem-http") } == ["sentinel tandem-http 127.0.0.1:9121"])
+        // The rewrite puts it back where it was (under its comment), not under the generated marker.
+        let rewritten = SentinelConfiguration.rewrite(text + "\n", sentinelLines: lines)
+        let kept = rewritten.split(separator: "\n").map(String.init)
+        let at = try #require(kept.firstIndex(of: "sentinel tandem-http 127.0.0.1:9121"), "\(rewritten)")
+        #expect(kept[at - 1] == "# metrics and the status page", "\(rewritten)")
+        #expect(try SentinelConfiguration(parsing: rewritten, file: "rewritten").httpListen == "127.0.0.1:9121")
+        #expect(try SentinelConfiguration(parsing: "sentinel tandem-http [::1]:9121\n", file: "s.conf").httpListen == "[::1]:9121")
+        #expect(try SentinelConfiguration(parsing: "sentinel tandem-http localhost:9121\n", file: "s.conf").httpListen == "localhost:9121")
+        // Unset: nothing written.
+        let plain = try SentinelConfiguration(parsing: "sentinel monitor a 127.0.0.1 6379 2\n", file: "s.conf")
+        #expect(plain.httpListen == nil)
+        #expect(!plain.renderSentinelLines().contains { $0.contains("tandem-http") })
+        for bad in ["sentinel tandem-http 9121", "sentinel tandem-http 127.0.0.1:0", "sentinel tandem-http 127.0.0.1:65536",
+                    "sentinel tandem-http :9121", "sentinel tandem-http ::1:9121", "sentinel tandem-http 127.0.0.1:x",
+                    "sentinel tandem-http 127.0.0.1:9121 127.0.0.1:9122", "sentinel tandem-http"] {
+            do {
+                _ = try SentinelConfiguration(parsing: "sentinel monitor a 127.0.0.1 6379 2\n" + bad + "\n", file: "s.conf")
+                Issue.record("accepted: \(bad)")
+            } catch {
+                #expect("\(error)".hasPrefix("s.conf:2: '\(bad)': "), "\(error)")
+                let words = bad.split(separator: " ").count
+                #expect("\(error)".contains(words == 3 ? "tandem-http must be ADDR:PORT" : "Unrecognized sentinel configuration statement."), "\(error)")
+            }
+        }
+    }
+
     @Test("sentinel crash-detection <master> yes|no is read and rewritten; unset, it is left to the behaviour and not written")
     func crashDetection() throws {
         let text = """
