@@ -17,9 +17,13 @@ extension SentinelRuntime {
     static let minSaveInterval: Duration = .milliseconds(100)
 
     func scheduleSave() {
-        if savePending { return }
+        // A new epoch or a new master configuration (a failover's switch) is saved in this pass
+        // of the loop, as redis-sentinel saves it at once: a sentinel killed right after a
+        // switch must not come back with the old master. Only discovery waits for the interval.
+        let urgent = configurationChangedSinceSave()
+        if savePending && !urgent { return }
         savePending = true
-        let wait = lastSave.map { Self.minSaveInterval - (ContinuousClock.now - $0) } ?? .zero
+        let wait = urgent ? .zero : (lastSave.map { Self.minSaveInterval - (ContinuousClock.now - $0) } ?? .zero)
         if wait <= .zero {
             loop.execute { [weak self] in
                 self?.assumeIsolated { $0.saveIfPending() }
@@ -31,6 +35,16 @@ extension SentinelRuntime {
                 self?.assumeIsolated { $0.saveIfPending() }
             }
         }
+    }
+
+    /// Whether the current epoch or a master's config epoch (every switch bumps it) differs from
+    /// what the file holds.
+    func configurationChangedSinceSave() -> Bool {
+        if state.currentEpoch != configuration.currentEpoch { return true }
+        for m in configuration.masters {
+            if let now = state.masters[m.name], now.configEpoch != m.configEpoch { return true }
+        }
+        return false
     }
 
     /// Carries out a save asked for in this pass of the loop now (before a vote's reply leaves).
