@@ -47,8 +47,11 @@ struct StatusHistoryTests {
                 replicaAddresses.contains { line.hasPrefix("  mymaster: 127.0.0.1:\(master.port) -> \($0)  switched  ") }
             }, "\(output)")
             let steps = try #require(lines.firstIndex(of: entry).map { lines[$0 + 1] })
-            #expect(steps.hasPrefix("    sdown 0") && steps.contains("odown +") && steps.contains("election +")
-                    && steps.contains("switch +"), "\(steps)")
+            // A sentinel that did not lead may see the switch before its own ODOWN: a crash-fast
+            // failover can end within ~50 ms, before its is-master-down-by-addr replies are in.
+            let ledHere = entry.contains("led here")
+            #expect(steps.hasPrefix("    sdown 0") && steps.contains("switch +")
+                    && (!ledHere || (steps.contains("odown +") && steps.contains("election +"))), "\(entry)\n\(steps)")
             let (_, json) = try runProgram(try tandemExecutable(), ["status", "--json", "--monitor", "127.0.0.1:\(tandem.port)"])
             let object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any], "\(json)")
             let failover = try #require((object["failovers"] as? [[String: Any]])?.first { $0["from"] as? String == "127.0.0.1:\(master.port)" },
@@ -56,7 +59,7 @@ struct StatusHistoryTests {
             #expect(failover["outcome"] as? String == "switched")
             #expect(replicaAddresses.contains(failover["to"] as? String ?? ""))
             let phases = (failover["steps"] as? [[String: Any]] ?? []).compactMap { $0["phase"] as? String }
-            #expect(phases.first == "sdown" && phases.contains("odown") && phases.last == "switch", "\(phases)")
+            #expect(phases.first == "sdown" && (!ledHere || phases.contains("odown")) && phases.last == "switch", "\(phases)")
             let afters = (failover["steps"] as? [[String: Any]] ?? []).compactMap { $0["afterMilliseconds"] as? Int }
             #expect(afters == afters.sorted() && afters.first == 0, "\(afters)")
 
