@@ -65,7 +65,9 @@ extension SentinelSurfaceSerial {
             case .redis: child = try ChildProcess(executable: SentinelProcess.redisSentinelBinary!, arguments: [conf.path], logFile: log)
             case .tandem: child = try ChildProcess(executable: try tandemExecutable(), arguments: ["sentinel", conf.path], logFile: log)
             }
-            defer { child.terminate() }
+            // kill -9: a child of the test process may inherit a mask that blocks SIGTERM, and a
+            // graceful stop is not what is compared here.
+            defer { child.kill9() }
             let connectPort = line.hasPrefix("port ") ? nil : port
             var answered = false
             try await waitUntil("\(kind) to exit or answer PING", timeout: .seconds(10)) {
