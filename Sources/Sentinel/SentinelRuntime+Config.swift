@@ -37,12 +37,18 @@ extension SentinelRuntime {
         }
     }
 
-    /// Whether the current epoch or a master's config epoch (every switch bumps it) differs from
-    /// what the file holds.
+    /// Whether the current epoch, a master's config epoch or its address differs from what the
+    /// file holds.
     func configurationChangedSinceSave() -> Bool {
         if state.currentEpoch != configuration.currentEpoch { return true }
         for m in configuration.masters {
-            if let now = state.masters[m.name], now.configEpoch != m.configEpoch { return true }
+            guard let now = state.masters[m.name] else { continue }
+            // The leader sets the config epoch at the promotion and the address only at the
+            // switch, so both are compared: a file with the new epoch and the old address would
+            // make a restarted sentinel ignore its peers' hellos for that (equal) epoch.
+            if now.configEpoch != m.configEpoch || now.address.port != m.port || announced(now.address, master: m.name) != m.host {
+                return true
+            }
         }
         return false
     }
