@@ -30,6 +30,9 @@ final class BackendLink {
     private(set) var isClosed = false
     private(set) var everActive = false
     private var retired = false
+    /// The group has named another server master since this connection was made: its replies
+    /// to commands that may write are not passed on as acknowledgements (ProxySession).
+    private(set) var superseded = false
     private var flushScheduled = false
     private var waiters = CircularBuffer<Waiter>(initialCapacity: 16)
     /// Replies already delivered to the first waiter.
@@ -215,6 +218,69 @@ final class BackendLink {
         #endif
     }
 
+    /// How long a replaced master has to answer PING on a new connection while a connection to
+    /// it still owes replies (see `supersede`).
+    static let replacedMasterProbeTimeout: TimeAmount = .milliseconds(200)
+
+    /// The group named `master`. If that is another server and this connection still owes
+    /// replies, the old master is asked PING on a connection of its own: one that does not
+    /// answer within `replacedMasterProbeTimeout` — frozen (SIGSTOP: its kernel still
+    /// acknowledges bytes, so `isStalled` cannot see it) or cut off by a route that drops the
+    /// segments before they are sent — has this connection closed, so its clients get "may or
+    /// may not have run" at once and move on, instead of waiting for it to wake (and then
+    /// acknowledge writes the group has already lost) or for their own timeouts. A master that
+    /// answers is alive and reachable: a coordinated switchover's paused master, whose held
+    /// writes come back -READONLY once it is demoted and are sent again to the new master.
+    func supersede(by master: ProxyEndpoint) {
+        guard master != target.endpoint else {
+            closeIfStalled()
+            return
+        }
+        guard !superseded else { return }
+        superseded = true
+        guard !isClosed, everActive, !waiters.isEmpty else { return }
+        closeIfStalled()
+        Self.closeUnlessAnswering(target.endpoint, settings: loop.context.settings, logger: loop.context.logger,
+                                  link: selfBound!, eventLoop: loop.eventLoop)
+    }
+
+    private static func closeUnlessAnswering(_ old: ProxyEndpoint, settings: ProxySettings, logger: Logger,
+                                             link bound: NIOLoopBound<BackendLink>, eventLoop: any EventLoop) {
+        Task {
+            guard let failure = await probe(old, settings: settings, logger: logger) else { return }
+            eventLoop.execute {
+                let link = bound.value
+                guard !link.isClosed, !link.waiters.isEmpty else { return }
+                link.loop.context.logger.warning("master \(old) was replaced while commands to it were unanswered, and it does not answer PING on a new connection (\(failure)): closing the connection (its commands may or may not have run)")
+                let channel = link.channel
+                link.closed(reason: "replaced master does not answer (\(failure))")
+                channel?.close(promise: nil)
+            }
+        }
+    }
+
+    /// nil when `endpoint` answers PING within `replacedMasterProbeTimeout`; else why not.
+    private static func probe(_ endpoint: ProxyEndpoint, settings: ProxySettings, logger: Logger) async -> String? {
+        var c = RedisConnectionConfiguration(host: endpoint.host, port: endpoint.port, username: settings.user,
+                                             password: settings.password, connectTimeout: replacedMasterProbeTimeout,
+                                             commandTimeout: replacedMasterProbeTimeout)
+        c.tlsContext = settings.backendTLS
+        let connection: RedisConnection
+        do {
+            connection = try await RedisConnection.connect(c, logger: logger)
+        } catch {
+            return "\(error)"
+        }
+        var failure: String?
+        do {
+            _ = try await connection.send(["PING"])
+        } catch {
+            failure = "\(error)"
+        }
+        await connection.close()
+        return failure
+    }
+
     /// The group named another master (or none) before this connection was even made: nothing
     /// was sent on it, so its commands can go to the next master. Close it now instead of
     /// waiting for the connect to finish or time out (a cut-off master: `--connect-timeout`).
@@ -266,8 +332,8 @@ final class BackendLink {
             }
             let stop = end ?? total
             let type = scanner.frameType
-            if startedHere, end != nil, swallow == 0, type != UInt8(ascii: "-"), type != UInt8(ascii: ">"), let waiter = waiters.first,
-               !waiter.sync {
+            if startedHere, end != nil, swallow == 0, !superseded, type != UInt8(ascii: "-"), type != UInt8(ascii: ">"),
+               let waiter = waiters.first, !waiter.sync {
                 let seq = waiter.seq + UInt64(headDelivered)
                 if let session = runSession, session === waiter.session, session.acceptsRun(seq: seq, offset: runCount) {
                     runCount += 1

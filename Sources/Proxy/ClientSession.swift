@@ -338,7 +338,7 @@ final class ClientSession: ChannelInboundHandler {
     func masterChanged() {
         if let link, link.target.generation != loop.master?.generation {
             link.abandonIfConnecting()
-            if loop.master != nil { link.closeIfStalled() }
+            if let master = loop.master { link.supersede(by: master.endpoint) }
         }
         if core.dedicated {
             _ = dedicatedLink()
@@ -396,7 +396,8 @@ final class ClientSession: ChannelInboundHandler {
 
     func receiveReply(_ piece: ByteBuffer, seq: UInt64, ended: Bool, isError: Bool, from link: BackendLink) {
         guard !gone else { return }
-        if core.receiveReply(piece, seq: seq, ended: ended, isError: isError) {
+        if core.receiveReply(piece, seq: seq, ended: ended, isError: isError,
+                             replacedMaster: link.superseded ? link.target.endpoint : nil) {
             loop.context.logger.info("resending a command to the next master: \(link.target.endpoint) answered -READONLY")
         }
         perform()

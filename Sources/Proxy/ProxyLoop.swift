@@ -133,8 +133,8 @@ final class ProxyLoop {
             if !link.isClosed { retiredLinks.append(link) }
         }
         retiredLinks.removeAll { $0.isClosed }
-        if target != nil {
-            for link in retiredLinks { link.closeIfStalled() }
+        if let target {
+            for link in retiredLinks { link.supersede(by: target.endpoint) }
             retiredLinks.removeAll()
         }
         for session in sessions.values { session.masterChanged() }

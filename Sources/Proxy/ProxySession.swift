@@ -399,9 +399,24 @@ struct ProxySession {
 
     /// A piece of the reply to `seq` (the whole of it if `ended`). Returns true when the reply
     /// was -READONLY and the command is queued again for the next master.
+    ///
+    /// `replacedMaster`: the reply comes from a master the group has since replaced (another
+    /// server is the master now). A command that may have changed data and that it answered
+    /// without an error ran there at some unknown point: before the failover (then the new
+    /// master may have it) or after it (a frozen or cut-off master that woke or was reached
+    /// again: then it is lost when that server is made a replica). Its client gets an error
+    /// saying the outcome is unknown, never the old master's acknowledgement.
     @discardableResult
-    mutating func receiveReply(_ piece: ByteBuffer, seq: UInt64, ended: Bool, isError: Bool) -> Bool {
+    mutating func receiveReply(_ piece: ByteBuffer, seq: UInt64, ended: Bool, isError: Bool,
+                               replacedMaster: ProxyEndpoint? = nil) -> Bool {
         guard let index = index(of: seq) else { return false }
+        if let replacedMaster, !isError, slots[index].reply == nil, !slots[index].streamed,
+           slots[index].replacement == nil, Self.mayHaveWritten(slots[index]) {
+            slots[index].replacement = Self.errorReply(
+                "master \(replacedMaster) answered after the group had replaced it; the command may or may not have run, and if it ran there it may be lost")
+            slots[index].effect = .none
+            emit(.count(.proxyError))
+        }
         if isError && Self.isReadOnlyError(piece) && slots[index].command != nil && !slots[index].insideTransaction
             && slots[index].replacement == nil {
             // The server is no longer the master and did not run the command: send it again
@@ -468,6 +483,18 @@ struct ProxySession {
             if wantDedicated { checkDedicatedSwitch() }
             if slots.hasQueued { emit(.pump) }
         }
+    }
+
+    /// Whether a command answered by a replaced master may have changed data: anything but a
+    /// read-only or non-writing command, and inside MULTI only the EXEC (the commands before it
+    /// were only queued). A command whose bytes were not kept counts as a write.
+    static func mayHaveWritten(_ slot: Slot) -> Bool {
+        guard let command = slot.command else { return true }
+        var scanner = RESPStreamScanner(mode: .request)
+        guard (try? scanner.nextFrameEnd(in: command, from: 0)) != nil else { return true }
+        if scanner.argument(0, is: "EXEC") { return true }
+        if slot.insideTransaction { return false }
+        return CommandTraits.classify(&scanner, proxyCredentials: nil, writes: true).mayWrite
     }
 
     /// A connection closed before the reply to `seq`. `commandsWereSent`: it had connected,

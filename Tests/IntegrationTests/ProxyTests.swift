@@ -547,6 +547,44 @@ struct ProxyFailoverTests {
         try await crash(.redis)
     }
 
+    @Test("SIGSTOP of the master: a write in flight to it gets 'may or may not have run' soon after the switch, never the woken master's OK")
+    func frozenMaster() async throws {
+        try await withReplicationGroup(replicas: 2) { master, replicas in
+            let sentinels = try await Self.sentinels(.tandem, master)
+            defer { sentinels.forEach { $0.stop() } }
+            let proxy = try await ProxyProcess(Self.proxyArguments(sentinels))
+            defer { proxy.stop() }
+            let client = try await proxy.connect(timeout: .seconds(20))
+            defer { Task { await client.close() } }
+            #expect(try await client.send(["SET", "before", "1"]) == .simpleString("OK"))
+            // Frozen, its kernel still accepts and acknowledges the command's bytes: TCP shows
+            // nothing wrong with the proxy's connection to it.
+            master.pause()
+            var frozen = true
+            defer { if frozen { master.resume() } }
+            let clock = ContinuousClock()
+            let frozenAt = clock.now
+            let reply = try await client.send(["SET", "inflight", "1"], timeout: .seconds(20))
+            let answeredAt = clock.now
+            var named: String?
+            try await waitUntil("the sentinels to name another master", timeout: .seconds(20)) {
+                named = try await sentinels[0].masterAddress()
+                return named != nil && named != "127.0.0.1:\(master.port)"
+            }
+            #expect(reply.errorMessage?.contains("may or may not have run") == true, "\(reply)")
+            print("frozen master: the write in flight was answered \(answeredAt - frozenAt) after the freeze: \(reply)")
+            // Woken, the old master is made a replica; writes go on through the same connection
+            // to the new master and are kept there.
+            master.resume()
+            frozen = false
+            let after = try await client.send(["SET", "after", "1"], timeout: .seconds(20))
+            #expect(after == .simpleString("OK"))
+            let target = try #require(replicas.first { "127.0.0.1:\($0.port)" == named })
+            #expect(try await target.run(["GET", "after"]) == .bulkString("1"))
+            #expect(try await target.run(["GET", "before"]) == .bulkString("1"))
+        }
+    }
+
     @Test("listening on IPv4 and IPv6; when the sentinel it follows dies, the proxy follows the others")
     func sentinelGoesAway() async throws {
         try await withReplicationGroup(replicas: 2) { master, replicas in

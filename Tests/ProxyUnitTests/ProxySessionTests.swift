@@ -107,8 +107,9 @@ struct SessionDriver {
 
     /// A whole reply to `seq`; true when it was -READONLY and the command was queued again.
     @discardableResult
-    mutating func reply(_ text: String, seq: UInt64) -> Bool {
-        let resent = session.receiveReply(ByteBuffer(string: text), seq: seq, ended: true, isError: text.hasPrefix("-"))
+    mutating func reply(_ text: String, seq: UInt64, replacedMaster: ProxyEndpoint? = nil) -> Bool {
+        let resent = session.receiveReply(ByteBuffer(string: text), seq: seq, ended: true, isError: text.hasPrefix("-"),
+                                          replacedMaster: replacedMaster)
         drain()
         return resent
     }
@@ -323,6 +324,52 @@ struct ProxySessionTests {
         d.command("SET k3 v")
         let r3 = d.send(on: FakeLink())
         #expect(r3.bytes == D.resp("SET", "k3", "v"))
+    }
+
+    @Test("a replaced master's answers: writes become 'may or may not have run', reads and errors pass, -READONLY is sent again")
+    func replacedMasterAnswers() {
+        let old = ProxyEndpoint(host: "10.0.0.1", port: 6379)
+        let unknown = "-ERR Tandem proxy: master 10.0.0.1:6379 answered after the group had replaced it; the command may or may not have run, and if it ran there it may be lost\r\n"
+        var d = SessionDriver()
+        let link = FakeLink()
+        for command in ["SET a 1", "GET a", "INCR n", "PING", "EVAL x 0", "SET b 2", "DEL a"] { d.command(command) }
+        let (_, seqs) = d.send(on: link)
+        #expect(seqs == [0, 1, 2, 3, 4, 5, 6])
+        d.reply("+OK\r\n", seq: 0, replacedMaster: old)
+        d.reply("$1\r\n1\r\n", seq: 1, replacedMaster: old)
+        d.reply(":1\r\n", seq: 2, replacedMaster: old)
+        d.reply("+PONG\r\n", seq: 3, replacedMaster: old)
+        d.reply("-ERR boom\r\n", seq: 4, replacedMaster: old)
+        #expect(d.takeOutput() == unknown + "$1\r\n1\r\n" + unknown + "+PONG\r\n" + "-ERR boom\r\n")
+        #expect(d.counters.filter { $0 == .proxyError }.count == 2)
+        // Held by a switchover's pause and answered -READONLY once the old master follows the
+        // new one: it did not run, so it goes to the next master as before.
+        let resent = d.reply("-READONLY You can't write against a read only replica.\r\n", seq: 5, replacedMaster: old)
+        #expect(resent && d.session.hasQueued)
+        // The same reply from the current master is the client's acknowledgement.
+        d.reply(":1\r\n", seq: 6)
+        #expect(d.takeOutput() == "", "DEL waits behind the SET sent again")
+        let again = d.send(on: FakeLink())
+        #expect(again.bytes == D.resp("SET", "b", "2"))
+        d.reply("+OK\r\n", seq: 5)
+        #expect(d.takeOutput() == "+OK\r\n:1\r\n")
+    }
+
+    @Test("a replaced master's answers inside MULTI: QUEUED passes, EXEC's result does not")
+    func replacedMasterTransaction() {
+        let old = ProxyEndpoint(host: "10.0.0.1", port: 6379)
+        var d = SessionDriver()
+        d.makeDedicated()
+        d.command("MULTI")
+        d.command("SET k v")
+        d.command("EXEC")
+        d.send(on: FakeLink())
+        d.reply("+OK\r\n", seq: 0, replacedMaster: old)
+        d.reply("+QUEUED\r\n", seq: 1, replacedMaster: old)
+        d.reply("*1\r\n+OK\r\n", seq: 2, replacedMaster: old)
+        let output = d.takeOutput()
+        #expect(output.hasPrefix("+OK\r\n+QUEUED\r\n-ERR Tandem proxy: master 10.0.0.1:6379 answered after"))
+        #expect(!output.contains("*1"))
     }
 
     @Test("MULTI when the master changes, ended by DISCARD: +OK from the proxy")
