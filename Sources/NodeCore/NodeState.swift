@@ -184,6 +184,11 @@ public struct NodeState: Sendable, Hashable {
     public private(set) var startedAt: Int64?
     /// Until when the current fence holds (nil: not fenced).
     public private(set) var fencedUntil: Int64?
+    /// When the fence's pause was last sent.
+    public private(set) var fenceSentAt: Int64?
+    /// The local Redis answered as master after answering otherwise (or not at all): a restart
+    /// clears its pause, so a fence is sent again at once.
+    private var localRedisCameBack = false
     /// The VIP decision last sent, so it is sent only when it changes.
     public private(set) var vip: Action?
     /// direct: since when this holder has been handing the VIP over to a new master's node.
@@ -244,7 +249,9 @@ public struct NodeState: Sendable, Hashable {
             // moved on meanwhile); its view counts again once it says it anew.
             if let last = lastHeard[node], heard - last > settings.contactWindow { peerViews[node] = nil }
             lastHeard[node] = max(lastHeard[node] ?? Int64.min, heard)
-        case .localRedis(let role): localRedis = role
+        case .localRedis(let role):
+            if role == .master && localRedis != .master { localRedisCameBack = true }
+            localRedis = role
         case .proxyUp(let up): proxyUp = up
         case .groupMasterHealthy(let healthy): groupMasterHealthy = healthy
         case .vipHolderHeard(let at): lastHolderHeard = max(lastHolderHeard ?? Int64.min, min(at ?? now, now))
@@ -288,13 +295,21 @@ public struct NodeState: Sendable, Hashable {
         // Fence: a master cut off from the majority, before the majority can promote.
         if localRedis == .master && ((!majority && isolatedFor >= settings.fenceAfter) || keepFence)
             && brokenForTesting != .neverFences {
-            // Renewed at half its length, so it never lapses while the isolation lasts.
+            // Sent again every decision period (`heartbeatInterval`), and at once when the local
+            // Redis answers again after a restart: Redis keeps one pause, which a restart or any
+            // client's CLIENT UNPAUSE (a sentinel ending a switchover it abandoned) lifts, and
+            // the writes taken until the next renewal would be lost. (Found by the simulator:
+            // renewed only at half its length, such a lift let a fenced master take writes for
+            // up to 0.4 × down-after.) The pause itself lasts twice the fence delay, so it never
+            // lapses while the isolation lasts even if renewals are late.
             let length = settings.fenceAfter * 2
-            if fencedUntil.map({ $0 - now <= length / 2 }) ?? true {
+            if fencedUntil == nil || localRedisCameBack
+                || fenceSentAt.map({ now - $0 >= settings.heartbeatInterval }) ?? true {
                 // direct: clients at the VIP would wait on their paused writes: closed now, while
                 // the address is still here (it leaves with the VIP decision below).
                 if fencedUntil == nil && settings.placement == .direct { closeAtFence = true }
                 fencedUntil = now + length
+                fenceSentAt = now
                 actions.append(.fence(milliseconds: length))
                 if closeAtFence { actions.append(.closeClients) }
             }
@@ -306,8 +321,11 @@ public struct NodeState: Sendable, Hashable {
                 actions.append(.replicate(to: master))
             }
             fencedUntil = nil
+            fenceSentAt = nil
             actions.append(.unfence)
         }
+
+        localRedisCameBack = false
 
         // VIP.
         let wanted: Action

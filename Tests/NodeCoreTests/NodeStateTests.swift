@@ -59,9 +59,29 @@ struct NodeStateTests {
         // promote (down-after, 1000 ms, after its own last reply).
         #expect(first - cut >= 400 && first - cut <= 500, "fenced \(first - cut) ms after the cut")
         #expect(run.times { $0 == .vipIneligible }.filter { $0 > cut }.first == first)
-        // Renewed before each fence runs out (1000 ms long, renewed at half).
-        for (a, b) in zip(fences, fences.dropFirst()) { #expect(b - a <= 500) }
-        #expect(fences.count >= 4 && run.state.isFenced)
+        // Renewed every decision period (down-after / 10), long before each pause (1000 ms)
+        // runs out: a CLIENT UNPAUSE from elsewhere lifts it for one period at most.
+        for (a, b) in zip(fences, fences.dropFirst()) { #expect(b - a == 100) }
+        #expect(fences.count >= 20 && run.state.isFenced)
+    }
+
+    @Test("a fenced master whose Redis restarts (answering down, then master) is fenced again at the first answer, not at the next period")
+    func fenceRenewedAfterRestart() throws {
+        var run = Self.settledMaster()
+        run.ticks(10, hearing: [])
+        #expect(run.state.isFenced)
+        run.now += 30
+        run.input(.localRedis(.down))
+        run.now += 20
+        let before = run.actions.count
+        run.input(.localRedis(.master))
+        #expect(run.actions[before...].contains { if case .fence = $0.action { return true } else { return false } },
+                "the restarted server has no pause: fenced again on its first answer")
+        // Answering master again and again is no restart: renewals keep their period.
+        let after = run.actions.count
+        run.now += 10
+        run.input(.localRedis(.master))
+        #expect(!run.actions[after...].contains { if case .fence = $0.action { return true } else { return false } })
     }
 
     /// The claim gate VRRP asks before its timers make this node the VIP's holder: a node cut
