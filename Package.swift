@@ -51,9 +51,14 @@ let package = Package(
             name: "ConstantTime",
             swiftSettings: swiftSettings
         ),
+        // PURE: HOST:PORT as `--http` and its config keys take it.
+        .target(
+            name: "HostPort",
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "SentinelConfig",
-            dependencies: ["RESP", "AlertCore"],
+            dependencies: ["RESP", "AlertCore", "HostPort"],
             swiftSettings: swiftSettings
         ),
         // posix_spawn's closefrom and GNU flags, and fork-then-exec for a child run as another user.
@@ -109,7 +114,7 @@ let package = Package(
         ),
         .target(
             name: "KeepalivedConfig",
-            dependencies: ["VRRPCore"],
+            dependencies: ["VRRPCore", "HostPort"],
             swiftSettings: swiftSettings
         ),
         // PURE: keepalived's virtual_server in user space: checker state machine, quorum, schedulers.
@@ -154,7 +159,7 @@ let package = Package(
         .target(
             name: "TandemMetrics",
             dependencies: [
-                "Sentinel", "SentinelCore", "Proxy", "VRRP", "VRRPCore", "Status",
+                "Sentinel", "SentinelCore", "Proxy", "VRRP", "VRRPCore", "Status", "HostPort",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -175,7 +180,7 @@ let package = Package(
         // node.yaml reader for `tandem run`: typed settings, errors with file, line and key.
         .target(
             name: "NodeConfig",
-            dependencies: ["AlertCore", .product(name: "Yams", package: "Yams")],
+            dependencies: ["AlertCore", "HostPort", .product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings
         ),
         // The node agent's shell: runs monitor, proxy and VIP in one process and carries out
@@ -237,6 +242,11 @@ let package = Package(
                            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "NIOSSL", package: "swift-nio-ssl")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "HostPortTests",
+            dependencies: ["HostPort"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -18,10 +18,11 @@ let package = Package(
         ),
         // The config readers (sentinel.conf, keepalived.conf, node.yaml), linked the same way.
         .target(name: "AlertCore"),
-        .target(name: "SentinelConfig", dependencies: ["RESP", "AlertCore"]),
+        .target(name: "HostPort"),
+        .target(name: "SentinelConfig", dependencies: ["RESP", "AlertCore", "HostPort"]),
         .target(name: "VRRPCore"),
-        .target(name: "KeepalivedConfig", dependencies: ["VRRPCore"]),
-        .target(name: "NodeConfig", dependencies: ["AlertCore", .product(name: "Yams", package: "Yams")]),
+        .target(name: "KeepalivedConfig", dependencies: ["VRRPCore", "HostPort"]),
+        .target(name: "NodeConfig", dependencies: ["AlertCore", "HostPort", .product(name: "Yams", package: "Yams")]),
         .executableTarget(
             name: "ConfigFuzzer",
             dependencies: ["SentinelConfig", "KeepalivedConfig", "NodeConfig"]

@@ -1,3 +1,4 @@
+import HostPort
 import VRRPCore
 
 extension KeepalivedConfiguration {
@@ -98,7 +99,7 @@ struct KeepalivedConfigReader {
             case "vrrp_skip_check_adv_addr": config.global.skipCheckAdvertAddresses = true
             case "tandem_http":
                 let address = try one(s)
-                guard Self.isHTTPListenAddress(address) else {
+                guard HostPort(address) != nil else {
                     throw ConfigError(s.location, "tandem_http must be ADDR:PORT with a port from 1 to 65535 (e.g. 127.0.0.1:9123, [::1]:9123), not '\(address)'")
                 }
                 config.global.tandemHTTP = address
@@ -354,21 +355,6 @@ struct KeepalivedConfigReader {
     }
 
     // MARK: values
-
-    /// `tandem_http`'s ADDR:PORT: a host (an IPv6 one in brackets) and a port from 1 to 65535,
-    /// as `--http` reads it, without port 0's "any free port".
-    static func isHTTPListenAddress(_ text: String) -> Bool {
-        guard let colon = text.lastIndex(of: ":"), colon != text.startIndex,
-              let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port) else { return false }
-        var host = text[..<colon]
-        if host.hasPrefix("[") {
-            guard host.hasSuffix("]") else { return false }
-            host = host.dropFirst().dropLast()
-        } else if host.contains(":") || host.hasSuffix("]") {
-            return false
-        }
-        return !host.isEmpty
-    }
 
     func one(_ s: ConfigStatement, allowMore: Bool = false) throws -> String {
         guard let first = s.arguments.first else { throw ConfigError(s.location, "'\(s.keyword)' needs a value") }

@@ -1,4 +1,5 @@
 import AlertCore
+import HostPort
 import Yams
 
 /// What one node's node.yaml says: who this node is, the group it belongs to, and which parts
@@ -118,7 +119,7 @@ extension NodeConfiguration {
         if var http = try nodeFields.mapping("http") {
             httpListen = try http.string("listen")
             guard let address = httpListen else { throw http.error("listen", "is required: the address /metrics is served on, e.g. 127.0.0.1:9121") }
-            if !Self.isHostPort(address) { throw http.error("listen", "'\(address)' is not HOST:PORT") }
+            if HostPort(address) == nil { throw http.error("listen", "'\(address)' is not HOST:PORT with a port from 1 to 65535 (an IPv6 host in brackets: [::1]:9121)") }
             try http.finish()
         }
         try nodeFields.finish()

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import AlertCore
+import HostPort
 import RESP
 
 /// A sentinel.conf that could not be used: names the file, the line and the directive.
@@ -291,21 +292,6 @@ extension SentinelConfiguration {
         return inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1
     }
 
-    /// `tandem-http`'s ADDR:PORT: a host (an IPv6 one in brackets) and a port from 1 to 65535,
-    /// as `--http` reads it (TandemMetrics' HTTPEndpoint), without port 0's "any free port".
-    public static func isHTTPListenAddress(_ text: String) -> Bool {
-        guard let colon = text.lastIndex(of: ":"), colon != text.startIndex,
-              let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port) else { return false }
-        var host = text[..<colon]
-        if host.hasPrefix("[") {
-            guard host.hasSuffix("]") else { return false }
-            host = host.dropFirst().dropLast()
-        } else if host.contains(":") || host.hasSuffix("]") {
-            return false
-        }
-        return !host.isEmpty
-    }
-
     static func yesNo(_ s: String) -> Bool? {
         switch s.lowercased() {
         case "yes": return true
@@ -360,7 +346,7 @@ extension SentinelConfiguration {
             if option == "tandem-alert-timeout" { alerts.policy.timeoutMilliseconds = Int64(n) } else { alerts.policy.attempts = n }
         case "tandem-http":
             let address = try value()
-            guard Self.isHTTPListenAddress(address) else {
+            guard HostPort(address) != nil else {
                 throw fail(file, line, words, "tandem-http must be ADDR:PORT with a port from 1 to 65535 (e.g. 127.0.0.1:9121, [::1]:9121).")
             }
             httpListen = address

@@ -1,3 +1,4 @@
+import HostPort
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -78,15 +79,11 @@ public struct HTTPEndpoint: Sendable, Hashable, CustomStringConvertible {
     public var port: Int
 
     public init(parsing text: String) throws {
-        guard let colon = text.lastIndex(of: ":"), colon != text.startIndex,
-              let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
-            throw HTTPStartError("--http \(text): expected ADDR:PORT (e.g. 127.0.0.1:9121)")
+        guard let address = HostPort(text, ports: 0...65535) else {
+            throw HTTPStartError("--http \(text): expected ADDR:PORT (e.g. 127.0.0.1:9121, [::1]:9121)")
         }
-        var host = String(text[..<colon])
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        guard !host.isEmpty else { throw HTTPStartError("--http \(text): expected ADDR:PORT (e.g. 127.0.0.1:9121)") }
-        self.host = host
-        self.port = port
+        self.host = address.host
+        self.port = address.port
     }
 
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
