@@ -263,6 +263,12 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
                     $0.groupMasterHealthy = view.healthy
                 }
             }
+            if c.redis?.supervise == true {
+                // Supervision keeps a dead master down while a replica could take its place.
+                let replicas = try await connection.send(["SENTINEL", "REPLICAS", c.group.name], timeout: .milliseconds(contactWindow))
+                let answers = replicaAnswers(replicas)
+                status.update { $0.groupReplicaAnswers = answers }
+            }
         } onFailure: {}
     })
     if c.role == .data, let redis = c.redis {

@@ -122,7 +122,8 @@ func decisionLoop(settings: NodeState.Settings, every tick: Int64, status: NodeS
                 adopted = true
             } else {
                 adopted = false
-                switch s.decide(groupMaster: core.groupMaster, majorityContact: majority, now: now) {
+                switch s.decide(groupMaster: core.groupMaster, majorityContact: majority,
+                                 replicaAnswers: seen.groupReplicaAnswers, now: now) {
                 case .start(let master):
                     do {
                         try supervisor.start(replicaOf: master ?? "") { how in status.update { $0.redisExits.append((status.now(), how)) } }

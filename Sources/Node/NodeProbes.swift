@@ -153,6 +153,24 @@ func masterView(_ reply: RESPValue) -> MasterView? {
                       inFailover: flags.split(separator: ",").contains("failover_in_progress"))
 }
 
+/// Whether a `SENTINEL REPLICAS` reply lists a replica that answers (neither down nor
+/// disconnected): one the monitors could promote.
+func replicaAnswers(_ reply: RESPValue) -> Bool {
+    guard let entries = reply.array else { return false }
+    return entries.contains { entry in
+        guard let parts = entry.array else { return false }
+        var i = 0
+        while i + 1 < parts.count {
+            if parts[i].string == "flags", let flags = parts[i + 1].string {
+                let set = flags.split(separator: ",")
+                return !set.contains("s_down") && !set.contains("o_down") && !set.contains("disconnected")
+            }
+            i += 2
+        }
+        return false
+    }
+}
+
 func splitHostPort(_ text: String) -> (String, Int) {
     guard let colon = text.lastIndex(of: ":") else { return (text, 6379) }
     return (String(text[..<colon]), Int(text[text.index(after: colon)...]) ?? 6379)

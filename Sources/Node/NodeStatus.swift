@@ -30,6 +30,8 @@ final class NodeStatus: Sendable {
         var groupEpoch: Int64 = 0
         var groupInFailover = false
         var groupMasterHealthy = true
+        /// `redis.supervise`: a replica of the group's master answers the local monitor.
+        var groupReplicaAnswers = false
         var peerViews: [String: MasterView] = [:]
         var localRole: NodeState.RedisRole = .down
         var lastPong: [String: Int64] = [:]

@@ -8,8 +8,12 @@
 /// - when the group still names *this* Redis — it died as the master and the monitors have not
 ///   failed over yet — not at all for `holdLimit`: the monitors see its port refusing and its
 ///   replicas' links down (crash-down) and promote a replica, after which it starts as that
-///   replica's replica. Only if the group still names it after `holdLimit` (no replica could
-///   be promoted) does it start as the master, with what its disk holds: there is nothing newer.
+///   replica's replica. Only if the group still names it after `holdLimit` and no replica
+///   answers (none could be promoted) does it start as the master, with what its disk holds:
+///   there is nothing newer. While a replica answers it stays down however long the monitors
+///   take (a split vote, a failover aborted and tried again): started as the master — empty
+///   after a crash without persistence — it would have the replicas resync from it and drop
+///   every write they hold (the write simulator's seeds 2617, 3859 and 9844 did that).
 /// An exit soon after a start counts as a failed start: restarts back off, doubling from
 /// `minBackoff` to `maxBackoff`.
 public struct RedisSupervision: Sendable, Hashable {
@@ -58,9 +62,11 @@ public struct RedisSupervision: Sendable, Hashable {
         return min(settings.maxBackoff, delay)
     }
 
-    /// What to do now, given the group's master (nil: unknown) and whether this node is in
-    /// contact with a majority of the group.
-    public mutating func decide(groupMaster: String?, majorityContact: Bool, now: Int64) -> Decision {
+    /// What to do now, given the group's master (nil: unknown), whether this node is in
+    /// contact with a majority of the group, and whether a replica of that master answers its
+    /// monitor (one that could be promoted in this server's place).
+    public mutating func decide(groupMaster: String?, majorityContact: Bool, replicaAnswers: Bool = false,
+                                now: Int64) -> Decision {
         if running { return .running }
         if let exit = lastExit, now - exit < backoff {
             return .wait("backing off after \(failedStarts) failed start\(failedStarts == 1 ? "" : "s") in a row")
@@ -81,6 +87,9 @@ public struct RedisSupervision: Sendable, Hashable {
         holdingSince = since
         if now - since < settings.holdLimit {
             return .wait("the group still names this Redis its master: kept down for at most \(settings.holdLimit) ms for the monitors to promote a replica")
+        }
+        if replicaAnswers {
+            return .wait("the group still names this Redis its master after \(settings.holdLimit) ms, but a replica answers: kept down until the monitors promote one (started as the master, it would have the replicas resync from it and drop what they hold)")
         }
         return .start(replicaOf: nil)
     }

@@ -46,6 +46,30 @@ struct RedisSupervisionTests {
         #expect(s.decide(groupMaster: me, majorityContact: true, now: 25_000) == .start(replicaOf: nil))
     }
 
+    @Test("past the hold limit, a dead master stays down while a replica answers (a split vote, a failover tried again); it starts as the promoted one's replica")
+    func replicaAnswersKeepsMasterDown() {
+        var s = supervision(hold: 5_000)
+        s.started(now: 0)
+        s.exited(now: 20_000)
+        for t in stride(from: Int64(20_000), through: 80_000, by: 1_000) {
+            let d = s.decide(groupMaster: me, majorityContact: true, replicaAnswers: true, now: t)
+            #expect(d != .start(replicaOf: nil), "started as the master at \(t) over a replica that answers")
+        }
+        guard case .wait(let why) = s.decide(groupMaster: me, majorityContact: true, replicaAnswers: true, now: 80_100) else {
+            Issue.record("expected a wait")
+            return
+        }
+        #expect(why.contains("a replica answers"))
+        #expect(s.decide(groupMaster: other, majorityContact: true, replicaAnswers: true, now: 81_000) == .start(replicaOf: other))
+        // With no replica answering any more, the hold limit decides as before.
+        var t = supervision(hold: 5_000)
+        t.started(now: 0)
+        t.exited(now: 20_000)
+        #expect(t.decide(groupMaster: me, majorityContact: true, replicaAnswers: true, now: 20_000) != .start(replicaOf: nil))
+        #expect(t.decide(groupMaster: me, majorityContact: true, replicaAnswers: true, now: 30_000) != .start(replicaOf: nil))
+        #expect(t.decide(groupMaster: me, majorityContact: true, replicaAnswers: false, now: 30_100) == .start(replicaOf: nil))
+    }
+
     @Test("no start without a majority in contact or without a known master (a rebooted node that sees nobody stays down)")
     func needsMajority() {
         var s = supervision()
