@@ -15,38 +15,6 @@ extension SentinelRuntime {
         var task: Task<Void, Never>
     }
 
-    /// What one attempt to make a link to a master or replica gave.
-    enum LinkAttempt: Sendable {
-        /// The command connection (reported up to the core) and the hello subscription.
-        case up(RedisConnection, RedisConnection)
-        /// The link was replaced or dropped meanwhile, or the runtime is gone: stop.
-        case gone
-        /// A connect failed; `connected`: the command connection had been made.
-        case failed(any Error, connected: Bool)
-    }
-
-    /// Connects the command connection, reports it up, then subscribes to hellos on a second one.
-    nonisolated static func connectLink(_ runtime: SentinelRuntime?, _ ref: InstanceRef, _ id: UInt64,
-                                        _ config: RedisConnectionConfiguration, loop: any EventLoop) async -> LinkAttempt {
-        var connected = false
-        do {
-            let c = try await RedisConnection.connect(config, eventLoopGroup: loop)
-            connected = true
-            guard let runtime else { await c.close(); return .gone }
-            guard await runtime.linkUp(ref, id, c) else { return .gone }
-            var sub = config
-            sub.clientName = "sentinel-\(await runtime.state.myID.prefix(8))-pubsub"
-            // Hellos are handed to the core on the loop as they arrive.
-            let pubsub = try await RedisConnection.connect(sub, eventLoopGroup: loop) { [weak runtime] message in
-                runtime?.assumeIsolated { $0.input(.hello(message.text)) }
-            }
-            try await pubsub.subscribe(["__sentinel__:hello"])
-            return .up(c, pubsub)
-        } catch {
-            return .failed(error, connected: connected)
-        }
-    }
-
     /// A connection to a peer sentinel, shared by every master's entry for that peer as 7.0
     /// shares an instance link: with 200 masters, one connection to each peer (and one PING per
     /// period, see `SentinelState.updatePeer`) instead of 200.
@@ -66,38 +34,31 @@ extension SentinelRuntime {
         nextLinkID += 1
         let id = nextLinkID
         let logger = self.logger
-        // The link's task lives as long as the link and mostly waits. Each attempt to connect
-        // (and the wait before it) runs in a task of its own: a task keeps the memory its
-        // deepest await needed, and the connects' was ~10 KB per link, 4 MB with 200 masters.
         let task = Task { [weak self] in
             var tlsFailure: String?
             // After a drop, connects that fail otherwise than refused are retried after 10 ms,
             // this many times, before the 200 ms reconnect period applies.
             var quickRetries = 0
-            var delay: Duration?
             while !Task.isCancelled {
                 // A link that was up and dropped is retried at once: a crashed process's port
                 // then refuses at once, which is what crash detection waits for. A connect
                 // made in the instant the dying process still listens is accepted and reset
                 // (about 1 in 8 on loopback): tried again 10 ms later, not 200 ms (that wait
                 // was issue 18's promotion tail: two sentinels of three crash-down 200 ms late).
-                let wait = delay
-                let attempt = Task { [weak self] () async -> LinkAttempt in
-                    if let wait {
-                        try? await Task.sleep(for: wait)  // reconnect period
-                        if Task.isCancelled { return .gone }
-                    }
-                    return await Self.connectLink(self, ref, id, config, loop: loop)
-                }
-                let result = await withTaskCancellationHandler { await attempt.value } onCancel: { attempt.cancel() }
                 var retryAtOnce = false
                 var retrySoon = false
-                switch result {
-                case .gone:
-                    return
-                case .up(let c, let pubsub):
+                do {
+                    let c = try await RedisConnection.connect(config, eventLoopGroup: loop)
                     tlsFailure = nil
-                    guard let self else { await c.close(); await pubsub.close(); return }
+                    guard let self else { await c.close(); return }
+                    guard await self.linkUp(ref, id, c) else { return }
+                    var sub = config
+                    sub.clientName = "sentinel-\(await self.state.myID.prefix(8))-pubsub"
+                    // Hellos are handed to the core on the loop as they arrive.
+                    let pubsub = try await RedisConnection.connect(sub, eventLoopGroup: loop) { [weak self] message in
+                        self?.assumeIsolated { $0.input(.hello(message.text)) }
+                    }
+                    try await pubsub.subscribe(["__sentinel__:hello"])
                     // Until the command connection closes (a drop, or .disconnect once its
                     // transactions are answered); its close closes the subscription. Not the
                     // other way round: a failover's SLAVEOF transaction kills the instance's
@@ -109,12 +70,10 @@ extension SentinelRuntime {
                     await self.linkDown(ref, id, c)
                     retryAtOnce = true
                     quickRetries = 3
-                case .failed(let error as RedisConnectionError, let connected) where error.isConnectionRefused:
-                    if connected { tlsFailure = nil }
+                } catch let error as RedisConnectionError where error.isConnectionRefused {
                     quickRetries = 0
                     await self?.linkRefused(ref, id)
-                case .failed(let error, let connected):
-                    if connected { tlsFailure = nil }
+                } catch {
                     tlsFailure = Self.logTLSFailure(error, link: config, after: tlsFailure, logger: logger)
                     await self?.linkFailed(ref, id)
                     if quickRetries > 0 {
@@ -123,7 +82,8 @@ extension SentinelRuntime {
                     }
                 }
                 if Task.isCancelled { return }
-                delay = retryAtOnce ? nil : .milliseconds(retrySoon ? 10 : 200)
+                if retryAtOnce { continue }
+                try? await Task.sleep(for: .milliseconds(retrySoon ? 10 : 200))  // reconnect period
             }
         }
         links[ref] = LinkTask(id: id, address: address, task: task)
