@@ -35,6 +35,10 @@ public struct RedisConnectionConfiguration: Sendable {
     /// The first read buffer's size (NIO's adaptive default is 2048, grown after full reads and
     /// kept per connection): a monitor holding hundreds of mostly idle connections sets it small.
     public var initialReadBufferSize: Int?
+    /// The largest read buffer (NIO's adaptive default: 64 KB). Each connection keeps the
+    /// largest buffer it has read into: a monitor whose INFO replies are a few KB every 10 s on
+    /// hundreds of connections caps it (a larger reply is read in several reads).
+    public var maximumReadBufferSize: Int?
     /// TLS toward the server (trust roots, client certificate, verification); nil: plain TCP.
     public var tlsContext: NIOSSLContext?
     /// The name sent as SNI and checked if the context verifies host names; nil: `host` unless
@@ -117,7 +121,7 @@ public final class RedisConnection: Sendable {
             .connectTimeout(configuration.connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelOption(.recvAllocator, value: configuration.initialReadBufferSize.map {
-                AdaptiveRecvByteBufferAllocator(minimum: 64, initial: $0, maximum: 65536)
+                AdaptiveRecvByteBufferAllocator(minimum: 64, initial: $0, maximum: max($0, configuration.maximumReadBufferSize ?? 65536))
             } ?? AdaptiveRecvByteBufferAllocator())
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {

@@ -110,8 +110,10 @@ extension SentinelRuntime {
                                                       commandTimeout: .seconds(60),
                                                       clientName: "sentinel-\(state.myID.prefix(8))-cmd")
         // Replies are PONGs and hellos of a few dozen bytes, INFO of a few KB every 10 s: small
-        // first buffers keep hundreds of links from holding 2 KB or more each.
+        // first buffers keep hundreds of links from holding 2 KB or more each, and a cap keeps
+        // an INFO reply from growing a link's buffer for good (it is read in a few reads).
         connection.initialReadBufferSize = 256
+        connection.maximumReadBufferSize = 1024
         connection.tlsContext = tlsClient
         if isSentinel(ref) {
             connection.username = configuration.sentinelUser

@@ -196,6 +196,9 @@ public struct MonitoredMaster: Sendable, Hashable {
     /// With `SentinelBehaviour.candidacyJitter`: the ODOWN master's failover is not started
     /// before this time (nil: no start pending).
     public var candidacyNotBefore: Millis?
+    /// False while no peer entry holds an answer (`reportsMasterDown` or a `leader`): the
+    /// timer's walk that forgets stale answers (`forgetStaleAnswers`) is then skipped.
+    var peersMayHoldAnswers = false
 
     public init(name: String, address: InstanceAddress, quorum: Int, downAfter: Millis = 30_000,
                 failoverTimeout: Millis = 180_000, parallelSyncs: Int = 1, now: Millis) {

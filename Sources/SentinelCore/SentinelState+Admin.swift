@@ -8,6 +8,7 @@ extension SentinelState {
         for id in m.sortedSentinelIDs { emit(.disconnect(.sentinel(master: name, runID: id))) }
         emit(.disconnect(.master(name)))
         masters[name] = nil
+        masterOrder = nil
         emit(.saveConfig)
         return flush()
     }

@@ -121,13 +121,28 @@ extension SentinelState {
     mutating func processHello(_ payload: String, now: Millis) {
         // Split on the comma byte into substrings (no grapheme breaking, no string per field):
         // hundreds of hellos a second arrive with many masters, nearly all repeating what we know.
-        let fields = payload.utf8.split(separator: UInt8(ascii: ","), maxSplits: 8, omittingEmptySubsequences: false)
-            .map { Substring($0) }
+        var fields: [Substring] = []
+        fields.reserveCapacity(9)
+        for field in payload.utf8.split(separator: UInt8(ascii: ","), maxSplits: 8, omittingEmptySubsequences: false) {
+            fields.append(Substring(field))
+        }
         guard fields.count == 8, let port = Int(fields[1]), let peerEpoch = UInt64(fields[3]),
               let masterPort = Int(fields[6]), let masterConfigEpoch = UInt64(fields[7]) else { return }
         let (runID, name) = (String(fields[2]), String(fields[4]))
-        guard fields[2] != myID, let (known, configEpoch) = withMaster(name, { ($0.sentinels[runID]?.address, $0.configEpoch) })
-        else { return }
+        guard fields[2] != myID else { return }
+        // Nearly every hello repeats what we know (a known peer at its address, no newer epoch):
+        // then only its time is recorded, with one lookup of the master and the peer.
+        let epoch = currentEpoch
+        guard let (known, configEpoch, repeated) = withMaster(name, { m -> (InstanceAddress?, UInt64, Bool) in
+            guard let j = m.sentinels.index(forKey: runID) else { return (nil, m.configEpoch, false) }
+            let known = m.sentinels.values[j].address
+            if known.port == port && known.ip == fields[0] && peerEpoch <= epoch && m.configEpoch >= masterConfigEpoch {
+                m.sentinels.values[j].lastHelloReceived = now
+                return (known, m.configEpoch, true)
+            }
+            return (known, m.configEpoch, false)
+        }) else { return }
+        if repeated { return }
         if !(known.map { $0.port == port && $0.ip == fields[0] } ?? false) {
             let ip = String(fields[0])
             let address = InstanceAddress(ip: ip, port: port)

@@ -30,6 +30,10 @@ public struct SentinelState: Sendable {
     /// `master_host` may name its master by either (see `replicates(_:from:)`).
     public internal(set) var hostAddresses: [String: String] = [:]
     var previousTick: Millis?
+    /// The masters' names in order, kept for the timer (sorting them on every tick was a
+    /// measurable part of its cost with hundreds of masters); nil after a master is added or
+    /// removed (`masterOrderChanged`).
+    var masterOrder: [String]?
     var random: SplitMix64
     var output: [SentinelAction] = []
 
@@ -71,6 +75,7 @@ public struct SentinelState: Sendable {
                                      failoverTimeout: failoverTimeout ?? timers.defaultFailoverTimeout,
                                      parallelSyncs: parallelSyncs, now: now)
         master.instance.roleReportedTime = now
+        if masters[name] == nil { masterOrder = nil }
         masters[name] = master
         emit(.connect(.master(name), address))
         event(.warning, "+monitor", .master(name), "quorum \(quorum)")
@@ -159,6 +164,7 @@ public struct SentinelState: Sendable {
             guard masters[name]?.sentinels[runID] != nil else { break }
             masters[name]!.sentinels[runID]!.lastMasterDownReply = now
             masters[name]!.sentinels[runID]!.reportsMasterDown = down
+            masters[name]!.peersMayHoldAnswers = true
             if let leader, leader != "*" {
                 masters[name]!.sentinels[runID]!.leader = leader
                 masters[name]!.sentinels[runID]!.leaderEpoch = leaderEpoch

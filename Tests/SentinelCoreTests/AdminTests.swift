@@ -77,3 +77,29 @@ struct AdminTests {
         #expect(fixed.announce == InstanceAddress(ip: "192.0.2.1", port: 26999))
     }
 }
+
+extension AdminTests {
+    @Test("the timer visits the masters in name order, also after one is added and another removed between ticks")
+    func timerVisitsMastersInOrder() {
+        var s = SentinelState(myID: "me", announce: InstanceAddress(ip: "127.0.0.1", port: 26379))
+        func pinged(_ actions: [SentinelAction]) -> [String] {
+            actions.compactMap { action -> String? in
+                if case .ping(.master(let name)) = action { return name }
+                return nil
+            }
+        }
+        for (i, name) in ["c", "a"].enumerated() {
+            _ = s.monitor(name: name, address: InstanceAddress(ip: "10.0.0.\(i + 1)", port: 6379), quorum: 2, now: 0)
+            _ = s.handle(.linkUp(.master(name)), now: 0)
+        }
+        #expect(pinged(s.handle(.tick, now: 1_000)) == ["a", "c"])
+        // As many masters as before (the order kept for the timer must not be taken as current).
+        _ = s.monitor(name: "b", address: InstanceAddress(ip: "10.0.0.3", port: 6379), quorum: 2, now: 1_100)
+        _ = s.handle(.linkUp(.master("b")), now: 1_100)
+        _ = s.remove(master: "a")
+        #expect(pinged(s.handle(.tick, now: 2_000)) == ["b", "c"])
+        _ = s.monitor(name: "a", address: InstanceAddress(ip: "10.0.0.1", port: 6379), quorum: 2, now: 2_100)
+        _ = s.handle(.linkUp(.master("a")), now: 2_100)
+        #expect(pinged(s.handle(.tick, now: 3_000)) == ["a", "b", "c"])
+    }
+}
