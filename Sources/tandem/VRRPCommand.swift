@@ -88,15 +88,17 @@ struct VRRPCommand: ParsableCommand {
             alerts = AlertDispatcher(settings: settings, daemon: "vrrp", source: config.global.routerID ?? "",
                                      log: { emit("tandem vrrp: alerts: " + $0) })
         }
+        // A FAULT an instance starts in (a tracked object still down) is alerted only if it lasts.
+        let vipAlerts = alerts.map { VRRPAlerts(dispatcher: $0) }
         let live = LiveVirtualServers()
         let daemon: VRRPDaemon
         do {
             let path = self.path
             daemon = try VRRPDaemon(configuration: config, addressGuard: addressGuardLaunch,
                                     onReload: { reloadConfiguration(path: path, running: config, live: live, emit: emit) },
-                                    onStateChange: { [alerts] instance, state, priority, addresses in
-                guard let alerts, let alert = AlertRules.vrrpState(instance: instance, state: state.rawValue, priority: Int(priority), addresses: addresses) else { return }
-                alerts.post(alert)
+                                    onStateChange: { [vipAlerts] instance, state, priority, addresses, causes in
+                vipAlerts?.stateChanged(instance: instance, state: state.rawValue, priority: Int(priority), addresses: addresses,
+                                        faultCauses: causes)
             }, log: { emit("tandem vrrp: " + $0) })
         } catch {
             emit("tandem vrrp: \(error)")
