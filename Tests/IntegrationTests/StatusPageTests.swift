@@ -245,8 +245,8 @@ struct StatusPageTests {
     }
 }
 
-/// Debian's chromium, headless, run to its end for each page (`--dump-dom`, `--screenshot`),
-/// with a time limit; a run past it is killed by its PID.
+/// Debian's chromium, headless, run to its end for a screenshot, with a time limit; a run past
+/// it is killed by its PID. (The pages under test are driven live: `DevToolsBrowser`.)
 struct Chromium {
     static let binary: String? = findExecutable("chromium")
     let directory: URL
@@ -258,29 +258,6 @@ struct Chromium {
     }
 
     func cleanUp() { try? FileManager.default.removeItem(at: directory) }
-
-    /// The DOM after the page's scripts ran for `budget` ms of virtual time (the page polls
-    /// status.json every second; fetches hold virtual time until they are answered).
-    /// The DOM once the page has drawn /status.json (`data-loaded="1"`) and `ready` holds: a
-    /// busy machine can end chromium's virtual-time budget before the first fetch is answered,
-    /// so up to five loads.
-    func dumpDOM(_ url: String, budget: Int = 2500, until ready: (String) -> Bool = { _ in true }) async throws -> String {
-        var dom = ""
-        for _ in 0..<5 {
-            dom = try await dumpDOMOnce(url, budget: budget)
-            if dom.contains("data-loaded=\"1\"") && ready(dom) { return dom }
-        }
-        return dom
-    }
-
-    func dumpDOMOnce(_ url: String, budget: Int = 2500) async throws -> String {
-        let out = try await run(["--virtual-time-budget=\(budget)", "--dump-dom", url])
-        let text = String(decoding: out, as: UTF8.self)
-        guard let start = text.range(of: "<html"), let end = text.range(of: "</html>", options: .backwards) else {
-            throw HarnessError("chromium printed no DOM for \(url): \(text.prefix(300))")
-        }
-        return String(text[start.lowerBound..<end.upperBound])
-    }
 
     /// A PNG of the page, 1000 px wide.
     func screenshot(_ url: String, budget: Int = 2500) async throws -> [UInt8] {
