@@ -38,7 +38,7 @@ struct VRRPCommand: ParsableCommand {
     var logFormat: LogFormat = .text
     @Option(name: .customLong("http"), help: "Serve GET /metrics (Prometheus), the status page (GET /) and /status.json on ADDR:PORT (overrides global_defs' tandem_http).")
     var http: String?
-    @Option(name: .customLong("alert-webhook"), help: "POST each state change (vip-state alerts, JSON) to this http:// URL, with retries.")
+    @Option(name: .customLong("alert-webhook"), help: "POST each state change (vip-state alerts, JSON; a FAULT an instance starts in only if it lasts 30 s) to this http:// URL, with retries.")
     var alertWebhook: String?
     @Option(name: .customLong("alert-timeout"), help: "Milliseconds each webhook try may take (default 5000).")
     var alertTimeout: Int?
