@@ -66,9 +66,10 @@ public enum AlertRules {
     }
 
     /// A VRRP instance changed state: MASTER took the virtual addresses, BACKUP/FAULT/STOP left
-    /// them. INITIALIZE is no move and gives nil.
+    /// them. INIT (keepalived's word; INITIALIZE too) is no move and gives nil. A daemon's own
+    /// start goes through `VRRPAlertFilter`, which holds back the FAULT an instance starts in.
     public static func vrrpState(instance: String, state: String, priority: Int, addresses: [String]) -> Alert? {
-        guard state != "INITIALIZE" else { return nil }
+        guard state != "INIT", state != "INITIALIZE" else { return nil }
         let holds = state == "MASTER"
         let list = addresses.joined(separator: " ")
         return Alert(kind: .vipState, severity: holds ? .warning : (state == "FAULT" ? .critical : .info), group: instance,

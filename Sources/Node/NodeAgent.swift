@@ -128,6 +128,9 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
     let gateSettings = NodeState.Settings(myName: c.name, myRedis: "", members: c.group.members.map(\.name),
                                           placement: .direct, downAfter: downAfter)
     if let text = NodeFiles.keepalivedConf(config) {
+        // A FAULT the agent imposes (this node may not hold the VIP now: `node eligible` down) is
+        // no trouble: not alerted at start, a warning when it takes the VIP away.
+        let vipAlerts = alerts.map { VRRPAlerts(dispatcher: $0, ownCauses: [NodeFiles.eligibleObject]) }
         let vrrp = try KeepalivedConfiguration.parse(text, file: "\(source) (vip)")
         daemon = try VRRPDaemon(
             configuration: vrrp,
@@ -135,9 +138,9 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
                               TrackedObject(name: NodeFiles.preferredObject, weight: NodeFiles.preferredWeight, up: false)],
             addressGuard: addressGuard,
             claimGate: { NodeState.mayClaim(settings: gateSettings, lastHeard: status.read { $0.lastPong }, now: status.now()) },
-            onStateChange: { instance, state, priority, addresses in
-                guard let alerts, let alert = AlertRules.vrrpState(instance: instance, state: state.rawValue, priority: Int(priority), addresses: addresses) else { return }
-                alerts.post(alert)
+            onStateChange: { instance, state, priority, addresses, causes in
+                vipAlerts?.stateChanged(instance: instance, state: state.rawValue, priority: Int(priority), addresses: addresses,
+                                        faultCauses: causes)
             },
             log: { [logger] in logger.notice("vip: \($0)") })
     }

@@ -16,6 +16,8 @@ public struct SentinelStatusSnapshot: Sendable {
     public var myID: String
     /// This sentinel's address (`ip:port`) as it announces itself.
     public var address: String
+    /// Its current epoch (what its hellos say).
+    public var currentEpoch: UInt64
     public var groups: [Group]
 }
 
@@ -82,7 +84,8 @@ extension SentinelRuntime {
                                                 sentinels: sentinels.map { Dictionary($0, uniquingKeysWith: { a, _ in a }) },
                                                 masterOffset: offset)
         }
-        return SentinelStatusSnapshot(myID: state.myID, address: "\(state.announce.ip):\(state.announce.port)", groups: groups)
+        return SentinelStatusSnapshot(myID: state.myID, address: "\(state.announce.ip):\(state.announce.port)",
+                                      currentEpoch: state.currentEpoch, groups: groups)
     }
 
     /// `name:value` of an INFO text.

@@ -46,7 +46,7 @@ public struct StatusReport: Codable, Sendable, Hashable {
 
         /// From SENTINEL MASTER's, SENTINEL REPLICAS' and SENTINEL SENTINELS' field maps.
         public init(master f: [String: String], replicas: [[String: String]], sentinels: [[String: String]],
-                    asked: String, masterOffset: Int64?) {
+                    asked: String, askedRunID: String? = nil, masterOffset: Int64?) {
             name = f["name"] ?? ""
             master = "\(f["ip"] ?? "?"):\(f["port"] ?? "?")"
             masterFlags = Self.flags(f["flags"])
@@ -65,11 +65,25 @@ public struct StatusReport: Codable, Sendable, Hashable {
                                priority: Int(r["slave-priority"] ?? "") ?? 100,
                                linkDownMilliseconds: Int64(r["master-link-down-time"] ?? "") ?? 0)
             }
-            monitors = [Monitor(address: asked, runID: nil, flags: ["self"], lastOkPingMilliseconds: 0, node: nil)]
+            monitors = [Monitor(address: asked, runID: askedRunID, flags: ["self"], lastOkPingMilliseconds: 0, node: nil)]
                 + sentinels.map { s in
                     Monitor(address: "\(s["ip"] ?? "?"):\(s["port"] ?? "?")", runID: s["runid"], flags: Self.flags(s["flags"]),
                             lastOkPingMilliseconds: Int64(s["last-ok-ping-reply"] ?? ""), node: nil)
                 }
+        }
+
+        /// Each monitor's epochs from its newest hello about this group among `hellos` (in the
+        /// order heard): matched by run ID, or by address for a monitor whose run ID is unknown.
+        public mutating func apply(hellos: [SentinelHello]) {
+            for i in monitors.indices {
+                let m = monitors[i]
+                guard let hello = hellos.last(where: { h in
+                    h.masterName == name && (m.runID.map { $0 == h.runID } ?? (h.address == m.address))
+                }) else { continue }
+                monitors[i].currentEpoch = hello.currentEpoch
+                monitors[i].configEpoch = hello.masterConfigEpoch
+                monitors[i].helloMaster = hello.master
+            }
         }
 
         static func flags(_ text: String?) -> [String] {
@@ -99,8 +113,52 @@ public struct StatusReport: Codable, Sendable, Hashable {
         public var flags: [String]
         /// Milliseconds since its last valid PING reply, as the monitor asked saw it.
         public var lastOkPingMilliseconds: Int64?
+        /// Its current epoch, from its own hello (nil: none heard while `tandem status` listened).
+        public var currentEpoch: Int64?
+        /// Its config epoch of this group's master, from the same hello.
+        public var configEpoch: Int64?
+        /// The master its hello names (`host:port`): differs from the group's while it lags.
+        public var helloMaster: String?
         /// `INFO node` of a node agent's monitor (nil: a plain sentinel, or not reachable).
         public var node: NodeInfo?
+
+        public init(address: String, runID: String?, flags: [String], lastOkPingMilliseconds: Int64?, node: NodeInfo?,
+                    currentEpoch: Int64? = nil, configEpoch: Int64? = nil, helloMaster: String? = nil) {
+            self.address = address
+            self.runID = runID
+            self.flags = flags
+            self.lastOkPingMilliseconds = lastOkPingMilliseconds
+            self.node = node
+            self.currentEpoch = currentEpoch
+            self.configEpoch = configEpoch
+            self.helloMaster = helloMaster
+        }
+    }
+
+    /// A sentinel's hello as published on an instance's `__sentinel__:hello` channel every 2 s
+    /// (redis-sentinel and tandem alike): `ip,port,runid,current_epoch,master_name,master_ip,
+    /// master_port,master_config_epoch`. The only place a redis-sentinel tells its current epoch
+    /// (no reply of SENTINEL or INFO carries it).
+    public struct SentinelHello: Sendable, Hashable {
+        /// The sentinel's announced `ip:port`.
+        public var address: String
+        public var runID: String
+        public var currentEpoch: Int64
+        public var masterName: String
+        public var master: String
+        public var masterConfigEpoch: Int64
+
+        public init?(payload: String) {
+            let f = payload.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            guard f.count == 8, Int(f[1]) != nil, let current = Int64(f[3]), Int(f[6]) != nil,
+                  let config = Int64(f[7]), !f[2].isEmpty, !f[4].isEmpty else { return nil }
+            address = "\(f[0]):\(f[1])"
+            runID = f[2]
+            currentEpoch = current
+            masterName = f[4]
+            master = "\(f[5]):\(f[6])"
+            masterConfigEpoch = config
+        }
     }
 
     /// `INFO node`'s fields.
@@ -150,7 +208,7 @@ extension StatusReport {
         var lines: [String] = []
         for g in groups {
             var head = "group \(g.name): master \(g.master) \(g.masterHealthy ? "ok" : g.masterFlags.filter { $0 != "master" }.joined(separator: ","))"
-            head += "  epoch \(g.configEpoch)  quorum \(g.quorum)"
+            head += "  config epoch \(g.configEpoch)  quorum \(g.quorum)"
             if let state = g.failoverState { head += "  failover: \(state)" }
             if let vip = g.monitors.first(where: { $0.node?.vipState == "MASTER" })?.node?.name { head += "  VIP on \(vip)" }
             lines.append(head)
@@ -160,15 +218,17 @@ extension StatusReport {
                                   String(r.priority), r.flags.joined(separator: ",")], [24, 6, 14, 12, 5]))
             }
             if g.replicas.isEmpty { lines.append("  (no replicas)") }
-            lines.append(row(["  monitor", "state", "last ping", "node", "role", "redis", "fenced", "vip", "proxy"],
-                             [24, 8, 10, 8, 8, 8, 7, 8]))
+            let widths = [24, 6, 10, 7, 6, 8, 8, 8, 7, 8]
+            lines.append(row(["  monitor", "state", "last ping", "epoch", "cfg", "node", "role", "redis", "fenced", "vip", "proxy"],
+                             widths))
             for m in g.monitors {
                 let state = m.flags.contains("self") ? "asked" : (m.flags.contains("s_down") || m.flags.contains("disconnected") ? "down" : "ok")
                 let ping = m.flags.contains("self") ? "-" : m.lastOkPingMilliseconds.map { "\($0) ms" } ?? "?"
                 let n = m.node
-                lines.append(row(["  " + m.address, state, ping, n?.name ?? "-", n?.role ?? "-", n?.localRedis ?? "-",
+                lines.append(row(["  " + m.address, state, ping, m.currentEpoch.map(String.init) ?? "?",
+                                  m.configEpoch.map(String.init) ?? "?", n?.name ?? "-", n?.role ?? "-", n?.localRedis ?? "-",
                                   n.map { $0.fenced ? "yes" : "no" } ?? "-", n?.vipState ?? "-", n?.proxy ?? "-"],
-                                 [24, 8, 10, 8, 8, 8, 7, 8]))
+                                 widths))
             }
             lines.append("")
         }

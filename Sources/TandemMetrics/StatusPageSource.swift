@@ -50,8 +50,13 @@ public final class StatusPageSource: Sendable {
             let s = await runtime.statusSnapshot()
             page.monitor = s.address
             page.groups = s.groups.map {
-                StatusReport.Group(master: $0.master, replicas: $0.replicas, sentinels: $0.sentinels, asked: s.address,
-                                   masterOffset: $0.masterOffset)
+                var group = StatusReport.Group(master: $0.master, replicas: $0.replicas, sentinels: $0.sentinels, asked: s.address,
+                                               askedRunID: s.myID, masterOffset: $0.masterOffset)
+                // Its own epochs as its hellos say them; the peers' are heard only by `tandem status`.
+                group.monitors[0].currentEpoch = Int64(truncatingIfNeeded: s.currentEpoch)
+                group.monitors[0].configEpoch = group.configEpoch
+                group.monitors[0].helloMaster = group.master
+                return group
             }
         }
     }

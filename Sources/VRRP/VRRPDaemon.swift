@@ -67,9 +67,10 @@ public final class VRRPDaemon: @unchecked Sendable {
     /// false holds the claim back (asked again every 20 ms) — the node agent's "heard from a
     /// majority just now", which an isolated node fails before VRRP's timers run out.
     private let claimGate: (@Sendable () -> Bool)?
-    /// Told of every state change (instance name, new state, priority, its addresses): the
-    /// alerts. Called on the VRRP thread; must not block.
-    private let onStateChange: (@Sendable (String, VRRPState, UInt8, [String]) -> Void)?
+    /// Told of every state change (instance name, new state, priority, its addresses, and the
+    /// weight-0 tracked objects down: a FAULT's causes): the alerts. Called on the VRRP thread;
+    /// must not block.
+    private let onStateChange: (@Sendable (String, VRRPState, UInt8, [String], [String]) -> Void)?
     /// Instances whose claim the gate is holding back.
     private var gated: Set<Int> = []
     private let control = DaemonControl()
@@ -112,7 +113,7 @@ public final class VRRPDaemon: @unchecked Sendable {
                 addressGuard: (program: String, arguments: [String])? = nil,
                 claimGate: (@Sendable () -> Bool)? = nil,
                 onReload: (@Sendable () -> Void)? = nil,
-                onStateChange: (@Sendable (String, VRRPState, UInt8, [String]) -> Void)? = nil,
+                onStateChange: (@Sendable (String, VRRPState, UInt8, [String], [String]) -> Void)? = nil,
                 log: @escaping @Sendable (String) -> Void) throws {
         self.configuration = configuration
         self.claimGate = claimGate
@@ -513,7 +514,8 @@ public final class VRRPDaemon: @unchecked Sendable {
             runner.start(generic.command, extraArguments: ["INSTANCE", config.name, state.rawValue, String(priority)],
                          as: user(generic), deadline: nil, tag: "notify")
         }
-        onStateChange?(config.name, state, priority, config.virtualAddresses.filter { !$0.excluded }.map { "\($0.address)" })
+        onStateChange?(config.name, state, priority, config.virtualAddresses.filter { !$0.excluded }.map { "\($0.address)" },
+                       instances[i].core.faultCauses)
         let global = configuration.global
         if (config.smtpAlert ?? global.smtpAlertVRRP ?? global.smtpAlert) == true, let smtp, state != .initialize {
             let (subject, body) = SMTPAlert.message(routerID: configuration.global.routerID ?? hostName(), instance: config.name, state: state.rawValue)

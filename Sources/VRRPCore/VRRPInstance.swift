@@ -168,6 +168,10 @@ public struct VRRPInstance: Sendable {
     /// True when a weight-0 tracked object is down.
     public var isFaulty: Bool { tracked.values.contains { $0.weight == 0 && !$0.up } }
 
+    /// The weight-0 tracked objects down now (sorted): why the instance is FAULT, if it is for
+    /// its own reason (empty when its sync group imposes the FAULT).
+    public var faultCauses: [String] { tracked.values.filter { $0.weight == 0 && !$0.up }.map(\.name).sorted() }
+
     /// True when a weight-0 tracked object other than `excluding` is down: the instance's own
     /// fault, as opposed to one imposed by its sync group.
     public func isFaulty(excluding name: String) -> Bool {

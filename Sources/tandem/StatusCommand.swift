@@ -11,9 +11,10 @@ import Glibc
 #endif
 
 /// `tandem status`: asks one monitor (a node agent's, a `tandem sentinel`'s or a
-/// redis-sentinel's port) for its groups, their replicas and monitors, the master's offset, and
-/// every peer monitor's `INFO node`; prints `StatusReport`'s table or JSON. `--watch` repeats
-/// every second until SIGINT or SIGTERM (exit 0).
+/// redis-sentinel's port) for its groups, their replicas and monitors, the master's offset,
+/// every peer monitor's `INFO node`, and hears every monitor's hello for its epochs
+/// (`HelloListener`); prints `StatusReport`'s table or JSON. `--watch` repeats a second after
+/// each report until SIGINT or SIGTERM (exit 0).
 struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
@@ -36,11 +37,13 @@ struct StatusCommand: AsyncParsableCommand {
         let redisPassword = resolved.redisPassword
         let stopSources = watch ? Self.stopOnSignals() : []
         defer { stopSources.forEach { $0.cancel() } }
+        // Subscribed once: under --watch only the first screen waits for the monitors' hellos.
+        let listener = HelloListener(redisUser: redisUser, redisPassword: redisPassword)
         repeat {
             let report: StatusReport
             do {
                 report = try await Self.report(host: host, port: port, monitorPassword: monitorPassword,
-                                               redisUser: redisUser, redisPassword: redisPassword)
+                                               redisUser: redisUser, redisPassword: redisPassword, listener: listener)
             } catch {
                 if !watch { fail("\(monitorAddress): \(error)") }
                 print("\u{1B}[H\u{1B}[2J\(monitorAddress): \(error)")
@@ -59,6 +62,7 @@ struct StatusCommand: AsyncParsableCommand {
             if watch { fflush(nil) }
             if watch { try? await Task.sleep(for: .seconds(1)) }
         } while watch
+        await listener.close()
     }
 
     /// `--watch` ends on SIGINT (Ctrl-C) or SIGTERM with exit status 0, the last screen whole
@@ -73,7 +77,8 @@ struct StatusCommand: AsyncParsableCommand {
         }
     }
 
-    static func report(host: String, port: Int, monitorPassword: String?, redisUser: String?, redisPassword: String?) async throws -> StatusReport {
+    static func report(host: String, port: Int, monitorPassword: String?, redisUser: String?, redisPassword: String?,
+                       listener: HelloListener) async throws -> StatusReport {
         let asked = "\(host):\(port)"
         let c = try await RedisConnection.connect(RedisConnectionConfiguration(
             host: host, port: port, password: monitorPassword, connectTimeout: .seconds(2), commandTimeout: .seconds(3)))
@@ -81,6 +86,8 @@ struct StatusCommand: AsyncParsableCommand {
         let masters = try await c.send(["SENTINEL", "MASTERS"])
         if let error = masters.errorMessage { throw StatusFailure("SENTINEL MASTERS: \(error)") }
         let ownNode = (try? await c.send(["INFO", "node"]))?.string.flatMap { StatusReport.NodeInfo(info: $0) }
+        // Its run ID, to find its own hellos (redis-sentinel before 6.2 has no MYID: by address then).
+        let ownID = (try? await c.send(["SENTINEL", "MYID"]))?.string
         var groups: [StatusReport.Group] = []
         var nodeOf: [String: StatusReport.NodeInfo?] = [:]
         for entry in masters.array ?? [] {
@@ -98,7 +105,8 @@ struct StatusCommand: AsyncParsableCommand {
                 }
                 await m.close()
             }
-            var group = StatusReport.Group(master: f, replicas: replicas, sentinels: sentinels, asked: asked, masterOffset: offset)
+            var group = StatusReport.Group(master: f, replicas: replicas, sentinels: sentinels, asked: asked, askedRunID: ownID,
+                                           masterOffset: offset)
             group.monitors[0].node = ownNode
             for i in group.monitors.indices.dropFirst() {
                 let address = group.monitors[i].address
@@ -109,6 +117,10 @@ struct StatusCommand: AsyncParsableCommand {
             }
             groups.append(group)
         }
+        // Every monitor's epochs, from its own hellos.
+        await listener.hear(groups)
+        let hellos = listener.hellos
+        for i in groups.indices { groups[i].apply(hellos: hellos) }
         // A tandem monitor's failover history; redis-sentinel has no such section (nil).
         let failovers = (try? await c.send(["INFO", "failovers"]))?.string.flatMap { FailoverSummary.parse(info: $0) }
         return StatusReport(monitor: asked, groups: groups, failovers: failovers)

@@ -38,7 +38,7 @@ struct VRRPCommand: ParsableCommand {
     var logFormat: LogFormat = .text
     @Option(name: .customLong("http"), help: "Serve GET /metrics (Prometheus), the status page (GET /) and /status.json on ADDR:PORT (overrides global_defs' tandem_http).")
     var http: String?
-    @Option(name: .customLong("alert-webhook"), help: "POST each state change (vip-state alerts, JSON) to this http:// URL, with retries.")
+    @Option(name: .customLong("alert-webhook"), help: "POST each state change (vip-state alerts, JSON; a FAULT an instance starts in only if it lasts 30 s) to this http:// URL, with retries.")
     var alertWebhook: String?
     @Option(name: .customLong("alert-timeout"), help: "Milliseconds each webhook try may take (default 5000).")
     var alertTimeout: Int?
@@ -88,15 +88,17 @@ struct VRRPCommand: ParsableCommand {
             alerts = AlertDispatcher(settings: settings, daemon: "vrrp", source: config.global.routerID ?? "",
                                      log: { emit("tandem vrrp: alerts: " + $0) })
         }
+        // A FAULT an instance starts in (a tracked object still down) is alerted only if it lasts.
+        let vipAlerts = alerts.map { VRRPAlerts(dispatcher: $0) }
         let live = LiveVirtualServers()
         let daemon: VRRPDaemon
         do {
             let path = self.path
             daemon = try VRRPDaemon(configuration: config, addressGuard: addressGuardLaunch,
                                     onReload: { reloadConfiguration(path: path, running: config, live: live, emit: emit) },
-                                    onStateChange: { [alerts] instance, state, priority, addresses in
-                guard let alerts, let alert = AlertRules.vrrpState(instance: instance, state: state.rawValue, priority: Int(priority), addresses: addresses) else { return }
-                alerts.post(alert)
+                                    onStateChange: { [vipAlerts] instance, state, priority, addresses, causes in
+                vipAlerts?.stateChanged(instance: instance, state: state.rawValue, priority: Int(priority), addresses: addresses,
+                                        faultCauses: causes)
             }, log: { emit("tandem vrrp: " + $0) })
         } catch {
             emit("tandem vrrp: \(error)")

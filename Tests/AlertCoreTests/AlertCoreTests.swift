@@ -71,6 +71,8 @@ struct AlertRulesTests {
         #expect(AlertRules.vrrpState(instance: "VI_1", state: "BACKUP", priority: 100, addresses: [])?.summary
                 == "VRRP instance VI_1 is BACKUP: no longer holds its addresses")
         #expect(AlertRules.vrrpState(instance: "VI_1", state: "INITIALIZE", priority: 100, addresses: []) == nil)
+        // keepalived's notify word, VRRPState.initialize's raw value
+        #expect(AlertRules.vrrpState(instance: "VI_1", state: "INIT", priority: 100, addresses: []) == nil)
     }
 }
 
@@ -215,5 +217,148 @@ struct AlertPayloadTests {
         #expect(e.port == 25 && e.server == "mail.example:25")
         #expect(throws: AlertSettingError.self) { try EmailTarget(server: "m:25", from: "nobody", to: ["a@x"]) }
         #expect(throws: AlertSettingError.self) { try EmailTarget(server: "m:25", from: "t@x", to: []) }
+    }
+}
+
+@Suite("VRRPAlertFilter: the FAULT a daemon starts in, on a simulated clock")
+struct VRRPAlertFilterTests {
+    static let vip = ["10.0.0.100"]
+
+    @Test("a start with a tracked script not passed yet: INIT, FAULT, then BACKUP inside the grace: no critical alert")
+    func startupFaultIsNotAlerted() {
+        var filter = VRRPAlertFilter(startedAt: 1000, startupGraceMilliseconds: 30_000)
+        let r1 = filter.stateChanged(instance: "VI_1", state: "INIT", priority: 100, addresses: Self.vip, now: 1000)
+        #expect(r1 == nil)
+        let r2 = filter.stateChanged(instance: "VI_1", state: "FAULT", priority: 100, addresses: Self.vip, now: 1002)
+        #expect(r2 == nil)
+        let backup = filter.stateChanged(instance: "VI_1", state: "BACKUP", priority: 100, addresses: Self.vip, now: 3500)
+        #expect(backup?.severity == .info)
+        #expect(backup?.fields["state"] == "BACKUP")
+        // The grace ends with nothing waiting: no late alert.
+        let r3 = filter.tick(now: 31_000)
+        #expect(r3.isEmpty)
+        let r4 = filter.tick(now: 90_000)
+        #expect(r4.isEmpty)
+    }
+
+    @Test("a FAULT after the instance has been BACKUP or MASTER is critical at once, inside the grace too")
+    func laterFaultIsAlerted() {
+        var filter = VRRPAlertFilter(startedAt: 0, startupGraceMilliseconds: 30_000)
+        _ = filter.stateChanged(instance: "VI_1", state: "FAULT", priority: 100, addresses: Self.vip, now: 5)
+        let master = filter.stateChanged(instance: "VI_1", state: "MASTER", priority: 150, addresses: Self.vip, now: 2000)
+        #expect(master?.severity == .warning)
+        let fault = filter.stateChanged(instance: "VI_1", state: "FAULT", priority: 150, addresses: Self.vip, now: 4000)
+        #expect(fault?.kind == .vipState)
+        #expect(fault?.severity == .critical)
+        #expect(fault?.summary == "VRRP instance VI_1 is FAULT: no longer holds 10.0.0.100")
+        #expect(fault?.fields["since_start"] == nil)
+        // And after the grace, a FAULT again (from BACKUP) as well.
+        _ = filter.stateChanged(instance: "VI_1", state: "BACKUP", priority: 100, addresses: Self.vip, now: 40_000)
+        let r5 = filter.stateChanged(instance: "VI_1", state: "FAULT", priority: 100, addresses: Self.vip, now: 50_000)
+        #expect(r5?.severity == .critical)
+        let r6 = filter.tick(now: 60_000)
+        #expect(r6.isEmpty)
+    }
+
+    @Test("an instance still in its startup FAULT when the grace ends is alerted then, critical, once")
+    func faultThatLastsIsAlertedAtTheGrace() {
+        var filter = VRRPAlertFilter(startedAt: 10_000, startupGraceMilliseconds: 30_000)
+        #expect(filter.graceEndsAt == 40_000)
+        let r7 = filter.stateChanged(instance: "VI_1", state: "FAULT", priority: 100, addresses: Self.vip, now: 10_001)
+        #expect(r7 == nil)
+        let r8 = filter.tick(now: 39_999)
+        #expect(r8.isEmpty)
+        let late = filter.tick(now: 40_000)
+        #expect(late.count == 1)
+        #expect(late.first?.severity == .critical)
+        #expect(late.first?.group == "VI_1")
+        #expect(late.first?.fields["state"] == "FAULT")
+        #expect(late.first?.fields["since_start"] == "1")
+        #expect(late.first?.summary == "VRRP instance VI_1 is still FAULT 30 s after its start: it has not held 10.0.0.100")
+        let r9 = filter.tick(now: 41_000)
+        #expect(r9.isEmpty)
+        // Past its start now: leaving FAULT and coming back is alerted as usual.
+        let r10 = filter.stateChanged(instance: "VI_1", state: "BACKUP", priority: 100, addresses: Self.vip, now: 42_000)
+        #expect(r10?.severity == .info)
+        let r11 = filter.stateChanged(instance: "VI_1", state: "FAULT", priority: 100, addresses: Self.vip, now: 43_000)
+        #expect(r11?.severity == .critical)
+    }
+
+    @Test("an instance that first goes to FAULT after the grace is alerted at once; instances are apart")
+    func faultAfterTheGraceAndTwoInstances() {
+        var filter = VRRPAlertFilter(startedAt: 0, startupGraceMilliseconds: 10_000)
+        let r12 = filter.stateChanged(instance: "A", state: "FAULT", priority: 100, addresses: [], now: 1)
+        #expect(r12 == nil)
+        let r13 = filter.stateChanged(instance: "B", state: "BACKUP", priority: 100, addresses: [], now: 2)
+        #expect(r13?.severity == .info)
+        let r14 = filter.stateChanged(instance: "C", state: "FAULT", priority: 100, addresses: [], now: 12_000)
+        #expect(r14?.severity == .critical)
+        let late = filter.tick(now: 12_001)
+        #expect(late.map(\.group) == ["A"])
+        #expect(late.first?.summary == "VRRP instance A is still FAULT 10 s after its start: it has not held its addresses")
+    }
+
+    @Test("STOP during the start (a daemon stopped early) is alerted as usual and ends the wait")
+    func stopEndsTheStart() {
+        var filter = VRRPAlertFilter(startedAt: 0)
+        let r15 = filter.stateChanged(instance: "VI_1", state: "FAULT", priority: 100, addresses: Self.vip, now: 1)
+        #expect(r15 == nil)
+        let r16 = filter.stateChanged(instance: "VI_1", state: "STOP", priority: 100, addresses: Self.vip, now: 2)
+        #expect(r16?.fields["state"] == "STOP")
+        let r17 = filter.tick(now: 30_000)
+        #expect(r17.isEmpty)
+    }
+
+    static let eligible = "node eligible"
+
+    @Test("a node agent held out (`node eligible` down): nothing at start, never a late alert; a warning when it lets the VIP go")
+    func heldOutByTheNodeAgent() {
+        var filter = VRRPAlertFilter(startedAt: 0, startupGraceMilliseconds: 30_000, ownCauses: [Self.eligible])
+        let r1 = filter.stateChanged(instance: "VI_1", state: "INIT", priority: 100, addresses: Self.vip, now: 0)
+        let r2 = filter.stateChanged(instance: "VI_1", state: "FAULT", priority: 100, addresses: Self.vip,
+                                     faultCauses: [Self.eligible], now: 2)
+        #expect(r1 == nil && r2 == nil)
+        // A replica's node in direct placement stays held out: no alert when the grace ends either.
+        let late = filter.tick(now: 30_000)
+        #expect(late.isEmpty)
+        // Let in, it bids, wins: BACKUP (info), MASTER (warning).
+        let backup = filter.stateChanged(instance: "VI_1", state: "BACKUP", priority: 150, addresses: Self.vip, now: 40_000)
+        let master = filter.stateChanged(instance: "VI_1", state: "MASTER", priority: 150, addresses: Self.vip, now: 43_000)
+        #expect(backup?.severity == .info && master?.severity == .warning)
+        // Held out again (cut off from the majority): the VIP leaves, a warning, not critical.
+        let out = filter.stateChanged(instance: "VI_1", state: "FAULT", priority: 150, addresses: Self.vip,
+                                      faultCauses: [Self.eligible], now: 50_000)
+        #expect(out?.kind == .vipState && out?.severity == .warning)
+        #expect(out?.fields["state"] == "FAULT" && out?.fields["held_out"] == "1" && out?.fields["fault"] == Self.eligible)
+        #expect(out?.summary == "VRRP instance VI_1 is FAULT, held out (node eligible): no longer holds 10.0.0.100")
+        // From BACKUP (the old master's node leaving the election after down-after): info.
+        let back = filter.stateChanged(instance: "VI_1", state: "BACKUP", priority: 100, addresses: Self.vip, now: 60_000)
+        let leave = filter.stateChanged(instance: "VI_1", state: "FAULT", priority: 100, addresses: Self.vip,
+                                        faultCauses: [Self.eligible], now: 65_000)
+        #expect(back?.severity == .info && leave?.severity == .info)
+        #expect(leave?.summary == "VRRP instance VI_1 is FAULT, held out (node eligible): does not bid for 10.0.0.100")
+    }
+
+    @Test("a real cause is critical at once after the start, also beside the agent's own; named in `fault`")
+    func realCauseIsCritical() {
+        var filter = VRRPAlertFilter(startedAt: 0, startupGraceMilliseconds: 30_000, ownCauses: [Self.eligible])
+        _ = filter.stateChanged(instance: "VI_1", state: "BACKUP", priority: 100, addresses: Self.vip, now: 1000)
+        let script = filter.stateChanged(instance: "VI_1", state: "FAULT", priority: 100, addresses: Self.vip,
+                                         faultCauses: ["chk_redis"], now: 2000)
+        #expect(script?.severity == .critical && script?.fields["fault"] == "chk_redis" && script?.fields["held_out"] == nil)
+        _ = filter.stateChanged(instance: "VI_1", state: "BACKUP", priority: 100, addresses: Self.vip, now: 3000)
+        let both = filter.stateChanged(instance: "VI_1", state: "FAULT", priority: 100, addresses: Self.vip,
+                                       faultCauses: ["eth0", Self.eligible], now: 4000)
+        #expect(both?.severity == .critical && both?.fields["fault"] == "eth0,node eligible")
+        // A sync group's FAULT names no cause of its own: a real fault too.
+        _ = filter.stateChanged(instance: "VI_2", state: "MASTER", priority: 100, addresses: [], now: 5000)
+        let group = filter.stateChanged(instance: "VI_2", state: "FAULT", priority: 100, addresses: [], now: 6000)
+        #expect(group?.severity == .critical && group?.fields["fault"] == nil)
+        // A real FAULT at start is held for the grace, and then named with its cause.
+        var start = VRRPAlertFilter(startedAt: 0, startupGraceMilliseconds: 5000, ownCauses: [Self.eligible])
+        let held = start.stateChanged(instance: "VI_1", state: "FAULT", priority: 100, addresses: [], faultCauses: ["eth0"], now: 1)
+        #expect(held == nil)
+        let due = start.tick(now: 5000)
+        #expect(due.first?.severity == .critical && due.first?.fields["fault"] == "eth0" && due.first?.fields["since_start"] == "1")
     }
 }

@@ -123,4 +123,60 @@ struct CheckConfigTests {
             #expect(worst.status == 2, "\(worst.output)")
         }
     }
+
+    /// The files of docs/operations.md's "Configure" section, each code block's part after a
+    /// `# /etc/tandem/NAME` line, keyed by NAME.
+    static func configureSectionFiles() throws -> [String: String] {
+        let text = try String(contentsOf: here.appendingPathComponent("../../docs/operations.md").standardizedFileURL, encoding: .utf8)
+        let start = try #require(text.range(of: "## Configure\n"))
+        let end = try #require(text.range(of: "\n## Upgrade\n", range: start.upperBound..<text.endIndex))
+        var files: [String: String] = [:]
+        var current: String?
+        var inBlock = false
+        for line in text[start.upperBound..<end.lowerBound].split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("```") {
+                inBlock.toggle()
+                current = nil
+                continue
+            }
+            guard inBlock else { continue }
+            if line.hasPrefix("# /etc/tandem/") {
+                let name = String(line.dropFirst("# /etc/tandem/".count).prefix { $0 != " " })
+                current = name
+                files[name] = ""
+            } else if let name = current {
+                files[name, default: ""] += line + "\n"
+            }
+        }
+        return files
+    }
+
+    @Test("docs/operations.md's Configure files: check-config 0 on the .conf and .yaml, 2 on the proxy's .env, --check summaries")
+    func documentedConfigureFiles() throws {
+        let files = try Self.configureSectionFiles()
+        #expect(Set(files.keys) == ["n1.yaml", "sentinel-main.conf", "keepalived-main.conf", "proxy-main.env"], "\(files.keys)")
+        try withTemporaryDirectory { dir in
+            for (name, text) in files {
+                try text.write(to: dir.appendingPathComponent(name), atomically: true, encoding: .utf8)
+            }
+            let path = { (name: String) in dir.appendingPathComponent(name).path }
+            let checked = try runTandem(["check-config", path("keepalived-main.conf"), path("sentinel-main.conf"), path("n1.yaml")])
+            #expect(checked.status == 0, "\(checked.output)")
+            for (name, kind) in [("keepalived-main.conf", "keepalived"), ("sentinel-main.conf", "sentinel"), ("n1.yaml", "node")] {
+                #expect(checked.output.contains("\(path(name)): OK (\(kind))"), "\(checked.output)")
+            }
+            let env = try runTandem(["check-config", path("proxy-main.env")])
+            #expect(env.status == 2 && env.output.contains("cannot tell whether this is a sentinel.conf, a keepalived.conf or a node.yaml"),
+                    "\(env.output)")
+            let node = try runTandem(["run", "--check", path("n1.yaml")])
+            #expect(node.status == 0 && node.output.contains("proxy on 0.0.0.0:6380; virtual IP 10.0.0.100/24 on eth0 (proxy, VRRPv3); metrics and status page on 127.0.0.1:9121"),
+                    "\(node.output)")
+            #expect(try runTandem(["vrrp", "--check", path("keepalived-main.conf")]).status == 0)
+            // The proxy's line: its options as the unit passes them (split at white space).
+            let line = try #require(files["proxy-main.env"]?.split(separator: "\n").first { $0.hasPrefix("TANDEM_PROXY_ARGS=") })
+            #expect(line.contains("--http 127.0.0.1:9122"))
+            let bad = try runTandem(["proxy", "--listen", "127.0.0.1:0", "--sentinel", "127.0.0.1:1", "--master-name", "m", "--http", "nonsense"])
+            #expect(bad.status == 1 && bad.output.contains("tandem proxy: --http nonsense: expected ADDR:PORT (e.g. 127.0.0.1:9121)"), "\(bad.output)")
+        }
+    }
 }

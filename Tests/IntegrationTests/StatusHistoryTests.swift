@@ -63,6 +63,47 @@ struct StatusHistoryTests {
             let afters = (failover["steps"] as? [[String: Any]] ?? []).compactMap { $0["afterMilliseconds"] as? Int }
             #expect(afters == afters.sorted() && afters.first == 0, "\(afters)")
 
+            // Every monitor's epochs, asked of a tandem sentinel and of the redis-sentinel, against
+            // what each sentinel says of itself: the current epoch it saved (`sentinel current-epoch`,
+            // written at once when it changes; no reply of a redis-sentinel carries it) and SENTINEL
+            // MASTER's config-epoch. Retried: a second failover may follow on loopback.
+            var lastEpochs = ""
+            try await waitUntil("tandem status to show each monitor's own epochs", timeout: .seconds(30)) {
+                var truth: [String: (current: Int, config: Int)] = [:]
+                for s in sentinels {
+                    let saved = try s.configText().split(separator: "\n").first { $0.hasPrefix("sentinel current-epoch ") }
+                    guard let current = saved.flatMap({ Int($0.split(separator: " ").last ?? "") }) else { return false }
+                    let fields = try await s.command(["SENTINEL", "MASTER", "mymaster"]).array ?? []
+                    let pairs = stride(from: 0, to: fields.count - 1, by: 2).map { (fields[$0].string ?? "", fields[$0 + 1].string ?? "") }
+                    guard let config = pairs.first(where: { $0.0 == "config-epoch" }).flatMap({ Int($0.1) }) else { return false }
+                    truth["127.0.0.1:\(s.port)"] = (current, config)
+                }
+                for asked in [sentinels[0], sentinels[2]] {
+                    let (status, json) = try runProgram(try tandemExecutable(), ["status", "--json", "--monitor", "127.0.0.1:\(asked.port)"])
+                    lastEpochs = "truth \(truth)\n\(asked.kind) said:\n\(json)"
+                    guard status == 0, let object = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any],
+                          let monitors = ((object["groups"] as? [[String: Any]])?.first?["monitors"]) as? [[String: Any]],
+                          monitors.count == 3 else { return false }
+                    for m in monitors {
+                        guard let address = m["address"] as? String, let t = truth[address],
+                              m["currentEpoch"] as? Int == t.current, m["configEpoch"] as? Int == t.config else { return false }
+                    }
+                }
+                return truth.values.allSatisfy { $0.current >= 1 && $0.config >= 1 }
+            }
+            print("epochs heard: \(lastEpochs)")
+            // The table shows them in the monitor rows (`epoch`, `cfg`).
+            let epochTable = try runProgram(try tandemExecutable(), ["status", "--monitor", "127.0.0.1:\(sentinels[2].port)"])
+            print("tandem status of the redis-sentinel after the failover:\n\(epochTable.output)")
+            let monitorRows = epochTable.output.split(separator: "\n").filter { row in sentinels.contains { row.hasPrefix("  127.0.0.1:\($0.port) ") } }
+            #expect(monitorRows.count == 3, "\(epochTable.output)")
+            for row in monitorRows {
+                let cells = row.split(separator: " ")
+                // address, state, then `N ms` (peers) or `-` (the one asked), then epoch and cfg.
+                let epochs = cells[2] == "-" ? Array(cells[3...4]) : Array(cells[4...5])
+                #expect(epochs.allSatisfy { (Int($0) ?? 0) >= 1 }, "\(row)")
+            }
+
             // redis-sentinel keeps none, and the table says so; its JSON has no failovers key.
             let redis = try runProgram(try tandemExecutable(), ["status", "--monitor", "127.0.0.1:\(sentinels[2].port)"])
             #expect(redis.status == 0)
@@ -136,6 +177,9 @@ struct StatusHistoryTests {
             #expect((node["proxyCommands"] as? Int ?? 0) > 0)
             #expect(node["proxyCommandsPerSecond"] as? Double != nil || node["proxyCommandsPerSecond"] as? Int != nil)
             #expect(object["failovers"] as? [Any] != nil, "a node agent's monitor keeps the history")
+            // Node agents' monitors publish hellos too: each one's epochs, heard (no failover yet: 0).
+            #expect(monitors.count == 3 && monitors.allSatisfy { $0["currentEpoch"] as? Int == 0 && $0["configEpoch"] as? Int == 0 },
+                    "\(json)")
             writer.cancel()
             let sent = await writer.value
             await client.close()

@@ -9,9 +9,10 @@ import Glibc
 #endif
 
 /// The status page (`GET /` of `--http`) in a real headless browser: three tandem sentinels with
-/// `--http` watch a master and its replica; Debian's chromium loads the page before and after a
-/// kill -9 of the master and the DOM it built from /status.json must show the topology and the
-/// failover's steps. Skipped without chromium, except under CI=true (then it fails).
+/// `--http` watch a master and its replica; Debian's chromium, driven over DevTools, loads each
+/// sentinel's page once before a kill -9 of the master, and the DOM those same pages redraw from
+/// /status.json must show the topology and then the failover's steps, with no reload between.
+/// Skipped without chromium, except under CI=true (then it fails).
 @Suite("status page: GET / in headless chromium through a failover", .serialized, .timeLimit(.minutes(3)),
        .enabled(if: SentinelProcess.shouldRunTests, "redis-server or redis-sentinel is not installed"),
        .enabled(if: Chromium.binary != nil || isCI, "chromium is not installed (apt-get install chromium)"))
@@ -62,10 +63,24 @@ struct StatusPageTests {
             #expect(group["master"] as? String == oldMaster)
             #expect((group["replicas"] as? [[String: Any]])?.map { $0["address"] as? String } == [newMaster])
             #expect((group["monitors"] as? [Any])?.count == 3)
+            // Its own monitor entry carries its epochs from its state (the peers' only tandem status hears).
+            let own = try #require((group["monitors"] as? [[String: Any]])?.first)
+            #expect(own["currentEpoch"] as? Int == 0 && own["configEpoch"] as? Int == 0 && own["helloMaster"] as? String == oldMaster, "\(own)")
+            #expect(own["runID"] as? String != nil)
             #expect((before["failovers"] as? [Any])?.isEmpty == true)
 
-            // The browser, before: the topology, no failover yet.
-            let dom = try await browser.dumpDOM("http://127.0.0.1:\(httpPorts[0])/")
+            // The browser: every sentinel's page loaded once, before the failover, and never
+            // again (no reload below: each page must redraw itself from /status.json). A mark
+            // set on each page's window now would be gone after a reload.
+            let live = try DevToolsBrowser(binary: try #require(Chromium.binary), directory: browser.directory)
+            defer { live.close() }
+            let pages = try httpPorts.map { try live.open("http://127.0.0.1:\($0)/") }
+            try await waitUntil("every page to draw /status.json once", timeout: .seconds(20)) {
+                try pages.allSatisfy { try live.dom($0).contains("data-loaded=\"1\"") }
+            }
+            let mark = UUID().uuidString
+            for page in pages { _ = try live.evaluate("window.tandemLoadMark = \"\(mark)\"", in: page) }
+            let dom = try live.dom(pages[0])
             #expect(dom.contains("data-loaded=\"1\""), "the page rendered /status.json: \(dom.prefix(400))")
             #expect(dom.contains("data-role=\"master\" data-address=\"\(oldMaster)\""))
             #expect(dom.contains("data-role=\"replica\" data-address=\"\(newMaster)\""))
@@ -84,13 +99,23 @@ struct StatusPageTests {
                 for port in httpPorts { documents.append(try await Self.document(port)) }
                 return documents.allSatisfy { (($0["failovers"] as? [[String: Any]])?.last?["outcome"] as? String) == "switched" }
             }
+            for d in documents {
+                let own = (((d["groups"] as? [[String: Any]])?.first?["monitors"]) as? [[String: Any]])?.first
+                #expect((own?["currentEpoch"] as? Int ?? 0) >= 1, "each sentinel's own current epoch after the failover: \(own ?? [:])")
+            }
             let leaders = documents.indices.filter { ((documents[$0]["failovers"] as? [[String: Any]])?.last?["leader"] as? String) == "self" }
             #expect(leaders.count == 1, "leaders: \(leaders)")
             let leader = try #require(leaders.first)
 
-            // The browser, after, on the leader's page: the bar and every step, the new master.
+            // The leader's page, loaded before the kill and not since: it has drawn the bar and
+            // every step, and the new master.
             let url = "http://127.0.0.1:\(httpPorts[leader])/"
-            let after = try await browser.dumpDOM(url) { $0.contains("data-outcome=\"switched\"") }
+            var after = ""
+            try await waitUntil("the leader's open page to draw the failover without a reload", timeout: .seconds(10)) {
+                after = try live.dom(pages[leader])
+                return after.contains("data-outcome=\"switched\"") && after.contains("data-role=\"master\" data-address=\"\(newMaster)\"")
+            }
+            #expect(try live.evaluate("window.tandemLoadMark", in: pages[leader]) as? String == mark, "the page was not reloaded")
             #expect(after.contains("data-role=\"master\" data-address=\"\(newMaster)\""), "\(after.prefix(600))")
             #expect(after.contains("data-role=\"replica\" data-address=\"\(oldMaster)\""))
             #expect(after.contains("class=\"failover\" data-master=\"mymaster\" data-outcome=\"switched\" data-to=\"\(newMaster)\""))
@@ -107,7 +132,12 @@ struct StatusPageTests {
             // A follower's page: the same failover as it saw it (its vote, the switch it learnt;
             // its own +sdown only if it saw the crash before the leader's hello).
             let follower = try #require(httpPorts.indices.first { $0 != leader })
-            let seen = try await browser.dumpDOM("http://127.0.0.1:\(httpPorts[follower])/") { $0.contains("data-outcome=\"switched\"") }
+            var seen = ""
+            try await waitUntil("a follower's open page to draw the failover without a reload", timeout: .seconds(10)) {
+                seen = try live.dom(pages[follower])
+                return seen.contains("data-outcome=\"switched\"") && seen.contains("data-role=\"master\" data-address=\"\(newMaster)\"")
+            }
+            #expect(try live.evaluate("window.tandemLoadMark", in: pages[follower]) as? String == mark, "the page was not reloaded")
             #expect(seen.contains("data-role=\"master\" data-address=\"\(newMaster)\""))
             #expect(seen.contains("data-outcome=\"switched\""))
             #expect(seen.contains("data-event=\"+switch-master\""))
@@ -166,6 +196,15 @@ struct StatusPageTests {
             #expect((first["proxy"] as? [String: Any])?["listen"] as? String == "127.0.0.1:\(proxyPorts[0])")
             let monitors = try #require(((first["groups"] as? [[String: Any]])?.first?["monitors"]) as? [[String: Any]])
             #expect((monitors.first?["node"] as? [String: Any])?["name"] as? String == "n1", "INFO node on the node's own monitor")
+            // n2's page, loaded once before the kill and never reloaded (a mark on its window).
+            let live = try DevToolsBrowser(binary: try #require(Chromium.binary), directory: browser.directory)
+            defer { live.close() }
+            let page = try live.open("http://127.0.0.1:\(httpPorts[1])/")
+            try await waitUntil("n2's page to draw /status.json once", timeout: .seconds(20)) {
+                try live.dom(page).contains("data-role=\"master\" data-address=\"\(oldMaster)\"")
+            }
+            let mark = UUID().uuidString
+            _ = try live.evaluate("window.tandemLoadMark = \"\(mark)\"", in: page)
 
             master.kill9()
             let replicaAddresses = Set(replicas.map { "127.0.0.1:\($0.port)" })
@@ -178,7 +217,12 @@ struct StatusPageTests {
                 }
                 return true
             }
-            let dom = try await browser.dumpDOM("http://127.0.0.1:\(httpPorts[1])/")
+            var dom = ""
+            try await waitUntil("n2's open page to draw the failover", timeout: .seconds(10)) {
+                dom = try live.dom(page)
+                return dom.contains("data-outcome=\"switched\"") && !dom.contains("data-role=\"master\" data-address=\"\(oldMaster)\"")
+            }
+            #expect(try live.evaluate("window.tandemLoadMark", in: page) as? String == mark, "the page was not reloaded")
             // The master the page drew (a second failover may follow the first: on loopback the
             // promoted replica was seen down about 1 run in 5, and the page then shows both).
             let drawn = try #require(dom.firstMatch(of: try Regex("data-role=\"master\" data-address=\"([^\"]+)\""))?.output[1].substring)
@@ -201,8 +245,8 @@ struct StatusPageTests {
     }
 }
 
-/// Debian's chromium, headless, run to its end for each page (`--dump-dom`, `--screenshot`),
-/// with a time limit; a run past it is killed by its PID.
+/// Debian's chromium, headless, run to its end for a screenshot, with a time limit; a run past
+/// it is killed by its PID. (The pages under test are driven live: `DevToolsBrowser`.)
 struct Chromium {
     static let binary: String? = findExecutable("chromium")
     let directory: URL
@@ -214,29 +258,6 @@ struct Chromium {
     }
 
     func cleanUp() { try? FileManager.default.removeItem(at: directory) }
-
-    /// The DOM after the page's scripts ran for `budget` ms of virtual time (the page polls
-    /// status.json every second; fetches hold virtual time until they are answered).
-    /// The DOM once the page has drawn /status.json (`data-loaded="1"`) and `ready` holds: a
-    /// busy machine can end chromium's virtual-time budget before the first fetch is answered,
-    /// so up to five loads.
-    func dumpDOM(_ url: String, budget: Int = 2500, until ready: (String) -> Bool = { _ in true }) async throws -> String {
-        var dom = ""
-        for _ in 0..<5 {
-            dom = try await dumpDOMOnce(url, budget: budget)
-            if dom.contains("data-loaded=\"1\"") && ready(dom) { return dom }
-        }
-        return dom
-    }
-
-    func dumpDOMOnce(_ url: String, budget: Int = 2500) async throws -> String {
-        let out = try await run(["--virtual-time-budget=\(budget)", "--dump-dom", url])
-        let text = String(decoding: out, as: UTF8.self)
-        guard let start = text.range(of: "<html"), let end = text.range(of: "</html>", options: .backwards) else {
-            throw HarnessError("chromium printed no DOM for \(url): \(text.prefix(300))")
-        }
-        return String(text[start.lowerBound..<end.upperBound])
-    }
 
     /// A PNG of the page, 1000 px wide.
     func screenshot(_ url: String, budget: Int = 2500) async throws -> [UInt8] {

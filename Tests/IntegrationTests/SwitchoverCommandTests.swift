@@ -98,7 +98,7 @@ struct StatusCommandTests {
                 let (status, output) = try runProgram(try tandemExecutable(), ["status", "--monitor", "127.0.0.1:\(s.port)"])
                 #expect(status == 0, "\(s.kind): \(output)")
                 let lines = output.split(separator: "\n").map(String.init)
-                #expect(lines.first == "group mymaster: master 127.0.0.1:\(master.port) ok  epoch 0  quorum 2", "\(s.kind): \(output)")
+                #expect(lines.first == "group mymaster: master 127.0.0.1:\(master.port) ok  config epoch 0  quorum 2", "\(s.kind): \(output)")
                 for r in replicas {
                     #expect(lines.contains { $0.hasPrefix("  127.0.0.1:\(r.port) ") && $0.contains(" up ") }, "\(s.kind): \(output)")
                 }
@@ -116,6 +116,12 @@ struct StatusCommandTests {
             #expect((group["replicas"] as? [[String: Any]])?.count == 2)
             #expect((group["monitors"] as? [[String: Any]])?.count == 3)
             #expect(group["masterOffset"] as? Int != nil, "the master's offset read from the master")
+            // Before any failover every monitor's hello says epoch 0, config epoch 0, this master
+            // (heard within the 2.5 s status listens: each sentinel publishes every 2 s).
+            for m in group["monitors"] as? [[String: Any]] ?? [] {
+                #expect(m["currentEpoch"] as? Int == 0 && m["configEpoch"] as? Int == 0, "\(m)")
+                #expect(m["helloMaster"] as? String == "127.0.0.1:\(master.port)", "\(m)")
+            }
             // Nobody there: exit 1 with the reason.
             let nobody = try runProgram(try tandemExecutable(), ["status", "--monitor", "127.0.0.1:\(try freeLoopbackPort())"])
             #expect(nobody.status == 1 && nobody.output.hasPrefix("tandem status: 127.0.0.1:"), "\(nobody.output)")
