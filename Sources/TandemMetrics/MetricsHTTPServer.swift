@@ -80,7 +80,7 @@ public struct HTTPEndpoint: Sendable, Hashable, CustomStringConvertible {
 
     public init(parsing text: String) throws {
         guard let address = HostPort(text, ports: 0...65535) else {
-            throw HTTPStartError("--http \(text): expected ADDR:PORT (e.g. 127.0.0.1:9121, [::1]:9121)")
+            throw HTTPStartError("--http \(text): expected ADDR:PORT (e.g. 127.0.0.1:9121)")
         }
         self.host = address.host
         self.port = address.port

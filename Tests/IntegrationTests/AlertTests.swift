@@ -381,6 +381,40 @@ struct AlertTests {
         }
     }
 
+    @Test("a webhook try that gets no answer ends after tandem-alert-timeout, is tried again after the backoff, and is given up after tandem-alert-attempts")
+    func webhookTryTimesOut() async throws {
+        let sink = try await AlertSink(.hang)
+        defer { sink.stop() }
+        try await withReplicationGroup(replicas: 2) { master, replicas in
+            var sentinels: [SentinelProcess] = []
+            defer { sentinels.forEach { $0.stop() } }
+            for _ in 0..<3 {
+                sentinels.append(try await SentinelProcess(
+                    kind: .tandem, monitoring: master,
+                    extraLines: ["sentinel tandem-alert-timeout 300", "sentinel tandem-alert-attempts 2"],
+                    arguments: ["--alert-webhook", "http://127.0.0.1:\(sink.port)/"]))
+            }
+            try await waitUntil("the sentinels to discover each other and the replicas", timeout: .seconds(20)) {
+                for s in sentinels {
+                    let k = try await s.known()
+                    if k.sentinels != 2 || k.replicas != 2 { return false }
+                }
+                return true
+            }
+            master.kill9()
+            // The first alert's first try waits 300 ms for an answer that never comes, the second
+            // comes after the 1 s backoff and ends the same way: given up, and the next alert tried.
+            try await waitUntil("a sentinel to give an alert up after its two timed-out tries", timeout: .seconds(30)) {
+                sentinels.contains { $0.logTail(lines: 400).contains("after 2 attempts, given up: no answer within 300 ms") }
+            }
+            let log = try #require(sentinels.first { $0.logTail(lines: 400).contains("given up") }).logTail(lines: 400)
+            #expect(log.contains("no answer within 300 ms; attempt 2 in"), "\(log.suffix(2000))")
+            // Each try was a connection of its own to the sink.
+            #expect(sink.read().filter { $0["accepted"] != nil }.count >= 2)
+            for s in sentinels { #expect(s.isRunning) }
+        }
+    }
+
     @Test("a webhook that never answers does not hold the failover up: it completes while the first alert's try is still waiting")
     func deadWebhookDoesNotDelayFailover() async throws {
         let sink = try await AlertSink(.hang)

@@ -204,8 +204,9 @@ struct MetricsTests {
             try await waitUntil("the node to serve /metrics with its proxy up and the local Redis master (log: \(text()))", timeout: .seconds(30)) {
                 guard child.isRunning else { throw HarnessError("tandem run exited: \(text())") }
                 guard let e = try? await Self.scrape(http) else { return false }
+                // The proxy counts as up once it listens; it knows the master once that answers ROLE.
                 return e.value("tandem_node_proxy_up") == 1 && e.value("tandem_node_local_redis_master") == 1
-                    && e.value("tandem_node_majority_contact") == 1
+                    && e.value("tandem_node_majority_contact") == 1 && e.value("tandem_proxy_master_known") == 1
             }
             let e = try await Self.scrape(http)
             // A one-node group with its Redis up: not fenced, a majority (itself), proxy and Redis up,
