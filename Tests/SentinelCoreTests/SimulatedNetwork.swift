@@ -43,6 +43,9 @@ struct SimulatedNetwork {
 
     struct Message {
         var at: Millis
+        /// Ties broken by link, then by the order sent on that link (not by the order across
+        /// links, which follows the shell's dictionary walks and differs between processes).
+        var link: Link
         var sequence: Int
         /// Delivers it; the flag says whether it is a late copy.
         var deliver: (inout SimulatedGroup, Bool) -> Void
@@ -60,7 +63,12 @@ struct SimulatedNetwork {
     var lateDelay: Millis = 20_000
     var linkTimeout: Millis = 500
     var commandTimeout: Millis = 1_000
-    var random: SplitMix64
+    /// A stream per link, from `seed` and the link's ends: a link's draws do not depend on
+    /// the order in which other links send.
+    var seed: UInt64
+    var randoms: [Link: SplitMix64] = [:]
+    var random = SplitMix64(seed: 0)
+    var sequences: [Link: Int] = [:]
     var tracing = false
     var log: [String] = []
     var queue: [Message] = []
@@ -69,11 +77,18 @@ struct SimulatedNetwork {
     var sent = 0, lost = 0, duplicated = 0, lateCopies = 0
 
     init(seed: UInt64, normal: Behaviour = Behaviour()) {
-        random = SplitMix64(seed: seed)
+        self.seed = seed
         self.normal = normal
     }
 
     func behaviour(_ link: Link) -> Behaviour { links[link] ?? normal }
+
+    static func before(_ x: Message, _ y: Message) -> Bool {
+        if x.at != y.at { return x.at < y.at }
+        if x.link.from != y.link.from { return x.link.from < y.link.from }
+        if x.link.to != y.link.to { return x.link.to < y.link.to }
+        return x.sequence < y.sequence
+    }
 
     mutating func pick(_ range: ClosedRange<Millis>) -> Millis {
         range.lowerBound + Millis(random.next() % UInt64(range.upperBound - range.lowerBound + 1))
@@ -142,6 +157,9 @@ extension SimulatedGroup {
         }
         let link = SimulatedNetwork.Link(from: from, to: to)
         network!.sent += 1
+        network!.random = network!.randoms[link] ?? SplitMix64(seed: network!.seed
+            ^ (UInt64(truncatingIfNeeded: from.port) << 32 | UInt64(truncatingIfNeeded: to.port)) &* 0x9E37_79B9_7F4A_7C15)
+        defer { network!.randoms[link] = network!.random }
         let tracing = network!.tracing
         func trace(_ fate: String) {
             network!.log.append("t=\(now) net \(endpointName(from))→\(endpointName(to)) \(what()): \(fate)")
@@ -153,7 +171,7 @@ extension SimulatedGroup {
             if network!.oneWayCuts[link] == nil && network!.resets[connection] == nil {
                 network!.resets[connection] = now + network!.linkTimeout
             }
-            if let lost { enqueue(at: now + network!.commandTimeout, late: false) { g, _ in lost(&g) } }
+            if let lost { enqueue(at: now + network!.commandTimeout, link: link, late: false) { g, _ in lost(&g) } }
             return
         }
         let first = network!.delay(b)
@@ -164,14 +182,14 @@ extension SimulatedGroup {
         if tracing {
             trace("+\(first) ms" + (second.map { ", duplicate +\($0) ms" } ?? "") + (lateAt.map { ", late copy at t=\($0)" } ?? ""))
         }
-        if let second { enqueue(at: now + second, late: false, deliver) }
-        if let lateAt { enqueue(at: lateAt, late: true, deliver) }
-        if first == 0 { deliver(&self, false) } else { enqueue(at: now + first, late: false, deliver) }
+        if let second { enqueue(at: now + second, link: link, late: false, deliver) }
+        if let lateAt { enqueue(at: lateAt, link: link, late: true, deliver) }
+        if first == 0 { deliver(&self, false) } else { enqueue(at: now + first, link: link, late: false, deliver) }
     }
 
-    mutating func enqueue(at: Millis, late: Bool, _ deliver: @escaping (inout SimulatedGroup, Bool) -> Void) {
-        network!.sequence += 1
-        network!.queue.append(SimulatedNetwork.Message(at: at, sequence: network!.sequence, deliver: deliver, late: late))
+    mutating func enqueue(at: Millis, link: SimulatedNetwork.Link, late: Bool, _ deliver: @escaping (inout SimulatedGroup, Bool) -> Void) {
+        network!.sequences[link, default: 0] += 1
+        network!.queue.append(SimulatedNetwork.Message(at: at, link: link, sequence: network!.sequences[link]!, deliver: deliver, late: late))
     }
 
     /// Delivers every message due by now, earliest first (ties in the order they were sent).
@@ -179,7 +197,7 @@ extension SimulatedGroup {
         while let net = network, !net.queue.isEmpty {
             var best: Int?
             for (k, m) in net.queue.enumerated() where m.at <= now {
-                if let b = best, (net.queue[b].at, net.queue[b].sequence) < (m.at, m.sequence) { continue }
+                if let b = best, SimulatedNetwork.before(net.queue[b], m) { continue }
                 best = k
             }
             guard let best else { return }
