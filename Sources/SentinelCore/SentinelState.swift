@@ -58,6 +58,10 @@ public struct SentinelState: Sendable {
         case voteTwiceInAnEpoch
         /// A coordinated switchover promotes without waiting for the replica to catch up.
         case switchoverSkipsCatchUp
+        /// A candidate takes a peer's reply naming it leader as a vote in its current epoch,
+        /// whatever epoch the reply was for (the missing check: a reply that arrives late, from
+        /// an earlier election, counts again).
+        case countsStaleVoteReply
     }
     var brokenForTesting: DeliberateBug?
 
@@ -167,7 +171,8 @@ public struct SentinelState: Sendable {
             masters[name]!.peersMayHoldAnswers = true
             if let leader, leader != "*" {
                 masters[name]!.sentinels[runID]!.leader = leader
-                masters[name]!.sentinels[runID]!.leaderEpoch = leaderEpoch
+                masters[name]!.sentinels[runID]!.leaderEpoch =
+                    brokenForTesting == .countsStaleVoteReply && leader == myID ? max(leaderEpoch, currentEpoch) : leaderEpoch
             }
             react(name, now: now)
         }

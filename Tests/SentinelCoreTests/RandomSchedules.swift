@@ -17,10 +17,63 @@ struct RandomSchedule {
     /// A deliberate bug put into every sentinel, to show the invariants catch it.
     var bug: SentinelState.DeliberateBug?
 
-    init(seed: UInt64, tracing: Bool = false, bug: SentinelState.DeliberateBug? = nil) {
+    /// Runs without the network model even where the seed would give one (the instant replies of
+    /// the first simulator), to show what only the network's faults find.
+    var noNetwork = false
+    /// The network model, with late copies of the vote messages, in every schedule (for the
+    /// deliberate bug that only such a network can expose).
+    var lateNetwork = false
+
+    init(seed: UInt64, tracing: Bool = false, bug: SentinelState.DeliberateBug? = nil, noNetwork: Bool = false) {
         self.seed = seed
         self.tracing = tracing
         self.bug = bug
+        self.noNetwork = noNetwork
+    }
+
+    /// One fault of the network, from its own random stream: a link's delay, loss or
+    /// duplication, a one-way cut, loss or duplication everywhere, late copies of the vote
+    /// messages, or the network's faults healed.
+    private mutating func networkFault(_ g: inout G, pick: (Int) -> Int) {
+        // A link with a sentinel at one end at least (servers talk to each other only to replicate).
+        let endpoints = g.sentinels.map(\.address) + g.servers.keys.sorted()
+        let s = pick(g.sentinels.count)
+        let other = endpoints.filter { $0 != g.sentinels[s].address }[pick(endpoints.count - 1)]
+        let (from, to) = pick(2) == 0 ? (g.sentinels[s].address, other) : (other, g.sentinels[s].address)
+        let link = SimulatedNetwork.Link(from: from, to: to)
+        let name = "\(g.endpointName(from))→\(g.endpointName(to))"
+        var b = g.network!.behaviour(link)
+        switch pick(8) {
+        case 0:
+            b.minDelay = Millis(pick(3)) * 100
+            b.maxDelay = b.minDelay + Millis(pick(5)) * 100
+            g.network!.links[link] = b
+            note(g, "fault: link \(name) delay \(b.minDelay)–\(b.maxDelay) ms")
+        case 1:
+            b.lossPercent = 10 + pick(80)
+            g.network!.links[link] = b
+            note(g, "fault: link \(name) loses \(b.lossPercent)%")
+        case 2:
+            b.duplicatePercent = 10 + pick(60)
+            g.network!.links[link] = b
+            note(g, "fault: link \(name) duplicates \(b.duplicatePercent)%")
+        case 3:
+            g.network!.oneWayCuts[link] = g.now
+            note(g, "fault: link \(name) cut one way")
+        case 4:
+            g.network!.normal.lossPercent = pick(2) == 0 ? 0 : 5 + pick(30)
+            note(g, "fault: every link loses \(g.network!.normal.lossPercent)%")
+        case 5:
+            g.network!.normal.duplicatePercent = pick(2) == 0 ? 0 : 10 + pick(40)
+            note(g, "fault: every link duplicates \(g.network!.normal.duplicatePercent)%")
+        case 6:
+            g.network!.latePercent = 5 + pick(30)
+            g.network!.lateDelay = Millis(2 + pick(29)) * 1_000
+            note(g, "fault: \(g.network!.latePercent)% of the sentinels' vote messages and hellos also arrive up to \(g.network!.lateDelay) ms late")
+        default:
+            g.network!.heal()
+            note(g, "fault: network faults healed")
+        }
     }
 
     /// What each sentinel voted for in each epoch, the leader elected in each epoch, and the
@@ -39,8 +92,18 @@ struct RandomSchedule {
         if tracing { trace.append("t=\(g.now) \(text())") }
     }
 
+    /// Whether this schedule runs on the simulated network (`SimulatedNetwork`), and its counts.
+    private(set) var networked = false
+    private(set) var messages = (sent: 0, lost: 0, duplicated: 0, late: 0)
+    /// How many 100 ms steps the schedule ran.
+    private(set) var steps = 0
+
     /// The safety invariants, on what happened since the last check.
-    private mutating func check(_ g: G) {
+    private mutating func check(_ g: inout G) {
+        if tracing, g.network != nil, !g.network!.log.isEmpty {
+            trace += g.network!.log
+            g.network!.log = []
+        }
         if eventsSeen.count < g.sentinels.count { eventsSeen += Array(repeating: 0, count: g.sentinels.count - eventsSeen.count) }
         for i in g.sentinels.indices {
             let events = g.sentinels[i].events
@@ -98,7 +161,7 @@ struct RandomSchedule {
         }
     }
 
-    /// Runs the schedule: a settled group, 40 s of random faults, then everything healed and
+    /// Runs the schedule: a settled group, 30 s of random faults (network faults among them in 3 of 4), then everything healed and
     /// restarted; the group must converge on one master within 3 minutes.
     mutating func run() {
         var random = SplitMix64(seed: seed)
@@ -108,18 +171,37 @@ struct RandomSchedule {
         // Every other schedule delays vote requests by a step, so candidates can split the vote.
         g.askLatency = seed % 2 == 0
         for i in g.sentinels.indices { g.sentinels[i].state.brokenForTesting = bug }
+        // The network, from a stream of its own (so the faults above stay those the seed always
+        // gave): in 3 schedules of 4, every message takes a link's delay (a cap of 0–400 ms for
+        // all links), and the faults below add per-link delay, loss, duplication, one-way cuts
+        // and late copies of the sentinels' vote messages.
+        var net = SplitMix64(seed: seed ^ 0x6E65_7477_6F72_6B00)
+        func netPick(_ n: Int) -> Int { Int(net.next() % UInt64(n)) }
+        networked = noNetwork ? false : netPick(4) != 0 || lateNetwork
+        if networked {
+            let cap = Millis([0, 100, 200, 400][netPick(4)])
+            g.network = SimulatedNetwork(seed: net.next(), normal: .init(minDelay: 0, maxDelay: cap))
+            g.network!.tracing = tracing
+            note(g, "network: every link 0–\(cap) ms")
+            if netPick(2) == 0 || lateNetwork {
+                // Late copies of the vote messages from the start in half of them.
+                g.network!.latePercent = 10 + netPick(50)
+                g.network!.lateDelay = Millis(5 + netPick(36)) * 1_000
+                note(g, "network: \(g.network!.latePercent)% of the sentinels' vote messages and hellos also arrive up to \(g.network!.lateDelay) ms late")
+            }
+        }
         g.run(for: 12_000)
-        check(g)
+        check(&g)
         let ports = [6379, 6380, 6381]
         // The role each crashed server had, to come back with.
         var crashedAs: [Int: InstanceAddress?] = [:]
-        let faultsEnd = g.now + 40_000
+        let faultsEnd = g.now + 30_000
         while g.now < faultsEnd {
             let gap = Millis(200 + pick(4_800))
             let until = min(faultsEnd, g.now + gap)
             while g.now < until {
                 g.step()
-                check(g)
+                check(&g)
             }
             let port = ports[pick(ports.count)]
             let address = G.addr(port)
@@ -161,6 +243,7 @@ struct RandomSchedule {
                 g.sentinels[s].clockSkew += jump
                 note(g, "fault: sentinel \(s) clock jumps \(jump) ms")
             }
+            if networked && netPick(2) == 0 { networkFault(&g, pick: netPick) }
         }
         // Heal: every partition and pause gone; crashed servers back with their old role;
         // stopped sentinels back.
@@ -171,11 +254,12 @@ struct RandomSchedule {
             if !g.servers[address]!.alive { g.restart(port, asReplicaOf: crashedAs[port] ?? nil) }
         }
         for i in g.sentinels.indices { g.sentinels[i].alive = true }
+        if networked { g.network!.heal() }
         note(g, "heal: everything")
         let converged = g.run(until: 180_000) { g in
             g.liveMasters.count == 1 && g.converged(on: g.liveMasters[0])
         }
-        check(g)
+        check(&g)
         if tracing {
             for i in g.sentinels.indices {
                 let m = g.sentinels[i].state.masters[G.masterName]!
@@ -186,6 +270,8 @@ struct RandomSchedule {
             }
             trace.append("end servers: " + g.servers.sorted { $0.key < $1.key }.map { "\($0.key) alive \($0.value.alive) paused \($0.value.paused) replicaOf \($0.value.replicaOf.map(\.description) ?? "-")" }.joined(separator: "; "))
         }
+        if let n = g.network { messages = (n.sent, n.lost, n.duplicated, n.lateCopies) }
+        steps = Int(g.now / 100)
         if converged == nil {
             let advertised = g.sentinels.indices.map { g.advertisedMaster($0).map(\.description) ?? "none" }
             violations.append("no convergence 180 s after the heal: live masters \(g.liveMasters), sentinels advertise \(advertised)")
@@ -195,8 +281,10 @@ struct RandomSchedule {
 
 @Suite("Sentinel core: randomized fault schedules")
 struct RandomScheduleTests {
-    /// How many schedules a test run checks (SIMULATE_SCHEDULES to change it).
-    static var count: Int { Int(ProcessInfo.processInfo.environment["SIMULATE_SCHEDULES"] ?? "") ?? 2000 }
+    /// How many schedules a test run checks (SIMULATE_SCHEDULES to change it): 1,500, so that
+    /// with the network model (about 18 schedules per second in a debug build) the three
+    /// simulators (with Writes' 1,000 and VRRP's 2,000) stay within the test command's 3 minutes.
+    static var count: Int { Int(ProcessInfo.processInfo.environment["SIMULATE_SCHEDULES"] ?? "") ?? 1500 }
     static var firstSeed: UInt64 { UInt64(ProcessInfo.processInfo.environment["SIMULATE_FIRST_SEED"] ?? "") ?? 1 }
 
     @Test("one leader and one promotion per epoch, one vote per sentinel per epoch, convergence after the faults heal")
@@ -210,15 +298,24 @@ struct RandomScheduleTests {
         }
         let start = ContinuousClock.now
         var failed: [(UInt64, [String])] = []
+        var networked = 0
+        var steps = 0
+        var messages = (sent: 0, lost: 0, duplicated: 0, late: 0)
         for seed in Self.firstSeed..<(Self.firstSeed + UInt64(Self.count)) {
             var schedule = RandomSchedule(seed: seed)
             schedule.run()
             if !schedule.violations.isEmpty { failed.append((seed, schedule.violations)) }
+            if schedule.networked { networked += 1 }
+            steps += schedule.steps
+            messages.sent += schedule.messages.sent
+            messages.lost += schedule.messages.lost
+            messages.duplicated += schedule.messages.duplicated
+            messages.late += schedule.messages.late
         }
         let seconds = Double((ContinuousClock.now - start).components.attoseconds) / 1e18 + Double((ContinuousClock.now - start).components.seconds)
-        print("simulated \(Self.count) schedules in \(String(format: "%.1f", seconds)) s, \(failed.count) invariant violations (\(String(format: "%.0f", Double(Self.count) / max(seconds, 0.001))) schedules per second, seeds \(Self.firstSeed)–\(Self.firstSeed + UInt64(Self.count) - 1))")
+        print("simulated \(Self.count) schedules in \(String(format: "%.1f", seconds)) s, \(failed.count) invariant violations (\(String(format: "%.0f", Double(Self.count) / max(seconds, 0.001))) schedules per second, seeds \(Self.firstSeed)–\(Self.firstSeed + UInt64(Self.count) - 1); \(steps / max(Self.count, 1)) steps of 100 ms per schedule on average; \(networked) on the simulated network: \(messages.sent) messages, \(messages.lost) lost, \(messages.duplicated) duplicated, \(messages.late) late copies)")
         for (seed, violations) in failed.prefix(5) {
-            Issue.record("seed \(seed): \(violations.prefix(3)); replay: SIMULATE_SEED=\(seed) swift test --disable-xctest --filter RandomScheduleTests")
+            Issue.record("seed \(seed): \(violations.prefix(3)); replay: SIMULATE_SEED=\(seed) swift test --disable-xctest --filter RandomScheduleTests/schedules")
         }
     }
 
@@ -235,5 +332,26 @@ struct RandomScheduleTests {
         }
         #expect(caught != nil, "no schedule of \(Self.count) caught the double vote")
         print("the deliberate double vote was caught by seed \(caught.map(String.init) ?? "none")")
+    }
+
+    @Test("a candidate that counts a vote reply from an earlier election (a deliberate bug) is caught by the network's faults within the same budget, and not without them")
+    func staleVoteReplyIsCaught() {
+        var caught: (seed: UInt64, violations: [String])?
+        for seed in Self.firstSeed..<(Self.firstSeed + UInt64(Self.count)) {
+            var schedule = RandomSchedule(seed: seed, bug: .countsStaleVoteReply)
+            schedule.lateNetwork = true
+            schedule.run()
+            if !schedule.violations.isEmpty {
+                caught = (seed, schedule.violations)
+                break
+            }
+        }
+        #expect(caught != nil, "no schedule of \(Self.count) caught the stale vote reply")
+        print("the deliberate stale vote reply was caught by seed \(caught.map { String($0.seed) } ?? "none"): \(caught?.violations.prefix(2) ?? [])")
+        guard let caught else { return }
+        // The same seed without the network model (its other faults the same): nothing.
+        var without = RandomSchedule(seed: caught.seed, bug: .countsStaleVoteReply, noNetwork: true)
+        without.run()
+        #expect(without.violations.isEmpty, "seed \(caught.seed) without the network caught it too: \(without.violations)")
     }
 }

@@ -144,6 +144,11 @@ struct SimulatedGroup {
     /// with disk-based sync, ≈5 s with the diskless default's delay).
     var fullSyncTime: Millis = 1_000
     var heldByPause: [InstanceAddress: [(sentinel: Int, action: SentinelAction)]] = [:]
+    /// When set, messages take the network's delays, losses, duplicates and cuts
+    /// (`SimulatedNetwork`); otherwise every request is answered at once.
+    var network: SimulatedNetwork?
+    /// Each sentinel's links, bumped when one goes up or down: a reply sent on an older one is dropped.
+    var linkGenerations: [Blocked: Int] = [:]
 
     struct Blocked: Hashable {
         var sentinel: Int
@@ -213,6 +218,7 @@ struct SimulatedGroup {
 
     mutating func step() {
         now += 100
+        if network != nil { deliverDue() }
         if answerAfterPause { deliverHeld() }
         if pauseExpiry {
             for (address, server) in servers where server.writesPaused && server.pauseExpires.map({ now >= $0 }) == true {
@@ -299,21 +305,26 @@ struct SimulatedGroup {
             refs += master.replicas.map { (.replica(master: name, $0.key), $0.value) }
             refs += master.sentinels.map { (.sentinel(master: name, runID: $0.key), $0.value) }
             for (ref, ri) in refs {
-                let possible = linkPossible(i, ri.address)
+                let broken = network != nil && oneWayBroken(i, ri.address, connected: ri.linkConnected)
+                let possible = linkPossible(i, ri.address) && !broken
                 var connected = ri.linkConnected
                 if connected, let server = servers[ri.address],
                    sentinels[i].linkedIncarnation[ri.address].map({ $0 != server.incarnation }) == true {
                     // The process was replaced: the old connection closed (a new one may follow).
+                    linkGenerations[Blocked(sentinel: i, address: ri.address), default: 0] += 1
                     perform(input(i, .linkDown(ref)), by: i)
                     connected = false
                 }
                 if possible && !connected {
                     sentinels[i].linkedIncarnation[ri.address] = servers[ri.address]?.incarnation
+                    linkGenerations[Blocked(sentinel: i, address: ri.address), default: 0] += 1
                     perform(input(i, .linkUp(ref)), by: i)
-                } else if !possible && refused(i, ri.address) {
+                } else if !possible && !broken && refused(i, ri.address) {
                     // The shell retries a refused link: every attempt is reported.
+                    if connected { linkGenerations[Blocked(sentinel: i, address: ri.address), default: 0] += 1 }
                     perform(input(i, .connectionRefused(ref)), by: i)
                 } else if !possible && connected {
+                    linkGenerations[Blocked(sentinel: i, address: ri.address), default: 0] += 1
                     perform(input(i, .linkDown(ref)), by: i)
                 }
             }
@@ -337,12 +348,19 @@ struct SimulatedGroup {
     /// Delivers a vote request / down-state question and its answer.
     mutating func deliverAsk(_ action: SentinelAction, by i: Int) {
         guard case .askMasterState(let ref, let master, let epoch, let runID) = action else { return }
-        guard let a = address(of: ref, in: i), canAnswer(i, a), let j = sentinelIndex(address: a),
+        guard let a = address(of: ref, in: i), canAnswer(i, a), sentinelIndex(address: a) != nil,
               case .sentinel(let name, let peerID) = ref else { return }
-        let answer = sentinels[j].state.isMasterDownByAddr(address: master, epoch: epoch, runID: runID, now: time(of: j))
-        perform(answer.actions, by: j)
-        perform(input(i, .masterDownReply(master: name, sentinel: peerID, down: answer.down,
-                                          leader: answer.leader, leaderEpoch: answer.leaderEpoch)), by: i)
+        let generation = linkGeneration(i, a)
+        let candidate = runID == "*" ? "*" : "vote for s\(sentinelIndex(runID: runID) ?? -1)"
+        send(sentinels[i].address, a, "is-master-down-by-addr epoch \(epoch) \(candidate)", on: Blocked(sentinel: i, address: a), late: true) { g, late in
+            guard let j = g.sentinelIndex(address: a), g.sentinels[j].alive, late || g.canAnswer(i, a) else { return }
+            let answer = g.sentinels[j].state.isMasterDownByAddr(address: master, epoch: epoch, runID: runID, now: g.time(of: j))
+            g.perform(answer.actions, by: j)
+            let leader = answer.leader == "*" ? "*" : "s\(g.sentinelIndex(runID: answer.leader) ?? -1)"
+            g.reply(i, from: a, generation: generation, "reply down \(answer.down) leader \(leader) epoch \(answer.leaderEpoch)",
+                    .masterDownReply(master: name, sentinel: peerID, down: answer.down, leader: answer.leader, leaderEpoch: answer.leaderEpoch),
+                    late: true)
+        }
     }
 
     mutating func perform(_ actions: [SentinelAction], by i: Int) {
@@ -355,31 +373,45 @@ struct SimulatedGroup {
             break  // links are synced every step
         case .ping(let ref):
             if recordPings { pings.append((now, i, ref)); sent.append((now, i, ref, "PING")) }
-            if answerAfterPause, let a = address(of: ref, in: i), linkPossible(i, a), servers[a]?.paused == true {
-                heldByPause[a, default: []].append((i, action))
-                return
+            guard let a = address(of: ref, in: i) else { return }
+            let generation = linkGeneration(i, a)
+            send(sentinels[i].address, a, "PING", on: Blocked(sentinel: i, address: a)) { g, _ in
+                if g.answerAfterPause, g.linkPossible(i, a), g.servers[a]?.paused == true {
+                    g.heldByPause[a, default: []].append((i, action))
+                    return
+                }
+                guard g.canAnswer(i, a) else { return }
+                g.reply(i, from: a, generation: generation, "PONG", .pingReply(ref, .pong))
             }
-            guard let a = address(of: ref, in: i), canAnswer(i, a) else { return }
-            perform(input(i, .pingReply(ref, .pong)), by: i)
         case .info(let ref):
             if recordPings { sent.append((now, i, ref, "INFO")) }
-            if answerAfterPause, let a = address(of: ref, in: i), linkPossible(i, a), servers[a]?.paused == true {
-                heldByPause[a, default: []].append((i, action))
-                return
+            guard let a = address(of: ref, in: i) else { return }
+            let generation = linkGeneration(i, a)
+            send(sentinels[i].address, a, "INFO", on: Blocked(sentinel: i, address: a)) { g, _ in
+                if g.answerAfterPause, g.linkPossible(i, a), g.servers[a]?.paused == true {
+                    g.heldByPause[a, default: []].append((i, action))
+                    return
+                }
+                guard g.canAnswer(i, a), let report = g.info(a) else { return }
+                g.reply(i, from: a, generation: generation,
+                        "INFO reply (\(report.isReplica ? "replica of \(report.masterPort ?? 0)" : "master"), offset \(report.replicationOffset))",
+                        .info(ref, report))
             }
-            guard let a = address(of: ref, in: i), canAnswer(i, a), let report = info(a) else { return }
-            perform(input(i, .info(ref, report)), by: i)
         case .publishHello(let ref, let payload):
             if recordPings { sent.append((now, i, ref, "PUBLISH")) }
             guard let a = address(of: ref, in: i), canAnswer(i, a) else { return }
-            if servers[a]?.writesPaused == true && servers[a]?.pausedBy == i { publishesWhileOwnPause += 1 }
-            if servers[a] != nil {
-                // Every sentinel subscribed on that server receives it.
-                for j in sentinels.indices where sentinels[j].alive && canAnswer(j, a) {
-                    perform(input(j, .hello(payload)), by: j)
+            let toSentinel = servers[a] == nil
+            send(sentinels[i].address, a, "hello", on: Blocked(sentinel: i, address: a), late: toSentinel) { g, late in
+                guard late || g.canAnswer(i, a) else { return }
+                if g.servers[a]?.writesPaused == true && g.servers[a]?.pausedBy == i { g.publishesWhileOwnPause += 1 }
+                if g.servers[a] != nil {
+                    // Every sentinel subscribed on that server receives it.
+                    for j in g.sentinels.indices where g.sentinels[j].alive && g.canAnswer(j, a) {
+                        g.reply(j, from: a, generation: g.linkGeneration(j, a), "hello of s\(i)", .hello(payload))
+                    }
+                } else if let j = g.sentinelIndex(address: a), g.sentinels[j].alive {
+                    g.perform(g.input(j, .hello(payload)), by: j)
                 }
-            } else if let j = sentinelIndex(address: a) {
-                perform(input(j, .hello(payload)), by: j)
             }
         case .askMasterState:
             if askLatency {
@@ -389,33 +421,52 @@ struct SimulatedGroup {
             }
         case .promote(let ref):
             guard let a = address(of: ref, in: i), canAnswer(i, a) else { return }
-            if crashOnNextPromotion {
-                crashOnNextPromotion = false
-                servers[a]!.alive = false
-                return
+            send(sentinels[i].address, a, "REPLICAOF NO ONE", on: Blocked(sentinel: i, address: a), duplicable: false) { g, _ in
+                guard g.canAnswer(i, a) else { return }
+                if g.crashOnNextPromotion {
+                    g.crashOnNextPromotion = false
+                    g.servers[a]!.alive = false
+                    return
+                }
+                g.servers[a]!.replicaOf = nil
+                g.promotions.append((g.now, i, a))
             }
-            servers[a]!.replicaOf = nil
-            promotions.append((now, i, a))
         case .replicate(let ref, let to):
             guard let a = address(of: ref, in: i), canAnswer(i, a) else { return }
-            servers[a]!.replicaOf = to
-        case .pauseWrites(let ref, _):
+            send(sentinels[i].address, a, "REPLICAOF \(to.port)", on: Blocked(sentinel: i, address: a), duplicable: false) { g, _ in
+                guard g.canAnswer(i, a) else { return }
+                g.servers[a]!.replicaOf = to
+            }
+        case .pauseWrites(let ref, let timeout):
+            let master = ref.masterName
             guard let a = address(of: ref, in: i), canAnswer(i, a), !failNextPause else {
                 failNextPause = false
-                perform(input(i, .pauseFailed(master: ref.masterName, .failed("unreachable"))), by: i)
+                perform(input(i, .pauseFailed(master: master, .failed("unreachable"))), by: i)
                 return
             }
-            servers[a]!.writesPaused = true
-            servers[a]!.pausedBy = i
-            if pauseExpiry, case .pauseWrites(_, let timeout) = action {
-                servers[a]!.pauseExpires = max(servers[a]!.pauseExpires ?? 0, now + timeout)
+            let generation = linkGeneration(i, a)
+            let failed: (inout SimulatedGroup) -> Void = { g in
+                if g.sentinels[i].alive { g.perform(g.input(i, .pauseFailed(master: master, .failed("timeout"))), by: i) }
             }
-            pauses += 1
-            perform(input(i, .writesPaused(master: ref.masterName, offset: servers[a]!.offset)), by: i)
+            send(sentinels[i].address, a, "CLIENT PAUSE \(timeout) WRITE", on: Blocked(sentinel: i, address: a), duplicable: false, lost: failed) { g, _ in
+                guard g.canAnswer(i, a) else { return failed(&g) }
+                g.servers[a]!.writesPaused = true
+                g.servers[a]!.pausedBy = i
+                if g.pauseExpiry {
+                    g.servers[a]!.pauseExpires = max(g.servers[a]!.pauseExpires ?? 0, g.now + timeout)
+                }
+                g.pauses += 1
+                let offset = g.servers[a]!.offset
+                g.reply(i, from: a, generation: generation, "paused at offset \(offset)",
+                        .writesPaused(master: master, offset: offset), duplicable: false, lost: failed)
+            }
         case .unpauseWrites(let ref):
             guard let a = address(of: ref, in: i), canAnswer(i, a) else { return }
-            servers[a]!.writesPaused = false
-            servers[a]!.pauseExpires = nil
+            send(sentinels[i].address, a, "CLIENT UNPAUSE", on: Blocked(sentinel: i, address: a), duplicable: false) { g, _ in
+                guard g.canAnswer(i, a) else { return }
+                g.servers[a]!.writesPaused = false
+                g.servers[a]!.pauseExpires = nil
+            }
         case .demote(let name, let a, let to, let attempt):
             demoteAttempts.append((now, attempt))
             guard canAnswer(i, a), servers[a] != nil, failDemotes == 0 else {
@@ -423,11 +474,19 @@ struct SimulatedGroup {
                 perform(input(i, .demoteResult(master: name, at: a, failure: "unreachable")), by: i)
                 return
             }
-            servers[a]!.replicaOf = to
-            servers[a]!.writesPaused = false
-            servers[a]!.pauseExpires = nil
-            demotions += 1
-            perform(input(i, .demoteResult(master: name, at: a, failure: nil)), by: i)
+            let generation = linkGeneration(i, a)
+            let failed: (inout SimulatedGroup) -> Void = { g in
+                if g.sentinels[i].alive { g.perform(g.input(i, .demoteResult(master: name, at: a, failure: "timeout")), by: i) }
+            }
+            send(sentinels[i].address, a, "demote to \(to.port)", on: Blocked(sentinel: i, address: a), duplicable: false, lost: failed) { g, _ in
+                guard g.canAnswer(i, a) else { return failed(&g) }
+                g.servers[a]!.replicaOf = to
+                g.servers[a]!.writesPaused = false
+                g.servers[a]!.pauseExpires = nil
+                g.demotions += 1
+                g.reply(i, from: a, generation: generation, "demoted", .demoteResult(master: name, at: a, failure: nil),
+                        duplicable: false, lost: failed)
+            }
         case .publish(let event):
             sentinels[i].events.append((now, event))
         case .saveConfig:

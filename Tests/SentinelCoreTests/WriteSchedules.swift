@@ -331,7 +331,11 @@ struct WriteSchedule {
         tickNodes()
         clients()
         if tracing { traceEvents() }
+        elections.check(g, into: &violations)
     }
+
+    /// One vote per sentinel per epoch, one leader and one promotion per epoch.
+    private var elections = ElectionInvariants()
 
     /// With tracing: the sentinels' events since the last step, and servers' role changes.
     private var eventsSeen: [Int] = [0, 0, 0]
