@@ -39,7 +39,7 @@ struct ElectionInvariants {
         }
         if promotionsSeen > g.promotions.count { promotionsSeen = 0 }
         for promotion in g.promotions[promotionsSeen...] {
-            let epoch = g.sentinels[promotion.by].state.masters[SimulatedGroup.masterName]?.failoverEpoch ?? 0
+            let epoch = promotion.epoch  // when it was sent, not now
             if let other = promotedIn[epoch], other != promotion.address {
                 violations.append("two promotions in epoch \(epoch): \(other) and \(promotion.address)")
             }

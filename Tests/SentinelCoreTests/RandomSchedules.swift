@@ -131,7 +131,7 @@ struct RandomSchedule {
             eventsSeen[i] = events.count
         }
         for promotion in g.promotions[promotionsSeen...] {
-            let epoch = g.sentinels[promotion.by].state.masters[G.masterName]?.failoverEpoch ?? 0
+            let epoch = promotion.epoch  // when it was sent, not now
             if let other = promotedIn[epoch], other != promotion.address {
                 violations.append("two promotions in epoch \(epoch): \(other) and \(promotion.address)")
             }

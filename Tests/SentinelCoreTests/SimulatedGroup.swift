@@ -114,7 +114,10 @@ struct SimulatedGroup {
     /// Pairs whose connections are actively refused (a local firewall's REJECT): like `blocked`,
     /// but the sentinel sees ECONNREFUSED.
     var rejected: Set<Blocked> = []
-    var promotions: [(at: Millis, by: Int, address: InstanceAddress)] = []
+    /// Each promotion as the server carried it out; `epoch`: the promoting sentinel's failover
+    /// epoch when it sent the command (the network may deliver it later, after that sentinel
+    /// has moved on to another epoch).
+    var promotions: [(at: Millis, by: Int, address: InstanceAddress, epoch: UInt64)] = []
     /// When set, the next replica told to become master dies instead (and the flag clears).
     var crashOnNextPromotion = false
     var pauses = 0
@@ -421,6 +424,7 @@ struct SimulatedGroup {
             }
         case .promote(let ref):
             guard let a = address(of: ref, in: i), canAnswer(i, a) else { return }
+            let epoch = sentinels[i].state.masters[ref.masterName]?.failoverEpoch ?? 0
             send(sentinels[i].address, a, "REPLICAOF NO ONE", on: Blocked(sentinel: i, address: a), duplicable: false) { g, _ in
                 guard g.canAnswer(i, a) else { return }
                 if g.crashOnNextPromotion {
@@ -429,7 +433,7 @@ struct SimulatedGroup {
                     return
                 }
                 g.servers[a]!.replicaOf = nil
-                g.promotions.append((g.now, i, a))
+                g.promotions.append((g.now, i, a, epoch))
             }
         case .replicate(let ref, let to):
             guard let a = address(of: ref, in: i), canAnswer(i, a) else { return }
