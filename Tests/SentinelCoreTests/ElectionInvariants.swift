@@ -2,7 +2,7 @@
 
 /// The election's safety invariants over a simulated group, checked after every step: no
 /// sentinel votes twice in an epoch, at most one leader per epoch, no two promotions in one epoch.
-/// (The same rules `RandomSchedule.check` applies; used by the Writes simulator.)
+/// (Used by the Sentinel and the Writes simulators.)
 struct ElectionInvariants {
     private var votes: [Int: [UInt64: String]] = [:]
     private var leaders: [UInt64: Int] = [:]

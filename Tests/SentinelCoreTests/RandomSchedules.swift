@@ -78,11 +78,9 @@ struct RandomSchedule {
 
     /// What each sentinel voted for in each epoch, the leader elected in each epoch, and the
     /// replica promoted in each epoch: none may be two.
-    private var votes: [Int: [UInt64: String]] = [:]
-    private var leaders: [UInt64: Int] = [:]
-    private var promotedIn: [UInt64: InstanceAddress] = [:]
+    private var election = ElectionInvariants()
+    /// Events already traced, per sentinel.
     private var eventsSeen: [Int] = []
-    private var promotionsSeen = 0
     /// Each sentinel's master address, whether it was SDOWN at the last check, and since when.
     private var lastSDown: [Int: (address: InstanceAddress, sdown: Bool, since: Millis)] = [:]
     /// Since when each server has been dead (absent: alive).
@@ -104,40 +102,15 @@ struct RandomSchedule {
             trace += g.network!.log
             g.network!.log = []
         }
-        if eventsSeen.count < g.sentinels.count { eventsSeen += Array(repeating: 0, count: g.sentinels.count - eventsSeen.count) }
-        for i in g.sentinels.indices {
-            let events = g.sentinels[i].events
-            for (at, event) in events[eventsSeen[i]...] {
-                if tracing { trace.append("t=\(at) s\(i) \(event.type) \(event.payload)") }
-                switch event.type {
-                case "+vote-for-leader":
-                    let words = event.payload.split(separator: " ")
-                    guard words.count == 2, let epoch = UInt64(words[1]) else { continue }
-                    let candidate = String(words[0])
-                    if let earlier = votes[i]?[epoch], earlier != candidate {
-                        violations.append("sentinel \(i) voted twice in epoch \(epoch): \(earlier) and \(candidate)")
-                    }
-                    votes[i, default: [:]][epoch] = candidate
-                case "+elected-leader":
-                    let epoch = g.sentinels[i].state.masters[G.masterName]?.failoverEpoch ?? 0
-                    if let other = leaders[epoch], other != i {
-                        violations.append("two leaders in epoch \(epoch): sentinels \(other) and \(i)")
-                    }
-                    leaders[epoch] = i
-                default:
-                    break
-                }
+        if tracing {
+            if eventsSeen.count < g.sentinels.count { eventsSeen += Array(repeating: 0, count: g.sentinels.count - eventsSeen.count) }
+            for i in g.sentinels.indices {
+                let events = g.sentinels[i].events
+                for (at, event) in events[eventsSeen[i]...] { trace.append("t=\(at) s\(i) \(event.type) \(event.payload)") }
+                eventsSeen[i] = events.count
             }
-            eventsSeen[i] = events.count
         }
-        for promotion in g.promotions[promotionsSeen...] {
-            let epoch = promotion.epoch  // when it was sent, not now
-            if let other = promotedIn[epoch], other != promotion.address {
-                violations.append("two promotions in epoch \(epoch): \(other) and \(promotion.address)")
-            }
-            promotedIn[epoch] = promotion.address
-        }
-        promotionsSeen = g.promotions.count
+        election.check(g, into: &violations)
         // A dead master never looks healthy again: a sentinel that has it SDOWN keeps it SDOWN
         // (SENTINEL MASTERS shows s_down, so clients such as redis-py skip it) until it answers
         // or the sentinel switches to another master. Crash-down SDOWN once cleared itself when
