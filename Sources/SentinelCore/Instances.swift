@@ -298,6 +298,15 @@ public struct SentinelBehaviour: Sendable, Hashable {
     /// sentinel of three gone (say, on the crashed master's host) two candidates in one epoch
     /// could never be decided before that. nil: as 7.0.
     public var splitVoteRetry: Millis? = 200
+    /// A timer gap longer than this (the process did not run: a SIGSTOP, swapping, a stalled
+    /// host) is not held against the instances: a PING pending across the gap counts from the
+    /// gap's end, since its reply may be waiting unread. Without it, a stall a little longer
+    /// than down-after (and below TILT's 2 s) makes every master SDOWN the moment the sentinel
+    /// runs again; found by the simulator (WriteScheduleTests seed 753): a 1.5 s stall right
+    /// after `SENTINEL FAILOVER` turned the zero-loss switchover into 7.0's unpaused promotion
+    /// of a lagging replica, and acknowledged writes were lost. A master that really died in
+    /// the gap is SDOWN down-after after it (crash detection is unaffected). nil: as 7.0.
+    public var stallCredit: Millis? = 500
 
     public init() {}
 
@@ -307,6 +316,7 @@ public struct SentinelBehaviour: Sendable, Hashable {
         b.crashDetection = false
         b.candidacyJitter = nil
         b.splitVoteRetry = nil
+        b.stallCredit = nil
         b.askOnSDown = false
         b.convertReturningMasterAfter = nil
         b.fastInfoPeriod = nil

@@ -31,8 +31,21 @@ extension SentinelState {
                 tiltSince = now  // as 7.0: a new jump during TILT restarts the period
                 plainEvent(.warning, "+tilt", "#tilt mode entered")
             }
+            if let credit = behaviour.stallCredit, delta > credit { creditStall(delta, now: now) }
         }
         previousTick = now
+    }
+
+    /// `stallCredit`: every PING pending across a timer gap of `gap` counts from the gap's end.
+    mutating func creditStall(_ gap: Millis, now: Millis) {
+        func credit(_ i: inout Instance) {
+            if let since = i.pingPendingSince { i.pingPendingSince = min(now, since.saturatingPlus(gap)) }
+        }
+        for name in masters.keys {
+            credit(&masters[name]!.instance)
+            for a in masters[name]!.replicas.keys { credit(&masters[name]!.replicas[a]!) }
+            for id in masters[name]!.sentinels.keys { credit(&masters[name]!.sentinels[id]!) }
+        }
     }
 
     /// `sentinelHandleRedisInstance`. The periodic commands and the SDOWN check read the

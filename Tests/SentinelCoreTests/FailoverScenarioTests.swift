@@ -233,8 +233,8 @@ struct FailoverScenarioTests {
         var s = SentinelState(myID: "x", announce: InstanceAddress(ip: "10.0.0.2", port: 26379))
         _ = s.monitor(name: "m", address: Self.master, quorum: 2, downAfter: 1_000, now: 0)
         _ = s.handle(.linkUp(.master("m")), now: 0)
-        _ = s.handle(.tick, now: 100)
-        _ = s.handle(.tick, now: 1_500)  // no PONG: SDOWN after down-after
+        // Ticks every 100 ms (one gap of 1.4 s would be a stall, credited: `stallCredit`).
+        for t in stride(from: Millis(100), through: 1_500, by: 100) { _ = s.handle(.tick, now: t) }  // no PONG: SDOWN after down-after
         #expect(s.masters["m"]!.instance.isSDown)
         #expect(s.isMasterDownByAddr(address: Self.master, epoch: 0, runID: "*", now: 1_500).down)
         _ = s.handle(.tick, now: 900)  // clock went backwards
@@ -523,5 +523,30 @@ struct RebootScenarioTests {
         let second = s.handle(.pingReply(.master("m"), .busy), now: t + 2)
         #expect(first.contains(.scriptKill(.master("m"))))
         #expect(!second.contains(.scriptKill(.master("m"))))
+    }
+
+    @Test("a stall shorter than TILT's trigger is not held against a master (stallCredit); redis-7.0 behaviour marks it SDOWN")
+    func stallIsCredited() {
+        for behaviour in [SentinelBehaviour(), .redis70] {
+            var s = SentinelState(myID: "x", announce: InstanceAddress(ip: "10.0.0.2", port: 26379))
+            s.behaviour = behaviour
+            _ = s.monitor(name: "m", address: Self.master, quorum: 2, downAfter: 1_000, now: 0)
+            _ = s.handle(.linkUp(.master("m")), now: 0)
+            _ = s.handle(.tick, now: 100)
+            _ = s.handle(.tick, now: 1_700)  // the process did not run for 1.6 s
+            #expect(!s.isTilted)
+            if behaviour == .redis70 {
+                #expect(s.masters["m"]!.instance.isSDown, "7.0 counts the stall")
+                continue
+            }
+            #expect(!s.masters["m"]!.instance.isSDown, "a PING pending across the stall counts from its end")
+            // Still no PONG: SDOWN down-after after the stall.
+            var t: Millis = 1_700
+            while !s.masters["m"]!.instance.isSDown && t < 5_000 {
+                t += 100
+                _ = s.handle(.tick, now: t)
+            }
+            #expect((2_600...2_800).contains(t), "SDOWN at t=\(t), down-after after the stall")
+        }
     }
 }

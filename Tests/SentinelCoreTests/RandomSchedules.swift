@@ -31,51 +31,6 @@ struct RandomSchedule {
         self.noNetwork = noNetwork
     }
 
-    /// One fault of the network, from its own random stream: a link's delay, loss or
-    /// duplication, a one-way cut, loss or duplication everywhere, late copies of the vote
-    /// messages, or the network's faults healed.
-    private mutating func networkFault(_ g: inout G, pick: (Int) -> Int) {
-        // A link with a sentinel at one end at least (servers talk to each other only to replicate).
-        let endpoints = g.sentinels.map(\.address) + g.servers.keys.sorted()
-        let s = pick(g.sentinels.count)
-        let other = endpoints.filter { $0 != g.sentinels[s].address }[pick(endpoints.count - 1)]
-        let (from, to) = pick(2) == 0 ? (g.sentinels[s].address, other) : (other, g.sentinels[s].address)
-        let link = SimulatedNetwork.Link(from: from, to: to)
-        let name = "\(g.endpointName(from))→\(g.endpointName(to))"
-        var b = g.network!.behaviour(link)
-        switch pick(8) {
-        case 0:
-            b.minDelay = Millis(pick(3)) * 100
-            b.maxDelay = b.minDelay + Millis(pick(5)) * 100
-            g.network!.links[link] = b
-            note(g, "fault: link \(name) delay \(b.minDelay)–\(b.maxDelay) ms")
-        case 1:
-            b.lossPercent = 10 + pick(80)
-            g.network!.links[link] = b
-            note(g, "fault: link \(name) loses \(b.lossPercent)%")
-        case 2:
-            b.duplicatePercent = 10 + pick(60)
-            g.network!.links[link] = b
-            note(g, "fault: link \(name) duplicates \(b.duplicatePercent)%")
-        case 3:
-            g.network!.oneWayCuts[link] = g.now
-            note(g, "fault: link \(name) cut one way")
-        case 4:
-            g.network!.normal.lossPercent = pick(2) == 0 ? 0 : 5 + pick(30)
-            note(g, "fault: every link loses \(g.network!.normal.lossPercent)%")
-        case 5:
-            g.network!.normal.duplicatePercent = pick(2) == 0 ? 0 : 10 + pick(40)
-            note(g, "fault: every link duplicates \(g.network!.normal.duplicatePercent)%")
-        case 6:
-            g.network!.latePercent = 5 + pick(30)
-            g.network!.lateDelay = Millis(2 + pick(29)) * 1_000
-            note(g, "fault: \(g.network!.latePercent)% of the sentinels' vote messages and hellos also arrive up to \(g.network!.lateDelay) ms late")
-        default:
-            g.network!.heal()
-            note(g, "fault: network faults healed")
-        }
-    }
-
     /// What each sentinel voted for in each epoch, the leader elected in each epoch, and the
     /// replica promoted in each epoch: none may be two.
     private var election = ElectionInvariants()
@@ -150,18 +105,10 @@ struct RandomSchedule {
         // and late copies of the sentinels' vote messages.
         var net = SplitMix64(seed: seed ^ 0x6E65_7477_6F72_6B00)
         func netPick(_ n: Int) -> Int { Int(net.next() % UInt64(n)) }
-        networked = noNetwork ? false : netPick(4) != 0 || lateNetwork
-        if networked {
-            let cap = Millis([0, 100, 200, 400][netPick(4)])
-            g.network = SimulatedNetwork(seed: net.next(), normal: .init(minDelay: 0, maxDelay: cap))
-            g.network!.tracing = tracing
-            note(g, "network: every link 0–\(cap) ms")
-            if netPick(2) == 0 || lateNetwork {
-                // Late copies of the vote messages from the start in half of them.
-                g.network!.latePercent = 10 + netPick(50)
-                g.network!.lateDelay = Millis(5 + netPick(36)) * 1_000
-                note(g, "network: \(g.network!.latePercent)% of the sentinels' vote messages and hellos also arrive up to \(g.network!.lateDelay) ms late")
-            }
+        if !noNetwork {
+            let lines = g.maybeNetwork(random: &net, always: lateNetwork, lateCopies: lateNetwork, tracing: tracing)
+            networked = !lines.isEmpty
+            for line in lines { note(g, line) }
         }
         g.run(for: 12_000)
         check(&g)
@@ -216,7 +163,7 @@ struct RandomSchedule {
                 g.sentinels[s].clockSkew += jump
                 note(g, "fault: sentinel \(s) clock jumps \(jump) ms")
             }
-            if networked && netPick(2) == 0 { networkFault(&g, pick: netPick) }
+            if networked && netPick(2) == 0, let line = g.randomNetworkFault(pick: netPick) { note(g, line) }
         }
         // Heal: every partition and pause gone; crashed servers back with their old role;
         // stopped sentinels back.

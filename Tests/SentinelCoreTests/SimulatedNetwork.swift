@@ -114,6 +114,77 @@ struct SimulatedNetwork {
 }
 
 extension SimulatedGroup {
+    /// One random fault of the network, drawn with `pick` (a stream of the schedule's own): a
+    /// link's delay, loss or duplication, a one-way cut, loss or duplication everywhere, late
+    /// copies of the vote messages, or the network's faults healed. Returns the trace line.
+    /// Without `lossAndCuts`, a draw of a loss or a cut changes nothing (nil): the faults left
+    /// delay, reorder and duplicate messages and deliver late copies of votes, which cost no
+    /// data — for schedules whose promise holds only without a failover nobody planned.
+    mutating func randomNetworkFault(pick: (Int) -> Int, lossAndCuts: Bool = true) -> String? {
+        // A link with a sentinel at one end at least (servers talk to each other only to replicate).
+        let endpoints = sentinels.map(\.address) + servers.keys.sorted()
+        let s = pick(sentinels.count)
+        let other = endpoints.filter { $0 != sentinels[s].address }[pick(endpoints.count - 1)]
+        let (from, to) = pick(2) == 0 ? (sentinels[s].address, other) : (other, sentinels[s].address)
+        let link = SimulatedNetwork.Link(from: from, to: to)
+        let name = "\(endpointName(from))→\(endpointName(to))"
+        var b = network!.behaviour(link)
+        let kind = pick(8)
+        if !lossAndCuts && [1, 3, 4].contains(kind) { return nil }
+        switch kind {
+        case 0:
+            b.minDelay = Millis(pick(3)) * 100
+            b.maxDelay = b.minDelay + Millis(pick(5)) * 100
+            network!.links[link] = b
+            return "fault: link \(name) delay \(b.minDelay)–\(b.maxDelay) ms"
+        case 1:
+            b.lossPercent = 10 + pick(80)
+            network!.links[link] = b
+            return "fault: link \(name) loses \(b.lossPercent)%"
+        case 2:
+            b.duplicatePercent = 10 + pick(60)
+            network!.links[link] = b
+            return "fault: link \(name) duplicates \(b.duplicatePercent)%"
+        case 3:
+            network!.oneWayCuts[link] = now
+            return "fault: link \(name) cut one way"
+        case 4:
+            network!.normal.lossPercent = pick(2) == 0 ? 0 : 5 + pick(30)
+            return "fault: every link loses \(network!.normal.lossPercent)%"
+        case 5:
+            network!.normal.duplicatePercent = pick(2) == 0 ? 0 : 10 + pick(40)
+            return "fault: every link duplicates \(network!.normal.duplicatePercent)%"
+        case 6:
+            network!.latePercent = 5 + pick(30)
+            network!.lateDelay = Millis(2 + pick(29)) * 1_000
+            return "fault: \(network!.latePercent)% of the sentinels' vote messages and hellos also arrive up to \(network!.lateDelay) ms late"
+        default:
+            network!.heal()
+            return "fault: network faults healed"
+        }
+    }
+
+    /// Gives the group a network (`SimulatedNetwork`) in 3 schedules of 4, drawn from `random`,
+    /// a stream of the schedule's own (so its other faults stay those the seed always
+    /// gave): every link a delay of 0 to a cap of 0–400 ms, and in half of them late copies of
+    /// the vote messages from the start. Returns the trace lines (empty: no network).
+    mutating func maybeNetwork(random: inout SplitMix64, always: Bool = false, lateCopies: Bool = false,
+                               tracing: Bool) -> [String] {
+        func pick(_ n: Int) -> Int { Int(random.next() % UInt64(n)) }
+        guard pick(4) != 0 || always else { return [] }
+        let seed = random.next()
+        let cap = Millis([0, 100, 200, 400][pick(4)])
+        network = SimulatedNetwork(seed: seed, normal: .init(minDelay: 0, maxDelay: cap))
+        network!.tracing = tracing
+        var lines = ["network: every link 0–\(cap) ms"]
+        if pick(2) == 0 || lateCopies {
+            network!.latePercent = 10 + pick(50)
+            network!.lateDelay = Millis(5 + pick(36)) * 1_000
+            lines.append("network: \(network!.latePercent)% of the sentinels' vote messages and hellos also arrive up to \(network!.lateDelay) ms late")
+        }
+        return lines
+    }
+
     /// A short name for traces: `s0`… for sentinels, the port for servers.
     func endpointName(_ a: InstanceAddress) -> String {
         if let j = sentinelIndex(address: a) { return "s\(j)" }

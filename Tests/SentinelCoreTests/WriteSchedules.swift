@@ -96,6 +96,13 @@ struct WriteSchedule {
     private var acks: [Ack] = []
     /// Since when each node has been cut off from a majority of the nodes (network-wise).
     private var cutOffSince: [Int: Millis] = [:]
+    /// The network's own random stream (`SimulatedNetwork`): its draws leave the schedule's
+    /// other faults those the seed gave before the network model.
+    private var netRandom = SplitMix64(seed: 0)
+    private mutating func netPick(_ n: Int) -> Int { Int(netRandom.next() % UInt64(n)) }
+    /// Whether this schedule runs on the simulated network, and its message counts.
+    private(set) var networked = false
+    private(set) var messages = (sent: 0, lost: 0, duplicated: 0, late: 0)
 
     private func note(_ text: @autoclosure () -> String) {
         if tracing { traced.lines.append("t=\(g.now) \(text())") }
@@ -341,6 +348,10 @@ struct WriteSchedule {
     private var eventsSeen: [Int] = [0, 0, 0]
     private var rolesSeen: [Address: String] = [:]
     private mutating func traceEvents() {
+        if let n = g.network, !n.log.isEmpty {
+            traced.lines += n.log
+            g.network!.log = []
+        }
         for i in g.sentinels.indices {
             let events = g.sentinels[i].events
             if eventsSeen[i] > events.count { eventsSeen[i] = 0 }
@@ -376,6 +387,14 @@ struct WriteSchedule {
     }
 
     // MARK: The schedule
+
+    /// Half the time on a networked schedule, one network fault (`randomNetworkFault`).
+    private mutating func networkFault(lossAndCuts: Bool) {
+        guard networked, netPick(2) == 0 else { return }
+        var r = netRandom
+        defer { netRandom = r }
+        if let line = g.randomNetworkFault(pick: { Int(r.next() % UInt64($0)) }, lossAndCuts: lossAndCuts) { note(line) }
+    }
 
     /// One live master, advertised by every sentinel, and no failover or demotion under way.
     private func isSettled() -> Bool {
@@ -612,6 +631,15 @@ struct WriteSchedule {
         g = Self.settled(durable: durable, variant: Int(seed % 8))
         g.askLatency = pick(2) == 0
         for i in g.sentinels.indices { g.sentinels[i].state.brokenForTesting = sentinelBug }
+        // The network between sentinels and servers (3 schedules in 4): delays that reorder,
+        // duplicates and late copies of vote messages in every kind; loss (a broken connection)
+        // and one-way cuts only in `fencing` schedules, whose promise holds under any fault (in
+        // the others they could start a failover nobody planned, which asynchronous replication
+        // may lose writes to: outside the switchover's and the single fault's promise).
+        netRandom = SplitMix64(seed: seed ^ 0x6E65_7477_6F72_6B00)
+        let networkLines = g.maybeNetwork(random: &netRandom, tracing: tracing)
+        networked = !networkLines.isEmpty
+        for line in networkLines { note(line) }
         nodes = (0..<3).map { freshNode($0) }
         note("schedule \(kind.rawValue), placement \(placement), durability \(durable ? "replicated" : "async")")
         run(for: 2_000)
@@ -634,6 +662,7 @@ struct WriteSchedule {
                     }
                 }
                 benignFault()
+                networkFault(lossAndCuts: false)
             }
         case .durable:
             if pick(3) == 0 {
@@ -652,6 +681,7 @@ struct WriteSchedule {
             while g.now < end {
                 run(for: Millis(200 + pick(4_000)))
                 anyFault(crashedAs: &crashedAs)
+                networkFault(lossAndCuts: true)
             }
         }
         // Heal everything: cuts, hangs, lag, tandem processes; crashed servers back as replicas
@@ -661,6 +691,7 @@ struct WriteSchedule {
         applyCuts()
         g.failDemotes = 0
         g.failNextPause = false
+        if networked { g.network!.heal() }
         for port in 6379...6381 {
             let address = G.addr(port)
             if g.servers[address]!.paused { g.resume(port) }
@@ -681,6 +712,7 @@ struct WriteSchedule {
                 break
             }
         }
+        if let n = g.network { messages = (n.sent, n.lost, n.duplicated, n.lateCopies) }
         guard converged else {
             let advertised = g.sentinels.indices.map { g.advertisedMaster($0).map(\.description) ?? "none" }
             violations.append("no convergence 180 s after the heal: live masters \(g.liveMasters), sentinels advertise \(advertised)")
@@ -732,6 +764,7 @@ struct WriteScheduleTests {
         let start = ContinuousClock.now
         var failed: [(UInt64, [String])] = []
         var acknowledged = 0, lost = 0, fenceLifted = 0, fenceLiftedSchedules = 0
+        var networked = 0, messages = (sent: 0, lost: 0, duplicated: 0, late: 0)
         for seed in Self.firstSeed..<(Self.firstSeed + UInt64(Self.count)) {
             var schedule = WriteSchedule(seed: seed)
             schedule.run()
@@ -739,11 +772,16 @@ struct WriteScheduleTests {
             lost += schedule.lostAllowed
             fenceLifted += schedule.fenceLiftedWrites
             if schedule.fenceLiftedWrites > 0 { fenceLiftedSchedules += 1 }
+            if schedule.networked { networked += 1 }
+            messages.sent += schedule.messages.sent
+            messages.lost += schedule.messages.lost
+            messages.duplicated += schedule.messages.duplicated
+            messages.late += schedule.messages.late
             if !schedule.violations.isEmpty { failed.append((seed, schedule.violations)) }
         }
         let elapsed = ContinuousClock.now - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        print("simulated \(Self.count) schedules in \(String(format: "%.1f", seconds)) s, \(failed.count) invariant violations (\(String(format: "%.0f", Double(Self.count) / max(seconds, 0.001))) schedules per second, seeds \(Self.firstSeed)–\(Self.firstSeed + UInt64(Self.count) - 1); \(acknowledged) acknowledged writes, \(lost) lost where asynchronous replication allows it; known gap: \(fenceLifted) writes in \(fenceLiftedSchedules) schedules executed by a fenced master whose pause another's CLIENT UNPAUSE or a restart lifted)")
+        print("simulated \(Self.count) schedules in \(String(format: "%.1f", seconds)) s, \(failed.count) invariant violations (\(String(format: "%.0f", Double(Self.count) / max(seconds, 0.001))) schedules per second, seeds \(Self.firstSeed)–\(Self.firstSeed + UInt64(Self.count) - 1); \(acknowledged) acknowledged writes, \(lost) lost where asynchronous replication allows it; known gap: \(fenceLifted) writes in \(fenceLiftedSchedules) schedules executed by a fenced master whose pause another's CLIENT UNPAUSE or a restart lifted; \(networked) on the simulated network: \(messages.sent) messages, \(messages.lost) lost, \(messages.duplicated) duplicated, \(messages.late) late copies)")
         for (seed, violations) in failed.prefix(5) {
             Issue.record("seed \(seed): \(violations.prefix(3)); replay: SIMULATE_SEED=\(seed) swift test --disable-xctest --filter WriteScheduleTests/schedules")
         }
@@ -785,7 +823,12 @@ struct WriteScheduleTests {
     /// 2617, 3859 and 9844, with durability replicated, a crashed empty master's supervision
     /// started it as the master after its hold while the monitors split their votes, and the
     /// replicas resynced from it (RedisSupervision now keeps it down while a replica answers).
-    @Test("seeds that once found a bug", arguments: [UInt64(408), 438, 654, 694, 2617, 3859, 9844])
+    /// On the network model: 193, durability replicated, a failover elected 200 ms after the
+    /// master's node came back promoted a replica while the old master took writes (a failover
+    /// whose master answers at the replica's choice is now carried out as a switchover); 753,
+    /// a 1.5 s stall of the sentinel just given SENTINEL FAILOVER made the master SDOWN and the
+    /// switchover 7.0's unpaused promotion (`SentinelBehaviour.stallCredit`).
+    @Test("seeds that once found a bug", arguments: [UInt64(193), 408, 438, 654, 694, 753, 2617, 3859, 9844])
     func regressions(seed: UInt64) {
         var schedule = WriteSchedule(seed: seed)
         schedule.run()
