@@ -35,12 +35,19 @@ public final class VirtualServers: Sendable {
     /// The running virtual servers, in configuration order (replaced by `reload`).
     private let servers: Mutex<[VirtualServerLoop]>
 
+    /// Event-loop threads for the connections by default: two per core. The byte path shares
+    /// its cores with the real servers and the clients, and the kernel shares CPU out per
+    /// thread: with one thread per core it got less of it than they did under load
+    /// (Benchmarks/lvs.sh, docs/benchmarks.md). Idle loops cost nothing.
+    public static var defaultThreads: Int { 2 * System.coreCount }
+
     /// `addressHeld`: for ha_suspend, whether this node holds an address now (nil: no
     /// vrrp_instance carries it, the checks run). Called on the virtual servers' loop every second.
+    /// `threads`: event-loop threads (0: `defaultThreads`).
     public init(configuration: KeepalivedConfiguration, log: @escaping @Sendable (String) -> Void,
-                addressHeld: @escaping @Sendable (IPAddress) -> Bool? = { _ in nil }) throws {
+                addressHeld: @escaping @Sendable (IPAddress) -> Bool? = { _ in nil }, threads: Int = 0) throws {
         // One loop for the decisions (the first), every loop for connections' bytes.
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: threads > 0 ? threads : Self.defaultThreads)
         self.group = group
         let loop = group.next()
         self.loop = loop
