@@ -1,4 +1,6 @@
 import Foundation
+import NIOCore
+import RESP
 import RedisConnection
 import RedisTestSupport
 import Testing
