@@ -188,7 +188,7 @@ let package = Package(
         .target(
             name: "Node",
             dependencies: [
-                "NodeCore", "NodeConfig", "Sentinel", "Proxy", "VRRP", "VRRPCore", "KeepalivedConfig", "RESP", "RedisConnection", "Spawn",
+                "NodeCore", "NodeConfig", "Sentinel", "Proxy", "VRRP", "VRRPCore", "KeepalivedConfig", "LVS", "RESP", "RedisConnection", "Spawn",
                 "TandemMetrics", "Status", "AlertCore", "Alerts", "SentinelCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -19,7 +19,7 @@ private let ignoredVirtualServerKeywords: [String: String] = [
     "nat_mask": "NAT-only setting; user space proxies every connection",
     "persistence_granularity": "persistence is per client address",
     "persistence_engine": "persistence engines are not supported",
-    "ops": "one-packet scheduling is for UDP, which is not served",
+    "ops": "one-packet scheduling is not supported: a UDP flow (client address and port) is scheduled once",
     "ip_family": "the family is the virtual server address's",
     "snmp_name": "SNMP is not supported",
     "virtualhost": "HTTP_GET takes virtualhost in its url block or the checker",
@@ -106,7 +106,7 @@ extension KeepalivedConfigReader {
 
     // MARK: virtual_server
 
-    /// Reads a `virtual_server`; nil (with a warning) for forms not served (fwmark, group, UDP).
+    /// Reads a `virtual_server`; nil (with a warning) for forms not served (fwmark, SCTP).
     mutating func readVirtualServer(_ block: ConfigStatement) throws -> VirtualServerConfig? {
         let args = block.arguments
         guard let first = args.first else { throw ConfigError(block.location, "virtual_server needs an address and a port") }
@@ -141,7 +141,7 @@ extension KeepalivedConfigReader {
         let service = server.service
         var timing = CheckerTiming()
         var inhibit = false
-        var protocolUDP = false
+        var protocolSCTP = false
         var realServerStatements: [ConfigStatement] = []
         for s in block.block ?? [] {
             if try readTiming(s, into: &timing) { continue }
@@ -163,9 +163,9 @@ extension KeepalivedConfigReader {
                 server.persistenceTimeout = s.arguments.isEmpty ? 360 : try integer(s, try one(s), 1...(365 * 86400))
             case "protocol":
                 switch try one(s).uppercased() {
-                case "TCP": protocolUDP = false
-                case "UDP", "SCTP":
-                    protocolUDP = true
+                case "TCP": (server.udp, protocolSCTP) = (false, false)
+                case "UDP": (server.udp, protocolSCTP) = (true, false)
+                case "SCTP": (server.udp, protocolSCTP) = (false, true)
                 default: throw ConfigError(s.location, "'protocol': '\(s.arguments[0])' is not TCP, UDP or SCTP")
                 }
             case "sorry_server":
@@ -190,8 +190,8 @@ extension KeepalivedConfigReader {
                 }
             }
         }
-        if protocolUDP {
-            warn(block, "virtual_server \(service): protocol UDP/SCTP is not served by tandem vrrp; this virtual server is ignored")
+        if protocolSCTP {
+            warn(block, "virtual_server \(service): protocol SCTP is not served by tandem vrrp; this virtual server is ignored")
             return nil
         }
         server.alpha = timing.alpha ?? false
@@ -413,18 +413,25 @@ extension KeepalivedConfigReader {
     // MARK: cross-checks
 
     mutating func checkVirtualServers() throws {
-        var seen: [ServiceAddress: VirtualServerConfig] = [:]
+        // TCP and UDP are two services on one address and port (IPVS's rule too).
+        var seen: [ServiceKey: VirtualServerConfig] = [:]
         for server in config.virtualServers {
             for address in server.listenAddresses {
-                if let other = seen[address] {
+                if let other = seen[ServiceKey(address: address, udp: server.udp)] {
                     let what = server.group.map { "virtual_server group \($0): \(address)" } ?? "virtual_server \(address)"
                     throw ConfigError(server.location, "\(what) is already defined at \(other.location)\(other.group.map { " (group \($0))" } ?? "")")
                 }
-                seen[address] = server
+                seen[ServiceKey(address: address, udp: server.udp)] = server
             }
         }
         for group in virtualServerGroups.values.sorted(by: { $0.location.line < $1.location.line }) where !group.used {
             config.warnings.append(ConfigWarning(location: group.location, message: "virtual_server_group \(group.name) is not used by any virtual_server"))
         }
     }
+}
+
+/// A listening address with its protocol.
+private struct ServiceKey: Hashable {
+    var address: ServiceAddress
+    var udp: Bool
 }

@@ -48,6 +48,8 @@ public struct VirtualServerConfig: Sendable {
     public var quorumUp: NotifyCommand?
     public var quorumDown: NotifyCommand?
     public var haSuspend = false
+    /// `protocol UDP`: datagrams forwarded per client flow (address and port) instead of TCP connections.
+    public var udp = false
     /// `smtp_alert` (or global_defs' `smtp_alert_checker` / `smtp_alert`): e-mail when the quorum is gained or lost.
     public var smtpAlert = false
     /// `sh-fallback` / `mh-fallback`: when the hashed server cannot take the connection, try the next.
@@ -65,8 +67,9 @@ public struct VirtualServerConfig: Sendable {
         self.listenAddresses = [service]
     }
 
-    /// How logs and reloads name it: `IP:PORT`, or `group NAME`.
-    public var name: String { group.map { "group \($0)" } ?? service.description }
+    /// How logs and reloads name it: `IP:PORT`, or `group NAME`, with `/udp` after a UDP one
+    /// (a TCP and a UDP virtual server may share an address and port, as in IPVS).
+    public var name: String { (group.map { "group \($0)" } ?? service.description) + (udp ? "/udp" : "") }
 }
 
 /// A `real_server IP PORT { … }` block.

@@ -35,12 +35,19 @@ public final class VirtualServers: Sendable {
     /// The running virtual servers, in configuration order (replaced by `reload`).
     private let servers: Mutex<[VirtualServerLoop]>
 
+    /// Event-loop threads for the connections by default: two per core. The byte path shares
+    /// its cores with the real servers and the clients, and the kernel shares CPU out per
+    /// thread: with one thread per core it got less of it than they did under load
+    /// (Benchmarks/lvs.sh, docs/benchmarks.md). Idle loops cost nothing.
+    public static var defaultThreads: Int { 2 * System.coreCount }
+
     /// `addressHeld`: for ha_suspend, whether this node holds an address now (nil: no
     /// vrrp_instance carries it, the checks run). Called on the virtual servers' loop every second.
+    /// `threads`: event-loop threads (0: `defaultThreads`).
     public init(configuration: KeepalivedConfiguration, log: @escaping @Sendable (String) -> Void,
-                addressHeld: @escaping @Sendable (IPAddress) -> Bool? = { _ in nil }) throws {
+                addressHeld: @escaping @Sendable (IPAddress) -> Bool? = { _ in nil }, threads: Int = 0) throws {
         // One loop for the decisions (the first), every loop for connections' bytes.
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: threads > 0 ? threads : Self.defaultThreads)
         self.group = group
         let loop = group.next()
         self.loop = loop
@@ -153,24 +160,30 @@ final class VirtualServerLoop: @unchecked Sendable {
     private let scripts: ChildScripts
     private let mail: CheckerMail
     private let defaultUser: ScriptUser?
-    private let log: @Sendable (String) -> Void
+    let log: @Sendable (String) -> Void
     private let addressHeld: @Sendable (IPAddress) -> Bool?
     private let origin = NIODeadline.now()
-    private var state: VirtualServerState
+    var state: VirtualServerState
     /// One per address it listens on (a virtual_server_group has several).
-    private var listeners: [ServiceAddress: any Channel] = [:]
+    var listeners: [ServiceAddress: any Channel] = [:]
     private var timer: Scheduled<Void>?
     private var timerDeadline: Duration?
     private var suspendPoll: RepeatedTask?
-    private var stopped = false
+    private(set) var stopped = false
     /// Bumped by a reload: a check started before it reports to nobody (the core runs it again).
     private var generation = 0
-    private var openChannels: [ObjectIdentifier: OpenConnection] = [:]
+    var openChannels: [ObjectIdentifier: OpenConnection] = [:]
     private var refused = 0
     private var lastRefusalLog: Duration?
+    /// `protocol UDP`: the open flows' idle times, their sockets, and the timer that ends idle ones.
+    var udpFlows = UDPFlows<UDPFlowKey>()
+    var udpSockets: [UDPFlowKey: UDPFlowSocket] = [:]
+    var udpTimer: Scheduled<Void>?
+    var udpTimerDeadline: Duration?
 
-    /// A connection placed by the core: where it went (nil once a reload removed that real server).
-    private struct OpenConnection {
+    /// A connection (or UDP flow) placed by the core: where it went (nil once a reload removed
+    /// that real server).
+    struct OpenConnection {
         let channel: any Channel
         var destination: Destination?
         let client: ClientKey
@@ -221,8 +234,8 @@ final class VirtualServerLoop: @unchecked Sendable {
         "\(check.kind) \(check.connectAddress) from \(check.bindAddress.map { "\($0)" } ?? "-"):\(check.bindPort ?? 0) timeout \(check.connectTimeout)"
     }
 
-    private var name: String { "VS \(config.name)" }
-    private func now() -> Duration { .nanoseconds((NIODeadline.now() - origin).nanoseconds) }
+    var name: String { "VS \(config.name)" }
+    func now() -> Duration { .nanoseconds((NIODeadline.now() - origin).nanoseconds) }
     var boundPort: Int { config.listenAddresses.first.flatMap { listeners[$0]?.localAddress?.port } ?? 0 }
     var scriptsRunning: Bool { scripts.isRunning }
 
@@ -242,12 +255,16 @@ final class VirtualServerLoop: @unchecked Sendable {
         }.map { [self] in started() }
     }
 
-    /// Binds one listener (IP_FREEBIND: the address need not be here yet) and records it.
-    private func listen(on service: ServiceAddress) -> EventLoopFuture<Void> {
-        let family = service.address.family
-        let freebind: ChannelOptions.Types.SocketOption = family == .ipv4
+    /// IP_FREEBIND (IPV6_FREEBIND) for the address's family: bind an address not here (yet).
+    static func freebind(for service: ServiceAddress) -> ChannelOptions.Types.SocketOption {
+        service.address.family == .ipv4
             ? .init(level: .init(rawValue: CInt(IPPROTO_IP)), name: .init(rawValue: 15 /* IP_FREEBIND */))
             : .init(level: .init(rawValue: CInt(IPPROTO_IPV6)), name: .init(rawValue: 78 /* IPV6_FREEBIND */))
+    }
+
+    /// Binds one listener (IP_FREEBIND: the address need not be here yet) and records it.
+    private func listen(on service: ServiceAddress) -> EventLoopFuture<Void> {
+        let freebind = Self.freebind(for: service)
         let bootstrap = ServerBootstrap(group: loop, childGroup: connections)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(freebind, value: 1)
@@ -270,6 +287,7 @@ final class VirtualServerLoop: @unchecked Sendable {
         } catch {
             return loop.makeFailedFuture(VirtualServerError("\(config.location): \(what): \(error)"))
         }
+        if config.udp { return listenUDP(on: service, at: address, what: what) }
         return bootstrap.bind(to: address).flatMapErrorThrowing { [config] error in
             throw VirtualServerError("\(config.location): \(what): cannot listen: \(error)")
         }.map { [self] channel in
@@ -307,6 +325,7 @@ final class VirtualServerLoop: @unchecked Sendable {
         stopped = true
         suspendPoll?.cancel()
         timer?.cancel()
+        udpTimer?.cancel()
         for channel in listeners.values { channel.close(promise: nil) }
         perform(state.handle(.shutdown, now: now()))
         for open in openChannels.values { open.channel.close(promise: nil) }
@@ -484,13 +503,7 @@ final class VirtualServerLoop: @unchecked Sendable {
                 return
             }
             guard let destination = state.connect(client: client, now: now()) else {
-                refused += 1
-                // At most one line a second, with the count since the last.
-                if lastRefusalLog.map({ now() - $0 >= .seconds(1) }) ?? true {
-                    log("\(name): no real server can take a connection (\(refused) refused, the last from \(remote)): closed")
-                    lastRefusalLog = now()
-                    refused = 0
-                }
+                refusedOne(from: remote)
                 channel.close(promise: nil)
                 return
             }
@@ -504,20 +517,32 @@ final class VirtualServerLoop: @unchecked Sendable {
                     }
                 }
             }
-            let target: ServiceAddress
-            let timeout: Double
-            switch destination {
-            case .real(let r):
-                target = config.realServers[r].service
-                timeout = config.realServers[r].checkers.first?.connectTimeout ?? 5
-            case .sorry:
-                target = config.sorryServer!
-                timeout = 5
-            }
-            let description = destination == .sorry ? "sorry server" : "real server"
+            let (target, description, timeout) = self.target(of: destination)
             channel.eventLoop.execute { [self] in
                 forward(channel, to: target, description: description, timeout: timeout, client: remote)
             }
+        }
+    }
+
+    /// A new connection or UDP flow no real server can take: counted, logged at most once a
+    /// second with the count since the last.
+    func refusedOne(from remote: SocketAddress) {
+        refused += 1
+        if lastRefusalLog.map({ now() - $0 >= .seconds(1) }) ?? true {
+            log("\(name): no real server can take a connection (\(refused) refused, the last from \(remote))\(config.udp ? ": dropped" : ": closed")")
+            lastRefusalLog = now()
+            refused = 0
+        }
+    }
+
+    /// Where a destination is, what to call it in logs, and how long a connect there may take
+    /// (the first checker's connect_timeout; 5 s without one).
+    func target(of destination: Destination) -> (ServiceAddress, String, Double) {
+        switch destination {
+        case .real(let r):
+            return (config.realServers[r].service, "real server", config.realServers[r].checkers.first?.connectTimeout ?? 5)
+        case .sorry:
+            return (config.sorryServer!, "sorry server", 5)
         }
     }
 

@@ -3,6 +3,7 @@ import Alerts
 import Dispatch
 import Foundation
 import KeepalivedConfig
+import LVS
 import Logging
 import NIOCore
 import NodeConfig
@@ -144,6 +145,25 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
             },
             log: { [logger] in logger.notice("vip: \($0)") })
     }
+
+    // virtual-servers: keepalived's virtual_server blocks, listening (IP_FREEBIND: with or
+    // without the VIP here) before the monitor starts, so a port that cannot be bound stops the
+    // start; ha_suspend follows the VIP's instance.
+    var virtualServers: VirtualServers?
+    if let lvs = try loadVirtualServers(c, nodeFile: source) {
+        for warning in lvs.warnings { logger.warning("virtual servers: \(warning)") }
+        let vip = daemon
+        let servers = try VirtualServers(configuration: lvs, log: { [logger] in logger.notice("virtual servers: \($0)") },
+                                         addressHeld: vipHolds(c.vip, state: { vip?.states.first }))
+        do {
+            try servers.start()
+        } catch {
+            throw NodeStartError("virtual-servers: \(error)")
+        }
+        virtualServers = servers
+    }
+    // Stopped after the VIP is released (below); here too for a start that fails later on.
+    defer { virtualServers?.stop() }
 
     // The monitor.
     let monitorStarted = Completion()
@@ -331,6 +351,7 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
         $0.members = c.group.members.map(\.name)
     }
     let parts = "monitor on \(me.monitorPort)"
+        + (virtualServers != nil ? ", virtual servers from \(c.virtualServers!.config)" : "")
         + (config.proxy.map { ", proxy on \($0.listen.joined(separator: ", "))" } ?? "")
         + (config.vip.map { ", virtual IP \($0.address) on \($0.interface) (\($0.placement.rawValue))" } ?? "")
     logger.notice("node \(c.name) (\(c.role.rawValue)) of group \(c.group.name) running: \(parts)")
@@ -340,6 +361,11 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
     logger.notice("node \(c.name): \(reason): releasing the virtual IP, then stopping the proxy and the monitor")
     daemon?.post(.stop)
     _ = await vipDone.wait()
+    if let servers = virtualServers {
+        logger.notice("node \(c.name): stopping the virtual servers")
+        virtualServers = nil
+        servers.stop()
+    }
     for worker in workers { worker.cancel() }
     proxySampler.withLock { $0?.cancel() }
     if let proxyTask {

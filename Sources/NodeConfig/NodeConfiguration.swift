@@ -73,6 +73,15 @@ public struct NodeConfiguration: Sendable, Hashable {
         public var authPass: String?
     }
 
+    /// `virtual-servers:`: keepalived `virtual_server` blocks the agent serves (as `tandem vrrp`
+    /// does), read from a keepalived.conf-syntax file.
+    public struct VirtualServers: Sendable, Hashable {
+        /// The file as written in node.yaml (a relative path is taken from node.yaml's directory).
+        public var config: String
+        /// Where `virtual-servers.config` stands in node.yaml: errors reading that file point there.
+        public var line: Int
+    }
+
     public var name: String
     public var role: Role
     /// Where the agent keeps its state (the monitor's sentinel.conf with epochs and the
@@ -87,6 +96,8 @@ public struct NodeConfiguration: Sendable, Hashable {
     public var httpListen: String? = nil
     /// `alerts:`: the webhook and email the agent's alerts go to (none by default).
     public var alerts = AlertSettings()
+    /// `virtual-servers:` (none by default).
+    public var virtualServers: VirtualServers? = nil
 
     /// This node as the group lists it (always there in a configuration that was read).
     public var me: Member? { group.members.first { $0.name == name } }
@@ -170,11 +181,20 @@ extension NodeConfiguration {
             alerts = try Self.readAlerts(&fields)
             try fields.finish()
         }
+        var virtualServers: VirtualServers?
+        if var fields = try top.mapping("virtual-servers") {
+            guard let path = try fields.string("config"), !path.isEmpty else {
+                throw fields.error("config", "is required: a file with keepalived's virtual_server blocks, e.g. /etc/tandem/virtual-servers.conf")
+            }
+            virtualServers = VirtualServers(config: path, line: fields.lineOf("config"))
+            try fields.finish()
+        }
         try top.finish()
 
         self.init(name: name, role: role, stateDirectory: stateDirectory, group: group, redis: redis, monitor: monitor, proxy: proxy, vip: vip)
         self.httpListen = httpListen
         self.alerts = alerts
+        self.virtualServers = virtualServers
         try check(top: top)
     }
 
@@ -264,7 +284,8 @@ extension NodeConfiguration {
             throw top.error("node", "node.role is \(role.rawValue) but group.nodes lists '\(name)' as \(me.role.rawValue)")
         }
         if role == .witness {
-            for (key, present) in [("redis", redis != nil), ("proxy", proxy != nil), ("vip", vip != nil)] where present {
+            for (key, present) in [("redis", redis != nil), ("proxy", proxy != nil), ("vip", vip != nil),
+                                   ("virtual-servers", virtualServers != nil)] where present {
                 throw top.error(key, "a witness only votes: it runs no \(key)")
             }
         }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Daemon
 import Foundation
+import KeepalivedConfig
 import Logging
 import Node
 import NodeConfig
@@ -51,6 +52,19 @@ struct RunCommand: AsyncParsableCommand {
         } catch {
             fail("\(error)", code: 1)
         }
+        // virtual-servers.config: its file read and checked now (errors name its file:line).
+        let virtualServers: KeepalivedConfiguration?
+        do {
+            virtualServers = try loadVirtualServers(configuration, nodeFile: path)
+        } catch {
+            fail("\(error)", code: 1)
+        }
+        if check {
+            for warning in virtualServers?.warnings ?? [] {
+                let text = "tandem run: \(warning)\n"
+                _ = text.withCString { write(2, $0, strlen($0)) }
+            }
+        }
         if let http {
             guard (try? HTTPEndpoint(parsing: http)) != nil else { fail("--http \(http): expected ADDR:PORT (e.g. 127.0.0.1:9121)", code: 1) }
             configuration.httpListen = http
@@ -73,6 +87,7 @@ struct RunCommand: AsyncParsableCommand {
             + (configuration.redis.map { ["redis on port \($0.port)\($0.supervise ? " (supervised)" : "")"] } ?? [])
             + (configuration.proxy.map { ["proxy on \($0.listen.joined(separator: ", "))"] } ?? [])
             + (configuration.vip.map { ["virtual IP \($0.address) on \($0.interface) (\($0.placement.rawValue), VRRPv\($0.vrrpVersion))"] } ?? [])
+            + (virtualServers.map { ["\($0.virtualServers.count) virtual server(s) from \(configuration.virtualServers!.config)"] } ?? [])
             + (configuration.httpListen.map { ["metrics and status page on \($0)"] } ?? [])
         print("\(path): configuration OK: node \(configuration.name) (\(configuration.role.rawValue)) of group \(configuration.group.name) with \(configuration.group.members.count) nodes; \(parts.joined(separator: "; "))")
     }

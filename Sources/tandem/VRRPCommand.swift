@@ -42,6 +42,8 @@ struct VRRPCommand: ParsableCommand {
     var alertWebhook: String?
     @Option(name: .customLong("alert-timeout"), help: "Milliseconds each webhook try may take (default 5000).")
     var alertTimeout: Int?
+    @Option(name: .customLong("lvs-threads"), help: "Event-loop threads for the virtual servers' connections (default: two per core).")
+    var lvsThreads = 0
 
     func run() throws {
         bootstrapLogging(format: logFormat)
@@ -90,7 +92,11 @@ struct VRRPCommand: ParsableCommand {
         }
         // A FAULT an instance starts in (a tracked object still down) is alerted only if it lasts.
         let vipAlerts = alerts.map { VRRPAlerts(dispatcher: $0) }
-        let live = LiveVirtualServers()
+        guard (0...1024).contains(lvsThreads) else {
+            emit("tandem vrrp: --lvs-threads \(lvsThreads): must be from 0 (two per core) to 1024")
+            throw ExitCode(1)
+        }
+        let live = LiveVirtualServers(threads: lvsThreads)
         let daemon: VRRPDaemon
         do {
             let path = self.path
@@ -152,10 +158,14 @@ struct VRRPCommand: ParsableCommand {
 private final class LiveVirtualServers: Sendable {
     let servers = Mutex<VirtualServers?>(nil)
     let addressHeld = Mutex<(@Sendable (IPAddress) -> Bool?)?>(nil)
+    /// `--lvs-threads` (0: the default).
+    let threads: Int
+
+    init(threads: Int) { self.threads = threads }
 
     func start(_ configuration: KeepalivedConfiguration, emit: @escaping @Sendable (String) -> Void) throws {
         let held: @Sendable (IPAddress) -> Bool? = addressHeld.withLock { $0 } ?? { @Sendable _ in nil }
-        let started = try VirtualServers(configuration: configuration, log: { emit("tandem vrrp: " + $0) }, addressHeld: held)
+        let started = try VirtualServers(configuration: configuration, log: { emit("tandem vrrp: " + $0) }, addressHeld: held, threads: threads)
         try started.start()
         servers.withLock { $0 = started }
     }

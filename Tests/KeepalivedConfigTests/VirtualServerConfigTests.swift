@@ -101,12 +101,12 @@ struct VirtualServerConfigTests {
         #expect(checks.map(\.warmup) == [60, 60, 60])
     }
 
-    @Test("not served: fwmark, UDP, SMTP_CHECK, unknown keys — warnings with file:line")
+    @Test("not served: fwmark, SCTP, SMTP_CHECK, unknown keys — warnings with file:line")
     func warnings() throws {
         let config = try KeepalivedConfiguration.parse("""
             virtual_server fwmark 1 { }
             virtual_server 10.0.0.1 53 {
-              protocol UDP
+              protocol SCTP
             }
             virtual_server 10.0.0.1 80 {
               lb_kind DR
@@ -122,10 +122,32 @@ struct VirtualServerConfigTests {
         let lines = config.warnings.map(\.location.line)
         #expect(lines == [1, 2, 6, 7, 8, 10, 11, 12], "\(config.warnings)")
         #expect(config.warnings[0].description.hasPrefix("w.conf:1: warning: 'virtual_server fwmark' ignored"))
-        #expect(config.warnings[1].message.contains("UDP"))
+        #expect(config.warnings[1].message.contains("SCTP"))
         #expect(config.warnings[2].message.contains("lb_kind DR") && config.warnings[2].message.contains("proxy"))
         #expect(config.virtualServers.count == 1 && config.virtualServers[0].forwarding == .dr)
         #expect(config.virtualServers[0].realServers[0].checkers.count == 1)
+    }
+
+    @Test("protocol UDP is served: a UDP and a TCP virtual server may share an address and port, two UDP ones may not")
+    func udp() throws {
+        let config = try KeepalivedConfiguration.parse("""
+            virtual_server 10.0.0.1 53 {
+              protocol UDP
+              real_server 10.0.0.2 53 {
+              }
+            }
+            virtual_server 10.0.0.1 53 {
+              protocol TCP
+            }
+            """, file: "u.conf")
+        #expect(config.virtualServers.map(\.udp) == [true, false])
+        #expect(config.virtualServers.map(\.name) == ["10.0.0.1:53/udp", "10.0.0.1:53"])
+        #expect(!config.warnings.contains { $0.message.contains("UDP") }, "\(config.warnings)")
+        #expect {
+            try KeepalivedConfiguration.parse("virtual_server 10.0.0.1 53 {\n protocol UDP\n}\nvirtual_server 10.0.0.1 53 {\n protocol UDP\n}\n", file: "d.conf")
+        } throws: { error in
+            "\(error)".hasPrefix("d.conf:4: virtual_server 10.0.0.1:53 is already defined at d.conf:1")
+        }
     }
 
     @Test("bad values are errors naming file:line and the key", arguments: [

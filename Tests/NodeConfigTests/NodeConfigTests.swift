@@ -170,6 +170,21 @@ struct NodeConfigTests {
         #expect(taken.message.contains("takes this node's monitor port 26379"), "\(taken)")
     }
 
+    @Test("virtual-servers: the keepalived file's path and the line it stands on; config is required; a witness has none")
+    func virtualServersSection() throws {
+        let ok = try NodeConfiguration(parsing: Self.minimal + "proxy:\n  listen: [0.0.0.0:6380]\nvirtual-servers:\n  config: lvs.conf\n", file: "n.yaml")
+        #expect(ok.virtualServers?.config == "lvs.conf" && ok.virtualServers?.line == 12)
+        #expect(try NodeConfiguration(parsing: Self.minimal, file: "n.yaml").virtualServers == nil)
+        let missing = try #require(Self.error(Self.minimal + "virtual-servers:\n  file: lvs.conf\n"))
+        #expect(missing.key == "virtual-servers.config" && missing.message.contains("is required") && missing.line == 9, "\(missing)")
+        let unknown = try #require(Self.error(Self.minimal + "virtual-servers:\n  config: lvs.conf\n  threads: 2\n"))
+        #expect(unknown.key == "virtual-servers.threads" && unknown.message == "unknown key" && unknown.line == 11, "\(unknown)")
+        let witness = Self.minimal.replacingOccurrences(of: "  name: n1\ngroup", with: "  name: n3\n  role: witness\ngroup")
+            .replacingOccurrences(of: "{ name: n3, address: 10.9.0.3 }", with: "{ name: n3, address: 10.9.0.3, role: witness }")
+        let onWitness = try #require(Self.error(witness + "virtual-servers:\n  config: lvs.conf\n"))
+        #expect(onWitness.key == "virtual-servers" && onWitness.message.contains("a witness only votes"), "\(onWitness)")
+    }
+
     @Test("durability: replicated needs the proxy on a data node and no direct VIP; a witness needs neither")
     func durabilityNeedsTheProxy() throws {
         let replicated = Self.minimal.replacingOccurrences(of: "  name: mymaster\n", with: "  name: mymaster\n  durability: replicated\n")
