@@ -53,9 +53,19 @@ public enum CommandKeys {
         entry.0.firstIndex(of: "|").map { String(entry.0[..<$0]) }
     })
 
-    /// The upper-case text of argument `index`.
+    /// The text of argument `index` with ASCII letters in upper case (Redis compares command
+    /// names and options with strcasecmp: ASCII only). Byte by byte, without `uppercased()`'s
+    /// Unicode tables: it runs several times per command on the proxy's hot path.
     static func word(_ arguments: [ByteBuffer], _ index: Int) -> String {
-        String(decoding: arguments[index].readableBytesView, as: UTF8.self).uppercased()
+        let view = arguments[index].readableBytesView
+        return String(unsafeUninitializedCapacity: view.count) { out in
+            var i = 0
+            for byte in view {
+                out[i] = byte &- 0x61 < 26 ? byte &- 0x20 : byte
+                i += 1
+            }
+            return i
+        }
     }
 
     /// The table entry for a command (its subcommand's for a container); nil for an unknown one.

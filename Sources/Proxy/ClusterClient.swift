@@ -15,7 +15,7 @@ final class ClusterClient: ChannelInboundHandler {
     private var state: ClusterClientState
     private var context: ChannelHandlerContext?
     /// Replies by command, from `firstSeq`; nil until it arrived.
-    private var replies = CircularBuffer<RESPValue?>()
+    private var replies = CircularBuffer<ClusterReply?>()
     private var firstSeq: UInt64 = 0
     private var closeAfter: UInt64?
     private var closed = false
@@ -104,7 +104,7 @@ final class ClusterClient: ChannelInboundHandler {
             complete(seq, value)
         case .route(let route):
             let readOnly = CommandKeys.info(for: request.arguments)?.flags.contains(.readonly) ?? false
-            run(route, request.arguments, readOnly: readOnly).assumeIsolated().whenSuccess { [self] in complete(seq, $0) }
+            run(route, request, readOnly: readOnly).assumeIsolated().whenSuccess { [self] in complete(seq, $0) }
         case .own(let target, let commands):
             runOwn(target, commands, inTransaction: wasInTransaction || state.inTransaction).assumeIsolated().whenSuccess { [self] in
                 complete(seq, $0)
@@ -121,28 +121,32 @@ final class ClusterClient: ChannelInboundHandler {
         }
     }
 
-    private func run(_ route: ClusterRoute, _ arguments: [ByteBuffer], readOnly: Bool) -> EventLoopFuture<RESPValue> {
+    /// A command for one node goes out as the client's bytes and its reply comes back as the
+    /// node's; split and keyspace-wide commands are encoded per part and their replies merged.
+    private func run(_ route: ClusterRoute, _ request: RESPRequest, readOnly: Bool) -> EventLoopFuture<ClusterReply> {
+        let arguments = request.arguments
+        let raw = request.isInline ? nil : request.raw
         switch route {
         case .anyMaster:
-            return pool.run(arguments, target: .anyMaster, readOnly: readOnly)
+            return pool.run(arguments, raw: raw, target: .anyMaster, readOnly: readOnly)
         case .slot(let slot):
-            return pool.run(arguments, target: .slot(slot), readOnly: readOnly)
+            return pool.run(arguments, raw: raw, target: .slot(slot), readOnly: readOnly)
         case .error(let text):
-            return pool.eventLoop.makeSucceededFuture(.simpleError(text))
+            return pool.eventLoop.makeSucceededFuture(.value(.simpleError(text)))
         case .split(let plan):
             let futures = plan.parts.map { pool.run($0.arguments, target: .slot($0.slot), readOnly: readOnly) }
             let positions = plan.parts.map(\.positions)
             return EventLoopFuture.whenAllSucceed(futures, on: pool.eventLoop).map { replies in
-                ClusterRouting.merge(plan.merge, replies: replies, positions: positions, keyCount: plan.keyCount)
+                .value(ClusterRouting.merge(plan.merge, replies: replies.map(\.value), positions: positions, keyCount: plan.keyCount))
             }
         case .allMasters(let merge):
             let masters = pool.topology.masters()
             guard !masters.isEmpty else {
-                return pool.eventLoop.makeSucceededFuture(.simpleError("CLUSTERDOWN Tandem proxy: no master known"))
+                return pool.eventLoop.makeSucceededFuture(.value(.simpleError("CLUSTERDOWN Tandem proxy: no master known")))
             }
             let futures = masters.map { pool.run(arguments, target: .node($0), readOnly: readOnly) }
             return EventLoopFuture.whenAllSucceed(futures, on: pool.eventLoop).map { replies in
-                ClusterRouting.merge(merge, replies: replies)
+                .value(ClusterRouting.merge(merge, replies: replies.map(\.value)))
             }
         }
     }
@@ -309,15 +313,22 @@ final class ClusterClient: ChannelInboundHandler {
     }
 
     private func complete(_ seq: UInt64, _ value: RESPValue) {
+        complete(seq, .value(value))
+    }
+
+    private func complete(_ seq: UInt64, _ reply: ClusterReply) {
         guard !closed, seq >= firstSeq, let context else { return }
         let index = Int(seq - firstSeq)
         guard index < replies.count else { return }
-        replies[replies.index(replies.startIndex, offsetBy: index)] = value
+        replies[replies.index(replies.startIndex, offsetBy: index)] = reply
         var wrote = false
         var buffer = context.channel.allocator.buffer(capacity: 256)
         while let first = replies.first, let ready = first {
             replies.removeFirst()
-            buffer.writeRESPValue(ready)
+            switch ready {
+            case .frame(var frame): buffer.writeBuffer(&frame)
+            case .value(let value): buffer.writeRESPValue(value)
+            }
             wrote = true
             if closeAfter == firstSeq {
                 firstSeq += 1

@@ -11,8 +11,15 @@ import RedisConnection
 /// `--hold-ms` has passed. Used only on its loop.
 final class ClusterLoopPool {
     enum Link {
-        case connecting(EventLoopFuture<RedisConnection>)
-        case ready(RedisConnection)
+        case connecting(EventLoopFuture<ClusterNodeLink>)
+        case ready(ClusterNodeLink)
+    }
+
+    /// A stateless command: its arguments (for routing and for a split part), and the bytes the
+    /// client sent when they can go out as they are.
+    struct Command {
+        var arguments: [ByteBuffer]
+        var raw: ByteBuffer?
     }
 
     /// Where a stateless command goes.
@@ -40,7 +47,8 @@ final class ClusterLoopPool {
         self.logger = logger
     }
 
-    /// A new connection to `node` on this loop (handshake done).
+    /// A new connection of a client's own to `node` on this loop (handshake done): transactions,
+    /// blocking commands.
     func connect(_ node: ClusterNodeAddress) -> EventLoopFuture<RedisConnection> {
         let promise = eventLoop.makePromise(of: RedisConnection.self)
         let configuration = topology.connectionConfiguration(node)
@@ -56,23 +64,23 @@ final class ClusterLoopPool {
     }
 
     /// The shared connection to `node`, opened when there is none.
-    func connection(to node: ClusterNodeAddress) -> EventLoopFuture<RedisConnection> {
+    func connection(to node: ClusterNodeAddress) -> EventLoopFuture<ClusterNodeLink> {
         switch links[node] {
-        case .ready(let connection) where connection.isActive:
-            return eventLoop.makeSucceededFuture(connection)
+        case .ready(let link) where link.isActive:
+            return eventLoop.makeSucceededFuture(link)
         case .connecting(let future):
             return future
         default:
             break
         }
-        let future = connect(node)
+        let future = ClusterNodeLink.connect(node, on: eventLoop, settings: topology.settings)
         links[node] = .connecting(future)
         future.assumeIsolated().whenComplete { [self] result in
             switch result {
-            case .success(let connection):
-                links[node] = .ready(connection)
-                connection.closeFuture.assumeIsolated().whenComplete { [self] _ in
-                    if case .ready(let current) = links[node], current === connection { links[node] = nil }
+            case .success(let link):
+                links[node] = .ready(link)
+                link.whenClosed { [self] in
+                    if case .ready(let current) = links[node], current === link { links[node] = nil }
                     topology.requestRefresh()
                 }
             case .failure(let error):
@@ -86,15 +94,17 @@ final class ClusterLoopPool {
 
     /// Closes every shared connection (shutdown).
     func closeAll() {
-        for case .ready(let connection) in links.values { Task { await connection.close() } }
+        for case .ready(let link) in links.values { link.close() }
         links = [:]
     }
 
     /// Sends a stateless command by `target` and answers with its final reply: never MOVED or
     /// ASK, never a failure (an error reply names what went wrong). `readOnly`: it may be sent
-    /// again after its connection closed before the reply.
-    func run(_ arguments: [ByteBuffer], target: Target, readOnly: Bool) -> EventLoopFuture<RESPValue> {
-        let promise = eventLoop.makePromise(of: RESPValue.self)
+    /// again after its connection closed before the reply. A node's reply comes back as its
+    /// bytes; the pool's own errors as values.
+    func run(_ arguments: [ByteBuffer], raw: ByteBuffer? = nil, target: Target, readOnly: Bool) -> EventLoopFuture<ClusterReply> {
+        let promise = eventLoop.makePromise(of: ClusterReply.self)
+        let arguments = Command(arguments: arguments, raw: raw)
         var target = target
         if readOnly && topology.settings.readFromReplicas, case .slot(let slot) = target { target = .replicaOf(slot) }
         attempt(arguments, target: target, readOnly: readOnly, deadline: .now() + hold, redirects: 0, promise: promise)
@@ -118,8 +128,8 @@ final class ClusterLoopPool {
         }
     }
 
-    private func attempt(_ arguments: [ByteBuffer], target: Target, readOnly: Bool, deadline: NIODeadline, redirects: Int,
-                         promise: EventLoopPromise<RESPValue>, lastProblem: RESPValue? = nil) {
+    private func attempt(_ arguments: Command, target: Target, readOnly: Bool, deadline: NIODeadline, redirects: Int,
+                         promise: EventLoopPromise<ClusterReply>, lastProblem: RESPValue? = nil) {
         guard let node = resolve(target) else {
             topology.requestRefresh()
             later(arguments, target: target, readOnly: readOnly, deadline: deadline, redirects: redirects, promise: promise,
@@ -139,35 +149,46 @@ final class ClusterLoopPool {
         }
     }
 
-    private func send(_ arguments: [ByteBuffer], on connection: RedisConnection, node: ClusterNodeAddress, asking: Bool,
-                      target: Target, readOnly: Bool, deadline: NIODeadline, redirects: Int, promise: EventLoopPromise<RESPValue>) {
-        if asking { _ = connection.submit(arguments: [ByteBuffer(string: "ASKING")]) }
-        connection.submit(arguments: arguments).assumeIsolated().whenComplete { [self] result in
+    private func send(_ arguments: Command, on connection: ClusterNodeLink, node: ClusterNodeAddress, asking: Bool,
+                      target: Target, readOnly: Bool, deadline: NIODeadline, redirects: Int, promise: EventLoopPromise<ClusterReply>) {
+        if asking { connection.send(encoding: [ByteBuffer(string: "ASKING")], completion: nil) }
+        let completion: ClusterNodeLink.Completion = { [self] result in
             switch result {
             case .failure(let error):
                 topology.requestRefresh()
-                if readOnly {
+                if readOnly || (error as? ClusterLinkClosed)?.written == false {
+                    // A read, or a command the closed connection never sent: again, wherever the map says.
                     later(arguments, target: target, readOnly: readOnly, deadline: deadline, redirects: redirects, promise: promise,
                           problem: .simpleError("ERR Tandem proxy: the connection to \(node) closed before the reply: \(error)"))
                 } else {
-                    promise.succeed(.simpleError("ERR Tandem proxy: the connection to \(node) closed before the reply; the command may or may not have run"))
+                    promise.succeed(.value(.simpleError("ERR Tandem proxy: the connection to \(node) closed before the reply; the command may or may not have run")))
                 }
-            case .success(let reply):
-                handle(reply, from: node, arguments: arguments, target: target, readOnly: readOnly, deadline: deadline,
-                       redirects: redirects, promise: promise)
+            case .success(let frame):
+                // Only an error reply (MOVED, ASK, TRYAGAIN…) is read; any other goes on as bytes.
+                guard frame.readableBytesView.first == UInt8(ascii: "-") else {
+                    promise.succeed(.frame(frame))
+                    return
+                }
+                handle(ClusterReply.frame(frame).value, frame: frame, from: node, arguments: arguments, target: target, readOnly: readOnly,
+                       deadline: deadline, redirects: redirects, promise: promise)
             }
+        }
+        if let raw = arguments.raw {
+            connection.send(raw: raw, completion: completion)
+        } else {
+            connection.send(encoding: arguments.arguments, completion: completion)
         }
     }
 
-    private func handle(_ reply: RESPValue, from node: ClusterNodeAddress, arguments: [ByteBuffer], target: Target, readOnly: Bool,
-                        deadline: NIODeadline, redirects: Int, promise: EventLoopPromise<RESPValue>) {
+    private func handle(_ reply: RESPValue, frame: ByteBuffer, from node: ClusterNodeAddress, arguments: Command, target: Target,
+                        readOnly: Bool, deadline: NIODeadline, redirects: Int, promise: EventLoopPromise<ClusterReply>) {
         guard let message = reply.errorMessage else {
-            promise.succeed(reply)
+            promise.succeed(.frame(frame))
             return
         }
         if let redirect = ClusterRedirect(reply, defaultHost: node.host) {
             guard redirects < Self.maxRedirects else {
-                promise.succeed(.simpleError("ERR Tandem proxy: too many cluster redirections (last: \(message))"))
+                promise.succeed(.value(.simpleError("ERR Tandem proxy: too many cluster redirections (last: \(message))")))
                 return
             }
             switch redirect {
@@ -204,18 +225,18 @@ final class ClusterLoopPool {
             later(arguments, target: target, readOnly: readOnly, deadline: deadline, redirects: redirects, promise: promise, problem: reply)
             return
         }
-        promise.succeed(reply)
+        promise.succeed(.frame(frame))
     }
 
-    private func later(_ arguments: [ByteBuffer], target: Target, readOnly: Bool, deadline: NIODeadline, redirects: Int,
-                       promise: EventLoopPromise<RESPValue>, problem: RESPValue) {
+    private func later(_ arguments: Command, target: Target, readOnly: Bool, deadline: NIODeadline, redirects: Int,
+                       promise: EventLoopPromise<ClusterReply>, problem: RESPValue) {
         if case .replicaOf(let slot) = target {
             // A replica that is down, loading or no longer its slot's: the master, at once.
             attempt(arguments, target: .slot(slot), readOnly: readOnly, deadline: deadline, redirects: redirects, promise: promise)
             return
         }
         guard NIODeadline.now() + Self.retryDelay <= deadline else {
-            promise.succeed(problem)
+            promise.succeed(.value(problem))
             return
         }
         eventLoop.assumeIsolated().scheduleTask(in: Self.retryDelay) { [self] in

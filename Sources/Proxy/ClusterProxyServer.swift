@@ -4,6 +4,7 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import RESP
+import RedisConnection
 
 /// `tandem proxy --cluster …`: reads the slot map, listens, and routes by slot until cancelled.
 func serveCluster(settings: ProxySettings, seeds: [ProxyEndpoint], group: MultiThreadedEventLoopGroup, logger: Logger,
@@ -34,6 +35,9 @@ func serveCluster(settings: ProxySettings, seeds: [ProxyEndpoint], group: MultiT
                 if let idleTimeout {
                     try channel.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: idleTimeout))
                 }
+                // Replies completed in one pass of the loop (a backend's read answers many
+                // pipelined commands) go to the client in one write, not one system call each.
+                try channel.pipeline.syncOperations.addHandler(FlushCoalescingHandler())
                 try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RESPRequestDecoder()))
                 try channel.pipeline.syncOperations.addHandler(ClusterClient(pool: pool, configuration: configuration))
             }

@@ -45,4 +45,17 @@ func command(_ text: String) -> [ByteBuffer] {
         #expect(CommandKeys.info(for: command("OBJECT ENCODING k"))?.name == "OBJECT|ENCODING")
         #expect(CommandKeys.table.count > 300)
     }
+
+    /// Names and subcommands match in any ASCII case, as Redis's strcasecmp does; other bytes
+    /// are compared as they are (no Unicode case folding: "ß" is not "SS").
+    @Test func namesMatchInAnyASCIICase() {
+        #expect(CommandKeys.info(for: command("gEt k"))?.name == "GET")
+        #expect(CommandKeys.info(for: command("object encoding k"))?.name == "OBJECT|ENCODING")
+        #expect(CommandKeys.info(for: command("xInFo StReAm s"))?.name == "XINFO|STREAM")
+        #expect(CommandKeys.keyIndices(command("zunionstore d 2 a b weights 1 2")) == [1, 3, 4])
+        #expect(CommandKeys.keyIndices(command("xread count 1 streams s1 s2 0 0")) == [4, 5])
+        #expect(CommandKeys.info(for: command("gét k")) == nil)
+        #expect(CommandKeys.info(for: [ByteBuffer(bytes: [0x67, 0xFF, 0x74])]) == nil)
+        #expect(CommandKeys.info(for: [ByteBuffer(bytes: [0x67, 0x65, 0x74, 0x00])]) == nil)
+    }
 }

@@ -302,6 +302,71 @@ struct ClusterProxyTests {
         }
     }
 
+    @Test("proxy.cluster in node.yaml: the node agent's proxy fronts a Redis Cluster; SIGTERM stops it cleanly")
+    func nodeAgentProxy() async throws {
+        try await withRedisServers(1) { servers in
+            try await withRedisCluster(masters: 3, replicasPerMaster: 0) { cluster in
+                let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-cluster-node-\(UUID().uuidString)")
+                try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+                defer { try? FileManager.default.removeItem(at: dir) }
+                let proxyPort = try freeLoopbackPort()
+                let yaml = dir.appendingPathComponent("n1.yaml")
+                try """
+                    node: { name: n1, state-dir: \(dir.appendingPathComponent("state").path) }
+                    group:
+                      name: mymaster
+                      down-after: 1000ms
+                      nodes:
+                        - { name: n1, address: 127.0.0.1, redis-port: \(servers[0].port), monitor-port: \(try freeLoopbackPort()) }
+                    monitor: { bind: 127.0.0.1 }
+                    proxy:
+                      listen: 127.0.0.1:\(proxyPort)
+                      cluster: [127.0.0.1:\(cluster.servers[0].port), 127.0.0.1:\(cluster.servers[1].port)]
+
+                    """.write(to: yaml, atomically: true, encoding: .utf8)
+                let log = dir.appendingPathComponent("node.log")
+                let child = try ChildProcess(executable: try tandemExecutable(), arguments: ["run", yaml.path], logFile: log)
+                defer { child.kill9() }
+                let text = { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+                let config = RedisConnectionConfiguration(host: "127.0.0.1", port: proxyPort, connectTimeout: .seconds(1),
+                                                          commandTimeout: .seconds(10))
+                var connection: RedisConnection?
+                try await waitUntil("the agent's cluster proxy to answer PING (log: \(log.path))", timeout: .seconds(30),
+                                    pollEvery: .milliseconds(200)) {
+                    guard child.isRunning else { throw HarnessError("tandem run exited: \(text())") }
+                    guard let c = try? await RedisConnection.connect(config) else { return false }
+                    if try await c.send(["PING"]) == .simpleString("PONG") {
+                        connection = c
+                        return true
+                    }
+                    await c.close()
+                    return false
+                }
+                let c = try #require(connection)
+                // Keys over every master, each on its slot's master; a split MSET/MGET.
+                for i in 0..<60 {
+                    #expect(try await c.send(["SET", "node:\(i)", "v\(i)"]) == .simpleString("OK"))
+                }
+                var masters = Set<Int>()
+                for i in stride(from: 0, to: 60, by: 3) {
+                    let owner = try await cluster.master(ofSlot: HashSlot.slot(of: "node:\(i)"))
+                    #expect(try await owner.withConnection { try await $0.send(["GET", "node:\(i)"]) } == .bulkString("v\(i)"))
+                    masters.insert(owner.port)
+                }
+                #expect(masters.count == 3, "keys reached every master")
+                #expect(try await c.send(["MSET", "a", "1", "b", "2", "c", "3"]) == .simpleString("OK"))
+                #expect(try await c.send(["MGET", "c", "a", "b", "nope"]) == .array(["3", "1", "2"].map { .bulkString($0) } + [.nullBulkString]))
+                #expect(try await c.send(["GET", "a", "b"]).errorMessage?.hasPrefix("ERR wrong number of arguments") == true)
+                let info = try await c.send(["INFO", "proxy"]).string ?? ""
+                #expect(info.contains("discovery:cluster"), "\(info)")
+                #expect(info.contains("cluster_masters:3"), "\(info)")
+                await c.close()
+                child.terminate(grace: .seconds(10))
+                #expect(child.terminationStatus == 0, "\(text())")
+            }
+        }
+    }
+
     @Test("CLUSTER FAILOVER under load: zero errors, zero acknowledged writes lost, connections stay open")
     func manualFailover() async throws {
         try await withRedisCluster(masters: 3, replicasPerMaster: 1, nodeTimeoutMilliseconds: 1000) { cluster in

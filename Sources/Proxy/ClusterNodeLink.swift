@@ -1,0 +1,238 @@
+import ClusterCore
+import NIOCore
+import NIOPosix
+import NIOSSL
+import RESP
+import RedisConnection
+
+/// A reply to a stateless command in cluster mode: the bytes one node sent, passed on as they
+/// are, or a value the proxy made (a merged split reply, an error of its own).
+enum ClusterReply {
+    case frame(ByteBuffer)
+    case value(RESPValue)
+
+    /// The reply as a value (a frame is parsed: for merging split replies).
+    var value: RESPValue {
+        switch self {
+        case .value(let value): return value
+        case .frame(let frame):
+            do {
+                return try RESPValueParser.parseReply(frame)
+            } catch {
+                return .simpleError("ERR Tandem proxy: a cluster node's reply could not be read: \(error.message)")
+            }
+        }
+    }
+}
+
+/// The error a command on a shared node connection fails with when the connection closes
+/// before its reply.
+struct ClusterLinkClosed: Error, CustomStringConvertible {
+    let node: ClusterNodeAddress
+    /// The command's bytes were handed to the socket: it may have run. When false it was
+    /// never sent (the connection had closed first) and may be sent elsewhere.
+    let written: Bool
+    var description: String { "connection to \(node) closed" }
+}
+
+/// One event loop's shared connection to one cluster node, for stateless commands: commands
+/// go out as the client sent them (or encoded once, for a split part), written in one system
+/// call per pass of the loop; replies are found by frame boundaries and handed on as bytes,
+/// never decoded and encoded again. Used only on its loop (`@unchecked Sendable` only so that
+/// futures of that loop can carry it; every access happens on the loop).
+final class ClusterNodeLink: @unchecked Sendable {
+    typealias Completion = (Result<ByteBuffer, any Error>) -> Void
+
+    let node: ClusterNodeAddress
+    let eventLoop: any EventLoop
+    private var channel: (any Channel)?
+    /// One per command written, in order; nil for a reply that is dropped (ASKING).
+    private var waiters = CircularBuffer<Completion?>(initialCapacity: 64)
+    private var output: ByteBuffer
+    /// Commands in `output`, not yet handed to the socket (the last waiters).
+    private var unsent = 0
+    private var flushScheduled = false
+    private var input = ByteBuffer()
+    private var scanner = RESPFrameScanner(mode: .reply)
+    private(set) var isClosed = false
+    private var onClose: [() -> Void] = []
+
+    private init(node: ClusterNodeAddress, eventLoop: any EventLoop) {
+        self.node = node
+        self.eventLoop = eventLoop
+        self.output = ByteBufferAllocator().buffer(capacity: 4096)
+    }
+
+    var isActive: Bool { !isClosed && channel != nil }
+
+    /// Connects to `node` and runs the handshake (AUTH; READONLY for reads from replicas): the
+    /// future holds the link once every handshake reply was OK.
+    static func connect(_ node: ClusterNodeAddress, on eventLoop: any EventLoop, settings: ProxySettings) -> EventLoopFuture<ClusterNodeLink> {
+        let link = ClusterNodeLink(node: node, eventLoop: eventLoop)
+        let bound = NIOLoopBound(link, eventLoop: eventLoop)
+        let tls = settings.backendTLS
+        var commands: [[ByteBuffer]] = []
+        if let password = settings.password {
+            commands.append([ByteBuffer(string: "AUTH")] + (settings.user.map { [ByteBuffer(string: $0)] } ?? [])
+                            + [ByteBuffer(string: password)])
+        }
+        if settings.readFromReplicas { commands.append([ByteBuffer(string: "READONLY")]) }
+        let handshake = commands
+        return ClientBootstrap(group: eventLoop)
+            .connectTimeout(settings.connectTimeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if let tls { try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: nil)) }
+                    try channel.pipeline.syncOperations.addHandler(ClusterNodeHandler(link: bound.value))
+                }
+            }
+            .connect(host: node.host, port: node.port)
+            .flatMap { channel in
+                let link = bound.value
+                link.channel = channel
+                let replies = handshake.map { command in
+                    let promise = eventLoop.makePromise(of: ByteBuffer.self)
+                    link.send(encoding: command) { promise.completeWith($0) }
+                    return promise.futureResult
+                }
+                return EventLoopFuture.whenAllSucceed(replies, on: eventLoop).flatMapThrowing { frames in
+                    for (command, frame) in zip(handshake, frames) where frame.readableBytesView.first == UInt8(ascii: "-") {
+                        channel.close(promise: nil)
+                        let name = String(buffer: command[0])
+                        throw ClusterHandshakeError(description: "\(name) on \(node): \(String(decoding: frame.readableBytesView.dropFirst().dropLast(2), as: UTF8.self))")
+                    }
+                    return bound.value
+                }
+            }
+    }
+
+    /// A link over a channel that is already connected (tests: an `EmbeddedChannel`); no handshake.
+    static func attach(to channel: any Channel, node: ClusterNodeAddress) throws -> ClusterNodeLink {
+        let link = ClusterNodeLink(node: node, eventLoop: channel.eventLoop)
+        try channel.pipeline.syncOperations.addHandler(ClusterNodeHandler(link: link))
+        link.channel = channel
+        return link
+    }
+
+    /// Calls `body` once the connection has closed (at once if it has).
+    func whenClosed(_ body: @escaping () -> Void) {
+        if isClosed { body() } else { onClose.append(body) }
+    }
+
+    /// Writes a command already in RESP (a client's own bytes); `completion` gets its reply.
+    func send(raw: ByteBuffer, completion: Completion?) {
+        guard !isClosed else {
+            completion?(.failure(ClusterLinkClosed(node: node, written: false)))
+            return
+        }
+        var raw = raw
+        output.writeBuffer(&raw)
+        waiters.append(completion)
+        unsent += 1
+        scheduleFlush()
+    }
+
+    /// Writes a command given as arguments; `completion` gets its reply.
+    func send(encoding arguments: [ByteBuffer], completion: Completion?) {
+        guard !isClosed else {
+            completion?(.failure(ClusterLinkClosed(node: node, written: false)))
+            return
+        }
+        output.writeRESPCommand(arguments)
+        waiters.append(completion)
+        unsent += 1
+        scheduleFlush()
+    }
+
+    /// Commands written in one pass of the loop go out in one write.
+    private func scheduleFlush() {
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        let bound = NIOLoopBound(self, eventLoop: eventLoop)
+        eventLoop.execute {
+            let link = bound.value
+            link.flushScheduled = false
+            guard let channel = link.channel, !link.isClosed, link.output.readableBytes > 0 else { return }
+            let bytes = link.output
+            link.output = channel.allocator.buffer(capacity: 4096)
+            link.unsent = 0
+            channel.writeAndFlush(bytes, promise: nil)
+        }
+    }
+
+    func close() {
+        channel?.close(promise: nil)
+    }
+
+    // MARK: From the handler
+
+    fileprivate func received(_ buffer: ByteBuffer) {
+        if input.readableBytes == 0 {
+            input = buffer
+        } else {
+            var buffer = buffer
+            input.writeBuffer(&buffer)
+        }
+        while input.readableBytes > 0 {
+            let outcome: RESPFrameScanner.Outcome
+            do {
+                outcome = try scanner.scan(input)
+            } catch {
+                channel?.close(promise: nil)
+                return
+            }
+            guard case .frame(let length) = outcome else { break }
+            let frame = input.readSlice(length: length)!
+            guard let waiter = waiters.popFirst() else {
+                // A reply to nothing (a protocol mix-up): the connection cannot be trusted.
+                channel?.close(promise: nil)
+                return
+            }
+            waiter?(.success(frame))
+        }
+        if input.readableBytes == 0 { input = ByteBuffer() }
+    }
+
+    fileprivate func closed() {
+        guard !isClosed else { return }
+        isClosed = true
+        let failed = waiters
+        let sent = failed.count - unsent
+        waiters.removeAll()
+        unsent = 0
+        for (index, waiter) in failed.enumerated() { waiter?(.failure(ClusterLinkClosed(node: node, written: index < sent))) }
+        let callbacks = onClose
+        onClose = []
+        for callback in callbacks { callback() }
+    }
+}
+
+/// A handshake reply that was an error (a wrong password, say).
+struct ClusterHandshakeError: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// The node connection's pipeline end: bytes in to the link, close to the link.
+private final class ClusterNodeHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+
+    private let link: ClusterNodeLink
+
+    init(link: ClusterNodeLink) {
+        self.link = link
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        link.received(unwrapInboundIn(data))
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        link.closed()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+}
