@@ -283,9 +283,11 @@ scenario_trackprocess() {  # track_process weight 0, terminate_delay: a process 
   wait_for 8 "h1 back as master" only_holder h1 h1 h2
 }
 
-# A sync group's own notify scripts and the notify FIFO, tandem (h1) and keepalived 2.2.7 (h2)
-# side by side on the same configuration (their own VRIDs): the FIFO lines must be the same
-# lines in the same order, and the scripts must get the same arguments.
+# A sync group's own notify scripts and the notify FIFOs, tandem (h1) and keepalived 2.2.7 (h2)
+# side by side on the same configuration (their own VRIDs): notify_fifo (read by a cat the lab
+# starts) must carry the same lines in the same order, and the scripts get the same arguments.
+# vrrp_notify_fifo's script: keepalived's is SIGTERMed at exit before it reads the STOP lines
+# (seen here); tandem's gets them (it waits for the FIFO to drain first).
 scenario_interop_notify_ka() {
   [ -x "$KEEPALIVED" ] || lab_fail "keepalived not installed"
   lab_setup 2
@@ -300,7 +302,8 @@ scenario_interop_notify_ka() {
 global_defs {
   router_id $h
   notify_fifo $LAB_DIR/$h.fifo
-  notify_fifo_script "$LAB_DIR/fiforeader.sh $LAB_DIR/$h.fifo.out"
+  vrrp_notify_fifo $LAB_DIR/$h.vfifo
+  vrrp_notify_fifo_script "$LAB_DIR/fiforeader.sh $LAB_DIR/$h.vfifo.out"
 }
 vrrp_sync_group G {
   group {
@@ -325,14 +328,24 @@ vrrp_instance A {
 }
 EOF
   done
+  local readers=()
+  for h in h1 h2; do
+    mkfifo -m 600 "$LAB_DIR/$h.fifo"
+    ip netns exec "$(ns $h)" cat "$LAB_DIR/$h.fifo" > "$LAB_DIR/$h.fifo.out" & readers+=("$!"); LAB_PIDS+=("$!")
+  done
   start_tandem h1 "$LAB_DIR/h1.conf"
   start_keepalived h2 "$LAB_DIR/h2.conf"
   wait_for 8 "both masters (FIFO lines)" sh -c "grep -q 'GROUP \"G\" MASTER' '$LAB_DIR/h1.fifo.out' && grep -q 'GROUP \"G\" MASTER' '$LAB_DIR/h2.fifo.out'"
   kill -TERM "$PID_h1" "$PID_h2"
   wait "$PID_h1" 2>/dev/null || true; wait "$PID_h2" 2>/dev/null || true
-  sleep 0.5
-  lab_log "keepalived's FIFO: $(tr '\n' '|' < "$LAB_DIR/h2.fifo.out")"
-  diff "$LAB_DIR/h1.fifo.out" "$LAB_DIR/h2.fifo.out" >&2 || lab_fail "FIFO lines differ (< tandem, > keepalived)"
+  wait "${readers[@]}" 2>/dev/null || true   # cat ends when the last writer has closed the FIFO
+  lab_log "keepalived's notify_fifo: $(tr '\n' '|' < "$LAB_DIR/h2.fifo.out")"
+  diff "$LAB_DIR/h1.fifo.out" "$LAB_DIR/h2.fifo.out" >&2 || lab_fail "notify_fifo lines differ (< tandem, > keepalived)"
+  grep -qx 'GROUP "G" STOP 0' "$LAB_DIR/h1.fifo.out" || lab_fail "no STOP line: $(cat "$LAB_DIR/h1.fifo.out")"
+  sleep 0.3
+  lab_log "keepalived's vrrp_notify_fifo_script read: $(tr '\n' '|' < "$LAB_DIR/h2.vfifo.out")"
+  diff <(head -n 4 "$LAB_DIR/h1.vfifo.out") <(head -n 4 "$LAB_DIR/h2.vfifo.out") >&2 || lab_fail "vrrp_notify_fifo lines differ"
+  diff "$LAB_DIR/h1.vfifo.out" "$LAB_DIR/h1.fifo.out" >&2 || lab_fail "tandem's vrrp_notify_fifo_script missed lines"
   diff <(sort "$LAB_DIR/h1.notify") <(sort "$LAB_DIR/h2.notify") >&2 || lab_fail "notify arguments differ (< tandem, > keepalived)"
   grep -qx "gnotify GROUP G MASTER 0" "$LAB_DIR/h1.notify" || lab_fail "no group notify: $(cat "$LAB_DIR/h1.notify")"
 }
@@ -642,7 +655,7 @@ ALL="sigkill sigterm sigstop linkdown nopreempt preemptdelay trackscript three v
   interop_v3_unicast_ka_master interop_v3_unicast_ka_backup smtp ipv6 interop_ipv6 badpackets syncgroup stalevip scriptuser garp na metrics
   owners interop_owners_ka_first interop_owners_ka_second trackfile interop_trackfile_ka trackprocess
   interop_notify_ka"
-QUICK="sigterm v3 trackscript smtp badpackets stalevip scriptuser garp interop_v3_ka_master interop_v3_unicast_ka_backup interop_v2_ka_backup metrics"
+QUICK="sigterm v3 trackscript smtp badpackets stalevip scriptuser garp interop_v3_ka_master interop_v3_unicast_ka_backup interop_v2_ka_backup metrics interop_notify_ka"
 
 scenarios=${*:-$ALL}
 [ "$scenarios" = quick ] && scenarios=$QUICK
