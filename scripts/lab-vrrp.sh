@@ -206,6 +206,150 @@ scenario_interop_v3_unicast_ka_master() { KA_VERSION=3 KA_INTERVAL=0.1 KA_UNICAS
 scenario_interop_v3_unicast_ka_backup() { KA_VERSION=3 KA_INTERVAL=0.1 KA_UNICAST=1 interop h2; }
 scenario_interop_v2_unicast_ka_backup() { KA_VERSION=2 KA_UNICAST=1 interop h2; }
 
+# Two address owners (priority 255) for one VRID: keepalived 2.2.7's rule. The master that hears
+# the other owner's advert logs "CONFIGURATION ERROR … both configured as address owner" and
+# drops to 254 for good: the newcomer (state MASTER: master at once, as an owner with state
+# BACKUP would wait Master_Down_Interval and defer to the owner it hears) keeps the VIP.
+# $1/$2: what runs on h1 (first, state BACKUP: master after ~3 s) and h2.
+owners() {
+  local first=$1 second=$2
+  lab_setup 2
+  vrrp_conf "$LAB_DIR/h1.conf" 255
+  STATE=MASTER vrrp_conf "$LAB_DIR/h2.conf" 255
+  "start_$first" h1 "$LAB_DIR/h1.conf"
+  wait_for 5 "h1 (the first owner) master" only_holder h1 h1 h2
+  "start_$second" h2 "$LAB_DIR/h2.conf"
+  wait_for 5 "h1 reports two address owners" grep -q "CONFIGURATION ERROR: local instance and a remote instance .*both configured as address owner" "$LAB_DIR/h1.log"
+  wait_for 5 "h2 (the newcomer, still 255) holds the VIP alone" only_holder h2 h1 h2
+  sleep 4  # more than Master_Down_Interval at 254: h1 must stay backup under the 255 adverts
+  only_holder h2 h1 h2 || lab_fail "after the owners' conflict: holders $(holders h1 h2)"
+  grep -q "CONFIGURATION ERROR" "$LAB_DIR/h2.log" && lab_fail "h2 reported the conflict too (it never heard h1 as master)"
+  # h2 leaves: h1, now 254, takes over after its skew time.
+  kill -TERM "$PID_h2"
+  wait_for 3 "h1 (254) takes over" only_holder h1 h1 h2
+}
+scenario_owners() { owners tandem tandem; }
+scenario_interop_owners_ka_first() { [ -x "$KEEPALIVED" ] || lab_fail "keepalived not installed"; owners keepalived tandem; }
+scenario_interop_owners_ka_second() { [ -x "$KEEPALIVED" ] || lab_fail "keepalived not installed"; owners tandem keepalived; }
+
+# track_file side by side with keepalived: the node whose file moves its priority (tandem or
+# keepalived, $1) against the other at a fixed 120: value 3 × weight 10 lifts 100 to 130 (it
+# preempts), −100 × 10 puts it in FAULT, 0 brings it back as backup. The same holders either way.
+trackfile() {
+  local filer=$1 other=$2
+  lab_setup 2
+  TOP_EXTRA=$(printf 'track_file tf {\n  file "%s"\n  weight 10\n  init_file 0 overwrite\n}' "$LAB_DIR/tf.value") \
+    vrrp_conf "$LAB_DIR/h1.conf" 100 "track_file {" "  tf" "}"
+  vrrp_conf "$LAB_DIR/h2.conf" 120
+  echo 7 > "$LAB_DIR/tf.value"   # overwritten by init_file at start
+  "start_$filer" h1 "$LAB_DIR/h1.conf"
+  "start_$other" h2 "$LAB_DIR/h2.conf"
+  wait_for 8 "h2 (120 against 100) master" only_holder h2 h1 h2
+  [ "$(cat "$LAB_DIR/tf.value")" = 0 ] || lab_fail "init_file 0 overwrite left $(cat "$LAB_DIR/tf.value")"
+  echo 3 > "$LAB_DIR/tf.value"
+  wait_for 6 "h1 (100 + 3 x 10) preempts" only_holder h1 h1 h2
+  echo -100 > "$LAB_DIR/tf.value"
+  wait_for 4 "h1 in FAULT by its file, h2 master" only_holder h2 h1 h2
+  wait_for 2 "h1 logs FAULT" grep -q "Entering FAULT STATE" "$LAB_DIR/h1.log"
+  echo 0 > "$LAB_DIR/tf.value"
+  wait_for 3 "h1 leaves FAULT" grep -q "Entering BACKUP STATE" "$LAB_DIR/h1.log"
+  sleep 4
+  only_holder h2 h1 h2 || lab_fail "h1 at 100 took the VIP from h2 at 120: holders $(holders h1 h2)"
+}
+scenario_trackfile() { trackfile tandem tandem; }
+scenario_interop_trackfile_ka() { [ -x "$KEEPALIVED" ] || lab_fail "keepalived not installed"; trackfile keepalived tandem; }
+
+scenario_trackprocess() {  # track_process weight 0, terminate_delay: a process gone past the delay is FAULT, back in time is nothing
+  lab_setup 2
+  local prog="tp${LAB_ID: -10}"   # a name of our own (comm: 15 characters at most)
+  cp "$(command -v sleep)" "$LAB_DIR/$prog"
+  TOP_EXTRA=$(printf 'vrrp_track_process svc {\n  process %s\n  weight 0\n  terminate_delay 1.5\n}' "$prog") \
+    vrrp_conf "$LAB_DIR/h1.conf" 150 "track_process {" "  svc" "}"
+  vrrp_conf "$LAB_DIR/h2.conf" 100
+  ip netns exec "$(ns h1)" "$LAB_DIR/$prog" 600 & local svc=$!; LAB_PIDS+=("$svc")
+  start_tandem h1 "$LAB_DIR/h1.conf"; start_tandem h2 "$LAB_DIR/h2.conf"
+  wait_for 8 "h1 master while $prog runs" only_holder h1 h1 h2
+  # Restarted within terminate_delay: no FAULT.
+  kill "$svc"; wait "$svc" 2>/dev/null || true
+  ip netns exec "$(ns h1)" "$LAB_DIR/$prog" 600 & svc=$!; LAB_PIDS+=("$svc")
+  sleep 2.5
+  grep -q "Entering FAULT STATE" "$LAB_DIR/h1.log" && lab_fail "h1 went FAULT although $prog came back within terminate_delay"
+  only_holder h1 h1 h2 || lab_fail "holders $(holders h1 h2) after a quick restart"
+  kill "$svc"; wait "$svc" 2>/dev/null || true
+  local t0; t0=$(now)
+  wait_for 4 "h1 FAULT, h2 master" only_holder h2 h1 h2
+  lab_log "takeover $(elapsed "$t0" "$(now)")s after $prog stopped (terminate_delay 1.5 s, /proc read every 0.2 s)"
+  ip netns exec "$(ns h1)" "$LAB_DIR/$prog" 600 & svc=$!; LAB_PIDS+=("$svc")
+  wait_for 8 "h1 back as master" only_holder h1 h1 h2
+}
+
+# A sync group's own notify scripts and the notify FIFOs, tandem (h1) and keepalived 2.2.7 (h2)
+# side by side on the same configuration (their own VRIDs): notify_fifo (read by a cat the lab
+# starts) must carry the same lines in the same order, and the scripts get the same arguments.
+# vrrp_notify_fifo's script: keepalived's is SIGTERMed at exit before it reads the STOP lines
+# (seen here); tandem's gets them (it waits for the FIFO to drain first).
+scenario_interop_notify_ka() {
+  [ -x "$KEEPALIVED" ] || lab_fail "keepalived not installed"
+  lab_setup 2
+  printf '#!/bin/sh\nf=$1; shift; echo "$*" >> "$f"\n' > "$LAB_DIR/n.sh"
+  printf '#!/bin/sh\nexec cat "$2" >> "$1"\n' > "$LAB_DIR/fiforeader.sh"
+  chmod 755 "$LAB_DIR/n.sh" "$LAB_DIR/fiforeader.sh"
+  local h vrid
+  for h in h1 h2; do
+    vrid=$([ $h = h1 ] && echo 71 || echo 72)
+    local n="$LAB_DIR/n.sh $LAB_DIR/$h.notify"
+    cat > "$LAB_DIR/$h.conf" <<EOF
+global_defs {
+  router_id $h
+  notify_fifo $LAB_DIR/$h.fifo
+  vrrp_notify_fifo $LAB_DIR/$h.vfifo
+  vrrp_notify_fifo_script "$LAB_DIR/fiforeader.sh $LAB_DIR/$h.vfifo.out"
+}
+vrrp_sync_group G {
+  group {
+    A
+  }
+  notify_master "$n gmaster"
+  notify_backup "$n gbackup"
+  notify_fault "$n gfault"
+  notify_stop "$n gstop"
+  notify "$n gnotify"
+}
+vrrp_instance A {
+  state MASTER
+  interface eth0
+  virtual_router_id $vrid
+  priority 150
+  advert_int 1
+  notify "$n inotify"
+  virtual_ipaddress {
+    10.77.0.$vrid/24
+  }
+}
+EOF
+  done
+  local readers=()
+  for h in h1 h2; do
+    mkfifo -m 600 "$LAB_DIR/$h.fifo"
+    ip netns exec "$(ns $h)" cat "$LAB_DIR/$h.fifo" > "$LAB_DIR/$h.fifo.out" & readers+=("$!"); LAB_PIDS+=("$!")
+  done
+  start_tandem h1 "$LAB_DIR/h1.conf"
+  start_keepalived h2 "$LAB_DIR/h2.conf"
+  wait_for 8 "both masters (FIFO lines)" sh -c "grep -q 'GROUP \"G\" MASTER' '$LAB_DIR/h1.fifo.out' && grep -q 'GROUP \"G\" MASTER' '$LAB_DIR/h2.fifo.out'"
+  kill -TERM "$PID_h1" "$PID_h2"
+  wait "$PID_h1" 2>/dev/null || true; wait "$PID_h2" 2>/dev/null || true
+  wait "${readers[@]}" 2>/dev/null || true   # cat ends when the last writer has closed the FIFO
+  lab_log "keepalived's notify_fifo: $(tr '\n' '|' < "$LAB_DIR/h2.fifo.out")"
+  diff "$LAB_DIR/h1.fifo.out" "$LAB_DIR/h2.fifo.out" >&2 || lab_fail "notify_fifo lines differ (< tandem, > keepalived)"
+  grep -qx 'GROUP "G" STOP 0' "$LAB_DIR/h1.fifo.out" || lab_fail "no STOP line: $(cat "$LAB_DIR/h1.fifo.out")"
+  sleep 0.3
+  lab_log "keepalived's vrrp_notify_fifo_script read: $(tr '\n' '|' < "$LAB_DIR/h2.vfifo.out")"
+  diff <(head -n 4 "$LAB_DIR/h1.vfifo.out") <(head -n 4 "$LAB_DIR/h2.vfifo.out") >&2 || lab_fail "vrrp_notify_fifo lines differ"
+  diff "$LAB_DIR/h1.vfifo.out" "$LAB_DIR/h1.fifo.out" >&2 || lab_fail "tandem's vrrp_notify_fifo_script missed lines"
+  diff <(sort "$LAB_DIR/h1.notify") <(sort "$LAB_DIR/h2.notify") >&2 || lab_fail "notify arguments differ (< tandem, > keepalived)"
+  grep -qx "gnotify GROUP G MASTER 0" "$LAB_DIR/h1.notify" || lab_fail "no group notify: $(cat "$LAB_DIR/h1.notify")"
+}
+
 scenario_smtp() {  # smtp_alert: one email per transition through smtp_server (a local sink)
   lab_setup 1
   ip netns exec "$(ns h1)" python3 -c '
@@ -508,8 +652,10 @@ assert d["daemon"] == "vrrp" and v["name"] == "VI_LAB" and v["state"] == "MASTER
 
 ALL="sigkill sigterm sigstop linkdown nopreempt preemptdelay trackscript three v3 v3unicast
   interop_v2_ka_master interop_v2_ka_backup interop_v2_unicast_ka_backup interop_v3_ka_master interop_v3_ka_backup
-  interop_v3_unicast_ka_master interop_v3_unicast_ka_backup smtp ipv6 interop_ipv6 badpackets syncgroup stalevip scriptuser garp na metrics"
-QUICK="sigterm v3 trackscript smtp badpackets stalevip scriptuser garp interop_v3_ka_master interop_v3_unicast_ka_backup interop_v2_ka_backup metrics"
+  interop_v3_unicast_ka_master interop_v3_unicast_ka_backup smtp ipv6 interop_ipv6 badpackets syncgroup stalevip scriptuser garp na metrics
+  owners interop_owners_ka_first interop_owners_ka_second trackfile interop_trackfile_ka trackprocess
+  interop_notify_ka"
+QUICK="sigterm v3 trackscript smtp badpackets stalevip scriptuser garp interop_v3_ka_master interop_v3_unicast_ka_backup interop_v2_ka_backup metrics interop_notify_ka"
 
 scenarios=${*:-$ALL}
 [ "$scenarios" = quick ] && scenarios=$QUICK

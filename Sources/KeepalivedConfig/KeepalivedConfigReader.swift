@@ -21,10 +21,7 @@ private let unsupportedTopLevel: [String: String] = [
     "static_ipaddress": "static addresses are not managed by tandem vrrp",
     "static_routes": "static routes are not managed by tandem vrrp",
     "static_rules": "static rules are not managed by tandem vrrp",
-    "vrrp_track_process": "track_process is not supported",
-    "track_process": "track_process is not supported",
-    "vrrp_track_file": "track_file is not supported",
-    "track_file": "track_file is not supported",
+    "track_process": "keepalived 2.2.7 does not know it either: the block is vrrp_track_process",
     "bfd_instance": "BFD is not supported",
     "garp_group": "garp_group is not supported",
     "linkbeat_use_polling": "ignored: link state is polled",
@@ -50,6 +47,14 @@ struct KeepalivedConfigReader {
                 let script = try readScript(s)
                 if config.scripts[script.name] != nil { throw ConfigError(s.location, "vrrp_script \(script.name) is defined twice") }
                 config.scripts[script.name] = script
+            case "track_file", "vrrp_track_file":
+                let file = try readTrackFile(s)
+                if config.trackFiles[file.name] != nil { throw ConfigError(s.location, "track_file \(file.name) is defined twice") }
+                config.trackFiles[file.name] = file
+            case "vrrp_track_process":
+                let process = try readTrackProcess(s)
+                if config.trackProcesses[process.name] != nil { throw ConfigError(s.location, "vrrp_track_process \(process.name) is defined twice") }
+                config.trackProcesses[process.name] = process
             case "vrrp_instance":
                 config.instances.append(try readInstance(s))
             case "vrrp_sync_group":
@@ -75,6 +80,8 @@ struct KeepalivedConfigReader {
     // MARK: global_defs
 
     mutating func readGlobal(_ block: ConfigStatement) throws {
+        var fifoOrder: [String] = []
+        var fifoScripts: [String: NotifyCommand] = [:]
         for s in block.block ?? [] {
             switch s.keyword {
             case "router_id": config.global.routerID = try one(s)
@@ -103,6 +110,16 @@ struct KeepalivedConfigReader {
                     throw ConfigError(s.location, "tandem_http must be ADDR:PORT with a port from 1 to 65535 (e.g. 127.0.0.1:9123, [::1]:9123), not '\(address)'")
                 }
                 config.global.tandemHTTP = address
+            case "notify_fifo", "vrrp_notify_fifo":
+                let path = try one(s, allowMore: true)
+                if let other = config.global.notifyFIFOs.first(where: { $0.path == path }) {
+                    throw ConfigError(s.location, "\(s.keyword) \(path) is already the FIFO of \(other.location)")
+                }
+                if s.arguments.count > 1 { warn(s, "\(s.keyword): the FIFO's user and group are not supported (it is created 0600, owned by root); ignored") }
+                fifoOrder.append(s.keyword)
+                config.global.notifyFIFOs.append(NotifyFIFOConfig(path: path, location: s.location))
+            case "notify_fifo_script", "vrrp_notify_fifo_script":
+                fifoScripts[s.keyword == "notify_fifo_script" ? "notify_fifo" : "vrrp_notify_fifo"] = try notify(s)
             case "smtp_alert": config.global.smtpAlert = try flag(s)
             case "smtp_alert_vrrp": config.global.smtpAlertVRRP = try flag(s)
             case "smtp_alert_checker": config.global.smtpAlertChecker = try flag(s)
@@ -110,13 +127,18 @@ struct KeepalivedConfigReader {
                  "vrrp_strict", "vrrp_iptables", "vrrp_ipsets", "nftables", "lvs_id", "lvs_sync_daemon", "lvs_timeouts",
                  "lvs_flush", "vrrp_mcast_group4", "vrrp_mcast_group6", "dynamic_interfaces", "use_pid_dir",
                  "vrrp_no_swap", "checker_no_swap", "vrrp_priority", "checker_priority", "vrrp_rt_priority",
-                 "checker_rt_priority", "max_auto_priority", "vrrp_notify_fifo", "notify_fifo", "vrrp_lower_prio_no_advert",
+                 "checker_rt_priority", "max_auto_priority", "vrrp_lower_prio_no_advert",
                  "vrrp_higher_prio_send_advert", "vrrp_check_unicast_src", "vrrp_min_garp", "vrrp_garp_interval",
                  "vrrp_gna_interval", "vrrp_garp_lower_prio_repeat", "vrrp_garp_lower_prio_delay", "vrrp_startup_delay":
                 warn(s, "global_defs '\(s.keyword)' is not supported by tandem vrrp; ignored")
             default:
                 warn(s, "unknown global_defs keyword '\(s.keyword)' ignored")
             }
+        }
+        for (k, keyword) in fifoOrder.enumerated() { config.global.notifyFIFOs[k].script = fifoScripts[keyword] }
+        for (keyword, script) in fifoScripts where !fifoOrder.contains(keyword) {
+            warn(ConfigStatement(keyword: keyword + "_script", arguments: [], block: nil, location: script.location),
+                 "\(keyword)_script without \(keyword): ignored")
         }
     }
 
@@ -144,6 +166,81 @@ struct KeepalivedConfigReader {
         }
         if script.command.isEmpty { throw ConfigError(block.location, "vrrp_script \(name) has no 'script'") }
         return script
+    }
+
+    // MARK: track_file, vrrp_track_process
+
+    mutating func readTrackFile(_ block: ConfigStatement) throws -> TrackFile {
+        guard let name = block.arguments.first else { throw ConfigError(block.location, "\(block.keyword) needs a name") }
+        var file = TrackFile(name: name, path: "", location: block.location)
+        for s in block.block ?? [] {
+            switch s.keyword {
+            case "file": file.path = try one(s)
+            case "weight":
+                file.weight = try integer(s, try one(s, allowMore: true), -2_147_483_647...2_147_483_647)
+                file.reverse = s.arguments.dropFirst().contains("reverse")
+            case "init_file":
+                var value = 0
+                for argument in s.arguments {
+                    if argument == "overwrite" { file.initOverwrite = true } else { value = try integer(s, argument, Int(Int32.min)...Int(Int32.max)) }
+                }
+                file.initValue = value
+            default:
+                warn(s, "unknown track_file keyword '\(s.keyword)' ignored")
+            }
+        }
+        if file.path.isEmpty { throw ConfigError(block.location, "track_file \(name) has no 'file'") }
+        return file
+    }
+
+    mutating func readTrackProcess(_ block: ConfigStatement) throws -> TrackProcess {
+        guard let name = block.arguments.first else { throw ConfigError(block.location, "vrrp_track_process needs a name") }
+        var program: String?
+        var parameters: [String] = []
+        var match: ProcessPattern.ParameterMatch?
+        var fullCommand = false
+        var process = TrackProcess(name: name, pattern: ProcessPattern(program: ""), location: block.location)
+        var processLine: ConfigStatement?
+        for s in block.block ?? [] {
+            switch s.keyword {
+            case "process":
+                program = try one(s, allowMore: true)
+                parameters = Array(s.arguments.dropFirst())
+                processLine = s
+            case "param_match":
+                switch s.arguments.first {
+                case nil: match = .exact
+                case "initial": match = .initial
+                case "partial": match = .partial
+                case let other?: throw ConfigError(s.location, "param_match must be initial or partial (or nothing), not '\(other)'")
+                }
+            case "weight":
+                process.weight = try integer(s, try one(s, allowMore: true), -254...254)
+                process.reverse = s.arguments.dropFirst().contains("reverse")
+            case "quorum": process.quorum = try integer(s, try one(s), 1...65535)
+            case "quorum_max": process.quorumMax = try integer(s, try one(s), 0...65535)
+            case "fork_delay": process.forkDelay = try seconds(s, try one(s), 0...3600)
+            case "terminate_delay": process.terminateDelay = try seconds(s, try one(s), 0...3600)
+            case "delay":
+                let delay = try seconds(s, try one(s), 0...3600)
+                process.forkDelay = delay
+                process.terminateDelay = delay
+            case "full_command": fullCommand = true
+            default:
+                warn(s, "unknown vrrp_track_process keyword '\(s.keyword)' ignored")
+            }
+        }
+        guard let program, let processLine else { throw ConfigError(block.location, "vrrp_track_process \(name) has no 'process'") }
+        // keepalived: quorum_max 0 (with no quorum above 1) means "up while none runs".
+        if process.quorumMax == 0 && process.quorum == 1 { process.quorum = 0 }
+        if let max = process.quorumMax, max < process.quorum {
+            throw ConfigError(block.location, "vrrp_track_process \(name): quorum_max \(max) is below quorum \(process.quorum)")
+        }
+        process.pattern = ProcessPattern(program: program, parameters: parameters, parameterMatch: match, fullCommand: fullCommand)
+        if !process.pattern.fullCommand && program.utf8.count > 15 {
+            warn(processLine, "vrrp_track_process \(name): '\(program)' is longer than a process name can be (15 characters): it never matches without full_command (as in keepalived)")
+        }
+        return process
     }
 
     // MARK: vrrp_instance
@@ -189,6 +286,10 @@ struct KeepalivedConfigReader {
                 for entry in s.block ?? [] { instance.trackScripts.append(try readTrack(entry)) }
             case "track_interface":
                 for entry in s.block ?? [] { instance.trackInterfaces.append(try readTrack(entry)) }
+            case "track_file":
+                for entry in s.block ?? [] { instance.trackFiles.append(try readTrack(entry)) }
+            case "track_process":
+                for entry in s.block ?? [] { instance.trackProcesses.append(try readTrack(entry)) }
             case "notify_master": instance.notifyMaster = try notify(s)
             case "notify_backup": instance.notifyBackup = try notify(s)
             case "notify_fault": instance.notifyFault = try notify(s)
@@ -206,7 +307,7 @@ struct KeepalivedConfigReader {
             case "debug", "accept", "no_accept":
                 break  // no effect here: tandem never filters traffic to the addresses
             case "use_vmac", "vmac_xmit_base", "use_ipvlan", "native_ipv6", "virtual_routes", "virtual_rules",
-                 "track_process", "track_file", "track_bfd", "notify_deleted",
+                 "track_bfd", "notify_deleted",
                  "strict_mode", "check_unicast_src", "higher_prio_send_advert", "garp_lower_prio_repeat",
                  "garp_lower_prio_delay", "promote_secondaries", "unicast_ttl", "old_unicast_checksum", "kernel_rx_buf_size",
                  "skip_check_adv_addr", "linkbeat_use_polling", "notify_priority_changes", "track_src_ip":
@@ -234,6 +335,11 @@ struct KeepalivedConfigReader {
         }
         if instance.nopreempt && instance.initialMaster {
             warn(block, "vrrp_instance \(name): nopreempt needs 'state BACKUP'; ignored, as keepalived does")
+            instance.nopreempt = false
+        }
+        if instance.nopreempt && instance.priority == 255 {
+            // keepalived 2.2.7: "(A) nopreempt is incompatible with priority 255. resetting nopreempt" (-t exits 5).
+            warn(block, "vrrp_instance \(name): nopreempt is incompatible with priority 255 (the address owner); ignored, as keepalived does")
             instance.nopreempt = false
         }
         if instance.preemptDelay > 0 && instance.initialMaster {
@@ -344,6 +450,12 @@ struct KeepalivedConfigReader {
             vrids[key] = instance
             for track in instance.trackScripts where config.scripts[track.name] == nil {
                 throw ConfigError(track.location, "track_script \(track.name): no vrrp_script of that name")
+            }
+            for track in instance.trackFiles where config.trackFiles[track.name] == nil {
+                throw ConfigError(track.location, "track_file \(track.name): no track_file block of that name")
+            }
+            for track in instance.trackProcesses where config.trackProcesses[track.name] == nil {
+                throw ConfigError(track.location, "track_process \(track.name): no vrrp_track_process of that name")
             }
         }
         try checkVirtualServers()

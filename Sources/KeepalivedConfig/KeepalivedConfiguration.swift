@@ -4,6 +4,10 @@ import VRRPCore
 public struct KeepalivedConfiguration: Sendable {
     public var global = GlobalDefinitions()
     public var scripts: [String: VRRPScript] = [:]
+    /// `track_file` (`vrrp_track_file`) blocks by name.
+    public var trackFiles: [String: TrackFile] = [:]
+    /// `vrrp_track_process` blocks by name.
+    public var trackProcesses: [String: TrackProcess] = [:]
     public var instances: [VRRPInstanceConfig] = []
     public var syncGroups: [SyncGroup] = []
     /// `virtual_server` blocks, served in user space by `tandem vrrp`.
@@ -42,8 +46,19 @@ public struct GlobalDefinitions: Sendable {
     /// Tandem's own `tandem_http ADDR:PORT`: where `tandem vrrp` serves GET /metrics and its
     /// status page (the `--http` option wins over it). keepalived logs it as an unknown keyword.
     public var tandemHTTP: String?
+    /// `notify_fifo` / `vrrp_notify_fifo PATH [USER [GROUP]]`: FIFOs every state change is
+    /// written to (`INSTANCE "VI_1" MASTER 100`), with their `*_fifo_script`s (run with the
+    /// FIFO's path as the last argument).
+    public var notifyFIFOs: [NotifyFIFOConfig] = []
 
     public init() {}
+}
+
+/// A notify FIFO and the script that reads it, if any.
+public struct NotifyFIFOConfig: Sendable {
+    public var path: String
+    public var script: NotifyCommand?
+    public var location: SourceLocation
 }
 
 /// A `vrrp_script` block.
@@ -60,6 +75,36 @@ public struct VRRPScript: Sendable {
     public var reverse = false
     public var initFail = false
     public var user: (user: String, group: String?)?
+    public var location: SourceLocation
+}
+
+/// A `track_file NAME { file PATH; weight N [reverse]; init_file [VALUE] [overwrite] }` block:
+/// the integer in the file, times the weight, moves the priority of the instances tracking it.
+public struct TrackFile: Sendable {
+    public var name: String
+    public var path: String
+    /// keepalived's default 1.
+    public var weight: Int = 1
+    public var reverse = false
+    /// `init_file [VALUE]`: written at start when the file is missing (or always with `overwrite`).
+    public var initValue: Int?
+    public var initOverwrite = false
+    public var location: SourceLocation
+}
+
+/// A `vrrp_track_process NAME { … }` block: whether enough processes of a name are running.
+public struct TrackProcess: Sendable {
+    public var name: String
+    public var pattern: ProcessPattern
+    /// keepalived's default 1.
+    public var weight: Int = 1
+    public var reverse = false
+    public var quorum: Int = 1
+    public var quorumMax: Int?
+    /// Seconds the quorum must hold after being gained (`fork_delay`) or lost (`terminate_delay`)
+    /// before the status changes.
+    public var forkDelay: Double = 0
+    public var terminateDelay: Double = 0
     public var location: SourceLocation
 }
 
@@ -118,6 +163,8 @@ public struct VRRPInstanceConfig: Sendable {
     public var virtualAddresses: [VirtualAddress] = []
     public var trackScripts: [TrackReference] = []
     public var trackInterfaces: [TrackReference] = []
+    public var trackFiles: [TrackReference] = []
+    public var trackProcesses: [TrackReference] = []
     public var notifyMaster: NotifyCommand?
     public var notifyBackup: NotifyCommand?
     public var notifyFault: NotifyCommand?

@@ -44,14 +44,40 @@ public final class VRRPDaemon: @unchecked Sendable {
         var watchers: [(Int, String, Bool)] = []
     }
 
-    private let configuration: KeepalivedConfiguration
-    private let log: @Sendable (String) -> Void
+    /// A `track_file` some instance tracks: its last value and who tracks it with what weight.
+    struct FileWatch {
+        var file: TrackFile
+        var value: Int
+        /// (instance index, tracked object name, weight, reverse)
+        var watchers: [(Int, String, Int, Bool)] = []
+    }
+
+    /// A `vrrp_track_process` some instance tracks.
+    struct ProcessWatch {
+        var process: TrackProcess
+        var quorum: ProcessQuorum
+        /// (instance index, tracked object name, reversed)
+        var watchers: [(Int, String, Bool)] = []
+    }
+
+    /// Each sync group's own state (its notify scripts and FIFO lines), by group name.
+    var groupStates: [String: VRRPState] = [:]
+    /// Open notify FIFOs (`notify_fifo`, `vrrp_notify_fifo`).
+    var fifos: [(path: String, fd: Int32)] = []
+    /// The FIFO scripts started, stopped with us.
+    var fifoScripts: [pid_t] = []
+    var fileWatch: [String: FileWatch] = [:]
+    var processWatch: [String: ProcessWatch] = [:]
+    var nextProcessScan: Duration = .zero
+
+    let configuration: KeepalivedConfiguration
+    let log: @Sendable (String) -> Void
     private var instances: [Instance] = []
     private var checks: [String: Check] = [:]
     private var interfaceWatch: [String: (up: Bool, watchers: [(Int, String)])] = [:]
     private let netlink: AddressNetlink
-    private let runner: ScriptRunner
-    private var defaultScriptUser: ScriptUser?
+    let runner: ScriptRunner
+    var defaultScriptUser: ScriptUser?
     private let clock = ContinuousClock()
     private let origin: ContinuousClock.Instant
     private var smtp: SMTPAlert?
@@ -136,6 +162,8 @@ public final class VRRPDaemon: @unchecked Sendable {
             let members = group.members.compactMap { name in configuration.instances.firstIndex { $0.name == name } }
             for m in members { syncGroupOf[m] = VRRPSyncGroup(name: group.name, members: members) }
         }
+        setUpTrackedFilesAndProcesses()
+        openNotifyFIFOs()
         for (index, config) in configuration.instances.enumerated() {
             instances.append(try makeInstance(config, index: index))
         }
@@ -151,7 +179,7 @@ public final class VRRPDaemon: @unchecked Sendable {
         }
     }
 
-    private func now() -> Duration { origin.duration(to: clock.now) }
+    func now() -> Duration { origin.duration(to: clock.now) }
 
     private func resolveScriptUser() throws {
         if let (name, group) = configuration.global.scriptUser {
@@ -211,6 +239,18 @@ public final class VRRPDaemon: @unchecked Sendable {
             let up = !script.initFail
             tracked.append(TrackedObject(name: "script \(track.name)", weight: weight, up: reverse ? !up : up))
         }
+        for track in config.trackFiles {
+            guard let watch = fileWatch[track.name] else { continue }
+            let (weight, reverse) = track.weight != nil ? (track.weight!, track.reverse) : (watch.file.weight, watch.file.reverse)
+            tracked.append(.file(name: "file \(track.name)", offset: TrackFileValue.offset(value: watch.value, weight: weight, reverse: reverse)))
+        }
+        for track in config.trackProcesses {
+            guard let watch = processWatch[track.name] else { continue }
+            var weight = track.weight ?? watch.process.weight
+            let reverse = track.weight != nil ? track.reverse : watch.process.reverse
+            if reverse { weight = -weight }
+            tracked.append(TrackedObject(name: "process \(track.name)", weight: weight, up: reverse ? !watch.quorum.up : watch.quorum.up))
+        }
         if let group = syncGroupOf[index] { tracked.append(TrackedObject(name: group.object, weight: 0)) }
         tracked += externalTracked
         let global = configuration.global
@@ -243,6 +283,16 @@ public final class VRRPDaemon: @unchecked Sendable {
                 check.watchers.append((index, "script \(track.name)", reverse))
                 checks[track.name] = check
             }
+            for track in instance.config.trackFiles {
+                guard let watch = fileWatch[track.name] else { continue }
+                let (weight, reverse) = track.weight != nil ? (track.weight!, track.reverse) : (watch.file.weight, watch.file.reverse)
+                fileWatch[track.name]!.watchers.append((index, "file \(track.name)", weight, reverse))
+            }
+            for track in instance.config.trackProcesses {
+                guard let watch = processWatch[track.name] else { continue }
+                let reverse = track.weight != nil ? track.reverse : watch.process.reverse
+                processWatch[track.name]!.watchers.append((index, "process \(track.name)", reverse))
+            }
             for track in instance.config.trackInterfaces + (instance.config.dontTrackPrimary ? [] : [TrackReference(name: instance.config.interface, location: instance.config.location)]) {
                 var watch = interfaceWatch[track.name] ?? (NetworkInterface.isUp(track.name), [])
                 if !watch.watchers.contains(where: { $0.0 == index }) { watch.watchers.append((index, "interface \(track.name)")) }
@@ -269,6 +319,7 @@ public final class VRRPDaemon: @unchecked Sendable {
             }
             for check in checks.values where !runner.isRunning(tag: check.script.name) { deadline = min(deadline, check.nextRun) }
             if let d = runner.nextDeadline { deadline = min(deadline, d) }
+            for watch in processWatch.values { if let d = watch.quorum.nextDeadline { deadline = min(deadline, d) } }
             if runner.hasRunning { deadline = min(deadline, t + .milliseconds(10)) }
             let wait = max(Duration.zero, deadline - t)
             var timeoutMs = Int32(wait.wholeMilliseconds)
@@ -318,8 +369,10 @@ public final class VRRPDaemon: @unchecked Sendable {
             }
             if after >= nextLinkPoll {
                 pollLinks()
+                pollTrackFiles()
                 nextLinkPoll = after + .milliseconds(100)
             }
+            pollProcesses(now: after)
             runChecks(now: after)
         }
     }
@@ -386,9 +439,15 @@ public final class VRRPDaemon: @unchecked Sendable {
         }
     }
 
+    /// Carries out an instance's actions (for the tracking extension).
+    func apply(_ i: Int, _ event: VRRPEvent) {
+        perform(i, instances[i].core.handle(event, now: now()))
+    }
+
     private func shutdown() -> Int32 {
         say(nil, receivedSignal != 0 ? "received signal \(receivedSignal): stopping" : "stopping")
         for i in instances.indices { perform(i, instances[i].core.handle(.shutdown, now: now())) }
+        stopNotifyFIFOs()
         // Give the STOP alerts a moment (at most the SMTP connect timeout, capped at 5 s).
         let limit = now() + .seconds(min(configuration.global.smtpConnectTimeout, 5))
         while mailInFlight.count.load(ordering: .sequentiallyConsistent) > 0 && now() < limit {
@@ -460,7 +519,10 @@ public final class VRRPDaemon: @unchecked Sendable {
                 control.states.withLock { if i < $0.count { $0[i] = to } }
                 control.transitions.withLock { if i < $0.count { $0[i] += 1 } }
                 say(i, to == .stopped ? "Stopped" : "Entering \(to.rawValue) STATE")
+                // keepalived 2.2.7 tells of a group's BACKUP before its member's, of the others after.
+                if to == .backup { groupEntered(member: i, state: to) }
                 notify(i, state: to, priority: priority)
+                if to != .backup { groupEntered(member: i, state: to) }
                 if to != .stopped { synchronise(member: i, from: from, to: to) }
             case .masterReceivedLowerPriority(let priority, let from):
                 if let command = instances[i].config.notifyMasterRxLowerPriority {
@@ -514,6 +576,7 @@ public final class VRRPDaemon: @unchecked Sendable {
             runner.start(generic.command, extraArguments: ["INSTANCE", config.name, state.rawValue, String(priority)],
                          as: user(generic), deadline: nil, tag: "notify")
         }
+        if state != .initialize { writeFIFOs(NotifyFIFO.instance(config.name, state: state, priority: priority)) }
         onStateChange?(config.name, state, priority, config.virtualAddresses.filter { !$0.excluded }.map { "\($0.address)" },
                        instances[i].core.faultCauses)
         let global = configuration.global
@@ -528,6 +591,33 @@ public final class VRRPDaemon: @unchecked Sendable {
                 log("(\(name)) " + (error.map { "smtp alert failed: \($0)" } ?? "smtp alert sent: \(subject)"))
             }
         }
+    }
+
+    /// A sync group member entered `state`: the group's own state may change with it.
+    private func groupEntered(member i: Int, state: VRRPState) {
+        guard let group = configuration.syncGroups.first(where: { $0.members.contains(instances[i].config.name) }) else { return }
+        let members = group.members.compactMap { name in instances.first { $0.config.name == name }?.core.state }
+        let current = groupStates[group.name] ?? .initialize
+        guard let next = VRRPSyncGroup.groupState(current: current, memberEntered: state, members: members) else { return }
+        groupStates[group.name] = next
+        log("VRRP_Group(\(group.name)) \(next == .stopped ? "Stopped" : "Syncing instances to \(next.rawValue) state")")
+        let specific: NotifyCommand? = switch next {
+        case .master: group.notifyMaster
+        case .backup: group.notifyBackup
+        case .fault: group.notifyFault
+        case .stopped: group.notifyStop
+        case .initialize: nil
+        }
+        let user = { (command: NotifyCommand) in
+            command.user.flatMap { ScriptUser.resolve($0.user, group: $0.group) } ?? self.defaultScriptUser
+        }
+        if let specific {
+            runner.start(specific.command, as: user(specific), deadline: nil, tag: "group_notify_\(next.rawValue.lowercased())")
+        }
+        if let generic = group.notify {
+            runner.start(generic.command, extraArguments: ["GROUP", group.name, next.rawValue, "0"], as: user(generic), deadline: nil, tag: "group_notify")
+        }
+        writeFIFOs(NotifyFIFO.group(group.name, state: next))
     }
 
     private func hostName() -> String {

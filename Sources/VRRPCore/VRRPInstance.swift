@@ -72,11 +72,19 @@ public struct TrackedObject: Sendable, Hashable {
     /// 0: down means FAULT. > 0: added while up. < 0: subtracted while down.
     public var weight: Int
     public var up: Bool
+    /// A `track_file`'s contribution (value × weight), added while `up`; 0 for the others.
+    public var offset: Int
 
-    public init(name: String, weight: Int, up: Bool = true) {
+    public init(name: String, weight: Int, up: Bool = true, offset: Int = 0) {
         self.name = name
         self.weight = weight
         self.up = up
+        self.offset = offset
+    }
+
+    /// A `track_file` as the core sees it: `TrackFileValue.offset`'s result, FAULT at −254.
+    public static func file(name: String, offset: Int) -> TrackedObject {
+        TrackedObject(name: name, weight: 0, up: offset > TrackFileValue.fault, offset: offset > TrackFileValue.fault ? offset : 0)
     }
 }
 
@@ -91,6 +99,8 @@ public enum VRRPEvent: Sendable {
     case timer
     /// A tracked object went up or down.
     case tracked(name: String, up: Bool)
+    /// A tracked file's offset changed (`TrackFileValue.offset`; −254 is FAULT).
+    case trackedOffset(name: String, offset: Int)
     /// Graceful stop: priority 0 if master, addresses removed.
     case shutdown
     /// A `vrrp_sync_group` member became master: a backup member follows at once.
@@ -123,7 +133,9 @@ public enum VRRPAction: Sendable, Hashable {
 /// One VRRP instance (RFC 5798 §6.4 with keepalived's deviations), driven by a clock it never
 /// reads: every input carries `now`, the time since an arbitrary origin.
 public struct VRRPInstance: Sendable {
-    public let settings: VRRPInstanceSettings
+    /// The configuration; its priority drops to 254 when another address owner is heard
+    /// (keepalived's rule), and a reload replaces it (`reconfigure`).
+    public private(set) var settings: VRRPInstanceSettings
     public private(set) var state: VRRPState = .initialize
     /// The master's advert interval (v3 backups adopt the master's), in centiseconds.
     public private(set) var masterAdverIntervalCentiseconds: Int
@@ -183,6 +195,7 @@ public struct VRRPInstance: Sendable {
         guard settings.priority != 255 else { return 255 }
         var p = Int(settings.priority)
         for object in tracked.values {
+            if object.up { p += object.offset }
             if object.weight > 0 && object.up { p += object.weight }
             if object.weight < 0 && !object.up { p += object.weight }
         }
@@ -206,7 +219,9 @@ public struct VRRPInstance: Sendable {
         case .start:
             guard state == .initialize else { return [] }
             if isFaulty { return enterFault(now: now) }
-            if settings.priority == 255 { return enterMaster(now: now) }
+            // keepalived 2.2.7: an owner with `state MASTER` is master at once; with `state
+            // BACKUP` it starts as a backup like any other and takes over after Master_Down_Interval.
+            if settings.priority == 255 && settings.initialMaster { return enterMaster(now: now) }
             var actions = enterBackup(now: now)
             if settings.initialMaster {
                 // keepalived: state MASTER below 255 waits one interval and the minimum skew.
@@ -231,14 +246,18 @@ public struct VRRPInstance: Sendable {
             let before = effectivePriority
             object.up = up
             tracked[name] = object
-            var actions: [VRRPAction] = [.log("\(name) is \(up ? "up" : "down"); priority \(before) -> \(effectivePriority)")]
-            if state == .stopped || state == .initialize { return actions }
-            if isFaulty && state != .fault {
-                actions += enterFault(now: now)
-            } else if !isFaulty && state == .fault {
-                actions += settings.priority == 255 ? enterMaster(now: now) : enterBackup(now: now)
-            }
-            return actions
+            let actions: [VRRPAction] = [.log("\(name) is \(up ? "up" : "down"); priority \(before) -> \(effectivePriority)")]
+            return actions + trackingChanged(now: now)
+
+        case .trackedOffset(let name, let offset):
+            guard let object = tracked[name] else { return [] }
+            let updated = TrackedObject.file(name: name, offset: offset)
+            guard updated.up != object.up || updated.offset != object.offset else { return [] }
+            let before = effectivePriority
+            tracked[name] = updated
+            let what = updated.up ? "offset \(updated.offset)" : "FAULT (\(offset))"
+            let actions: [VRRPAction] = [.log("\(name) is \(what); priority \(before) -> \(effectivePriority)")]
+            return actions + trackingChanged(now: now)
 
         case .syncMaster:
             guard state == .backup else { return [] }
@@ -265,6 +284,14 @@ public struct VRRPInstance: Sendable {
             clearTimers()
             return actions
         }
+    }
+
+    /// After a tracked object changed: FAULT entered or left.
+    private mutating func trackingChanged(now: Duration) -> [VRRPAction] {
+        if state == .stopped || state == .initialize { return [] }
+        if isFaulty && state != .fault { return enterFault(now: now) }
+        if !isFaulty && state == .fault { return settings.priority == 255 ? enterMaster(now: now) : enterBackup(now: now) }
+        return []
     }
 
     private mutating func receive(_ advert: VRRPAdvert, from: IPAddress, now: Duration) -> [VRRPAction] {
@@ -296,6 +323,15 @@ public struct VRRPInstance: Sendable {
             if advert.priority == 0 {
                 advertTimer = now + advertInterval
                 return [.sendAdvert(priority: mine)]
+            }
+            if settings.priority == 255 && advert.priority == 255 && from != settings.primaryAddress {
+                // keepalived 2.2.7: two address owners is a configuration error; the one that
+                // hears the other gives up ownership for good (until a restart or reload).
+                settings.priority = 254
+                var actions: [VRRPAction] = [.log("CONFIGURATION ERROR: local instance and a remote instance (\(from)) are both configured as address owner, please fix - reducing local priority to 254")]
+                learnInterval(advert)
+                actions += leaveMaster(now: now)
+                return actions
             }
             let higher = advert.priority > mine && brokenForTesting != .masterIgnoresHigherPriority
             let wonTieBreak = advert.priority == mine && from > settings.primaryAddress && brokenForTesting != .masterSkipsTieBreak

@@ -38,3 +38,34 @@ extension CheckTracker {
     /// counts as failed, as in keepalived.
     public mutating func recordCannotRun() -> Bool? { record(success: false) }
 }
+
+extension VRRPSyncGroup {
+    /// The group's own state (what its `notify*` scripts and the notify FIFO are told) after a
+    /// member entered `to`, with every member's state now in `members`; nil when it stays
+    /// `current`. As keepalived 2.2.7: MASTER and FAULT as soon as one member enters them,
+    /// BACKUP once no member is FAULT, STOP once every member has stopped.
+    public static func groupState(current: VRRPState, memberEntered to: VRRPState, members: [VRRPState]) -> VRRPState? {
+        let next: VRRPState
+        switch to {
+        case .master: next = .master
+        case .fault: next = .fault
+        case .backup: next = members.contains(.fault) ? .fault : .backup
+        case .stopped: next = members.allSatisfy { $0 == .stopped } ? .stopped : current
+        case .initialize: return nil
+        }
+        return next == current ? nil : next
+    }
+}
+
+/// keepalived's notify FIFO lines (`notify_fifo`, `vrrp_notify_fifo`), newline-terminated.
+public enum NotifyFIFO {
+    /// `INSTANCE "VI_1" MASTER 100`
+    public static func instance(_ name: String, state: VRRPState, priority: UInt8) -> String {
+        "INSTANCE \"\(name)\" \(state.rawValue) \(priority)\n"
+    }
+
+    /// `GROUP "G" MASTER 0` (a group has no priority; keepalived writes 0).
+    public static func group(_ name: String, state: VRRPState) -> String {
+        "GROUP \"\(name)\" \(state.rawValue) 0\n"
+    }
+}

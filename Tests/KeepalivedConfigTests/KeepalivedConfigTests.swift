@@ -200,6 +200,147 @@ struct KeepalivedConfigTests {
         ])
     }
 
+    @Test("priority 255 with nopreempt: nopreempt is ignored with a warning (keepalived 2.2.7 resets it; -t exits 5)")
+    func ownerNopreempt() throws {
+        let config = try KeepalivedConfiguration.parse("""
+            vrrp_instance A {
+              state BACKUP
+              interface eth0
+              virtual_router_id 5
+              priority 255
+              nopreempt
+            }
+            """, file: "k.conf")
+        #expect(config.instances.first?.nopreempt == false)
+        #expect(config.warnings.map(\.description) == [
+            "k.conf:1: warning: vrrp_instance A: nopreempt is incompatible with priority 255 (the address owner); ignored, as keepalived does",
+        ])
+    }
+
+    @Test("track_file and vrrp_track_process blocks, and the instance's track_file / track_process with weights")
+    func trackFileAndProcess() throws {
+        let config = try KeepalivedConfiguration.parse("""
+            track_file tf1 {
+              file "/run/tf1"
+              weight 3 reverse
+              init_file 2 overwrite
+            }
+            vrrp_track_file tf2 {
+              file /run/tf2
+            }
+            vrrp_track_process haproxy {
+              process haproxy
+              quorum 2
+              quorum_max 4
+              weight -10
+              delay 0.5
+            }
+            vrrp_track_process redis {
+              process /usr/bin/redis-server "*:6379"
+              param_match partial
+              terminate_delay 2
+            }
+            vrrp_track_process none {
+              process sshd
+              quorum_max 0
+            }
+            vrrp_instance A {
+              interface eth0
+              virtual_router_id 5
+              track_file {
+                tf1
+                tf2 weight 0 reverse
+              }
+              track_process {
+                haproxy weight 20
+                redis
+              }
+            }
+            """, file: "k.conf")
+        #expect(config.warnings.isEmpty, "\(config.warnings)")
+        let tf1 = try #require(config.trackFiles["tf1"])
+        #expect(tf1.path == "/run/tf1" && tf1.weight == 3 && tf1.reverse && tf1.initValue == 2 && tf1.initOverwrite)
+        let tf2 = try #require(config.trackFiles["tf2"])
+        #expect(tf2.weight == 1 && !tf2.reverse && tf2.initValue == nil)
+        let haproxy = try #require(config.trackProcesses["haproxy"])
+        #expect(haproxy.pattern == ProcessPattern(program: "haproxy"))
+        #expect(haproxy.quorum == 2 && haproxy.quorumMax == 4 && haproxy.weight == -10)
+        #expect(haproxy.forkDelay == 0.5 && haproxy.terminateDelay == 0.5)
+        let redis = try #require(config.trackProcesses["redis"])
+        #expect(redis.pattern == ProcessPattern(program: "/usr/bin/redis-server", parameters: ["*:6379"], parameterMatch: .partial))
+        #expect(redis.pattern.fullCommand && redis.weight == 1 && redis.terminateDelay == 2 && redis.forkDelay == 0)
+        let none = try #require(config.trackProcesses["none"])
+        #expect(none.quorum == 0 && none.quorumMax == 0)
+        let instance = try #require(config.instances.first)
+        #expect(instance.trackFiles.map(\.name) == ["tf1", "tf2"])
+        #expect(instance.trackFiles[1].weight == 0 && instance.trackFiles[1].reverse)
+        #expect(instance.trackProcesses.map(\.name) == ["haproxy", "redis"])
+        #expect(instance.trackProcesses[0].weight == 20 && instance.trackProcesses[1].weight == nil)
+    }
+
+    @Test("track_file / vrrp_track_process errors name file:line", arguments: [
+        ("vrrp_instance A {\n interface eth0\n virtual_router_id 5\n track_file {\n nope\n }\n}\n", "k.conf:5: track_file nope: no track_file block of that name"),
+        ("vrrp_instance A {\n interface eth0\n virtual_router_id 5\n track_process {\n nope\n }\n}\n", "k.conf:5: track_process nope: no vrrp_track_process of that name"),
+        ("track_file f {\n weight 2\n}\n", "k.conf:1: track_file f has no 'file'"),
+        ("vrrp_track_process p {\n quorum 2\n}\n", "k.conf:1: vrrp_track_process p has no 'process'"),
+        ("vrrp_track_process p {\n process x\n quorum 0\n}\n", "k.conf:3: 'quorum': '0' is not an integer in 1…65535"),
+        ("vrrp_track_process p {\n process x\n weight 300\n}\n", "k.conf:3: 'weight': '300' is not an integer in -254…254"),
+        ("vrrp_track_process p {\n process x\n quorum 3\n quorum_max 2\n}\n", "k.conf:1: vrrp_track_process p: quorum_max 2 is below quorum 3"),
+        ("vrrp_track_process p {\n process x\n param_match bogus\n}\n", "k.conf:3: param_match must be initial or partial (or nothing), not 'bogus'"),
+        ("track_file f {\n file /x\n init_file abc\n}\n", "k.conf:3: 'init_file': 'abc' is not an integer in -2147483648…2147483647"),
+        ("track_file f {\n file /x\n}\ntrack_file f {\n file /y\n}\n", "k.conf:4: track_file f is defined twice"),
+    ])
+    func trackErrors(text: String, message: String) {
+        #expect(throws: ConfigError.self) { try KeepalivedConfiguration.parse(text, file: "k.conf") }
+        do {
+            _ = try KeepalivedConfiguration.parse(text, file: "k.conf")
+        } catch {
+            #expect("\(error)" == message)
+        }
+    }
+
+    @Test("a process name longer than the kernel's 15 characters is warned (it can only match with full_command); top-level track_process is unknown, as in keepalived")
+    func trackProcessWarnings() throws {
+        let config = try KeepalivedConfiguration.parse("""
+            vrrp_track_process long {
+              process averyveryverylongname
+            }
+            vrrp_track_process longfull {
+              process /opt/averyveryverylongname
+              full_command
+            }
+            track_process p {
+              process x
+            }
+            """, file: "k.conf")
+        #expect(config.warnings.map(\.description) == [
+            "k.conf:2: warning: vrrp_track_process long: 'averyveryverylongname' is longer than a process name can be (15 characters): it never matches without full_command (as in keepalived)",
+            "k.conf:8: warning: 'track_process' ignored: keepalived 2.2.7 does not know it either: the block is vrrp_track_process",
+        ])
+    }
+
+    @Test("notify_fifo / vrrp_notify_fifo with their scripts; a script without its FIFO is warned")
+    func notifyFIFOs() throws {
+        let config = try KeepalivedConfiguration.parse("""
+            global_defs {
+              notify_fifo /run/k.fifo
+              vrrp_notify_fifo_script "/usr/local/bin/read-fifo -v" nobody
+              vrrp_notify_fifo /run/v.fifo
+              notify_fifo_script /bin/cat
+            }
+            """, file: "k.conf")
+        #expect(config.warnings.isEmpty, "\(config.warnings)")
+        #expect(config.global.notifyFIFOs.map(\.path) == ["/run/k.fifo", "/run/v.fifo"])
+        #expect(config.global.notifyFIFOs.map { $0.script?.command } == ["/bin/cat", "/usr/local/bin/read-fifo -v"])
+        #expect(config.global.notifyFIFOs[1].script?.user?.user == "nobody")
+        let lonely = try KeepalivedConfiguration.parse("global_defs {\n notify_fifo_script /bin/cat\n}\n", file: "k.conf")
+        #expect(lonely.global.notifyFIFOs.isEmpty)
+        #expect(lonely.warnings.map(\.description) == ["k.conf:2: warning: notify_fifo_script without notify_fifo: ignored"])
+        #expect(throws: ConfigError.self) {
+            try KeepalivedConfiguration.parse("global_defs {\n notify_fifo /a\n vrrp_notify_fifo /a\n}\n", file: "k.conf")
+        }
+    }
+
     @Test("global_defs tandem_http ADDR:PORT: read without a warning; bad values are errors with file:line")
     func tandemHTTP() throws {
         let config = try KeepalivedConfiguration.parse("""

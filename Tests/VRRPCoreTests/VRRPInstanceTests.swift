@@ -82,10 +82,58 @@ struct VRRPInstanceTests {
         #expect(later.filter { $0 == .sendGratuitous(count: 5) }.count == 1)
     }
 
-    @Test("priority 255 (address owner) is master at once")
+    @Test("priority 255 (address owner) with state MASTER is master at once; with state BACKUP after Master_Down_Interval (keepalived 2.2.7)")
     func owner() {
-        var h = Harness(settings(priority: 255))
+        var h = Harness(settings(priority: 255, initialMaster: true))
         #expect(becameMaster(h.send(.start)))
+        var backup = Harness(settings(priority: 255))
+        #expect(!becameMaster(backup.send(.start)))
+        #expect(backup.instance.masterDownInterval == .microseconds(3_003_906))
+        #expect(!becameMaster(backup.advance(to: .milliseconds(3003))))
+        #expect(becameMaster(backup.advance(to: .milliseconds(3004))))
+    }
+
+    @Test("two address owners: a 255 master hearing another 255 drops to 254 for good and yields, whatever the addresses (keepalived 2.2.7)")
+    func twoOwners() {
+        // From a lower address: the usual tie-break would keep us master; keepalived's rule does not.
+        var h = Harness(settings(priority: 255, initialMaster: true, tracked: [TrackedObject(name: "chk", weight: 10)]))
+        h.send(.start)
+        #expect(h.instance.state == .master)
+        let heard = h.send(h.advert(priority: 255))
+        #expect(heard.contains { if case .log(let m) = $0 { m.contains("CONFIGURATION ERROR") && m.contains("address owner") } else { false } })
+        #expect(heard.contains(.removeVirtualAddresses))
+        #expect(h.instance.state == .backup)
+        #expect(h.instance.settings.priority == 254)
+        // No longer the owner: tracking weights apply and keep it within 1–254.
+        #expect(h.instance.effectivePriority == 254)
+        h.send(.tracked(name: "chk", up: false))
+        #expect(h.instance.effectivePriority == 254)
+        // Silence: it takes over again, at 254 (the other owner's adverts stay higher).
+        #expect(becameMaster(h.advance(by: .seconds(4))))
+        #expect(h.instance.effectivePriority == 254)
+        let yielded = h.send(h.advert(priority: 255))
+        #expect(yielded.contains(.transition(from: .master, to: .backup, priority: 254)))
+        #expect(!yielded.contains { if case .log(let m) = $0 { m.contains("CONFIGURATION ERROR") } else { false } })
+    }
+
+    @Test("a 255 backup (after FAULT) hearing another owner just follows it; a 254 master yields to a 255 without the error")
+    func ownerAdvertsOutsideTheRule() {
+        var h = Harness(settings(priority: 254))
+        h.send(.start)
+        h.advance(to: .seconds(4))
+        #expect(h.instance.state == .master)
+        let yielded = h.send(h.advert(priority: 255))
+        #expect(yielded.contains(.transition(from: .master, to: .backup, priority: 254)))
+        #expect(!yielded.contains { if case .log(let m) = $0 { m.contains("CONFIGURATION ERROR") } else { false } })
+        var owner = Harness(settings(priority: 255, initialMaster: true, tracked: [TrackedObject(name: "link", weight: 0)]))
+        owner.send(.start)
+        owner.send(.tracked(name: "link", up: false))
+        owner.send(.tracked(name: "link", up: true))
+        #expect(owner.instance.state == .master)  // keepalived: an owner leaves FAULT as master
+        owner.send(.tracked(name: "link", up: false))
+        #expect(owner.instance.state == .fault)
+        #expect(owner.send(owner.advert(priority: 255)).isEmpty)
+        #expect(owner.instance.settings.priority == 255)
     }
 
     @Test("state MASTER below 255 waits one interval and the minimum skew (keepalived)")
@@ -211,7 +259,7 @@ struct VRRPInstanceTests {
 
     @Test("a master leaving sends priority 0 and removes its addresses on shutdown")
     func shutdown() {
-        var h = Harness(settings(priority: 255))
+        var h = Harness(settings(priority: 255, initialMaster: true))
         h.send(.start)
         #expect(h.send(.shutdown) == [.sendAdvert(priority: 0), .removeVirtualAddresses,
                                       .transition(from: .master, to: .stopped, priority: 255)])
