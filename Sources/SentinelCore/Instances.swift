@@ -307,6 +307,11 @@ public struct SentinelBehaviour: Sendable, Hashable {
     /// of a lagging replica, and acknowledged writes were lost. A master that really died in
     /// the gap is SDOWN down-after after it (crash detection is unaffected). nil: as 7.0.
     public var stallCredit: Millis? = 500
+    /// A failover in reconf-slaves whose promoted replica is SDOWN ends at failover-timeout like
+    /// any other (7.0 waits for that replica to come back: until then its leader keeps the old
+    /// master's address and answers no vote about the new master, so the group cannot fail the
+    /// new master over if it died — a write simulator schedule lost every write that way).
+    public var endFailoverWithPromotedDown = true
 
     public init() {}
 
@@ -317,6 +322,7 @@ public struct SentinelBehaviour: Sendable, Hashable {
         b.candidacyJitter = nil
         b.splitVoteRetry = nil
         b.stallCredit = nil
+        b.endFailoverWithPromotedDown = false
         b.askOnSDown = false
         b.convertReturningMasterAfter = nil
         b.fastInfoPeriod = nil

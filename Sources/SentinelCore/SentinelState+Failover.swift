@@ -352,7 +352,14 @@ extension SentinelState {
     /// `sentinelFailoverDetectEnd`.
     mutating func detectFailoverEnd(_ name: String, now: Millis) {
         let master = masters[name]!
-        guard let promoted = master.promotedReplica, let p = master.replicas[promoted], !p.isSDown else { return }
+        guard let promoted = master.promotedReplica, let p = master.replicas[promoted] else { return }
+        // 7.0 waits while the promoted replica is SDOWN, however long: a leader whose new master
+        // died after its promotion keeps the old master's address, so it answers no vote about
+        // the new one, and the others cannot fail it over (found by the write simulator, seed
+        // 2608: the replica with the data was never promoted). Tandem ends it at failover-timeout.
+        if p.isSDown && !(behaviour.endFailoverWithPromotedDown && now - master.failoverStateChangeTime > master.failoverTimeout) {
+            return
+        }
         var notReconfigured = master.replicas.values.filter { !$0.promoted && $0.reconf != .done && !$0.isSDown }.count
         var timedOut = false
         if now - master.failoverStateChangeTime > master.failoverTimeout {

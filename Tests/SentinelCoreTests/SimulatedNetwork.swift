@@ -168,12 +168,15 @@ extension SimulatedGroup {
     /// a stream of the schedule's own (so its other faults stay those the seed always
     /// gave): every link a delay of 0 to a cap of 0–400 ms, and in half of them late copies of
     /// the vote messages from the start. Returns the trace lines (empty: no network).
+    /// `seedBeforeCap`: the order of two draws, kept as each simulator's seeds were found with
+    /// (the Sentinel simulator's draw the cap first, the Writes simulator's the network's seed).
     mutating func maybeNetwork(random: inout SplitMix64, always: Bool = false, lateCopies: Bool = false,
-                               tracing: Bool) -> [String] {
+                               seedBeforeCap: Bool = false, tracing: Bool) -> [String] {
         func pick(_ n: Int) -> Int { Int(random.next() % UInt64(n)) }
         guard pick(4) != 0 || always else { return [] }
-        let seed = random.next()
+        var seed = seedBeforeCap ? random.next() : 0
         let cap = Millis([0, 100, 200, 400][pick(4)])
+        if !seedBeforeCap { seed = random.next() }
         network = SimulatedNetwork(seed: seed, normal: .init(minDelay: 0, maxDelay: cap))
         network!.tracing = tracing
         var lines = ["network: every link 0–\(cap) ms"]
