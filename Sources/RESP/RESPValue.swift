@@ -3,8 +3,10 @@ import NIOCore
 /// One RESP2 or RESP3 value, as a server sends it or a client writes it.
 ///
 /// Strings are kept as `ByteBuffer` slices of the bytes they were read from, so decoding
-/// copies no payload and a value can be written back byte for byte.
-public indirect enum RESPValue: Sendable, Hashable {
+/// copies no payload and a value can be written back byte for byte. Only the case that holds
+/// a value directly is indirect: an indirect enum boxes every value on the heap (a monitor
+/// reads thousands of PONGs and hellos a second).
+public enum RESPValue: Sendable, Hashable {
     /// `+OK\r\n`
     case simpleString(ByteBuffer)
     /// `-ERR message\r\n`: an error reply is a value, not a Swift error.
@@ -38,7 +40,7 @@ public indirect enum RESPValue: Sendable, Hashable {
     /// RESP3 `><n>\r\n`: out-of-band data such as pub/sub messages.
     case push([RESPValue])
     /// RESP3 `|<n>\r\n` attributes and the value they annotate.
-    case attributed(attributes: [RESPPair], value: RESPValue)
+    indirect case attributed(attributes: [RESPPair], value: RESPValue)
 }
 
 /// A key/value pair of a RESP3 map or attribute.

@@ -234,31 +234,71 @@ final class RedisClientHandler: ChannelDuplexHandler {
             return
         }
         if !isRESP3, !(channels.isEmpty && patterns.isEmpty && subscriptionsPending == 0),
-           case .array(let elements) = value, let kind = elements.first?.string?.lowercased(),
-           Self.pubSubKinds.contains(kind) {
-            handlePush(elements)
+           case .array(let elements) = value, let kind = PushKind(elements.first) {
+            handlePush(elements, kind)
             return
         }
         complete(with: value)
     }
 
-    private static let pubSubKinds: Set<String> = [
-        "message", "pmessage", "smessage", "subscribe", "psubscribe", "ssubscribe",
-        "unsubscribe", "punsubscribe", "sunsubscribe",
-    ]
+    /// The kinds of pub/sub messages, read from the first element's bytes (a sentinel's
+    /// subscriptions get hundreds of hellos a second: no string is built to tell them apart).
+    enum PushKind: Equatable {
+        case message, pmessage, smessage, subscribe, psubscribe, ssubscribe, unsubscribe, punsubscribe, sunsubscribe
+
+        private static let names: [(String.UTF8View, PushKind)] = [
+            ("message".utf8, .message), ("pmessage".utf8, .pmessage), ("smessage".utf8, .smessage),
+            ("subscribe".utf8, .subscribe), ("psubscribe".utf8, .psubscribe), ("ssubscribe".utf8, .ssubscribe),
+            ("unsubscribe".utf8, .unsubscribe), ("punsubscribe".utf8, .punsubscribe), ("sunsubscribe".utf8, .sunsubscribe),
+        ]
+
+        /// The kind named by a simple or bulk string, in any case; nil for anything else.
+        init?(_ value: RESPValue?) {
+            guard let value, let bytes = value.bytes, bytes.readableBytes >= 7, bytes.readableBytes <= 12 else { return nil }
+            let view = bytes.readableBytesView
+            for (name, kind) in Self.names where name.count == view.count {
+                if zip(name, view).allSatisfy({ $0 == ($1 | 0x20) }) {  // lower-case letters only in the names
+                    self = kind
+                    return
+                }
+            }
+            return nil
+        }
+
+        var name: String {
+            switch self {
+            case .message: "message"
+            case .pmessage: "pmessage"
+            case .smessage: "smessage"
+            case .subscribe: "subscribe"
+            case .psubscribe: "psubscribe"
+            case .ssubscribe: "ssubscribe"
+            case .unsubscribe: "unsubscribe"
+            case .punsubscribe: "punsubscribe"
+            case .sunsubscribe: "sunsubscribe"
+            }
+        }
+    }
 
     private func handlePush(_ elements: [RESPValue]) {
-        guard let kind = elements.first?.string?.lowercased() else { return }
+        guard let kind = PushKind(elements.first) else {
+            logger.debug("ignored push message", metadata: ["server": "\(server)", "kind": "\(elements.first?.string ?? "")"])
+            return
+        }
+        handlePush(elements, kind)
+    }
+
+    private func handlePush(_ elements: [RESPValue], _ kind: PushKind) {
         switch kind {
-        case "message", "smessage":
+        case .message, .smessage:
             guard elements.count == 3, let channel = elements[1].bytes, let payload = elements[2].bytes else { return }
             deliver(RedisPubSubMessage(channel: channel, payload: payload))
-        case "pmessage":
+        case .pmessage:
             guard elements.count == 4, let pattern = elements[1].bytes, let channel = elements[2].bytes, let payload = elements[3].bytes else { return }
             deliver(RedisPubSubMessage(pattern: pattern, channel: channel, payload: payload))
-        case "subscribe", "psubscribe", "unsubscribe", "punsubscribe":
+        case .subscribe, .psubscribe, .unsubscribe, .punsubscribe:
             guard let head = pending.first, head.confirmationsLeft > 0 else {
-                logger.debug("unsolicited \(kind) confirmation", metadata: ["server": "\(server)"])
+                logger.debug("unsolicited \(kind.name) confirmation", metadata: ["server": "\(server)"])
                 return
             }
             pending[pending.startIndex].confirmationsLeft -= 1
@@ -268,8 +308,8 @@ final class RedisClientHandler: ChannelDuplexHandler {
                 subscriptionsPending -= 1
                 done.promise?.succeed(.array(done.confirmations))
             }
-        default:
-            logger.debug("ignored push message", metadata: ["server": "\(server)", "kind": "\(kind)"])
+        case .ssubscribe, .sunsubscribe:
+            logger.debug("ignored push message", metadata: ["server": "\(server)", "kind": "\(kind.name)"])
         }
     }
 

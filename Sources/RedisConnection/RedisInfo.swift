@@ -201,6 +201,26 @@ private struct InfoScanner {
         return true
     }
 
+    /// A section header's name (after `#`) is `Keyspace` in any case, spaces around it
+    /// ignored: as `trimmingSpaces().lowercased() == "keyspace"`, on the bytes (a dozen headers
+    /// in each INFO reply, hundreds of replies a minute for a monitor).
+    func isKeyspaceHeader(_ r: Range<Int>) -> Bool {
+        var lower = r.lowerBound, upper = r.upperBound
+        while lower < upper && bytes[lower] == UInt8(ascii: " ") { lower += 1 }
+        while upper > lower && bytes[upper - 1] == UInt8(ascii: " ") { upper -= 1 }
+        let name: StaticString = "keyspace"
+        guard upper - lower == name.utf8CodeUnitCount else { return false }
+        let l = name.utf8Start
+        for k in 0..<(upper - lower) {
+            let b = bytes[lower + k]
+            // ASCII case folding (Redis writes its headers in ASCII; `lowercased()` would also
+            // fold a non-ASCII letter such as the Kelvin sign, a difference no server shows).
+            let folded = (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(b) ? b | 0x20 : b
+            if folded != l[k] { return false }
+        }
+        return true
+    }
+
     /// N of a `slaveN` key written as Redis writes it (digits, no leading zero).
     func replicaIndex(_ key: Range<Int>) -> Int? {
         let digits = (key.lowerBound + 5)..<key.upperBound
@@ -233,7 +253,7 @@ private struct InfoScanner {
             if lineEnd > start, bytes[lineEnd - 1] == UInt8(ascii: "\r") { lineEnd -= 1 }
             if lineEnd > start, bytes[start] == UInt8(ascii: "#") {
                 // As `section("Keyspace")`: the first section of that name (any case) counts.
-                let isKeyspace = string((start + 1)..<lineEnd)[...].trimmingSpaces().lowercased() == "keyspace"
+                let isKeyspace = isKeyspaceHeader((start + 1)..<lineEnd)
                 inKeyspace = isKeyspace && r.keys == nil
                 if inKeyspace { r.keys = 0 }
                 continue

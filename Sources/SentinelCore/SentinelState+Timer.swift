@@ -5,7 +5,7 @@ extension SentinelState {
         retryDemotions(now: now)
         for name in orderedMasterNames() {
             handleInstance(.master(name), now: now)
-            guard let (replicas, peers) = withMaster(name, { ($0.sortedReplicaAddresses, $0.sortedSentinelIDs) }) else { continue }
+            guard let (replicas, peers) = withMaster(name, { ($0.replicaOrder(), $0.sentinelOrder()) }) else { continue }
             for address in replicas { handleInstance(.replica(master: name, address), now: now) }
             for runID in peers { handleInstance(.sentinel(master: name, runID: runID), now: now) }
             if withMaster(name, { $0.failoverState }) == .updateConfig {
@@ -150,8 +150,11 @@ extension SentinelState {
     static func periodicCommandsDue(_ ref: InstanceRef, of master: inout MonitoredMaster, now: Millis,
                                     timers: SentinelTimers, behaviour: SentinelBehaviour, masterCount: Int) -> Visit?
     {
-        var infoPeriod = timers.infoPeriod
+        // A replica's INFO period depends on its master's state (read here) and on the replica
+        // itself (read in place by `visit` below: read here through `values[j]`, the instance
+        // was copied whole, strings retained, three times per replica per tick).
         var replicaIndex: Dictionary<InstanceAddress, Instance>.Index?
+        var slowReplicaInfo = false, fastAfterRefusal = false, durabilityWait = false, promoting = false
         if case .replica(_, let address) = ref, let j = master.replicas.index(forKey: address) {
             replicaIndex = j
             // Tandem also refreshes replicas every second once the master is merely SDOWN, so
@@ -160,25 +163,28 @@ extension SentinelState {
             // the first refusal; this keeps asking while the refusals last).
             let masterSuspect = behaviour.fastInfoPeriod != nil
                 && (master.instance.isSDown || (master.instance.refusedSince != nil && (master.crashDetection ?? behaviour.crashDetection)))
-            if master.isODown || master.failoverInProgress || master.replicas.values[j].masterLinkDownTime != 0 || masterSuspect {
-                infoPeriod = 1_000
-            }
+            slowReplicaInfo = master.isODown || master.failoverInProgress || masterSuspect
             // For 2 s after the master's port first refused: a replica asked at the refusal may
             // have answered before it read its master's EOF (link still up, a veto); ask again
             // at the fast period rather than a second later.
-            if masterSuspect, let fast = behaviour.fastInfoPeriod, let refused = master.instance.refusedSince, now - refused < 2_000 {
-                infoPeriod = min(infoPeriod, fast)
+            if masterSuspect, behaviour.fastInfoPeriod != nil, let refused = master.instance.refusedSince, now - refused < 2_000 {
+                fastAfterRefusal = true
             }
-            if master.replicatedDurability && master.failoverInProgress && master.failoverState == .selectSlave {
-                // Durability: the choice waits for INFO read after the master went down.
-                infoPeriod = min(infoPeriod, behaviour.fastInfoPeriod ?? 100)
-            }
+            // Durability: the choice waits for INFO read after the master went down.
+            durabilityWait = master.replicatedDurability && master.failoverInProgress && master.failoverState == .selectSlave
+            promoting = master.promotedReplica == address
+                && (master.failoverState == .waitPromotion || master.failoverState == .waitReplicaCatchUp)
+        }
+        func replicaInfoPeriod(_ ri: borrowing Instance) -> Millis {
+            var infoPeriod = timers.infoPeriod
+            if slowReplicaInfo || ri.masterLinkDownTime != 0 { infoPeriod = 1_000 }
+            if fastAfterRefusal, let fast = behaviour.fastInfoPeriod { infoPeriod = min(infoPeriod, fast) }
+            if durabilityWait { infoPeriod = min(infoPeriod, behaviour.fastInfoPeriod ?? 100) }
             if let fast = behaviour.fastInfoPeriod {
-                let promoting = master.promotedReplica == address
-                    && (master.failoverState == .waitPromotion || master.failoverState == .waitReplicaCatchUp)
-                let claimsMaster = master.replicas.values[j].infoRefresh != nil && !master.replicas.values[j].roleReportedReplica
+                let claimsMaster = ri.infoRefresh != nil && !ri.roleReportedReplica
                 if promoting || claimsMaster { infoPeriod = min(infoPeriod, fast) }
             }
+            return infoPeriod
         }
         let pingPeriod = pingPeriod(for: ref, of: master, timers: timers, behaviour: behaviour, masterCount: masterCount)
         let downAfter = master.downAfter, rebootDownAfter = master.rebootDownAfter
@@ -190,6 +196,7 @@ extension SentinelState {
             var due = PeriodicCommands()
             let isPeer: Bool
             if case .sentinel = ref { isPeer = true } else { isPeer = false }
+            let infoPeriod = replicaIndex != nil ? replicaInfoPeriod(ri) : timers.infoPeriod
             // Each command is due at its own period (7.0's rules); with `periodicRideAlong`, once
             // one of them is due, the others that would fall due within half a ping period go
             // with it, in the same write. Half a period: a command sent early is never sent

@@ -84,7 +84,14 @@ struct SentinelCommand: AsyncParsableCommand {
             let logger = logger
             try await runSentinel(configPath: path, overrides: overrides, logger: logger,
                                   extraInfo: [("failovers", { page.failoverInfoLines() })], handleTermination: true,
-                                  onListening: { _ in notifier?.ready() }, onRuntime: { runtime in
+                                  onListening: { _ in
+                notifier?.ready()
+                // Start-up's code is unmapped once the sentinel has settled (RSS; see CodePages).
+                Task.detached {
+                    try? await Task.sleep(for: .seconds(10))
+                    CodePages.unmapStartupCode()
+                }
+            }, onRuntime: { runtime in
                 await startAlerts(runtime, logger: logger)
                 // Always: `INFO failovers` (for `tandem status`) reads the page's timeline.
                 await page.addSentinel(runtime)

@@ -103,3 +103,34 @@ extension AdminTests {
         #expect(pinged(s.handle(.tick, now: 3_000)) == ["a", "b", "c"])
     }
 }
+
+extension AdminTests {
+    @Test("the timer visits a master's replicas and peers in a stable order, also after a peer is replaced by another between ticks")
+    func timerVisitsReplicasAndPeersInOrder() {
+        var s = Self.monitored()
+        func pinged(_ actions: [SentinelAction]) -> [String] {
+            actions.compactMap { action -> String? in
+                switch action {
+                case .ping(.replica(_, let address)): "r\(address.port)"
+                case .ping(.sentinel(_, let runID)): runID
+                default: nil
+                }
+            }
+        }
+        for port in [6381, 6380] {
+            let replica = InstanceAddress(ip: "10.0.0.2", port: port)
+            _ = s.restoreKnownReplica(master: "m", address: replica, now: 0)
+            _ = s.handle(.linkUp(.replica(master: "m", replica)), now: 0)
+        }
+        for (id, port) in [("p2", 26380), ("p1", 26379)] {
+            _ = s.restoreKnownSentinel(master: "m", address: InstanceAddress(ip: "10.0.0.9", port: port), runID: id, now: 0)
+            _ = s.handle(.linkUp(.sentinel(master: "m", runID: id)), now: 0)
+        }
+        #expect(pinged(s.handle(.tick, now: 1_500)) == ["r6380", "r6381", "p1", "p2"])
+        // A new run id at p2's address replaces it: as many peers as before, another one.
+        _ = s.handle(.hello("10.0.0.9,26380,p0,0,m,10.0.0.1,6379,0"), now: 1_600)
+        _ = s.handle(.linkUp(.sentinel(master: "m", runID: "p0")), now: 1_600)
+        #expect(s.masters["m"]!.sentinels.keys.sorted() == ["p0", "p1"])
+        #expect(pinged(s.handle(.tick, now: 3_000)) == ["r6380", "r6381", "p0", "p1"])
+    }
+}
