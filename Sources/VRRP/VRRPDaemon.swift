@@ -8,7 +8,7 @@ import Glibc
 #endif
 
 /// Emails being sent: shutdown waits for them (briefly) so the STOP alert goes out.
-private final class MailInFlight: Sendable {
+final class MailInFlight: Sendable {
     let count = Atomic<Int>(0)
 }
 
@@ -22,7 +22,7 @@ public final class VRRPDaemon: @unchecked Sendable {
     public static let addressLifetime: UInt32 = 3
     public static let refreshInterval: Duration = .seconds(1)
 
-    private struct Instance {
+    struct Instance {
         var config: VRRPInstanceConfig
         var core: VRRPInstance
         var filter: VRRPAdvertFilter
@@ -72,7 +72,7 @@ public final class VRRPDaemon: @unchecked Sendable {
 
     let configuration: KeepalivedConfiguration
     let log: @Sendable (String) -> Void
-    private var instances: [Instance] = []
+    var instances: [Instance] = []
     private var checks: [String: Check] = [:]
     private var interfaceWatch: [String: (up: Bool, watchers: [(Int, String)])] = [:]
     private let netlink: AddressNetlink
@@ -80,11 +80,11 @@ public final class VRRPDaemon: @unchecked Sendable {
     var defaultScriptUser: ScriptUser?
     private let clock = ContinuousClock()
     private let origin: ContinuousClock.Instant
-    private var smtp: SMTPAlert?
+    var smtp: SMTPAlert?
     /// Sync group of each member instance: (tracked object name, member indices).
     private var syncGroupOf: [Int: VRRPSyncGroup] = [:]
     private var propagatingSync = false
-    private let mailInFlight = MailInFlight()
+    let mailInFlight = MailInFlight()
     /// Objects the embedding program (the node agent) sets up or down through `post`.
     private let externalTracked: [TrackedObject]
     /// Removes our addresses if we die without removing them (nil: none running).
@@ -96,7 +96,7 @@ public final class VRRPDaemon: @unchecked Sendable {
     /// Told of every state change (instance name, new state, priority, its addresses, and the
     /// weight-0 tracked objects down: a FAULT's causes): the alerts. Called on the VRRP thread;
     /// must not block.
-    private let onStateChange: (@Sendable (String, VRRPState, UInt8, [String], [String]) -> Void)?
+    let onStateChange: (@Sendable (String, VRRPState, UInt8, [String], [String]) -> Void)?
     /// Instances whose claim the gate is holding back.
     private var gated: Set<Int> = []
     private let control = DaemonControl()
@@ -555,74 +555,5 @@ public final class VRRPDaemon: @unchecked Sendable {
             addresses: instance.filter.virtualAddresses.isEmpty
                 ? instance.config.virtualAddresses.filter { !$0.excluded }.map(\.address) : instance.filter.virtualAddresses,
             authentication: instance.config.authentication)
-    }
-
-    private func notify(_ i: Int, state: VRRPState, priority: UInt8) {
-        let config = instances[i].config
-        let specific: NotifyCommand? = switch state {
-        case .master: config.notifyMaster
-        case .backup: config.notifyBackup
-        case .fault: config.notifyFault
-        case .stopped: config.notifyStop
-        case .initialize: nil
-        }
-        let user = { (command: NotifyCommand) in
-            command.user.flatMap { ScriptUser.resolve($0.user, group: $0.group) } ?? self.defaultScriptUser
-        }
-        if let specific {
-            runner.start(specific.command, as: user(specific), deadline: nil, tag: "notify_\(state.rawValue.lowercased())")
-        }
-        if let generic = config.notify {
-            runner.start(generic.command, extraArguments: ["INSTANCE", config.name, state.rawValue, String(priority)],
-                         as: user(generic), deadline: nil, tag: "notify")
-        }
-        if state != .initialize { writeFIFOs(NotifyFIFO.instance(config.name, state: state, priority: priority)) }
-        onStateChange?(config.name, state, priority, config.virtualAddresses.filter { !$0.excluded }.map { "\($0.address)" },
-                       instances[i].core.faultCauses)
-        let global = configuration.global
-        if (config.smtpAlert ?? global.smtpAlertVRRP ?? global.smtpAlert) == true, let smtp, state != .initialize {
-            let (subject, body) = SMTPAlert.message(routerID: configuration.global.routerID ?? hostName(), instance: config.name, state: state.rawValue)
-            let log = self.log
-            let name = config.name
-            let inFlight = mailInFlight
-            inFlight.count.add(1, ordering: .sequentiallyConsistent)
-            smtp.send(subject: subject, body: body) { error in
-                defer { inFlight.count.subtract(1, ordering: .sequentiallyConsistent) }
-                log("(\(name)) " + (error.map { "smtp alert failed: \($0)" } ?? "smtp alert sent: \(subject)"))
-            }
-        }
-    }
-
-    /// A sync group member entered `state`: the group's own state may change with it.
-    private func groupEntered(member i: Int, state: VRRPState) {
-        guard let group = configuration.syncGroups.first(where: { $0.members.contains(instances[i].config.name) }) else { return }
-        let members = group.members.compactMap { name in instances.first { $0.config.name == name }?.core.state }
-        let current = groupStates[group.name] ?? .initialize
-        guard let next = VRRPSyncGroup.groupState(current: current, memberEntered: state, members: members) else { return }
-        groupStates[group.name] = next
-        log("VRRP_Group(\(group.name)) \(next == .stopped ? "Stopped" : "Syncing instances to \(next.rawValue) state")")
-        let specific: NotifyCommand? = switch next {
-        case .master: group.notifyMaster
-        case .backup: group.notifyBackup
-        case .fault: group.notifyFault
-        case .stopped: group.notifyStop
-        case .initialize: nil
-        }
-        let user = { (command: NotifyCommand) in
-            command.user.flatMap { ScriptUser.resolve($0.user, group: $0.group) } ?? self.defaultScriptUser
-        }
-        if let specific {
-            runner.start(specific.command, as: user(specific), deadline: nil, tag: "group_notify_\(next.rawValue.lowercased())")
-        }
-        if let generic = group.notify {
-            runner.start(generic.command, extraArguments: ["GROUP", group.name, next.rawValue, "0"], as: user(generic), deadline: nil, tag: "group_notify")
-        }
-        writeFIFOs(NotifyFIFO.group(group.name, state: next))
-    }
-
-    private func hostName() -> String {
-        var buffer = [CChar](repeating: 0, count: 256)
-        gethostname(&buffer, buffer.count)
-        return cString(buffer)
     }
 }
