@@ -79,7 +79,11 @@ func decisionLoop(settings: NodeState.Settings, every tick: Int64, status: NodeS
                 await redis.run(["CLIENT", "PAUSE", String(milliseconds), "WRITE"])
                 if !wasFenced {
                     alerts?.post(AlertRules.fence(node: settings.myName, group: groupName, fenced: true))
-                    logger.warning("node: no contact with a majority of the group: the local Redis is fenced (writes wait, none is acknowledged)")
+                    if core.hasMajorityContact(now: now) {
+                        logger.warning("node: the local Redis answers again while the group fails it over (or a switchover's pause is kept): it is fenced until the failover ends (writes wait, none is acknowledged)")
+                    } else {
+                        logger.warning("node: no contact with a majority of the group: the local Redis is fenced (writes wait, none is acknowledged)")
+                    }
                 }
                 wasFenced = true
             case .unfence:

@@ -189,6 +189,8 @@ public struct NodeState: Sendable, Hashable {
     /// The local Redis answered as master after answering otherwise (or not at all): a restart
     /// clears its pause, so a fence is sent again at once.
     private var localRedisCameBack = false
+    /// A monitor in contact is failing this node's Redis over and it did not answer meanwhile.
+    public private(set) var downDuringFailover = false
     /// The VIP decision last sent, so it is sent only when it changes.
     public private(set) var vip: Action?
     /// direct: since when this holder has been handing the VIP over to a new master's node.
@@ -259,6 +261,21 @@ public struct NodeState: Sendable, Hashable {
         return decide(now: now)
     }
 
+    /// Whether the peers have said anew what the group's master is since contact came back, so
+    /// that an unfence is decided on every view that counts: each other member in contact with a
+    /// fresh view, or — once `contactWindow` has passed since majority contact came back, for a
+    /// peer still cut off or whose monitor does not answer — at least one. Deciding on the first
+    /// view to arrive unfenced a master while the peer whose monitor led its failover had not yet
+    /// answered (the simulator's seed 3313: writes then acknowledged by the third replica, lost).
+    func peersHaveReported(now: Int64) -> Bool {
+        let peers = settings.members.filter { $0 != settings.myName }
+        let reported = peers.filter { node in
+            peerViews[node] != nil && (lastHeard[node].map { now - $0 <= settings.contactWindow } ?? false)
+        }
+        if reported.isEmpty { return false }
+        return reported.count == peers.count || (majoritySince.map { now - $0 >= settings.contactWindow } ?? false)
+    }
+
     /// The newest view among the local monitor's and the peers' in contact (`View.isNewer`;
     /// otherwise the local one).
     public func newestView(now: Int64) -> View {
@@ -292,8 +309,22 @@ public struct NodeState: Sendable, Hashable {
         let keepFence = fencedUntil != nil && failoverUnderWay
             && (majoritySince.map { now - $0 < settings.switchoverPauseHold } ?? true)
 
+        // A failover of this node's Redis under way while it did not answer (SIGSTOP, a stall, a
+        // probe timing out): if it answers again as master before the failover ends, the writes it
+        // takes meanwhile reach replicas still following it (`durability: replicated` acknowledges
+        // them) and are thrown away when it is demoted. It is fenced until the failover ends, then
+        // made the new master's replica (or, the failover aborted, unfenced as it was). (Found by
+        // the simulator, seed 2173 of WriteScheduleTests: a woken master took 2 s of writes.)
+        let failingOverMe = (localView.inFailover && localView.master == settings.myRedis)
+            || peerViews.contains { node, view in
+                view.inFailover && view.master == settings.myRedis
+                    && (lastHeard[node].map { now - $0 <= settings.contactWindow } ?? false)
+            }
+        if !failingOverMe { downDuringFailover = false } else if localRedis == .down { downDuringFailover = true }
+        let fenceForFailover = failingOverMe && downDuringFailover
+
         // Fence: a master cut off from the majority, before the majority can promote.
-        if localRedis == .master && ((!majority && isolatedFor >= settings.fenceAfter) || keepFence)
+        if localRedis == .master && ((!majority && isolatedFor >= settings.fenceAfter) || keepFence || fenceForFailover)
             && brokenForTesting != .neverFences {
             // Sent again every decision period (`heartbeatInterval`), and at once when the local
             // Redis answers again after a restart: Redis keeps one pause, which a restart or any
@@ -313,9 +344,8 @@ public struct NodeState: Sendable, Hashable {
                 actions.append(.fence(milliseconds: length))
                 if closeAtFence { actions.append(.closeClients) }
             }
-        } else if fencedUntil != nil && majority && !keepFence
-                    && settings.members.contains(where: { $0 != settings.myName && peerViews[$0] != nil && (lastHeard[$0].map { now - $0 <= settings.contactWindow } ?? false) }) {
-            // Unfenced only once a peer in contact has said what the group's master is: the
+        } else if fencedUntil != nil && majority && !keepFence && peersHaveReported(now: now) {
+            // Unfenced only once the peers in contact have said what the group's master is: the
             // local monitor's view may be the stale one from before the cut.
             if let master = groupMaster, master != settings.myRedis, localRedis == .master {
                 actions.append(.replicate(to: master))
@@ -331,7 +361,11 @@ public struct NodeState: Sendable, Hashable {
         let wanted: Action
         // A blip shorter than the fence delay moves nothing; a node never in majority contact
         // (just started, or started cut off) holds nothing.
-        let eligible = !isFenced && lastMajority != nil && (majority || isolatedFor < settings.fenceAfter)
+        // proxy placement: a fence for a failover of the local Redis (in majority contact) keeps the
+        // VIP: the proxy's clients wait on the paused writes and go on with the promoted master,
+        // their connections kept.
+        let fenceKeepsVIP = settings.placement == .proxy && majority && fenceForFailover
+        let eligible = (!isFenced || fenceKeepsVIP) && lastMajority != nil && (majority || isolatedFor < settings.fenceAfter)
         switch settings.placement {
         case .direct:
             // Claimed only by a node whose Redis answers as the confirmed master (bidding

@@ -209,6 +209,10 @@ struct NodeStateTests {
         run.ticks(1, hearing: ["n2", "n3"])
         #expect(run.state.isFenced)
         run.input(.peerView(node: "n2", master: "10.0.0.3:6379", epoch: 1))
+        // One peer has answered; the other, in contact too, not yet: its monitor may be the one
+        // failing this master over (seed 3313), so the fence waits for its view.
+        #expect(run.state.isFenced)
+        run.input(.peerView(node: "n3", master: "10.0.0.3:6379", epoch: 1))
         let last = run.actions.suffix(2).map(\.action)
         #expect(last == [.replicate(to: "10.0.0.3:6379"), .unfence])
         // A fenced node is out of the election at once: no handover stay.
@@ -247,8 +251,79 @@ struct NodeStateTests {
         run.ticks(2, hearing: ["n2", "n3"])
         #expect(run.state.isFenced && run.state.vip == .vipIneligible)
         run.input(.peerView(node: "n2", master: "10.0.0.3:6379", epoch: 1))
+        run.input(.peerView(node: "n3", master: "10.0.0.3:6379", epoch: 1))
         #expect(run.actions.suffix(2).map(\.action) == [.replicate(to: "10.0.0.3:6379"), .unfence])
         #expect(run.state.vip == .vipIneligible)
+    }
+
+    @Test("back from a cut, the fence waits for every peer in contact to say what the master is; one whose monitor does not answer holds it only for the contact window")
+    func unfenceWaitsForEveryPeer() {
+        var run = Self.settledMaster()
+        run.ticks(20, hearing: [])
+        #expect(run.state.isFenced)
+        // n2 answers first and still names this node's Redis; n3, whose monitor leads the
+        // failover of it, answers a moment later: the fence is kept for the failover.
+        run.ticks(1, hearing: ["n2", "n3"])
+        run.input(.peerView(node: "n2", master: "10.0.0.1:6379", epoch: 0))
+        #expect(run.state.isFenced)
+        run.input(.peerView(node: "n3", master: "10.0.0.1:6379", epoch: 0, inFailover: true))
+        run.ticks(3, hearing: ["n2", "n3"])
+        #expect(run.state.isFenced)
+        #expect(!run.actions.contains { $0.action == .unfence })
+
+        // Without the failover: n3 heard (its agent answers) but its monitor gives no view; the
+        // fence goes once the contact window (250 ms) has passed since contact came back.
+        var quiet = Self.settledMaster()
+        quiet.ticks(20, hearing: [])
+        quiet.ticks(1, hearing: ["n2", "n3"])
+        let back = quiet.now
+        quiet.input(.peerView(node: "n2", master: "10.0.0.1:6379", epoch: 0))
+        #expect(quiet.state.isFenced)
+        quiet.ticks(4, hearing: ["n2", "n3"])
+        let unfenced = quiet.times { $0 == .unfence }
+        #expect(unfenced.count == 1 && unfenced[0] - back >= 250 && unfenced[0] - back <= 300, "unfenced at \(unfenced.map { $0 - back })")
+    }
+
+    @Test("a master that did not answer while a monitor in contact failed it over is fenced when it answers again, until the failover ends; then it replicates the new master")
+    func wokenMasterDuringFailover() {
+        var run = Self.settledMaster(.proxy, proxyUp: true)
+        // SIGSTOP: the local Redis stops answering; n3's monitor elects itself and fails it over.
+        run.input(.localRedis(.down))
+        run.ticks(10, hearing: ["n2", "n3"])
+        run.input(.peerView(node: "n3", master: "10.0.0.1:6379", epoch: 1, inFailover: true))
+        run.ticks(5, hearing: ["n2", "n3"])
+        #expect(!run.state.isFenced)
+        // It wakes as master while the promotion is not yet confirmed: fenced at once.
+        run.input(.localRedis(.master))
+        #expect(run.state.isFenced)
+        #expect(run.actions.last?.action == .fence(milliseconds: 800))
+        // proxy placement: the VIP stays (the proxy's clients wait, then go on with the new master).
+        #expect(run.state.vip == .vipEligible(priority: 150))
+        run.ticks(10, hearing: ["n2", "n3"])
+        #expect(run.state.isFenced)
+        // The failover ends with the replica promoted: replicate, then writes allowed.
+        let before = run.actions.count
+        run.input(.peerView(node: "n3", master: "10.0.0.2:6379", epoch: 1))
+        let ended = run.actions[before...].map(\.action).filter { $0 == .replicate(to: "10.0.0.2:6379") || $0 == .unfence }
+        #expect(ended == [.replicate(to: "10.0.0.2:6379"), .unfence])
+        #expect(!run.state.isFenced)
+
+        // direct placement: the woken master's clients at the VIP are closed and the VIP leaves.
+        var direct = Self.settledMaster()
+        direct.input(.localRedis(.down))
+        direct.input(.peerView(node: "n3", master: "10.0.0.1:6379", epoch: 1, inFailover: true))
+        direct.ticks(3, hearing: ["n2", "n3"])
+        direct.input(.localRedis(.master))
+        #expect(direct.state.isFenced && direct.state.vip == .vipIneligible)
+        #expect(direct.actions.contains { $0.action == .closeClients })
+
+        // A master that answered throughout (a planned switchover, which pauses writes itself)
+        // is not fenced by the failover.
+        var planned = Self.settledMaster(.proxy, proxyUp: true)
+        planned.input(.peerView(node: "n3", master: "10.0.0.1:6379", epoch: 1, inFailover: true))
+        planned.ticks(10, hearing: ["n2", "n3"])
+        #expect(!planned.state.isFenced)
+        #expect(!planned.actions.contains { if case .fence = $0.action { true } else { false } })
     }
 
     @Test("a promotion: the new master's monitor's newer view wins over peers still naming the old master, so its node claims at once")

@@ -830,8 +830,14 @@ struct WriteScheduleTests {
     /// switchover 7.0's unpaused promotion (`SentinelBehaviour.stallCredit`); 2608, a switchover's
     /// promoted replica crashed in reconf-slaves and its leader, waiting for it as 7.0 does, kept
     /// the old address and never voted to fail the new master over: the replica with the data was
-    /// never promoted (`SentinelBehaviour.endFailoverWithPromotedDown`).
-    @Test("seeds that once found a bug", arguments: [UInt64(193), 408, 438, 654, 694, 753, 2608, 2617, 3859, 9844])
+    /// never promoted (`SentinelBehaviour.endFailoverWithPromotedDown`); 2173, durability
+    /// replicated, a SIGSTOPped master woke between its replica's REPLICAOF NO ONE and the
+    /// promotion's confirmation and took 2 s of writes the third replica acknowledged (a master
+    /// that did not answer while a monitor in contact failed it over is now fenced when it answers
+    /// again, until the failover ends); 3313, the master's node back from a cut unfenced on the
+    /// first peer's view, before the peer whose monitor led its failover answered (the unfence now
+    /// waits for every peer in contact, at most the contact window).
+    @Test("seeds that once found a bug", arguments: [UInt64(193), 408, 438, 654, 694, 753, 2173, 2608, 2617, 3313, 3859, 9844])
     func regressions(seed: UInt64) {
         var schedule = WriteSchedule(seed: seed)
         schedule.run()
