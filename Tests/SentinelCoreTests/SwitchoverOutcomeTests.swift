@@ -83,4 +83,25 @@ struct SwitchoverOutcomeTests {
         #expect(g.demoteAttempts.count >= 50)
         #expect(g.sentinels[0].state.demotions.isEmpty)
     }
+
+    @Test("a demote whose answer never comes (the sentinel stopped, its connection gone) is dropped once the pause it would lift has run out")
+    func demoteAnswerLost() throws {
+        var g = G()
+        g.run(for: 12_000)
+        // Every message takes 300 ms, so the demote and its answer are in flight for a while.
+        g.network = SimulatedNetwork(seed: 1, normal: .init(minDelay: 300, maxDelay: 300))
+        g.perform(try g.sentinels[0].state.forceFailover(G.masterName, now: g.time(of: 0)), by: 0)
+        _ = g.run(until: 20_000) { !$0.demoteAttempts.isEmpty }
+        let first = try #require(g.demoteAttempts.first).at
+        // Stopped before the answer arrives: the answer is lost with its connection.
+        g.sentinels[0].alive = false
+        g.run(for: 1_000)
+        #expect(g.sentinels[0].state.demotions.count == 1, "the attempt is still under way")
+        g.sentinels[0].alive = true
+        let window = g.sentinels[0].state.behaviour.switchoverPauseLimit + 1_000
+        g.run(for: window)
+        #expect(g.now > first + window)
+        #expect(g.sentinels[0].state.demotions.isEmpty, "a demotion past its deadline is dropped")
+        #expect(g.demoteAttempts.count == 1, "no attempt after the first: its answer was only lost")
+    }
 }
