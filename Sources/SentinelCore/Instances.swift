@@ -362,6 +362,13 @@ public struct SentinelBehaviour: Sendable, Hashable {
     /// master's address and answers no vote about the new master, so the group cannot fail the
     /// new master over if it died — a write simulator schedule lost every write that way).
     public var endFailoverWithPromotedDown = true
+    /// `SENTINEL FAILOVER` (and a node agent's failover request) is elected like any failover:
+    /// the sentinel asks its peers for their votes in the new epoch and goes on only with a
+    /// majority (and the quorum), else -failover-abort-not-elected. 7.0 skips the election for a
+    /// forced failover, so two of them started on two sentinels at about the same time both lead
+    /// in one epoch and may promote two replicas with the same configuration epoch (found by the
+    /// write simulator: an operator's SENTINEL FAILOVER and a node agent's request).
+    public var electForcedFailover = true
 
     public init() {}
 
@@ -373,6 +380,7 @@ public struct SentinelBehaviour: Sendable, Hashable {
         b.splitVoteRetry = nil
         b.stallCredit = nil
         b.endFailoverWithPromotedDown = false
+        b.electForcedFailover = false
         b.askOnSDown = false
         b.convertReturningMasterAfter = nil
         b.fastInfoPeriod = nil

@@ -163,7 +163,7 @@ extension SentinelState {
         switch master.failoverState {
         case .waitStart:
             let winner = leader(name, epoch: master.failoverEpoch, now: now)
-            if winner != myID && !master.forcedFailover {
+            if winner != myID && !(master.forcedFailover && !behaviour.electForcedFailover) {
                 if let retry = behaviour.splitVoteRetry, retry > 0, isSplitVote(name, epoch: master.failoverEpoch) {
                     event(.warning, "-failover-abort-split-vote", ref)
                     abortFailover(name, now: now)

@@ -421,21 +421,26 @@ extension SentinelState {
     /// `sentinelAskMasterStateToOtherSentinels`: while the master is SDOWN, ask each peer
     /// whether it agrees (and, once a failover has started, ask for its vote).
     mutating func askMasterStateToOtherSentinels(_ name: String, forced: Bool, now: Millis) {
-        // Nothing is asked while the master is up: only stale answers are forgotten, in place.
+        // Nothing is asked while the master is up (but for a forced failover's election, see
+        // `SentinelBehaviour.electForcedFailover`): only stale answers are forgotten, in place.
         let age = timers.askPeriod.saturatingTimes(5)
+        let electForced = behaviour.electForcedFailover
         guard let up = withMaster(name, { m in
             if m.instance.isSDown { return false }
+            if electForced && m.forcedFailover && m.failoverState == .waitStart { return false }
             Self.forgetStaleAnswers(of: &m, now: now, after: age)
             return true
         }), !up else { return }
         let master = masters[name]!
+        let electing = master.instance.isSDown
+            || (behaviour.electForcedFailover && master.forcedFailover && master.failoverState == .waitStart)
         for runID in master.sortedSentinelIDs {
             let peer = master.sentinels[runID]!
             if now - (peer.lastMasterDownReply ?? Millis.min / 2) > timers.askPeriod.saturatingTimes(5) {
                 masters[name]!.sentinels[runID]!.reportsMasterDown = false
                 masters[name]!.sentinels[runID]!.leader = nil
             }
-            guard master.instance.isSDown, peer.linkConnected else { continue }
+            guard electing, peer.linkConnected else { continue }
             if !forced {
                 let last = max(peer.lastMasterDownReply ?? Millis.min / 2, peer.lastMasterDownAsk ?? Millis.min / 2)
                 let period = peer.reportsMasterDown ? timers.askPeriod : (behaviour.askPeriod ?? timers.askPeriod)

@@ -203,13 +203,17 @@ public struct SentinelState: Sendable {
         case noGoodReplica
     }
 
-    /// `SENTINEL FAILOVER name`: fail over now without asking the peers.
+    /// `SENTINEL FAILOVER name`: fail over now, whatever the peers think of the master — without
+    /// asking them (7.0), or elected by them (`SentinelBehaviour.electForcedFailover`).
     public mutating func forceFailover(_ name: String, now: Millis) throws(FailoverRefusal) -> [SentinelAction] {
         guard masters[name] != nil else { throw .noSuchMaster }
         if masters[name]!.failoverInProgress { throw .inProgress }
         if selectReplica(name, now: now) == nil { throw .noGoodReplica }
         startFailover(name, now: now)
         masters[name]!.forcedFailover = true
+        if behaviour.electForcedFailover {
+            askMasterStateToOtherSentinels(name, forced: true, now: now)
+        }
         return flush()
     }
 

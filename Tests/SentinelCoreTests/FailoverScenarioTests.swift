@@ -295,9 +295,10 @@ struct GroupScenarioTests {
         #expect(actions.contains { if case .publish(let e) = $0 { return e.type == "+sentinel-address-switch" } else { return false } })
     }
 
-    @Test("SENTINEL FAILOVER: refused without a good replica or while one runs; otherwise no election")
-    func forcedFailover() throws {
-        var g = G()
+    @Test("SENTINEL FAILOVER: refused without a good replica or while one runs; otherwise elected by the peers (7.0: no election)",
+          arguments: [false, true])
+    func forcedFailover(redis70: Bool) throws {
+        var g = G(behaviour: redis70 ? .redis70 : SentinelBehaviour())
         g.run(for: 12_000)
         var state = g.sentinels[0].state
         #expect(throws: SentinelState.FailoverRefusal.noSuchMaster) { try state.forceFailover("nope", now: g.now) }
@@ -308,12 +309,38 @@ struct GroupScenarioTests {
         let took = g.run(until: 20_000) { g in g.liveMasters.count == 1 && g.liveMasters[0] != G.addr(6379) && g.converged(on: g.liveMasters[0]) }
         #expect(took != nil)
         #expect(g.events("+elected-leader", in: 0).count == 1)
-        // As in 7.0 it records its own vote, but asks nobody else (the master is not even down).
-        #expect(g.events("+vote-for-leader").map(\.payload) == ["\(state.myID) 1"])
+        if redis70 {
+            // 7.0 records its own vote, but asks nobody else (the master is not even down).
+            #expect(g.events("+vote-for-leader").map(\.payload) == ["\(state.myID) 1"])
+        } else {
+            // Elected: the peers asked in the new epoch vote for it, so another sentinel's forced
+            // failover could not lead in the same epoch.
+            #expect(g.events("+vote-for-leader").map(\.payload) == Array(repeating: "\(state.myID) 1", count: 3))
+        }
 
         var lonely = SentinelState(myID: "x", announce: InstanceAddress(ip: "10.0.0.2", port: 26379))
         _ = lonely.monitor(name: "m", address: G.addr(6379), quorum: 2, now: 0)
         #expect(throws: SentinelState.FailoverRefusal.noGoodReplica) { try lonely.forceFailover("m", now: 0) }
+    }
+
+    @Test("two SENTINEL FAILOVERs on two sentinels at once (an operator's and a node agent's): one leader, one promotion (7.0: both lead in one epoch)",
+          arguments: [false, true])
+    func concurrentForcedFailovers(redis70: Bool) throws {
+        var g = G(behaviour: redis70 ? .redis70 : SentinelBehaviour())
+        g.run(for: 12_000)
+        let first = try g.sentinels[0].state.forceFailover(G.masterName, now: g.time(of: 0))
+        let second = try g.sentinels[1].state.forceFailover(G.masterName, now: g.time(of: 1))
+        g.perform(first, by: 0)
+        g.perform(second, by: 1)
+        g.run(for: 15_000)
+        let leaders = g.sentinels.indices.filter { !g.events("+elected-leader", in: $0).isEmpty }
+        if redis70 {
+            #expect(leaders == [0, 1], "7.0 elects nobody: both lead in epoch 1")
+        } else {
+            #expect(leaders.count == 1, "leaders \(leaders)")
+            #expect(g.promotions.count == 1, "\(g.promotions)")
+            #expect(g.liveMasters.count == 1 && g.liveMasters[0] != G.addr(6379) && g.converged(on: g.liveMasters[0]))
+        }
     }
 
     @Test("down-after and failover-timeout at Int64.max (SENTINEL SET takes any positive value): a forced failover and a crash never trap, and the largest setting simply never expires")
@@ -374,6 +401,7 @@ struct SwitchoverScenarioTests {
         // The replicas take 3 s to catch up: longer than the hello period (2 s).
         g.servers[G.addr(6380)]!.lagging = true
         g.servers[G.addr(6381)]!.lagging = true
+        g.run(for: 100)  // the master takes writes the replicas lack
         let actions = try g.sentinels[0].state.forceFailover(G.masterName, now: g.time(of: 0))
         g.perform(actions, by: 0)
         g.run(for: 3_000)
@@ -419,6 +447,7 @@ struct SwitchoverScenarioTests {
         // Both replicas stop replicating: they will never reach the paused master's offset.
         g.servers[G.addr(6380)]!.replicaOf = G.addr(1)
         g.servers[G.addr(6381)]!.replicaOf = G.addr(1)
+        g.run(for: 100)  // the master takes writes the replicas lack
         g.sentinels[0].state.behaviour.switchoverPauseLimit = 2_000
         var state = g.sentinels[0].state
         let actions = try state.forceFailover(G.masterName, now: g.time(of: 0))
