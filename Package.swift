@@ -268,7 +268,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SentinelCoreTests",
-            dependencies: ["SentinelCore", "NodeCore"],
+            dependencies: ["SentinelCore", "NodeCore", "VRRPCore"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

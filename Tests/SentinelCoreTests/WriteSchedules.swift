@@ -1,6 +1,7 @@
 import Foundation
 @testable import NodeCore
 @testable import SentinelCore
+@testable import VRRPCore
 import Testing
 
 /// Randomized fault schedules with clients: the simulated group (`SimulatedGroup`) on three
@@ -37,6 +38,7 @@ struct WriteSchedule {
     /// Deliberate bugs put into every core, to show the invariants catch them.
     var sentinelBug: SentinelState.DeliberateBug?
     var nodeBug: NodeState.DeliberateBug?
+    var vrrpBug: VRRPInstance.DeliberateBug?
 
     /// Writes acknowledged, and (for `fencing`, where losses are allowed) how many were lost.
     private(set) var acknowledged = 0
@@ -47,12 +49,13 @@ struct WriteSchedule {
     private(set) var fenceLiftedWrites = 0
 
     init(seed: UInt64, tracing: Bool = false, sentinelBug: SentinelState.DeliberateBug? = nil,
-         nodeBug: NodeState.DeliberateBug? = nil) {
+         nodeBug: NodeState.DeliberateBug? = nil, vrrpBug: VRRPInstance.DeliberateBug? = nil) {
         self.seed = seed
         self.kind = Kind.allCases[Int(seed % 3)]
         self.tracing = tracing
         self.sentinelBug = sentinelBug
         self.nodeBug = nodeBug
+        self.vrrpBug = vrrpBug
     }
 
     static let downAfter: Millis = 1_000
@@ -87,6 +90,8 @@ struct WriteSchedule {
     /// The connection stays when the VIP moves, until that proxy closes its clients
     /// (`closeClients`), its tandem dies or a cut separates them.
     private var clientsAt: Int?
+    /// The virtual IP: one VRRP speaker per running node agent (`SimulatedVIP`).
+    private var vip = SimulatedVIP()
     private var nextWrite = 0
     /// Writes waiting on a server: CLIENT PAUSE, or a stopped process; the client gives up at `until`.
     private var blocked: [(id: Int, server: Address, until: Millis)] = []
@@ -178,6 +183,10 @@ struct WriteSchedule {
             let role: NodeState.RedisRole = !server.alive || server.paused ? .down : server.replicaOf == nil ? .master : .replica
             if state.localRedis != role { actions += state.handle(.localRedis(role), now: now) }
             if state.proxyUp != (placement == .proxy) { actions += state.handle(.proxyUp(placement == .proxy), now: now) }
+            // Another node's advert with a priority above 0 (the daemon's holderAdvertsHeard).
+            if let heard = vip.holderHeard[k].map({ $0 / 1_000 }), heard > (state.lastHolderHeard ?? Int64.min) {
+                actions += state.handle(.vipHolderHeard(at: heard), now: now)
+            }
             actions += state.handle(.tick, now: now)
             nodes[k] = state
             for action in actions { perform(action, node: k) }
@@ -208,8 +217,10 @@ struct WriteSchedule {
             g.perform(actions, by: k)
         case .vipEligible(let priority):
             note("n\(k) VIP eligible \(priority)")
+            vip.agent(k, action, basePriority: 100, direct: placement == .direct, at: g.now * 1_000, connected: links)
         case .vipIneligible:
             note("n\(k) VIP ineligible")
+            vip.agent(k, action, basePriority: 100, direct: placement == .direct, at: g.now * 1_000, connected: links)
         case .closeClients:
             note("n\(k) closes its clients")
             if clientsAt == k { clientsAt = nil }
@@ -218,15 +229,27 @@ struct WriteSchedule {
 
     // MARK: Clients
 
-    /// The node whose VIP the clients reach: among the nodes they reach, the eligible one with
-    /// the highest priority (VRRP's election among the nodes that hear each other's adverts).
+    /// The node whose VIP the clients reach: the VRRP speaker that announced the address last,
+    /// while it holds it and the clients reach it (`SimulatedVIP.holder`).
     private func vipHolder() -> Int? {
-        var best: (node: Int, priority: Int)?
-        for k in clientsReach.sorted() {
-            guard let state = nodes[k], case .vipEligible(let priority) = state.vip else { continue }
-            if best.map({ priority > $0.priority }) ?? true { best = (k, priority) }
-        }
-        return best?.node
+        vip.holder(reachable: clientsReach.filter { nodes[$0] != nil })
+    }
+
+    /// Whether nodes `i` and `j` reach each other, as a value the VIP's speakers can use while
+    /// the schedule is being changed.
+    private var links: (Int, Int) -> Bool {
+        let cuts = nodeCuts
+        return { i, j in i == j || !cuts.contains(NodePair(i, j)) }
+    }
+
+    /// The speakers up to now: started and stopped with their agents, adverts and timers.
+    private mutating func advanceVIP() {
+        let states = nodes
+        vip.advance(to: g.now * 1_000, running: nodes.map { $0 != nil }, preempt: placement == .direct,
+                    mayClaim: { k, at in
+                        states[k].map { NodeState.mayClaim(settings: $0.settings, lastHeard: $0.lastHeard, now: at / 1_000) } ?? false
+                    },
+                    connected: links)
     }
 
     /// Where a client's write goes now (nil: nowhere, the write fails at once).
@@ -335,8 +358,10 @@ struct WriteSchedule {
             if reached + 1 >= 2 || nodes[k] == nil { cutOffSince[k] = nil } else if cutOffSince[k] == nil { cutOffSince[k] = g.now }
         }
         g.step()
+        advanceVIP()
         tickNodes()
         clients()
+        if let double = vip.check(now: g.now * 1_000, connected: links) { violations.append("t=\(g.now) " + double) }
         if tracing { traceEvents() }
         elections.check(g, into: &violations)
     }
@@ -352,6 +377,8 @@ struct WriteSchedule {
             traced.lines += n.log
             g.network!.log = []
         }
+        traced.lines += vip.lines
+        vip.lines = []
         for i in g.sentinels.indices {
             let events = g.sentinels[i].events
             if eventsSeen[i] > events.count { eventsSeen[i] = 0 }
@@ -641,6 +668,7 @@ struct WriteSchedule {
         networked = !networkLines.isEmpty
         for line in networkLines { note(line) }
         nodes = (0..<3).map { freshNode($0) }
+        vip.bug = vrrpBug
         note("schedule \(kind.rawValue), placement \(placement), durability \(durable ? "replicated" : "async")")
         run(for: 2_000)
         switch kind {
@@ -740,6 +768,11 @@ struct WriteSchedule {
                 violations.append("direct placement: nodes \(bidding) bid for the VIP as the master's node 3 s after convergence on \(final) (n\(k))")
             }
         }
+        // The address itself: on one node, the master's in direct placement.
+        let holders = (0..<3).filter { vip.holds[$0] }
+        if placement == .direct ? holders != [k] : holders.count != 1 {
+            violations.append("\(placement) placement: the VIP on nodes \(holders) 3 s after convergence on \(final) (n\(k))")
+        }
         // Writes still waiting are not acknowledged; everything acknowledged must be on the final master.
         checkLosses(master: final)
         note("end: master \(final), \(acks.count) acknowledged writes of \(nextWrite)")
@@ -789,11 +822,11 @@ struct WriteScheduleTests {
 
     /// The first seed of `kind` from `firstSeed` on within the budget that shows a violation
     /// containing `text` with the bug switched on.
-    static func firstCatch(_ kind: WriteSchedule.Kind, _ text: String, sentinelBug: SentinelState.DeliberateBug? = nil,
-                           nodeBug: NodeState.DeliberateBug? = nil) -> UInt64? {
+    static func firstCatch(_ kind: WriteSchedule.Kind?, _ text: String, sentinelBug: SentinelState.DeliberateBug? = nil,
+                           nodeBug: NodeState.DeliberateBug? = nil, vrrpBug: VRRPInstance.DeliberateBug? = nil) -> UInt64? {
         for seed in firstSeed..<(firstSeed + UInt64(count)) {
-            var schedule = WriteSchedule(seed: seed, sentinelBug: sentinelBug, nodeBug: nodeBug)
-            guard schedule.kind == kind else { continue }
+            var schedule = WriteSchedule(seed: seed, sentinelBug: sentinelBug, nodeBug: nodeBug, vrrpBug: vrrpBug)
+            guard kind.map({ schedule.kind == $0 }) ?? true else { continue }
             schedule.run()
             if schedule.violations.contains(where: { $0.contains(text) }) { return seed }
         }
@@ -812,6 +845,13 @@ struct WriteScheduleTests {
         let caught = Self.firstCatch(.fencing, "after its node was cut off from the majority", nodeBug: .neverFences)
         #expect(caught != nil, "no fencing schedule of \(Self.count) seeds caught the missing fence")
         print("the deliberately missing fence was caught by seed \(caught.map(String.init) ?? "none")")
+    }
+
+    @Test("a VRRP master that ignores a higher priority's adverts (a deliberate bug) leaves the VIP on two nodes that hear each other: caught within the same budget")
+    func brokenVRRPIsCaught() {
+        let caught = Self.firstCatch(nil, "which hear each other", vrrpBug: .masterIgnoresHigherPriority)
+        #expect(caught != nil, "no schedule of \(Self.count) seeds caught the VRRP master ignoring a higher priority")
+        print("the deliberately deaf VRRP master was caught by seed \(caught.map(String.init) ?? "none")")
     }
 
     /// Seeds that once found a bug, kept: 438 and 654, a node agent's unfence (CLIENT UNPAUSE)

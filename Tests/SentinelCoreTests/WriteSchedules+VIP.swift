@@ -1,0 +1,183 @@
+import NodeCore
+@testable import VRRPCore
+
+/// The virtual IP in the write simulator: each running node agent drives a VRRP speaker
+/// (`VRRPInstance`, the core `tandem run` runs) as its shell does (NodeDecisionLoop and
+/// NodeAgent): the agent's `vipEligible`/`vipIneligible` become the tracked objects `node
+/// eligible` (weight 0: FAULT while down) and `node preferred` (+50), `direct` placement claims
+/// at once above the base priority, and a backup's timer claims only while its agent has heard
+/// a majority just now (`NodeState.mayClaim`, the daemon's claim gate). Adverts go between the
+/// nodes whose network links are up, 1 ms each way; timers fire at their exact deadlines within
+/// a step. The clients reach the address at the node whose gratuitous ARP came last, while it
+/// holds the address. A killed agent's address guard sends a priority-0 advert and removes
+/// the address. No random draws: a seed's faults are those it gave before the speakers.
+struct SimulatedVIP {
+    typealias Micros = Int64
+
+    static let vip = IPAddress("10.0.9.1")!
+    static func nodeAddress(_ k: Int) -> IPAddress { IPAddress("10.0.1.\(k + 1)")! }
+    static let eligible = "node eligible"
+    static let preferred = "node preferred"
+    static let advertDelay: Micros = 1_000
+    /// Two speakers that hear each other both holding the address longer than this: a violation.
+    static let doubleHoldLimit: Micros = 300_000
+
+    struct Advert {
+        var at: Micros
+        var sequence: Int
+        var from: Int
+        var to: Int
+        var priority: UInt8
+    }
+
+    var speakers: [VRRPInstance?] = [nil, nil, nil]
+    /// A deliberate bug put into every speaker (tests only).
+    var bug: VRRPInstance.DeliberateBug?
+    var holds: [Bool] = [false, false, false]
+    /// The node whose gratuitous ARP the clients' (and the router's) cache holds.
+    var arpOwner: Int?
+    /// When each node last heard another advertise itself with a priority above 0.
+    var holderHeard: [Micros?] = [nil, nil, nil]
+    private var inFlight: [Advert] = []
+    private var sequence = 0
+    private var doubleHoldSince: [Int: Micros] = [:]
+    var lines: [String] = []
+
+    static func settings(_ k: Int, preempt: Bool) -> VRRPInstanceSettings {
+        // NodeFiles.keepalivedConf: v3, 100 ms adverts, priority 100 − 20 × rank, nopreempt in proxy placement.
+        VRRPInstanceSettings(name: "tandem_mymaster", version: .v3, vrid: 51, priority: UInt8(100 - 20 * k),
+                             intervalCentiseconds: 10, primaryAddress: nodeAddress(k), preempt: preempt,
+                             tracked: [TrackedObject(name: eligible, weight: 0, up: false),
+                                       TrackedObject(name: preferred, weight: 50, up: false)])
+    }
+
+    /// One speaker's event at `at`, its actions carried out.
+    mutating func handle(_ k: Int, _ event: VRRPEvent, at: Micros, connected: (Int, Int) -> Bool) {
+        guard var speaker = speakers[k] else { return }
+        let actions = speaker.handle(event, now: .microseconds(at))
+        speakers[k] = speaker
+        for action in actions {
+            switch action {
+            case .sendAdvert(let priority):
+                send(from: k, priority: priority, at: at, connected: connected)
+            case .addVirtualAddresses:
+                holds[k] = true
+                arpOwner = k
+            case .sendGratuitous:
+                if holds[k] { arpOwner = k }
+            case .removeVirtualAddresses:
+                holds[k] = false
+            case .transition(let from, let to, let priority):
+                lines.append("t=\(at / 1_000) n\(k) VRRP \(from.rawValue) -> \(to.rawValue) (priority \(priority))")
+            case .refreshVirtualAddresses, .masterReceivedLowerPriority, .log:
+                break
+            }
+        }
+    }
+
+    private mutating func send(from k: Int, priority: UInt8, at: Micros, connected: (Int, Int) -> Bool) {
+        for j in 0..<3 where j != k && connected(k, j) {
+            sequence += 1
+            inFlight.append(Advert(at: at + Self.advertDelay, sequence: sequence, from: k, to: j, priority: priority))
+        }
+    }
+
+    /// Speakers started for agents that (re)started, stopped for agents killed (the address
+    /// guard's priority-0 advert), then every advert arrival and timer up to `now`, in time
+    /// order (arrivals first at one instant, as the daemon reads before it fires timers). A
+    /// backup's timer is held while `mayClaim` says no (retried at the next step).
+    mutating func advance(to now: Micros, running: [Bool], preempt: Bool, mayClaim: (Int, Micros) -> Bool,
+                          connected: (Int, Int) -> Bool) {
+        for k in 0..<3 {
+            if running[k] && speakers[k] == nil {
+                speakers[k] = VRRPInstance(settings: Self.settings(k, preempt: preempt))
+                speakers[k]!.brokenForTesting = bug
+                handle(k, .start, at: now, connected: connected)
+            } else if !running[k] && speakers[k] != nil {
+                let wasMaster = speakers[k]!.state == .master
+                speakers[k] = nil
+                if wasMaster { send(from: k, priority: 0, at: now, connected: connected) }
+                holds[k] = false
+                lines.append("t=\(now / 1_000) n\(k) VRRP speaker gone (agent killed; its address guard released the VIP)")
+            }
+        }
+        var held: Set<Int> = []
+        while true {
+            let arrival = inFlight.indices.filter { inFlight[$0].at <= now }
+                .min { (inFlight[$0].at, inFlight[$0].sequence) < (inFlight[$1].at, inFlight[$1].sequence) }
+            var timer: (k: Int, at: Micros)?
+            for k in 0..<3 where !held.contains(k) {
+                guard let deadline = speakers[k]?.nextDeadline else { continue }
+                let at = deadline.microsecondsValue
+                if at <= now && (timer.map { at < $0.at } ?? true) { timer = (k, at) }
+            }
+            if let i = arrival, timer.map({ inFlight[i].at <= $0.at }) ?? true {
+                let advert = inFlight.remove(at: i)
+                // A speaker gone or cut off since it was sent: lost.
+                guard speakers[advert.to] != nil, connected(advert.from, advert.to) else { continue }
+                if advert.priority > 0 { holderHeard[advert.to] = advert.at }
+                let packet = VRRPAdvert(version: .v3, vrid: 51, priority: advert.priority, intervalCentiseconds: 10,
+                                        addresses: [Self.vip])
+                handle(advert.to, .advert(packet, from: Self.nodeAddress(advert.from)), at: advert.at, connected: connected)
+            } else if let (k, at) = timer {
+                if speakers[k]!.state == .backup && !mayClaim(k, at) {
+                    held.insert(k)
+                    continue
+                }
+                handle(k, .timer, at: max(at, 0), connected: connected)
+            } else {
+                break
+            }
+        }
+    }
+
+    /// The agent's decision, as NodeDecisionLoop posts it to the daemon.
+    mutating func agent(_ k: Int, _ action: NodeState.Action, basePriority: Int, direct: Bool, at: Micros,
+                        connected: (Int, Int) -> Bool) {
+        switch action {
+        case .vipEligible(let priority):
+            handle(k, .tracked(name: Self.preferred, up: priority > basePriority), at: at, connected: connected)
+            handle(k, .tracked(name: Self.eligible, up: true), at: at, connected: connected)
+            if direct && priority > basePriority { handle(k, .claim, at: at, connected: connected) }
+        case .vipIneligible:
+            handle(k, .tracked(name: Self.eligible, up: false), at: at, connected: connected)
+        default:
+            break
+        }
+    }
+
+    /// The node the clients reach at the address: the last to announce it, while it holds it.
+    func holder(reachable: Set<Int>) -> Int? {
+        guard let k = arpOwner, holds[k], reachable.contains(k) else { return nil }
+        return k
+    }
+
+    /// Two speakers that hear each other (adverts flow both ways) both holding the address for
+    /// longer than `doubleHoldLimit`.
+    mutating func check(now: Micros, connected: (Int, Int) -> Bool) -> String? {
+        for i in 0..<3 {
+            for j in (i + 1)..<3 {
+                let key = i * 3 + j
+                guard holds[i] && holds[j] && connected(i, j) && speakers[i] != nil && speakers[j] != nil else {
+                    doubleHoldSince[key] = nil
+                    continue
+                }
+                let since = doubleHoldSince[key] ?? now
+                doubleHoldSince[key] = since
+                if now - since >= Self.doubleHoldLimit {
+                    doubleHoldSince[key] = nil
+                    return "the VIP on n\(i) and n\(j), which hear each other, for \((now - since) / 1_000) ms (since t=\(since / 1_000))"
+                }
+            }
+        }
+        return nil
+    }
+}
+
+extension Duration {
+    /// Whole microseconds.
+    var microsecondsValue: Int64 {
+        let c = components
+        return c.seconds * 1_000_000 + c.attoseconds / 1_000_000_000_000
+    }
+}
