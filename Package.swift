@@ -267,6 +267,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "NodeTests",
+            dependencies: ["Node"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "SentinelCoreTests",
             dependencies: ["SentinelCore", "NodeCore", "VRRPCore"],
             swiftSettings: swiftSettings

@@ -132,6 +132,12 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
         // A FAULT the agent imposes (this node may not hold the VIP now: `node eligible` down) is
         // no trouble: not alerted at start, a warning when it takes the VIP away.
         let vipAlerts = alerts.map { VRRPAlerts(dispatcher: $0, ownCauses: [NodeFiles.eligibleObject]) }
+        // direct: the local Redis's clients at the VIP are reset as the address leaves.
+        var beforeRelease: (@Sendable ([String]) -> Void)?
+        if c.vip?.placement == .direct, c.role == .data, let redis = c.redis {
+            let reset = VIPClientReset(port: redis.port, log: { [logger] in logger.warning("vip: \($0)") })
+            beforeRelease = { addresses in reset.reset(addresses) }
+        }
         let vrrp = try KeepalivedConfiguration.parse(text, file: "\(source) (vip)")
         daemon = try VRRPDaemon(
             configuration: vrrp,
@@ -143,6 +149,7 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
                 vipAlerts?.stateChanged(instance: instance, state: state.rawValue, priority: Int(priority), addresses: addresses,
                                         faultCauses: causes)
             },
+            beforeRelease: beforeRelease,
             log: { [logger] in logger.notice("vip: \($0)") })
     }
 

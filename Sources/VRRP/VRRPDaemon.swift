@@ -97,6 +97,10 @@ public final class VRRPDaemon: @unchecked Sendable {
     /// weight-0 tracked objects down: a FAULT's causes): the alerts. Called on the VRRP thread;
     /// must not block.
     let onStateChange: (@Sendable (String, VRRPState, UInt8, [String], [String]) -> Void)?
+    /// Called with an instance's addresses just before they are removed (the node agent's
+    /// `direct` placement resets the local Redis's clients on them while the address is still
+    /// here to send from). Called on the VRRP thread.
+    private let beforeRelease: (@Sendable ([String]) -> Void)?
     /// Instances whose claim the gate is holding back.
     private var gated: Set<Int> = []
     private let control = DaemonControl()
@@ -140,8 +144,10 @@ public final class VRRPDaemon: @unchecked Sendable {
                 claimGate: (@Sendable () -> Bool)? = nil,
                 onReload: (@Sendable () -> Void)? = nil,
                 onStateChange: (@Sendable (String, VRRPState, UInt8, [String], [String]) -> Void)? = nil,
+                beforeRelease: (@Sendable ([String]) -> Void)? = nil,
                 log: @escaping @Sendable (String) -> Void) throws {
         self.configuration = configuration
+        self.beforeRelease = beforeRelease
         self.claimGate = claimGate
         self.onReload = onReload
         self.onStateChange = onStateChange
@@ -499,6 +505,7 @@ public final class VRRPDaemon: @unchecked Sendable {
                 }
                 if action == .addVirtualAddresses { say(i, "setting VIPs") }
             case .removeVirtualAddresses:
+                beforeRelease?(instances[i].addresses.map { "\($0.vip.address)" })
                 for (vip, device) in instances[i].addresses {
                     do {
                         try netlink.remove(vip.address, prefixLength: vip.prefixLength, interface: device.index)
