@@ -350,6 +350,151 @@ EOF
   grep -qx "gnotify GROUP G MASTER 0" "$LAB_DIR/h1.notify" || lab_fail "no group notify: $(cat "$LAB_DIR/h1.notify")"
 }
 
+# SIGHUP reload of the VRRP instances, the reloaded node (h1) being tandem or keepalived 2.2.7
+# ($1), a tandem backup on h2 (VRRPv3 at 0.2 s). h1 masters VI_A (VRID 77: .100) and VI_B (78:
+# .101) at 150, h2 backs both up at 100. Four reloads, each checked the same way for both:
+# (a) the file unchanged: the VIPs never leave h1, no priority-0 advert, no gratuitous ARP, no
+#     notify; (c) .102 added to VI_A (on both nodes): h1 adds and announces it, .100 never
+#     leaves; (d) VI_B removed from h1: priority-0 advert for VRID 78, h2 takes .101 in about
+#     Skew_Time, notify "INSTANCE VI_B FAULT 150" (keepalived's default without notify_deleted);
+# (e, tandem only) a file that does not load: the error with its file:line, the VIP stays;
+# (b) VI_A's priority 150 -> 50: h1 stays master until h2 preempts (Master_Down_Interval), then
+#     notify "INSTANCE VI_A BACKUP 50". h2's sniffer records adverts and gratuitous ARPs.
+# Both pass the same checks (about 6 s each).
+reload_conf() {  # reload_conf FILE PRIORITY_A EXTRA_VIP WITH_B PRIORITY_B
+  cat > "$1" <<EOF
+global_defs {
+  router_id $(basename "$1" .conf)
+}
+vrrp_instance VI_A {
+  state BACKUP
+  interface eth0
+  virtual_router_id 77
+  version 3
+  priority $2
+  advert_int 0.2
+  notify "$LAB_DIR/n.sh $(basename "$1" .conf)"
+  virtual_ipaddress {
+    10.77.0.100/24
+    $3
+  }
+}
+EOF
+  [ "$4" = 1 ] && cat >> "$1" <<EOF
+vrrp_instance VI_B {
+  state BACKUP
+  interface eth0
+  virtual_router_id 78
+  version 3
+  priority $5
+  advert_int 0.2
+  notify "$LAB_DIR/n.sh $(basename "$1" .conf)"
+  virtual_ipaddress {
+    10.77.0.101/24
+  }
+}
+EOF
+  return 0
+}
+# (the output is read whole: with pipefail, `ip … | grep -q` fails when grep quits before ip's last write)
+has_addr() { local out; out=$(ip -n "$(ns "$1")" -4 addr show dev eth0 2>/dev/null) || true; [[ $out == *"inet $2/"* ]]; }
+# never_loses SECONDS HOST ADDR: HOST holds ADDR at every 20 ms sample for SECONDS
+never_loses() {
+  local end; end=$(awk -v n="$(now)" -v t="$1" 'BEGIN { printf "%.3f", n + t }')
+  while awk -v n="$(now)" -v d="$end" 'BEGIN { exit !(n < d) }'; do
+    has_addr "$2" "$3" || lab_fail "$2 lost $3"
+    sleep 0.02
+  done
+}
+reload_sniffer() {  # on h2: "TIME vrrp SRC VRID PRIO" and "TIME garp ADDR" lines into $LAB_DIR/sniff
+  inns h2 python3 -u -c '
+import socket, struct, sys, time
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3)); s.bind(("eth0", 0))
+out = open(sys.argv[1], "w")
+while True:
+    p = s.recv(2048); t = struct.unpack("!H", p[12:14])[0]
+    if t == 0x0800 and p[23] == 112:
+        ihl = (p[14] & 15) * 4; v = p[14 + ihl:]
+        out.write("%.3f vrrp %s %d %d\n" % (time.time(), socket.inet_ntoa(p[26:30]), v[1], v[2]))
+    elif t == 0x0806 and p[28:32] == p[38:42]:
+        out.write("%.3f garp %s\n" % (time.time(), socket.inet_ntoa(p[28:32])))
+    out.flush()
+' "$LAB_DIR/sniff" &
+  LAB_PIDS+=("$!")
+}
+since() { awk -v t="$1" '$1 >= t' "$LAB_DIR/sniff"; }
+reload() {  # reload tandem|keepalived
+  local impl=$1
+  lab_setup 2
+  printf '#!/bin/sh\nh=$1; shift; echo "$*" >> "%s/$h.notify"\n' "$LAB_DIR" > "$LAB_DIR/n.sh"
+  chmod 755 "$LAB_DIR/n.sh"
+  reload_conf "$LAB_DIR/h1.conf" 150 "" 1 150
+  reload_conf "$LAB_DIR/h2.conf" 100 "" 1 100
+  reload_sniffer
+  if [ "$impl" = keepalived ]; then start_keepalived h1 "$LAB_DIR/h1.conf"; else start_tandem h1 "$LAB_DIR/h1.conf"; fi
+  local hup1; hup1=$([ "$impl" = keepalived ] && cat "$LAB_DIR/h1.ka.pid" || echo "$PID_h1")
+  start_tandem h2 "$LAB_DIR/h2.conf"
+  wait_for 6 "h1 master of both" eval "has_addr h1 10.77.0.100 && has_addr h1 10.77.0.101"
+  sleep 0.5
+  : > "$LAB_DIR/h1.notify"
+  [ -n "${RELOAD_DEBUG:-}" ] && { inns h1 ip monitor address > "$LAB_DIR/h1.mon.log" 2>&1 & LAB_PIDS+=("$!"); }
+  # (a) unchanged
+  local t0; t0=$(now)
+  kill -HUP "$hup1"
+  never_loses 1.5 h1 10.77.0.100
+  has_addr h1 10.77.0.101 || lab_fail "(a) h1 lost 10.77.0.101"
+  [ -z "$(holders h2)" ] || lab_fail "(a) h2 took the VIP"
+  ! since "$t0" | grep -q "vrrp 10.77.0.1 7[78] 0$" || lab_fail "(a) priority-0 advert after an unchanged reload"
+  ! since "$t0" | grep -q garp || lab_fail "(a) gratuitous ARP after an unchanged reload: $(since "$t0" | grep garp | head -3)"
+  [ ! -s "$LAB_DIR/h1.notify" ] || lab_fail "(a) notify after an unchanged reload: $(cat "$LAB_DIR/h1.notify")"
+  lab_log "(a) unchanged: VIPs kept, no priority 0, no GARP, no notify"
+  # (c) an address added to VI_A, on both nodes
+  reload_conf "$LAB_DIR/h1.conf" 150 "10.77.0.102/24" 1 150
+  reload_conf "$LAB_DIR/h2.conf" 100 "10.77.0.102/24" 1 100
+  t0=$(now)
+  kill -HUP "$hup1" "$PID_h2"
+  wait_for 2 "h1 adds 10.77.0.102" has_addr h1 10.77.0.102
+  never_loses 1 h1 10.77.0.100
+  since "$t0" | grep -q "garp 10.77.0.102" || lab_fail "(c) no gratuitous ARP for the added address"
+  ! since "$t0" | grep -q "vrrp 10.77.0.1 77 0$" || lab_fail "(c) priority-0 advert for VI_A"
+  [ -z "$(holders h2)" ] || lab_fail "(c) h2 took the VIP"
+  lab_log "(c) address added: $(since "$t0" | grep -c garp) gratuitous ARPs, .100 kept"
+  # (d) VI_B removed from h1
+  reload_conf "$LAB_DIR/h1.conf" 150 "10.77.0.102/24" 0 150
+  t0=$(now)
+  kill -HUP "$hup1"
+  wait_for 2 "h2 takes 10.77.0.101" has_addr h2 10.77.0.101
+  local took; took=$(elapsed "$t0" "$(now)")
+  ! has_addr h1 10.77.0.101 || lab_fail "(d) h1 still holds 10.77.0.101"
+  since "$t0" | grep -q "vrrp 10.77.0.1 78 0$" || lab_fail "(d) no priority-0 advert for VRID 78"
+  has_addr h1 10.77.0.100 || lab_fail "(d) h1 lost VI_A's 10.77.0.100"
+  lab_log "(d) VI_B removed: priority 0 sent, h2 took .101 in ${took}s"
+  if [ "$impl" = tandem ]; then
+    # a file that does not load: logged with its file:line, the running instances stay
+    cp "$LAB_DIR/h1.conf" "$LAB_DIR/h1.good"
+    sed -i 's/priority 150/priority high/' "$LAB_DIR/h1.conf"
+    kill -HUP "$hup1"
+    wait_for 2 "the reload error" grep -q "reload failed: $LAB_DIR/h1.conf:[0-9]" "$LAB_DIR/h1.log"
+    never_loses 0.5 h1 10.77.0.100
+    lab_log "(e) bad file: $(grep -o 'reload failed: .*' "$LAB_DIR/h1.log" | head -1)"
+  fi
+  # (b) VI_A's priority lowered below h2's
+  reload_conf "$LAB_DIR/h1.conf" 50 "10.77.0.102/24" 0 150
+  t0=$(now)
+  kill -HUP "$hup1"
+  wait_for 3 "h2 preempts VI_A" has_addr h2 10.77.0.100
+  took=$(elapsed "$t0" "$(now)")
+  wait_for 1 "h1 leaves VI_A" eval "! has_addr h1 10.77.0.100"
+  lab_log "(b) priority 150 -> 50: h2 preempted after ${took}s"
+  sleep 0.3
+  local want='INSTANCE VI_B FAULT 150
+INSTANCE VI_A BACKUP 50'
+  [ "$(cat "$LAB_DIR/h1.notify")" = "$want" ] || lab_fail "h1's notify lines: $(tr '\n' '|' < "$LAB_DIR/h1.notify"), want $(echo "$want" | tr '\n' '|')"
+  lab_log "$impl h1 notify: $(tr '\n' '|' < "$LAB_DIR/h1.notify")"
+}
+scenario_reload() { reload tandem; }
+scenario_interop_reload_ka() { [ -x "$KEEPALIVED" ] || lab_fail "keepalived not installed"; reload keepalived; }
+
 scenario_smtp() {  # smtp_alert: one email per transition through smtp_server (a local sink)
   lab_setup 1
   ip netns exec "$(ns h1)" python3 -c '
@@ -654,7 +799,7 @@ ALL="sigkill sigterm sigstop linkdown nopreempt preemptdelay trackscript three v
   interop_v2_ka_master interop_v2_ka_backup interop_v2_unicast_ka_backup interop_v3_ka_master interop_v3_ka_backup
   interop_v3_unicast_ka_master interop_v3_unicast_ka_backup smtp ipv6 interop_ipv6 badpackets syncgroup stalevip scriptuser garp na metrics
   owners interop_owners_ka_first interop_owners_ka_second trackfile interop_trackfile_ka trackprocess
-  interop_notify_ka"
+  interop_notify_ka reload interop_reload_ka"
 QUICK="sigterm v3 trackscript smtp badpackets stalevip scriptuser garp interop_v3_ka_master interop_v3_unicast_ka_backup interop_v2_ka_backup metrics interop_notify_ka"
 
 scenarios=${*:-$ALL}

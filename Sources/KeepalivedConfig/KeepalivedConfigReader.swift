@@ -56,7 +56,9 @@ struct KeepalivedConfigReader {
                 if config.trackProcesses[process.name] != nil { throw ConfigError(s.location, "vrrp_track_process \(process.name) is defined twice") }
                 config.trackProcesses[process.name] = process
             case "vrrp_instance":
-                config.instances.append(try readInstance(s))
+                var instance = try readInstance(s)
+                instance.fingerprint = s.fingerprint
+                config.instances.append(instance)
             case "vrrp_sync_group":
                 config.syncGroups.append(try readSyncGroup(s))
             case "virtual_server":

@@ -179,6 +179,8 @@ public struct VRRPInstanceConfig: Sendable {
     public var downTimerAdverts = 3
     public var lowerPriorityNoAdvert = false
     public var dontTrackPrimary = false
+    /// The block as text without locations (`ConfigStatement.fingerprint`): a reload compares it.
+    public var fingerprint = ""
 }
 
 /// A `vrrp_sync_group`: instances that change state together.

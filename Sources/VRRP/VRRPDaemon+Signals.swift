@@ -54,6 +54,8 @@ final class DaemonControl: Sendable {
     let states = Mutex<[VRRPState]>([])
     let transitions = Mutex<[Int]>([])
     let holderAdverts = Mutex<Int>(0)
+    /// Each instance's name and addresses, for other threads (a reload changes them).
+    let instances = Mutex<[(name: String, addresses: [String])]>([])
 
     init() {
         var fds: [Int32] = [0, 0]
