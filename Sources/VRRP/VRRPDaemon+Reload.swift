@@ -11,9 +11,7 @@ import Glibc
 extension VRRPDaemon {
     /// The instances' names and addresses for other threads.
     func publishInstances() {
-        let snapshot = configuration.instances.map { config in
-            (name: config.name, addresses: config.virtualAddresses.map { "\($0.address)/\($0.prefixLength)" })
-        }
+        let snapshot = configuration.instances.map { (name: $0.name, addresses: $0.virtualAddresses) }
         control.instances.withLock { $0 = snapshot }
     }
 

@@ -126,7 +126,14 @@ public final class VRRPDaemon: @unchecked Sendable {
     public var instanceNames: [String] { control.instances.withLock { $0.map(\.name) } }
 
     /// Each instance's virtual addresses (`ADDR/PREFIX`), in the order of `states` (thread-safe).
-    public var instanceAddresses: [[String]] { control.instances.withLock { $0.map(\.addresses) } }
+    public var instanceAddresses: [[String]] {
+        control.instances.withLock { $0.map { $0.addresses.map { "\($0.address)/\($0.prefixLength)" } } }
+    }
+
+    /// The instances carrying `address` (thread-safe; a reload changes the lists).
+    public func instancesCarrying(_ address: IPAddress) -> [Int] {
+        control.instances.withLock { list in list.indices.filter { i in list[i].addresses.contains { $0.address == address } } }
+    }
 
     /// How many state changes each instance has made, in the order of `states` (thread-safe).
     public var transitionCounts: [Int] { control.transitions.withLock { $0 } }

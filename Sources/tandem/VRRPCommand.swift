@@ -120,8 +120,7 @@ struct VRRPCommand: ParsableCommand {
         live.addressHeld.withLock {
             $0 = { address in
                 // The instances' addresses as now configured (a reload changes them).
-                let carried = vrrp.instanceAddresses.map { Set($0.compactMap { IPAddress($0.split(separator: "/").first.map(String.init) ?? "") }) }
-                let owners = carried.indices.filter { carried[$0].contains(address) }
+                let owners = vrrp.instancesCarrying(address)
                 guard !owners.isEmpty else { return nil }
                 let states = vrrp.states
                 return owners.contains { states.indices.contains($0) && states[$0] == .master }
