@@ -359,8 +359,11 @@ EOF
 #     Skew_Time, notify "INSTANCE VI_B FAULT 150" (keepalived's default without notify_deleted);
 # (e, tandem only) a file that does not load: the error with its file:line, the VIP stays;
 # (b) VI_A's priority 150 -> 50: h1 stays master until h2 preempts (Master_Down_Interval), then
-#     notify "INSTANCE VI_A BACKUP 50". h2's sniffer records adverts and gratuitous ARPs.
-# Both pass the same checks (about 6 s each).
+#     notify "INSTANCE VI_A BACKUP 50"; (f) VI_C added (VRID 79, h1 only): it starts as at
+#     startup, BACKUP then MASTER; (g) VI_C's VRID changed: a removal (priority 0, FAULT) and an
+#     addition (BACKUP, MASTER), its address gone meanwhile. h2's sniffer records adverts and
+#     gratuitous ARPs.
+# Both pass the same checks (about 8 s each).
 reload_conf() {  # reload_conf FILE PRIORITY_A EXTRA_VIP WITH_B PRIORITY_B
   cat > "$1" <<EOF
 global_defs {
@@ -377,6 +380,20 @@ vrrp_instance VI_A {
   virtual_ipaddress {
     10.77.0.100/24
     $3
+  }
+}
+EOF
+  [ -n "${RELOAD_VI_C:-}" ] && cat >> "$1" <<EOF
+vrrp_instance VI_C {
+  state BACKUP
+  interface eth0
+  virtual_router_id ${RELOAD_VI_C_VRID:-79}
+  version 3
+  priority 150
+  advert_int 0.2
+  notify "$LAB_DIR/n.sh $(basename "$1" .conf)"
+  virtual_ipaddress {
+    10.77.0.103/24
   }
 }
 EOF
@@ -486,9 +503,32 @@ reload() {  # reload tandem|keepalived
   took=$(elapsed "$t0" "$(now)")
   wait_for 1 "h1 leaves VI_A" eval "! has_addr h1 10.77.0.100"
   lab_log "(b) priority 150 -> 50: h2 preempted after ${took}s"
+  # (f) an instance added (VRID 79, only on h1): it starts as at startup, backup then master
+  RELOAD_VI_C=1 reload_conf "$LAB_DIR/h1.conf" 50 "10.77.0.102/24" 0 150
+  t0=$(now)
+  kill -HUP "$hup1"
+  wait_for 3 "h1 takes VI_C's 10.77.0.103" has_addr h1 10.77.0.103
+  lab_log "(f) VI_C added: master after $(elapsed "$t0" "$(now)")s"
+  has_addr h2 10.77.0.100 || lab_fail "(f) h2 lost VI_A"
+  # (g) VI_C's VRID changed (79 -> 80): the old instance leaves (priority 0, FAULT), a new one
+  # starts and takes the address again after Master_Down_Interval
+  sleep 0.3
+  RELOAD_VI_C=1 RELOAD_VI_C_VRID=80 reload_conf "$LAB_DIR/h1.conf" 50 "10.77.0.102/24" 0 150
+  t0=$(now)
+  kill -HUP "$hup1"
+  wait_for 2 "h1 drops 10.77.0.103" eval "! has_addr h1 10.77.0.103"
+  wait_for 3 "h1 takes 10.77.0.103 again" has_addr h1 10.77.0.103
+  lab_log "(g) VI_C's VRID 79 -> 80: address back after $(elapsed "$t0" "$(now)")s"
+  since "$t0" | grep -q "vrrp 10.77.0.1 79 0$" || lab_fail "(g) no priority-0 advert for VRID 79"
+  since "$t0" | grep -q "vrrp 10.77.0.1 80 150$" || lab_fail "(g) no advert for VRID 80"
   sleep 0.3
   local want='INSTANCE VI_B FAULT 150
-INSTANCE VI_A BACKUP 50'
+INSTANCE VI_A BACKUP 50
+INSTANCE VI_C BACKUP 150
+INSTANCE VI_C MASTER 150
+INSTANCE VI_C FAULT 150
+INSTANCE VI_C BACKUP 150
+INSTANCE VI_C MASTER 150'
   [ "$(cat "$LAB_DIR/h1.notify")" = "$want" ] || lab_fail "h1's notify lines: $(tr '\n' '|' < "$LAB_DIR/h1.notify"), want $(echo "$want" | tr '\n' '|')"
   lab_log "$impl h1 notify: $(tr '\n' '|' < "$LAB_DIR/h1.notify")"
 }
