@@ -535,6 +535,68 @@ INSTANCE VI_C MASTER 150'
 scenario_reload() { reload tandem; }
 scenario_interop_reload_ka() { [ -x "$KEEPALIVED" ] || lab_fail "keepalived not installed"; reload keepalived; }
 
+# A failing track_script across a reload, tandem or keepalived 2.2.7 ($1) on h1 (VI_A at 150,
+# track_script weight -60 failing: 90) against a tandem at 100 on h2, which holds the VIP.
+# keepalived keeps a vrrp_script's result over a reload ("considered unsuccessful on reload"):
+# reloading the same file must not lift h1 back to 150 (no flap, h2 keeps the VIP); then the
+# priority raised to 170 (170 - 60 = 110 > 100): h1 preempts. (fall 2: a result not carried
+# over would count as up for two intervals, long enough for h1 to preempt.)
+reload_script_conf() {  # FILE PRIORITY
+  cat > "$1" <<EOF
+global_defs {
+  router_id $(basename "$1" .conf)
+}
+vrrp_script chk {
+  script "/usr/bin/test -e $LAB_DIR/ok"
+  interval 1
+  fall 2
+  rise 2
+  weight -60
+}
+vrrp_instance VI_A {
+  state BACKUP
+  interface eth0
+  virtual_router_id 77
+  version 3
+  priority $2
+  advert_int 0.2
+  track_script {
+    chk
+  }
+  virtual_ipaddress {
+    10.77.0.100/24
+  }
+}
+EOF
+}
+reload_script() {
+  local impl=$1
+  lab_setup 2
+  reload_script_conf "$LAB_DIR/h1.conf" 150
+  vrrp_conf "$LAB_DIR/h2.conf" 100
+  VERSION=3 INTERVAL=0.2 vrrp_conf "$LAB_DIR/h2.conf" 100
+  if [ "$impl" = keepalived ]; then start_keepalived h1 "$LAB_DIR/h1.conf"; else start_tandem h1 "$LAB_DIR/h1.conf"; fi
+  local hup1; hup1=$([ "$impl" = keepalived ] && cat "$LAB_DIR/h1.ka.pid" || echo "$PID_h1")
+  start_tandem h2 "$LAB_DIR/h2.conf"
+  wait_for 8 "h2 alone holds the VIP (h1's script failing: 90)" only_holder h2 h1 h2
+  sleep 1.5
+  only_holder h2 h1 h2 || lab_fail "h1 took the VIP back before the reload"
+  kill -HUP "$hup1"
+  local end; end=$(awk -v n="$(now)" 'BEGIN { printf "%.3f", n + 3 }')
+  while awk -v n="$(now)" -v d="$end" 'BEGIN { exit !(n < d) }'; do
+    only_holder h2 h1 h2 || lab_fail "the VIP moved after reloading the same file: holders '$(holders h1 h2)'"
+    sleep 0.02
+  done
+  lab_log "same file reloaded: h2 kept the VIP for 3 s (the script's failure kept)"
+  reload_script_conf "$LAB_DIR/h1.conf" 170
+  local t0; t0=$(now)
+  kill -HUP "$hup1"
+  wait_for 3 "h1 preempts at 170 - 60 = 110" only_holder h1 h1 h2
+  lab_log "priority 170 with the script still failing: h1 preempted after $(elapsed "$t0" "$(now)")s"
+}
+scenario_reload_trackscript() { reload_script tandem; }
+scenario_interop_reload_trackscript_ka() { [ -x "$KEEPALIVED" ] || lab_fail "keepalived not installed"; reload_script keepalived; }
+
 scenario_smtp() {  # smtp_alert: one email per transition through smtp_server (a local sink)
   lab_setup 1
   ip netns exec "$(ns h1)" python3 -c '
@@ -839,7 +901,7 @@ ALL="sigkill sigterm sigstop linkdown nopreempt preemptdelay trackscript three v
   interop_v2_ka_master interop_v2_ka_backup interop_v2_unicast_ka_backup interop_v3_ka_master interop_v3_ka_backup
   interop_v3_unicast_ka_master interop_v3_unicast_ka_backup smtp ipv6 interop_ipv6 badpackets syncgroup stalevip scriptuser garp na metrics
   owners interop_owners_ka_first interop_owners_ka_second trackfile interop_trackfile_ka trackprocess
-  interop_notify_ka reload interop_reload_ka"
+  interop_notify_ka reload interop_reload_ka reload_trackscript interop_reload_trackscript_ka"
 QUICK="sigterm v3 trackscript smtp badpackets stalevip scriptuser garp interop_v3_ka_master interop_v3_unicast_ka_backup interop_v2_ka_backup metrics interop_notify_ka reload"
 
 scenarios=${*:-$ALL}
