@@ -171,6 +171,10 @@ public struct VRRPInstanceConfig: Sendable {
     public var notifyStop: NotifyCommand?
     public var notify: NotifyCommand?
     public var notifyMasterRxLowerPriority: NotifyCommand?
+    /// `notify_deleted [SCRIPT]`: an instance a reload removes is notified as DELETED (and this
+    /// script runs) instead of FAULT.
+    public var notifyDeleted = false
+    public var notifyDeletedScript: NotifyCommand?
     public var smtpAlert: Bool?
     public var garpMasterDelay: Int?
     public var garpMasterRepeat: Int?

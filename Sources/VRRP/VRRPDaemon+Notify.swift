@@ -18,7 +18,7 @@ extension VRRPDaemon {
         case .initialize: nil
         }
         runNotify(specific, generic: config.notify, arguments: ["INSTANCE", config.name, state.rawValue, String(priority)],
-                  tag: "notify", state: state)
+                  tag: "notify", state: state.rawValue)
         if state != .initialize { writeFIFOs(NotifyFIFO.instance(config.name, state: state, priority: priority)) }
         onStateChange?(config.name, state, priority, config.virtualAddresses.filter { !$0.excluded }.map { "\($0.address)" },
                        instances[i].core.faultCauses)
@@ -34,6 +34,17 @@ extension VRRPDaemon {
                 log("(\(name)) " + (error.map { "smtp alert failed: \($0)" } ?? "smtp alert sent: \(subject)"))
             }
         }
+    }
+
+    /// A reload removed instance `i` (keepalived 2.2.7, seen in the lab): its generic `notify`
+    /// and the FIFOs hear FAULT, or DELETED with `notify_deleted` (whose script runs too); not
+    /// notify_fault, no email.
+    func notifyRemoved(_ i: Int, priority: UInt8) {
+        let config = instances[i].config
+        let word = config.notifyDeleted ? "DELETED" : VRRPState.fault.rawValue
+        runNotify(config.notifyDeleted ? config.notifyDeletedScript : nil, generic: config.notify,
+                  arguments: ["INSTANCE", config.name, word, String(priority)], tag: "notify", state: word)
+        writeFIFOs("INSTANCE \"\(config.name)\" \(word) \(priority)\n")
     }
 
     /// A sync group member entered `state`: the group's own state may change with it.
@@ -52,7 +63,7 @@ extension VRRPDaemon {
         case .initialize: nil
         }
         runNotify(specific, generic: group.notify, arguments: ["GROUP", group.name, next.rawValue, "0"],
-                  tag: "group_notify", state: next)
+                  tag: "group_notify", state: next.rawValue)
         writeFIFOs(NotifyFIFO.group(group.name, state: next))
     }
 
@@ -65,12 +76,12 @@ extension VRRPDaemon {
     /// keepalived's two notify kinds: the state's own script, then `notify` with the type, the
     /// name, the state and the priority as arguments; each as its user or `script_user`.
     private func runNotify(_ specific: NotifyCommand?, generic: NotifyCommand?, arguments: [String], tag: String,
-                           state: VRRPState) {
+                           state: String) {
         let user = { (command: NotifyCommand) in
             command.user.flatMap { ScriptUser.resolve($0.user, group: $0.group) } ?? self.defaultScriptUser
         }
         if let specific {
-            runner.start(specific.command, as: user(specific), deadline: nil, tag: "\(tag)_\(state.rawValue.lowercased())")
+            runner.start(specific.command, as: user(specific), deadline: nil, tag: "\(tag)_\(state.lowercased())")
         }
         if let generic {
             runner.start(generic.command, extraArguments: arguments, as: user(generic), deadline: nil, tag: tag)

@@ -164,8 +164,8 @@ extension VRRPDaemon {
     }
 
     /// A removed instance leaves as keepalived 2.2.7's reload makes it: priority-0 advert and
-    /// addresses removed if master, then notified as FAULT (keepalived's default without
-    /// `notify_deleted`), unless it was FAULT already.
+    /// addresses removed if master, then notified as FAULT (DELETED with `notify_deleted`),
+    /// unless it was FAULT already and has no `notify_deleted`.
     private func leave(_ o: Int) {
         let state = instances[o].core.state
         let priority = instances[o].core.effectivePriority
@@ -174,7 +174,7 @@ extension VRRPDaemon {
             if case .transition = action { continue }
             perform(o, [action])
         }
-        if state != .fault { notify(o, state: .fault, priority: priority) }
+        if state != .fault || instances[o].config.notifyDeleted { notifyRemoved(o, priority: priority) }
     }
 
     /// A kept master's addresses that the new configuration no longer lists.

@@ -158,6 +158,17 @@ struct VRRPReloadTests {
         #expect(VRRPReload.plan(old: a.instances, new: moved.instances) == [.unchanged(old: 0, new: 0)])
     }
 
+    @Test("notify_deleted, bare or with a script, is read (not warned)")
+    func notifyDeleted() throws {
+        let c = try config([("A", block(vrid: 1, ["notify_deleted"])), ("B", block(vrid: 2, ["notify_deleted \"/bin/echo gone\" root"])),
+                            ("C", block(vrid: 3))])
+        #expect(c.warnings.isEmpty, "\(c.warnings)")
+        #expect(c.instances.map(\.notifyDeleted) == [true, true, false])
+        #expect(c.instances[0].notifyDeletedScript == nil)
+        #expect(c.instances[1].notifyDeletedScript?.command == "/bin/echo gone")
+        #expect(c.instances[1].notifyDeletedScript?.user?.user == "root")
+    }
+
     @Test("global_defs a running daemon does not take: FIFOs, script_user, security, mail; router_id and garp defaults do apply")
     func globals() throws {
         let old = try config([], global: ["router_id a", "notify_fifo /tmp/f1", "script_user root"])
