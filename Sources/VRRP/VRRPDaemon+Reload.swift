@@ -79,9 +79,18 @@ extension VRRPDaemon {
         groupStates = groupStates.filter { name, _ in new.syncGroups.contains { $0.name == name } }
         gated = []
         carryChecks()
+        let oldProcesses = processWatch
         fileWatch = [:]
         processWatch = [:]
         setUpTrackedFilesAndProcesses()
+        // A process tracked as before keeps its quorum state (a fork or terminate delay running).
+        for (name, watch) in oldProcesses {
+            guard let now = processWatch[name], now.process.pattern == watch.process.pattern,
+                  now.quorum.quorum == watch.quorum.quorum, now.quorum.quorumMax == watch.quorum.quorumMax,
+                  now.quorum.forkDelay == watch.quorum.forkDelay, now.quorum.terminateDelay == watch.quorum.terminateDelay
+            else { continue }
+            processWatch[name]!.quorum = watch.quorum
+        }
         interfaceWatch = interfaceWatch.mapValues { (up: $0.up, watchers: []) }
 
         var next: [Instance] = []
