@@ -603,6 +603,50 @@ reload_script() {
 scenario_reload_trackscript() { reload_script tandem; }
 scenario_interop_reload_trackscript_ka() { [ -x "$KEEPALIVED" ] || lab_fail "keepalived not installed"; reload_script keepalived; }
 
+# notify_fifo moved by a reload, tandem or keepalived 2.2.7 ($1) alone on h1: the lines before
+# the reload go to the first FIFO, the STOP line at exit to the second.
+reload_fifo_conf() {  # FILE FIFO
+  cat > "$1" <<EOF
+global_defs {
+  notify_fifo $2
+}
+vrrp_instance VI_A {
+  state MASTER
+  interface eth0
+  virtual_router_id 77
+  version 3
+  priority 150
+  advert_int 0.2
+  virtual_ipaddress {
+    10.77.0.100/24
+  }
+}
+EOF
+}
+reload_fifo() {
+  local impl=$1 f
+  lab_setup 1
+  for f in f1 f2; do
+    mkfifo -m 600 "$LAB_DIR/$f"
+    # keepalived closes its FIFOs at every reload: a reader that reopens
+    inns h1 sh -c 'while :; do cat "$1"; done' sh "$LAB_DIR/$f" > "$LAB_DIR/$f.out" &
+    LAB_PIDS+=("$!")
+  done
+  reload_fifo_conf "$LAB_DIR/h1.conf" "$LAB_DIR/f1"
+  if [ "$impl" = keepalived ]; then start_keepalived h1 "$LAB_DIR/h1.conf"; else start_tandem h1 "$LAB_DIR/h1.conf"; fi
+  local hup1; hup1=$([ "$impl" = keepalived ] && cat "$LAB_DIR/h1.ka.pid" || echo "$PID_h1")
+  wait_for 5 "MASTER on f1" grep -q 'INSTANCE "VI_A" MASTER 150' "$LAB_DIR/f1.out"
+  reload_fifo_conf "$LAB_DIR/h1.conf" "$LAB_DIR/f2"
+  kill -HUP "$hup1"
+  sleep 1
+  kill -TERM "$hup1"
+  wait_for 5 "STOP on f2" grep -q 'INSTANCE "VI_A" STOP 150' "$LAB_DIR/f2.out"
+  ! grep -q STOP "$LAB_DIR/f1.out" || lab_fail "STOP written to the old FIFO"
+  lab_log "$impl: f1: $(tr '\n' '|' < "$LAB_DIR/f1.out") f2: $(tr '\n' '|' < "$LAB_DIR/f2.out")"
+}
+scenario_reload_fifo() { reload_fifo tandem; }
+scenario_interop_reload_fifo_ka() { [ -x "$KEEPALIVED" ] || lab_fail "keepalived not installed"; reload_fifo keepalived; }
+
 scenario_smtp() {  # smtp_alert: one email per transition through smtp_server (a local sink)
   lab_setup 1
   ip netns exec "$(ns h1)" python3 -c '
@@ -907,7 +951,7 @@ ALL="sigkill sigterm sigstop linkdown nopreempt preemptdelay trackscript three v
   interop_v2_ka_master interop_v2_ka_backup interop_v2_unicast_ka_backup interop_v3_ka_master interop_v3_ka_backup
   interop_v3_unicast_ka_master interop_v3_unicast_ka_backup smtp ipv6 interop_ipv6 badpackets syncgroup stalevip scriptuser garp na metrics
   owners interop_owners_ka_first interop_owners_ka_second trackfile interop_trackfile_ka trackprocess
-  interop_notify_ka reload interop_reload_ka reload_trackscript interop_reload_trackscript_ka"
+  interop_notify_ka reload interop_reload_ka reload_trackscript interop_reload_trackscript_ka reload_fifo interop_reload_fifo_ka"
 QUICK="sigterm v3 trackscript smtp badpackets stalevip scriptuser garp interop_v3_ka_master interop_v3_unicast_ka_backup interop_v2_ka_backup metrics interop_notify_ka reload"
 
 scenarios=${*:-$ALL}

@@ -106,16 +106,21 @@ public enum VRRPReload {
         return change
     }
 
-    /// `global_defs` settings a running `tandem vrrp` does not take from a reload (it opens the
-    /// FIFOs, resolves the script user and sets up mail once): the names of those that changed.
-    /// The others (router_id, the garp and vrrp_version defaults, smtp_alert, skip_check_adv_addr)
-    /// apply with the reload.
-    public static func globalsNeedingRestart(old: GlobalDefinitions, new: GlobalDefinitions) -> [String] {
-        var changed: [String] = []
+    /// Whether `notify_fifo`/`vrrp_notify_fifo` (paths, scripts, users) changed: the daemon then
+    /// closes the old FIFOs (their scripts SIGTERMed) and opens the new ones.
+    public static func notifyFIFOsChanged(old: GlobalDefinitions, new: GlobalDefinitions) -> Bool {
         let fifo = { (g: GlobalDefinitions) in
             g.notifyFIFOs.map { "\($0.path) \($0.script?.command ?? "") \($0.script?.user.map { "\($0.user) \($0.group ?? "")" } ?? "")" }
         }
-        if fifo(old) != fifo(new) { changed.append("notify_fifo/vrrp_notify_fifo") }
+        return fifo(old) != fifo(new)
+    }
+
+    /// `global_defs` settings a running `tandem vrrp` does not take from a reload (it resolves
+    /// the script user and sets up mail once): the names of those that changed. The others
+    /// (router_id, the garp and vrrp_version defaults, smtp_alert, skip_check_adv_addr, the
+    /// notify FIFOs) apply with the reload.
+    public static func globalsNeedingRestart(old: GlobalDefinitions, new: GlobalDefinitions) -> [String] {
+        var changed: [String] = []
         let user = { (g: GlobalDefinitions) in g.scriptUser.map { "\($0.user) \($0.group ?? "")" } }
         if user(old) != user(new) { changed.append("script_user") }
         if old.enableScriptSecurity != new.enableScriptSecurity { changed.append("enable_script_security") }

@@ -18,8 +18,8 @@ extension VRRPDaemon {
     /// Applies a re-read configuration's VRRP part as keepalived 2.2.7's reload does (see
     /// `VRRPReload`). Call it on the daemon's thread, from `onReload`. When an instance's
     /// interface or source address is missing nothing changes: it is logged and returns false.
-    /// Not re-applied (a warning names them): notify FIFOs, script_user, enable_script_security,
-    /// the smtp server and recipients.
+    /// Not re-applied (a warning names them): script_user, enable_script_security, the smtp
+    /// server and recipients. Changed notify FIFOs are closed and the new ones opened.
     @discardableResult
     public func applyReload(_ new: KeepalivedConfiguration) -> Bool {
         let steps = VRRPReload.plan(old: configuration.instances, new: new.instances)
@@ -70,7 +70,17 @@ extension VRRPDaemon {
         }
 
         let old = instances
+        let fifosChanged = VRRPReload.notifyFIFOsChanged(old: configuration.global, new: new.global)
+        if fifosChanged {
+            // The lines so far (a removed instance's) go to the old FIFOs, later ones to the new.
+            stopNotifyFIFOs()
+            fifoScripts = []
+        }
         configuration = new
+        if fifosChanged {
+            openNotifyFIFOs()
+            log("reload: notify FIFOs: \(new.global.notifyFIFOs.map(\.path).joined(separator: ", "))")
+        }
         syncGroupOf = [:]
         for group in new.syncGroups {
             let members = group.members.compactMap { name in new.instances.firstIndex { $0.name == name } }

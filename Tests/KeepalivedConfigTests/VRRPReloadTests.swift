@@ -169,7 +169,7 @@ struct VRRPReloadTests {
         #expect(c.instances[1].notifyDeletedScript?.user?.user == "root")
     }
 
-    @Test("global_defs a running daemon does not take: FIFOs, script_user, security, mail; router_id and garp defaults do apply")
+    @Test("global_defs a running daemon does not take: script_user, security, mail; router_id, garp defaults and FIFOs do apply")
     func globals() throws {
         let old = try config([], global: ["router_id a", "notify_fifo /tmp/f1", "script_user root"])
         let same = try config([], global: ["router_id b", "vrrp_garp_master_repeat 2", "notify_fifo /tmp/f1", "script_user root"])
@@ -177,6 +177,8 @@ struct VRRPReloadTests {
                                             "notification_email {", "ops@example.com", "}"])
         #expect(VRRPReload.globalsNeedingRestart(old: old.global, new: same.global).isEmpty)
         #expect(VRRPReload.globalsNeedingRestart(old: old.global, new: other.global)
-            == ["notify_fifo/vrrp_notify_fifo", "script_user", "enable_script_security", "smtp_server", "notification_email"])
+            == ["script_user", "enable_script_security", "smtp_server", "notification_email"])
+        #expect(!VRRPReload.notifyFIFOsChanged(old: old.global, new: same.global))
+        #expect(VRRPReload.notifyFIFOsChanged(old: old.global, new: other.global))
     }
 }
