@@ -647,8 +647,7 @@ reload_fifo() {
 scenario_reload_fifo() { reload_fifo tandem; }
 scenario_interop_reload_fifo_ka() { [ -x "$KEEPALIVED" ] || lab_fail "keepalived not installed"; reload_fifo keepalived; }
 
-scenario_smtp() {  # smtp_alert: one email per transition through smtp_server (a local sink)
-  lab_setup 1
+start_smtp_sink() {  # an SMTP sink on h1's 127.0.0.1:2525 writing each session to $LAB_DIR/mail.log
   ip netns exec "$(ns h1)" python3 -c '
 import socket, sys
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -673,6 +672,41 @@ while True:
 ' "$LAB_DIR/mail.log" >/dev/null 2>&1 &
   LAB_PIDS+=("$!")
   sleep 0.3
+}
+
+# Mail settings changed by a reload, tandem or keepalived 2.2.7 ($1) alone on h1: the MASTER
+# mail goes to the first recipient with the first router_id, the FAULT mail after the reload
+# (its link taken down) to the new recipient with the new router_id.
+reload_smtp() {
+  local impl=$1
+  lab_setup 1
+  start_smtp_sink
+  local mail='  notification_email_from tandem@example.com
+  smtp_server 127.0.0.1 2525
+  smtp_connect_timeout 5'
+  GLOBAL_EXTRA="  notification_email {
+    first@example.com
+  }
+$mail" vrrp_conf "$LAB_DIR/h1.conf" 150 smtp_alert
+  if [ "$impl" = keepalived ]; then start_keepalived h1 "$LAB_DIR/h1.conf"; else start_tandem h1 "$LAB_DIR/h1.conf"; fi
+  local hup1; hup1=$([ "$impl" = keepalived ] && cat "$LAB_DIR/h1.ka.pid" || echo "$PID_h1")
+  wait_for 8 "MASTER email" grep -q "Subject: \[h1\] VRRP Instance VI_LAB - Entering MASTER state" "$LAB_DIR/mail.log"
+  sed -i 's/first@example.com/second@example.com/; s/router_id h1/router_id h1b/' "$LAB_DIR/h1.conf"
+  kill -HUP "$hup1"
+  sleep 1
+  # a transition after the reload: the link down (FAULT); keepalived mails no STOP at exit
+  ip -n "$(ns h1)" link set eth0 down
+  wait_for 5 "FAULT email" grep -q "Subject: \[h1b\] VRRP Instance VI_LAB - Entering FAULT state" "$LAB_DIR/mail.log"
+  [ "$(grep -c "> RCPT TO:<second@example.com>" "$LAB_DIR/mail.log")" = 1 ] || lab_fail "the FAULT mail did not go (once) to the new recipient: $(grep RCPT "$LAB_DIR/mail.log" | tr '\n' '|')"
+  ! grep -q "Subject: \[h1\] VRRP Instance VI_LAB - Entering FAULT" "$LAB_DIR/mail.log" || lab_fail "FAULT mail with the old router_id"
+  lab_log "$impl: $(grep -E '^> RCPT|^Subject' "$LAB_DIR/mail.log" | tr '\n' '|')"
+}
+scenario_reload_smtp() { reload_smtp tandem; }
+scenario_interop_reload_smtp_ka() { [ -x "$KEEPALIVED" ] || lab_fail "keepalived not installed"; reload_smtp keepalived; }
+
+scenario_smtp() {  # smtp_alert: one email per transition through smtp_server (a local sink)
+  lab_setup 1
+  start_smtp_sink
   GLOBAL_EXTRA="  notification_email {
     ops@example.com
   }
@@ -951,7 +985,7 @@ ALL="sigkill sigterm sigstop linkdown nopreempt preemptdelay trackscript three v
   interop_v2_ka_master interop_v2_ka_backup interop_v2_unicast_ka_backup interop_v3_ka_master interop_v3_ka_backup
   interop_v3_unicast_ka_master interop_v3_unicast_ka_backup smtp ipv6 interop_ipv6 badpackets syncgroup stalevip scriptuser garp na metrics
   owners interop_owners_ka_first interop_owners_ka_second trackfile interop_trackfile_ka trackprocess
-  interop_notify_ka reload interop_reload_ka reload_trackscript interop_reload_trackscript_ka reload_fifo interop_reload_fifo_ka"
+  interop_notify_ka reload interop_reload_ka reload_trackscript interop_reload_trackscript_ka reload_fifo interop_reload_fifo_ka reload_smtp interop_reload_smtp_ka"
 QUICK="sigterm v3 trackscript smtp badpackets stalevip scriptuser garp interop_v3_ka_master interop_v3_unicast_ka_backup interop_v2_ka_backup metrics interop_notify_ka reload"
 
 scenarios=${*:-$ALL}

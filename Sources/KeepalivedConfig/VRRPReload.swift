@@ -115,23 +115,11 @@ public enum VRRPReload {
         return fifo(old) != fifo(new)
     }
 
-    /// `global_defs` settings a running `tandem vrrp` does not take from a reload (it resolves
-    /// the script user and sets up mail once): the names of those that changed. The others
-    /// (router_id, the garp and vrrp_version defaults, smtp_alert, skip_check_adv_addr, the
-    /// notify FIFOs) apply with the reload.
+    /// `global_defs` settings a running `tandem vrrp` does not take from a reload: the names of
+    /// those that changed. Only `tandem_http` (the HTTP server is set up once); the others
+    /// (router_id, script_user, enable_script_security, the mail settings, the garp and
+    /// vrrp_version defaults, smtp_alert, skip_check_adv_addr, the notify FIFOs) apply.
     public static func globalsNeedingRestart(old: GlobalDefinitions, new: GlobalDefinitions) -> [String] {
-        var changed: [String] = []
-        let user = { (g: GlobalDefinitions) in g.scriptUser.map { "\($0.user) \($0.group ?? "")" } }
-        if user(old) != user(new) { changed.append("script_user") }
-        if old.enableScriptSecurity != new.enableScriptSecurity { changed.append("enable_script_security") }
-        let server = { (g: GlobalDefinitions) in g.smtpServer.map { "\($0.host):\($0.port)" } }
-        if server(old) != server(new) || old.smtpConnectTimeout != new.smtpConnectTimeout || old.smtpHeloName != new.smtpHeloName {
-            changed.append("smtp_server")
-        }
-        if old.notificationEmails != new.notificationEmails || old.notificationEmailFrom != new.notificationEmailFrom {
-            changed.append("notification_email")
-        }
-        if old.tandemHTTP != new.tandemHTTP { changed.append("tandem_http") }
-        return changed
+        old.tandemHTTP != new.tandemHTTP ? ["tandem_http"] : []
     }
 }

@@ -18,8 +18,9 @@ extension VRRPDaemon {
     /// Applies a re-read configuration's VRRP part as keepalived 2.2.7's reload does (see
     /// `VRRPReload`). Call it on the daemon's thread, from `onReload`. When an instance's
     /// interface or source address is missing nothing changes: it is logged and returns false.
-    /// Not re-applied (a warning names them): script_user, enable_script_security, the smtp
-    /// server and recipients. Changed notify FIFOs are closed and the new ones opened.
+    /// global_defs apply too (script_user and script security for scripts started from now on,
+    /// the mail settings, changed notify FIFOs closed and the new ones opened), but for
+    /// `tandem_http` (a warning).
     @discardableResult
     public func applyReload(_ new: KeepalivedConfiguration) -> Bool {
         let steps = VRRPReload.plan(old: configuration.instances, new: new.instances)
@@ -33,6 +34,13 @@ extension VRRPDaemon {
             }
         }
         // Everything that can fail, before anything changes.
+        let user: ScriptUser?
+        do {
+            user = try scriptUser(for: new.global)
+        } catch {
+            log("reload failed: \(error); the running VRRP instances stay as they were")
+            return false
+        }
         var prepared: [(interface: NetworkInterface, addresses: [(vip: VirtualAddress, interface: NetworkInterface)],
                         source: IPAddress, socket: VRRPSocket)] = []
         do {
@@ -77,6 +85,10 @@ extension VRRPDaemon {
             fifoScripts = []
         }
         configuration = new
+        // keepalived re-reads these too: scripts started from now on use them.
+        defaultScriptUser = user
+        runner.enableScriptSecurity = new.global.enableScriptSecurity
+        smtp = makeSMTP(new.global)
         if fifosChanged {
             openNotifyFIFOs()
             log("reload: notify FIFOs: \(new.global.notifyFIFOs.map(\.path).joined(separator: ", "))")

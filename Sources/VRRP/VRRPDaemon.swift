@@ -180,30 +180,41 @@ public final class VRRPDaemon: @unchecked Sendable {
         }
         setUpChecks()
         publishInstances()
-        if let server = configuration.global.smtpServer {
-            let host = hostName()
-            smtp = SMTPAlert(
-                host: server.host, port: server.port,
-                from: configuration.global.notificationEmailFrom ?? "keepalived@\(host)",
-                to: configuration.global.notificationEmails,
-                heloName: configuration.global.smtpHeloName ?? host,
-                connectTimeout: configuration.global.smtpConnectTimeout)
-        }
+        smtp = makeSMTP(configuration.global)
     }
 
     func now() -> Duration { origin.duration(to: clock.now) }
 
     private func resolveScriptUser() throws {
-        if let (name, group) = configuration.global.scriptUser {
+        defaultScriptUser = try scriptUser(for: configuration.global)
+    }
+
+    /// The user scripts run as unless they name one: `script_user`, else keepalived_script if
+    /// it exists. Throws when `script_user` names no user or group.
+    func scriptUser(for global: GlobalDefinitions) throws -> ScriptUser? {
+        if let (name, group) = global.scriptUser {
             guard let user = ScriptUser.resolve(name, group: group) else {
                 throw SystemError("script_user \(name)\(group.map { " " + $0 } ?? ""): no such user or group", code: ENOENT)
             }
-            defaultScriptUser = user
+            return user
         } else if let user = ScriptUser.resolve("keepalived_script", group: nil) {
-            defaultScriptUser = user
-        } else if configuration.global.enableScriptSecurity {
+            return user
+        } else if global.enableScriptSecurity {
             log("WARNING - default user 'keepalived_script' for script execution does not exist - please create; scripts run as root")
         }
+        return nil
+    }
+
+    /// The mailer for `smtp_alert`, when `smtp_server` is set.
+    func makeSMTP(_ global: GlobalDefinitions) -> SMTPAlert? {
+        guard let server = global.smtpServer else { return nil }
+        let host = hostName()
+        return SMTPAlert(
+            host: server.host, port: server.port,
+            from: global.notificationEmailFrom ?? "keepalived@\(host)",
+            to: global.notificationEmails,
+            heloName: global.smtpHeloName ?? host,
+            connectTimeout: global.smtpConnectTimeout)
     }
 
     /// A new instance: its interface, addresses, source and socket. `removeStale`: remove its
