@@ -604,12 +604,28 @@ scenario_reload_trackscript() { reload_script tandem; }
 scenario_interop_reload_trackscript_ka() { [ -x "$KEEPALIVED" ] || lab_fail "keepalived not installed"; reload_script keepalived; }
 
 # notify_fifo moved by a reload, tandem or keepalived 2.2.7 ($1) alone on h1: the lines before
-# the reload go to the first FIFO, the STOP line at exit to the second.
-reload_fifo_conf() {  # FILE FIFO
+# the reload go to the first FIFO; the FAULT of VI_X, which the reload removes, and the STOP
+# line at exit to the second.
+reload_fifo_conf() {  # FILE FIFO [WITH_VI_X]
   cat > "$1" <<EOF
 global_defs {
   notify_fifo $2
 }
+EOF
+  [ -n "${3:-}" ] && cat >> "$1" <<EOF
+vrrp_instance VI_X {
+  state MASTER
+  interface eth0
+  virtual_router_id 90
+  version 3
+  priority 150
+  advert_int 0.2
+  virtual_ipaddress {
+    10.77.0.190/24
+  }
+}
+EOF
+  cat >> "$1" <<EOF
 vrrp_instance VI_A {
   state MASTER
   interface eth0
@@ -632,16 +648,18 @@ reload_fifo() {
     inns h1 sh -c 'while :; do cat "$1"; done' sh "$LAB_DIR/$f" > "$LAB_DIR/$f.out" &
     LAB_PIDS+=("$!")
   done
-  reload_fifo_conf "$LAB_DIR/h1.conf" "$LAB_DIR/f1"
+  reload_fifo_conf "$LAB_DIR/h1.conf" "$LAB_DIR/f1" with_x
   if [ "$impl" = keepalived ]; then start_keepalived h1 "$LAB_DIR/h1.conf"; else start_tandem h1 "$LAB_DIR/h1.conf"; fi
   local hup1; hup1=$([ "$impl" = keepalived ] && cat "$LAB_DIR/h1.ka.pid" || echo "$PID_h1")
   wait_for 5 "MASTER on f1" grep -q 'INSTANCE "VI_A" MASTER 150' "$LAB_DIR/f1.out"
+  wait_for 5 "VI_X's MASTER on f1" grep -q 'INSTANCE "VI_X" MASTER 150' "$LAB_DIR/f1.out"
   reload_fifo_conf "$LAB_DIR/h1.conf" "$LAB_DIR/f2"
   kill -HUP "$hup1"
   sleep 1
   kill -TERM "$hup1"
   wait_for 5 "STOP on f2" grep -q 'INSTANCE "VI_A" STOP 150' "$LAB_DIR/f2.out"
   ! grep -q STOP "$LAB_DIR/f1.out" || lab_fail "STOP written to the old FIFO"
+  grep -q 'INSTANCE "VI_X" FAULT 150' "$LAB_DIR/f2.out" || lab_fail "the removed VI_X's FAULT is not on the new FIFO"
   lab_log "$impl: f1: $(tr '\n' '|' < "$LAB_DIR/f1.out") f2: $(tr '\n' '|' < "$LAB_DIR/f2.out")"
 }
 scenario_reload_fifo() { reload_fifo tandem; }
@@ -675,8 +693,9 @@ while True:
 }
 
 # Mail settings changed by a reload, tandem or keepalived 2.2.7 ($1) alone on h1: the MASTER
-# mail goes to the first recipient with the first router_id, the FAULT mail after the reload
-# (its link taken down) to the new recipient with the new router_id.
+# mails go to the first recipient with the first router_id; the reload also removes VI_X,
+# whose FAULT mail goes to the new recipient with the new router_id (global_defs are read
+# first), as does VI_LAB's FAULT mail after the reload (its link taken down).
 reload_smtp() {
   local impl=$1
   lab_setup 1
@@ -684,20 +703,38 @@ reload_smtp() {
   local mail='  notification_email_from tandem@example.com
   smtp_server 127.0.0.1 2525
   smtp_connect_timeout 5'
-  GLOBAL_EXTRA="  notification_email {
+  # VI_X (VRID 90, alone) is removed by the reload: its mail says FAULT
+  TOP_EXTRA='vrrp_instance VI_X {
+  interface eth0
+  virtual_router_id 90
+  priority 150
+  advert_int 1
+  smtp_alert
+  virtual_ipaddress {
+    10.77.0.190/24
+  }
+}' GLOBAL_EXTRA="  notification_email {
     first@example.com
   }
 $mail" vrrp_conf "$LAB_DIR/h1.conf" 150 smtp_alert
+  local before; before=$(cat "$LAB_DIR/h1.conf")
   if [ "$impl" = keepalived ]; then start_keepalived h1 "$LAB_DIR/h1.conf"; else start_tandem h1 "$LAB_DIR/h1.conf"; fi
   local hup1; hup1=$([ "$impl" = keepalived ] && cat "$LAB_DIR/h1.ka.pid" || echo "$PID_h1")
   wait_for 8 "MASTER email" grep -q "Subject: \[h1\] VRRP Instance VI_LAB - Entering MASTER state" "$LAB_DIR/mail.log"
-  sed -i 's/first@example.com/second@example.com/; s/router_id h1/router_id h1b/' "$LAB_DIR/h1.conf"
+  wait_for 8 "VI_X's MASTER email" grep -q "Subject: \[h1\] VRRP Instance VI_X - Entering MASTER state" "$LAB_DIR/mail.log"
+  GLOBAL_EXTRA="  notification_email {
+    second@example.com
+  }
+$mail" vrrp_conf "$LAB_DIR/h1.conf" 150 smtp_alert
+  sed -i 's/router_id h1/router_id h1b/' "$LAB_DIR/h1.conf"
   kill -HUP "$hup1"
   sleep 1
   # a transition after the reload: the link down (FAULT); keepalived mails no STOP at exit
   ip -n "$(ns h1)" link set eth0 down
   wait_for 5 "FAULT email" grep -q "Subject: \[h1b\] VRRP Instance VI_LAB - Entering FAULT state" "$LAB_DIR/mail.log"
-  [ "$(grep -c "> RCPT TO:<second@example.com>" "$LAB_DIR/mail.log")" = 1 ] || lab_fail "the FAULT mail did not go (once) to the new recipient: $(grep RCPT "$LAB_DIR/mail.log" | tr '\n' '|')"
+  # VI_X's FAULT (removed) and VI_LAB's FAULT (link down), both after the reload: new recipient
+  [ "$(grep -c "> RCPT TO:<second@example.com>" "$LAB_DIR/mail.log")" = 2 ] || lab_fail "the mails after the reload did not go to the new recipient: $(grep -E '^> RCPT|^Subject' "$LAB_DIR/mail.log" | tr '\n' '|')"
+  grep -q "Subject: \[h1b\] VRRP Instance VI_X - Entering FAULT state" "$LAB_DIR/mail.log" || lab_fail "no FAULT mail for the removed VI_X: $(grep -E '^> RCPT|^Subject' "$LAB_DIR/mail.log" | tr '\n' '|')"
   ! grep -q "Subject: \[h1\] VRRP Instance VI_LAB - Entering FAULT" "$LAB_DIR/mail.log" || lab_fail "FAULT mail with the old router_id"
   lab_log "$impl: $(grep -E '^> RCPT|^Subject' "$LAB_DIR/mail.log" | tr '\n' '|')"
 }

@@ -64,6 +64,23 @@ extension VRRPDaemon {
             log("reload: global_defs \(what) changed: not applied until tandem vrrp restarts")
         }
 
+        // global_defs first: keepalived has read them when it notifies a removed instance (its
+        // mail goes to the new recipients, its FIFO line to the new FIFOs).
+        let fifosChanged = VRRPReload.notifyFIFOsChanged(old: configuration.global, new: new.global)
+        if fifosChanged {
+            // The lines so far go to the old FIFOs; from here (a removed instance's) to the new.
+            stopNotifyFIFOs()
+            fifoScripts = []
+        }
+        configuration = new
+        // keepalived re-reads these too: scripts started from now on use them.
+        defaultScriptUser = user
+        runner.enableScriptSecurity = new.global.enableScriptSecurity
+        smtp = makeSMTP(new.global)
+        if fifosChanged {
+            openNotifyFIFOs()
+            log("reload: notify FIFOs: \(new.global.notifyFIFOs.map(\.path).joined(separator: ", "))")
+        }
         // Instances no longer configured leave; kept masters drop the addresses no longer listed.
         for step in steps {
             switch step {
@@ -78,21 +95,6 @@ extension VRRPDaemon {
         }
 
         let old = instances
-        let fifosChanged = VRRPReload.notifyFIFOsChanged(old: configuration.global, new: new.global)
-        if fifosChanged {
-            // The lines so far (a removed instance's) go to the old FIFOs, later ones to the new.
-            stopNotifyFIFOs()
-            fifoScripts = []
-        }
-        configuration = new
-        // keepalived re-reads these too: scripts started from now on use them.
-        defaultScriptUser = user
-        runner.enableScriptSecurity = new.global.enableScriptSecurity
-        smtp = makeSMTP(new.global)
-        if fifosChanged {
-            openNotifyFIFOs()
-            log("reload: notify FIFOs: \(new.global.notifyFIFOs.map(\.path).joined(separator: ", "))")
-        }
         syncGroupOf = [:]
         for group in new.syncGroups {
             let members = group.members.compactMap { name in new.instances.firstIndex { $0.name == name } }
