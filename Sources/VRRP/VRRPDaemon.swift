@@ -217,18 +217,18 @@ public final class VRRPDaemon: @unchecked Sendable {
             connectTimeout: global.smtpConnectTimeout)
     }
 
-    /// A new instance: its interface, addresses, source and socket. `removeStale`: remove its
-    /// addresses left by a previous run (at startup, as keepalived; not on a reload, where
-    /// another instance of ours may hold them).
-    func makeInstance(_ config: VRRPInstanceConfig, index: Int, removeStale: Bool = true) throws -> Instance {
-        let (interface, addresses, source) = try resolve(config, removeStale: removeStale)
+    /// An instance at startup: its interface, addresses (a previous run's copies removed, as
+    /// keepalived does), source and socket.
+    private func makeInstance(_ config: VRRPInstanceConfig, index: Int) throws -> Instance {
+        let (interface, addresses, source) = try resolve(config, removeStale: true)
         let unicast = !config.unicastPeers.isEmpty
         let socket = try VRRPSocket(family: config.family, interface: interface, multicast: !unicast, bindAddress: unicast ? source : nil)
         return assemble(config, index: index, interface: interface, addresses: addresses, source: source, socket: socket)
     }
 
     /// The instance's interface, its addresses' devices and its source address. Throws on a
-    /// missing interface or source address.
+    /// missing interface or source address. `removeStale`: remove the addresses left by a
+    /// previous run (at startup; not on a reload, where another instance of ours may hold them).
     func resolve(_ config: VRRPInstanceConfig, removeStale: Bool) throws
         -> (NetworkInterface, [(vip: VirtualAddress, interface: NetworkInterface)], IPAddress) {
         let interface: NetworkInterface
