@@ -227,14 +227,17 @@ scenario_seed2() {
   expect_probe "clients through n1's restarted virtual server" "n1|n2"
 
   # SIGHUP with 192.168.72.128 drained (weight 0) and the instance's priority changed: the
-  # virtual server applies the weight, the instance runs on (a warning), the VIP never leaves n1.
+  # virtual server applies the weight, the instance takes its new priority in place (still
+  # above n2's: it stays master), the VIP never leaves n1.
   sed -i '/real_server 192.168.72.128 6379/,/}/ s/weight 1/weight 0/; s/priority 100/priority 101/' "$LAB_DIR/master.conf"
   local from; from=$(log_lines n1)
   kill -HUP "$PID_n1"
   wait_log n1 "$from" "reload: virtual servers: 0 unchanged, 1 changed, 0 added, 0 removed" "$(now)" 3 "n1's reload" >/dev/null
   grep -q "real server $ADDR_n2:6379 weight 0" <(tail -n +"$((from + 1))" "$LAB_DIR/n1.log") || lab_fail "n1's reload did not set $ADDR_n2's weight 0"
-  grep -q "warning: reload: global_defs, vrrp_script, vrrp_instance or vrrp_sync_group changed: not applied" <(tail -n +"$((from + 1))" "$LAB_DIR/n1.log") \
-    || lab_fail "n1's reload did not warn that the instance change is not applied"
+  grep -q "reload: VRRP instances: 0 unchanged, 1 changed, 0 added, 0 removed" <(tail -n +"$((from + 1))" "$LAB_DIR/n1.log") \
+    || lab_fail "n1's reload did not apply the instance change"
+  grep -q "(VI_1) reload: priority 100 -> 101" <(tail -n +"$((from + 1))" "$LAB_DIR/n1.log") \
+    || lab_fail "n1's reload did not take the new priority"
   expect_probe "clients with $ADDR_n2 drained" "n1"
   local i; for i in $(seq 1 20); do only_seed_holder n1 || lab_fail "the VIP left n1 after SIGHUP"; sleep 0.1; done
   cp "$SEED_CONFIGS/seed2-keepalived-master.conf" "$LAB_DIR/master.conf"

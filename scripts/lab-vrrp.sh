@@ -350,8 +350,322 @@ EOF
   grep -qx "gnotify GROUP G MASTER 0" "$LAB_DIR/h1.notify" || lab_fail "no group notify: $(cat "$LAB_DIR/h1.notify")"
 }
 
-scenario_smtp() {  # smtp_alert: one email per transition through smtp_server (a local sink)
+# SIGHUP reload of the VRRP instances, the reloaded node (h1) being tandem or keepalived 2.2.7
+# ($1), a tandem backup on h2 (VRRPv3 at 0.2 s). h1 masters VI_A (VRID 77: .100) and VI_B (78:
+# .101) at 150, h2 backs both up at 100. Seven reloads, each checked the same way for both:
+# (a) the file unchanged: the VIPs never leave h1, no priority-0 advert, no gratuitous ARP, no
+#     notify; (c) .102 added to VI_A (on both nodes): h1 adds and announces it, .100 never
+#     leaves; (d) VI_B removed from h1: priority-0 advert for VRID 78, h2 takes .101 in about
+#     Skew_Time, notify "INSTANCE VI_B FAULT 150" (keepalived's default without notify_deleted;
+#     VI_B's notify_fault does not run);
+# (e, tandem only) a file that does not load: the error with its file:line, the VIP stays;
+# (b) VI_A's priority 150 -> 50: h1 stays master until h2 preempts (Master_Down_Interval), then
+#     notify "INSTANCE VI_A BACKUP 50"; (f) VI_C added (VRID 79, h1 only): it starts as at
+#     startup, BACKUP then MASTER; (g) VI_C's VRID changed: a removal (priority 0, DELETED as
+#     VI_C has notify_deleted) and an addition (BACKUP, MASTER), its address gone meanwhile.
+# h2's sniffer records adverts and gratuitous ARPs.
+# Both pass the same checks (about 8 s each).
+reload_conf() {  # reload_conf FILE PRIORITY_A EXTRA_VIP WITH_B PRIORITY_B
+  cat > "$1" <<EOF
+global_defs {
+  router_id $(basename "$1" .conf)
+}
+vrrp_instance VI_A {
+  state BACKUP
+  interface eth0
+  virtual_router_id 77
+  version 3
+  priority $2
+  advert_int 0.2
+  notify "$LAB_DIR/n.sh $(basename "$1" .conf)"
+  virtual_ipaddress {
+    10.77.0.100/24
+    $3
+  }
+}
+EOF
+  [ -n "${RELOAD_VI_C:-}" ] && cat >> "$1" <<EOF
+vrrp_instance VI_C {
+  state BACKUP
+  interface eth0
+  virtual_router_id ${RELOAD_VI_C_VRID:-79}
+  version 3
+  priority 150
+  advert_int 0.2
+  notify "$LAB_DIR/n.sh $(basename "$1" .conf)"
+  notify_deleted
+  virtual_ipaddress {
+    10.77.0.103/24
+  }
+}
+EOF
+  [ "$4" = 1 ] && cat >> "$1" <<EOF
+vrrp_instance VI_B {
+  state BACKUP
+  interface eth0
+  virtual_router_id 78
+  version 3
+  priority $5
+  advert_int 0.2
+  notify "$LAB_DIR/n.sh $(basename "$1" .conf)"
+  notify_fault "$LAB_DIR/n.sh $(basename "$1" .conf) notify_fault ran"
+  virtual_ipaddress {
+    10.77.0.101/24
+  }
+}
+EOF
+  return 0
+}
+# (the output is read whole: with pipefail, `ip … | grep -q` fails when grep quits before ip's last write)
+has_addr() { local out; out=$(ip -n "$(ns "$1")" -4 addr show dev eth0 2>/dev/null) || true; [[ $out == *"inet $2/"* ]]; }
+# never_loses SECONDS HOST ADDR: HOST holds ADDR at every 20 ms sample for SECONDS
+never_loses() {
+  local end; end=$(awk -v n="$(now)" -v t="$1" 'BEGIN { printf "%.3f", n + t }')
+  while awk -v n="$(now)" -v d="$end" 'BEGIN { exit !(n < d) }'; do
+    has_addr "$2" "$3" || lab_fail "$2 lost $3"
+    sleep 0.02
+  done
+}
+reload_sniffer() {  # on h2: "TIME vrrp SRC VRID PRIO" and "TIME garp ADDR" lines into $LAB_DIR/sniff
+  inns h2 python3 -u -c '
+import socket, struct, sys, time
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3)); s.bind(("eth0", 0))
+out = open(sys.argv[1], "w")
+while True:
+    p = s.recv(2048); t = struct.unpack("!H", p[12:14])[0]
+    if t == 0x0800 and p[23] == 112:
+        ihl = (p[14] & 15) * 4; v = p[14 + ihl:]
+        out.write("%.3f vrrp %s %d %d\n" % (time.time(), socket.inet_ntoa(p[26:30]), v[1], v[2]))
+    elif t == 0x0806 and p[28:32] == p[38:42]:
+        out.write("%.3f garp %s\n" % (time.time(), socket.inet_ntoa(p[28:32])))
+    out.flush()
+' "$LAB_DIR/sniff" &
+  LAB_PIDS+=("$!")
+}
+since() { awk -v t="$1" '$1 >= t' "$LAB_DIR/sniff"; }
+reload() {  # reload tandem|keepalived
+  local impl=$1
+  lab_setup 2
+  printf '#!/bin/sh\nh=$1; shift; echo "$*" >> "%s/$h.notify"\n' "$LAB_DIR" > "$LAB_DIR/n.sh"
+  chmod 755 "$LAB_DIR/n.sh"
+  reload_conf "$LAB_DIR/h1.conf" 150 "" 1 150
+  reload_conf "$LAB_DIR/h2.conf" 100 "" 1 100
+  reload_sniffer
+  if [ "$impl" = keepalived ]; then start_keepalived h1 "$LAB_DIR/h1.conf"; else start_tandem h1 "$LAB_DIR/h1.conf"; fi
+  local hup1; hup1=$([ "$impl" = keepalived ] && cat "$LAB_DIR/h1.ka.pid" || echo "$PID_h1")
+  start_tandem h2 "$LAB_DIR/h2.conf"
+  wait_for 6 "h1 master of both" eval "has_addr h1 10.77.0.100 && has_addr h1 10.77.0.101"
+  sleep 0.5
+  : > "$LAB_DIR/h1.notify"
+  [ -n "${RELOAD_DEBUG:-}" ] && { inns h1 ip monitor address > "$LAB_DIR/h1.mon.log" 2>&1 & LAB_PIDS+=("$!"); }
+  # (a) unchanged
+  local t0; t0=$(now)
+  kill -HUP "$hup1"
+  never_loses 1.5 h1 10.77.0.100
+  has_addr h1 10.77.0.101 || lab_fail "(a) h1 lost 10.77.0.101"
+  [ -z "$(holders h2)" ] || lab_fail "(a) h2 took the VIP"
+  ! since "$t0" | grep -q "vrrp 10.77.0.1 7[78] 0$" || lab_fail "(a) priority-0 advert after an unchanged reload"
+  ! since "$t0" | grep -q garp || lab_fail "(a) gratuitous ARP after an unchanged reload: $(since "$t0" | grep garp | head -3)"
+  [ ! -s "$LAB_DIR/h1.notify" ] || lab_fail "(a) notify after an unchanged reload: $(cat "$LAB_DIR/h1.notify")"
+  lab_log "(a) unchanged: VIPs kept, no priority 0, no GARP, no notify"
+  # (c) an address added to VI_A, on both nodes
+  reload_conf "$LAB_DIR/h1.conf" 150 "10.77.0.102/24" 1 150
+  reload_conf "$LAB_DIR/h2.conf" 100 "10.77.0.102/24" 1 100
+  t0=$(now)
+  kill -HUP "$hup1" "$PID_h2"
+  wait_for 2 "h1 adds 10.77.0.102" has_addr h1 10.77.0.102
+  never_loses 1 h1 10.77.0.100
+  since "$t0" | grep -q "garp 10.77.0.102" || lab_fail "(c) no gratuitous ARP for the added address"
+  ! since "$t0" | grep -q "vrrp 10.77.0.1 77 0$" || lab_fail "(c) priority-0 advert for VI_A"
+  [ -z "$(holders h2)" ] || lab_fail "(c) h2 took the VIP"
+  lab_log "(c) address added: $(since "$t0" | grep -c garp) gratuitous ARPs, .100 kept"
+  # (d) VI_B removed from h1
+  reload_conf "$LAB_DIR/h1.conf" 150 "10.77.0.102/24" 0 150
+  t0=$(now)
+  kill -HUP "$hup1"
+  wait_for 2 "h2 takes 10.77.0.101" has_addr h2 10.77.0.101
+  local took; took=$(elapsed "$t0" "$(now)")
+  ! has_addr h1 10.77.0.101 || lab_fail "(d) h1 still holds 10.77.0.101"
+  since "$t0" | grep -q "vrrp 10.77.0.1 78 0$" || lab_fail "(d) no priority-0 advert for VRID 78"
+  has_addr h1 10.77.0.100 || lab_fail "(d) h1 lost VI_A's 10.77.0.100"
+  lab_log "(d) VI_B removed: priority 0 sent, h2 took .101 in ${took}s"
+  if [ "$impl" = tandem ]; then
+    # a file that does not load: logged with its file:line, the running instances stay
+    cp "$LAB_DIR/h1.conf" "$LAB_DIR/h1.good"
+    sed -i 's/priority 150/priority high/' "$LAB_DIR/h1.conf"
+    kill -HUP "$hup1"
+    wait_for 2 "the reload error" grep -q "reload failed: $LAB_DIR/h1.conf:[0-9]" "$LAB_DIR/h1.log"
+    never_loses 0.5 h1 10.77.0.100
+    lab_log "(e) bad file: $(grep -o 'reload failed: .*' "$LAB_DIR/h1.log" | head -1)"
+  fi
+  # (b) VI_A's priority lowered below h2's
+  reload_conf "$LAB_DIR/h1.conf" 50 "10.77.0.102/24" 0 150
+  t0=$(now)
+  kill -HUP "$hup1"
+  wait_for 3 "h2 preempts VI_A" has_addr h2 10.77.0.100
+  took=$(elapsed "$t0" "$(now)")
+  wait_for 1 "h1 leaves VI_A" eval "! has_addr h1 10.77.0.100"
+  lab_log "(b) priority 150 -> 50: h2 preempted after ${took}s"
+  # (f) an instance added (VRID 79, only on h1): it starts as at startup, backup then master
+  RELOAD_VI_C=1 reload_conf "$LAB_DIR/h1.conf" 50 "10.77.0.102/24" 0 150
+  t0=$(now)
+  kill -HUP "$hup1"
+  wait_for 3 "h1 takes VI_C's 10.77.0.103" has_addr h1 10.77.0.103
+  lab_log "(f) VI_C added: master after $(elapsed "$t0" "$(now)")s"
+  has_addr h2 10.77.0.100 || lab_fail "(f) h2 lost VI_A"
+  # (g) VI_C's VRID changed (79 -> 80): the old instance leaves (priority 0, DELETED), a new one
+  # starts and takes the address again after Master_Down_Interval
+  sleep 0.3
+  RELOAD_VI_C=1 RELOAD_VI_C_VRID=80 reload_conf "$LAB_DIR/h1.conf" 50 "10.77.0.102/24" 0 150
+  t0=$(now)
+  kill -HUP "$hup1"
+  wait_for 2 "h1 drops 10.77.0.103" eval "! has_addr h1 10.77.0.103"
+  wait_for 3 "h1 takes 10.77.0.103 again" has_addr h1 10.77.0.103
+  lab_log "(g) VI_C's VRID 79 -> 80: address back after $(elapsed "$t0" "$(now)")s"
+  since "$t0" | grep -q "vrrp 10.77.0.1 79 0$" || lab_fail "(g) no priority-0 advert for VRID 79"
+  since "$t0" | grep -q "vrrp 10.77.0.1 80 150$" || lab_fail "(g) no advert for VRID 80"
+  sleep 0.3
+  local want='INSTANCE VI_B FAULT 150
+INSTANCE VI_A BACKUP 50
+INSTANCE VI_C BACKUP 150
+INSTANCE VI_C MASTER 150
+INSTANCE VI_C DELETED 150
+INSTANCE VI_C BACKUP 150
+INSTANCE VI_C MASTER 150'
+  # (the scripts run concurrently: (g)'s DELETED and BACKUP may land in either order)
+  local got; got=$(head -n 4 "$LAB_DIR/h1.notify"; tail -n +5 "$LAB_DIR/h1.notify" | sort)
+  want=$(head -n 4 <<<"$want"; tail -n +5 <<<"$want" | sort)
+  [ "$got" = "$want" ] || lab_fail "h1's notify lines: $(tr '\n' '|' < "$LAB_DIR/h1.notify"), want $(echo "$want" | tr '\n' '|')"
+  lab_log "$impl h1 notify: $(tr '\n' '|' < "$LAB_DIR/h1.notify")"
+}
+scenario_reload() { reload tandem; }
+scenario_interop_reload_ka() { [ -x "$KEEPALIVED" ] || lab_fail "keepalived not installed"; reload keepalived; }
+
+# A failing track_script across a reload, tandem or keepalived 2.2.7 ($1) on h1 (VI_A at 150,
+# track_script weight -60 failing: 90) against a tandem at 100 on h2, which holds the VIP.
+# keepalived keeps a vrrp_script's result over a reload ("considered unsuccessful on reload"):
+# reloading the same file must not lift h1 back to 150 (no flap, h2 keeps the VIP); then the
+# priority raised to 170 (170 - 60 = 110 > 100): h1 preempts. (fall 2: a result not carried
+# over would count as up for two intervals, long enough for h1 to preempt.)
+reload_script_conf() {  # FILE PRIORITY
+  cat > "$1" <<EOF
+global_defs {
+  router_id $(basename "$1" .conf)
+}
+vrrp_script chk {
+  script "/usr/bin/test -e $LAB_DIR/ok"
+  interval 1
+  fall 2
+  rise 2
+  weight -60
+}
+vrrp_instance VI_A {
+  state BACKUP
+  interface eth0
+  virtual_router_id 77
+  version 3
+  priority $2
+  advert_int 0.2
+  track_script {
+    chk
+  }
+  virtual_ipaddress {
+    10.77.0.100/24
+  }
+}
+EOF
+}
+reload_script() {
+  local impl=$1
+  lab_setup 2
+  reload_script_conf "$LAB_DIR/h1.conf" 150
+  vrrp_conf "$LAB_DIR/h2.conf" 100
+  VERSION=3 INTERVAL=0.2 vrrp_conf "$LAB_DIR/h2.conf" 100
+  if [ "$impl" = keepalived ]; then start_keepalived h1 "$LAB_DIR/h1.conf"; else start_tandem h1 "$LAB_DIR/h1.conf"; fi
+  local hup1; hup1=$([ "$impl" = keepalived ] && cat "$LAB_DIR/h1.ka.pid" || echo "$PID_h1")
+  start_tandem h2 "$LAB_DIR/h2.conf"
+  wait_for 8 "h2 alone holds the VIP (h1's script failing: 90)" only_holder h2 h1 h2
+  sleep 1.5
+  only_holder h2 h1 h2 || lab_fail "h1 took the VIP back before the reload"
+  kill -HUP "$hup1"
+  local end; end=$(awk -v n="$(now)" 'BEGIN { printf "%.3f", n + 3 }')
+  while awk -v n="$(now)" -v d="$end" 'BEGIN { exit !(n < d) }'; do
+    only_holder h2 h1 h2 || lab_fail "the VIP moved after reloading the same file: holders '$(holders h1 h2)'"
+    sleep 0.02
+  done
+  lab_log "same file reloaded: h2 kept the VIP for 3 s (the script's failure kept)"
+  reload_script_conf "$LAB_DIR/h1.conf" 170
+  local t0; t0=$(now)
+  kill -HUP "$hup1"
+  wait_for 3 "h1 preempts at 170 - 60 = 110" only_holder h1 h1 h2
+  lab_log "priority 170 with the script still failing: h1 preempted after $(elapsed "$t0" "$(now)")s"
+}
+scenario_reload_trackscript() { reload_script tandem; }
+scenario_interop_reload_trackscript_ka() { [ -x "$KEEPALIVED" ] || lab_fail "keepalived not installed"; reload_script keepalived; }
+
+# notify_fifo moved by a reload, tandem or keepalived 2.2.7 ($1) alone on h1: the lines before
+# the reload go to the first FIFO; the FAULT of VI_X, which the reload removes, and the STOP
+# line at exit to the second.
+reload_fifo_conf() {  # FILE FIFO [WITH_VI_X]
+  cat > "$1" <<EOF
+global_defs {
+  notify_fifo $2
+}
+EOF
+  [ -n "${3:-}" ] && cat >> "$1" <<EOF
+vrrp_instance VI_X {
+  state MASTER
+  interface eth0
+  virtual_router_id 90
+  version 3
+  priority 150
+  advert_int 0.2
+  virtual_ipaddress {
+    10.77.0.190/24
+  }
+}
+EOF
+  cat >> "$1" <<EOF
+vrrp_instance VI_A {
+  state MASTER
+  interface eth0
+  virtual_router_id 77
+  version 3
+  priority 150
+  advert_int 0.2
+  virtual_ipaddress {
+    10.77.0.100/24
+  }
+}
+EOF
+}
+reload_fifo() {
+  local impl=$1 f
   lab_setup 1
+  for f in f1 f2; do
+    mkfifo -m 600 "$LAB_DIR/$f"
+    # keepalived closes its FIFOs at every reload: a reader that reopens
+    inns h1 sh -c 'while :; do cat "$1"; done' sh "$LAB_DIR/$f" > "$LAB_DIR/$f.out" &
+    LAB_PIDS+=("$!")
+  done
+  reload_fifo_conf "$LAB_DIR/h1.conf" "$LAB_DIR/f1" with_x
+  if [ "$impl" = keepalived ]; then start_keepalived h1 "$LAB_DIR/h1.conf"; else start_tandem h1 "$LAB_DIR/h1.conf"; fi
+  local hup1; hup1=$([ "$impl" = keepalived ] && cat "$LAB_DIR/h1.ka.pid" || echo "$PID_h1")
+  wait_for 5 "MASTER on f1" grep -q 'INSTANCE "VI_A" MASTER 150' "$LAB_DIR/f1.out"
+  wait_for 5 "VI_X's MASTER on f1" grep -q 'INSTANCE "VI_X" MASTER 150' "$LAB_DIR/f1.out"
+  reload_fifo_conf "$LAB_DIR/h1.conf" "$LAB_DIR/f2"
+  kill -HUP "$hup1"
+  sleep 1
+  kill -TERM "$hup1"
+  wait_for 5 "STOP on f2" grep -q 'INSTANCE "VI_A" STOP 150' "$LAB_DIR/f2.out"
+  ! grep -q STOP "$LAB_DIR/f1.out" || lab_fail "STOP written to the old FIFO"
+  grep -q 'INSTANCE "VI_X" FAULT 150' "$LAB_DIR/f2.out" || lab_fail "the removed VI_X's FAULT is not on the new FIFO"
+  lab_log "$impl: f1: $(tr '\n' '|' < "$LAB_DIR/f1.out") f2: $(tr '\n' '|' < "$LAB_DIR/f2.out")"
+}
+scenario_reload_fifo() { reload_fifo tandem; }
+scenario_interop_reload_fifo_ka() { [ -x "$KEEPALIVED" ] || lab_fail "keepalived not installed"; reload_fifo keepalived; }
+
+start_smtp_sink() {  # an SMTP sink on h1's 127.0.0.1:2525 writing each session to $LAB_DIR/mail.log
   ip netns exec "$(ns h1)" python3 -c '
 import socket, sys
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -376,6 +690,60 @@ while True:
 ' "$LAB_DIR/mail.log" >/dev/null 2>&1 &
   LAB_PIDS+=("$!")
   sleep 0.3
+}
+
+# Mail settings changed by a reload, tandem or keepalived 2.2.7 ($1) alone on h1: the MASTER
+# mails go to the first recipient with the first router_id; the reload also removes VI_X,
+# whose FAULT mail goes to the new recipient with the new router_id (global_defs are read
+# first), as does VI_LAB's FAULT mail after the reload (its link taken down).
+reload_smtp() {
+  local impl=$1
+  lab_setup 1
+  start_smtp_sink
+  local mail='  notification_email_from tandem@example.com
+  smtp_server 127.0.0.1 2525
+  smtp_connect_timeout 5'
+  # VI_X (VRID 90, alone) is removed by the reload: its mail says FAULT
+  TOP_EXTRA='vrrp_instance VI_X {
+  interface eth0
+  virtual_router_id 90
+  priority 150
+  advert_int 1
+  smtp_alert
+  virtual_ipaddress {
+    10.77.0.190/24
+  }
+}' GLOBAL_EXTRA="  notification_email {
+    first@example.com
+  }
+$mail" vrrp_conf "$LAB_DIR/h1.conf" 150 smtp_alert
+  local before; before=$(cat "$LAB_DIR/h1.conf")
+  if [ "$impl" = keepalived ]; then start_keepalived h1 "$LAB_DIR/h1.conf"; else start_tandem h1 "$LAB_DIR/h1.conf"; fi
+  local hup1; hup1=$([ "$impl" = keepalived ] && cat "$LAB_DIR/h1.ka.pid" || echo "$PID_h1")
+  wait_for 8 "MASTER email" grep -q "Subject: \[h1\] VRRP Instance VI_LAB - Entering MASTER state" "$LAB_DIR/mail.log"
+  wait_for 8 "VI_X's MASTER email" grep -q "Subject: \[h1\] VRRP Instance VI_X - Entering MASTER state" "$LAB_DIR/mail.log"
+  GLOBAL_EXTRA="  notification_email {
+    second@example.com
+  }
+$mail" vrrp_conf "$LAB_DIR/h1.conf" 150 smtp_alert
+  sed -i 's/router_id h1/router_id h1b/' "$LAB_DIR/h1.conf"
+  kill -HUP "$hup1"
+  sleep 1
+  # a transition after the reload: the link down (FAULT); keepalived mails no STOP at exit
+  ip -n "$(ns h1)" link set eth0 down
+  wait_for 5 "FAULT email" grep -q "Subject: \[h1b\] VRRP Instance VI_LAB - Entering FAULT state" "$LAB_DIR/mail.log"
+  # VI_X's FAULT (removed) and VI_LAB's FAULT (link down), both after the reload: new recipient
+  [ "$(grep -c "> RCPT TO:<second@example.com>" "$LAB_DIR/mail.log")" = 2 ] || lab_fail "the mails after the reload did not go to the new recipient: $(grep -E '^> RCPT|^Subject' "$LAB_DIR/mail.log" | tr '\n' '|')"
+  grep -q "Subject: \[h1b\] VRRP Instance VI_X - Entering FAULT state" "$LAB_DIR/mail.log" || lab_fail "no FAULT mail for the removed VI_X: $(grep -E '^> RCPT|^Subject' "$LAB_DIR/mail.log" | tr '\n' '|')"
+  ! grep -q "Subject: \[h1\] VRRP Instance VI_LAB - Entering FAULT" "$LAB_DIR/mail.log" || lab_fail "FAULT mail with the old router_id"
+  lab_log "$impl: $(grep -E '^> RCPT|^Subject' "$LAB_DIR/mail.log" | tr '\n' '|')"
+}
+scenario_reload_smtp() { reload_smtp tandem; }
+scenario_interop_reload_smtp_ka() { [ -x "$KEEPALIVED" ] || lab_fail "keepalived not installed"; reload_smtp keepalived; }
+
+scenario_smtp() {  # smtp_alert: one email per transition through smtp_server (a local sink)
+  lab_setup 1
+  start_smtp_sink
   GLOBAL_EXTRA="  notification_email {
     ops@example.com
   }
@@ -654,8 +1022,8 @@ ALL="sigkill sigterm sigstop linkdown nopreempt preemptdelay trackscript three v
   interop_v2_ka_master interop_v2_ka_backup interop_v2_unicast_ka_backup interop_v3_ka_master interop_v3_ka_backup
   interop_v3_unicast_ka_master interop_v3_unicast_ka_backup smtp ipv6 interop_ipv6 badpackets syncgroup stalevip scriptuser garp na metrics
   owners interop_owners_ka_first interop_owners_ka_second trackfile interop_trackfile_ka trackprocess
-  interop_notify_ka"
-QUICK="sigterm v3 trackscript smtp badpackets stalevip scriptuser garp interop_v3_ka_master interop_v3_unicast_ka_backup interop_v2_ka_backup metrics interop_notify_ka"
+  interop_notify_ka reload interop_reload_ka reload_trackscript interop_reload_trackscript_ka reload_fifo interop_reload_fifo_ka reload_smtp interop_reload_smtp_ka"
+QUICK="sigterm v3 trackscript smtp badpackets stalevip scriptuser garp interop_v3_ka_master interop_v3_unicast_ka_backup interop_v2_ka_backup metrics interop_notify_ka reload"
 
 scenarios=${*:-$ALL}
 [ "$scenarios" = quick ] && scenarios=$QUICK

@@ -56,7 +56,9 @@ struct KeepalivedConfigReader {
                 if config.trackProcesses[process.name] != nil { throw ConfigError(s.location, "vrrp_track_process \(process.name) is defined twice") }
                 config.trackProcesses[process.name] = process
             case "vrrp_instance":
-                config.instances.append(try readInstance(s))
+                var instance = try readInstance(s)
+                instance.fingerprint = s.fingerprint
+                config.instances.append(instance)
             case "vrrp_sync_group":
                 config.syncGroups.append(try readSyncGroup(s))
             case "virtual_server":
@@ -294,6 +296,9 @@ struct KeepalivedConfigReader {
             case "notify_backup": instance.notifyBackup = try notify(s)
             case "notify_fault": instance.notifyFault = try notify(s)
             case "notify_stop": instance.notifyStop = try notify(s)
+            case "notify_deleted":
+                instance.notifyDeleted = true
+                instance.notifyDeletedScript = s.arguments.isEmpty ? nil : try notify(s)
             case "notify": instance.notify = try notify(s)
             case "notify_master_rx_lower_pri": instance.notifyMasterRxLowerPriority = try notify(s)
             case "smtp_alert": instance.smtpAlert = try flag(s)
@@ -307,7 +312,7 @@ struct KeepalivedConfigReader {
             case "debug", "accept", "no_accept":
                 break  // no effect here: tandem never filters traffic to the addresses
             case "use_vmac", "vmac_xmit_base", "use_ipvlan", "native_ipv6", "virtual_routes", "virtual_rules",
-                 "track_bfd", "notify_deleted",
+                 "track_bfd",
                  "strict_mode", "check_unicast_src", "higher_prio_send_advert", "garp_lower_prio_repeat",
                  "garp_lower_prio_delay", "promote_secondaries", "unicast_ttl", "old_unicast_checksum", "kernel_rx_buf_size",
                  "skip_check_adv_addr", "linkbeat_use_polling", "notify_priority_changes", "track_src_ip":

@@ -171,6 +171,10 @@ public struct VRRPInstanceConfig: Sendable {
     public var notifyStop: NotifyCommand?
     public var notify: NotifyCommand?
     public var notifyMasterRxLowerPriority: NotifyCommand?
+    /// `notify_deleted [SCRIPT]`: an instance a reload removes is notified as DELETED (and this
+    /// script runs) instead of FAULT.
+    public var notifyDeleted = false
+    public var notifyDeletedScript: NotifyCommand?
     public var smtpAlert: Bool?
     public var garpMasterDelay: Int?
     public var garpMasterRepeat: Int?
@@ -179,6 +183,8 @@ public struct VRRPInstanceConfig: Sendable {
     public var downTimerAdverts = 3
     public var lowerPriorityNoAdvert = false
     public var dontTrackPrimary = false
+    /// The block as text without locations (`ConfigStatement.fingerprint`): a reload compares it.
+    public var fingerprint = ""
 }
 
 /// A `vrrp_sync_group`: instances that change state together.

@@ -82,6 +82,20 @@ public final class StatusPageSource: Sendable {
         }
     }
 
+    /// The VRRP instances' states and their virtual addresses as now configured (`tandem vrrp`,
+    /// whose reload changes them).
+    public func addVRRP(_ daemon: VRRPDaemon) {
+        addContributor { page in
+            let names = daemon.instanceNames
+            let states = daemon.states
+            let addresses = daemon.instanceAddresses
+            page.vrrp = names.indices.map { i in
+                StatusPage.VRRPInstance(name: names[i], state: i < states.count ? states[i].rawValue : "INIT",
+                                        addresses: i < addresses.count ? addresses[i] : [])
+            }
+        }
+    }
+
     /// One event the monitor published, with the time it happened.
     private func record(_ event: SentinelEvent) {
         let at = Self.wallClock()

@@ -35,7 +35,8 @@ public final class ScriptRunner {
     }
 
     private var running: [pid_t: Running] = [:]
-    public let enableScriptSecurity: Bool
+    /// A reload may change it (`enable_script_security`).
+    public var enableScriptSecurity: Bool
     private let log: @Sendable (String) -> Void
     private var warnedInsecureRoot = false
 

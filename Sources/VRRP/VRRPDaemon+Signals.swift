@@ -1,3 +1,4 @@
+import KeepalivedConfig
 import Synchronization
 import VRRPCore
 
@@ -54,6 +55,8 @@ final class DaemonControl: Sendable {
     let states = Mutex<[VRRPState]>([])
     let transitions = Mutex<[Int]>([])
     let holderAdverts = Mutex<Int>(0)
+    /// Each instance's name and addresses, for other threads (a reload changes them).
+    let instances = Mutex<[(name: String, addresses: [VirtualAddress])]>([])
 
     init() {
         var fds: [Int32] = [0, 0]

@@ -35,7 +35,7 @@ public final class VRRPDaemon: @unchecked Sendable {
         var suppressedRejections = 0
     }
 
-    private struct Check {
+    struct Check {
         var script: VRRPScript
         var tracker: CheckTracker
         var user: ScriptUser?
@@ -70,25 +70,26 @@ public final class VRRPDaemon: @unchecked Sendable {
     var processWatch: [String: ProcessWatch] = [:]
     var nextProcessScan: Duration = .zero
 
-    let configuration: KeepalivedConfiguration
+    /// The running configuration; a reload replaces it (`applyReload`).
+    var configuration: KeepalivedConfiguration
     let log: @Sendable (String) -> Void
     var instances: [Instance] = []
-    private var checks: [String: Check] = [:]
-    private var interfaceWatch: [String: (up: Bool, watchers: [(Int, String)])] = [:]
-    private let netlink: AddressNetlink
+    var checks: [String: Check] = [:]
+    var interfaceWatch: [String: (up: Bool, watchers: [(Int, String)])] = [:]
+    let netlink: AddressNetlink
     let runner: ScriptRunner
     var defaultScriptUser: ScriptUser?
     private let clock = ContinuousClock()
     private let origin: ContinuousClock.Instant
     var smtp: SMTPAlert?
     /// Sync group of each member instance: (tracked object name, member indices).
-    private var syncGroupOf: [Int: VRRPSyncGroup] = [:]
+    var syncGroupOf: [Int: VRRPSyncGroup] = [:]
     private var propagatingSync = false
     let mailInFlight = MailInFlight()
     /// Objects the embedding program (the node agent) sets up or down through `post`.
-    private let externalTracked: [TrackedObject]
+    let externalTracked: [TrackedObject]
     /// Removes our addresses if we die without removing them (nil: none running).
-    private var guardian: AddressGuard?
+    var guardian: AddressGuard?
     /// Asked when a backup's timer would make it master (Master_Down_Interval, preemption):
     /// false holds the claim back (asked again every 20 ms) — the node agent's "heard from a
     /// majority just now", which an isolated node fails before VRRP's timers run out.
@@ -102,8 +103,8 @@ public final class VRRPDaemon: @unchecked Sendable {
     /// here to send from). Called on the VRRP thread.
     private let beforeRelease: (@Sendable ([String]) -> Void)?
     /// Instances whose claim the gate is holding back.
-    private var gated: Set<Int> = []
-    private let control = DaemonControl()
+    var gated: Set<Int> = []
+    let control = DaemonControl()
     /// Read end of the self-pipe the signal handlers poke (VRRPDaemon+Signals.swift).
     var signalPipeRead: Int32 = -1
     /// Called on the daemon's thread on SIGHUP (with `run(handleSignals: true)`); nil: SIGHUP ignored.
@@ -125,8 +126,18 @@ public final class VRRPDaemon: @unchecked Sendable {
     /// Each instance's state, as last entered (thread-safe).
     public var states: [VRRPState] { control.states.withLock { $0 } }
 
-    /// Each instance's name (`vrrp_instance NAME`), in the order of `states`.
-    public var instanceNames: [String] { configuration.instances.map(\.name) }
+    /// Each instance's name (`vrrp_instance NAME`), in the order of `states` (thread-safe).
+    public var instanceNames: [String] { control.instances.withLock { $0.map(\.name) } }
+
+    /// Each instance's virtual addresses (`ADDR/PREFIX`), in the order of `states` (thread-safe).
+    public var instanceAddresses: [[String]] {
+        control.instances.withLock { $0.map { $0.addresses.map { "\($0.address)/\($0.prefixLength)" } } }
+    }
+
+    /// The instances carrying `address` (thread-safe; a reload changes the lists).
+    public func instancesCarrying(_ address: IPAddress) -> [Int] {
+        control.instances.withLock { list in list.indices.filter { i in list[i].addresses.contains { $0.address == address } } }
+    }
 
     /// How many state changes each instance has made, in the order of `states` (thread-safe).
     public var transitionCounts: [Int] { control.transitions.withLock { $0 } }
@@ -174,45 +185,70 @@ public final class VRRPDaemon: @unchecked Sendable {
             instances.append(try makeInstance(config, index: index))
         }
         setUpChecks()
-        if let server = configuration.global.smtpServer {
-            let host = hostName()
-            smtp = SMTPAlert(
-                host: server.host, port: server.port,
-                from: configuration.global.notificationEmailFrom ?? "keepalived@\(host)",
-                to: configuration.global.notificationEmails,
-                heloName: configuration.global.smtpHeloName ?? host,
-                connectTimeout: configuration.global.smtpConnectTimeout)
-        }
+        publishInstances()
+        smtp = makeSMTP(configuration.global)
     }
 
     func now() -> Duration { origin.duration(to: clock.now) }
 
     private func resolveScriptUser() throws {
-        if let (name, group) = configuration.global.scriptUser {
+        defaultScriptUser = try scriptUser(for: configuration.global)
+    }
+
+    /// The user scripts run as unless they name one: `script_user`, else keepalived_script if
+    /// it exists. Throws when `script_user` names no user or group.
+    func scriptUser(for global: GlobalDefinitions) throws -> ScriptUser? {
+        if let (name, group) = global.scriptUser {
             guard let user = ScriptUser.resolve(name, group: group) else {
                 throw SystemError("script_user \(name)\(group.map { " " + $0 } ?? ""): no such user or group", code: ENOENT)
             }
-            defaultScriptUser = user
+            return user
         } else if let user = ScriptUser.resolve("keepalived_script", group: nil) {
-            defaultScriptUser = user
-        } else if configuration.global.enableScriptSecurity {
+            return user
+        } else if global.enableScriptSecurity {
             log("WARNING - default user 'keepalived_script' for script execution does not exist - please create; scripts run as root")
         }
+        return nil
     }
 
+    /// The mailer for `smtp_alert`, when `smtp_server` is set.
+    func makeSMTP(_ global: GlobalDefinitions) -> SMTPAlert? {
+        guard let server = global.smtpServer else { return nil }
+        let host = hostName()
+        return SMTPAlert(
+            host: server.host, port: server.port,
+            from: global.notificationEmailFrom ?? "keepalived@\(host)",
+            to: global.notificationEmails,
+            heloName: global.smtpHeloName ?? host,
+            connectTimeout: global.smtpConnectTimeout)
+    }
+
+    /// An instance at startup: its interface, addresses (a previous run's copies removed, as
+    /// keepalived does), source and socket.
     private func makeInstance(_ config: VRRPInstanceConfig, index: Int) throws -> Instance {
+        let (interface, addresses, source) = try resolve(config, removeStale: true)
+        let unicast = !config.unicastPeers.isEmpty
+        let socket = try VRRPSocket(family: config.family, interface: interface, multicast: !unicast, bindAddress: unicast ? source : nil)
+        return assemble(config, index: index, interface: interface, addresses: addresses, source: source, socket: socket)
+    }
+
+    /// The instance's interface, its addresses' devices and its source address. Throws on a
+    /// missing interface or source address. `removeStale`: remove the addresses left by a
+    /// previous run (at startup; not on a reload, where another instance of ours may hold them).
+    func resolve(_ config: VRRPInstanceConfig, removeStale: Bool) throws
+        -> (NetworkInterface, [(vip: VirtualAddress, interface: NetworkInterface)], IPAddress) {
         let interface: NetworkInterface
         do {
             interface = try NetworkInterface(name: config.interface)
         } catch let error as SystemError {
             throw SystemError("\(config.location): vrrp_instance \(config.name): interface \(config.interface)", code: error.code)
         }
-        var addresses: [(VirtualAddress, NetworkInterface)] = []
+        var addresses: [(vip: VirtualAddress, interface: NetworkInterface)] = []
         for vip in config.virtualAddresses {
             let device = try vip.device.map { try NetworkInterface(name: $0) } ?? interface
             addresses.append((vip, device))
             // keepalived removes its instance's addresses at startup: a previous run's may be left.
-            if try netlink.remove(vip.address, prefixLength: vip.prefixLength, interface: device.index) {
+            if removeStale, try netlink.remove(vip.address, prefixLength: vip.prefixLength, interface: device.index) {
                 log("(\(config.name)) removed stale virtual address \(vip.address) from \(device.name)")
             }
         }
@@ -222,8 +258,15 @@ public final class VRRPDaemon: @unchecked Sendable {
         else {
             throw SystemError("vrrp_instance \(config.name): interface \(config.interface) has no \(config.family == .ipv4 ? "IPv4" : "IPv6") address", code: EADDRNOTAVAIL)
         }
+        return (interface, addresses, source)
+    }
+
+    /// The instance's record around `socket`, its settings read from `configuration` and the
+    /// tracked objects' states now (a script's from its check when it runs already).
+    func assemble(_ config: VRRPInstanceConfig, index: Int, interface: NetworkInterface,
+                  addresses: [(vip: VirtualAddress, interface: NetworkInterface)], source: IPAddress,
+                  socket: VRRPSocket) -> Instance {
         let unicast = !config.unicastPeers.isEmpty
-        let socket = try VRRPSocket(family: config.family, interface: interface, multicast: !unicast, bindAddress: unicast ? source : nil)
         let advertised = config.virtualAddresses.filter { !$0.excluded && $0.address.family == config.family }.map(\.address)
         let filter = VRRPAdvertFilter(
             version: config.version, vrid: config.vrid, family: config.family, authentication: config.authentication,
@@ -242,7 +285,7 @@ public final class VRRPDaemon: @unchecked Sendable {
             var weight = track.weight ?? script.weight
             let reverse = track.weight != nil ? track.reverse : script.reverse
             if reverse { weight = -weight }
-            let up = !script.initFail
+            let up = checks[track.name]?.tracker.up ?? !script.initFail
             tracked.append(TrackedObject(name: "script \(track.name)", weight: weight, up: reverse ? !up : up))
         }
         for track in config.trackFiles {
@@ -278,7 +321,7 @@ public final class VRRPDaemon: @unchecked Sendable {
             addresses: addresses)
     }
 
-    private func setUpChecks() {
+    func setUpChecks() {
         for (index, instance) in instances.enumerated() {
             for track in instance.config.trackScripts {
                 guard let script = configuration.scripts[track.name] else { continue }
@@ -464,11 +507,11 @@ public final class VRRPDaemon: @unchecked Sendable {
 
     // MARK: actions
 
-    private func say(_ i: Int?, _ message: String) {
+    func say(_ i: Int?, _ message: String) {
         if let i { log("(\(instances[i].config.name)) \(message)") } else { log(message) }
     }
 
-    private func perform(_ i: Int, _ actions: [VRRPAction]) {
+    func perform(_ i: Int, _ actions: [VRRPAction]) {
         for action in actions {
             switch action {
             case .sendAdvert(let priority):

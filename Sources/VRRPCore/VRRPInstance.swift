@@ -286,6 +286,41 @@ public struct VRRPInstance: Sendable {
         }
     }
 
+    /// A reload's new settings for this instance (keepalived 2.2.7's `restore_vrrp_state`): the
+    /// state stays, so a master keeps its addresses and a backup its timers; the new priority,
+    /// interval and tracked objects (with the states the shell reads now) apply from here. A
+    /// master advertises at once, as keepalived does after a reload; when addresses were added
+    /// it adds them and announces them all (`garp_master_repeat`), as keepalived does. A weight-0
+    /// tracked object now down puts the instance in FAULT; none down brings it out of FAULT.
+    /// A lower priority is not a reason to step down by itself: a backup that now outranks the
+    /// master preempts when its Master_Down_Timer runs out, as in keepalived.
+    public mutating func reconfigure(_ new: VRRPInstanceSettings, addressesAdded: Bool, now: Duration) -> [VRRPAction] {
+        let before = effectivePriority
+        let oldInterval = settings.intervalCentiseconds
+        settings = new
+        tracked = Dictionary(new.tracked.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        if new.intervalCentiseconds != oldInterval { masterAdverIntervalCentiseconds = new.intervalCentiseconds }
+        var actions: [VRRPAction] = []
+        if effectivePriority != before { actions.append(.log("reload: priority \(before) -> \(effectivePriority)")) }
+        let fault = trackingChanged(now: now)
+        if !fault.isEmpty { return actions + fault }
+        switch state {
+        case .master:
+            actions.append(.sendAdvert(priority: effectivePriority))
+            advertTimer = now + advertInterval
+            if addressesAdded { actions += [.addVirtualAddresses, .sendGratuitous(count: new.garpRepeat)] }
+            garpRefreshTimer = new.garpRefresh.map { now + $0 }
+            if new.addressRefresh == nil { addressRefreshTimer = nil }
+        case .backup:
+            if !new.preempt { preemptDeadline = nil }
+            // A shorter interval shortens the wait; a longer one applies from the next advert.
+            if let due = masterDownTimer { masterDownTimer = min(due, now + masterDownInterval) }
+        case .initialize, .fault, .stopped:
+            break
+        }
+        return actions
+    }
+
     /// After a tracked object changed: FAULT entered or left.
     private mutating func trackingChanged(now: Duration) -> [VRRPAction] {
         if state == .stopped || state == .initialize { return [] }

@@ -24,8 +24,8 @@ struct VRRPCommand: ParsableCommand {
             virtual_server, include) and runs its VRRP instances, and its virtual servers as TCP \
             proxies in user space with keepalived's checkers. Unsupported directives are warnings naming their line; \
             malformed ones are errors (exit 1). SIGTERM or SIGINT: priority-0 advert, addresses removed, \
-            notify_stop. SIGHUP: re-read the file and apply its virtual server changes \
-            (the VRRP instances run on unchanged). Needs root (raw sockets, netlink).
+            notify_stop. SIGHUP: re-read the file and apply its changes as keepalived's reload does \
+            (an unchanged instance runs on, a master keeps its addresses). Needs root (raw sockets, netlink).
             """)
 
     @Argument(help: "keepalived.conf path.")
@@ -98,10 +98,14 @@ struct VRRPCommand: ParsableCommand {
         }
         let live = LiveVirtualServers(threads: lvsThreads)
         let daemon: VRRPDaemon
+        // The daemon, for its reload (set once it is made; SIGHUP is only heard once it runs).
+        let running = Mutex<VRRPDaemon?>(nil)
         do {
             let path = self.path
             daemon = try VRRPDaemon(configuration: config, addressGuard: addressGuardLaunch,
-                                    onReload: { reloadConfiguration(path: path, running: config, live: live, emit: emit) },
+                                    onReload: {
+                                        reloadConfiguration(path: path, running: config, daemon: running.withLock { $0 }, live: live, emit: emit)
+                                    },
                                     onStateChange: { [vipAlerts] instance, state, priority, addresses, causes in
                 vipAlerts?.stateChanged(instance: instance, state: state.rawValue, priority: Int(priority), addresses: addresses,
                                         faultCauses: causes)
@@ -110,12 +114,13 @@ struct VRRPCommand: ParsableCommand {
             emit("tandem vrrp: \(error)")
             throw ExitCode(1)
         }
+        running.withLock { $0 = daemon }
         // ha_suspend: an address is held while an instance carrying it is master.
-        let carried = config.instances.map { Set($0.virtualAddresses.map(\.address)) }
         let vrrp = daemon
         live.addressHeld.withLock {
             $0 = { address in
-                let owners = carried.indices.filter { carried[$0].contains(address) }
+                // The instances' addresses as now configured (a reload changes them).
+                let owners = vrrp.instancesCarrying(address)
                 guard !owners.isEmpty else { return nil }
                 let states = vrrp.states
                 return owners.contains { states.indices.contains($0) && states[$0] == .master }
@@ -139,7 +144,7 @@ struct VRRPCommand: ParsableCommand {
                 server = try MetricsHTTPServer.startBlocking(endpoint, metrics: metrics, status: page)
                 metrics.addProcessMetrics()
                 metrics.addVRRP(daemon)
-                page.addVRRP(daemon, addresses: config.instances.map { $0.virtualAddresses.map { "\($0.address)/\($0.prefixLength)" } })
+                page.addVRRP(daemon)
                 emit("tandem vrrp: metrics on http://\(endpoint)/metrics, status page on http://\(endpoint)/")
             } catch {
                 emit("tandem vrrp: \(error)")
@@ -172,10 +177,10 @@ private final class LiveVirtualServers: Sendable {
 }
 
 /// SIGHUP, on the VRRP daemon's thread: re-reads the file. A file that does not load is
-/// reported (file:line) and the running configuration stays. Virtual servers are changed as
-/// keepalived's reload changes them (`VirtualServers.reload`); the VRRP instances keep running
-/// untouched (their addresses stay), and a change to them is reported as not applied.
-private func reloadConfiguration(path: String, running: KeepalivedConfiguration, live: LiveVirtualServers,
+/// reported (file:line) and the running configuration stays, VRRP and virtual servers alike.
+/// The VRRP instances change as keepalived's reload changes them (`VRRPDaemon.applyReload`),
+/// the virtual servers too (`VirtualServers.reload`).
+private func reloadConfiguration(path: String, running: KeepalivedConfiguration, daemon: VRRPDaemon?, live: LiveVirtualServers,
                                  emit: @escaping @Sendable (String) -> Void) {
     emit("tandem vrrp: SIGHUP: reloading \(path)")
     let loaded: KeepalivedConfiguration
@@ -186,10 +191,7 @@ private func reloadConfiguration(path: String, running: KeepalivedConfiguration,
         return
     }
     for warning in loaded.warnings { emit("tandem vrrp: \(warning)") }
-    if loaded.vrrpFingerprint != running.vrrpFingerprint {
-        emit("tandem vrrp: \(path): warning: reload: global_defs, vrrp_script, vrrp_instance or vrrp_sync_group changed: "
-             + "not applied (tandem vrrp applies them at its next start); the instances run on unchanged")
-    }
+    daemon?.applyReload(loaded)
     // The running global_defs (script_user, script security) with the new virtual servers.
     var next = running
     next.virtualServers = loaded.virtualServers
