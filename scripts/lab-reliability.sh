@@ -24,6 +24,8 @@
 #   kill_agent        the VIP holder's agent: keepalived frozen with SIGSTOP then SIGKILLed (both
 #                     its processes, as the developers' notes say: a bare SIGKILL of the parent
 #                     lets the VRRP child send its priority-0 advert); `tandem run` kill -9
+#   stop_agent        the VIP holder's agent frozen: keepalived's two processes or `tandem run`
+#                     SIGSTOPped, SIGCONT after HOLD s
 #   stop_redis        SIGSTOP of the master's redis-server, SIGCONT after HOLD s
 #   link_down         h1's eth0 down, up after HOLD s
 #   blackhole         blackhole routes both ways between h1 and h2, h3 (unicast only: Tandem's
@@ -45,7 +47,7 @@ LAB_PREFIX=t14r-
 DRIVER="$(cd "$(dirname "$0")" && pwd)/lab-reliability-driver.py"
 TRIALS=${TRIALS:-3}
 STACKS=${STACKS:-seed direct proxy}
-ALL_FAULTS="kill_redis kill_agent stop_redis link_down blackhole blackhole_oneway switchover restart_empty restart_data"
+ALL_FAULTS="kill_redis kill_agent stop_agent stop_redis link_down blackhole blackhole_oneway switchover restart_empty restart_data"
 FAULTS=${FAULTS:-$ALL_FAULTS}
 DOWN_AFTER=${DOWN_AFTER:-1000}
 HOLD=${HOLD:-4}
@@ -76,7 +78,7 @@ def span(vals, fmt):
 def num(v, f=float):
     try: return f(v)
     except (TypeError, ValueError): return None
-faults = "kill_redis kill_agent stop_redis link_down blackhole blackhole_oneway switchover restart_empty restart_data".split()
+faults = "kill_redis kill_agent stop_agent stop_redis link_down blackhole blackhole_oneway switchover restart_empty restart_data".split()
 stacks = ["seed", "direct", "proxy"]
 order = lambda x, xs: xs.index(x) if x in xs else len(xs)  # noqa: E731
 print("\n| fault | stack | trials | lost SET | lost INCR | lost RPUSH | acked (all) | two masters s | acks in another's span | longest outage s | conn errors | error replies | VIP on two hosts s | masters at end |")

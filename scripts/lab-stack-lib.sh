@@ -249,6 +249,21 @@ write_fault() {  # write_fault STACK FAULT
       else
         echo "kill -9 $(cat "$LAB_DIR/node${h#h}.pid")" > "$LAB_DIR/fault.sh"
       fi ;;
+    stop_agent)  # the VIP holder's agent frozen (SIGSTOP: keepalived's two processes, or `tandem
+      # run` — its address guard, a process of its own, runs on), then let go (SIGCONT)
+      local h; h=$(holders h1 h2 h3); h=${h%% *}; h=${h:-h1}
+      if [ "$stack" = seed ]; then
+        local pids="" p
+        for p in $(ip netns pids "$(ns $h)"); do
+          [ "$(cat /proc/$p/comm 2>/dev/null)" = keepalived ] && pids="$pids $p"
+        done
+        [ -n "$pids" ] || lab_fail "no keepalived on $h"
+        echo "kill -STOP$pids" > "$LAB_DIR/fault.sh"
+        echo "kill -CONT$pids" > "$LAB_DIR/heal.sh"
+      else
+        echo "kill -STOP $(cat "$LAB_DIR/node${h#h}.pid")" > "$LAB_DIR/fault.sh"
+        echo "kill -CONT $(cat "$LAB_DIR/node${h#h}.pid")" > "$LAB_DIR/heal.sh"
+      fi ;;
     # scripts/lab-reliability.sh's faults (the heal runs when the driver's --heal-after is up):
     stop_redis)  # the master's redis-server frozen (SIGSTOP), then let go (SIGCONT)
       echo "kill -STOP $(cat "$LAB_DIR/redis1.pid")" > "$LAB_DIR/fault.sh"
