@@ -211,6 +211,15 @@ add_cut_devices() {
   done
 }
 
+keepalived_pids() {  # keepalived_pids HOST: " PID PID" of keepalived's processes in HOST's namespace
+  local pids="" p
+  for p in $(ip netns pids "$(ns "$1")"); do
+    [ "$(cat /proc/$p/comm 2>/dev/null)" = keepalived ] && pids="$pids $p"
+  done
+  [ -n "$pids" ] || { echo "no keepalived on $1" >&2; return 1; }
+  echo "$pids"
+}
+
 write_fault() {  # write_fault STACK FAULT
   local stack=$1 fault=$2 i
   : > "$LAB_DIR/heal.sh"
@@ -240,11 +249,7 @@ write_fault() {  # write_fault STACK FAULT
     kill_agent)  # the VIP holder's (h1 with the seed and in direct mode)
       local h; h=$(holders h1 h2 h3); h=${h%% *}; h=${h:-h1}
       if [ "$stack" = seed ]; then
-        local pids="" p
-        for p in $(ip netns pids "$(ns $h)"); do
-          [ "$(cat /proc/$p/comm 2>/dev/null)" = keepalived ] && pids="$pids $p"
-        done
-        [ -n "$pids" ] || lab_fail "no keepalived on $h"
+        local pids; pids=$(keepalived_pids "$h")
         echo "kill -STOP$pids; kill -KILL$pids" > "$LAB_DIR/fault.sh"
       else
         echo "kill -9 $(cat "$LAB_DIR/node${h#h}.pid")" > "$LAB_DIR/fault.sh"
@@ -253,11 +258,7 @@ write_fault() {  # write_fault STACK FAULT
       # run` — its address guard, a process of its own, runs on), then let go (SIGCONT)
       local h; h=$(holders h1 h2 h3); h=${h%% *}; h=${h:-h1}
       if [ "$stack" = seed ]; then
-        local pids="" p
-        for p in $(ip netns pids "$(ns $h)"); do
-          [ "$(cat /proc/$p/comm 2>/dev/null)" = keepalived ] && pids="$pids $p"
-        done
-        [ -n "$pids" ] || lab_fail "no keepalived on $h"
+        local pids; pids=$(keepalived_pids "$h")
         echo "kill -STOP$pids" > "$LAB_DIR/fault.sh"
         echo "kill -CONT$pids" > "$LAB_DIR/heal.sh"
       else

@@ -5,6 +5,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <stdlib.h>
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <netinet/icmp6.h>
@@ -122,4 +126,94 @@ int cvrrp_setup_ipv6(int fd) {
     if (setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof on) < 0) return -errno;
     if (setsockopt(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, &on, sizeof on) < 0) return -errno;
     return 0;
+}
+
+int cvrrp_destroy_tcp(int family, const uint8_t *addr, uint16_t port) {
+    size_t alen = family == AF_INET ? 4 : 16;
+    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+    if (fd < 0) return -errno;
+    struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+    struct {
+        struct nlmsghdr nlh;
+        struct inet_diag_req_v2 req;
+    } request;
+    memset(&request, 0, sizeof request);
+    request.nlh.nlmsg_len = sizeof request;
+    request.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+    request.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    request.nlh.nlmsg_seq = 1;
+    request.req.sdiag_family = (uint8_t)family;
+    request.req.sdiag_protocol = IPPROTO_TCP;
+    request.req.idiag_states = ~(1u << 10);  /* every state but TCP_LISTEN (10) */
+    if (sendto(fd, &request, sizeof request, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    /* The matching sockets' ids, collected from the dump before any is destroyed. */
+    struct inet_diag_sockid *ids = NULL;
+    size_t count = 0, capacity = 0;
+    static char buf[65536];
+    int done = 0, failure = 0;
+    while (!done && !failure) {
+        ssize_t len = recv(fd, buf, sizeof buf, 0);
+        if (len < 0) {
+            if (errno == EINTR) continue;
+            failure = -errno;
+            break;
+        }
+        if (len == 0) break;
+        for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)len); h = NLMSG_NEXT(h, len)) {
+            if (h->nlmsg_type == NLMSG_DONE) { done = 1; break; }
+            if (h->nlmsg_type == NLMSG_ERROR) {
+                struct nlmsgerr *err = NLMSG_DATA(h);
+                failure = err->error ? err->error : -EIO;
+                break;
+            }
+            if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY) continue;
+            struct inet_diag_msg *msg = NLMSG_DATA(h);
+            if (ntohs(msg->id.idiag_sport) != port || memcmp(msg->id.idiag_src, addr, alen) != 0) continue;
+            if (count == capacity) {
+                size_t grown = capacity ? capacity * 2 : 64;
+                struct inet_diag_sockid *more = realloc(ids, grown * sizeof *ids);
+                if (!more) { failure = -ENOMEM; break; }
+                ids = more;
+                capacity = grown;
+            }
+            ids[count++] = msg->id;
+        }
+    }
+    int destroyed = 0;
+    for (size_t i = 0; i < count && !failure; i++) {
+        struct {
+            struct nlmsghdr nlh;
+            struct inet_diag_req_v2 req;
+        } destroy;
+        memset(&destroy, 0, sizeof destroy);
+        destroy.nlh.nlmsg_len = sizeof destroy;
+        destroy.nlh.nlmsg_type = SOCK_DESTROY;
+        destroy.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+        destroy.nlh.nlmsg_seq = (uint32_t)(2 + i);
+        destroy.req.sdiag_family = (uint8_t)family;
+        destroy.req.sdiag_protocol = IPPROTO_TCP;
+        destroy.req.idiag_states = ~0u;
+        destroy.req.id = ids[i];
+        if (sendto(fd, &destroy, sizeof destroy, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0) {
+            failure = -errno;
+            break;
+        }
+        ssize_t len;
+        do { len = recv(fd, buf, sizeof buf, 0); } while (len < 0 && errno == EINTR);
+        if (len >= (ssize_t)sizeof(struct nlmsghdr)) {
+            struct nlmsghdr *h = (struct nlmsghdr *)buf;
+            if (h->nlmsg_type == NLMSG_ERROR) {
+                struct nlmsgerr *err = NLMSG_DATA(h);
+                if (err->error == 0) destroyed++;
+                else if (err->error != -ENOENT) failure = err->error;  /* gone meanwhile: fine */
+            }
+        }
+    }
+    free(ids);
+    close(fd);
+    return failure && destroyed == 0 ? failure : destroyed;
 }

@@ -362,12 +362,14 @@ public struct SentinelBehaviour: Sendable, Hashable {
     /// master's address and answers no vote about the new master, so the group cannot fail the
     /// new master over if it died — a write simulator schedule lost every write that way).
     public var endFailoverWithPromotedDown = true
-    /// `SENTINEL FAILOVER` (and a node agent's failover request) is elected like any failover:
-    /// the sentinel asks its peers for their votes in the new epoch and goes on only with a
-    /// majority (and the quorum), else -failover-abort-not-elected. 7.0 skips the election for a
-    /// forced failover, so two of them started on two sentinels at about the same time both lead
-    /// in one epoch and may promote two replicas with the same configuration epoch (found by the
-    /// write simulator: an operator's SENTINEL FAILOVER and a node agent's request).
+    /// `SENTINEL FAILOVER` (and a node agent's failover request) asks the peers for their votes
+    /// in the new epoch and goes on once it has a majority (and the quorum) — or, as 7.0 does,
+    /// without one when every peer that has not voted for it is out of reach (SDOWN or its link
+    /// down) and none has voted for another candidate; otherwise -failover-abort-not-elected.
+    /// 7.0 skips the election for a forced failover, so two of them started on two sentinels at
+    /// about the same time both lead in one epoch and may promote two replicas with the same
+    /// configuration epoch (found by the write simulator: an operator's SENTINEL FAILOVER and a
+    /// node agent's request).
     public var electForcedFailover = true
 
     public init() {}

@@ -78,6 +78,26 @@ extension SentinelState {
         return winner
     }
 
+    /// A forced failover (`SENTINEL FAILOVER`) not elected (yet): 7.0 goes ahead at once. With
+    /// `electForcedFailover` it goes ahead without a majority only while no peer has voted for
+    /// another candidate in its epoch and every peer that has not voted for it is out of reach
+    /// (SDOWN, or its link down): the operator's override of a group whose other sentinels are
+    /// gone still works, and two forced failovers started at once on two sentinels that reach
+    /// each other are decided by the votes.
+    func forcedFailoverGoesAhead(_ name: String, now: Millis) -> Bool {
+        guard behaviour.electForcedFailover else { return true }
+        guard let master = masters[name] else { return false }
+        let epoch = master.failoverEpoch
+        for peer in master.sentinels.values {
+            if peer.leaderEpoch == epoch, let vote = peer.leader {
+                if vote != myID { return false }  // a rival holds votes in this epoch
+                continue
+            }
+            if !peer.isSDown && peer.linkConnected { return false }  // may still answer
+        }
+        return true
+    }
+
     /// Whether the election of `epoch` is split: more than one candidate holds votes (ours and
     /// the peers' replies for this epoch), and with every peer that may still answer (its link
     /// up, not SDOWN, no vote of this epoch heard yet) none can reach the votes needed (a
@@ -163,7 +183,7 @@ extension SentinelState {
         switch master.failoverState {
         case .waitStart:
             let winner = leader(name, epoch: master.failoverEpoch, now: now)
-            if winner != myID && !(master.forcedFailover && !behaviour.electForcedFailover) {
+            if winner != myID && !(master.forcedFailover && forcedFailoverGoesAhead(name, now: now)) {
                 if let retry = behaviour.splitVoteRetry, retry > 0, isSplitVote(name, epoch: master.failoverEpoch) {
                     event(.warning, "-failover-abort-split-vote", ref)
                     abortFailover(name, now: now)

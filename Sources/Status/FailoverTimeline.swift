@@ -147,8 +147,10 @@ public struct FailoverTimeline: Sendable, Hashable {
         case "+elected-leader":
             f.leader = "self"
         case "+config-update-from":
-            // `sentinel RUNID IP PORT @ …`: the peer whose configuration we took.
-            if f.leader == nil, words.count >= 2, words[0] == "sentinel" { f.leader = words[1] }
+            // `sentinel RUNID IP PORT @ …`: the peer whose configuration we took. A candidate
+            // that voted for itself and lost (no abort published yet: it learnt the winner's
+            // configuration first) did not lead either.
+            if f.leader == nil || f.leader == "self", words.count >= 2, words[0] == "sentinel" { f.leader = words[1] }
         case "+selected-slave":
             if words.count >= 4, words[0] == "slave" { f.to = "\(words[2]):\(words[3])" }
         case "+switch-master":

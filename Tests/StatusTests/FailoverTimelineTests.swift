@@ -96,6 +96,23 @@ import Testing
         #expect(try #require(Self.timeline(Array(won)).failovers.last).leader == "self")
     }
 
+    @Test func aCandidateThatLearntTheWinnersConfigurationBeforeItsAbortIsNoLeader() throws {
+        // It voted for itself; the winner's hello came before its own election timed out.
+        let events: [(String, String)] = [
+            ("+crash-down", "master mymaster 127.0.0.1 6379"),
+            ("+sdown", "master mymaster 127.0.0.1 6379"),
+            ("+odown", "master mymaster 127.0.0.1 6379 #quorum 2/2"),
+            ("+new-epoch", "1"),
+            ("+try-failover", "master mymaster 127.0.0.1 6379"),
+            ("+vote-for-leader", "me0000 1"),
+            ("+config-update-from", "sentinel peer111 127.0.0.1 26380 @ mymaster 127.0.0.1 6379"),
+            ("+switch-master", "mymaster 127.0.0.1 6379 127.0.0.1 6380"),
+        ]
+        let f = try #require(Self.timeline(events).failovers.last)
+        #expect(f.outcome == "switched")
+        #expect(f.leader == "peer111")
+    }
+
     @Test func aMasterBackBeforeAnyFailoverStepLeavesNoFailover() {
         let t = Self.timeline([
             ("+sdown", "master mymaster 127.0.0.1 6379"),

@@ -23,4 +23,9 @@ ssize_t cvrrp_recv6(int fd, uint8_t *buf, size_t len, uint8_t src[16], uint8_t d
 /// Sets the IPv6 raw socket options a VRRP socket needs: checksum at offset 6 (kernel computes
 /// and verifies with the pseudo-header), pktinfo and hop limit on receive. Returns 0 or -errno.
 int cvrrp_setup_ipv6(int fd);
+
+/// SOCK_DESTROY on every TCP socket, listeners excepted, whose local address is `addr` (4 bytes
+/// for AF_INET, 16 for AF_INET6, network order) and local port `port`: the kernel closes each
+/// and sends its peer an RST. Returns how many were destroyed, or -errno.
+int cvrrp_destroy_tcp(int family, const uint8_t *addr, uint16_t port);
 #endif
