@@ -154,20 +154,10 @@ public actor SentinelRuntime {
         let named = configuration.masters.filter { !SentinelConfiguration.isIPLiteral($0.host) }
         for m in configuration.masters {
             if let normal = Self.normalisedAddressLiteral(m.host), normal != m.host { state.learnHostAddress(m.host, normal) }
-            actions += state.monitor(name: m.name, address: InstanceAddress(ip: m.host, port: m.port), quorum: m.quorum,
-                                     downAfter: m.downAfterMilliseconds, failoverTimeout: m.failoverTimeout,
-                                     parallelSyncs: m.parallelSyncs, now: t)
-            state.restoreEpochs(master: m.name, configEpoch: m.configEpoch, leaderEpoch: m.leaderEpoch)
-            state.setRebootDownAfter(master: m.name, m.masterRebootDownAfterPeriod)
-            state.setCrashDetection(master: m.name, m.crashDetection)
-            state.setReplicatedDurability(master: m.name, m.replicatedDurability)
-            for r in m.knownReplicas {
-                actions += state.restoreKnownReplica(master: m.name, address: InstanceAddress(ip: r.host, port: r.port), now: t)
-            }
-            for s in m.knownSentinels {
-                actions += state.restoreKnownSentinel(master: m.name, address: InstanceAddress(ip: s.host, port: s.port), runID: s.runID, now: t)
-            }
         }
+        // The state lines into the core by the core's `restore` (the simulator restarts its
+        // sentinels through the same function, from what they last saved).
+        actions += state.restore(Self.savedState(configuration), now: t)
         perform(actions)
         for m in named {
             nameLookups.append(Task { [weak self] in await self?.lookUpConfiguredName(master: m.name, name: m.host, port: m.port) })
