@@ -18,11 +18,12 @@ extension SentinelRuntime {
 
     func scheduleSave() {
         // A new epoch, a vote or a new master configuration (a failover's switch) is saved at
-        // once, before the actions after it, as redis-sentinel's sentinelFlushConfig does: a
-        // sentinel killed right after a switch must not come back with the old master, nor one
-        // killed after voting for itself (saved a loop pass later, before) come back without
-        // that vote and give the epoch's vote to another candidate (the Sentinel simulator's
-        // kills found that, seed 174). Only discovery waits for the interval.
+        // once, as redis-sentinel's sentinelFlushConfig does (`perform(_:)` saves it before the
+        // input's actions; here for any other caller): a sentinel killed right after a switch
+        // must not come back with the old master, nor one killed after voting for itself (saved
+        // a loop pass later, before) come back without that vote and give the epoch's vote to
+        // another candidate (the Sentinel simulator's kills found that, seed 174). Only
+        // discovery waits for the interval.
         let urgent = configurationChangedSinceSave()
         if urgent {
             savePending = true
