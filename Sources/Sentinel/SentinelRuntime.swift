@@ -154,20 +154,10 @@ public actor SentinelRuntime {
         let named = configuration.masters.filter { !SentinelConfiguration.isIPLiteral($0.host) }
         for m in configuration.masters {
             if let normal = Self.normalisedAddressLiteral(m.host), normal != m.host { state.learnHostAddress(m.host, normal) }
-            actions += state.monitor(name: m.name, address: InstanceAddress(ip: m.host, port: m.port), quorum: m.quorum,
-                                     downAfter: m.downAfterMilliseconds, failoverTimeout: m.failoverTimeout,
-                                     parallelSyncs: m.parallelSyncs, now: t)
-            state.restoreEpochs(master: m.name, configEpoch: m.configEpoch, leaderEpoch: m.leaderEpoch)
-            state.setRebootDownAfter(master: m.name, m.masterRebootDownAfterPeriod)
-            state.setCrashDetection(master: m.name, m.crashDetection)
-            state.setReplicatedDurability(master: m.name, m.replicatedDurability)
-            for r in m.knownReplicas {
-                actions += state.restoreKnownReplica(master: m.name, address: InstanceAddress(ip: r.host, port: r.port), now: t)
-            }
-            for s in m.knownSentinels {
-                actions += state.restoreKnownSentinel(master: m.name, address: InstanceAddress(ip: s.host, port: s.port), runID: s.runID, now: t)
-            }
         }
+        // The state lines into the core by the core's `restore` (the simulator restarts its
+        // sentinels through the same function, from what they last saved).
+        actions += state.restore(Self.savedState(configuration), now: t)
         perform(actions)
         for m in named {
             nameLookups.append(Task { [weak self] in await self?.lookUpConfiguredName(master: m.name, name: m.host, port: m.port) })
@@ -263,7 +253,18 @@ public actor SentinelRuntime {
     // MARK: Actions
 
     func perform(_ actions: [SentinelAction]) {
-        for action in actions { perform(action) }
+        // An input that changed the current epoch, a vote, a config epoch or a master's address
+        // is saved once, before any of its actions goes out, with all it changed: 7.0's
+        // sentinelFlushConfig runs before its buffered writes leave, so a candidate killed after
+        // asking for votes cannot come back without its own vote (and give it to another
+        // candidate in that epoch; the Sentinel simulator's kills found it, seed 174).
+        var saved = false
+        if actions.contains(.saveConfig), configurationChangedSinceSave() {
+            savePending = true
+            saveIfPending()
+            saved = true
+        }
+        for action in actions where !(saved && action == .saveConfig) { perform(action) }
     }
 
     private func perform(_ action: SentinelAction) {
@@ -377,8 +378,9 @@ public actor SentinelRuntime {
             // Once per pass of the event loop, after the inputs it carries: discovering 200
             // masters' replicas and peers asked for ~600 saves in a few seconds, each reading,
             // rewriting and fsyncing the whole file on the loop — the timer stalled past 2 s and
-            // every sentinel entered TILT (a kill -9 then waited for TILT's end). A vote is
-            // saved before its reply by `saveIfPending` (is-master-down-by-addr).
+            // every sentinel entered TILT (a kill -9 then waited for TILT's end). A new epoch or
+            // vote is saved before the input's actions (`perform(_:)` above), and a vote before
+            // its reply by `saveIfPending` (is-master-down-by-addr).
             scheduleSave()
         case .clientReconfigScript(let master, let role, let state, let from, let to):
             scheduleReconfig(master: master, role: role, state: state, from: from, to: to)

@@ -38,13 +38,13 @@ extension SentinelState {
     mutating func voteLeader(_ name: String, epoch: UInt64, candidate: String, now: Millis) -> (String?, UInt64) {
         if epoch > currentEpoch {
             currentEpoch = epoch
-            emit(.saveConfig)
+            if brokenForTesting != .votesWithoutSaving { emit(.saveConfig) }
             plainEvent(.warning, "+new-epoch", "\(currentEpoch)", master: name)
         }
         if (masters[name]!.leaderEpoch < epoch || brokenForTesting == .voteTwiceInAnEpoch) && currentEpoch <= epoch {
             masters[name]!.leader = candidate
             masters[name]!.leaderEpoch = currentEpoch
-            emit(.saveConfig)
+            if brokenForTesting != .votesWithoutSaving { emit(.saveConfig) }
             plainEvent(.warning, "+vote-for-leader", "\(candidate) \(currentEpoch)", master: name)
             if candidate != myID {
                 // Voting for someone else delays our own attempt.

@@ -62,6 +62,9 @@ public struct SentinelState: Sendable {
         /// whatever epoch the reply was for (the missing check: a reply that arrives late, from
         /// an earlier election, counts again).
         case countsStaleVoteReply
+        /// A vote (and the epoch it raises) is given without a save: the shell answers before
+        /// the file holds it, and a sentinel restarted meanwhile can vote again in that epoch.
+        case votesWithoutSaving
     }
     var brokenForTesting: DeliberateBug?
 

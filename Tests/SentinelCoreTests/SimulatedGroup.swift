@@ -1,4 +1,4 @@
-import SentinelCore
+@testable import SentinelCore
 
 /// A simulated Redis group and a set of sentinel cores, driven by a simulated clock.
 ///
@@ -104,6 +104,17 @@ struct SimulatedGroup {
         var saves = 0
         /// The incarnation of each server its links were made to.
         var linkedIncarnation: [InstanceAddress: Int] = [:]
+        /// What its config file holds: the last save flushed (`SentinelState.saved`, as the
+        /// shell's rewrite writes it). A restart (`restartSentinel`) starts from it.
+        var flushed: SavedSentinelState?
+        /// A `.saveConfig` not yet flushed. As the shell (`SentinelRuntime.scheduleSave`): a new
+        /// epoch, vote, config epoch or master address is saved at once; other changes
+        /// (discovered replicas and peers) after the pass of its loop that asked (here: at the
+        /// start of the next step), or before a vote's reply goes out (`deliverAsk`). A sentinel
+        /// killed before that (`killSentinel`) loses them.
+        var savePending = false
+        /// How many times it was killed and restarted from its file.
+        var restarts = 0
     }
 
     var now: Millis = 0
@@ -197,6 +208,7 @@ struct SimulatedGroup {
             }
             sentinels.append(Sentinel(state: state, address: address))
             perform(actions, by: i)
+            flushSave(i)  // the shell saves at its start
         }
     }
 
@@ -221,6 +233,8 @@ struct SimulatedGroup {
 
     mutating func step() {
         now += 100
+        // The saves the last pass asked for are written (a stopped process writes when it runs).
+        for i in sentinels.indices where sentinels[i].alive && sentinels[i].savePending { flushSave(i) }
         if network != nil { deliverDue() }
         if answerAfterPause { deliverHeld() }
         if pauseExpiry {
@@ -359,6 +373,7 @@ struct SimulatedGroup {
             guard let j = g.sentinelIndex(address: a), g.sentinels[j].alive, late || g.canAnswer(i, a) else { return }
             let answer = g.sentinels[j].state.isMasterDownByAddr(address: master, epoch: epoch, runID: runID, now: g.time(of: j))
             g.perform(answer.actions, by: j)
+            g.flushSave(j)  // the shell's `saveIfPending`: a vote is saved before its reply goes out
             let leader = answer.leader == "*" ? "*" : "s\(g.sentinelIndex(runID: answer.leader) ?? -1)"
             g.reply(i, from: a, generation: generation, "reply down \(answer.down) leader \(leader) epoch \(answer.leaderEpoch)",
                     .masterDownReply(master: name, sentinel: peerID, down: answer.down, leader: answer.leader, leaderEpoch: answer.leaderEpoch),
@@ -367,6 +382,11 @@ struct SimulatedGroup {
     }
 
     mutating func perform(_ actions: [SentinelAction], by i: Int) {
+        // As the shell's `perform(_:)`: a new epoch, vote, config epoch or master address is
+        // saved before any of the input's actions goes out.
+        if sentinels[i].flushed != nil, actions.contains(where: { if case .saveConfig = $0 { true } else { false } }), urgentSave(i) {
+            flushSave(i)
+        }
         for action in actions { perform(action, by: i) }
     }
 
@@ -495,6 +515,8 @@ struct SimulatedGroup {
             sentinels[i].events.append((now, event))
         case .saveConfig:
             sentinels[i].saves += 1
+            sentinels[i].savePending = true
+            if urgentSave(i) { flushSave(i) }
         case .simulatedCrash:
             // The shell exits at its next tick; here the crash is recorded with the event it followed.
             simulatedCrashes.append((now, i, sentinels[i].events.last?.event.type))
@@ -572,6 +594,58 @@ struct SimulatedGroup {
         servers[Self.addr(port)]!.hostUp = true
         servers[Self.addr(port)]!.replicaOf = master
         servers[Self.addr(port)]!.incarnation += 1
+    }
+
+    /// Writes sentinel `i`'s pending save to its file (`flushed`).
+    mutating func flushSave(_ i: Int) {
+        sentinels[i].flushed = sentinels[i].state.saved
+        sentinels[i].savePending = false
+    }
+
+    /// The shell's `configurationChangedSinceSave`: the epoch, a master's address, config
+    /// epoch or vote's epoch differs from the file's.
+    func urgentSave(_ i: Int) -> Bool {
+        guard let file = sentinels[i].flushed else { return true }
+        let state = sentinels[i].state
+        if state.currentEpoch != file.currentEpoch { return true }
+        for m in file.masters {
+            guard let now = state.masters[m.name] else { continue }
+            if now.configEpoch != m.configEpoch || now.leaderEpoch != m.leaderEpoch || now.address != m.address { return true }
+        }
+        return false
+    }
+
+    /// Kills sentinel `i` (kill -9, a power loss): it stops at once, and a save it asked for
+    /// and had not yet written is lost. `restartSentinel` brings it back from its file.
+    mutating func killSentinel(_ i: Int) {
+        sentinels[i].alive = false
+        sentinels[i].savePending = false
+    }
+
+    /// Starts sentinel `i` again as a new process from what its file holds: the same run id and
+    /// address, a fresh core given the saved state by `SentinelState.restore` (as the shell's
+    /// start does), new links. What it had in memory only (votes not saved, SDOWN, a failover
+    /// under way, its peers' votes) is gone.
+    mutating func restartSentinel(_ i: Int) {
+        let old = sentinels[i].state
+        var random = old.random
+        var state = SentinelState(myID: old.myID, announce: old.announce, learnsAnnounceIP: false, seed: random.next(),
+                                  timers: old.timers, behaviour: old.behaviour)
+        state.brokenForTesting = old.brokenForTesting
+        state.hostnames = old.hostnames
+        state.announceHostnames = old.announceHostnames
+        sentinels[i].state = state
+        sentinels[i].alive = true
+        sentinels[i].savePending = false
+        sentinels[i].restarts += 1
+        // The old process's connections are gone: what it sent and awaits is dropped.
+        sentinels[i].linkedIncarnation = [:]
+        for key in linkGenerations.keys where key.sentinel == i { linkGenerations[key]! += 1 }
+        asksInFlight.removeAll { $0.sentinel == i }
+        for address in heldByPause.keys { heldByPause[address]!.removeAll { $0.sentinel == i } }
+        let actions = sentinels[i].state.restore(sentinels[i].flushed!, now: time(of: i))
+        perform(actions, by: i)
+        flushSave(i)  // the shell saves at its start
     }
 
     mutating func isolate(sentinel i: Int, from address: InstanceAddress) {
