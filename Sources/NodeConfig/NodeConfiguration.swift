@@ -106,6 +106,12 @@ public struct NodeConfiguration: Sendable, Hashable {
 extension NodeConfiguration {
     /// Reads and checks a node.yaml. Every error names the file, the line and the key.
     public init(parsing text: String, file: String) throws(NodeConfigError) {
+        // The YAML reader recurses once per level of nesting: refused before it runs out of stack
+        // (found by `scripts/fuzz config-node`: a line of 1,800 `{` overflowed it).
+        if let line = Self.lineNestingDeeper(than: Self.maxNesting, in: text) {
+            throw NodeConfigError(file: file, line: line, key: "",
+                                  message: "not valid here: collections nested deeper than \(Self.maxNesting) levels")
+        }
         let root: Node
         do {
             guard let node = try Yams.compose(yaml: text) else {
@@ -323,6 +329,60 @@ extension NodeConfiguration {
                 throw top.error("vip", "vip.mode direct sends clients to Redis itself, past the proxy that makes durability: replicated hold: use mode proxy")
             }
         }
+    }
+
+    /// No node.yaml nests more than a few levels; the reader's recursion is bounded well before
+    /// the stack (the fuzzer's ASan build overflowed at ~1,800).
+    static let maxNesting = 64
+
+    /// The line (1-based) where flow collections (`[`, `{`, outside quotes and comments) or block
+    /// indentation first nest deeper than `limit`; nil when they never do.
+    static func lineNestingDeeper(than limit: Int, in text: String) -> Int? {
+        var depth = 0
+        var line = 1
+        var quote: UInt8?
+        var comment = false
+        var previous: UInt8 = 0x0A
+        var indentation = 0
+        var atLineStart = true
+        for byte in text.utf8 {
+            if byte == 0x0A {
+                line += 1
+                comment = false
+                previous = byte
+                indentation = 0
+                atLineStart = true
+                continue
+            }
+            if atLineStart {
+                if byte == 0x20 {
+                    indentation += 1
+                    // Block nesting: each level indents at least one more space.
+                    if indentation > limit * 8 { return line }
+                    previous = byte
+                    continue
+                }
+                atLineStart = false
+            }
+            if comment { previous = byte; continue }
+            if let q = quote {
+                if byte == q { quote = nil }
+            } else {
+                switch byte {
+                // A quote opens a quoted scalar only where one may start (not `don't`).
+                case 0x27 where [0x20, 0x09, 0x0A, 0x5B, 0x7B, 0x2C, 0x3A].contains(previous): quote = byte
+                case 0x22 where [0x20, 0x09, 0x0A, 0x5B, 0x7B, 0x2C, 0x3A].contains(previous): quote = byte
+                case 0x23 where previous == 0x20 || previous == 0x09 || previous == 0x0A: comment = true
+                case 0x5B, 0x7B:
+                    depth += 1
+                    if depth > limit { return line }
+                case 0x5D, 0x7D: depth = max(0, depth - 1)
+                default: break
+                }
+            }
+            previous = byte
+        }
+        return nil
     }
 
     static func yamlError(_ error: YamlError, file: String) -> NodeConfigError {

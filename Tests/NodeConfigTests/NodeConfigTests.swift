@@ -1,6 +1,6 @@
 import AlertCore
 import Foundation
-import NodeConfig
+@testable import NodeConfig
 import Testing
 
 @Suite("node.yaml: reading and checking")
@@ -54,6 +54,23 @@ struct NodeConfigTests {
         let adopt = try Self.load("adopt-n2.yaml")
         #expect(adopt.group.name == "cache" && adopt.group.downAfterMilliseconds == 30_000)
         #expect(adopt.redis?.password == "my-redis-password" && adopt.monitor.bind == ["198.51.100.12", "127.0.0.1"])
+    }
+
+    @Test("collections nested past 64 levels are refused with the line, before the YAML reader recurses (the fuzzer's stack overflow); quotes and comments do not count")
+    func deepNesting() throws {
+        // The fuzzer's input had a line of ~1,800 `{`; 100,000 would overflow any stack.
+        let deep = Self.minimal + "extra:\n  x: " + String(repeating: "{", count: 100_000) + "\n"
+        let error = try #require(Self.error(deep))
+        let line = (Self.minimal + "extra:\n").filter { $0 == "\n" }.count + 1
+        #expect(error.line == line && error.message.contains("nested deeper than 64"), "\(error)")
+        let brackets = Self.minimal + "extra: [" + String(repeating: "[", count: 70) + "\n"
+        #expect(Self.error(brackets)?.message.contains("nested deeper") == true)
+        // Brackets in quotes, in comments and after a plain word's apostrophe are text.
+        let quoted = Self.minimal + "# " + String(repeating: "[", count: 100) + "\n"
+            + "# don't " + String(repeating: "{", count: 100) + "\n"
+        #expect(throws: Never.self) { _ = try NodeConfiguration(parsing: quoted, file: "node.yaml") }
+        #expect(NodeConfiguration.lineNestingDeeper(than: 64, in: "a: '" + String(repeating: "[", count: 100) + "'\n") == nil)
+        #expect(NodeConfiguration.lineNestingDeeper(than: 64, in: "a: don't\nb: " + String(repeating: "[", count: 65)) == 2)
     }
 
     @Test("defaults: quorum is a majority, down-after 5 s, the ports from group.nodes, VRRPv3 at 100 ms")
