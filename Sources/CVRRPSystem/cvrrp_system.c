@@ -128,23 +128,32 @@ int cvrrp_setup_ipv6(int fd) {
     return 0;
 }
 
+/* A sock_diag request for TCP sockets of `family`: a dump (NLM_F_DUMP) or one socket's destroy. */
+struct diag_request {
+    struct nlmsghdr nlh;
+    struct inet_diag_req_v2 req;
+};
+
+static void diag_request(struct diag_request *r, uint16_t type, uint16_t flags, uint32_t seq, int family,
+                         uint32_t states) {
+    memset(r, 0, sizeof *r);
+    r->nlh.nlmsg_len = sizeof *r;
+    r->nlh.nlmsg_type = type;
+    r->nlh.nlmsg_flags = flags;
+    r->nlh.nlmsg_seq = seq;
+    r->req.sdiag_family = (uint8_t)family;
+    r->req.sdiag_protocol = IPPROTO_TCP;
+    r->req.idiag_states = states;
+}
+
 int cvrrp_destroy_tcp(int family, const uint8_t *addr, uint16_t port) {
     size_t alen = family == AF_INET ? 4 : 16;
     int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
     if (fd < 0) return -errno;
     struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
-    struct {
-        struct nlmsghdr nlh;
-        struct inet_diag_req_v2 req;
-    } request;
-    memset(&request, 0, sizeof request);
-    request.nlh.nlmsg_len = sizeof request;
-    request.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-    request.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-    request.nlh.nlmsg_seq = 1;
-    request.req.sdiag_family = (uint8_t)family;
-    request.req.sdiag_protocol = IPPROTO_TCP;
-    request.req.idiag_states = ~(1u << 10);  /* every state but TCP_LISTEN (10) */
+    struct diag_request request;
+    /* every state but TCP_LISTEN (10) */
+    diag_request(&request, SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, 1, family, ~(1u << 10));
     if (sendto(fd, &request, sizeof request, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0) {
         int e = errno;
         close(fd);
@@ -185,18 +194,8 @@ int cvrrp_destroy_tcp(int family, const uint8_t *addr, uint16_t port) {
     }
     int destroyed = 0;
     for (size_t i = 0; i < count && !failure; i++) {
-        struct {
-            struct nlmsghdr nlh;
-            struct inet_diag_req_v2 req;
-        } destroy;
-        memset(&destroy, 0, sizeof destroy);
-        destroy.nlh.nlmsg_len = sizeof destroy;
-        destroy.nlh.nlmsg_type = SOCK_DESTROY;
-        destroy.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-        destroy.nlh.nlmsg_seq = (uint32_t)(2 + i);
-        destroy.req.sdiag_family = (uint8_t)family;
-        destroy.req.sdiag_protocol = IPPROTO_TCP;
-        destroy.req.idiag_states = ~0u;
+        struct diag_request destroy;
+        diag_request(&destroy, SOCK_DESTROY, NLM_F_REQUEST | NLM_F_ACK, (uint32_t)(2 + i), family, ~0u);
         destroy.req.id = ids[i];
         if (sendto(fd, &destroy, sizeof destroy, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0) {
             failure = -errno;
