@@ -64,6 +64,56 @@ scenario_sigstop() {  # a frozen master: backup takes over; the frozen one's VIP
   wait_for 8 "h1 preempts back after SIGCONT" only_holder h1 h1 h2
 }
 
+scenario_sigstop_clients() {  # a frozen master: once the backup is heard, its address guard resets the clients at the VIP and removes it; on SIGCONT it preempts back, re-announced
+  VERSION=3 INTERVAL=0.1 two_tandems
+  wait_for 5 "h1 master" only_holder h1 h1 h2
+  start_services h1 h2
+  # On h1 a server that accepts and never answers: from its client, what a frozen proxy is.
+  inns h1 python3 -c '
+import socket, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 7001)); s.listen(8); c, _ = s.accept(); time.sleep(60)
+' >/dev/null 2>&1 &
+  LAB_PIDS+=("$!")
+  sleep 0.3
+  # The client sends a request and waits up to 8 s for its answer.
+  inns h9 python3 -c '
+import socket, sys, time
+c = socket.create_connection((sys.argv[1], 7001), timeout=2); c.settimeout(8)
+c.sendall(b"PING\r\n"); print("sent %.3f" % time.time(), flush=True)
+try:
+    data = c.recv(64); print("closed %.3f" % time.time() if not data else "answered")
+except ConnectionResetError: print("reset %.3f" % time.time())
+except socket.timeout: print("timeout %.3f" % time.time())
+' "$LAB_VIP" > "$LAB_DIR/client.out" 2>&1 &
+  local client=$!
+  LAB_PIDS+=("$client")
+  wait_for 5 "the client's request sent" grep -q '^sent' "$LAB_DIR/client.out"
+  local t0; t0=$(now)
+  kill -STOP "$PID_h1"
+  wait_for 3 "h2 takes the VIP" holds_vip h2
+  # The address's own lifetime (3 s, renewed every second) would take 2-3 s: the guard does it
+  # once h2's advert is heard (MDI 0.36 s).
+  wait_for 3 "frozen h1's VIP removed" only_holder h2 h1 h2
+  local gone; gone=$(elapsed "$t0" "$(now)")
+  grep -q "tandem address-guard: tandem (pid $PID_h1) has said nothing for .* removed $LAB_VIP/24" "$LAB_DIR/h1.log" \
+    || lab_fail "h1's log does not show its guard taking the VIP away: $(grep address-guard "$LAB_DIR/h1.log" | tail -3)"
+  wait "$client" || true
+  local outcome; outcome=$(tail -1 "$LAB_DIR/client.out")
+  case "$outcome" in
+    reset*) ;;
+    *) lab_fail "the frozen node's client was not reset: $outcome" ;;
+  esac
+  lab_log "frozen master: VIP removed after ${gone}s, client reset after $(elapsed "$t0" "${outcome#reset }")s"
+  [ "$(who_answers)" = h2 ] || lab_fail "client does not reach h2 at the VIP while h1 is frozen"
+  kill -CONT "$PID_h1"
+  # h1 has the higher priority: h2's adverts make it re-add its VIP and announce it again.
+  wait_for 5 "h1 preempts back after SIGCONT" only_holder h1 h1 h2
+  local i answer=""
+  for i in $(seq 1 20); do answer=$(who_answers); [ "$answer" = h1 ] && break; sleep 0.1; done
+  [ "$answer" = h1 ] || lab_fail "after SIGCONT the client reaches '$answer' at the VIP, not h1 (not re-announced?)"
+}
+
 scenario_linkdown() {  # master's link down: FAULT there, backup takes over
   two_tandems
   wait_for 8 "h1 master" only_holder h1 h1 h2
@@ -1018,12 +1068,12 @@ assert d["daemon"] == "vrrp" and v["name"] == "VI_LAB" and v["state"] == "MASTER
   lab_log "metrics: h2 transitions $before -> $after"
 }
 
-ALL="sigkill sigterm sigstop linkdown nopreempt preemptdelay trackscript three v3 v3unicast
+ALL="sigkill sigterm sigstop sigstop_clients linkdown nopreempt preemptdelay trackscript three v3 v3unicast
   interop_v2_ka_master interop_v2_ka_backup interop_v2_unicast_ka_backup interop_v3_ka_master interop_v3_ka_backup
   interop_v3_unicast_ka_master interop_v3_unicast_ka_backup smtp ipv6 interop_ipv6 badpackets syncgroup stalevip scriptuser garp na metrics
   owners interop_owners_ka_first interop_owners_ka_second trackfile interop_trackfile_ka trackprocess
   interop_notify_ka reload interop_reload_ka reload_trackscript interop_reload_trackscript_ka reload_fifo interop_reload_fifo_ka reload_smtp interop_reload_smtp_ka"
-QUICK="sigterm v3 trackscript smtp badpackets stalevip scriptuser garp interop_v3_ka_master interop_v3_unicast_ka_backup interop_v2_ka_backup metrics interop_notify_ka reload"
+QUICK="sigterm v3 sigstop_clients trackscript smtp badpackets stalevip scriptuser garp interop_v3_ka_master interop_v3_unicast_ka_backup interop_v2_ka_backup metrics interop_notify_ka reload"
 
 scenarios=${*:-$ALL}
 [ "$scenarios" = quick ] && scenarios=$QUICK

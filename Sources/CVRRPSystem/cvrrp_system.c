@@ -146,7 +146,7 @@ static void diag_request(struct diag_request *r, uint16_t type, uint16_t flags, 
     r->req.idiag_states = states;
 }
 
-int cvrrp_destroy_tcp(int family, const uint8_t *addr, uint16_t port) {
+int cvrrp_destroy_tcp(int family, const uint8_t *addr, int port) {
     size_t alen = family == AF_INET ? 4 : 16;
     int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
     if (fd < 0) return -errno;
@@ -181,7 +181,7 @@ int cvrrp_destroy_tcp(int family, const uint8_t *addr, uint16_t port) {
             }
             if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY) continue;
             struct inet_diag_msg *msg = NLMSG_DATA(h);
-            if (ntohs(msg->id.idiag_sport) != port || memcmp(msg->id.idiag_src, addr, alen) != 0) continue;
+            if ((port >= 0 && ntohs(msg->id.idiag_sport) != port) || memcmp(msg->id.idiag_src, addr, alen) != 0) continue;
             if (count == capacity) {
                 size_t grown = capacity ? capacity * 2 : 64;
                 struct inet_diag_sockid *more = realloc(ids, grown * sizeof *ids);

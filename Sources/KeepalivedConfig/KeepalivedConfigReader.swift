@@ -104,6 +104,8 @@ struct KeepalivedConfigReader {
             case "vrrp_garp_master_delay": config.global.garpMasterDelay = try integer(s, try one(s), 0...3600)
             case "vrrp_garp_master_repeat": config.global.garpMasterRepeat = try integer(s, try one(s), 1...100)
             case "vrrp_garp_master_refresh": config.global.garpMasterRefresh = try integer(s, try one(s), 0...86400)
+            case "vrrp_garp_lower_prio_repeat": config.global.garpLowerPriorityRepeat = try integer(s, try one(s), 0...100)
+            case "vrrp_garp_lower_prio_delay": config.global.garpLowerPriorityDelay = try integer(s, try one(s), 0...3600)
             case "vrrp_garp_master_refresh_repeat": config.global.garpMasterRefreshRepeat = try integer(s, try one(s), 1...100)
             case "vrrp_skip_check_adv_addr": config.global.skipCheckAdvertAddresses = true
             case "tandem_http":
@@ -131,7 +133,7 @@ struct KeepalivedConfigReader {
                  "vrrp_no_swap", "checker_no_swap", "vrrp_priority", "checker_priority", "vrrp_rt_priority",
                  "checker_rt_priority", "max_auto_priority", "vrrp_lower_prio_no_advert",
                  "vrrp_higher_prio_send_advert", "vrrp_check_unicast_src", "vrrp_min_garp", "vrrp_garp_interval",
-                 "vrrp_gna_interval", "vrrp_garp_lower_prio_repeat", "vrrp_garp_lower_prio_delay", "vrrp_startup_delay":
+                 "vrrp_gna_interval", "vrrp_startup_delay":
                 warn(s, "global_defs '\(s.keyword)' is not supported by tandem vrrp; ignored")
             default:
                 warn(s, "unknown global_defs keyword '\(s.keyword)' ignored")
@@ -305,6 +307,8 @@ struct KeepalivedConfigReader {
             case "garp_master_delay": instance.garpMasterDelay = try integer(s, try one(s), 0...3600)
             case "garp_master_repeat": instance.garpMasterRepeat = try integer(s, try one(s), 1...100)
             case "garp_master_refresh": instance.garpMasterRefresh = try integer(s, try one(s), 0...86400)
+            case "garp_lower_prio_repeat": instance.garpLowerPriorityRepeat = try integer(s, try one(s), 0...100)
+            case "garp_lower_prio_delay": instance.garpLowerPriorityDelay = try integer(s, try one(s), 0...3600)
             case "garp_master_refresh_repeat": instance.garpMasterRefreshRepeat = try integer(s, try one(s), 1...100)
             case "down_timer_adverts": instance.downTimerAdverts = try integer(s, try one(s), 1...100)
             case "lower_prio_no_advert": instance.lowerPriorityNoAdvert = try flag(s)
@@ -313,8 +317,8 @@ struct KeepalivedConfigReader {
                 break  // no effect here: tandem never filters traffic to the addresses
             case "use_vmac", "vmac_xmit_base", "use_ipvlan", "native_ipv6", "virtual_routes", "virtual_rules",
                  "track_bfd",
-                 "strict_mode", "check_unicast_src", "higher_prio_send_advert", "garp_lower_prio_repeat",
-                 "garp_lower_prio_delay", "promote_secondaries", "unicast_ttl", "old_unicast_checksum", "kernel_rx_buf_size",
+                 "strict_mode", "check_unicast_src", "higher_prio_send_advert",
+                 "promote_secondaries", "unicast_ttl", "old_unicast_checksum", "kernel_rx_buf_size",
                  "skip_check_adv_addr", "linkbeat_use_polling", "notify_priority_changes", "track_src_ip":
                 warn(s, "vrrp_instance '\(s.keyword)' is not supported by tandem vrrp; ignored")
             default:

@@ -37,6 +37,10 @@ public struct GlobalDefinitions: Sendable {
     public var garpMasterRepeat: Int = 5
     public var garpMasterRefresh: Int = 0
     public var garpMasterRefreshRepeat: Int = 1
+    /// `vrrp_garp_lower_prio_repeat` / `vrrp_garp_lower_prio_delay` (seconds); nil: as
+    /// `vrrp_garp_master_repeat` / `vrrp_garp_master_delay`, keepalived's default.
+    public var garpLowerPriorityRepeat: Int?
+    public var garpLowerPriorityDelay: Int?
     public var skipCheckAdvertAddresses = false
     /// `smtp_alert`: the default for VRRP instances and checkers.
     public var smtpAlert: Bool?
@@ -180,6 +184,9 @@ public struct VRRPInstanceConfig: Sendable {
     public var garpMasterRepeat: Int?
     public var garpMasterRefresh: Int?
     public var garpMasterRefreshRepeat: Int?
+    /// `garp_lower_prio_repeat` / `garp_lower_prio_delay`; nil: the global ones.
+    public var garpLowerPriorityRepeat: Int?
+    public var garpLowerPriorityDelay: Int?
     public var downTimerAdverts = 3
     public var lowerPriorityNoAdvert = false
     public var dontTrackPrimary = false

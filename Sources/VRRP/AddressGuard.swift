@@ -59,12 +59,14 @@ public struct Farewell: Hashable, Sendable {
 /// What the daemon tells its guard, one line each:
 /// - `+ IFINDEX ADDRESS PREFIX VRID` (now held) and `- IFINDEX ADDRESS PREFIX VRID` (released);
 /// - `a VRID INTERFACE 4|6 m|u SOURCE DEADLINE_MS DESTINATION HEX` (the priority-0 advert to
-///   send to DESTINATION if we die; one line per destination) and `a- VRID` (no longer master).
+///   send to DESTINATION if we die; one line per destination) and `a- VRID` (no longer master);
+/// - `h` (alive: sent with each advert while master; see `SilenceWatch`).
 public enum AddressGuardMessage: Hashable, Sendable {
     case hold(GuardedAddress)
     case release(GuardedAddress)
     case farewell(Farewell)
     case forget(vrid: UInt8)
+    case alive
 
     /// The line(s), each ending in a newline (a farewell: one per destination).
     public var line: String {
@@ -72,6 +74,7 @@ public enum AddressGuardMessage: Hashable, Sendable {
         case .hold(let a): return "+ \(a.interface) \(a.address) \(a.prefixLength) \(a.vrid)\n"
         case .release(let a): return "- \(a.interface) \(a.address) \(a.prefixLength) \(a.vrid)\n"
         case .forget(let vrid): return "a- \(vrid)\n"
+        case .alive: return "h\n"
         case .farewell(let f):
             let head = "a \(f.vrid) \(f.interface) \(f.family == .ipv4 ? 4 : 6) \(f.multicast ? "m" : "u") \(f.source) \(f.deadlineMilliseconds)"
             return f.adverts.sorted { $0.key < $1.key }.map { destination, bytes in
@@ -92,6 +95,9 @@ public enum AddressGuardMessage: Hashable, Sendable {
                   prefix <= (address.family == .ipv4 ? 32 : 128), let vrid = UInt8(fields[4]) else { return nil }
             let guarded = GuardedAddress(address: address, prefixLength: prefix, interface: index, vrid: vrid)
             self = kind == "+" ? .hold(guarded) : .release(guarded)
+        case "h":
+            guard fields.count == 1 else { return nil }
+            self = .alive
         case "a-":
             guard fields.count == 2, let vrid = UInt8(fields[1]) else { return nil }
             self = .forget(vrid: vrid)
@@ -149,6 +155,7 @@ public struct GuardedSet: Sendable {
         case .hold(let a): if !held.contains(a) { held.append(a) }
         case .release(let a): held.removeAll { $0 == a }
         case .forget(let vrid): farewells[vrid] = nil
+        case .alive: break
         case .farewell(let f):
             if var known = farewells[f.vrid], known.interface == f.interface, known.family == f.family,
                known.multicast == f.multicast, known.source == f.source {
@@ -182,8 +189,8 @@ public struct GuardedSet: Sendable {
 /// instance's Master_Down_Interval later). Without it such an address stays until its lifetime
 /// runs out (3 s), beside the new holder's. The child reads what is held from a socket whose
 /// other end only this process has (close-on-exec, so no other child keeps it open); end of
-/// file there means we are gone. A SIGSTOPped daemon keeps its end open: then the lifetime is
-/// what removes the address.
+/// file there means we are gone. A SIGSTOPped daemon keeps its end open: the guard takes its
+/// addresses away once it has been silent and a backup has claimed them (`SilenceWatch`).
 public final class AddressGuard {
     private let socket: Int32
     public let pid: pid_t
@@ -237,6 +244,10 @@ public final class AddressGuard {
         send(.farewell(farewell))
     }
 
+    /// The daemon runs: said with each advert while master, so the guard can tell a frozen
+    /// daemon from a running one (`SilenceWatch`).
+    public func alive() { send(.alive) }
+
     /// No longer master of `vrid`: nothing to send for it.
     public func forgetFarewell(vrid: UInt8) {
         guard farewellSent.removeValue(forKey: vrid) != nil else { return }
@@ -267,21 +278,58 @@ public func runAddressGuard(log: (String) -> Void) -> Int32 {
     var set = GuardedSet()
     var pending: [UInt8] = []
     var buffer = [UInt8](repeating: 0, count: 65536)
+    // A daemon that is there but does not run (SIGSTOP): see SilenceWatch.
+    let clock = ContinuousClock()
+    let origin = clock.now
+    func elapsed() -> Duration { origin.duration(to: clock.now) }
+    var watch = SilenceWatch(now: elapsed())
+    var listeners: [UInt8: (farewell: Farewell, socket: VRRPSocket?)] = [:]
     while true {
-        let n = buffer.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
-        if n < 0 && errno == EINTR { continue }
-        if n <= 0 { break }
-        pending += buffer[0..<n]
-        while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
-            let line = String(decoding: pending[..<newline], as: UTF8.self)
-            pending.removeSubrange(...newline)
-            if let message = AddressGuardMessage(line: line) {
-                set.apply(message)
-            } else {
-                log("ignored a malformed line: \(line.prefix(80).debugDescription)")
+        let wanted = watch.listening(set, now: elapsed())
+        listeners = listeners.filter { vrid, listener in wanted.contains(listener.farewell) }
+        for farewell in wanted where listeners[farewell.vrid] == nil {
+            do {
+                listeners[farewell.vrid] = (farewell, try VRRPSocket(
+                    family: farewell.family, interface: try NetworkInterface(name: farewell.interface),
+                    multicast: farewell.multicast, bindAddress: farewell.multicast ? nil : farewell.source))
+            } catch {
+                listeners[farewell.vrid] = (farewell, nil)  // said once, until the farewell changes
+                log("tandem (pid \(parent)) is silent, but VRID \(farewell.vrid)'s adverts cannot be heard here (\(error)): its addresses stay until their lifetime ends")
             }
         }
-        if pending.count > 8192 { pending.removeAll() }  // no newline in 8 KiB: not ours
+        let order = listeners.keys.sorted()
+        var fds = [pollfd(fd: 0, events: Int16(POLLIN), revents: 0)]
+        fds += order.compactMap { listeners[$0]!.socket.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) } }
+        let timeout = watch.nextChange(set, now: elapsed()).map { Int32(clamping: max(1, (($0 - elapsed()).wholeMilliseconds + 1))) } ?? -1
+        if poll(&fds, nfds_t(fds.count), timeout) < 0 && errno != EINTR { break }
+        if fds[0].revents != 0 {
+            let n = buffer.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            watch.daemonSpoke(now: elapsed())
+            pending += buffer[0..<n]
+            while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = String(decoding: pending[..<newline], as: UTF8.self)
+                pending.removeSubrange(...newline)
+                if let message = AddressGuardMessage(line: line) {
+                    set.apply(message)
+                } else {
+                    log("ignored a malformed line: \(line.prefix(80).debugDescription)")
+                }
+            }
+            if pending.count > 8192 { pending.removeAll() }  // no newline in 8 KiB: not ours
+        }
+        for vrid in order {
+            guard let (farewell, socket) = listeners[vrid], let socket else { continue }
+            while let packet = socket.receive() {
+                guard case .success(let advert) = VRRPAdvert.decode(packet.payload, family: farewell.family,
+                                                                    source: packet.source, destination: packet.destination) else { continue }
+                let silent = elapsed() - watch.lastHeard
+                let taken = watch.heard(advert, from: packet.source, set: set, now: elapsed())
+                guard !taken.isEmpty else { continue }
+                takeAway(taken, because: "tandem (pid \(parent)) has said nothing for \(silent.wholeMilliseconds) ms and VRID \(vrid)'s new master \(packet.source) is heard", log: log)
+            }
+        }
     }
     let (removeNow, handovers) = set.endOfLife
     guard !removeNow.isEmpty || !handovers.isEmpty else { return 0 }
@@ -307,7 +355,6 @@ public func runAddressGuard(log: (String) -> Void) -> Int32 {
     }
     remove(removeNow, "")
     // Hand over: the priority-0 advert, then wait for the new master's (or the deadline).
-    let clock = ContinuousClock()
     let start = clock.now
     var waiting: [(farewell: Farewell, addresses: [GuardedAddress], socket: VRRPSocket?, deadline: ContinuousClock.Instant)] = []
     for (farewell, addresses) in handovers {
@@ -350,6 +397,31 @@ public func runAddressGuard(log: (String) -> Void) -> Int32 {
         _ = poll(&fds, nfds_t(fds.count), Int32(max(0, min(1000, untilNext.wholeMilliseconds + 1))))
     }
     return failed ? 1 : 0
+}
+
+/// A silent daemon's addresses taken away (SilenceWatch): every TCP connection at each reset
+/// while the address is still here (its peer gets an RST now), then the address removed.
+private func takeAway(_ addresses: [GuardedAddress], because why: String, log: (String) -> Void) {
+    let netlink: AddressNetlink
+    do {
+        netlink = try AddressNetlink()
+    } catch {
+        log("\(why), but its addresses stay until their lifetime ends: \(error)")
+        return
+    }
+    for a in addresses {
+        var reset = ""
+        switch resetTCPConnections(localAddress: a.address, port: nil) {
+        case .success(let count): reset = count > 0 ? "reset \(count) connection(s) at \(a.address), " : ""
+        case .failure(let error): reset = "cannot reset the connections at \(a.address) (\(error)), "
+        }
+        do {
+            let removed = try netlink.remove(a.address, prefixLength: a.prefixLength, interface: a.interface)
+            log("\(why): \(reset)\(removed ? "removed \(a)" : "\(a) was gone already")")
+        } catch {
+            log("\(why): \(reset)cannot remove \(a): \(error)")
+        }
+    }
 }
 
 extension Duration {

@@ -17,6 +17,7 @@ extension VRRPDaemon {
         for action in actions {
             switch action {
             case .sendAdvert(let priority):
+                if priority > 0 { guardian?.alive() }
                 let instance = instances[i]
                 let advert = self.advert(i, priority: priority)
                 for destination in instance.destinations {

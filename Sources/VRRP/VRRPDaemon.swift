@@ -313,7 +313,10 @@ public final class VRRPDaemon: @unchecked Sendable {
             garpDelay: .seconds(config.garpMasterDelay ?? global.garpMasterDelay),
             garpRefresh: refresh > 0 ? .seconds(refresh) : nil,
             garpRefreshRepeat: config.garpMasterRefreshRepeat ?? global.garpMasterRefreshRepeat,
-            advertOnLowerPriority: !config.lowerPriorityNoAdvert, addressRefresh: VRRPDaemon.refreshInterval,
+            advertOnLowerPriority: !config.lowerPriorityNoAdvert,
+            garpLowerPriorityRepeat: config.garpLowerPriorityRepeat ?? global.garpLowerPriorityRepeat ?? global.garpMasterRepeat,
+            garpLowerPriorityDelay: .seconds(config.garpLowerPriorityDelay ?? global.garpLowerPriorityDelay ?? global.garpMasterDelay),
+            addressRefresh: VRRPDaemon.refreshInterval,
             tracked: tracked)
         return Instance(
             config: config, core: VRRPInstance(settings: settings), filter: filter, socket: socket, interface: interface,

@@ -34,6 +34,13 @@ public struct VRRPInstanceSettings: Sendable {
     public var garpRefreshRepeat: Int
     /// keepalived's default: a master answers a lower-priority advert with one of its own.
     public var advertOnLowerPriority: Bool
+    /// Gratuitous ARPs / unsolicited NAs a master sends when it hears a lower-priority advert, to
+    /// take the clients' caches back from the speaker that sent it (`garp_lower_prio_repeat`;
+    /// keepalived's default: `garp_master_repeat`'s); zero for none.
+    public var garpLowerPriorityRepeat: Int
+    /// Delay of that burst's second one (`garp_lower_prio_delay`; default `garp_master_delay`'s);
+    /// zero for none.
+    public var garpLowerPriorityDelay: Duration
     /// How often the virtual addresses' lifetimes are renewed while master (nil: never).
     public var addressRefresh: Duration?
     /// Tracked objects (scripts, interfaces) with their weights; weight 0 means FAULT when down.
@@ -43,8 +50,8 @@ public struct VRRPInstanceSettings: Sendable {
         name: String, version: VRRPVersion = .v2, vrid: UInt8, priority: UInt8 = 100, intervalCentiseconds: Int = 100,
         primaryAddress: IPAddress, initialMaster: Bool = false, preempt: Bool = true, preemptDelay: Duration = .zero,
         downTimerAdverts: Int = 3, garpRepeat: Int = 5, garpDelay: Duration = .seconds(5), garpRefresh: Duration? = nil,
-        garpRefreshRepeat: Int = 1, advertOnLowerPriority: Bool = true, addressRefresh: Duration? = nil,
-        tracked: [TrackedObject] = []
+        garpRefreshRepeat: Int = 1, advertOnLowerPriority: Bool = true, garpLowerPriorityRepeat: Int? = nil,
+        garpLowerPriorityDelay: Duration? = nil, addressRefresh: Duration? = nil, tracked: [TrackedObject] = []
     ) {
         self.name = name
         self.version = version
@@ -61,6 +68,8 @@ public struct VRRPInstanceSettings: Sendable {
         self.garpRefresh = garpRefresh
         self.garpRefreshRepeat = garpRefreshRepeat
         self.advertOnLowerPriority = advertOnLowerPriority
+        self.garpLowerPriorityRepeat = garpLowerPriorityRepeat ?? garpRepeat
+        self.garpLowerPriorityDelay = garpLowerPriorityDelay ?? garpDelay
         self.addressRefresh = addressRefresh
         self.tracked = tracked
     }
@@ -148,6 +157,7 @@ public struct VRRPInstance: Sendable {
     private var masterDownTimer: Duration?
     private var preemptDeadline: Duration?
     private var garpSecondBurst: Duration?
+    private var garpLowerPrioritySecondBurst: Duration?
     private var garpRefreshTimer: Duration?
     private var addressRefreshTimer: Duration?
 
@@ -171,7 +181,7 @@ public struct VRRPInstance: Sendable {
 
     /// The earliest deadline the shell must wake up for (then send `.timer`).
     public var nextDeadline: Duration? {
-        [advertTimer, masterDownTimer, garpSecondBurst, garpRefreshTimer, addressRefreshTimer].compactMap { $0 }.min()
+        [advertTimer, masterDownTimer, garpSecondBurst, garpLowerPrioritySecondBurst, garpRefreshTimer, addressRefreshTimer].compactMap { $0 }.min()
     }
 
     /// The Master_Down_Timer's deadline, while Backup.
@@ -381,6 +391,15 @@ public struct VRRPInstance: Sendable {
                 actions += [.log("received lower priority \(advert.priority) advert from \(from): forcing a new election"),
                             .sendAdvert(priority: mine)]
             }
+            // Another speaker believed itself master: it may have taken the clients' ARP caches
+            // (keepalived re-announces, garp_lower_prio_repeat), and our addresses may be gone
+            // meanwhile — a frozen tandem's address guard takes them away once that speaker is
+            // heard; they come back here, before the announcement.
+            actions.append(.refreshVirtualAddresses)
+            if settings.garpLowerPriorityRepeat > 0 {
+                actions.append(.sendGratuitous(count: settings.garpLowerPriorityRepeat))
+                if settings.garpLowerPriorityDelay > .zero { garpLowerPrioritySecondBurst = now + settings.garpLowerPriorityDelay }
+            }
             return actions
 
         case .initialize, .fault, .stopped:
@@ -413,6 +432,10 @@ public struct VRRPInstance: Sendable {
             if let due = garpSecondBurst, due <= now {
                 actions.append(.sendGratuitous(count: settings.garpRepeat))
                 garpSecondBurst = nil
+            }
+            if let due = garpLowerPrioritySecondBurst, due <= now {
+                actions.append(.sendGratuitous(count: settings.garpLowerPriorityRepeat))
+                garpLowerPrioritySecondBurst = nil
             }
             if let due = garpRefreshTimer, due <= now, let every = settings.garpRefresh {
                 actions.append(.sendGratuitous(count: settings.garpRefreshRepeat))
@@ -470,6 +493,7 @@ public struct VRRPInstance: Sendable {
         masterDownTimer = nil
         preemptDeadline = nil
         garpSecondBurst = nil
+        garpLowerPrioritySecondBurst = nil
         garpRefreshTimer = nil
         addressRefreshTimer = nil
     }

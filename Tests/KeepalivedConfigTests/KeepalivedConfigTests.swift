@@ -115,6 +115,8 @@ struct KeepalivedConfigTests {
                 notify "/usr/local/bin/notify.sh" nobody
                 notify_master_rx_lower_pri /usr/local/bin/cloud-ip.sh
                 garp_master_delay 2
+                garp_lower_prio_repeat 0
+                garp_lower_prio_delay 7
             }
             vrrp_instance B
             {
@@ -140,6 +142,8 @@ struct KeepalivedConfigTests {
         #expect(a.notifyMasterRxLowerPriority?.command == "/usr/local/bin/cloud-ip.sh")
         #expect(config.warnings.isEmpty, "\(config.warnings)")
         #expect(a.garpMasterDelay == 2)
+        #expect(a.garpLowerPriorityRepeat == 0 && a.garpLowerPriorityDelay == 7)
+        #expect(config.instances[1].garpLowerPriorityRepeat == nil)  // the global one, by default garp_master_repeat's
         #expect(config.global.scriptUser?.user == "nobody" && config.global.scriptUser?.group == "nogroup")
         #expect(config.global.enableScriptSecurity)
         let b = config.instances[1]
@@ -154,6 +158,8 @@ struct KeepalivedConfigTests {
         ("vrrp_instance A {\n virtual_router_id 5\n}\n", 1, "has no 'interface'"),
         ("vrrp_instance A {\n interface eth0\n}\n", 1, "has no 'virtual_router_id'"),
         ("vrrp_instance A {\n interface eth0\n virtual_router_id 5\n priority x\n}\n", 4, "'priority'"),
+        ("vrrp_instance A {\n interface eth0\n virtual_router_id 5\n garp_lower_prio_repeat -1\n}\n", 4, "garp_lower_prio_repeat"),
+        ("global_defs {\n vrrp_garp_lower_prio_delay 99999\n}\n", 2, "vrrp_garp_lower_prio_delay"),
         ("vrrp_instance A {\n interface eth0\n virtual_router_id 5\n state SLAVE\n}\n", 4, "state must be MASTER or BACKUP"),
         ("vrrp_instance A {\n interface eth0\n virtual_router_id 5\n virtual_ipaddress {\n 10.0.0.300\n }\n}\n", 5, "not an IP address"),
         // Found by the config fuzzer: an address that is only a prefix ("/24") trapped.

@@ -209,6 +209,47 @@ struct VRRPInstanceTests {
         #expect(yielded.contains(.transition(from: .master, to: .backup, priority: 100)))
     }
 
+    /// keepalived's master re-announces its addresses when it hears a lower-priority master
+    /// (garp_lower_prio_repeat, default garp_master_repeat; again after garp_lower_prio_delay);
+    /// tandem also re-adds them first — a frozen tandem's address guard may have taken them away.
+    @Test("a master hearing a lower priority re-adds and re-announces its addresses, again after garp_lower_prio_delay")
+    func lowerPriorityReannounces() {
+        var base = settings()
+        base.garpDelay = .zero
+        var h = Harness(base)
+        h.send(.start)
+        h.advance(to: .seconds(4))
+        #expect(h.instance.state == .master)
+        let lower = VRRPAdvert(version: .v2, vrid: 51, priority: 50, intervalCentiseconds: 100, addresses: [])
+        let heard = h.send(.advert(lower, from: peer))
+        #expect(heard.contains(.refreshVirtualAddresses))
+        #expect(heard.contains(.sendGratuitous(count: 5)))  // garp_master_repeat's default
+        #expect(heard.firstIndex(of: .refreshVirtualAddresses)! < heard.firstIndex(of: .sendGratuitous(count: 5))!)
+        #expect(h.instance.state == .master)
+
+        var tuned = settings()
+        tuned.garpDelay = .zero
+        tuned.garpLowerPriorityRepeat = 2
+        tuned.garpLowerPriorityDelay = .seconds(3)
+        h = Harness(tuned)
+        h.send(.start)
+        h.advance(to: .seconds(4))
+        #expect(h.send(.advert(lower, from: peer)).contains(.sendGratuitous(count: 2)))
+        let mark = h.log.count
+        h.advance(to: .milliseconds(6900))
+        #expect(!h.log[mark...].contains { $0.1 == .sendGratuitous(count: 2) })
+        h.advance(to: .milliseconds(7100))
+        #expect(h.log[mark...].filter { $0.1 == .sendGratuitous(count: 2) }.count == 1)
+
+        tuned.garpLowerPriorityRepeat = 0
+        h = Harness(tuned)
+        h.send(.start)
+        h.advance(to: .seconds(4))
+        let none = h.send(.advert(lower, from: peer))
+        #expect(none.contains(.refreshVirtualAddresses))
+        #expect(!none.contains { if case .sendGratuitous = $0 { true } else { false } })
+    }
+
     @Test("preempt: a higher-priority backup takes over from a lower master after MDI")
     func preempt() {
         var h = Harness(settings(priority: 200))

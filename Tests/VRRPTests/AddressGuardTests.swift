@@ -14,7 +14,7 @@ import VRRPCore
     }
 
     @Test func linesRoundTrip() {
-        for message in [AddressGuardMessage.hold(vip), .release(vip), .hold(vip6), .release(vip6), .forget(vrid: 51), .farewell(farewell())] {
+        for message in [AddressGuardMessage.hold(vip), .release(vip), .hold(vip6), .release(vip6), .forget(vrid: 51), .farewell(farewell()), .alive] {
             #expect(message.line.hasSuffix("\n"))
             #expect(AddressGuardMessage(line: message.line.dropLast()) == message)
         }
@@ -32,7 +32,7 @@ import VRRPCore
     @Test(arguments: ["", "+", "+ 2 10.0.0.100 24", "* 2 10.0.0.100 24 1", "+ 0 10.0.0.100 24 1", "+ -1 10.0.0.100 24 1",
                       "+ x 10.0.0.100 24 1", "+ 2 10.0.0.300 24 1", "+ 2 10.0.0.100 33 1", "+ 2 fd00::1 129 1",
                       "+ 2 10.0.0.100 -1 1", "+ 2 10.0.0.100 24 256", "+ 2 10.0.0.100 24 1 extra", "+ 99999999999 10.0.0.100 24 1",
-                      "a- x", "a-", "a 51 eth0 4 m 10.0.0.1 310 224.0.0.18", "a 51 eth0 4 m 10.0.0.1 310 224.0.0.18 abc",
+                      "a- x", "a-", "h 1", "hh", "a 51 eth0 4 m 10.0.0.1 310 224.0.0.18", "a 51 eth0 4 m 10.0.0.1 310 224.0.0.18 abc",
                       "a 51 eth0 4 m 10.0.0.1 310 224.0.0.18 zz", "a 51 eth0 4 m 10.0.0.1 310 ff02::12 31", "a 51 eth0 5 m 10.0.0.1 310 224.0.0.18 31",
                       "a 51 eth0 4 x 10.0.0.1 310 224.0.0.18 31", "a 51 eth0 4 m 10.0.0.1 -1 224.0.0.18 31", "a 51 eth0 4 m 10.0.0.1 99999 224.0.0.18 31",
                       "a 51 averyveryverylonginterfacename 4 m 10.0.0.1 310 224.0.0.18 31", "a 51 eth0 4 m 10.0.0.1 310 224.0.0.18 ",
@@ -72,6 +72,51 @@ import VRRPCore
     }
 
     /// The new master is another speaker of the same VRID with a priority above 0.
+    /// A frozen daemon's addresses: listened for after half its Master_Down_Interval of silence,
+    /// taken away (once) when another master of the VRID is heard after two thirds of it; a word
+    /// from the daemon ends it all.
+    @Test func silentDaemonsAddressesAreTakenAwayOnceAnotherMasterIsHeard() {
+        var set = GuardedSet()
+        set.apply(.farewell(farewell(vrid: 51, deadline: 360)))
+        set.apply(.hold(vip))
+        set.apply(.hold(other))  // VRID 53: no farewell (not master of it), not watched
+        let backup = IPAddress("10.0.0.2")!
+        let advert = { (vrid: UInt8, priority: UInt8) in
+            VRRPAdvert(version: .v3, vrid: vrid, priority: priority, intervalCentiseconds: 10, addresses: [IPAddress("10.0.0.100")!])
+        }
+        var watch = SilenceWatch(now: .zero)
+        #expect(watch.listening(set, now: .milliseconds(179)).isEmpty)
+        #expect(watch.nextChange(set, now: .milliseconds(100)) == .milliseconds(180))
+        #expect(watch.listening(set, now: .milliseconds(180)).map(\.vrid) == [51])
+        #expect(watch.nextChange(set, now: .milliseconds(180)) == nil)
+        // Heard too soon (a running daemon's backup could be answered still): nothing.
+        #expect(watch.heard(advert(51, 100), from: backup, set: set, now: .milliseconds(239)).isEmpty)
+        // Our own advert, a leaving one, another VRID's: nothing.
+        #expect(watch.heard(advert(51, 100), from: IPAddress("10.0.0.1")!, set: set, now: .milliseconds(300)).isEmpty)
+        #expect(watch.heard(advert(51, 0), from: backup, set: set, now: .milliseconds(300)).isEmpty)
+        #expect(watch.heard(advert(53, 100), from: backup, set: set, now: .milliseconds(300)).isEmpty)
+        // The backup's claim: VRID 51's addresses, once.
+        #expect(watch.heard(advert(51, 100), from: backup, set: set, now: .milliseconds(300)) == [vip])
+        #expect(watch.heard(advert(51, 100), from: backup, set: set, now: .milliseconds(400)).isEmpty)
+        #expect(watch.listening(set, now: .milliseconds(400)).isEmpty)
+        // The daemon speaks again: watched afresh from then on.
+        watch.daemonSpoke(now: .milliseconds(1000))
+        #expect(watch.takenAway.isEmpty)
+        #expect(watch.listening(set, now: .milliseconds(1100)).isEmpty)
+        #expect(watch.heard(advert(51, 100), from: backup, set: set, now: .milliseconds(1100)).isEmpty)
+        #expect(watch.heard(advert(51, 100), from: backup, set: set, now: .milliseconds(1240)) == [vip])
+        // No longer master (farewell forgotten) or nothing held: nothing watched.
+        var backupSet = set
+        backupSet.apply(.forget(vrid: 51))
+        #expect(SilenceWatch(now: .zero).listening(backupSet, now: .seconds(10)).isEmpty)
+        var fresh = SilenceWatch(now: .zero)
+        let heardAsBackup = fresh.heard(advert(51, 100), from: backup, set: backupSet, now: .seconds(10))
+        #expect(heardAsBackup.isEmpty)
+        var released = set
+        released.apply(.release(vip))
+        #expect(SilenceWatch(now: .zero).listening(released, now: .seconds(10)).isEmpty)
+    }
+
     @Test func newMasterIsAnotherSpeakerOfTheVRID() {
         let f = farewell(vrid: 51)
         let advert = { (vrid: UInt8, priority: UInt8) in

@@ -25,7 +25,7 @@ ssize_t cvrrp_recv6(int fd, uint8_t *buf, size_t len, uint8_t src[16], uint8_t d
 int cvrrp_setup_ipv6(int fd);
 
 /// SOCK_DESTROY on every TCP socket, listeners excepted, whose local address is `addr` (4 bytes
-/// for AF_INET, 16 for AF_INET6, network order) and local port `port`: the kernel closes each
+/// for AF_INET, 16 for AF_INET6, network order) and local port `port` (any for a negative one): the kernel closes each
 /// and sends its peer an RST. Returns how many were destroyed, or -errno.
-int cvrrp_destroy_tcp(int family, const uint8_t *addr, uint16_t port);
+int cvrrp_destroy_tcp(int family, const uint8_t *addr, int port);
 #endif
