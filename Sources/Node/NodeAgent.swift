@@ -291,6 +291,7 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
                     $0.groupEpoch = view.epoch
                     $0.groupInFailover = view.inFailover
                     $0.groupMasterHealthy = view.healthy
+                    $0.groupMasterAnsweredAt = view.answeredAgo.map { status.now() - $0 }
                 }
             }
             if c.redis?.supervise == true {

@@ -39,7 +39,7 @@ func decisionLoop(settings: NodeState.Settings, every tick: Int64, status: NodeS
         // The local monitor's view first: a peer heard again may unfence this node, and that
         // decision must see a failover the local monitor has under way (NodeState's keepFence).
         actions += core.handle(.groupMaster(seen.groupMaster, epoch: seen.groupEpoch, inFailover: seen.groupInFailover), now: now)
-        actions += core.handle(.groupMasterHealthy(seen.groupMasterHealthy), now: now)
+        actions += core.handle(.groupMasterHealthy(seen.groupMasterHealthy, answeredAt: seen.groupMasterAnsweredAt), now: now)
         for (node, at) in seen.lastPong where at > (fedPongs[node] ?? -1) {
             fedPongs[node] = at
             actions += core.handle(.heardFrom(node: node, at: at), now: now)

@@ -137,6 +137,8 @@ struct MasterView: Sendable {
     var epoch: Int64
     var healthy: Bool
     var inFailover = false
+    /// Milliseconds since the master last answered the monitor's PING (`last-ok-ping-reply`).
+    var answeredAgo: Int64?
 }
 
 func masterView(_ reply: RESPValue) -> MasterView? {
@@ -150,7 +152,8 @@ func masterView(_ reply: RESPValue) -> MasterView? {
     guard let host = fields["ip"], let port = fields["port"], let flags = fields["flags"] else { return nil }
     return MasterView(master: "\(host):\(port)", epoch: Int64(fields["config-epoch"] ?? "") ?? 0,
                       healthy: flags.split(separator: ",").allSatisfy { $0 == "master" },
-                      inFailover: flags.split(separator: ",").contains("failover_in_progress"))
+                      inFailover: flags.split(separator: ",").contains("failover_in_progress"),
+                      answeredAgo: fields["last-ok-ping-reply"].flatMap { Int64($0) }.map { max(0, $0) })
 }
 
 /// Whether a `SENTINEL REPLICAS` reply lists a replica that answers (neither down nor

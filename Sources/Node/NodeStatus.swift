@@ -30,6 +30,8 @@ final class NodeStatus: Sendable {
         var groupEpoch: Int64 = 0
         var groupInFailover = false
         var groupMasterHealthy = true
+        /// When the group's master last answered the local monitor (`status.now()`'s clock).
+        var groupMasterAnsweredAt: Int64?
         /// `redis.supervise`: a replica of the group's master answers the local monitor.
         var groupReplicaAnswers = false
         var peerViews: [String: MasterView] = [:]

@@ -38,8 +38,9 @@ public struct NodeState: Sendable, Hashable {
         /// The local Redis's role, from its last INFO/ROLE (or `.down` when it did not answer).
         case localRedis(RedisRole)
         /// Whether the local monitor sees the group's master healthy (no s_down/o_down, no
-        /// failover in progress).
-        case groupMasterHealthy(Bool)
+        /// failover in progress), and when it last answered the monitor's PING (SENTINEL
+        /// MASTER's `last-ok-ping-reply`, on this clock; nil: not known).
+        case groupMasterHealthy(Bool, answeredAt: Int64? = nil)
         /// The local proxy is (not) serving.
         case proxyUp(Bool)
         /// Another node advertised itself as the VIP's holder (a VRRP advert with a priority
@@ -99,8 +100,11 @@ public struct NodeState: Sendable, Hashable {
         /// Every member's Redis (`host:port`) by node name (data nodes).
         public var redisOfNode: [String: String] = [:]
         /// direct: a master's node agent silent this long (its Redis still healthy) has the
-        /// master moved away. At least the VIP's address lifetime (3 s), so the silent node's
-        /// address has expired before another node claims it.
+        /// master moved away: down-after, as for a silent Redis. The silent node's address goes
+        /// when the new master's node claims it: a killed agent's address guard removed it
+        /// already (Master_Down_Interval after the kill), a frozen one's takes it away, with its
+        /// clients reset, once it hears the claim (until 2026-12-06 this waited for the address's
+        /// 3 s lifetime: kill -9 of the agent cost 3.4 s).
         public var agentLossFailoverAfter: Int64
         /// How long after a failover request another may be made (failover-timeout).
         public var failoverRetry: Int64 = 60_000
@@ -127,7 +131,7 @@ public struct NodeState: Sendable, Hashable {
             self.fenceAfter = max(1, downAfter / 2 - downAfter / 10)
             self.basePriority = basePriority
             self.handoverHold = max(1, downAfter)
-            self.agentLossFailoverAfter = max(downAfter, 3_000)
+            self.agentLossFailoverAfter = downAfter
             self.closeClientsAfter = Self.closeClientsAfter(advertInterval: 100)
         }
 
@@ -196,6 +200,8 @@ public struct NodeState: Sendable, Hashable {
     /// direct: since when this holder has been handing the VIP over to a new master's node.
     public private(set) var handoverSince: Int64?
     public private(set) var groupMasterHealthy = true
+    /// When the group's master last answered the local monitor (nil: not known).
+    public private(set) var groupMasterAnsweredAt: Int64?
     /// When this node last asked for a failover away from a silent master's node.
     public private(set) var failoverRequestedAt: Int64?
     /// Since when this node's clients are to be closed (`closeClients`), once the VIP's next
@@ -255,7 +261,9 @@ public struct NodeState: Sendable, Hashable {
             if role == .master && localRedis != .master { localRedisCameBack = true }
             localRedis = role
         case .proxyUp(let up): proxyUp = up
-        case .groupMasterHealthy(let healthy): groupMasterHealthy = healthy
+        case .groupMasterHealthy(let healthy, let answeredAt):
+            groupMasterHealthy = healthy
+            if let answeredAt { groupMasterAnsweredAt = max(groupMasterAnsweredAt ?? Int64.min, min(answeredAt, now)) }
         case .vipHolderHeard(let at): lastHolderHeard = max(lastHolderHeard ?? Int64.min, min(at ?? now, now))
         }
         return decide(now: now)
@@ -413,6 +421,9 @@ public struct NodeState: Sendable, Hashable {
 
         // direct: a master whose node agent is gone (its Redis healthy) keeps the VIP from every
         // node; the first in-contact node by name asks for a switchover, once per failover-timeout.
+        // Healthy means answering the monitor in the latter half of the agent's silence: a cut
+        // of the master's node silences both at once, and its Redis is flagged down only after
+        // down-after — Sentinel's own failover is for that (a switchover could not pause it).
         if settings.placement == .direct, majority, groupMasterHealthy, let master = groupMaster, master != settings.myRedis,
            let masterNode = settings.redisOfNode.first(where: { $0.value == master })?.key, masterNode != settings.myName {
             // Silent while this node was in contact: a node back from a cut has not heard the
@@ -421,7 +432,8 @@ public struct NodeState: Sendable, Hashable {
             let inContact = settings.members.filter { name in
                 name != masterNode && (name == settings.myName || (lastHeard[name].map { now - $0 <= settings.contactWindow } ?? false))
             }
-            if silentFor >= settings.agentLossFailoverAfter, inContact.min() == settings.myName,
+            let answeredLately = groupMasterAnsweredAt.map { now - $0 <= silentFor / 2 } ?? false
+            if silentFor >= settings.agentLossFailoverAfter, answeredLately, inContact.min() == settings.myName,
                failoverRequestedAt.map({ now - $0 >= settings.failoverRetry }) ?? true {
                 failoverRequestedAt = now
                 actions.append(.requestFailover)

@@ -436,7 +436,9 @@ public final class VRRPDaemon: @unchecked Sendable {
             switch instances[i].filter.check(packet) {
             case .success(let advert):
                 if advert.priority > 0 { control.holderAdverts.withLock { $0 += 1 } }
-                perform(i, instances[i].core.handle(.advert(advert, from: packet.source), now: now()))
+                let barred = instances[i].core.state == .master && claimGate.map { !$0() } ?? false
+                perform(i, instances[i].core.handle(barred ? .advertWhileBarred(advert, from: packet.source)
+                                                           : .advert(advert, from: packet.source), now: now()))
             case .failure(.ownAdvert):
                 continue
             case .failure(let reason):

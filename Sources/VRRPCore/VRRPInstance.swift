@@ -102,6 +102,12 @@ public enum VRRPEvent: Sendable {
     case start
     /// An advert that passed `VRRPAdvertFilter`.
     case advert(VRRPAdvert, from: IPAddress)
+    /// The same, heard while this node may not hold the addresses now (the node agent's claim
+    /// gate: no majority heard just now). A master that hears another master of a lower
+    /// priority then yields to it instead of re-asserting itself: it is back from a freeze the
+    /// others took for a failure, and its view (its priority among them) is stale until its
+    /// agent hears the group again.
+    case advertWhileBarred(VRRPAdvert, from: IPAddress)
     /// A packet the filter refused: counted, never a timer reset.
     case rejected(VRRPRejection, from: IPAddress)
     /// Time passed; deadlines at or before `now` fire.
@@ -241,6 +247,14 @@ public struct VRRPInstance: Sendable {
             return actions
 
         case .advert(let advert, let from):
+            return receive(advert, from: from, now: now)
+
+        case .advertWhileBarred(let advert, let from):
+            if state == .master, advert.priority > 0, advert.priority < effectivePriority {
+                learnInterval(advert)
+                return [.log("another master \(from) (priority \(advert.priority), ours \(effectivePriority)) while this node may not hold the addresses: yielding")]
+                    + leaveMaster(now: now)
+            }
             return receive(advert, from: from, now: now)
 
         case .rejected(let reason, let from):

@@ -20,10 +20,13 @@ struct NodeStateTests {
             for a in state.handle(input, now: now) { actions.append((now, a)) }
         }
 
-        mutating func ticks(_ count: Int, hearing peers: [String]) {
+        /// `masterAnswering`: the local monitor's view of the group's master is healthy and it
+        /// answered just now, at each tick.
+        mutating func ticks(_ count: Int, hearing peers: [String], masterAnswering: Bool = false) {
             for _ in 0..<count {
                 now += 100
                 for p in peers { input(.heardFrom(node: p)) }
+                if masterAnswering { input(.groupMasterHealthy(true, answeredAt: now)) }
                 input(.tick)
             }
         }
@@ -381,7 +384,7 @@ struct NodeStateTests {
         #expect(run.state.vip == .vipIneligible)
     }
 
-    @Test("direct placement: a master's node agent silent 3 s while its Redis is healthy: the first node by name in contact asks for a switchover, once per failover-timeout")
+    @Test("direct placement: a master's node agent silent for down-after while its Redis is healthy: the first node by name in contact asks for a switchover, once per failover-timeout")
     func silentMasterAgent() {
         func replica(_ name: String) -> Run {
             var settings = NodeState.Settings(myName: name, myRedis: "10.0.0.\(name.dropFirst()):6379", members: ["n1", "n2", "n3"],
@@ -396,16 +399,35 @@ struct NodeStateTests {
         }
         var n2 = replica("n2"), n3 = replica("n3")
         let death = n2.now
-        n2.ticks(60, hearing: ["n3"])
-        n3.ticks(60, hearing: ["n2"])
+        n2.ticks(60, hearing: ["n3"], masterAnswering: true)
+        n3.ticks(60, hearing: ["n2"], masterAnswering: true)
         let asked = n2.times { $0 == .requestFailover }
-        #expect(asked.first.map { $0 - death } == 3000, "\(asked)")
+        #expect(asked.first.map { $0 - death } == 1000, "\(asked)")
         // Once per failover-timeout (10 s here): 6 s of silence asked once.
         #expect(asked.count == 1)
         #expect(n3.times { $0 == .requestFailover }.isEmpty, "n3 leaves it to n2")
         // n2 silent too: n3 is the first in contact (with itself) — but alone it has no majority: it asks nothing.
-        n3.ticks(40, hearing: [])
+        n3.ticks(40, hearing: [], masterAnswering: true)
         #expect(n3.times { $0 == .requestFailover }.isEmpty)
+
+        // A cut of the master's node: its agent and its Redis fall silent together, and the
+        // monitor flags the master down only after down-after. Healthy until then, but not
+        // answering: no switchover (it could not pause a master it cannot reach; Sentinel's own
+        // failover is for this).
+        var cutOff = replica("n2")
+        cutOff.input(.groupMasterHealthy(true, answeredAt: cutOff.now))
+        cutOff.ticks(15, hearing: ["n3"])
+        #expect(cutOff.times { $0 == .requestFailover }.isEmpty)
+        // It answered until 0.3 s into the agent's silence and no more (the cut came a little
+        // later to the Redis): never in the latter half of the silence.
+        var flaky = replica("n2")
+        flaky.ticks(3, hearing: ["n3"], masterAnswering: true)
+        flaky.ticks(30, hearing: ["n3"])
+        #expect(flaky.times { $0 == .requestFailover }.isEmpty)
+        // Not known at all (a monitor that does not say): no switchover either.
+        var unknown = replica("n2")
+        unknown.ticks(40, hearing: ["n3"])
+        #expect(unknown.times { $0 == .requestFailover }.isEmpty)
 
         // The master's Redis unhealthy (the monitors see it down, e.g. a partition): Sentinel's own
         // failover runs; no request.
@@ -438,16 +460,16 @@ struct NodeStateTests {
         // little later (0.5 s here): no switchover of the healthy new master.
         let heal = run.now
         run.input(.groupMaster("10.0.0.3:6379", epoch: 1))
-        run.ticks(5, hearing: ["n2"])
+        run.ticks(5, hearing: ["n2"], masterAnswering: true)
         #expect(run.times { $0 == .requestFailover }.isEmpty, "\(run.actions)")
-        run.ticks(20, hearing: ["n2", "n3"])
+        run.ticks(20, hearing: ["n2", "n3"], masterAnswering: true)
         #expect(run.times { $0 == .requestFailover }.isEmpty)
-        // n3's agent silent for real from then on: asked once it has been silent 3 s while n1 was
-        // in contact (its last heartbeat was 2.5 s after the heal).
+        // n3's agent silent for real from then on: asked once it has been silent down-after (1 s)
+        // while n1 was in contact (its last heartbeat was 2.5 s after the heal).
         let lastHeardN3 = run.now
-        run.ticks(40, hearing: ["n2"])
+        run.ticks(40, hearing: ["n2"], masterAnswering: true)
         let asked = run.times { $0 == .requestFailover }
-        #expect(asked.count == 1 && asked.first.map { $0 - lastHeardN3 } == 3000, "asked at \(asked.map { $0 - heal }) ms after the heal")
+        #expect(asked.count == 1 && asked.first.map { $0 - lastHeardN3 } == 1000, "asked at \(asked.map { $0 - heal }) ms after the heal")
     }
 
     @Test("direct placement: a replica, a down Redis, or a master the group does not confirm never gets the VIP")

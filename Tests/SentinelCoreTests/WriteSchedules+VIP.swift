@@ -118,7 +118,11 @@ struct SimulatedVIP {
                 if advert.priority > 0 { holderHeard[advert.to] = advert.at }
                 let packet = VRRPAdvert(version: .v3, vrid: 51, priority: advert.priority, intervalCentiseconds: 10,
                                         addresses: [Self.vip])
-                handle(advert.to, .advert(packet, from: Self.nodeAddress(advert.from)), at: advert.at, connected: connected)
+                // As the daemon: a master whose node may not hold the VIP now (the claim gate) hears it barred.
+                let barred = speakers[advert.to]!.state == .master && !mayClaim(advert.to, advert.at)
+                let from = Self.nodeAddress(advert.from)
+                handle(advert.to, barred ? .advertWhileBarred(packet, from: from) : .advert(packet, from: from), at: advert.at,
+                       connected: connected)
             } else if let (k, at) = timer {
                 if speakers[k]!.state == .backup && !mayClaim(k, at) {
                     held.insert(k)

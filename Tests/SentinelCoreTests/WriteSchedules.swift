@@ -147,10 +147,12 @@ struct WriteSchedule {
     }
 
     /// What node `k`'s monitor answers to SENTINEL MASTER: its master, config epoch, failover flag, health.
-    private func monitorView(_ k: Int) -> (master: String, epoch: Int64, inFailover: Bool, healthy: Bool)? {
+    private func monitorView(_ k: Int) -> (master: String, epoch: Int64, inFailover: Bool, healthy: Bool, answeredAt: Int64)? {
         guard g.sentinels[k].alive, let m = g.sentinels[k].state.masters[G.masterName] else { return nil }
+        // last-ok-ping-reply, read on the sentinel's clock, placed on the agent's as the shell does.
+        let answeredAt = Int64(g.now - (g.time(of: k) - m.instance.lastAvailTime))
         return (Self.redisName(m.address), Int64(m.configEpoch), m.failoverInProgress,
-                !m.instance.isSDown && !m.isODown && !m.failoverInProgress && m.instance.linkConnected)
+                !m.instance.isSDown && !m.isODown && !m.failoverInProgress && m.instance.linkConnected, answeredAt)
     }
 
     /// Feeds each running node agent what its probes saw this step, and carries out its actions.
@@ -166,7 +168,9 @@ struct WriteSchedule {
                 if state.localView != NodeState.View(master: view.master, epoch: view.epoch, inFailover: view.inFailover) {
                     actions += state.handle(.groupMaster(view.master, epoch: view.epoch, inFailover: view.inFailover), now: now)
                 }
-                if state.groupMasterHealthy != view.healthy { actions += state.handle(.groupMasterHealthy(view.healthy), now: now) }
+                if state.groupMasterHealthy != view.healthy || (state.groupMasterAnsweredAt ?? Int64.min) < min(view.answeredAt, Int64(now)) {
+                    actions += state.handle(.groupMasterHealthy(view.healthy, answeredAt: view.answeredAt), now: now)
+                }
             }
             for j in 0..<3 where j != k && nodes[j] != nil && connected(k, j) {
                 let name = Self.nodeNames[j]

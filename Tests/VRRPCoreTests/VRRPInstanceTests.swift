@@ -250,6 +250,32 @@ struct VRRPInstanceTests {
         #expect(!none.contains { if case .sendGratuitous = $0 { true } else { false } })
     }
 
+    /// The node agent's claim gate says no (no majority heard just now: back from a freeze): a
+    /// master hearing a lower-priority master yields instead of re-asserting; otherwise as usual.
+    @Test("a master barred by the claim gate yields to a lower-priority master; a backup, or a higher priority, as usual")
+    func barredMasterYields() {
+        var h = Harness(settings(priority: 150))
+        h.send(.start)
+        h.advance(to: .seconds(4))
+        #expect(h.instance.state == .master)
+        let lower = VRRPAdvert(version: .v2, vrid: 51, priority: 100, intervalCentiseconds: 100, addresses: [])
+        let yielded = h.send(.advertWhileBarred(lower, from: peer))
+        #expect(yielded.contains(.removeVirtualAddresses))
+        #expect(yielded.contains(.transition(from: .master, to: .backup, priority: 150)))
+        #expect(!yielded.contains { if case .sendAdvert = $0 { true } else { false } })
+        #expect(h.instance.state == .backup)
+        // A backup barred: as an advert (its claim is held by the shell's gate, not here).
+        let asBackup = h.send(.advertWhileBarred(lower, from: peer))
+        #expect(h.instance.state == .backup && !asBackup.contains(.removeVirtualAddresses))
+        // A master barred hearing a priority-0 advert: as usual (it stays, and advertises).
+        var m = Harness(settings(priority: 150))
+        m.send(.start)
+        m.advance(to: .seconds(4))
+        let leaving = VRRPAdvert(version: .v2, vrid: 51, priority: 0, intervalCentiseconds: 100, addresses: [])
+        m.send(.advertWhileBarred(leaving, from: peer))
+        #expect(m.instance.state == .master)
+    }
+
     @Test("preempt: a higher-priority backup takes over from a lower master after MDI")
     func preempt() {
         var h = Harness(settings(priority: 200))
