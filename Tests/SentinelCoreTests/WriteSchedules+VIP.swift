@@ -1,4 +1,5 @@
 import NodeCore
+import SentinelCore
 @testable import VRRPCore
 
 /// The virtual IP in the write simulator: each running node agent drives a VRRP speaker
@@ -6,11 +7,19 @@ import NodeCore
 /// NodeAgent): the agent's `vipEligible`/`vipIneligible` become the tracked objects `node
 /// eligible` (weight 0: FAULT while down) and `node preferred` (+50), `direct` placement claims
 /// at once above the base priority, and a backup's timer claims only while its agent has heard
-/// a majority just now (`NodeState.mayClaim`, the daemon's claim gate). Adverts go between the
-/// nodes whose network links are up, 1 ms each way; timers fire at their exact deadlines within
-/// a step. The clients reach the address at the node whose gratuitous ARP came last, while it
-/// holds the address. A killed agent's address guard sends a priority-0 advert and removes
-/// the address. No random draws: a seed's faults are those it gave before the speakers.
+/// a majority just now (`NodeState.mayClaim`, the daemon's claim gate; a master it bars hears
+/// adverts as `advertWhileBarred`). Adverts go between the nodes whose network links are up,
+/// 1 ms each way — on a networked schedule plus a jitter of up to the link's delay range between
+/// the two nodes' sentinels capped at `maxJitter` (VRRP assumes a LAN: delays far below the
+/// advert interval; the sentinels' network model delays up to 400 ms, which would stand for a
+/// link no 100 ms advert interval survives), reordering them (`hostLinks`, drawn from a stream
+/// of their own, so a seed's other faults are those it gave before). Never lost: the model's
+/// loss stands for broken TCP connections, and on a link losing most adverts (the model goes up
+/// to 75%) VRRP itself — keepalived's too — has two masters, which the invariant below would
+/// charge to the agents; the agents' heartbeats, TCP, are lost there (WriteSchedules). Timers
+/// fire at their exact deadlines within a step. The clients reach the address at the node whose gratuitous ARP came
+/// last, while it holds the address. A killed agent's address guard sends a priority-0 advert
+/// and removes the address.
 struct SimulatedVIP {
     typealias Micros = Int64
 
@@ -19,6 +28,8 @@ struct SimulatedVIP {
     static let eligible = "node eligible"
     static let preferred = "node preferred"
     static let advertDelay: Micros = 1_000
+    /// The most a networked schedule adds to an advert's trip (and an agent's heartbeat's).
+    static let maxJitter: Int64 = 20
     /// Two speakers that hear each other both holding the address longer than this: a violation.
     static let doubleHoldLimit: Micros = 300_000
 
@@ -38,6 +49,10 @@ struct SimulatedVIP {
     var arpOwner: Int?
     /// When each node last heard another advertise itself with a priority above 0.
     var holderHeard: [Micros?] = [nil, nil, nil]
+    /// On a networked schedule: each node pair's behaviour (key `from * 3 + to`), the network's
+    /// between the two nodes' sentinels, and the stream the adverts' jitter is drawn from.
+    var hostLinks: [Int: SimulatedNetwork.Behaviour] = [:]
+    var hostRandom: SplitMix64?
     private var inFlight: [Advert] = []
     private var sequence = 0
     private var doubleHoldSince: [Int: Micros] = [:]
@@ -77,8 +92,15 @@ struct SimulatedVIP {
 
     private mutating func send(from k: Int, priority: UInt8, at: Micros, connected: (Int, Int) -> Bool) {
         for j in 0..<3 where j != k && connected(k, j) {
+            var delay = Self.advertDelay
+            if var r = hostRandom, let b = hostLinks[k * 3 + j] {
+                defer { hostRandom = r }
+                let high = min(b.maxDelay, Self.maxJitter), low = min(b.minDelay, high)
+                let extra = high > low ? low + Int64(r.next() % UInt64(high - low + 1)) : low
+                delay += extra * 1_000
+            }
             sequence += 1
-            inFlight.append(Advert(at: at + Self.advertDelay, sequence: sequence, from: k, to: j, priority: priority))
+            inFlight.append(Advert(at: at + delay, sequence: sequence, from: k, to: j, priority: priority))
         }
     }
 

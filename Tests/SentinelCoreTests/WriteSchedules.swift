@@ -104,6 +104,10 @@ struct WriteSchedule {
     /// The network's own random stream (`SimulatedNetwork`): its draws leave the schedule's
     /// other faults those the seed gave before the network model.
     private var netRandom = SplitMix64(seed: 0)
+    /// On a networked schedule, the agents' heartbeats' fates (delay, loss) on the link between
+    /// their nodes' sentinels: a stream of its own, as the VIP's adverts have.
+    private var heartbeatRandom = SplitMix64(seed: 0)
+    private(set) var heartbeatsLost = 0
     private mutating func netPick(_ n: Int) -> Int { Int(netRandom.next() % UInt64(n)) }
     /// Whether this schedule runs on the simulated network, and its message counts.
     private(set) var networked = false
@@ -174,6 +178,19 @@ struct WriteSchedule {
             }
             for j in 0..<3 where j != k && nodes[j] != nil && connected(k, j) {
                 let name = Self.nodeNames[j]
+                // Networked: the probe or its reply is lost as often as the links between the two
+                // nodes lose (heard again at the next step's probe); its trip, a LAN's jitter
+                // (SimulatedVIP.maxJitter each way), stays within the probe's timeout, and the
+                // shell counts a peer heard when the reply arrives: now.
+                if networked, let there = hostBehaviour(from: k, to: j), let back = hostBehaviour(from: j, to: k) {
+                    let lost = { (b: SimulatedNetwork.Behaviour, r: inout SplitMix64) in
+                        b.lossPercent > 0 && Int(r.next() % 100) < b.lossPercent
+                    }
+                    if lost(there, &heartbeatRandom) || lost(back, &heartbeatRandom) {
+                        heartbeatsLost += 1
+                        continue
+                    }
+                }
                 actions += state.handle(.heardFrom(node: name), now: now)
                 if let view = monitorView(j) {
                     let peer = NodeState.View(master: view.master, epoch: view.epoch, inFailover: view.inFailover)
@@ -246,8 +263,16 @@ struct WriteSchedule {
         return { i, j in i == j || !cuts.contains(NodePair(i, j)) }
     }
 
+    /// The network's behaviour between the sentinels of nodes `i` and `j` (nil: not networked).
+    private func hostBehaviour(from i: Int, to j: Int) -> SimulatedNetwork.Behaviour? {
+        g.network.map { $0.behaviour(SimulatedNetwork.Link(from: g.sentinels[i].address, to: g.sentinels[j].address)) }
+    }
+
     /// The speakers up to now: started and stopped with their agents, adverts and timers.
     private mutating func advanceVIP() {
+        if networked {
+            for i in 0..<3 { for j in 0..<3 where i != j { vip.hostLinks[i * 3 + j] = hostBehaviour(from: i, to: j) } }
+        }
         let states = nodes
         vip.advance(to: g.now * 1_000, running: nodes.map { $0 != nil }, preempt: placement == .direct,
                     mayClaim: { k, at in
@@ -672,6 +697,8 @@ struct WriteSchedule {
         let networkLines = g.maybeNetwork(random: &netRandom, seedBeforeCap: true, tracing: tracing)
         networked = !networkLines.isEmpty
         for line in networkLines { note(line) }
+        heartbeatRandom = SplitMix64(seed: seed ^ 0x6865_6172_7462_6561)
+        vip.hostRandom = networked ? SplitMix64(seed: seed ^ 0x6164_7665_7274_7300) : nil
         nodes = (0..<3).map { freshNode($0) }
         vip.bug = vrrpBug
         note("schedule \(kind.rawValue), placement \(placement), durability \(durable ? "replicated" : "async")")
