@@ -399,7 +399,6 @@ int cvrrp_macvlan_create(const char *name, int base, const uint8_t mac[6]) {
         rc = link_transaction(fd, &r);
         if (rc == -EAFNOSUPPORT) rc = 0;  /* no IPv6 in this kernel: nothing to generate */
     }
-    if (rc == 0) rc = cvrrp_link_up(ifindex);
     close(fd);
     return rc == 0 ? ifindex : rc;
 }

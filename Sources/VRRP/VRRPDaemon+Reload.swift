@@ -96,7 +96,14 @@ extension VRRPDaemon {
         }
 
         // VMACs of removed instances that no new instance uses (after they left through them).
-        deleteVMACs(VRRPReload.vmacsToDelete(old: instances.map(\.config), new: new.instances))
+        let dropped = VRRPReload.vmacsToDelete(old: instances.map(\.config), new: new.instances)
+        deleteVMACs(dropped)
+        if !dropped.isEmpty {
+            // A renamed VMAC could not go up beside the old one of the same MAC: now it can.
+            for name in Set(new.instances.compactMap { $0.vmac?.name }) {
+                if let interface = try? NetworkInterface(name: name) { VirtualMACLink.bringUp(interface, log: log) }
+            }
+        }
         let old = instances
         syncGroupOf = [:]
         for group in new.syncGroups {

@@ -32,14 +32,13 @@ enum VirtualMACLink {
             var address = vmac.mac
             let rc = cvrrp_macvlan_create(vmac.name, base.index, &address)
             guard rc > 0 else { throw failure("cannot create macvlan \(vmac.name) on \(base.name)", -rc) }
+            index = rc
             log("(\(instance)) created VMAC interface \(vmac.name) (\(vmac.macText), macvlan private on \(base.name))")
         }
         switch vmac.disposition(existing: existing, baseIndex: base.index) {
         case .refuse(let why):
             throw failure(why, EEXIST)
         case .adopt:
-            let rc = cvrrp_link_up(index)
-            guard rc == 0 else { throw failure("cannot bring \(vmac.name) up", -rc) }
             if startup { log("(\(instance)) using the VMAC interface \(vmac.name) a previous run left (\(vmac.macText) on \(base.name))") }
         case .replace(let why):
             let rc = cvrrp_link_delete(index)
@@ -48,6 +47,14 @@ enum VirtualMACLink {
             try create()
         case .create:
             try create()
+        }
+        let up = cvrrp_link_up(index)
+        if up == -EADDRINUSE && !startup {
+            // A reload renaming the VMAC: the old one (same MAC, up) is deleted further on, and
+            // `bringUp` is called again then.
+        } else if up != 0 {
+            let hint = up == -EADDRINUSE ? " (another macvlan on \(base.name) that is up has \(vmac.macText))" : ""
+            throw failure("cannot bring \(vmac.name) up\(hint)", -up)
         }
         let interface: NetworkInterface
         do {
@@ -77,6 +84,12 @@ enum VirtualMACLink {
             }
         }
         return interface
+    }
+
+    /// Sets the interface up (after a reload deleted the VMAC whose MAC it shares); logs a failure.
+    static func bringUp(_ interface: NetworkInterface, log: (String) -> Void) {
+        let rc = cvrrp_link_up(interface.index)
+        if rc != 0 { log("cannot bring VMAC interface \(interface.name) up: \(String(cString: strerror(-rc)))") }
     }
 
     /// Deletes the interface if it is there and a macvlan; true if it was deleted.

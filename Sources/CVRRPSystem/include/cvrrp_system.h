@@ -40,8 +40,8 @@ int cvrrp_destroy_tcp(int family, const uint8_t *addr, uint16_t port);
 int cvrrp_link_query(const char *name, int *ifindex, int *base, uint8_t mac[6], char kind[16], uint32_t *mode);
 
 /// Creates a macvlan `name` on link `base` in private mode with `mac` (RTM_NEWLINK, IFLA_LINKINFO
-/// kind "macvlan"), sets its IPv6 address generation to none and brings it up. Returns its
-/// interface index, or -errno (-EEXIST: the name is taken).
+/// kind "macvlan") and sets its IPv6 address generation to none; it stays down (`cvrrp_link_up`).
+/// Returns its interface index, or -errno (-EEXIST: the name is taken).
 int cvrrp_macvlan_create(const char *name, int base, const uint8_t mac[6]);
 
 /// Sets the link administratively up. Returns 0 or -errno.
