@@ -1090,8 +1090,8 @@ ALL="sigkill sigterm sigstop linkdown nopreempt preemptdelay trackscript three v
   interop_v2_ka_master interop_v2_ka_backup interop_v2_unicast_ka_backup interop_v3_ka_master interop_v3_ka_backup
   interop_v3_unicast_ka_master interop_v3_unicast_ka_backup smtp ipv6 interop_ipv6 badpackets syncgroup stalevip scriptuser garp na metrics
   owners interop_owners_ka_first interop_owners_ka_second trackfile interop_trackfile_ka trackprocess
-  interop_notify_ka reload interop_reload_ka reload_trackscript interop_reload_trackscript_ka reload_fifo interop_reload_fifo_ka reload_smtp interop_reload_smtp_ka"
-QUICK="sigterm v3 trackscript smtp badpackets stalevip scriptuser garp interop_v3_ka_master interop_v3_unicast_ka_backup interop_v2_ka_backup metrics interop_notify_ka reload"
+  interop_notify_ka reload interop_reload_ka reload_trackscript interop_reload_trackscript_ka reload_fifo interop_reload_fifo_ka reload_smtp interop_reload_smtp_ka interop_vmac_ka"
+QUICK="sigterm v3 trackscript smtp badpackets stalevip scriptuser garp interop_v3_ka_master interop_v3_unicast_ka_backup interop_v2_ka_backup metrics interop_notify_ka reload interop_vmac_ka"
 
 scenarios=${*:-$ALL}
 [ "$scenarios" = quick ] && scenarios=$QUICK
