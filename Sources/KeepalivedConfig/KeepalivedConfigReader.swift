@@ -338,8 +338,12 @@ struct KeepalivedConfigReader {
             throw ConfigError(block.location, "vrrp_instance \(name): IPv6 virtual addresses need vrrp_version 3")
         }
         if let (s, name) = useVMAC {
+            if transmitOnBase == nil && !instance.unicastPeers.isEmpty {
+                // keepalived 2.2.7: "(VI_1) unicast with use_vmac requires vmac_xmit_base - setting".
+                warn(s, "vrrp_instance \(instance.name): unicast with use_vmac requires vmac_xmit_base: set, as keepalived does (adverts go out \(instance.interface))")
+            }
             let vmac = VirtualMAC(vrid: instance.vrid, family: instance.family, base: instance.interface, name: name,
-                                  transmitOnBase: transmitOnBase != nil)
+                                  transmitOnBase: transmitOnBase != nil || !instance.unicastPeers.isEmpty)
             if vmac.name == instance.interface {
                 throw ConfigError(s.location, "use_vmac: the virtual MAC interface cannot be the instance's own interface \(instance.interface)")
             }

@@ -263,7 +263,7 @@ public final class VRRPDaemon: @unchecked Sendable {
             let made = try VirtualMACLink.ensure(vmac, family: config.family, base: interface, location: config.vmacLocation,
                                                  instance: config.name, startup: removeStale, netlink: netlink, log: log)
             vmacInterface = made
-            if !vmac.transmitOnBase { advertInterface = made }
+            if vmac.advertInterface(unicast: !config.unicastPeers.isEmpty) == vmac.name { advertInterface = made }
         }
         var addresses: [(vip: VirtualAddress, interface: NetworkInterface)] = []
         for vip in config.virtualAddresses {

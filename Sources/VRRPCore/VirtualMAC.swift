@@ -4,7 +4,8 @@
 /// creates it in private mode on the instance's interface, keeps it up in every state (a backup
 /// receives the master's adverts on it: the kernel hands a frame whose source MAC is a local
 /// macvlan's to that macvlan only), puts the virtual addresses on it while master, sends adverts
-/// from it (from the base interface with `vmac_xmit_base`) and deletes it when it stops.
+/// from it (from the base interface with `vmac_xmit_base` or unicast peers) and deletes it when
+/// it stops.
 public struct VirtualMAC: Sendable, Hashable {
     /// The macvlan interface's name (`use_vmac NAME`, default `vrrp.VRID`).
     public var name: String
@@ -46,8 +47,10 @@ public struct VirtualMAC: Sendable, Hashable {
         return nil
     }
 
-    /// The interface adverts are sent from and received on.
-    public var advertInterface: String { transmitOnBase ? base : name }
+    /// The interface adverts are sent from and received on: the macvlan, but the base with
+    /// `vmac_xmit_base` or unicast peers (keepalived 2.2.7 opens a unicast instance's socket on
+    /// the base: the peers' adverts are addressed to the base's address and arrive there).
+    public func advertInterface(unicast: Bool) -> String { transmitOnBase || unicast ? base : name }
 
     /// Where a virtual address goes: its own `dev` if it names one, else the macvlan.
     public func addressInterface(device: String?) -> String { device ?? name }

@@ -24,7 +24,7 @@ private func refusal(_ text: String) -> String? {
 
 @Suite("use_vmac: the instance's macvlan, its name, MAC and which interface carries what")
 struct VirtualMACConfigTests {
-    @Test("use_vmac: vrrp.VRID with 00:00:5e:00:01:VRID (IPv4); adverts and addresses on it")
+    @Test("use_vmac: vrrp.VRID with 00:00:5e:00:01:VRID (IPv4); addresses on it, multicast adverts too (unicast ones on the base, as keepalived)")
     func defaults() throws {
         let config = try KeepalivedConfiguration.parse(instance(["use_vmac"], vrid: 77))
         #expect(config.warnings.isEmpty, "\(config.warnings)")
@@ -32,7 +32,8 @@ struct VirtualMACConfigTests {
         #expect(vmac.name == "vrrp.77")
         #expect(vmac.base == "eth0")
         #expect(vmac.macText == "00:00:5e:00:01:4d")
-        #expect(vmac.advertInterface == "vrrp.77")
+        #expect(vmac.advertInterface(unicast: false) == "vrrp.77")
+        #expect(vmac.advertInterface(unicast: true) == "eth0")
         #expect(vmac.addressInterface(device: nil) == "vrrp.77")
         #expect(vmac.addressInterface(device: "eth1") == "eth1")
         #expect(config.instances[0].vmacLocation?.description == "keepalived.conf:8")
@@ -45,8 +46,20 @@ struct VirtualMACConfigTests {
         #expect(vmac.name == "vmac6")
         #expect(vmac.mac == [0x00, 0x00, 0x5e, 0x00, 0x02, 0xff])
         #expect(vmac.transmitOnBase)
-        #expect(vmac.advertInterface == "eth0")
+        #expect(vmac.advertInterface(unicast: false) == "eth0")
         #expect(vmac.addressInterface(device: nil) == "vmac6")
+    }
+
+    @Test("unicast peers with use_vmac: vmac_xmit_base is set with a warning, as keepalived 2.2.7 does")
+    func unicastSetsTransmitOnBase() throws {
+        let config = try KeepalivedConfiguration.parse(instance(["use_vmac", "unicast_peer {", "10.0.0.2", "}"]), file: "k.conf")
+        #expect(config.instances[0].vmac?.transmitOnBase == true)
+        #expect(config.instances[0].vmac?.advertInterface(unicast: true) == "eth0")
+        #expect(config.warnings.map(\.description) == [
+            "k.conf:8: warning: vrrp_instance VI_1: unicast with use_vmac requires vmac_xmit_base: set, as keepalived does (adverts go out eth0)",
+        ])
+        let explicit = try KeepalivedConfiguration.parse(instance(["use_vmac", "vmac_xmit_base", "unicast_peer {", "10.0.0.2", "}"]))
+        #expect(explicit.warnings.isEmpty, "\(explicit.warnings)")
     }
 
     @Test("vmac_xmit_base alone is a warning with its line; no VMAC")
