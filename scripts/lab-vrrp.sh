@@ -286,6 +286,29 @@ interop_vmac() {  # KA_UNICAST=1: unicast peers (adverts then go through eth0, a
 scenario_interop_vmac_ka() { interop_vmac; }  # use_vmac: tandem and keepalived each on their vrrp.77 macvlan; the VIP moves both ways behind one MAC
 scenario_interop_vmac_unicast_ka() { KA_UNICAST=1 interop_vmac; }  # the same with unicast peers
 
+on_dev() { ip -n "$(ns h1)" -4 addr show dev "$1" 2>/dev/null | grep -q "inet $LAB_VIP/"; }
+no_link() { ! ip -n "$(ns h1)" link show "$1" >/dev/null 2>&1; }
+scenario_reload_vmac() {  # SIGHUP adding, renaming and dropping use_vmac: the instance leaves and starts on the new interface; unused VMACs are deleted
+  lab_setup 1
+  VERSION=3 INTERVAL=0.1 vrrp_conf "$LAB_DIR/h1.conf" 150
+  start_tandem h1 "$LAB_DIR/h1.conf"
+  wait_for 5 "the VIP on eth0" on_dev eth0
+  VERSION=3 INTERVAL=0.1 vrrp_conf "$LAB_DIR/h1.conf" 150 "use_vmac"
+  kill -HUP "$PID_h1"
+  wait_for 3 "the VIP on vrrp.77 after adding use_vmac" on_dev vrrp.77
+  on_dev eth0 && lab_fail "the VIP stayed on eth0"
+  VERSION=3 INTERVAL=0.1 vrrp_conf "$LAB_DIR/h1.conf" 150 "use_vmac vm1"
+  kill -HUP "$PID_h1"
+  wait_for 3 "the VIP on vm1 after renaming the VMAC" on_dev vm1
+  wait_for 3 "vrrp.77 deleted" no_link vrrp.77
+  ip -n "$(ns h1)" link show vm1 | grep -q ",UP" || lab_fail "vm1 is not up: $(ip -n "$(ns h1)" link show vm1)"
+  VERSION=3 INTERVAL=0.1 vrrp_conf "$LAB_DIR/h1.conf" 150
+  kill -HUP "$PID_h1"
+  wait_for 3 "the VIP back on eth0 after dropping use_vmac" on_dev eth0
+  wait_for 3 "vm1 deleted" no_link vm1
+  grep -q "reload: VRRP instances: 0 unchanged, 0 changed, 1 added, 1 removed" "$LAB_DIR/h1.log" || lab_fail "a changed use_vmac was not a removal and an addition"
+}
+
 # Two address owners (priority 255) for one VRID: keepalived 2.2.7's rule. The master that hears
 # the other owner's advert logs "CONFIGURATION ERROR … both configured as address owner" and
 # drops to 254 for good: the newcomer (state MASTER: master at once, as an owner with state
@@ -1102,7 +1125,7 @@ ALL="sigkill sigterm sigstop linkdown nopreempt preemptdelay trackscript three v
   interop_v2_ka_master interop_v2_ka_backup interop_v2_unicast_ka_backup interop_v3_ka_master interop_v3_ka_backup
   interop_v3_unicast_ka_master interop_v3_unicast_ka_backup smtp ipv6 interop_ipv6 badpackets syncgroup stalevip scriptuser garp na metrics
   owners interop_owners_ka_first interop_owners_ka_second trackfile interop_trackfile_ka trackprocess
-  interop_notify_ka reload interop_reload_ka reload_trackscript interop_reload_trackscript_ka reload_fifo interop_reload_fifo_ka reload_smtp interop_reload_smtp_ka interop_vmac_ka interop_vmac_unicast_ka"
+  interop_notify_ka reload interop_reload_ka reload_trackscript interop_reload_trackscript_ka reload_fifo interop_reload_fifo_ka reload_smtp interop_reload_smtp_ka interop_vmac_ka interop_vmac_unicast_ka reload_vmac"
 QUICK="sigterm v3 trackscript smtp badpackets stalevip scriptuser garp interop_v3_ka_master interop_v3_unicast_ka_backup interop_v2_ka_backup metrics interop_notify_ka reload interop_vmac_ka"
 
 scenarios=${*:-$ALL}
