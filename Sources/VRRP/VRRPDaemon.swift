@@ -29,8 +29,6 @@ public final class VRRPDaemon: @unchecked Sendable {
         var socket: VRRPSocket
         /// Where adverts go and come from: the instance's interface, or its VMAC.
         var interface: NetworkInterface
-        /// `use_vmac`'s macvlan (nil: none).
-        var vmac: NetworkInterface? = nil
         var source: IPAddress
         var destinations: [IPAddress]
         var addresses: [(vip: VirtualAddress, interface: NetworkInterface)]
@@ -184,8 +182,14 @@ public final class VRRPDaemon: @unchecked Sendable {
         }
         setUpTrackedFilesAndProcesses()
         openNotifyFIFOs()
-        for (index, config) in configuration.instances.enumerated() {
-            instances.append(try makeInstance(config, index: index))
+        do {
+            for (index, config) in configuration.instances.enumerated() {
+                instances.append(try makeInstance(config, index: index))
+            }
+        } catch {
+            // The VMACs made so far go with us (`delete` touches only macvlans).
+            deleteVMACs(configuration.instances.compactMap { $0.vmac?.name })
+            throw error
         }
         setUpChecks()
         publishInstances()
@@ -344,7 +348,6 @@ public final class VRRPDaemon: @unchecked Sendable {
             tracked: tracked)
         return Instance(
             config: config, core: VRRPInstance(settings: settings), filter: filter, socket: socket, interface: interface,
-            vmac: config.vmac.flatMap { try? NetworkInterface(name: $0.name) },
             source: source, destinations: unicast ? config.unicastPeers : [IPAddress.vrrpGroup(config.family)],
             addresses: addresses)
     }
