@@ -180,7 +180,7 @@ let package = Package(
         // node.yaml reader for `tandem run`: typed settings, errors with file, line and key.
         .target(
             name: "NodeConfig",
-            dependencies: ["AlertCore", "HostPort", .product(name: "Yams", package: "Yams")],
+            dependencies: ["AlertCore", "HostPort", "VRRPCore", .product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings
         ),
         // The node agent's shell: runs monitor, proxy and VIP in one process and carries out
@@ -268,7 +268,7 @@ let package = Package(
         ),
         .testTarget(
             name: "NodeTests",
-            dependencies: ["Node"],
+            dependencies: ["Node", "NodeConfig", "KeepalivedConfig", "VRRPCore"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -256,6 +256,109 @@ scenario_interop_v3_unicast_ka_master() { KA_VERSION=3 KA_INTERVAL=0.1 KA_UNICAS
 scenario_interop_v3_unicast_ka_backup() { KA_VERSION=3 KA_INTERVAL=0.1 KA_UNICAST=1 interop h2; }
 scenario_interop_v2_unicast_ka_backup() { KA_VERSION=2 KA_UNICAST=1 interop h2; }
 
+# use_vmac: each node's VIP on its macvlan vrrp.77 with the virtual MAC 00:00:5e:00:01:4d, tandem
+# (h1, priority 150) and keepalived (h2) side by side. The client's neighbour entry for the VIP is
+# that MAC whoever holds it, so a takeover changes no ARP cache.
+VMAC=00:00:5e:00:01:4d
+vmac_holds() { ip -n "$(ns "$1")" -4 addr show dev vrrp.77 2>/dev/null | grep -q "inet $LAB_VIP/"; }
+vmac_holders() { local h out=""; for h in h1 h2; do vmac_holds "$h" && out="$out $h"; done; echo "${out# }"; }
+vmac_only() { [ "$(vmac_holders)" = "$1" ] && ! holds_vip h1 && ! holds_vip h2; }
+vmac_link_ok() {  # vmac_link_ok HOST: vrrp.77 is a private macvlan on eth0 with the virtual MAC, up
+  local out; out=$(ip -n "$(ns "$1")" -d link show vrrp.77 2>/dev/null) || return 1
+  [[ $out == *"vrrp.77@eth0"* && $out == *"link/ether $VMAC"* && $out == *"macvlan mode private"* && $out == *",UP"* ]]
+}
+client_mac_for_vip() { ip -n "$(ns h9)" neigh show "$LAB_VIP" | awk '{for (i = 1; i < NF; i++) if ($i == "lladdr") print $(i + 1)}'; }
+answers() { [ "$(who_answers)" = "$1" ]; }
+advert_origin() {  # advert_origin PRIORITY: "SOURCE-MAC SOURCE-IP" of the first VRID 77 advert at PRIORITY the client sees (2 s)
+  inns h9 timeout 2 python3 -c '
+import socket, struct, sys
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3)); s.bind(("eth0", 0))
+while True:
+    p = s.recv(2048)
+    if struct.unpack("!H", p[12:14])[0] == 0x0800 and p[23] == 112:
+        v = p[14 + (p[14] & 15) * 4:]
+        if v[1] == 77 and v[2] == int(sys.argv[1]):
+            print(":".join("%02x" % b for b in p[6:12]), socket.inet_ntoa(p[26:30])); break
+' "$1" || true
+}
+
+interop_vmac() {  # KA_UNICAST=1: unicast peers (adverts then go through eth0, as keepalived's)
+  [ -x "$KEEPALIVED" ] || lab_fail "keepalived not installed"
+  lab_setup 2
+  local u1="" u2="" extra="" reach=3
+  # Unicast adverts go out eth0 (keepalived: "unicast with use_vmac requires vmac_xmit_base"), so
+  # the switch learns the VMAC's port from gratuitous ARPs only, and the old master, holding the
+  # VIP for an advert's trip more, answers the new one's first burst from its own VMAC: the
+  # switch points at the old master until the second burst, garp_master_delay later (here 1 s).
+  if [ -n "${KA_UNICAST:-}" ]; then u1=$LAB_NET.2; u2=$LAB_NET.1; extra="garp_master_delay 1"; reach=4; fi
+  VERSION=3 INTERVAL=0.1 UNICAST=$u1 vrrp_conf "$LAB_DIR/h1.conf" 150 "use_vmac" ${extra:+"$extra"}
+  VERSION=3 INTERVAL=0.1 UNICAST=$u2 vrrp_conf "$LAB_DIR/h2.conf" 100 "use_vmac" ${extra:+"$extra"}
+  start_services h1 h2
+  start_tandem h1 "$LAB_DIR/h1.conf"; start_keepalived h2 "$LAB_DIR/h2.conf"
+  wait_for 5 "tandem h1 holds the VIP on vrrp.77" vmac_only h1
+  vmac_link_ok h1 || lab_fail "h1's vrrp.77 is not the VMAC: $(ip -n "$(ns h1)" -d link show vrrp.77)"
+  wait_for 3 "keepalived's vrrp.77 on h2" vmac_link_ok h2
+  if [ -z "${KA_UNICAST:-}" ]; then
+    [ "$(advert_origin 150)" = "$VMAC $LAB_NET.1" ] || lab_fail "tandem's adverts come from '$(advert_origin 150)', not the VMAC and eth0's address"
+  fi
+  [ "$(inns h1 cat /proc/sys/net/ipv4/conf/vrrp.77/arp_ignore)/$(inns h1 cat /proc/sys/net/ipv4/conf/eth0/arp_filter)" = 1/1 ] \
+    || lab_fail "tandem did not set arp_ignore on vrrp.77 / arp_filter on eth0 as keepalived does"
+  wait_for $reach "the client reaches h1 at the VIP" answers h1
+  [ "$(client_mac_for_vip)" = "$VMAC" ] || lab_fail "the client's neighbour entry for the VIP is '$(client_mac_for_vip)', not $VMAC"
+  sleep 0.5
+  vmac_only h1 || lab_fail "split or lost VIP while tandem h1 advertises: $(vmac_holders)"
+  # tandem stops (SIGTERM): keepalived takes over; tandem's vrrp.77 is gone
+  kill -TERM "$PID_h1"
+  wait_for 3 "keepalived h2 takes the VIP on its vrrp.77" vmac_only h2
+  wait_for 3 "tandem h1 deletes vrrp.77" sh -c "! ip -n $(ns h1) link show vrrp.77 >/dev/null 2>&1"
+  wait_for $reach "the client reaches h2 at the VIP" answers h2
+  if [ -z "${KA_UNICAST:-}" ]; then
+    [ "$(advert_origin 100)" = "$VMAC $LAB_NET.2" ] || lab_fail "keepalived's adverts come from '$(advert_origin 100)'"
+  fi
+  [ "$(client_mac_for_vip)" = "$VMAC" ] || lab_fail "after the takeover the client's entry is '$(client_mac_for_vip)', not $VMAC"
+  # tandem back: it recreates vrrp.77 and preempts keepalived
+  start_tandem h1 "$LAB_DIR/h1.conf"
+  wait_for 5 "tandem h1 preempts keepalived" vmac_only h1
+  vmac_link_ok h1 || lab_fail "h1's vrrp.77 after restart: $(ip -n "$(ns h1)" -d link show vrrp.77)"
+  wait_for $reach "the client reaches h1 again" answers h1
+  # tandem SIGKILLed: its address guard hands over; the VMAC stays, the next run adopts it
+  kill -KILL "$PID_h1"
+  wait_for 3 "keepalived h2 takes over from the killed tandem" vmac_only h2
+  vmac_link_ok h1 || lab_fail "the killed tandem's vrrp.77 should be left as keepalived leaves its own"
+  start_tandem h1 "$LAB_DIR/h1.conf"
+  wait_for 5 "the restarted tandem preempts again" vmac_only h1
+  grep -q "using the VMAC interface vrrp.77 a previous run left" "$LAB_DIR/h1.log" || lab_fail "the stale vrrp.77 was not adopted"
+  wait_for $reach "the client reaches h1 after the restart" answers h1
+  [ "$(client_mac_for_vip)" = "$VMAC" ] || lab_fail "the client's entry is '$(client_mac_for_vip)', not $VMAC"
+  grep -qi "rejected" "$LAB_DIR/h1.log" && lab_fail "tandem rejected keepalived's adverts: $(grep -i rejected "$LAB_DIR/h1.log" | head -2)"
+  true
+}
+scenario_interop_vmac_ka() { interop_vmac; }  # use_vmac: tandem and keepalived each on their vrrp.77 macvlan; the VIP moves both ways behind one MAC
+scenario_interop_vmac_unicast_ka() { KA_UNICAST=1 interop_vmac; }  # the same with unicast peers
+
+on_dev() { ip -n "$(ns h1)" -4 addr show dev "$1" 2>/dev/null | grep -q "inet $LAB_VIP/"; }
+no_link() { ! ip -n "$(ns h1)" link show "$1" >/dev/null 2>&1; }
+scenario_reload_vmac() {  # SIGHUP adding, renaming and dropping use_vmac: the instance leaves and starts on the new interface; unused VMACs are deleted
+  lab_setup 1
+  VERSION=3 INTERVAL=0.1 vrrp_conf "$LAB_DIR/h1.conf" 150
+  start_tandem h1 "$LAB_DIR/h1.conf"
+  wait_for 5 "the VIP on eth0" on_dev eth0
+  VERSION=3 INTERVAL=0.1 vrrp_conf "$LAB_DIR/h1.conf" 150 "use_vmac"
+  kill -HUP "$PID_h1"
+  wait_for 3 "the VIP on vrrp.77 after adding use_vmac" on_dev vrrp.77
+  on_dev eth0 && lab_fail "the VIP stayed on eth0"
+  VERSION=3 INTERVAL=0.1 vrrp_conf "$LAB_DIR/h1.conf" 150 "use_vmac vm1"
+  kill -HUP "$PID_h1"
+  wait_for 3 "the VIP on vm1 after renaming the VMAC" on_dev vm1
+  wait_for 3 "vrrp.77 deleted" no_link vrrp.77
+  ip -n "$(ns h1)" link show vm1 | grep -q ",UP" || lab_fail "vm1 is not up: $(ip -n "$(ns h1)" link show vm1)"
+  VERSION=3 INTERVAL=0.1 vrrp_conf "$LAB_DIR/h1.conf" 150
+  kill -HUP "$PID_h1"
+  wait_for 3 "the VIP back on eth0 after dropping use_vmac" on_dev eth0
+  wait_for 3 "vm1 deleted" no_link vm1
+  grep -q "reload: VRRP instances: 0 unchanged, 0 changed, 1 added, 1 removed" "$LAB_DIR/h1.log" || lab_fail "a changed use_vmac was not a removal and an addition"
+}
+
 # Two address owners (priority 255) for one VRID: keepalived 2.2.7's rule. The master that hears
 # the other owner's advert logs "CONFIGURATION ERROR … both configured as address owner" and
 # drops to 254 for good: the newcomer (state MASTER: master at once, as an owner with state
@@ -1072,8 +1175,8 @@ ALL="sigkill sigterm sigstop sigstop_clients linkdown nopreempt preemptdelay tra
   interop_v2_ka_master interop_v2_ka_backup interop_v2_unicast_ka_backup interop_v3_ka_master interop_v3_ka_backup
   interop_v3_unicast_ka_master interop_v3_unicast_ka_backup smtp ipv6 interop_ipv6 badpackets syncgroup stalevip scriptuser garp na metrics
   owners interop_owners_ka_first interop_owners_ka_second trackfile interop_trackfile_ka trackprocess
-  interop_notify_ka reload interop_reload_ka reload_trackscript interop_reload_trackscript_ka reload_fifo interop_reload_fifo_ka reload_smtp interop_reload_smtp_ka"
-QUICK="sigterm v3 sigstop_clients trackscript smtp badpackets stalevip scriptuser garp interop_v3_ka_master interop_v3_unicast_ka_backup interop_v2_ka_backup metrics interop_notify_ka reload"
+  interop_notify_ka reload interop_reload_ka reload_trackscript interop_reload_trackscript_ka reload_fifo interop_reload_fifo_ka reload_smtp interop_reload_smtp_ka interop_vmac_ka interop_vmac_unicast_ka reload_vmac"
+QUICK="sigterm v3 sigstop_clients trackscript smtp badpackets stalevip scriptuser garp interop_v3_ka_master interop_v3_unicast_ka_backup interop_v2_ka_backup metrics interop_notify_ka reload interop_vmac_ka"
 
 scenarios=${*:-$ALL}
 [ "$scenarios" = quick ] && scenarios=$QUICK

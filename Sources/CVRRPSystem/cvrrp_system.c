@@ -5,8 +5,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/if_link.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
 #include <stdlib.h>
 #include <net/ethernet.h>
@@ -120,6 +122,34 @@ ssize_t cvrrp_recv6(int fd, uint8_t *buf, size_t len, uint8_t src[16], uint8_t d
     return n;
 }
 
+ssize_t cvrrp_send4_from(int fd, const uint8_t *buf, size_t len, const uint8_t dst[4], const uint8_t src[4]) {
+    struct sockaddr_in to;
+    memset(&to, 0, sizeof to);
+    to.sin_family = AF_INET;
+    memcpy(&to.sin_addr, dst, 4);
+    struct iovec iov = { (void *)buf, len };
+    union { char buf[CMSG_SPACE(sizeof(struct in_pktinfo))]; struct cmsghdr align; } control;
+    memset(&control, 0, sizeof control);
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_name = &to;
+    msg.msg_namelen = sizeof to;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.buf;
+    msg.msg_controllen = sizeof control.buf;
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = IPPROTO_IP;
+    c->cmsg_type = IP_PKTINFO;
+    c->cmsg_len = CMSG_LEN(sizeof(struct in_pktinfo));
+    struct in_pktinfo info;
+    memset(&info, 0, sizeof info);
+    memcpy(&info.ipi_spec_dst, src, 4);
+    memcpy(CMSG_DATA(c), &info, sizeof info);
+    ssize_t n = sendmsg(fd, &msg, 0);
+    return n < 0 ? -errno : n;
+}
+
 int cvrrp_setup_ipv6(int fd) {
     int offset = 6, on = 1;
     if (setsockopt(fd, IPPROTO_IPV6, IPV6_CHECKSUM, &offset, sizeof offset) < 0) return -errno;
@@ -215,4 +245,182 @@ int cvrrp_destroy_tcp(int family, const uint8_t *addr, int port) {
     free(ids);
     close(fd);
     return failure && destroyed == 0 ? failure : destroyed;
+}
+
+/* ---- links (use_vmac): RTM_NEWLINK / RTM_GETLINK / RTM_DELLINK on NETLINK_ROUTE ---- */
+
+struct link_request {
+    struct nlmsghdr nlh;
+    struct ifinfomsg ifi;
+    char attributes[256];
+};
+
+static struct rtattr *add_attribute(struct link_request *r, uint16_t type, const void *data, size_t len) {
+    struct rtattr *a = (struct rtattr *)((char *)r + NLMSG_ALIGN(r->nlh.nlmsg_len));
+    a->rta_type = type;
+    a->rta_len = (unsigned short)RTA_LENGTH(len);
+    if (len) memcpy(RTA_DATA(a), data, len);
+    r->nlh.nlmsg_len = NLMSG_ALIGN(r->nlh.nlmsg_len) + RTA_ALIGN(a->rta_len);
+    return a;
+}
+
+/* A nested attribute's end: its length covers what was added since `start`. */
+static void end_nest(struct link_request *r, struct rtattr *start) {
+    start->rta_len = (unsigned short)((char *)r + r->nlh.nlmsg_len - (char *)start);
+}
+
+static void link_request(struct link_request *r, uint16_t type, uint16_t flags, int ifindex) {
+    memset(r, 0, sizeof *r);
+    r->nlh.nlmsg_len = NLMSG_LENGTH(sizeof r->ifi);
+    r->nlh.nlmsg_type = type;
+    r->nlh.nlmsg_flags = NLM_F_REQUEST | flags;
+    r->nlh.nlmsg_seq = 1;
+    r->ifi.ifi_family = AF_UNSPEC;
+    r->ifi.ifi_index = ifindex;
+}
+
+static int route_socket(void) {
+    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+    if (fd < 0) return -errno;
+    struct timeval timeout = {2, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    return fd;
+}
+
+/* Sends the request and waits for its acknowledgement: 0 or -errno. */
+static int link_transaction(int fd, struct link_request *r) {
+    struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+    r->nlh.nlmsg_flags |= NLM_F_ACK;
+    if (sendto(fd, r, r->nlh.nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0) return -errno;
+    char buf[8192];
+    for (;;) {
+        ssize_t len = recv(fd, buf, sizeof buf, 0);
+        if (len < 0) {
+            if (errno == EINTR) continue;
+            return -errno;
+        }
+        for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)len); h = NLMSG_NEXT(h, len)) {
+            if (h->nlmsg_type == NLMSG_ERROR && h->nlmsg_seq == r->nlh.nlmsg_seq) {
+                struct nlmsgerr *err = NLMSG_DATA(h);
+                return err->error;
+            }
+        }
+    }
+}
+
+int cvrrp_link_query(const char *name, int *ifindex, int *base, uint8_t mac[6], char kind[16], uint32_t *mode) {
+    int fd = route_socket();
+    if (fd < 0) return fd;
+    struct link_request r;
+    link_request(&r, RTM_GETLINK, 0, 0);
+    add_attribute(&r, IFLA_IFNAME, name, strlen(name) + 1);
+    struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+    if (sendto(fd, &r, r.nlh.nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    *ifindex = 0; *base = 0; *mode = 0;
+    memset(mac, 0, 6);
+    memset(kind, 0, 16);
+    static char buf[32768];
+    int result = -EIO;
+    for (;;) {
+        ssize_t len = recv(fd, buf, sizeof buf, 0);
+        if (len < 0) {
+            if (errno == EINTR) continue;
+            result = -errno;
+            break;
+        }
+        struct nlmsghdr *h = (struct nlmsghdr *)buf;
+        if (!NLMSG_OK(h, (size_t)len)) break;
+        if (h->nlmsg_type == NLMSG_ERROR) {
+            struct nlmsgerr *err = NLMSG_DATA(h);
+            result = err->error == -ENODEV ? 0 : err->error;
+            break;
+        }
+        if (h->nlmsg_type != RTM_NEWLINK) continue;
+        struct ifinfomsg *ifi = NLMSG_DATA(h);
+        *ifindex = ifi->ifi_index;
+        int left = (int)IFLA_PAYLOAD(h);
+        for (struct rtattr *a = IFLA_RTA(ifi); RTA_OK(a, left); a = RTA_NEXT(a, left)) {
+            if (a->rta_type == IFLA_LINK && RTA_PAYLOAD(a) >= 4) memcpy(base, RTA_DATA(a), 4);
+            else if (a->rta_type == IFLA_ADDRESS && RTA_PAYLOAD(a) == 6) memcpy(mac, RTA_DATA(a), 6);
+            else if (a->rta_type == IFLA_LINKINFO) {
+                int nleft = (int)RTA_PAYLOAD(a);
+                for (struct rtattr *n = RTA_DATA(a); RTA_OK(n, nleft); n = RTA_NEXT(n, nleft)) {
+                    if (n->rta_type == IFLA_INFO_KIND) {
+                        size_t k = RTA_PAYLOAD(n) < 15 ? RTA_PAYLOAD(n) : 15;
+                        memcpy(kind, RTA_DATA(n), k);
+                        kind[15] = 0;
+                    } else if (n->rta_type == IFLA_INFO_DATA) {
+                        int dleft = (int)RTA_PAYLOAD(n);
+                        for (struct rtattr *d = RTA_DATA(n); RTA_OK(d, dleft); d = RTA_NEXT(d, dleft)) {
+                            if (d->rta_type == IFLA_MACVLAN_MODE && RTA_PAYLOAD(d) >= 4) memcpy(mode, RTA_DATA(d), 4);
+                        }
+                    }
+                }
+            }
+        }
+        result = 1;
+        break;
+    }
+    close(fd);
+    return result;
+}
+
+int cvrrp_macvlan_create(const char *name, int base, const uint8_t mac[6]) {
+    int fd = route_socket();
+    if (fd < 0) return fd;
+    struct link_request r;
+    link_request(&r, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0);
+    add_attribute(&r, IFLA_IFNAME, name, strlen(name) + 1);
+    add_attribute(&r, IFLA_LINK, &base, sizeof base);
+    add_attribute(&r, IFLA_ADDRESS, mac, 6);
+    struct rtattr *info = add_attribute(&r, IFLA_LINKINFO, NULL, 0);
+    add_attribute(&r, IFLA_INFO_KIND, "macvlan", 7);
+    struct rtattr *data = add_attribute(&r, IFLA_INFO_DATA, NULL, 0);
+    uint32_t mode = MACVLAN_MODE_PRIVATE;
+    add_attribute(&r, IFLA_MACVLAN_MODE, &mode, sizeof mode);
+    end_nest(&r, data);
+    end_nest(&r, info);
+    int rc = link_transaction(fd, &r);
+    int ifindex = rc == 0 ? (int)if_nametoindex(name) : 0;
+    if (rc == 0 && ifindex == 0) rc = -ENODEV;
+    if (rc == 0) {
+        /* No IPv6 address of its own (keepalived: addrgenmode none), before it goes up. */
+        link_request(&r, RTM_NEWLINK, 0, ifindex);
+        struct rtattr *spec = add_attribute(&r, IFLA_AF_SPEC, NULL, 0);
+        struct rtattr *inet6 = add_attribute(&r, AF_INET6, NULL, 0);
+        uint8_t gen = IN6_ADDR_GEN_MODE_NONE;
+        add_attribute(&r, IFLA_INET6_ADDR_GEN_MODE, &gen, 1);
+        end_nest(&r, inet6);
+        end_nest(&r, spec);
+        rc = link_transaction(fd, &r);
+        if (rc == -EAFNOSUPPORT) rc = 0;  /* no IPv6 in this kernel: nothing to generate */
+    }
+    close(fd);
+    return rc == 0 ? ifindex : rc;
+}
+
+int cvrrp_link_up(int ifindex) {
+    int fd = route_socket();
+    if (fd < 0) return fd;
+    struct link_request r;
+    link_request(&r, RTM_NEWLINK, 0, ifindex);
+    r.ifi.ifi_flags = IFF_UP;
+    r.ifi.ifi_change = IFF_UP;
+    int rc = link_transaction(fd, &r);
+    close(fd);
+    return rc;
+}
+
+int cvrrp_link_delete(int ifindex) {
+    int fd = route_socket();
+    if (fd < 0) return fd;
+    struct link_request r;
+    link_request(&r, RTM_DELLINK, 0, ifindex);
+    int rc = link_transaction(fd, &r);
+    close(fd);
+    return rc;
 }

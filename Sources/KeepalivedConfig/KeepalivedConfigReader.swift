@@ -255,6 +255,8 @@ struct KeepalivedConfigReader {
         instance.version = config.global.vrrpVersion
         var vridSeen = false
         var advertText: (ConfigStatement, String)?
+        var useVMAC: (ConfigStatement, String?)?
+        var transmitOnBase: ConfigStatement?
         for s in block.block ?? [] {
             switch s.keyword {
             case "state":
@@ -315,7 +317,15 @@ struct KeepalivedConfigReader {
             case "dont_track_primary": instance.dontTrackPrimary = true
             case "debug", "accept", "no_accept":
                 break  // no effect here: tandem never filters traffic to the addresses
-            case "use_vmac", "vmac_xmit_base", "use_ipvlan", "native_ipv6", "virtual_routes", "virtual_rules",
+            case "use_vmac":
+                if s.arguments.count > 1 { throw ConfigError(s.location, "'use_vmac' takes at most one value (the interface name), got \(s.arguments.count)") }
+                if let name = s.arguments.first, let problem = VirtualMAC.nameProblem(name) {
+                    throw ConfigError(s.location, "use_vmac: \(problem)")
+                }
+                useVMAC = (s, s.arguments.first)
+            case "vmac_xmit_base":
+                transmitOnBase = s
+            case "use_ipvlan", "native_ipv6", "virtual_routes", "virtual_rules",
                  "track_bfd",
                  "strict_mode", "check_unicast_src", "higher_prio_send_advert",
                  "promote_secondaries", "unicast_ttl", "old_unicast_checksum", "kernel_rx_buf_size",
@@ -330,6 +340,21 @@ struct KeepalivedConfigReader {
         if let first = instance.virtualAddresses.first(where: { !$0.excluded }) { instance.family = first.address.family }
         if instance.family == .ipv6 && instance.version == .v2 {
             throw ConfigError(block.location, "vrrp_instance \(name): IPv6 virtual addresses need vrrp_version 3")
+        }
+        if let (s, name) = useVMAC {
+            if transmitOnBase == nil && !instance.unicastPeers.isEmpty {
+                // keepalived 2.2.7: "(VI_1) unicast with use_vmac requires vmac_xmit_base - setting".
+                warn(s, "vrrp_instance \(instance.name): unicast with use_vmac requires vmac_xmit_base: set, as keepalived does (adverts go out \(instance.interface))")
+            }
+            let vmac = VirtualMAC(vrid: instance.vrid, family: instance.family, base: instance.interface, name: name,
+                                  transmitOnBase: transmitOnBase != nil || !instance.unicastPeers.isEmpty)
+            if vmac.name == instance.interface {
+                throw ConfigError(s.location, "use_vmac: the virtual MAC interface cannot be the instance's own interface \(instance.interface)")
+            }
+            instance.vmac = vmac
+            instance.vmacLocation = s.location
+        } else if let s = transmitOnBase {
+            warn(s, "vrrp_instance \(name): vmac_xmit_base without use_vmac has no effect; ignored")
         }
         if let (s, text) = advertText {
             let value = try seconds(s, text, 0.01...255)
@@ -447,6 +472,7 @@ struct KeepalivedConfigReader {
     mutating func check() throws {
         var seen: [String: VRRPInstanceConfig] = [:]
         var vrids: [String: VRRPInstanceConfig] = [:]
+        var vmacs: [String: VRRPInstanceConfig] = [:]
         for instance in config.instances {
             if let other = seen[instance.name] {
                 throw ConfigError(instance.location, "vrrp_instance \(instance.name) is already defined at \(other.location)")
@@ -457,6 +483,13 @@ struct KeepalivedConfigReader {
                 throw ConfigError(instance.location, "virtual_router_id \(instance.vrid) on \(instance.interface) is already used by \(other.name) at \(other.location)")
             }
             vrids[key] = instance
+            if let vmac = instance.vmac {
+                if let other = vmacs[vmac.name] {
+                    throw ConfigError(instance.vmacLocation ?? instance.location,
+                                      "use_vmac: interface \(vmac.name) is already the virtual MAC interface of \(other.name) at \(other.vmacLocation ?? other.location)")
+                }
+                vmacs[vmac.name] = instance
+            }
             for track in instance.trackScripts where config.scripts[track.name] == nil {
                 throw ConfigError(track.location, "track_script \(track.name): no vrrp_script of that name")
             }
@@ -465,6 +498,14 @@ struct KeepalivedConfigReader {
             }
             for track in instance.trackProcesses where config.trackProcesses[track.name] == nil {
                 throw ConfigError(track.location, "track_process \(track.name): no vrrp_track_process of that name")
+            }
+        }
+        for instance in config.instances {
+            for vip in instance.virtualAddresses where vip.device != nil && vmacs[vip.device!] != nil && vmacs[vip.device!]!.name != instance.name {
+                throw ConfigError(vip.location, "virtual address \(vip.address): dev \(vip.device!) is the virtual MAC interface of \(vmacs[vip.device!]!.name)")
+            }
+            if let other = vmacs[instance.interface] {
+                throw ConfigError(instance.location, "vrrp_instance \(instance.name): interface \(instance.interface) is the virtual MAC interface of \(other.name) (use_vmac at \(other.vmacLocation ?? other.location))")
             }
         }
         try checkVirtualServers()

@@ -190,6 +190,11 @@ public struct VRRPInstanceConfig: Sendable {
     public var downTimerAdverts = 3
     public var lowerPriorityNoAdvert = false
     public var dontTrackPrimary = false
+    /// `use_vmac [NAME]` (with `vmac_xmit_base`): the instance's macvlan interface with the
+    /// virtual MAC; nil: the addresses go on `interface` and adverts come from its own MAC.
+    public var vmac: VirtualMAC?
+    /// Where `use_vmac` is written (errors creating the interface name it).
+    public var vmacLocation: SourceLocation?
     /// The block as text without locations (`ConfigStatement.fingerprint`): a reload compares it.
     public var fingerprint = ""
 }

@@ -8,7 +8,8 @@ import VRRPCore
 /// place: addresses no longer listed are removed, new ones added. A running instance that no
 /// longer matches leaves (priority-0 advert and addresses removed if master; notified as FAULT
 /// unless it already was); a new one starts as at startup. A changed VRID, interface or family
-/// is therefore a removal and an addition.
+/// is therefore a removal and an addition; so is a changed `use_vmac` (added, removed, another
+/// name or `vmac_xmit_base`): the instance's interface changes with it.
 public enum VRRPReload {
     /// What matches a new instance to a running one.
     public struct Key: Sendable, Hashable {
@@ -18,6 +19,8 @@ public enum VRRPReload {
         public var unicast: Bool
         /// `unicast_src_ip`, compared only for unicast instances (nil: the interface's address).
         public var unicastSource: IPAddress?
+        /// `use_vmac`'s interface name and `vmac_xmit_base` (nil: no virtual MAC).
+        public var vmac: String?
     }
 
     public enum Step: Sendable, Hashable {
@@ -41,7 +44,8 @@ public enum VRRPReload {
     public static func key(_ config: VRRPInstanceConfig) -> Key {
         let unicast = !config.unicastPeers.isEmpty
         return Key(vrid: config.vrid, family: config.family, interface: config.interface, unicast: unicast,
-                   unicastSource: unicast ? config.sourceAddress : nil)
+                   unicastSource: unicast ? config.sourceAddress : nil,
+                   vmac: config.vmac.map { $0.name + ($0.transmitOnBase ? " xmit_base" : "") })
     }
 
     /// The steps from the running instances to the new ones: removals first (keepalived
@@ -104,6 +108,14 @@ public enum VRRPReload {
         if summary.isEmpty { summary.append("other settings") }
         change.summary = summary
         return change
+    }
+
+    /// The virtual MAC interfaces the running instances have and the new ones do not: a reload
+    /// deletes them once the instances that used them are gone.
+    public static func vmacsToDelete(old: [VRRPInstanceConfig], new: [VRRPInstanceConfig]) -> [String] {
+        let kept = Set(new.compactMap { $0.vmac?.name })
+        var seen = Set<String>()
+        return old.compactMap { $0.vmac?.name }.filter { !kept.contains($0) && seen.insert($0).inserted }
     }
 
     /// Whether `notify_fifo`/`vrrp_notify_fifo` (paths, scripts, users) changed: the daemon then

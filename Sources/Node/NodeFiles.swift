@@ -88,6 +88,7 @@ enum NodeFiles {
             "    advert_int \(interval)",
         ]
         if vip.placement == .proxy { lines.append("    nopreempt") }
+        if let vmac = vip.vmac { lines.append("    use_vmac \(vmac)") }
         if let pass = vip.authPass {
             lines += ["    authentication {", "        auth_type PASS", "        auth_pass \(pass)", "    }"]
         }

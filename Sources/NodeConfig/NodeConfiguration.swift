@@ -1,5 +1,6 @@
 import AlertCore
 import HostPort
+import VRRPCore
 import Yams
 
 /// What one node's node.yaml says: who this node is, the group it belongs to, and which parts
@@ -71,6 +72,9 @@ public struct NodeConfiguration: Sendable, Hashable {
         public var advertIntervalMilliseconds: Int64
         public var priority: Int
         public var authPass: String?
+        /// `vrrp.vmac`: keepalived's `use_vmac` — the address on a macvlan with the VRRP virtual
+        /// MAC, named this (`vrrp.ROUTER-ID` for `true`); nil: on `interface` itself.
+        public var vmac: String? = nil
     }
 
     /// `virtual-servers:`: keepalived `virtual_server` blocks the agent serves (as `tandem vrrp`
@@ -263,12 +267,23 @@ extension NodeConfiguration {
         if placement == .proxy && !hasProxy { throw fields.error("mode", "'proxy' needs a proxy section on this node") }
         var version = 3, routerID = 51, interval: Int64 = 1000, priority = 100
         var authPass: String?
+        var vmac: String?
         if var vrrp = try fields.mapping("vrrp") {
             version = try vrrp.integer("version", in: 2...3) ?? 3
             routerID = try vrrp.integer("router-id", in: 1...255) ?? 51
             interval = try vrrp.milliseconds("advert-interval", in: 10...40_950) ?? (version == 3 ? 100 : 1000)
             priority = try vrrp.integer("priority", in: 1...254) ?? 100
             authPass = try vrrp.string("auth-pass")
+            if let text = try vrrp.string("vmac") {
+                switch text.lowercased() {
+                case "true", "yes", "on": vmac = VirtualMAC.defaultName(vrid: UInt8(routerID))
+                case "false", "no", "off": vmac = nil
+                default:
+                    if let problem = VirtualMAC.nameProblem(text) { throw vrrp.error("vmac", "true, false or an interface name: \(problem)") }
+                    if text == interface { throw vrrp.error("vmac", "the macvlan cannot be named as its interface \(interface)") }
+                    vmac = text
+                }
+            }
             if version == 2 && interval % 1000 != 0 { throw vrrp.error("advert-interval", "VRRPv2 counts whole seconds") }
             if version == 3 && interval % 10 != 0 { throw vrrp.error("advert-interval", "VRRPv3 counts centiseconds") }
             if version == 3 && authPass != nil { throw vrrp.error("auth-pass", "VRRPv3 has no authentication (RFC 5798)") }
@@ -278,7 +293,7 @@ extension NodeConfiguration {
             interval = 100
         }
         return VIP(address: address, interface: interface, placement: placement, vrrpVersion: version, routerID: routerID,
-                   advertIntervalMilliseconds: interval, priority: priority, authPass: authPass)
+                   advertIntervalMilliseconds: interval, priority: priority, authPass: authPass, vmac: vmac)
     }
 
     /// Combinations no single key can reject.

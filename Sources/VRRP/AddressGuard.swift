@@ -361,7 +361,8 @@ public func runAddressGuard(log: (String) -> Void) -> Int32 {
         var socket: VRRPSocket?
         do {
             let s = try VRRPSocket(family: farewell.family, interface: try NetworkInterface(name: farewell.interface),
-                                   multicast: farewell.multicast, bindAddress: farewell.multicast ? nil : farewell.source)
+                                   multicast: farewell.multicast, bindAddress: farewell.multicast ? nil : farewell.source,
+                                   sendSource: farewell.source)
             for (destination, advert) in farewell.adverts { try s.send(advert, to: destination) }
             log("tandem (pid \(parent)) is gone: sent VRID \(farewell.vrid)'s priority-0 advert; its addresses stay until a new master is heard (at most \(farewell.deadlineMilliseconds) ms)")
             socket = s

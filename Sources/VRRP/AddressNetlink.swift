@@ -22,15 +22,19 @@ public final class AddressNetlink {
 
     /// Adds the address, or renews its lifetime if present (NLM_F_CREATE | NLM_F_REPLACE).
     /// `lifetime` nil: permanent.
-    public func add(_ address: IPAddress, prefixLength: Int, interface: Int32, label: String?, lifetime: UInt32?) throws {
+    /// `preferredLifetime`: shorter than the valid one (0: deprecated, used as a source only
+    /// when nothing else fits — the link-local address a VMAC borrows from its base).
+    public func add(_ address: IPAddress, prefixLength: Int, interface: Int32, label: String?, lifetime: UInt32?,
+                    preferredLifetime: UInt32? = nil) throws {
         var attributes: [UInt8] = []
         let bytes = address.bytes
         if address.family == .ipv4 { attributes += attribute(2 /* IFA_LOCAL */, bytes) }
         attributes += attribute(1 /* IFA_ADDRESS */, bytes)
         if let label, address.family == .ipv4 { attributes += attribute(3 /* IFA_LABEL */, Array(label.utf8) + [0]) }
-        if let lifetime {
-            // struct ifa_cacheinfo { ifa_prefered, ifa_valid, cstamp, tstamp }
-            attributes += attribute(6 /* IFA_CACHEINFO */, le32(lifetime) + le32(lifetime) + le32(0) + le32(0))
+        if lifetime != nil || preferredLifetime != nil {
+            // struct ifa_cacheinfo { ifa_prefered, ifa_valid, cstamp, tstamp }; 0xffffffff: forever
+            let valid = lifetime ?? 0xffff_ffff
+            attributes += attribute(6 /* IFA_CACHEINFO */, le32(preferredLifetime ?? valid) + le32(valid) + le32(0) + le32(0))
         }
         let flags: UInt16 = 0x1 | 0x4 | 0x400 | 0x100  // REQUEST | ACK | CREATE | REPLACE
         try request(type: 20 /* RTM_NEWADDR */, flags: flags, address: address, prefixLength: prefixLength,

@@ -50,14 +50,15 @@ extension VRRPDaemon {
                 if let o = oldOf[n] {
                     socket = instances[o].socket
                 } else {
-                    let unicast = !config.unicastPeers.isEmpty
-                    socket = try VRRPSocket(family: config.family, interface: interface, multicast: !unicast,
-                                            bindAddress: unicast ? source : nil)
+                    socket = try openSocket(config, interface: interface, source: source)
                 }
                 prepared.append((interface, addresses, source, socket))
             }
         } catch {
             log("reload failed: \(error); the running VRRP instances stay as they were")
+            // VMACs made for new instances go again; the running ones' stay.
+            let running = Set(configuration.instances.compactMap { $0.vmac?.name })
+            deleteVMACs(new.instances.compactMap { $0.vmac?.name }.filter { !running.contains($0) })
             return false
         }
         for what in VRRPReload.globalsNeedingRestart(old: configuration.global, new: new.global) {
@@ -94,6 +95,15 @@ extension VRRPDaemon {
             }
         }
 
+        // VMACs of removed instances that no new instance uses (after they left through them).
+        let dropped = VRRPReload.vmacsToDelete(old: instances.map(\.config), new: new.instances)
+        deleteVMACs(dropped)
+        if !dropped.isEmpty {
+            // A renamed VMAC could not go up beside the old one of the same MAC: now it can.
+            for name in Set(new.instances.compactMap { $0.vmac?.name }) {
+                if let interface = try? NetworkInterface(name: name) { VirtualMACLink.bringUp(interface, log: log) }
+            }
+        }
         let old = instances
         syncGroupOf = [:]
         for group in new.syncGroups {

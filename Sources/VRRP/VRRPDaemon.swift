@@ -27,6 +27,7 @@ public final class VRRPDaemon: @unchecked Sendable {
         var core: VRRPInstance
         var filter: VRRPAdvertFilter
         var socket: VRRPSocket
+        /// Where adverts go and come from: the instance's interface, or its VMAC.
         var interface: NetworkInterface
         var source: IPAddress
         var destinations: [IPAddress]
@@ -181,8 +182,14 @@ public final class VRRPDaemon: @unchecked Sendable {
         }
         setUpTrackedFilesAndProcesses()
         openNotifyFIFOs()
-        for (index, config) in configuration.instances.enumerated() {
-            instances.append(try makeInstance(config, index: index))
+        do {
+            for (index, config) in configuration.instances.enumerated() {
+                instances.append(try makeInstance(config, index: index))
+            }
+        } catch {
+            // The VMACs made so far go with us (`delete` touches only macvlans).
+            deleteVMACs(configuration.instances.compactMap { $0.vmac?.name })
+            throw error
         }
         setUpChecks()
         publishInstances()
@@ -190,6 +197,11 @@ public final class VRRPDaemon: @unchecked Sendable {
     }
 
     func now() -> Duration { origin.duration(to: clock.now) }
+
+    /// Deletes VMAC interfaces (keepalived deletes an instance's when it stops).
+    func deleteVMACs(_ names: [String]) {
+        for name in names where VirtualMACLink.delete(name, log: log) { log("removed VMAC interface \(name)") }
+    }
 
     private func resolveScriptUser() throws {
         defaultScriptUser = try scriptUser(for: configuration.global)
@@ -227,9 +239,15 @@ public final class VRRPDaemon: @unchecked Sendable {
     /// keepalived does), source and socket.
     private func makeInstance(_ config: VRRPInstanceConfig, index: Int) throws -> Instance {
         let (interface, addresses, source) = try resolve(config, removeStale: true)
-        let unicast = !config.unicastPeers.isEmpty
-        let socket = try VRRPSocket(family: config.family, interface: interface, multicast: !unicast, bindAddress: unicast ? source : nil)
+        let socket = try openSocket(config, interface: interface, source: source)
         return assemble(config, index: index, interface: interface, addresses: addresses, source: source, socket: socket)
+    }
+
+    /// The instance's advert socket on `interface` (its own or its VMAC).
+    func openSocket(_ config: VRRPInstanceConfig, interface: NetworkInterface, source: IPAddress) throws -> VRRPSocket {
+        let unicast = !config.unicastPeers.isEmpty
+        return try VRRPSocket(family: config.family, interface: interface, multicast: !unicast, bindAddress: unicast ? source : nil,
+                              sendSource: config.vmac != nil ? source : nil)
     }
 
     /// The instance's interface, its addresses' devices and its source address. Throws on a
@@ -243,9 +261,22 @@ public final class VRRPDaemon: @unchecked Sendable {
         } catch let error as SystemError {
             throw SystemError("\(config.location): vrrp_instance \(config.name): interface \(config.interface)", code: error.code)
         }
+        var advertInterface = interface
+        var vmacInterface: NetworkInterface?
+        if let vmac = config.vmac {
+            let made = try VirtualMACLink.ensure(vmac, family: config.family, base: interface, location: config.vmacLocation,
+                                                 instance: config.name, startup: removeStale, netlink: netlink, log: log)
+            vmacInterface = made
+            if vmac.advertInterface(unicast: !config.unicastPeers.isEmpty) == vmac.name { advertInterface = made }
+        }
         var addresses: [(vip: VirtualAddress, interface: NetworkInterface)] = []
         for vip in config.virtualAddresses {
-            let device = try vip.device.map { try NetworkInterface(name: $0) } ?? interface
+            let device: NetworkInterface
+            do {
+                device = try vip.device.map { try NetworkInterface(name: $0) } ?? vmacInterface ?? interface
+            } catch let error as SystemError {
+                throw SystemError("\(vip.location): virtual address \(vip.address): dev \(vip.device ?? "")", code: error.code)
+            }
             addresses.append((vip, device))
             // keepalived removes its instance's addresses at startup: a previous run's may be left.
             if removeStale, try netlink.remove(vip.address, prefixLength: vip.prefixLength, interface: device.index) {
@@ -258,7 +289,7 @@ public final class VRRPDaemon: @unchecked Sendable {
         else {
             throw SystemError("vrrp_instance \(config.name): interface \(config.interface) has no \(config.family == .ipv4 ? "IPv4" : "IPv6") address", code: EADDRNOTAVAIL)
         }
-        return (interface, addresses, source)
+        return (advertInterface, addresses, source)
     }
 
     /// The instance's record around `socket`, its settings read from `configuration` and the
@@ -501,6 +532,7 @@ public final class VRRPDaemon: @unchecked Sendable {
     private func shutdown() -> Int32 {
         say(nil, receivedSignal != 0 ? "received signal \(receivedSignal): stopping" : "stopping")
         for i in instances.indices { perform(i, instances[i].core.handle(.shutdown, now: now())) }
+        deleteVMACs(instances.compactMap(\.config.vmac?.name))
         stopNotifyFIFOs()
         // Give the STOP alerts a moment (at most the SMTP connect timeout, capped at 5 s).
         let limit = now() + .seconds(min(configuration.global.smtpConnectTimeout, 5))

@@ -14,9 +14,15 @@ public final class VRRPSocket {
 
     /// `bindAddress`: the unicast source (unicast mode only: a bound raw socket receives only
     /// packets for that address, so multicast instances stay unbound).
-    public init(family: IPAddress.Family, interface: NetworkInterface, multicast: Bool, bindAddress: IPAddress?) throws {
+    /// IPv4: the source address every packet is sent from (nil: the kernel's choice or the bound
+    /// address). A VMAC's socket sets it: the macvlan has no address of its own but the virtual ones.
+    private let sendSource: IPAddress?
+
+    public init(family: IPAddress.Family, interface: NetworkInterface, multicast: Bool, bindAddress: IPAddress?,
+                sendSource: IPAddress? = nil) throws {
         self.family = family
         self.interface = interface
+        self.sendSource = family == .ipv4 && bindAddress == nil ? sendSource : nil
         let domain = family == .ipv4 ? AF_INET : AF_INET6
         fd = socket(domain, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), Int32(vrrpIPProtocol))
         guard fd >= 0 else { throw SystemError("raw socket for IP protocol 112 (needs CAP_NET_RAW)") }
@@ -83,6 +89,13 @@ public final class VRRPSocket {
 
     /// Sends one packet to `destination` (the group or a unicast peer).
     public func send(_ bytes: [UInt8], to destination: IPAddress) throws {
+        if let sendSource {
+            var dst = destination.bytes
+            var src = sendSource.bytes
+            let n = bytes.withUnsafeBufferPointer { cvrrp_send4_from(fd, $0.baseAddress, $0.count, &dst, &src) }
+            guard n == bytes.count else { throw SystemError("sending to \(destination) from \(sendSource)", code: n < 0 ? Int32(-n) : EIO) }
+            return
+        }
         var storage = VRRPSocket.socketAddress(destination, scope: interface.index)
         let n = bytes.withUnsafeBytes { buffer in
             withUnsafePointer(to: &storage.0) {

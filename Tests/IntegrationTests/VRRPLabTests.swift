@@ -53,8 +53,8 @@ enum VRRPLab {
 @Suite("tandem vrrp in network namespaces", .serialized, .enabled(if: VRRPLab.shouldRun), .timeLimit(.minutes(3)))
 struct VRRPLabTests {
     /// Each scenario builds its own namespaces (10.77.0.0/24 inside them only) and removes them.
-    @Test("VIP moves on graceful stop and crash; a frozen master's clients reset by its address guard; track_script failure; smtp_alert; a bad-packet flood; keepalived interop v3 multicast and unicast; /metrics; SIGHUP reload",
-          arguments: ["sigkill", "sigterm", "v3", "sigstop_clients", "trackscript", "smtp", "badpackets", "stalevip", "scriptuser", "garp", "interop_v3_ka_master", "interop_v3_unicast_ka_backup", "interop_v2_ka_backup", "metrics", "interop_notify_ka", "reload"])
+    @Test("VIP moves on graceful stop and crash; a frozen master's clients reset by its address guard; track_script failure; smtp_alert; a bad-packet flood; keepalived interop v3 multicast and unicast; /metrics; SIGHUP reload; use_vmac with keepalived",
+          arguments: ["sigkill", "sigterm", "v3", "sigstop_clients", "trackscript", "smtp", "badpackets", "stalevip", "scriptuser", "garp", "interop_v3_ka_master", "interop_v3_unicast_ka_backup", "interop_v2_ka_backup", "metrics", "interop_notify_ka", "reload", "interop_vmac_ka"])
     func scenario(_ name: String) async throws {
         if name.hasPrefix("interop"), findExecutable("keepalived") == nil, !isCI { return }
         let result = try await VRRPLab.run([name])

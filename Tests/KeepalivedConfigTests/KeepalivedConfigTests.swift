@@ -194,14 +194,14 @@ struct KeepalivedConfigTests {
             vrrp_instance A {
               interface eth0
               virtual_router_id 5
-              use_vmac
+              use_ipvlan
               nopreemt
             }
             """, file: "k.conf")
         #expect(config.warnings.map(\.description) == [
             "k.conf:2: warning: global_defs 'vrrp_strict' is not supported by tandem vrrp; ignored",
             "k.conf:3: warning: unknown global_defs keyword 'frobnicate' ignored",
-            "k.conf:8: warning: vrrp_instance 'use_vmac' is not supported by tandem vrrp; ignored",
+            "k.conf:8: warning: vrrp_instance 'use_ipvlan' is not supported by tandem vrrp; ignored",
             "k.conf:9: warning: unknown vrrp_instance keyword 'nopreemt' ignored",
         ])
     }

@@ -152,6 +152,8 @@ struct NodeConfigTests {
         ("vip:\n  address: 10.9.0.100/24\n  interface: eth0\n  vrrp:\n    version: 2\n    advert-interval: 1500ms\n", "vip.vrrp.advert-interval", "whole seconds"),
         ("vip:\n  address: 10.9.0.100/24\n  interface: eth0\n  vrrp:\n    auth-pass: secret\n", "vip.vrrp.auth-pass", "no authentication"),
         ("vip:\n  address: 10.9.0.100/24\n  interface: eth0\n  vrrp:\n    router-id: 256\n", "vip.vrrp.router-id", "from 1 to 255"),
+        ("vip:\n  address: 10.9.0.100/24\n  interface: eth0\n  vrrp:\n    vmac: a-name-of-16-byt\n", "vip.vrrp.vmac", "Linux allows at most 15"),
+        ("vip:\n  address: 10.9.0.100/24\n  interface: eth0\n  vrrp:\n    vmac: eth0\n", "vip.vrrp.vmac", "cannot be named as its interface"),
         ("proxy:\n  listen: [0.0.0.0:6379]\n", "proxy", "takes this node's Redis port 6379"),
         ("proxy:\n  listen: [nowhere]\n", "proxy.listen", "is not HOST:PORT"),
         ("proxy:\n  listen: [0.0.0.0:6380]\n  cluster: [10.0.0.5]\n", "proxy.cluster", "is not HOST:PORT"),
@@ -160,6 +162,18 @@ struct NodeConfigTests {
     func badSections(section: String, key: String, message: String) throws {
         let error = try #require(Self.error(Self.minimal + section))
         #expect(error.key == key && error.message.contains(message), "\(error)")
+    }
+
+    @Test("vip.vrrp.vmac: true is keepalived's vrrp.ROUTER-ID, a name is taken, false or absent is none")
+    func vmac() throws {
+        func vmac(_ value: String?) throws -> String? {
+            let vrrp = "  vrrp:\n    router-id: 77\n" + (value.map { "    vmac: \($0)\n" } ?? "")
+            return try NodeConfiguration(parsing: Self.minimal + "vip:\n  address: 10.9.0.100/24\n  interface: eth0\n" + vrrp, file: "n.yaml").vip?.vmac
+        }
+        #expect(try vmac("true") == "vrrp.77")
+        #expect(try vmac("vm0") == "vm0")
+        #expect(try vmac("false") == nil)
+        #expect(try vmac(nil) == nil)
     }
 
     @Test("proxy.cluster: the proxy fronts a Redis Cluster; not with durability: replicated")

@@ -20,6 +20,11 @@ int cvrrp_send_unsolicited_na(int ifindex, const uint8_t mac[6], const uint8_t i
 /// payload, the source, the destination and the hop limit. Returns the length or -errno.
 ssize_t cvrrp_recv6(int fd, uint8_t *buf, size_t len, uint8_t src[16], uint8_t dst[16], int *hoplimit);
 
+/// Sends an IPv4 raw packet to dst with source address src (IP_PKTINFO's ipi_spec_dst): for a
+/// socket on an interface that has no address of its own, or whose first address is a virtual
+/// one (a VMAC). Returns the length sent or -errno.
+ssize_t cvrrp_send4_from(int fd, const uint8_t *buf, size_t len, const uint8_t dst[4], const uint8_t src[4]);
+
 /// Sets the IPv6 raw socket options a VRRP socket needs: checksum at offset 6 (kernel computes
 /// and verifies with the pseudo-header), pktinfo and hop limit on receive. Returns 0 or -errno.
 int cvrrp_setup_ipv6(int fd);
@@ -28,4 +33,20 @@ int cvrrp_setup_ipv6(int fd);
 /// for AF_INET, 16 for AF_INET6, network order) and local port `port` (any for a negative one): the kernel closes each
 /// and sends its peer an RST. Returns how many were destroyed, or -errno.
 int cvrrp_destroy_tcp(int family, const uint8_t *addr, int port);
+
+/// Looks up the link named `name` (RTM_GETLINK): its index, the index of the link it sits on
+/// (IFLA_LINK, 0 if none), its MAC, its kind (IFLA_INFO_KIND, "" for a device) and, for a
+/// macvlan, its mode. Returns 1 when found, 0 when there is no such link, or -errno.
+int cvrrp_link_query(const char *name, int *ifindex, int *base, uint8_t mac[6], char kind[16], uint32_t *mode);
+
+/// Creates a macvlan `name` on link `base` in private mode with `mac` (RTM_NEWLINK, IFLA_LINKINFO
+/// kind "macvlan") and sets its IPv6 address generation to none; it stays down (`cvrrp_link_up`).
+/// Returns its interface index, or -errno (-EEXIST: the name is taken).
+int cvrrp_macvlan_create(const char *name, int base, const uint8_t mac[6]);
+
+/// Sets the link administratively up. Returns 0 or -errno.
+int cvrrp_link_up(int ifindex);
+
+/// Deletes the link (RTM_DELLINK). Returns 0 or -errno.
+int cvrrp_link_delete(int ifindex);
 #endif
