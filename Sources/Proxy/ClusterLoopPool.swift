@@ -20,6 +20,15 @@ final class ClusterLoopPool {
     struct Command {
         var arguments: [ByteBuffer]
         var raw: ByteBuffer?
+        /// The client's protocol (2 or 3): the command goes on a connection that speaks it.
+        var protocolVersion: Int
+    }
+
+    /// Shared connections are per node and per protocol: a RESP3 client's commands go on
+    /// connections that said `HELLO 3`, so its replies come back as a node gives them to it.
+    struct LinkKey: Hashable {
+        var node: ClusterNodeAddress
+        var protocolVersion: Int
     }
 
     /// Where a stateless command goes.
@@ -36,7 +45,7 @@ final class ClusterLoopPool {
     let topology: ClusterTopology
     let hold: TimeAmount
     let logger: Logger
-    private var links: [ClusterNodeAddress: Link] = [:]
+    private var links: [LinkKey: Link] = [:]
     static let retryDelay = TimeAmount.milliseconds(100)
     static let maxRedirects = 16
 
@@ -49,9 +58,11 @@ final class ClusterLoopPool {
 
     /// A new connection of a client's own to `node` on this loop (handshake done): transactions,
     /// blocking commands.
-    func connect(_ node: ClusterNodeAddress) -> EventLoopFuture<RedisConnection> {
+    func connect(_ node: ClusterNodeAddress, protocolVersion: Int) -> EventLoopFuture<RedisConnection> {
         let promise = eventLoop.makePromise(of: RedisConnection.self)
-        let configuration = topology.connectionConfiguration(node)
+        var settings = topology.connectionConfiguration(node)
+        if protocolVersion == 3 { settings.protocolVersion = .resp3 }
+        let configuration = settings
         let loop = eventLoop
         let readonly = topology.settings.readFromReplicas
         promise.completeWithTask {
@@ -63,9 +74,10 @@ final class ClusterLoopPool {
         return promise.futureResult
     }
 
-    /// The shared connection to `node`, opened when there is none.
-    func connection(to node: ClusterNodeAddress) -> EventLoopFuture<ClusterNodeLink> {
-        switch links[node] {
+    /// The shared connection to `node` in `protocolVersion`, opened when there is none.
+    func connection(to node: ClusterNodeAddress, protocolVersion: Int) -> EventLoopFuture<ClusterNodeLink> {
+        let key = LinkKey(node: node, protocolVersion: protocolVersion)
+        switch links[key] {
         case .ready(let link) where link.isActive:
             return eventLoop.makeSucceededFuture(link)
         case .connecting(let future):
@@ -73,23 +85,51 @@ final class ClusterLoopPool {
         default:
             break
         }
-        let future = ClusterNodeLink.connect(node, on: eventLoop, settings: topology.settings)
-        links[node] = .connecting(future)
+        let future = ClusterNodeLink.connect(node, on: eventLoop, settings: topology.settings, protocolVersion: protocolVersion)
+        links[key] = .connecting(future)
         future.assumeIsolated().whenComplete { [self] result in
             switch result {
             case .success(let link):
-                links[node] = .ready(link)
+                links[key] = .ready(link)
                 link.whenClosed { [self] in
-                    if case .ready(let current) = links[node], current === link { links[node] = nil }
+                    if case .ready(let current) = links[key], current === link { links[key] = nil }
                     topology.requestRefresh()
                 }
             case .failure(let error):
                 logger.info("cluster node \(node): \(error)")
-                links[node] = nil
+                links[key] = nil
                 topology.requestRefresh()
             }
         }
         return future
+    }
+
+    /// The loop's clients, to close them when the node agent says this node must not serve.
+    private var clients: [ObjectIdentifier: ClusterClient] = [:]
+    /// Clients are closed as they connect (the node agent's proxy on a node that must not serve).
+    private(set) var refusing = false
+
+    func clientArrived(_ client: ClusterClient) {
+        clients[ObjectIdentifier(client)] = client
+    }
+
+    func clientLeft(_ client: ClusterClient) {
+        clients[ObjectIdentifier(client)] = nil
+    }
+
+    func setRefusing(_ on: Bool, closingClients: Bool) {
+        guard on != refusing else { return }
+        refusing = on
+        logger.notice(on ? (closingClients ? "cluster proxy: closing its clients and refusing new ones (this node must not serve)"
+                                           : "cluster proxy: refusing new clients (this node must not serve)")
+                         : "cluster proxy: taking clients again")
+        if on && closingClients { closeClients() }
+    }
+
+    func closeClients() {
+        guard !clients.isEmpty else { return }
+        logger.notice("cluster proxy: closing its \(clients.count) clients (they reconnect to the virtual IP's holder)")
+        for client in Array(clients.values) { client.closeNow() }
     }
 
     /// Closes every shared connection (shutdown).
@@ -101,12 +141,14 @@ final class ClusterLoopPool {
     /// Sends a stateless command by `target` and answers with its final reply: never MOVED or
     /// ASK, never a failure (an error reply names what went wrong). `readOnly`: it may be sent
     /// again after its connection closed before the reply. A node's reply comes back as its
-    /// bytes; the pool's own errors as values.
-    func run(_ arguments: [ByteBuffer], raw: ByteBuffer? = nil, target: Target, readOnly: Bool) -> EventLoopFuture<ClusterReply> {
+    /// bytes; the pool's own errors as values. `toReplica`: a read may go to a replica
+    /// (`--read-from replicas`; not SCAN, whose cursor belongs to one node).
+    func run(_ arguments: [ByteBuffer], raw: ByteBuffer? = nil, target: Target, readOnly: Bool, protocolVersion: Int,
+             toReplica: Bool = true) -> EventLoopFuture<ClusterReply> {
         let promise = eventLoop.makePromise(of: ClusterReply.self)
-        let arguments = Command(arguments: arguments, raw: raw)
+        let arguments = Command(arguments: arguments, raw: raw, protocolVersion: protocolVersion)
         var target = target
-        if readOnly && topology.settings.readFromReplicas, case .slot(let slot) = target { target = .replicaOf(slot) }
+        if readOnly && toReplica && topology.settings.readFromReplicas, case .slot(let slot) = target { target = .replicaOf(slot) }
         attempt(arguments, target: target, readOnly: readOnly, deadline: .now() + hold, redirects: 0, promise: promise)
         return promise.futureResult
     }
@@ -136,7 +178,7 @@ final class ClusterLoopPool {
                   problem: .simpleError("CLUSTERDOWN Tandem proxy: no master known for \(describe(target))"))
             return
         }
-        connection(to: node).assumeIsolated().whenComplete { [self] result in
+        connection(to: node, protocolVersion: arguments.protocolVersion).assumeIsolated().whenComplete { [self] result in
             switch result {
             case .failure(let error):
                 // Not sent: try again once the map says more (a replica promoted) or the node is back.
@@ -202,7 +244,7 @@ final class ClusterLoopPool {
                 topology.moved(slot: slot, to: to)
                 attempt(arguments, target: next, readOnly: readOnly, deadline: deadline, redirects: redirects + 1, promise: promise)
             case .ask(_, let to):
-                connection(to: to).assumeIsolated().whenComplete { [self] result in
+                connection(to: to, protocolVersion: arguments.protocolVersion).assumeIsolated().whenComplete { [self] result in
                     switch result {
                     case .failure:
                         later(arguments, target: target, readOnly: readOnly, deadline: deadline, redirects: redirects + 1, promise: promise,
