@@ -268,7 +268,7 @@ let package = Package(
         ),
         .testTarget(
             name: "NodeTests",
-            dependencies: ["Node"],
+            dependencies: ["Node", "NodeConfig", "Proxy"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
