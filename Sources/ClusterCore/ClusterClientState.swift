@@ -119,9 +119,14 @@ public struct ClusterClientState: Sendable {
 
     /// The step for one command (`arguments`, name first).
     public mutating func step(_ arguments: [ByteBuffer]) -> ClusterStep {
+        step(arguments, info: CommandKeys.info(for: arguments))
+    }
+
+    /// The same with the command's table entry already looked up (`CommandKeys.info(for:)`):
+    /// the shell needs it too, and looks it up once per command.
+    public mutating func step(_ arguments: [ByteBuffer], info: CommandInfo?) -> ClusterStep {
         guard !arguments.isEmpty else { return Self.error("ERR unknown command ''") }
         let name = CommandKeys.word(arguments, 0)
-        let info = CommandKeys.info(for: arguments)
         if let step = subscriptionStep(name, arguments) { return step }
         switch name {
         case "MULTI", "EXEC", "DISCARD", "WATCH", "UNWATCH":
@@ -161,7 +166,7 @@ public struct ClusterClientState: Sendable {
         }
         if Self.refused.contains(name) { return Self.unsupported(name) }
         if case .multi = transaction { return queueInTransaction(arguments) }
-        let route = ClusterRouting.route(arguments)
+        let route = ClusterRouting.route(arguments, info: info)
         if let info, info.flags.contains(.blocking) {
             // A blocking command would stall the shared connection: the client's own one.
             switch route {

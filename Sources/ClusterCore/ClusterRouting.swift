@@ -78,9 +78,13 @@ public enum ClusterRouting {
 
     /// The route of a stateless command.
     public static func route(_ arguments: [ByteBuffer]) -> ClusterRoute {
+        route(arguments, info: CommandKeys.info(for: arguments))
+    }
+
+    /// The same with the command's table entry already looked up.
+    public static func route(_ arguments: [ByteBuffer], info: CommandInfo?) -> ClusterRoute {
         guard !arguments.isEmpty else { return .anyMaster }
-        let info = CommandKeys.info(for: arguments)
-        let keyIndices = CommandKeys.keyIndices(arguments)
+        let keyIndices = CommandKeys.keyIndices(arguments, info: info)
         if keyIndices.isEmpty {
             if info?.name == "SCAN" {
                 switch ClusterScan.position(arguments) {

@@ -112,7 +112,9 @@ final class ClusterClient: ChannelInboundHandler {
         let seq = firstSeq + UInt64(replies.count)
         replies.append(nil)
         let wasInTransaction = state.inTransaction
-        let step = state.step(request.arguments)
+        // Looked up once: the state's decisions and the read-only flag below both need it.
+        let info = CommandKeys.info(for: request.arguments)
+        let step = state.step(request.arguments, info: info)
         // The protocol this command's reply is written in (a HELLO's own reply: the new one).
         let version = state.protocolVersion
         switch step {
@@ -122,8 +124,8 @@ final class ClusterClient: ChannelInboundHandler {
             closeAfter = seq
             complete(seq, value)
         case .route(let route):
-            let readOnly = CommandKeys.info(for: request.arguments)?.flags.contains(.readonly) ?? false
-            run(route, request, readOnly: readOnly, protocolVersion: version).assumeIsolated().whenSuccess { [self] in complete(seq, $0) }
+            let readOnly = info?.flags.contains(.readonly) ?? false
+            run(route, request, readOnly: readOnly, protocolVersion: version) { [self] in complete(seq, $0) }
         case .hello(let version):
             let hello = [ByteBuffer(string: "HELLO"), ByteBuffer(string: String(version))]
             pool.run(hello, target: .anyMaster, readOnly: false, protocolVersion: version).assumeIsolated().whenSuccess { [self] in
@@ -148,14 +150,27 @@ final class ClusterClient: ChannelInboundHandler {
 
     /// A command for one node goes out as the client's bytes and its reply comes back as the
     /// node's; split and keyspace-wide commands are encoded per part and their replies merged.
-    private func run(_ route: ClusterRoute, _ request: RESPRequest, readOnly: Bool, protocolVersion version: Int) -> EventLoopFuture<ClusterReply> {
-        let arguments = request.arguments
+    private func run(_ route: ClusterRoute, _ request: RESPRequest, readOnly: Bool, protocolVersion version: Int,
+                     done: @escaping ClusterLoopPool.Done) {
         let raw = request.isInline ? nil : request.raw
         switch route {
         case .anyMaster:
-            return pool.run(arguments, raw: raw, target: .anyMaster, readOnly: readOnly, protocolVersion: version)
+            // One node: the reply straight to `done`, no future (the common path).
+            pool.run(request.arguments, raw: raw, target: .anyMaster, readOnly: readOnly, protocolVersion: version, done: done)
         case .slot(let slot):
-            return pool.run(arguments, raw: raw, target: .slot(slot), readOnly: readOnly, protocolVersion: version)
+            pool.run(request.arguments, raw: raw, target: .slot(slot), readOnly: readOnly, protocolVersion: version, done: done)
+        default:
+            combined(route, request.arguments, readOnly: readOnly, protocolVersion: version).assumeIsolated().whenSuccess(done)
+        }
+    }
+
+    /// Commands of several parts or with a reply the proxy makes: split, keyspace-wide, SCAN.
+    private func combined(_ route: ClusterRoute, _ arguments: [ByteBuffer], readOnly: Bool, protocolVersion version: Int) -> EventLoopFuture<ClusterReply> {
+        switch route {
+        case .anyMaster:
+            return pool.run(arguments, target: .anyMaster, readOnly: readOnly, protocolVersion: version)
+        case .slot(let slot):
+            return pool.run(arguments, target: .slot(slot), readOnly: readOnly, protocolVersion: version)
         case .error(let text):
             return pool.eventLoop.makeSucceededFuture(.value(.simpleError(text)))
         case .split(let plan):

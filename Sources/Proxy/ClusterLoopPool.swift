@@ -146,12 +146,23 @@ final class ClusterLoopPool {
     func run(_ arguments: [ByteBuffer], raw: ByteBuffer? = nil, target: Target, readOnly: Bool, protocolVersion: Int,
              toReplica: Bool = true) -> EventLoopFuture<ClusterReply> {
         let promise = eventLoop.makePromise(of: ClusterReply.self)
+        run(arguments, raw: raw, target: target, readOnly: readOnly, protocolVersion: protocolVersion, toReplica: toReplica) {
+            promise.succeed($0)
+        }
+        return promise.futureResult
+    }
+
+    /// The same, the reply handed to `done` on the loop: no promise and no future per command
+    /// (the single-node path's cost, docs/benchmarks.md).
+    func run(_ arguments: [ByteBuffer], raw: ByteBuffer? = nil, target: Target, readOnly: Bool, protocolVersion: Int,
+             toReplica: Bool = true, done: @escaping Done) {
         let arguments = Command(arguments: arguments, raw: raw, protocolVersion: protocolVersion)
         var target = target
         if readOnly && toReplica && topology.settings.readFromReplicas, case .slot(let slot) = target { target = .replicaOf(slot) }
-        attempt(arguments, target: target, readOnly: readOnly, deadline: .now() + hold, redirects: 0, promise: promise)
-        return promise.futureResult
+        attempt(arguments, target: target, readOnly: readOnly, deadline: .now() + hold, redirects: 0, done: done)
     }
+
+    typealias Done = (ClusterReply) -> Void
 
     private func resolve(_ target: Target) -> ClusterNodeAddress? {
         switch target {
@@ -171,28 +182,34 @@ final class ClusterLoopPool {
     }
 
     private func attempt(_ arguments: Command, target: Target, readOnly: Bool, deadline: NIODeadline, redirects: Int,
-                         promise: EventLoopPromise<ClusterReply>, lastProblem: RESPValue? = nil) {
+                         done: @escaping Done, lastProblem: RESPValue? = nil) {
         guard let node = resolve(target) else {
             topology.requestRefresh()
-            later(arguments, target: target, readOnly: readOnly, deadline: deadline, redirects: redirects, promise: promise,
+            later(arguments, target: target, readOnly: readOnly, deadline: deadline, redirects: redirects, done: done,
                   problem: .simpleError("CLUSTERDOWN Tandem proxy: no master known for \(describe(target))"))
+            return
+        }
+        if case .ready(let link) = links[LinkKey(node: node, protocolVersion: arguments.protocolVersion)], link.isActive {
+            // The usual case: the connection is up; no future to wait on.
+            send(arguments, on: link, node: node, asking: false, target: target, readOnly: readOnly,
+                 deadline: deadline, redirects: redirects, done: done)
             return
         }
         connection(to: node, protocolVersion: arguments.protocolVersion).assumeIsolated().whenComplete { [self] result in
             switch result {
             case .failure(let error):
                 // Not sent: try again once the map says more (a replica promoted) or the node is back.
-                later(arguments, target: target, readOnly: readOnly, deadline: deadline, redirects: redirects, promise: promise,
+                later(arguments, target: target, readOnly: readOnly, deadline: deadline, redirects: redirects, done: done,
                       problem: .simpleError("CLUSTERDOWN Tandem proxy: cannot reach master \(node) for \(describe(target)): \(error)"))
             case .success(let connection):
                 send(arguments, on: connection, node: node, asking: false, target: target, readOnly: readOnly,
-                     deadline: deadline, redirects: redirects, promise: promise)
+                     deadline: deadline, redirects: redirects, done: done)
             }
         }
     }
 
     private func send(_ arguments: Command, on connection: ClusterNodeLink, node: ClusterNodeAddress, asking: Bool,
-                      target: Target, readOnly: Bool, deadline: NIODeadline, redirects: Int, promise: EventLoopPromise<ClusterReply>) {
+                      target: Target, readOnly: Bool, deadline: NIODeadline, redirects: Int, done: @escaping Done) {
         if asking { connection.send(encoding: [ByteBuffer(string: "ASKING")], completion: nil) }
         let completion: ClusterNodeLink.Completion = { [self] result in
             switch result {
@@ -200,19 +217,19 @@ final class ClusterLoopPool {
                 topology.requestRefresh()
                 if readOnly || (error as? ClusterLinkClosed)?.written == false {
                     // A read, or a command the closed connection never sent: again, wherever the map says.
-                    later(arguments, target: target, readOnly: readOnly, deadline: deadline, redirects: redirects, promise: promise,
+                    later(arguments, target: target, readOnly: readOnly, deadline: deadline, redirects: redirects, done: done,
                           problem: .simpleError("ERR Tandem proxy: the connection to \(node) closed before the reply: \(error)"))
                 } else {
-                    promise.succeed(.value(.simpleError("ERR Tandem proxy: the connection to \(node) closed before the reply; the command may or may not have run")))
+                    done(.value(.simpleError("ERR Tandem proxy: the connection to \(node) closed before the reply; the command may or may not have run")))
                 }
             case .success(let frame):
                 // Only an error reply (MOVED, ASK, TRYAGAIN…) is read; any other goes on as bytes.
                 guard frame.readableBytesView.first == UInt8(ascii: "-") else {
-                    promise.succeed(.frame(frame))
+                    done(.frame(frame))
                     return
                 }
                 handle(ClusterReply.frame(frame).value, frame: frame, from: node, arguments: arguments, target: target, readOnly: readOnly,
-                       deadline: deadline, redirects: redirects, promise: promise)
+                       deadline: deadline, redirects: redirects, done: done)
             }
         }
         if let raw = arguments.raw {
@@ -223,14 +240,14 @@ final class ClusterLoopPool {
     }
 
     private func handle(_ reply: RESPValue, frame: ByteBuffer, from node: ClusterNodeAddress, arguments: Command, target: Target,
-                        readOnly: Bool, deadline: NIODeadline, redirects: Int, promise: EventLoopPromise<ClusterReply>) {
+                        readOnly: Bool, deadline: NIODeadline, redirects: Int, done: @escaping Done) {
         guard let message = reply.errorMessage else {
-            promise.succeed(.frame(frame))
+            done(.frame(frame))
             return
         }
         if let redirect = ClusterRedirect(reply, defaultHost: node.host) {
             guard redirects < Self.maxRedirects else {
-                promise.succeed(.value(.simpleError("ERR Tandem proxy: too many cluster redirections (last: \(message))")))
+                done(.value(.simpleError("ERR Tandem proxy: too many cluster redirections (last: \(message))")))
                 return
             }
             switch redirect {
@@ -242,47 +259,47 @@ final class ClusterLoopPool {
                 default: next = target
                 }
                 topology.moved(slot: slot, to: to)
-                attempt(arguments, target: next, readOnly: readOnly, deadline: deadline, redirects: redirects + 1, promise: promise)
+                attempt(arguments, target: next, readOnly: readOnly, deadline: deadline, redirects: redirects + 1, done: done)
             case .ask(_, let to):
                 connection(to: to, protocolVersion: arguments.protocolVersion).assumeIsolated().whenComplete { [self] result in
                     switch result {
                     case .failure:
-                        later(arguments, target: target, readOnly: readOnly, deadline: deadline, redirects: redirects + 1, promise: promise,
+                        later(arguments, target: target, readOnly: readOnly, deadline: deadline, redirects: redirects + 1, done: done,
                               problem: reply)
                     case .success(let connection):
                         send(arguments, on: connection, node: to, asking: true, target: target, readOnly: readOnly,
-                             deadline: deadline, redirects: redirects + 1, promise: promise)
+                             deadline: deadline, redirects: redirects + 1, done: done)
                     }
                 }
             }
             return
         }
         if case .replicaOf = target, message.hasPrefix("LOADING") || message.hasPrefix("MASTERDOWN") {
-            later(arguments, target: target, readOnly: readOnly, deadline: deadline, redirects: redirects, promise: promise, problem: reply)
+            later(arguments, target: target, readOnly: readOnly, deadline: deadline, redirects: redirects, done: done, problem: reply)
             return
         }
         if message.hasPrefix("TRYAGAIN") || message.hasPrefix("CLUSTERDOWN") {
             // A multi-key command during a slot migration, or a cluster still electing: again soon.
             if message.hasPrefix("CLUSTERDOWN") { topology.requestRefresh() }
-            later(arguments, target: target, readOnly: readOnly, deadline: deadline, redirects: redirects, promise: promise, problem: reply)
+            later(arguments, target: target, readOnly: readOnly, deadline: deadline, redirects: redirects, done: done, problem: reply)
             return
         }
-        promise.succeed(.frame(frame))
+        done(.frame(frame))
     }
 
     private func later(_ arguments: Command, target: Target, readOnly: Bool, deadline: NIODeadline, redirects: Int,
-                       promise: EventLoopPromise<ClusterReply>, problem: RESPValue) {
+                       done: @escaping Done, problem: RESPValue) {
         if case .replicaOf(let slot) = target {
             // A replica that is down, loading or no longer its slot's: the master, at once.
-            attempt(arguments, target: .slot(slot), readOnly: readOnly, deadline: deadline, redirects: redirects, promise: promise)
+            attempt(arguments, target: .slot(slot), readOnly: readOnly, deadline: deadline, redirects: redirects, done: done)
             return
         }
         guard NIODeadline.now() + Self.retryDelay <= deadline else {
-            promise.succeed(.value(problem))
+            done(.value(problem))
             return
         }
         eventLoop.assumeIsolated().scheduleTask(in: Self.retryDelay) { [self] in
-            attempt(arguments, target: target, readOnly: readOnly, deadline: deadline, redirects: redirects, promise: promise)
+            attempt(arguments, target: target, readOnly: readOnly, deadline: deadline, redirects: redirects, done: done)
         }
     }
 }
