@@ -184,6 +184,11 @@ public struct ClusterClientState: Sendable {
     /// While subscribed, PING goes to that connection too and QUIT closes; other commands get
     /// Redis's refusal for a subscribed RESP2 client.
     private mutating func subscriptionStep(_ name: String, _ arguments: [ByteBuffer]) -> ClusterStep? {
+        // Most commands are none of these: the channel list is made only for those that are.
+        switch name {
+        case "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE", "QUIT", "PING": break
+        default: return subscribed && protocolVersion == 2 ? Self.subscribedRefusal(name) : nil
+        }
         let rest = Array(arguments.dropFirst())
         func update(_ list: inout [ByteBuffer], adding: Bool) {
             if adding {
@@ -222,10 +227,15 @@ public struct ClusterClientState: Sendable {
             // RESP3: a subscribed client's PING is an ordinary command (Redis answers +PONG).
             return subscribed && protocolVersion == 2 ? .subscription(.anyMaster) : nil
         default:
-            // RESP3 clients may send any command while subscribed (messages come as pushes).
-            // RESP2: Redis's answer, given here: a node would answer a key elsewhere with MOVED first.
-            return subscribed && protocolVersion == 2 ? Self.error("ERR Can't execute '\(name.lowercased())': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context") : nil
+            return nil
         }
+    }
+
+    /// RESP2: Redis's answer to a subscribed client's other commands, given here (a node would
+    /// answer a key elsewhere with MOVED first). RESP3 clients may send any command while
+    /// subscribed (messages come as pushes).
+    private static func subscribedRefusal(_ name: String) -> ClusterStep {
+        error("ERR Can't execute '\(name.lowercased())': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
     }
 
     /// The subscription connection confirmed that no subscription is left.
