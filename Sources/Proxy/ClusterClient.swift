@@ -197,11 +197,15 @@ final class ClusterClient: ChannelInboundHandler {
         case .scan(let position):
             // One master at a time, found by the slot in the cursor (ClusterScan); never a
             // replica: the next call must reach the node that made the cursor.
-            let slot = ClusterScan.slot(for: position, in: pool.topology.map)
-            let command = ClusterScan.nodeArguments(arguments, position: position)
             let topology = pool.topology
+            let slot = ClusterScan.slot(for: position, in: topology.map)
+            let master = topology.master(forSlot: slot)
+            let command = ClusterScan.nodeArguments(arguments, position: position, master: master)
             return pool.run(command, target: .slot(slot), readOnly: readOnly, protocolVersion: version, toReplica: false).map { reply in
-                .value(ClusterScan.reply(reply.value, slot: slot, map: topology.map))
+                // Tagged with the master it was sent to: if a failover sent it elsewhere in
+                // between, the next call finds another master and starts its part over (never a
+                // cursor used on a node that did not make it).
+                .value(ClusterScan.reply(reply.value, slot: slot, master: master, map: topology.map))
             }
         }
     }
