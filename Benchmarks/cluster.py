@@ -11,6 +11,11 @@ Prints the medians of throughput, p50 and p99 and the tandem/direct ratios, and 
 ratios so their spread shows. Every process it starts is stopped by PID.
 
   Benchmarks/cluster.py [--rounds 3] [--requests 200000] [--tandem-args "--threads 1"] [--tandem .build/release/tandem]
+                        [--compare path/to/other/tandem]
+
+--compare runs a second tandem binary (another commit's) in front of the same cluster in the
+same rounds, right after the first, so a change is measured under the same load; its table
+follows, with its ratio to direct and to the first binary.
 """
 import argparse, os, shutil, statistics, subprocess, sys, tempfile
 
@@ -35,6 +40,7 @@ def main():
     ap.add_argument("--requests", type=int, default=200000, help="per -P 1 case; -P 16 runs 10 times as many")
     ap.add_argument("--tandem-args", default="", help="extra tandem proxy options, e.g. \"--threads 1\"")
     ap.add_argument("--tandem", default=os.path.join(os.path.dirname(__file__), "..", ".build", "release", "tandem"))
+    ap.add_argument("--compare", help="a second tandem binary, run in the same rounds")
     args = ap.parse_args()
     check_tools("redis-server", "redis-benchmark", "redis-cli")
     if not os.path.exists(args.tandem):
@@ -46,6 +52,9 @@ def main():
         ports = start_cluster(procs, masters=3, replicas=1)
         tan, _ = start_tandem(procs, args.tandem, ports, args.tandem_args.split())
         targets = [("direct", ports[0], True), ("tandem", tan, False)]
+        if args.compare:
+            other, _ = start_tandem(procs, args.compare, ports, args.tandem_args.split(), log="compare.log")
+            targets.append(("compare", other, False))
         cases = [("set", 1), ("get", 1), ("set", 16), ("get", 16)]
         results = {(t, c): [] for t, _, _ in targets for c in cases}
         for r in range(args.rounds):
@@ -63,6 +72,18 @@ def main():
             print("| %s -P %d | %.0f (%.2f / %.2f) | %.0f (%.2f / %.2f) | %.2f× | %s |" % (
                 case[0].upper(), case[1], med(d, 0), med(d, 1), med(d, 2), med(t, 0), med(t, 1), med(t, 2),
                 med(t, 0) / med(d, 0), rounds))
+        if args.compare:
+            print()
+            print("--compare %s:" % args.compare)
+            print()
+            print("| case | compare rps (p50 / p99 ms) | compare/direct median | compare/tandem per round |")
+            print("|---|---|---|---|")
+            for case in cases:
+                d, t, o = results[("direct", case)], results[("tandem", case)], results[("compare", case)]
+                med = lambda xs, i: statistics.median(x[i] for x in xs)
+                rounds = ", ".join("%.2f" % (c[0] / b[0]) for b, c in zip(t, o))
+                print("| %s -P %d | %.0f (%.2f / %.2f) | %.2f× | %s |" % (
+                    case[0].upper(), case[1], med(o, 0), med(o, 1), med(o, 2), med(o, 0) / med(d, 0), rounds))
     finally:
         procs.stop_all()
         shutil.rmtree(work, ignore_errors=True)

@@ -38,6 +38,9 @@ public enum ClusterStep: Sendable, Hashable {
     case replyAndClose(RESPValue)
     /// `INFO proxy`: the proxy's own lines (the shell knows them).
     case infoProxy
+    /// HELLO, checked and taken: `HELLO <protocol>` goes to a master on a connection that
+    /// speaks that protocol, and the node's reply goes to the client (as a cluster node answers).
+    case hello(protocol: Int)
     /// Stateless: on the shared connections, by this route.
     case route(ClusterRoute)
     /// On the client's own connection to the target's master, in order; one reply goes to the
@@ -85,8 +88,11 @@ public struct ClusterClientState: Sendable {
     public private(set) var channels: [ByteBuffer] = []
     public private(set) var patterns: [ByteBuffer] = []
     public private(set) var shardChannels: [ByteBuffer] = []
-    /// CLIENT SETNAME, answered by the proxy.
+    /// CLIENT SETNAME (or HELLO … SETNAME), answered by the proxy.
     public private(set) var clientName: ByteBuffer?
+    /// The protocol the client chose with HELLO (2 or 3): every backend connection its
+    /// commands use speaks it, and the proxy's own replies are written in it.
+    public private(set) var protocolVersion = 2
 
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
@@ -105,7 +111,7 @@ public struct ClusterClientState: Sendable {
 
     /// Commands refused (not yet supported in cluster mode, or meaningless through a proxy).
     static let refused: Set<String> = [
-        "MONITOR", "SYNC", "PSYNC", "REPLCONF", "WAIT", "WAITAOF", "RESET", "SCAN", "MIGRATE",
+        "MONITOR", "SYNC", "PSYNC", "REPLCONF", "WAIT", "WAITAOF", "RESET", "MIGRATE",
     ]
 
     /// CLIENT subcommands forwarded to any master; the others are answered or refused.
@@ -113,9 +119,14 @@ public struct ClusterClientState: Sendable {
 
     /// The step for one command (`arguments`, name first).
     public mutating func step(_ arguments: [ByteBuffer]) -> ClusterStep {
+        step(arguments, info: CommandKeys.info(for: arguments))
+    }
+
+    /// The same with the command's table entry already looked up (`CommandKeys.info(for:)`):
+    /// the shell needs it too, and looks it up once per command.
+    public mutating func step(_ arguments: [ByteBuffer], info: CommandInfo?) -> ClusterStep {
         guard !arguments.isEmpty else { return Self.error("ERR unknown command ''") }
         let name = CommandKeys.word(arguments, 0)
-        let info = CommandKeys.info(for: arguments)
         if let step = subscriptionStep(name, arguments) { return step }
         switch name {
         case "MULTI", "EXEC", "DISCARD", "WATCH", "UNWATCH":
@@ -135,17 +146,7 @@ public struct ClusterClientState: Sendable {
         case "AUTH":
             return auth(arguments)
         case "HELLO":
-            if arguments.count >= 2 {
-                let version = String(decoding: arguments[1].readableBytesView, as: UTF8.self)
-                guard version == "2" else {
-                    return Int(version) == nil ? Self.error("ERR Protocol version is not an integer or out of range")
-                        : Self.error("NOPROTO unsupported protocol version")
-                }
-                guard arguments.count == 2 else {
-                    return Self.error("ERR Tandem proxy: HELLO with AUTH or SETNAME is not supported in cluster mode yet")
-                }
-            }
-            return .route(.anyMaster)
+            return hello(arguments)
         case "CLIENT":
             let sub = arguments.count >= 2 ? "CLIENT|" + CommandKeys.word(arguments, 1) : "CLIENT"
             if sub == "CLIENT|SETNAME" && arguments.count == 3 {
@@ -165,14 +166,14 @@ public struct ClusterClientState: Sendable {
         }
         if Self.refused.contains(name) { return Self.unsupported(name) }
         if case .multi = transaction { return queueInTransaction(arguments) }
-        let route = ClusterRouting.route(arguments)
+        let route = ClusterRouting.route(arguments, info: info)
         if let info, info.flags.contains(.blocking) {
             // A blocking command would stall the shared connection: the client's own one.
             switch route {
             case .slot(let slot): return .own(.slot(slot), [OwnCommand(arguments)])
             case .anyMaster: return .own(.anyMaster, [OwnCommand(arguments)])
             case .error(let text): return Self.error(text)
-            case .split, .allMasters: return Self.error(ClusterErrors.crossSlot)
+            case .split, .allMasters, .scan: return Self.error(ClusterErrors.crossSlot)
             }
         }
         return .route(route)
@@ -183,6 +184,11 @@ public struct ClusterClientState: Sendable {
     /// While subscribed, PING goes to that connection too and QUIT closes; other commands get
     /// Redis's refusal for a subscribed RESP2 client.
     private mutating func subscriptionStep(_ name: String, _ arguments: [ByteBuffer]) -> ClusterStep? {
+        // Most commands are none of these: the channel list is made only for those that are.
+        switch name {
+        case "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE", "QUIT", "PING": break
+        default: return subscribed && protocolVersion == 2 ? Self.subscribedRefusal(name) : nil
+        }
         let rest = Array(arguments.dropFirst())
         func update(_ list: inout [ByteBuffer], adding: Bool) {
             if adding {
@@ -218,11 +224,18 @@ public struct ClusterClientState: Sendable {
         case "QUIT":
             return nil
         case "PING":
-            return subscribed ? .subscription(.anyMaster) : nil
+            // RESP3: a subscribed client's PING is an ordinary command (Redis answers +PONG).
+            return subscribed && protocolVersion == 2 ? .subscription(.anyMaster) : nil
         default:
-            // Redis's answer, given here: a node would answer a key elsewhere with MOVED first.
-            return subscribed ? Self.error("ERR Can't execute '\(name.lowercased())': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context") : nil
+            return nil
         }
+    }
+
+    /// RESP2: Redis's answer to a subscribed client's other commands, given here (a node would
+    /// answer a key elsewhere with MOVED first). RESP3 clients may send any command while
+    /// subscribed (messages come as pushes).
+    private static func subscribedRefusal(_ name: String) -> ClusterStep {
+        error("ERR Can't execute '\(name.lowercased())': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
     }
 
     /// The subscription connection confirmed that no subscription is left.
@@ -231,6 +244,60 @@ public struct ClusterClientState: Sendable {
         channels = []
         patterns = []
         shardChannels = []
+    }
+
+    /// `HELLO [protover [AUTH username password] [SETNAME clientname]]`, checked in a cluster
+    /// node's order and with its texts: the version, the options, the credentials (the
+    /// proxy's own, as for AUTH), the name.
+    private mutating func hello(_ arguments: [ByteBuffer]) -> ClusterStep {
+        var version = protocolVersion
+        if arguments.count >= 2 {
+            let text = String(decoding: arguments[1].readableBytesView, as: UTF8.self)
+            guard let given = Int64(text) else { return Self.error("ERR Protocol version is not an integer or out of range") }
+            guard given == 2 || given == 3 else { return Self.error("NOPROTO unsupported protocol version") }
+            version = Int(given)
+        }
+        var credentials: (user: ByteBuffer, password: ByteBuffer)?
+        var name: ByteBuffer?
+        var index = 2
+        while index < arguments.count {
+            let option = CommandKeys.word(arguments, index)
+            let more = arguments.count - 1 - index
+            if option == "AUTH" && more >= 2 {
+                credentials = (arguments[index + 1], arguments[index + 2])
+                index += 3
+            } else if option == "SETNAME" && more >= 1 {
+                name = arguments[index + 1]
+                index += 2
+            } else {
+                return Self.error("ERR Syntax error in HELLO option '\(String(decoding: arguments[index].readableBytesView, as: UTF8.self))'")
+            }
+        }
+        // Not a node's limits: the proxy keeps one protocol per client for a transaction's or a
+        // subscription's connection.
+        guard !inTransaction else { return Self.unsupported("HELLO inside a transaction or after WATCH") }
+        guard !subscribed || version == protocolVersion else { return Self.unsupported("HELLO changing the protocol while subscribed") }
+        if let credentials, !credentialsMatch(user: credentials.user, password: credentials.password) {
+            return Self.error("WRONGPASS invalid username-password pair or user is disabled.")
+        }
+        if let name {
+            if name.readableBytesView.contains(where: { $0 <= 32 || $0 >= 127 }) {
+                return Self.error("ERR Client names cannot contain spaces, newlines or special characters.")
+            }
+            clientName = name.readableBytes == 0 ? nil : name
+        }
+        protocolVersion = version
+        return .hello(protocol: version)
+    }
+
+    /// Whether `user`/`password` are the proxy's credentials (without a password configured,
+    /// the default user with any password, as Redis's `nopass` default user).
+    private func credentialsMatch(user: ByteBuffer, password: ByteBuffer) -> Bool {
+        let userMatches = String(buffer: user) == (configuration.user ?? "default")
+        guard let expected = configuration.password else { return userMatches }
+        // The password in constant time (a reply's timing must not tell how much of it was right).
+        let passwordMatches = ConstantTime.equals(Array(password.readableBytesView), Array(expected.utf8))
+        return passwordMatches && userMatches
     }
 
     private func auth(_ arguments: [ByteBuffer]) -> ClusterStep {

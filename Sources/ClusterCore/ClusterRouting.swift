@@ -10,8 +10,10 @@ public enum ClusterRoute: Sendable, Hashable {
     /// Keys in several slots of a command that can be split (MGET, MSET, DEL, UNLINK, EXISTS,
     /// TOUCH): one command per slot, replies merged.
     case split(SplitPlan)
-    /// Sent to every master, replies merged (FLUSHALL, FLUSHDB, DBSIZE, KEYS…).
+    /// Sent to every master, replies merged (FLUSHALL, FLUSHDB, DBSIZE, KEYS, RANDOMKEY…).
     case allMasters(Merge)
+    /// SCAN: to the master serving the position's slot, with its own cursor (`ClusterScan`).
+    case scan(ClusterScan.Position)
     /// Answered by the proxy: this error line, without the leading `-`.
     case error(String)
 }
@@ -26,6 +28,8 @@ public enum Merge: Sendable, Hashable {
     case sum
     /// KEYS: the parts' arrays one after another.
     case concatenate
+    /// RANDOMKEY: the first reply that is not null (null when every master is empty).
+    case firstNonNull
 }
 
 /// One command per slot and how to merge their replies.
@@ -61,7 +65,7 @@ public enum ClusterRouting {
     /// Keyless commands whose answer is about the whole keyspace: sent to every master.
     static let broadcast: [String: Merge] = [
         "FLUSHALL": .allOK, "FLUSHDB": .allOK, "DBSIZE": .sum, "KEYS": .concatenate, "SCRIPT|FLUSH": .allOK,
-        "SCRIPT|LOAD": .allOK, "FUNCTION|FLUSH": .allOK,
+        "SCRIPT|LOAD": .allOK, "FUNCTION|FLUSH": .allOK, "RANDOMKEY": .firstNonNull,
     ]
 
     /// The slot every key hashes to; nil when they span slots (or there are none).
@@ -74,10 +78,20 @@ public enum ClusterRouting {
 
     /// The route of a stateless command.
     public static func route(_ arguments: [ByteBuffer]) -> ClusterRoute {
+        route(arguments, info: CommandKeys.info(for: arguments))
+    }
+
+    /// The same with the command's table entry already looked up.
+    public static func route(_ arguments: [ByteBuffer], info: CommandInfo?) -> ClusterRoute {
         guard !arguments.isEmpty else { return .anyMaster }
-        let info = CommandKeys.info(for: arguments)
-        let keyIndices = CommandKeys.keyIndices(arguments)
+        let keyIndices = CommandKeys.keyIndices(arguments, info: info)
         if keyIndices.isEmpty {
+            if info?.name == "SCAN" {
+                switch ClusterScan.position(arguments) {
+                case .success(let position): return .scan(position)
+                case .failure(let error): return .error(error.message)
+                }
+            }
             if let info, info.accepts(argumentCount: arguments.count), let merge = broadcast[info.name] {
                 // SCRIPT LOAD answers the same SHA everywhere: the first reply is the one.
                 return .allMasters(merge)
@@ -120,6 +134,8 @@ public enum ClusterRouting {
         switch merge {
         case .allOK:
             return replies.first ?? .simpleString("OK")
+        case .firstNonNull:
+            return replies.first { !$0.withoutAttributes.isNull } ?? replies.first ?? .nullBulkString
         case .sum:
             var total: Int64 = 0
             for reply in replies {
@@ -167,6 +183,20 @@ public enum ClusterRedirect: Sendable, Hashable {
         case "MOVED": self = .moved(slot: slot, to: address)
         case "ASK": self = .ask(slot: slot, to: address)
         default: return nil
+        }
+    }
+}
+
+extension RESPValue {
+    /// A reply the proxy made, as a client speaking `version` expects it: RESP3 has one null
+    /// (`_`) where RESP2 has a null bulk string and a null array. Values a node sent in RESP3
+    /// are unchanged.
+    public func forProtocol(_ version: Int) -> RESPValue {
+        guard version == 3 else { return self }
+        switch self {
+        case .nullBulkString, .nullArray: return .null
+        case .array(let items): return .array(items.map { $0.forProtocol(version) })
+        default: return self
         }
     }
 }

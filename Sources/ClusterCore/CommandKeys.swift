@@ -83,7 +83,13 @@ public enum CommandKeys {
     /// Empty for a command without keys, an unknown command or a wrong argument count (Redis
     /// answers those itself, wherever they are sent).
     public static func keyIndices(_ arguments: [ByteBuffer]) -> [Int] {
-        guard let info = info(for: arguments), info.accepts(argumentCount: arguments.count) else { return [] }
+        keyIndices(arguments, info: info(for: arguments))
+    }
+
+    /// The same with the command's table entry already looked up (`info(for:)`): the proxy's
+    /// hot path looks it up once per command.
+    public static func keyIndices(_ arguments: [ByteBuffer], info: CommandInfo?) -> [Int] {
+        guard let info, info.accepts(argumentCount: arguments.count) else { return [] }
         let count = arguments.count
         if info.flags.contains(.movablekeys) {
             return movableKeyIndices(info.name, arguments)

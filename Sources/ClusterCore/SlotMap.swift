@@ -91,6 +91,16 @@ public struct SlotMap: Sendable, Hashable {
         return nodes
     }
 
+    /// Each serving master's lowest slot, in slot order (the order SCAN visits masters in).
+    public var lowestSlots: [(master: ClusterNodeAddress, slot: Int)] {
+        var seen = Set<Int16>()
+        var result: [(master: ClusterNodeAddress, slot: Int)] = []
+        for (slot, index) in owner.enumerated() where index >= 0 && seen.insert(index).inserted {
+            result.append((shards[Int(index)].master, slot))
+        }
+        return result
+    }
+
     /// The number of slots some master serves.
     public var coveredSlots: Int { owner.lazy.filter { $0 >= 0 }.count }
 

@@ -48,6 +48,8 @@ enum NodeFiles {
             var settings = ProxySettings(listen: listen, discovery: .cluster(try proxy.cluster.map { try ProxyEndpoint(parsing: $0) }))
             settings.password = c.redis?.password ?? c.group.password
             settings.user = c.redis?.user ?? c.group.user
+            // proxy placement: as in master mode, clients are closed after the VIP left.
+            settings.transparentListen = c.vip?.placement == .proxy
             return settings
         }
         var settings = ProxySettings(listen: listen, discovery: .sentinel(sentinels: monitors, masterName: c.group.name))

@@ -19,8 +19,9 @@ final class ClusterClient: ChannelInboundHandler {
     private var firstSeq: UInt64 = 0
     private var closeAfter: UInt64?
     private var closed = false
-    /// The client's own connections (transactions, blocking commands), by node.
-    private var own: [ClusterNodeAddress: EventLoopFuture<RedisConnection>] = [:]
+    /// The client's own connections (transactions, blocking commands), by node and protocol
+    /// (a blocking command may still wait on one when HELLO changes the protocol).
+    private var own: [ClusterLoopPool.LinkKey: EventLoopFuture<RedisConnection>] = [:]
     /// The node holding the client's WATCH or transaction.
     private var transactionNode: ClusterNodeAddress?
     private var readPaused = false
@@ -41,7 +42,15 @@ final class ClusterClient: ChannelInboundHandler {
     private var admitted = false
 
     func channelActive(context: ChannelHandlerContext) {
+        if pool.refusing {
+            // This node must not serve (the node agent said so): the client goes to the VIP's holder.
+            closed = true
+            context.close(promise: nil)
+            context.fireChannelActive()
+            return
+        }
         admitted = pool.topology.admitClient()
+        if admitted { pool.clientArrived(self) }
         if !admitted {
             // Redis's answer beyond maxclients.
             closed = true
@@ -65,6 +74,7 @@ final class ClusterClient: ChannelInboundHandler {
         if admitted {
             admitted = false
             pool.topology.clientLeft()
+            pool.clientLeft(self)
         }
         closed = true
         for future in own.values {
@@ -74,6 +84,13 @@ final class ClusterClient: ChannelInboundHandler {
         subscription?.close()
         subscription = nil
         context.fireChannelInactive()
+    }
+
+    /// Closes the client at once (the node agent's fence or the virtual IP leaving).
+    func closeNow() {
+        guard let context else { return }
+        closed = true
+        context.close(promise: nil)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -95,24 +112,34 @@ final class ClusterClient: ChannelInboundHandler {
         let seq = firstSeq + UInt64(replies.count)
         replies.append(nil)
         let wasInTransaction = state.inTransaction
-        let step = state.step(request.arguments)
+        // Looked up once: the state's decisions and the read-only flag below both need it.
+        let info = CommandKeys.info(for: request.arguments)
+        let step = state.step(request.arguments, info: info)
+        // The protocol this command's reply is written in (a HELLO's own reply: the new one).
+        let version = state.protocolVersion
         switch step {
         case .reply(let value):
-            complete(seq, value)
+            complete(seq, value.forProtocol(version))
         case .replyAndClose(let value):
             closeAfter = seq
             complete(seq, value)
         case .route(let route):
-            let readOnly = CommandKeys.info(for: request.arguments)?.flags.contains(.readonly) ?? false
-            run(route, request, readOnly: readOnly).assumeIsolated().whenSuccess { [self] in complete(seq, $0) }
-        case .own(let target, let commands):
-            runOwn(target, commands, inTransaction: wasInTransaction || state.inTransaction).assumeIsolated().whenSuccess { [self] in
+            let readOnly = info?.flags.contains(.readonly) ?? false
+            run(route, request, readOnly: readOnly, protocolVersion: version) { [self] in complete(seq, $0) }
+        case .hello(let version):
+            let hello = [ByteBuffer(string: "HELLO"), ByteBuffer(string: String(version))]
+            pool.run(hello, target: .anyMaster, readOnly: false, protocolVersion: version).assumeIsolated().whenSuccess { [self] in
                 complete(seq, $0)
             }
+        case .own(let target, let commands):
+            runOwn(target, commands, inTransaction: wasInTransaction || state.inTransaction, protocolVersion: version)
+                .assumeIsolated().whenSuccess { [self] in complete(seq, $0.forProtocol(version)) }
         case .subscription(let target):
             subscribe(target, request.arguments, seq: seq)
         case .infoProxy:
-            complete(seq, .bulkString(pool.topology.infoLines().joined(separator: "\r\n") + "\r\n"))
+            let text = pool.topology.infoLines().joined(separator: "\r\n") + "\r\n"
+            // RESP3: INFO's text comes as a verbatim string, as from a node.
+            complete(seq, version == 3 ? .verbatimString(ByteBuffer(string: "txt:" + text)) : .bulkString(text))
         }
         if !state.inTransaction { transactionNode = nil }
         if replies.count >= Self.maxPending && !readPaused {
@@ -123,43 +150,76 @@ final class ClusterClient: ChannelInboundHandler {
 
     /// A command for one node goes out as the client's bytes and its reply comes back as the
     /// node's; split and keyspace-wide commands are encoded per part and their replies merged.
-    private func run(_ route: ClusterRoute, _ request: RESPRequest, readOnly: Bool) -> EventLoopFuture<ClusterReply> {
-        let arguments = request.arguments
+    private func run(_ route: ClusterRoute, _ request: RESPRequest, readOnly: Bool, protocolVersion version: Int,
+                     done: @escaping ClusterLoopPool.Done) {
         let raw = request.isInline ? nil : request.raw
         switch route {
         case .anyMaster:
-            return pool.run(arguments, raw: raw, target: .anyMaster, readOnly: readOnly)
+            // One node: the reply straight to `done`, no future (the common path).
+            pool.run(request.arguments, raw: raw, target: .anyMaster, readOnly: readOnly, protocolVersion: version, done: done)
         case .slot(let slot):
-            return pool.run(arguments, raw: raw, target: .slot(slot), readOnly: readOnly)
+            pool.run(request.arguments, raw: raw, target: .slot(slot), readOnly: readOnly, protocolVersion: version, done: done)
+        default:
+            combined(route, request.arguments, readOnly: readOnly, protocolVersion: version).assumeIsolated().whenSuccess(done)
+        }
+    }
+
+    /// Commands of several parts or with a reply the proxy makes: split, keyspace-wide, SCAN.
+    private func combined(_ route: ClusterRoute, _ arguments: [ByteBuffer], readOnly: Bool, protocolVersion version: Int) -> EventLoopFuture<ClusterReply> {
+        switch route {
+        case .anyMaster:
+            return pool.run(arguments, target: .anyMaster, readOnly: readOnly, protocolVersion: version)
+        case .slot(let slot):
+            return pool.run(arguments, target: .slot(slot), readOnly: readOnly, protocolVersion: version)
         case .error(let text):
             return pool.eventLoop.makeSucceededFuture(.value(.simpleError(text)))
         case .split(let plan):
-            let futures = plan.parts.map { pool.run($0.arguments, target: .slot($0.slot), readOnly: readOnly) }
+            let futures = plan.parts.map { pool.run($0.arguments, target: .slot($0.slot), readOnly: readOnly, protocolVersion: version) }
             let positions = plan.parts.map(\.positions)
             return EventLoopFuture.whenAllSucceed(futures, on: pool.eventLoop).map { replies in
-                .value(ClusterRouting.merge(plan.merge, replies: replies.map(\.value), positions: positions, keyCount: plan.keyCount))
+                .value(ClusterRouting.merge(plan.merge, replies: replies.map(\.value), positions: positions, keyCount: plan.keyCount)
+                    .forProtocol(version))
             }
         case .allMasters(let merge):
-            let masters = pool.topology.masters()
+            var masters = pool.topology.masters()
             guard !masters.isEmpty else {
                 return pool.eventLoop.makeSucceededFuture(.value(.simpleError("CLUSTERDOWN Tandem proxy: no master known")))
             }
-            let futures = masters.map { pool.run(arguments, target: .node($0), readOnly: readOnly) }
+            // RANDOMKEY: the first master asked is taken at random, so keys come from every master.
+            if merge == .firstNonNull {
+                let start = Int.random(in: 0..<masters.count)
+                masters = Array(masters[start...] + masters[..<start])
+            }
+            let futures = masters.map { pool.run(arguments, target: .node($0), readOnly: readOnly, protocolVersion: version) }
             return EventLoopFuture.whenAllSucceed(futures, on: pool.eventLoop).map { replies in
-                .value(ClusterRouting.merge(merge, replies: replies.map(\.value)))
+                .value(ClusterRouting.merge(merge, replies: replies.map(\.value)).forProtocol(version))
+            }
+        case .scan(let position):
+            // One master at a time, found by the slot in the cursor (ClusterScan); never a
+            // replica: the next call must reach the node that made the cursor.
+            let topology = pool.topology
+            let slot = ClusterScan.slot(for: position, in: topology.map)
+            let master = topology.master(forSlot: slot)
+            let command = ClusterScan.nodeArguments(arguments, position: position, master: master)
+            return pool.run(command, target: .slot(slot), readOnly: readOnly, protocolVersion: version, toReplica: false).map { reply in
+                // Tagged with the master it was sent to: if a failover sent it elsewhere in
+                // between, the next call finds another master and starts its part over (never a
+                // cursor used on a node that did not make it).
+                .value(ClusterScan.reply(reply.value, slot: slot, master: master, map: topology.map))
             }
         }
     }
 
     /// The client's own connection to `node`, opened when there is none.
-    private func ownConnection(to node: ClusterNodeAddress) -> EventLoopFuture<RedisConnection> {
-        if let future = own[node] { return future }
-        let future = pool.connect(node)
-        own[node] = future
+    private func ownConnection(to node: ClusterNodeAddress, protocolVersion: Int) -> EventLoopFuture<RedisConnection> {
+        let key = ClusterLoopPool.LinkKey(node: node, protocolVersion: protocolVersion)
+        if let future = own[key] { return future }
+        let future = pool.connect(node, protocolVersion: protocolVersion)
+        own[key] = future
         future.assumeIsolated().whenComplete { [self] result in
             switch result {
             case .failure:
-                if own[node] === future { own[node] = nil }
+                if own[key] === future { own[key] = nil }
                 pool.topology.requestRefresh()
             case .success(let connection):
                 if closed {
@@ -167,7 +227,7 @@ final class ClusterClient: ChannelInboundHandler {
                     return
                 }
                 connection.closeFuture.assumeIsolated().whenComplete { [self] _ in
-                    if own[node] === future { own[node] = nil }
+                    if own[key] === future { own[key] = nil }
                     if transactionNode == node {
                         transactionNode = nil
                         state.ownConnectionClosed()
@@ -180,7 +240,8 @@ final class ClusterClient: ChannelInboundHandler {
 
     /// Sends `commands` on the client's own connection to the target's master and answers with
     /// the reply the client is owed.
-    private func runOwn(_ target: OwnTarget, _ commands: [OwnCommand], inTransaction: Bool, redirects: Int = 0) -> EventLoopFuture<RESPValue> {
+    private func runOwn(_ target: OwnTarget, _ commands: [OwnCommand], inTransaction: Bool, protocolVersion: Int,
+                        redirects: Int = 0) -> EventLoopFuture<RESPValue> {
         let loop = pool.eventLoop
         let node: ClusterNodeAddress?
         if inTransaction, let pinned = transactionNode {
@@ -197,7 +258,7 @@ final class ClusterClient: ChannelInboundHandler {
             return loop.makeSucceededFuture(.simpleError("CLUSTERDOWN Tandem proxy: no master known for this slot"))
         }
         if inTransaction && state.inTransaction { transactionNode = node }
-        return ownConnection(to: node).flatMapWithEventLoop { connection, loop in
+        return ownConnection(to: node, protocolVersion: protocolVersion).flatMapWithEventLoop { connection, loop in
             var answer: EventLoopFuture<RESPValue>?
             for command in commands {
                 let reply = connection.submit(arguments: command.arguments)
@@ -225,12 +286,12 @@ final class ClusterClient: ChannelInboundHandler {
                 return loop.makeSucceededFuture(.simpleError("ERR Tandem proxy: too many cluster redirections"))
             }
             if case .ask(_, let to) = redirect {
-                return ownConnection(to: to).flatMap { connection in
+                return ownConnection(to: to, protocolVersion: protocolVersion).flatMap { connection in
                     _ = connection.submit(arguments: [ByteBuffer(string: "ASKING")])
                     return connection.submit(arguments: commands.last!.arguments)
                 }
             }
-            return runOwn(target, commands, inTransaction: false, redirects: redirects + 1)
+            return runOwn(target, commands, inTransaction: false, protocolVersion: protocolVersion, redirects: redirects + 1)
         }.nonisolated().flatMapErrorWithEventLoop { error, loop in
             loop.makeSucceededFuture(.simpleError("ERR Tandem proxy: the connection to \(node) closed before the reply; the command may or may not have run"))
         }
@@ -262,7 +323,7 @@ final class ClusterClient: ChannelInboundHandler {
     private func subscriptionConnection(to node: ClusterNodeAddress) -> ClusterSubscription {
         if let subscription { return subscription }
         var made: ClusterSubscription?
-        let link = ClusterSubscription(node: node, topology: pool.topology, eventLoop: pool.eventLoop,
+        let link = ClusterSubscription(node: node, topology: pool.topology, eventLoop: pool.eventLoop, protocolVersion: state.protocolVersion,
                                        onValue: { [weak self] value in self?.subscriptionValue(value) },
                                        onClose: { [weak self] in
                                            guard let self, let made, self.subscription === made else { return }

@@ -20,6 +20,15 @@ final class ClusterLoopPool {
     struct Command {
         var arguments: [ByteBuffer]
         var raw: ByteBuffer?
+        /// The client's protocol (2 or 3): the command goes on a connection that speaks it.
+        var protocolVersion: Int
+    }
+
+    /// Shared connections are per node and per protocol: a RESP3 client's commands go on
+    /// connections that said `HELLO 3`, so its replies come back as a node gives them to it.
+    struct LinkKey: Hashable {
+        var node: ClusterNodeAddress
+        var protocolVersion: Int
     }
 
     /// Where a stateless command goes.
@@ -36,7 +45,7 @@ final class ClusterLoopPool {
     let topology: ClusterTopology
     let hold: TimeAmount
     let logger: Logger
-    private var links: [ClusterNodeAddress: Link] = [:]
+    private var links: [LinkKey: Link] = [:]
     static let retryDelay = TimeAmount.milliseconds(100)
     static let maxRedirects = 16
 
@@ -49,9 +58,11 @@ final class ClusterLoopPool {
 
     /// A new connection of a client's own to `node` on this loop (handshake done): transactions,
     /// blocking commands.
-    func connect(_ node: ClusterNodeAddress) -> EventLoopFuture<RedisConnection> {
+    func connect(_ node: ClusterNodeAddress, protocolVersion: Int) -> EventLoopFuture<RedisConnection> {
         let promise = eventLoop.makePromise(of: RedisConnection.self)
-        let configuration = topology.connectionConfiguration(node)
+        var settings = topology.connectionConfiguration(node)
+        if protocolVersion == 3 { settings.protocolVersion = .resp3 }
+        let configuration = settings
         let loop = eventLoop
         let readonly = topology.settings.readFromReplicas
         promise.completeWithTask {
@@ -63,9 +74,10 @@ final class ClusterLoopPool {
         return promise.futureResult
     }
 
-    /// The shared connection to `node`, opened when there is none.
-    func connection(to node: ClusterNodeAddress) -> EventLoopFuture<ClusterNodeLink> {
-        switch links[node] {
+    /// The shared connection to `node` in `protocolVersion`, opened when there is none.
+    func connection(to node: ClusterNodeAddress, protocolVersion: Int) -> EventLoopFuture<ClusterNodeLink> {
+        let key = LinkKey(node: node, protocolVersion: protocolVersion)
+        switch links[key] {
         case .ready(let link) where link.isActive:
             return eventLoop.makeSucceededFuture(link)
         case .connecting(let future):
@@ -73,23 +85,51 @@ final class ClusterLoopPool {
         default:
             break
         }
-        let future = ClusterNodeLink.connect(node, on: eventLoop, settings: topology.settings)
-        links[node] = .connecting(future)
+        let future = ClusterNodeLink.connect(node, on: eventLoop, settings: topology.settings, protocolVersion: protocolVersion)
+        links[key] = .connecting(future)
         future.assumeIsolated().whenComplete { [self] result in
             switch result {
             case .success(let link):
-                links[node] = .ready(link)
+                links[key] = .ready(link)
                 link.whenClosed { [self] in
-                    if case .ready(let current) = links[node], current === link { links[node] = nil }
+                    if case .ready(let current) = links[key], current === link { links[key] = nil }
                     topology.requestRefresh()
                 }
             case .failure(let error):
                 logger.info("cluster node \(node): \(error)")
-                links[node] = nil
+                links[key] = nil
                 topology.requestRefresh()
             }
         }
         return future
+    }
+
+    /// The loop's clients, to close them when the node agent says this node must not serve.
+    private var clients: [ObjectIdentifier: ClusterClient] = [:]
+    /// Clients are closed as they connect (the node agent's proxy on a node that must not serve).
+    private(set) var refusing = false
+
+    func clientArrived(_ client: ClusterClient) {
+        clients[ObjectIdentifier(client)] = client
+    }
+
+    func clientLeft(_ client: ClusterClient) {
+        clients[ObjectIdentifier(client)] = nil
+    }
+
+    func setRefusing(_ on: Bool, closingClients: Bool) {
+        guard on != refusing else { return }
+        refusing = on
+        logger.notice(on ? (closingClients ? "cluster proxy: closing its clients and refusing new ones (this node must not serve)"
+                                           : "cluster proxy: refusing new clients (this node must not serve)")
+                         : "cluster proxy: taking clients again")
+        if on && closingClients { closeClients() }
+    }
+
+    func closeClients() {
+        guard !clients.isEmpty else { return }
+        logger.notice("cluster proxy: closing its \(clients.count) clients (they reconnect to the virtual IP's holder)")
+        for client in Array(clients.values) { client.closeNow() }
     }
 
     /// Closes every shared connection (shutdown).
@@ -101,15 +141,28 @@ final class ClusterLoopPool {
     /// Sends a stateless command by `target` and answers with its final reply: never MOVED or
     /// ASK, never a failure (an error reply names what went wrong). `readOnly`: it may be sent
     /// again after its connection closed before the reply. A node's reply comes back as its
-    /// bytes; the pool's own errors as values.
-    func run(_ arguments: [ByteBuffer], raw: ByteBuffer? = nil, target: Target, readOnly: Bool) -> EventLoopFuture<ClusterReply> {
+    /// bytes; the pool's own errors as values. `toReplica`: a read may go to a replica
+    /// (`--read-from replicas`; not SCAN, whose cursor belongs to one node).
+    func run(_ arguments: [ByteBuffer], raw: ByteBuffer? = nil, target: Target, readOnly: Bool, protocolVersion: Int,
+             toReplica: Bool = true) -> EventLoopFuture<ClusterReply> {
         let promise = eventLoop.makePromise(of: ClusterReply.self)
-        let arguments = Command(arguments: arguments, raw: raw)
-        var target = target
-        if readOnly && topology.settings.readFromReplicas, case .slot(let slot) = target { target = .replicaOf(slot) }
-        attempt(arguments, target: target, readOnly: readOnly, deadline: .now() + hold, redirects: 0, promise: promise)
+        run(arguments, raw: raw, target: target, readOnly: readOnly, protocolVersion: protocolVersion, toReplica: toReplica) {
+            promise.succeed($0)
+        }
         return promise.futureResult
     }
+
+    /// The same, the reply handed to `done` on the loop: no promise and no future per command
+    /// (the single-node path's cost, docs/benchmarks.md).
+    func run(_ arguments: [ByteBuffer], raw: ByteBuffer? = nil, target: Target, readOnly: Bool, protocolVersion: Int,
+             toReplica: Bool = true, done: @escaping Done) {
+        let arguments = Command(arguments: arguments, raw: raw, protocolVersion: protocolVersion)
+        var target = target
+        if readOnly && toReplica && topology.settings.readFromReplicas, case .slot(let slot) = target { target = .replicaOf(slot) }
+        attempt(arguments, target: target, readOnly: readOnly, deadline: .now() + hold, redirects: 0, done: done)
+    }
+
+    typealias Done = (ClusterReply) -> Void
 
     private func resolve(_ target: Target) -> ClusterNodeAddress? {
         switch target {
@@ -129,28 +182,34 @@ final class ClusterLoopPool {
     }
 
     private func attempt(_ arguments: Command, target: Target, readOnly: Bool, deadline: NIODeadline, redirects: Int,
-                         promise: EventLoopPromise<ClusterReply>, lastProblem: RESPValue? = nil) {
+                         done: @escaping Done, lastProblem: RESPValue? = nil) {
         guard let node = resolve(target) else {
             topology.requestRefresh()
-            later(arguments, target: target, readOnly: readOnly, deadline: deadline, redirects: redirects, promise: promise,
+            later(arguments, target: target, readOnly: readOnly, deadline: deadline, redirects: redirects, done: done,
                   problem: .simpleError("CLUSTERDOWN Tandem proxy: no master known for \(describe(target))"))
             return
         }
-        connection(to: node).assumeIsolated().whenComplete { [self] result in
+        if case .ready(let link) = links[LinkKey(node: node, protocolVersion: arguments.protocolVersion)], link.isActive {
+            // The usual case: the connection is up; no future to wait on.
+            send(arguments, on: link, node: node, asking: false, target: target, readOnly: readOnly,
+                 deadline: deadline, redirects: redirects, done: done)
+            return
+        }
+        connection(to: node, protocolVersion: arguments.protocolVersion).assumeIsolated().whenComplete { [self] result in
             switch result {
             case .failure(let error):
                 // Not sent: try again once the map says more (a replica promoted) or the node is back.
-                later(arguments, target: target, readOnly: readOnly, deadline: deadline, redirects: redirects, promise: promise,
+                later(arguments, target: target, readOnly: readOnly, deadline: deadline, redirects: redirects, done: done,
                       problem: .simpleError("CLUSTERDOWN Tandem proxy: cannot reach master \(node) for \(describe(target)): \(error)"))
             case .success(let connection):
                 send(arguments, on: connection, node: node, asking: false, target: target, readOnly: readOnly,
-                     deadline: deadline, redirects: redirects, promise: promise)
+                     deadline: deadline, redirects: redirects, done: done)
             }
         }
     }
 
     private func send(_ arguments: Command, on connection: ClusterNodeLink, node: ClusterNodeAddress, asking: Bool,
-                      target: Target, readOnly: Bool, deadline: NIODeadline, redirects: Int, promise: EventLoopPromise<ClusterReply>) {
+                      target: Target, readOnly: Bool, deadline: NIODeadline, redirects: Int, done: @escaping Done) {
         if asking { connection.send(encoding: [ByteBuffer(string: "ASKING")], completion: nil) }
         let completion: ClusterNodeLink.Completion = { [self] result in
             switch result {
@@ -158,19 +217,19 @@ final class ClusterLoopPool {
                 topology.requestRefresh()
                 if readOnly || (error as? ClusterLinkClosed)?.written == false {
                     // A read, or a command the closed connection never sent: again, wherever the map says.
-                    later(arguments, target: target, readOnly: readOnly, deadline: deadline, redirects: redirects, promise: promise,
+                    later(arguments, target: target, readOnly: readOnly, deadline: deadline, redirects: redirects, done: done,
                           problem: .simpleError("ERR Tandem proxy: the connection to \(node) closed before the reply: \(error)"))
                 } else {
-                    promise.succeed(.value(.simpleError("ERR Tandem proxy: the connection to \(node) closed before the reply; the command may or may not have run")))
+                    done(.value(.simpleError("ERR Tandem proxy: the connection to \(node) closed before the reply; the command may or may not have run")))
                 }
             case .success(let frame):
                 // Only an error reply (MOVED, ASK, TRYAGAIN…) is read; any other goes on as bytes.
                 guard frame.readableBytesView.first == UInt8(ascii: "-") else {
-                    promise.succeed(.frame(frame))
+                    done(.frame(frame))
                     return
                 }
                 handle(ClusterReply.frame(frame).value, frame: frame, from: node, arguments: arguments, target: target, readOnly: readOnly,
-                       deadline: deadline, redirects: redirects, promise: promise)
+                       deadline: deadline, redirects: redirects, done: done)
             }
         }
         if let raw = arguments.raw {
@@ -181,14 +240,14 @@ final class ClusterLoopPool {
     }
 
     private func handle(_ reply: RESPValue, frame: ByteBuffer, from node: ClusterNodeAddress, arguments: Command, target: Target,
-                        readOnly: Bool, deadline: NIODeadline, redirects: Int, promise: EventLoopPromise<ClusterReply>) {
+                        readOnly: Bool, deadline: NIODeadline, redirects: Int, done: @escaping Done) {
         guard let message = reply.errorMessage else {
-            promise.succeed(.frame(frame))
+            done(.frame(frame))
             return
         }
         if let redirect = ClusterRedirect(reply, defaultHost: node.host) {
             guard redirects < Self.maxRedirects else {
-                promise.succeed(.value(.simpleError("ERR Tandem proxy: too many cluster redirections (last: \(message))")))
+                done(.value(.simpleError("ERR Tandem proxy: too many cluster redirections (last: \(message))")))
                 return
             }
             switch redirect {
@@ -200,47 +259,47 @@ final class ClusterLoopPool {
                 default: next = target
                 }
                 topology.moved(slot: slot, to: to)
-                attempt(arguments, target: next, readOnly: readOnly, deadline: deadline, redirects: redirects + 1, promise: promise)
+                attempt(arguments, target: next, readOnly: readOnly, deadline: deadline, redirects: redirects + 1, done: done)
             case .ask(_, let to):
-                connection(to: to).assumeIsolated().whenComplete { [self] result in
+                connection(to: to, protocolVersion: arguments.protocolVersion).assumeIsolated().whenComplete { [self] result in
                     switch result {
                     case .failure:
-                        later(arguments, target: target, readOnly: readOnly, deadline: deadline, redirects: redirects + 1, promise: promise,
+                        later(arguments, target: target, readOnly: readOnly, deadline: deadline, redirects: redirects + 1, done: done,
                               problem: reply)
                     case .success(let connection):
                         send(arguments, on: connection, node: to, asking: true, target: target, readOnly: readOnly,
-                             deadline: deadline, redirects: redirects + 1, promise: promise)
+                             deadline: deadline, redirects: redirects + 1, done: done)
                     }
                 }
             }
             return
         }
         if case .replicaOf = target, message.hasPrefix("LOADING") || message.hasPrefix("MASTERDOWN") {
-            later(arguments, target: target, readOnly: readOnly, deadline: deadline, redirects: redirects, promise: promise, problem: reply)
+            later(arguments, target: target, readOnly: readOnly, deadline: deadline, redirects: redirects, done: done, problem: reply)
             return
         }
         if message.hasPrefix("TRYAGAIN") || message.hasPrefix("CLUSTERDOWN") {
             // A multi-key command during a slot migration, or a cluster still electing: again soon.
             if message.hasPrefix("CLUSTERDOWN") { topology.requestRefresh() }
-            later(arguments, target: target, readOnly: readOnly, deadline: deadline, redirects: redirects, promise: promise, problem: reply)
+            later(arguments, target: target, readOnly: readOnly, deadline: deadline, redirects: redirects, done: done, problem: reply)
             return
         }
-        promise.succeed(.frame(frame))
+        done(.frame(frame))
     }
 
     private func later(_ arguments: Command, target: Target, readOnly: Bool, deadline: NIODeadline, redirects: Int,
-                       promise: EventLoopPromise<ClusterReply>, problem: RESPValue) {
+                       done: @escaping Done, problem: RESPValue) {
         if case .replicaOf(let slot) = target {
             // A replica that is down, loading or no longer its slot's: the master, at once.
-            attempt(arguments, target: .slot(slot), readOnly: readOnly, deadline: deadline, redirects: redirects, promise: promise)
+            attempt(arguments, target: .slot(slot), readOnly: readOnly, deadline: deadline, redirects: redirects, done: done)
             return
         }
         guard NIODeadline.now() + Self.retryDelay <= deadline else {
-            promise.succeed(.value(problem))
+            done(.value(problem))
             return
         }
         eventLoop.assumeIsolated().scheduleTask(in: Self.retryDelay) { [self] in
-            attempt(arguments, target: target, readOnly: readOnly, deadline: deadline, redirects: redirects, promise: promise)
+            attempt(arguments, target: target, readOnly: readOnly, deadline: deadline, redirects: redirects, done: done)
         }
     }
 }

@@ -65,9 +65,10 @@ final class ClusterNodeLink: @unchecked Sendable {
 
     var isActive: Bool { !isClosed && channel != nil }
 
-    /// Connects to `node` and runs the handshake (AUTH; READONLY for reads from replicas): the
-    /// future holds the link once every handshake reply was OK.
-    static func connect(_ node: ClusterNodeAddress, on eventLoop: any EventLoop, settings: ProxySettings) -> EventLoopFuture<ClusterNodeLink> {
+    /// Connects to `node` and runs the handshake (AUTH; HELLO 3 for RESP3 clients; READONLY for
+    /// reads from replicas): the future holds the link once every handshake reply was OK.
+    static func connect(_ node: ClusterNodeAddress, on eventLoop: any EventLoop, settings: ProxySettings,
+                        protocolVersion: Int = 2) -> EventLoopFuture<ClusterNodeLink> {
         let link = ClusterNodeLink(node: node, eventLoop: eventLoop)
         let bound = NIOLoopBound(link, eventLoop: eventLoop)
         let tls = settings.backendTLS
@@ -76,6 +77,7 @@ final class ClusterNodeLink: @unchecked Sendable {
             commands.append([ByteBuffer(string: "AUTH")] + (settings.user.map { [ByteBuffer(string: $0)] } ?? [])
                             + [ByteBuffer(string: password)])
         }
+        if protocolVersion == 3 { commands.append([ByteBuffer(string: "HELLO"), ByteBuffer(string: "3")]) }
         if settings.readFromReplicas { commands.append([ByteBuffer(string: "READONLY")]) }
         let handshake = commands
         return ClientBootstrap(group: eventLoop)

@@ -8,7 +8,7 @@ import RedisConnection
 
 /// `tandem proxy --cluster …`: reads the slot map, listens, and routes by slot until cancelled.
 func serveCluster(settings: ProxySettings, seeds: [ProxyEndpoint], group: MultiThreadedEventLoopGroup, logger: Logger,
-                  onListening: @Sendable ([SocketAddress]) -> Void) async throws {
+                  control: ProxyControl? = nil, onListening: @Sendable ([SocketAddress]) -> Void) async throws {
     let topology = ClusterTopology(seeds: seeds.map { ClusterNodeAddress(host: $0.host, port: $0.port) },
                                    settings: settings, logger: logger)
     try await topology.refresh(group: group)
@@ -19,6 +19,7 @@ func serveCluster(settings: ProxySettings, seeds: [ProxyEndpoint], group: MultiT
         }.get()
     }
     let byID = pools
+    control?.attach(ClusterClientGate(pools: Array(pools.values)))
     let configuration = ClusterClientState.Configuration(user: settings.user, password: settings.password)
     let tls = settings.tlsServer
     let idleTimeout = settings.idleTimeout
@@ -42,15 +43,8 @@ func serveCluster(settings: ProxySettings, seeds: [ProxyEndpoint], group: MultiT
                 try channel.pipeline.syncOperations.addHandler(ClusterClient(pool: pool, configuration: configuration))
             }
         }
-    var servers: [any Channel] = []
-    for endpoint in settings.listen {
-        do {
-            servers.append(try await bootstrap.bind(host: endpoint.host, port: endpoint.port).get())
-        } catch {
-            for server in servers { try? await server.close() }
-            throw ProxyStartError("cannot listen on \(endpoint): \(error)")
-        }
-    }
+    let (servers, allTransparent) = try await bindListeners(bootstrap, settings: settings, logger: logger)
+    control?.setTransparent(allTransparent)
     let addresses = servers.compactMap(\.localAddress)
     logger.notice("cluster proxy\(tls == nil ? "" : " (TLS)") listening on \(addresses.map { "\($0)" }.joined(separator: ", "))")
     onListening(addresses)
@@ -58,5 +52,29 @@ func serveCluster(settings: ProxySettings, seeds: [ProxyEndpoint], group: MultiT
     for server in servers { try? await server.close() }
     for pool in byID.values {
         try? await pool.eventLoop.submit { pool.value.closeAll() }.get()
+    }
+}
+
+/// The node agent's hold on a cluster proxy (`ProxyControl`): on a node that must not serve
+/// (cut off from its group's majority, no longer holding the virtual IP), every loop closes its
+/// clients and refuses new ones, so they reconnect to the address's next holder — as the
+/// master-mode proxy does.
+final class ClusterClientGate: ProxyClientGate {
+    private let pools: [NIOLoopBound<ClusterLoopPool>]
+
+    init(pools: [NIOLoopBound<ClusterLoopPool>]) {
+        self.pools = pools
+    }
+
+    func setRefusing(_ refusing: Bool, closingClients: Bool) async {
+        for pool in pools {
+            try? await pool.eventLoop.submit { pool.value.setRefusing(refusing, closingClients: closingClients) }.get()
+        }
+    }
+
+    func closeClients() async {
+        for pool in pools {
+            try? await pool.eventLoop.submit { pool.value.closeClients() }.get()
+        }
     }
 }

@@ -4,15 +4,16 @@ import NIOPosix
 import NIOSSL
 import RESP
 
-/// A client's subscription connection to one cluster node: commands out as RESP, every reply
-/// and message in as a value, handed to `onValue` on the client's event loop.
+/// A client's subscription connection to one cluster node, in the client's protocol: commands
+/// out as RESP, every reply and message (RESP3: push) in as a value, handed to `onValue` on the
+/// client's event loop.
 final class ClusterSubscription {
     let node: ClusterNodeAddress
     private let channel: EventLoopFuture<any Channel>
     /// Replies to the proxy's own AUTH, dropped.
     private var ownReplies = 0
 
-    init(node: ClusterNodeAddress, topology: ClusterTopology, eventLoop: any EventLoop,
+    init(node: ClusterNodeAddress, topology: ClusterTopology, eventLoop: any EventLoop, protocolVersion: Int,
          onValue: @escaping (RESPValue) -> Void, onClose: @escaping () -> Void) {
         self.node = node
         let tls = topology.settings.backendTLS
@@ -52,6 +53,11 @@ final class ClusterSubscription {
                 if let password = settings.password {
                     ownReplies += 1
                     send([settings.user, password].compactMap { $0 }.map { ByteBuffer(string: $0) }, name: "AUTH")
+                }
+                if protocolVersion == 3 {
+                    // A RESP3 client's messages come as pushes, as from a node it talked to itself.
+                    ownReplies += 1
+                    send([ByteBuffer(string: "3")], name: "HELLO")
                 }
             }
         }

@@ -5,9 +5,18 @@ import NIOPosix
 import NIOSSL
 import RedisConnection
 
-/// What the node agent may ask of a running proxy.
+/// What serves a proxy's clients and can refuse them: master mode's router, cluster mode's
+/// loop pools (`ClusterClientGate`).
+protocol ProxyClientGate: AnyObject, Sendable {
+    func setRefusing(_ refusing: Bool, closingClients: Bool) async
+    func closeClients() async
+}
+
+extension ProxyRouter: ProxyClientGate {}
+
+/// What the node agent may ask of a running proxy (master or cluster mode alike).
 public final class ProxyControl: Sendable {
-    private let router = NIOLockedValueBox<ProxyRouter?>(nil)
+    private let router = NIOLockedValueBox<(any ProxyClientGate)?>(nil)
     private let transparent = NIOLockedValueBox(false)
 
     public init() {}
@@ -20,7 +29,7 @@ public final class ProxyControl: Sendable {
         transparent.withLockedValue { $0 = on }
     }
 
-    func attach(_ router: ProxyRouter) {
+    func attach(_ router: any ProxyClientGate) {
         self.router.withLockedValue { $0 = router }
     }
 
@@ -52,7 +61,7 @@ public func runProxy(settings: ProxySettings, logger: Logger, control: ProxyCont
     let keeper = LoopKeeper()
     if case .cluster(let seeds) = settings.discovery {
         do {
-            try await serveCluster(settings: settings, seeds: seeds, group: group, logger: logger, onListening: onListening)
+            try await serveCluster(settings: settings, seeds: seeds, group: group, logger: logger, control: control, onListening: onListening)
         } catch {
             try? await group.shutdownGracefully()
             throw error
@@ -119,6 +128,19 @@ private func serve(settings: ProxySettings, group: MultiThreadedEventLoopGroup, 
                 try channel.pipeline.syncOperations.addHandler(ClientSession(loop: loop))
             }
         }
+    let (servers, allTransparent) = try await bindListeners(bootstrap, settings: settings, logger: logger)
+    control?.setTransparent(allTransparent)
+    let addresses = servers.compactMap(\.localAddress)
+    logger.notice("proxy for '\(settings.groupName)'\(tls == nil ? "" : " (TLS)") listening on \(addresses.map { "\($0)" }.joined(separator: ", "))")
+    onListening(addresses)
+    await discovery.run()
+    for server in servers { try? await server.close() }
+}
+
+/// Binds every `--listen` address; with `transparentListen` (the node agent's proxy placement)
+/// with IP_TRANSPARENT where it can, so clients can be closed after the virtual IP left. The
+/// second value: whether every socket has it.
+func bindListeners(_ bootstrap: ServerBootstrap, settings: ProxySettings, logger: Logger) async throws -> ([any Channel], Bool) {
     var servers: [any Channel] = []
     var allTransparent = settings.transparentListen
     for endpoint in settings.listen {
@@ -143,10 +165,5 @@ private func serve(settings: ProxySettings, group: MultiThreadedEventLoopGroup, 
             throw ProxyStartError("cannot listen on \(endpoint): \(error)")
         }
     }
-    control?.setTransparent(allTransparent)
-    let addresses = servers.compactMap(\.localAddress)
-    logger.notice("proxy for '\(settings.groupName)'\(tls == nil ? "" : " (TLS)") listening on \(addresses.map { "\($0)" }.joined(separator: ", "))")
-    onListening(addresses)
-    await discovery.run()
-    for server in servers { try? await server.close() }
+    return (servers, allTransparent)
 }

@@ -25,8 +25,16 @@ private let foo = 12182, bar = 5061
         ("UNWATCH", .reply(.simpleString("OK"))),
         ("QUIT", .replyAndClose(.simpleString("OK"))),
         ("READONLY", .reply(.simpleString("OK"))),
-        ("HELLO 3", .reply(.simpleError("NOPROTO unsupported protocol version"))),
-        ("HELLO 2", .route(.anyMaster)),
+        ("HELLO 3", .hello(protocol: 3)),
+        ("HELLO 2", .hello(protocol: 2)),
+        ("HELLO", .hello(protocol: 2)),
+        ("HELLO 4", .reply(.simpleError("NOPROTO unsupported protocol version"))),
+        ("HELLO x", .reply(.simpleError("ERR Protocol version is not an integer or out of range"))),
+        ("HELLO 3 AUTH default", .reply(.simpleError("ERR Syntax error in HELLO option 'AUTH'"))),
+        ("HELLO 3 SETNAME", .reply(.simpleError("ERR Syntax error in HELLO option 'SETNAME'"))),
+        ("HELLO 3 AUTH default anything SETNAME w1", .hello(protocol: 3)),
+        ("HELLO 3 AUTH someone anything", .reply(.simpleError("WRONGPASS invalid username-password pair or user is disabled."))),
+        ("SCAN 0", .route(.scan(ClusterScan.Position(slot: 0, nodeCursor: 0)))),
         ("SUBSCRIBE ch", .subscription(.anyMaster)),
         ("SSUBSCRIBE foo {foo}x", .subscription(.slot(12182))),
         ("SSUBSCRIBE foo bar", .reply(.simpleError("CROSSSLOT Keys in request don't hash to the same slot"))),
@@ -50,6 +58,45 @@ private let foo = 12182, bar = 5061
         #expect(state.step(command("AUTH s3cret")) == ok)
         #expect(state.step(command("AUTH default s3cret")) == ok)
         #expect(state.step(command("AUTH nope")) == .reply(.simpleError("WRONGPASS invalid username-password pair or user is disabled.")))
+    }
+
+    /// HELLO with AUTH is checked against the proxy's credentials; SETNAME is the proxy's
+    /// name for the client; the protocol is the client's from then on.
+    @Test func helloTakesProtocolCredentialsAndName() {
+        var state = ClusterClientState(configuration: .init(password: "s3cret"))
+        #expect(state.step(command("HELLO 3 AUTH default nope")) == .reply(.simpleError("WRONGPASS invalid username-password pair or user is disabled.")))
+        #expect(state.protocolVersion == 2, "a refused HELLO changes nothing")
+        #expect(state.step(command("HELLO 3 AUTH default s3cret SETNAME worker-2")) == .hello(protocol: 3))
+        #expect(state.protocolVersion == 3)
+        #expect(state.step(command("CLIENT GETNAME")) == .reply(.bulkString("worker-2")))
+        #expect(state.step(command("HELLO")) == .hello(protocol: 3), "HELLO alone keeps the protocol")
+        #expect(state.step(command("HELLO 2 SETNAME bad name")) == .reply(.simpleError("ERR Syntax error in HELLO option 'name'")))
+        #expect(state.step(command("HELLO 2")) == .hello(protocol: 2))
+        #expect(state.protocolVersion == 2)
+    }
+
+    /// RESP3: a subscribed client may send any command (messages come as pushes); RESP2: only
+    /// the subscription commands, PING and QUIT, as Redis.
+    @Test func subscribedClientsByProtocol() {
+        var resp2 = ClusterClientState()
+        _ = resp2.step(command("SUBSCRIBE ch"))
+        #expect(resp2.step(command("GET foo")).isRefusal)
+        #expect(resp2.step(command("PING")) == .subscription(.anyMaster))
+        #expect(resp2.step(command("HELLO 3")).isRefusal)
+        var resp3 = ClusterClientState()
+        _ = resp3.step(command("HELLO 3"))
+        #expect(resp3.step(command("SUBSCRIBE ch")) == .subscription(.anyMaster))
+        #expect(resp3.step(command("GET foo")) == .route(.slot(foo)))
+        #expect(resp3.step(command("PING")) == .route(.anyMaster))
+        #expect(resp3.step(command("HELLO 2")).isRefusal, "the subscription connection speaks RESP3")
+        #expect(resp3.step(command("HELLO 3")) == .hello(protocol: 3))
+    }
+
+    @Test func helloInsideATransactionIsRefused() {
+        var state = ClusterClientState()
+        _ = state.step(command("MULTI"))
+        #expect(state.step(command("HELLO 3")).isRefusal)
+        #expect(state.protocolVersion == 2)
     }
 
     @Test func clientName() {
@@ -156,5 +203,12 @@ private let foo = 12182, bar = 5061
         var state = ClusterClientState()
         _ = state.step(command("MULTI"))
         #expect(state.step(command("SUBSCRIBE a")) == .reply(.simpleError("ERR Tandem proxy: SUBSCRIBE inside a transaction is not supported in cluster mode yet")))
+    }
+}
+
+extension ClusterStep {
+    var isRefusal: Bool {
+        if case .reply(let value) = self { return value.errorMessage != nil }
+        return false
     }
 }
