@@ -394,6 +394,9 @@ public final class VRRPDaemon: @unchecked Sendable {
         control.transitions.withLock { $0 = Array(repeating: 0, count: instances.count) }
         for i in instances.indices { perform(i, instances[i].core.handle(.start, now: now())) }
         var nextLinkPoll = now()
+        // The end of the previous pass: a pass that starts a Master_Down_Interval later found
+        // this process stalled (SIGSTOP, a VM pause), and the others have taken it for failed.
+        var lastPass = now()
         while true {
             let t = now()
             var deadline = nextLinkPoll
@@ -434,8 +437,9 @@ public final class VRRPDaemon: @unchecked Sendable {
                     }
                 }
             }
+            let stalledFor = now() - lastPass
             for (k, pfd) in fds.dropFirst(2).enumerated() where pfd.revents & Int16(POLLIN) != 0 {
-                receive(k)
+                receive(k, stalledFor: stalledFor)
             }
             let after = now()
             for i in instances.indices {
@@ -457,17 +461,24 @@ public final class VRRPDaemon: @unchecked Sendable {
             }
             pollProcesses(now: after)
             runChecks(now: after)
+            lastPass = now()
         }
     }
 
-    private func receive(_ i: Int) {
+    /// `stalledFor`: how long before this pass the previous one ended.
+    private func receive(_ i: Int, stalledFor: Duration) {
         while let packet = instances[i].socket.receive() {
             // Packets for other VRIDs belong to other routers on the link: not ours to count.
             guard let vrid = VRRPAdvertFilter.vrid(of: packet.payload), vrid == instances[i].config.vrid else { continue }
             switch instances[i].filter.check(packet) {
             case .success(let advert):
                 if advert.priority > 0 { control.holderAdverts.withLock { $0 += 1 } }
-                let barred = instances[i].core.state == .master && claimGate.map { !$0() } ?? false
+                // A master back from a stall the others took for a failure, whose agent has not
+                // heard the group again yet, hears the adverts as barred (it yields to the node
+                // that took over rather than re-assert a stale view); a running master whose
+                // heartbeats are merely late does not (it would give the VIP up for nothing).
+                let barred = instances[i].core.state == .master && stalledFor >= instances[i].core.masterDownInterval
+                    && claimGate.map { !$0() } ?? false
                 perform(i, instances[i].core.handle(barred ? .advertWhileBarred(advert, from: packet.source)
                                                            : .advert(advert, from: packet.source), now: now()))
             case .failure(.ownAdvert):

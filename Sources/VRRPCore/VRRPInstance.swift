@@ -102,10 +102,11 @@ public enum VRRPEvent: Sendable {
     case start
     /// An advert that passed `VRRPAdvertFilter`.
     case advert(VRRPAdvert, from: IPAddress)
-    /// The same, heard while this node may not hold the addresses now (the node agent's claim
-    /// gate: no majority heard just now). A master that hears another master of a lower
-    /// priority then yields to it instead of re-asserting itself: it is back from a freeze the
-    /// others took for a failure, and its view (its priority among them) is stale until its
+    /// The same, heard by a master back from a stall of its own (SIGSTOP, a VM pause: the shell
+    /// found a Master_Down_Interval between two of its passes) while this node may not hold the
+    /// addresses (the node agent's claim gate: no majority heard just now). A master that hears
+    /// another master of a lower priority then yields to it instead of re-asserting itself: the
+    /// others took it for failed, and its view (its priority among them) is stale until its
     /// agent hears the group again.
     case advertWhileBarred(VRRPAdvert, from: IPAddress)
     /// A packet the filter refused: counted, never a timer reset.

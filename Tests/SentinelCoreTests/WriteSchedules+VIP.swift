@@ -7,8 +7,7 @@ import SentinelCore
 /// NodeAgent): the agent's `vipEligible`/`vipIneligible` become the tracked objects `node
 /// eligible` (weight 0: FAULT while down) and `node preferred` (+50), `direct` placement claims
 /// at once above the base priority, and a backup's timer claims only while its agent has heard
-/// a majority just now (`NodeState.mayClaim`, the daemon's claim gate; a master it bars hears
-/// adverts as `advertWhileBarred`). Adverts go between the nodes whose network links are up,
+/// a majority just now (`NodeState.mayClaim`, the daemon's claim gate). Adverts go between the nodes whose network links are up,
 /// 1 ms each way — on a networked schedule plus a jitter of up to the link's delay range between
 /// the two nodes' sentinels capped at `maxJitter` (VRRP assumes a LAN: delays far below the
 /// advert interval; the sentinels' network model delays up to 400 ms, which would stand for a
@@ -140,11 +139,9 @@ struct SimulatedVIP {
                 if advert.priority > 0 { holderHeard[advert.to] = advert.at }
                 let packet = VRRPAdvert(version: .v3, vrid: 51, priority: advert.priority, intervalCentiseconds: 10,
                                         addresses: [Self.vip])
-                // As the daemon: a master whose node may not hold the VIP now (the claim gate) hears it barred.
-                let barred = speakers[advert.to]!.state == .master && !mayClaim(advert.to, advert.at)
-                let from = Self.nodeAddress(advert.from)
-                handle(advert.to, barred ? .advertWhileBarred(packet, from: from) : .advert(packet, from: from), at: advert.at,
-                       connected: connected)
+                // (The daemon hears an advert barred only in the pass after a stall of its own —
+                // a frozen agent — which the agents here never have: killed, never frozen.)
+                handle(advert.to, .advert(packet, from: Self.nodeAddress(advert.from)), at: advert.at, connected: connected)
             } else if let (k, at) = timer {
                 if speakers[k]!.state == .backup && !mayClaim(k, at) {
                     held.insert(k)
