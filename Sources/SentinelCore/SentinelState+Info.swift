@@ -126,15 +126,17 @@ extension SentinelState {
         for field in payload.utf8.split(separator: UInt8(ascii: ","), maxSplits: 8, omittingEmptySubsequences: false) {
             fields.append(Substring(field))
         }
-        guard fields.count == 8, let port = Int(fields[1]), let peerEpoch = UInt64(fields[3]),
+        // Our own hellos (a third of what a subscription delivers with three sentinels) are
+        // dropped before anything is built from them.
+        guard fields.count == 8, fields[2] != myID, let port = Int(fields[1]), let peerEpoch = UInt64(fields[3]),
               let masterPort = Int(fields[6]), let masterConfigEpoch = UInt64(fields[7]) else { return }
-        let (runID, name) = (String(fields[2]), String(fields[4]))
-        guard fields[2] != myID else { return }
+        let name = String(fields[4])
         // Nearly every hello repeats what we know (a known peer at its address, no newer epoch):
-        // then only its time is recorded, with one lookup of the master and the peer.
+        // then only its time is recorded, with one lookup of the master, and the peer found
+        // among the master's few by comparing its run id (no string made and hashed for it).
         let epoch = currentEpoch
         guard let (known, configEpoch, repeated) = withMaster(name, { m -> (InstanceAddress?, UInt64, Bool) in
-            guard let j = m.sentinels.index(forKey: runID) else { return (nil, m.configEpoch, false) }
+            guard let j = Self.peerIndex(fields[2], in: m.sentinels) else { return (nil, m.configEpoch, false) }
             let known = m.sentinels.values[j].address
             if known.port == port && known.ip == fields[0] && peerEpoch <= epoch && m.configEpoch >= masterConfigEpoch {
                 m.sentinels.values[j].lastHelloReceived = now
@@ -143,6 +145,7 @@ extension SentinelState {
             return (known, m.configEpoch, false)
         }) else { return }
         if repeated { return }
+        let runID = String(fields[2])
         if !(known.map { $0.port == port && $0.ip == fields[0] } ?? false) {
             let ip = String(fields[0])
             let address = InstanceAddress(ip: ip, port: port)
@@ -184,5 +187,17 @@ extension SentinelState {
             }
         }
         masters[name]!.sentinels[runID]?.lastHelloReceived = now
+    }
+
+    /// Where the peer `runID` is among a master's peer entries: by comparison while there are
+    /// few (a sentinel set has a handful), by hashing beyond.
+    static func peerIndex(_ runID: Substring, in sentinels: [String: Instance]) -> Dictionary<String, Instance>.Index? {
+        guard sentinels.count <= 8 else { return sentinels.index(forKey: String(runID)) }
+        var j = sentinels.startIndex
+        while j != sentinels.endIndex {
+            if sentinels.keys[j] == runID { return j }
+            j = sentinels.index(after: j)
+        }
+        return nil
     }
 }
