@@ -20,33 +20,48 @@ extension SentinelState {
     /// were most of the timer's cost. Returns the master's failover state after it.
     mutating func handleReplicasAndPeers(of name: String, now: Millis) -> FailoverState? {
         guard let i = masters.index(forKey: name) else { return nil }
-        let count = masters.count, tilted = tiltSince != nil
+        let (timers, behaviour, count, tilted) = (timers, behaviour, masters.count, tiltSince != nil)
+        let (busyReplicas, busyPeers, state) = Self.visitReplicasAndPeers(
+            of: &masters.values[i], now: now, timers: timers, behaviour: behaviour, masterCount: count, tilted: tilted)
+        if busyReplicas.isEmpty && busyPeers.isEmpty { return state }
+        for (address, seen) in busyReplicas.sorted(by: { $0.0 < $1.0 }) {
+            handleVisited(.replica(master: name, address), seen, now: now)
+        }
+        for (runID, seen) in busyPeers.sorted(by: { $0.0 < $1.0 }) {
+            handleVisited(.sentinel(master: name, runID: runID), seen, now: now)
+        }
+        return masters[name]?.failoverState
+    }
+
+    /// Visits every replica and peer entry of `master` in place (in storage order: the marks
+    /// a visit sets are the instance's own); returns those whose visit leaves something to do,
+    /// and the master's failover state. Within one access to the master: read through
+    /// `masters.values[i]` for each instance, the master was copied whole every time.
+    static func visitReplicasAndPeers(of master: inout MonitoredMaster, now: Millis, timers: SentinelTimers,
+                                      behaviour: SentinelBehaviour, masterCount: Int, tilted: Bool)
+        -> (replicas: [(InstanceAddress, Visit)], peers: [(String, Visit)], state: FailoverState)
+    {
         var busyReplicas: [(InstanceAddress, Visit)] = []
         var busyPeers: [(String, Visit)] = []
-        var j = masters.values[i].replicas.startIndex
-        while j != masters.values[i].replicas.endIndex {
-            if let seen = Self.periodicCommandsDue(.replica(j), of: &masters.values[i], now: now, timers: timers,
-                                                   behaviour: behaviour, masterCount: count),
-               !Self.leavesUnchanged(seen, tilted: tilted, now: now, timers: timers) {
-                busyReplicas.append((masters.values[i].replicas.keys[j], seen))
+        var j = master.replicas.startIndex
+        while j != master.replicas.endIndex {
+            if let seen = periodicCommandsDue(.replica(j), of: &master, now: now, timers: timers, behaviour: behaviour,
+                                              masterCount: masterCount),
+               !leavesUnchanged(seen, tilted: tilted, now: now, timers: timers) {
+                busyReplicas.append((master.replicas.keys[j], seen))
             }
-            j = masters.values[i].replicas.index(after: j)
+            j = master.replicas.index(after: j)
         }
-        var k = masters.values[i].sentinels.startIndex
-        while k != masters.values[i].sentinels.endIndex {
-            if let seen = Self.periodicCommandsDue(.sentinel(k), of: &masters.values[i], now: now, timers: timers,
-                                                   behaviour: behaviour, masterCount: count),
-               !Self.leavesUnchanged(seen, tilted: tilted, now: now, timers: timers) {
-                busyPeers.append((masters.values[i].sentinels.keys[k], seen))
+        var k = master.sentinels.startIndex
+        while k != master.sentinels.endIndex {
+            if let seen = periodicCommandsDue(.sentinel(k), of: &master, now: now, timers: timers, behaviour: behaviour,
+                                              masterCount: masterCount),
+               !leavesUnchanged(seen, tilted: tilted, now: now, timers: timers) {
+                busyPeers.append((master.sentinels.keys[k], seen))
             }
-            k = masters.values[i].sentinels.index(after: k)
+            k = master.sentinels.index(after: k)
         }
-        if busyReplicas.isEmpty && busyPeers.isEmpty { return masters.values[i].failoverState }
-        busyReplicas.sort { $0.0 < $1.0 }
-        busyPeers.sort { $0.0 < $1.0 }
-        for (address, seen) in busyReplicas { handleVisited(.replica(master: name, address), seen, now: now) }
-        for (runID, seen) in busyPeers { handleVisited(.sentinel(master: name, runID: runID), seen, now: now) }
-        return masters[name]?.failoverState
+        return (busyReplicas, busyPeers, master.failoverState)
     }
 
     /// A replica's or peer's visit that emits nothing: no command due and, unless in TILT
@@ -174,19 +189,24 @@ extension SentinelState {
     /// instance's liveness after that, read in place. Nil if there is no such instance.
     mutating func visit(_ ref: InstanceRef, now: Millis) -> Visit? {
         guard let i = masters.index(forKey: ref.masterName) else { return nil }
-        let count = masters.count
+        let (timers, behaviour, count) = (timers, behaviour, masters.count)
+        return Self.visit(ref, in: &masters.values[i], now: now, timers: timers, behaviour: behaviour, masterCount: count)
+    }
+
+    /// `visit` within one access to the master.
+    static func visit(_ ref: InstanceRef, in master: inout MonitoredMaster, now: Millis, timers: SentinelTimers,
+                      behaviour: SentinelBehaviour, masterCount: Int) -> Visit? {
         let slot: Slot
         switch ref {
         case .master: slot = .master
         case .replica(_, let address):
-            guard let j = masters.values[i].replicas.index(forKey: address) else { return nil }
+            guard let j = master.replicas.index(forKey: address) else { return nil }
             slot = .replica(j)
         case .sentinel(_, let runID):
-            guard let j = masters.values[i].sentinels.index(forKey: runID) else { return nil }
+            guard let j = master.sentinels.index(forKey: runID) else { return nil }
             slot = .sentinel(j)
         }
-        return Self.periodicCommandsDue(slot, of: &masters.values[i], now: now, timers: timers, behaviour: behaviour,
-                                        masterCount: count)
+        return periodicCommandsDue(slot, of: &master, now: now, timers: timers, behaviour: behaviour, masterCount: masterCount)
     }
 
     /// Where an instance is stored in its master: the master itself, or an index into its
