@@ -30,7 +30,7 @@ extension SentinelState {
         for (runID, seen) in busyPeers.sorted(by: { $0.0 < $1.0 }) {
             handleVisited(.sentinel(master: name, runID: runID), seen, now: now)
         }
-        return masters[name]?.failoverState
+        return withMaster(name) { $0.failoverState }
     }
 
     /// Visits every replica and peer entry of `master` in place (in storage order: the marks
@@ -378,15 +378,17 @@ extension SentinelState {
     }
 
     /// The 8-field hello: `ip,port,runid,current_epoch,master_name,master_ip,master_port,master_config_epoch`.
-    func helloPayload(for name: String) -> String? {
-        guard let master = masters[name], let address = currentMasterAddress(name) else { return nil }
-        return "\(announce.ip),\(announce.port),\(myID),\(currentEpoch),\(name),\(address.ip),\(address.port),\(master.configEpoch)"
+    /// Read where the master is stored (`withMaster`): a hello goes out hundreds of times a
+    /// second with many masters, and reading `masters[name]` copied the master whole.
+    mutating func helloPayload(for name: String) -> String? {
+        guard let (address, configEpoch) = withMaster(name, { (Self.currentAddress(of: $0), $0.configEpoch) }) else { return nil }
+        return "\(announce.ip),\(announce.port),\(myID),\(currentEpoch),\(name),\(address.ip),\(address.port),\(configEpoch)"
     }
 
     mutating func sendHello(_ ref: InstanceRef, now: Millis) {
         // PUBLISH waits out a CLIENT PAUSE WRITE, and every later command on the link waits
         // behind it: not to a master whose writes this sentinel paused for a switchover.
-        if case .master(let name) = ref, masters[name]?.writesPaused == true { return }
+        if case .master(let name) = ref, withMaster(name, { $0.writesPaused }) == true { return }
         guard let payload = helloPayload(for: ref.masterName) else { return }
         emit(.publishHello(ref, payload: payload))
         update(ref) { $0.lastHelloSent = now }
