@@ -47,10 +47,29 @@ def wait(cond, limit, what):
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
-def cpu_ticks(pid):
+def cpu_split(pid):
+    """(utime, stime) in clock ticks (fields 14 and 15 of /proc/PID/stat)."""
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return int(fields[11]), int(fields[12])
+
+def cpu_ticks(pid):
+    return sum(cpu_split(pid))
+
+def wakeups(pid):
+    """Context switches of all the process's threads so far (voluntary + involuntary): about
+    one per time a thread went to sleep and was woken again, a count that, like sends, hardly
+    depends on how busy the machine is."""
+    total = 0
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+                for line in f:
+                    if line.startswith(("voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:")):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
 
 def rss_mb(pid, field="VmRSS"):
     """VmRSS (or RssAnon, RssFile) in MB."""
@@ -132,6 +151,7 @@ class Bench:
     def measure(self, seconds, perf_out=None):
         pids = [p.pid for p in self.sentinel_procs]
         t0, c0 = time.monotonic(), [cpu_ticks(pid) for pid in pids]
+        s0, w0 = [cpu_split(pid) for pid in pids], [wakeups(pid) for pid in pids]
         if perf_out:  # profiles the first sentinel (and slows it: read its CPU figure with care)
             perf = subprocess.Popen(["perf", "record", "-g", "-o", perf_out, "-p", str(pids[0]), "--", "sleep", str(seconds)],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -169,6 +189,11 @@ class Bench:
                             self.sends += int(f[0]) / 3 / seconds
         t1, c1 = time.monotonic(), [cpu_ticks(pid) for pid in pids]
         cpu = [100.0 * (b - a) / CLK_TCK / (t1 - t0) for a, b in zip(c0, c1)]
+        s1, w1 = [cpu_split(pid) for pid in pids], [wakeups(pid) for pid in pids]
+        # Means over the three sentinels: user and system CPU %, context switches a second.
+        self.user = sum(100.0 * (b[0] - a[0]) / CLK_TCK / (t1 - t0) for a, b in zip(s0, s1)) / 3
+        self.system = sum(100.0 * (b[1] - a[1]) / CLK_TCK / (t1 - t0) for a, b in zip(s0, s1)) / 3
+        self.switches = sum(b - a for a, b in zip(w0, w1)) / 3 / (t1 - t0)
         self.anon = [rss_mb(pid, "RssAnon") for pid in pids]
         return cpu, [rss_mb(pid) for pid in pids]
 
@@ -243,9 +268,9 @@ def main():
                 bench.stop_sentinels()
                 base.setdefault(kind, sum(cpu) / 3)
                 rows.append((n, kind, cpu, rss, fo))
-                print("N=%-4d %-15s CPU %% %s  mean %5.2f   RSS MB %s (anon %s)   syscalls/s %s%s" % (
-                    n, kind, " ".join("%5.2f" % c for c in cpu), sum(cpu) / 3,
-                    " ".join("%5.1f" % r for r in rss), " ".join("%.1f" % r for r in bench.anon),
+                print("N=%-4d %-15s CPU %% %s  mean %5.2f (user %.2f sys %.2f)   RSS MB %s (anon %s)   switches/s %.0f   syscalls/s %s%s" % (
+                    n, kind, " ".join("%5.2f" % c for c in cpu), sum(cpu) / 3, bench.user, bench.system,
+                    " ".join("%5.1f" % r for r in rss), " ".join("%.1f" % r for r in bench.anon), bench.switches,
                     ("%.0f (sends %.0f)" % (bench.syscalls, bench.sends)) if getattr(bench, "syscalls", None) else "-",
                     ("   failover promoted %s api %s" % tuple("%.3f s" % x if x else "-" for x in fo)) if fo[0] or fo[1] else ""),
                     flush=True)

@@ -36,8 +36,14 @@ public struct PreparedCommand: Sendable {
     public let arguments: [String]
 
     public init(_ arguments: [String]) {
+        self.init(arguments, name: describeCommand(arguments))
+    }
+
+    /// With the name errors give it already known (a command built for each use, such as a
+    /// monitor's hello PUBLISH: no upper-casing and lookup to name it each time).
+    public init(_ arguments: [String], name: String) {
         self.arguments = arguments
-        name = describeCommand(arguments)
+        self.name = name
         var bytes = ByteBuffer()
         bytes.writeRESPCommand(arguments)
         self.bytes = bytes

@@ -299,7 +299,7 @@ public actor SentinelRuntime {
                 runtime.infoReceived(ref, from: address, text)
             }
         case .publishHello(let ref, let payload):
-            send(ref, prepared(ref, PreparedCommand(["PUBLISH", "__sentinel__:hello", payload])), timeout: .seconds(10))
+            send(ref, prepared(ref, PreparedCommand(["PUBLISH", "__sentinel__:hello", payload], name: "PUBLISH")), timeout: .seconds(10))
         case .askMasterState(let ref, let master, let epoch, let runID):
             guard case .sentinel(let name, let peer) = ref else { return }
             let ask = PreparedCommand(["SENTINEL", "is-master-down-by-addr", master.ip, String(master.port), String(epoch), runID])

@@ -216,56 +216,6 @@ public struct MonitoredMaster: Sendable, Hashable {
     /// Replicas in a stable order, so decisions never depend on hash order.
     public var sortedReplicaAddresses: [InstanceAddress] { replicas.keys.sorted() }
     public var sortedSentinelIDs: [String] { sentinels.keys.sorted() }
-
-    /// `sortedReplicaAddresses` and `sortedSentinelIDs` for the timer, which walks them for
-    /// every master on every tick: kept from the last tick while they still name exactly the
-    /// instances there are (a check by comparison, no sort and no new array).
-    var replicaOrderCache = IgnoredInComparison<[InstanceAddress]>()
-    var sentinelOrderCache = IgnoredInComparison<[String]>()
-
-    mutating func replicaOrder() -> [InstanceAddress] {
-        if let order = replicaOrderCache.value, Self.names(order, exactly: replicas) { return order }
-        let order = sortedReplicaAddresses
-        replicaOrderCache.value = order
-        return order
-    }
-
-    mutating func sentinelOrder() -> [String] {
-        if let order = sentinelOrderCache.value, Self.names(order, exactly: sentinels) { return order }
-        let order = sortedSentinelIDs
-        sentinelOrderCache.value = order
-        return order
-    }
-
-    /// The sorted `order` holds exactly the keys of `instances`: each key is looked for by
-    /// comparing, not by hashing (a peer's key is a 40-character run id: hashing three keys per
-    /// master per tick cost as much as the sort it replaces). A few keys are compared with `==`
-    /// only (a key and its copy in `order` share their storage, so that is quick; `<` compares
-    /// the bytes), more by binary search.
-    private static func names<Key: Comparable>(_ order: [Key], exactly instances: [Key: Instance]) -> Bool {
-        guard order.count == instances.count else { return false }
-        if order.count <= 8 {
-            for key in instances.keys where !order.contains(key) { return false }
-            return true
-        }
-        for key in instances.keys {
-            var low = 0, high = order.count
-            while low < high {
-                let middle = (low + high) / 2
-                if order[middle] < key { low = middle + 1 } else { high = middle }
-            }
-            if low == order.count || order[low] != key { return false }
-        }
-        return true
-    }
-}
-
-/// A value kept alongside state (a cache) that takes no part in comparing or hashing it.
-struct IgnoredInComparison<Value: Sendable>: Sendable, Hashable {
-    var value: Value?
-
-    static func == (lhs: Self, rhs: Self) -> Bool { true }
-    func hash(into hasher: inout Hasher) {}
 }
 
 /// Sentinel's timers (all changeable with `SENTINEL DEBUG`). Defaults are Redis 7.0's.

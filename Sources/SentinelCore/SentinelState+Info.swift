@@ -119,32 +119,31 @@ extension SentinelState {
 
     /// `sentinelProcessHelloMessage`: learn peers, adopt newer epochs and newer configurations.
     mutating func processHello(_ payload: String, now: Millis) {
-        // Split on the comma byte into substrings (no grapheme breaking, no string per field):
-        // hundreds of hellos a second arrive with many masters, nearly all repeating what we know.
-        var fields: [Substring] = []
-        fields.reserveCapacity(9)
-        for field in payload.utf8.split(separator: UInt8(ascii: ","), maxSplits: 8, omittingEmptySubsequences: false) {
-            fields.append(Substring(field))
-        }
-        guard fields.count == 8, let port = Int(fields[1]), let peerEpoch = UInt64(fields[3]),
-              let masterPort = Int(fields[6]), let masterConfigEpoch = UInt64(fields[7]) else { return }
-        let (runID, name) = (String(fields[2]), String(fields[4]))
-        guard fields[2] != myID else { return }
+        // Split on the comma byte into substrings (no grapheme breaking, no string or array per
+        // field): hundreds of hellos a second arrive with many masters, nearly all repeating
+        // what we know. Our own (a third of what a subscription delivers with three sentinels)
+        // are dropped before anything is built from them.
+        guard let fields = HelloFields(payload), fields.runID != myID, let port = Int(fields.port),
+              let peerEpoch = UInt64(fields.epoch), let masterPort = Int(fields.masterPort),
+              let masterConfigEpoch = UInt64(fields.configEpoch) else { return }
+        let name = String(fields.name)
         // Nearly every hello repeats what we know (a known peer at its address, no newer epoch):
-        // then only its time is recorded, with one lookup of the master and the peer.
+        // then only its time is recorded, with one lookup of the master, and the peer found
+        // among the master's few by comparing its run id (no string made and hashed for it).
         let epoch = currentEpoch
         guard let (known, configEpoch, repeated) = withMaster(name, { m -> (InstanceAddress?, UInt64, Bool) in
-            guard let j = m.sentinels.index(forKey: runID) else { return (nil, m.configEpoch, false) }
+            guard let j = Self.peerIndex(fields.runID, in: m.sentinels) else { return (nil, m.configEpoch, false) }
             let known = m.sentinels.values[j].address
-            if known.port == port && known.ip == fields[0] && peerEpoch <= epoch && m.configEpoch >= masterConfigEpoch {
+            if known.port == port && known.ip == fields.ip && peerEpoch <= epoch && m.configEpoch >= masterConfigEpoch {
                 m.sentinels.values[j].lastHelloReceived = now
                 return (known, m.configEpoch, true)
             }
             return (known, m.configEpoch, false)
         }) else { return }
         if repeated { return }
-        if !(known.map { $0.port == port && $0.ip == fields[0] } ?? false) {
-            let ip = String(fields[0])
+        let runID = String(fields.runID)
+        if !(known.map { $0.port == port && $0.ip == fields.ip } ?? false) {
+            let ip = String(fields.ip)
             let address = InstanceAddress(ip: ip, port: port)
             var switched = false
             if known != nil {
@@ -172,7 +171,7 @@ extension SentinelState {
         if configEpoch < masterConfigEpoch {
             masters[name]!.configEpoch = masterConfigEpoch
             let old = masters[name]!.address
-            let masterIP = String(fields[5])
+            let masterIP = String(fields.masterIP)
             let announced = InstanceAddress(ip: masterIP, port: masterPort)
             if announced != old {
                 event(.warning, "+config-update-from", .sentinel(master: name, runID: runID))
@@ -184,5 +183,36 @@ extension SentinelState {
             }
         }
         masters[name]!.sentinels[runID]?.lastHelloReceived = now
+    }
+
+    /// Where the peer `runID` is among a master's peer entries: by comparison while there are
+    /// few (a sentinel set has a handful), by hashing beyond.
+    static func peerIndex(_ runID: Substring, in sentinels: [String: Instance]) -> Dictionary<String, Instance>.Index? {
+        guard sentinels.count <= 8 else { return sentinels.index(forKey: String(runID)) }
+        var j = sentinels.startIndex
+        while j != sentinels.endIndex {
+            if sentinels.keys[j] == runID { return j }
+            j = sentinels.index(after: j)
+        }
+        return nil
+    }
+}
+
+/// The eight fields of a hello (`ip,port,runid,current_epoch,master_name,master_ip,master_port,
+/// master_config_epoch`), split on the comma byte; nil unless there are exactly eight.
+struct HelloFields {
+    var ip, port, runID, epoch, name, masterIP, masterPort, configEpoch: Substring
+
+    init?(_ payload: String) {
+        var rest = Substring(payload)
+        func field() -> Substring? {
+            guard let comma = rest.utf8.firstIndex(of: UInt8(ascii: ",")) else { return nil }
+            defer { rest = rest[rest.utf8.index(after: comma)...] }
+            return rest[..<comma]
+        }
+        guard let ip = field(), let port = field(), let runID = field(), let epoch = field(), let name = field(),
+              let masterIP = field(), let masterPort = field(), !rest.utf8.contains(UInt8(ascii: ",")) else { return nil }
+        (self.ip, self.port, self.runID, self.epoch, self.name) = (ip, port, runID, epoch, name)
+        (self.masterIP, self.masterPort, configEpoch) = (masterIP, masterPort, rest)
     }
 }

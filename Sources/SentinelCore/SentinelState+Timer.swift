@@ -5,13 +5,75 @@ extension SentinelState {
         retryDemotions(now: now)
         for name in orderedMasterNames() {
             handleInstance(.master(name), now: now)
-            guard let (replicas, peers) = withMaster(name, { ($0.replicaOrder(), $0.sentinelOrder()) }) else { continue }
-            for address in replicas { handleInstance(.replica(master: name, address), now: now) }
-            for runID in peers { handleInstance(.sentinel(master: name, runID: runID), now: now) }
-            if withMaster(name, { $0.failoverState }) == .updateConfig {
+            if handleReplicasAndPeers(of: name, now: now) == .updateConfig {
                 switchToPromotedReplica(name, now: now)
             }
         }
+    }
+
+    /// `handleInstance` for each of a master's replicas (by address), then each of its peer
+    /// entries (by run id), as 7.0's timer walks them. Each is visited where it is stored, by
+    /// index: one with no command due and whose SDOWN check would change nothing — nearly every
+    /// one on nearly every tick — emits nothing, so it is left there, and only the others are
+    /// handled, in that order (`handleVisited`). With hundreds of masters, looking each instance
+    /// up by key (hashing addresses and 40-character run ids) and keeping sorted key orders
+    /// were most of the timer's cost. Returns the master's failover state after it.
+    mutating func handleReplicasAndPeers(of name: String, now: Millis) -> FailoverState? {
+        guard let i = masters.index(forKey: name) else { return nil }
+        let (timers, behaviour, count, tilted) = (timers, behaviour, masters.count, tiltSince != nil)
+        let (busyReplicas, busyPeers, state) = Self.visitReplicasAndPeers(
+            of: &masters.values[i], now: now, timers: timers, behaviour: behaviour, masterCount: count, tilted: tilted)
+        if busyReplicas.isEmpty && busyPeers.isEmpty { return state }
+        for (address, seen) in busyReplicas.sorted(by: { $0.0 < $1.0 }) {
+            handleVisited(.replica(master: name, address), seen, now: now)
+        }
+        for (runID, seen) in busyPeers.sorted(by: { $0.0 < $1.0 }) {
+            handleVisited(.sentinel(master: name, runID: runID), seen, now: now)
+        }
+        return withMaster(name) { $0.failoverState }
+    }
+
+    /// Visits every replica and peer entry of `master` in place (in storage order: the marks
+    /// a visit sets are the instance's own); returns those whose visit leaves something to do,
+    /// and the master's failover state. Within one access to the master: read through
+    /// `masters.values[i]` for each instance, the master was copied whole every time.
+    static func visitReplicasAndPeers(of master: inout MonitoredMaster, now: Millis, timers: SentinelTimers,
+                                      behaviour: SentinelBehaviour, masterCount: Int, tilted: Bool)
+        -> (replicas: [(InstanceAddress, Visit)], peers: [(String, Visit)], state: FailoverState)
+    {
+        var busyReplicas: [(InstanceAddress, Visit)] = []
+        var busyPeers: [(String, Visit)] = []
+        var j = master.replicas.startIndex
+        while j != master.replicas.endIndex {
+            if let seen = periodicCommandsDue(.replica(j), of: &master, now: now, timers: timers, behaviour: behaviour,
+                                              masterCount: masterCount),
+               !leavesUnchanged(seen, tilted: tilted, now: now, timers: timers) {
+                busyReplicas.append((master.replicas.keys[j], seen))
+            }
+            j = master.replicas.index(after: j)
+        }
+        var k = master.sentinels.startIndex
+        while k != master.sentinels.endIndex {
+            if let seen = periodicCommandsDue(.sentinel(k), of: &master, now: now, timers: timers, behaviour: behaviour,
+                                              masterCount: masterCount),
+               !leavesUnchanged(seen, tilted: tilted, now: now, timers: timers) {
+                busyPeers.append((master.sentinels.keys[k], seen))
+            }
+            k = master.sentinels.index(after: k)
+        }
+        return (busyReplicas, busyPeers, master.failoverState)
+    }
+
+    /// A replica's or peer's visit that emits nothing: no command due and, unless in TILT
+    /// (`handleVisited` then stops before the check), an SDOWN check that would change nothing.
+    static func leavesUnchanged(_ seen: Visit, tilted: Bool, now: Millis, timers: SentinelTimers) -> Bool {
+        if let due = seen.due, due.info || due.ping || due.hello { return false }
+        if tilted { return true }
+        if linkLooksStuck(seen.liveness, downAfter: seen.downAfter, now: now, timers: timers) { return false }
+        let verdict = sdownVerdict(isMaster: false, seen.liveness, downAfter: seen.downAfter,
+                                   rebootDownAfter: seen.rebootDownAfter, now: now, timers: timers,
+                                   crashDown: { false }, emptyRestartCounts: { false })
+        return verdict.down == seen.liveness.isSDown
     }
 
     /// `masterNames`, sorted again only after a master was added or removed (`masterOrder`).
@@ -52,7 +114,11 @@ extension SentinelState {
     /// instance with one lookup (`visit`): the timer visits every instance 10–20 times a
     /// second, and with hundreds of masters the lookups by name were most of its cost.
     mutating func handleInstance(_ ref: InstanceRef, now: Millis) {
-        let seen = visit(ref, now: now)
+        handleVisited(ref, visit(ref, now: now), now: now)
+    }
+
+    /// The rest of `handleInstance` once the instance was visited (`seen`: nil if there is none).
+    mutating func handleVisited(_ ref: InstanceRef, _ seen: Visit?, now: Millis) {
         if let due = seen?.due { sendPeriodicCommands(ref, due, now: now) }
         if let since = tiltSince {
             if now - since < timers.tiltPeriod { return }
@@ -123,9 +189,32 @@ extension SentinelState {
     /// instance's liveness after that, read in place. Nil if there is no such instance.
     mutating func visit(_ ref: InstanceRef, now: Millis) -> Visit? {
         guard let i = masters.index(forKey: ref.masterName) else { return nil }
-        let count = masters.count
-        return Self.periodicCommandsDue(ref, of: &masters.values[i], now: now, timers: timers, behaviour: behaviour,
-                                        masterCount: count)
+        let (timers, behaviour, count) = (timers, behaviour, masters.count)
+        return Self.visit(ref, in: &masters.values[i], now: now, timers: timers, behaviour: behaviour, masterCount: count)
+    }
+
+    /// `visit` within one access to the master.
+    static func visit(_ ref: InstanceRef, in master: inout MonitoredMaster, now: Millis, timers: SentinelTimers,
+                      behaviour: SentinelBehaviour, masterCount: Int) -> Visit? {
+        let slot: Slot
+        switch ref {
+        case .master: slot = .master
+        case .replica(_, let address):
+            guard let j = master.replicas.index(forKey: address) else { return nil }
+            slot = .replica(j)
+        case .sentinel(_, let runID):
+            guard let j = master.sentinels.index(forKey: runID) else { return nil }
+            slot = .sentinel(j)
+        }
+        return periodicCommandsDue(slot, of: &master, now: now, timers: timers, behaviour: behaviour, masterCount: masterCount)
+    }
+
+    /// Where an instance is stored in its master: the master itself, or an index into its
+    /// replicas or its peer entries.
+    enum Slot {
+        case master
+        case replica(Dictionary<InstanceAddress, Instance>.Index)
+        case sentinel(Dictionary<String, Instance>.Index)
     }
 
     /// `sentinelSendPeriodicCommands`: INFO, PING and hello, each at its period (`due`, decided
@@ -147,7 +236,7 @@ extension SentinelState {
     /// Which periodic commands are due for `ref` (nil when its link is down); marks INFO and
     /// PING as sent on the instance. With the instance's liveness after that. Nil if there is
     /// no such instance.
-    static func periodicCommandsDue(_ ref: InstanceRef, of master: inout MonitoredMaster, now: Millis,
+    static func periodicCommandsDue(_ slot: Slot, of master: inout MonitoredMaster, now: Millis,
                                     timers: SentinelTimers, behaviour: SentinelBehaviour, masterCount: Int) -> Visit?
     {
         // A replica's INFO period depends on its master's state (read here) and on the replica
@@ -155,8 +244,9 @@ extension SentinelState {
         // was copied whole, strings retained, three times per replica per tick).
         var replicaIndex: Dictionary<InstanceAddress, Instance>.Index?
         var slowReplicaInfo = false, fastAfterRefusal = false, durabilityWait = false, promoting = false
-        if case .replica(_, let address) = ref, let j = master.replicas.index(forKey: address) {
+        if case .replica(let j) = slot {
             replicaIndex = j
+            let address = master.replicas.keys[j]
             // Tandem also refreshes replicas every second once the master is merely SDOWN, so
             // their INFO is fresh when a failover needs to choose one.
             // So does a master whose port refuses connections (crash detection asked them at
@@ -186,7 +276,9 @@ extension SentinelState {
             }
             return infoPeriod
         }
-        let pingPeriod = pingPeriod(for: ref, of: master, timers: timers, behaviour: behaviour, masterCount: masterCount)
+        let isMaster: Bool
+        if case .master = slot { isMaster = true } else { isMaster = false }
+        let pingPeriod = pingPeriod(isMaster: isMaster, of: master, timers: timers, behaviour: behaviour, masterCount: masterCount)
         let downAfter = master.downAfter, rebootDownAfter = master.rebootDownAfter
         // The instance where it is stored (found once: this runs for every instance on every tick).
         func visit(_ ri: inout Instance) -> Visit {
@@ -195,7 +287,7 @@ extension SentinelState {
             }
             var due = PeriodicCommands()
             let isPeer: Bool
-            if case .sentinel = ref { isPeer = true } else { isPeer = false }
+            if case .sentinel = slot { isPeer = true } else { isPeer = false }
             let infoPeriod = replicaIndex != nil ? replicaInfoPeriod(ri) : timers.infoPeriod
             // Each command is due at its own period (7.0's rules); with `periodicRideAlong`, once
             // one of them is due, the others that would fall due within half a ping period go
@@ -228,19 +320,18 @@ extension SentinelState {
             if due.info { ri.infoPending = true }
             return Visit(due: due, liveness: Liveness(ri), downAfter: downAfter, rebootDownAfter: rebootDownAfter)
         }
-        switch ref {
+        switch slot {
         case .master:
             return visit(&master.instance)
-        case .replica:
-            guard let j = replicaIndex else { return nil }
+        case .replica(let j):
             return visit(&master.replicas.values[j])
-        case .sentinel(_, let runID):
-            guard let j = master.sentinels.index(forKey: runID) else { return nil }
+        case .sentinel(let j):
             return visit(&master.sentinels.values[j])
         }
     }
 
-    /// How often `ref` is PINGed. 7.0: min(down-after, ping period) for every instance. With
+    /// How often an instance of `master` is PINGed (`isMaster`: the master itself, else one of
+    /// its replicas or peers). 7.0: min(down-after, ping period) for every instance. With
     /// `behaviour.pingPeriod`, the master is PINGed at that fast period, so a crash is timed
     /// from a recent reply; its replicas and peers only while the master is SDOWN, ODOWN or
     /// being failed over, when their liveness decides the election and the replica chosen.
@@ -250,12 +341,12 @@ extension SentinelState {
     /// The masters' fast period stretches with their number past `behaviour.fastPingsPerSecond`
     /// (200 masters: 200 ms), never past the standard period; a master that is SDOWN, ODOWN or
     /// being failed over, and its replicas and peers then, keep the fast period itself.
-    static func pingPeriod(for ref: InstanceRef, of master: borrowing MonitoredMaster, timers: SentinelTimers,
+    static func pingPeriod(isMaster: Bool, of master: borrowing MonitoredMaster, timers: SentinelTimers,
                            behaviour: SentinelBehaviour, masterCount: Int) -> Millis {
         let standard = min(master.downAfter, timers.pingPeriod)
         guard let fast = behaviour.pingPeriod else { return standard }
         let urgent = master.instance.isSDown || master.isODown || master.failoverInProgress
-        if case .master = ref {
+        if isMaster {
             if urgent { return min(master.downAfter, fast) }
             var period = fast
             if let budget = behaviour.fastPingsPerSecond, budget > 0 {
@@ -287,15 +378,17 @@ extension SentinelState {
     }
 
     /// The 8-field hello: `ip,port,runid,current_epoch,master_name,master_ip,master_port,master_config_epoch`.
-    func helloPayload(for name: String) -> String? {
-        guard let master = masters[name], let address = currentMasterAddress(name) else { return nil }
-        return "\(announce.ip),\(announce.port),\(myID),\(currentEpoch),\(name),\(address.ip),\(address.port),\(master.configEpoch)"
+    /// Read where the master is stored (`withMaster`): a hello goes out hundreds of times a
+    /// second with many masters, and reading `masters[name]` copied the master whole.
+    mutating func helloPayload(for name: String) -> String? {
+        guard let (address, configEpoch) = withMaster(name, { (Self.currentAddress(of: $0), $0.configEpoch) }) else { return nil }
+        return "\(announce.ip),\(announce.port),\(myID),\(currentEpoch),\(name),\(address.ip),\(address.port),\(configEpoch)"
     }
 
     mutating func sendHello(_ ref: InstanceRef, now: Millis) {
         // PUBLISH waits out a CLIENT PAUSE WRITE, and every later command on the link waits
         // behind it: not to a master whose writes this sentinel paused for a switchover.
-        if case .master(let name) = ref, masters[name]?.writesPaused == true { return }
+        if case .master(let name) = ref, withMaster(name, { $0.writesPaused }) == true { return }
         guard let payload = helloPayload(for: ref.masterName) else { return }
         emit(.publishHello(ref, payload: payload))
         update(ref) { $0.lastHelloSent = now }
@@ -320,17 +413,7 @@ extension SentinelState {
     /// `sentinelCheckSubjectivelyDown` on the liveness `ri` read from the instance.
     mutating func checkSubjectivelyDown(_ ref: InstanceRef, _ ri: Liveness, downAfter: Millis, rebootDownAfter: Millis,
                                         now: Millis) {
-        var elapsed: Millis = 0
-        if let pending = ri.pingPendingSince {
-            elapsed = now - pending
-        } else if !ri.linkConnected {
-            elapsed = now - ri.lastAvailTime
-        }
-        // A link that has been up a while but whose PING is unanswered for half of down-after
-        // may be stuck (a half-open TCP connection): recycle it, as 7.0 does.
-        if ri.linkConnected, let since = ri.linkUpSince, now - since > timers.minLinkReconnectPeriod,
-           let pending = ri.pingPendingSince, now - pending > downAfter / 2,
-           now - ri.lastPongTime > downAfter / 2 {
+        if Self.linkLooksStuck(ri, downAfter: downAfter, now: now, timers: timers) {
             emit(.reconnect(ref, instance(ref)!.address))
             update(ref) {
                 $0.linkConnected = false
@@ -338,41 +421,12 @@ extension SentinelState {
                 $0.infoPending = false
             }
         }
-        var down = elapsed > downAfter
-        if case .master = ref, ri.roleReportedReplica,
-           now - ri.roleReportedTime > downAfter.saturatingPlus(timers.infoPeriod.saturatingTimes(2)) {
-            down = true
-        }
-        // master-reboot-down-after-period: a rebooted master that has not answered PONG since.
-        if case .master = ref, rebootDownAfter > 0, let since = ri.rebootSince, now - since > rebootDownAfter {
-            down = true
-        }
-        // Crash-down (see SentinelState+CrashDown.swift): SDOWN at once, before down-after.
-        var crashed = false, refused = false
-        if !down, case .master(let name) = ref, ri.refusedSince != nil, isCrashDown(name) {
-            down = true
-            crashed = true
-            refused = true
-        }
-        // A master that restarted empty while a replica holds data (see checkEmptyRestart).
-        if !down, case .master(let name) = ref, ri.emptyRestartSince != nil, crashDetectionEnabled(name) {
-            down = true
-            crashed = true
-        }
-        // A crash-down SDOWN holds until the master answers again: the replicas' reports it
-        // rested on change as the failover reconfigures them, and a dead master that looked
-        // healthy again mid-failover was handed to clients (SENTINEL MASTERS without s_down).
-        // Answering is not enough if it restarted: it holds until an INFO read on the new link
-        // has shown whether the master came back empty (that INFO is sent with the first PING).
-        if !down, ri.isSDown, ri.sdownFromCrash, let since = ri.sdownSince {
-            let infoAwaited = ri.linkConnected && ri.linkUpSince.map { up in
-                (ri.infoRefresh ?? Millis.min) < up && now - up < downAfter
-            } == true
-            if ri.lastAvailTime <= since || infoAwaited {
-                down = true
-                crashed = true
-            }
-        }
+        // The master-only rules read the master as it is now (after the reconnect above).
+        var isMaster = false, name = ""
+        if case .master(let n) = ref { isMaster = true; name = n }
+        let (down, crashed, refused) = Self.sdownVerdict(
+            isMaster: isMaster, ri, downAfter: downAfter, rebootDownAfter: rebootDownAfter, now: now, timers: timers,
+            crashDown: { isCrashDown(name) }, emptyRestartCounts: { crashDetectionEnabled(name) })
         if down {
             if !ri.isSDown {
                 if refused { event(.notice, "+crash-down", ref) }
@@ -450,6 +504,68 @@ extension SentinelState {
             emit(.askMasterState(.sentinel(master: name, runID: runID), master: master.address, epoch: currentEpoch, runID: candidate))
             masters[name]!.sentinels[runID]!.lastMasterDownAsk = now
         }
+    }
+}
+
+extension SentinelState {
+    /// A link that has been up a while but whose PING is unanswered for half of down-after
+    /// may be stuck (a half-open TCP connection): recycle it, as 7.0 does.
+    static func linkLooksStuck(_ ri: Liveness, downAfter: Millis, now: Millis, timers: SentinelTimers) -> Bool {
+        guard ri.linkConnected, let since = ri.linkUpSince, now - since > timers.minLinkReconnectPeriod,
+              let pending = ri.pingPendingSince else { return false }
+        return now - pending > downAfter / 2 && now - ri.lastPongTime > downAfter / 2
+    }
+
+    /// `sentinelCheckSubjectivelyDown`'s verdict on the liveness `ri` read from an instance
+    /// (`isMaster`: the master itself): whether it is down, by crash detection, on a refused
+    /// connect. `crashDown` and `emptyRestartCounts` (read only for a master, and only when
+    /// nothing before decided) say whether crash detection holds it down.
+    static func sdownVerdict(isMaster: Bool, _ ri: Liveness, downAfter: Millis, rebootDownAfter: Millis, now: Millis,
+                             timers: SentinelTimers, crashDown: () -> Bool, emptyRestartCounts: () -> Bool)
+        -> (down: Bool, crashed: Bool, refused: Bool)
+    {
+        var elapsed: Millis = 0
+        if let pending = ri.pingPendingSince {
+            elapsed = now - pending
+        } else if !ri.linkConnected {
+            elapsed = now - ri.lastAvailTime
+        }
+        var down = elapsed > downAfter
+        if isMaster, ri.roleReportedReplica,
+           now - ri.roleReportedTime > downAfter.saturatingPlus(timers.infoPeriod.saturatingTimes(2)) {
+            down = true
+        }
+        // master-reboot-down-after-period: a rebooted master that has not answered PONG since.
+        if isMaster, rebootDownAfter > 0, let since = ri.rebootSince, now - since > rebootDownAfter {
+            down = true
+        }
+        // Crash-down (see SentinelState+CrashDown.swift): SDOWN at once, before down-after.
+        var crashed = false, refused = false
+        if !down, isMaster, ri.refusedSince != nil, crashDown() {
+            down = true
+            crashed = true
+            refused = true
+        }
+        // A master that restarted empty while a replica holds data (see checkEmptyRestart).
+        if !down, isMaster, ri.emptyRestartSince != nil, emptyRestartCounts() {
+            down = true
+            crashed = true
+        }
+        // A crash-down SDOWN holds until the master answers again: the replicas' reports it
+        // rested on change as the failover reconfigures them, and a dead master that looked
+        // healthy again mid-failover was handed to clients (SENTINEL MASTERS without s_down).
+        // Answering is not enough if it restarted: it holds until an INFO read on the new link
+        // has shown whether the master came back empty (that INFO is sent with the first PING).
+        if !down, ri.isSDown, ri.sdownFromCrash, let since = ri.sdownSince {
+            let infoAwaited = ri.linkConnected && ri.linkUpSince.map { up in
+                (ri.infoRefresh ?? Millis.min) < up && now - up < downAfter
+            } == true
+            if ri.lastAvailTime <= since || infoAwaited {
+                down = true
+                crashed = true
+            }
+        }
+        return (down, crashed, refused)
     }
 }
 

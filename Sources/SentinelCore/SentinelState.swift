@@ -224,8 +224,13 @@ public struct SentinelState: Sendable {
     /// confirmed its promotion, else the master (`sentinelGetCurrentMasterAddress`).
     public func currentMasterAddress(_ name: String) -> InstanceAddress? {
         guard let master = masters[name] else { return nil }
+        return Self.currentAddress(of: master)
+    }
+
+    /// `currentMasterAddress` of a master at hand.
+    static func currentAddress(of master: borrowing MonitoredMaster) -> InstanceAddress {
         if master.failoverInProgress, let promoted = master.promotedReplica,
-           [.reconfSlaves, .updateConfig].contains(master.failoverState) {
+           master.failoverState == .reconfSlaves || master.failoverState == .updateConfig {
             return promoted
         }
         return master.address
