@@ -55,7 +55,8 @@ extension SentinelRuntime {
             // The leader sets the config epoch at the promotion and the address only at the
             // switch, so both are compared: a file with the new epoch and the old address would
             // make a restarted sentinel ignore its peers' hellos for that (equal) epoch.
-            if now.configEpoch != m.configEpoch || now.leaderEpoch != m.leaderEpoch || now.address.port != m.port || announced(now.address, master: m.name) != m.host {
+            let address = state.currentMasterAddress(m.name) ?? now.address
+            if now.configEpoch != m.configEpoch || now.leaderEpoch != m.leaderEpoch || address.port != m.port || announced(address, master: m.name) != m.host {
                 return true
             }
         }

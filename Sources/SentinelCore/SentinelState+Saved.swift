@@ -58,14 +58,21 @@ extension SentinelState {
     public var saved: SavedSentinelState {
         SavedSentinelState(currentEpoch: currentEpoch, masters: masterNames.map { name in
             let m = masters[name]!
-            var saved = SavedSentinelState.Master(name: name, address: m.address, quorum: m.quorum, downAfter: m.downAfter,
+            // As 7.0's rewrite: the current address — the promoted replica once the failover
+            // reconfigures the replicas (the config epoch is the new one from then on, and the
+            // peers have it with that address from our hellos) — and among the known replicas
+            // the old master in the promoted one's place. A leader restarted from a file with
+            // the new epoch and the old address ignored its peers' hellos for that equal epoch
+            // for ever (the Sentinel simulator's seed 19429).
+            let current = Self.currentAddress(of: m)
+            var saved = SavedSentinelState.Master(name: name, address: current, quorum: m.quorum, downAfter: m.downAfter,
                                                   failoverTimeout: m.failoverTimeout, parallelSyncs: m.parallelSyncs)
             saved.rebootDownAfter = m.rebootDownAfter
             saved.crashDetection = m.crashDetection
             saved.replicatedDurability = m.replicatedDurability
             saved.configEpoch = m.configEpoch
             saved.leaderEpoch = m.leaderEpoch
-            saved.knownReplicas = m.sortedReplicaAddresses
+            saved.knownReplicas = m.sortedReplicaAddresses.map { $0 == current ? m.address : $0 }
             saved.knownSentinels = m.sortedSentinelIDs.map { .init(address: m.sentinels[$0]!.address, runID: $0) }
             return saved
         })

@@ -58,6 +58,30 @@ struct FailoverScenarioTests {
         }
     }
 
+    /// 7.0's rewrite writes `sentinelGetCurrentMasterAddress`: once the promoted replica has
+    /// confirmed (the new config epoch is set, and the leader's hellos already name it), the file
+    /// names it, with the old master among the known replicas. Saved with the old address, a
+    /// leader killed before its switch came back with the new epoch and the old master and
+    /// ignored its peers' hellos for that equal epoch for ever (Sentinel simulator, seed 19429).
+    @Test("a leader's save while it reconfigures the replicas names the promoted replica at the new config epoch")
+    func savedDuringReconfiguration() throws {
+        var g = Self.settledGroup()
+        g.crash(6379)
+        g.pause(6381)  // its reconfiguration hangs: the leader stays in reconf_slaves
+        let reached = g.run(until: 30_000) { g in
+            g.sentinels.contains { $0.state.masters[G.masterName]!.failoverState == .reconfSlaves }
+        }
+        _ = try #require(reached, "no leader reached reconf_slaves")
+        let leader = try #require(g.sentinels.firstIndex { $0.state.masters[G.masterName]!.failoverState == .reconfSlaves })
+        let m = g.sentinels[leader].state.masters[G.masterName]!
+        let promoted = try #require(m.promotedReplica)
+        let saved = try #require(g.sentinels[leader].state.saved.masters.first)
+        #expect(m.address == Self.master)  // the switch has not happened yet
+        #expect(saved.address == promoted)
+        #expect(saved.configEpoch == m.configEpoch && saved.configEpoch > 0)
+        #expect(saved.knownReplicas.contains(Self.master) && !saved.knownReplicas.contains(promoted))
+    }
+
     @Test("master crash with 7.0 behaviour also converges, and Tandem's behaviour promotes sooner")
     func masterCrashBothBehaviours() throws {
         func promotionDelay(_ behaviour: SentinelBehaviour) throws -> Millis {
