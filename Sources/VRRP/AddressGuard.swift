@@ -301,7 +301,11 @@ public func runAddressGuard(log: (String) -> Void) -> Int32 {
         var fds = [pollfd(fd: 0, events: Int16(POLLIN), revents: 0)]
         fds += order.compactMap { listeners[$0]!.socket.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) } }
         let timeout = watch.nextChange(set, now: elapsed()).map { Int32(clamping: max(1, (($0 - elapsed()).wholeMilliseconds + 1))) } ?? -1
-        if poll(&fds, nfds_t(fds.count), timeout) < 0 && errno != EINTR { break }
+        if poll(&fds, nfds_t(fds.count), timeout) < 0 {
+            // Never taken for the daemon's end: that hands its addresses over. Try again.
+            if errno != EINTR { usleep(10_000) }
+            continue
+        }
         if fds[0].revents != 0 {
             let n = buffer.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
             if n < 0 && errno == EINTR { continue }

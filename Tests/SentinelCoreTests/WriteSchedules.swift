@@ -814,7 +814,7 @@ struct WriteSchedule {
 @Suite("Simulator: clients' writes, node agents, switchovers and faults")
 struct WriteScheduleTests {
     /// How many schedules a test run checks (SIMULATE_SCHEDULES to change it).
-    static var count: Int { Int(ProcessInfo.processInfo.environment["SIMULATE_SCHEDULES"] ?? "") ?? 1_000 }
+    static var count: Int { Int(ProcessInfo.processInfo.environment["SIMULATE_SCHEDULES"] ?? "") ?? 600 }
     static var firstSeed: UInt64 { UInt64(ProcessInfo.processInfo.environment["SIMULATE_FIRST_SEED"] ?? "") ?? 1 }
 
     @Test("no acknowledged write lost in a planned switchover or, with durability replicated, under any single fault; none acknowledged by a fenced master; convergence")
