@@ -273,7 +273,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SentinelCoreTests",
-            dependencies: ["SentinelCore", "NodeCore", "VRRPCore"],
+            dependencies: ["SentinelCore", "NodeCore", "VRRPCore", "VRRP"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

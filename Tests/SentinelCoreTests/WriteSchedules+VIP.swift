@@ -1,5 +1,6 @@
 import NodeCore
 import SentinelCore
+import VRRP
 @testable import VRRPCore
 
 /// The virtual IP in the write simulator: each running node agent drives a VRRP speaker
@@ -18,7 +19,12 @@ import SentinelCore
 /// charge to the agents; the agents' heartbeats, TCP, are lost there (WriteSchedules). Timers
 /// fire at their exact deadlines within a step. The clients reach the address at the node whose gratuitous ARP came
 /// last, while it holds the address. A killed agent's address guard sends a priority-0 advert
-/// and removes the address.
+/// and removes the address. A frozen agent (SIGSTOP of its tandem process, `frozenSince`) runs
+/// no timer and reads no advert until it wakes (they wait in its socket); its address guard, a
+/// process of its own, runs on: the guard's rule (`SilenceWatch`, told of each advert the
+/// daemon sends as master) takes the address away once another master is heard in the silence.
+/// Woken, the daemon reads what waited as it does after a stall (`.advertWhileBarred` while its
+/// agent's claim gate is shut).
 struct SimulatedVIP {
     typealias Micros = Int64
 
@@ -53,6 +59,11 @@ struct SimulatedVIP {
     var hostLinks: [Int: SimulatedNetwork.Behaviour] = [:]
     var hostRandom: SplitMix64?
     private var inFlight: [Advert] = []
+    /// Nodes whose tandem process is frozen, since when; the adverts waiting in their sockets;
+    /// each running speaker's guard watch.
+    private(set) var frozenSince: [Micros?] = [nil, nil, nil]
+    private var queued: [[Advert]] = [[], [], []]
+    private var watches: [SilenceWatch?] = [nil, nil, nil]
     private var sequence = 0
     private var doubleHoldSince: [Int: Micros] = [:]
     var lines: [String] = []
@@ -73,17 +84,23 @@ struct SimulatedVIP {
         for action in actions {
             switch action {
             case .sendAdvert(let priority):
+                // The daemon says `h` to its guard with each advert it sends as master.
+                if speaker.state == .master { watches[k]?.daemonSpoke(now: .microseconds(at)) }
                 send(from: k, priority: priority, at: at, connected: connected)
             case .addVirtualAddresses:
                 holds[k] = true
                 arpOwner = k
+            case .refreshVirtualAddresses:
+                // The daemon adds them again (`ip addr replace`): back if its guard took them.
+                if !holds[k] { lines.append("t=\(at / 1_000) n\(k) VRRP adds the VIP back") }
+                holds[k] = true
             case .sendGratuitous:
                 if holds[k] { arpOwner = k }
             case .removeVirtualAddresses:
                 holds[k] = false
             case .transition(let from, let to, let priority):
                 lines.append("t=\(at / 1_000) n\(k) VRRP \(from.rawValue) -> \(to.rawValue) (priority \(priority))")
-            case .refreshVirtualAddresses, .masterReceivedLowerPriority, .log:
+            case .masterReceivedLowerPriority, .log:
                 break
             }
         }
@@ -107,19 +124,43 @@ struct SimulatedVIP {
     /// guard's priority-0 advert), then every advert arrival and timer up to `now`, in time
     /// order (arrivals first at one instant, as the daemon reads before it fires timers). A
     /// backup's timer is held while `mayClaim` says no (retried at the next step).
-    mutating func advance(to now: Micros, running: [Bool], preempt: Bool, mayClaim: (Int, Micros) -> Bool,
+    mutating func advance(to now: Micros, running: [Bool], frozen: Set<Int>, preempt: Bool, mayClaim: (Int, Micros) -> Bool,
                           connected: (Int, Int) -> Bool) {
         for k in 0..<3 {
             if running[k] && speakers[k] == nil {
                 speakers[k] = VRRPInstance(settings: Self.settings(k, preempt: preempt))
                 speakers[k]!.brokenForTesting = bug
+                watches[k] = SilenceWatch(now: .microseconds(now))
+                frozenSince[k] = nil
+                queued[k] = []
                 handle(k, .start, at: now, connected: connected)
             } else if !running[k] && speakers[k] != nil {
                 let wasMaster = speakers[k]!.state == .master
                 speakers[k] = nil
+                watches[k] = nil
+                frozenSince[k] = nil
+                queued[k] = []
                 if wasMaster { send(from: k, priority: 0, at: now, connected: connected) }
                 holds[k] = false
                 lines.append("t=\(now / 1_000) n\(k) VRRP speaker gone (agent killed; its address guard released the VIP)")
+            }
+            if speakers[k] != nil && frozen.contains(k) && frozenSince[k] == nil {
+                frozenSince[k] = now
+            } else if let since = frozenSince[k], !frozen.contains(k) {
+                // Woken: what waited in the socket is read in the first pass, a stall's length
+                // after the last one: heard barred by a master whose agent's gate is shut.
+                frozenSince[k] = nil
+                let barred = speakers[k]!.state == .master && now - since >= speakers[k]!.masterDownInterval.microsecondsValue
+                    && !mayClaim(k, now)
+                let waiting = queued[k]
+                queued[k] = []
+                lines.append("t=\(now / 1_000) n\(k) VRRP wakes after \((now - since) / 1_000) ms, \(waiting.count) adverts waiting\(barred ? ", heard barred" : "")")
+                for advert in waiting {
+                    guard speakers[k] != nil else { break }
+                    let packet = VRRPAdvert(version: .v3, vrid: 51, priority: advert.priority, intervalCentiseconds: 10, addresses: [Self.vip])
+                    let from = Self.nodeAddress(advert.from)
+                    handle(k, barred ? .advertWhileBarred(packet, from: from) : .advert(packet, from: from), at: now, connected: connected)
+                }
             }
         }
         var held: Set<Int> = []
@@ -127,7 +168,7 @@ struct SimulatedVIP {
             let arrival = inFlight.indices.filter { inFlight[$0].at <= now }
                 .min { (inFlight[$0].at, inFlight[$0].sequence) < (inFlight[$1].at, inFlight[$1].sequence) }
             var timer: (k: Int, at: Micros)?
-            for k in 0..<3 where !held.contains(k) {
+            for k in 0..<3 where !held.contains(k) && frozenSince[k] == nil {
                 guard let deadline = speakers[k]?.nextDeadline else { continue }
                 let at = deadline.microsecondsValue
                 if at <= now && (timer.map { at < $0.at } ?? true) { timer = (k, at) }
@@ -136,11 +177,14 @@ struct SimulatedVIP {
                 let advert = inFlight.remove(at: i)
                 // A speaker gone or cut off since it was sent: lost.
                 guard speakers[advert.to] != nil, connected(advert.from, advert.to) else { continue }
-                if advert.priority > 0 { holderHeard[advert.to] = advert.at }
                 let packet = VRRPAdvert(version: .v3, vrid: 51, priority: advert.priority, intervalCentiseconds: 10,
                                         addresses: [Self.vip])
-                // (The daemon hears an advert barred only in the pass after a stall of its own —
-                // a frozen agent — which the agents here never have: killed, never frozen.)
+                if frozenSince[advert.to] != nil {
+                    guardHears(packet, advert)
+                    queued[advert.to].append(advert)
+                    continue
+                }
+                if advert.priority > 0 { holderHeard[advert.to] = advert.at }
                 handle(advert.to, .advert(packet, from: Self.nodeAddress(advert.from)), at: advert.at, connected: connected)
             } else if let (k, at) = timer {
                 if speakers[k]!.state == .backup && !mayClaim(k, at) {
@@ -153,6 +197,27 @@ struct SimulatedVIP {
             }
         }
     }
+
+    /// A frozen node's address guard hears `advert` on the VRID's socket: the guard's rule
+    /// decides whether the daemon's silence and another master mean the address goes now.
+    private mutating func guardHears(_ packet: VRRPAdvert, _ advert: Advert) {
+        let k = advert.to
+        guard let speaker = speakers[k], speaker.state == .master, holds[k], var watch = watches[k] else { return }
+        var set = GuardedSet()
+        set.apply(.hold(GuardedAddress(address: Self.vip, prefixLength: 32, interface: 2, vrid: 51)))
+        set.apply(.farewell(Farewell(vrid: 51, interface: "eth0", family: .ipv4, multicast: true, source: Self.nodeAddress(k),
+                                     deadlineMilliseconds: Int(speaker.masterDownInterval.microsecondsValue / 1_000), adverts: [:])))
+        let taken = watch.heard(packet, from: Self.nodeAddress(advert.from), set: set, now: .microseconds(advert.at))
+        watches[k] = watch
+        guard !taken.isEmpty else { return }
+        holds[k] = false
+        guardResets.insert(k)
+        lines.append("t=\(advert.at / 1_000) n\(k) frozen: its address guard resets the VIP's connections and removes it (n\(advert.from) advertises as master)")
+    }
+
+    /// Frozen nodes whose guard reset the connections at their VIP (the clients' proxy
+    /// connections there close); the schedule takes them.
+    var guardResets: Set<Int> = []
 
     /// The agent's decision, as NodeDecisionLoop posts it to the daemon.
     mutating func agent(_ k: Int, _ action: NodeState.Action, basePriority: Int, direct: Bool, at: Micros,
