@@ -7,7 +7,7 @@
 # Each round runs every case direct, HAProxy, tandem in turn; with several rounds each round's
 # line is printed and then the median, lowest and highest tandem/HAProxy ratio of every case.
 # TANDEM=path picks another binary; TANDEM_ARGS adds options to `tandem vrrp` (e.g.
-# "--lvs-threads 4"). BEFORE=path runs a second `tandem vrrp` (an older build; BEFORE_ARGS its
+# "--lvs-threads 2"). BEFORE=path runs a second `tandem vrrp` (an older build; BEFORE_ARGS its
 # options) in the same rounds (the two take turns going first), with its own columns and medians.
 # Besides requests per second, each case prints the CPU time each proxy spent on it (the sum
 # over its threads of /proc/PID/task/*/schedstat, in ms) and tandem's CPU per request against
