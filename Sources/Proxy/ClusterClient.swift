@@ -112,6 +112,8 @@ final class ClusterClient: ChannelInboundHandler {
         let seq = firstSeq + UInt64(replies.count)
         replies.append(nil)
         let wasInTransaction = state.inTransaction
+        // A RESET's UNWATCH or DISCARD goes on the connection of the protocol the transaction used.
+        let versionBefore = state.protocolVersion
         // Looked up once: the state's decisions and the read-only flag below both need it.
         let info = CommandKeys.info(for: request.arguments)
         let step = state.step(request.arguments, info: info)
@@ -132,7 +134,7 @@ final class ClusterClient: ChannelInboundHandler {
                 complete(seq, $0)
             }
         case .own(let target, let commands):
-            runOwn(target, commands, inTransaction: wasInTransaction || state.inTransaction, protocolVersion: version)
+            runOwn(target, commands, inTransaction: wasInTransaction || state.inTransaction, protocolVersion: versionBefore)
                 .assumeIsolated().whenSuccess { [self] in complete(seq, $0.forProtocol(version)) }
         case .subscription(let target):
             subscribe(target, request.arguments, seq: seq)

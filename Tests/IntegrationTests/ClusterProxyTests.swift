@@ -18,7 +18,7 @@ struct ClusterProxyTests {
         try await c.send(words)
     }
 
-    @Test("hash slots, key positions and error texts match a real cluster node")
+    @Test("hash slots, key positions and error texts match a real cluster node, also a client's before AUTH with requirepass and an ACL user")
     func matchesRedis() async throws {
         try await withRedisCluster(masters: 3, replicasPerMaster: 0) { cluster in
             let node = cluster.servers[0]
@@ -53,7 +53,47 @@ struct ClusterProxyTests {
                 #expect(try await c.send(["SELECT", "x"]) == .simpleError(ClusterErrors.notInteger))
                 #expect(try await c.send(["SELECT", "0"]) == .simpleString("OK"))
             }
+            try await Self.authenticationMatchesRedis(cluster)
         }
+    }
+
+    /// Every node gets a password for the default user and an ACL user `app`; the proxy connects
+    /// as `app`. A client of the proxy that has not authenticated gets a node's bytes, command by
+    /// command; after AUTH (or HELLO … AUTH) as `app` it is served; RESET takes it back.
+    static func authenticationMatchesRedis(_ cluster: RedisCluster) async throws {
+        for server in cluster.servers {
+            #expect(try await server.run(["ACL", "SETUSER", "app", "on", ">apppw", "~*", "&*", "+@all"]) == .simpleString("OK"))
+            #expect(try await server.run(["CONFIG", "SET", "requirepass", "nodepw"]) == .simpleString("OK"))
+        }
+        let proxy = try await ProxyProcess(cluster.seedArguments + ["--user", "app", "--auth", "apppw"])
+        defer { proxy.stop() }
+        let viaProxy = try SentinelSurfaceSerial.RawClient(port: proxy.port)
+        let direct = try SentinelSurfaceSerial.RawClient(port: cluster.servers[0].port)
+        let sequence: [[String]] = [
+            ["GET", "k"], ["PING"], ["SET", "k", "v"], ["MGET", "a", "b"], ["FOOBAR", "a"], ["get", "k", "x"], ["CLIENT", "FOO"],
+            ["CLIENT", "SETNAME", "x"], ["HELLO"], ["HELLO", "3"], ["HELLO", "4"], ["MULTI"], ["EXEC"], ["SUBSCRIBE", "ch"],
+            ["SELECT", "1"], ["READONLY"], ["WAIT", "0", "0"], ["INFO", "proxy"], ["RESET"], ["AUTH", "wrong"], ["AUTH", "app", "wrong"],
+            ["HELLO", "3", "AUTH", "app", "wrong"], ["AUTH", "a", "b", "c"], ["AUTH"], ["GET", "k"],
+            ["AUTH", "app", "apppw"], ["AUTH", "app", "wrong"], ["PING"], ["RESET"], ["GET", "k"], ["QUIT"],
+        ]
+        for words in sequence {
+            let (answer, expected) = (try viaProxy.send(words), try direct.send(words))
+            #expect(answer == expected, "\(words)")
+        }
+        // Authenticated as the proxy's user: keys on every master, a split MGET.
+        let client = try SentinelSurfaceSerial.RawClient(port: proxy.port)
+        #expect(try client.send(["AUTH", "app", "apppw"]) == "+OK\r\n")
+        #expect(try client.send(["MSET", "key:1", "a", "key:2", "b", "key:3", "c"]) == "+OK\r\n")
+        #expect(try client.send(["MGET", "key:1", "key:2", "key:3"]) == "*3\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n")
+        // HELLO … AUTH authenticates and switches the protocol in one command.
+        let hello = try SentinelSurfaceSerial.RawClient(port: proxy.port)
+        #expect(try hello.send(["HELLO", "3", "AUTH", "app", "apppw", "SETNAME", "w1"]).hasPrefix("%7\r\n"))
+        #expect(try hello.send(["GET", "nothing"]) == "_\r\n")
+        #expect(try hello.send(["CLIENT", "GETNAME"]) == "$2\r\nw1\r\n")
+        // Only the proxy's user is accepted: the commands would run as that user on its connections.
+        let other = try SentinelSurfaceSerial.RawClient(port: proxy.port)
+        #expect(try other.send(["AUTH", "nodepw"]) == "-WRONGPASS invalid username-password pair or user is disabled.\r\n")
+        #expect(try other.send(["GET", "key:1"]) == "-NOAUTH Authentication required.\r\n")
     }
 
     @Test("single-key commands by slot, hash tags, split MGET/MSET/DEL/EXISTS/TOUCH/UNLINK, CROSSSLOT, transactions, SELECT, blocking commands")
