@@ -224,17 +224,17 @@ final class ClusterClient: ChannelInboundHandler {
                 if own[key] === future { own[key] = nil }
                 pool.topology.requestRefresh()
             case .success(let connection):
-                if closed {
-                    Task { await connection.close() }
-                    return
-                }
+                pool.topology.backendConnection(to: node, opened: true)
                 connection.closeFuture.assumeIsolated().whenComplete { [self] _ in
+                    pool.topology.backendConnection(to: node, opened: false)
+                    guard !closed else { return }
                     if own[key] === future { own[key] = nil }
                     if transactionNode == node {
                         transactionNode = nil
                         state.ownConnectionClosed()
                     }
                 }
+                if closed { Task { await connection.close() } }
             }
         }
         return future
@@ -277,6 +277,7 @@ final class ClusterClient: ChannelInboundHandler {
             case .moved(let slot, let to):
                 pool.topology.moved(slot: slot, to: to)
             case .ask:
+                pool.topology.asked()
                 pool.topology.requestRefresh()
             }
             if inTransaction {

@@ -169,6 +169,13 @@ struct ClusterProxyTests {
             #expect(try await c.send(["SET", "{t}a", "mine"]) == .simpleString("QUEUED"))
             #expect(try await c.send(["EXEC"]) == .nullArray)
             #expect(try await c.send(["GET", "{t}a"]) == .bulkString("changed"))
+            // RESET drops the WATCH on the connection that holds it: another client's write no longer aborts EXEC.
+            #expect(try await c.send(["WATCH", "{t}a"]) == .simpleString("OK"))
+            #expect(try await c.send(["RESET"]) == .simpleString("RESET"))
+            #expect(try await other.send(["SET", "{t}a", "again"]) == .simpleString("OK"))
+            #expect(try await c.send(["MULTI"]) == .simpleString("OK"))
+            #expect(try await c.send(["SET", "{t}a", "after-reset"]) == .simpleString("QUEUED"))
+            #expect(try await c.send(["EXEC"]) == .array([.simpleString("OK")]))
 
             // A blocking command waits on a connection of its own: others are not held up.
             let blocked = try await proxy.connect(timeout: .seconds(20))
@@ -251,10 +258,11 @@ struct ClusterProxyTests {
         }
     }
 
-    @Test("a slot migrated between masters: ASK during the migration and MOVED after it never reach the client")
+    @Test("a slot migrated between masters: ASK during the migration and MOVED after it never reach the client; /metrics counts them")
     func movedAndAsk() async throws {
         try await withRedisCluster(masters: 3, replicasPerMaster: 0) { cluster in
-            let proxy = try await ProxyProcess(cluster.seedArguments + ["--cluster-refresh-ms", "3600000"])
+            let http = try freeLoopbackPort()
+            let proxy = try await ProxyProcess(cluster.seedArguments + ["--cluster-refresh-ms", "3600000", "--http", "127.0.0.1:\(http)"])
             defer { proxy.stop() }
             let c = try await proxy.connect()
             defer { Task { await c.close() } }
@@ -278,6 +286,18 @@ struct ClusterProxyTests {
             #expect(try await c.send(["MGET", keys[0], "other"]) == .array([.bulkString(keys[0]), .nullBulkString]))
             #expect(try await target.withConnection { try await $0.send(["GET", keys[2]]) } == .bulkString(keys[2]))
             #expect(proxy.logTail(lines: 200).contains("cluster slot map from"))
+            // /metrics: what was followed, the map, the connections to each node.
+            let m = try await MetricsTests.scrape(http)
+            #expect(m.types["tandem_proxy_cluster_moved_total"] == "counter" && m.types["tandem_proxy_cluster_backend_connections"] == "gauge")
+            #expect((m.value("tandem_proxy_cluster_moved_total") ?? 0) >= 1)
+            #expect((m.value("tandem_proxy_cluster_ask_total") ?? 0) >= 1)
+            #expect((m.value("tandem_proxy_cluster_map_refreshes_total") ?? 0) >= 2, "at start and after MOVED")
+            #expect(m.value("tandem_proxy_cluster_masters") == 3 && m.value("tandem_proxy_cluster_slots_covered") == 16384)
+            #expect(m.value("tandem_proxy_connections") == 1)
+            for server in cluster.servers {
+                #expect(m.value("tandem_proxy_cluster_backend_connections", ["node": "127.0.0.1:\(server.port)"]) != nil, "every node of the map: \(server.port)")
+            }
+            #expect((m.value("tandem_proxy_cluster_backend_connections", ["node": "127.0.0.1:\(target.port)"]) ?? 0) >= 1)
         }
     }
 
