@@ -385,7 +385,8 @@ struct ClusterProxyTests {
 
                     """.write(to: yaml, atomically: true, encoding: .utf8)
                 let log = dir.appendingPathComponent("node.log")
-                let child = try ChildProcess(executable: try tandemExecutable(), arguments: ["run", yaml.path], logFile: log)
+                let http = try freeLoopbackPort()
+                let child = try ChildProcess(executable: try tandemExecutable(), arguments: ["run", yaml.path, "--http", "127.0.0.1:\(http)"], logFile: log)
                 defer { child.kill9() }
                 let text = { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
                 let config = RedisConnectionConfiguration(host: "127.0.0.1", port: proxyPort, connectTimeout: .seconds(1),
@@ -420,6 +421,10 @@ struct ClusterProxyTests {
                 let info = try await c.send(["INFO", "proxy"]).string ?? ""
                 #expect(info.contains("discovery:cluster"), "\(info)")
                 #expect(info.contains("cluster_masters:3"), "\(info)")
+                // The agent's /metrics has the cluster proxy's.
+                let m = try await MetricsTests.scrape(http)
+                #expect(m.value("tandem_proxy_cluster_masters") == 3 && m.value("tandem_proxy_cluster_slots_covered") == 16384)
+                #expect((m.value("tandem_proxy_cluster_map_refreshes_total") ?? 0) >= 1)
                 await c.close()
                 child.terminate(grace: .seconds(10))
                 #expect(child.terminationStatus == 0, "\(text())")
