@@ -1,4 +1,3 @@
-import ConstantTime
 import NIOCore
 import RESP
 
@@ -89,13 +88,17 @@ public struct ClusterClientState: Sendable {
     public private(set) var patterns: [ByteBuffer] = []
     public private(set) var shardChannels: [ByteBuffer] = []
     /// CLIENT SETNAME (or HELLO … SETNAME), answered by the proxy.
-    public private(set) var clientName: ByteBuffer?
+    public internal(set) var clientName: ByteBuffer?
     /// The protocol the client chose with HELLO (2 or 3): every backend connection its
     /// commands use speaks it, and the proxy's own replies are written in it.
-    public private(set) var protocolVersion = 2
+    public internal(set) var protocolVersion = 2
+    /// Whether the client may send commands: from the start without a password configured,
+    /// else after AUTH or HELLO … AUTH with the proxy's credentials (until RESET).
+    public internal(set) var authenticated: Bool
 
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
+        self.authenticated = configuration.password == nil
     }
 
     /// Whether the client is inside MULTI or holds a WATCH (its commands may need its own connection).
@@ -105,13 +108,13 @@ public struct ClusterClientState: Sendable {
     private static let ok = ClusterStep.reply(.simpleString("OK"))
     private static let queued = ClusterStep.reply(.simpleString("QUEUED"))
     static let execAbort = "EXECABORT Transaction discarded because of previous errors."
-    private static func unsupported(_ name: String) -> ClusterStep {
+    static func unsupported(_ name: String) -> ClusterStep {
         error("ERR Tandem proxy: \(name) is not supported in cluster mode yet")
     }
 
     /// Commands refused (not yet supported in cluster mode, or meaningless through a proxy).
     static let refused: Set<String> = [
-        "MONITOR", "SYNC", "PSYNC", "REPLCONF", "WAIT", "WAITAOF", "RESET", "MIGRATE",
+        "MONITOR", "SYNC", "PSYNC", "REPLCONF", "WAIT", "WAITAOF", "MIGRATE",
     ]
 
     /// CLIENT subcommands forwarded to any master; the others are answered or refused.
@@ -127,6 +130,7 @@ public struct ClusterClientState: Sendable {
     public mutating func step(_ arguments: [ByteBuffer], info: CommandInfo?) -> ClusterStep {
         guard !arguments.isEmpty else { return Self.error("ERR unknown command ''") }
         let name = CommandKeys.word(arguments, 0)
+        if !authenticated, let step = unauthenticatedStep(name, arguments, info: info) { return step }
         if let step = subscriptionStep(name, arguments) { return step }
         switch name {
         case "MULTI", "EXEC", "DISCARD", "WATCH", "UNWATCH":
@@ -145,6 +149,9 @@ public struct ClusterClientState: Sendable {
             return arguments.count == 1 ? Self.ok : Self.error("ERR wrong number of arguments for '\(name.lowercased())' command")
         case "AUTH":
             return auth(arguments)
+        case "RESET":
+            guard arguments.count == 1 else { return Self.error("ERR wrong number of arguments for 'reset' command") }
+            return reset()
         case "HELLO":
             return hello(arguments)
         case "CLIENT":
@@ -186,7 +193,7 @@ public struct ClusterClientState: Sendable {
     private mutating func subscriptionStep(_ name: String, _ arguments: [ByteBuffer]) -> ClusterStep? {
         // Most commands are none of these: the channel list is made only for those that are.
         switch name {
-        case "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE", "QUIT", "PING": break
+        case "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE", "QUIT", "PING", "RESET": break
         default: return subscribed && protocolVersion == 2 ? Self.subscribedRefusal(name) : nil
         }
         let rest = Array(arguments.dropFirst())
@@ -221,7 +228,7 @@ public struct ClusterClientState: Sendable {
             default: update(&shardChannels, adding: false)
             }
             return .subscription(.anyMaster)
-        case "QUIT":
+        case "QUIT", "RESET":
             return nil
         case "PING":
             // RESP3: a subscribed client's PING is an ordinary command (Redis answers +PONG).
@@ -277,9 +284,13 @@ public struct ClusterClientState: Sendable {
         // subscription's connection.
         guard !inTransaction else { return Self.unsupported("HELLO inside a transaction or after WATCH") }
         guard !subscribed || version == protocolVersion else { return Self.unsupported("HELLO changing the protocol while subscribed") }
-        if let credentials, !credentialsMatch(user: credentials.user, password: credentials.password) {
-            return Self.error("WRONGPASS invalid username-password pair or user is disabled.")
+        if let credentials {
+            guard credentialsMatch(user: credentials.user, password: credentials.password) else { return Self.error(Self.wrongPass) }
+            authenticated = true
         }
+        // As a node: authenticated (now or before) to go on; a name refused after a successful
+        // AUTH leaves the client authenticated.
+        guard authenticated else { return Self.error(Self.helloNoAuth) }
         if let name {
             if name.readableBytesView.contains(where: { $0 <= 32 || $0 >= 127 }) {
                 return Self.error("ERR Client names cannot contain spaces, newlines or special characters.")
@@ -288,29 +299,6 @@ public struct ClusterClientState: Sendable {
         }
         protocolVersion = version
         return .hello(protocol: version)
-    }
-
-    /// Whether `user`/`password` are the proxy's credentials (without a password configured,
-    /// the default user with any password, as Redis's `nopass` default user).
-    private func credentialsMatch(user: ByteBuffer, password: ByteBuffer) -> Bool {
-        let userMatches = String(buffer: user) == (configuration.user ?? "default")
-        guard let expected = configuration.password else { return userMatches }
-        // The password in constant time (a reply's timing must not tell how much of it was right).
-        let passwordMatches = ConstantTime.equals(Array(password.readableBytesView), Array(expected.utf8))
-        return passwordMatches && userMatches
-    }
-
-    private func auth(_ arguments: [ByteBuffer]) -> ClusterStep {
-        guard arguments.count == 2 || arguments.count == 3 else { return Self.error("ERR wrong number of arguments for 'auth' command") }
-        let given = arguments.map { String(decoding: $0.readableBytesView, as: UTF8.self) }
-        guard let password = configuration.password else {
-            return Self.error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
-        }
-        let user = arguments.count == 3 ? given[1] : "default"
-        // The password in constant time (a reply's timing must not tell how much of it was right).
-        let passwordMatches = ConstantTime.equals(Array(arguments[arguments.count - 1].readableBytesView), Array(password.utf8))
-        if passwordMatches && user == (configuration.user ?? "default") { return Self.ok }
-        return Self.error("WRONGPASS invalid username-password pair or user is disabled.")
     }
 
     private mutating func transactionCommand(_ name: String, _ arguments: [ByteBuffer]) -> ClusterStep {

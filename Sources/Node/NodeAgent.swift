@@ -218,6 +218,8 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
                         metrics.addProxy(statistics)
                         page.addProxy(statistics, listen: settings.listen.first.map { "\($0)" })
                     }
+                }, onClusterStatistics: { statistics in
+                    if serving { metrics.addClusterProxy(statistics) }
                 })
                 proxyStarted.complete(nil)
             } catch {

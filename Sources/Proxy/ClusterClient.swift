@@ -112,6 +112,8 @@ final class ClusterClient: ChannelInboundHandler {
         let seq = firstSeq + UInt64(replies.count)
         replies.append(nil)
         let wasInTransaction = state.inTransaction
+        // A RESET's UNWATCH or DISCARD goes on the connection of the protocol the transaction used.
+        let versionBefore = state.protocolVersion
         // Looked up once: the state's decisions and the read-only flag below both need it.
         let info = CommandKeys.info(for: request.arguments)
         let step = state.step(request.arguments, info: info)
@@ -132,7 +134,7 @@ final class ClusterClient: ChannelInboundHandler {
                 complete(seq, $0)
             }
         case .own(let target, let commands):
-            runOwn(target, commands, inTransaction: wasInTransaction || state.inTransaction, protocolVersion: version)
+            runOwn(target, commands, inTransaction: wasInTransaction || state.inTransaction, protocolVersion: versionBefore)
                 .assumeIsolated().whenSuccess { [self] in complete(seq, $0.forProtocol(version)) }
         case .subscription(let target):
             subscribe(target, request.arguments, seq: seq)
@@ -222,17 +224,17 @@ final class ClusterClient: ChannelInboundHandler {
                 if own[key] === future { own[key] = nil }
                 pool.topology.requestRefresh()
             case .success(let connection):
-                if closed {
-                    Task { await connection.close() }
-                    return
-                }
+                pool.topology.backendConnection(to: node, opened: true)
                 connection.closeFuture.assumeIsolated().whenComplete { [self] _ in
+                    pool.topology.backendConnection(to: node, opened: false)
+                    guard !closed else { return }
                     if own[key] === future { own[key] = nil }
                     if transactionNode == node {
                         transactionNode = nil
                         state.ownConnectionClosed()
                     }
                 }
+                if closed { Task { await connection.close() } }
             }
         }
         return future
@@ -275,6 +277,7 @@ final class ClusterClient: ChannelInboundHandler {
             case .moved(let slot, let to):
                 pool.topology.moved(slot: slot, to: to)
             case .ask:
+                pool.topology.asked()
                 pool.topology.requestRefresh()
             }
             if inTransaction {

@@ -91,7 +91,9 @@ final class ClusterLoopPool {
             switch result {
             case .success(let link):
                 links[key] = .ready(link)
+                topology.backendConnection(to: node, opened: true)
                 link.whenClosed { [self] in
+                    topology.backendConnection(to: node, opened: false)
                     if case .ready(let current) = links[key], current === link { links[key] = nil }
                     topology.requestRefresh()
                 }
@@ -261,6 +263,7 @@ final class ClusterLoopPool {
                 topology.moved(slot: slot, to: to)
                 attempt(arguments, target: next, readOnly: readOnly, deadline: deadline, redirects: redirects + 1, done: done)
             case .ask(_, let to):
+                topology.asked()
                 connection(to: to, protocolVersion: arguments.protocolVersion).assumeIsolated().whenComplete { [self] result in
                     switch result {
                     case .failure:

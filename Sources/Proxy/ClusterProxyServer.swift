@@ -8,7 +8,8 @@ import RedisConnection
 
 /// `tandem proxy --cluster …`: reads the slot map, listens, and routes by slot until cancelled.
 func serveCluster(settings: ProxySettings, seeds: [ProxyEndpoint], group: MultiThreadedEventLoopGroup, logger: Logger,
-                  control: ProxyControl? = nil, onListening: @Sendable ([SocketAddress]) -> Void) async throws {
+                  control: ProxyControl? = nil, onListening: @Sendable ([SocketAddress]) -> Void,
+                  onStatistics: @Sendable (ClusterStatistics) -> Void = { _ in }) async throws {
     let topology = ClusterTopology(seeds: seeds.map { ClusterNodeAddress(host: $0.host, port: $0.port) },
                                    settings: settings, logger: logger)
     try await topology.refresh(group: group)
@@ -47,6 +48,7 @@ func serveCluster(settings: ProxySettings, seeds: [ProxyEndpoint], group: MultiT
     control?.setTransparent(allTransparent)
     let addresses = servers.compactMap(\.localAddress)
     logger.notice("cluster proxy\(tls == nil ? "" : " (TLS)") listening on \(addresses.map { "\($0)" }.joined(separator: ", "))")
+    onStatistics(ClusterStatistics(topology: topology))
     onListening(addresses)
     await topology.run(group: group, interval: settings.clusterRefreshInterval)
     for server in servers { try? await server.close() }

@@ -17,6 +17,9 @@ final class ClusterTopology: Sendable {
         var answeredBy: ClusterNodeAddress?
         var nextAnyMaster = 0
         var clients = 0
+        var asks = 0
+        /// Connections open to each node: shared ones and clients' own (`/metrics`).
+        var backendConnections: [ClusterNodeAddress: Int] = [:]
     }
 
     private let state = NIOLockedValueBox(State())
@@ -80,6 +83,37 @@ final class ClusterTopology: Sendable {
 
     func clientLeft() {
         state.withLockedValue { $0.clients -= 1 }
+    }
+
+    /// An ASK reply followed (a slot being migrated).
+    func asked() {
+        state.withLockedValue { $0.asks += 1 }
+    }
+
+    /// A connection to `node` (shared, or a client's own) opened or closed.
+    func backendConnection(to node: ClusterNodeAddress, opened: Bool) {
+        state.withLockedValue { state in
+            let count = state.backendConnections[node, default: 0] + (opened ? 1 : -1)
+            state.backendConnections[node] = count > 0 ? count : nil
+        }
+    }
+
+    /// What `/metrics` shows: every node of the map (0 when no connection is open to it) and
+    /// any other node a connection is still open to.
+    func metricsSnapshot() -> ClusterMetricsSnapshot {
+        state.withLockedValue { state in
+            var s = ClusterMetricsSnapshot()
+            s.connectedClients = state.clients
+            s.mapRefreshes = state.refreshes
+            s.movedFollowed = state.moved
+            s.askFollowed = state.asks
+            s.masters = state.map.masters.count
+            s.slotsCovered = state.map.coveredSlots
+            var nodes = state.map.allNodes
+            for node in state.backendConnections.keys where !nodes.contains(node) { nodes.append(node) }
+            s.backendConnections = nodes.map { (node: $0.description, count: state.backendConnections[$0] ?? 0) }
+            return s
+        }
     }
 
     func requestRefresh() {

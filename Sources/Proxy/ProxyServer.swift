@@ -47,10 +47,12 @@ public final class ProxyControl: Sendable {
 
 /// Starts `tandem proxy`: checks discovery, listens, and routes until cancelled.
 /// `onListening` gets the bound addresses (useful with port 0).
-/// `onStatistics` gets a handle on the counters once the event loops exist (for `/metrics`).
+/// `onStatistics` gets a handle on the counters once the event loops exist (for `/metrics`);
+/// `onClusterStatistics` the same in cluster mode.
 public func runProxy(settings: ProxySettings, logger: Logger, control: ProxyControl? = nil,
                      onListening: @Sendable ([SocketAddress]) -> Void = { _ in },
-                     onStatistics: @Sendable (ProxyStatistics) -> Void = { _ in }) async throws {
+                     onStatistics: @Sendable (ProxyStatistics) -> Void = { _ in },
+                     onClusterStatistics: @Sendable (ClusterStatistics) -> Void = { _ in }) async throws {
     guard !settings.listen.isEmpty else { throw ProxyStartError("no --listen address given") }
     // Default: half the cores. The proxy shares its node with Redis (single-threaded) and its
     // clients; on 2 cores one thread gave more throughput and a lower p99 than two
@@ -61,7 +63,8 @@ public func runProxy(settings: ProxySettings, logger: Logger, control: ProxyCont
     let keeper = LoopKeeper()
     if case .cluster(let seeds) = settings.discovery {
         do {
-            try await serveCluster(settings: settings, seeds: seeds, group: group, logger: logger, control: control, onListening: onListening)
+            try await serveCluster(settings: settings, seeds: seeds, group: group, logger: logger, control: control, onListening: onListening,
+                                   onStatistics: onClusterStatistics)
         } catch {
             try? await group.shutdownGracefully()
             throw error

@@ -24,6 +24,29 @@ public struct ProxyMetricsSnapshot: Sendable {
     public var eventLoops = 0
 }
 
+/// `tandem proxy --cluster`'s numbers for `/metrics`.
+public struct ClusterMetricsSnapshot: Sendable {
+    public var connectedClients = 0
+    /// Times the slot map was read from the cluster (at start, on the timer, after MOVED or a connection error).
+    public var mapRefreshes = 0
+    public var movedFollowed = 0
+    public var askFollowed = 0
+    public var masters = 0
+    public var slotsCovered = 0
+    /// Connections open to each node (`host:port`): shared ones and clients' own.
+    public var backendConnections: [(node: String, count: Int)] = []
+}
+
+/// Reads a running cluster proxy's numbers (handed out by `runProxy`'s `onClusterStatistics`);
+/// they are kept under the slot map's lock, so reading costs no event-loop hop.
+public final class ClusterStatistics: Sendable {
+    let topology: ClusterTopology
+
+    init(topology: ClusterTopology) { self.topology = topology }
+
+    public func snapshot() -> ClusterMetricsSnapshot { topology.metricsSnapshot() }
+}
+
 /// Reads a running proxy's counters (handed out by `runProxy`'s `onStatistics`). Reading costs
 /// one task per event loop and nothing on the byte path: the loops keep these counters for
 /// `INFO proxy` anyway.

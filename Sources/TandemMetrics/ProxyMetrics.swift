@@ -33,4 +33,28 @@ extension MetricsRegistry {
             for (mirror, field) in counters { mirror.follow(s[keyPath: field]) }
         }
     }
+
+    /// `tandem proxy --cluster`: clients, the slot map (refreshes, masters, slots covered), the
+    /// MOVED and ASK replies followed inside the proxy, and the connections open to each node.
+    public func addClusterProxy(_ statistics: ClusterStatistics) {
+        let connections = gauge("tandem_proxy_connections", "Client connections open now.")
+        let masters = gauge("tandem_proxy_cluster_masters", "Masters in the proxy's slot map.")
+        let covered = gauge("tandem_proxy_cluster_slots_covered", "Hash slots with a master in the proxy's slot map (16384: all).")
+        let backends = GaugeSet(self, "tandem_proxy_cluster_backend_connections",
+                                "Connections open from the proxy to each cluster node: shared ones and clients' own (transactions, blocking commands).")
+        let mirrors: [(String, String, any KeyPath<ClusterMetricsSnapshot, Int> & Sendable)] = [
+            ("tandem_proxy_cluster_map_refreshes_total", "Times the slot map was read from the cluster (at start, on the timer, after MOVED or a connection error).", \.mapRefreshes),
+            ("tandem_proxy_cluster_moved_total", "MOVED replies followed inside the proxy (the slot's new master taken, the command sent there).", \.movedFollowed),
+            ("tandem_proxy_cluster_ask_total", "ASK replies followed inside the proxy (ASKING and the command sent to the node named).", \.askFollowed),
+        ]
+        let counters = mirrors.map { (CounterMirror(counter($0.0, $0.1)), $0.2) }
+        addCollector {
+            let s = statistics.snapshot()
+            connections.set(to: Double(s.connectedClients))
+            masters.set(to: Double(s.masters))
+            covered.set(to: Double(s.slotsCovered))
+            backends.update(s.backendConnections.map { (labels: [("node", $0.node)], value: Double($0.count)) })
+            for (mirror, field) in counters { mirror.follow(s[keyPath: field]) }
+        }
+    }
 }

@@ -108,6 +108,8 @@ struct ProxyCommand: AsyncParsableCommand {
                     metrics.addProxy(statistics)
                     page.addProxy(statistics, listen: listenAt)
                 }
+            }, onClusterStatistics: { statistics in
+                if serving { metrics.addClusterProxy(statistics) }
             })
             await server?.close()
         } catch {

@@ -18,7 +18,7 @@ struct ClusterProxyTests {
         try await c.send(words)
     }
 
-    @Test("hash slots, key positions and error texts match a real cluster node")
+    @Test("hash slots, key positions and error texts match a real cluster node, also a client's before AUTH with requirepass and an ACL user")
     func matchesRedis() async throws {
         try await withRedisCluster(masters: 3, replicasPerMaster: 0) { cluster in
             let node = cluster.servers[0]
@@ -53,7 +53,47 @@ struct ClusterProxyTests {
                 #expect(try await c.send(["SELECT", "x"]) == .simpleError(ClusterErrors.notInteger))
                 #expect(try await c.send(["SELECT", "0"]) == .simpleString("OK"))
             }
+            try await Self.authenticationMatchesRedis(cluster)
         }
+    }
+
+    /// Every node gets a password for the default user and an ACL user `app`; the proxy connects
+    /// as `app`. A client of the proxy that has not authenticated gets a node's bytes, command by
+    /// command; after AUTH (or HELLO … AUTH) as `app` it is served; RESET takes it back.
+    static func authenticationMatchesRedis(_ cluster: RedisCluster) async throws {
+        for server in cluster.servers {
+            #expect(try await server.run(["ACL", "SETUSER", "app", "on", ">apppw", "~*", "&*", "+@all"]) == .simpleString("OK"))
+            #expect(try await server.run(["CONFIG", "SET", "requirepass", "nodepw"]) == .simpleString("OK"))
+        }
+        let proxy = try await ProxyProcess(cluster.seedArguments + ["--user", "app", "--auth", "apppw"])
+        defer { proxy.stop() }
+        let viaProxy = try SentinelSurfaceSerial.RawClient(port: proxy.port)
+        let direct = try SentinelSurfaceSerial.RawClient(port: cluster.servers[0].port)
+        let sequence: [[String]] = [
+            ["GET", "k"], ["PING"], ["SET", "k", "v"], ["MGET", "a", "b"], ["FOOBAR", "a"], ["get", "k", "x"], ["CLIENT", "FOO"],
+            ["CLIENT", "SETNAME", "x"], ["HELLO"], ["HELLO", "3"], ["HELLO", "4"], ["MULTI"], ["EXEC"], ["SUBSCRIBE", "ch"],
+            ["SELECT", "1"], ["READONLY"], ["WAIT", "0", "0"], ["INFO", "proxy"], ["RESET"], ["AUTH", "wrong"], ["AUTH", "app", "wrong"],
+            ["HELLO", "3", "AUTH", "app", "wrong"], ["AUTH", "a", "b", "c"], ["AUTH"], ["GET", "k"],
+            ["AUTH", "app", "apppw"], ["AUTH", "app", "wrong"], ["PING"], ["RESET"], ["GET", "k"], ["QUIT"],
+        ]
+        for words in sequence {
+            let (answer, expected) = (try viaProxy.send(words), try direct.send(words))
+            #expect(answer == expected, "\(words)")
+        }
+        // Authenticated as the proxy's user: keys on every master, a split MGET.
+        let client = try SentinelSurfaceSerial.RawClient(port: proxy.port)
+        #expect(try client.send(["AUTH", "app", "apppw"]) == "+OK\r\n")
+        #expect(try client.send(["MSET", "key:1", "a", "key:2", "b", "key:3", "c"]) == "+OK\r\n")
+        #expect(try client.send(["MGET", "key:1", "key:2", "key:3"]) == "*3\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n")
+        // HELLO … AUTH authenticates and switches the protocol in one command.
+        let hello = try SentinelSurfaceSerial.RawClient(port: proxy.port)
+        #expect(try hello.send(["HELLO", "3", "AUTH", "app", "apppw", "SETNAME", "w1"]).hasPrefix("%7\r\n"))
+        #expect(try hello.send(["GET", "nothing"]) == "_\r\n")
+        #expect(try hello.send(["CLIENT", "GETNAME"]) == "$2\r\nw1\r\n")
+        // Only the proxy's user is accepted: the commands would run as that user on its connections.
+        let other = try SentinelSurfaceSerial.RawClient(port: proxy.port)
+        #expect(try other.send(["AUTH", "nodepw"]) == "-WRONGPASS invalid username-password pair or user is disabled.\r\n")
+        #expect(try other.send(["GET", "key:1"]) == "-NOAUTH Authentication required.\r\n")
     }
 
     @Test("single-key commands by slot, hash tags, split MGET/MSET/DEL/EXISTS/TOUCH/UNLINK, CROSSSLOT, transactions, SELECT, blocking commands")
@@ -129,6 +169,13 @@ struct ClusterProxyTests {
             #expect(try await c.send(["SET", "{t}a", "mine"]) == .simpleString("QUEUED"))
             #expect(try await c.send(["EXEC"]) == .nullArray)
             #expect(try await c.send(["GET", "{t}a"]) == .bulkString("changed"))
+            // RESET drops the WATCH on the connection that holds it: another client's write no longer aborts EXEC.
+            #expect(try await c.send(["WATCH", "{t}a"]) == .simpleString("OK"))
+            #expect(try await c.send(["RESET"]) == .simpleString("RESET"))
+            #expect(try await other.send(["SET", "{t}a", "again"]) == .simpleString("OK"))
+            #expect(try await c.send(["MULTI"]) == .simpleString("OK"))
+            #expect(try await c.send(["SET", "{t}a", "after-reset"]) == .simpleString("QUEUED"))
+            #expect(try await c.send(["EXEC"]) == .array([.simpleString("OK")]))
 
             // A blocking command waits on a connection of its own: others are not held up.
             let blocked = try await proxy.connect(timeout: .seconds(20))
@@ -211,10 +258,11 @@ struct ClusterProxyTests {
         }
     }
 
-    @Test("a slot migrated between masters: ASK during the migration and MOVED after it never reach the client")
+    @Test("a slot migrated between masters: ASK during the migration and MOVED after it never reach the client; /metrics counts them")
     func movedAndAsk() async throws {
         try await withRedisCluster(masters: 3, replicasPerMaster: 0) { cluster in
-            let proxy = try await ProxyProcess(cluster.seedArguments + ["--cluster-refresh-ms", "3600000"])
+            let http = try freeLoopbackPort()
+            let proxy = try await ProxyProcess(cluster.seedArguments + ["--cluster-refresh-ms", "3600000", "--http", "127.0.0.1:\(http)"])
             defer { proxy.stop() }
             let c = try await proxy.connect()
             defer { Task { await c.close() } }
@@ -238,6 +286,18 @@ struct ClusterProxyTests {
             #expect(try await c.send(["MGET", keys[0], "other"]) == .array([.bulkString(keys[0]), .nullBulkString]))
             #expect(try await target.withConnection { try await $0.send(["GET", keys[2]]) } == .bulkString(keys[2]))
             #expect(proxy.logTail(lines: 200).contains("cluster slot map from"))
+            // /metrics: what was followed, the map, the connections to each node.
+            let m = try await MetricsTests.scrape(http)
+            #expect(m.types["tandem_proxy_cluster_moved_total"] == "counter" && m.types["tandem_proxy_cluster_backend_connections"] == "gauge")
+            #expect((m.value("tandem_proxy_cluster_moved_total") ?? 0) >= 1)
+            #expect((m.value("tandem_proxy_cluster_ask_total") ?? 0) >= 1)
+            #expect((m.value("tandem_proxy_cluster_map_refreshes_total") ?? 0) >= 2, "at start and after MOVED")
+            #expect(m.value("tandem_proxy_cluster_masters") == 3 && m.value("tandem_proxy_cluster_slots_covered") == 16384)
+            #expect(m.value("tandem_proxy_connections") == 1)
+            for server in cluster.servers {
+                #expect(m.value("tandem_proxy_cluster_backend_connections", ["node": "127.0.0.1:\(server.port)"]) != nil, "every node of the map: \(server.port)")
+            }
+            #expect((m.value("tandem_proxy_cluster_backend_connections", ["node": "127.0.0.1:\(target.port)"]) ?? 0) >= 1)
         }
     }
 
@@ -325,7 +385,8 @@ struct ClusterProxyTests {
 
                     """.write(to: yaml, atomically: true, encoding: .utf8)
                 let log = dir.appendingPathComponent("node.log")
-                let child = try ChildProcess(executable: try tandemExecutable(), arguments: ["run", yaml.path], logFile: log)
+                let http = try freeLoopbackPort()
+                let child = try ChildProcess(executable: try tandemExecutable(), arguments: ["run", yaml.path, "--http", "127.0.0.1:\(http)"], logFile: log)
                 defer { child.kill9() }
                 let text = { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
                 let config = RedisConnectionConfiguration(host: "127.0.0.1", port: proxyPort, connectTimeout: .seconds(1),
@@ -360,6 +421,10 @@ struct ClusterProxyTests {
                 let info = try await c.send(["INFO", "proxy"]).string ?? ""
                 #expect(info.contains("discovery:cluster"), "\(info)")
                 #expect(info.contains("cluster_masters:3"), "\(info)")
+                // The agent's /metrics has the cluster proxy's.
+                let m = try await MetricsTests.scrape(http)
+                #expect(m.value("tandem_proxy_cluster_masters") == 3 && m.value("tandem_proxy_cluster_slots_covered") == 16384)
+                #expect((m.value("tandem_proxy_cluster_map_refreshes_total") ?? 0) >= 1)
                 await c.close()
                 child.terminate(grace: .seconds(10))
                 #expect(child.terminationStatus == 0, "\(text())")
