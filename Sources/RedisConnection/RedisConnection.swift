@@ -89,12 +89,16 @@ public final class RedisConnection: Sendable {
     /// `onMessage`). Ends when the connection closes.
     public let messages: AsyncStream<RedisPubSubMessage>
     private let channel: any Channel
+    /// The connection's handler, for `submit(_:timeout:)` called on the event loop.
+    private let handler: NIOLoopBound<RedisClientHandler>?
     private let negotiatedProtocol = NIOLockedValueBox(2)
 
-    private init(configuration: RedisConnectionConfiguration, channel: any Channel, messages: AsyncStream<RedisPubSubMessage>) {
+    private init(configuration: RedisConnectionConfiguration, channel: any Channel, messages: AsyncStream<RedisPubSubMessage>,
+                 handler: NIOLoopBound<RedisClientHandler>?) {
         self.configuration = configuration
         self.channel = channel
         self.messages = messages
+        self.handler = handler
     }
 
     /// `host:port` of the server.
@@ -166,7 +170,11 @@ public final class RedisConnection: Sendable {
             continuation.finish()
             throw RedisConnectionError(code: .connectFailed, server: server, message: "cannot connect", underlying: error)
         }
-        let connection = RedisConnection(configuration: configuration, channel: channel, messages: stream)
+        // Nil only if the channel closed at once (then every request fails as closed anyway).
+        let handler = try? await channel.eventLoop.submit {
+            NIOLoopBound(try channel.pipeline.syncOperations.handler(type: RedisClientHandler.self), eventLoop: channel.eventLoop)
+        }.get()
+        let connection = RedisConnection(configuration: configuration, channel: channel, messages: stream, handler: handler)
         do {
             try await connection.handshake()
         } catch {
@@ -245,6 +253,13 @@ public final class RedisConnection: Sendable {
     /// order the replies arrive (no task per reply, for callers that already run on that loop).
     public func submit(_ command: PreparedCommand, timeout: TimeAmount? = nil) -> EventLoopFuture<RESPValue> {
         let promise = channel.eventLoop.makePromise(of: RESPValue.self)
+        // On the loop, straight to the handler (see `RedisClientHandler.writeAndFlush`).
+        if let handler, channel.eventLoop.inEventLoop {
+            if !channel.isActive || !handler.value.writeAndFlush(command, reply: promise, timeout: timeout ?? configuration.commandTimeout) {
+                promise.fail(RedisConnectionError(code: .closed, server: server, command: command.name, message: "connection closed"))
+            }
+            return promise.futureResult
+        }
         enqueue(RedisRequest(prepared: command, promise: promise, timeout: timeout ?? configuration.commandTimeout))
         return promise.futureResult
     }
