@@ -252,7 +252,13 @@ struct SimulatedGroup {
         for (address, server) in servers where server.alive && !server.paused && !server.writesPaused && server.replicaOf == nil {
             servers[address]!.offset = server.offset + 100  // the master takes writes
         }
-        for (address, server) in servers where server.alive && !server.paused {
+        // In address order: a replica of a replica copies what its master holds when its turn
+        // comes, so the order decides; a Dictionary's own order depends on where its storage
+        // lies in memory (Swift seeds each instance from it), and a seed replayed alone then ran
+        // otherwise than in a batch (the write simulator's seed 5241, 2026-12-06).
+        for address in servers.keys.sorted() {
+            let server = servers[address]!
+            guard server.alive && !server.paused else { continue }
             if let m = server.replicaOf, let master = servers[m], master.alive, !master.paused, !master.loading, !server.lagging,
                replicationPossible(address, m) {
                 if server.dataSet != master.dataSet {
