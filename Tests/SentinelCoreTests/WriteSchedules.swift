@@ -389,7 +389,8 @@ struct WriteSchedule {
             // its last fence's pause runs out unrenewed (0.8 × down-after after it was sent) and
             // a cut-off master takes writes again — a second fault beside the cut, outside the
             // fence's promise; counted (`stoppedAgentWrites`).
-            if (nodes[k]!.isFenced || cutOffSince[k].map { g.now - $0 > Self.downAfter / 2 + 100 } ?? false) { stoppedAgentWrites += 1 }
+            // (`cutOffSince` is nil for a node whose agent does not run: only its fence counts.)
+            if nodes[k]!.isFenced { stoppedAgentWrites += 1 }
             return nil
         }
         if let state = nodes[k], state.isFenced {
