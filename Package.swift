@@ -268,7 +268,7 @@ let package = Package(
         ),
         .testTarget(
             name: "NodeTests",
-            dependencies: ["Node", "NodeConfig", "KeepalivedConfig", "VRRPCore", "Proxy"],
+            dependencies: ["Node", "NodeConfig", "KeepalivedConfig", "VRRPCore", "Proxy", "RESP"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

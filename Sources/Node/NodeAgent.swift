@@ -292,6 +292,7 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
                     $0.groupMaster = view.master
                     $0.groupEpoch = view.epoch
                     $0.groupInFailover = view.inFailover
+                    $0.groupVotedEpoch = view.votedEpoch
                     $0.groupMasterHealthy = view.healthy
                     $0.groupMasterAnsweredAt = view.answeredAgo.map { status.now() - $0 }
                 }

@@ -38,14 +38,16 @@ func decisionLoop(settings: NodeState.Settings, every tick: Int64, status: NodeS
         var actions: [NodeState.Action] = []
         // The local monitor's view first: a peer heard again may unfence this node, and that
         // decision must see a failover the local monitor has under way (NodeState's keepFence).
-        actions += core.handle(.groupMaster(seen.groupMaster, epoch: seen.groupEpoch, inFailover: seen.groupInFailover), now: now)
+        actions += core.handle(.groupMaster(seen.groupMaster, epoch: seen.groupEpoch, inFailover: seen.groupInFailover,
+                                            votedEpoch: seen.groupVotedEpoch), now: now)
         actions += core.handle(.groupMasterHealthy(seen.groupMasterHealthy, answeredAt: seen.groupMasterAnsweredAt), now: now)
         for (node, at) in seen.lastPong where at > (fedPongs[node] ?? -1) {
             fedPongs[node] = at
             actions += core.handle(.heardFrom(node: node, at: at), now: now)
         }
         for (node, view) in seen.peerViews {
-            actions += core.handle(.peerView(node: node, master: view.master, epoch: view.epoch, inFailover: view.inFailover), now: now)
+            actions += core.handle(.peerView(node: node, master: view.master, epoch: view.epoch, inFailover: view.inFailover,
+                                             votedEpoch: view.votedEpoch), now: now)
         }
         actions += core.handle(.localRedis(seen.localRole), now: now)
         actions += core.handle(.proxyUp(seen.proxyUp), now: now)
@@ -79,7 +81,9 @@ func decisionLoop(settings: NodeState.Settings, every tick: Int64, status: NodeS
                 await redis.run(["CLIENT", "PAUSE", String(milliseconds), "WRITE"])
                 if !wasFenced {
                     alerts?.post(AlertRules.fence(node: settings.myName, group: groupName, fenced: true))
-                    if core.hasMajorityContact(now: now) {
+                    if core.awaitingOutcomeSince != nil {
+                        logger.warning("node: the monitors voted to fail the local Redis over and that failover's leader is out of reach: it is fenced until the outcome is known (writes wait, none is acknowledged)")
+                    } else if core.hasMajorityContact(now: now) {
                         logger.warning("node: the local Redis answers again while the group fails it over (or a switchover's pause is kept): it is fenced until the failover ends (writes wait, none is acknowledged)")
                     } else {
                         logger.warning("node: no contact with a majority of the group: the local Redis is fenced (writes wait, none is acknowledged)")
@@ -89,7 +93,7 @@ func decisionLoop(settings: NodeState.Settings, every tick: Int64, status: NodeS
             case .unfence:
                 wasFenced = false
                 alerts?.post(AlertRules.fence(node: settings.myName, group: groupName, fenced: false))
-                logger.notice("node: majority contact is back: writes allowed again")
+                logger.notice("node: the fence is lifted: writes allowed again")
                 await redis.run(["CLIENT", "UNPAUSE"])
             case .closeClients:
                 // Clients that reached this node at the VIP would wait on replies that cannot
@@ -102,6 +106,9 @@ func decisionLoop(settings: NodeState.Settings, every tick: Int64, status: NodeS
                 }
             case .requestFailover:
                 logger.warning("node: the master's node agent has been silent while its Redis runs on: asking the monitors for a switchover")
+                await monitorActions.run(["SENTINEL", "FAILOVER", groupName])
+            case .supersedeVotedFailover:
+                logger.warning("node: the monitors voted to fail this master over and its leader has been out of reach for down-after: asking them for a switchover to a replica here")
                 await monitorActions.run(["SENTINEL", "FAILOVER", groupName])
             case .replicate(let master):
                 let (host, port) = splitHostPort(master)

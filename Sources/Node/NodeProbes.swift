@@ -139,6 +139,9 @@ struct MasterView: Sendable {
     var inFailover = false
     /// Milliseconds since the master last answered the monitor's PING (`last-ok-ping-reply`).
     var answeredAgo: Int64?
+    /// The monitor's vote for another sentinel's failover of this master whose outcome it has
+    /// not heard (Tandem's `failover-vote-epoch` field).
+    var votedEpoch: Int64?
 }
 
 func masterView(_ reply: RESPValue) -> MasterView? {
@@ -153,7 +156,8 @@ func masterView(_ reply: RESPValue) -> MasterView? {
     return MasterView(master: "\(host):\(port)", epoch: Int64(fields["config-epoch"] ?? "") ?? 0,
                       healthy: flags.split(separator: ",").allSatisfy { $0 == "master" },
                       inFailover: flags.split(separator: ",").contains("failover_in_progress"),
-                      answeredAgo: fields["last-ok-ping-reply"].flatMap { Int64($0) }.map { max(0, $0) })
+                      answeredAgo: fields["last-ok-ping-reply"].flatMap { Int64($0) }.map { max(0, $0) },
+                      votedEpoch: fields["failover-vote-epoch"].flatMap { Int64($0) })
 }
 
 /// Whether a `SENTINEL REPLICAS` reply lists a replica that answers (neither down nor

@@ -29,6 +29,7 @@ final class NodeStatus: Sendable {
         var groupMaster: String?
         var groupEpoch: Int64 = 0
         var groupInFailover = false
+        var groupVotedEpoch: Int64?
         var groupMasterHealthy = true
         /// When the group's master last answered the local monitor (`status.now()`'s clock).
         var groupMasterAnsweredAt: Int64?

@@ -28,11 +28,13 @@ public struct NodeState: Sendable, Hashable {
         /// and the configuration epoch it was learned in.
         /// `inFailover`: the monitor is failing that master over (SENTINEL MASTER's
         /// `failover_in_progress`).
-        case groupMaster(String?, epoch: Int64 = 0, inFailover: Bool = false)
+        /// `votedEpoch`: the monitor voted in that epoch for another sentinel's failover of that
+        /// master and has not heard its outcome (SENTINEL MASTER's `failover-vote-epoch`).
+        case groupMaster(String?, epoch: Int64 = 0, inFailover: Bool = false, votedEpoch: Int64? = nil)
         /// A peer's monitor's view, from its reply to the heartbeat. The view with the highest
         /// epoch among this node's monitor and the peers in contact is the group's master: a
         /// node back from a cut trusts the majority's newer view over its own monitor's stale one.
-        case peerView(node: String, master: String?, epoch: Int64, inFailover: Bool = false)
+        case peerView(node: String, master: String?, epoch: Int64, inFailover: Bool = false, votedEpoch: Int64? = nil)
         /// A heartbeat arrived from that node's agent, at `at` (default: the input's `now`).
         case heardFrom(node: String, at: Int64? = nil)
         /// The local Redis's role, from its last INFO/ROLE (or `.down` when it did not answer).
@@ -64,6 +66,11 @@ public struct NodeState: Sendable, Hashable {
         /// direct: the master's node agent is gone while its Redis runs on, so no node may hold
         /// the VIP: ask the local monitor for a (zero-loss) switchover (`SENTINEL FAILOVER`).
         case requestFailover
+        /// A vote for another's failover of the local Redis has had no known outcome for
+        /// down-after, its leader out of reach: ask the local monitor for a switchover
+        /// (`SENTINEL FAILOVER`) to a replica in the majority, whose newer epoch supersedes
+        /// whatever that leader did where nobody here could see it.
+        case supersedeVotedFailover
         /// Close the clients that reached this node through the VIP, so they reconnect to the
         /// address's next holder. proxy placement: the proxy's clients, once that holder is heard
         /// (a SYN sent while nobody holds the address is lost and retried only after TCP's 1 s),
@@ -153,11 +160,15 @@ public struct NodeState: Sendable, Hashable {
         /// promotion and the address only once the replicas are reconfigured), while the other
         /// monitors already name the promoted one in that epoch.
         public var inFailover = false
+        /// Its monitor voted in this epoch for another sentinel's failover of `master` and has
+        /// not heard the outcome (up to failover-timeout after the vote).
+        public var votedEpoch: Int64?
 
-        public init(master: String?, epoch: Int64, inFailover: Bool = false) {
+        public init(master: String?, epoch: Int64, inFailover: Bool = false, votedEpoch: Int64? = nil) {
             self.master = master
             self.epoch = epoch
             self.inFailover = inFailover
+            self.votedEpoch = votedEpoch
         }
 
         /// Whether this view is newer than `other`: a higher epoch, or the same epoch named
@@ -190,6 +201,15 @@ public struct NodeState: Sendable, Hashable {
     public private(set) var fencedUntil: Int64?
     /// When the fence's pause was last sent.
     public private(set) var fenceSentAt: Int64?
+    /// When a vote for another's failover of this node's Redis last had no known outcome
+    /// (`awaitingFailoverOutcome`): a fence is kept while a failover runs up to
+    /// `switchoverPauseHold` after it.
+    public private(set) var fencedForVoteAt: Int64?
+    /// Since when a monitor in contact has reported a vote for another's failover of the local
+    /// Redis (`votedFailoverOfMe`), without a break.
+    public private(set) var voteSeenAt: Int64?
+    /// Since when `awaitingFailoverOutcome` has held without a break.
+    public private(set) var awaitingOutcomeSince: Int64?
     /// The local Redis answered as master after answering otherwise (or not at all): a restart
     /// clears its pause, so a fence is sent again at once.
     private var localRedisCameBack = false
@@ -249,8 +269,10 @@ public struct NodeState: Sendable, Hashable {
         if startedAt == nil { startedAt = now }
         switch input {
         case .tick: break
-        case .groupMaster(let master, let epoch, let inFailover): localView = View(master: master, epoch: epoch, inFailover: inFailover)
-        case .peerView(let node, let master, let epoch, let inFailover): peerViews[node] = View(master: master, epoch: epoch, inFailover: inFailover)
+        case .groupMaster(let master, let epoch, let inFailover, let voted):
+            localView = View(master: master, epoch: epoch, inFailover: inFailover, votedEpoch: voted)
+        case .peerView(let node, let master, let epoch, let inFailover, let voted):
+            peerViews[node] = View(master: master, epoch: epoch, inFailover: inFailover, votedEpoch: voted)
         case .heardFrom(let node, let at):
             let heard = min(at ?? now, now)
             // Back in contact after a silence: what it said before is stale (the group may have
@@ -284,6 +306,39 @@ public struct NodeState: Sendable, Hashable {
         return reported.count == peers.count || (majoritySince.map { now - $0 >= settings.contactWindow } ?? false)
     }
 
+    /// Whether a monitor in contact voted for another sentinel's failover of this node's Redis,
+    /// the outcome unknown, and the leader may be out of reach: some other member has been
+    /// silent for `fenceAfter`, and no monitor in contact is failing over
+    /// (`failoverUnderWay`: a leader in contact pauses the master itself).
+    /// `untilFreshViews`: also while some peer's view may predate the leader's failover — only
+    /// one heard at least `contactWindow` (the probe's timeout) after the vote was first seen
+    /// (`voteSeenAt`) says the leader is not failing over. That keeps a fence; it sets none (in
+    /// a switchover with everyone in contact the vote is seen before the leader's view says it
+    /// is failing over). (Found by the simulator, seed 4434: a view from before the election
+    /// unfenced the master in the instant its leader paused it for a switchover, and the
+    /// fence's CLIENT UNPAUSE lifted that pause.)
+    func awaitingFailoverOutcome(now: Int64, failoverUnderWay: Bool, untilFreshViews: Bool) -> Bool {
+        guard localRedis == .master, !failoverUnderWay, let seen = voteSeenAt else { return false }
+        return settings.members.contains { node in
+            guard node != settings.myName else { return false }
+            // Out of reach: silent for the isolation fence's delay (a heartbeat late by a contact
+            // window under load, as in the fault lab's switchovers, is no sign; the leader's
+            // switchover pause covers the master for seconds meanwhile).
+            guard let heard = lastHeard[node], now - heard < settings.fenceAfter else { return true }
+            return untilFreshViews
+                && (peerViews[node] == nil || now - heard > settings.contactWindow || heard < seen + settings.contactWindow)
+        }
+    }
+
+    /// Whether a monitor in contact (this node's or a peer's) reports a vote for another's
+    /// failover of this node's Redis whose outcome it has not heard.
+    func votedFailoverOfMe(now: Int64) -> Bool {
+        let voted = { (view: View) in view.master == self.settings.myRedis && (view.votedEpoch.map { $0 > view.epoch } ?? false) }
+        return voted(localView) || peerViews.contains { node, view in
+            voted(view) && (lastHeard[node].map { now - $0 <= settings.contactWindow } ?? false)
+        }
+    }
+
     /// The newest view among the local monitor's and the peers' in contact (`View.isNewer`;
     /// otherwise the local one).
     public func newestView(now: Int64) -> View {
@@ -314,8 +369,12 @@ public struct NodeState: Sendable, Hashable {
         }
         // At most `switchoverPauseHold` after majority contact came back: no switchover's pause
         // outlives that (a failover stuck in TILT keeps no fence for long).
+        // Or after the vote rule below last held the fence: a leader heard again with its
+        // failover under way must find the master still paused (the fence's CLIENT UNPAUSE would
+        // lift its switchover's pause too; the simulator's seeds 3321 and 3576 lost writes so).
         let keepFence = fencedUntil != nil && failoverUnderWay
-            && (majoritySince.map { now - $0 < settings.switchoverPauseHold } ?? true)
+            && ((majoritySince.map { now - $0 < settings.switchoverPauseHold } ?? true)
+                || (fencedForVoteAt.map { now - $0 < settings.switchoverPauseHold } ?? false))
 
         // A failover of this node's Redis under way while it did not answer (SIGSTOP, a stall, a
         // probe timing out): if it answers again as master before the failover ends, the writes it
@@ -331,8 +390,29 @@ public struct NodeState: Sendable, Hashable {
         if !failingOverMe { downDuringFailover = false } else if localRedis == .down { downDuringFailover = true }
         let fenceForFailover = failingOverMe && downDuringFailover
 
+        // A failover of this node's Redis voted for by a monitor in contact (this node's or a
+        // peer's), whose leader is out of reach: the leader may have promoted its replica where
+        // nobody here can see it, and its newer configuration wins when the cut heals — the
+        // writes this master takes meanwhile (acknowledged by the replicas here under
+        // `durability: replicated`) are then thrown away. Fenced until the outcome is known: the
+        // leader's new configuration arrives, or every other member answers again and no
+        // monitor is failing over (the leader aborted), or the vote's failover-timeout passes
+        // (the monitor stops reporting it). While a leader in contact runs the failover, its
+        // switchover pause covers the master. (Found by the simulator, seeds 4711 and 4990 of
+        // WriteScheduleTests: a switchover's leader cut off with its chosen replica after the
+        // election; the old master's pause ran out and 130–155 writes were lost at the heal.)
+        if votedFailoverOfMe(now: now) { voteSeenAt = voteSeenAt ?? now } else { voteSeenAt = nil }
+        let awaitingOutcome = awaitingFailoverOutcome(now: now, failoverUnderWay: failoverUnderWay, untilFreshViews: false)
+        let outcomeUnknown = awaitingOutcome || awaitingFailoverOutcome(now: now, failoverUnderWay: failoverUnderWay, untilFreshViews: true)
+        if outcomeUnknown { fencedForVoteAt = now }
+        if awaitingOutcome {
+            awaitingOutcomeSince = awaitingOutcomeSince ?? now
+        } else {
+            awaitingOutcomeSince = nil
+        }
+
         // Fence: a master cut off from the majority, before the majority can promote.
-        if localRedis == .master && ((!majority && isolatedFor >= settings.fenceAfter) || keepFence || fenceForFailover)
+        if localRedis == .master && ((!majority && isolatedFor >= settings.fenceAfter) || keepFence || fenceForFailover || awaitingOutcome)
             && brokenForTesting != .neverFences {
             // Sent again every decision period (`heartbeatInterval`), and at once when the local
             // Redis answers again after a restart: Redis keeps one pause, which a restart or any
@@ -352,7 +432,7 @@ public struct NodeState: Sendable, Hashable {
                 actions.append(.fence(milliseconds: length))
                 if closeAtFence { actions.append(.closeClients) }
             }
-        } else if fencedUntil != nil && majority && !keepFence && peersHaveReported(now: now) {
+        } else if fencedUntil != nil && majority && !keepFence && !outcomeUnknown && peersHaveReported(now: now) {
             // Unfenced only once the peers in contact have said what the group's master is: the
             // local monitor's view may be the stale one from before the cut.
             if let master = groupMaster, master != settings.myRedis, localRedis == .master {
@@ -360,6 +440,7 @@ public struct NodeState: Sendable, Hashable {
             }
             fencedUntil = nil
             fenceSentAt = nil
+            fencedForVoteAt = nil
             actions.append(.unfence)
         }
 
@@ -417,6 +498,20 @@ public struct NodeState: Sendable, Hashable {
            (lastHolderHeard.map { $0 > since } ?? false) || now - since >= settings.closeClientsAfter {
             closeClientsSince = nil
             actions.append(.closeClients)
+        }
+
+        // The fenced master's outcome still unknown after down-after (the time Sentinel gives a
+        // silent master): rather than wait for the cut to heal or the vote to expire (after
+        // failover-timeout its monitor no longer reports it, the fence goes, and the writes taken
+        // from then on are thrown away at the heal if the unseen leader did promote), the majority
+        // moves the master to one of its replicas in a newer epoch: zero-loss (the master is
+        // paused already), and that epoch wins over the unseen leader's at the heal. Once per
+        // failover-timeout, as any failover request. (The simulator's seed 4711: a 10.5 s cut
+        // outlasted the vote's 10 s failover-timeout and 63 writes were lost.)
+        if let since = awaitingOutcomeSince, isFenced, majority, now - since >= settings.agentLossFailoverAfter,
+           failoverRequestedAt.map({ now - $0 >= settings.failoverRetry }) ?? true {
+            failoverRequestedAt = now
+            actions.append(.supersedeVotedFailover)
         }
 
         // direct: a master whose node agent is gone (its Redis healthy) keeps the VIP from every

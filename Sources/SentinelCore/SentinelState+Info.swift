@@ -83,9 +83,7 @@ extension SentinelState {
                 // is most likely the one it promoted, whose new configuration a hello late on the
                 // network has not brought yet; converting it would discard the writes it took (the
                 // write simulator's seed 4107: converted 200 ms after its promotion, 2 writes lost).
-                let awaitingOutcome = behaviour.convertReturningMasterAfter != nil
-                    && master.leader != nil && master.leader != myID && master.leaderEpoch > master.configEpoch
-                    && master.failoverStartTime.map { now - $0 < master.failoverTimeout } ?? false
+                let awaitingOutcome = behaviour.convertReturningMasterAfter != nil && awaitedFailoverEpoch(name, now: now) != nil
                 let wait = behaviour.convertReturningMasterAfter ?? timers.publishPeriod.saturatingTimes(4)
                 if !ri.promoted && !awaitingOutcome && masterLooksSane(name, now: now) && noDownFor(ri, wait, now: now)
                     && now - ri.roleReportedTime > wait {
@@ -223,5 +221,19 @@ struct HelloFields {
               let masterIP = field(), let masterPort = field(), !rest.utf8.contains(UInt8(ascii: ",")) else { return nil }
         (self.ip, self.port, self.runID, self.epoch, self.name) = (ip, port, runID, epoch, name)
         (self.masterIP, self.masterPort, configEpoch) = (masterIP, masterPort, rest)
+    }
+}
+
+extension SentinelState {
+    /// The epoch of our vote for another sentinel's failover of this master while its outcome is
+    /// not known to us: our config epoch is older than the vote's (the leader's new configuration
+    /// has not reached us) and failover-timeout has not passed since the vote. nil otherwise.
+    /// A voter cannot tell a leader that aborted from one that promoted where we cannot hear it;
+    /// the node agent fences the old master meanwhile (SENTINEL MASTER's `failover-vote-epoch`).
+    public func awaitedFailoverEpoch(_ name: String, now: Millis) -> UInt64? {
+        guard let master = masters[name], let leader = master.leader, leader != myID,
+              master.leaderEpoch > master.configEpoch,
+              let start = master.failoverStartTime, now - start < master.failoverTimeout else { return nil }
+        return master.leaderEpoch
     }
 }

@@ -390,6 +390,35 @@ struct SentinelStateTests {
         }
     }
 
+    @Test("SENTINEL MASTER reports a vote for another's failover as failover-vote-epoch until failover-timeout; redis-7.0 behaviour never does")
+    func failoverVoteEpoch() async throws {
+        try await withRedisServers(1) { servers in
+            let s = try await SentinelProcess(kind: .tandem, monitoring: servers[0], failoverTimeout: 2_000)
+            defer { s.stop() }
+            let old = try await SentinelProcess(kind: .tandem, monitoring: servers[0], failoverTimeout: 2_000,
+                                                extraLines: ["sentinel tandem-behaviour redis-7.0"])
+            defer { old.stop() }
+            func field(_ p: SentinelProcess) async throws -> String? {
+                let m = try await p.command(["SENTINEL", "MASTER", "mymaster"])
+                return m.pairs?.first { $0.key.string == "failover-vote-epoch" }?.value.string
+            }
+            #expect(try await field(s) == nil)
+            // A peer (any run id but its own) asks for its vote in epoch 7, as a candidate does.
+            let peer = String(repeating: "a", count: 40)
+            for p in [s, old] {
+                let vote = try await p.command(["SENTINEL", "is-master-down-by-addr", "127.0.0.1", String(servers[0].port), "7", peer])
+                #expect(vote.array?.dropFirst().first?.string == peer)
+            }
+            #expect(try await field(s) == "7")
+            let m = try await s.command(["SENTINEL", "MASTER", "mymaster"])
+            let keys = (m.pairs ?? []).compactMap { $0.key.string }
+            #expect(keys.firstIndex(of: "failover-vote-epoch") == keys.firstIndex(of: "parallel-syncs").map { $0 + 1 })
+            #expect(try await field(old) == nil)
+            // No outcome heard: reported until failover-timeout (2 s, plus the vote's random desync up to 1 s).
+            try await waitUntil("the vote to expire", timeout: .seconds(6)) { try await field(s) == nil }
+        }
+    }
+
     @Test("one tandem sentinel monitors two masters and fails over the one that dies")
     func twoMasters() async throws {
         try await withRedisServers(4) { servers in

@@ -202,6 +202,98 @@ struct NodeStateTests {
         #expect(unfenced.count == 1 && unfenced[0] - back >= 5_900 && unfenced[0] - back <= 6_100, "unfenced at \(unfenced.map { $0 - back })")
     }
 
+    @Test("a vote for another's failover of this master with its leader out of reach fences the master in the majority until the outcome is known; a leader in contact failing over does not")
+    func fencedWhileVotedFailoverUnknown() {
+        // Write simulator seeds 4711/4990: the switchover's leader (n3) and its chosen replica are
+        // cut off right after the election; n1's monitor voted in epoch 1 and knows no more.
+        var run = Self.settledMaster(.proxy, proxyUp: true)
+        run.input(.peerView(node: "n2", master: "10.0.0.1:6379", epoch: 0))
+        run.input(.peerView(node: "n3", master: "10.0.0.1:6379", epoch: 0, inFailover: true))
+        run.input(.groupMaster("10.0.0.1:6379", epoch: 0, votedEpoch: 1))
+        run.ticks(2, hearing: ["n2", "n3"])
+        // The leader in contact runs the failover (its switchover pauses the master): no fence.
+        #expect(!run.state.isFenced)
+        let cut = run.now
+        run.ticks(5, hearing: ["n2"])
+        // n3 silent for the fence delay (400 ms): fenced though n1 keeps a majority with n2.
+        let fences = run.times { if case .fence = $0 { return true } else { return false } }
+        #expect(fences.first.map { $0 - cut >= 400 && $0 - cut <= 500 } == true, "fenced at \(fences.map { $0 - cut })")
+        #expect(run.state.isFenced && run.state.vip == .vipIneligible)
+        run.ticks(20, hearing: ["n2"])
+        #expect(run.state.isFenced && !run.actions.contains { $0.action == .unfence })
+        // After down-after of this the majority moves the master to its own replica, in a newer
+        // epoch than the unseen leader's: asked once (per failover-timeout).
+        let asked = run.times { $0 == .supersedeVotedFailover }
+        #expect(asked.count == 1 && fences.first.map { asked[0] - $0 == 1_000 } == true, "asked at \(asked.map { $0 - cut })")
+        // A leader in contact failing over never has it asked.
+        var inContact = Self.settledMaster()
+        inContact.input(.peerView(node: "n2", master: "10.0.0.1:6379", epoch: 0))
+        inContact.input(.peerView(node: "n3", master: "10.0.0.1:6379", epoch: 0, inFailover: true))
+        inContact.input(.groupMaster("10.0.0.1:6379", epoch: 0, votedEpoch: 1))
+        inContact.ticks(30, hearing: ["n2", "n3"])
+        #expect(!inContact.state.isFenced && inContact.times { $0 == .supersedeVotedFailover }.isEmpty)
+        // A peer's vote counts as the local monitor's: n1's own monitor never voted.
+        var peerVoted = Self.settledMaster()
+        peerVoted.input(.peerView(node: "n2", master: "10.0.0.1:6379", epoch: 0, votedEpoch: 1))
+        peerVoted.input(.peerView(node: "n3", master: "10.0.0.1:6379", epoch: 0))
+        peerVoted.ticks(5, hearing: ["n2"])
+        #expect(peerVoted.state.isFenced)
+
+        // The leader is heard again, its failover over and no newer configuration: it aborted.
+        var aborted = run
+        aborted.ticks(1, hearing: ["n2", "n3"])
+        aborted.input(.peerView(node: "n3", master: "10.0.0.1:6379", epoch: 0))
+        aborted.ticks(1, hearing: ["n2", "n3"])
+        #expect(!aborted.state.isFenced && aborted.actions.last { $0.action == .unfence } != nil)
+        // failover-timeout passed: the monitor no longer reports the vote; unfenced while n3 is still cut off.
+        var expired = run
+        expired.input(.groupMaster("10.0.0.1:6379", epoch: 0))
+        expired.ticks(1, hearing: ["n2"])
+        #expect(!expired.state.isFenced)
+        // The leader's new configuration arrives with it (the promoted replica at epoch 1): the
+        // old master replicates it, then is unfenced.
+        var promoted = run
+        promoted.ticks(1, hearing: ["n2", "n3"])
+        promoted.input(.peerView(node: "n3", master: "10.0.0.3:6379", epoch: 1))
+        promoted.input(.groupMaster("10.0.0.3:6379", epoch: 1))
+        promoted.ticks(1, hearing: ["n2", "n3"])
+        let tail = promoted.actions.suffix(4).map(\.action)
+        #expect(tail.contains(.replicate(to: "10.0.0.3:6379")) && tail.contains(.unfence))
+        // Everyone in contact when the vote is seen: no fence (the leader's view saying it is
+        // failing over comes after the vote), nor for a peer silent for a contact window only
+        // (a heartbeat late under load). A leader out of reach when it is seen: fenced, and
+        // a view heard within a contact window of it may predate the failover: it keeps the
+        // fence; a later one lifts it.
+        var switchover = Self.settledMaster()
+        switchover.input(.peerView(node: "n2", master: "10.0.0.1:6379", epoch: 0))
+        switchover.input(.peerView(node: "n3", master: "10.0.0.1:6379", epoch: 0))
+        switchover.input(.groupMaster("10.0.0.1:6379", epoch: 0, votedEpoch: 1))
+        switchover.ticks(1, hearing: ["n2", "n3"])
+        #expect(!switchover.state.isFenced)
+        switchover.ticks(3, hearing: ["n2"])
+        #expect(!switchover.state.isFenced)
+        var late = Self.settledMaster()
+        late.input(.peerView(node: "n2", master: "10.0.0.1:6379", epoch: 0))
+        late.input(.peerView(node: "n3", master: "10.0.0.1:6379", epoch: 0))
+        late.ticks(4, hearing: ["n2"])
+        #expect(!late.state.isFenced)
+        late.input(.groupMaster("10.0.0.1:6379", epoch: 0, votedEpoch: 1))
+        #expect(late.state.isFenced)
+        late.ticks(1, hearing: ["n2", "n3"])
+        late.input(.peerView(node: "n3", master: "10.0.0.1:6379", epoch: 0))
+        late.ticks(1, hearing: ["n2", "n3"])
+        #expect(late.state.isFenced, "a view heard 200 ms after the vote may predate the failover")
+        late.ticks(1, hearing: ["n2", "n3"])
+        #expect(!late.state.isFenced)
+
+        // A vote that named another master (stale) fences nothing.
+        var other = Self.settledMaster()
+        other.input(.groupMaster("10.0.0.2:6379", epoch: 0, votedEpoch: 1))
+        other.input(.peerView(node: "n2", master: "10.0.0.2:6379", epoch: 0, votedEpoch: 1))
+        other.ticks(5, hearing: ["n2"])
+        #expect(!other.actions.contains { if case .fence = $0.action { return true } else { return false } })
+    }
+
     @Test("after the heal a fenced old master whose group moved on becomes a replica of the new master, then is unfenced; it never claims the VIP")
     func healAfterPromotion() {
         var run = Self.settledMaster()

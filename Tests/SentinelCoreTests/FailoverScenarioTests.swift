@@ -171,6 +171,33 @@ struct FailoverScenarioTests {
         #expect(unknown.down == false && unknown.leader == "*")
     }
 
+    @Test("a vote for another's failover is reported as awaited until its new configuration arrives or failover-timeout passes; never our own")
+    func awaitedFailoverEpoch() {
+        var voter = SentinelState(myID: "c", announce: InstanceAddress(ip: "10.0.0.2", port: 26381))
+        _ = voter.monitor(name: "m", address: Self.master, quorum: 2, now: 0)
+        #expect(voter.awaitedFailoverEpoch("m", now: 5) == nil)
+        _ = voter.isMasterDownByAddr(address: Self.master, epoch: 1, runID: "a", now: 10)
+        let timeout = voter.masters["m"]!.failoverTimeout
+        #expect(voter.awaitedFailoverEpoch("m", now: 20) == 1)
+        // The vote delays our own attempt by a random desync: still awaited until then.
+        #expect(voter.awaitedFailoverEpoch("m", now: 10 + timeout - 1) == 1)
+        #expect(voter.awaitedFailoverEpoch("m", now: 10 + timeout + 1_001) == nil)
+        #expect(voter.awaitedFailoverEpoch("other", now: 20) == nil)
+        // Our own candidacy is not awaited.
+        var candidate = SentinelState(myID: "c", announce: InstanceAddress(ip: "10.0.0.2", port: 26381))
+        _ = candidate.monitor(name: "m", address: Self.master, quorum: 2, now: 0)
+        _ = candidate.isMasterDownByAddr(address: Self.master, epoch: 1, runID: "c", now: 10)
+        #expect(candidate.awaitedFailoverEpoch("m", now: 20) == nil)
+        // In a group: the voters learn the outcome from the leader's hellos.
+        var g = Self.settledGroup()
+        g.crash(6379)
+        g.run(for: 15_000)
+        #expect(g.promotions.count == 1)
+        #expect(g.sentinels.indices.allSatisfy { g.sentinels[$0].state.awaitedFailoverEpoch(G.masterName, now: g.time(of: $0)) == nil })
+        // ... and some of them voted for another's failover: what was awaited is now known.
+        #expect(g.events("+vote-for-leader").count >= 2)
+    }
+
     @Test("vote lost: with two of three sentinels gone, the survivor cannot be elected")
     func voteLost() {
         var g = Self.settledGroup(quorum: 1)

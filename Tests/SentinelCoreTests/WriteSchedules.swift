@@ -199,12 +199,13 @@ struct WriteSchedule {
     }
 
     /// What node `k`'s monitor answers to SENTINEL MASTER: its master, config epoch, failover flag, health.
-    private func monitorView(_ k: Int) -> (master: String, epoch: Int64, inFailover: Bool, healthy: Bool, answeredAt: Int64)? {
+    private func monitorView(_ k: Int) -> (master: String, epoch: Int64, inFailover: Bool, healthy: Bool, answeredAt: Int64, voted: Int64?)? {
         guard g.sentinels[k].alive, let m = g.sentinels[k].state.masters[G.masterName] else { return nil }
         // last-ok-ping-reply, read on the sentinel's clock, placed on the agent's as the shell does.
         let answeredAt = Int64(g.now - (g.time(of: k) - m.instance.lastAvailTime))
         return (Self.redisName(m.address), Int64(m.configEpoch), m.failoverInProgress,
-                !m.instance.isSDown && !m.isODown && !m.failoverInProgress && m.instance.linkConnected, answeredAt)
+                !m.instance.isSDown && !m.isODown && !m.failoverInProgress && m.instance.linkConnected, answeredAt,
+                g.sentinels[k].state.awaitedFailoverEpoch(G.masterName, now: g.time(of: k)).map { Int64($0) })
     }
 
     /// Feeds each running node agent what its probes saw this step, and carries out its actions.
@@ -217,8 +218,9 @@ struct WriteSchedule {
             // decision, and one repeated at the same time decides the same). In the shell's
             // order (NodeDecisionLoop): the local monitor's view, then the peers'.
             if let view = monitorView(k) {
-                if state.localView != NodeState.View(master: view.master, epoch: view.epoch, inFailover: view.inFailover) {
-                    actions += state.handle(.groupMaster(view.master, epoch: view.epoch, inFailover: view.inFailover), now: now)
+                if state.localView != NodeState.View(master: view.master, epoch: view.epoch, inFailover: view.inFailover, votedEpoch: view.voted) {
+                    actions += state.handle(.groupMaster(view.master, epoch: view.epoch, inFailover: view.inFailover,
+                                                         votedEpoch: view.voted), now: now)
                 }
                 if state.groupMasterHealthy != view.healthy || (state.groupMasterAnsweredAt ?? Int64.min) < min(view.answeredAt, Int64(now)) {
                     actions += state.handle(.groupMasterHealthy(view.healthy, answeredAt: view.answeredAt), now: now)
@@ -241,10 +243,10 @@ struct WriteSchedule {
                 }
                 actions += state.handle(.heardFrom(node: name), now: now)
                 if let view = monitorView(j) {
-                    let peer = NodeState.View(master: view.master, epoch: view.epoch, inFailover: view.inFailover)
+                    let peer = NodeState.View(master: view.master, epoch: view.epoch, inFailover: view.inFailover, votedEpoch: view.voted)
                     if state.peerViews[name] != peer {
                         actions += state.handle(.peerView(node: name, master: view.master, epoch: view.epoch,
-                                                          inFailover: view.inFailover), now: now)
+                                                          inFailover: view.inFailover, votedEpoch: view.voted), now: now)
                     }
                 }
             }
@@ -280,8 +282,8 @@ struct WriteSchedule {
             note("n\(k) replicate to \(to)")
             guard g.servers[address]!.alive, let target = (0..<3).map(Self.serverAddress).first(where: { Self.redisName($0) == to }) else { return }
             g.servers[address]!.replicaOf = target
-        case .requestFailover:
-            note("n\(k) requests a failover")
+        case .requestFailover, .supersedeVotedFailover:
+            note("n\(k) requests a failover (\(action))")
             guard g.sentinels[k].alive, let actions = try? g.sentinels[k].state.forceFailover(G.masterName, now: g.time(of: k)) else { return }
             g.perform(actions, by: k)
         case .vipEligible(let priority):
@@ -976,8 +978,16 @@ struct WriteScheduleTests {
     /// 4107, a sentinel that had voted for another's switchover converted the promoted replica
     /// back to a replica 800 ms after it reported master, its hellos late on the network, and the
     /// writes it took were discarded (the short convert wait is now kept off while a vote's
-    /// outcome is unknown).
-    @Test("seeds that once found a bug", arguments: [UInt64(193), 408, 438, 654, 694, 753, 1408, 2173, 2608, 2617, 3313, 3454, 3859, 4107, 9844])
+    /// outcome is unknown); 4711 and 4990, a switchover's leader cut off with its chosen replica
+    /// right after the election promoted it in the minority while the old master, its pause run
+    /// out, took writes the majority acknowledged and the heal discarded (the majority's agents
+    /// now fence a master whose voted failover has no known outcome, its leader out of reach, and
+    /// after down-after ask for a switchover to a replica of theirs, in a newer epoch); 3321 and
+    /// 3576, that fence lifted as the leader came back with its switchover under way lifted the
+    /// switchover's pause too (it is kept while the failover runs); 4434, a peer's view from
+    /// before the election lifted that fence in the instant the leader paused the master (only
+    /// views heard a contact window after the vote count now).
+    @Test("seeds that once found a bug", arguments: [UInt64(193), 408, 438, 654, 694, 753, 1408, 2173, 2608, 2617, 3313, 3321, 3454, 3576, 3859, 4107, 4434, 4711, 4990, 9844])
     /// Each replays as it first ran (`.legacy` tandem faults) and as the model runs it now.
     func regressions(seed: UInt64) {
         for model in [WriteSchedule.TandemFaults.legacy, .killOrFreeze] {
