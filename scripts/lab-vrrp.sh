@@ -455,7 +455,7 @@ scenario_interop_notify_ka() {
 global_defs {
   router_id $h
   notify_fifo $LAB_DIR/$h.fifo
-  vrrp_notify_fifo $LAB_DIR/$h.vfifo
+  vrrp_notify_fifo $LAB_DIR/$h.vfifo nobody nogroup
   vrrp_notify_fifo_script "$LAB_DIR/fiforeader.sh $LAB_DIR/$h.vfifo.out"
 }
 vrrp_sync_group G {
@@ -489,6 +489,10 @@ EOF
   start_tandem h1 "$LAB_DIR/h1.conf"
   start_keepalived h2 "$LAB_DIR/h2.conf"
   wait_for 8 "both masters (FIFO lines)" sh -c "grep -q 'GROUP \"G\" MASTER' '$LAB_DIR/h1.fifo.out' && grep -q 'GROUP \"G\" MASTER' '$LAB_DIR/h2.fifo.out'"
+  # The FIFO each created for `vrrp_notify_fifo PATH nobody nogroup`: the same owner and mode.
+  local o1 o2; o1=$(stat -c %U:%G:%a "$LAB_DIR/h1.vfifo"); o2=$(stat -c %U:%G:%a "$LAB_DIR/h2.vfifo")
+  [ "$o1" = "$o2" ] && [ "$o1" = nobody:nogroup:600 ] || lab_fail "vrrp_notify_fifo's owner: tandem $o1, keepalived $o2 (want nobody:nogroup:600)"
+  lab_log "vrrp_notify_fifo created by both as $o1"
   kill -TERM "$PID_h1" "$PID_h2"
   wait "$PID_h1" 2>/dev/null || true; wait "$PID_h2" 2>/dev/null || true
   wait "${readers[@]}" 2>/dev/null || true   # cat ends when the last writer has closed the FIFO

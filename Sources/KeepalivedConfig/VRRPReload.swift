@@ -119,11 +119,14 @@ public enum VRRPReload {
         return old.compactMap { $0.vmac?.name }.filter { !kept.contains($0) && seen.insert($0).inserted }
     }
 
-    /// Whether `notify_fifo`/`vrrp_notify_fifo` (paths, scripts, users) changed: the daemon then
-    /// closes the old FIFOs (their scripts SIGTERMed) and opens the new ones.
+    /// Whether `notify_fifo`/`vrrp_notify_fifo` (paths, owners, scripts, their users) changed:
+    /// the daemon then closes the old FIFOs (their scripts SIGTERMed) and opens the new ones.
     public static func notifyFIFOsChanged(old: GlobalDefinitions, new: GlobalDefinitions) -> Bool {
         let fifo = { (g: GlobalDefinitions) in
-            g.notifyFIFOs.map { "\($0.path) \($0.script?.command ?? "") \($0.script?.user.map { "\($0.user) \($0.group ?? "")" } ?? "")" }
+            g.notifyFIFOs.map {
+                "\($0.path) \($0.owner.map { "\($0.user) \($0.group ?? "")" } ?? "") \($0.script?.command ?? "") "
+                    + "\($0.script?.user.map { "\($0.user) \($0.group ?? "")" } ?? "")"
+            }
         }
         return fifo(old) != fifo(new)
     }
