@@ -1022,8 +1022,8 @@ except Exception:
     pass
 ')" = "$1" ]
 }
-advert6_origin() {  # advert6_origin PRIORITY: "SOURCE-MAC SOURCE-IP" of the first VRID 66 IPv6 advert at PRIORITY the client sees (2 s)
-  inns h9 timeout 2 python3 -c '
+advert6_origin() {  # advert6_origin PRIORITY: "SOURCE-MAC SOURCE-IP" of the first VRID 66 IPv6 advert at PRIORITY the client sees (4 s with python's start: 2 s missed one at load 150)
+  inns h9 timeout 4 python3 -c '
 import socket, struct, sys
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3)); s.bind(("eth0", 0))
 while True:
