@@ -999,20 +999,6 @@ vmac6_link_ok() {  # vmac6_link_ok HOST: vrrp.66 is a private macvlan on eth0 wi
   [ -n "$(linklocal "$1" eth0)" ] && [ "$(linklocal "$1" vrrp.66)" = "$(linklocal "$1" eth0)" ]
 }
 client_mac_for_vip6() { ip -n "$(ns h9)" -6 neigh show fd77::100 | awk '{for (i = 1; i < NF; i++) if ($i == "lladdr") print $(i + 1)}'; }
-start_services6() {  # the TCP service on [::]:7000 (IPv6 only) answering with the host's name
-  local h
-  for h in "$@"; do
-    ip netns exec "$(ns "$h")" python3 -c '
-import socket, sys
-s = socket.socket(socket.AF_INET6); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1); s.bind(("::", 7000)); s.listen(64)
-while True:
-    c, _ = s.accept(); c.sendall(sys.argv[1].encode()); c.close()
-' "$h" >/dev/null 2>&1 &
-    LAB_PIDS+=("$!")
-  done
-  sleep 0.3
-}
 answers6() {  # answers6 HOST: HOST answers the client at [fd77::100]:7000 (0.2 s)
   [ "$(inns h9 python3 -c '
 import socket
@@ -1043,7 +1029,7 @@ scenario_interop_vmac_ipv6_ka() {  # use_vmac over IPv6: tandem and keepalived e
   wait_for 5 "h2 link-local address" has_linklocal h2
   v6_conf "$LAB_DIR/h1.conf" 150 use_vmac
   v6_conf "$LAB_DIR/h2.conf" 100 use_vmac
-  start_services6 h1 h2
+  SERVICE_FAMILY=6 start_services h1 h2
   start_tandem h1 "$LAB_DIR/h1.conf"; start_keepalived h2 "$LAB_DIR/h2.conf"
   wait_for 5 "tandem h1 holds the IPv6 VIP on vrrp.66" vmac6_only h1
   vmac6_link_ok h1 || lab_fail "h1's vrrp.66 is not the VMAC with eth0's link-local: $(ip -n "$(ns h1)" -d addr show vrrp.66)"
