@@ -206,7 +206,7 @@ let package = Package(
             name: "tandem",
             dependencies: [
                 "Sentinel", "Proxy", "VRRP", "KeepalivedConfig", "NodeConfig", "Node", "NodeCore", "Status", "RESP", "RedisConnection",
-                "Daemon", "SentinelConfig", "TandemMetrics", "LVS", "VRRPCore", "AlertCore", "Alerts", "SentinelCore",
+                "Daemon", "SentinelConfig", "TandemMetrics", "LVS", "VRRPCore", "AlertCore", "Alerts", "SentinelCore", "HostPort",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -320,7 +320,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KeepalivedConfigTests",
-            dependencies: ["KeepalivedConfig", "VRRPCore"],
+            dependencies: ["KeepalivedConfig", "VRRPCore", "HostPort"],
             exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),

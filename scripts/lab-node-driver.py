@@ -71,7 +71,8 @@ def main():
     import datetime
     initial = {}
     for name, netns in hosts:
-        out = subprocess.run(["ip", "-n", netns, "-4", "addr", "show", "dev", "eth0"], capture_output=True, text=True).stdout
+        # Any interface: eth0, or the macvlan of `vip.vrrp.vmac`.
+        out = subprocess.run(["ip", "-n", netns, "-4", "addr", "show"], capture_output=True, text=True).stdout
         initial[name] = ("inet %s/" % a.vip) in out
     started_watching = time.time()
     events = []  # (time, host, holds) as each namespace's kernel reported them

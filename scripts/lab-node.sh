@@ -24,6 +24,9 @@
 #   alerts_partition   partition_direct with each agent's alert webhook at a sink in the client's
 #                      namespace: no critical vip-state at start; n1 sends fenced, a vip-state leaving
 #                      MASTER and, after the heal, unfenced; the node taking the VIP sends vip-state MASTER
+#   vmac_kill_redis_direct  kill_redis_direct with `vip.vrrp.vmac: true`: the VIP on the master
+#                      node's macvlan vrrp.79 (00:00:5e:00:01:4f), never on an eth0, moving to the
+#                      new master node's vrrp.79; the client's neighbour entry stays the virtual MAC
 # Each checks: the VIP never on two hosts at once, writes resume (RESUME_LIMIT s), and no
 # acknowledged write lost except as above (kill -9: writes acknowledged before the kill that had
 # not reached a replica; async replication). Needs root, iproute2, python3, redis-server. Uses
@@ -46,6 +49,11 @@ done
 [ -x "$TANDEM" ] || { echo "lab-node: $TANDEM not built" >&2; exit 2; }
 
 started() { LAB_PIDS+=("$!"); }
+# Where the VIP sits: eth0, or with VMAC=1 (`vip.vrrp.vmac: true`) the macvlan vrrp.79. (Replaces
+# the library's holds_vip; ip's output read whole: `ip | grep -q` under pipefail fails when grep
+# quits before ip's last write.)
+VIP_DEV=eth0
+holds_vip() { local out; out=$(ip -n "$(ns "$1")" -4 addr show dev "$VIP_DEV" 2>/dev/null) && [[ $out == *"inet $LAB_VIP/"* ]]; }
 cli() { inns h9 redis-cli -h "$1" -p "$2" "${@:3}" 2>/dev/null; }
 
 # WITNESS=1: h3 is a witness (a monitor only: no Redis, proxy or VIP), the seeds' two-machine
@@ -53,6 +61,7 @@ cli() { inns h9 redis-cli -h "$1" -p "$2" "${@:3}" 2>/dev/null; }
 nodes_up() {  # nodes_up direct|proxy [supervised]
   local mode=$1 supervised=${2:-} i data=3 role
   [ -n "${WITNESS:-}" ] && data=2
+  [ -n "${VMAC:-}" ] && VIP_DEV=vrrp.79
   lab_setup 3
   for i in 1 2 3; do
     # cut0: where write_partition sends the other side's traffic (its peer stays down).
@@ -95,7 +104,7 @@ nodes_up() {  # nodes_up direct|proxy [supervised]
         echo "  address: $LAB_VIP/24"
         echo "  interface: eth0"
         echo "  mode: $mode"
-        echo "  vrrp: { version: 3, router-id: 79, advert-interval: 100ms }"
+        echo "  vrrp: { version: 3, router-id: 79, advert-interval: 100ms${VMAC:+, vmac: true} }"
       fi
     } > "$LAB_DIR/n$i.yaml"
     ip netns exec "$(ns h$i)" "$TANDEM" run "$LAB_DIR/n$i.yaml" --log-level info >> "$LAB_DIR/node$i.log" 2>&1 &
@@ -287,6 +296,39 @@ scenario_durable_witness_kill_redis() {
   check_restarted_as_replica "$(cat "$LAB_DIR/redis1.pid")"
 }
 
+# vip.vrrp.vmac: true (keepalived's use_vmac): each data node's agent makes the macvlan vrrp.79
+# with 00:00:5e:00:01:4f on eth0; the VIP sits on the master node's vrrp.79 and on no eth0, and a
+# failover moves it to the new master node's vrrp.79. The client's neighbour entry for the VIP is
+# the virtual MAC before and after, so the handover changes no ARP cache.
+NODE_VMAC=00:00:5e:00:01:4f
+vmac_link_ok() {  # vmac_link_ok HOST: vrrp.79 is a private macvlan on eth0 with the virtual MAC, up
+  local out; out=$(ip -n "$(ns "$1")" -d link show vrrp.79 2>/dev/null) || return 1
+  [[ $out == *"vrrp.79@eth0"* && $out == *"link/ether $NODE_VMAC"* && $out == *"macvlan mode private"* && $out == *",UP"* ]]
+}
+on_any_eth0() { local h out; for h in h1 h2 h3; do out=$(ip -n "$(ns $h)" -4 addr show dev eth0 2>/dev/null); [[ $out == *"inet $LAB_VIP/"* ]] && return 0; done; return 1; }
+client_vip_mac() { ip -n "$(ns h9)" neigh show "$LAB_VIP" | awk '{for (i = 1; i < NF; i++) if ($i == "lladdr") print $(i + 1)}'; }
+check_vmac_holder() {  # check_vmac_holder HOST: the VIP on HOST's vrrp.79 only, the client's entry the virtual MAC
+  only_holder "$1" h1 h2 h3 || { lab_log "the VIP is on vrrp.79 of '$(holders h1 h2 h3)', not $1"; return 1; }
+  ! on_any_eth0 || { lab_log "the VIP is on an eth0"; return 1; }
+  vmac_link_ok "$1" || { lab_log "$1's vrrp.79: $(ip -n "$(ns "$1")" -d link show vrrp.79 2>&1)"; return 1; }
+  cli $LAB_VIP 6379 PING > /dev/null || { lab_log "the client cannot reach Redis at the VIP"; return 1; }
+  [ "$(client_vip_mac)" = "$NODE_VMAC" ] || { lab_log "the client's neighbour entry for the VIP is '$(client_vip_mac)', not $NODE_VMAC"; return 1; }
+}
+scenario_vmac_kill_redis_direct() {
+  VMAC=1; nodes_up direct
+  local i
+  for i in 1 2 3; do vmac_link_ok h$i || { lab_log "h$i has no vrrp.79: $(ip -n "$(ns h$i)" -d link show vrrp.79 2>&1)"; return 1; }; done
+  check_vmac_holder h1 || return 1
+  lab_log "the VIP on h1's vrrp.79, the client's entry $(client_vip_mac)"
+  write_kill_redis
+  drive vmac_kill_redis_direct direct --max-lost-window 0.05 --max-overlap 0.02 || return 1
+  local holder; holder=$(holders h1 h2 h3)
+  [ "$holder" = h2 ] || [ "$holder" = h3 ] || { lab_log "the VIP is on '$holder' after the failover"; return 1; }
+  check_vmac_holder "$holder" || return 1
+  lab_log "the VIP on $holder's vrrp.79, the client's entry $(client_vip_mac)"
+  check_status_vip
+}
+
 # Alerts from real node agents: each agent's webhook is a sink in the client's namespace
 # (10.79.0.9:8099, path /nN; lab-vrrp-lib.sh's start_alert_sink). The master's node h1 is
 # cut off as in partition_direct: its agent must send `fenced` (and `unfenced` after the heal) and
@@ -324,7 +366,7 @@ PY
 }
 
 scenarios=("$@")
-[ ${#scenarios[@]} = 0 ] && scenarios=(kill_redis_direct kill_redis_proxy partition_direct partition_proxy kill_agent_direct supervised_kill_redis reboot_master link_down_direct link_down_proxy witness_kill_redis witness_partition witness_partition_proxy kill_agent_proxy supervised_kill_redis_proxy durable_kill_redis durable_partition durable_link_down durable_witness_kill_redis alerts_partition)
+[ ${#scenarios[@]} = 0 ] && scenarios=(kill_redis_direct kill_redis_proxy partition_direct partition_proxy kill_agent_direct supervised_kill_redis reboot_master link_down_direct link_down_proxy witness_kill_redis witness_partition witness_partition_proxy kill_agent_proxy supervised_kill_redis_proxy durable_kill_redis durable_partition durable_link_down durable_witness_kill_redis alerts_partition vmac_kill_redis_direct)
 [ "${scenarios[*]}" = quick ] && scenarios=(kill_redis_direct partition_direct)
 failed=0
 for s in "${scenarios[@]}"; do

@@ -149,17 +149,20 @@ only_holder() {  # only_holder HOST HOSTS...: HOST holds the VIP and no other do
   [ "$(holders "$@")" = "$want" ]
 }
 
-# A TCP service on every host: answers each connection with the host's name.
+# A TCP service on every host: answers each connection with the host's name. On port 7000 of
+# 0.0.0.0, or with SERVICE_FAMILY=6 of :: (IPv6 only).
 start_services() {
   local h
   for h in "$@"; do
     ip netns exec "$(ns "$h")" python3 -c '
 import socket, sys
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", 7000)); s.listen(64)
+v6 = sys.argv[2] == "6"
+s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+if v6: s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+s.bind(("::" if v6 else "0.0.0.0", 7000)); s.listen(64)
 while True:
     c, _ = s.accept(); c.sendall(sys.argv[1].encode()); c.close()
-' "$h" >/dev/null 2>&1 &
+' "$h" "${SERVICE_FAMILY:-4}" >/dev/null 2>&1 &
     LAB_PIDS+=("$!")
   done
   sleep 0.3

@@ -455,7 +455,7 @@ scenario_interop_notify_ka() {
 global_defs {
   router_id $h
   notify_fifo $LAB_DIR/$h.fifo
-  vrrp_notify_fifo $LAB_DIR/$h.vfifo
+  vrrp_notify_fifo $LAB_DIR/$h.vfifo nobody nogroup
   vrrp_notify_fifo_script "$LAB_DIR/fiforeader.sh $LAB_DIR/$h.vfifo.out"
 }
 vrrp_sync_group G {
@@ -489,6 +489,10 @@ EOF
   start_tandem h1 "$LAB_DIR/h1.conf"
   start_keepalived h2 "$LAB_DIR/h2.conf"
   wait_for 8 "both masters (FIFO lines)" sh -c "grep -q 'GROUP \"G\" MASTER' '$LAB_DIR/h1.fifo.out' && grep -q 'GROUP \"G\" MASTER' '$LAB_DIR/h2.fifo.out'"
+  # The FIFO each created for `vrrp_notify_fifo PATH nobody nogroup`: the same owner and mode.
+  local o1 o2; o1=$(stat -c %U:%G:%a "$LAB_DIR/h1.vfifo"); o2=$(stat -c %U:%G:%a "$LAB_DIR/h2.vfifo")
+  [ "$o1" = "$o2" ] && [ "$o1" = nobody:nogroup:600 ] || lab_fail "vrrp_notify_fifo's owner: tandem $o1, keepalived $o2 (want nobody:nogroup:600)"
+  lab_log "vrrp_notify_fifo created by both as $o1"
   kill -TERM "$PID_h1" "$PID_h2"
   wait "$PID_h1" 2>/dev/null || true; wait "$PID_h2" 2>/dev/null || true
   wait "${readers[@]}" 2>/dev/null || true   # cat ends when the last writer has closed the FIFO
@@ -913,23 +917,27 @@ scenario_smtp() {  # smtp_alert: one email per transition through smtp_server (a
   wait_for 3 "STOP email" grep -q "Entering STOP state" "$LAB_DIR/mail.log"
 }
 
-v6_conf() {  # v6_conf FILE PRIORITY
-  cat > "$1" <<EOF
+v6_conf() {  # v6_conf FILE PRIORITY [extra instance lines...]
+  local file=$1 prio=$2 line; shift 2
+  {
+    cat <<EOF
 vrrp_instance VI_V6 {
   state BACKUP
   interface eth0
   virtual_router_id 66
-  priority $2
+  priority $prio
   advert_int 0.1
   vrrp_version 3
   virtual_ipaddress {
     fd77::100/64
   }
-}
 EOF
+    for line in "$@"; do echo "  $line"; done
+    echo "}"
+  } > "$file"
 }
 
-holds_vip6() { ip -n "$(ns "$1")" -6 addr show dev eth0 2>/dev/null | grep -q "inet6 fd77::100/64"; }
+holds_vip6() { local out; out=$(ip -n "$(ns "$1")" -6 addr show dev eth0 2>/dev/null) && [[ $out == *"inet6 fd77::100/64"* ]]; }
 only_holder6() { local want=$1 h out=""; shift; for h in "$@"; do holds_vip6 "$h" && out="$out $h"; done; [ "${out# }" = "$want" ]; }
 has_linklocal() { ip -n "$(ns "$1")" -6 addr show dev eth0 scope link | grep -q "inet6 fe80" && ! ip -n "$(ns "$1")" -6 addr show dev eth0 | grep -q tentative; }
 
@@ -965,6 +973,101 @@ scenario_interop_ipv6() {  # keepalived master over IPv6, tandem backup, and bac
   wait_for 3 "tandem h2 takes the IPv6 VIP" only_holder6 h2 h1 h2
   start_keepalived h1 "$LAB_DIR/h1.conf"
   wait_for 8 "keepalived h1 preempts tandem" only_holder6 h1 h1 h2
+}
+
+# use_vmac over IPv6: tandem (h1, priority 150) and keepalived (h2), VRRPv3 VRID 66, each on its
+# macvlan vrrp.66 with 00:00:5e:00:02:42 and a copy of eth0's link-local address (the adverts'
+# source). The client (fd77::9) reaches the master at fd77::100 through the virtual MAC.
+VMAC6=00:00:5e:00:02:42
+# (Output captured, not piped into grep -q: with pipefail, ip killed by SIGPIPE for the
+# addresses it lists after the match would read as "not there".)
+vmac6_holds() { local out; out=$(ip -n "$(ns "$1")" -6 addr show dev vrrp.66 2>/dev/null) && [[ $out == *"inet6 fd77::100/64"* ]]; }
+vmac6_holders() { local h out=""; for h in h1 h2; do vmac6_holds "$h" && out="$out $h"; done; echo "${out# }"; }
+vmac6_only() { [ "$(vmac6_holders)" = "$1" ] && ! holds_vip6 h1 && ! holds_vip6 h2; }
+vmac6_stays() {  # vmac6_stays HOST SECONDS: HOST alone holds the VIP, on its vrrp.66, sampled every 20 ms
+  local end; end=$(awk -v n="$(now)" -v t="$2" 'BEGIN { printf "%.3f", n + t }')
+  while awk -v n="$(now)" -v d="$end" 'BEGIN { exit !(n < d) }'; do
+    vmac6_only "$1" || lab_fail "split or lost VIP while $1 advertises: $(vmac6_where)"
+    sleep 0.02
+  done
+}
+vmac6_where() { echo "on vrrp.66: '$(vmac6_holders)'; h1: $(ip -n "$(ns h1)" -6 -o addr 2>&1 | awk '{print $2, $4}' | tr '\n' ' ')h2: $(ip -n "$(ns h2)" -6 -o addr 2>&1 | awk '{print $2, $4}' | tr '\n' ' ')"; }
+linklocal() { ip -n "$(ns "$1")" -6 addr show dev "$2" scope link 2>/dev/null | awk '$1 == "inet6" {sub("/.*", "", $2); print $2; exit}'; }
+vmac6_link_ok() {  # vmac6_link_ok HOST: vrrp.66 is a private macvlan on eth0 with the IPv6 virtual MAC, up, with eth0's link-local address
+  local out; out=$(ip -n "$(ns "$1")" -d link show vrrp.66 2>/dev/null) || return 1
+  [[ $out == *"vrrp.66@eth0"* && $out == *"link/ether $VMAC6"* && $out == *"macvlan mode private"* && $out == *",UP"* ]] || return 1
+  [ -n "$(linklocal "$1" eth0)" ] && [ "$(linklocal "$1" vrrp.66)" = "$(linklocal "$1" eth0)" ]
+}
+client_mac_for_vip6() { ip -n "$(ns h9)" -6 neigh show fd77::100 | awk '{for (i = 1; i < NF; i++) if ($i == "lladdr") print $(i + 1)}'; }
+answers6() {  # answers6 HOST: HOST answers the client at [fd77::100]:7000 (0.2 s)
+  [ "$(inns h9 python3 -c '
+import socket
+try:
+    c = socket.create_connection(("fd77::100", 7000), timeout=0.2); print(c.recv(64).decode())
+except Exception:
+    pass
+')" = "$1" ]
+}
+advert6_origin() {  # advert6_origin PRIORITY: "SOURCE-MAC SOURCE-IP" of the first VRID 66 IPv6 advert at PRIORITY the client sees (4 s with python's start: 2 s missed one at load 150)
+  inns h9 timeout 4 python3 -c '
+import socket, struct, sys
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3)); s.bind(("eth0", 0))
+while True:
+    p = s.recv(2048)
+    if struct.unpack("!H", p[12:14])[0] == 0x86dd and p[20] == 112:
+        v = p[54:]
+        if v[1] == 66 and v[2] == int(sys.argv[1]):
+            print(":".join("%02x" % b for b in p[6:12]), socket.inet_ntop(socket.AF_INET6, p[22:38])); break
+' "$1" || true
+}
+
+scenario_interop_vmac_ipv6_ka() {  # use_vmac over IPv6: tandem and keepalived each on vrrp.66 (00:00:5e:00:02:42, eth0's link-local copied); the VIP moves both ways behind one MAC
+  [ -x "$KEEPALIVED" ] || lab_fail "keepalived not installed"
+  lab_setup 2
+  ip -n "$(ns h9)" addr add fd77::9/64 dev eth0 nodad
+  wait_for 5 "h1 link-local address" has_linklocal h1
+  wait_for 5 "h2 link-local address" has_linklocal h2
+  v6_conf "$LAB_DIR/h1.conf" 150 use_vmac
+  v6_conf "$LAB_DIR/h2.conf" 100 use_vmac
+  SERVICE_FAMILY=6 start_services h1 h2
+  start_tandem h1 "$LAB_DIR/h1.conf"; start_keepalived h2 "$LAB_DIR/h2.conf"
+  wait_for 5 "tandem h1 holds the IPv6 VIP on vrrp.66" vmac6_only h1
+  vmac6_link_ok h1 || lab_fail "h1's vrrp.66 is not the VMAC with eth0's link-local: $(ip -n "$(ns h1)" -d addr show vrrp.66)"
+  wait_for 3 "keepalived's vrrp.66 on h2" vmac6_link_ok h2
+  local o; o=$(advert6_origin 150)
+  [ "$o" = "$VMAC6 $(linklocal h1 eth0)" ] || lab_fail "tandem's adverts come from '$o', not the VMAC and eth0's link-local $(linklocal h1 eth0)"
+  lab_log "tandem's adverts from $o"
+  wait_for 3 "the client reaches h1 at the VIP" answers6 h1
+  [ "$(client_mac_for_vip6)" = "$VMAC6" ] || lab_fail "the client's neighbour entry for the VIP is '$(client_mac_for_vip6)', not $VMAC6"
+  vmac6_stays h1 0.5
+  # tandem stops (SIGTERM): keepalived takes over; tandem's vrrp.66 is gone
+  kill -TERM "$PID_h1"
+  wait_for 3 "keepalived h2 takes the VIP on its vrrp.66" vmac6_only h2
+  wait_for 3 "tandem h1 deletes vrrp.66" sh -c "! ip -n $(ns h1) link show vrrp.66 >/dev/null 2>&1"
+  wait_for 3 "the client reaches h2 at the VIP" answers6 h2
+  o=$(advert6_origin 100)
+  [ "$o" = "$VMAC6 $(linklocal h2 eth0)" ] || lab_fail "keepalived's adverts come from '$o', not the VMAC and $(linklocal h2 eth0)"
+  lab_log "keepalived's adverts from $o"
+  [ "$(client_mac_for_vip6)" = "$VMAC6" ] || lab_fail "after the takeover the client's entry is '$(client_mac_for_vip6)', not $VMAC6"
+  # tandem back: it recreates vrrp.66 and preempts keepalived
+  start_tandem h1 "$LAB_DIR/h1.conf"
+  wait_for 5 "tandem h1 preempts keepalived" vmac6_only h1
+  vmac6_link_ok h1 || lab_fail "h1's vrrp.66 after restart: $(ip -n "$(ns h1)" -d addr show vrrp.66)"
+  wait_for 3 "the client reaches h1 again" answers6 h1
+  # tandem SIGKILLed: its address guard hands over; the VMAC stays, the next run adopts it
+  kill -KILL "$PID_h1"
+  wait_for 3 "keepalived h2 takes over from the killed tandem" vmac6_only h2
+  vmac6_link_ok h1 || lab_fail "the killed tandem's vrrp.66 should be left as keepalived leaves its own"
+  wait_for 3 "the client reaches h2 after the kill" answers6 h2
+  start_tandem h1 "$LAB_DIR/h1.conf"
+  wait_for 5 "the restarted tandem preempts again" vmac6_only h1
+  grep -q "using the VMAC interface vrrp.66 a previous run left" "$LAB_DIR/h1.log" || lab_fail "the stale vrrp.66 was not adopted"
+  vmac6_link_ok h1 || lab_fail "the adopted vrrp.66: $(ip -n "$(ns h1)" -d addr show vrrp.66)"
+  wait_for 3 "the client reaches h1 after the restart" answers6 h1
+  [ "$(client_mac_for_vip6)" = "$VMAC6" ] || lab_fail "the client's entry is '$(client_mac_for_vip6)', not $VMAC6"
+  grep -qi "rejected" "$LAB_DIR/h1.log" && lab_fail "tandem rejected keepalived's adverts: $(grep -i rejected "$LAB_DIR/h1.log" | head -2)"
+  grep -qi "invalid\|bogus" "$LAB_DIR/h2.log" && lab_fail "keepalived rejected tandem's adverts: $(grep -i 'invalid\|bogus' "$LAB_DIR/h2.log" | head -2)"
+  true
 }
 
 scenario_badpackets() {  # a peer flooding invalid adverts (wrong password) neither silences the master nor resets timers
@@ -1175,7 +1278,7 @@ ALL="sigkill sigterm sigstop sigstop_clients linkdown nopreempt preemptdelay tra
   interop_v2_ka_master interop_v2_ka_backup interop_v2_unicast_ka_backup interop_v3_ka_master interop_v3_ka_backup
   interop_v3_unicast_ka_master interop_v3_unicast_ka_backup smtp ipv6 interop_ipv6 badpackets syncgroup stalevip scriptuser garp na metrics
   owners interop_owners_ka_first interop_owners_ka_second trackfile interop_trackfile_ka trackprocess
-  interop_notify_ka reload interop_reload_ka reload_trackscript interop_reload_trackscript_ka reload_fifo interop_reload_fifo_ka reload_smtp interop_reload_smtp_ka interop_vmac_ka interop_vmac_unicast_ka reload_vmac"
+  interop_notify_ka reload interop_reload_ka reload_trackscript interop_reload_trackscript_ka reload_fifo interop_reload_fifo_ka reload_smtp interop_reload_smtp_ka interop_vmac_ka interop_vmac_unicast_ka interop_vmac_ipv6_ka reload_vmac"
 QUICK="sigterm v3 sigstop_clients trackscript smtp badpackets stalevip scriptuser garp interop_v3_ka_master interop_v3_unicast_ka_backup interop_v2_ka_backup metrics interop_notify_ka reload interop_vmac_ka"
 
 scenarios=${*:-$ALL}

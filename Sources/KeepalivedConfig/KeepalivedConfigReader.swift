@@ -119,9 +119,10 @@ struct KeepalivedConfigReader {
                 if let other = config.global.notifyFIFOs.first(where: { $0.path == path }) {
                     throw ConfigError(s.location, "\(s.keyword) \(path) is already the FIFO of \(other.location)")
                 }
-                if s.arguments.count > 1 { warn(s, "\(s.keyword): the FIFO's user and group are not supported (it is created 0600, owned by root); ignored") }
+                if s.arguments.count > 3 { warn(s, "\(s.keyword): only PATH [USER [GROUP]]: '\(s.arguments[3...].joined(separator: " "))' ignored") }
+                let owner = s.arguments.count > 1 ? (user: s.arguments[1], group: s.arguments.count > 2 ? s.arguments[2] : nil) : nil
                 fifoOrder.append(s.keyword)
-                config.global.notifyFIFOs.append(NotifyFIFOConfig(path: path, location: s.location))
+                config.global.notifyFIFOs.append(NotifyFIFOConfig(path: path, location: s.location, owner: owner))
             case "notify_fifo_script", "vrrp_notify_fifo_script":
                 fifoScripts[s.keyword == "notify_fifo_script" ? "notify_fifo" : "vrrp_notify_fifo"] = try notify(s)
             case "smtp_alert": config.global.smtpAlert = try flag(s)

@@ -63,6 +63,9 @@ public struct NotifyFIFOConfig: Sendable {
     public var path: String
     public var script: NotifyCommand?
     public var location: SourceLocation
+    /// `PATH USER [GROUP]`: who owns the FIFO when tandem creates it (nil: the default script
+    /// user, else root), as keepalived 2.2.7 does; a FIFO that was there keeps its owner.
+    public var owner: (user: String, group: String?)? = nil
 }
 
 /// A `vrrp_script` block.

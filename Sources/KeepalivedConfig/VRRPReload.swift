@@ -1,3 +1,4 @@
+import HostPort
 import VRRPCore
 
 /// What a reload (SIGHUP) does to the VRRP instances, as keepalived 2.2.7's reload does it
@@ -118,20 +119,44 @@ public enum VRRPReload {
         return old.compactMap { $0.vmac?.name }.filter { !kept.contains($0) && seen.insert($0).inserted }
     }
 
-    /// Whether `notify_fifo`/`vrrp_notify_fifo` (paths, scripts, users) changed: the daemon then
-    /// closes the old FIFOs (their scripts SIGTERMed) and opens the new ones.
+    /// Whether `notify_fifo`/`vrrp_notify_fifo` (paths, owners, scripts, their users) changed:
+    /// the daemon then closes the old FIFOs (their scripts SIGTERMed) and opens the new ones.
     public static func notifyFIFOsChanged(old: GlobalDefinitions, new: GlobalDefinitions) -> Bool {
         let fifo = { (g: GlobalDefinitions) in
-            g.notifyFIFOs.map { "\($0.path) \($0.script?.command ?? "") \($0.script?.user.map { "\($0.user) \($0.group ?? "")" } ?? "")" }
+            g.notifyFIFOs.map {
+                "\($0.path) \($0.owner.map { "\($0.user) \($0.group ?? "")" } ?? "") \($0.script?.command ?? "") "
+                    + "\($0.script?.user.map { "\($0.user) \($0.group ?? "")" } ?? "")"
+            }
         }
         return fifo(old) != fifo(new)
     }
 
-    /// `global_defs` settings a running `tandem vrrp` does not take from a reload: the names of
-    /// those that changed. Only `tandem_http` (the HTTP server is set up once); the others
-    /// (router_id, script_user, enable_script_security, the mail settings, the garp and
-    /// vrrp_version defaults, smtp_alert, skip_check_adv_addr, the notify FIFOs) apply.
-    public static func globalsNeedingRestart(old: GlobalDefinitions, new: GlobalDefinitions) -> [String] {
-        old.tandemHTTP != new.tandemHTTP ? ["tandem_http"] : []
+    /// What a reload does with the HTTP listener (GET /metrics, the status page).
+    public enum HTTPListenerChange: Equatable, Sendable {
+        /// It stays as it is (or absent).
+        case keep
+        /// None runs: listen on this address.
+        case start(HostPort)
+        /// Listen on the new address instead of the old one.
+        case move(from: HostPort, to: HostPort)
+        /// `tandem_http` is gone: stop listening.
+        case stop(HostPort)
+    }
+
+    /// The HTTP listener after a reload: `serving` is where it listens now (nil: nowhere, also
+    /// when an earlier start or move failed), `configured` the new file's `tandem_http`. `--http`
+    /// on the command line wins over the file at every reload as at the start: nothing changes.
+    /// Addresses compare as parsed (host and port), so an unchanged `tandem_http` keeps its
+    /// listener and its open connections.
+    public static func httpListener(serving: HostPort?, configured: String?, commandLine: String?) -> HTTPListenerChange {
+        guard commandLine == nil else { return .keep }
+        // The reader accepted only parseable values; one that is not parses as absent.
+        let wanted = configured.flatMap { HostPort($0) }
+        switch (serving, wanted) {
+        case (nil, nil): return .keep
+        case (nil, let to?): return .start(to)
+        case (let from?, nil): return .stop(from)
+        case (let from?, let to?): return from == to ? .keep : .move(from: from, to: to)
+        }
     }
 }

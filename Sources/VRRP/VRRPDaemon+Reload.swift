@@ -19,8 +19,8 @@ extension VRRPDaemon {
     /// `VRRPReload`). Call it on the daemon's thread, from `onReload`. When an instance's
     /// interface or source address is missing nothing changes: it is logged and returns false.
     /// global_defs apply too (script_user and script security for scripts started from now on,
-    /// the mail settings, changed notify FIFOs closed and the new ones opened), but for
-    /// `tandem_http` (a warning).
+    /// the mail settings, changed notify FIFOs closed and the new ones opened); `tandem_http` is
+    /// the command's (`VRRPReload.httpListener`), once this returned true.
     @discardableResult
     public func applyReload(_ new: KeepalivedConfiguration) -> Bool {
         let steps = VRRPReload.plan(old: configuration.instances, new: new.instances)
@@ -61,10 +61,6 @@ extension VRRPDaemon {
             deleteVMACs(new.instances.compactMap { $0.vmac?.name }.filter { !running.contains($0) })
             return false
         }
-        for what in VRRPReload.globalsNeedingRestart(old: configuration.global, new: new.global) {
-            log("reload: global_defs \(what) changed: not applied until tandem vrrp restarts")
-        }
-
         // global_defs first: keepalived has read them when it notifies a removed instance (its
         // mail goes to the new recipients, its FIFO line to the new FIFOs).
         let fifosChanged = VRRPReload.notifyFIFOsChanged(old: configuration.global, new: new.global)

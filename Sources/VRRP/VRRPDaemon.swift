@@ -67,6 +67,8 @@ public final class VRRPDaemon: @unchecked Sendable {
     var fifos: [(path: String, fd: Int32)] = []
     /// The FIFO scripts started, stopped with us.
     var fifoScripts: [pid_t] = []
+    /// The notify FIFOs this run created (their owner follows the configuration; others' not).
+    var createdFIFOs: Set<String> = []
     var fileWatch: [String: FileWatch] = [:]
     var processWatch: [String: ProcessWatch] = [:]
     var nextProcessScan: Duration = .zero

@@ -2,6 +2,7 @@ import AlertCore
 import Alerts
 import ArgumentParser
 import Daemon
+import HostPort
 import KeepalivedConfig
 import LVS
 import Logging
@@ -97,14 +98,17 @@ struct VRRPCommand: ParsableCommand {
             throw ExitCode(1)
         }
         let live = LiveVirtualServers(threads: lvsThreads)
+        let liveHTTP = LiveHTTP()
         let daemon: VRRPDaemon
         // The daemon, for its reload (set once it is made; SIGHUP is only heard once it runs).
         let running = Mutex<VRRPDaemon?>(nil)
         do {
             let path = self.path
+            let commandLineHTTP = http
             daemon = try VRRPDaemon(configuration: config, addressGuard: addressGuardLaunch,
                                     onReload: {
-                                        reloadConfiguration(path: path, running: config, daemon: running.withLock { $0 }, live: live, emit: emit)
+                                        reloadConfiguration(path: path, running: config, daemon: running.withLock { $0 }, live: live,
+                                                            http: liveHTTP, commandLineHTTP: commandLineHTTP, emit: emit)
                                     },
                                     onStateChange: { [vipAlerts] instance, state, priority, addresses, causes in
                 vipAlerts?.stateChanged(instance: instance, state: state.rawValue, priority: Int(priority), addresses: addresses,
@@ -134,17 +138,12 @@ struct VRRPCommand: ParsableCommand {
                 throw ExitCode(1)
             }
         }
-        var server: MetricsHTTPServer?
-        // `--http` wins over global_defs' `tandem_http` (checked when the file was read).
+        // `--http` wins over global_defs' `tandem_http` (checked when the file was read); a
+        // reload re-reads tandem_http unless --http was given.
         if let http = http ?? config.global.tandemHTTP {
             do {
                 let endpoint = try HTTPEndpoint(parsing: http)
-                let metrics = MetricsRegistry()
-                let page = StatusPageSource(daemon: "vrrp")
-                server = try MetricsHTTPServer.startBlocking(endpoint, metrics: metrics, status: page)
-                metrics.addProcessMetrics()
-                metrics.addVRRP(daemon)
-                page.addVRRP(daemon)
+                try liveHTTP.start(endpoint, daemon: daemon)
                 emit("tandem vrrp: metrics on http://\(endpoint)/metrics, status page on http://\(endpoint)/")
             } catch {
                 emit("tandem vrrp: \(error)")
@@ -154,7 +153,7 @@ struct VRRPCommand: ParsableCommand {
         notifier?.ready()
         let status = daemon.run()
         live.servers.withLock { $0 }?.stop()
-        server?.closeBlocking()
+        liveHTTP.stop()
         if status != 0 { throw ExitCode(status) }
     }
 }
@@ -176,12 +175,103 @@ private final class LiveVirtualServers: Sendable {
     }
 }
 
+/// The HTTP listener (GET /metrics, the status page) and the address it listens on; a reload
+/// starts, moves or stops it as `VRRPReload.httpListener` decides. Its registry and page are
+/// made once, at the first start, and kept across moves.
+private final class LiveHTTP: Sendable {
+    private struct Running {
+        var server: MetricsHTTPServer?
+        var endpoint: HTTPEndpoint?
+        var sources: (metrics: MetricsRegistry, page: StatusPageSource)?
+    }
+    private let running = Mutex(Running())
+
+    /// Where it listens now (nil: nowhere).
+    var serving: HostPort? { running.withLock { $0.endpoint.flatMap { HostPort($0.description, ports: 0...65535) } } }
+
+    /// Binds `endpoint` and closes the listener before it, if any; a bind failure throws and
+    /// changes nothing.
+    func start(_ endpoint: HTTPEndpoint, daemon: VRRPDaemon) throws {
+        let sources = running.withLock { state in
+            if let sources = state.sources { return sources }
+            let made = (metrics: MetricsRegistry(), page: StatusPageSource(daemon: "vrrp"))
+            made.metrics.addProcessMetrics()
+            made.metrics.addVRRP(daemon)
+            made.page.addVRRP(daemon)
+            state.sources = made
+            return made
+        }
+        let server = try MetricsHTTPServer.startBlocking(endpoint, metrics: sources.metrics, status: sources.page)
+        let old = running.withLock { state in
+            defer { state.server = server; state.endpoint = endpoint }
+            return state.server
+        }
+        old?.closeBlocking()
+    }
+
+    /// Stops listening.
+    func stop() {
+        let old = running.withLock { state in
+            defer { state.server = nil; state.endpoint = nil }
+            return state.server
+        }
+        old?.closeBlocking()
+    }
+
+    /// A reload's change. A move binds the new address first, so a failure keeps the old
+    /// listener; when that fails on the old one's port (an overlapping address: 127.0.0.1:9123 to
+    /// 0.0.0.0:9123) the old one is closed first and, should the new one still fail, bound again.
+    func apply(_ change: VRRPReload.HTTPListenerChange, daemon: VRRPDaemon, emit: @Sendable (String) -> Void) {
+        let target: HostPort
+        switch change {
+        case .keep:
+            return
+        case .stop(let from):
+            stop()
+            emit("tandem vrrp: reload: tandem_http removed: no longer serving HTTP on \(from)")
+            return
+        case .start(let to), .move(_, let to):
+            target = to
+        }
+        let endpoint: HTTPEndpoint
+        do {
+            endpoint = try HTTPEndpoint(parsing: target.description)
+        } catch {
+            emit("tandem vrrp: reload: \(error)")
+            return
+        }
+        do {
+            try start(endpoint, daemon: daemon)
+        } catch let first {
+            // Only the old listener on the same port can be what is in the way.
+            guard case .move(let from, let to) = change, from.port == to.port, let old = try? HTTPEndpoint(parsing: from.description) else {
+                emit("tandem vrrp: reload: tandem_http: \(first)")
+                return
+            }
+            stop()
+            do {
+                try start(endpoint, daemon: daemon)
+            } catch {
+                emit("tandem vrrp: reload: tandem_http: \(error)")
+                do {
+                    try start(old, daemon: daemon)
+                    emit("tandem vrrp: reload: still serving HTTP on \(old)")
+                } catch {
+                    emit("tandem vrrp: reload: no HTTP listener now: \(error)")
+                }
+                return
+            }
+        }
+        emit("tandem vrrp: reload: metrics on http://\(endpoint)/metrics, status page on http://\(endpoint)/")
+    }
+}
+
 /// SIGHUP, on the VRRP daemon's thread: re-reads the file. A file that does not load is
 /// reported (file:line) and the running configuration stays, VRRP and virtual servers alike.
 /// The VRRP instances change as keepalived's reload changes them (`VRRPDaemon.applyReload`),
 /// the virtual servers too (`VirtualServers.reload`).
 private func reloadConfiguration(path: String, running: KeepalivedConfiguration, daemon: VRRPDaemon?, live: LiveVirtualServers,
-                                 emit: @escaping @Sendable (String) -> Void) {
+                                 http: LiveHTTP, commandLineHTTP: String?, emit: @escaping @Sendable (String) -> Void) {
     emit("tandem vrrp: SIGHUP: reloading \(path)")
     let loaded: KeepalivedConfiguration
     do {
@@ -191,7 +281,11 @@ private func reloadConfiguration(path: String, running: KeepalivedConfiguration,
         return
     }
     for warning in loaded.warnings { emit("tandem vrrp: \(warning)") }
-    daemon?.applyReload(loaded)
+    // tandem_http is a global_defs setting: applied with them (not when the instances' part failed).
+    if let daemon, daemon.applyReload(loaded) {
+        let change = VRRPReload.httpListener(serving: http.serving, configured: loaded.global.tandemHTTP, commandLine: commandLineHTTP)
+        http.apply(change, daemon: daemon, emit: emit)
+    }
     // The running global_defs (script_user, script security) with the new virtual servers.
     var next = running
     next.virtualServers = loaded.virtualServers

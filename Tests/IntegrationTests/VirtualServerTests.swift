@@ -288,6 +288,66 @@ struct VirtualServerTests {
         }
     }
 
+    @Test("SIGHUP re-reads tandem_http: started, moved (the old port closes), kept when unchanged, moved on its own port, stopped; a port in use keeps the listener")
+    func httpReload() async throws {
+        try await withRedisServers(1) { servers in
+            let body = """
+                  delay_loop 1
+                  real_server 127.0.0.1 \(servers[0].port) {
+                    TCP_CHECK {
+                      connect_timeout 1
+                    }
+                  }
+                """
+            let lvs = try VirtualServerProcess(body)
+            defer { _ = lvs.stop() }
+            try await lvs.waitListening()
+            let file = { (http: Int?, host: String) in
+                (http.map { "global_defs {\n  tandem_http \(host):\($0)\n}\n" } ?? "") + "virtual_server 127.0.0.1 \(lvs.port) {\n\(body)\n}\n"
+            }
+            let serves = { (port: Int) async in (try? await httpGet(port: port, path: "/metrics", timeout: .seconds(2)))?.status == 200 }
+            let (a, b) = (try freeLoopbackPort(), try freeLoopbackPort())
+            #expect(await !serves(a))
+
+            _ = try await lvs.reload(file(a, "127.0.0.1"))
+            #expect(await serves(a), "\(lvs.logTail())")
+            #expect(lvs.log.contains("reload: metrics on http://127.0.0.1:\(a)/metrics"), "\(lvs.logTail())")
+            let status = try await httpGet(port: a, path: "/status.json")
+            #expect(status.status == 200 && status.body.contains("\"daemon\""), "\(status)")
+
+            _ = try await lvs.reload(file(b, "127.0.0.1"))
+            #expect(await serves(b), "\(lvs.logTail())")
+            #expect(await !serves(a), "the old port still answers")
+
+            // Unchanged: no new listener (one start line for b).
+            _ = try await lvs.reload(file(b, "127.0.0.1"))
+            #expect(lvs.log.components(separatedBy: "metrics on http://127.0.0.1:\(b)/").count == 2, "\(lvs.logTail())")
+            #expect(await serves(b))
+
+            // Another address on the same port (127.1 is 127.0.0.1 written short): the new one
+            // cannot be bound beside the old, so the old closes first.
+            _ = try await lvs.reload(file(b, "127.1"))
+            #expect(lvs.log.contains("reload: metrics on http://127.1:\(b)/metrics"), "\(lvs.logTail())")
+            #expect(await serves(b), "\(lvs.logTail())")
+
+            // A port another process listens on (the redis-server's): an error, b serves on.
+            let taken = servers[0].port
+            _ = try await lvs.reload(file(taken, "127.0.0.1"))
+            #expect(lvs.log.contains("reload: tandem_http: cannot listen for HTTP on 127.0.0.1:\(taken)"), "\(lvs.logTail())")
+            #expect(await serves(b), "\(lvs.logTail())")
+            // Back to 127.0.0.1:b: again on its own port.
+            _ = try await lvs.reload(file(b, "127.0.0.1"))
+            #expect(await serves(b))
+            #expect(lvs.log.components(separatedBy: "reload: metrics on http://127.0.0.1:\(b)/").count == 3, "\(lvs.logTail())")
+
+            _ = try await lvs.reload(file(nil, ""))
+            #expect(lvs.log.contains("reload: tandem_http removed: no longer serving HTTP on 127.0.0.1:\(b)"), "\(lvs.logTail())")
+            #expect(await !serves(b), "still serving after tandem_http was removed")
+            #expect(!lvs.log.contains("not applied until"), "\(lvs.logTail())")
+            #expect(lvs.stop() == 0)
+        }
+    }
+
     @Test("smtp_alert: a killed real server's DOWN mail and the lost quorum's, then UP and gained, keepalived's subjects and bodies")
     func smtpAlerts() async throws {
         try await withRedisServers(1) { servers in

@@ -347,6 +347,24 @@ struct KeepalivedConfigTests {
         }
     }
 
+    @Test("notify_fifo PATH [USER [GROUP]]: the owner read without a warning; more words warned with file:line")
+    func notifyFIFOOwner() throws {
+        let config = try KeepalivedConfiguration.parse("""
+            global_defs {
+              notify_fifo /run/k.fifo nobody nogroup
+              vrrp_notify_fifo /run/v.fifo daemon
+            }
+            """, file: "k.conf")
+        #expect(config.warnings.isEmpty, "\(config.warnings)")
+        #expect(config.global.notifyFIFOs.map { $0.owner?.user } == ["nobody", "daemon"])
+        #expect(config.global.notifyFIFOs.map { $0.owner?.group } == ["nogroup", nil])
+        let none = try KeepalivedConfiguration.parse("global_defs {\n notify_fifo /run/k.fifo\n}\n", file: "k.conf")
+        #expect(none.global.notifyFIFOs[0].owner == nil)
+        let extra = try KeepalivedConfiguration.parse("global_defs {\n router_id r\n notify_fifo /run/k.fifo nobody nogroup x y\n}\n", file: "k.conf")
+        #expect(extra.global.notifyFIFOs[0].owner?.group == "nogroup")
+        #expect(extra.warnings.map(\.description) == ["k.conf:3: warning: notify_fifo: only PATH [USER [GROUP]]: 'x y' ignored"])
+    }
+
     @Test("global_defs tandem_http ADDR:PORT: read without a warning; bad values are errors with file:line")
     func tandemHTTP() throws {
         let config = try KeepalivedConfiguration.parse("""

@@ -1,3 +1,4 @@
+import HostPort
 import Testing
 import VRRPCore
 @testable import KeepalivedConfig
@@ -169,17 +170,39 @@ struct VRRPReloadTests {
         #expect(c.instances[1].notifyDeletedScript?.user?.user == "root")
     }
 
-    @Test("global_defs a running daemon does not take: tandem_http; the others apply; FIFO changes are seen")
+    @Test("global_defs: changed notify FIFOs (path, owner, script) are seen")
     func globals() throws {
         let old = try config([], global: ["router_id a", "notify_fifo /tmp/f1", "script_user root"])
         let same = try config([], global: ["router_id b", "vrrp_garp_master_repeat 2", "notify_fifo /tmp/f1", "script_user root"])
         let other = try config([], global: ["router_id a", "notify_fifo /tmp/f2", "enable_script_security", "smtp_server 127.0.0.1",
                                             "notification_email {", "ops@example.com", "}"])
-        let http = try config([], global: ["tandem_http 127.0.0.1:9000"])
-        #expect(VRRPReload.globalsNeedingRestart(old: old.global, new: same.global).isEmpty)
-        #expect(VRRPReload.globalsNeedingRestart(old: old.global, new: other.global).isEmpty)
-        #expect(VRRPReload.globalsNeedingRestart(old: old.global, new: http.global) == ["tandem_http"])
         #expect(!VRRPReload.notifyFIFOsChanged(old: old.global, new: same.global))
         #expect(VRRPReload.notifyFIFOsChanged(old: old.global, new: other.global))
+        // Its owner is part of it: a FIFO this run created is given to the new one.
+        let owned = try config([], global: ["router_id a", "notify_fifo /tmp/f1 nobody", "script_user root"])
+        let group = try config([], global: ["router_id a", "notify_fifo /tmp/f1 nobody nogroup", "script_user root"])
+        #expect(VRRPReload.notifyFIFOsChanged(old: old.global, new: owned.global))
+        #expect(VRRPReload.notifyFIFOsChanged(old: owned.global, new: group.global))
+        #expect(!VRRPReload.notifyFIFOsChanged(old: group.global, new: group.global))
+    }
+
+    @Test("tandem_http on reload: started, moved, stopped, kept when unchanged; --http on the command line wins")
+    func httpListener() throws {
+        let a = try #require(HostPort("127.0.0.1:9000"))
+        let b = try #require(HostPort("[::1]:9001"))
+        let read = { (line: String?) in try config([], global: line.map { ["router_id r", "tandem_http \($0)"] } ?? ["router_id r"]).global.tandemHTTP }
+        #expect(VRRPReload.httpListener(serving: nil, configured: try read(nil), commandLine: nil) == .keep)
+        #expect(VRRPReload.httpListener(serving: nil, configured: try read("127.0.0.1:9000"), commandLine: nil) == .start(a))
+        #expect(VRRPReload.httpListener(serving: a, configured: try read("127.0.0.1:9000"), commandLine: nil) == .keep)
+        #expect(VRRPReload.httpListener(serving: a, configured: try read("127.0.0.1:09000"), commandLine: nil) == .keep)
+        #expect(VRRPReload.httpListener(serving: a, configured: try read("[::1]:9001"), commandLine: nil) == .move(from: a, to: b))
+        #expect(VRRPReload.httpListener(serving: b, configured: try read(nil), commandLine: nil) == .stop(b))
+        // A listener that failed to start or move is absent: the next reload tries again.
+        #expect(VRRPReload.httpListener(serving: nil, configured: try read("[::1]:9001"), commandLine: nil) == .start(b))
+        // --http: the file's tandem_http is not read, at the start or at a reload.
+        for line in [nil, "127.0.0.1:9000", "[::1]:9001"] {
+            #expect(VRRPReload.httpListener(serving: a, configured: try read(line), commandLine: "127.0.0.1:9000") == .keep)
+            #expect(VRRPReload.httpListener(serving: a, configured: try read(line), commandLine: "0.0.0.0:9500") == .keep)
+        }
     }
 }
