@@ -136,7 +136,7 @@ start_node() {  # start_node HOST CONF: tandem vrrp CONF with the seed's scripts
 
 notify_log() { cat "$LAB_DIR/$1"-local-*/redis/log/notify.log 2>/dev/null || true; }
 
-holds_seed_vip() { ip -n "$(ns "$1")" -4 addr show dev $IFACE 2>/dev/null | grep -q "inet $VIP/32"; }
+holds_seed_vip() { local out; out=$(ip -n "$(ns "$1")" -4 addr show dev $IFACE 2>/dev/null) || true; [[ $out == *"inet $VIP/32"* ]]; }
 seed_holders() { local h out=""; for h in n1 n2; do holds_seed_vip $h && out="$out $h"; done; echo "${out# }"; }
 only_seed_holder() { [ "$(seed_holders)" = "$1" ]; }
 

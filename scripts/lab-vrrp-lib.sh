@@ -125,7 +125,9 @@ start_keepalived() {  # start_keepalived HOST CONF -> sets STARTED_PID (parent) 
   eval "KA_CHILD_$h=$child"
 }
 
-holds_vip() { ip -n "$(ns "$1")" -4 addr show dev eth0 2>/dev/null | grep -q "inet $LAB_VIP/"; }
+# ip's output read whole: with pipefail, `ip … | grep -q` fails when grep quits before ip's last
+# write (ip killed by SIGPIPE), so a held address would read as absent.
+holds_vip() { local out; out=$(ip -n "$(ns "$1")" -4 addr show dev eth0 2>/dev/null) || true; [[ $out == *"inet $LAB_VIP/"* ]]; }
 
 holders() {  # prints the hosts holding the VIP
   local h out=""

@@ -260,7 +260,7 @@ scenario_interop_v2_unicast_ka_backup() { KA_VERSION=2 KA_UNICAST=1 interop h2; 
 # (h1, priority 150) and keepalived (h2) side by side. The client's neighbour entry for the VIP is
 # that MAC whoever holds it, so a takeover changes no ARP cache.
 VMAC=00:00:5e:00:01:4d
-vmac_holds() { ip -n "$(ns "$1")" -4 addr show dev vrrp.77 2>/dev/null | grep -q "inet $LAB_VIP/"; }
+vmac_holds() { local out; out=$(ip -n "$(ns "$1")" -4 addr show dev vrrp.77 2>/dev/null) || true; [[ $out == *"inet $LAB_VIP/"* ]]; }
 vmac_holders() { local h out=""; for h in h1 h2; do vmac_holds "$h" && out="$out $h"; done; echo "${out# }"; }
 vmac_only() { [ "$(vmac_holders)" = "$1" ] && ! holds_vip h1 && ! holds_vip h2; }
 vmac_link_ok() {  # vmac_link_ok HOST: vrrp.77 is a private macvlan on eth0 with the virtual MAC, up
@@ -336,7 +336,7 @@ interop_vmac() {  # KA_UNICAST=1: unicast peers (adverts then go through eth0, a
 scenario_interop_vmac_ka() { interop_vmac; }  # use_vmac: tandem and keepalived each on their vrrp.77 macvlan; the VIP moves both ways behind one MAC
 scenario_interop_vmac_unicast_ka() { KA_UNICAST=1 interop_vmac; }  # the same with unicast peers
 
-on_dev() { ip -n "$(ns h1)" -4 addr show dev "$1" 2>/dev/null | grep -q "inet $LAB_VIP/"; }
+on_dev() { local out; out=$(ip -n "$(ns h1)" -4 addr show dev "$1" 2>/dev/null) || true; [[ $out == *"inet $LAB_VIP/"* ]]; }
 no_link() { ! ip -n "$(ns h1)" link show "$1" >/dev/null 2>&1; }
 scenario_reload_vmac() {  # SIGHUP adding, renaming and dropping use_vmac: the instance leaves and starts on the new interface; unused VMACs are deleted
   lab_setup 1
@@ -939,7 +939,12 @@ EOF
 
 holds_vip6() { local out; out=$(ip -n "$(ns "$1")" -6 addr show dev eth0 2>/dev/null) && [[ $out == *"inet6 fd77::100/64"* ]]; }
 only_holder6() { local want=$1 h out=""; shift; for h in "$@"; do holds_vip6 "$h" && out="$out $h"; done; [ "${out# }" = "$want" ]; }
-has_linklocal() { ip -n "$(ns "$1")" -6 addr show dev eth0 scope link | grep -q "inet6 fe80" && ! ip -n "$(ns "$1")" -6 addr show dev eth0 | grep -q tentative; }
+has_linklocal() {
+  local link all
+  link=$(ip -n "$(ns "$1")" -6 addr show dev eth0 scope link 2>/dev/null) || true
+  all=$(ip -n "$(ns "$1")" -6 addr show dev eth0 2>/dev/null) || true
+  [[ $link == *"inet6 fe80"* && $all != *tentative* ]]
+}
 
 v6_setup() {
   lab_setup 2
@@ -1137,7 +1142,7 @@ vrrp_instance VI_B {
 EOF
 }
 
-holds_b() { ip -n "$(ns "$1")" -4 addr show dev eth0 | grep -q "inet $LAB_NET.101/"; }
+holds_b() { local out; out=$(ip -n "$(ns "$1")" -4 addr show dev eth0 2>/dev/null) || true; [[ $out == *"inet $LAB_NET.101/"* ]]; }
 
 scenario_syncgroup() {  # a sync group moves together: VI_A's check fails on h1, VI_B follows it to h2
   lab_setup 2
