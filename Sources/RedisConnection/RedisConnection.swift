@@ -134,9 +134,8 @@ public final class RedisConnection: Sendable {
                             try NIOSSLClientHandler(context: context, serverHostname: configuration.sniName))
                     }
                     try channel.pipeline.syncOperations.addHandler(FlushCoalescingHandler())
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RESPValueDecoder(limits: limits)))
                     try channel.pipeline.syncOperations.addHandler(RedisClientHandler(server: server, messages: continuation, logger: logger,
-                                                                                               onMessage: onMessage))
+                                                                                               limits: limits, onMessage: onMessage))
                 }
             }
         // A name is looked up by our resolver, never on the event loop nor on NIO's serial
@@ -255,7 +254,7 @@ public final class RedisConnection: Sendable {
         let promise = channel.eventLoop.makePromise(of: RESPValue.self)
         // On the loop, straight to the handler (see `RedisClientHandler.writeAndFlush`).
         if let handler, channel.eventLoop.inEventLoop {
-            if !channel.isActive || !handler.value.writeAndFlush(command, reply: promise, timeout: timeout ?? configuration.commandTimeout) {
+            if !channel.isActive || !handler.value.writeAndFlush(command, reply: .promise(promise), timeout: timeout ?? configuration.commandTimeout) {
                 promise.fail(RedisConnectionError(code: .closed, server: server, command: command.name, message: "connection closed"))
             }
             return promise.futureResult
@@ -263,6 +262,26 @@ public final class RedisConnection: Sendable {
         enqueue(RedisRequest(prepared: command, promise: promise, timeout: timeout ?? configuration.commandTimeout))
         return promise.futureResult
     }
+
+    /// Sends a prepared command; `onReply` is called on the connection's event loop with its
+    /// reply, in the order replies arrive, and not at all if the command fails (a timeout, the
+    /// connection closed). Called on that loop, nothing is allocated per command for the reply
+    /// (no promise, future or callback): a sentinel watching hundreds of masters sends thousands
+    /// of PINGs and hellos a second. Elsewhere it falls back on `submit(_:timeout:)`.
+    public func submit(_ command: PreparedCommand, timeout: TimeAmount? = nil,
+                       onReply: (@Sendable (RESPValue) -> Void)?) {
+        if let handler, channel.eventLoop.inEventLoop {
+            if channel.isActive {
+                let reply: ReplyTarget = onReply.map { .callback($0) } ?? .callback(Self.ignoreReply)
+                _ = handler.value.writeAndFlush(command, reply: reply, timeout: timeout ?? configuration.commandTimeout)
+            }
+            return
+        }
+        let future = submit(command, timeout: timeout)
+        if let onReply { future.whenSuccess(onReply) }
+    }
+
+    private static let ignoreReply: @Sendable (RESPValue) -> Void = { _ in }
 
     /// Sends a command given as bytes; the future completes on the connection's event loop, in
     /// reply order. Commands submitted one after another on that loop go out in that order with

@@ -519,9 +519,19 @@ public actor SentinelRuntime {
     private func send(_ ref: InstanceRef, _ command: PreparedCommand, timeout: TimeAmount,
                       _ handler: (@Sendable (isolated SentinelRuntime, RESPValue) -> Void)? = nil) {
         guard let connection = connections[ref] else { return }
-        let reply = connection.submit(command, timeout: timeout)
-        guard let handler else { return }
-        reply.hop(to: loop).whenSuccess { [weak self] reply in
+        guard let handler else {
+            connection.submit(command, timeout: timeout, onReply: nil)
+            return
+        }
+        // Every link is made on the actor's loop, so its replies arrive there; a connection on
+        // another loop (none today) would take the future's way, hopping to ours.
+        guard connection.eventLoop === loop else {
+            connection.submit(command, timeout: timeout).hop(to: loop).whenSuccess { [weak self] reply in
+                self?.assumeIsolated { handler($0, reply) }
+            }
+            return
+        }
+        connection.submit(command, timeout: timeout) { [weak self] reply in
             self?.assumeIsolated { handler($0, reply) }
         }
     }

@@ -16,7 +16,6 @@ struct RedisClientHandlerTests {
         init() throws {
             let (stream, continuation) = AsyncStream.makeStream(of: RedisPubSubMessage.self)
             messages = stream
-            try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RESPValueDecoder()))
             try channel.pipeline.syncOperations.addHandler(RedisClientHandler(
                 server: "test:6379", messages: continuation, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })))
         }
@@ -132,5 +131,54 @@ struct RedisClientHandlerTests {
         // The pub/sub stream ends too, so nobody waits on it forever.
         var iterator = h.messages.makeAsyncIterator()
         #expect(await iterator.next() == nil)
+    }
+
+    @Test("replies split anywhere across reads, and many in one read, are decoded in order")
+    func splitReads() throws {
+        let h = try Harness()
+        let futures = try (0..<3).map { _ in try h.send(["GET", "k"]).0 }
+        let wire = "$5\r\nhello\r\n*2\r\n$1\r\na\r\n:7\r\n+OK\r\n"
+        // An INFO reply is read in pieces of at most 1 KB: the decoder resumes where it stopped.
+        for byte in wire.utf8 { try h.channel.writeInbound(ByteBuffer(bytes: [byte])) }
+        #expect(try Self.result(futures[0])?.get() == .bulkString("hello"))
+        #expect(try Self.result(futures[1])?.get().array == [.bulkString("a"), .integer(7)])
+        #expect(try Self.result(futures[2])?.get() == .simpleString("OK"))
+        let more = try (0..<2).map { _ in try h.send(["PING"]).0 }
+        try h.receive("+PONG\r\n+PONG\r\n")
+        #expect(try more.map { try Self.result($0)?.get() } == [.simpleString("PONG"), .simpleString("PONG")])
+    }
+
+    @Test("the connection closed inside a reply fails the request with a protocol error")
+    func closedInsideReply() throws {
+        let h = try Harness()
+        let (whole, _) = try h.send(["GET", "a"])
+        let (cut, _) = try h.send(["GET", "b"])
+        try h.receive("$1\r\n1\r\n$5\r\nhel")
+        #expect(try Self.result(whole)?.get() == .bulkString("1"))
+        h.channel.pipeline.fireChannelInactive()
+        guard case .failure(let error) = Self.result(cut) else {
+            Issue.record("the request cut off was not failed")
+            return
+        }
+        #expect((error as? RedisConnectionError)?.code == .protocolError)
+        #expect((error as? RedisConnectionError)?.message == "Protocol error: connection closed inside a reply")
+    }
+
+    @Test("a reply for a function target is handed to it on the loop; a timeout does not call it")
+    func callbackTarget() throws {
+        let h = try Harness()
+        let handler = try h.channel.pipeline.syncOperations.handler(type: RedisClientHandler.self)
+        final class Replies: @unchecked Sendable { var values: [RESPValue] = [] }
+        let replies = Replies()
+        #expect(handler.writeAndFlush(PreparedCommand(["PING"]), reply: .callback { replies.values.append($0) }, timeout: .seconds(1)))
+        #expect(handler.writeAndFlush(PreparedCommand(["PING"]), reply: .callback { replies.values.append($0) }, timeout: .seconds(1)))
+        var written = ""
+        while let out = try h.channel.readOutbound(as: ByteBuffer.self) { written += String(buffer: out) }
+        #expect(written == "*1\r\n$4\r\nPING\r\n*1\r\n$4\r\nPING\r\n")
+        try h.receive("+PONG\r\n")
+        #expect(replies.values == [.simpleString("PONG")])
+        h.loop.advanceTime(by: .seconds(2))  // the second one times out: no call
+        try h.receive("+LATE\r\n")  // its late reply is matched to its slot and dropped
+        #expect(replies.values == [.simpleString("PONG")])
     }
 }
