@@ -84,9 +84,14 @@ extension SentinelState {
     /// (SDOWN, or its link down): the operator's override of a group whose other sentinels are
     /// gone still works, and two forced failovers started at once on two sentinels that reach
     /// each other are decided by the votes.
+    ///
+    /// Never under `durability replicated`: a sentinel cut off from its peers (not gone) would
+    /// promote a replica on its side while the master goes on taking writes the other side's
+    /// replicas acknowledge, and its epoch would discard them at the heal (the write simulator's
+    /// seed 10183). Such a group's forced failover needs its majority.
     func forcedFailoverGoesAhead(_ name: String, now: Millis) -> Bool {
         guard behaviour.electForcedFailover else { return true }
-        guard let master = masters[name] else { return false }
+        guard let master = masters[name], !master.replicatedDurability else { return false }
         let epoch = master.failoverEpoch
         for peer in master.sentinels.values {
             if peer.leaderEpoch == epoch, let vote = peer.leader {

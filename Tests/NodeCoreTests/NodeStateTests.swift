@@ -419,6 +419,26 @@ struct NodeStateTests {
         planned.ticks(10, hearing: ["n2", "n3"])
         #expect(!planned.state.isFenced)
         #expect(!planned.actions.contains { if case .fence = $0.action { true } else { false } })
+
+        // Down shortly before the failover was seen (a crash of under a second; the monitors
+        // elected a leader after it answered again, as in the simulator's seed 8386): fenced too.
+        var crashed = Self.settledMaster(.proxy, proxyUp: true)
+        crashed.input(.localRedis(.down))
+        crashed.ticks(8, hearing: ["n2", "n3"])
+        crashed.input(.localRedis(.master))
+        crashed.ticks(5, hearing: ["n2", "n3"])
+        #expect(!crashed.state.isFenced)
+        crashed.input(.peerView(node: "n3", master: "10.0.0.1:6379", epoch: 1, inFailover: true))
+        #expect(crashed.state.isFenced)
+        // Down longer ago than down-after (1000 ms): a planned switchover, not fenced.
+        var earlier = Self.settledMaster(.proxy, proxyUp: true)
+        earlier.input(.localRedis(.down))
+        earlier.ticks(2, hearing: ["n2", "n3"])
+        earlier.input(.localRedis(.master))
+        earlier.ticks(11, hearing: ["n2", "n3"])
+        earlier.input(.peerView(node: "n3", master: "10.0.0.1:6379", epoch: 1, inFailover: true))
+        earlier.ticks(5, hearing: ["n2", "n3"])
+        #expect(!earlier.state.isFenced)
     }
 
     @Test("a promotion: the new master's monitor's newer view wins over peers still naming the old master, so its node claims at once")

@@ -394,7 +394,7 @@ struct GroupScenarioTests {
         }
     }
 
-    @Test("SENTINEL FAILOVER with the other sentinels gone (their links down): it goes ahead alone as 7.0 does; with one still reachable it waits for its vote")
+    @Test("SENTINEL FAILOVER with the other sentinels gone (their links down): it goes ahead alone as 7.0 does, but never under durability replicated; with one still reachable it waits for its vote")
     func forcedFailoverAlone() throws {
         var g = G()
         g.run(for: 12_000)
@@ -414,6 +414,17 @@ struct GroupScenarioTests {
         h.perform(try h.sentinels[0].state.forceFailover(G.masterName, now: h.time(of: 0)), by: 0)
         #expect(h.run(until: 30_000) { !$0.promotions.isEmpty } != nil)
         #expect(h.events("+vote-for-leader", in: 1).map(\.payload) == ["\(h.sentinels[0].state.myID) 1"])
+
+        // Under `durability replicated` there is no lone override: not elected, aborted, no promotion.
+        var durable = G()
+        durable.run(for: 12_000)
+        durable.sentinels[0].state.setReplicatedDurability(master: G.masterName, true)
+        durable.sentinels[1].alive = false
+        durable.sentinels[2].alive = false
+        durable.perform(try durable.sentinels[0].state.forceFailover(G.masterName, now: durable.time(of: 0)), by: 0)
+        durable.run(for: 15_000)
+        #expect(durable.promotions.isEmpty)
+        #expect(durable.events("-failover-abort-not-elected", in: 0).count >= 1)
     }
 
     @Test("down-after and failover-timeout at Int64.max (SENTINEL SET takes any positive value): a forced failover and a crash never trap, and the largest setting simply never expires")
