@@ -81,11 +81,12 @@ func decisionLoop(settings: NodeState.Settings, every tick: Int64, status: NodeS
                 await redis.run(["CLIENT", "PAUSE", String(milliseconds), "WRITE"])
                 if !wasFenced {
                     alerts?.post(AlertRules.fence(node: settings.myName, group: groupName, fenced: true))
-                    if core.awaitingOutcomeSince != nil {
+                    switch core.fenceReason {
+                    case .votedFailoverUnknown:
                         logger.warning("node: the monitors voted to fail the local Redis over and that failover's leader is out of reach: it is fenced until the outcome is known (writes wait, none is acknowledged)")
-                    } else if core.hasMajorityContact(now: now) {
-                        logger.warning("node: the local Redis answers again while the group fails it over (or a switchover's pause is kept): it is fenced until the failover ends (writes wait, none is acknowledged)")
-                    } else {
+                    case .wokenDuringFailover:
+                        logger.warning("node: the local Redis answers again while the group fails it over: it is fenced until the failover ends (writes wait, none is acknowledged)")
+                    case .isolated, nil:
                         logger.warning("node: no contact with a majority of the group: the local Redis is fenced (writes wait, none is acknowledged)")
                     }
                 }
@@ -104,11 +105,13 @@ func decisionLoop(settings: NodeState.Settings, every tick: Int64, status: NodeS
                     logger.notice("node: closing the local Redis's clients at the virtual IP (they reconnect to its holder)")
                     await redis.run(["CLIENT", "KILL", "LADDR", vipClients])
                 }
-            case .requestFailover:
-                logger.warning("node: the master's node agent has been silent while its Redis runs on: asking the monitors for a switchover")
-                await monitorActions.run(["SENTINEL", "FAILOVER", groupName])
-            case .supersedeVotedFailover:
-                logger.warning("node: the monitors voted to fail this master over and its leader has been out of reach for down-after: asking them for a switchover to a replica here")
+            case .requestFailover(let why):
+                switch why {
+                case .masterAgentSilent:
+                    logger.warning("node: the master's node agent has been silent while its Redis runs on: asking the monitors for a switchover")
+                case .votedFailoverUnknown:
+                    logger.warning("node: the monitors voted to fail this master over and its leader has been out of reach for down-after: asking them for a switchover to a replica here")
+                }
                 await monitorActions.run(["SENTINEL", "FAILOVER", groupName])
             case .replicate(let master):
                 let (host, port) = splitHostPort(master)

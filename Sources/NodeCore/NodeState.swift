@@ -11,6 +11,9 @@
 ///   down-after × 0.4 counted from the last heartbeat heard; heartbeats come every down-after / 10 or more often,
 ///   so the fence is set at most down-after / 2 after the cut. Contact back: unfenced; if the
 ///   group has moved on to another master, the local Redis is first made its replica.
+/// - *A voted failover of unknown outcome*: a master in majority contact whose failover a monitor
+///   in contact voted for, its leader out of reach, is fenced until the outcome is known, and
+///   after down-after a switchover to a replica in the majority is asked (a newer epoch).
 /// - *VIP*: in `direct` placement, only the node whose Redis is the confirmed master, unfenced
 ///   and in majority contact, may hold it; in `proxy` placement any unfenced node in majority
 ///   contact whose proxy is up may, the master's node preferred.
@@ -50,6 +53,27 @@ public struct NodeState: Sendable, Hashable {
         case vipHolderHeard(at: Int64? = nil)
     }
 
+    /// Why a switchover is asked for (`Action.requestFailover`).
+    public enum FailoverRequest: Sendable, Hashable {
+        /// direct: the master's node agent is gone while its Redis runs on, so no node may
+        /// hold the VIP.
+        case masterAgentSilent
+        /// A vote for another's failover of the local Redis has had no known outcome for
+        /// down-after, its leader out of reach: a switchover to a replica in the majority, whose
+        /// newer epoch supersedes whatever that leader did where nobody here could see it.
+        case votedFailoverUnknown
+    }
+
+    /// Why the local Redis was fenced (`fenceReason`, for the shell's log).
+    public enum FenceReason: Sendable, Hashable {
+        /// No contact with a majority for `fenceAfter`.
+        case isolated
+        /// It did not answer while (or shortly before) a monitor in contact failed it over.
+        case wokenDuringFailover
+        /// A vote for another's failover of it has no known outcome, the leader out of reach.
+        case votedFailoverUnknown
+    }
+
     /// What the core tells the shell to do.
     public enum Action: Sendable, Hashable {
         /// Take part in the VRRP election for the VIP with this priority.
@@ -63,14 +87,8 @@ public struct NodeState: Sendable, Hashable {
         case unfence
         /// Make the local Redis a replica of the group's master (`REPLICAOF host port`).
         case replicate(to: String)
-        /// direct: the master's node agent is gone while its Redis runs on, so no node may hold
-        /// the VIP: ask the local monitor for a (zero-loss) switchover (`SENTINEL FAILOVER`).
-        case requestFailover
-        /// A vote for another's failover of the local Redis has had no known outcome for
-        /// down-after, its leader out of reach: ask the local monitor for a switchover
-        /// (`SENTINEL FAILOVER`) to a replica in the majority, whose newer epoch supersedes
-        /// whatever that leader did where nobody here could see it.
-        case supersedeVotedFailover
+        /// Ask the local monitor for a (zero-loss) switchover (`SENTINEL FAILOVER`), for `why`.
+        case requestFailover(why: FailoverRequest)
         /// Close the clients that reached this node through the VIP, so they reconnect to the
         /// address's next holder. proxy placement: the proxy's clients, once that holder is heard
         /// (a SYN sent while nobody holds the address is lost and retried only after TCP's 1 s),
@@ -113,6 +131,10 @@ public struct NodeState: Sendable, Hashable {
         /// clients reset, once it hears the claim (until 2026-12-06 this waited for the address's
         /// 3 s lifetime: kill -9 of the agent cost 3.4 s).
         public var agentLossFailoverAfter: Int64
+        /// The group's down-after: how long before a failover was seen a master that did not
+        /// answer counts as woken during it, and how long a vote's unknown outcome is waited
+        /// for before a switchover is asked.
+        public var downAfter: Int64
         /// How long after a failover request another may be made (failover-timeout).
         public var failoverRetry: Int64 = 60_000
         /// The longest a monitor's switchover keeps a master's writes paused (Sentinel's
@@ -139,6 +161,7 @@ public struct NodeState: Sendable, Hashable {
             self.basePriority = basePriority
             self.handoverHold = max(1, downAfter)
             self.agentLossFailoverAfter = downAfter
+            self.downAfter = downAfter
             self.closeClientsAfter = Self.closeClientsAfter(advertInterval: 100)
         }
 
@@ -201,6 +224,8 @@ public struct NodeState: Sendable, Hashable {
     public private(set) var fencedUntil: Int64?
     /// When the fence's pause was last sent.
     public private(set) var fenceSentAt: Int64?
+    /// Why the fence was set (nil: not fenced).
+    public private(set) var fenceReason: FenceReason?
     /// When a vote for another's failover of this node's Redis last had no known outcome
     /// (`awaitingFailoverOutcome`): a fence is kept while a failover runs up to
     /// `switchoverPauseHold` after it.
@@ -400,7 +425,7 @@ public struct NodeState: Sendable, Hashable {
         // 8386: 4 writes lost). The window is down-after, the time a silent master is given.
         if !failingOverMe {
             downDuringFailover = false
-        } else if localRedis == .down || (!downDuringFailover && lastLocalDown.map { now - $0 <= settings.agentLossFailoverAfter } ?? false) {
+        } else if localRedis == .down || (!downDuringFailover && lastLocalDown.map { now - $0 <= settings.downAfter } ?? false) {
             downDuringFailover = true
         }
         let fenceForFailover = failingOverMe && downDuringFailover
@@ -427,7 +452,8 @@ public struct NodeState: Sendable, Hashable {
         }
 
         // Fence: a master cut off from the majority, before the majority can promote.
-        if localRedis == .master && ((!majority && isolatedFor >= settings.fenceAfter) || keepFence || fenceForFailover || awaitingOutcome)
+        let isolated = !majority && isolatedFor >= settings.fenceAfter
+        if localRedis == .master && (isolated || keepFence || fenceForFailover || awaitingOutcome)
             && brokenForTesting != .neverFences {
             // Sent again every decision period (`heartbeatInterval`), and at once when the local
             // Redis answers again after a restart: Redis keeps one pause, which a restart or any
@@ -442,6 +468,10 @@ public struct NodeState: Sendable, Hashable {
                 // direct: clients at the VIP would wait on their paused writes: closed now, while
                 // the address is still here (it leaves with the VIP decision below).
                 if fencedUntil == nil && settings.placement == .direct { closeAtFence = true }
+                if fencedUntil == nil {
+                    // (keepFence alone never sets a fence: it keeps one.)
+                    fenceReason = isolated ? .isolated : fenceForFailover ? .wokenDuringFailover : .votedFailoverUnknown
+                }
                 fencedUntil = now + length
                 fenceSentAt = now
                 actions.append(.fence(milliseconds: length))
@@ -456,6 +486,7 @@ public struct NodeState: Sendable, Hashable {
             fencedUntil = nil
             fenceSentAt = nil
             fencedForVoteAt = nil
+            fenceReason = nil
             actions.append(.unfence)
         }
 
@@ -523,10 +554,10 @@ public struct NodeState: Sendable, Hashable {
         // paused already), and that epoch wins over the unseen leader's at the heal. Once per
         // failover-timeout, as any failover request. (The simulator's seed 4711: a 10.5 s cut
         // outlasted the vote's 10 s failover-timeout and 63 writes were lost.)
-        if let since = awaitingOutcomeSince, isFenced, majority, now - since >= settings.agentLossFailoverAfter,
+        if let since = awaitingOutcomeSince, isFenced, majority, now - since >= settings.downAfter,
            failoverRequestedAt.map({ now - $0 >= settings.failoverRetry }) ?? true {
             failoverRequestedAt = now
-            actions.append(.supersedeVotedFailover)
+            actions.append(.requestFailover(why: .votedFailoverUnknown))
         }
 
         // direct: a master whose node agent is gone (its Redis healthy) keeps the VIP from every
@@ -546,7 +577,7 @@ public struct NodeState: Sendable, Hashable {
             if silentFor >= settings.agentLossFailoverAfter, answeredLately, inContact.min() == settings.myName,
                failoverRequestedAt.map({ now - $0 >= settings.failoverRetry }) ?? true {
                 failoverRequestedAt = now
-                actions.append(.requestFailover)
+                actions.append(.requestFailover(why: .masterAgentSilent))
             }
         }
         return actions

@@ -65,7 +65,7 @@ struct NodeStateTests {
         // Renewed every decision period (down-after / 10), long before each pause (1000 ms)
         // runs out: a CLIENT UNPAUSE from elsewhere lifts it for one period at most.
         for (a, b) in zip(fences, fences.dropFirst()) { #expect(b - a == 100) }
-        #expect(fences.count >= 20 && run.state.isFenced)
+        #expect(fences.count >= 20 && run.state.isFenced && run.state.fenceReason == .isolated)
     }
 
     @Test("a fenced master whose Redis restarts (answering down, then master) is fenced again at the first answer, not at the next period")
@@ -218,12 +218,12 @@ struct NodeStateTests {
         // n3 silent for the fence delay (400 ms): fenced though n1 keeps a majority with n2.
         let fences = run.times { if case .fence = $0 { return true } else { return false } }
         #expect(fences.first.map { $0 - cut >= 400 && $0 - cut <= 500 } == true, "fenced at \(fences.map { $0 - cut })")
-        #expect(run.state.isFenced && run.state.vip == .vipIneligible)
+        #expect(run.state.isFenced && run.state.vip == .vipIneligible && run.state.fenceReason == .votedFailoverUnknown)
         run.ticks(20, hearing: ["n2"])
         #expect(run.state.isFenced && !run.actions.contains { $0.action == .unfence })
         // After down-after of this the majority moves the master to its own replica, in a newer
         // epoch than the unseen leader's: asked once (per failover-timeout).
-        let asked = run.times { $0 == .supersedeVotedFailover }
+        let asked = run.times { $0 == .requestFailover(why: .votedFailoverUnknown) }
         #expect(asked.count == 1 && fences.first.map { asked[0] - $0 == 1_000 } == true, "asked at \(asked.map { $0 - cut })")
         // A leader in contact failing over never has it asked.
         var inContact = Self.settledMaster()
@@ -231,7 +231,7 @@ struct NodeStateTests {
         inContact.input(.peerView(node: "n3", master: "10.0.0.1:6379", epoch: 0, inFailover: true))
         inContact.input(.groupMaster("10.0.0.1:6379", epoch: 0, votedEpoch: 1))
         inContact.ticks(30, hearing: ["n2", "n3"])
-        #expect(!inContact.state.isFenced && inContact.times { $0 == .supersedeVotedFailover }.isEmpty)
+        #expect(!inContact.state.isFenced && inContact.times { $0 == .requestFailover(why: .votedFailoverUnknown) }.isEmpty)
         // A peer's vote counts as the local monitor's: n1's own monitor never voted.
         var peerVoted = Self.settledMaster()
         peerVoted.input(.peerView(node: "n2", master: "10.0.0.1:6379", epoch: 0, votedEpoch: 1))
@@ -244,7 +244,7 @@ struct NodeStateTests {
         aborted.ticks(1, hearing: ["n2", "n3"])
         aborted.input(.peerView(node: "n3", master: "10.0.0.1:6379", epoch: 0))
         aborted.ticks(1, hearing: ["n2", "n3"])
-        #expect(!aborted.state.isFenced && aborted.actions.last { $0.action == .unfence } != nil)
+        #expect(!aborted.state.isFenced && aborted.actions.last { $0.action == .unfence } != nil && aborted.state.fenceReason == nil)
         // failover-timeout passed: the monitor no longer reports the vote; unfenced while n3 is still cut off.
         var expired = run
         expired.input(.groupMaster("10.0.0.1:6379", epoch: 0))
@@ -429,7 +429,7 @@ struct NodeStateTests {
         crashed.ticks(5, hearing: ["n2", "n3"])
         #expect(!crashed.state.isFenced)
         crashed.input(.peerView(node: "n3", master: "10.0.0.1:6379", epoch: 1, inFailover: true))
-        #expect(crashed.state.isFenced)
+        #expect(crashed.state.isFenced && crashed.state.fenceReason == .wokenDuringFailover)
         // Down longer ago than down-after (1000 ms): a planned switchover, not fenced.
         var earlier = Self.settledMaster(.proxy, proxyUp: true)
         earlier.input(.localRedis(.down))
@@ -513,14 +513,14 @@ struct NodeStateTests {
         let death = n2.now
         n2.ticks(60, hearing: ["n3"], masterAnswering: true)
         n3.ticks(60, hearing: ["n2"], masterAnswering: true)
-        let asked = n2.times { $0 == .requestFailover }
+        let asked = n2.times { $0 == .requestFailover(why: .masterAgentSilent) }
         #expect(asked.first.map { $0 - death } == 1000, "\(asked)")
         // Once per failover-timeout (10 s here): 6 s of silence asked once.
         #expect(asked.count == 1)
-        #expect(n3.times { $0 == .requestFailover }.isEmpty, "n3 leaves it to n2")
+        #expect(n3.times { $0 == .requestFailover(why: .masterAgentSilent) }.isEmpty, "n3 leaves it to n2")
         // n2 silent too: n3 is the first in contact (with itself) — but alone it has no majority: it asks nothing.
         n3.ticks(40, hearing: [], masterAnswering: true)
-        #expect(n3.times { $0 == .requestFailover }.isEmpty)
+        #expect(n3.times { $0 == .requestFailover(why: .masterAgentSilent) }.isEmpty)
 
         // A cut of the master's node: its agent and its Redis fall silent together, and the
         // monitor flags the master down only after down-after. Healthy until then, but not
@@ -529,24 +529,24 @@ struct NodeStateTests {
         var cutOff = replica("n2")
         cutOff.input(.groupMasterHealthy(true, answeredAt: cutOff.now))
         cutOff.ticks(15, hearing: ["n3"])
-        #expect(cutOff.times { $0 == .requestFailover }.isEmpty)
+        #expect(cutOff.times { $0 == .requestFailover(why: .masterAgentSilent) }.isEmpty)
         // It answered until 0.3 s into the agent's silence and no more (the cut came a little
         // later to the Redis): never in the latter half of the silence.
         var flaky = replica("n2")
         flaky.ticks(3, hearing: ["n3"], masterAnswering: true)
         flaky.ticks(30, hearing: ["n3"])
-        #expect(flaky.times { $0 == .requestFailover }.isEmpty)
+        #expect(flaky.times { $0 == .requestFailover(why: .masterAgentSilent) }.isEmpty)
         // Not known at all (a monitor that does not say): no switchover either.
         var unknown = replica("n2")
         unknown.ticks(40, hearing: ["n3"])
-        #expect(unknown.times { $0 == .requestFailover }.isEmpty)
+        #expect(unknown.times { $0 == .requestFailover(why: .masterAgentSilent) }.isEmpty)
 
         // The master's Redis unhealthy (the monitors see it down, e.g. a partition): Sentinel's own
         // failover runs; no request.
         var cut = replica("n2")
         cut.input(.groupMasterHealthy(false))
         cut.ticks(60, hearing: ["n3"])
-        #expect(cut.times { $0 == .requestFailover }.isEmpty)
+        #expect(cut.times { $0 == .requestFailover(why: .masterAgentSilent) }.isEmpty)
         // proxy placement: the proxies reach the healthy master; nothing to move.
         var proxySettings = NodeState.Settings(myName: "n2", myRedis: "10.0.0.2:6379", members: ["n1", "n2", "n3"],
                                                placement: .proxy, downAfter: 1000)
@@ -554,7 +554,7 @@ struct NodeStateTests {
         var proxy = Run(state: NodeState(settings: proxySettings))
         proxy.input(.groupMaster("10.0.0.1:6379"))
         proxy.ticks(60, hearing: ["n3"])
-        #expect(proxy.times { $0 == .requestFailover }.isEmpty)
+        #expect(proxy.times { $0 == .requestFailover(why: .masterAgentSilent) }.isEmpty)
     }
 
     @Test("direct placement: a node back from a cut counts the new master's agent silent only from when it regained majority contact (the fault lab's one-way partition: the healed old master asked a needless switchover of the new one at once)")
@@ -573,14 +573,14 @@ struct NodeStateTests {
         let heal = run.now
         run.input(.groupMaster("10.0.0.3:6379", epoch: 1))
         run.ticks(5, hearing: ["n2"], masterAnswering: true)
-        #expect(run.times { $0 == .requestFailover }.isEmpty, "\(run.actions)")
+        #expect(run.times { $0 == .requestFailover(why: .masterAgentSilent) }.isEmpty, "\(run.actions)")
         run.ticks(20, hearing: ["n2", "n3"], masterAnswering: true)
-        #expect(run.times { $0 == .requestFailover }.isEmpty)
+        #expect(run.times { $0 == .requestFailover(why: .masterAgentSilent) }.isEmpty)
         // n3's agent silent for real from then on: asked once it has been silent down-after (1 s)
         // while n1 was in contact (its last heartbeat was 2.5 s after the heal).
         let lastHeardN3 = run.now
         run.ticks(40, hearing: ["n2"], masterAnswering: true)
-        let asked = run.times { $0 == .requestFailover }
+        let asked = run.times { $0 == .requestFailover(why: .masterAgentSilent) }
         #expect(asked.count == 1 && asked.first.map { $0 - lastHeardN3 } == 1000, "asked at \(asked.map { $0 - heal }) ms after the heal")
     }
 

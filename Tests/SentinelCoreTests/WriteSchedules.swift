@@ -282,7 +282,7 @@ struct WriteSchedule {
             note("n\(k) replicate to \(to)")
             guard g.servers[address]!.alive, let target = (0..<3).map(Self.serverAddress).first(where: { Self.redisName($0) == to }) else { return }
             g.servers[address]!.replicaOf = target
-        case .requestFailover, .supersedeVotedFailover:
+        case .requestFailover:
             note("n\(k) requests a failover (\(action))")
             guard g.sentinels[k].alive, let actions = try? g.sentinels[k].state.forceFailover(G.masterName, now: g.time(of: k)) else { return }
             g.perform(actions, by: k)
