@@ -83,8 +83,19 @@ extension SentinelState {
                 // is most likely the one it promoted, whose new configuration a hello late on the
                 // network has not brought yet; converting it would discard the writes it took (the
                 // write simulator's seed 4107: converted 200 ms after its promotion, 2 writes lost).
+                // The short wait also needs a majority of the sentinels to have been heard from
+                // (a hello) since the replica began claiming master: a sentinel back from a
+                // partition holds the configuration from before it until the first hello brings
+                // the new one, and the replica claiming master is then the one the others
+                // promoted. (Found by the fault lab, scripts/lab-reliability.sh link_down: the old
+                // master's sentinel heard the promoted replica 40 ms after the link came back, its
+                // first hello 0.7 s after; it converted the new master to a replica of the old one,
+                // which its agent had just made a replica: no master, writes stopped.) Without
+                // it, 7.0's wait: 8 s span four hello periods (and a sentinel whose peers are all
+                // gone still converts).
                 let awaitingOutcome = behaviour.convertReturningMasterAfter != nil && awaitedFailoverEpoch(name, now: now) != nil
-                let wait = behaviour.convertReturningMasterAfter ?? timers.publishPeriod.saturatingTimes(4)
+                let heard = heardFromMajority(name, since: ri.roleReportedTime)
+                let wait = (heard ? behaviour.convertReturningMasterAfter : nil) ?? timers.publishPeriod.saturatingTimes(4)
                 if !ri.promoted && !awaitingOutcome && masterLooksSane(name, now: now) && noDownFor(ri, wait, now: now)
                     && now - ri.roleReportedTime > wait {
                     emit(.replicate(ref, to: master.address))
@@ -116,6 +127,19 @@ extension SentinelState {
         guard let m = masters[name] else { return false }
         return !m.instance.roleReportedReplica && !m.instance.isSDown && !m.isODown
             && m.instance.infoRefresh.map { now - $0 < timers.infoPeriod.saturatingTimes(2) } == true
+    }
+
+    /// Whether a majority of the sentinels monitoring `name` (this one included) have been heard
+    /// from since `time`: this one, and enough peers whose last hello came after it. Their
+    /// hellos carry their configuration, so a newer one would have been adopted by now.
+    func heardFromMajority(_ name: String, since time: Millis) -> Bool {
+        guard let m = masters[name] else { return false }
+        let needed = (m.sentinels.count + 1) / 2 + 1
+        var heard = 1
+        for peer in m.sentinels.values where (peer.lastHelloReceived.map { $0 > time } ?? false) {
+            heard += 1
+        }
+        return heard >= needed
     }
 
     /// `sentinelRedisInstanceNoDownFor`.

@@ -55,3 +55,77 @@ struct RoleChangeEventTests {
             level: .verbose, type: "-role-change", payload: "master m 10.0.0.1 6379 new reported role is slave")])
     }
 }
+
+/// Tandem converts a replica entry that claims master after 500 ms (7.0: 8 s) — but only once a
+/// majority of the sentinels have been heard from (a hello) since the claim began: a sentinel back
+/// from a partition holds the configuration from before it until the first hello brings the new
+/// one (the fault lab's `link_down`: the stale sentinel converted the replica the others had
+/// promoted 0.5 s after the link came back, the peers' first hello came 0.7 s after it).
+@Suite("Sentinel core: converting a replica that claims master")
+struct ConvertClaimingReplicaTests {
+    static let master = InstanceAddress(ip: "10.0.0.1", port: 6379)
+    static let replica = InstanceAddress(ip: "10.0.0.3", port: 6380)
+    static let replicaRef = InstanceRef.replica(master: "m", replica)
+
+    /// A sentinel with two peers (heard at t=20) and the master's replica; from t=1,000 the replica
+    /// claims master. INFO of both every 100 ms up to `until`, hellos as given; what it asked of
+    /// the replica.
+    static func run(until: Millis, hellos: [(Millis, String)] = [], peers: Bool = true) -> (conversions: [Millis], state: SentinelState) {
+        var s = SentinelState(myID: "x", announce: InstanceAddress(ip: "10.0.0.2", port: 26379))
+        // (down-after longer than the run: no PING replies are fed.)
+        _ = s.monitor(name: "m", address: master, quorum: 2, downAfter: 60_000, now: 0)
+        _ = s.handle(.linkUp(.master("m")), now: 0)
+        _ = s.handle(.info(.master("m"), InfoReport(runID: "a", isReplica: false, replicas: [replica])), now: 10)
+        if peers {
+            _ = s.handle(.hello("10.0.0.4,26380,p1,0,m,10.0.0.1,6379,0"), now: 20)
+            _ = s.handle(.hello("10.0.0.5,26381,p2,0,m,10.0.0.1,6379,0"), now: 20)
+        }
+        _ = s.handle(.linkUp(replicaRef), now: 30)
+        _ = s.handle(.info(replicaRef, InfoReport(runID: "b", isReplica: true, masterHost: "10.0.0.1", masterPort: 6379, masterLinkUp: true)), now: 40)
+        var conversions: [Millis] = []
+        var pending = hellos.sorted { $0.0 < $1.0 }
+        var t: Millis = 100
+        while t <= until {
+            while let (at, payload) = pending.first, at <= t {
+                _ = s.handle(.hello(payload), now: at)
+                pending.removeFirst()
+            }
+            _ = s.handle(.info(.master("m"), InfoReport(runID: "a", isReplica: false, replicas: [replica])), now: t)
+            let claims = t >= 1_000
+            let report = claims ? InfoReport(runID: "b", isReplica: false)
+                : InfoReport(runID: "b", isReplica: true, masterHost: "10.0.0.1", masterPort: 6379, masterLinkUp: true)
+            for action in s.handle(.info(replicaRef, report), now: t) {
+                if case .replicate(Self.replicaRef, to: Self.master) = action { conversions.append(t) }
+            }
+            t += 100
+        }
+        return (conversions, s)
+    }
+
+    @Test("no hello since the claim began: not converted after 500 ms; a peer's hello with the same configuration: converted at once")
+    func waitsForAHello() {
+        let unheard = Self.run(until: 3_000)
+        #expect(unheard.conversions.isEmpty, "converted at \(unheard.conversions) with no peer heard since the claim")
+        let heard = Self.run(until: 3_000, hellos: [(2_050, "10.0.0.4,26380,p1,0,m,10.0.0.1,6379,0")])
+        #expect(heard.conversions.first == 2_100, "\(heard.conversions)")
+        // Heard early (within the 500 ms): converted once the 500 ms have passed, as before.
+        let early = Self.run(until: 3_000, hellos: [(1_150, "10.0.0.5,26381,p2,0,m,10.0.0.1,6379,0")])
+        #expect(early.conversions.first == 1_600, "\(early.conversions)")
+    }
+
+    @Test("the first hello brings the newer configuration: the claiming replica is the new master, never converted")
+    func helloBringsNewConfiguration() {
+        let r = Self.run(until: 4_000, hellos: [(2_050, "10.0.0.4,26380,p1,1,m,10.0.0.3,6380,1")])
+        #expect(r.conversions.isEmpty, "\(r.conversions)")
+        #expect(r.state.currentMasterAddress("m") == Self.replica)
+    }
+
+    @Test("no peer heard since the claim began: 7.0's 8 s still convert it; a sentinel with no peers converts after 500 ms")
+    func unheardFallsBackToRedis70Wait() {
+        let r = Self.run(until: 10_000)
+        #expect(r.conversions.first == 9_100, "\(r.conversions)")
+        // A sentinel that knows no peer is its own majority: 500 ms.
+        let alone = Self.run(until: 3_000, peers: false)
+        #expect(alone.conversions.first == 1_600, "\(alone.conversions)")
+    }
+}
