@@ -29,7 +29,9 @@ Figures (one line: RESULT key=value ...):
   masters_acked         how many servers acknowledged writes in the run (1 = never moved)
   outage_s, resume_s    the longest gap between acknowledged writes (any workload) after the
                         fault, and from the fault to its end (both 0 when no gap reached
-                        PAUSE_MIN, the machine's own jitter)
+                        PAUSE_MIN, the machine's own jitter); writes that stopped and did not
+                        come back before the run ended: the gap from the last to the end, and
+                        resume_s=none
   conn_errors           connections refused, reset, timed out (3 s) or closed under a command
   err_replies           error replies (READONLY, MASTERDOWN, EXECABORT, ...)
   end_masters           servers answering ROLE master at the end (the checker reads all three)
@@ -136,6 +138,7 @@ def main():
         time.sleep(max(0.0, fault + a.heal_after - time.time()))
         subprocess.run(["bash", a.heal], check=True)
     time.sleep(a.settle)
+    stopped = time.time()
     stop.set()
     for t in threads: t.join(timeout=15)
     vip.stop()
@@ -208,6 +211,9 @@ def main():
     for t in times:
         if t - prev > gap: gap, resume = t - prev, t - fault
         prev = t
+    # Writes that stopped for good before the run ended: that gap counts too, and resume_s says
+    # "none" (they never came back).
+    if stopped - prev > max(gap, PAUSE_MIN): gap, resume = stopped - prev, None
     if gap < PAUSE_MIN: resume = 0.0
     order = sorted(spans.items(), key=lambda x: x[1][0])
     result += [

@@ -51,3 +51,28 @@ struct NodeLabTests {
         #expect(result.output.contains("+switch-master"), "\(result.output)")
     }
 }
+
+/// Issue 14's fault lab, its fastest cases (scripts/lab-reliability.sh --check, 10.83.0.0/24,
+/// t14r-* names): one trial each of a planned switchover and a kill -9 of the VIP holder's agent
+/// (keepalived frozen then killed), against the seed stack (redis-sentinel, HAProxy, keepalived as
+/// the first seed configures them) and `tandem run` in both placements, with the lab's three
+/// workloads at the VIP. The script checks Tandem's promises on each trial (docs/reliability.md):
+/// no acknowledged write lost, one master at the end, no two masters acknowledging in one period,
+/// the VIP on one host (a handover's 20 ms aside), no agent dead by itself; the seed stack's
+/// losses are printed beside them. The whole lab is the script's (every fault, more trials).
+@Suite("the fault lab: seed stack and tandem run under the same faults", .serialized,
+       .enabled(if: VRRPLab.shouldRun), .timeLimit(.minutes(5)))
+struct ReliabilityLabTests {
+    @Test("planned switchover and a killed VIP agent: zero acknowledged writes lost through Tandem, one master, the VIP on one host")
+    func fastestCases() async throws {
+        if findExecutable("haproxy") == nil || findExecutable("keepalived") == nil, !isCI { return }
+        let result = try await VRRPLab.run(["--check", "switchover", "kill_agent"], script: "scripts/lab-reliability.sh")
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.contains("CHECK passed: 6 trials"), "\(result.output)")
+        for stack in ["seed", "direct", "proxy"] {
+            for fault in ["switchover", "kill_agent"] {
+                #expect(result.output.contains("CHECK \(stack)/\(fault) n=1: "), "\(stack)/\(fault) did not run: \(result.output)")
+            }
+        }
+    }
+}
