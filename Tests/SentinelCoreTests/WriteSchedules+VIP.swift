@@ -240,13 +240,17 @@ struct SimulatedVIP {
         return k
     }
 
-    /// Two speakers that hear each other (adverts flow both ways) both holding the address for
-    /// longer than `doubleHoldLimit`.
+    /// Two speakers that hear each other (their link is up and at least one of them runs, so
+    /// adverts flow between them) both holding the address for longer than `doubleHoldLimit`.
+    /// Two tandems frozen at once, each holding the address, send no advert either's guard could
+    /// hear: both keep it until one wakes (write simulator seeds 14783, 15629; the promise is
+    /// "once adverts flow", and this takes two stopped daemons; README says so).
     mutating func check(now: Micros, connected: (Int, Int) -> Bool) -> String? {
         for i in 0..<3 {
             for j in (i + 1)..<3 {
                 let key = i * 3 + j
-                guard holds[i] && holds[j] && connected(i, j) && speakers[i] != nil && speakers[j] != nil else {
+                guard holds[i] && holds[j] && connected(i, j) && speakers[i] != nil && speakers[j] != nil
+                    && (frozenSince[i] == nil || frozenSince[j] == nil) else {
                     doubleHoldSince[key] = nil
                     continue
                 }
