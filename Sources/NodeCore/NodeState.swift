@@ -453,7 +453,14 @@ public struct NodeState: Sendable, Hashable {
 
         // Fence: a master cut off from the majority, before the majority can promote.
         let isolated = !majority && isolatedFor >= settings.fenceAfter
-        if localRedis == .master && (isolated || keepFence || fenceForFailover || awaitingOutcome)
+        // Lifted only on these terms; until then a fence whose reason has gone is still held
+        // (renewed), never left to run out: the peers not all heard since contact came back, a
+        // master that would lapse into taking writes its agent counts as fenced. (Found by the
+        // simulator, seed 24578 of WriteScheduleTests: the isolation ended, the unfence waited
+        // for the peers' views, and the pause ran out 800 ms after the last renewal: 3 writes.)
+        let mayUnfence = fencedUntil != nil && majority && !keepFence && !outcomeUnknown && peersHaveReported(now: now)
+        let holdFence = fencedUntil != nil && !mayUnfence
+        if localRedis == .master && (isolated || keepFence || fenceForFailover || awaitingOutcome || holdFence)
             && brokenForTesting != .neverFences {
             // Sent again every decision period (`heartbeatInterval`), and at once when the local
             // Redis answers again after a restart: Redis keeps one pause, which a restart or any
@@ -477,7 +484,7 @@ public struct NodeState: Sendable, Hashable {
                 actions.append(.fence(milliseconds: length))
                 if closeAtFence { actions.append(.closeClients) }
             }
-        } else if fencedUntil != nil && majority && !keepFence && !outcomeUnknown && peersHaveReported(now: now) {
+        } else if mayUnfence {
             // Unfenced only once the peers in contact have said what the group's master is: the
             // local monitor's view may be the stale one from before the cut.
             if let master = groupMaster, master != settings.myRedis, localRedis == .master {

@@ -14,6 +14,8 @@ extension SentinelState {
         public var attempts: Int
         /// When the next attempt is due; nil while one is under way.
         public var retryAt: Millis?
+        /// The epoch of the failover that promoted `newMaster`.
+        public var epoch: UInt64 = 0
     }
 
     /// How long after a failed demote the next attempt starts (at the first tick from then).
@@ -46,7 +48,7 @@ extension SentinelState {
         let old = masters[name]!.address
         demotions[old] = Demotion(master: name, oldMaster: old, newMaster: newMaster,
                                   deadline: now.saturatingPlus(behaviour.switchoverPauseLimit.saturatingPlus(1_000)),
-                                  attempts: 1, retryAt: nil)
+                                  attempts: 1, retryAt: nil, epoch: masters[name]!.failoverEpoch)
         emit(.demote(master: name, at: old, to: newMaster, attempt: 1))
     }
 
@@ -60,6 +62,21 @@ extension SentinelState {
         }
     }
 
+    /// A demotion whose failover is no longer the group's last word: the master has moved to a
+    /// third address (until the failover ends it still names the old master), or a newer
+    /// failover of it was started, voted for or adopted (it may promote the old master itself).
+    /// Retrying would make the new master a replica of an old one.
+    /// (Found by the write simulator, seed 23031: a switchover's demote kept failing; the old
+    /// master's agent made it a replica itself, the promoted replica's agent was dead, so the
+    /// agents asked for a failover, which promoted the old master back; the next demote attempt
+    /// then succeeded and made it a replica of the replica it had just demoted: a replication
+    /// loop, no master, 3 acknowledged writes lost.)
+    func superseded(_ d: Demotion) -> Bool {
+        guard let m = masters[d.master] else { return true }
+        return (m.address != d.newMaster && m.address != d.oldMaster)
+            || m.failoverEpoch > d.epoch || m.leaderEpoch > d.epoch || m.configEpoch > d.epoch
+    }
+
     /// On each tick: the demote attempts that are due, and the demotions past their deadline dropped
     /// — an attempt still under way too: its answer may never come (the sentinel was stopped and
     /// its connection closed meanwhile; found by the write simulator, seed 1408: a demotion kept
@@ -69,7 +86,7 @@ extension SentinelState {
         guard !demotions.isEmpty else { return }
         for address in demotions.keys.sorted() {
             guard let d = demotions[address] else { continue }
-            if now >= d.deadline {
+            if now >= d.deadline || superseded(d) {
                 demotions[address] = nil
                 continue
             }

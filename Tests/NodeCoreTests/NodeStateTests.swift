@@ -351,6 +351,30 @@ struct NodeStateTests {
         #expect(run.state.vip == .vipIneligible)
     }
 
+    /// Write simulator seeds 11072, 15308, 15800, 23903, 24578: the isolation ended, the unfence
+    /// waited for the peers' views, and nothing renewed the pause meanwhile: it ran out 800 ms
+    /// after the last renewal and the master took writes its agent counted as fenced.
+    @Test("a fence whose reason has gone is held, renewed every period, until it is lifted: its pause never runs out while the peers' views are awaited")
+    func fenceHeldUntilLifted() {
+        var run = Self.settledMaster()
+        run.input(.peerView(node: "n2", master: "10.0.0.1:6379", epoch: 0))
+        run.input(.peerView(node: "n3", master: "10.0.0.1:6379", epoch: 0))
+        run.ticks(20, hearing: [])
+        #expect(run.state.isFenced)
+        // Contact is back, but the peers' views from after the cut do not come for 2 s.
+        run.ticks(1, hearing: ["n2", "n3"])
+        let back = run.now
+        run.ticks(20, hearing: ["n2", "n3"])
+        #expect(run.state.isFenced)
+        #expect(!run.actions.contains { $0.action == .unfence })
+        let renewals = run.times { if case .fence = $0 { true } else { false } }.filter { $0 > back }
+        #expect(renewals.count >= 19, "renewed at \(renewals.map { $0 - back }) after contact came back")
+        #expect(zip(renewals, renewals.dropFirst()).allSatisfy { $1 - $0 <= 100 }, "a gap in the renewals: \(renewals)")
+        run.input(.peerView(node: "n2", master: "10.0.0.3:6379", epoch: 1))
+        run.input(.peerView(node: "n3", master: "10.0.0.3:6379", epoch: 1))
+        #expect(run.actions.suffix(2).map(\.action) == [.replicate(to: "10.0.0.3:6379"), .unfence])
+    }
+
     @Test("back from a cut, the fence waits for every peer in contact to say what the master is; one whose monitor does not answer holds it only for the contact window")
     func unfenceWaitsForEveryPeer() {
         var run = Self.settledMaster()

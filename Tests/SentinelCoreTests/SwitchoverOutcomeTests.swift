@@ -112,4 +112,33 @@ struct SwitchoverOutcomeTests {
         #expect(g.sentinels[0].state.demotions.isEmpty, "a demotion past its deadline is dropped")
         #expect(g.demoteAttempts.count == 1, "no attempt after the first: its answer was only lost")
     }
+    /// Write simulator seed 23031: a switchover's demote kept failing; the old master's agent made
+    /// it a replica of the promoted one itself; the promoted replica's node agent was dead, so the
+    /// agents asked for a failover, which promoted the old master back. The first switchover's
+    /// next demote attempt then succeeded and made the new master a replica of the one it had
+    /// just demoted: a replication loop, no master.
+    @Test("a demote still retried when a newer failover of the master starts is dropped: it would make the new master a replica")
+    func demoteSupersededByNewerFailover() throws {
+        var g = G()
+        g.run(for: 12_000)
+        g.failDemotes = .max
+        g.perform(try g.sentinels[0].state.forceFailover(G.masterName, now: g.time(of: 0)), by: 0)
+        _ = g.run(until: 20_000) { !$0.demoteAttempts.isEmpty && $0.advertisedMaster(0) != G.addr(6379) }
+        let promoted = try #require(g.promotions.first?.address)
+        #expect(g.sentinels[0].state.demotions.count == 1, "the demote is being retried")
+        // The old master's agent makes it a replica itself; the other replica dies, so the old
+        // master is the only candidate for the next failover.
+        g.servers[G.addr(6379)]!.replicaOf = promoted
+        g.servers[G.addr(6379)]!.writesPaused = false
+        g.crash(promoted == G.addr(6380) ? 6381 : 6380)
+        g.run(for: 1_500)
+        let second = g.now
+        g.perform(try g.sentinels[0].state.forceFailover(G.masterName, now: g.time(of: 0)), by: 0)
+        g.failDemotes = 0
+        let took = g.run(until: 30_000) { $0.converged(on: G.addr(6379)) }
+        #expect(took != nil, "no convergence on the old master promoted back; servers: \(g.servers.mapValues(\.replicaOf))")
+        let stale = g.demoteAttempts.filter { $0.at > second && $0.attempt > 1 }
+        #expect(stale.isEmpty, "the first switchover's demote retried after the second failover began: \(stale)")
+    }
 }
+

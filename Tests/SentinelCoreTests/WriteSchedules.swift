@@ -991,8 +991,13 @@ struct WriteScheduleTests {
     /// the failover its crash started (down within down-after before the failover counts now);
     /// 10183, a SENTINEL FAILOVER asked of a sentinel cut off from its peers went ahead alone
     /// and its epoch discarded the majority's acknowledged writes (no lone override under
-    /// durability replicated now).
-    @Test("seeds that once found a bug", arguments: [UInt64(193), 408, 438, 654, 694, 753, 1408, 2173, 2608, 2617, 3313, 3321, 3454, 3576, 3859, 4107, 4434, 4711, 4990, 8386, 9844, 10183])
+    /// durability replicated now); 23031, a switchover's demote retried after a newer failover
+    /// had promoted the old master back made it a replica of the one it replaced (a replication
+    /// loop; demotions of a superseded failover are dropped now); 11072, 15308, 15800, 23903,
+    /// 24578, a fence whose reason had gone, its lifting waiting for the peers' views, was not
+    /// renewed and its pause ran out (held until lifted now; once blamed on a sentinel's CLIENT
+    /// UNPAUSE).
+    @Test("seeds that once found a bug", arguments: [UInt64(193), 408, 438, 654, 694, 753, 1408, 2173, 2608, 2617, 3313, 3321, 3454, 3576, 3859, 4107, 4434, 4711, 4990, 8386, 9844, 10183, 11072, 15308, 15800, 23031, 23903, 24578])
     /// Each replays as it first ran (`.legacy` tandem faults) and as the model runs it now.
     func regressions(seed: UInt64) {
         for model in [WriteSchedule.TandemFaults.legacy, .killOrFreeze] {
