@@ -105,8 +105,8 @@ EOF
 }
 
 # --check [FAULT ...]: the promises Tandem makes under these faults, checked on this run's trials
-# (one trial of each and SETTLE=4 unless given; the test command runs `--check switchover
-# kill_agent`, ReliabilityLabTests): every trial of every stack completed; for `direct` and
+# (one trial of each and SETTLE=4 unless given; the test command runs `--check switchover`,
+# ReliabilityLabTests): every trial of every stack completed; for `direct` and
 # `proxy`, writes back before the end, one master at the end, no two masters acknowledging in
 # the same period, the VIP on two hosts at most 20 ms (a handover's advert trip, as lab-node.sh
 # allows), no agent died by itself, and no acknowledged write lost in the faults that touch no

@@ -52,10 +52,10 @@ struct NodeLabTests {
     }
 }
 
-/// Issue 14's fault lab, its fastest cases (scripts/lab-reliability.sh --check, 10.83.0.0/24,
-/// t14r-* names): one trial each of a planned switchover and a kill -9 of the VIP holder's agent
-/// (keepalived frozen then killed), against the seed stack (redis-sentinel, HAProxy, keepalived as
-/// the first seed configures them) and `tandem run` in both placements, with the lab's three
+/// Issue 14's fault lab, its fastest case (scripts/lab-reliability.sh --check, 10.83.0.0/24,
+/// t14r-* names): one trial of a planned switchover against the seed stack (redis-sentinel,
+/// HAProxy, keepalived as the first seed configures them) and `tandem run` in both placements,
+/// about 35 s (with kill_agent too it took 73 s, and CI's 30 minutes are nearly used), with the lab's three
 /// workloads at the VIP. The script checks Tandem's promises on each trial (docs/reliability.md):
 /// no acknowledged write lost, one master at the end, no two masters acknowledging in one period,
 /// the VIP on one host (a handover's 20 ms aside), no agent dead by itself; the seed stack's
@@ -63,14 +63,14 @@ struct NodeLabTests {
 @Suite("the fault lab: seed stack and tandem run under the same faults", .serialized,
        .enabled(if: VRRPLab.shouldRun), .timeLimit(.minutes(5)))
 struct ReliabilityLabTests {
-    @Test("planned switchover and a killed VIP agent: zero acknowledged writes lost through Tandem, one master, the VIP on one host")
+    @Test("planned switchover: zero acknowledged writes lost through Tandem, one master, the VIP on one host; the seed stack's losses beside")
     func fastestCases() async throws {
         if findExecutable("haproxy") == nil || findExecutable("keepalived") == nil, !isCI { return }
-        let result = try await VRRPLab.run(["--check", "switchover", "kill_agent"], script: "scripts/lab-reliability.sh")
+        let result = try await VRRPLab.run(["--check", "switchover"], script: "scripts/lab-reliability.sh")
         #expect(result.status == 0, "\(result.output)")
-        #expect(result.output.contains("CHECK passed: 6 trials"), "\(result.output)")
+        #expect(result.output.contains("CHECK passed: 3 trials"), "\(result.output)")
         for stack in ["seed", "direct", "proxy"] {
-            for fault in ["switchover", "kill_agent"] {
+            for fault in ["switchover"] {
                 #expect(result.output.contains("CHECK \(stack)/\(fault) n=1: "), "\(stack)/\(fault) did not run: \(result.output)")
             }
         }

@@ -557,6 +557,15 @@ struct ProxyFailoverTests {
             let client = try await proxy.connect(timeout: .seconds(20))
             defer { Task { await client.close() } }
             #expect(try await client.send(["SET", "before", "1"]) == .simpleString("OK"))
+            // Replication is asynchronous: frozen the instant after its OK, the master may not
+            // have sent the write on yet, and the promoted replica would rightly lack it (CI,
+            // 2026-12-06). The test is about the write in flight, so the replicas get this one
+            // first.
+            for replica in replicas {
+                try await waitUntil("the replica on \(replica.port) to have the write before the freeze", timeout: .seconds(10)) {
+                    try await replica.run(["GET", "before"]) == .bulkString("1")
+                }
+            }
             // Frozen, its kernel still accepts and acknowledges the command's bytes: TCP shows
             // nothing wrong with the proxy's connection to it.
             master.pause()
