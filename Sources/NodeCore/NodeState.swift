@@ -459,8 +459,9 @@ public struct NodeState: Sendable, Hashable {
         // simulator, seed 24578 of WriteScheduleTests: the isolation ended, the unfence waited
         // for the peers' views, and the pause ran out 800 ms after the last renewal: 3 writes.)
         let mayUnfence = fencedUntil != nil && majority && !keepFence && !outcomeUnknown && peersHaveReported(now: now)
+        // (keepFence is one such term: a fence it keeps is held.)
         let holdFence = fencedUntil != nil && !mayUnfence
-        if localRedis == .master && (isolated || keepFence || fenceForFailover || awaitingOutcome || holdFence)
+        if localRedis == .master && (isolated || fenceForFailover || awaitingOutcome || holdFence)
             && brokenForTesting != .neverFences {
             // Sent again every decision period (`heartbeatInterval`), and at once when the local
             // Redis answers again after a restart: Redis keeps one pause, which a restart or any
@@ -476,7 +477,7 @@ public struct NodeState: Sendable, Hashable {
                 // the address is still here (it leaves with the VIP decision below).
                 if fencedUntil == nil && settings.placement == .direct { closeAtFence = true }
                 if fencedUntil == nil {
-                    // (keepFence alone never sets a fence: it keeps one.)
+                    // (holdFence, keepFence among its terms, never sets a fence: it keeps one.)
                     fenceReason = isolated ? .isolated : fenceForFailover ? .wokenDuringFailover : .votedFailoverUnknown
                 }
                 fencedUntil = now + length

@@ -134,7 +134,7 @@ extension SentinelState {
     /// hellos carry their configuration, so a newer one would have been adopted by now.
     func heardFromMajority(_ name: String, since time: Millis) -> Bool {
         guard let m = masters[name] else { return false }
-        let needed = (m.sentinels.count + 1) / 2 + 1
+        let needed = Self.majority(of: m.sentinels.count + 1)
         var heard = 1
         for peer in m.sentinels.values where (peer.lastHelloReceived.map { $0 > time } ?? false) {
             heard += 1
