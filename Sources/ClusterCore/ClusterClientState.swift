@@ -49,6 +49,10 @@ public enum ClusterStep: Sendable, Hashable {
     /// none); what that connection sends back goes to the client as it comes (confirmations,
     /// messages), after the replies the client is still owed.
     case subscription(OwnTarget)
+    /// WAIT: answered by the proxy once the replicas of the masters the client wrote to have
+    /// its writes (`ClusterWait`), after the replies to its earlier commands; its later
+    /// commands run after the answer, as a node runs them after a blocked WAIT.
+    case wait(ClusterWait.Request)
 }
 
 /// One client's connection state in cluster mode, and every decision that depends on it:
@@ -87,6 +91,8 @@ public struct ClusterClientState: Sendable {
     public private(set) var channels: [ByteBuffer] = []
     public private(set) var patterns: [ByteBuffer] = []
     public private(set) var shardChannels: [ByteBuffer] = []
+    /// The slots this client wrote to (what its WAIT waits for).
+    public private(set) var written = WrittenSlots()
     /// CLIENT SETNAME (or HELLO … SETNAME), answered by the proxy.
     public internal(set) var clientName: ByteBuffer?
     /// The protocol the client chose with HELLO (2 or 3): every backend connection its
@@ -114,7 +120,7 @@ public struct ClusterClientState: Sendable {
 
     /// Commands refused (not yet supported in cluster mode, or meaningless through a proxy).
     static let refused: Set<String> = [
-        "MONITOR", "SYNC", "PSYNC", "REPLCONF", "WAIT", "WAITAOF", "MIGRATE",
+        "MONITOR", "SYNC", "PSYNC", "REPLCONF", "WAITAOF", "MIGRATE",
     ]
 
     /// CLIENT subcommands forwarded to any master; the others are answered or refused.
@@ -128,6 +134,32 @@ public struct ClusterClientState: Sendable {
     /// The same with the command's table entry already looked up (`CommandKeys.info(for:)`):
     /// the shell needs it too, and looks it up once per command.
     public mutating func step(_ arguments: [ByteBuffer], info: CommandInfo?) -> ClusterStep {
+        let step = decide(arguments, info: info)
+        if let info, !info.flags.contains(.readonly) { noteWrite(step, info: info) }
+        return step
+    }
+
+    /// Remembers where a command that may write went (a command not flagged read-only: a
+    /// script or a WATCH counts too, which only makes a later WAIT look at one more master).
+    private mutating func noteWrite(_ step: ClusterStep, info: CommandInfo) {
+        switch step {
+        case .route(.slot(let slot)), .own(.slot(let slot), _):
+            written.insert(slot)
+        case .route(.split(let plan)):
+            for part in plan.parts { written.insert(part.slot) }
+        case .own(.anyMaster, _):
+            // A transaction without keys (or a keyless blocking command): its master is not known here.
+            written.insertEveryMaster()
+        case .route(.allMasters), .route(.anyMaster):
+            // Keyless: only a write of the whole keyspace or of scripts/functions (FLUSHALL,
+            // FUNCTION LOAD, EVAL without keys) makes every master count.
+            if info.flags.contains(.write) || info.flags.contains(.movablekeys) { written.insertEveryMaster() }
+        default:
+            break
+        }
+    }
+
+    private mutating func decide(_ arguments: [ByteBuffer], info: CommandInfo?) -> ClusterStep {
         guard !arguments.isEmpty else { return Self.error("ERR unknown command ''") }
         let name = CommandKeys.word(arguments, 0)
         if !authenticated, let step = unauthenticatedStep(name, arguments, info: info) { return step }
@@ -173,6 +205,13 @@ public struct ClusterClientState: Sendable {
         }
         if Self.refused.contains(name) { return Self.unsupported(name) }
         if case .multi = transaction { return queueInTransaction(arguments) }
+        if name == "WAIT" {
+            switch ClusterWait.check(arguments) {
+            case .refused(let reply): return .reply(reply)
+            case .valid(let replicas, let timeout):
+                return .wait(ClusterWait.Request(replicas: replicas, timeoutMilliseconds: timeout, written: written))
+            }
+        }
         let route = ClusterRouting.route(arguments, info: info)
         if let info, info.flags.contains(.blocking) {
             // A blocking command would stall the shared connection: the client's own one.

@@ -29,6 +29,12 @@ final class ClusterClient: ChannelInboundHandler {
     private var subscription: ClusterSubscription?
     private var outOfBand: [RESPValue] = []
     static let maxPending = 1024
+    /// A WAIT is pending: the client's later commands wait here until it is answered (a node
+    /// runs nothing of a client blocked in WAIT).
+    private var blockedByWait = false
+    private var deferred = CircularBuffer<RESPRequest>()
+    /// The WAIT to start once the replies to the commands before it are written.
+    private var waitToStart: (seq: UInt64, request: ClusterWait.Request, version: Int)?
 
     init(pool: ClusterLoopPool, configuration: ClusterClientState.Configuration) {
         self.pool = pool
@@ -109,6 +115,18 @@ final class ClusterClient: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let request = unwrapInboundIn(data)
         guard !closed, closeAfter == nil else { return }
+        if blockedByWait {
+            deferred.append(request)
+            if deferred.count >= Self.maxPending && !readPaused {
+                readPaused = true
+                context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
+            }
+            return
+        }
+        process(request, context: context)
+    }
+
+    private func process(_ request: RESPRequest, context: ChannelHandlerContext) {
         let seq = firstSeq + UInt64(replies.count)
         replies.append(nil)
         let wasInTransaction = state.inTransaction
@@ -138,6 +156,10 @@ final class ClusterClient: ChannelInboundHandler {
                 .assumeIsolated().whenSuccess { [self] in complete(seq, $0.forProtocol(version)) }
         case .subscription(let target):
             subscribe(target, request.arguments, seq: seq)
+        case .wait(let request):
+            blockedByWait = true
+            waitToStart = (seq, request, version)
+            startWaitIfReady()
         case .infoProxy:
             let text = pool.topology.infoLines().joined(separator: "\r\n") + "\r\n"
             // RESP3: INFO's text comes as a verbatim string, as from a node.
@@ -300,6 +322,35 @@ final class ClusterClient: ChannelInboundHandler {
         }
     }
 
+    // MARK: WAIT
+
+    /// Starts the pending WAIT once every reply before it is written: its target offsets are
+    /// then read after the client's earlier writes were acknowledged.
+    private func startWaitIfReady() {
+        guard let (seq, request, version) = waitToStart, firstSeq == seq, !closed else { return }
+        waitToStart = nil
+        let run = ClusterWaitRun(pool: pool, request: request, cancelled: { [weak self] in self?.closed ?? true }) { [weak self] answer in
+            guard let self else { return }
+            if answer.errorMessage?.hasPrefix("UNBLOCKED") == true { pool.topology.requestRefresh() }
+            complete(seq, answer.forProtocol(version))
+            blockedByWait = false
+            resumeAfterWait()
+        }
+        run.start()
+    }
+
+    /// The commands that came while WAIT blocked, in order (until another WAIT blocks).
+    private func resumeAfterWait() {
+        guard let context else { return }
+        while !blockedByWait, !closed, closeAfter == nil, let next = deferred.popFirst() {
+            process(next, context: context)
+        }
+        if readPaused && deferred.count < Self.maxPending / 2 && replies.count < Self.maxPending / 2 {
+            readPaused = false
+            context.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+        }
+    }
+
     // MARK: Pub/sub
 
     /// Sends a command on the subscription connection (opened to the target's master if there
@@ -408,7 +459,8 @@ final class ClusterClient: ChannelInboundHandler {
             wrote = true
         }
         if wrote { context.writeAndFlush(wrapOutboundOut(buffer), promise: nil) }
-        if readPaused && replies.count < Self.maxPending / 2 {
+        if waitToStart != nil { startWaitIfReady() }
+        if readPaused && replies.count < Self.maxPending / 2 && deferred.count < Self.maxPending / 2 {
             readPaused = false
             context.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
         }

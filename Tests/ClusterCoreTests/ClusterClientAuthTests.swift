@@ -164,8 +164,8 @@ private let foo = 12182
         #expect(state.subscribed)
     }
 
-    /// WAIT, MONITOR and CLIENT TRACKING: an error naming the command, never forwarded.
-    @Test(arguments: ["WAIT 1 0", "WAITAOF 0 1 0", "MONITOR", "CLIENT TRACKING on", "CLIENT CACHING yes"])
+    /// WAITAOF, MONITOR and CLIENT TRACKING: an error naming the command, never forwarded.
+    @Test(arguments: ["WAITAOF 0 1 0", "MONITOR", "CLIENT TRACKING on", "CLIENT CACHING yes"])
     func unsupportedCommandsAreNamed(text: String) {
         var state = ClusterClientState()
         let step = state.step(command(text))

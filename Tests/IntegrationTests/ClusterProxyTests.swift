@@ -514,6 +514,70 @@ struct ClusterProxyTests {
         }
     }
 
+    @Test("WAIT counts the replicas of the masters the client wrote to that have its writes; a frozen replica is not counted; later commands wait for the answer")
+    func waitForReplicas() async throws {
+        try await withRedisCluster(masters: 3, replicasPerMaster: 1) { cluster in
+            let proxy = try await ProxyProcess(cluster.seedArguments)
+            defer { proxy.stop() }
+            let c = try await proxy.connect(timeout: .seconds(20))
+            defer { Task { await c.close() } }
+            // Before any write: every master's connected replicas count, as on a node's fresh connection.
+            #expect(try await c.send(["WAIT", "0", "0"]) == .integer(1))
+            #expect(try await c.send(["WAIT", "x", "0"]) == .simpleError("ERR value is not an integer or out of range"))
+            #expect(try await c.send(["WAIT", "1", "-1"]) == .simpleError("ERR timeout is negative"))
+
+            // foo's replica, found by its ROLE.
+            let fooMaster = try await cluster.master(ofSlot: HashSlot.slot(of: "foo"))
+            var fooReplica: RedisServer?
+            for server in cluster.servers where server.port != fooMaster.port {
+                let role = try await server.run(["ROLE"]).array ?? []
+                if role.first?.string == "slave", role.count > 2, role[2].int == Int64(fooMaster.port) { fooReplica = server }
+            }
+            let replica = try #require(fooReplica)
+
+            // A write, then WAIT: answered once the replica has it (read there, straight after).
+            for round in 0..<20 {
+                #expect(try await c.send(["SET", "foo", "v\(round)"]) == .simpleString("OK"))
+                #expect(try await c.send(["WAIT", "1", "5000"]) == .integer(1))
+                let onReplica = try await replica.withConnection { r -> RESPValue in
+                    _ = try await r.send(["READONLY"])
+                    return try await r.send(["GET", "foo"])
+                }
+                #expect(onReplica == .bulkString("v\(round)"), "round \(round)")
+            }
+            // Split writes over every master: each master's replica must have its part.
+            let keys = (0..<30).map { "w:\($0)" }
+            #expect(try await c.send(["MSET"] + keys.flatMap { [$0, "x"] }) == .simpleString("OK"))
+            #expect(try await c.send(["WAIT", "1", "5000"]) == .integer(1))
+            // More replicas than there are: the count at the timeout.
+            #expect(try await c.send(["WAIT", "2", "300"]) == .integer(1))
+
+            // foo's replica frozen: a write to foo is not acknowledged by it...
+            replica.pause()
+            defer { replica.resume() }
+            #expect(try await c.send(["SET", "foo", "frozen"]) == .simpleString("OK"))
+            #expect(try await c.send(["WAIT", "1", "300"]) == .integer(0))
+            // ...while a client that wrote only to another master's slots gets its count.
+            let barMaster = try await cluster.master(ofSlot: HashSlot.slot(of: "bar"))
+            #expect(barMaster.port != fooMaster.port)
+            let other = try await proxy.connect(timeout: .seconds(20))
+            defer { Task { await other.close() } }
+            #expect(try await other.send(["SET", "bar", "1"]) == .simpleString("OK"))
+            #expect(try await other.send(["WAIT", "1", "5000"]) == .integer(1))
+            // Commands after a blocked WAIT run after its answer, as on a node.
+            let third = try await proxy.connect(timeout: .seconds(20))
+            defer { Task { await third.close() } }
+            async let blocked = c.pipeline([["WAIT", "1", "400"], ["SET", "{foo}after", "1"]])
+            try await Task.sleep(for: .milliseconds(150))
+            #expect(try await third.send(["EXISTS", "{foo}after"]) == .integer(0), "ran while WAIT blocked")
+            #expect(try await blocked == [.integer(0), .simpleString("OK")])
+            #expect(try await third.send(["EXISTS", "{foo}after"]) == .integer(1))
+            replica.resume()
+            #expect(try await c.send(["WAIT", "1", "5000"]) == .integer(1))
+            #expect(try await c.send(["GET", "foo"]) == .bulkString("frozen"))
+        }
+    }
+
     @Test("a live reshard of 1,000 slots with redis-cli under 8 writers: zero client-visible errors, zero acknowledged writes lost")
     func liveReshard() async throws {
         try await withRedisCluster(masters: 3, replicasPerMaster: 0) { cluster in
