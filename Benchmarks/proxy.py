@@ -1,11 +1,16 @@
 #!/usr/bin/env python3
-"""Proxy throughput: direct vs HAProxy (the first seed's config) vs tandem proxy, same run.
+"""Proxy throughput: direct vs HAProxy (the first seed's config) vs twemproxy vs tandem proxy, same run.
 
 Starts a password-protected master and a replica (real redis-server) on free loopback ports,
 HAProxy 2.6 with the seed's tcp-check (AUTH, PING, INFO REPLICATION expecting role:master,
-every second) in front of both, and `tandem proxy --backend` in front of both. Then, for
-each round, runs redis-benchmark SET and GET with 50 clients at -P 1 and -P 16 against the
-three targets, interleaved. Prints medians, tandem/HAProxy and tandem/direct ratios and p99s.
+every second) in front of both, twemproxy (Debian's nutcracker 0.5.0: one server, the master,
+`redis_auth`, one server connection; it does no failover — the throughput anchor issue 17
+names) when installed (`apt-get install nutcracker`; `--no-twemproxy` leaves it out), and
+`tandem proxy --backend` in front of both. Then, for each round, runs redis-benchmark against
+the targets, interleaved, case by case: SET and GET with 50 clients at -P 1 and -P 16, SET and
+GET of 4 KB values (-d 4096) with 50 clients at -P 1, and SET and GET with 1,000 clients at
+-P 1. Prints medians, tandem's ratios to each and every target's p99, and whether tandem's p99
+was the lowest of the proxies'.
 Finally opens 1,000 idle client connections to the tandem proxy and reports its RSS.
 With --durability, a second tandem proxy with --wait-replicas 1 (durability: replicated) runs in
 the same rounds, and a second table gives its cost against the asynchronous one.
@@ -13,7 +18,7 @@ With --scrape-every S, another tandem proxy with --http runs in the same rounds 
 GETs its /metrics every S seconds; a table gives its throughput against the unscraped one, and
 the CPU time one scrape costs the proxy is measured (500 scrapes back to back).
 
-  Benchmarks/proxy.py [--rounds 3] [--requests 200000] [--durability] [--scrape-every 1] [--tandem .build/release/tandem]
+  Benchmarks/proxy.py [--rounds 3] [--requests 200000] [--basic] [--no-twemproxy] [--durability] [--scrape-every 1] [--tandem .build/release/tandem]
 """
 import argparse, os, shutil, signal, socket, statistics, subprocess, sys, tempfile, threading, time, urllib.request
 
@@ -35,9 +40,9 @@ def cli(port, *args):
     return subprocess.run(["redis-cli", "-p", str(port), "-a", PASSWORD, "--no-auth-warning", *args],
                           capture_output=True, text=True, timeout=10).stdout.strip()
 
-def bench(port, test, pipeline, requests):
-    out = subprocess.run(["redis-benchmark", "-p", str(port), "-a", PASSWORD, "-c", "50", "-n", str(requests),
-                          "-P", str(pipeline), "-t", test, "-r", "100000", "--csv"],
+def bench(port, test, pipeline, requests, clients=50, size=3):
+    out = subprocess.run(["redis-benchmark", "-p", str(port), "-a", PASSWORD, "-c", str(clients), "-n", str(requests),
+                          "-P", str(pipeline), "-t", test, "-r", "100000", "-d", str(size), "--csv"],
                          capture_output=True, text=True, timeout=600).stdout
     for line in out.splitlines():
         cells = [c.strip('"') for c in line.split(",")]
@@ -51,6 +56,8 @@ def main():
     ap.add_argument("--requests", type=int, default=200000)
     ap.add_argument("--durability", action="store_true", help="also measure tandem proxy --wait-replicas 1")
     ap.add_argument("--scrape-every", type=float, default=0, help="also measure a tandem proxy whose /metrics is scraped every S seconds")
+    ap.add_argument("--no-twemproxy", action="store_true", help="leave twemproxy (nutcracker) out")
+    ap.add_argument("--basic", action="store_true", help="only the four 50-client cases with 3-byte values (the older table)")
     ap.add_argument("--tandem-args", default="", help="extra tandem proxy options, e.g. \"--threads 1\"")
     ap.add_argument("--tandem", default=os.path.join(os.path.dirname(__file__), "..", ".build", "release", "tandem"))
     args = ap.parse_args()
@@ -102,6 +109,27 @@ backend redis_backend
     server redis2 127.0.0.1:{replica} check inter 1s
 """)
         spawn(["haproxy", "-f", cfg, "-db"], "haproxy.log")
+        twem = free_port()
+        use_twem = not args.no_twemproxy and shutil.which("nutcracker") is not None
+        if not args.no_twemproxy and not use_twem:
+            print("nutcracker not found (apt-get install nutcracker): twemproxy left out", file=sys.stderr)
+        if use_twem:
+            ncfg = os.path.join(work, "nutcracker.yml")
+            with open(ncfg, "w") as f:
+                f.write(f"""bench:
+  listen: 127.0.0.1:{twem}
+  hash: fnv1a_64
+  distribution: ketama
+  redis: true
+  redis_auth: {PASSWORD}
+  server_connections: 1
+  auto_eject_hosts: false
+  servers:
+   - 127.0.0.1:{master}:1
+""")
+            spawn(["nutcracker", "-c", ncfg, "-s", str(free_port()), "-a", "127.0.0.1", "-o", os.path.join(work, "nutcracker.log")],
+                  "nutcracker.out")
+            wait_port(twem)
         tandem = spawn([args.tandem, "proxy", "--listen", "127.0.0.1:%d" % tan, "--backend", "127.0.0.1:%d" % master,
                         "--backend", "127.0.0.1:%d" % replica, "--auth", PASSWORD] + args.tandem_args.split(), "tandem.log")
         durable = free_port()
@@ -132,32 +160,44 @@ backend redis_backend
         while time.time() < deadline and cli(hap, "PING") != "PONG" or cli(tan, "PING") != "PONG":
             time.sleep(0.2)
         time.sleep(2)  # let HAProxy's checks mark the replica down
-        targets = [("direct", master), ("haproxy", hap), ("tandem", tan)] + ([("replicated", durable)] if args.durability else []) \
+        targets = [("direct", master), ("haproxy", hap)] + ([("twemproxy", twem)] if use_twem else []) + [("tandem", tan)] + ([("replicated", durable)] if args.durability else []) \
             + ([("scraped", scraped)] if args.scrape_every > 0 else [])
-        cases = [("set", 1), ("get", 1), ("set", 16), ("get", 16)]
+        # (test, pipeline, clients, value size)
+        cases = [("set", 1, 50, 3), ("get", 1, 50, 3), ("set", 16, 50, 3), ("get", 16, 50, 3)]
+        if not args.basic:
+            cases += [("set", 1, 50, 4096), ("get", 1, 50, 4096), ("set", 1, 1000, 3), ("get", 1, 1000, 3)]
         results = {(t, c): [] for t, _ in targets for c in cases}
         for r in range(args.rounds):
             for case in cases:
                 n = args.requests * (10 if case[1] > 1 else 1)
                 for name, port in targets:
-                    results[(name, case)].append(bench(port, case[0], case[1], n))
+                    results[(name, case)].append(bench(port, case[0], case[1], n, clients=case[2], size=case[3]))
             print("round %d done" % (r + 1), file=sys.stderr)
-        print("| case | direct rps | HAProxy rps (p99 ms) | tandem rps (p99 ms) | tandem/HAProxy | tandem/direct |")
-        print("|---|---|---|---|---|---|")
+        names = {"direct": "direct", "haproxy": "HAProxy", "twemproxy": "twemproxy", "tandem": "tandem"}
+        shown = [t for t, _ in targets if t in names]
+        print("| case | " + " | ".join("%s rps (p99 ms)" % names[t] for t in shown) + " | " +
+              " | ".join("tandem/%s" % names[t] for t in shown if t != "tandem") + " | tandem's p99 lowest of the proxies |")
+        print("|---|" + "---|" * (2 * len(shown) - 1) + "---|")
+        def label(case):
+            return "%s -P %d%s%s" % (case[0].upper(), case[1], ", %d clients" % case[2] if case[2] != 50 else "",
+                                    ", %d B values" % case[3] if case[3] != 3 else "")
         for case in cases:
-            med = {t: statistics.median(x[0] for x in results[(t, case)]) for t, _ in targets}
-            p99 = {t: statistics.median(x[1] for x in results[(t, case)]) for t, _ in targets}
-            print("| %s -P %d | %.0f | %.0f (%.2f) | %.0f (%.2f) | %.2f× | %.2f× |" % (
-                case[0].upper(), case[1], med["direct"], med["haproxy"], p99["haproxy"], med["tandem"], p99["tandem"],
-                med["tandem"] / med["haproxy"], med["tandem"] / med["direct"]))
+            med = {t: statistics.median(x[0] for x in results[(t, case)]) for t in shown}
+            p99 = {t: statistics.median(x[1] for x in results[(t, case)]) for t in shown}
+            proxies = [t for t in shown if t not in ("direct", "tandem")]
+            lowest = all(p99["tandem"] < p99[t] for t in proxies)
+            print("| %s | " % label(case) + " | ".join("%.0f (%.2f)" % (med[t], p99[t]) for t in shown) + " | " +
+                  " | ".join("%.2f×" % (med["tandem"] / med[t]) for t in shown if t != "tandem") + " | %s |" % ("yes" if lowest else "no"))
+            print("per round %s: tandem/direct %s" % (label(case), ", ".join(
+                "%.2f" % (a[0] / b[0]) for a, b in zip(results[("tandem", case)], results[("direct", case)]))), file=sys.stderr)
         if args.durability:
             print("\n| case | tandem rps (p99 ms) | tandem --wait-replicas 1 rps (p99 ms) | replicated/async |")
             print("|---|---|---|---|")
             for case in cases:
                 med = {t: statistics.median(x[0] for x in results[(t, case)]) for t in ("tandem", "replicated")}
                 p99 = {t: statistics.median(x[1] for x in results[(t, case)]) for t in ("tandem", "replicated")}
-                print("| %s -P %d | %.0f (%.2f) | %.0f (%.2f) | %.2f× |" % (
-                    case[0].upper(), case[1], med["tandem"], p99["tandem"], med["replicated"], p99["replicated"],
+                print("| %s | %.0f (%.2f) | %.0f (%.2f) | %.2f× |" % (
+                    label(case), med["tandem"], p99["tandem"], med["replicated"], p99["replicated"],
                     med["replicated"] / med["tandem"]))
             unconfirmed = [l for l in cli(durable, "INFO", "proxy").splitlines() if l.startswith("unconfirmed_writes:")]
             print("\n" + (unconfirmed[0] if unconfirmed else "unconfirmed_writes: ?"))
@@ -168,8 +208,8 @@ backend redis_backend
             for case in cases:
                 med = {t: statistics.median(x[0] for x in results[(t, case)]) for t in ("tandem", "scraped")}
                 p99 = {t: statistics.median(x[1] for x in results[(t, case)]) for t in ("tandem", "scraped")}
-                print("| %s -P %d | %.0f (%.2f) | %.0f (%.2f) | %.3f× |" % (
-                    case[0].upper(), case[1], med["tandem"], p99["tandem"], med["scraped"], p99["scraped"],
+                print("| %s | %.0f (%.2f) | %.0f (%.2f) | %.3f× |" % (
+                    label(case), med["tandem"], p99["tandem"], med["scraped"], p99["scraped"],
                     med["scraped"] / med["tandem"]))
             all_t = sum(statistics.median(x[0] for x in results[("tandem", c)]) for c in cases)
             all_s = sum(statistics.median(x[0] for x in results[("scraped", c)]) for c in cases)

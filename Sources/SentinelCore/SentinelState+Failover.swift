@@ -313,7 +313,7 @@ extension SentinelState {
     /// `sentinelAbortFailover`: only possible before the promotion is confirmed.
     mutating func abortFailover(_ name: String, now: Millis) {
         if masters[name]!.writesPaused {
-            emit(.unpauseWrites(.master(name)))
+            if !newerFailoverKnown(name) { emit(.unpauseWrites(.master(name))) }
             masters[name]!.writesPaused = false
         }
         masters[name]!.switchoverTargetOffset = nil
@@ -325,6 +325,20 @@ extension SentinelState {
             masters[name]!.replicas[promoted]?.promoted = false
             masters[name]!.promotedReplica = nil
         }
+    }
+
+    /// A newer failover of this master than our last one is known (we voted in a newer epoch,
+    /// or adopted a newer configuration). The old master's pause may then be that failover's:
+    /// a server has one pause, the latest end wins, and CLIENT UNPAUSE lifts it whoever set it —
+    /// so ours is left to run out by itself (at most `switchoverPauseLimit` + 1 s after it began)
+    /// rather than lifted under the newer failover's promotion. (Found by the write simulator,
+    /// seed 39165: a switchover waiting for a lagging replica was superseded by an agents'
+    /// failover, elected with our vote, which paused the old master itself; our abort's UNPAUSE
+    /// reached the old master while the other replica was being promoted, and the old master
+    /// acknowledged 75 writes that the promotion then discarded.)
+    func newerFailoverKnown(_ name: String) -> Bool {
+        guard let m = masters[name] else { return false }
+        return m.leaderEpoch > m.failoverEpoch || m.configEpoch > m.failoverEpoch
     }
 
     /// Called when the promoted replica's INFO shows `role:master` during WAIT_PROMOTION.

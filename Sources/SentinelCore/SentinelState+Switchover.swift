@@ -24,7 +24,8 @@ extension SentinelState {
     /// `.writesPaused`: catch up from the paused offset, or undo a pause that came too late.
     mutating func writesPaused(_ name: String, offset: Int64, now: Millis) {
         guard masters[name]?.failoverState == .pauseMaster else {
-            emit(.unpauseWrites(.master(name)))  // the switchover ended meanwhile: undo
+            // The switchover ended meanwhile: undo — unless a newer failover may rely on the pause.
+            if !newerFailoverKnown(name) { emit(.unpauseWrites(.master(name))) }
             return
         }
         masters[name]!.switchoverTargetOffset = offset

@@ -140,5 +140,34 @@ struct SwitchoverOutcomeTests {
         let stale = g.demoteAttempts.filter { $0.at > second && $0.attempt > 1 }
         #expect(stale.isEmpty, "the first switchover's demote retried after the second failover began: \(stale)")
     }
+
+    /// Write simulator seed 39165: a switchover waiting for a lagging replica was superseded by
+    /// the agents' failover, elected with this sentinel's vote, whose leader paused the old master
+    /// itself. This sentinel's abort then sent CLIENT UNPAUSE, which lifts every pause of a
+    /// server: the old master took 75 writes while the other replica was promoted, all discarded.
+    @Test("a switchover aborted after voting for a newer failover of the master leaves the pause to run out; without that vote it unpauses", arguments: [true, false])
+    func abortLeavesPauseToNewerFailover(votedForNewer: Bool) throws {
+        var (s, t) = try Self.waitingForPause()
+        // Paused at an offset the chosen replica never reports reaching (it lags).
+        _ = s.handle(.writesPaused(master: G.masterName, offset: 1 << 40), now: t + 1)
+        #expect(s.masters[G.masterName]!.failoverState == .waitReplicaCatchUp)
+        if votedForNewer {
+            let epoch = s.masters[G.masterName]!.failoverEpoch + 1
+            let vote = s.isMasterDownByAddr(address: G.addr(6379), epoch: epoch, runID: "ffffffffffffffffffffffffffffffffffffffff", now: t + 2)
+            #expect(vote.leaderEpoch == epoch && vote.leader == "ffffffffffffffffffffffffffffffffffffffff")
+        }
+        var now = t + 2
+        var actions: [SentinelAction] = []
+        while !actions.contains(.publish(Self.abort)) {
+            now += 100
+            try #require(now < t + 20_000, "the switchover never timed out")
+            actions = s.handle(.tick, now: now)
+        }
+        #expect(actions.contains(.unpauseWrites(.master(G.masterName))) == !votedForNewer)
+        #expect(s.masters[G.masterName]!.writesPaused == false && s.masters[G.masterName]!.failoverInProgress == false)
+        // A pause that answers after the abort is undone only when no newer failover may own it.
+        let late = s.handle(.writesPaused(master: G.masterName, offset: 42), now: now + 1)
+        #expect(late.contains(.unpauseWrites(.master(G.masterName))) == !votedForNewer)
+    }
 }
 
