@@ -95,6 +95,7 @@ extension ClusterClientState {
         clientName = nil
         protocolVersion = 2
         authenticated = configuration.password == nil
+        monitoring = false
         let answer = RESPValue.simpleString("RESET")
         switch held {
         case .watching(let slot):

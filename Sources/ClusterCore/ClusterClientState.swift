@@ -53,6 +53,11 @@ public enum ClusterStep: Sendable, Hashable {
     /// its writes (`ClusterWait`), after the replies to its earlier commands; its later
     /// commands run after the answer, as a node runs them after a blocked WAIT.
     case wait(ClusterWait.Request)
+    /// MONITOR: `+OK`, then the commands every master runs stream to the client (each master's
+    /// own MONITOR), until RESET or the end of the connection.
+    case monitor
+    /// Nothing to answer (MONITOR while monitoring: a node ignores it).
+    case noReply
 }
 
 /// One client's connection state in cluster mode, and every decision that depends on it:
@@ -91,6 +96,8 @@ public struct ClusterClientState: Sendable {
     public private(set) var channels: [ByteBuffer] = []
     public private(set) var patterns: [ByteBuffer] = []
     public private(set) var shardChannels: [ByteBuffer] = []
+    /// MONITOR was taken (until RESET).
+    public internal(set) var monitoring = false
     /// The slots this client wrote to (what its WAIT waits for).
     public private(set) var written = WrittenSlots()
     /// CLIENT SETNAME (or HELLO … SETNAME), answered by the proxy.
@@ -120,7 +127,7 @@ public struct ClusterClientState: Sendable {
 
     /// Commands refused (not yet supported in cluster mode, or meaningless through a proxy).
     static let refused: Set<String> = [
-        "MONITOR", "SYNC", "PSYNC", "REPLCONF", "WAITAOF", "MIGRATE",
+        "SYNC", "PSYNC", "REPLCONF", "WAITAOF", "MIGRATE",
     ]
 
     /// CLIENT subcommands forwarded to any master; the others are answered or refused.
@@ -204,6 +211,14 @@ public struct ClusterClientState: Sendable {
             break
         }
         if Self.refused.contains(name) { return Self.unsupported(name) }
+        if name == "MONITOR" {
+            guard arguments.count == 1 else { return Self.error("ERR wrong number of arguments for 'monitor' command") }
+            // A node queues it and refuses it at EXEC (no blocking inside a transaction).
+            guard !inTransaction else { return Self.unsupported("MONITOR inside a transaction") }
+            if monitoring { return .noReply }
+            monitoring = true
+            return .monitor
+        }
         if case .multi = transaction { return queueInTransaction(arguments) }
         if name == "WAIT" {
             switch ClusterWait.check(arguments) {

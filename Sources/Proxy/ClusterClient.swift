@@ -33,6 +33,14 @@ final class ClusterClient: ChannelInboundHandler {
     /// runs nothing of a client blocked in WAIT).
     private var blockedByWait = false
     private var deferred = CircularBuffer<RESPRequest>()
+    /// MONITOR: one connection per master running MONITOR, the lines they send that wait for
+    /// replies still owed, and the next check of the masters (failovers move them).
+    private var monitors: [ClusterNodeAddress: ClusterSubscription] = [:]
+    private var monitorLines: [RESPValue] = []
+    private var monitorResync: Scheduled<Void>?
+    /// Masters whose MONITOR is not yet confirmed, and the client's MONITOR waiting for them.
+    private var monitorPending: Set<ClusterNodeAddress> = []
+    private var monitorReply: UInt64?
     /// The WAIT to start once the replies to the commands before it are written.
     private var waitToStart: (seq: UInt64, request: ClusterWait.Request, version: Int)?
 
@@ -87,6 +95,7 @@ final class ClusterClient: ChannelInboundHandler {
             future.whenSuccess { connection in Task { await connection.close() } }
         }
         own = [:]
+        stopMonitoring()
         subscription?.close()
         subscription = nil
         context.fireChannelInactive()
@@ -134,7 +143,9 @@ final class ClusterClient: ChannelInboundHandler {
         let versionBefore = state.protocolVersion
         // Looked up once: the state's decisions and the read-only flag below both need it.
         let info = CommandKeys.info(for: request.arguments)
+        let wasMonitoring = state.monitoring
         let step = state.step(request.arguments, info: info)
+        if wasMonitoring && !state.monitoring { stopMonitoring() }  // RESET
         // The protocol this command's reply is written in (a HELLO's own reply: the new one).
         let version = state.protocolVersion
         switch step {
@@ -156,6 +167,13 @@ final class ClusterClient: ChannelInboundHandler {
                 .assumeIsolated().whenSuccess { [self] in complete(seq, $0.forProtocol(version)) }
         case .subscription(let target):
             subscribe(target, request.arguments, seq: seq)
+        case .monitor:
+            // `+OK` once every master runs MONITOR: a command sent after it is seen, as on a node.
+            monitorReply = seq
+            syncMonitors()
+            monitorConfirmed(nil)
+        case .noReply:
+            replies.removeLast()
         case .wait(let request):
             blockedByWait = true
             waitToStart = (seq, request, version)
@@ -322,6 +340,75 @@ final class ClusterClient: ChannelInboundHandler {
         }
     }
 
+    // MARK: MONITOR
+
+    /// Keeps one MONITOR connection to each master of the slot map (opened for a new master,
+    /// closed for a node no longer one), checked again every second while the client monitors.
+    private func syncMonitors() {
+        monitorResync?.cancel()
+        monitorResync = nil
+        guard state.monitoring, !closed else { return }
+        let masters = Set(pool.topology.masters())
+        for (node, link) in monitors where !masters.contains(node) {
+            link.close()
+            monitors[node] = nil
+        }
+        for node in masters where monitors[node] == nil {
+            var made: ClusterSubscription?
+            let link = ClusterSubscription(node: node, topology: pool.topology, eventLoop: pool.eventLoop, protocolVersion: state.protocolVersion,
+                                           onValue: { [weak self] value in
+                                               guard let self else { return }
+                                               if monitorPending.contains(node) {
+                                                   monitorConfirmed(node)  // the node's +OK (or its refusal): not the client's
+                                               } else {
+                                                   monitorLine(value)
+                                               }
+                                           },
+                                           onClose: { [weak self] in
+                                               guard let self, let made, monitors[node] === made else { return }
+                                               monitors[node] = nil
+                                               monitorConfirmed(node)
+                                           })
+            made = link
+            monitorPending.insert(node)
+            link.send([ByteBuffer(string: "MONITOR")])
+            monitors[node] = link
+        }
+        monitorResync = pool.eventLoop.assumeIsolated().scheduleTask(in: .seconds(1)) { [weak self] in self?.syncMonitors() }
+    }
+
+    /// A master's MONITOR answered (or its connection failed): the client's `+OK` once none is left.
+    private func monitorConfirmed(_ node: ClusterNodeAddress?) {
+        if let node { monitorPending.remove(node) }
+        guard monitorPending.isEmpty, let seq = monitorReply else { return }
+        monitorReply = nil
+        complete(seq, .simpleString("OK"))
+    }
+
+    private func stopMonitoring() {
+        monitorPending = []
+        if let seq = monitorReply {
+            monitorReply = nil
+            complete(seq, .simpleString("OK"))
+        }
+        monitorResync?.cancel()
+        monitorResync = nil
+        for link in monitors.values { link.close() }
+        monitors = [:]
+        monitorLines = []  // not yet written: a node would have sent them before the RESET's reply
+    }
+
+    private func monitorLine(_ value: RESPValue) {
+        guard !closed, state.monitoring, let context else { return }
+        guard replies.isEmpty else {
+            monitorLines.append(value)
+            return
+        }
+        var buffer = context.channel.allocator.buffer(capacity: 128)
+        buffer.writeRESPValue(value)
+        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+    }
+
     // MARK: WAIT
 
     /// Starts the pending WAIT once every reply before it is written: its target offsets are
@@ -456,6 +543,11 @@ final class ClusterClient: ChannelInboundHandler {
         if replies.isEmpty && !outOfBand.isEmpty {
             for value in outOfBand { buffer.writeRESPValue(value) }
             outOfBand = []
+            wrote = true
+        }
+        if replies.isEmpty && !monitorLines.isEmpty {
+            for value in monitorLines { buffer.writeRESPValue(value) }
+            monitorLines = []
             wrote = true
         }
         if wrote { context.writeAndFlush(wrapOutboundOut(buffer), promise: nil) }

@@ -164,8 +164,8 @@ private let foo = 12182
         #expect(state.subscribed)
     }
 
-    /// WAITAOF, MONITOR and CLIENT TRACKING: an error naming the command, never forwarded.
-    @Test(arguments: ["WAITAOF 0 1 0", "MONITOR", "CLIENT TRACKING on", "CLIENT CACHING yes"])
+    /// WAITAOF and CLIENT TRACKING: an error naming the command, never forwarded.
+    @Test(arguments: ["WAITAOF 0 1 0", "CLIENT TRACKING on", "CLIENT CACHING yes"])
     func unsupportedCommandsAreNamed(text: String) {
         var state = ClusterClientState()
         let step = state.step(command(text))

@@ -38,7 +38,8 @@ private let foo = 12182, bar = 5061
         ("SUBSCRIBE ch", .subscription(.anyMaster)),
         ("SSUBSCRIBE foo {foo}x", .subscription(.slot(12182))),
         ("SSUBSCRIBE foo bar", .reply(.simpleError("CROSSSLOT Keys in request don't hash to the same slot"))),
-        ("MONITOR", .reply(.simpleError("ERR Tandem proxy: MONITOR is not supported in cluster mode yet"))),
+        ("MONITOR", .monitor),
+        ("MONITOR x", .reply(.simpleError("ERR wrong number of arguments for 'monitor' command"))),
         ("CLIENT TRACKING on", .reply(.simpleError("ERR Tandem proxy: CLIENT TRACKING is not supported in cluster mode yet"))),
         ("CLIENT LIST", .route(.anyMaster)),
         ("INFO proxy", .infoProxy),
@@ -51,6 +52,19 @@ private let foo = 12182, bar = 5061
     func alone(text: String, step: ClusterStep) {
         var state = ClusterClientState()
         #expect(state.step(command(text)) == step)
+    }
+
+    @Test func monitorUntilReset() {
+        var state = ClusterClientState()
+        #expect(state.step(command("MONITOR")) == .monitor && state.monitoring)
+        #expect(state.step(command("MONITOR")) == .noReply, "a node ignores MONITOR in monitor mode")
+        #expect(state.step(command("GET foo")) == .route(.slot(foo)), "a monitoring client's commands run")
+        #expect(state.step(command("RESET")) == .reply(.simpleString("RESET")) && !state.monitoring)
+        #expect(state.step(command("MONITOR")) == .monitor)
+        var transaction = ClusterClientState()
+        _ = transaction.step(command("MULTI"))
+        #expect(transaction.step(command("MONITOR")) == .reply(.simpleError("ERR Tandem proxy: MONITOR inside a transaction is not supported in cluster mode yet")))
+        #expect(!transaction.monitoring)
     }
 
     @Test func authAgainstTheProxysCredentials() {

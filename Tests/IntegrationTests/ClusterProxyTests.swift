@@ -202,7 +202,7 @@ struct ClusterProxyTests {
         }
     }
 
-    @Test("pub/sub: SUBSCRIBE and PSUBSCRIBE get PUBLISHed messages, SSUBSCRIBE gets SPUBLISHed ones, and after UNSUBSCRIBE commands route again")
+    @Test("pub/sub: SUBSCRIBE and PSUBSCRIBE get PUBLISHed messages, SSUBSCRIBE gets SPUBLISHed ones, and after UNSUBSCRIBE commands route again; MONITOR streams every master's commands until RESET")
     func pubSub() async throws {
         try await withRedisCluster(masters: 3, replicasPerMaster: 0) { cluster in
             let proxy = try await ProxyProcess(cluster.seedArguments)
@@ -239,6 +239,33 @@ struct ClusterProxyTests {
             #expect(try direct.send(["ECHO", "x"]) == refusal.replacingOccurrences(of: "'get'", with: "'echo'"))
             #expect(try raw.send(["PING"]) == "*2\r\n$4\r\npong\r\n$0\r\n\r\n")
             #expect(try raw.send(["SSUBSCRIBE", "a", "b"]) == "-CROSSSLOT Keys in request don't hash to the same slot\r\n")
+
+            // MONITOR: +OK once every master runs it; then each master's commands stream in.
+            let monitor = try SentinelSurfaceSerial.RawClient(port: proxy.port)
+            #expect(try monitor.send(["MONITOR"]) == "+OK\r\n")
+            let keys = ["mon:a", "mon:b", "mon:c", "mon:d", "mon:e", "mon:f"]
+            var owners: Set<Int> = []
+            for key in keys {
+                #expect(try await publisher.send(["SET", key, "1"]) == .simpleString("OK"))
+                owners.insert(try await cluster.master(ofSlot: HashSlot.slot(of: key)).port)
+            }
+            #expect(owners.count >= 2, "the keys reach several masters: \(owners)")
+            var seen: Set<String> = []
+            while seen.count < keys.count {
+                let line = try monitor.readReply()
+                #expect(line.hasPrefix("+"), "\(line)")
+                for key in keys where line.contains("\"SET\" \"\(key)\" \"1\"") { seen.insert(key) }
+            }
+            // The monitoring client's own commands still run (their lines may come before the reply).
+            monitor.write(["GET", "mon:a"])
+            var reply = try monitor.readReply()
+            while reply.hasPrefix("+") { reply = try monitor.readReply() }
+            #expect(reply == "$1\r\n1\r\n")
+            // RESET ends it: no line after its reply.
+            monitor.write(["RESET"])
+            while try monitor.readReply() != "+RESET\r\n" {}
+            for key in keys { #expect(try await publisher.send(["SET", key, "2"]) == .simpleString("OK")) }
+            #expect(try monitor.send(["PING"]) == "+PONG\r\n")
         }
     }
 
