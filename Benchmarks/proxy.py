@@ -18,7 +18,7 @@ With --scrape-every S, another tandem proxy with --http runs in the same rounds 
 GETs its /metrics every S seconds; a table gives its throughput against the unscraped one, and
 the CPU time one scrape costs the proxy is measured (500 scrapes back to back).
 
-  Benchmarks/proxy.py [--rounds 3] [--requests 200000] [--basic] [--no-twemproxy] [--durability] [--scrape-every 1] [--tandem .build/release/tandem]
+  Benchmarks/proxy.py [--rounds 3] [--requests 200000] [--basic] [--no-twemproxy] [--compare OTHER_TANDEM] [--durability] [--scrape-every 1] [--tandem .build/release/tandem]
 """
 import argparse, os, shutil, signal, socket, statistics, subprocess, sys, tempfile, threading, time, urllib.request
 
@@ -57,6 +57,7 @@ def main():
     ap.add_argument("--durability", action="store_true", help="also measure tandem proxy --wait-replicas 1")
     ap.add_argument("--scrape-every", type=float, default=0, help="also measure a tandem proxy whose /metrics is scraped every S seconds")
     ap.add_argument("--no-twemproxy", action="store_true", help="leave twemproxy (nutcracker) out")
+    ap.add_argument("--compare", default="", help="another tandem binary, run as a second proxy in the same rounds (before/after)")
     ap.add_argument("--basic", action="store_true", help="only the four 50-client cases with 3-byte values (the older table)")
     ap.add_argument("--tandem-args", default="", help="extra tandem proxy options, e.g. \"--threads 1\"")
     ap.add_argument("--tandem", default=os.path.join(os.path.dirname(__file__), "..", ".build", "release", "tandem"))
@@ -132,6 +133,11 @@ backend redis_backend
             wait_port(twem)
         tandem = spawn([args.tandem, "proxy", "--listen", "127.0.0.1:%d" % tan, "--backend", "127.0.0.1:%d" % master,
                         "--backend", "127.0.0.1:%d" % replica, "--auth", PASSWORD] + args.tandem_args.split(), "tandem.log")
+        other = free_port()
+        if args.compare:
+            spawn([args.compare, "proxy", "--listen", "127.0.0.1:%d" % other, "--backend", "127.0.0.1:%d" % master,
+                   "--backend", "127.0.0.1:%d" % replica, "--auth", PASSWORD] + args.tandem_args.split(), "tandem-compare.log")
+            wait_port(other)
         durable = free_port()
         if args.durability:
             spawn([args.tandem, "proxy", "--listen", "127.0.0.1:%d" % durable, "--backend", "127.0.0.1:%d" % master,
@@ -160,7 +166,7 @@ backend redis_backend
         while time.time() < deadline and cli(hap, "PING") != "PONG" or cli(tan, "PING") != "PONG":
             time.sleep(0.2)
         time.sleep(2)  # let HAProxy's checks mark the replica down
-        targets = [("direct", master), ("haproxy", hap)] + ([("twemproxy", twem)] if use_twem else []) + [("tandem", tan)] + ([("replicated", durable)] if args.durability else []) \
+        targets = [("direct", master), ("haproxy", hap)] + ([("twemproxy", twem)] if use_twem else []) + [("tandem", tan)] + ([("compare", other)] if args.compare else []) + ([("replicated", durable)] if args.durability else []) \
             + ([("scraped", scraped)] if args.scrape_every > 0 else [])
         # (test, pipeline, clients, value size)
         cases = [("set", 1, 50, 3), ("get", 1, 50, 3), ("set", 16, 50, 3), ("get", 16, 50, 3)]
@@ -190,6 +196,15 @@ backend redis_backend
                   " | ".join("%.2f×" % (med["tandem"] / med[t]) for t in shown if t != "tandem") + " | %s |" % ("yes" if lowest else "no"))
             print("per round %s: tandem/direct %s" % (label(case), ", ".join(
                 "%.2f" % (a[0] / b[0]) for a, b in zip(results[("tandem", case)], results[("direct", case)]))), file=sys.stderr)
+        if args.compare:
+            print("\n| case | tandem rps (p99 ms) | --compare binary rps (p99 ms) | tandem/compare (median) | per round |")
+            print("|---|---|---|---|---|")
+            for case in cases:
+                med = {t: statistics.median(x[0] for x in results[(t, case)]) for t in ("tandem", "compare")}
+                p99 = {t: statistics.median(x[1] for x in results[(t, case)]) for t in ("tandem", "compare")}
+                rounds = ", ".join("%.2f" % (a[0] / b[0]) for a, b in zip(results[("tandem", case)], results[("compare", case)]))
+                print("| %s | %.0f (%.2f) | %.0f (%.2f) | %.2f× | %s |" % (
+                    label(case), med["tandem"], p99["tandem"], med["compare"], p99["compare"], med["tandem"] / med["compare"], rounds))
         if args.durability:
             print("\n| case | tandem rps (p99 ms) | tandem --wait-replicas 1 rps (p99 ms) | replicated/async |")
             print("|---|---|---|---|")

@@ -253,6 +253,8 @@ public struct NodeState: Sendable, Hashable {
     public private(set) var groupMasterAnsweredAt: Int64?
     /// When this node last asked for a failover away from a silent master's node.
     public private(set) var failoverRequestedAt: Int64?
+    /// When this agent last asked the monitors to move its fenced master away (`votedFailoverUnknown`).
+    public private(set) var moveRequestedAt: Int64?
     /// Since when this node's clients are to be closed (`closeClients`), once the VIP's next
     /// holder is heard; nil: nothing pending.
     public private(set) var closeClientsSince: Int64?
@@ -458,7 +460,16 @@ public struct NodeState: Sendable, Hashable {
         // master that would lapse into taking writes its agent counts as fenced. (Found by the
         // simulator, seed 24578 of WriteScheduleTests: the isolation ended, the unfence waited
         // for the peers' views, and the pause ran out 800 ms after the last renewal: 3 writes.)
-        let mayUnfence = fencedUntil != nil && majority && !keepFence && !outcomeUnknown && peersHaveReported(now: now)
+        // A move of this master that the agent asked for (below) is zero-loss only while the
+        // fence's pause holds: the leader may promote without a pause of its own (a fenced master's
+        // link looks down to the monitors: their PUBLISH waits out the pause). So the fence is
+        // held while the group still names this node's Redis, for at most `switchoverPauseHold`
+        // after the request, even if what set it is resolved meanwhile. (Found by the simulator,
+        // seed 41094 of WriteScheduleTests: back from a cut, the agent asked for the move and, a
+        // moment later, hearing the old vote's leader had aborted, unfenced; the master took a
+        // write 100 ms before the promotion made it a replica.)
+        let keepForMove = groupMaster == settings.myRedis && (moveRequestedAt.map { now - $0 < settings.switchoverPauseHold } ?? false)
+        let mayUnfence = fencedUntil != nil && majority && !keepFence && !keepForMove && !outcomeUnknown && peersHaveReported(now: now)
         // (keepFence is one such term: a fence it keeps is held.)
         let holdFence = fencedUntil != nil && !mayUnfence
         if localRedis == .master && (isolated || fenceForFailover || awaitingOutcome || holdFence)
@@ -565,6 +576,7 @@ public struct NodeState: Sendable, Hashable {
         if let since = awaitingOutcomeSince, isFenced, majority, now - since >= settings.downAfter,
            failoverRequestedAt.map({ now - $0 >= settings.failoverRetry }) ?? true {
             failoverRequestedAt = now
+            moveRequestedAt = now
             actions.append(.requestFailover(why: .votedFailoverUnknown))
         }
 

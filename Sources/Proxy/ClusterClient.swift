@@ -400,8 +400,14 @@ final class ClusterClient: ChannelInboundHandler {
 
     private func monitorLine(_ value: RESPValue) {
         guard !closed, state.monitoring, let context else { return }
+        writeOutOfOrder(value, context: context, holding: &monitorLines)
+    }
+
+    /// A value the client gets outside the order of its replies (a message, a MONITOR line):
+    /// written now, or kept in `held` until the replies it is still owed are written.
+    private func writeOutOfOrder(_ value: RESPValue, context: ChannelHandlerContext, holding held: inout [RESPValue]) {
         guard replies.isEmpty else {
-            monitorLines.append(value)
+            held.append(value)
             return
         }
         var buffer = context.channel.allocator.buffer(capacity: 128)
@@ -482,13 +488,7 @@ final class ClusterClient: ChannelInboundHandler {
            state.channels.isEmpty && state.patterns.isEmpty && state.shardChannels.isEmpty {
             state.subscriptionsEnded()
         }
-        guard replies.isEmpty else {
-            outOfBand.append(value)
-            return
-        }
-        var buffer = context.channel.allocator.buffer(capacity: 128)
-        buffer.writeRESPValue(value)
-        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+        writeOutOfOrder(value, context: context, holding: &outOfBand)
     }
 
     /// The subscription connection closed (its node died or failed over): subscribe again, on
