@@ -462,13 +462,16 @@ public struct NodeState: Sendable, Hashable {
         // for the peers' views, and the pause ran out 800 ms after the last renewal: 3 writes.)
         // A move of this master that the agent asked for (below) is zero-loss only while the
         // fence's pause holds: the leader may promote without a pause of its own (a fenced master's
-        // link looks down to the monitors: their PUBLISH waits out the pause). So the fence is
-        // held while the group still names this node's Redis, for at most `switchoverPauseHold`
-        // after the request, even if what set it is resolved meanwhile. (Found by the simulator,
-        // seed 41094 of WriteScheduleTests: back from a cut, the agent asked for the move and, a
-        // moment later, hearing the old vote's leader had aborted, unfenced; the master took a
-        // write 100 ms before the promotion made it a replica.)
-        let keepForMove = groupMaster == settings.myRedis && (moveRequestedAt.map { now - $0 < settings.switchoverPauseHold } ?? false)
+        // link looks down to the monitors: their PUBLISH waits out the pause). Once a monitor
+        // reports the failover under way, `keepFence` holds the fence; until then — the contact
+        // window after the request — it is held here, even if what set it is resolved meanwhile.
+        // (Found by the simulator, seed 41094 of WriteScheduleTests: back from a cut, the agent
+        // asked for the move and in the same instant, hearing the old vote's leader had aborted,
+        // unfenced; the master took a write 100 ms before the promotion made it a replica. A
+        // first fix held it for switchoverPauseHold whatever the monitors said: a move refused
+        // then kept the master fenced, and in `direct` placement the VIP off every node, for 6 s:
+        // seeds 43826, 44250, 44262, 44466.)
+        let keepForMove = groupMaster == settings.myRedis && (moveRequestedAt.map { now - $0 < settings.contactWindow } ?? false)
         let mayUnfence = fencedUntil != nil && majority && !keepFence && !keepForMove && !outcomeUnknown && peersHaveReported(now: now)
         // (keepFence is one such term: a fence it keeps is held.)
         let holdFence = fencedUntil != nil && !mayUnfence
