@@ -209,6 +209,17 @@ extension SentinelState {
                 plainEvent(.warning, "+switch-master", "\(name) \(shown(old, master: name)) \(old.port) \(masterIP) \(masterPort)", master: name)
                 resetMasterAndChangeAddress(name, to: announced, now: now)
                 emit(.clientReconfigScript(master: name, role: "observer", state: "start", from: old, to: announced))
+            } else if masters[name]!.failoverState != .none && masters[name]!.failoverEpoch < masterConfigEpoch {
+                // A newer configuration naming the master our own (older) failover is moving away
+                // from: that failover is superseded. Ended here, without switching to the replica
+                // it promoted — at its end that switch would keep the newer config epoch just
+                // taken, and announce a second master with the same epoch as the peers': two
+                // configurations no hello can reconcile. (7.0 does the same; found by the write
+                // simulator, seed 44543: a sentinel frozen in its failover's reconfiguration, woken
+                // after a newer failover had moved the master back, never converged.) The promoted
+                // replica, still claiming master, is converted as any.
+                event(.warning, "+config-update-from", .sentinel(master: name, runID: runID))
+                resetMasterAndChangeAddress(name, to: announced, now: now)
             } else {
                 emit(.saveConfig)
             }

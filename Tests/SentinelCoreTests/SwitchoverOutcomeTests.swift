@@ -169,5 +169,34 @@ struct SwitchoverOutcomeTests {
         let late = s.handle(.writesPaused(master: G.masterName, offset: 42), now: now + 1)
         #expect(late.contains(.unpauseWrites(.master(G.masterName))) == !votedForNewer)
     }
+
+    /// Write simulator seed 44543: a sentinel frozen while its failover reconfigured the replicas
+    /// woke after a newer failover (by its peers) had moved the master back to the old address;
+    /// their hello set its config epoch to the newer one without a switch (same address), and its
+    /// own failover's end then switched to the replica it had promoted, announcing it with that
+    /// epoch: two masters with one config epoch, never reconciled.
+    @Test("a failover still reconfiguring replicas ends when a newer configuration names the master it is moving away from; it never announces its promoted replica with that epoch")
+    func failoverSupersededByNewerConfigOfSameMaster() throws {
+        var g = G()
+        g.run(for: 12_000)
+        g.perform(try g.sentinels[0].state.forceFailover(G.masterName, now: g.time(of: 0)), by: 0)
+        _ = g.run(until: 20_000) { $0.sentinels[0].state.masters[G.masterName]?.failoverState == .reconfSlaves }
+        var s = g.sentinels[0].state
+        try #require(s.masters[G.masterName]!.failoverState == .reconfSlaves)
+        let epoch = s.masters[G.masterName]!.failoverEpoch
+        let old = s.masters[G.masterName]!.address
+        let peer = try #require(s.masters[G.masterName]!.sentinels.first)
+        let hello = "\(peer.value.address.ip),\(peer.value.address.port),\(peer.key),\(epoch + 1),\(G.masterName),\(old.ip),\(old.port),\(epoch + 1)"
+        let actions = s.handle(.hello(hello), now: g.time(of: 0))
+        #expect(s.masters[G.masterName]!.failoverState == .none && !s.masters[G.masterName]!.failoverInProgress)
+        #expect(s.masters[G.masterName]!.address == old && s.masters[G.masterName]!.configEpoch == epoch + 1)
+        #expect(actions.contains { if case .publish(let e) = $0 { e.type == "+config-update-from" } else { false } })
+        var t = g.time(of: 0)
+        for _ in 0..<100 {
+            t += 100
+            _ = s.handle(.tick, now: t)
+        }
+        #expect(s.masters[G.masterName]!.address == old, "switched to the promoted replica after all")
+    }
 }
 
