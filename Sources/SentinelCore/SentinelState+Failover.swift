@@ -215,10 +215,17 @@ extension SentinelState {
             masters[name]!.failoverStateChangeTime = now
             event(.warning, "+failover-state-select-slave", ref)
         case .selectSlave:
-            if behaviour.coordinatedSwitchover && master.forcedFailover && !master.instance.isSDown
-                && !master.instance.linkConnected && now - master.failoverStateChangeTime < behaviour.switchoverLinkWait {
-                // A reachable master whose link is down for a moment (recycled, reconnecting):
-                // wait for it rather than fall back to promoting while it still takes writes.
+            let sdownJustNow = master.instance.sdownSince.map { now - $0 < behaviour.switchoverLinkWait } ?? false
+            if behaviour.coordinatedSwitchover && master.forcedFailover
+                && (master.instance.isSDown ? sdownJustNow : !master.instance.linkConnected)
+                && now - master.failoverStateChangeTime < behaviour.switchoverLinkWait {
+                // A reachable master whose link is down for a moment (recycled, reconnecting), or
+                // that has just turned SDOWN (its PONGs late on a slow network): wait for it rather
+                // than fall back to promoting while it still takes writes. (Found by the write
+                // simulator, seed 52320: a planned switchover on a network with 0–400 ms delays
+                // found the master SDOWN for 100 ms at the moment it chose the replica, promoted
+                // unpaused, and the master's 10 writes meanwhile were lost.) A master SDOWN for
+                // longer (dead, or fenced by its node agent) is not waited for.
                 return
             }
             let (ordered, unconfirmed) = selectableReplicas(name, now: now)

@@ -198,5 +198,35 @@ struct SwitchoverOutcomeTests {
         }
         #expect(s.masters[G.masterName]!.address == old, "switched to the promoted replica after all")
     }
+
+    /// Write simulator seed 52320: a planned switchover on a slow network (PONGs up to 400 ms
+    /// late) found the master SDOWN for 100 ms just as it chose the replica, and promoted it
+    /// unpaused: the master's writes of the next 100 ms were lost.
+    @Test("a planned switchover that finds the master just turned SDOWN waits for it to answer, then pauses it; one SDOWN for longer is not waited for")
+    func switchoverWaitsForMasterJustSDown() throws {
+        // One sentinel: no ODOWN failover of its own gets in the way (quorum 2).
+        var g = G(sentinelCount: 1)
+        g.run(for: 12_000)
+        g.pause(6379)
+        _ = g.run(until: 20_000) { $0.sentinels[0].state.masters[G.masterName]!.instance.isSDown }
+        try #require(g.sentinels[0].state.masters[G.masterName]!.instance.isSDown)
+        g.perform(try g.sentinels[0].state.forceFailover(G.masterName, now: g.time(of: 0)), by: 0)
+        g.run(for: 800)
+        #expect(g.promotions.isEmpty, "promoted while the master had just turned SDOWN")
+        g.resume(6379)
+        _ = g.run(until: 30_000) { !$0.promotions.isEmpty }
+        #expect(g.promotions.count == 1 && g.pauses >= 1, "promotions \(g.promotions), pauses \(g.pauses)")
+
+        // SDOWN for longer than the wait (dead): promoted without waiting for it.
+        var dead = G(sentinelCount: 1)
+        dead.run(for: 12_000)
+        dead.pause(6379)
+        _ = dead.run(until: 20_000) { $0.sentinels[0].state.masters[G.masterName]!.instance.isSDown }
+        dead.run(for: 2_500)
+        let start = dead.now
+        dead.perform(try dead.sentinels[0].state.forceFailover(G.masterName, now: dead.time(of: 0)), by: 0)
+        let took = dead.run(until: start + 10_000) { !$0.promotions.isEmpty }
+        #expect(took.map { $0 - start < 1_500 } == true, "promoted after \(took.map { $0 - start } ?? -1) ms")
+    }
 }
 
