@@ -305,9 +305,20 @@ struct ClusterProxyTests {
                 for key in keys { #expect(try await c.send(["GET", key]) == .bulkString(key)) }
                 #expect(try await c.send(["SET", "{mv}new", "during"]) == .simpleString("OK"))
             }
-            // Now the source answers MOVED; the proxy's map (no timed refresh) is stale.
+            // Now the source answers MOVED; the proxy's map (no timed refresh) is stale — unless a
+            // refresh asked for meanwhile already ran (seen once in a CI run: no MOVED followed),
+            // so whether it still names the source is read from INFO proxy first.
             let direct = try await source.withConnection { try await $0.send(["GET", keys[1]]) }
             #expect(direct.errorMessage?.hasPrefix("MOVED \(slot)") == true, "\(direct)")
+            let info = try await c.send(["INFO", "proxy"]).string ?? ""
+            let mapStale = info.split(separator: "\r\n").contains { line in
+                guard line.hasPrefix("master"), line.contains("address=127.0.0.1:\(source.port),"),
+                      let from = line.range(of: "slots="), let to = line.range(of: ",replicas=") else { return false }
+                return line[from.upperBound..<to.lowerBound].split(separator: " ").contains { range in
+                    let ends = range.split(separator: "-").compactMap { Int($0) }
+                    return ends.count == 1 ? ends[0] == slot : ends.count == 2 && (ends[0]...ends[1]).contains(slot)
+                }
+            }
             for key in keys { #expect(try await c.send(["GET", key]) == .bulkString(key)) }
             #expect(try await c.send(["GET", "{mv}new"]) == .bulkString("during"))
             #expect(try await c.send(["MGET", keys[0], "other"]) == .array([.bulkString(keys[0]), .nullBulkString]))
@@ -316,7 +327,9 @@ struct ClusterProxyTests {
             // /metrics: what was followed, the map, the connections to each node.
             let m = try await MetricsTests.scrape(http)
             #expect(m.types["tandem_proxy_cluster_moved_total"] == "counter" && m.types["tandem_proxy_cluster_backend_connections"] == "gauge")
-            #expect((m.value("tandem_proxy_cluster_moved_total") ?? 0) >= 1)
+            if mapStale {
+                #expect((m.value("tandem_proxy_cluster_moved_total") ?? 0) >= 1, "\(proxy.logTail(lines: 30))")
+            }
             #expect((m.value("tandem_proxy_cluster_ask_total") ?? 0) >= 1)
             #expect((m.value("tandem_proxy_cluster_map_refreshes_total") ?? 0) >= 2, "at start and after MOVED")
             #expect(m.value("tandem_proxy_cluster_masters") == 3 && m.value("tandem_proxy_cluster_slots_covered") == 16384)
