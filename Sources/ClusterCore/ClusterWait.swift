@@ -65,30 +65,10 @@ public enum ClusterWait {
 
     public static func check(_ arguments: [ByteBuffer]) -> Checked {
         guard arguments.count == 3 else { return .refused(.simpleError("ERR wrong number of arguments for 'wait' command")) }
-        guard let replicas = strictInteger(arguments[1]) else { return .refused(.simpleError("ERR value is not an integer or out of range")) }
-        guard let timeout = strictInteger(arguments[2]) else { return .refused(.simpleError("ERR timeout is not an integer or out of range")) }
+        guard let replicas = RESPFrameScanner.parseInteger(arguments[1]) else { return .refused(.simpleError("ERR value is not an integer or out of range")) }
+        guard let timeout = RESPFrameScanner.parseInteger(arguments[2]) else { return .refused(.simpleError("ERR timeout is not an integer or out of range")) }
         guard timeout >= 0 else { return .refused(.simpleError("ERR timeout is negative")) }
         return .valid(replicas: replicas, timeoutMilliseconds: timeout)
-    }
-
-    /// Redis's `string2ll`: optional minus, digits, no leading zero, no sign on zero, no spaces.
-    static func strictInteger(_ buffer: ByteBuffer) -> Int64? {
-        let bytes = Array(buffer.readableBytesView)
-        guard !bytes.isEmpty, bytes.count <= 20 else { return nil }
-        var digits = bytes[...]
-        let negative = digits.first == UInt8(ascii: "-")
-        if negative { digits = digits.dropFirst() }
-        guard let first = digits.first, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first) else { return nil }
-        if first == UInt8(ascii: "0") { return digits.count == 1 && !negative ? 0 : nil }
-        var value: Int64 = 0
-        for byte in digits {
-            guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
-            let (times, o1) = value.multipliedReportingOverflow(by: 10)
-            let (next, o2) = negative ? times.subtractingReportingOverflow(Int64(byte - 48)) : times.addingReportingOverflow(Int64(byte - 48))
-            guard !o1, !o2 else { return nil }
-            value = next
-        }
-        return value
     }
 
     /// The fields of an `INFO replication` reply the wait needs.

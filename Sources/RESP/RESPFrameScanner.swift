@@ -231,6 +231,11 @@ public struct RESPFrameScanner: Sendable {
         return "\\x" + (hex.count == 1 ? "0" + hex : hex)
     }
 
+    /// Redis's `string2ll` of a command argument (e.g. WAIT's numbers in the cluster proxy).
+    public static func parseInteger(_ argument: ByteBuffer) -> Int64? {
+        argument.withUnsafeReadableBytes { parseInteger($0) }
+    }
+
     /// Redis's `string2ll`: optional '-', no leading zeros, no '+', no spaces, fits Int64.
     static func parseInteger(_ line: UnsafeRawBufferPointer) -> Int64? {
         var i = 0
