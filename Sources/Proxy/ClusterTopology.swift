@@ -179,6 +179,9 @@ final class ClusterTopology: Sendable {
                     state.map = map
                     state.refreshes += 1
                     state.answeredBy = node
+                    // The start's refresh counts too: the timed loop's first pass then waits
+                    // its interval instead of reading the map a second time at once.
+                    state.lastRefresh = .now()
                     return changed
                 }
                 if changed {
