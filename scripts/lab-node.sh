@@ -13,7 +13,8 @@
 #                      acknowledged after the cut are lost only within down-after/2 (+ slack)
 #   partition_proxy    the same with the proxy at the VIP
 #   kill_agent_direct  kill -9 of the master node's tandem (its Redis keeps running): the others
-#                      switch the master away after 3 s (zero-loss SENTINEL FAILOVER)
+#                      switch the master away (zero-loss SENTINEL FAILOVER) once its port refuses
+#                      their heartbeats (down-after for a frozen one)
 #   supervised_kill_redis  redis.supervise: kill -9 of the master's server, which its agent
 #                      restarts only as a replica of the promoted one
 #   link_down_direct, link_down_proxy  the master node's eth0 down for 4 s, then up
@@ -190,7 +191,7 @@ scenario_kill_redis_proxy() { nodes_up proxy; write_kill_redis; drive kill_redis
 # The master's node agent SIGKILLed, its Redis running on: nobody else may claim the VIP while
 # that Redis is the master, so after 3 s of silence (the dead agent's address has expired) the
 # first other node asks for a switchover (zero-loss) and its node takes the VIP.
-scenario_kill_agent_direct() { nodes_up direct; write_kill_agent; drive kill_agent_direct direct --max-resume 6 --settle 5 || return 1; }
+scenario_kill_agent_direct() { nodes_up direct; write_kill_agent; drive kill_agent_direct direct --max-resume 2 --settle 5 || return 1; }
 scenario_partition_direct() {
   nodes_up direct; write_partition
   drive partition_direct direct --heal "$LAB_DIR/heal.sh" --heal-after 4 --max-lost-window "$(fence_window)" || return 1

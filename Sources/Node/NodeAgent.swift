@@ -279,7 +279,12 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
                     $0.lastPong[peer.name] = status.now()
                     if let view { $0.peerViews[peer.name] = view }
                 }
-            } onFailure: {}
+            } onFailure: { error in
+                // Refused: the peer's host is up but its agent (and monitor) is not running.
+                if (error as? RedisConnectionError)?.isConnectionRefused == true {
+                    status.update { $0.lastRefused[peer.name] = status.now() }
+                }
+            }
         })
     }
     let monitorHost = c.monitor.bind.contains("0.0.0.0") || c.monitor.bind.contains(me.address) || c.monitor.bind.contains("::")
@@ -303,7 +308,7 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
                 let answers = replicaAnswers(replicas)
                 status.update { $0.groupReplicaAnswers = answers }
             }
-        } onFailure: {}
+        } onFailure: { _ in }
     })
     if c.role == .data, let redis = c.redis {
         let password = redis.password ?? c.group.password
@@ -318,7 +323,7 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
                     case .sentinel: $0.localRole = .down
                     }
                 }
-            } onFailure: {
+            } onFailure: { _ in
                 status.update { $0.localRole = .down }
             }
         })

@@ -30,6 +30,7 @@ func decisionLoop(settings: NodeState.Settings, every tick: Int64, status: NodeS
     var lastWait = ""
     var adopted = false
     var fedPongs: [String: Int64] = [:]
+    var fedRefusals: [String: Int64] = [:]
     var wasFenced = false
     var holderAdverts = daemon?.holderAdvertsHeard ?? 0
     while !Task.isCancelled {
@@ -44,6 +45,10 @@ func decisionLoop(settings: NodeState.Settings, every tick: Int64, status: NodeS
         for (node, at) in seen.lastPong where at > (fedPongs[node] ?? -1) {
             fedPongs[node] = at
             actions += core.handle(.heardFrom(node: node, at: at), now: now)
+        }
+        for (node, at) in seen.lastRefused where at > (fedRefusals[node] ?? -1) {
+            fedRefusals[node] = at
+            actions += core.handle(.refusedBy(node: node, at: at), now: now)
         }
         for (node, view) in seen.peerViews {
             actions += core.handle(.peerView(node: node, master: view.master, epoch: view.epoch, inFailover: view.inFailover,

@@ -18,9 +18,9 @@ import Glibc
 #endif
 
 /// Keeps one connection to a server and runs `probe` on it every `every` ms; a failure closes
-/// it (reconnected at the next round) and calls `onFailure`.
+/// it (reconnected at the next round) and calls `onFailure` with the error.
 func probeLoop(host: String, port: Int, password: String?, user: String?, every: Int64, timeout: Int64,
-                       probe: @Sendable (RedisConnection) async throws -> Void, onFailure: @Sendable () -> Void) async {
+                       probe: @Sendable (RedisConnection) async throws -> Void, onFailure: @Sendable (any Error) -> Void) async {
     var connection: RedisConnection?
     while !Task.isCancelled {
         do {
@@ -34,7 +34,7 @@ func probeLoop(host: String, port: Int, password: String?, user: String?, every:
         } catch {
             await connection?.close()
             connection = nil
-            onFailure()
+            onFailure(error)
         }
         try? await Task.sleep(for: .milliseconds(every))
     }

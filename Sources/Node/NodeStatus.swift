@@ -38,6 +38,8 @@ final class NodeStatus: Sendable {
         var peerViews: [String: MasterView] = [:]
         var localRole: NodeState.RedisRole = .down
         var lastPong: [String: Int64] = [:]
+        /// When each peer's host last refused the heartbeat's connection (its agent not running).
+        var lastRefused: [String: Int64] = [:]
         var proxyUp = false
         /// The proxy's clients and commands at the last sample, and its throughput.
         var proxyClients: Int?

@@ -24,6 +24,11 @@ extension NodeState {
         case peerView(node: String, master: String?, epoch: Int64, inFailover: Bool = false, votedEpoch: Int64? = nil)
         /// A heartbeat arrived from that node's agent, at `at` (default: the input's `now`).
         case heardFrom(node: String, at: Int64? = nil)
+        /// That node's host refused the heartbeat's connection (TCP RST, ECONNREFUSED) at `at`
+        /// (default: the input's `now`): its host is up and reachable, but its agent (whose
+        /// monitor the heartbeat asks) is not running — killed, crashed or stopped, not frozen
+        /// and not cut off (those are silent).
+        case refusedBy(node: String, at: Int64? = nil)
         /// The local Redis's role, from its last INFO/ROLE (or `.down` when it did not answer).
         case localRedis(RedisRole)
         /// Whether the local monitor sees the group's master healthy (no s_down/o_down, no
@@ -115,6 +120,11 @@ extension NodeState {
         /// clients reset, once it hears the claim (until 2026-12-06 this waited for the address's
         /// 3 s lifetime: kill -9 of the agent cost 3.4 s).
         public var agentLossFailoverAfter: Int64
+        /// direct: a master's node whose agent's port has refused every heartbeat for this long
+        /// (the host answers, nothing listens: the agent is gone, not frozen or cut off) has the
+        /// master moved away without waiting `agentLossFailoverAfter`: two heartbeats, so that
+        /// one refusal is confirmed by the next.
+        public var agentRefusedFailoverAfter: Int64
         /// The group's down-after: how long before a failover was seen a master that did not
         /// answer counts as woken during it, and how long a vote's unknown outcome is waited
         /// for before a switchover is asked.
@@ -145,6 +155,7 @@ extension NodeState {
             self.basePriority = basePriority
             self.handoverHold = max(1, downAfter)
             self.agentLossFailoverAfter = downAfter
+            self.agentRefusedFailoverAfter = min(downAfter, 2 * min(max(1, downAfter / 10), 100))
             self.downAfter = downAfter
             self.closeClientsAfter = Self.closeClientsAfter(advertInterval: 100)
         }

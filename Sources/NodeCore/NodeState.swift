@@ -27,6 +27,9 @@ public struct NodeState: Sendable, Hashable {
     public private(set) var localRedis: RedisRole = .down
     public private(set) var proxyUp = false
     public private(set) var lastHeard: [String: Int64] = [:]
+    /// Since when each node's agent has refused the heartbeat's connection without being heard
+    /// in between (`refusedBy`; cleared when it is heard again).
+    public private(set) var refusedSince: [String: Int64] = [:]
     /// When majority contact was last seen (nil: never yet).
     public private(set) var lastMajority: Int64?
     /// Since when majority contact has held without a break (nil: not now). A peer's silence
@@ -132,6 +135,10 @@ public struct NodeState: Sendable, Hashable {
             // moved on meanwhile); its view counts again once it says it anew.
             if let last = lastHeard[node], heard - last > settings.contactWindow { peerViews[node] = nil }
             lastHeard[node] = max(lastHeard[node] ?? Int64.min, heard)
+            if let since = refusedSince[node], since <= heard { refusedSince[node] = nil }
+        case .refusedBy(let node, let at):
+            let refused = min(at ?? now, now)
+            if refusedSince[node] == nil, refused > (lastHeard[node] ?? Int64.min) { refusedSince[node] = refused }
         case .localRedis(let role):
             if role == .master && localRedis != .master { localRedisCameBack = true }
             // (`.down` before the first answer is no observation.)
@@ -418,8 +425,16 @@ public struct NodeState: Sendable, Hashable {
             let inContact = settings.members.filter { name in
                 name != masterNode && (name == settings.myName || (lastHeard[name].map { now - $0 <= settings.contactWindow } ?? false))
             }
+            // An agent whose host refuses its port is gone (killed, crashed, stopped), not
+            // frozen and not cut off: no need to wait out down-after to tell those apart. Its
+            // Redis must have answered the monitor since the refusals began, and the agent
+            // must have been heard before (one that has not started yet is not gone).
+            let agentGone = refusedSince[masterNode].map { since in
+                lastHeard[masterNode] != nil && now - since >= settings.agentRefusedFailoverAfter
+                    && (groupMasterAnsweredAt.map { $0 >= since } ?? false)
+            } ?? false
             let answeredLately = groupMasterAnsweredAt.map { now - $0 <= silentFor / 2 } ?? false
-            if silentFor >= settings.agentLossFailoverAfter, answeredLately, inContact.min() == settings.myName,
+            if (silentFor >= settings.agentLossFailoverAfter && answeredLately) || agentGone, inContact.min() == settings.myName,
                failoverRequestedAt.map({ now - $0 >= settings.failoverRetry }) ?? true {
                 failoverRequestedAt = now
                 actions.append(.requestFailover(why: .masterAgentSilent))

@@ -618,6 +618,77 @@ struct NodeStateTests {
         #expect(proxy.times { $0 == .requestFailover(why: .masterAgentSilent) }.isEmpty)
     }
 
+    @Test("direct placement: a master's node whose host refuses the heartbeat (its agent killed, the host up) has the master moved after two refused heartbeats, not down-after; not an agent never heard, not without the master answering, not a refusal followed by a heartbeat")
+    func refusedMasterAgent() {
+        func replica(_ name: String = "n2") -> Run {
+            var settings = NodeState.Settings(myName: name, myRedis: "10.0.0.\(name.dropFirst()):6379", members: ["n1", "n2", "n3"],
+                                              placement: .direct, downAfter: 1000)
+            settings.redisOfNode = ["n1": "10.0.0.1:6379", "n2": "10.0.0.2:6379", "n3": "10.0.0.3:6379"]
+            settings.failoverRetry = 10_000
+            var run = Run(state: NodeState(settings: settings))
+            run.input(.localRedis(.replica))
+            run.input(.groupMaster("10.0.0.1:6379"))
+            run.ticks(10, hearing: ["n1", "n2", "n3"].filter { $0 != name }, masterAnswering: true)
+            return run
+        }
+        let asks = { (run: Run) in run.times { $0 == .requestFailover(why: .masterAgentSilent) } }
+        // Killed: every heartbeat from then on refused.
+        var killed = replica()
+        let kill = killed.now
+        for _ in 0..<20 {
+            killed.now += 100
+            killed.input(.refusedBy(node: "n1"))
+            killed.input(.heardFrom(node: "n3"))
+            killed.input(.groupMasterHealthy(true, answeredAt: killed.now))
+            killed.input(.tick)
+        }
+        #expect(asks(killed).first.map { $0 - kill } == 300, "the first refusal at +100 ms, confirmed 200 ms later: \(asks(killed))")
+        #expect(asks(killed).count == 1)
+        // The same node as n3: it leaves the request to n2 (the first by name in contact).
+        var other = replica("n3")
+        for _ in 0..<20 {
+            other.now += 100
+            other.input(.refusedBy(node: "n1"))
+            other.input(.heardFrom(node: "n2"))
+            other.input(.groupMasterHealthy(true, answeredAt: other.now))
+            other.input(.tick)
+        }
+        #expect(asks(other).isEmpty)
+        // The master's Redis no longer answers the monitor (the whole host going down): no
+        // switchover (it could not pause it; Sentinel's failover is for that).
+        var silentRedis = replica()
+        for _ in 0..<8 {
+            silentRedis.now += 100
+            silentRedis.input(.refusedBy(node: "n1"))
+            silentRedis.input(.heardFrom(node: "n3"))
+            silentRedis.input(.tick)
+        }
+        #expect(asks(silentRedis).isEmpty, "\(silentRedis.actions)")
+        // A refusal then a heartbeat (the agent restarted at once): nothing.
+        var restarted = replica()
+        restarted.now += 100
+        restarted.input(.refusedBy(node: "n1"))
+        restarted.ticks(1, hearing: ["n3"], masterAnswering: true)
+        restarted.ticks(8, hearing: ["n1", "n3"], masterAnswering: true)
+        #expect(asks(restarted).isEmpty)
+        #expect(restarted.state.refusedSince["n1"] == nil)
+        // An agent not heard since this one started (still starting, staggered): not gone.
+        var settings = NodeState.Settings(myName: "n2", myRedis: "10.0.0.2:6379", members: ["n1", "n2", "n3"],
+                                          placement: .direct, downAfter: 1000)
+        settings.redisOfNode = ["n1": "10.0.0.1:6379", "n2": "10.0.0.2:6379", "n3": "10.0.0.3:6379"]
+        var starting = Run(state: NodeState(settings: settings))
+        starting.input(.localRedis(.replica))
+        starting.input(.groupMaster("10.0.0.1:6379"))
+        for _ in 0..<8 {
+            starting.now += 100
+            starting.input(.refusedBy(node: "n1"))
+            starting.input(.heardFrom(node: "n3"))
+            starting.input(.groupMasterHealthy(true, answeredAt: starting.now))
+            starting.input(.tick)
+        }
+        #expect(asks(starting).isEmpty)
+    }
+
     @Test("direct placement: a node back from a cut counts the new master's agent silent only from when it regained majority contact (the fault lab's one-way partition: the healed old master asked a needless switchover of the new one at once)")
     func silenceCountedInContactOnly() {
         var settings = NodeState.Settings(myName: "n1", myRedis: "10.0.0.1:6379", members: ["n1", "n2", "n3"],

@@ -250,6 +250,13 @@ struct WriteSchedule {
                     }
                 }
             }
+            // A killed tandem's host, reachable, refuses the heartbeat's connection (a frozen one
+            // is silent). Not in the legacy model, whose regression seeds replay schedules from
+            // before refusals were an input.
+            for j in 0..<3 where j != k && nodes[j] == nil && tandemFaults != .legacy && connected(k, j) {
+                let name = Self.nodeNames[j]
+                if state.refusedSince[name] == nil { actions += state.handle(.refusedBy(node: name), now: now) }
+            }
             let server = g.servers[Self.serverAddress(k)]!
             let role: NodeState.RedisRole = !server.alive || server.paused ? .down : server.replicaOf == nil ? .master : .replica
             if state.localRedis != role { actions += state.handle(.localRedis(role), now: now) }
