@@ -93,11 +93,24 @@ extension SentinelState {
                 // which its agent had just made a replica: no master, writes stopped.) Without
                 // it, 7.0's wait: 8 s span four hello periods (and a sentinel whose peers are all
                 // gone still converts).
+                //
+                // With Tandem's behaviour the claim counts only from when this sentinel could see
+                // it: from the role change, or from when its link to the replica last came up if
+                // later. A replica that said master before a partition (the old master, not yet
+                // converted) and says so again after it — now the master the others promoted
+                // meanwhile — has not been claiming master all along as far as anyone here knows.
+                // (Write simulator seed 54832: a sentinel cut off 12 s with its fenced master saw
+                // the newly promoted master, which it had last seen as the old master before the
+                // cut, and converted it 200 ms after the heal, before the first hello brought the
+                // new configuration: 6 acknowledged writes thrown away, durability replicated.)
+                // Without it, 7.0's wait from 7.0's role_reported_time.
                 let awaitingOutcome = behaviour.convertReturningMasterAfter != nil && awaitedFailoverEpoch(name, now: now) != nil
-                let heard = heardFromMajority(name, since: ri.roleReportedTime)
+                let claimSeenSince = behaviour.convertReturningMasterAfter == nil
+                    ? ri.roleReportedTime : max(ri.roleReportedTime, ri.linkUpSince ?? ri.roleReportedTime)
+                let heard = heardFromMajority(name, since: claimSeenSince)
                 let wait = (heard ? behaviour.convertReturningMasterAfter : nil) ?? timers.publishPeriod.saturatingTimes(4)
                 if !ri.promoted && !awaitingOutcome && masterLooksSane(name, now: now) && noDownFor(ri, wait, now: now)
-                    && now - ri.roleReportedTime > wait {
+                    && now - claimSeenSince > wait {
                     emit(.replicate(ref, to: master.address))
                     event(.notice, "+convert-to-slave", ref)
                 }

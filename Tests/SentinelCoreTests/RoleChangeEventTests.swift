@@ -120,6 +120,41 @@ struct ConvertClaimingReplicaTests {
         #expect(r.state.currentMasterAddress("m") == Self.replica)
     }
 
+    @Test("a replica that claimed master before its link went down (a partition) and claims it again after: the claim counts from the link's return, so the peers' hellos heard before the partition do not make it 500 ms (write simulator seed 54832)")
+    func claimCountsFromLinkReturn() {
+        func run(helloAfter: Millis?) -> [Millis] {
+            var s = SentinelState(myID: "x", announce: InstanceAddress(ip: "10.0.0.2", port: 26379))
+            _ = s.monitor(name: "m", address: Self.master, quorum: 2, downAfter: 60_000, now: 0)
+            _ = s.handle(.linkUp(.master("m")), now: 0)
+            _ = s.handle(.info(.master("m"), InfoReport(runID: "a", isReplica: false, replicas: [Self.replica])), now: 10)
+            _ = s.handle(.linkUp(Self.replicaRef), now: 30)
+            _ = s.handle(.info(Self.replicaRef, InfoReport(runID: "b", isReplica: false)), now: 1_000)  // claims master
+            // Both peers heard after the claim began, then the replica unreachable 12 s.
+            _ = s.handle(.hello("10.0.0.4,26380,p1,0,m,10.0.0.1,6379,0"), now: 1_050)
+            _ = s.handle(.hello("10.0.0.5,26381,p2,0,m,10.0.0.1,6379,0"), now: 1_060)
+            _ = s.handle(.linkDown(Self.replicaRef), now: 1_200)
+            _ = s.handle(.linkUp(Self.replicaRef), now: 14_000)
+            var conversions: [Millis] = []
+            var t: Millis = 14_100
+            while t <= 17_000 {
+                if let h = helloAfter, t == 14_000 + h {
+                    _ = s.handle(.hello("10.0.0.4,26380,p1,0,m,10.0.0.1,6379,0"), now: t - 50)
+                }
+                _ = s.handle(.info(.master("m"), InfoReport(runID: "a", isReplica: false, replicas: [Self.replica])), now: t)
+                for action in s.handle(.info(Self.replicaRef, InfoReport(runID: "b", isReplica: false)), now: t) {
+                    if case .replicate(Self.replicaRef, to: Self.master) = action { conversions.append(t) }
+                }
+                t += 100
+            }
+            return conversions
+        }
+        // Nothing heard since the link came back: not converted (the first hello may name it the
+        // new master); 7.0's 8 s would count from the return too.
+        #expect(run(helloAfter: nil).isEmpty)
+        // A hello with the same configuration 1 s after the return: converted then.
+        #expect(run(helloAfter: 1_000).first == 15_000, "\(run(helloAfter: 1_000))")
+    }
+
     @Test("no peer heard since the claim began: 7.0's 8 s still convert it; a sentinel with no peers converts after 500 ms")
     func unheardFallsBackToRedis70Wait() {
         let r = Self.run(until: 10_000)

@@ -1015,8 +1015,11 @@ struct WriteScheduleTests {
     /// sentinel whose failover was superseded by a newer one moving the master back took the
     /// newer config epoch, then switched to its own promoted replica with it (never converged);
     /// 52320, a planned switchover finding the master SDOWN for a moment (late PONGs) promoted
-    /// unpaused (a forced failover waits for a master just turned SDOWN now).
-    @Test("seeds that once found a bug", arguments: [UInt64(193), 408, 438, 654, 694, 753, 1408, 2173, 2608, 2617, 3313, 3321, 3454, 3576, 3859, 4107, 4434, 4711, 4990, 8386, 9844, 10183, 11072, 15308, 15800, 23031, 23903, 24578, 34302, 39165, 41094, 43826, 44250, 44543, 52320])
+    /// unpaused (a forced failover waits for a master just turned SDOWN now); 54832, durability
+    /// replicated, a sentinel back from a 12 s cut converted the master the others had promoted
+    /// meanwhile, which it had last seen claiming master before the cut (as the old master), 200
+    /// ms after the heal and before any hello (a claim counts from the link's return now).
+    @Test("seeds that once found a bug", arguments: [UInt64(193), 408, 438, 654, 694, 753, 1408, 2173, 2608, 2617, 3313, 3321, 3454, 3576, 3859, 4107, 4434, 4711, 4990, 8386, 9844, 10183, 11072, 15308, 15800, 23031, 23903, 24578, 34302, 39165, 41094, 43826, 44250, 44543, 52320, 54832])
     /// Each replays as it first ran (`.legacy` tandem faults) and as the model runs it now.
     func regressions(seed: UInt64) {
         for model in [WriteSchedule.TandemFaults.legacy, .killOrFreeze] {
