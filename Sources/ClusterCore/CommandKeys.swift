@@ -56,7 +56,7 @@ public enum CommandKeys {
     /// The text of argument `index` with ASCII letters in upper case (Redis compares command
     /// names and options with strcasecmp: ASCII only). Byte by byte, without `uppercased()`'s
     /// Unicode tables: it runs several times per command on the proxy's hot path.
-    static func word(_ arguments: [ByteBuffer], _ index: Int) -> String {
+    public static func word(_ arguments: [ByteBuffer], _ index: Int) -> String {
         let view = arguments[index].readableBytesView
         return String(unsafeUninitializedCapacity: view.count) { out in
             var i = 0

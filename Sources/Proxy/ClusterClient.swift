@@ -25,8 +25,15 @@ final class ClusterClient: ChannelInboundHandler {
     /// The node holding the client's WATCH or transaction.
     private var transactionNode: ClusterNodeAddress?
     private var readPaused = false
-    /// The client's subscription connection, and what it sent while replies were still owed.
-    private var subscription: ClusterSubscription?
+    /// Pub/sub: a connection of the client's own to each master holding its shard channels;
+    /// `mainNode`'s also carries its channels and patterns (and its PING while subscribed).
+    /// `sequencer` makes them answer as one node's connection would.
+    private var links: [ClusterNodeAddress: ClusterSubscription] = [:]
+    private var mainNode: ClusterNodeAddress?
+    /// Which connection holds each shard channel.
+    private var shardNode: [ByteBuffer: ClusterNodeAddress] = [:]
+    private var sequencer = PubSubSequencer<ClusterNodeAddress>()
+    /// What was written while replies were still owed.
     private var outOfBand: [RESPValue] = []
     static let maxPending = 1024
     /// A WAIT is pending: the client's later commands wait here until it is answered (a node
@@ -96,8 +103,8 @@ final class ClusterClient: ChannelInboundHandler {
         }
         own = [:]
         stopMonitoring()
-        subscription?.close()
-        subscription = nil
+        for link in links.values { link.close() }
+        links = [:]
         context.fireChannelInactive()
     }
 
@@ -446,70 +453,170 @@ final class ClusterClient: ChannelInboundHandler {
 
     // MARK: Pub/sub
 
-    /// Sends a command on the subscription connection (opened to the target's master if there
-    /// is none); its answers come back as `subscriptionValue`s, so it takes no reply slot.
+    /// A subscription command (or PING while subscribed) on the client's own connections:
+    /// SSUBSCRIBE to its channels' master, SUNSUBSCRIBE to the connections holding them (a
+    /// channel nobody holds answered here, as its node would), the rest to `mainNode`'s. The
+    /// answers come through the sequencer, so the command takes no reply slot.
     private func subscribe(_ target: OwnTarget, _ arguments: [ByteBuffer], seq: UInt64) {
-        let wanted: ClusterNodeAddress?
-        switch target {
-        case .slot(let slot): wanted = pool.topology.master(forSlot: slot)
-        case .anyMaster: wanted = subscription?.node ?? pool.topology.anyMaster()
+        let name = CommandKeys.word(arguments, 0)
+        switch name {
+        case "SSUBSCRIBE":
+            guard case .slot(let slot) = target, let node = pool.topology.master(forSlot: slot) else {
+                return noMaster(seq)
+            }
+            replies.removeLast()
+            for channel in arguments.dropFirst() { shardNode[channel] = node }
+            send(arguments, on: node, kind: .client())
+        case "SUNSUBSCRIBE":
+            replies.removeLast()
+            let named = Array(arguments.dropFirst())
+            if named.isEmpty {
+                var byNode: [ClusterNodeAddress: [ByteBuffer]] = [:]
+                for (channel, node) in shardNode { byNode[node, default: []].append(channel) }
+                shardNode = [:]
+                if byNode.isEmpty {
+                    apply(sequencer.answered([.array([.bulkString(ByteBuffer(string: "sunsubscribe")), .nullBulkString, .integer(0)])
+                        .forProtocol(state.protocolVersion)]))
+                }
+                for (node, channels) in byNode.sorted(by: { "\($0.key)" < "\($1.key)" }) {
+                    send([arguments[0]] + channels, on: node, kind: .client(), unsubscribing: channels)
+                }
+            } else {
+                for channel in named {
+                    if let node = shardNode.removeValue(forKey: channel) {
+                        send([arguments[0], channel], on: node, kind: .client(), unsubscribing: [channel])
+                    } else {
+                        apply(sequencer.answered([.array([.bulkString(ByteBuffer(string: "sunsubscribe")), .bulkString(channel), .integer(0)])
+                            .forProtocol(state.protocolVersion)]))
+                    }
+                }
+            }
+        default:
+            // SUBSCRIBE, PSUBSCRIBE, their UNSUBSCRIBEs, PING.
+            guard let node = mainNode ?? links.keys.sorted(by: { "\($0)" < "\($1)" }).first ?? pool.topology.anyMaster() else {
+                return noMaster(seq)
+            }
+            replies.removeLast()
+            mainNode = node
+            send(arguments, on: node, kind: .client(ping: name == "PING"))
         }
-        guard let node = wanted else {
-            if subscription == nil { state.subscriptionsEnded() }
-            complete(seq, .simpleError("CLUSTERDOWN Tandem proxy: no master known for this subscription"))
-            return
-        }
-        if let subscription, subscription.node != node {
-            complete(seq, .simpleError("ERR Tandem proxy: subscriptions on two masters (a shard channel of another master) are not supported yet"))
-            return
-        }
-        replies.removeLast()  // the answers come on the subscription connection
-        subscriptionConnection(to: node).send(arguments)
     }
 
-    private func subscriptionConnection(to node: ClusterNodeAddress) -> ClusterSubscription {
-        if let subscription { return subscription }
+    private func noMaster(_ seq: UInt64) {
+        if links.isEmpty { state.subscriptionsEnded() }
+        complete(seq, .simpleError("CLUSTERDOWN Tandem proxy: no master known for this subscription"))
+    }
+
+    /// Sends a command on the connection to `node` (made if there is none), with the PING that
+    /// marks the end of its answers.
+    private func send(_ arguments: [ByteBuffer], on node: ClusterNodeAddress, kind: PubSubSequencer<ClusterNodeAddress>.Kind,
+                      unsubscribing: [ByteBuffer]? = nil) {
+        let link = link(to: node)
+        sequencer.sent(on: node, kind: kind, unsubscribing: unsubscribing, command: arguments)
+        link.send(arguments)
+        link.send([ByteBuffer(string: "PING")])
+    }
+
+    private func link(to node: ClusterNodeAddress) -> ClusterSubscription {
+        if let link = links[node] { return link }
         var made: ClusterSubscription?
         let link = ClusterSubscription(node: node, topology: pool.topology, eventLoop: pool.eventLoop, protocolVersion: state.protocolVersion,
-                                       onValue: { [weak self] value in self?.subscriptionValue(value) },
+                                       onValue: { [weak self] value in
+                                           guard let self, let made, self.links[node] === made else { return }
+                                           self.apply(self.sequencer.received(value, from: node))
+                                       },
                                        onClose: { [weak self] in
-                                           guard let self, let made, self.subscription === made else { return }
-                                           self.subscriptionClosed()
+                                           guard let self, let made, self.links[node] === made else { return }
+                                           self.linkClosed(node)
                                        })
         made = link
-        subscription = link
+        links[node] = link
         return link
     }
 
-    private func subscriptionValue(_ value: RESPValue) {
+    /// Carries out what the sequencer says: values to the client, shard channels to subscribe
+    /// again where their slot went, commands redirected to send again.
+    private func apply(_ output: PubSubSequencer<ClusterNodeAddress>.Output) {
         guard !closed, let context else { return }
-        if let items = value.array, items.count == 3, let kind = items[0].string?.lowercased(),
-           kind == "unsubscribe" || kind == "punsubscribe" || kind == "sunsubscribe", items[2].int == 0,
-           state.channels.isEmpty && state.patterns.isEmpty && state.shardChannels.isEmpty {
-            state.subscriptionsEnded()
+        for value in output.write {
+            if let items = value.array, items.count == 3, let kind = items[0].string?.lowercased(),
+               kind == "unsubscribe" || kind == "punsubscribe" || kind == "sunsubscribe", items[2].int == 0,
+               state.channels.isEmpty && state.patterns.isEmpty && state.shardChannels.isEmpty {
+                state.subscriptionsEnded()
+            }
+            writeOutOfOrder(value, context: context, holding: &outOfBand)
         }
-        writeOutOfOrder(value, context: context, holding: &outOfBand)
+        if !output.moved.isEmpty { resubscribe(shard: output.moved) }
+        for redirected in output.resend { resend(redirected.id, redirected.command) }
     }
 
-    /// The subscription connection closed (its node died or failed over): subscribe again, on
-    /// a master found afresh, to everything the client is subscribed to.
-    private func subscriptionClosed() {
-        subscription = nil
-        guard !closed, state.subscribed else { return }
+    /// Shard channels whose node let them go (a slot moved) or died: subscribed again, by the
+    /// proxy, on their slot's master once the map is fresh; the client sees nothing.
+    private func resubscribe(shard channels: [ByteBuffer]) {
+        for channel in channels { shardNode[channel] = nil }
         pool.topology.requestRefresh()
         pool.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(200)) { [self] in
-            guard !closed, state.subscribed, subscription == nil else { return }
-            let node = state.shardChannels.first.map { pool.topology.master(forSlot: HashSlot.slot(of: $0.readableBytesView)) }
-                ?? pool.topology.anyMaster()
-            guard let node else {
-                subscriptionClosed()
-                return
+            guard !closed else { return }
+            var byNode: [ClusterNodeAddress: [ByteBuffer]] = [:]
+            for channel in channels where state.shardChannels.contains(channel) && shardNode[channel] == nil {
+                guard let node = pool.topology.master(forSlot: HashSlot.slot(of: channel.readableBytesView)) else {
+                    resubscribe(shard: [channel])
+                    return
+                }
+                byNode[node, default: []].append(channel)
             }
-            let link = subscriptionConnection(to: node)
-            for (name, list) in [("SUBSCRIBE", state.channels), ("PSUBSCRIBE", state.patterns), ("SSUBSCRIBE", state.shardChannels)]
-            where !list.isEmpty {
-                link.drop(list.count)
-                link.send([ByteBuffer(string: name)] + list)
+            for (node, list) in byNode {
+                for channel in list { shardNode[channel] = node }
+                send([ByteBuffer(string: "SSUBSCRIBE")] + list, on: node, kind: .own)
+            }
+        }
+    }
+
+    /// A command answered MOVED or ASK: sent again, in its place, to its channel's master once
+    /// the map is fresh.
+    private func resend(_ id: Int, _ command: [ByteBuffer]) {
+        pool.topology.requestRefresh()
+        pool.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(200)) { [self] in
+            guard !closed else { return }
+            let channel = command.count > 1 ? command[1] : ByteBuffer()
+            guard let node = pool.topology.master(forSlot: HashSlot.slot(of: channel.readableBytesView)) else {
+                return resend(id, command)
+            }
+            if CommandKeys.word(command, 0) == "SSUBSCRIBE" {
+                for channel in command.dropFirst() where shardNode[channel] != nil { shardNode[channel] = node }
+            }
+            let link = link(to: node)
+            sequencer.resent(id, on: node)
+            link.send(command)
+            link.send([ByteBuffer(string: "PING")])
+        }
+    }
+
+    /// A subscription connection closed (its node died or failed over): what it held is
+    /// subscribed again, by the proxy, on a master found afresh.
+    private func linkClosed(_ node: ClusterNodeAddress) {
+        links[node] = nil
+        apply(sequencer.closed(node))
+        guard !closed else { return }
+        let shard = shardNode.filter { $0.value == node }.map(\.key)
+        if !shard.isEmpty { resubscribe(shard: shard) }
+        guard mainNode == node else { return }
+        mainNode = nil
+        resubscribeMain()
+    }
+
+    /// The channels and patterns subscribed again on a live master (their connection closed).
+    private func resubscribeMain() {
+        guard !state.channels.isEmpty || !state.patterns.isEmpty else { return }
+        pool.topology.requestRefresh()
+        pool.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(200)) { [self] in
+            guard !closed, mainNode == nil, !state.channels.isEmpty || !state.patterns.isEmpty else { return }
+            guard let node = links.keys.sorted(by: { "\($0)" < "\($1)" }).first ?? pool.topology.anyMaster() else {
+                return resubscribeMain()
+            }
+            mainNode = node
+            for (name, list) in [("SUBSCRIBE", state.channels), ("PSUBSCRIBE", state.patterns)] where !list.isEmpty {
+                send([ByteBuffer(string: name)] + list, on: node, kind: .own)
             }
         }
     }

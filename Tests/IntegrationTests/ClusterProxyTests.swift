@@ -271,6 +271,72 @@ struct ClusterProxyTests {
 
     /// Moves `slot` from its master to `target` as redis-cli's reshard does: IMPORTING on the
     /// target, MIGRATING on the source, MIGRATE the keys, then SETSLOT NODE everywhere.
+    @Test("shard channels of several masters on one client connection: confirmations counted as one node would, SPUBLISH reaches it from each, a slot that moves is followed (no sunsubscribe seen), SUNSUBSCRIBE of all ends it")
+    func shardChannelsOnSeveralMasters() async throws {
+        try await withRedisCluster(masters: 3, replicasPerMaster: 0) { cluster in
+            let proxy = try await ProxyProcess(cluster.seedArguments)
+            defer { proxy.stop() }
+            let publisher = try await proxy.connect()
+            defer { Task { await publisher.close() } }
+            // Two channels whose slots are on different masters, and a third master.
+            var names: [String] = []
+            var owners: [Int] = []
+            for i in 0..<100 where names.count < 2 {
+                let name = "sh\(i)"
+                let owner = try await cluster.master(ofSlot: HashSlot.slot(of: name)).port
+                if !owners.contains(owner) { names.append(name); owners.append(owner) }
+            }
+            let (a, b) = (names[0], names[1])
+            let raw = try SentinelSurfaceSerial.RawClient(port: proxy.port)
+            func confirm(_ kind: String, _ channel: String?, _ count: Int) -> String {
+                "*3\r\n$\(kind.utf8.count)\r\n\(kind)\r\n" + (channel.map { "$\($0.utf8.count)\r\n\($0)\r\n" } ?? "$-1\r\n") + ":\(count)\r\n"
+            }
+            func smessage(_ channel: String, _ text: String) -> String {
+                "*3\r\n$8\r\nsmessage\r\n$\(channel.utf8.count)\r\n\(channel)\r\n$\(text.utf8.count)\r\n\(text)\r\n"
+            }
+            #expect(try raw.send(["SSUBSCRIBE", a]) == confirm("ssubscribe", a, 1))
+            #expect(try raw.send(["SSUBSCRIBE", b]) == confirm("ssubscribe", b, 2), "the client's count, not the second master's 1")
+            #expect(try raw.send(["SUBSCRIBE", "plain"]) == confirm("subscribe", "plain", 1), "channels are counted apart, as by a node")
+            #expect(try await publisher.send(["SPUBLISH", a, "1"]) == .integer(1))
+            #expect(try raw.readReply() == smessage(a, "1"))
+            #expect(try await publisher.send(["SPUBLISH", b, "2"]) == .integer(1))
+            #expect(try raw.readReply() == smessage(b, "2"))
+            #expect(try raw.send(["PING"]) == "*2\r\n$4\r\npong\r\n$0\r\n\r\n")
+            #expect(try raw.send(["SUNSUBSCRIBE", "nobody"]) == confirm("sunsubscribe", "nobody", 2), "a channel not held: answered as a node would")
+
+            // a's slot moves to the third master: its old node lets a go (sunsubscribe); the
+            // proxy subscribes it again there, and the client sees nothing of it.
+            let slot = HashSlot.slot(of: a)
+            let source = try await cluster.master(ofSlot: slot)
+            let target = cluster.servers.first { !owners.contains($0.port) }!
+            let sourceID = try await cluster.nodeID(source), targetID = try await cluster.nodeID(target)
+            try await target.run(["CLUSTER", "SETSLOT", String(slot), "IMPORTING", sourceID])
+            try await source.run(["CLUSTER", "SETSLOT", String(slot), "MIGRATING", targetID])
+            for server in cluster.servers { try await server.run(["CLUSTER", "SETSLOT", String(slot), "NODE", targetID]) }
+            var receivers: RESPValue = .integer(0)
+            let until = ContinuousClock.now + .seconds(5)
+            while receivers != .integer(1) && ContinuousClock.now < until {
+                try await Task.sleep(for: .milliseconds(100))
+                receivers = try await target.withConnection { try await $0.send(["SPUBLISH", a, "moved"]) }
+            }
+            #expect(receivers == .integer(1), "subscribed again on the slot's new master: \(proxy.logTail(lines: 20))")
+            #expect(try raw.readReply() == smessage(a, "moved"), "no sunsubscribe reaches the client")
+            #expect(try await publisher.send(["SPUBLISH", b, "3"]) == .integer(1))
+            #expect(try raw.readReply() == smessage(b, "3"))
+
+            // SUNSUBSCRIBE of all: one confirmation per channel, counted down; still subscribed
+            // to the plain channel until it goes too, then commands run again.
+            let first = try raw.send(["SUNSUBSCRIBE"])
+            let second = try raw.readReply()
+            #expect((first == confirm("sunsubscribe", a, 1) && second == confirm("sunsubscribe", b, 0))
+                    || (first == confirm("sunsubscribe", b, 1) && second == confirm("sunsubscribe", a, 0)), "\(first) \(second)")
+            #expect(try raw.send(["GET", "x"]).hasPrefix("-ERR Can't execute 'get'"))
+            #expect(try raw.send(["UNSUBSCRIBE"]) == confirm("unsubscribe", "plain", 0))
+            #expect(try raw.send(["SET", "after", "1"]) == "+OK\r\n")
+            #expect(try await publisher.send(["SPUBLISH", a, "gone"]) == .integer(0))
+        }
+    }
+
     static func migrate(slot: Int, keys: [String], in cluster: RedisCluster, to target: RedisServer,
                         between: () async throws -> Void = {}) async throws {
         let source = try await cluster.master(ofSlot: slot)

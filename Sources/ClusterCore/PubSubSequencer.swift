@@ -1,0 +1,227 @@
+import NIOCore
+import RESP
+
+/// A cluster client's pub/sub over several connections of its own (one per master holding its
+/// shard channels, one of them also carrying its channels and patterns), made to look like one
+/// node's connection: confirmations in the order of the client's commands, shard-channel counts
+/// as the client's own (each node counts only what it holds), and a node's unsolicited
+/// `sunsubscribe` (its slot moved away) kept from the client so that the shell subscribes again
+/// on the slot's new master.
+///
+/// Every command the shell sends on a connection is followed there by a `PING` of its own: the
+/// `pong` (`["pong", ""]` while subscribed, `+PONG` otherwise, RESP2 or RESP3) ends that
+/// command's answers. Values of a connection belong to its oldest unfinished command; commands
+/// are answered to the client in the order they were sent, an unfinished one holding back the
+/// answers of later ones on other connections. Messages (`message`, `smessage`, …) keep their
+/// place among their connection's values. Pure: the shell sends and writes.
+public struct PubSubSequencer<Link: Hashable & Sendable>: Sendable {
+    public enum Kind: Sendable, Hashable {
+        /// A client's command; `ping`: the client's own PING, whose first answer is its reply.
+        case client(ping: Bool = false)
+        /// The proxy's own (a subscription made again elsewhere): its answers are dropped.
+        case own
+    }
+
+    struct Entry: Sendable {
+        let id: Int
+        var link: Link?
+        let kind: Kind
+        /// SUNSUBSCRIBE's channels (empty: all), to tell its confirmations from a node's own.
+        let unsubscribing: [ByteBuffer]?
+        /// The command, to send it again after a MOVED.
+        let command: [ByteBuffer]
+        var values: [RESPValue] = []
+        var done = false
+        var gotFirst = false
+        /// A MOVED or ASK answered it: sent again once done (`Output.resend`).
+        var redirected = false
+    }
+
+    /// What to do after a step.
+    public struct Output: Sendable, Equatable {
+        /// Values for the client, in order.
+        public var write: [RESPValue] = []
+        /// Shard channels whose node let them go (their slot moved): subscribe them again on
+        /// the slot's master (an `own` command).
+        public var moved: [ByteBuffer] = []
+        /// Commands answered MOVED or ASK: send them again (`resent`) once the map is fresh.
+        public var resend: [Redirected] = []
+        public init() {}
+    }
+
+    public struct Redirected: Sendable, Equatable {
+        public var id: Int
+        public var command: [ByteBuffer]
+        public init(id: Int, command: [ByteBuffer]) {
+            self.id = id
+            self.command = command
+        }
+    }
+
+    private var entries: [Entry] = []
+    /// Per connection, its unfinished commands in the order sent.
+    private var unfinished: [Link: [Int]] = [:]
+    /// Per connection, its last command (values after it, once done, stay behind it).
+    private var last: [Link: Int] = [:]
+    private var nextID = 0
+    /// The shard channels as the client has been told (its counts).
+    public private(set) var shardChannels: Set<ByteBuffer> = []
+
+    public init() {}
+
+    /// Whether any command still waits for answers (or to be written).
+    public var isIdle: Bool { entries.isEmpty }
+
+    /// A command sent on `link` (with its PING after it); its id.
+    @discardableResult
+    public mutating func sent(on link: Link, kind: Kind, unsubscribing: [ByteBuffer]? = nil, command: [ByteBuffer] = []) -> Int {
+        let id = nextID
+        nextID += 1
+        entries.append(Entry(id: id, link: link, kind: kind, unsubscribing: unsubscribing, command: command))
+        unfinished[link, default: []].append(id)
+        last[link] = id
+        return id
+    }
+
+    /// A command answered by the proxy itself (no connection), in its place among the others.
+    public mutating func answered(_ values: [RESPValue]) -> Output {
+        let id = nextID
+        nextID += 1
+        entries.append(Entry(id: id, link: nil, kind: .client(), unsubscribing: nil, command: [], values: values, done: true))
+        var output = Output()
+        flush(&output)
+        return output
+    }
+
+    /// A command answered MOVED or ASK, sent again on `link`: it keeps its place.
+    public mutating func resent(_ id: Int, on link: Link) {
+        guard let index = entries.firstIndex(where: { $0.id == id }) else { return }
+        entries[index].link = link
+        entries[index].done = false
+        entries[index].redirected = false
+        entries[index].gotFirst = false
+        unfinished[link, default: []].append(id)
+        last[link] = id
+    }
+
+    /// A value read on `link`.
+    public mutating func received(_ value: RESPValue, from link: Link) -> Output {
+        var output = Output()
+        guard let id = unfinished[link]?.first, let index = entries.firstIndex(where: { $0.id == id }) else {
+            // Nothing asked there: a message, or a node letting a shard channel go. After the
+            // connection's finished commands still waiting for their turn, if any.
+            if let moved = Self.shardUnsubscribed(value) {
+                output.moved.append(moved)
+            } else if let id = last[link], let index = entries.firstIndex(where: { $0.id == id }) {
+                entries[index].values.append(value)
+            } else {
+                emit(value, into: &output)
+            }
+            flush(&output)
+            return output
+        }
+        var entry = entries[index]
+        if Self.isMessage(value) {
+            entry.values.append(value)
+        } else if let channel = Self.shardUnsubscribed(value), !Self.asked(entry.unsubscribing, channel) {
+            output.moved.append(channel)
+        } else if case .client(ping: true) = entry.kind, !entry.gotFirst {
+            entry.gotFirst = true
+            entry.values.append(value)
+        } else if Self.isPong(value) {
+            entry.done = true
+            unfinished[link]?.removeFirst()
+            if entry.redirected {
+                output.resend.append(Redirected(id: entry.id, command: entry.command))
+                if last[link] == entry.id { last[link] = nil }
+            }
+        } else if let text = value.errorMessage, text.hasPrefix("MOVED ") || text.hasPrefix("ASK ") {
+            entry.redirected = true
+        } else {
+            entry.values.append(value)
+        }
+        entries[index] = entry
+        flush(&output)
+        return output
+    }
+
+    /// `link` closed: its unfinished commands get no more answers (what they had is written in
+    /// turn); the shell subscribes again elsewhere what it carried.
+    public mutating func closed(_ link: Link) -> Output {
+        for id in unfinished[link] ?? [] {
+            if let index = entries.firstIndex(where: { $0.id == id }) {
+                entries[index].done = true
+                entries[index].redirected = false
+            }
+        }
+        unfinished[link] = nil
+        last[link] = nil
+        var output = Output()
+        flush(&output)
+        return output
+    }
+
+    /// Writes what is ready: the oldest command's answers as they come, then the next's once it
+    /// is done.
+    private mutating func flush(_ output: inout Output) {
+        while !entries.isEmpty {
+            let head = entries[0]
+            // The proxy's own commands: their confirmations dropped, messages kept.
+            for value in head.values where head.kind != .own || Self.isMessage(value) { emit(value, into: &output) }
+            entries[0].values = []
+            guard head.done, !head.redirected else { return }
+            entries.removeFirst()
+            if let link = head.link, last[link] == head.id { last[link] = nil }
+        }
+    }
+
+    /// A value on its way to the client: shard-channel confirmations counted as the client's.
+    private mutating func emit(_ value: RESPValue, into output: inout Output) {
+        if let items = value.array, items.count == 3, let kind = items[0].string?.lowercased(),
+           kind == "ssubscribe" || kind == "sunsubscribe" {
+            if let channel = items[1].bulkBuffer {
+                if kind == "ssubscribe" { shardChannels.insert(channel) } else { shardChannels.remove(channel) }
+            }
+            let counted = [items[0], items[1], .integer(Int64(shardChannels.count))]
+            if case .push = value.withoutAttributes { output.write.append(.push(counted)) } else { output.write.append(.array(counted)) }
+            return
+        }
+        output.write.append(value)
+    }
+
+    static func isPong(_ value: RESPValue) -> Bool {
+        switch value.withoutAttributes {
+        case .simpleString(let text): return text.readableBytesView.elementsEqual("PONG".utf8)
+        case .array(let items), .push(let items):
+            return items.count == 2 && items[0].string?.lowercased() == "pong" && items[1].string == ""
+        default: return false
+        }
+    }
+
+    /// The shard channel of a `sunsubscribe` confirmation or notice (nil: not one, or none named).
+    static func shardUnsubscribed(_ value: RESPValue) -> ByteBuffer? {
+        guard let items = value.array, items.count == 3, items[0].string?.lowercased() == "sunsubscribe" else { return nil }
+        return items[1].bulkBuffer
+    }
+
+    static func isMessage(_ value: RESPValue) -> Bool {
+        guard let items = value.array, let kind = items.first?.string?.lowercased() else { return false }
+        return kind == "message" || kind == "pmessage" || kind == "smessage"
+    }
+
+    /// Whether a SUNSUBSCRIBE naming `channels` (empty: all; nil: not a SUNSUBSCRIBE) asked for `channel`.
+    static func asked(_ channels: [ByteBuffer]?, _ channel: ByteBuffer) -> Bool {
+        guard let channels else { return false }
+        return channels.isEmpty || channels.contains(channel)
+    }
+}
+
+extension RESPValue {
+    /// The bytes of a bulk (or simple) string; nil for anything else.
+    var bulkBuffer: ByteBuffer? {
+        switch withoutAttributes {
+        case .bulkString(let b), .simpleString(let b): return b
+        default: return nil
+        }
+    }
+}

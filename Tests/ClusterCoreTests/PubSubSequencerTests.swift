@@ -1,0 +1,131 @@
+import ClusterCore
+import NIOCore
+import RESP
+import Testing
+
+/// A cluster client's pub/sub over connections to two masters ("A", "B"), answered as one
+/// node's connection would be.
+@Suite("Cluster core: pub/sub over several masters' connections")
+struct PubSubSequencerTests {
+    static func b(_ s: String) -> RESPValue { .bulkString(ByteBuffer(string: s)) }
+    static func confirm(_ kind: String, _ channel: String?, _ count: Int64, push: Bool = false) -> RESPValue {
+        let items: [RESPValue] = [b(kind), channel.map(b) ?? .nullBulkString, .integer(count)]
+        return push ? .push(items) : .array(items)
+    }
+    static func message(_ kind: String, _ channel: String, _ text: String) -> RESPValue { .array([b(kind), b(channel), b(text)]) }
+    static let pong: RESPValue = .array([b("pong"), b("")])
+
+    @Test("confirmations come in the order of the commands, whichever connection answers first; shard counts are the client's, not each node's")
+    func orderAndCounts() {
+        var s = PubSubSequencer<String>()
+        s.sent(on: "A", kind: .client())  // SSUBSCRIBE x (A's slot)
+        s.sent(on: "B", kind: .client())  // SSUBSCRIBE y (B's slot)
+        // B answers first: held until A's command is done.
+        #expect(s.received(Self.confirm("ssubscribe", "y", 1), from: "B").write.isEmpty)
+        #expect(s.received(Self.pong, from: "B").write.isEmpty)
+        // A's confirmation goes at once (its command is the oldest), then its end lets B's out.
+        #expect(s.received(Self.confirm("ssubscribe", "x", 1), from: "A").write == [Self.confirm("ssubscribe", "x", 1)])
+        #expect(s.received(Self.pong, from: "A").write == [Self.confirm("ssubscribe", "y", 2)], "B's own count 1 is the client's 2")
+        #expect(s.isIdle)
+        // Messages of either connection with nothing pending: at once.
+        #expect(s.received(Self.message("smessage", "y", "hi"), from: "B").write == [Self.message("smessage", "y", "hi")])
+        // SUNSUBSCRIBE of both (one command per connection): counts down to 0 across them.
+        s.sent(on: "A", kind: .client(), unsubscribing: [ByteBuffer(string: "x")])
+        s.sent(on: "B", kind: .client(), unsubscribing: [ByteBuffer(string: "y")])
+        var out = s.received(Self.confirm("sunsubscribe", "y", 0), from: "B").write
+        out += s.received(Self.pong, from: "B").write
+        out += s.received(Self.confirm("sunsubscribe", "x", 0), from: "A").write
+        out += s.received(Self.pong, from: "A").write
+        #expect(out == [Self.confirm("sunsubscribe", "x", 1), Self.confirm("sunsubscribe", "y", 0)])
+        #expect(s.shardChannels.isEmpty)
+    }
+
+    @Test("a message keeps its place among its connection's values: after the confirmations it follows, held while an older command on another connection is unfinished")
+    func messagesKeepTheirPlace() {
+        var s = PubSubSequencer<String>()
+        s.sent(on: "A", kind: .client())
+        s.sent(on: "B", kind: .client())
+        #expect(s.received(Self.confirm("ssubscribe", "y", 1), from: "B").write.isEmpty)
+        #expect(s.received(Self.pong, from: "B").write.isEmpty)
+        // B's command is done but not yet written: a message after it waits behind it.
+        #expect(s.received(Self.message("smessage", "y", "1"), from: "B").write.isEmpty)
+        var out = s.received(Self.confirm("ssubscribe", "x", 1), from: "A").write
+        out += s.received(Self.pong, from: "A").write
+        #expect(out == [Self.confirm("ssubscribe", "x", 1), Self.confirm("ssubscribe", "y", 2), Self.message("smessage", "y", "1")])
+    }
+
+    @Test("the client's PING: its first answer is its reply, the second ends it; a message before it is not taken for the reply")
+    func clientPing() {
+        var s = PubSubSequencer<String>()
+        s.sent(on: "A", kind: .client(ping: true))
+        #expect(s.received(Self.message("message", "c", "m"), from: "A").write == [Self.message("message", "c", "m")])
+        #expect(s.received(Self.pong, from: "A").write == [Self.pong])
+        #expect(s.received(Self.pong, from: "A").write.isEmpty)
+        #expect(s.isIdle)
+        // Not subscribed (RESP2) or RESP3: +PONG ends a command as well.
+        s.sent(on: "A", kind: .client())
+        #expect(s.received(Self.confirm("unsubscribe", nil, 0), from: "A").write == [Self.confirm("unsubscribe", nil, 0)])
+        #expect(s.received(.simpleString(ByteBuffer(string: "PONG")), from: "A").write.isEmpty)
+        #expect(s.isIdle)
+    }
+
+    @Test("a node's sunsubscribe nobody asked for (its slot moved away) is not written: the channel is to be subscribed again; one asked for is written")
+    func slotMovedAway() {
+        var s = PubSubSequencer<String>()
+        s.sent(on: "A", kind: .client())
+        _ = s.received(Self.confirm("ssubscribe", "x", 1), from: "A")
+        _ = s.received(Self.pong, from: "A")
+        let notice = s.received(Self.confirm("sunsubscribe", "x", 0), from: "A")
+        #expect(notice.write.isEmpty && notice.moved == [ByteBuffer(string: "x")])
+        // Subscribed again by the proxy on B: its confirmation is not written, the count stays 1.
+        s.sent(on: "B", kind: .own)
+        #expect(s.received(Self.confirm("ssubscribe", "x", 1), from: "B").write.isEmpty)
+        #expect(s.received(Self.message("smessage", "x", "after"), from: "B").write == [Self.message("smessage", "x", "after")],
+                "a message of the own command's connection is kept")
+        #expect(s.received(Self.pong, from: "B").write.isEmpty)
+        #expect(s.shardChannels == [ByteBuffer(string: "x")])
+        // Also while another command is pending on that connection (not a SUNSUBSCRIBE of it).
+        s.sent(on: "B", kind: .client(ping: true))
+        let during = s.received(Self.confirm("sunsubscribe", "x", 0), from: "B")
+        #expect(during.moved == [ByteBuffer(string: "x")] && during.write.isEmpty)
+        // The client's own SUNSUBSCRIBE (all) is answered as usual.
+        _ = s.received(Self.pong, from: "B")
+        _ = s.received(Self.pong, from: "B")
+        s.sent(on: "B", kind: .client(), unsubscribing: [])
+        #expect(s.received(Self.confirm("sunsubscribe", "x", 0), from: "B").write == [Self.confirm("sunsubscribe", "x", 0)])
+    }
+
+    @Test("a MOVED answer is not written: the command is sent again (on the new master) and keeps its place")
+    func movedIsResent() {
+        var s = PubSubSequencer<String>()
+        let command = [ByteBuffer(string: "SSUBSCRIBE"), ByteBuffer(string: "x")]
+        let first = s.sent(on: "A", kind: .client(), command: command)
+        s.sent(on: "B", kind: .client())
+        #expect(s.received(.simpleError(ByteBuffer(string: "MOVED 42 10.0.0.2:6379")), from: "A").write.isEmpty)
+        _ = s.received(Self.confirm("ssubscribe", "y", 1), from: "B")
+        _ = s.received(Self.pong, from: "B")
+        let done = s.received(Self.pong, from: "A")
+        #expect(done.resend == [.init(id: first, command: command)] && done.write.isEmpty, "B's answer still waits behind the redirected one")
+        s.resent(first, on: "B")
+        var out = s.received(Self.confirm("ssubscribe", "x", 2), from: "B").write
+        out += s.received(Self.pong, from: "B").write
+        #expect(out == [Self.confirm("ssubscribe", "x", 1), Self.confirm("ssubscribe", "y", 2)])
+        #expect(s.isIdle)
+    }
+
+    @Test("a connection closed: its unfinished commands are written as far as they got, later ones are not held up; answers of the proxy's own in their place; RESP3 pushes keep their kind")
+    func closedAndAnswered() {
+        var s = PubSubSequencer<String>()
+        s.sent(on: "A", kind: .client())
+        s.sent(on: "B", kind: .client())
+        _ = s.received(Self.confirm("ssubscribe", "y", 1, push: true), from: "B")
+        _ = s.received(.simpleString(ByteBuffer(string: "PONG")), from: "B")
+        #expect(s.closed("A").write == [Self.confirm("ssubscribe", "y", 1, push: true)])
+        // SUNSUBSCRIBE of a channel nobody holds: answered by the proxy, after what comes before.
+        s.sent(on: "B", kind: .client())
+        #expect(s.answered([Self.confirm("sunsubscribe", "zz", 9)]).write.isEmpty)
+        var out = s.received(Self.confirm("ssubscribe", "w", 2), from: "B").write
+        out += s.received(Self.pong, from: "B").write
+        #expect(out == [Self.confirm("ssubscribe", "w", 2), Self.confirm("sunsubscribe", "zz", 2)])
+    }
+}
