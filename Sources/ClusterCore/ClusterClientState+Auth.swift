@@ -85,10 +85,11 @@ extension ClusterClientState {
 
     /// `RESET`, as a node does it: out of any transaction (UNWATCH or DISCARD on the connection
     /// that holds it), name cleared, protocol 2, and no longer authenticated when a password is
-    /// configured. Refused while subscribed (the subscription connection would need closing
-    /// without the confirmations a node leaves out).
+    /// configured. Subscribed (never inside a transaction or WATCH: SUBSCRIBE is refused
+    /// there): every subscription ended without confirmations (`endSubscriptions`).
     mutating func reset() -> ClusterStep {
-        guard !subscribed else { return Self.unsupported("RESET while subscribed") }
+        let wasSubscribed = subscribed
+        if wasSubscribed { subscriptionsEnded() }
         let held = transaction
         transaction = .none
         ownConnectionLost = false
@@ -97,6 +98,7 @@ extension ClusterClientState {
         authenticated = configuration.password == nil
         monitoring = false
         let answer = RESPValue.simpleString("RESET")
+        if wasSubscribed { return .endSubscriptions(answer) }
         switch held {
         case .watching(let slot):
             return .own(.slot(slot), [OwnCommand([ByteBuffer(string: "UNWATCH")], reply: .replace(answer))])

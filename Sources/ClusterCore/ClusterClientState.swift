@@ -58,6 +58,10 @@ public enum ClusterStep: Sendable, Hashable {
     case monitor
     /// Nothing to answer (MONITOR while monitoring: a node ignores it).
     case noReply
+    /// RESET while subscribed: once the answers to the client's earlier subscription commands
+    /// are written, its subscription connections are closed (a node unsubscribes without
+    /// confirmations) and this reply is written; its later commands wait until then.
+    case endSubscriptions(RESPValue)
 }
 
 /// One client's connection state in cluster mode, and every decision that depends on it:

@@ -33,6 +33,8 @@ final class ClusterClient: ChannelInboundHandler {
     /// Which connection holds each shard channel.
     private var shardNode: [ByteBuffer: ClusterNodeAddress] = [:]
     private var sequencer = PubSubSequencer<ClusterNodeAddress>()
+    /// RESET while subscribed: its answer, written once the sequencer has nothing pending.
+    private var resetAnswer: RESPValue?
     /// What was written while replies were still owed.
     private var outOfBand: [RESPValue] = []
     static let maxPending = 1024
@@ -181,6 +183,12 @@ final class ClusterClient: ChannelInboundHandler {
             monitorConfirmed(nil)
         case .noReply:
             replies.removeLast()
+        case .endSubscriptions(let answer):
+            // In the sequencer's order: after the answers to earlier subscription commands.
+            replies.removeLast()
+            blockedByWait = true
+            resetAnswer = answer
+            finishResetIfReady()
         case .wait(let request):
             blockedByWait = true
             waitToStart = (seq, request, version)
@@ -548,6 +556,22 @@ final class ClusterClient: ChannelInboundHandler {
         }
         if !output.moved.isEmpty { resubscribe(shard: output.moved) }
         for redirected in output.resend { resend(redirected.id, redirected.command) }
+        finishResetIfReady()
+    }
+
+    /// RESET while subscribed, once every earlier subscription command is answered: the
+    /// connections closed (the nodes unsubscribe it, no confirmations), +RESET, later commands go.
+    private func finishResetIfReady() {
+        guard let answer = resetAnswer, sequencer.isIdle, !closed, let context else { return }
+        resetAnswer = nil
+        for link in links.values { link.close() }
+        links = [:]
+        mainNode = nil
+        shardNode = [:]
+        sequencer = PubSubSequencer()
+        writeOutOfOrder(answer, context: context, holding: &outOfBand)
+        blockedByWait = false
+        resumeAfterWait()
     }
 
     /// Shard channels whose node let them go (a slot moved) or died: subscribed again, by the

@@ -155,13 +155,16 @@ private let foo = 12182
         #expect(state.step(command("EXEC")) == .reply(.simpleError("EXECABORT Transaction discarded because of: NOAUTH Authentication required.")))
     }
 
-    /// Subscribed: RESET is refused with an error naming it (also in RESP2, where it is not
-    /// Redis's "only (P|S)SUBSCRIBE …" refusal: RESET is among the commands allowed there).
+    /// Subscribed: RESET ends every subscription (the shell closes the connections, a node
+    /// sends no confirmations) and answers +RESET; the rest of RESET as usual.
     @Test func resetWhileSubscribed() {
         var state = ClusterClientState()
+        _ = state.step(command("HELLO 3"))
         _ = state.step(command("SUBSCRIBE ch"))
-        #expect(state.step(command("RESET")) == .reply(.simpleError("ERR Tandem proxy: RESET while subscribed is not supported in cluster mode yet")))
-        #expect(state.subscribed)
+        _ = state.step(command("SSUBSCRIBE {s}a"))
+        #expect(state.step(command("RESET")) == .endSubscriptions(.simpleString("RESET")))
+        #expect(!state.subscribed && state.channels.isEmpty && state.shardChannels.isEmpty && state.protocolVersion == 2)
+        #expect(state.step(command("GET x")) != .reply(.simpleError("ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")))
     }
 
     /// WAITAOF and CLIENT TRACKING: an error naming the command, never forwarded.

@@ -271,7 +271,7 @@ struct ClusterProxyTests {
 
     /// Moves `slot` from its master to `target` as redis-cli's reshard does: IMPORTING on the
     /// target, MIGRATING on the source, MIGRATE the keys, then SETSLOT NODE everywhere.
-    @Test("shard channels of several masters on one client connection: confirmations counted as one node would, SPUBLISH reaches it from each, a slot that moves is followed (no sunsubscribe seen), SUNSUBSCRIBE of all ends it")
+    @Test("shard channels of several masters on one client connection: confirmations counted as one node would, SPUBLISH reaches it from each, a slot that moves is followed (no sunsubscribe seen), SUNSUBSCRIBE of all ends it; RESET while subscribed ends every subscription without confirmations")
     func shardChannelsOnSeveralMasters() async throws {
         try await withRedisCluster(masters: 3, replicasPerMaster: 0) { cluster in
             let proxy = try await ProxyProcess(cluster.seedArguments)
@@ -334,6 +334,28 @@ struct ClusterProxyTests {
             #expect(try raw.send(["UNSUBSCRIBE"]) == confirm("unsubscribe", "plain", 0))
             #expect(try raw.send(["SET", "after", "1"]) == "+OK\r\n")
             #expect(try await publisher.send(["SPUBLISH", a, "gone"]) == .integer(0))
+
+            // RESET while subscribed (to channels of two masters and a plain one): every
+            // subscription ends without confirmations, as on a node; a command pipelined after
+            // it runs after its +RESET.
+            let resetting = try SentinelSurfaceSerial.RawClient(port: proxy.port)
+            #expect(try resetting.send(["SUBSCRIBE", "plain"]) == confirm("subscribe", "plain", 1))
+            resetting.write(["SSUBSCRIBE", a])
+            resetting.write(["SSUBSCRIBE", b])
+            resetting.write(["RESET"])
+            resetting.write(["SET", "after-reset", "1"])
+            #expect(try resetting.readReply() == confirm("ssubscribe", a, 1))
+            #expect(try resetting.readReply() == confirm("ssubscribe", b, 2))
+            #expect(try resetting.readReply() == "+RESET\r\n")
+            #expect(try resetting.readReply() == "+OK\r\n")
+            var left: RESPValue = .integer(1)
+            let gone = ContinuousClock.now + .seconds(3)
+            while left != .integer(0) && ContinuousClock.now < gone {
+                left = try await publisher.send(["SPUBLISH", b, "x"])
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(left == .integer(0), "the shard subscriptions' connections are closed")
+            #expect(!resetting.hasReply(within: 200), "nothing more after RESET")
         }
     }
 
