@@ -322,7 +322,7 @@ scenario_vmac_kill_redis_direct() {
   check_vmac_holder h1 || return 1
   lab_log "the VIP on h1's vrrp.79, the client's entry $(client_vip_mac)"
   write_kill_redis
-  drive vmac_kill_redis_direct direct --max-lost-window 0.05 --max-overlap 0.02 || return 1
+  drive vmac_kill_redis_direct direct --max-lost-window 0.05 --max-overlap 0.02 --max-resume 1 || return 1
   local holder; holder=$(holders h1 h2 h3)
   [ "$holder" = h2 ] || [ "$holder" = h3 ] || { lab_log "the VIP is on '$holder' after the failover"; return 1; }
   check_vmac_holder "$holder" || return 1

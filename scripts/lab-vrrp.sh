@@ -287,9 +287,11 @@ interop_vmac() {  # KA_UNICAST=1: unicast peers (adverts then go through eth0, a
   lab_setup 2
   local u1="" u2="" extra="" reach=3
   # Unicast adverts go out eth0 (keepalived: "unicast with use_vmac requires vmac_xmit_base"), so
-  # the switch learns the VMAC's port from gratuitous ARPs only, and the old master, holding the
-  # VIP for an advert's trip more, answers the new one's first burst from its own VMAC: the
-  # switch points at the old master until the second burst, garp_master_delay later (here 1 s).
+  # the switch learns the VMAC's port from gratuitous ARPs only. keepalived sends them as
+  # requests, which the old master (tandem), holding the VIP for an advert's trip more, answers
+  # from its own VMAC: the switch points at it until keepalived's second burst,
+  # garp_master_delay later (here 1 s). tandem sends unsolicited replies with a VMAC (answered
+  # by nobody), so its takeovers do not wait for that.
   if [ -n "${KA_UNICAST:-}" ]; then u1=$LAB_NET.2; u2=$LAB_NET.1; extra="garp_master_delay 1"; reach=4; fi
   VERSION=3 INTERVAL=0.1 UNICAST=$u1 vrrp_conf "$LAB_DIR/h1.conf" 150 "use_vmac" ${extra:+"$extra"}
   VERSION=3 INTERVAL=0.1 UNICAST=$u2 vrrp_conf "$LAB_DIR/h2.conf" 100 "use_vmac" ${extra:+"$extra"}

@@ -35,14 +35,14 @@ int cvrrp_interface_mac(const char *ifname, uint8_t mac[6]) {
     return 0;
 }
 
-int cvrrp_send_garp(int ifindex, const uint8_t mac[6], const uint8_t ipv4[4], int count) {
+int cvrrp_send_garp(int ifindex, const uint8_t mac[6], const uint8_t ipv4[4], int count, int as_reply) {
     int fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(ETH_P_ARP));
     if (fd < 0) return -errno;
     uint8_t arp[28];
     arp[0] = 0; arp[1] = 1;          /* Ethernet */
     arp[2] = 0x08; arp[3] = 0x00;    /* IPv4 */
     arp[4] = 6; arp[5] = 4;
-    arp[6] = 0; arp[7] = 1;          /* request */
+    arp[6] = 0; arp[7] = as_reply ? 2 : 1;   /* reply (unsolicited) or request */
     memcpy(arp + 8, mac, 6);
     memcpy(arp + 14, ipv4, 4);
     memset(arp + 18, 0xff, 6);

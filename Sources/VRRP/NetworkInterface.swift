@@ -80,12 +80,14 @@ public struct NetworkInterface: Sendable {
         return flags & Int32(IFF_UP) != 0 && flags & Int32(IFF_RUNNING) != 0
     }
 
-    /// Sends gratuitous ARPs (IPv4) or unsolicited neighbour advertisements (IPv6).
-    public func announce(_ address: IPAddress, count: Int) -> Int32 {
+    /// Sends gratuitous ARPs (IPv4) or unsolicited neighbour advertisements (IPv6). `asReplies`:
+    /// the ARPs as unsolicited replies rather than keepalived's requests (a host still holding
+    /// the address answers a request, a reply nobody answers).
+    public func announce(_ address: IPAddress, count: Int, asReplies: Bool = false) -> Int32 {
         var mac = self.mac
         var bytes = address.bytes
         switch address.family {
-        case .ipv4: return cvrrp_send_garp(index, &mac, &bytes, Int32(count))
+        case .ipv4: return cvrrp_send_garp(index, &mac, &bytes, Int32(count), asReplies ? 1 : 0)
         case .ipv6: return cvrrp_send_unsolicited_na(index, &mac, &bytes, Int32(count))
         }
     }

@@ -64,8 +64,17 @@ extension VRRPDaemon {
                 guardian?.forgetFarewell(vrid: instances[i].config.vrid)
                 say(i, "removing VIPs")
             case .sendGratuitous(let count):
+                // use_vmac: every holder of the VRID sends from the same virtual MAC, so what
+                // moves the address is the switches learning it on the new holder's port. A
+                // gratuitous ARP *request* is answered by the previous holder while it still has
+                // the address (for an advert's trip, until it hears this one), from that MAC, and
+                // the switches learn it back on the old port: clients' SYNs then went there and
+                // were lost until the next advert (TCP's 1 s retry; lab vmac_kill_redis_direct
+                // resumed after 1.3-1.6 s against 0.2-0.4 s without the VMAC). Unsolicited
+                // replies teach the switches the same and are answered by nobody.
+                let asReplies = instances[i].config.vmac != nil
                 for (vip, device) in instances[i].addresses {
-                    let rc = device.announce(vip.address, count: count)
+                    let rc = device.announce(vip.address, count: count, asReplies: asReplies)
                     if rc < 0 { say(i, "cannot announce \(vip.address) on \(device.name): \(String(cString: strerror(-rc)))") }
                 }
             case .transition(let from, let to, let priority):

@@ -9,8 +9,9 @@ int cvrrp_interface_mac(const char *ifname, uint8_t mac[6]);
 
 /// Sends `count` gratuitous ARP requests for ipv4 (network order) from the interface, as
 /// keepalived does: sender and target IP the address, target MAC ff:ff:ff:ff:ff:ff, broadcast.
+/// `as_reply`: unsolicited ARP replies instead (same addresses), which no host answers.
 /// Returns the number sent, or -errno.
-int cvrrp_send_garp(int ifindex, const uint8_t mac[6], const uint8_t ipv4[4], int count);
+int cvrrp_send_garp(int ifindex, const uint8_t mac[6], const uint8_t ipv4[4], int count, int as_reply);
 
 /// Sends `count` unsolicited neighbour advertisements (override flag) for ipv6 to ff02::1 with
 /// hop limit 255 from the interface. Returns the number sent, or -errno.
