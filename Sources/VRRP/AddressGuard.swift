@@ -36,17 +36,24 @@ public struct Farewell: Hashable, Sendable {
     /// Our address in the adverts (also the unicast bind address).
     public var source: IPAddress
     public var deadlineMilliseconds: Int
+    /// How long a dead daemon's addresses are kept while no new master is heard (at least
+    /// `deadlineMilliseconds`): longer where what serves at the address outlives the daemon and
+    /// the next master may be a while coming (the node agent's `direct` placement: its Redis
+    /// runs on while the others switch the master away; down-after / 2 there, the time a live
+    /// agent would have fenced it in a cut).
+    public var holdMilliseconds: Int
     /// The priority-0 advert for each destination (multicast group or unicast peer).
     public var adverts: [IPAddress: [UInt8]]
 
     public init(vrid: UInt8, interface: String, family: IPAddress.Family, multicast: Bool, source: IPAddress,
-                deadlineMilliseconds: Int, adverts: [IPAddress: [UInt8]]) {
+                deadlineMilliseconds: Int, holdMilliseconds: Int? = nil, adverts: [IPAddress: [UInt8]]) {
         self.vrid = vrid
         self.interface = interface
         self.family = family
         self.multicast = multicast
         self.source = source
         self.deadlineMilliseconds = deadlineMilliseconds
+        self.holdMilliseconds = max(deadlineMilliseconds, holdMilliseconds ?? deadlineMilliseconds)
         self.adverts = adverts
     }
 
@@ -58,8 +65,9 @@ public struct Farewell: Hashable, Sendable {
 
 /// What the daemon tells its guard, one line each:
 /// - `+ IFINDEX ADDRESS PREFIX VRID` (now held) and `- IFINDEX ADDRESS PREFIX VRID` (released);
-/// - `a VRID INTERFACE 4|6 m|u SOURCE DEADLINE_MS DESTINATION HEX` (the priority-0 advert to
-///   send to DESTINATION if we die; one line per destination) and `a- VRID` (no longer master);
+/// - `a VRID INTERFACE 4|6 m|u SOURCE DEADLINE_MS DESTINATION HEX [HOLD_MS]` (the priority-0
+///   advert to send to DESTINATION if we die; one line per destination; HOLD_MS only when it is
+///   longer than DEADLINE_MS) and `a- VRID` (no longer master);
 /// - `h` (alive: sent with each advert while master; see `SilenceWatch`).
 public enum AddressGuardMessage: Hashable, Sendable {
     case hold(GuardedAddress)
@@ -77,8 +85,9 @@ public enum AddressGuardMessage: Hashable, Sendable {
         case .alive: return "h\n"
         case .farewell(let f):
             let head = "a \(f.vrid) \(f.interface) \(f.family == .ipv4 ? 4 : 6) \(f.multicast ? "m" : "u") \(f.source) \(f.deadlineMilliseconds)"
+            let hold = f.holdMilliseconds > f.deadlineMilliseconds ? " \(f.holdMilliseconds)" : ""
             return f.adverts.sorted { $0.key < $1.key }.map { destination, bytes in
-                "\(head) \(destination) \(bytes.map { String($0, radix: 16).leftPadded(2) }.joined())\n"
+                "\(head) \(destination) \(bytes.map { String($0, radix: 16).leftPadded(2) }.joined())\(hold)\n"
             }.joined()
         }
     }
@@ -102,15 +111,21 @@ public enum AddressGuardMessage: Hashable, Sendable {
             guard fields.count == 2, let vrid = UInt8(fields[1]) else { return nil }
             self = .forget(vrid: vrid)
         case "a":
-            guard fields.count == 9, let vrid = UInt8(fields[1]), !fields[2].isEmpty, fields[2].utf8.count < 16,
+            guard fields.count == 9 || fields.count == 10, let vrid = UInt8(fields[1]), !fields[2].isEmpty, fields[2].utf8.count < 16,
                   let family: IPAddress.Family = fields[3] == "4" ? .ipv4 : fields[3] == "6" ? .ipv6 : nil,
                   fields[4] == "m" || fields[4] == "u",
                   let source = IPAddress(fields[5]), source.family == family,
                   let deadline = Int(fields[6]), (0...60_000).contains(deadline),
                   let destination = IPAddress(fields[7]), destination.family == family,
                   let bytes = hexBytes(fields[8]), !bytes.isEmpty, bytes.count <= 1500 else { return nil }
+            var hold: Int?
+            if fields.count == 10 {
+                guard let given = Int(fields[9]), given > deadline, given <= 60_000 else { return nil }
+                hold = given
+            }
             self = .farewell(Farewell(vrid: vrid, interface: String(fields[2]), family: family, multicast: fields[4] == "m",
-                                      source: source, deadlineMilliseconds: deadline, adverts: [destination: bytes]))
+                                      source: source, deadlineMilliseconds: deadline, holdMilliseconds: hold,
+                                      adverts: [destination: bytes]))
         default:
             return nil
         }
@@ -160,6 +175,7 @@ public struct GuardedSet: Sendable {
             if var known = farewells[f.vrid], known.interface == f.interface, known.family == f.family,
                known.multicast == f.multicast, known.source == f.source {
                 known.deadlineMilliseconds = f.deadlineMilliseconds
+                known.holdMilliseconds = f.holdMilliseconds
                 known.adverts.merge(f.adverts) { _, new in new }
                 farewells[f.vrid] = known
             } else {
@@ -345,11 +361,18 @@ public func runAddressGuard(log: (String) -> Void) -> Int32 {
         return 1
     }
     var failed = false
-    func remove(_ addresses: [GuardedAddress], _ why: String) {
+    func remove(_ addresses: [GuardedAddress], _ why: String, resettingConnections: Bool = false) {
         for a in addresses {
+            var reset = ""
+            if resettingConnections {
+                switch resetTCPConnections(localAddress: a.address, port: nil) {
+                case .success(let count): reset = count > 0 ? " after resetting \(count) connection(s) at it" : ""
+                case .failure(let error): reset = " (its connections could not be reset: \(error))"
+                }
+            }
             do {
                 if try netlink.remove(a.address, prefixLength: a.prefixLength, interface: a.interface) {
-                    log("tandem (pid \(parent)) is gone: removed \(a)\(why)")
+                    log("tandem (pid \(parent)) is gone: removed \(a)\(why)\(reset)")
                 }
             } catch {
                 failed = true
@@ -368,12 +391,12 @@ public func runAddressGuard(log: (String) -> Void) -> Int32 {
                                    multicast: farewell.multicast, bindAddress: farewell.multicast ? nil : farewell.source,
                                    sendSource: farewell.source)
             for (destination, advert) in farewell.adverts { try s.send(advert, to: destination) }
-            log("tandem (pid \(parent)) is gone: sent VRID \(farewell.vrid)'s priority-0 advert; its addresses stay until a new master is heard (at most \(farewell.deadlineMilliseconds) ms)")
+            log("tandem (pid \(parent)) is gone: sent VRID \(farewell.vrid)'s priority-0 advert; its addresses stay until a new master is heard (at most \(farewell.holdMilliseconds) ms)")
             socket = s
         } catch {
             log("tandem (pid \(parent)) is gone: cannot send VRID \(farewell.vrid)'s priority-0 advert: \(error)")
         }
-        waiting.append((farewell, addresses, socket, start + .milliseconds(socket == nil ? 0 : farewell.deadlineMilliseconds)))
+        waiting.append((farewell, addresses, socket, start + .milliseconds(socket == nil ? 0 : farewell.holdMilliseconds)))
     }
     while !waiting.isEmpty {
         let now = clock.now
@@ -388,9 +411,12 @@ public func runAddressGuard(log: (String) -> Void) -> Int32 {
                 }
             }
             if let heard {
-                remove(w.addresses, " (VRID \(w.farewell.vrid)'s new master \(heard) heard after \(start.duration(to: now).wholeMilliseconds) ms)")
+                // Its clients reset while the address is still here (an RST they get now, not
+                // after a retransmission reaches the new master): they reconnect to it at once.
+                remove(w.addresses, " (VRID \(w.farewell.vrid)'s new master \(heard) heard after \(start.duration(to: now).wholeMilliseconds) ms)",
+                       resettingConnections: true)
             } else if now >= w.deadline {
-                remove(w.addresses, " (no new master for VRID \(w.farewell.vrid) within \(w.farewell.deadlineMilliseconds) ms)")
+                remove(w.addresses, " (no new master for VRID \(w.farewell.vrid) within \(w.farewell.holdMilliseconds) ms)")
             } else {
                 still.append(w)
             }

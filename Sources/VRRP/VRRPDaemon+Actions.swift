@@ -35,6 +35,7 @@ extension VRRPDaemon {
                         vrid: instance.config.vrid, interface: instance.interface.name, family: instance.config.family,
                         multicast: instance.config.unicastPeers.isEmpty, source: instance.source,
                         deadlineMilliseconds: Int(instance.core.masterDownInterval.wholeMilliseconds),
+                        holdMilliseconds: farewellHoldMilliseconds,
                         adverts: Dictionary(instance.destinations.map { destination in
                             (destination, advert(i, priority: 0).encode(source: instance.source, destination: destination))
                         }, uniquingKeysWith: { first, _ in first })))

@@ -93,6 +93,9 @@ public final class VRRPDaemon: @unchecked Sendable {
     let externalTracked: [TrackedObject]
     /// Removes our addresses if we die without removing them (nil: none running).
     var guardian: AddressGuard?
+    /// How long the address guard keeps a dead daemon's addresses while no new master is heard,
+    /// if longer than Master_Down_Interval (`Farewell.holdMilliseconds`).
+    public let farewellHoldMilliseconds: Int?
     /// Asked when a backup's timer would make it master (Master_Down_Interval, preemption):
     /// false holds the claim back (asked again every 20 ms) — the node agent's "heard from a
     /// majority just now", which an isolated node fails before VRRP's timers run out.
@@ -159,8 +162,10 @@ public final class VRRPDaemon: @unchecked Sendable {
                 onReload: (@Sendable () -> Void)? = nil,
                 onStateChange: (@Sendable (String, VRRPState, UInt8, [String], [String]) -> Void)? = nil,
                 beforeRelease: (@Sendable ([String]) -> Void)? = nil,
+                farewellHoldMilliseconds: Int? = nil,
                 log: @escaping @Sendable (String) -> Void) throws {
         self.configuration = configuration
+        self.farewellHoldMilliseconds = farewellHoldMilliseconds
         self.beforeRelease = beforeRelease
         self.claimGate = claimGate
         self.onReload = onReload

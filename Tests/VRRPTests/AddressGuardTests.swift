@@ -14,12 +14,23 @@ import VRRPCore
     }
 
     @Test func linesRoundTrip() {
-        for message in [AddressGuardMessage.hold(vip), .release(vip), .hold(vip6), .release(vip6), .forget(vrid: 51), .farewell(farewell()), .alive] {
+        var longHold = farewell()
+        longHold.holdMilliseconds = 60_000
+        for message in [AddressGuardMessage.hold(vip), .release(vip), .hold(vip6), .release(vip6), .forget(vrid: 51), .farewell(farewell()), .alive] + [.farewell(longHold)] {
             #expect(message.line.hasSuffix("\n"))
             #expect(AddressGuardMessage(line: message.line.dropLast()) == message)
         }
         #expect(AddressGuardMessage.hold(vip).line == "+ 2 10.0.0.100 24 51\n")
         #expect(AddressGuardMessage.farewell(farewell()).line == "a 51 eth0 4 m 10.0.0.1 310 224.0.0.18 31330001000aabcd\n")
+        // A hold longer than the deadline (the node agent's direct placement) rides along; one
+        // not longer is the deadline and is left out.
+        var held = farewell()
+        held.holdMilliseconds = 500
+        #expect(AddressGuardMessage.farewell(held).line == "a 51 eth0 4 m 10.0.0.1 310 224.0.0.18 31330001000aabcd 500\n")
+        #expect(AddressGuardMessage(line: "a 51 eth0 4 m 10.0.0.1 310 224.0.0.18 31330001000aabcd 500") == .farewell(held))
+        #expect(Farewell(vrid: 51, interface: "eth0", family: .ipv4, multicast: true, source: IPAddress("10.0.0.1")!,
+                         deadlineMilliseconds: 310, holdMilliseconds: 100, adverts: [:]).holdMilliseconds == 310)
+        #expect(farewell().holdMilliseconds == 310)
         // A farewell to unicast peers: one line per destination, merged again by the set.
         let unicast = farewell(destinations: ["10.0.0.2", "10.0.0.3"])
         let lines = AddressGuardMessage.farewell(unicast).line.split(separator: "\n")
@@ -36,7 +47,10 @@ import VRRPCore
                       "a 51 eth0 4 m 10.0.0.1 310 224.0.0.18 zz", "a 51 eth0 4 m 10.0.0.1 310 ff02::12 31", "a 51 eth0 5 m 10.0.0.1 310 224.0.0.18 31",
                       "a 51 eth0 4 x 10.0.0.1 310 224.0.0.18 31", "a 51 eth0 4 m 10.0.0.1 -1 224.0.0.18 31", "a 51 eth0 4 m 10.0.0.1 99999 224.0.0.18 31",
                       "a 51 averyveryverylonginterfacename 4 m 10.0.0.1 310 224.0.0.18 31", "a 51 eth0 4 m 10.0.0.1 310 224.0.0.18 ",
-                      "a 51 eth0 4 m fd00::1 310 224.0.0.18 31"])
+                      "a 51 eth0 4 m fd00::1 310 224.0.0.18 31",
+                      // a hold not longer than the deadline, over a minute, not a number, a field too many
+                      "a 51 eth0 4 m 10.0.0.1 310 224.0.0.18 31 310", "a 51 eth0 4 m 10.0.0.1 310 224.0.0.18 31 60001",
+                      "a 51 eth0 4 m 10.0.0.1 310 224.0.0.18 31 x", "a 51 eth0 4 m 10.0.0.1 310 224.0.0.18 31 500 1"])
     func malformedLinesAreRejected(_ line: String) {
         #expect(AddressGuardMessage(line: line) == nil)
     }
