@@ -50,6 +50,12 @@ struct SimulatedVIP {
     /// A deliberate bug put into every speaker (tests only).
     var bug: VRRPInstance.DeliberateBug?
     var holds: [Bool] = [false, false, false]
+    /// `direct` placement: how long a killed agent's address guard keeps the address while no
+    /// new master is heard (`Farewell.holdMilliseconds`: down-after / 2); nil: removed at once
+    /// (the model of Master_Down_Interval's short wait, with no clients served meanwhile).
+    var deadGuardHold: Micros?
+    /// Until when each killed agent's guard keeps the address (nil: not keeping it).
+    private var guardHoldUntil: [Micros?] = [nil, nil, nil]
     /// The node whose gratuitous ARP the clients' (and the router's) cache holds.
     var arpOwner: Int?
     /// When each node last heard another advertise itself with a priority above 0.
@@ -127,6 +133,12 @@ struct SimulatedVIP {
     mutating func advance(to now: Micros, running: [Bool], frozen: Set<Int>, preempt: Bool, mayClaim: (Int, Micros) -> Bool,
                           connected: (Int, Int) -> Bool) {
         for k in 0..<3 {
+            if let until = guardHoldUntil[k], until <= now || running[k] {
+                // Its hold ran out (or a new run removes what an earlier one left).
+                guardHoldUntil[k] = nil
+                holds[k] = false
+                lines.append("t=\(now / 1_000) n\(k) the killed agent's address guard removes the VIP (\(running[k] ? "the agent runs again" : "no new master heard"))")
+            }
             if running[k] && speakers[k] == nil {
                 speakers[k] = VRRPInstance(settings: Self.settings(k, preempt: preempt))
                 speakers[k]!.brokenForTesting = bug
@@ -141,8 +153,13 @@ struct SimulatedVIP {
                 frozenSince[k] = nil
                 queued[k] = []
                 if wasMaster { send(from: k, priority: 0, at: now, connected: connected) }
-                holds[k] = false
-                lines.append("t=\(now / 1_000) n\(k) VRRP speaker gone (agent killed; its address guard released the VIP)")
+                if wasMaster && holds[k], let hold = deadGuardHold {
+                    guardHoldUntil[k] = now + hold
+                    lines.append("t=\(now / 1_000) n\(k) VRRP speaker gone (agent killed; its address guard sent the priority-0 advert and keeps the VIP until a new master is heard, at most \(hold / 1_000) ms)")
+                } else {
+                    holds[k] = false
+                    lines.append("t=\(now / 1_000) n\(k) VRRP speaker gone (agent killed; its address guard released the VIP)")
+                }
             }
             if speakers[k] != nil && frozen.contains(k) && frozenSince[k] == nil {
                 frozenSince[k] = now
@@ -175,6 +192,14 @@ struct SimulatedVIP {
             }
             if let i = arrival, timer.map({ inFlight[i].at <= $0.at }) ?? true {
                 let advert = inFlight.remove(at: i)
+                // A killed agent's guard keeping the address hears a new master: it resets the
+                // connections at the address and removes it.
+                if guardHoldUntil[advert.to] != nil, advert.priority > 0, connected(advert.from, advert.to) {
+                    guardHoldUntil[advert.to] = nil
+                    holds[advert.to] = false
+                    guardResets.insert(advert.to)
+                    lines.append("t=\(advert.at / 1_000) n\(advert.to) the killed agent's address guard hears n\(advert.from) as master: resets the VIP's connections and removes it")
+                }
                 // A speaker gone or cut off since it was sent: lost.
                 guard speakers[advert.to] != nil, connected(advert.from, advert.to) else { continue }
                 let packet = VRRPAdvert(version: .v3, vrid: 51, priority: advert.priority, intervalCentiseconds: 10,

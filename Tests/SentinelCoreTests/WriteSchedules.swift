@@ -767,6 +767,9 @@ struct WriteSchedule {
         vip.hostRandom = networked ? SplitMix64(seed: seed ^ 0x6164_7665_7274_7300) : nil
         nodes = (0..<3).map { freshNode($0) }
         vip.bug = vrrpBug
+        // As `tandem run` sets it (NodeAgent: farewellHoldMilliseconds), in µs; not in the legacy
+        // model, whose regression seeds replay schedules from before.
+        vip.deadGuardHold = placement == .direct && tandemFaults != .legacy ? Self.downAfter / 2 * 1_000 : nil
         note("schedule \(kind.rawValue), placement \(placement), durability \(durable ? "replicated" : "async")")
         run(for: 2_000)
         switch kind {
