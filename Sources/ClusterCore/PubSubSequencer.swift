@@ -8,12 +8,16 @@ import RESP
 /// `sunsubscribe` (its slot moved away) kept from the client so that the shell subscribes again
 /// on the slot's new master.
 ///
-/// Every command the shell sends on a connection is followed there by a `PING` of its own: the
-/// `pong` (`["pong", ""]` while subscribed, `+PONG` otherwise, RESP2 or RESP3) ends that
-/// command's answers. Values of a connection belong to its oldest unfinished command; commands
-/// are answered to the client in the order they were sent, an unfinished one holding back the
-/// answers of later ones on other connections. Messages (`message`, `smessage`, …) keep their
-/// place among their connection's values. Pure: the shell sends and writes.
+/// Every command the shell sends on a connection is followed there by a `PING` of its own. A
+/// command with a known number of answers (one per channel it names; one for PING) has had them
+/// all — or one error, which refuses a whole command — when the next answer (the PING's: a
+/// `pong`, or an error such as `-LOADING` that it got too) ends it; one whose number is not
+/// known (UNSUBSCRIBE of everything) ends at a `pong` or at the second error. Values of a
+/// connection belong to its oldest unfinished command; commands are answered to the client in
+/// the order they were sent, an unfinished one holding back the answers of later ones on other
+/// connections. Messages (`message`, `smessage`, …) go after the last command sent on their
+/// connection (in the client's order), so never before the confirmation of their channel.
+/// Pure: the shell sends and writes.
 public struct PubSubSequencer<Link: Hashable & Sendable>: Sendable {
     public enum Kind: Sendable, Hashable {
         /// A client's command; `ping`: the client's own PING, whose first answer is its reply.
@@ -32,7 +36,10 @@ public struct PubSubSequencer<Link: Hashable & Sendable>: Sendable {
         let command: [ByteBuffer]
         var values: [RESPValue] = []
         var done = false
-        var gotFirst = false
+        /// Answers of its own still to come (nil: not known); 0: the next is the PING's.
+        var remaining: Int?
+        /// An error answered it (a whole command refused): the next answer is the PING's.
+        var refused = false
         /// A MOVED or ASK answered it: sent again once done (`Output.resend`).
         var redirected = false
     }
@@ -61,8 +68,6 @@ public struct PubSubSequencer<Link: Hashable & Sendable>: Sendable {
     private var entries: [Entry] = []
     /// Per connection, its unfinished commands in the order sent.
     private var unfinished: [Link: [Int]] = [:]
-    /// Per connection, its last command (values after it, once done, stay behind it).
-    private var last: [Link: Int] = [:]
     private var nextID = 0
     /// The shard channels as the client has been told (its counts).
     public private(set) var shardChannels: Set<ByteBuffer> = []
@@ -77,10 +82,22 @@ public struct PubSubSequencer<Link: Hashable & Sendable>: Sendable {
     public mutating func sent(on link: Link, kind: Kind, unsubscribing: [ByteBuffer]? = nil, command: [ByteBuffer] = []) -> Int {
         let id = nextID
         nextID += 1
-        entries.append(Entry(id: id, link: link, kind: kind, unsubscribing: unsubscribing, command: command))
+        var entry = Entry(id: id, link: link, kind: kind, unsubscribing: unsubscribing, command: command)
+        entry.remaining = Self.answers(kind, command)
+        entries.append(entry)
         unfinished[link, default: []].append(id)
-        last[link] = id
         return id
+    }
+
+    /// How many answers a command gets: one per channel or pattern it names, one for PING; nil
+    /// when not known (an UNSUBSCRIBE of everything: one per subscription the node holds).
+    static func answers(_ kind: Kind, _ command: [ByteBuffer]) -> Int? {
+        if kind == .client(ping: true) { return 1 }
+        guard command.count > 1 else { return nil }
+        switch CommandKeys.word(command, 0) {
+        case "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE": return command.count - 1
+        default: return nil
+        }
     }
 
     /// A command answered by the proxy itself (no connection), in its place among the others.
@@ -99,20 +116,30 @@ public struct PubSubSequencer<Link: Hashable & Sendable>: Sendable {
         entries[index].link = link
         entries[index].done = false
         entries[index].redirected = false
-        entries[index].gotFirst = false
+        entries[index].refused = false
+        entries[index].remaining = Self.answers(entries[index].kind, entries[index].command)
         unfinished[link, default: []].append(id)
-        last[link] = id
     }
 
     /// A value read on `link`.
     public mutating func received(_ value: RESPValue, from link: Link) -> Output {
         var output = Output()
+        if Self.isMessage(value) {
+            // After the last command sent there, in the client's order (none: at once).
+            if let index = entries.lastIndex(where: { $0.link == link }) {
+                entries[index].values.append(value)
+            } else {
+                emit(value, into: &output)
+            }
+            flush(&output)
+            return output
+        }
         guard let id = unfinished[link]?.first, let index = entries.firstIndex(where: { $0.id == id }) else {
-            // Nothing asked there: a message, or a node letting a shard channel go. After the
-            // connection's finished commands still waiting for their turn, if any.
+            // Nothing asked there: a node letting a shard channel go, or something unexpected
+            // (written after that connection's last command, if still waiting).
             if let moved = Self.shardUnsubscribed(value) {
                 output.moved.append(moved)
-            } else if let id = last[link], let index = entries.firstIndex(where: { $0.id == id }) {
+            } else if let index = entries.lastIndex(where: { $0.link == link }) {
                 entries[index].values.append(value)
             } else {
                 emit(value, into: &output)
@@ -121,42 +148,46 @@ public struct PubSubSequencer<Link: Hashable & Sendable>: Sendable {
             return output
         }
         var entry = entries[index]
-        if Self.isMessage(value) {
-            entry.values.append(value)
-        } else if let channel = Self.shardUnsubscribed(value), !Self.asked(entry.unsubscribing, channel) {
+        let pingsAnswer = entry.refused || entry.remaining == 0
+        if let channel = Self.shardUnsubscribed(value), !Self.asked(entry.unsubscribing, channel) {
             output.moved.append(channel)
-        } else if case .client(ping: true) = entry.kind, !entry.gotFirst {
-            entry.gotFirst = true
-            entry.values.append(value)
-        } else if Self.isPong(value) {
+        } else if pingsAnswer || (entry.remaining == nil && Self.isPong(value)) {
+            // The PING's answer (a pong, or an error it got too, e.g. -LOADING): the end.
             entry.done = true
             unfinished[link]?.removeFirst()
-            if entry.redirected {
-                output.resend.append(Redirected(id: entry.id, command: entry.command))
-                if last[link] == entry.id { last[link] = nil }
-            }
-        } else if let text = value.errorMessage, text.hasPrefix("MOVED ") || text.hasPrefix("ASK ") {
-            entry.redirected = true
+            if entry.redirected { output.resend.append(Redirected(id: entry.id, command: entry.command)) }
+        } else if let text = value.errorMessage {
+            // One error refuses the whole command.
+            entry.refused = true
+            if text.hasPrefix("MOVED ") || text.hasPrefix("ASK ") { entry.redirected = true } else { entry.values.append(value) }
         } else {
             entry.values.append(value)
+            if let left = entry.remaining { entry.remaining = max(0, left - 1) }
         }
         entries[index] = entry
         flush(&output)
         return output
     }
 
-    /// `link` closed: its unfinished commands get no more answers (what they had is written in
-    /// turn); the shell subscribes again elsewhere what it carried.
+    /// `link` closed: its unfinished commands get no more answers there. A client's subscribe
+    /// command that had none yet is to be sent again elsewhere (`Output.resend`), so that it is
+    /// confirmed and counted; the others are written as far as they got (the shell subscribes
+    /// again, as its own, what the connection carried).
     public mutating func closed(_ link: Link) -> Output {
+        var output = Output()
         for id in unfinished[link] ?? [] {
-            if let index = entries.firstIndex(where: { $0.id == id }) {
-                entries[index].done = true
+            guard let index = entries.firstIndex(where: { $0.id == id }) else { continue }
+            entries[index].done = true
+            let entry = entries[index]
+            if case .client(ping: false) = entry.kind, CommandWords.isSubscribe(entry.command), entry.values.isEmpty {
+                entries[index].redirected = true
+                entries[index].link = nil
+                output.resend.append(Redirected(id: entry.id, command: entry.command))
+            } else {
                 entries[index].redirected = false
             }
         }
         unfinished[link] = nil
-        last[link] = nil
-        var output = Output()
         flush(&output)
         return output
     }
@@ -171,7 +202,6 @@ public struct PubSubSequencer<Link: Hashable & Sendable>: Sendable {
             entries[0].values = []
             guard head.done, !head.redirected else { return }
             entries.removeFirst()
-            if let link = head.link, last[link] == head.id { last[link] = nil }
         }
     }
 
@@ -213,6 +243,15 @@ public struct PubSubSequencer<Link: Hashable & Sendable>: Sendable {
     static func asked(_ channels: [ByteBuffer]?, _ channel: ByteBuffer) -> Bool {
         guard let channels else { return false }
         return channels.isEmpty || channels.contains(channel)
+    }
+}
+
+/// Subscription command names (arguments as sent).
+enum CommandWords {
+    static func isSubscribe(_ command: [ByteBuffer]) -> Bool {
+        guard !command.isEmpty else { return false }
+        let name = CommandKeys.word(command, 0)
+        return name == "SUBSCRIBE" || name == "PSUBSCRIBE" || name == "SSUBSCRIBE"
     }
 }
 

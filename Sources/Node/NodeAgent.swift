@@ -153,10 +153,11 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
             // direct: a killed agent's Redis serves on at the address while the others switch the
             // master away (a refused heartbeat asks it at once); its guard keeps the address until
             // the new master's node claims it (then resets its clients, who reconnect there) for
-            // up to down-after / 2 — when a live agent cut off would have fenced — not only
-            // Master_Down_Interval, after which clients reconnecting into an address nobody
-            // held waited TCP's 1 s SYN retry (Benchmarks/node.sh kill_agent: 2 of 5 trials).
-            farewellHoldMilliseconds: c.vip?.placement == .proxy ? nil : Int(downAfter / 2),
+            // up to down-after — no longer than the group waits before failing a silent master
+            // over — not only Master_Down_Interval, after which clients reconnecting into an
+            // address nobody held waited TCP's 1 s SYN retry (Benchmarks/node.sh kill_agent: 2 of
+            // 5 trials); down-after / 2 was too short on a loaded machine (claims at 0.58-0.69 s).
+            farewellHoldMilliseconds: c.vip?.placement == .proxy ? nil : Int(min(downAfter, 60_000)),
             log: { [logger] in logger.notice("vip: \($0)") })
     }
 

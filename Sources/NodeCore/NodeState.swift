@@ -30,6 +30,8 @@ public struct NodeState: Sendable, Hashable {
     /// Since when each node's agent has refused the heartbeat's connection without being heard
     /// in between (`refusedBy`; cleared when it is heard again).
     public private(set) var refusedSince: [String: Int64] = [:]
+    /// When each node's agent last refused the heartbeat's connection.
+    public private(set) var lastRefused: [String: Int64] = [:]
     /// When majority contact was last seen (nil: never yet).
     public private(set) var lastMajority: Int64?
     /// Since when majority contact has held without a break (nil: not now). A peer's silence
@@ -139,6 +141,7 @@ public struct NodeState: Sendable, Hashable {
         case .refusedBy(let node, let at):
             let refused = min(at ?? now, now)
             if refusedSince[node] == nil, refused > (lastHeard[node] ?? Int64.min) { refusedSince[node] = refused }
+            lastRefused[node] = max(lastRefused[node] ?? Int64.min, refused)
         case .localRedis(let role):
             if role == .master && localRedis != .master { localRedisCameBack = true }
             // (`.down` before the first answer is no observation.)
@@ -429,8 +432,11 @@ public struct NodeState: Sendable, Hashable {
             // frozen and not cut off: no need to wait out down-after to tell those apart. Its
             // Redis must have answered the monitor since the refusals began, and the agent
             // must have been heard before (one that has not started yet is not gone).
+            // Refused again lately too (a refusal, then silence — the host going down after its
+            // agent — is a silence).
             let agentGone = refusedSince[masterNode].map { since in
                 lastHeard[masterNode] != nil && now - since >= settings.agentRefusedFailoverAfter
+                    && (lastRefused[masterNode].map { $0 > since && now - $0 <= settings.contactWindow } ?? false)
                     && (groupMasterAnsweredAt.map { $0 >= since } ?? false)
             } ?? false
             let answeredLately = groupMasterAnsweredAt.map { now - $0 <= silentFor / 2 } ?? false

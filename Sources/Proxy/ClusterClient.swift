@@ -479,23 +479,23 @@ final class ClusterClient: ChannelInboundHandler {
             replies.removeLast()
             let named = Array(arguments.dropFirst())
             if named.isEmpty {
-                var byNode: [ClusterNodeAddress: [ByteBuffer]] = [:]
-                for (channel, node) in shardNode { byNode[node, default: []].append(channel) }
-                shardNode = [:]
-                if byNode.isEmpty {
-                    apply(sequencer.answered([.array([.bulkString(ByteBuffer(string: "sunsubscribe")), .nullBulkString, .integer(0)])
-                        .forProtocol(state.protocolVersion)]))
+                // Every channel, one command per slot (a node refuses channels of two slots in
+                // one: CROSSSLOT) on the connection holding it.
+                var bySlot: [Int: (node: ClusterNodeAddress, channels: [ByteBuffer])] = [:]
+                for (channel, node) in shardNode {
+                    bySlot[HashSlot.slot(of: channel.readableBytesView), default: (node, [])].channels.append(channel)
                 }
-                for (node, channels) in byNode.sorted(by: { "\($0.key)" < "\($1.key)" }) {
-                    send([arguments[0]] + channels, on: node, kind: .client(), unsubscribing: channels)
+                shardNode = [:]
+                if bySlot.isEmpty { apply(sequencer.answered([shardUnsubscribed(nil)])) }
+                for (_, group) in bySlot.sorted(by: { $0.key < $1.key }) {
+                    send([arguments[0]] + group.channels, on: group.node, kind: .client(), unsubscribing: group.channels)
                 }
             } else {
                 for channel in named {
                     if let node = shardNode.removeValue(forKey: channel) {
                         send([arguments[0], channel], on: node, kind: .client(), unsubscribing: [channel])
                     } else {
-                        apply(sequencer.answered([.array([.bulkString(ByteBuffer(string: "sunsubscribe")), .bulkString(channel), .integer(0)])
-                            .forProtocol(state.protocolVersion)]))
+                        apply(sequencer.answered([shardUnsubscribed(channel)]))
                     }
                 }
             }
@@ -508,6 +508,13 @@ final class ClusterClient: ChannelInboundHandler {
             mainNode = node
             send(arguments, on: node, kind: .client(ping: name == "PING"))
         }
+    }
+
+    /// `sunsubscribe <channel> <count>` as a node would send it for a channel it does not hold
+    /// (the count is the sequencer's): a push in RESP3.
+    private func shardUnsubscribed(_ channel: ByteBuffer?) -> RESPValue {
+        let items: [RESPValue] = [.bulkString(ByteBuffer(string: "sunsubscribe")), channel.map { .bulkString($0) } ?? .nullBulkString, .integer(0)]
+        return state.protocolVersion == 3 ? .push(items) : .array(items)
     }
 
     private func noMaster(_ seq: UInt64) {
@@ -562,7 +569,9 @@ final class ClusterClient: ChannelInboundHandler {
     /// RESET while subscribed, once every earlier subscription command is answered: the
     /// connections closed (the nodes unsubscribe it, no confirmations), +RESET, later commands go.
     private func finishResetIfReady() {
-        guard let answer = resetAnswer, sequencer.isIdle, !closed, let context else { return }
+        // After every earlier reply and subscription answer is written (`complete` calls this
+        // too): a RESP3 client's regular commands before it may still be owed.
+        guard let answer = resetAnswer, sequencer.isIdle, replies.isEmpty, outOfBand.isEmpty, !closed, let context else { return }
         resetAnswer = nil
         for link in links.values { link.close() }
         links = [:]
@@ -581,18 +590,19 @@ final class ClusterClient: ChannelInboundHandler {
         pool.topology.requestRefresh()
         pool.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(200)) { [self] in
             guard !closed else { return }
-            var byNode: [ClusterNodeAddress: [ByteBuffer]] = [:]
+            // One SSUBSCRIBE per slot (a node refuses channels of two slots in one: CROSSSLOT).
+            var bySlot: [Int: [ByteBuffer]] = [:]
+            var masterless: [ByteBuffer] = []
             for channel in channels where state.shardChannels.contains(channel) && shardNode[channel] == nil {
-                guard let node = pool.topology.master(forSlot: HashSlot.slot(of: channel.readableBytesView)) else {
-                    resubscribe(shard: [channel])
-                    return
-                }
-                byNode[node, default: []].append(channel)
+                let slot = HashSlot.slot(of: channel.readableBytesView)
+                if pool.topology.master(forSlot: slot) == nil { masterless.append(channel) } else { bySlot[slot, default: []].append(channel) }
             }
-            for (node, list) in byNode {
+            for (slot, list) in bySlot.sorted(by: { $0.key < $1.key }) {
+                guard let node = pool.topology.master(forSlot: slot) else { continue }
                 for channel in list { shardNode[channel] = node }
                 send([ByteBuffer(string: "SSUBSCRIBE")] + list, on: node, kind: .own)
             }
+            if !masterless.isEmpty { resubscribe(shard: masterless) }
         }
     }
 
@@ -602,12 +612,19 @@ final class ClusterClient: ChannelInboundHandler {
         pool.topology.requestRefresh()
         pool.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(200)) { [self] in
             guard !closed else { return }
-            let channel = command.count > 1 ? command[1] : ByteBuffer()
-            guard let node = pool.topology.master(forSlot: HashSlot.slot(of: channel.readableBytesView)) else {
-                return resend(id, command)
+            let name = CommandKeys.word(command, 0)
+            let node: ClusterNodeAddress?
+            if name == "SSUBSCRIBE" || name == "SUNSUBSCRIBE" {
+                let channel = command.count > 1 ? command[1] : ByteBuffer()
+                node = pool.topology.master(forSlot: HashSlot.slot(of: channel.readableBytesView))
+            } else {
+                // SUBSCRIBE, PSUBSCRIBE (their connection closed): the channels' connection.
+                node = mainNode ?? links.keys.sorted(by: { "\($0)" < "\($1)" }).first ?? pool.topology.anyMaster()
+                if mainNode == nil { mainNode = node }
             }
-            if CommandKeys.word(command, 0) == "SSUBSCRIBE" {
-                for channel in command.dropFirst() where shardNode[channel] != nil { shardNode[channel] = node }
+            guard let node else { return resend(id, command) }
+            if name == "SSUBSCRIBE" {
+                for channel in command.dropFirst() { shardNode[channel] = node }
             }
             let link = link(to: node)
             sequencer.resent(id, on: node)
@@ -683,6 +700,7 @@ final class ClusterClient: ChannelInboundHandler {
         }
         if wrote { context.writeAndFlush(wrapOutboundOut(buffer), promise: nil) }
         if waitToStart != nil { startWaitIfReady() }
+        if resetAnswer != nil { finishResetIfReady() }
         if readPaused && replies.count < Self.maxPending / 2 && deferred.count < Self.maxPending / 2 {
             readPaused = false
             context.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }

@@ -39,8 +39,8 @@ public struct Farewell: Hashable, Sendable {
     /// How long a dead daemon's addresses are kept while no new master is heard (at least
     /// `deadlineMilliseconds`): longer where what serves at the address outlives the daemon and
     /// the next master may be a while coming (the node agent's `direct` placement: its Redis
-    /// runs on while the others switch the master away; down-after / 2 there, the time a live
-    /// agent would have fenced it in a cut).
+    /// runs on while the others switch the master away; down-after there, no longer than the
+    /// group waits before failing a silent master over).
     public var holdMilliseconds: Int
     /// The priority-0 advert for each destination (multicast group or unicast peer).
     public var adverts: [IPAddress: [UInt8]]
@@ -403,20 +403,28 @@ public func runAddressGuard(log: (String) -> Void) -> Int32 {
         var still: [(farewell: Farewell, addresses: [GuardedAddress], socket: VRRPSocket?, deadline: ContinuousClock.Instant)] = []
         for w in waiting {
             var heard: IPAddress?
-            while heard == nil, let packet = w.socket?.receive() {
+            var ourNewRun = false
+            while heard == nil && !ourNewRun, let packet = w.socket?.receive() {
                 if case .success(let advert) = VRRPAdvert.decode(packet.payload, family: w.farewell.family,
-                                                                 source: packet.source, destination: packet.destination),
-                   w.farewell.isNewMaster(advert, from: packet.source) {
-                    heard = packet.source
+                                                                 source: packet.source, destination: packet.destination) {
+                    if w.farewell.isNewMaster(advert, from: packet.source) { heard = packet.source }
+                    // A new tandem on this host (the same source) is master again: the addresses
+                    // are its now; removing them at the deadline would take them from it.
+                    else if advert.vrid == w.farewell.vrid && advert.priority > 0 && packet.source == w.farewell.source { ourNewRun = true }
                 }
             }
-            if let heard {
+            if ourNewRun {
+                log("tandem (pid \(parent)) is gone, but a new run here is VRID \(w.farewell.vrid)'s master: its addresses are left to it")
+            } else if let heard {
                 // Its clients reset while the address is still here (an RST they get now, not
                 // after a retransmission reaches the new master): they reconnect to it at once.
                 remove(w.addresses, " (VRID \(w.farewell.vrid)'s new master \(heard) heard after \(start.duration(to: now).wholeMilliseconds) ms)",
                        resettingConnections: true)
             } else if now >= w.deadline {
-                remove(w.addresses, " (no new master for VRID \(w.farewell.vrid) within \(w.farewell.holdMilliseconds) ms)")
+                // Reset too: a client waiting on a reply (its request acknowledged) would
+                // otherwise learn nothing until its own timeout.
+                remove(w.addresses, " (no new master for VRID \(w.farewell.vrid) within \(w.farewell.holdMilliseconds) ms)",
+                       resettingConnections: true)
             } else {
                 still.append(w)
             }

@@ -113,6 +113,47 @@ struct PubSubSequencerTests {
         #expect(s.isIdle)
     }
 
+    @Test("a node answering -LOADING (or any error) to both the command and the proxy's PING does not stall the connection: one error ends the command's own answers, the next answer (the PING's, whatever it is) ends it")
+    func errorsEndCommands() {
+        var s = PubSubSequencer<String>()
+        let loading = RESPValue.simpleError(ByteBuffer(string: "LOADING Redis is loading the dataset in memory"))
+        s.sent(on: "A", kind: .client(), command: [ByteBuffer(string: "SSUBSCRIBE"), ByteBuffer(string: "x")])
+        s.sent(on: "A", kind: .client(), command: [ByteBuffer(string: "SSUBSCRIBE"), ByteBuffer(string: "y")])
+        #expect(s.received(loading, from: "A").write == [loading])
+        #expect(s.received(loading, from: "A").write.isEmpty, "the PING's error ends the first command")
+        #expect(s.received(Self.confirm("ssubscribe", "y", 1), from: "A").write == [Self.confirm("ssubscribe", "y", 1)],
+                "the second command's answer is its own, not the first's")
+        #expect(s.received(Self.pong, from: "A").write.isEmpty)
+        #expect(s.isIdle)
+        // A command with two channels: two confirmations, then the PING's pong.
+        s.sent(on: "A", kind: .client(), command: ["SSUBSCRIBE", "{t}a", "{t}b"].map { ByteBuffer(string: $0) })
+        _ = s.received(Self.confirm("ssubscribe", "{t}a", 2), from: "A")
+        _ = s.received(Self.confirm("ssubscribe", "{t}b", 3), from: "A")
+        #expect(!s.isIdle)
+        _ = s.received(Self.pong, from: "A")
+        #expect(s.isIdle && s.shardChannels.count == 3)
+    }
+
+    @Test("a client's subscribe whose connection closed before any answer is sent again (confirmed and counted); a message of a resent command's new connection never comes before the confirmations of commands sent earlier there")
+    func closedSubscribeIsResent() {
+        var s = PubSubSequencer<String>()
+        let command = [ByteBuffer(string: "SSUBSCRIBE"), ByteBuffer(string: "x")]
+        let first = s.sent(on: "A", kind: .client(), command: command)
+        s.sent(on: "B", kind: .client(), command: [ByteBuffer(string: "SSUBSCRIBE"), ByteBuffer(string: "y")])
+        _ = s.received(Self.confirm("ssubscribe", "y", 1), from: "B")
+        _ = s.received(Self.pong, from: "B")
+        _ = s.received(Self.message("smessage", "y", "m1"), from: "B")
+        let out = s.closed("A")
+        #expect(out.resend == [.init(id: first, command: command)] && out.write.isEmpty)
+        s.resent(first, on: "B")
+        // y's later message arrives before x's confirmation on B: it stays after y's confirmation.
+        _ = s.received(Self.message("smessage", "y", "m2"), from: "B")
+        var written = s.received(Self.confirm("ssubscribe", "x", 2), from: "B").write
+        written += s.received(Self.pong, from: "B").write
+        #expect(written == [Self.confirm("ssubscribe", "x", 1), Self.confirm("ssubscribe", "y", 2),
+                            Self.message("smessage", "y", "m1"), Self.message("smessage", "y", "m2")])
+    }
+
     @Test("a connection closed: its unfinished commands are written as far as they got, later ones are not held up; answers of the proxy's own in their place; RESP3 pushes keep their kind")
     func closedAndAnswered() {
         var s = PubSubSequencer<String>()

@@ -618,7 +618,7 @@ struct NodeStateTests {
         #expect(proxy.times { $0 == .requestFailover(why: .masterAgentSilent) }.isEmpty)
     }
 
-    @Test("direct placement: a master's node whose host refuses the heartbeat (its agent killed, the host up) has the master moved after two refused heartbeats, not down-after; not an agent never heard, not without the master answering, not a refusal followed by a heartbeat")
+    @Test("direct placement: a master's node whose host refuses the heartbeat (its agent killed, the host up) has the master moved after two refused heartbeats, not down-after; not an agent never heard, not without the master answering, not a refusal followed by a heartbeat or by silence")
     func refusedMasterAgent() {
         func replica(_ name: String = "n2") -> Run {
             var settings = NodeState.Settings(myName: name, myRedis: "10.0.0.\(name.dropFirst()):6379", members: ["n1", "n2", "n3"],
@@ -672,6 +672,13 @@ struct NodeStateTests {
         restarted.ticks(8, hearing: ["n1", "n3"], masterAnswering: true)
         #expect(asks(restarted).isEmpty)
         #expect(restarted.state.refusedSince["n1"] == nil)
+        // One refusal, then silence (the host going down after its agent): not gone — the
+        // silence rule's down-after applies.
+        var thenSilent = replica()
+        thenSilent.now += 100
+        thenSilent.input(.refusedBy(node: "n1"))
+        thenSilent.ticks(6, hearing: ["n3"], masterAnswering: true)
+        #expect(asks(thenSilent).isEmpty, "\(thenSilent.actions)")
         // An agent not heard since this one started (still starting, staggered): not gone.
         var settings = NodeState.Settings(myName: "n2", myRedis: "10.0.0.2:6379", members: ["n1", "n2", "n3"],
                                           placement: .direct, downAfter: 1000)

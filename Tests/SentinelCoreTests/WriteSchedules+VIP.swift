@@ -51,7 +51,7 @@ struct SimulatedVIP {
     var bug: VRRPInstance.DeliberateBug?
     var holds: [Bool] = [false, false, false]
     /// `direct` placement: how long a killed agent's address guard keeps the address while no
-    /// new master is heard (`Farewell.holdMilliseconds`: down-after / 2); nil: removed at once
+    /// new master is heard (`Farewell.holdMilliseconds`: down-after); nil: removed at once
     /// (the model of Master_Down_Interval's short wait, with no clients served meanwhile).
     var deadGuardHold: Micros?
     /// Until when each killed agent's guard keeps the address (nil: not keeping it).

@@ -769,7 +769,7 @@ struct WriteSchedule {
         vip.bug = vrrpBug
         // As `tandem run` sets it (NodeAgent: farewellHoldMilliseconds), in µs; not in the legacy
         // model, whose regression seeds replay schedules from before.
-        vip.deadGuardHold = placement == .direct && tandemFaults != .legacy ? Self.downAfter / 2 * 1_000 : nil
+        vip.deadGuardHold = placement == .direct && tandemFaults != .legacy ? Self.downAfter * 1_000 : nil
         note("schedule \(kind.rawValue), placement \(placement), durability \(durable ? "replicated" : "async")")
         run(for: 2_000)
         switch kind {
