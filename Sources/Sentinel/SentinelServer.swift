@@ -18,8 +18,13 @@ public final class SentinelServer: Sendable {
     let logger: Logger
     private let nextClientID = NIOLockedValueBox<UInt64>(0)
     /// Connections accepted and not yet taken by `serve` (at shutdown some never are: they are
-    /// closed here, as NIO requires of an async channel, instead of trapping at deinit).
-    private let unserved = NIOLockedValueBox<[ObjectIdentifier: NIOAsyncChannel<RESPRequest, ByteBuffer>]>([:])
+    /// closed here, as NIO requires of an async channel, instead of trapping at deinit), and
+    /// whether the server has stopped: a connection whose set-up runs after that (accepted as
+    /// the listener closed) is refused before it is wrapped, or it would be left here unclosed
+    /// and trap at deinit ("Deinited NIOAsyncWriter without calling finish()": `tandem run`
+    /// stopped by SIGTERM just after it started, its own probe connecting to the monitor; a
+    /// fresh-clone CI run, LogFormatTests).
+    private let unserved = NIOLockedValueBox<(stopped: Bool, clients: [ObjectIdentifier: NIOAsyncChannel<RESPRequest, ByteBuffer>])>((false, [:]))
 
     public init(runtime: SentinelRuntime, logger: Logger) {
         self.runtime = runtime
@@ -68,9 +73,12 @@ public final class SentinelServer: Sendable {
                             try channel.pipeline.syncOperations.addHandler(FlushCoalescingHandler(holdWhile: {
                                 counter.unprocessed.withLockedValue { $0 > 0 }
                             }))
-                            let client = try NIOAsyncChannel<RESPRequest, ByteBuffer>(wrappingChannelSynchronously: channel)
-                            self.unserved.withLockedValue { $0[ObjectIdentifier(channel)] = client }
-                            return client
+                            return try self.unserved.withLockedValue { state in
+                                guard !state.stopped else { throw ChannelError.ioOnClosedChannel }
+                                let client = try NIOAsyncChannel<RESPRequest, ByteBuffer>(wrappingChannelSynchronously: channel)
+                                state.clients[ObjectIdentifier(channel)] = client
+                                return client
+                            }
                         }
                     }
                 ports.append(server.channel.localAddress?.port ?? listener.port)
@@ -100,9 +108,10 @@ public final class SentinelServer: Sendable {
 
     /// Closes the connections accepted that `serve` never took (the server stopped first).
     private func closeUnserved() async {
-        let left = unserved.withLockedValue { all in
-            defer { all.removeAll() }
-            return Array(all.values)
+        let left = unserved.withLockedValue { state in
+            defer { state.clients.removeAll() }
+            state.stopped = true
+            return Array(state.clients.values)
         }
         for client in left {
             try? await client.executeThenClose { _, _ in }
@@ -110,7 +119,7 @@ public final class SentinelServer: Sendable {
     }
 
     private func serve(_ client: NIOAsyncChannel<RESPRequest, ByteBuffer>) async {
-        _ = unserved.withLockedValue { $0.removeValue(forKey: ObjectIdentifier(client.channel)) }
+        _ = unserved.withLockedValue { $0.clients.removeValue(forKey: ObjectIdentifier(client.channel)) }
         do {
             try await client.executeThenClose { inbound, outbound in
                 let channel = client.channel
