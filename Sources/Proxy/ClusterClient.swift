@@ -11,47 +11,47 @@ final class ClusterClient: ChannelInboundHandler {
     typealias InboundIn = RESPRequest
     typealias OutboundOut = ByteBuffer
 
-    private let pool: ClusterLoopPool
-    private var state: ClusterClientState
-    private var context: ChannelHandlerContext?
+    let pool: ClusterLoopPool
+    var state: ClusterClientState
+    var context: ChannelHandlerContext?
     /// Replies by command, from `firstSeq`; nil until it arrived.
-    private var replies = CircularBuffer<ClusterReply?>()
-    private var firstSeq: UInt64 = 0
-    private var closeAfter: UInt64?
-    private var closed = false
+    var replies = CircularBuffer<ClusterReply?>()
+    var firstSeq: UInt64 = 0
+    var closeAfter: UInt64?
+    var closed = false
     /// The client's own connections (transactions, blocking commands), by node and protocol
     /// (a blocking command may still wait on one when HELLO changes the protocol).
-    private var own: [ClusterLoopPool.LinkKey: EventLoopFuture<RedisConnection>] = [:]
+    var own: [ClusterLoopPool.LinkKey: EventLoopFuture<RedisConnection>] = [:]
     /// The node holding the client's WATCH or transaction.
-    private var transactionNode: ClusterNodeAddress?
-    private var readPaused = false
+    var transactionNode: ClusterNodeAddress?
+    var readPaused = false
     /// Pub/sub: a connection of the client's own to each master holding its shard channels;
     /// `mainNode`'s also carries its channels and patterns (and its PING while subscribed).
     /// `sequencer` makes them answer as one node's connection would.
-    private var links: [ClusterNodeAddress: ClusterSubscription] = [:]
-    private var mainNode: ClusterNodeAddress?
+    var links: [ClusterNodeAddress: ClusterSubscription] = [:]
+    var mainNode: ClusterNodeAddress?
     /// Which connection holds each shard channel.
-    private var shardNode: [ByteBuffer: ClusterNodeAddress] = [:]
-    private var sequencer = PubSubSequencer<ClusterNodeAddress>()
+    var shardNode: [ByteBuffer: ClusterNodeAddress] = [:]
+    var sequencer = PubSubSequencer<ClusterNodeAddress>()
     /// RESET while subscribed: its answer, written once the sequencer has nothing pending.
-    private var resetAnswer: RESPValue?
+    var resetAnswer: RESPValue?
     /// What was written while replies were still owed.
-    private var outOfBand: [RESPValue] = []
+    var outOfBand: [RESPValue] = []
     static let maxPending = 1024
     /// A WAIT is pending: the client's later commands wait here until it is answered (a node
     /// runs nothing of a client blocked in WAIT).
-    private var blockedByWait = false
-    private var deferred = CircularBuffer<RESPRequest>()
+    var blockedByWait = false
+    var deferred = CircularBuffer<RESPRequest>()
     /// MONITOR: one connection per master running MONITOR, the lines they send that wait for
     /// replies still owed, and the next check of the masters (failovers move them).
-    private var monitors: [ClusterNodeAddress: ClusterSubscription] = [:]
-    private var monitorLines: [RESPValue] = []
-    private var monitorResync: Scheduled<Void>?
+    var monitors: [ClusterNodeAddress: ClusterSubscription] = [:]
+    var monitorLines: [RESPValue] = []
+    var monitorResync: Scheduled<Void>?
     /// Masters whose MONITOR is not yet confirmed, and the client's MONITOR waiting for them.
-    private var monitorPending: Set<ClusterNodeAddress> = []
-    private var monitorReply: UInt64?
+    var monitorPending: Set<ClusterNodeAddress> = []
+    var monitorReply: UInt64?
     /// The WAIT to start once the replies to the commands before it are written.
-    private var waitToStart: (seq: UInt64, request: ClusterWait.Request, version: Int)?
+    var waitToStart: (seq: UInt64, request: ClusterWait.Request, version: Int)?
 
     init(pool: ClusterLoopPool, configuration: ClusterClientState.Configuration) {
         self.pool = pool
@@ -62,7 +62,7 @@ final class ClusterClient: ChannelInboundHandler {
         self.context = context
     }
 
-    private var admitted = false
+    var admitted = false
 
     func channelActive(context: ChannelHandlerContext) {
         if pool.refusing {
@@ -144,7 +144,7 @@ final class ClusterClient: ChannelInboundHandler {
         process(request, context: context)
     }
 
-    private func process(_ request: RESPRequest, context: ChannelHandlerContext) {
+    func process(_ request: RESPRequest, context: ChannelHandlerContext) {
         let seq = firstSeq + UInt64(replies.count)
         replies.append(nil)
         let wasInTransaction = state.inTransaction
@@ -207,7 +207,7 @@ final class ClusterClient: ChannelInboundHandler {
 
     /// A command for one node goes out as the client's bytes and its reply comes back as the
     /// node's; split and keyspace-wide commands are encoded per part and their replies merged.
-    private func run(_ route: ClusterRoute, _ request: RESPRequest, readOnly: Bool, protocolVersion version: Int,
+    func run(_ route: ClusterRoute, _ request: RESPRequest, readOnly: Bool, protocolVersion version: Int,
                      done: @escaping ClusterLoopPool.Done) {
         let raw = request.isInline ? nil : request.raw
         switch route {
@@ -222,7 +222,7 @@ final class ClusterClient: ChannelInboundHandler {
     }
 
     /// Commands of several parts or with a reply the proxy makes: split, keyspace-wide, SCAN.
-    private func combined(_ route: ClusterRoute, _ arguments: [ByteBuffer], readOnly: Bool, protocolVersion version: Int) -> EventLoopFuture<ClusterReply> {
+    func combined(_ route: ClusterRoute, _ arguments: [ByteBuffer], readOnly: Bool, protocolVersion version: Int) -> EventLoopFuture<ClusterReply> {
         switch route {
         case .anyMaster:
             return pool.run(arguments, target: .anyMaster, readOnly: readOnly, protocolVersion: version)
@@ -268,7 +268,7 @@ final class ClusterClient: ChannelInboundHandler {
     }
 
     /// The client's own connection to `node`, opened when there is none.
-    private func ownConnection(to node: ClusterNodeAddress, protocolVersion: Int) -> EventLoopFuture<RedisConnection> {
+    func ownConnection(to node: ClusterNodeAddress, protocolVersion: Int) -> EventLoopFuture<RedisConnection> {
         let key = ClusterLoopPool.LinkKey(node: node, protocolVersion: protocolVersion)
         if let future = own[key] { return future }
         let future = pool.connect(node, protocolVersion: protocolVersion)
@@ -297,7 +297,7 @@ final class ClusterClient: ChannelInboundHandler {
 
     /// Sends `commands` on the client's own connection to the target's master and answers with
     /// the reply the client is owed.
-    private func runOwn(_ target: OwnTarget, _ commands: [OwnCommand], inTransaction: Bool, protocolVersion: Int,
+    func runOwn(_ target: OwnTarget, _ commands: [OwnCommand], inTransaction: Bool, protocolVersion: Int,
                         redirects: Int = 0) -> EventLoopFuture<RESPValue> {
         let loop = pool.eventLoop
         let node: ClusterNodeAddress?
@@ -359,7 +359,7 @@ final class ClusterClient: ChannelInboundHandler {
 
     /// Keeps one MONITOR connection to each master of the slot map (opened for a new master,
     /// closed for a node no longer one), checked again every second while the client monitors.
-    private func syncMonitors() {
+    func syncMonitors() {
         monitorResync?.cancel()
         monitorResync = nil
         guard state.monitoring, !closed else { return }
@@ -393,14 +393,14 @@ final class ClusterClient: ChannelInboundHandler {
     }
 
     /// A master's MONITOR answered (or its connection failed): the client's `+OK` once none is left.
-    private func monitorConfirmed(_ node: ClusterNodeAddress?) {
+    func monitorConfirmed(_ node: ClusterNodeAddress?) {
         if let node { monitorPending.remove(node) }
         guard monitorPending.isEmpty, let seq = monitorReply else { return }
         monitorReply = nil
         complete(seq, .simpleString("OK"))
     }
 
-    private func stopMonitoring() {
+    func stopMonitoring() {
         monitorPending = []
         if let seq = monitorReply {
             monitorReply = nil
@@ -413,14 +413,14 @@ final class ClusterClient: ChannelInboundHandler {
         monitorLines = []  // not yet written: a node would have sent them before the RESET's reply
     }
 
-    private func monitorLine(_ value: RESPValue) {
+    func monitorLine(_ value: RESPValue) {
         guard !closed, state.monitoring, let context else { return }
         writeOutOfOrder(value, context: context, holding: &monitorLines)
     }
 
     /// A value the client gets outside the order of its replies (a message, a MONITOR line):
     /// written now, or kept in `held` until the replies it is still owed are written.
-    private func writeOutOfOrder(_ value: RESPValue, context: ChannelHandlerContext, holding held: inout [RESPValue]) {
+    func writeOutOfOrder(_ value: RESPValue, context: ChannelHandlerContext, holding held: inout [RESPValue]) {
         guard replies.isEmpty else {
             held.append(value)
             return
@@ -434,7 +434,7 @@ final class ClusterClient: ChannelInboundHandler {
 
     /// Starts the pending WAIT once every reply before it is written: its target offsets are
     /// then read after the client's earlier writes were acknowledged.
-    private func startWaitIfReady() {
+    func startWaitIfReady() {
         guard let (seq, request, version) = waitToStart, firstSeq == seq, !closed else { return }
         waitToStart = nil
         let run = ClusterWaitRun(pool: pool, request: request, cancelled: { [weak self] in self?.closed ?? true }) { [weak self] answer in
@@ -448,7 +448,7 @@ final class ClusterClient: ChannelInboundHandler {
     }
 
     /// The commands that came while WAIT blocked, in order (until another WAIT blocks).
-    private func resumeAfterWait() {
+    func resumeAfterWait() {
         guard let context else { return }
         while !blockedByWait, !closed, closeAfter == nil, let next = deferred.popFirst() {
             process(next, context: context)
@@ -459,214 +459,11 @@ final class ClusterClient: ChannelInboundHandler {
         }
     }
 
-    // MARK: Pub/sub
-
-    /// A subscription command (or PING while subscribed) on the client's own connections:
-    /// SSUBSCRIBE to its channels' master, SUNSUBSCRIBE to the connections holding them (a
-    /// channel nobody holds answered here, as its node would), the rest to `mainNode`'s. The
-    /// answers come through the sequencer, so the command takes no reply slot.
-    private func subscribe(_ target: OwnTarget, _ arguments: [ByteBuffer], seq: UInt64) {
-        let name = CommandKeys.word(arguments, 0)
-        switch name {
-        case "SSUBSCRIBE":
-            guard case .slot(let slot) = target, let node = pool.topology.master(forSlot: slot) else {
-                return noMaster(seq)
-            }
-            replies.removeLast()
-            for channel in arguments.dropFirst() { shardNode[channel] = node }
-            send(arguments, on: node, kind: .client())
-        case "SUNSUBSCRIBE":
-            replies.removeLast()
-            let named = Array(arguments.dropFirst())
-            if named.isEmpty {
-                // Every channel, one command per slot (a node refuses channels of two slots in
-                // one: CROSSSLOT) on the connection holding it.
-                var bySlot: [Int: (node: ClusterNodeAddress, channels: [ByteBuffer])] = [:]
-                for (channel, node) in shardNode {
-                    bySlot[HashSlot.slot(of: channel.readableBytesView), default: (node, [])].channels.append(channel)
-                }
-                shardNode = [:]
-                if bySlot.isEmpty { apply(sequencer.answered([shardUnsubscribed(nil)])) }
-                for (_, group) in bySlot.sorted(by: { $0.key < $1.key }) {
-                    send([arguments[0]] + group.channels, on: group.node, kind: .client(), unsubscribing: group.channels)
-                }
-            } else {
-                for channel in named {
-                    if let node = shardNode.removeValue(forKey: channel) {
-                        send([arguments[0], channel], on: node, kind: .client(), unsubscribing: [channel])
-                    } else {
-                        apply(sequencer.answered([shardUnsubscribed(channel)]))
-                    }
-                }
-            }
-        default:
-            // SUBSCRIBE, PSUBSCRIBE, their UNSUBSCRIBEs, PING.
-            guard let node = mainNode ?? links.keys.sorted(by: { "\($0)" < "\($1)" }).first ?? pool.topology.anyMaster() else {
-                return noMaster(seq)
-            }
-            replies.removeLast()
-            mainNode = node
-            send(arguments, on: node, kind: .client(ping: name == "PING"))
-        }
-    }
-
-    /// `sunsubscribe <channel> <count>` as a node would send it for a channel it does not hold
-    /// (the count is the sequencer's): a push in RESP3.
-    private func shardUnsubscribed(_ channel: ByteBuffer?) -> RESPValue {
-        let items: [RESPValue] = [.bulkString(ByteBuffer(string: "sunsubscribe")), channel.map { .bulkString($0) } ?? .nullBulkString, .integer(0)]
-        return state.protocolVersion == 3 ? .push(items) : .array(items)
-    }
-
-    private func noMaster(_ seq: UInt64) {
-        if links.isEmpty { state.subscriptionsEnded() }
-        complete(seq, .simpleError("CLUSTERDOWN Tandem proxy: no master known for this subscription"))
-    }
-
-    /// Sends a command on the connection to `node` (made if there is none), with the PING that
-    /// marks the end of its answers.
-    private func send(_ arguments: [ByteBuffer], on node: ClusterNodeAddress, kind: PubSubSequencer<ClusterNodeAddress>.Kind,
-                      unsubscribing: [ByteBuffer]? = nil) {
-        let link = link(to: node)
-        sequencer.sent(on: node, kind: kind, unsubscribing: unsubscribing, command: arguments)
-        link.send(arguments)
-        link.send([ByteBuffer(string: "PING")])
-    }
-
-    private func link(to node: ClusterNodeAddress) -> ClusterSubscription {
-        if let link = links[node] { return link }
-        var made: ClusterSubscription?
-        let link = ClusterSubscription(node: node, topology: pool.topology, eventLoop: pool.eventLoop, protocolVersion: state.protocolVersion,
-                                       onValue: { [weak self] value in
-                                           guard let self, let made, self.links[node] === made else { return }
-                                           self.apply(self.sequencer.received(value, from: node))
-                                       },
-                                       onClose: { [weak self] in
-                                           guard let self, let made, self.links[node] === made else { return }
-                                           self.linkClosed(node)
-                                       })
-        made = link
-        links[node] = link
-        return link
-    }
-
-    /// Carries out what the sequencer says: values to the client, shard channels to subscribe
-    /// again where their slot went, commands redirected to send again.
-    private func apply(_ output: PubSubSequencer<ClusterNodeAddress>.Output) {
-        guard !closed, let context else { return }
-        for value in output.write {
-            if let items = value.array, items.count == 3, let kind = items[0].string?.lowercased(),
-               kind == "unsubscribe" || kind == "punsubscribe" || kind == "sunsubscribe", items[2].int == 0,
-               state.channels.isEmpty && state.patterns.isEmpty && state.shardChannels.isEmpty {
-                state.subscriptionsEnded()
-            }
-            writeOutOfOrder(value, context: context, holding: &outOfBand)
-        }
-        if !output.moved.isEmpty { resubscribe(shard: output.moved) }
-        for redirected in output.resend { resend(redirected.id, redirected.command) }
-        finishResetIfReady()
-    }
-
-    /// RESET while subscribed, once every earlier subscription command is answered: the
-    /// connections closed (the nodes unsubscribe it, no confirmations), +RESET, later commands go.
-    private func finishResetIfReady() {
-        // After every earlier reply and subscription answer is written (`complete` calls this
-        // too): a RESP3 client's regular commands before it may still be owed.
-        guard let answer = resetAnswer, sequencer.isIdle, replies.isEmpty, outOfBand.isEmpty, !closed, let context else { return }
-        resetAnswer = nil
-        for link in links.values { link.close() }
-        links = [:]
-        mainNode = nil
-        shardNode = [:]
-        sequencer = PubSubSequencer()
-        writeOutOfOrder(answer, context: context, holding: &outOfBand)
-        blockedByWait = false
-        resumeAfterWait()
-    }
-
-    /// Shard channels whose node let them go (a slot moved) or died: subscribed again, by the
-    /// proxy, on their slot's master once the map is fresh; the client sees nothing.
-    private func resubscribe(shard channels: [ByteBuffer]) {
-        for channel in channels { shardNode[channel] = nil }
-        pool.topology.requestRefresh()
-        pool.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(200)) { [self] in
-            guard !closed else { return }
-            // One SSUBSCRIBE per slot (a node refuses channels of two slots in one: CROSSSLOT).
-            var bySlot: [Int: [ByteBuffer]] = [:]
-            var masterless: [ByteBuffer] = []
-            for channel in channels where state.shardChannels.contains(channel) && shardNode[channel] == nil {
-                let slot = HashSlot.slot(of: channel.readableBytesView)
-                if pool.topology.master(forSlot: slot) == nil { masterless.append(channel) } else { bySlot[slot, default: []].append(channel) }
-            }
-            for (slot, list) in bySlot.sorted(by: { $0.key < $1.key }) {
-                guard let node = pool.topology.master(forSlot: slot) else { continue }
-                for channel in list { shardNode[channel] = node }
-                send([ByteBuffer(string: "SSUBSCRIBE")] + list, on: node, kind: .own)
-            }
-            if !masterless.isEmpty { resubscribe(shard: masterless) }
-        }
-    }
-
-    /// A command answered MOVED or ASK: sent again, in its place, to its channel's master once
-    /// the map is fresh.
-    private func resend(_ id: Int, _ command: [ByteBuffer]) {
-        pool.topology.requestRefresh()
-        pool.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(200)) { [self] in
-            guard !closed else { return }
-            let name = CommandKeys.word(command, 0)
-            let node: ClusterNodeAddress?
-            if name == "SSUBSCRIBE" || name == "SUNSUBSCRIBE" {
-                let channel = command.count > 1 ? command[1] : ByteBuffer()
-                node = pool.topology.master(forSlot: HashSlot.slot(of: channel.readableBytesView))
-            } else {
-                // SUBSCRIBE, PSUBSCRIBE (their connection closed): the channels' connection.
-                node = mainNode ?? links.keys.sorted(by: { "\($0)" < "\($1)" }).first ?? pool.topology.anyMaster()
-                if mainNode == nil { mainNode = node }
-            }
-            guard let node else { return resend(id, command) }
-            if name == "SSUBSCRIBE" {
-                for channel in command.dropFirst() { shardNode[channel] = node }
-            }
-            let link = link(to: node)
-            sequencer.resent(id, on: node)
-            link.send(command)
-            link.send([ByteBuffer(string: "PING")])
-        }
-    }
-
-    /// A subscription connection closed (its node died or failed over): what it held is
-    /// subscribed again, by the proxy, on a master found afresh.
-    private func linkClosed(_ node: ClusterNodeAddress) {
-        links[node] = nil
-        apply(sequencer.closed(node))
-        guard !closed else { return }
-        let shard = shardNode.filter { $0.value == node }.map(\.key)
-        if !shard.isEmpty { resubscribe(shard: shard) }
-        guard mainNode == node else { return }
-        mainNode = nil
-        resubscribeMain()
-    }
-
-    /// The channels and patterns subscribed again on a live master (their connection closed).
-    private func resubscribeMain() {
-        guard !state.channels.isEmpty || !state.patterns.isEmpty else { return }
-        pool.topology.requestRefresh()
-        pool.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(200)) { [self] in
-            guard !closed, mainNode == nil, !state.channels.isEmpty || !state.patterns.isEmpty else { return }
-            guard let node = links.keys.sorted(by: { "\($0)" < "\($1)" }).first ?? pool.topology.anyMaster() else {
-                return resubscribeMain()
-            }
-            mainNode = node
-            for (name, list) in [("SUBSCRIBE", state.channels), ("PSUBSCRIBE", state.patterns)] where !list.isEmpty {
-                send([ByteBuffer(string: name)] + list, on: node, kind: .own)
-            }
-        }
-    }
-
-    private func complete(_ seq: UInt64, _ value: RESPValue) {
+    func complete(_ seq: UInt64, _ value: RESPValue) {
         complete(seq, .value(value))
     }
 
-    private func complete(_ seq: UInt64, _ reply: ClusterReply) {
+    func complete(_ seq: UInt64, _ reply: ClusterReply) {
         guard !closed, seq >= firstSeq, let context else { return }
         let index = Int(seq - firstSeq)
         guard index < replies.count else { return }

@@ -32,6 +32,18 @@ struct NodeStateTests {
         }
 
         func times(of match: (NodeState.Action) -> Bool) -> [Int64] { actions.filter { match($0.action) }.map(\.at) }
+
+        /// `count` ticks in which `node`'s agent refuses the heartbeat and `peer` is heard;
+        /// `masterAnswering` as in `ticks`.
+        mutating func refusals(_ count: Int, from node: String, hearing peer: String, masterAnswering: Bool = true) {
+            for _ in 0..<count {
+                now += 100
+                input(.refusedBy(node: node))
+                input(.heardFrom(node: peer))
+                if masterAnswering { input(.groupMasterHealthy(true, answeredAt: now)) }
+                input(.tick)
+            }
+        }
     }
 
     static func settledMaster(_ placement: NodeState.Placement = .direct, proxyUp: Bool = false) -> Run {
@@ -635,34 +647,17 @@ struct NodeStateTests {
         // Killed: every heartbeat from then on refused.
         var killed = replica()
         let kill = killed.now
-        for _ in 0..<20 {
-            killed.now += 100
-            killed.input(.refusedBy(node: "n1"))
-            killed.input(.heardFrom(node: "n3"))
-            killed.input(.groupMasterHealthy(true, answeredAt: killed.now))
-            killed.input(.tick)
-        }
+        killed.refusals(20, from: "n1", hearing: "n3")
         #expect(asks(killed).first.map { $0 - kill } == 300, "the first refusal at +100 ms, confirmed 200 ms later: \(asks(killed))")
         #expect(asks(killed).count == 1)
         // The same node as n3: it leaves the request to n2 (the first by name in contact).
         var other = replica("n3")
-        for _ in 0..<20 {
-            other.now += 100
-            other.input(.refusedBy(node: "n1"))
-            other.input(.heardFrom(node: "n2"))
-            other.input(.groupMasterHealthy(true, answeredAt: other.now))
-            other.input(.tick)
-        }
+        other.refusals(20, from: "n1", hearing: "n2")
         #expect(asks(other).isEmpty)
         // The master's Redis no longer answers the monitor (the whole host going down): no
         // switchover (it could not pause it; Sentinel's failover is for that).
         var silentRedis = replica()
-        for _ in 0..<8 {
-            silentRedis.now += 100
-            silentRedis.input(.refusedBy(node: "n1"))
-            silentRedis.input(.heardFrom(node: "n3"))
-            silentRedis.input(.tick)
-        }
+        silentRedis.refusals(8, from: "n1", hearing: "n3", masterAnswering: false)
         #expect(asks(silentRedis).isEmpty, "\(silentRedis.actions)")
         // A refusal then a heartbeat (the agent restarted at once): nothing.
         var restarted = replica()
@@ -686,13 +681,7 @@ struct NodeStateTests {
         var starting = Run(state: NodeState(settings: settings))
         starting.input(.localRedis(.replica))
         starting.input(.groupMaster("10.0.0.1:6379"))
-        for _ in 0..<8 {
-            starting.now += 100
-            starting.input(.refusedBy(node: "n1"))
-            starting.input(.heardFrom(node: "n3"))
-            starting.input(.groupMasterHealthy(true, answeredAt: starting.now))
-            starting.input(.tick)
-        }
+        starting.refusals(8, from: "n1", hearing: "n3")
         #expect(asks(starting).isEmpty)
     }
 
