@@ -16,6 +16,7 @@
 #include <netinet/icmp6.h>
 #include <netinet/in.h>
 #include <netpacket/packet.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -35,9 +36,32 @@ int cvrrp_interface_mac(const char *ifname, uint8_t mac[6]) {
     return 0;
 }
 
+/* One packet socket for every gratuitous ARP of the process, opened at the first and kept:
+ * closing a packet socket waits for an RCU grace period in the kernel (packet_release's
+ * synchronize_net), about 12 ms on the lab's machine, and each burst opened and closed its own.
+ * That held up the first advert after the addresses' gratuitous ARPs, and so the previous
+ * holder's departure, by as much. Protocol 0: it sends (the protocol is given per packet) and
+ * receives nothing. */
+static pthread_mutex_t garp_lock = PTHREAD_MUTEX_INITIALIZER;
+static int garp_fd = -1;
+
+static int garp_socket(void) {
+    pthread_mutex_lock(&garp_lock);
+    if (garp_fd < 0) {
+        int fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd < 0) fd = -errno;
+        garp_fd = fd < 0 ? -1 : fd;
+        pthread_mutex_unlock(&garp_lock);
+        return fd;
+    }
+    int fd = garp_fd;
+    pthread_mutex_unlock(&garp_lock);
+    return fd;
+}
+
 int cvrrp_send_garp(int ifindex, const uint8_t mac[6], const uint8_t ipv4[4], int count, int as_reply) {
-    int fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(ETH_P_ARP));
-    if (fd < 0) return -errno;
+    int fd = garp_socket();
+    if (fd < 0) return fd;
     uint8_t arp[28];
     arp[0] = 0; arp[1] = 1;          /* Ethernet */
     arp[2] = 0x08; arp[3] = 0x00;    /* IPv4 */
@@ -54,13 +78,46 @@ int cvrrp_send_garp(int ifindex, const uint8_t mac[6], const uint8_t ipv4[4], in
     to.sll_ifindex = ifindex;
     to.sll_halen = 6;
     memset(to.sll_addr, 0xff, 6);
-    int sent = 0;
+    int sent = 0, err = 0;
     for (int i = 0; i < count; i++) {
         if (sendto(fd, arp, sizeof arp, 0, (struct sockaddr *)&to, sizeof to) == (ssize_t)sizeof arp) sent++;
+        else err = errno;
     }
-    int err = errno;
-    close(fd);
     return sent > 0 || count == 0 ? sent : -err;
+}
+
+int cvrrp_arp_listen(int ifindex, int timeout_ms) {
+    /* Protocol 0 until bound: nothing queued from other interfaces meanwhile. */
+    int fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    struct sockaddr_ll at;
+    memset(&at, 0, sizeof at);
+    at.sll_family = AF_PACKET;
+    at.sll_protocol = htons(ETH_P_ARP);
+    at.sll_ifindex = ifindex;
+    struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
+    if (bind(fd, (struct sockaddr *)&at, sizeof at) < 0 || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0) {
+        int err = errno;
+        close(fd);
+        return -err;
+    }
+    return fd;
+}
+
+int cvrrp_arp_receive(int fd, int *op, uint8_t sha[6], uint8_t sip[4], uint8_t tip[4]) {
+    uint8_t arp[64];
+    struct sockaddr_ll from;
+    socklen_t fromlen = sizeof from;
+    ssize_t n = recvfrom(fd, arp, sizeof arp, 0, (struct sockaddr *)&from, &fromlen);
+    if (n < 0) return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    if (from.sll_pkttype == PACKET_OUTGOING || n < 28) return 0;
+    /* Ethernet (1), IPv4 (0x0800), 6-byte hardware and 4-byte protocol addresses. */
+    if (arp[0] != 0 || arp[1] != 1 || arp[2] != 0x08 || arp[3] != 0x00 || arp[4] != 6 || arp[5] != 4) return 0;
+    *op = (arp[6] << 8) | arp[7];
+    memcpy(sha, arp + 8, 6);
+    memcpy(sip, arp + 14, 4);
+    memcpy(tip, arp + 24, 4);
+    return 1;
 }
 
 int cvrrp_send_unsolicited_na(int ifindex, const uint8_t mac[6], const uint8_t ipv6[16], int count) {

@@ -155,6 +155,8 @@ public struct VRRPInstance: Sendable {
     public private(set) var state: VRRPState = .initialize
     /// The master's advert interval (v3 backups adopt the master's), in centiseconds.
     public private(set) var masterAdverIntervalCentiseconds: Int
+    /// The last advert heard from another router (priority above 0) and when, in any state.
+    private var lastAdvertHeard: (priority: UInt8, at: Duration)?
     public private(set) var tracked: [String: TrackedObject]
     /// Packets refused by the filter, by reason: counted, nothing more.
     public private(set) var rejectedAdverts = 0
@@ -248,9 +250,11 @@ public struct VRRPInstance: Sendable {
             return actions
 
         case .advert(let advert, let from):
+            noteAdvert(advert, now: now)
             return receive(advert, from: from, now: now)
 
         case .advertWhileBarred(let advert, let from):
+            noteAdvert(advert, now: now)
             if state == .master, advert.priority > 0, advert.priority < effectivePriority {
                 learnInterval(advert)
                 return [.log("another master \(from) (priority \(advert.priority), ours \(effectivePriority)) while this node may not hold the addresses: yielding")]
@@ -294,9 +298,18 @@ public struct VRRPInstance: Sendable {
 
         case .claim:
             guard state == .backup else { return [] }
-            let due = now + skewTime
+            // Skew_Time leaves a moment for a master of higher (or equal) priority to be heard.
+            // A master heard within its advert interval at a lower priority is being preempted
+            // anyway: at once (the node agent's fenced old holder at its base priority; the
+            // lab's cut: 57 ms sooner).
+            var due = now + skewTime
+            if settings.preempt, let heard = lastAdvertHeard, heard.priority < effectivePriority,
+               now - heard.at <= .milliseconds(masterAdverIntervalCentiseconds * 10) {
+                due = now
+            }
             if let current = masterDownTimer, current <= due { return [] }
             masterDownTimer = due
+            if due == now { return [.log("claiming the addresses: taking over now (the master heard advertises a lower priority)")] }
             return [.log("claiming the addresses: taking over in \(skewTime) unless a master advertises")]
 
         case .shutdown:
@@ -422,6 +435,11 @@ public struct VRRPInstance: Sendable {
         }
     }
 
+    /// Another router's advert, in any state: what `.claim` knows of the current master.
+    private mutating func noteAdvert(_ advert: VRRPAdvert, now: Duration) {
+        lastAdvertHeard = advert.priority > 0 ? (advert.priority, now) : nil
+    }
+
     private mutating func learnInterval(_ advert: VRRPAdvert) {
         if settings.version == .v3 && advert.intervalCentiseconds > 0 {
             masterAdverIntervalCentiseconds = advert.intervalCentiseconds
@@ -471,10 +489,15 @@ public struct VRRPInstance: Sendable {
         if settings.garpDelay > .zero { garpSecondBurst = now + settings.garpDelay }
         if let every = settings.garpRefresh { garpRefreshTimer = now + every }
         if let every = settings.addressRefresh { addressRefreshTimer = now + every }
+        // keepalived 2.2.7's order (`vrrp_state_master_tx`: `vrrp_state_become_master` adds the
+        // addresses and sends the gratuitous ARPs, then the first advert goes out): the previous
+        // holder leaves on hearing that advert, and a client it resets as it leaves reconnects
+        // with its ARP entry already pointing here. With the advert first, such a client's SYN
+        // could reach the previous holder after it left and wait TCP's 1 s retry.
         return [
-            .sendAdvert(priority: effectivePriority),
             .addVirtualAddresses,
             .sendGratuitous(count: settings.garpRepeat),
+            .sendAdvert(priority: effectivePriority),
             .transition(from: from, to: .master, priority: effectivePriority),
         ]
     }

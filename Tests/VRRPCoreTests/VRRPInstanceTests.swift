@@ -66,13 +66,13 @@ struct VRRPInstanceTests {
         #expect(v3.masterDownInterval == .microseconds(360_937))
     }
 
-    @Test("a lone backup becomes master after Master_Down_Interval: advert, VIP, GARPs, notify, in that order")
+    @Test("a lone backup becomes master after Master_Down_Interval: VIP, GARPs, advert, notify, in that order (keepalived's)")
     func loneBackup() {
         var h = Harness(settings())
         #expect(h.send(.start) == [.transition(from: .initialize, to: .backup, priority: 100)])
         #expect(h.advance(to: .microseconds(3_609_374)).isEmpty)
         let actions = h.advance(to: .microseconds(3_609_375))
-        #expect(actions == [.sendAdvert(priority: 100), .addVirtualAddresses, .sendGratuitous(count: 5),
+        #expect(actions == [.addVirtualAddresses, .sendGratuitous(count: 5), .sendAdvert(priority: 100),
                             .transition(from: .backup, to: .master, priority: 100)])
         #expect(h.instance.state == .master)
         // Adverts every interval, VIP lifetime refreshed, second GARP burst after 5 s.
@@ -363,7 +363,7 @@ struct VRRPInstanceTests {
         #expect(up.contains(.transition(from: .fault, to: .backup, priority: 100)))
     }
 
-    @Test("a claim takes over after Skew_Time, not Master_Down_Interval; a live higher-priority master still wins")
+    @Test("a claim takes over after Skew_Time, not Master_Down_Interval, at once over a lower-priority master just heard; a live higher-priority master still wins")
     func claim() {
         // v3, 100 ms adverts, priority 150: skew 41 ms, Master_Down_Interval 341 ms.
         var h = Harness(settings(priority: 150, version: .v3, interval: 10, tracked: [TrackedObject(name: "node", weight: 0, up: false)]))
@@ -393,6 +393,25 @@ struct VRRPInstanceTests {
         #expect(g.instance.masterDownDeadline! < due!)
         let sooner = g.instance.masterDownDeadline
         #expect(g.send(.claim).isEmpty && g.instance.masterDownDeadline == sooner)
+
+        // A lower-priority master heard within its interval (while this instance was still in
+        // FAULT): the claim takes over at once; heard longer ago than an interval, after Skew_Time.
+        for (ago, atOnce) in [(Duration.milliseconds(60), true), (.milliseconds(150), false)] {
+            var k = Harness(settings(priority: 150, version: .v3, interval: 10, tracked: [TrackedObject(name: "node", weight: 0, up: false)]))
+            k.send(.start)
+            k.advance(to: .seconds(1))
+            k.send(k.advert(priority: 100))
+            k.advance(by: ago)
+            k.send(.tracked(name: "node", up: true))
+            k.send(.claim)
+            #expect(k.instance.masterDownDeadline == k.now + (atOnce ? .zero : k.instance.skewTime), "heard \(ago) ago")
+        }
+        // nopreempt: a lower master still defers the claim as before.
+        var n = Harness(settings(priority: 150, version: .v3, interval: 10, preempt: false))
+        n.send(.start)
+        n.send(n.advert(priority: 100))
+        n.send(.claim)
+        #expect(n.instance.masterDownDeadline == n.now + n.instance.skewTime)
     }
 
     @Test("starting with a failed weight-0 check starts in FAULT")

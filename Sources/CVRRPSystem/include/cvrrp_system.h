@@ -13,6 +13,16 @@ int cvrrp_interface_mac(const char *ifname, uint8_t mac[6]);
 /// Returns the number sent, or -errno.
 int cvrrp_send_garp(int ifindex, const uint8_t mac[6], const uint8_t ipv4[4], int count, int as_reply);
 
+/// An AF_PACKET socket that receives the ARP packets arriving on interface `ifindex`, with a
+/// receive timeout of `timeout_ms` (so a reader can notice it should stop). Returns the fd or -errno.
+int cvrrp_arp_listen(int ifindex, int timeout_ms);
+
+/// Reads one packet from a `cvrrp_arp_listen` socket. Returns 1 for an IPv4-over-Ethernet ARP
+/// packet that arrived from elsewhere (not one this host sent), with its operation (1 request,
+/// 2 reply), sender MAC, sender and target IPv4; 0 for any other packet; -errno on failure
+/// (-EAGAIN: the timeout passed).
+int cvrrp_arp_receive(int fd, int *op, uint8_t sha[6], uint8_t sip[4], uint8_t tip[4]);
+
 /// Sends `count` unsolicited neighbour advertisements (override flag) for ipv6 to ff02::1 with
 /// hop limit 255 from the interface. Returns the number sent, or -errno.
 int cvrrp_send_unsolicited_na(int ifindex, const uint8_t mac[6], const uint8_t ipv6[16], int count);
