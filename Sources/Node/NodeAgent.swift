@@ -59,6 +59,10 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
     // pinged: a promotion reaches the VIP within this much (plus the decision period and
     // VRRP's Skew_Time). Both are on this machine; the cost is a few round trips a second.
     let localTick = max(10, downAfter / 25)
+    // The local monitor's events (a promotion, a switch of master, an SDOWN...) wake the local
+    // probes at once, and a probe that sees a change wakes the decision loop.
+    let localWakeup = Wakeup()
+    let decisionWakeup = Wakeup()
     let contactWindow = max(1, downAfter / 4)
     let status = NodeStatus()
     let signals = TerminationSignals()
@@ -144,7 +148,10 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
             externalTracked: [TrackedObject(name: NodeFiles.eligibleObject, weight: 0, up: false),
                               TrackedObject(name: NodeFiles.preferredObject, weight: NodeFiles.preferredWeight, up: false)],
             addressGuard: addressGuard,
-            claimGate: { NodeState.mayClaim(settings: gateSettings, lastHeard: status.read { $0.lastPong }, now: status.now()) },
+            claimGate: {
+                let (heard, fenced) = status.read { ($0.lastPong, $0.fenced) }
+                return NodeState.mayClaim(settings: gateSettings, lastHeard: heard, now: status.now(), fenced: fenced)
+            },
             onStateChange: { instance, state, priority, addresses, causes in
                 vipAlerts?.stateChanged(instance: instance, state: state.rawValue, priority: Int(priority), addresses: addresses,
                                         faultCauses: causes)
@@ -188,6 +195,7 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
                                   extraInfo: [("node", { status.infoLines() }), ("failovers", { page.failoverInfoLines() })],
                                   onListening: { _ in monitorStarted.complete(nil) },
                                   onRuntime: { runtime in
+                                      await runtime.addEventObserver { _ in localWakeup.kick() }
                                       if let alerts {
                                           await runtime.addEventObserver { event in
                                               if let alert = AlertRules.sentinelEvent(type: event.type, payload: event.payload) { alerts.post(alert) }
@@ -277,16 +285,27 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
     let peers = c.group.members.filter { $0.name != c.name }
     for peer in peers {
         workers.append(Task {
+            // While the local monitor leads a failover, the peers are asked more often: it names
+            // the old master (in the new epoch) until the replicas are reconfigured, a second or
+            // so after the promotion, while the peers name the promoted replica as soon as its
+            // hello reaches them — and a promoted replica here is claimed on their word (the lab:
+            // up to a heartbeat period, 100 ms, between their switch and the claim).
+            let every = gateSettings.peerProbeInterval
+            let leading = min(every, localTick / 2)
             await probeLoop(host: peer.address, port: peer.monitorPort, password: nil, user: nil,
-                            every: gateSettings.peerProbeInterval, timeout: contactWindow) { connection in
+                            every: every, timeout: contactWindow,
+                            period: { status.read { $0.groupInFailover } ? leading : every }) { connection in
                 // The heartbeat asks the peer's monitor for its view of the group: any answer
                 // counts as heard; a view carries the master and its configuration epoch.
                 let reply = try await connection.send(["SENTINEL", "MASTER", c.group.name], timeout: .milliseconds(contactWindow))
                 let view = masterView(reply)
-                status.update {
-                    $0.lastPong[peer.name] = status.now()
-                    if let view { $0.peerViews[peer.name] = view }
+                let changed = status.update { s -> Bool in
+                    s.lastPong[peer.name] = status.now()
+                    guard let view else { return false }
+                    defer { s.peerViews[peer.name] = view }
+                    return s.peerViews[peer.name].map { $0.master != view.master || $0.epoch != view.epoch } ?? true
                 }
+                if changed { decisionWakeup.kick() }
             } onFailure: { error in
                 // Refused: the peer's host is up but its agent (and monitor) is not running.
                 if (error as? RedisConnectionError)?.isConnectionRefused == true {
@@ -298,17 +317,22 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
     let monitorHost = c.monitor.bind.contains("0.0.0.0") || c.monitor.bind.contains(me.address) || c.monitor.bind.contains("::")
         ? me.address : (c.monitor.bind.first ?? me.address)
     workers.append(Task {
-        await probeLoop(host: monitorHost, port: me.monitorPort, password: nil, user: nil, every: localTick, timeout: contactWindow) { connection in
+        await probeLoop(host: monitorHost, port: me.monitorPort, password: nil, user: nil, every: localTick, timeout: contactWindow,
+                        wakeup: localWakeup) { connection in
             let reply = try await connection.send(["SENTINEL", "MASTER", c.group.name], timeout: .milliseconds(contactWindow))
             if let view = masterView(reply) {
-                status.update {
-                    $0.groupMaster = view.master
-                    $0.groupEpoch = view.epoch
-                    $0.groupInFailover = view.inFailover
-                    $0.groupVotedEpoch = view.votedEpoch
-                    $0.groupMasterHealthy = view.healthy
-                    $0.groupMasterAnsweredAt = view.answeredAgo.map { status.now() - $0 }
+                // One update (the decision loop, woken by a change, must not read half of it).
+                let changed = status.update { s -> Bool in
+                    let changed = s.groupMaster != view.master || s.groupEpoch != view.epoch || s.groupInFailover != view.inFailover
+                    s.groupMaster = view.master
+                    s.groupEpoch = view.epoch
+                    s.groupInFailover = view.inFailover
+                    s.groupVotedEpoch = view.votedEpoch
+                    s.groupMasterHealthy = view.healthy
+                    s.groupMasterAnsweredAt = view.answeredAgo.map { status.now() - $0 }
+                    return changed
                 }
+                if changed { decisionWakeup.kick() }
             }
             if c.redis?.supervise == true {
                 // Supervision keeps a dead master down while a replica could take its place.
@@ -322,15 +346,19 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
         let password = redis.password ?? c.group.password
         let user = redis.user ?? c.group.user
         workers.append(Task {
-            await probeLoop(host: me.address, port: redis.port, password: password, user: user, every: localTick, timeout: contactWindow) { connection in
+            await probeLoop(host: me.address, port: redis.port, password: password, user: user, every: localTick, timeout: contactWindow,
+                            wakeup: localWakeup) { connection in
                 let role = try await connection.role()
-                status.update {
-                    switch role {
-                    case .master: $0.localRole = .master
-                    case .replica: $0.localRole = .replica
-                    case .sentinel: $0.localRole = .down
-                    }
+                let seen: NodeState.RedisRole = switch role {
+                case .master: .master
+                case .replica: .replica
+                case .sentinel: .down
                 }
+                let changed = status.update { s -> Bool in
+                    defer { s.localRole = seen }
+                    return s.localRole != seen
+                }
+                if changed { decisionWakeup.kick() }
             } onFailure: { _ in
                 status.update { $0.localRole = .down }
             }
@@ -358,13 +386,29 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
             guard vip.placement == .direct, let address = vip.address.split(separator: "/").first else { return nil }
             return address.contains(":") ? "[\(address)]:\(redis.port)" : "\(address):\(redis.port)"
         }
+        // direct: the new master's node taking the address over, heard by its gratuitous ARP as
+        // well as by its adverts (`ARPClaimWatch`; a fenced holder's hold ends on either).
+        var claimWatch: ARPClaimWatch?
+        if let v = c.vip, v.placement == .direct, v.vmac == nil, vip != nil,
+           let address = v.address.split(separator: "/").first.flatMap({ IPAddress($0) }), address.family == .ipv4 {
+            do {
+                claimWatch = try ARPClaimWatch(interface: NetworkInterface(name: v.interface), addresses: [address])
+                claimWatch?.start()
+            } catch {
+                logger.warning("vip: cannot listen for the address's next holder's ARP (\(error)): a fenced holder keeps the address to the end of its hold unless it hears the holder's advert")
+            }
+        } else if let v = c.vip, v.placement == .direct, vip != nil {
+            logger.notice("vip: \(v.vmac != nil ? "with a virtual MAC" : "an IPv6 address"): a fenced holder hears the address's next holder by its adverts only (no gratuitous-ARP watch), else keeps the address to the end of its hold (2 x down-after)")
+        }
+        let watch = claimWatch
         let supervised = supervisor.map { ($0, supervision!) }
         workers.append(Task {
-            await decisionLoop(settings: nodeSettings, every: decisionPeriod, status: status, daemon: vip, redis: actor,
+            await decisionLoop(settings: nodeSettings, every: decisionPeriod, wakeup: decisionWakeup, status: status, daemon: vip, redis: actor,
                                monitorActions: monitorActions, groupName: c.group.name,
-                               vipClients: vipClients,
+                               vipClients: vipClients, claimWatch: watch,
                                proxyClients: c.vip?.placement == .proxy && c.proxy != nil ? proxyControl : nil,
                                supervised: supervised, alerts: alerts, logger: logger)
+            watch?.stop()
         })
     }
     status.update {

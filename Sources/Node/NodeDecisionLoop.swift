@@ -21,9 +21,9 @@ import Glibc
 
 /// The decision loop: every `every` ms, what the observers saw goes into `NodeState`, and its
 /// actions are carried out.
-func decisionLoop(settings: NodeState.Settings, every tick: Int64, status: NodeStatus, daemon: VRRPDaemon?,
+func decisionLoop(settings: NodeState.Settings, every tick: Int64, wakeup: Wakeup? = nil, status: NodeStatus, daemon: VRRPDaemon?,
                           redis: LocalRedisActions, monitorActions: LocalRedisActions, groupName: String,
-                          vipClients: String?, proxyClients: ProxyControl?,
+                          vipClients: String?, claimWatch: ARPClaimWatch? = nil, proxyClients: ProxyControl?,
                           supervised: (SupervisedRedis, RedisSupervision)?, alerts: AlertDispatcher? = nil, logger: Logger) async {
     var core = NodeState(settings: settings)
     var supervision = supervised?.1
@@ -33,6 +33,8 @@ func decisionLoop(settings: NodeState.Settings, every tick: Int64, status: NodeS
     var fedRefusals: [String: Int64] = [:]
     var wasFenced = false
     var holderAdverts = daemon?.holderAdvertsHeard ?? 0
+    var claimsHeard = claimWatch?.claimsHeard ?? 0
+    var wakeSeen = 0
     while !Task.isCancelled {
         let seen = status.read { $0 }
         let now = status.now()
@@ -60,6 +62,10 @@ func decisionLoop(settings: NodeState.Settings, every tick: Int64, status: NodeS
             holderAdverts = heard
             actions += core.handle(.vipHolderHeard(), now: now)
         }
+        if let heard = claimWatch?.claimsHeard, heard != claimsHeard {
+            claimsHeard = heard
+            actions += core.handle(.vipHolderHeard(), now: now)
+        }
         actions += core.handle(.tick, now: now)
         for action in actions {
             switch action {
@@ -83,6 +89,8 @@ func decisionLoop(settings: NodeState.Settings, every tick: Int64, status: NodeS
                 }
                 daemon?.post(.tracked(name: NodeFiles.eligibleObject, up: false))
             case .fence(let milliseconds):
+                // Said at once: VRRP's claim gate reads it (a fenced node never claims in `direct`).
+                status.update { $0.fenced = true }
                 await redis.run(["CLIENT", "PAUSE", String(milliseconds), "WRITE"])
                 if !wasFenced {
                     alerts?.post(AlertRules.fence(node: settings.myName, group: groupName, fenced: true))
@@ -98,6 +106,7 @@ func decisionLoop(settings: NodeState.Settings, every tick: Int64, status: NodeS
                 wasFenced = true
             case .unfence:
                 wasFenced = false
+                status.update { $0.fenced = false }
                 alerts?.post(AlertRules.fence(node: settings.myName, group: groupName, fenced: false))
                 logger.notice("node: the fence is lifted: writes allowed again")
                 await redis.run(["CLIENT", "UNPAUSE"])
@@ -172,6 +181,10 @@ func decisionLoop(settings: NodeState.Settings, every tick: Int64, status: NodeS
             $0.vipState = vipStates.first?.rawValue ?? "none"
             $0.decidedAt = now
         }
-        try? await Task.sleep(for: .milliseconds(tick))
+        if let wakeup {
+            await wakeup.sleep(milliseconds: tick, seen: &wakeSeen)
+        } else {
+            try? await Task.sleep(for: .milliseconds(tick))
+        }
     }
 }

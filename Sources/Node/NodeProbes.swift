@@ -19,9 +19,13 @@ import Glibc
 
 /// Keeps one connection to a server and runs `probe` on it every `every` ms; a failure closes
 /// it (reconnected at the next round) and calls `onFailure` with the error.
-func probeLoop(host: String, port: Int, password: String?, user: String?, every: Int64, timeout: Int64,
+/// `wakeup`: kicked, the next round runs at once. `period`, if given, says the wait before each
+/// next round instead of `every`.
+func probeLoop(host: String, port: Int, password: String?, user: String?, every: Int64, timeout: Int64, wakeup: Wakeup? = nil,
+               period: (@Sendable () -> Int64)? = nil,
                        probe: @Sendable (RedisConnection) async throws -> Void, onFailure: @Sendable (any Error) -> Void) async {
     var connection: RedisConnection?
+    var seen = 0
     while !Task.isCancelled {
         do {
             if connection == nil || connection?.isActive == false {
@@ -36,7 +40,12 @@ func probeLoop(host: String, port: Int, password: String?, user: String?, every:
             connection = nil
             onFailure(error)
         }
-        try? await Task.sleep(for: .milliseconds(every))
+        let wait = period?() ?? every
+        if let wakeup {
+            await wakeup.sleep(milliseconds: wait, seen: &seen)
+        } else {
+            try? await Task.sleep(for: .milliseconds(wait))
+        }
     }
     await connection?.close()
 }

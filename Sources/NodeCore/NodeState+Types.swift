@@ -111,6 +111,14 @@ extension NodeState {
         /// direct: how long a holder whose Redis is no longer the group's master stays in the
         /// election (at the base priority) for the new master's node to preempt it.
         public var handoverHold: Int64
+        /// direct: how long a holder fenced for isolation keeps the address (at the base
+        /// priority) for the promoted replica's node to preempt it: twice down-after. The fence
+        /// comes at most down-after / 2 after the cut; the majority promotes down-after after its
+        /// last reply from the master plus up to a PING period, ODOWN and a vote, and its node
+        /// claims after VRRP's skew time — 1.2–1.5 × down-after after the cut in the lab on a loaded
+        /// machine. A hold of down-after ran out before the claim in 2 of 3 lab runs, and the
+        /// clients reconnected into an address nobody held.
+        public var fencedHandoverHold: Int64
         /// Every member's Redis (`host:port`) by node name (data nodes).
         public var redisOfNode: [String: String] = [:]
         /// direct: a master's node agent silent this long (its Redis still healthy) has the
@@ -154,6 +162,7 @@ extension NodeState {
             self.fenceAfter = max(1, downAfter / 2 - downAfter / 10)
             self.basePriority = basePriority
             self.handoverHold = max(1, downAfter)
+            self.fencedHandoverHold = max(1, 2 * downAfter)
             self.agentLossFailoverAfter = downAfter
             self.agentRefusedFailoverAfter = min(downAfter, 2 * min(max(1, downAfter / 10), 100))
             self.downAfter = downAfter

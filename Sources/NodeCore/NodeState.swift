@@ -51,6 +51,8 @@ public struct NodeState: Sendable, Hashable {
     public private(set) var fencedUntil: Int64?
     /// When the fence's pause was last sent.
     public private(set) var fenceSentAt: Int64?
+    /// When the current fence was set (nil: not fenced).
+    public private(set) var fencedSince: Int64?
     /// Why the fence was set (nil: not fenced).
     public private(set) var fenceReason: FenceReason?
     /// When a vote for another's failover of this node's Redis last had no known outcome
@@ -118,9 +120,12 @@ public struct NodeState: Sendable, Hashable {
     /// majority heard within `claimWindow`. Heartbeats come every 100 ms at most and VRRP's
     /// Master_Down_Interval (3 × 100 ms + skew) runs at least 200 ms + skew after a cut, so a node
     /// cut off from the majority fails this before its timers could claim — while its fence and
-    /// eligibility wait for `fenceAfter` so that a blip moves nothing.
-    public static func mayClaim(settings: Settings, lastHeard: [String: Int64], now: Int64) -> Bool {
-        majorityHeard(settings: settings, lastHeard: lastHeard, now: now, window: settings.claimWindow)
+    /// eligibility wait for `fenceAfter` so that a blip moves nothing. In `direct` placement a
+    /// fenced node never claims (`fenced`): one that holds the address for the handover may
+    /// stay in the election after being preempted, and must not win it back.
+    public static func mayClaim(settings: Settings, lastHeard: [String: Int64], now: Int64, fenced: Bool = false) -> Bool {
+        if fenced && settings.placement == .direct { return false }
+        return majorityHeard(settings: settings, lastHeard: lastHeard, now: now, window: settings.claimWindow)
     }
 
     public mutating func handle(_ input: Input, now: Int64) -> [Action] {
@@ -224,6 +229,8 @@ public struct NodeState: Sendable, Hashable {
         let heard = lastMajorityHeard
         let isolatedFor = heard == Int64.max ? 0 : now - (heard ?? startedAt ?? now)
         var closeAtFence = false
+        var unfencedNow = false
+        let holdingVIP: Bool = if case .vipEligible = vip { true } else { false }
 
         // A failover under way by a monitor in contact (this node's or a peer's): a coordinated
         // switchover may hold this Redis's writes paused, and the fence's CLIENT UNPAUSE would
@@ -320,9 +327,11 @@ public struct NodeState: Sendable, Hashable {
             if fencedUntil == nil || localRedisCameBack
                 || fenceSentAt.map({ now - $0 >= settings.heartbeatInterval }) ?? true {
                 // direct: clients at the VIP would wait on their paused writes: closed now, while
-                // the address is still here (it leaves with the VIP decision below).
-                if fencedUntil == nil && settings.placement == .direct { closeAtFence = true }
+                // the address is still here (it leaves with the VIP decision below) — unless it
+                // stays for the handover (`fenceHoldsVIP` below): they are reset as it leaves.
+                if fencedUntil == nil && settings.placement == .direct && !(isolated && holdingVIP) { closeAtFence = true }
                 if fencedUntil == nil {
+                    fencedSince = now
                     // (holdFence, keepFence among its terms, never sets a fence: it keeps one.)
                     fenceReason = isolated ? .isolated : fenceForFailover ? .wokenDuringFailover : .votedFailoverUnknown
                 }
@@ -339,6 +348,8 @@ public struct NodeState: Sendable, Hashable {
             }
             fencedUntil = nil
             fenceSentAt = nil
+            fencedSince = nil
+            unfencedNow = true
             fencedForVoteAt = nil
             fenceReason = nil
             actions.append(.unfence)
@@ -363,15 +374,35 @@ public struct NodeState: Sendable, Hashable {
             // at once (RST) rather than sending into an address nobody holds (SYN retried after
             // 1 s). Once the group names another master, the holder stays in the election at
             // the base priority for `handoverHold`, so the new master's node (base + 50) takes
-            // the address over by preemption, with no moment in which nobody holds it.
-            let holding: Bool = if case .vipEligible = vip { true } else { false }
+            // the address over by preemption, with no moment in which nobody holds it — but not a
+            // holder unfenced just now into a group that moved on: the new master's node has
+            // had the time to claim, it leaves at once.
+            //
+            // A holder fenced for isolation keeps the address the same way, at the base priority,
+            // for `fencedHandoverHold` after the fence (its Redis refuses writes meanwhile: they wait on
+            // the pause, none is acknowledged): the promoted replica's node preempts it, and its
+            // clients, reset as the address leaves (`VIPClientReset`), reconnect to the new holder,
+            // whose gratuitous ARP went out before its first advert. Released at the fence instead,
+            // the address was held by nobody from the fence to the claim, and clients reconnecting
+            // into it waited TCP's 1 s SYN retry (lab partition_direct: resume 1.34-1.47 s). The
+            // hold also ends when another holder is heard (`vipHolderHeard`: its advert, or its
+            // gratuitous ARP where VRRP does not cross but the segment does), and at its end if
+            // none is.
+            let holding = holdingVIP
             let named = groupMaster == settings.myRedis
+            let fenceHoldsVIP = holding && isFenced && fenceReason == .isolated
+                && (fencedSince.map { since in
+                    now - since < settings.fencedHandoverHold && !(lastHolderHeard.map { $0 > since } ?? false)
+                } ?? false)
             if eligible && named && (localRedis == .master || (holding && localRedis == .down)) {
                 handoverSince = nil
                 wanted = .vipEligible(priority: min(254, settings.basePriority + 50))
-            } else if eligible && holding && !named && groupMaster != nil
+            } else if eligible && holding && !named && groupMaster != nil && !unfencedNow
                         && now - (handoverSince ?? now) < settings.handoverHold {
                 if handoverSince == nil { handoverSince = now }
+                wanted = .vipEligible(priority: settings.basePriority)
+            } else if fenceHoldsVIP {
+                handoverSince = nil
                 wanted = .vipEligible(priority: settings.basePriority)
             } else {
                 handoverSince = nil

@@ -62,7 +62,7 @@ struct NodeStateTests {
         #expect(run.times { if case .fence = $0 { return true } else { return false } }.isEmpty)
     }
 
-    @Test("a master cut off from both peers fences itself within down-after/2 of the cut and leaves the VIP at once with it; the fence is renewed while the cut lasts")
+    @Test("a master cut off from both peers fences itself within down-after/2 of the cut; the VIP stays at the base priority for the new master's node to preempt, and leaves twice down-after after the fence; the fence is renewed while the cut lasts")
     func isolatedMasterFences() throws {
         var run = Self.settledMaster()
         let cut = run.now
@@ -73,7 +73,11 @@ struct NodeStateTests {
         // the cut, whenever in the heartbeat interval it fell, and well before the majority may
         // promote (down-after, 1000 ms, after its own last reply).
         #expect(first - cut >= 400 && first - cut <= 500, "fenced \(first - cut) ms after the cut")
-        #expect(run.times { $0 == .vipIneligible }.filter { $0 > cut }.first == first)
+        // direct: the address stays, at the base priority (the promoted replica's node bids
+        // base + 50), for twice down-after after the fence; then it leaves.
+        #expect(run.times { $0 == .vipEligible(priority: 100) }.filter { $0 > cut } == [first])
+        #expect(run.times { $0 == .vipIneligible }.filter { $0 > cut } == [first + 2000])
+        #expect(run.times(of: Self.isClose).isEmpty, "clients are reset as the address leaves, not closed at the fence")
         // Renewed every decision period (down-after / 10), long before each pause (1000 ms)
         // runs out: a CLIENT UNPAUSE from elsewhere lifts it for one period at most.
         for (a, b) in zip(fences, fences.dropFirst()) { #expect(b - a == 100) }
@@ -103,7 +107,7 @@ struct NodeStateTests {
     /// off from both peers fails it before VRRPv3's Master_Down_Interval at 100 ms adverts could
     /// end (at least 200 ms + skew after the cut: the last advert came up to 100 ms before it),
     /// wherever in the heartbeat period the cut falls; one peer heard is still a majority.
-    @Test("VRRP may claim only with a majority heard within 150 ms: a node cut off fails that before VRRP's timers run out")
+    @Test("VRRP may claim only with a majority heard within 150 ms: a node cut off fails that before VRRP's timers run out; in direct placement never while fenced")
     func claimGate() {
         let settings = NodeState.Settings(myName: "n1", myRedis: "10.0.0.1:6379", members: ["n1", "n2", "n3"],
                                           placement: .proxy, downAfter: 1000)
@@ -122,6 +126,13 @@ struct NodeStateTests {
                                       placement: .proxy, downAfter: 30_000)
         #expect(slow.peerProbeInterval == 100)
         #expect(!NodeState.mayClaim(settings: slow, lastHeard: ["n2": 0, "n3": 0], now: 201))
+        // direct: a fenced node never claims (one preempted while holding the address for its
+        // handover stays in the election at the base priority); proxy placement is not gated so.
+        let direct = NodeState.Settings(myName: "n1", myRedis: "10.0.0.1:6379", members: ["n1", "n2", "n3"],
+                                        placement: .direct, downAfter: 1000)
+        #expect(NodeState.mayClaim(settings: direct, lastHeard: ["n2": 1000, "n3": 1000], now: 1050))
+        #expect(!NodeState.mayClaim(settings: direct, lastHeard: ["n2": 1000, "n3": 1000], now: 1050, fenced: true))
+        #expect(NodeState.mayClaim(settings: settings, lastHeard: ["n2": 1000, "n3": 1000], now: 1050, fenced: true))
     }
 
     /// The node whose replica the group promotes while its own monitor leads the failover: that
@@ -320,8 +331,9 @@ struct NodeStateTests {
         // failing this master over (seed 3313), so the fence waits for its view.
         #expect(run.state.isFenced)
         run.input(.peerView(node: "n3", master: "10.0.0.3:6379", epoch: 1))
-        let last = run.actions.suffix(2).map(\.action)
-        #expect(last == [.replicate(to: "10.0.0.3:6379"), .unfence])
+        // (It held the address for its handover since the fence; it leaves it now.)
+        let last = run.actions.suffix(3).map(\.action)
+        #expect(last == [.replicate(to: "10.0.0.3:6379"), .unfence, .vipIneligible])
         // A fenced node is out of the election at once: no handover stay.
         #expect(run.state.vip == .vipIneligible)
         run.input(.localRedis(.replica))
@@ -339,11 +351,12 @@ struct NodeStateTests {
         run.ticks(1, hearing: ["n2", "n3"])
         run.input(.peerView(node: "n2", master: "10.0.0.3:6379", epoch: 1))
         run.input(.peerView(node: "n3", master: "10.0.0.3:6379", epoch: 1))
-        #expect(run.actions.suffix(2).map(\.action) == [.replicate(to: "10.0.0.3:6379"), .unfence])
+        #expect(run.actions.suffix(3).map(\.action) == [.replicate(to: "10.0.0.3:6379"), .unfence, .vipIneligible])
         #expect(run.state.groupMaster == "10.0.0.3:6379")
         run.ticks(10, hearing: ["n2", "n3"])
         #expect(run.state.vip == .vipIneligible)
-        #expect(!run.actions.contains { if case .vipEligible = $0.action { $0.at > 0 && $0.at > 1000 } else { false } })
+        // (At the fence it stayed at the base priority for the handover, and left after it.)
+        #expect(!run.actions.contains { if case .vipEligible = $0.action { $0.at > 3000 } else { false } })
     }
 
     @Test("a peer's view from before a cut is not trusted after it: the fence holds until the peer says anew what the master is")
@@ -356,10 +369,11 @@ struct NodeStateTests {
         // The heal: heartbeats answered, but the new views not yet read. Unfencing on the old
         // views would make this node the master again (and let it claim the VIP).
         run.ticks(2, hearing: ["n2", "n3"])
-        #expect(run.state.isFenced && run.state.vip == .vipIneligible)
+        // (Still holding the address for its handover at the base priority, not bidding for it.)
+        #expect(run.state.isFenced && run.state.vip == .vipEligible(priority: 100))
         run.input(.peerView(node: "n2", master: "10.0.0.3:6379", epoch: 1))
         run.input(.peerView(node: "n3", master: "10.0.0.3:6379", epoch: 1))
-        #expect(run.actions.suffix(2).map(\.action) == [.replicate(to: "10.0.0.3:6379"), .unfence])
+        #expect(run.actions.suffix(3).map(\.action) == [.replicate(to: "10.0.0.3:6379"), .unfence, .vipIneligible])
         #expect(run.state.vip == .vipIneligible)
     }
 
@@ -789,17 +803,47 @@ struct NodeStateTests {
         #expect(run.times(of: Self.isClose).isEmpty, "eligible again before the bound: nothing to close")
     }
 
-    @Test("direct: the fenced master's clients at the VIP are closed at the fence, before the address leaves, once")
-    func directClientsClosedAtFence() throws {
+    @Test("direct: a fenced holder's hold ends when the address's next holder is heard (an advert, or its gratuitous ARP), not one heard before the fence")
+    func fencedHoldEndsOnNextHolder() throws {
         var run = Self.settledMaster(.direct)
-        run.ticks(40, hearing: [])
-        let fence = try #require(run.actions.firstIndex { if case .fence = $0.action { return true } else { return false } })
-        let close = try #require(run.actions.firstIndex { $0.action == .closeClients })
-        let leave = try #require(run.actions.lastIndex { $0.action == .vipIneligible })
-        #expect(fence < close && close < leave, "fence, close, then the address leaves")
-        #expect(run.actions[close].at == run.actions[fence].at)
-        #expect(run.times(of: Self.isClose).count == 1, "not again at each renewal of the fence")
+        run.input(.vipHolderHeard())  // before the cut: does not count
+        run.ticks(6, hearing: [])
+        let fence = try #require(run.times { if case .fence = $0 { return true } else { return false } }.first)
+        #expect(run.state.vip == .vipEligible(priority: 100))
+        run.ticks(3, hearing: [])
+        #expect(run.state.vip == .vipEligible(priority: 100))
         run.input(.vipHolderHeard())
-        #expect(run.times(of: Self.isClose).count == 1)
+        #expect(run.state.vip == .vipIneligible && run.state.isFenced)
+        #expect(run.times { $0 == .vipIneligible }.filter { $0 >= fence } == [run.now])
+        #expect(run.now - fence < run.state.settings.fencedHandoverHold)
+    }
+
+    @Test("direct: a fenced holder keeps its clients and the address through a cut healed within down-after; a fenced master not holding the address closes its clients at the fence, once")
+    func directClientsAtFence() throws {
+        var run = Self.settledMaster(.direct)
+        run.ticks(6, hearing: [])
+        let fence = try #require(run.times { if case .fence = $0 { return true } else { return false } }.first)
+        #expect(run.state.vip == .vipEligible(priority: 100) && run.times(of: Self.isClose).isEmpty)
+        // The heal, 300 ms into the hold: the peers say the master is still this node's Redis.
+        run.ticks(1, hearing: ["n2", "n3"])
+        run.input(.peerView(node: "n2", master: "10.0.0.1:6379", epoch: 0))
+        run.input(.peerView(node: "n3", master: "10.0.0.1:6379", epoch: 0))
+        run.ticks(1, hearing: ["n2", "n3"])
+        #expect(!run.state.isFenced && run.state.vip == .vipEligible(priority: 150))
+        run.ticks(20, hearing: ["n2", "n3"])
+        #expect(run.times { $0 == .vipIneligible }.filter { $0 >= fence }.isEmpty, "the address never left")
+        #expect(run.times(of: Self.isClose).isEmpty)
+
+        // A master the group does not name holds no address: its clients are closed at the fence.
+        var other = Run(state: Self.node(.direct))
+        other.input(.localRedis(.master))
+        other.input(.groupMaster("10.0.0.2:6379"))
+        other.ticks(10, hearing: ["n2", "n3"])
+        #expect(other.state.vip == .vipIneligible)
+        other.ticks(40, hearing: [])
+        let otherFence = try #require(other.times { if case .fence = $0 { return true } else { return false } }.first)
+        #expect(other.times(of: Self.isClose) == [otherFence], "at the fence, not again at each renewal")
+        other.input(.vipHolderHeard())
+        #expect(other.times(of: Self.isClose).count == 1)
     }
 }

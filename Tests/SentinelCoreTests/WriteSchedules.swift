@@ -333,7 +333,7 @@ struct WriteSchedule {
         let states = nodes
         vip.advance(to: g.now * 1_000, running: nodes.map { $0 != nil }, frozen: frozen, preempt: placement == .direct,
                     mayClaim: { k, at in
-                        states[k].map { NodeState.mayClaim(settings: $0.settings, lastHeard: $0.lastHeard, now: at / 1_000) } ?? false
+                        states[k].map { NodeState.mayClaim(settings: $0.settings, lastHeard: $0.lastHeard, now: at / 1_000, fenced: $0.isFenced) } ?? false
                     },
                     connected: links)
     }
