@@ -6,8 +6,10 @@
 /// - *Majority contact*: this node and the monitors it heard from within `contactWindow` make a
 ///   majority of the group.
 /// - *Fence*: a node whose Redis is master and which has not heard from a majority of the
-///   group for `fenceAfter` refuses writes (CLIENT PAUSE WRITE, renewed while isolated) and
-///   releases the VIP, before the majority can promote (that takes down-after). `fenceAfter` is
+///   group for `fenceAfter` refuses writes (CLIENT PAUSE WRITE, renewed while isolated) before
+///   the majority can promote (that takes down-after), and gives the VIP up — in `direct`
+///   placement by handing it over: kept at the base priority until the promoted replica's
+///   node takes it (at most `fencedHandoverHold`), in `proxy` placement at once. `fenceAfter` is
 ///   down-after × 0.4 counted from the last heartbeat heard; heartbeats come every down-after / 10 or more often,
 ///   so the fence is set at most down-after / 2 after the cut. Contact back: unfenced; if the
 ///   group has moved on to another master, the local Redis is first made its replica.
@@ -15,7 +17,7 @@
 ///   in contact voted for, its leader out of reach, is fenced until the outcome is known, and
 ///   after down-after a switchover to a replica in the majority is asked (a newer epoch).
 /// - *VIP*: in `direct` placement, only the node whose Redis is the confirmed master, unfenced
-///   and in majority contact, may hold it; in `proxy` placement any unfenced node in majority
+///   and in majority contact, may claim it (a holder hands it over as above); in `proxy` placement any unfenced node in majority
 ///   contact whose proxy is up may, the master's node preferred.
 public struct NodeState: Sendable, Hashable {
     public let settings: Settings
