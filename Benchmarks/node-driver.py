@@ -82,6 +82,9 @@ def main():
     time.sleep(a.fault_at)
     fault = time.time()
     subprocess.run(["bash", a.fault], check=True)
+    # How long the fault script took to run (its commands take effect one after another):
+    # figures are from its start, so a slow script shows as a late failover.
+    fault_script = time.time() - fault
     if a.heal:
         time.sleep(a.heal_after)
         subprocess.run(["bash", a.heal], check=True)
@@ -139,6 +142,7 @@ def main():
         ("lost_last_acked_s", fmt(None if last_lost is None else last_lost - fault)),
         ("final_master", final), ("vip_at_fault", at_fault), ("vip_two_hosts_s", "%.3f" % overlap), ("vip_holders", holders or "unchanged"),
         ("last_error", (next((e for e in last_error if e), "") or "-").replace(" ", "_")[:80]),
+        ("fault_script_s", "%.3f" % fault_script),
     ]
     print("RESULT " + " ".join("%s=%s" % kv for kv in result), flush=True)
 

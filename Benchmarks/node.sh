@@ -48,7 +48,8 @@
 # writes succeed and are no longer lost), lost (acknowledged writes missing on the final master),
 # errors (failed writes, each followed by a 10 ms pause), broken (failures right after a success:
 # outages the writers saw), and where the VIP was (vip_two_hosts_s: the longest time two nodes
-# held it). Needs root, iproute2, python3, redis-server, redis-sentinel, haproxy, keepalived.
+# held it); fault_script_s: how long the fault script took (times are from its start: on a busy
+# machine its `ip` commands once took 0.6 s, and that trial's failover came that much late). Needs root, iproute2, python3, redis-server, redis-sentinel, haproxy, keepalived.
 # Uses $TANDEM (default .build/debug/tandem). Addresses only inside the namespaces
 # (10.81.0.0/24), named t12b-*; everything stopped after each trial (LAB_KEEP=1 keeps each
 # trial's logs and configs in its /tmp/tandem-node-bench.* directory).
