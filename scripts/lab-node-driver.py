@@ -96,6 +96,10 @@ def main():
     fault = time.time()
     fault_at[0] = fault
     subprocess.run(["bash", a.fault], check=True)
+    # The fault script's commands take effect one after another; times are from its start, so
+    # the checks below allow what it took on top (0.02-0.04 s normally; once 0.6 s on a busy
+    # machine, the fence and the failover then as late: Benchmarks/node.sh's fault_script_s).
+    fault_script = time.time() - fault
     if a.heal:
         time.sleep(a.heal_after)
         subprocess.run(["bash", a.heal], check=True)
@@ -151,6 +155,7 @@ def main():
         "lost_last_acked_s": "%.3f" % (last_lost - fault) if last_lost else "none",
         "errors": sum(errors), "resume_s": "%.3f" % resume if resume is not None else "none", "gap_s": "%.3f" % gap,
         "vip_overlap_ms": "%.1f" % (max_overlap * 1000), "vip_holders": holder_changes or "unchanged",
+        "fault_script_s": "%.3f" % fault_script,
     }
     print("RESULT " + " ".join("%s=%s" % kv for kv in result.items()))
     # Per writer, what it went through after the fault (times from the fault): errors,
@@ -165,9 +170,9 @@ def main():
     if final is None:
         print("FAIL no monitor names a master"); ok = False
     if len(lost) > a.max_lost:
-        if a.max_lost_window >= 0 and last_lost is not None and last_lost - fault <= a.max_lost_window:
-            print("PASS %d acknowledged writes lost, all acknowledged within %.3f s of the fault (allowed: %.3f s)"
-                  % (len(lost), last_lost - fault, a.max_lost_window))
+        if a.max_lost_window >= 0 and last_lost is not None and last_lost - fault <= a.max_lost_window + fault_script:
+            print("PASS %d acknowledged writes lost, all acknowledged within %.3f s of the fault (allowed: %.3f s + the fault script's %.3f s)"
+                  % (len(lost), last_lost - fault, a.max_lost_window, fault_script))
         else:
             print("FAIL %d acknowledged writes lost (allowed %d), the last acknowledged %s s after the fault"
                   % (len(lost), a.max_lost, result["lost_last_acked_s"])); ok = False
@@ -175,8 +180,8 @@ def main():
         print("FAIL the virtual IP was on two hosts at once for %.1f ms (allowed: %.1f ms, an advert's trip)" % (max_overlap * 1000, a.max_overlap * 1000)); ok = False
     if resume is None:
         print("FAIL no write was acknowledged after the fault (last error: %s)" % next((e for e in last_error if e), "")); ok = False
-    elif a.max_resume and resume > a.max_resume:
-        print("FAIL writes resumed %.3f s after the fault (limit %.3f s)" % (resume, a.max_resume)); ok = False
+    elif a.max_resume and resume > a.max_resume + fault_script:
+        print("FAIL writes resumed %.3f s after the fault (limit %.3f s + the fault script's %.3f s)" % (resume, a.max_resume, fault_script)); ok = False
     print("PASS" if ok else "FAIL", a.label)
     sys.exit(0 if ok else 1)
 
