@@ -303,7 +303,9 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
                     s.lastPong[peer.name] = status.now()
                     guard let view else { return false }
                     defer { s.peerViews[peer.name] = view }
-                    return s.peerViews[peer.name].map { $0.master != view.master || $0.epoch != view.epoch } ?? true
+                    return s.peerViews[peer.name].map {
+                        $0.master != view.master || $0.epoch != view.epoch || $0.inFailover != view.inFailover
+                    } ?? true
                 }
                 if changed { decisionWakeup.kick() }
             } onFailure: { error in

@@ -32,8 +32,9 @@ func decisionLoop(settings: NodeState.Settings, every tick: Int64, wakeup: Wakeu
     var fedPongs: [String: Int64] = [:]
     var fedRefusals: [String: Int64] = [:]
     var wasFenced = false
-    var holderAdverts = daemon?.holderAdvertsHeard ?? 0
-    var claimsHeard = claimWatch?.claimsHeard ?? 0
+    // Another node heard holding the VIP: its VRRP adverts, or (direct) its gratuitous ARP.
+    let holderSignals = { (daemon?.holderAdvertsHeard ?? 0) + (claimWatch?.claimsHeard ?? 0) }
+    var holderHeard = holderSignals()
     var wakeSeen = 0
     while !Task.isCancelled {
         let seen = status.read { $0 }
@@ -58,12 +59,9 @@ func decisionLoop(settings: NodeState.Settings, every tick: Int64, wakeup: Wakeu
         }
         actions += core.handle(.localRedis(seen.localRole), now: now)
         actions += core.handle(.proxyUp(seen.proxyUp), now: now)
-        if let heard = daemon?.holderAdvertsHeard, heard != holderAdverts {
-            holderAdverts = heard
-            actions += core.handle(.vipHolderHeard(), now: now)
-        }
-        if let heard = claimWatch?.claimsHeard, heard != claimsHeard {
-            claimsHeard = heard
+        let heard = holderSignals()
+        if heard != holderHeard {
+            holderHeard = heard
             actions += core.handle(.vipHolderHeard(), now: now)
         }
         actions += core.handle(.tick, now: now)

@@ -69,9 +69,14 @@ public final class ARPClaimWatch: Sendable {
         }
     }
 
-    /// Stops the thread within its receive timeout; it closes the socket.
+    /// Stops the thread within its receive timeout; it closes the socket (or, never started,
+    /// closes it here).
     public func stop() {
-        state.withLock { $0.stopped = true }
+        let running = state.withLock { s -> Bool in
+            defer { s.stopped = true }
+            return s.running || s.stopped
+        }
+        if !running { close(fd) }
     }
 
     private func loop() {
