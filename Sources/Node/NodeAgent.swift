@@ -63,6 +63,11 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
     // probes at once, and a probe that sees a change wakes the decision loop.
     let localWakeup = Wakeup()
     let decisionWakeup = Wakeup()
+    // They wake the peer probes too: when the local monitor leads a failover, the peers switch
+    // to the promoted replica on its hello, a few milliseconds after its +promoted-slave, and
+    // the claim waits on their word; the peers' period drops to 20 ms then (below), but a probe
+    // asleep in its 100 ms period kept it up to 100 ms (lab, VRRP cut: 80 ms).
+    let peerWakeup = Wakeup()
     let contactWindow = max(1, downAfter / 4)
     let status = NodeStatus()
     let signals = TerminationSignals()
@@ -195,7 +200,10 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
                                   extraInfo: [("node", { status.infoLines() }), ("failovers", { page.failoverInfoLines() })],
                                   onListening: { _ in monitorStarted.complete(nil) },
                                   onRuntime: { runtime in
-                                      await runtime.addEventObserver { _ in localWakeup.kick() }
+                                      await runtime.addEventObserver { _ in
+                                          localWakeup.kick()
+                                          peerWakeup.kick()
+                                      }
                                       if let alerts {
                                           await runtime.addEventObserver { event in
                                               if let alert = AlertRules.sentinelEvent(type: event.type, payload: event.payload) { alerts.post(alert) }
@@ -293,7 +301,7 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
             let every = gateSettings.peerProbeInterval
             let leading = min(every, localTick / 2)
             await probeLoop(host: peer.address, port: peer.monitorPort, password: nil, user: nil,
-                            every: every, timeout: contactWindow,
+                            every: every, timeout: contactWindow, wakeup: peerWakeup,
                             period: { status.read { $0.groupInFailover } ? leading : every }) { connection in
                 // The heartbeat asks the peer's monitor for its view of the group: any answer
                 // counts as heard; a view carries the master and its configuration epoch.

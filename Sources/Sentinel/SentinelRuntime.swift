@@ -163,10 +163,24 @@ public actor SentinelRuntime {
             nameLookups.append(Task { [weak self] in await self?.lookUpConfiguredName(master: m.name, name: m.host, port: m.port) })
         }
         timerTask = Task { [weak self] in
+            // Sentinel's hz is 10 + rand()%10, re-drawn each tick, to desynchronise peers.
+            var nextTick = ContinuousClock.now + .milliseconds(Int.random(in: 50...100))
+            var lastDeadline: ContinuousClock.Instant?
             while !Task.isCancelled {
-                // Sentinel's hz is 10 + rand()%10, re-drawn each tick, to desynchronise peers.
-                try? await Task.sleep(for: .milliseconds(Int.random(in: 50...100)))
-                await self?.tick()
+                // A master's down-after that runs out before the next tick is checked then
+                // (`SentinelBehaviour.sdownAtDeadline`), not up to 100 ms later.
+                // A deadline the last wake-up did not clear is left to the tick (no busy loop).
+                guard var deadline = await self?.sdownDeadlineInstant() else { return }
+                if let d = deadline, let last = lastDeadline, d <= last { deadline = nil }
+                let wake = deadline.map { min($0, nextTick) } ?? nextTick
+                try? await Task.sleep(until: wake, clock: .continuous)
+                if wake < nextTick {
+                    lastDeadline = wake
+                    await self?.input(.sdownDeadline)
+                } else {
+                    await self?.tick()
+                    nextTick = ContinuousClock.now + .milliseconds(Int.random(in: 50...100))
+                }
             }
         }
     }
@@ -229,6 +243,13 @@ public actor SentinelRuntime {
         var report = InfoReport(runID: runID, replication)
         if let host = report.masterHost { report.masterAddress = reportedAddress(host) }
         input(.info(ref, report))
+    }
+
+    /// When the core's next SDOWN deadline falls (`SentinelState.nextSDownDeadline`): the outer
+    /// optional is nil once the runtime is gone, the inner when there is no deadline.
+    func sdownDeadlineInstant() -> ContinuousClock.Instant?? {
+        guard let at = state.nextSDownDeadline() else { return .some(nil) }
+        return .some(startedAt + .milliseconds(max(at, now)))
     }
 
     /// One timer tick: the core's timer, then the scripts.

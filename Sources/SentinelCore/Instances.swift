@@ -89,6 +89,10 @@ public struct Instance: Sendable, Hashable {
     public var refusedSince: Millis?
     /// The current SDOWN was decided by crash detection (every sentinel sees it at once).
     public var sdownFromCrash = false
+    /// The current SDOWN counted down-after from the link's loss with no PING pending (every
+    /// sentinel lost it in the same millisecond when the master's EOF came: a kill on a host that
+    /// is up, crash detection off), not from a PING of its own.
+    public var sdownFromLinkLoss = false
     /// A master whose run id changed (a restart) and that has not yet shown, not loading, a
     /// data set or a replica's role: whether it came back empty is still to be decided.
     public var restartedSince: Millis?
@@ -241,6 +245,10 @@ public struct SentinelTimers: Sendable, Hashable {
 public struct SentinelBehaviour: Sendable, Hashable {
     /// Ask the peers the moment a master goes SDOWN instead of at the next ask period.
     public var askOnSDown = true
+    /// Mark a master SDOWN at the millisecond down-after runs out (the shell wakes the core then:
+    /// `SentinelState.nextSDownDeadline`, input `.sdownDeadline`), not at the next timer tick
+    /// after it (50–100 ms later with Sentinel's hz 10–19).
+    public var sdownAtDeadline = true
     /// Convert a returning old master after it has claimed to be a master this long, instead of
     /// 7.0's 4 × publish period (8 s), so it takes writes for well under a second.
     public var convertReturningMasterAfter: Millis? = 500
@@ -334,6 +342,7 @@ public struct SentinelBehaviour: Sendable, Hashable {
         b.endFailoverWithPromotedDown = false
         b.electForcedFailover = false
         b.askOnSDown = false
+        b.sdownAtDeadline = false
         b.convertReturningMasterAfter = nil
         b.fastInfoPeriod = nil
         b.pingPeriod = nil

@@ -2,6 +2,9 @@
 public enum SentinelInput: Sendable, Hashable {
     /// The periodic timer (Sentinel runs it 10–20 times a second).
     case tick
+    /// The time `SentinelState.nextSDownDeadline` named has come: masters whose down-after ran
+    /// out are checked now rather than at the next tick.
+    case sdownDeadline
     /// The command link to an instance connected.
     case linkUp(InstanceRef)
     /// The command link to an instance dropped or could not be made.

@@ -30,9 +30,11 @@ extension SentinelState {
             if !ri.isSDown {
                 if refused { event(.notice, "+crash-down", ref) }
                 event(.warning, "+sdown", ref)
+                let linkLoss = !crashed && !ri.linkConnected && ri.pingPendingSince == nil
                 update(ref) {
                     $0.sdownSince = now
                     $0.sdownFromCrash = crashed
+                    $0.sdownFromLinkLoss = linkLoss
                 }
                 if case .master(let name) = ref, behaviour.askOnSDown {
                     askMasterStateToOtherSentinels(name, forced: true, now: now)
@@ -43,6 +45,7 @@ extension SentinelState {
             update(ref) {
                 $0.sdownSince = nil
                 $0.sdownFromCrash = false
+                $0.sdownFromLinkLoss = false
                 $0.scriptKillSent = false
             }
         }
@@ -165,5 +168,60 @@ extension SentinelState {
             }
         }
         return (down, crashed, refused)
+    }
+}
+
+extension SentinelState {
+    /// With `behaviour.sdownAtDeadline`: the earliest time at which a master that is not SDOWN
+    /// becomes so by one of `sdownVerdict`'s timed rules (down-after from its oldest unanswered
+    /// PING; a replica role reported too long; master-reboot-down-after-period), if nothing is
+    /// heard from it before. The shell sends `.sdownDeadline` then, when that comes before its
+    /// next tick. Nil: none, or TILT. One pass over the masters (the shell asks after every tick).
+    ///
+    /// Not the rule for a link that is down with no PING pending (down-after from when the
+    /// master was last available): every sentinel sees a link drop (the master's EOF) in the same
+    /// millisecond, so all three were SDOWN, and stood for election, in the same millisecond and
+    /// split the vote (the failover benchmark without crash detection: promoted 1.10–1.19 s
+    /// against 1.02–1.07 s); the timer ticks' spread keeps them apart there. An unanswered
+    /// PING is each sentinel's own, sent at its own tick.
+    public func nextSDownDeadline() -> Millis? {
+        guard behaviour.sdownAtDeadline, behaviour.eagerSteps, !isTilted else { return nil }
+        var earliest: Millis?
+        for master in masters.values {
+            guard let at = Self.sdownDeadline(of: master, timers: timers) else { continue }
+            if earliest.map({ at < $0 }) ?? true { earliest = at }
+        }
+        return earliest
+    }
+
+    /// `nextSDownDeadline` for one master (the first millisecond at which `elapsed > limit`).
+    static func sdownDeadline(of master: borrowing MonitoredMaster, timers: SentinelTimers) -> Millis? {
+        let ri = master.instance
+        guard !ri.isSDown else { return nil }
+        var at: Millis?
+        func consider(_ t: Millis) { if at.map({ t < $0 }) ?? true { at = t } }
+        let downAfter = master.downAfter
+        if let pending = ri.pingPendingSince {
+            consider(pending.saturatingPlus(downAfter).saturatingPlus(1))
+        }
+        if ri.roleReportedReplica {
+            consider(ri.roleReportedTime.saturatingPlus(downAfter.saturatingPlus(timers.infoPeriod.saturatingTimes(2))).saturatingPlus(1))
+        }
+        if master.rebootDownAfter > 0, let since = ri.rebootSince {
+            consider(since.saturatingPlus(master.rebootDownAfter).saturatingPlus(1))
+        }
+        return at
+    }
+
+    /// `.sdownDeadline`: each master whose deadline has come is checked as an input about it
+    /// would be (`react`: SDOWN, then ODOWN, the peers asked, a failover started), in the
+    /// timer's order. The other masters wait for the tick.
+    mutating func sdownDeadlinesReached(now: Millis) {
+        guard behaviour.sdownAtDeadline else { return }
+        let timers = timers
+        for name in orderedMasterNames() {
+            guard let due = withMaster(name, { Self.sdownDeadline(of: $0, timers: timers) }) ?? nil, due <= now else { continue }
+            react(name, now: now)
+        }
     }
 }

@@ -7,10 +7,14 @@ extension SentinelState {
             return false
         }
         // Candidacy jitter: sentinels that reach ODOWN in the same millisecond (a crash-down
-        // is seen by all at once; a down-after SDOWN is spread by each one's PING timing) would all stand in one epoch, each vote for itself and split
-        // the vote; then 7.0 retries only after 2 × failover-timeout. A random start spreads
-        // them so the first candidate's vote requests reach the others before they stand.
-        if let jitter = behaviour.candidacyJitter, jitter > 0, master.instance.sdownFromCrash, master.candidacyNotBefore == nil {
+        // is seen by all at once; so is a link lost with no PING pending — down-after from the
+        // same EOF, and each one's reconnects, refused every 200 ms from then, check it in step;
+        // a down-after SDOWN from an unanswered PING is spread by each one's PING timing) would
+        // all stand in one epoch, each vote for itself and split the vote; then 7.0 retries only
+        // after 2 × failover-timeout (Tandem: within 200 ms, `splitVoteRetry`). A random start
+        // spreads them so the first candidate's vote requests reach the others before they stand.
+        if let jitter = behaviour.candidacyJitter, jitter > 0, master.instance.sdownFromCrash || master.instance.sdownFromLinkLoss,
+           master.candidacyNotBefore == nil {
             masters[name]!.candidacyNotBefore = now + Millis(random.next() % UInt64(jitter))
         }
         // (Also set by a split vote's retry, whatever the SDOWN came from.)

@@ -109,6 +109,7 @@ public struct SentinelState: Sendable {
     public mutating func handle(_ input: SentinelInput, now: Millis) -> [SentinelAction] {
         switch input {
         case .tick: timer(now: now)
+        case .sdownDeadline: sdownDeadlinesReached(now: now)
         case .linkUp(let ref):
             // As sentinelReconnectInstance: a fresh link is PINGed at once.
             guard instance(ref) != nil else { break }

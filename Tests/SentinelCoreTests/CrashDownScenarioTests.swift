@@ -378,10 +378,14 @@ struct CandidacyJitterTests {
 
     static let replica = InstanceAddress(ip: "10.0.0.1", port: 6380)
 
+    /// What the SDOWN comes from: crash-down (refused, the replica's link down); down-after
+    /// from a PING left unanswered; down-after from the link's loss with no PING pending.
+    enum Cause { case crash, unansweredPing, linkLost }
+
     /// A sentinel with two peers that reaches ODOWN at t = 1000 (its own SDOWN plus a peer's
-    /// answer) — from crash-down (refused, the replica's link down) or, with `crash` false,
-    /// from down-after; returns when it started the failover (`+try-failover`).
-    static func candidacyStart(seed: UInt64, behaviour: SentinelBehaviour = SentinelBehaviour(), crash: Bool = true) -> Millis? {
+    /// answer) from `cause`; returns when it started the failover (`+try-failover`).
+    static func candidacyStart(seed: UInt64, behaviour: SentinelBehaviour = SentinelBehaviour(), cause: Cause = .crash) -> Millis? {
+        let crash = cause == .crash
         var s = SentinelState(myID: "me", announce: InstanceAddress(ip: "10.0.0.2", port: 26379), seed: seed, behaviour: behaviour)
         _ = s.monitor(name: "m", address: master, quorum: 2, downAfter: crash ? 30_000 : 500, now: 0)
         s.setCrashDetection(master: "m", true)
@@ -400,7 +404,13 @@ struct CandidacyJitterTests {
             _ = s.handle(.info(r, InfoReport(runID: "b", isReplica: true, masterHost: master.ip, masterPort: master.port, masterLinkUp: false)), now: 1_000)
             guard s.masters["m"]!.instance.isSDown else { return nil }
         } else {
-            _ = s.handle(.tick, now: 900)  // master never linked: SDOWN after down-after
+            _ = s.handle(.linkUp(.master("m")), now: 0)  // PINGed at once
+            if cause == .linkLost {
+                _ = s.handle(.pingReply(.master("m"), .pong), now: 100)
+                _ = s.handle(.linkDown(.master("m")), now: 300)
+            }
+            _ = s.handle(.tick, now: 900)  // SDOWN after down-after
+            guard s.masters["m"]!.instance.isSDown, s.masters["m"]!.instance.sdownFromLinkLoss == (cause == .linkLost) else { return nil }
         }
         let actions = s.handle(.masterDownReply(master: "m", sentinel: "peer1", down: true, leader: nil, leaderEpoch: 0), now: 1_000)
         func started(_ actions: [SentinelAction]) -> Bool {
@@ -429,10 +439,22 @@ struct CandidacyJitterTests {
         #expect(starts.contains { $0 > 1_000 })
     }
 
-    @Test("a down-after ODOWN, and any ODOWN with redis-7.0 behaviour, starts the failover at once")
+    @Test("an ODOWN from a link lost with no PING pending (all sentinels lose it in one millisecond) is jittered too")
+    func jitterAfterLinkLoss() throws {
+        let jitter = try #require(SentinelBehaviour().candidacyJitter)
+        var starts: Set<Millis> = []
+        for seed in UInt64(1)...8 {
+            let start = try #require(Self.candidacyStart(seed: seed, cause: .linkLost))
+            #expect(start >= 1_000 && start <= 1_000 + jitter + 10)
+            starts.insert(start)
+        }
+        #expect(starts.count > 1 && starts.contains { $0 > 1_000 })
+    }
+
+    @Test("a down-after ODOWN from an unanswered PING, and any ODOWN with redis-7.0 behaviour, starts the failover at once")
     func noJitterOtherwise() {
         for seed in UInt64(1)...4 {
-            #expect(Self.candidacyStart(seed: seed, crash: false) == 1_000)
+            #expect(Self.candidacyStart(seed: seed, cause: .unansweredPing) == 1_000)
         }
         var b = SentinelBehaviour.redis70
         b.eagerSteps = true  // so that the reply itself starts it, as with Tandem's behaviour

@@ -363,20 +363,37 @@ struct VRRPInstanceTests {
         #expect(up.contains(.transition(from: .fault, to: .backup, priority: 100)))
     }
 
-    @Test("a claim takes over after Skew_Time, not Master_Down_Interval, at once over a lower-priority master just heard; a live higher-priority master still wins")
+    @Test("a claim takes over after Skew_Time, not Master_Down_Interval, at once over a lower-priority master just heard or after a Master_Down_Interval of silence; a live higher-priority master still wins")
     func claim() {
         // v3, 100 ms adverts, priority 150: skew 41 ms, Master_Down_Interval 341 ms.
         var h = Harness(settings(priority: 150, version: .v3, interval: 10, tracked: [TrackedObject(name: "node", weight: 0, up: false)]))
         h.send(.start)
         #expect(h.instance.state == .fault)
-        h.advance(to: .seconds(1))
+        h.advance(to: .milliseconds(300))
         h.send(.tracked(name: "node", up: true))
         #expect(h.instance.state == .backup)
+        // Listening for less than a Master_Down_Interval: a master may not have been heard yet.
         h.send(.claim)
-        #expect(h.instance.masterDownDeadline == .seconds(1) + h.instance.skewTime)
+        #expect(h.instance.masterDownDeadline == .milliseconds(300) + h.instance.skewTime)
         #expect(becameMaster(h.advance(by: .milliseconds(50))))
         // A claim in any other state does nothing.
         #expect(h.send(.claim).isEmpty)
+
+        // Silence for a Master_Down_Interval and more while listening (the lab's cut where VRRP
+        // does not cross: the old holder's adverts stopped a second before): at once; a
+        // priority-0 advert (a master leaving) just heard counts as heard: Skew_Time.
+        for (last, atOnce) in [(Int?.none, true), (Int?.some(400), true), (Int?.some(0), false), (Int?.some(300), false)] {
+            var q = Harness(settings(priority: 150, version: .v3, interval: 10, tracked: [TrackedObject(name: "node", weight: 0, up: false)]))
+            q.send(.start)
+            if let last {
+                q.advance(to: .seconds(1) - .milliseconds(last))
+                q.send(q.advert(priority: last == 0 ? 0 : 100))
+            }
+            q.advance(to: .seconds(1))
+            q.send(.tracked(name: "node", up: true))
+            q.send(.claim)
+            #expect(q.instance.masterDownDeadline == q.now + (atOnce ? .zero : q.instance.skewTime), "last advert \(String(describing: last)) ms ago")
+        }
 
         // Backup hearing a higher-priority master: the claim is overridden by its next advert.
         var g = Harness(settings(priority: 150, version: .v3, interval: 10))
