@@ -268,7 +268,7 @@ let package = Package(
         ),
         .testTarget(
             name: "NodeTests",
-            dependencies: ["Node", "NodeConfig", "KeepalivedConfig", "VRRPCore", "Proxy", "RESP"],
+            dependencies: ["Node", "NodeConfig", "KeepalivedConfig", "VRRPCore", "VRRP", "Proxy", "RESP"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

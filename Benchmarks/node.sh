@@ -32,7 +32,7 @@
 #   direct  redis-server + `tandem run` (down-after DOWN_AFTER, VRRPv3 100 ms adverts, VIP on the
 #           master's node); clients write to Redis itself at VIP:6379 (as scripts/lab-node.sh)
 #   proxy   the same with Tandem's proxy; clients write to VIP:6380
-# Faults (FAULTS, default all four), always on h1, the master's node:
+# Faults (FAULTS, default all five), always on h1, the master's node:
 #   kill_redis  kill -9 of the master's redis-server
 #   partition   h1 cut from h2 and h3 for 4 s by routes into a down veth both ways (the client reaches
 #               all three), then healed: scripts/lab-node.sh's partition. VRRP still crosses it
@@ -43,6 +43,8 @@
 #   kill_agent  SIGSTOP + SIGKILL of every keepalived process on the VIP's node (seed) / kill -9
 #               of its `tandem run` (direct, proxy); h1, except in proxy mode when the VIP was
 #               elsewhere (vip_at_fault says where it was)
+#   link_down   h1's only interface (eth0) down for 4 s, then up: VRRP, the clients and the
+#               other nodes all lose it at once
 # Figures per trial (Benchmarks/node-driver.py): resume_s (fault to the end of the longest pause
 # in acknowledged writes, 0 if none reached 0.2 s), pause_s (that pause), kept_s (fault until
 # writes succeed and are no longer lost), lost (acknowledged writes missing on the final master),
@@ -61,7 +63,7 @@ LAB_PREFIX=t12b-
 DRIVER="$(cd "$(dirname "$0")" && pwd)/node-driver.py"
 TRIALS=${TRIALS:-5}
 STACKS=${STACKS:-seed direct proxy}
-FAULTS=${FAULTS:-kill_redis partition partition_full kill_agent}
+FAULTS=${FAULTS:-kill_redis partition partition_full kill_agent link_down}
 DOWN_AFTER=${DOWN_AFTER:-1000}
 SETTLE=${SETTLE:-10}
 RESULTS=${RESULTS:-$(mktemp /tmp/tandem-node-bench.XXXXXX)}

@@ -174,6 +174,13 @@ check_rejoined() {
   lab_log "h1 rejoined as a replica"
 }
 
+# The new holder tickled the old holder's clients (VIPClientTickle): with the old holder's link
+# down nothing else resets them before their next retransmission (1.4 s and later).
+check_tickled() {
+  grep -hE "tickled [1-9][0-9]* client connection" "$LAB_DIR/node2.log" "$LAB_DIR/node3.log" >&2 \
+    || { lab_log "the new holder tickled none of the old holder's clients"; return 1; }
+}
+
 # `tandem status` from the client's namespace names the node now holding the VIP.
 check_status_vip() {
   local out
@@ -242,13 +249,16 @@ scenario_reboot_master() {
 }
 
 # Link down: the master node's interface goes down for 4 s (VRRP adverts stop too, unlike the
-# silent cut). It fences itself and leaves the VIP; the others promote; after the link comes
-# back it follows the new master.
+# silent cut). It fences itself and leaves the VIP; the others promote; the new master's node
+# takes the VIP and, in direct placement, tickles the old holder's clients (they reconnect at
+# once instead of at their next retransmission); after the link comes back h1 follows the new
+# master.
 scenario_link_down_direct() {
   nodes_up direct
   echo "ip -n $(ns h1) link set eth0 down" > "$LAB_DIR/fault.sh"
   echo "ip -n $(ns h1) link set eth0 up" > "$LAB_DIR/heal.sh"
   drive link_down_direct direct --heal "$LAB_DIR/heal.sh" --heal-after 4 --max-lost-window "$(fence_window)" || return 1
+  check_tickled
   check_rejoined
 }
 scenario_link_down_proxy() {

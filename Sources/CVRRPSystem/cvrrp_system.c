@@ -22,6 +22,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#ifndef IPV6_FREEBIND
+#define IPV6_FREEBIND 78
+#endif
+
 int cvrrp_interface_mac(const char *ifname, uint8_t mac[6]) {
     int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return -errno;
@@ -302,6 +306,112 @@ int cvrrp_destroy_tcp(int family, const uint8_t *addr, int port) {
     free(ids);
     close(fd);
     return failure && destroyed == 0 ? failure : destroyed;
+}
+
+int cvrrp_list_tcp_peers(int family, const uint8_t *addr, int port, uint8_t *peers, uint16_t *ports, int max) {
+    size_t alen = family == AF_INET ? 4 : 16;
+    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+    if (fd < 0) return -errno;
+    struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+    struct diag_request request;
+    /* established (1) and close-wait (8): a peer that may still be talking */
+    diag_request(&request, SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, 1, family, (1u << 1) | (1u << 8));
+    if (sendto(fd, &request, sizeof request, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    char *buf = malloc(65536);
+    if (!buf) { close(fd); return -ENOMEM; }
+    int count = 0, done = 0, failure = 0;
+    while (!done && !failure) {
+        ssize_t len = recv(fd, buf, 65536, 0);
+        if (len < 0) {
+            if (errno == EINTR) continue;
+            failure = -errno;
+            break;
+        }
+        if (len == 0) break;
+        for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)len); h = NLMSG_NEXT(h, len)) {
+            if (h->nlmsg_type == NLMSG_DONE) { done = 1; break; }
+            if (h->nlmsg_type == NLMSG_ERROR) {
+                struct nlmsgerr *err = NLMSG_DATA(h);
+                failure = err->error ? err->error : -EIO;
+                break;
+            }
+            if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY) continue;
+            struct inet_diag_msg *msg = NLMSG_DATA(h);
+            if (ntohs(msg->id.idiag_sport) != port || memcmp(msg->id.idiag_src, addr, alen) != 0) continue;
+            if (count < max) {
+                memset(peers + 16 * count, 0, 16);
+                memcpy(peers + 16 * count, msg->id.idiag_dst, alen);
+                ports[count] = ntohs(msg->id.idiag_dport);
+                count++;
+            }
+        }
+    }
+    free(buf);
+    close(fd);
+    return failure ? failure : count;
+}
+
+static uint32_t checksum_add(uint32_t sum, const uint8_t *p, size_t n) {
+    for (size_t i = 0; i + 1 < n; i += 2) sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+    if (n & 1) sum += (uint32_t)(p[n - 1] << 8);
+    return sum;
+}
+
+void cvrrp_tcp_ack_segment(int family, const uint8_t *src, int sport, const uint8_t *dst, int dport, uint8_t *segment) {
+    size_t alen = family == AF_INET ? 4 : 16;
+    memset(segment, 0, 20);
+    segment[0] = (uint8_t)(sport >> 8); segment[1] = (uint8_t)sport;
+    segment[2] = (uint8_t)(dport >> 8); segment[3] = (uint8_t)dport;
+    /* sequence and acknowledgement numbers 0: outside any window the peer keeps */
+    segment[12] = 5 << 4;            /* data offset: 5 words, no options */
+    segment[13] = 0x10;              /* ACK */
+    segment[14] = 0x04; segment[15] = 0xd2;  /* window 1234, as CTDB's tickle */
+    uint8_t pseudo[40];
+    size_t plen;
+    if (family == AF_INET) {
+        memcpy(pseudo, src, 4); memcpy(pseudo + 4, dst, 4);
+        pseudo[8] = 0; pseudo[9] = IPPROTO_TCP; pseudo[10] = 0; pseudo[11] = 20;
+        plen = 12;
+    } else {
+        memcpy(pseudo, src, 16); memcpy(pseudo + 16, dst, 16);
+        memset(pseudo + 32, 0, 8);
+        pseudo[35] = 20; pseudo[39] = IPPROTO_TCP;
+        plen = 40;
+    }
+    (void)alen;
+    uint32_t sum = checksum_add(checksum_add(0, pseudo, plen), segment, 20);
+    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+    uint16_t folded = (uint16_t)~sum;
+    segment[16] = (uint8_t)(folded >> 8); segment[17] = (uint8_t)folded;
+}
+
+int cvrrp_tcp_tickle(int family, const uint8_t *src, int sport, const uint8_t *dst, int dport) {
+    int fd = socket(family, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_TCP);
+    if (fd < 0) return -errno;
+    uint8_t segment[20];
+    cvrrp_tcp_ack_segment(family, src, sport, dst, dport, segment);
+    int result = 0;
+    if (family == AF_INET) {
+        struct sockaddr_in from = {.sin_family = AF_INET}, to = {.sin_family = AF_INET};
+        memcpy(&from.sin_addr, src, 4);
+        memcpy(&to.sin_addr, dst, 4);
+        if (bind(fd, (struct sockaddr *)&from, sizeof from) < 0 ||
+            sendto(fd, segment, sizeof segment, 0, (struct sockaddr *)&to, sizeof to) < 0) result = -errno;
+    } else {
+        struct sockaddr_in6 from = {.sin6_family = AF_INET6}, to = {.sin6_family = AF_INET6};
+        memcpy(&from.sin6_addr, src, 16);
+        memcpy(&to.sin6_addr, dst, 16);
+        int on = 1;
+        setsockopt(fd, SOL_IPV6, IPV6_FREEBIND, &on, sizeof on);
+        if (bind(fd, (struct sockaddr *)&from, sizeof from) < 0 ||
+            sendto(fd, segment, sizeof segment, 0, (struct sockaddr *)&to, sizeof to) < 0) result = -errno;
+    }
+    close(fd);
+    return result;
 }
 
 /* ---- links (use_vmac): RTM_NEWLINK / RTM_GETLINK / RTM_DELLINK on NETLINK_ROUTE ---- */

@@ -68,6 +68,12 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
     // the claim waits on their word; the peers' period drops to 20 ms then (below), but a probe
     // asleep in its 100 ms period kept it up to 100 ms (lab, VRRP cut: 80 ms).
     let peerWakeup = Wakeup()
+    // direct: the VIP's holder publishes its clients; a new holder tickles them (`VIPClientTickle`).
+    let tickle: VIPClientTickle? = {
+        guard let v = c.vip, v.placement == .direct, c.role == .data, let redis = c.redis,
+              let address = v.address.split(separator: "/").first.flatMap({ IPAddress($0) }) else { return nil }
+        return VIPClientTickle(address: address, port: redis.port, log: { [logger] in logger.warning("vip: \($0)") })
+    }()
     let contactWindow = max(1, downAfter / 4)
     let status = NodeStatus()
     let signals = TerminationSignals()
@@ -160,6 +166,17 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
             onStateChange: { instance, state, priority, addresses, causes in
                 vipAlerts?.stateChanged(instance: instance, state: state.rawValue, priority: Int(priority), addresses: addresses,
                                         faultCauses: causes)
+                // Taken over: the previous holder's clients are tickled now (its gratuitous ARPs
+                // are out), and once more after the clients' 500 ms limit on out-of-window
+                // answers, for any whose neighbour entry was late to move.
+                if state == .master, let tickle {
+                    Task {
+                        let sent = tickle.tickle(now: status.now())
+                        if sent > 0 { logger.notice("vip: tickled \(sent) client connection(s) of the previous holder (each is reset here and reconnects)") }
+                        try? await Task.sleep(for: .milliseconds(600))
+                        tickle.tickle(now: status.now())
+                    }
+                }
             },
             beforeRelease: beforeRelease,
             // direct: a killed agent's Redis serves on at the address while the others switch the
@@ -197,7 +214,8 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
     let monitorTask = Task {
         do {
             try await runSentinel(configPath: sentinelPath, overrides: NodeFiles.sentinelOverrides(config), logger: logger,
-                                  extraInfo: [("node", { status.infoLines() }), ("failovers", { page.failoverInfoLines() })],
+                                  extraInfo: [("node", { status.infoLines() }), ("failovers", { page.failoverInfoLines() }),
+                                              ("vipclients", { tickle?.infoLines() ?? [] })],
                                   onListening: { _ in monitorStarted.complete(nil) },
                                   onRuntime: { runtime in
                                       await runtime.addEventObserver { _ in
@@ -300,6 +318,7 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
             // up to a heartbeat period, 100 ms, between their switch and the claim).
             let every = gateSettings.peerProbeInterval
             let leading = min(every, localTick / 2)
+            let rounds = RoundCounter()
             await probeLoop(host: peer.address, port: peer.monitorPort, password: nil, user: nil,
                             every: every, timeout: contactWindow, wakeup: peerWakeup,
                             period: { status.read { $0.groupInFailover } ? leading : every }) { connection in
@@ -307,6 +326,14 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
                 // counts as heard; a view carries the master and its configuration epoch.
                 let reply = try await connection.send(["SENTINEL", "MASTER", c.group.name], timeout: .milliseconds(contactWindow))
                 let view = masterView(reply)
+                // Every ~500 ms: the clients at the VIP if the peer holds it (`VIPClientTickle`).
+                if let tickle {
+                    if rounds.next() % max(1, 500 / every) == 1,
+                       let info = try await connection.send(["INFO", "vipclients"], timeout: .milliseconds(contactWindow)).string,
+                       let peers = VIPClientTickle.parse(info) {
+                        tickle.heard(node: peer.name, peers: peers, at: status.now())
+                    }
+                }
                 let changed = status.update { s -> Bool in
                     s.lastPong[peer.name] = status.now()
                     guard let view else { return false }

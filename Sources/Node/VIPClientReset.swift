@@ -39,3 +39,82 @@ final class VIPClientReset: Sendable {
         return total
     }
 }
+
+/// When the address moves without its old holder able to reset its clients (its link down, its
+/// host gone), each client learns only at its next TCP retransmission (0.2, 0.6, 1.4 s… after
+/// its last send) — the lab's link down of the master's node resumed at 1.7 s. As CTDB does
+/// after taking over an address, the new holder "tickles" every connection the old holder had:
+/// a TCP ACK with sequence 0 from the address to the client, which the client answers out of
+/// window with an ACK of its own; that reaches the new holder (its gratuitous ARPs went out
+/// first), whose kernel has no such connection and resets it. The clients reconnect at once.
+///
+/// The holder publishes its clients (`INFO vipclients` on its monitor's port: the peers of its
+/// established connections at the address, by sock_diag); the other nodes' heartbeats read it
+/// every few rounds (`heard`). Connections made since the last read are not known: they wait
+/// for their retransmission as before.
+final class VIPClientTickle: Sendable {
+    let address: IPAddress
+    let port: Int
+    let log: @Sendable (String) -> Void
+    /// What each other node said of its clients, and when (the agent's clock).
+    private let known = Mutex<[String: (at: Int64, peers: [TCPPeer])]>([:])
+    private let lastFailure = Mutex<String?>(nil)
+    /// Lists older than this are not tickled (the address has moved since, or they are gone).
+    static let freshFor: Int64 = 30_000
+    /// At most this many clients published (a line of INFO) and tickled.
+    static let limit = 10_000
+
+    init(address: IPAddress, port: Int, log: @escaping @Sendable (String) -> Void) {
+        self.address = address
+        self.port = port
+        self.log = log
+    }
+
+    /// `INFO vipclients`: the clients connected to the address here (none unless it is here).
+    func infoLines() -> [String] {
+        let peers = (try? listTCPPeers(localAddress: address, port: port, limit: Self.limit).get()) ?? []
+        return ["# Vipclients", "vip_clients:\(peers.count)", "vip_client_list:" + peers.map(\.description).joined(separator: ",")]
+    }
+
+    /// Reads `infoLines`' list from a peer's INFO reply; nil if the reply has none.
+    static func parse(_ info: String) -> [TCPPeer]? {
+        for line in info.split(whereSeparator: \.isNewline) where line.hasPrefix("vip_client_list:") {
+            return line.dropFirst("vip_client_list:".count).split(separator: ",").compactMap { TCPPeer($0) }
+        }
+        return nil
+    }
+
+    func heard(node: String, peers: [TCPPeer], at now: Int64) {
+        known.withLock { $0[node] = (now, peers) }
+    }
+
+    /// The clients to tickle now: every fresh list's, those of this address's family, once each.
+    func targets(now: Int64) -> [TCPPeer] {
+        let lists = known.withLock { $0 }
+        var seen = Set<TCPPeer>()
+        var out: [TCPPeer] = []
+        for (_, entry) in lists.sorted(by: { $0.key < $1.key }) where now - entry.at <= Self.freshFor {
+            for peer in entry.peers where peer.address.family == address.family && seen.insert(peer).inserted {
+                out.append(peer)
+                if out.count >= Self.limit { return out }
+            }
+        }
+        return out
+    }
+
+    /// Tickles every client of the previous holders; how many were sent.
+    @discardableResult
+    func tickle(now: Int64) -> Int {
+        var sent = 0
+        for peer in targets(now: now) {
+            switch tickleTCP(from: address, port: port, to: peer) {
+            case .success: sent += 1
+            case .failure(let error):
+                let line = "cannot tickle the previous holder's clients at \(address):\(port) (\(error)): they reconnect at their next retransmission"
+                if lastFailure.withLock({ previous in defer { previous = line }; return previous != line }) { log(line) }
+                return sent
+            }
+        }
+        return sent
+    }
+}

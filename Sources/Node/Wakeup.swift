@@ -44,3 +44,11 @@ final class Wakeup: Sendable {
         seen = state.withLock { $0.generation }
     }
 }
+
+/// Counts a loop's rounds (a probe that does something every n-th round).
+final class RoundCounter: Sendable {
+    private let count = Atomic<Int64>(0)
+
+    /// The number of this round: 1, 2, 3…
+    func next() -> Int64 { count.add(1, ordering: .relaxed).newValue }
+}

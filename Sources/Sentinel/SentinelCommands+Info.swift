@@ -16,7 +16,7 @@ extension SentinelRuntime {
         // `failovers` (Tandem's history for `tandem status`) only when asked by name: INFO's
         // default output of a plain tandem sentinel stays 7.0's.
         let named = ["server", "clients", "stats", "cpu", "sentinel"] + extraInfoSections.map(\.name)
-        let all = named.filter { $0 != "failovers" }
+        let all = named.filter { $0 != "failovers" && $0 != "vipclients" }
         let wanted = requested.isEmpty || requested.contains("all") || requested.contains("default") || requested.contains("everything")
             ? all : named.filter { requested.contains($0) }
         var out: [String] = []

@@ -20,11 +20,13 @@ struct NodeLabTests {
     /// so it is never on two nodes while the next node takes it. kill_agent_direct: kill -9 of
     /// the master node's agent (its Redis runs on): the others, refused at its monitor's port,
     /// switch the master away at once (zero-loss; the lab's limit 2 s, down-after 1 s).
+    /// link_down_direct: the master node's interface down for 4 s: the new master's node takes
+    /// the VIP and tickles the old holder's clients (each reset there, reconnecting at once).
     /// alerts_partition: partition_direct with every agent's alert webhook at a sink in the
     /// client's namespace: the cut-off node's agent sends `fenced`, a `vip-state` leaving MASTER
     /// and, after the heal, `unfenced`; the agent of the node the VIP moves to a `vip-state` MASTER.
-    @Test("kill -9 of the master's Redis, a partition of the master's node (async and replicated), a reboot of the master's node, kill -9 of the VIP's agent (both placements), clients at the VIP; fence and VIP-move alerts at a webhook sink",
-          arguments: ["kill_redis_direct", "partition_direct", "reboot_master", "durable_partition", "kill_agent_proxy", "kill_agent_direct", "alerts_partition"])
+    @Test("kill -9 of the master's Redis, a partition of the master's node (async and replicated), a reboot of the master's node, kill -9 of the VIP's agent (both placements), the master's link down, clients at the VIP; fence and VIP-move alerts at a webhook sink",
+          arguments: ["kill_redis_direct", "partition_direct", "reboot_master", "durable_partition", "kill_agent_proxy", "kill_agent_direct", "alerts_partition", "link_down_direct"])
     func scenario(_ name: String) async throws {
         let result = try await VRRPLab.run([name], script: "scripts/lab-node.sh")
         #expect(result.status == 0, "\(result.output)")

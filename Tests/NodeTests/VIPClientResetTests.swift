@@ -1,5 +1,7 @@
 @testable import Node
 import Synchronization
+import VRRP
+import VRRPCore
 import Testing
 
 #if canImport(Glibc)
@@ -69,5 +71,78 @@ struct VIPClientResetTests {
         setsockopt(other.client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         #expect(other.clientRead() == EAGAIN)
         #expect(logged.withLock { $0.count } == 1)
+    }
+}
+
+/// The new holder's tickle of the previous holder's clients (`VIPClientTickle`, `tickleTCP`):
+/// the list the holder publishes, read from real sockets; the segment; what is tickled.
+@Suite("Node: the previous holder's clients tickled", .timeLimit(.minutes(1)))
+struct VIPClientTickleTests {
+    @Test("the holder's list is its connected clients on the port, as INFO vipclients shows and the peers parse it")
+    func listsClients() throws {
+        let a = try VIPClientResetTests.Connection()
+        let b = try VIPClientResetTests.Connection()
+        defer { a.close(); b.close() }
+        var clientAddress = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &clientAddress) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(a.client, $0, &length) } }
+        let clientPort = Int(UInt16(bigEndian: clientAddress.sin_port))
+        let peers = try listTCPPeers(localAddress: .v4(0x7f00_0001), port: a.port).get()
+        #expect(peers == [TCPPeer(address: .v4(0x7f00_0001), port: clientPort)], "the one client of a's port, not b's")
+        let tickle = VIPClientTickle(address: .v4(0x7f00_0001), port: a.port, log: { _ in })
+        let lines = tickle.infoLines()
+        #expect(lines.contains("vip_clients:1"))
+        #expect(VIPClientTickle.parse(lines.joined(separator: "\r\n")) == peers)
+        // An address not here has no clients.
+        #expect(try listTCPPeers(localAddress: .v4(0x7f00_00fe), port: a.port).get().isEmpty)
+    }
+
+    @Test("peers print and parse as ip:port and [v6]:port; bad ones are refused")
+    func peerText() {
+        let v4 = TCPPeer(address: IPAddress("10.80.0.9")!, port: 51234)
+        let v6 = TCPPeer(address: IPAddress("fd00::9")!, port: 443)
+        #expect(v4.description == "10.80.0.9:51234" && TCPPeer(v4.description) == v4)
+        #expect(v6.description == "[fd00::9]:443" && TCPPeer(v6.description) == v6)
+        for bad in ["10.80.0.9", "10.80.0.9:0", "10.80.0.9:70000", "fd00::9:443", "[10.0.0.1]:5", "x:1", ""] {
+            #expect(TCPPeer(bad) == nil, "\(bad)")
+        }
+        #expect(VIPClientTickle.parse("# Vipclients\r\nvip_clients:0\r\nvip_client_list:\r\n") == [])
+        #expect(VIPClientTickle.parse("# Node\r\nnode_name:n1\r\n") == nil)
+    }
+
+    @Test("the segment is an ACK with sequence and acknowledgement 0 and a valid checksum, IPv4 and IPv6")
+    func segment() throws {
+        for (source, peer) in [(IPAddress("10.80.0.100")!, TCPPeer(address: IPAddress("10.80.0.9")!, port: 51234)),
+                               (IPAddress("fd00::64")!, TCPPeer(address: IPAddress("fd00::9")!, port: 40000))] {
+            let s = try #require(tcpTickleSegment(from: source, port: 6379, to: peer))
+            #expect(s.count == 20)
+            #expect(Int(s[0]) << 8 | Int(s[1]) == 6379 && Int(s[2]) << 8 | Int(s[3]) == peer.port)
+            #expect(s[4..<12].allSatisfy { $0 == 0 }, "sequence and acknowledgement 0")
+            #expect(s[12] == 0x50 && s[13] == 0x10, "5 words, ACK only")
+            // The one's-complement sum over the pseudo-header and the segment, checksum included, is 0xffff.
+            var pseudo = source.bytes + peer.address.bytes
+            pseudo += source.family == .ipv4 ? [0, 6, 0, 20] : [0, 0, 0, 20, 0, 0, 0, 6]
+            var sum: UInt32 = 0
+            let all = pseudo + s
+            for i in stride(from: 0, to: all.count, by: 2) { sum += UInt32(all[i]) << 8 | UInt32(all[i + 1]) }
+            while sum >> 16 != 0 { sum = (sum & 0xffff) + (sum >> 16) }
+            #expect(sum == 0xffff, "checksum of \(source)")
+        }
+        #expect(tcpTickleSegment(from: IPAddress("10.0.0.1")!, port: 1, to: TCPPeer(address: IPAddress("fd00::1")!, port: 2)) == nil)
+    }
+
+    @Test("a new holder tickles each fresh list's clients of its family once; stale lists are not tickled")
+    func targets() {
+        let tickle = VIPClientTickle(address: IPAddress("10.80.0.100")!, port: 6379, log: { _ in })
+        let c1 = TCPPeer(address: IPAddress("10.80.0.9")!, port: 1000)
+        let c2 = TCPPeer(address: IPAddress("10.80.0.9")!, port: 1001)
+        let c3 = TCPPeer(address: IPAddress("10.80.0.8")!, port: 1002)
+        tickle.heard(node: "n1", peers: [c1, c2, TCPPeer(address: IPAddress("fd00::9")!, port: 5)], at: 10_000)
+        tickle.heard(node: "n3", peers: [c2, c3], at: 1_000)
+        #expect(tickle.targets(now: 11_000) == [c1, c2, c3])
+        // n3's list is older than `freshFor` at 40 s: only n1's.
+        #expect(tickle.targets(now: 1_000 + VIPClientTickle.freshFor + 1) == [c1, c2])
+        tickle.heard(node: "n1", peers: [], at: 12_000)
+        #expect(tickle.targets(now: 12_000) == [c2, c3])
     }
 }

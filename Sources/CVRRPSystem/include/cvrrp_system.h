@@ -45,6 +45,22 @@ int cvrrp_setup_ipv6(int fd);
 /// and sends its peer an RST. Returns how many were destroyed, or -errno.
 int cvrrp_destroy_tcp(int family, const uint8_t *addr, int port);
 
+/// The peers (remote address, zero-padded to 16 bytes, and port) of the established or
+/// close-wait TCP sockets whose local end is `addr`:`port`: up to `max` into `peers` (16 bytes
+/// each) and `ports`. Returns how many, or -errno.
+int cvrrp_list_tcp_peers(int family, const uint8_t *addr, int port, uint8_t *peers, uint16_t *ports, int max);
+
+/// The 20-byte TCP segment a tickle sends: ACK, sequence and acknowledgement 0, window 1234,
+/// checksum over the pseudo-header of `family`.
+void cvrrp_tcp_ack_segment(int family, const uint8_t *src, int sport, const uint8_t *dst, int dport, uint8_t *segment);
+
+/// A "tickle ACK" (as CTDB sends after taking over an address): that segment from
+/// `src`:`sport` to `dst`:`dport` over a raw socket bound to `src`. The peer, whose connection
+/// to `src` lived on another host, answers out of window with its own ACK, and this host's
+/// kernel, which has no such connection, resets it: the peer learns at once instead of at its
+/// next retransmission. Returns 0 or -errno.
+int cvrrp_tcp_tickle(int family, const uint8_t *src, int sport, const uint8_t *dst, int dport);
+
 /// Looks up the link named `name` (RTM_GETLINK): its index, the index of the link it sits on
 /// (IFLA_LINK, 0 if none), its MAC, its kind (IFLA_INFO_KIND, "" for a device) and, for a
 /// macvlan, its mode. Returns 1 when found, 0 when there is no such link, or -errno.
