@@ -52,6 +52,7 @@
 # outages the writers saw), and where the VIP was (vip_two_hosts_s: the longest time two nodes
 # held it); fault_script_s: how long the fault script took (times are from its start: on a busy
 # machine its `ip` commands once took 0.6 s, and that trial's failover came that much late). Needs root, iproute2, python3, redis-server, redis-sentinel, haproxy, keepalived.
+# VIP_AWAY=1 (proxy): the VIP moved to h2 or h3 before the fault (h1's agent frozen 0.6 s).
 # Uses $TANDEM (default .build/debug/tandem). Addresses only inside the namespaces
 # (10.81.0.0/24), named t12b-*; everything stopped after each trial (LAB_KEEP=1 keeps each
 # trial's logs and configs in its /tmp/tandem-node-bench.* directory).
@@ -82,6 +83,14 @@ trial() {  # trial STACK FAULT N
   # Which tandem binary the trial ran (it may be rebuilt between trials): its modification time.
   [ "$stack" = seed ] || build=" tandem_built=$(date -u -r "$TANDEM" +%FT%TZ)"
   if [ "$stack" = seed ]; then seed_up; else tandem_up "$stack"; fi
+  if [ "$stack" = proxy ] && [ -n "${VIP_AWAY:-}" ] && only_holder h1 h1 h2 h3; then
+    # VIP_AWAY=1: the VIP on a node of the majority at the fault (as after a start race): h1's
+    # agent frozen 0.6 s, its adverts stop, h2 or h3 takes the VIP and keeps it (no preemption).
+    kill -STOP "$(cat "$LAB_DIR/node1.pid")"; sleep 0.6; kill -CONT "$(cat "$LAB_DIR/node1.pid")"
+    wait_for 10 "the VIP on h2 or h3" sh -c "! ip -n $(ns h1) -4 -o addr | grep -q 'inet $LAB_VIP/'"
+    wait_for 10 "a write through the VIP" write_ok "$(port "$stack")"
+    sleep 3
+  fi
   write_fault "$stack" "$fault"
   local heal=()
   [ -s "$LAB_DIR/heal.sh" ] && heal=(--heal "$LAB_DIR/heal.sh" --heal-after 4)

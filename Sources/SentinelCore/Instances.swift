@@ -272,6 +272,14 @@ public struct SentinelBehaviour: Sendable, Hashable {
     public var periodicRideAlong = true
     /// While the master is SDOWN, ask peers that said "not down" again after this long (7.0: 1 s).
     public var askPeriod: Millis? = 100
+    /// A failover elected while no replica's INFO is fresh enough to choose on (5 s once the
+    /// master is SDOWN; a replica's INFO comes every 10 s while its master is up) asks the
+    /// reachable replicas at once and waits this long for their answers, instead of 7.0's
+    /// -failover-abort-no-good-slave and a new attempt after twice the failover-timeout. With
+    /// `eagerSteps` the election ends within milliseconds of the SDOWN, before the INFO asked at
+    /// the SDOWN is back (the node agent's benchmark, the master's link down with the proxy on
+    /// another node: no failover until the link came back, 4.2 s).
+    public var staleInfoWait: Millis? = 1_000
     /// Take the next failover step as soon as an input allows it (a peer's answer, a promoted
     /// replica's INFO), and several steps in one tick, instead of one step per timer tick.
     public var eagerSteps = true
@@ -350,6 +358,7 @@ public struct SentinelBehaviour: Sendable, Hashable {
         b.periodicRideAlong = false
         b.askPeriod = nil
         b.eagerSteps = false
+        b.staleInfoWait = nil
         b.coordinatedSwitchover = false
         return b
     }

@@ -150,9 +150,10 @@ extension SentinelState {
 
     /// Usable replicas in the order `selectReplica` prefers them; with `durability replicated`
     /// and the master down, `unconfirmed` counts the reachable ones left out because no INFO
-    /// read since the master went down is in yet.
-    func selectableReplicas(_ name: String, now: Millis) -> (ordered: [InstanceAddress], unconfirmed: Int) {
-        guard let master = masters[name] else { return ([], 0) }
+    /// read since the master went down is in yet; `stale` the reachable ones whose last INFO is
+    /// older than its validity.
+    func selectableReplicas(_ name: String, now: Millis) -> (ordered: [InstanceAddress], unconfirmed: Int, stale: [InstanceAddress]) {
+        guard let master = masters[name] else { return ([], 0, []) }
         var maxMasterDownTime: Millis = 0
         if let since = master.instance.sdownSince { maxMasterDownTime += now - since }
         maxMasterDownTime = maxMasterDownTime.saturatingPlus(master.downAfter.saturatingTimes(10))
@@ -182,7 +183,8 @@ extension SentinelState {
         let unconfirmed = since.map { since in
             reachable.filter { r in r.infoRefresh.map { $0 < since || now - $0 > infoValidity } ?? true }.count
         } ?? 0
-        return (ordered, unconfirmed)
+        let stale = reachable.filter { r in r.infoRefresh.map { now - $0 > infoValidity } ?? true }.map(\.address).sorted()
+        return (ordered, unconfirmed, stale)
     }
 
     /// How long a failover with `durability replicated` waits in select-slave for replicas'
@@ -232,10 +234,22 @@ extension SentinelState {
                 // longer (dead, or fenced by its node agent) is not waited for.
                 return
             }
-            let (ordered, unconfirmed) = selectableReplicas(name, now: now)
+            let (ordered, unconfirmed, stale) = selectableReplicas(name, now: now)
             if unconfirmed > 0 && now - master.failoverStateChangeTime < Self.durableSelectionWait {
                 // Durability: a replica left out may hold writes the others lack; wait for its
                 // INFO (asked for at once, see periodicCommandsDue) rather than lose them.
+                return
+            }
+            if ordered.isEmpty, !stale.isEmpty, let wait = behaviour.staleInfoWait,
+               now - master.failoverStateChangeTime < wait {
+                // Reachable replicas whose last INFO is too old to choose on (a replica's INFO
+                // comes every 10 s while its master is up, and counts for 5 s once it is SDOWN):
+                // ask them now and choose on their answers (each one steps the failover on),
+                // rather than abort and stand again only after twice the failover-timeout.
+                for address in stale where masters[name]!.replicas[address]?.infoPending == false {
+                    emit(.info(.replica(master: name, address)))
+                    masters[name]!.replicas[address]!.infoPending = true
+                }
                 return
             }
             guard let chosen = ordered.first else {

@@ -461,3 +461,84 @@ struct CandidacyJitterTests {
         #expect(Self.candidacyStart(seed: 1, behaviour: b) == 1_000)
     }
 }
+
+/// `SentinelBehaviour.staleInfoWait`: a failover elected while no replica's INFO is fresh enough
+/// to choose on asks the replicas and waits for them instead of aborting.
+@Suite("Sentinel core: choosing on stale INFO")
+struct StaleReplicaInfoTests {
+    static let master = InstanceAddress(ip: "10.0.0.1", port: 6379)
+    static let replica = InstanceAddress(ip: "10.0.0.1", port: 6380)
+
+    static func events(_ actions: [SentinelAction]) -> [String] {
+        actions.compactMap { if case .publish(let e) = $0 { return e.type } else { return nil } }
+    }
+
+    /// A sentinel with two peers whose replica last answered INFO at t = 30, the master silent
+    /// from t = 5,000 (a PING unanswered: down-after 1,000 ms), the peers saying it is down and
+    /// voting for this sentinel at t = 6,215: what the failover did by then, and the actions.
+    static func elected(_ behaviour: SentinelBehaviour) -> (SentinelState, [String], [SentinelAction]) {
+        var s = SentinelState(myID: "me", announce: InstanceAddress(ip: "10.0.0.2", port: 26379), seed: 3, behaviour: behaviour)
+        _ = s.monitor(name: "m", address: master, quorum: 2, downAfter: 1_000, now: 0)
+        s.setCrashDetection(master: "m", false)
+        _ = s.handle(.hello("10.0.0.2,26380,peer1,0,m,10.0.0.1,6379,0"), now: 0)
+        _ = s.handle(.hello("10.0.0.2,26381,peer2,0,m,10.0.0.1,6379,0"), now: 0)
+        _ = s.handle(.linkUp(.sentinel(master: "m", runID: "peer1")), now: 0)
+        _ = s.handle(.linkUp(.sentinel(master: "m", runID: "peer2")), now: 0)
+        _ = s.handle(.linkUp(.master("m")), now: 0)
+        _ = s.handle(.info(.master("m"), InfoReport(runID: "a", isReplica: false, replicas: [replica])), now: 10)
+        let r = InstanceRef.replica(master: "m", replica)
+        _ = s.handle(.linkUp(r), now: 20)
+        _ = s.handle(.info(r, InfoReport(runID: "b", isReplica: true, masterHost: master.ip, masterPort: master.port, masterLinkUp: true)), now: 30)
+        var t: Millis = 0
+        // Every instance answers until 5,000; then the master stops answering PINGs.
+        while t < 5_900 {
+            t += 100
+            for action in s.handle(.tick, now: t) {
+                switch action {
+                case .ping(let ref) where ref != .master("m") || t < 5_000:
+                    _ = s.handle(.pingReply(ref, .pong), now: t)
+                default: break
+                }
+            }
+        }
+        var actions = s.handle(.tick, now: 6_205)  // SDOWN (the first PING unanswered went at 5,100); the peers asked
+        var seen = events(actions)
+        for peer in ["peer1", "peer2"] {
+            let a = s.handle(.masterDownReply(master: "m", sentinel: peer, down: true, leader: nil, leaderEpoch: 0), now: 6_210)
+            seen += events(a)
+            actions += a
+        }
+        let epoch = Int(s.currentEpoch)
+        for peer in ["peer1", "peer2"] {
+            let a = s.handle(.masterDownReply(master: "m", sentinel: peer, down: true, leader: "me", leaderEpoch: UInt64(epoch)), now: 6_215)
+            seen += events(a)
+            actions += a
+        }
+        return (s, seen, actions)
+    }
+
+    @Test("elected with the replica's INFO 6 s old: it is asked at once and chosen on its answer, not -failover-abort-no-good-slave")
+    func asksAndWaits() throws {
+        var (s, seen, actions) = Self.elected(SentinelBehaviour())
+        #expect(seen.contains("+elected-leader"))
+        #expect(!seen.contains("-failover-abort-no-good-slave"), "\(seen)")
+        #expect(!seen.contains("+selected-slave"))
+        let r = InstanceRef.replica(master: "m", Self.replica)
+        #expect(actions.contains(.info(r)), "the stale replica is asked")
+        let answered = s.handle(.info(r, InfoReport(runID: "b", isReplica: true, masterHost: Self.master.ip, masterPort: Self.master.port, masterLinkUp: false)), now: 6_220)
+        #expect(Self.events(answered).contains("+selected-slave"))
+        #expect(answered.contains(.promote(r)))
+    }
+
+    @Test("no answer within the wait: aborted as 7.0 does; 7.0's timing aborts at once")
+    func givesUp() throws {
+        var (s, _, _) = Self.elected(SentinelBehaviour())
+        let later = s.handle(.tick, now: 6_215 + 1_001)
+        #expect(Self.events(later).contains("-failover-abort-no-good-slave"))
+        var seventy = SentinelBehaviour.redis70
+        seventy.eagerSteps = true  // so that the votes themselves step it, as with Tandem's behaviour
+        seventy.askOnSDown = true
+        let (_, seen, _) = Self.elected(seventy)
+        #expect(seen.contains("-failover-abort-no-good-slave") || !seen.contains("+elected-leader"), "\(seen)")
+    }
+}
