@@ -258,7 +258,7 @@ scenario_link_down_direct() {
   echo "ip -n $(ns h1) link set eth0 down" > "$LAB_DIR/fault.sh"
   echo "ip -n $(ns h1) link set eth0 up" > "$LAB_DIR/heal.sh"
   drive link_down_direct direct --heal "$LAB_DIR/heal.sh" --heal-after 4 --max-lost-window "$(fence_window)" || return 1
-  check_tickled
+  check_tickled || return 1
   check_rejoined
 }
 scenario_link_down_proxy() {

@@ -362,7 +362,6 @@ static uint32_t checksum_add(uint32_t sum, const uint8_t *p, size_t n) {
 }
 
 void cvrrp_tcp_ack_segment(int family, const uint8_t *src, int sport, const uint8_t *dst, int dport, uint8_t *segment) {
-    size_t alen = family == AF_INET ? 4 : 16;
     memset(segment, 0, 20);
     segment[0] = (uint8_t)(sport >> 8); segment[1] = (uint8_t)sport;
     segment[2] = (uint8_t)(dport >> 8); segment[3] = (uint8_t)dport;
@@ -382,7 +381,6 @@ void cvrrp_tcp_ack_segment(int family, const uint8_t *src, int sport, const uint
         pseudo[35] = 20; pseudo[39] = IPPROTO_TCP;
         plen = 40;
     }
-    (void)alen;
     uint32_t sum = checksum_add(checksum_add(0, pseudo, plen), segment, 20);
     while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
     uint16_t folded = (uint16_t)~sum;

@@ -169,12 +169,13 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
                 // Taken over: the previous holder's clients are tickled now (its gratuitous ARPs
                 // are out), and once more after the clients' 500 ms limit on out-of-window
                 // answers, for any whose neighbour entry was late to move.
+                tickle?.setHolding(state == .master)
                 if state == .master, let tickle {
                     Task {
                         let sent = tickle.tickle(now: status.now())
                         if sent > 0 { logger.notice("vip: tickled \(sent) client connection(s) of the previous holder (each is reset here and reconnects)") }
                         try? await Task.sleep(for: .milliseconds(600))
-                        tickle.tickle(now: status.now())
+                        if tickle.holding() { tickle.tickle(now: status.now()) }
                     }
                 }
             },
@@ -326,14 +327,6 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
                 // counts as heard; a view carries the master and its configuration epoch.
                 let reply = try await connection.send(["SENTINEL", "MASTER", c.group.name], timeout: .milliseconds(contactWindow))
                 let view = masterView(reply)
-                // Every ~500 ms: the clients at the VIP if the peer holds it (`VIPClientTickle`).
-                if let tickle {
-                    if rounds.next() % max(1, 500 / every) == 1,
-                       let info = try await connection.send(["INFO", "vipclients"], timeout: .milliseconds(contactWindow)).string,
-                       let peers = VIPClientTickle.parse(info) {
-                        tickle.heard(node: peer.name, peers: peers, at: status.now())
-                    }
-                }
                 let changed = status.update { s -> Bool in
                     s.lastPong[peer.name] = status.now()
                     guard let view else { return false }
@@ -343,11 +336,27 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
                     } ?? true
                 }
                 if changed { decisionWakeup.kick() }
+                // Every ~500 ms, after the heartbeat is counted: the clients at the VIP if the
+                // peer holds it (`VIPClientTickle`). A failure here is no failed heartbeat.
+                if let tickle, (rounds.next() - 1) % max(1, 500 / every) == 0,
+                   let info = try? await connection.send(["INFO", "vipclients"], timeout: .milliseconds(contactWindow)).string,
+                   let peers = VIPClientTickle.parse(info) {
+                    tickle.heard(node: peer.name, peers: peers, at: status.now())
+                }
             } onFailure: { error in
                 // Refused: the peer's host is up but its agent (and monitor) is not running.
                 if (error as? RedisConnectionError)?.isConnectionRefused == true {
                     status.update { $0.lastRefused[peer.name] = status.now() }
                 }
+            }
+        })
+    }
+    // direct: while holding the VIP, its clients are read every 250 ms for `INFO vipclients`.
+    if let tickle {
+        workers.append(Task {
+            while !Task.isCancelled {
+                tickle.refresh()
+                try? await Task.sleep(for: .milliseconds(250))
             }
         })
     }

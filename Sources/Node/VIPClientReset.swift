@@ -2,6 +2,10 @@ import Synchronization
 import VRRP
 import VRRPCore
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// `direct` placement: the clients at the VIP talk to the local Redis itself. When the address
 /// leaves this node (a new master's node preempts it, a fence, a drain), their connections are
 /// reset from here while the address is still on the interface, so each client learns at once
@@ -49,9 +53,10 @@ final class VIPClientReset: Sendable {
 /// first), whose kernel has no such connection and resets it. The clients reconnect at once.
 ///
 /// The holder publishes its clients (`INFO vipclients` on its monitor's port: the peers of its
-/// established connections at the address, by sock_diag); the other nodes' heartbeats read it
-/// every few rounds (`heard`). Connections made since the last read are not known: they wait
-/// for their retransmission as before.
+/// established connections at the address, by sock_diag, read every 250 ms while it holds the
+/// address — `refresh`, off the monitor's actor); the other nodes' heartbeats read it every few
+/// rounds (`heard`). Connections made since the last read are not known: they wait for their
+/// retransmission as before.
 final class VIPClientTickle: Sendable {
     let address: IPAddress
     let port: Int
@@ -59,6 +64,9 @@ final class VIPClientTickle: Sendable {
     /// What each other node said of its clients, and when (the agent's clock).
     private let known = Mutex<[String: (at: Int64, peers: [TCPPeer])]>([:])
     private let lastFailure = Mutex<String?>(nil)
+    /// Whether this node holds the address (its VRRP instance is MASTER), and its clients there
+    /// at the last `refresh`.
+    private let held = Mutex<(holding: Bool, clients: [TCPPeer])>((false, []))
     /// Lists older than this are not tickled (the address has moved since, or they are gone).
     static let freshFor: Int64 = 30_000
     /// At most this many clients published (a line of INFO) and tickled.
@@ -70,9 +78,23 @@ final class VIPClientTickle: Sendable {
         self.log = log
     }
 
-    /// `INFO vipclients`: the clients connected to the address here (none unless it is here).
-    func infoLines() -> [String] {
+    /// The VIP's instance entered (true) or left (false) MASTER.
+    func setHolding(_ holding: Bool) {
+        held.withLock { $0 = (holding, holding ? $0.clients : []) }
+    }
+
+    func holding() -> Bool { held.withLock { $0.holding } }
+
+    /// Reads the clients connected to the address here (a sock_diag dump), while holding it.
+    func refresh() {
+        guard holding() else { return }
         let peers = (try? listTCPPeers(localAddress: address, port: port, limit: Self.limit).get()) ?? []
+        held.withLock { if $0.holding { $0.clients = peers } }
+    }
+
+    /// `INFO vipclients`: the clients at the address at the last `refresh` (none unless held).
+    func infoLines() -> [String] {
+        let peers = held.withLock { $0.holding ? $0.clients : [] }
         return ["# Vipclients", "vip_clients:\(peers.count)", "vip_client_list:" + peers.map(\.description).joined(separator: ",")]
     }
 
@@ -102,7 +124,9 @@ final class VIPClientTickle: Sendable {
         return out
     }
 
-    /// Tickles every client of the previous holders; how many were sent.
+    /// Tickles every client of the previous holders; how many were sent. A failure for one
+    /// client (unreachable) goes on to the next; one of the socket itself (no CAP_NET_RAW, the
+    /// address not here) ends the round, said once.
     @discardableResult
     func tickle(now: Int64) -> Int {
         var sent = 0
@@ -110,9 +134,10 @@ final class VIPClientTickle: Sendable {
             switch tickleTCP(from: address, port: port, to: peer) {
             case .success: sent += 1
             case .failure(let error):
-                let line = "cannot tickle the previous holder's clients at \(address):\(port) (\(error)): they reconnect at their next retransmission"
+                let fatal = [EPERM, EACCES, EADDRNOTAVAIL, EAFNOSUPPORT, EPROTONOSUPPORT, EMFILE, ENFILE].contains(error.code)
+                let line = "cannot tickle the previous holder's clients at \(address):\(port) (\(error)\(fatal ? "" : ", \(peer)")): they reconnect at their next retransmission"
                 if lastFailure.withLock({ previous in defer { previous = line }; return previous != line }) { log(line) }
-                return sent
+                if fatal { return sent }
             }
         }
         return sent

@@ -165,17 +165,18 @@ public actor SentinelRuntime {
         timerTask = Task { [weak self] in
             // Sentinel's hz is 10 + rand()%10, re-drawn each tick, to desynchronise peers.
             var nextTick = ContinuousClock.now + .milliseconds(Int.random(in: 50...100))
-            var lastDeadline: ContinuousClock.Instant?
+            var lastDeadline: Millis?
             while !Task.isCancelled {
                 // A master's down-after that runs out before the next tick is checked then
                 // (`SentinelBehaviour.sdownAtDeadline`), not up to 100 ms later.
                 // A deadline the last wake-up did not clear is left to the tick (no busy loop).
-                guard var deadline = await self?.sdownDeadlineInstant() else { return }
+                guard let (start, next) = await self?.sdownDeadline() else { return }
+                var deadline = next
                 if let d = deadline, let last = lastDeadline, d <= last { deadline = nil }
-                let wake = deadline.map { min($0, nextTick) } ?? nextTick
+                let wake = deadline.map { min(start + .milliseconds($0), nextTick) } ?? nextTick
                 try? await Task.sleep(until: wake, clock: .continuous)
                 if wake < nextTick {
-                    lastDeadline = wake
+                    lastDeadline = deadline
                     await self?.input(.sdownDeadline)
                 } else {
                     await self?.tick()
@@ -245,11 +246,10 @@ public actor SentinelRuntime {
         input(.info(ref, report))
     }
 
-    /// When the core's next SDOWN deadline falls (`SentinelState.nextSDownDeadline`): the outer
-    /// optional is nil once the runtime is gone, the inner when there is no deadline.
-    func sdownDeadlineInstant() -> ContinuousClock.Instant?? {
-        guard let at = state.nextSDownDeadline() else { return .some(nil) }
-        return .some(startedAt + .milliseconds(max(at, now)))
+    /// The core's next SDOWN deadline (`SentinelState.nextSDownDeadline`, on the core's clock:
+    /// milliseconds from `startedAt`, given with it), nil when there is none.
+    func sdownDeadline() -> (ContinuousClock.Instant, Millis?) {
+        (startedAt, state.nextSDownDeadline())
     }
 
     /// One timer tick: the core's timer, then the scripts.

@@ -30,7 +30,7 @@ extension SentinelState {
             if !ri.isSDown {
                 if refused { event(.notice, "+crash-down", ref) }
                 event(.warning, "+sdown", ref)
-                let linkLoss = !crashed && !ri.linkConnected && ri.pingPendingSince == nil
+                let linkLoss = !crashed && !ri.linkConnected && ri.pingPendingSince == nil && now - ri.lastAvailTime > downAfter
                 update(ref) {
                     $0.sdownSince = now
                     $0.sdownFromCrash = crashed
@@ -218,6 +218,10 @@ extension SentinelState {
     /// timer's order. The other masters wait for the tick.
     mutating func sdownDeadlinesReached(now: Millis) {
         guard behaviour.sdownAtDeadline else { return }
+        // Woken late — the process stopped (SIGSTOP, a paused VM) while it slept toward the
+        // deadline: the tick decides, after its TILT check and `stallCredit` (a PING pending
+        // across the stall counts from its end).
+        if let previous = previousTick, now - previous > (behaviour.stallCredit ?? timers.tiltTrigger) { return }
         let timers = timers
         for name in orderedMasterNames() {
             guard let due = withMaster(name, { Self.sdownDeadline(of: $0, timers: timers) }) ?? nil, due <= now else { continue }

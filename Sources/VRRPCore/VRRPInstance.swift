@@ -307,10 +307,11 @@ public struct VRRPInstance: Sendable {
             // A master heard within its advert interval at a lower priority is being preempted
             // anyway: at once (the node agent's fenced old holder at its base priority; the
             // lab's cut: 57 ms sooner).
-            // Nothing heard for a Master_Down_Interval while listening: no master is there (a
-            // backup free to claim would have taken over by now; the node agent claims only for
-            // the one node whose Redis is the confirmed master): at once too (the lab's cut where
-            // VRRP does not cross: 49 ms sooner).
+            // The master heard before silent for a Master_Down_Interval: it is gone (a backup
+            // free to claim would have taken over by now; the node agent claims only for the one
+            // node whose Redis is the confirmed master): at once too (the lab's cut where VRRP
+            // does not cross: 49 ms sooner). Not when nothing was ever heard: an interface down
+            // until now, say, heard nothing, and a master may be there.
             var due = now + skewTime
             var why = ""
             if settings.preempt, let heard = lastAdvertHeard, heard.priority < effectivePriority,
@@ -318,7 +319,7 @@ public struct VRRPInstance: Sendable {
                 due = now
                 why = "the master heard advertises a lower priority"
             } else if let since = listeningSince, now - since >= masterDownInterval,
-                      lastAnyAdvert.map({ now - $0 >= masterDownInterval }) ?? true {
+                      let last = lastAnyAdvert, now - last >= masterDownInterval {
                 due = now
                 why = "no master heard for \(masterDownInterval)"
             }

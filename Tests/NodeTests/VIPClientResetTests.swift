@@ -90,9 +90,15 @@ struct VIPClientTickleTests {
         let peers = try listTCPPeers(localAddress: .v4(0x7f00_0001), port: a.port).get()
         #expect(peers == [TCPPeer(address: .v4(0x7f00_0001), port: clientPort)], "the one client of a's port, not b's")
         let tickle = VIPClientTickle(address: .v4(0x7f00_0001), port: a.port, log: { _ in })
+        tickle.refresh()
+        #expect(tickle.infoLines().contains("vip_clients:0"), "not holding the address: nothing published")
+        tickle.setHolding(true)
+        tickle.refresh()
         let lines = tickle.infoLines()
         #expect(lines.contains("vip_clients:1"))
         #expect(VIPClientTickle.parse(lines.joined(separator: "\r\n")) == peers)
+        tickle.setHolding(false)
+        #expect(tickle.infoLines().contains("vip_clients:0"), "left: nothing published")
         // An address not here has no clients.
         #expect(try listTCPPeers(localAddress: .v4(0x7f00_00fe), port: a.port).get().isEmpty)
     }

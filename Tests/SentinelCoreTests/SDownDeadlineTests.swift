@@ -23,11 +23,14 @@ struct SDownDeadlineTests {
 
     @Test("a hung master is SDOWN the millisecond after its oldest unanswered PING is down-after old, and the peers are asked then")
     func atTheDeadline() throws {
-        let g = Self.hungMaster(SentinelBehaviour())
-        var s = g.sentinels[0].state
-        let pending = try #require(s.masters[G.masterName]?.instance.pingPendingSince)
-        let deadline = try #require(s.nextSDownDeadline())
+        var g = Self.hungMaster(SentinelBehaviour())
+        let pending = try #require(g.sentinels[0].state.masters[G.masterName]?.instance.pingPendingSince)
+        let deadline = try #require(g.sentinels[0].state.nextSDownDeadline())
         #expect(deadline == pending + 1_000 + 1)
+        // The group runs on (its timer ticks every 100 ms) up to the last tick before it.
+        while g.time(of: 0) + 100 < deadline { g.step() }
+        var s = g.sentinels[0].state
+        #expect(s.nextSDownDeadline() == deadline && s.masters[G.masterName]?.instance.isSDown == false)
         // Not a millisecond early (down-after is "more than"), at once at the deadline.
         #expect(Self.sdowns(s.handle(.sdownDeadline, now: deadline - 1)).isEmpty)
         let actions = s.handle(.sdownDeadline, now: deadline)
@@ -42,8 +45,9 @@ struct SDownDeadlineTests {
     @Test("a reply before the deadline moves it: the deadline input then changes nothing")
     func replyMovesIt() throws {
         var g = Self.hungMaster(SentinelBehaviour())
+        let deadline = try #require(g.sentinels[0].state.nextSDownDeadline())
+        while g.time(of: 0) + 100 < deadline { g.step() }
         var s = g.sentinels[0].state
-        let deadline = try #require(s.nextSDownDeadline())
         _ = s.handle(.pingReply(.master(G.masterName), .pong), now: deadline - 10)
         #expect(s.nextSDownDeadline() == nil || s.nextSDownDeadline()! > deadline)
         #expect(Self.sdowns(s.handle(.sdownDeadline, now: deadline)).isEmpty)
@@ -74,6 +78,17 @@ struct SDownDeadlineTests {
         #expect(s.nextSDownDeadline() == nil)
         let late = (s.masters[G.masterName]?.instance.pingPendingSince ?? 0) + 5_000
         #expect(Self.sdowns(s.handle(.sdownDeadline, now: late)).isEmpty)
+    }
+
+    @Test("woken late (the process stopped while it slept toward the deadline): the tick decides, with its stall credit")
+    func wokenLate() throws {
+        let g = Self.hungMaster(SentinelBehaviour())
+        var s = g.sentinels[0].state
+        let deadline = try #require(s.nextSDownDeadline())
+        let previous = try #require(s.previousTick)
+        let late = max(deadline, previous + 501)
+        #expect(Self.sdowns(s.handle(.sdownDeadline, now: late)).isEmpty)
+        #expect(s.masters[G.masterName]?.instance.isSDown == false)
     }
 
     @Test("in TILT there is no deadline")

@@ -379,10 +379,11 @@ struct VRRPInstanceTests {
         // A claim in any other state does nothing.
         #expect(h.send(.claim).isEmpty)
 
-        // Silence for a Master_Down_Interval and more while listening (the lab's cut where VRRP
-        // does not cross: the old holder's adverts stopped a second before): at once; a
-        // priority-0 advert (a master leaving) just heard counts as heard: Skew_Time.
-        for (last, atOnce) in [(Int?.none, true), (Int?.some(400), true), (Int?.some(0), false), (Int?.some(300), false)] {
+        // A master heard, then silent for a Master_Down_Interval and more while listening (the
+        // lab's cut where VRRP does not cross: the old holder's adverts stopped a second before):
+        // at once; nothing ever heard (an interface down until now), or a priority-0 advert (a
+        // master leaving) just heard: Skew_Time.
+        for (last, atOnce) in [(Int?.none, false), (Int?.some(400), true), (Int?.some(0), false), (Int?.some(300), false)] {
             var q = Harness(settings(priority: 150, version: .v3, interval: 10, tracked: [TrackedObject(name: "node", weight: 0, up: false)]))
             q.send(.start)
             if let last {
