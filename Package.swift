@@ -137,7 +137,7 @@ let package = Package(
         ),
         .target(
             name: "VRRP",
-            dependencies: ["VRRPCore", "KeepalivedConfig", "CVRRPSystem", "Spawn", "Alerts"],
+            dependencies: ["VRRPCore", "KeepalivedConfig", "CVRRPSystem", "Spawn", "Alerts", "HostPort"],
             swiftSettings: swiftSettings
         ),
         // The virtual servers' shell: a TCP listener per virtual_server, the byte path, the checkers.

@@ -237,26 +237,23 @@ static void diag_request(struct diag_request *r, uint16_t type, uint16_t flags, 
     r->req.idiag_states = states;
 }
 
-int cvrrp_destroy_tcp(int family, const uint8_t *addr, int port) {
+/* Dumps the TCP sockets of `family` in `states` (a bit per TCP state) over `fd` and collects the
+   ids of those whose local end is addr:port (any port for a negative one) into a malloc'd array.
+   Returns how many (*ids set, to be freed), or -errno. */
+static int collect_tcp_ids(int fd, int family, uint32_t states, const uint8_t *addr, int port,
+                           struct inet_diag_sockid **out) {
     size_t alen = family == AF_INET ? 4 : 16;
-    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-    if (fd < 0) return -errno;
     struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
     struct diag_request request;
-    /* every state but TCP_LISTEN (10) */
-    diag_request(&request, SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, 1, family, ~(1u << 10));
-    if (sendto(fd, &request, sizeof request, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0) {
-        int e = errno;
-        close(fd);
-        return -e;
-    }
-    /* The matching sockets' ids, collected from the dump before any is destroyed. */
+    diag_request(&request, SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, 1, family, states);
+    if (sendto(fd, &request, sizeof request, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0) return -errno;
+    char *buf = malloc(65536);
+    if (!buf) return -ENOMEM;
     struct inet_diag_sockid *ids = NULL;
     size_t count = 0, capacity = 0;
-    static char buf[65536];
     int done = 0, failure = 0;
     while (!done && !failure) {
-        ssize_t len = recv(fd, buf, sizeof buf, 0);
+        ssize_t len = recv(fd, buf, 65536, 0);
         if (len < 0) {
             if (errno == EINTR) continue;
             failure = -errno;
@@ -283,8 +280,23 @@ int cvrrp_destroy_tcp(int family, const uint8_t *addr, int port) {
             ids[count++] = msg->id;
         }
     }
-    int destroyed = 0;
-    for (size_t i = 0; i < count && !failure; i++) {
+    free(buf);
+    if (failure) { free(ids); return failure; }
+    *out = ids;
+    return (int)count;
+}
+
+int cvrrp_destroy_tcp(int family, const uint8_t *addr, int port) {
+    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+    if (fd < 0) return -errno;
+    struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+    /* The matching sockets' ids (every state but TCP_LISTEN, 10), collected before any is destroyed. */
+    struct inet_diag_sockid *ids = NULL;
+    int count = collect_tcp_ids(fd, family, ~(1u << 10), addr, port, &ids);
+    if (count < 0) { close(fd); return count; }
+    char buf[4096];
+    int destroyed = 0, failure = 0;
+    for (int i = 0; i < count && !failure; i++) {
         struct diag_request destroy;
         diag_request(&destroy, SOCK_DESTROY, NLM_F_REQUEST | NLM_F_ACK, (uint32_t)(2 + i), family, ~0u);
         destroy.req.id = ids[i];
@@ -309,50 +321,22 @@ int cvrrp_destroy_tcp(int family, const uint8_t *addr, int port) {
 }
 
 int cvrrp_list_tcp_peers(int family, const uint8_t *addr, int port, uint8_t *peers, uint16_t *ports, int max) {
-    size_t alen = family == AF_INET ? 4 : 16;
     int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
     if (fd < 0) return -errno;
-    struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
-    struct diag_request request;
     /* established (1) and close-wait (8): a peer that may still be talking */
-    diag_request(&request, SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, 1, family, (1u << 1) | (1u << 8));
-    if (sendto(fd, &request, sizeof request, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0) {
-        int e = errno;
-        close(fd);
-        return -e;
-    }
-    char *buf = malloc(65536);
-    if (!buf) { close(fd); return -ENOMEM; }
-    int count = 0, done = 0, failure = 0;
-    while (!done && !failure) {
-        ssize_t len = recv(fd, buf, 65536, 0);
-        if (len < 0) {
-            if (errno == EINTR) continue;
-            failure = -errno;
-            break;
-        }
-        if (len == 0) break;
-        for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)len); h = NLMSG_NEXT(h, len)) {
-            if (h->nlmsg_type == NLMSG_DONE) { done = 1; break; }
-            if (h->nlmsg_type == NLMSG_ERROR) {
-                struct nlmsgerr *err = NLMSG_DATA(h);
-                failure = err->error ? err->error : -EIO;
-                break;
-            }
-            if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY) continue;
-            struct inet_diag_msg *msg = NLMSG_DATA(h);
-            if (ntohs(msg->id.idiag_sport) != port || memcmp(msg->id.idiag_src, addr, alen) != 0) continue;
-            if (count < max) {
-                memset(peers + 16 * count, 0, 16);
-                memcpy(peers + 16 * count, msg->id.idiag_dst, alen);
-                ports[count] = ntohs(msg->id.idiag_dport);
-                count++;
-            }
-        }
-    }
-    free(buf);
+    struct inet_diag_sockid *ids = NULL;
+    int count = collect_tcp_ids(fd, family, (1u << 1) | (1u << 8), addr, port, &ids);
     close(fd);
-    return failure ? failure : count;
+    if (count < 0) return count;
+    size_t alen = family == AF_INET ? 4 : 16;
+    int listed = 0;
+    for (int i = 0; i < count && listed < max; i++, listed++) {
+        memset(peers + 16 * listed, 0, 16);
+        memcpy(peers + 16 * listed, ids[i].idiag_dst, alen);
+        ports[listed] = ntohs(ids[i].idiag_dport);
+    }
+    free(ids);
+    return listed;
 }
 
 static uint32_t checksum_add(uint32_t sum, const uint8_t *p, size_t n) {

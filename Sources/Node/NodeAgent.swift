@@ -54,7 +54,6 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
     }
     let sentinelPath = stateDirectory + "/sentinel.conf"
     let downAfter = c.group.downAfterMilliseconds
-    let tick = max(10, downAfter / 10)
     // The local monitor's master and the local Redis's role are asked more often than peers are
     // pinged: a promotion reaches the VIP within this much (plus the decision period and
     // VRRP's Skew_Time). Both are on this machine; the cost is a few round trips a second.

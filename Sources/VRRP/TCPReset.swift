@@ -1,4 +1,5 @@
 import CVRRPSystem
+import HostPort
 import VRRPCore
 
 #if canImport(Glibc)
@@ -12,16 +13,9 @@ import Glibc
 /// none was (EOPNOTSUPP: a kernel without CONFIG_INET_DIAG_DESTROY; EPERM: no CAP_NET_ADMIN).
 public func resetTCPConnections(localAddress address: IPAddress, port: Int?) -> Result<Int, TCPResetError> {
     if let port, !(0...65535).contains(port) { return .failure(TCPResetError(code: EINVAL)) }
-    var targets: [(Int32, [UInt8])] = []
-    switch address {
-    case .v4:
-        targets = [(AF_INET, address.bytes), (AF_INET6, [UInt8](repeating: 0, count: 10) + [0xff, 0xff] + address.bytes)]
-    case .v6:
-        targets = [(AF_INET6, address.bytes)]
-    }
     var total = 0
     var failure: Int32?
-    for (k, (family, bytes)) in targets.enumerated() {
+    for (k, (family, bytes)) in diagTargets(address).enumerated() {
         let result = bytes.withUnsafeBufferPointer { cvrrp_destroy_tcp(family, $0.baseAddress, Int32(port ?? -1)) }
         if result >= 0 {
             total += Int(result)
@@ -31,6 +25,15 @@ public func resetTCPConnections(localAddress address: IPAddress, port: Int?) -> 
     }
     if total == 0, let failure { return .failure(TCPResetError(code: failure)) }
     return .success(total)
+}
+
+/// The sock_diag dumps that cover `address`: its own family's, and for IPv4 also IPv6 sockets
+/// that carry it mapped (`::ffff:a.b.c.d`).
+private func diagTargets(_ address: IPAddress) -> [(Int32, [UInt8])] {
+    switch address {
+    case .v4: [(AF_INET, address.bytes), (AF_INET6, [UInt8](repeating: 0, count: 10) + [0xff, 0xff] + address.bytes)]
+    case .v6: [(AF_INET6, address.bytes)]
+    }
 }
 
 /// Why `resetTCPConnections` reset nothing.
@@ -57,19 +60,13 @@ public struct TCPPeer: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// Parses `description`'s form; nil for anything else.
+    /// Parses `description`'s form (`HostPort`'s, with an address for the host); nil for
+    /// anything else, an IPv4 address in brackets too.
     public init?(_ text: some StringProtocol) {
         let text = String(text)
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port) else { return nil }
-        var host = text[..<colon]
-        if host.hasPrefix("[") && host.hasSuffix("]") {
-            host = host.dropFirst().dropLast()
-            guard case .v6? = IPAddress(host) else { return nil }
-        } else if host.contains(":") {
-            return nil
-        }
-        guard let address = IPAddress(host) else { return nil }
-        self.init(address: address, port: port)
+        guard let hostPort = HostPort(text), let address = IPAddress(hostPort.host),
+              text.hasPrefix("[") == (address.family == .ipv6) else { return nil }
+        self.init(address: address, port: hostPort.port)
     }
 }
 
@@ -78,15 +75,8 @@ public struct TCPPeer: Hashable, Sendable, CustomStringConvertible {
 /// sockets that carry it mapped; their peers are given as IPv4. At most `limit`.
 public func listTCPPeers(localAddress address: IPAddress, port: Int, limit: Int = 65_536) -> Result<[TCPPeer], TCPResetError> {
     guard (1...65535).contains(port), limit > 0 else { return .failure(TCPResetError(code: EINVAL)) }
-    var targets: [(Int32, [UInt8])] = []
-    switch address {
-    case .v4:
-        targets = [(AF_INET, address.bytes), (AF_INET6, [UInt8](repeating: 0, count: 10) + [0xff, 0xff] + address.bytes)]
-    case .v6:
-        targets = [(AF_INET6, address.bytes)]
-    }
     var peers: [TCPPeer] = []
-    for (k, (family, bytes)) in targets.enumerated() {
+    for (k, (family, bytes)) in diagTargets(address).enumerated() {
         let room = limit - peers.count
         guard room > 0 else { break }
         var raw = [UInt8](repeating: 0, count: 16 * room)
