@@ -268,7 +268,7 @@ let package = Package(
         ),
         .testTarget(
             name: "NodeTests",
-            dependencies: ["Node", "NodeConfig", "KeepalivedConfig", "VRRPCore", "VRRP", "Proxy", "RESP"],
+            dependencies: ["Node", "NodeCore", "NodeConfig", "KeepalivedConfig", "VRRPCore", "VRRP", "Proxy", "RESP"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

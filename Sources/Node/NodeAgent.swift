@@ -165,16 +165,20 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
             onStateChange: { instance, state, priority, addresses, causes in
                 vipAlerts?.stateChanged(instance: instance, state: state.rawValue, priority: Int(priority), addresses: addresses,
                                         faultCauses: causes)
-                // Taken over: the previous holder's clients are tickled now (its gratuitous ARPs
-                // are out), and once more after the clients' 500 ms limit on out-of-window
-                // answers, for any whose neighbour entry was late to move.
+                // Taken over: the previous holders' clients are tickled in the core's rounds
+                // (`VIPClientBook.rounds`: at once, the gratuitous ARPs being out, and again
+                // after the clients' limit on out-of-window answers), each while still holding.
                 tickle?.setHolding(state == .master)
                 if state == .master, let tickle {
                     Task {
-                        let sent = tickle.tickle(now: status.now())
-                        if sent > 0 { logger.notice("vip: tickled \(sent) client connection(s) of the previous holder (each is reset here and reconnects)") }
-                        try? await Task.sleep(for: .milliseconds(600))
-                        if tickle.holding() { tickle.tickle(now: status.now()) }
+                        let start = status.now()
+                        for round in VIPClientBook<TCPPeer>.rounds {
+                            let wait = start + round - status.now()
+                            if wait > 0 { try? await Task.sleep(for: .milliseconds(wait)) }
+                            guard tickle.holding() else { return }
+                            let sent = tickle.tickle(now: status.now())
+                            if round == 0, sent > 0 { logger.notice("vip: tickled \(sent) client connection(s) of the previous holder (each is reset here and reconnects)") }
+                        }
                     }
                 }
             },

@@ -1,3 +1,4 @@
+import NodeCore
 import Synchronization
 import VRRP
 import VRRPCore
@@ -61,16 +62,14 @@ final class VIPClientTickle: Sendable {
     let address: IPAddress
     let port: Int
     let log: @Sendable (String) -> Void
-    /// What each other node said of its clients, and when (the agent's clock).
-    private let known = Mutex<[String: (at: Int64, peers: [TCPPeer])]>([:])
+    /// What each other node said of its clients, and when (the agent's clock): the core's
+    /// book decides whom a takeover tickles.
+    private let book = Mutex(VIPClientBook<TCPPeer>())
     private let lastFailure = Mutex<String?>(nil)
     /// Whether this node holds the address (its VRRP instance is MASTER), and its clients there
     /// at the last `refresh`.
     private let held = Mutex<(holding: Bool, clients: [TCPPeer])>((false, []))
-    /// Lists older than this are not tickled (the address has moved since, or they are gone).
-    static let freshFor: Int64 = 30_000
-    /// At most this many clients published (a line of INFO) and tickled.
-    static let limit = 10_000
+    static var limit: Int { VIPClientBook<TCPPeer>.limit }
 
     init(address: IPAddress, port: Int, log: @escaping @Sendable (String) -> Void) {
         self.address = address
@@ -107,21 +106,13 @@ final class VIPClientTickle: Sendable {
     }
 
     func heard(node: String, peers: [TCPPeer], at now: Int64) {
-        known.withLock { $0[node] = (now, peers) }
+        book.withLock { $0.heard(node: node, clients: peers, at: now) }
     }
 
-    /// The clients to tickle now: every fresh list's, those of this address's family, once each.
+    /// The clients to tickle now (`VIPClientBook.targets`): those of this address's family.
     func targets(now: Int64) -> [TCPPeer] {
-        let lists = known.withLock { $0 }
-        var seen = Set<TCPPeer>()
-        var out: [TCPPeer] = []
-        for (_, entry) in lists.sorted(by: { $0.key < $1.key }) where now - entry.at <= Self.freshFor {
-            for peer in entry.peers where peer.address.family == address.family && seen.insert(peer).inserted {
-                out.append(peer)
-                if out.count >= Self.limit { return out }
-            }
-        }
-        return out
+        let family = address.family
+        return book.withLock { $0.targets(now: now) { $0.address.family == family } }
     }
 
     /// Tickles every client of the previous holders; how many were sent. A failure for one

@@ -1,4 +1,5 @@
 @testable import Node
+import NodeCore
 import Synchronization
 import VRRP
 import VRRPCore
@@ -137,7 +138,7 @@ struct VIPClientTickleTests {
         #expect(tcpTickleSegment(from: IPAddress("10.0.0.1")!, port: 1, to: TCPPeer(address: IPAddress("fd00::1")!, port: 2)) == nil)
     }
 
-    @Test("a new holder tickles each fresh list's clients of its family once; stale lists are not tickled")
+    @Test("a new holder tickles the fresh lists' clients of its address's family only (the core's book, VIPClientBookTests, decides the rest)")
     func targets() {
         let tickle = VIPClientTickle(address: IPAddress("10.80.0.100")!, port: 6379, log: { _ in })
         let c1 = TCPPeer(address: IPAddress("10.80.0.9")!, port: 1000)
@@ -146,9 +147,10 @@ struct VIPClientTickleTests {
         tickle.heard(node: "n1", peers: [c1, c2, TCPPeer(address: IPAddress("fd00::9")!, port: 5)], at: 10_000)
         tickle.heard(node: "n3", peers: [c2, c3], at: 1_000)
         #expect(tickle.targets(now: 11_000) == [c1, c2, c3])
-        // n3's list is older than `freshFor` at 40 s: only n1's.
-        #expect(tickle.targets(now: 1_000 + VIPClientTickle.freshFor + 1) == [c1, c2])
-        tickle.heard(node: "n1", peers: [], at: 12_000)
-        #expect(tickle.targets(now: 12_000) == [c2, c3])
+        // n3's list is older than `freshFor` at 31 s: only n1's.
+        #expect(tickle.targets(now: 1_000 + VIPClientBook<TCPPeer>.freshFor + 1) == [c1, c2])
+        let v6 = VIPClientTickle(address: IPAddress("fd00::64")!, port: 6379, log: { _ in })
+        v6.heard(node: "n1", peers: [c1, TCPPeer(address: IPAddress("fd00::9")!, port: 5)], at: 0)
+        #expect(v6.targets(now: 0) == [TCPPeer(address: IPAddress("fd00::9")!, port: 5)])
     }
 }
