@@ -44,7 +44,11 @@ public actor SentinelRuntime {
     /// The address of each peer entry's shared link.
     var peerAddresses: [InstanceRef: InstanceAddress] = [:]
     var connections: [InstanceRef: RedisConnection] = [:]
-    private var timerTask: Task<Void, Never>?
+    /// The timer's next wake-up on the loop (`scheduleTimer`), and its state.
+    private var timer: Scheduled<Void>?
+    private var timerStopped = true
+    private var nextTick = ContinuousClock.now
+    private var lastDeadline: Millis?
     /// Background lookups of configured masters' names (`lookUpConfiguredName`).
     private var nameLookups: [Task<Void, Never>] = []
     var nextLinkID: UInt64 = 0
@@ -162,28 +166,42 @@ public actor SentinelRuntime {
         for m in named {
             nameLookups.append(Task { [weak self] in await self?.lookUpConfiguredName(master: m.name, name: m.host, port: m.port) })
         }
-        timerTask = Task { [weak self] in
-            // Sentinel's hz is 10 + rand()%10, re-drawn each tick, to desynchronise peers.
-            var nextTick = ContinuousClock.now + .milliseconds(Int.random(in: 50...100))
-            var lastDeadline: Millis?
-            while !Task.isCancelled {
-                // A master's down-after that runs out before the next tick is checked then
-                // (`SentinelBehaviour.sdownAtDeadline`), not up to 100 ms later.
-                // A deadline the last wake-up did not clear is left to the tick (no busy loop).
-                guard let (start, next) = await self?.sdownDeadline() else { return }
-                var deadline = next
-                if let d = deadline, let last = lastDeadline, d <= last { deadline = nil }
-                let wake = deadline.map { min(start + .milliseconds($0), nextTick) } ?? nextTick
-                try? await Task.sleep(until: wake, clock: .continuous)
-                if wake < nextTick {
-                    lastDeadline = deadline
-                    await self?.input(.sdownDeadline)
-                } else {
-                    await self?.tick()
-                    nextTick = ContinuousClock.now + .milliseconds(Int.random(in: 50...100))
-                }
-            }
+        timerStopped = false
+        nextTick = ContinuousClock.now + .milliseconds(Int.random(in: 50...100))
+        scheduleTimer()
+    }
+
+    /// Sets the timer's next wake-up on the actor's loop: the next tick (Sentinel's hz is 10 +
+    /// rand()%10, re-drawn each tick, to desynchronise peers) or, sooner, a master's down-after
+    /// running out before it (`SentinelBehaviour.sdownAtDeadline`: checked then, not up to
+    /// 100 ms later). A deadline the last wake-up did not clear is left to the tick (no busy
+    /// loop). A task scheduled on the loop, not a Swift task sleeping on the global executor:
+    /// the wake-up is the loop's own epoll timeout, with no hop between threads (with hundreds
+    /// of masters the sleeping task's two hops per tick were a third of the process's wake-ups).
+    private func scheduleTimer() {
+        guard !timerStopped else { return }
+        var deadline = state.nextSDownDeadline()
+        if let d = deadline, let last = lastDeadline, d <= last { deadline = nil }
+        let wake = deadline.map { min(startedAt + .milliseconds($0), nextTick) } ?? nextTick
+        let atDeadline = wake < nextTick ? deadline : nil
+        let delay = ContinuousClock.now.duration(to: wake).components
+        let nanoseconds = max(0, delay.seconds * 1_000_000_000 + delay.attoseconds / 1_000_000_000)
+        timer = loop.scheduleTask(in: .nanoseconds(nanoseconds)) { [weak self] in
+            self?.assumeIsolated { $0.timerFired(atDeadline: atDeadline) }
         }
+    }
+
+    /// The timer's wake-up: the SDOWN deadline `atDeadline`, or a tick; then the next one.
+    private func timerFired(atDeadline: Millis?) {
+        guard !timerStopped else { return }
+        if let atDeadline {
+            lastDeadline = atDeadline
+            input(.sdownDeadline)
+        } else {
+            tick()
+            nextTick = ContinuousClock.now + .milliseconds(Int.random(in: 50...100))
+        }
+        scheduleTimer()
     }
 
     /// Looks up the name a configured master is monitored by, off the actor, until it resolves
@@ -220,7 +238,9 @@ public actor SentinelRuntime {
 
     /// Stops the timer and closes every link.
     public func stop() async {
-        timerTask?.cancel()
+        timerStopped = true
+        timer?.cancel()
+        timer = nil
         saveIfPending()  // a save spaced out by `scheduleSave` and not yet run
         for task in nameLookups { task.cancel() }
         nameLookups.removeAll()
@@ -244,12 +264,6 @@ public actor SentinelRuntime {
         var report = InfoReport(runID: runID, replication)
         if let host = report.masterHost { report.masterAddress = reportedAddress(host) }
         input(.info(ref, report))
-    }
-
-    /// The core's next SDOWN deadline (`SentinelState.nextSDownDeadline`, on the core's clock:
-    /// milliseconds from `startedAt`, given with it), nil when there is none.
-    func sdownDeadline() -> (ContinuousClock.Instant, Millis?) {
-        (startedAt, state.nextSDownDeadline())
     }
 
     /// One timer tick: the core's timer, then the scripts.
