@@ -35,6 +35,11 @@ struct WriteSchedule {
     private let traced = Lines()
     var trace: [String] { traced.lines }
     var violations: [String] = []
+    /// A violation containing this ends the simulation (`WriteScheduleTests.firstCatch`): the
+    /// clock then runs on without simulating, so the schedule's remaining phases pass at once. A
+    /// deliberate bug's schedule may otherwise never converge and simulate its full 180 s wait.
+    var stopAtViolation: String?
+    private var stopped = false
     /// Deliberate bugs put into every core, to show the invariants catch them.
     var sentinelBug: SentinelState.DeliberateBug?
     var nodeBug: NodeState.DeliberateBug?
@@ -451,6 +456,11 @@ struct WriteSchedule {
     // MARK: Steps and checks
 
     private mutating func step() {
+        if !stopped, let text = stopAtViolation, violations.contains(where: { $0.contains(text) }) { stopped = true }
+        if stopped {
+            g.now += 100
+            return
+        }
         // Faults come between steps: a cut made now began at `g.now`, right after the last
         // heartbeats went through.
         for k in 0..<3 {
@@ -932,6 +942,7 @@ struct WriteScheduleTests {
                            nodeBug: NodeState.DeliberateBug? = nil, vrrpBug: VRRPInstance.DeliberateBug? = nil) -> UInt64? {
         for seed in firstSeed..<(firstSeed + UInt64(count)) {
             var schedule = WriteSchedule(seed: seed, sentinelBug: sentinelBug, nodeBug: nodeBug, vrrpBug: vrrpBug)
+            schedule.stopAtViolation = text
             guard kind.map({ schedule.kind == $0 }) ?? true else { continue }
             schedule.run()
             if schedule.violations.contains(where: { $0.contains(text) }) { return seed }
