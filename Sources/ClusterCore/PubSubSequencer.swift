@@ -65,7 +65,14 @@ public struct PubSubSequencer<Link: Hashable & Sendable>: Sendable {
         }
     }
 
+    /// The commands in the client's order, from `head` on (those before it are written and
+    /// gone; removed in batches, `flush`). Their ids are consecutive: every id `sent` or
+    /// `answered` gives out is appended, and entries leave only from the front — so a command is
+    /// found by its id in constant time (`index(of:)`), not by a search.
     private var entries: [Entry] = []
+    private var head = 0
+    /// Per connection, the newest command sent or resent there (`lastIndex(on:)`).
+    private var newestOnLink: [Link: Int] = [:]
     /// Per connection, its unfinished commands in the order sent.
     private var unfinished: [Link: [Int]] = [:]
     private var nextID = 0
@@ -75,7 +82,25 @@ public struct PubSubSequencer<Link: Hashable & Sendable>: Sendable {
     public init() {}
 
     /// Whether any command still waits for answers (or to be written).
-    public var isIdle: Bool { entries.isEmpty }
+    public var isIdle: Bool { head == entries.count }
+
+    /// Where the command `id` is, if still there.
+    private func index(of id: Int) -> Int? {
+        guard head < entries.count else { return nil }
+        let i = head + (id - entries[head].id)
+        guard i >= head, i < entries.count, entries[i].id == id else { return nil }
+        return i
+    }
+
+    /// Where the last command still there whose connection is `link` is. Such a command was
+    /// sent or resent on `link`, so its id is at most `newestOnLink[link]`: that one itself
+    /// unless it moved since (resent elsewhere, or its connection closed), then a search below it.
+    private func lastIndex(on link: Link) -> Int? {
+        guard let newest = newestOnLink[link], head < entries.count, newest >= entries[head].id else { return nil }
+        guard let i = index(of: newest) else { return nil }
+        if entries[i].link == link { return i }
+        return entries[head..<i].lastIndex(where: { $0.link == link })
+    }
 
     /// A command sent on `link` (with its PING after it); its id.
     @discardableResult
@@ -86,6 +111,7 @@ public struct PubSubSequencer<Link: Hashable & Sendable>: Sendable {
         entry.remaining = Self.answers(kind, command)
         entries.append(entry)
         unfinished[link, default: []].append(id)
+        newestOnLink[link] = id
         return id
     }
 
@@ -112,13 +138,14 @@ public struct PubSubSequencer<Link: Hashable & Sendable>: Sendable {
 
     /// A command answered MOVED or ASK, sent again on `link`: it keeps its place.
     public mutating func resent(_ id: Int, on link: Link) {
-        guard let index = entries.firstIndex(where: { $0.id == id }) else { return }
+        guard let index = index(of: id) else { return }
         entries[index].link = link
         entries[index].done = false
         entries[index].redirected = false
         entries[index].refused = false
         entries[index].remaining = Self.answers(entries[index].kind, entries[index].command)
         unfinished[link, default: []].append(id)
+        newestOnLink[link] = max(newestOnLink[link] ?? id, id)
     }
 
     /// A value read on `link`.
@@ -126,7 +153,7 @@ public struct PubSubSequencer<Link: Hashable & Sendable>: Sendable {
         var output = Output()
         if Self.isMessage(value) {
             // After the last command sent there, in the client's order (none: at once).
-            if let index = entries.lastIndex(where: { $0.link == link }) {
+            if let index = lastIndex(on: link) {
                 entries[index].values.append(value)
             } else {
                 emit(value, into: &output)
@@ -134,12 +161,12 @@ public struct PubSubSequencer<Link: Hashable & Sendable>: Sendable {
             flush(&output)
             return output
         }
-        guard let id = unfinished[link]?.first, let index = entries.firstIndex(where: { $0.id == id }) else {
+        guard let id = unfinished[link]?.first, let index = index(of: id) else {
             // Nothing asked there: a node letting a shard channel go, or something unexpected
             // (written after that connection's last command, if still waiting).
             if let moved = Self.shardUnsubscribed(value) {
                 output.moved.append(moved)
-            } else if let index = entries.lastIndex(where: { $0.link == link }) {
+            } else if let index = lastIndex(on: link) {
                 entries[index].values.append(value)
             } else {
                 emit(value, into: &output)
@@ -176,7 +203,7 @@ public struct PubSubSequencer<Link: Hashable & Sendable>: Sendable {
     public mutating func closed(_ link: Link) -> Output {
         var output = Output()
         for id in unfinished[link] ?? [] {
-            guard let index = entries.firstIndex(where: { $0.id == id }) else { continue }
+            guard let index = index(of: id) else { continue }
             entries[index].done = true
             let entry = entries[index]
             if case .client(ping: false) = entry.kind, CommandWords.isSubscribe(entry.command), entry.values.isEmpty {
@@ -195,13 +222,23 @@ public struct PubSubSequencer<Link: Hashable & Sendable>: Sendable {
     /// Writes what is ready: the oldest command's answers as they come, then the next's once it
     /// is done.
     private mutating func flush(_ output: inout Output) {
-        while !entries.isEmpty {
-            let head = entries[0]
+        while head < entries.count {
+            let first = entries[head]
             // The proxy's own commands: their confirmations dropped, messages kept.
-            for value in head.values where head.kind != .own || Self.isMessage(value) { emit(value, into: &output) }
-            entries[0].values = []
-            guard head.done, !head.redirected else { return }
-            entries.removeFirst()
+            for value in first.values where first.kind != .own || Self.isMessage(value) { emit(value, into: &output) }
+            entries[head].values = []
+            guard first.done, !first.redirected else { break }
+            head += 1
+        }
+        // The written ones leave in batches (amortised constant time, where removing the first
+        // of an array one by one moves all the others each time).
+        if head == entries.count {
+            entries.removeAll(keepingCapacity: entries.count <= 64)
+            head = 0
+            newestOnLink.removeAll(keepingCapacity: true)
+        } else if head >= 32, head * 2 >= entries.count {
+            entries.removeFirst(head)
+            head = 0
         }
     }
 

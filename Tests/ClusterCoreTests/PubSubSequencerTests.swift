@@ -169,4 +169,42 @@ struct PubSubSequencerTests {
         out += s.received(Self.pong, from: "B").write
         #expect(out == [Self.confirm("ssubscribe", "w", 2), Self.confirm("sunsubscribe", "zz", 2)])
     }
+
+    @Test("thousands of pipelined subscribes over two connections: written in the client's order with the client's counts, a message after its connection's last command, one resent elsewhere keeps its place")
+    func manyPipelined() {
+        var s = PubSubSequencer<String>()
+        let n = 3_000
+        func command(_ i: Int) -> [ByteBuffer] { [ByteBuffer(string: "SSUBSCRIBE"), ByteBuffer(string: "c\(i)")] }
+        func confirmed(_ range: Range<Int>) -> [RESPValue] { range.map { Self.confirm("ssubscribe", "c\($0)", Int64($0 + 1)) } }
+        for i in 0..<n { s.sent(on: i % 2 == 0 ? "A" : "B", kind: .client(), command: command(i)) }
+        // B answers all of its commands first: held behind A's first.
+        for i in stride(from: 1, to: n, by: 2) {
+            #expect(s.received(Self.confirm("ssubscribe", "c\(i)", Int64(i / 2 + 1)), from: "B").write.isEmpty)
+            #expect(s.received(Self.pong, from: "B").write.isEmpty)
+        }
+        // A message on B belongs after B's last command; one on A after A's last (c\(n - 2)),
+        // read before that command's confirmation: it is written just before it.
+        #expect(s.received(Self.message("smessage", "c1", "b"), from: "B").write.isEmpty)
+        #expect(s.received(Self.message("smessage", "c0", "a"), from: "A").write.isEmpty)
+        var out: [RESPValue] = []
+        for i in stride(from: 0, to: n - 2, by: 2) {
+            out += s.received(Self.confirm("ssubscribe", "c\(i)", Int64(i / 2 + 1)), from: "A").write
+            out += s.received(Self.pong, from: "A").write
+        }
+        #expect(out == confirmed(0..<(n - 2)) + [Self.message("smessage", "c0", "a")])
+        // A's last command is answered MOVED: to be sent again, on B; it keeps its place.
+        #expect(s.received(.simpleError(ByteBuffer(string: "MOVED 1 10.0.0.2:6379")), from: "A").write.isEmpty)
+        let resend = s.received(Self.pong, from: "A")
+        #expect(resend.write.isEmpty)
+        #expect(resend.resend.map(\.command) == [command(n - 2)])
+        guard let redirected = resend.resend.first else { return }
+        s.resent(redirected.id, on: "B")
+        // Nothing of A's is left: a message on A now is written at once.
+        #expect(s.received(Self.message("smessage", "c0", "a2"), from: "A").write == [Self.message("smessage", "c0", "a2")])
+        out = s.received(Self.confirm("ssubscribe", "c\(n - 2)", 1), from: "B").write
+        out += s.received(Self.pong, from: "B").write
+        #expect(out == confirmed((n - 2)..<n) + [Self.message("smessage", "c1", "b")])
+        #expect(s.isIdle)
+        #expect(s.shardChannels.count == n)
+    }
 }
