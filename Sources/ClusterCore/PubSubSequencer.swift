@@ -94,12 +94,16 @@ public struct PubSubSequencer<Link: Hashable & Sendable>: Sendable {
 
     /// Where the last command still there whose connection is `link` is. Such a command was
     /// sent or resent on `link`, so its id is at most `newestOnLink[link]`: that one itself
-    /// unless it moved since (resent elsewhere, or its connection closed), then a search below it.
-    private func lastIndex(on link: Link) -> Int? {
-        guard let newest = newestOnLink[link], head < entries.count, newest >= entries[head].id else { return nil }
-        guard let i = index(of: newest) else { return nil }
+    /// unless it moved since (resent elsewhere, or its connection closed), then a search below
+    /// it, whose answer is kept as the link's newest (so the search is not repeated for the
+    /// next value).
+    private mutating func lastIndex(on link: Link) -> Int? {
+        guard let newest = newestOnLink[link], head < entries.count, newest >= entries[head].id,
+              let i = index(of: newest) else { return nil }
         if entries[i].link == link { return i }
-        return entries[head..<i].lastIndex(where: { $0.link == link })
+        let found = entries[head..<i].lastIndex(where: { $0.link == link })
+        newestOnLink[link] = found.map { entries[$0].id }
+        return found
     }
 
     /// A command sent on `link` (with its PING after it); its id.

@@ -207,4 +207,41 @@ struct PubSubSequencerTests {
         #expect(s.isIdle)
         #expect(s.shardChannels.count == n)
     }
+
+    @Test("a message on a connection whose newest command was resent elsewhere goes after that connection's last command still there")
+    func messageAfterAnOlderCommand() {
+        var s = PubSubSequencer<String>()
+        let command = [ByteBuffer(string: "SSUBSCRIBE"), ByteBuffer(string: "z")]
+        s.sent(on: "A", kind: .client(), command: [ByteBuffer(string: "SSUBSCRIBE"), ByteBuffer(string: "x")])
+        s.sent(on: "B", kind: .client(), command: [ByteBuffer(string: "SSUBSCRIBE"), ByteBuffer(string: "y")])
+        let third = s.sent(on: "A", kind: .client(), command: command)
+        // A answers its first command but not its end; the third is answered MOVED and resent on B.
+        #expect(s.received(Self.confirm("ssubscribe", "x", 1), from: "A").write == [Self.confirm("ssubscribe", "x", 1)])
+        #expect(s.received(Self.pong, from: "A").write.isEmpty, "B's command is not done")
+        #expect(s.received(.simpleError(ByteBuffer(string: "MOVED 1 10.0.0.2:6379")), from: "A").write.isEmpty)
+        #expect(s.received(Self.pong, from: "A").resend.map(\.id) == [third])
+        s.resent(third, on: "B")
+        // A's first command is written and gone: a message on A has nothing of A's left, at once.
+        #expect(s.received(Self.message("smessage", "x", "1"), from: "A").write == [Self.message("smessage", "x", "1")])
+        // A new command on A, then its newest resent elsewhere again: a message on A waits behind
+        // the one still on A, not behind the resent one.
+        s.sent(on: "A", kind: .client(), command: [ByteBuffer(string: "SSUBSCRIBE"), ByteBuffer(string: "w")])
+        let fifth = s.sent(on: "A", kind: .client(), command: [ByteBuffer(string: "SSUBSCRIBE"), ByteBuffer(string: "v")])
+        _ = s.received(Self.confirm("ssubscribe", "w", 2), from: "A")
+        _ = s.received(Self.pong, from: "A")
+        _ = s.received(.simpleError(ByteBuffer(string: "MOVED 2 10.0.0.2:6379")), from: "A")
+        #expect(s.received(Self.pong, from: "A").resend.map(\.id) == [fifth])
+        s.resent(fifth, on: "B")
+        #expect(s.received(Self.message("smessage", "w", "2"), from: "A").write.isEmpty, "held behind B's unfinished command")
+        #expect(s.received(Self.message("smessage", "w", "3"), from: "A").write.isEmpty)
+        // B answers y, z and v: everything in the client's order, A's messages right after w's confirmation.
+        var out: [RESPValue] = []
+        for channel in ["y", "z", "v"] {
+            out += s.received(Self.confirm("ssubscribe", channel, 1), from: "B").write
+            out += s.received(Self.pong, from: "B").write
+        }
+        #expect(out == [Self.confirm("ssubscribe", "y", 2), Self.confirm("ssubscribe", "z", 3), Self.confirm("ssubscribe", "w", 4),
+                        Self.message("smessage", "w", "2"), Self.message("smessage", "w", "3"), Self.confirm("ssubscribe", "v", 5)])
+        #expect(s.isIdle)
+    }
 }
