@@ -38,9 +38,7 @@ extension SentinelRuntime {
                 self?.assumeIsolated { $0.saveIfPending() }
             }
         } else {
-            let (seconds, attoseconds) = wait.components
-            let nanoseconds = seconds * 1_000_000_000 + attoseconds / 1_000_000_000
-            loop.scheduleTask(in: .nanoseconds(nanoseconds)) { [weak self] in
+            loop.scheduleTask(in: TimeAmount(wait)) { [weak self] in
                 self?.assumeIsolated { $0.saveIfPending() }
             }
         }
