@@ -50,6 +50,7 @@ enum NodeFiles {
             settings.user = c.redis?.user ?? c.group.user
             // proxy placement: as in master mode, clients are closed after the VIP left.
             settings.transparentListen = c.vip?.placement == .proxy
+            applyDurability(c, to: &settings)
             return settings
         }
         var settings = ProxySettings(listen: listen, discovery: .sentinel(sentinels: monitors, masterName: c.group.name))
@@ -60,15 +61,19 @@ enum NodeFiles {
         settings.backendUnackedTimeout = .milliseconds(c.group.downAfterMilliseconds)
         // proxy placement: clients are closed after the VIP left (when its next holder is heard).
         settings.transparentListen = c.vip?.placement == .proxy
-        if c.group.durability == .replicated {
-            settings.waitReplicas = 1
-            // A quarter of down-after (100 ms to 1 s): after a failover the WAIT that is blocked
-            // when the new master's replica attaches is answered only by that replica's next
-            // periodic acknowledgement (up to 1 s) or the timeout; a shorter one frees the
-            // connection sooner, and the next WAIT asks the replica at once.
-            settings.waitTimeout = .milliseconds(min(1_000, max(100, c.group.downAfterMilliseconds / 4)))
-        }
+        applyDurability(c, to: &settings)
         return settings
+    }
+
+    /// `durability: replicated`: the proxy answers a write once a replica has it.
+    private static func applyDurability(_ c: NodeConfiguration, to settings: inout ProxySettings) {
+        guard c.group.durability == .replicated else { return }
+        settings.waitReplicas = 1
+        // A quarter of down-after (100 ms to 1 s): after a failover the WAIT that is blocked
+        // when the new master's replica attaches is answered only by that replica's next
+        // periodic acknowledgement (up to 1 s) or the timeout; a shorter one frees the
+        // connection sooner, and the next WAIT asks the replica at once.
+        settings.waitTimeout = .milliseconds(min(1_000, max(100, c.group.downAfterMilliseconds / 4)))
     }
 
     /// The node's VRRP instance as keepalived.conf text, read by the same reader as `tandem

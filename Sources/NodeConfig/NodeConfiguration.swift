@@ -337,9 +337,6 @@ extension NodeConfiguration {
             if proxy == nil {
                 throw top.error("group", "durability: replicated holds each write in the proxy until a replica has it: this data node needs a proxy section")
             }
-            if proxy?.cluster.isEmpty == false {
-                throw top.error("proxy", "proxy.cluster fronts a Redis Cluster, where durability: replicated (WAIT after writes) is not supported yet")
-            }
             if vip?.placement == .direct {
                 throw top.error("vip", "vip.mode direct sends clients to Redis itself, past the proxy that makes durability: replicated hold: use mode proxy")
             }

@@ -165,14 +165,17 @@ final class ClusterClient: ChannelInboundHandler {
             complete(seq, value)
         case .route(let route):
             let readOnly = info?.flags.contains(.readonly) ?? false
-            run(route, request, readOnly: readOnly, protocolVersion: version) { [self] in complete(seq, $0) }
+            let write = pool.durability != nil && ClusterDurability.mayWrite(info)
+            run(route, request, readOnly: readOnly, write: write, protocolVersion: version) { [self] in complete(seq, $0) }
         case .hello(let version):
             let hello = [ByteBuffer(string: "HELLO"), ByteBuffer(string: String(version))]
             pool.run(hello, target: .anyMaster, readOnly: false, protocolVersion: version).assumeIsolated().whenSuccess { [self] in
                 complete(seq, $0)
             }
         case .own(let target, let commands):
-            runOwn(target, commands, inTransaction: wasInTransaction || state.inTransaction, protocolVersion: versionBefore)
+            // A write that runs now (EXEC, a blocking pop), not one queued in a transaction.
+            let write = pool.durability != nil && !state.inTransaction && ClusterDurability.mayWrite(info)
+            runOwn(target, commands, inTransaction: wasInTransaction || state.inTransaction, protocolVersion: versionBefore, write: write)
                 .assumeIsolated().whenSuccess { [self] in complete(seq, $0.forProtocol(version)) }
         case .subscription(let target):
             subscribe(target, request.arguments, seq: seq)
@@ -207,31 +210,35 @@ final class ClusterClient: ChannelInboundHandler {
 
     /// A command for one node goes out as the client's bytes and its reply comes back as the
     /// node's; split and keyspace-wide commands are encoded per part and their replies merged.
-    func run(_ route: ClusterRoute, _ request: RESPRequest, readOnly: Bool, protocolVersion version: Int,
+    /// `write`: with `--wait-replicas`, each part's reply waits for its master's replicas.
+    func run(_ route: ClusterRoute, _ request: RESPRequest, readOnly: Bool, write: Bool = false, protocolVersion version: Int,
                      done: @escaping ClusterLoopPool.Done) {
         let raw = request.isInline ? nil : request.raw
         switch route {
         case .anyMaster:
             // One node: the reply straight to `done`, no future (the common path).
-            pool.run(request.arguments, raw: raw, target: .anyMaster, readOnly: readOnly, protocolVersion: version, done: done)
+            pool.run(request.arguments, raw: raw, target: .anyMaster, readOnly: readOnly, protocolVersion: version, write: write, done: done)
         case .slot(let slot):
-            pool.run(request.arguments, raw: raw, target: .slot(slot), readOnly: readOnly, protocolVersion: version, done: done)
+            pool.run(request.arguments, raw: raw, target: .slot(slot), readOnly: readOnly, protocolVersion: version, write: write, done: done)
         default:
-            combined(route, request.arguments, readOnly: readOnly, protocolVersion: version).assumeIsolated().whenSuccess(done)
+            combined(route, request.arguments, readOnly: readOnly, write: write, protocolVersion: version).assumeIsolated().whenSuccess(done)
         }
     }
 
     /// Commands of several parts or with a reply the proxy makes: split, keyspace-wide, SCAN.
-    func combined(_ route: ClusterRoute, _ arguments: [ByteBuffer], readOnly: Bool, protocolVersion version: Int) -> EventLoopFuture<ClusterReply> {
+    func combined(_ route: ClusterRoute, _ arguments: [ByteBuffer], readOnly: Bool, write: Bool = false,
+                  protocolVersion version: Int) -> EventLoopFuture<ClusterReply> {
         switch route {
         case .anyMaster:
-            return pool.run(arguments, target: .anyMaster, readOnly: readOnly, protocolVersion: version)
+            return pool.run(arguments, target: .anyMaster, readOnly: readOnly, protocolVersion: version, write: write)
         case .slot(let slot):
-            return pool.run(arguments, target: .slot(slot), readOnly: readOnly, protocolVersion: version)
+            return pool.run(arguments, target: .slot(slot), readOnly: readOnly, protocolVersion: version, write: write)
         case .error(let text):
             return pool.eventLoop.makeSucceededFuture(.value(.simpleError(text)))
         case .split(let plan):
-            let futures = plan.parts.map { pool.run($0.arguments, target: .slot($0.slot), readOnly: readOnly, protocolVersion: version) }
+            let futures = plan.parts.map {
+                pool.run($0.arguments, target: .slot($0.slot), readOnly: readOnly, protocolVersion: version, write: write)
+            }
             let positions = plan.parts.map(\.positions)
             return EventLoopFuture.whenAllSucceed(futures, on: pool.eventLoop).map { replies in
                 .value(ClusterRouting.merge(plan.merge, replies: replies.map(\.value), positions: positions, keyCount: plan.keyCount)
@@ -247,7 +254,7 @@ final class ClusterClient: ChannelInboundHandler {
                 let start = Int.random(in: 0..<masters.count)
                 masters = Array(masters[start...] + masters[..<start])
             }
-            let futures = masters.map { pool.run(arguments, target: .node($0), readOnly: readOnly, protocolVersion: version) }
+            let futures = masters.map { pool.run(arguments, target: .node($0), readOnly: readOnly, protocolVersion: version, write: write) }
             return EventLoopFuture.whenAllSucceed(futures, on: pool.eventLoop).map { replies in
                 .value(ClusterRouting.merge(merge, replies: replies.map(\.value)).forProtocol(version))
             }
@@ -297,7 +304,9 @@ final class ClusterClient: ChannelInboundHandler {
 
     /// Sends `commands` on the client's own connection to the target's master and answers with
     /// the reply the client is owed.
-    func runOwn(_ target: OwnTarget, _ commands: [OwnCommand], inTransaction: Bool, protocolVersion: Int,
+    /// `write`: with `--wait-replicas`, a reply of the last command that ran (an EXEC, a
+    /// blocking pop) is answered only once a WAIT on the same connection counted enough replicas.
+    func runOwn(_ target: OwnTarget, _ commands: [OwnCommand], inTransaction: Bool, protocolVersion: Int, write: Bool = false,
                         redirects: Int = 0) -> EventLoopFuture<RESPValue> {
         let loop = pool.eventLoop
         let node: ClusterNodeAddress?
@@ -309,6 +318,8 @@ final class ClusterClient: ChannelInboundHandler {
             case .anyMaster: node = pool.topology.anyMaster()
             }
         }
+        let durability = write ? pool.durability : nil
+        let topology = pool.topology
         guard let node else {
             pool.topology.requestRefresh()
             if inTransaction { state.ownConnectionClosed() }
@@ -320,7 +331,7 @@ final class ClusterClient: ChannelInboundHandler {
             for command in commands {
                 let reply = connection.submit(arguments: command.arguments)
                 switch command.reply {
-                case .deliver: answer = reply
+                case .deliver: answer = Self.confirmed(reply, on: connection, durability: durability, topology: topology)
                 case .replace(let value): answer = reply.map { _ in value }
                 case .drop: break
                 }
@@ -346,12 +357,28 @@ final class ClusterClient: ChannelInboundHandler {
             if case .ask(_, let to) = redirect {
                 return ownConnection(to: to, protocolVersion: protocolVersion).flatMap { connection in
                     _ = connection.submit(arguments: [ByteBuffer(string: "ASKING")])
-                    return connection.submit(arguments: commands.last!.arguments)
+                    let reply = connection.submit(arguments: commands.last!.arguments)
+                    return Self.confirmed(reply, on: connection, durability: durability, topology: topology)
                 }
             }
-            return runOwn(target, commands, inTransaction: false, protocolVersion: protocolVersion, redirects: redirects + 1)
+            return runOwn(target, commands, inTransaction: false, protocolVersion: protocolVersion, write: write, redirects: redirects + 1)
         }.nonisolated().flatMapErrorWithEventLoop { error, loop in
             loop.makeSucceededFuture(.simpleError("ERR Tandem proxy: the connection to \(node) closed before the reply; the command may or may not have run"))
+        }
+    }
+
+    /// `--wait-replicas` on a connection of the client's own: once the write's reply is in and
+    /// it ran, WAIT on the same connection; too few replicas (or no answer) → -NOREPLICAS.
+    static func confirmed(_ reply: EventLoopFuture<RESPValue>, on connection: RedisConnection, durability: ClusterDurability?,
+                          topology: ClusterTopology) -> EventLoopFuture<RESPValue> {
+        guard let durability else { return reply }
+        return reply.flatMap { value -> EventLoopFuture<RESPValue> in
+            guard ClusterDurability.ran(value) else { return reply }
+            return connection.submit(arguments: durability.waitArguments).map { $0.int }.recover { _ in nil }.map { count in
+                guard let replacement = durability.replacement(count: count) else { return value }
+                topology.unconfirmedWrite()
+                return replacement
+            }
         }
     }
 

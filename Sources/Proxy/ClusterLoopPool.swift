@@ -22,6 +22,8 @@ final class ClusterLoopPool {
         var raw: ByteBuffer?
         /// The client's protocol (2 or 3): the command goes on a connection that speaks it.
         var protocolVersion: Int
+        /// May change data: with `--wait-replicas` its reply waits for the replicas.
+        var write = false
     }
 
     /// Shared connections are per node and per protocol: a RESP3 client's commands go on
@@ -45,6 +47,8 @@ final class ClusterLoopPool {
     let topology: ClusterTopology
     let hold: TimeAmount
     let logger: Logger
+    /// `--wait-replicas` (nil: asynchronous replication).
+    let durability: ClusterDurability?
     private var links: [LinkKey: Link] = [:]
     static let retryDelay = TimeAmount.milliseconds(100)
     static let maxRedirects = 16
@@ -54,6 +58,7 @@ final class ClusterLoopPool {
         self.topology = topology
         self.hold = hold
         self.logger = logger
+        self.durability = topology.settings.clusterDurability
     }
 
     /// A new connection of a client's own to `node` on this loop (handshake done): transactions,
@@ -85,7 +90,8 @@ final class ClusterLoopPool {
         default:
             break
         }
-        let future = ClusterNodeLink.connect(node, on: eventLoop, settings: topology.settings, protocolVersion: protocolVersion)
+        let future = ClusterNodeLink.connect(node, on: eventLoop, settings: topology.settings, protocolVersion: protocolVersion,
+                                             unconfirmed: { [topology] in topology.unconfirmedWrite() })
         links[key] = .connecting(future)
         future.assumeIsolated().whenComplete { [self] result in
             switch result {
@@ -146,9 +152,9 @@ final class ClusterLoopPool {
     /// bytes; the pool's own errors as values. `toReplica`: a read may go to a replica
     /// (`--read-from replicas`; not SCAN, whose cursor belongs to one node).
     func run(_ arguments: [ByteBuffer], raw: ByteBuffer? = nil, target: Target, readOnly: Bool, protocolVersion: Int,
-             toReplica: Bool = true) -> EventLoopFuture<ClusterReply> {
+             toReplica: Bool = true, write: Bool = false) -> EventLoopFuture<ClusterReply> {
         let promise = eventLoop.makePromise(of: ClusterReply.self)
-        run(arguments, raw: raw, target: target, readOnly: readOnly, protocolVersion: protocolVersion, toReplica: toReplica) {
+        run(arguments, raw: raw, target: target, readOnly: readOnly, protocolVersion: protocolVersion, toReplica: toReplica, write: write) {
             promise.succeed($0)
         }
         return promise.futureResult
@@ -156,9 +162,10 @@ final class ClusterLoopPool {
 
     /// The same, the reply handed to `done` on the loop: no promise and no future per command
     /// (the single-node path's cost, docs/benchmarks.md).
+    /// `write`: with `--wait-replicas`, answered once the replicas have it (`ClusterNodeLink`).
     func run(_ arguments: [ByteBuffer], raw: ByteBuffer? = nil, target: Target, readOnly: Bool, protocolVersion: Int,
-             toReplica: Bool = true, done: @escaping Done) {
-        let arguments = Command(arguments: arguments, raw: raw, protocolVersion: protocolVersion)
+             toReplica: Bool = true, write: Bool = false, done: @escaping Done) {
+        let arguments = Command(arguments: arguments, raw: raw, protocolVersion: protocolVersion, write: write)
         var target = target
         if readOnly && toReplica && topology.settings.readFromReplicas, case .slot(let slot) = target { target = .replicaOf(slot) }
         attempt(arguments, target: target, readOnly: readOnly, deadline: .now() + hold, redirects: 0, done: done)
@@ -235,9 +242,9 @@ final class ClusterLoopPool {
             }
         }
         if let raw = arguments.raw {
-            connection.send(raw: raw, completion: completion)
+            connection.send(raw: raw, write: arguments.write, completion: completion)
         } else {
-            connection.send(encoding: arguments.arguments, completion: completion)
+            connection.send(encoding: arguments.arguments, write: arguments.write, completion: completion)
         }
     }
 

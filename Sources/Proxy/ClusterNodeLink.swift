@@ -56,11 +56,23 @@ final class ClusterNodeLink: @unchecked Sendable {
     private var scanner = RESPFrameScanner(mode: .reply)
     private(set) var isClosed = false
     private var onClose: [() -> Void] = []
+    /// `--wait-replicas`: a WAIT follows each written batch that holds a write, and the writes'
+    /// replies are held until it answers (`ClusterDurability`).
+    private let durability: ClusterDurability?
+    /// The batch being gathered in `output` holds a write.
+    private var batchHasWrite = false
+    /// Replies of writes that ran, waiting for the WAIT written after them.
+    private var held: [(completion: Completion, frame: ByteBuffer)] = []
+    /// Writes answered -NOREPLICAS (for INFO and /metrics).
+    private let unconfirmed: (() -> Void)?
 
-    private init(node: ClusterNodeAddress, eventLoop: any EventLoop) {
+    private init(node: ClusterNodeAddress, eventLoop: any EventLoop, durability: ClusterDurability? = nil,
+                 unconfirmed: (() -> Void)? = nil) {
         self.node = node
         self.eventLoop = eventLoop
         self.output = ByteBufferAllocator().buffer(capacity: 4096)
+        self.durability = durability
+        self.unconfirmed = unconfirmed
     }
 
     var isActive: Bool { !isClosed && channel != nil }
@@ -68,8 +80,8 @@ final class ClusterNodeLink: @unchecked Sendable {
     /// Connects to `node` and runs the handshake (AUTH; HELLO 3 for RESP3 clients; READONLY for
     /// reads from replicas): the future holds the link once every handshake reply was OK.
     static func connect(_ node: ClusterNodeAddress, on eventLoop: any EventLoop, settings: ProxySettings,
-                        protocolVersion: Int = 2) -> EventLoopFuture<ClusterNodeLink> {
-        let link = ClusterNodeLink(node: node, eventLoop: eventLoop)
+                        protocolVersion: Int = 2, unconfirmed: (() -> Void)? = nil) -> EventLoopFuture<ClusterNodeLink> {
+        let link = ClusterNodeLink(node: node, eventLoop: eventLoop, durability: settings.clusterDurability, unconfirmed: unconfirmed)
         let bound = NIOLoopBound(link, eventLoop: eventLoop)
         let tls = settings.backendTLS
         var commands: [[ByteBuffer]] = []
@@ -110,8 +122,9 @@ final class ClusterNodeLink: @unchecked Sendable {
     }
 
     /// A link over a channel that is already connected (tests: an `EmbeddedChannel`); no handshake.
-    static func attach(to channel: any Channel, node: ClusterNodeAddress) throws -> ClusterNodeLink {
-        let link = ClusterNodeLink(node: node, eventLoop: channel.eventLoop)
+    static func attach(to channel: any Channel, node: ClusterNodeAddress, durability: ClusterDurability? = nil,
+                       unconfirmed: (() -> Void)? = nil) throws -> ClusterNodeLink {
+        let link = ClusterNodeLink(node: node, eventLoop: channel.eventLoop, durability: durability, unconfirmed: unconfirmed)
         try channel.pipeline.syncOperations.addHandler(ClusterNodeHandler(link: link))
         link.channel = channel
         return link
@@ -123,28 +136,62 @@ final class ClusterNodeLink: @unchecked Sendable {
     }
 
     /// Writes a command already in RESP (a client's own bytes); `completion` gets its reply.
-    func send(raw: ByteBuffer, completion: Completion?) {
+    /// `write`: with `--wait-replicas`, the reply of a write that ran is held until the WAIT
+    /// after it answers (and replaced by -NOREPLICAS when too few replicas have it).
+    func send(raw: ByteBuffer, write: Bool = false, completion: Completion?) {
         guard !isClosed else {
             completion?(.failure(ClusterLinkClosed(node: node, written: false)))
             return
         }
         var raw = raw
         output.writeBuffer(&raw)
-        waiters.append(completion)
+        waiters.append(waiter(completion, write: write))
         unsent += 1
         scheduleFlush()
     }
 
     /// Writes a command given as arguments; `completion` gets its reply.
-    func send(encoding arguments: [ByteBuffer], completion: Completion?) {
+    func send(encoding arguments: [ByteBuffer], write: Bool = false, completion: Completion?) {
         guard !isClosed else {
             completion?(.failure(ClusterLinkClosed(node: node, written: false)))
             return
         }
         output.writeRESPCommand(arguments)
-        waiters.append(completion)
+        waiters.append(waiter(completion, write: write))
         unsent += 1
         scheduleFlush()
+    }
+
+    /// A write's waiter holds its reply for the WAIT when durability is on.
+    private func waiter(_ completion: Completion?, write: Bool) -> Completion? {
+        guard write, durability != nil, let completion else { return completion }
+        batchHasWrite = true
+        return { [unowned self] result in
+            if case .success(let frame) = result, ClusterDurability.ran(reply: frame) {
+                held.append((completion, frame))
+            } else {
+                completion(result)
+            }
+        }
+    }
+
+    /// The WAIT's reply (or its failure): every held write is answered, with its own reply when
+    /// enough replicas have it, else -NOREPLICAS. Replies come in order, so the writes held are
+    /// exactly those written before this WAIT.
+    private func waitAnswered(_ result: Result<ByteBuffer, any Error>) {
+        guard let durability, !held.isEmpty else { return }
+        let count = (try? result.get()).flatMap(ClusterDurability.count(ofWaitReply:))
+        let replacement = durability.replacement(count: count).map { value -> ByteBuffer in
+            var buffer = ByteBuffer()
+            buffer.writeRESPValue(value)
+            return buffer
+        }
+        let answered = held
+        held = []
+        for (completion, frame) in answered {
+            if replacement != nil { unconfirmed?() }
+            completion(.success(replacement ?? frame))
+        }
     }
 
     /// Commands written in one pass of the loop go out in one write.
@@ -156,6 +203,11 @@ final class ClusterNodeLink: @unchecked Sendable {
             let link = bound.value
             link.flushScheduled = false
             guard let channel = link.channel, !link.isClosed, link.output.readableBytes > 0 else { return }
+            if link.batchHasWrite, let durability = link.durability {
+                link.batchHasWrite = false
+                link.output.writeRESPCommand(durability.waitArguments)
+                link.waiters.append { [unowned link] in link.waitAnswered($0) }
+            }
             let bytes = link.output
             link.output = channel.allocator.buffer(capacity: 4096)
             link.unsent = 0
@@ -204,6 +256,8 @@ final class ClusterNodeLink: @unchecked Sendable {
         waiters.removeAll()
         unsent = 0
         for (index, waiter) in failed.enumerated() { waiter?(.failure(ClusterLinkClosed(node: node, written: index < sent))) }
+        // Writes that ran and whose WAIT was never answered (there is always one after them).
+        waitAnswered(.failure(ClusterLinkClosed(node: node, written: true)))
         let callbacks = onClose
         onClose = []
         for callback in callbacks { callback() }
@@ -236,5 +290,12 @@ private final class ClusterNodeHandler: ChannelInboundHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         context.close(promise: nil)
+    }
+}
+
+extension ProxySettings {
+    /// `--wait-replicas` in cluster mode (nil: asynchronous replication).
+    var clusterDurability: ClusterDurability? {
+        waitReplicas > 0 ? ClusterDurability(replicas: waitReplicas, timeoutMilliseconds: max(1, Int(waitTimeout.nanoseconds / 1_000_000))) : nil
     }
 }

@@ -18,6 +18,8 @@ final class ClusterTopology: Sendable {
         var nextAnyMaster = 0
         var clients = 0
         var asks = 0
+        /// Writes answered -NOREPLICAS (`--wait-replicas`).
+        var unconfirmedWrites = 0
         /// Connections open to each node: shared ones and clients' own (`/metrics`).
         var backendConnections: [ClusterNodeAddress: Int] = [:]
     }
@@ -90,6 +92,11 @@ final class ClusterTopology: Sendable {
         state.withLockedValue { $0.asks += 1 }
     }
 
+    /// A write answered -NOREPLICAS: too few replicas had it within `--wait-timeout-ms`.
+    func unconfirmedWrite() {
+        state.withLockedValue { $0.unconfirmedWrites += 1 }
+    }
+
     /// A connection to `node` (shared, or a client's own) opened or closed.
     func backendConnection(to node: ClusterNodeAddress, opened: Bool) {
         state.withLockedValue { state in
@@ -107,6 +114,7 @@ final class ClusterTopology: Sendable {
             s.mapRefreshes = state.refreshes
             s.movedFollowed = state.moved
             s.askFollowed = state.asks
+            s.unconfirmedWrites = state.unconfirmedWrites
             s.masters = state.map.masters.count
             s.slotsCovered = state.map.coveredSlots
             var nodes = state.map.allNodes
@@ -127,12 +135,20 @@ final class ClusterTopology: Sendable {
 
     /// `INFO proxy` in cluster mode.
     func infoLines() -> [String] {
-        let (map, refreshes, moved, answeredBy, clients) = state.withLockedValue { ($0.map, $0.refreshes, $0.moved, $0.answeredBy, $0.clients) }
+        let (map, refreshes, moved, answeredBy, clients, unconfirmed) = state.withLockedValue {
+            ($0.map, $0.refreshes, $0.moved, $0.answeredBy, $0.clients, $0.unconfirmedWrites)
+        }
         var lines = ["# Proxy", "discovery:cluster", "cluster_seeds:\(seeds.map(\.description).joined(separator: ","))",
                      "cluster_masters:\(map.masters.count)", "cluster_slots_covered:\(map.coveredSlots)",
                      "cluster_map_from:\(answeredBy?.description ?? "none")", "cluster_map_refreshes:\(refreshes)",
                      "cluster_moved:\(moved)", "read_from:\(settings.readFromReplicas ? "replicas" : "master")",
-                     "connected_clients:\(clients)"]
+                     "connected_clients:\(clients)",
+                     "durability:\(settings.waitReplicas > 0 ? "replicated" : "async")"]
+        if settings.waitReplicas > 0 {
+            lines.append("wait_replicas:\(settings.waitReplicas)")
+            lines.append("wait_timeout_ms:\(settings.waitTimeout.nanoseconds / 1_000_000)")
+            lines.append("unconfirmed_writes:\(unconfirmed)")
+        }
         for (index, master) in map.masters.enumerated() {
             let ranges = map.slotRanges(of: master).map { $0.lowerBound == $0.upperBound ? "\($0.lowerBound)" : "\($0.lowerBound)-\($0.upperBound)" }
             let replicas = map.shards.first { $0.master == master }?.replicas.map(\.description).joined(separator: ",") ?? ""

@@ -31,6 +31,8 @@ public struct ClusterMetricsSnapshot: Sendable {
     public var mapRefreshes = 0
     public var movedFollowed = 0
     public var askFollowed = 0
+    /// Writes answered -NOREPLICAS (`--wait-replicas`).
+    public var unconfirmedWrites = 0
     public var masters = 0
     public var slotsCovered = 0
     /// Connections open to each node (`host:port`): shared ones and clients' own.

@@ -46,6 +46,7 @@ extension MetricsRegistry {
             ("tandem_proxy_cluster_map_refreshes_total", "Times the slot map was read from the cluster (at start, on the timer, after MOVED or a connection error).", \.mapRefreshes),
             ("tandem_proxy_cluster_moved_total", "MOVED replies followed inside the proxy (the slot's new master taken, the command sent there).", \.movedFollowed),
             ("tandem_proxy_cluster_ask_total", "ASK replies followed inside the proxy (ASKING and the command sent to the node named).", \.askFollowed),
+            ("tandem_proxy_unconfirmed_writes_total", "Writes answered -NOREPLICAS: too few replicas confirmed them in time (--wait-replicas).", \.unconfirmedWrites),
         ]
         let counters = mirrors.map { (CounterMirror(counter($0.0, $0.1)), $0.2) }
         addCollector {

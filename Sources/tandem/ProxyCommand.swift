@@ -130,7 +130,6 @@ struct ProxyCommand: AsyncParsableCommand {
             guard sentinels.isEmpty && backends.isEmpty && masterName == nil else {
                 throw ProxySettingsError("--cluster goes alone: not with --sentinel, --master-name or --backend")
             }
-            guard waitReplicas == 0 else { throw ProxySettingsError("--wait-replicas is not supported with --cluster yet") }
             guard (100...3_600_000).contains(clusterRefreshMilliseconds) else {
                 throw ProxySettingsError("--cluster-refresh-ms \(clusterRefreshMilliseconds): must be from 100 to 3600000")
             }

@@ -718,6 +718,88 @@ struct ClusterProxyTests {
         }
     }
 
+    @Test("--wait-replicas 1: a write is answered once its master's replica has it (shared, split, transaction, script, blocking pop); with that replica frozen, -NOREPLICAS after the timeout while reads and other masters' writes go on")
+    func waitReplicasDurability() async throws {
+        try await withRedisCluster(masters: 3, replicasPerMaster: 1) { cluster in
+            let proxy = try await ProxyProcess(cluster.seedArguments + ["--wait-replicas", "1", "--wait-timeout-ms", "300"])
+            defer { proxy.stop() }
+            let c = try await proxy.connect(timeout: .seconds(20))
+            defer { Task { await c.close() } }
+
+            // Each master's replica, found by its ROLE.
+            var replicaOf: [Int: RedisServer] = [:]
+            for server in cluster.servers {
+                let role = try await server.run(["ROLE"]).array ?? []
+                if role.first?.string == "slave", role.count > 2, let port = role[2].int { replicaOf[Int(port)] = server }
+            }
+            func replica(ofKey key: String) async throws -> RedisServer {
+                let master = try await cluster.master(ofSlot: HashSlot.slot(of: key))
+                return try #require(replicaOf[master.port])
+            }
+            func onReplica(_ key: String) async throws -> RESPValue {
+                try await replica(ofKey: key).withConnection { r in
+                    _ = try await r.send(["READONLY"])
+                    return try await r.send(["GET", key])
+                }
+            }
+
+            // Answered once the replica has it: read there straight after, every time.
+            for round in 0..<20 {
+                #expect(try await c.send(["SET", "foo", "v\(round)"]) == .simpleString("OK"))
+                #expect(try await onReplica("foo") == .bulkString("v\(round)"), "round \(round)")
+            }
+            // A write split over every master: each part waits for its own master's replica.
+            let keys = (0..<30).map { "w:\($0)" }
+            #expect(try await c.send(["MSET"] + keys.flatMap { [$0, "x"] }) == .simpleString("OK"))
+            for key in keys { #expect(try await onReplica(key) == .bulkString("x"), "\(key)") }
+            // A transaction (on the client's own connection) and a script.
+            #expect(try await c.pipeline([["MULTI"], ["SET", "{foo}t", "1"], ["EXEC"]]).last == .array([.simpleString("OK")]))
+            #expect(try await onReplica("{foo}t") == .bulkString("1"))
+            #expect(try await c.send(["EVAL", "return redis.call('SET', KEYS[1], 'e')", "1", "{foo}e"]) == .simpleString("OK"))
+            #expect(try await onReplica("{foo}e") == .bulkString("e"))
+            let info = try await c.send(["INFO", "proxy"]).string ?? ""
+            #expect(info.contains("durability:replicated\r\n") && info.contains("wait_replicas:1\r\n") && info.contains("unconfirmed_writes:0\r\n"), "\(info)")
+
+            // foo's replica frozen: foo's writes ran on the master but are not confirmed.
+            let frozen = try await replica(ofKey: "foo")
+            frozen.pause()
+            defer { frozen.resume() }
+            let started = ContinuousClock.now
+            let refused = try await c.send(["SET", "foo", "frozen"])
+            #expect(refused.errorMessage?.hasPrefix("NOREPLICAS Tandem proxy: only 0 of 1 replicas acknowledged this write within 300 ms") == true, "\(refused)")
+            #expect(ContinuousClock.now - started >= .milliseconds(250), "answered before the WAIT's timeout")
+            #expect(try await c.send(["GET", "foo"]) == .bulkString("frozen"), "it ran on the master; reads do not wait")
+            let transaction = try await c.pipeline([["MULTI"], ["SET", "{foo}t", "2"], ["EXEC"]])
+            #expect(transaction.last?.errorMessage?.hasPrefix("NOREPLICAS") == true, "\(transaction)")
+            let script = try await c.send(["EVAL", "return redis.call('SET', KEYS[1], 'f')", "1", "{foo}e"])
+            #expect(script.errorMessage?.hasPrefix("NOREPLICAS") == true, "\(script)")
+            let split = try await c.send(["MSET", "foo", "1", "bar", "1"])
+            #expect(split.errorMessage?.hasPrefix("NOREPLICAS") == true, "a split write with one part unconfirmed: \(split)")
+            // A blocking pop that takes an element is a write too (the client's own connection).
+            #expect(try await c.send(["RPUSH", "{bar}list", "a"]).errorMessage == nil)
+            #expect(try await c.send(["LPUSH", "{foo}list", "a"]).errorMessage?.hasPrefix("NOREPLICAS") == true)
+            let popped = try await c.send(["BLPOP", "{foo}list", "1"])
+            #expect(popped.errorMessage?.hasPrefix("NOREPLICAS") == true, "\(popped)")
+            // Another master's writes are confirmed meanwhile, on another client too.
+            let other = try await proxy.connect(timeout: .seconds(20))
+            defer { Task { await other.close() } }
+            #expect(try await other.send(["SET", "bar", "2"]) == .simpleString("OK"))
+            #expect(try await other.send(["BLPOP", "{bar}list", "1"]) == .array([.bulkString("{bar}list"), .bulkString("a")]))
+            let counted = try await c.send(["INFO", "proxy"]).string ?? ""
+            #expect(counted.contains("unconfirmed_writes:6\r\n"), "\(counted)")
+
+            frozen.resume()
+            var confirmed: RESPValue = .null
+            for _ in 0..<50 {
+                confirmed = try await c.send(["SET", "foo", "back"])
+                if confirmed == .simpleString("OK") { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(confirmed == .simpleString("OK"))
+            #expect(try await onReplica("foo") == .bulkString("back"))
+        }
+    }
+
     @Test("a live reshard of 1,000 slots with redis-cli under 8 writers: zero client-visible errors, zero acknowledged writes lost")
     func liveReshard() async throws {
         try await withRedisCluster(masters: 3, replicasPerMaster: 0) { cluster in

@@ -176,15 +176,17 @@ struct NodeConfigTests {
         #expect(try vmac(nil) == nil)
     }
 
-    @Test("proxy.cluster: the proxy fronts a Redis Cluster; not with durability: replicated")
+    @Test("proxy.cluster: the proxy fronts a Redis Cluster, also with durability: replicated (not in direct placement)")
     func proxyCluster() throws {
         let config = try NodeConfiguration(parsing: Self.minimal + "proxy:\n  listen: 0.0.0.0:6380\n  cluster: [10.0.0.5:7000, 10.0.0.6:7000]\n", file: "n.yaml")
         #expect(config.proxy?.cluster == ["10.0.0.5:7000", "10.0.0.6:7000"])
         #expect(try NodeConfiguration(parsing: Self.minimal + "proxy:\n  listen: 0.0.0.0:6380\n", file: "n.yaml").proxy?.cluster == [])
         let replicated = Self.minimal.replacingOccurrences(of: "  name: mymaster\n", with: "  name: mymaster\n  durability: replicated\n")
             + "proxy:\n  listen: 0.0.0.0:6380\n  cluster: 10.0.0.5:7000\n"
-        let error = try #require(Self.error(replicated))
-        #expect(error.key == "proxy" && error.message.contains("durability: replicated"), "\(error)")
+        #expect(try NodeConfiguration(parsing: replicated, file: "n.yaml").proxy?.cluster == ["10.0.0.5:7000"])
+        // Direct placement sends clients past the proxy that holds the writes, cluster or not.
+        let error = try #require(Self.error(replicated + "vip:\n  address: 10.9.0.100/24\n  interface: eth0\n  mode: direct\n"))
+        #expect(error.key == "vip" && error.message.contains("durability: replicated"), "\(error)")
     }
 
     @Test("node.http.listen: /metrics's address, HOST:PORT, on no port the node already uses")

@@ -1,4 +1,6 @@
+import Foundation
 @testable import Node
+import NIOCore
 import NodeConfig
 import Proxy
 import Testing
@@ -33,5 +35,19 @@ import Testing
         #expect(settings.transparentListen)
         let unplaced = try #require(try NodeFiles.proxySettings(try NodeConfiguration(parsing: Self.yaml, file: "n.yaml")))
         #expect(!unplaced.transparentListen)
+        #expect(unplaced.waitReplicas == 0)
+    }
+
+    /// `durability: replicated` with proxy.cluster: the cluster proxy waits for a replica of
+    /// each write's master, with the master-mode proxy's timeout (a quarter of down-after).
+    @Test func clusterProxyWaitsForAReplicaWithDurabilityReplicated() throws {
+        let yaml = Self.yaml.replacingOccurrences(of: "  name: mymaster\n", with: "  name: mymaster\n  durability: replicated\n  down-after: 2s\n")
+        let settings = try #require(try NodeFiles.proxySettings(try NodeConfiguration(parsing: yaml, file: "n.yaml")))
+        guard case .cluster = settings.discovery else {
+            Issue.record("not cluster discovery: \(settings.discovery)")
+            return
+        }
+        #expect(settings.waitReplicas == 1)
+        #expect(settings.waitTimeout == .milliseconds(500))
     }
 }

@@ -86,4 +86,86 @@ struct ClusterNodeLinkTests {
         #expect(ClusterReply.value(.integer(3)).value == .integer(3))
         #expect(ClusterReply.frame(ByteBuffer(string: "?\r\n")).value.errorMessage?.hasPrefix("ERR Tandem proxy: a cluster node's reply could not be read") == true)
     }
+
+    // MARK: --wait-replicas
+
+    static let durability = ClusterDurability(replicas: 1, timeoutMilliseconds: 250)
+
+    func durable() throws -> (EmbeddedChannel, ClusterNodeLink, Replies, () -> Int) {
+        let channel = EmbeddedChannel()
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 7000)).wait()
+        final class Count { var n = 0 }
+        let count = Count()
+        let link = try ClusterNodeLink.attach(to: channel, node: Self.node, durability: Self.durability, unconfirmed: { count.n += 1 })
+        return (channel, link, Replies(), { count.n })
+    }
+
+    @Test("--wait-replicas: a batch holding a write is followed by WAIT in the same write; the writes' replies are held until it answers, reads are not")
+    func waitFollowsWrites() throws {
+        let (channel, link, replies, unconfirmed) = try durable()
+        link.send(raw: ByteBuffer(string: "*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n"), write: true) { replies.items.append($0) }
+        link.send(encoding: ["GET", "b"].map { ByteBuffer(string: $0) }) { replies.items.append($0) }
+        channel.embeddedEventLoop.run()
+        let written = try #require(try channel.readOutbound(as: ByteBuffer.self))
+        #expect(String(buffer: written) == "*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n*2\r\n$3\r\nGET\r\n$1\r\nb\r\n*3\r\n$4\r\nWAIT\r\n$1\r\n1\r\n$3\r\n250\r\n")
+        try channel.writeInbound(ByteBuffer(string: "+OK\r\n$1\r\nx\r\n"))
+        #expect(replies.frames == ["$1\r\nx\r\n"], "the GET's reply passes; the SET's waits for the WAIT")
+        try channel.writeInbound(ByteBuffer(string: ":1\r\n"))
+        #expect(replies.frames == ["$1\r\nx\r\n", "+OK\r\n"])
+        #expect(unconfirmed() == 0)
+
+        // A batch of reads only: no WAIT.
+        link.send(encoding: ["GET", "c"].map { ByteBuffer(string: $0) }) { replies.items.append($0) }
+        channel.embeddedEventLoop.run()
+        #expect(String(buffer: try #require(try channel.readOutbound(as: ByteBuffer.self))) == "*2\r\n$3\r\nGET\r\n$1\r\nc\r\n")
+        _ = try? channel.finish()
+    }
+
+    @Test("--wait-replicas: too few replicas, or a WAIT that fails, turns each held write into -NOREPLICAS; an error reply is passed on at once, never held")
+    func tooFewReplicas() throws {
+        let (channel, link, replies, unconfirmed) = try durable()
+        for key in ["a", "b"] {
+            link.send(encoding: ["SET", key, "1"].map { ByteBuffer(string: $0) }, write: true) { replies.items.append($0) }
+        }
+        link.send(encoding: ["INCR", "s"].map { ByteBuffer(string: $0) }, write: true) { replies.items.append($0) }
+        channel.embeddedEventLoop.run()
+        _ = try channel.readOutbound(as: ByteBuffer.self)
+        try channel.writeInbound(ByteBuffer(string: "+OK\r\n+OK\r\n-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"))
+        #expect(replies.frames == ["-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"])
+        try channel.writeInbound(ByteBuffer(string: ":0\r\n"))
+        #expect(replies.frames.count == 3)
+        for frame in replies.frames.dropFirst() {
+            #expect(frame.hasPrefix("-NOREPLICAS Tandem proxy: only 0 of 1 replicas acknowledged this write within 250 ms"), "\(frame)")
+        }
+        #expect(unconfirmed() == 2)
+
+        // WAIT refused (the node turned replica): the write is not confirmed.
+        link.send(encoding: ["SET", "c", "1"].map { ByteBuffer(string: $0) }, write: true) { replies.items.append($0) }
+        channel.embeddedEventLoop.run()
+        _ = try channel.readOutbound(as: ByteBuffer.self)
+        try channel.writeInbound(ByteBuffer(string: "+OK\r\n-ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.\r\n"))
+        #expect(replies.frames.last?.hasPrefix("-NOREPLICAS Tandem proxy: the master did not confirm") == true, "\(replies.frames)")
+        _ = try? channel.finish()
+    }
+
+    @Test("--wait-replicas: the connection closing after a write's reply and before the WAIT's answers it -NOREPLICAS (it ran); one whose reply never came may or may not have run")
+    func closeWhileHeld() throws {
+        let (channel, link, replies, _) = try durable()
+        link.send(encoding: ["SET", "a", "1"].map { ByteBuffer(string: $0) }, write: true) { replies.items.append($0) }
+        link.send(encoding: ["SET", "b", "1"].map { ByteBuffer(string: $0) }, write: true) { replies.items.append($0) }
+        channel.embeddedEventLoop.run()
+        _ = try channel.readOutbound(as: ByteBuffer.self)
+        try channel.writeInbound(ByteBuffer(string: "+OK\r\n"))
+        #expect(replies.items.isEmpty)
+        channel.pipeline.fireChannelInactive()
+        #expect(replies.items.count == 2)
+        let outcomes = replies.items.map { result -> String in
+            switch result {
+            case .success(let frame): return String(String(buffer: frame).prefix(11))
+            case .failure(let error): return (error as? ClusterLinkClosed)?.written == true ? "may have run" : "\(error)"
+            }
+        }
+        #expect(outcomes == ["may have run", "-NOREPLICAS"], "the unanswered SET b fails first, as the waiters are failed in order; SET a ran")
+        _ = try? channel.finish()
+    }
 }
