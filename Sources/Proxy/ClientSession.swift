@@ -342,6 +342,7 @@ final class ClientSession: ChannelInboundHandler {
         }
         if core.dedicated {
             _ = dedicatedLink()
+            perform()
         }
     }
 
@@ -446,6 +447,7 @@ final class ClientSession: ChannelInboundHandler {
         guard closed === link else { return }
         link = nil
         core.dedicatedLinkClosed()
+        perform()  // what the loss means to the client (CLIENT TRACKING), even with nothing queued
         pump()
     }
 

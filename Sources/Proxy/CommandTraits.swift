@@ -26,6 +26,8 @@ enum StateEffect: Equatable {
     case hello
     case select
     case setName
+    /// CLIENT TRACKING: client-side caching, replayed on a new master.
+    case tracking
     case subscribe
     case psubscribe
     case unsubscribe
@@ -177,7 +179,7 @@ enum CommandTraits {
         case "AUTH": return .auth
         case "HELLO": return .hello
         case "SELECT": return .select
-        case "CLIENT": return scanner.argument(1, is: "SETNAME") ? .setName : .none
+        case "CLIENT": return scanner.argument(1, is: "SETNAME") ? .setName : scanner.argument(1, is: "TRACKING") ? .tracking : .none
         case "SUBSCRIBE": return .subscribe
         case "PSUBSCRIBE": return .psubscribe
         case "UNSUBSCRIBE": return .unsubscribe

@@ -94,8 +94,9 @@ extension ProxySession {
             retire = true
             connectionStateLost()
         }
-        guard usable else { return .none(retire: retire) }
+        guard usable, !closing else { return .none(retire: retire) }
         let (handshake, replies) = replayHandshake()
+        trackingLossTold = false
         return .open(handshake: handshake, replies: replies, retire: retire)
     }
 
@@ -116,9 +117,24 @@ extension ProxySession {
         add(replay.auth)
         add(replay.select)
         add(replay.setName)
+        for tracking in replay.tracking { add(tracking) }
         if !replay.channels.isEmpty { add([Array("SUBSCRIBE".utf8)] + replay.channels, replay.channels.count) }
         if !replay.patterns.isEmpty { add([Array("PSUBSCRIBE".utf8)] + replay.patterns, replay.patterns.count) }
         return (handshake, replies)
+    }
+
+    /// The CLIENT TRACKING commands to replay after `arguments` (`CLIENT TRACKING ON|OFF …`) was
+    /// accepted: OFF forgets them all; an ON is added unless the same one is there (at most 64,
+    /// the oldest dropped: only BCAST prefixes of that one could be lost).
+    static func tracking(after commands: [[[UInt8]]], _ arguments: [[UInt8]]) -> [[[UInt8]]] {
+        guard arguments.count >= 3, equalsIgnoringCase(arguments[2], "ON") else { return [] }
+        guard !commands.contains(arguments) else { return commands }
+        return Array((commands + [arguments]).suffix(64))
+    }
+
+    /// Tracking sends its invalidations to another client (REDIRECT id).
+    var trackingRedirects: Bool {
+        replay.tracking.contains { $0.dropFirst(3).contains { Self.equalsIgnoringCase($0, "REDIRECT") } }
     }
 
     private static func equalsIgnoringCase(_ bytes: [UInt8], _ word: String) -> Bool {
@@ -130,6 +146,21 @@ extension ProxySession {
     mutating func connectionStateLost() {
         if inMulti { multiBroken = true }
         if watching { watchBroken = true }
+        if !replay.tracking.isEmpty && !trackingLossTold && !closing {
+            // Once per lost connection (it may be both closed and let go).
+            trackingLossTold = true
+            if trackingRedirects {
+                // The REDIRECT names a client ID of the old connection's server: no ID on the
+                // new one stands for it. The client reconnects and sets tracking up again.
+                closing = true
+                emit(.failAndClose(Self.errorReply("this connection's CLIENT TRACKING … REDIRECT cannot be restored on a new connection to the master (the client ID it names belongs to the old one); reconnect and enable tracking again")))
+            } else if replay.resp3 {
+                // The keys the client read were tracked by the old connection, and changes since
+                // its last invalidation may never be announced: the client drops its whole
+                // cache, as after FLUSHALL (Redis's invalidate push with a null).
+                emit(.write(ByteBuffer(string: ">2\r\n$10\r\ninvalidate\r\n_\r\n")))
+            }
+        }
     }
 
     /// The client's own connection closed.

@@ -148,6 +148,9 @@ extension ProxySession {
         var auth: [[UInt8]]?
         var select: [[UInt8]]?
         var setName: [[UInt8]]?
+        /// The CLIENT TRACKING ON commands the master accepted since tracking was last off, in
+        /// order (each distinct one once: BCAST prefixes add up over them); empty: not tracking.
+        var tracking: [[[UInt8]]] = []
         var channels: [[UInt8]] = []
         var patterns: [[UInt8]] = []
         var resp3 = false

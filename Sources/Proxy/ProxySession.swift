@@ -32,6 +32,9 @@ struct ProxySession {
     private(set) var raw = false
     /// QUIT, a protocol error or a failed replay: no more commands are read.
     var closing = false
+    /// The client was told that the connection holding its CLIENT TRACKING was lost (until the
+    /// next connection opens).
+    var trackingLossTold = false
     /// The client has a connection of its own.
     var dedicated = false
     /// The client moves to a connection of its own once its pending replies are in.
@@ -201,7 +204,7 @@ struct ProxySession {
             watchBroken = false
         case .watch:
             watching = true
-        case .auth, .hello, .select, .setName:
+        case .auth, .hello, .select, .setName, .tracking:
             slot.effect = effect
             slot.effectArguments = command.arguments
         case .subscribe, .psubscribe, .unsubscribe, .punsubscribe:
@@ -471,6 +474,7 @@ struct ProxySession {
         case .auth: replay.auth = arguments
         case .select: replay.select = arguments
         case .setName: replay.setName = arguments
+        case .tracking: replay.tracking = Self.tracking(after: replay.tracking, arguments)
         case .hello:
             replay.hello = arguments
             if arguments.count >= 2 { replay.resp3 = arguments[1] == Array("3".utf8) }

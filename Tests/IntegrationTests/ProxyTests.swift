@@ -629,6 +629,65 @@ struct ProxyFailoverTests {
         }
     }
 
+    @Test("CLIENT TRACKING across a SENTINEL FAILOVER: a RESP3 client is told to drop its whole cache, then gets the new master's invalidations; a client tracking with REDIRECT is told why and closed")
+    func trackingAcrossFailover() async throws {
+        try await withReplicationGroup(replicas: 2) { master, replicas in
+            let sentinels = try await Self.sentinels(.tandem, master)
+            defer { sentinels.forEach { $0.stop() } }
+            let proxy = try await ProxyProcess(Self.proxyArguments(sentinels))
+            defer { proxy.stop() }
+            let writer = try await proxy.connect(timeout: .seconds(20))
+            defer { Task { await writer.close() } }
+            // A RESP3 client with client-side caching (tracking by default: the keys it reads).
+            let tracker = try SentinelSurfaceSerial.RawClient(port: proxy.port)
+            #expect(try tracker.send(["HELLO", "3"]).hasPrefix("%"))
+            #expect(try tracker.send(["CLIENT", "TRACKING", "ON"]) == "+OK\r\n")
+            #expect(try await writer.send(["SET", "cached", "1"]) == .simpleString("OK"))
+            #expect(try tracker.send(["GET", "cached"]) == "$1\r\n1\r\n")
+            #expect(try await writer.send(["SET", "cached", "2"]) == .simpleString("OK"))
+            #expect(try tracker.readReply() == ">2\r\n$10\r\ninvalidate\r\n*1\r\n$6\r\ncached\r\n", "the master's invalidation passes through")
+            #expect(try tracker.send(["GET", "cached"]) == "$1\r\n2\r\n")
+            // A RESP2 client tracking into another client's subscription (REDIRECT id).
+            let inbox = try SentinelSurfaceSerial.RawClient(port: proxy.port)
+            #expect(try inbox.send(["SUBSCRIBE", "__redis__:invalidate"]).hasPrefix("*3\r\n$9\r\nsubscribe"))
+            // The subscriber's connection on the master, by CLIENT LIST (the proxy's connection for it).
+            let clients = try await master.run(["CLIENT", "LIST"]).string ?? ""
+            let line = try #require(clients.split(separator: "\n").first { $0.contains(" sub=1 ") && $0.contains("cmd=subscribe") })
+            let id = try #require(line.split(separator: " ").first { $0.hasPrefix("id=") }?.dropFirst(3))
+            let redirected = try SentinelSurfaceSerial.RawClient(port: proxy.port)
+            let redirectReply = try redirected.send(["CLIENT", "TRACKING", "ON", "REDIRECT", String(id)])
+            #expect(redirectReply == "+OK\r\n", "id \(id): \(redirectReply)\n\(clients)")
+
+            #expect(try await sentinels[0].command(["SENTINEL", "FAILOVER", "mymaster"]) == .simpleString("OK"))
+            try await waitForCompletedFailover(sentinels, awayFrom: master)
+            let address = try #require(try await sentinels[0].masterAddress())
+            let target = try #require(replicas.first { "127.0.0.1:\($0.port)" == address })
+            try await waitUntil("the proxy to follow the switch", timeout: .seconds(20)) {
+                (try await writer.send(["INFO", "proxy"]).string ?? "").contains("master:127.0.0.1:\(target.port)")
+            }
+            // The tracker's next command goes to the new master; before its reply, the proxy's
+            // invalidation of everything (the old master's own, after a full resync, may come too).
+            // (The client's loop may learn of the switch a moment after the writer's.)
+            var frames: [String] = []
+            for _ in 0..<50 where !frames.contains(">2\r\n$10\r\ninvalidate\r\n_\r\n") {
+                tracker.write(["PING"])
+                repeat { frames.append(try tracker.readReply()) } while frames.last != "+PONG\r\n"
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(frames.contains(">2\r\n$10\r\ninvalidate\r\n_\r\n"), "\(frames)\n\(proxy.logTail(lines: 30))")
+            // Tracking was restored on the new master: a key read there is invalidated when it changes.
+            #expect(try tracker.send(["GET", "cached"]) == "$1\r\n2\r\n")
+            #expect(try await writer.send(["SET", "cached", "3"]) == .simpleString("OK"))
+            #expect(try tracker.readReply() == ">2\r\n$10\r\ninvalidate\r\n*1\r\n$6\r\ncached\r\n", "tracking replayed on the new master")
+            let info = try await target.run(["CLIENT", "LIST"]).string ?? ""
+            #expect(info.split(separator: "\n").contains { $0.contains("resp=3") && $0.contains("flags=t") }, "\(info)")
+            // The REDIRECT's client ID belongs to the old master: told why, then closed.
+            let refused = try redirected.send(["PING"])
+            #expect(refused.hasPrefix("-ERR Tandem proxy: this connection's CLIENT TRACKING … REDIRECT cannot be restored"), "\(refused)")
+            #expect(throws: (any Error).self) { try redirected.readReply() }
+        }
+    }
+
     @Test("SENTINEL FAILOVER through the proxy: zero errors and zero lost acknowledged writes")
     func coordinatedSwitchover() async throws {
         try await withReplicationGroup(replicas: 2) { master, replicas in

@@ -280,6 +280,89 @@ struct ProxySessionTests {
         #expect(String(buffer: again) == D.proxyAuth)
     }
 
+    @Test("CLIENT TRACKING: the accepted ON commands are replayed on a new connection and a RESP3 client is told to drop its whole cache; OFF, RESET or a refusal leave nothing; REDIRECT cannot be restored: the client is told and closed")
+    func trackingReplay() {
+        var d = SessionDriver()
+        d.makeDedicated()
+        d.command("HELLO 3")
+        d.command("CLIENT TRACKING on BCAST PREFIX a:")
+        d.command("CLIENT TRACKING on BCAST PREFIX b:")
+        d.command("CLIENT TRACKING on BCAST PREFIX b:")
+        d.command("CLIENT TRACKING on OPTIN")
+        let (_, seqs) = d.send(on: FakeLink())
+        d.reply("%1\r\n+proto\r\n:3\r\n", seq: seqs[0])
+        d.reply("+OK\r\n", seq: seqs[1])
+        d.reply("+OK\r\n", seq: seqs[2])
+        d.reply("+OK\r\n", seq: seqs[3])
+        d.reply("-ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode.\r\n", seq: seqs[4])
+        _ = d.takeOutput()
+        guard case .open(let handshake, let replies, let retire) = d.step(current: (1, false), master: 2) else {
+            Issue.record("expected a new connection")
+            return
+        }
+        #expect(retire)
+        #expect(String(buffer: handshake) == D.proxyAuth + D.resp("HELLO", "3") + D.resp("CLIENT", "TRACKING", "on", "BCAST", "PREFIX", "a:")
+            + D.resp("CLIENT", "TRACKING", "on", "BCAST", "PREFIX", "b:"), "each accepted ON once, in order; the refused one not")
+        #expect(replies == 1 + 1 + 2)
+        #expect(d.takeOutput() == ">2\r\n$10\r\ninvalidate\r\n_\r\n", "the whole cache dropped, as after FLUSHALL")
+        // A connection replaced while not tracking says nothing.
+        d.command("CLIENT TRACKING off")
+        let (_, off) = d.send(on: FakeLink())
+        d.reply("+OK\r\n", seq: off[0])
+        _ = d.takeOutput()
+        guard case .open(let plain, _, _) = d.step(current: (2, true), master: 2) else {
+            Issue.record("expected a new connection")
+            return
+        }
+        #expect(String(buffer: plain) == D.proxyAuth + D.resp("HELLO", "3"))
+        #expect(d.takeOutput() == "")
+        // The connection closed (a switchover's CLIENT KILL): told once, at the loss, not again
+        // when the closed connection is let go.
+        d.command("CLIENT TRACKING on")
+        let (_, on) = d.send(on: FakeLink())
+        d.reply("+OK\r\n", seq: on[0])
+        #expect(d.session.replay.tracking.count == 1)
+        _ = d.takeOutput()
+        d.session.dedicatedLinkClosed()
+        d.drain()
+        #expect(d.takeOutput() == ">2\r\n$10\r\ninvalidate\r\n_\r\n")
+        guard case .open(let reopened, _, _) = d.step(current: (3, true), master: 2) else {
+            Issue.record("expected a new connection")
+            return
+        }
+        #expect(String(buffer: reopened) == D.proxyAuth + D.resp("HELLO", "3") + D.resp("CLIENT", "TRACKING", "on"))
+        #expect(d.takeOutput() == "")
+        // RESET forgets tracking with the rest.
+        d.command("RESET")
+        #expect(d.session.replay.tracking.isEmpty)
+
+        // RESP2 with REDIRECT: the ID belongs to the old server; the client is told and closed.
+        var r = SessionDriver()
+        r.makeDedicated()
+        r.command("CLIENT TRACKING ON REDIRECT 7")
+        let (_, redirect) = r.send(on: FakeLink())
+        r.reply("+OK\r\n", seq: redirect[0])
+        _ = r.takeOutput()
+        r.session.dedicatedLinkClosed()
+        r.drain()
+        #expect(r.step(current: (1, true), master: 2) == .none(retire: true), "closing: no new connection")
+        #expect(r.closed)
+        #expect(r.takeOutput().hasPrefix("-ERR Tandem proxy: this connection's CLIENT TRACKING … REDIRECT cannot be restored"))
+        // RESP2 without REDIRECT gets no invalidations at all (Redis sends none): replayed, nothing written.
+        var plain2 = SessionDriver()
+        plain2.makeDedicated()
+        plain2.command("CLIENT TRACKING ON")
+        let (_, p2) = plain2.send(on: FakeLink())
+        plain2.reply("+OK\r\n", seq: p2[0])
+        _ = plain2.takeOutput()
+        guard case .open(let h2, _, _) = plain2.step(current: (1, false), master: 2) else {
+            Issue.record("expected a new connection")
+            return
+        }
+        #expect(String(buffer: h2) == D.proxyAuth + D.resp("CLIENT", "TRACKING", "ON"))
+        #expect(plain2.takeOutput() == "")
+    }
+
     @Test("a RESP2 subscriber's commands take no reply slots (its messages are not replies)")
     func rawSubscriber() {
         var d = SessionDriver()
