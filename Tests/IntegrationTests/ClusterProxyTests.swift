@@ -892,13 +892,13 @@ struct ClusterProxyTests {
         }
     }
 
-    @Test("--cluster with nothing listening stops with a clear error; --cluster goes alone")
+    @Test("--cluster with nothing listening stops with a clear error; --cluster goes alone; --wait-replicas is checked as in master mode")
     func startupErrors() async throws {
         let free = try freeLoopbackPort()
         let cases: [([String], String)] = [
             (["--listen", "127.0.0.1:0", "--cluster", "127.0.0.1:\(free)"], "no cluster node gave its slot map"),
             (["--listen", "127.0.0.1:0", "--cluster", "127.0.0.1:\(free)", "--backend", "127.0.0.1:1"], "--cluster goes alone"),
-            (["--listen", "127.0.0.1:0", "--cluster", "127.0.0.1:\(free)", "--wait-replicas", "1"], "not supported with --cluster yet"),
+            (["--listen", "127.0.0.1:0", "--cluster", "127.0.0.1:\(free)", "--wait-replicas", "65"], "--wait-replicas 65: must be from 0 to 64"),
             (["--listen", "127.0.0.1:0", "--cluster", "nonsense"], "--cluster 'nonsense'"),
         ]
         for (arguments, expected) in cases {
