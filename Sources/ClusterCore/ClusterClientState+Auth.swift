@@ -97,6 +97,7 @@ extension ClusterClientState {
         protocolVersion = 2
         authenticated = configuration.password == nil
         monitoring = false
+        tracking = ClusterTracking()
         let answer = RESPValue.simpleString("RESET")
         if wasSubscribed { return .endSubscriptions(answer) }
         switch held {

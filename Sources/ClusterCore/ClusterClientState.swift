@@ -62,6 +62,10 @@ public enum ClusterStep: Sendable, Hashable {
     /// are written, its subscription connections are closed (a node unsubscribes without
     /// confirmations) and this reply is written; its later commands wait until then.
     case endSubscriptions(RESPValue)
+    /// CLIENT TRACKING: sent to a master on the client's own tracking connections (opened with
+    /// the commands already accepted); the node's answer is the client's, and an +OK is given
+    /// to `trackingAccepted` (and sent on the client's other tracking connections).
+    case tracking([ByteBuffer])
 }
 
 /// One client's connection state in cluster mode, and every decision that depends on it:
@@ -104,6 +108,11 @@ public struct ClusterClientState: Sendable {
     public internal(set) var monitoring = false
     /// The slots this client wrote to (what its WAIT waits for).
     public private(set) var written = WrittenSlots()
+    /// CLIENT TRACKING: whether the client tracks, with which options, and the commands that
+    /// set it up (`ClusterClientState+Tracking`).
+    public internal(set) var tracking = ClusterTracking()
+    /// CLIENT CACHING yes|no to send just before this command, on its connection (set by `step`).
+    public private(set) var cachingPrefix: [ByteBuffer]?
     /// CLIENT SETNAME (or HELLO … SETNAME), answered by the proxy.
     public internal(set) var clientName: ByteBuffer?
     /// The protocol the client chose with HELLO (2 or 3): every backend connection its
@@ -145,6 +154,7 @@ public struct ClusterClientState: Sendable {
     /// The same with the command's table entry already looked up (`CommandKeys.info(for:)`):
     /// the shell needs it too, and looks it up once per command.
     public mutating func step(_ arguments: [ByteBuffer], info: CommandInfo?) -> ClusterStep {
+        cachingPrefix = tracking.caching == nil || arguments.isEmpty ? nil : takeCaching(CommandKeys.word(arguments, 0))
         let step = decide(arguments, info: info)
         if let info, !info.flags.contains(.readonly) { noteWrite(step, info: info) }
         return step
@@ -209,6 +219,7 @@ public struct ClusterClientState: Sendable {
             if sub == "CLIENT|GETNAME" && arguments.count == 2 {
                 return .reply(clientName.map { RESPValue.bulkString($0) } ?? .nullBulkString)
             }
+            if let step = trackingStep(sub, arguments) { return step }
             if Self.forwardedClientSubcommands.contains(sub) { return .route(.anyMaster) }
             return Self.unsupported(sub.split(separator: "|").joined(separator: " "))
         default:

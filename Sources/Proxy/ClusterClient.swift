@@ -52,6 +52,11 @@ final class ClusterClient: ChannelInboundHandler {
     var monitorReply: UInt64?
     /// The WAIT to start once the replies to the commands before it are written.
     var waitToStart: (seq: UInt64, request: ClusterWait.Request, version: Int)?
+    /// CLIENT TRACKING: the client's own connections to the nodes, set up with its tracking
+    /// commands; its stateless commands go there instead of the shared ones.
+    var trackingLinks: ClusterLinkSet?
+    /// BCAST: the next check that a tracking connection is open to every master.
+    var broadcastResync: Scheduled<Void>?
 
     init(pool: ClusterLoopPool, configuration: ClusterClientState.Configuration) {
         self.pool = pool
@@ -107,6 +112,11 @@ final class ClusterClient: ChannelInboundHandler {
         stopMonitoring()
         for link in links.values { link.close() }
         links = [:]
+        trackingLinks?.onLinkClosed = nil
+        trackingLinks?.closeAll()
+        trackingLinks = nil
+        broadcastResync?.cancel()
+        broadcastResync = nil
         context.fireChannelInactive()
     }
 
@@ -153,8 +163,10 @@ final class ClusterClient: ChannelInboundHandler {
         // Looked up once: the state's decisions and the read-only flag below both need it.
         let info = CommandKeys.info(for: request.arguments)
         let wasMonitoring = state.monitoring
+        let wasTracking = state.tracking.on
         let step = state.step(request.arguments, info: info)
         if wasMonitoring && !state.monitoring { stopMonitoring() }  // RESET
+        if wasTracking && !state.tracking.on { retireTracking() }  // RESET
         // The protocol this command's reply is written in (a HELLO's own reply: the new one).
         let version = state.protocolVersion
         switch step {
@@ -166,7 +178,8 @@ final class ClusterClient: ChannelInboundHandler {
         case .route(let route):
             let readOnly = info?.flags.contains(.readonly) ?? false
             let write = pool.durability != nil && ClusterDurability.mayWrite(info)
-            run(route, request, readOnly: readOnly, write: write, protocolVersion: version) { [self] in complete(seq, $0) }
+            run(route, request, readOnly: readOnly, write: write, protocolVersion: version, links: trackingLinks,
+                prefix: state.cachingPrefix) { [self] in complete(seq, $0) }
         case .hello(let version):
             let hello = [ByteBuffer(string: "HELLO"), ByteBuffer(string: String(version))]
             pool.run(hello, target: .anyMaster, readOnly: false, protocolVersion: version).assumeIsolated().whenSuccess { [self] in
@@ -196,6 +209,8 @@ final class ClusterClient: ChannelInboundHandler {
             blockedByWait = true
             waitToStart = (seq, request, version)
             startWaitIfReady()
+        case .tracking(let arguments):
+            trackingCommand(arguments, seq: seq, version: version)
         case .infoProxy:
             let text = pool.topology.infoLines().joined(separator: "\r\n") + "\r\n"
             // RESP3: INFO's text comes as a verbatim string, as from a node.
@@ -211,33 +226,39 @@ final class ClusterClient: ChannelInboundHandler {
     /// A command for one node goes out as the client's bytes and its reply comes back as the
     /// node's; split and keyspace-wide commands are encoded per part and their replies merged.
     /// `write`: with `--wait-replicas`, each part's reply waits for its master's replicas.
+    /// `links`: a tracking client's own connections (nil: the shared ones); `prefix`: CLIENT
+    /// CACHING, sent just before each part on its connection.
     func run(_ route: ClusterRoute, _ request: RESPRequest, readOnly: Bool, write: Bool = false, protocolVersion version: Int,
-                     done: @escaping ClusterLoopPool.Done) {
+             links: ClusterLinkSet? = nil, prefix: [ByteBuffer]? = nil, done: @escaping ClusterLoopPool.Done) {
         let raw = request.isInline ? nil : request.raw
         switch route {
         case .anyMaster:
             // One node: the reply straight to `done`, no future (the common path).
-            pool.run(request.arguments, raw: raw, target: .anyMaster, readOnly: readOnly, protocolVersion: version, write: write, done: done)
+            pool.run(request.arguments, raw: raw, target: .anyMaster, readOnly: readOnly, protocolVersion: version, write: write,
+                     links: links, prefix: prefix, done: done)
         case .slot(let slot):
-            pool.run(request.arguments, raw: raw, target: .slot(slot), readOnly: readOnly, protocolVersion: version, write: write, done: done)
+            pool.run(request.arguments, raw: raw, target: .slot(slot), readOnly: readOnly, protocolVersion: version, write: write,
+                     links: links, prefix: prefix, done: done)
         default:
-            combined(route, request.arguments, readOnly: readOnly, write: write, protocolVersion: version).assumeIsolated().whenSuccess(done)
+            combined(route, request.arguments, readOnly: readOnly, write: write, protocolVersion: version, links: links, prefix: prefix)
+                .assumeIsolated().whenSuccess(done)
         }
     }
 
     /// Commands of several parts or with a reply the proxy makes: split, keyspace-wide, SCAN.
     func combined(_ route: ClusterRoute, _ arguments: [ByteBuffer], readOnly: Bool, write: Bool = false,
-                  protocolVersion version: Int) -> EventLoopFuture<ClusterReply> {
+                  protocolVersion version: Int, links: ClusterLinkSet? = nil, prefix: [ByteBuffer]? = nil) -> EventLoopFuture<ClusterReply> {
         switch route {
         case .anyMaster:
-            return pool.run(arguments, target: .anyMaster, readOnly: readOnly, protocolVersion: version, write: write)
+            return pool.run(arguments, target: .anyMaster, readOnly: readOnly, protocolVersion: version, write: write, links: links, prefix: prefix)
         case .slot(let slot):
-            return pool.run(arguments, target: .slot(slot), readOnly: readOnly, protocolVersion: version, write: write)
+            return pool.run(arguments, target: .slot(slot), readOnly: readOnly, protocolVersion: version, write: write, links: links, prefix: prefix)
         case .error(let text):
             return pool.eventLoop.makeSucceededFuture(.value(.simpleError(text)))
         case .split(let plan):
             let futures = plan.parts.map {
-                pool.run($0.arguments, target: .slot($0.slot), readOnly: readOnly, protocolVersion: version, write: write)
+                pool.run($0.arguments, target: .slot($0.slot), readOnly: readOnly, protocolVersion: version, write: write,
+                         links: links, prefix: prefix)
             }
             let positions = plan.parts.map(\.positions)
             return EventLoopFuture.whenAllSucceed(futures, on: pool.eventLoop).map { replies in
@@ -254,7 +275,9 @@ final class ClusterClient: ChannelInboundHandler {
                 let start = Int.random(in: 0..<masters.count)
                 masters = Array(masters[start...] + masters[..<start])
             }
-            let futures = masters.map { pool.run(arguments, target: .node($0), readOnly: readOnly, protocolVersion: version, write: write) }
+            let futures = masters.map {
+                pool.run(arguments, target: .node($0), readOnly: readOnly, protocolVersion: version, write: write, links: links, prefix: prefix)
+            }
             return EventLoopFuture.whenAllSucceed(futures, on: pool.eventLoop).map { replies in
                 .value(ClusterRouting.merge(merge, replies: replies.map(\.value)).forProtocol(version))
             }
@@ -265,7 +288,8 @@ final class ClusterClient: ChannelInboundHandler {
             let slot = ClusterScan.slot(for: position, in: topology.map)
             let master = topology.master(forSlot: slot)
             let command = ClusterScan.nodeArguments(arguments, position: position, master: master)
-            return pool.run(command, target: .slot(slot), readOnly: readOnly, protocolVersion: version, toReplica: false).map { reply in
+            return pool.run(command, target: .slot(slot), readOnly: readOnly, protocolVersion: version, toReplica: false,
+                            links: links, prefix: prefix).map { reply in
                 // Tagged with the master it was sent to: if a failover sent it elsewhere in
                 // between, the next call finds another master and starts its part over (never a
                 // cursor used on a node that did not make it).
@@ -379,6 +403,119 @@ final class ClusterClient: ChannelInboundHandler {
                 topology.unconfirmedWrite()
                 return replacement
             }
+        }
+    }
+
+    // MARK: CLIENT TRACKING
+
+    /// CLIENT TRACKING: a node of the client's own tracking connections answers it (they are
+    /// opened for the first ON, each set up with the ON commands accepted so far). An accepted
+    /// ON is sent on the client's other open tracking connections too; an accepted OFF retires
+    /// them (the client's commands go to the shared connections again).
+    func trackingCommand(_ arguments: [ByteBuffer], seq: UInt64, version: Int) {
+        let on = CommandKeys.word(arguments, 2) == "ON"
+        guard trackingLinks != nil || on else {
+            // OFF (or a word a node refuses) while not tracking: any node answers as it would.
+            pool.run(arguments, target: .anyMaster, readOnly: false, protocolVersion: version) { [self] in complete(seq, $0) }
+            return
+        }
+        let set = trackingLinks ?? makeTrackingLinks()
+        guard let master = pool.topology.anyMaster() else {
+            complete(seq, .simpleError("CLUSTERDOWN Tandem proxy: no master known"))
+            return
+        }
+        pool.connection(to: master, protocolVersion: version, in: set).assumeIsolated().whenComplete { [self] result in
+            guard case .success(let link) = result else {
+                complete(seq, .simpleError("ERR Tandem proxy: cannot reach master \(master) for CLIENT TRACKING"))
+                return
+            }
+            link.send(encoding: arguments) { [self] result in
+                guard case .success(let frame) = result else {
+                    complete(seq, .simpleError("ERR Tandem proxy: the connection to \(master) closed before CLIENT TRACKING's reply"))
+                    return
+                }
+                if frame.readableBytesView.first == UInt8(ascii: "+") {
+                    state.trackingAccepted(arguments)
+                    if on {
+                        set.setup = state.tracking.commands
+                        for other in set.links.values {
+                            switch other {
+                            case .ready(let other) where other !== link:
+                                other.send(encoding: arguments) { reply in
+                                    // A node that refuses what another accepted cannot track as asked.
+                                    if case .success(let frame) = reply, frame.readableBytesView.first == UInt8(ascii: "+") { return }
+                                    other.close()
+                                }
+                            case .connecting(let future):
+                                // Set up before this command was accepted: it gets it once open.
+                                future.assumeIsolated().whenSuccess { other in other.send(encoding: arguments, completion: nil) }
+                            default:
+                                break
+                            }
+                        }
+                        if state.tracking.broadcast { syncBroadcastLinks(announceNew: false) }
+                    } else {
+                        retireTracking()
+                    }
+                }
+                complete(seq, .frame(frame))
+            }
+        }
+    }
+
+    private func makeTrackingLinks() -> ClusterLinkSet {
+        let set = ClusterLinkSet(shared: false)
+        set.onPush = { [weak self] frame in self?.trackingPush(frame) }
+        set.onLinkClosed = { [weak self] in
+            // What that node tracked is forgotten, and a change may have gone unannounced: a
+            // RESP3 client drops its whole cache (Redis's invalidate push with a null, as after FLUSHALL).
+            guard let self, state.tracking.on, state.protocolVersion == 3 else { return }
+            trackingPush(ByteBuffer(string: ">2\r\n$10\r\ninvalidate\r\n_\r\n"))
+        }
+        trackingLinks = set
+        return set
+    }
+
+    /// An invalidation: after the replies the client is still owed (a node writes it after the
+    /// replies to commands it ran before the change).
+    func trackingPush(_ frame: ByteBuffer) {
+        guard !closed, let context else { return }
+        let value = (try? RESPValueParser.parseReply(frame)) ?? .push([.bulkString("invalidate"), .null])
+        writeOutOfOrder(value, context: context, holding: &outOfBand)
+    }
+
+    /// BCAST: every master sends the invalidations of its own keys, so the client needs a
+    /// tracking connection to each, read or not. Checked now and every second (failovers
+    /// and reshards change the masters). A master newly linked while tracking was already on
+    /// may have changed keys unannounced: a RESP3 client drops its cache then.
+    func syncBroadcastLinks(announceNew: Bool) {
+        broadcastResync?.cancel()
+        broadcastResync = nil
+        guard let set = trackingLinks, state.tracking.on, state.tracking.broadcast, !closed else { return }
+        let version = state.protocolVersion
+        var opened = false
+        for master in pool.topology.masters() where set.links[ClusterLoopPool.LinkKey(node: master, protocolVersion: version)] == nil {
+            _ = pool.connection(to: master, protocolVersion: version, in: set)
+            opened = true
+        }
+        if opened && announceNew && version == 3 { trackingPush(ByteBuffer(string: ">2\r\n$10\r\ninvalidate\r\n_\r\n")) }
+        broadcastResync = pool.eventLoop.assumeIsolated().scheduleTask(in: .seconds(1)) { [weak self] in
+            self?.syncBroadcastLinks(announceNew: true)
+        }
+    }
+
+    /// Tracking ended (OFF, RESET): the tracking connections take no more commands and close
+    /// once their replies are in; their pushes no longer reach the client.
+    func retireTracking() {
+        broadcastResync?.cancel()
+        broadcastResync = nil
+        guard let set = trackingLinks else { return }
+        trackingLinks = nil
+        set.onPush = nil
+        set.onLinkClosed = nil
+        for link in set.ready {
+            link.onPush = nil
+            link.closeWhenIdle()
         }
     }
 

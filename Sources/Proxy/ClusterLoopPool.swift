@@ -4,6 +4,36 @@ import NIOCore
 import RESP
 import RedisConnection
 
+/// Connections to cluster nodes, one per node and protocol: the loop's shared ones, or a
+/// tracking client's own (CLIENT TRACKING: a node tracks the keys read on a connection, so
+/// such a client's commands go on connections of its own, each set up with its tracking
+/// commands, and their invalidation pushes go to it). Used only on the pool's loop.
+final class ClusterLinkSet {
+    var links: [ClusterLoopPool.LinkKey: ClusterLoopPool.Link] = [:]
+    /// Sent on each new connection after the handshake (a tracking client's accepted CLIENT
+    /// TRACKING ON commands); a refusal fails the connection.
+    var setup: [[ByteBuffer]] = []
+    /// A push from one of the connections (an invalidation).
+    var onPush: ((ByteBuffer) -> Void)?
+    /// One of the connections closed: what its node tracked is forgotten.
+    var onLinkClosed: (() -> Void)?
+    let shared: Bool
+
+    init(shared: Bool) {
+        self.shared = shared
+    }
+
+    /// The open connections.
+    var ready: [ClusterNodeLink] {
+        links.values.compactMap { if case .ready(let link) = $0, link.isActive { return link } else { return nil } }
+    }
+
+    func closeAll() {
+        for link in ready { link.close() }
+        links = [:]
+    }
+}
+
 /// One event loop's shared connections to the cluster's nodes, and the retry rules for a
 /// stateless command: MOVED (update the map, send again to the new master), ASK (ASKING, then
 /// the command, on the connection to the node named), TRYAGAIN and CLUSTERDOWN (again after
@@ -24,6 +54,11 @@ final class ClusterLoopPool {
         var protocolVersion: Int
         /// May change data: with `--wait-replicas` its reply waits for the replicas.
         var write = false
+        /// A tracking client's own connections (nil: the loop's shared ones).
+        var links: ClusterLinkSet?
+        /// Sent just before the command on the connection it goes to, its reply dropped
+        /// (`CLIENT CACHING yes|no`, which applies to a connection's next command).
+        var prefix: [ByteBuffer]?
     }
 
     /// Shared connections are per node and per protocol: a RESP3 client's commands go on
@@ -49,7 +84,8 @@ final class ClusterLoopPool {
     let logger: Logger
     /// `--wait-replicas` (nil: asynchronous replication).
     let durability: ClusterDurability?
-    private var links: [LinkKey: Link] = [:]
+    /// The loop's shared connections.
+    let shared = ClusterLinkSet(shared: true)
     static let retryDelay = TimeAmount.milliseconds(100)
     static let maxRedirects = 16
 
@@ -79,10 +115,12 @@ final class ClusterLoopPool {
         return promise.futureResult
     }
 
-    /// The shared connection to `node` in `protocolVersion`, opened when there is none.
-    func connection(to node: ClusterNodeAddress, protocolVersion: Int) -> EventLoopFuture<ClusterNodeLink> {
+    /// The connection of `set` (the shared ones by default) to `node` in `protocolVersion`,
+    /// opened when there is none.
+    func connection(to node: ClusterNodeAddress, protocolVersion: Int, in set: ClusterLinkSet? = nil) -> EventLoopFuture<ClusterNodeLink> {
+        let set = set ?? shared
         let key = LinkKey(node: node, protocolVersion: protocolVersion)
-        switch links[key] {
+        switch set.links[key] {
         case .ready(let link) where link.isActive:
             return eventLoop.makeSucceededFuture(link)
         case .connecting(let future):
@@ -91,21 +129,23 @@ final class ClusterLoopPool {
             break
         }
         let future = ClusterNodeLink.connect(node, on: eventLoop, settings: topology.settings, protocolVersion: protocolVersion,
+                                             setup: set.setup, onPush: set.onPush,
                                              unconfirmed: { [topology] in topology.unconfirmedWrite() })
-        links[key] = .connecting(future)
+        set.links[key] = .connecting(future)
         future.assumeIsolated().whenComplete { [self] result in
             switch result {
             case .success(let link):
-                links[key] = .ready(link)
+                set.links[key] = .ready(link)
                 topology.backendConnection(to: node, opened: true)
                 link.whenClosed { [self] in
                     topology.backendConnection(to: node, opened: false)
-                    if case .ready(let current) = links[key], current === link { links[key] = nil }
-                    topology.requestRefresh()
+                    if case .ready(let current) = set.links[key], current === link { set.links[key] = nil }
+                    if set.shared { topology.requestRefresh() }
+                    set.onLinkClosed?()
                 }
             case .failure(let error):
                 logger.info("cluster node \(node): \(error)")
-                links[key] = nil
+                set.links[key] = nil
                 topology.requestRefresh()
             }
         }
@@ -142,8 +182,7 @@ final class ClusterLoopPool {
 
     /// Closes every shared connection (shutdown).
     func closeAll() {
-        for case .ready(let link) in links.values { link.close() }
-        links = [:]
+        shared.closeAll()
     }
 
     /// Sends a stateless command by `target` and answers with its final reply: never MOVED or
@@ -152,9 +191,10 @@ final class ClusterLoopPool {
     /// bytes; the pool's own errors as values. `toReplica`: a read may go to a replica
     /// (`--read-from replicas`; not SCAN, whose cursor belongs to one node).
     func run(_ arguments: [ByteBuffer], raw: ByteBuffer? = nil, target: Target, readOnly: Bool, protocolVersion: Int,
-             toReplica: Bool = true, write: Bool = false) -> EventLoopFuture<ClusterReply> {
+             toReplica: Bool = true, write: Bool = false, links: ClusterLinkSet? = nil, prefix: [ByteBuffer]? = nil) -> EventLoopFuture<ClusterReply> {
         let promise = eventLoop.makePromise(of: ClusterReply.self)
-        run(arguments, raw: raw, target: target, readOnly: readOnly, protocolVersion: protocolVersion, toReplica: toReplica, write: write) {
+        run(arguments, raw: raw, target: target, readOnly: readOnly, protocolVersion: protocolVersion, toReplica: toReplica, write: write,
+            links: links, prefix: prefix) {
             promise.succeed($0)
         }
         return promise.futureResult
@@ -163,11 +203,14 @@ final class ClusterLoopPool {
     /// The same, the reply handed to `done` on the loop: no promise and no future per command
     /// (the single-node path's cost, docs/benchmarks.md).
     /// `write`: with `--wait-replicas`, answered once the replicas have it (`ClusterNodeLink`).
+    /// `links`: a tracking client's own connections (nil: the shared ones); `prefix`: sent just
+    /// before the command on its connection (CLIENT CACHING).
     func run(_ arguments: [ByteBuffer], raw: ByteBuffer? = nil, target: Target, readOnly: Bool, protocolVersion: Int,
-             toReplica: Bool = true, write: Bool = false, done: @escaping Done) {
-        let arguments = Command(arguments: arguments, raw: raw, protocolVersion: protocolVersion, write: write)
+             toReplica: Bool = true, write: Bool = false, links: ClusterLinkSet? = nil, prefix: [ByteBuffer]? = nil, done: @escaping Done) {
+        let arguments = Command(arguments: arguments, raw: raw, protocolVersion: protocolVersion, write: write, links: links, prefix: prefix)
         var target = target
-        if readOnly && toReplica && topology.settings.readFromReplicas, case .slot(let slot) = target { target = .replicaOf(slot) }
+        // A tracking client's reads stay on its own connections to the masters (tracked there).
+        if readOnly && toReplica && links == nil && topology.settings.readFromReplicas, case .slot(let slot) = target { target = .replicaOf(slot) }
         attempt(arguments, target: target, readOnly: readOnly, deadline: .now() + hold, redirects: 0, done: done)
     }
 
@@ -198,13 +241,13 @@ final class ClusterLoopPool {
                   problem: .simpleError("CLUSTERDOWN Tandem proxy: no master known for \(describe(target))"))
             return
         }
-        if case .ready(let link) = links[LinkKey(node: node, protocolVersion: arguments.protocolVersion)], link.isActive {
+        if case .ready(let link) = (arguments.links ?? shared).links[LinkKey(node: node, protocolVersion: arguments.protocolVersion)], link.isActive {
             // The usual case: the connection is up; no future to wait on.
             send(arguments, on: link, node: node, asking: false, target: target, readOnly: readOnly,
                  deadline: deadline, redirects: redirects, done: done)
             return
         }
-        connection(to: node, protocolVersion: arguments.protocolVersion).assumeIsolated().whenComplete { [self] result in
+        connection(to: node, protocolVersion: arguments.protocolVersion, in: arguments.links).assumeIsolated().whenComplete { [self] result in
             switch result {
             case .failure(let error):
                 // Not sent: try again once the map says more (a replica promoted) or the node is back.
@@ -220,6 +263,7 @@ final class ClusterLoopPool {
     private func send(_ arguments: Command, on connection: ClusterNodeLink, node: ClusterNodeAddress, asking: Bool,
                       target: Target, readOnly: Bool, deadline: NIODeadline, redirects: Int, done: @escaping Done) {
         if asking { connection.send(encoding: [ByteBuffer(string: "ASKING")], completion: nil) }
+        if let prefix = arguments.prefix { connection.send(encoding: prefix, completion: nil) }
         let completion: ClusterNodeLink.Completion = { [self] result in
             switch result {
             case .failure(let error):
@@ -271,7 +315,7 @@ final class ClusterLoopPool {
                 attempt(arguments, target: next, readOnly: readOnly, deadline: deadline, redirects: redirects + 1, done: done)
             case .ask(_, let to):
                 topology.asked()
-                connection(to: to, protocolVersion: arguments.protocolVersion).assumeIsolated().whenComplete { [self] result in
+                connection(to: to, protocolVersion: arguments.protocolVersion, in: arguments.links).assumeIsolated().whenComplete { [self] result in
                     switch result {
                     case .failure:
                         later(arguments, target: target, readOnly: readOnly, deadline: deadline, redirects: redirects + 1, done: done,

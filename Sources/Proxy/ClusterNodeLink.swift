@@ -65,6 +65,8 @@ final class ClusterNodeLink: @unchecked Sendable {
     private var held: [(completion: Completion, frame: ByteBuffer)] = []
     /// Writes answered -NOREPLICAS (for INFO and /metrics).
     private let unconfirmed: (() -> Void)?
+    /// A RESP3 push (a tracking connection's invalidation): out of band, not a reply.
+    var onPush: ((ByteBuffer) -> Void)?
 
     private init(node: ClusterNodeAddress, eventLoop: any EventLoop, durability: ClusterDurability? = nil,
                  unconfirmed: (() -> Void)? = nil) {
@@ -80,8 +82,10 @@ final class ClusterNodeLink: @unchecked Sendable {
     /// Connects to `node` and runs the handshake (AUTH; HELLO 3 for RESP3 clients; READONLY for
     /// reads from replicas): the future holds the link once every handshake reply was OK.
     static func connect(_ node: ClusterNodeAddress, on eventLoop: any EventLoop, settings: ProxySettings,
-                        protocolVersion: Int = 2, unconfirmed: (() -> Void)? = nil) -> EventLoopFuture<ClusterNodeLink> {
+                        protocolVersion: Int = 2, setup: [[ByteBuffer]] = [], onPush: ((ByteBuffer) -> Void)? = nil,
+                        unconfirmed: (() -> Void)? = nil) -> EventLoopFuture<ClusterNodeLink> {
         let link = ClusterNodeLink(node: node, eventLoop: eventLoop, durability: settings.clusterDurability, unconfirmed: unconfirmed)
+        link.onPush = onPush
         let bound = NIOLoopBound(link, eventLoop: eventLoop)
         let tls = settings.backendTLS
         var commands: [[ByteBuffer]] = []
@@ -91,6 +95,7 @@ final class ClusterNodeLink: @unchecked Sendable {
         }
         if protocolVersion == 3 { commands.append([ByteBuffer(string: "HELLO"), ByteBuffer(string: "3")]) }
         if settings.readFromReplicas { commands.append([ByteBuffer(string: "READONLY")]) }
+        commands += setup
         let handshake = commands
         return ClientBootstrap(group: eventLoop)
             .connectTimeout(settings.connectTimeout)
@@ -113,7 +118,9 @@ final class ClusterNodeLink: @unchecked Sendable {
                 return EventLoopFuture.whenAllSucceed(replies, on: eventLoop).flatMapThrowing { frames in
                     for (command, frame) in zip(handshake, frames) where frame.readableBytesView.first == UInt8(ascii: "-") {
                         channel.close(promise: nil)
-                        let name = String(buffer: command[0])
+                        // The command's name (CLIENT with its subcommand); never its arguments (AUTH's password).
+                        let name = String(buffer: command[0]).uppercased() == "CLIENT"
+                            ? command.prefix(2).map { String(buffer: $0) }.joined(separator: " ") : String(buffer: command[0])
                         throw ClusterHandshakeError(description: "\(name) on \(node): \(String(decoding: frame.readableBytesView.dropFirst().dropLast(2), as: UTF8.self))")
                     }
                     return bound.value
@@ -219,6 +226,12 @@ final class ClusterNodeLink: @unchecked Sendable {
         channel?.close(promise: nil)
     }
 
+    /// Closes once every command sent has its reply (at once when none is waiting).
+    func closeWhenIdle() {
+        if waiters.isEmpty && held.isEmpty { close() } else { closingWhenIdle = true }
+    }
+    private var closingWhenIdle = false
+
     // MARK: From the handler
 
     fileprivate func received(_ buffer: ByteBuffer) {
@@ -238,6 +251,11 @@ final class ClusterNodeLink: @unchecked Sendable {
             }
             guard case .frame(let length) = outcome else { break }
             let frame = input.readSlice(length: length)!
+            if frame.readableBytesView.first == UInt8(ascii: ">") {
+                // Out of band (RESP3): never a reply to a command.
+                onPush?(frame)
+                continue
+            }
             guard let waiter = waiters.popFirst() else {
                 // A reply to nothing (a protocol mix-up): the connection cannot be trusted.
                 channel?.close(promise: nil)
@@ -246,6 +264,7 @@ final class ClusterNodeLink: @unchecked Sendable {
             waiter?(.success(frame))
         }
         if input.readableBytes == 0 { input = ByteBuffer() }
+        if closingWhenIdle && waiters.isEmpty && held.isEmpty { close() }
     }
 
     fileprivate func closed() {

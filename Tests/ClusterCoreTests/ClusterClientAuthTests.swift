@@ -167,8 +167,8 @@ private let foo = 12182
         #expect(state.step(command("GET x")) != .reply(.simpleError("ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")))
     }
 
-    /// WAITAOF and CLIENT TRACKING: an error naming the command, never forwarded.
-    @Test(arguments: ["WAITAOF 0 1 0", "CLIENT TRACKING on", "CLIENT CACHING yes"])
+    /// WAITAOF and CLIENT NO-EVICT: an error naming the command, never forwarded.
+    @Test(arguments: ["WAITAOF 0 1 0", "CLIENT NO-EVICT on"])
     func unsupportedCommandsAreNamed(text: String) {
         var state = ClusterClientState()
         let step = state.step(command(text))

@@ -40,7 +40,10 @@ private let foo = 12182, bar = 5061
         ("SSUBSCRIBE foo bar", .reply(.simpleError("CROSSSLOT Keys in request don't hash to the same slot"))),
         ("MONITOR", .monitor),
         ("MONITOR x", .reply(.simpleError("ERR wrong number of arguments for 'monitor' command"))),
-        ("CLIENT TRACKING on", .reply(.simpleError("ERR Tandem proxy: CLIENT TRACKING is not supported in cluster mode yet"))),
+        ("CLIENT TRACKING", .reply(.simpleError("ERR wrong number of arguments for 'client|tracking' command"))),
+        ("CLIENT CACHING yes", .reply(.simpleError("ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled"))),
+        ("CLIENT GETREDIR", .reply(.integer(-1))),
+        ("CLIENT TRACKINGINFO", .route(.anyMaster)),
         ("CLIENT LIST", .route(.anyMaster)),
         ("INFO proxy", .infoProxy),
         ("INFO", .route(.anyMaster)),
@@ -217,6 +220,45 @@ private let foo = 12182, bar = 5061
         var state = ClusterClientState()
         _ = state.step(command("MULTI"))
         #expect(state.step(command("SUBSCRIBE a")) == .reply(.simpleError("ERR Tandem proxy: SUBSCRIBE inside a transaction is not supported in cluster mode yet")))
+    }
+
+    /// CLIENT TRACKING and CACHING against redis-server 7.0.15's texts (checked with a raw
+    /// client): what a node would answer, and what the proxy sends before the next command.
+    @Test func trackingRules() {
+        var state = ClusterClientState()
+        #expect(state.step(command("CLIENT TRACKING on REDIRECT 7")) == .reply(.simpleError(ClusterClientState.redirectRefused)))
+        #expect(state.step(command("CLIENT TRACKING on BCAST redirect 7")) == .reply(.simpleError(ClusterClientState.redirectRefused)))
+        // Sent to a node; recorded only once the node accepted it.
+        #expect(state.step(command("CLIENT TRACKING on OPTIN")) == ClusterStep.tracking(command("CLIENT TRACKING on OPTIN")))
+        #expect(!state.tracking.on)
+        state.trackingAccepted(command("CLIENT TRACKING on OPTIN"))
+        #expect(state.tracking.on && state.tracking.optin && !state.tracking.optout && !state.tracking.broadcast)
+        #expect(state.tracking.commands == [command("CLIENT TRACKING on OPTIN")])
+        #expect(state.step(command("CLIENT GETREDIR")) == .reply(.integer(0)))
+        #expect(state.step(command("CLIENT CACHING no")) == .reply(.simpleError("ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.")))
+        #expect(state.step(command("CLIENT CACHING maybe")) == .reply(.simpleError("ERR syntax error")))
+        #expect(state.step(command("CLIENT CACHING yes")) == ok)
+        // The next command carries it (on whatever connection it goes to); CLIENT … does not take it.
+        _ = state.step(command("CLIENT GETREDIR"))
+        #expect(state.cachingPrefix == nil)
+        #expect(state.step(command("GET foo")) == .route(.slot(foo)))
+        #expect(state.cachingPrefix == command("CLIENT CACHING yes"))
+        _ = state.step(command("GET foo"))
+        #expect(state.cachingPrefix == nil, "only the next command")
+        // The same ON again is recorded once; another is added (BCAST prefixes add up over them).
+        state.trackingAccepted(command("CLIENT TRACKING on OPTIN"))
+        state.trackingAccepted(command("CLIENT TRACKING on OPTIN NOLOOP"))
+        #expect(state.tracking.commands == [command("CLIENT TRACKING on OPTIN"), command("CLIENT TRACKING on OPTIN NOLOOP")])
+        // OFF and RESET forget it.
+        state.trackingAccepted(command("CLIENT TRACKING off"))
+        #expect(state.tracking == ClusterTracking())
+        state.trackingAccepted(command("CLIENT TRACKING on BCAST PREFIX user:"))
+        #expect(state.tracking.broadcast)
+        #expect(state.step(command("MULTI")) == ok)
+        #expect(state.step(command("CLIENT TRACKING off")) == .reply(.simpleError("ERR Tandem proxy: CLIENT TRACKING inside a transaction is not supported in cluster mode yet")))
+        _ = state.step(command("DISCARD"))
+        _ = state.step(command("RESET"))
+        #expect(state.tracking == ClusterTracking())
     }
 }
 

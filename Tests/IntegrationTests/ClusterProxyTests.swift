@@ -800,6 +800,87 @@ struct ClusterProxyTests {
         }
     }
 
+    @Test("CLIENT TRACKING through the cluster proxy: a RESP3 client gets the invalidations of the keys it read on every master (also by a split MGET); OPTIN with CLIENT CACHING; BCAST prefixes from every master; a lost tracking connection makes the client drop its cache; OFF ends it; REDIRECT refused")
+    func clientTracking() async throws {
+        try await withRedisCluster(masters: 3, replicasPerMaster: 1) { cluster in
+            let proxy = try await ProxyProcess(cluster.seedArguments)
+            defer { proxy.stop() }
+            let w = try await proxy.connect(timeout: .seconds(20))
+            defer { Task { await w.close() } }
+            func invalidate(_ keys: String...) -> String {
+                ">2\r\n$10\r\ninvalidate\r\n*\(keys.count)\r\n" + keys.map { "$\($0.utf8.count)\r\n\($0)\r\n" }.joined()
+            }
+            let flush = ">2\r\n$10\r\ninvalidate\r\n_\r\n"
+            let fooMaster = try await cluster.master(ofSlot: HashSlot.slot(of: "foo"))
+            let barMaster = try await cluster.master(ofSlot: HashSlot.slot(of: "bar"))
+            #expect(fooMaster.port != barMaster.port)
+
+            let t = try SentinelSurfaceSerial.RawClient(port: proxy.port)
+            #expect(try t.send(["CLIENT", "GETREDIR"]) == ":-1\r\n")
+            #expect(try t.send(["HELLO", "3"]).hasPrefix("%"))
+            #expect(try t.send(["CLIENT", "TRACKING", "on", "REDIRECT", "5"]).hasPrefix("-ERR Tandem proxy: CLIENT TRACKING … REDIRECT is not supported in cluster mode"))
+            #expect(try t.send(["CLIENT", "TRACKING", "on"]) == "+OK\r\n")
+            #expect(try t.send(["CLIENT", "GETREDIR"]) == ":0\r\n")
+            #expect(try t.send(["CLIENT", "TRACKINGINFO"]).contains("$2\r\non\r\n"))
+            for key in ["foo", "bar", "{foo}x"] { #expect(try await w.send(["SET", key, "1"]) == .simpleString("OK")) }
+            #expect(try t.send(["GET", "foo"]) == "$1\r\n1\r\n")
+            #expect(try t.send(["MGET", "bar", "{foo}x"]) == "*2\r\n$1\r\n1\r\n$1\r\n1\r\n", "split over two masters")
+            for key in ["foo", "bar", "{foo}x"] {
+                #expect(try await w.send(["SET", key, "2"]) == .simpleString("OK"))
+                #expect(try t.readReply() == invalidate(key), "\(key)")
+            }
+
+            // OPTIN: only what follows CLIENT CACHING yes is tracked.
+            let o = try SentinelSurfaceSerial.RawClient(port: proxy.port)
+            #expect(try o.send(["HELLO", "3"]).hasPrefix("%"))
+            #expect(try o.send(["CLIENT", "TRACKING", "on", "OPTIN"]) == "+OK\r\n")
+            #expect(try o.send(["CLIENT", "CACHING", "no"]) == "-ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.\r\n")
+            #expect(try o.send(["GET", "bar"]) == "$1\r\n2\r\n")
+            #expect(try await w.send(["SET", "bar", "3"]) == .simpleString("OK"))
+            #expect(!o.hasReply(within: 300), "not opted in")
+            #expect(try o.send(["CLIENT", "CACHING", "yes"]) == "+OK\r\n")
+            #expect(try o.send(["GET", "bar"]) == "$1\r\n3\r\n")
+            #expect(try await w.send(["SET", "bar", "4"]) == .simpleString("OK"))
+            #expect(try o.readReply() == invalidate("bar"))
+            #expect(!t.hasReply(within: 100), "t has not read bar since its invalidation")
+
+            // BCAST: keys under the prefix on every master, read or not.
+            let b = try SentinelSurfaceSerial.RawClient(port: proxy.port)
+            #expect(try b.send(["HELLO", "3"]).hasPrefix("%"))
+            #expect(try b.send(["CLIENT", "TRACKING", "on", "BCAST", "PREFIX", "user:"]) == "+OK\r\n")
+            try await waitUntil("b's tracking connections to every master", timeout: .seconds(10)) {
+                var linked = 0
+                for server in cluster.servers {
+                    let list = try await server.run(["CLIENT", "LIST"]).string ?? ""
+                    if list.split(separator: "\n").contains(where: { $0.contains("flags=t") && $0.contains("resp=3") }) { linked += 1 }
+                }
+                return linked >= 3
+            }
+            for key in ["user:{foo}", "user:{bar}", "other:{foo}"] { #expect(try await w.send(["SET", key, "1"]) == .simpleString("OK")) }
+            let broadcast = Set([try b.readReply(), try b.readReply()])
+            #expect(broadcast == [invalidate("user:{foo}"), invalidate("user:{bar}")], "\(broadcast)")
+            #expect(!b.hasReply(within: 200), "other:{foo} is not under the prefix")
+
+            // t's connection to foo's master lost (killed there): t drops its whole cache, then
+            // is tracked there again on a new connection.
+            let clients = try await fooMaster.run(["CLIENT", "LIST"]).string ?? ""
+            for line in clients.split(separator: "\n") where line.contains("flags=t") {
+                if let id = line.split(separator: " ").first?.dropFirst(3) { _ = try await fooMaster.run(["CLIENT", "KILL", "ID", String(id)]) }
+            }
+            #expect(try t.readReply() == flush)
+            #expect(try t.send(["GET", "foo"]) == "$1\r\n2\r\n")
+            #expect(try await w.send(["SET", "foo", "3"]) == .simpleString("OK"))
+            #expect(try t.readReply() == invalidate("foo"))
+
+            // OFF: no more invalidations.
+            #expect(try t.send(["CLIENT", "TRACKING", "off"]) == "+OK\r\n")
+            #expect(try t.send(["GET", "foo"]) == "$1\r\n3\r\n")
+            #expect(try await w.send(["SET", "foo", "4"]) == .simpleString("OK"))
+            #expect(!t.hasReply(within: 300))
+            #expect(try t.send(["CLIENT", "GETREDIR"]) == ":-1\r\n")
+        }
+    }
+
     @Test("a live reshard of 1,000 slots with redis-cli under 8 writers: zero client-visible errors, zero acknowledged writes lost")
     func liveReshard() async throws {
         try await withRedisCluster(masters: 3, replicasPerMaster: 0) { cluster in

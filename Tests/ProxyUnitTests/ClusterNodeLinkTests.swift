@@ -168,4 +168,25 @@ struct ClusterNodeLinkTests {
         #expect(outcomes == ["may have run", "-NOREPLICAS"], "the unanswered SET b fails first, as the waiters are failed in order; SET a ran")
         _ = try? channel.finish()
     }
+
+    @Test("a RESP3 push (a tracking connection's invalidation) goes to onPush and is never taken for a reply; closeWhenIdle waits for the replies owed")
+    func pushesAreOutOfBand() throws {
+        let (channel, link, replies) = try connected()
+        var pushes: [String] = []
+        link.onPush = { pushes.append(String(buffer: $0)) }
+        link.send(encoding: ["GET", "a"].map { ByteBuffer(string: $0) }) { replies.items.append($0) }
+        link.send(encoding: ["GET", "b"].map { ByteBuffer(string: $0) }) { replies.items.append($0) }
+        channel.embeddedEventLoop.run()
+        _ = try channel.readOutbound(as: ByteBuffer.self)
+        try channel.writeInbound(ByteBuffer(string: ">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nx\r\n$1\r\n1\r\n>2\r\n$10\r\ninvalidate\r\n_\r\n"))
+        #expect(pushes == [">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nx\r\n", ">2\r\n$10\r\ninvalidate\r\n_\r\n"])
+        #expect(replies.frames == ["$1\r\n1\r\n"])
+        link.closeWhenIdle()
+        #expect(link.isActive, "a reply is still owed")
+        try channel.writeInbound(ByteBuffer(string: "$1\r\n2\r\n"))
+        #expect(replies.frames == ["$1\r\n1\r\n", "$1\r\n2\r\n"])
+        channel.embeddedEventLoop.run()
+        #expect(!channel.isActive, "closed once idle")
+        _ = try? channel.finish()
+    }
 }
