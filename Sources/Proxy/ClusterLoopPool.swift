@@ -54,11 +54,22 @@ final class ClusterLoopPool {
         var protocolVersion: Int
         /// May change data: with `--wait-replicas` its reply waits for the replicas.
         var write = false
-        /// A tracking client's own connections (nil: the loop's shared ones).
-        var links: ClusterLinkSet?
-        /// Sent just before the command on the connection it goes to, its reply dropped
-        /// (`CLIENT CACHING yes|no`, which applies to a connection's next command).
-        var prefix: [ByteBuffer]?
+        /// A tracking client's command (nil for everyone else's: one word in the common case).
+        var tracked: Tracked?
+
+        /// A tracking client's own connections, and what to send just before the command on
+        /// the connection it goes to, its reply dropped (`CLIENT CACHING yes|no`, which
+        /// applies to a connection's next command).
+        final class Tracked {
+            let links: ClusterLinkSet
+            let prefix: [ByteBuffer]?
+            init(links: ClusterLinkSet, prefix: [ByteBuffer]?) {
+                self.links = links
+                self.prefix = prefix
+            }
+        }
+
+        var links: ClusterLinkSet? { tracked?.links }
     }
 
     /// Shared connections are per node and per protocol: a RESP3 client's commands go on
@@ -207,7 +218,8 @@ final class ClusterLoopPool {
     /// before the command on its connection (CLIENT CACHING).
     func run(_ arguments: [ByteBuffer], raw: ByteBuffer? = nil, target: Target, readOnly: Bool, protocolVersion: Int,
              toReplica: Bool = true, write: Bool = false, links: ClusterLinkSet? = nil, prefix: [ByteBuffer]? = nil, done: @escaping Done) {
-        let arguments = Command(arguments: arguments, raw: raw, protocolVersion: protocolVersion, write: write, links: links, prefix: prefix)
+        let arguments = Command(arguments: arguments, raw: raw, protocolVersion: protocolVersion, write: write,
+                                tracked: links.map { Command.Tracked(links: $0, prefix: prefix) })
         var target = target
         // A tracking client's reads stay on its own connections to the masters (tracked there).
         if readOnly && toReplica && links == nil && topology.settings.readFromReplicas, case .slot(let slot) = target { target = .replicaOf(slot) }
@@ -241,7 +253,13 @@ final class ClusterLoopPool {
                   problem: .simpleError("CLUSTERDOWN Tandem proxy: no master known for \(describe(target))"))
             return
         }
-        if case .ready(let link) = (arguments.links ?? shared).links[LinkKey(node: node, protocolVersion: arguments.protocolVersion)], link.isActive {
+        let ready: Link?
+        if let tracked = arguments.tracked {
+            ready = tracked.links.links[LinkKey(node: node, protocolVersion: arguments.protocolVersion)]
+        } else {
+            ready = shared.links[LinkKey(node: node, protocolVersion: arguments.protocolVersion)]
+        }
+        if case .ready(let link) = ready, link.isActive {
             // The usual case: the connection is up; no future to wait on.
             send(arguments, on: link, node: node, asking: false, target: target, readOnly: readOnly,
                  deadline: deadline, redirects: redirects, done: done)
@@ -263,7 +281,7 @@ final class ClusterLoopPool {
     private func send(_ arguments: Command, on connection: ClusterNodeLink, node: ClusterNodeAddress, asking: Bool,
                       target: Target, readOnly: Bool, deadline: NIODeadline, redirects: Int, done: @escaping Done) {
         if asking { connection.send(encoding: [ByteBuffer(string: "ASKING")], completion: nil) }
-        if let prefix = arguments.prefix { connection.send(encoding: prefix, completion: nil) }
+        if let prefix = arguments.tracked?.prefix { connection.send(encoding: prefix, completion: nil) }
         let completion: ClusterNodeLink.Completion = { [self] result in
             switch result {
             case .failure(let error):
