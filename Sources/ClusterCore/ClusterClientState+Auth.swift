@@ -93,6 +93,7 @@ extension ClusterClientState {
         let held = transaction
         transaction = .none
         ownConnectionLost = false
+        helloInTransaction = nil
         clientName = nil
         protocolVersion = 2
         authenticated = configuration.password == nil

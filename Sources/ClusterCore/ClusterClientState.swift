@@ -98,6 +98,9 @@ public struct ClusterClientState: Sendable {
     var transaction: Transaction = .none
     /// The connection holding the WATCH or the transaction closed: the next EXEC fails.
     var ownConnectionLost = false
+    /// The last HELLO queued inside MULTI: applied to the client's state at EXEC, when the
+    /// node runs it (its answer is inside EXEC's).
+    var helloInTransaction: [ByteBuffer]?
     /// Subscribed to a channel, pattern or shard channel (until the server confirms none is left).
     public private(set) var subscribed = false
     /// What the client is subscribed to, to subscribe again on a new connection.
@@ -206,6 +209,11 @@ public struct ClusterClientState: Sendable {
             guard arguments.count == 1 else { return Self.error("ERR wrong number of arguments for 'reset' command") }
             return reset()
         case "HELLO":
+            if case .multi = transaction {
+                // Queued like any command; it runs at EXEC, where the client's protocol changes.
+                helloInTransaction = arguments
+                return queueInTransaction(arguments)
+            }
             return hello(arguments)
         case "CLIENT":
             let sub = arguments.count >= 2 ? "CLIENT|" + CommandKeys.word(arguments, 1) : "CLIENT"
@@ -349,9 +357,7 @@ public struct ClusterClientState: Sendable {
                 return Self.error("ERR Syntax error in HELLO option '\(String(decoding: arguments[index].readableBytesView, as: UTF8.self))'")
             }
         }
-        // Not a node's limits: the proxy keeps one protocol per client for a transaction's or a
-        // subscription's connection.
-        guard !inTransaction else { return Self.unsupported("HELLO inside a transaction or after WATCH") }
+        // Not a node's limit: the proxy keeps one protocol per client for a subscription's connection.
         guard !subscribed || version == protocolVersion else { return Self.unsupported("HELLO changing the protocol while subscribed") }
         if let credentials {
             guard credentialsMatch(user: credentials.user, password: credentials.password) else { return Self.error(Self.wrongPass) }
@@ -383,6 +389,14 @@ public struct ClusterClientState: Sendable {
             return Self.ok
         case ("EXEC", .multi(let pinned, let held, let dirty, let watchLost)):
             transaction = .none
+            let queuedHello = helloInTransaction
+            helloInTransaction = nil
+            if !dirty && !watchLost, let queuedHello {
+                // The node runs it inside EXEC: the replies after it there, and the client's from
+                // then on, are in its protocol. Checked here as outside a transaction; a HELLO
+                // the node refuses (NOPROTO, a bad option) changes nothing here either.
+                _ = hello(queuedHello)
+            }
             if dirty || watchLost {
                 // Redis's answers: an error queued → EXECABORT; a watched key changed → nil.
                 let answer: RESPValue = dirty ? .simpleError(Self.execAbort) : .nullArray
@@ -393,6 +407,7 @@ public struct ClusterClientState: Sendable {
             return .own(.anyMaster, held.map { OwnCommand($0, reply: .drop) } + [OwnCommand(arguments)])
         case ("DISCARD", .multi(let pinned, _, _, _)):
             transaction = .none
+            helloInTransaction = nil
             if let pinned { return .own(.slot(pinned), [OwnCommand(arguments)]) }
             return Self.ok
         case ("EXEC", _), ("DISCARD", _):

@@ -182,13 +182,21 @@ final class ClusterClient: ChannelInboundHandler {
                 prefix: state.cachingPrefix) { [self] in complete(seq, $0) }
         case .hello(let version):
             let hello = [ByteBuffer(string: "HELLO"), ByteBuffer(string: String(version))]
+            if version != versionBefore, let node = transactionNode {
+                // After WATCH: the connection holding it speaks the new protocol too (EXEC's reply
+                // comes in it, as on a node), and stays the transaction's.
+                moveOwn(node: node, from: versionBefore, to: version, sending: hello)
+            }
             pool.run(hello, target: .anyMaster, readOnly: false, protocolVersion: version).assumeIsolated().whenSuccess { [self] in
                 complete(seq, $0)
             }
         case .own(let target, let commands):
             // A write that runs now (EXEC, a blocking pop), not one queued in a transaction.
             let write = pool.durability != nil && !state.inTransaction && ClusterDurability.mayWrite(info)
-            runOwn(target, commands, inTransaction: wasInTransaction || state.inTransaction, protocolVersion: versionBefore, write: write)
+            // EXEC that ran a queued HELLO (RESET also changes the protocol, on no connection).
+            let helloRan = version != versionBefore && CommandKeys.word(request.arguments, 0) == "EXEC"
+            runOwn(target, commands, inTransaction: wasInTransaction || state.inTransaction, protocolVersion: versionBefore, write: write,
+                   protocolAfter: helloRan ? version : nil)
                 .assumeIsolated().whenSuccess { [self] in complete(seq, $0.forProtocol(version)) }
         case .subscription(let target):
             subscribe(target, request.arguments, seq: seq)
@@ -298,6 +306,18 @@ final class ClusterClient: ChannelInboundHandler {
         }
     }
 
+    /// The client's own connection to `node` now speaks `to` (HELLO sent on it, or run by EXEC):
+    /// it is filed under that protocol, replacing any other the client had there.
+    func moveOwn(node: ClusterNodeAddress, from: Int, to: Int, sending hello: [ByteBuffer]?) {
+        let old = ClusterLoopPool.LinkKey(node: node, protocolVersion: from)
+        guard let future = own.removeValue(forKey: old) else { return }
+        if let hello { future.whenSuccess { connection in _ = connection.submit(arguments: hello) } }
+        let new = ClusterLoopPool.LinkKey(node: node, protocolVersion: to)
+        if let replaced = own.updateValue(future, forKey: new) {
+            replaced.whenSuccess { connection in Task { await connection.close() } }
+        }
+    }
+
     /// The client's own connection to `node`, opened when there is none.
     func ownConnection(to node: ClusterNodeAddress, protocolVersion: Int) -> EventLoopFuture<RedisConnection> {
         let key = ClusterLoopPool.LinkKey(node: node, protocolVersion: protocolVersion)
@@ -307,14 +327,15 @@ final class ClusterClient: ChannelInboundHandler {
         future.assumeIsolated().whenComplete { [self] result in
             switch result {
             case .failure:
-                if own[key] === future { own[key] = nil }
+                for (filed, candidate) in own where candidate === future { own[filed] = nil }
                 pool.topology.requestRefresh()
             case .success(let connection):
                 pool.topology.backendConnection(to: node, opened: true)
                 connection.closeFuture.assumeIsolated().whenComplete { [self] _ in
                     pool.topology.backendConnection(to: node, opened: false)
                     guard !closed else { return }
-                    if own[key] === future { own[key] = nil }
+                    // Found by identity: a HELLO may have filed it under another protocol.
+                    for (filed, candidate) in own where candidate === future { own[filed] = nil }
                     if transactionNode == node {
                         transactionNode = nil
                         state.ownConnectionClosed()
@@ -330,8 +351,10 @@ final class ClusterClient: ChannelInboundHandler {
     /// the reply the client is owed.
     /// `write`: with `--wait-replicas`, a reply of the last command that ran (an EXEC, a
     /// blocking pop) is answered only once a WAIT on the same connection counted enough replicas.
+    /// `protocolAfter`: the commands switch the connection's protocol (EXEC running a queued
+    /// HELLO): it is filed under the new one once they are answered.
     func runOwn(_ target: OwnTarget, _ commands: [OwnCommand], inTransaction: Bool, protocolVersion: Int, write: Bool = false,
-                        redirects: Int = 0) -> EventLoopFuture<RESPValue> {
+                protocolAfter: Int? = nil, redirects: Int = 0) -> EventLoopFuture<RESPValue> {
         let loop = pool.eventLoop
         let node: ClusterNodeAddress?
         if inTransaction, let pinned = transactionNode {
@@ -362,6 +385,7 @@ final class ClusterClient: ChannelInboundHandler {
             }
             return answer ?? loop.makeSucceededFuture(.simpleString("OK"))
         }.assumeIsolated().flatMap { [self] reply -> EventLoopFuture<RESPValue> in
+            if let protocolAfter { moveOwn(node: node, from: protocolVersion, to: protocolAfter, sending: nil) }
             guard let redirect = ClusterRedirect(reply, defaultHost: node.host) else { return loop.makeSucceededFuture(reply) }
             switch redirect {
             case .moved(let slot, let to):

@@ -109,13 +109,6 @@ private let foo = 12182, bar = 5061
         #expect(resp3.step(command("HELLO 3")) == .hello(protocol: 3))
     }
 
-    @Test func helloInsideATransactionIsRefused() {
-        var state = ClusterClientState()
-        _ = state.step(command("MULTI"))
-        #expect(state.step(command("HELLO 3")).isRefusal)
-        #expect(state.protocolVersion == 2)
-    }
-
     @Test func clientName() {
         var state = ClusterClientState()
         #expect(state.step(command("CLIENT GETNAME")) == .reply(.nullBulkString))
@@ -220,6 +213,37 @@ private let foo = 12182, bar = 5061
         var state = ClusterClientState()
         _ = state.step(command("MULTI"))
         #expect(state.step(command("SUBSCRIBE a")) == .reply(.simpleError("ERR Tandem proxy: SUBSCRIBE inside a transaction is not supported in cluster mode yet")))
+    }
+
+    /// HELLO after WATCH runs at once (the WATCH stays); inside MULTI it is queued and the
+    /// client's protocol changes at EXEC, when the node runs it.
+    @Test func helloInTransactions() {
+        var state = ClusterClientState()
+        #expect(state.step(command("WATCH foo")) == own(foo, [("WATCH foo", .deliver)]))
+        #expect(state.step(command("HELLO 3")) == .hello(protocol: 3))
+        #expect(state.protocolVersion == 3 && state.inTransaction, "the WATCH stays")
+        _ = state.step(command("UNWATCH"))
+
+        var multi = ClusterClientState()
+        #expect(multi.step(command("MULTI")) == ok)
+        #expect(multi.step(command("HELLO 3")) == queued, "no key yet: held with MULTI")
+        #expect(multi.protocolVersion == 2, "not before EXEC")
+        #expect(multi.step(command("SET foo 1")) == own(foo, [("MULTI", .drop), ("HELLO 3", .drop), ("SET foo 1", .deliver)]))
+        #expect(multi.step(command("EXEC")) == own(foo, [("EXEC", .deliver)]))
+        #expect(multi.protocolVersion == 3, "from EXEC on")
+
+        var refused = ClusterClientState()
+        _ = refused.step(command("MULTI"))
+        _ = refused.step(command("HELLO 4"))
+        _ = refused.step(command("EXEC"))
+        #expect(refused.protocolVersion == 2, "the node answers NOPROTO inside EXEC; nothing changes")
+        var discarded = ClusterClientState()
+        _ = discarded.step(command("MULTI"))
+        _ = discarded.step(command("HELLO 3"))
+        _ = discarded.step(command("DISCARD"))
+        _ = discarded.step(command("MULTI"))
+        _ = discarded.step(command("EXEC"))
+        #expect(discarded.protocolVersion == 2)
     }
 
     /// CLIENT TRACKING and CACHING against redis-server 7.0.15's texts (checked with a raw

@@ -881,6 +881,44 @@ struct ClusterProxyTests {
         }
     }
 
+    @Test("HELLO inside MULTI runs at EXEC and switches the protocol inside EXEC's reply, byte for byte as a node; HELLO after WATCH keeps the WATCH and EXEC answers in the new protocol")
+    func helloInTransactions() async throws {
+        try await withRedisCluster(masters: 3, replicasPerMaster: 1) { cluster in
+            let proxy = try await ProxyProcess(cluster.seedArguments)
+            defer { proxy.stop() }
+            let w = try await proxy.connect(timeout: .seconds(20))
+            defer { Task { await w.close() } }
+            _ = try await w.send(["HSET", "{foo}h", "f", "v"])
+            let node = try await cluster.master(ofSlot: HashSlot.slot(of: "foo"))
+            // The HELLO map names the connection's id: the one field that differs.
+            func withoutID(_ text: String) -> String { text.replacing(/\$2\r\nid\r\n:\d+\r\n/, with: "") }
+            let script = [["MULTI"], ["HELLO", "3"], ["HGETALL", "{foo}h"], ["GET", "{foo}missing"], ["EXEC"], ["GET", "{foo}missing"]]
+            var answers: [[String]] = []
+            for port in [node.port, proxy.port] {
+                let c = try SentinelSurfaceSerial.RawClient(port: port)
+                answers.append(try script.map { withoutID(try c.send($0)) })
+            }
+            #expect(answers[1] == answers[0], "proxy \(answers[1]) node \(answers[0])")
+            #expect(answers[1].last == "_\r\n", "RESP3 after EXEC")
+            #expect(answers[1][4].hasSuffix("%1\r\n$1\r\nf\r\n$1\r\nv\r\n_\r\n"), "RESP3 inside EXEC after the HELLO: \(answers[1][4])")
+
+            // After WATCH: HELLO runs at once, the WATCH holds, EXEC answers in RESP3.
+            let c = try SentinelSurfaceSerial.RawClient(port: proxy.port)
+            #expect(try c.send(["WATCH", "{foo}w"]) == "+OK\r\n")
+            #expect(try c.send(["HELLO", "3"]).hasPrefix("%7\r\n"))
+            _ = try await w.send(["SET", "{foo}w", "changed"])
+            #expect(try c.send(["MULTI"]) == "+OK\r\n")
+            #expect(try c.send(["SET", "{foo}w", "mine"]) == "+QUEUED\r\n")
+            #expect(try c.send(["EXEC"]) == "_\r\n", "the WATCH taken before HELLO still fires, answered in RESP3")
+            #expect(try c.send(["GET", "{foo}w"]) == "$7\r\nchanged\r\n")
+            #expect(try c.send(["WATCH", "{foo}w"]) == "+OK\r\n")
+            #expect(try c.send(["HELLO", "2"]).hasPrefix("*14\r\n"))
+            #expect(try c.send(["MULTI"]) == "+OK\r\n")
+            #expect(try c.send(["HGETALL", "{foo}h"]) == "+QUEUED\r\n")
+            #expect(try c.send(["EXEC"]) == "*1\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n", "back in RESP2, on the same connection")
+        }
+    }
+
     @Test("a live reshard of 1,000 slots with redis-cli under 8 writers: zero client-visible errors, zero acknowledged writes lost")
     func liveReshard() async throws {
         try await withRedisCluster(masters: 3, replicasPerMaster: 0) { cluster in
