@@ -33,9 +33,7 @@ extension ClusterClientState {
         case "CLIENT|TRACKING":
             guard arguments.count >= 3 else { return .reply(.simpleError("ERR wrong number of arguments for 'client|tracking' command")) }
             guard !inTransaction else { return Self.unsupported("CLIENT TRACKING inside a transaction") }
-            if (3..<arguments.count).contains(where: { CommandKeys.word(arguments, $0) == "REDIRECT" }) {
-                return .reply(.simpleError(Self.redirectRefused))
-            }
+            if Self.trackingRedirects(arguments) { return .reply(.simpleError(Self.redirectRefused)) }
             return .tracking(arguments)
         case "CLIENT|CACHING":
             guard arguments.count == 3 else { return .reply(.simpleError("ERR wrong number of arguments for 'client|caching' command")) }
@@ -65,23 +63,42 @@ extension ClusterClientState {
         }
     }
 
+    /// Whether a CLIENT TRACKING command has the REDIRECT option (a PREFIX's value is not an option).
+    public static func trackingRedirects(_ arguments: [ByteBuffer]) -> Bool {
+        var index = 3
+        while index < arguments.count {
+            switch CommandKeys.word(arguments, index) {
+            case "REDIRECT": return true
+            case "PREFIX": index += 2
+            default: index += 1
+            }
+        }
+        return false
+    }
+
     /// A node answered +OK to this CLIENT TRACKING command: ON is recorded for the client's
-    /// other connections and later ones, OFF forgets tracking.
+    /// other connections and later ones, OFF forgets tracking. As on a node, each ON sets the
+    /// mode afresh (OPTIN, OPTOUT, BCAST, NOLOOP from its own options) while BCAST prefixes add
+    /// up: an ON given again moves to the end of the list replayed, so the last one decides.
     public mutating func trackingAccepted(_ arguments: [ByteBuffer]) {
         guard arguments.count >= 3, CommandKeys.word(arguments, 2) == "ON" else {
             tracking = ClusterTracking()
             return
         }
         tracking.on = true
-        for index in 3..<arguments.count {
+        (tracking.optin, tracking.optout, tracking.broadcast) = (false, false, false)
+        var index = 3
+        while index < arguments.count {
             switch CommandKeys.word(arguments, index) {
             case "OPTIN": tracking.optin = true
             case "OPTOUT": tracking.optout = true
             case "BCAST": tracking.broadcast = true
+            case "PREFIX", "REDIRECT": index += 1
             default: break
             }
+            index += 1
         }
-        if !tracking.commands.contains(arguments) { tracking.commands = Array((tracking.commands + [arguments]).suffix(64)) }
+        tracking.commands = Array((tracking.commands.filter { $0 != arguments } + [arguments]).suffix(64))
     }
 
     /// CLIENT CACHING's effect on this command: what to send just before it (nil: nothing).

@@ -133,6 +133,12 @@ public struct ClusterClientState: Sendable {
     /// Whether the client is inside MULTI or holds a WATCH (its commands may need its own connection).
     public var inTransaction: Bool { transaction != .none }
 
+    /// Inside MULTI (a WATCH alone is not: commands after it run at once).
+    public var inMulti: Bool {
+        if case .multi = transaction { return true }
+        return false
+    }
+
     private static func error(_ text: String) -> ClusterStep { .reply(.simpleError(text)) }
     private static let ok = ClusterStep.reply(.simpleString("OK"))
     private static let queued = ClusterStep.reply(.simpleString("QUEUED"))

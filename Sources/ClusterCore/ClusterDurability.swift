@@ -42,20 +42,35 @@ public struct ClusterDurability: Sendable, Hashable {
         return RESPFrameScanner.parseInteger(frame.getSlice(at: frame.readerIndex + 1, length: max(0, frame.readableBytes - 3)) ?? ByteBuffer())
     }
 
-    /// Whether the write's own reply stands: an error reply (the write did not run, or ran and
-    /// failed) or a transaction that did not run (a null EXEC) is passed on as it is; only a
-    /// write that ran waits for the replicas.
-    public static func ran(reply frame: ByteBuffer) -> Bool {
+    /// What becomes of a write's reply on a shared connection.
+    public enum Hold: Sendable, Hashable {
+        /// Passed on at once: a redirection or a cluster that is not ready (MOVED, ASK,
+        /// TRYAGAIN, CLUSTERDOWN) — the command did not run, and the proxy sends it again.
+        case passNow
+        /// Held until the WAIT after it answers, then passed on as it is: another error (a
+        /// script may have written before failing; a refusal wrote nothing).
+        case holdKeep
+        /// Held, then -NOREPLICAS unless enough replicas have it: any other reply, a null too
+        /// (`SET … GET` of a missing key, a script returning nil, ran a write).
+        case holdCheck
+    }
+
+    public static func hold(reply frame: ByteBuffer) -> Hold {
         switch frame.readableBytesView.first {
-        case UInt8(ascii: "-"), UInt8(ascii: "!"), UInt8(ascii: "_"): return false
-        case UInt8(ascii: "*"), UInt8(ascii: "$"):
-            // `*-1` / `$-1`: a null (EXEC aborted by WATCH).
-            return frame.getInteger(at: frame.readerIndex + 1, as: UInt8.self) != UInt8(ascii: "-")
-        default: return true
+        case UInt8(ascii: "-"):
+            let text = frame.readableBytesView.dropFirst().prefix(11)
+            for word in ["MOVED ", "ASK ", "TRYAGAIN", "CLUSTERDOWN"] where text.starts(with: word.utf8) { return .passNow }
+            return .holdKeep
+        case UInt8(ascii: "!"):
+            return .holdKeep
+        default:
+            return .holdCheck
         }
     }
 
-    /// The same for a reply already read as a value.
+    /// A reply of a client's own connection (EXEC, a blocking pop), read as a value: whether a
+    /// write ran. An error (EXECABORT, a refusal) or a null (EXEC after a lost WATCH, a
+    /// blocking pop that timed out) ran none.
     public static func ran(_ reply: RESPValue) -> Bool {
         reply.errorMessage == nil && !reply.withoutAttributes.isNull
     }

@@ -112,11 +112,7 @@ final class ClusterClient: ChannelInboundHandler {
         stopMonitoring()
         for link in links.values { link.close() }
         links = [:]
-        trackingLinks?.onLinkClosed = nil
-        trackingLinks?.closeAll()
-        trackingLinks = nil
-        broadcastResync?.cancel()
-        broadcastResync = nil
+        retireTracking()
         context.fireChannelInactive()
     }
 
@@ -166,7 +162,9 @@ final class ClusterClient: ChannelInboundHandler {
         let wasTracking = state.tracking.on
         let step = state.step(request.arguments, info: info)
         if wasMonitoring && !state.monitoring { stopMonitoring() }  // RESET
-        if wasTracking && !state.tracking.on { retireTracking() }  // RESET
+        if trackingLinks != nil && (wasTracking && !state.tracking.on || CommandKeys.word(request.arguments, 0) == "RESET") {
+            retireTracking()  // RESET (also while the first ON waits for its answer)
+        }
         // The protocol this command's reply is written in (a HELLO's own reply: the new one).
         let version = state.protocolVersion
         switch step {
@@ -192,7 +190,7 @@ final class ClusterClient: ChannelInboundHandler {
             }
         case .own(let target, let commands):
             // A write that runs now (EXEC, a blocking pop), not one queued in a transaction.
-            let write = pool.durability != nil && !state.inTransaction && ClusterDurability.mayWrite(info)
+            let write = pool.durability != nil && !state.inMulti && ClusterDurability.mayWrite(info)
             // EXEC that ran a queued HELLO (RESET also changes the protocol, on no connection).
             let helloRan = version != versionBefore && CommandKeys.word(request.arguments, 0) == "EXEC"
             runOwn(target, commands, inTransaction: wasInTransaction || state.inTransaction, protocolVersion: versionBefore, write: write,
@@ -420,22 +418,23 @@ final class ClusterClient: ChannelInboundHandler {
     static func confirmed(_ reply: EventLoopFuture<RESPValue>, on connection: RedisConnection, durability: ClusterDurability?,
                           topology: ClusterTopology) -> EventLoopFuture<RESPValue> {
         guard let durability else { return reply }
-        return reply.flatMap { value -> EventLoopFuture<RESPValue> in
-            guard ClusterDurability.ran(value) else { return reply }
-            return connection.submit(arguments: durability.waitArguments).map { $0.int }.recover { _ in nil }.map { count in
-                guard let replacement = durability.replacement(count: count) else { return value }
-                topology.unconfirmedWrite()
-                return replacement
-            }
+        // Right behind the command on the same connection (never behind a command the client
+        // sends later: a second transaction, another blocking pop).
+        let wait = connection.submit(arguments: durability.waitArguments).map { $0.int }.recover { _ in nil }
+        return reply.and(wait).map { value, count in
+            guard ClusterDurability.ran(value), let replacement = durability.replacement(count: count) else { return value }
+            topology.unconfirmedWrite()
+            return replacement
         }
     }
 
     // MARK: CLIENT TRACKING
 
     /// CLIENT TRACKING: a node of the client's own tracking connections answers it (they are
-    /// opened for the first ON, each set up with the ON commands accepted so far). An accepted
-    /// ON is sent on the client's other open tracking connections too; an accepted OFF retires
-    /// them (the client's commands go to the shared connections again).
+    /// opened for the first ON, each set up with the ON commands accepted so far), always the
+    /// same one (`controlNode`) and one command at a time, so that an ON and an OFF take effect
+    /// in the client's order. An accepted ON is sent on the client's other tracking connections
+    /// too; an accepted OFF retires them (the client's commands go to the shared ones again).
     func trackingCommand(_ arguments: [ByteBuffer], seq: UInt64, version: Int) {
         let on = CommandKeys.word(arguments, 2) == "ON"
         guard trackingLinks != nil || on else {
@@ -444,45 +443,96 @@ final class ClusterClient: ChannelInboundHandler {
             return
         }
         let set = trackingLinks ?? makeTrackingLinks()
+        set.control.append((arguments, seq, version))
+        if set.control.count == 1 { sendTrackingCommand(on: set) }
+    }
+
+    /// Sends the first queued CLIENT TRACKING of `set` on its control connection.
+    private func sendTrackingCommand(on set: ClusterLinkSet) {
+        guard let (arguments, seq, version) = set.control.first else { return }
+        func next(_ reply: ClusterReply) {
+            complete(seq, reply)
+            set.control.removeFirst()
+            if set.retired {
+                // Queued behind an OFF or a RESET: each answered by a node on a connection of its
+                // own that then closes (no state is kept from it).
+                let queued = set.control
+                set.control = []
+                for (arguments, seq, version) in queued { answerAlone(arguments, seq: seq, version: version) }
+                return
+            }
+            sendTrackingCommand(on: set)
+        }
+        let masters = pool.topology.masters()
+        guard let master = set.controlNode.flatMap({ masters.contains($0) ? $0 : nil }) ?? pool.topology.anyMaster() else {
+            next(.value(.simpleError("CLUSTERDOWN Tandem proxy: no master known")))
+            return
+        }
+        set.controlNode = master
+        pool.connection(to: master, protocolVersion: version, in: set, force: true).assumeIsolated().whenComplete { [self] result in
+            guard case .success(let link) = result else {
+                next(.value(.simpleError("ERR Tandem proxy: cannot reach master \(master) for CLIENT TRACKING")))
+                return
+            }
+            link.send(encoding: arguments) { [self] result in
+                guard case .success(let frame) = result else {
+                    next(.value(.simpleError("ERR Tandem proxy: the connection to \(master) closed before CLIENT TRACKING's reply")))
+                    return
+                }
+                if !set.retired {
+                    if frame.readableBytesView.first == UInt8(ascii: "+") {
+                        state.trackingAccepted(arguments)
+                        if state.tracking.on {
+                            set.setup = state.tracking.commands
+                            sendToOthers(arguments, in: set, except: link)
+                            if state.tracking.broadcast { syncBroadcastLinks(announceNew: false) }
+                        } else {
+                            retireTracking()
+                        }
+                    } else if !state.tracking.on {
+                        // The first ON refused: nothing tracks; the client's commands go to the shared connections.
+                        retireTracking()
+                    }
+                }
+                next(.frame(frame))
+            }
+        }
+    }
+
+    /// A CLIENT TRACKING answered by a node on a connection of its own, closed afterwards.
+    private func answerAlone(_ arguments: [ByteBuffer], seq: UInt64, version: Int) {
         guard let master = pool.topology.anyMaster() else {
             complete(seq, .simpleError("CLUSTERDOWN Tandem proxy: no master known"))
             return
         }
-        pool.connection(to: master, protocolVersion: version, in: set).assumeIsolated().whenComplete { [self] result in
+        let lone = ClusterLinkSet(shared: false)
+        lone.retired = true
+        pool.connection(to: master, protocolVersion: version, in: lone, force: true).assumeIsolated().whenComplete { [self] result in
             guard case .success(let link) = result else {
                 complete(seq, .simpleError("ERR Tandem proxy: cannot reach master \(master) for CLIENT TRACKING"))
                 return
             }
             link.send(encoding: arguments) { [self] result in
-                guard case .success(let frame) = result else {
-                    complete(seq, .simpleError("ERR Tandem proxy: the connection to \(master) closed before CLIENT TRACKING's reply"))
-                    return
+                complete(seq, (try? result.get()).map(ClusterReply.frame) ?? .value(.simpleError("ERR Tandem proxy: no reply to CLIENT TRACKING")))
+                link.closeWhenIdle()
+            }
+        }
+    }
+
+    /// An accepted ON on the set's other connections (one still connecting gets it once open).
+    private func sendToOthers(_ arguments: [ByteBuffer], in set: ClusterLinkSet, except link: ClusterNodeLink) {
+        for other in set.links.values {
+            switch other {
+            case .ready(let other) where other !== link:
+                other.send(encoding: arguments) { reply in
+                    // A node that refuses what another accepted cannot track as asked.
+                    if case .success(let frame) = reply, frame.readableBytesView.first == UInt8(ascii: "+") { return }
+                    other.close()
                 }
-                if frame.readableBytesView.first == UInt8(ascii: "+") {
-                    state.trackingAccepted(arguments)
-                    if on {
-                        set.setup = state.tracking.commands
-                        for other in set.links.values {
-                            switch other {
-                            case .ready(let other) where other !== link:
-                                other.send(encoding: arguments) { reply in
-                                    // A node that refuses what another accepted cannot track as asked.
-                                    if case .success(let frame) = reply, frame.readableBytesView.first == UInt8(ascii: "+") { return }
-                                    other.close()
-                                }
-                            case .connecting(let future):
-                                // Set up before this command was accepted: it gets it once open.
-                                future.assumeIsolated().whenSuccess { other in other.send(encoding: arguments, completion: nil) }
-                            default:
-                                break
-                            }
-                        }
-                        if state.tracking.broadcast { syncBroadcastLinks(announceNew: false) }
-                    } else {
-                        retireTracking()
-                    }
-                }
-                complete(seq, .frame(frame))
+            case .connecting(let future):
+                future.assumeIsolated().whenSuccess { other in other.send(encoding: arguments, completion: nil) }
+            default:
+                break
             }
         }
     }
@@ -490,10 +540,13 @@ final class ClusterClient: ChannelInboundHandler {
     private func makeTrackingLinks() -> ClusterLinkSet {
         let set = ClusterLinkSet(shared: false)
         set.onPush = { [weak self] frame in self?.trackingPush(frame) }
+        // OPTIN's CACHING yes lost on an ASK redirection: the node may not track what was read;
+        // the client drops its cache after that reply.
+        set.onUntracked = { [weak self] in self?.trackingPush(ByteBuffer(string: ">2\r\n$10\r\ninvalidate\r\n_\r\n")) }
         set.onLinkClosed = { [weak self] in
             // What that node tracked is forgotten, and a change may have gone unannounced: a
             // RESP3 client drops its whole cache (Redis's invalidate push with a null, as after FLUSHALL).
-            guard let self, state.tracking.on, state.protocolVersion == 3 else { return }
+            guard let self, state.tracking.on else { return }
             trackingPush(ByteBuffer(string: ">2\r\n$10\r\ninvalidate\r\n_\r\n"))
         }
         trackingLinks = set
@@ -501,46 +554,43 @@ final class ClusterClient: ChannelInboundHandler {
     }
 
     /// An invalidation: after the replies the client is still owed (a node writes it after the
-    /// replies to commands it ran before the change).
+    /// replies to commands it ran before the change); none to a client that speaks RESP2 now
+    /// (a node sends a RESP2 client none).
     func trackingPush(_ frame: ByteBuffer) {
-        guard !closed, let context else { return }
+        guard !closed, let context, state.protocolVersion == 3 else { return }
         let value = (try? RESPValueParser.parseReply(frame)) ?? .push([.bulkString("invalidate"), .null])
         writeOutOfOrder(value, context: context, holding: &outOfBand)
     }
 
     /// BCAST: every master sends the invalidations of its own keys, so the client needs a
     /// tracking connection to each, read or not. Checked now and every second (failovers
-    /// and reshards change the masters). A master newly linked while tracking was already on
-    /// may have changed keys unannounced: a RESP3 client drops its cache then.
+    /// and reshards change the masters). A master linked for the first time while tracking
+    /// was already on may have changed keys unannounced: a RESP3 client drops its cache then.
     func syncBroadcastLinks(announceNew: Bool) {
         broadcastResync?.cancel()
         broadcastResync = nil
         guard let set = trackingLinks, state.tracking.on, state.tracking.broadcast, !closed else { return }
         let version = state.protocolVersion
-        var opened = false
+        var newMaster = false
         for master in pool.topology.masters() where set.links[ClusterLoopPool.LinkKey(node: master, protocolVersion: version)] == nil {
+            if set.linkedOnce.insert(master).inserted { newMaster = true }
             _ = pool.connection(to: master, protocolVersion: version, in: set)
-            opened = true
         }
-        if opened && announceNew && version == 3 { trackingPush(ByteBuffer(string: ">2\r\n$10\r\ninvalidate\r\n_\r\n")) }
+        if newMaster && announceNew { trackingPush(ByteBuffer(string: ">2\r\n$10\r\ninvalidate\r\n_\r\n")) }
         broadcastResync = pool.eventLoop.assumeIsolated().scheduleTask(in: .seconds(1)) { [weak self] in
             self?.syncBroadcastLinks(announceNew: true)
         }
     }
 
-    /// Tracking ended (OFF, RESET): the tracking connections take no more commands and close
-    /// once their replies are in; their pushes no longer reach the client.
+    /// Tracking ended (OFF, RESET, a refused first ON, the client gone): the tracking
+    /// connections take no more commands and close once their replies are in; their pushes no
+    /// longer reach the client.
     func retireTracking() {
         broadcastResync?.cancel()
         broadcastResync = nil
         guard let set = trackingLinks else { return }
         trackingLinks = nil
-        set.onPush = nil
-        set.onLinkClosed = nil
-        for link in set.ready {
-            link.onPush = nil
-            link.closeWhenIdle()
-        }
+        set.retire()
     }
 
     // MARK: MONITOR

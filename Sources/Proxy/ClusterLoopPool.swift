@@ -18,6 +18,18 @@ final class ClusterLinkSet {
     /// One of the connections closed: what its node tracked is forgotten.
     var onLinkClosed: (() -> Void)?
     let shared: Bool
+    /// Tracking ended: no command goes here any more (a retry goes to the shared connections)
+    /// and a connection that opens after it closes at once.
+    var retired = false
+    /// The node that answers the client's CLIENT TRACKING commands, and those waiting to be
+    /// sent there, one at a time (so ON and OFF take effect in the client's order).
+    var controlNode: ClusterNodeAddress?
+    var control: [(arguments: [ByteBuffer], seq: UInt64, version: Int)] = []
+    /// BCAST: the masters a connection was opened to at least once.
+    var linkedOnce: Set<ClusterNodeAddress> = []
+    /// A command sent without its CLIENT CACHING (an ASK redirection: ASKING and CLIENT
+    /// CACHING each cancel the other on a node): what it read may be untracked.
+    var onUntracked: (() -> Void)?
 
     init(shared: Bool) {
         self.shared = shared
@@ -29,8 +41,33 @@ final class ClusterLinkSet {
     }
 
     func closeAll() {
-        for link in ready { link.close() }
+        for link in links.values {
+            switch link {
+            case .ready(let link): link.close()
+            case .connecting(let future): future.whenSuccess { $0.close() }
+            }
+        }
         links = [:]
+    }
+
+    /// No more commands or pushes: each connection closes once its replies are in (one still
+    /// connecting, once it is open).
+    func retire() {
+        retired = true
+        onPush = nil
+        onLinkClosed = nil
+        for link in links.values {
+            switch link {
+            case .ready(let link):
+                link.onPush = nil
+                link.closeWhenIdle()
+            case .connecting(let future):
+                future.whenSuccess { link in
+                    link.onPush = nil
+                    link.closeWhenIdle()
+                }
+            }
+        }
     }
 }
 
@@ -128,8 +165,11 @@ final class ClusterLoopPool {
 
     /// The connection of `set` (the shared ones by default) to `node` in `protocolVersion`,
     /// opened when there is none.
-    func connection(to node: ClusterNodeAddress, protocolVersion: Int, in set: ClusterLinkSet? = nil) -> EventLoopFuture<ClusterNodeLink> {
-        let set = set ?? shared
+    /// A retired set's command goes to the shared connections (unless `force`: an answer the
+    /// set still owes).
+    func connection(to node: ClusterNodeAddress, protocolVersion: Int, in set: ClusterLinkSet? = nil,
+                    force: Bool = false) -> EventLoopFuture<ClusterNodeLink> {
+        let set = set.flatMap { $0.retired && !force ? nil : $0 } ?? shared
         let key = LinkKey(node: node, protocolVersion: protocolVersion)
         switch set.links[key] {
         case .ready(let link) where link.isActive:
@@ -146,6 +186,10 @@ final class ClusterLoopPool {
         future.assumeIsolated().whenComplete { [self] result in
             switch result {
             case .success(let link):
+                if set.retired && !force {
+                    link.onPush = nil
+                    link.closeWhenIdle()
+                }
                 set.links[key] = .ready(link)
                 topology.backendConnection(to: node, opened: true)
                 link.whenClosed { [self] in
@@ -254,7 +298,7 @@ final class ClusterLoopPool {
             return
         }
         let ready: Link?
-        if let tracked = arguments.tracked {
+        if let tracked = arguments.tracked, !tracked.links.retired {
             ready = tracked.links.links[LinkKey(node: node, protocolVersion: arguments.protocolVersion)]
         } else {
             ready = shared.links[LinkKey(node: node, protocolVersion: arguments.protocolVersion)]
@@ -333,6 +377,11 @@ final class ClusterLoopPool {
                 attempt(arguments, target: next, readOnly: readOnly, deadline: deadline, redirects: redirects + 1, done: done)
             case .ask(_, let to):
                 topology.asked()
+                var arguments = arguments
+                if let tracked = arguments.tracked, tracked.prefix != nil {
+                    arguments.tracked = Command.Tracked(links: tracked.links, prefix: nil)
+                    tracked.links.onUntracked?()
+                }
                 connection(to: to, protocolVersion: arguments.protocolVersion, in: arguments.links).assumeIsolated().whenComplete { [self] result in
                     switch result {
                     case .failure:

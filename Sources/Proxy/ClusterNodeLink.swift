@@ -61,8 +61,9 @@ final class ClusterNodeLink: @unchecked Sendable {
     private let durability: ClusterDurability?
     /// The batch being gathered in `output` holds a write.
     private var batchHasWrite = false
-    /// Replies of writes that ran, waiting for the WAIT written after them.
-    private var held: [(completion: Completion, frame: ByteBuffer)] = []
+    /// Replies of writes, waiting for the WAIT written after them (`check`: replaced by
+    /// -NOREPLICAS when too few replicas have it; else passed on as it is, an error).
+    private var held: [(completion: Completion, frame: ByteBuffer, check: Bool)] = []
     /// Writes answered -NOREPLICAS (for INFO and /metrics).
     private let unconfirmed: (() -> Void)?
     /// A RESP3 push (a tracking connection's invalidation): out of band, not a reply.
@@ -174,10 +175,14 @@ final class ClusterNodeLink: @unchecked Sendable {
         guard write, durability != nil, let completion else { return completion }
         batchHasWrite = true
         return { [unowned self] result in
-            if case .success(let frame) = result, ClusterDurability.ran(reply: frame) {
-                held.append((completion, frame))
-            } else {
+            guard case .success(let frame) = result else {
                 completion(result)
+                return
+            }
+            switch ClusterDurability.hold(reply: frame) {
+            case .passNow: completion(result)
+            case .holdKeep: held.append((completion, frame, false))
+            case .holdCheck: held.append((completion, frame, true))
             }
         }
     }
@@ -195,9 +200,13 @@ final class ClusterNodeLink: @unchecked Sendable {
         }
         let answered = held
         held = []
-        for (completion, frame) in answered {
-            if replacement != nil { unconfirmed?() }
-            completion(.success(replacement ?? frame))
+        for (completion, frame, check) in answered {
+            if check, let replacement {
+                unconfirmed?()
+                completion(.success(replacement))
+            } else {
+                completion(.success(frame))
+            }
         }
     }
 

@@ -124,17 +124,24 @@ extension ProxySession {
     }
 
     /// The CLIENT TRACKING commands to replay after `arguments` (`CLIENT TRACKING ON|OFF …`) was
-    /// accepted: OFF forgets them all; an ON is added unless the same one is there (at most 64,
-    /// the oldest dropped: only BCAST prefixes of that one could be lost).
+    /// accepted: OFF forgets them all; an ON goes to the end (removed from where it was): each
+    /// ON sets the mode afresh on a node while BCAST prefixes add up, so the last one replayed
+    /// decides the mode and every prefix is there (at most 64, the oldest dropped).
     static func tracking(after commands: [[[UInt8]]], _ arguments: [[UInt8]]) -> [[[UInt8]]] {
         guard arguments.count >= 3, equalsIgnoringCase(arguments[2], "ON") else { return [] }
-        guard !commands.contains(arguments) else { return commands }
-        return Array((commands + [arguments]).suffix(64))
+        return Array((commands.filter { $0 != arguments } + [arguments]).suffix(64))
     }
 
-    /// Tracking sends its invalidations to another client (REDIRECT id).
+    /// Tracking sends its invalidations to another client (REDIRECT id; a PREFIX's value is not an option).
     var trackingRedirects: Bool {
-        replay.tracking.contains { $0.dropFirst(3).contains { Self.equalsIgnoringCase($0, "REDIRECT") } }
+        replay.tracking.contains { command in
+            var index = 3
+            while index < command.count {
+                if Self.equalsIgnoringCase(command[index], "REDIRECT") { return true }
+                index += Self.equalsIgnoringCase(command[index], "PREFIX") ? 2 : 1
+            }
+            return false
+        }
     }
 
     private static func equalsIgnoringCase(_ bytes: [UInt8], _ word: String) -> Bool {

@@ -270,9 +270,16 @@ private let foo = 12182, bar = 5061
         _ = state.step(command("GET foo"))
         #expect(state.cachingPrefix == nil, "only the next command")
         // The same ON again is recorded once; another is added (BCAST prefixes add up over them).
-        state.trackingAccepted(command("CLIENT TRACKING on OPTIN"))
         state.trackingAccepted(command("CLIENT TRACKING on OPTIN NOLOOP"))
-        #expect(state.tracking.commands == [command("CLIENT TRACKING on OPTIN"), command("CLIENT TRACKING on OPTIN NOLOOP")])
+        state.trackingAccepted(command("CLIENT TRACKING on OPTIN"))
+        #expect(state.tracking.commands == [command("CLIENT TRACKING on OPTIN NOLOOP"), command("CLIENT TRACKING on OPTIN")],
+                "given again, it moves to the end: the last decides the mode")
+        // Each ON sets the mode afresh, as on a node: a plain ON ends OPTIN.
+        state.trackingAccepted(command("CLIENT TRACKING on"))
+        #expect(!state.tracking.optin)
+        #expect(state.step(command("CLIENT CACHING yes")) == .reply(.simpleError("ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.")))
+        #expect(state.step(command("CLIENT TRACKING on BCAST PREFIX redirect")) == ClusterStep.tracking(command("CLIENT TRACKING on BCAST PREFIX redirect")),
+                "a prefix named redirect is not the option")
         // OFF and RESET forget it.
         state.trackingAccepted(command("CLIENT TRACKING off"))
         #expect(state.tracking == ClusterTracking())

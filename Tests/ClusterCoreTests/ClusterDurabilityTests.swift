@@ -24,16 +24,21 @@ import Testing
         }
     }
 
-    @Test("only a write that ran waits: an error, a null EXEC (WATCH) and RESP3 nulls and errors pass at once")
+    @Test("on a shared connection every write reply waits for the WAIT: redirections pass at once, other errors keep their text, the rest (nulls too: SET … GET of a missing key, a script returning nil) are checked; on the client's own connection an error or a null (EXECABORT, a lost WATCH, a timed-out pop) ran nothing")
     func whichRepliesWait() {
-        for frame in ["+OK\r\n", ":1\r\n", "$1\r\nx\r\n", "*2\r\n+OK\r\n:1\r\n", "%0\r\n"] {
-            #expect(ClusterDurability.ran(reply: ByteBuffer(string: frame)), "\(frame)")
+        for frame in ["+OK\r\n", ":1\r\n", "$1\r\nx\r\n", "*2\r\n+OK\r\n:1\r\n", "%0\r\n", "$-1\r\n", "*-1\r\n", "_\r\n"] {
+            #expect(ClusterDurability.hold(reply: ByteBuffer(string: frame)) == .holdCheck, "\(frame)")
         }
-        for frame in ["-MOVED 1 10.0.0.1:6379\r\n", "-ERR x\r\n", "*-1\r\n", "$-1\r\n", "_\r\n", "!3\r\nerr\r\n"] {
-            #expect(!ClusterDurability.ran(reply: ByteBuffer(string: frame)), "\(frame)")
+        for frame in ["-MOVED 1 10.0.0.1:6379\r\n", "-ASK 1 10.0.0.1:6379\r\n", "-TRYAGAIN Multiple keys request during rehashing of slot\r\n",
+                      "-CLUSTERDOWN The cluster is down\r\n"] {
+            #expect(ClusterDurability.hold(reply: ByteBuffer(string: frame)) == .passNow, "\(frame)")
+        }
+        for frame in ["-ERR x\r\n", "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n", "!3\r\nerr\r\n",
+                      "-ASKING is not a redirection\r\n"] {
+            #expect(ClusterDurability.hold(reply: ByteBuffer(string: frame)) == .holdKeep, "\(frame)")
         }
         #expect(ClusterDurability.ran(.array([.simpleString("OK")])))
-        #expect(!ClusterDurability.ran(.nullArray) && !ClusterDurability.ran(.simpleError("EXECABORT x")))
+        #expect(!ClusterDurability.ran(.nullArray) && !ClusterDurability.ran(.simpleError("EXECABORT x")) && !ClusterDurability.ran(.nullBulkString))
     }
 
     @Test("a WAIT's reply is its count; an error is no count; enough replicas keep the write's reply, fewer or none replace it with -NOREPLICAS naming why")

@@ -773,6 +773,8 @@ struct ClusterProxyTests {
             #expect(transaction.last?.errorMessage?.hasPrefix("NOREPLICAS") == true, "\(transaction)")
             let script = try await c.send(["EVAL", "return redis.call('SET', KEYS[1], 'f')", "1", "{foo}e"])
             #expect(script.errorMessage?.hasPrefix("NOREPLICAS") == true, "\(script)")
+            let getset = try await c.send(["SET", "{foo}fresh", "v", "GET"])
+            #expect(getset.errorMessage?.hasPrefix("NOREPLICAS") == true, "a write whose reply is a null ran too: \(getset)")
             let split = try await c.send(["MSET", "foo", "1", "bar", "1"])
             #expect(split.errorMessage?.hasPrefix("NOREPLICAS") == true, "a split write with one part unconfirmed: \(split)")
             // A blocking pop that takes an element is a write too (the client's own connection).
@@ -786,7 +788,7 @@ struct ClusterProxyTests {
             #expect(try await other.send(["SET", "bar", "2"]) == .simpleString("OK"))
             #expect(try await other.send(["BLPOP", "{bar}list", "1"]) == .array([.bulkString("{bar}list"), .bulkString("a")]))
             let counted = try await c.send(["INFO", "proxy"]).string ?? ""
-            #expect(counted.contains("unconfirmed_writes:6\r\n"), "\(counted)")
+            #expect(counted.contains("unconfirmed_writes:7\r\n"), "\(counted)")
 
             frozen.resume()
             var confirmed: RESPValue = .null
@@ -797,6 +799,11 @@ struct ClusterProxyTests {
             }
             #expect(confirmed == .simpleString("OK"))
             #expect(try await onReplica("foo") == .bulkString("back"))
+            // Two transactions pipelined on the client's own connection: each EXEC's WAIT goes
+            // right behind it, never into the next transaction.
+            let two = try await c.pipeline([["MULTI"], ["SET", "{foo}a", "1"], ["EXEC"], ["MULTI"], ["SET", "{foo}b", "2"], ["EXEC"]])
+            #expect(two == [.simpleString("OK"), .simpleString("QUEUED"), .array([.simpleString("OK")]),
+                            .simpleString("OK"), .simpleString("QUEUED"), .array([.simpleString("OK")])], "\(two)")
         }
     }
 
@@ -848,11 +855,15 @@ struct ClusterProxyTests {
             let b = try SentinelSurfaceSerial.RawClient(port: proxy.port)
             #expect(try b.send(["HELLO", "3"]).hasPrefix("%"))
             #expect(try b.send(["CLIENT", "TRACKING", "on", "BCAST", "PREFIX", "user:"]) == "+OK\r\n")
-            try await waitUntil("b's tracking connections to every master", timeout: .seconds(10)) {
+            try await waitUntil("b's BCAST connections to every master", timeout: .seconds(10)) {
                 var linked = 0
                 for server in cluster.servers {
                     let list = try await server.run(["CLIENT", "LIST"]).string ?? ""
-                    if list.split(separator: "\n").contains(where: { $0.contains("flags=t") && $0.contains("resp=3") }) { linked += 1 }
+                    // CLIENT LIST's flags: t tracking, B broadcasting.
+                    let broadcasting = list.split(separator: "\n").contains { line in
+                        line.split(separator: " ").contains { $0.hasPrefix("flags=") && $0.contains("t") && $0.contains("B") }
+                    }
+                    if broadcasting { linked += 1 }
                 }
                 return linked >= 3
             }

@@ -634,7 +634,8 @@ struct ProxyFailoverTests {
         try await withReplicationGroup(replicas: 2) { master, replicas in
             let sentinels = try await Self.sentinels(.tandem, master)
             defer { sentinels.forEach { $0.stop() } }
-            let proxy = try await ProxyProcess(Self.proxyArguments(sentinels))
+            // One event loop: once the writer's INFO names the new master, the tracker's loop knows it.
+            let proxy = try await ProxyProcess(Self.proxyArguments(sentinels) + ["--threads", "1"])
             defer { proxy.stop() }
             let writer = try await proxy.connect(timeout: .seconds(20))
             defer { Task { await writer.close() } }
@@ -649,10 +650,11 @@ struct ProxyFailoverTests {
             #expect(try tracker.send(["GET", "cached"]) == "$1\r\n2\r\n")
             // A RESP2 client tracking into another client's subscription (REDIRECT id).
             let inbox = try SentinelSurfaceSerial.RawClient(port: proxy.port)
+            #expect(try inbox.send(["CLIENT", "SETNAME", "inbox"]) == "+OK\r\n")
             #expect(try inbox.send(["SUBSCRIBE", "__redis__:invalidate"]).hasPrefix("*3\r\n$9\r\nsubscribe"))
-            // The subscriber's connection on the master, by CLIENT LIST (the proxy's connection for it).
+            // The subscriber's connection on the master, by CLIENT LIST (the proxy's connection for it, by its name).
             let clients = try await master.run(["CLIENT", "LIST"]).string ?? ""
-            let line = try #require(clients.split(separator: "\n").first { $0.contains(" sub=1 ") && $0.contains("cmd=subscribe") })
+            let line = try #require(clients.split(separator: "\n").first { $0.contains(" name=inbox ") && $0.contains(" sub=1 ") })
             let id = try #require(line.split(separator: " ").first { $0.hasPrefix("id=") }?.dropFirst(3))
             let redirected = try SentinelSurfaceSerial.RawClient(port: proxy.port)
             let redirectReply = try redirected.send(["CLIENT", "TRACKING", "ON", "REDIRECT", String(id)])
