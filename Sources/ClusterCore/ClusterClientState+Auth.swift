@@ -94,6 +94,7 @@ extension ClusterClientState {
         transaction = .none
         ownConnectionLost = false
         helloInTransaction = nil
+        resets += 1
         clientName = nil
         protocolVersion = 2
         authenticated = configuration.password == nil

@@ -133,6 +133,9 @@ public struct ClusterClientState: Sendable {
     /// Whether the client is inside MULTI or holds a WATCH (its commands may need its own connection).
     public var inTransaction: Bool { transaction != .none }
 
+    /// RESETs taken (the shell ends what the client set up on its own connections).
+    public internal(set) var resets = 0
+
     /// Inside MULTI (a WATCH alone is not: commands after it run at once).
     public var inMulti: Bool {
         if case .multi = transaction { return true }

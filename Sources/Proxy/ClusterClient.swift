@@ -112,7 +112,7 @@ final class ClusterClient: ChannelInboundHandler {
         stopMonitoring()
         for link in links.values { link.close() }
         links = [:]
-        retireTracking()
+        retireTracking(afterReset: true)
         context.fireChannelInactive()
     }
 
@@ -159,11 +159,11 @@ final class ClusterClient: ChannelInboundHandler {
         // Looked up once: the state's decisions and the read-only flag below both need it.
         let info = CommandKeys.info(for: request.arguments)
         let wasMonitoring = state.monitoring
-        let wasTracking = state.tracking.on
+        let resetsBefore = state.resets
         let step = state.step(request.arguments, info: info)
         if wasMonitoring && !state.monitoring { stopMonitoring() }  // RESET
-        if trackingLinks != nil && (wasTracking && !state.tracking.on || CommandKeys.word(request.arguments, 0) == "RESET") {
-            retireTracking()  // RESET (also while the first ON waits for its answer)
+        if trackingLinks != nil && state.resets != resetsBefore {
+            retireTracking(afterReset: true)  // RESET (also while the first ON waits for its answer)
         }
         // The protocol this command's reply is written in (a HELLO's own reply: the new one).
         let version = state.protocolVersion
@@ -453,12 +453,21 @@ final class ClusterClient: ChannelInboundHandler {
         func next(_ reply: ClusterReply) {
             complete(seq, reply)
             set.control.removeFirst()
+            // Not tracking after this one (OFF, a refused or failed first ON): the set has no use.
+            if !set.retired && !state.tracking.on && trackingLinks === set { retireTracking(afterReset: false) }
             if set.retired {
-                // Queued behind an OFF or a RESET: each answered by a node on a connection of its
-                // own that then closes (no state is kept from it).
                 let queued = set.control
                 set.control = []
-                for (arguments, seq, version) in queued { answerAlone(arguments, seq: seq, version: version) }
+                for (arguments, seq, version) in queued {
+                    if set.retiredByReset {
+                        // Sent before a RESET that has since ended tracking: answered by a node on a
+                        // connection of its own that then closes (no state is kept from it).
+                        answerAlone(arguments, seq: seq, version: version)
+                    } else {
+                        // After an OFF or a refused ON: taken afresh (an ON opens a new set).
+                        trackingCommand(arguments, seq: seq, version: version)
+                    }
+                }
                 return
             }
             sendTrackingCommand(on: set)
@@ -479,19 +488,12 @@ final class ClusterClient: ChannelInboundHandler {
                     next(.value(.simpleError("ERR Tandem proxy: the connection to \(master) closed before CLIENT TRACKING's reply")))
                     return
                 }
-                if !set.retired {
-                    if frame.readableBytesView.first == UInt8(ascii: "+") {
-                        state.trackingAccepted(arguments)
-                        if state.tracking.on {
-                            set.setup = state.tracking.commands
-                            sendToOthers(arguments, in: set, except: link)
-                            if state.tracking.broadcast { syncBroadcastLinks(announceNew: false) }
-                        } else {
-                            retireTracking()
-                        }
-                    } else if !state.tracking.on {
-                        // The first ON refused: nothing tracks; the client's commands go to the shared connections.
-                        retireTracking()
+                if !set.retired && frame.readableBytesView.first == UInt8(ascii: "+") {
+                    state.trackingAccepted(arguments)
+                    if state.tracking.on {
+                        set.setup = state.tracking.commands
+                        sendToOthers(arguments, in: set, except: link)
+                        if state.tracking.broadcast { syncBroadcastLinks(announceNew: false) }
                     }
                 }
                 next(.frame(frame))
@@ -501,6 +503,7 @@ final class ClusterClient: ChannelInboundHandler {
 
     /// A CLIENT TRACKING answered by a node on a connection of its own, closed afterwards.
     private func answerAlone(_ arguments: [ByteBuffer], seq: UInt64, version: Int) {
+        guard !closed else { return }
         guard let master = pool.topology.anyMaster() else {
             complete(seq, .simpleError("CLUSTERDOWN Tandem proxy: no master known"))
             return
@@ -582,14 +585,15 @@ final class ClusterClient: ChannelInboundHandler {
         }
     }
 
-    /// Tracking ended (OFF, RESET, a refused first ON, the client gone): the tracking
+    /// Tracking ended (OFF, RESET, a refused or failed first ON, the client gone): the tracking
     /// connections take no more commands and close once their replies are in; their pushes no
     /// longer reach the client.
-    func retireTracking() {
+    func retireTracking(afterReset: Bool) {
         broadcastResync?.cancel()
         broadcastResync = nil
         guard let set = trackingLinks else { return }
         trackingLinks = nil
+        set.retiredByReset = afterReset
         set.retire()
     }
 

@@ -21,6 +21,9 @@ final class ClusterLinkSet {
     /// Tracking ended: no command goes here any more (a retry goes to the shared connections)
     /// and a connection that opens after it closes at once.
     var retired = false
+    /// Retired by a RESET (or the client's end): CLIENT TRACKING commands still queued here
+    /// are answered without effect; after an OFF they are taken afresh.
+    var retiredByReset = false
     /// The node that answers the client's CLIENT TRACKING commands, and those waiting to be
     /// sent there, one at a time (so ON and OFF take effect in the client's order).
     var controlNode: ClusterNodeAddress?
@@ -56,6 +59,7 @@ final class ClusterLinkSet {
         retired = true
         onPush = nil
         onLinkClosed = nil
+        onUntracked = nil
         for link in links.values {
             switch link {
             case .ready(let link):
@@ -186,10 +190,6 @@ final class ClusterLoopPool {
         future.assumeIsolated().whenComplete { [self] result in
             switch result {
             case .success(let link):
-                if set.retired && !force {
-                    link.onPush = nil
-                    link.closeWhenIdle()
-                }
                 set.links[key] = .ready(link)
                 topology.backendConnection(to: node, opened: true)
                 link.whenClosed { [self] in

@@ -889,6 +889,31 @@ struct ClusterProxyTests {
             #expect(try await w.send(["SET", "foo", "4"]) == .simpleString("OK"))
             #expect(!t.hasReply(within: 300))
             #expect(try t.send(["CLIENT", "GETREDIR"]) == ":-1\r\n")
+
+            // Pipelined: a refused first ON, then an ON — tracking is on (taken afresh after the refusal).
+            t.write(["CLIENT", "TRACKING", "on", "OPTIN", "OPTOUT"])
+            t.write(["CLIENT", "TRACKING", "on"])
+            #expect(try t.readReply() == "-ERR You can't specify both OPTIN mode and OPTOUT mode\r\n")
+            #expect(try t.readReply() == "+OK\r\n")
+            #expect(try t.send(["GET", "foo"]) == "$1\r\n4\r\n")
+            #expect(try await w.send(["SET", "foo", "5"]) == .simpleString("OK"))
+            #expect(try t.readReply() == invalidate("foo"))
+            // Pipelined OFF then ON: on, in that order.
+            t.write(["CLIENT", "TRACKING", "off"])
+            t.write(["CLIENT", "TRACKING", "on"])
+            #expect(try t.readReply() == "+OK\r\n")
+            #expect(try t.readReply() == "+OK\r\n")
+            #expect(try t.send(["CLIENT", "GETREDIR"]) == ":0\r\n")
+            #expect(try t.send(["GET", "bar"]) == "$1\r\n4\r\n")
+            #expect(try await w.send(["SET", "bar", "5"]) == .simpleString("OK"))
+            #expect(try t.readReply() == invalidate("bar"))
+            // A RESET with a wrong argument count is refused and changes nothing; RESET ends tracking.
+            #expect(try t.send(["RESET", "x"]) == "-ERR wrong number of arguments for 'reset' command\r\n")
+            #expect(try t.send(["GET", "bar"]) == "$1\r\n5\r\n")
+            #expect(try await w.send(["SET", "bar", "6"]) == .simpleString("OK"))
+            #expect(try t.readReply() == invalidate("bar"), "still tracking")
+            #expect(try t.send(["RESET"]) == "+RESET\r\n")
+            #expect(try t.send(["CLIENT", "GETREDIR"]) == ":-1\r\n")
         }
     }
 
