@@ -77,7 +77,8 @@ public struct ClusterDurability: Sendable, Hashable {
 
     /// What the client gets for a write that ran, once the WAIT after it answered `count`
     /// (nil: the WAIT failed, or the connection closed before it answered): nil when enough
-    /// replicas have it and its reply stands, else the -NOREPLICAS error that replaces it.
+    /// replicas have it and its reply stands, else the -NOREPLICAS error that replaces it. The
+    /// master-mode proxy gives the same answer.
     public func replacement(count: Int64?) -> RESPValue? {
         if let count, count >= Int64(replicas) { return nil }
         let why = count.map { "only \($0) of \(replicas) replicas acknowledged this write within \(timeoutMilliseconds) ms" }

@@ -38,11 +38,6 @@ final class ClusterLinkSet {
         self.shared = shared
     }
 
-    /// The open connections.
-    var ready: [ClusterNodeLink] {
-        links.values.compactMap { if case .ready(let link) = $0, link.isActive { return link } else { return nil } }
-    }
-
     func closeAll() {
         for link in links.values {
             switch link {

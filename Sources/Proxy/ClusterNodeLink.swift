@@ -68,6 +68,8 @@ final class ClusterNodeLink: @unchecked Sendable {
     private let unconfirmed: (() -> Void)?
     /// A RESP3 push (a tracking connection's invalidation): out of band, not a reply.
     var onPush: ((ByteBuffer) -> Void)?
+    /// `closeWhenIdle` was called while replies were owed.
+    private var closingWhenIdle = false
 
     private init(node: ClusterNodeAddress, eventLoop: any EventLoop, durability: ClusterDurability? = nil,
                  unconfirmed: (() -> Void)? = nil) {
@@ -239,7 +241,6 @@ final class ClusterNodeLink: @unchecked Sendable {
     func closeWhenIdle() {
         if waiters.isEmpty && held.isEmpty { close() } else { closingWhenIdle = true }
     }
-    private var closingWhenIdle = false
 
     // MARK: From the handler
 

@@ -1,4 +1,6 @@
+import ClusterCore
 import NIOCore
+import RESP
 
 /// `durability: replicated` (`--wait-replicas N`): the WAITs that follow a client's writes and
 /// what their answers do to the replies held behind them. `sendQueued` marks the slots it sends
@@ -42,7 +44,15 @@ extension ProxySession {
     /// (it ran on the master, but a failover may lose it).
     mutating func syncReplied(replicas: Int?) {
         guard let durability = configuration.durability, let last = gates.popFirst() else { return }
-        let confirmed = (replicas ?? -1) >= durability.replicas
+        // The same answer as the cluster proxy's (`ClusterDurability`).
+        let answer = ClusterDurability(replicas: durability.replicas, timeoutMilliseconds: durability.timeoutMilliseconds)
+            .replacement(count: replicas.map(Int64.init))
+        let confirmed = answer == nil
+        let unconfirmed = answer.map { value -> ByteBuffer in
+            var buffer = ByteBuffer()
+            buffer.writeRESPValue(value)
+            return buffer
+        }
         var failedWrites = false
         var seq = firstSeq
         var index = slots.startIndex
@@ -51,10 +61,7 @@ extension ProxySession {
                 slots[index].gated = false
                 if !confirmed && slots[index].write && slots[index].state == .done && slots[index].replacement == nil
                     && slots[index].reply?.readableBytesView.first != UInt8(ascii: "-") {
-                    let why = replicas.map {
-                        "only \($0) of \(durability.replicas) replicas acknowledged this write within \(durability.timeoutMilliseconds) ms"
-                    } ?? "the master did not confirm that a replica has this write (the connection closed, or WAIT failed)"
-                    slots[index].replacement = ByteBuffer(string: "-NOREPLICAS Tandem proxy: \(why) (durability: replicated); it ran on the master and a failover may lose it\r\n")
+                    slots[index].replacement = unconfirmed
                     failedWrites = true
                 }
             }

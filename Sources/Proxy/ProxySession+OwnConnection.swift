@@ -123,6 +123,10 @@ extension ProxySession {
         return (handshake, replies)
     }
 
+    /// Redis's invalidation of every key (as after FLUSHALL, a RESP3 push with a null): a
+    /// tracking client whose server-side tracking was lost drops its whole cache (both modes).
+    static let invalidateEverything = ByteBuffer(string: ">2\r\n$10\r\ninvalidate\r\n_\r\n")
+
     /// The CLIENT TRACKING commands to replay after `arguments` (`CLIENT TRACKING ON|OFF …`) was
     /// accepted: OFF forgets them all; an ON goes to the end (removed from where it was): each
     /// ON sets the mode afresh on a node while BCAST prefixes add up, so the last one replayed
@@ -165,7 +169,7 @@ extension ProxySession {
                 // The keys the client read were tracked by the old connection, and changes since
                 // its last invalidation may never be announced: the client drops its whole
                 // cache, as after FLUSHALL (Redis's invalidate push with a null).
-                emit(.write(ByteBuffer(string: ">2\r\n$10\r\ninvalidate\r\n_\r\n")))
+                emit(.write(Self.invalidateEverything))
             }
         }
     }
