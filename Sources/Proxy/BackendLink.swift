@@ -18,6 +18,9 @@ final class BackendLink {
         var sync = false
         /// On a shared connection: one WAIT for the writes of every session listed here.
         var syncSessions: [ClientSession] = []
+        /// Replies before the WAIT's that are part of it (the PUBLISH sent before a WAIT after
+        /// a blocking write: `ProxySession.Durability.offsetRefresh`).
+        var skip = 0
     }
 
     /// Kept alive by `runProxy` for as long as any channel exists.
@@ -40,6 +43,8 @@ final class BackendLink {
     /// Replies to the connection's own set-up commands, swallowed before any client's.
     private var swallow: Int
     private var swallowFrame = ByteBuffer()
+    /// The master refused `ProxySession.Durability.offsetRefresh` on this connection (warned once).
+    private var warnedOffsetRefresh = false
     /// The WAIT answer read so far.
     private var syncFrame = ByteBuffer()
     private var swallowError: String?
@@ -138,9 +143,10 @@ final class BackendLink {
         }
     }
 
-    /// Adds a waiter for the WAIT `session` sends after its writes.
-    func expectSync(from session: ClientSession) {
-        waiters.append(Waiter(session: session, seq: 0, sync: true))
+    /// Adds a waiter for the WAIT `session` sends after its writes (and for the `skipping`
+    /// replies of commands sent before it as part of it).
+    func expectSync(from session: ClientSession, skipping: Int = 0) {
+        waiters.append(Waiter(session: session, seq: 0, sync: true, skip: skipping))
     }
 
     /// Sessions whose writes on this shared connection wait for the next WAIT it sends.
@@ -394,6 +400,18 @@ final class BackendLink {
             var piece = piece
             syncFrame.writeBuffer(&piece)
             guard ended else { return }
+            if waiters.first!.skip > 0 {
+                // The PUBLISH before it (after a blocking write). Refused (an ACL without the
+                // channel): the WAIT still counts the connection's own writes, not a pop served
+                // by another client's push — said once per connection.
+                waiters[waiters.startIndex].skip -= 1
+                if type == UInt8(ascii: "-") && !warnedOffsetRefresh {
+                    warnedOffsetRefresh = true
+                    loop.context.logger.warning("master \(target.endpoint) refused the PUBLISH that lets WAIT cover a blocking pop served by another client's write (durability): \(Self.errorText(syncFrame)); such a pop is answered once the replicas have this connection's own writes")
+                }
+                syncFrame.clear()
+                return
+            }
             let waiter = waiters.first!
             advanceHead()
             var replicas: Int?

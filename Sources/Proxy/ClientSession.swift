@@ -228,10 +228,10 @@ final class ClientSession: ChannelInboundHandler {
                 let open = link.flatMap { $0.isClosed ? nil : $0 }
                 let traits = CommandTraits.classify(&scanner, proxyCredentials: nil, writes: loop.durable)
                 let seq = core.streamedCommandEnded(on: open.map(ObjectIdentifier.init), expectsReply: traits.expectsReply,
-                                                    mayWrite: traits.mayWrite)
+                                                    mayWrite: traits.mayWrite, blockingWrite: traits.blockingWrite)
                 open?.send(command, waiter: seq.map { BackendLink.Waiter(session: self, seq: $0) })
                 if let open, let wait = core.syncAfterStreamedCommand() {
-                    open.send(wait, waiter: BackendLink.Waiter(session: self, seq: 0, sync: true))
+                    open.send(wait.bytes, waiter: BackendLink.Waiter(session: self, seq: 0, sync: true, skip: wait.skipping))
                 }
                 perform()
                 continue
@@ -371,11 +371,11 @@ final class ClientSession: ChannelInboundHandler {
         let batch = core.sendQueued(on: facts, now: loop.eventLoop.now, replicaAvailable: { loop.replicaLinkForSending() != nil },
                                     expectReply: { seq in target!.expectReply(from: self, seq: seq) },
                                     syncByConnection: target?.isShared ?? false,
-                                    expectSync: {
+                                    expectSync: { skipping in
                                         if target!.isShared {
                                             target!.expectSharedSync(from: self, wait: self.waitCommand!)
                                         } else {
-                                            target!.expectSync(from: self)
+                                            target!.expectSync(from: self, skipping: skipping)
                                         }
                                     })
         if let batch {

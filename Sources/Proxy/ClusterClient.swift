@@ -191,10 +191,11 @@ final class ClusterClient: ChannelInboundHandler {
         case .own(let target, let commands):
             // A write that runs now (EXEC, a blocking pop), not one queued in a transaction.
             let write = pool.durability != nil && !state.inMulti && ClusterDurability.mayWrite(info)
+            let blocking = write && info?.flags.contains(.blocking) == true
             // EXEC that ran a queued HELLO (RESET also changes the protocol, on no connection).
             let helloRan = version != versionBefore && CommandKeys.word(request.arguments, 0) == "EXEC"
             runOwn(target, commands, inTransaction: wasInTransaction || state.inTransaction, protocolVersion: versionBefore, write: write,
-                   protocolAfter: helloRan ? version : nil)
+                   blocking: blocking, protocolAfter: helloRan ? version : nil)
                 .assumeIsolated().whenSuccess { [self] in complete(seq, $0.forProtocol(version)) }
         case .subscription(let target):
             subscribe(target, request.arguments, seq: seq)
@@ -348,11 +349,12 @@ final class ClusterClient: ChannelInboundHandler {
     /// Sends `commands` on the client's own connection to the target's master and answers with
     /// the reply the client is owed.
     /// `write`: with `--wait-replicas`, a reply of the last command that ran (an EXEC, a
-    /// blocking pop) is answered only once a WAIT on the same connection counted enough replicas.
+    /// blocking pop) is answered only once a WAIT on the same connection counted enough replicas
+    /// (`blocking`: a blocking write, confirmed by replication offsets instead, see `confirmed`).
     /// `protocolAfter`: the commands switch the connection's protocol (EXEC running a queued
     /// HELLO): it is filed under the new one once they are answered.
     func runOwn(_ target: OwnTarget, _ commands: [OwnCommand], inTransaction: Bool, protocolVersion: Int, write: Bool = false,
-                protocolAfter: Int? = nil, redirects: Int = 0) -> EventLoopFuture<RESPValue> {
+                blocking: Bool = false, protocolAfter: Int? = nil, redirects: Int = 0) -> EventLoopFuture<RESPValue> {
         let loop = pool.eventLoop
         let node: ClusterNodeAddress?
         if inTransaction, let pinned = transactionNode {
@@ -365,6 +367,7 @@ final class ClusterClient: ChannelInboundHandler {
         }
         let durability = write ? pool.durability : nil
         let topology = pool.topology
+        let byOffsets = blocking ? OffsetConfirmation(pool: pool, target: target, cancelled: { [weak self] in self?.closed ?? true }) : nil
         guard let node else {
             pool.topology.requestRefresh()
             if inTransaction { state.ownConnectionClosed() }
@@ -376,7 +379,7 @@ final class ClusterClient: ChannelInboundHandler {
             for command in commands {
                 let reply = connection.submit(arguments: command.arguments)
                 switch command.reply {
-                case .deliver: answer = Self.confirmed(reply, on: connection, durability: durability, topology: topology)
+                case .deliver: answer = Self.confirmed(reply, on: connection, durability: durability, topology: topology, byOffsets: byOffsets)
                 case .replace(let value): answer = reply.map { _ in value }
                 case .drop: break
                 }
@@ -404,20 +407,63 @@ final class ClusterClient: ChannelInboundHandler {
                 return ownConnection(to: to, protocolVersion: protocolVersion).flatMap { connection in
                     _ = connection.submit(arguments: [ByteBuffer(string: "ASKING")])
                     let reply = connection.submit(arguments: commands.last!.arguments)
-                    return Self.confirmed(reply, on: connection, durability: durability, topology: topology)
+                    return Self.confirmed(reply, on: connection, durability: durability, topology: topology, byOffsets: byOffsets)
                 }
             }
-            return runOwn(target, commands, inTransaction: false, protocolVersion: protocolVersion, write: write, redirects: redirects + 1)
+            return runOwn(target, commands, inTransaction: false, protocolVersion: protocolVersion, write: write, blocking: blocking,
+                          redirects: redirects + 1)
         }.nonisolated().flatMapErrorWithEventLoop { error, loop in
             loop.makeSucceededFuture(.simpleError("ERR Tandem proxy: the connection to \(node) closed before the reply; the command may or may not have run"))
         }
     }
 
+    /// Where a blocking write's replication is looked for: the master of `target`, and its
+    /// replicas, through the pool (`ClusterWaitRun`), until the client is gone.
+    struct OffsetConfirmation {
+        let pool: ClusterLoopPool
+        let target: OwnTarget
+        let cancelled: () -> Bool
+    }
+
     /// `--wait-replicas` on a connection of the client's own: once the write's reply is in and
     /// it ran, WAIT on the same connection; too few replicas (or no answer) → -NOREPLICAS.
+    /// A blocking write (`byOffsets`) is confirmed otherwise: a pop that blocked and was then
+    /// served by another client's push is replicated as part of that client's command, and a
+    /// node's WAIT on the popping connection does not count it (it answers at once with every
+    /// replica stopped). Once the reply is in, the master's replication offset is read (it
+    /// covers the pop) and its replicas are asked until enough of them have reached it, as the
+    /// proxy answers a client's WAIT (`ClusterWaitRun`). In master mode a PUBLISH before the
+    /// WAIT does it; a cluster node does not replicate PUBLISH.
     static func confirmed(_ reply: EventLoopFuture<RESPValue>, on connection: RedisConnection, durability: ClusterDurability?,
-                          topology: ClusterTopology) -> EventLoopFuture<RESPValue> {
+                          topology: ClusterTopology, byOffsets: OffsetConfirmation? = nil) -> EventLoopFuture<RESPValue> {
         guard let durability else { return reply }
+        if let byOffsets {
+            return reply.flatMap { value in
+                guard ClusterDurability.ran(value) else { return reply }
+                let promise = reply.eventLoop.makePromise(of: RESPValue.self)
+                var written = WrittenSlots()
+                switch byOffsets.target {
+                case .slot(let slot): written.insert(slot)
+                case .anyMaster: written.insertEveryMaster()
+                }
+                let request = ClusterWait.Request(replicas: Int64(durability.replicas),
+                                                  timeoutMilliseconds: Int64(durability.timeoutMilliseconds), written: written)
+                let run = ClusterWaitRun(pool: byOffsets.pool, request: request, cancelled: {
+                    guard byOffsets.cancelled() else { return false }
+                    promise.succeed(value)  // nobody to answer; the run stops
+                    return true
+                }) { answer in
+                    guard let replacement = durability.replacement(count: answer.int) else {
+                        promise.succeed(value)
+                        return
+                    }
+                    topology.unconfirmedWrite()
+                    promise.succeed(replacement)
+                }
+                run.start()
+                return promise.futureResult
+            }
+        }
         // Right behind the command on the same connection (never behind a command the client
         // sends later: a second transaction, another blocking pop).
         let wait = connection.submit(arguments: durability.waitArguments).map { $0.int }.recover { _ in nil }

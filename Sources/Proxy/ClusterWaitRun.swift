@@ -49,18 +49,25 @@ final class ClusterWaitRun {
         }
         if check() { return }
         for master in progress.masters {
-            ask(master.address) { [self] info in progress.master(master.address, info: info) }
-            // The replicas are asked once the master's history is known (the first reply).
-            guard master.replicationID != nil else { continue }
-            for replica in master.replicas {
-                ask(replica) { [self] info in progress.replica(replica, of: master.address, info: info) }
+            ask(master.address) { [self] info in
+                progress.master(master.address, info: info)
+                askReplicas(of: master.address)  // at once: not a poll interval later
             }
+            askReplicas(of: master.address)
         }
         var delay = Self.pollInterval
         if let deadline = progress.deadline {
             delay = min(delay, .milliseconds(max(0, deadline - Self.now())))
         }
         pool.eventLoop.assumeIsolated().scheduleTask(in: delay) { [self] in tick() }
+    }
+
+    /// The replicas of `address`, once its history is known (its first reply).
+    private func askReplicas(of address: ClusterNodeAddress) {
+        guard !finished, let master = progress.masters.first(where: { $0.address == address }), master.replicationID != nil else { return }
+        for replica in master.replicas {
+            ask(replica) { [self] info in progress.replica(replica, of: address, info: info) }
+        }
     }
 
     /// Answers when the progress has an answer; whether it did.

@@ -119,6 +119,10 @@ enum CommandTraits {
         var readOnly = false
         /// May change data (only worked out with durability on; then unknown commands count).
         var mayWrite = false
+        /// A blocking pop or group read that may change data (only with durability on): if it
+        /// blocks and another client's write serves it, Redis counts its replication in that
+        /// client's WAIT, not in this one's (`Durability.offsetRefresh`).
+        var blockingWrite: Bool { route == .dedicated && mayWrite }
     }
 
     /// Classifies the command the scanner just finished.

@@ -12,20 +12,28 @@ extension ProxySession {
     var pendingGates: Int { gates.count }
 
     /// The WAIT to send after the streamed command that just ended, when it was a write (its
-    /// reply is held until the WAIT answers, through `syncReplied`).
-    mutating func syncAfterStreamedCommand() -> ByteBuffer? {
+    /// reply is held until the WAIT answers, through `syncReplied`), and how many replies come
+    /// before the WAIT's (after a blocking write, the `Durability.offsetRefresh` sent before it).
+    mutating func syncAfterStreamedCommand() -> (bytes: ByteBuffer, skipping: Int)? {
         guard let durability = configuration.durability, let last = slots.last, last.gated, last.state == .sent else { return nil }
         gates.append(firstSeq + UInt64(slots.count - 1))
-        return durability.waitCommand
+        guard last.blockingWrite else { return (durability.waitCommand, 0) }
+        var bytes = Durability.offsetRefresh
+        var wait = durability.waitCommand
+        bytes.writeBuffer(&wait)
+        return (bytes, 1)
     }
 
     /// A WAIT covering the commands up to `seq`: `expectSync` is told, and unless the connection
     /// sends its own (`inBatch` false: a shared one, one WAIT per event-loop turn) it is added to
-    /// the batch.
+    /// the batch. `afterBlocking`: a blocking write is among the commands it covers; on the
+    /// client's own connection (`inBatch`, where blocking writes go) the WAIT is preceded by
+    /// `Durability.offsetRefresh`, whose reply `expectSync` is told to swallow first.
     mutating func appendWait(to batch: inout ByteBuffer?, owned: inout Bool, covering seq: UInt64, inBatch: Bool,
-                             expectSync: () -> Void) {
+                             afterBlocking: Bool = false, expectSync: (_ skipping: Int) -> Void) {
         var wait = configuration.durability!.waitCommand
-        expectSync()
+        let refresh = inBatch && afterBlocking
+        expectSync(refresh ? 1 : 0)
         gates.append(seq)
         guard inBatch else { return }
         if !owned {
@@ -34,6 +42,10 @@ extension ProxySession {
             if batch != nil { copy.writeBuffer(&batch!) }
             batch = copy
             owned = true
+        }
+        if refresh {
+            var publish = Durability.offsetRefresh
+            batch!.writeBuffer(&publish)
         }
         batch!.writeBuffer(&wait)
     }

@@ -24,7 +24,8 @@ extension ProxySession {
     /// The last piece of a streamed command arrived. With `link` (still open) it goes there and
     /// the returned sequence number, if any, waits for its reply; without, the command is lost.
     /// A write (with durability on) is then followed by `syncAfterStreamedCommand()`'s WAIT.
-    mutating func streamedCommandEnded(on link: ObjectIdentifier?, expectsReply: Bool, mayWrite: Bool = false) -> UInt64? {
+    mutating func streamedCommandEnded(on link: ObjectIdentifier?, expectsReply: Bool, mayWrite: Bool = false,
+                                       blockingWrite: Bool = false) -> UInt64? {
         streaming = false
         guard let link else {
             appendLocal(Self.errorReply(Self.lostWhileSending))
@@ -35,6 +36,7 @@ extension ProxySession {
         var slot = Slot(state: .sent, command: nil)
         slot.expectsReply = true
         slot.write = configuration.durability != nil && mayWrite && !inMulti
+        slot.blockingWrite = slot.write && blockingWrite
         slot.gated = slot.write
         slot.syncPoint = !inMulti
         slots.append(slot)

@@ -40,6 +40,20 @@ extension ProxySession {
             command.writeRESPCommand(["WAIT", String(replicas), String(timeoutMilliseconds)])
             waitCommand = command
         }
+
+        /// Sent before the WAIT that follows a blocking write, on the same connection. A pop
+        /// that blocked and was then served by another client's push is replicated as part of
+        /// that client's command; redis-server 7.0's WAIT on the popping connection counts only
+        /// the replication offset reached when the pop blocked, and answered at once with every
+        /// replica stopped. A master outside cluster mode replicates PUBLISH, and this one runs
+        /// once the pop was served, so the WAIT after it covers the pop. Its answer is
+        /// swallowed with the WAIT's (a refusal is logged: `BackendLink`).
+        static let offsetRefresh: ByteBuffer = {
+            var command = ByteBuffer()
+            command.writeRESPCommand(["PUBLISH", offsetRefreshChannel, "sync"])
+            return command
+        }()
+        static let offsetRefreshChannel = "__tandem__:durability"
     }
 
     /// Counters the shell adds to the loop's `INFO proxy` figures.
@@ -96,6 +110,9 @@ extension ProxySession {
         var syncPoint = true
         /// Its reply is held until the WAIT sent after it answers.
         var gated = false
+        /// A write that may block (BLPOP, XREADGROUP…): the WAIT after it is preceded by
+        /// `Durability.offsetRefresh`.
+        var blockingWrite = false
         var effect: StateEffect = .none
         /// The command's bytes, kept so it can be sent again after -READONLY or a failed
         /// connect; nil when it was streamed.

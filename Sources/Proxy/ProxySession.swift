@@ -185,6 +185,7 @@ struct ProxySession {
         // With durability on, a command that may change data outside a transaction, or the
         // EXEC that runs one, waits for the replicas.
         slot.write = configuration.durability != nil && (traits.mayWrite && !inMulti || effect == .exec)
+        slot.blockingWrite = slot.write && traits.blockingWrite
         switch effect {
         case .multi:
             inMulti = true
@@ -271,13 +272,15 @@ struct ProxySession {
     /// commands are held (the hold timer is armed; `now` is only read then). `replicaAvailable` says whether reads have
     /// a replica to go to (only asked when the batch would mix reads and writes).
     /// With durability on, a WAIT follows the writes (before a MULTI, and at the end of the
-    /// batch), and `expectSync` is called for it in its place among the `expectReply` calls.
+    /// batch), and `expectSync` is called for it in its place among the `expectReply` calls,
+    /// with the number of replies to swallow before the WAIT's (the PUBLISH sent before it
+    /// after a blocking write, `Durability.offsetRefresh`).
     /// With `syncByConnection` (a shared connection) the WAIT is not in the batch: the connection
     /// sends one after the writes of every client in this event-loop turn.
     @inline(__always)  // one caller, on the byte path: its closures are inlined too
     mutating func sendQueued(on link: LinkFacts?, now: @autoclosure () -> NIODeadline, replicaAvailable: () -> Bool,
                              expectReply: (UInt64) -> Void, syncByConnection: Bool = false,
-                             expectSync: () -> Void = {}) -> ByteBuffer? {
+                             expectSync: (_ skipping: Int) -> Void = { _ in }) -> ByteBuffer? {
         guard let link, !(owed && sentOn != link.id), link.isWritable else {
             armHold(now: now())
             return nil
@@ -293,6 +296,7 @@ struct ProxySession {
         // command sent (a WAIT covers the commands up to it).
         let durable = configuration.durability != nil
         var unconfirmed = false
+        var unconfirmedBlocking = false
         var lastSent = seq
         while index < slots.endIndex {
             if slots[index].state == .queued, var command = slots[index].command {
@@ -301,10 +305,13 @@ struct ProxySession {
                 if durable {
                     if unconfirmed && !slots[index].syncPoint && !slots[index].insideTransaction {
                         // A MULTI: the WAIT goes before it (inside a transaction it would be queued).
-                        appendWait(to: &batch, owned: &batchOwned, covering: lastSent, inBatch: !syncByConnection, expectSync: expectSync)
+                        appendWait(to: &batch, owned: &batchOwned, covering: lastSent, inBatch: !syncByConnection,
+                                   afterBlocking: unconfirmedBlocking, expectSync: expectSync)
                         unconfirmed = false
+                        unconfirmedBlocking = false
                     }
                     if slots[index].write { unconfirmed = true }
+                    if slots[index].blockingWrite { unconfirmedBlocking = true }
                     if unconfirmed && slots[index].expectsReply { slots[index].gated = true }
                     lastSent = seq
                 }
@@ -338,7 +345,8 @@ struct ProxySession {
             seq += 1
         }
         if unconfirmed {
-            appendWait(to: &batch, owned: &batchOwned, covering: lastSent, inBatch: !syncByConnection, expectSync: expectSync)
+            appendWait(to: &batch, owned: &batchOwned, covering: lastSent, inBatch: !syncByConnection,
+                       afterBlocking: unconfirmedBlocking, expectSync: expectSync)
         }
         if holdArmed {
             holdArmed = false

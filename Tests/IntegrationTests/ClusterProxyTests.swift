@@ -804,6 +804,39 @@ struct ClusterProxyTests {
             let two = try await c.pipeline([["MULTI"], ["SET", "{foo}a", "1"], ["EXEC"], ["MULTI"], ["SET", "{foo}b", "2"], ["EXEC"]])
             #expect(two == [.simpleString("OK"), .simpleString("QUEUED"), .array([.simpleString("OK")]),
                             .simpleString("OK"), .simpleString("QUEUED"), .array([.simpleString("OK")])], "\(two)")
+
+            // A pop that blocked and was then served by another client's push (straight on the
+            // master): a node's WAIT on the popping connection does not count it, so it is
+            // confirmed by the replica's offset — with the replica running, the rest of the
+            // list is on it at the reply; with it frozen, -NOREPLICAS.
+            let fooMaster = try await cluster.master(ofSlot: HashSlot.slot(of: "foo"))
+            let popper = try await proxy.connect(timeout: .seconds(20))
+            defer { Task { await popper.close() } }
+            func blocked() async throws {
+                try await waitUntil("the pop to block on foo's master") {
+                    (try await fooMaster.run(["INFO", "clients"]).string ?? "").contains("blocked_clients:1\r\n")
+                }
+            }
+            async let served = popper.send(["BLPOP", "{foo}queue", "5"])
+            try await blocked()
+            _ = try await fooMaster.run(["RPUSH", "{foo}queue", "first", "left"])
+            #expect(try await served == .array([.bulkString("{foo}queue"), .bulkString("first")]))
+            let rest = try await frozen.withConnection { r in
+                _ = try await r.send(["READONLY"])
+                return try await r.send(["LRANGE", "{foo}queue", "0", "-1"])
+            }
+            #expect(rest == .array([.bulkString("left")]), "the pop was answered before the replica had it: \(rest)")
+            _ = try await fooMaster.run(["DEL", "{foo}queue"])
+            async let unconfirmed = popper.send(["BLPOP", "{foo}queue", "5"])
+            try await blocked()
+            // Everything before the pop acknowledged (a WAIT would then count the replica at once).
+            try await fooMaster.waitUntilReplicaAcknowledgedEverything()
+            frozen.pause()
+            _ = try await fooMaster.run(["LPUSH", "{foo}queue", "second"])
+            let notConfirmed = try await unconfirmed
+            frozen.resume()
+            #expect(notConfirmed.errorMessage?.hasPrefix("NOREPLICAS Tandem proxy: only 0 of 1 replicas acknowledged this write within 300 ms") == true,
+                    "a pop served while the replica was stopped: \(notConfirmed)")
         }
     }
 

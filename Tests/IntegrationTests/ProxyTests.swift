@@ -172,6 +172,36 @@ struct ProxyTests {
             let info = try #require(try await c.send(["INFO", "proxy"]).string)
             #expect(info.contains("durability:replicated\r\n") && info.contains("wait_replicas:1\r\n"))
             #expect(info.contains("unconfirmed_writes:"))
+            // A pop that blocked and was then served by another client's push (here straight
+            // on the master): confirmed like any write. Redis counts its replication in the
+            // pusher's WAIT, so without the PUBLISH before the popper's WAIT it was answered at
+            // once, the replica stopped.
+            let popper = try await proxy.connect()
+            defer { Task { await popper.close() } }
+            let blocked = { (master: RedisServer) in
+                try await waitUntil("the pop to block on the master") {
+                    (try await master.run(["INFO", "clients"]).string ?? "").contains("blocked_clients:1\r\n")
+                }
+            }
+            async let served = popper.send(["BLPOP", "queue", "5"])
+            try await blocked(master)
+            _ = try await master.run(["RPUSH", "queue", "first", "left"])
+            #expect(try await served == .array([.bulkString("queue"), .bulkString("first")]))
+            #expect(try await replica.run(["LRANGE", "queue", "0", "-1"]) == .array([.bulkString("left")]),
+                    "the pop was answered before the replica had it")
+            _ = try await master.run(["DEL", "queue"])
+            // The replica acknowledges everything (once a second) before the next pop blocks:
+            // a WAIT that counts acknowledgements up to the master's offset when the pop
+            // blocked then has nothing to wait for, and answered 1 at once without the PUBLISH.
+            try await master.waitUntilReplicaAcknowledgedEverything()
+            async let unconfirmed = popper.send(["BLPOP", "queue", "5"])
+            try await blocked(master)
+            replica.pause()
+            _ = try await master.run(["LPUSH", "queue", "second"])
+            let notConfirmed = try await unconfirmed
+            replica.resume()
+            #expect(notConfirmed.errorMessage?.hasPrefix("NOREPLICAS Tandem proxy: only 0 of 1 replicas acknowledged this write within 300 ms") == true,
+                    "a pop served while the replica was stopped: \(notConfirmed)")
             // No replica: a write is refused with -NOREPLICAS after the wait; a read is answered.
             replica.kill9()
             try await waitUntil("the master to see its replica gone") {
@@ -183,7 +213,7 @@ struct ProxyTests {
             #expect(try await c.send(["GET", "d:2"]) == .bulkString("2"))
             let after = try #require(try await c.send(["INFO", "proxy"]).string)
             let count = { (text: String) in text.split(separator: "\r\n").first { $0.hasPrefix("unconfirmed_writes:") }.flatMap { Int($0.dropFirst(19)) } ?? -1 }
-            #expect(count(after) == count(info) + 1, "one more batch answered -NOREPLICAS")
+            #expect(count(after) == count(info) + 2, "two more batches answered -NOREPLICAS (the pop and this write)")
         }
     }
 

@@ -178,7 +178,7 @@ struct ProxyDurabilityTests {
         let seq = d.session.streamedCommandEnded(on: own.id, expectsReply: true, mayWrite: true)
         #expect(seq == 0)
         let wait = d.session.syncAfterStreamedCommand()
-        #expect(wait.map { String(buffer: $0) } == Self.wait)
+        #expect(wait.map { String(buffer: $0.bytes) } == Self.wait && wait?.skipping == 0)
         d.reply("+OK\r\n", seq: 0)
         #expect(d.takeOutput() == "")
         d.session.syncReplied(replicas: 1)
@@ -190,6 +190,52 @@ struct ProxyDurabilityTests {
         _ = d.session.streamedCommandEnded(on: own.id, expectsReply: true, mayWrite: false)
         let none = d.session.syncAfterStreamedCommand()
         #expect(none == nil)
+        // A streamed blocking write (a pop with a huge key): PUBLISH, then WAIT.
+        let third = d.session.beginStreaming(on: own.id)
+        #expect(third)
+        _ = d.session.streamedCommandEnded(on: own.id, expectsReply: true, mayWrite: true, blockingWrite: true)
+        let refreshed = d.session.syncAfterStreamedCommand()
+        #expect(refreshed.map { String(buffer: $0.bytes) } == Self.publish + Self.wait && refreshed?.skipping == 1)
+    }
+
+    static let publish = D.resp("PUBLISH", "__tandem__:durability", "sync")
+
+    @Test("a blocking write (BLPOP, XREADGROUP): a PUBLISH goes before its WAIT, so the WAIT also covers a pop served by another client's push; other writes and reads without")
+    func blockingWriteRefreshesOffset() {
+        var d = Self.driver()
+        let own = FakeLink()
+        d.command("BLPOP q 0")
+        #expect(d.session.dedicated, "a blocking command moves the client to a connection of its own")
+        d.command("SET a 1")
+        let (bytes, _) = d.send(on: own)
+        #expect(bytes == D.resp("BLPOP", "q", "0") + D.resp("SET", "a", "1") + Self.publish + Self.wait)
+        #expect(d.sendOrder == ["0", "1", "W+1"], "the PUBLISH's reply is swallowed with the WAIT's")
+        d.reply("*2\r\n$1\r\nq\r\n$1\r\nv\r\n", seq: 0)
+        d.reply("+OK\r\n", seq: 1)
+        #expect(d.takeOutput() == "", "the popped element waits for the replicas")
+        d.session.syncReplied(replicas: 0)
+        d.drain()
+        let refused = d.takeOutput()
+        let marker = "-NOREPLICAS Tandem proxy: only 0 of 1"
+        #expect(refused.hasPrefix(marker) && refused.dropFirst(marker.count).contains("\r\n" + marker), "both writes unconfirmed: \(refused)")
+        // A write alone: WAIT only. A read alone: nothing.
+        d.command("SET b 1")
+        #expect(d.send(on: own).bytes == D.resp("SET", "b", "1") + Self.wait && d.sendOrder == ["2", "W"])
+        d.reply("+OK\r\n", seq: 2)
+        d.session.syncReplied(replicas: 1)
+        d.command("XREAD BLOCK 0 STREAMS s $")
+        #expect(d.send(on: own).bytes == D.resp("XREAD", "BLOCK", "0", "STREAMS", "s", "$") && d.sendOrder == ["3"])
+        d.reply("*-1\r\n", seq: 3)
+        d.command("XREADGROUP GROUP g c BLOCK 0 STREAMS s >")
+        #expect(d.send(on: own).bytes == D.resp("XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">") + Self.publish + Self.wait)
+        #expect(d.sendOrder == ["4", "W+1"])
+        // Inside a transaction BLPOP does not block; the WAIT after EXEC has no PUBLISH.
+        d.reply("*-1\r\n", seq: 4)
+        d.session.syncReplied(replicas: 1)
+        d.command("MULTI")
+        d.command("BLPOP q 0")
+        d.command("EXEC")
+        #expect(d.send(on: own).bytes == D.resp("MULTI") + D.resp("BLPOP", "q", "0") + D.resp("EXEC") + Self.wait)
     }
 
     @Test("on a shared connection the WAIT is the connection's (one for every client's writes of the turn): not in the batch, but awaited")

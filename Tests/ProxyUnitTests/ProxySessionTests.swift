@@ -99,7 +99,7 @@ struct SessionDriver {
         let batch = session.sendQueued(on: facts, now: now, replicaAvailable: { replicaAvailable },
                                        expectReply: { seqs.append($0); order.append(String($0)) },
                                        syncByConnection: syncByConnection,
-                                       expectSync: { order.append("W") })
+                                       expectSync: { order.append($0 == 0 ? "W" : "W+\($0)") })
         sendOrder = order
         drain()
         return (batch.map { String(buffer: $0) }, seqs)

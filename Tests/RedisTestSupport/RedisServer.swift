@@ -131,6 +131,17 @@ public final class RedisServer: @unchecked Sendable {
         }
     }
 
+    /// Waits until this master's first replica has acknowledged its whole replication stream
+    /// (replicas acknowledge once a second, or when a WAIT asks).
+    public func waitUntilReplicaAcknowledgedEverything(timeout: Duration = .seconds(5)) async throws {
+        try await waitUntil("port \(port)'s replica to acknowledge its whole stream", timeout: timeout) {
+            let text = try await self.run(["INFO", "replication"]).string ?? ""
+            let field = { (name: String) in text.split(separator: "\r\n").first { $0.hasPrefix(name) }.map { $0.dropFirst(name.count) } }
+            guard let offset = field("master_repl_offset:"), let replica = field("slave0:") else { return false }
+            return replica.contains(",offset=\(offset),")
+        }
+    }
+
     /// SIGKILL: the server dies at once, as in a crash.
     public func kill9() { child?.kill9() }
 
