@@ -127,6 +127,7 @@ extension ProxySession {
             var closeAfter = false
             var replacement: ByteBuffer?
             var effectArguments: [[UInt8]] = []
+            var transactionPosition = 0
         }
 
         init(state: State, command: ByteBuffer?, reply: ByteBuffer? = nil) {
@@ -157,6 +158,19 @@ extension ProxySession {
             get { extra?.effectArguments ?? [] }
             set { if !newValue.isEmpty || extra != nil { withExtra { $0.effectArguments = newValue } } }
         }
+        /// A command queued inside MULTI: its element in EXEC's reply.
+        var transactionPosition: Int {
+            get { extra?.transactionPosition ?? 0 }
+            set { if newValue != 0 || extra != nil { withExtra { $0.transactionPosition = newValue } } }
+        }
+    }
+
+    /// A change of connection state queued inside MULTI that the master accepted (+QUEUED):
+    /// it happens at EXEC, if its element of EXEC's reply is not an error.
+    struct QueuedEffect {
+        var effect: StateEffect
+        var arguments: [[UInt8]]
+        var position: Int
     }
 
     /// What the client changed on its connection, replayed on a new master.

@@ -28,6 +28,14 @@ struct ProxySession {
     var multiBroken = false
     /// The master changed under WATCH: EXEC becomes DISCARD and answers a nil reply.
     var watchBroken = false
+    /// Inside MULTI: the position of the next command queued (its element in EXEC's reply).
+    private var transactionPosition = 0
+    /// State changes queued in the transaction whose replies are in (AUTH, SELECT, HELLO,
+    /// CLIENT SETNAME, CLIENT TRACKING inside MULTI): recorded for replay only at EXEC, for
+    /// the elements of its reply that are not errors; DISCARD, EXECABORT or a nil EXEC drop them.
+    private var queuedEffects: [QueuedEffect] = []
+    /// EXEC's reply, kept while queued effects wait for it.
+    private var execReply: ByteBuffer?
     /// A RESP2 subscriber: its messages are not replies, so its bytes flow without slots.
     private(set) var raw = false
     /// QUIT, a protocol error or a failed replay: no more commands are read.
@@ -189,7 +197,10 @@ struct ProxySession {
         switch effect {
         case .multi:
             inMulti = true
+            transactionPosition = 0
+            slot.effect = .multi
         case .exec:
+            slot.effect = .exec
             if inMulti && watchBroken {
                 bytes = ByteBuffer()
                 bytes.writeRESPCommand(["DISCARD"])
@@ -200,6 +211,7 @@ struct ProxySession {
             watching = false
             watchBroken = false
         case .discard, .unwatch:
+            if effect == .discard { slot.effect = .discard }
             inMulti = effect == .unwatch ? inMulti : false
             watching = false
             watchBroken = false
@@ -208,6 +220,7 @@ struct ProxySession {
         case .auth, .hello, .select, .setName, .tracking:
             slot.effect = effect
             slot.effectArguments = command.arguments
+            if inMulti { slot.transactionPosition = transactionPosition }
         case .subscribe, .psubscribe, .unsubscribe, .punsubscribe:
             applySubscription(effect, command.arguments.dropFirst())
         case .reset:
@@ -218,6 +231,7 @@ struct ProxySession {
         case .none:
             break
         }
+        if slot.insideTransaction && effect != .exec && effect != .discard { transactionPosition += 1 }
         slot.syncPoint = !inMulti
         slot.command = bytes
         slots.append(slot)
@@ -439,6 +453,11 @@ struct ProxySession {
             afterReply()
             return true
         }
+        if slots[index].effect == .exec && !queuedEffects.isEmpty {
+            var piece = piece
+            if execReply == nil { execReply = ByteBuffer() }
+            execReply!.writeBuffer(&piece)
+        }
         if index == slots.startIndex && slots[index].reply == nil && slots[index].replacement == nil && !slots[index].gated {
             emit(.write(piece))
             slots[index].streamed = true
@@ -450,8 +469,8 @@ struct ProxySession {
         guard ended else { return false }
         slots[index].state = .done
         sentCount -= 1
-        if slots[index].effect != .none && !isError {
-            applyEffect(slots[index].effect, slots[index].effectArguments)
+        if slots[index].effect != .none {
+            effectReplied(slots[index], isError: isError)
         }
         if index == slots.startIndex { deliverReady() }
         afterReply()
@@ -475,6 +494,39 @@ struct ProxySession {
         sentCount -= count
         deliverReady()
         afterReply()
+    }
+
+    /// The reply to a command that changes connection state (or begins or ends a transaction)
+    /// is in: the change is recorded for replay once it has happened on the master.
+    private mutating func effectReplied(_ slot: Slot, isError: Bool) {
+        switch slot.effect {
+        case .multi:
+            queuedEffects = []
+            execReply = nil
+        case .exec:
+            // An array: the transaction ran; each queued change happened unless its element is
+            // an error. Anything else (EXECABORT, a nil reply after WATCH): none did.
+            if let reply = execReply, !isError, case .array(let elements)? = try? RESPValueParser.parseReply(reply) {
+                for queued in queuedEffects where queued.position < elements.count {
+                    switch elements[queued.position] {
+                    case .simpleError, .blobError: continue
+                    default: applyEffect(queued.effect, queued.arguments)
+                    }
+                }
+            }
+            queuedEffects = []
+            execReply = nil
+        case .discard:
+            queuedEffects = []
+            execReply = nil
+        default:
+            guard !isError else { return }
+            if slot.insideTransaction {
+                queuedEffects.append(QueuedEffect(effect: slot.effect, arguments: slot.effectArguments, position: slot.transactionPosition))
+            } else {
+                applyEffect(slot.effect, slot.effectArguments)
+            }
+        }
     }
 
     private mutating func applyEffect(_ effect: StateEffect, _ arguments: [[UInt8]]) {

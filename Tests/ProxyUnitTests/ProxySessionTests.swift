@@ -280,6 +280,37 @@ struct ProxySessionTests {
         #expect(String(buffer: again) == D.proxyAuth)
     }
 
+    @Test("state changed inside MULTI (SELECT, CLIENT SETNAME, CLIENT TRACKING) is replayed only once EXEC ran it, per element of EXEC's reply; DISCARD, EXECABORT and a nil EXEC record nothing")
+    func stateInsideTransactions() {
+        var d = SessionDriver()
+        d.makeDedicated()
+        func run(_ commands: [String], _ replies: [String]) {
+            for c in commands { d.command(c) }
+            let (_, seqs) = d.send(on: FakeLink())
+            #expect(seqs.count == replies.count)
+            for (seq, reply) in zip(seqs, replies) { d.reply(reply, seq: seq) }
+            _ = d.takeOutput()
+        }
+        // Queued, then discarded: nothing happened on the master.
+        run(["MULTI", "SELECT 2", "CLIENT TRACKING on", "DISCARD"], ["+OK\r\n", "+QUEUED\r\n", "+QUEUED\r\n", "+OK\r\n"])
+        #expect(d.session.replay.select == nil && d.session.replay.tracking.isEmpty)
+        // Queued, then EXECABORT or a nil EXEC (WATCH): nothing either.
+        run(["MULTI", "SELECT 2", "FOO", "EXEC"], ["+OK\r\n", "+QUEUED\r\n", "-ERR unknown command 'FOO'\r\n",
+                                              "-EXECABORT Transaction discarded because of previous errors.\r\n"])
+        run(["WATCH k", "MULTI", "SELECT 2", "EXEC"], ["+OK\r\n", "+OK\r\n", "+QUEUED\r\n", "*-1\r\n"])
+        #expect(d.session.replay.select == nil)
+        // EXEC ran them: each change recorded unless its element is an error.
+        run(["SELECT 1", "MULTI", "SET a 1", "SELECT 3", "CLIENT SETNAME x", "SELECT 99", "CLIENT TRACKING on", "EXEC"],
+            ["+OK\r\n", "+OK\r\n", "+QUEUED\r\n", "+QUEUED\r\n", "+QUEUED\r\n", "+QUEUED\r\n", "+QUEUED\r\n",
+             "*5\r\n+OK\r\n+OK\r\n+OK\r\n-ERR DB index is out of range\r\n+OK\r\n"])
+        #expect(d.session.replay.select == [Array("SELECT".utf8), Array("3".utf8)], "SELECT 99 failed at EXEC: SELECT 3 stands")
+        #expect(d.session.replay.setName == [Array("CLIENT".utf8), Array("SETNAME".utf8), Array("x".utf8)])
+        #expect(d.session.replay.tracking.count == 1)
+        // Outside a transaction a change is recorded at its reply, as before.
+        run(["SELECT 4"], ["+OK\r\n"])
+        #expect(d.session.replay.select == [Array("SELECT".utf8), Array("4".utf8)])
+    }
+
     @Test("CLIENT TRACKING: the accepted ON commands are replayed on a new connection and a RESP3 client is told to drop its whole cache; OFF, RESET or a refusal leave nothing; REDIRECT cannot be restored: the client is told and closed")
     func trackingReplay() {
         var d = SessionDriver()
