@@ -367,13 +367,13 @@ final class ClusterClient: ChannelInboundHandler {
         }
         let durability = write ? pool.durability : nil
         let topology = pool.topology
-        let byOffsets = blocking ? OffsetConfirmation(pool: pool, target: target, cancelled: { [weak self] in self?.closed ?? true }) : nil
         guard let node else {
             pool.topology.requestRefresh()
             if inTransaction { state.ownConnectionClosed() }
             return loop.makeSucceededFuture(.simpleError("CLUSTERDOWN Tandem proxy: no master known for this slot"))
         }
         if inTransaction && state.inTransaction { transactionNode = node }
+        let byOffsets = blocking ? OffsetConfirmation(pool: pool, node: node, cancelled: { [weak self] in self?.closed ?? true }) : nil
         return ownConnection(to: node, protocolVersion: protocolVersion).flatMapWithEventLoop { connection, loop in
             var answer: EventLoopFuture<RESPValue>?
             for command in commands {
@@ -407,7 +407,8 @@ final class ClusterClient: ChannelInboundHandler {
                 return ownConnection(to: to, protocolVersion: protocolVersion).flatMap { connection in
                     _ = connection.submit(arguments: [ByteBuffer(string: "ASKING")])
                     let reply = connection.submit(arguments: commands.last!.arguments)
-                    return Self.confirmed(reply, on: connection, durability: durability, topology: topology, byOffsets: byOffsets)
+                    // Ran on the importing node: its offsets say whether its replicas have it.
+                    return Self.confirmed(reply, on: connection, durability: durability, topology: topology, byOffsets: byOffsets?.at(to))
                 }
             }
             return runOwn(target, commands, inTransaction: false, protocolVersion: protocolVersion, write: write, blocking: blocking,
@@ -417,12 +418,17 @@ final class ClusterClient: ChannelInboundHandler {
         }
     }
 
-    /// Where a blocking write's replication is looked for: the master of `target`, and its
-    /// replicas, through the pool (`ClusterWaitRun`), until the client is gone.
+    /// Where a blocking write's replication is looked for: the node that ran it (not the slot's
+    /// master when the reply comes: an ASK, or the map changing while the pop blocked, make them
+    /// differ) and its replicas, through the pool (`ClusterWaitRun`), until the client is gone.
     struct OffsetConfirmation {
         let pool: ClusterLoopPool
-        let target: OwnTarget
+        let node: ClusterNodeAddress
         let cancelled: () -> Bool
+
+        func at(_ other: ClusterNodeAddress) -> OffsetConfirmation {
+            OffsetConfirmation(pool: pool, node: other, cancelled: cancelled)
+        }
     }
 
     /// `--wait-replicas` on a connection of the client's own: once the write's reply is in and
@@ -442,13 +448,10 @@ final class ClusterClient: ChannelInboundHandler {
                 guard ClusterDurability.ran(value) else { return reply }
                 let promise = reply.eventLoop.makePromise(of: RESPValue.self)
                 var written = WrittenSlots()
-                switch byOffsets.target {
-                case .slot(let slot): written.insert(slot)
-                case .anyMaster: written.insertEveryMaster()
-                }
+                written.insertEveryMaster()  // not empty: the node's offset is the target (the node is given)
                 let request = ClusterWait.Request(replicas: Int64(durability.replicas),
                                                   timeoutMilliseconds: Int64(durability.timeoutMilliseconds), written: written)
-                let run = ClusterWaitRun(pool: byOffsets.pool, request: request, cancelled: {
+                let run = ClusterWaitRun(pool: byOffsets.pool, request: request, master: byOffsets.node, cancelled: {
                     guard byOffsets.cancelled() else { return false }
                     promise.succeed(value)  // nobody to answer; the run stops
                     return true

@@ -15,13 +15,18 @@ final class ClusterWaitRun {
     private var asking: Set<ClusterNodeAddress> = []
     private var finished = false
 
-    init(pool: ClusterLoopPool, request: ClusterWait.Request, cancelled: @escaping () -> Bool, done: @escaping (RESPValue) -> Void) {
+    /// `master`: only that node and its replicas are asked (a blocking write's, which ran there),
+    /// whatever the slots written say.
+    init(pool: ClusterLoopPool, request: ClusterWait.Request, master: ClusterNodeAddress? = nil, cancelled: @escaping () -> Bool,
+         done: @escaping (RESPValue) -> Void) {
         self.pool = pool
         self.cancelled = cancelled
         self.done = done
         let map = pool.topology.map
         var addresses: [ClusterNodeAddress] = []
-        if request.written.isEmpty || request.written.everyMaster {
+        if let master {
+            addresses = [master]
+        } else if request.written.isEmpty || request.written.everyMaster {
             addresses = map.masters
         } else {
             var seen: Set<ClusterNodeAddress> = []

@@ -50,6 +50,14 @@ extension ProxySession {
         batch!.writeBuffer(&wait)
     }
 
+    /// A null reply (`*-1`, `$-1`, RESP3 `_`): a blocking write that timed out ran nothing, and
+    /// is passed on even when the WAIT after it (with its PUBLISH, which the WAIT then counts)
+    /// found too few replicas.
+    static func isNull(_ reply: ByteBuffer?) -> Bool {
+        guard let view = reply?.readableBytesView else { return false }
+        return view.elementsEqual("*-1\r\n".utf8) || view.elementsEqual("$-1\r\n".utf8) || view.elementsEqual("_\r\n".utf8)
+    }
+
     /// The WAIT sent after the writes up to the first pending gate answered: `replicas`
     /// acknowledged them (nil: an error, or the connection closed before the answer). With
     /// fewer than required, each write it covers is answered -NOREPLICAS instead of its reply
@@ -72,7 +80,8 @@ extension ProxySession {
             if slots[index].gated {
                 slots[index].gated = false
                 if !confirmed && slots[index].write && slots[index].state == .done && slots[index].replacement == nil
-                    && slots[index].reply?.readableBytesView.first != UInt8(ascii: "-") {
+                    && slots[index].reply?.readableBytesView.first != UInt8(ascii: "-")
+                    && !(slots[index].blockingWrite && Self.isNull(slots[index].reply)) {
                     slots[index].replacement = unconfirmed
                     failedWrites = true
                 }

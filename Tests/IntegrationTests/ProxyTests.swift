@@ -197,8 +197,14 @@ struct ProxyTests {
             async let unconfirmed = popper.send(["BLPOP", "queue", "5"])
             try await blocked(master)
             replica.pause()
+            defer { replica.resume() }
             _ = try await master.run(["LPUSH", "queue", "second"])
             let notConfirmed = try await unconfirmed
+            replica.resume()
+            // A pop that times out ran nothing: its null passes though the WAIT after it (which
+            // counts the PUBLISH) cannot reach the stopped replica.
+            replica.pause()
+            #expect(try await popper.send(["BLPOP", "queue", "0.1"]).isNull)
             replica.resume()
             #expect(notConfirmed.errorMessage?.hasPrefix("NOREPLICAS Tandem proxy: only 0 of 1 replicas acknowledged this write within 300 ms") == true,
                     "a pop served while the replica was stopped: \(notConfirmed)")
