@@ -28,6 +28,10 @@
 #   vmac_kill_redis_direct  kill_redis_direct with `vip.vrrp.vmac: true`: the VIP on the master
 #                      node's macvlan vrrp.79 (00:00:5e:00:01:4f), never on an eth0, moving to the
 #                      new master node's vrrp.79; the client's neighbour entry stays the virtual MAC
+#   virtual_servers_kill_redis  kill_redis_direct with each data node's `virtual-servers` (a
+#                      keepalived-syntax file: VIP:6390 → the three Redis servers, REDIS_CHECK
+#                      role master, delay_loop 1, alpha); clients write to VIP:6390, so they reach
+#                      the master through the virtual server of the node holding the VIP
 # Each checks: the VIP never on two hosts at once, writes resume (RESUME_LIMIT s), and no
 # acknowledged write lost except as above (kill -9: writes acknowledged before the kill that had
 # not reached a replica; async replication). Needs root, iproute2, python3, redis-server. Uses
@@ -100,6 +104,7 @@ nodes_up() {  # nodes_up direct|proxy [supervised]
       [ -n "${ALERT_SINK:-}" ] && echo "alerts: { webhook: \"http://$LAB_NET.9:8099/n$i\", timeout: 2s, attempts: 4 }"
       if [ $role = data ]; then
         [ "$mode" = proxy ] && echo "proxy: { listen: [0.0.0.0:6380] }"
+        [ -n "${VS:-}" ] && echo "virtual-servers: { config: $LAB_DIR/vs$i.conf }"
         [ -n "$supervised" ] && echo "redis: { supervise: true, server: $(command -v redis-server), config: $LAB_DIR/r$i.conf }"
         echo "vip:"
         echo "  address: $LAB_VIP/24"
@@ -108,6 +113,18 @@ nodes_up() {  # nodes_up direct|proxy [supervised]
         echo "  vrrp: { version: 3, router-id: 79, advert-interval: 100ms${VMAC:+, vmac: true} }"
       fi
     } > "$LAB_DIR/n$i.yaml"
+    if [ -n "${VS:-}" ] && [ $role = data ]; then
+      {
+        echo "virtual_server $LAB_VIP 6390 {"
+        echo "  delay_loop 1"
+        echo "  alpha"  # a real server is down until its first check passes (else all start up)
+        echo "  lb_algo rr"
+        echo "  lb_kind NAT"
+        echo "  protocol TCP"
+        for j in $(seq 1 $data); do echo "  real_server $LAB_NET.$j 6379 { REDIS_CHECK { connect_timeout 1 } }"; done
+        echo "}"
+      } > "$LAB_DIR/vs$i.conf"
+    fi
     ip netns exec "$(ns h$i)" "$TANDEM" run "$LAB_DIR/n$i.yaml" --log-level info >> "$LAB_DIR/node$i.log" 2>&1 &
     started
     echo $! > "$LAB_DIR/node$i.pid"
@@ -137,7 +154,7 @@ redis_pid() { cli $LAB_NET.$1 6379 INFO server | tr -d '\r' | sed -n 's/^process
 
 one_holder() { [ "$(holders h1 h2 h3 | wc -w)" = 1 ]; }
 
-endpoint() { [ "$1" = direct ] && echo $LAB_VIP:6379 || echo $LAB_VIP:6380; }
+endpoint() { case $1 in direct) echo $LAB_VIP:6379 ;; vs) echo $LAB_VIP:6390 ;; *) echo $LAB_VIP:6380 ;; esac; }
 
 drive() {  # drive LABEL MODE [driver options]
   local label=$1 mode=$2; shift 2
@@ -384,8 +401,19 @@ PY
   show_alerts
 }
 
+# Clients at the virtual server on VIP:6390: after the kill, the VIP moves to the promoted
+# replica's node, whose virtual server's REDIS_CHECK has seen that server turn master (within
+# delay_loop, 1 s); a client that reaches a node before its check has passed is refused.
+scenario_virtual_servers_kill_redis() {
+  VS=1; nodes_up direct; write_kill_redis
+  wait_for 10 "h1's virtual server to forward to the master" sh -c "ip netns exec $(ns h9) redis-cli -h $LAB_VIP -p 6390 ROLE 2>/dev/null | head -1 | grep -qx master"
+  drive virtual_servers_kill_redis vs --max-lost-window 0.05 --max-resume 4 --max-overlap "$HANDOVER_OVERLAP" || return 1
+  local holder; holder=$(holders h1 h2 h3)
+  [ "$(cli $LAB_VIP 6390 ROLE | head -1)" = master ] || { lab_log "VIP:6390 does not reach a master after the failover (VIP on '$holder')"; return 1; }
+}
+
 scenarios=("$@")
-[ ${#scenarios[@]} = 0 ] && scenarios=(kill_redis_direct kill_redis_proxy partition_direct partition_proxy kill_agent_direct supervised_kill_redis reboot_master link_down_direct link_down_proxy witness_kill_redis witness_partition witness_partition_proxy kill_agent_proxy supervised_kill_redis_proxy durable_kill_redis durable_partition durable_link_down durable_witness_kill_redis alerts_partition vmac_kill_redis_direct)
+[ ${#scenarios[@]} = 0 ] && scenarios=(kill_redis_direct kill_redis_proxy partition_direct partition_proxy kill_agent_direct supervised_kill_redis reboot_master link_down_direct link_down_proxy witness_kill_redis witness_partition witness_partition_proxy kill_agent_proxy supervised_kill_redis_proxy durable_kill_redis durable_partition durable_link_down durable_witness_kill_redis alerts_partition vmac_kill_redis_direct virtual_servers_kill_redis)
 [ "${scenarios[*]}" = quick ] && scenarios=(kill_redis_direct partition_direct)
 failed=0
 for s in "${scenarios[@]}"; do

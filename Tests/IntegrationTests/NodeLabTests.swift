@@ -25,8 +25,12 @@ struct NodeLabTests {
     /// alerts_partition: partition_direct with every agent's alert webhook at a sink in the
     /// client's namespace: the cut-off node's agent sends `fenced`, a `vip-state` leaving MASTER
     /// and, after the heal, `unfenced`; the agent of the node the VIP moves to a `vip-state` MASTER.
-    @Test("kill -9 of the master's Redis, a partition of the master's node (async and replicated), a reboot of the master's node, kill -9 of the VIP's agent (both placements), the master's link down, clients at the VIP; fence and VIP-move alerts at a webhook sink",
-          arguments: ["kill_redis_direct", "partition_direct", "reboot_master", "durable_partition", "kill_agent_proxy", "kill_agent_direct", "alerts_partition", "link_down_direct"])
+    /// virtual_servers_kill_redis: kill_redis_direct with clients at each node's virtual server
+    /// (node.yaml `virtual-servers`, REDIS_CHECK role master) on the VIP: they reach the new
+    /// master through the virtual server of the node the VIP moved to.
+    @Test("kill -9 of the master's Redis, a partition of the master's node (async and replicated), a reboot of the master's node, kill -9 of the VIP's agent (both placements), the master's link down, clients at the VIP (also through the nodes' virtual servers); fence and VIP-move alerts at a webhook sink",
+          arguments: ["kill_redis_direct", "partition_direct", "reboot_master", "durable_partition", "kill_agent_proxy", "kill_agent_direct", "alerts_partition", "link_down_direct",
+                      "virtual_servers_kill_redis"])
     func scenario(_ name: String) async throws {
         let result = try await VRRPLab.run([name], script: "scripts/lab-node.sh")
         #expect(result.status == 0, "\(result.output)")
