@@ -43,8 +43,6 @@ final class BackendLink {
     /// Replies to the connection's own set-up commands, swallowed before any client's.
     private var swallow: Int
     private var swallowFrame = ByteBuffer()
-    /// The master refused `ProxySession.Durability.offsetRefresh` on this connection (warned once).
-    private var warnedOffsetRefresh = false
     /// The WAIT answer read so far.
     private var syncFrame = ByteBuffer()
     private var swallowError: String?
@@ -403,10 +401,10 @@ final class BackendLink {
             if waiters.first!.skip > 0 {
                 // The PUBLISH before it (after a blocking write). Refused (an ACL without the
                 // channel): the WAIT still counts the connection's own writes, not a pop served
-                // by another client's push — said once per connection.
+                // by another client's push — said once per event-loop thread.
                 waiters[waiters.startIndex].skip -= 1
-                if type == UInt8(ascii: "-") && !warnedOffsetRefresh {
-                    warnedOffsetRefresh = true
+                if type == UInt8(ascii: "-") && !loop.warnedOffsetRefresh {
+                    loop.warnedOffsetRefresh = true
                     loop.context.logger.warning("master \(target.endpoint) refused the PUBLISH that lets WAIT cover a blocking pop served by another client's write (durability): \(Self.errorText(syncFrame)); such a pop is answered once the replicas have this connection's own writes")
                 }
                 syncFrame.clear()

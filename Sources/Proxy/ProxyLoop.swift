@@ -60,6 +60,9 @@ final class ProxyLoop {
     /// through "no master" between the two (the link was retired then, with nobody to compare).
     private var retiredLinks: [BackendLink] = []
     var sessions: [ObjectIdentifier: ClientSession] = [:]
+    /// A master refused the PUBLISH sent before the WAIT after a blocking write (durability):
+    /// logged once per loop, not per client connection.
+    var warnedOffsetRefresh = false
     var counters = ProxyCounters()
     /// Commands held now over this loop's clients (asked at a scrape; walks every session).
     var heldCommands: Int { sessions.values.reduce(0) { $0 + $1.heldCommands } }
