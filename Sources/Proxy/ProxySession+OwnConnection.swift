@@ -38,6 +38,10 @@ extension ProxySession {
         slot.write = configuration.durability != nil && mayWrite && !inMulti
         slot.blockingWrite = slot.write && blockingWrite
         slot.gated = slot.write
+        if inMulti {
+            slot.insideTransaction = true
+            transactionPosition += 1  // queued: an element of EXEC's reply
+        }
         slot.syncPoint = !inMulti
         slots.append(slot)
         sentCount += 1
@@ -179,6 +183,10 @@ extension ProxySession {
     /// The client's own connection closed.
     mutating func dedicatedLinkClosed() {
         connectionStateLost()
+        // A transaction's EXEC still unanswered on it never will be (the client is told the
+        // outcome is unknown): its queued changes are not recorded.
+        queuedEffects = []
+        execReply = nil
         if streaming {
             streaming = false
             discarding = true

@@ -29,13 +29,15 @@ struct ProxySession {
     /// The master changed under WATCH: EXEC becomes DISCARD and answers a nil reply.
     var watchBroken = false
     /// Inside MULTI: the position of the next command queued (its element in EXEC's reply).
-    private var transactionPosition = 0
+    var transactionPosition = 0
     /// State changes queued in the transaction whose replies are in (AUTH, SELECT, HELLO,
     /// CLIENT SETNAME, CLIENT TRACKING inside MULTI): recorded for replay only at EXEC, for
     /// the elements of its reply that are not errors; DISCARD, EXECABORT or a nil EXEC drop them.
-    private var queuedEffects: [QueuedEffect] = []
-    /// EXEC's reply, kept while queued effects wait for it.
-    private var execReply: ByteBuffer?
+    var queuedEffects: [QueuedEffect] = []
+    /// The start of EXEC's reply (at most `execReplyKept` bytes), kept while queued effects
+    /// wait for it: enough to see the elements before a large one (`TransactionReply`).
+    var execReply: ByteBuffer?
+    static let execReplyKept = 1 << 20
     /// A RESP2 subscriber: its messages are not replies, so its bytes flow without slots.
     private(set) var raw = false
     /// QUIT, a protocol error or a failed replay: no more commands are read.
@@ -196,9 +198,13 @@ struct ProxySession {
         slot.blockingWrite = slot.write && traits.blockingWrite
         switch effect {
         case .multi:
+            // Nested: Redis refuses it (`MULTI calls can not be nested`) and the transaction
+            // goes on; it takes no place in EXEC's reply.
+            if !inMulti {
+                transactionPosition = 0
+                slot.effect = .multi
+            }
             inMulti = true
-            transactionPosition = 0
-            slot.effect = .multi
         case .exec:
             slot.effect = .exec
             if inMulti && watchBroken {
@@ -216,7 +222,8 @@ struct ProxySession {
             watching = false
             watchBroken = false
         case .watch:
-            watching = true
+            // Inside MULTI Redis refuses it (`WATCH inside MULTI is not allowed`), not queued.
+            if !inMulti { watching = true }
         case .auth, .hello, .select, .setName, .tracking:
             slot.effect = effect
             slot.effectArguments = command.arguments
@@ -231,7 +238,9 @@ struct ProxySession {
         case .none:
             break
         }
-        if slot.insideTransaction && effect != .exec && effect != .discard { transactionPosition += 1 }
+        // Queued by the master (an element of EXEC's reply): all but the commands a
+        // transaction runs at once (EXEC, DISCARD, a nested MULTI, WATCH, RESET).
+        if slot.insideTransaction && ![.exec, .discard, .multi, .watch, .reset].contains(effect) { transactionPosition += 1 }
         slot.syncPoint = !inMulti
         slot.command = bytes
         slots.append(slot)
@@ -453,10 +462,11 @@ struct ProxySession {
             afterReply()
             return true
         }
-        if slots[index].effect == .exec && !queuedEffects.isEmpty {
-            var piece = piece
+        if slots[index].effect == .exec && !queuedEffects.isEmpty && (execReply?.readableBytes ?? 0) < Self.execReplyKept {
             if execReply == nil { execReply = ByteBuffer() }
-            execReply!.writeBuffer(&piece)
+            let room = Self.execReplyKept - execReply!.readableBytes
+            var kept = piece.getSlice(at: piece.readerIndex, length: min(room, piece.readableBytes))!
+            execReply!.writeBuffer(&kept)
         }
         if index == slots.startIndex && slots[index].reply == nil && slots[index].replacement == nil && !slots[index].gated {
             emit(.write(piece))
@@ -501,17 +511,16 @@ struct ProxySession {
     private mutating func effectReplied(_ slot: Slot, isError: Bool) {
         switch slot.effect {
         case .multi:
+            guard !isError else { return }
             queuedEffects = []
             execReply = nil
         case .exec:
             // An array: the transaction ran; each queued change happened unless its element is
             // an error. Anything else (EXECABORT, a nil reply after WATCH): none did.
-            if let reply = execReply, !isError, case .array(let elements)? = try? RESPValueParser.parseReply(reply) {
-                for queued in queuedEffects where queued.position < elements.count {
-                    switch elements[queued.position] {
-                    case .simpleError, .blobError: continue
-                    default: applyEffect(queued.effect, queued.arguments)
-                    }
+            if let reply = execReply, !isError {
+                let seen = TransactionReply(reply)
+                for queued in queuedEffects where seen.ran(queued.position) {
+                    applyEffect(queued.effect, queued.arguments)
                 }
             }
             queuedEffects = []

@@ -309,6 +309,56 @@ struct ProxySessionTests {
         // Outside a transaction a change is recorded at its reply, as before.
         run(["SELECT 4"], ["+OK\r\n"])
         #expect(d.session.replay.select == [Array("SELECT".utf8), Array("4".utf8)])
+        // A nested MULTI and a WATCH inside MULTI are refused at once and take no element:
+        // the positions after them still match EXEC's reply, and the transaction goes on.
+        run(["MULTI", "SELECT 5", "MULTI", "WATCH k", "SELECT 99", "SET a 1", "EXEC"],
+            ["+OK\r\n", "+QUEUED\r\n", "-ERR MULTI calls can not be nested\r\n", "-ERR WATCH inside MULTI is not allowed\r\n",
+             "+QUEUED\r\n", "+QUEUED\r\n", "*3\r\n+OK\r\n-ERR DB index is out of range\r\n+OK\r\n"])
+        #expect(d.session.replay.select == [Array("SELECT".utf8), Array("5".utf8)], "SELECT 5 ran, SELECT 99 failed")
+        #expect(!d.session.watching, "a WATCH refused inside MULTI watches nothing")
+        // A large element before the change (a 2 MB GET in EXEC's reply, more than the proxy
+        // keeps of it, arriving in pieces): the change counts as run.
+        for c in ["MULTI", "GET big", "SELECT 6", "EXEC"] { d.command(c) }
+        let (_, seqs) = d.send(on: FakeLink())
+        for (seq, reply) in zip(seqs, ["+OK\r\n", "+QUEUED\r\n", "+QUEUED\r\n"]) { d.reply(reply, seq: seq) }
+        let big = String(repeating: "x", count: 2 << 20)
+        let exec = "*2\r\n$\(big.utf8.count)\r\n" + big + "\r\n+OK\r\n"
+        let cut = exec.utf8.count / 2
+        _ = d.session.receiveReply(ByteBuffer(string: String(exec.prefix(cut))), seq: seqs[3], ended: false, isError: false)
+        d.reply(String(exec.dropFirst(cut)), seq: seqs[3])
+        _ = d.takeOutput()
+        #expect(d.session.replay.select == [Array("SELECT".utf8), Array("6".utf8)])
+        #expect(d.session.execReply == nil, "nothing kept after EXEC")
+        // A command streamed inside MULTI (larger than one read) has its element too.
+        let own = FakeLink()
+        d.command("MULTI")
+        let multi = d.send(on: own).seqs
+        d.reply("+OK\r\n", seq: multi[0])
+        let began = d.session.beginStreaming(on: own.id)
+        #expect(began)
+        let streamed = d.session.streamedCommandEnded(on: own.id, expectsReply: true)
+        d.reply("+QUEUED\r\n", seq: try! #require(streamed))
+        d.command("SELECT 99")
+        d.command("EXEC")
+        let rest = d.send(on: own).seqs
+        d.reply("+QUEUED\r\n", seq: rest[0])
+        d.reply("*2\r\n+OK\r\n-ERR DB index is out of range\r\n", seq: rest[1])
+        _ = d.takeOutput()
+        #expect(d.session.replay.select == [Array("SELECT".utf8), Array("6".utf8)], "SELECT 99 failed at EXEC")
+    }
+
+    @Test("what the start of EXEC's reply says: an array or not, which elements read whole are errors; past what was kept, run")
+    func transactionReplies() {
+        typealias T = ProxySession.TransactionReply
+        let three = T(ByteBuffer(string: "*3\r\n+OK\r\n-ERR no\r\n!5\r\nerror\r\n"))
+        #expect(three.ran(0) && !three.ran(1) && !three.ran(2) && !three.ran(3))
+        let cut = T(ByteBuffer(string: "*3\r\n+OK\r\n$100\r\nabc"))
+        #expect(cut.ran(0) && cut.ran(1) && cut.ran(2), "elements past the bytes kept count as run")
+        for notRun in ["*-1\r\n", "_\r\n", "-EXECABORT Transaction discarded because of previous errors.\r\n", "+OK\r\n", ""] {
+            #expect(!T(ByteBuffer(string: notRun)).ran(0), "\(notRun)")
+        }
+        let nested = T(ByteBuffer(string: "*2\r\n*2\r\n-ERR inner\r\n:1\r\n-ERR outer\r\n"))
+        #expect(nested.ran(0) && !nested.ran(1), "an array element holding an error ran")
     }
 
     @Test("CLIENT TRACKING: the accepted ON commands are replayed on a new connection and a RESP3 client is told to drop its whole cache; OFF, RESET or a refusal leave nothing; REDIRECT cannot be restored: the client is told and closed")
