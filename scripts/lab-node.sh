@@ -402,8 +402,9 @@ PY
 }
 
 # Clients at the virtual server on VIP:6390: after the kill, the VIP moves to the promoted
-# replica's node, whose virtual server's REDIS_CHECK has seen that server turn master (within
-# delay_loop, 1 s); a client that reaches a node before its check has passed is refused.
+# replica's node; every node's virtual server checks at once when its monitor reports the master
+# changed, so its REDIS_CHECK finds the new master without waiting for delay_loop (1 s); a
+# client that reaches a node before its check has passed is refused.
 scenario_virtual_servers_kill_redis() {
   VS=1; nodes_up direct; write_kill_redis
   wait_for 10 "h1's virtual server to forward to the master" sh -c "ip netns exec $(ns h9) redis-cli -h $LAB_VIP -p 6390 ROLE 2>/dev/null | head -1 | grep -qx master"

@@ -128,6 +128,14 @@ public final class VirtualServers: Sendable {
         log("reload: virtual servers: \(counts.unchanged) unchanged, \(counts.changed) changed, \(counts.added) added, \(counts.removed) removed")
     }
 
+    /// Every virtual server's checkers check at once (`VirtualServerEvent.checkSoon`): the node
+    /// agent's monitor saw the group's master change. Safe from any thread.
+    public func checkSoon() {
+        for server in servers.withLock({ $0 }) {
+            server.loop.execute { server.checkSoon() }
+        }
+    }
+
     /// Stops accepting, runs omega's notify_down/quorum_down, closes every connection.
     public func stop() {
         let servers = servers.withLock { $0 }
@@ -318,6 +326,11 @@ final class VirtualServerLoop: @unchecked Sendable {
         guard held == state.suspended else { return }
         log("\(name): \(held ? "address held: checkers resume" : "address not held: checkers suspended (ha_suspend)")")
         perform(state.handle(.suspend(!held), now: now()))
+    }
+
+    func checkSoon() {
+        guard !stopped else { return }
+        perform(state.handle(.checkSoon, now: now()))
     }
 
     func stop() {

@@ -87,6 +87,11 @@ public enum VirtualServerEvent: Sendable, Hashable {
     case checkFinished(real: Int, checker: Int, CheckOutcome)
     /// ha_suspend: this node lost (true) or gained (false) the virtual server's address.
     case suspend(Bool)
+    /// The real servers may have changed outside the checks (the node agent's monitor saw the
+    /// group's master change): every checker checks at once, and one whose check is under way
+    /// (its result may predate the change) again as soon as it ends. Not keepalived's: only the
+    /// node agent sends it.
+    case checkSoon
     /// The daemon stops.
     case shutdown
 }
@@ -128,6 +133,8 @@ public struct VirtualServerState: Sendable {
         var retries = 0
         /// nil while the check runs (or while suspended).
         var nextRun: Duration?
+        /// `checkSoon` came while the check ran: the next one runs as soon as it ends.
+        var recheck = false
     }
 
     struct RealServer: Sendable {
@@ -218,6 +225,17 @@ public struct VirtualServerState: Sendable {
                     }
                 }
             }
+        case .checkSoon:
+            guard !suspended else { break }  // resuming checks every checker anyway
+            for r in servers.indices {
+                for c in servers[r].checkers.indices {
+                    if servers[r].checkers[c].nextRun != nil {
+                        servers[r].checkers[c].nextRun = now
+                    } else {
+                        servers[r].checkers[c].recheck = true
+                    }
+                }
+            }
         case .shutdown:
             guard settings.omega else { break }
             for r in servers.indices where servers[r].alive && !servers[r].checkers.isEmpty {
@@ -259,7 +277,8 @@ public struct VirtualServerState: Sendable {
             }
         }
         checker.hasRun = true
-        checker.nextRun = now + delay
+        checker.nextRun = checker.recheck ? now : now + delay
+        checker.recheck = false
         servers[r].checkers[c] = checker
         let alive = servers[r].alive
         if alive && !wasAlive {

@@ -213,7 +213,8 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
     // Stopped after the VIP is released (below); here too for a start that fails later on.
     defer { virtualServers?.stop() }
 
-    // The monitor.
+    // The monitor. Its events that say the master changed have the virtual servers check at once.
+    let nudgedServers = virtualServers
     let monitorStarted = Completion()
     let monitorTask = Task {
         do {
@@ -225,6 +226,11 @@ public func runNode(configuration c: NodeConfiguration, source: String, logger: 
                                       await runtime.addEventObserver { _ in
                                           localWakeup.kick()
                                           peerWakeup.kick()
+                                      }
+                                      if let lvs = nudgedServers {
+                                          await runtime.addEventObserver { event in
+                                              if VirtualServerNudge.checkSoon(afterEvent: event.type) { lvs.checkSoon() }
+                                          }
                                       }
                                       if let alerts {
                                           await runtime.addEventObserver { event in

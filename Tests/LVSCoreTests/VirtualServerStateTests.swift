@@ -261,6 +261,30 @@ struct VirtualServerStateTests {
         #expect(h.checks(of: 0) == [.zero, .seconds(31)])
     }
 
+    @Test("checkSoon (the node agent saw the master change): every idle checker checks at once; one under way checks again as soon as it ends; nothing while suspended")
+    func checkSoon() {
+        var h = Harness(twoServers(check: CheckerPolicy(delayLoop: .seconds(6), retry: 0, delayBeforeRetry: .seconds(1))))
+        h.run(until: .seconds(2))
+        #expect(h.checks(of: 0) == [.zero])
+        _ = h.state.handle(.checkSoon, now: .seconds(2))
+        h.run(until: .seconds(3))
+        #expect(h.checks(of: 0) == [.zero, .seconds(2)] && h.checks(of: 1) == [.zero, .seconds(2)])
+        #expect(h.state.nextDeadline == .seconds(8), "then every delay_loop again")
+        // A check under way when it comes: run again the moment it ends, not a delay_loop later.
+        var state = VirtualServerState(settings: twoServers(), now: .zero)
+        let started = state.handle(.tick, now: .zero)
+        #expect(started.contains(.runCheck(real: 0, checker: 0)))
+        _ = state.handle(.checkSoon, now: .milliseconds(100))
+        _ = state.handle(.checkFinished(real: 0, checker: 0, .success), now: .milliseconds(300))
+        #expect(state.handle(.tick, now: .milliseconds(300)).contains(.runCheck(real: 0, checker: 0)))
+        // Suspended (ha_suspend): nothing; resuming checks everything anyway.
+        var suspended = Harness(twoServers())
+        suspended.run(until: .seconds(1))
+        _ = suspended.state.handle(.suspend(true), now: .seconds(1))
+        _ = suspended.state.handle(.checkSoon, now: .seconds(2))
+        #expect(suspended.state.nextDeadline == nil)
+    }
+
     @Test("omega: shutdown reports every live server down and the quorum lost; without it, nothing")
     func omega() {
         var settings = twoServers()

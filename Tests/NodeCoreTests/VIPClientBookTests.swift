@@ -29,6 +29,16 @@ struct VIPClientBookTests {
         #expect(book.targets(now: 0) { $0 < 3 } == [0, 1, 2])
     }
 
+    @Test("the monitor's events that say the master changed have the virtual servers check at once; others do not")
+    func virtualServerNudge() {
+        for type in ["+switch-master", "+promoted-slave", "+failover-end"] {
+            #expect(VirtualServerNudge.checkSoon(afterEvent: type), "\(type)")
+        }
+        for type in ["+sdown", "+odown", "+slave", "+sentinel", "-sdown", "+tilt", "+failover-state-select-slave"] {
+            #expect(!VirtualServerNudge.checkSoon(afterEvent: type), "\(type)")
+        }
+    }
+
     @Test("rounds: at once, then once after the clients' 500 ms limit on out-of-window answers")
     func rounds() {
         let rounds = VIPClientBook<Int>.rounds
