@@ -150,6 +150,16 @@ public struct ClusterClientState: Sendable {
         error("ERR Tandem proxy: \(name) is not supported in cluster mode yet")
     }
 
+    /// An error for a command inside MULTI, which also fails the transaction (EXEC answers
+    /// EXECABORT), as a node's error at queue time does: the client is not left with an EXEC
+    /// reply that lacks an element for a command it sent inside the transaction.
+    mutating func refusedInTransaction(_ step: ClusterStep) -> ClusterStep {
+        if case .multi(let pinned, let held, _, let watchLost) = transaction {
+            transaction = .multi(pinned: pinned, held: held, dirty: true, watchLost: watchLost)
+        }
+        return step
+    }
+
     /// Commands refused (not yet supported in cluster mode, or meaningless through a proxy).
     static let refused: Set<String> = [
         "SYNC", "PSYNC", "REPLCONF", "WAITAOF", "MIGRATE",
@@ -213,6 +223,9 @@ public struct ClusterClientState: Sendable {
         case "ASKING", "READONLY", "READWRITE":
             return arguments.count == 1 ? Self.ok : Self.error("ERR wrong number of arguments for '\(name.lowercased())' command")
         case "AUTH":
+            // Answered by the proxy (the client's credentials are checked here, not on a node):
+            // not inside a transaction, where a node would queue it for EXEC.
+            if case .multi = transaction { return refusedInTransaction(Self.unsupported("AUTH inside a transaction")) }
             return auth(arguments)
         case "RESET":
             guard arguments.count == 1 else { return Self.error("ERR wrong number of arguments for 'reset' command") }
@@ -226,6 +239,12 @@ public struct ClusterClientState: Sendable {
             return hello(arguments)
         case "CLIENT":
             let sub = arguments.count >= 2 ? "CLIENT|" + CommandKeys.word(arguments, 1) : "CLIENT"
+            if case .multi = transaction {
+                // Those a node answers are queued on it; those the proxy answers (SETNAME,
+                // GETNAME, TRACKING…) would be answered at once, not at EXEC: refused.
+                if Self.forwardedClientSubcommands.contains(sub) { return queueInTransaction(arguments) }
+                return refusedInTransaction(Self.unsupported(sub.split(separator: "|").joined(separator: " ") + " inside a transaction"))
+            }
             if sub == "CLIENT|SETNAME" && arguments.count == 3 {
                 if arguments[2].readableBytesView.contains(where: { $0 <= 32 || $0 >= 127 }) {
                     return Self.error("ERR Client names cannot contain spaces, newlines or special characters.")
@@ -246,7 +265,7 @@ public struct ClusterClientState: Sendable {
         if name == "MONITOR" {
             guard arguments.count == 1 else { return Self.error("ERR wrong number of arguments for 'monitor' command") }
             // A node queues it and refuses it at EXEC (no blocking inside a transaction).
-            guard !inTransaction else { return Self.unsupported("MONITOR inside a transaction") }
+            guard !inTransaction else { return refusedInTransaction(Self.unsupported("MONITOR inside a transaction")) }
             if monitoring { return .noReply }
             monitoring = true
             return .monitor
@@ -293,7 +312,7 @@ public struct ClusterClientState: Sendable {
         switch name {
         case "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE":
             guard !rest.isEmpty else { return Self.error("ERR wrong number of arguments for '\(name.lowercased())' command") }
-            guard !inTransaction else { return Self.unsupported("\(name) inside a transaction") }
+            guard !inTransaction else { return refusedInTransaction(Self.unsupported("\(name) inside a transaction")) }
             var target = OwnTarget.anyMaster
             if name == "SSUBSCRIBE" {
                 guard let common = ClusterRouting.commonSlot(rest), let slot = common else { return Self.error(ClusterErrors.crossSlot) }

@@ -213,6 +213,34 @@ private let foo = 12182, bar = 5061
         var state = ClusterClientState()
         _ = state.step(command("MULTI"))
         #expect(state.step(command("SUBSCRIBE a")) == .reply(.simpleError("ERR Tandem proxy: SUBSCRIBE inside a transaction is not supported in cluster mode yet")))
+        #expect(state.step(command("EXEC")) == .reply(.simpleError("EXECABORT Transaction discarded because of previous errors.")),
+                "refused at queue time: the transaction fails, as after a node's error")
+    }
+
+    /// Commands the proxy answers itself are refused inside MULTI (a node would answer them at
+    /// EXEC, inside its array) and fail the transaction; CLIENT subcommands a node answers are
+    /// queued on it.
+    @Test func proxyAnsweredCommandsInsideMulti() {
+        for refused in ["CLIENT SETNAME x", "CLIENT GETNAME", "CLIENT TRACKING on", "AUTH secret", "MONITOR"] {
+            var state = ClusterClientState()
+            _ = state.step(command("MULTI"))
+            _ = state.step(command("SET foo 1"))
+            let step = state.step(command(refused))
+            guard case .reply(let value) = step, value.errorMessage?.hasPrefix("ERR Tandem proxy:") == true,
+                  value.errorMessage?.hasSuffix("inside a transaction is not supported in cluster mode yet") == true else {
+                Issue.record("\(refused): \(step)")
+                continue
+            }
+            #expect(state.step(command("EXEC")) == own(foo, [("DISCARD", .replace(.simpleError("EXECABORT Transaction discarded because of previous errors.")))]), "\(refused)")
+            #expect(state.clientName == nil, "\(refused)")
+        }
+        var state = ClusterClientState()
+        _ = state.step(command("MULTI"))
+        _ = state.step(command("SET foo 1"))
+        #expect(state.step(command("CLIENT LIST")) == own(foo, [("CLIENT LIST", .deliver)]))
+        #expect(state.step(command("EXEC")) == own(foo, [("EXEC", .deliver)]))
+        // Outside a transaction the proxy answers them as before.
+        #expect(state.step(command("CLIENT SETNAME x")) == .reply(.simpleString("OK")))
     }
 
     /// HELLO after WATCH runs at once (the WATCH stays); inside MULTI it is queued and the
