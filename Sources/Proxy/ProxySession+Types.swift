@@ -165,48 +165,6 @@ extension ProxySession {
         }
     }
 
-    /// What the start of EXEC's reply says of its elements: whether it is an array (the
-    /// transaction ran) and which of the elements read whole are errors. An element past the
-    /// bytes kept (a large reply before it), or one that cannot be read, counts as run: EXEC
-    /// ran the transaction, and a state change failing inside it (SELECT out of range) is rare.
-    struct TransactionReply {
-        private(set) var isArray = false
-        private(set) var count = 0
-        /// The elements read whole, in order: whether each is an error.
-        private(set) var errors: [Bool] = []
-
-        init(_ reply: ByteBuffer) {
-            var buffer = reply
-            guard buffer.readInteger(as: UInt8.self) == UInt8(ascii: "*"),
-                  let end = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\r")),
-                  let header = buffer.readString(length: end - buffer.readerIndex), let n = Int(header), n >= 0,
-                  buffer.readBytes(length: 2) == [UInt8(ascii: "\r"), UInt8(ascii: "\n")] else { return }
-            isArray = true
-            count = n
-            while errors.count < n, buffer.readableBytes > 0 {
-                var scanner = RESPFrameScanner(mode: .reply)
-                guard case .frame(let length)? = try? scanner.scan(buffer) else { break }
-                let type = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self)
-                errors.append(type == UInt8(ascii: "-") || type == UInt8(ascii: "!"))
-                buffer.moveReaderIndex(forwardBy: length)
-            }
-        }
-
-        /// The element at `position` was run by EXEC without an error (as far as can be read).
-        func ran(_ position: Int) -> Bool {
-            guard isArray, position < count else { return false }
-            return position >= errors.count || !errors[position]
-        }
-    }
-
-    /// A change of connection state queued inside MULTI that the master accepted (+QUEUED):
-    /// it happens at EXEC, if its element of EXEC's reply is not an error.
-    struct QueuedEffect {
-        var effect: StateEffect
-        var arguments: [[UInt8]]
-        var position: Int
-    }
-
     /// What the client changed on its connection, replayed on a new master.
     struct ReplayState: Equatable {
         var hello: [[UInt8]]?

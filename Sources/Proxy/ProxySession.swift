@@ -506,39 +506,7 @@ struct ProxySession {
         afterReply()
     }
 
-    /// The reply to a command that changes connection state (or begins or ends a transaction)
-    /// is in: the change is recorded for replay once it has happened on the master.
-    private mutating func effectReplied(_ slot: Slot, isError: Bool) {
-        switch slot.effect {
-        case .multi:
-            guard !isError else { return }
-            queuedEffects = []
-            execReply = nil
-        case .exec:
-            // An array: the transaction ran; each queued change happened unless its element is
-            // an error. Anything else (EXECABORT, a nil reply after WATCH): none did.
-            if let reply = execReply, !isError {
-                let seen = TransactionReply(reply)
-                for queued in queuedEffects where seen.ran(queued.position) {
-                    applyEffect(queued.effect, queued.arguments)
-                }
-            }
-            queuedEffects = []
-            execReply = nil
-        case .discard:
-            queuedEffects = []
-            execReply = nil
-        default:
-            guard !isError else { return }
-            if slot.insideTransaction {
-                queuedEffects.append(QueuedEffect(effect: slot.effect, arguments: slot.effectArguments, position: slot.transactionPosition))
-            } else {
-                applyEffect(slot.effect, slot.effectArguments)
-            }
-        }
-    }
-
-    private mutating func applyEffect(_ effect: StateEffect, _ arguments: [[UInt8]]) {
+    mutating func applyEffect(_ effect: StateEffect, _ arguments: [[UInt8]]) {
         switch effect {
         case .auth: replay.auth = arguments
         case .select: replay.select = arguments
