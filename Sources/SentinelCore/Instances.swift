@@ -176,6 +176,10 @@ public struct MonitoredMaster: Sendable, Hashable {
     /// Our vote in `leaderEpoch`.
     public var leader: String?
     public var leaderEpoch: UInt64 = 0
+    /// The latest epoch in which we voted for another sentinel's failover of this master: while
+    /// it is newer than `configEpoch`, that failover's outcome was never seen here (it may have
+    /// promoted a replica), and a forced failover does not go ahead alone (`forcedFailoverGoesAhead`).
+    public var votedForOtherEpoch: UInt64 = 0
     public var failoverState: FailoverState = .none
     public var failoverEpoch: UInt64 = 0
     /// When the last failover attempt started (or was pushed back by a vote); nil: never.
@@ -337,6 +341,19 @@ public struct SentinelBehaviour: Sendable, Hashable {
     /// configuration epoch (found by the write simulator: an operator's SENTINEL FAILOVER and a
     /// node agent's request).
     public var electForcedFailover = true
+    /// A hello announcing another address for a master with the same configuration epoch as
+    /// ours switches to it when that address sorts before ours (and no failover of ours is under
+    /// way), so every sentinel ends on one of the two. Two configurations of one epoch come only
+    /// from two failovers led in one epoch — an operator's `SENTINEL FAILOVER` that went ahead
+    /// alone (as 7.0 lets a sentinel whose peers are out of reach) while the cut-off majority
+    /// elected its own leader in the same epoch — and 7.0 never reconciles them: each side keeps
+    /// its master for good (found by the write simulator, seed 72639). False: as 7.0.
+    public var resolveConfigEpochTies = true
+    /// A candidate whose peers' replies show another candidate with the votes needed in its
+    /// epoch gives up at once (`-failover-abort-not-elected`) instead of at the election timeout
+    /// (7.0: up to 10 s, while a node agent beside it keeps the master it tried to fail over
+    /// fenced; found by the write simulator, seed 99485).
+    public var endLostElection = true
 
     public init() {}
 
@@ -349,6 +366,8 @@ public struct SentinelBehaviour: Sendable, Hashable {
         b.stallCredit = nil
         b.endFailoverWithPromotedDown = false
         b.electForcedFailover = false
+        b.resolveConfigEpochTies = false
+        b.endLostElection = false
         b.askOnSDown = false
         b.sdownAtDeadline = false
         b.convertReturningMasterAfter = nil

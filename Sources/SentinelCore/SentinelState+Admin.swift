@@ -19,6 +19,18 @@ extension SentinelState {
         var count = 0
         for name in masterNames where isMatch(name) {
             count += 1
+            if behaviour.resolveConfigEpochTies, let m = masters[name], Self.currentAddress(of: m) != m.address {
+                // A failover past its confirmed promotion: its configuration (the promoted
+                // replica, with the failover's epoch) is what this sentinel announced, saved and
+                // the peers took; 7.0's reset goes back to the old master with that epoch, which
+                // no hello then corrects — and which `resolveConfigEpochTies` could spread to the
+                // peers when the old address sorts first. The switch is made here, as the
+                // failover's end would have.
+                let (old, promoted) = (m.address, Self.currentAddress(of: m))
+                plainEvent(.warning, "+switch-master",
+                           "\(name) \(shown(old, master: name)) \(old.port) \(shown(promoted, master: name)) \(promoted.port)", master: name)
+                resetMasterAndChangeAddress(name, to: promoted, now: now)
+            }
             resetMaster(name, now: now)
             event(.warning, "+reset-master", .master(name))
         }
@@ -39,6 +51,7 @@ extension SentinelState {
         fresh.configEpoch = m.configEpoch
         fresh.leader = m.leader
         fresh.leaderEpoch = m.leaderEpoch
+        fresh.votedForOtherEpoch = m.votedForOtherEpoch
         fresh.instance.roleReportedTime = now
         masters[name] = fresh
         emit(.connect(.master(name), m.address))

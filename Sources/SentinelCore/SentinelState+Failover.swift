@@ -53,6 +53,7 @@ extension SentinelState {
             if candidate != myID {
                 // Voting for someone else delays our own attempt.
                 masters[name]!.failoverStartTime = now + randomDesync()
+                masters[name]!.votedForOtherEpoch = currentEpoch
             }
         }
         return (masters[name]!.leader, masters[name]!.leaderEpoch)
@@ -93,9 +94,17 @@ extension SentinelState {
     /// promote a replica on its side while the master goes on taking writes the other side's
     /// replicas acknowledge, and its epoch would discard them at the heal (the write simulator's
     /// seed 10183). Such a group's forced failover needs its majority.
+    ///
+    /// Nor after a vote for another sentinel's failover of this master whose outcome never came
+    /// (no configuration of that epoch or newer heard since): that leader may have promoted a
+    /// replica that has taken writes since, which a lone failover from the old configuration
+    /// would make a replica of a lagging one (the write simulator's seed 93711: the sentinel
+    /// voted, was cut off, and its peers were gone when an operator's SENTINEL FAILOVER came;
+    /// 14 acknowledged writes lost). 7.0 goes ahead.
     func forcedFailoverGoesAhead(_ name: String, now: Millis) -> Bool {
         guard behaviour.electForcedFailover else { return true }
         guard let master = masters[name], !master.replicatedDurability else { return false }
+        if master.votedForOtherEpoch > master.configEpoch { return false }
         let epoch = master.failoverEpoch
         for peer in master.sentinels.values {
             if peer.leaderEpoch == epoch, let vote = peer.leader {
@@ -130,6 +139,24 @@ extension SentinelState {
         // Split: another candidate holds votes too. (Alone with every other voter out of
         // reach is not a split: 7.0's timeout and retry apply, no new epoch every moment.)
         return counts.count > 1 && counts.values.allSatisfy { $0 + undecided < needed }
+    }
+
+    /// Whether another candidate already holds the votes needed in `epoch` (a majority of all
+    /// known sentinels, and the quorum), by the peers' replies: each sentinel votes once an
+    /// epoch, so this one cannot be elected in it any more. With Tandem's behaviour such an
+    /// election ends at once (`-failover-abort-not-elected`) instead of at the election timeout
+    /// (10 s at most): meanwhile the node agent beside it keeps the master it is trying to fail
+    /// over fenced and off the VIP (the write simulator's seed 99485: a sentinel back from a cut
+    /// stood in the epoch its peers had just elected another in, and its node kept the VIP off
+    /// every node for 10 s after the group had converged).
+    func isLostElection(_ name: String, epoch: UInt64) -> Bool {
+        guard let master = masters[name] else { return false }
+        var counts: [String: Int] = [:]
+        for peer in master.sentinels.values where peer.leaderEpoch == epoch {
+            if let vote = peer.leader, vote != myID { counts[vote, default: 0] += 1 }
+        }
+        let needed = max((master.sentinels.count + 1) / 2 + 1, master.quorum)
+        return counts.values.contains { $0 >= needed }
     }
 
     /// With `durability replicated` and the master down: the moment it was first seen down
@@ -209,7 +236,8 @@ extension SentinelState {
                     return
                 }
                 let electionTimeout = min(timers.electionTimeout, master.failoverTimeout)
-                if now - (masters[name]!.failoverStartTime ?? now) > electionTimeout {
+                if now - (masters[name]!.failoverStartTime ?? now) > electionTimeout
+                    || (behaviour.endLostElection && isLostElection(name, epoch: master.failoverEpoch)) {
                     event(.warning, "-failover-abort-not-elected", ref)
                     abortFailover(name, now: now)
                 }
@@ -221,9 +249,15 @@ extension SentinelState {
             masters[name]!.failoverStateChangeTime = now
             event(.warning, "+failover-state-select-slave", ref)
         case .selectSlave:
+            // SDOWN only a moment ago, or SDOWN for longer but its link just back (this sentinel
+            // was cut off from it, the cut has healed, and the PING pending since the cut keeps
+            // it SDOWN until the first PONG; the write simulator's seed 107013: a SENTINEL
+            // FAILOVER 0.2 s after such a heal promoted unpaused while the master took writes).
             let sdownJustNow = master.instance.sdownSince.map { now - $0 < behaviour.switchoverLinkWait } ?? false
+            let linkJustBack = master.instance.linkConnected
+                && (master.instance.linkUpSince.map { now - $0 < behaviour.switchoverLinkWait } ?? false)
             if behaviour.coordinatedSwitchover && master.forcedFailover
-                && (master.instance.isSDown ? sdownJustNow : !master.instance.linkConnected)
+                && (master.instance.isSDown ? sdownJustNow || linkJustBack : !master.instance.linkConnected)
                 && now - master.failoverStateChangeTime < behaviour.switchoverLinkWait {
                 // A reachable master whose link is down for a moment (recycled, reconnecting), or
                 // that has just turned SDOWN (its PONGs late on a slow network): wait for it rather

@@ -174,11 +174,14 @@ extension SentinelState {
         // Nearly every hello repeats what we know (a known peer at its address, no newer epoch):
         // then only its time is recorded, with one lookup of the master, and the peer found
         // among the master's few by comparing its run id (no string made and hashed for it).
-        let epoch = currentEpoch
+        let (epoch, behaviour) = (currentEpoch, behaviour)
         guard let (known, configEpoch, repeated) = withMaster(name, { m -> (InstanceAddress?, UInt64, Bool) in
             guard let j = Self.peerIndex(fields.runID, in: m.sentinels) else { return (nil, m.configEpoch, false) }
             let known = m.sentinels.values[j].address
-            if known.port == port && known.ip == fields.ip && peerEpoch <= epoch && m.configEpoch >= masterConfigEpoch {
+            if known.port == port && known.ip == fields.ip && peerEpoch <= epoch
+                && (m.configEpoch > masterConfigEpoch
+                    || (m.configEpoch == masterConfigEpoch && !Self.yieldsToTie(m, ip: fields.masterIP, port: masterPort, behaviour: behaviour)))
+            {
                 m.sentinels.values[j].lastHelloReceived = now
                 return (known, m.configEpoch, true)
             }
@@ -212,7 +215,18 @@ extension SentinelState {
             emit(.saveConfig)
             plainEvent(.warning, "+new-epoch", "\(currentEpoch)", master: name)
         }
-        if configEpoch < masterConfigEpoch {
+        if configEpoch == masterConfigEpoch,
+           withMaster(name, { Self.yieldsToTie($0, ip: fields.masterIP, port: masterPort, behaviour: behaviour) }) == true
+        {
+            // Two configurations with one epoch (see `yieldsToTie`): the lower address is kept.
+            let old = masters[name]!.address
+            let masterIP = String(fields.masterIP)
+            event(.warning, "+config-update-from", .sentinel(master: name, runID: runID))
+            plainEvent(.warning, "+switch-master", "\(name) \(shown(old, master: name)) \(old.port) \(masterIP) \(masterPort)", master: name)
+            let announced = InstanceAddress(ip: masterIP, port: masterPort)
+            resetMasterAndChangeAddress(name, to: announced, now: now)
+            emit(.clientReconfigScript(master: name, role: "observer", state: "start", from: old, to: announced))
+        } else if configEpoch < masterConfigEpoch {
             masters[name]!.configEpoch = masterConfigEpoch
             let old = masters[name]!.address
             let masterIP = String(fields.masterIP)
@@ -238,6 +252,25 @@ extension SentinelState {
             }
         }
         masters[name]!.sentinels[runID]?.lastHelloReceived = now
+    }
+
+    /// A hello announcing `ip:port` as `master`'s address with our own configuration epoch, where
+    /// we have another address, and this sentinel should take the announced one
+    /// (`SentinelBehaviour.resolveConfigEpochTies`): the epoch is not 0 (a fresh `monitor`), no
+    /// failover of ours is under way (a leader announces its promoted replica with the epoch
+    /// before it switches to it itself), the announced address is one of our replicas (another
+    /// server of the group, not our master under another name: a host name against its address
+    /// after a restart with `announce-hostnames`), and it sorts before ours. Both sides decide
+    /// the same way, so one hello ends the split.
+    @inline(__always)
+    static func yieldsToTie(_ m: borrowing MonitoredMaster, ip: Substring, port: Int, behaviour: SentinelBehaviour) -> Bool {
+        guard behaviour.resolveConfigEpochTies, m.configEpoch > 0, m.failoverState == .none, !m.failoverInProgress else {
+            return false
+        }
+        let ours = m.address
+        if ours.port == port && ours.ip == ip { return false }
+        guard (ip, port) < (Substring(ours.ip), ours.port) else { return false }
+        return m.replicas[InstanceAddress(ip: String(ip), port: port)] != nil
     }
 
     /// Where the peer `runID` is among a master's peer entries: by comparison while there are

@@ -349,6 +349,11 @@ extension SentinelState {
         guard masters[name] != nil else { return }
         masters[name]!.configEpoch = configEpoch
         masters[name]!.leaderEpoch = leaderEpoch
+        // The file keeps the epoch of the last vote, not whom it went to: a vote newer than the
+        // configuration is taken as one for another's failover whose outcome was never seen, so
+        // a restart does not lift `forcedFailoverGoesAhead`'s refusal (if the vote was for
+        // ourselves, our own failover did not end either).
+        masters[name]!.votedForOtherEpoch = leaderEpoch > configEpoch ? leaderEpoch : 0
     }
 }
 

@@ -427,6 +427,71 @@ struct GroupScenarioTests {
         #expect(durable.events("-failover-abort-not-elected", in: 0).count >= 1)
     }
 
+    /// Write simulator seed 93711: a sentinel that voted for a peer's failover, was cut off
+    /// before its outcome, and then had no peer left when an operator's SENTINEL FAILOVER came
+    /// went ahead alone from the old configuration and made the promoted replica (which had
+    /// taken writes since) a replica of a lagging one.
+    @Test("SENTINEL FAILOVER with the other sentinels gone does not go ahead alone after a vote for another's failover whose outcome was never heard (also after a restart from its file); it does once a configuration of that epoch has come")
+    func forcedFailoverAloneAfterUnseenVote() throws {
+        for (outcomeHeard, restarted) in [(false, false), (false, true), (true, false)] {
+            var g = G()
+            g.run(for: 12_000)
+            let peer = g.sentinels[1].state.myID
+            let vote = g.sentinels[0].state.isMasterDownByAddr(address: G.addr(6379), epoch: 1, runID: peer, now: g.time(of: 0))
+            try #require(vote.leader == peer && vote.leaderEpoch == 1)
+            if restarted {
+                // The file keeps the vote's epoch, not whom it went to: the refusal survives a restart.
+                g.flushSave(0)
+                g.restartSentinel(0)
+                try #require(g.sentinels[0].state.masters[G.masterName]!.leaderEpoch == 1)
+            }
+            if outcomeHeard {
+                // The leader's hello: the same master kept (its failover ended without a switch), config epoch 1.
+                let me = g.sentinels[1].address
+                _ = g.sentinels[0].state.handle(.hello("\(me.ip),\(me.port),\(peer),1,\(G.masterName),10.0.0.1,6379,1"), now: g.time(of: 0))
+                try #require(g.sentinels[0].state.masters[G.masterName]!.configEpoch == 1)
+            }
+            g.sentinels[1].alive = false
+            g.sentinels[2].alive = false
+            g.run(for: 3_000)
+            g.perform(try g.sentinels[0].state.forceFailover(G.masterName, now: g.time(of: 0)), by: 0)
+            g.run(for: 15_000)
+            if outcomeHeard {
+                #expect(g.promotions.count == 1, "the lone override, as before")
+            } else {
+                #expect(g.promotions.isEmpty, "went ahead alone from a configuration a failover it voted for may have superseded")
+                #expect(g.events("-failover-abort-not-elected", in: 0).count >= 1)
+            }
+        }
+    }
+
+    /// Write simulator seed 99485: a sentinel back from a cut stood in the epoch in which its
+    /// peers had just elected another, and waited out the election timeout (10 s) while its node
+    /// agent kept the master fenced and the VIP off every node.
+    @Test("a candidate whose peers' replies show another candidate elected in its epoch gives up at once; with 7.0's timing at the election timeout")
+    func lostElectionEndsAtOnce() throws {
+        for tandem in [true, false] {
+            var behaviour = SentinelBehaviour()
+            if !tandem { behaviour.endLostElection = false }
+            var g = G(behaviour: behaviour)
+            g.run(for: 12_000)
+            let winner = g.sentinels[2].state.myID
+            for j in [1, 2] {
+                let vote = g.sentinels[j].state.isMasterDownByAddr(address: G.addr(6379), epoch: 1, runID: winner, now: g.time(of: j))
+                try #require(vote.leader == winner && vote.leaderEpoch == 1)
+            }
+            g.perform(try g.sentinels[0].state.forceFailover(G.masterName, now: g.time(of: 0)), by: 0)
+            try #require(g.sentinels[0].state.masters[G.masterName]!.failoverEpoch == 1, "stood in the peers' epoch")
+            let took = try #require(g.run(until: 15_000) { $0.events("-failover-abort-not-elected", in: 0).count == 1 })
+            if tandem {
+                #expect(took <= 500, "gave up after \(took) ms")
+            } else {
+                #expect(took >= 9_000, "7.0 waits for the election timeout; gave up after \(took) ms")
+            }
+            #expect(g.promotions.isEmpty)
+        }
+    }
+
     @Test("down-after and failover-timeout at Int64.max (SENTINEL SET takes any positive value): a forced failover and a crash never trap, and the largest setting simply never expires")
     func hostileSettings() throws {
         var g = G()

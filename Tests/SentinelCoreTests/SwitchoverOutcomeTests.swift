@@ -228,5 +228,34 @@ struct SwitchoverOutcomeTests {
         let took = dead.run(until: start + 10_000) { !$0.promotions.isEmpty }
         #expect(took.map { $0 - start < 1_500 } == true, "promoted after \(took.map { $0 - start } ?? -1) ms")
     }
+
+    /// Write simulator seed 107013: a SENTINEL FAILOVER 0.2 s after the sentinel's cut from the
+    /// master healed — the master still SDOWN in its eyes (a PING pending since the cut, seconds
+    /// before, and no PONG yet) but its link back — promoted unpaused while the master took
+    /// writes: 12 lost.
+    @Test("a planned switchover on a sentinel whose link to a master SDOWN for seconds has just come back waits for the master to answer, then pauses it")
+    func switchoverWaitsForMasterLinkJustBack() throws {
+        // One sentinel: no ODOWN failover of its own gets in the way (quorum 2).
+        var g = G(sentinelCount: 1)
+        g.answerAfterPause = true
+        g.run(for: 12_000)
+        // A PING pending when the cut begins (the master busy for a moment), then the cut.
+        g.pause(6379)
+        g.run(for: 200)
+        g.isolate(sentinel: 0, from: G.addr(6379))
+        _ = g.run(until: 20_000) { $0.sentinels[0].state.masters[G.masterName]!.instance.isSDown }
+        g.run(for: 3_000)
+        // The cut heals: the link is made again, the PING from before still unanswered.
+        g.heal()
+        g.syncLinks(0)
+        let m = g.sentinels[0].state.masters[G.masterName]!
+        try #require(m.instance.linkConnected && m.instance.isSDown && m.instance.pingPendingSince != nil)
+        g.perform(try g.sentinels[0].state.forceFailover(G.masterName, now: g.time(of: 0)), by: 0)
+        g.run(for: 500)
+        #expect(g.promotions.isEmpty, "promoted unpaused while the master's link had just come back")
+        g.resume(6379)
+        _ = g.run(until: 10_000) { !$0.promotions.isEmpty }
+        #expect(g.promotions.count == 1 && g.pauses == 1, "promotions \(g.promotions), pauses \(g.pauses)")
+    }
 }
 

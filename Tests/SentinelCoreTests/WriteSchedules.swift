@@ -1032,8 +1032,18 @@ struct WriteScheduleTests {
     /// unpaused (a forced failover waits for a master just turned SDOWN now); 54832, durability
     /// replicated, a sentinel back from a 12 s cut converted the master the others had promoted
     /// meanwhile, which it had last seen claiming master before the cut (as the old master), 200
-    /// ms after the heal and before any hello (a claim counts from the link's return now).
-    @Test("seeds that once found a bug", arguments: [UInt64(193), 408, 438, 654, 694, 753, 1408, 2173, 2608, 2617, 3313, 3321, 3454, 3576, 3859, 4107, 4434, 4711, 4990, 8386, 9844, 10183, 11072, 15308, 15800, 23031, 23903, 24578, 34302, 39165, 41094, 43826, 44250, 44543, 52320, 54832])
+    /// ms after the heal and before any hello (a claim counts from the link's return now); 93711,
+    /// a sentinel that had voted for a peer's switchover and was cut off before its outcome, its
+    /// peers' agents killed by then, went ahead alone with an operator's SENTINEL FAILOVER from
+    /// the old configuration and made the promoted master a replica of a lagging replica (no
+    /// lone override after a vote whose outcome was never heard now); 99485, a sentinel back
+    /// from a cut stood in the epoch its peers had just elected another in and waited 10 s for
+    /// the election timeout, its node agent keeping the master fenced and the VIP on no node
+    /// after the group had converged (a lost election ends at once now); 107013, a planned
+    /// switchover asked of a sentinel 0.2 s after its cut from the master healed (the master
+    /// still SDOWN in its eyes, a PING pending since the cut, its link back) promoted unpaused
+    /// while the master took writes (it waits for such a master to answer now).
+    @Test("seeds that once found a bug", arguments: [UInt64(193), 408, 438, 654, 694, 753, 1408, 2173, 2608, 2617, 3313, 3321, 3454, 3576, 3859, 4107, 4434, 4711, 4990, 8386, 9844, 10183, 11072, 15308, 15800, 23031, 23903, 24578, 34302, 39165, 41094, 43826, 44250, 44543, 52320, 54832, 93711, 99485, 107013])
     /// Each replays as it first ran (`.legacy` tandem faults) and as the model runs it now.
     func regressions(seed: UInt64) {
         for model in [WriteSchedule.TandemFaults.legacy, .killOrFreeze] {

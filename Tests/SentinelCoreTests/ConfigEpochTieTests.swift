@@ -1,0 +1,131 @@
+import Testing
+@testable import SentinelCore
+
+/// Two failovers led in one epoch leave two configurations with one configuration epoch: the
+/// write simulator's seed 72639 (an operator's SENTINEL FAILOVER that went ahead alone on a
+/// sentinel cut off from its peers, while they elected a leader in their own epoch 1). 7.0's
+/// hello switches only to a newer epoch, so neither side ever yields.
+@Suite struct ConfigEpochTieTests {
+    typealias G = SimulatedGroup
+
+    /// Sentinel 0 cut off from its peers and from 6379 and 6380, the other two from 6381; the
+    /// master 6379 dies. Sentinel 0's SENTINEL FAILOVER goes ahead alone (its peers are out of
+    /// reach) in epoch 1 and promotes 6381; the other two elect a leader in their epoch 1 and
+    /// promote 6380. Returns the group once both sides have switched, before the heal.
+    static func split(_ behaviour: SentinelBehaviour) throws -> G {
+        var g = G(behaviour: behaviour)
+        g.run(for: 12_000)
+        g.isolate(sentinel: 0, from: G.addr(6379))
+        g.isolate(sentinel: 0, from: G.addr(6380))
+        for j in [1, 2] {
+            g.isolate(sentinel: 0, from: g.sentinels[j].address)
+            g.isolate(sentinel: j, from: g.sentinels[0].address)
+            g.isolate(sentinel: j, from: G.addr(6381))
+        }
+        g.crash(6379)
+        g.run(for: 3_000)
+        g.perform(try g.sentinels[0].state.forceFailover(G.masterName, now: g.time(of: 0)), by: 0)
+        let switched = g.run(until: 60_000) { g in
+            g.sentinels[0].state.masters[G.masterName]!.address == G.addr(6381)
+                && g.sentinels[1].state.masters[G.masterName]!.address == G.addr(6380)
+                && g.sentinels[2].state.masters[G.masterName]!.address == G.addr(6380)
+        }
+        try #require(switched != nil, "the two sides did not both fail over")
+        for i in g.sentinels.indices {
+            try #require(g.sentinels[i].state.masters[G.masterName]!.configEpoch == 1, "sentinel \(i)'s config epoch")
+        }
+        return g
+    }
+
+    @Test("two configurations of one epoch (a lone SENTINEL FAILOVER cut off from a majority that elected its own leader in the same epoch): after the heal every sentinel keeps the lower address, and the other master is converted to its replica")
+    func tieResolvedAfterHeal() throws {
+        var g = try Self.split(SentinelBehaviour())
+        g.heal()
+        let took = g.run(until: 30_000) { $0.converged(on: G.addr(6380)) }
+        #expect(took != nil, "not converged: sentinels advertise \(g.sentinels.indices.map { g.advertisedMaster($0)?.description ?? "-" }), live masters \(g.liveMasters)")
+        #expect(g.events("+switch-master", in: 0).count == 2, "sentinel 0: its own failover's switch, then the tie's")
+        #expect(g.sentinels.indices.allSatisfy { g.sentinels[$0].state.masters[G.masterName]!.configEpoch == 1 },
+                "resolved without a new failover")
+        #expect(g.run(until: 20_000) { $0.liveMasters != [G.addr(6380)] || !$0.converged(on: G.addr(6380)) } == nil,
+                "did not stay converged")
+        #expect(g.promotions.count == 2)
+    }
+
+    @Test("without resolveConfigEpochTies (7.0's hello rule) each side converts the other's master: no master at all (a replication cycle) until a second failover")
+    func tieKeptAsSevenZero() throws {
+        var behaviour = SentinelBehaviour()
+        behaviour.resolveConfigEpochTies = false
+        var g = try Self.split(behaviour)
+        g.heal()
+        let cycle = g.run(until: 30_000) { $0.liveMasters.isEmpty }
+        #expect(cycle != nil, "6380 and 6381 never both replicas")
+        #expect(g.servers[G.addr(6380)]!.replicaOf == G.addr(6381) && g.servers[G.addr(6381)]!.replicaOf == G.addr(6380))
+        #expect(g.advertisedMaster(0) == G.addr(6381))
+        #expect(g.advertisedMaster(1) == G.addr(6380) && g.advertisedMaster(2) == G.addr(6380))
+        let recovered = g.run(until: 60_000) { g in g.promotions.count == 3 && g.liveMasters.count == 1 }
+        #expect(recovered != nil && (cycle ?? 0) + (recovered ?? 0) > 10_000, "ended by a failover in a new epoch, seconds later")
+    }
+
+    @Test("a hello with our configuration epoch and another address: taken when that address is one of our replicas and sorts before ours; ignored when after, not a replica of ours, at epoch 0, during our own failover, or with 7.0's rule")
+    func helloRule() throws {
+        var g = G()
+        g.run(for: 12_000)
+        var base = g.sentinels[0].state
+        let now = g.time(of: 0)
+        // Ours: 6381 at config epoch 3, its replicas 6379 and 6380; the peers known at their
+        // addresses and in our current epoch, so a hello takes the fast path first.
+        base.resetMasterAndChangeAddress(G.masterName, to: G.addr(6381), now: now)
+        base.masters[G.masterName]!.configEpoch = 3
+        base.currentEpoch = 3
+        let peer = try #require(base.masters[G.masterName]!.sentinels.first)
+        func hello(_ port: Int, configEpoch: UInt64 = 3) -> SentinelInput {
+            .hello("\(peer.value.address.ip),\(peer.value.address.port),\(peer.key),3,\(G.masterName),10.0.0.1,\(port),\(configEpoch)")
+        }
+        func switched(_ actions: [SentinelAction]) -> Bool {
+            actions.contains { if case .publish(let e) = $0 { e.type == "+switch-master" } else { false } }
+        }
+        var s = base
+        #expect(!switched(s.handle(hello(6381), now: now)), "our own configuration")
+        #expect(switched(s.handle(hello(6380), now: now)))
+        #expect(s.masters[G.masterName]!.address == G.addr(6380) && s.masters[G.masterName]!.configEpoch == 3)
+        #expect(!switched(s.handle(hello(6381), now: now + 1)), "switched back to the address that sorts after")
+        #expect(s.masters[G.masterName]!.address == G.addr(6380))
+
+        s = base
+        #expect(!switched(s.handle(hello(6382), now: now)), "sorts after ours")
+        s = base
+        #expect(!switched(s.handle(hello(6300), now: now)), "not a server of the group we know")
+        s = base
+        s.masters[G.masterName]!.configEpoch = 0
+        #expect(!switched(s.handle(hello(6380, configEpoch: 0), now: now)), "epoch 0 is a fresh monitor, not a failover's configuration")
+        s = base
+        s.behaviour.resolveConfigEpochTies = false
+        #expect(!switched(s.handle(hello(6380), now: now)))
+        s = base
+        s.masters[G.masterName]!.failoverState = .reconfSlaves
+        s.masters[G.masterName]!.failoverInProgress = true
+        #expect(!switched(s.handle(hello(6380), now: now)), "a failover of ours under way")
+    }
+
+    @Test("SENTINEL RESET of a failover past its confirmed promotion keeps the promoted replica (announced and saved so); with 7.0's behaviour it goes back to the old master")
+    func resetAfterPromotion() throws {
+        for tandem in [true, false] {
+            var g = G(behaviour: tandem ? SentinelBehaviour() : .redis70)
+            g.run(for: 12_000)
+            g.perform(try g.sentinels[0].state.forceFailover(G.masterName, now: g.time(of: 0)), by: 0)
+            _ = g.run(until: 20_000) { $0.sentinels[0].state.masters[G.masterName]?.failoverState == .reconfSlaves }
+            var s = g.sentinels[0].state
+            try #require(s.masters[G.masterName]!.failoverState == .reconfSlaves)
+            let promoted = try #require(s.masters[G.masterName]!.promotedReplica)
+            #expect(s.currentMasterAddress(G.masterName) == promoted)
+            let (count, actions) = s.reset(where: { $0 == G.masterName }, now: g.time(of: 0))
+            #expect(count == 1 && s.masters[G.masterName]!.failoverState == .none)
+            let switchedTo = actions.contains { if case .publish(let e) = $0 { e.type == "+switch-master" } else { false } }
+            if tandem {
+                #expect(s.masters[G.masterName]!.address == promoted && switchedTo)
+            } else {
+                #expect(s.masters[G.masterName]!.address == G.addr(6379) && !switchedTo)
+            }
+        }
+    }
+}
