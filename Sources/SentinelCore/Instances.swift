@@ -180,6 +180,8 @@ public struct MonitoredMaster: Sendable, Hashable {
     /// it is newer than `configEpoch`, that failover's outcome was never seen here (it may have
     /// promoted a replica), and a forced failover does not go ahead alone (`forcedFailoverGoesAhead`).
     public var votedForOtherEpoch: UInt64 = 0
+    /// When that vote was given (nil after a restart: the file has no time).
+    public var votedForOtherAt: Millis?
     public var failoverState: FailoverState = .none
     public var failoverEpoch: UInt64 = 0
     /// When the last failover attempt started (or was pushed back by a vote); nil: never.
@@ -354,6 +356,13 @@ public struct SentinelBehaviour: Sendable, Hashable {
     /// (7.0: up to 10 s, while a node agent beside it keeps the master it tried to fail over
     /// fenced; found by the write simulator, seed 99485).
     public var endLostElection = true
+    /// `is-master-down-by-addr` about the replica a failover of ours has promoted (the address
+    /// our hellos announce while the replicas are reconfigured, and the peers take) is answered
+    /// and voted on as about the master itself; 7.0 answers "not down, no vote" (found by the
+    /// write simulator, seed 107125). And a vote for another's failover holds the conversion of
+    /// a replica claiming master until that failover's configuration comes (or failover-timeout
+    /// passes) even once our own failover has ended and reset the master's record of the vote.
+    public var votesOnPromotedAddress = true
 
     public init() {}
 
@@ -368,6 +377,7 @@ public struct SentinelBehaviour: Sendable, Hashable {
         b.electForcedFailover = false
         b.resolveConfigEpochTies = false
         b.endLostElection = false
+        b.votesOnPromotedAddress = false
         b.askOnSDown = false
         b.sdownAtDeadline = false
         b.convertReturningMasterAfter = nil

@@ -52,6 +52,7 @@ extension SentinelState {
         fresh.leader = m.leader
         fresh.leaderEpoch = m.leaderEpoch
         fresh.votedForOtherEpoch = m.votedForOtherEpoch
+        fresh.votedForOtherAt = m.votedForOtherAt
         fresh.instance.roleReportedTime = now
         masters[name] = fresh
         emit(.connect(.master(name), m.address))

@@ -54,6 +54,7 @@ extension SentinelState {
                 // Voting for someone else delays our own attempt.
                 masters[name]!.failoverStartTime = now + randomDesync()
                 masters[name]!.votedForOtherEpoch = currentEpoch
+                masters[name]!.votedForOtherAt = now
             }
         }
         return (masters[name]!.leader, masters[name]!.leaderEpoch)

@@ -104,7 +104,8 @@ extension SentinelState {
                 // cut, and converted it 200 ms after the heal, before the first hello brought the
                 // new configuration: 6 acknowledged writes thrown away, durability replicated.)
                 // Without it, 7.0's wait from 7.0's role_reported_time.
-                let awaitingOutcome = behaviour.convertReturningMasterAfter != nil && awaitedFailoverEpoch(name, now: now) != nil
+                let awaitingOutcome = behaviour.convertReturningMasterAfter != nil
+                    && (awaitedFailoverEpoch(name, now: now) != nil || (behaviour.votesOnPromotedAddress && votedOutcomeUnseen(master, now: now)))
                 let claimSeenSince = behaviour.convertReturningMasterAfter == nil
                     ? ri.roleReportedTime : max(ri.roleReportedTime, ri.linkUpSince ?? ri.roleReportedTime)
                 let heard = heardFromMajority(name, since: claimSeenSince)
@@ -306,6 +307,17 @@ struct HelloFields {
 }
 
 extension SentinelState {
+    /// A vote for another's failover of this master, given less than failover-timeout ago, whose
+    /// configuration has not come (`votedForOtherEpoch` newer than the config epoch). Unlike
+    /// `awaitedFailoverEpoch` it outlasts the end of our own failover, which resets the master's
+    /// record of the vote (`leader`): a sentinel that voted while reconfiguring the replicas of
+    /// its own, older failover then switched to its promoted replica and converted the master the
+    /// newer failover had promoted (the write simulator's seed 107125).
+    func votedOutcomeUnseen(_ master: borrowing MonitoredMaster, now: Millis) -> Bool {
+        guard master.votedForOtherEpoch > master.configEpoch, let at = master.votedForOtherAt else { return false }
+        return now - at < master.failoverTimeout
+    }
+
     /// The epoch of our vote for another sentinel's failover of this master while its outcome is
     /// not known to us: our config epoch is older than the vote's (the leader's new configuration
     /// has not reached us) and failover-timeout has not passed since the vote. nil otherwise.

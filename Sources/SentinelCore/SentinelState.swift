@@ -188,10 +188,25 @@ public struct SentinelState: Sendable {
     public mutating func isMasterDownByAddr(address: InstanceAddress, epoch: UInt64, runID: String, now: Millis)
         -> (down: Bool, leader: String, leaderEpoch: UInt64, actions: [SentinelAction])
     {
-        guard let name = masters.values.first(where: { $0.address == address })?.name else {
+        // With Tandem's behaviour a master is also known by the address of the replica its
+        // failover has promoted, while the replicas are reconfigured (`currentMasterAddress`,
+        // what our hellos announce and the peers have taken): the peers then ask about that
+        // address. 7.0 answers "not down, no vote" and so never learns of their newer failover of
+        // it; it ended its own failover, saw the master they had promoted meanwhile claim master
+        // and converted it to a replica of ours (the write simulator's seed 107125: a replication
+        // loop, 5 acknowledged writes lost). Voting there makes that newer failover one we
+        // await (`awaitedFailoverEpoch`), as any vote for another's failover.
+        var match = masters.values.first(where: { $0.address == address })
+        var promotedDown: Bool?
+        if match == nil, behaviour.votesOnPromotedAddress,
+           let m = masters.values.first(where: { $0.address != address && Self.currentAddress(of: $0) == address }) {
+            match = m
+            promotedDown = m.replicas[address]?.isSDown ?? false
+        }
+        guard let name = match?.name else {
             return (false, "*", 0, flush())
         }
-        let down = !isTilted && masters[name]!.instance.isSDown
+        let down = !isTilted && (promotedDown ?? masters[name]!.instance.isSDown)
         var leader: String?
         var leaderEpoch: UInt64 = 0
         if runID != "*" {

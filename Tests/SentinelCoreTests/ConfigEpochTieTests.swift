@@ -129,3 +129,67 @@ import Testing
         }
     }
 }
+
+/// Write simulator seed 107125: a sentinel reconfiguring the replicas of its own failover was
+/// asked by its peers about the replica it had promoted (the address its hellos announced, which
+/// they had taken), in a newer epoch of theirs; 7.0 answers "not down, no vote" for an address
+/// that is not its master's, so it never learned of their failover, ended its own, and converted
+/// the master they had promoted meanwhile (a replication loop, 5 acknowledged writes lost).
+@Suite struct PromotedAddressVoteTests {
+    typealias G = SimulatedGroup
+
+    @Test("is-master-down-by-addr about the replica our failover promoted is answered and voted on as about the master; 7.0's behaviour answers no vote")
+    func votesOnPromotedAddress() throws {
+        for tandem in [true, false] {
+            var g = G(behaviour: tandem ? SentinelBehaviour() : .redis70)
+            g.run(for: 12_000)
+            g.perform(try g.sentinels[0].state.forceFailover(G.masterName, now: g.time(of: 0)), by: 0)
+            _ = g.run(until: 20_000) { $0.sentinels[0].state.masters[G.masterName]?.failoverState == .reconfSlaves }
+            var s = g.sentinels[0].state
+            try #require(s.masters[G.masterName]!.failoverState == .reconfSlaves)
+            let promoted = try #require(s.masters[G.masterName]!.promotedReplica)
+            let epoch = s.masters[G.masterName]!.failoverEpoch + 1
+            let peer = g.sentinels[1].state.myID
+            let answer = s.isMasterDownByAddr(address: promoted, epoch: epoch, runID: peer, now: g.time(of: 0))
+            if tandem {
+                #expect(answer.leader == peer && answer.leaderEpoch == epoch)
+                #expect(s.masters[G.masterName]!.votedForOtherEpoch == epoch)
+            } else {
+                #expect(answer.leader == "*" && answer.leaderEpoch == 0)
+            }
+            // The old master's own address is still answered as before.
+            let old = s.isMasterDownByAddr(address: G.addr(6379), epoch: epoch, runID: "*", now: g.time(of: 0))
+            #expect(old.leader == "*")
+        }
+    }
+
+    @Test("after that vote, our failover's end does not let us convert a replica claiming master (the newer failover's promotion) before its configuration comes")
+    func conversionHeldAfterOwnFailoverEnds() throws {
+        for tandem in [true, false] {
+            var g = G(behaviour: tandem ? SentinelBehaviour() : .redis70)
+            g.run(for: 12_000)
+            g.perform(try g.sentinels[0].state.forceFailover(G.masterName, now: g.time(of: 0)), by: 0)
+            _ = g.run(until: 20_000) { $0.sentinels[0].state.masters[G.masterName]?.failoverState == .reconfSlaves }
+            try #require(g.sentinels[0].state.masters[G.masterName]!.failoverState == .reconfSlaves)
+            let promoted = try #require(g.sentinels[0].state.masters[G.masterName]!.promotedReplica)
+            let epoch = g.sentinels[0].state.masters[G.masterName]!.failoverEpoch + 1
+            // A peer asks for sentinel 0's vote to fail the promoted replica over in a newer
+            // epoch; the other replica then claims master (that failover's promotion, as far as
+            // sentinel 0 can tell). The peers cannot reach it, so only sentinel 0 could convert it.
+            _ = g.sentinels[0].state.isMasterDownByAddr(address: promoted, epoch: epoch, runID: g.sentinels[1].state.myID, now: g.time(of: 0))
+            let other = [G.addr(6380), G.addr(6381)].first { $0 != promoted }!
+            for j in [1, 2] { g.isolate(sentinel: j, from: other) }
+            _ = g.run(until: 20_000) { $0.sentinels[0].state.masters[G.masterName]!.address == promoted }
+            try #require(g.sentinels[0].state.masters[G.masterName]!.address == promoted, "our failover ended")
+            g.servers[other]!.replicaOf = nil
+            let before = g.events("+convert-to-slave", in: 0).count
+            g.run(for: 5_000)
+            let converted = g.events("+convert-to-slave", in: 0).count > before
+            if tandem {
+                #expect(!converted, "converted the newer failover's promoted master before its configuration came")
+            } else {
+                #expect(g.sentinels[0].state.masters[G.masterName]!.votedForOtherEpoch == 0)
+            }
+        }
+    }
+}
