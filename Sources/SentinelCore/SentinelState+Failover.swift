@@ -136,10 +136,16 @@ extension SentinelState {
                 undecided += 1
             }
         }
-        let needed = max((master.sentinels.count + 1) / 2 + 1, master.quorum)
+        let needed = Self.votesNeeded(master)
         // Split: another candidate holds votes too. (Alone with every other voter out of
         // reach is not a split: 7.0's timeout and retry apply, no new epoch every moment.)
         return counts.count > 1 && counts.values.allSatisfy { $0 + undecided < needed }
+    }
+
+    /// The votes a candidate needs: a majority of all known sentinels (the peers and us), and
+    /// at least the quorum.
+    static func votesNeeded(_ master: borrowing MonitoredMaster) -> Int {
+        max(majority(of: master.sentinels.count + 1), master.quorum)
     }
 
     /// Whether another candidate already holds the votes needed in `epoch` (a majority of all
@@ -156,7 +162,7 @@ extension SentinelState {
         for peer in master.sentinels.values where peer.leaderEpoch == epoch {
             if let vote = peer.leader, vote != myID { counts[vote, default: 0] += 1 }
         }
-        let needed = max((master.sentinels.count + 1) / 2 + 1, master.quorum)
+        let needed = Self.votesNeeded(master)
         return counts.values.contains { $0 >= needed }
     }
 

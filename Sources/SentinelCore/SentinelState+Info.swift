@@ -220,23 +220,12 @@ extension SentinelState {
            withMaster(name, { Self.yieldsToTie($0, ip: fields.masterIP, port: masterPort, behaviour: behaviour) }) == true
         {
             // Two configurations with one epoch (see `yieldsToTie`): the lower address is kept.
-            let old = masters[name]!.address
-            let masterIP = String(fields.masterIP)
-            event(.warning, "+config-update-from", .sentinel(master: name, runID: runID))
-            plainEvent(.warning, "+switch-master", "\(name) \(shown(old, master: name)) \(old.port) \(masterIP) \(masterPort)", master: name)
-            let announced = InstanceAddress(ip: masterIP, port: masterPort)
-            resetMasterAndChangeAddress(name, to: announced, now: now)
-            emit(.clientReconfigScript(master: name, role: "observer", state: "start", from: old, to: announced))
+            switchToAnnounced(name, InstanceAddress(ip: String(fields.masterIP), port: masterPort), from: runID, now: now)
         } else if configEpoch < masterConfigEpoch {
             masters[name]!.configEpoch = masterConfigEpoch
-            let old = masters[name]!.address
-            let masterIP = String(fields.masterIP)
-            let announced = InstanceAddress(ip: masterIP, port: masterPort)
-            if announced != old {
-                event(.warning, "+config-update-from", .sentinel(master: name, runID: runID))
-                plainEvent(.warning, "+switch-master", "\(name) \(shown(old, master: name)) \(old.port) \(masterIP) \(masterPort)", master: name)
-                resetMasterAndChangeAddress(name, to: announced, now: now)
-                emit(.clientReconfigScript(master: name, role: "observer", state: "start", from: old, to: announced))
+            let announced = InstanceAddress(ip: String(fields.masterIP), port: masterPort)
+            if announced != masters[name]!.address {
+                switchToAnnounced(name, announced, from: runID, now: now)
             } else if masters[name]!.failoverState != .none && masters[name]!.failoverEpoch < masterConfigEpoch {
                 // A newer configuration naming the master our own (older) failover is moving away
                 // from: that failover is superseded. Ended here, without switching to the replica
@@ -253,6 +242,17 @@ extension SentinelState {
             }
         }
         masters[name]!.sentinels[runID]?.lastHelloReceived = now
+    }
+
+    /// A peer's hello brought a configuration naming another master address: switch to it as an
+    /// observer (`+config-update-from`, `+switch-master`, the client reconfig script).
+    mutating func switchToAnnounced(_ name: String, _ announced: InstanceAddress, from runID: String, now: Millis) {
+        let old = masters[name]!.address
+        event(.warning, "+config-update-from", .sentinel(master: name, runID: runID))
+        plainEvent(.warning, "+switch-master",
+                   "\(name) \(shown(old, master: name)) \(old.port) \(announced.ip) \(announced.port)", master: name)
+        resetMasterAndChangeAddress(name, to: announced, now: now)
+        emit(.clientReconfigScript(master: name, role: "observer", state: "start", from: old, to: announced))
     }
 
     /// A hello announcing `ip:port` as `master`'s address with our own configuration epoch, where

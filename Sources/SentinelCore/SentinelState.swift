@@ -195,11 +195,11 @@ public struct SentinelState: Sendable {
         // it; it ended its own failover, saw the master they had promoted meanwhile claim master
         // and converted it to a replica of ours (the write simulator's seed 107125: a replication
         // loop, 5 acknowledged writes lost). Voting there makes that newer failover one we
-        // await (`awaitedFailoverEpoch`), as any vote for another's failover.
+        // await (`awaitedFailoverEpoch`, then `votedOutcomeUnseen` past our own failover's end).
         var match = masters.values.first(where: { $0.address == address })
         var promotedDown: Bool?
         if match == nil, behaviour.votesOnPromotedAddress,
-           let m = masters.values.first(where: { $0.address != address && Self.currentAddress(of: $0) == address }) {
+           let m = masters.values.first(where: { Self.currentAddress(of: $0) == address }) {
             match = m
             promotedDown = m.replicas[address]?.isSDown ?? false
         }

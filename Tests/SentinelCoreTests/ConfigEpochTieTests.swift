@@ -110,12 +110,8 @@ import Testing
     @Test("SENTINEL RESET of a failover past its confirmed promotion keeps the promoted replica (announced and saved so); with 7.0's behaviour it goes back to the old master")
     func resetAfterPromotion() throws {
         for tandem in [true, false] {
-            var g = G(behaviour: tandem ? SentinelBehaviour() : .redis70)
-            g.run(for: 12_000)
-            g.perform(try g.sentinels[0].state.forceFailover(G.masterName, now: g.time(of: 0)), by: 0)
-            _ = g.run(until: 20_000) { $0.sentinels[0].state.masters[G.masterName]?.failoverState == .reconfSlaves }
+            let g = try G.reconfiguring(tandem ? SentinelBehaviour() : .redis70)
             var s = g.sentinels[0].state
-            try #require(s.masters[G.masterName]!.failoverState == .reconfSlaves)
             let promoted = try #require(s.masters[G.masterName]!.promotedReplica)
             #expect(s.currentMasterAddress(G.masterName) == promoted)
             let (count, actions) = s.reset(where: { $0 == G.masterName }, now: g.time(of: 0))
@@ -141,12 +137,8 @@ import Testing
     @Test("is-master-down-by-addr about the replica our failover promoted is answered and voted on as about the master; 7.0's behaviour answers no vote")
     func votesOnPromotedAddress() throws {
         for tandem in [true, false] {
-            var g = G(behaviour: tandem ? SentinelBehaviour() : .redis70)
-            g.run(for: 12_000)
-            g.perform(try g.sentinels[0].state.forceFailover(G.masterName, now: g.time(of: 0)), by: 0)
-            _ = g.run(until: 20_000) { $0.sentinels[0].state.masters[G.masterName]?.failoverState == .reconfSlaves }
+            let g = try G.reconfiguring(tandem ? SentinelBehaviour() : .redis70)
             var s = g.sentinels[0].state
-            try #require(s.masters[G.masterName]!.failoverState == .reconfSlaves)
             let promoted = try #require(s.masters[G.masterName]!.promotedReplica)
             let epoch = s.masters[G.masterName]!.failoverEpoch + 1
             let peer = g.sentinels[1].state.myID
@@ -165,11 +157,7 @@ import Testing
     @Test("after that vote, our failover's end does not let us convert a replica claiming master (the newer failover's promotion) before its configuration comes")
     func conversionHeldAfterOwnFailoverEnds() throws {
         for tandem in [true, false] {
-            var g = G(behaviour: tandem ? SentinelBehaviour() : .redis70)
-            g.run(for: 12_000)
-            g.perform(try g.sentinels[0].state.forceFailover(G.masterName, now: g.time(of: 0)), by: 0)
-            _ = g.run(until: 20_000) { $0.sentinels[0].state.masters[G.masterName]?.failoverState == .reconfSlaves }
-            try #require(g.sentinels[0].state.masters[G.masterName]!.failoverState == .reconfSlaves)
+            var g = try G.reconfiguring(tandem ? SentinelBehaviour() : .redis70)
             let promoted = try #require(g.sentinels[0].state.masters[G.masterName]!.promotedReplica)
             let epoch = g.sentinels[0].state.masters[G.masterName]!.failoverEpoch + 1
             // A peer asks for sentinel 0's vote to fail the promoted replica over in a newer
@@ -193,5 +181,18 @@ import Testing
                 #expect(g.sentinels[0].state.masters[G.masterName]!.votedForOtherEpoch == 0)
             }
         }
+    }
+}
+
+extension SimulatedGroup {
+    /// A group (`behaviour`) whose sentinel 0 led a SENTINEL FAILOVER and is reconfiguring the
+    /// replicas: the promotion confirmed, the failover not ended.
+    static func reconfiguring(_ behaviour: SentinelBehaviour) throws -> SimulatedGroup {
+        var g = SimulatedGroup(behaviour: behaviour)
+        g.run(for: 12_000)
+        g.perform(try g.sentinels[0].state.forceFailover(masterName, now: g.time(of: 0)), by: 0)
+        _ = g.run(until: 20_000) { $0.sentinels[0].state.masters[masterName]?.failoverState == .reconfSlaves }
+        try #require(g.sentinels[0].state.masters[masterName]!.failoverState == .reconfSlaves)
+        return g
     }
 }
