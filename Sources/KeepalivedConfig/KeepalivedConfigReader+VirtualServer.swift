@@ -22,7 +22,6 @@ private let ignoredVirtualServerKeywords: [String: String] = [
     "ops": "one-packet scheduling is not supported: a UDP flow (client address and port) is scheduled once",
     "ip_family": "the family is the virtual server address's",
     "snmp_name": "SNMP is not supported",
-    "virtualhost": "HTTP_GET takes virtualhost in its url block or the checker",
     "sorry_server_lvs_method": "every kind is served as a proxy",
     "flag-1": "scheduler flags other than sh/mh port and fallback are not supported",
     "flag-2": "scheduler flags other than sh/mh port and fallback are not supported",
@@ -180,6 +179,7 @@ extension KeepalivedConfigReader {
             case "ha_suspend": server.haSuspend = try flag(s)
             case "sh-fallback", "mh-fallback": server.hashFallback = true
             case "sh-port", "mh-port": server.hashPort = true
+            case "virtualhost": server.virtualhost = try one(s)
             case "real_server":
                 realServerStatements.append(s)
             default:
@@ -203,7 +203,8 @@ extension KeepalivedConfigReader {
             warn(block, "virtual_server \(service): sh/mh flags have no effect with lb_algo \(server.scheduler.rawValue)")
         }
         for s in realServerStatements {
-            let real = try readRealServer(s, virtualPort: service.port, timing: timing, inhibit: inhibit)
+            let real = try readRealServer(s, virtualPort: service.port, timing: timing, inhibit: inhibit,
+                                          virtualhost: server.virtualhost)
             if real.service.address.family != service.address.family {
                 throw ConfigError(s.location, "real_server \(real.service) is not of virtual_server \(service)'s address family")
             }
@@ -238,7 +239,8 @@ extension KeepalivedConfigReader {
 
     // MARK: real_server
 
-    private mutating func readRealServer(_ block: ConfigStatement, virtualPort: Int, timing inherited: CheckerTiming, inhibit: Bool) throws -> RealServerConfig {
+    private mutating func readRealServer(_ block: ConfigStatement, virtualPort: Int, timing inherited: CheckerTiming, inhibit: Bool,
+                                         virtualhost: String?) throws -> RealServerConfig {
         var real = RealServerConfig(service: try serviceAddress(block, defaultPort: virtualPort), location: block.location)
         real.inhibitOnFailure = inhibit
         var timing = inherited
@@ -256,14 +258,16 @@ extension KeepalivedConfigReader {
                 warn(s, "real_server \(real.service): \(s.keyword) is not supported by tandem vrrp; this checker is ignored")
             case "lvs_method", "lb_kind":
                 warn(s, "real_server '\(s.keyword)' ignored: every kind is served as a proxy")
-            case "uthreshold", "lthreshold", "virtualhost", "snmp_name":
+            case "virtualhost": real.virtualhost = try one(s)
+            case "uthreshold", "lthreshold", "snmp_name":
                 warn(s, "real_server '\(s.keyword)' is not supported by tandem vrrp; ignored")
             default:
                 warn(s, "unknown real_server keyword '\(s.keyword)' ignored")
             }
         }
         for s in checkerStatements {
-            real.checkers.append(try readChecker(s, real: real.service, timing: timing))
+            real.checkers.append(try readChecker(s, real: real.service, timing: timing,
+                                                 virtualhosts: (real.virtualhost, virtualhost)))
         }
         // smtp_alert in a checker (tandem reads it there too; keepalived 2.2.7 only at the
         // real and virtual server), else the real server's, the virtual server's, global_defs'.
@@ -274,7 +278,10 @@ extension KeepalivedConfigReader {
 
     // MARK: checkers
 
-    private mutating func readChecker(_ block: ConfigStatement, real: ServiceAddress, timing inherited: CheckerTiming) throws -> CheckerConfig {
+    /// `virtualhosts`: the real server's and the virtual server's `virtualhost` (HTTP_GET and
+    /// SSL_GET fall back on them, in that order).
+    private mutating func readChecker(_ block: ConfigStatement, real: ServiceAddress, timing inherited: CheckerTiming,
+                                      virtualhosts: (real: String?, virtual: String?)) throws -> CheckerConfig {
         var timing = inherited
         var connectIP: IPAddress?
         var connectPort: Int?
@@ -297,8 +304,20 @@ extension KeepalivedConfigReader {
                 warn(s, "\(kind) '\(s.keyword)' is not supported by tandem vrrp; ignored")
             case ("HTTP_GET", "url"): http.urls.append(try readURL(s))
             case ("HTTP_GET", "virtualhost"): http.virtualhost = try one(s)
-            case ("HTTP_GET", "http_protocol"), ("HTTP_GET", "fast_recovery"):
-                warn(s, "\(kind) '\(s.keyword)' is not supported by tandem vrrp (it sends HTTP/1.0 with Connection: close and checks every url each round); ignored")
+            case ("HTTP_GET", "http_protocol"):
+                let text = try one(s)
+                guard let version = HTTPCheck.ProtocolVersion(rawValue: text == "1.0c" ? "1.0C" : text) else {
+                    throw ConfigError(s.location, "'http_protocol': '\(text)' is not 1.0, 1.0C or 1.1")
+                }
+                http.protocolVersion = version
+            case ("HTTP_GET", "enable_sni"):
+                if kind == "SSL_GET" {
+                    http.enableSNI = try flag(s)
+                } else {
+                    warn(s, "HTTP_GET 'enable_sni' has no effect without TLS (SSL_GET); ignored")
+                }
+            case ("HTTP_GET", "fast_recovery"):
+                warn(s, "\(kind) '\(s.keyword)' is not supported by tandem vrrp (it checks every url each round); ignored")
             case ("MISC_CHECK", "misc_path"):
                 misc = MiscCheck(path: try commandLine(s), timeout: misc?.timeout, dynamic: misc?.dynamic ?? false, user: misc?.user)
             case ("MISC_CHECK", "misc_timeout"):
@@ -329,6 +348,7 @@ extension KeepalivedConfigReader {
         case "HTTP_GET", "SSL_GET":
             guard !http.urls.isEmpty else { throw ConfigError(block.location, "\(kind) of real_server \(real) has no url block") }
             http.tls = kind == "SSL_GET"
+            (http.realServerVirtualhost, http.virtualServerVirtualhost) = virtualhosts
             checkerKind = .http(http)
         case "MISC_CHECK":
             guard let misc, !misc.path.isEmpty else { throw ConfigError(block.location, "MISC_CHECK of real_server \(real) has no misc_path") }

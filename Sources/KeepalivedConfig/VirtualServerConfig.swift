@@ -56,6 +56,8 @@ public struct VirtualServerConfig: Sendable {
     public var hashFallback = false
     /// `sh-port` / `mh-port`: hash the client's port too.
     public var hashPort = false
+    /// `virtualhost`: the Host of its real servers' HTTP_GET/SSL_GET checkers that name none.
+    public var virtualhost: String?
     public var realServers: [RealServerConfig] = []
     /// The block as text without locations (`ConfigStatement.fingerprint`): a reload leaves a
     /// virtual server whose block reads the same alone.
@@ -82,6 +84,8 @@ public struct RealServerConfig: Sendable {
     public var notifyDown: NotifyCommand?
     /// E-mail when it goes up or down (`smtp_alert` here, in a checker, or inherited).
     public var smtpAlert = false
+    /// `virtualhost`: the Host of its HTTP_GET/SSL_GET checkers that name none.
+    public var virtualhost: String?
     public var checkers: [CheckerConfig] = []
 
     public init(service: ServiceAddress, location: SourceLocation) {
@@ -147,11 +151,64 @@ public struct HTTPCheck: Sendable {
         }
     }
 
+    /// `http_protocol`: the request's HTTP version and whether it asks the server to close.
+    public enum ProtocolVersion: String, Sendable {
+        /// keepalived's default: `HTTP/1.0`, no Connection header.
+        case http10 = "1.0"
+        /// `1.0C`: `HTTP/1.0` with `Connection: close`.
+        case http10Close = "1.0C"
+        /// `HTTP/1.1` with `Connection: close`.
+        case http11 = "1.1"
+    }
+
     public var urls: [URL] = []
+    /// The checker's own `virtualhost`.
     public var virtualhost: String?
+    /// `virtualhost` of the real server and of the virtual server the checker belongs to:
+    /// keepalived's Host header takes the url's, else the checker's, else the real server's,
+    /// else the virtual server's (`check_http.c`).
+    public var realServerVirtualhost: String?
+    public var virtualServerVirtualhost: String?
+    public var protocolVersion: ProtocolVersion = .http10
+    /// SSL_GET `enable_sni`: send the virtualhost as SNI (the url's, else the checker's, else
+    /// the virtual server's — not the real server's, as keepalived 2.2.7). Off: no SNI.
+    public var enableSNI = false
     /// SSL_GET: the same request over TLS (the server's certificate is not verified, as
-    /// keepalived without an `ssl` block; SNI is the virtualhost when it is a name).
+    /// keepalived without an `ssl` block).
     public var tls = false
+
+    public init(urls: [URL] = [], virtualhost: String? = nil) {
+        self.urls = urls
+        self.virtualhost = virtualhost
+    }
+
+    /// The virtualhost keepalived sends in the Host header for `url`; nil: none written at any
+    /// level (the Host header is then the address and port connected to).
+    public func hostHeaderName(_ url: URL) -> String? {
+        url.virtualhost ?? virtualhost ?? realServerVirtualhost ?? virtualServerVirtualhost
+    }
+
+    /// The SNI name for `url` (only with `enable_sni`).
+    public func sniName(_ url: URL) -> String? {
+        enableSNI ? url.virtualhost ?? virtualhost ?? virtualServerVirtualhost : nil
+    }
+
+    /// The request keepalived 2.2.7's checker (and its `genhash`) sends for `url` to `server`:
+    /// `GET path HTTP/1.x`, its User-Agent, `Connection: close` for 1.0C and 1.1, and the Host
+    /// header — the virtualhost, else the address with its port (`[v6]:port` for IPv6).
+    public func request(_ url: URL, server: ServiceAddress) -> String {
+        let host: String
+        if let name = hostHeaderName(url) {
+            host = name
+        } else if server.address.family == .ipv6 {
+            host = "[\(server.address)]:\(server.port)"
+        } else {
+            host = "\(server.address):\(server.port)"
+        }
+        let version = protocolVersion == .http11 ? "1.1" : "1.0"
+        let connection = protocolVersion == .http10 ? "" : "Connection: close\r\n"
+        return "GET \(url.path) HTTP/\(version)\r\nUser-Agent: KeepAliveClient\r\n\(connection)Host: \(host)\r\n\r\n"
+    }
 }
 
 /// `MISC_CHECK { misc_path … }`.

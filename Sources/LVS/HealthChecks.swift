@@ -38,14 +38,16 @@ struct NetworkChecks {
         try SocketAddress(ipAddress: service.address.description, port: service.port)
     }
 
-    private func connect(_ check: CheckerConfig, handler: (any ChannelHandler & Sendable)? = nil) -> EventLoopFuture<any Channel> {
+    /// `url`: SSL_GET's url being fetched (its SNI name, with `enable_sni`).
+    private func connect(_ check: CheckerConfig, url: HTTPCheck.URL? = nil, handler: (any ChannelHandler & Sendable)? = nil) -> EventLoopFuture<any Channel> {
         var bootstrap = ClientBootstrap(group: loop)
             .connectTimeout(.milliseconds(Int64(check.connectTimeout * 1000)))
             .channelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-        // SSL_GET: TLS first; SNI only for a host name (an IP address may not be sent).
+        // SSL_GET: TLS first; SNI with `enable_sni` only, and only for a host name (an IP
+        // address may not be sent).
         var tlsName: String??
         if case .http(let http) = check.kind, http.tls {
-            let name = http.urls.first?.virtualhost ?? http.virtualhost
+            let name = url.flatMap { http.sniName($0) }
             tlsName = .some(name.flatMap { IPAddress($0) == nil ? $0 : nil })
         }
         if handler != nil || tlsName != nil {
@@ -72,11 +74,12 @@ struct NetworkChecks {
 
     /// Sends `request`, reads until the server closes (or `complete` says the reply is whole),
     /// within connect_timeout for the connect and connect_timeout again for the reply.
-    private func exchange(_ check: CheckerConfig, request: [UInt8], complete: @escaping @Sendable (ByteBuffer) -> Bool) -> EventLoopFuture<ByteBuffer> {
+    private func exchange(_ check: CheckerConfig, url: HTTPCheck.URL? = nil, request: [UInt8],
+                          complete: @escaping @Sendable (ByteBuffer) -> Bool) -> EventLoopFuture<ByteBuffer> {
         let promise = loop.makePromise(of: ByteBuffer.self)
         let collector = ResponseCollector(promise: promise, complete: complete)
         let loop = self.loop
-        connect(check, handler: collector).whenComplete { result in
+        connect(check, url: url, handler: collector).whenComplete { result in
             switch result {
             case .failure(let error):
                 promise.fail(error)
@@ -98,9 +101,8 @@ struct NetworkChecks {
 
     private func httpGet(_ check: CheckerConfig, _ http: HTTPCheck, urls: ArraySlice<HTTPCheck.URL>) -> EventLoopFuture<CheckOutcome> {
         guard let url = urls.first else { return loop.makeSucceededFuture(.success) }
-        let host = url.virtualhost ?? http.virtualhost ?? check.connectAddress.address.description
-        let request = "GET \(url.path) HTTP/1.0\r\nUser-Agent: KeepAliveClient\r\nHost: \(host)\r\nConnection: close\r\n\r\n"
-        return exchange(check, request: Array(request.utf8), complete: { _ in false }).flatMap { response in
+        let request = http.request(url, server: check.connectAddress)
+        return exchange(check, url: url, request: Array(request.utf8), complete: { _ in false }).flatMap { response in
             switch HTTPResponseCheck.verdict(response, url: url) {
             case .success: return httpGet(check, http, urls: urls.dropFirst())
             case let failure: return loop.makeSucceededFuture(failure)

@@ -694,6 +694,83 @@ struct VirtualServerHTTPTests {
         #expect(lvs.stop() == 0)
     }
 
+    @Test("HTTP_GET's request is byte for byte keepalived 2.2.7's (its genhash): virtualhost of the url, checker, real or virtual server, else IP:port; http_protocol 1.0, 1.0C, 1.1")
+    func requestAsKeepalived() async throws {
+        guard let genhash = findExecutable("genhash") else {
+            if isCI { Issue.record("genhash (the keepalived package) is not installed") }
+            return
+        }
+        let recorder = try await RequestRecorder(ports: 4)
+        defer { recorder.stop() }
+        let (a, b, c, d) = (recorder.ports[0], recorder.ports[1], recorder.ports[2], recorder.ports[3])
+        // keepalived's checker code run by genhash (its request is the checker's, User-Agent
+        // included), one per real server below, with the virtualhost keepalived would pick.
+        let cases: [(port: Int, arguments: [String])] = [
+            (a, ["-u", "/a", "-V", "rs.example", "-P", "1.1"]),
+            (b, ["-u", "/b", "-V", "vs.example", "-P", "1.0c"]),
+            (c, ["-u", "/c"]),
+            (d, ["-u", "/d", "-V", "url.example"]),
+        ]
+        for (port, arguments) in cases {
+            _ = try runProgram(genhash, ["-s", "127.0.0.1", "-p", String(port)] + arguments)
+        }
+        let second = try freeLoopbackPort()
+        let lvs = try VirtualServerProcess("", wholeFile: """
+            virtual_server 127.0.0.1 PORT {
+              delay_loop 0.5
+              real_server 127.0.0.1 \(a) {
+                virtualhost rs.example
+                HTTP_GET {
+                  url { path /a }
+                  http_protocol 1.1
+                  warmup 0
+                }
+              }
+              real_server 127.0.0.1 \(b) {
+                HTTP_GET {
+                  url { path /b }
+                  http_protocol 1.0C
+                  warmup 0
+                }
+              }
+              virtualhost vs.example
+            }
+            virtual_server 127.0.0.1 \(second) {
+              delay_loop 0.5
+              real_server 127.0.0.1 \(c) {
+                HTTP_GET {
+                  url { path /c }
+                  warmup 0
+                }
+              }
+              real_server 127.0.0.1 \(d) {
+                HTTP_GET {
+                  virtualhost checker.example
+                  url {
+                    path /d
+                    virtualhost url.example
+                  }
+                  warmup 0
+                }
+              }
+            }
+            """)
+        defer { _ = lvs.stop() }
+        try await lvs.waitListening()
+        for (port, arguments) in cases {
+            // The readiness probe's request on the last port comes first.
+            let skip = port == d ? 1 : 0
+            try await waitUntil("tandem's check of \(port) (log: \(lvs.logTail()))", timeout: .seconds(8)) {
+                recorder.requests(port).count >= skip + 2
+            }
+            let requests = recorder.requests(port).dropFirst(skip)
+            let keepalived = try #require(requests.first)
+            #expect(requests.dropFirst().first == keepalived, "genhash \(arguments): \(keepalived) vs tandem's \(Array(requests.dropFirst()))")
+        }
+        #expect(recorder.requests(c).dropFirst().first?.contains("Host: 127.0.0.1:\(c)\\r\\n") == true)
+        #expect(lvs.stop() == 0)
+    }
+
     @Test("HTTP_GET with status_code and digest; persistence holds a client address; a half-closed request is answered")
     func httpGetPersistenceHalfClose() async throws {
         let site = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-http-\(UUID().uuidString)")
@@ -764,7 +841,74 @@ struct VirtualServerHTTPTests {
     }
 }
 
-/// An SMTP sink (python3) on a free loopback port: each command line as "> LINE", each
+/// Listens on several loopback ports (python3), writes each HTTP request it receives as
+/// `PORT <repr of the bytes>` lines to a file and answers `200 OK`; stopped by PID.
+private final class RequestRecorder: @unchecked Sendable {
+    let ports: [Int]
+    let directory: URL
+    private var child: ChildProcess?
+    var file: URL { directory.appendingPathComponent("requests.log") }
+
+    init(ports count: Int) async throws {
+        guard let python = HTTPServerProcess.python else { throw HarnessError("python3 is not installed") }
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-requests-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var ports: [Int] = []
+        while ports.count < count {
+            let port = try freeLoopbackPort()
+            if !ports.contains(port) { ports.append(port) }
+        }
+        self.ports = ports
+        let script = directory.appendingPathComponent("recorder.py")
+        try """
+            import selectors, socket, sys
+            out = open(sys.argv[1], "a")
+            sel = selectors.DefaultSelector()
+            for p in sys.argv[2:]:
+                s = socket.socket()
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                s.bind(("127.0.0.1", int(p)))
+                s.listen(16)
+                sel.register(s, selectors.EVENT_READ, int(p))
+            while True:
+                for key, _ in sel.select():
+                    c, _ = key.fileobj.accept()
+                    c.settimeout(2)
+                    data = b""
+                    try:
+                        while b"\\r\\n\\r\\n" not in data:
+                            chunk = c.recv(4096)
+                            if not chunk:
+                                break
+                            data += chunk
+                    except OSError:
+                        pass
+                    out.write("%d %r\\n" % (key.data, data))
+                    out.flush()
+                    try:
+                        c.sendall(b"HTTP/1.0 200 OK\\r\\nContent-Length: 3\\r\\n\\r\\nok\\n")
+                    except OSError:
+                        pass
+                    c.close()
+            """.write(to: script, atomically: true, encoding: .utf8)
+        child = try ChildProcess(executable: python, arguments: [script.path, file.path] + ports.map(String.init),
+                                 logFile: directory.appendingPathComponent("recorder.out"))
+        let last = ports.last!
+        try await waitUntil("the request recorder listening") { (try? rawExchange(port: last, request: "GET / HTTP/1.0\r\n\r\n")) != nil }
+    }
+
+    /// The requests received on `port`, in order (the readiness probe's on the last port included).
+    func requests(_ port: Int) -> [String] {
+        ((try? String(contentsOf: file, encoding: .utf8)) ?? "").split(separator: "\n").compactMap { line in
+            line.hasPrefix("\(port) ") ? String(line.dropFirst("\(port) ".count)) : nil
+        }
+    }
+
+    func stop() { child?.kill9(); child = nil; try? FileManager.default.removeItem(at: directory) }
+    deinit { child?.kill9() }
+}
+
+/// An SMTP sink (python3) on a free loopback port/// An SMTP sink (python3) on a free loopback port: each command line as "> LINE", each
 /// message's lines as they are, in one file; stopped by PID.
 private final class MailSink: @unchecked Sendable {
     let port: Int

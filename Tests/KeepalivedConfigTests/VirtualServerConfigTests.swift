@@ -316,6 +316,134 @@ struct SSLGetConfigTests {
     }
 }
 
+@Suite("keepalived.conf reader: HTTP_GET's Host, http_protocol and SNI")
+struct HTTPRequestConfigTests {
+    /// Four real servers whose checkers take their virtualhost from the url, the checker, the
+    /// real server and the virtual server; one IPv6 virtual server with none.
+    private let text = """
+        virtual_server 10.0.0.1 80 {
+          real_server 10.0.0.2 8080 {
+            virtualhost rs.example
+            HTTP_GET {
+              virtualhost checker.example
+              url {
+                path /a
+                virtualhost url.example
+              }
+              url { path /b }
+              http_protocol 1.0c
+            }
+          }
+          real_server 10.0.0.3 8080 {
+            virtualhost rs.example
+            HTTP_GET {
+              url { path /c }
+              http_protocol 1.1
+            }
+          }
+          real_server 10.0.0.4 8080 {
+            SSL_GET {
+              url { path /d }
+              enable_sni
+            }
+          }
+          real_server 10.0.0.5 8080 {
+            virtualhost rs5.example
+            SSL_GET {
+              url { path /e }
+              connect_ip 10.0.0.50
+              connect_port 8443
+            }
+          }
+          virtualhost vs.example
+        }
+        virtual_server fd00::1 80 {
+          real_server fd00::2 8080 {
+            HTTP_GET { url { path /f } }
+          }
+        }
+        """
+
+    private func http(_ config: KeepalivedConfiguration, _ vs: Int, _ rs: Int) throws -> (HTTPCheck, CheckerConfig) {
+        let check = try #require(config.virtualServers[vs].realServers[rs].checkers.first)
+        guard case .http(let http) = check.kind else { throw ConfigError(check.location, "not HTTP_GET") }
+        return (http, check)
+    }
+
+    @Test("Host: the url's virtualhost, else the checker's, the real server's, the virtual server's (written after the real servers too), else IP:port; keepalived's request lines")
+    func hostHeader() throws {
+        let config = try KeepalivedConfiguration.parse(text, file: "http.conf")
+        #expect(config.warnings.isEmpty, "\(config.warnings)")
+        #expect(config.virtualServers[0].virtualhost == "vs.example")
+        #expect(config.virtualServers[0].realServers.map(\.virtualhost) == ["rs.example", "rs.example", nil, "rs5.example"])
+        let (a, checkA) = try http(config, 0, 0)
+        #expect(a.protocolVersion == .http10Close)
+        #expect(a.request(a.urls[0], server: checkA.connectAddress)
+            == "GET /a HTTP/1.0\r\nUser-Agent: KeepAliveClient\r\nConnection: close\r\nHost: url.example\r\n\r\n")
+        #expect(a.hostHeaderName(a.urls[1]) == "checker.example")
+        let (c, checkC) = try http(config, 0, 1)
+        #expect(c.request(c.urls[0], server: checkC.connectAddress)
+            == "GET /c HTTP/1.1\r\nUser-Agent: KeepAliveClient\r\nConnection: close\r\nHost: rs.example\r\n\r\n")
+        let (d, _) = try http(config, 0, 2)
+        #expect(d.hostHeaderName(d.urls[0]) == "vs.example")
+        // Nothing written anywhere: the address and port connected to, as keepalived 2.2.7.
+        let (f, checkF) = try http(config, 1, 0)
+        #expect(f.request(f.urls[0], server: checkF.connectAddress)
+            == "GET /f HTTP/1.0\r\nUser-Agent: KeepAliveClient\r\nHost: [fd00::2]:8080\r\n\r\n")
+        var bare = f
+        bare.virtualServerVirtualhost = nil
+        #expect(bare.request(f.urls[0], server: ServiceAddress(address: IPAddress("10.0.0.50")!, port: 8443))
+            == "GET /f HTTP/1.0\r\nUser-Agent: KeepAliveClient\r\nHost: 10.0.0.50:8443\r\n\r\n")
+    }
+
+    @Test("SNI only with enable_sni: the url's, checker's or virtual server's virtualhost, never the real server's (keepalived 2.2.7)")
+    func sni() throws {
+        let config = try KeepalivedConfiguration.parse(text)
+        let (d, _) = try http(config, 0, 2)
+        #expect(d.enableSNI && d.sniName(d.urls[0]) == "vs.example")
+        let (e, checkE) = try http(config, 0, 3)
+        #expect(!e.enableSNI && e.sniName(e.urls[0]) == nil && e.hostHeaderName(e.urls[0]) == "rs5.example")
+        var withSNI = e
+        withSNI.enableSNI = true
+        #expect(withSNI.sniName(e.urls[0]) == "vs.example")
+        #expect(checkE.connectAddress.description == "10.0.0.50:8443")
+    }
+
+    @Test("http_protocol other than 1.0, 1.0C/1.0c, 1.1 is an error naming file, line and value; enable_sni in HTTP_GET is warned")
+    func badValues() throws {
+        do {
+            _ = try KeepalivedConfiguration.parse("""
+                virtual_server 10.0.0.1 80 {
+                  real_server 10.0.0.2 80 {
+                    HTTP_GET {
+                      url { path / }
+                      http_protocol 2
+                    }
+                  }
+                }
+                """, file: "k.conf")
+            Issue.record("http_protocol 2 was accepted")
+        } catch let error as ConfigError {
+            #expect(error.description.contains("k.conf:5") && error.description.contains("'http_protocol': '2' is not 1.0, 1.0C or 1.1"),
+                    "\(error)")
+        }
+        let config = try KeepalivedConfiguration.parse("""
+            virtual_server 10.0.0.1 80 {
+              real_server 10.0.0.2 80 {
+                HTTP_GET {
+                  url { path / }
+                  http_protocol 1.0
+                  enable_sni
+                }
+              }
+            }
+            """, file: "k.conf")
+        #expect(config.warnings.map(\.description).contains { $0.contains("k.conf:6") && $0.contains("enable_sni") }, "\(config.warnings)")
+        let (http, _) = try http(config, 0, 0)
+        #expect(http.protocolVersion == .http10 && !http.enableSNI)
+    }
+}
+
 @Suite("keepalived.conf reader: what a reload compares")
 struct ReloadFingerprintTests {
     private let base = """
