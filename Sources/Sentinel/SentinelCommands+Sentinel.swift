@@ -222,7 +222,7 @@ extension SentinelRuntime {
             // of this master whose outcome we have not heard (the node agent fences the master
             // meanwhile when the leader is out of its reach).
             // Not under `tandem-behaviour redis-7.0`, whose replies are 7.0's.
-            if state.behaviour != .redis70, let epoch = state.awaitedFailoverEpoch(m.name, now: t) { fields.append(("failover-vote-epoch", String(epoch))) }
+            if state.behaviour != .redis70, let epoch = state.reportedFailoverVoteEpoch(m.name, now: t) { fields.append(("failover-vote-epoch", String(epoch))) }
             if let settings = configuration.master(m.name) {
                 if let script = settings.notificationScript { fields.append(("notification-script", script)) }
                 if let script = settings.clientReconfigScript { fields.append(("client-reconfig-script", script)) }

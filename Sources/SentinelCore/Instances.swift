@@ -182,6 +182,12 @@ public struct MonitoredMaster: Sendable, Hashable {
     public var votedForOtherEpoch: UInt64 = 0
     /// When that vote was given (nil after a restart: the file has no time).
     public var votedForOtherAt: Millis?
+    /// The address the vote was about: the master's, or the replica our failover promoted
+    /// (`votesOnPromotedAddress`). nil after a restart.
+    public var votedForOtherAddress: InstanceAddress?
+    /// A time at or after that vote: when it was given, or, for a vote read from the file, when
+    /// this process restored it (`voteOutcomeSettled`).
+    public var votedForOtherBy: Millis?
     public var failoverState: FailoverState = .none
     public var failoverEpoch: UInt64 = 0
     /// When the last failover attempt started (or was pushed back by a vote); nil: never.

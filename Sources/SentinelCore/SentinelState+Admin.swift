@@ -53,6 +53,8 @@ extension SentinelState {
         fresh.leaderEpoch = m.leaderEpoch
         fresh.votedForOtherEpoch = m.votedForOtherEpoch
         fresh.votedForOtherAt = m.votedForOtherAt
+        fresh.votedForOtherAddress = m.votedForOtherAddress
+        fresh.votedForOtherBy = m.votedForOtherBy
         fresh.instance.roleReportedTime = now
         masters[name] = fresh
         emit(.connect(.master(name), m.address))

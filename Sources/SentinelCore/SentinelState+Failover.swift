@@ -39,7 +39,8 @@ extension SentinelState {
     }
 
     /// `sentinelVoteLeader`: one vote per epoch, first come first served, saved before it is given.
-    mutating func voteLeader(_ name: String, epoch: UInt64, candidate: String, now: Millis) -> (String?, UInt64) {
+    /// `about`: the address the request named (the master's, or the replica our failover promoted).
+    mutating func voteLeader(_ name: String, epoch: UInt64, candidate: String, about: InstanceAddress, now: Millis) -> (String?, UInt64) {
         if epoch > currentEpoch {
             currentEpoch = epoch
             if brokenForTesting != .votesWithoutSaving { emit(.saveConfig) }
@@ -55,6 +56,8 @@ extension SentinelState {
                 masters[name]!.failoverStartTime = now + randomDesync()
                 masters[name]!.votedForOtherEpoch = currentEpoch
                 masters[name]!.votedForOtherAt = now
+                masters[name]!.votedForOtherAddress = about
+                masters[name]!.votedForOtherBy = now
             }
         }
         return (masters[name]!.leader, masters[name]!.leaderEpoch)
@@ -72,7 +75,7 @@ extension SentinelState {
         let voters = master.sentinels.count + 1
         var winner = counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.first?.key
         var maxVotes = winner.map { counts[$0]! } ?? 0
-        let (myVote, voteEpoch) = voteLeader(name, epoch: epoch, candidate: winner ?? myID, now: now)
+        let (myVote, voteEpoch) = voteLeader(name, epoch: epoch, candidate: winner ?? myID, about: master.address, now: now)
         if let myVote, voteEpoch == epoch {
             counts[myVote, default: 0] += 1
             if counts[myVote]! > maxVotes {
@@ -101,11 +104,12 @@ extension SentinelState {
     /// replica that has taken writes since, which a lone failover from the old configuration
     /// would make a replica of a lagging one (the write simulator's seed 93711: the sentinel
     /// voted, was cut off, and its peers were gone when an operator's SENTINEL FAILOVER came;
-    /// 14 acknowledged writes lost). 7.0 goes ahead.
+    /// 14 acknowledged writes lost). 7.0 goes ahead. The refusal ends once that failover is seen
+    /// to have promoted nothing (`voteOutcomeSettled`).
     func forcedFailoverGoesAhead(_ name: String, now: Millis) -> Bool {
         guard behaviour.electForcedFailover else { return true }
         guard let master = masters[name], !master.replicatedDurability else { return false }
-        if master.votedForOtherEpoch > master.configEpoch { return false }
+        if master.votedForOtherEpoch > master.configEpoch && !voteOutcomeSettled(master, now: now) { return false }
         let epoch = master.failoverEpoch
         for peer in master.sentinels.values {
             if peer.leaderEpoch == epoch, let vote = peer.leader {
@@ -113,6 +117,23 @@ extension SentinelState {
                 continue
             }
             if !peer.isSDown && peer.linkConnected { return false }  // may still answer
+        }
+        return true
+    }
+
+    /// Whether a failover we voted for whose configuration never came is over without a
+    /// promotion among the instances we know: failover-timeout has passed since the vote (its
+    /// leader gives up a promotion not confirmed by then; after a restart, counted from the
+    /// restart), and every INFO since — the master's and each known replica's, all of them
+    /// needed — says the master is master and each replica replicates it. A replica that leader
+    /// promoted would say master (or, converted back, would have come with a newer configuration).
+    public func voteOutcomeSettled(_ master: borrowing MonitoredMaster, now: Millis) -> Bool {
+        guard let by = master.votedForOtherBy else { return false }
+        let since = by.saturatingPlus(master.failoverTimeout)
+        guard now > since, let masterInfo = master.instance.infoRefresh, masterInfo > since,
+              !master.instance.roleReportedReplica, !master.replicas.isEmpty else { return false }
+        for r in master.replicas.values {
+            guard let info = r.infoRefresh, info > since, r.roleReportedReplica, replicates(r, from: master.address) else { return false }
         }
         return true
     }
@@ -435,6 +456,19 @@ extension SentinelState {
     mutating func reconfigureNextReplicas(_ name: String, now: Millis) {
         guard let promoted = masters[name]!.promotedReplica else { return }
         let master = masters[name]!
+        // With Tandem's behaviour, a vote we gave since for another sentinel's failover of this
+        // master (or of the replica we promoted: `votesOnPromotedAddress`) in a newer epoch ends
+        // ours here: that leader reconfigures the replicas to its own choice, and a REPLICAOF of
+        // ours sent now could make the replica it promotes a replica of ours (7.0 goes on, and
+        // at failover-timeout sends the rest at once, `+slave-reconf-sent-be`). Our promotion
+        // stands as our configuration (the newer one replaces it when its hello comes).
+        if behaviour.votesOnPromotedAddress, let vote = master.leader, vote != myID, master.leaderEpoch > master.failoverEpoch {
+            event(.warning, "-failover-reconf-superseded", .master(name), "#voted for a failover in epoch \(master.leaderEpoch)")
+            event(.warning, "+failover-end", .master(name))
+            masters[name]!.failoverState = .updateConfig
+            masters[name]!.failoverStateChangeTime = now
+            return
+        }
         var inProgress = master.replicas.values.filter {
             if case .sent = $0.reconf { return true }
             return $0.reconf == .inProgress

@@ -105,7 +105,7 @@ extension SentinelState {
                 // new configuration: 6 acknowledged writes thrown away, durability replicated.)
                 // Without it, 7.0's wait from 7.0's role_reported_time.
                 let awaitingOutcome = behaviour.convertReturningMasterAfter != nil
-                    && (awaitedFailoverEpoch(name, now: now) != nil || (behaviour.votesOnPromotedAddress && votedOutcomeUnseen(master, now: now)))
+                    && awaitedFailoverEpoch(name, now: now) != nil
                 let claimSeenSince = behaviour.convertReturningMasterAfter == nil
                     ? ri.roleReportedTime : max(ri.roleReportedTime, ri.linkUpSince ?? ri.roleReportedTime)
                 let heard = heardFromMajority(name, since: claimSeenSince)
@@ -308,11 +308,11 @@ struct HelloFields {
 
 extension SentinelState {
     /// A vote for another's failover of this master, given less than failover-timeout ago, whose
-    /// configuration has not come (`votedForOtherEpoch` newer than the config epoch). Unlike
-    /// `awaitedFailoverEpoch` it outlasts the end of our own failover, which resets the master's
-    /// record of the vote (`leader`): a sentinel that voted while reconfiguring the replicas of
-    /// its own, older failover then switched to its promoted replica and converted the master the
-    /// newer failover had promoted (the write simulator's seed 107125).
+    /// configuration has not come (`votedForOtherEpoch` newer than the config epoch). Unlike 7.0's
+    /// record of the vote (`leader`) it outlasts the end of our own failover, which resets that:
+    /// a sentinel that voted while reconfiguring the replicas of its own, older failover then
+    /// switched to its promoted replica and converted the master the newer failover had promoted
+    /// (the write simulator's seed 107125).
     func votedOutcomeUnseen(_ master: borrowing MonitoredMaster, now: Millis) -> Bool {
         guard master.votedForOtherEpoch > master.configEpoch, let at = master.votedForOtherAt else { return false }
         return now - at < master.failoverTimeout
@@ -323,10 +323,28 @@ extension SentinelState {
     /// has not reached us) and failover-timeout has not passed since the vote. nil otherwise.
     /// A voter cannot tell a leader that aborted from one that promoted where we cannot hear it;
     /// the node agent fences the old master meanwhile (SENTINEL MASTER's `failover-vote-epoch`).
+    ///
+    /// With `votesOnPromotedAddress` it is the one record of such a vote (`votedForOther…`),
+    /// which outlasts the end of our own failover (`votedOutcomeUnseen`); 7.0's behaviour keeps
+    /// the master's record of its vote (`leader`, reset when a failover of ours ends).
     public func awaitedFailoverEpoch(_ name: String, now: Millis) -> UInt64? {
-        guard let master = masters[name], let leader = master.leader, leader != myID,
-              master.leaderEpoch > master.configEpoch,
+        guard let master = masters[name] else { return nil }
+        if behaviour.votesOnPromotedAddress {
+            return votedOutcomeUnseen(master, now: now) ? master.votedForOtherEpoch : nil
+        }
+        guard let leader = master.leader, leader != myID, master.leaderEpoch > master.configEpoch,
               let start = master.failoverStartTime, now - start < master.failoverTimeout else { return nil }
         return master.leaderEpoch
+    }
+
+    /// What SENTINEL MASTER reports as `failover-vote-epoch`: `awaitedFailoverEpoch`, when the
+    /// vote was about the address the reply gives as the master's. A vote about the replica our
+    /// own failover promoted, given while we still reconfigure the replicas (the reply still
+    /// gives the old master), is reported once our failover has switched to that replica: the
+    /// node agent fences the master the vote was about, not the old one.
+    public func reportedFailoverVoteEpoch(_ name: String, now: Millis) -> UInt64? {
+        guard let epoch = awaitedFailoverEpoch(name, now: now), let master = masters[name] else { return nil }
+        if behaviour.votesOnPromotedAddress, let about = master.votedForOtherAddress, about != master.address { return nil }
+        return epoch
     }
 }

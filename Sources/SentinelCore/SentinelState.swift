@@ -195,7 +195,7 @@ public struct SentinelState: Sendable {
         // it; it ended its own failover, saw the master they had promoted meanwhile claim master
         // and converted it to a replica of ours (the write simulator's seed 107125: a replication
         // loop, 5 acknowledged writes lost). Voting there makes that newer failover one we
-        // await (`awaitedFailoverEpoch`, then `votedOutcomeUnseen` past our own failover's end).
+        // await (`awaitedFailoverEpoch`, also past our own failover's end).
         var match = masters.values.first(where: { $0.address == address })
         var promotedDown: Bool?
         if match == nil, behaviour.votesOnPromotedAddress,
@@ -210,7 +210,7 @@ public struct SentinelState: Sendable {
         var leader: String?
         var leaderEpoch: UInt64 = 0
         if runID != "*" {
-            (leader, leaderEpoch) = voteLeader(name, epoch: epoch, candidate: runID, now: now)
+            (leader, leaderEpoch) = voteLeader(name, epoch: epoch, candidate: runID, about: address, now: now)
         }
         return (down, leader ?? "*", leaderEpoch, flush())
     }

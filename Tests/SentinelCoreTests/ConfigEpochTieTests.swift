@@ -184,11 +184,70 @@ import Testing
     }
 }
 
+@Suite struct SupersededReconfigurationTests {
+    typealias G = SimulatedGroup
+
+    /// A helper's review of 8c1c8af: after voting for a newer failover of the replica its own
+    /// failover promoted, a leader still sent REPLICAOF to that replica to the replicas not yet
+    /// reconfigured, so a replica the newer leader promotes could be made a replica of ours.
+    @Test("a vote for a newer failover of this master (by either address) ends our reconfiguration: no more REPLICAOF from us, our promotion kept; 7.0 goes on")
+    func reconfigurationEndsAtTheVote() throws {
+        for (tandem, aboutPromoted) in [(true, true), (true, false), (false, false)] {
+            // Three replicas, parallel-syncs 1: one is reconfigured at a time.
+            var g = try G.reconfiguring(tandem ? SentinelBehaviour() : .redis70, replicas: 3)
+            let master = g.sentinels[0].state.masters[G.masterName]!
+            let promoted = try #require(master.promotedReplica)
+            let sentBefore = g.events("+slave-reconf-sent", in: 0).count
+            try #require(sentBefore <= 1, "at most one replica told so far")
+            let untold = [G.addr(6380), G.addr(6381), G.addr(6382)].filter { $0 != promoted && g.servers[$0]!.replicaOf != promoted }
+            try #require(!untold.isEmpty)
+            let epoch = master.failoverEpoch + 1
+            let vote = g.sentinels[0].state.isMasterDownByAddr(address: aboutPromoted ? promoted : master.address, epoch: epoch,
+                                                               runID: g.sentinels[1].state.myID, now: g.time(of: 0))
+            try #require(vote.leaderEpoch == epoch)
+            g.run(for: 3_000)
+            let sent = g.events("+slave-reconf-sent", in: 0).count + g.events("+slave-reconf-sent-be", in: 0).count - sentBefore
+            if tandem {
+                #expect(sent == 0, "sent REPLICAOF after voting for a newer failover")
+                #expect(g.events("-failover-reconf-superseded", in: 0).count == 1)
+                #expect(g.events("+failover-end", in: 0).count == 1)
+                #expect(g.sentinels[0].state.masters[G.masterName]!.address == promoted, "our promotion is our configuration")
+                #expect(untold.allSatisfy { g.servers[$0]!.replicaOf != promoted }, "\(untold)")
+            } else {
+                #expect(sent >= 1, "7.0 reconfigures the replicas whatever it voted for")
+                #expect(g.events("-failover-reconf-superseded", in: 0).isEmpty)
+            }
+        }
+    }
+
+    /// The same review: SENTINEL MASTER's `failover-vote-epoch` came from the master's record
+    /// of the vote, reset when our failover ended, and during our reconfiguration it gave a vote
+    /// about the promoted replica beside the old master's address.
+    @Test("failover-vote-epoch is reported beside the address the vote was about, and past our own failover's end")
+    func reportedBesideTheVotedAddress() throws {
+        var g = try G.reconfiguring(SentinelBehaviour())
+        let master = g.sentinels[0].state.masters[G.masterName]!
+        let promoted = try #require(master.promotedReplica)
+        let epoch = master.failoverEpoch + 1
+        _ = g.sentinels[0].state.isMasterDownByAddr(address: promoted, epoch: epoch, runID: g.sentinels[1].state.myID, now: g.time(of: 0))
+        #expect(g.sentinels[0].state.awaitedFailoverEpoch(G.masterName, now: g.time(of: 0)) == epoch)
+        #expect(g.sentinels[0].state.reportedFailoverVoteEpoch(G.masterName, now: g.time(of: 0)) == nil,
+                "reported beside the old master's address")
+        _ = g.run(until: 5_000) { $0.sentinels[0].state.masters[G.masterName]!.address == promoted }
+        let after = g.sentinels[0].state.masters[G.masterName]!
+        try #require(after.address == promoted && !after.failoverInProgress && after.leader == nil, "our failover ended")
+        #expect(g.sentinels[0].state.reportedFailoverVoteEpoch(G.masterName, now: g.time(of: 0)) == epoch)
+        // Until failover-timeout (10 s here) from the vote.
+        g.run(for: 10_000)
+        #expect(g.sentinels[0].state.reportedFailoverVoteEpoch(G.masterName, now: g.time(of: 0)) == nil)
+    }
+}
+
 extension SimulatedGroup {
     /// A group (`behaviour`) whose sentinel 0 led a SENTINEL FAILOVER and is reconfiguring the
     /// replicas: the promotion confirmed, the failover not ended.
-    static func reconfiguring(_ behaviour: SentinelBehaviour) throws -> SimulatedGroup {
-        var g = SimulatedGroup(behaviour: behaviour)
+    static func reconfiguring(_ behaviour: SentinelBehaviour, replicas: Int = 2) throws -> SimulatedGroup {
+        var g = SimulatedGroup(replicas: replicas, behaviour: behaviour)
         g.run(for: 12_000)
         g.perform(try g.sentinels[0].state.forceFailover(masterName, now: g.time(of: 0)), by: 0)
         _ = g.run(until: 20_000) { $0.sentinels[0].state.masters[masterName]?.failoverState == .reconfSlaves }

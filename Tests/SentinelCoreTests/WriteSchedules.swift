@@ -210,7 +210,7 @@ struct WriteSchedule {
         let answeredAt = Int64(g.now - (g.time(of: k) - m.instance.lastAvailTime))
         return (Self.redisName(m.address), Int64(m.configEpoch), m.failoverInProgress,
                 !m.instance.isSDown && !m.isODown && !m.failoverInProgress && m.instance.linkConnected, answeredAt,
-                g.sentinels[k].state.awaitedFailoverEpoch(G.masterName, now: g.time(of: k)).map { Int64($0) })
+                g.sentinels[k].state.reportedFailoverVoteEpoch(G.masterName, now: g.time(of: k)).map { Int64($0) })
     }
 
     /// Feeds each running node agent what its probes saw this step, and carries out its actions.
