@@ -188,6 +188,8 @@ public struct MonitoredMaster: Sendable, Hashable {
     /// A time at or after that vote: when it was given, or, for a vote read from the file, when
     /// this process restored it (`voteOutcomeSettled`).
     public var votedForOtherBy: Millis?
+    /// The group's servers at that vote (or that restore): master, replicas, promoted replica.
+    public var votedForOtherServers: Set<InstanceAddress> = []
     public var failoverState: FailoverState = .none
     public var failoverEpoch: UInt64 = 0
     /// When the last failover attempt started (or was pushed back by a vote); nil: never.

@@ -55,6 +55,7 @@ extension SentinelState {
         fresh.votedForOtherAt = m.votedForOtherAt
         fresh.votedForOtherAddress = m.votedForOtherAddress
         fresh.votedForOtherBy = m.votedForOtherBy
+        fresh.votedForOtherServers = m.votedForOtherServers
         fresh.instance.roleReportedTime = now
         masters[name] = fresh
         emit(.connect(.master(name), m.address))

@@ -58,6 +58,7 @@ extension SentinelState {
                 masters[name]!.votedForOtherAt = now
                 masters[name]!.votedForOtherAddress = about
                 masters[name]!.votedForOtherBy = now
+                masters[name]!.votedForOtherServers = Self.servers(of: masters[name]!)
             }
         }
         return (masters[name]!.leader, masters[name]!.leaderEpoch)
@@ -122,20 +123,34 @@ extension SentinelState {
     }
 
     /// Whether a failover we voted for whose configuration never came is over without a
-    /// promotion among the instances we know: failover-timeout has passed since the vote (its
+    /// promotion among the servers we know: failover-timeout has passed since the vote (its
     /// leader gives up a promotion not confirmed by then; after a restart, counted from the
-    /// restart), and every INFO since — the master's and each known replica's, all of them
-    /// needed — says the master is master and each replica replicates it. A replica that leader
-    /// promoted would say master (or, converted back, would have come with a newer configuration).
+    /// restart), and the latest INFO of each server, received after that — the master's, each
+    /// replica's and each server of the group at the vote's (`votedForOtherServers`: a SENTINEL
+    /// RESET since forgets the replicas, and one the leader promoted no longer follows the
+    /// master, so the master's INFO never lists it again), all of them needed — says the master
+    /// is master and every other server replicates it. A replica that leader promoted would say
+    /// master (or, converted back, would have come with a newer configuration). A server of the
+    /// vote's group that stays out of reach keeps the refusal (it may be that promoted master,
+    /// cut off with its clients).
     public func voteOutcomeSettled(_ master: borrowing MonitoredMaster, now: Millis) -> Bool {
         guard let by = master.votedForOtherBy else { return false }
         let since = by.saturatingPlus(master.failoverTimeout)
         guard now > since, let masterInfo = master.instance.infoRefresh, masterInfo > since,
               !master.instance.roleReportedReplica, !master.replicas.isEmpty else { return false }
-        for r in master.replicas.values {
-            guard let info = r.infoRefresh, info > since, r.roleReportedReplica, replicates(r, from: master.address) else { return false }
+        for address in master.votedForOtherServers.union(master.replicas.keys) where address != master.address {
+            guard let r = master.replicas[address], let info = r.infoRefresh, info > since, r.roleReportedReplica,
+                  replicates(r, from: master.address) else { return false }
         }
         return true
+    }
+
+    /// The servers of a group: its master, its replicas, and the replica its failover promoted.
+    static func servers(of master: borrowing MonitoredMaster) -> Set<InstanceAddress> {
+        var all = Set(master.replicas.keys)
+        all.insert(master.address)
+        if let promoted = master.promotedReplica { all.insert(promoted) }
+        return all
     }
 
     /// Whether the election of `epoch` is split: more than one candidate holds votes (ours and
@@ -456,26 +471,13 @@ extension SentinelState {
     mutating func reconfigureNextReplicas(_ name: String, now: Millis) {
         guard let promoted = masters[name]!.promotedReplica else { return }
         let master = masters[name]!
-        // With Tandem's behaviour, a vote we gave since for another sentinel's failover of this
-        // master (or of the replica we promoted: `votesOnPromotedAddress`) in a newer epoch ends
-        // ours here: that leader reconfigures the replicas to its own choice, and a REPLICAOF of
-        // ours sent now could make the replica it promotes a replica of ours (7.0 goes on, and
-        // at failover-timeout sends the rest at once, `+slave-reconf-sent-be`). Our promotion
-        // stands as our configuration (the newer one replaces it when its hello comes).
-        if behaviour.votesOnPromotedAddress, let vote = master.leader, vote != myID, master.leaderEpoch > master.failoverEpoch {
-            event(.warning, "-failover-reconf-superseded", .master(name), "#voted for a failover in epoch \(master.leaderEpoch)")
-            event(.warning, "+failover-end", .master(name))
-            masters[name]!.failoverState = .updateConfig
-            masters[name]!.failoverStateChangeTime = now
-            return
-        }
         var inProgress = master.replicas.values.filter {
             if case .sent = $0.reconf { return true }
             return $0.reconf == .inProgress
         }.count
         for address in master.sortedReplicaAddresses where inProgress < master.parallelSyncs {
             let r = masters[name]!.replicas[address]!
-            if r.promoted || r.reconf == .done { continue }
+            if r.promoted || r.reconf == .done || leftToNewerFailover(master, r) { continue }
             let ref = InstanceRef.replica(master: name, address)
             if case .sent(let at) = r.reconf, now - at > timers.replicaReconfTimeout {
                 event(.notice, "-slave-reconf-sent-timeout", ref)
@@ -484,12 +486,42 @@ extension SentinelState {
             }
             if r.reconf != .none { continue }
             if !r.linkConnected { continue }
+            if let votedAt = newerFailoverVote(master), (r.infoRefresh ?? Millis.min) < votedAt {
+                // Whether it is that failover's promotion: its INFO since the vote decides.
+                if !r.infoPending {
+                    emit(.info(ref))
+                    masters[name]!.replicas[address]!.infoPending = true
+                }
+                continue
+            }
             emit(.replicate(ref, to: promoted))
             masters[name]!.replicas[address]!.reconf = .sent(now)
             event(.notice, "+slave-reconf-sent", ref)
             inProgress += 1
         }
         detectFailoverEnd(name, now: now)
+    }
+
+    /// With Tandem's behaviour, when we have voted for another sentinel's failover of this
+    /// master (or of the replica we promoted: `votesOnPromotedAddress`) in a newer epoch than
+    /// our failover's: the vote's time. nil otherwise (and always with 7.0's behaviour).
+    func newerFailoverVote(_ master: borrowing MonitoredMaster) -> Millis? {
+        guard behaviour.votesOnPromotedAddress, let vote = master.leader, vote != myID,
+              master.leaderEpoch > master.failoverEpoch else { return nil }
+        return master.votedForOtherAt
+    }
+
+    /// A replica our reconfiguration leaves alone: after such a vote, one whose INFO since says
+    /// it is a master — as far as we can tell, the replica that failover promoted; a REPLICAOF
+    /// of ours would make it a replica of ours and throw away what it took since (7.0 sends it,
+    /// and at failover-timeout sends the rest at once, `+slave-reconf-sent-be`). A replica whose
+    /// last INFO is older than the vote is asked for one before it is told. The other replicas
+    /// are reconfigured as usual: left on the old master, they would acknowledge its writes if
+    /// it came back (write simulator seed 132376, where a first version ended the whole
+    /// reconfiguration at such a vote). Not counted as waited for at the failover's end.
+    func leftToNewerFailover(_ master: borrowing MonitoredMaster, _ r: Instance) -> Bool {
+        guard let votedAt = newerFailoverVote(master), let info = r.infoRefresh, info >= votedAt else { return false }
+        return !r.roleReportedReplica
     }
 
     /// `sentinelFailoverDetectEnd`.
@@ -503,7 +535,9 @@ extension SentinelState {
         if p.isSDown && !(behaviour.endFailoverWithPromotedDown && now - master.failoverStateChangeTime > master.failoverTimeout) {
             return
         }
-        var notReconfigured = master.replicas.values.filter { !$0.promoted && $0.reconf != .done && !$0.isSDown }.count
+        var notReconfigured = master.replicas.values.filter {
+            !$0.promoted && $0.reconf != .done && !$0.isSDown && !leftToNewerFailover(master, $0)
+        }.count
         var timedOut = false
         if now - master.failoverStateChangeTime > master.failoverTimeout {
             notReconfigured = 0
@@ -517,7 +551,7 @@ extension SentinelState {
         if timedOut {
             for address in master.sortedReplicaAddresses {
                 let r = master.replicas[address]!
-                if r.promoted || r.reconf == .done { continue }
+                if r.promoted || r.reconf == .done || leftToNewerFailover(master, r) { continue }
                 if case .sent = r.reconf { continue }
                 if !r.linkConnected { continue }
                 let ref = InstanceRef.replica(master: name, address)
@@ -545,6 +579,14 @@ extension SentinelState {
                    "\(name) \(shown(master.address, master: name)) \(master.address.port) \(shown(target, master: name)) \(target.port)",
                    master: name)
         resetMasterAndChangeAddress(name, to: target, now: now)
+        // With Tandem's behaviour, after a vote (during our failover) for a newer failover whose
+        // configuration has not come, the vote's back-off stands: the switch does not let us
+        // stand at once against the failover we voted for (the promoted replica that failover
+        // replaces may be down: we would see it ODOWN after down-after and could win a newer
+        // epoch while that leader promotes). 7.0's switch clears it.
+        if behaviour.votesOnPromotedAddress, master.votedForOtherEpoch > master.configEpoch, let at = master.votedForOtherAt {
+            masters[name]!.failoverStartTime = at
+        }
     }
 
     /// `sentinelResetMasterAndChangeAddress`: the old replicas (but the new master) and the old

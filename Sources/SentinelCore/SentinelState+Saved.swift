@@ -88,7 +88,6 @@ extension SentinelState {
             actions += monitor(name: m.name, address: m.address, quorum: m.quorum, downAfter: m.downAfter,
                                failoverTimeout: m.failoverTimeout, parallelSyncs: m.parallelSyncs, now: now)
             restoreEpochs(master: m.name, configEpoch: m.configEpoch, leaderEpoch: m.leaderEpoch)
-            if masters[m.name]!.votedForOtherEpoch > 0 { masters[m.name]!.votedForOtherBy = now }
             setRebootDownAfter(master: m.name, m.rebootDownAfter)
             setCrashDetection(master: m.name, m.crashDetection)
             setReplicatedDurability(master: m.name, m.replicatedDurability)
@@ -97,6 +96,10 @@ extension SentinelState {
             }
             for s in m.knownSentinels {
                 actions += restoreKnownSentinel(master: m.name, address: s.address, runID: s.runID, now: now)
+            }
+            if masters[m.name]!.votedForOtherEpoch > 0 {
+                masters[m.name]!.votedForOtherBy = now
+                masters[m.name]!.votedForOtherServers = Self.servers(of: masters[m.name]!)
             }
         }
         return actions

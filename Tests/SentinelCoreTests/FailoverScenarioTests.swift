@@ -520,6 +520,31 @@ struct GroupScenarioTests {
         stale.replicas[G.addr(6381)]!.infoRefresh = voted + m.failoverTimeout - 1
         #expect(!state.voteOutcomeSettled(stale, now: g.time(of: 0)))
         #expect(!state.voteOutcomeSettled(m, now: voted + m.failoverTimeout))
+        var forgotten = m
+        forgotten.replicas[G.addr(6380)] = nil
+        #expect(!state.voteOutcomeSettled(forgotten, now: g.time(of: 0)), "a server of the vote's group no longer known")
+    }
+
+    /// The review of the settlement: a SENTINEL RESET (an operator forgetting dead sentinels)
+    /// empties the replicas, and one the voted failover promoted no longer follows the master,
+    /// so its INFO never lists it again: without the vote's own list of servers the outcome
+    /// looked settled and the lone failover went ahead from the old configuration.
+    @Test("after SENTINEL RESET, a replica the voted failover may have promoted (claiming master, no longer listed by the master) keeps the refusal")
+    func unseenVoteNotSettledAfterReset() throws {
+        var g = G()
+        g.run(for: 12_000)
+        _ = g.sentinels[0].state.isMasterDownByAddr(address: G.addr(6379), epoch: 1, runID: g.sentinels[1].state.myID, now: g.time(of: 0))
+        g.servers[G.addr(6380)]!.replicaOf = nil  // the leader's promotion, as far as anyone can tell
+        g.sentinels[1].alive = false
+        g.sentinels[2].alive = false
+        g.perform(g.sentinels[0].state.reset(where: { $0 == G.masterName }, now: g.time(of: 0)).actions, by: 0)
+        g.run(for: 25_000)
+        let m = g.sentinels[0].state.masters[G.masterName]!
+        try #require(m.replicas[G.addr(6380)] == nil, "forgotten by the reset, not listed by the master")
+        #expect(!g.sentinels[0].state.voteOutcomeSettled(m, now: g.time(of: 0)))
+        g.perform(try g.sentinels[0].state.forceFailover(G.masterName, now: g.time(of: 0)), by: 0)
+        g.run(for: 12_000)
+        #expect(g.promotions.isEmpty, "went ahead alone after a reset erased the evidence")
     }
 
     /// Write simulator seed 99485: a sentinel back from a cut stood in the epoch in which its
