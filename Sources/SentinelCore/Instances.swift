@@ -185,10 +185,7 @@ public struct MonitoredMaster: Sendable, Hashable {
     /// The address the vote was about: the master's, or the replica our failover promoted
     /// (`votesOnPromotedAddress`). nil after a restart.
     public var votedForOtherAddress: InstanceAddress?
-    /// A time at or after that vote: when it was given, or, for a vote read from the file, when
-    /// this process restored it (`voteOutcomeSettled`).
-    public var votedForOtherBy: Millis?
-    /// The group's servers at that vote (or that restore): master, replicas, promoted replica.
+    /// The group's servers at that vote: master, replicas, promoted replica.
     public var votedForOtherServers: Set<InstanceAddress> = []
     public var failoverState: FailoverState = .none
     public var failoverEpoch: UInt64 = 0

@@ -54,7 +54,6 @@ extension SentinelState {
         fresh.votedForOtherEpoch = m.votedForOtherEpoch
         fresh.votedForOtherAt = m.votedForOtherAt
         fresh.votedForOtherAddress = m.votedForOtherAddress
-        fresh.votedForOtherBy = m.votedForOtherBy
         fresh.votedForOtherServers = m.votedForOtherServers
         fresh.instance.roleReportedTime = now
         masters[name] = fresh

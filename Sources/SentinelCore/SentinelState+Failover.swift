@@ -57,7 +57,6 @@ extension SentinelState {
                 masters[name]!.votedForOtherEpoch = currentEpoch
                 masters[name]!.votedForOtherAt = now
                 masters[name]!.votedForOtherAddress = about
-                masters[name]!.votedForOtherBy = now
                 masters[name]!.votedForOtherServers = Self.servers(of: masters[name]!)
             }
         }
@@ -124,8 +123,8 @@ extension SentinelState {
 
     /// Whether a failover we voted for whose configuration never came is over without a
     /// promotion among the servers we know: failover-timeout has passed since the vote (its
-    /// leader gives up a promotion not confirmed by then; after a restart, counted from the
-    /// restart), and the latest INFO of each server, received after that — the master's, each
+    /// leader gives up a promotion not confirmed by then), and the latest INFO of each server,
+    /// received after that — the master's, each
     /// replica's and each server of the group at the vote's (`votedForOtherServers`: a SENTINEL
     /// RESET since forgets the replicas, and one the leader promoted no longer follows the
     /// master, so the master's INFO never lists it again), all of them needed — says the master
@@ -134,7 +133,10 @@ extension SentinelState {
     /// vote's group that stays out of reach keeps the refusal (it may be that promoted master,
     /// cut off with its clients).
     public func voteOutcomeSettled(_ master: borrowing MonitoredMaster, now: Millis) -> Bool {
-        guard let by = master.votedForOtherBy else { return false }
+        // A vote read from the file (no time) never settles so: the file keeps the vote's
+        // epoch but not the group at the vote, and a SENTINEL RESET before the restart may have
+        // forgotten the very replica that failover promoted (the review of 39edae5).
+        guard let by = master.votedForOtherAt else { return false }
         let since = by.saturatingPlus(master.failoverTimeout)
         guard now > since, let masterInfo = master.instance.infoRefresh, masterInfo > since,
               !master.instance.roleReportedReplica, !master.replicas.isEmpty else { return false }
@@ -552,6 +554,9 @@ extension SentinelState {
             for address in master.sortedReplicaAddresses {
                 let r = master.replicas[address]!
                 if r.promoted || r.reconf == .done || leftToNewerFailover(master, r) { continue }
+                // Not asked since such a vote: it may be that failover's promotion (the checks
+                // after our switch, +fix-slave-config and the conversion's, see to it then).
+                if let votedAt = newerFailoverVote(master), (r.infoRefresh ?? Millis.min) < votedAt { continue }
                 if case .sent = r.reconf { continue }
                 if !r.linkConnected { continue }
                 let ref = InstanceRef.replica(master: name, address)

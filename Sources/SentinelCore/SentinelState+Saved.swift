@@ -97,10 +97,6 @@ extension SentinelState {
             for s in m.knownSentinels {
                 actions += restoreKnownSentinel(master: m.name, address: s.address, runID: s.runID, now: now)
             }
-            if masters[m.name]!.votedForOtherEpoch > 0 {
-                masters[m.name]!.votedForOtherBy = now
-                masters[m.name]!.votedForOtherServers = Self.servers(of: masters[m.name]!)
-            }
         }
         return actions
     }

@@ -467,20 +467,22 @@ struct GroupScenarioTests {
     }
 
     /// A helper's review of the refusal above: it had no end, so a sentinel left alone after a
-    /// vote whose leader aborted could never be overridden, even after a restart.
-    @Test("the refusal ends once failover-timeout has passed since the vote (or the restart) and every INFO since shows the master and its replicas unchanged")
+    /// vote whose leader aborted could never be overridden. A vote read from the file after a
+    /// restart still never settles so (the file does not keep the group at the vote, and a
+    /// SENTINEL RESET before the restart may have forgotten the replica that failover promoted).
+    @Test("the refusal ends once failover-timeout has passed since the vote and every INFO since shows the master and its replicas unchanged; not for a vote read from the file")
     func unseenVoteSettles() throws {
         for restarted in [false, true] {
             var g = G()
             g.run(for: 12_000)
             let peer = g.sentinels[1].state.myID
             _ = g.sentinels[0].state.isMasterDownByAddr(address: G.addr(6379), epoch: 1, runID: peer, now: g.time(of: 0))
+            let by = try #require(g.sentinels[0].state.masters[G.masterName]!.votedForOtherAt)
             if restarted {
                 g.flushSave(0)
                 g.restartSentinel(0)
                 try #require(g.sentinels[0].state.masters[G.masterName]!.votedForOtherEpoch == 1)
             }
-            let by = try #require(g.sentinels[0].state.masters[G.masterName]!.votedForOtherBy)
             g.sentinels[1].alive = false
             g.sentinels[2].alive = false
             // Within failover-timeout (10 s) of the vote: refused, as above.
@@ -492,13 +494,13 @@ struct GroupScenarioTests {
             // next SENTINEL FAILOVER does.
             if g.promotions.isEmpty {
                 let settled = g.run(until: 25_000) { $0.sentinels[0].state.voteOutcomeSettled($0.sentinels[0].state.masters[G.masterName]!, now: $0.time(of: 0)) }
-                try #require(settled != nil, "never settled")
+                #expect((settled != nil) == !restarted, "restarted: \(restarted)")
                 g.perform(try g.sentinels[0].state.forceFailover(G.masterName, now: g.time(of: 0)), by: 0)
-                g.run(for: 5_000)
+                g.run(for: 12_000)
             }
-            #expect(g.promotions.count == 1, "restarted: \(restarted)")
+            #expect(g.promotions.count == (restarted ? 0 : 1), "restarted: \(restarted)")
             for promotion in g.promotions {
-                #expect(promotion.at + g.sentinels[0].clockSkew > by + 10_000, "promoted at \(promotion.at), vote (or restart) at \(by)")
+                #expect(promotion.at + g.sentinels[0].clockSkew > by + 10_000, "promoted at \(promotion.at), vote at \(by)")
             }
         }
     }
