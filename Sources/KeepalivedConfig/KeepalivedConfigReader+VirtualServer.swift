@@ -252,9 +252,9 @@ extension KeepalivedConfigReader {
             case "inhibit_on_failure": real.inhibitOnFailure = try flag(s)
             case "notify_up": real.notifyUp = try notify(s)
             case "notify_down": real.notifyDown = try notify(s)
-            case "TCP_CHECK", "HTTP_GET", "SSL_GET", "MISC_CHECK", "REDIS_CHECK":
+            case "TCP_CHECK", "HTTP_GET", "SSL_GET", "MISC_CHECK", "REDIS_CHECK", "UDP_CHECK":
                 checkerStatements.append(s)
-            case "SMTP_CHECK", "DNS_CHECK", "BFD_CHECK", "UDP_CHECK", "PING_CHECK", "FILE_CHECK":
+            case "SMTP_CHECK", "DNS_CHECK", "BFD_CHECK", "PING_CHECK", "FILE_CHECK":
                 warn(s, "real_server \(real.service): \(s.keyword) is not supported by tandem vrrp; this checker is ignored")
             case "lvs_method", "lb_kind":
                 warn(s, "real_server '\(s.keyword)' ignored: every kind is served as a proxy")
@@ -290,6 +290,7 @@ extension KeepalivedConfigReader {
         var http = HTTPCheck()
         var misc: MiscCheck?
         var redis = RedisCheck()
+        var udp = UDPCheck()
         let kind = block.keyword
         // SSL_GET reads as HTTP_GET and runs over TLS.
         let reading = kind == "SSL_GET" ? "HTTP_GET" : kind
@@ -330,6 +331,22 @@ extension KeepalivedConfigReader {
                 if misc == nil { misc = MiscCheck(path: "") }
                 let user = try one(s, allowMore: true)
                 misc!.user = (user, s.arguments.count > 1 ? s.arguments[1] : nil)
+            case ("UDP_CHECK", "payload"):
+                guard !s.arguments.isEmpty, let hex = UDPCheck.hexBytes(s.arguments.joined(separator: " "), wildcards: false) else {
+                    throw ConfigError(s.location, "UDP_CHECK 'payload': '\(s.arguments.joined(separator: " "))' is not a hex string")
+                }
+                udp.payload = hex.bytes
+            case ("UDP_CHECK", "require_reply"):
+                udp.requireReply = true
+                if !s.arguments.isEmpty {
+                    guard let hex = UDPCheck.hexBytes(s.arguments.joined(separator: " "), wildcards: true) else {
+                        throw ConfigError(s.location, "UDP_CHECK 'require_reply': '\(s.arguments.joined(separator: " "))' is not a hex string (x for any nibble)")
+                    }
+                    udp.reply = hex.bytes
+                    udp.replyMask = hex.mask.contains { $0 != 0 } ? hex.mask : nil
+                }
+            case ("UDP_CHECK", "min_reply_length"): udp.minReplyLength = try integer(s, try one(s), 0...65535)
+            case ("UDP_CHECK", "max_reply_length"): udp.maxReplyLength = try integer(s, try one(s), 0...65535)
             case ("REDIS_CHECK", "password"): redis.password = try one(s)
             case ("REDIS_CHECK", "user"): redis.user = try one(s)
             case ("REDIS_CHECK", "role"):
@@ -353,6 +370,11 @@ extension KeepalivedConfigReader {
         case "MISC_CHECK":
             guard let misc, !misc.path.isEmpty else { throw ConfigError(block.location, "MISC_CHECK of real_server \(real) has no misc_path") }
             checkerKind = .misc(misc)
+        case "UDP_CHECK":
+            if udp.minReplyLength > udp.maxReplyLength {
+                warn(block, "UDP_CHECK of real_server \(real): min_reply_length \(udp.minReplyLength) > max_reply_length \(udp.maxReplyLength) - will always fail")
+            }
+            checkerKind = .udp(udp)
         default: checkerKind = .redis(redis)
         }
         let delayLoop = timing.delayLoop ?? 60

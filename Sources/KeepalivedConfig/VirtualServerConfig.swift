@@ -103,6 +103,7 @@ public struct CheckerConfig: Sendable {
         case misc(MiscCheck)
         /// tandem's own: up when the server answers PING and INFO replication says role:master.
         case redis(RedisCheck)
+        case udp(UDPCheck)
     }
 
     public var kind: Kind
@@ -129,6 +130,7 @@ public struct CheckerConfig: Sendable {
         case .http(let http): http.tls ? "SSL_GET" : "HTTP_GET"
         case .misc: "MISC_CHECK"
         case .redis: "REDIS_CHECK"
+        case .udp: "UDP_CHECK"
         }
     }
 }
@@ -208,6 +210,69 @@ public struct HTTPCheck: Sendable {
         let version = protocolVersion == .http11 ? "1.1" : "1.0"
         let connection = protocolVersion == .http10 ? "" : "Connection: close\r\n"
         return "GET \(url.path) HTTP/\(version)\r\nUser-Agent: KeepAliveClient\r\n\(connection)Host: \(host)\r\n\r\n"
+    }
+}
+
+/// `UDP_CHECK { payload …; require_reply …; min_reply_length; max_reply_length }`, as
+/// keepalived 2.2.7's `check_udp.c`: the payload (none: an empty datagram) is sent on a
+/// connected socket; without `require_reply` the server is up unless an ICMP error (port
+/// unreachable) comes back within connect_timeout, with it a reply must come, and with reply
+/// bytes its first bytes must match them (`x` nibbles match anything) and its length lie within
+/// the bounds.
+public struct UDPCheck: Sendable, Hashable {
+    public var payload: [UInt8] = []
+    public var requireReply = false
+    /// The expected first bytes of the reply, and the wildcard mask (bits set: any value).
+    public var reply: [UInt8]?
+    public var replyMask: [UInt8]?
+    public var minReplyLength = 0
+    public var maxReplyLength = 255
+
+    public init() {}
+
+    /// keepalived's `read_hex_str`: pairs of hex digits, blanks between bytes (a single digit
+    /// before a blank is one byte), `x`/`X` a wildcard nibble where `wildcards`. nil: not hex.
+    public static func hexBytes(_ text: String, wildcards: Bool) -> (bytes: [UInt8], mask: [UInt8])? {
+        var bytes: [UInt8] = [], mask: [UInt8] = []
+        let chars = Array(text.utf8)
+        var i = 0
+        func nibble(_ c: UInt8) -> (value: UInt8, wild: Bool)? {
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): return (c - UInt8(ascii: "0"), false)
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): return (c - UInt8(ascii: "a") + 10, false)
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): return (c - UInt8(ascii: "A") + 10, false)
+            case UInt8(ascii: "x"), UInt8(ascii: "X"): return wildcards ? (0, true) : nil
+            default: return nil
+            }
+        }
+        let blank = { (c: UInt8) in c == UInt8(ascii: " ") || c == UInt8(ascii: "\t") }
+        while i < chars.count {
+            if blank(chars[i]) { i += 1; continue }
+            guard let high = nibble(chars[i]) else { return nil }
+            i += 1
+            var value = high.value, wild: UInt8 = high.wild ? 0x0f : 0
+            if i < chars.count, !blank(chars[i]) {
+                guard let low = nibble(chars[i]) else { return nil }
+                i += 1
+                value = value << 4 | low.value
+                wild = wild << 4 | (low.wild ? 0x0f : 0)
+            }
+            bytes.append(value)
+            mask.append(wild)
+        }
+        return bytes.isEmpty ? nil : (bytes, mask)
+    }
+
+    /// Whether a reply passes (`check_udp_reply`): with expected bytes, its length within the
+    /// bounds and its first bytes (as many as both have) matching them outside the wildcards;
+    /// without, any reply.
+    public func accepts(_ received: [UInt8]) -> Bool {
+        guard let reply else { return true }
+        guard received.count >= minReplyLength, received.count <= maxReplyLength else { return false }
+        for i in 0..<min(received.count, reply.count) where (received[i] ^ reply[i]) & ~(replyMask?[i] ?? 0) != 0 {
+            return false
+        }
+        return true
     }
 }
 

@@ -29,6 +29,8 @@ struct NetworkChecks {
             return httpGet(check, http, urls: http.urls[...])
         case .redis(let redis):
             return redisCheck(check, redis)
+        case .udp(let udp):
+            return udpCheck(check, udp)
         case .misc:
             return loop.makeSucceededFuture(.failure(reason: "MISC_CHECK is run as a script"))
         }
@@ -133,6 +135,82 @@ struct NetworkChecks {
         return exchange(check, request: request, complete: { RedisReplyCheck.replies(in: $0, expected: expected) != nil })
             .map { buffer in RedisReplyCheck.verdict(buffer, expected: expected, requireMaster: redis.requireMaster) }
             .recover { .failure(reason: describe($0)) }
+    }
+}
+
+extension NetworkChecks {
+    // MARK: UDP_CHECK
+
+    /// The payload on a connected UDP socket (so an ICMP port unreachable comes back as an
+    /// error), then within connect_timeout: an error fails; a reply passes if `UDPCheck.accepts`
+    /// it; silence passes unless `require_reply` (keepalived's `udp_socket_state`).
+    fileprivate func udpCheck(_ check: CheckerConfig, _ udp: UDPCheck) -> EventLoopFuture<CheckOutcome> {
+        let promise = loop.makePromise(of: CheckOutcome.self)
+        let loop = self.loop
+        let address: SocketAddress
+        do {
+            address = try SocketAddress(ipAddress: check.connectAddress.address.description, port: check.connectAddress.port)
+        } catch {
+            return loop.makeSucceededFuture(.failure(reason: describe(error)))
+        }
+        var bootstrap = DatagramBootstrap(group: loop)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(UDPReplyCollector(udp: udp, promise: promise))
+                }
+            }
+        if let bind = check.bindAddress {
+            do {
+                let local = try SocketAddress(ipAddress: bind.description, port: check.bindPort ?? 0)
+                bootstrap = bootstrap.channelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+                return bootstrap.bind(to: local).flatMap { channel in
+                    channel.connect(to: address).map { channel }
+                }.flatMap { channel in
+                    Self.sendAndWait(channel, udp: udp, check: check, promise: promise, loop: loop)
+                }.recover { .failure(reason: describe($0)) }
+            } catch {
+                return loop.makeSucceededFuture(.failure(reason: describe(error)))
+            }
+        }
+        return bootstrap.connect(to: address).flatMap { channel in
+            Self.sendAndWait(channel, udp: udp, check: check, promise: promise, loop: loop)
+        }.recover { .failure(reason: describe($0)) }
+    }
+
+    private static func sendAndWait(_ channel: any Channel, udp: UDPCheck, check: CheckerConfig, promise: EventLoopPromise<CheckOutcome>,
+                                    loop: any EventLoop) -> EventLoopFuture<CheckOutcome> {
+        channel.writeAndFlush(AddressedEnvelope(remoteAddress: channel.remoteAddress!, data: ByteBuffer(bytes: udp.payload)))
+            .whenFailure { promise.succeed(.failure(reason: "UDP send: \(describe($0))")) }
+        let timeout = loop.scheduleTask(in: .milliseconds(Int64(check.connectTimeout * 1000))) {
+            promise.succeed(udp.requireReply ? .failure(reason: "no UDP reply within \(check.connectTimeout) s") : .success)
+        }
+        promise.futureResult.whenComplete { _ in
+            timeout.cancel()
+            channel.close(promise: nil)
+        }
+        return promise.futureResult
+    }
+}
+
+/// UDP_CHECK's socket: the first reply or error decides.
+private final class UDPReplyCollector: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    private let udp: UDPCheck
+    private let promise: EventLoopPromise<CheckOutcome>
+
+    init(udp: UDPCheck, promise: EventLoopPromise<CheckOutcome>) {
+        self.udp = udp
+        self.promise = promise
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = unwrapInboundIn(data)
+        let bytes = Array(envelope.data.readableBytesView)
+        promise.succeed(udp.accepts(bytes) ? .success : .failure(reason: "UDP reply data mismatch (\(bytes.count) bytes)"))
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        promise.succeed(.failure(reason: "UDP: \(describe(error))"))
     }
 }
 

@@ -493,3 +493,47 @@ struct ReloadFingerprintTests {
         #expect(one[0].fingerprint != two[0].fingerprint)
     }
 }
+
+@Suite("keepalived.conf reader: UDP_CHECK")
+struct UDPCheckConfigTests {
+    @Test("hex strings as keepalived's read_hex_str: pairs, blanks between bytes, a lone digit a byte, x a wildcard nibble in replies only")
+    func hex() {
+        #expect(UDPCheck.hexBytes("0a0B ff 1", wildcards: false)?.bytes == [0x0a, 0x0b, 0xff, 0x01])
+        #expect(UDPCheck.hexBytes("ax x0", wildcards: true).map { [$0.bytes, $0.mask] } == [[0xa0, 0x00], [0x0f, 0xf0]])
+        #expect(UDPCheck.hexBytes("ax", wildcards: false) == nil)
+        #expect(UDPCheck.hexBytes("zz", wildcards: true) == nil)
+        #expect(UDPCheck.hexBytes("  ", wildcards: true) == nil)
+    }
+
+    @Test("UDP_CHECK reads payload, require_reply, the reply bounds and the common checker keywords; bad hex is an error with file:line; min > max is warned")
+    func reads() throws {
+        let config = try KeepalivedConfiguration.parse("""
+            virtual_server 10.0.0.1 53 {
+              protocol UDP
+              real_server 10.0.0.2 53 {
+                UDP_CHECK {
+                  connect_port 5353
+                  connect_timeout 2
+                  payload 00 01 ff
+                  require_reply 00 0x
+                  min_reply_length 4
+                  max_reply_length 3
+                }
+              }
+            }
+            """, file: "u.conf")
+        #expect(config.warnings.map(\.description) == ["u.conf:4: warning: UDP_CHECK of real_server 10.0.0.2:53: min_reply_length 4 > max_reply_length 3 - will always fail"])
+        let check = try #require(config.virtualServers.first?.realServers.first?.checkers.first)
+        #expect(check.name == "UDP_CHECK" && check.connectAddress.description == "10.0.0.2:5353" && check.connectTimeout == 2)
+        guard case .udp(let udp) = check.kind else { Issue.record("\(check.kind)"); return }
+        #expect(udp.payload == [0, 1, 0xff] && udp.requireReply && udp.reply == [0, 0] && udp.replyMask == [0, 0x0f])
+        #expect(udp.minReplyLength == 4 && udp.maxReplyLength == 3)
+        #expect(!udp.accepts([0, 1, 2]), "outside the bounds")
+        do {
+            _ = try KeepalivedConfiguration.parse("virtual_server 10.0.0.1 53 {\n real_server 10.0.0.2 53 {\n  UDP_CHECK {\n   payload 0g\n  }\n }\n}", file: "u.conf")
+            Issue.record("bad hex accepted")
+        } catch let error as ConfigError {
+            #expect(error.description == "u.conf:4: UDP_CHECK 'payload': '0g' is not a hex string", "\(error)")
+        }
+    }
+}

@@ -193,3 +193,56 @@ struct UDPVirtualServerTests {
         await client.close()
     }
 }
+
+/// UDP_CHECK (keepalived 2.2.7's check_udp.c) run by the checker's shell against UDP services
+/// on loopback: an echo, a server that never answers, a port nobody listens on.
+@Suite("UDP_CHECK against UDP services", .serialized, .timeLimit(.minutes(1)))
+struct UDPCheckTests {
+    static func checker(_ port: Int, _ body: String) throws -> CheckerConfig {
+        let config = try KeepalivedConfiguration.parse("""
+            virtual_server 127.0.0.1 9 {
+              protocol UDP
+              real_server 127.0.0.1 \(port) {
+                UDP_CHECK {
+                  connect_timeout 0.5
+            \(body)
+                }
+              }
+            }
+
+            """)
+        #expect(config.warnings.isEmpty, "\(config.warnings)")
+        return try #require(config.virtualServers.first?.realServers.first?.checkers.first)
+    }
+
+    static func run(_ port: Int, _ body: String) async throws -> CheckOutcome {
+        try await NetworkChecks(loop: MultiThreadedEventLoopGroup.singleton.next()).run(try checker(port, body)).get()
+    }
+
+    static func failed(_ outcome: CheckOutcome) -> Bool {
+        if case .failure = outcome { return true }
+        return false
+    }
+
+    @Test("a matching reply (x nibbles match anything) is up, another reply down; no reply is up unless require_reply; an ICMP port unreachable is down; lengths bound a reply with data")
+    func outcomes() async throws {
+        let echo = try await udpSocket { EchoHandler(port: $0) }
+        let silent = try await udpSocket { _ in Received() }
+        defer { echo.close(promise: nil); silent.close(promise: nil) }
+        let (e, s) = (echo.localAddress!.port!, silent.localAddress!.port!)
+        let closed = try await freeUDPPort()
+        // The echo answers "PORT:" and the payload ("hi" = 68 69).
+        let prefix = Array("\(e):".utf8).map { String($0, radix: 16) }.joined(separator: " ")
+        #expect(try await Self.run(e, "payload 68 69\nrequire_reply \(prefix) 68 69") == .success)
+        #expect(try await Self.run(e, "payload 6869\nrequire_reply \(prefix) 6x xx") == .success)
+        #expect(Self.failed(try await Self.run(e, "payload 6869\nrequire_reply \(prefix) 68 70")))
+        #expect(try await Self.run(e, "payload 6869\nrequire_reply") == .success)
+        // Reply lengths bound a reply only when reply bytes are given (as check_udp_reply).
+        #expect(Self.failed(try await Self.run(e, "payload 6869\nrequire_reply \(prefix)\nmax_reply_length 3")))
+        #expect(try await Self.run(e, "payload 6869\nrequire_reply\nmax_reply_length 3") == .success)
+        #expect(try await Self.run(s, "payload 00") == .success, "silence is up without require_reply")
+        #expect(Self.failed(try await Self.run(s, "payload 00\nrequire_reply")))
+        #expect(Self.failed(try await Self.run(closed, "payload 00")), "port unreachable")
+        #expect(Self.failed(try await Self.run(closed, "")), "an empty datagram, port unreachable")
+    }
+}
