@@ -57,7 +57,10 @@ extension SentinelRuntime {
         case .info(let ref):
             guard let address = links[ref]?.address else { return }
             send(ref, prepared(ref, Self.info), timeout: .seconds(60)) { runtime, reply in
-                guard let text = reply.string else { return }
+                guard let text = reply.string else {
+                    if runtime.state.isCurrent(address, of: ref) { runtime.input(.infoFailed(ref)) }
+                    return
+                }
                 runtime.infoReceived(ref, from: address, text)
             }
         case .publishHello(let ref, let payload):

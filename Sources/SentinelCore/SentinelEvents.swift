@@ -16,6 +16,10 @@ public enum SentinelInput: Sendable, Hashable {
     case pingReply(InstanceRef, PingReply)
     /// A parsed reply to INFO, read on a link to where the instance is now (`isCurrent`).
     case info(InstanceRef, InfoReport)
+    /// INFO was answered with an error (`-BUSY` while a script runs, `-NOPERM`, …): 7.0 ignores
+    /// it and asks again at the next period, and so does the core (the request is no longer
+    /// pending).
+    case infoFailed(InstanceRef)
     /// A hello payload received on `__sentinel__:hello` (or PUBLISHed to us by a peer).
     case hello(String)
     /// A peer's reply to `SENTINEL is-master-down-by-addr`.

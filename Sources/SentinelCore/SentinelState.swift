@@ -167,6 +167,10 @@ public struct SentinelState: Sendable {
         case .info(let ref, let report):
             refreshInfo(ref, report, now: now)
             react(ref.masterName, now: now)
+        case .infoFailed(let ref):
+            // Without this, an INFO answered -BUSY (a long script) left the request pending for
+            // as long as the link lasted, and no INFO was asked there again.
+            update(ref) { $0.infoPending = false }
         case .hello(let payload): processHello(payload, now: now)
         case .masterDownReply(let name, let runID, let down, let leader, let leaderEpoch):
             guard masters[name]?.sentinels[runID] != nil else { break }

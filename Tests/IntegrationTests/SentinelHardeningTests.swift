@@ -69,5 +69,45 @@ extension SentinelSurfaceSerial {
                 Issue.record("tandem: \(t)\nredis:  \(r)")
             }
         }
+
+        /// A replica running a long script answers INFO -BUSY. redis-sentinel 7.0 ignores the
+        /// error and asks again at the next period (its link to such a replica shows as
+        /// disconnected meanwhile, `info-refresh` 0, so it is not compared here); tandem left the
+        /// request pending for as long as the link lasted and never refreshed that replica's INFO
+        /// again (its offset, role and master frozen: stale for a failover's choice).
+        @Test("after a replica answered INFO -BUSY (a script running), tandem refreshes its INFO again once the script is killed")
+        func infoRefreshedAfterBusy() async throws {
+            for kind in [SentinelProcess.Kind.tandem] {
+                try await withReplicationGroup(replicas: 1) { master, replicas in
+                    let s = try await SentinelProcess(kind: kind, monitoring: master, quorum: 1)
+                    defer { s.stop() }
+                    try await waitUntil("\(kind) to know the replica") { try await s.known().replicas == 1 }
+                    _ = try await s.command(["SENTINEL", "DEBUG", "info-period", "300"])
+                    // Not SDOWN while busy: an SDOWN instance answering -BUSY gets SCRIPT KILL
+                    // from the sentinel (both kinds), which would end the script at once.
+                    _ = try await s.command(["SENTINEL", "SET", "mymaster", "down-after-milliseconds", "60000"])
+                    func infoRefresh() async throws -> Int? {
+                        let entry = try await s.command(["SENTINEL", "REPLICAS", "mymaster"]).array?.first
+                        return entry?.pairs?.first { $0.key.string == "info-refresh" }.flatMap { $0.value.string }.flatMap { Int($0) }
+                    }
+                    // The replica's first INFO in (`info-refresh` is 0 until then).
+                    try await waitUntil("\(kind): the replica's first INFO") { (try await infoRefresh() ?? 0) > 0 }
+                    let replica = replicas[0]
+                    try await replica.withConnection { c in _ = try await c.send(["CONFIG", "SET", "busy-reply-threshold", "100"]) }
+                    let busy = try await replica.connect(commandTimeout: .seconds(30))
+                    let script = Task { try? await busy.send(["EVAL", "while true do end", "0"]) }
+                    // Several INFO periods answered -BUSY.
+                    try await waitUntil("\(kind): the replica's INFO going stale while busy", timeout: .seconds(10)) {
+                        (try await infoRefresh() ?? 0) > 1_500
+                    }
+                    try await replica.withConnection { c in _ = try await c.send(["SCRIPT", "KILL"]) }
+                    _ = await script.value
+                    await busy.close()
+                    try await waitUntil("\(kind): the replica's INFO refreshed after the script ended", timeout: .seconds(10)) {
+                        (try await infoRefresh() ?? .max) < 1_000
+                    }
+                }
+            }
+        }
     }
 }

@@ -44,3 +44,36 @@ struct InfoReplyOriginTests {
         #expect(s.isCurrent(Self.master, of: .master("m")))
     }
 }
+
+/// An INFO answered with an error (`-BUSY` while a script runs): 7.0 asks again at the next
+/// period. Before `.infoFailed` the request stayed pending for as long as the link lasted.
+@Suite("Sentinel core: an INFO answered with an error")
+struct InfoErrorTests {
+    static func infos(_ actions: [SentinelAction]) -> Int {
+        actions.filter { if case .info(.master("m")) = $0 { true } else { false } }.count
+    }
+
+    @Test("after an error reply the next period asks again; a request still unanswered is not repeated")
+    func askedAgain() {
+        for failed in [true, false] {
+            var s = SentinelState(myID: "x", announce: InstanceAddress(ip: "10.0.0.2", port: 26379))
+            _ = s.monitor(name: "m", address: InstanceAddress(ip: "10.0.0.1", port: 6379), quorum: 2, downAfter: 5_000, now: 0)
+            _ = s.handle(.linkUp(.master("m")), now: 0)
+            var asked = 0
+            var t: Millis = 0
+            while asked == 0 && t < 20_000 {
+                t += 100
+                asked += Self.infos(s.handle(.tick, now: t))
+            }
+            #expect(asked == 1, "the first INFO")
+            if failed { _ = s.handle(.infoFailed(.master("m")), now: t + 50) }
+            var again = 0
+            for _ in 0..<150 {  // 15 s: past the 10 s INFO period
+                t += 100
+                _ = s.handle(.pingReply(.master("m"), .pong), now: t)
+                again += Self.infos(s.handle(.tick, now: t))
+            }
+            #expect((again >= 1) == failed, "failed: \(failed), asked again \(again) times")
+        }
+    }
+}
